@@ -1,0 +1,54 @@
+"""Entry point of the ``v2xcloud`` command.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``; the module's
+``register`` attaches a parser whose ``func`` default receives the parsed arguments and
+returns the exit code. Modules are listed once, in ``_COMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from v2xcloud import __version__
+from v2xcloud.errors import V2xCloudError
+
+__all__ = ["build_parser", "main"]
+
+_COMMAND_MODULES: tuple[str, ...] = (
+    "v2xcloud.cli.codec_commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="v2xcloud", description="Open vehicle-road-cloud platform (C-V2X and GB/T 32960)."
+    )
+    parser.add_argument("--version", action="version", version=f"v2xcloud {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except V2xCloudError as exc:
+        print(f"v2xcloud: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

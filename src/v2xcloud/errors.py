@@ -1,0 +1,95 @@
+"""The one error hierarchy of v2xcloud.
+
+::
+
+    V2xCloudError
+    ├── ConfigError                 bad settings or CLI arguments; says how to fix them
+    ├── DecodeError                 bytes that are not a valid frame (type, where, reason)
+    │   ├── FramingError            hex text, capture prefix or length wrong
+    │   ├── Gb32960Error            GB/T 32960 frame (start, BCC, length, unit)
+    │   └── PlausibilityError       decodes, but the content is impossible (wrong version?)
+    ├── EncodeError                 a value cannot be put on the wire (type, where, reason)
+    ├── GatewayError                a transport failed or was misused
+    ├── StoreError                  the history store failed or was misused
+    └── SimulationError             the simulator failed or a scenario is invalid
+
+Foreign exceptions (asn1tools, msgspec, sockets, SQL drivers) are translated once, at the
+boundary, and chained with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DecodeError",
+    "EncodeError",
+    "FramingError",
+    "GatewayError",
+    "Gb32960Error",
+    "PlausibilityError",
+    "SimulationError",
+    "StoreError",
+    "V2xCloudError",
+]
+
+
+class V2xCloudError(Exception):
+    """Base of every error v2xcloud raises on purpose."""
+
+
+class ConfigError(V2xCloudError):
+    """A setting or argument is wrong; the message says how to fix it."""
+
+
+class DecodeError(V2xCloudError):
+    """Bytes could not be decoded.
+
+    ``message_type`` names what was being decoded (``"BSM"``, ``"MessageFrame"``, ``"GB32960"``),
+    ``where`` is a field path (``"$.value.bsmFrame.speed"``) or ``"byte 17"``, ``reason`` is a
+    short machine-friendly tag (see ``codec.RejectReason``), ``detail`` the human sentence.
+    """
+
+    def __init__(
+        self, message_type: str, reason: str, detail: str, *, where: str | None = None
+    ) -> None:
+        self.message_type = message_type
+        self.reason = reason
+        self.detail = detail
+        self.where = where
+        at = f" at {where}" if where else ""
+        super().__init__(f"{message_type}: {detail}{at}")
+
+
+class FramingError(DecodeError):
+    """The transport framing (hex text, vendor capture prefix, length) is wrong."""
+
+
+class Gb32960Error(DecodeError):
+    """A GB/T 32960.3 frame is malformed (start bytes, BCC, length, data unit)."""
+
+
+class PlausibilityError(DecodeError):
+    """The frame decodes, but its content is impossible: usually the wrong message-set version."""
+
+
+class EncodeError(V2xCloudError):
+    """A value cannot be encoded; carries the message type and field path like DecodeError."""
+
+    def __init__(self, message_type: str, detail: str, *, where: str | None = None) -> None:
+        self.message_type = message_type
+        self.detail = detail
+        self.where = where
+        at = f" at {where}" if where else ""
+        super().__init__(f"{message_type}: {detail}{at}")
+
+
+class GatewayError(V2xCloudError):
+    """A transport (MQTT, UDP, TCP, NATS) failed or was misused."""
+
+
+class StoreError(V2xCloudError):
+    """The history store failed or was misused."""
+
+
+class SimulationError(V2xCloudError):
+    """The simulator failed or a scenario file is invalid."""

@@ -1,0 +1,51 @@
+"""Frozen domain types in SI units: what every layer above the wire talks in.
+
+May import: nothing of ours (only the standard library and msgspec). The model knows no wire
+format: scaled integers, sentinels and epoch offsets are converted by ``codec``.
+Units are in the names (``speed_mps``, ``heading_deg``); times are integer UTC milliseconds.
+"""
+
+from v2xcloud.model.advisory import Advisory, AdvisoryLevel
+from v2xcloud.model.map import Connection, Lane, MapData, MapLink, MapNode, Movement, NodeId
+from v2xcloud.model.messages import Bsm, Rsm
+from v2xcloud.model.participant import (
+    BrakeState,
+    EmergencyState,
+    ParticipantKind,
+    ParticipantSource,
+    ParticipantState,
+    PathPoint,
+)
+from v2xcloud.model.road import RoadEvent, RoadSign, Rsi
+from v2xcloud.model.signal import IntersectionState, LightState, PhaseState, SignalPhase, Spat
+from v2xcloud.model.time import utc_ms_from_moy, utc_ms_from_sec_mark
+
+__all__ = [
+    "Advisory",
+    "AdvisoryLevel",
+    "BrakeState",
+    "Bsm",
+    "Connection",
+    "EmergencyState",
+    "IntersectionState",
+    "Lane",
+    "LightState",
+    "MapData",
+    "MapLink",
+    "MapNode",
+    "Movement",
+    "NodeId",
+    "ParticipantKind",
+    "ParticipantSource",
+    "ParticipantState",
+    "PathPoint",
+    "PhaseState",
+    "RoadEvent",
+    "RoadSign",
+    "Rsi",
+    "Rsm",
+    "SignalPhase",
+    "Spat",
+    "utc_ms_from_moy",
+    "utc_ms_from_sec_mark",
+]

@@ -1,0 +1,76 @@
+"""Signal timing from SPAT messages."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from v2xcloud.model.map import NodeId
+
+__all__ = ["IntersectionState", "LightState", "PhaseState", "SignalPhase", "Spat"]
+
+
+class LightState(StrEnum):
+    """CSAE ``LightState`` (same names as J2735 MovementPhaseState)."""
+
+    UNAVAILABLE = "unavailable"
+    DARK = "dark"
+    FLASHING_RED = "flashing-red"
+    RED = "red"
+    FLASHING_GREEN = "flashing-green"
+    PERMISSIVE_GREEN = "permissive-green"
+    PROTECTED_GREEN = "protected-green"
+    YELLOW = "yellow"
+    FLASHING_YELLOW = "flashing-yellow"
+
+    @property
+    def is_green(self) -> bool:
+        return self in (LightState.PERMISSIVE_GREEN, LightState.PROTECTED_GREEN,
+                        LightState.FLASHING_GREEN)
+
+    @property
+    def is_red(self) -> bool:
+        return self in (LightState.RED, LightState.FLASHING_RED)
+
+
+class PhaseState(msgspec.Struct, frozen=True, kw_only=True):
+    """One light state of a phase and when it holds.
+
+    Counting-down timing: seconds relative to the SPAT's own time (``start_s`` 0 means "now").
+    UTC timing is converted to the same relative seconds by the codec.
+    """
+
+    light: LightState
+    start_s: float | None = None
+    min_end_s: float | None = None
+    max_end_s: float | None = None
+    likely_end_s: float | None = None
+    time_confidence: int | None = None
+    next_start_s: float | None = None
+    next_duration_s: float | None = None
+
+
+class SignalPhase(msgspec.Struct, frozen=True, kw_only=True):
+    """A signal phase (``PhaseID``) with its current and upcoming light states, current first."""
+
+    phase_id: int
+    states: tuple[PhaseState, ...]
+
+
+class IntersectionState(msgspec.Struct, frozen=True, kw_only=True):
+    """The signal state of one intersection."""
+
+    node: NodeId
+    status: frozenset[str] = frozenset()  # IntersectionStatusObject bit names
+    timestamp_ms: int | None = None
+    phases: tuple[SignalPhase, ...] = ()
+
+
+class Spat(msgspec.Struct, frozen=True, kw_only=True):
+    """A SPAT message in SI units."""
+
+    msg_count: int
+    intersections: tuple[IntersectionState, ...]
+    timestamp_ms: int | None = None
+    name: str | None = None

@@ -13,5 +13,7 @@ REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 def reference_dir() -> Path:
     """``../shared/reference``; tests that need it skip with the reason when it is absent."""
     if not REFERENCE_DIR.is_dir():
-        pytest.skip(f"reference data not found at {REFERENCE_DIR} (needs ../shared beside the repo)")
+        pytest.skip(
+            f"reference data not found at {REFERENCE_DIR} (needs ../shared beside the repo)"
+        )
     return REFERENCE_DIR

@@ -17,9 +17,7 @@ from v2xcloud.errors import V2xCloudError
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES: tuple[str, ...] = (
-    "v2xcloud.cli.codec_commands",
-)
+_COMMAND_MODULES: tuple[str, ...] = ("v2xcloud.cli.codec_commands",)
 
 
 def build_parser() -> argparse.ArgumentParser:

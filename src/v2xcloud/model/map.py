@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["Connection", "Lane", "MapData", "MapLink", "MapNode", "Movement", "NodeId", "SpeedLimit"]
+__all__ = [
+    "Connection",
+    "Lane",
+    "MapData",
+    "MapLink",
+    "MapNode",
+    "Movement",
+    "NodeId",
+    "SpeedLimit",
+]
 
 LatLon = tuple[float, float]
 

@@ -26,8 +26,11 @@ class LightState(StrEnum):
 
     @property
     def is_green(self) -> bool:
-        return self in (LightState.PERMISSIVE_GREEN, LightState.PROTECTED_GREEN,
-                        LightState.FLASHING_GREEN)
+        return self in (
+            LightState.PERMISSIVE_GREEN,
+            LightState.PROTECTED_GREEN,
+            LightState.FLASHING_GREEN,
+        )
 
     @property
     def is_red(self) -> bool:

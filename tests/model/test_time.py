@@ -7,7 +7,7 @@ def test_moy_counts_minutes_from_new_year_utc() -> None:
 
 
 def test_sec_mark_resolves_to_nearest_minute() -> None:
-    ref = 1_600_000_020_000  # 20 s into a minute
+    ref = 1_600_000_040_000  # 20 s into a minute
     assert utc_ms_from_sec_mark(25_000, ref) == ref + 5_000
     # sent at 59.9 s of the previous minute, received at 0.2 s of the next
     ref2 = ref - 20_000 + 200

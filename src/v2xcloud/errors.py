@@ -11,7 +11,8 @@
     ├── EncodeError                 a value cannot be put on the wire (type, where, reason)
     ├── GatewayError                a transport failed or was misused
     ├── StoreError                  the history store failed or was misused
-    └── SimulationError             the simulator failed or a scenario is invalid
+    ├── SimulationError             the simulator failed or a scenario is invalid
+    └── ReplayError                 a recording (tracks, signals, map) cannot be replayed
 
 Foreign exceptions (asn1tools, msgspec, sockets, SQL drivers) are translated once, at the
 boundary, and chained with ``raise ... from exc``.
@@ -27,6 +28,7 @@ __all__ = [
     "GatewayError",
     "Gb32960Error",
     "PlausibilityError",
+    "ReplayError",
     "SimulationError",
     "StoreError",
     "V2xCloudError",
@@ -93,3 +95,10 @@ class StoreError(V2xCloudError):
 
 class SimulationError(V2xCloudError):
     """The simulator failed or a scenario file is invalid."""
+
+
+class ReplayError(V2xCloudError):
+    """A recording cannot be replayed: a file is missing, unreadable or lacks required columns.
+
+    Single malformed rows are not errors: the readers report and skip them.
+    """

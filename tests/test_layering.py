@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "ev": {"model", "runtime", "store"},
     "api": {"model", "runtime", "store", "twin", "geo", "ev"},
     "sim": {"model", "codec", "runtime", "geo", "twin", "apps", "gateways", "store"},
+    "replay": {"model", "codec", "runtime", "geo", "twin", "apps"},
 }
 
 

@@ -1,0 +1,189 @@
+"""Queries shared by the DuckDB and PostgreSQL backends (written with ``%s`` placeholders)."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from v2xcloud.errors import StoreError
+from v2xcloud.model import Advisory, ParticipantState, RoadEvent
+from v2xcloud.store import _rows
+from v2xcloud.store.base import TABLES, Retention
+from v2xcloud.store.records import BBox, DeadLetter, EvReportRecord, TrackPoint
+
+_TIME_COLUMN = {
+    "participant_states": "timestamp_ms",
+    "advisories": "issued_ms",
+    "road_events": "recorded_ms",
+    "dead_letters": "received_ms",
+    "ev_reports": "received_ms",
+}
+
+
+class SqlHistoryStore(ABC):
+    """Everything but the connection: subclasses run SQL and bulk-insert rows."""
+
+    def __init__(self, *, retention: Retention) -> None:
+        self.retention = retention
+        self._lock = threading.Lock()
+        self._is_closed = False
+
+    # -- backend hooks ---------------------------------------------------------------------
+    @abstractmethod
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None: ...
+
+    @abstractmethod
+    def _delete(self, sql: str, params: Sequence[Any]) -> int: ...
+
+    @abstractmethod
+    def _bbox_clause(self, bbox: BBox) -> tuple[str, list[Any]]: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._is_closed:
+            raise StoreError(f"{type(self).__name__} is closed; open a new store")
+
+    def _write(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+        if not rows:
+            return 0
+        with self._lock:
+            self._check_open()
+            self._insert(table, columns, rows)
+        return len(rows)
+
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            self._check_open()
+            return self._run(sql, params)
+
+    # -- writes ------------------------------------------------------------------------------
+    def write_participants(self, states: Sequence[ParticipantState]) -> int:
+        rows = _rows.participant_rows(states)
+        return self._write("participant_states", _rows.PARTICIPANT_COLUMNS, rows)
+
+    def write_advisories(self, advisories: Sequence[Advisory]) -> int:
+        rows = _rows.advisory_rows(advisories)
+        return self._write("advisories", _rows.ADVISORY_COLUMNS, rows)
+
+    def write_road_events(self, events: Sequence[RoadEvent], *, recorded_ms: int) -> int:
+        rows = _rows.event_rows(events, recorded_ms)
+        return self._write("road_events", _rows.EVENT_COLUMNS, rows)
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        rows = _rows.dead_letter_rows(letters)
+        return self._write("dead_letters", _rows.DEAD_LETTER_COLUMNS, rows)
+
+    def write_ev_reports(self, reports: Sequence[EvReportRecord]) -> int:
+        rows = _rows.ev_report_rows(reports)
+        return self._write("ev_reports", _rows.EV_REPORT_COLUMNS, rows)
+
+    # -- reads -------------------------------------------------------------------------------
+    def latest_participants(
+        self, *, at_ms: int, window_ms: int = 60_000, bbox: BBox | None = None
+    ) -> list[ParticipantState]:
+        columns = ", ".join(_rows.PARTICIPANT_COLUMNS)
+        sql = (
+            f"SELECT DISTINCT ON (id) {columns} FROM participant_states "
+            "WHERE timestamp_ms > %s AND timestamp_ms <= %s"
+        )
+        params: list[Any] = [at_ms - window_ms, at_ms]
+        if bbox is not None:
+            sql += " AND lat_deg BETWEEN %s AND %s AND lon_deg BETWEEN %s AND %s"
+            params += [bbox.min_lat_deg, bbox.max_lat_deg, bbox.min_lon_deg, bbox.max_lon_deg]
+        sql += " ORDER BY id, timestamp_ms DESC"
+        return [_rows.participant_from_row(r) for r in self._select(sql, params)]
+
+    def trajectory(self, participant_id: str, *, start_ms: int, end_ms: int) -> list[TrackPoint]:
+        sql = (
+            "SELECT timestamp_ms, lat_deg, lon_deg, speed_mps, heading_deg "
+            "FROM participant_states WHERE id = %s AND timestamp_ms BETWEEN %s AND %s "
+            "ORDER BY timestamp_ms"
+        )
+        rows = self._select(sql, [participant_id, start_ms, end_ms])
+        return [TrackPoint(timestamp_ms=int(r[0]), lat_deg=r[1], lon_deg=r[2], speed_mps=r[3],
+                           heading_deg=r[4]) for r in rows]  # fmt: skip
+
+    def advisories(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        bbox: BBox | None = None,
+        app: str | None = None,
+        limit: int = 1000,
+    ) -> list[Advisory]:
+        sql = "SELECT doc FROM advisories WHERE issued_ms BETWEEN %s AND %s"
+        params: list[Any] = [start_ms, end_ms]
+        if app is not None:
+            sql += " AND app = %s"
+            params.append(app)
+        if bbox is not None:
+            clause, extra = self._bbox_clause(bbox)
+            sql += f" AND {clause}"
+            params += extra
+        sql += " ORDER BY issued_ms DESC LIMIT %s"
+        params.append(limit)
+        return [_rows.decode_doc(r[0], Advisory) for r in self._select(sql, params)]
+
+    def road_events(
+        self, *, start_ms: int, end_ms: int, bbox: BBox | None = None, limit: int = 1000
+    ) -> list[RoadEvent]:
+        sql = "SELECT doc FROM road_events WHERE recorded_ms BETWEEN %s AND %s"
+        params: list[Any] = [start_ms, end_ms]
+        if bbox is not None:
+            clause, extra = self._bbox_clause(bbox)
+            sql += f" AND {clause}"
+            params += extra
+        sql += " ORDER BY recorded_ms DESC LIMIT %s"
+        params.append(limit)
+        return [_rows.decode_doc(r[0], RoadEvent) for r in self._select(sql, params)]
+
+    def dead_letter_counts(self, *, start_ms: int, end_ms: int) -> dict[str, int]:
+        sql = (
+            "SELECT reason, count(*) FROM dead_letters WHERE received_ms BETWEEN %s AND %s "
+            "GROUP BY reason ORDER BY reason"
+        )
+        return {r[0]: int(r[1]) for r in self._select(sql, [start_ms, end_ms])}
+
+    def ev_reports(
+        self, vin: str, *, start_ms: int, end_ms: int, limit: int = 1000
+    ) -> list[EvReportRecord]:
+        sql = (
+            "SELECT received_ms, vin, payload FROM ev_reports WHERE vin = %s "
+            "AND received_ms BETWEEN %s AND %s ORDER BY received_ms LIMIT %s"
+        )
+        rows = self._select(sql, [vin, start_ms, end_ms, limit])
+        return [EvReportRecord(received_ms=int(r[0]), vin=r[1],
+                               payload=_rows.decode_doc(r[2], dict)) for r in rows]  # fmt: skip
+
+    # -- housekeeping ------------------------------------------------------------------------
+    def apply_retention(self, *, now_ms: int) -> dict[str, int]:
+        deleted: dict[str, int] = {}
+        for table in TABLES:
+            keep_ms = self.retention.for_table(table)
+            if keep_ms is None:
+                continue
+            sql = f"DELETE FROM {table} WHERE {_TIME_COLUMN[table]} < %s"
+            with self._lock:
+                self._check_open()
+                deleted[table] = self._delete(sql, [now_ms - keep_ms])
+        return deleted
+
+    def row_count(self, table: str) -> int:
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+        return int(self._select(f"SELECT count(*) FROM {table}")[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._is_closed:
+                self._is_closed = True
+                self._close()

@@ -1,0 +1,58 @@
+"""What the history store keeps besides the model's own types: dead letters, EV reports, queries.
+
+Participant states, advisories and road events are stored as the model's own types
+(``ParticipantState``, ``Advisory``, ``RoadEvent``). Dead letters and EV reports have no model
+type shared by all producers, so the store defines the small records it accepts for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = ["BBox", "DeadLetter", "EvReportRecord", "TrackPoint"]
+
+
+class BBox(msgspec.Struct, frozen=True, kw_only=True):
+    """A WGS-84 bounding box in degrees; ``min_*`` ≤ ``max_*`` (no antimeridian wrap)."""
+
+    min_lon_deg: float
+    min_lat_deg: float
+    max_lon_deg: float
+    max_lat_deg: float
+
+    def contains(self, lat_deg: float, lon_deg: float) -> bool:
+        """Whether the point lies inside or on the edge of the box."""
+        return (
+            self.min_lat_deg <= lat_deg <= self.max_lat_deg
+            and self.min_lon_deg <= lon_deg <= self.max_lon_deg
+        )
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """A frame the platform could not use: ``reason`` tag, ``source`` (gateway/device), raw bytes."""
+
+    received_ms: int
+    reason: str
+    source: str
+    raw: bytes = b""
+    detail: str = ""
+
+
+class EvReportRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One EV (GB/T 32960) report: the VIN, when it was received, and its decoded content as JSON."""
+
+    received_ms: int
+    vin: str
+    payload: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class TrackPoint(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """One stored position of a participant: UTC ms, degrees, m/s and degrees from north."""
+
+    timestamp_ms: int
+    lat_deg: float
+    lon_deg: float
+    speed_mps: float | None = None
+    heading_deg: float | None = None

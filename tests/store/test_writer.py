@@ -1,0 +1,107 @@
+"""The batching writer: downsampling, bulk batches, overflow counted, failures counted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from v2xcloud.errors import StoreError
+from v2xcloud.model import (
+    Advisory,
+    AdvisoryLevel,
+    ParticipantKind,
+    ParticipantSource,
+    ParticipantState,
+    RoadEvent,
+)
+from v2xcloud.store import DeadLetter, DuckDbStore, EvReportRecord, HistoryStore, HistoryWriter
+
+T0 = 1_700_000_000_000
+
+
+def _state(pid: str, t_ms: int) -> ParticipantState:
+    return ParticipantState(id=pid, kind=ParticipantKind.PEDESTRIAN,
+                            source=ParticipantSource.RSM, timestamp_ms=t_ms, lat_deg=31.2,
+                            lon_deg=121.4)  # fmt: skip
+
+
+class _CountingStore(DuckDbStore):
+    def __init__(self) -> None:
+        super().__init__(data_dir=None)
+        self.calls: list[int] = []
+
+    def write_participants(self, states: Sequence[ParticipantState]) -> int:
+        self.calls.append(len(states))
+        return super().write_participants(states)
+
+
+def test_downsamples_per_participant_and_writes_in_bulk() -> None:
+    store = _CountingStore()
+    with HistoryWriter(store, participant_interval_ms=1000, flush_interval_s=0.05) as writer:
+        for tick in range(50):  # 5 s at 10 Hz, 3 participants
+            writer.submit_participants([_state(p, T0 + tick * 100) for p in "abc"])
+        writer.flush()
+        assert writer.stats.downsampled == 150 - 15
+    assert store.row_count("participant_states") == 15
+    assert len(store.calls) < 15  # batched, not one call per row
+    track = store.trajectory("a", start_ms=T0, end_ms=T0 + 10_000)
+    assert [p.timestamp_ms - T0 for p in track] == [0, 1000, 2000, 3000, 4000]
+
+
+def test_every_kind_reaches_the_store(store: HistoryStore) -> None:
+    advisory = Advisory(app="HLW", level=AdvisoryLevel.INFO, ego_id="v", issued_ms=T0,
+                        expires_ms=T0 + 5000)  # fmt: skip
+    event = RoadEvent(event_id=1, event_type=100, source="rsu", lat_deg=31.2, lon_deg=121.4)
+    with HistoryWriter(store, participant_interval_ms=0) as writer:
+        writer.submit_participants([_state("a", T0), _state("a", T0 + 1)])
+        writer.submit_advisories([advisory])
+        writer.submit_road_events([event], recorded_ms=T0)
+        writer.submit_dead_letters([DeadLetter(received_ms=T0, reason="uper", source="mqtt")])
+        writer.submit_ev_reports([EvReportRecord(received_ms=T0, vin="V" * 17)])
+        writer.flush()
+        assert writer.stats.written == {"participants": 2, "advisories": 1, "road_events": 1,
+                                        "dead_letters": 1, "ev_reports": 1}  # fmt: skip
+    assert store.advisories(start_ms=T0, end_ms=T0) == [advisory]
+    assert store.road_events(start_ms=T0, end_ms=T0) == [event]
+
+
+class _SlowStore(DuckDbStore):
+    def write_participants(self, states: Sequence[ParticipantState]) -> int:
+        time.sleep(0.3)
+        return super().write_participants(states)
+
+
+def test_full_queue_drops_and_counts_without_blocking() -> None:
+    store = _SlowStore(data_dir=None)
+    with HistoryWriter(store, participant_interval_ms=0, max_queue=100, max_batch=10,
+                       flush_interval_s=0.01) as writer:  # fmt: skip
+        started = time.perf_counter()
+        for i in range(50):
+            writer.submit_participants([_state(f"p{j}", T0 + i) for j in range(20)])
+        assert time.perf_counter() - started < 0.25  # the hot path never waited on the store
+        assert writer.stats.dropped_full > 0
+        writer.flush()
+        written = writer.stats.written["participants"]
+    assert written + writer.stats.dropped_full == 1000
+
+
+class _BrokenStore(DuckDbStore):
+    def write_advisories(self, advisories: Sequence[Advisory]) -> int:
+        raise StoreError("disk full")
+
+
+def test_failed_batch_is_counted_and_writer_survives() -> None:
+    store = _BrokenStore(data_dir=None)
+    advisory = Advisory(app="FCW", level=AdvisoryLevel.WARNING, ego_id="v", issued_ms=T0,
+                        expires_ms=T0)  # fmt: skip
+    with HistoryWriter(store, participant_interval_ms=0) as writer:
+        writer.submit_advisories([advisory])
+        writer.submit_participants([_state("a", T0)])
+        writer.flush()
+        assert writer.stats.failed_batches == 1
+        assert writer.stats.last_error == "advisories: disk full"
+    assert store.row_count("participant_states") == 1
+    with pytest.raises(StoreError, match="closed"):
+        writer.submit_advisories([advisory])

@@ -12,7 +12,8 @@
     ├── GatewayError                a transport failed or was misused
     ├── StoreError                  the history store failed or was misused
     ├── SimulationError             the simulator failed or a scenario is invalid
-    └── ReplayError                 a recording (tracks, signals, map) cannot be replayed
+    ├── ReplayError                 a recording (tracks, signals, map) cannot be replayed
+    └── SceneError                  a message the live scene cannot hold, or scene misuse
 
 Foreign exceptions (asn1tools, msgspec, sockets, SQL drivers) are translated once, at the
 boundary, and chained with ``raise ... from exc``.
@@ -29,6 +30,7 @@ __all__ = [
     "Gb32960Error",
     "PlausibilityError",
     "ReplayError",
+    "SceneError",
     "SimulationError",
     "StoreError",
     "V2xCloudError",
@@ -102,3 +104,7 @@ class ReplayError(V2xCloudError):
 
     Single malformed rows are not errors: the readers report and skip them.
     """
+
+
+class SceneError(V2xCloudError):
+    """The live scene was given something it cannot hold (an unknown message type) or misused."""

@@ -1,0 +1,54 @@
+"""Which vehicles an RSI event or sign concerns: on its reference paths, or heading for it."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.geo.relevance import ahead_within, on_path
+from v2xcloud.model.road import ReferencePath
+from v2xcloud.twin.roadside import RoadsideView
+
+__all__ = ["concerned"]
+
+
+def concerned(
+    view: RoadsideView,
+    *,
+    lat_deg: float | None,
+    lon_deg: float | None,
+    radius_m: float | None,
+    paths: tuple[ReferencePath, ...],
+    range_m: float,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """(mask, distance m) of the participants concerned.
+
+    With reference paths: those travelling along one of them. Without: those within the
+    item's radius, or with its position ahead (30° cone) within ``range_m``. Distances are to
+    the item's position when known, else to the end of the path.
+    """
+    n = len(view.ids)
+    mask = np.zeros(n, dtype=bool)
+    dist = np.full(n, np.nan)
+    pos = None
+    if lat_deg is not None and lon_deg is not None:
+        px, py = view.frame.to_local(lat_deg, lon_deg)
+        pos = (float(px), float(py))
+    for path in paths:
+        lat = np.array([p[0] for p in path.points])
+        lon = np.array([p[1] for p in path.points])
+        x, y = view.frame.to_local(lat, lon)
+        inside, remaining = on_path(
+            view.x_m, view.y_m, view.heading_deg, np.column_stack([x, y]), path.radius_m
+        )
+        dist = np.where(inside & ~mask, remaining, dist)
+        mask |= inside
+    if not paths and pos is not None:
+        ahead, d = ahead_within(
+            view.x_m, view.y_m, view.heading_deg, pos[0], pos[1], range_m=range_m
+        )
+        mask = ahead | (d <= (radius_m or 0.0))
+        dist = np.where(mask, d, np.nan)
+    if pos is not None and mask.any():
+        dist = np.where(mask, np.hypot(view.x_m - pos[0], view.y_m - pos[1]), dist)
+    return mask, dist

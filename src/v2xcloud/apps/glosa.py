@@ -1,0 +1,106 @@
+"""GLOSA, green light optimal speed advisory: the speed band that reaches the stop line while
+the vehicle's movement shows green, never above the lane's limit nor below a floor speed;
+no advisory when no speed in that range arrives on green.
+"""
+
+from __future__ import annotations
+
+import math
+
+from v2xcloud.apps._v2i import advisory, on_approaches
+from v2xcloud.model import Advisory, AdvisoryLevel
+from v2xcloud.twin.roadside import RoadsideView
+
+__all__ = ["GreenLightOptimalSpeedAdvisory", "speed_band_mps"]
+
+
+def speed_band_mps(
+    to_stop_m: float,
+    windows_s: list[tuple[float, float]],
+    *,
+    min_mps: float,
+    max_mps: float,
+    margin_s: float = 1.0,
+) -> tuple[float, float] | None:
+    """The (low, high) constant speed band that arrives inside the first reachable green window.
+
+    ``windows_s`` are (start, end) seconds from now; ``margin_s`` keeps away from both edges.
+    Returns ``None`` when no speed within [``min_mps``, ``max_mps``] arrives on green.
+    """
+    for start_s, end_s in windows_s:
+        lo_t, hi_t = start_s + (margin_s if start_s > 0 else 0.0), end_s - margin_s
+        if hi_t <= max(lo_t, 0.0):
+            continue
+        lo = max(min_mps, to_stop_m / hi_t)
+        hi = min(max_mps, math.inf if lo_t <= 0 else to_stop_m / lo_t)
+        if lo <= hi:
+            return lo, hi
+    return None
+
+
+class GreenLightOptimalSpeedAdvisory:
+    """Advise approaching vehicles a speed band that meets green (INFO level).
+
+    ``default_limit_mps`` applies where the map gives no limit; ``min_speed_mps`` is the lowest
+    speed worth advising (below it the driver should rather stop).
+    """
+
+    code = "GLOSA"
+
+    def __init__(
+        self,
+        *,
+        range_m: float = 300.0,
+        min_distance_m: float = 10.0,
+        min_speed_mps: float = 5.0,
+        default_limit_mps: float = 50 / 3.6,
+        horizon_s: float = 120.0,
+        hold_ms: int = 1000,
+    ) -> None:
+        self.range_m = range_m
+        self.min_distance_m = min_distance_m
+        self.min_speed_mps = min_speed_mps
+        self.default_limit_mps = default_limit_mps
+        self.horizon_s = horizon_s
+        self.hold_ms = hold_ms
+
+    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+        """One advisory per approaching moving vehicle whose movement can meet a green."""
+        out = []
+        for a in on_approaches(view, range_m=self.range_m):
+            v = float(view.speed_mps[a.index])
+            if a.to_stop_m < self.min_distance_m or v < 1.0:
+                continue
+            conn = a.junction.main_movement(a.lane)
+            timing = a.junction.phase(conn.phase_id, now_ms)
+            if timing is None:
+                continue
+            limit = a.junction.speed_limit_mps[a.lane] or self.default_limit_mps
+            band = speed_band_mps(
+                a.to_stop_m,
+                timing.green_windows(self.horizon_s),
+                min_mps=self.min_speed_mps,
+                max_mps=limit,
+            )
+            if band is None:
+                continue
+            advised = min(max(v, band[0]), band[1])
+            out.append(
+                advisory(
+                    view,
+                    a.index,
+                    app=self.code,
+                    level=AdvisoryLevel.INFO,
+                    hold_ms=self.hold_ms,
+                    detail=f"{band[0] * 3.6:.0f}-{band[1] * 3.6:.0f} km/h to pass on green",
+                    other_id=f"node:{a.junction.node.id.id}/phase:{conn.phase_id}",
+                    values={
+                        "advised_min_mps": band[0],
+                        "advised_max_mps": band[1],
+                        "advised_speed_mps": advised,
+                        "to_stop_m": a.to_stop_m,
+                        "limit_mps": limit,
+                    },
+                )
+            )
+        return out

@@ -1,0 +1,103 @@
+"""RLVW, red light violation warning: the vehicle will pass its stop line on red at its current
+speed, and a comfortable deceleration (after a reaction time) can no longer stop it before.
+
+Movements that may turn on red (``maneuverRightTurnOnRedAllowed``/``LeftTurnOnRed``) never
+warn; a lane with several movements warns only if every restricted movement is red at arrival.
+"""
+
+from __future__ import annotations
+
+from v2xcloud.apps._v2i import advisory, on_approaches
+from v2xcloud.model import Advisory, AdvisoryLevel, LightState
+from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming
+from v2xcloud.twin.roadside import RoadsideView
+
+__all__ = ["RedLightViolationWarning", "red_at_arrival", "stopping_distance_m"]
+
+_ASSUMED_YELLOW_S = 3.0  # when a yellow's end is not announced
+
+
+def stopping_distance_m(speed_mps: float, *, decel_mps2: float, reaction_s: float) -> float:
+    """Distance to stop from ``speed_mps``: reaction travel plus braking at ``decel_mps2``."""
+    return speed_mps * reaction_s + speed_mps * speed_mps / (2.0 * decel_mps2)
+
+
+def red_at_arrival(timing: PhaseTiming, arrival_s: float) -> bool:
+    """Whether the phase shows red ``arrival_s`` seconds from now (unknown ends: it holds)."""
+    light, rem = timing.light, timing.remaining_s
+    if light.is_red:
+        return rem is None or arrival_s < rem or (timing.next_light or light).is_red
+    if light is LightState.YELLOW:
+        return arrival_s > (_ASSUMED_YELLOW_S if rem is None else rem)
+    if light.is_green and rem is not None and arrival_s > rem:
+        if timing.next_light is not None and timing.next_light.is_red:
+            return True
+        if timing.next_light is LightState.YELLOW:
+            yellow_end = (
+                timing.next_end_s if timing.next_end_s is not None else rem + _ASSUMED_YELLOW_S
+            )
+            return arrival_s > yellow_end
+    return False
+
+
+class RedLightViolationWarning:
+    """Warn vehicles that will run a red light; see the module docstring.
+
+    ``comfortable_decel_mps2`` is the braking a driver accepts (default 3.0 m/s²),
+    ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time).
+    """
+
+    code = "RLVW"
+
+    def __init__(
+        self,
+        *,
+        comfortable_decel_mps2: float = 3.0,
+        max_decel_mps2: float = 6.0,
+        reaction_s: float = 1.0,
+        range_m: float = 150.0,
+        min_speed_mps: float = 2.0,
+        hold_ms: int = 1000,
+    ) -> None:
+        self.comfortable_decel_mps2 = comfortable_decel_mps2
+        self.max_decel_mps2 = max_decel_mps2
+        self.reaction_s = reaction_s
+        self.range_m = range_m
+        self.min_speed_mps = min_speed_mps
+        self.hold_ms = hold_ms
+
+    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+        """Advisories for every vehicle about to run a red light at ``now_ms``."""
+        out = []
+        for a in on_approaches(view, range_m=self.range_m):
+            v = float(view.speed_mps[a.index])
+            if v < self.min_speed_mps:
+                continue
+            d_stop = stopping_distance_m(
+                v, decel_mps2=self.comfortable_decel_mps2, reaction_s=self.reaction_s
+            )
+            if d_stop <= a.to_stop_m:
+                continue  # can still stop comfortably
+            arrival_s = a.to_stop_m / v
+            conns = [c for c in a.junction.movements(a.lane) if not (c.maneuvers & TURN_ON_RED)]
+            timings = [a.junction.phase(c.phase_id, now_ms) for c in conns]
+            if not timings or any(t is None or not red_at_arrival(t, arrival_s) for t in timings):
+                continue
+            hard = stopping_distance_m(v, decel_mps2=self.max_decel_mps2, reaction_s=0.0)
+            level = AdvisoryLevel.IMMINENT if hard > a.to_stop_m else AdvisoryLevel.WARNING
+            stop = a.junction.approach.stop_xy[a.lane]
+            out.append(
+                advisory(
+                    view,
+                    a.index,
+                    app=self.code,
+                    level=level,
+                    hold_ms=self.hold_ms,
+                    detail=f"red light at stop line of lane {a.junction.lanes[a.lane].lane_id}",
+                    other_id=f"node:{a.junction.node.id.id}/lane:{a.junction.lanes[a.lane].lane_id}",
+                    ttc_s=arrival_s,
+                    at=(float(stop[0]), float(stop[1])),
+                    values={"to_stop_m": a.to_stop_m, "speed_mps": v, "stopping_m": d_stop},
+                )
+            )
+        return out

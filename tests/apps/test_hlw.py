@@ -1,0 +1,44 @@
+"""HLW: hazards from RSI events ahead on the path; not behind, not congestion, not unsure."""
+
+from __future__ import annotations
+
+from _roadside_scene import latlon, vehicle, view_of
+
+from v2xcloud.apps.hlw import HazardousLocationWarning
+from v2xcloud.model import RoadEvent, Rsi
+
+
+def _rsi(*events: RoadEvent) -> Rsi:
+    return Rsi(msg_count=1, rsu_id="r1", ref_lat_deg=49.0, ref_lon_deg=8.4, events=events)
+
+
+def _event(event_id: int, y_m: float, **kw: object) -> RoadEvent:
+    lat, lon = latlon(0, y_m)
+    return RoadEvent(
+        event_id=event_id,
+        event_type=100,
+        source="detection",
+        lat_deg=lat,
+        lon_deg=lon,
+        radius_m=10.0,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def test_hazard_ahead_warns_with_distance_and_time() -> None:
+    view = view_of(
+        _rsi(_event(1, 150, kind="stopped_vehicle", confidence=0.9)),
+        vehicle("behind", 0, 0, 15.0),
+        vehicle("passed", 0, 250, 15.0),
+        vehicle("parked", 0, 150, 0.0),
+    )
+    (adv,) = HazardousLocationWarning().on_tick(view, 0)
+    assert adv.ego_id == "behind" and adv.other_id == "event:1"
+    assert abs(adv.values["distance_m"] - 150.0) < 0.5
+    assert adv.ttc_s is not None and abs(adv.ttc_s - 10.0) < 0.1
+
+
+def test_congestion_low_confidence_and_far_events_do_not_warn() -> None:
+    events = (_event(2, 150, kind="congestion"), _event(3, 150, confidence=0.2), _event(4, 900))
+    view = view_of(_rsi(*events), vehicle("v", 0, 0, 15.0))
+    assert HazardousLocationWarning().on_tick(view, 0) == []

@@ -1,0 +1,78 @@
+"""RLVW: warns a vehicle that will run the red and cannot stop comfortably, nobody else."""
+
+from __future__ import annotations
+
+from _roadside_scene import junction_map, spat, vehicle, view_of
+
+from v2xcloud.apps.rlvw import RedLightViolationWarning, red_at_arrival, stopping_distance_m
+from v2xcloud.model import AdvisoryLevel, LightState
+from v2xcloud.twin.junction import PhaseTiming
+
+RED, GREEN, YELLOW = LightState.RED, LightState.PROTECTED_GREEN, LightState.YELLOW
+
+
+def _warned(*items: object) -> dict[str, AdvisoryLevel]:
+    view = view_of(junction_map(), *items)
+    return {a.ego_id: a.level for a in RedLightViolationWarning().on_tick(view, 0)}
+
+
+def test_fast_vehicle_close_to_red_stop_line_is_warned() -> None:
+    # 14 m/s needs 14 + 32.7 m to stop at 3 m/s²; an emergency stop (6 m/s²) needs 16.3 m
+    red = spat(0, phase1=(RED, 20.0, GREEN, 50.0))
+    warned = _warned(red, vehicle("a", 0, -20, 14.0), vehicle("a2", 0, -10, 14.0))
+    assert warned == {"a": AdvisoryLevel.WARNING, "a2": AdvisoryLevel.IMMINENT}
+
+
+def test_vehicle_that_can_still_stop_comfortably_is_not_warned() -> None:
+    # 10 m/s at 80 m: stopping distance 10 + 16.7 m < 80 m
+    assert _warned(spat(0, phase1=(RED, 20.0, GREEN, 50.0)), vehicle("b", 0, -80, 10.0)) == {}
+
+
+def test_right_turn_allowed_on_red_is_not_warned() -> None:
+    view = view_of(
+        junction_map(right_on_red=True),
+        spat(0, phase2=(RED, 20.0, GREEN, 50.0)),
+        vehicle("c", 3.5, -20, 14.0),
+    )
+    assert RedLightViolationWarning().on_tick(view, 0) == []
+
+
+def test_green_that_lasts_and_red_that_ends_before_arrival_are_not_warned() -> None:
+    assert _warned(spat(0, phase1=(GREEN, 10.0, YELLOW, 13.0)), vehicle("d", 0, -20, 14.0)) == {}
+    # red ends in 1 s, the vehicle needs 2.9 s to the line
+    assert _warned(spat(0, phase1=(RED, 1.0, GREEN, 40.0)), vehicle("e", 0, -40, 14.0)) == {}
+
+
+def test_yellow_that_turns_red_before_arrival_warns_with_ttc() -> None:
+    view = view_of(
+        junction_map(), spat(0, phase1=(YELLOW, 1.0, RED, 40.0)), vehicle("f", 0, -40, 14.0)
+    )
+    (adv,) = RedLightViolationWarning().on_tick(view, 0)
+    assert adv.level is AdvisoryLevel.WARNING
+    assert adv.ttc_s is not None and abs(adv.ttc_s - 40 / 14) < 0.05
+
+
+def test_stopped_oncoming_and_off_lane_vehicles_are_ignored() -> None:
+    items = (
+        spat(0, phase1=(RED, 20.0, GREEN, 50.0)),
+        vehicle("g", 0, -5, 0.5),
+        vehicle("h", 0, -20, 14.0, heading_deg=180.0),
+        vehicle("i", 30, -20, 14.0),
+    )
+    assert _warned(*items) == {}
+
+
+def test_no_spat_means_no_warning() -> None:
+    assert _warned(vehicle("j", 0, -20, 14.0)) == {}
+
+
+def test_helpers() -> None:
+    assert stopping_distance_m(10.0, decel_mps2=5.0, reaction_s=1.0) == 20.0
+    assert red_at_arrival(PhaseTiming(light=RED, remaining_s=None), 100.0)
+    assert red_at_arrival(
+        PhaseTiming(light=GREEN, remaining_s=1.0, next_light=YELLOW, next_end_s=4.0), 5.0
+    )
+    assert not red_at_arrival(
+        PhaseTiming(light=GREEN, remaining_s=1.0, next_light=YELLOW, next_end_s=4.0), 3.0
+    )
+    assert not red_at_arrival(PhaseTiming(light=LightState.DARK, remaining_s=None), 1.0)

@@ -1,0 +1,180 @@
+"""Ground-truth hazard episodes: SUMO's SSM conflicts and collisions, and the harness's own.
+
+An episode says: road user ``ego`` (SUMO id) should have been warned by application family
+``app`` about ``other`` between ``start_s`` and ``end_s``. ``critical_s`` is when the hazard
+culminates (a collision, or where the pair would have collided at its most critical moment);
+``ttc`` samples let the scorer read the true time-to-collision at the first warning.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import msgspec
+
+from v2xcloud.errors import SimulationError
+
+__all__ = ["Episode", "EpisodeTracker", "ssm_episodes"]
+
+_FOLLOWING = {1, 2, 18}  # ego follows foe (SUMO SSM encounter types)
+_MERGING = {5, 7, 8}
+_CROSSING = {9, 10, 11, 12, 13, 14}
+SSM_TTC_S = 3.0
+SSM_DRAC_MPS2 = 3.0
+
+
+class Episode(msgspec.Struct, frozen=True, kw_only=True):
+    """One ground-truth hazard for one road user. Times in simulation seconds."""
+
+    app: str
+    ego: str
+    other: str | None
+    start_s: float
+    end_s: float
+    critical_s: float | None = None
+    min_ttc_s: float | None = None
+    is_collision: bool = False
+    ttc_times_s: tuple[float, ...] = ()
+    ttc_values_s: tuple[float, ...] = ()
+
+    def ttc_at(self, time_s: float) -> float | None:
+        """The true TTC at ``time_s`` (from the nearest sample; extrapolated before onset)."""
+        if not self.ttc_times_s:
+            return None
+        if time_s < self.ttc_times_s[0]:
+            return self.ttc_values_s[0] + (self.ttc_times_s[0] - time_s)
+        k = min(range(len(self.ttc_times_s)), key=lambda i: abs(self.ttc_times_s[i] - time_s))
+        return self.ttc_values_s[k]
+
+
+class EpisodeTracker:
+    """Merges per-step "this pair is in danger" observations into episodes (gaps ≤ ``gap_s``)."""
+
+    def __init__(self, *, gap_s: float = 0.5, min_duration_s: float = 0.2) -> None:
+        self._gap_s = gap_s
+        self._min_s = min_duration_s
+        self._open: dict[tuple[str, str, str | None], list[float]] = {}
+        self._ttc: dict[tuple[str, str, str | None], list[tuple[float, float]]] = {}
+        self._critical: dict[tuple[str, str, str | None], float] = {}
+        self.episodes: list[Episode] = []
+
+    def observe(
+        self,
+        app: str,
+        ego: str,
+        other: str | None,
+        time_s: float,
+        *,
+        ttc_s: float | None = None,
+        critical_s: float | None = None,
+    ) -> None:
+        """Record that ``ego`` is in an ``app`` hazard with ``other`` at ``time_s``."""
+        key = (app, ego, other)
+        span = self._open.get(key)
+        if span is not None and time_s - span[1] > self._gap_s:
+            self._close(key)
+            span = None
+        if span is None:
+            self._open[key] = [time_s, time_s]
+            self._ttc[key] = []
+        else:
+            span[1] = time_s
+        if ttc_s is not None and math.isfinite(ttc_s):
+            self._ttc[key].append((time_s, ttc_s))
+        if critical_s is not None and key not in self._critical:
+            self._critical[key] = critical_s
+
+    def _close(self, key: tuple[str, str, str | None]) -> None:
+        start, end = self._open.pop(key)
+        samples = self._ttc.pop(key, [])
+        critical = self._critical.pop(key, None)
+        if end - start < self._min_s:
+            return
+        ttc = min((v for _, v in samples), default=None)
+        self.episodes.append(Episode(
+            app=key[0], ego=key[1], other=key[2], start_s=start, end_s=end,
+            critical_s=critical, min_ttc_s=ttc,
+            ttc_times_s=tuple(t for t, _ in samples), ttc_values_s=tuple(v for _, v in samples),
+        ))  # fmt: skip
+
+    def finish(self) -> list[Episode]:
+        """Close every open episode and return all of them."""
+        for key in list(self._open):
+            self._close(key)
+        return self.episodes
+
+
+def _texts(conflict: ET.Element, tag: str) -> list[str]:
+    elem = conflict.find(tag)
+    return elem.get("values", "").split() if elem is not None else []
+
+
+def _floats(conflict: ET.Element, tag: str) -> list[float]:
+    return [float(v) if v != "NA" else math.inf for v in _texts(conflict, tag)]
+
+
+def _family(types: list[int], velocities: list[str]) -> str | None:
+    kinds = set(types)
+    if kinds & _FOLLOWING and not kinds & _CROSSING:
+        return "FCW"
+    if kinds & _CROSSING:
+        (ex, ey), (fx, fy) = (tuple(map(float, v.split(","))) for v in velocities[:2])
+        cos = (ex * fx + ey * fy) / max(1e-6, math.hypot(ex, ey) * math.hypot(fx, fy))
+        return "LTA" if cos < -0.5 else "ICW"
+    if kinds & _MERGING:
+        return "BSW/LCW"
+    return None
+
+
+def ssm_episodes(path: Path, collisions: dict[frozenset[str], float]) -> list[Episode]:
+    """Vehicle–vehicle episodes from SUMO's SSM output (``collisions``: pair -> time).
+
+    Raises ``SimulationError`` if the file is missing or not SSM XML.
+    """
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise SimulationError(f"SSM output {path} unreadable: {exc}") from exc
+    out = []
+    for c in root.iter("conflict"):
+        episode = _conflict_episode(c, collisions)
+        if episode is not None:
+            out.append(episode)
+    return out
+
+
+def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) -> Episode | None:
+    times, ttc, drac = _floats(c, "timeSpan"), _floats(c, "TTCSpan"), _floats(c, "DRACSpan")
+    types = [int(float(t)) for t in _texts(c, "typeSpan")]
+    danger = [
+        i
+        for i in range(len(times))
+        if (i < len(ttc) and ttc[i] <= SSM_TTC_S) or (i < len(drac) and drac[i] >= SSM_DRAC_MPS2)
+    ]
+    if not danger:
+        return None
+    ego_v, foe_v = _texts(c, "egoVelocity"), _texts(c, "foeVelocity")
+    first = danger[0]
+    vel = [
+        ego_v[first] if first < len(ego_v) else "0,0",
+        foe_v[first] if first < len(foe_v) else "0,0",
+    ]
+    family = _family([types[i] for i in danger if i < len(types)], vel)
+    if family is None:
+        return None
+    ego, foe = c.get("ego", ""), c.get("foe", "")
+    hit = collisions.get(frozenset((ego, foe)))
+    samples = [(times[i], ttc[i]) for i in danger if i < len(ttc) and math.isfinite(ttc[i])]
+    critical = times[danger[-1]]
+    min_ttc = None
+    if samples:
+        at_s, min_ttc = min(samples, key=lambda s: s[1])
+        critical = at_s + min_ttc  # when the pair would have collided at its worst moment
+    return Episode(
+        app=family, ego=ego, other=foe, start_s=times[first], end_s=times[danger[-1]],
+        critical_s=hit if hit is not None else critical, min_ttc_s=min_ttc,
+        is_collision=hit is not None,
+        ttc_times_s=tuple(t for t, _ in samples), ttc_values_s=tuple(v for _, v in samples),
+    )  # fmt: skip

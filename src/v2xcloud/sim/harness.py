@@ -1,0 +1,161 @@
+"""Ground truth the harness computes itself from simulated positions, signals and events.
+
+SUMO's SSM device covers vehicle–vehicle conflicts; the rest is judged here per step:
+pedestrian conflicts (VRUCW), hard braking ahead (EBW), a stopped vehicle with hazard lights
+ahead (AVW), control loss nearby (CLW), an emergency vehicle approaching from behind (EVW),
+overtaking intent against oncoming traffic (DNPW) and red-light violations (RLVW).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.sim.episodes import Episode, EpisodeTracker
+from v2xcloud.sim.snapshot import Snapshot
+
+__all__ = ["HarnessTruth"]
+
+VRU_HORIZON_S = 3.0  # predicted closest approach within this time ...
+VRU_MISS_M = 2.0  # ... and nearer than this is a pedestrian conflict
+HARD_BRAKE_MPS2 = -4.0
+EVENT_RANGE_M = 150.0
+CONTROL_LOSS_EVENTS = frozenset(
+    {"eventTractionControlLoss", "eventStabilityControlactivated", "eventABSactivated"}
+)
+
+F = npt.NDArray[np.float64]
+
+
+def _velocity(snap: Snapshot) -> tuple[F, F]:
+    rad = np.radians(snap.heading_deg)
+    return snap.speed_mps * np.sin(rad), snap.speed_mps * np.cos(rad)
+
+
+class HarnessTruth:
+    """Feed every snapshot to :meth:`observe`; :meth:`finish` returns the episodes.
+
+    ``events`` is the bridge's live map of scripted BSM event flags by SUMO id;
+    ``red_links`` maps an incoming lane id to the (tls id, signal index) pairs controlling it.
+    """
+
+    def __init__(
+        self, *, events: dict[str, frozenset[str]], red_links: dict[str, list[tuple[str, int]]]
+    ) -> None:
+        self._events = events
+        self._links = red_links
+        self._tracker = EpisodeTracker()
+        self._last_lane: dict[str, str] = {}
+
+    def observe(self, snap: Snapshot) -> None:
+        """Judge one step."""
+        vx, vy = _velocity(snap)
+        veh = np.flatnonzero(~snap.is_pedestrian)
+        self._vru(snap, veh, vx, vy)
+        for i in veh:
+            self._events_of(snap, int(i), veh, vx, vy)
+        self._red_light(snap, veh)
+
+    def _vru(self, snap: Snapshot, veh: npt.NDArray[np.intp], vx: F, vy: F) -> None:
+        t = snap.time_s
+        for p in np.flatnonzero(snap.is_pedestrian):
+            rx, ry = snap.x_m[p] - snap.x_m[veh], snap.y_m[p] - snap.y_m[veh]
+            wx, wy = vx[p] - vx[veh], vy[p] - vy[veh]
+            w2 = np.maximum(wx * wx + wy * wy, 1e-9)
+            t_star = np.clip(-(rx * wx + ry * wy) / w2, 0.0, None)
+            miss = np.hypot(rx + wx * t_star, ry + wy * t_star)
+            hit = (
+                (t_star <= VRU_HORIZON_S)
+                & (miss <= VRU_MISS_M)
+                & (snap.speed_mps[veh] > 1.0)
+                & (np.hypot(rx, ry) < 60.0)
+            )
+            for k in np.flatnonzero(hit):
+                self._tracker.observe(
+                    "VRUCW",
+                    snap.ids[veh[k]],
+                    snap.ids[p],
+                    t,
+                    ttc_s=float(t_star[k]),
+                    critical_s=t + float(t_star[k]),
+                )
+
+    def _behind(
+        self,
+        snap: Snapshot,
+        lead: int,
+        veh: npt.NDArray[np.intp],
+        *,
+        reach_m: float,
+        ahead: bool = False,
+    ) -> list[int]:
+        """Vehicles travelling the same way as ``lead`` within ``reach_m`` behind it (or ahead)."""
+        h = np.radians(snap.heading_deg[lead])
+        dx, dy = snap.x_m[veh] - snap.x_m[lead], snap.y_m[veh] - snap.y_m[lead]
+        along = dx * np.sin(h) + dy * np.cos(h)
+        across = np.abs(dx * np.cos(h) - dy * np.sin(h))
+        same_way = np.cos(np.radians(snap.heading_deg[veh]) - h) > 0.85
+        sign = 1.0 if ahead else -1.0
+        mask = (sign * along > 1.0) & (sign * along <= reach_m) & (across < 4.0) & same_way
+        return [int(veh[k]) for k in np.flatnonzero(mask)]
+
+    def _events_of(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp], vx: F, vy: F) -> None:
+        t, vid = snap.time_s, snap.ids[i]
+        events = self._events.get(vid, frozenset())
+        if snap.accel_mps2[i] <= HARD_BRAKE_MPS2:
+            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
+                self._tracker.observe("EBW", snap.ids[j], vid, t)
+        if (snap.signals[i] & 4 or "eventDisabledVehicle" in events) and snap.speed_mps[i] < 0.5:
+            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
+                if snap.speed_mps[j] > 1.0:
+                    self._tracker.observe("AVW", snap.ids[j], vid, t)
+        if events & CONTROL_LOSS_EVENTS:
+            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
+                self._tracker.observe("CLW", snap.ids[j], vid, t)
+        if snap.vtypes[i].endswith("emergency") and snap.speed_mps[i] > 1.0:
+            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M, ahead=True):
+                self._tracker.observe("EVW", snap.ids[j], vid, t)
+        if snap.signals[i] & 2:
+            self._overtake(snap, i, veh)
+
+    def _overtake(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp]) -> None:
+        """Left indicator on behind a slower vehicle while oncoming traffic is too close to pass."""
+        ahead = self._behind(snap, i, veh, reach_m=60.0, ahead=True)
+        if not any(snap.speed_mps[j] < snap.speed_mps[i] + 0.5 for j in ahead):
+            return
+        h = np.radians(snap.heading_deg[i])
+        for k in veh:
+            dx, dy = snap.x_m[k] - snap.x_m[i], snap.y_m[k] - snap.y_m[i]
+            along = dx * np.sin(h) + dy * np.cos(h)
+            oncoming = np.cos(np.radians(snap.heading_deg[k]) - h) < -0.85
+            closing = snap.speed_mps[i] + snap.speed_mps[k]
+            if oncoming and along > 0 and closing > 0 and along / closing < 10.0:
+                self._tracker.observe(
+                    "DNPW", snap.ids[i], snap.ids[k], snap.time_s, ttc_s=float(along / closing)
+                )
+
+    def _red_light(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
+        states = {t.tls_id: t.state for t in snap.tls}
+        for i in veh:
+            vid, lane = snap.ids[i], snap.lane_ids[i]
+            before = self._last_lane.get(vid)
+            self._last_lane[vid] = lane
+            if before is None or before.startswith(":") or not lane.startswith(":"):
+                continue
+            links = self._links.get(before, [])
+            if links and all(states.get(tls, "G")[k] in "rRs" for tls, k in links if tls in states):
+                t = snap.time_s
+                self._tracker.episodes.append(
+                    Episode(
+                        app="RLVW",
+                        ego=vid,
+                        other=None,
+                        start_s=t - 3.0,
+                        end_s=t + 0.5,
+                        critical_s=t,
+                    )
+                )
+
+    def finish(self) -> list[Episode]:
+        """All harness episodes of the run."""
+        return self._tracker.finish()

@@ -1,0 +1,42 @@
+"""What a scenario run produces: its settings, ground truth, warnings, scores and counters."""
+
+from __future__ import annotations
+
+import msgspec
+
+from v2xcloud.sim.episodes import Episode
+from v2xcloud.sim.scorer import AppScore
+
+__all__ = ["DEFAULT_EPOCH_MS", "RunConfig", "ScenarioResult"]
+
+DEFAULT_EPOCH_MS = 1_767_254_400_000  # 2026-01-01T08:00:00Z: simulation time 0 on the wire
+
+
+class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Channel and wire settings of a run. Latency and jitter in ms, loss a probability."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss: float = 0.0
+    message_set: str = "csae2020"
+    epoch_ms: int = DEFAULT_EPOCH_MS
+
+
+class ScenarioResult(msgspec.Struct, kw_only=True):
+    """One scenario's outcome. ``warnings`` rows: (app, ego, other, onset_s, end_s)."""
+
+    name: str
+    apps: list[str]
+    config: RunConfig
+    wall_s: float = 0.0
+    vehicle_hours: float = 0.0
+    advisories: int = 0
+    frames: dict[str, int] = msgspec.field(default_factory=dict)
+    encode_errors: dict[str, int] = msgspec.field(default_factory=dict)
+    channel: dict[str, int] = msgspec.field(default_factory=dict)
+    episodes: list[Episode] = msgspec.field(default_factory=list)
+    warnings: list[tuple[str, str, str | None, float, float]] = msgspec.field(default_factory=list)
+    scores: dict[str, AppScore] = msgspec.field(default_factory=dict)
+    implemented_apps: list[str] = msgspec.field(default_factory=list)
+    ingest_s: float = 0.0
+    tick_s: float = 0.0

@@ -1,0 +1,182 @@
+"""Scenario files: one TOML file per scenario, with its network, traffic, hazards and seed.
+
+A scenario names the applications it is meant to trigger (``apps``); background scenarios
+name none, and every advisory raised in them is a false alarm. Routes are lists of node
+names of the generated network (``["W", "C", "E"]``), so files stay short and readable.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from v2xcloud.errors import SimulationError
+
+__all__ = [
+    "ActionSpec",
+    "BackgroundSpec",
+    "NetworkSpec",
+    "PedestrianSpec",
+    "RsuSpec",
+    "Scenario",
+    "VehicleSpec",
+    "library_names",
+    "load_library",
+    "load_scenario",
+]
+
+NetworkKind = Literal["straight", "cross", "grid"]
+VehicleType = Literal["car", "truck", "emergency"]
+ActionKind = Literal[
+    "set_speed",  # hold speed_mps (None releases control back to the driver model)
+    "slow_down",  # reach speed_mps linearly over duration_s
+    "speed_mode",  # SUMO speed mode bits (0 = ignore safe gaps, red lights, limits)
+    "change_lane",  # to lane index ``lane`` for duration_s
+    "signals",  # SUMO signal bits (1 right blinker, 2 left, 8 hazard lights ...)
+    "events",  # BSM vehicle event flags to report from now on (names)
+    "ignore_foes",  # drive through junction conflicts (red-light runner, no yield)
+]
+
+
+class NetworkSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which network to build: a straight two-way road, a four-arm crossing or a grid."""
+
+    kind: NetworkKind
+    arm_length_m: float = 200.0
+    lanes: int = 1
+    speed_mps: float = 13.89
+    is_signalised: bool = False
+    has_sidewalks: bool = False
+    grid_size: int = 3
+    cycle_s: int = 60
+
+
+class VehicleSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One scripted vehicle. ``is_connected`` ``None`` means "drawn from connected_share"."""
+
+    id: str
+    route: tuple[str, ...]
+    depart_s: float = 0.0
+    depart_pos_m: float = 0.0
+    depart_speed_mps: float = 0.0
+    depart_lane: int | None = None
+    vtype: VehicleType = "car"
+    max_speed_mps: float | None = None
+    is_connected: bool | None = None
+
+
+class PedestrianSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One scripted pedestrian walking along ``route`` (node names) from ``depart_pos_m``."""
+
+    id: str
+    route: tuple[str, ...]
+    depart_s: float = 0.0
+    depart_pos_m: float = 0.0
+    speed_mps: float = 1.3
+
+
+class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A scripted intervention at simulation time ``at_s`` on vehicle ``target``."""
+
+    at_s: float
+    target: str
+    kind: ActionKind
+    speed_mps: float | None = None
+    duration_s: float = 0.0
+    mode: int | None = None
+    lane: int | None = None
+    names: tuple[str, ...] = ()
+
+
+class BackgroundSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Random traffic (seeded): vehicles and pedestrians per hour over the whole network."""
+
+    vehicles_per_hour: float = 0.0
+    pedestrians_per_hour: float = 0.0
+    emergency_share: float = 0.0
+
+
+class RsuSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A roadside sensor at a network node, perceiving everything within ``range_m``."""
+
+    node: str
+    range_m: float = 150.0
+
+
+class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A complete, seeded scenario. Times in seconds of simulation time."""
+
+    name: str
+    description: str
+    seed: int
+    duration_s: float
+    network: NetworkSpec
+    apps: tuple[str, ...] = ()
+    step_s: float = 0.1
+    connected_share: float = 1.0
+    origin_lat_deg: float = 28.2
+    origin_lon_deg: float = 112.9
+    is_short: bool = True  # part of the CI suite (finishes in seconds)
+    vehicles: tuple[VehicleSpec, ...] = ()
+    pedestrians: tuple[PedestrianSpec, ...] = ()
+    actions: tuple[ActionSpec, ...] = ()
+    background: BackgroundSpec = BackgroundSpec()
+    rsus: tuple[RsuSpec, ...] = ()
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate one scenario file.
+
+    Raises ``SimulationError`` naming the file and the offending field.
+    """
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SimulationError(f"scenario {path}: cannot read: {exc}") from exc
+    try:
+        scenario = msgspec.convert(raw, Scenario)
+    except msgspec.ValidationError as exc:
+        raise SimulationError(f"scenario {path}: {exc}") from exc
+    _check(scenario, path)
+    return scenario
+
+
+def _check(scenario: Scenario, path: Path) -> None:
+    ids = [v.id for v in scenario.vehicles] + [p.id for p in scenario.pedestrians]
+    if len(ids) != len(set(ids)):
+        raise SimulationError(f"scenario {path}: participant ids must be unique, got {ids}")
+    for action in scenario.actions:
+        if action.target not in ids:
+            raise SimulationError(
+                f"scenario {path}: action at {action.at_s} s targets unknown id {action.target!r}"
+            )
+    if not 0.0 <= scenario.connected_share <= 1.0:
+        raise SimulationError(f"scenario {path}: connected_share must be within 0..1")
+    if scenario.duration_s <= 0 or scenario.step_s <= 0:
+        raise SimulationError(f"scenario {path}: duration_s and step_s must be positive")
+
+
+def _library_dir() -> Path:
+    return Path(str(resources.files("v2xcloud.sim") / "scenarios"))
+
+
+def library_names() -> list[str]:
+    """Names of the scenarios shipped with the package, sorted."""
+    return sorted(p.stem for p in _library_dir().glob("*.toml"))
+
+
+def load_library(name: str = "all") -> list[Scenario]:
+    """Load one library scenario by name, or all of them (``"all"``).
+
+    Raises ``ConfigError``-style ``SimulationError`` listing the known names if unknown.
+    """
+    names = library_names()
+    if name == "all":
+        return [load_scenario(_library_dir() / f"{n}.toml") for n in names]
+    if name not in names:
+        raise SimulationError(f"unknown scenario {name!r}; choose one of: all, {', '.join(names)}")
+    return [load_scenario(_library_dir() / f"{name}.toml")]

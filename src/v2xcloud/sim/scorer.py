@@ -1,0 +1,157 @@
+"""Score advisories against ground-truth episodes, per application family.
+
+Advisories are first grouped into *warnings*: consecutive advisories of one app to one ego
+about one other, less than ``WARNING_GAP_S`` apart. A warning matches an episode of the same
+family and ego whose window ``[start - EARLY_S, end + LATE_S]`` contains the warning's onset.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from v2xcloud.sim.episodes import Episode
+
+__all__ = ["Alert", "AppScore", "family_of", "group_warnings", "score"]
+
+WARNING_GAP_S = 1.0
+EARLY_S = 3.0  # a warning up to this long before the formal onset is early, not false
+LATE_S = 1.0
+COLLISION_FAMILY = frozenset({"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "VRUCW", "EBW"})
+_FAMILIES = {"BSW": "BSW/LCW", "LCW": "BSW/LCW"}
+
+
+def family_of(app: str) -> str:
+    """The ground-truth family an app code is scored in (BSW and LCW share one)."""
+    return _FAMILIES.get(app, app)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A warning: a run of advisories of one family to one ego about one other (SUMO ids)."""
+
+    app: str
+    ego: str
+    other: str | None
+    onset_s: float
+    end_s: float
+    latency_ms: float | None  # state generation -> advisory emitted, at the onset
+
+
+class AppScore(msgspec.Struct, kw_only=True):
+    """The figures of one application family over a set of scenarios."""
+
+    app: str
+    episodes: int = 0
+    detected: int = 0
+    warnings: int = 0
+    matched_warnings: int = 0
+    vehicle_hours: float = 0.0
+    lead_times_s: list[float] = msgspec.field(default_factory=list)
+    ttc_at_onset_s: list[float] = msgspec.field(default_factory=list)
+    latencies_ms: list[float] = msgspec.field(default_factory=list)
+    flicker: int = 0
+
+    @property
+    def recall(self) -> float | None:
+        return self.detected / self.episodes if self.episodes else None
+
+    @property
+    def precision(self) -> float | None:
+        return self.matched_warnings / self.warnings if self.warnings else None
+
+    @property
+    def false_alarms_per_vehicle_hour(self) -> float | None:
+        return (
+            (self.warnings - self.matched_warnings) / self.vehicle_hours
+            if self.vehicle_hours
+            else None
+        )
+
+    def summary(self) -> dict[str, float | int | str | None]:
+        """The table row: counts, ratios and lead-time/latency percentiles."""
+        lead = sorted(self.lead_times_s)
+        return {
+            "app": self.app, "episodes": self.episodes, "detected": self.detected,
+            "warnings": self.warnings, "false_alarms": self.warnings - self.matched_warnings,
+            "recall": self.recall, "precision": self.precision,
+            "false_alarms_per_vehicle_hour": self.false_alarms_per_vehicle_hour,
+            "lead_time_median_s": statistics.median(lead) if lead else None,
+            "lead_time_p10_s": float(np.percentile(lead, 10)) if lead else None,
+            "ttc_at_onset_median_s": statistics.median(self.ttc_at_onset_s) if self.ttc_at_onset_s else None,
+            "flicker": self.flicker,
+            "latency_median_ms": statistics.median(self.latencies_ms) if self.latencies_ms else None,
+            "latency_max_ms": max(self.latencies_ms) if self.latencies_ms else None,
+        }  # fmt: skip
+
+
+def group_warnings(
+    advisories: list[tuple[str, str, str | None, float, float | None]],
+) -> list[Alert]:
+    """Group ``(app, ego, other, time_s, latency_ms)`` advisories (time-sorted) into warnings."""
+    open_: dict[tuple[str, str, str | None], list[float | None]] = {}
+    out: list[Alert] = []
+    for app, ego, other, t, lat in sorted(advisories, key=lambda a: a[3]):
+        key = (family_of(app), ego, other)
+        run = open_.get(key)
+        if run is not None and t - float(run[1] or 0.0) <= WARNING_GAP_S:
+            run[1] = t
+            continue
+        if run is not None:
+            out.append(
+                Alert(key[0], ego, other, float(run[0] or 0.0), float(run[1] or 0.0), run[2])
+            )
+        open_[key] = [t, t, lat]
+    out += [
+        Alert(k[0], k[1], k[2], float(r[0] or 0.0), float(r[1] or 0.0), r[2])
+        for k, r in open_.items()
+    ]
+    return sorted(out, key=lambda w: w.onset_s)
+
+
+def _matches(w: Alert, e: Episode) -> bool:
+    if w.app != e.app or w.ego != e.ego:
+        return False
+    if e.other is not None and w.other is not None and w.other != e.other:
+        return False
+    return e.start_s - EARLY_S <= w.onset_s <= e.end_s + LATE_S
+
+
+def score(
+    episodes: list[Episode], warnings: list[Alert], *, vehicle_hours: float, apps: set[str]
+) -> dict[str, AppScore]:
+    """Per family in ``apps``: recall, precision, false alarms, lead time, TTC, flicker, latency."""
+    scores = {a: AppScore(app=a, vehicle_hours=vehicle_hours) for a in sorted(apps)}
+    by_ep: dict[int, list[Alert]] = defaultdict(list)
+    for w in warnings:
+        if w.app not in scores:
+            continue
+        s = scores[w.app]
+        s.warnings += 1
+        hits = [k for k, e in enumerate(episodes) if _matches(w, e)]
+        s.matched_warnings += bool(hits)
+        for k in hits:
+            by_ep[k].append(w)
+        if w.latency_ms is not None:
+            s.latencies_ms.append(w.latency_ms)
+    for k, e in enumerate(episodes):
+        if e.app not in scores:
+            continue
+        s = scores[e.app]
+        s.episodes += 1
+        found = by_ep.get(k, [])
+        if not found:
+            continue
+        s.detected += 1
+        s.flicker += len(found) - 1
+        first = min(w.onset_s for w in found)
+        if e.critical_s is not None and e.app in COLLISION_FAMILY:
+            s.lead_times_s.append(e.critical_s - first)
+        ttc = e.ttc_at(first)
+        if ttc is not None:
+            s.ttc_at_onset_s.append(ttc)
+    return scores

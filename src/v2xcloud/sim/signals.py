@@ -1,0 +1,177 @@
+"""MAP from the SUMO network and SPAT from its traffic-light programs, as model messages.
+
+Every junction with more than two arms becomes a MAP node (signalised or not), so that the
+intersection apps see lanes and connections; a connection's ``phase_id`` is the SUMO
+signal index plus one (PhaseID 0 means "unknown" on the wire).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sumolib
+
+from v2xcloud.model import (
+    Connection,
+    IntersectionState,
+    Lane,
+    LightState,
+    MapData,
+    MapLink,
+    MapNode,
+    NodeId,
+    PhaseState,
+    SignalPhase,
+    Spat,
+)
+from v2xcloud.model.map import SpeedLimit
+from v2xcloud.sim.local_frame import LocalFrame
+from v2xcloud.sim.snapshot import TlsState
+
+__all__ = ["SignalEncoder", "light_of"]
+
+_LIGHTS = {
+    "G": LightState.PROTECTED_GREEN,
+    "g": LightState.PERMISSIVE_GREEN,
+    "y": LightState.YELLOW,
+    "Y": LightState.YELLOW,
+    "r": LightState.RED,
+    "R": LightState.RED,
+    "s": LightState.RED,
+    "u": LightState.RED,
+    "o": LightState.DARK,
+    "O": LightState.DARK,
+}
+_MANEUVER = {
+    "s": "maneuverStraightAllowed",
+    "l": "maneuverLeftAllowed",
+    "L": "maneuverLeftAllowed",
+    "r": "maneuverRightAllowed",
+    "R": "maneuverRightAllowed",
+    "t": "maneuverUTurnAllowed",
+}
+
+
+def light_of(signal_char: str) -> LightState:
+    """The CSAE light state of one SUMO signal character (``G g y r o ...``)."""
+    return _LIGHTS.get(signal_char, LightState.UNAVAILABLE)
+
+
+class SignalEncoder:
+    """Reads the network once; builds the MAP and, per step, the SPAT of every traffic light."""
+
+    def __init__(self, *, net_path: str, frame: LocalFrame, epoch_ms: int) -> None:
+        self._net: Any = sumolib.net.readNet(net_path, withPrograms=True)
+        self._frame = frame
+        self._epoch_ms = epoch_ms
+        nodes = sorted(n.getID() for n in self._net.getNodes())
+        self.node_numbers = {name: k + 1 for k, name in enumerate(nodes)}
+        self._programs = {
+            t.getID(): next(p.getPhases() for p in t.getPrograms().values())
+            for t in self._net.getTrafficLights()
+        }
+        self._spat_count = 0
+
+    def _node_id(self, name: str) -> NodeId:
+        return NodeId(region=1, id=self.node_numbers[name])
+
+    def _latlon(self, shape: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+        return tuple(self._frame.to_latlon(x, y) for x, y in shape)
+
+    def _lane(self, lane: Any) -> Lane:
+        conns = tuple(
+            Connection(
+                remote_node=self._node_id(c.getTo().getToNode().getID()),
+                remote_lane_id=c.getToLane().getIndex() + 1,
+                maneuvers=frozenset({_MANEUVER[c.getDirection()]})
+                if c.getDirection() in _MANEUVER
+                else frozenset(),
+                phase_id=c.getTLLinkIndex() + 1 if c.getTLLinkIndex() >= 0 else None,
+            )
+            for c in lane.getOutgoing()
+        )
+        return Lane(
+            lane_id=lane.getIndex() + 1,
+            width_m=lane.getWidth(),
+            lane_type="vehicle",
+            maneuvers=frozenset().union(*(c.maneuvers for c in conns)) if conns else frozenset(),
+            connections=conns,
+            speed_limits=(SpeedLimit(kind="vehicleMaxSpeed", speed_mps=lane.getSpeed()),),
+            points=self._latlon(lane.getShape()),
+        )
+
+    def _link(self, edge: Any) -> MapLink:
+        lanes = tuple(self._lane(ln) for ln in edge.getLanes() if ln.allows("passenger"))
+        return MapLink(
+            upstream_node=self._node_id(edge.getFromNode().getID()),
+            name=edge.getID(),
+            speed_limits=(SpeedLimit(kind="vehicleMaxSpeed", speed_mps=edge.getSpeed()),),
+            points=self._latlon(edge.getShape()),
+            lanes=lanes,
+        )
+
+    def map_data(self) -> MapData:
+        """The MAP of every junction with three or more incoming roads."""
+        nodes = []
+        for node in sorted(self._net.getNodes(), key=lambda n: n.getID()):
+            incoming = [e for e in node.getIncoming() if not e.getFunction()]
+            if len(incoming) < 3:
+                continue
+            lat, lon = self._frame.to_latlon(*node.getCoord()[:2])
+            links = tuple(self._link(e) for e in sorted(incoming, key=lambda e: e.getID()))
+            nodes.append(
+                MapNode(
+                    id=self._node_id(node.getID()),
+                    lat_deg=lat,
+                    lon_deg=lon,
+                    name=node.getID(),
+                    in_links=links,
+                )
+            )
+        return MapData(msg_count=1, nodes=tuple(nodes), timestamp_ms=self._epoch_ms)
+
+    def spat(self, tls: tuple[TlsState, ...], *, time_s: float) -> Spat | None:
+        """The SPAT of all traffic lights at ``time_s``, or ``None`` if there are none."""
+        if not tls:
+            return None
+        stamp = self._epoch_ms + round(time_s * 1000)
+        states = tuple(
+            IntersectionState(
+                node=self._node_id(t.tls_id),
+                status=frozenset({"fixedTimeOperation"}),
+                timestamp_ms=stamp,
+                phases=self._phases(t, time_s),
+            )
+            for t in tls
+            if t.tls_id in self.node_numbers
+        )
+        self._spat_count = (self._spat_count + 1) % 128
+        return Spat(msg_count=self._spat_count, intersections=states, timestamp_ms=stamp)
+
+    def _phases(self, tls: TlsState, time_s: float) -> tuple[SignalPhase, ...]:
+        program = self._programs.get(tls.tls_id, [])
+        remaining_s = max(0.0, tls.next_switch_s - time_s)
+        nxt = program[(tls.phase_index + 1) % len(program)] if program else None
+        out = []
+        for idx, char in enumerate(tls.state):
+            now = PhaseState(
+                light=light_of(char),
+                start_s=0.0,
+                min_end_s=remaining_s,
+                max_end_s=remaining_s,
+                likely_end_s=remaining_s,
+            )
+            states = [now]
+            if nxt is not None and idx < len(nxt.state):
+                dur = float(nxt.duration)
+                states.append(
+                    PhaseState(
+                        light=light_of(nxt.state[idx]),
+                        start_s=remaining_s,
+                        min_end_s=remaining_s + dur,
+                        max_end_s=remaining_s + dur,
+                        likely_end_s=remaining_s + dur,
+                    )
+                )
+            out.append(SignalPhase(phase_id=idx + 1, states=tuple(states)))
+        return tuple(out)

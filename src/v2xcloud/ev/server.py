@@ -1,0 +1,164 @@
+"""The platform-side GB/T 32960 TCP server (asyncio).
+
+Each connection gets a :class:`~v2xcloud.ev.scanner.FrameScanner` (bounded re-assembly,
+resync on garbage) and a :class:`~v2xcloud.ev.session.PlatformSession` (login, acks,
+dedupe). A connection is closed when it stays silent for ``idle_timeout_s``, when its stream
+overflows the scanner's bounds (garbage or a never-ending frame), or when a newer login takes
+its VIN. Nothing one connection does can stall another: every step is bounded and errors in
+one handler are counted, never propagated.
+
+>>> async def demo():                                         # doctest: +SKIP
+...     server = Gb32960Server(report_sink=MemoryReportSink())
+...     await server.start()            # 127.0.0.1, ephemeral port: server.port
+...     await server.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+
+from v2xcloud.ev.alarms import AlarmMonitor
+from v2xcloud.ev.scanner import FrameScanner
+from v2xcloud.ev.session import PlatformSession, SessionRegistry
+from v2xcloud.ev.sink import AlarmSink, ReportSink
+
+__all__ = ["Gb32960Server", "utc_ms"]
+
+_READ_CHUNK = 65_536
+
+
+def utc_ms() -> int:
+    """Wall-clock UTC milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class Gb32960Server:
+    """Accepts terminals on ``host:port`` (port 0 = ephemeral; see :attr:`port` after start)."""
+
+    def __init__(
+        self,
+        *,
+        report_sink: ReportSink,
+        alarm_sink: AlarmSink | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_timeout_s: float = 180.0,
+        max_buffer_bytes: int = 131_112,
+        max_garbage_bytes: int = 65_536,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.host, self.requested_port = host, port
+        self.report_sink = report_sink
+        self.registry = SessionRegistry()
+        self.monitor = AlarmMonitor(alarm_sink, clock=utc_ms) if alarm_sink is not None else None
+        self.idle_timeout_s = idle_timeout_s
+        self.max_buffer_bytes = max_buffer_bytes
+        self.max_garbage_bytes = max_garbage_bytes
+        self.flush_interval_s = flush_interval_s
+        self._server: asyncio.Server | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def stats(self) -> Counter[str]:
+        """Counters: connections, frames, rejections by reason, duplicates, cut-offs, ..."""
+        return self.registry.stats
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("server not started; call await server.start() first")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        """Bind and start accepting connections."""
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.requested_port, limit=_READ_CHUNK, backlog=2048
+        )
+        self._flusher = asyncio.create_task(self._flush_loop())
+
+    async def close(self) -> None:
+        """Stop accepting, close every connection and flush the report sink."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        self.report_sink.flush()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            self.report_sink.flush()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stats = self.stats
+        stats["connections"] += 1
+        self._writers.add(writer)
+        scanner = FrameScanner(
+            max_buffer_bytes=self.max_buffer_bytes, max_garbage_bytes=self.max_garbage_bytes
+        )
+        session = PlatformSession(
+            self.registry,
+            report_sink=self.report_sink,
+            monitor=self.monitor,
+            clock=utc_ms,
+            kick=writer.close,
+        )
+        try:
+            await self._serve(reader, writer, scanner, session)
+        except (ConnectionError, OSError):
+            stats["connection_errors"] += 1
+        except Exception:  # one broken handler must never take the server down
+            stats["handler_errors"] += 1
+        finally:
+            stats["dropped_bytes"] += scanner.dropped_bytes
+            session.close()
+            self._writers.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        scanner: FrameScanner,
+        session: PlatformSession,
+    ) -> None:
+        stats = self.stats
+        while not writer.is_closing():
+            try:
+                chunk = await asyncio.wait_for(reader.read(_READ_CHUNK), self.idle_timeout_s)
+            except TimeoutError:
+                stats["idle_timeouts"] += 1
+                return
+            if not chunk:
+                return
+            replies: list[bytes] = []
+            for item in scanner.feed(chunk):
+                if isinstance(item, bytes):
+                    stats["frames"] += 1
+                    replies += session.handle(item)
+                else:
+                    stats[f"rejected:{item.reason}"] += 1
+            if scanner.is_overflowing:
+                stats["cut_off"] += 1
+                return
+            if replies:
+                writer.write(b"".join(replies))
+                try:
+                    await asyncio.wait_for(writer.drain(), self.idle_timeout_s)
+                except TimeoutError:
+                    stats["slow_reader_cut_off"] += 1
+                    return

@@ -1,0 +1,170 @@
+"""Platform-side protocol, free of sockets: one :class:`PlatformSession` per connection.
+
+A session takes whole frames and returns the response frames to send. Decisions:
+
+- Login (0x01) binds the connection to a VIN. If that VIN is already bound to another live
+  connection, the newest login wins: the old connection is closed (``kick``) and
+  ``duplicate_vin`` is counted.
+- Real-time (0x02) and re-sent (0x03) reports are accepted only from a logged-in VIN; they
+  are de-duplicated by ``(VIN, collection time)`` across connections, so a terminal that
+  re-sends after a reconnect loses nothing and duplicates nothing. Duplicates are still
+  acknowledged with success (the terminal may delete them) but not stored again.
+- Acknowledgements: response flag 0x01 success with the request's time (6 bytes) as data,
+  0x02 error for undecodable or out-of-session frames; time sync answers the platform time;
+  2025 activation answers with command 0x0A.
+- Platform login/logout (0x05/0x06) are acknowledged; no credentials are configured.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable
+
+from v2xcloud.errors import Gb32960Error
+from v2xcloud.ev._wire import time_bytes
+from v2xcloud.ev.alarms import AlarmMonitor
+from v2xcloud.ev.codec import Message, decode
+from v2xcloud.ev.frame import Command, Response, encode_frame
+from v2xcloud.ev.sink import ReportSink
+from v2xcloud.model.ev import EvReport
+
+__all__ = ["PlatformSession", "SessionRegistry"]
+
+
+class SessionRegistry:
+    """Shared by all connections: who is logged in as which VIN, and which reports were seen."""
+
+    def __init__(self, *, dedupe_window: int = 4096) -> None:
+        self.dedupe_window = dedupe_window
+        self.active: dict[str, PlatformSession] = {}
+        self.stats: Counter[str] = Counter()
+        self._seen: dict[str, tuple[set[int], deque[int]]] = {}
+
+    def login(self, vin: str, session: PlatformSession) -> None:
+        """Bind ``vin`` to ``session``; an older live session for it is kicked."""
+        old = self.active.get(vin)
+        if old is not None and old is not session:
+            self.stats["duplicate_vin"] += 1
+            old.vin = None
+            old.kick()
+        self.active[vin] = session
+
+    def logout(self, vin: str, session: PlatformSession) -> None:
+        """Unbind ``vin`` if ``session`` still holds it."""
+        if self.active.get(vin) is session:
+            del self.active[vin]
+
+    def is_new(self, vin: str, collected_at_ms: int) -> bool:
+        """True the first time ``(vin, collected_at_ms)`` is seen (within the window)."""
+        seen, order = self._seen.setdefault(vin, (set(), deque()))
+        if collected_at_ms in seen:
+            return False
+        seen.add(collected_at_ms)
+        order.append(collected_at_ms)
+        if len(order) > self.dedupe_window:
+            seen.discard(order.popleft())
+        return True
+
+
+class PlatformSession:
+    """The protocol state of one connection. ``kick`` closes the connection (duplicate VIN)."""
+
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        *,
+        report_sink: ReportSink,
+        monitor: AlarmMonitor | None,
+        clock: Callable[[], int],
+        kick: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.registry = registry
+        self.report_sink = report_sink
+        self.monitor = monitor
+        self.clock = clock
+        self.kick = kick
+        self.vin: str | None = None
+
+    def close(self) -> None:
+        """The connection ended: release the VIN."""
+        if self.vin is not None:
+            self.registry.logout(self.vin, self)
+            self.vin = None
+
+    def handle(self, frame: bytes) -> list[bytes]:
+        """Process one whole frame (already BCC-checked); returns the frames to send back."""
+        stats = self.registry.stats
+        try:
+            msg = decode(frame)
+        except Gb32960Error as exc:
+            stats[f"rejected:{exc.reason}"] += 1
+            return [
+                self._reply(
+                    frame[2], frame[4:21].decode("ascii", "replace"), Response.ERROR, frame, b""
+                )
+            ]
+        stats[f"command:{msg.command:#04x}"] += 1
+        if msg.response != Response.COMMAND:
+            return []  # a terminal's answer to a platform query: nothing to acknowledge
+        return self._dispatch(msg, frame)
+
+    def _reply(self, command: int, vin: str, flag: int, frame: bytes, data: bytes) -> bytes:
+        layout = 2025 if frame[:2] == b"$$" else 2016
+        if len(vin) != 17:
+            vin = vin[:17].ljust(17, "?")
+        return encode_frame(command=command, vin=vin, data=data, response=flag, layout=layout)
+
+    def _dispatch(self, msg: Message, frame: bytes) -> list[bytes]:
+        cmd, stats = msg.command, self.registry.stats
+        request_time = frame[24:30] if len(frame) >= 31 else b""
+        if cmd == Command.LOGIN:
+            if self.vin is not None and self.vin != msg.vin:
+                self.close()
+            self.vin = msg.vin
+            self.registry.login(msg.vin, self)
+            return [self._reply(cmd, msg.vin, Response.SUCCESS, frame, request_time)]
+        if cmd in (Command.REALTIME, Command.RESENT):
+            return [self._reply(cmd, msg.vin, self._report(msg), frame, request_time)]
+        if cmd == Command.LOGOUT:
+            self.close()
+            return [self._reply(cmd, msg.vin, Response.SUCCESS, frame, request_time)]
+        if cmd == Command.TIME_SYNC:
+            return [self._reply(cmd, msg.vin, Response.SUCCESS, frame, time_bytes(self.clock()))]
+        if cmd in (
+            Command.HEARTBEAT,
+            Command.PLATFORM_LOGIN,
+            Command.PLATFORM_LOGOUT,
+            Command.KEY_SYNC,
+        ):
+            return [
+                self._reply(
+                    cmd, msg.vin, Response.SUCCESS, frame, request_time if cmd != 0x07 else b""
+                )
+            ]
+        if cmd == Command.ACTIVATION:
+            return [
+                self._reply(
+                    Command.ACTIVATION_RESPONSE, msg.vin, Response.COMMAND, frame, b"\x01\x01"
+                )
+            ]
+        stats["unsupported_command"] += 1
+        return [self._reply(cmd, msg.vin, Response.ERROR, frame, b"")]
+
+    def _report(self, msg: Message) -> int:
+        stats = self.registry.stats
+        if self.vin is None or msg.vin != self.vin:
+            stats["report_without_login"] += 1
+            return Response.ERROR
+        if not isinstance(msg.body, EvReport):
+            stats["report_undecryptable"] += 1
+            return Response.DECRYPTION_FAILED if msg.layout == 2025 else Response.ERROR
+        report = msg.body
+        if not self.registry.is_new(report.vin, report.collected_at_ms):
+            stats["duplicate_report"] += 1
+            return Response.SUCCESS
+        received = self.clock()
+        self.report_sink.write(report)
+        stats["reports_stored"] += 1
+        if self.monitor is not None:
+            self.monitor.on_report(report, received_at_ms=received)
+        return Response.SUCCESS

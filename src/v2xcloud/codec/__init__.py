@@ -42,6 +42,7 @@ from v2xcloud.codec.framing import (
     parse_capture_record,
 )
 from v2xcloud.codec.message_set import DAY2_MESSAGES, FRAME_MESSAGES, MessageSet, message_set_of
+from v2xcloud.codec.model_convert import encode_model, to_model
 from v2xcloud.codec.plausibility import CHINA, DeploymentArea
 from v2xcloud.codec.result import Decoded, Rejected, RejectReason
 
@@ -57,11 +58,13 @@ __all__ = [
     "Rejected",
     "decode",
     "encode",
+    "encode_model",
     "encode_native",
     "iter_capture_lines",
     "iter_hex_lines",
     "message_set_of",
     "parse_capture_record",
     "register_fast_decoder",
+    "to_model",
     "unregister_fast_decoder",
 ]

@@ -33,6 +33,7 @@ class ParticipantSource(StrEnum):
     RSM = "rsm"  # roadside perception
     PSM = "psm"  # Day-2 personal safety message (pedestrian's own device)
     SIM = "sim"  # ground truth from the simulator (test bench only)
+    SSM = "ssm"  # Day-2 sensor sharing message (RSU, vehicle or VRU device perception)
 
 
 class BrakeState(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,169 @@
+"""Wire units ⇄ SI, the CSAE "unavailable" sentinels, and relative positions.
+
+Every scaled quantity of the message layer passes through here, in both directions, so the
+conversion functions per message stay short and the rounding rules live in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from v2xcloud.errors import EncodeError
+
+DEG = 1e-7
+LAT_UNAVAILABLE = 900000001
+LON_UNAVAILABLE = 1800000001
+ELEVATION_UNAVAILABLE = -4096
+SPEED_UNAVAILABLE = 8191
+HEADING_UNAVAILABLE = 28800
+ANGLE_UNAVAILABLE = 127
+ACCEL_UNAVAILABLE = 2001
+VERT_ACCEL_UNAVAILABLE = -127
+SEC_MARK_UNAVAILABLE_FROM = 60000  # DSecond 60000..65535: not a millisecond of a minute
+MOY_UNAVAILABLE = 527040
+G_MPS2 = 9.80665
+
+# (scale of one wire unit in SI, unavailable sentinel or None, min, max)
+SCALES: dict[str, tuple[float, int | None, int, int]] = {
+    "speed": (0.02, SPEED_UNAVAILABLE, 0, 8191),
+    "heading": (0.0125, HEADING_UNAVAILABLE, 0, 28800),
+    "angle": (1.5, ANGLE_UNAVAILABLE, -126, 127),
+    "accel": (0.01, ACCEL_UNAVAILABLE, -2000, 2001),
+    "vert": (0.02 * G_MPS2, VERT_ACCEL_UNAVAILABLE, -127, 127),
+    "yaw": (0.01, None, -32767, 32767),
+    "elevation": (0.1, ELEVATION_UNAVAILABLE, -4096, 61439),
+    "width": (0.01, 0, 0, 1023),
+    "length": (0.01, 0, 0, 4095),
+    "height": (0.05, 0, 0, 127),
+    "lane_width": (0.01, None, 0, 32767),
+    "radius": (0.1, None, 0, 65535),
+    "timemark": (0.1, 36001, 0, 36001),
+    "accuracy": (0.05, 255, 0, 255),
+}
+
+
+def si(kind: str, value: int | None) -> float | None:
+    """Wire integer → SI float, ``None`` for absent or the unavailable sentinel."""
+    if value is None:
+        return None
+    scale, sentinel, _, _ = SCALES[kind]
+    return None if value == sentinel else value * scale
+
+
+def wire(kind: str, value: float | None, where: str, message: str) -> int:
+    """SI float → wire integer (rounded to the wire resolution); ``None`` → the sentinel.
+
+    Raises ``EncodeError`` naming ``where`` when the value does not fit the wire range.
+    """
+    scale, sentinel, low, high = SCALES[kind]
+    if value is None:
+        if sentinel is None:
+            raise EncodeError(
+                message, f"{kind} has no 'unavailable' value; give a number", where=where
+            )
+        return sentinel
+    number = round(value / scale)
+    if not low <= number <= high or number == sentinel:
+        raise EncodeError(message, f"{value} is outside the wire range of {kind}", where=where)
+    return number
+
+
+def lat_deg(value: int) -> float | None:
+    """Latitude in 1e-7 degree → degrees (``None`` if unavailable)."""
+    return None if value == LAT_UNAVAILABLE else value * DEG
+
+
+def lon_deg(value: int) -> float | None:
+    """Longitude in 1e-7 degree → degrees (``None`` if unavailable)."""
+    return None if value == LON_UNAVAILABLE else value * DEG
+
+
+def position3d(
+    lat: float, lon: float, elevation_m: float | None, where: str, message: str
+) -> dict[str, Any]:
+    """Absolute position in degrees/m → CSAE ``Position3D``."""
+    lat_i, lon_i = round(lat / DEG), round(lon / DEG)
+    if not -900000000 <= lat_i <= 900000000 or not -1799999999 <= lon_i <= 1800000000:
+        raise EncodeError(message, f"position ({lat}, {lon}) is not on Earth", where=where)
+    out: dict[str, Any] = {"lat": lat_i, "long": lon_i}
+    if elevation_m is not None:
+        out["elevation"] = wire("elevation", elevation_m, f"{where}.elevation", message)
+    return out
+
+
+_LL_CHOICES = [  # (alternative, bound), smallest first
+    ("position-LL1", 2047),
+    ("position-LL2", 8191),
+    ("position-LL3", 32767),
+    ("position-LL4", 131071),
+    ("position-LL5", 2097151),
+    ("position-LL6", 8388607),
+]
+_V_CHOICES = [
+    ("offset1", 63),
+    ("offset2", 127),
+    ("offset3", 255),
+    ("offset4", 511),
+    ("offset5", 1023),
+    ("offset6", 2047),
+]
+
+
+def absolute(offset: dict[str, Any], ref: dict[str, Any]) -> tuple[float, float, float | None]:
+    """A ``PositionOffsetLLV`` relative to ``ref`` (a Position3D) → (lat°, lon°, elevation m)."""
+    kind, ll = offset["offsetLL"]
+    if kind == "position-LatLon":
+        lat, lon = ll["lat"], ll["lon"]
+    else:
+        lat, lon = ref["lat"] + ll["lat"], ref["long"] + ll["lon"]
+    elevation = None
+    if "offsetV" in offset:
+        vkind, v = offset["offsetV"]
+        if vkind == "elevation":
+            elevation = si("elevation", v)
+        elif ref.get("elevation", ELEVATION_UNAVAILABLE) != ELEVATION_UNAVAILABLE:
+            elevation = (ref["elevation"] + v) * 0.1
+    return lat * DEG, lon * DEG, elevation
+
+
+def offset(
+    lat: float, lon: float, elevation_m: float | None, ref: dict[str, Any]
+) -> dict[str, Any]:
+    """Absolute (lat°, lon°, m) → the smallest ``PositionOffsetLLV`` relative to ``ref``."""
+    dlat, dlon = round(lat / DEG) - ref["lat"], round(lon / DEG) - ref["long"]
+    out: dict[str, Any] = {}
+    for name, bound in _LL_CHOICES:
+        if abs(dlat) <= bound and abs(dlon) <= bound:
+            out["offsetLL"] = (name, {"lon": dlon, "lat": dlat})
+            break
+    else:
+        out["offsetLL"] = ("position-LatLon", {"lon": round(lon / DEG), "lat": round(lat / DEG)})
+    if elevation_m is not None:
+        ref_e = ref.get("elevation", ELEVATION_UNAVAILABLE)
+        dv = round(elevation_m / 0.1) - ref_e if ref_e != ELEVATION_UNAVAILABLE else None
+        choice = next((n for n, b in _V_CHOICES if dv is not None and abs(dv) <= b), None)
+        elevation = ("elevation", round(elevation_m / 0.1))
+        out["offsetV"] = (choice, dv) if choice else elevation
+    return out
+
+
+def bits_of(value: tuple[bytes, int] | None, names: list[tuple[str, int]]) -> frozenset[str]:
+    """A BIT STRING native value → the names of its set bits."""
+    if value is None:
+        return frozenset()
+    data, length = value
+    number = int.from_bytes(data, "big")
+    total = len(data) * 8
+    return frozenset(n for n, b in names if b < length and number >> (total - 1 - b) & 1)
+
+
+def bits_from(
+    names: frozenset[str], named: list[tuple[str, int]], length: int
+) -> tuple[bytes, int]:
+    """Set-bit names → BIT STRING native value of ``length`` bits."""
+    number = 0
+    positions = dict(named)
+    for name in names:
+        number |= 1 << (length - 1 - positions[name])
+    size = (length + 7) // 8
+    return (number << (size * 8 - length)).to_bytes(size, "big"), length

@@ -1,0 +1,50 @@
+"""Dispatch between a ``Decoded`` frame and the SI models, in both directions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from v2xcloud.codec import bsm, day2, mapdata, rsi, rsm, spat
+from v2xcloud.codec.message_set import MessageSet
+from v2xcloud.codec.result import Decoded
+from v2xcloud.errors import EncodeError
+from v2xcloud.model import Bsm, MapData, Rsi, Rsm, Spat
+
+__all__ = ["encode_model", "to_model"]
+
+_DAY1 = {
+    "BSM": bsm.from_wire,
+    "RSM": rsm.from_wire,
+    "SPAT": spat.from_wire,
+    "MAP": mapdata.from_wire,
+    "RSI": rsi.from_wire,
+}
+
+
+def to_model(decoded: Decoded) -> Any:
+    """The SI model of a decoded frame (``Bsm``, ``Rsm``, ``Spat``, ``MapData``, ``Rsi``,
+    or a ``model.day2`` type); secMark/moy resolve against ``decoded.reference_ms``."""
+    alternative, content = decoded.value
+    if alternative == "msgFrameExt":
+        return day2.CONVERTERS[decoded.message_type](
+            content["value"], reference_ms=decoded.reference_ms
+        )
+    return _DAY1[decoded.message_type](content, reference_ms=decoded.reference_ms)
+
+
+def encode_model(model: Bsm | Rsm | Spat | MapData | Rsi, *, message_set: MessageSet) -> bytes:
+    """SI model → UPER MessageFrame, rounded to the wire resolution.
+
+    Raises ``EncodeError`` with the field path when a value is out of the wire's range.
+    """
+    if isinstance(model, Bsm):
+        return bsm.encode(model, message_set=message_set)
+    if isinstance(model, Rsm):
+        return rsm.encode(model, message_set=message_set)
+    if isinstance(model, Spat):
+        return spat.encode(model, message_set=message_set)
+    if isinstance(model, MapData):
+        return mapdata.encode(model, message_set=message_set)
+    if isinstance(model, Rsi):
+        return rsi.encode(model, message_set=message_set)
+    raise EncodeError(type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData or Rsi")

@@ -1,0 +1,142 @@
+"""RSM ⇄ ``model.Rsm``: roadside perception, participants absolute in SI units.
+
+Object positions are offsets from the RSM's ``refPos`` (or absolute ``position-LatLon``);
+each object's secMark is resolved against ``reference_ms``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from v2xcloud.codec import _participant as p
+from v2xcloud.codec import _units as u
+from v2xcloud.codec._single import decoder_class
+from v2xcloud.codec.bsm import sec_mark_ms
+from v2xcloud.codec.frame import encode_native
+from v2xcloud.codec.message_set import MessageSet
+from v2xcloud.errors import EncodeError
+from v2xcloud.model import (
+    ParticipantKind,
+    ParticipantSource,
+    ParticipantState,
+    Rsm,
+    utc_ms_from_sec_mark,
+)
+
+__all__ = ["Decoder", "decode", "encode", "from_wire", "to_wire"]
+
+_MSG = "RSM"
+_KINDS = {
+    "unknown": ParticipantKind.UNKNOWN,
+    "motor": ParticipantKind.VEHICLE,
+    "non-motor": ParticipantKind.CYCLIST,
+    "pedestrian": ParticipantKind.PEDESTRIAN,
+    "rsu": ParticipantKind.RSU,
+}
+_PTC_TYPES = {kind: name for name, kind in _KINDS.items()}
+
+
+def _participant(
+    obj: dict[str, Any], ref: dict[str, Any], rsu_hex: str, reference_ms: int
+) -> ParticipantState:
+    lat, lon, elevation = u.absolute(obj["pos"], ref)
+    mark = sec_mark_ms(obj["secMark"])
+    vehicle_class = (obj.get("vehicleClass") or {}).get("classification")
+    reported = obj.get("id")
+    return ParticipantState(
+        id=f"{rsu_hex}/{obj['ptcId']}",
+        kind=_KINDS.get(obj["ptcType"], ParticipantKind.UNKNOWN),
+        source=ParticipantSource.RSM,
+        timestamp_ms=reference_ms if mark is None else utc_ms_from_sec_mark(mark, reference_ms),
+        lat_deg=lat,
+        lon_deg=lon,
+        elevation_m=elevation,
+        **p.motion(obj),
+        **p.size(obj["size"]),
+        vehicle_class=vehicle_class,
+        transmission=obj.get("transmission"),
+        reported_id=reported.hex() if reported is not None else None,
+        sender_id=rsu_hex,
+        detection_source=obj["source"],
+    )
+
+
+def from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsm:
+    """The RSM native value → ``Rsm`` in SI units."""
+    ref = value["refPos"]
+    rsu_hex = value["id"].hex()
+    participants = tuple(_participant(o, ref, rsu_hex, reference_ms) for o in value["participants"])
+    return Rsm(
+        msg_count=value["msgCnt"],
+        rsu_id=rsu_hex,
+        ref_lat_deg=u.lat_deg(ref["lat"]) or 0.0,
+        ref_lon_deg=u.lon_deg(ref["long"]) or 0.0,
+        ref_elevation_m=u.si("elevation", ref.get("elevation")),
+        participants=participants,
+    )
+
+
+def _ptc_id(state: ParticipantState, index: int, where: str) -> int:
+    tail = state.id.rsplit("/", 1)[-1]
+    number = int(tail) if tail.isdigit() else index + 1
+    if not 0 <= number <= 65535:
+        raise EncodeError(_MSG, f"ptcId {number} is outside 0..65535", where=where)
+    return number
+
+
+def _object_to_wire(s: ParticipantState, index: int, ref: dict[str, Any]) -> dict[str, Any]:
+    where = f"$.participants[{index}]"
+    obj: dict[str, Any] = {
+        "ptcType": _PTC_TYPES.get(s.kind, "unknown"),
+        "ptcId": _ptc_id(s, index, f"{where}.ptcId"),
+        "source": s.detection_source or "unknown",
+        "secMark": s.timestamp_ms % 60000,
+        "pos": u.offset(s.lat_deg, s.lon_deg, s.elevation_m, ref),
+        "posConfidence": {"pos": "unavailable"},
+        "speed": u.wire("speed", s.speed_mps, f"{where}.speed", _MSG),
+        "heading": u.wire("heading", s.heading_deg, f"{where}.heading", _MSG),
+        "size": p.size_to_wire(s, f"{where}.size", _MSG),
+    }
+    if s.reported_id:
+        obj["id"] = bytes.fromhex(s.reported_id)
+    if s.transmission:
+        obj["transmission"] = s.transmission
+    if s.accel_long_mps2 is not None or s.accel_lat_mps2 is not None:
+        obj["accelSet"] = p.accel_to_wire(s, f"{where}.accelSet", _MSG)
+    if s.vehicle_class is not None:
+        obj["vehicleClass"] = {"classification": s.vehicle_class}
+    return obj
+
+
+def to_wire(msg: Rsm) -> dict[str, Any]:
+    """``Rsm`` → RSM native value, rounded to the wire resolution; raises EncodeError."""
+    ref = u.position3d(msg.ref_lat_deg, msg.ref_lon_deg, msg.ref_elevation_m, "$.refPos", _MSG)
+    try:
+        rsu_id = bytes.fromhex(msg.rsu_id)
+    except ValueError:
+        rsu_id = b""
+    if len(rsu_id) != 8:
+        raise EncodeError(_MSG, f"rsu_id must be 16 hex digits, got {msg.rsu_id!r}", where="$.id")
+    if not 1 <= len(msg.participants) <= 16:
+        raise EncodeError(
+            _MSG,
+            f"an RSM carries 1..16 participants, got {len(msg.participants)}",
+            where="$.participants",
+        )
+    objects = [_object_to_wire(s, i, ref) for i, s in enumerate(msg.participants)]
+    return {"msgCnt": msg.msg_count, "id": rsu_id, "refPos": ref, "participants": objects}
+
+
+Decoder = decoder_class(_MSG, from_wire)
+
+
+def decode(
+    data: bytes, *, message_set: MessageSet = MessageSet.CSAE2020, received_at_ms: int = 0
+) -> Rsm:
+    """UPER MessageFrame holding an RSM → ``Rsm``; raises ``DecodeError`` otherwise."""
+    return Decoder(message_set=message_set).decode(data, received_at_ms=received_at_ms)
+
+
+def encode(msg: Rsm, *, message_set: MessageSet = MessageSet.CSAE2020) -> bytes:
+    """``Rsm`` → UPER MessageFrame bytes; raises ``EncodeError`` with the field path."""
+    return encode_native(("rsmFrame", to_wire(msg)), message_set=message_set)

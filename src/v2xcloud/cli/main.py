@@ -17,7 +17,10 @@ from v2xcloud.errors import V2xCloudError
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES: tuple[str, ...] = ("v2xcloud.cli.codec_commands",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "v2xcloud.cli.codec_commands",
+    "v2xcloud.cli.gb32960_commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -80,6 +80,10 @@ class Junction:
         self._signals = state
         self._signals_ms = state.timestamp_ms if state.timestamp_ms is not None else received_ms
 
+    def take_signals_from(self, other: Junction) -> None:
+        """Carry the signal state over from the junction this one replaces."""
+        self._signals, self._signals_ms = other._signals, other._signals_ms
+
     @property
     def has_signals(self) -> bool:
         """Whether a SPAT has been joined."""

@@ -15,6 +15,7 @@ from v2xcloud.geo.frame import LocalFrame
 from v2xcloud.model import (
     Bsm,
     MapData,
+    MapNode,
     NodeId,
     ParticipantState,
     RoadEvent,
@@ -76,7 +77,7 @@ class RoadsideScene:
                 self._states[p.id] = p
         elif isinstance(item, MapData):
             for node in item.nodes:
-                self._junctions[node.id] = Junction(node, self.frame)
+                self._add_node(node)
         elif isinstance(item, Spat):
             for state in item.intersections:
                 junction = self._junctions.get(state.node)
@@ -85,6 +86,16 @@ class RoadsideScene:
         elif isinstance(item, Rsi):
             self._events.update({e.event_id: e for e in item.events})
             self._signs.update({s.sign_id: s for s in item.signs})
+
+    def _add_node(self, node: MapNode) -> None:
+        """A MAP repeats: keep the junction if unchanged, else rebuild it with its signals."""
+        old = self._junctions.get(node.id)
+        if old is not None and old.node == node:
+            return
+        junction = Junction(node, self.frame)
+        if old is not None:
+            junction.take_signals_from(old)
+        self._junctions[node.id] = junction
 
     def view(self, now_ms: int) -> RoadsideView:
         """Freeze the current state; stale participants and expired RSI content are dropped."""

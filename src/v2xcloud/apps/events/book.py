@@ -1,0 +1,98 @@
+"""Bookkeeping shared by the event detectors: stable ids, start/end, confidence, RoadEvents.
+
+A detector calls ``seen(key, now_ms, ...)`` each tick a condition holds; ``tick(now_ms)``
+returns the events active now (``end_ms`` = now + ``validity_ms``, refreshed every tick) and
+those that just ended (``end_ms`` = the last time the condition held).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from v2xcloud.model import RoadEvent
+from v2xcloud.model.road import ReferencePath
+
+__all__ = ["DEFAULT_EVENT_TYPES", "EventBook"]
+
+#: event kind -> ``RoadEvent.event_type`` code. GB/T 29100-2012's table was not available to
+#: check, so these are configurable defaults (unverified), not quotations of the standard.
+DEFAULT_EVENT_TYPES: dict[str, int] = {
+    "congestion": 401,
+    "stopped_vehicle": 902,
+    "wrong_way": 904,
+    "slow_vehicle": 905,
+}
+
+
+class _Open(msgspec.Struct, kw_only=True):
+    event_id: int
+    start_ms: int
+    last_ms: int
+    event: RoadEvent  # latest content; ids and times are filled in by ``tick``
+
+
+class EventBook:
+    """Open and closed events of one detector ``kind``; ids cycle through 1..255 (RSI rteId)."""
+
+    def __init__(
+        self, *, kind: str, event_type: int, validity_ms: int = 2000, grace_ms: int = 1000
+    ) -> None:
+        self.kind = kind
+        self.event_type = event_type
+        self.validity_ms = validity_ms
+        self.grace_ms = grace_ms
+        self._open: dict[str, _Open] = {}
+        self._next_id = 1
+
+    def seen(
+        self,
+        key: str,
+        now_ms: int,
+        *,
+        lat_deg: float,
+        lon_deg: float,
+        radius_m: float,
+        confidence: float,
+        description: str,
+        start_ms: int | None = None,
+        paths: tuple[ReferencePath, ...] = (),
+    ) -> None:
+        """The condition ``key`` holds at ``now_ms``; ``start_ms`` backdates a new event."""
+        event = RoadEvent(
+            event_id=0,
+            event_type=self.event_type,
+            source="detection",
+            kind=self.kind,
+            lat_deg=lat_deg,
+            lon_deg=lon_deg,
+            radius_m=radius_m,
+            confidence=confidence,
+            description=description,
+            reference_paths=paths,
+        )
+        entry = self._open.get(key)
+        if entry is None:
+            self._open[key] = _Open(
+                event_id=self._next_id,
+                start_ms=now_ms if start_ms is None else start_ms,
+                last_ms=now_ms,
+                event=event,
+            )
+            self._next_id = self._next_id % 255 + 1
+        else:
+            entry.last_ms, entry.event = now_ms, event
+
+    def tick(self, now_ms: int) -> list[RoadEvent]:
+        """Active events (valid a little past now) and the ones that ended since last tick."""
+        out = []
+        for key, entry in list(self._open.items()):
+            ended = now_ms - entry.last_ms > self.grace_ms
+            end = entry.last_ms if ended else now_ms + self.validity_ms
+            out.append(
+                msgspec.structs.replace(
+                    entry.event, event_id=entry.event_id, start_ms=entry.start_ms, end_ms=end
+                )
+            )
+            if ended:
+                del self._open[key]
+        return out

@@ -1,0 +1,72 @@
+"""The FastAPI application factory: REST + WebSocket + the dashboard, from one process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from v2xcloud.api.live import LiveSource
+from v2xcloud.api.routes_history import router as history_router
+from v2xcloud.api.routes_live import router as live_router
+from v2xcloud.api.settings import ApiSettings
+from v2xcloud.api.stream import StreamHub
+from v2xcloud.store import HistoryStore
+
+__all__ = ["create_app"]
+
+
+def create_app(*, live: LiveSource, store: HistoryStore, settings: ApiSettings) -> FastAPI:
+    """Build the operator API over a live platform and a history store.
+
+    REST under ``/api`` (OpenAPI at ``/docs``), the tick stream at ``/api/stream`` (WebSocket)
+    and, when ``settings.web_dir`` holds a built dashboard, the dashboard at ``/``.
+    The app subscribes to ``live`` while it runs and unsubscribes at shutdown.
+    """
+    hub = StreamHub(queue_frames=settings.stream_queue_frames)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        unsubscribe = live.subscribe(hub.publish)
+        try:
+            yield
+        finally:
+            unsubscribe()
+
+    app = FastAPI(
+        title="v2xcloud operator API",
+        version="1",
+        description="Live scene, signals, advisories, history and platform health.",
+        lifespan=lifespan,
+    )
+    app.state.live = live
+    app.state.store = store
+    app.state.settings = settings
+    app.state.hub = hub
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization"])  # fmt: skip
+    app.include_router(live_router, prefix="/api")
+    app.include_router(history_router, prefix="/api")
+    _mount_dashboard(app, settings)
+    return app
+
+
+def _mount_dashboard(app: FastAPI, settings: ApiSettings) -> None:
+    web_dir = settings.web_dir
+    if web_dir is not None and (web_dir / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=web_dir, html=True), name="dashboard")
+        return
+
+    @app.get("/", include_in_schema=False)
+    def no_dashboard() -> PlainTextResponse:
+        return PlainTextResponse(
+            "dashboard not built: run `make web` (the API is at /api, its schema at /docs)",
+            status_code=404,
+        )

@@ -1,0 +1,90 @@
+"""What the API needs from the running platform: the ``LiveSource`` protocol and its types.
+
+The API never reaches into the runtime's internals; it reads a ``LiveSource``. The adapter to
+the real ``Runtime`` and an in-package scripted fake (``api.testing``) both implement it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from v2xcloud.model import Advisory, IntersectionState, MapNode, ParticipantState, RoadEvent
+from v2xcloud.store import BBox
+
+__all__ = ["IntersectionView", "LiveSource", "PlatformStats", "TickDelta", "Unsubscribe"]
+
+
+class IntersectionView(msgspec.Struct, frozen=True, kw_only=True):
+    """One intersection: its MAP node (lanes with geometry) and its latest SPAT state."""
+
+    node: MapNode
+    signal: IntersectionState | None = None
+
+
+class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Health figures of the platform at ``now_ms``.
+
+    Rates are per second over the runtime's recent window; ``tick_ms`` is the duration of the
+    last tick; latency is message time → advisory emitted, in ms (``None`` before any advisory).
+    """
+
+    now_ms: int
+    messages_in_per_s: float = 0.0
+    advisories_out_per_s: float = 0.0
+    tick_ms: float = 0.0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    participants: int = 0
+    dead_letters: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class TickDelta(msgspec.Struct, frozen=True, kw_only=True):
+    """What changed in one tick: updated and removed participants, new advisories, signals."""
+
+    now_ms: int
+    participants: tuple[ParticipantState, ...] = ()
+    removed_ids: tuple[str, ...] = ()
+    advisories: tuple[Advisory, ...] = ()
+    signals: tuple[IntersectionState, ...] = ()
+    events: tuple[RoadEvent, ...] = ()
+    stats: PlatformStats | None = None
+
+
+Unsubscribe = Callable[[], None]
+
+
+@runtime_checkable
+class LiveSource(Protocol):
+    """The live platform as the API sees it; every method is cheap and thread-safe.
+
+    ``subscribe`` registers a callback the platform calls once per tick, on its own thread,
+    with that tick's ``TickDelta``; the callback must return at once (it never blocks).
+    """
+
+    def participants(self, bbox: BBox | None = None) -> list[ParticipantState]:
+        """Current participants, optionally only those inside ``bbox``."""
+        ...
+
+    def intersections(self) -> list[IntersectionView]:
+        """Known intersections with lane geometry and current signal state."""
+        ...
+
+    def advisories(self) -> list[Advisory]:
+        """Advisories currently in force (not yet expired)."""
+        ...
+
+    def road_events(self) -> list[RoadEvent]:
+        """Road events currently in force."""
+        ...
+
+    def stats(self) -> PlatformStats:
+        """Current platform health figures."""
+        ...
+
+    def subscribe(self, callback: Callable[[TickDelta], None]) -> Unsubscribe:
+        """Call ``callback`` with every tick's delta until the returned function is called."""
+        ...

@@ -1,0 +1,26 @@
+"""Record the live platform into the history: every tick's delta goes to a ``HistoryWriter``."""
+
+from __future__ import annotations
+
+from v2xcloud.api.live import LiveSource, TickDelta, Unsubscribe
+from v2xcloud.store import HistoryWriter
+
+__all__ = ["record_history"]
+
+
+def record_history(live: LiveSource, writer: HistoryWriter) -> Unsubscribe:
+    """Subscribe ``writer`` to ``live``; returns the function that stops recording.
+
+    The callback only queues (``HistoryWriter.submit_*`` never blocks), so the tick is not
+    slowed by the database.
+    """
+
+    def on_tick(delta: TickDelta) -> None:
+        if delta.participants:
+            writer.submit_participants(delta.participants)
+        if delta.advisories:
+            writer.submit_advisories(delta.advisories)
+        if delta.events:
+            writer.submit_road_events(delta.events, recorded_ms=delta.now_ms)
+
+    return live.subscribe(on_tick)

@@ -1,0 +1,69 @@
+"""Live endpoints: the scene as it is now, platform health, and the tick stream."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, status
+
+from v2xcloud.api._common import BBoxParam, json_response, parse_bbox
+from v2xcloud.api.auth import require_viewer, websocket_allowed
+from v2xcloud.api.live import LiveSource
+
+__all__ = ["router"]
+
+router = APIRouter()
+Viewer = Annotated[str, Depends(require_viewer)]
+
+
+def _live(request: Request) -> LiveSource:
+    live: LiveSource = request.app.state.live
+    return live
+
+
+@router.get("/health", tags=["live"])
+def health() -> dict[str, str]:
+    """Liveness probe (no token needed)."""
+    return {"status": "ok"}
+
+
+@router.get("/participants", tags=["live"])
+def participants(request: Request, _role: Viewer, bbox: BBoxParam = None) -> Response:
+    """Current participants (full states), optionally inside a bounding box."""
+    return json_response(_live(request).participants(parse_bbox(bbox)))
+
+
+@router.get("/intersections", tags=["live"])
+def intersections(request: Request, _role: Viewer) -> Response:
+    """Intersections with MAP lane geometry and their current signal state."""
+    return json_response(_live(request).intersections())
+
+
+@router.get("/advisories", tags=["live"])
+def advisories(request: Request, _role: Viewer, app: str | None = None) -> Response:
+    """Advisories currently in force, optionally of one application (``app=FCW``)."""
+    found = _live(request).advisories()
+    return json_response([a for a in found if app is None or a.app == app])
+
+
+@router.get("/events", tags=["live"])
+def events(request: Request, _role: Viewer) -> Response:
+    """Road events currently in force."""
+    return json_response(_live(request).road_events())
+
+
+@router.get("/stats", tags=["live"])
+def stats(request: Request, _role: Viewer) -> Response:
+    """Platform health (rates, tick time, latency percentiles) and stream counters."""
+    return json_response({"platform": _live(request).stats(),
+                          "stream": request.app.state.hub.stats()})  # fmt: skip
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    """Per-tick frames (``{"type": "tick", ...}``); ``{"type": "drops"}`` after drops."""
+    if not websocket_allowed(websocket):
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="token required")
+        return
+    await websocket.accept()
+    await websocket.app.state.hub.serve(websocket)

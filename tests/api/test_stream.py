@@ -1,0 +1,108 @@
+"""The WebSocket stream over a real server: frames at the tick rate, slow clients dropped."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+
+from websockets.sync.client import connect
+
+from v2xcloud.api import ApiSettings, create_app
+from v2xcloud.api.server import ServerThread
+from v2xcloud.api.testing import ScriptedLive
+from v2xcloud.store import DuckDbStore
+
+from .conftest import T0
+
+
+def _ws_url(server: ServerThread) -> str:
+    return server.url.replace("http://", "ws://") + "/api/stream"
+
+
+@contextlib.contextmanager
+def _stalled_client(server: ServerThread) -> Iterator[socket.socket]:
+    """A WebSocket client that completes the handshake and then never reads again."""
+    sock = socket.create_connection((server.host, server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /api/stream HTTP/1.1\r\nHost: {server.host}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert sock.recv(12) == b"HTTP/1.1 101"
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _step_times_ms(live: ScriptedLive, start_ms: int, ticks: int, period_s: float) -> list[float]:
+    durations = []
+    for i in range(ticks):
+        began = time.perf_counter()
+        live.step(start_ms + i * 100)
+        durations.append((time.perf_counter() - began) * 1000)
+        time.sleep(period_s)
+    return durations
+
+
+def test_frames_carry_deltas_and_advisories() -> None:
+    live = ScriptedLive(start_ms=T0, hazard_at_s=0.5)
+    app = create_app(live=live, store=DuckDbStore(data_dir=None), settings=ApiSettings())
+    with ServerThread(app) as server, connect(_ws_url(server)) as ws:
+        time.sleep(0.2)
+        for i in range(15):
+            live.step(T0 + i * 100)
+        frames = [json.loads(ws.recv(timeout=5)) for _ in range(15)]
+    assert [f["now_ms"] - T0 for f in frames] == [i * 100 for i in range(15)]
+    assert all(f["type"] == "tick" for f in frames)
+    assert len(frames[0]["participants"]) == 9
+    assert {"id", "kind", "lat_deg", "lon_deg", "heading_deg"} <= set(frames[0]["participants"][0])
+    assert frames[5]["events"][0]["kind"] == "stalled_vehicle"
+    assert any(a["app"] == "AVW" for f in frames for a in f["advisories"])
+    assert frames[-1]["signals"][0]["phases"][0]["states"][0]["light"] == "protected-green"
+
+
+def test_slow_client_gets_drops_counted_and_never_slows_the_tick() -> None:
+    live = ScriptedLive(start_ms=T0, vehicles=400)  # ~60 kB frames fill socket buffers fast
+    settings = ApiSettings(stream_queue_frames=4)
+    app = create_app(live=live, store=DuckDbStore(data_dir=None), settings=settings)
+    with ServerThread(app) as server:
+        baseline = _step_times_ms(live, T0, 40, 0.01)
+        received: list[int] = []
+        stop = threading.Event()
+
+        def fast_reader() -> None:
+            with connect(_ws_url(server), max_size=None) as fast:
+                while not stop.is_set():
+                    try:
+                        frame = json.loads(fast.recv(timeout=0.5))
+                    except TimeoutError:
+                        continue
+                    if frame["type"] == "tick":
+                        received.append(frame["now_ms"])
+
+        reader = threading.Thread(target=fast_reader, daemon=True)
+        reader.start()
+        with _stalled_client(server):
+            time.sleep(0.3)
+            loaded = _step_times_ms(live, T0 + 10_000, 200, 0.01)
+            time.sleep(0.5)
+            stream = app.state.hub.stats()
+            assert stream.clients == 2
+            assert stream.frames_published >= 200
+            assert stream.frames_dropped > 50  # the slow client lost frames ...
+        stop.set()
+        reader.join(timeout=5)
+    # ... while the tick did not wait for it, and the fast client kept up.
+    assert statistics.median(loaded) < 3 * statistics.median(baseline) + 5
+    assert max(loaded) < 250
+    assert len(received) >= 150
+    assert received == sorted(received)

@@ -10,8 +10,14 @@ from v2xcloud.sim.scenario import ActionSpec
 __all__ = ["apply"]
 
 
-def apply(traci: Any, action: ActionSpec, vehicle_events: dict[str, frozenset[str]]) -> None:
-    """Carry out ``action``; ``vehicle_events`` collects BSM event flags per SUMO id.
+def apply(
+    traci: Any,
+    action: ActionSpec,
+    vehicle_events: dict[str, frozenset[str]],
+    forced_signals: dict[str, int],
+) -> None:
+    """Carry out ``action``; ``vehicle_events`` collects BSM event flags per SUMO id and
+    ``forced_signals`` the signal bits to hold (SUMO recomputes signals every step).
 
     Raises ``SimulationError`` if the target is not in the simulation at that time.
     """
@@ -31,13 +37,17 @@ def apply(traci: Any, action: ActionSpec, vehicle_events: dict[str, frozenset[st
             veh.setSpeedMode(vid, 31 if action.mode is None else action.mode)
         elif action.kind == "change_lane":
             veh.changeLane(vid, action.lane or 0, action.duration_s or 5.0)
+        elif action.kind == "lane_change_mode":
+            veh.setLaneChangeMode(vid, 1621 if action.mode is None else action.mode)
         elif action.kind == "signals":
-            veh.setSignals(vid, -1 if action.mode is None else action.mode)
+            if action.mode is None:
+                forced_signals.pop(vid, None)
+            else:
+                forced_signals[vid] = action.mode
         elif action.kind == "events":
             vehicle_events[vid] = frozenset(action.names)
         elif action.kind == "ignore_foes":
-            veh.setParameter(vid, "junctionModel.ignoreFoeProb", "1")
-            veh.setParameter(vid, "junctionModel.ignoreFoeSpeed", "100")
+            veh.setType(vid, "car_reckless")  # junction-model foe/red-light parameters
             veh.setSpeedMode(
                 vid, 0b00111
             )  # keep safe-gap/accel limits, ignore right of way and red

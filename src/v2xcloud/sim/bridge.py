@@ -53,6 +53,7 @@ class SumoBridge:
         self._actions = sorted(scenario.actions, key=lambda a: a.at_s)
         self._next_action = 0
         self.vehicle_events: dict[str, frozenset[str]] = {}
+        self.forced_signals: dict[str, int] = {}
         self._max_speeds = {
             v.id: v.max_speed_mps for v in scenario.vehicles if v.max_speed_mps is not None
         }
@@ -96,12 +97,20 @@ class SumoBridge:
             if vid in self._max_speeds:
                 traci.vehicle.setMaxSpeed(vid, self._max_speeds[vid])
         self._apply_due(traci, traci.simulation.getTime())
-        return self._snapshot(traci)
+        snap = self._snapshot(traci)
+        for vid, bits in self.forced_signals.items():
+            k = snap.index.get(vid)
+            if k is not None:
+                snap.signals[k] |= bits
+                traci.vehicle.setSignals(vid, int(snap.signals[k]))
+        return snap
 
     def _apply_due(self, traci: Any, now_s: float) -> None:
         actions = self._actions
         while self._next_action < len(actions) and actions[self._next_action].at_s <= now_s + 1e-9:
-            _hazards.apply(traci, actions[self._next_action], self.vehicle_events)
+            _hazards.apply(
+                traci, actions[self._next_action], self.vehicle_events, self.forced_signals
+            )
             self._next_action += 1
 
     def _snapshot(self, traci: Any) -> Snapshot:

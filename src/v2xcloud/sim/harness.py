@@ -3,7 +3,8 @@
 SUMO's SSM device covers vehicle–vehicle conflicts; the rest is judged here per step:
 pedestrian conflicts (VRUCW), hard braking ahead (EBW), a stopped vehicle with hazard lights
 ahead (AVW), control loss nearby (CLW), an emergency vehicle approaching from behind (EVW),
-overtaking intent against oncoming traffic (DNPW) and red-light violations (RLVW).
+overtaking intent against oncoming traffic (DNPW), red-light violations (RLVW) and
+speeding (SLW).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ VRU_HORIZON_S = 3.0  # predicted closest approach within this time ...
 VRU_MISS_M = 2.0  # ... and nearer than this is a pedestrian conflict
 HARD_BRAKE_MPS2 = -4.0
 EVENT_RANGE_M = 150.0
+BLIND_SPOT_BEHIND_M = 25.0  # an adjacent-lane vehicle up to this far behind is in the way
+SPEEDING_TOLERANCE_MPS = 5 / 3.6  # above the lane limit by more than this is speeding
 CONTROL_LOSS_EVENTS = frozenset(
     {"eventTractionControlLoss", "eventStabilityControlactivated", "eventABSactivated"}
 )
@@ -36,14 +39,21 @@ class HarnessTruth:
     """Feed every snapshot to :meth:`observe`; :meth:`finish` returns the episodes.
 
     ``events`` is the bridge's live map of scripted BSM event flags by SUMO id;
-    ``red_links`` maps an incoming lane id to the (tls id, signal index) pairs controlling it.
+    ``red_links`` maps an incoming lane id to the (tls id, signal index) pairs controlling it;
+    ``speed_limits`` maps lane ids to their published limits (m/s, the MAP's approach lanes)
+    for speeding (SLW).
     """
 
     def __init__(
-        self, *, events: dict[str, frozenset[str]], red_links: dict[str, list[tuple[str, int]]]
+        self,
+        *,
+        events: dict[str, frozenset[str]],
+        red_links: dict[str, list[tuple[str, int]]],
+        speed_limits: dict[str, float],
     ) -> None:
         self._events = events
         self._links = red_links
+        self._limits = speed_limits
         self._tracker = EpisodeTracker()
         self._last_lane: dict[str, str] = {}
 
@@ -55,6 +65,15 @@ class HarnessTruth:
         for i in veh:
             self._events_of(snap, int(i), veh, vx, vy)
         self._red_light(snap, veh)
+        self._speeding(snap, veh)
+
+    def _speeding(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
+        for i in veh:
+            limit = self._limits.get(snap.lane_ids[i])
+            if snap.vtypes[i].endswith("emergency"):
+                continue  # emergency vehicles on duty may exceed the limit
+            if limit is not None and snap.speed_mps[i] > limit + SPEEDING_TOLERANCE_MPS:
+                self._tracker.observe("SLW", snap.ids[i], None, snap.time_s)
 
     def _vru(self, snap: Snapshot, veh: npt.NDArray[np.intp], vx: F, vy: F) -> None:
         t = snap.time_s
@@ -117,6 +136,24 @@ class HarnessTruth:
                 self._tracker.observe("EVW", snap.ids[j], vid, t)
         if snap.signals[i] & 2:
             self._overtake(snap, i, veh)
+        if snap.signals[i] & 3:
+            self._blind_spot(snap, i, veh, is_left=bool(snap.signals[i] & 2))
+
+    def _blind_spot(
+        self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp], *, is_left: bool
+    ) -> None:
+        """Indicator on while a same-way vehicle sits in the adjacent lane on that side."""
+        h = np.radians(snap.heading_deg[i])
+        dx, dy = snap.x_m[veh] - snap.x_m[i], snap.y_m[veh] - snap.y_m[i]
+        along = dx * np.sin(h) + dy * np.cos(h)
+        right = dx * np.cos(h) - dy * np.sin(h)  # positive to the right of the heading
+        side = -right if is_left else right
+        same_way = np.cos(np.radians(snap.heading_deg[veh]) - h) > 0.85
+        mask = (
+            same_way & (along > -BLIND_SPOT_BEHIND_M) & (along < 5.0) & (side > 1.5) & (side < 5.0)
+        )
+        for k in np.flatnonzero(mask):
+            self._tracker.observe("BSW/LCW", snap.ids[i], snap.ids[veh[k]], snap.time_s)
 
     def _overtake(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp]) -> None:
         """Left indicator on behind a slower vehicle while oncoming traffic is too close to pass."""

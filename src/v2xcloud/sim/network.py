@@ -108,7 +108,8 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
         "--no-warnings", "true",
     ]  # fmt: skip
     if spec.has_sidewalks:
-        cmd += ["--sidewalks.guess", "true", "--crossings.guess", "true"]
+        cmd += ["--sidewalks.guess", "true", "--sidewalks.guess.max-speed", "40"]
+        cmd += ["--crossings.guess", "true"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SimulationError(f"netconvert failed for {spec.kind} network: {done.stderr.strip()}")

@@ -140,4 +140,6 @@ class ParticipantEncoder:
 
 def _as_perceived(state: ParticipantState, rsu_id: str) -> ParticipantState:
     """An RSM object: same state, marked as perceived by ``rsu_id`` (no BSM-only fields)."""
-    return msgspec.structs.replace(state, sender_id=rsu_id, detection_source="radar", brakes=None)
+    return msgspec.structs.replace(
+        state, sender_id=rsu_id, detection_source="integrated", brakes=None
+    )

@@ -93,7 +93,11 @@ class _Chain:
         for tls, pairs in links.items():
             for k, (inlane, _) in enumerate(pairs):
                 red.setdefault(inlane, []).append((tls, k))
-        self.harness = HarnessTruth(events=self.bridge.vehicle_events, red_links=red)
+        self.harness = HarnessTruth(
+            events=self.bridge.vehicle_events,
+            red_links=red,
+            speed_limits=self.signals.lane_speed_limits(),
+        )
         self.sensors = [self._sensor(k, r.node, r.range_m) for k, r in enumerate(self.sc.rsus)]
         self.map_data = self.signals.map_data()
 

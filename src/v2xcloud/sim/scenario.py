@@ -36,6 +36,7 @@ ActionKind = Literal[
     "slow_down",  # reach speed_mps linearly over duration_s
     "speed_mode",  # SUMO speed mode bits (0 = ignore safe gaps, red lights, limits)
     "change_lane",  # to lane index ``lane`` for duration_s
+    "lane_change_mode",  # SUMO lane-change mode bits (0 = change regardless of gaps)
     "signals",  # SUMO signal bits (1 right blinker, 2 left, 8 hazard lights ...)
     "events",  # BSM vehicle event flags to report from now on (names)
     "ignore_foes",  # drive through junction conflicts (red-light runner, no yield)
@@ -77,6 +78,7 @@ class PedestrianSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     depart_s: float = 0.0
     depart_pos_m: float = 0.0
     speed_mps: float = 1.3
+    is_careless: bool = False  # steps onto the road without looking (ignores vehicles)
 
 
 class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -105,6 +105,7 @@ class SignalEncoder:
         return MapLink(
             upstream_node=self._node_id(edge.getFromNode().getID()),
             name=edge.getID(),
+            width_m=sum(lane.width_m or 0.0 for lane in lanes),
             speed_limits=(SpeedLimit(kind="vehicleMaxSpeed", speed_mps=edge.getSpeed()),),
             points=self._latlon(edge.getShape()),
             lanes=lanes,
@@ -113,10 +114,8 @@ class SignalEncoder:
     def map_data(self) -> MapData:
         """The MAP of every junction with three or more incoming roads."""
         nodes = []
-        for node in sorted(self._net.getNodes(), key=lambda n: n.getID()):
+        for node in self._map_nodes():
             incoming = [e for e in node.getIncoming() if not e.getFunction()]
-            if len(incoming) < 3:
-                continue
             lat, lon = self._frame.to_latlon(*node.getCoord()[:2])
             links = tuple(self._link(e) for e in sorted(incoming, key=lambda e: e.getID()))
             nodes.append(
@@ -129,6 +128,24 @@ class SignalEncoder:
                 )
             )
         return MapData(msg_count=1, nodes=tuple(nodes), timestamp_ms=self._epoch_ms)
+
+    def lane_speed_limits(self) -> dict[str, float]:
+        """Speed limit (m/s) of every vehicle lane the MAP publishes, by SUMO lane id."""
+        return {
+            lane.getID(): lane.getSpeed()
+            for node in self._map_nodes()
+            for edge in node.getIncoming()
+            for lane in edge.getLanes()
+            if lane.allows("passenger")
+        }
+
+    def _map_nodes(self) -> list[Any]:
+        nodes = [
+            n
+            for n in self._net.getNodes()
+            if len([e for e in n.getIncoming() if not e.getFunction()]) >= 3
+        ]
+        return sorted(nodes, key=lambda n: n.getID())
 
     def spat(self, tls: tuple[TlsState, ...], *, time_s: float) -> Spat | None:
         """The SPAT of all traffic lights at ``time_s``, or ``None`` if there are none."""

@@ -17,6 +17,9 @@ __all__ = ["VTYPES_XML", "write_routes"]
 VTYPES_XML = """\
   <vType id="car" vClass="passenger" length="4.6" width="1.8" accel="2.6" decel="4.5"
          emergencyDecel="9.0" sigma="0.0" speedDev="0.0"/>
+  <vType id="car_reckless" vClass="passenger" length="4.6" width="1.8" accel="2.6" decel="4.5"
+         emergencyDecel="9.0" sigma="0.0" speedDev="0.0" jmIgnoreFoeProb="1" jmIgnoreFoeSpeed="100"
+         jmIgnoreJunctionFoeProb="1" jmDriveAfterRedTime="1000" jmDriveAfterYellowTime="1000"/>
   <vType id="truck" vClass="truck" length="10.0" width="2.5" accel="1.3" decel="4.0"
          emergencyDecel="7.0" sigma="0.0" speedDev="0.0"/>
   <vType id="emergency" vClass="emergency" length="6.0" width="2.1" accel="2.8" decel="5.0"
@@ -26,6 +29,8 @@ VTYPES_XML = """\
   <vType id="bg_emergency" vClass="emergency" length="6.0" width="2.1" speedFactor="1.3"
          guiShape="emergency"/>
   <vType id="ped" vClass="pedestrian" length="0.4" width="0.6"/>
+  <vType id="ped_careless" vClass="pedestrian" length="0.4" width="0.6" jmIgnoreFoeProb="1"
+         jmIgnoreFoeSpeed="100"/>
 """
 
 
@@ -45,7 +50,7 @@ def _vehicle_xml(spec: VehicleSpec) -> tuple[float, str]:
 
 def _pedestrian_xml(spec: PedestrianSpec) -> tuple[float, str]:
     return spec.depart_s, (
-        f'  <person id="{spec.id}" type="ped" depart="{spec.depart_s:.2f}" '
+        f'  <person id="{spec.id}" type="{"ped_careless" if spec.is_careless else "ped"}" depart="{spec.depart_s:.2f}" '
         f'departPos="{spec.depart_pos_m:.2f}" speed="{spec.speed_mps:.2f}">\n'
         f'    <walk edges="{_route_edges(spec.route)}"/>\n  </person>'
     )

@@ -6,10 +6,12 @@ Tests may pass their own object with the same two methods.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from v2xcloud.errors import SimulationError
+from v2xcloud.codec import message_set_of
+from v2xcloud.geo import LocalFrame as GeoFrame
 from v2xcloud.model import Advisory
+from v2xcloud.runtime import Runtime
 
 __all__ = ["Platform", "runtime_platform"]
 
@@ -30,7 +32,7 @@ class Platform(Protocol):
 class _RuntimeAdapter:
     """Adapts ``v2xcloud.runtime.Runtime`` to :class:`Platform`."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def ingest_frame(self, raw: bytes, *, received_at_ms: int, source: str) -> None:
@@ -40,19 +42,16 @@ class _RuntimeAdapter:
         return list(self.runtime.tick(now_ms))
 
     def app_codes(self) -> set[str]:
-        return {str(code) for code in self.runtime.app_codes()}
+        return {str(app.code) for app in self.runtime.host.apps}
 
 
-def runtime_platform(*, message_set: str) -> Platform:
-    """The real platform (runtime with every registered app) reading ``message_set`` UPER.
-
-    Raises ``SimulationError`` if the runtime package does not provide ``Runtime`` yet.
+def runtime_platform(
+    *, message_set: str, origin_lat_deg: float, origin_lon_deg: float
+) -> tuple[Platform, Runtime]:
+    """The real platform: a ``Runtime`` with every registered app, reading ``message_set``
+    UPER, its local frame centred on the scenario's origin. Returns the adapter and the runtime
+    (for its stats and dead letters).
     """
-    try:
-        from v2xcloud.runtime import Runtime  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise SimulationError(
-            "v2xcloud.runtime.Runtime is not available yet; the bench can build the road and "
-            "ground truth but cannot score applications without it"
-        ) from exc
-    return _RuntimeAdapter(Runtime(message_set=message_set))
+    frame = GeoFrame(origin_lat_deg=origin_lat_deg, origin_lon_deg=origin_lon_deg)
+    runtime = Runtime(frame=frame, message_set=message_set_of(message_set))
+    return _RuntimeAdapter(runtime), runtime

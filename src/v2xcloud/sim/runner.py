@@ -133,9 +133,10 @@ class _Chain:
             self._deliver(d)
         t0 = time.perf_counter()
         advisories = self.platform.tick(now_ms)
-        self.result.tick_s += time.perf_counter() - t0
+        tick_s = time.perf_counter() - t0
+        self.result.tick_s += tick_s
         for adv in advisories:
-            self._record(adv, now_ms, snap.time_s)
+            self._record(adv, now_ms, snap.time_s, processing_ms=tick_s * 1000.0)
 
     def _emit(self, snap: Any, now_ms: int) -> None:
         for sumo_id, bsm in self.participants.bsms(snap):
@@ -160,11 +161,12 @@ class _Chain:
         self.result.ingest_s += time.perf_counter() - t0
         self.result.frames[d.kind] = self.result.frames.get(d.kind, 0) + 1
 
-    def _record(self, adv: Any, now_ms: int, time_s: float) -> None:
+    def _record(self, adv: Any, now_ms: int, time_s: float, *, processing_ms: float) -> None:
+        """Keep one advisory; its latency is channel + waiting for the tick + the tick itself."""
         ego = self.ids.sumo_id(adv.ego_id) or adv.ego_id
         other = self.ids.sumo_id(adv.other_id) if adv.other_id else None
         seen = [self.last_sent[s] for s in (ego, other) if s and s in self.last_sent]
-        latency = float(now_ms - max(seen)) if seen else None
+        latency = float(now_ms - max(seen)) + processing_ms if seen else None
         self.records.append((adv.app, ego, other, time_s, latency))
         self.result.advisories += 1
 

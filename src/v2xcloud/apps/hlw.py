@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._rsi_relevance import concerned
 from v2xcloud.apps._v2i import advisory
 from v2xcloud.model import Advisory, AdvisoryLevel
+from v2xcloud.twin.relevance import concerned
 from v2xcloud.twin.roadside import RoadsideView
 
 __all__ = ["CONGESTION_KINDS", "HazardousLocationWarning"]

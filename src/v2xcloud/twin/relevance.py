@@ -1,4 +1,7 @@
-"""Which vehicles an RSI event or sign concerns: on its reference paths, or heading for it."""
+"""Which participants an RSI event or sign concerns: on its reference paths, or heading for it.
+
+Shared by the V2I apps (who sees a sign or hazard) and by dissemination (who must hear it).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,192 @@
+"""Dissemination: who must hear each advisory and each road event, and when to say it again.
+
+Not a broadcast to all. An advisory goes to its ego participant and to the RSUs in range of
+it; a road event goes to the participants it concerns (travelling along its reference path,
+or with it ahead within ``event_range_m``) and to the RSUs in range of the event or of those
+participants. Each item is keyed (``advisory|app|ego|other``, ``event|source|kind|id``):
+
+- ``new``: first time the key is seen;
+- ``update``: its level, position or content changed, or new recipients became concerned
+  (then only the newcomers are addressed);
+- ``refresh``: unchanged, re-sent every ``refresh_ms`` while valid;
+- ``expired``: its validity (``expires_ms`` / ``end_ms``) is over and it was not renewed, so
+  RSUs stop broadcasting it. Anything in between is a duplicate and is dropped (counted).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from v2xcloud.model import Advisory, RoadEvent
+from v2xcloud.twin.relevance import concerned
+from v2xcloud.twin.roadside import RoadsideView
+
+__all__ = ["Delivery", "Disseminator", "Rsu"]
+
+Reason = Literal["new", "update", "refresh", "expired"]
+
+
+class Rsu(msgspec.Struct, frozen=True, kw_only=True):
+    """A roadside unit that broadcasts what the platform sends it, within ``range_m``."""
+
+    rsu_id: str
+    lat_deg: float
+    lon_deg: float
+    range_m: float = 300.0
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """One send decision: what (``payload``), to whom, and why, at ``at_ms``."""
+
+    key: str
+    reason: Reason
+    at_ms: int
+    payload: Advisory | RoadEvent
+    participants: tuple[str, ...] = ()
+    rsus: tuple[str, ...] = ()
+
+
+class _Sent(msgspec.Struct, kw_only=True):
+    fingerprint: tuple[object, ...]
+    last_ms: int
+    valid_until_ms: int
+    recipients: set[str]
+    payload: Advisory | RoadEvent
+    rsus: tuple[str, ...]
+
+
+class Disseminator:
+    """Stateful dissemination decisions; see the module docstring. ``stats`` counts reasons
+    and dropped duplicates."""
+
+    def __init__(
+        self, *, rsus: tuple[Rsu, ...] = (), refresh_ms: int = 1000, event_range_m: float = 300.0
+    ) -> None:
+        self.rsus = rsus
+        self.refresh_ms = refresh_ms
+        self.event_range_m = event_range_m
+        self.stats: Counter[str] = Counter()
+        self._sent: dict[str, _Sent] = {}
+
+    def _rsus_near(self, view: RoadsideView, x_m: np.ndarray, y_m: np.ndarray) -> tuple[str, ...]:
+        if not self.rsus or x_m.size == 0:
+            return ()
+        out = []
+        for rsu in self.rsus:
+            rx, ry = view.frame.to_local(rsu.lat_deg, rsu.lon_deg)
+            if (np.hypot(x_m - float(rx), y_m - float(ry)) <= rsu.range_m).any():
+                out.append(rsu.rsu_id)
+        return tuple(out)
+
+    def _decide(
+        self,
+        key: str,
+        payload: Advisory | RoadEvent,
+        fingerprint: tuple[object, ...],
+        recipients: set[str],
+        rsus: tuple[str, ...],
+        valid_until_ms: int,
+        now_ms: int,
+    ) -> Delivery | None:
+        sent = self._sent.get(key)
+        reason: Reason
+        to = recipients
+        if sent is None:
+            reason = "new"
+        elif sent.fingerprint != fingerprint:
+            reason = "update"
+        elif recipients - sent.recipients:
+            reason, to = "update", recipients - sent.recipients
+        elif now_ms - sent.last_ms >= self.refresh_ms:
+            reason = "refresh"
+        else:
+            sent.valid_until_ms, sent.payload = valid_until_ms, payload
+            self.stats["duplicate"] += 1
+            return None
+        # only newcomers addressed: the others keep their refresh cadence
+        last = sent.last_ms if sent is not None and to is not recipients else now_ms
+        known = recipients | (sent.recipients if sent else set())
+        self._sent[key] = _Sent(
+            fingerprint=fingerprint,
+            last_ms=last,
+            valid_until_ms=valid_until_ms,
+            recipients=known,
+            payload=payload,
+            rsus=rsus,
+        )
+        self.stats[reason] += 1
+        return Delivery(
+            key=key,
+            reason=reason,
+            at_ms=now_ms,
+            payload=payload,
+            participants=tuple(sorted(to)),
+            rsus=rsus,
+        )
+
+    def advisories(self, items: list[Advisory], view: RoadsideView, now_ms: int) -> list[Delivery]:
+        """Deliveries for this tick's advisories (each to its ego and the RSUs near it)."""
+        row = {pid: i for i, pid in enumerate(view.ids)}
+        out = []
+        for adv in items:
+            i = row.get(adv.ego_id)
+            rsus = (
+                () if i is None else self._rsus_near(view, view.x_m[i : i + 1], view.y_m[i : i + 1])
+            )
+            key = f"advisory|{adv.app}|{adv.ego_id}|{adv.other_id}"
+            fingerprint = (int(adv.level), adv.detail, adv.other_id)
+            d = self._decide(key, adv, fingerprint, {adv.ego_id}, rsus, adv.expires_ms, now_ms)
+            if d is not None:
+                out.append(d)
+        return out
+
+    def events(self, items: list[RoadEvent], view: RoadsideView, now_ms: int) -> list[Delivery]:
+        """Deliveries for road events still valid (ended ones are left to ``expire``)."""
+        out = []
+        for ev in items:
+            if ev.end_ms is not None and ev.end_ms <= now_ms:
+                continue
+            mask, _ = concerned(
+                view,
+                lat_deg=ev.lat_deg,
+                lon_deg=ev.lon_deg,
+                radius_m=ev.radius_m,
+                paths=ev.reference_paths,
+                range_m=self.event_range_m,
+            )
+            xs, ys = view.x_m[mask], view.y_m[mask]
+            if ev.lat_deg is not None and ev.lon_deg is not None:
+                ex, ey = view.frame.to_local(ev.lat_deg, ev.lon_deg)
+                xs, ys = np.append(xs, float(ex)), np.append(ys, float(ey))
+            recipients = {view.ids[i] for i in np.flatnonzero(mask)}
+            key = f"event|{ev.source}|{ev.kind}|{ev.event_id}"
+            fingerprint = (ev.event_type, ev.lat_deg, ev.lon_deg, ev.description)
+            until = now_ms + self.refresh_ms if ev.end_ms is None else ev.end_ms
+            d = self._decide(
+                key, ev, fingerprint, recipients, self._rsus_near(view, xs, ys), until, now_ms
+            )
+            if d is not None:
+                out.append(d)
+        return out
+
+    def expire(self, now_ms: int) -> list[Delivery]:
+        """``expired`` deliveries (to the RSUs that carried them) for items no longer valid."""
+        out = []
+        for key, sent in list(self._sent.items()):
+            if sent.valid_until_ms <= now_ms:
+                del self._sent[key]
+                self.stats["expired"] += 1
+                out.append(
+                    Delivery(
+                        key=key,
+                        reason="expired",
+                        at_ms=now_ms,
+                        payload=sent.payload,
+                        rsus=sent.rsus,
+                    )
+                )
+        return out

@@ -249,7 +249,7 @@ def write_engine(out: bytearray, e: EvEngine, *, layout: int) -> None:
 def read_position(r: Reader, *, layout: int) -> EvPosition:
     """Position: status bits (0 invalid, 1 south, 2 west), [2025: coordinate system], lon, lat."""
     status = r.u8("position status")
-    system = r.u8("coordinate system") if layout == 2025 else None
+    system = valid(r.u8("coordinate system"), 1) if layout == 2025 else None
     lon = scaled(r.u32("longitude"), 4, 1e-6)
     lat = scaled(r.u32("latitude"), 4, 1e-6)
     if lat is not None and status & 0b010:

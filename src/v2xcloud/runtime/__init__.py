@@ -1,6 +1,37 @@
 """Wiring: bus, tick scheduler, app host, dissemination, dead letters, configuration.
 
 May import: everything below it (``model``, ``codec``, ``geo``, ``twin``, ``apps``, ``security``).
+
+``Runtime`` is the platform core: ``ingest``/``ingest_frame`` in, ``tick(now_ms)`` runs the
+scene and the applications and sends advisories to the sinks. ``ManualClock``,
+``ListSource`` and ``ListSink`` are the in-package fakes for tests and replays.
 """
 
-__all__: list[str] = []
+from v2xcloud.runtime.bus import InProcessBus
+from v2xcloud.runtime.clock import Clock, ManualClock, SystemClock
+from v2xcloud.runtime.core import Runtime
+from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
+from v2xcloud.runtime.host import AppHost, TickApp
+from v2xcloud.runtime.sinks import AdvisorySink, CallbackSink, ListSink
+from v2xcloud.runtime.sources import ListSource, TimedFrame, TimedMessage
+from v2xcloud.runtime.stats import Percentiles, RuntimeStats
+
+__all__ = [
+    "AdvisorySink",
+    "AppHost",
+    "CallbackSink",
+    "Clock",
+    "DeadLetter",
+    "DeadLetters",
+    "InProcessBus",
+    "ListSink",
+    "ListSource",
+    "ManualClock",
+    "Percentiles",
+    "Runtime",
+    "RuntimeStats",
+    "SystemClock",
+    "TickApp",
+    "TimedFrame",
+    "TimedMessage",
+]

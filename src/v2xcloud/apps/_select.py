@@ -1,0 +1,58 @@
+"""Pair selections several applications share (same lane ahead, vehicles only, ...)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.twin import Kind, PairTable, SceneView
+
+__all__ = ["first_per_ego", "gap_m", "in_lane_ahead", "is_motor"]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+DEFAULT_LENGTH_M = 4.5
+
+
+def is_motor(view: SceneView, rows: npt.NDArray[np.int64]) -> BoolArray:
+    """Rows that are motor vehicles (or unknown objects large enough to be treated as such)."""
+    kind = view.kind[rows]
+    return (kind == Kind.VEHICLE) | (kind == Kind.UNKNOWN)
+
+
+def in_lane_ahead(
+    pairs: PairTable, *, half_width_m: float, max_heading_diff_deg: float, moving_mps: float = 1.0
+) -> BoolArray:
+    """Others ahead of the ego in its lane, on the same level, heading the same way.
+
+    With a MAP match for both the lane index decides; otherwise the lateral offset in the
+    ego's frame does. A (nearly) stopped other may point any way (queues, broken-down cars).
+    """
+    view = pairs.view
+    ahead = (pairs.along_m > 0) & pairs.same_level
+    lane_e, lane_o = view.lane[pairs.ego], view.lane[pairs.other]
+    both = (lane_e >= 0) & (lane_o >= 0)
+    geometric = np.abs(pairs.lateral_m) <= half_width_m
+    same_lane = np.where(both, lane_e == lane_o, geometric)
+    aligned = (pairs.heading_diff_deg <= max_heading_diff_deg) | (
+        view.speed_mps[pairs.other] < moving_mps
+    )
+    return ahead & same_lane & aligned
+
+
+def gap_m(pairs: PairTable) -> FloatArray:
+    """Bumper-to-bumper gap ahead: along distance minus the half lengths (4.5 m if unknown)."""
+    view = pairs.view
+    le = np.nan_to_num(view.length_m[pairs.ego], nan=DEFAULT_LENGTH_M)
+    lo = np.nan_to_num(view.length_m[pairs.other], nan=DEFAULT_LENGTH_M)
+    return pairs.along_m - (le + lo) / 2.0
+
+
+def first_per_ego(ego: npt.NDArray[np.int64], key: FloatArray) -> npt.NDArray[np.int64]:
+    """Indices of the entry with the smallest ``key`` for each distinct ego."""
+    if ego.size == 0:
+        return np.empty(0, dtype=np.int64)
+    order = np.lexsort((key, ego))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = ego[order][1:] != ego[order][:-1]
+    return order[first]

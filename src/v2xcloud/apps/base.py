@@ -1,0 +1,154 @@
+"""What every application is: a small class that reads a ``SceneView`` and returns Advisories.
+
+An application implements ``detect(view) -> Hits``: vectorised raw detections for this tick
+(ego row, other row, level, time to collision/conflict, hazard position). ``on_tick`` turns
+them into ``Advisory`` objects through the app's ``Hysteresis``. Apps never do I/O and never
+read the wall clock: time is the view's ``now_ms``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.apps.hysteresis import Hysteresis
+from v2xcloud.model import Advisory, AdvisoryLevel
+from v2xcloud.twin import SceneView
+
+__all__ = ["App", "AppConfig", "Hits", "level_from_time"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Settings every application has. Subclasses add their thresholds (defaults from
+    STANDARDS.md). ``lookahead_s`` is added to time thresholds so that, sampled at ticks of
+    ``tick_ms``, a warning still gives at least the threshold's lead time."""
+
+    hold_ticks: int = 3
+    validity_ms: int = 500
+    tick_ms: int = 100
+    lookahead_s: float = 0.1
+
+
+@dataclass
+class Hits:
+    """One tick's raw detections, one entry per (ego, other) pair.
+
+    ``x_m``/``y_m`` locate the hazard (defaults to the other's position when empty);
+    ``values`` holds extra per-hit figures (units in the key) copied into the advisory.
+    """
+
+    ego: IntArray
+    other: IntArray
+    level: IntArray
+    ttc_s: FloatArray
+    x_m: FloatArray | None = None
+    y_m: FloatArray | None = None
+    values: dict[str, FloatArray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> Hits:
+        """No detections."""
+        none = np.empty(0, dtype=np.int64)
+        return cls(ego=none, other=none, level=none, ttc_s=np.empty(0))
+
+    def __len__(self) -> int:
+        return int(self.ego.size)
+
+    def strongest(self) -> Hits:
+        """At most one hit per (ego, other): the highest level, then the shortest time."""
+        if len(self) < 2:
+            return self
+        order = np.lexsort((self.ttc_s, -self.level, self.other, self.ego))
+        e, o = self.ego[order], self.other[order]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = (e[1:] != e[:-1]) | (o[1:] != o[:-1])
+        keep = order[first]
+        return Hits(
+            ego=self.ego[keep],
+            other=self.other[keep],
+            level=self.level[keep],
+            ttc_s=self.ttc_s[keep],
+            x_m=None if self.x_m is None else self.x_m[keep],
+            y_m=None if self.y_m is None else self.y_m[keep],
+            values={k: v[keep] for k, v in self.values.items()},
+        )
+
+
+def level_from_time(time_s: FloatArray, *, warn_s: float, imminent_s: float) -> IntArray:
+    """WARNING where ``time_s`` ≤ ``warn_s``, IMMINENT where ≤ ``imminent_s``, else 0 (none)."""
+    return np.where(
+        time_s <= imminent_s,
+        int(AdvisoryLevel.IMMINENT),
+        np.where(time_s <= warn_s, int(AdvisoryLevel.WARNING), 0),
+    ).astype(np.int64)
+
+
+class App:
+    """Base of the applications: subclasses set ``code``, ``config_type`` and ``detect``."""
+
+    code: ClassVar[str] = ""
+    config_type: ClassVar[type[AppConfig]] = AppConfig
+    detail: ClassVar[str] = ""
+
+    def __init__(self, config: AppConfig | None = None) -> None:
+        self.config = config if config is not None else self.config_type()
+        self.hysteresis = Hysteresis(
+            hold_ticks=self.config.hold_ticks,
+            validity_ms=self.config.validity_ms,
+            tick_ms=self.config.tick_ms,
+        )
+
+    def detect(self, view: SceneView) -> Hits:
+        """This tick's raw detections; implemented by each application."""
+        raise NotImplementedError(f"{type(self).__name__} must implement detect()")
+
+    def on_tick(self, view: SceneView, now_ms: int) -> list[Advisory]:
+        """Detect, apply hysteresis, and return the advisories to issue now."""
+        hits = self.detect(view).strongest()
+        keep = np.flatnonzero(hits.level > 0)
+        ids = view.ids
+        keys = [
+            (ids[e], ids[o])
+            for e, o in zip(hits.ego[keep].tolist(), hits.other[keep].tolist(), strict=True)
+        ]
+        decisions = self.hysteresis.update(keys, hits.level[keep].tolist(), now_ms)
+        if not decisions:
+            return []
+        picked = keep[[d.index for d in decisions]]
+        return self._advisories(view, hits, picked, decisions, now_ms)
+
+    def _advisories(
+        self, view: SceneView, hits: Hits, picked: IntArray, decisions: list, now_ms: int
+    ) -> list[Advisory]:
+        if hits.x_m is not None and hits.y_m is not None:
+            lat, lon = view.frame.to_wgs84(hits.x_m[picked], hits.y_m[picked])
+        else:
+            lat, lon = view.to_wgs84(hits.other[picked])
+        ttc = hits.ttc_s[picked]
+        out = []
+        for k, decision in enumerate(decisions):
+            hit = int(picked[k])
+            t = float(ttc[k])
+            out.append(
+                Advisory(
+                    app=self.code,
+                    level=AdvisoryLevel(decision.level),
+                    ego_id=decision.key[0],
+                    other_id=decision.key[1],
+                    issued_ms=now_ms,
+                    expires_ms=decision.expires_ms,
+                    ttc_s=round(t, 3) if np.isfinite(t) else None,
+                    lat_deg=float(lat[k]),
+                    lon_deg=float(lon[k]),
+                    detail=self.detail,
+                    values={name: float(v[hit]) for name, v in hits.values.items()},
+                )
+            )
+        return out

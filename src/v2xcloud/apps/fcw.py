@@ -1,0 +1,77 @@
+"""FCW — forward collision warning: the vehicle ahead in the same lane is being closed on.
+
+For each vehicle, the nearest vehicle ahead in its lane (MAP lane when both are matched,
+else lateral offset ≤ ``half_width_m``; same level; heading within ``max_heading_diff_deg``)
+is checked: time to collision = bumper gap / closing speed. It warns at TTC ≤ ``warn_ttc_s``
+and is imminent at ≤ ``imminent_ttc_s`` (plus the tick look-ahead). A driver who is already
+braking at least the required deceleration (closing² / 2·gap), where that deceleration is
+comfortable (≤ ``comfortable_decel_mps2``), will stop in time: no warning. Stopped vehicles
+(below ``min_speed_mps``) never get an FCW.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from v2xcloud.apps._select import first_per_ego, gap_m, in_lane_ahead, is_motor
+from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
+from v2xcloud.apps.kinematics import gap_ttc, required_decel
+from v2xcloud.twin import SceneView
+
+__all__ = ["FcwConfig", "ForwardCollisionWarning"]
+
+
+class FcwConfig(AppConfig, frozen=True, kw_only=True):
+    """FCW thresholds (defaults: STANDARDS.md, FCW/EBW TTC 2.7 s / 1.5 s, SUMO DRAC 3 m/s²)."""
+
+    warn_ttc_s: float = 2.7
+    imminent_ttc_s: float = 1.5
+    radius_m: float = 70.0
+    half_width_m: float = 1.8
+    max_heading_diff_deg: float = 30.0
+    min_speed_mps: float = 2.0
+    comfortable_decel_mps2: float = 3.0
+
+
+class ForwardCollisionWarning(App):
+    """Forward collision warning (see the module docstring)."""
+
+    code = "FCW"
+    config_type = FcwConfig
+    detail = "forward collision: vehicle ahead in lane"
+    config: FcwConfig
+
+    def detect(self, view: SceneView) -> Hits:
+        cfg = self.config
+        pairs = view.pairs(cfg.radius_m)
+        moving = view.speed_mps[pairs.ego] >= cfg.min_speed_mps
+        pairs = pairs.select(np.flatnonzero(moving))
+        pairs = pairs.select(
+            in_lane_ahead(
+                pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
+            )
+            & is_motor(view, pairs.ego)
+            & is_motor(view, pairs.other)
+        )
+        gap = gap_m(pairs)
+        nearest = first_per_ego(pairs.ego, gap)
+        pairs, gap = pairs.select(nearest), gap[nearest]
+        closing = pairs.closing_along_mps
+        ttc = gap_ttc(gap, closing)
+        drac = required_decel(gap, closing)
+        braking_enough = (-view.accel_mps2[pairs.ego] >= drac) & (
+            drac <= cfg.comfortable_decel_mps2
+        )
+        level = level_from_time(
+            ttc,
+            warn_s=cfg.warn_ttc_s + cfg.lookahead_s,
+            imminent_s=cfg.imminent_ttc_s + cfg.lookahead_s,
+        )
+        level[braking_enough] = 0
+        return Hits(
+            ego=pairs.ego,
+            other=pairs.other,
+            level=level,
+            ttc_s=ttc,
+            values={"gap_m": gap, "closing_mps": closing, "required_decel_mps2": drac},
+        )

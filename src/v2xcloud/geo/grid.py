@@ -1,0 +1,129 @@
+"""A uniform spatial grid that yields candidate pairs within a radius, never all pairs.
+
+Points are bucketed into square cells; a pair can only be within ``radius_m`` if its cells
+are at most ``ceil(radius_m / cell_m)`` apart. Everything is vectorised: points are sorted by
+cell key once, and the partner ranges of every point in every neighbour cell are expanded with
+``np.repeat`` into flat index arrays.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.errors import ConfigError
+
+__all__ = ["SpatialGrid"]
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_OFFSET = 1 << 20  # cell coordinates are shifted to be non-negative before packing
+
+
+def _expand(owner: IntArray, start: IntArray, length: IntArray) -> tuple[IntArray, IntArray]:
+    """For each k: pairs (owner[k], start[k] + 0..length[k]-1), flattened."""
+    keep = length > 0
+    owner, start, length = owner[keep], start[keep], length[keep]
+    total = int(length.sum())
+    if total == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    first = np.repeat(owner, length)
+    base = np.repeat(start - (np.cumsum(length) - length), length)
+    return first, base + np.arange(total, dtype=np.int64)
+
+
+class SpatialGrid:
+    """Uniform grid over local metric points (``x_m``, ``y_m`` arrays of equal length).
+
+    >>> grid = SpatialGrid(np.array([0.0, 3.0, 50.0]), np.array([0.0, 4.0, 0.0]), cell_m=10.0)
+    >>> i, j = grid.pairs(6.0)
+    >>> list(zip(i.tolist(), j.tolist()))
+    [(0, 1)]
+
+    Raises ``ConfigError`` for a cell size that is not positive.
+    """
+
+    def __init__(self, x_m: FloatArray, y_m: FloatArray, *, cell_m: float) -> None:
+        if not cell_m > 0:
+            raise ConfigError(f"grid cell size must be > 0 m, got {cell_m}")
+        self.cell_m = float(cell_m)
+        self.x_m = np.asarray(x_m, dtype=np.float64)
+        self.y_m = np.asarray(y_m, dtype=np.float64)
+        cx = np.floor(self.x_m / self.cell_m).astype(np.int64) + _OFFSET
+        cy = np.floor(self.y_m / self.cell_m).astype(np.int64) + _OFFSET
+        keys = (cx << 21) | cy
+        self._order = np.argsort(keys, kind="stable")
+        self._sorted_keys = keys[self._order]
+        self._cells, self._starts, self._counts = np.unique(
+            self._sorted_keys, return_index=True, return_counts=True
+        )
+        self._cell_of_sorted = np.repeat(np.arange(self._cells.size), self._counts)
+
+    def __len__(self) -> int:
+        return int(self.x_m.size)
+
+    def _reach(self, radius_m: float) -> int:
+        return max(1, math.ceil(radius_m / self.cell_m))
+
+    def _range_in(self, keys: IntArray) -> tuple[IntArray, IntArray]:
+        """Sorted-array (start, count) of the cells with ``keys``; count 0 where empty."""
+        pos = np.searchsorted(self._cells, keys)
+        pos_c = np.minimum(pos, self._cells.size - 1)
+        hit = self._cells[pos_c] == keys
+        return self._starts[pos_c], np.where(hit, self._counts[pos_c], 0)
+
+    def pairs(self, radius_m: float) -> tuple[IntArray, IntArray]:
+        """Unordered pairs ``(i, j)``, ``i != j``, each once, with distance ≤ ``radius_m``."""
+        n = len(self)
+        if n < 2:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        reach = self._reach(radius_m)
+        sorted_pos = np.arange(n, dtype=np.int64)
+        cell = self._cell_of_sorted
+        owners = [sorted_pos]
+        starts = [sorted_pos + 1]
+        lengths = [self._starts[cell] + self._counts[cell] - sorted_pos - 1]
+        # half of the neighbourhood, so that each unordered cell pair is visited once
+        half = [(0, dy) for dy in range(1, reach + 1)] + [
+            (dx, dy) for dx in range(1, reach + 1) for dy in range(-reach, reach + 1)
+        ]
+        for dx, dy in half:
+            start, count = self._range_in(self._sorted_keys + (dx << 21) + dy)
+            owners.append(sorted_pos)
+            starts.append(start)
+            lengths.append(count)
+        a, b = _expand(np.concatenate(owners), np.concatenate(starts), np.concatenate(lengths))
+        return self._within(self._order[a], self._order[b], radius_m)
+
+    def neighbours(self, rows: npt.ArrayLike, radius_m: float) -> tuple[IntArray, IntArray]:
+        """Directed pairs ``(q, j)`` for each query row ``q`` and every other point within reach."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0 or len(self) < 2:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        reach = self._reach(radius_m)
+        inverse = np.empty(len(self), dtype=np.int64)
+        inverse[self._order] = np.arange(len(self), dtype=np.int64)
+        query_keys = self._sorted_keys[inverse[rows]]
+        owners, starts, lengths = [], [], []
+        for dx in range(-reach, reach + 1):
+            for dy in range(-reach, reach + 1):
+                start, count = self._range_in(query_keys + (dx << 21) + dy)
+                owners.append(rows)
+                starts.append(start)
+                lengths.append(count)
+        q, b = _expand(np.concatenate(owners), np.concatenate(starts), np.concatenate(lengths))
+        j = self._order[b]
+        keep = q != j
+        return self._within(q[keep], j[keep], radius_m)
+
+    def _within(self, i: IntArray, j: IntArray, radius_m: float) -> tuple[IntArray, IntArray]:
+        dx = self.x_m[j] - self.x_m[i]
+        dy = self.y_m[j] - self.y_m[i]
+        keep = dx * dx + dy * dy <= radius_m * radius_m
+        return i[keep], j[keep]

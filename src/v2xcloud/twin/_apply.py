@@ -1,0 +1,178 @@
+"""Applying a batch of queued participant reports to the scene's columns, vectorised."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.model import ParticipantState
+from v2xcloud.twin.flags import Flag, flags_of, kind_code, source_code
+
+if TYPE_CHECKING:
+    from v2xcloud.twin.scene import Scene
+
+__all__ = ["Pending", "apply_pending"]
+
+# (report, platform time ms, arrival ms, is roadside perception)
+Pending = tuple[ParticipantState, int, int, bool]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def _floats(values: list[float | None]) -> FloatArray:
+    return np.array(values, dtype=np.float64)  # None becomes NaN
+
+
+def apply_pending(scene: Scene, pending: list[Pending]) -> None:
+    """Fuse, order and apply one batch of reports (see ``Scene`` for the fusion rule)."""
+    states = [p[0] for p in pending]
+    rows = np.array(
+        [
+            scene.row_for(s.reported_id if p[3] and s.reported_id else s.id)
+            for s, p in zip(states, pending, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    t_ms = np.array([p[1] for p in pending], dtype=np.int64)
+    recv_ms = np.array([p[2] for p in pending], dtype=np.int64)
+    perceived = np.array([p[3] for p in pending], dtype=bool)
+    lat = _floats([s.lat_deg for s in states])
+    lon = _floats([s.lon_deg for s in states])
+    x, y = scene.frame.to_local(lat, lon)
+    cols = scene._cols
+    # a self-report in this very batch counts as fresh too
+    self_ms = cols.self_ms.copy()
+    own = ~perceived
+    np.maximum.at(self_ms, rows[own], t_ms[own])
+    last_self = self_ms[rows]
+    cross = perceived & (last_self >= 0) & (last_self >= t_ms - scene.stale_after_ms)
+    if cross.any():
+        _cross_check(scene, rows[cross], t_ms[cross], x[cross], y[cross])
+    keep = np.flatnonzero(~cross)
+    # the newest report per row wins; reports not newer than the held state are late
+    order = keep[np.lexsort((t_ms[keep], rows[keep]))]
+    last = np.ones(order.size, dtype=bool)
+    last[:-1] = rows[order][1:] != rows[order][:-1]
+    order = order[last]
+    fresh = t_ms[order] > cols.t_ms[rows[order]]
+    scene.stats.late += int(keep.size - fresh.sum())
+    sel = order[fresh]
+    if sel.size:
+        _write(
+            scene,
+            [states[k] for k in sel.tolist()],
+            rows[sel],
+            t_ms[sel],
+            recv_ms[sel],
+            perceived[sel],
+            x[sel],
+            y[sel],
+        )
+
+
+def _cross_check(
+    scene: Scene, rows: IntArray, t_ms: IntArray, x: FloatArray, y: FloatArray
+) -> None:
+    cols = scene._cols
+    cols.rsm_x_m[rows] = x
+    cols.rsm_y_m[rows] = y
+    cols.rsm_ms[rows] = t_ms
+    cols.flags[rows] |= int(Flag.PERCEIVED)
+    scene.stats.cross_checked += int(rows.size)
+
+
+def _write(
+    scene: Scene,
+    states: list[ParticipantState],
+    rows: IntArray,
+    t_ms: IntArray,
+    recv_ms: IntArray,
+    perceived: npt.NDArray[np.bool_],
+    x: FloatArray,
+    y: FloatArray,
+) -> None:
+    cols = scene._cols
+    prev_t = cols.t_ms[rows].copy()
+    prev_x, prev_y = cols.x_m[rows].copy(), cols.y_m[rows].copy()
+    speed = _floats([s.speed_mps for s in states])
+    heading = _floats([s.heading_deg for s in states])
+    _derive_motion(speed, heading, x - prev_x, y - prev_y, (t_ms - prev_t) / 1000.0, prev_t >= 0)
+    cols.x_m[rows], cols.y_m[rows] = x, y
+    cols.z_m[rows] = _floats([s.elevation_m for s in states])
+    cols.speed_mps[rows], cols.heading_deg[rows] = speed, heading
+    cols.length_m[rows] = _floats([s.length_m for s in states])
+    cols.width_m[rows] = _floats([s.width_m for s in states])
+    cols.kind[rows] = [kind_code(s.kind) for s in states]
+    cols.source[rows] = [source_code(s.source) for s in states]
+    rsm_ms = cols.rsm_ms[rows]
+    recent_rsm = (rsm_ms >= 0) & (rsm_ms >= t_ms - scene.stale_after_ms)
+    flags = np.array([flags_of(s) for s in states], dtype=np.int64)
+    flags |= np.where(perceived, int(Flag.PERCEPTION_ONLY), 0)
+    flags |= np.where(recent_rsm & ~perceived, int(Flag.PERCEIVED), 0)
+    cols.flags[rows] = flags
+    cols.t_ms[rows], cols.received_ms[rows] = t_ms, recv_ms
+    cols.self_ms[rows] = np.where(perceived, cols.self_ms[rows], t_ms)
+    _push_history(scene, rows, t_ms, speed, heading)
+    _derive_rates(scene, rows, t_ms, states)
+    stopped = ~(speed > scene.stopped_speed_mps)
+    since = cols.stopped_since_ms[rows]
+    cols.stopped_since_ms[rows] = np.where(stopped, np.where(since < 0, t_ms, since), -1)
+    for k, row in enumerate(rows.tolist()):
+        scene._states[row] = states[k]
+    scene.stats.applied += int(rows.size)
+
+
+def _derive_motion(
+    speed: FloatArray,
+    heading: FloatArray,
+    dx: FloatArray,
+    dy: FloatArray,
+    dt_s: FloatArray,
+    has_prev: npt.NDArray[np.bool_],
+) -> None:
+    """Fill unreported speed and heading (in place) from the displacement since the last state."""
+    ok = has_prev & (dt_s > 0.02)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        moved_speed = np.where(ok, np.hypot(dx, dy) / dt_s, np.nan)
+    miss_speed = np.isnan(speed)
+    speed[miss_speed] = moved_speed[miss_speed]
+    moving = ok & (moved_speed > 0.5)
+    miss_heading = np.isnan(heading) & moving
+    heading[miss_heading] = np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)[miss_heading]
+
+
+def _push_history(
+    scene: Scene, rows: IntArray, t_ms: IntArray, speed: FloatArray, heading: FloatArray
+) -> None:
+    cols = scene._cols
+    size = cols.history_len
+    pos = (cols.h_pos[rows] + 1) % size
+    cols.h_pos[rows] = pos
+    cols.h_count[rows] = np.minimum(cols.h_count[rows] + 1, size)
+    cols.h_t_ms[rows, pos] = t_ms
+    cols.h_speed_mps[rows, pos] = speed
+    cols.h_heading_deg[rows, pos] = heading
+
+
+def _derive_rates(
+    scene: Scene, rows: IntArray, t_ms: IntArray, states: list[ParticipantState]
+) -> None:
+    """Acceleration and yaw rate: reported if present, else from the oldest sample in history."""
+    cols = scene._cols
+    size = cols.history_len
+    oldest = (cols.h_pos[rows] - cols.h_count[rows] + 1) % size
+    dt_s = (t_ms - cols.h_t_ms[rows, oldest]) / 1000.0
+    ok = (cols.h_count[rows] >= 2) & (dt_s >= 0.05)
+    safe_dt = np.where(ok, dt_s, 1.0)
+    speed_now = cols.h_speed_mps[rows, cols.h_pos[rows]]
+    accel = (speed_now - cols.h_speed_mps[rows, oldest]) / safe_dt
+    dh = (
+        cols.h_heading_deg[rows, cols.h_pos[rows]] - cols.h_heading_deg[rows, oldest] + 180.0
+    ) % 360.0 - 180.0
+    yaw = dh / safe_dt
+    rep_accel = _floats([s.accel_long_mps2 for s in states])
+    rep_yaw = _floats([s.yaw_rate_dps for s in states])
+    cols.accel_mps2[rows] = np.where(np.isnan(rep_accel), np.where(ok, accel, np.nan), rep_accel)
+    cols.yaw_rate_dps[rows] = np.where(np.isnan(rep_yaw), np.where(ok, yaw, np.nan), rep_yaw)

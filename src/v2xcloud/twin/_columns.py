@@ -1,0 +1,84 @@
+"""Growable column storage of participant rows, with a short history ring per row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Columns"]
+
+_FLOAT: tuple[str, ...] = (
+    "x_m",
+    "y_m",
+    "z_m",
+    "speed_mps",
+    "heading_deg",
+    "accel_mps2",
+    "yaw_rate_dps",
+)
+_FLOAT += ("length_m", "width_m", "rsm_x_m", "rsm_y_m")
+_INT = ("kind", "source", "flags", "t_ms", "received_ms", "stopped_since_ms", "self_ms", "rsm_ms")
+_HIST = ("h_t_ms", "h_speed_mps", "h_heading_deg")
+
+
+class Columns:
+    """Row-indexed numpy columns; rows are recycled through a free list."""
+
+    def __init__(self, *, capacity: int = 256, history_len: int = 6) -> None:
+        self.capacity = 0
+        self.history_len = history_len
+        self.alive = np.zeros(0, dtype=bool)
+        self.h_pos = np.zeros(0, dtype=np.int64)
+        self.h_count = np.zeros(0, dtype=np.int64)
+        self._arrays: dict[str, npt.NDArray[np.generic]] = {}
+        self._free: list[int] = []
+        self.used = 0  # rows 0..used-1 have ever been allocated
+        self._grow(capacity)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_arrays"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def _grow(self, capacity: int) -> None:
+        extra = capacity - self.capacity
+        new: dict[str, npt.NDArray[np.generic]] = {}
+        for name in _FLOAT:
+            new[name] = np.full(extra, np.nan)
+        for name in _INT:
+            new[name] = np.full(extra, -1, dtype=np.int64)
+        for name in _HIST:
+            fill = -1 if name == "h_t_ms" else np.nan
+            dtype = np.int64 if name == "h_t_ms" else np.float64
+            new[name] = np.full((extra, self.history_len), fill, dtype=dtype)
+        for name, block in new.items():
+            old = self._arrays.get(name)
+            self._arrays[name] = block if old is None else np.concatenate([old, block])
+        self.alive = np.concatenate([self.alive, np.zeros(extra, dtype=bool)])
+        self.h_pos = np.concatenate([self.h_pos, np.zeros(extra, dtype=np.int64)])
+        self.h_count = np.concatenate([self.h_count, np.zeros(extra, dtype=np.int64)])
+        self.capacity = capacity
+
+    def allocate(self) -> int:
+        """A fresh row (reset to 'unknown' values), growing the storage when full."""
+        if self._free:
+            row = self._free.pop()
+        else:
+            if self.used == self.capacity:
+                self._grow(max(256, self.capacity * 2))
+            row = self.used
+            self.used += 1
+        self.alive[row] = True
+        for array in self._arrays.values():
+            array[row] = -1 if array.dtype == np.int64 else np.nan
+        self.h_pos[row] = 0
+        self.h_count[row] = 0
+        return row
+
+    def release(self, row: int) -> None:
+        """Return a row to the free list."""
+        self.alive[row] = False
+        self._free.append(row)

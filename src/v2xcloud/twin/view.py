@@ -1,0 +1,159 @@
+"""The read-only scene an application sees at one tick: column arrays plus lookups.
+
+Rows are the live participants, 0..n-1, in no particular order; every column has length n.
+States are extrapolated (constant velocity) from each participant's last report to the tick.
+Arrays are marked read-only: an application that writes to one gets a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.geo import LaneMap, LocalFrame, SpatialGrid
+from v2xcloud.model import NodeId, ParticipantState
+from v2xcloud.twin.pairs import PairTable
+from v2xcloud.twin.places import ActiveEvent, ActiveSign, IntersectionView
+
+__all__ = ["COLUMNS", "SceneView"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: every column array of a view, with its unit in the name (``kind``/``flags`` are codes)
+COLUMNS = (
+    "kind",
+    "source",
+    "flags",
+    "x_m",
+    "y_m",
+    "z_m",
+    "vx_mps",
+    "vy_mps",
+    "speed_mps",
+    "heading_deg",
+    "accel_mps2",
+    "yaw_rate_dps",
+    "length_m",
+    "width_m",
+    "lane",
+    "lane_offset_m",
+    "to_stop_m",
+    "timestamp_ms",
+    "received_ms",
+    "stopped_since_ms",
+    "sin_heading",
+    "cos_heading",
+)
+
+
+class SceneView:
+    """A snapshot of the scene at ``now_ms`` (platform UTC ms) for the applications.
+
+    Columns (numpy, one entry per row): ``kind`` (``twin.Kind``), ``source`` (``SourceCode``),
+    ``flags`` (``Flag`` bits), ``x_m``/``y_m`` local metres east/north, ``z_m`` elevation (NaN
+    if unknown), ``vx_mps``/``vy_mps``, ``speed_mps``, ``heading_deg`` clockwise from north,
+    ``accel_mps2`` longitudinal, ``yaw_rate_dps`` (positive clockwise, i.e. turning right),
+    ``length_m``/``width_m``, ``lane`` (index into ``lanes.lanes``, -1 if unmatched),
+    ``lane_offset_m`` (right of the lane centre), ``to_stop_m`` (to the lane's stop line),
+    ``timestamp_ms`` (report time on the platform clock), ``received_ms``,
+    ``stopped_since_ms`` (-1 while moving), ``sin_heading``/``cos_heading``.
+    ``ids`` is the list of participant ids in row order.
+    """
+
+    def __init__(
+        self,
+        *,
+        now_ms: int,
+        ids: list[str],
+        columns: dict[str, npt.NDArray[np.generic]],
+        frame: LocalFrame,
+        lanes: LaneMap | None,
+        states: list[ParticipantState],
+        intersections: Mapping[NodeId, IntersectionView],
+        events: tuple[ActiveEvent, ...],
+        signs: tuple[ActiveSign, ...],
+        level_gap_m: float,
+    ) -> None:
+        self.now_ms = now_ms
+        self.ids = ids
+        self.frame = frame
+        self.lanes = lanes
+        self.level_gap_m = level_gap_m
+        self.intersections: Mapping[NodeId, IntersectionView] = MappingProxyType(
+            dict(intersections)
+        )
+        self.events = events
+        self.signs = signs
+        self._states = states
+        self._row_of = {pid: row for row, pid in enumerate(ids)}
+        for name in COLUMNS:
+            array = columns[name]
+            array.flags.writeable = False
+            setattr(self, name, array)
+        self._grids: dict[float, SpatialGrid] = {}
+        self._pairs: dict[float, PairTable] = {}
+
+    # column attributes, declared for type checkers
+    kind: IntArray
+    source: IntArray
+    flags: IntArray
+    x_m: FloatArray
+    y_m: FloatArray
+    z_m: FloatArray
+    vx_mps: FloatArray
+    vy_mps: FloatArray
+    speed_mps: FloatArray
+    heading_deg: FloatArray
+    accel_mps2: FloatArray
+    yaw_rate_dps: FloatArray
+    length_m: FloatArray
+    width_m: FloatArray
+    lane: IntArray
+    lane_offset_m: FloatArray
+    to_stop_m: FloatArray
+    timestamp_ms: IntArray
+    received_ms: IntArray
+    stopped_since_ms: IntArray
+    sin_heading: FloatArray
+    cos_heading: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_of(self, participant_id: str) -> int | None:
+        """Row of a participant id, or ``None`` if it is not (or no longer) in the scene."""
+        return self._row_of.get(participant_id)
+
+    def state(self, row: int) -> ParticipantState:
+        """The latest report (as received, not extrapolated) behind a row."""
+        return self._states[row]
+
+    def grid(self, cell_m: float) -> SpatialGrid:
+        """The spatial grid of this tick's positions with ``cell_m`` cells (built once)."""
+        grid = self._grids.get(cell_m)
+        if grid is None:
+            grid = self._grids[cell_m] = SpatialGrid(self.x_m, self.y_m, cell_m=cell_m)
+        return grid
+
+    def pairs(self, radius_m: float) -> PairTable:
+        """Every directed pair within ``radius_m`` (both (a, b) and (b, a)); cached per radius."""
+        table = self._pairs.get(radius_m)
+        if table is None:
+            i, j = self.grid(radius_m).pairs(radius_m)
+            table = PairTable(self, np.concatenate([i, j]), np.concatenate([j, i]))
+            self._pairs[radius_m] = table
+        return table
+
+    def neighbours(self, rows: npt.ArrayLike, radius_m: float) -> PairTable:
+        """Directed pairs (row, other) for the given rows and every other row within ``radius_m``."""
+        q, j = self.grid(radius_m).neighbours(rows, radius_m)
+        return PairTable(self, q, j)
+
+    def to_wgs84(self, rows: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """(lat deg, lon deg) of rows' extrapolated positions."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return self.frame.to_wgs84(self.x_m[rows], self.y_m[rows])

@@ -1,0 +1,95 @@
+"""FCW: scripted approaches to a vehicle ahead, and the cases that must stay silent."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from _v2v_scenario import Mover, first, run, straight
+
+from v2xcloud.apps.fcw import FcwConfig, ForwardCollisionWarning
+from v2xcloud.model import AdvisoryLevel
+
+
+def _collision_time(gap0_m: float, closing_mps: float) -> float:
+    return gap0_m / closing_mps
+
+
+def test_stopped_lead_warns_with_full_lead_time_then_escalates() -> None:
+    ego = Mover("ego", straight(0, 0, 15.0, 0.0))
+    lead = Mover("lead", straight(0, 104.5, 0.0, 0.0))  # bumper gap 100 m
+    out = run(ForwardCollisionWarning(), [ego, lead], seconds=6.6)
+    hit = first(out, "ego", "lead")
+    assert hit is not None
+    t_first, adv = hit
+    lead_time = _collision_time(100.0, 15.0) - t_first
+    assert lead_time >= 2.7  # the configured threshold, at tick granularity
+    assert adv.level == AdvisoryLevel.WARNING and adv.ttc_s == pytest.approx(lead_time, abs=0.05)
+    levels = [a.level for _, a in out if a.ego_id == "ego"]
+    assert AdvisoryLevel.IMMINENT in levels
+    imminent_at = next(t for t, a in out if a.level == AdvisoryLevel.IMMINENT)
+    assert _collision_time(100.0, 15.0) - imminent_at >= 1.5
+    assert not [a for _, a in out if a.ego_id == "lead"]  # a stopped car gets no FCW
+
+
+def test_slower_lead_and_custom_threshold() -> None:
+    ego = Mover("ego", straight(0, 0, 20.0, 90.0))
+    lead = Mover("lead", straight(64.5, 0.3, 10.0, 90.0))  # 60 m gap, closing at 10 m/s
+    out = run(ForwardCollisionWarning(FcwConfig(warn_ttc_s=4.0)), [ego, lead], seconds=3.0)
+    hit = first(out, "ego", "lead")
+    assert hit is not None
+    assert 6.0 - hit[0] >= 4.0
+
+
+def test_no_warning_for_parallel_traffic_in_the_next_lane() -> None:
+    ego = Mover("ego", straight(0, 0, 15.0, 0.0))
+    side = Mover("side", straight(3.5, 30.0, 0.0, 0.0))  # stopped, one lane to the right
+    assert run(ForwardCollisionWarning(), [ego, side], seconds=4.0) == []
+
+
+def test_no_warning_across_levels_of_a_bridge() -> None:
+    ego = Mover("ego", straight(0, 0, 15.0, 0.0), fields={"elevation_m": 12.0})
+    below = Mover("below", straight(0, 60.0, 0.0, 0.0), fields={"elevation_m": 3.0})
+    assert run(ForwardCollisionWarning(), [ego, below], seconds=4.0) == []
+
+
+def test_no_warning_in_a_stopped_queue() -> None:
+    cars = [Mover(f"q{k}", straight(0, 7.0 * k, 0.0, 0.0)) for k in range(5)]
+    assert run(ForwardCollisionWarning(), cars, seconds=2.0) == []
+
+
+def test_no_warning_for_a_car_already_braking_comfortably_to_the_queue() -> None:
+    # 12 m/s, 30 m from the last stopped car, braking at 2.6 m/s² (needs 2.4 m/s²)
+    ego = Mover(
+        "ego",
+        straight(0, 0, 12.0, 0.0, accel_mps2=-2.6),
+        fields_at=lambda t: {"accel_long_mps2": -2.6 if t < 4.6 else 0.0},
+    )
+    last = Mover("last", straight(0, 34.5, 0.0, 0.0))
+    assert run(ForwardCollisionWarning(), [ego, last], seconds=5.0) == []
+
+
+def test_hard_braking_still_warns_when_the_required_deceleration_is_not_comfortable() -> None:
+    ego = Mover("ego", straight(0, 0, 20.0, 0.0, accel_mps2=-4.0), fields={"accel_long_mps2": -4.0})
+    last = Mover("last", straight(0, 54.5, 0.0, 0.0))  # needs 4 m/s² > 3 m/s² comfortable
+    out = run(ForwardCollisionWarning(), [ego, last], seconds=2.0)
+    assert first(out, "ego", "last") is not None
+
+
+def test_no_warning_when_paths_diverge() -> None:
+    ego = Mover("ego", straight(0, 0, 15.0, 0.0))
+    away = Mover("away", straight(0, 20.0, 15.0, 60.0))  # ahead, turning off to the right
+    assert run(ForwardCollisionWarning(), [ego, away], seconds=3.0) == []
+
+
+def test_does_not_flicker_or_repeat() -> None:
+    ego = Mover("ego", straight(0, 0, 15.0, 0.0))
+    lead = Mover("lead", straight(0, 104.5, 0.0, 0.0))
+    out = run(ForwardCollisionWarning(), [ego, lead], seconds=6.6)
+    issued = [(t, a.level) for t, a in out]
+    # one WARNING, refreshes only near expiry, one upgrade to IMMINENT, never back down
+    assert [lvl for _, lvl in issued].count(AdvisoryLevel.IMMINENT) >= 1
+    first_imminent = next(k for k, (_, lvl) in enumerate(issued) if lvl == AdvisoryLevel.IMMINENT)
+    assert all(lvl == AdvisoryLevel.IMMINENT for _, lvl in issued[first_imminent:])
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(issued)]
+    assert min(gaps) >= 0.1 and len(issued) <= 10

@@ -10,6 +10,8 @@ import math
 from v2xcloud.apps._v2i import advisory, on_approaches
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["GreenLightOptimalSpeedAdvisory", "speed_band_mps"]
 
@@ -64,8 +66,9 @@ class GreenLightOptimalSpeedAdvisory:
         self.horizon_s = horizon_s
         self.hold_ms = hold_ms
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
         """One advisory per approaching moving vehicle whose movement can meet a green."""
+        view = as_roadside(scene)
         out = []
         for a in on_approaches(view, range_m=self.range_m):
             v = float(view.speed_mps[a.index])

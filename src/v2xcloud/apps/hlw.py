@@ -9,6 +9,8 @@ from v2xcloud.apps._v2i import advisory
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin.relevance import concerned
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["CONGESTION_KINDS", "HazardousLocationWarning"]
 
@@ -28,8 +30,9 @@ class HazardousLocationWarning:
         self.min_confidence = min_confidence
         self.hold_ms = hold_ms
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
         """Advisories for the hazards valid at ``now_ms``."""
+        view = as_roadside(scene)
         out: list[Advisory] = []
         for event in view.events:
             if event.kind in CONGESTION_KINDS:

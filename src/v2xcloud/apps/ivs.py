@@ -8,6 +8,8 @@ from v2xcloud.apps._v2i import advisory
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin.relevance import concerned
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["InVehicleSignage"]
 
@@ -21,8 +23,9 @@ class InVehicleSignage:
         self.range_m = range_m
         self.hold_ms = hold_ms
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
         """Advisories for every sign valid at ``now_ms`` and the vehicles it concerns."""
+        view = as_roadside(scene)
         out: list[Advisory] = []
         vehicles = view.is_vehicle
         for sign in view.signs:

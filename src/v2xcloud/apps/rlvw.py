@@ -11,6 +11,8 @@ from v2xcloud.apps._v2i import advisory, on_approaches
 from v2xcloud.model import Advisory, AdvisoryLevel, LightState
 from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["RedLightViolationWarning", "red_at_arrival", "stopping_distance_m"]
 
@@ -66,8 +68,9 @@ class RedLightViolationWarning:
         self.min_speed_mps = min_speed_mps
         self.hold_ms = hold_ms
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
         """Advisories for every vehicle about to run a red light at ``now_ms``."""
+        view = as_roadside(scene)
         out = []
         for a in on_approaches(view, range_m=self.range_m):
             v = float(view.speed_mps[a.index])

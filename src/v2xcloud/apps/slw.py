@@ -9,6 +9,8 @@ from v2xcloud.apps._v2i import advisory, on_approaches
 from v2xcloud.geo.relevance import on_path
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["SpeedLimitWarning", "limits_from_signs_mps"]
 
@@ -39,8 +41,9 @@ class SpeedLimitWarning:
         self.tolerance_mps = tolerance_mps
         self.hold_ms = hold_ms
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
         """Advisories for speeding vehicles at ``now_ms``."""
+        view = as_roadside(scene)
         limit = limits_from_signs_mps(view)
         for a in on_approaches(view, range_m=1e9):
             lane_limit = a.junction.speed_limit_mps[a.lane]

@@ -11,6 +11,8 @@ from v2xcloud.apps.hlw import CONGESTION_KINDS
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin.relevance import concerned
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["TrafficJamWarning", "queue_ahead"]
 
@@ -76,8 +78,9 @@ class TrafficJamWarning:
         self.approach_mps = approach_mps
         self.hold_ms = hold_ms
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[Advisory]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
         """Advisories for the vehicles with a queue ahead at ``now_ms``."""
+        view = as_roadside(scene)
         vehicles = view.is_vehicle
         speed = np.where(vehicles, view.speed_mps, np.nan)  # only vehicles form or meet queues
         warn, tail, count = queue_ahead(

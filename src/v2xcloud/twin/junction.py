@@ -58,6 +58,7 @@ class Junction:
 
     def __init__(self, node: MapNode, frame: LocalFrame) -> None:
         self.node = node
+        self.frame = frame
         self.lanes: list[Lane] = []
         self.speed_limit_mps: list[float | None] = []
         polylines = []

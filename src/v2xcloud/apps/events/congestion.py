@@ -20,6 +20,8 @@ from v2xcloud.model import RoadEvent
 from v2xcloud.model.road import ReferencePath
 from v2xcloud.twin.junction import Junction
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["CongestionDetector", "LaneTraffic", "level_of", "queue_length_m"]
 
@@ -86,8 +88,9 @@ class CongestionDetector:
         self._queued_since: dict[tuple[int, int], int] = {}
         self.traffic: list[LaneTraffic] = []
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
         """Measure every lane, update the windows, return active and just-ended events."""
+        view = as_roadside(scene)
         on_lane: dict[tuple[int, int], list[tuple[int, float]]] = {}
         for a in on_approaches(view, range_m=1e9):
             key = (a.junction.node.id.id, a.lane)

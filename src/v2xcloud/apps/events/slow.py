@@ -8,6 +8,8 @@ from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.apps.events.stopped import queued_behind
 from v2xcloud.model import RoadEvent
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["SlowVehicleDetector"]
 
@@ -35,8 +37,9 @@ class SlowVehicleDetector:
         )
         self._since_ms: dict[str, int] = {}
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
         """Track how long each vehicle crawls unexplained; return the events."""
+        view = as_roadside(scene)
         slowish = view.is_vehicle & (view.speed_mps < 2.5)
         blocked = queued_behind(view, stopped=slowish, gap_m=25.0)
         since = {}

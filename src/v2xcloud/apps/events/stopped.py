@@ -15,6 +15,8 @@ from v2xcloud.apps._v2i import on_approaches
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.model import RoadEvent
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["StoppedVehicleDetector", "queued_behind"]
 
@@ -69,8 +71,9 @@ class StoppedVehicleDetector:
                 waiting.add(a.index)
         return in_lane, waiting
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
         """Update per-vehicle standstill clocks; return active and just-ended events."""
+        view = as_roadside(scene)
         dt = 0 if self._last_ms is None else now_ms - self._last_ms
         self._last_ms = now_ms
         vehicles = view.is_vehicle

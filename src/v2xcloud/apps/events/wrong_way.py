@@ -8,6 +8,8 @@ import numpy as np
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.model import RoadEvent
 from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.twin.view import SceneView
 
 __all__ = ["WrongWayDetector"]
 
@@ -49,8 +51,9 @@ class WrongWayDetector:
             against[moving[hit & (diff >= self.against_deg)]] = True
         return against
 
-    def on_tick(self, view: RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
         """Track how long each vehicle drives against its lane; return the events."""
+        view = as_roadside(scene)
         against = self._against(view)
         since = {}
         for i in np.flatnonzero(against):

@@ -142,7 +142,11 @@ def _message_type(value: Any) -> str:
 
 
 def _check_plausible(
-    value: Any, message_set: MessageSet, data: bytes, area: DeploymentArea | None
+    value: Any,
+    message_set: MessageSet,
+    data: bytes,
+    area: DeploymentArea | None,
+    check_version: bool,
 ) -> None:
     alternative, content = value
     if alternative not in ("mapFrame", "rsiFrame"):
@@ -152,6 +156,8 @@ def _check_plausible(
         if problem:
             where, what = problem
             raise _Reject(RejectReason.IMPLAUSIBLE, _mismatch_sentence(message_set, what), where)
+        return
+    if not check_version:
         return
     outside = [
         (w, la, lo)
@@ -208,20 +214,24 @@ def decode(
     message_set: MessageSet,
     received_at_ms: int = 0,
     area: DeploymentArea | None = None,
+    check_version: bool = True,
 ) -> Decoded | Rejected:
     """Decode one UPER MessageFrame. Never raises for bad bytes: returns ``Rejected``.
 
     ``received_at_ms`` (UTC ms) resolves bare secMark/moy times in the SI model; ``area``
-    switches on the strict plausibility check of MAP and RSI reference points.
+    switches on the strict plausibility check of MAP and RSI reference points;
+    ``check_version=False`` turns off the wrong-version heuristic used when no area is set
+    (for data known to be on ``message_set``, e.g. generated test frames).
     """
     data = bytes(data)
     if not data:
         return Rejected(raw=data, reason=RejectReason.EMPTY, detail="no bytes")
     try:
         value = _decode_value(data, message_set)
-        _check_plausible(value, message_set, data, area)
+        _check_plausible(value, message_set, data, area, check_version)
     except _Reject as exc:
-        exc = _explain_version(exc, data, message_set)
+        if check_version:
+            exc = _explain_version(exc, data, message_set)
         return Rejected(raw=data, reason=exc.reason, detail=exc.detail, where=exc.where)
     return Decoded(
         message_set=message_set,

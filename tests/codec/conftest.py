@@ -11,11 +11,7 @@ import asn1tools
 import pytest
 from hypothesis import strategies as st
 
-REFERENCE_SETS = {
-    "csae53-2017": "csae53-2017/*.asn",
-    "ydt3709-2020": "ydt3709-2020/*.asn",
-    "csae53-2020-day2": "csae53-2020-day2/*.asn",
-}
+REFERENCE_SETS = ("csae53-2017", "ydt3709-2020", "csae53-2020-day2")  # folders of reference/asn1
 
 # Day-2 messageId -> ASN.1 type of the open-type value (T/CSAE 157-2020 table)
 DAY2_TYPES = {
@@ -67,8 +63,9 @@ class ValueStrategies:
         return self._memo[key]
 
     def _build(self, node: Any, depth: int) -> st.SearchStrategy[Any]:
-        kind = type(node).__name__
-        builder: Callable[[Any, int], st.SearchStrategy[Any]] = getattr(self, f"_{kind}")
+        builder: Callable[[Any, int], st.SearchStrategy[Any]] = getattr(
+            self, _BUILDERS[type(node).__name__]
+        )
         return builder(node, depth)
 
     def _size(self, node: Any, depth: int, cap: int = 8) -> tuple[int, int]:
@@ -77,22 +74,22 @@ class ValueStrategies:
         high = node.maximum if node.maximum is not None else low + cap
         return low, min(high, low + extra)
 
-    def _Integer(self, node: Any, depth: int) -> st.SearchStrategy[int]:
+    def _integer(self, node: Any, depth: int) -> st.SearchStrategy[int]:
         low = node.minimum if node.minimum is not None else -(2**31)
         high = node.maximum if node.maximum is not None else 2**31
         return st.integers(low, high)
 
-    def _Boolean(self, node: Any, depth: int) -> st.SearchStrategy[bool]:
+    def _boolean(self, node: Any, depth: int) -> st.SearchStrategy[bool]:
         return st.booleans()
 
-    def _Null(self, node: Any, depth: int) -> st.SearchStrategy[None]:
+    def _null(self, node: Any, depth: int) -> st.SearchStrategy[None]:
         return st.none()
 
-    def _Enumerated(self, node: Any, depth: int) -> st.SearchStrategy[str]:
+    def _enumerated(self, node: Any, depth: int) -> st.SearchStrategy[str]:
         return st.sampled_from(sorted(node.root_index_to_data.values()))
 
-    def _BitString(self, node: Any, depth: int) -> st.SearchStrategy[tuple[bytes, int]]:
-        low, high = self._size(node, 0, cap=16)
+    def _bit_string(self, node: Any, depth: int) -> st.SearchStrategy[tuple[bytes, int]]:
+        low, _ = self._size(node, 0, cap=16)
 
         def make(length: int, number: int) -> tuple[bytes, int]:
             size = (length + 7) // 8
@@ -103,12 +100,12 @@ class ValueStrategies:
             lambda n: st.integers(0, (1 << n) - 1 if n else 0).map(lambda v: make(n, v))
         )
 
-    def _OctetString(self, node: Any, depth: int) -> st.SearchStrategy[bytes]:
+    def _octet_string(self, node: Any, depth: int) -> st.SearchStrategy[bytes]:
         low, high = self._size(node, 0, cap=8)
         return st.binary(min_size=low, max_size=max(low, min(high + 6, node.maximum or high + 6)))
 
-    def _IA5String(self, node: Any, depth: int) -> st.SearchStrategy[str]:
-        low, high = self._size(node, 0, cap=8)
+    def _ia5_string(self, node: Any, depth: int) -> st.SearchStrategy[str]:
+        low, _ = self._size(node, 0, cap=8)
         top = node.maximum if node.maximum is not None else low + 8
         return st.text(
             alphabet=st.characters(min_codepoint=32, max_codepoint=126),
@@ -116,18 +113,18 @@ class ValueStrategies:
             max_size=min(top, low + 8),
         )
 
-    def _SequenceOf(self, node: Any, depth: int) -> st.SearchStrategy[list[Any]]:
+    def _sequence_of(self, node: Any, depth: int) -> st.SearchStrategy[list[Any]]:
         low, high = self._size(node, depth)
         return st.lists(self._of(node.element_type, depth + 1), min_size=low, max_size=high)
 
-    def _Choice(self, node: Any, depth: int) -> st.SearchStrategy[tuple[str, Any]]:
+    def _choice(self, node: Any, depth: int) -> st.SearchStrategy[tuple[str, Any]]:
         members = [
             *node.root_index_to_member.values(),
             *(node.additions_index_to_member or {}).values(),
         ]
         return st.one_of([self._of(m, depth + 1).map(lambda v, n=m.name: (n, v)) for m in members])
 
-    def _Sequence(self, node: Any, depth: int) -> st.SearchStrategy[dict[str, Any]]:
+    def _sequence(self, node: Any, depth: int) -> st.SearchStrategy[dict[str, Any]]:
         members = [m for m in [*node.root_members, *(node.additions or [])] if m is not None]
         if any(type(m).__name__ == "OpenType" for m in members):
             return self._open_type(node, depth)
@@ -151,6 +148,18 @@ class ValueStrategies:
 
 
 _ABSENT = object()
+_BUILDERS = {
+    "Integer": "_integer",
+    "Boolean": "_boolean",
+    "Null": "_null",
+    "Enumerated": "_enumerated",
+    "BitString": "_bit_string",
+    "OctetString": "_octet_string",
+    "IA5String": "_ia5_string",
+    "SequenceOf": "_sequence_of",
+    "Choice": "_choice",
+    "Sequence": "_sequence",
+}
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from v2xcloud.ev import commands
+from v2xcloud.ev._wire import fail
 from v2xcloud.ev.frame import Frame, Response, decode_frame, encode_frame
 from v2xcloud.ev.realtime import decode_report, encode_report
 from v2xcloud.model.ev import EvReport
@@ -38,8 +39,31 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     is_bcc_ok: bool = True
 
 
+_COMMANDS = {
+    2016: {*range(0x01, 0x09), 0x80, 0x81, 0x82},
+    2025: {*range(0x01, 0x0C), 0x80, 0x81, 0x82},
+}
+_RESPONSES = {int(r) for r in Response}
+
+
+def _check_codes(frame: Frame) -> None:
+    if frame.command not in _COMMANDS[frame.layout]:
+        raise fail(
+            "bad_command",
+            f"command 0x{frame.command:02x} is not defined in the {frame.layout} layout",
+            2,
+        )
+    if frame.response not in _RESPONSES:
+        raise fail("bad_response", f"response flag 0x{frame.response:02x} is not defined", 3)
+
+
 def decode_frame_body(frame: Frame) -> Message:
-    """Decode the data unit of an already checked frame."""
+    """Decode the data unit of an already checked frame.
+
+    Raises ``Gb32960Error``: ``bad_command``/``bad_response`` for undefined codes, and the
+    data-unit reasons of ``ev.realtime`` and ``ev.commands``.
+    """
+    _check_codes(frame)
     body: Body
     if frame.encryption != 0x01 and frame.data:
         body = frame.data

@@ -140,8 +140,8 @@ def read_body(command: int, response: int, data: bytes, *, layout: int, base: in
         body = PlatformLogin(
             at_ms=at, serial=serial, user=user, password=password, encryption=r.u8("encryption")
         )
-    elif command in (0x07, 0x08):
-        body = None
+    elif command in (0x07, 0x08, 0x80, 0x81, 0x82):
+        body = None if not data else Ack(at_ms=None, rest=data)
     elif command == 0x09 and layout == 2025:
         body = _activation(r)
     elif command == 0x0A and layout == 2025:

@@ -4,7 +4,8 @@ Each connection gets a :class:`~v2xcloud.ev.scanner.FrameScanner` (bounded re-as
 resync on garbage) and a :class:`~v2xcloud.ev.session.PlatformSession` (login, acks,
 dedupe). A connection is closed when it stays silent for ``idle_timeout_s``, when its stream
 overflows the scanner's bounds (garbage or a never-ending frame), or when a newer login takes
-its VIN. Nothing one connection does can stall another: every step is bounded and errors in
+its VIN, or when more than ``max_rejected_streak`` frames in a row fail to decode (a stream
+of ``#`` is an endless series of BCC-valid nonsense frames). Nothing one connection does can stall another: every step is bounded and errors in
 one handler are counted, never propagated.
 
 >>> async def demo():                                         # doctest: +SKIP
@@ -48,6 +49,7 @@ class Gb32960Server:
         idle_timeout_s: float = 180.0,
         max_buffer_bytes: int = 131_112,
         max_garbage_bytes: int = 65_536,
+        max_rejected_streak: int = 50,
         flush_interval_s: float = 1.0,
     ) -> None:
         self.host, self.requested_port = host, port
@@ -57,6 +59,7 @@ class Gb32960Server:
         self.idle_timeout_s = idle_timeout_s
         self.max_buffer_bytes = max_buffer_bytes
         self.max_garbage_bytes = max_garbage_bytes
+        self.max_rejected_streak = max_rejected_streak
         self.flush_interval_s = flush_interval_s
         self._server: asyncio.Server | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -152,7 +155,7 @@ class Gb32960Server:
                     replies += session.handle(item)
                 else:
                     stats[f"rejected:{item.reason}"] += 1
-            if scanner.is_overflowing:
+            if scanner.is_overflowing or session.rejected_streak > self.max_rejected_streak:
                 stats["cut_off"] += 1
                 return
             if replies:

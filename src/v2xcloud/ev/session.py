@@ -84,6 +84,7 @@ class PlatformSession:
         self.clock = clock
         self.kick = kick
         self.vin: str | None = None
+        self.rejected_streak = 0
 
     def close(self) -> None:
         """The connection ended: release the VIN."""
@@ -98,12 +99,14 @@ class PlatformSession:
             msg = decode(frame)
         except Gb32960Error as exc:
             stats[f"rejected:{exc.reason}"] += 1
+            self.rejected_streak += 1
             return [
                 self._reply(
                     frame[2], frame[4:21].decode("ascii", "replace"), Response.ERROR, frame, b""
                 )
             ]
         stats[f"command:{msg.command:#04x}"] += 1
+        self.rejected_streak = 0
         if msg.response != Response.COMMAND:
             return []  # a terminal's answer to a platform query: nothing to acknowledge
         return self._dispatch(msg, frame)

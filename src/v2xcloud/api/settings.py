@@ -10,9 +10,14 @@ import msgspec
 
 from v2xcloud.errors import ConfigError
 
-__all__ = ["ApiSettings"]
+__all__ = ["ApiSettings", "default_web_dir"]
 
 _MIN_TOKEN_CHARS = 16
+
+
+def default_web_dir() -> Path:
+    """Where ``make web`` builds the dashboard: ``v2xcloud/web/dist`` inside the package."""
+    return Path(__file__).resolve().parent.parent / "web" / "dist"
 
 
 class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):

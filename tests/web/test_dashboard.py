@@ -1,0 +1,89 @@
+"""The dashboard in headless Chromium against the real server and a scripted platform."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from .conftest import Platform
+
+_FIND_CLICKABLE = """() => {
+  for (const id of window.v2x.scene.participants.keys()) {
+    if (!id.startsWith('veh-0')) continue;
+    const p = window.v2x.scene.participants.get(id);
+    const pt = window.v2x.map.project([p.lon_deg, p.lat_deg]);
+    const hits = window.v2x.map.queryRenderedFeatures(pt, {layers: ['participants']});
+    const canvas = window.v2x.map.getCanvas();
+    const inside = pt.x > 20 && pt.y > 20 && pt.x < canvas.clientWidth - 20 && pt.y < canvas.clientHeight - 20;
+    if (inside && hits.length === 1 && hits[0].properties.id === id) return id;
+  }
+  return null;
+}"""
+
+
+def _positions(page: Any) -> dict[str, tuple[float, float]]:
+    found = page.evaluate(
+        "() => [...window.v2x.scene.participants.values()].map(p => [p.id, p.lat_deg, p.lon_deg])"
+    )
+    return {pid: (lat, lon) for pid, lat, lon in found}
+
+
+def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(platform.server.url + "/")
+    page.wait_for_function("() => window.v2x && window.v2x.ready", timeout=30_000)
+    page.wait_for_function("() => window.v2x.rendered('participants').length >= 9", timeout=30_000)
+    assert len(page.evaluate("() => window.v2x.rendered('lanes')")) == 8
+    assert len(page.evaluate("() => window.v2x.rendered('crosswalks')")) == 4
+    assert {h["light"] for h in page.evaluate("() => window.v2x.rendered('heads')")} & {
+        "protected-green", "red", "yellow"}  # fmt: skip
+
+    # participants move between two screenshots
+    before = _positions(page)
+    first = page.screenshot(path=str(artifacts / "dashboard-1.png"))
+    page.wait_for_timeout(1500)
+    after = _positions(page)
+    second = page.screenshot(path=str(artifacts / "dashboard-2.png"))
+    moved = [pid for pid in before if pid in after and pid.startswith("veh-0")
+             and math.dist(before[pid], after[pid]) > 2e-5]  # fmt: skip
+    assert len(moved) >= 6, (before, after)
+    assert first != second
+
+    # the scripted hazard's advisory appears in the list and on the map
+    page.wait_for_selector("#advisory-list li[data-app=AVW]", timeout=15_000)
+    assert "AVW" in page.inner_text("#advisory-list")
+    page.wait_for_function(
+        "() => window.v2x.rendered('advisories').some(a => a.app === 'AVW')", timeout=10_000
+    )
+    assert page.evaluate("() => window.v2x.rendered('events').length") == 1
+    page.screenshot(path=str(artifacts / "dashboard-advisory.png"))
+
+    # clicking a participant shows its details and its stored trajectory
+    platform.live.stop()  # freeze the scene so the click lands on the arrow
+    page.wait_for_timeout(300)
+    target = page.evaluate(_FIND_CLICKABLE)
+    assert target is not None
+    x, y = page.evaluate("id => window.v2x.screenPosition(id)", target)
+    page.mouse.click(x, y)
+    page.wait_for_selector("#details:not([hidden])", timeout=5_000)
+    assert page.text_content("#details-id") == target
+    page.wait_for_function(
+        "() => /trajectory: [1-9][0-9]* stored points/.test("
+        "document.getElementById('trajectory-info').textContent)",
+        timeout=10_000,
+    )
+    page.wait_for_function("() => window.v2x.rendered('trajectory').length === 1", timeout=5_000)
+    page.screenshot(path=str(artifacts / "dashboard-trajectory.png"))
+
+    # keyboard: the focused map pans with the arrow keys
+    centre = page.evaluate("() => window.v2x.map.getCenter().toArray()")
+    page.focus("#map canvas")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(600)
+    assert page.evaluate("() => window.v2x.map.getCenter().toArray()") != centre
+    assert errors == []
+    page.close()

@@ -20,6 +20,8 @@ __all__ = ["build_parser", "main"]
 _COMMAND_MODULES: tuple[str, ...] = (
     "v2xcloud.cli.codec_commands",
     "v2xcloud.cli.gb32960_commands",
+    "v2xcloud.cli.evaluate_commands",
+    "v2xcloud.cli.demo_commands",
 )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from v2xcloud.errors import SimulationError
 from v2xcloud.sim import _hazards
 from v2xcloud.sim.network import build_network
-from v2xcloud.sim.scenario import Scenario
+from v2xcloud.sim.scenario import ActionSpec, Scenario
 from v2xcloud.sim.snapshot import Snapshot, TlsState
 from v2xcloud.sim.traffic import write_routes
 
@@ -50,8 +50,8 @@ class SumoBridge:
         self.ssm_path = work_dir / "ssm.xml"
         self.collision_path = work_dir / "collisions.xml"
         self._sumo: Any = None
-        self._actions = sorted(scenario.actions, key=lambda a: a.at_s)
-        self._next_action = 0
+        self._pending = sorted(scenario.actions, key=lambda a: a.at_s)
+        self._departed: set[str] = set()
         self.vehicle_events: dict[str, frozenset[str]] = {}
         self.forced_signals: dict[str, int] = {}
         self._max_speeds = {
@@ -106,12 +106,22 @@ class SumoBridge:
         return snap
 
     def _apply_due(self, traci: Any, now_s: float) -> None:
-        actions = self._actions
-        while self._next_action < len(actions) and actions[self._next_action].at_s <= now_s + 1e-9:
-            _hazards.apply(
-                traci, actions[self._next_action], self.vehicle_events, self.forced_signals
-            )
-            self._next_action += 1
+        """Apply due actions; one whose vehicle has not been inserted yet (busy road) waits."""
+        self._departed.update(traci.simulation.getDepartedIDList())
+        waiting = []
+        for action in self._pending:
+            if action.at_s > now_s + 1e-9:
+                waiting.append(action)
+            elif action.target in self._departed:
+                _hazards.apply(traci, action, self.vehicle_events, self.forced_signals)
+            else:
+                waiting.append(action)
+        self._pending = waiting
+
+    @property
+    def unapplied_actions(self) -> list[ActionSpec]:
+        """Actions still waiting (their vehicle never got onto the road); reported, not lost."""
+        return list(self._pending)
 
     def _snapshot(self, traci: Any) -> Snapshot:
         vres = traci.vehicle.getAllSubscriptionResults()

@@ -38,5 +38,8 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     warnings: list[tuple[str, str, str | None, float, float]] = msgspec.field(default_factory=list)
     scores: dict[str, AppScore] = msgspec.field(default_factory=dict)
     implemented_apps: list[str] = msgspec.field(default_factory=list)
+    dead_letters: dict[str, int] = msgspec.field(default_factory=dict)
+    is_interrupted: bool = False
+    unapplied_actions: list[str] = msgspec.field(default_factory=list)
     ingest_s: float = 0.0
     tick_s: float = 0.0

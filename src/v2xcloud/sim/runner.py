@@ -76,6 +76,7 @@ class _Chain:
         self.result = ScenarioResult(name=scenario.name, apps=list(scenario.apps), config=config)
         self.last_sent: dict[str, int] = {}
         self.records: list[tuple[str, str, str | None, float, float | None]] = []
+        self.road_users = 0
 
     def start(self) -> None:
         self.bridge.start()
@@ -123,8 +124,24 @@ class _Chain:
             return
         self.channel.send(raw, sent_ms=sent_ms, sender=sender, kind=kind, about=about)
 
-    def step(self) -> None:
+    def status(self, sim_ms: int, wall_s: float) -> dict[str, Any]:
+        """Live figures for progress lines: time, road users, frames, advisories by app."""
+        by_app: dict[str, int] = {}
+        for app, *_ in self.records:
+            by_app[app] = by_app.get(app, 0) + 1
+        return {
+            "sim_s": sim_ms / 1000.0,
+            "wall_s": wall_s,
+            "road_users": self.road_users,
+            "frames": sum(self.result.frames.values()),
+            "lost": self.channel.stats.lost,
+            "advisories": by_app,
+        }
+
+    def step(self) -> int:
+        """One simulation step through the whole chain; returns the simulation time in ms."""
         snap = self.bridge.step()
+        self.road_users = len(snap.ids)
         self.harness.observe(snap)
         now_ms = self.config.epoch_ms + snap.time_ms
         self.result.vehicle_hours += float((~snap.is_pedestrian).sum()) * self.sc.step_s / 3600.0
@@ -137,6 +154,7 @@ class _Chain:
         self.result.tick_s += tick_s
         for adv in advisories:
             self._record(adv, now_ms, snap.time_s, processing_ms=tick_s * 1000.0)
+        return snap.time_ms
 
     def _emit(self, snap: Any, now_ms: int) -> None:
         for sumo_id, bsm in self.participants.bsms(snap):
@@ -178,21 +196,44 @@ def run_scenario(
     platform: Platform,
     encode: Encoder,
     work_dir: Path | None = None,
+    pace: float | None = None,
+    on_second: Callable[[dict[str, Any]], None] | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` to its end through the whole chain and score the advisories.
 
-    Raises ``SimulationError`` if SUMO fails or the scenario is invalid.
+    ``pace`` 1.0 runs in real time (``None``: as fast as possible); ``on_second`` receives a
+    live status dict once per simulated second. Ctrl-C stops the run early and the partial
+    run is still scored (``is_interrupted``). Raises ``SimulationError`` if SUMO fails or the
+    scenario is invalid.
     """
     with tempfile.TemporaryDirectory(prefix=f"v2xsim-{scenario.name}-") as tmp:
         chain = _Chain(scenario, config, platform, encode, work_dir or Path(tmp))
         wall0 = time.perf_counter()
         chain.start()
         try:
-            while chain.bridge.is_running:
-                chain.step()
+            _loop(chain, wall0, pace, on_second)
+        except KeyboardInterrupt:
+            chain.result.is_interrupted = True
         finally:
             chain.bridge.close()
         return _finish(chain, time.perf_counter() - wall0)
+
+
+def _loop(
+    chain: _Chain,
+    wall0: float,
+    pace: float | None,
+    on_second: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    step_ms = round(chain.sc.step_s * 1000)
+    while chain.bridge.is_running:
+        sim_ms = chain.step()
+        if pace:
+            ahead_s = wall0 + sim_ms / 1000.0 / pace - time.perf_counter()
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+        if on_second is not None and sim_ms % 1000 < step_ms:
+            on_second(chain.status(sim_ms, time.perf_counter() - wall0))
 
 
 def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
@@ -208,6 +249,9 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
         apps={a if a not in ("BSW", "LCW") else "BSW/LCW" for a in apps},
     )
     res.wall_s = wall_s
+    res.unapplied_actions = [
+        f"{a.kind} on {a.target} at {a.at_s} s" for a in chain.bridge.unapplied_actions
+    ]
     res.episodes = episodes
     res.warnings = [(w.app, w.ego, w.other, w.onset_s, w.end_s) for w in warnings]
     res.scores = scores

@@ -1,0 +1,66 @@
+"""Matplotlib figures of the evaluation report (headless Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from v2xcloud.sim.result import ScenarioResult
+from v2xcloud.sim.scorer import AppScore
+
+__all__ = ["lead_times", "timeline"]
+
+
+def lead_times(scores: dict[str, AppScore], path: Path) -> Path | None:
+    """Histogram of lead times per application with any; ``None`` if there are none."""
+    apps = [a for a, s in scores.items() if s.lead_times_s]
+    if not apps:
+        return None
+    fig, axes = plt.subplots(1, len(apps), figsize=(3.2 * len(apps), 2.8), squeeze=False)
+    for ax, app in zip(axes[0], apps, strict=True):
+        ax.hist(scores[app].lead_times_s, bins=10, color="#3a7bd5")
+        ax.axvline(2.0, color="#d9534f", linestyle="--", linewidth=1)
+        ax.set_title(app)
+        ax.set_xlabel("lead time (s)")
+    axes[0][0].set_ylabel("episodes")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def timeline(result: ScenarioResult, path: Path) -> Path:
+    """Ground-truth episodes (bars) and warnings (dots) over simulation time, one row per
+    (app, ego)."""
+    keys = sorted(
+        {(e.app, e.ego) for e in result.episodes} | {(w[0], w[1]) for w in result.warnings}
+    )
+    keys = keys[:30]  # busy scenarios: the first 30 rows keep the figure readable
+    row = {k: i for i, k in enumerate(keys)}
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.28 * max(1, len(keys))))
+    for e in result.episodes:
+        if (e.app, e.ego) in row:
+            ax.barh(
+                row[(e.app, e.ego)],
+                e.end_s - e.start_s,
+                left=e.start_s,
+                height=0.5,
+                color="#f0ad4e",
+            )
+            if e.critical_s is not None:
+                ax.plot(e.critical_s, row[(e.app, e.ego)], "kx")
+    for app, ego, _other, onset, end in result.warnings:
+        if (app, ego) in row:
+            ax.plot([onset, end], [row[(app, ego)]] * 2, color="#3a7bd5", linewidth=3)
+            ax.plot(onset, row[(app, ego)], "o", color="#3a7bd5")
+    ax.set_yticks(range(len(keys)), [f"{a} {e}" for a, e in keys], fontsize=7)
+    ax.set_xlabel("simulation time (s)   orange: ground truth, x: critical, blue: warning")
+    ax.set_title(result.name, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+WEB_DIST := src/v2xcloud/web/dist
+WEB_STAMP := $(WEB_DIST)/.built
+NPM_STAMP := web/node_modules/.ci-installed
+WEB_SOURCES := $(wildcard web/src/*) web/index.html web/build.mjs
+
+.PHONY: demo test lint venv clean system-deps web
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,7 +19,22 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# Debian packages for the store and browser tests (PostgreSQL/PostGIS, Chromium); only if missing.
+system-deps:
+	bash tools/system-deps.sh
+
+# The dashboard: npm ci from the committed lock file, bundled into the package (git-ignored).
+$(NPM_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+$(WEB_STAMP): $(NPM_STAMP) $(WEB_SOURCES)
+	cd web && node build.mjs
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+
+demo: $(STAMP) web
 	$(BIN)/v2xcloud demo
 
 lint: $(STAMP)
@@ -22,8 +42,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) lint system-deps web
 	$(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf web/node_modules $(WEB_DIST) artifacts

@@ -1,0 +1,102 @@
+"""``v2xcloud gb32960 decode|serve|fleet``."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from v2xcloud.cli.main import main
+from v2xcloud.ev.server import Gb32960Server
+from v2xcloud.ev.sink import MemoryReportSink
+
+
+def test_decode_file_reference_frames(
+    tmp_path: Path, reference_frames: list[dict[str, object]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "frames.hex"
+    path.write_text(
+        "\n".join(str(f["hex"]) for f in reference_frames) + "\n\n# note\nnot-hex\n2323\n"
+    )
+    assert main(["gb32960", "decode", str(path)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["ok"] for r in rows] == [True, True, True, True, False, False, False]
+    assert rows[0]["message"]["body"]["vehicle"]["soc_pct"] == 69
+    assert rows[1]["message"]["body"]["alarm"]["max_level"] == 3
+    assert (rows[4]["reason"], rows[4]["offset"]) == ("bcc_mismatch", 827)
+    assert rows[5]["reason"] == "bad_hex" and rows[6]["reason"] == "truncated"
+
+
+def test_decode_stdin_lenient(
+    monkeypatch: pytest.MonkeyPatch, frame_2025: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(frame_2025.hex() + "\n"))
+    assert main(["gb32960", "decode", "--lenient", "-"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["ok"] and row["message"]["is_bcc_ok"] is False
+    assert row["message"]["body"]["signature"]["algorithm"] == 2
+
+
+def test_decode_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gb32960", "decode", "/nonexistent/frames.hex"]) == 1
+    assert "cannot read /nonexistent/frames.hex" in capsys.readouterr().err
+
+
+def test_fleet_against_server(capsys: pytest.CaptureFixture[str]) -> None:
+    loop = asyncio.new_event_loop()
+    server = Gb32960Server(report_sink=MemoryReportSink())
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        code = main(
+            [
+                "gb32960",
+                "fleet",
+                "--vehicles",
+                "3",
+                "--port",
+                str(server.port),
+                "--duration",
+                "6",
+                "--period",
+                "0.02",
+                "--thermal-runaway",
+                "1",
+                "--thermal-runaway-at",
+                "3",
+            ]
+        )
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["reports"] == 18 and out["acked"] == 18 and out["errors"] == 0
+
+
+def test_serve_writes_files_and_stops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reports, alarms = tmp_path / "r.jsonl", tmp_path / "a.jsonl"
+    assert (
+        main(
+            [
+                "gb32960",
+                "serve",
+                "--port",
+                "0",
+                "--duration",
+                "0.2",
+                "--reports",
+                str(reports),
+                "--alarms",
+                str(alarms),
+            ]
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "listening on 127.0.0.1:" in err and reports.exists() and alarms.exists()

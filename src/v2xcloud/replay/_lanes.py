@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import msgspec
@@ -9,7 +10,7 @@ import msgspec
 from v2xcloud.model import Connection, Lane, MapLink, NodeId
 from v2xcloud.model.map import SpeedLimit
 
-__all__ = ["KmlLane", "build_links", "turn_maneuver"]
+__all__ = ["KmlLane", "build_links", "turn_maneuver", "untangle"]
 
 LatLon = tuple[float, float]
 _M_PER_DEG = 111_320.0
@@ -62,17 +63,44 @@ def _orient_towards(
     return points if near_is_last == last else points[::-1]
 
 
+def untangle(points: tuple[LatLon, ...]) -> tuple[LatLon, ...]:
+    """Put a lane's points back in order when the file lists one out of sequence.
+
+    Real maps contain lanes whose polyline doubles back (a point appended at the wrong end).
+    If consecutive segments run against the lane's main axis, the points are sorted along it.
+    """
+    if len(points) < 3:
+        return points
+    lat0 = points[0][0]
+    xy = [((p[1] * math.cos(math.radians(lat0))), p[0]) for p in points]
+    ax, ay = xy[-1][0] - xy[0][0], xy[-1][1] - xy[0][1]
+    if math.hypot(ax, ay) == 0.0:
+        ax, ay = xy[1][0] - xy[0][0], xy[1][1] - xy[0][1]
+    steps = [(b[0] - a[0]) * ax + (b[1] - a[1]) * ay for a, b in itertools.pairwise(xy)]
+    if all(s >= 0 for s in steps) or all(s <= 0 for s in steps):
+        return points
+    # principal axis of the points (2x2 covariance), then order along it
+    mx, my = sum(p[0] for p in xy) / len(xy), sum(p[1] for p in xy) / len(xy)
+    sxx = sum((p[0] - mx) ** 2 for p in xy)
+    syy = sum((p[1] - my) ** 2 for p in xy)
+    sxy = sum((p[0] - mx) * (p[1] - my) for p in xy)
+    angle = 0.5 * math.atan2(2 * sxy, sxx - syy)
+    ux, uy = math.cos(angle), math.sin(angle)
+    order = sorted(range(len(points)), key=lambda i: (xy[i][0] - mx) * ux + (xy[i][1] - my) * uy)
+    return tuple(points[i] for i in order)
+
+
 def _oriented(lanes: dict[int, KmlLane], ref: LatLon) -> dict[int, tuple[LatLon, ...]]:
     """Ingress lanes end at the junction, egress lanes start there."""
     out: dict[int, tuple[LatLon, ...]] = {}
     for lane in lanes.values():
         if lane.sinks:
             targets = [p for s in lane.sinks if s in lanes for p in _ends(lanes[s])] or [ref]
-            out[lane.lane_id] = _orient_towards(lane.points, targets, last=True)
+            out[lane.lane_id] = _orient_towards(untangle(lane.points), targets, last=True)
     for lane in lanes.values():
         if not lane.sinks:
             feeders = [out[f.lane_id][-1] for f in lanes.values() if lane.lane_id in f.sinks]
-            out[lane.lane_id] = _orient_towards(lane.points, feeders or [ref], last=False)
+            out[lane.lane_id] = _orient_towards(untangle(lane.points), feeders or [ref], last=False)
     return out
 
 

@@ -138,7 +138,7 @@ class Disseminator:
                 () if i is None else self._rsus_near(view, view.x_m[i : i + 1], view.y_m[i : i + 1])
             )
             key = f"advisory|{adv.app}|{adv.ego_id}|{adv.other_id}"
-            fingerprint = (int(adv.level), adv.detail, adv.other_id)
+            fingerprint = (int(adv.level), adv.other_id)  # figures change every tick
             d = self._decide(key, adv, fingerprint, {adv.ego_id}, rsus, adv.expires_ms, now_ms)
             if d is not None:
                 out.append(d)

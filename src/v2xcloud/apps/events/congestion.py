@@ -4,7 +4,8 @@ Each tick measures every ingress lane: vehicles on it, their mean speed, density
 standing back from the stop line. Levels come from the mean speed over ``window_s`` against the
 lane's limit (0 free ≥ 70 %, 1 light ≥ 50 %, 2 moderate ≥ 30 %, 3 heavy below). A lane is
 reported congested when its level is at least ``min_level`` and its queue has not cleared for
-``min_duration_s``: a queue that empties on green is normal signal operation, not congestion.
+``min_duration_s``, of which at least ``min_green_s`` under green (when the SPAT is known): a
+queue that waits out a long red, or empties on green, is normal signal operation.
 """
 
 from __future__ import annotations
@@ -74,18 +75,23 @@ class CongestionDetector:
         window_s: float = 60.0,
         min_duration_s: float = 60.0,
         min_level: int = 2,
+        min_green_s: float = 10.0,
         default_limit_mps: float = 50 / 3.6,
         event_type: int | None = None,
     ) -> None:
         self.window_ms = int(window_s * 1000)
         self.min_duration_ms = int(min_duration_s * 1000)
         self.min_level = min_level
+        self.min_green_ms = int(min_green_s * 1000)
         self.default_limit_mps = default_limit_mps
         self.book = EventBook(
             kind=self.kind, event_type=event_type or DEFAULT_EVENT_TYPES[self.kind]
         )
         self._speeds: dict[tuple[int, int], deque[tuple[int, float]]] = {}
         self._queued_since: dict[tuple[int, int], int] = {}
+        self._green_ms: dict[tuple[int, int], int] = {}
+        self._last_ms: int | None = None
+        self._dt_ms = 0
         self.traffic: list[LaneTraffic] = []
 
     def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
@@ -95,6 +101,8 @@ class CongestionDetector:
         for a in on_approaches(view, range_m=1e9):
             key = (a.junction.node.id.id, a.lane)
             on_lane.setdefault(key, []).append((a.index, a.to_stop_m))
+        self._dt_ms = 0 if self._last_ms is None else now_ms - self._last_ms
+        self._last_ms = now_ms
         self.traffic = []
         for junction in view.junctions:
             for lane in range(len(junction.lanes)):
@@ -139,9 +147,14 @@ class CongestionDetector:
         )
         if q_count == 0:
             self._queued_since.pop(key, None)
+            self._green_ms.pop(key, None)
             return
         since = self._queued_since.setdefault(key, now_ms)
-        if level >= self.min_level and now_ms - since >= self.min_duration_ms:
+        timing = junction.phase(junction.main_movement(lane).phase_id, now_ms)
+        if timing is not None and timing.light.is_green:
+            self._green_ms[key] = self._green_ms.get(key, 0) + self._dt_ms
+        survived_green = timing is None or self._green_ms.get(key, 0) >= self.min_green_ms
+        if level >= self.min_level and now_ms - since >= self.min_duration_ms and survived_green:
             self._report(view, now_ms, junction, lane, q_len, level, since)
 
     def _report(

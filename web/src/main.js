@@ -13,7 +13,7 @@ const charts = {
   throughput: new Chart(document.getElementById("chart-throughput"),
     [{ key: "messages_in_per_s", colour: "#4fc3f7" }, { key: "advisories_out_per_s", colour: "#ff5b5b" }]),
   latency: new Chart(document.getElementById("chart-latency"),
-    [{ key: "tick_ms", colour: "#aed581" }, { key: "latency_p95_ms", colour: "#ffb347" }]),
+    [{ key: "tick_ms", colour: "#aed581" }, { key: "latency_p99_ms", colour: "#ffb347" }]),
 };
 
 const map = new maplibregl.Map({

@@ -49,10 +49,10 @@ export function renderDetails(participant, trackPoints) {
 
 export function renderStats(stats, droppedFrames) {
   if (!stats) return;
-  const p95 = stats.latency_p95_ms != null ? stats.latency_p95_ms.toFixed(1) : "—";
+  const p99 = stats.latency_p99_ms != null ? stats.latency_p99_ms.toFixed(1) : "—";
   document.getElementById("stats-line").textContent =
     `${stats.participants} participants · ${stats.messages_in_per_s.toFixed(0)} msg/s in · ` +
-    `${stats.advisories_out_per_s.toFixed(1)} adv/s out · tick ${stats.tick_ms.toFixed(1)} ms · p95 ${p95} ms`;
+    `${stats.advisories_out_per_s.toFixed(1)} adv/s out · tick ${stats.tick_ms.toFixed(1)} ms · latency p99 ${p99} ms`;
   document.getElementById("clock").textContent = time(stats.now_ms);
   document.getElementById("drops").textContent = droppedFrames ? `${droppedFrames} frames dropped` : "";
 }

@@ -1,0 +1,141 @@
+"""The ``LiveSource`` over the real platform core (``runtime.Runtime``).
+
+``RuntimeLive`` attaches to a runtime as an advisory sink, so it runs at the end of every
+tick on the tick's own thread: it snapshots the scene view (participants, intersections,
+road events), the advisories in force and, at most once a second, the runtime's statistics,
+then tells its subscribers. The API only ever reads these snapshots, so a request never
+touches the scene while a tick is running.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from v2xcloud.api.live import IntersectionView, PlatformStats, TickDelta, Unsubscribe
+from v2xcloud.model import Advisory, ParticipantState, RoadEvent
+from v2xcloud.runtime import Runtime
+from v2xcloud.store import BBox
+from v2xcloud.twin import SceneView
+
+__all__ = ["RuntimeLive"]
+
+
+class _Rates:
+    """Per-second rates from cumulative counters, refreshed at most every ``period_ms``."""
+
+    def __init__(self, period_ms: int) -> None:
+        self.period_ms = period_ms
+        self.last_ms: int | None = None
+        self.last_in = 0
+        self.last_out = 0
+        self.in_per_s = 0.0
+        self.out_per_s = 0.0
+
+    def due(self, now_ms: int) -> bool:
+        return self.last_ms is None or now_ms - self.last_ms >= self.period_ms
+
+    def update(self, now_ms: int, total_in: int, total_out: int) -> None:
+        if self.last_ms is not None and now_ms > self.last_ms:
+            span_s = (now_ms - self.last_ms) / 1000
+            self.in_per_s = (total_in - self.last_in) / span_s
+            self.out_per_s = (total_out - self.last_out) / span_s
+        self.last_ms, self.last_in, self.last_out = now_ms, total_in, total_out
+
+
+class RuntimeLive:
+    """A ``LiveSource`` fed by ``runtime``'s ticks (it adds itself as a sink)."""
+
+    def __init__(self, runtime: Runtime, *, stats_period_ms: int = 1000) -> None:
+        self.runtime = runtime
+        self._lock = threading.Lock()
+        self._subscribers: list[Callable[[TickDelta], None]] = []
+        self._participants: dict[str, ParticipantState] = {}
+        self._intersections: list[IntersectionView] = []
+        self._events: list[RoadEvent] = []
+        self._advisories: list[Advisory] = []
+        self._stats = PlatformStats(now_ms=0)
+        self._rates = _Rates(stats_period_ms)
+        runtime.add_sink(self)
+
+    # -- AdvisorySink: called by the runtime at the end of each tick -----------------------------
+    def emit(self, advisories: Sequence[Advisory], *, now_ms: int) -> None:
+        """Snapshot the tick and tell subscribers (runs on the tick's thread, never blocks)."""
+        view = self.runtime.view
+        if view is None:
+            return
+        states = {pid: view.state(row) for row, pid in enumerate(view.ids)}
+        intersections = _intersections(view)
+        events = [active.event for active in view.events]
+        stats = self._platform_stats(now_ms, len(states)) if self._rates.due(now_ms) else None
+        with self._lock:
+            removed = tuple(pid for pid in self._participants if pid not in states)
+            known_events = {(e.source, e.event_id) for e in self._events}
+            self._participants = states
+            self._intersections = intersections
+            self._events = events
+            self._advisories = self.runtime.active_advisories()
+            if stats is not None:
+                self._stats = stats
+            subscribers = list(self._subscribers)
+        delta = TickDelta(now_ms=now_ms, participants=tuple(states.values()), removed_ids=removed,
+                          advisories=tuple(advisories),
+                          signals=tuple(i.signal for i in intersections if i.signal),
+                          events=tuple(e for e in events if (e.source, e.event_id) not in known_events),
+                          stats=stats)  # fmt: skip
+        for callback in subscribers:
+            callback(delta)
+
+    def _platform_stats(self, now_ms: int, participants: int) -> PlatformStats:
+        raw: dict[str, Any] = self.runtime.stats()
+        total_in = sum(raw["messages_in"].values())
+        total_out = sum(raw["advisories_out"].values())
+        self._rates.update(now_ms, total_in, total_out)
+        latency = raw["latency_ms"]
+        return PlatformStats(now_ms=now_ms, messages_in_per_s=self._rates.in_per_s,
+                             advisories_out_per_s=self._rates.out_per_s,
+                             tick_ms=raw["tick_ms"]["p50"] or 0.0,
+                             latency_p50_ms=latency["p50"], latency_p99_ms=latency["p99"],
+                             participants=participants,
+                             dead_letters=dict(raw["dead_letters"]))  # fmt: skip
+
+    # -- LiveSource ------------------------------------------------------------------------------
+    def participants(self, bbox: BBox | None = None) -> list[ParticipantState]:
+        with self._lock:
+            found = list(self._participants.values())
+        return [p for p in found if bbox is None or bbox.contains(p.lat_deg, p.lon_deg)]
+
+    def intersections(self) -> list[IntersectionView]:
+        with self._lock:
+            return list(self._intersections)
+
+    def advisories(self) -> list[Advisory]:
+        with self._lock:
+            return list(self._advisories)
+
+    def road_events(self) -> list[RoadEvent]:
+        with self._lock:
+            return list(self._events)
+
+    def stats(self) -> PlatformStats:
+        return self._stats
+
+    def subscribe(self, callback: Callable[[TickDelta], None]) -> Unsubscribe:
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+
+def _intersections(view: SceneView) -> list[IntersectionView]:
+    return [
+        IntersectionView(node=place.node, signal=place.signal)
+        for place in view.intersections.values()
+        if place.node is not None
+    ]

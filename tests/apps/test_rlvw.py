@@ -76,3 +76,10 @@ def test_helpers() -> None:
         PhaseTiming(light=GREEN, remaining_s=1.0, next_light=YELLOW, next_end_s=4.0), 3.0
     )
     assert not red_at_arrival(PhaseTiming(light=LightState.DARK, remaining_s=None), 1.0)
+
+
+def test_between_a_red_lane_and_a_green_lane_is_not_warned_but_between_two_reds_is() -> None:
+    red, green = (RED, 20.0, GREEN, 50.0), (GREEN, 20.0, RED, 50.0)
+    between = vehicle("k", 1.6, -20, 14.0)
+    assert _warned(spat(0, phase1=red, phase2=green), between) == {}
+    assert _warned(spat(0, phase1=red, phase2=red), between) == {"k": AdvisoryLevel.WARNING}

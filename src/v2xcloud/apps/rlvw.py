@@ -3,13 +3,18 @@ speed, and a comfortable deceleration (after a reaction time) can no longer stop
 
 Movements that may turn on red (``maneuverRightTurnOnRedAllowed``/``LeftTurnOnRed``) never
 warn; a lane with several movements warns only if every restricted movement is red at arrival.
+Where the position cannot tell adjacent lanes apart (within ``ambiguity_m``), every candidate
+lane must be red at arrival: a vehicle between a red straight lane and a green turn lane is
+not warned (on the K733 recording, such vehicles turned on green).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from v2xcloud.apps._v2i import advisory, on_approaches
 from v2xcloud.model import Advisory, AdvisoryLevel, LightState
-from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming
+from v2xcloud.twin.junction import TURN_ON_RED, Junction, PhaseTiming
 from v2xcloud.twin.roadside import RoadsideView
 from v2xcloud.twin.v2i import as_roadside
 from v2xcloud.twin.view import SceneView
@@ -59,6 +64,7 @@ class RedLightViolationWarning:
         reaction_s: float = 1.0,
         range_m: float = 150.0,
         min_speed_mps: float = 2.0,
+        ambiguity_m: float = 2.5,
         hold_ms: int = 1000,
     ) -> None:
         self.comfortable_decel_mps2 = comfortable_decel_mps2
@@ -66,7 +72,19 @@ class RedLightViolationWarning:
         self.reaction_s = reaction_s
         self.range_m = range_m
         self.min_speed_mps = min_speed_mps
+        self.ambiguity_m = ambiguity_m
         self.hold_ms = hold_ms
+
+    def _candidate_lanes(
+        self, view: RoadsideView, i: int, junction: Junction, lane: int
+    ) -> list[int]:
+        near = junction.approach.near(
+            view.x_m[i : i + 1],
+            view.y_m[i : i + 1],
+            view.heading_deg[i : i + 1],
+            within_m=self.ambiguity_m,
+        )[0]
+        return sorted({lane, *np.flatnonzero(near).tolist()})
 
     def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
         """Advisories for every vehicle about to run a red light at ``now_ms``."""
@@ -82,7 +100,13 @@ class RedLightViolationWarning:
             if d_stop <= a.to_stop_m:
                 continue  # can still stop comfortably
             arrival_s = a.to_stop_m / v
-            conns = [c for c in a.junction.movements(a.lane) if not (c.maneuvers & TURN_ON_RED)]
+            lanes = self._candidate_lanes(view, a.index, a.junction, a.lane)
+            conns = [
+                c
+                for lane in lanes
+                for c in a.junction.movements(lane)
+                if not (c.maneuvers & TURN_ON_RED)
+            ]
             timings = [a.junction.phase(c.phase_id, now_ms) for c in conns]
             if not timings or any(t is None or not red_at_arrival(t, arrival_s) for t in timings):
                 continue

@@ -63,6 +63,35 @@ class ApproachLanes:
     def __len__(self) -> int:
         return int(self.length_m.size)
 
+    def near(
+        self,
+        x_m: FloatArray,
+        y_m: FloatArray,
+        heading_deg: FloatArray,
+        *,
+        within_m: float,
+        max_heading_diff_deg: float = 45.0,
+    ) -> npt.NDArray[np.bool_]:
+        """(points × lanes) mask of the lanes running within ``within_m`` of each point in its
+        direction: the candidates when a position cannot tell two adjacent lanes apart."""
+        x = np.asarray(x_m, dtype=np.float64)[:, None]
+        y = np.asarray(y_m, dtype=np.float64)[:, None]
+        out = np.zeros((x.shape[0], len(self)), dtype=bool)
+        if x.shape[0] == 0 or self._a.shape[0] == 0:
+            return out
+        t = ((x - self._a[:, 0]) * self._d[:, 0] + (y - self._a[:, 1]) * self._d[:, 1]) / self._len2
+        t = np.clip(t, 0.0, 1.0)
+        dist = np.hypot(
+            x - (self._a[:, 0] + t * self._d[:, 0]), y - (self._a[:, 1] + t * self._d[:, 1])
+        )
+        h = np.asarray(heading_deg, dtype=np.float64)[:, None]
+        ok = (dist <= within_m) & (
+            np.abs((h - self._heading + 180.0) % 360.0 - 180.0) <= max_heading_diff_deg
+        )
+        rows, segs = np.nonzero(ok)
+        out[rows, self._lane[segs]] = True
+        return out
+
     def match(
         self,
         x_m: FloatArray,

@@ -39,8 +39,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistorySto
     else:
         dsn = request.getfixturevalue("postgres_dsn")
         with psycopg.connect(dsn, autocommit=True) as con:
-            con.execute("DROP TABLE IF EXISTS participant_states, advisories, road_events, "
-                        "dead_letters, ev_reports")  # fmt: skip
+            con.execute(
+                "DROP TABLE IF EXISTS participant_states, advisories, road_events, "
+                "dead_letters, ev_reports"
+            )
         backend = PostgresStore(dsn=dsn)
     yield backend
     backend.close()

@@ -42,8 +42,12 @@ def test_viewer_role_for_reads(played: ScriptedLive, store: HistoryStore) -> Non
         assert client.get("/api/participants").status_code == 401
         viewer = {"Authorization": f"Bearer {VIEWER}"}
         assert client.get("/api/participants", headers=viewer).status_code == 200
-        assert client.get("/api/participants",
-                          headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200  # fmt: skip
+        assert (
+            client.get(
+                "/api/participants", headers={"Authorization": f"Bearer {ADMIN}"}
+            ).status_code
+            == 200
+        )
         assert client.post("/api/events", json=EVENT, headers=viewer).status_code == 401
         assert client.get("/api/health").status_code == 200
         with (

@@ -63,12 +63,15 @@ def test_trajectory_over_a_time_range(played: ScriptedLive, store: HistoryStore)
     with make_client(played, store) as client:
         track = client.get("/api/participants/veh-01/trajectory").json()
         assert len(track) == 60
-        part = client.get("/api/participants/veh-01/trajectory",
-                          params={"start_ms": T0 + 1000, "end_ms": T0 + 1900}).json()  # fmt: skip
+        part = client.get(
+            "/api/participants/veh-01/trajectory",
+            params={"start_ms": T0 + 1000, "end_ms": T0 + 1900},
+        ).json()
         assert [p[0] - T0 for p in part] == list(range(1000, 2000, 100))
         assert part[0][1:3] != part[-1][1:3]  # it moved
-        bad = client.get("/api/participants/veh-01/trajectory",
-                         params={"start_ms": T0 + 5, "end_ms": T0})  # fmt: skip
+        bad = client.get(
+            "/api/participants/veh-01/trajectory", params={"start_ms": T0 + 5, "end_ms": T0}
+        )
         assert bad.status_code == 422
 
 

@@ -18,17 +18,28 @@ def _approach(seconds: float) -> ListSource:
     items = []
     for k in range(int(seconds * 10) + 1):
         t = T0 + 100 * k
-        items.append(TimedMessage(received_at_ms=t + 15, source="ego",
-                                  message=bsm_at("ego", x_m=0, y_m=1.5 * k, t_ms=t, speed_mps=15.0)))  # fmt: skip
+        items.append(
+            TimedMessage(
+                received_at_ms=t + 15,
+                source="ego",
+                message=bsm_at("ego", x_m=0, y_m=1.5 * k, t_ms=t, speed_mps=15.0),
+            )
+        )
         if k < 25:  # the lead stops reporting after 2.5 s and leaves the scene
-            items.append(TimedMessage(received_at_ms=t + 25, source="lead",
-                                      message=bsm_at("lead", x_m=0, y_m=64.5, t_ms=t, speed_mps=0.0)))  # fmt: skip
+            items.append(
+                TimedMessage(
+                    received_at_ms=t + 25,
+                    source="lead",
+                    message=bsm_at("lead", x_m=0, y_m=64.5, t_ms=t, speed_mps=0.0),
+                )
+            )
     return ListSource(items)
 
 
 def test_runtime_ticks_become_deltas_and_endpoints() -> None:
-    runtime = Runtime(frame=TEST_FRAME, apps=[ForwardCollisionWarning()],
-                      scene_options={"stale_after_ms": 1000})  # fmt: skip
+    runtime = Runtime(
+        frame=TEST_FRAME, apps=[ForwardCollisionWarning()], scene_options={"stale_after_ms": 1000}
+    )
     live = RuntimeLive(runtime)
     deltas: list[TickDelta] = []
     live.subscribe(deltas.append)

@@ -32,9 +32,17 @@ def _state(pid: str, t_ms: int, lat: float, lon: float = 116.0) -> ParticipantSt
 
 
 def _advisory(app: str, t_ms: int, lat: float) -> Advisory:
-    return Advisory(app=app, level=AdvisoryLevel.WARNING, ego_id="v1", issued_ms=t_ms,
-                    expires_ms=t_ms + 1000, lat_deg=lat, lon_deg=116.0, ttc_s=2.1,
-                    values={"gap_m": 14.0})  # fmt: skip
+    return Advisory(
+        app=app,
+        level=AdvisoryLevel.WARNING,
+        ego_id="v1",
+        issued_ms=t_ms,
+        expires_ms=t_ms + 1000,
+        lat_deg=lat,
+        lon_deg=116.0,
+        ttc_s=2.1,
+        values={"gap_m": 14.0},
+    )
 
 
 def test_latest_state_per_participant_within_window(store: HistoryStore) -> None:
@@ -63,8 +71,14 @@ def test_trajectory_is_time_bounded_and_ordered(store: HistoryStore) -> None:
 
 
 def test_advisories_by_time_app_and_bbox_round_trip(store: HistoryStore) -> None:
-    store.write_advisories([_advisory("FCW", T0, 39.9), _advisory("GLOSA", T0 + 10, 39.9),
-                            _advisory("FCW", T0 + 20, 41.0), _advisory("FCW", T0 + 99_000, 39.9)])  # fmt: skip
+    store.write_advisories(
+        [
+            _advisory("FCW", T0, 39.9),
+            _advisory("GLOSA", T0 + 10, 39.9),
+            _advisory("FCW", T0 + 20, 41.0),
+            _advisory("FCW", T0 + 99_000, 39.9),
+        ]
+    )
     box = BBox(min_lon_deg=115.0, min_lat_deg=39.0, max_lon_deg=117.0, max_lat_deg=40.0)
     found = store.advisories(start_ms=T0, end_ms=T0 + 60_000, app="FCW", bbox=box)
     assert found == [_advisory("FCW", T0, 39.9)]
@@ -74,8 +88,16 @@ def test_advisories_by_time_app_and_bbox_round_trip(store: HistoryStore) -> None
 
 
 def test_road_events_round_trip(store: HistoryStore) -> None:
-    event = RoadEvent(event_id=7, event_type=401, source="detection", lat_deg=39.9,
-                      lon_deg=116.0, radius_m=30.0, kind="congestion", description="queue")  # fmt: skip
+    event = RoadEvent(
+        event_id=7,
+        event_type=401,
+        source="detection",
+        lat_deg=39.9,
+        lon_deg=116.0,
+        radius_m=30.0,
+        kind="congestion",
+        description="queue",
+    )
     store.write_road_events([event], recorded_ms=T0)
     assert store.road_events(start_ms=T0 - 1, end_ms=T0 + 1) == [event]
     far = BBox(min_lon_deg=0.0, min_lat_deg=0.0, max_lon_deg=1.0, max_lat_deg=1.0)
@@ -83,16 +105,19 @@ def test_road_events_round_trip(store: HistoryStore) -> None:
 
 
 def test_dead_letter_counts_by_reason(store: HistoryStore) -> None:
-    letters = [DeadLetter(received_ms=T0 + i, reason=r, source="udp:rsu-1", raw=b"\x00\xff",
-                          detail="bad") for i, r in enumerate(["crc", "crc", "schema"])]  # fmt: skip
+    letters = [
+        DeadLetter(received_ms=T0 + i, reason=r, source="udp:rsu-1", raw=b"\x00\xff", detail="bad")
+        for i, r in enumerate(["crc", "crc", "schema"])
+    ]
     store.write_dead_letters(letters)
     assert store.dead_letter_counts(start_ms=T0, end_ms=T0 + 10) == {"crc": 2, "schema": 1}
     assert store.dead_letter_counts(start_ms=T0 + 1, end_ms=T0 + 1) == {"crc": 1}
 
 
 def test_ev_reports_round_trip(store: HistoryStore) -> None:
-    report = EvReportRecord(received_ms=T0, vin="LVSHFFAC5JF123456",
-                            payload={"soc_pct": 81.0, "alarm_level": 0})  # fmt: skip
+    report = EvReportRecord(
+        received_ms=T0, vin="LVSHFFAC5JF123456", payload={"soc_pct": 81.0, "alarm_level": 0}
+    )
     store.write_ev_reports([report])
     assert store.ev_reports("LVSHFFAC5JF123456", start_ms=T0, end_ms=T0) == [report]
 

@@ -22,9 +22,14 @@ T0 = 1_700_000_000_000
 
 
 def _state(pid: str, t_ms: int) -> ParticipantState:
-    return ParticipantState(id=pid, kind=ParticipantKind.PEDESTRIAN,
-                            source=ParticipantSource.RSM, timestamp_ms=t_ms, lat_deg=31.2,
-                            lon_deg=121.4)  # fmt: skip
+    return ParticipantState(
+        id=pid,
+        kind=ParticipantKind.PEDESTRIAN,
+        source=ParticipantSource.RSM,
+        timestamp_ms=t_ms,
+        lat_deg=31.2,
+        lon_deg=121.4,
+    )
 
 
 class _CountingStore(DuckDbStore):
@@ -51,8 +56,9 @@ def test_downsamples_per_participant_and_writes_in_bulk() -> None:
 
 
 def test_every_kind_reaches_the_store(store: HistoryStore) -> None:
-    advisory = Advisory(app="HLW", level=AdvisoryLevel.INFO, ego_id="v", issued_ms=T0,
-                        expires_ms=T0 + 5000)  # fmt: skip
+    advisory = Advisory(
+        app="HLW", level=AdvisoryLevel.INFO, ego_id="v", issued_ms=T0, expires_ms=T0 + 5000
+    )
     event = RoadEvent(event_id=1, event_type=100, source="rsu", lat_deg=31.2, lon_deg=121.4)
     with HistoryWriter(store, participant_interval_ms=0) as writer:
         writer.submit_participants([_state("a", T0), _state("a", T0 + 1)])
@@ -61,8 +67,13 @@ def test_every_kind_reaches_the_store(store: HistoryStore) -> None:
         writer.submit_dead_letters([DeadLetter(received_ms=T0, reason="uper", source="mqtt")])
         writer.submit_ev_reports([EvReportRecord(received_ms=T0, vin="V" * 17)])
         writer.flush()
-        assert writer.stats.written == {"participants": 2, "advisories": 1, "road_events": 1,
-                                        "dead_letters": 1, "ev_reports": 1}  # fmt: skip
+        assert writer.stats.written == {
+            "participants": 2,
+            "advisories": 1,
+            "road_events": 1,
+            "dead_letters": 1,
+            "ev_reports": 1,
+        }
     assert store.advisories(start_ms=T0, end_ms=T0) == [advisory]
     assert store.road_events(start_ms=T0, end_ms=T0) == [event]
 
@@ -75,8 +86,9 @@ class _SlowStore(DuckDbStore):
 
 def test_full_queue_drops_and_counts_without_blocking() -> None:
     store = _SlowStore(data_dir=None)
-    with HistoryWriter(store, participant_interval_ms=0, max_queue=100, max_batch=10,
-                       flush_interval_s=0.01) as writer:  # fmt: skip
+    with HistoryWriter(
+        store, participant_interval_ms=0, max_queue=100, max_batch=10, flush_interval_s=0.01
+    ) as writer:
         started = time.perf_counter()
         for i in range(50):
             writer.submit_participants([_state(f"p{j}", T0 + i) for j in range(20)])
@@ -94,8 +106,9 @@ class _BrokenStore(DuckDbStore):
 
 def test_failed_batch_is_counted_and_writer_survives() -> None:
     store = _BrokenStore(data_dir=None)
-    advisory = Advisory(app="FCW", level=AdvisoryLevel.WARNING, ego_id="v", issued_ms=T0,
-                        expires_ms=T0)  # fmt: skip
+    advisory = Advisory(
+        app="FCW", level=AdvisoryLevel.WARNING, ego_id="v", issued_ms=T0, expires_ms=T0
+    )
     with HistoryWriter(store, participant_interval_ms=0) as writer:
         writer.submit_advisories([advisory])
         writer.submit_participants([_state("a", T0)])

@@ -40,7 +40,10 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     assert len(page.evaluate("() => window.v2x.rendered('lanes')")) == 8
     assert len(page.evaluate("() => window.v2x.rendered('crosswalks')")) == 4
     assert {h["light"] for h in page.evaluate("() => window.v2x.rendered('heads')")} & {
-        "protected-green", "red", "yellow"}  # fmt: skip
+        "protected-green",
+        "red",
+        "yellow",
+    }
 
     # participants move between two screenshots
     before = _positions(page)
@@ -48,8 +51,11 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     page.wait_for_timeout(1500)
     after = _positions(page)
     second = page.screenshot(path=str(artifacts / "dashboard-2.png"))
-    moved = [pid for pid in before if pid in after and pid.startswith("veh-0")
-             and math.dist(before[pid], after[pid]) > 2e-5]  # fmt: skip
+    moved = [
+        pid
+        for pid in before
+        if pid in after and pid.startswith("veh-0") and math.dist(before[pid], after[pid]) > 2e-5
+    ]
     assert len(moved) >= 6, (before, after)
     assert first != second
 

@@ -36,18 +36,24 @@ def parse_bbox(text: str | None) -> BBox | None:
         raise HTTPException(
             422, f"bbox {text!r}: expected 4 numbers min_lon,min_lat,max_lon,max_lat"
         )
-    box = BBox(min_lon_deg=values[0], min_lat_deg=values[1], max_lon_deg=values[2],
-               max_lat_deg=values[3])  # fmt: skip
+    box = BBox(
+        min_lon_deg=values[0], min_lat_deg=values[1], max_lon_deg=values[2], max_lat_deg=values[3]
+    )
     if box.min_lon_deg > box.max_lon_deg or box.min_lat_deg > box.max_lat_deg:
         raise HTTPException(422, f"bbox {text!r}: minimum exceeds maximum")
-    if not (box.min_lat_deg >= -90 and box.max_lat_deg <= 90 and box.min_lon_deg >= -180
-            and box.max_lon_deg <= 180):  # fmt: skip
+    if not (
+        box.min_lat_deg >= -90
+        and box.max_lat_deg <= 90
+        and box.min_lon_deg >= -180
+        and box.max_lon_deg <= 180
+    ):
         raise HTTPException(422, f"bbox {text!r}: outside WGS-84 degree ranges")
     return box
 
 
-def time_range(request: Request, start_ms: int | None, end_ms: int | None,
-               default_span_ms: int) -> tuple[int, int]:  # fmt: skip
+def time_range(
+    request: Request, start_ms: int | None, end_ms: int | None, default_span_ms: int
+) -> tuple[int, int]:
     """Fill a missing end with the platform's now and a missing start with end − span."""
     end = end_ms if end_ms is not None else request.app.state.live.stats().now_ms
     start = start_ms if start_ms is not None else end - default_span_ms

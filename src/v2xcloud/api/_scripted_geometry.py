@@ -59,8 +59,9 @@ def vehicle_routes(count: int) -> list[Route]:
     for i in range(count):
         heading = (0.0, 90.0, 180.0, 270.0)[i % 4]
         offset = 1.75 + 3.5 * ((i // 4) % 2)  # right-hand traffic, lane 1 or 2
-        routes.append(Route(heading_deg=heading, offset_m=offset, speed_mps=8.0 + (i % 5),
-                            phase_m=37.0 * i))  # fmt: skip
+        routes.append(
+            Route(heading_deg=heading, offset_m=offset, speed_mps=8.0 + (i % 5), phase_m=37.0 * i)
+        )
     return routes
 
 
@@ -72,9 +73,13 @@ def _lane(lane_id: int, heading_deg: float, offset_m: float, phase_id: int) -> L
         for along in (-_ARM_M, -_STOP_M)
     )
     remote = NodeId(region=1, id=100 + lane_id)
-    return Lane(lane_id=lane_id, width_m=3.5, lane_type="vehicle",
-                connections=(Connection(remote_node=remote, phase_id=phase_id),),
-                points=points)  # fmt: skip
+    return Lane(
+        lane_id=lane_id,
+        width_m=3.5,
+        lane_type="vehicle",
+        connections=(Connection(remote_node=remote, phase_id=phase_id),),
+        points=points,
+    )
 
 
 def _crosswalk(lane_id: int, heading_deg: float) -> Lane:
@@ -89,12 +94,26 @@ def _build_node() -> MapNode:
     links = []
     for arm, heading in enumerate((0.0, 90.0, 180.0, 270.0)):
         phase = 1 if heading in (0.0, 180.0) else 2
-        lanes = (_lane(arm * 10 + 1, heading, 1.75, phase), _lane(arm * 10 + 2, heading, 5.25, phase),
-                 _crosswalk(arm * 10 + 9, heading))  # fmt: skip
-        links.append(MapLink(upstream_node=NodeId(region=1, id=200 + arm), name=f"arm {arm}",
-                             width_m=7.0, lanes=lanes))  # fmt: skip
-    return MapNode(id=NodeId(region=1, id=1), lat_deg=REF_LAT_DEG, lon_deg=REF_LON_DEG,
-                   name="Scripted Rd × Test Ave", in_links=tuple(links))  # fmt: skip
+        lanes = (
+            _lane(arm * 10 + 1, heading, 1.75, phase),
+            _lane(arm * 10 + 2, heading, 5.25, phase),
+            _crosswalk(arm * 10 + 9, heading),
+        )
+        links.append(
+            MapLink(
+                upstream_node=NodeId(region=1, id=200 + arm),
+                name=f"arm {arm}",
+                width_m=7.0,
+                lanes=lanes,
+            )
+        )
+    return MapNode(
+        id=NodeId(region=1, id=1),
+        lat_deg=REF_LAT_DEG,
+        lon_deg=REF_LON_DEG,
+        name="Scripted Rd × Test Ave",
+        in_links=tuple(links),
+    )
 
 
 NODE = _build_node()
@@ -113,13 +132,24 @@ def signal_state(t_s: float, now_ms: int) -> IntersectionState:
     phases = []
     for phase_id, green_from in ((1, 0.0), (2, 15.0)):
         light, remaining = _light(t_s % _CYCLE_S, green_from)
-        phases.append(SignalPhase(phase_id=phase_id,
-                                  states=(PhaseState(light=light, start_s=0.0,
-                                                     likely_end_s=round(remaining, 1)),)))  # fmt: skip
+        phases.append(
+            SignalPhase(
+                phase_id=phase_id,
+                states=(PhaseState(light=light, start_s=0.0, likely_end_s=round(remaining, 1)),),
+            )
+        )
     return IntersectionState(node=NODE.id, timestamp_ms=now_ms, phases=tuple(phases))
 
 
 def hazard_event(now_ms: int, lat: float, lon: float) -> RoadEvent:
-    return RoadEvent(event_id=1, event_type=901, source="detection", lat_deg=lat, lon_deg=lon,
-                     radius_m=20.0, description="stalled vehicle in lane", start_ms=now_ms,
-                     kind="stalled_vehicle")  # fmt: skip
+    return RoadEvent(
+        event_id=1,
+        event_type=901,
+        source="detection",
+        lat_deg=lat,
+        lon_deg=lon,
+        radius_m=20.0,
+        description="stalled vehicle in lane",
+        start_ms=now_ms,
+        kind="stalled_vehicle",
+    )

@@ -50,8 +50,12 @@ def create_app(*, live: LiveSource, store: HistoryStore, settings: ApiSettings) 
     app.state.settings = settings
     app.state.hub = hub
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization"])  # fmt: skip
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization"],
+        )
     app.include_router(live_router, prefix="/api")
     app.include_router(history_router, prefix="/api")
     _mount_dashboard(app, settings)

@@ -34,8 +34,13 @@ def _unavailable(exc: StoreError) -> HTTPException:
 
 
 @router.get("/participants/{participant_id}/trajectory", tags=["history"])
-def trajectory(request: Request, participant_id: str, _role: Viewer, start_ms: StartMs = None,
-               end_ms: EndMs = None) -> Response:  # fmt: skip
+def trajectory(
+    request: Request,
+    participant_id: str,
+    _role: Viewer,
+    start_ms: StartMs = None,
+    end_ms: EndMs = None,
+) -> Response:
     """Stored positions ``[t_ms, lat, lon, speed_mps, heading_deg]`` of one participant
     (default: the last 10 minutes)."""
     span = request.app.state.settings.trajectory_default_ms
@@ -47,35 +52,50 @@ def trajectory(request: Request, participant_id: str, _role: Viewer, start_ms: S
 
 
 @router.get("/history/advisories", tags=["history"])
-def advisory_history(request: Request, _role: Viewer, start_ms: StartMs = None,
-                     end_ms: EndMs = None, bbox: BBoxParam = None, app: str | None = None,
-                     limit: Limit = 1000) -> Response:  # fmt: skip
+def advisory_history(
+    request: Request,
+    _role: Viewer,
+    start_ms: StartMs = None,
+    end_ms: EndMs = None,
+    bbox: BBoxParam = None,
+    app: str | None = None,
+    limit: Limit = 1000,
+) -> Response:
     """Advisories by time range (default: last hour), bounding box and application."""
     start, end = time_range(request, start_ms, end_ms, _HOUR_MS)
     try:
-        found = _store(request).advisories(start_ms=start, end_ms=end, bbox=parse_bbox(bbox),
-                                           app=app, limit=limit)  # fmt: skip
+        found = _store(request).advisories(
+            start_ms=start, end_ms=end, bbox=parse_bbox(bbox), app=app, limit=limit
+        )
     except StoreError as exc:
         raise _unavailable(exc) from exc
     return json_response(found)
 
 
 @router.get("/history/events", tags=["history"])
-def event_history(request: Request, _role: Viewer, start_ms: StartMs = None,
-                  end_ms: EndMs = None, bbox: BBoxParam = None, limit: Limit = 1000) -> Response:  # fmt: skip
+def event_history(
+    request: Request,
+    _role: Viewer,
+    start_ms: StartMs = None,
+    end_ms: EndMs = None,
+    bbox: BBoxParam = None,
+    limit: Limit = 1000,
+) -> Response:
     """Road events by time range (default: last hour) and bounding box."""
     start, end = time_range(request, start_ms, end_ms, _HOUR_MS)
     try:
-        found = _store(request).road_events(start_ms=start, end_ms=end, bbox=parse_bbox(bbox),
-                                            limit=limit)  # fmt: skip
+        found = _store(request).road_events(
+            start_ms=start, end_ms=end, bbox=parse_bbox(bbox), limit=limit
+        )
     except StoreError as exc:
         raise _unavailable(exc) from exc
     return json_response(found)
 
 
 @router.get("/dead-letters", tags=["history"])
-def dead_letters(request: Request, _role: Viewer, start_ms: StartMs = None,
-                 end_ms: EndMs = None) -> Response:  # fmt: skip
+def dead_letters(
+    request: Request, _role: Viewer, start_ms: StartMs = None, end_ms: EndMs = None
+) -> Response:
     """Dead letters per reason: stored in the range (default: last hour) and live counters."""
     start, end = time_range(request, start_ms, end_ms, _HOUR_MS)
     try:
@@ -87,8 +107,9 @@ def dead_letters(request: Request, _role: Viewer, start_ms: StartMs = None,
 
 
 @router.post("/events", tags=["admin"], status_code=201)
-def post_event(request: Request, _role: Admin,
-               body: Annotated[dict[str, Any], Body(description="a RoadEvent")]) -> Response:  # fmt: skip
+def post_event(
+    request: Request, _role: Admin, body: Annotated[dict[str, Any], Body(description="a RoadEvent")]
+) -> Response:
     """Record an operator road event (admin token)."""
     try:
         event = msgspec.convert(body, type=RoadEvent)

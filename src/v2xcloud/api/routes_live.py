@@ -55,8 +55,9 @@ def events(request: Request, _role: Viewer) -> Response:
 @router.get("/stats", tags=["live"])
 def stats(request: Request, _role: Viewer) -> Response:
     """Platform health (rates, tick time, latency percentiles) and stream counters."""
-    return json_response({"platform": _live(request).stats(),
-                          "stream": request.app.state.hub.stats()})  # fmt: skip
+    return json_response(
+        {"platform": _live(request).stats(), "stream": request.app.state.hub.stats()}
+    )
 
 
 @router.websocket("/stream")

@@ -79,11 +79,15 @@ class RuntimeLive:
             if stats is not None:
                 self._stats = stats
             subscribers = list(self._subscribers)
-        delta = TickDelta(now_ms=now_ms, participants=tuple(states.values()), removed_ids=removed,
-                          advisories=tuple(advisories),
-                          signals=tuple(i.signal for i in intersections if i.signal),
-                          events=tuple(e for e in events if (e.source, e.event_id) not in known_events),
-                          stats=stats)  # fmt: skip
+        delta = TickDelta(
+            now_ms=now_ms,
+            participants=tuple(states.values()),
+            removed_ids=removed,
+            advisories=tuple(advisories),
+            signals=tuple(i.signal for i in intersections if i.signal),
+            events=tuple(e for e in events if (e.source, e.event_id) not in known_events),
+            stats=stats,
+        )
         for callback in subscribers:
             callback(delta)
 
@@ -93,12 +97,16 @@ class RuntimeLive:
         total_out = sum(raw["advisories_out"].values())
         self._rates.update(now_ms, total_in, total_out)
         latency = raw["latency_ms"]
-        return PlatformStats(now_ms=now_ms, messages_in_per_s=self._rates.in_per_s,
-                             advisories_out_per_s=self._rates.out_per_s,
-                             tick_ms=raw["tick_ms"]["p50"] or 0.0,
-                             latency_p50_ms=latency["p50"], latency_p99_ms=latency["p99"],
-                             participants=participants,
-                             dead_letters=dict(raw["dead_letters"]))  # fmt: skip
+        return PlatformStats(
+            now_ms=now_ms,
+            messages_in_per_s=self._rates.in_per_s,
+            advisories_out_per_s=self._rates.out_per_s,
+            tick_ms=raw["tick_ms"]["p50"] or 0.0,
+            latency_p50_ms=latency["p50"],
+            latency_p99_ms=latency["p99"],
+            participants=participants,
+            dead_letters=dict(raw["dead_letters"]),
+        )
 
     # -- LiveSource ------------------------------------------------------------------------------
     def participants(self, bbox: BBox | None = None) -> list[ParticipantState]:

@@ -78,8 +78,9 @@ class StreamHub:
     def stats(self) -> StreamStats:
         """Current counters."""
         dropped = self._dropped_gone + sum(c.dropped for c in self._clients)
-        return StreamStats(clients=len(self._clients), frames_published=self._published,
-                           frames_dropped=dropped)  # fmt: skip
+        return StreamStats(
+            clients=len(self._clients), frames_published=self._published, frames_dropped=dropped
+        )
 
     async def serve(self, websocket: WebSocket) -> None:
         """Send frames to one accepted client until it disconnects."""

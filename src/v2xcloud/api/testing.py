@@ -90,19 +90,40 @@ class ScriptedLive:
         advisories: list[Advisory] = []
         if t_s >= self.hazard_at_s:
             stalled_lat, stalled_lon = geo.to_latlon(-45.0, -1.75)
-            states.append(self._state(_STALLED_ID, ParticipantKind.VEHICLE, now_ms, stalled_lat,
-                                      stalled_lon, 0.0, 90.0))  # fmt: skip
+            states.append(
+                self._state(
+                    _STALLED_ID,
+                    ParticipantKind.VEHICLE,
+                    now_ms,
+                    stalled_lat,
+                    stalled_lon,
+                    0.0,
+                    90.0,
+                )
+            )
             if not self._events:
                 events.append(geo.hazard_event(now_ms, stalled_lat, stalled_lon))
             advisories = self._warn_approaching(states, now_ms, stalled_lat, stalled_lon)
         tick_ms = (time.perf_counter() - began) * 1000
-        stats = PlatformStats(now_ms=now_ms, messages_in_per_s=10.0 * len(states),
-                              advisories_out_per_s=10.0 * len(advisories), tick_ms=tick_ms,
-                              latency_p50_ms=tick_ms, latency_p95_ms=tick_ms,
-                              latency_p99_ms=tick_ms, participants=len(states))  # fmt: skip
+        stats = PlatformStats(
+            now_ms=now_ms,
+            messages_in_per_s=10.0 * len(states),
+            advisories_out_per_s=10.0 * len(advisories),
+            tick_ms=tick_ms,
+            latency_p50_ms=tick_ms,
+            latency_p95_ms=tick_ms,
+            latency_p99_ms=tick_ms,
+            participants=len(states),
+        )
         signal = geo.signal_state(t_s, now_ms)
-        delta = TickDelta(now_ms=now_ms, participants=tuple(states), advisories=tuple(advisories),
-                          signals=(signal,), events=tuple(events), stats=stats)  # fmt: skip
+        delta = TickDelta(
+            now_ms=now_ms,
+            participants=tuple(states),
+            advisories=tuple(advisories),
+            signals=(signal,),
+            events=tuple(events),
+            stats=stats,
+        )
         with self._lock:
             self._participants = {s.id: s for s in states}
             self._advisories = [a for a in self._advisories if a.expires_ms >= now_ms] + advisories
@@ -113,18 +134,41 @@ class ScriptedLive:
             callback(delta)
         return delta
 
-    def _state(self, pid: str, kind: ParticipantKind, now_ms: int, lat: float, lon: float,
-               speed: float, heading: float) -> ParticipantState:  # fmt: skip
-        return ParticipantState(id=pid, kind=kind, source=ParticipantSource.SIM,
-                                timestamp_ms=now_ms, lat_deg=lat, lon_deg=lon, speed_mps=speed,
-                                heading_deg=heading, length_m=4.5 if kind == "vehicle" else 0.5,
-                                width_m=1.8 if kind == "vehicle" else 0.5)  # fmt: skip
+    def _state(
+        self,
+        pid: str,
+        kind: ParticipantKind,
+        now_ms: int,
+        lat: float,
+        lon: float,
+        speed: float,
+        heading: float,
+    ) -> ParticipantState:
+        return ParticipantState(
+            id=pid,
+            kind=kind,
+            source=ParticipantSource.SIM,
+            timestamp_ms=now_ms,
+            lat_deg=lat,
+            lon_deg=lon,
+            speed_mps=speed,
+            heading_deg=heading,
+            length_m=4.5 if kind == "vehicle" else 0.5,
+            width_m=1.8 if kind == "vehicle" else 0.5,
+        )
 
     def _vehicle(self, index: int, route: geo.Route, t_s: float, now_ms: int) -> ParticipantState:
         east, north = route.position(t_s)
         lat, lon = geo.to_latlon(east, north)
-        return self._state(f"veh-{index:02d}", ParticipantKind.VEHICLE, now_ms, lat, lon,
-                           route.speed_mps, route.heading_deg)  # fmt: skip
+        return self._state(
+            f"veh-{index:02d}",
+            ParticipantKind.VEHICLE,
+            now_ms,
+            lat,
+            lon,
+            route.speed_mps,
+            route.heading_deg,
+        )
 
     def _pedestrian(self, t_s: float, now_ms: int) -> ParticipantState:
         phase = (t_s / 12.0) % 2.0  # walks 12 s across, 12 s back
@@ -133,8 +177,9 @@ class ScriptedLive:
         heading = 0.0 if phase < 1 else 180.0
         return self._state("ped-01", ParticipantKind.PEDESTRIAN, now_ms, lat, lon, 1.5, heading)
 
-    def _warn_approaching(self, states: list[ParticipantState], now_ms: int, lat: float,
-                          lon: float) -> list[Advisory]:  # fmt: skip
+    def _warn_approaching(
+        self, states: list[ParticipantState], now_ms: int, lat: float, lon: float
+    ) -> list[Advisory]:
         found = []
         for state in states:
             if state.id == _STALLED_ID or state.heading_deg != 90.0:
@@ -148,10 +193,21 @@ class ScriptedLive:
             self._last_warned_ms[state.id] = now_ms
             ttc_s = gap_m / max(state.speed_mps or 0.1, 0.1)
             level = AdvisoryLevel.IMMINENT if ttc_s < 1.5 else AdvisoryLevel.WARNING
-            found.append(Advisory(app="AVW", level=level, ego_id=state.id, other_id=_STALLED_ID,
-                                  issued_ms=now_ms, expires_ms=now_ms + 2000, ttc_s=round(ttc_s, 2),
-                                  lat_deg=lat, lon_deg=lon, detail="stalled vehicle ahead",
-                                  values={"gap_m": round(gap_m, 1)}))  # fmt: skip
+            found.append(
+                Advisory(
+                    app="AVW",
+                    level=level,
+                    ego_id=state.id,
+                    other_id=_STALLED_ID,
+                    issued_ms=now_ms,
+                    expires_ms=now_ms + 2000,
+                    ttc_s=round(ttc_s, 2),
+                    lat_deg=lat,
+                    lon_deg=lon,
+                    detail="stalled vehicle ahead",
+                    values={"gap_m": round(gap_m, 1)},
+                )
+            )
         return found
 
     # -- wall-clock driver -----------------------------------------------------------------------

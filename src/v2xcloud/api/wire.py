@@ -47,18 +47,31 @@ class DropsFrame(msgspec.Struct, frozen=True, kw_only=True, tag="drops", tag_fie
 
 def to_wire(state: ParticipantState) -> WireParticipant:
     """The drawing subset of a participant state."""
-    return WireParticipant(id=state.id, kind=state.kind.value, source=state.source.value,
-                           timestamp_ms=state.timestamp_ms, lat_deg=state.lat_deg,
-                           lon_deg=state.lon_deg, speed_mps=state.speed_mps,
-                           heading_deg=state.heading_deg, length_m=state.length_m,
-                           width_m=state.width_m)  # fmt: skip
+    return WireParticipant(
+        id=state.id,
+        kind=state.kind.value,
+        source=state.source.value,
+        timestamp_ms=state.timestamp_ms,
+        lat_deg=state.lat_deg,
+        lon_deg=state.lon_deg,
+        speed_mps=state.speed_mps,
+        heading_deg=state.heading_deg,
+        length_m=state.length_m,
+        width_m=state.width_m,
+    )
 
 
 def tick_frame(delta: TickDelta) -> TickFrame:
     """The stream frame of one tick."""
-    return TickFrame(now_ms=delta.now_ms, participants=tuple(to_wire(p) for p in delta.participants),
-                     removed_ids=delta.removed_ids, advisories=delta.advisories,
-                     signals=delta.signals, events=delta.events, stats=delta.stats)  # fmt: skip
+    return TickFrame(
+        now_ms=delta.now_ms,
+        participants=tuple(to_wire(p) for p in delta.participants),
+        removed_ids=delta.removed_ids,
+        advisories=delta.advisories,
+        signals=delta.signals,
+        events=delta.events,
+        stats=delta.stats,
+    )
 
 
 _encoder = msgspec.json.Encoder()

@@ -26,17 +26,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--store", default=None,
-                   help="history: duckdb (default, under --data-dir), memory, duckdb:///dir or "
-                        "postgresql://user@host/db")  # fmt: skip
+    p.add_argument(
+        "--store",
+        default=None,
+        help="history: duckdb (default, under --data-dir), memory, duckdb:///dir or "
+        "postgresql://user@host/db",
+    )
     p.add_argument("--data-dir", default="data", help="where the DuckDB history file lives")
-    p.add_argument("--participant-interval-ms", type=int, default=1000,
-                   help="keep one participant state per participant per interval (0: all)")  # fmt: skip
-    p.add_argument("--live", choices=("scripted", "runtime"), default="scripted",
-                   help="scripted: a built-in signalised intersection with a hazard; runtime: "
-                        "the platform core ticking on the wall clock (fed by gateways)")  # fmt: skip
-    p.add_argument("--origin", default="31.2304,121.4737",
-                   help="lat,lon of the runtime's local frame (--live runtime)")  # fmt: skip
+    p.add_argument(
+        "--participant-interval-ms",
+        type=int,
+        default=1000,
+        help="keep one participant state per participant per interval (0: all)",
+    )
+    p.add_argument(
+        "--live",
+        choices=("scripted", "runtime"),
+        default="scripted",
+        help="scripted: a built-in signalised intersection with a hazard; runtime: "
+        "the platform core ticking on the wall clock (fed by gateways)",
+    )
+    p.add_argument(
+        "--origin",
+        default="31.2304,121.4737",
+        help="lat,lon of the runtime's local frame (--live runtime)",
+    )
     p.add_argument("--hz", type=float, default=10.0, help="tick rate")
     p.set_defaults(func=_run)
 
@@ -82,8 +96,11 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--hz must be positive")
     settings = ApiSettings.from_env(web_dir=default_web_dir())
     if args.host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
-        print("serve: warning: reads are open to anyone who can reach "
-              f"{args.host}:{args.port}; set V2XCLOUD_VIEWER_TOKEN", file=sys.stderr)  # fmt: skip
+        print(
+            "serve: warning: reads are open to anyone who can reach "
+            f"{args.host}:{args.port}; set V2XCLOUD_VIEWER_TOKEN",
+            file=sys.stderr,
+        )
     store = open_store(args.store, data_dir=args.data_dir)
     writer = HistoryWriter(store, participant_interval_ms=args.participant_interval_ms)
     stop_runtime: threading.Event | None = None

@@ -108,8 +108,12 @@ class SqlHistoryStore(ABC):
             "ORDER BY timestamp_ms"
         )
         rows = self._select(sql, [participant_id, start_ms, end_ms])
-        return [TrackPoint(timestamp_ms=int(r[0]), lat_deg=r[1], lon_deg=r[2], speed_mps=r[3],
-                           heading_deg=r[4]) for r in rows]  # fmt: skip
+        return [
+            TrackPoint(
+                timestamp_ms=int(r[0]), lat_deg=r[1], lon_deg=r[2], speed_mps=r[3], heading_deg=r[4]
+            )
+            for r in rows
+        ]
 
     def advisories(
         self,
@@ -161,8 +165,10 @@ class SqlHistoryStore(ABC):
             "AND received_ms BETWEEN %s AND %s ORDER BY received_ms LIMIT %s"
         )
         rows = self._select(sql, [vin, start_ms, end_ms, limit])
-        return [EvReportRecord(received_ms=int(r[0]), vin=r[1],
-                               payload=_rows.decode_doc(r[2], dict)) for r in rows]  # fmt: skip
+        return [
+            EvReportRecord(received_ms=int(r[0]), vin=r[1], payload=_rows.decode_doc(r[2], dict))
+            for r in rows
+        ]
 
     # -- housekeeping ------------------------------------------------------------------------
     def apply_retention(self, *, now_ms: int) -> dict[str, int]:

@@ -35,8 +35,9 @@ class PostgresStore(SqlHistoryStore):
         try:
             with self._con.transaction(), self._con.cursor() as cur:
                 cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-                for statement in create_statements(blob="BYTEA", double="DOUBLE PRECISION",
-                                                   postgis=True):  # fmt: skip
+                for statement in create_statements(
+                    blob="BYTEA", double="DOUBLE PRECISION", postgis=True
+                ):
                     cur.execute(statement)
         except psycopg.Error as exc:
             self._con.close()

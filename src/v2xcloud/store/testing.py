@@ -82,15 +82,36 @@ class TempPostgres:
             entry = pwd.getpwnam(self._user)
             os.chown(self._root, entry.pw_uid, entry.pw_gid)
         data = self._root / "data"
-        self._pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                 "--no-sync", "--no-instructions")  # fmt: skip
+        self._pg(
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
         self.port = _free_port()
         options = (
             f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"
         )
-        self._pg("pg_ctl", "-D", str(data), "-o", options, "-l", str(self._root / "server.log"),
-                 "-w", "-t", str(int(self.timeout_s)), "start")  # fmt: skip
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(self._root / "server.log"),
+            "-w",
+            "-t",
+            str(int(self.timeout_s)),
+            "start",
+        )
         return self
 
     def stop(self) -> None:

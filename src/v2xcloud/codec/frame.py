@@ -85,12 +85,18 @@ def _decode_type(message_set: MessageSet, type_name: str, data: bytes, where: st
     except Exception as exc:  # asn1tools raises DecodeError, but also IndexError/ValueError
         location, text = _split(exc)
         raise _Reject(RejectReason.MALFORMED, f"{type_name}: {text}", location or where) from exc
-    used_bytes = (decoder.number_of_read_bits() + 7) // 8
+    used_bits = decoder.number_of_read_bits()
+    used_bytes = (used_bits + 7) // 8
     if used_bytes < len(data):
         raise _Reject(
             RejectReason.TRAILING_BYTES,
             f"{type_name} ends at byte {used_bytes} of {len(data)}",
             f"byte {used_bytes}",
+        )
+    if used_bits % 8 and data[-1] & (0xFF >> (used_bits % 8)):
+        # UPER pads the last octet with zeros; anything else is not a frame we could re-create
+        raise _Reject(
+            RejectReason.MALFORMED, f"{type_name}: non-zero padding bits", f"byte {used_bytes - 1}"
         )
     try:
         compiled_type.check_constraints(value)
@@ -117,6 +123,12 @@ def _decode_value(data: bytes, message_set: MessageSet) -> Any:
         except Exception:  # the generic path below explains what is wrong
             pass
     value = _decode_type(message_set, "MessageFrame", data, "$")
+    if value[0] is None:  # asn1tools: an extension alternative this set does not know
+        raise _Reject(
+            RejectReason.UNKNOWN_MESSAGE,
+            f"MessageFrame alternative is an extension unknown to {message_set.value}",
+            "$",
+        )
     if value[0] == "msgFrameExt":
         value = ("msgFrameExt", _decode_day2(value[1], message_set))
     return value

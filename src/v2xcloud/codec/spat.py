@@ -74,7 +74,8 @@ def _phase_state(state: dict[str, Any], now_ms: int) -> PhaseState:
             if values["next_start_s"] is not None and values["next_duration_s"] is not None:
                 values["next_duration_s"] -= values["next_start_s"]
         values["time_confidence"] = t.get("timeConfidence")
-    return PhaseState(light=LightState(state["light"]), **values)
+    light = LightState(state["light"]) if state["light"] is not None else LightState.UNAVAILABLE
+    return PhaseState(light=light, **values)
 
 
 def _intersection(value: dict[str, Any], default_ms: int, reference_ms: int) -> IntersectionState:

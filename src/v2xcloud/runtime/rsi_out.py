@@ -1,0 +1,57 @@
+"""The platform's own road events as RSI messages: UPER for RSUs, CSAE JSON for JSON devices.
+
+An RSI carries at most 8 road events (``RTEList SIZE(1..8)`` in T/CSAE 53-2017 and 2020), so
+events are packed into as many messages as needed. Event ids stay those of the detectors
+(1..255, the RSI ``rteId``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from v2xcloud.codec import Decoded, MessageSet, decode
+from v2xcloud.codec.model_convert import encode_model
+from v2xcloud.errors import EncodeError
+from v2xcloud.model import RoadEvent, Rsi
+
+__all__ = ["MAX_EVENTS_PER_RSI", "encode_rsi", "rsi_messages"]
+
+MAX_EVENTS_PER_RSI = 8
+
+
+def rsi_messages(
+    events: list[RoadEvent],
+    *,
+    rsu_id: str,
+    ref_lat_deg: float,
+    ref_lon_deg: float,
+    now_ms: int,
+    first_msg_count: int = 0,
+) -> list[Rsi]:
+    """RSI messages (≤ 8 events each) for ``events``, sent by ``rsu_id`` (16 hex digits)
+    with reference position ``ref_*`` (events should lie within a few km of it)."""
+    out = []
+    for k in range(0, len(events), MAX_EVENTS_PER_RSI):
+        out.append(
+            Rsi(
+                msg_count=(first_msg_count + k // MAX_EVENTS_PER_RSI) % 128,
+                rsu_id=rsu_id,
+                ref_lat_deg=ref_lat_deg,
+                ref_lon_deg=ref_lon_deg,
+                timestamp_ms=now_ms,
+                events=tuple(events[k : k + MAX_EVENTS_PER_RSI]),
+            )
+        )
+    return out
+
+
+def encode_rsi(rsi: Rsi, *, message_set: MessageSet) -> tuple[bytes, dict[str, Any]]:
+    """UPER MessageFrame bytes and the lossless CSAE JSON of one RSI.
+
+    Raises ``EncodeError`` (with the field path) for a value the wire cannot carry.
+    """
+    data = encode_model(rsi, message_set=message_set)
+    result = decode(data, message_set=message_set, received_at_ms=rsi.timestamp_ms or 0)
+    if not isinstance(result, Decoded):  # our own encoder's output must decode
+        raise EncodeError("RSI", f"encoded RSI does not decode: {result.detail}")
+    return data, result.json

@@ -4,11 +4,13 @@ May import: ``model``.
 
 ``HistoryStore`` is the one interface; ``DuckDbStore`` and ``PostgresStore`` implement it with
 the same queries; ``HistoryWriter`` batches writes from the hot path on its own thread;
-``open_store`` picks the backend from a URL.
+``open_store`` picks the backend from a URL; ``HistoryReportSink`` keeps EV (GB/T 32960)
+reports for the ``ev`` wing.
 """
 
 from v2xcloud.store.base import TABLES, HistoryStore, Retention
 from v2xcloud.store.duckdb_store import DuckDbStore
+from v2xcloud.store.ev_sink import HistoryReportSink
 from v2xcloud.store.open import open_store
 from v2xcloud.store.postgres_store import PostgresStore
 from v2xcloud.store.records import BBox, DeadLetter, EvReportRecord, TrackPoint
@@ -20,6 +22,7 @@ __all__ = [
     "DeadLetter",
     "DuckDbStore",
     "EvReportRecord",
+    "HistoryReportSink",
     "HistoryStore",
     "HistoryWriter",
     "PostgresStore",

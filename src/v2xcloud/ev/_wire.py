@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from v2xcloud.errors import Gb32960Error
+from v2xcloud.errors import EncodeError, Gb32960Error
 
 # Collection times are Beijing time on the wire (UTC+8); the model wants UTC ms.
 _BEIJING = _dt.timezone(_dt.timedelta(hours=8))
@@ -75,12 +75,21 @@ def valid(raw: int, nbytes: int) -> int | None:
     return None if raw >= top - 1 else raw
 
 
+_INVERSE = {0.1: 10, 0.01: 100, 0.001: 1000, 1e-6: 1_000_000}
+
+
 def scaled(raw: int, nbytes: int, scale: float, offset: float = 0.0) -> float | None:
-    """Scale a raw value to its unit, rounding away float noise; markers become ``None``."""
-    v = valid(raw, nbytes)
-    if v is None:
+    """Scale a raw value to its unit; markers become ``None``.
+
+    Dividing by 10**k gives the double nearest the decimal value (3867 -> 3.867); with an
+    offset the sum is rounded to 6 decimals to drop float noise.
+    """
+    if raw >= (1 << (8 * nbytes)) - 2:
         return None
-    return round(v * scale + offset, 6)
+    if offset:
+        return round(raw * scale + offset, 6)
+    inverse = _INVERSE.get(scale)
+    return raw / inverse if inverse else raw * scale
 
 
 def unscale(value: float | None, nbytes: int, scale: float, offset: float = 0.0) -> int:
@@ -97,11 +106,10 @@ def raw_or_invalid(value: int | None, nbytes: int) -> int:
 
 def put(out: bytearray, value: int, nbytes: int, what: str) -> None:
     """Append ``value`` big-endian; raises ``EncodeError`` when it does not fit."""
-    from v2xcloud.errors import EncodeError
-
-    if not 0 <= value < (1 << (8 * nbytes)):
-        raise EncodeError("GB32960", f"{what}={value} does not fit in {nbytes} bytes")
-    out += value.to_bytes(nbytes, "big")
+    try:
+        out += value.to_bytes(nbytes, "big")
+    except OverflowError as exc:
+        raise EncodeError("GB32960", f"{what}={value} does not fit in {nbytes} bytes") from exc
 
 
 def read_time_ms(r: Reader, what: str = "time") -> int:

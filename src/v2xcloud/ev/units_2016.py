@@ -12,6 +12,9 @@ temperatures 1 degC - 40; motor speed 1 rpm - 20000; torque 0.1 N·m - 2000; cel
 
 from __future__ import annotations
 
+import struct
+
+from v2xcloud.errors import EncodeError
 from v2xcloud.ev._wire import Reader, put, raw_or_invalid, scaled, unscale, valid
 from v2xcloud.model.ev import (
     EvAlarm,
@@ -366,9 +369,8 @@ def read_cells(r: Reader, *, layout: int, current_offset_a: float) -> tuple[EvCe
             total = n = r.u16("cell count")
             first = 1
         raw = r.take(2 * n, "cell voltages")
-        cells = tuple(
-            scaled(int.from_bytes(raw[i : i + 2], "big"), 2, 0.001) for i in range(0, 2 * n, 2)
-        )
+        # one struct call for all cells: v / 1000 is the double nearest to the mV decimal
+        cells = tuple(None if v >= 0xFFFE else v / 1000 for v in struct.unpack(f">{n}H", raw))
         packs.append(
             EvCellVoltages(
                 subsystem=sub,
@@ -397,8 +399,13 @@ def write_cells(
             put(out, len(p.cell_voltages_v), 1, "frame cells")
         else:
             put(out, len(p.cell_voltages_v), 2, "cell count")
-        for v in p.cell_voltages_v:
-            put(out, unscale(v, 2, 0.001), 2, "cell voltage")
+        raw = [0xFFFF if v is None else round(v * 1000) for v in p.cell_voltages_v]
+        try:
+            out += struct.pack(f">{len(raw)}H", *raw)
+        except struct.error as exc:
+            raise EncodeError(
+                "GB32960", f"cell voltage out of 0-65.535 V in pack {p.subsystem}"
+            ) from exc
 
 
 def read_temps(r: Reader) -> tuple[EvProbeTemps, ...]:

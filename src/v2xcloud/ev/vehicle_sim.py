@@ -14,6 +14,7 @@ import math
 import random
 
 import msgspec
+import numpy as np
 
 from v2xcloud.model.ev import (
     EvAlarm,
@@ -66,8 +67,9 @@ class SimulatedVehicle:
             lon_deg + self.rng.uniform(-0.1, 0.1),
         )
         self.heading = self.rng.uniform(0, 2 * math.pi)
-        self.offsets = [self.rng.gauss(0, 0.004) for _ in range(_CELLS)]
-        self.temps = [25.0 + self.rng.uniform(-1, 1) for _ in range(_PROBES)]
+        self.np_rng = np.random.default_rng(seed)
+        self.offsets = self.np_rng.normal(0, 0.004, _CELLS)
+        self.temps = 25.0 + self.np_rng.uniform(-1, 1, _PROBES)
         self.insulation_kohm = 5000
 
     def _runaway_s(self) -> int | None:
@@ -76,15 +78,13 @@ class SimulatedVehicle:
 
     def _cells(self, speed_kmh: float) -> list[float]:
         base = 3.3 + 0.0009 * self.soc - 0.0005 * speed_kmh
-        cells = [base + o + self.rng.gauss(0, 0.002) for o in self.offsets]
-        drift = self.faults.cell_drift_v_per_s * self.t_s
-        cells[self.faults.drift_cell - 1] -= drift
+        cells = base + self.offsets + self.np_rng.normal(0, 0.002, _CELLS)
+        k = self.faults.drift_cell - 1
+        cells[k] -= self.faults.cell_drift_v_per_s * self.t_s
         runaway = self._runaway_s()
         if runaway is not None:
-            cells[self.faults.drift_cell - 1] = max(
-                2.5, cells[self.faults.drift_cell - 1] - 0.25 * (runaway + 1)
-            )
-        return [min(max(round(c, 3), 0.0), 5.0) for c in cells]
+            cells[k] = max(2.5, cells[k] - 0.25 * (runaway + 1))
+        return [float(c) for c in np.clip(np.round(cells, 3), 0.0, 5.0)]
 
     def step(self) -> EvReport:
         """Advance one simulated second; returns the report collected at that second."""
@@ -105,7 +105,7 @@ class SimulatedVehicle:
         return self._report(speed, self._cells(speed), runaway is not None)
 
     def _report(self, speed: float, cells: list[float], is_runaway: bool) -> EvReport:
-        temps = [min(round(t), 210) for t in self.temps]
+        temps = [int(t) for t in np.minimum(np.round(self.temps), 210)]
         hi, lo = (
             max(range(_CELLS), key=cells.__getitem__),
             min(range(_CELLS), key=cells.__getitem__),

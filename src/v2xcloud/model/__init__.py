@@ -6,6 +6,22 @@ Units are in the names (``speed_mps``, ``heading_deg``); times are integer UTC m
 """
 
 from v2xcloud.model.advisory import Advisory, AdvisoryLevel
+from v2xcloud.model.ev import (
+    EvAlarm,
+    EvCellVoltages,
+    EvEngine,
+    EvExtremes,
+    EvFuelCell,
+    EvMotor,
+    EvOperatorAlarm,
+    EvPosition,
+    EvProbeTemps,
+    EvRawUnit,
+    EvReport,
+    EvSignature,
+    EvTableUnit,
+    EvVehicle,
+)
 from v2xcloud.model.map import Connection, Lane, MapData, MapLink, MapNode, Movement, NodeId
 from v2xcloud.model.messages import Bsm, Rsm
 from v2xcloud.model.participant import (
@@ -27,6 +43,20 @@ __all__ = [
     "Bsm",
     "Connection",
     "EmergencyState",
+    "EvAlarm",
+    "EvCellVoltages",
+    "EvEngine",
+    "EvExtremes",
+    "EvFuelCell",
+    "EvMotor",
+    "EvOperatorAlarm",
+    "EvPosition",
+    "EvProbeTemps",
+    "EvRawUnit",
+    "EvReport",
+    "EvSignature",
+    "EvTableUnit",
+    "EvVehicle",
     "IntersectionState",
     "Lane",
     "LightState",

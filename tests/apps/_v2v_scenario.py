@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from v2xcloud.apps.base import App
-from v2xcloud.model import Advisory
+from v2xcloud.model import Advisory, MapData
 from v2xcloud.twin import Scene
 from v2xcloud.twin.testing import TEST_FRAME, state_at
 
@@ -51,10 +51,13 @@ def run(
     seconds: float,
     tick_ms: int = 100,
     t0_ms: int = 1_700_000_000_000,
+    maps: tuple[MapData, ...] | list[MapData] = (),
 ) -> list[tuple[float, Advisory]]:
     """Report every mover each tick (10 Hz, 20 ms transport delay) and collect the app's
     advisories with the scenario time (s) they were issued at."""
     scene = Scene(TEST_FRAME)
+    for map_data in maps:
+        scene.ingest(map_data, received_at_ms=t0_ms, source="map")
     out: list[tuple[float, Advisory]] = []
     for k in range(round(seconds * 1000 / tick_ms) + 1):
         t_s = k * tick_ms / 1000.0

@@ -8,12 +8,33 @@ thresholds. Shared kinematics live in ``apps.kinematics``; the base class, hit a
 warning hysteresis in ``apps.base`` and ``apps.hysteresis``.
 """
 
+from v2xcloud.apps.avw import AbnormalVehicleWarning, AvwConfig
 from v2xcloud.apps.base import App, AppConfig, Hits
+from v2xcloud.apps.bsw import BlindSpotWarning, BswConfig, LaneChangeWarning
+from v2xcloud.apps.clw import ClwConfig, ControlLossWarning
+from v2xcloud.apps.dnpw import DnpwConfig, DoNotPassWarning
+from v2xcloud.apps.ebw import EbwConfig, EmergencyBrakeWarning
+from v2xcloud.apps.evw import EmergencyVehicleWarning, EvwConfig
 from v2xcloud.apps.fcw import FcwConfig, ForwardCollisionWarning
 from v2xcloud.apps.hysteresis import Hysteresis
+from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
+from v2xcloud.apps.lta import LeftTurnAssist, LtaConfig
+from v2xcloud.apps.vrucw import VruCollisionWarning, VrucwConfig
 
 #: the V2V safety applications, in the order the runtime runs them
-V2V_APPS: tuple[type[App], ...] = (ForwardCollisionWarning,)
+V2V_APPS: tuple[type[App], ...] = (
+    ForwardCollisionWarning,
+    IntersectionCollisionWarning,
+    LeftTurnAssist,
+    BlindSpotWarning,
+    LaneChangeWarning,
+    DoNotPassWarning,
+    EmergencyBrakeWarning,
+    AbnormalVehicleWarning,
+    ControlLossWarning,
+    EmergencyVehicleWarning,
+    VruCollisionWarning,
+)
 
 
 def default_apps() -> list[App]:
@@ -23,11 +44,30 @@ def default_apps() -> list[App]:
 
 __all__ = [
     "V2V_APPS",
+    "AbnormalVehicleWarning",
     "App",
     "AppConfig",
+    "AvwConfig",
+    "BlindSpotWarning",
+    "BswConfig",
+    "ClwConfig",
+    "ControlLossWarning",
+    "DnpwConfig",
+    "DoNotPassWarning",
+    "EbwConfig",
+    "EmergencyBrakeWarning",
+    "EmergencyVehicleWarning",
+    "EvwConfig",
     "FcwConfig",
     "ForwardCollisionWarning",
     "Hits",
     "Hysteresis",
+    "IcwConfig",
+    "IntersectionCollisionWarning",
+    "LaneChangeWarning",
+    "LeftTurnAssist",
+    "LtaConfig",
+    "VruCollisionWarning",
+    "VrucwConfig",
     "default_apps",
 ]

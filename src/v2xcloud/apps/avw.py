@@ -1,0 +1,84 @@
+"""AVW — abnormal vehicle warning: a broken-down, hazard-flashing or stranded vehicle ahead.
+
+A vehicle is abnormal when it reports hazard lights or a disabled-vehicle event (disabled,
+flat tyre, air bag) in its safety extension, or when it has stood still in a lane for at least
+``stopped_s`` without reason: not queued behind another stopped or slow vehicle within
+``queue_gap_m``, and not waiting at a stop line (MAP-matched within ``stop_line_m`` of its
+lane's end). Followers approaching it in the same lane (half width ``half_width_m``, it may
+stand half on the shoulder) within ``radius_m`` are warned; imminent when the time to reach
+it (gap / closing speed) is ≤ ``imminent_s``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.apps._select import gap_m, in_lane_ahead, is_motor
+from v2xcloud.apps.base import App, AppConfig, Hits
+from v2xcloud.apps.kinematics import gap_ttc
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import Flag, PairTable, SceneView
+
+__all__ = ["AbnormalVehicleWarning", "AvwConfig"]
+
+
+class AvwConfig(AppConfig, frozen=True, kw_only=True):
+    """AVW thresholds (assumed defaults, configurable)."""
+
+    stopped_s: float = 5.0
+    queue_gap_m: float = 15.0
+    slow_mps: float = 2.0
+    stop_line_m: float = 30.0
+    radius_m: float = 150.0
+    half_width_m: float = 2.5
+    max_heading_diff_deg: float = 30.0
+    min_speed_mps: float = 3.0
+    imminent_s: float = 1.5
+
+
+class AbnormalVehicleWarning(App):
+    """Abnormal vehicle warning (see the module docstring)."""
+
+    code = "AVW"
+    config_type = AvwConfig
+    detail = "abnormal vehicle ahead"
+    config: AvwConfig
+
+    def detect(self, view: SceneView) -> Hits:
+        cfg = self.config
+        abnormal = self._abnormal(view)
+        if not abnormal.any():
+            return Hits.empty()
+        found = view.neighbours(np.flatnonzero(abnormal), cfg.radius_m)
+        pairs = PairTable(view, found.other, found.ego)  # ego approaches the abnormal vehicle
+        keep = in_lane_ahead(
+            pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
+        )
+        keep &= is_motor(view, pairs.ego) & (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
+        pairs = pairs.select(keep)
+        ttc = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
+        level = np.where(
+            ttc <= cfg.imminent_s + cfg.lookahead_s,
+            int(AdvisoryLevel.IMMINENT),
+            int(AdvisoryLevel.WARNING),
+        )
+        return Hits(ego=pairs.ego, other=pairs.other, level=level.astype(np.int64), ttc_s=ttc)
+
+    def _abnormal(self, view: SceneView) -> npt.NDArray[np.bool_]:
+        cfg = self.config
+        motor = is_motor(view, np.arange(len(view)))
+        reported = (view.flags & (Flag.HAZARD_LIGHTS | Flag.DISABLED)) != 0
+        since = view.stopped_since_ms
+        long_stop = (since >= 0) & (view.now_ms - since >= cfg.stopped_s * 1000)
+        at_stop_line = view.to_stop_m <= cfg.stop_line_m  # NaN (no MAP match) is False
+        candidates = motor & long_stop & ~at_stop_line & ~reported
+        stranded = candidates.copy()
+        if candidates.any():
+            ahead = view.neighbours(np.flatnonzero(candidates), cfg.queue_gap_m + 10.0)
+            queued = in_lane_ahead(ahead, half_width_m=1.8, max_heading_diff_deg=45.0)
+            queued &= (gap_m(ahead) <= cfg.queue_gap_m) & (
+                view.speed_mps[ahead.other] <= cfg.slow_mps
+            )
+            stranded[ahead.ego[queued]] = False
+        return motor & (reported | stranded)

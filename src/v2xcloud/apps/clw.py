@@ -1,0 +1,68 @@
+"""CLW — control loss warning: a nearby vehicle reports ABS, traction or stability control.
+
+A vehicle has lost (or is fighting to keep) control when it reports the ABS-activated,
+traction-control-loss or stability-control event, or its brake status says ABS, traction or
+stability control is engaged. Vehicles that approach it within ``radius_m`` are warned: those
+behind it going the same way within two lanes (|lateral| ≤ ``corridor_m``) and oncoming
+ones in the same corridor. Imminent when the time to reach it (gap / closing) ≤
+``imminent_s``. Vehicles moving away from it are not warned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from v2xcloud.apps._select import gap_m, is_motor
+from v2xcloud.apps.base import App, AppConfig, Hits
+from v2xcloud.apps.kinematics import gap_ttc
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import Flag, PairTable, SceneView
+
+__all__ = ["ClwConfig", "ControlLossWarning"]
+
+CONTROL_LOSS = Flag.ABS | Flag.TRACTION | Flag.STABILITY
+
+
+class ClwConfig(AppConfig, frozen=True, kw_only=True):
+    """CLW thresholds (assumed defaults, configurable)."""
+
+    radius_m: float = 150.0
+    corridor_m: float = 5.5
+    same_way_deg: float = 45.0
+    oncoming_deg: float = 135.0
+    imminent_s: float = 1.5
+
+
+class ControlLossWarning(App):
+    """Control loss warning (see the module docstring)."""
+
+    code = "CLW"
+    config_type = ClwConfig
+    detail = "vehicle ahead lost control"
+    config: ClwConfig
+
+    def detect(self, view: SceneView) -> Hits:
+        cfg = self.config
+        losing = ((view.flags & CONTROL_LOSS) != 0) & is_motor(view, np.arange(len(view)))
+        if not losing.any():
+            return Hits.empty()
+        found = view.neighbours(np.flatnonzero(losing), cfg.radius_m)
+        pairs = PairTable(view, found.other, found.ego)  # ego: the one to warn
+        angle = pairs.heading_diff_deg
+        related = (angle <= cfg.same_way_deg) | (angle >= cfg.oncoming_deg)
+        keep = (
+            related
+            & (pairs.along_m > 0)
+            & (np.abs(pairs.lateral_m) <= cfg.corridor_m)
+            & pairs.same_level
+            & is_motor(view, pairs.ego)
+            & (pairs.closing_along_mps > 0)
+        )
+        pairs = pairs.select(keep)
+        ttc = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
+        level = np.where(
+            ttc <= cfg.imminent_s + cfg.lookahead_s,
+            int(AdvisoryLevel.IMMINENT),
+            int(AdvisoryLevel.WARNING),
+        )
+        return Hits(ego=pairs.ego, other=pairs.other, level=level.astype(np.int64), ttc_s=ttc)

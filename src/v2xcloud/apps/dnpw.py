@@ -1,0 +1,90 @@
+"""DNPW — do not pass warning: overtaking into the opposing lane with oncoming traffic.
+
+A vehicle intends to pass when it signals left at overtaking speed (≥ ``min_speed_mps``):
+oncoming vehicles (heading difference ≥ ``min_oncoming_deg``) within ``radius_m`` ahead of it
+in the corridor it needs — its own lane and the opposing lane to its left (lateral from
+−``opposing_lane_m`` − ``half_width_m`` to ``half_width_m``) — are checked: the time until
+they meet (gap / closing speed) must leave room for the pass. A vehicle already in the
+opposing lane has an oncoming vehicle straight ahead in its own corridor (|lateral| ≤
+``half_width_m``); this head-on check runs for every fast vehicle, so it uses the shared
+short-range pairs (``head_on_radius_m``: at 70 m it sees 3 s ahead up to 23 m/s closing).
+Warning when it is ≤ ``pass_s`` (the time an overtaking manoeuvre needs), imminent when ≤
+``imminent_s``. Oncoming traffic in its own lane on the other side of the road, as on any
+two-way road, is not a hazard.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.apps._select import gap_m, is_motor
+from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
+from v2xcloud.apps.kinematics import gap_ttc
+from v2xcloud.twin import Flag, PairTable, SceneView
+
+__all__ = ["DnpwConfig", "DoNotPassWarning"]
+
+
+class DnpwConfig(AppConfig, frozen=True, kw_only=True):
+    """DNPW thresholds; ``pass_s`` is the time a pass needs (assumed, configurable)."""
+
+    pass_s: float = 8.0
+    imminent_s: float = 3.0
+    radius_m: float = 400.0
+    head_on_radius_m: float = 70.0
+    min_speed_mps: float = 8.0
+    min_oncoming_deg: float = 150.0
+    half_width_m: float = 1.8
+    opposing_lane_m: float = 3.5
+
+
+class DoNotPassWarning(App):
+    """Do not pass warning (see the module docstring)."""
+
+    code = "DNPW"
+    config_type = DnpwConfig
+    detail = "do not pass: oncoming traffic"
+    config: DnpwConfig
+
+    def detect(self, view: SceneView) -> Hits:
+        cfg = self.config
+        motor = is_motor(view, np.arange(len(view)))
+        fast = (view.speed_mps >= cfg.min_speed_mps) & motor
+        passing = fast & ((view.flags & Flag.LEFT_SIGNAL) != 0)
+        parts = []
+        if passing.any():  # long range, but only for the few who signal
+            pairs = view.neighbours(np.flatnonzero(passing), cfg.radius_m)
+            parts.append(
+                pairs.select(self._oncoming(pairs, -cfg.opposing_lane_m - cfg.half_width_m))
+            )
+        pairs = view.pairs(cfg.head_on_radius_m)  # shared with FCW/ICW
+        pairs = pairs.select(np.flatnonzero(fast[pairs.ego]))
+        parts.append(pairs.select(self._oncoming(pairs, -cfg.half_width_m)))
+        hits = [self._score(p) for p in parts]
+        return Hits(
+            ego=np.concatenate([h.ego for h in hits]),
+            other=np.concatenate([h.other for h in hits]),
+            level=np.concatenate([h.level for h in hits]),
+            ttc_s=np.concatenate([h.ttc_s for h in hits]),
+        )
+
+    def _oncoming(self, pairs: PairTable, min_lateral_m: float) -> npt.NDArray[np.bool_]:
+        cfg = self.config
+        lateral = pairs.lateral_m
+        return (
+            (pairs.heading_diff_deg >= cfg.min_oncoming_deg)
+            & (pairs.along_m > 0)
+            & (lateral >= min_lateral_m)
+            & (lateral <= cfg.half_width_m)
+            & pairs.same_level
+            & is_motor(pairs.view, pairs.other)
+        )
+
+    def _score(self, pairs: PairTable) -> Hits:
+        cfg = self.config
+        ttm = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
+        level = level_from_time(
+            ttm, warn_s=cfg.pass_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
+        )
+        return Hits(ego=pairs.ego, other=pairs.other, level=level, ttc_s=ttm)

@@ -1,0 +1,78 @@
+"""EBW — emergency brake warning: a vehicle ahead in the lane brakes hard.
+
+A vehicle brakes hard when it reports the hard-braking event or decelerates at ≥
+``hard_decel_mps2`` (reported, or from its history). Every vehicle behind it in the same lane
+within ``radius_m`` (not only the one directly behind: the brake light two cars ahead is
+hidden) that follows at a time headway ≤ ``max_headway_s`` is warned; the time to collision
+assumes the braking vehicle keeps braking until it stops while the follower keeps its speed
+(``kinematics.ttc_lead_braking``), imminent at ≤ ``imminent_s``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from v2xcloud.apps._select import gap_m, in_lane_ahead, is_motor
+from v2xcloud.apps.base import App, AppConfig, Hits
+from v2xcloud.apps.kinematics import ttc_lead_braking
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import Flag, PairTable, SceneView
+
+__all__ = ["EbwConfig", "EmergencyBrakeWarning"]
+
+
+class EbwConfig(AppConfig, frozen=True, kw_only=True):
+    """EBW thresholds (defaults: STANDARDS.md FCW/EBW 2.7 s / 1.5 s; 0.4 g hard braking)."""
+
+    warn_ttc_s: float = 2.7
+    imminent_ttc_s: float = 1.5
+    hard_decel_mps2: float = 4.0
+    max_headway_s: float = 4.0
+    radius_m: float = 150.0
+    half_width_m: float = 1.8
+    max_heading_diff_deg: float = 30.0
+    min_speed_mps: float = 2.0
+
+
+class EmergencyBrakeWarning(App):
+    """Emergency brake warning (see the module docstring)."""
+
+    code = "EBW"
+    config_type = EbwConfig
+    detail = "emergency braking ahead"
+    config: EbwConfig
+
+    def detect(self, view: SceneView) -> Hits:
+        cfg = self.config
+        braking = ((view.flags & Flag.HARD_BRAKING) != 0) | (
+            view.accel_mps2 <= -cfg.hard_decel_mps2
+        )
+        braking &= is_motor(view, np.arange(len(view)))
+        if not braking.any():
+            return Hits.empty()
+        found = view.neighbours(np.flatnonzero(braking), cfg.radius_m)
+        pairs = PairTable(view, found.other, found.ego)  # ego: the follower, other: the braker
+        keep = in_lane_ahead(
+            pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
+        )
+        keep &= is_motor(view, pairs.ego) & (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
+        pairs = pairs.select(keep)
+        gap = gap_m(pairs)
+        v_ego = view.speed_mps[pairs.ego]
+        decel = np.maximum(-view.accel_mps2[pairs.other], cfg.hard_decel_mps2)
+        ttc = ttc_lead_braking(gap, v_ego, view.speed_mps[pairs.other], decel)
+        headway = np.maximum(gap, 0.0) / np.maximum(v_ego, 0.1)
+        look = cfg.lookahead_s
+        warn = (headway <= cfg.max_headway_s) | (ttc <= cfg.warn_ttc_s + look)
+        level = np.where(
+            ttc <= cfg.imminent_ttc_s + look,
+            int(AdvisoryLevel.IMMINENT),
+            np.where(warn, int(AdvisoryLevel.WARNING), 0),
+        )
+        return Hits(
+            ego=pairs.ego,
+            other=pairs.other,
+            level=level.astype(np.int64),
+            ttc_s=ttc,
+            values={"gap_m": gap, "headway_s": headway},
+        )

@@ -1,0 +1,111 @@
+"""LTA — left turn assist: turning left across oncoming traffic that would hit the turn.
+
+A vehicle intends to turn left when it turns left (yaw rate ≤ −``turn_yaw_dps``), signals
+left, or is matched to a MAP lane whose only manoeuvre is a left turn. Its turn is predicted
+with a constant turn rate (its own, or ``speed / turn_radius_m`` when it only signals, at no
+less than ``min_turn_speed_mps`` so that a driver waiting to turn learns whether turning *now*
+is safe); oncoming vehicles (heading difference ≥ ``min_oncoming_deg``, ahead) go straight at
+constant velocity. Both are sampled every ``step_s`` up to ``horizon_s``; the first time they
+come within ``conflict_m`` (plus half widths) is the time to conflict: warning at ≤ ``warn_s``,
+imminent at ≤ ``imminent_s``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.apps._select import is_motor
+from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
+from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
+from v2xcloud.geo import LaneMap
+from v2xcloud.twin import Flag, SceneView
+
+__all__ = ["LeftTurnAssist", "LtaConfig", "left_only_lanes"]
+
+
+class LtaConfig(AppConfig, frozen=True, kw_only=True):
+    """LTA thresholds (defaults: STANDARDS.md, time to conflict 3 s / 1.5 s)."""
+
+    warn_s: float = 3.0
+    imminent_s: float = 1.5
+    radius_m: float = 80.0
+    turn_yaw_dps: float = 4.0
+    turn_radius_m: float = 12.0
+    min_turn_speed_mps: float = 4.0
+    min_oncoming_deg: float = 135.0
+    min_other_speed_mps: float = 2.0
+    conflict_m: float = 1.0
+    horizon_s: float = 4.0
+    step_s: float = 0.1
+
+
+def left_only_lanes(lanes: LaneMap | None) -> npt.NDArray[np.bool_]:
+    """Per MAP lane: True where the only allowed manoeuvre is a left turn."""
+    if lanes is None:
+        return np.zeros(0, dtype=bool)
+    return np.array(
+        [info.lane.maneuvers == frozenset({"maneuverLeftAllowed"}) for info in lanes.lanes],
+        dtype=bool,
+    )
+
+
+class LeftTurnAssist(App):
+    """Left turn assist (see the module docstring)."""
+
+    code = "LTA"
+    config_type = LtaConfig
+    detail = "left turn across oncoming traffic"
+    config: LtaConfig
+
+    def detect(self, view: SceneView) -> Hits:
+        cfg = self.config
+        turning = self._intends_left(view)
+        if not turning.any():
+            return Hits.empty()
+        pairs = view.neighbours(np.flatnonzero(turning), cfg.radius_m)
+        keep = (
+            is_motor(view, pairs.other)
+            & (view.speed_mps[pairs.other] >= cfg.min_other_speed_mps)
+            & (pairs.heading_diff_deg >= cfg.min_oncoming_deg)
+            & (pairs.along_m > 0)
+            & pairs.same_level
+        )
+        pairs = pairs.select(keep)
+        if len(pairs) == 0:
+            return Hits.empty()
+        t_conf = self._time_to_conflict(view, pairs.ego, pairs.other)
+        level = level_from_time(
+            t_conf, warn_s=cfg.warn_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
+        )
+        return Hits(ego=pairs.ego, other=pairs.other, level=level, ttc_s=t_conf)
+
+    def _intends_left(self, view: SceneView) -> npt.NDArray[np.bool_]:
+        cfg = self.config
+        intent = (view.yaw_rate_dps <= -cfg.turn_yaw_dps) | ((view.flags & Flag.LEFT_SIGNAL) != 0)
+        left_only = left_only_lanes(view.lanes)
+        if left_only.size:
+            lane = view.lane
+            intent |= (lane >= 0) & left_only[np.maximum(lane, 0)]
+        return intent & is_motor(view, np.arange(len(view)))
+
+    def _time_to_conflict(self, view: SceneView, e: np.ndarray, o: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        t = np.arange(1, round(cfg.horizon_s / cfg.step_s) + 1) * cfg.step_s
+        speed = np.maximum(view.speed_mps[e], cfg.min_turn_speed_mps)
+        own = view.yaw_rate_dps[e]
+        yaw = np.where(own <= -cfg.turn_yaw_dps, own, -np.degrees(speed / cfg.turn_radius_m))
+        ex, ey, _ = predict_ctrv(
+            view.x_m[e][:, None], view.y_m[e][:, None], speed[:, None],
+            view.heading_deg[e][:, None], yaw[:, None], t[None, :],
+        )  # fmt: skip
+        ox, oy = predict_cv(
+            view.x_m[o][:, None], view.y_m[o][:, None],
+            view.vx_mps[o][:, None], view.vy_mps[o][:, None], t[None, :],
+        )  # fmt: skip
+        reach = (
+            np.nan_to_num(view.width_m[e], nan=1.8) + np.nan_to_num(view.width_m[o], nan=1.8)
+        ) / 2
+        close = np.hypot(ex - ox, ey - oy) <= (reach + cfg.conflict_m)[:, None]
+        hit = close.any(axis=1)
+        return np.where(hit, t[np.argmax(close, axis=1)], np.inf)

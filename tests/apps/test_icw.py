@@ -1,0 +1,62 @@
+"""ICW: crossing paths at an (unsignalised) intersection, and what must stay silent."""
+
+from __future__ import annotations
+
+from _v2v_scenario import Mover, first, run, straight
+
+from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
+from v2xcloud.model import AdvisoryLevel
+
+
+def test_crossing_vehicles_on_a_collision_course_are_both_warned_in_time() -> None:
+    # both reach the centre of the crossing at t = 6 s
+    north = Mover("north", straight(0, -72.0, 12.0, 0.0))
+    east = Mover("east", straight(-60.0, 0, 10.0, 90.0))
+    out = run(IntersectionCollisionWarning(), [north, east], seconds=6.0)
+    for ego, other, speed in (("north", "east", 12.0), ("east", "north", 10.0)):
+        hit = first(out, ego, other)
+        assert hit is not None, ego
+        t_first, adv = hit
+        arrival = 6.0 - (4.5 + 1.8) / 2 / speed  # front of the car enters the conflict zone
+        assert arrival - t_first >= 3.0  # lead time ≥ the configured time to conflict
+        assert adv.lat_deg is not None and adv.values["pet_s"] <= 0
+    levels = {a.level for _, a in out if a.ego_id == "north"}
+    assert AdvisoryLevel.IMMINENT in levels
+
+
+def test_a_safe_gap_gives_no_warning_but_a_short_pet_does() -> None:
+    north = Mover("north", straight(0, -72.0, 12.0, 0.0))
+    late = Mover("late", straight(-100.0, 0, 10.0, 90.0))  # arrives 4 s after
+    assert run(IntersectionCollisionWarning(), [north, late], seconds=6.0) == []
+    near = Mover("near", straight(-75.0, 0, 10.0, 90.0))  # 1.5 s after: PET ≈ 0.9 s
+    out = run(IntersectionCollisionWarning(), [north, near], seconds=6.0)
+    hit = first(out, "north", "near")
+    assert hit is not None and hit[1].level == AdvisoryLevel.WARNING
+    strict = IntersectionCollisionWarning(IcwConfig(pet_s=0.5))
+    assert run(strict, [north, near], seconds=6.0) == []
+
+
+def test_no_warning_for_parallel_or_opposite_traffic() -> None:
+    a = Mover("a", straight(0, 0, 12.0, 0.0))
+    b = Mover("b", straight(3.5, 0, 12.0, 0.0))
+    c = Mover("c", straight(-3.5, 80.0, 12.0, 180.0))
+    assert run(IntersectionCollisionWarning(), [a, b, c], seconds=5.0) == []
+
+
+def test_no_warning_for_a_stopped_queue_at_a_red_light() -> None:
+    queue = [Mover(f"q{k}", straight(0, -8.0 - 7.0 * k, 0.0, 0.0)) for k in range(4)]
+    cross = Mover("cross", straight(-60.0, 0, 12.0, 90.0))  # passes in front of the queue
+    assert run(IntersectionCollisionWarning(), [*queue, cross], seconds=6.0) == []
+
+
+def test_no_warning_on_a_bridge_over_the_crossing_road() -> None:
+    over = Mover("over", straight(0, -72.0, 12.0, 0.0), fields={"elevation_m": 9.0})
+    under = Mover("under", straight(-60.0, 0, 10.0, 90.0), fields={"elevation_m": 1.0})
+    assert run(IntersectionCollisionWarning(), [over, under], seconds=6.0) == []
+
+
+def test_no_warning_when_paths_diverge() -> None:
+    # both already past the point where their paths cross
+    a = Mover("a", straight(0, 5.0, 12.0, 0.0))
+    b = Mover("b", straight(5.0, 0, 10.0, 90.0))
+    assert run(IntersectionCollisionWarning(), [a, b], seconds=3.0) == []

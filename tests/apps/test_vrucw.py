@@ -1,0 +1,67 @@
+"""VRUCW: pedestrians and cyclists (PSM, BSM or roadside RSM) in a vehicle's path."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from _v2v_scenario import Mover, first, run, straight
+
+from v2xcloud.apps.vrucw import VruCollisionWarning
+from v2xcloud.model import AdvisoryLevel, ParticipantKind, ParticipantSource
+
+PED = {
+    "kind": ParticipantKind.PEDESTRIAN,
+    "source": ParticipantSource.PSM,
+    "length_m": 0.5,
+    "width_m": 0.5,
+}
+
+
+@pytest.mark.parametrize(
+    "source", [ParticipantSource.PSM, ParticipantSource.RSM, ParticipantSource.BSM]
+)
+def test_pedestrian_crossing_in_front_is_warned_in_time(source: ParticipantSource) -> None:
+    car = Mover("car", straight(0, 0, 12.0, 0.0))  # front bumper reaches y = 60 at t ≈ 4.8 s
+    ped = Mover("ped", straight(-6.0, 62.25, 1.25, 90.0), fields={**PED, "source": source})
+    out = run(VruCollisionWarning(), [car, ped], seconds=5.0)
+    hit = first(out, "car", "ped")
+    assert hit is not None
+    t_first, _adv = hit
+    # first contact: the pedestrian within half a car width + 0.8 m of the front bumper centre
+    contact = next(
+        k / 100
+        for k in range(600)
+        if math.hypot(-6.0 + 1.25 * k / 100, 60.0 - 12.0 * k / 100) <= 1.7
+    )
+    assert contact - t_first >= 3.0  # lead time ≥ the configured time to conflict
+    assert any(a.level == AdvisoryLevel.IMMINENT for _, a in out)
+    assert not [a for _, a in out if a.ego_id == "ped"]
+
+
+def test_cyclist_cutting_across() -> None:
+    car = Mover("car", straight(0, 0, 10.0, 90.0))
+    bike = Mover("bike", straight(50.0, -24.0, 5.0, 0.0), fields={"kind": ParticipantKind.CYCLIST})
+    out = run(VruCollisionWarning(), [car, bike], seconds=5.0)
+    assert first(out, "car", "bike") is not None
+
+
+def test_no_warning_for_a_pedestrian_walking_on_the_pavement() -> None:
+    car = Mover("car", straight(0, 0, 12.0, 0.0))
+    walker = Mover(
+        "walker", straight(4.5, 20.0, 1.4, 180.0), fields=PED
+    )  # pavement, towards the car
+    standing = Mover("standing", straight(-4.0, 40.0, 0.0, 0.0), fields=PED)  # waiting at the kerb
+    assert run(VruCollisionWarning(), [car, walker, standing], seconds=5.0) == []
+
+
+def test_no_warning_when_the_pedestrian_has_crossed() -> None:
+    car = Mover("car", straight(0, 0, 12.0, 0.0))
+    ped = Mover("ped", straight(3.0, 40.0, 1.3, 90.0), fields=PED)  # walking away from the lane
+    assert run(VruCollisionWarning(), [car, ped], seconds=4.0) == []
+
+
+def test_no_warning_on_a_footbridge() -> None:
+    car = Mover("car", straight(0, 0, 12.0, 0.0), fields={"elevation_m": 2.0})
+    ped = Mover("ped", straight(-6.0, 62.25, 1.25, 90.0), fields={**PED, "elevation_m": 8.0})
+    assert run(VruCollisionWarning(), [car, ped], seconds=5.0) == []

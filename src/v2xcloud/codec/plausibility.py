@@ -5,7 +5,7 @@ real 2017 capture the node's reference point lands at (-30.95°, -33.51°), in t
 Atlantic, instead of Changsha. Two rules, both cheap:
 
 - with a configured ``DeploymentArea`` (strict): every MAP node reference point and every RSI
-  reference point must lie inside it, and absolute lane/link points within
+  reference point must lie inside it, and every lane/link point within
   ``max_point_distance_m`` of their node;
 - with no area configured (the default, since random or foreign test data may lie anywhere):
   a frame is rejected only when its reference point is outside China *and* the other message
@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgspec
+
+from v2xcloud.codec._units import absolute
 
 __all__ = ["CHINA", "DeploymentArea", "reference_points", "strict_problem"]
 
@@ -88,19 +90,18 @@ def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def _absolute_points(node: dict[str, Any]) -> Iterator[tuple[str, tuple[float, float]]]:
+    ref = node["refPos"]
+
+    def point(p: dict[str, Any]) -> tuple[float, float]:
+        lat, lon, _ = absolute(p["posOffset"], ref)
+        return lat, lon
+
     for i, link in enumerate(node.get("inLinks", [])):
-        for j, point in enumerate(link.get("points", [])):
-            kind, ll = point["posOffset"]["offsetLL"]
-            if kind == "position-LatLon":
-                yield f"inLinks[{i}].points[{j}]", (ll["lat"] * _DEG, ll["lon"] * _DEG)
+        for j, p in enumerate(link.get("points", [])):
+            yield f"inLinks[{i}].points[{j}]", point(p)
         for k, lane in enumerate(link.get("lanes", [])):
-            for j, point in enumerate(lane.get("points", [])):
-                kind, ll = point["posOffset"]["offsetLL"]
-                if kind == "position-LatLon":
-                    yield (
-                        f"inLinks[{i}].lanes[{k}].points[{j}]",
-                        (ll["lat"] * _DEG, ll["lon"] * _DEG),
-                    )
+            for j, p in enumerate(lane.get("points", [])):
+                yield f"inLinks[{i}].lanes[{k}].points[{j}]", point(p)
 
 
 def strict_problem(

@@ -94,7 +94,7 @@ def test_decode_pipe_encode_reproduces_the_input(hex_file: Path) -> None:
 def test_capture_format_and_version_hint(
     reference_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, lines, err = _run(
+    _, lines, _ = _run(
         ["decode", "--set", "csae2020", "--format", "capture", str(reference_dir / CAPTURES)],
         capsys,
     )

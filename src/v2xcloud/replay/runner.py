@@ -6,7 +6,8 @@ clock and runs the V2V apps, the V2I apps and the event detectors; dissemination
 is sent to whom, and each delivery is one JSON line:
 
 ``{"type": "advisory" | "event", "reason": "new" | "update" | "refresh" | "expired",
-"at_ms": ..., "participants": [...], "rsus": [...], "payload": {...}}``
+"at_ms": ..., "participants": [...], "rsus": [...], "payload": {...}}``; a live event also
+carries the RSI the platform sends for it (``rsi_uper_hex``, csae2020, and ``rsi_json``).
 
 plus ``{"type": "issue", ...}`` for each skipped input row and a final ``{"type": "summary"}``.
 ``speed`` paces the replay (1.0 = real time, 0 = as fast as possible).
@@ -29,17 +30,22 @@ from v2xcloud.apps.ivs import InVehicleSignage
 from v2xcloud.apps.rlvw import RedLightViolationWarning
 from v2xcloud.apps.slw import SpeedLimitWarning
 from v2xcloud.apps.tjw import TrafficJamWarning
+from v2xcloud.codec import MessageSet
+from v2xcloud.errors import EncodeError
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, RoadEvent, Rsi
 from v2xcloud.replay.recording import Recording
 from v2xcloud.replay.tracks import rsm_frames
 from v2xcloud.runtime import Runtime, TickApp
 from v2xcloud.runtime.dissemination import Delivery, Disseminator
+from v2xcloud.runtime.rsi_out import encode_rsi, rsi_messages
 from v2xcloud.twin.v2i import as_roadside
 
-__all__ = ["ReplaySummary", "run_replay", "v2i_apps"]
+__all__ = ["PLATFORM_RSU_ID", "ReplaySummary", "run_replay", "v2i_apps"]
 
 _SOURCE = "replay"
+#: RSU id the platform's own RSI carries (the bytes of "v2xcloud")
+PLATFORM_RSU_ID = b"v2xcloud".hex()
 
 
 def v2i_apps() -> list[TickApp]:
@@ -68,8 +74,9 @@ class ReplaySummary(msgspec.Struct, kw_only=True):
 
 
 class _Writer:
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], ref: tuple[float, float] | None = None) -> None:
         self.out = out
+        self.ref = ref
         self.encoder = msgspec.json.Encoder()
 
     def line(self, record: dict[str, Any]) -> None:
@@ -78,17 +85,34 @@ class _Writer:
 
     def delivery(self, d: Delivery) -> None:
         kind = "advisory" if isinstance(d.payload, Advisory) else "event"
-        self.line(
-            {
-                "type": kind,
-                "reason": d.reason,
-                "at_ms": d.at_ms,
-                "key": d.key,
-                "participants": list(d.participants),
-                "rsus": list(d.rsus),
-                "payload": msgspec.to_builtins(d.payload),
-            }
+        record = {
+            "type": kind,
+            "reason": d.reason,
+            "at_ms": d.at_ms,
+            "key": d.key,
+            "participants": list(d.participants),
+            "rsus": list(d.rsus),
+            "payload": msgspec.to_builtins(d.payload),
+        }
+        if isinstance(d.payload, RoadEvent) and d.reason != "expired" and self.ref is not None:
+            record.update(self._rsi(d.payload, d.at_ms))
+        self.line(record)
+
+    def _rsi(self, event: RoadEvent, now_ms: int) -> dict[str, Any]:
+        """The event as the RSI the platform sends (UPER hex, csae2020, and CSAE JSON)."""
+        assert self.ref is not None
+        (rsi,) = rsi_messages(
+            [event],
+            rsu_id=PLATFORM_RSU_ID,
+            ref_lat_deg=self.ref[0],
+            ref_lon_deg=self.ref[1],
+            now_ms=now_ms,
         )
+        try:
+            data, csae_json = encode_rsi(rsi, message_set=MessageSet.CSAE2020)
+        except EncodeError as exc:
+            return {"rsi_error": str(exc)}
+        return {"rsi_uper_hex": data.hex(), "rsi_json": csae_json}
 
 
 def run_replay(
@@ -102,7 +126,7 @@ def run_replay(
 ) -> ReplaySummary:
     """Replay ``rec`` into a fresh runtime and write the deliveries to ``out``."""
     started = time.perf_counter()
-    writer = _Writer(out)
+    writer = _Writer(out, (rec.georef.origin_lat_deg, rec.georef.origin_lon_deg))
     for issue in rec.issues:
         writer.line({"type": "issue", **msgspec.to_builtins(issue)})
     frame = LocalFrame(

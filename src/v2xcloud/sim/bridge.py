@@ -84,6 +84,7 @@ class SumoBridge:
             "--device.ssm.trajectories", "true", "--device.ssm.file", str(self.ssm_path),
             "--collision-output", str(self.collision_path), "--collision.action", "warn",
             "--collision.check-junctions", "true", "--time-to-teleport", "-1",
+            "--ignore-route-errors", "true",  # background trips without a path are dropped
         ]  # fmt: skip
 
     def step(self) -> Snapshot:
@@ -91,7 +92,10 @@ class SumoBridge:
         if self._sumo is None:
             raise SimulationError("bridge not started; call start() first")
         traci = self._sumo
-        traci.simulationStep()
+        try:
+            traci.simulationStep()
+        except (traci.TraCIException, traci.FatalTraCIError) as exc:
+            raise SimulationError(f"SUMO failed in {self.scenario.name}: {exc}") from exc
         for vid in traci.simulation.getDepartedIDList():
             traci.vehicle.subscribe(vid, _V)
             if vid in self._max_speeds:

@@ -21,8 +21,11 @@ __all__ = ["Episode", "EpisodeTracker", "ssm_episodes"]
 _FOLLOWING = {1, 2, 18}  # ego follows foe (SUMO SSM encounter types)
 _MERGING = {5, 7, 8}
 _CROSSING = {9, 10, 11, 12, 13, 14}
-SSM_TTC_S = 3.0
-SSM_DRAC_MPS2 = 3.0
+SSM_TTC_S = 3.0  # SUMO's conflict threshold: the episode's extent
+# An app must warn when the true minimum TTC falls to this (STANDARDS.md warning thresholds);
+# conflicts that stay between this and SSM_TTC_S are a grey zone: a warning there is not a
+# false alarm, a missing one is not a miss.
+REQUIRED_TTC_S = {"FCW": 2.7, "ICW": 2.0, "LTA": 2.0, "BSW/LCW": 2.0}
 
 
 class Episode(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,6 +39,7 @@ class Episode(msgspec.Struct, frozen=True, kw_only=True):
     critical_s: float | None = None
     min_ttc_s: float | None = None
     is_collision: bool = False
+    is_required: bool = True  # False: grey zone, counted neither as miss nor as false alarm
     ttc_times_s: tuple[float, ...] = ()
     ttc_values_s: tuple[float, ...] = ()
 
@@ -145,14 +149,19 @@ def ssm_episodes(path: Path, collisions: dict[frozenset[str], float]) -> list[Ep
     return out
 
 
+def _turns(velocities: list[str]) -> bool:
+    """Whether the velocity samples of a conflict change direction by more than 45 degrees."""
+    if len(velocities) < 2:
+        return False
+    (ax, ay), (bx, by) = (tuple(map(float, v.split(","))) for v in (velocities[0], velocities[-1]))
+    norm = math.hypot(ax, ay) * math.hypot(bx, by)
+    return norm > 0 and (ax * bx + ay * by) / norm < math.cos(math.radians(45.0))
+
+
 def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) -> Episode | None:
-    times, ttc, drac = _floats(c, "timeSpan"), _floats(c, "TTCSpan"), _floats(c, "DRACSpan")
+    times, ttc = _floats(c, "timeSpan"), _floats(c, "TTCSpan")
     types = [int(float(t)) for t in _texts(c, "typeSpan")]
-    danger = [
-        i
-        for i in range(len(times))
-        if (i < len(ttc) and ttc[i] <= SSM_TTC_S) or (i < len(drac) and drac[i] >= SSM_DRAC_MPS2)
-    ]
+    danger = [i for i in range(len(times)) if i < len(ttc) and ttc[i] <= SSM_TTC_S]
     if not danger:
         return None
     ego_v, foe_v = _texts(c, "egoVelocity"), _texts(c, "foeVelocity")
@@ -164,6 +173,7 @@ def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) ->
     family = _family([types[i] for i in danger if i < len(types)], vel)
     if family is None:
         return None
+    is_turner = family != "LTA" or _turns(ego_v)  # LTA must warn the turning vehicle only
     ego, foe = c.get("ego", ""), c.get("foe", "")
     hit = collisions.get(frozenset((ego, foe)))
     samples = [(times[i], ttc[i]) for i in danger if i < len(ttc) and math.isfinite(ttc[i])]
@@ -176,5 +186,6 @@ def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) ->
         app=family, ego=ego, other=foe, start_s=times[first], end_s=times[danger[-1]],
         critical_s=hit if hit is not None else critical, min_ttc_s=min_ttc,
         is_collision=hit is not None,
+        is_required=is_turner and (hit is not None or (min_ttc is not None and min_ttc <= REQUIRED_TTC_S[family])),
         ttc_times_s=tuple(t for t, _ in samples), ttc_values_s=tuple(v for _, v in samples),
     )  # fmt: skip

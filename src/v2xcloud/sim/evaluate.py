@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import msgspec
 
+from v2xcloud.errors import SimulationError
 from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import AppScore
@@ -37,7 +38,10 @@ def run_in_process(scenario: Scenario, config: RunConfig) -> ScenarioResult:
 
 
 def _worker(scenario: Scenario, config: RunConfig) -> bytes:
-    return msgspec.msgpack.encode(run_in_process(scenario, config))
+    try:
+        return msgspec.msgpack.encode(run_in_process(scenario, config))
+    except Exception as exc:  # crosses a process boundary: keep the message, not the object
+        raise SimulationError(f"scenario {scenario.name}: {type(exc).__name__}: {exc}") from None
 
 
 def evaluate(

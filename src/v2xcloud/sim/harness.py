@@ -17,10 +17,13 @@ from v2xcloud.sim.snapshot import Snapshot
 
 __all__ = ["HarnessTruth"]
 
-VRU_HORIZON_S = 3.0  # predicted closest approach within this time ...
-VRU_MISS_M = 2.0  # ... and nearer than this is a pedestrian conflict
+VRU_MISS_M = 1.0  # a moving vehicle's body passing this close to a pedestrian is a conflict
+VRU_MIN_SPEED_MPS = 2.0
+VRU_WARNING_S = 3.0  # the warning window before the closest approach
 HARD_BRAKE_MPS2 = -4.0
 EVENT_RANGE_M = 150.0
+EV_RANGE_M = 300.0  # an emergency vehicle that will reach you within EV_REACH_S ...
+EV_REACH_S = 10.0  # ... means: make way now
 BLIND_SPOT_BEHIND_M = 25.0  # an adjacent-lane vehicle up to this far behind is in the way
 SPEEDING_TOLERANCE_MPS = 5 / 3.6  # above the lane limit by more than this is speeding
 CONTROL_LOSS_EVENTS = frozenset(
@@ -30,9 +33,8 @@ CONTROL_LOSS_EVENTS = frozenset(
 F = npt.NDArray[np.float64]
 
 
-def _velocity(snap: Snapshot) -> tuple[F, F]:
-    rad = np.radians(snap.heading_deg)
-    return snap.speed_mps * np.sin(rad), snap.speed_mps * np.cos(rad)
+def _edge(lane_id: str) -> str:
+    return lane_id.rsplit("_", 1)[0]
 
 
 class HarnessTruth:
@@ -41,7 +43,8 @@ class HarnessTruth:
     ``events`` is the bridge's live map of scripted BSM event flags by SUMO id;
     ``red_links`` maps an incoming lane id to the (tls id, signal index) pairs controlling it;
     ``speed_limits`` maps lane ids to their published limits (m/s, the MAP's approach lanes)
-    for speeding (SLW).
+    for speeding (SLW); ``vehicle_lanes`` the number of vehicle lanes per edge id (overtaking
+    into the oncoming lane only happens on single-lane roads).
     """
 
     def __init__(
@@ -50,20 +53,22 @@ class HarnessTruth:
         events: dict[str, frozenset[str]],
         red_links: dict[str, list[tuple[str, int]]],
         speed_limits: dict[str, float],
+        vehicle_lanes: dict[str, int],
     ) -> None:
         self._events = events
         self._links = red_links
         self._limits = speed_limits
+        self._lanes = vehicle_lanes
         self._tracker = EpisodeTracker()
         self._last_lane: dict[str, str] = {}
+        self._near_miss: dict[tuple[str, str], tuple[float, float]] = {}
 
     def observe(self, snap: Snapshot) -> None:
         """Judge one step."""
-        vx, vy = _velocity(snap)
         veh = np.flatnonzero(~snap.is_pedestrian)
-        self._vru(snap, veh, vx, vy)
+        self._vru(snap, veh)
         for i in veh:
-            self._events_of(snap, int(i), veh, vx, vy)
+            self._events_of(snap, int(i), veh)
         self._red_light(snap, veh)
         self._speeding(snap, veh)
 
@@ -75,29 +80,23 @@ class HarnessTruth:
             if limit is not None and snap.speed_mps[i] > limit + SPEEDING_TOLERANCE_MPS:
                 self._tracker.observe("SLW", snap.ids[i], None, snap.time_s)
 
-    def _vru(self, snap: Snapshot, veh: npt.NDArray[np.intp], vx: F, vy: F) -> None:
-        t = snap.time_s
+    def _vru(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
+        """Record every moving vehicle body passing within ``VRU_MISS_M`` of a pedestrian."""
+        if not len(veh):
+            return
+        rad = np.radians(snap.heading_deg[veh])
+        fx, fy = snap.x_m[veh], snap.y_m[veh]  # SUMO positions are the front bumper
+        bx, by = -np.sin(rad) * snap.length_m[veh], -np.cos(rad) * snap.length_m[veh]
+        moving = snap.speed_mps[veh] > VRU_MIN_SPEED_MPS
         for p in np.flatnonzero(snap.is_pedestrian):
-            rx, ry = snap.x_m[p] - snap.x_m[veh], snap.y_m[p] - snap.y_m[veh]
-            wx, wy = vx[p] - vx[veh], vy[p] - vy[veh]
-            w2 = np.maximum(wx * wx + wy * wy, 1e-9)
-            t_star = np.clip(-(rx * wx + ry * wy) / w2, 0.0, None)
-            miss = np.hypot(rx + wx * t_star, ry + wy * t_star)
-            hit = (
-                (t_star <= VRU_HORIZON_S)
-                & (miss <= VRU_MISS_M)
-                & (snap.speed_mps[veh] > 1.0)
-                & (np.hypot(rx, ry) < 60.0)
-            )
-            for k in np.flatnonzero(hit):
-                self._tracker.observe(
-                    "VRUCW",
-                    snap.ids[veh[k]],
-                    snap.ids[p],
-                    t,
-                    ttc_s=float(t_star[k]),
-                    critical_s=t + float(t_star[k]),
-                )
+            px, py = snap.x_m[p] - fx, snap.y_m[p] - fy
+            u = np.clip((px * bx + py * by) / (bx * bx + by * by + 1e-9), 0.0, 1.0)
+            gap = np.hypot(px - u * bx, py - u * by) - snap.width_m[veh] / 2.0
+            for k in np.flatnonzero(moving & (gap < VRU_MISS_M)):
+                key = (snap.ids[veh[k]], snap.ids[p])
+                best = self._near_miss.get(key)
+                if best is None or gap[k] < best[1]:
+                    self._near_miss[key] = (snap.time_s, float(gap[k]))
 
     def _behind(
         self,
@@ -107,6 +106,7 @@ class HarnessTruth:
         *,
         reach_m: float,
         ahead: bool = False,
+        lateral_m: float = 4.0,
     ) -> list[int]:
         """Vehicles travelling the same way as ``lead`` within ``reach_m`` behind it (or ahead)."""
         h = np.radians(snap.heading_deg[lead])
@@ -115,14 +115,14 @@ class HarnessTruth:
         across = np.abs(dx * np.cos(h) - dy * np.sin(h))
         same_way = np.cos(np.radians(snap.heading_deg[veh]) - h) > 0.85
         sign = 1.0 if ahead else -1.0
-        mask = (sign * along > 1.0) & (sign * along <= reach_m) & (across < 4.0) & same_way
+        mask = (sign * along > 1.0) & (sign * along <= reach_m) & (across < lateral_m) & same_way
         return [int(veh[k]) for k in np.flatnonzero(mask)]
 
-    def _events_of(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp], vx: F, vy: F) -> None:
+    def _events_of(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp]) -> None:
         t, vid = snap.time_s, snap.ids[i]
         events = self._events.get(vid, frozenset())
         if snap.accel_mps2[i] <= HARD_BRAKE_MPS2:
-            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
+            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M, lateral_m=1.8):
                 self._tracker.observe("EBW", snap.ids[j], vid, t)
         if (snap.signals[i] & 4 or "eventDisabledVehicle" in events) and snap.speed_mps[i] < 0.5:
             for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
@@ -132,9 +132,12 @@ class HarnessTruth:
             for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
                 self._tracker.observe("CLW", snap.ids[j], vid, t)
         if snap.vtypes[i].endswith("emergency") and snap.speed_mps[i] > 1.0:
-            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M, ahead=True):
-                self._tracker.observe("EVW", snap.ids[j], vid, t)
-        if snap.signals[i] & 2:
+            for j in self._behind(snap, i, veh, reach_m=EV_RANGE_M, ahead=True):
+                gap = float(np.hypot(snap.x_m[j] - snap.x_m[i], snap.y_m[j] - snap.y_m[i]))
+                closing = snap.speed_mps[i] - snap.speed_mps[j]
+                if closing > 0.5 and gap / closing <= EV_REACH_S:
+                    self._tracker.observe("EVW", snap.ids[j], vid, t, ttc_s=gap / closing)
+        if snap.signals[i] & 2 and self._lanes.get(_edge(snap.lane_ids[i])) == 1:
             self._overtake(snap, i, veh)
         if snap.signals[i] & 3:
             self._blind_spot(snap, i, veh, is_left=bool(snap.signals[i] & 2))
@@ -152,8 +155,10 @@ class HarnessTruth:
         mask = (
             same_way & (along > -BLIND_SPOT_BEHIND_M) & (along < 5.0) & (side > 1.5) & (side < 5.0)
         )
+        edge = _edge(snap.lane_ids[i])
         for k in np.flatnonzero(mask):
-            self._tracker.observe("BSW/LCW", snap.ids[i], snap.ids[veh[k]], snap.time_s)
+            if _edge(snap.lane_ids[veh[k]]) == edge:
+                self._tracker.observe("BSW/LCW", snap.ids[i], snap.ids[veh[k]], snap.time_s)
 
     def _overtake(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp]) -> None:
         """Left indicator on behind a slower vehicle while oncoming traffic is too close to pass."""
@@ -195,4 +200,11 @@ class HarnessTruth:
 
     def finish(self) -> list[Episode]:
         """All harness episodes of the run."""
-        return self._tracker.finish()
+        out = self._tracker.finish()
+        for (vid, pid), (t, _gap) in sorted(self._near_miss.items()):
+            times = tuple(t - VRU_WARNING_S + 0.1 * k for k in range(int(VRU_WARNING_S * 10) + 1))
+            out.append(Episode(
+                app="VRUCW", ego=vid, other=pid, start_s=t - VRU_WARNING_S, end_s=t, critical_s=t,
+                min_ttc_s=0.0, ttc_times_s=times, ttc_values_s=tuple(t - x for x in times),
+            ))  # fmt: skip
+        return out

@@ -98,6 +98,7 @@ class _Chain:
             events=self.bridge.vehicle_events,
             red_links=red,
             speed_limits=self.signals.lane_speed_limits(),
+            vehicle_lanes=self.signals.vehicle_lane_counts(),
         )
         self.sensors = [self._sensor(k, r.node, r.range_m) for k, r in enumerate(self.sc.rsus)]
         self.map_data = self.signals.map_data()

@@ -3,6 +3,8 @@
 Advisories are first grouped into *warnings*: consecutive advisories of one app to one ego
 about one other, less than ``WARNING_GAP_S`` apart. A warning matches an episode of the same
 family and ego whose window ``[start - EARLY_S, end + LATE_S]`` contains the warning's onset.
+Recall counts required episodes only (``Episode.is_required``); a warning inside a grey-zone
+episode, or on a real conflict of a related family (ICW/LTA, FCW/EBW), is not a false alarm.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ EARLY_S = 3.0  # a warning up to this long before the formal onset is early, not
 LATE_S = 1.0
 COLLISION_FAMILY = frozenset({"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "VRUCW", "EBW"})
 _FAMILIES = {"BSW": "BSW/LCW", "LCW": "BSW/LCW"}
+# A warning of a related family on a real conflict is not a false alarm (but earns no recall).
+_RELATED = {"ICW": ("LTA",), "LTA": ("ICW",), "EBW": ("FCW",), "FCW": ("EBW",)}
 
 
 def family_of(app: str) -> str:
@@ -113,12 +117,14 @@ def group_warnings(
     return sorted(out, key=lambda w: w.onset_s)
 
 
-def _matches(w: Alert, e: Episode) -> bool:
-    if w.app != e.app or w.ego != e.ego:
+def _matches(w: Alert, e: Episode, *, is_related_ok: bool = False) -> bool:
+    if w.ego != e.ego or not (
+        w.app == e.app or (is_related_ok and e.app in _RELATED.get(w.app, ()))
+    ):
         return False
     if e.other is not None and w.other is not None and w.other != e.other:
         return False
-    return e.start_s - EARLY_S <= w.onset_s <= e.end_s + LATE_S
+    return e.start_s - EARLY_S <= w.onset_s <= max(e.end_s, e.critical_s or e.end_s) + LATE_S
 
 
 def score(
@@ -133,13 +139,15 @@ def score(
         s = scores[w.app]
         s.warnings += 1
         hits = [k for k, e in enumerate(episodes) if _matches(w, e)]
-        s.matched_warnings += bool(hits)
+        s.matched_warnings += bool(hits) or any(
+            _matches(w, e, is_related_ok=True) for e in episodes
+        )
         for k in hits:
             by_ep[k].append(w)
         if w.latency_ms is not None:
             s.latencies_ms.append(w.latency_ms)
     for k, e in enumerate(episodes):
-        if e.app not in scores:
+        if e.app not in scores or not e.is_required:
             continue
         s = scores[e.app]
         s.episodes += 1

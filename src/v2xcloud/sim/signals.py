@@ -139,6 +139,13 @@ class SignalEncoder:
             if lane.allows("passenger")
         }
 
+    def vehicle_lane_counts(self) -> dict[str, int]:
+        """Number of vehicle lanes of every edge, by SUMO edge id."""
+        return {
+            e.getID(): sum(1 for ln in e.getLanes() if ln.allows("passenger"))
+            for e in self._net.getEdges()
+        }
+
     def _map_nodes(self) -> list[Any]:
         nodes = [
             n

@@ -1,0 +1,101 @@
+"""Message-layer throughput: decode and encode rates (messages/s, one core) per message type.
+
+    .venv/bin/python benchmarks/codec.py [--seconds 1.0]
+
+Frames: the real 2017 captures (BSM, MAP, SPAT, RSM, RSI, from ../shared/reference) and one
+Day-2 PSM built here. Columns:
+  asn1tools   asn1tools' own UPER decode (the baseline)
+  decode      v2xcloud.codec.decode: UPER → native, constraint and length checks, Decoded
+  +json       decode, then the lossless CSAE JSON
+  +model      decode, then the SI model
+  encode      lossless JSON → UPER (with constraint checks)
+Figures depend on machine load; they are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from v2xcloud.codec import Decoded, MessageSet, decode, encode, encode_native, iter_capture_lines
+from v2xcloud.codec._schema import compiled
+
+CAPTURES = (
+    Path(__file__).resolve().parents[2]
+    / "shared/reference/captures/csae53-2017-hisense-captures.txt"
+)
+
+
+def _psm() -> bytes:
+    value = {
+        "msgCnt": 1,
+        "id": b"\x01" * 8,
+        "secMark": 1000,
+        "pos": {"lat": 281000000, "long": 1129000000, "elevation": 350},
+        "posAccuracy": {"semiMajor": 20, "semiMinor": 20, "orientation": 0},
+        "speed": 75,
+        "heading": 14400,
+        "accelSet": {"long": 10, "lat": 0, "vert": 0, "yaw": 0},
+        "overallRadius": 5,
+        "non-motorData": {"basicType": "aPEDESTRIAN"},
+    }
+    return encode_native(
+        ("msgFrameExt", {"messageId": 15, "value": value}), message_set=MessageSet.CSAE2020
+    )
+
+
+def frames() -> dict[str, tuple[MessageSet, bytes]]:
+    """Message type → (set, one frame)."""
+    out: dict[str, tuple[MessageSet, bytes]] = {}
+    text = CAPTURES.read_text(encoding="utf-8")
+    for _, record in iter_capture_lines(text):
+        assert not isinstance(record, Exception)
+        for f in record:
+            result = decode(f.frame, message_set=MessageSet.CSAE2017)
+            assert isinstance(result, Decoded)
+            out.setdefault(result.message_type, (MessageSet.CSAE2017, f.frame))
+    out["PSM (Day-2)"] = (MessageSet.CSAE2020, _psm())
+    return out
+
+
+def rate(fn: Callable[[], Any], seconds: float) -> float:
+    """Calls per second of ``fn`` over about ``seconds`` of wall time."""
+    fn()
+    count, start = 0, time.perf_counter()
+    batch = 50
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(batch):
+            fn()
+        count += batch
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    args = parser.parse_args()
+    header = f"{'message':<12} {'bytes':>5} {'asn1tools':>10} {'decode':>9} {'+json':>9} {'+model':>9} {'encode':>9}  (msg/s)"
+    print(header)
+    for name, (message_set, frame) in frames().items():
+        spec = compiled(message_set)
+        decoded = decode(frame, message_set=message_set)
+        assert isinstance(decoded, Decoded)
+        as_json = decoded.json
+        figures = [
+            rate(lambda: spec.decode("MessageFrame", frame), args.seconds),  # noqa: B023
+            rate(lambda: decode(frame, message_set=message_set), args.seconds),  # noqa: B023
+            rate(lambda: decode(frame, message_set=message_set).json, args.seconds),  # noqa: B023
+            rate(lambda: decode(frame, message_set=message_set).to_model(), args.seconds),  # noqa: B023
+            rate(lambda: encode(as_json, message_set=message_set), args.seconds),  # noqa: B023
+        ]
+        print(
+            f"{name:<12} {len(frame):>5} "
+            + " ".join(f"{f:>9.0f}" for f in figures).replace("  ", "  ", 1)
+        )
+
+
+if __name__ == "__main__":
+    main()

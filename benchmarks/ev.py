@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import resource
 import signal
@@ -105,11 +106,11 @@ def bench_fleet(vehicles: int, duration_s: int) -> None:
     _raise_fd_limit(2 * vehicles + 256)
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = _start_server(2 * duration_s + 60, Path(tmp) / "reports.jsonl")
-        started = time.perf_counter()
+        started, client_cpu = time.perf_counter(), time.process_time()
         result = asyncio.run(
             run_fleet(port=port, vehicles=vehicles, duration_s=duration_s, period_s=1.0)
         )
-        wall = time.perf_counter() - started
+        wall, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
         proc.send_signal(signal.SIGINT)  # the server prints its counters on the way out
         _, err = proc.communicate(timeout=30)
         stored = (Path(tmp) / "reports.jsonl").read_bytes().count(b"\n")
@@ -121,6 +122,10 @@ def bench_fleet(vehicles: int, duration_s: int) -> None:
     )
     print(
         f"ack latency (ms): p50 {p(0.5):.2f}  p90 {p(0.9):.2f}  p99 {p(0.99):.2f}  max {lat[-1]:.2f}"
+    )
+    print(
+        f"client CPU {client_cpu:.1f} s in {wall:.1f} s; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores (shared machine)"
     )
     stats_line = next((s for s in err.splitlines() if s.startswith("{")), "{}")
     print(f"server counters: {stats_line}")

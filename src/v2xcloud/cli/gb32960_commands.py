@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from typing import IO, Any
 
 from v2xcloud.errors import ConfigError, Gb32960Error
@@ -103,7 +104,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             await server.close()
             reports.close()
             alarms.close()
-            print(json.dumps(dict(server.stats)), file=sys.stderr)
+            handling = sorted(server.handling_ms) or [0.0]
+            stats: dict[str, float] = dict(server.stats)
+            stats["handling_p50_ms"] = round(handling[len(handling) // 2], 3)
+            stats["handling_p99_ms"] = round(handling[int(len(handling) * 0.99)], 3)
+            stats["cpu_s"] = round(time.process_time(), 1)
+            print(json.dumps(stats), file=sys.stderr)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -127,3 +127,13 @@ def time_bytes(utc_ms: int) -> bytes:
     """UTC milliseconds to the six wire bytes (Beijing time, whole seconds)."""
     t = _dt.datetime.fromtimestamp(utc_ms // 1000, tz=_BEIJING)
     return bytes((t.year % 100, t.month, t.day, t.hour, t.minute, t.second))
+
+
+def temp_raw(value: int | float | None) -> int:
+    """A degC value as its one-byte wire form (+40); ``None`` -> 0xFF."""
+    return 0xFF if value is None else int(value) + 40
+
+
+def read_temps_c(r: Reader, n: int, what: str) -> tuple[int | None, ...]:
+    """``n`` one-byte temperatures (degC + 40); markers -> ``None``."""
+    return tuple(None if b >= 0xFE else b - 40 for b in r.take(n, what))

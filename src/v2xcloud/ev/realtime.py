@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from v2xcloud.ev import units_2016 as u
+from v2xcloud.ev import units_battery as b
 from v2xcloud.ev._wire import Reader, fail, put, read_time_ms, time_bytes
 from v2xcloud.ev.units_2025 import (
     ALARM_FLAGS_2025,
@@ -46,13 +47,13 @@ def _read_known(name: str, r: Reader, layout: int) -> Any:
     if name == "position":
         return u.read_position(r, layout=layout)
     if name == "extremes":
-        return u.read_extremes(r)
+        return b.read_extremes(r)
     if name == "alarm":
-        names = u.ALARM_FLAGS_2016 if layout == 2016 else ALARM_FLAGS_2025
-        return u.read_alarm(r, layout=layout, names=names)
+        names = b.ALARM_FLAGS_2016 if layout == 2016 else ALARM_FLAGS_2025
+        return b.read_alarm(r, layout=layout, names=names)
     if name == "cells":
-        return u.read_cells(r, layout=layout, current_offset_a=off)
-    return u.read_temps(r)
+        return b.read_cells(r, layout=layout, current_offset_a=off)
+    return b.read_temps(r)
 
 
 _FIELD = {"cells": "cell_voltages", "temps": "probe_temps"}
@@ -120,10 +121,10 @@ def _write_known(out: bytearray, report: EvReport, layout: int) -> None:
         ("fuel_cell", lambda v: u.write_fuel_cell(out, v)),
         ("engine", lambda v: u.write_engine(out, v, layout=layout)),
         ("position", lambda v: u.write_position(out, v, layout=layout)),
-        ("extremes", lambda v: u.write_extremes(out, v)),
-        ("alarm", lambda v: u.write_alarm(out, v, layout=layout)),
-        ("cells", lambda v: u.write_cells(out, v, layout=layout, current_offset_a=off)),
-        ("temps", lambda v: u.write_temps(out, v)),
+        ("extremes", lambda v: b.write_extremes(out, v)),
+        ("alarm", lambda v: b.write_alarm(out, v, layout=layout)),
+        ("cells", lambda v: b.write_cells(out, v, layout=layout, current_offset_a=off)),
+        ("temps", lambda v: b.write_temps(out, v)),
     ]
     for name, write in steps:
         value = getattr(report, _FIELD.get(name, name))

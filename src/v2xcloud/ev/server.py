@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, deque
 
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.scanner import FrameScanner
@@ -64,6 +64,8 @@ class Gb32960Server:
         self._server: asyncio.Server | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # processing time (read -> reply written), last 100k chunks, for monitoring
+        self.handling_ms: deque[float] = deque(maxlen=100_000)
 
     @property
     def stats(self) -> Counter[str]:
@@ -148,6 +150,7 @@ class Gb32960Server:
                 return
             if not chunk:
                 return
+            started = time.perf_counter()
             replies: list[bytes] = []
             for item in scanner.feed(chunk):
                 if isinstance(item, bytes):
@@ -160,6 +163,7 @@ class Gb32960Server:
                 return
             if replies:
                 writer.write(b"".join(replies))
+                self.handling_ms.append((time.perf_counter() - started) * 1000)
                 try:
                     await asyncio.wait_for(writer.drain(), self.idle_timeout_s)
                 except TimeoutError:

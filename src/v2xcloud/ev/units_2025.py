@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from v2xcloud.ev._wire import Reader, put, scaled, unscale
-from v2xcloud.ev.units_2016 import ALARM_FLAGS_2016
+from v2xcloud.ev.units_battery import ALARM_FLAGS_2016
 from v2xcloud.model.ev import EvSignature, EvTableUnit
 
 __all__ = [

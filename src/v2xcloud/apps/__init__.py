@@ -16,9 +16,15 @@ from v2xcloud.apps.dnpw import DnpwConfig, DoNotPassWarning
 from v2xcloud.apps.ebw import EbwConfig, EmergencyBrakeWarning
 from v2xcloud.apps.evw import EmergencyVehicleWarning, EvwConfig
 from v2xcloud.apps.fcw import FcwConfig, ForwardCollisionWarning
+from v2xcloud.apps.glosa import GreenLightOptimalSpeedAdvisory
+from v2xcloud.apps.hlw import HazardousLocationWarning
 from v2xcloud.apps.hysteresis import Hysteresis
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
+from v2xcloud.apps.ivs import InVehicleSignage
 from v2xcloud.apps.lta import LeftTurnAssist, LtaConfig
+from v2xcloud.apps.rlvw import RedLightViolationWarning
+from v2xcloud.apps.slw import SpeedLimitWarning
+from v2xcloud.apps.tjw import TrafficJamWarning
 from v2xcloud.apps.vrucw import VruCollisionWarning, VrucwConfig
 
 #: the V2V safety applications, in the order the runtime runs them
@@ -37,12 +43,24 @@ V2V_APPS: tuple[type[App], ...] = (
 )
 
 
+#: the road-side (V2I) applications; they read MAP/SPAT/RSI through ``twin.v2i.as_roadside``
+V2I_APPS = (
+    RedLightViolationWarning,
+    GreenLightOptimalSpeedAdvisory,
+    SpeedLimitWarning,
+    InVehicleSignage,
+    HazardousLocationWarning,
+    TrafficJamWarning,
+)
+
+
 def default_apps() -> list[App]:
     """One instance of every registered V2V application, with default thresholds."""
     return [app_type() for app_type in V2V_APPS]
 
 
 __all__ = [
+    "V2I_APPS",
     "V2V_APPS",
     "AbnormalVehicleWarning",
     "App",
@@ -60,13 +78,19 @@ __all__ = [
     "EvwConfig",
     "FcwConfig",
     "ForwardCollisionWarning",
+    "GreenLightOptimalSpeedAdvisory",
+    "HazardousLocationWarning",
     "Hits",
     "Hysteresis",
     "IcwConfig",
+    "InVehicleSignage",
     "IntersectionCollisionWarning",
     "LaneChangeWarning",
     "LeftTurnAssist",
     "LtaConfig",
+    "RedLightViolationWarning",
+    "SpeedLimitWarning",
+    "TrafficJamWarning",
     "VruCollisionWarning",
     "VrucwConfig",
     "default_apps",

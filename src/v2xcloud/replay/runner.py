@@ -22,14 +22,8 @@ from typing import IO, Any
 
 import msgspec
 
-from v2xcloud.apps import default_apps
+from v2xcloud.apps import V2I_APPS, default_apps
 from v2xcloud.apps.events import DETECTORS
-from v2xcloud.apps.glosa import GreenLightOptimalSpeedAdvisory
-from v2xcloud.apps.hlw import HazardousLocationWarning
-from v2xcloud.apps.ivs import InVehicleSignage
-from v2xcloud.apps.rlvw import RedLightViolationWarning
-from v2xcloud.apps.slw import SpeedLimitWarning
-from v2xcloud.apps.tjw import TrafficJamWarning
 from v2xcloud.codec import MessageSet
 from v2xcloud.errors import EncodeError
 from v2xcloud.geo import LocalFrame
@@ -49,15 +43,8 @@ PLATFORM_RSU_ID = b"v2xcloud".hex()
 
 
 def v2i_apps() -> list[TickApp]:
-    """The road-side (V2I) applications with default thresholds."""
-    return [
-        RedLightViolationWarning(),
-        GreenLightOptimalSpeedAdvisory(),
-        SpeedLimitWarning(),
-        InVehicleSignage(),
-        HazardousLocationWarning(),
-        TrafficJamWarning(),
-    ]
+    """The road-side (V2I) applications (``apps.V2I_APPS``) with default thresholds."""
+    return [app_type() for app_type in V2I_APPS]
 
 
 class ReplaySummary(msgspec.Struct, kw_only=True):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,33 @@ def test_serve_writes_files_and_stops(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     err = capsys.readouterr().err
     assert "listening on 127.0.0.1:" in err and reports.exists() and alarms.exists()
+
+
+def test_serve_into_the_history_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from v2xcloud.ev.fleet import run_fleet, vin_for
+    from v2xcloud.store import open_store
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"duckdb://{tmp_path / 'history'}"
+    codes: list[int] = []
+    serve = threading.Thread(
+        target=lambda: codes.append(
+            main(["gb32960", "serve", "--port", str(port), "--duration", "3", "--store", url])
+        )
+    )
+    serve.start()
+    time.sleep(1.0)
+    result = asyncio.run(
+        run_fleet(port=port, vehicles=2, duration_s=5, period_s=0.02, start_ms=1_700_000_000_000)
+    )
+    serve.join(15)
+    assert codes == [0] and result.acked == 10
+    store = open_store(url)
+    try:
+        rows = store.ev_reports(vin_for(1), start_ms=0, end_ms=2**62)
+    finally:
+        store.close()
+    assert [r.received_ms for r in rows] == result.collected_at_ms[vin_for(1)]
+    assert rows[0].payload["vehicle"]["soc_pct"] is not None

@@ -22,6 +22,7 @@ from typing import IO, Any
 from v2xcloud.errors import ConfigError, Gb32960Error
 from v2xcloud.ev._wire import error_offset
 from v2xcloud.ev.codec import decode, to_json_dict
+from v2xcloud.ev.sink import JsonlAlarmSink, JsonlReportSink, ReportSink
 
 __all__ = ["decode_lines", "register"]
 
@@ -78,22 +79,38 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_sink(args: argparse.Namespace) -> ReportSink:
+    """The history store when ``--store`` names one, else the JSON-lines file."""
+    if not args.store:
+        return JsonlReportSink(args.reports)
+    from v2xcloud.store import HistoryReportSink, HistoryWriter, open_store
+
+    writer = HistoryWriter(open_store(args.store, data_dir=args.data_dir))
+
+    class _Owned(HistoryReportSink):
+        def close(self) -> None:
+            writer.close()
+            writer.store.close()
+
+    return _Owned(writer)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from v2xcloud.ev.server import Gb32960Server
-    from v2xcloud.ev.sink import JsonlAlarmSink, JsonlReportSink
 
     async def run() -> None:
-        reports, alarms = JsonlReportSink(args.reports), JsonlAlarmSink(args.alarms)
+        reports, alarms = _report_sink(args), JsonlAlarmSink(args.alarms)
         server = Gb32960Server(
             report_sink=reports,
             alarm_sink=alarms,
             host=args.host,
             port=args.port,
             idle_timeout_s=args.idle_timeout,
+            flush_interval_s=0.0 if args.store else 1.0,
         )
         await server.start()
         print(
-            f"gb32960: listening on {args.host}:{server.port}; reports -> {args.reports}, "
+            f"gb32960: listening on {args.host}:{server.port}; reports -> {args.store or args.reports}, "
             f"alarms -> {args.alarms}",
             file=sys.stderr,
             flush=True,
@@ -166,6 +183,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=32960)
     srv.add_argument("--reports", default="gb32960_reports.jsonl", help="JSON-lines report file")
+    srv.add_argument(
+        "--store", default="", help="history store URL (duckdb, memory, postgresql://...)"
+    )
+    srv.add_argument("--data-dir", default="data", help="directory of the DuckDB history")
     srv.add_argument(
         "--alarms", default="gb32960_alarms.jsonl", help="JSON-lines operator alarm file"
     )

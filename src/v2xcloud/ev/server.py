@@ -84,7 +84,8 @@ class Gb32960Server:
         self._server = await asyncio.start_server(
             self._handle, self.host, self.requested_port, limit=_READ_CHUNK, backlog=2048
         )
-        self._flusher = asyncio.create_task(self._flush_loop())
+        if self.flush_interval_s > 0:  # 0: the sink flushes itself (e.g. the history writer)
+            self._flusher = asyncio.create_task(self._flush_loop())
 
     async def close(self) -> None:
         """Stop accepting, close every connection and flush the report sink."""

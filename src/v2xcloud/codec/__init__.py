@@ -22,6 +22,21 @@ The simulator goes the other way: ``encode_model(model, message_set=...)`` turns
 ``Rsm``, ``Spat``, ``MapData`` or ``Rsi`` into UPER bytes, rounding to the wire resolution and
 raising ``EncodeError`` with the field path for values out of range.
 
+Lossless CSAE JSON (``json_form``): SEQUENCE → object of present members, CHOICE →
+``{"alternative": value}``, OCTET STRING → hex text, BIT STRING → text of ``0``/``1``,
+ENUMERATED → name, Day-2 open type → the value of its ``messageId``'s type. decode → encode is
+byte-identical for every frame valid under the set's schema (frames carrying X.691 extension
+additions of a newer version decode, but re-encode without what the schema does not know).
+
+Framing (``framing``): raw UPER, hex text one frame per line, and the vendor capture record
+(8-byte device id, 8-byte LE ms timestamp, then u16 LE length + frame, or a count byte and
+several length-prefixed frames: the capture's "19-byte" BSM prefix is such a batch of two).
+
+Plausibility (``plausibility``): with ``area=DeploymentArea(...)`` every MAP/RSI reference
+point must lie inside it and lane points near their node; without an area, a MAP/RSI that
+fails or lands outside China under one set but decodes cleanly inside China under the other
+is rejected as ``implausible`` with "is the device on csae2017?".
+
 Per-message modules follow msgspec's interface: ``bsm.decode(data) -> Bsm``,
 ``bsm.encode(msg) -> bytes`` and a reusable ``bsm.Decoder``; likewise ``rsm``, ``spat``,
 ``mapdata``, ``rsi``. ``register_fast_decoder`` slots a faster decoder in for a hot message

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from v2xcloud.model import (
     BrakeState,
@@ -53,12 +54,19 @@ class ParticipantEncoder:
         self._epoch_ms = epoch_ms
         self._events = events
         self._count = 0
+        empty = np.zeros(0)
+        self._cached: tuple[Snapshot | None, npt.NDArray[np.float64], npt.NDArray[np.float64]] = (
+            None,
+            empty,
+            empty,
+        )
 
     def _state(
         self, snap: Snapshot, i: int, *, pid: str, source: ParticipantSource
     ) -> ParticipantState:
         sumo_id = snap.ids[i]
-        lat, lon = self._frame.to_latlon(float(snap.x_m[i]), float(snap.y_m[i]))
+        lats, lons = self._latlon(snap)
+        lat, lon = float(lats[i]), float(lons[i])
         is_ped = bool(snap.is_pedestrian[i])
         signals = int(snap.signals[i])
         accel = float(snap.accel_mps2[i])
@@ -89,6 +97,12 @@ class ParticipantEncoder:
             exterior_lights=frozenset(n for bit, n in SIGNAL_BITS.items() if signals & bit),
             emergency=_EMERGENCY if _VEHICLE_CLASS.get(vtype) == 60 else None,
         )
+
+    def _latlon(self, snap: Snapshot) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Geo positions of the whole snapshot, projected once per step."""
+        if self._cached[0] is not snap:
+            self._cached = (snap, *self._frame.to_latlon_arrays(snap.x_m, snap.y_m))
+        return self._cached[1], self._cached[2]
 
     def _next_count(self) -> int:
         self._count = (self._count + 1) % 128

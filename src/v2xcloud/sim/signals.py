@@ -1,8 +1,10 @@
 """MAP from the SUMO network and SPAT from its traffic-light programs, as model messages.
 
 Every junction with more than two arms becomes a MAP node (signalised or not), so that the
-intersection apps see lanes and connections; a connection's ``phase_id`` is the SUMO
-signal index plus one (PhaseID 0 means "unknown" on the wire).
+intersection apps see lanes and connections. SUMO controls each link by its own signal
+index; links whose signal is identical throughout the program form one signal group, and that
+group is the SPAT phase and the MAP connection's ``phase_id`` (1-based; at most 16 per
+intersection on the wire).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class SignalEncoder:
             t.getID(): next(p.getPhases() for p in t.getPrograms().values())
             for t in self._net.getTrafficLights()
         }
+        self._groups = {tls: _signal_groups(phases) for tls, phases in self._programs.items()}
         self._spat_count = 0
 
     def _node_id(self, name: str) -> NodeId:
@@ -77,6 +80,12 @@ class SignalEncoder:
 
     def _latlon(self, shape: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
         return tuple(self._frame.to_latlon(x, y) for x, y in shape)
+
+    def _phase_of(self, tls_id: str, link_index: int) -> int | None:
+        groups = self._groups.get(tls_id)
+        if groups is None or link_index < 0:
+            return None
+        return groups[0][link_index]
 
     def _lane(self, lane: Any) -> Lane:
         conns = tuple(
@@ -86,7 +95,7 @@ class SignalEncoder:
                 maneuvers=frozenset({_MANEUVER[c.getDirection()]})
                 if c.getDirection() in _MANEUVER
                 else frozenset(),
-                phase_id=c.getTLLinkIndex() + 1 if c.getTLLinkIndex() >= 0 else None,
+                phase_id=self._phase_of(c.getTLSID(), c.getTLLinkIndex()),
             )
             for c in lane.getOutgoing()
         )
@@ -174,28 +183,40 @@ class SignalEncoder:
 
     def _phases(self, tls: TlsState, time_s: float) -> tuple[SignalPhase, ...]:
         program = self._programs.get(tls.tls_id, [])
+        groups = self._groups.get(tls.tls_id)
+        if groups is None:
+            return ()
         remaining_s = max(0.0, tls.next_switch_s - time_s)
         nxt = program[(tls.phase_index + 1) % len(program)] if program else None
         out = []
-        for idx, char in enumerate(tls.state):
-            now = PhaseState(
-                light=light_of(char),
-                start_s=0.0,
-                min_end_s=remaining_s,
-                max_end_s=remaining_s,
-                likely_end_s=remaining_s,
-            )
-            states = [now]
-            if nxt is not None and idx < len(nxt.state):
-                dur = float(nxt.duration)
-                states.append(
-                    PhaseState(
-                        light=light_of(nxt.state[idx]),
-                        start_s=remaining_s,
-                        min_end_s=remaining_s + dur,
-                        max_end_s=remaining_s + dur,
-                        likely_end_s=remaining_s + dur,
-                    )
-                )
-            out.append(SignalPhase(phase_id=idx + 1, states=tuple(states)))
+        for group, link in enumerate(groups[1], start=1):
+            states = [_state(tls.state[link], 0.0, remaining_s)]
+            if nxt is not None and link < len(nxt.state):
+                end_s = remaining_s + float(nxt.duration)
+                states.append(_state(nxt.state[link], remaining_s, end_s))
+            out.append(SignalPhase(phase_id=group, states=tuple(states)))
         return tuple(out)
+
+
+def _state(char: str, start_s: float, end_s: float) -> PhaseState:
+    return PhaseState(
+        light=light_of(char), start_s=start_s, min_end_s=end_s, max_end_s=end_s, likely_end_s=end_s
+    )
+
+
+def _signal_groups(phases: list[Any]) -> tuple[list[int], list[int]]:
+    """(group id of each link index, a representative link index of each group).
+
+    Links whose signal character is the same in every phase of the program are one group.
+    """
+    n_links = len(phases[0].state) if phases else 0
+    ids: dict[tuple[str, ...], int] = {}
+    of_link: list[int] = []
+    first: list[int] = []
+    for k in range(n_links):
+        signature = tuple(p.state[k] for p in phases)
+        if signature not in ids:
+            ids[signature] = len(ids) + 1
+            first.append(k)
+        of_link.append(ids[signature])
+    return of_link, first

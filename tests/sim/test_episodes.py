@@ -1,0 +1,69 @@
+"""Ground truth: SUMO SSM output → episodes, and the per-step episode tracker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from v2xcloud.errors import SimulationError
+from v2xcloud.sim.episodes import EpisodeTracker, ssm_episodes
+
+
+def _conflict(ego: str, foe: str, types: str, ttc: str, ego_v: str, foe_v: str) -> str:
+    n = len(ttc.split())
+    times = " ".join(f"{10 + 0.1 * k:.2f}" for k in range(n))
+    return (
+        f'<conflict begin="10.00" end="11.00" ego="{ego}" foe="{foe}">'
+        f'<timeSpan values="{times}"/><typeSpan values="{types}"/>'
+        f'<egoVelocity values="{ego_v}"/><foeVelocity values="{foe_v}"/>'
+        f'<TTCSpan values="{ttc}"/></conflict>'
+    )
+
+
+def _ssm(tmp_path: Path, *conflicts: str) -> Path:
+    path = tmp_path / "ssm.xml"
+    path.write_text("<SSMLog>" + "".join(conflicts) + "</SSMLog>", encoding="utf-8")
+    return path
+
+
+def test_following_conflict_is_fcw_with_required_flag(tmp_path: Path) -> None:
+    near = _conflict("f", "l", "2 2 2 2", "3.5 2.9 2.5 2.8", *["10,0 10,0 10,0 10,0"] * 2)
+    mild = _conflict("g", "l", "2 2 2", "3.2 2.9 2.8", *["10,0 10,0 10,0"] * 2)
+    leader_view = _conflict("l", "f", "3 3 3", "3.5 2.9 2.5", *["10,0 10,0 10,0"] * 2)
+    eps = ssm_episodes(_ssm(tmp_path, near, mild, leader_view), {})
+    by_ego = {e.ego: e for e in eps}
+    assert set(by_ego) == {"f", "g"}  # the leader's perspective is no FCW episode
+    f = by_ego["f"]
+    assert (f.app, f.other, f.start_s, f.end_s, f.min_ttc_s) == ("FCW", "l", 10.1, 10.3, 2.5)
+    assert f.critical_s == pytest.approx(10.2 + 2.5) and f.is_required
+    assert not by_ego["g"].is_required  # 2.8 s never reached the 2.7 s warning threshold
+    assert f.ttc_at(10.15) in (2.9, 2.5) and f.ttc_at(9.1) == pytest.approx(3.9)
+
+
+def test_crossing_is_icw_or_lta_by_approach_angle(tmp_path: Path) -> None:
+    icw = _conflict("a", "b", "9 9", "1.5 1.2", "10,0 10,0", "0,10 0,10")
+    lta = _conflict("t", "o", "9 9", "1.5 1.2", "10,0 0,10", "-10,0 -10,0")
+    lta_straight = _conflict("o", "t", "9 9", "1.5 1.2", "-10,0 -10,0", "10,0 0,10")
+    eps = {
+        e.ego: e
+        for e in ssm_episodes(_ssm(tmp_path, icw, lta, lta_straight), {frozenset(("a", "b")): 10.5})
+    }
+    assert eps["a"].app == "ICW" and eps["a"].is_collision and eps["a"].critical_s == 10.5
+    assert eps["t"].app == "LTA" and eps["t"].is_required
+    assert eps["o"].app == "LTA" and not eps["o"].is_required  # only the turner must be warned
+
+
+def test_unreadable_ssm_output(tmp_path: Path) -> None:
+    with pytest.raises(SimulationError, match="SSM output"):
+        ssm_episodes(tmp_path / "missing.xml", {})
+
+
+def test_tracker_merges_gaps_and_drops_blips() -> None:
+    tr = EpisodeTracker(gap_s=0.5, min_duration_s=0.2)
+    for t in (1.0, 1.1, 1.2, 1.5, 1.6):  # one episode across a 0.3 s gap
+        tr.observe("EBW", "a", "b", t, ttc_s=2.0)
+    tr.observe("EBW", "a", "b", 5.0)  # a lone blip: dropped
+    eps = tr.finish()
+    assert [(e.start_s, e.end_s) for e in eps] == [(1.0, 1.6)]
+    assert eps[0].min_ttc_s == 2.0

@@ -1,0 +1,63 @@
+"""Scoring advisories against episodes: matching, grey zone, related families, figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from v2xcloud.sim.episodes import Episode
+from v2xcloud.sim.scorer import family_of, group_warnings, score
+
+
+def _ep(app: str, ego: str, start: float, end: float, **kw: object) -> Episode:
+    return Episode(app=app, ego=ego, other="b", start_s=start, end_s=end, **kw)  # type: ignore[arg-type]
+
+
+def test_grouping_merges_runs_and_counts_flicker() -> None:
+    advs = [("FCW", "a", "b", t, 5.0) for t in (10.0, 10.1, 10.2, 12.0, 12.1)]
+    warnings = group_warnings(advs)
+    assert [(w.onset_s, w.end_s) for w in warnings] == [(10.0, 10.2), (12.0, 12.1)]
+    ep = _ep(
+        "FCW", "a", 10.5, 12.5, critical_s=13.0, ttc_times_s=(10.0, 11.0), ttc_values_s=(3.0, 2.0)
+    )
+    s = score([ep], warnings, vehicle_hours=1.0, apps={"FCW"})["FCW"]
+    assert (s.episodes, s.detected, s.warnings, s.matched_warnings, s.flicker) == (1, 1, 2, 2, 1)
+    assert s.lead_times_s == [pytest.approx(3.0)]
+    assert s.ttc_at_onset_s == [3.0]
+    assert s.summary()["precision"] == 1.0 and s.summary()["latency_median_ms"] == 5.0
+
+
+def test_false_alarm_miss_and_rates() -> None:
+    warnings = group_warnings([("FCW", "x", "y", 50.0, None)])
+    s = score([_ep("FCW", "a", 10.0, 12.0)], warnings, vehicle_hours=2.0, apps={"FCW"})["FCW"]
+    assert s.recall == 0.0 and s.precision == 0.0
+    assert s.false_alarms_per_vehicle_hour == 0.5
+
+
+def test_grey_zone_is_neither_miss_nor_false_alarm() -> None:
+    grey = _ep("FCW", "a", 10.0, 12.0, is_required=False)
+    s = score(
+        [grey], group_warnings([("FCW", "a", "b", 11.0, None)]), vehicle_hours=1.0, apps={"FCW"}
+    )
+    assert s["FCW"].episodes == 0 and s["FCW"].precision == 1.0
+    s = score([grey], [], vehicle_hours=1.0, apps={"FCW"})
+    assert s["FCW"].recall is None
+
+
+def test_related_family_is_not_false_but_earns_no_recall() -> None:
+    lta = _ep("LTA", "a", 10.0, 12.0)
+    s = score(
+        [lta],
+        group_warnings([("ICW", "a", "b", 11.0, None)]),
+        vehicle_hours=1.0,
+        apps={"ICW", "LTA"},
+    )
+    assert s["ICW"].precision == 1.0 and s["LTA"].recall == 0.0
+
+
+def test_window_and_ego_must_match() -> None:
+    ep = _ep("EBW", "a", 10.0, 12.0)
+    early = group_warnings([("EBW", "a", "b", 6.9, None)])
+    assert score([ep], early, vehicle_hours=1.0, apps={"EBW"})["EBW"].detected == 0
+    other = group_warnings([("EBW", "c", "b", 11.0, None)])
+    assert score([ep], other, vehicle_hours=1.0, apps={"EBW"})["EBW"].detected == 0
+    assert family_of("BSW") == family_of("LCW") == "BSW/LCW"

@@ -215,3 +215,18 @@ def test_simulated_reports_round_trip_both_ways(seed: int, steps: int, resent: b
     frame = encode(msg)
     assert decode(frame) == msg
     assert encode(decode(frame)) == frame
+
+
+def test_oem_unit_without_length_falls_back_to_tail() -> None:
+    # 2016 terminals often omit the OEM length: 0x80 then raw bytes, whose first two bytes
+    # (0x0003) look like a length and would leave "\x09\xff" to parse as a broken 0x09 unit.
+    oem = b"\x80\x00\x03\x01\x02\x03\x09\xff"
+    data = bytes((23, 11, 14, 12, 0, 0)) + oem
+    out = decode(encode_frame(command=0x02, vin=VIN, data=data)).body
+    assert isinstance(out, EvReport)
+    assert out.raw_units == (EvRawUnit(unit_id=0x80, data=oem[1:], is_tail=True),)
+
+
+def test_vin_with_nul_padding_is_accepted() -> None:
+    vin = "LTEST0000000\x00\x00\x00\x00\x00"
+    assert decode(encode_frame(command=0x07, vin=vin, data=b"")).vin == vin

@@ -128,7 +128,7 @@ def _vin(raw: bytes) -> str:
         vin = raw.decode("ascii")
     except UnicodeDecodeError as exc:
         raise fail("bad_vin", f"VIN {raw.hex()} is not ASCII", 4) from exc
-    if not vin.isprintable():
+    if not vin.replace("\x00", "").isprintable():  # NUL padding is tolerated, other controls not
         raise fail("bad_vin", f"VIN {vin!r} has control characters", 4)
     return vin
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from v2xcloud.errors import Gb32960Error
 from v2xcloud.ev import units_2016 as u
 from v2xcloud.ev import units_battery as b
 from v2xcloud.ev._wire import Reader, fail, put, read_time_ms, time_bytes
@@ -65,18 +66,42 @@ def decode_report(
     """Decode a real-time data unit; ``base`` is its offset in the frame (for error offsets).
 
     Raises ``Gb32960Error`` (``truncated``, ``bad_time``, ``bad_unit``) with the byte offset.
+    If the units after an OEM unit fail to parse, its u16 "length" was probably not a length
+    (many 2016 terminals omit it): the decode is retried keeping that OEM unit and everything
+    after it as one opaque tail, and only if that fails too is the frame rejected.
     """
+    oem_at: list[int] = []
+    tail_at: int | None = None
+    while True:
+        try:
+            return _decode(data, vin, layout, is_resent, base, oem_at, tail_at)
+        except Gb32960Error:
+            if not oem_at or oem_at[-1] == tail_at:
+                raise
+            tail_at = oem_at[-1]
+            oem_at.clear()
+
+
+def _decode(
+    data: bytes,
+    vin: str,
+    layout: int,
+    is_resent: bool,
+    base: int,
+    oem_at: list[int],
+    tail_at: int | None,
+) -> EvReport:
     r = Reader(data, base=base)
     parts: dict[str, Any] = {"collected_at_ms": read_time_ms(r, "collection time")}
     ids = {v: k for k, v in (UNIT_IDS_2016 if layout == 2016 else UNIT_IDS_2025).items()}
     tables, raws = [], []
     while r.remaining():
-        at, unit_id = r.offset, r.u8("unit id")
+        at, unit_id = r.pos, r.u8("unit id")
         name = ids.get(unit_id)
         if name is not None:
             key = _FIELD.get(name, name)
             if key in parts:
-                raise fail("bad_unit", f"unit 0x{unit_id:02x} ({name}) appears twice", at)
+                raise fail("bad_unit", f"unit 0x{unit_id:02x} ({name}) appears twice", base + at)
             parts[key] = _read_known(name, r, layout)
         elif layout == 2025 and unit_id in TABLE_LAYOUTS:
             tables.append(read_table_unit(r, unit_id))
@@ -84,12 +109,12 @@ def decode_report(
             parts["signature"] = read_signature(r)
             if r.remaining():
                 raise fail("bad_unit", f"{r.remaining()} bytes after the signature", r.offset)
-        elif 0x80 <= unit_id <= 0xFE and r.remaining() >= 2:
+        elif 0x80 <= unit_id <= 0xFE and r.remaining() >= 2 and at != tail_at:
+            oem_at.append(at)
             raws.append(_read_oem(r, unit_id))
         else:
-            raws.append(
-                EvRawUnit(unit_id=unit_id, data=r.take(r.remaining(), "tail"), is_tail=True)
-            )
+            tail = r.take(r.remaining(), "tail")
+            raws.append(EvRawUnit(unit_id=unit_id, data=tail, is_tail=True))
     return EvReport(
         vin=vin,
         is_resent=is_resent,

@@ -100,3 +100,28 @@ def test_unreachable_vehicle_is_unserved() -> None:
     assert res.unserved == ("FAR",) and res.assignments == ()
     with pytest.raises(ValueError, match="unknown strategy"):
         schedule([req], CHARGERS, strategy="random")
+
+
+def test_monitor_raises_charging_alarms() -> None:
+    from v2xcloud.ev.alarms import AlarmMonitor
+    from v2xcloud.ev.sink import MemoryAlarmSink
+
+    sink = MemoryAlarmSink()
+    monitor = AlarmMonitor(sink, clock=lambda: 0, chargers=CHARGERS)
+    monitor.on_report(_at(2), received_at_ms=0)
+    monitor.on_report(_at(80, lat=31.01), received_at_ms=0)
+    (alarm,) = [a for a in sink.alarms if a.kind.startswith("charging")]
+    assert alarm.kind == "charging:critical" and alarm.level == 2 and "cannot reach" in alarm.reason
+
+
+def test_requests_from_latest_reports() -> None:
+    from v2xcloud.ev.scheduler import requests_from_reports
+
+    low, fine = _at(10), msgspec.structs.replace(_at(90), vin="LOTHER00000000001")
+    older = msgspec.structs.replace(_at(90), collected_at_ms=low.collected_at_ms - 1000)
+    (req,) = requests_from_reports([older, low, fine], CHARGERS, target_soc_pct=80)
+    assert (
+        req.vin == VIN
+        and req.charge_kwh == pytest.approx(42.0)
+        and req.energy_kwh == pytest.approx(6.0)
+    )

@@ -132,3 +132,44 @@ def test_serve_into_the_history_store(tmp_path: Path, capsys: pytest.CaptureFixt
         store.close()
     assert [r.received_ms for r in rows] == result.collected_at_ms[vin_for(1)]
     assert rows[0].payload["vehicle"]["soc_pct"] is not None
+
+
+def test_schedule_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import msgspec
+
+    from v2xcloud.ev.vehicle_sim import SimulatedVehicle
+    from v2xcloud.model.ev import EvPosition
+
+    chargers = [
+        {"id": "near", "lat_deg": 31.0, "lon_deg": 121.0, "power_kw": 60, "ports": 1},
+        {"id": "far", "lat_deg": 31.09, "lon_deg": 121.0, "power_kw": 120, "ports": 4},
+    ]
+    (tmp_path / "c.json").write_text(json.dumps(chargers))
+    lines = []
+    for i in range(10):
+        r = SimulatedVehicle(f"LSCHED{i:011d}", seed=i, start_ms=0).step()
+        assert r.vehicle is not None
+        r = msgspec.structs.replace(
+            r,
+            vehicle=msgspec.structs.replace(r.vehicle, soc_pct=12),
+            position=EvPosition(is_valid=True, lat_deg=31.0 + 0.001 * i, lon_deg=121.02),
+        )
+        lines.append(msgspec.json.encode(r))
+    (tmp_path / "r.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    assert (
+        main(
+            [
+                "gb32960",
+                "schedule",
+                "--chargers",
+                str(tmp_path / "c.json"),
+                "--reports",
+                str(tmp_path / "r.jsonl"),
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["vehicles_needing_charge"] == 10
+    assert out["balanced"]["mean_wait_s"] < out["nearest"]["mean_wait_s"]
+    assert out["nearest"]["served"] == out["balanced"]["served"] == 10

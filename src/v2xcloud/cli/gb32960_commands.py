@@ -7,6 +7,9 @@
   BCC does not match (diagnostics; the message then has ``"is_bcc_ok": false``).
 - ``serve``: run the platform server until interrupted (or for ``--duration`` seconds).
 - ``fleet --vehicles N``: run N simulated terminals against a server.
+- ``schedule --chargers FILE --reports FILE``: vehicles whose latest report warns are
+  assigned to chargers; prints waiting times for the balanced schedule and for
+  nearest-station-first side by side.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import contextlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any
 
 from v2xcloud.errors import ConfigError, Gb32960Error
 from v2xcloud.ev._wire import error_offset
+from v2xcloud.ev.charging import load_chargers
 from v2xcloud.ev.codec import decode, to_json_dict
 from v2xcloud.ev.sink import JsonlAlarmSink, JsonlReportSink, ReportSink
 
@@ -96,13 +101,15 @@ def _report_sink(args: argparse.Namespace) -> ReportSink:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from v2xcloud.ev.server import Gb32960Server
+    from v2xcloud.ev.alarms import AlarmMonitor
+    from v2xcloud.ev.server import Gb32960Server, utc_ms
 
     async def run() -> None:
         reports, alarms = _report_sink(args), JsonlAlarmSink(args.alarms)
+        chargers = load_chargers(args.chargers) if args.chargers else None
         server = Gb32960Server(
             report_sink=reports,
-            alarm_sink=alarms,
+            monitor=AlarmMonitor(alarms, clock=utc_ms, chargers=chargers),
             host=args.host,
             port=args.port,
             idle_timeout_s=args.idle_timeout,
@@ -169,6 +176,37 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
     return 0 if result.errors == 0 else 1
 
 
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from v2xcloud.ev.charging import VehicleEnergy
+    from v2xcloud.ev.scheduler import compare_strategies, requests_from_reports
+    from v2xcloud.model.ev import EvReport
+
+    chargers = load_chargers(args.chargers)
+    try:
+        lines = Path(args.reports).read_bytes().splitlines()
+        reports = [msgspec.json.decode(line, type=EvReport) for line in lines if line.strip()]
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"reports file {args.reports}: {exc}; give the JSONL of 'serve'") from exc
+    energy = VehicleEnergy(battery_kwh=args.battery_kwh, consumption_kwh_per_km=args.consumption)
+    requests = requests_from_reports(
+        reports, chargers, energy=energy, target_soc_pct=args.target_soc
+    )
+    results = compare_strategies(
+        requests, chargers, speed_kmh=args.speed_kmh, consumption_kwh_per_km=args.consumption
+    )
+    summary = {
+        r.strategy: {
+            k: getattr(r, k) for k in ("mean_wait_s", "max_wait_s", "mean_done_s", "mean_detour_km")
+        }
+        | {"served": len(r.assignments), "unserved": list(r.unserved)}
+        for r in results
+    }
+    print(json.dumps({"vehicles_needing_charge": len(requests), **summary}))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Attach ``gb32960`` with its ``decode``, ``serve`` and ``fleet`` subcommands."""
     parser = sub.add_parser("gb32960", help="GB/T 32960 EV monitoring: decode, serve, fleet")
@@ -186,6 +224,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     srv.add_argument(
         "--store", default="", help="history store URL (duckdb, memory, postgresql://...)"
     )
+    srv.add_argument("--chargers", default="", help="JSON charger list: enables charging warnings")
     srv.add_argument("--data-dir", default="data", help="directory of the DuckDB history")
     srv.add_argument(
         "--alarms", default="gb32960_alarms.jsonl", help="JSON-lines operator alarm file"
@@ -197,6 +236,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--duration", type=float, default=0.0, help="stop after this many seconds (0 = run)"
     )
     srv.set_defaults(func=_cmd_serve)
+    sch = inner.add_parser("schedule", help="charging schedule vs nearest-station-first")
+    sch.add_argument("--chargers", required=True, help="JSON charger list")
+    sch.add_argument("--reports", required=True, help="JSONL reports (from serve)")
+    sch.add_argument("--battery-kwh", type=float, default=60.0)
+    sch.add_argument("--consumption", type=float, default=0.16, help="kWh per km")
+    sch.add_argument("--target-soc", type=float, default=80.0, help="charge up to this SOC (%%)")
+    sch.add_argument("--speed-kmh", type=float, default=40.0, help="mean speed to the station")
+    sch.set_defaults(func=_cmd_schedule)
     flt = inner.add_parser("fleet", help="simulated terminals against a server")
     flt.add_argument("--vehicles", type=int, required=True)
     flt.add_argument("--host", default="127.0.0.1")

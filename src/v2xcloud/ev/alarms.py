@@ -11,17 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from v2xcloud.ev.anomaly import BatteryAnomalyDetector
+from v2xcloud.ev.charging import Charger, VehicleEnergy, charging_warning
 from v2xcloud.ev.sink import AlarmSink
 from v2xcloud.model.ev import EvOperatorAlarm, EvReport
 
 __all__ = ["AlarmMonitor"]
+
+# a vehicle that cannot reach a charger is urgent for the operator, a thin margin less so
+_CHARGING_LEVELS = {"critical": 2, "warning": 1}
 
 
 class AlarmMonitor:
     """Turns reports into :class:`EvOperatorAlarm` for ``sink``.
 
     ``min_anomaly_level`` filters detector findings (level 1-3) sent to operators; ``clock``
-    returns UTC ms (injectable for tests).
+    returns UTC ms (injectable for tests). With ``chargers``, each report is also checked by
+    :func:`~v2xcloud.ev.charging.charging_warning` and ``charging:critical`` (level 2) or
+    ``charging:warning`` (level 1) alarms are raised.
     """
 
     def __init__(
@@ -32,12 +38,16 @@ class AlarmMonitor:
         clock: Callable[[], int],
         repeat_ms: int = 60_000,
         min_anomaly_level: int = 2,
+        chargers: list[Charger] | None = None,
+        energy: VehicleEnergy | None = None,
     ) -> None:
         self.sink = sink
         self.detector = detector or BatteryAnomalyDetector()
         self.clock = clock
         self.repeat_ms = repeat_ms
         self.min_anomaly_level = min_anomaly_level
+        self.chargers = chargers or []
+        self.energy = energy
         self.raised = 0
         self._last_raised: dict[tuple[str, str, str], int] = {}
 
@@ -61,12 +71,21 @@ class AlarmMonitor:
                     names,
                 )
             )
+        found += self._charging(report)
         for an in self.detector.check(report):
             if an.level >= self.min_anomaly_level:
                 found.append((f"anomaly:{an.check}", an.level, an.reason, an.check))
         return [
             alarm for f in found if (alarm := self._raise(report, received_at_ms, *f)) is not None
         ]
+
+    def _charging(self, report: EvReport) -> list[tuple[str, int, str, str]]:
+        if not self.chargers:
+            return []
+        w = charging_warning(report, self.chargers, energy=self.energy)
+        if w is None or w.level not in _CHARGING_LEVELS:
+            return []
+        return [(f"charging:{w.level}", _CHARGING_LEVELS[w.level], w.reason, w.level)]
 
     def _raise(
         self, report: EvReport, received_at_ms: int, kind: str, level: int, reason: str, key: str

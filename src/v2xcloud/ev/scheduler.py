@@ -16,9 +16,17 @@ import heapq
 
 import msgspec
 
-from v2xcloud.ev.charging import Charger, distances_km
+from v2xcloud.ev.charging import Charger, VehicleEnergy, charging_warning, distances_km
+from v2xcloud.model.ev import EvReport
 
-__all__ = ["Assignment", "ChargeRequest", "ScheduleResult", "compare_strategies", "schedule"]
+__all__ = [
+    "Assignment",
+    "ChargeRequest",
+    "ScheduleResult",
+    "compare_strategies",
+    "requests_from_reports",
+    "schedule",
+]
 
 
 class ChargeRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -167,3 +175,37 @@ def compare_strategies(
         schedule(requests, chargers, strategy="nearest", **settings),
         schedule(requests, chargers, strategy="balanced", **settings),
     )
+
+
+def requests_from_reports(
+    reports: list[EvReport],
+    chargers: list[Charger],
+    *,
+    energy: VehicleEnergy | None = None,
+    target_soc_pct: float = 80.0,
+) -> list[ChargeRequest]:
+    """Charge requests for the vehicles whose latest report warns (advise/warning/critical).
+
+    Each asks for the energy from its SOC up to ``target_soc_pct``.
+    """
+    e = energy or VehicleEnergy()
+    latest: dict[str, EvReport] = {}
+    for r in reports:
+        if r.vin not in latest or r.collected_at_ms > latest[r.vin].collected_at_ms:
+            latest[r.vin] = r
+    out = []
+    for r in latest.values():
+        w = charging_warning(r, chargers, energy=e)
+        if w is None or w.level == "ok" or r.position is None:
+            continue
+        assert r.position.lat_deg is not None and r.position.lon_deg is not None
+        out.append(
+            ChargeRequest(
+                vin=r.vin,
+                lat_deg=r.position.lat_deg,
+                lon_deg=r.position.lon_deg,
+                energy_kwh=w.energy_kwh,
+                charge_kwh=max(0.0, (target_soc_pct - w.soc_pct) / 100 * e.battery_kwh),
+            )
+        )
+    return out

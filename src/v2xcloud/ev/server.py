@@ -37,13 +37,18 @@ def utc_ms() -> int:
 
 
 class Gb32960Server:
-    """Accepts terminals on ``host:port`` (port 0 = ephemeral; see :attr:`port` after start)."""
+    """Accepts terminals on ``host:port`` (port 0 = ephemeral; see :attr:`port` after start).
+
+    Alarms go through ``monitor`` when given (e.g. an :class:`AlarmMonitor` with chargers),
+    else through a default monitor over ``alarm_sink``; with neither, no alarms are raised.
+    """
 
     def __init__(
         self,
         *,
         report_sink: ReportSink,
         alarm_sink: AlarmSink | None = None,
+        monitor: AlarmMonitor | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         idle_timeout_s: float = 180.0,
@@ -55,7 +60,9 @@ class Gb32960Server:
         self.host, self.requested_port = host, port
         self.report_sink = report_sink
         self.registry = SessionRegistry()
-        self.monitor = AlarmMonitor(alarm_sink, clock=utc_ms) if alarm_sink is not None else None
+        if monitor is None and alarm_sink is not None:
+            monitor = AlarmMonitor(alarm_sink, clock=utc_ms)
+        self.monitor = monitor
         self.idle_timeout_s = idle_timeout_s
         self.max_buffer_bytes = max_buffer_bytes
         self.max_garbage_bytes = max_garbage_bytes

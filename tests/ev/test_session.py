@@ -96,7 +96,16 @@ def test_undecodable_frame_gets_error_reply() -> None:
 
 
 def test_dedupe_window_is_bounded() -> None:
-    registry = SessionRegistry(dedupe_window=3)
-    assert all(registry.is_new(VIN, t) for t in range(5))
-    assert registry.is_new(VIN, 0)  # fell out of the window
-    assert not registry.is_new(VIN, 4)
+    registry = SessionRegistry(dedupe_window_s=3)
+    assert all(registry.is_new(VIN, T0 + 1000 * t) for t in range(5))
+    assert not registry.is_new(VIN, T0 + 4000) and not registry.is_new(VIN, T0 + 2000)
+    assert registry.is_new(VIN, T0)  # older than the window: cannot tell, accepted
+    assert registry.stats["dedupe_too_old"] == 1
+    assert registry.is_new("LOTHER00000000001", T0 + 4000)
+
+
+def test_dedupe_out_of_order_within_window() -> None:
+    registry = SessionRegistry()
+    times = [T0 + 1000 * t for t in (5, 1, 3, 2, 4, 0)]
+    assert all(registry.is_new(VIN, t) for t in times)
+    assert not any(registry.is_new(VIN, t) for t in times)

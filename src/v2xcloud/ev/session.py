@@ -17,7 +17,7 @@ A session takes whole frames and returns the response frames to send. Decisions:
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 
 from v2xcloud.errors import Gb32960Error
@@ -34,11 +34,11 @@ __all__ = ["PlatformSession", "SessionRegistry"]
 class SessionRegistry:
     """Shared by all connections: who is logged in as which VIN, and which reports were seen."""
 
-    def __init__(self, *, dedupe_window: int = 4096) -> None:
-        self.dedupe_window = dedupe_window
+    def __init__(self, *, dedupe_window_s: int = 86_400) -> None:
+        self.dedupe_window_s = dedupe_window_s
         self.active: dict[str, PlatformSession] = {}
         self.stats: Counter[str] = Counter()
-        self._seen: dict[str, tuple[set[int], deque[int]]] = {}
+        self._seen: dict[str, tuple[int, int]] = {}  # VIN -> (first second, bitmap)
 
     def login(self, vin: str, session: PlatformSession) -> None:
         """Bind ``vin`` to ``session``; an older live session for it is kicked."""
@@ -55,14 +55,24 @@ class SessionRegistry:
             del self.active[vin]
 
     def is_new(self, vin: str, collected_at_ms: int) -> bool:
-        """True the first time ``(vin, collected_at_ms)`` is seen (within the window)."""
-        seen, order = self._seen.setdefault(vin, (set(), deque()))
-        if collected_at_ms in seen:
+        """True the first time ``(vin, collected_at_ms)`` is seen.
+
+        Collection times have whole-second resolution, so each VIN keeps a bitmap of the
+        seconds seen in the last ``dedupe_window_s`` (24 h: ~11 kB per VIN). A report older
+        than the window cannot be checked: it is accepted and counted as ``dedupe_too_old``.
+        """
+        sec = collected_at_ms // 1000
+        base, mask = self._seen.get(vin, (sec - self.dedupe_window_s + 1, 0))
+        if sec < base:
+            self.stats["dedupe_too_old"] += 1
+            return True
+        if sec - base >= self.dedupe_window_s:
+            shift = sec - base - self.dedupe_window_s + 1
+            base, mask = base + shift, mask >> shift
+        bit = 1 << (sec - base)
+        if mask & bit:
             return False
-        seen.add(collected_at_ms)
-        order.append(collected_at_ms)
-        if len(order) > self.dedupe_window:
-            seen.discard(order.popleft())
+        self._seen[vin] = (base, mask | bit)
         return True
 
 

@@ -55,8 +55,9 @@ def test_latest_state_per_participant_within_window(store: HistoryStore) -> None
     assert latest[0].speed_mps == pytest.approx(12.5)
 
 
-def test_latest_state_bbox_filter(store: HistoryStore) -> None:
+def test_latest_state_bbox_filter_uses_the_latest_position(store: HistoryStore) -> None:
     store.write_participants([_state("in", T0, 39.9), _state("out", T0, 40.5)])
+    store.write_participants([_state("left", T0 - 500, 39.9), _state("left", T0, 40.5)])
     box = BBox(min_lon_deg=115.9, min_lat_deg=39.8, max_lon_deg=116.1, max_lat_deg=40.0)
     assert [s.id for s in store.latest_participants(at_ms=T0, bbox=box)] == ["in"]
 

@@ -22,6 +22,16 @@ _FIND_CLICKABLE = """() => {
 }"""
 
 
+_DRAWN_AT_OLDEST_FRAME = """() => {
+  const old = window.v2x.scene.history[0].participants.find(p => p.id === 'veh-01');
+  const now = window.v2x.scene.participants.get('veh-01');
+  const moved = Math.abs(old.lat_deg - now.lat_deg) + Math.abs(old.lon_deg - now.lon_deg) > 1e-4;
+  const pt = window.v2x.map.project([old.lon_deg, old.lat_deg]);
+  const hits = window.v2x.map.queryRenderedFeatures(pt, {layers: ['participants']});
+  return moved && hits.some(f => f.properties.id === 'veh-01');
+}"""
+
+
 def _positions(page: Any) -> dict[str, tuple[float, float]]:
     found = page.evaluate(
         "() => [...window.v2x.scene.participants.values()].map(p => [p.id, p.lat_deg, p.lon_deg])"
@@ -37,7 +47,8 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     page.goto(platform.server.url + "/")
     page.wait_for_function("() => window.v2x && window.v2x.ready", timeout=30_000)
     page.wait_for_function("() => window.v2x.rendered('participants').length >= 9", timeout=30_000)
-    assert len(page.evaluate("() => window.v2x.rendered('lanes')")) == 8
+    assert len(page.evaluate("() => window.v2x.rendered('lanes')")) == 16  # 8 approach, 8 exit
+    assert len(page.evaluate("() => window.v2x.rendered('stops')")) == 8
     assert len(page.evaluate("() => window.v2x.rendered('crosswalks')")) == 4
     assert {h["light"] for h in page.evaluate("() => window.v2x.rendered('heads')")} & {
         "protected-green",
@@ -65,7 +76,7 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     page.wait_for_function(
         "() => window.v2x.rendered('advisories').some(a => a.app === 'AVW')", timeout=10_000
     )
-    assert page.evaluate("() => window.v2x.rendered('events').length") == 1
+    page.wait_for_function("() => window.v2x.rendered('events').length === 1", timeout=5_000)
     page.screenshot(path=str(artifacts / "dashboard-advisory.png"))
 
     # clicking a participant shows its details and its stored trajectory
@@ -84,6 +95,17 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     )
     page.wait_for_function("() => window.v2x.rendered('trajectory').length === 1", timeout=5_000)
     page.screenshot(path=str(artifacts / "dashboard-trajectory.png"))
+
+    # the timeline replays the buffered minutes: oldest frame, then back to live
+    live_positions = _positions(page)
+    page.eval_on_selector(
+        "#timeline", "el => { el.value = '0'; el.dispatchEvent(new Event('input')); }"
+    )
+    assert page.text_content("#timeline-label").startswith("replay")
+    page.wait_for_function(_DRAWN_AT_OLDEST_FRAME, timeout=5_000)
+    page.click("#live")
+    assert page.text_content("#timeline-label") == "live"
+    assert _positions(page) == live_positions
 
     # keyboard: the focused map pans with the arrow keys
     centre = page.evaluate("() => window.v2x.map.getCenter().toArray()")

@@ -28,13 +28,15 @@ function laneParts(nodeKey, lane) {
   if (lane.lane_type === "crosswalk") {
     return { lanes: [line(coordinates, { kind: "crosswalk", key, width_m: width })], stops: [], heads: [] };
   }
+  const phase = (lane.connections || []).map((c) => c.phase_id).find((p) => p != null);
+  const drawn = line(coordinates, { kind: "lane", key, width_m: width });
+  if (!(lane.connections || []).length) return { lanes: [drawn], stops: [], heads: [] }; // exit lane
   const end = points[points.length - 1];
   const [de, dn] = direction(points[points.length - 2], end);
   const half = width / 2;
   const stop = line([offset(end, dn * half, -de * half), offset(end, -dn * half, de * half)], { kind: "stop", key });
-  const phase = (lane.connections || []).map((c) => c.phase_id).find((p) => p != null);
   const head = point(offset(end, de * 1.5, dn * 1.5), { node: nodeKey, key, phase_id: phase ?? -1, light: "unavailable" });
-  return { lanes: [line(coordinates, { kind: "lane", key, width_m: width })], stops: [stop], heads: phase != null ? [head] : [] };
+  return { lanes: [drawn], stops: [stop], heads: phase != null ? [head] : [] };
 }
 
 export const nodeKey = (id) => `${id[0] ?? ""}/${id[1]}`;

@@ -86,7 +86,12 @@ function onFrame(frame) {
   }
 }
 
+async function loadEvents() {
+  for (const e of await getJson("/api/events")) scene.events.set(e.event_id, e);
+}
+
 function setConnected(isConnected) {
+  if (isConnected) loadEvents(); // events announced before (re)connecting only come this way
   const conn = document.getElementById("conn");
   conn.textContent = isConnected ? "live" : "reconnecting…";
   conn.className = isConnected ? "good" : "bad";
@@ -129,7 +134,6 @@ map.on("load", async () => {
   setData("lanes", collection(geometry.lanes));
   setData("stops", collection(geometry.stops));
   if (geometry.bounds) map.fitBounds(geometry.bounds, { padding: 30, duration: 0 });
-  for (const e of await getJson("/api/events")) scene.events.set(e.event_id, e);
   map.on("click", "participants", (event) => select(event.features[0].properties.id));
   map.on("click", (event) => {
     if (!map.queryRenderedFeatures(event.point, { layers: ["participants"] }).length) select(null);

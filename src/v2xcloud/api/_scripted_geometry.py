@@ -65,19 +65,24 @@ def vehicle_routes(count: int) -> list[Route]:
     return routes
 
 
-def _lane(lane_id: int, heading_deg: float, offset_m: float, phase_id: int) -> Lane:
+def _lane(lane_id: int, heading_deg: float, offset_m: float, phase_id: int | None) -> Lane:
+    """An approach lane ending at its stop line, or (``phase_id`` None) an exit lane."""
     h = math.radians(heading_deg)
     dx, dy = math.sin(h), math.cos(h)
+    span = (-_ARM_M, -_STOP_M) if phase_id is not None else (_STOP_M, _ARM_M)
     points = tuple(
-        to_latlon(along * dx + offset_m * dy, along * dy - offset_m * dx)
-        for along in (-_ARM_M, -_STOP_M)
+        to_latlon(along * dx + offset_m * dy, along * dy - offset_m * dx) for along in span
     )
-    remote = NodeId(region=1, id=100 + lane_id)
+    connections: tuple[Connection, ...] = ()
+    if phase_id is not None:
+        connections = (
+            Connection(remote_node=NodeId(region=1, id=100 + lane_id), phase_id=phase_id),
+        )
     return Lane(
         lane_id=lane_id,
         width_m=3.5,
         lane_type="vehicle",
-        connections=(Connection(remote_node=remote, phase_id=phase_id),),
+        connections=connections,
         points=points,
     )
 
@@ -97,6 +102,10 @@ def _build_node() -> MapNode:
         lanes = (
             _lane(arm * 10 + 1, heading, 1.75, phase),
             _lane(arm * 10 + 2, heading, 5.25, phase),
+            # exit lanes: a real MAP lists them under the downstream node; kept here so that
+            # the scripted scene has whole roads to draw
+            _lane(arm * 10 + 5, heading, 1.75, None),
+            _lane(arm * 10 + 6, heading, 5.25, None),
             _crosswalk(arm * 10 + 9, heading),
         )
         links.append(

@@ -34,6 +34,8 @@ class PostgresStore(SqlHistoryStore):
             raise StoreError(f"cannot connect to PostgreSQL history: {exc}") from exc
         try:
             with self._con.transaction(), self._con.cursor() as cur:
+                # window queries sort/aggregate ~10^5 rows: keep them in memory, not on disk
+                cur.execute("SET work_mem = '64MB'")
                 cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
                 for statement in create_statements(
                     blob="BYTEA", double="DOUBLE PRECISION", postgis=True

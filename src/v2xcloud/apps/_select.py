@@ -7,11 +7,12 @@ import numpy.typing as npt
 
 from v2xcloud.twin import Kind, PairTable, SceneView
 
-__all__ = ["first_per_ego", "gap_m", "in_lane_ahead", "is_motor"]
+__all__ = ["SHARED_RADIUS_M", "first_per_ego", "gap_m", "in_lane_ahead", "is_motor", "same_way"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-DEFAULT_LENGTH_M = 4.5
+#: the radius of the candidate pairs FCW, ICW, BSW/LCW and the DNPW head-on check share
+SHARED_RADIUS_M = 70.0
 
 
 def is_motor(view: SceneView, rows: npt.NDArray[np.int64]) -> BoolArray:
@@ -41,11 +42,21 @@ def in_lane_ahead(
 
 
 def gap_m(pairs: PairTable) -> FloatArray:
-    """Bumper-to-bumper gap ahead: along distance minus the half lengths (4.5 m if unknown)."""
+    """Bumper-to-bumper gap ahead: along distance minus the half lengths."""
     view = pairs.view
-    le = np.nan_to_num(view.length_m[pairs.ego], nan=DEFAULT_LENGTH_M)
-    lo = np.nan_to_num(view.length_m[pairs.other], nan=DEFAULT_LENGTH_M)
-    return pairs.along_m - (le + lo) / 2.0
+    return pairs.along_m - (view.length_m[pairs.ego] + view.length_m[pairs.other]) / 2.0
+
+
+def same_way(view: SceneView, radius_m: float, max_heading_diff_deg: float) -> PairTable:
+    """Unordered pairs within ``radius_m`` heading the same way (or one of them standing
+    still), on the same level; computed once per tick and shared by the applications."""
+
+    def mask(t: PairTable) -> npt.NDArray[np.bool_]:
+        slow = np.minimum(view.speed_mps[t.ego], view.speed_mps[t.other]) < 1.0
+        aligned = t.heading_cos >= np.cos(np.radians(max_heading_diff_deg))
+        return (aligned | slow) & t.same_level
+
+    return view.unordered_pairs(radius_m).subset(f"same_way:{max_heading_diff_deg}", mask)
 
 
 def first_per_ego(ego: npt.NDArray[np.int64], key: FloatArray) -> npt.NDArray[np.int64]:

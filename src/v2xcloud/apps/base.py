@@ -8,6 +8,7 @@ read the wall clock: time is the view's ``now_ms``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -15,7 +16,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps.hysteresis import Hysteresis
+from v2xcloud.apps.hysteresis import Decisions, Hysteresis, pair_keys
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin import SceneView
 
@@ -23,6 +24,7 @@ __all__ = ["App", "AppConfig", "Hits", "level_from_time"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+_LEVELS = {int(level): level for level in AdvisoryLevel}  # faster than calling the enum
 
 
 class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,24 +63,27 @@ class Hits:
     def __len__(self) -> int:
         return int(self.ego.size)
 
-    def strongest(self) -> Hits:
-        """At most one hit per (ego, other): the highest level, then the shortest time."""
-        if len(self) < 2:
-            return self
-        order = np.lexsort((self.ttc_s, -self.level, self.other, self.ego))
-        e, o = self.ego[order], self.other[order]
-        first = np.ones(order.size, dtype=bool)
-        first[1:] = (e[1:] != e[:-1]) | (o[1:] != o[:-1])
-        keep = order[first]
+    def take(self, index: IntArray) -> Hits:
+        """The hits at ``index`` (an index array), in that order."""
         return Hits(
-            ego=self.ego[keep],
-            other=self.other[keep],
-            level=self.level[keep],
-            ttc_s=self.ttc_s[keep],
-            x_m=None if self.x_m is None else self.x_m[keep],
-            y_m=None if self.y_m is None else self.y_m[keep],
-            values={k: v[keep] for k, v in self.values.items()},
+            ego=self.ego[index],
+            other=self.other[index],
+            level=self.level[index],
+            ttc_s=self.ttc_s[index],
+            x_m=None if self.x_m is None else self.x_m[index],
+            y_m=None if self.y_m is None else self.y_m[index],
+            values={k: v[index] for k, v in self.values.items()},
         )
+
+    def strongest(self, keys: IntArray) -> tuple[Hits, IntArray]:
+        """At most one hit per pair key: the highest level, then the shortest time."""
+        if len(self) < 2:
+            return self, keys
+        order = np.lexsort((self.ttc_s, -self.level, keys))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = keys[order][1:] != keys[order][:-1]
+        keep = order[first]
+        return self.take(keep), keys[keep]
 
 
 def level_from_time(time_s: FloatArray, *, warn_s: float, imminent_s: float) -> IntArray:
@@ -111,44 +116,55 @@ class App:
 
     def on_tick(self, view: SceneView, now_ms: int) -> list[Advisory]:
         """Detect, apply hysteresis, and return the advisories to issue now."""
-        hits = self.detect(view).strongest()
-        keep = np.flatnonzero(hits.level > 0)
-        ids = view.ids
-        keys = [
-            (ids[e], ids[o])
-            for e, o in zip(hits.ego[keep].tolist(), hits.other[keep].tolist(), strict=True)
-        ]
-        decisions = self.hysteresis.update(keys, hits.level[keep].tolist(), now_ms)
-        if not decisions:
+        hits = self.detect(view)
+        hits = hits.take(np.flatnonzero(hits.level > 0))
+        hits, keys = hits.strongest(pair_keys(view.uid[hits.ego], view.uid[hits.other]))
+        decisions = self.hysteresis.update(keys, hits.level, now_ms)
+        if not len(decisions):
             return []
-        picked = keep[[d.index for d in decisions]]
-        return self._advisories(view, hits, picked, decisions, now_ms)
+        return self._advisories(view, hits.take(decisions.index), decisions, now_ms)
 
     def _advisories(
-        self, view: SceneView, hits: Hits, picked: IntArray, decisions: list, now_ms: int
+        self, view: SceneView, hits: Hits, decisions: Decisions, now_ms: int
     ) -> list[Advisory]:
         if hits.x_m is not None and hits.y_m is not None:
-            lat, lon = view.frame.to_wgs84(hits.x_m[picked], hits.y_m[picked])
+            lat, lon = view.frame.to_wgs84(hits.x_m, hits.y_m)
         else:
-            lat, lon = view.to_wgs84(hits.other[picked])
-        ttc = hits.ttc_s[picked]
+            lat, lon = view.to_wgs84(hits.other)
+        ids = view.ids
+        ttc = np.round(hits.ttc_s, 3).tolist()
+        values = (
+            [
+                dict(zip(hits.values, row, strict=True))
+                for row in zip(*(v.tolist() for v in hits.values.values()), strict=True)
+            ]
+            if hits.values
+            else None
+        )
         out = []
-        for k, decision in enumerate(decisions):
-            hit = int(picked[k])
-            t = float(ttc[k])
+        for k, (e, o, level, expires) in enumerate(
+            zip(
+                hits.ego.tolist(),
+                hits.other.tolist(),
+                decisions.level.tolist(),
+                decisions.expires_ms.tolist(),
+                strict=True,
+            )
+        ):
+            t = ttc[k]
             out.append(
                 Advisory(
                     app=self.code,
-                    level=AdvisoryLevel(decision.level),
-                    ego_id=decision.key[0],
-                    other_id=decision.key[1],
+                    level=_LEVELS[level],
+                    ego_id=ids[e],
+                    other_id=ids[o],
                     issued_ms=now_ms,
-                    expires_ms=decision.expires_ms,
-                    ttc_s=round(t, 3) if np.isfinite(t) else None,
+                    expires_ms=expires,
+                    ttc_s=t if math.isfinite(t) else None,
                     lat_deg=float(lat[k]),
                     lon_deg=float(lon[k]),
                     detail=self.detail,
-                    values={name: float(v[hit]) for name, v in hits.values.items()},
+                    values=values[k] if values else {},
                 )
             )
         return out

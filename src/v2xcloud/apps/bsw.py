@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import DEFAULT_LENGTH_M, is_motor
+from v2xcloud.apps._select import SHARED_RADIUS_M, is_motor, same_way
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import Flag, PairTable, SceneView
@@ -27,7 +27,7 @@ __all__ = ["BlindSpotWarning", "BswConfig", "LaneChangeWarning"]
 class BswConfig(AppConfig, frozen=True, kw_only=True):
     """Blind spot geometry and LCW thresholds (shared by BSW and LCW)."""
 
-    radius_m: float = 40.0
+    radius_m: float = SHARED_RADIUS_M
     max_heading_diff_deg: float = 30.0
     min_lateral_m: float = 1.8
     max_lateral_m: float = 5.5
@@ -40,16 +40,20 @@ class BswConfig(AppConfig, frozen=True, kw_only=True):
 
 
 def _side_pairs(view: SceneView, cfg: BswConfig) -> PairTable:
-    pairs = view.pairs(cfg.radius_m)
-    moving = view.speed_mps[pairs.ego] >= cfg.min_speed_mps
-    pairs = pairs.select(np.flatnonzero(moving))
+    """Directed same-way pairs where the other is in the lane beside (either side)."""
+    pairs = same_way(view, cfg.radius_m, cfg.max_heading_diff_deg)
+    fast = np.maximum(view.speed_mps[pairs.ego], view.speed_mps[pairs.other]) >= cfg.min_speed_mps
+    pairs = pairs.select(fast)
+    # lateral offset seen from the first of the pair: close to the other's view when aligned
+    rough = np.abs(pairs.lateral_m)
+    pairs = pairs.select((rough >= cfg.min_lateral_m - 1.0) & (rough <= cfg.max_lateral_m + 1.0))
+    pairs = pairs.directed()
     lateral = np.abs(pairs.lateral_m)
     keep = (
-        (lateral >= cfg.min_lateral_m)
+        (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
+        & (lateral >= cfg.min_lateral_m)
         & (lateral <= cfg.max_lateral_m)
         & (pairs.heading_diff_deg <= cfg.max_heading_diff_deg)
-        & (pairs.along_m < cfg.radius_m / 4)
-        & pairs.same_level
         & is_motor(view, pairs.ego)
         & is_motor(view, pairs.other)
     )
@@ -58,8 +62,7 @@ def _side_pairs(view: SceneView, cfg: BswConfig) -> PairTable:
 
 def _zone(view: SceneView, pairs: PairTable, cfg: BswConfig) -> tuple[np.ndarray, np.ndarray]:
     """(in the blind spot, seconds until an other behind reaches it; 0 inside, inf never)."""
-    le = np.nan_to_num(view.length_m[pairs.ego], nan=DEFAULT_LENGTH_M)
-    lo = np.nan_to_num(view.length_m[pairs.other], nan=DEFAULT_LENGTH_M)
+    le, lo = view.length_m[pairs.ego], view.length_m[pairs.other]
     other_front = pairs.along_m + lo / 2
     other_rear = pairs.along_m - lo / 2
     zone_back = -le / 2 - cfg.rear_m
@@ -110,7 +113,7 @@ class LaneChangeWarning(App):
         occupied = inside | (t_reach <= cfg.closing_s + cfg.lookahead_s)
         hit = (signals | drifting) & occupied
         pairs, toward, t_reach = pairs.select(hit), toward[hit], t_reach[hit]
-        gap = np.abs(pairs.lateral_m) - np.nan_to_num(view.width_m[pairs.ego], nan=1.8)
+        gap = np.abs(pairs.lateral_m) - view.width_m[pairs.ego]
         with np.errstate(divide="ignore", invalid="ignore"):
             t_side = np.where(toward > 0, np.maximum(gap, 0.0) / toward, np.inf)
         level = np.where(

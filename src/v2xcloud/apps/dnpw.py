@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import gap_m, is_motor
+from v2xcloud.apps._select import SHARED_RADIUS_M, gap_m, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc
 from v2xcloud.twin import Flag, PairTable, SceneView
@@ -32,7 +32,7 @@ class DnpwConfig(AppConfig, frozen=True, kw_only=True):
     pass_s: float = 8.0
     imminent_s: float = 3.0
     radius_m: float = 400.0
-    head_on_radius_m: float = 70.0
+    head_on_radius_m: float = SHARED_RADIUS_M
     min_speed_mps: float = 8.0
     min_oncoming_deg: float = 150.0
     half_width_m: float = 1.8
@@ -58,9 +58,7 @@ class DoNotPassWarning(App):
             parts.append(
                 pairs.select(self._oncoming(pairs, -cfg.opposing_lane_m - cfg.half_width_m))
             )
-        pairs = view.pairs(cfg.head_on_radius_m)  # shared with FCW/ICW
-        pairs = pairs.select(np.flatnonzero(fast[pairs.ego]))
-        parts.append(pairs.select(self._oncoming(pairs, -cfg.half_width_m)))
+        parts.append(self._head_on(view, fast))
         hits = [self._score(p) for p in parts]
         return Hits(
             ego=np.concatenate([h.ego for h in hits]),
@@ -68,6 +66,18 @@ class DoNotPassWarning(App):
             level=np.concatenate([h.level for h in hits]),
             ttc_s=np.concatenate([h.ttc_s for h in hits]),
         )
+
+    def _head_on(self, view: SceneView, fast: npt.NDArray[np.bool_]) -> PairTable:
+        """Directed pairs meeting head-on in one corridor, from the shared short-range pairs."""
+        cfg = self.config
+        base = view.unordered_pairs(cfg.head_on_radius_m)  # shared with FCW/ICW/BSW
+        name = f"opposite:{cfg.min_oncoming_deg}"
+        limit = np.cos(np.radians(cfg.min_oncoming_deg))
+        pairs = base.subset(name, lambda t: (t.heading_cos <= limit) & t.same_level)
+        # for opposite headings the lateral offset is (nearly) the same seen from either side
+        pairs = pairs.select(np.abs(pairs.lateral_m) <= cfg.half_width_m + 1.0).directed()
+        pairs = pairs.select(fast[pairs.ego])
+        return pairs.select(self._oncoming(pairs, -cfg.half_width_m))
 
     def _oncoming(self, pairs: PairTable, min_lateral_m: float) -> npt.NDArray[np.bool_]:
         cfg = self.config

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import first_per_ego, gap_m, in_lane_ahead, is_motor
+from v2xcloud.apps._select import (
+    SHARED_RADIUS_M,
+    first_per_ego,
+    gap_m,
+    in_lane_ahead,
+    is_motor,
+    same_way,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc, required_decel
 from v2xcloud.twin import SceneView
@@ -26,7 +33,7 @@ class FcwConfig(AppConfig, frozen=True, kw_only=True):
 
     warn_ttc_s: float = 2.7
     imminent_ttc_s: float = 1.5
-    radius_m: float = 70.0
+    radius_m: float = SHARED_RADIUS_M
     half_width_m: float = 1.8
     max_heading_diff_deg: float = 30.0
     min_speed_mps: float = 2.0
@@ -43,9 +50,13 @@ class ForwardCollisionWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        pairs = view.pairs(cfg.radius_m)
-        moving = view.speed_mps[pairs.ego] >= cfg.min_speed_mps
-        pairs = pairs.select(np.flatnonzero(moving))
+        pairs = same_way(view, cfg.radius_m, cfg.max_heading_diff_deg)
+        speed = view.speed_mps
+        fast = np.maximum(speed[pairs.ego], speed[pairs.other]) >= cfg.min_speed_mps
+        pairs = pairs.select(fast).directed()
+        pairs = pairs.select(speed[pairs.ego] >= cfg.min_speed_mps)
+        if len(pairs) == 0:
+            return Hits.empty()
         pairs = pairs.select(
             in_lane_ahead(
                 pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
@@ -54,20 +65,22 @@ class ForwardCollisionWarning(App):
             & is_motor(view, pairs.other)
         )
         gap = gap_m(pairs)
-        nearest = first_per_ego(pairs.ego, gap)
-        pairs, gap = pairs.select(nearest), gap[nearest]
         closing = pairs.closing_along_mps
         ttc = gap_ttc(gap, closing)
         drac = required_decel(gap, closing)
-        braking_enough = (-view.accel_mps2[pairs.ego] >= drac) & (
-            drac <= cfg.comfortable_decel_mps2
-        )
+        accel = view.accel_mps2[pairs.ego]
+        braking_enough = (-accel >= drac) & (drac <= cfg.comfortable_decel_mps2)
         level = level_from_time(
             ttc,
             warn_s=cfg.warn_ttc_s + cfg.lookahead_s,
             imminent_s=cfg.imminent_ttc_s + cfg.lookahead_s,
         )
         level[braking_enough] = 0
+        hit = np.flatnonzero(level > 0)
+        nearest = hit[first_per_ego(pairs.ego[hit], gap[hit])]  # the first one it would reach
+        pairs = pairs.select(nearest)
+        gap, closing, ttc, drac = gap[nearest], closing[nearest], ttc[nearest], drac[nearest]
+        level = level[nearest]
         return Hits(
             ego=pairs.ego,
             other=pairs.other,

@@ -5,36 +5,41 @@ Per (ego, other) pair an application's raw hits become advisories like this:
 - a new hazard is issued on the tick it is first detected (no added delay);
 - a higher level is issued at once (upgrade); a lower level only after it has held for
   ``hold_ticks`` ticks (downgrade), so a level that wobbles around a threshold does not flicker;
-- an unchanged hazard is not re-issued, except to refresh it shortly before its advisory
-  expires (``validity_ms`` after issue), so receivers keep showing it while it lasts;
+- an unchanged hazard is not re-issued, except to refresh it when its advisory would expire
+  within a tick (``validity_ms`` after issue), so receivers keep showing it while it lasts;
 - after the last hit the hazard is held for ``hold_ticks`` ticks: a single missed detection
   neither ends the warning nor re-issues it when it comes back.
+
+Pairs are int64 keys (the scene's stable participant uids, ``ego << 32 | other``) and the
+state is kept in sorted numpy arrays, so thousands of hits per tick cost a few array
+operations.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import numpy as np
+import numpy.typing as npt
 
-__all__ = ["Decision", "Hysteresis"]
+__all__ = ["Decisions", "Hysteresis", "pair_keys"]
 
-
-@dataclass(slots=True)
-class _Track:
-    level: int  # level last issued
-    issued_ms: int
-    expires_ms: int
-    last_hit_ms: int
-    lower_since_ms: int = -1  # since when hits have been below ``level``
+IntArray = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """An advisory to issue now: for ``key`` at ``level``, valid until ``expires_ms``."""
+def pair_keys(ego_uid: IntArray, other_uid: IntArray) -> IntArray:
+    """One int64 key per (ego, other) pair of participant uids (each < 2**31)."""
+    return (ego_uid.astype(np.int64) << 32) | other_uid.astype(np.int64)
 
-    key: tuple[str, str]
-    level: int
-    expires_ms: int
-    index: int  # position of the hit in the tick's hit list
+
+class Decisions:
+    """What to issue this tick: ``index`` into the tick's hits, ``level``, ``expires_ms``."""
+
+    def __init__(self, index: IntArray, level: IntArray, expires_ms: IntArray) -> None:
+        self.index = index
+        self.level = level
+        self.expires_ms = expires_ms
+
+    def __len__(self) -> int:
+        return int(self.index.size)
 
 
 class Hysteresis:
@@ -47,55 +52,60 @@ class Hysteresis:
         self.hold_ms = hold_ticks * tick_ms
         self.validity_ms = validity_ms
         self.tick_ms = tick_ms
-        self._tracks: dict[tuple[str, str], _Track] = {}
+        empty = np.empty(0, dtype=np.int64)
+        self._key, self._level, self._last, self._expires, self._lower = (empty,) * 5
 
     def __len__(self) -> int:
-        return len(self._tracks)
+        return int(self._key.size)
 
-    def active(self) -> dict[tuple[str, str], int]:
-        """Pairs currently warned, with their issued level."""
-        return {key: track.level for key, track in self._tracks.items()}
+    def active(self) -> dict[int, int]:
+        """Pair keys currently warned, with their issued level."""
+        return dict(zip(self._key.tolist(), self._level.tolist(), strict=True))
 
-    def update(self, keys: list[tuple[str, str]], levels: list[int], now_ms: int) -> list[Decision]:
-        """Feed this tick's hits (one level per key, keys unique); returns what to issue."""
-        out: list[Decision] = []
-        for index, (key, level) in enumerate(zip(keys, levels, strict=True)):
-            track = self._tracks.get(key)
-            if track is None:
-                self._tracks[key] = self._issue(key, level, now_ms, index, out)
-                continue
-            track.last_hit_ms = now_ms
-            if level > track.level:
-                self._tracks[key] = self._issue(key, level, now_ms, index, out)
-            elif level < track.level:
-                if track.lower_since_ms < 0:
-                    track.lower_since_ms = now_ms
-                if now_ms - track.lower_since_ms >= self.hold_ms:
-                    self._tracks[key] = self._issue(key, level, now_ms, index, out)
-                elif track.expires_ms - now_ms <= self.tick_ms:
-                    self._refresh(track, key, now_ms, index, out)
-            else:
-                track.lower_since_ms = -1
-                if track.expires_ms - now_ms <= self.tick_ms:
-                    self._refresh(track, key, now_ms, index, out)
+    def update(self, keys: IntArray, levels: IntArray, now_ms: int) -> Decisions:
+        """Feed this tick's hits (unique keys, levels > 0); returns what to issue now."""
+        if self._key.size:
+            pos_c = np.minimum(np.searchsorted(self._key, keys), self._key.size - 1)
+            found = self._key[pos_c] == keys
+        else:
+            pos_c, found = np.zeros(keys.size, dtype=np.int64), np.zeros(keys.size, dtype=bool)
+        issue = ~found
+        old = pos_c[found]
+        lvl, held = levels[found], self._level[old]
+        lower = np.where(lvl < held, np.where(self._lower[old] < 0, now_ms, self._lower[old]), -1)
+        downgrade = (lvl < held) & (now_ms - lower >= self.hold_ms)
+        change = (lvl > held) | downgrade
+        refresh = ~change & (self._expires[old] - now_ms <= self.tick_ms)
+        issue[found] = change | refresh
+        out_level = levels.copy()
+        out_level[np.flatnonzero(found)] = np.where(change, lvl, held)
+        expires = np.full(keys.size, now_ms + self.validity_ms, dtype=np.int64)
+        # write back the tracked pairs, then add the new ones
+        self._last[old] = now_ms
+        self._lower[old] = np.where(change, -1, lower)
+        self._level[old] = out_level[found]
+        self._expires[old] = np.where(issue[found], now_ms + self.validity_ms, self._expires[old])
+        self._add(keys[~found], levels[~found], now_ms)
         self._forget(now_ms)
-        return out
+        idx = np.flatnonzero(issue)
+        return Decisions(idx, out_level[idx], expires[idx])
 
-    def _issue(
-        self, key: tuple[str, str], level: int, now_ms: int, index: int, out: list[Decision]
-    ) -> _Track:
-        expires = now_ms + self.validity_ms
-        out.append(Decision(key=key, level=level, expires_ms=expires, index=index))
-        return _Track(level=level, issued_ms=now_ms, expires_ms=expires, last_hit_ms=now_ms)
-
-    def _refresh(
-        self, track: _Track, key: tuple[str, str], now_ms: int, index: int, out: list[Decision]
-    ) -> None:
-        track.expires_ms = now_ms + self.validity_ms
-        track.issued_ms = now_ms
-        out.append(Decision(key=key, level=track.level, expires_ms=track.expires_ms, index=index))
+    def _add(self, keys: IntArray, levels: IntArray, now_ms: int) -> None:
+        if keys.size == 0:
+            return
+        n = keys.size
+        key = np.concatenate([self._key, keys])
+        order = np.argsort(key, kind="stable")
+        self._key = key[order]
+        self._level = np.concatenate([self._level, levels])[order]
+        self._last = np.concatenate([self._last, np.full(n, now_ms, dtype=np.int64)])[order]
+        expires = np.full(n, now_ms + self.validity_ms, dtype=np.int64)
+        self._expires = np.concatenate([self._expires, expires])[order]
+        self._lower = np.concatenate([self._lower, np.full(n, -1, dtype=np.int64)])[order]
 
     def _forget(self, now_ms: int) -> None:
-        stale = [k for k, t in self._tracks.items() if now_ms - t.last_hit_ms > self.hold_ms]
-        for key in stale:
-            del self._tracks[key]
+        keep = now_ms - self._last <= self.hold_ms
+        if not keep.all():
+            self._key, self._level, self._last, self._expires, self._lower = (
+                a[keep] for a in (self._key, self._level, self._last, self._expires, self._lower)
+            )

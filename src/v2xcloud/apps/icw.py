@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import DEFAULT_LENGTH_M, is_motor
+from v2xcloud.apps._select import SHARED_RADIUS_M, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.model import AdvisoryLevel
-from v2xcloud.twin import SceneView
+from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["IcwConfig", "IntersectionCollisionWarning"]
-
-DEFAULT_WIDTH_M = 1.8
 
 
 class IcwConfig(AppConfig, frozen=True, kw_only=True):
@@ -31,7 +29,7 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     warn_s: float = 3.0
     imminent_s: float = 1.5
     pet_s: float = 2.0
-    radius_m: float = 70.0
+    radius_m: float = SHARED_RADIUS_M
     min_speed_mps: float = 2.0
     min_angle_deg: float = 30.0
 
@@ -46,44 +44,55 @@ class IntersectionCollisionWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        pairs = view.pairs(cfg.radius_m)
-        speed = view.speed_mps
-        moving = (speed[pairs.ego] >= cfg.min_speed_mps) & (speed[pairs.other] >= cfg.min_speed_mps)
-        pairs = pairs.select(np.flatnonzero(moving))
-        angle = pairs.heading_diff_deg
-        crossing = (angle >= cfg.min_angle_deg) & (angle <= 180.0 - cfg.min_angle_deg)
-        pairs = pairs.select(
-            crossing & pairs.same_level & is_motor(view, pairs.ego) & is_motor(view, pairs.other)
-        )
-        e, o = pairs.ego, pairs.other
-        t_e, t_o, px, py = crossing_times(
-            view.x_m[e], view.y_m[e], view.vx_mps[e], view.vy_mps[e],
-            view.x_m[o], view.y_m[o], view.vx_mps[o], view.vy_mps[o],
+        pairs = self._crossing(view)
+        if len(pairs) == 0:
+            return Hits.empty()
+        a, b = pairs.ego, pairs.other
+        t_a, t_b, px, py = crossing_times(
+            view.x_m[a], view.y_m[a], view.vx_mps[a], view.vy_mps[a],
+            view.x_m[b], view.y_m[b], view.vx_mps[b], view.vy_mps[b],
         )  # fmt: skip
-        half_e = self._occupancy_s(view, e, o)
-        half_o = self._occupancy_s(view, o, e)
-        pet = np.maximum(t_o - half_o - (t_e + half_e), t_e - half_e - (t_o + half_o))
-        arrive = np.maximum(t_e - half_e, 0.0)
-        ahead = (t_e + half_e > 0) & (t_o + half_o > 0)
+        half_a = self._occupancy_s(view, a, b)
+        half_b = self._occupancy_s(view, b, a)
+        pet = np.maximum(t_b - half_b - (t_a + half_a), t_a - half_a - (t_b + half_b))
+        ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
+        arrive_a = np.maximum(t_a - half_a, 0.0)
+        arrive_b = np.maximum(t_b - half_b, 0.0)
+        # one unordered pair warns each of the two vehicles with its own arrival time
+        ego, other = np.concatenate([a, b]), np.concatenate([b, a])
+        arrive = np.concatenate([arrive_a, arrive_b])
+        pet2, ahead2 = np.concatenate([pet, pet]), np.concatenate([ahead, ahead])
         look = cfg.lookahead_s
-        warn = ahead & (arrive <= cfg.warn_s + look) & (pet <= cfg.pet_s)
-        imminent = warn & (pet <= 0) & (arrive <= cfg.imminent_s + look)
+        warn = ahead2 & (arrive <= cfg.warn_s + look)
+        imminent = warn & (pet2 <= 0) & (arrive <= cfg.imminent_s + look)
         level = np.where(
             imminent, int(AdvisoryLevel.IMMINENT), np.where(warn, int(AdvisoryLevel.WARNING), 0)
         )
         return Hits(
-            ego=e,
-            other=o,
+            ego=ego,
+            other=other,
             level=level.astype(np.int64),
             ttc_s=arrive,
-            x_m=px,
-            y_m=py,
-            values={"pet_s": pet, "other_arrival_s": np.maximum(t_o - half_o, 0.0)},
+            x_m=np.concatenate([px, px]),
+            y_m=np.concatenate([py, py]),
+            values={"pet_s": pet2, "other_arrival_s": np.concatenate([arrive_b, arrive_a])},
         )
+
+    def _crossing(self, view: SceneView) -> PairTable:
+        """Unordered pairs of moving motor vehicles on crossing headings, same level."""
+        cfg = self.config
+
+        def mask(t: PairTable) -> np.ndarray:
+            speed = view.speed_mps
+            moving = np.minimum(speed[t.ego], speed[t.other]) >= cfg.min_speed_mps
+            crossing = np.abs(t.heading_cos) <= np.cos(np.radians(cfg.min_angle_deg))
+            motor = is_motor(view, t.ego) & is_motor(view, t.other)
+            return moving & crossing & t.same_level & motor
+
+        name = f"icw:{cfg.min_speed_mps}:{cfg.min_angle_deg}"
+        return view.unordered_pairs(cfg.radius_m).subset(name, mask)
 
     @staticmethod
     def _occupancy_s(view: SceneView, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Half the time ``a`` spends in the conflict zone: (own half length + b's half width) / speed."""
-        length = np.nan_to_num(view.length_m[a], nan=DEFAULT_LENGTH_M)
-        width = np.nan_to_num(view.width_m[b], nan=DEFAULT_WIDTH_M)
-        return (length + width) / 2.0 / np.maximum(view.speed_mps[a], 0.1)
+        """Half the time ``a`` spends in the conflict zone: (own length + b's width) / 2 / speed."""
+        return (view.length_m[a] + view.width_m[b]) / 2.0 / np.maximum(view.speed_mps[a], 0.1)

@@ -103,9 +103,7 @@ class LeftTurnAssist(App):
             view.x_m[o][:, None], view.y_m[o][:, None],
             view.vx_mps[o][:, None], view.vy_mps[o][:, None], t[None, :],
         )  # fmt: skip
-        reach = (
-            np.nan_to_num(view.width_m[e], nan=1.8) + np.nan_to_num(view.width_m[o], nan=1.8)
-        ) / 2
+        reach = (view.width_m[e] + view.width_m[o]) / 2
         close = np.hypot(ex - ox, ey - oy) <= (reach + cfg.conflict_m)[:, None]
         hit = close.any(axis=1)
         return np.where(hit, t[np.argmax(close, axis=1)], np.inf)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import DEFAULT_LENGTH_M, is_motor
+from v2xcloud.apps._select import is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import time_to_contact
 from v2xcloud.twin import Kind, SceneView
@@ -47,10 +47,10 @@ class VruCollisionWarning(App):
         keep = is_motor(view, pairs.other) & (view.speed_mps[pairs.other] >= cfg.min_speed_mps)
         pairs = pairs.select(keep & pairs.same_level)
         p, e = pairs.ego, pairs.other
-        half_len = np.nan_to_num(view.length_m[e], nan=DEFAULT_LENGTH_M) / 2.0
+        half_len = view.length_m[e] / 2.0
         front_x = view.x_m[e] + half_len * view.sin_heading[e]
         front_y = view.y_m[e] + half_len * view.cos_heading[e]
-        width = np.nan_to_num(view.width_m[e], nan=1.8)
+        width = view.width_m[e]
         ttc = time_to_contact(
             view.x_m[p] - front_x,
             view.y_m[p] - front_y,

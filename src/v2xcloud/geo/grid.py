@@ -88,17 +88,23 @@ class SpatialGrid:
         owners = [sorted_pos]
         starts = [sorted_pos + 1]
         lengths = [self._starts[cell] + self._counts[cell] - sorted_pos - 1]
-        # half of the neighbourhood, so that each unordered cell pair is visited once
+        # half of the neighbourhood, so that each unordered cell pair is visited once; ranges
+        # are looked up per occupied cell, then spread to the cell's points
         half = [(0, dy) for dy in range(1, reach + 1)] + [
             (dx, dy) for dx in range(1, reach + 1) for dy in range(-reach, reach + 1)
         ]
         for dx, dy in half:
-            start, count = self._range_in(self._sorted_keys + (dx << 21) + dy)
+            start, count = self._range_in(self._cells + (dx << 21) + dy)
             owners.append(sorted_pos)
-            starts.append(start)
-            lengths.append(count)
+            starts.append(start[cell])
+            lengths.append(count[cell])
         a, b = _expand(np.concatenate(owners), np.concatenate(starts), np.concatenate(lengths))
-        return self._within(self._order[a], self._order[b], radius_m)
+        # distances from the cell-sorted coordinates (contiguous reads), original rows at the end
+        xs, ys = self.x_m[self._order], self.y_m[self._order]
+        dx_m = xs[b] - xs[a]
+        dy_m = ys[b] - ys[a]
+        keep = np.flatnonzero(dx_m * dx_m + dy_m * dy_m <= radius_m * radius_m)
+        return self._order[a[keep]], self._order[b[keep]]
 
     def neighbours(self, rows: npt.ArrayLike, radius_m: float) -> tuple[IntArray, IntArray]:
         """Directed pairs ``(q, j)`` for each query row ``q`` and every other point within reach."""

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.model import ParticipantState
-from v2xcloud.twin.flags import Flag, flags_of, kind_code, source_code
+from v2xcloud.twin.flags import KIND_CODES, SOURCE_CODES, Flag, flags_of
 
 if TYPE_CHECKING:
     from v2xcloud.twin.scene import Scene
@@ -17,27 +17,29 @@ __all__ = ["Pending", "apply_pending"]
 
 # (report, platform time ms, arrival ms, is roadside perception)
 Pending = tuple[ParticipantState, int, int, bool]
+_NAN = float("nan")
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
 def _floats(values: list[float | None]) -> FloatArray:
-    return np.array(values, dtype=np.float64)  # None becomes NaN
+    """None becomes NaN (``fromiter`` is ~10x faster than ``np.array`` on float lists)."""
+    return np.fromiter((_NAN if v is None else v for v in values), np.float64, len(values))
 
 
 def apply_pending(scene: Scene, pending: list[Pending]) -> None:
     """Fuse, order and apply one batch of reports (see ``Scene`` for the fusion rule)."""
     states = [p[0] for p in pending]
-    rows = np.array(
-        [
-            scene.row_for(s.reported_id if p[3] and s.reported_id else s.id)
-            for s, p in zip(states, pending, strict=True)
-        ],
-        dtype=np.int64,
-    )
-    t_ms = np.array([p[1] for p in pending], dtype=np.int64)
-    recv_ms = np.array([p[2] for p in pending], dtype=np.int64)
-    perceived = np.array([p[3] for p in pending], dtype=bool)
+    n = len(pending)
+    row_of, row_for = scene._row_of, scene.row_for
+    keys = [
+        s.reported_id if p[3] and s.reported_id else s.id
+        for s, p in zip(states, pending, strict=True)
+    ]
+    rows = np.fromiter((row_of.get(k) if k in row_of else row_for(k) for k in keys), np.int64, n)
+    t_ms = np.fromiter((p[1] for p in pending), np.int64, n)
+    recv_ms = np.fromiter((p[2] for p in pending), np.int64, n)
+    perceived = np.fromiter((p[3] for p in pending), bool, n)
     lat = _floats([s.lat_deg for s in states])
     lon = _floats([s.lon_deg for s in states])
     x, y = scene.frame.to_local(lat, lon)
@@ -104,11 +106,23 @@ def _write(
     cols.speed_mps[rows], cols.heading_deg[rows] = speed, heading
     cols.length_m[rows] = _floats([s.length_m for s in states])
     cols.width_m[rows] = _floats([s.width_m for s in states])
-    cols.kind[rows] = [kind_code(s.kind) for s in states]
-    cols.source[rows] = [source_code(s.source) for s in states]
+    cols.kind[rows] = np.fromiter((KIND_CODES[s.kind] for s in states), np.int64, len(states))
+    cols.source[rows] = np.fromiter((SOURCE_CODES[s.source] for s in states), np.int64, len(states))
     rsm_ms = cols.rsm_ms[rows]
     recent_rsm = (rsm_ms >= 0) & (rsm_ms >= t_ms - scene.stale_after_ms)
-    flags = np.array([flags_of(s) for s in states], dtype=np.int64)
+    flags = np.fromiter(
+        (
+            flags_of(s)
+            if s.vehicle_events
+            or s.exterior_lights
+            or s.brakes is not None
+            or s.emergency is not None
+            else 0
+            for s in states
+        ),
+        np.int64,
+        len(states),
+    )
     flags |= np.where(perceived, int(Flag.PERCEPTION_ONLY), 0)
     flags |= np.where(recent_rsm & ~perceived, int(Flag.PERCEIVED), 0)
     cols.flags[rows] = flags

@@ -19,7 +19,17 @@ _FLOAT: tuple[str, ...] = (
     "yaw_rate_dps",
 )
 _FLOAT += ("length_m", "width_m", "rsm_x_m", "rsm_y_m")
-_INT = ("kind", "source", "flags", "t_ms", "received_ms", "stopped_since_ms", "self_ms", "rsm_ms")
+_INT = (
+    "uid",
+    "kind",
+    "source",
+    "flags",
+    "t_ms",
+    "received_ms",
+    "stopped_since_ms",
+    "self_ms",
+    "rsm_ms",
+)
 _HIST = ("h_t_ms", "h_speed_mps", "h_heading_deg")
 
 

@@ -10,7 +10,16 @@ from enum import IntEnum, IntFlag
 
 from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState
 
-__all__ = ["Flag", "Kind", "SourceCode", "flags_of", "kind_code", "source_code"]
+__all__ = [
+    "KIND_CODES",
+    "SOURCE_CODES",
+    "Flag",
+    "Kind",
+    "SourceCode",
+    "flags_of",
+    "kind_code",
+    "source_code",
+]
 
 
 class Kind(IntEnum):
@@ -65,6 +74,10 @@ _SOURCE = {
     ParticipantSource.PSM: SourceCode.PSM,
     ParticipantSource.SIM: SourceCode.SIM,
 }
+#: plain int codes for fast per-report lookups
+KIND_CODES: dict[ParticipantKind, int] = {k: int(v) for k, v in _KIND.items()}
+SOURCE_CODES: dict[ParticipantSource, int] = {k: int(v) for k, v in _SOURCE.items()}
+
 _EVENTS = {
     "eventHardBraking": Flag.HARD_BRAKING,
     "eventHazardLights": Flag.HAZARD_LIGHTS,

@@ -7,6 +7,7 @@ first asked and keeps it, and ``select`` carries what was computed over to the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from v2xcloud.twin.view import SceneView
 
 __all__ = ["PairTable"]
+
+_SYMMETRIC = frozenset({"dist_m", "heading_diff_deg", "heading_cos", "same_level"})
+_ANTISYMMETRIC = frozenset({"dx_m", "dy_m", "dvx_mps", "dvy_mps"})
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -36,6 +40,9 @@ class PairTable:
         self.ego = ego
         self.other = other
         self._cache: dict[str, npt.NDArray[np.generic]] = {}
+        self._subsets: dict[str, PairTable] = {}
+        self._parent: PairTable | None = None
+        self._index: IntArray = np.empty(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self.ego.size)
@@ -43,15 +50,60 @@ class PairTable:
     def _get(self, name: str) -> FloatArray:
         value = self._cache.get(name)
         if value is None:
-            value = getattr(self, "_compute_" + name)()
+            value = self._inherited(name)
+            if value is None:
+                value = getattr(self, "_compute_" + name)()
             self._cache[name] = value
         return value  # type: ignore[return-value]
 
+    def _inherited(self, name: str) -> npt.NDArray[np.generic] | None:
+        """A column the table this one was selected from had computed, gathered lazily."""
+        if self._parent is None:
+            return None
+        value = self._parent._cache.get(name)
+        if value is None:
+            value = self._parent._inherited(name)
+            if value is None:
+                return None
+        return value[self._index]
+
     def select(self, mask: npt.NDArray[np.bool_] | IntArray) -> PairTable:
-        """The subset of pairs under a boolean mask or index array, keeping computed columns."""
-        sub = PairTable(self.view, self.ego[mask], self.other[mask])
-        sub._cache = {k: v[mask] for k, v in self._cache.items()}
+        """The subset of pairs under a boolean mask or index array. Columns already computed
+        here are gathered for the subset only when it asks for them."""
+        index: IntArray = np.flatnonzero(mask) if mask.dtype == np.bool_ else mask.astype(np.int64)
+        sub = PairTable(self.view, self.ego[index], self.other[index])
+        sub._parent, sub._index = self, index
         return sub
+
+    def subset(self, name: str, mask: Callable[[PairTable], npt.NDArray[np.bool_]]) -> PairTable:
+        """``select(mask(self))``, computed once per ``name`` and shared by every caller.
+
+        Applications use it for selections several of them start from (e.g. "same way").
+        """
+        sub = self._subsets.get(name)
+        if sub is None:
+            sub = self._subsets[name] = self.select(mask(self))
+        return sub
+
+    def directed(self) -> PairTable:
+        """Both orders of every pair: ``(a, b)`` then ``(b, a)``; symmetric columns are reused
+        and antisymmetric ones negated rather than recomputed."""
+        both = PairTable(
+            self.view,
+            np.concatenate([self.ego, self.other]),
+            np.concatenate([self.other, self.ego]),
+        )
+        for name in _SYMMETRIC | _ANTISYMMETRIC:
+            value = self._cache.get(name)
+            if value is None:
+                value = self._inherited(name)
+            if value is None:
+                continue
+            if name in _SYMMETRIC:
+                both._cache[name] = np.concatenate([value, value])
+            elif name in _ANTISYMMETRIC:
+                both._cache[name] = np.concatenate([value, -value.astype(np.float64)])
+        return both
 
     @property
     def dx_m(self) -> FloatArray:
@@ -84,6 +136,12 @@ class PairTable:
     @property
     def heading_diff_deg(self) -> FloatArray:
         return self._get("heading_diff_deg")
+
+    @property
+    def heading_cos(self) -> FloatArray:
+        """Cosine of the heading difference (1 same way, 0 crossing, -1 opposite): cheaper
+        than ``heading_diff_deg`` for threshold tests."""
+        return self._get("heading_cos")
 
     @property
     def closing_along_mps(self) -> FloatArray:
@@ -127,6 +185,10 @@ class PairTable:
     def _compute_heading_diff_deg(self) -> FloatArray:
         diff = self.view.heading_deg[self.other] - self.view.heading_deg[self.ego]
         return np.abs((diff + 180.0) % 360.0 - 180.0)
+
+    def _compute_heading_cos(self) -> FloatArray:
+        v, e, o = self.view, self.ego, self.other
+        return v.sin_heading[e] * v.sin_heading[o] + v.cos_heading[e] * v.cos_heading[o]
 
     def _compute_closing_along_mps(self) -> FloatArray:
         ego = self.ego

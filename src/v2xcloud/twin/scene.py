@@ -32,9 +32,14 @@ from v2xcloud.twin.clocks import SourceClocks
 from v2xcloud.twin.places import Places
 from v2xcloud.twin.view import SceneView
 
-__all__ = ["Scene", "SceneMessage", "SceneStats"]
+__all__ = ["DEFAULT_LENGTH_M", "DEFAULT_WIDTH_M", "Scene", "SceneMessage", "SceneStats"]
 
 SceneMessage = Bsm | Rsm | ParticipantState | MapData | Spat | Rsi
+
+#: size assumed when a report leaves it out, indexed by ``Kind`` (unknown, vehicle, cyclist,
+#: pedestrian, RSU)
+DEFAULT_LENGTH_M = np.array([4.5, 4.5, 1.8, 0.5, 0.0])
+DEFAULT_WIDTH_M = np.array([1.8, 1.8, 0.6, 0.5, 0.0])
 
 
 class SceneStats:
@@ -92,6 +97,7 @@ class Scene:
         self._ids: list[str] = []
         self._states: list[ParticipantState | None] = []
         self._pending: list[Pending] = []
+        self._next_uid = 0
 
     def __len__(self) -> int:
         return len(self._row_of)
@@ -158,6 +164,8 @@ class Scene:
         row = self._row_of.get(participant_id)
         if row is None:
             row = self._cols.allocate()
+            self._cols.uid[row] = self._next_uid
+            self._next_uid = (self._next_uid + 1) % (1 << 31)
             self._row_of[participant_id] = row
             while len(self._ids) <= row:
                 self._ids.append("")
@@ -188,8 +196,11 @@ class Scene:
         cols = self._cols
         rows = np.flatnonzero(cols.alive[: cols.used])
         c: dict[str, npt.NDArray[np.generic]] = {}
-        for name in ("kind", "source", "flags", "z_m", "length_m", "width_m"):
+        for name in ("uid", "kind", "source", "flags", "z_m", "length_m", "width_m"):
             c[name] = getattr(cols, name)[rows]
+        kind = c["kind"]
+        c["length_m"] = np.where(np.isnan(c["length_m"]), DEFAULT_LENGTH_M[kind], c["length_m"])
+        c["width_m"] = np.where(np.isnan(c["width_m"]), DEFAULT_WIDTH_M[kind], c["width_m"])
         for name in ("accel_mps2", "yaw_rate_dps"):
             c[name] = np.nan_to_num(getattr(cols, name)[rows])
         c["timestamp_ms"] = cols.t_ms[rows]

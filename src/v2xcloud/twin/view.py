@@ -25,6 +25,7 @@ IntArray = npt.NDArray[np.int64]
 
 #: every column array of a view, with its unit in the name (``kind``/``flags`` are codes)
 COLUMNS = (
+    "uid",
     "kind",
     "source",
     "flags",
@@ -53,11 +54,12 @@ COLUMNS = (
 class SceneView:
     """A snapshot of the scene at ``now_ms`` (platform UTC ms) for the applications.
 
-    Columns (numpy, one entry per row): ``kind`` (``twin.Kind``), ``source`` (``SourceCode``),
+    Columns (numpy, one entry per row): ``uid`` (a stable integer per participant while it
+    stays in the scene), ``kind`` (``twin.Kind``), ``source`` (``SourceCode``),
     ``flags`` (``Flag`` bits), ``x_m``/``y_m`` local metres east/north, ``z_m`` elevation (NaN
     if unknown), ``vx_mps``/``vy_mps``, ``speed_mps``, ``heading_deg`` clockwise from north,
     ``accel_mps2`` longitudinal, ``yaw_rate_dps`` (positive clockwise, i.e. turning right),
-    ``length_m``/``width_m``, ``lane`` (index into ``lanes.lanes``, -1 if unmatched),
+    ``length_m``/``width_m`` (a default by kind when not reported), ``lane`` (index into ``lanes.lanes``, -1 if unmatched),
     ``lane_offset_m`` (right of the lane centre), ``to_stop_m`` (to the lane's stop line),
     ``timestamp_ms`` (report time on the platform clock), ``received_ms``,
     ``stopped_since_ms`` (-1 while moving), ``sin_heading``/``cos_heading``.
@@ -96,8 +98,10 @@ class SceneView:
             setattr(self, name, array)
         self._grids: dict[float, SpatialGrid] = {}
         self._pairs: dict[float, PairTable] = {}
+        self._unordered: dict[float, PairTable] = {}
 
     # column attributes, declared for type checkers
+    uid: IntArray
     kind: IntArray
     source: IntArray
     flags: IntArray
@@ -139,13 +143,22 @@ class SceneView:
             grid = self._grids[cell_m] = SpatialGrid(self.x_m, self.y_m, cell_m=cell_m)
         return grid
 
+    def unordered_pairs(self, radius_m: float) -> PairTable:
+        """Every pair within ``radius_m`` once (``ego`` is just the first of the two); cached.
+
+        Cheaper than ``pairs``: select on symmetric columns first, then call ``directed()``.
+        """
+        table = self._unordered.get(radius_m)
+        if table is None:
+            i, j = self.grid(radius_m / 2).pairs(radius_m)  # half cells: fewer candidates
+            table = self._unordered[radius_m] = PairTable(self, i, j)
+        return table
+
     def pairs(self, radius_m: float) -> PairTable:
         """Every directed pair within ``radius_m`` (both (a, b) and (b, a)); cached per radius."""
         table = self._pairs.get(radius_m)
         if table is None:
-            i, j = self.grid(radius_m).pairs(radius_m)
-            table = PairTable(self, np.concatenate([i, j]), np.concatenate([j, i]))
-            self._pairs[radius_m] = table
+            table = self._pairs[radius_m] = self.unordered_pairs(radius_m).directed()
         return table
 
     def neighbours(self, rows: npt.ArrayLike, radius_m: float) -> PairTable:

@@ -109,3 +109,23 @@ def test_dedupe_out_of_order_within_window() -> None:
     times = [T0 + 1000 * t for t in (5, 1, 3, 2, 4, 0)]
     assert all(registry.is_new(VIN, t) for t in times)
     assert not any(registry.is_new(VIN, t) for t in times)
+
+
+def test_sink_failure_is_an_error_and_the_resend_is_accepted() -> None:
+    class FailingOnce(MemoryReportSink):
+        failed = False
+
+        def write(self, report: object) -> None:  # type: ignore[override]
+            if not self.failed:
+                self.failed = True
+                raise OSError("disk full")
+            super().write(report)  # type: ignore[arg-type]
+
+    registry, sink = SessionRegistry(), FailingOnce()
+    s = _session(registry, sink)
+    s.handle(_login())
+    frame = encode(
+        Message(command=0x02, vin=VIN, body=SimulatedVehicle(VIN, seed=1, start_ms=T0).step())
+    )
+    assert _only(s.handle(frame)).response == 0x02 and registry.stats["sink_errors"] == 1
+    assert _only(s.handle(frame)).response == 0x01 and len(sink.reports) == 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from v2xcloud.errors import Gb32960Error
+from v2xcloud.errors import Gb32960Error, V2xCloudError
 from v2xcloud.ev._wire import time_bytes
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.codec import Message, decode
@@ -74,6 +74,13 @@ class SessionRegistry:
             return False
         self._seen[vin] = (base, mask | bit)
         return True
+
+    def forget(self, vin: str, collected_at_ms: int) -> None:
+        """Undo :meth:`is_new` for a report that could not be stored."""
+        seen = self._seen.get(vin)
+        if seen is not None and collected_at_ms // 1000 >= seen[0]:
+            base, mask = seen
+            self._seen[vin] = (base, mask & ~(1 << (collected_at_ms // 1000 - base)))
 
 
 class PlatformSession:
@@ -176,7 +183,13 @@ class PlatformSession:
             stats["duplicate_report"] += 1
             return Response.SUCCESS
         received = self.clock()
-        self.report_sink.write(report)
+        try:
+            self.report_sink.write(report)
+        except (V2xCloudError, OSError, ValueError):
+            # not stored: forget it so the terminal's re-send is accepted, and say so
+            self.registry.forget(report.vin, report.collected_at_ms)
+            stats["sink_errors"] += 1
+            return Response.ERROR
         stats["reports_stored"] += 1
         if self.monitor is not None:
             self.monitor.on_report(report, received_at_ms=received)

@@ -192,5 +192,8 @@ class PlatformSession:
             return Response.ERROR
         stats["reports_stored"] += 1
         if self.monitor is not None:
-            self.monitor.on_report(report, received_at_ms=received)
+            try:
+                self.monitor.on_report(report, received_at_ms=received)
+            except (V2xCloudError, OSError, ValueError):
+                stats["alarm_errors"] += 1  # stored already: the terminal still gets success
         return Response.SUCCESS

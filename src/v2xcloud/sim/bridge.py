@@ -37,14 +37,16 @@ _P = (0x42, 0x40, 0x43)  # position, speed, angle
 class SumoBridge:
     """A running SUMO simulation of one scenario, stepped by the caller.
 
-    ``work_dir`` receives the generated network, routes and SUMO's SSM/collision output.
+    ``work_dir`` receives the generated network, routes and SUMO's SSM/collision output;
+    ``has_ssm`` False leaves SUMO's conflict device off (benchmarks of the chain alone).
     Raises ``SimulationError`` if SUMO cannot start or another bridge is running.
     """
 
     _active: ClassVar[bool] = False
 
-    def __init__(self, *, scenario: Scenario, work_dir: Path) -> None:
+    def __init__(self, *, scenario: Scenario, work_dir: Path, has_ssm: bool = True) -> None:
         self.scenario = scenario
+        self.has_ssm = has_ssm
         self.work_dir = work_dir
         self.net_path = work_dir / "net.net.xml"
         self.ssm_path = work_dir / "ssm.xml"
@@ -79,7 +81,8 @@ class SumoBridge:
             "sumo", "-n", str(self.net_path), "-r", str(routes),
             "--step-length", f"{sc.step_s}", "--seed", str(sc.seed),
             "--end", f"{sc.duration_s}", "--no-step-log", "true", "--no-warnings", "true",
-            "--device.ssm.probability", "1", "--device.ssm.measures", "TTC DRAC PET",
+            "--device.ssm.probability", "1" if self.has_ssm else "0",
+            "--device.ssm.measures", "TTC DRAC PET",
             "--device.ssm.thresholds", "3.0 3.0 2.0", "--device.ssm.range", "80",
             "--device.ssm.trajectories", "true", "--device.ssm.file", str(self.ssm_path),
             "--collision-output", str(self.collision_path), "--collision.action", "warn",

@@ -20,6 +20,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     loss: float = 0.0
     message_set: str = "csae2020"
     epoch_ms: int = DEFAULT_EPOCH_MS
+    has_ground_truth: bool = True  # False: no SSM device, no harness (chain benchmarks)
 
 
 class ScenarioResult(msgspec.Struct, kw_only=True):
@@ -41,5 +42,5 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     dead_letters: dict[str, int] = msgspec.field(default_factory=dict)
     is_interrupted: bool = False
     unapplied_actions: list[str] = msgspec.field(default_factory=list)
-    ingest_s: float = 0.0
-    tick_s: float = 0.0
+    stage_s: dict[str, float] = msgspec.field(default_factory=dict)  # wall time per stage
+    vehicle_steps: int = 0

@@ -100,6 +100,7 @@ class BackgroundSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     vehicles_per_hour: float = 0.0
     pedestrians_per_hour: float = 0.0
     emergency_share: float = 0.0
+    initial_vehicles: int = 0  # already on the road at time 0 (random free positions)
 
 
 class RsuSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -64,15 +64,18 @@ def _background_xml(scenario: Scenario) -> list[tuple[float, str]]:
     out: list[tuple[float, str]] = []
     bg = scenario.background
     hours = scenario.duration_s / 3600.0
-    for i in range(int(rng.poisson(bg.vehicles_per_hour * hours))):
-        depart = float(rng.uniform(0.0, scenario.duration_s * 0.8))
+    n_flow = int(rng.poisson(bg.vehicles_per_hour * hours))
+    for i in range(n_flow + bg.initial_vehicles):
+        is_initial = i >= n_flow
+        depart = 0.0 if is_initial else float(rng.uniform(0.0, scenario.duration_s * 0.8))
+        pos = "random_free" if is_initial else "base"
         src, dst = rng.choice(len(names), size=2, replace=False)
         if ends.get(names[src][0]) == names[dst][0] and len(names) > 2:
             dst = (dst + 1) % len(names)
         vtype = "bg_emergency" if rng.random() < bg.emergency_share else "bg_car"
         out.append((depart, (
             f'  <trip id="bg{i}" type="{vtype}" depart="{depart:.2f}" from="{names[src]}" '
-            f'to="{names[dst]}" departLane="best" departSpeed="max"/>'
+            f'to="{names[dst]}" departLane="best" departSpeed="max" departPos="{pos}"/>'
         )))  # fmt: skip
     for i in range(int(rng.poisson(bg.pedestrians_per_hour * hours))):
         depart = float(rng.uniform(0.0, scenario.duration_s * 0.8))

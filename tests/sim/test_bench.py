@@ -1,0 +1,80 @@
+"""The simulator suite: every short library scenario runs once through the whole chain
+(SUMO → UPER → channel → Runtime → apps), each in its own process; then many outcomes are
+checked against those runs (Mosaic's ``*IT`` style).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from v2xcloud.sim.evaluate import aggregate, evaluate
+from v2xcloud.sim.result import RunConfig, ScenarioResult
+from v2xcloud.sim.scenario import load_library
+from v2xcloud.sim.scorer import family_of
+
+pytestmark = pytest.mark.slow
+
+SHORT = [s for s in load_library("all") if s.is_short]
+COLLISION_APPS = ("FCW", "ICW", "VRUCW")
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, ScenarioResult]:
+    return {r.name: r for r in evaluate(SHORT, config=RunConfig(), jobs=2)}
+
+
+@pytest.fixture(scope="module")
+def lossy() -> dict[str, ScenarioResult]:
+    names = ("fcw_rear_end", "vrucw_pedestrian")
+    scenarios = [s for s in SHORT if s.name in names]
+    config = RunConfig(latency_ms=50.0, jitter_ms=10.0, loss=0.05)
+    return {r.name: r for r in evaluate(scenarios, config=config, jobs=2)}
+
+
+def test_every_frame_made_it_through_the_wire(runs: dict[str, ScenarioResult]) -> None:
+    for r in runs.values():
+        assert r.frames.get("BSM", 0) > 0, r.name
+        assert not r.encode_errors, (r.name, r.encode_errors)
+        assert not r.dead_letters, (r.name, r.dead_letters)
+        assert not r.unapplied_actions, (r.name, r.unapplied_actions)
+    assert runs["vrucw_pedestrian"].frames["RSM"] > 0
+    assert runs["rlvw_red_light"].frames["SPAT"] > 0 and runs["rlvw_red_light"].frames["MAP"] > 0
+
+
+@pytest.mark.parametrize("scenario", [s for s in SHORT if s.apps], ids=lambda s: s.name)
+def test_hazard_has_ground_truth_and_its_app_fires(scenario, runs) -> None:  # type: ignore[no-untyped-def]
+    result = runs[scenario.name]
+    family = family_of(scenario.apps[0])
+    required = [e for e in result.episodes if e.app == family and e.is_required]
+    assert required, f"{scenario.name}: no {family} ground truth"
+    score = result.scores[family]
+    assert score.recall == 1.0, (scenario.name, score.summary())
+    assert score.precision == 1.0, (scenario.name, score.summary())
+
+
+def test_background_raises_no_false_alarm(runs: dict[str, ScenarioResult]) -> None:
+    quiet = [r for r in runs.values() if not r.apps]
+    assert quiet
+    for r in quiet:
+        for s in r.scores.values():
+            assert s.warnings == s.matched_warnings, (r.name, s.summary())
+
+
+def test_collision_family_lead_time(runs: dict[str, ScenarioResult]) -> None:
+    scores = aggregate(list(runs.values()))
+    for app in COLLISION_APPS:
+        lead = scores[app].summary()["lead_time_median_s"]
+        assert lead is not None and lead >= 2.0, (app, scores[app].summary())
+
+
+def test_latency_and_loss_move_the_figures(
+    runs: dict[str, ScenarioResult], lossy: dict[str, ScenarioResult]
+) -> None:
+    for name, r in lossy.items():
+        assert r.channel["lost"] > 0
+        perfect = runs[name]
+        for app, s in r.scores.items():
+            if s.latencies_ms:
+                assert min(s.latencies_ms) >= 40.0  # 50 ms ± 10 ms jitter, plus the tick
+                assert max(perfect.scores[app].latencies_ms) < 40.0
+        assert r.scores[family_of(r.apps[0])].recall == 1.0, r.scores

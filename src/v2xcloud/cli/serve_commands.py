@@ -65,12 +65,14 @@ def _parse_origin(text: str) -> tuple[float, float]:
     return lat, lon
 
 
-def _runtime_live(args: argparse.Namespace) -> tuple[Any, threading.Event]:
+def _runtime_live(
+    args: argparse.Namespace, origin: tuple[float, float]
+) -> tuple[Any, threading.Event]:
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
 
-    lat, lon = _parse_origin(args.origin)
+    lat, lon = origin
     runtime = Runtime(frame=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon))
     live = RuntimeLive(runtime)
     stop = threading.Event()
@@ -94,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.hz <= 0:
         raise ConfigError("--hz must be positive")
+    origin = _parse_origin(args.origin)  # check every argument before opening anything
     settings = ApiSettings.from_env(web_dir=default_web_dir())
     if args.host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
         print(
@@ -108,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         live: Any = ScriptedLive(start_ms=int(time.time() * 1000))
         live.start(hz=args.hz)
     else:
-        live, stop_runtime = _runtime_live(args)
+        live, stop_runtime = _runtime_live(args, origin)
     stop_recording = record_history(live, writer)
     app = create_app(live=live, store=store, settings=settings)
     print(f"serve: dashboard http://{args.host}:{args.port}/  API schema /docs", flush=True)

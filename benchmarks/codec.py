@@ -9,7 +9,8 @@ Day-2 PSM built here. Columns:
   +json       decode, then the lossless CSAE JSON
   +model      decode, then the SI model
   encode      lossless JSON → UPER (with constraint checks)
-Figures depend on machine load; they are printed, not asserted.
+Rates are per CPU second of this process (one core); on a loaded shared machine they still
+drift. They are printed, not asserted.
 """
 
 from __future__ import annotations
@@ -62,11 +63,12 @@ def frames() -> dict[str, tuple[MessageSet, bytes]]:
 
 
 def rate(fn: Callable[[], Any], seconds: float) -> float:
-    """Calls per second of ``fn`` over about ``seconds`` of wall time."""
+    """Calls per CPU second of ``fn`` (process time, so other processes on a shared machine
+    distort it less than wall time), measured over about ``seconds`` of CPU time."""
     fn()
-    count, start = 0, time.perf_counter()
+    count, start = 0, time.process_time()
     batch = 50
-    while (elapsed := time.perf_counter() - start) < seconds:
+    while (elapsed := time.process_time() - start) < seconds:
         for _ in range(batch):
             fn()
         count += batch

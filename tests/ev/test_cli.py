@@ -115,7 +115,20 @@ def test_serve_into_the_history_store(tmp_path: Path, capsys: pytest.CaptureFixt
     codes: list[int] = []
     serve = threading.Thread(
         target=lambda: codes.append(
-            main(["gb32960", "serve", "--port", str(port), "--duration", "3", "--store", url])
+            main(
+                [
+                    "gb32960",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--duration",
+                    "3",
+                    "--store",
+                    url,
+                    "--alarms",
+                    str(tmp_path / "a.jsonl"),
+                ]
+            )
         )
     )
     serve.start()

@@ -35,7 +35,7 @@ def in_lane_ahead(
     both = (lane_e >= 0) & (lane_o >= 0)
     geometric = np.abs(pairs.lateral_m) <= half_width_m
     same_lane = np.where(both, lane_e == lane_o, geometric)
-    aligned = (pairs.heading_diff_deg <= max_heading_diff_deg) | (
+    aligned = (pairs.heading_cos >= np.cos(np.radians(max_heading_diff_deg))) | (
         view.speed_mps[pairs.other] < moving_mps
     )
     return ahead & same_lane & aligned

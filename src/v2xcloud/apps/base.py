@@ -33,7 +33,7 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
     ``tick_ms``, a warning still gives at least the threshold's lead time."""
 
     hold_ticks: int = 3
-    validity_ms: int = 500
+    validity_ms: int = 1000
     tick_ms: int = 100
     lookahead_s: float = 0.1
 
@@ -117,7 +117,10 @@ class App:
     def on_tick(self, view: SceneView, now_ms: int) -> list[Advisory]:
         """Detect, apply hysteresis, and return the advisories to issue now."""
         hits = self.detect(view)
-        hits = hits.take(np.flatnonzero(hits.level > 0))
+        found = np.flatnonzero(hits.level > 0)
+        if found.size == 0 and len(self.hysteresis) == 0:
+            return []  # the common case: nothing now, nothing held
+        hits = hits.take(found)
         hits, keys = hits.strongest(pair_keys(view.uid[hits.ego], view.uid[hits.other]))
         decisions = self.hysteresis.update(keys, hits.level, now_ms)
         if not len(decisions):

@@ -53,7 +53,7 @@ def _side_pairs(view: SceneView, cfg: BswConfig) -> PairTable:
         (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
         & (lateral >= cfg.min_lateral_m)
         & (lateral <= cfg.max_lateral_m)
-        & (pairs.heading_diff_deg <= cfg.max_heading_diff_deg)
+        & (pairs.heading_cos >= np.cos(np.radians(cfg.max_heading_diff_deg)))
         & is_motor(view, pairs.ego)
         & is_motor(view, pairs.other)
     )
@@ -75,6 +75,17 @@ def _zone(view: SceneView, pairs: PairTable, cfg: BswConfig) -> tuple[np.ndarray
     return inside, np.where(inside, 0.0, np.where(behind, t_reach, np.inf))
 
 
+def _beside(view: SceneView, cfg: BswConfig) -> tuple[PairTable, np.ndarray, np.ndarray]:
+    """Side pairs with their blind-spot zone test, computed once per tick for BSW and LCW."""
+
+    def compute() -> tuple[PairTable, np.ndarray, np.ndarray]:
+        pairs = _side_pairs(view, cfg)
+        inside, t_reach = _zone(view, pairs, cfg)
+        return pairs, inside, t_reach
+
+    return view.shared(f"beside:{cfg!r}", compute)
+
+
 class BlindSpotWarning(App):
     """BSW: another vehicle in the blind spot (INFO level)."""
 
@@ -84,8 +95,7 @@ class BlindSpotWarning(App):
     config: BswConfig
 
     def detect(self, view: SceneView) -> Hits:
-        pairs = _side_pairs(view, self.config)
-        inside, _ = _zone(view, pairs, self.config)
+        pairs, inside, _ = _beside(view, self.config)
         pairs = pairs.select(inside)
         level = np.full(len(pairs), int(AdvisoryLevel.INFO), dtype=np.int64)
         return Hits(
@@ -103,13 +113,12 @@ class LaneChangeWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        pairs = _side_pairs(view, cfg)
+        pairs, inside, t_reach = _beside(view, cfg)
         flags = view.flags[pairs.ego]
         right = pairs.lateral_m > 0
         signals = np.where(right, flags & Flag.RIGHT_SIGNAL, flags & Flag.LEFT_SIGNAL) != 0
         toward = np.where(right, -pairs.lateral_rate_mps, pairs.lateral_rate_mps)  # gap shrink rate
         drifting = toward >= cfg.drift_mps
-        inside, t_reach = _zone(view, pairs, cfg)
         occupied = inside | (t_reach <= cfg.closing_s + cfg.lookahead_s)
         hit = (signals | drifting) & occupied
         pairs, toward, t_reach = pairs.select(hit), toward[hit], t_reach[hit]

@@ -83,7 +83,7 @@ class DoNotPassWarning(App):
         cfg = self.config
         lateral = pairs.lateral_m
         return (
-            (pairs.heading_diff_deg >= cfg.min_oncoming_deg)
+            (pairs.heading_cos <= np.cos(np.radians(cfg.min_oncoming_deg)))
             & (pairs.along_m > 0)
             & (lateral >= min_lateral_m)
             & (lateral <= cfg.half_width_m)

@@ -64,6 +64,9 @@ class Hysteresis:
 
     def update(self, keys: IntArray, levels: IntArray, now_ms: int) -> Decisions:
         """Feed this tick's hits (unique keys, levels > 0); returns what to issue now."""
+        if keys.size == 0:
+            self._forget(now_ms)
+            return Decisions(keys, keys, keys)
         if self._key.size:
             pos_c = np.minimum(np.searchsorted(self._key, keys), self._key.size - 1)
             found = self._key[pos_c] == keys

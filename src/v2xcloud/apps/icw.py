@@ -55,15 +55,17 @@ class IntersectionCollisionWarning(App):
         half_a = self._occupancy_s(view, a, b)
         half_b = self._occupancy_s(view, b, a)
         pet = np.maximum(t_b - half_b - (t_a + half_a), t_a - half_a - (t_b + half_b))
-        ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
         arrive_a = np.maximum(t_a - half_a, 0.0)
         arrive_b = np.maximum(t_b - half_b, 0.0)
-        # one unordered pair warns each of the two vehicles with its own arrival time
-        ego, other = np.concatenate([a, b]), np.concatenate([b, a])
-        arrive = np.concatenate([arrive_a, arrive_b])
-        pet2, ahead2 = np.concatenate([pet, pet]), np.concatenate([ahead, ahead])
         look = cfg.lookahead_s
-        warn = ahead2 & (arrive <= cfg.warn_s + look)
+        ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
+        soon = np.minimum(arrive_a, arrive_b) <= cfg.warn_s + look
+        k = np.flatnonzero(ahead & soon)  # usually a small part of the crossing pairs
+        # one unordered pair warns each of the two vehicles with its own arrival time
+        ego, other = np.concatenate([a[k], b[k]]), np.concatenate([b[k], a[k]])
+        arrive = np.concatenate([arrive_a[k], arrive_b[k]])
+        pet2 = np.concatenate([pet[k], pet[k]])
+        warn = arrive <= cfg.warn_s + look
         imminent = warn & (pet2 <= 0) & (arrive <= cfg.imminent_s + look)
         level = np.where(
             imminent, int(AdvisoryLevel.IMMINENT), np.where(warn, int(AdvisoryLevel.WARNING), 0)
@@ -73,9 +75,9 @@ class IntersectionCollisionWarning(App):
             other=other,
             level=level.astype(np.int64),
             ttc_s=arrive,
-            x_m=np.concatenate([px, px]),
-            y_m=np.concatenate([py, py]),
-            values={"pet_s": pet2, "other_arrival_s": np.concatenate([arrive_b, arrive_a])},
+            x_m=np.concatenate([px[k], px[k]]),
+            y_m=np.concatenate([py[k], py[k]]),
+            values={"pet_s": pet2, "other_arrival_s": np.concatenate([arrive_b[k], arrive_a[k]])},
         )
 
     def _crossing(self, view: SceneView) -> PairTable:

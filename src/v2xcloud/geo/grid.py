@@ -58,10 +58,14 @@ class SpatialGrid:
         keys = (cx << 21) | cy
         self._order = np.argsort(keys, kind="stable")
         self._sorted_keys = keys[self._order]
-        self._cells, self._starts, self._counts = np.unique(
-            self._sorted_keys, return_index=True, return_counts=True
-        )
-        self._cell_of_sorted = np.repeat(np.arange(self._cells.size), self._counts)
+        # the keys are sorted already: cell boundaries are where they change
+        new_cell = np.empty(self._sorted_keys.size, dtype=bool)
+        new_cell[:1] = True
+        np.not_equal(self._sorted_keys[1:], self._sorted_keys[:-1], out=new_cell[1:])
+        self._starts = np.flatnonzero(new_cell)
+        self._cells = self._sorted_keys[self._starts]
+        self._counts = np.diff(np.append(self._starts, self._sorted_keys.size))
+        self._cell_of_sorted = np.cumsum(new_cell) - 1
 
     def __len__(self) -> int:
         return int(self.x_m.size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,26 +23,37 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _floats(values: list[float | None]) -> FloatArray:
-    """None becomes NaN (``fromiter`` is ~10x faster than ``np.array`` on float lists)."""
-    return np.fromiter((_NAN if v is None else v for v in values), np.float64, len(values))
+def _column(states: list[ParticipantState], name: str) -> FloatArray:
+    """One float field of every report; ``None`` (unavailable) becomes NaN.
+
+    ``fromiter`` over ``attrgetter`` is the fast path; a ``None`` makes it raise, and the
+    field is then read again with the conversion.
+    """
+    get = attrgetter(name)
+    try:
+        return np.fromiter(map(get, states), np.float64, len(states))
+    except TypeError:
+        return np.fromiter(
+            (_NAN if v is None else v for v in map(get, states)), np.float64, len(states)
+        )
 
 
 def apply_pending(scene: Scene, pending: list[Pending]) -> None:
     """Fuse, order and apply one batch of reports (see ``Scene`` for the fusion rule)."""
-    states = [p[0] for p in pending]
     n = len(pending)
+    states_t, t_list, recv_list, perceived_list = zip(*pending, strict=True)
+    states = list(states_t)
     row_of, row_for = scene._row_of, scene.row_for
     keys = [
-        s.reported_id if p[3] and s.reported_id else s.id
-        for s, p in zip(states, pending, strict=True)
+        s.reported_id if perc and s.reported_id else s.id
+        for s, perc in zip(states, perceived_list, strict=True)
     ]
-    rows = np.fromiter((row_of.get(k) if k in row_of else row_for(k) for k in keys), np.int64, n)
-    t_ms = np.fromiter((p[1] for p in pending), np.int64, n)
-    recv_ms = np.fromiter((p[2] for p in pending), np.int64, n)
-    perceived = np.fromiter((p[3] for p in pending), bool, n)
-    lat = _floats([s.lat_deg for s in states])
-    lon = _floats([s.lon_deg for s in states])
+    rows = np.fromiter((row_of[k] if k in row_of else row_for(k) for k in keys), np.int64, n)
+    t_ms = np.fromiter(t_list, np.int64, n)
+    recv_ms = np.fromiter(recv_list, np.int64, n)
+    perceived = np.fromiter(perceived_list, bool, n)
+    lat = _column(states, "lat_deg")
+    lon = _column(states, "lon_deg")
     x, y = scene.frame.to_local(lat, lon)
     cols = scene._cols
     # a self-report in this very batch counts as fresh too
@@ -98,14 +110,14 @@ def _write(
     cols = scene._cols
     prev_t = cols.t_ms[rows].copy()
     prev_x, prev_y = cols.x_m[rows].copy(), cols.y_m[rows].copy()
-    speed = _floats([s.speed_mps for s in states])
-    heading = _floats([s.heading_deg for s in states])
+    speed = _column(states, "speed_mps")
+    heading = _column(states, "heading_deg")
     _derive_motion(speed, heading, x - prev_x, y - prev_y, (t_ms - prev_t) / 1000.0, prev_t >= 0)
     cols.x_m[rows], cols.y_m[rows] = x, y
-    cols.z_m[rows] = _floats([s.elevation_m for s in states])
+    cols.z_m[rows] = _column(states, "elevation_m")
     cols.speed_mps[rows], cols.heading_deg[rows] = speed, heading
-    cols.length_m[rows] = _floats([s.length_m for s in states])
-    cols.width_m[rows] = _floats([s.width_m for s in states])
+    cols.length_m[rows] = _column(states, "length_m")
+    cols.width_m[rows] = _column(states, "width_m")
     cols.kind[rows] = np.fromiter((KIND_CODES[s.kind] for s in states), np.int64, len(states))
     cols.source[rows] = np.fromiter((SOURCE_CODES[s.source] for s in states), np.int64, len(states))
     rsm_ms = cols.rsm_ms[rows]
@@ -186,7 +198,7 @@ def _derive_rates(
         cols.h_heading_deg[rows, cols.h_pos[rows]] - cols.h_heading_deg[rows, oldest] + 180.0
     ) % 360.0 - 180.0
     yaw = dh / safe_dt
-    rep_accel = _floats([s.accel_long_mps2 for s in states])
-    rep_yaw = _floats([s.yaw_rate_dps for s in states])
+    rep_accel = _column(states, "accel_long_mps2")
+    rep_yaw = _column(states, "yaw_rate_dps")
     cols.accel_mps2[rows] = np.where(np.isnan(rep_accel), np.where(ok, accel, np.nan), rep_accel)
     cols.yaw_rate_dps[rows] = np.where(np.isnan(rep_yaw), np.where(ok, yaw, np.nan), rep_yaw)

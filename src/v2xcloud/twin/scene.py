@@ -42,6 +42,11 @@ DEFAULT_LENGTH_M = np.array([4.5, 4.5, 1.8, 0.5, 0.0])
 DEFAULT_WIDTH_M = np.array([1.8, 1.8, 0.6, 0.5, 0.0])
 
 
+def _zero_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """NaN → 0 (``np.nan_to_num`` costs ~10x more on small arrays)."""
+    return np.where(np.isnan(values), 0.0, values)
+
+
 class SceneStats:
     """Running counters of the scene (all since creation)."""
 
@@ -202,18 +207,19 @@ class Scene:
         c["length_m"] = np.where(np.isnan(c["length_m"]), DEFAULT_LENGTH_M[kind], c["length_m"])
         c["width_m"] = np.where(np.isnan(c["width_m"]), DEFAULT_WIDTH_M[kind], c["width_m"])
         for name in ("accel_mps2", "yaw_rate_dps"):
-            c[name] = np.nan_to_num(getattr(cols, name)[rows])
+            c[name] = _zero_nan(getattr(cols, name)[rows])
         c["timestamp_ms"] = cols.t_ms[rows]
         c["received_ms"] = cols.received_ms[rows]
         c["stopped_since_ms"] = cols.stopped_since_ms[rows]
-        speed = np.nan_to_num(cols.speed_mps[rows])
+        speed = _zero_nan(cols.speed_mps[rows])
         heading = cols.heading_deg[rows]
         speed[np.isnan(heading)] = 0.0  # a direction is needed to move
-        heading = np.nan_to_num(heading)
+        heading = _zero_nan(heading)
         rad = np.radians(heading)
-        c["sin_heading"], c["cos_heading"] = np.sin(rad), np.cos(rad)
+        sin_h, cos_h = np.sin(rad), np.cos(rad)
+        c["sin_heading"], c["cos_heading"] = sin_h, cos_h
         c["speed_mps"], c["heading_deg"] = speed, heading
-        c["vx_mps"], c["vy_mps"] = speed * c["sin_heading"], speed * c["cos_heading"]
+        c["vx_mps"], c["vy_mps"] = speed * sin_h, speed * cos_h
         dt_s = np.clip(now_ms - c["timestamp_ms"], 0, self.max_extrapolate_ms) / 1000.0
         c["x_m"] = cols.x_m[rows] + c["vx_mps"] * dt_s
         c["y_m"] = cols.y_m[rows] + c["vy_mps"] * dt_s

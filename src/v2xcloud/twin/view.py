@@ -7,8 +7,9 @@ Arrays are marked read-only: an application that writes to one gets a ``ValueErr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,7 @@ from v2xcloud.twin.places import ActiveEvent, ActiveSign, IntersectionView
 
 __all__ = ["COLUMNS", "SceneView"]
 
+T = TypeVar("T")
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -99,6 +101,7 @@ class SceneView:
         self._grids: dict[float, SpatialGrid] = {}
         self._pairs: dict[float, PairTable] = {}
         self._unordered: dict[float, PairTable] = {}
+        self._shared: dict[str, Any] = {}
 
     # column attributes, declared for type checkers
     uid: IntArray
@@ -150,7 +153,9 @@ class SceneView:
         """
         table = self._unordered.get(radius_m)
         if table is None:
-            i, j = self.grid(radius_m / 2).pairs(radius_m)  # half cells: fewer candidates
+            # half-size cells test fewer candidates; with few points fewer cells cost less
+            cell_m = radius_m / 2 if len(self) > 2000 else radius_m
+            i, j = self.grid(cell_m).pairs(radius_m)
             table = self._unordered[radius_m] = PairTable(self, i, j)
         return table
 
@@ -165,6 +170,13 @@ class SceneView:
         """Directed pairs (row, other) for the given rows and every other row within ``radius_m``."""
         q, j = self.grid(radius_m).neighbours(rows, radius_m)
         return PairTable(self, q, j)
+
+    def shared(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per tick under ``key``: for work several applications share
+        (e.g. BSW and LCW both need the pairs beside each vehicle)."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
 
     def to_wgs84(self, rows: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """(lat deg, lon deg) of rows' extrapolated positions."""

@@ -48,6 +48,9 @@ def test_runtime_ticks_become_deltas_and_endpoints() -> None:
     assert len(deltas) == 41
     assert {p.id for p in deltas[5].participants} == {"ego", "lead"}
     assert any("lead" in d.removed_ids for d in deltas)
+    # no new report from the lead after 2.4 s: it stays in the scene but is not re-sent
+    assert {p.id for p in deltas[27].participants} == {"ego"}
+    assert "lead" not in deltas[27].removed_ids
     fcw = [a for d in deltas for a in d.advisories if a.app == "FCW"]
     assert fcw and fcw[0].ego_id == "ego"
     stats = [d.stats for d in deltas if d.stats is not None]

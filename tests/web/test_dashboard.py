@@ -70,12 +70,15 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     assert len(moved) >= 6, (before, after)
     assert first != second
 
-    # the scripted hazard's advisory appears in the list and on the map
-    page.wait_for_selector("#advisory-list li[data-app=AVW]", timeout=15_000)
-    assert "AVW" in page.inner_text("#advisory-list")
+    # the scripted hazard's advisory appears on the map (hazard ringed, advised vehicle ringed)
+    # and in the list, which keeps recent advisories after they expire
     page.wait_for_function(
-        "() => window.v2x.rendered('advisories').some(a => a.app === 'AVW')", timeout=10_000
+        "() => window.v2x.rendered('advisories').some(a => a.app === 'AVW')"
+        " && window.v2x.rendered('participants').some(p => p.warned)",
+        timeout=40_000,
     )
+    page.wait_for_selector("#advisory-list li[data-app=AVW]", timeout=5_000)
+    assert "AVW" in page.inner_text("#advisory-list")
     page.wait_for_function("() => window.v2x.rendered('events').length === 1", timeout=5_000)
     page.screenshot(path=str(artifacts / "dashboard-advisory.png"))
 

@@ -60,14 +60,16 @@ export function addLayers(map) {
     layout: { "icon-image": "arrow", "icon-rotate": ["get", "heading_deg"], "icon-rotation-alignment": "map",
       "icon-allow-overlap": true, "icon-ignore-placement": true,
       "icon-size": ["interpolate", ["linear"], ["zoom"], 15, 0.35, 20, 1.1] },
-    paint: { "icon-color": byKind, "icon-halo-color": ["case", ["get", "selected"], "#e040fb", "#000"],
-      "icon-halo-width": ["case", ["get", "selected"], 3, 1] } });
+    paint: { "icon-color": byKind,
+      "icon-halo-color": ["case", ["get", "selected"], "#e040fb", ["get", "warned"], "#ff2828", "#000"],
+      "icon-halo-width": ["case", ["any", ["get", "selected"], ["get", "warned"]], 3, 1] } });
 }
 
-export function participantFeatures(participants, selectedId) {
+export function participantFeatures(participants, selectedId, advisories) {
+  const warned = new Set(advisories.map((a) => a.ego_id));
   return collection(participants.map((p) => point([p.lon_deg, p.lat_deg], {
     id: p.id, kind: p.kind, heading_deg: p.heading_deg ?? 0, speed_mps: p.speed_mps ?? 0,
-    selected: p.id === selectedId,
+    selected: p.id === selectedId, warned: warned.has(p.id),
   })));
 }
 

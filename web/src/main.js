@@ -32,11 +32,11 @@ function view() {
 
 function render() {
   const shown = view();
-  setData("participants", participantFeatures(shown.participants, ui.selectedId));
+  setData("participants", participantFeatures(shown.participants, ui.selectedId, shown.advisories));
   setData("advisories", advisoryFeatures(shown.advisories));
   setData("events", eventFeatures([...scene.events.values()]));
   setData("heads", headFeatures(ui.heads, shown.signals));
-  renderAdvisories(document.getElementById("advisory-list"), shown.advisories, flyTo);
+  renderAdvisories(document.getElementById("advisory-list"), shown.recentAdvisories, shown.nowMs, flyTo);
   renderEvents(document.getElementById("event-list"), [...scene.events.values()], flyTo);
   const selected = shown.participants.find((p) => p.id === ui.selectedId);
   if (ui.selectedId) renderDetails(selected ?? null, ui.track);

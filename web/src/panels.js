@@ -10,11 +10,12 @@ function row(text, className, onClick) {
   return li;
 }
 
-export function renderAdvisories(list, advisories, onPick) {
+export function renderAdvisories(list, advisories, nowMs, onPick) {
   const recent = advisories.slice(-50).reverse();
   list.replaceChildren(...recent.map((a) => {
+    const expired = a.expires_ms < nowMs ? " expired" : "";
     const li = row(`${time(a.issued_ms)} ${a.app} ${LEVELS[a.level] ?? a.level} → ${a.ego_id}` +
-      (a.ttc_s != null ? ` (TTC ${a.ttc_s.toFixed(1)} s)` : ""), `level-${a.level}`, () => onPick(a));
+      (a.ttc_s != null ? ` (TTC ${a.ttc_s.toFixed(1)} s)` : ""), `level-${a.level}${expired}`, () => onPick(a));
     li.dataset.app = a.app;
     return li;
   }));
@@ -53,6 +54,8 @@ export function renderStats(stats, droppedFrames) {
   document.getElementById("stats-line").textContent =
     `${stats.participants} participants · ${stats.messages_in_per_s.toFixed(0)} msg/s in · ` +
     `${stats.advisories_out_per_s.toFixed(1)} adv/s out · tick ${stats.tick_ms.toFixed(1)} ms · latency p99 ${p99} ms`;
+  const dead = Object.entries(stats.dead_letters || {}).map(([reason, n]) => `${reason} ${n}`);
+  document.getElementById("dead-letters").textContent = dead.length ? dead.join(" · ") : "none";
   document.getElementById("clock").textContent = time(stats.now_ms);
   document.getElementById("drops").textContent = droppedFrames ? `${droppedFrames} frames dropped` : "";
 }

@@ -43,7 +43,8 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TickDelta(msgspec.Struct, frozen=True, kw_only=True):
-    """What changed in one tick: updated and removed participants, new advisories, signals."""
+    """What changed in one tick: participants with a new report, removed participants, new
+    advisories, current signal states, newly announced road events."""
 
     now_ms: int
     participants: tuple[ParticipantState, ...] = ()

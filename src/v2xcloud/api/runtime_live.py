@@ -70,7 +70,10 @@ class RuntimeLive:
         events = [active.event for active in view.events]
         stats = self._platform_stats(now_ms, len(states)) if self._rates.due(now_ms) else None
         with self._lock:
-            removed = tuple(pid for pid in self._participants if pid not in states)
+            previous = self._participants
+            removed = tuple(pid for pid in previous if pid not in states)
+            # a participant without a new report keeps the very same state object
+            changed = tuple(s for pid, s in states.items() if previous.get(pid) is not s)
             known_events = {(e.source, e.event_id) for e in self._events}
             self._participants = states
             self._intersections = intersections
@@ -81,7 +84,7 @@ class RuntimeLive:
             subscribers = list(self._subscribers)
         delta = TickDelta(
             now_ms=now_ms,
-            participants=tuple(states.values()),
+            participants=changed,
             removed_ids=removed,
             advisories=tuple(advisories),
             signals=tuple(i.signal for i in intersections if i.signal),

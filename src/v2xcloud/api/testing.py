@@ -186,7 +186,7 @@ class ScriptedLive:
                 continue
             east, north = geo.to_local(state.lat_deg, state.lon_deg)
             gap_m = -45.0 - east
-            if not (0.0 < gap_m < 150.0 and abs(north + 1.75) < 1.0):
+            if not (0.0 < gap_m < 150.0 and -7.0 < north < 0.0):  # either eastbound lane
                 continue
             if now_ms - self._last_warned_ms.get(state.id, -(10**12)) < 1000:
                 continue

@@ -6,7 +6,12 @@ asn1tools from a published module text, and writes it out in v2xcloud's own modu
 organisation (by topic, see ``GROUPS``) and layout, without any comment or header of the
 source. The hand-written Day-2 frame module (``V2xDay2Frame.asn``) is not produced here.
 
-    python tools/asn1_regroup.py SRC_DIR OUT_DIR PREFIX [--day2]
+    python tools/asn1_regroup.py ../shared/reference/asn1/csae53-2017 \
+        src/v2xcloud/codec/asn1 csae2017 V2x17
+    python tools/asn1_regroup.py ../shared/reference/asn1/csae53-2020-day2 \
+        src/v2xcloud/codec/asn1 csae2020 V2x20
+
+The Day-2 topic modules (Sensing, Cooperation, Services) go to ``day2/`` as ``V2xDay2*``.
 
 Wire compatibility with the published text is proven by ``tests/codec/test_schema_compat.py``.
 """
@@ -134,7 +139,14 @@ def _refs(t: dict, found: set[str]) -> None:
         _refs(t["element"], found)
 
 
-def emit(src: Path, out: Path, prefix: str, skip: set[str]) -> None:
+DAY2_TOPICS = {"Sensing", "Cooperation", "Services"}
+
+
+def _module_name(prefix: str, topic: str) -> str:
+    return f"V2xDay2{topic}" if topic in DAY2_TOPICS else prefix + topic
+
+
+def emit(src: Path, out: Path, folder: str, prefix: str, skip: set[str]) -> None:
     parsed = asn1tools.parse_files(sorted(glob.glob(str(src / "*.asn"))))
     owner: dict[str, str] = {}
     groups: dict[str, dict[str, dict]] = {}
@@ -142,22 +154,19 @@ def emit(src: Path, out: Path, prefix: str, skip: set[str]) -> None:
     for module, content in parsed.items():
         if module in skip:
             continue
-        group = prefix + GROUPS[module]
+        group = _module_name(prefix, GROUPS[module])
         for name, t in content["types"].items():
             owner[name] = group
             groups.setdefault(group, {})[name] = t
         for name, v in content.get("values", {}).items():
             values.setdefault(group, {})[name] = v
-    out.mkdir(parents=True, exist_ok=True)
     for group, types in sorted(groups.items()):
         found: set[str] = set()
         for t in types.values():
             _refs(t, found)
         imports: dict[str, list[str]] = {}
         for ref in sorted(found - set(types)):
-            imports.setdefault(
-                owner.get(ref, prefix.replace("V2x", "V2x") + "Day2Frame"), []
-            ).append(ref)
+            imports.setdefault(owner.get(ref, "V2xDay2Frame"), []).append(ref)
         lines = [f"{group} DEFINITIONS AUTOMATIC TAGS ::= BEGIN", ""]
         if imports:
             items = "\n  ".join(f"{', '.join(n)} FROM {m}" for m, n in sorted(imports.items()))
@@ -168,16 +177,19 @@ def emit(src: Path, out: Path, prefix: str, skip: set[str]) -> None:
             lines += [f"{name} {v['type']} ::= {v['value']}"]
         lines += ["", "END", ""]
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-        (out / f"{group}.asn").write_text(text, encoding="utf-8")
+        target = out / ("day2" if group.startswith("V2xDay2") else folder)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{group}.asn").write_text(text, encoding="utf-8")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", type=Path)
     ap.add_argument("out", type=Path)
+    ap.add_argument("folder")
     ap.add_argument("prefix")
     args = ap.parse_args()
-    emit(args.src, args.out, args.prefix, skip={"MsgDayII"})
+    emit(args.src, args.out, args.folder, args.prefix, skip={"MsgDayII"})
     return 0
 
 

@@ -85,6 +85,7 @@ def test_dead_letters_and_stats(played: ScriptedLive, store: HistoryStore) -> No
         assert stats["platform"]["participants"] == 10
         assert stats["platform"]["messages_in_per_s"] == 100.0
         assert stats["stream"] == {"clients": 0, "frames_published": 0, "frames_dropped": 0}
+        assert stats["history"] is None  # this app was not given the writer
 
 
 def test_openapi_is_published(played: ScriptedLive, store: HistoryStore) -> None:

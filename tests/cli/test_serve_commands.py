@@ -45,6 +45,8 @@ def test_serve_scripted_platform_records_history(tmp_path: Path) -> None:
         assert len(httpx.get(url + "/api/participants").json()) >= 9
         track = httpx.get(url + "/api/participants/veh-01/trajectory").json()
         assert len(track) >= 5
+        history = httpx.get(url + "/api/stats").json()["history"]
+        assert history["written"]["participants"] >= 45 and history["dropped_full"] == 0
         auth = {"Authorization": "Bearer " + "t" * 24}
         assert httpx.post(url + "/api/admin/retention", headers=auth).status_code == 200
     finally:

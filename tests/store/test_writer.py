@@ -118,3 +118,18 @@ def test_failed_batch_is_counted_and_writer_survives() -> None:
     assert store.row_count("participant_states") == 1
     with pytest.raises(StoreError, match="closed"):
         writer.submit_advisories([advisory])
+
+
+def test_retention_runs_on_the_writer_thread() -> None:
+    store = DuckDbStore(data_dir=None)
+    day_ms = 86_400_000
+    store.write_participants([_state("old", T0 - 3 * day_ms), _state("new", T0)])
+    with HistoryWriter(
+        store, retention_interval_s=0.05, clock_ms=lambda: T0, flush_interval_s=0.02
+    ) as writer:
+        deadline = time.monotonic() + 5
+        while not writer.stats.retention_deleted.get("participant_states"):
+            assert time.monotonic() < deadline, "retention never ran"
+            time.sleep(0.02)
+    assert writer.stats.retention_deleted["participant_states"] == 1
+    assert [s.id for s in store.latest_participants(at_ms=T0)] == ["new"]

@@ -16,17 +16,24 @@ from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
 from v2xcloud.api.settings import ApiSettings
 from v2xcloud.api.stream import StreamHub
-from v2xcloud.store import HistoryStore
+from v2xcloud.store import HistoryStore, HistoryWriter
 
 __all__ = ["create_app"]
 
 
-def create_app(*, live: LiveSource, store: HistoryStore, settings: ApiSettings) -> FastAPI:
+def create_app(
+    *,
+    live: LiveSource,
+    store: HistoryStore,
+    settings: ApiSettings,
+    writer: HistoryWriter | None = None,
+) -> FastAPI:
     """Build the operator API over a live platform and a history store.
 
     REST under ``/api`` (OpenAPI at ``/docs``), the tick stream at ``/api/stream`` (WebSocket)
     and, when ``settings.web_dir`` holds a built dashboard, the dashboard at ``/``.
-    The app subscribes to ``live`` while it runs and unsubscribes at shutdown.
+    The app subscribes to ``live`` while it runs and unsubscribes at shutdown. ``writer``
+    (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``.
     """
     hub = StreamHub(queue_frames=settings.stream_queue_frames)
 
@@ -49,6 +56,7 @@ def create_app(*, live: LiveSource, store: HistoryStore, settings: ApiSettings) 
     app.state.store = store
     app.state.settings = settings
     app.state.hub = hub
+    app.state.writer = writer
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

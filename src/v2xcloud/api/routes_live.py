@@ -54,9 +54,15 @@ def events(request: Request, _role: Viewer) -> Response:
 
 @router.get("/stats", tags=["live"])
 def stats(request: Request, _role: Viewer) -> Response:
-    """Platform health (rates, tick time, latency percentiles) and stream counters."""
+    """Platform health (rates, tick time, latency percentiles), stream counters and, when the
+    server records history, the history writer's counters (rows written, drops, retention)."""
+    writer = request.app.state.writer
     return json_response(
-        {"platform": _live(request).stats(), "stream": request.app.state.hub.stats()}
+        {
+            "platform": _live(request).stats(),
+            "stream": request.app.state.hub.stats(),
+            "history": writer.stats if writer is not None else None,
+        }
     )
 
 

@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         live, stop_runtime = _runtime_live(args, origin)
     stop_recording = record_history(live, writer)
-    app = create_app(live=live, store=store, settings=settings)
+    app = create_app(live=live, store=store, settings=settings, writer=writer)
     print(f"serve: dashboard http://{args.host}:{args.port}/  API schema /docs", flush=True)
     try:
         uvicorn.run(

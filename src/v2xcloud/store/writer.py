@@ -1,5 +1,6 @@
 """The batching writer: the hot path hands over objects, a thread writes them in bulk.
 
+Every ``retention_interval_s`` the writer thread also applies the store's retention.
 ``submit_*`` never blocks and never touches the database: it downsamples participant states
 (at most one row per participant per ``participant_interval_ms``) and appends to a bounded
 queue. The writer thread drains the queue every ``flush_interval_s`` (or sooner when
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -24,6 +25,12 @@ from v2xcloud.store.records import DeadLetter, EvReportRecord
 
 __all__ = ["HistoryWriter", "WriterStats"]
 
+_MAX_TRACKED = 100_000  # participant ids remembered for downsampling before pruning
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
 
 class WriterStats(msgspec.Struct, kw_only=True):
     """Counters of a ``HistoryWriter`` (rows written per kind, drops, failures)."""
@@ -33,6 +40,7 @@ class WriterStats(msgspec.Struct, kw_only=True):
     dropped_full: int = 0  # items dropped because the queue was full
     failed_batches: int = 0
     last_error: str | None = None
+    retention_deleted: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class HistoryWriter:
@@ -50,8 +58,13 @@ class HistoryWriter:
         max_queue: int = 200_000,
         max_batch: int = 20_000,
         flush_interval_s: float = 0.5,
+        retention_interval_s: float | None = 600.0,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
     ) -> None:
         self.store = store
+        self.retention_interval_s = retention_interval_s
+        self.clock_ms = clock_ms
+        self._next_retention = time.monotonic() + (retention_interval_s or 0.0)
         self.participant_interval_ms = participant_interval_ms
         self.max_queue = max_queue
         self.max_batch = max_batch
@@ -90,6 +103,9 @@ class HistoryWriter:
             last[state.id] = state.timestamp_ms
             kept.append(state)
         self.stats.downsampled += len(states) - len(kept)
+        if len(last) > _MAX_TRACKED and kept:  # forget participants not seen for a minute
+            horizon = max(s.timestamp_ms for s in kept) - 60_000
+            self._last_kept_ms = {pid: t for pid, t in last.items() if t >= horizon}
         self._enqueue("participants", kept)
 
     def submit_advisories(self, advisories: Sequence[Advisory]) -> None:
@@ -121,6 +137,7 @@ class HistoryWriter:
                 is_last = not self._is_running and not self._queue
             if batch:
                 self._write(batch)
+            self._maybe_apply_retention()
             with self._wake:
                 self._pending = 0
                 self._wake.notify_all()
@@ -139,6 +156,19 @@ class HistoryWriter:
                 self.stats.last_error = f"{kind}: {exc}"
                 continue
             self.stats.written[kind] = self.stats.written.get(kind, 0) + written
+
+    def _maybe_apply_retention(self) -> None:
+        if self.retention_interval_s is None or time.monotonic() < self._next_retention:
+            return
+        self._next_retention = time.monotonic() + self.retention_interval_s
+        try:
+            deleted = self.store.apply_retention(now_ms=self.clock_ms())
+        except StoreError as exc:
+            self.stats.failed_batches += 1
+            self.stats.last_error = f"retention: {exc}"
+            return
+        for table, count in deleted.items():
+            self.stats.retention_deleted[table] = self.stats.retention_deleted.get(table, 0) + count
 
     def _write_kind(self, kind: str, items: list[Any]) -> int:
         if kind == "participants":

@@ -1,0 +1,73 @@
+"""LaneMap: matching points to MAP lanes (offset, direction, distance to the stop line)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from v2xcloud.geo import LaneMap, LocalFrame
+from v2xcloud.model import Lane, MapData, MapLink, MapNode, NodeId
+
+FRAME = LocalFrame(origin_lat_deg=28.19, origin_lon_deg=112.97)
+
+
+def _lane(lane_id: int, xy: list[tuple[float, float]], **kw: object) -> Lane:
+    lat, lon = FRAME.to_wgs84([p[0] for p in xy], [p[1] for p in xy])
+    return Lane(
+        lane_id=lane_id,
+        width_m=3.5,
+        points=tuple(zip(lat.tolist(), lon.tolist(), strict=True)),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def _map() -> MapData:
+    north = _lane(1, [(1.75, -200.0), (1.75, -100.0), (1.75, -10.0)])  # northbound, stop line y=-10
+    south = _lane(2, [(-1.75, 200.0), (-1.75, 10.0)])  # southbound, stop line y=10
+    bend = _lane(
+        3,
+        [(100.0, -10.0), (60.0, -10.0), (20.0, -30.0)],
+        maneuvers=frozenset({"maneuverLeftAllowed"}),
+    )
+    node = MapNode(
+        id=NodeId(region=1, id=1),
+        lat_deg=28.19,
+        lon_deg=112.97,
+        in_links=(
+            MapLink(upstream_node=NodeId(region=1, id=2), lanes=(north,)),
+            MapLink(upstream_node=NodeId(region=1, id=3), lanes=(south, bend)),
+        ),
+    )
+    return MapData(msg_count=1, nodes=(node,))
+
+
+def test_match_by_position_and_direction() -> None:
+    lanes = LaneMap([_map()], FRAME)
+    assert [info.lane.lane_id for info in lanes.lanes] == [1, 2, 3]
+    x = np.array([2.0, 2.0, -1.0, 30.0, 8.0])
+    y = np.array([-50.0, -50.0, 50.0, -10.0, -50.0])
+    heading = np.array([0.0, 180.0, 180.0, 270.0, 0.0])
+    m = LaneMap([_map()], FRAME).match(x, y, heading)
+    assert m.lane.tolist() == [0, -1, 1, -1, -1]  # wrong way, off the bend, too far aside
+    assert m.lateral_m[0] == pytest.approx(0.25, abs=0.01)  # right of the centre line
+    assert m.lateral_m[2] == pytest.approx(-0.75, abs=0.01)  # east of a southbound lane is its left
+    assert m.to_stop_m[0] == pytest.approx(40.0, abs=0.05)
+    assert m.to_stop_m[2] == pytest.approx(40.0, abs=0.05)
+
+
+def test_distance_to_stop_line_along_a_polyline() -> None:
+    lanes = LaneMap([_map()], FRAME)
+    m = lanes.match(np.array([80.0, 40.0]), np.array([-10.0, -20.0]), np.array([270.0, 243.0]))
+    assert m.lane.tolist() == [2, 2]
+    assert m.to_stop_m[0] == pytest.approx(20.0 + np.hypot(40.0, 20.0), abs=0.05)
+    assert m.to_stop_m[1] == pytest.approx(np.hypot(20.0, 10.0), abs=0.1)
+
+
+def test_many_points_and_no_lanes() -> None:
+    lanes = LaneMap([_map()], FRAME)
+    rng = np.random.default_rng(1)
+    n = 20_000
+    m = lanes.match(rng.uniform(-300, 300, n), rng.uniform(-300, 300, n), rng.uniform(0, 360, n))
+    assert m.lane.size == n and (m.lane >= -1).all()
+    empty = LaneMap([], FRAME).match(np.zeros(2), np.zeros(2), np.zeros(2))
+    assert empty.lane.tolist() == [-1, -1]

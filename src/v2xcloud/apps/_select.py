@@ -5,20 +5,32 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.twin import Kind, PairTable, SceneView
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import Flag, Kind, PairTable, SceneView
 
 __all__ = ["SHARED_RADIUS_M", "first_per_ego", "gap_m", "in_lane_ahead", "is_motor", "same_way"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+# plain ints: numpy probes operands for array attributes, which is slow on enum members
+INFO, WARNING, IMMINENT = (
+    int(x) for x in (AdvisoryLevel.INFO, AdvisoryLevel.WARNING, AdvisoryLevel.IMMINENT)
+)
+K_UNKNOWN, K_VEHICLE, K_CYCLIST, K_PEDESTRIAN = (
+    int(k) for k in (Kind.UNKNOWN, Kind.VEHICLE, Kind.CYCLIST, Kind.PEDESTRIAN)
+)
+F_LEFT_SIGNAL, F_RIGHT_SIGNAL = int(Flag.LEFT_SIGNAL), int(Flag.RIGHT_SIGNAL)
+F_HARD_BRAKING, F_EMERGENCY = int(Flag.HARD_BRAKING), int(Flag.EMERGENCY)
+F_HAZARD_LIGHTS, F_DISABLED = int(Flag.HAZARD_LIGHTS), int(Flag.DISABLED)
+F_ABS, F_TRACTION, F_STABILITY = int(Flag.ABS), int(Flag.TRACTION), int(Flag.STABILITY)
+
 #: the radius of the candidate pairs FCW, ICW, BSW/LCW and the DNPW head-on check share
 SHARED_RADIUS_M = 70.0
 
 
 def is_motor(view: SceneView, rows: npt.NDArray[np.int64]) -> BoolArray:
     """Rows that are motor vehicles (or unknown objects large enough to be treated as such)."""
-    kind = view.kind[rows]
-    return (kind == Kind.VEHICLE) | (kind == Kind.UNKNOWN)
+    return view.kind[rows] <= K_VEHICLE  # UNKNOWN (0) or VEHICLE (1)
 
 
 def in_lane_ahead(

@@ -14,11 +14,18 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import gap_m, in_lane_ahead, is_motor
+from v2xcloud.apps._select import (
+    F_DISABLED,
+    F_HAZARD_LIGHTS,
+    IMMINENT,
+    WARNING,
+    gap_m,
+    in_lane_ahead,
+    is_motor,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import gap_ttc
-from v2xcloud.model import AdvisoryLevel
-from v2xcloud.twin import Flag, PairTable, SceneView
+from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["AbnormalVehicleWarning", "AvwConfig"]
 
@@ -50,7 +57,7 @@ class AbnormalVehicleWarning(App):
         abnormal = self._abnormal(view)
         if not abnormal.any():
             return Hits.empty()
-        found = view.neighbours(np.flatnonzero(abnormal), cfg.radius_m)
+        found = view.neighbours(abnormal.nonzero()[0], cfg.radius_m)
         pairs = PairTable(view, found.other, found.ego)  # ego approaches the abnormal vehicle
         keep = in_lane_ahead(
             pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
@@ -60,22 +67,22 @@ class AbnormalVehicleWarning(App):
         ttc = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
         level = np.where(
             ttc <= cfg.imminent_s + cfg.lookahead_s,
-            int(AdvisoryLevel.IMMINENT),
-            int(AdvisoryLevel.WARNING),
+            IMMINENT,
+            WARNING,
         )
         return Hits(ego=pairs.ego, other=pairs.other, level=level.astype(np.int64), ttc_s=ttc)
 
     def _abnormal(self, view: SceneView) -> npt.NDArray[np.bool_]:
         cfg = self.config
         motor = is_motor(view, np.arange(len(view)))
-        reported = (view.flags & (Flag.HAZARD_LIGHTS | Flag.DISABLED)) != 0
+        reported = (view.flags & (F_HAZARD_LIGHTS | F_DISABLED)) != 0
         since = view.stopped_since_ms
         long_stop = (since >= 0) & (view.now_ms - since >= cfg.stopped_s * 1000)
         at_stop_line = view.to_stop_m <= cfg.stop_line_m  # NaN (no MAP match) is False
         candidates = motor & long_stop & ~at_stop_line & ~reported
         stranded = candidates.copy()
         if candidates.any():
-            ahead = view.neighbours(np.flatnonzero(candidates), cfg.queue_gap_m + 10.0)
+            ahead = view.neighbours(candidates.nonzero()[0], cfg.queue_gap_m + 10.0)
             queued = in_lane_ahead(ahead, half_width_m=1.8, max_heading_diff_deg=45.0)
             queued &= (gap_m(ahead) <= cfg.queue_gap_m) & (
                 view.speed_mps[ahead.other] <= cfg.slow_mps

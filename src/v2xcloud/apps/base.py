@@ -16,6 +16,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.apps._select import IMMINENT, WARNING
 from v2xcloud.apps.hysteresis import Decisions, Hysteresis, pair_keys
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin import SceneView
@@ -90,8 +91,8 @@ def level_from_time(time_s: FloatArray, *, warn_s: float, imminent_s: float) -> 
     """WARNING where ``time_s`` ≤ ``warn_s``, IMMINENT where ≤ ``imminent_s``, else 0 (none)."""
     return np.where(
         time_s <= imminent_s,
-        int(AdvisoryLevel.IMMINENT),
-        np.where(time_s <= warn_s, int(AdvisoryLevel.WARNING), 0),
+        IMMINENT,
+        np.where(time_s <= warn_s, WARNING, 0),
     ).astype(np.int64)
 
 
@@ -117,7 +118,7 @@ class App:
     def on_tick(self, view: SceneView, now_ms: int) -> list[Advisory]:
         """Detect, apply hysteresis, and return the advisories to issue now."""
         hits = self.detect(view)
-        found = np.flatnonzero(hits.level > 0)
+        found = (hits.level > 0).nonzero()[0]
         if found.size == 0 and len(self.hysteresis) == 0:
             return []  # the common case: nothing now, nothing held
         hits = hits.take(found)

@@ -16,10 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import SHARED_RADIUS_M, is_motor, same_way
+from v2xcloud.apps._select import (
+    F_LEFT_SIGNAL,
+    F_RIGHT_SIGNAL,
+    IMMINENT,
+    INFO,
+    SHARED_RADIUS_M,
+    WARNING,
+    is_motor,
+    same_way,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits
-from v2xcloud.model import AdvisoryLevel
-from v2xcloud.twin import Flag, PairTable, SceneView
+from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["BlindSpotWarning", "BswConfig", "LaneChangeWarning"]
 
@@ -97,7 +105,7 @@ class BlindSpotWarning(App):
     def detect(self, view: SceneView) -> Hits:
         pairs, inside, _ = _beside(view, self.config)
         pairs = pairs.select(inside)
-        level = np.full(len(pairs), int(AdvisoryLevel.INFO), dtype=np.int64)
+        level = np.full(len(pairs), INFO, dtype=np.int64)
         return Hits(
             ego=pairs.ego, other=pairs.other, level=level, ttc_s=np.full(len(pairs), np.inf)
         )
@@ -116,7 +124,7 @@ class LaneChangeWarning(App):
         pairs, inside, t_reach = _beside(view, cfg)
         flags = view.flags[pairs.ego]
         right = pairs.lateral_m > 0
-        signals = np.where(right, flags & Flag.RIGHT_SIGNAL, flags & Flag.LEFT_SIGNAL) != 0
+        signals = np.where(right, flags & F_RIGHT_SIGNAL, flags & F_LEFT_SIGNAL) != 0
         toward = np.where(right, -pairs.lateral_rate_mps, pairs.lateral_rate_mps)  # gap shrink rate
         drifting = toward >= cfg.drift_mps
         occupied = inside | (t_reach <= cfg.closing_s + cfg.lookahead_s)
@@ -125,9 +133,7 @@ class LaneChangeWarning(App):
         gap = np.abs(pairs.lateral_m) - view.width_m[pairs.ego]
         with np.errstate(divide="ignore", invalid="ignore"):
             t_side = np.where(toward > 0, np.maximum(gap, 0.0) / toward, np.inf)
-        level = np.where(
-            t_side <= cfg.imminent_s, int(AdvisoryLevel.IMMINENT), int(AdvisoryLevel.WARNING)
-        )
+        level = np.where(t_side <= cfg.imminent_s, IMMINENT, WARNING)
         return Hits(
             ego=pairs.ego,
             other=pairs.other,

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import gap_m, is_motor
+from v2xcloud.apps._select import F_ABS, F_STABILITY, F_TRACTION, IMMINENT, WARNING, gap_m, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import gap_ttc
-from v2xcloud.model import AdvisoryLevel
-from v2xcloud.twin import Flag, PairTable, SceneView
+from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["ClwConfig", "ControlLossWarning"]
 
-CONTROL_LOSS = Flag.ABS | Flag.TRACTION | Flag.STABILITY
+CONTROL_LOSS = F_ABS | F_TRACTION | F_STABILITY
 
 
 class ClwConfig(AppConfig, frozen=True, kw_only=True):
@@ -46,7 +45,7 @@ class ControlLossWarning(App):
         losing = ((view.flags & CONTROL_LOSS) != 0) & is_motor(view, np.arange(len(view)))
         if not losing.any():
             return Hits.empty()
-        found = view.neighbours(np.flatnonzero(losing), cfg.radius_m)
+        found = view.neighbours(losing.nonzero()[0], cfg.radius_m)
         pairs = PairTable(view, found.other, found.ego)  # ego: the one to warn
         angle = pairs.heading_diff_deg
         related = (angle <= cfg.same_way_deg) | (angle >= cfg.oncoming_deg)
@@ -62,7 +61,7 @@ class ControlLossWarning(App):
         ttc = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
         level = np.where(
             ttc <= cfg.imminent_s + cfg.lookahead_s,
-            int(AdvisoryLevel.IMMINENT),
-            int(AdvisoryLevel.WARNING),
+            IMMINENT,
+            WARNING,
         )
         return Hits(ego=pairs.ego, other=pairs.other, level=level.astype(np.int64), ttc_s=ttc)

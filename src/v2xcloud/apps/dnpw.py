@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import SHARED_RADIUS_M, gap_m, is_motor
+from v2xcloud.apps._select import F_LEFT_SIGNAL, SHARED_RADIUS_M, gap_m, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc
-from v2xcloud.twin import Flag, PairTable, SceneView
+from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["DnpwConfig", "DoNotPassWarning"]
 
@@ -51,10 +51,10 @@ class DoNotPassWarning(App):
         cfg = self.config
         motor = is_motor(view, np.arange(len(view)))
         fast = (view.speed_mps >= cfg.min_speed_mps) & motor
-        passing = fast & ((view.flags & Flag.LEFT_SIGNAL) != 0)
+        passing = fast & ((view.flags & F_LEFT_SIGNAL) != 0)
         parts = []
         if passing.any():  # long range, but only for the few who signal
-            pairs = view.neighbours(np.flatnonzero(passing), cfg.radius_m)
+            pairs = view.neighbours(passing.nonzero()[0], cfg.radius_m)
             parts.append(
                 pairs.select(self._oncoming(pairs, -cfg.opposing_lane_m - cfg.half_width_m))
             )

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import gap_m, in_lane_ahead, is_motor
+from v2xcloud.apps._select import F_HARD_BRAKING, IMMINENT, WARNING, gap_m, in_lane_ahead, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import ttc_lead_braking
-from v2xcloud.model import AdvisoryLevel
-from v2xcloud.twin import Flag, PairTable, SceneView
+from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["EbwConfig", "EmergencyBrakeWarning"]
 
@@ -44,13 +43,11 @@ class EmergencyBrakeWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        braking = ((view.flags & Flag.HARD_BRAKING) != 0) | (
-            view.accel_mps2 <= -cfg.hard_decel_mps2
-        )
+        braking = ((view.flags & F_HARD_BRAKING) != 0) | (view.accel_mps2 <= -cfg.hard_decel_mps2)
         braking &= is_motor(view, np.arange(len(view)))
         if not braking.any():
             return Hits.empty()
-        found = view.neighbours(np.flatnonzero(braking), cfg.radius_m)
+        found = view.neighbours(braking.nonzero()[0], cfg.radius_m)
         pairs = PairTable(view, found.other, found.ego)  # ego: the follower, other: the braker
         keep = in_lane_ahead(
             pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
@@ -66,8 +63,8 @@ class EmergencyBrakeWarning(App):
         warn = (headway <= cfg.max_headway_s) | (ttc <= cfg.warn_ttc_s + look)
         level = np.where(
             ttc <= cfg.imminent_ttc_s + look,
-            int(AdvisoryLevel.IMMINENT),
-            np.where(warn, int(AdvisoryLevel.WARNING), 0),
+            IMMINENT,
+            np.where(warn, WARNING, 0),
         )
         return Hits(
             ego=pairs.ego,

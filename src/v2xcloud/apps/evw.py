@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import is_motor
+from v2xcloud.apps._select import F_EMERGENCY, IMMINENT, WARNING, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits
-from v2xcloud.model import AdvisoryLevel
-from v2xcloud.twin import Flag, SceneView
+from v2xcloud.twin import SceneView
 
 __all__ = ["EmergencyVehicleWarning", "EvwConfig"]
 
@@ -38,10 +37,10 @@ class EmergencyVehicleWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        ev = (view.flags & Flag.EMERGENCY) != 0
+        ev = (view.flags & F_EMERGENCY) != 0
         if not ev.any():
             return Hits.empty()
-        pairs = view.neighbours(np.flatnonzero(ev), cfg.radius_m)  # ego: the emergency vehicle
+        pairs = view.neighbours(ev.nonzero()[0], cfg.radius_m)  # ego: the emergency vehicle
         pairs = pairs.select(
             (pairs.along_m > 0) & pairs.same_level & is_motor(view, pairs.other) & ~ev[pairs.other]
         )
@@ -53,8 +52,8 @@ class EmergencyVehicleWarning(App):
         look = cfg.lookahead_s
         level = np.where(
             t_reach <= cfg.imminent_s + look,
-            int(AdvisoryLevel.IMMINENT),
-            np.where(t_reach <= cfg.warn_s + look, int(AdvisoryLevel.WARNING), 0),
+            IMMINENT,
+            np.where(t_reach <= cfg.warn_s + look, WARNING, 0),
         )
         # the advisory goes to the vehicle that must make way, about the emergency vehicle
         return Hits(ego=pairs.other, other=pairs.ego, level=level.astype(np.int64), ttc_s=t_reach)

@@ -76,7 +76,7 @@ class ForwardCollisionWarning(App):
             imminent_s=cfg.imminent_ttc_s + cfg.lookahead_s,
         )
         level[braking_enough] = 0
-        hit = np.flatnonzero(level > 0)
+        hit = (level > 0).nonzero()[0]
         nearest = hit[first_per_ego(pairs.ego[hit], gap[hit])]  # the first one it would reach
         pairs = pairs.select(nearest)
         gap, closing, ttc, drac = gap[nearest], closing[nearest], ttc[nearest], drac[nearest]

@@ -81,7 +81,7 @@ class Hysteresis:
         refresh = ~change & (self._expires[old] - now_ms <= self.tick_ms)
         issue[found] = change | refresh
         out_level = levels.copy()
-        out_level[np.flatnonzero(found)] = np.where(change, lvl, held)
+        out_level[found.nonzero()[0]] = np.where(change, lvl, held)
         expires = np.full(keys.size, now_ms + self.validity_ms, dtype=np.int64)
         # write back the tracked pairs, then add the new ones
         self._last[old] = now_ms
@@ -90,7 +90,7 @@ class Hysteresis:
         self._expires[old] = np.where(issue[found], now_ms + self.validity_ms, self._expires[old])
         self._add(keys[~found], levels[~found], now_ms)
         self._forget(now_ms)
-        idx = np.flatnonzero(issue)
+        idx = issue.nonzero()[0]
         return Decisions(idx, out_level[idx], expires[idx])
 
     def _add(self, keys: IntArray, levels: IntArray, now_ms: int) -> None:

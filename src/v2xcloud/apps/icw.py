@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import SHARED_RADIUS_M, is_motor
+from v2xcloud.apps._select import IMMINENT, SHARED_RADIUS_M, WARNING, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
-from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["IcwConfig", "IntersectionCollisionWarning"]
@@ -60,16 +59,14 @@ class IntersectionCollisionWarning(App):
         look = cfg.lookahead_s
         ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
         soon = np.minimum(arrive_a, arrive_b) <= cfg.warn_s + look
-        k = np.flatnonzero(ahead & soon)  # usually a small part of the crossing pairs
+        k = (ahead & soon).nonzero()[0]  # usually a small part of the crossing pairs
         # one unordered pair warns each of the two vehicles with its own arrival time
         ego, other = np.concatenate([a[k], b[k]]), np.concatenate([b[k], a[k]])
         arrive = np.concatenate([arrive_a[k], arrive_b[k]])
         pet2 = np.concatenate([pet[k], pet[k]])
         warn = arrive <= cfg.warn_s + look
         imminent = warn & (pet2 <= 0) & (arrive <= cfg.imminent_s + look)
-        level = np.where(
-            imminent, int(AdvisoryLevel.IMMINENT), np.where(warn, int(AdvisoryLevel.WARNING), 0)
-        )
+        level = np.where(imminent, IMMINENT, np.where(warn, WARNING, 0))
         return Hits(
             ego=ego,
             other=other,

@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import is_motor
+from v2xcloud.apps._select import F_LEFT_SIGNAL, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
 from v2xcloud.geo import LaneMap
-from v2xcloud.twin import Flag, SceneView
+from v2xcloud.twin import SceneView
 
 __all__ = ["LeftTurnAssist", "LtaConfig", "left_only_lanes"]
 
@@ -63,7 +63,7 @@ class LeftTurnAssist(App):
         turning = self._intends_left(view)
         if not turning.any():
             return Hits.empty()
-        pairs = view.neighbours(np.flatnonzero(turning), cfg.radius_m)
+        pairs = view.neighbours(turning.nonzero()[0], cfg.radius_m)
         keep = (
             is_motor(view, pairs.other)
             & (view.speed_mps[pairs.other] >= cfg.min_other_speed_mps)
@@ -82,7 +82,7 @@ class LeftTurnAssist(App):
 
     def _intends_left(self, view: SceneView) -> npt.NDArray[np.bool_]:
         cfg = self.config
-        intent = (view.yaw_rate_dps <= -cfg.turn_yaw_dps) | ((view.flags & Flag.LEFT_SIGNAL) != 0)
+        intent = (view.yaw_rate_dps <= -cfg.turn_yaw_dps) | ((view.flags & F_LEFT_SIGNAL) != 0)
         left_only = left_only_lanes(view.lanes)
         if left_only.size:
             lane = view.lane

@@ -10,12 +10,10 @@ road never comes that close, so it gets no warning.
 
 from __future__ import annotations
 
-import numpy as np
-
-from v2xcloud.apps._select import is_motor
+from v2xcloud.apps._select import K_CYCLIST, K_PEDESTRIAN, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import time_to_contact
-from v2xcloud.twin import Kind, SceneView
+from v2xcloud.twin import SceneView
 
 __all__ = ["VruCollisionWarning", "VrucwConfig"]
 
@@ -40,10 +38,10 @@ class VruCollisionWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        vru = (view.kind == Kind.PEDESTRIAN) | (view.kind == Kind.CYCLIST)
+        vru = (view.kind == K_PEDESTRIAN) | (view.kind == K_CYCLIST)
         if not vru.any():
             return Hits.empty()
-        pairs = view.neighbours(np.flatnonzero(vru), cfg.radius_m)  # (vru, vehicle)
+        pairs = view.neighbours(vru.nonzero()[0], cfg.radius_m)  # (vru, vehicle)
         keep = is_motor(view, pairs.other) & (view.speed_mps[pairs.other] >= cfg.min_speed_mps)
         pairs = pairs.select(keep & pairs.same_level)
         p, e = pairs.ego, pairs.other

@@ -70,7 +70,7 @@ class PairTable:
     def select(self, mask: npt.NDArray[np.bool_] | IntArray) -> PairTable:
         """The subset of pairs under a boolean mask or index array. Columns already computed
         here are gathered for the subset only when it asks for them."""
-        index: IntArray = np.flatnonzero(mask) if mask.dtype == np.bool_ else mask.astype(np.int64)
+        index: IntArray = mask.nonzero()[0] if mask.dtype == np.bool_ else mask.astype(np.int64)
         sub = PairTable(self.view, self.ego[index], self.other[index])
         sub._parent, sub._index = self, index
         return sub

@@ -10,7 +10,7 @@ from typing import Any
 
 from v2xcloud.errors import EncodeError
 
-DEG = 1e-7
+DEG_DIV = 10_000_000  # wire lat/lon unit: 1e-7 degree
 LAT_UNAVAILABLE = 900000001
 LON_UNAVAILABLE = 1800000001
 ELEVATION_UNAVAILABLE = -4096
@@ -23,22 +23,23 @@ SEC_MARK_UNAVAILABLE_FROM = 60000  # DSecond 60000..65535: not a millisecond of 
 MOY_UNAVAILABLE = 527040
 G_MPS2 = 9.80665
 
-# (scale of one wire unit in SI, unavailable sentinel or None, min, max)
-SCALES: dict[str, tuple[float, int | None, int, int]] = {
-    "speed": (0.02, SPEED_UNAVAILABLE, 0, 8191),
-    "heading": (0.0125, HEADING_UNAVAILABLE, 0, 28800),
-    "angle": (1.5, ANGLE_UNAVAILABLE, -126, 127),
-    "accel": (0.01, ACCEL_UNAVAILABLE, -2000, 2001),
-    "vert": (0.02 * G_MPS2, VERT_ACCEL_UNAVAILABLE, -127, 127),
-    "yaw": (0.01, None, -32767, 32767),
-    "elevation": (0.1, ELEVATION_UNAVAILABLE, -4096, 61439),
-    "width": (0.01, 0, 0, 1023),
-    "length": (0.01, 0, 0, 4095),
-    "height": (0.05, 0, 0, 127),
-    "lane_width": (0.01, None, 0, 32767),
-    "radius": (0.1, None, 0, 65535),
-    "timemark": (0.1, 36001, 0, 36001),
-    "accuracy": (0.05, 255, 0, 255),
+# SI value = wire * numerator / divisor (dividing keeps 1e-7°, 0.02 m/s, ... correctly rounded):
+# (numerator, divisor, unavailable sentinel or None, min, max)
+SCALES: dict[str, tuple[float, int, int | None, int, int]] = {
+    "speed": (1, 50, SPEED_UNAVAILABLE, 0, 8191),  # 0.02 m/s
+    "heading": (1, 80, HEADING_UNAVAILABLE, 0, 28800),  # 0.0125°
+    "angle": (3, 2, ANGLE_UNAVAILABLE, -126, 127),  # 1.5°
+    "accel": (1, 100, ACCEL_UNAVAILABLE, -2000, 2001),  # 0.01 m/s²
+    "vert": (G_MPS2, 50, VERT_ACCEL_UNAVAILABLE, -127, 127),  # 0.02 g
+    "yaw": (1, 100, None, -32767, 32767),  # 0.01 °/s
+    "elevation": (1, 10, ELEVATION_UNAVAILABLE, -4096, 61439),  # 0.1 m
+    "width": (1, 100, 0, 0, 1023),  # 1 cm, 0 = unknown
+    "length": (1, 100, 0, 0, 4095),  # 1 cm, 0 = unknown
+    "height": (1, 20, 0, 0, 127),  # 5 cm, 0 = unknown
+    "lane_width": (1, 100, None, 0, 32767),  # 1 cm
+    "radius": (1, 10, None, 0, 65535),  # 0.1 m
+    "timemark": (1, 10, 36001, 0, 36001),  # 0.1 s
+    "accuracy": (1, 20, 255, 0, 255),  # 0.05 m
 }
 
 
@@ -46,8 +47,8 @@ def si(kind: str, value: int | None) -> float | None:
     """Wire integer → SI float, ``None`` for absent or the unavailable sentinel."""
     if value is None:
         return None
-    scale, sentinel, _, _ = SCALES[kind]
-    return None if value == sentinel else value * scale
+    numerator, divisor, sentinel, _, _ = SCALES[kind]
+    return None if value == sentinel else value * numerator / divisor
 
 
 def wire(kind: str, value: float | None, where: str, message: str) -> int:
@@ -55,14 +56,14 @@ def wire(kind: str, value: float | None, where: str, message: str) -> int:
 
     Raises ``EncodeError`` naming ``where`` when the value does not fit the wire range.
     """
-    scale, sentinel, low, high = SCALES[kind]
+    numerator, divisor, sentinel, low, high = SCALES[kind]
     if value is None:
         if sentinel is None:
             raise EncodeError(
                 message, f"{kind} has no 'unavailable' value; give a number", where=where
             )
         return sentinel
-    number = round(value / scale)
+    number = round(value * divisor / numerator)
     if not low <= number <= high or number == sentinel:
         raise EncodeError(message, f"{value} is outside the wire range of {kind}", where=where)
     return number
@@ -70,19 +71,19 @@ def wire(kind: str, value: float | None, where: str, message: str) -> int:
 
 def lat_deg(value: int) -> float | None:
     """Latitude in 1e-7 degree → degrees (``None`` if unavailable)."""
-    return None if value == LAT_UNAVAILABLE else value * DEG
+    return None if value == LAT_UNAVAILABLE else value / DEG_DIV
 
 
 def lon_deg(value: int) -> float | None:
     """Longitude in 1e-7 degree → degrees (``None`` if unavailable)."""
-    return None if value == LON_UNAVAILABLE else value * DEG
+    return None if value == LON_UNAVAILABLE else value / DEG_DIV
 
 
 def position3d(
     lat: float, lon: float, elevation_m: float | None, where: str, message: str
 ) -> dict[str, Any]:
     """Absolute position in degrees/m → CSAE ``Position3D``."""
-    lat_i, lon_i = round(lat / DEG), round(lon / DEG)
+    lat_i, lon_i = round(lat * DEG_DIV), round(lon * DEG_DIV)
     if not -900000000 <= lat_i <= 900000000 or not -1799999999 <= lon_i <= 1800000000:
         raise EncodeError(message, f"position ({lat}, {lon}) is not on Earth", where=where)
     out: dict[str, Any] = {"lat": lat_i, "long": lon_i}
@@ -122,27 +123,30 @@ def absolute(offset: dict[str, Any], ref: dict[str, Any]) -> tuple[float, float,
         if vkind == "elevation":
             elevation = si("elevation", v)
         elif ref.get("elevation", ELEVATION_UNAVAILABLE) != ELEVATION_UNAVAILABLE:
-            elevation = (ref["elevation"] + v) * 0.1
-    return lat * DEG, lon * DEG, elevation
+            elevation = (ref["elevation"] + v) / 10
+    return lat / DEG_DIV, lon / DEG_DIV, elevation
 
 
 def offset(
     lat: float, lon: float, elevation_m: float | None, ref: dict[str, Any]
 ) -> dict[str, Any]:
     """Absolute (lat°, lon°, m) → the smallest ``PositionOffsetLLV`` relative to ``ref``."""
-    dlat, dlon = round(lat / DEG) - ref["lat"], round(lon / DEG) - ref["long"]
+    dlat, dlon = round(lat * DEG_DIV) - ref["lat"], round(lon * DEG_DIV) - ref["long"]
     out: dict[str, Any] = {}
     for name, bound in _LL_CHOICES:
         if abs(dlat) <= bound and abs(dlon) <= bound:
             out["offsetLL"] = (name, {"lon": dlon, "lat": dlat})
             break
     else:
-        out["offsetLL"] = ("position-LatLon", {"lon": round(lon / DEG), "lat": round(lat / DEG)})
+        out["offsetLL"] = (
+            "position-LatLon",
+            {"lon": round(lon * DEG_DIV), "lat": round(lat * DEG_DIV)},
+        )
     if elevation_m is not None:
         ref_e = ref.get("elevation", ELEVATION_UNAVAILABLE)
-        dv = round(elevation_m / 0.1) - ref_e if ref_e != ELEVATION_UNAVAILABLE else None
+        dv = round(elevation_m * 10) - ref_e if ref_e != ELEVATION_UNAVAILABLE else None
         choice = next((n for n, b in _V_CHOICES if dv is not None and abs(dv) <= b), None)
-        elevation = ("elevation", round(elevation_m / 0.1))
+        elevation = ("elevation", round(elevation_m * 10))
         out["offsetV"] = (choice, dv) if choice else elevation
     return out
 

@@ -58,7 +58,7 @@ def psm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Psm:
         msg_count=value["msgCnt"],
         participant=person,
         user_type=user_type,
-        overall_radius_m=value["overallRadius"] * 0.1,
+        overall_radius_m=value["overallRadius"] / 10,
         cluster_size=value["non-motorData"].get("clusterSize"),
     )
 

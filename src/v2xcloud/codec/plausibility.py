@@ -25,7 +25,7 @@ from v2xcloud.codec._units import absolute
 
 __all__ = ["CHINA", "DeploymentArea", "reference_points", "strict_problem"]
 
-_DEG = 1e-7
+_DEG_DIV = 10_000_000
 _UNAVAILABLE_LAT = 900000001
 _UNAVAILABLE_LON = 1800000001
 _EARTH_M_PER_DEG = 111_320.0
@@ -70,7 +70,7 @@ def _latlon(pos: dict[str, Any]) -> tuple[float, float] | None:
     lat, lon = pos["lat"], pos["long"]
     if lat == _UNAVAILABLE_LAT or lon == _UNAVAILABLE_LON:
         return None
-    return lat * _DEG, lon * _DEG
+    return lat / _DEG_DIV, lon / _DEG_DIV
 
 
 def reference_points(alternative: str, value: dict[str, Any]) -> Iterator[tuple[str, float, float]]:

@@ -33,7 +33,7 @@ def _paths(value: list[dict[str, Any]] | None, ref: dict[str, Any]) -> tuple[Ref
     return tuple(
         ReferencePath(
             points=tuple(u.absolute(pt, ref)[:2] for pt in path["activePath"]),
-            radius_m=path["pathRadius"] * 0.1,
+            radius_m=path["pathRadius"] / 10,
         )
         for path in value or ()
     )
@@ -66,7 +66,7 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsi:
             event_id=e["rteId"],
             event_type=e["eventType"],
             source=e["eventSource"],
-            radius_m=e["eventRadius"] * 0.1 if "eventRadius" in e else None,
+            radius_m=e["eventRadius"] / 10 if "eventRadius" in e else None,
             confidence=e["eventConfidence"] / 200 if "eventConfidence" in e else None,
             **_common(e, "eventPos", ref, reference_ms),
         )

@@ -87,27 +87,28 @@ class SpatialGrid:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
         reach = self._reach(radius_m)
-        sorted_pos = np.arange(n, dtype=np.int64)
-        cell = self._cell_of_sorted
-        owners = [sorted_pos]
-        starts = [sorted_pos + 1]
-        lengths = [self._starts[cell] + self._counts[cell] - sorted_pos - 1]
-        # half of the neighbourhood, so that each unordered cell pair is visited once; ranges
-        # are looked up per occupied cell, then spread to the cell's points
+        # half of the neighbourhood, so that each unordered cell pair is visited once
         half = [(0, dy) for dy in range(1, reach + 1)] + [
             (dx, dy) for dx in range(1, reach + 1) for dy in range(-reach, reach + 1)
         ]
-        for dx, dy in half:
-            start, count = self._range_in(self._cells + (dx << 21) + dy)
-            owners.append(sorted_pos)
-            starts.append(start[cell])
-            lengths.append(count[cell])
-        a, b = _expand(np.concatenate(owners), np.concatenate(starts), np.concatenate(lengths))
+        offsets = np.array([(dx << 21) + dy for dx, dy in half], dtype=np.int64)
+        # partner ranges per occupied cell and offset, all offsets in one lookup
+        start, count = self._range_in((self._cells[:, None] + offsets[None, :]).ravel())
+        cells = self._cells.size
+        start, count = start.reshape(cells, -1), count.reshape(cells, -1)
+        cell = self._cell_of_sorted
+        sorted_pos = np.arange(n, dtype=np.int64)
+        k = offsets.size
+        owners = np.concatenate([sorted_pos, np.repeat(sorted_pos, k)])
+        starts = np.concatenate([sorted_pos + 1, start[cell].ravel()])
+        same_cell_rest = self._starts[cell] + self._counts[cell] - sorted_pos - 1
+        lengths = np.concatenate([same_cell_rest, count[cell].ravel()])
+        a, b = _expand(owners, starts, lengths)
         # distances from the cell-sorted coordinates (contiguous reads), original rows at the end
         xs, ys = self.x_m[self._order], self.y_m[self._order]
         dx_m = xs[b] - xs[a]
         dy_m = ys[b] - ys[a]
-        keep = np.flatnonzero(dx_m * dx_m + dy_m * dy_m <= radius_m * radius_m)
+        keep = (dx_m * dx_m + dy_m * dy_m <= radius_m * radius_m).nonzero()[0]
         return self._order[a[keep]], self._order[b[keep]]
 
     def neighbours(self, rows: npt.ArrayLike, radius_m: float) -> tuple[IntArray, IntArray]:
@@ -120,14 +121,10 @@ class SpatialGrid:
         inverse = np.empty(len(self), dtype=np.int64)
         inverse[self._order] = np.arange(len(self), dtype=np.int64)
         query_keys = self._sorted_keys[inverse[rows]]
-        owners, starts, lengths = [], [], []
-        for dx in range(-reach, reach + 1):
-            for dy in range(-reach, reach + 1):
-                start, count = self._range_in(query_keys + (dx << 21) + dy)
-                owners.append(rows)
-                starts.append(start)
-                lengths.append(count)
-        q, b = _expand(np.concatenate(owners), np.concatenate(starts), np.concatenate(lengths))
+        span = np.arange(-reach, reach + 1, dtype=np.int64)
+        offsets = ((span[:, None] << 21) + span[None, :]).ravel()
+        start, count = self._range_in((query_keys[:, None] + offsets[None, :]).ravel())
+        q, b = _expand(np.repeat(rows, offsets.size), start, count)
         j = self._order[b]
         keep = q != j
         return self._within(q[keep], j[keep], radius_m)

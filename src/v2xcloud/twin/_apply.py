@@ -19,6 +19,7 @@ __all__ = ["Pending", "apply_pending"]
 # (report, platform time ms, arrival ms, is roadside perception)
 Pending = tuple[ParticipantState, int, int, bool]
 _NAN = float("nan")
+_PERCEIVED, _PERCEPTION_ONLY = int(Flag.PERCEIVED), int(Flag.PERCEPTION_ONLY)
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,15 +57,18 @@ def apply_pending(scene: Scene, pending: list[Pending]) -> None:
     lon = _column(states, "lon_deg")
     x, y = scene.frame.to_local(lat, lon)
     cols = scene._cols
-    # a self-report in this very batch counts as fresh too
-    self_ms = cols.self_ms.copy()
-    own = ~perceived
-    np.maximum.at(self_ms, rows[own], t_ms[own])
-    last_self = self_ms[rows]
-    cross = perceived & (last_self >= 0) & (last_self >= t_ms - scene.stale_after_ms)
-    if cross.any():
-        _cross_check(scene, rows[cross], t_ms[cross], x[cross], y[cross])
-    keep = np.flatnonzero(~cross)
+    if perceived.any():
+        # a self-report in this very batch counts as fresh too
+        self_ms = cols.self_ms.copy()
+        own = ~perceived
+        np.maximum.at(self_ms, rows[own], t_ms[own])
+        last_self = self_ms[rows]
+        cross = perceived & (last_self >= 0) & (last_self >= t_ms - scene.stale_after_ms)
+        if cross.any():
+            _cross_check(scene, rows[cross], t_ms[cross], x[cross], y[cross])
+        keep = (~cross).nonzero()[0]
+    else:
+        keep = np.arange(n)
     # the newest report per row wins; reports not newer than the held state are late
     order = keep[np.lexsort((t_ms[keep], rows[keep]))]
     last = np.ones(order.size, dtype=bool)
@@ -135,13 +139,12 @@ def _write(
         np.int64,
         len(states),
     )
-    flags |= np.where(perceived, int(Flag.PERCEPTION_ONLY), 0)
-    flags |= np.where(recent_rsm & ~perceived, int(Flag.PERCEIVED), 0)
+    flags |= np.where(perceived, _PERCEPTION_ONLY, 0)
+    flags |= np.where(recent_rsm & ~perceived, _PERCEIVED, 0)
     cols.flags[rows] = flags
     cols.t_ms[rows], cols.received_ms[rows] = t_ms, recv_ms
     cols.self_ms[rows] = np.where(perceived, cols.self_ms[rows], t_ms)
-    _push_history(scene, rows, t_ms, speed, heading)
-    _derive_rates(scene, rows, t_ms, states)
+    _history_rates(scene, rows, t_ms, speed, heading, states)
     stopped = ~(speed > scene.stopped_speed_mps)
     since = cols.stopped_since_ms[rows]
     cols.stopped_since_ms[rows] = np.where(stopped, np.where(since < 0, t_ms, since), -1)
@@ -169,36 +172,36 @@ def _derive_motion(
     heading[miss_heading] = np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)[miss_heading]
 
 
-def _push_history(
-    scene: Scene, rows: IntArray, t_ms: IntArray, speed: FloatArray, heading: FloatArray
+def _history_rates(
+    scene: Scene,
+    rows: IntArray,
+    t_ms: IntArray,
+    speed: FloatArray,
+    heading: FloatArray,
+    states: list[ParticipantState],
 ) -> None:
+    """Push the new samples into each row's history ring, then set acceleration and yaw rate:
+    reported if present, else from the oldest sample in the ring (≥ 50 ms back)."""
     cols = scene._cols
     size = cols.history_len
     pos = (cols.h_pos[rows] + 1) % size
-    cols.h_pos[rows] = pos
-    cols.h_count[rows] = np.minimum(cols.h_count[rows] + 1, size)
-    cols.h_t_ms[rows, pos] = t_ms
-    cols.h_speed_mps[rows, pos] = speed
-    cols.h_heading_deg[rows, pos] = heading
-
-
-def _derive_rates(
-    scene: Scene, rows: IntArray, t_ms: IntArray, states: list[ParticipantState]
-) -> None:
-    """Acceleration and yaw rate: reported if present, else from the oldest sample in history."""
-    cols = scene._cols
-    size = cols.history_len
-    oldest = (cols.h_pos[rows] - cols.h_count[rows] + 1) % size
-    dt_s = (t_ms - cols.h_t_ms[rows, oldest]) / 1000.0
-    ok = (cols.h_count[rows] >= 2) & (dt_s >= 0.05)
+    count = np.minimum(cols.h_count[rows] + 1, size)
+    cols.h_pos[rows], cols.h_count[rows] = pos, count
+    base = rows * size
+    now_at, old_at = base + pos, base + (pos - count + 1) % size
+    h_t, h_speed, h_heading = (
+        cols.h_t_ms.ravel(),
+        cols.h_speed_mps.ravel(),
+        cols.h_heading_deg.ravel(),
+    )
+    h_t[now_at], h_speed[now_at], h_heading[now_at] = t_ms, speed, heading
+    dt_s = (t_ms - h_t[old_at]) / 1000.0
+    ok = (count >= 2) & (dt_s >= 0.05)
     safe_dt = np.where(ok, dt_s, 1.0)
-    speed_now = cols.h_speed_mps[rows, cols.h_pos[rows]]
-    accel = (speed_now - cols.h_speed_mps[rows, oldest]) / safe_dt
-    dh = (
-        cols.h_heading_deg[rows, cols.h_pos[rows]] - cols.h_heading_deg[rows, oldest] + 180.0
-    ) % 360.0 - 180.0
-    yaw = dh / safe_dt
+    accel = np.where(ok, (speed - h_speed[old_at]) / safe_dt, np.nan)
+    dh = (heading - h_heading[old_at] + 180.0) % 360.0 - 180.0
+    yaw = np.where(ok, dh / safe_dt, np.nan)
     rep_accel = _column(states, "accel_long_mps2")
     rep_yaw = _column(states, "yaw_rate_dps")
-    cols.accel_mps2[rows] = np.where(np.isnan(rep_accel), np.where(ok, accel, np.nan), rep_accel)
-    cols.yaw_rate_dps[rows] = np.where(np.isnan(rep_yaw), np.where(ok, yaw, np.nan), rep_yaw)
+    cols.accel_mps2[rows] = np.where(np.isnan(rep_accel), accel, rep_accel)
+    cols.yaw_rate_dps[rows] = np.where(np.isnan(rep_yaw), yaw, rep_yaw)

@@ -8,7 +8,8 @@ platform, whose advisories are scored live against ground truth.
 from __future__ import annotations
 
 import argparse
-import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", default="demo_district", help="library scenario to run")
     p.add_argument("--latency-ms", type=float, default=20.0, help="channel latency (ms)")
     p.add_argument("--loss", type=float, default=0.01, help="channel loss probability")
+    p.add_argument("--port", type=int, default=8080, help="dashboard port on 127.0.0.1")
+    p.add_argument("--store", default="memory", help="history store (default: in memory)")
     p.set_defaults(func=_run)
 
 
@@ -59,23 +62,33 @@ def _run(args: argparse.Namespace) -> int:
         if args.duration <= 0:
             raise ConfigError("--duration must be positive seconds")
         scenario = msgspec.structs.replace(scenario, duration_s=args.duration)
-    config = RunConfig(latency_ms=args.latency_ms, jitter_ms=args.latency_ms / 4, loss=args.loss)
+    config = RunConfig(
+        latency_ms=args.latency_ms,
+        jitter_ms=args.latency_ms / 4,
+        loss=args.loss,
+        epoch_ms=int(time.time() * 1000),  # the demo runs on the wall clock
+    )
     platform, runtime = runtime_platform(
         message_set=config.message_set,
         origin_lat_deg=scenario.origin_lat_deg,
         origin_lon_deg=scenario.origin_lon_deg,
     )
-    if not args.headless:
-        print(_dashboard_note(runtime), file=sys.stderr)
-    print(f"demo: {scenario.description}", flush=True)
-    result = run_scenario(
-        scenario,
-        config=config,
-        platform=platform,
-        encode=model_encoder(config.message_set),
-        pace=args.speed or None,
-        on_second=_line,
+    stop_dashboard = (
+        None if args.headless else _dashboard(runtime, port=args.port, store=args.store)
     )
+    print(f"demo: {scenario.description}", flush=True)
+    try:
+        result = run_scenario(
+            scenario,
+            config=config,
+            platform=platform,
+            encode=model_encoder(config.message_set),
+            pace=args.speed or None,
+            on_second=_line,
+        )
+    finally:
+        if stop_dashboard is not None:
+            stop_dashboard()
     if result.is_interrupted:
         print("interrupted: scoring what ran so far")
     print(format_table(aggregate([result]), implemented=implemented_families([result])))
@@ -83,13 +96,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dashboard_note(runtime: Any) -> str:
-    """The dashboard needs the runtime as an ``api.LiveSource``; say plainly if it is not yet."""
-    needed = ("participants", "intersections", "advisories", "road_events", "subscribe")
-    missing = [m for m in needed if not hasattr(runtime, m)]
-    if missing:
-        return (
-            "demo: dashboard not available yet (the runtime does not offer "
-            f"{', '.join(missing)} for the API); running headless"
-        )
-    return "demo: dashboard wiring pending; running headless"
+def _dashboard(runtime: Any, *, port: int, store: str) -> Callable[[], None]:
+    """Serve the API and dashboard over the demo's runtime on 127.0.0.1; returns the stopper."""
+    from v2xcloud.api import ApiSettings, create_app, record_history
+    from v2xcloud.api.runtime_live import RuntimeLive
+    from v2xcloud.api.server import ServerThread
+    from v2xcloud.api.settings import default_web_dir
+    from v2xcloud.store import HistoryWriter, open_store
+
+    live = RuntimeLive(runtime)
+    history = open_store(store)
+    writer = HistoryWriter(history)
+    stop_recording = record_history(live, writer)
+    settings = ApiSettings.from_env(web_dir=default_web_dir())
+    server = ServerThread(create_app(live=live, store=history, settings=settings), port=port)
+    server.start()
+    print(f"demo: dashboard {server.url}/  (API schema {server.url}/docs)", flush=True)
+
+    def stop() -> None:
+        server.stop()
+        stop_recording()
+        writer.close()
+        history.close()
+
+    return stop

@@ -60,7 +60,6 @@ def timeline(result: ScenarioResult, path: Path) -> Path:
     ax.set_yticks(range(len(keys)), [f"{a} {e}" for a, e in keys], fontsize=7)
     ax.set_xlabel("simulation time (s)   orange: ground truth, x: critical, blue: warning")
     ax.set_title(result.name, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -54,6 +54,7 @@ class SumoBridge:
         self._sumo: Any = None
         self._pending = sorted(scenario.actions, key=lambda a: a.at_s)
         self._departed: set[str] = set()
+        self._just_departed: tuple[str, ...] = ()
         self.vehicle_events: dict[str, frozenset[str]] = {}
         self.forced_signals: dict[str, int] = {}
         self._max_speeds = {
@@ -99,12 +100,17 @@ class SumoBridge:
             traci.simulationStep()
         except (traci.TraCIException, traci.FatalTraCIError) as exc:
             raise SimulationError(f"SUMO failed in {self.scenario.name}: {exc}") from exc
-        for vid in traci.simulation.getDepartedIDList():
+        self._just_departed = traci.simulation.getDepartedIDList()
+        for vid in self._just_departed:
             traci.vehicle.subscribe(vid, _V)
             if vid in self._max_speeds:
                 traci.vehicle.setMaxSpeed(vid, self._max_speeds[vid])
         self._apply_due(traci, traci.simulation.getTime())
         snap = self._snapshot(traci)
+        for vid in self._just_departed:  # insertion is no real acceleration: unavailable
+            k = snap.index.get(vid)
+            if k is not None:
+                snap.accel_mps2[k] = np.nan
         for vid, bits in self.forced_signals.items():
             k = snap.index.get(vid)
             if k is not None:

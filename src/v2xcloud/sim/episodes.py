@@ -81,14 +81,14 @@ class EpisodeTracker:
             self._close(key)
             span = None
         if span is None:
-            self._open[key] = [time_s, time_s]
+            self._open[key] = [float(time_s), float(time_s)]
             self._ttc[key] = []
         else:
-            span[1] = time_s
+            span[1] = float(time_s)
         if ttc_s is not None and math.isfinite(ttc_s):
-            self._ttc[key].append((time_s, ttc_s))
+            self._ttc[key].append((float(time_s), float(ttc_s)))  # plain floats: serialisable
         if critical_s is not None and key not in self._critical:
-            self._critical[key] = critical_s
+            self._critical[key] = float(critical_s)
 
     def _close(self, key: tuple[str, str, str | None]) -> None:
         start, end = self._open.pop(key)

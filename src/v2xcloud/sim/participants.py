@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import msgspec
@@ -69,7 +70,7 @@ class ParticipantEncoder:
         lat, lon = float(lats[i]), float(lons[i])
         is_ped = bool(snap.is_pedestrian[i])
         signals = int(snap.signals[i])
-        accel = float(snap.accel_mps2[i])
+        accel = float(snap.accel_mps2[i])  # NaN on the step a vehicle enters: unavailable
         events = set(self._events.get(sumo_id, frozenset()))
         if signals & 4:
             events.add("eventHazardLights")
@@ -85,7 +86,7 @@ class ParticipantEncoder:
             lon_deg=lon,
             speed_mps=float(snap.speed_mps[i]),
             heading_deg=float(snap.heading_deg[i]),
-            accel_long_mps2=None if is_ped else accel,
+            accel_long_mps2=None if is_ped or not math.isfinite(accel) else accel,
             length_m=float(snap.length_m[i]),
             width_m=float(snap.width_m[i]),
             vehicle_class=None if is_ped else _VEHICLE_CLASS.get(vtype, 10),

@@ -31,7 +31,8 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     config: RunConfig
     wall_s: float = 0.0
     vehicle_hours: float = 0.0
-    advisories: int = 0
+    advisories: int = 0  # scored (WARNING and IMMINENT)
+    info_advisories: dict[str, int] = msgspec.field(default_factory=dict)  # INFO, by app
     frames: dict[str, int] = msgspec.field(default_factory=dict)
     encode_errors: dict[str, int] = msgspec.field(default_factory=dict)
     channel: dict[str, int] = msgspec.field(default_factory=dict)

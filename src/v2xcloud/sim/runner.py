@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from v2xcloud.errors import EncodeError, SimulationError
+from v2xcloud.model import AdvisoryLevel
 from v2xcloud.sim.bridge import SumoBridge
 from v2xcloud.sim.channel import Channel, Delivery
 from v2xcloud.sim.episodes import ssm_episodes
@@ -199,7 +200,14 @@ class _Chain:
         self.result.frames[d.kind] = self.result.frames.get(d.kind, 0) + 1
 
     def _record(self, adv: Any, now_ms: int, time_s: float, *, processing_ms: float) -> None:
-        """Keep one advisory; its latency is channel + waiting for the tick + the tick itself."""
+        """Keep one advisory; its latency is channel + waiting for the tick + the tick itself.
+
+        INFO advisories (BSW's "someone is in your blind spot", GLOSA) are counted apart:
+        only WARNING and IMMINENT advisories are scored as warnings.
+        """
+        if adv.level < AdvisoryLevel.WARNING:
+            self.result.info_advisories[adv.app] = self.result.info_advisories.get(adv.app, 0) + 1
+            return
         ego = self.ids.sumo_id(adv.ego_id) or adv.ego_id
         other = self.ids.sumo_id(adv.other_id) if adv.other_id else None
         seen = [self.last_sent[s] for s in (ego, other) if s and s in self.last_sent]
@@ -230,7 +238,7 @@ def run_scenario(
         wall0 = time.perf_counter()
         chain.start()
         try:
-            _loop(chain, wall0, pace, on_second)
+            _loop(chain, time.perf_counter(), pace, on_second)  # pace from the first step
         except KeyboardInterrupt:
             chain.result.is_interrupted = True
         finally:

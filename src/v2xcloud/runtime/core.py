@@ -139,26 +139,31 @@ class Runtime:
         stats.ticks += 1
         stats.tick_ms.add((time.process_time() - cpu_started) * 1000.0)
         latencies = []
+        active = self._active
+        received = view.received_ms
         for adv in advisories:
             stats.advisories_out[adv.app] += 1
-            self._active[(adv.app, adv.ego_id, adv.other_id)] = adv
-            newest = max(
-                (
-                    int(view.received_ms[r])
-                    for r in (view.row_of(adv.ego_id), view.row_of(adv.other_id or ""))
-                    if r is not None
-                ),
-                default=None,
-            )
-            if newest is not None:
-                latencies.append(now_ms - newest + elapsed_ms)
+            key = (adv.app, adv.ego_id, adv.other_id)
+            before = active.get(key)
+            active[key] = adv
+            if before is not None and before.expires_ms > now_ms and before.level == adv.level:
+                continue  # a refresh: issued because the last one expires, not because of data
+            rows = [
+                r
+                for r in (view.row_of(adv.ego_id), view.row_of(adv.other_id or ""))
+                if r is not None
+            ]
+            if rows:
+                latencies.append(now_ms - max(int(received[r]) for r in rows) + elapsed_ms)
         stats.latency_ms.extend(latencies)
         stats.app_errors = self.host.errors
-        self._active = {k: a for k, a in self._active.items() if a.expires_ms > now_ms}
+        if stats.ticks % 10 == 0:  # drop expired advisories now and then, not every tick
+            self._active = {k: a for k, a in active.items() if a.expires_ms > now_ms}
 
     def active_advisories(self) -> list[Advisory]:
         """Advisories issued and not yet expired at the last tick (for the API)."""
-        return list(self._active.values())
+        now = self.view.now_ms if self.view is not None else 0
+        return [a for a in self._active.values() if a.expires_ms > now]
 
     def stats(self) -> dict[str, Any]:
         """Messages in, advisories out, tick CPU ms and latency ms percentiles, scene counters,

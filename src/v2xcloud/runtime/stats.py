@@ -42,8 +42,13 @@ class Percentiles:
 
 
 class RuntimeStats:
-    """What the runtime has done: messages in (per type), frames rejected, advisories out
-    (per app), ticks, tick CPU time (ms) and arrival-to-advisory latency (ms)."""
+    """What the runtime has done: messages in (per type), advisories out (per app), app
+    errors, ticks, tick CPU time (ms) and arrival-to-advisory latency (ms).
+
+    The latency of an advisory is the time from the arrival of the newest report of its ego
+    or other participant to the end of the tick that issued it; refreshes (the same level
+    re-issued before expiry) are not data-driven and are left out.
+    """
 
     def __init__(self) -> None:
         self.messages_in: Counter[str] = Counter()

@@ -7,7 +7,9 @@ few vectorised steps, expires stale participants and returns the tick's ``SceneV
 Fusion: an RSM object whose ``reported_id`` is a BSM sender's id is that participant. While
 the participant's self-report is fresh, the perception only updates a cross-check position
 (``Flag.PERCEIVED``); when self-reports stop, the perception carries the participant on.
-RSM objects without a reported id stay separate participants (no gating on position).
+RSM objects without a reported id are fused by gating (``fuse_gate_m``, see ``_fusion``): the
+nearest fresh self-reporter with a matching position, speed and heading takes the object's id
+as an alias. Objects that match nobody stay separate participants.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from v2xcloud.model import (
 )
 from v2xcloud.twin._apply import Pending, apply_pending
 from v2xcloud.twin._columns import Columns
+from v2xcloud.twin._fusion import fuse_unlabelled
 from v2xcloud.twin.clocks import SourceClocks
 from v2xcloud.twin.places import Places
 from v2xcloud.twin.view import SceneView
@@ -56,6 +59,7 @@ class SceneStats:
         self.late = 0  # reports older than the state already held (flagged, not applied)
         self.cross_checked = 0  # perception reports of a participant with a fresh self-report
         self.expired = 0  # participants dropped for staleness
+        self.fused = 0  # roadside objects without a BSM id fused into a self-reporter by gating
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""
@@ -70,6 +74,8 @@ class Scene:
     ``level_gap_m``: elevation difference above which two participants are on different
     levels (a bridge over a road). ``stopped_speed_mps``: at or below this a participant is
     stopped. ``clock_window_ms``: window of the per-source clock offset estimate.
+    ``fuse_gate_m`` (0 disables), ``fuse_speed_gate_mps``, ``fuse_heading_gate_deg``: gates for
+    fusing RSM objects without a BSM id with self-reporters.
 
     >>> from v2xcloud.geo import LocalFrame
     >>> scene = Scene(LocalFrame(origin_lat_deg=28.2, origin_lon_deg=112.9))
@@ -87,6 +93,9 @@ class Scene:
         stopped_speed_mps: float = 0.3,
         clock_window_ms: int = 30_000,
         history_len: int = 6,
+        fuse_gate_m: float = 3.0,
+        fuse_speed_gate_mps: float = 2.0,
+        fuse_heading_gate_deg: float = 30.0,
     ) -> None:
         self.frame = frame
         self.stale_after_ms = stale_after_ms
@@ -103,6 +112,10 @@ class Scene:
         self._states: list[ParticipantState | None] = []
         self._pending: list[Pending] = []
         self._next_uid = 0
+        self._aliases: dict[int, list[str]] = {}  # row -> ids of roadside objects fused into it
+        self.fuse_gate_m = fuse_gate_m
+        self.fuse_speed_gate_mps = fuse_speed_gate_mps
+        self.fuse_heading_gate_deg = fuse_heading_gate_deg
 
     def __len__(self) -> int:
         return len(self._row_of)
@@ -183,6 +196,13 @@ class Scene:
         pending, self._pending = self._pending, []
         if pending:
             apply_pending(self, pending)
+            if self.fuse_gate_m > 0 and any(p[3] for p in pending):
+                self.stats.fused += fuse_unlabelled(
+                    self,
+                    gate_m=self.fuse_gate_m,
+                    speed_gate_mps=self.fuse_speed_gate_mps,
+                    heading_gate_deg=self.fuse_heading_gate_deg,
+                )
         self._expire(now_ms)
         self.places.expire(now_ms)
         return self._view(now_ms)
@@ -193,6 +213,8 @@ class Scene:
         stale = cols.alive[:used] & (cols.t_ms[:used] < now_ms - self.stale_after_ms)
         for row in np.flatnonzero(stale).tolist():
             del self._row_of[self._ids[row]]
+            for alias in self._aliases.pop(row, ()):
+                self._row_of.pop(alias, None)
             self._states[row] = None
             cols.release(row)
             self.stats.expired += 1

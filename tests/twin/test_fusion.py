@@ -1,0 +1,79 @@
+"""Gating fusion: roadside objects without a BSM id that are a self-reporting participant."""
+
+from __future__ import annotations
+
+from v2xcloud.model import ParticipantKind, ParticipantSource, Rsm
+from v2xcloud.twin import Flag, Scene
+from v2xcloud.twin.testing import TEST_FRAME, bsm_at, state_at
+
+
+def _rsm(t_ms: int, *objects: tuple[str, float, float, float, float, ParticipantKind]) -> Rsm:
+    states = tuple(
+        state_at(
+            oid,
+            x_m=x,
+            y_m=y,
+            t_ms=t_ms,
+            speed_mps=v,
+            heading_deg=h,
+            kind=kind,
+            source=ParticipantSource.RSM,
+        )
+        for oid, x, y, v, h, kind in objects
+    )
+    return Rsm(msg_count=1, rsu_id="r1", ref_lat_deg=28.19, ref_lon_deg=112.97, participants=states)
+
+
+VEH = ParticipantKind.VEHICLE
+PED = ParticipantKind.PEDESTRIAN
+
+
+def test_object_on_top_of_a_bsm_vehicle_is_fused_and_later_cross_checks() -> None:
+    scene = Scene(TEST_FRAME)
+    for k in range(5):
+        t = 1_000 + 100 * k
+        y = 10.0 * k * 0.1
+        scene.ingest(
+            bsm_at("car", x_m=0.0, y_m=y, t_ms=t, speed_mps=10.0),
+            received_at_ms=t + 10,
+            source="obu",
+        )
+        objects = [
+            ("r1/5", 0.9, y - 0.5, 10.3, 2.0, VEH),  # the car, seen by the RSU
+            ("r1/6", 0.0, y + 12.0, 10.0, 0.0, VEH),  # another car 12 m ahead, not connected
+            ("r1/7", 1.5, y + 1.0, 1.4, 90.0, PED),  # a pedestrian right beside the car
+        ]
+        scene.ingest(_rsm(t, *objects), received_at_ms=t + 30, source="rsu")
+        view = scene.update(t + 50)
+    assert sorted(view.ids) == ["car", "r1/6", "r1/7"]
+    row = view.row_of("car")
+    assert row is not None and view.flags[row] & Flag.PERCEIVED
+    assert scene.stats.fused == 1
+    assert scene.stats.cross_checked == 4  # the four later frames of r1/5
+
+
+def test_alias_carries_on_when_self_reports_stop_and_is_dropped_with_the_participant() -> None:
+    scene = Scene(TEST_FRAME, stale_after_ms=500)
+    scene.ingest(
+        bsm_at("car", x_m=0.0, y_m=0.0, t_ms=0, speed_mps=10.0), received_at_ms=5, source="obu"
+    )
+    scene.ingest(_rsm(0, ("r1/5", 0.5, 0.5, 10.0, 0.0, VEH)), received_at_ms=8, source="rsu")
+    scene.update(10)
+    scene.ingest(_rsm(700, ("r1/5", 0.5, 7.5, 10.0, 0.0, VEH)), received_at_ms=708, source="rsu")
+    view = scene.update(710)
+    assert view.ids == ["car"]  # the object's report carried the participant on
+    assert abs(view.y_m[0] - 7.6) < 0.2
+    assert len(scene.update(2_000)) == 0
+    scene.ingest(
+        _rsm(2_100, ("r1/5", 0.5, 30.0, 10.0, 0.0, VEH)), received_at_ms=2_108, source="rsu"
+    )
+    assert scene.update(2_110).ids == ["r1/5"]  # a new participant, not a ghost alias
+
+
+def test_fusion_can_be_switched_off() -> None:
+    scene = Scene(TEST_FRAME, fuse_gate_m=0.0)
+    scene.ingest(
+        bsm_at("car", x_m=0.0, y_m=0.0, t_ms=0, speed_mps=10.0), received_at_ms=5, source="obu"
+    )
+    scene.ingest(_rsm(0, ("r1/5", 0.5, 0.5, 10.0, 0.0, VEH)), received_at_ms=8, source="rsu")
+    assert sorted(scene.update(10).ids) == ["car", "r1/5"]

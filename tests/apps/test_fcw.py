@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import math
 
+import numpy as np
 import pytest
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.fcw import FcwConfig, ForwardCollisionWarning
-from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model import AdvisoryLevel, Lane, MapData, MapLink, MapNode, NodeId
+from v2xcloud.twin.testing import TEST_FRAME
 
 
 def _collision_time(gap0_m: float, closing_mps: float) -> float:
@@ -93,3 +96,52 @@ def test_does_not_flicker_or_repeat() -> None:
     assert all(lvl == AdvisoryLevel.IMMINENT for _, lvl in issued[first_imminent:])
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(issued)]
     assert min(gaps) >= 0.1 and len(issued) <= 10
+
+
+def _arc_lane(lane_id: int, radius_m: float) -> Lane:
+    """A counter-clockwise arc around the origin from 0° to 180° (a left-hand curve)."""
+    angles = np.radians(np.arange(0.0, 181.0, 2.0))
+    lat, lon = TEST_FRAME.to_wgs84(radius_m * np.cos(angles), radius_m * np.sin(angles))
+    return Lane(
+        lane_id=lane_id, width_m=3.5, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True))
+    )
+
+
+def _on_arc(radius_m: float, angle0_deg: float, speed_mps: float):
+    def at(t: float) -> tuple[float, float, float, float]:
+        a = math.radians(angle0_deg) + speed_mps * t / radius_m
+        heading = math.degrees(math.atan2(-math.sin(a), math.cos(a))) % 360.0
+        return radius_m * math.cos(a), radius_m * math.sin(a), speed_mps, heading
+
+    return at
+
+
+def test_map_lanes_keep_a_car_in_the_next_lane_of_a_curve_out_of_fcw() -> None:
+    # on a 30 m curve a car stopped 20° ahead in the outer lane is only 1.5 m off the ego's
+    # heading line: by geometry alone it looks like the lane ahead, by the MAP it is not
+    lanes = MapData(
+        msg_count=1,
+        nodes=(
+            MapNode(
+                id=NodeId(region=1, id=1),
+                lat_deg=28.19,
+                lon_deg=112.97,
+                in_links=(
+                    MapLink(
+                        upstream_node=NodeId(region=1, id=2),
+                        lanes=(_arc_lane(1, 30.0), _arc_lane(2, 33.5)),
+                    ),
+                ),
+            ),
+        ),
+    )
+    ego = Mover("ego", _on_arc(30.0, 0.0, 8.0))
+    outer = Mover("outer", _on_arc(33.5, 20.0, 0.0))
+    assert (
+        first(run(ForwardCollisionWarning(), [ego, outer], seconds=0.5), "ego", "outer") is not None
+    )
+    assert run(ForwardCollisionWarning(), [ego, outer], seconds=0.5, maps=[lanes]) == []
+    inner = Mover("inner", _on_arc(30.0, 20.0, 0.0))  # the same, but in the ego's own lane
+    assert first(
+        run(ForwardCollisionWarning(), [ego, inner], seconds=0.5, maps=[lanes]), "ego", "inner"
+    )

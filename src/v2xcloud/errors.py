@@ -107,4 +107,12 @@ class ReplayError(V2xCloudError):
 
 
 class SceneError(V2xCloudError):
-    """The live scene was given something it cannot hold (an unknown message type) or misused."""
+    """The live scene was given something it cannot hold (an unknown message type) or misused.
+
+    ``reason`` is a short tag for counting: ``"unsupported_message"`` or ``"implausible"``
+    (a report whose position, speed or heading is impossible).
+    """
+
+    def __init__(self, detail: str, *, reason: str = "unsupported_message") -> None:
+        self.reason = reason
+        super().__init__(detail)

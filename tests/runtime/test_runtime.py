@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from v2xcloud.apps import ForwardCollisionWarning
 from v2xcloud.codec import MessageSet
 from v2xcloud.codec import bsm as bsm_codec
@@ -120,3 +122,33 @@ def test_manual_clock_and_bus() -> None:
     bus.subscribe("advisory.FCW", lambda topic, _: 1 / 0)
     assert bus.publish("advisory.FCW", None) == 2
     assert seen == ["advisory.FCW"] and bus.errors == 1
+
+
+def test_impossible_reports_are_dead_lettered_or_dropped_and_counted() -> None:
+    from v2xcloud.model import ParticipantSource, Rsm
+    from v2xcloud.twin.testing import state_at
+
+    runtime = Runtime(frame=TEST_FRAME, apps=[])
+    good = bsm_at("ok", x_m=0, y_m=0, t_ms=T0, speed_mps=5.0)
+    bad = msgspec.structs.replace(good.participant, id="bad", lat_deg=float("nan"))
+    runtime.ingest(good, received_at_ms=T0, source="obu")
+    runtime.ingest(bad, received_at_ms=T0, source="obu")
+    fast = msgspec.structs.replace(good.participant, id="fast", speed_mps=900.0)
+    runtime.ingest(fast, received_at_ms=T0, source="obu")
+    objects = (
+        state_at("r/1", x_m=5, y_m=5, t_ms=T0, source=ParticipantSource.RSM),
+        msgspec.structs.replace(state_at("r/2", x_m=5, y_m=5, t_ms=T0), lon_deg=500.0),
+    )
+    runtime.ingest(
+        Rsm(msg_count=1, rsu_id="r", ref_lat_deg=28.19, ref_lon_deg=112.97, participants=objects),
+        received_at_ms=T0,
+        source="rsu",
+    )
+    runtime.tick(T0 + 100)
+    stats = runtime.stats()
+    assert stats["dead_letters"] == {"implausible": 2}
+    assert (
+        "NaN" in runtime.dead_letters.recent()[0].detail
+        or "nan" in runtime.dead_letters.recent()[0].detail
+    )
+    assert stats["scene"]["rejected"] == 3 and stats["participants"] == 2  # ok and r/1

@@ -66,7 +66,8 @@ class Runtime:
     def ingest(self, message: SceneMessage, *, received_at_ms: int, source: str) -> None:
         """Hand one decoded model message to the scene (applied at the next tick).
 
-        A message the scene cannot hold is dead-lettered (reason ``unsupported_message``).
+        A message the scene cannot hold is dead-lettered (reason ``unsupported_message``), a
+        self-report with an impossible position, speed or heading too (``implausible``).
         """
         name = type(message).__name__
         self._stats.messages_in[name] += 1
@@ -78,7 +79,7 @@ class Runtime:
                     raw=b"",
                     source=source,
                     received_at_ms=received_at_ms,
-                    reason="unsupported_message",
+                    reason=exc.reason,
                     detail=str(exc),
                 )
             )

@@ -61,3 +61,10 @@ def test_window_and_ego_must_match() -> None:
     other = group_warnings([("EBW", "c", "b", 11.0, None)])
     assert score([ep], other, vehicle_hours=1.0, apps={"EBW"})["EBW"].detected == 0
     assert family_of("BSW") == family_of("LCW") == "BSW/LCW"
+
+
+def test_unobservable_episodes_are_counted_apart() -> None:
+    hidden = _ep("VRUCW", "a", 10.0, 12.0, is_observable=False)
+    s = score([hidden], [], vehicle_hours=1.0, apps={"VRUCW"})["VRUCW"]
+    assert s.episodes == 0 and s.unobservable == 1 and s.recall is None
+    assert s.summary()["unobservable"] == 1

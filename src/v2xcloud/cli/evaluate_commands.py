@@ -50,7 +50,12 @@ def _progress(result: ScenarioResult, done: int, total: int) -> None:
 def _run(args: argparse.Namespace) -> int:
     # deferred: the bench pulls in SUMO, the runtime and matplotlib
     from v2xcloud.sim.evaluate import aggregate, evaluate
-    from v2xcloud.sim.report import format_table, implemented_families, write_report
+    from v2xcloud.sim.report import (
+        format_table,
+        implemented_families,
+        split_groups,
+        write_report,
+    )
     from v2xcloud.sim.result import RunConfig
 
     if not 0.0 <= args.loss < 1.0:
@@ -69,7 +74,14 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = evaluate(scenarios, config=config, jobs=args.jobs, on_done=_progress)
     scores = aggregate(results)
-    print(format_table(scores, implemented=implemented_families(results)))
+    implemented = implemented_families(results)
+    groups = split_groups(results)
+    if all(groups.values()):
+        for name, group in groups.items():
+            print(f"\n{name} ({len(group)} scenarios)")
+            print(format_table(aggregate(group), implemented=implemented))
+        print(f"\nall {len(results)} scenarios")
+    print(format_table(scores, implemented=implemented))
     print(
         f"{len(results)} scenarios in {time.perf_counter() - started:.1f} s; channel "
         f"{args.latency_ms:g} ms ± {args.jitter_ms:g} ms, loss {args.loss:.0%}"

@@ -40,6 +40,7 @@ class Episode(msgspec.Struct, frozen=True, kw_only=True):
     min_ttc_s: float | None = None
     is_collision: bool = False
     is_required: bool = True  # False: grey zone, counted neither as miss nor as false alarm
+    is_observable: bool = True  # False: the ego cannot be told or the other is never seen
     ttc_times_s: tuple[float, ...] = ()
     ttc_values_s: tuple[float, ...] = ()
 

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from v2xcloud.errors import EncodeError, SimulationError
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.sim.bridge import SumoBridge
 from v2xcloud.sim.channel import Channel, Delivery
-from v2xcloud.sim.episodes import ssm_episodes
+from v2xcloud.sim.episodes import Episode, ssm_episodes
 from v2xcloud.sim.harness import HarnessTruth
 from v2xcloud.sim.identities import IdentityMap
 from v2xcloud.sim.local_frame import LocalFrame
@@ -80,6 +82,8 @@ class _Chain:
         self.last_sent: dict[str, int] = {}
         self.records: list[tuple[str, str, str | None, float, float | None]] = []
         self.road_users = 0
+        self.perceived: set[str] = set()  # SUMO ids ever reported by a roadside sensor
+        self.pedestrians: set[str] = set()
 
     def start(self) -> None:
         self.bridge.start()
@@ -156,6 +160,7 @@ class _Chain:
         snap = self.bridge.step()
         t0 = self._timed("sumo", t0)
         self.road_users = len(snap.ids)
+        self.pedestrians.update(snap.ids[i] for i in snap.is_pedestrian.nonzero()[0])
         n_vehicles = int((~snap.is_pedestrian).sum())
         self.result.vehicle_steps += n_vehicles
         self.result.vehicle_hours += n_vehicles * self.sc.step_s / 3600.0
@@ -184,6 +189,7 @@ class _Chain:
         for sensor in self.sensors:
             seen = self.participants.rsm(snap, sensor)
             if seen is not None:
+                self.perceived.update(seen[0])
                 self._send(
                     seen[1], sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen[0])
                 )
@@ -269,6 +275,7 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     episodes = []
     if chain.config.has_ground_truth:
         episodes = ssm_episodes(chain.bridge.ssm_path, collisions) + chain.harness.finish()
+    episodes = [_observability(chain, e) for e in episodes]
     warnings = group_warnings(chain.records)
     apps = chain.platform.app_codes() | {e.app for e in episodes}
     scores = score(
@@ -291,6 +298,16 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
         "bytes": chain.channel.stats.bytes_sent,
     }
     return res
+
+
+def _observability(chain: _Chain, e: Episode) -> Episode:
+    """Mark episodes whose ego sends no BSM, or whose other is never on the wire."""
+    ids = chain.ids
+    ego_ok = ids.is_connected(e.ego)
+    other_ok = e.other is None or e.other in chain.perceived
+    if e.other is not None and e.other not in chain.pedestrians:
+        other_ok = other_ok or ids.is_connected(e.other)  # pedestrians: only sensors see them
+    return e if ego_ok and other_ok else msgspec.structs.replace(e, is_observable=False)
 
 
 def _collisions(path: Path) -> dict[frozenset[str], float]:

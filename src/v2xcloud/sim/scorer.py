@@ -3,7 +3,9 @@
 Advisories are first grouped into *warnings*: consecutive advisories of one app to one ego
 about one other, less than ``WARNING_GAP_S`` apart. A warning matches an episode of the same
 family and ego whose window ``[start - EARLY_S, end + LATE_S]`` contains the warning's onset.
-Recall counts required episodes only (``Episode.is_required``); a warning inside a grey-zone
+Recall counts required, observable episodes only (``Episode.is_required``,
+``is_observable``: a non-connected ego cannot be warned, an other that is neither connected
+nor ever seen by a roadside sensor cannot be known); a warning inside a grey-zone
 episode, or on a real conflict of a related family (ICW/LTA, FCW/EBW), is not a false alarm.
 """
 
@@ -59,6 +61,7 @@ class AppScore(msgspec.Struct, kw_only=True):
     ttc_at_onset_s: list[float] = msgspec.field(default_factory=list)
     latencies_ms: list[float] = msgspec.field(default_factory=list)
     flicker: int = 0
+    unobservable: int = 0  # required episodes the platform could not see or address
 
     @property
     def recall(self) -> float | None:
@@ -88,6 +91,7 @@ class AppScore(msgspec.Struct, kw_only=True):
             "lead_time_p10_s": float(np.percentile(lead, 10)) if lead else None,
             "ttc_at_onset_median_s": statistics.median(self.ttc_at_onset_s) if self.ttc_at_onset_s else None,
             "flicker": self.flicker,
+            "unobservable": self.unobservable,
             "latency_median_ms": statistics.median(self.latencies_ms) if self.latencies_ms else None,
             "latency_max_ms": max(self.latencies_ms) if self.latencies_ms else None,
         }  # fmt: skip
@@ -150,6 +154,9 @@ def score(
         if e.app not in scores or not e.is_required:
             continue
         s = scores[e.app]
+        if not e.is_observable:
+            s.unobservable += 1
+            continue
         s.episodes += 1
         found = by_ep.get(k, [])
         if not found:

@@ -12,7 +12,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.geo.frame import LocalFrame
+from v2xcloud.geo.frame import LocalFrame, unit_to_heading_deg
 from v2xcloud.model import Lane, MapData, MapLink, NodeId
 
 __all__ = ["LaneInfo", "LaneMap", "LaneMatch"]
@@ -117,7 +117,7 @@ class LaneMap:
         self._half_w = np.array([self.lanes[k].width_m / 2 for k in self._lane], dtype=np.float64)
         dx, dy = self._bx - self._ax, self._by - self._ay
         self._len2 = np.maximum(dx * dx + dy * dy, 1e-9)
-        self._heading = np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)
+        self._heading = unit_to_heading_deg(dx, dy)
         pad = self._half_w + self.tolerance_m
         keys: list[IntArray] = []
         owners: list[IntArray] = []

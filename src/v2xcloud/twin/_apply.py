@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.geo import unit_to_heading_deg
 from v2xcloud.model import ParticipantState
 from v2xcloud.twin.flags import KIND_CODES, SOURCE_CODES, Flag, flags_of
 
@@ -169,7 +170,7 @@ def _derive_motion(
     speed[miss_speed] = moved_speed[miss_speed]
     moving = ok & (moved_speed > 0.5)
     miss_heading = np.isnan(heading) & moving
-    heading[miss_heading] = np.mod(np.degrees(np.arctan2(dx, dy)), 360.0)[miss_heading]
+    heading[miss_heading] = unit_to_heading_deg(dx, dy)[miss_heading]
 
 
 def _history_rates(

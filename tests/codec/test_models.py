@@ -14,7 +14,7 @@ from v2xcloud.codec import (
     encode_model,
     encode_native,
 )
-from v2xcloud.errors import EncodeError
+from v2xcloud.errors import DecodeError, EncodeError
 from v2xcloud.model import (
     Bsm,
     Connection,
@@ -286,3 +286,48 @@ def test_day2_psm_and_ssm_models() -> None:
         and obj.lat_deg == pytest.approx(28.09999)
         and obj.width_m == pytest.approx(1.8)
     )
+
+
+def test_unavailable_sender_position_is_rejected_not_invented() -> None:
+    frame = encode(_bsm_json(pos={"lat": 900000001, "long": 1129800000}), message_set=S20)
+    result = decode(frame, message_set=S20)
+    assert not isinstance(result, Decoded)
+    assert (result.reason, result.where) == (RejectReason.NO_POSITION, "$.bsmFrame.pos")
+    kept = decode(frame, message_set=S20, require_position=False)  # the lossless path keeps it
+    assert isinstance(kept, Decoded) and encode(kept.json, message_set=S20) == frame
+    with pytest.raises(DecodeError, match="unavailable"):
+        kept.to_model()
+
+
+def test_unavailable_nested_absolute_position_raises_on_to_model() -> None:
+    path = {
+        "crumbData": [
+            {
+                "llvOffset": {"offsetLL": {"position-LatLon": {"lon": 1, "lat": 900000001}}},
+                "timeOffset": 5,
+            }
+        ]
+    }
+    frame = encode(_bsm_json(safetyExt={"pathHistory": path}), message_set=S20)
+    result = decode(frame, message_set=S20)
+    assert isinstance(result, Decoded)
+    with pytest.raises(DecodeError) as info:
+        result.to_model()
+    assert info.value.reason == "no_position"
+
+
+def test_speed_limit_marked_unavailable_is_left_out() -> None:
+    link = {
+        "upstreamNodeId": {"id": 2},
+        "linkWidth": 700,
+        "lanes": [{"laneID": 1}],
+        "speedLimits": [
+            {"type": "vehicleMaxSpeed", "speed": 8191},
+            {"type": "vehicleMinSpeed", "speed": 500},
+        ],
+    }
+    node = {"id": {"id": 1}, "refPos": {"lat": 281000000, "long": 1129000000}, "inLinks": [link]}
+    model = _decode_model(encode({"mapFrame": {"msgCnt": 1, "nodes": [node]}}, message_set=S20))
+    assert [(s.kind, s.speed_mps) for s in model.nodes[0].in_links[0].speed_limits] == [
+        ("vehicleMinSpeed", 10.0)
+    ]

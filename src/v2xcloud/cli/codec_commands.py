@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from v2xcloud.codec import (
+    Decoded,
     DeploymentArea,
     MessageSet,
     Rejected,
@@ -33,7 +34,7 @@ from v2xcloud.codec import (
     iter_hex_lines,
     message_set_of,
 )
-from v2xcloud.errors import ConfigError, EncodeError, FramingError
+from v2xcloud.errors import ConfigError, DecodeError, EncodeError, FramingError
 
 __all__ = ["register"]
 
@@ -139,18 +140,32 @@ def run_decode(args: argparse.Namespace) -> int:
             line = _reject_line(frame, meta)
         else:
             reference = meta.get("captured_at_ms", args.received_at_ms)
-            result = decode(frame, message_set=message_set, received_at_ms=reference, area=area)
-            line = (
-                _reject_line(result, meta)
-                if isinstance(result, Rejected)
-                else _decoded_line(result, meta, args.model)
+            result = decode(
+                frame,
+                message_set=message_set,
+                received_at_ms=reference,
+                area=area,
+                require_position=not args.model,  # lossless JSON keeps every valid frame
             )
+            line = _line(result, meta, args.model)
         counts[line["reason"] if line.get("rejected") else "decoded"] += 1
         out.write(msgspec.json.encode(line).decode() + "\n")
     out.flush()
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"v2xcloud decode: {summary or 'no frames'}", file=sys.stderr)
     return 0
+
+
+def _line(result: Decoded | Rejected, meta: dict[str, Any], as_model: bool) -> dict[str, Any]:
+    if isinstance(result, Rejected):
+        return _reject_line(result, meta)
+    try:
+        return _decoded_line(result, meta, as_model)
+    except DecodeError as exc:  # e.g. a nested absolute position marked unavailable
+        known = {r.value for r in RejectReason}
+        reason = RejectReason(exc.reason) if exc.reason in known else RejectReason.MALFORMED
+        rejected = Rejected(raw=result.raw, reason=reason, detail=exc.detail, where=exc.where)
+        return _reject_line(rejected, meta)
 
 
 def _decoded_line(result: Any, meta: dict[str, Any], as_model: bool) -> dict[str, Any]:

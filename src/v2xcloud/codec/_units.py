@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from v2xcloud.errors import EncodeError
+from v2xcloud.errors import DecodeError, EncodeError
 
 DEG_DIV = 10_000_000  # wire lat/lon unit: 1e-7 degree
 LAT_UNAVAILABLE = 900000001
@@ -69,14 +69,12 @@ def wire(kind: str, value: float | None, where: str, message: str) -> int:
     return number
 
 
-def lat_deg(value: int) -> float | None:
-    """Latitude in 1e-7 degree → degrees (``None`` if unavailable)."""
-    return None if value == LAT_UNAVAILABLE else value / DEG_DIV
-
-
-def lon_deg(value: int) -> float | None:
-    """Longitude in 1e-7 degree → degrees (``None`` if unavailable)."""
-    return None if value == LON_UNAVAILABLE else value / DEG_DIV
+def position_deg(lat: int, lon: int, where: str, message: str) -> tuple[float, float]:
+    """A required lat/lon (1e-7°) → degrees; raises ``DecodeError`` (``no_position``) when the
+    sender marked it unavailable, since the SI model has no place for a missing position."""
+    if lat == LAT_UNAVAILABLE or lon == LON_UNAVAILABLE:
+        raise DecodeError(message, "no_position", "position marked unavailable", where=where)
+    return lat / DEG_DIV, lon / DEG_DIV
 
 
 def position3d(
@@ -115,6 +113,7 @@ def absolute(offset: dict[str, Any], ref: dict[str, Any]) -> tuple[float, float,
     kind, ll = offset["offsetLL"]
     if kind == "position-LatLon":
         lat, lon = ll["lat"], ll["lon"]
+        position_deg(lat, lon, "offsetLL.position-LatLon", "MessageFrame")
     else:
         lat, lon = ref["lat"] + ll["lat"], ref["long"] + ll["lon"]
     elevation = None

@@ -69,13 +69,14 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> Bsm:
     safety = value.get("safetyExt") or {}
     accuracy = value.get("posAccuracy")
     classification = value["vehicleClass"]["classification"]
+    lat, lon = u.position_deg(pos["lat"], pos["long"], "$.pos", _MSG)
     participant = ParticipantState(
         id=value["id"].hex(),
         kind=p.kind_of_class(classification),
         source=ParticipantSource.BSM,
         timestamp_ms=reference_ms if mark is None else utc_ms_from_sec_mark(mark, reference_ms),
-        lat_deg=u.lat_deg(pos["lat"]) or 0.0,
-        lon_deg=u.lon_deg(pos["long"]) or 0.0,
+        lat_deg=lat,
+        lon_deg=lon,
         elevation_m=u.si("elevation", pos.get("elevation")),
         **p.motion(value),
         **p.size(value["size"]),

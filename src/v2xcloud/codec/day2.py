@@ -36,7 +36,7 @@ def _time_of(value: dict[str, Any], reference_ms: int) -> int:
 
 
 def _lat_lon(pos: dict[str, Any]) -> tuple[float, float]:
-    return u.lat_deg(pos["lat"]) or 0.0, u.lon_deg(pos["long"]) or 0.0
+    return u.position_deg(pos["lat"], pos["long"], "$.msgFrameExt.value", "Day-2")
 
 
 def psm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Psm:

@@ -16,7 +16,7 @@ from v2xcloud.codec._uper import Reject, decode_type, peek_alternative, split_er
 from v2xcloud.codec._version_check import check_plausible, explain_version
 from v2xcloud.codec.json_form import JsonForm
 from v2xcloud.codec.message_set import DAY2_MESSAGES, FRAME_MESSAGES, MessageSet
-from v2xcloud.codec.plausibility import DeploymentArea
+from v2xcloud.codec.plausibility import DeploymentArea, missing_position
 from v2xcloud.codec.result import Decoded, Rejected, RejectReason
 from v2xcloud.errors import EncodeError
 
@@ -107,19 +107,27 @@ def decode(
     received_at_ms: int = 0,
     area: DeploymentArea | None = None,
     check_version: bool = True,
+    require_position: bool = True,
 ) -> Decoded | Rejected:
     """Decode one UPER MessageFrame. Never raises for bad bytes: returns ``Rejected``.
 
     ``received_at_ms`` (UTC ms) resolves bare secMark/moy times in the SI model; ``area``
     switches on the strict plausibility check of MAP and RSI reference points;
     ``check_version=False`` turns off the wrong-version heuristic used when no area is set
-    (for data known to be on ``message_set``, e.g. generated test frames).
+    (for data known to be on ``message_set``, e.g. generated test frames);
+    ``require_position=False`` keeps frames whose sender/reference position is marked
+    unavailable (valid on the wire, so the lossless JSON path keeps them; their
+    ``to_model()`` raises ``DecodeError`` with reason ``no_position``). By default they are
+    rejected as ``no_position``, so an SI-model consumer never meets one.
     """
     data = bytes(data)
     if not data:
         return Rejected(raw=data, reason=RejectReason.EMPTY, detail="no bytes")
     try:
         value = _decode_value(data, message_set)
+        if require_position and (where := missing_position(*value)) is not None:
+            detail = f"{_message_type(value)}: position marked unavailable; the SI model needs one"
+            raise Reject(RejectReason.NO_POSITION, detail, where)
         check_plausible(value, message_set, data, area, check_version)
     except Reject as exc:
         if check_version:

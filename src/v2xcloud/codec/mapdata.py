@@ -30,8 +30,11 @@ def _points(value: list[dict[str, Any]] | None, ref: dict[str, Any]) -> tuple[La
 
 
 def _limits(value: list[dict[str, Any]] | None) -> tuple[SpeedLimit, ...]:
+    # a limit whose speed is "unavailable" says nothing: it is left out
     return tuple(
-        SpeedLimit(kind=s["type"], speed_mps=u.si("speed", s["speed"]) or 0.0) for s in value or ()
+        SpeedLimit(kind=s["type"], speed_mps=speed)
+        for s in value or ()
+        if (speed := u.si("speed", s["speed"])) is not None
     )
 
 
@@ -82,11 +85,12 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> MapData:
     nodes = []
     for node in value["nodes"]:
         ref = node["refPos"]
+        lat, lon = u.position_deg(ref["lat"], ref["long"], "$.nodes.refPos", _MSG)
         nodes.append(
             MapNode(
                 id=node_id(node["id"]),
-                lat_deg=u.lat_deg(ref["lat"]) or 0.0,
-                lon_deg=u.lon_deg(ref["long"]) or 0.0,
+                lat_deg=lat,
+                lon_deg=lon,
                 elevation_m=u.si("elevation", ref.get("elevation")),
                 name=node.get("name"),
                 in_links=tuple(_link(link, ref) for link in node.get("inLinks", ())),

@@ -23,7 +23,7 @@ import msgspec
 
 from v2xcloud.codec._units import absolute
 
-__all__ = ["CHINA", "DeploymentArea", "reference_points", "strict_problem"]
+__all__ = ["CHINA", "DeploymentArea", "missing_position", "reference_points", "strict_problem"]
 
 _DEG_DIV = 10_000_000
 _UNAVAILABLE_LAT = 900000001
@@ -81,6 +81,30 @@ def reference_points(alternative: str, value: dict[str, Any]) -> Iterator[tuple[
                 yield f"$.mapFrame.nodes[{i}].refPos", *ll
     elif alternative == "rsiFrame" and (ll := _latlon(value["refPos"])) is not None:
         yield "$.rsiFrame.refPos", *ll
+
+
+_POSITION_FIELD = {"bsmFrame": "pos", "rsmFrame": "refPos", "rsiFrame": "refPos"}
+_DAY2_POSITION_FIELD = {15: "pos", 12: "sensorPos", 13: "refPos", 11: "refPos"}  # PSM SSM VIR RSC
+
+
+def missing_position(alternative: str, value: dict[str, Any]) -> str | None:
+    """Where the sender's or reference position is marked unavailable, or None.
+
+    Such a frame is valid on the wire but has no place in the SI model (positions are
+    required there), so ``decode`` rejects it as ``no_position`` rather than invent one.
+    """
+    if alternative == "mapFrame":
+        for i, node in enumerate(value["nodes"]):
+            if _latlon(node["refPos"]) is None:
+                return f"$.mapFrame.nodes[{i}].refPos"
+        return None
+    if alternative == "msgFrameExt":
+        field = _DAY2_POSITION_FIELD.get(value["messageId"])
+        if field and _latlon(value["value"][field]) is None:
+            return f"$.msgFrameExt.value.{field}"
+        return None
+    field = _POSITION_FIELD.get(alternative)
+    return f"$.{alternative}.{field}" if field and _latlon(value[field]) is None else None
 
 
 def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:

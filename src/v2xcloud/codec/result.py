@@ -25,6 +25,7 @@ class RejectReason(StrEnum):
     TRAILING_BYTES = "trailing_bytes"  # whole bytes left over after the MessageFrame
     UNKNOWN_MESSAGE = "unknown_message"  # Day-2 messageId this message set does not define
     IMPLAUSIBLE = "implausible"  # decodes, but the content is impossible (wrong version?)
+    NO_POSITION = "no_position"  # the sender's/reference position is marked unavailable
 
 
 class Rejected(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,7 +98,13 @@ class Decoded:
         return result
 
     def to_model(self) -> Any:
-        """The SI domain model (``Bsm``, ``Rsm``, ``Spat``, ``MapData``, ``Rsi``, Day-2 types)."""
+        """The SI domain model (``Bsm``, ``Rsm``, ``Spat``, ``MapData``, ``Rsi``, Day-2 types).
+
+        Raises ``DecodeError`` with reason ``no_position`` when a nested absolute position (a
+        path crumb, lane point or RSM object given as ``position-LatLon``) is marked
+        unavailable: the model has no place for it; likewise for the sender/reference position
+        when decoded with ``require_position=False``. Count it like a ``Rejected`` frame.
+        """
         if self._model is None:
             from v2xcloud.codec.model_convert import to_model
 

@@ -61,6 +61,7 @@ def _common(
 def from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsi:
     """The RSI native value → ``Rsi`` in SI units."""
     ref = value["refPos"]
+    ref_lat, ref_lon = u.position_deg(ref["lat"], ref["long"], "$.refPos", _MSG)
     events = tuple(
         RoadEvent(
             event_id=e["rteId"],
@@ -81,8 +82,8 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsi:
     return Rsi(
         msg_count=value["msgCnt"],
         rsu_id=value["id"].hex(),
-        ref_lat_deg=u.lat_deg(ref["lat"]) or 0.0,
-        ref_lon_deg=u.lon_deg(ref["long"]) or 0.0,
+        ref_lat_deg=ref_lat,
+        ref_lon_deg=ref_lon,
         ref_elevation_m=u.si("elevation", ref.get("elevation")),
         timestamp_ms=_time.utc_ms(value.get("moy"), None, reference_ms),
         events=events,

@@ -64,13 +64,14 @@ def _participant(
 def from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsm:
     """The RSM native value → ``Rsm`` in SI units."""
     ref = value["refPos"]
+    ref_lat, ref_lon = u.position_deg(ref["lat"], ref["long"], "$.refPos", _MSG)
     rsu_hex = value["id"].hex()
     participants = tuple(_participant(o, ref, rsu_hex, reference_ms) for o in value["participants"])
     return Rsm(
         msg_count=value["msgCnt"],
         rsu_id=rsu_hex,
-        ref_lat_deg=u.lat_deg(ref["lat"]) or 0.0,
-        ref_lon_deg=u.lon_deg(ref["long"]) or 0.0,
+        ref_lat_deg=ref_lat,
+        ref_lon_deg=ref_lon,
         ref_elevation_m=u.si("elevation", ref.get("elevation")),
         participants=participants,
     )

@@ -68,3 +68,20 @@ def test_unobservable_episodes_are_counted_apart() -> None:
     s = score([hidden], [], vehicle_hours=1.0, apps={"VRUCW"})["VRUCW"]
     assert s.episodes == 0 and s.unobservable == 1 and s.recall is None
     assert s.summary()["unobservable"] == 1
+
+
+def test_aggregate_sums_every_counter() -> None:
+    from v2xcloud.sim.evaluate import aggregate
+    from v2xcloud.sim.result import RunConfig, ScenarioResult
+
+    eps = [_ep("FCW", "a", 10.0, 12.0), _ep("FCW", "c", 10.0, 12.0, is_observable=False)]
+    one = score(
+        eps, group_warnings([("FCW", "a", "b", 11.0, 3.0)]), vehicle_hours=1.0, apps={"FCW"}
+    )
+    runs = [
+        ScenarioResult(name=n, apps=[], config=RunConfig(), vehicle_hours=1.0, scores=one)
+        for n in ("x", "y")
+    ]
+    total = aggregate(runs)["FCW"]
+    assert (total.episodes, total.detected, total.unobservable, total.warnings) == (2, 2, 2, 2)
+    assert total.vehicle_hours == 2.0 and total.latencies_ms == [3.0, 3.0]

@@ -83,6 +83,7 @@ def aggregate(results: list[ScenarioResult]) -> dict[str, AppScore]:
             acc.warnings += s.warnings
             acc.matched_warnings += s.matched_warnings
             acc.flicker += s.flicker
+            acc.unobservable += s.unobservable
             acc.lead_times_s += s.lead_times_s
             acc.ttc_at_onset_s += s.ttc_at_onset_s
             acc.latencies_ms += s.latencies_ms

@@ -35,30 +35,30 @@ def lead_times(scores: dict[str, AppScore], path: Path) -> Path | None:
 
 def timeline(result: ScenarioResult, path: Path) -> Path:
     """Ground-truth episodes (bars) and warnings (dots) over simulation time, one row per
-    (app, ego)."""
-    keys = sorted(
-        {(e.app, e.ego) for e in result.episodes} | {(w[0], w[1]) for w in result.warnings}
-    )
-    keys = keys[:30]  # busy scenarios: the first 30 rows keep the figure readable
+    (app, ego); rows with required ground truth first, at most 30."""
+    truth = {(e.app, e.ego) for e in result.episodes if e.is_required and e.is_observable}
+    rows = {(e.app, e.ego) for e in result.episodes} | {(w[0], w[1]) for w in result.warnings}
+    keys = sorted(rows, key=lambda k: (k not in truth, k))[:30]
     row = {k: i for i, k in enumerate(keys)}
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.28 * max(1, len(keys))))
     for e in result.episodes:
-        if (e.app, e.ego) in row:
-            ax.barh(
-                row[(e.app, e.ego)],
-                e.end_s - e.start_s,
-                left=e.start_s,
-                height=0.5,
-                color="#f0ad4e",
-            )
-            if e.critical_s is not None:
-                ax.plot(e.critical_s, row[(e.app, e.ego)], "kx")
+        if (e.app, e.ego) not in row:
+            continue
+        color = "#f0ad4e" if e.is_required and e.is_observable else "#cccccc"
+        y = row[(e.app, e.ego)]
+        ax.barh(y, e.end_s - e.start_s, left=e.start_s, height=0.5, color=color)
+        if e.critical_s is not None:
+            ax.plot(e.critical_s, y, "kx")
     for app, ego, _other, onset, end in result.warnings:
         if (app, ego) in row:
             ax.plot([onset, end], [row[(app, ego)]] * 2, color="#3a7bd5", linewidth=3)
             ax.plot(onset, row[(app, ego)], "o", color="#3a7bd5")
     ax.set_yticks(range(len(keys)), [f"{a} {e}" for a, e in keys], fontsize=7)
-    ax.set_xlabel("simulation time (s)   orange: ground truth, x: critical, blue: warning")
+    ax.set_xlabel(
+        "simulation time (s)   orange: ground truth (grey: grey zone or unobservable), "
+        "x: critical, blue: warning",
+        fontsize=8,
+    )
     ax.set_title(result.name, fontsize=9)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)

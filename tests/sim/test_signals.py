@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from v2xcloud import codec
@@ -32,7 +34,8 @@ def _round_trip(model: object) -> object:
 
 
 def test_map_has_the_crossing_with_lanes_connections_and_phases(encoder: SignalEncoder) -> None:
-    got = _round_trip(encoder.map_data())
+    (only,) = encoder.map_messages()  # one MAP per junction: only the crossing qualifies
+    got = _round_trip(only)
     assert isinstance(got, MapData) and len(got.nodes) == 1
     node = got.nodes[0]
     assert (node.lat_deg, node.lon_deg) == pytest.approx((28.2, 112.9), abs=1e-6)
@@ -51,8 +54,7 @@ def test_map_has_the_crossing_with_lanes_connections_and_phases(encoder: SignalE
 def test_spat_states_and_time_to_change(encoder: SignalEncoder) -> None:
     # the west-east green phase of SUMO's default program for this crossing (20 links)
     tls = TlsState(tls_id="C", state="gGGgrrrrgGGgrrrrrGrG", next_switch_s=12.0, phase_index=3)
-    spat = encoder.spat((tls,), time_s=3.0)
-    assert spat is not None
+    (spat,) = encoder.spats((tls,), time_s=3.0)
     got = _round_trip(spat)
     assert isinstance(got, Spat)
     phases = got.intersections[0].phases
@@ -64,13 +66,32 @@ def test_spat_states_and_time_to_change(encoder: SignalEncoder) -> None:
     assert first[0].likely_end_s == pytest.approx(9.0, abs=0.1)
     assert len(first) == 2 and first[1].start_s == pytest.approx(9.0, abs=0.1)
     map_phases = {
-        c.phase_id for n in encoder.map_data().nodes for lk in n.in_links for ln in lk.lanes
+        c.phase_id for m in encoder.map_messages() for n in m.nodes for lk in n.in_links
+        for ln in lk.lanes
         for c in ln.connections
     }  # fmt: skip
     assert map_phases <= {p.phase_id for p in phases}
-    assert encoder.spat((), time_s=3.0) is None
+    assert encoder.spats((), time_s=3.0) == []
 
 
 def test_light_mapping() -> None:
     assert light_of("y") is LightState.YELLOW and light_of("o") is LightState.DARK
     assert light_of("?") is LightState.UNAVAILABLE
+
+
+def test_a_big_grid_sends_one_spat_and_map_per_intersection(tmp_path: Path) -> None:
+    """A message holds at most 32 intersections; a city has more, so each RSU sends its own."""
+    net = build_network(NetworkSpec(kind="grid", grid_size=8, is_signalised=True), tmp_path)
+    enc = SignalEncoder(net_path=str(net), frame=FRAME, epoch_ms=1_767_254_400_000)
+    maps = enc.map_messages()
+    assert len(maps) == 36 + 24  # 6 x 6 inner crossings and 24 T-junctions on the border
+    for msg in maps[:3]:
+        assert isinstance(_round_trip(msg), MapData)
+    lights = tuple(
+        TlsState(tls_id=f"G{i}{j}", state="r" * 40, next_switch_s=5.0, phase_index=0)
+        for i in range(1, 7)
+        for j in range(1, 7)
+    )
+    spats = enc.spats(lights, time_s=0.0)
+    assert len(spats) == 36 and all(len(s.intersections) == 1 for s in spats)
+    assert isinstance(_round_trip(spats[0]), Spat)

@@ -108,7 +108,7 @@ class _Chain:
             vehicle_lanes=self.signals.vehicle_lane_counts(),
         )
         self.sensors = [self._sensor(k, r.node, r.range_m) for k, r in enumerate(self.sc.rsus)]
-        self.map_data = self.signals.map_data()
+        self.map_messages = self.signals.map_messages()
 
     def _sensor(self, k: int, node: str, range_m: float) -> RoadsideSensor:
         from v2xcloud.sim.network import network_nodes
@@ -193,11 +193,13 @@ class _Chain:
                 self._send(
                     seen[1], sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen[0])
                 )
-        spat = self.signals.spat(snap.tls, time_s=snap.time_s)
-        if spat is not None:
-            self._send(spat, sent_ms=now_ms, sender="tls", kind="SPAT", about=())
-        if self.map_data.nodes and snap.time_ms % 1000 < round(self.sc.step_s * 1000):
-            self._send(self.map_data, sent_ms=now_ms, sender="map", kind="MAP", about=())
+        for spat in self.signals.spats(snap.tls, time_s=snap.time_s):
+            node = spat.intersections[0].node.id
+            self._send(spat, sent_ms=now_ms, sender=f"rsu-{node}", kind="SPAT", about=())
+        if snap.time_ms % 1000 < round(self.sc.step_s * 1000):  # MAP once a second
+            for msg in self.map_messages:
+                node = msg.nodes[0].id.id
+                self._send(msg, sent_ms=now_ms, sender=f"rsu-{node}", kind="MAP", about=())
 
     def _deliver(self, d: Delivery) -> None:
         for sumo_id in d.about:

@@ -120,23 +120,23 @@ class SignalEncoder:
             lanes=lanes,
         )
 
-    def map_data(self) -> MapData:
-        """The MAP of every junction with three or more incoming roads."""
-        nodes = []
+    def map_messages(self) -> list[MapData]:
+        """One MAP per junction with three or more incoming roads, as each RSU sends its own
+        (a MAP holds at most 32 nodes on the wire)."""
+        out = []
         for node in self._map_nodes():
             incoming = [e for e in node.getIncoming() if not e.getFunction()]
             lat, lon = self._frame.to_latlon(*node.getCoord()[:2])
             links = tuple(self._link(e) for e in sorted(incoming, key=lambda e: e.getID()))
-            nodes.append(
-                MapNode(
-                    id=self._node_id(node.getID()),
-                    lat_deg=lat,
-                    lon_deg=lon,
-                    name=node.getID(),
-                    in_links=links,
-                )
+            map_node = MapNode(
+                id=self._node_id(node.getID()),
+                lat_deg=lat,
+                lon_deg=lon,
+                name=node.getID(),
+                in_links=links,
             )
-        return MapData(msg_count=1, nodes=tuple(nodes), timestamp_ms=self._epoch_ms)
+            out.append(MapData(msg_count=1, nodes=(map_node,), timestamp_ms=self._epoch_ms))
+        return out
 
     def lane_speed_limits(self) -> dict[str, float]:
         """Speed limit (m/s) of every vehicle lane the MAP publishes, by SUMO lane id."""
@@ -163,23 +163,26 @@ class SignalEncoder:
         ]
         return sorted(nodes, key=lambda n: n.getID())
 
-    def spat(self, tls: tuple[TlsState, ...], *, time_s: float) -> Spat | None:
-        """The SPAT of all traffic lights at ``time_s``, or ``None`` if there are none."""
-        if not tls:
-            return None
+    def spats(self, tls: tuple[TlsState, ...], *, time_s: float) -> list[Spat]:
+        """One SPAT per traffic light at ``time_s`` (each intersection's RSU sends its own)."""
         stamp = self._epoch_ms + round(time_s * 1000)
-        states = tuple(
-            IntersectionState(
-                node=self._node_id(t.tls_id),
-                status=frozenset({"fixedTimeOperation"}),
+        self._spat_count = (self._spat_count + 1) % 128
+        return [
+            Spat(
+                msg_count=self._spat_count,
+                intersections=(
+                    IntersectionState(
+                        node=self._node_id(t.tls_id),
+                        status=frozenset({"fixedTimeOperation"}),
+                        timestamp_ms=stamp,
+                        phases=self._phases(t, time_s),
+                    ),
+                ),
                 timestamp_ms=stamp,
-                phases=self._phases(t, time_s),
             )
             for t in tls
             if t.tls_id in self.node_numbers
-        )
-        self._spat_count = (self._spat_count + 1) % 128
-        return Spat(msg_count=self._spat_count, intersections=states, timestamp_ms=stamp)
+        ]
 
     def _phases(self, tls: TlsState, time_s: float) -> tuple[SignalPhase, ...]:
         program = self._programs.get(tls.tls_id, [])

@@ -152,3 +152,23 @@ def test_impossible_reports_are_dead_lettered_or_dropped_and_counted() -> None:
         or "nan" in runtime.dead_letters.recent()[0].detail
     )
     assert stats["scene"]["rejected"] == 3 and stats["participants"] == 2  # ok and r/1
+
+
+def test_frame_whose_model_cannot_be_built_is_dead_lettered(monkeypatch) -> None:
+    # to_model raises for a frame valid on the wire but without a place in the SI model
+    # (a nested absolute position marked unavailable): counted and kept, never raised.
+    from v2xcloud.codec import Decoded
+    from v2xcloud.errors import DecodeError
+
+    def refuse(self: Decoded) -> object:
+        raise DecodeError("BSM", "no_position", "position marked unavailable", where="$.x")
+
+    raw = bsm_codec.encode(
+        bsm_at("0000000000000002", x_m=0, y_m=0, t_ms=T0), message_set=MessageSet.CSAE2020
+    )
+    monkeypatch.setattr(Decoded, "to_model", refuse)
+    runtime = Runtime(frame=TEST_FRAME, apps=[])
+    assert not runtime.ingest_frame(raw, source="obu", received_at_ms=T0)
+    assert runtime.stats()["dead_letters"] == {"no_position": 1}
+    letter = runtime.dead_letters.recent()[0]
+    assert letter.raw == raw and letter.where == "$.x"

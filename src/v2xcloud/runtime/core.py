@@ -18,7 +18,7 @@ from typing import Any
 
 from v2xcloud.apps import default_apps
 from v2xcloud.codec import Decoded, MessageSet, decode
-from v2xcloud.errors import SceneError
+from v2xcloud.errors import DecodeError, SceneError
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory
 from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
@@ -74,15 +74,7 @@ class Runtime:
         try:
             self.scene.ingest(message, received_at_ms=received_at_ms, source=source)
         except SceneError as exc:
-            self.dead_letters.add(
-                DeadLetter(
-                    raw=b"",
-                    source=source,
-                    received_at_ms=received_at_ms,
-                    reason=exc.reason,
-                    detail=str(exc),
-                )
-            )
+            self._dead_letter(b"", source, received_at_ms, exc.reason, str(exc), None)
 
     def ingest_frame(
         self,
@@ -101,19 +93,37 @@ class Runtime:
         )
         if not isinstance(result, Decoded):
             self._stats.messages_in["rejected"] += 1
-            self.dead_letters.add(
-                DeadLetter(
-                    raw=bytes(raw),
-                    source=source,
-                    received_at_ms=received_at_ms,
-                    reason=result.reason.value,
-                    detail=result.detail,
-                    where=result.where,
-                )
-            )
+            reason, detail, where = result.reason.value, result.detail, result.where
+            self._dead_letter(bytes(raw), source, received_at_ms, reason, detail, where)
             return False
-        self.ingest(result.to_model(), received_at_ms=received_at_ms, source=source)
+        try:
+            model = result.to_model()
+        except DecodeError as exc:  # e.g. a nested absolute position marked unavailable
+            self._stats.messages_in["rejected"] += 1
+            self._dead_letter(bytes(raw), source, received_at_ms, exc.reason, exc.detail, exc.where)
+            return False
+        self.ingest(model, received_at_ms=received_at_ms, source=source)
         return True
+
+    def _dead_letter(
+        self,
+        raw: bytes,
+        source: str,
+        received_at_ms: int,
+        reason: str,
+        detail: str,
+        where: str | None,
+    ) -> None:
+        self.dead_letters.add(
+            DeadLetter(
+                raw=raw,
+                source=source,
+                received_at_ms=received_at_ms,
+                reason=reason,
+                detail=detail,
+                where=where,
+            )
+        )
 
     def tick(self, now_ms: int) -> list[Advisory]:
         """Apply what arrived, run the applications, send the advisories to the sinks."""

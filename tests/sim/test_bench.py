@@ -77,3 +77,10 @@ def test_latency_and_loss_move_the_figures(
                 assert min(s.latencies_ms) >= 40.0  # 50 ms ± 10 ms jitter, plus the tick
                 assert max(perfect.scores[app].latencies_ms) < 40.0
         assert r.scores[family_of(r.apps[0])].recall == 1.0, r.scores
+
+
+def test_the_2017_message_set_carries_the_intersection_apps() -> None:
+    (scenario,) = [s for s in SHORT if s.name == "rlvw_red_light"]
+    (result,) = evaluate([scenario], config=RunConfig(message_set="csae2017"))
+    assert not result.encode_errors and not result.dead_letters
+    assert result.frames["MAP"] > 0 and result.scores["RLVW"].recall == 1.0

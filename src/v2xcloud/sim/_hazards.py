@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from v2xcloud.errors import SimulationError
 from v2xcloud.sim.scenario import ActionSpec
 
 __all__ = ["apply"]
+
+_DEFAULT_SPEED_MODE = 31  # SUMO: safe speed, accel and decel limits, right of way, red lights
+_DEFAULT_LANE_CHANGE_MODE = 1621
+_RECKLESS_SPEED_MODE = 0b00111  # keeps safe gaps and limits; ignores right of way and red
+
+
+def _set_speed(veh: Any, vid: str, a: ActionSpec) -> None:
+    veh.setSpeed(vid, -1.0 if a.speed_mps is None else a.speed_mps)
+
+
+def _slow_down(veh: Any, vid: str, a: ActionSpec) -> None:
+    veh.slowDown(vid, a.speed_mps or 0.0, a.duration_s)
+
+
+def _speed_mode(veh: Any, vid: str, a: ActionSpec) -> None:
+    veh.setSpeedMode(vid, _DEFAULT_SPEED_MODE if a.mode is None else a.mode)
+
+
+def _change_lane(veh: Any, vid: str, a: ActionSpec) -> None:
+    veh.changeLane(vid, a.lane or 0, a.duration_s or 5.0)
+
+
+def _lane_change_mode(veh: Any, vid: str, a: ActionSpec) -> None:
+    veh.setLaneChangeMode(vid, _DEFAULT_LANE_CHANGE_MODE if a.mode is None else a.mode)
+
+
+def _ignore_foes(veh: Any, vid: str, a: ActionSpec) -> None:
+    veh.setType(vid, "car_reckless")  # its vType carries the junction-model foe/red parameters
+    veh.setSpeedMode(vid, _RECKLESS_SPEED_MODE)
+
+
+_VEHICLE_ACTIONS: dict[str, Callable[[Any, str, ActionSpec], None]] = {
+    "set_speed": _set_speed,
+    "slow_down": _slow_down,
+    "speed_mode": _speed_mode,
+    "change_lane": _change_lane,
+    "lane_change_mode": _lane_change_mode,
+    "ignore_foes": _ignore_foes,
+}
 
 
 def apply(
@@ -27,31 +67,17 @@ def apply(
             f"action {action.kind!r} at {action.at_s} s: vehicle {vid!r} is not on the road "
             "(check depart_s and route length)"
         )
-    veh = traci.vehicle
-    try:
-        if action.kind == "set_speed":
-            veh.setSpeed(vid, -1.0 if action.speed_mps is None else action.speed_mps)
-        elif action.kind == "slow_down":
-            veh.slowDown(vid, action.speed_mps or 0.0, action.duration_s)
-        elif action.kind == "speed_mode":
-            veh.setSpeedMode(vid, 31 if action.mode is None else action.mode)
-        elif action.kind == "change_lane":
-            veh.changeLane(vid, action.lane or 0, action.duration_s or 5.0)
-        elif action.kind == "lane_change_mode":
-            veh.setLaneChangeMode(vid, 1621 if action.mode is None else action.mode)
-        elif action.kind == "signals":
-            if action.mode is None:
-                forced_signals.pop(vid, None)
-            else:
-                forced_signals[vid] = action.mode
-        elif action.kind == "events":
-            vehicle_events[vid] = frozenset(action.names)
-        elif action.kind == "ignore_foes":
-            veh.setType(vid, "car_reckless")  # junction-model foe/red-light parameters
-            veh.setSpeedMode(
-                vid, 0b00111
-            )  # keep safe-gap/accel limits, ignore right of way and red
-    except traci.TraCIException as exc:
-        raise SimulationError(
-            f"action {action.kind!r} at {action.at_s} s on {vid!r}: {exc}"
-        ) from exc
+    if action.kind == "events":
+        vehicle_events[vid] = frozenset(action.names)
+    elif action.kind == "signals":
+        if action.mode is None:
+            forced_signals.pop(vid, None)
+        else:
+            forced_signals[vid] = action.mode
+    else:
+        try:
+            _VEHICLE_ACTIONS[action.kind](traci.vehicle, vid, action)
+        except traci.TraCIException as exc:
+            raise SimulationError(
+                f"action {action.kind!r} at {action.at_s} s on {vid!r}: {exc}"
+            ) from exc

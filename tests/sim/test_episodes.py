@@ -67,3 +67,25 @@ def test_tracker_merges_gaps_and_drops_blips() -> None:
     eps = tr.finish()
     assert [(e.start_s, e.end_s) for e in eps] == [(1.0, 1.6)]
     assert eps[0].min_ttc_s == 2.0
+
+
+def test_crossing_without_ttc_counts_by_post_encroachment_time(tmp_path: Path) -> None:
+    def pet_only(ego: str, value: str) -> str:
+        return (
+            f'<conflict begin="10.00" end="12.00" ego="{ego}" foe="x">'
+            '<timeSpan values="10.0 10.1"/><typeSpan values="9 17"/>'
+            '<egoVelocity values="10,0 10,0"/><foeVelocity values="0,10 0,10"/>'
+            f'<TTCSpan values="NA NA"/><PET time="11.50" value="{value}"/></conflict>'
+        )
+
+    eps = {
+        e.ego: e
+        for e in ssm_episodes(
+            _ssm(tmp_path, pet_only("near", "0.3"), pet_only("ok", "1.5"), pet_only("far", "2.5")),
+            {},
+        )
+    }
+    assert set(eps) == {"near", "ok"}
+    near = eps["near"]
+    assert (near.app, near.start_s, near.end_s, near.critical_s) == ("ICW", 8.5, 11.5, 11.5)
+    assert near.is_required and not eps["ok"].is_required

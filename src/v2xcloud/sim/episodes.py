@@ -26,6 +26,13 @@ SSM_TTC_S = 3.0  # SUMO's conflict threshold: the episode's extent
 # conflicts that stay between this and SSM_TTC_S are a grey zone: a warning there is not a
 # false alarm, a missing one is not a miss.
 REQUIRED_TTC_S = {"FCW": 2.7, "ICW": 2.0, "LTA": 2.0, "BSW/LCW": 2.0}
+# Crossings that never had a TTC (one vehicle cleared the conflict area before the other came)
+# count by post-encroachment time: a near miss below REQUIRED_PET_S must be warned, one below
+# SSM_PET_S (SUMO's default threshold) is grey zone. The warning window opens PET_WINDOW_S
+# before the second vehicle enters the conflict area.
+SSM_PET_S = 2.0
+REQUIRED_PET_S = 0.5
+PET_WINDOW_S = 3.0
 
 
 class Episode(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,7 +171,7 @@ def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) ->
     types = [int(float(t)) for t in _texts(c, "typeSpan")]
     danger = [i for i in range(len(times)) if i < len(ttc) and ttc[i] <= SSM_TTC_S]
     if not danger:
-        return None
+        return _pet_episode(c, types)
     ego_v, foe_v = _texts(c, "egoVelocity"), _texts(c, "foeVelocity")
     first = danger[0]
     vel = [
@@ -189,4 +196,22 @@ def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) ->
         is_collision=hit is not None,
         is_required=is_turner and (hit is not None or (min_ttc is not None and min_ttc <= REQUIRED_TTC_S[family])),
         ttc_times_s=tuple(t for t, _ in samples), ttc_values_s=tuple(v for _, v in samples),
+    )  # fmt: skip
+
+
+def _pet_episode(c: ET.Element, types: list[int]) -> Episode | None:
+    pet = c.find("PET")
+    if pet is None or pet.get("value", "NA") == "NA" or not set(types) & _CROSSING:
+        return None
+    value, at_s = float(pet.get("value", "inf")), float(pet.get("time", "0"))
+    if value > SSM_PET_S:
+        return None
+    ego_v, foe_v = _texts(c, "egoVelocity"), _texts(c, "foeVelocity")
+    family = _family(types, [(ego_v or ["0,0"])[0], (foe_v or ["0,0"])[0]])
+    if family is None:
+        return None
+    is_turner = family != "LTA" or _turns(ego_v)
+    return Episode(
+        app=family, ego=c.get("ego", ""), other=c.get("foe", ""), start_s=at_s - PET_WINDOW_S,
+        end_s=at_s, critical_s=at_s, is_required=is_turner and value <= REQUIRED_PET_S,
     )  # fmt: skip

@@ -89,3 +89,9 @@ def test_crossing_without_ttc_counts_by_post_encroachment_time(tmp_path: Path) -
     near = eps["near"]
     assert (near.app, near.start_s, near.end_s, near.critical_s) == ("ICW", 8.5, 11.5, 11.5)
     assert near.is_required and not eps["ok"].is_required
+
+
+def test_a_collision_at_another_time_is_not_this_conflicts_outcome(tmp_path: Path) -> None:
+    conflict = _conflict("f", "l", "2 2 2", "2.9 2.5 2.6", *["10,0 10,0 10,0"] * 2)
+    (ep,) = ssm_episodes(_ssm(tmp_path, conflict), {frozenset(("f", "l")): 80.0})
+    assert not ep.is_collision and ep.critical_s == pytest.approx(10.1 + 2.5)

@@ -184,6 +184,8 @@ def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) ->
     is_turner = family != "LTA" or _turns(ego_v)  # LTA must warn the turning vehicle only
     ego, foe = c.get("ego", ""), c.get("foe", "")
     hit = collisions.get(frozenset((ego, foe)))
+    if hit is not None and not times[first] - 1.0 <= hit <= times[danger[-1]] + 5.0:
+        hit = None  # the pair collided at another time: not this conflict's outcome
     samples = [(times[i], ttc[i]) for i in danger if i < len(ttc) and math.isfinite(ttc[i])]
     critical = times[danger[-1]]
     min_ttc = None

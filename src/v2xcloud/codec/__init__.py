@@ -40,9 +40,11 @@ is rejected as ``implausible`` with "is the device on csae2017?".
 Per-message modules follow msgspec's interface: ``bsm.decode(data) -> Bsm``,
 ``bsm.encode(msg) -> bytes`` and a reusable ``bsm.Decoder``; likewise ``rsm``, ``spat``,
 ``mapdata``, ``rsi``. ``register_fast_decoder`` slots a faster decoder in for a hot message
-without changing any caller.
+without changing any caller; ``codec.fast`` registers generated decoders for BSM, RSM and
+SPAT by default (``V2XCLOUD_FAST_DECODE=0`` or ``fast.uninstall()`` turns them off).
 """
 
+from v2xcloud.codec.fast import install_default as _install_fast_decoders
 from v2xcloud.codec.frame import (
     decode,
     encode,
@@ -83,3 +85,5 @@ __all__ = [
     "to_model",
     "unregister_fast_decoder",
 ]
+
+_install_fast_decoders()

@@ -1,0 +1,72 @@
+"""The source-code writer of the plan compiler: indentation, fresh names, constants, and the
+bit cursor.
+
+The frame is one big ``int`` ``v``; ``r`` counts the bits not yet read. A read of ``k`` bits
+at a static offset ``off`` past the cursor is ``(v >> (r - off - k)) & mask``: runs of
+fixed-width fields share one cursor and only branches and loops move ``r`` (``flush``). A read
+past the end shifts by a negative count, which Python refuses with ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Emitter"]
+
+
+class Emitter:
+    """Collects the lines of one generated function."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {}
+        self._depth = 1
+        self._names = 0
+        self.off = 0  # bits read past ``r`` that ``r`` does not yet reflect
+
+    def fresh(self, stem: str) -> str:
+        """A new local variable name."""
+        self._names += 1
+        return f"{stem}{self._names}"
+
+    def const(self, value: Any, stem: str = "K") -> str:
+        """A module-level constant of the generated code, by name."""
+        name = self.fresh(f"_{stem}")
+        self.consts[name] = value
+        return name
+
+    def line(self, text: str) -> None:
+        """One line at the current indentation."""
+        self.lines.append("    " * self._depth + text)
+
+    def indent(self) -> None:
+        self._depth += 1
+
+    def dedent(self) -> None:
+        self._depth -= 1
+
+    def flush(self) -> None:
+        """Move the cursor ``r`` to the static offset (before a branch or a loop)."""
+        if self.off:
+            self.line(f"r -= {self.off}")
+            self.off = 0
+
+    def read(self, bits: int) -> str:
+        """Expression of the next ``bits`` bits as an unsigned int (use it at once)."""
+        if bits == 0:
+            return "0"
+        self.off += bits
+        return f"((v >> (r - {self.off})) & {(1 << bits) - 1:#x})"
+
+    def read_var(self, bits_expr: str) -> str:
+        """Expression of the next ``bits_expr`` (a runtime value) bits; flushes first."""
+        self.flush()
+        return f"((v >> (r - {bits_expr})) & ((1 << {bits_expr}) - 1))"
+
+    def assign(self, target: str, expr: str) -> None:
+        """``target = expr``."""
+        self.line(f"{target} = {expr}")
+
+    def source(self, name: str, args: str = "data") -> str:
+        """The whole function text."""
+        return f"def {name}({args}):\n" + "\n".join(self.lines) + "\n"

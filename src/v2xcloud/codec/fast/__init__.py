@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from v2xcloud.codec.fast._plan import Fallback
 from v2xcloud.codec.fast.decoders import HOT_ALTERNATIVES, build, source, stats
 from v2xcloud.codec.frame import register_fast_decoder, unregister_fast_decoder
 from v2xcloud.codec.message_set import MessageSet
@@ -30,6 +31,7 @@ from v2xcloud.codec.message_set import MessageSet
 __all__ = [
     "ENV_SWITCH",
     "HOT_ALTERNATIVES",
+    "Fallback",
     "build",
     "install",
     "install_default",

@@ -9,6 +9,12 @@ Day-2 PSM built here. Columns:
   +json       decode, then the lossless CSAE JSON
   +model      decode, then the SI model
   encode      lossless JSON → UPER (with constraint checks)
+For the hot messages (BSM, RSM, SPAT) the generated fast decoders (``codec.fast``) are measured
+in the same run against the asn1tools path:
+  fast fn     the fast decoder alone (bytes → native value, with the same checks)
+  generic     ``decode`` with the fast decoders uninstalled (asn1tools path)
+  fast/asn1   ratio fast fn ÷ asn1tools; dec×, model× the same ratio for ``decode`` and
+              ``decode(...).to_model()`` with ÷ without the fast path
 Rates are per CPU second of this process (one core); on a loaded shared machine they still
 drift. They are printed, not asserted.
 """
@@ -21,7 +27,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from v2xcloud.codec import Decoded, MessageSet, decode, encode, encode_native, iter_capture_lines
+from v2xcloud.codec import (
+    Decoded,
+    MessageSet,
+    decode,
+    encode,
+    encode_native,
+    fast,
+    iter_capture_lines,
+)
 from v2xcloud.codec._schema import compiled
 
 CAPTURES = (
@@ -75,13 +89,42 @@ def rate(fn: Callable[[], Any], seconds: float) -> float:
     return count / elapsed
 
 
+def _hot_alternative(message_set: MessageSet, frame: bytes) -> str | None:
+    alternative = compiled(message_set).decode("MessageFrame", frame)[0]
+    return alternative if alternative in fast.HOT_ALTERNATIVES else None
+
+
+def fast_vs_generic(name: str, message_set: MessageSet, frame: bytes, seconds: float) -> None:
+    """One row of the fast-decoder table: the same frame both ways, in this run."""
+    alternative = _hot_alternative(message_set, frame)
+    if alternative is None:
+        return
+    spec = compiled(message_set)
+    fn = fast.build(message_set, alternative)
+    asn1 = rate(lambda: spec.decode("MessageFrame", frame), seconds)
+    fast_fn = rate(lambda: fn(frame), seconds)
+    fast.install(message_sets=[message_set])
+    dec_fast = rate(lambda: decode(frame, message_set=message_set), seconds)
+    model_fast = rate(lambda: decode(frame, message_set=message_set).to_model(), seconds)
+    fast.uninstall(message_sets=[message_set])
+    dec_generic = rate(lambda: decode(frame, message_set=message_set), seconds)
+    model_generic = rate(lambda: decode(frame, message_set=message_set).to_model(), seconds)
+    fast.install(message_sets=[message_set])
+    print(
+        f"{name:<12} {len(frame):>5} {asn1:>9.0f} {fast_fn:>9.0f} {fast_fn / asn1:>8.1f}x"
+        f" {dec_generic:>9.0f} {dec_fast:>9.0f} {dec_fast / dec_generic:>5.1f}x"
+        f" {model_generic:>9.0f} {model_fast:>9.0f} {model_fast / model_generic:>5.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     args = parser.parse_args()
     header = f"{'message':<12} {'bytes':>5} {'asn1tools':>10} {'decode':>9} {'+json':>9} {'+model':>9} {'encode':>9}  (msg/s)"
     print(header)
-    for name, (message_set, frame) in frames().items():
+    table = frames()
+    for name, (message_set, frame) in table.items():
         spec = compiled(message_set)
         decoded = decode(frame, message_set=message_set)
         assert isinstance(decoded, Decoded)
@@ -97,6 +140,16 @@ def main() -> None:
             f"{name:<12} {len(frame):>5} "
             + " ".join(f"{f:>9.0f}" for f in figures).replace("  ", "  ", 1)
         )
+    print()
+    print("fast decoders vs the asn1tools path, same run (msg/s, one core)")
+    print(
+        f"{'message':<12} {'bytes':>5} {'asn1tools':>9} {'fast fn':>9} {'fast/asn1':>9}"
+        f" {'generic':>9} {'decode':>9} {'dec×':>6} {'generic':>9} {'+model':>9} {'model×':>6}"
+    )
+    for name, (message_set, frame) in table.items():
+        fast_vs_generic(name, message_set, frame, args.seconds)
+    fallbacks = fast.stats()
+    print(f"fast-path hand-overs to asn1tools during the run: {fallbacks or 'none'}")
 
 
 if __name__ == "__main__":

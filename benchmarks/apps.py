@@ -142,7 +142,7 @@ def throughput(vehicles: int, pedestrians: int, frames: int, seed: int) -> dict[
     for f in range(frames + 2):
         batches.append(reports(fleet, T0_MS + 100 * f))
         fleet.advance(0.1)
-    runtime = Runtime(frame=TEST_FRAME)
+    runtime = Runtime(frame=TEST_FRAME, apps=[cls() for cls in V2V_APPS])
     ingest_ms, tick_ms, advisories = [], [], 0
     for f, batch in enumerate(batches):
         now = T0_MS + 100 * f + 40

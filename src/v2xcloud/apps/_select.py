@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import Flag, Kind, PairTable, SceneView
 
-__all__ = ["SHARED_RADIUS_M", "first_per_ego", "gap_m", "in_lane_ahead", "is_motor", "same_way"]
+__all__ = [
+    "SHARED_RADIUS_M",
+    "first_per_ego",
+    "gap_m",
+    "in_lane_ahead",
+    "is_motor",
+    "moving_motor_pairs",
+    "same_way",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -47,7 +57,7 @@ def in_lane_ahead(
     both = (lane_e >= 0) & (lane_o >= 0)
     geometric = np.abs(pairs.lateral_m) <= half_width_m
     same_lane = np.where(both, lane_e == lane_o, geometric)
-    aligned = (pairs.heading_cos >= np.cos(np.radians(max_heading_diff_deg))) | (
+    aligned = (pairs.heading_cos >= math.cos(math.radians(max_heading_diff_deg))) | (
         view.speed_mps[pairs.other] < moving_mps
     )
     return ahead & same_lane & aligned
@@ -65,10 +75,25 @@ def same_way(view: SceneView, radius_m: float, max_heading_diff_deg: float) -> P
 
     def mask(t: PairTable) -> npt.NDArray[np.bool_]:
         slow = np.minimum(view.speed_mps[t.ego], view.speed_mps[t.other]) < 1.0
-        aligned = t.heading_cos >= np.cos(np.radians(max_heading_diff_deg))
+        aligned = t.heading_cos >= math.cos(math.radians(max_heading_diff_deg))
         return (aligned | slow) & t.same_level
 
     return view.unordered_pairs(radius_m).subset(f"same_way:{max_heading_diff_deg}", mask)
+
+
+def moving_motor_pairs(
+    view: SceneView, radius_m: float, max_heading_diff_deg: float, min_speed_mps: float
+) -> PairTable:
+    """``same_way`` pairs of two motor vehicles at least one of which moves at
+    ``min_speed_mps``: where FCW and BSW/LCW start, computed once per tick for both."""
+
+    def mask(t: PairTable) -> npt.NDArray[np.bool_]:
+        speed, kind = view.speed_mps, view.kind
+        fast = np.maximum(speed[t.ego], speed[t.other]) >= min_speed_mps
+        return fast & (np.maximum(kind[t.ego], kind[t.other]) <= K_VEHICLE)
+
+    base = same_way(view, radius_m, max_heading_diff_deg)
+    return base.subset(f"moving_motor:{min_speed_mps}", mask)
 
 
 def first_per_ego(ego: npt.NDArray[np.int64], key: FloatArray) -> npt.NDArray[np.int64]:

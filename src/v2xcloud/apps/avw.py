@@ -48,6 +48,7 @@ class AbnormalVehicleWarning(App):
     """Abnormal vehicle warning (see the module docstring)."""
 
     code = "AVW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = AvwConfig
     detail = "abnormal vehicle ahead"
     config: AvwConfig

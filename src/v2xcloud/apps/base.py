@@ -102,6 +102,9 @@ class App:
     code: ClassVar[str] = ""
     config_type: ClassVar[type[AppConfig]] = AppConfig
     detail: ClassVar[str] = ""
+    #: True when ``detect`` never yields the same (ego, other) pair twice in a tick, so the
+    #: per-pair strongest-hit reduction can be skipped
+    unique_pairs: ClassVar[bool] = False
 
     def __init__(self, config: AppConfig | None = None) -> None:
         self.config = config if config is not None else self.config_type()
@@ -121,8 +124,11 @@ class App:
         found = (hits.level > 0).nonzero()[0]
         if found.size == 0 and len(self.hysteresis) == 0:
             return []  # the common case: nothing now, nothing held
-        hits = hits.take(found)
-        hits, keys = hits.strongest(pair_keys(view.uid[hits.ego], view.uid[hits.other]))
+        if found.size < len(hits):
+            hits = hits.take(found)
+        keys = pair_keys(view.uid[hits.ego], view.uid[hits.other])
+        if not self.unique_pairs:
+            hits, keys = hits.strongest(keys)
         decisions = self.hysteresis.update(keys, hits.level, now_ms)
         if not len(decisions):
             return []

@@ -14,6 +14,8 @@ same way (heading difference ≤ ``max_heading_diff_deg``), on the same level, b
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from v2xcloud.apps._select import (
@@ -23,8 +25,7 @@ from v2xcloud.apps._select import (
     INFO,
     SHARED_RADIUS_M,
     WARNING,
-    is_motor,
-    same_way,
+    moving_motor_pairs,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.twin import PairTable, SceneView
@@ -49,9 +50,7 @@ class BswConfig(AppConfig, frozen=True, kw_only=True):
 
 def _side_pairs(view: SceneView, cfg: BswConfig) -> PairTable:
     """Directed same-way pairs where the other is in the lane beside (either side)."""
-    pairs = same_way(view, cfg.radius_m, cfg.max_heading_diff_deg)
-    fast = np.maximum(view.speed_mps[pairs.ego], view.speed_mps[pairs.other]) >= cfg.min_speed_mps
-    pairs = pairs.select(fast)
+    pairs = moving_motor_pairs(view, cfg.radius_m, cfg.max_heading_diff_deg, cfg.min_speed_mps)
     # lateral offset seen from the first of the pair: close to the other's view when aligned
     rough = np.abs(pairs.lateral_m)
     pairs = pairs.select((rough >= cfg.min_lateral_m - 1.0) & (rough <= cfg.max_lateral_m + 1.0))
@@ -61,9 +60,7 @@ def _side_pairs(view: SceneView, cfg: BswConfig) -> PairTable:
         (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
         & (lateral >= cfg.min_lateral_m)
         & (lateral <= cfg.max_lateral_m)
-        & (pairs.heading_cos >= np.cos(np.radians(cfg.max_heading_diff_deg)))
-        & is_motor(view, pairs.ego)
-        & is_motor(view, pairs.other)
+        & (pairs.heading_cos >= math.cos(math.radians(cfg.max_heading_diff_deg)))
     )
     return pairs.select(keep)
 
@@ -98,6 +95,7 @@ class BlindSpotWarning(App):
     """BSW: another vehicle in the blind spot (INFO level)."""
 
     code = "BSW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = BswConfig
     detail = "vehicle in the blind spot"
     config: BswConfig
@@ -115,6 +113,7 @@ class LaneChangeWarning(App):
     """LCW: changing lanes into an occupied or closing gap (see the module docstring)."""
 
     code = "LCW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = BswConfig
     detail = "lane change into an occupied gap"
     config: BswConfig

@@ -36,6 +36,7 @@ class ControlLossWarning(App):
     """Control loss warning (see the module docstring)."""
 
     code = "CLW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = ClwConfig
     detail = "vehicle ahead lost control"
     config: ClwConfig

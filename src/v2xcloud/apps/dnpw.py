@@ -15,6 +15,8 @@ two-way road, is not a hazard.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -72,7 +74,7 @@ class DoNotPassWarning(App):
         cfg = self.config
         base = view.unordered_pairs(cfg.head_on_radius_m)  # shared with FCW/ICW/BSW
         name = f"opposite:{cfg.min_oncoming_deg}"
-        limit = np.cos(np.radians(cfg.min_oncoming_deg))
+        limit = math.cos(math.radians(cfg.min_oncoming_deg))
         pairs = base.subset(name, lambda t: (t.heading_cos <= limit) & t.same_level)
         # for opposite headings the lateral offset is (nearly) the same seen from either side
         pairs = pairs.select(np.abs(pairs.lateral_m) <= cfg.half_width_m + 1.0).directed()
@@ -83,7 +85,7 @@ class DoNotPassWarning(App):
         cfg = self.config
         lateral = pairs.lateral_m
         return (
-            (pairs.heading_cos <= np.cos(np.radians(cfg.min_oncoming_deg)))
+            (pairs.heading_cos <= math.cos(math.radians(cfg.min_oncoming_deg)))
             & (pairs.along_m > 0)
             & (lateral >= min_lateral_m)
             & (lateral <= cfg.half_width_m)

@@ -37,6 +37,7 @@ class EmergencyBrakeWarning(App):
     """Emergency brake warning (see the module docstring)."""
 
     code = "EBW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = EbwConfig
     detail = "emergency braking ahead"
     config: EbwConfig

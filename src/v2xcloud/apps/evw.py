@@ -31,6 +31,7 @@ class EmergencyVehicleWarning(App):
     """Emergency vehicle warning (see the module docstring)."""
 
     code = "EVW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = EvwConfig
     detail = "emergency vehicle approaching: make way"
     config: EvwConfig

@@ -11,15 +11,12 @@ comfortable (≤ ``comfortable_decel_mps2``), will stop in time: no warning. Sto
 
 from __future__ import annotations
 
-import numpy as np
-
 from v2xcloud.apps._select import (
     SHARED_RADIUS_M,
     first_per_ego,
     gap_m,
     in_lane_ahead,
-    is_motor,
-    same_way,
+    moving_motor_pairs,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc, required_decel
@@ -44,47 +41,44 @@ class ForwardCollisionWarning(App):
     """Forward collision warning (see the module docstring)."""
 
     code = "FCW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = FcwConfig
     detail = "forward collision: vehicle ahead in lane"
     config: FcwConfig
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        pairs = same_way(view, cfg.radius_m, cfg.max_heading_diff_deg)
-        speed = view.speed_mps
-        fast = np.maximum(speed[pairs.ego], speed[pairs.other]) >= cfg.min_speed_mps
-        pairs = pairs.select(fast).directed()
-        pairs = pairs.select(speed[pairs.ego] >= cfg.min_speed_mps)
+        base = moving_motor_pairs(view, cfg.radius_m, cfg.max_heading_diff_deg, cfg.min_speed_mps)
+        pairs = base.directed()
+        pairs = pairs.select(view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
         if len(pairs) == 0:
             return Hits.empty()
         pairs = pairs.select(
             in_lane_ahead(
                 pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
             )
-            & is_motor(view, pairs.ego)
-            & is_motor(view, pairs.other)
         )
         gap = gap_m(pairs)
         closing = pairs.closing_along_mps
         ttc = gap_ttc(gap, closing)
         drac = required_decel(gap, closing)
-        accel = view.accel_mps2[pairs.ego]
-        braking_enough = (-accel >= drac) & (drac <= cfg.comfortable_decel_mps2)
+        braking_enough = (-view.accel_mps2[pairs.ego] >= drac) & (
+            drac <= cfg.comfortable_decel_mps2
+        )
         level = level_from_time(
             ttc,
             warn_s=cfg.warn_ttc_s + cfg.lookahead_s,
             imminent_s=cfg.imminent_ttc_s + cfg.lookahead_s,
         )
-        level[braking_enough] = 0
-        hit = (level > 0).nonzero()[0]
+        hit = ((level > 0) & ~braking_enough).nonzero()[0]
+        if hit.size == 0:
+            return Hits.empty()
         nearest = hit[first_per_ego(pairs.ego[hit], gap[hit])]  # the first one it would reach
-        pairs = pairs.select(nearest)
-        gap, closing, ttc, drac = gap[nearest], closing[nearest], ttc[nearest], drac[nearest]
-        level = level[nearest]
+        gap, closing, drac = gap[nearest], closing[nearest], drac[nearest]
         return Hits(
-            ego=pairs.ego,
-            other=pairs.other,
-            level=level,
-            ttc_s=ttc,
+            ego=pairs.ego[nearest],
+            other=pairs.other[nearest],
+            level=level[nearest],
+            ttc_s=ttc[nearest],
             values={"gap_m": gap, "closing_mps": closing, "required_decel_mps2": drac},
         )

@@ -12,6 +12,8 @@ occupations overlap and it gets there within ``imminent_s``. Paths already passe
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from v2xcloud.apps._select import IMMINENT, SHARED_RADIUS_M, WARNING, is_motor
@@ -37,6 +39,7 @@ class IntersectionCollisionWarning(App):
     """Intersection collision warning (see the module docstring)."""
 
     code = "ICW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = IcwConfig
     detail = "intersection collision: crossing vehicle"
     config: IcwConfig
@@ -84,7 +87,7 @@ class IntersectionCollisionWarning(App):
         def mask(t: PairTable) -> np.ndarray:
             speed = view.speed_mps
             moving = np.minimum(speed[t.ego], speed[t.other]) >= cfg.min_speed_mps
-            crossing = np.abs(t.heading_cos) <= np.cos(np.radians(cfg.min_angle_deg))
+            crossing = np.abs(t.heading_cos) <= math.cos(math.radians(cfg.min_angle_deg))
             motor = is_motor(view, t.ego) & is_motor(view, t.other)
             return moving & crossing & t.same_level & motor
 

@@ -54,6 +54,7 @@ class LeftTurnAssist(App):
     """Left turn assist (see the module docstring)."""
 
     code = "LTA"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = LtaConfig
     detail = "left turn across oncoming traffic"
     config: LtaConfig

@@ -32,6 +32,7 @@ class VruCollisionWarning(App):
     """Vulnerable road user collision warning (see the module docstring)."""
 
     code = "VRUCW"
+    unique_pairs = True  # one hit per directed candidate pair
     config_type = VrucwConfig
     detail = "vulnerable road user in the vehicle's path"
     config: VrucwConfig

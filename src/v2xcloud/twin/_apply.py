@@ -17,12 +17,32 @@ if TYPE_CHECKING:
 
 __all__ = ["Pending", "apply_pending"]
 
-# (report, platform time ms, arrival ms, is roadside perception)
-Pending = tuple[ParticipantState, int, int, bool]
 _NAN = float("nan")
+_ID = attrgetter("id")
 _PERCEIVED, _PERCEPTION_ONLY = int(Flag.PERCEIVED), int(Flag.PERCEPTION_ONLY)
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+class Pending:
+    """Reports queued for the next update, as parallel lists (report, platform time ms,
+    arrival ms, is roadside perception): appending allocates no tuple per report, which keeps
+    the garbage collector's young generation quiet at thousands of reports per tick."""
+
+    __slots__ = ("perceived", "received_ms", "states", "t_ms")
+
+    def __init__(self) -> None:
+        self.states: list[ParticipantState] = []
+        self.t_ms: list[int] = []
+        self.received_ms: list[int] = []
+        self.perceived: list[bool] = []
+
+    def add(self, state: ParticipantState, t_ms: int, received_ms: int, perceived: bool) -> None:
+        """Queue one report."""
+        self.states.append(state)
+        self.t_ms.append(t_ms)
+        self.received_ms.append(received_ms)
+        self.perceived.append(perceived)
 
 
 def _column(states: list[ParticipantState], name: str) -> FloatArray:
@@ -40,19 +60,28 @@ def _column(states: list[ParticipantState], name: str) -> FloatArray:
         )
 
 
-def apply_pending(scene: Scene, pending: list[Pending]) -> None:
-    """Fuse, order and apply one batch of reports (see ``Scene`` for the fusion rule)."""
-    n = len(pending)
-    states_t, t_list, recv_list, perceived_list = zip(*pending, strict=True)
-    states = list(states_t)
-    row_of, row_for = scene._row_of, scene.row_for
-    keys = [
+def _keys(states: list[ParticipantState], perceived: list[bool]) -> list[str]:
+    """The participant id each report updates: a roadside object's BSM id when it has one."""
+    if not any(perceived):
+        return list(map(_ID, states))
+    return [
         s.reported_id if perc and s.reported_id else s.id
-        for s, perc in zip(states, perceived_list, strict=True)
+        for s, perc in zip(states, perceived, strict=True)
     ]
-    rows = np.fromiter((row_of[k] if k in row_of else row_for(k) for k in keys), np.int64, n)
-    t_ms = np.fromiter(t_list, np.int64, n)
-    recv_ms = np.fromiter(recv_list, np.int64, n)
+
+
+def apply_pending(scene: Scene, pending: Pending) -> None:
+    """Fuse, order and apply one batch of reports (see ``Scene`` for the fusion rule)."""
+    states, perceived_list = pending.states, pending.perceived
+    n = len(states)
+    row_of, row_for = scene._row_of, scene.row_for
+    keys = _keys(states, perceived_list)
+    try:  # every id known: one C-level pass
+        rows = np.fromiter(map(row_of.__getitem__, keys), np.int64, n)
+    except KeyError:
+        rows = np.fromiter((row_of[k] if k in row_of else row_for(k) for k in keys), np.int64, n)
+    t_ms = np.fromiter(pending.t_ms, np.int64, n)
+    recv_ms = np.fromiter(pending.received_ms, np.int64, n)
     perceived = np.fromiter(perceived_list, bool, n)
     lat = _column(states, "lat_deg")
     lon = _column(states, "lon_deg")
@@ -117,14 +146,16 @@ def _write(
     prev_x, prev_y = cols.x_m[rows].copy(), cols.y_m[rows].copy()
     speed = _column(states, "speed_mps")
     heading = _column(states, "heading_deg")
-    _derive_motion(speed, heading, x - prev_x, y - prev_y, (t_ms - prev_t) / 1000.0, prev_t >= 0)
+    if np.isnan(speed.sum() + heading.sum()):  # some report left speed or heading out
+        _derive_motion(speed, heading, x - prev_x, y - prev_y, (t_ms - prev_t) * 0.001, prev_t >= 0)
     cols.x_m[rows], cols.y_m[rows] = x, y
     cols.z_m[rows] = _column(states, "elevation_m")
     cols.speed_mps[rows], cols.heading_deg[rows] = speed, heading
     cols.length_m[rows] = _column(states, "length_m")
     cols.width_m[rows] = _column(states, "width_m")
-    cols.kind[rows] = np.fromiter((KIND_CODES[s.kind] for s in states), np.int64, len(states))
-    cols.source[rows] = np.fromiter((SOURCE_CODES[s.source] for s in states), np.int64, len(states))
+    n = len(states)
+    cols.kind[rows] = np.fromiter((KIND_CODES[s.kind] for s in states), np.int64, n)
+    cols.source[rows] = np.fromiter((SOURCE_CODES[s.source] for s in states), np.int64, n)
     rsm_ms = cols.rsm_ms[rows]
     recent_rsm = (rsm_ms >= 0) & (rsm_ms >= t_ms - scene.stale_after_ms)
     flags = np.fromiter(
@@ -149,8 +180,9 @@ def _write(
     stopped = ~(speed > scene.stopped_speed_mps)
     since = cols.stopped_since_ms[rows]
     cols.stopped_since_ms[rows] = np.where(stopped, np.where(since < 0, t_ms, since), -1)
-    for k, row in enumerate(rows.tolist()):
-        scene._states[row] = states[k]
+    held = scene._states
+    for row, state in zip(rows.tolist(), states, strict=True):
+        held[row] = state
     scene.stats.applied += int(rows.size)
 
 

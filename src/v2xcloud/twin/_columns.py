@@ -45,6 +45,7 @@ class Columns:
         self._arrays: dict[str, npt.NDArray[np.generic]] = {}
         self._free: list[int] = []
         self.used = 0  # rows 0..used-1 have ever been allocated
+        self.layout = 0  # bumped on every allocate and release: the set of live rows changed
         self._grow(capacity)
 
     def __getattr__(self, name: str) -> Any:
@@ -82,6 +83,7 @@ class Columns:
             row = self.used
             self.used += 1
         self.alive[row] = True
+        self.layout += 1
         for array in self._arrays.values():
             array[row] = -1 if array.dtype == np.int64 else np.nan
         self.h_pos[row] = 0
@@ -91,4 +93,5 @@ class Columns:
     def release(self, row: int) -> None:
         """Return a row to the free list."""
         self.alive[row] = False
+        self.layout += 1
         self._free.append(row)

@@ -14,6 +14,8 @@ as an alias. Objects that match nobody stay separate participants.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -124,7 +126,9 @@ class Scene:
         self._row_of: dict[str, int] = {}
         self._ids: list[str] = []
         self._states: list[ParticipantState | None] = []
-        self._pending: list[Pending] = []
+        # queued reports as parallel lists: no per-report tuple for the garbage collector
+        self._pending = Pending()
+        self._view_cache: tuple[int, npt.NDArray[np.int64], list[str], dict[str, int]] | None = None
         self._next_uid = 0
         self._aliases: dict[int, list[str]] = {}  # row -> ids of roadside objects fused into it
         self.fuse_gate_m = fuse_gate_m
@@ -163,17 +167,26 @@ class Scene:
         return 0
 
     def _queue_self(self, state: ParticipantState, received_at_ms: int, source: str) -> int:
-        problem = _implausible(state)
-        if problem:
+        speed, heading = state.speed_mps, state.heading_deg
+        if not (  # the plausible case inline (called per report); _implausible says why not
+            -90.0 <= state.lat_deg <= 90.0
+            and -180.0 <= state.lon_deg <= 180.0
+            and (speed is None or 0.0 <= speed <= 150.0)
+            and (heading is None or -360.0 <= heading <= 720.0)
+        ):
             self.stats.rejected += 1
             raise SceneError(
-                f"participant {state.id!r} from {source!r}: {problem}", reason="implausible"
+                f"participant {state.id!r} from {source!r}: {_implausible(state)}",
+                reason="implausible",
             )
         t = self.clocks.to_platform(
             source, frame_ms=state.timestamp_ms, received_at_ms=received_at_ms
         )
-        is_perceived = state.source is ParticipantSource.RSM
-        self._pending.append((state, t, received_at_ms, is_perceived))
+        pending = self._pending
+        pending.states.append(state)
+        pending.t_ms.append(t)
+        pending.received_ms.append(received_at_ms)
+        pending.perceived.append(state.source is ParticipantSource.RSM)
         self.stats.reports += 1
         return 1
 
@@ -187,8 +200,9 @@ class Scene:
             f"{source}/{rsm.rsu_id}", frame_ms=frame_ms, received_at_ms=received_at_ms
         )
         shift = t_frame - frame_ms
+        add = self._pending.add
         for p in good:
-            self._pending.append((p, p.timestamp_ms + shift, received_at_ms, True))
+            add(p, p.timestamp_ms + shift, received_at_ms, True)
         self.stats.reports += len(good)
         return len(good)
 
@@ -217,10 +231,10 @@ class Scene:
 
     def update(self, now_ms: int) -> SceneView:
         """Apply queued reports, drop stale participants and return the view at ``now_ms``."""
-        pending, self._pending = self._pending, []
-        if pending:
+        pending, self._pending = self._pending, Pending()
+        if pending.states:
             apply_pending(self, pending)
-            if self.fuse_gate_m > 0 and any(p[3] for p in pending):
+            if self.fuse_gate_m > 0 and any(pending.perceived):
                 self.stats.fused += fuse_unlabelled(
                     self,
                     gate_m=self.fuse_gate_m,
@@ -243,44 +257,65 @@ class Scene:
             cols.release(row)
             self.stats.expired += 1
 
+    def _rows(self) -> tuple[npt.NDArray[np.int64], list[str], dict[str, int]]:
+        """Live rows, their ids and id → view row; rebuilt only when rows come or go."""
+        cols = self._cols
+        cached = self._view_cache
+        if cached is None or cached[0] != cols.layout:
+            rows = np.flatnonzero(cols.alive[: cols.used])
+            ids = [self._ids[r] for r in rows.tolist()]
+            cached = (cols.layout, rows, ids, {pid: k for k, pid in enumerate(ids)})
+            self._view_cache = cached
+        return cached[1], cached[2], cached[3]
+
     def _view(self, now_ms: int) -> SceneView:
         cols = self._cols
-        rows = np.flatnonzero(cols.alive[: cols.used])
+        rows, ids, row_of = self._rows()
+        whole = rows.size == cols.used  # every row live: slices copy faster than gathers
+        n = rows.size
+
+        def take(array: Any) -> Any:
+            return array[:n].copy() if whole else array[rows]
+
         c: dict[str, npt.NDArray[np.generic]] = {}
-        for name in ("uid", "kind", "source", "flags", "z_m", "length_m", "width_m"):
-            c[name] = getattr(cols, name)[rows]
+        for name in ("uid", "kind", "source", "flags", "z_m"):
+            c[name] = take(getattr(cols, name))
         kind = c["kind"]
-        c["length_m"] = np.where(np.isnan(c["length_m"]), DEFAULT_LENGTH_M[kind], c["length_m"])
-        c["width_m"] = np.where(np.isnan(c["width_m"]), DEFAULT_WIDTH_M[kind], c["width_m"])
-        for name in ("accel_mps2", "yaw_rate_dps"):
-            c[name] = _zero_nan(getattr(cols, name)[rows])
-        c["timestamp_ms"] = cols.t_ms[rows]
-        c["received_ms"] = cols.received_ms[rows]
-        c["stopped_since_ms"] = cols.stopped_since_ms[rows]
-        speed = _zero_nan(cols.speed_mps[rows])
-        heading = cols.heading_deg[rows]
-        speed[np.isnan(heading)] = 0.0  # a direction is needed to move
-        heading = _zero_nan(heading)
+        length, width = take(cols.length_m), take(cols.width_m)
+        c["length_m"] = np.where(length != length, DEFAULT_LENGTH_M[kind], length)
+        c["width_m"] = np.where(width != width, DEFAULT_WIDTH_M[kind], width)
+        c["accel_mps2"] = _zero_nan(take(cols.accel_mps2))
+        c["yaw_rate_dps"] = _zero_nan(take(cols.yaw_rate_dps))
+        t_ms = c["timestamp_ms"] = take(cols.t_ms)
+        c["received_ms"] = take(cols.received_ms)
+        c["stopped_since_ms"] = take(cols.stopped_since_ms)
+        heading = take(cols.heading_deg)
+        no_heading = heading != heading
+        speed = np.where(no_heading, 0.0, _zero_nan(take(cols.speed_mps)))  # no direction: still
+        heading[no_heading] = 0.0
         rad = np.radians(heading)
         sin_h, cos_h = np.sin(rad), np.cos(rad)
         c["sin_heading"], c["cos_heading"] = sin_h, cos_h
         c["speed_mps"], c["heading_deg"] = speed, heading
-        c["vx_mps"], c["vy_mps"] = speed * sin_h, speed * cos_h
-        dt_s = np.clip(now_ms - c["timestamp_ms"], 0, self.max_extrapolate_ms) / 1000.0
-        c["x_m"] = cols.x_m[rows] + c["vx_mps"] * dt_s
-        c["y_m"] = cols.y_m[rows] + c["vy_mps"] * dt_s
+        vx, vy = speed * sin_h, speed * cos_h
+        c["vx_mps"], c["vy_mps"] = vx, vy
+        dt_s = np.minimum(np.maximum(now_ms - t_ms, 0), self.max_extrapolate_ms) * 0.001
+        c["x_m"] = take(cols.x_m) + vx * dt_s
+        c["y_m"] = take(cols.y_m) + vy * dt_s
         self._match_lanes(c)
+        held = self._states
         return SceneView(
             now_ms=now_ms,
-            ids=[self._ids[r] for r in rows.tolist()],
+            ids=ids,
             columns=c,
             frame=self.frame,
             lanes=self.lane_map,
-            states=[self._states[r] for r in rows.tolist()],  # type: ignore[misc]
+            states=held[:n] if whole else [held[r] for r in rows.tolist()],  # type: ignore[arg-type]
             intersections=self.places.intersections,
             events=tuple(self.places.events.values()),
             signs=tuple(self.places.signs.values()),
             level_gap_m=self.level_gap_m,
+            row_of=row_of,
         )
 
     def _match_lanes(self, c: dict[str, npt.NDArray[np.generic]]) -> None:

@@ -81,6 +81,7 @@ class SceneView:
         events: tuple[ActiveEvent, ...],
         signs: tuple[ActiveSign, ...],
         level_gap_m: float,
+        row_of: Mapping[str, int] | None = None,
     ) -> None:
         self.now_ms = now_ms
         self.ids = ids
@@ -93,7 +94,8 @@ class SceneView:
         self.events = events
         self.signs = signs
         self._states = states
-        self._row_of = {pid: row for row, pid in enumerate(ids)}
+        # ``row_of`` (id → row, consistent with ``ids``) may be passed in to save rebuilding it
+        self._row_of = row_of if row_of is not None else {pid: r for r, pid in enumerate(ids)}
         for name in COLUMNS:
             array = columns[name]
             array.flags.writeable = False

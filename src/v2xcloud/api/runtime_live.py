@@ -3,7 +3,8 @@
 ``RuntimeLive`` attaches to a runtime as an advisory sink, so it runs at the end of every
 tick on the tick's own thread: it snapshots the scene view (participants, intersections,
 road events), the advisories in force and, at most once a second, the runtime's statistics,
-then tells its subscribers. The API only ever reads these snapshots, so a request never
+then tells its subscribers. Road events are the runtime's live set (``active_events()``:
+detected by the platform, and received in RSI). The API only ever reads these snapshots, so a request never
 touches the scene while a tick is running.
 """
 
@@ -67,7 +68,7 @@ class RuntimeLive:
             return
         states = {pid: view.state(row) for row, pid in enumerate(view.ids)}
         intersections = _intersections(view)
-        events = [active.event for active in view.events]
+        events = self.runtime.active_events()  # detected by the platform and received in RSI
         stats = self._platform_stats(now_ms, len(states)) if self._rates.due(now_ms) else None
         with self._lock:
             previous = self._participants

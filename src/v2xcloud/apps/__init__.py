@@ -2,9 +2,11 @@
 
 May import: ``model``, ``geo``, ``twin`` (the read-only scene view only).
 
-``V2V_APPS`` is the one explicit registry of the vehicle-to-vehicle safety applications that
-run on the live ``twin.SceneView``; ``default_apps()`` instantiates them with default
-thresholds. Shared kinematics live in ``apps.kinematics``; the base class, hit arrays and the
+``V2V_APPS`` is the one explicit registry of the vehicle-to-vehicle safety applications and
+``V2I_APPS`` of the road-side ones (MAP/SPAT/RSI); both run on the live ``twin.SceneView``.
+``default_apps()`` instantiates all of them (V2V, then V2I) with default thresholds: the V2I
+apps cost next to nothing without a MAP, SPAT or RSI in the scene, so every deployment runs
+the same list and nobody has to add road-side apps by hand. Shared kinematics live in ``apps.kinematics``; the base class, hit arrays and the
 warning hysteresis in ``apps.base`` and ``apps.hysteresis``.
 """
 
@@ -43,7 +45,7 @@ V2V_APPS: tuple[type[App], ...] = (
 )
 
 
-#: the road-side (V2I) applications; they read MAP/SPAT/RSI through ``twin.v2i.as_roadside``
+#: the road-side (V2I) applications, in the order the runtime runs them (after ``V2V_APPS``)
 V2I_APPS = (
     RedLightViolationWarning,
     GreenLightOptimalSpeedAdvisory,
@@ -55,8 +57,9 @@ V2I_APPS = (
 
 
 def default_apps() -> list[App]:
-    """One instance of every registered V2V application, with default thresholds."""
-    return [app_type() for app_type in V2V_APPS]
+    """One instance of every registered application (``V2V_APPS`` then ``V2I_APPS``), with
+    default thresholds."""
+    return [app_type() for app_type in (*V2V_APPS, *V2I_APPS)]
 
 
 __all__ = [

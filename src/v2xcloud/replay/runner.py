@@ -22,29 +22,17 @@ from typing import IO, Any
 
 import msgspec
 
-from v2xcloud.apps import V2I_APPS, default_apps
-from v2xcloud.apps.events import DETECTORS
-from v2xcloud.codec import MessageSet
-from v2xcloud.errors import EncodeError
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import Advisory, RoadEvent, Rsi
+from v2xcloud.model import Advisory, RoadEvent
 from v2xcloud.replay.recording import Recording
 from v2xcloud.replay.tracks import rsm_frames
 from v2xcloud.runtime import Runtime, TickApp
-from v2xcloud.runtime.dissemination import Delivery, Disseminator
-from v2xcloud.runtime.rsi_out import encode_rsi, rsi_messages
-from v2xcloud.twin.v2i import as_roadside
+from v2xcloud.runtime.dissemination import Delivery
+from v2xcloud.runtime.rsi_out import PLATFORM_RSU_ID
 
-__all__ = ["PLATFORM_RSU_ID", "ReplaySummary", "run_replay", "v2i_apps"]
+__all__ = ["PLATFORM_RSU_ID", "ReplaySummary", "run_replay"]
 
 _SOURCE = "replay"
-#: RSU id the platform's own RSI carries (the bytes of "v2xcloud")
-PLATFORM_RSU_ID = b"v2xcloud".hex()
-
-
-def v2i_apps() -> list[TickApp]:
-    """The road-side (V2I) applications (``apps.V2I_APPS``) with default thresholds."""
-    return [app_type() for app_type in V2I_APPS]
 
 
 class ReplaySummary(msgspec.Struct, kw_only=True):
@@ -61,17 +49,29 @@ class ReplaySummary(msgspec.Struct, kw_only=True):
 
 
 class _Writer:
-    def __init__(self, out: IO[str], ref: tuple[float, float] | None = None) -> None:
+    """The replay's delivery sink: one JSON line per delivery, counts per app and event kind."""
+
+    def __init__(self, out: IO[str]) -> None:
         self.out = out
-        self.ref = ref
         self.encoder = msgspec.json.Encoder()
+        self.counts: dict[str, Counter[str]] = {"advisories": Counter(), "events": Counter()}
 
     def line(self, record: dict[str, Any]) -> None:
         self.out.write(self.encoder.encode(record).decode())
         self.out.write("\n")
 
+    def emit(self, advisories: Sequence[Advisory], *, now_ms: int) -> None:
+        for adv in advisories:
+            self.counts["advisories"][adv.app] += 1
+
+    def deliver(self, deliveries: Sequence[Delivery], *, now_ms: int) -> None:
+        for d in deliveries:
+            self.delivery(d)
+
     def delivery(self, d: Delivery) -> None:
         kind = "advisory" if isinstance(d.payload, Advisory) else "event"
+        if isinstance(d.payload, RoadEvent) and d.reason == "new":
+            self.counts["events"][d.payload.kind or "event"] += 1
         record = {
             "type": kind,
             "reason": d.reason,
@@ -81,25 +81,12 @@ class _Writer:
             "rsus": list(d.rsus),
             "payload": msgspec.to_builtins(d.payload),
         }
-        if isinstance(d.payload, RoadEvent) and d.reason != "expired" and self.ref is not None:
-            record.update(self._rsi(d.payload, d.at_ms))
+        if d.rsi_uper is not None:
+            record["rsi_uper_hex"] = d.rsi_uper.hex()
+            record["rsi_json"] = d.rsi_json
+        elif d.rsi_error is not None:
+            record["rsi_error"] = d.rsi_error
         self.line(record)
-
-    def _rsi(self, event: RoadEvent, now_ms: int) -> dict[str, Any]:
-        """The event as the RSI the platform sends (UPER hex, csae2020, and CSAE JSON)."""
-        assert self.ref is not None
-        (rsi,) = rsi_messages(
-            [event],
-            rsu_id=PLATFORM_RSU_ID,
-            ref_lat_deg=self.ref[0],
-            ref_lon_deg=self.ref[1],
-            now_ms=now_ms,
-        )
-        try:
-            data, csae_json = encode_rsi(rsi, message_set=MessageSet.CSAE2020)
-        except EncodeError as exc:
-            return {"rsi_error": str(exc)}
-        return {"rsi_uper_hex": data.hex(), "rsi_json": csae_json}
 
 
 def run_replay(
@@ -111,20 +98,19 @@ def run_replay(
     apps: Sequence[TickApp] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ReplaySummary:
-    """Replay ``rec`` into a fresh runtime and write the deliveries to ``out``."""
+    """Replay ``rec`` into a fresh runtime and write the deliveries to ``out``.
+
+    The runtime is the normal one (``Runtime`` with ``apps.default_apps()``, the event
+    detectors and dissemination); ``apps`` replaces the applications.
+    """
     started = time.perf_counter()
-    writer = _Writer(out, (rec.georef.origin_lat_deg, rec.georef.origin_lon_deg))
+    writer = _Writer(out)
     for issue in rec.issues:
         writer.line({"type": "issue", **msgspec.to_builtins(issue)})
     frame = LocalFrame(
         origin_lat_deg=rec.georef.origin_lat_deg, origin_lon_deg=rec.georef.origin_lon_deg
     )
-    runtime = Runtime(
-        frame=frame, apps=list(apps) if apps is not None else [*default_apps(), *v2i_apps()]
-    )
-    detectors = [d() for d in DETECTORS]
-    dissem = Disseminator()
-    counts: dict[str, Counter[str]] = {"advisories": Counter(), "events": Counter()}
+    runtime = Runtime(frame=frame, apps=apps, sinks=[writer], delivery_sinks=[writer])
     frames = {
         rsm.participants[0].timestamp_ms: rsm
         for rsm in rsm_frames(rec.tracks, rec.georef, base_ms=rec.base_ms, rsu_id=_SOURCE)
@@ -145,51 +131,17 @@ def run_replay(
             lag = (t - times[0]) / 1000 / speed - (time.perf_counter() - started)
             if lag > 0:
                 sleep(lag)
-        _tick(runtime, detectors, dissem, writer, counts, t)
-    for d in dissem.expire(times[-1] + 10 * tick_ms if times else 0):
-        writer.delivery(d)
+        runtime.tick(t)
+    runtime.finish(times[-1] + 10 * tick_ms if times else 0)
     summary = ReplaySummary(
         tracks=rec.tracks.track_count,
         instants=len(times),
         duration_s=(times[-1] - times[0]) / 1000 if times else 0.0,
-        advisories=dict(counts["advisories"]),
-        events=dict(counts["events"]),
-        deliveries=dict(dissem.stats),
+        advisories=dict(writer.counts["advisories"]),
+        events=dict(writer.counts["events"]),
+        deliveries=dict(runtime.delivery.stats),
         issues=len(rec.issues),
         wall_s=time.perf_counter() - started,
     )
     writer.line({"type": "summary", **msgspec.to_builtins(summary)})
     return summary
-
-
-def _tick(
-    runtime: Runtime,
-    detectors: list[Any],
-    dissem: Disseminator,
-    writer: _Writer,
-    counts: dict[str, Counter[str]],
-    now_ms: int,
-) -> None:
-    advisories = runtime.tick(now_ms)
-    assert runtime.view is not None
-    view = as_roadside(runtime.view)
-    events: list[RoadEvent] = [e for det in detectors for e in det.on_tick(runtime.view, now_ms)]
-    for adv in advisories:
-        counts["advisories"][adv.app] += 1
-    new_events = [e for e in events if e.end_ms is None or e.end_ms > now_ms]
-    for d in dissem.advisories(advisories, view, now_ms) + dissem.events(new_events, view, now_ms):
-        if isinstance(d.payload, RoadEvent) and d.reason == "new":
-            counts["events"][d.payload.kind or "event"] += 1
-        writer.delivery(d)
-    for d in dissem.expire(now_ms):
-        writer.delivery(d)
-    if new_events:  # the platform's own events go back into the scene as its RSI
-        rsi = Rsi(
-            msg_count=0,
-            rsu_id="platform",
-            ref_lat_deg=float(view.frame.origin_lat_deg),
-            ref_lon_deg=float(view.frame.origin_lon_deg),
-            timestamp_ms=now_ms,
-            events=tuple(new_events),
-        )
-        runtime.ingest(rsi, received_at_ms=now_ms, source="platform")

@@ -3,7 +3,8 @@
 May import: everything below it (``model``, ``codec``, ``geo``, ``twin``, ``apps``, ``security``).
 
 ``Runtime`` is the platform core: ``ingest``/``ingest_frame`` in, ``tick(now_ms)`` runs the
-scene and the applications and sends advisories to the sinks. ``ManualClock``,
+scene, the applications and the event detectors, sends advisories to the advisory sinks and
+the dissemination decisions (``Delivery``, events with their RSI) to the delivery sinks. ``ManualClock``,
 ``ListSource`` and ``ListSink`` are the in-package fakes for tests and replays.
 """
 
@@ -11,8 +12,16 @@ from v2xcloud.runtime.bus import InProcessBus
 from v2xcloud.runtime.clock import Clock, ManualClock, SystemClock
 from v2xcloud.runtime.core import Runtime
 from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
+from v2xcloud.runtime.dissemination import Delivery, Disseminator, Rsu
+from v2xcloud.runtime.events import EventDetector, LiveEvents
 from v2xcloud.runtime.host import AppHost, TickApp
-from v2xcloud.runtime.sinks import AdvisorySink, CallbackSink, ListSink
+from v2xcloud.runtime.sinks import (
+    AdvisorySink,
+    CallbackSink,
+    DeliverySink,
+    ListDeliverySink,
+    ListSink,
+)
 from v2xcloud.runtime.sources import ListSource, TimedFrame, TimedMessage
 from v2xcloud.runtime.stats import Percentiles, RuntimeStats
 
@@ -23,11 +32,18 @@ __all__ = [
     "Clock",
     "DeadLetter",
     "DeadLetters",
+    "Delivery",
+    "DeliverySink",
+    "Disseminator",
+    "EventDetector",
     "InProcessBus",
+    "ListDeliverySink",
     "ListSink",
     "ListSource",
+    "LiveEvents",
     "ManualClock",
     "Percentiles",
+    "Rsu",
     "Runtime",
     "RuntimeStats",
     "SystemClock",

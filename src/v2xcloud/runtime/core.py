@@ -1,4 +1,12 @@
-"""The runtime: frames and messages in, scene updated, applications run, advisories out.
+"""The runtime: frames and messages in, scene updated, applications and event detectors run,
+advisories out, advisories and road events disseminated.
+
+Each ``tick``: the scene applies what arrived; the applications (``apps.default_apps()``: V2V
+and V2I) issue advisories, sent to the advisory sinks; the event detectors run every
+``detect_every_ms`` and, with the events received in RSI, form the live road events
+(``active_events()``; detected ones are fed back into the scene so HLW/TJW warn about them);
+dissemination decides who must hear each advisory and event (``runtime.delivery``) and sends
+the deliveries, events with their encoded RSI, to the delivery sinks.
 
 >>> from v2xcloud.runtime import Runtime
 >>> from v2xcloud.twin.testing import TEST_FRAME, bsm_at
@@ -20,10 +28,13 @@ from v2xcloud.apps import default_apps
 from v2xcloud.codec import Decoded, MessageSet, decode
 from v2xcloud.errors import DecodeError, SceneError
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import Advisory
+from v2xcloud.model import Advisory, RoadEvent
 from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
+from v2xcloud.runtime.delivery import DeliveryStage
+from v2xcloud.runtime.dissemination import Delivery, Rsu
+from v2xcloud.runtime.events import EventDetector, LiveEvents, default_detectors
 from v2xcloud.runtime.host import AppHost, TickApp
-from v2xcloud.runtime.sinks import AdvisorySink
+from v2xcloud.runtime.sinks import AdvisorySink, DeliverySink
 from v2xcloud.runtime.sources import ListSource, TimedFrame
 from v2xcloud.runtime.stats import RuntimeStats
 from v2xcloud.twin import Scene, SceneMessage, SceneView
@@ -34,10 +45,13 @@ __all__ = ["Runtime"]
 class Runtime:
     """One deployment's platform core, in-process.
 
-    ``apps`` defaults to every registered V2V application with default thresholds;
-    ``scene_options`` are passed to ``Scene`` (e.g. ``stale_after_ms``); ``message_set`` is
-    the default for ``ingest_frame``. Nothing here blocks or does I/O; sinks are called
-    synchronously at the end of each tick.
+    ``apps`` defaults to every registered application (``apps.default_apps()``, V2V and V2I)
+    with default thresholds; ``detectors`` to one of each ``apps.events.DETECTORS`` (``()``
+    disables detection), run every ``detect_every_ms``; ``rsus`` are the roadside units
+    dissemination may address, ``refresh_ms`` its re-send period; ``scene_options`` are
+    passed to ``Scene`` (e.g. ``stale_after_ms``); ``message_set`` is the default for
+    ``ingest_frame`` and the one the platform's RSI are encoded in. Nothing here blocks or
+    does I/O; sinks are called synchronously at the end of each tick.
     """
 
     def __init__(
@@ -49,10 +63,26 @@ class Runtime:
         message_set: MessageSet = MessageSet.CSAE2020,
         dead_letter_capacity: int = 1000,
         scene_options: dict[str, Any] | None = None,
+        detectors: Sequence[EventDetector] | None = None,
+        detect_every_ms: int = 1000,
+        rsus: Sequence[Rsu] = (),
+        delivery_sinks: Sequence[DeliverySink] = (),
+        refresh_ms: int = 1000,
     ) -> None:
         self.scene = Scene(frame, **(scene_options or {}))
         self.host = AppHost(list(apps) if apps is not None else default_apps())
         self.sinks: list[AdvisorySink] = list(sinks)
+        self.events = LiveEvents(
+            detectors=default_detectors() if detectors is None else detectors,
+            every_ms=detect_every_ms,
+        )
+        self.delivery = DeliveryStage(
+            frame=frame,
+            message_set=message_set,
+            rsus=rsus,
+            sinks=delivery_sinks,
+            refresh_ms=refresh_ms,
+        )
         self.message_set = message_set
         self.dead_letters = DeadLetters(capacity=dead_letter_capacity)
         self._stats = RuntimeStats()
@@ -62,6 +92,10 @@ class Runtime:
     def add_sink(self, sink: AdvisorySink) -> None:
         """Send every later tick's advisories to ``sink`` too."""
         self.sinks.append(sink)
+
+    def add_delivery_sink(self, sink: DeliverySink) -> None:
+        """Send every later tick's deliveries to ``sink`` too."""
+        self.delivery.sinks.append(sink)
 
     def ingest(self, message: SceneMessage, *, received_at_ms: int, source: str) -> None:
         """Hand one decoded model message to the scene (applied at the next tick).
@@ -126,12 +160,22 @@ class Runtime:
         )
 
     def tick(self, now_ms: int) -> list[Advisory]:
-        """Apply what arrived, run the applications, send the advisories to the sinks."""
+        """Apply what arrived, run the applications and (when due) the event detectors, send
+        the advisories to the sinks and the deliveries to the delivery sinks."""
         started = time.perf_counter()
         cpu_started = time.process_time()
         view = self.scene.update(now_ms)
         self.view = view
         advisories = self.host.run(view, now_ms)
+        for rsi in self.events.update(view, now_ms):
+            self.scene.ingest(rsi, received_at_ms=now_ms, source=rsi.rsu_id)
+        self.delivery.run(
+            view,
+            advisories,
+            self.events.active(now_ms, origin="detected"),
+            self.events.active(now_ms, origin="received"),
+            now_ms,
+        )
         for sink in self.sinks:
             sink.emit(advisories, now_ms=now_ms)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
@@ -176,10 +220,23 @@ class Runtime:
         now = self.view.now_ms if self.view is not None else 0
         return [a for a in self._active.values() if a.expires_ms > now]
 
+    def active_events(self) -> list[RoadEvent]:
+        """The live road events at the last tick: detected by the platform, then received in
+        RSI (started and not ended)."""
+        now = self.view.now_ms if self.view is not None else 0
+        return self.events.active(now)
+
+    def finish(self, now_ms: int) -> list[Delivery]:
+        """End of a run (a replay): ``expired`` deliveries for everything no longer valid at
+        ``now_ms``, also sent to the delivery sinks."""
+        return self.delivery.finish(now_ms)
+
     def stats(self) -> dict[str, Any]:
         """Messages in, advisories out, tick CPU ms and latency ms percentiles, scene counters,
-        dead letters per reason."""
+        dead letters per reason, live road events and deliveries."""
         out = self._stats.as_dict()
+        out["events"] = self.events.stats()
+        out["deliveries"] = dict(self.delivery.stats)
         out["scene"] = self.scene.stats.as_dict()
         out["participants"] = len(self.scene)
         out["dead_letters"] = dict(self.dead_letters.counts)

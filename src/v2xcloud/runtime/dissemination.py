@@ -16,14 +16,13 @@ participants. Each item is keyed (``advisory|app|ego|other``, ``event|source|kin
 from __future__ import annotations
 
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
 
 from v2xcloud.model import Advisory, RoadEvent
-from v2xcloud.twin.relevance import concerned
-from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.twin.relevance import PositionsView, concerned
 
 __all__ = ["Delivery", "Disseminator", "Rsu"]
 
@@ -40,7 +39,12 @@ class Rsu(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):
-    """One send decision: what (``payload``), to whom, and why, at ``at_ms``."""
+    """One send decision: what (``payload``), to whom, and why, at ``at_ms``.
+
+    A live event's delivery from the runtime also carries the RSI the platform sends for it
+    (``rsi_uper``: UPER MessageFrame; ``rsi_json``: its CSAE JSON), or why it could not be
+    encoded (``rsi_error``).
+    """
 
     key: str
     reason: Reason
@@ -48,6 +52,9 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     payload: Advisory | RoadEvent
     participants: tuple[str, ...] = ()
     rsus: tuple[str, ...] = ()
+    rsi_uper: bytes | None = None
+    rsi_json: dict[str, Any] | None = None
+    rsi_error: str | None = None
 
 
 class _Sent(msgspec.Struct, kw_only=True):
@@ -72,7 +79,7 @@ class Disseminator:
         self.stats: Counter[str] = Counter()
         self._sent: dict[str, _Sent] = {}
 
-    def _rsus_near(self, view: RoadsideView, x_m: np.ndarray, y_m: np.ndarray) -> tuple[str, ...]:
+    def _rsus_near(self, view: PositionsView, x_m: np.ndarray, y_m: np.ndarray) -> tuple[str, ...]:
         if not self.rsus or x_m.size == 0:
             return ()
         out = []
@@ -128,12 +135,11 @@ class Disseminator:
             rsus=rsus,
         )
 
-    def advisories(self, items: list[Advisory], view: RoadsideView, now_ms: int) -> list[Delivery]:
+    def advisories(self, items: list[Advisory], view: PositionsView, now_ms: int) -> list[Delivery]:
         """Deliveries for this tick's advisories (each to its ego and the RSUs near it)."""
-        row = {pid: i for i, pid in enumerate(view.ids)}
         out = []
         for adv in items:
-            i = row.get(adv.ego_id)
+            i = view.row_of(adv.ego_id)
             rsus = (
                 () if i is None else self._rsus_near(view, view.x_m[i : i + 1], view.y_m[i : i + 1])
             )
@@ -144,8 +150,11 @@ class Disseminator:
                 out.append(d)
         return out
 
-    def events(self, items: list[RoadEvent], view: RoadsideView, now_ms: int) -> list[Delivery]:
-        """Deliveries for road events still valid (ended ones are left to ``expire``)."""
+    def events(
+        self, items: list[RoadEvent], view: PositionsView, now_ms: int, *, to_rsus: bool = True
+    ) -> list[Delivery]:
+        """Deliveries for road events still valid (ended ones are left to ``expire``);
+        ``to_rsus=False`` addresses participants only (events an RSU already broadcasts)."""
         out = []
         for ev in items:
             if ev.end_ms is not None and ev.end_ms <= now_ms:
@@ -162,13 +171,12 @@ class Disseminator:
             if ev.lat_deg is not None and ev.lon_deg is not None:
                 ex, ey = view.frame.to_local(ev.lat_deg, ev.lon_deg)
                 xs, ys = np.append(xs, float(ex)), np.append(ys, float(ey))
-            recipients = {view.ids[i] for i in np.flatnonzero(mask)}
+            recipients = {view.ids[i] for i in np.flatnonzero(mask).tolist()}
             key = f"event|{ev.source}|{ev.kind}|{ev.event_id}"
             fingerprint = (ev.event_type, ev.lat_deg, ev.lon_deg, ev.description)
             until = now_ms + self.refresh_ms if ev.end_ms is None else ev.end_ms
-            d = self._decide(
-                key, ev, fingerprint, recipients, self._rsus_near(view, xs, ys), until, now_ms
-            )
+            rsus = self._rsus_near(view, xs, ys) if to_rsus else ()
+            d = self._decide(key, ev, fingerprint, recipients, rsus, until, now_ms)
             if d is not None:
                 out.append(d)
         return out

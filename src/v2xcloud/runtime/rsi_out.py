@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from v2xcloud.codec import Decoded, MessageSet, decode
 from v2xcloud.codec.model_convert import encode_model
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import RoadEvent, Rsi
+from v2xcloud.runtime.dissemination import Delivery
 
-__all__ = ["MAX_EVENTS_PER_RSI", "encode_rsi", "rsi_messages"]
+__all__ = ["MAX_EVENTS_PER_RSI", "PLATFORM_RSU_ID", "encode_rsi", "rsi_messages", "with_rsi"]
 
 MAX_EVENTS_PER_RSI = 8
+#: RSU id the platform's own RSI carries (the bytes of "v2xcloud", 16 hex digits)
+PLATFORM_RSU_ID = b"v2xcloud".hex()
 
 
 def rsi_messages(
@@ -55,3 +60,33 @@ def encode_rsi(rsi: Rsi, *, message_set: MessageSet) -> tuple[bytes, dict[str, A
     if not isinstance(result, Decoded):  # our own encoder's output must decode
         raise EncodeError("RSI", f"encoded RSI does not decode: {result.detail}")
     return data, result.json
+
+
+def with_rsi(
+    delivery: Delivery,
+    *,
+    message_set: MessageSet,
+    ref_lat_deg: float,
+    ref_lon_deg: float,
+    rsu_id: str = PLATFORM_RSU_ID,
+) -> Delivery:
+    """``delivery`` with the RSI the platform sends for its event (UPER and CSAE JSON).
+
+    Advisories and ``expired`` deliveries are returned unchanged; an event the wire cannot
+    carry gets ``rsi_error`` (the field path and value) instead of raising.
+    """
+    event = delivery.payload
+    if not isinstance(event, RoadEvent) or delivery.reason == "expired":
+        return delivery
+    (rsi,) = rsi_messages(
+        [event],
+        rsu_id=rsu_id,
+        ref_lat_deg=ref_lat_deg,
+        ref_lon_deg=ref_lon_deg,
+        now_ms=delivery.at_ms,
+    )
+    try:
+        data, csae_json = encode_rsi(rsi, message_set=message_set)
+    except EncodeError as exc:
+        return msgspec.structs.replace(delivery, rsi_error=str(exc))
+    return msgspec.structs.replace(delivery, rsi_uper=data, rsi_json=csae_json)

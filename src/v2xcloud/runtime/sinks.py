@@ -1,13 +1,21 @@
-"""Where advisories go when they leave a tick: protocol plus in-process sinks."""
+"""Where advisories and deliveries go when they leave a tick: protocols plus in-process sinks.
+
+An ``AdvisorySink`` gets every advisory a tick issued; a ``DeliverySink`` gets the
+dissemination decisions (``runtime.dissemination.Delivery``: an advisory or road event, its
+recipients, why it is sent, and for events the encoded RSI).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from v2xcloud.model import Advisory
 
-__all__ = ["AdvisorySink", "CallbackSink", "ListSink"]
+if TYPE_CHECKING:
+    from v2xcloud.runtime.dissemination import Delivery
+
+__all__ = ["AdvisorySink", "CallbackSink", "DeliverySink", "ListDeliverySink", "ListSink"]
 
 
 @runtime_checkable
@@ -46,3 +54,23 @@ class CallbackSink:
     def emit(self, advisories: Sequence[Advisory], *, now_ms: int) -> None:
         """Forward the batch."""
         self._callback(advisories, now_ms)
+
+
+@runtime_checkable
+class DeliverySink(Protocol):
+    """Receives each tick's deliveries (only ticks that produced some)."""
+
+    def deliver(self, deliveries: Sequence[Delivery], *, now_ms: int) -> None:
+        """Take one tick's deliveries; must not block for long."""
+        ...
+
+
+class ListDeliverySink:
+    """Keeps every delivery it receives, in order (tests and the test bench)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+    def deliver(self, deliveries: Sequence[Delivery], *, now_ms: int) -> None:
+        """Append the batch."""
+        self.deliveries.extend(deliveries)

@@ -5,18 +5,55 @@ Shared by the V2I apps (who sees a sign or hazard) and by dissemination (who mus
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.geo.frame import LocalFrame
 from v2xcloud.geo.relevance import ahead_within, on_path
 from v2xcloud.model.road import ReferencePath
-from v2xcloud.twin.roadside import RoadsideView
 
-__all__ = ["concerned"]
+__all__ = ["PositionsView", "concerned"]
+
+
+class PositionsView(Protocol):
+    """What relevance and dissemination read of a tick: ids, local positions and headings
+    (``twin.SceneView`` provides it)."""
+
+    @property
+    def ids(self) -> Sequence[str]:
+        """Participant ids in row order."""
+        ...
+
+    @property
+    def frame(self) -> LocalFrame:
+        """The local frame of ``x_m``/``y_m``."""
+        ...
+
+    @property
+    def x_m(self) -> npt.NDArray[np.float64]:
+        """Local x (east, m) per row."""
+        ...
+
+    @property
+    def y_m(self) -> npt.NDArray[np.float64]:
+        """Local y (north, m) per row."""
+        ...
+
+    @property
+    def heading_deg(self) -> npt.NDArray[np.float64]:
+        """Heading (deg clockwise from north) per row."""
+        ...
+
+    def row_of(self, participant_id: str) -> int | None:
+        """Row of a participant id, or ``None``."""
+        ...
 
 
 def concerned(
-    view: RoadsideView,
+    view: PositionsView,
     *,
     lat_deg: float | None,
     lon_deg: float | None,

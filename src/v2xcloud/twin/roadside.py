@@ -49,6 +49,13 @@ class RoadsideView(msgspec.Struct, frozen=True, kw_only=True):
     events: tuple[RoadEvent, ...] = ()
     signs: tuple[RoadSign, ...] = ()
 
+    def row_of(self, participant_id: str) -> int | None:
+        """Row of a participant id, or ``None``."""
+        try:
+            return self.ids.index(participant_id)
+        except ValueError:
+            return None
+
     @property
     def is_vehicle(self) -> npt.NDArray[np.bool_]:
         """Mask of motor vehicles."""

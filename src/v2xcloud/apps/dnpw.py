@@ -61,7 +61,9 @@ class DoNotPassWarning(App):
                 pairs.select(self._oncoming(pairs, -cfg.opposing_lane_m - cfg.half_width_m))
             )
         parts.append(self._head_on(view, fast))
-        hits = [self._score(p) for p in parts]
+        hits = [self._score(p) for p in parts if len(p)]
+        if len(hits) < 2:
+            return hits[0] if hits else Hits.empty()
         return Hits(
             ego=np.concatenate([h.ego for h in hits]),
             other=np.concatenate([h.other for h in hits]),
@@ -77,7 +79,10 @@ class DoNotPassWarning(App):
         limit = math.cos(math.radians(cfg.min_oncoming_deg))
         pairs = base.subset(name, lambda t: (t.heading_cos <= limit) & t.same_level)
         # for opposite headings the lateral offset is (nearly) the same seen from either side
-        pairs = pairs.select(np.abs(pairs.lateral_m) <= cfg.half_width_m + 1.0).directed()
+        pairs = pairs.select(np.abs(pairs.lateral_m) <= cfg.half_width_m + 1.0)
+        if len(pairs) == 0:  # the usual case: oncoming traffic keeps to its own lane
+            return pairs
+        pairs = pairs.directed()
         pairs = pairs.select(fast[pairs.ego])
         return pairs.select(self._oncoming(pairs, -cfg.half_width_m))
 

@@ -100,13 +100,20 @@ def apply_pending(scene: Scene, pending: Pending) -> None:
     else:
         keep = np.arange(n)
     # the newest report per row wins; reports not newer than the held state are late
-    order = keep[np.lexsort((t_ms[keep], rows[keep]))]
-    last = np.ones(order.size, dtype=bool)
-    last[:-1] = rows[order][1:] != rows[order][:-1]
-    order = order[last]
-    fresh = t_ms[order] > cols.t_ms[rows[order]]
-    scene.stats.late += int(keep.size - fresh.sum())
+    if keep.size == n and np.bincount(rows).max() == 1:  # the usual batch: one report per row
+        fresh = t_ms > cols.t_ms[rows]
+        if fresh.all():
+            _write(scene, states, rows, t_ms, recv_ms, perceived, x, y)
+            return
+        order = np.arange(n)
+    else:
+        order = keep[np.lexsort((t_ms[keep], rows[keep]))]
+        last = np.ones(order.size, dtype=bool)
+        last[:-1] = rows[order][1:] != rows[order][:-1]
+        order = order[last]
+        fresh = t_ms[order] > cols.t_ms[rows[order]]
     sel = order[fresh]
+    scene.stats.late += int(keep.size - sel.size)
     if sel.size:
         _write(
             scene,
@@ -142,23 +149,44 @@ def _write(
     y: FloatArray,
 ) -> None:
     cols = scene._cols
-    prev_t = cols.t_ms[rows].copy()
-    prev_x, prev_y = cols.x_m[rows].copy(), cols.y_m[rows].copy()
+    n = len(states)
     speed = _column(states, "speed_mps")
     heading = _column(states, "heading_deg")
     if np.isnan(speed.sum() + heading.sum()):  # some report left speed or heading out
-        _derive_motion(speed, heading, x - prev_x, y - prev_y, (t_ms - prev_t) * 0.001, prev_t >= 0)
+        prev_t = cols.t_ms[rows]
+        dt_s = (t_ms - prev_t) * 0.001
+        _derive_motion(speed, heading, x - cols.x_m[rows], y - cols.y_m[rows], dt_s, prev_t >= 0)
     cols.x_m[rows], cols.y_m[rows] = x, y
     cols.z_m[rows] = _column(states, "elevation_m")
     cols.speed_mps[rows], cols.heading_deg[rows] = speed, heading
     cols.length_m[rows] = _column(states, "length_m")
     cols.width_m[rows] = _column(states, "width_m")
-    n = len(states)
     cols.kind[rows] = np.fromiter((KIND_CODES[s.kind] for s in states), np.int64, n)
     cols.source[rows] = np.fromiter((SOURCE_CODES[s.source] for s in states), np.int64, n)
-    rsm_ms = cols.rsm_ms[rows]
-    recent_rsm = (rsm_ms >= 0) & (rsm_ms >= t_ms - scene.stale_after_ms)
-    flags = np.fromiter(
+    flags = _flags(states)
+    if scene._perception_seen:  # roadside perception marks and cross-check times
+        rsm_ms = cols.rsm_ms[rows]
+        recent_rsm = (rsm_ms >= 0) & (rsm_ms >= t_ms - scene.stale_after_ms)
+        flags |= np.where(perceived, _PERCEPTION_ONLY, 0)
+        flags |= np.where(recent_rsm & ~perceived, _PERCEIVED, 0)
+        cols.self_ms[rows] = np.where(perceived, cols.self_ms[rows], t_ms)
+    else:
+        cols.self_ms[rows] = t_ms
+    cols.flags[rows] = flags
+    cols.t_ms[rows], cols.received_ms[rows] = t_ms, recv_ms
+    _history_rates(scene, rows, t_ms, speed, heading, states)
+    since = cols.stopped_since_ms[rows]
+    stopped_since = np.where(since < 0, t_ms, since)
+    cols.stopped_since_ms[rows] = np.where(speed > scene.stopped_speed_mps, -1, stopped_since)
+    held = scene._states
+    for row, state in zip(rows.tolist(), states, strict=True):
+        held[row] = state
+    scene.stats.applied += n
+
+
+def _flags(states: list[ParticipantState]) -> IntArray:
+    """``Flag`` bits per report; most carry no events, lights, brakes or emergency status."""
+    return np.fromiter(
         (
             flags_of(s)
             if s.vehicle_events
@@ -171,19 +199,6 @@ def _write(
         np.int64,
         len(states),
     )
-    flags |= np.where(perceived, _PERCEPTION_ONLY, 0)
-    flags |= np.where(recent_rsm & ~perceived, _PERCEIVED, 0)
-    cols.flags[rows] = flags
-    cols.t_ms[rows], cols.received_ms[rows] = t_ms, recv_ms
-    cols.self_ms[rows] = np.where(perceived, cols.self_ms[rows], t_ms)
-    _history_rates(scene, rows, t_ms, speed, heading, states)
-    stopped = ~(speed > scene.stopped_speed_mps)
-    since = cols.stopped_since_ms[rows]
-    cols.stopped_since_ms[rows] = np.where(stopped, np.where(since < 0, t_ms, since), -1)
-    held = scene._states
-    for row, state in zip(rows.tolist(), states, strict=True):
-        held[row] = state
-    scene.stats.applied += int(rows.size)
 
 
 def _derive_motion(
@@ -228,13 +243,12 @@ def _history_rates(
         cols.h_heading_deg.ravel(),
     )
     h_t[now_at], h_speed[now_at], h_heading[now_at] = t_ms, speed, heading
-    dt_s = (t_ms - h_t[old_at]) / 1000.0
-    ok = (count >= 2) & (dt_s >= 0.05)
-    safe_dt = np.where(ok, dt_s, 1.0)
-    accel = np.where(ok, (speed - h_speed[old_at]) / safe_dt, np.nan)
-    dh = (heading - h_heading[old_at] + 180.0) % 360.0 - 180.0
-    yaw = np.where(ok, dh / safe_dt, np.nan)
+    # the oldest sample, if ≥ 50 ms back (a ring of one sample is its own oldest: dt 0)
+    dt_s = (t_ms - h_t[old_at]) * 0.001
+    per_s = np.divide(1.0, dt_s, out=np.full(dt_s.size, np.nan), where=dt_s >= 0.05)
+    accel = (speed - h_speed[old_at]) * per_s
+    yaw = ((heading - h_heading[old_at] + 180.0) % 360.0 - 180.0) * per_s
     rep_accel = _column(states, "accel_long_mps2")
     rep_yaw = _column(states, "yaw_rate_dps")
-    cols.accel_mps2[rows] = np.where(np.isnan(rep_accel), accel, rep_accel)
-    cols.yaw_rate_dps[rows] = np.where(np.isnan(rep_yaw), yaw, rep_yaw)
+    cols.accel_mps2[rows] = np.where(rep_accel != rep_accel, accel, rep_accel)  # NaN: derived
+    cols.yaw_rate_dps[rows] = np.where(rep_yaw != rep_yaw, yaw, rep_yaw)

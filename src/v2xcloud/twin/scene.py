@@ -128,6 +128,7 @@ class Scene:
         self._states: list[ParticipantState | None] = []
         # queued reports as parallel lists: no per-report tuple for the garbage collector
         self._pending = Pending()
+        self._perception_seen = False  # any roadside perception queued yet
         self._view_cache: tuple[int, npt.NDArray[np.int64], list[str], dict[str, int]] | None = None
         self._next_uid = 0
         self._aliases: dict[int, list[str]] = {}  # row -> ids of roadside objects fused into it
@@ -186,7 +187,9 @@ class Scene:
         pending.states.append(state)
         pending.t_ms.append(t)
         pending.received_ms.append(received_at_ms)
-        pending.perceived.append(state.source is ParticipantSource.RSM)
+        perceived = state.source is ParticipantSource.RSM
+        pending.perceived.append(perceived)
+        self._perception_seen |= perceived
         self.stats.reports += 1
         return 1
 
@@ -200,6 +203,7 @@ class Scene:
             f"{source}/{rsm.rsu_id}", frame_ms=frame_ms, received_at_ms=received_at_ms
         )
         shift = t_frame - frame_ms
+        self._perception_seen = True
         add = self._pending.add
         for p in good:
             add(p, p.timestamp_ms + shift, received_at_ms, True)

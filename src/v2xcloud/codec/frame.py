@@ -3,6 +3,7 @@
 ``decode`` never raises for bad input: it returns ``Rejected`` with a reason. A faster decoder
 for a hot message (BSM, RSM, SPAT) can be slotted in with ``register_fast_decoder`` without
 changing any caller: it receives the frame bytes and returns the same native value.
+``register_fast_encoder`` does the same for encoding a root alternative's native content.
 """
 
 from __future__ import annotations
@@ -22,16 +23,21 @@ from v2xcloud.errors import EncodeError
 
 __all__ = [
     "FastDecoder",
+    "FastEncoder",
     "decode",
     "encode",
     "encode_native",
     "frame_to_json",
     "register_fast_decoder",
+    "register_fast_encoder",
     "unregister_fast_decoder",
+    "unregister_fast_encoder",
 ]
 
 FastDecoder = Callable[[bytes], Any]
 _FAST: dict[tuple[MessageSet, str], FastDecoder] = {}
+FastEncoder = Callable[[Any], bytes]
+_FAST_ENCODERS: dict[tuple[MessageSet, str], FastEncoder] = {}
 
 
 def register_fast_decoder(message_set: MessageSet, alternative: str, fn: FastDecoder) -> None:
@@ -48,6 +54,22 @@ def register_fast_decoder(message_set: MessageSet, alternative: str, fn: FastDec
 def unregister_fast_decoder(message_set: MessageSet, alternative: str) -> None:
     """Go back to the generic decoder for one alternative."""
     _FAST.pop((message_set, alternative), None)
+
+
+def register_fast_encoder(message_set: MessageSet, alternative: str, fn: FastEncoder) -> None:
+    """Use ``fn(content) -> MessageFrame bytes`` to encode one root alternative's content.
+
+    ``fn`` must return exactly what asn1tools would (with constraint checks) and raise any
+    exception otherwise (the value is then encoded by the generic path, which says why).
+    """
+    if alternative not in FRAME_MESSAGES:
+        raise ValueError(f"fast encoders exist only for {sorted(FRAME_MESSAGES)}")
+    _FAST_ENCODERS[(message_set, alternative)] = fn
+
+
+def unregister_fast_encoder(message_set: MessageSet, alternative: str) -> None:
+    """Go back to the generic encoder for one alternative."""
+    _FAST_ENCODERS.pop((message_set, alternative), None)
 
 
 @cache
@@ -154,6 +176,12 @@ def encode_native(value: Any, *, message_set: MessageSet) -> bytes:
     """Native MessageFrame value (Day-2 payload as a decoded value or bytes) → UPER bytes."""
     spec = compiled(message_set)
     alternative, content = value
+    fast = _FAST_ENCODERS.get((message_set, alternative))
+    if fast is not None:
+        try:
+            return fast(content)
+        except Exception:  # the generic path below encodes it or explains what is wrong
+            pass
     if alternative == "msgFrameExt" and not isinstance(content.get("value"), bytes | bytearray):
         mid = content.get("messageId")
         if mid not in DAY2_MESSAGES:

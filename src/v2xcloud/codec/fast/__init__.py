@@ -7,9 +7,15 @@ not cover (a set extension bit, an extension addition) or cannot decode is hande
 asn1tools path, which gives the same value or the same ``Rejected`` as without it; ``stats()``
 counts those hand-overs.
 
-They are registered by default for both message sets when ``v2xcloud.codec`` is imported,
+The same generator writes fast encoders (``encoders.build_encoder``): native content →
+MessageFrame bytes, byte-identical to asn1tools with constraint checks; any value they do not
+encode exactly so (a missing member, out of range, an extension) goes to asn1tools, which
+encodes it or raises the ``EncodeError``. ``bsm.encode``/``encode_model`` use them unchanged.
+
+Both are registered by default for both message sets when ``v2xcloud.codec`` is imported,
 unless the environment sets ``V2XCLOUD_FAST_DECODE=0``; ``install()``/``uninstall()`` switch
-them at run time. Each is compiled on its first frame.
+them at run time (``encoders=False`` keeps asn1tools for encoding). Each is compiled on its
+first use.
 
 >>> from v2xcloud.codec import fast
 >>> fast.uninstall()            # every frame through asn1tools
@@ -25,7 +31,13 @@ from typing import Any
 
 from v2xcloud.codec.fast._plan import Fallback
 from v2xcloud.codec.fast.decoders import HOT_ALTERNATIVES, build, source, stats
-from v2xcloud.codec.frame import register_fast_decoder, unregister_fast_decoder
+from v2xcloud.codec.fast.encoders import build_encoder, encoder_source
+from v2xcloud.codec.frame import (
+    register_fast_decoder,
+    register_fast_encoder,
+    unregister_fast_decoder,
+    unregister_fast_encoder,
+)
 from v2xcloud.codec.message_set import MessageSet
 
 __all__ = [
@@ -33,6 +45,8 @@ __all__ = [
     "HOT_ALTERNATIVES",
     "Fallback",
     "build",
+    "build_encoder",
+    "encoder_source",
     "install",
     "install_default",
     "source",
@@ -52,30 +66,50 @@ def _lazy(message_set: MessageSet, alternative: str) -> Any:
     return first_frame
 
 
+def _lazy_encoder(message_set: MessageSet, alternative: str) -> Any:
+    def first_value(content: Any) -> bytes:
+        fn = build_encoder(message_set, alternative)
+        register_fast_encoder(message_set, alternative, fn)
+        return fn(content)
+
+    return first_value
+
+
 def install(
     *,
     message_sets: Iterable[MessageSet] = tuple(MessageSet),
     alternatives: Iterable[str] = HOT_ALTERNATIVES,
+    decoders: bool = True,
+    encoders: bool = True,
 ) -> None:
-    """Register the fast decoders (compiled on first use) for these sets and alternatives."""
+    """Register the fast decoders and/or encoders (compiled on first use)."""
     names = tuple(alternatives)
     for message_set in message_sets:
         for alternative in names:
             if alternative not in HOT_ALTERNATIVES:
                 raise ValueError(f"fast decoders exist only for {HOT_ALTERNATIVES}")
-            register_fast_decoder(message_set, alternative, _lazy(message_set, alternative))
+            if decoders:
+                register_fast_decoder(message_set, alternative, _lazy(message_set, alternative))
+            if encoders:
+                encoder = _lazy_encoder(message_set, alternative)
+                register_fast_encoder(message_set, alternative, encoder)
 
 
 def uninstall(
     *,
     message_sets: Iterable[MessageSet] = tuple(MessageSet),
     alternatives: Iterable[str] = HOT_ALTERNATIVES,
+    decoders: bool = True,
+    encoders: bool = True,
 ) -> None:
     """Go back to the asn1tools path for these sets and alternatives."""
     names = tuple(alternatives)
     for message_set in message_sets:
         for alternative in names:
-            unregister_fast_decoder(message_set, alternative)
+            if decoders:
+                unregister_fast_decoder(message_set, alternative)
+            if encoders:
+                unregister_fast_encoder(message_set, alternative)
 
 
 def install_default() -> None:

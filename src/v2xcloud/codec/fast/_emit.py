@@ -1,5 +1,5 @@
 """The source-code writer of the plan compiler: indentation, fresh names, constants, and the
-bit cursor.
+bit cursor (decoding) or bit count (encoding: ``put`` onto the accumulator ``a``).
 
 The frame is one big ``int`` ``v``; ``r`` counts the bits not yet read. A read of ``k`` bits
 at a static offset ``off`` past the cursor is ``(v >> (r - off - k)) & mask``: runs of
@@ -17,7 +17,8 @@ __all__ = ["Emitter"]
 class Emitter:
     """Collects the lines of one generated function."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, advance: str = "r -= {}") -> None:
+        self.advance = advance  # the line that moves the runtime cursor by the static offset
         self.lines: list[str] = []
         self.consts: dict[str, Any] = {}
         self._depth = 1
@@ -48,7 +49,7 @@ class Emitter:
     def flush(self) -> None:
         """Move the cursor ``r`` to the static offset (before a branch or a loop)."""
         if self.off:
-            self.line(f"r -= {self.off}")
+            self.line(self.advance.format(self.off))
             self.off = 0
 
     def read(self, bits: int) -> str:
@@ -62,6 +63,12 @@ class Emitter:
         """Expression of the next ``bits_expr`` (a runtime value) bits; flushes first."""
         self.flush()
         return f"((v >> (r - {bits_expr})) & ((1 << {bits_expr}) - 1))"
+
+    def put(self, bits: int, expr: str) -> None:
+        """Encoding: append ``expr`` (an int below ``2**bits``) to the accumulator ``a``."""
+        if bits:
+            self.off += bits
+            self.line(f"a = (a << {bits}) | {expr}")
 
     def assign(self, target: str, expr: str) -> None:
         """``target = expr``."""

@@ -16,6 +16,7 @@ __all__ = [
     "gap_m",
     "in_lane_ahead",
     "is_motor",
+    "moving_motor_directed",
     "moving_motor_pairs",
     "same_way",
 ]
@@ -94,6 +95,21 @@ def moving_motor_pairs(
 
     base = same_way(view, radius_m, max_heading_diff_deg)
     return base.subset(f"moving_motor:{min_speed_mps}", mask)
+
+
+def moving_motor_directed(
+    view: SceneView, radius_m: float, max_heading_diff_deg: float, min_speed_mps: float
+) -> PairTable:
+    """``moving_motor_pairs`` in both orders, the ego moving at ``min_speed_mps``; computed
+    once per tick for FCW, BSW and LCW (their relative columns are then computed once too)."""
+
+    def compute() -> PairTable:
+        base = moving_motor_pairs(view, radius_m, max_heading_diff_deg, min_speed_mps)
+        both = base.directed()
+        return both.select(view.speed_mps[both.ego] >= min_speed_mps)
+
+    key = f"moving_motor_directed:{radius_m}:{max_heading_diff_deg}:{min_speed_mps}"
+    return view.shared(key, compute)
 
 
 def first_per_ego(ego: npt.NDArray[np.int64], key: FloatArray) -> npt.NDArray[np.int64]:

@@ -25,7 +25,7 @@ from v2xcloud.apps._select import (
     INFO,
     SHARED_RADIUS_M,
     WARNING,
-    moving_motor_pairs,
+    moving_motor_directed,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.twin import PairTable, SceneView
@@ -50,15 +50,10 @@ class BswConfig(AppConfig, frozen=True, kw_only=True):
 
 def _side_pairs(view: SceneView, cfg: BswConfig) -> PairTable:
     """Directed same-way pairs where the other is in the lane beside (either side)."""
-    pairs = moving_motor_pairs(view, cfg.radius_m, cfg.max_heading_diff_deg, cfg.min_speed_mps)
-    # lateral offset seen from the first of the pair: close to the other's view when aligned
-    rough = np.abs(pairs.lateral_m)
-    pairs = pairs.select((rough >= cfg.min_lateral_m - 1.0) & (rough <= cfg.max_lateral_m + 1.0))
-    pairs = pairs.directed()
+    pairs = moving_motor_directed(view, cfg.radius_m, cfg.max_heading_diff_deg, cfg.min_speed_mps)
     lateral = np.abs(pairs.lateral_m)
     keep = (
-        (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
-        & (lateral >= cfg.min_lateral_m)
+        (lateral >= cfg.min_lateral_m)
         & (lateral <= cfg.max_lateral_m)
         & (pairs.heading_cos >= math.cos(math.radians(cfg.max_heading_diff_deg)))
     )

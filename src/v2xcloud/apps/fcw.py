@@ -16,7 +16,7 @@ from v2xcloud.apps._select import (
     first_per_ego,
     gap_m,
     in_lane_ahead,
-    moving_motor_pairs,
+    moving_motor_directed,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc, required_decel
@@ -48,9 +48,9 @@ class ForwardCollisionWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        base = moving_motor_pairs(view, cfg.radius_m, cfg.max_heading_diff_deg, cfg.min_speed_mps)
-        pairs = base.directed()
-        pairs = pairs.select(view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
+        pairs = moving_motor_directed(
+            view, cfg.radius_m, cfg.max_heading_diff_deg, cfg.min_speed_mps
+        )
         if len(pairs) == 0:
             return Hits.empty()
         pairs = pairs.select(

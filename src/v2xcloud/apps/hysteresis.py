@@ -67,31 +67,49 @@ class Hysteresis:
         if keys.size == 0:
             self._forget(now_ms)
             return Decisions(keys, keys, keys)
-        if self._key.size:
-            pos_c = np.minimum(np.searchsorted(self._key, keys), self._key.size - 1)
-            found = self._key[pos_c] == keys
+        held_n = self._key.size
+        if held_n:
+            pos = np.searchsorted(self._key, keys)
+            np.minimum(pos, held_n - 1, out=pos)
+            found = self._key[pos] == keys
+            tracked = found.nonzero()[0]
         else:
-            pos_c, found = np.zeros(keys.size, dtype=np.int64), np.zeros(keys.size, dtype=bool)
-        issue = ~found
-        old = pos_c[found]
-        lvl, held = levels[found], self._level[old]
-        lower = np.where(lvl < held, np.where(self._lower[old] < 0, now_ms, self._lower[old]), -1)
-        downgrade = (lvl < held) & (now_ms - lower >= self.hold_ms)
-        change = (lvl > held) | downgrade
-        refresh = ~change & (self._expires[old] - now_ms <= self.tick_ms)
-        issue[found] = change | refresh
-        out_level = levels.copy()
-        out_level[found.nonzero()[0]] = np.where(change, lvl, held)
-        expires = np.full(keys.size, now_ms + self.validity_ms, dtype=np.int64)
-        # write back the tracked pairs, then add the new ones
+            tracked = np.empty(0, dtype=np.int64)
+        if tracked.size == 0:  # only new hazards: all issued at once
+            self._add(keys, levels, now_ms)
+            if held_n:
+                self._forget(now_ms)
+            return self._issue(np.arange(keys.size), levels, now_ms)
+        old = pos[tracked]
+        lvl, held, lower_old = levels[tracked], self._level[old], self._lower[old]
+        expires_old = self._expires[old]
+        below = lvl < held
+        lower = np.where(below, np.where(lower_old < 0, now_ms, lower_old), -1)
+        change = (lvl > held) | (below & (now_ms - lower >= self.hold_ms))
+        # a change is issued; an unchanged hazard is refreshed when its advisory is about to expire
+        issue_old = change | (expires_old - now_ms <= self.tick_ms)
+        level_old = np.where(change, lvl, held)
         self._last[old] = now_ms
         self._lower[old] = np.where(change, -1, lower)
-        self._level[old] = out_level[found]
-        self._expires[old] = np.where(issue[found], now_ms + self.validity_ms, self._expires[old])
-        self._add(keys[~found], levels[~found], now_ms)
+        self._level[old] = level_old
+        self._expires[old] = np.where(issue_old, now_ms + self.validity_ms, expires_old)
+        if tracked.size == keys.size:  # nothing new (``tracked`` is 0..n-1)
+            self._forget(now_ms)
+            idx = issue_old.nonzero()[0]
+            return self._issue(idx, level_old[idx], now_ms)
+        new = (~found).nonzero()[0]
+        self._add(keys[new], levels[new], now_ms)
         self._forget(now_ms)
+        issue = ~found
+        issue[tracked] = issue_old
+        out_level = levels.copy()
+        out_level[tracked] = level_old
         idx = issue.nonzero()[0]
-        return Decisions(idx, out_level[idx], expires[idx])
+        return self._issue(idx, out_level[idx], now_ms)
+
+    def _issue(self, index: IntArray, levels: IntArray, now_ms: int) -> Decisions:
+        expires = np.full(index.size, now_ms + self.validity_ms, dtype=np.int64)
+        return Decisions(index, levels, expires)
 
     def _add(self, keys: IntArray, levels: IntArray, now_ms: int) -> None:
         if keys.size == 0:

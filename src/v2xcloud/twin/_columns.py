@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Columns"]
+__all__ = ["FLOAT_COLUMNS", "INT_COLUMNS", "Columns"]
 
-_FLOAT: tuple[str, ...] = (
+#: the float columns, in the row order of ``Columns.floats``
+FLOAT_COLUMNS: tuple[str, ...] = (
     "x_m",
     "y_m",
     "z_m",
@@ -18,8 +19,9 @@ _FLOAT: tuple[str, ...] = (
     "accel_mps2",
     "yaw_rate_dps",
 )
-_FLOAT += ("length_m", "width_m", "rsm_x_m", "rsm_y_m")
-_INT = (
+FLOAT_COLUMNS += ("length_m", "width_m", "rsm_x_m", "rsm_y_m")
+#: the integer columns, in the row order of ``Columns.ints``
+INT_COLUMNS = (
     "uid",
     "kind",
     "source",
@@ -34,7 +36,11 @@ _HIST = ("h_t_ms", "h_speed_mps", "h_heading_deg")
 
 
 class Columns:
-    """Row-indexed numpy columns; rows are recycled through a free list."""
+    """Row-indexed numpy columns; rows are recycled through a free list.
+
+    The float and the integer columns are the rows of two 2-D blocks (``floats``, ``ints``:
+    column × row), so a tick's view copies each block in one step; ``x_m`` etc. are views.
+    """
 
     def __init__(self, *, capacity: int = 256, history_len: int = 6) -> None:
         self.capacity = 0
@@ -42,6 +48,8 @@ class Columns:
         self.alive = np.zeros(0, dtype=bool)
         self.h_pos = np.zeros(0, dtype=np.int64)
         self.h_count = np.zeros(0, dtype=np.int64)
+        self.floats = np.zeros((len(FLOAT_COLUMNS), 0))
+        self.ints = np.zeros((len(INT_COLUMNS), 0), dtype=np.int64)
         self._arrays: dict[str, npt.NDArray[np.generic]] = {}
         self._free: list[int] = []
         self.used = 0  # rows 0..used-1 have ever been allocated
@@ -56,18 +64,20 @@ class Columns:
 
     def _grow(self, capacity: int) -> None:
         extra = capacity - self.capacity
-        new: dict[str, npt.NDArray[np.generic]] = {}
-        for name in _FLOAT:
-            new[name] = np.full(extra, np.nan)
-        for name in _INT:
-            new[name] = np.full(extra, -1, dtype=np.int64)
+        self.floats = np.concatenate([self.floats, np.full((len(FLOAT_COLUMNS), extra), np.nan)], 1)
+        self.ints = np.concatenate([self.ints, np.full((len(INT_COLUMNS), extra), -1)], 1)
+        arrays: dict[str, npt.NDArray[np.generic]] = {}
+        for k, name in enumerate(FLOAT_COLUMNS):
+            arrays[name] = self.floats[k]
+        for k, name in enumerate(INT_COLUMNS):
+            arrays[name] = self.ints[k]
         for name in _HIST:
             fill = -1 if name == "h_t_ms" else np.nan
             dtype = np.int64 if name == "h_t_ms" else np.float64
-            new[name] = np.full((extra, self.history_len), fill, dtype=dtype)
-        for name, block in new.items():
+            block = np.full((extra, self.history_len), fill, dtype=dtype)
             old = self._arrays.get(name)
-            self._arrays[name] = block if old is None else np.concatenate([old, block])
+            arrays[name] = block if old is None else np.concatenate([old, block])
+        self._arrays = arrays
         self.alive = np.concatenate([self.alive, np.zeros(extra, dtype=bool)])
         self.h_pos = np.concatenate([self.h_pos, np.zeros(extra, dtype=np.int64)])
         self.h_count = np.concatenate([self.h_count, np.zeros(extra, dtype=np.int64)])
@@ -84,8 +94,10 @@ class Columns:
             self.used += 1
         self.alive[row] = True
         self.layout += 1
-        for array in self._arrays.values():
-            array[row] = -1 if array.dtype == np.int64 else np.nan
+        self.floats[:, row] = np.nan
+        self.ints[:, row] = -1
+        for name in _HIST:
+            self._arrays[name][row] = -1 if name == "h_t_ms" else np.nan
         self.h_pos[row] = 0
         self.h_count[row] = 0
         return row

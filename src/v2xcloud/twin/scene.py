@@ -14,8 +14,6 @@ as an alias. Objects that match nobody stay separate participants.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
@@ -31,7 +29,7 @@ from v2xcloud.model import (
     Spat,
 )
 from v2xcloud.twin._apply import Pending, apply_pending
-from v2xcloud.twin._columns import Columns
+from v2xcloud.twin._columns import FLOAT_COLUMNS, INT_COLUMNS, Columns
 from v2xcloud.twin._fusion import fuse_unlabelled
 from v2xcloud.twin.clocks import SourceClocks
 from v2xcloud.twin.places import Places
@@ -275,27 +273,24 @@ class Scene:
     def _view(self, now_ms: int) -> SceneView:
         cols = self._cols
         rows, ids, row_of = self._rows()
-        whole = rows.size == cols.used  # every row live: slices copy faster than gathers
         n = rows.size
-
-        def take(array: Any) -> Any:
-            return array[:n].copy() if whole else array[rows]
-
-        c: dict[str, npt.NDArray[np.generic]] = {}
-        for name in ("uid", "kind", "source", "flags", "z_m"):
-            c[name] = take(getattr(cols, name))
+        if n == cols.used:  # every row live: one slice copy per block
+            floats, ints = cols.floats[:, :n].copy(), cols.ints[:, :n].copy()
+        else:
+            floats, ints = cols.floats[:, rows], cols.ints[:, rows]
+        f = dict(zip(FLOAT_COLUMNS, floats, strict=True))
+        c: dict[str, npt.NDArray[np.generic]] = dict(zip(INT_COLUMNS, ints, strict=True))
+        c["timestamp_ms"] = t_ms = c.pop("t_ms")
         kind = c["kind"]
-        length, width = take(cols.length_m), take(cols.width_m)
+        length, width = f["length_m"], f["width_m"]
         c["length_m"] = np.where(length != length, DEFAULT_LENGTH_M[kind], length)
         c["width_m"] = np.where(width != width, DEFAULT_WIDTH_M[kind], width)
-        c["accel_mps2"] = _zero_nan(take(cols.accel_mps2))
-        c["yaw_rate_dps"] = _zero_nan(take(cols.yaw_rate_dps))
-        t_ms = c["timestamp_ms"] = take(cols.t_ms)
-        c["received_ms"] = take(cols.received_ms)
-        c["stopped_since_ms"] = take(cols.stopped_since_ms)
-        heading = take(cols.heading_deg)
+        c["z_m"] = f["z_m"]
+        c["accel_mps2"] = _zero_nan(f["accel_mps2"])
+        c["yaw_rate_dps"] = _zero_nan(f["yaw_rate_dps"])
+        heading = f["heading_deg"]
         no_heading = heading != heading
-        speed = np.where(no_heading, 0.0, _zero_nan(take(cols.speed_mps)))  # no direction: still
+        speed = np.where(no_heading, 0.0, _zero_nan(f["speed_mps"]))  # no direction: still
         heading[no_heading] = 0.0
         rad = np.radians(heading)
         sin_h, cos_h = np.sin(rad), np.cos(rad)
@@ -304,8 +299,8 @@ class Scene:
         vx, vy = speed * sin_h, speed * cos_h
         c["vx_mps"], c["vy_mps"] = vx, vy
         dt_s = np.minimum(np.maximum(now_ms - t_ms, 0), self.max_extrapolate_ms) * 0.001
-        c["x_m"] = take(cols.x_m) + vx * dt_s
-        c["y_m"] = take(cols.y_m) + vy * dt_s
+        c["x_m"] = f["x_m"] + vx * dt_s
+        c["y_m"] = f["y_m"] + vy * dt_s
         self._match_lanes(c)
         held = self._states
         return SceneView(
@@ -314,7 +309,7 @@ class Scene:
             columns=c,
             frame=self.frame,
             lanes=self.lane_map,
-            states=held[:n] if whole else [held[r] for r in rows.tolist()],  # type: ignore[arg-type]
+            states=held[:n] if n == cols.used else [held[r] for r in rows.tolist()],  # type: ignore[arg-type]
             intersections=self.places.intersections,
             events=tuple(self.places.events.values()),
             signs=tuple(self.places.signs.values()),

@@ -15,6 +15,9 @@ in the same run against the asn1tools path:
   generic     ``decode`` with the fast decoders uninstalled (asn1tools path)
   fast/asn1   ratio fast fn ÷ asn1tools; dec×, model× the same ratio for ``decode`` and
               ``decode(...).to_model()`` with ÷ without the fast path
+and the generated fast encoders likewise: asn1tools' encode (with constraint checks) vs the
+fast encoder of the same native value, and ``encode_model`` (SI model → bytes, what the
+simulator calls) with and without them.
 Rates are per CPU second of this process (one core); on a loaded shared machine they still
 drift. They are printed, not asserted.
 """
@@ -32,6 +35,7 @@ from v2xcloud.codec import (
     MessageSet,
     decode,
     encode,
+    encode_model,
     encode_native,
     fast,
     iter_capture_lines,
@@ -117,6 +121,33 @@ def fast_vs_generic(name: str, message_set: MessageSet, frame: bytes, seconds: f
     )
 
 
+def fast_encode_vs_generic(
+    name: str, message_set: MessageSet, frame: bytes, seconds: float
+) -> None:
+    """One row of the fast-encoder table."""
+    alternative = _hot_alternative(message_set, frame)
+    if alternative is None:
+        return
+    spec = compiled(message_set)
+    value = spec.decode("MessageFrame", frame)
+    fn = fast.build_encoder(message_set, alternative)
+    assert fn(value[1]) == frame
+    asn1 = rate(lambda: spec.encode("MessageFrame", value, check_constraints=True), seconds)
+    fast_fn = rate(lambda: fn(value[1]), seconds)
+    decoded = decode(frame, message_set=message_set, require_position=False)
+    assert isinstance(decoded, Decoded)
+    model = decoded.to_model()
+    fast.install(message_sets=[message_set])
+    model_fast = rate(lambda: encode_model(model, message_set=message_set), seconds)
+    fast.uninstall(message_sets=[message_set])
+    model_generic = rate(lambda: encode_model(model, message_set=message_set), seconds)
+    fast.install(message_sets=[message_set])
+    print(
+        f"{name:<12} {len(frame):>5} {asn1:>9.0f} {fast_fn:>9.0f} {fast_fn / asn1:>8.1f}x"
+        f" {model_generic:>9.0f} {model_fast:>9.0f} {model_fast / model_generic:>5.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
@@ -148,6 +179,14 @@ def main() -> None:
     )
     for name, (message_set, frame) in table.items():
         fast_vs_generic(name, message_set, frame, args.seconds)
+    print()
+    print("fast encoders vs asn1tools, same run (msg/s, one core)")
+    print(
+        f"{'message':<12} {'bytes':>5} {'asn1tools':>9} {'fast fn':>9} {'fast/asn1':>9}"
+        f" {'model→':>9} {'fast':>9} {'enc×':>6}"
+    )
+    for name, (message_set, frame) in table.items():
+        fast_encode_vs_generic(name, message_set, frame, args.seconds)
     fallbacks = fast.stats()
     print(f"fast-path hand-overs to asn1tools during the run: {fallbacks or 'none'}")
 

@@ -92,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     if result.is_interrupted:
         print("interrupted: scoring what ran so far")
     print(format_table(aggregate([result]), implemented=implemented_families([result])))
+    print(f"not scored (INFO level, or no ground truth): {result.unscored_advisories or 'none'}")
     print(f"dead letters: {dict(runtime.stats()['dead_letters']) or 'none'}")
     return 0
 

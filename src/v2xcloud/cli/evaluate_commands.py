@@ -82,6 +82,11 @@ def _run(args: argparse.Namespace) -> int:
             print(format_table(aggregate(group), implemented=implemented))
         print(f"\nall {len(results)} scenarios")
     print(format_table(scores, implemented=implemented))
+    unscored: dict[str, int] = {}
+    for r in results:
+        for app, n in r.unscored_advisories.items():
+            unscored[app] = unscored.get(app, 0) + n
+    print(f"not scored (INFO level, or no ground truth in the bench): {unscored or 'none'}")
     print(
         f"{len(results)} scenarios in {time.perf_counter() - started:.1f} s; channel "
         f"{args.latency_ms:g} ms ± {args.jitter_ms:g} ms, loss {args.loss:.0%}"

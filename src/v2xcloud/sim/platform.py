@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from v2xcloud.apps import default_apps
-from v2xcloud.apps.rlvw import RedLightViolationWarning
-from v2xcloud.apps.slw import SpeedLimitWarning
 from v2xcloud.codec import message_set_of
 from v2xcloud.geo import LocalFrame as GeoFrame
 from v2xcloud.model import Advisory
-from v2xcloud.runtime import Runtime, TickApp
+from v2xcloud.runtime import Runtime
 
 __all__ = ["Platform", "runtime_platform"]
 
@@ -51,12 +49,11 @@ class _RuntimeAdapter:
 def runtime_platform(
     *, message_set: str, origin_lat_deg: float, origin_lon_deg: float
 ) -> tuple[Platform, Runtime]:
-    """The real platform: a ``Runtime`` with every V2V app plus the road-side apps that have
-    ground truth here (RLVW, SLW), reading ``message_set``
+    """The real platform: a ``Runtime`` with every registered app (V2V and V2I), reading
+    ``message_set``
     UPER, its local frame centred on the scenario's origin. Returns the adapter and the runtime
     (for its stats and dead letters).
     """
     frame = GeoFrame(origin_lat_deg=origin_lat_deg, origin_lon_deg=origin_lon_deg)
-    apps: list[TickApp] = [*default_apps(), RedLightViolationWarning(), SpeedLimitWarning()]
-    runtime = Runtime(frame=frame, apps=apps, message_set=message_set_of(message_set))
+    runtime = Runtime(frame=frame, apps=default_apps(), message_set=message_set_of(message_set))
     return _RuntimeAdapter(runtime), runtime

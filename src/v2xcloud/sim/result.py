@@ -32,7 +32,8 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     wall_s: float = 0.0
     vehicle_hours: float = 0.0
     advisories: int = 0  # scored (WARNING and IMMINENT)
-    info_advisories: dict[str, int] = msgspec.field(default_factory=dict)  # INFO, by app
+    # INFO advisories and apps without ground truth here (GLOSA, IVS, HLW, TJW), by app
+    unscored_advisories: dict[str, int] = msgspec.field(default_factory=dict)
     frames: dict[str, int] = msgspec.field(default_factory=dict)
     encode_errors: dict[str, int] = msgspec.field(default_factory=dict)
     channel: dict[str, int] = msgspec.field(default_factory=dict)

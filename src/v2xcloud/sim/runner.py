@@ -26,7 +26,7 @@ from v2xcloud.sim.participants import ParticipantEncoder, RoadsideSensor
 from v2xcloud.sim.platform import Platform
 from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
-from v2xcloud.sim.scorer import group_warnings, score
+from v2xcloud.sim.scorer import SCORED_FAMILIES, family_of, group_warnings, score
 from v2xcloud.sim.signals import SignalEncoder
 
 __all__ = ["model_encoder", "run_scenario"]
@@ -210,11 +210,13 @@ class _Chain:
     def _record(self, adv: Any, now_ms: int, time_s: float, *, processing_ms: float) -> None:
         """Keep one advisory; its latency is channel + waiting for the tick + the tick itself.
 
-        INFO advisories (BSW's "someone is in your blind spot", GLOSA) are counted apart:
-        only WARNING and IMMINENT advisories are scored as warnings.
+        INFO advisories (BSW's "someone is in your blind spot", GLOSA) and those of apps the
+        bench has no ground truth for are counted apart: only WARNING and IMMINENT advisories
+        of scored families are scored as warnings.
         """
-        if adv.level < AdvisoryLevel.WARNING:
-            self.result.info_advisories[adv.app] = self.result.info_advisories.get(adv.app, 0) + 1
+        if adv.level < AdvisoryLevel.WARNING or family_of(adv.app) not in SCORED_FAMILIES:
+            unscored = self.result.unscored_advisories
+            unscored[adv.app] = unscored.get(adv.app, 0) + 1
             return
         ego = self.ids.sumo_id(adv.ego_id) or adv.ego_id
         other = self.ids.sumo_id(adv.other_id) if adv.other_id else None
@@ -279,12 +281,13 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
         episodes = ssm_episodes(chain.bridge.ssm_path, collisions) + chain.harness.finish()
     episodes = [_observability(chain, e) for e in episodes]
     warnings = group_warnings(chain.records)
-    apps = chain.platform.app_codes() | {e.app for e in episodes}
+    apps = {family_of(a) for a in chain.platform.app_codes()} & SCORED_FAMILIES
+    apps |= {e.app for e in episodes}
     scores = score(
         episodes,
         warnings,
         vehicle_hours=res.vehicle_hours,
-        apps={a if a not in ("BSW", "LCW") else "BSW/LCW" for a in apps},
+        apps=apps,
     )
     res.wall_s = wall_s
     res.unapplied_actions = [

@@ -20,11 +20,16 @@ import numpy as np
 
 from v2xcloud.sim.episodes import Episode
 
-__all__ = ["Alert", "AppScore", "family_of", "group_warnings", "score"]
+__all__ = ["SCORED_FAMILIES", "Alert", "AppScore", "family_of", "group_warnings", "score"]
 
 WARNING_GAP_S = 1.0
 EARLY_S = 3.0  # a warning up to this long before the formal onset is early, not false
 LATE_S = 1.0
+# The families the bench has ground truth for; advisories of other apps (GLOSA, IVS, HLW, TJW)
+# are counted but not scored.
+SCORED_FAMILIES = frozenset(
+    {"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "EBW", "AVW", "CLW", "EVW", "VRUCW", "RLVW", "SLW"}
+)
 COLLISION_FAMILY = frozenset({"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "VRUCW", "EBW"})
 _FAMILIES = {"BSW": "BSW/LCW", "LCW": "BSW/LCW"}
 # A warning of a related family on a real conflict is not a false alarm (but earns no recall).

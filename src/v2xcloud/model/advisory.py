@@ -17,7 +17,9 @@ class AdvisoryLevel(IntEnum):
     IMMINENT = 3  # act now (TTC under the imminent threshold)
 
 
-class Advisory(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: only scalars, strings and containers of them, so no reference cycles; thousands live
+# at once in the scene and the runtime, and untracked they do not slow the cyclic GC down
+class Advisory(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One application's advice to one road user (``ego_id``) about a hazard or situation.
 
     ``app`` is the application code ("FCW", "GLOSA", ...); ``other_id`` the participant or

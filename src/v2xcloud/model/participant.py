@@ -69,7 +69,9 @@ class PathPoint(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     time_offset_ms: int | None = None  # how long before the message's own time
 
 
-class ParticipantState(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: only scalars, strings and containers of them, so no reference cycles; thousands live
+# at once in the scene and the runtime, and untracked they do not slow the cyclic GC down
+class ParticipantState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One road user at one instant.
 
     ``id`` is stable per participant: a BSM sender's 8-byte id in lower-case hex; an RSM object

@@ -85,6 +85,18 @@ class PairTable:
             sub = self._subsets[name] = self.select(mask(self))
         return sub
 
+    def release(self) -> None:
+        """Drop the cached columns and subsets (theirs too). A subset and the table it came
+        from refer to each other; releasing breaks that cycle, so a finished tick's arrays are
+        freed at once by reference counting instead of waiting for the cyclic garbage
+        collector (whose full collections then cost tens of ms at 10,000 participants).
+        The table stays usable: columns are recomputed on demand."""
+        for sub in self._subsets.values():
+            sub.release()
+        self._subsets.clear()
+        self._cache.clear()
+        self._parent = None
+
     def directed(self) -> PairTable:
         """Both orders of every pair: ``(a, b)`` then ``(b, a)``; symmetric columns are reused
         and antisymmetric ones negated rather than recomputed."""

@@ -127,6 +127,7 @@ class Scene:
         # queued reports as parallel lists: no per-report tuple for the garbage collector
         self._pending = Pending()
         self._perception_seen = False  # any roadside perception queued yet
+        self._last_view: SceneView | None = None
         self._view_cache: tuple[int, npt.NDArray[np.int64], list[str], dict[str, int]] | None = None
         self._next_uid = 0
         self._aliases: dict[int, list[str]] = {}  # row -> ids of roadside objects fused into it
@@ -245,7 +246,10 @@ class Scene:
                 )
         self._expire(now_ms)
         self.places.expire(now_ms)
-        return self._view(now_ms)
+        if self._last_view is not None:
+            self._last_view.release()  # its pair tables are freed now, not by the cyclic GC
+        view = self._last_view = self._view(now_ms)
+        return view
 
     def _expire(self, now_ms: int) -> None:
         cols = self._cols

@@ -180,6 +180,22 @@ class SceneView:
             self._shared[key] = compute()
         return self._shared[key]
 
+    def release(self) -> None:
+        """Drop this view's cached grids, pair tables and shared results (see
+        ``PairTable.release``); the scene calls it when it makes the next view. Cached tables
+        refer back to the view, so without this each tick's pair arrays would live on until
+        the cyclic garbage collector found them. The view stays usable (caches refill)."""
+        for table in (*self._pairs.values(), *self._unordered.values()):
+            table.release()
+        for value in self._shared.values():
+            for item in value if isinstance(value, tuple) else (value,):
+                if isinstance(item, PairTable):
+                    item.release()
+        self._grids.clear()
+        self._pairs.clear()
+        self._unordered.clear()
+        self._shared.clear()
+
     def to_wgs84(self, rows: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """(lat deg, lon deg) of rows' extrapolated positions."""
         rows = np.asarray(rows, dtype=np.int64)

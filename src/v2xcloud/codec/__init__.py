@@ -40,8 +40,9 @@ is rejected as ``implausible`` with "is the device on csae2017?".
 Per-message modules follow msgspec's interface: ``bsm.decode(data) -> Bsm``,
 ``bsm.encode(msg) -> bytes`` and a reusable ``bsm.Decoder``; likewise ``rsm``, ``spat``,
 ``mapdata``, ``rsi``. ``register_fast_decoder`` slots a faster decoder in for a hot message
-without changing any caller; ``codec.fast`` registers generated decoders for BSM, RSM and
-SPAT by default (``V2XCLOUD_FAST_DECODE=0`` or ``fast.uninstall()`` turns them off).
+without changing any caller; ``codec.fast`` registers generated decoders and encoders for
+BSM, RSM and SPAT by default (``V2XCLOUD_FAST_DECODE=0`` or ``fast.uninstall()`` turns them
+off), proven equal to asn1tools.
 """
 
 from v2xcloud.codec.fast import install_default as _install_fast_decoders

@@ -26,7 +26,7 @@ def test_next_update_frees_the_previous_views_pair_tables_without_the_cyclic_gc(
     table = view.unordered_pairs(70.0)
     subset = table.subset("ahead", lambda t: t.along_m > 0)
     assert subset.dist_m.size == len(subset)
-    view.shared("x", lambda: (subset, 1))
+    view.shared("x", lambda kept=subset: (kept, 1))
     assert len(table) == 15
     refs = [weakref.ref(table), weakref.ref(subset)]
     del table, subset

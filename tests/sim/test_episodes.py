@@ -95,3 +95,12 @@ def test_a_collision_at_another_time_is_not_this_conflicts_outcome(tmp_path: Pat
     conflict = _conflict("f", "l", "2 2 2", "2.9 2.5 2.6", *["10,0 10,0 10,0"] * 2)
     (ep,) = ssm_episodes(_ssm(tmp_path, conflict), {frozenset(("f", "l")): 80.0})
     assert not ep.is_collision and ep.critical_s == pytest.approx(10.1 + 2.5)
+
+
+def test_a_long_encounter_with_two_dangerous_moments_is_two_episodes(tmp_path: Path) -> None:
+    ttc = " ".join(["2.5"] * 3 + ["9.0"] * 20 + ["2.0"] * 3)  # 2 s of safe gap between
+    n = len(ttc.split())
+    conflict = _conflict("f", "l", " ".join(["2"] * n), ttc, *[" ".join(["10,0"] * n)] * 2)
+    first, second = ssm_episodes(_ssm(tmp_path, conflict), {})
+    assert (first.start_s, first.end_s, first.min_ttc_s) == (10.0, pytest.approx(10.2), 2.5)
+    assert second.start_s == pytest.approx(12.3) and second.min_ttc_s == 2.0

@@ -31,6 +31,7 @@ REQUIRED_TTC_S = {"FCW": 2.7, "ICW": 2.0, "LTA": 2.0, "BSW/LCW": 2.0}
 # SSM_PET_S (SUMO's default threshold) is grey zone. The warning window opens PET_WINDOW_S
 # before the second vehicle enters the conflict area.
 SSM_PET_S = 2.0
+BURST_GAP_S = 1.0  # TTC back above the threshold this long ends an episode
 REQUIRED_PET_S = 0.5
 PET_WINDOW_S = 3.0
 
@@ -151,9 +152,7 @@ def ssm_episodes(path: Path, collisions: dict[frozenset[str], float]) -> list[Ep
         raise SimulationError(f"SSM output {path} unreadable: {exc}") from exc
     out = []
     for c in root.iter("conflict"):
-        episode = _conflict_episode(c, collisions)
-        if episode is not None:
-            out.append(episode)
+        out += _conflict_episodes(c, collisions)
     return out
 
 
@@ -166,12 +165,32 @@ def _turns(velocities: list[str]) -> bool:
     return norm > 0 and (ax * bx + ay * by) / norm < math.cos(math.radians(45.0))
 
 
-def _conflict_episode(c: ET.Element, collisions: dict[frozenset[str], float]) -> Episode | None:
+def _conflict_episodes(c: ET.Element, collisions: dict[frozenset[str], float]) -> list[Episode]:
+    """One episode per burst of TTC ≤ SSM_TTC_S (a long SSM encounter, e.g. a queue, can hold
+    several dangerous moments); a crossing without any TTC counts by its PET."""
     times, ttc = _floats(c, "timeSpan"), _floats(c, "TTCSpan")
     types = [int(float(t)) for t in _texts(c, "typeSpan")]
     danger = [i for i in range(len(times)) if i < len(ttc) and ttc[i] <= SSM_TTC_S]
     if not danger:
-        return _pet_episode(c, types)
+        pet = _pet_episode(c, types)
+        return [pet] if pet is not None else []
+    bursts: list[list[int]] = [[danger[0]]]
+    for i in danger[1:]:
+        if times[i] - times[bursts[-1][-1]] > BURST_GAP_S:
+            bursts.append([])
+        bursts[-1].append(i)
+    found = (_conflict_episode(c, collisions, times, ttc, types, burst) for burst in bursts)
+    return [e for e in found if e is not None]
+
+
+def _conflict_episode(
+    c: ET.Element,
+    collisions: dict[frozenset[str], float],
+    times: list[float],
+    ttc: list[float],
+    types: list[int],
+    danger: list[int],
+) -> Episode | None:
     ego_v, foe_v = _texts(c, "egoVelocity"), _texts(c, "foeVelocity")
     first = danger[0]
     vel = [

@@ -83,7 +83,8 @@ class AbnormalVehicleWarning(App):
         candidates = motor & long_stop & ~at_stop_line & ~reported
         stranded = candidates.copy()
         if candidates.any():
-            ahead = view.neighbours(candidates.nonzero()[0], cfg.queue_gap_m + 10.0)
+            queue_m = cfg.queue_gap_m + 10.0  # context, not hazard pairs: never focused
+            ahead = view.neighbours(candidates.nonzero()[0], queue_m, focused=False)
             queued = in_lane_ahead(ahead, half_width_m=1.8, max_heading_diff_deg=45.0)
             queued &= (gap_m(ahead) <= cfg.queue_gap_m) & (
                 view.speed_mps[ahead.other] <= cfg.slow_mps

@@ -182,6 +182,8 @@ def _write(
     for row, state in zip(rows.tolist(), states, strict=True):
         held[row] = state
     scene.stats.applied += n
+    if scene.focus_refresh_ms is not None:
+        scene._written.append(rows)
 
 
 def _flags(states: list[ParticipantState]) -> IntArray:

@@ -31,6 +31,7 @@ INT_COLUMNS = (
     "stopped_since_ms",
     "self_ms",
     "rsm_ms",
+    "focus_ms",  # when the row was last in a view's focus (incremental ticks)
 )
 _HIST = ("h_t_ms", "h_speed_mps", "h_heading_deg")
 

@@ -82,6 +82,7 @@ class SceneView:
         signs: tuple[ActiveSign, ...],
         level_gap_m: float,
         row_of: Mapping[str, int] | None = None,
+        focus: npt.NDArray[np.bool_] | None = None,
     ) -> None:
         self.now_ms = now_ms
         self.ids = ids
@@ -100,6 +101,8 @@ class SceneView:
             array = columns[name]
             array.flags.writeable = False
             setattr(self, name, array)
+        #: incremental tick: rows whose pairs the applications evaluate (``None``: all)
+        self.focus = focus
         self._grids: dict[float, SpatialGrid] = {}
         self._pairs: dict[float, PairTable] = {}
         self._unordered: dict[float, PairTable] = {}
@@ -150,14 +153,21 @@ class SceneView:
 
     def unordered_pairs(self, radius_m: float) -> PairTable:
         """Every pair within ``radius_m`` once (``ego`` is just the first of the two); cached.
+        With a ``focus``, only the pairs with at least one focused row.
 
         Cheaper than ``pairs``: select on symmetric columns first, then call ``directed()``.
         """
         table = self._unordered.get(radius_m)
         if table is None:
             # half-size cells test fewer candidates; with few points fewer cells cost less
-            cell_m = radius_m / 2 if len(self) > 2000 else radius_m
-            i, j = self.grid(cell_m).pairs(radius_m)
+            grid = self.grid(radius_m / 2 if len(self) > 2000 else radius_m)
+            focus = self.focus
+            if focus is None:
+                i, j = grid.pairs(radius_m)
+            else:  # from each focused row; a pair of two focused rows once
+                i, j = grid.neighbours(focus.nonzero()[0], radius_m)
+                keep = ~focus[j] | (i < j)
+                i, j = i[keep], j[keep]
             table = self._unordered[radius_m] = PairTable(self, i, j)
         return table
 
@@ -168,9 +178,17 @@ class SceneView:
             table = self._pairs[radius_m] = self.unordered_pairs(radius_m).directed()
         return table
 
-    def neighbours(self, rows: npt.ArrayLike, radius_m: float) -> PairTable:
-        """Directed pairs (row, other) for the given rows and every other row within ``radius_m``."""
+    def neighbours(
+        self, rows: npt.ArrayLike, radius_m: float, *, focused: bool = True
+    ) -> PairTable:
+        """Directed pairs (row, other) for the given rows and every other row within
+        ``radius_m``. With a ``focus`` (and ``focused``), only pairs with a focused row:
+        pass ``focused=False`` for context that is not a hazard pair (e.g. a queue check)."""
         q, j = self.grid(radius_m).neighbours(rows, radius_m)
+        focus = self.focus
+        if focused and focus is not None:
+            keep = focus[q] | focus[j]
+            q, j = q[keep], j[keep]
         return PairTable(self, q, j)
 
     def shared(self, key: str, compute: Callable[[], T]) -> T:

@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asn1tools.codecs import uper
 
 from v2xcloud.codec import Decoded, MessageSet, decode, fast
+from v2xcloud.codec._schema import compiled
 from v2xcloud.codec._uper import Reject
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261121"))
@@ -107,3 +109,43 @@ def test_fast_and_generic_agree_on_fuzzed_frames(
             _same_decode(data, message_set)
     print(f"seed {SEED} chunk {chunk} {message_set.value}: {dict(outcomes)}")
     assert outcomes["both accept"] > 0 and sum(outcomes.values()) == PER_CHUNK
+
+
+def _random_additions(rng: random.Random) -> str:
+    """Extension additions as a newer sender might append them, sometimes a little wrong."""
+    count = rng.choice([1, 2, 3, 7, 64, 65, 70])
+    bits = ("0" + f"{count - 1:06b}") if count <= 64 else ("10" + f"{count:07b}")
+    present = [rng.random() < 0.5 for _ in range(count)]
+    bits += "".join("1" if p else "0" for p in present)
+    for p in present:
+        if p:
+            length = rng.choice([0, 1, 2, 5, 130])
+            head = f"{length:08b}" if length < 128 else f"{0x8000 | length:016b}"
+            bits += head + "".join(rng.choice("01") for _ in range(8 * length))
+    if rng.random() < 0.2:  # cut short or overlong
+        bits = bits[: rng.randrange(len(bits) + 1)] + rng.choice(["", "1", "0" * 9])
+    return bits
+
+
+@pytest.mark.parametrize("message_set", list(MessageSet), ids=[ms.value for ms in MessageSet])
+def test_unknown_extension_additions_agree_with_asn1tools(
+    message_set: MessageSet,
+    capture_frames: list[bytes],
+    generic: Callable[..., Any],
+    strict: Callable[..., Any],
+) -> None:
+    """Each hot message's extension bit set and random additions appended after its root."""
+    frame_type = compiled(message_set)._types["MessageFrame"]._type
+    rng = random.Random(f"{SEED}-additions-{message_set.value}")
+    outcomes: Counter[str] = Counter()
+    for frame in [f for f in capture_frames if f[0] >> 4 in (0, 2, 3)]:
+        decoder = uper.Decoder(bytearray(frame))
+        frame_type.decode(decoder)
+        root = "".join(f"{b:08b}" for b in frame)[: decoder.number_of_read_bits()]
+        for _ in range(300):
+            bits = root[:4] + "1" + root[5:] + _random_additions(rng)
+            bits += "0" * (-len(bits) % 8)
+            data = int(bits, 2).to_bytes(len(bits) // 8, "big")
+            outcomes[_check_one(data, message_set, generic, strict)] += 1
+    print(f"seed {SEED} additions {message_set.value}: {dict(outcomes)}")
+    assert outcomes["both accept"] > 300

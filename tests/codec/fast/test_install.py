@@ -27,32 +27,53 @@ def _bsm_frame(message_set: MessageSet) -> bytes:
     )
 
 
-def _with_empty_extension(frame: bytes, message_set: MessageSet) -> bytes:
-    """The same BSM with its extension bit set and an (empty) additions bitmap: valid UPER
-    that asn1tools decodes to the same value, but beyond the fast plan."""
+def _with_extension(frame: bytes, message_set: MessageSet, additions: str) -> bytes:
+    """The same BSM with its extension bit set and ``additions`` (bits) after its root."""
     decoder = uper.Decoder(bytearray(frame))
     compiled(message_set)._types["MessageFrame"]._type.decode(decoder)
     bits = "".join(f"{b:08b}" for b in frame)[: decoder.number_of_read_bits()]
-    bits = bits[:4] + "1" + bits[5:] + "0000000" + "0"  # one addition slot, not present
+    bits = bits[:4] + "1" + bits[5:] + additions
     bits += "0" * (-len(bits) % 8)
     return int(bits, 2).to_bytes(len(bits) // 8, "big")
 
 
+# two additions, the second present: 3 octets a newer version of the schema would know
+UNKNOWN_ADDITIONS = "0" + "000001" + "01" + "00000011" + "101010101100110011110001"
+
+
 @pytest.mark.parametrize("message_set", list(MessageSet), ids=[ms.value for ms in MessageSet])
-def test_extension_bit_falls_back_counted_with_the_same_result(message_set: MessageSet) -> None:
-    fast.install(message_sets=[message_set])
+@pytest.mark.parametrize("additions", ["0000000" + "0", UNKNOWN_ADDITIONS], ids=["none", "two"])
+def test_unknown_extension_additions_are_skipped_as_asn1tools_does(
+    message_set: MessageSet, additions: str
+) -> None:
     plain = _bsm_frame(message_set)
-    extended = _with_empty_extension(plain, message_set)
+    extended = _with_extension(plain, message_set, additions)
+    before = fast.stats()
+    value = fast.build(message_set, "bsmFrame")(extended)
+    assert fast.stats() == before
+    assert value == compiled(message_set).decode("MessageFrame", extended)
+    assert value == compiled(message_set).decode("MessageFrame", plain)
+    fast.install(message_sets=[message_set])
+    result = decode(extended, message_set=message_set)
+    assert isinstance(result, Decoded) and result.value == value
+
+
+@pytest.mark.parametrize("message_set", list(MessageSet), ids=[ms.value for ms in MessageSet])
+def test_uncovered_extension_form_falls_back_counted_with_the_same_result(
+    message_set: MessageSet,
+) -> None:
+    extended = _with_extension(_bsm_frame(message_set), message_set, "11")  # > 64 additions
     key = (message_set.value, "bsmFrame", "fallback")
     before = fast.stats().get(key, 0)
     with pytest.raises(fast.Fallback):
         fast.build(message_set, "bsmFrame")(extended)
-    result, reference = (
-        decode(extended, message_set=message_set),
-        decode(plain, message_set=message_set),
-    )
-    assert isinstance(result, Decoded) and isinstance(reference, Decoded)
-    assert result.value == reference.value
+    fast.install(message_sets=[message_set])
+    with_fast = decode(extended, message_set=message_set)
+    fast.uninstall(message_sets=[message_set])
+    without = decode(extended, message_set=message_set)
+    fast.install(message_sets=[message_set])
+    assert not isinstance(with_fast, Decoded) and not isinstance(without, Decoded)
+    assert (with_fast.reason, with_fast.detail) == (without.reason, without.detail)
     assert fast.stats()[key] == before + 2
 
 

@@ -3,7 +3,8 @@
 Each node kind writes code that leaves the decoded value in a named local, exactly as
 asn1tools' ``Type.decode`` would return it, and checks the constraints asn1tools'
 ``check_constraints`` would check. What the plan does not cover raises ``Fallback``
-(set extension bits, extension additions, unbounded lengths); impossible bits raise
+(set extension bits other than a SEQUENCE's whose additions the schema does not know, which
+are skipped as asn1tools skips them; unbounded lengths); impossible bits raise
 ``Invalid``. Either way the caller hands the frame to the asn1tools path, which decides.
 """
 
@@ -172,7 +173,11 @@ def _choice(em: Emitter, node: Any, target: str) -> None:
 
 
 def _sequence(em: Emitter, node: Any, target: str) -> None:
-    _extension_bit(em, node.additions is not None)
+    extended = em.fresh("e")
+    if node.additions:  # additions the schema knows: asn1tools decodes them
+        _extension_bit(em, True)
+    elif node.additions is not None:  # none known: skipped after the root members
+        em.assign(extended, em.read(1))
     optionals = node.optionals
     mask = em.fresh("m")
     if optionals:
@@ -191,6 +196,12 @@ def _sequence(em: Emitter, node: Any, target: str) -> None:
         else:
             emit_node(em, member, value)
         parts.append((member, value))
+    if node.additions is not None and not node.additions:
+        em.flush()
+        em.line(f"if {extended}:")
+        em.indent()
+        em.assign("r", "skip_unknown_additions(v, r)")
+        em.dedent()
     _build_dict(em, target, parts, mask, flags)
 
 

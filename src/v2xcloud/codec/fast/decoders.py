@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from v2xcloud.codec._schema import compiled
+from v2xcloud.codec.fast._additions import skip_unknown_additions
 from v2xcloud.codec.fast._emit import Emitter
 from v2xcloud.codec.fast._plan import Fallback, Invalid, emit_node
 from v2xcloud.codec.message_set import MessageSet
@@ -90,6 +91,7 @@ def build(message_set: MessageSet, alternative: str) -> FastFrameDecoder:
         "Fallback": Fallback,
         "Invalid": Invalid,
         "_STATS": _STATS,
+        "skip_unknown_additions": skip_unknown_additions,
     }
     code = compile(em.source(name), f"<v2xcloud fast {message_set.value} {alternative}>", "exec")
     exec(code, namespace)  # our own generated code, from our own schema

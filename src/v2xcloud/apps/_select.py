@@ -16,6 +16,7 @@ __all__ = [
     "gap_m",
     "in_lane_ahead",
     "is_motor",
+    "motor",
     "moving_motor_directed",
     "moving_motor_pairs",
     "same_way",
@@ -37,6 +38,11 @@ F_ABS, F_TRACTION, F_STABILITY = int(Flag.ABS), int(Flag.TRACTION), int(Flag.STA
 
 #: the radius of the candidate pairs FCW, ICW, BSW/LCW and the DNPW head-on check share
 SHARED_RADIUS_M = 70.0
+
+
+def motor(view: SceneView) -> BoolArray:
+    """Per row: a motor vehicle (or an unknown object large enough to be treated as such)."""
+    return view.kind <= K_VEHICLE
 
 
 def is_motor(view: SceneView, rows: npt.NDArray[np.int64]) -> BoolArray:

@@ -22,6 +22,7 @@ from v2xcloud.apps._select import (
     gap_m,
     in_lane_ahead,
     is_motor,
+    motor,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import gap_ttc
@@ -75,12 +76,14 @@ class AbnormalVehicleWarning(App):
 
     def _abnormal(self, view: SceneView) -> npt.NDArray[np.bool_]:
         cfg = self.config
-        motor = is_motor(view, np.arange(len(view)))
+        if not view.any_flag(F_HAZARD_LIGHTS | F_DISABLED) and (view.stopped_since_ms < 0).all():
+            return np.zeros(len(view), dtype=bool)  # nothing reported, nobody standing
+        is_car = motor(view)
         reported = (view.flags & (F_HAZARD_LIGHTS | F_DISABLED)) != 0
         since = view.stopped_since_ms
         long_stop = (since >= 0) & (view.now_ms - since >= cfg.stopped_s * 1000)
         at_stop_line = view.to_stop_m <= cfg.stop_line_m  # NaN (no MAP match) is False
-        candidates = motor & long_stop & ~at_stop_line & ~reported
+        candidates = is_car & long_stop & ~at_stop_line & ~reported
         stranded = candidates.copy()
         if candidates.any():
             queue_m = cfg.queue_gap_m + 10.0  # context, not hazard pairs: never focused
@@ -90,4 +93,4 @@ class AbnormalVehicleWarning(App):
                 view.speed_mps[ahead.other] <= cfg.slow_mps
             )
             stranded[ahead.ego[queued]] = False
-        return motor & (reported | stranded)
+        return is_car & (reported | stranded)

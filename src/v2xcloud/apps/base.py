@@ -121,6 +121,8 @@ class App:
     def on_tick(self, view: SceneView, now_ms: int) -> list[Advisory]:
         """Detect, apply hysteresis, and return the advisories to issue now."""
         hits = self.detect(view)
+        if len(hits) == 0 and len(self.hysteresis) == 0:
+            return []  # nothing now, nothing held
         found = (hits.level > 0).nonzero()[0]
         if found.size == 0 and len(self.hysteresis) == 0:
             return []  # the common case: nothing now, nothing held

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import F_ABS, F_STABILITY, F_TRACTION, IMMINENT, WARNING, gap_m, is_motor
+from v2xcloud.apps._select import (
+    F_ABS,
+    F_STABILITY,
+    F_TRACTION,
+    IMMINENT,
+    WARNING,
+    gap_m,
+    is_motor,
+    motor,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import gap_ttc
 from v2xcloud.twin import PairTable, SceneView
@@ -43,7 +52,9 @@ class ControlLossWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        losing = ((view.flags & CONTROL_LOSS) != 0) & is_motor(view, np.arange(len(view)))
+        if not view.any_flag(CONTROL_LOSS):
+            return Hits.empty()
+        losing = ((view.flags & CONTROL_LOSS) != 0) & motor(view)
         if not losing.any():
             return Hits.empty()
         found = view.neighbours(losing.nonzero()[0], cfg.radius_m)

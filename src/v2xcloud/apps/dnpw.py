@@ -20,7 +20,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import F_LEFT_SIGNAL, SHARED_RADIUS_M, gap_m, is_motor
+from v2xcloud.apps._select import F_LEFT_SIGNAL, SHARED_RADIUS_M, gap_m, is_motor, motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc
 from v2xcloud.twin import PairTable, SceneView
@@ -51,11 +51,13 @@ class DoNotPassWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        motor = is_motor(view, np.arange(len(view)))
-        fast = (view.speed_mps >= cfg.min_speed_mps) & motor
-        passing = fast & ((view.flags & F_LEFT_SIGNAL) != 0)
+        is_car = motor(view)
+        fast = (view.speed_mps >= cfg.min_speed_mps) & is_car
         parts = []
-        if passing.any():  # long range, but only for the few who signal
+        passing = (
+            fast & ((view.flags & F_LEFT_SIGNAL) != 0) if view.any_flag(F_LEFT_SIGNAL) else None
+        )
+        if passing is not None and passing.any():  # long range, but only for the few who signal
             pairs = view.neighbours(passing.nonzero()[0], cfg.radius_m)
             parts.append(
                 pairs.select(self._oncoming(pairs, -cfg.opposing_lane_m - cfg.half_width_m))

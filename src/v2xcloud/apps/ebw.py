@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import F_HARD_BRAKING, IMMINENT, WARNING, gap_m, in_lane_ahead, is_motor
+from v2xcloud.apps._select import (
+    F_HARD_BRAKING,
+    IMMINENT,
+    WARNING,
+    gap_m,
+    in_lane_ahead,
+    is_motor,
+    motor,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import ttc_lead_braking
 from v2xcloud.twin import PairTable, SceneView
@@ -44,8 +52,11 @@ class EmergencyBrakeWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        braking = ((view.flags & F_HARD_BRAKING) != 0) | (view.accel_mps2 <= -cfg.hard_decel_mps2)
-        braking &= is_motor(view, np.arange(len(view)))
+        hard = view.accel_mps2 <= -cfg.hard_decel_mps2
+        if not view.any_flag(F_HARD_BRAKING) and not hard.any():
+            return Hits.empty()
+        braking = ((view.flags & F_HARD_BRAKING) != 0) | hard
+        braking &= motor(view)
         if not braking.any():
             return Hits.empty()
         found = view.neighbours(braking.nonzero()[0], cfg.radius_m)

@@ -38,6 +38,8 @@ class EmergencyVehicleWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
+        if not view.any_flag(F_EMERGENCY):
+            return Hits.empty()
         ev = (view.flags & F_EMERGENCY) != 0
         if not ev.any():
             return Hits.empty()

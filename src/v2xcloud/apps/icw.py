@@ -73,7 +73,7 @@ class IntersectionCollisionWarning(App):
         return Hits(
             ego=ego,
             other=other,
-            level=level.astype(np.int64),
+            level=level.astype(np.int64, copy=False),
             ttc_s=arrive,
             x_m=np.concatenate([px[k], px[k]]),
             y_m=np.concatenate([py[k], py[k]]),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import F_LEFT_SIGNAL, is_motor
+from v2xcloud.apps._select import F_LEFT_SIGNAL, is_motor, motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
 from v2xcloud.geo import LaneMap
@@ -83,12 +83,15 @@ class LeftTurnAssist(App):
 
     def _intends_left(self, view: SceneView) -> npt.NDArray[np.bool_]:
         cfg = self.config
-        intent = (view.yaw_rate_dps <= -cfg.turn_yaw_dps) | ((view.flags & F_LEFT_SIGNAL) != 0)
+        turning = view.yaw_rate_dps <= -cfg.turn_yaw_dps
+        if view.lanes is None and not view.any_flag(F_LEFT_SIGNAL) and not turning.any():
+            return turning  # nobody turns, signals or waits in a left-turn lane
+        intent = turning | ((view.flags & F_LEFT_SIGNAL) != 0)
         left_only = left_only_lanes(view.lanes)
         if left_only.size:
             lane = view.lane
             intent |= (lane >= 0) & left_only[np.maximum(lane, 0)]
-        return intent & is_motor(view, np.arange(len(view)))
+        return intent & motor(view)
 
     def _time_to_conflict(self, view: SceneView, e: np.ndarray, o: np.ndarray) -> np.ndarray:
         cfg = self.config

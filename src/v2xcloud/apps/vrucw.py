@@ -39,6 +39,8 @@ class VruCollisionWarning(App):
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
+        if not view.has_kind(K_PEDESTRIAN, K_CYCLIST):
+            return Hits.empty()
         vru = (view.kind == K_PEDESTRIAN) | (view.kind == K_CYCLIST)
         if not vru.any():
             return Hits.empty()

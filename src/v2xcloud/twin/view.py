@@ -191,6 +191,22 @@ class SceneView:
             q, j = q[keep], j[keep]
         return PairTable(self, q, j)
 
+    def any_flag(self, bits: int) -> bool:
+        """Whether any participant's ``flags`` has one of ``bits`` (the union is computed
+        once per view): lets an application with nothing to trigger it stop at once."""
+        union = self._shared.get("flag_union")
+        if union is None:
+            union = self._shared["flag_union"] = int(np.bitwise_or.reduce(self.flags, initial=0))
+        return bool(union & bits)
+
+    def has_kind(self, *kinds: int) -> bool:
+        """Whether any participant is of one of these ``kind`` codes (computed once per view)."""
+        present = self._shared.get("kind_union")
+        if present is None:
+            codes = np.left_shift(1, self.kind)
+            present = self._shared["kind_union"] = int(np.bitwise_or.reduce(codes, initial=0))
+        return any(present & (1 << k) for k in kinds)
+
     def shared(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per tick under ``key``: for work several applications share
         (e.g. BSW and LCW both need the pairs beside each vehicle)."""

@@ -8,6 +8,7 @@ cell key once, and the partner ranges of every point in every neighbour cell are
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -36,6 +37,18 @@ def _expand(owner: IntArray, start: IntArray, length: IntArray) -> tuple[IntArra
     return first, base + np.arange(total, dtype=np.int64)
 
 
+@functools.cache
+def _half_offsets(reach: int) -> IntArray:
+    """Packed key offsets of half the neighbourhood, so that each unordered cell pair is
+    visited once (read-only, shared)."""
+    half = [(0, dy) for dy in range(1, reach + 1)] + [
+        (dx, dy) for dx in range(1, reach + 1) for dy in range(-reach, reach + 1)
+    ]
+    offsets = np.array([(dx << 21) + dy for dx, dy in half], dtype=np.int64)
+    offsets.flags.writeable = False
+    return offsets
+
+
 class SpatialGrid:
     """Uniform grid over local metric points (``x_m``, ``y_m`` arrays of equal length).
 
@@ -62,9 +75,11 @@ class SpatialGrid:
         new_cell = np.empty(self._sorted_keys.size, dtype=bool)
         new_cell[:1] = True
         np.not_equal(self._sorted_keys[1:], self._sorted_keys[:-1], out=new_cell[1:])
-        self._starts = np.flatnonzero(new_cell)
+        self._starts = new_cell.nonzero()[0]
         self._cells = self._sorted_keys[self._starts]
-        self._counts = np.diff(np.append(self._starts, self._sorted_keys.size))
+        self._counts = np.empty_like(self._starts)
+        self._counts[:-1] = self._starts[1:] - self._starts[:-1]
+        self._counts[-1:] = self._sorted_keys.size - self._starts[-1:]
         self._cell_of_sorted = np.cumsum(new_cell) - 1
 
     def __len__(self) -> int:
@@ -86,12 +101,7 @@ class SpatialGrid:
         if n < 2:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
-        reach = self._reach(radius_m)
-        # half of the neighbourhood, so that each unordered cell pair is visited once
-        half = [(0, dy) for dy in range(1, reach + 1)] + [
-            (dx, dy) for dx in range(1, reach + 1) for dy in range(-reach, reach + 1)
-        ]
-        offsets = np.array([(dx << 21) + dy for dx, dy in half], dtype=np.int64)
+        offsets = _half_offsets(self._reach(radius_m))
         # partner ranges per occupied cell and offset, all offsets in one lookup
         start, count = self._range_in((self._cells[:, None] + offsets[None, :]).ravel())
         cells = self._cells.size

@@ -35,6 +35,8 @@ from v2xcloud.twin.clocks import SourceClocks
 from v2xcloud.twin.places import Places
 from v2xcloud.twin.view import SceneView
 
+FloatArray = npt.NDArray[np.float64]
+
 __all__ = ["DEFAULT_LENGTH_M", "DEFAULT_WIDTH_M", "Scene", "SceneMessage", "SceneStats"]
 
 SceneMessage = Bsm | Rsm | ParticipantState | MapData | Spat | Rsi
@@ -137,6 +139,7 @@ class Scene:
         self._pending = Pending()
         self._perception_seen = False  # any roadside perception queued yet
         self._last_view: SceneView | None = None
+        self._unmatched: tuple[npt.NDArray[np.int64], FloatArray, FloatArray] | None = None
         self._view_cache: tuple[int, npt.NDArray[np.int64], list[str], dict[str, int]] | None = None
         self._next_uid = 0
         self._aliases: dict[int, list[str]] = {}  # row -> ids of roadside objects fused into it
@@ -348,10 +351,12 @@ class Scene:
 
     def _match_lanes(self, c: dict[str, npt.NDArray[np.generic]]) -> None:
         n = c["x_m"].size
-        if self.lane_map is None:
-            c["lane"] = np.full(n, -1, dtype=np.int64)
-            c["lane_offset_m"] = np.full(n, np.nan)
-            c["to_stop_m"] = np.full(n, np.nan)
+        if self.lane_map is None:  # no MAP: the same read-only "unmatched" columns every tick
+            cached = self._unmatched
+            if cached is None or cached[0].size != n:
+                cached = (np.full(n, -1, dtype=np.int64), np.full(n, np.nan), np.full(n, np.nan))
+                self._unmatched = cached
+            c["lane"], c["lane_offset_m"], c["to_stop_m"] = cached
             return
         match = self.lane_map.match(c["x_m"], c["y_m"], c["heading_deg"])  # type: ignore[arg-type]
         c["lane"], c["lane_offset_m"], c["to_stop_m"] = match.lane, match.lateral_m, match.to_stop_m

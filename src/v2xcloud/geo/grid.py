@@ -49,6 +49,15 @@ def _half_offsets(reach: int) -> IntArray:
     return offsets
 
 
+@functools.cache
+def _full_offsets(reach: int) -> IntArray:
+    """Packed key offsets of the whole (2 reach + 1)² neighbourhood (read-only, shared)."""
+    span = np.arange(-reach, reach + 1, dtype=np.int64)
+    offsets = ((span[:, None] << 21) + span[None, :]).ravel()
+    offsets.flags.writeable = False
+    return offsets
+
+
 class SpatialGrid:
     """Uniform grid over local metric points (``x_m``, ``y_m`` arrays of equal length).
 
@@ -127,20 +136,15 @@ class SpatialGrid:
         if rows.size == 0 or len(self) < 2:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
-        reach = self._reach(radius_m)
-        inverse = np.empty(len(self), dtype=np.int64)
-        inverse[self._order] = np.arange(len(self), dtype=np.int64)
-        query_keys = self._sorted_keys[inverse[rows]]
-        span = np.arange(-reach, reach + 1, dtype=np.int64)
-        offsets = ((span[:, None] << 21) + span[None, :]).ravel()
-        start, count = self._range_in((query_keys[:, None] + offsets[None, :]).ravel())
-        q, b = _expand(np.repeat(rows, offsets.size), start, count)
+        offsets = _full_offsets(self._reach(radius_m))
+        xq, yq = self.x_m[rows], self.y_m[rows]
+        cx = np.floor(xq / self.cell_m).astype(np.int64) + _OFFSET
+        cy = np.floor(yq / self.cell_m).astype(np.int64) + _OFFSET
+        start, count = self._range_in((((cx << 21) | cy)[:, None] + offsets[None, :]).ravel())
+        owner = np.repeat(np.arange(rows.size, dtype=np.int64), offsets.size)
+        k, b = _expand(owner, start, count)
         j = self._order[b]
-        keep = q != j
-        return self._within(q[keep], j[keep], radius_m)
-
-    def _within(self, i: IntArray, j: IntArray, radius_m: float) -> tuple[IntArray, IntArray]:
-        dx = self.x_m[j] - self.x_m[i]
-        dy = self.y_m[j] - self.y_m[i]
-        keep = dx * dx + dy * dy <= radius_m * radius_m
-        return i[keep], j[keep]
+        q = rows[k]
+        dx, dy = self.x_m[j] - xq[k], self.y_m[j] - yq[k]
+        keep = ((dx * dx + dy * dy) <= radius_m * radius_m) & (q != j)
+        return q[keep], j[keep]

@@ -8,7 +8,7 @@ Usage::
 Synthetic part: one signalised junction with four approaches of three 300 m lanes, vehicles
 spread along every lane (seeded), half the approaches red; each tick every vehicle reports
 once and the six V2I apps (RLVW, GLOSA, SLW, IVS, HLW, TJW) plus the four event detectors
-run on the road-side view. Figures are CPU time of this process (``time.process_time``); the
+run on the live scene view (scene update and lane matching included). Figures are CPU time of this process (``time.process_time``); the
 machine is shared, so they vary. K733 part: the real 157 s recording (when ../shared is
 present) through the full Runtime (V2V + V2I apps, detectors, dissemination).
 """
@@ -35,14 +35,12 @@ from v2xcloud.model import (
     MapLink,
     MapNode,
     NodeId,
-    ParticipantKind,
-    ParticipantSource,
-    ParticipantState,
     PhaseState,
     SignalPhase,
     Spat,
 )
-from v2xcloud.twin.roadside import RoadsideScene
+from v2xcloud.twin import Scene
+from v2xcloud.twin.testing import state_at
 
 FRAME = LocalFrame(origin_lat_deg=49.0, origin_lon_deg=8.4)
 NODE = NodeId(region=None, id=1)
@@ -110,35 +108,34 @@ def synthetic(n: int, ticks: int) -> float:
     lane = rng.integers(0, len(lanes), n)
     back = rng.uniform(5, 300, n)
     speed = rng.uniform(0, 14, n)
-    scene = RoadsideScene(frame=FRAME)
-    scene.ingest(map_data, received_ms=0)
+    scene = Scene(FRAME)
+    scene.ingest(map_data, received_at_ms=0, source="bench")
     apps = [a() for a in V2I_APPS]
     detectors = [d() for d in DETECTORS]
     spent = 0.0
     for k in range(ticks):
         t = k * 100
-        scene.ingest(_spat(t), received_ms=t)
+        scene.ingest(_spat(t), received_at_ms=t, source="bench")
         for i in range(n):
             sx, sy, h = lanes[lane[i]]
             d = back[i] - speed[i] * t / 1000
             x = sx - math.sin(math.radians(h)) * d
             y = sy - math.cos(math.radians(h)) * d
-            lat, lon = _ll(x, y)
             scene.ingest(
-                ParticipantState(
-                    id=f"v{i}",
-                    kind=ParticipantKind.VEHICLE,
-                    source=ParticipantSource.BSM,
-                    timestamp_ms=t,
-                    lat_deg=lat,
-                    lon_deg=lon,
+                state_at(
+                    f"v{i}",
+                    x_m=x,
+                    y_m=y,
+                    t_ms=t,
                     speed_mps=float(speed[i]),
                     heading_deg=h,
+                    frame=FRAME,
                 ),
-                received_ms=t,
+                received_at_ms=t,
+                source="bench",
             )
         started = time.process_time()
-        view = scene.view(t)
+        view = scene.update(t)  # applies the reports and matches lanes (part of the cost)
         for app in apps:
             app.on_tick(view, t)
         for det in detectors:

@@ -24,7 +24,8 @@ from v2xcloud.model import (
     Spat,
 )
 from v2xcloud.model.map import SpeedLimit
-from v2xcloud.twin.roadside import RoadsideScene, RoadsideView
+from v2xcloud.twin import Scene, SceneView
+from v2xcloud.twin.testing import state_at
 
 FRAME = LocalFrame(origin_lat_deg=49.0, origin_lon_deg=8.4)
 NODE = NodeId(region=None, id=7)
@@ -98,21 +99,26 @@ def vehicle(
     t_ms: int = 0,
     kind: ParticipantKind = ParticipantKind.VEHICLE,
 ) -> ParticipantState:
-    lat, lon = latlon(x_m, y_m)
-    return ParticipantState(
-        id=pid,
-        kind=kind,
-        source=ParticipantSource.RSM,
-        timestamp_ms=t_ms,
-        lat_deg=lat,
-        lon_deg=lon,
+    """A roadside-perceived participant at local (x, y) of ``FRAME`` (size left to the scene)."""
+    return state_at(
+        pid,
+        x_m=x_m,
+        y_m=y_m,
+        t_ms=t_ms,
         speed_mps=speed_mps,
         heading_deg=heading_deg,
+        kind=kind,
+        source=ParticipantSource.RSM,
+        frame=FRAME,
+        length_m=None,
+        width_m=None,
     )
 
 
-def view_of(*items: object, now_ms: int = 0) -> RoadsideView:
-    scene = RoadsideScene(frame=FRAME)
+def view_of(*items: object, now_ms: int = 0) -> SceneView:
+    """The live scene's view at ``now_ms`` after ingesting ``items`` (MAP, SPAT, RSI,
+    participant states) as received at ``now_ms``."""
+    scene = Scene(FRAME)
     for item in items:
-        scene.ingest(item, received_ms=now_ms)
-    return scene.view(now_ms)
+        scene.ingest(item, received_at_ms=now_ms, source="rsu")  # type: ignore[arg-type]
+    return scene.update(now_ms)

@@ -57,3 +57,23 @@ def test_queue_ahead_is_vectorised_over_all_vehicles() -> None:
     warn, tail, count = queue_ahead(x, y, h, v)
     assert warn.tolist() == [True, False, False, False, False, True]
     assert tail[5] == 150.0 and count[0] == 4 and np.isnan(tail[1])
+
+
+def test_city_sized_scene_uses_the_grid_and_finds_the_same_queues() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000  # spread over 3 km: enough (fast, slow) pairs and span for the grid path
+    x, y = rng.uniform(0, 3000, n), rng.uniform(0, 3000, n)
+    h, v = rng.choice([0.0, 90.0, 180.0, 270.0], n), rng.uniform(0, 15, n)
+    warn, tail, count = queue_ahead(x, y, h, v)
+    fast = np.flatnonzero(v >= 8.0)
+    slow = np.flatnonzero(v < 2.5)
+    assert fast.size * slow.size > 500_000
+    dx, dy = x[slow][None, :] - x[fast][:, None], y[slow][None, :] - y[fast][:, None]
+    dist = np.hypot(dx, dy)
+    off = np.abs((np.degrees(np.arctan2(dx, dy)) - h[fast][:, None] + 180.0) % 360.0 - 180.0)
+    same = np.abs((h[slow][None, :] - h[fast][:, None] + 180.0) % 360.0 - 180.0)
+    in_queue = (off <= 15.0) & (same <= 30.0) & (dist >= 10.0) & (dist <= 300.0)
+    assert count[fast].tolist() == in_queue.sum(axis=1).tolist()
+    assert warn.sum() > 0 and warn[fast].tolist() == (in_queue.sum(axis=1) >= 3).tolist()
+    nearest = np.where(in_queue, dist, np.inf).min(axis=1)
+    assert np.allclose(tail[fast][warn[fast]], nearest[warn[fast]])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from v2xcloud.geo import LaneMap, LocalFrame
+from v2xcloud.geo.lanes import polyline_distance_m
 from v2xcloud.model import Lane, MapData, MapLink, MapNode, NodeId
 
 FRAME = LocalFrame(origin_lat_deg=28.19, origin_lon_deg=112.97)
@@ -71,3 +72,51 @@ def test_many_points_and_no_lanes() -> None:
     assert m.lane.size == n and (m.lane >= -1).all()
     empty = LaneMap([], FRAME).match(np.zeros(2), np.zeros(2), np.zeros(2))
     assert empty.lane.tolist() == [-1, -1]
+
+
+def _approaches(**kw: object) -> LaneMap:
+    """Two north-bound lanes ending at the stop line y = 0 (x = 0 and x = 3.5 m, 4 m wide)."""
+    a = _lane(1, [(0.0, -100.0), (0.0, 0.0)])
+    b = _lane(2, [(3.5, -100.0), (3.5, -50.0), (3.5, 0.0)])
+    node = MapNode(
+        id=NodeId(region=1, id=1),
+        lat_deg=28.19,
+        lon_deg=112.97,
+        in_links=(MapLink(upstream_node=NodeId(region=1, id=2), lanes=(a, b)),),
+    )
+    return LaneMap([MapData(msg_count=1, nodes=(node,))], FRAME, default_width_m=3.0, **kw)  # type: ignore[arg-type]
+
+
+def test_overshoot_gives_negative_distance_past_the_stop_line_and_lane_headings() -> None:
+    lanes = LaneMap([_map()], FRAME, overshoot_m=15.0)
+    m = lanes.match(np.array([1.75, 1.75]), np.array([-5.0, 40.0]), np.array([0.0, 0.0]))
+    assert m.lane.tolist() == [0, -1]  # past the line: negative; far past: no match
+    assert m.to_stop_m[0] == pytest.approx(-5.0, abs=0.05)
+    assert m.lane_heading_deg[0] == pytest.approx(0.0, abs=0.01)
+    assert np.isnan(m.lane_heading_deg[1])
+    assert lanes.lanes[0].length_m == pytest.approx(190.0, abs=0.1)  # not extended
+
+
+def test_match_without_heading_takes_the_nearest_lane_whatever_its_direction() -> None:
+    lanes = LaneMap([_map()], FRAME)
+    m = lanes.match(np.array([2.0, -1.5]), np.array([-50.0, 50.0]), None)
+    assert m.lane.tolist() == [0, 1]
+    assert m.lane_heading_deg[1] == pytest.approx(180.0, abs=0.01)
+
+
+def test_near_lists_every_lane_a_position_cannot_rule_out() -> None:
+    lanes = _approaches()
+    near = lanes.near(
+        np.array([1.75, 0.0]), np.array([-30.0, -30.0]), np.array([0.0, 0.0]), within_m=2.0
+    )
+    assert near.tolist() == [[True, True], [True, False]]
+    against = lanes.near(np.array([0.0]), np.array([-30.0]), np.array([180.0]), within_m=2.0)
+    assert not against.any()
+
+
+def test_lane_filter_and_polyline_distance() -> None:
+    lanes = LaneMap([_map()], FRAME, lane_filter=lambda lane: lane.lane_id != 2)
+    assert [info.lane.lane_id for info in lanes.lanes] == [1, 3]
+    line = np.array([[0.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    d = polyline_distance_m(np.array([3.0, 5.0, -4.0]), np.array([5.0, 12.0, -3.0]), line)
+    assert d.tolist() == pytest.approx([3.0, 2.0, 5.0])

@@ -33,4 +33,4 @@ def test_green_windows_and_lane_facts() -> None:
     assert [lane.lane_id for lane in j.lanes] == [1, 2]
     assert j.speed_limit_mps == [10.0, 10.0]
     assert j.main_movement(0).phase_id == 1
-    assert j.approach.length_m.round().tolist() == [300.0, 300.0]
+    assert j.length_m.round().tolist() == [300.0, 300.0]

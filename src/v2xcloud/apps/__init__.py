@@ -7,7 +7,8 @@ May import: ``model``, ``geo``, ``twin`` (the read-only scene view only).
 ``default_apps()`` instantiates all of them (V2V, then V2I) with default thresholds: the V2I
 apps cost next to nothing without a MAP, SPAT or RSI in the scene, so every deployment runs
 the same list and nobody has to add road-side apps by hand. Shared kinematics live in ``apps.kinematics``; the base class, hit arrays and the
-warning hysteresis in ``apps.base`` and ``apps.hysteresis``.
+warning hysteresis in ``apps.base`` and ``apps.hysteresis``; the road-side apps share
+``apps._v2i.RoadApp`` (the same ``App``/``Hysteresis``, hits per vehicle and road item).
 """
 
 from v2xcloud.apps.avw import AbnormalVehicleWarning, AvwConfig
@@ -18,15 +19,15 @@ from v2xcloud.apps.dnpw import DnpwConfig, DoNotPassWarning
 from v2xcloud.apps.ebw import EbwConfig, EmergencyBrakeWarning
 from v2xcloud.apps.evw import EmergencyVehicleWarning, EvwConfig
 from v2xcloud.apps.fcw import FcwConfig, ForwardCollisionWarning
-from v2xcloud.apps.glosa import GreenLightOptimalSpeedAdvisory
-from v2xcloud.apps.hlw import HazardousLocationWarning
+from v2xcloud.apps.glosa import GlosaConfig, GreenLightOptimalSpeedAdvisory
+from v2xcloud.apps.hlw import HazardousLocationWarning, HlwConfig
 from v2xcloud.apps.hysteresis import Hysteresis
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
-from v2xcloud.apps.ivs import InVehicleSignage
+from v2xcloud.apps.ivs import InVehicleSignage, IvsConfig
 from v2xcloud.apps.lta import LeftTurnAssist, LtaConfig
-from v2xcloud.apps.rlvw import RedLightViolationWarning
-from v2xcloud.apps.slw import SpeedLimitWarning
-from v2xcloud.apps.tjw import TrafficJamWarning
+from v2xcloud.apps.rlvw import RedLightViolationWarning, RlvwConfig
+from v2xcloud.apps.slw import SlwConfig, SpeedLimitWarning
+from v2xcloud.apps.tjw import TjwConfig, TrafficJamWarning
 from v2xcloud.apps.vrucw import VruCollisionWarning, VrucwConfig
 
 #: the V2V safety applications, in the order the runtime runs them
@@ -46,7 +47,7 @@ V2V_APPS: tuple[type[App], ...] = (
 
 
 #: the road-side (V2I) applications, in the order the runtime runs them (after ``V2V_APPS``)
-V2I_APPS = (
+V2I_APPS: tuple[type[App], ...] = (
     RedLightViolationWarning,
     GreenLightOptimalSpeedAdvisory,
     SpeedLimitWarning,
@@ -81,18 +82,24 @@ __all__ = [
     "EvwConfig",
     "FcwConfig",
     "ForwardCollisionWarning",
+    "GlosaConfig",
     "GreenLightOptimalSpeedAdvisory",
     "HazardousLocationWarning",
     "Hits",
+    "HlwConfig",
     "Hysteresis",
     "IcwConfig",
     "InVehicleSignage",
     "IntersectionCollisionWarning",
+    "IvsConfig",
     "LaneChangeWarning",
     "LeftTurnAssist",
     "LtaConfig",
     "RedLightViolationWarning",
+    "RlvwConfig",
+    "SlwConfig",
     "SpeedLimitWarning",
+    "TjwConfig",
     "TrafficJamWarning",
     "VruCollisionWarning",
     "VrucwConfig",

@@ -1,21 +1,73 @@
-"""Shared plumbing of the V2I apps: which vehicle is on which junction approach."""
+"""Shared plumbing of the V2I apps and event detectors: who is on which junction approach, and
+the ``RoadApp`` base that turns per-vehicle road hits into advisories through ``Hysteresis``.
+
+Everything reads the live ``SceneView``: the scene's lane match (``lane``/``to_stop_m``
+columns), the junctions joined with their SPAT (``twin.junction.junctions_of``), and the RSI
+events and signs the scene holds.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
-from v2xcloud.model import Advisory, AdvisoryLevel
-from v2xcloud.twin.junction import Junction
-from v2xcloud.twin.roadside import RoadsideView
+from v2xcloud.apps.base import App, AppConfig
+from v2xcloud.model import Advisory, AdvisoryLevel, RoadEvent, RoadSign
+from v2xcloud.twin import SceneView
+from v2xcloud.twin.flags import Kind
+from v2xcloud.twin.junction import Junction, junctions_of
+from v2xcloud.twin.relevance import concerned
 
-__all__ = ["OnApproach", "advisory", "on_approaches"]
+__all__ = [
+    "OnApproach",
+    "RoadApp",
+    "RoadHit",
+    "approaching",
+    "is_vehicle",
+    "on_approaches",
+    "road_events",
+    "road_signs",
+]
+
+
+def is_vehicle(view: SceneView) -> npt.NDArray[np.bool_]:
+    """Mask of motor vehicles."""
+    return np.asarray(view.kind == int(Kind.VEHICLE))
+
+
+def road_events(view: SceneView) -> list[RoadEvent]:
+    """The RSI road events the scene holds (received, and the platform's own detections)."""
+    return [active.event for active in view.events]
+
+
+def road_signs(view: SceneView) -> list[RoadSign]:
+    """The RSI road signs the scene holds."""
+    return [active.sign for active in view.signs]
+
+
+def approaching(
+    view: SceneView, event: RoadEvent, *, range_m: float, min_speed_mps: float = 1.0
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """(mask, distance m) of the moving vehicles ``event`` concerns (on its reference paths,
+    or heading for it within ``range_m``); a standing vehicle, such as the one an event is
+    about, needs no warning."""
+    mask, dist = concerned(
+        view,
+        lat_deg=event.lat_deg,
+        lon_deg=event.lon_deg,
+        radius_m=event.radius_m,
+        paths=event.reference_paths,
+        range_m=range_m,
+    )
+    return mask & is_vehicle(view) & (view.speed_mps >= min_speed_mps), dist
 
 
 class OnApproach(msgspec.Struct, frozen=True, kw_only=True):
-    """A vehicle (index into the view) on an ingress lane of ``junction``."""
+    """A vehicle (row of the view) on ingress lane ``lane`` of ``junction``."""
 
     index: int
     junction: Junction
@@ -23,56 +75,104 @@ class OnApproach(msgspec.Struct, frozen=True, kw_only=True):
     to_stop_m: float
 
 
-def on_approaches(view: RoadsideView, *, range_m: float) -> Iterator[OnApproach]:
-    """Moving-direction-matched vehicles before a stop line, within ``range_m`` of it."""
-    vehicles = np.flatnonzero(view.is_vehicle)
-    if vehicles.size == 0:
+def on_approaches(view: SceneView, *, range_m: float) -> Iterator[OnApproach]:
+    """Vehicles matched (in their direction) to an ingress lane, before its stop line and
+    within ``range_m`` of it."""
+    joined = junctions_of(view)
+    if not joined.junctions or len(view) == 0:
         return
-    x, y, h = view.x_m[vehicles], view.y_m[vehicles], view.heading_deg[vehicles]
-    for junction in view.junctions:
-        if len(junction.approach) == 0:
-            continue
-        m = junction.match(x, y, h)
-        ok = (m.lane >= 0) & (m.to_stop_m > 0.0) & (m.to_stop_m <= range_m)
-        for k in np.flatnonzero(ok):
+    lane = view.lane
+    to_stop = view.to_stop_m
+    ok = is_vehicle(view) & (lane >= 0) & (to_stop > 0.0) & (to_stop <= range_m)
+    rows = np.flatnonzero(ok)
+    which = joined.junction_of_lane[lane[rows]]
+    local = joined.local_lane[lane[rows]]
+    for r, j, k in zip(rows.tolist(), which.tolist(), local.tolist(), strict=True):
+        if j >= 0:
             yield OnApproach(
-                index=int(vehicles[k]),
-                junction=junction,
-                lane=int(m.lane[k]),
-                to_stop_m=float(m.to_stop_m[k]),
+                index=r, junction=joined.junctions[j], lane=k, to_stop_m=float(to_stop[r])
             )
 
 
-def advisory(
-    view: RoadsideView,
-    index: int,
-    *,
-    app: str,
-    level: AdvisoryLevel,
-    hold_ms: int,
-    detail: str,
-    other_id: str | None = None,
-    ttc_s: float | None = None,
-    at: tuple[float, float] | None = None,
-    values: dict[str, float] | None = None,
-) -> Advisory:
-    """An advisory for participant ``index`` of ``view``, valid ``hold_ms``; ``at`` is the
-    hazard's local (x, y), default the participant's own position."""
-    if at is None:
-        lat, lon = float(view.lat_deg[index]), float(view.lon_deg[index])
-    else:
-        la, lo = view.frame.to_wgs84(at[0], at[1])
-        lat, lon = float(la), float(lo)
-    return Advisory(
-        app=app,
-        level=level,
-        ego_id=view.ids[index],
-        issued_ms=view.now_ms,
-        expires_ms=view.now_ms + hold_ms,
-        other_id=other_id,
-        ttc_s=ttc_s,
-        lat_deg=lat,
-        lon_deg=lon,
-        detail=detail,
-        values=values or {},
-    )
+@dataclass
+class RoadHit:
+    """One raw detection of a road-side app: vehicle ``row``, what it is about (``about``:
+    the advisory's ``other_id``, e.g. ``"event:4"``), level, and the advisory's content.
+    ``at`` is the hazard's local (x, y), default the vehicle's own position."""
+
+    row: int
+    level: AdvisoryLevel
+    detail: str
+    about: str | None = None
+    ttc_s: float | None = None
+    at: tuple[float, float] | None = None
+    values: dict[str, float] = field(default_factory=dict)
+
+
+class RoadApp(App):
+    """Base of the road-side apps: ``road_hits(view, now_ms)`` per tick; ``on_tick`` keeps the
+    strongest hit per (vehicle, ``about``) and issues advisories through the app's
+    ``Hysteresis`` like every V2V app (at once when new or stronger, refreshed before they
+    expire after ``validity_ms``, held ``hold_ticks`` after the last hit)."""
+
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        self._about_codes: dict[str | None, int] = {None: 0}
+
+    def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
+        """This tick's raw detections; implemented by each road-side app."""
+        raise NotImplementedError(f"{type(self).__name__} must implement road_hits()")
+
+    def _code(self, about: str | None) -> int:
+        code = self._about_codes.get(about)
+        if code is None:
+            code = self._about_codes[about] = len(self._about_codes) % (1 << 31)
+        return code
+
+    def on_tick(self, view: SceneView, now_ms: int) -> list[Advisory]:
+        """Detect, apply hysteresis, and return the advisories to issue now."""
+        hits = self.road_hits(view, now_ms)
+        if not hits and len(self.hysteresis) == 0:
+            return []
+        strongest: dict[int, RoadHit] = {}
+        uid = view.uid
+        for hit in hits:
+            key = (int(uid[hit.row]) << 32) | self._code(hit.about)  # as ``pair_keys``
+            held = strongest.get(key)
+            if held is None or hit.level > held.level:
+                strongest[key] = hit
+        keys = np.array(sorted(strongest), dtype=np.int64)
+        chosen = [strongest[k] for k in keys.tolist()]
+        levels = np.array([int(h.level) for h in chosen], dtype=np.int64)
+        decisions = self.hysteresis.update(keys, levels, now_ms)
+        issued = [chosen[i] for i in decisions.index.tolist()]
+        if not issued:
+            return []
+        own = view.x_m, view.y_m
+        x = np.array([h.at[0] if h.at else own[0][h.row] for h in issued], dtype=np.float64)
+        y = np.array([h.at[1] if h.at else own[1][h.row] for h in issued], dtype=np.float64)
+        lat, lon = view.frame.to_wgs84(x, y)  # one conversion for the whole tick
+        ids = view.ids
+        return [
+            Advisory(
+                app=self.code,
+                level=AdvisoryLevel(level),
+                ego_id=ids[hit.row],
+                issued_ms=now_ms,
+                expires_ms=expires,
+                other_id=hit.about,
+                ttc_s=hit.ttc_s,
+                lat_deg=la,
+                lon_deg=lo,
+                detail=hit.detail,
+                values=hit.values,
+            )
+            for hit, level, expires, la, lo in zip(
+                issued,
+                decisions.level.tolist(),
+                decisions.expires_ms.tolist(),
+                np.atleast_1d(lat).tolist(),
+                np.atleast_1d(lon).tolist(),
+                strict=True,
+            )
+        ]

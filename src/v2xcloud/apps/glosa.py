@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import math
 
-from v2xcloud.apps._v2i import advisory, on_approaches
-from v2xcloud.model import Advisory, AdvisoryLevel
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.apps._v2i import RoadApp, RoadHit, on_approaches
+from v2xcloud.apps.base import AppConfig
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import SceneView
 
-__all__ = ["GreenLightOptimalSpeedAdvisory", "speed_band_mps"]
+__all__ = ["GlosaConfig", "GreenLightOptimalSpeedAdvisory", "speed_band_mps"]
 
 
 def speed_band_mps(
@@ -40,63 +39,53 @@ def speed_band_mps(
     return None
 
 
-class GreenLightOptimalSpeedAdvisory:
-    """Advise approaching vehicles a speed band that meets green (INFO level).
+class GlosaConfig(AppConfig, frozen=True, kw_only=True):
+    """GLOSA settings: ``default_limit_mps`` applies where the map gives no limit;
+    ``min_speed_mps`` is the lowest speed worth advising (below it the driver should rather
+    stop)."""
 
-    ``default_limit_mps`` applies where the map gives no limit; ``min_speed_mps`` is the lowest
-    speed worth advising (below it the driver should rather stop).
-    """
+    range_m: float = 300.0
+    min_distance_m: float = 10.0
+    min_speed_mps: float = 5.0
+    default_limit_mps: float = 50 / 3.6
+    horizon_s: float = 120.0
+
+
+class GreenLightOptimalSpeedAdvisory(RoadApp):
+    """Advise approaching vehicles a speed band that meets green (INFO level)."""
 
     code = "GLOSA"
+    config_type = GlosaConfig
+    config: GlosaConfig
 
-    def __init__(
-        self,
-        *,
-        range_m: float = 300.0,
-        min_distance_m: float = 10.0,
-        min_speed_mps: float = 5.0,
-        default_limit_mps: float = 50 / 3.6,
-        horizon_s: float = 120.0,
-        hold_ms: int = 1000,
-    ) -> None:
-        self.range_m = range_m
-        self.min_distance_m = min_distance_m
-        self.min_speed_mps = min_speed_mps
-        self.default_limit_mps = default_limit_mps
-        self.horizon_s = horizon_s
-        self.hold_ms = hold_ms
-
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
-        """One advisory per approaching moving vehicle whose movement can meet a green."""
-        view = as_roadside(scene)
+    def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
+        """One hit per approaching moving vehicle whose movement can meet a green."""
+        cfg = self.config
         out = []
-        for a in on_approaches(view, range_m=self.range_m):
+        for a in on_approaches(view, range_m=cfg.range_m):
             v = float(view.speed_mps[a.index])
-            if a.to_stop_m < self.min_distance_m or v < 1.0:
+            if a.to_stop_m < cfg.min_distance_m or v < 1.0:
                 continue
             conn = a.junction.main_movement(a.lane)
             timing = a.junction.phase(conn.phase_id, now_ms)
             if timing is None:
                 continue
-            limit = a.junction.speed_limit_mps[a.lane] or self.default_limit_mps
+            limit = a.junction.speed_limit_mps[a.lane] or cfg.default_limit_mps
             band = speed_band_mps(
                 a.to_stop_m,
-                timing.green_windows(self.horizon_s),
-                min_mps=self.min_speed_mps,
+                timing.green_windows(cfg.horizon_s),
+                min_mps=cfg.min_speed_mps,
                 max_mps=limit,
             )
             if band is None:
                 continue
             advised = min(max(v, band[0]), band[1])
             out.append(
-                advisory(
-                    view,
-                    a.index,
-                    app=self.code,
+                RoadHit(
+                    row=a.index,
                     level=AdvisoryLevel.INFO,
-                    hold_ms=self.hold_ms,
                     detail=f"{band[0] * 3.6:.0f}-{band[1] * 3.6:.0f} km/h to pass on green",
-                    other_id=f"node:{a.junction.node.id.id}/phase:{conn.phase_id}",
+                    about=f"node:{a.junction.node.id.id}/phase:{conn.phase_id}",
                     values={
                         "advised_min_mps": band[0],
                         "advised_max_mps": band[1],

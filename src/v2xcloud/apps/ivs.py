@@ -4,31 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._v2i import advisory
-from v2xcloud.model import Advisory, AdvisoryLevel
+from v2xcloud.apps._v2i import RoadApp, RoadHit, is_vehicle, road_signs
+from v2xcloud.apps.base import AppConfig
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import SceneView
 from v2xcloud.twin.relevance import concerned
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
 
-__all__ = ["InVehicleSignage"]
+__all__ = ["InVehicleSignage", "IvsConfig"]
 
 
-class InVehicleSignage:
+class IvsConfig(AppConfig, frozen=True, kw_only=True):
+    """IVS settings: signs without reference paths concern vehicles heading for them within
+    ``range_m``."""
+
+    range_m: float = 300.0
+    validity_ms: int = 2000
+
+
+class InVehicleSignage(RoadApp):
     """One INFO advisory per (vehicle, sign) while the sign applies to the vehicle's path."""
 
     code = "IVS"
+    config_type = IvsConfig
+    config: IvsConfig
 
-    def __init__(self, *, range_m: float = 300.0, hold_ms: int = 2000) -> None:
-        self.range_m = range_m
-        self.hold_ms = hold_ms
-
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
-        """Advisories for every sign valid at ``now_ms`` and the vehicles it concerns."""
-        view = as_roadside(scene)
-        out: list[Advisory] = []
-        vehicles = view.is_vehicle
-        for sign in view.signs:
+    def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
+        """Every sign valid at ``now_ms`` for the vehicles it concerns."""
+        out: list[RoadHit] = []
+        vehicles = is_vehicle(view)
+        for sign in road_signs(view):
             if sign.start_ms is not None and sign.start_ms > now_ms:
                 continue
             mask, dist = concerned(
@@ -37,21 +41,18 @@ class InVehicleSignage:
                 lon_deg=sign.lon_deg,
                 radius_m=None,
                 paths=sign.reference_paths,
-                range_m=self.range_m,
+                range_m=self.config.range_m,
             )
             values = {"sign_type": float(sign.sign_type)}
             if sign.speed_limit_mps is not None:
                 values["limit_mps"] = sign.speed_limit_mps
             for i in np.flatnonzero(mask & vehicles):
                 out.append(
-                    advisory(
-                        view,
-                        int(i),
-                        app=self.code,
+                    RoadHit(
+                        row=int(i),
                         level=AdvisoryLevel.INFO,
-                        hold_ms=self.hold_ms,
                         detail=sign.description or f"sign {sign.sign_type}",
-                        other_id=f"sign:{sign.sign_id}",
+                        about=f"sign:{sign.sign_id}",
                         values={**values, "distance_m": float(dist[i])},
                     )
                 )

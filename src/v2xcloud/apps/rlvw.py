@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._v2i import advisory, on_approaches
-from v2xcloud.model import Advisory, AdvisoryLevel, LightState
-from v2xcloud.twin.junction import TURN_ON_RED, Junction, PhaseTiming
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
+from v2xcloud.apps.base import AppConfig
+from v2xcloud.model import AdvisoryLevel, LightState
+from v2xcloud.twin import SceneView
+from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 
-__all__ = ["RedLightViolationWarning", "red_at_arrival", "stopping_distance_m"]
+__all__ = ["RedLightViolationWarning", "RlvwConfig", "red_at_arrival", "stopping_distance_m"]
 
 _ASSUMED_YELLOW_S = 3.0  # when a yellow's end is not announced
 
@@ -47,81 +46,75 @@ def red_at_arrival(timing: PhaseTiming, arrival_s: float) -> bool:
     return False
 
 
-class RedLightViolationWarning:
-    """Warn vehicles that will run a red light; see the module docstring.
+class RlvwConfig(AppConfig, frozen=True, kw_only=True):
+    """RLVW thresholds: ``comfortable_decel_mps2`` is the braking a driver accepts,
+    ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time)."""
 
-    ``comfortable_decel_mps2`` is the braking a driver accepts (default 3.0 m/s²),
-    ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time).
-    """
+    comfortable_decel_mps2: float = 3.0
+    max_decel_mps2: float = 6.0
+    reaction_s: float = 1.0
+    range_m: float = 150.0
+    min_speed_mps: float = 2.0
+    ambiguity_m: float = 2.5
+
+
+class RedLightViolationWarning(RoadApp):
+    """Warn vehicles that will run a red light; see the module docstring."""
 
     code = "RLVW"
+    config_type = RlvwConfig
+    config: RlvwConfig
 
-    def __init__(
-        self,
-        *,
-        comfortable_decel_mps2: float = 3.0,
-        max_decel_mps2: float = 6.0,
-        reaction_s: float = 1.0,
-        range_m: float = 150.0,
-        min_speed_mps: float = 2.0,
-        ambiguity_m: float = 2.5,
-        hold_ms: int = 1000,
-    ) -> None:
-        self.comfortable_decel_mps2 = comfortable_decel_mps2
-        self.max_decel_mps2 = max_decel_mps2
-        self.reaction_s = reaction_s
-        self.range_m = range_m
-        self.min_speed_mps = min_speed_mps
-        self.ambiguity_m = ambiguity_m
-        self.hold_ms = hold_ms
-
-    def _candidate_lanes(
-        self, view: RoadsideView, i: int, junction: Junction, lane: int
-    ) -> list[int]:
-        near = junction.approach.near(
+    def _candidate_lanes(self, view: SceneView, a: OnApproach) -> list[int]:
+        """Lanes of ``a``'s junction the vehicle's position cannot rule out (with its own)."""
+        lanes = view.lanes
+        i = a.index
+        if lanes is None:
+            return [a.lane]
+        near = lanes.near(
             view.x_m[i : i + 1],
             view.y_m[i : i + 1],
             view.heading_deg[i : i + 1],
-            within_m=self.ambiguity_m,
+            within_m=self.config.ambiguity_m,
         )[0]
-        return sorted({lane, *np.flatnonzero(near).tolist()})
+        joined = junctions_of(view)
+        mine = joined.junctions.index(a.junction)
+        found = np.flatnonzero(near & (joined.junction_of_lane == mine))
+        return sorted({a.lane, *joined.local_lane[found].tolist()})
 
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
-        """Advisories for every vehicle about to run a red light at ``now_ms``."""
-        view = as_roadside(scene)
+    def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
+        """Every vehicle about to run a red light at ``now_ms``."""
+        cfg = self.config
         out = []
-        for a in on_approaches(view, range_m=self.range_m):
+        for a in on_approaches(view, range_m=cfg.range_m):
             v = float(view.speed_mps[a.index])
-            if v < self.min_speed_mps:
+            if v < cfg.min_speed_mps:
                 continue
             d_stop = stopping_distance_m(
-                v, decel_mps2=self.comfortable_decel_mps2, reaction_s=self.reaction_s
+                v, decel_mps2=cfg.comfortable_decel_mps2, reaction_s=cfg.reaction_s
             )
             if d_stop <= a.to_stop_m:
                 continue  # can still stop comfortably
             arrival_s = a.to_stop_m / v
-            lanes = self._candidate_lanes(view, a.index, a.junction, a.lane)
             conns = [
                 c
-                for lane in lanes
+                for lane in self._candidate_lanes(view, a)
                 for c in a.junction.movements(lane)
                 if not (c.maneuvers & TURN_ON_RED)
             ]
             timings = [a.junction.phase(c.phase_id, now_ms) for c in conns]
             if not timings or any(t is None or not red_at_arrival(t, arrival_s) for t in timings):
                 continue
-            hard = stopping_distance_m(v, decel_mps2=self.max_decel_mps2, reaction_s=0.0)
+            hard = stopping_distance_m(v, decel_mps2=cfg.max_decel_mps2, reaction_s=0.0)
             level = AdvisoryLevel.IMMINENT if hard > a.to_stop_m else AdvisoryLevel.WARNING
-            stop = a.junction.approach.stop_xy[a.lane]
+            stop = a.junction.stop_xy[a.lane]
+            lane_id = a.junction.lanes[a.lane].lane_id
             out.append(
-                advisory(
-                    view,
-                    a.index,
-                    app=self.code,
+                RoadHit(
+                    row=a.index,
                     level=level,
-                    hold_ms=self.hold_ms,
-                    detail=f"red light at stop line of lane {a.junction.lanes[a.lane].lane_id}",
-                    other_id=f"node:{a.junction.node.id.id}/lane:{a.junction.lanes[a.lane].lane_id}",
+                    detail=f"red light at stop line of lane {lane_id}",
+                    about=f"node:{a.junction.node.id.id}/lane:{lane_id}",
                     ttc_s=arrival_s,
                     at=(float(stop[0]), float(stop[1])),
                     values={"to_stop_m": a.to_stop_m, "speed_mps": v, "stopping_m": d_stop},

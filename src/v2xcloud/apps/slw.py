@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._v2i import advisory, on_approaches
+from v2xcloud.apps._v2i import RoadApp, RoadHit, is_vehicle, on_approaches, road_signs
+from v2xcloud.apps.base import AppConfig
 from v2xcloud.geo.relevance import on_path
-from v2xcloud.model import Advisory, AdvisoryLevel
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import SceneView
 
-__all__ = ["SpeedLimitWarning", "limits_from_signs_mps"]
+__all__ = ["SlwConfig", "SpeedLimitWarning", "limits_from_signs_mps"]
 
 
-def limits_from_signs_mps(view: RoadsideView) -> np.ndarray:
+def limits_from_signs_mps(view: SceneView) -> np.ndarray:
     """Per participant, the lowest limit of the RSI speed signs that apply (``inf``: none)."""
     limit = np.full(len(view.ids), np.inf)
-    for sign in view.signs:
+    for sign in road_signs(view):
         if sign.speed_limit_mps is None:
             continue
         for path in sign.reference_paths:
@@ -32,33 +31,35 @@ def limits_from_signs_mps(view: RoadsideView) -> np.ndarray:
     return limit
 
 
-class SpeedLimitWarning:
+class SlwConfig(AppConfig, frozen=True, kw_only=True):
+    """SLW settings: warn above the limit plus ``tolerance_mps``."""
+
+    tolerance_mps: float = 5 / 3.6
+    validity_ms: int = 2000
+
+
+class SpeedLimitWarning(RoadApp):
     """Warn a vehicle exceeding its applicable limit by more than ``tolerance_mps``."""
 
     code = "SLW"
+    config_type = SlwConfig
+    config: SlwConfig
 
-    def __init__(self, *, tolerance_mps: float = 5 / 3.6, hold_ms: int = 2000) -> None:
-        self.tolerance_mps = tolerance_mps
-        self.hold_ms = hold_ms
-
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
-        """Advisories for speeding vehicles at ``now_ms``."""
-        view = as_roadside(scene)
+    def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
+        """Speeding vehicles at ``now_ms``."""
         limit = limits_from_signs_mps(view)
         for a in on_approaches(view, range_m=1e9):
             lane_limit = a.junction.speed_limit_mps[a.lane]
             if lane_limit is not None:
                 limit[a.index] = min(limit[a.index], lane_limit)
-        over = view.is_vehicle & np.isfinite(limit) & (view.speed_mps > limit + self.tolerance_mps)
+        speed = view.speed_mps
+        over = is_vehicle(view) & np.isfinite(limit) & (speed > limit + self.config.tolerance_mps)
         return [
-            advisory(
-                view,
-                int(i),
-                app=self.code,
+            RoadHit(
+                row=int(i),
                 level=AdvisoryLevel.WARNING,
-                hold_ms=self.hold_ms,
-                detail=f"{view.speed_mps[i] * 3.6:.0f} km/h over limit {limit[i] * 3.6:.0f}",
-                values={"speed_mps": float(view.speed_mps[i]), "limit_mps": float(limit[i])},
+                detail=f"{speed[i] * 3.6:.0f} km/h over limit {limit[i] * 3.6:.0f}",
+                values={"speed_mps": float(speed[i]), "limit_mps": float(limit[i])},
             )
             for i in np.flatnonzero(over)
         ]

@@ -3,20 +3,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._v2i import advisory
+from v2xcloud.apps._v2i import RoadApp, RoadHit, approaching, is_vehicle, road_events
+from v2xcloud.apps.base import AppConfig
 from v2xcloud.apps.hlw import CONGESTION_KINDS
-from v2xcloud.model import Advisory, AdvisoryLevel
-from v2xcloud.twin.relevance import concerned
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.geo.grid import SpatialGrid
+from v2xcloud.model import AdvisoryLevel
+from v2xcloud.twin import SceneView
 
-__all__ = ["TrafficJamWarning", "queue_ahead"]
+__all__ = ["TjwConfig", "TrafficJamWarning", "queue_ahead"]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+_CHUNK_PAIRS = 500_000  # (fast, slow) pairs tested at once
+_GRID_SPAN = 6.0  # the grid pays off once the scene spans this many times the range
 
 
 def queue_ahead(
@@ -44,87 +48,94 @@ def queue_ahead(
     count = np.zeros(n, dtype=np.int64)
     if fast.size == 0 or slow.size == 0:
         return warn, tail, count
-    dx = x_m[slow][None, :] - x_m[fast][:, None]
-    dy = y_m[slow][None, :] - y_m[fast][:, None]
-    dist = np.hypot(dx, dy)
-    bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
-    hf = heading_deg[fast][:, None]
-    off_axis = np.abs((bearing - hf + 180.0) % 360.0 - 180.0)
-    same_dir = np.abs((heading_deg[slow][None, :] - hf + 180.0) % 360.0 - 180.0)
-    in_queue = (off_axis <= cone_deg) & (same_dir <= heading_tol_deg)
-    in_queue &= (dist >= min_gap_m) & (dist <= range_m)
-    count[fast] = in_queue.sum(axis=1)
-    warn[fast] = count[fast] >= min_count
-    tail[fast] = np.where(in_queue, dist, np.inf).min(axis=1)
-    tail[~warn] = np.nan
+    nearest = np.full(n, np.inf)
+    for f, s in _candidates(x_m, y_m, fast, slow, range_m):
+        dx, dy = x_m[s] - x_m[f], y_m[s] - y_m[f]
+        dist = np.hypot(dx, dy)
+        bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
+        hf = heading_deg[f]
+        off_axis = np.abs((bearing - hf + 180.0) % 360.0 - 180.0)
+        same_dir = np.abs((heading_deg[s] - hf + 180.0) % 360.0 - 180.0)
+        in_queue = (off_axis <= cone_deg) & (same_dir <= heading_tol_deg)
+        in_queue &= (dist >= min_gap_m) & (dist <= range_m)
+        count += np.bincount(f[in_queue], minlength=n)
+        np.minimum.at(nearest, f[in_queue], dist[in_queue])
+    warn[:] = count >= min_count
+    tail[warn] = nearest[warn]
     return warn, tail, count
 
 
-class TrafficJamWarning:
+def _candidates(
+    x_m: FloatArray, y_m: FloatArray, fast: IntArray, slow: IntArray, range_m: float
+) -> Iterator[tuple[IntArray, IntArray]]:
+    """(fast, slow) row pairs to test, in chunks of at most ``_CHUNK_PAIRS``: every pair while
+    the vehicles are few or close together, else only those within ``range_m`` (spatial
+    grid), so a city-sized scene is never a fast × slow matrix."""
+    rows = np.concatenate([fast, slow])
+    span = max(float(np.ptp(x_m[rows])), float(np.ptp(y_m[rows])))
+    if fast.size * slow.size > _CHUNK_PAIRS and span > _GRID_SPAN * range_m:
+        grid = SpatialGrid(x_m[rows], y_m[rows], cell_m=range_m)
+        q, j = grid.neighbours(np.arange(fast.size), range_m)
+        keep = j >= fast.size  # the other end is a slow vehicle
+        yield rows[q[keep]], rows[j[keep]]
+        return
+    step = max(1, _CHUNK_PAIRS // slow.size)
+    for k in range(0, fast.size, step):
+        part = fast[k : k + step]
+        yield np.repeat(part, slow.size), np.tile(slow, part.size)
+
+
+class TjwConfig(AppConfig, frozen=True, kw_only=True):
+    """TJW settings: ``min_count`` slow vehicles ahead within ``range_m`` make a queue for a
+    vehicle still approaching at ``approach_mps`` or more."""
+
+    range_m: float = 300.0
+    min_count: int = 3
+    approach_mps: float = 8.0
+    validity_ms: int = 2000
+
+
+class TrafficJamWarning(RoadApp):
     """WARNING for vehicles approaching a queue or an announced congestion ahead."""
 
     code = "TJW"
+    config_type = TjwConfig
+    config: TjwConfig
 
-    def __init__(
-        self,
-        *,
-        range_m: float = 300.0,
-        min_count: int = 3,
-        approach_mps: float = 8.0,
-        hold_ms: int = 2000,
-    ) -> None:
-        self.range_m = range_m
-        self.min_count = min_count
-        self.approach_mps = approach_mps
-        self.hold_ms = hold_ms
-
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[Advisory]:
-        """Advisories for the vehicles with a queue ahead at ``now_ms``."""
-        view = as_roadside(scene)
-        vehicles = view.is_vehicle
+    def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
+        """The vehicles with a queue ahead at ``now_ms``."""
+        cfg = self.config
+        vehicles = is_vehicle(view)
         speed = np.where(vehicles, view.speed_mps, np.nan)  # only vehicles form or meet queues
         warn, tail, count = queue_ahead(
             view.x_m,
             view.y_m,
             view.heading_deg,
             speed,
-            approach_mps=self.approach_mps,
-            min_count=self.min_count,
-            range_m=self.range_m,
+            approach_mps=cfg.approach_mps,
+            min_count=cfg.min_count,
+            range_m=cfg.range_m,
         )
         out = [
-            advisory(
-                view,
-                int(i),
-                app=self.code,
+            RoadHit(
+                row=int(i),
                 level=AdvisoryLevel.WARNING,
-                hold_ms=self.hold_ms,
                 detail=f"queue of {count[i]} vehicles ahead",
                 values={"distance_m": float(tail[i]), "queue_count": float(count[i])},
             )
             for i in np.flatnonzero(warn)
         ]
-        for event in view.events:
+        for event in road_events(view):
             if event.kind not in CONGESTION_KINDS:
                 continue
-            mask, dist = concerned(
-                view,
-                lat_deg=event.lat_deg,
-                lon_deg=event.lon_deg,
-                radius_m=event.radius_m,
-                paths=event.reference_paths,
-                range_m=self.range_m,
-            )
-            for i in np.flatnonzero(mask & vehicles & ~warn & (view.speed_mps >= 1.0)):
+            mask, dist = approaching(view, event, range_m=cfg.range_m)
+            for i in np.flatnonzero(mask & ~warn):
                 out.append(
-                    advisory(
-                        view,
-                        int(i),
-                        app=self.code,
+                    RoadHit(
+                        row=int(i),
                         level=AdvisoryLevel.WARNING,
-                        hold_ms=self.hold_ms,
                         detail=f"{event.kind} ahead",
-                        other_id=f"event:{event.event_id}",
+                        about=f"event:{event.event_id}",
                         values={"distance_m": float(dist[i])},
                     )
                 )

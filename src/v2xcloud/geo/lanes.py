@@ -1,12 +1,17 @@
 """Lane matching: which MAP lane a participant drives in, its offset and distance to the stop line.
 
 A ``LaneMap`` turns a ``MapData`` into centre-line segments in the local frame and indexes them
-in a uniform grid, so matching thousands of participants is a few numpy operations.
+in a uniform grid, so matching thousands of participants is a few numpy operations. It is the
+platform's one lane matcher: the scene matches every participant with it each tick (the
+``lane``/``lane_offset_m``/``to_stop_m`` columns of the view), the V2I apps read that match,
+``near`` lists the lanes a position cannot rule out and ``match`` without headings serves
+wrong-way detection (a participant against a lane's direction).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import msgspec
 import numpy as np
@@ -15,7 +20,7 @@ import numpy.typing as npt
 from v2xcloud.geo.frame import LocalFrame, unit_to_heading_deg
 from v2xcloud.model import Lane, MapData, MapLink, NodeId
 
-__all__ = ["LaneInfo", "LaneMap", "LaneMatch"]
+__all__ = ["LaneInfo", "LaneMap", "LaneMatch", "polyline_distance_m"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -36,11 +41,13 @@ class LaneInfo(msgspec.Struct, frozen=True, kw_only=True):
 class LaneMatch(msgspec.Struct, frozen=True, kw_only=True):
     """Per-point match result: ``lane`` index into ``LaneMap.lanes`` (-1 if none), signed
     lateral offset from the centre line (m, positive right of the lane direction), distance
-    along the lane to its end, i.e. the stop line (m)."""
+    along the lane to its end, i.e. the stop line (m), and the lane's heading there (deg;
+    NaN where unmatched)."""
 
     lane: IntArray
     lateral_m: FloatArray
     to_stop_m: FloatArray
+    lane_heading_deg: FloatArray
 
 
 def _lane_width(link: MapLink, lane: Lane, default_m: float) -> float:
@@ -51,12 +58,28 @@ def _lane_width(link: MapLink, lane: Lane, default_m: float) -> float:
     return default_m
 
 
+def polyline_distance_m(x_m: FloatArray, y_m: FloatArray, polyline: FloatArray) -> FloatArray:
+    """Distance (m) of each point to a (k, 2) polyline of local metres."""
+    x = np.asarray(x_m, dtype=np.float64)[:, None]
+    y = np.asarray(y_m, dtype=np.float64)[:, None]
+    a = polyline[:-1]
+    d = np.diff(polyline, axis=0)
+    len2 = np.maximum((d**2).sum(axis=1), 1e-12)
+    t = np.clip(((x - a[:, 0]) * d[:, 0] + (y - a[:, 1]) * d[:, 1]) / len2, 0.0, 1.0)
+    dist = np.hypot(x - (a[:, 0] + t * d[:, 0]), y - (a[:, 1] + t * d[:, 1]))
+    return np.asarray(dist.min(axis=1, initial=np.inf))
+
+
 class LaneMap:
     """The lanes of one or more MAP messages, ready for vectorised matching.
 
     ``max_heading_diff_deg``: a participant only matches lanes within this angle of its
     heading (so oncoming traffic matches the opposite lanes); ``tolerance_m`` is added to the
     half lane width. Lanes without centre-line points are listed but never matched.
+    ``overshoot_m`` extends each lane's last segment past its end (the stop line), so that a
+    participant that has just crossed gets a negative ``to_stop_m`` instead of no match (for
+    finding crossings); the live scene uses none. ``lane_filter`` keeps only the lanes it
+    accepts (all by default).
     """
 
     def __init__(
@@ -68,8 +91,11 @@ class LaneMap:
         max_heading_diff_deg: float = 45.0,
         tolerance_m: float = 0.5,
         cell_m: float = 25.0,
+        overshoot_m: float = 0.0,
+        lane_filter: Callable[[Lane], bool] | None = None,
     ) -> None:
         self.frame = frame
+        self.overshoot_m = overshoot_m
         self.max_heading_diff_deg = max_heading_diff_deg
         self.tolerance_m = tolerance_m
         self.cell_m = cell_m
@@ -79,6 +105,8 @@ class LaneMap:
             for node in map_data.nodes:
                 for link in node.in_links:
                     for lane in link.lanes:
+                        if lane_filter is not None and not lane_filter(lane):
+                            continue
                         width = _lane_width(link, lane, default_width_m)
                         length = self._add_segments(lane, len(lanes), segs)
                         lanes.append(
@@ -103,11 +131,18 @@ class LaneMap:
         lat = [p[0] for p in lane.points]
         lon = [p[1] for p in lane.points]
         x, y = self.frame.to_local(lat, lon)
+        x, y = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)
         seg_len = np.hypot(np.diff(x), np.diff(y))
         remaining = np.cumsum(seg_len[::-1])[::-1] - seg_len  # after each segment's end
+        length = float(seg_len.sum())
+        if self.overshoot_m > 0 and seg_len[-1] > 0:  # push the last segment past the end
+            x[-1] += (x[-1] - x[-2]) / seg_len[-1] * self.overshoot_m
+            y[-1] += (y[-1] - y[-2]) / seg_len[-1] * self.overshoot_m
+            seg_len[-1] += self.overshoot_m
+            remaining[-1] = -self.overshoot_m
         for k in range(len(seg_len)):
             segs.append((x[k], y[k], x[k + 1], y[k + 1], index, float(remaining[k])))
-        return float(seg_len.sum())
+        return length
 
     def _build_index(self, segs: list[tuple[float, float, float, float, int, float]]) -> None:
         arr = np.array(segs, dtype=np.float64).reshape(-1, 6)
@@ -139,14 +174,18 @@ class LaneMap:
     def _cells(self, lo: float, hi: float) -> tuple[int, int]:
         return math.floor(lo / self.cell_m), math.floor(hi / self.cell_m)
 
-    def match(self, x_m: FloatArray, y_m: FloatArray, heading_deg: FloatArray) -> LaneMatch:
-        """Match points with headings to lanes; unmatched points get lane -1 and NaN offsets."""
+    def match(self, x_m: FloatArray, y_m: FloatArray, heading_deg: FloatArray | None) -> LaneMatch:
+        """Match points with headings to lanes; unmatched points get lane -1 and NaN offsets.
+        ``heading_deg=None`` matches the nearest lane whatever its direction."""
         n = x_m.size
         lane = np.full(n, -1, dtype=np.int64)
         lateral = np.full(n, np.nan)
         to_stop = np.full(n, np.nan)
+        lane_heading = np.full(n, np.nan)
         if n == 0 or self._entry_keys.size == 0:
-            return LaneMatch(lane=lane, lateral_m=lateral, to_stop_m=to_stop)
+            return LaneMatch(
+                lane=lane, lateral_m=lateral, to_stop_m=to_stop, lane_heading_deg=lane_heading
+            )
         keys = ((np.floor(x_m / self.cell_m).astype(np.int64) + _OFFSET) << 21) | (
             np.floor(y_m / self.cell_m).astype(np.int64) + _OFFSET
         )
@@ -157,16 +196,46 @@ class LaneMap:
         e = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
         s = self._entry_seg[e]
         best = self._score(p, s, x_m, y_m, heading_deg)
-        if best is None:
-            return LaneMatch(lane=lane, lateral_m=lateral, to_stop_m=to_stop)
-        p, s, lat, along_left = best
-        lane[p] = self._lane[s]
-        lateral[p] = lat
-        to_stop[p] = along_left
-        return LaneMatch(lane=lane, lateral_m=lateral, to_stop_m=to_stop)
+        if best is not None:
+            p, s, lat, along_left = best
+            lane[p] = self._lane[s]
+            lateral[p] = lat
+            to_stop[p] = along_left
+            lane_heading[p] = self._heading[s]
+        return LaneMatch(
+            lane=lane, lateral_m=lateral, to_stop_m=to_stop, lane_heading_deg=lane_heading
+        )
+
+    def near(
+        self,
+        x_m: FloatArray,
+        y_m: FloatArray,
+        heading_deg: FloatArray,
+        *,
+        within_m: float,
+        max_heading_diff_deg: float | None = None,
+    ) -> npt.NDArray[np.bool_]:
+        """(points × lanes) mask of the lanes running within ``within_m`` of each point in its
+        direction (default ``max_heading_diff_deg``: the map's): the candidates when a
+        position cannot tell adjacent lanes apart. Meant for a few points (all segments are
+        tested)."""
+        x = np.asarray(x_m, dtype=np.float64)[:, None]
+        y = np.asarray(y_m, dtype=np.float64)[:, None]
+        out = np.zeros((x.shape[0], len(self.lanes)), dtype=bool)
+        if x.shape[0] == 0 or self._ax.size == 0:
+            return out
+        sx, sy = self._bx - self._ax, self._by - self._ay
+        t = np.clip(((x - self._ax) * sx + (y - self._ay) * sy) / self._len2, 0.0, 1.0)
+        dist = np.hypot(x - (self._ax + t * sx), y - (self._ay + t * sy))
+        h = np.asarray(heading_deg, dtype=np.float64)[:, None]
+        limit = self.max_heading_diff_deg if max_heading_diff_deg is None else max_heading_diff_deg
+        ok = (dist <= within_m) & ~(np.abs((h - self._heading + 180.0) % 360.0 - 180.0) > limit)
+        rows, segs = np.nonzero(ok)
+        out[rows, self._lane[segs]] = True
+        return out
 
     def _score(
-        self, p: IntArray, s: IntArray, x: FloatArray, y: FloatArray, heading: FloatArray
+        self, p: IntArray, s: IntArray, x: FloatArray, y: FloatArray, heading: FloatArray | None
     ) -> tuple[IntArray, IntArray, FloatArray, FloatArray] | None:
         """Best candidate segment per point: aligned, within half width, smallest offset."""
         ax, ay = self._ax[s], self._ay[s]
@@ -177,8 +246,10 @@ class LaneMap:
         dist = np.hypot(ex, ey)
         seg_len = np.sqrt(self._len2[s])
         side = np.sign(ex * sy - ey * sx)  # > 0 when the point is right of the direction
-        dh = np.abs((heading[p] - self._heading[s] + 180.0) % 360.0 - 180.0)
-        ok = (dist <= self._half_w[s] + self.tolerance_m) & ~(dh > self.max_heading_diff_deg)
+        ok = dist <= self._half_w[s] + self.tolerance_m
+        if heading is not None:
+            dh = np.abs((heading[p] - self._heading[s] + 180.0) % 360.0 - 180.0)
+            ok &= ~(dh > self.max_heading_diff_deg)
         if not ok.any():
             return None
         p, s, dist, side, t, seg_len = p[ok], s[ok], dist[ok], side[ok], t[ok], seg_len[ok]

@@ -1,6 +1,7 @@
 """What happened at the stop lines of a recording: who crossed which line on which light.
 
-For every track, samples are matched to the junction's approach lanes; a crossing is the first
+For every track, samples are matched to the junction's ingress lanes (``geo.LaneMap`` with the
+last segment extended past the stop line); a crossing is the first
 pair of consecutive samples on one lane that goes from before to past its stop line. The
 movement is the lane connection whose exit lane the track is closest to afterwards, and the
 light is the recorded state of that connection's signal group at the crossing.
@@ -14,11 +15,11 @@ import msgspec
 import numpy as np
 
 from v2xcloud.geo import LocalFrame
-from v2xcloud.geo.approach import ApproachLanes
-from v2xcloud.model import Connection, Lane, LightState, MapNode
+from v2xcloud.geo.lanes import LaneMap, polyline_distance_m
+from v2xcloud.model import Connection, Lane, LightState, MapData, MapNode
 from v2xcloud.replay.recording import Recording
 from v2xcloud.replay.tracks import kind_of_agent
-from v2xcloud.twin.junction import Junction
+from v2xcloud.twin.junction import is_ingress_lane
 
 __all__ = ["Crossing", "crossing_table", "stop_line_crossings"]
 
@@ -61,8 +62,7 @@ def _movement(
         ex, ey = frame.to_local(
             np.array([p[0] for p in exit_lane.points]), np.array([p[1] for p in exit_lane.points])
         )
-        m = ApproachLanes([np.column_stack([ex, ey])], half_width_m=30.0, overshoot_m=0.0)
-        d = np.nanmin(np.abs(m.match(x, y).lateral_m), initial=np.inf)
+        d = float(polyline_distance_m(x, y, np.column_stack([ex, ey])).min(initial=np.inf))
         if d < best_d:
             best, best_d = conn, d
     return best
@@ -76,14 +76,21 @@ def stop_line_crossings(rec: Recording) -> list[Crossing]:
     frame = LocalFrame(
         origin_lat_deg=rec.georef.origin_lat_deg, origin_lon_deg=rec.georef.origin_lon_deg
     )
-    junction, lanes, tr = Junction(node, frame), _all_lanes(node), rec.tracks
+    ingress = LaneMap(
+        [MapData(msg_count=0, nodes=(node,))],
+        frame,
+        default_width_m=3.0,  # ± 2 m with the tolerance
+        overshoot_m=15.0,
+        lane_filter=is_ingress_lane,
+    )
+    lanes, tr = _all_lanes(node), rec.tracks
     heading = (90.0 - np.degrees(np.arctan2(tr.vy_mps, tr.vx_mps))) % 360.0
     out = []
     for tid in np.unique(tr.track_id):
         idx = np.flatnonzero(tr.track_id == tid)
         idx = idx[np.argsort(tr.timestamp_ms[idx])]
         x, y = _local(frame, rec, idx)
-        m = junction.match(x, y, heading[idx])
+        m = ingress.match(x, y, heading[idx])
         hit = np.flatnonzero(
             (m.lane[:-1] >= 0)
             & (m.lane[:-1] == m.lane[1:])
@@ -93,8 +100,8 @@ def stop_line_crossings(rec: Recording) -> list[Crossing]:
         if hit.size == 0:
             continue
         k = int(hit[0])
-        lane_i = int(m.lane[k])
-        conn = _movement(junction.movements(lane_i), lanes, frame, x[k + 1 :], y[k + 1 :])
+        lane = ingress.lanes[int(m.lane[k])].lane
+        conn = _movement(lane.connections, lanes, frame, x[k + 1 :], y[k + 1 :])
         t_rel = int(tr.timestamp_ms[idx[k + 1]])
         light = (
             rec.signals.light_at(conn.phase_id, t_rel)
@@ -105,7 +112,7 @@ def stop_line_crossings(rec: Recording) -> list[Crossing]:
             Crossing(
                 track_id=str(tid),
                 kind=str(kind_of_agent(str(tr.agent_type[idx[0]]))),
-                lane_id=junction.lanes[lane_i].lane_id,
+                lane_id=lane.lane_id,
                 maneuver=min(conn.maneuvers, default="unknown")
                 .removeprefix("maneuver")
                 .removesuffix("Allowed")

@@ -1,20 +1,42 @@
 """A signalised junction: MAP geometry joined with its latest SPAT, in a local metric frame.
 
-Ingress lanes (lanes with connections that are not crosswalks) are compiled into
-``geo.approach.ApproachLanes`` so a whole tick of vehicles is matched at once; the SPAT's
-counting-down times are aged by the time elapsed since the SPAT was stamped.
+Ingress lanes (lanes with connections that are not crosswalks) are indexed 0..k-1 in
+``Junction.lanes``; the SPAT's counting-down times are aged by the time elapsed since the SPAT
+was stamped. Vehicles are matched to lanes once per tick by the scene (``geo.LaneMap``, the
+view's ``lane``/``to_stop_m`` columns); ``junctions_of(view)`` joins that match to the
+junctions: which ingress lane of which junction each ``LaneMap`` lane is.
 """
 
 from __future__ import annotations
 
+import weakref
+from typing import NamedTuple
+
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
-from v2xcloud.geo.approach import ApproachLanes, LaneMatch
 from v2xcloud.geo.frame import LocalFrame
-from v2xcloud.model import Connection, IntersectionState, Lane, LightState, MapLink, MapNode
+from v2xcloud.geo.lanes import LaneMap
+from v2xcloud.model import (
+    Connection,
+    IntersectionState,
+    Lane,
+    LightState,
+    MapLink,
+    MapNode,
+    NodeId,
+)
+from v2xcloud.twin.view import SceneView
 
-__all__ = ["TURN_ON_RED", "Junction", "PhaseTiming"]
+__all__ = [
+    "TURN_ON_RED",
+    "Junction",
+    "Junctions",
+    "PhaseTiming",
+    "is_ingress_lane",
+    "junctions_of",
+]
 
 TURN_ON_RED = frozenset({"maneuverRightTurnOnRedAllowed", "maneuverLeftTurnOnRedAllowed"})
 
@@ -44,6 +66,12 @@ class PhaseTiming(msgspec.Struct, frozen=True, kw_only=True):
         return windows
 
 
+def is_ingress_lane(lane: Lane) -> bool:
+    """A lane vehicles approach the junction on: it has connections, is no crosswalk, and
+    has a centre line."""
+    return bool(lane.connections) and lane.lane_type != "crosswalk" and len(lane.points) >= 2
+
+
 def _limit_mps(lane: Lane, link: MapLink) -> float | None:
     limits = [
         s.speed_mps
@@ -61,18 +89,22 @@ class Junction:
         self.frame = frame
         self.lanes: list[Lane] = []
         self.speed_limit_mps: list[float | None] = []
-        polylines = []
+        stops, lengths = [], []
         for link in node.in_links:
             for lane in link.lanes:
-                if not lane.connections or lane.lane_type == "crosswalk" or len(lane.points) < 2:
+                if not is_ingress_lane(lane):
                     continue
                 lat = np.array([p[0] for p in lane.points])
                 lon = np.array([p[1] for p in lane.points])
                 x, y = frame.to_local(lat, lon)
-                polylines.append(np.column_stack([x, y]))
+                stops.append((float(x[-1]), float(y[-1])))
+                lengths.append(float(np.hypot(np.diff(x), np.diff(y)).sum()))
                 self.lanes.append(lane)
                 self.speed_limit_mps.append(_limit_mps(lane, link))
-        self.approach = ApproachLanes(polylines)
+        #: local (x, y) of each ingress lane's stop line (the end of its centre line)
+        self.stop_xy = np.array(stops, dtype=np.float64).reshape(-1, 2)
+        #: length of each ingress lane's centre line (m)
+        self.length_m = np.array(lengths, dtype=np.float64)
         self._signals: IntersectionState | None = None
         self._signals_ms = 0
 
@@ -81,18 +113,14 @@ class Junction:
         self._signals = state
         self._signals_ms = state.timestamp_ms if state.timestamp_ms is not None else received_ms
 
-    def take_signals_from(self, other: Junction) -> None:
-        """Carry the signal state over from the junction this one replaces."""
-        self._signals, self._signals_ms = other._signals, other._signals_ms
+    def clear_signals(self) -> None:
+        """Forget the signal state (no SPAT for this junction any more)."""
+        self._signals, self._signals_ms = None, 0
 
     @property
     def has_signals(self) -> bool:
         """Whether a SPAT has been joined."""
         return self._signals is not None
-
-    def match(self, x_m: np.ndarray, y_m: np.ndarray, heading_deg: np.ndarray) -> LaneMatch:
-        """Match local positions (with headings) to this junction's ingress lanes."""
-        return self.approach.match(x_m, y_m, heading_deg)
 
     def phase(self, phase_id: int | None, now_ms: int) -> PhaseTiming | None:
         """The timing of ``phase_id`` at ``now_ms``, or ``None`` without SPAT or phase."""
@@ -125,3 +153,59 @@ class Junction:
             if "maneuverStraightAllowed" in conn.maneuvers:
                 return conn
         return conns[0]
+
+
+class Junctions(NamedTuple):
+    """A tick's junctions and, per ``LaneMap`` lane index, the junction (index into
+    ``junctions``, -1: not an ingress lane of a known junction) and its lane index there."""
+
+    junctions: tuple[Junction, ...]
+    junction_of_lane: npt.NDArray[np.int64]
+    local_lane: npt.NDArray[np.int64]
+
+
+#: junctions compiled per lane map (the scene builds a new ``LaneMap`` for each new MAP)
+_compiled: weakref.WeakKeyDictionary[LaneMap, dict[NodeId, Junction]] = weakref.WeakKeyDictionary()
+
+
+def _compile(lanes: LaneMap, view: SceneView) -> dict[NodeId, Junction]:
+    by_node = _compiled.get(lanes)
+    if by_node is None:
+        by_node = {
+            node_id: Junction(place.node, view.frame)
+            for node_id, place in view.intersections.items()
+            if place.node is not None
+        }
+        _compiled[lanes] = by_node
+    return by_node
+
+
+def _join(view: SceneView) -> Junctions:
+    lanes = view.lanes
+    if lanes is None:
+        none = np.empty(0, dtype=np.int64)
+        return Junctions(junctions=(), junction_of_lane=none, local_lane=none)
+    by_node = _compile(lanes, view)
+    junctions = tuple(by_node.values())
+    for junction in junctions:
+        place = view.intersections.get(junction.node.id)
+        if place is not None and place.signal is not None:
+            received = place.signal_received_ms or view.now_ms
+            junction.update_signals(place.signal, received_ms=received)
+        else:
+            junction.clear_signals()
+    position = {j.node.id: k for k, j in enumerate(junctions)}
+    local = {(j.node.id, lane.lane_id): i for j in junctions for i, lane in enumerate(j.lanes)}
+    junction_of = np.full(len(lanes.lanes), -1, dtype=np.int64)
+    local_lane = np.full(len(lanes.lanes), -1, dtype=np.int64)
+    for info in lanes.lanes:
+        i = local.get((info.node, info.lane.lane_id))
+        if i is not None:
+            junction_of[info.index], local_lane[info.index] = position[info.node], i
+    return Junctions(junctions=junctions, junction_of_lane=junction_of, local_lane=local_lane)
+
+
+def junctions_of(view: SceneView) -> Junctions:
+    """The junctions of ``view`` with their signal state now, joined to the scene's lane match
+    (computed once per tick and shared by every V2I app and detector)."""
+    return view.shared("twin.junctions", lambda: _join(view))

@@ -7,18 +7,18 @@ from collections.abc import Callable
 from _roadside_scene import FRAME
 
 from v2xcloud.model import RoadEvent
-from v2xcloud.twin.roadside import RoadsideScene
+from v2xcloud.twin import Scene
 
 
 def run(
     detector: object, steps: int, frame_at: Callable[[int], list[object]], *, dt_ms: int = 1000
 ) -> list[list[RoadEvent]]:
     """Ingest ``frame_at(t_ms)`` each step and collect the detector's output per step."""
-    scene = RoadsideScene(frame=FRAME, ttl_ms=dt_ms * 2)
+    scene = Scene(FRAME, stale_after_ms=dt_ms * 2)
     out = []
     for k in range(steps):
         t = k * dt_ms
         for item in frame_at(t):
-            scene.ingest(item, received_ms=t)
-        out.append(detector.on_tick(scene.view(t), t))  # type: ignore[attr-defined]
+            scene.ingest(item, received_at_ms=t, source="rsu")  # type: ignore[arg-type]
+        out.append(detector.on_tick(scene.update(t), t))  # type: ignore[attr-defined]
     return out

@@ -11,6 +11,7 @@ import msgspec
 
 from v2xcloud.model import RoadEvent
 from v2xcloud.model.road import ReferencePath
+from v2xcloud.twin import SceneView
 
 __all__ = ["DEFAULT_EVENT_TYPES", "EventBook"]
 
@@ -81,6 +82,30 @@ class EventBook:
             self._next_id = self._next_id % 255 + 1
         else:
             entry.last_ms, entry.event = now_ms, event
+
+    def seen_vehicle(
+        self,
+        view: SceneView,
+        row: int,
+        now_ms: int,
+        *,
+        radius_m: float,
+        confidence: float,
+        description: str,
+        start_ms: int | None = None,
+    ) -> None:
+        """``seen`` for a condition about one participant (keyed by its id, at its position)."""
+        lat, lon = view.to_wgs84([row])
+        self.seen(
+            view.ids[row],
+            now_ms,
+            lat_deg=float(lat[0]),
+            lon_deg=float(lon[0]),
+            radius_m=radius_m,
+            confidence=confidence,
+            description=description,
+            start_ms=start_ms,
+        )
 
     def tick(self, now_ms: int) -> list[RoadEvent]:
         """Active events (valid a little past now) and the ones that ended since last tick."""

@@ -19,10 +19,8 @@ from v2xcloud.apps._v2i import on_approaches
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.model import RoadEvent
 from v2xcloud.model.road import ReferencePath
-from v2xcloud.twin.junction import Junction
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.twin import SceneView
+from v2xcloud.twin.junction import Junction, junctions_of
 
 __all__ = ["CongestionDetector", "LaneTraffic", "level_of", "queue_length_m"]
 
@@ -94,9 +92,8 @@ class CongestionDetector:
         self._dt_ms = 0
         self.traffic: list[LaneTraffic] = []
 
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, view: SceneView, now_ms: int) -> list[RoadEvent]:
         """Measure every lane, update the windows, return active and just-ended events."""
-        view = as_roadside(scene)
         on_lane: dict[tuple[int, int], list[tuple[int, float]]] = {}
         for a in on_approaches(view, range_m=1e9):
             key = (a.junction.node.id.id, a.lane)
@@ -104,7 +101,7 @@ class CongestionDetector:
         self._dt_ms = 0 if self._last_ms is None else now_ms - self._last_ms
         self._last_ms = now_ms
         self.traffic = []
-        for junction in view.junctions:
+        for junction in junctions_of(view).junctions:
             for lane in range(len(junction.lanes)):
                 rows = on_lane.get((junction.node.id.id, lane), [])
                 self._measure(view, now_ms, junction, lane, rows)
@@ -112,7 +109,7 @@ class CongestionDetector:
 
     def _measure(
         self,
-        view: RoadsideView,
+        view: SceneView,
         now_ms: int,
         junction: Junction,
         lane: int,
@@ -131,7 +128,7 @@ class CongestionDetector:
         limit = junction.speed_limit_mps[lane] or self.default_limit_mps
         mean = float(np.mean([s for _, s in window])) if window else None
         level = 0 if mean is None else level_of(mean / limit)
-        length_km = max(float(junction.approach.length_m[lane]) / 1000.0, 1e-3)
+        length_km = max(float(junction.length_m[lane]) / 1000.0, 1e-3)
         lane_id = junction.lanes[lane].lane_id
         self.traffic.append(
             LaneTraffic(
@@ -159,7 +156,7 @@ class CongestionDetector:
 
     def _report(
         self,
-        view: RoadsideView,
+        view: SceneView,
         now_ms: int,
         junction: Junction,
         lane: int,

@@ -3,13 +3,11 @@ far from the stop line), with no queue in front of it to explain the low speed."
 
 from __future__ import annotations
 
-from v2xcloud.apps._v2i import on_approaches
+from v2xcloud.apps._v2i import is_vehicle, on_approaches
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.apps.events.stopped import queued_behind
 from v2xcloud.model import RoadEvent
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.twin import SceneView
 
 __all__ = ["SlowVehicleDetector"]
 
@@ -37,10 +35,9 @@ class SlowVehicleDetector:
         )
         self._since_ms: dict[str, int] = {}
 
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, view: SceneView, now_ms: int) -> list[RoadEvent]:
         """Track how long each vehicle crawls unexplained; return the events."""
-        view = as_roadside(scene)
-        slowish = view.is_vehicle & (view.speed_mps < 2.5)
+        slowish = is_vehicle(view) & (view.speed_mps < 2.5)
         blocked = queued_behind(view, stopped=slowish, gap_m=25.0)
         since = {}
         for a in on_approaches(view, range_m=1e9):
@@ -57,11 +54,10 @@ class SlowVehicleDetector:
             pid = view.ids[a.index]
             since[pid] = self._since_ms.get(pid, now_ms)
             if now_ms - since[pid] >= self.min_duration_ms:
-                self.book.seen(
-                    pid,
+                self.book.seen_vehicle(
+                    view,
+                    int(a.index),
                     now_ms,
-                    lat_deg=float(view.lat_deg[a.index]),
-                    lon_deg=float(view.lon_deg[a.index]),
                     radius_m=30.0,
                     confidence=0.6,
                     description=f"vehicle {pid} at {v * 3.6:.0f} km/h, limit "

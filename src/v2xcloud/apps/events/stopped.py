@@ -11,31 +11,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._v2i import on_approaches
+from v2xcloud.apps._v2i import is_vehicle, on_approaches
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.model import RoadEvent
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.twin import SceneView
+from v2xcloud.twin.junction import junctions_of
 
 __all__ = ["StoppedVehicleDetector", "queued_behind"]
 
 
 def queued_behind(
-    view: RoadsideView, *, stopped: np.ndarray, gap_m: float = 12.0, cone_deg: float = 25.0
+    view: SceneView, *, stopped: np.ndarray, gap_m: float = 12.0, cone_deg: float = 25.0
 ) -> np.ndarray:
-    """Mask of stopped vehicles with another stopped vehicle within ``gap_m`` ahead."""
+    """Mask of stopped vehicles with another stopped vehicle within ``gap_m`` ahead (pairs
+    from the view's spatial grid, so a large scene is no stopped × stopped matrix)."""
     idx = np.flatnonzero(stopped)
     out = np.zeros(len(view.ids), dtype=bool)
     if idx.size < 2:
         return out
-    dx = view.x_m[idx][None, :] - view.x_m[idx][:, None]
-    dy = view.y_m[idx][None, :] - view.y_m[idx][:, None]
+    pairs = view.neighbours(idx, gap_m)
+    q, j = pairs.ego, pairs.other
+    keep = stopped[j]
+    q, j = q[keep], j[keep]
+    dx, dy = view.x_m[j] - view.x_m[q], view.y_m[j] - view.y_m[q]
     dist = np.hypot(dx, dy)
     bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
-    off = np.abs((bearing - view.heading_deg[idx][:, None] + 180.0) % 360.0 - 180.0)
+    off = np.abs((bearing - view.heading_deg[q] + 180.0) % 360.0 - 180.0)
     ahead = (off <= cone_deg) & (dist > 0.1) & (dist <= gap_m)
-    out[idx] = ahead.any(axis=1)
+    out[q[ahead]] = True
     return out
 
 
@@ -61,7 +64,7 @@ class StoppedVehicleDetector:
         self._unexplained_ms: dict[str, int] = {}
         self._last_ms: int | None = None
 
-    def _in_lane_and_waiting(self, view: RoadsideView, now_ms: int) -> tuple[set[int], set[int]]:
+    def _in_lane_and_waiting(self, view: SceneView, now_ms: int) -> tuple[set[int], set[int]]:
         """Rows on a mapped approach lane, and those of them facing a non-green light."""
         in_lane, waiting = set(), set()
         for a in on_approaches(view, range_m=1e9):
@@ -71,16 +74,15 @@ class StoppedVehicleDetector:
                 waiting.add(a.index)
         return in_lane, waiting
 
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, view: SceneView, now_ms: int) -> list[RoadEvent]:
         """Update per-vehicle standstill clocks; return active and just-ended events."""
-        view = as_roadside(scene)
         dt = 0 if self._last_ms is None else now_ms - self._last_ms
         self._last_ms = now_ms
-        vehicles = view.is_vehicle
+        vehicles = is_vehicle(view)
         stopped = vehicles & (view.speed_mps < self.standstill_mps)
         explained = queued_behind(view, stopped=stopped)
         in_lane, waiting = self._in_lane_and_waiting(view, now_ms)
-        has_map = any(len(j.lanes) for j in view.junctions)
+        has_map = any(len(j.lanes) for j in junctions_of(view).junctions)
         clocks = {}
         for i in np.flatnonzero(vehicles & (view.speed_mps < self.moving_mps)):
             pid = view.ids[i]
@@ -89,11 +91,10 @@ class StoppedVehicleDetector:
             clocks[pid] = self._unexplained_ms.get(pid, 0) + (dt if unexplained else 0)
             if clocks[pid] >= self.min_stopped_ms and stopped[i]:
                 conf = min(1.0, 0.5 + (clocks[pid] - self.min_stopped_ms) / 60_000)
-                self.book.seen(
-                    pid,
+                self.book.seen_vehicle(
+                    view,
+                    int(i),
                     now_ms,
-                    lat_deg=float(view.lat_deg[i]),
-                    lon_deg=float(view.lon_deg[i]),
                     radius_m=10.0,
                     confidence=conf,
                     description=f"vehicle {pid} stopped {clocks[pid] / 1000:.0f} s",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from v2xcloud.apps._v2i import is_vehicle
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.model import RoadEvent
-from v2xcloud.twin.roadside import RoadsideView
-from v2xcloud.twin.v2i import as_roadside
-from v2xcloud.twin.view import SceneView
+from v2xcloud.twin import SceneView
+from v2xcloud.twin.junction import junctions_of
 
 __all__ = ["WrongWayDetector"]
 
@@ -37,34 +37,36 @@ class WrongWayDetector:
         )
         self._since_ms: dict[str, int] = {}
 
-    def _against(self, view: RoadsideView) -> np.ndarray:
+    def _against(self, view: SceneView) -> np.ndarray:
+        """Moving vehicles nearest to an ingress lane (whatever its direction), before its stop
+        line, heading against it."""
         against = np.zeros(len(view.ids), dtype=bool)
         moving = np.flatnonzero(
-            view.is_vehicle & (view.speed_mps >= self.min_speed_mps) & ~np.isnan(view.heading_deg)
+            is_vehicle(view) & (view.speed_mps >= self.min_speed_mps) & ~np.isnan(view.heading_deg)
         )
-        if moving.size == 0:
+        if moving.size == 0 or view.lanes is None:
             return against
-        for junction in view.junctions:
-            m = junction.approach.match(view.x_m[moving], view.y_m[moving], None)
-            diff = np.abs((view.heading_deg[moving] - m.lane_heading_deg + 180.0) % 360.0 - 180.0)
-            hit = (m.lane >= 0) & (m.to_stop_m > 0) & (np.abs(m.lateral_m) <= self.max_lateral_m)
-            against[moving[hit & (diff >= self.against_deg)]] = True
+        m = view.lanes.match(view.x_m[moving], view.y_m[moving], None)
+        ingress = np.zeros(m.lane.size, dtype=bool)
+        matched = m.lane >= 0
+        ingress[matched] = junctions_of(view).junction_of_lane[m.lane[matched]] >= 0
+        diff = np.abs((view.heading_deg[moving] - m.lane_heading_deg + 180.0) % 360.0 - 180.0)
+        hit = ingress & (m.to_stop_m > 0) & (np.abs(m.lateral_m) <= self.max_lateral_m)
+        against[moving[hit & (diff >= self.against_deg)]] = True
         return against
 
-    def on_tick(self, scene: SceneView | RoadsideView, now_ms: int) -> list[RoadEvent]:
+    def on_tick(self, view: SceneView, now_ms: int) -> list[RoadEvent]:
         """Track how long each vehicle drives against its lane; return the events."""
-        view = as_roadside(scene)
         against = self._against(view)
         since = {}
         for i in np.flatnonzero(against):
             pid = view.ids[i]
             since[pid] = self._since_ms.get(pid, now_ms)
             if now_ms - since[pid] >= self.min_duration_ms:
-                self.book.seen(
-                    pid,
+                self.book.seen_vehicle(
+                    view,
+                    int(i),
                     now_ms,
-                    lat_deg=float(view.lat_deg[i]),
-                    lon_deg=float(view.lon_deg[i]),
                     radius_m=50.0,
                     confidence=0.8,
                     description=f"vehicle {pid} driving against the lane",

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from v2xcloud.api._subscribers import Subscribers
 from v2xcloud.api.live import IntersectionView, PlatformStats, TickDelta, Unsubscribe
 from v2xcloud.model import Advisory, ParticipantState, RoadEvent
 from v2xcloud.runtime import Runtime
@@ -51,7 +52,7 @@ class RuntimeLive:
     def __init__(self, runtime: Runtime, *, stats_period_ms: int = 1000) -> None:
         self.runtime = runtime
         self._lock = threading.Lock()
-        self._subscribers: list[Callable[[TickDelta], None]] = []
+        self._subscribers = Subscribers()
         self._participants: dict[str, ParticipantState] = {}
         self._intersections: list[IntersectionView] = []
         self._events: list[RoadEvent] = []
@@ -82,7 +83,6 @@ class RuntimeLive:
             self._advisories = self.runtime.active_advisories()
             if stats is not None:
                 self._stats = stats
-            subscribers = list(self._subscribers)
         delta = TickDelta(
             now_ms=now_ms,
             participants=changed,
@@ -92,8 +92,7 @@ class RuntimeLive:
             events=tuple(e for e in events if (e.source, e.event_id) not in known_events),
             stats=stats,
         )
-        for callback in subscribers:
-            callback(delta)
+        self._subscribers.notify(delta)
 
     def _platform_stats(self, now_ms: int, participants: int) -> PlatformStats:
         raw: dict[str, Any] = self.runtime.stats()
@@ -134,15 +133,7 @@ class RuntimeLive:
         return self._stats
 
     def subscribe(self, callback: Callable[[TickDelta], None]) -> Unsubscribe:
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
 
 def _intersections(view: SceneView) -> list[IntersectionView]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from v2xcloud.api import _scripted_geometry as geo
+from v2xcloud.api._subscribers import Subscribers
 from v2xcloud.api.live import IntersectionView, PlatformStats, TickDelta, Unsubscribe
 from v2xcloud.model import (
     Advisory,
@@ -38,7 +39,7 @@ class ScriptedLive:
         self.hazard_at_s = hazard_at_s
         self._routes = geo.vehicle_routes(vehicles)
         self._lock = threading.Lock()
-        self._subscribers: list[Callable[[TickDelta], None]] = []
+        self._subscribers = Subscribers()
         self._participants: dict[str, ParticipantState] = {}
         self._advisories: list[Advisory] = []
         self._events: list[RoadEvent] = []
@@ -69,15 +70,7 @@ class ScriptedLive:
         return self._stats
 
     def subscribe(self, callback: Callable[[TickDelta], None]) -> Unsubscribe:
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
     # -- the scenario ----------------------------------------------------------------------------
     def step(self, now_ms: int) -> TickDelta:
@@ -129,9 +122,7 @@ class ScriptedLive:
             self._advisories = [a for a in self._advisories if a.expires_ms >= now_ms] + advisories
             self._events += events
             self._stats = stats
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            callback(delta)
+        self._subscribers.notify(delta)
         return delta
 
     def _state(

@@ -144,7 +144,7 @@ class App:
         else:
             lat, lon = view.to_wgs84(hits.other)
         ids = view.ids
-        ttc = np.round(hits.ttc_s, 3).tolist()
+        ttc = hits.ttc_s.round(3).tolist()
         values = (
             [
                 dict(zip(hits.values, row, strict=True))

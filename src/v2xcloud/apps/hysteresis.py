@@ -69,7 +69,7 @@ class Hysteresis:
             return Decisions(keys, keys, keys)
         held_n = self._key.size
         if held_n:
-            pos = np.searchsorted(self._key, keys)
+            pos = self._key.searchsorted(keys)
             np.minimum(pos, held_n - 1, out=pos)
             found = self._key[pos] == keys
             tracked = found.nonzero()[0]
@@ -116,7 +116,7 @@ class Hysteresis:
             return
         n = keys.size
         key = np.concatenate([self._key, keys])
-        order = np.argsort(key, kind="stable")
+        order = key.argsort(kind="stable")
         self._key = key[order]
         self._level = np.concatenate([self._level, levels])[order]
         self._last = np.concatenate([self._last, np.full(n, now_ms, dtype=np.int64)])[order]

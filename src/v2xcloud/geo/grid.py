@@ -32,8 +32,8 @@ def _expand(owner: IntArray, start: IntArray, length: IntArray) -> tuple[IntArra
     if total == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    first = np.repeat(owner, length)
-    base = np.repeat(start - (np.cumsum(length) - length), length)
+    first = owner.repeat(length)
+    base = (start - (np.cumsum(length) - length)).repeat(length)
     return first, base + np.arange(total, dtype=np.int64)
 
 
@@ -78,7 +78,7 @@ class SpatialGrid:
         cx = np.floor(self.x_m / self.cell_m).astype(np.int64) + _OFFSET
         cy = np.floor(self.y_m / self.cell_m).astype(np.int64) + _OFFSET
         keys = (cx << 21) | cy
-        self._order = np.argsort(keys, kind="stable")
+        self._order = keys.argsort(kind="stable")
         self._sorted_keys = keys[self._order]
         # the keys are sorted already: cell boundaries are where they change
         new_cell = np.empty(self._sorted_keys.size, dtype=bool)
@@ -89,7 +89,7 @@ class SpatialGrid:
         self._counts = np.empty_like(self._starts)
         self._counts[:-1] = self._starts[1:] - self._starts[:-1]
         self._counts[-1:] = self._sorted_keys.size - self._starts[-1:]
-        self._cell_of_sorted = np.cumsum(new_cell) - 1
+        self._cell_of_sorted = new_cell.cumsum() - 1
 
     def __len__(self) -> int:
         return int(self.x_m.size)
@@ -99,7 +99,7 @@ class SpatialGrid:
 
     def _range_in(self, keys: IntArray) -> tuple[IntArray, IntArray]:
         """Sorted-array (start, count) of the cells with ``keys``; count 0 where empty."""
-        pos = np.searchsorted(self._cells, keys)
+        pos = self._cells.searchsorted(keys)
         pos_c = np.minimum(pos, self._cells.size - 1)
         hit = self._cells[pos_c] == keys
         return self._starts[pos_c], np.where(hit, self._counts[pos_c], 0)
@@ -118,7 +118,7 @@ class SpatialGrid:
         cell = self._cell_of_sorted
         sorted_pos = np.arange(n, dtype=np.int64)
         k = offsets.size
-        owners = np.concatenate([sorted_pos, np.repeat(sorted_pos, k)])
+        owners = np.concatenate([sorted_pos, sorted_pos.repeat(k)])
         starts = np.concatenate([sorted_pos + 1, start[cell].ravel()])
         same_cell_rest = self._starts[cell] + self._counts[cell] - sorted_pos - 1
         lengths = np.concatenate([same_cell_rest, count[cell].ravel()])
@@ -141,7 +141,7 @@ class SpatialGrid:
         cx = np.floor(xq / self.cell_m).astype(np.int64) + _OFFSET
         cy = np.floor(yq / self.cell_m).astype(np.int64) + _OFFSET
         start, count = self._range_in((((cx << 21) | cy)[:, None] + offsets[None, :]).ravel())
-        owner = np.repeat(np.arange(rows.size, dtype=np.int64), offsets.size)
+        owner = np.arange(rows.size, dtype=np.int64).repeat(offsets.size)
         k, b = _expand(owner, start, count)
         j = self._order[b]
         q = rows[k]

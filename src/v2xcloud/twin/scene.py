@@ -269,7 +269,7 @@ class Scene:
         cols = self._cols
         used = cols.used
         stale = cols.alive[:used] & (cols.t_ms[:used] < now_ms - self.stale_after_ms)
-        for row in np.flatnonzero(stale).tolist():
+        for row in stale.nonzero()[0].tolist():
             del self._row_of[self._ids[row]]
             for alias in self._aliases.pop(row, ()):
                 self._row_of.pop(alias, None)
@@ -282,7 +282,7 @@ class Scene:
         cols = self._cols
         cached = self._view_cache
         if cached is None or cached[0] != cols.layout:
-            rows = np.flatnonzero(cols.alive[: cols.used])
+            rows = cols.alive[: cols.used].nonzero()[0]
             ids = [self._ids[r] for r in rows.tolist()]
             cached = (cols.layout, rows, ids, {pid: k for k, pid in enumerate(ids)})
             self._view_cache = cached

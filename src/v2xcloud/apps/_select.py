@@ -94,13 +94,17 @@ def moving_motor_pairs(
     """``same_way`` pairs of two motor vehicles at least one of which moves at
     ``min_speed_mps``: where FCW and BSW/LCW start, computed once per tick for both."""
 
-    def mask(t: PairTable) -> npt.NDArray[np.bool_]:
-        speed, kind = view.speed_mps, view.kind
-        fast = np.maximum(speed[t.ego], speed[t.other]) >= min_speed_mps
-        return fast & (np.maximum(kind[t.ego], kind[t.other]) <= K_VEHICLE)
+    limit = math.cos(math.radians(max_heading_diff_deg))
 
-    base = same_way(view, radius_m, max_heading_diff_deg)
-    return base.subset(f"moving_motor:{min_speed_mps}", mask)
+    def mask(t: PairTable) -> npt.NDArray[np.bool_]:  # same_way's test and this one in a go
+        speed_e, speed_o = view.speed_mps[t.ego], view.speed_mps[t.other]
+        keep = np.maximum(speed_e, speed_o) >= min_speed_mps
+        keep &= np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_VEHICLE
+        keep &= (t.heading_cos >= limit) | (np.minimum(speed_e, speed_o) < 1.0)
+        return keep & t.same_level
+
+    name = f"moving_motor:{max_heading_diff_deg}:{min_speed_mps}"
+    return view.unordered_pairs(radius_m).subset(name, mask)
 
 
 def moving_motor_directed(

@@ -27,7 +27,7 @@ IntArray = npt.NDArray[np.int64]
 
 def pair_keys(ego_uid: IntArray, other_uid: IntArray) -> IntArray:
     """One int64 key per (ego, other) pair of participant uids (each < 2**31)."""
-    return (ego_uid.astype(np.int64) << 32) | other_uid.astype(np.int64)
+    return (ego_uid.astype(np.int64, copy=False) << 32) | other_uid.astype(np.int64, copy=False)
 
 
 class Decisions:

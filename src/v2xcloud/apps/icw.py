@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from v2xcloud.apps._select import IMMINENT, SHARED_RADIUS_M, WARNING, is_motor
+from v2xcloud.apps._select import IMMINENT, K_VEHICLE, SHARED_RADIUS_M, WARNING
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
@@ -63,21 +63,24 @@ class IntersectionCollisionWarning(App):
         ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
         soon = np.minimum(arrive_a, arrive_b) <= cfg.warn_s + look
         k = (ahead & soon).nonzero()[0]  # usually a small part of the crossing pairs
+        if k.size == 0:
+            return Hits.empty()
         # one unordered pair warns each of the two vehicles with its own arrival time
-        ego, other = np.concatenate([a[k], b[k]]), np.concatenate([b[k], a[k]])
-        arrive = np.concatenate([arrive_a[k], arrive_b[k]])
-        pet2 = np.concatenate([pet[k], pet[k]])
+        a_k, b_k, arrive_ak, arrive_bk = a[k], b[k], arrive_a[k], arrive_b[k]
+        twice = np.concatenate([k, k])
+        arrive = np.concatenate([arrive_ak, arrive_bk])
+        pet2 = pet[twice]
         warn = arrive <= cfg.warn_s + look
         imminent = warn & (pet2 <= 0) & (arrive <= cfg.imminent_s + look)
         level = np.where(imminent, IMMINENT, np.where(warn, WARNING, 0))
         return Hits(
-            ego=ego,
-            other=other,
+            ego=np.concatenate([a_k, b_k]),
+            other=np.concatenate([b_k, a_k]),
             level=level.astype(np.int64, copy=False),
             ttc_s=arrive,
-            x_m=np.concatenate([px[k], px[k]]),
-            y_m=np.concatenate([py[k], py[k]]),
-            values={"pet_s": pet2, "other_arrival_s": np.concatenate([arrive_b[k], arrive_a[k]])},
+            x_m=px[twice],
+            y_m=py[twice],
+            values={"pet_s": pet2, "other_arrival_s": np.concatenate([arrive_bk, arrive_ak])},
         )
 
     def _crossing(self, view: SceneView) -> PairTable:
@@ -88,7 +91,7 @@ class IntersectionCollisionWarning(App):
             speed = view.speed_mps
             moving = np.minimum(speed[t.ego], speed[t.other]) >= cfg.min_speed_mps
             crossing = np.abs(t.heading_cos) <= math.cos(math.radians(cfg.min_angle_deg))
-            motor = is_motor(view, t.ego) & is_motor(view, t.other)
+            motor = np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_VEHICLE
             return moving & crossing & t.same_level & motor
 
         name = f"icw:{cfg.min_speed_mps}:{cfg.min_angle_deg}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from v2xcloud.api.runtime_live import RuntimeLive
 from v2xcloud.apps import V2I_APPS, V2V_APPS, default_apps
+from v2xcloud.apps.events import EventBook
 from v2xcloud.codec import Decoded, MessageSet, decode
 from v2xcloud.model import Advisory, AdvisoryLevel, RoadEvent, Rsi
 from v2xcloud.runtime import ListDeliverySink, Rsu, Runtime
@@ -169,3 +170,26 @@ def test_without_sinks_or_rsus_nothing_is_disseminated() -> None:
     _stalled_car_scene(runtime, 21)
     assert [e.kind for e in runtime.active_events()] == ["stopped_vehicle"]
     assert runtime.stats()["deliveries"] == {}
+
+
+def test_detectors_share_one_id_pool_so_rsi_ids_never_collide() -> None:
+    class Always:
+        def __init__(self, kind: str) -> None:
+            self.kind = kind
+            self.book = EventBook(kind=kind, event_type=900)
+
+        def on_tick(self, view: object, now_ms: int) -> list[RoadEvent]:
+            self.book.seen(
+                "x",
+                now_ms,
+                lat_deg=28.19,
+                lon_deg=112.97,
+                radius_m=5.0,
+                confidence=0.9,
+                description=self.kind,
+            )
+            return self.book.tick(now_ms)
+
+    runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=[Always("one"), Always("two")])
+    runtime.tick(0)
+    assert sorted(e.event_id for e in runtime.active_events()) == [1, 2]

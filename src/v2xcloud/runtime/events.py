@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from v2xcloud.apps.events import DETECTORS
+from v2xcloud.apps.events.book import EventIds
 from v2xcloud.model import RoadEvent, Rsi
 from v2xcloud.twin import SceneView
 
@@ -63,7 +64,8 @@ class LiveEvents:
 
     ``every_ms`` is the detection period (1000 = 1 Hz). The detectors' event books are given
     a grace and validity of at least two periods, so an event that still holds is never
-    ended between two detection rounds.
+    ended between two detection rounds, and one shared id pool, as all detected events go out
+    in RSI under the platform's one RSU id.
     """
 
     def __init__(self, *, detectors: Sequence[EventDetector], every_ms: int = 1000) -> None:
@@ -71,9 +73,11 @@ class LiveEvents:
             raise ValueError(f"LiveEvents: every_ms must be positive, got {every_ms}")
         self.detectors = list(detectors)
         self.every_ms = every_ms
+        ids = EventIds()
         for detector in self.detectors:
             book = getattr(detector, "book", None)
             if book is not None:
+                book.ids = ids
                 book.grace_ms = max(book.grace_ms, 2 * every_ms)
                 book.validity_ms = max(book.validity_ms, 2 * every_ms)
         self.detected: dict[str, RoadEvent] = {}

@@ -13,7 +13,7 @@ from v2xcloud.model import RoadEvent
 from v2xcloud.model.road import ReferencePath
 from v2xcloud.twin import SceneView
 
-__all__ = ["DEFAULT_EVENT_TYPES", "EventBook"]
+__all__ = ["DEFAULT_EVENT_TYPES", "EventBook", "EventIds"]
 
 #: event kind -> ``RoadEvent.event_type`` code. GB/T 29100-2012's table was not available to
 #: check, so these are configurable defaults (unverified), not quotations of the standard.
@@ -32,8 +32,36 @@ class _Open(msgspec.Struct, kw_only=True):
     event: RoadEvent  # latest content; ids and times are filled in by ``tick``
 
 
+class EventIds:
+    """Event ids 1..255 (the RSI ``rteId``), handed out in turn and never two open at once.
+
+    Detectors whose events go out under one RSU id share one pool (``EventBook.ids``), so a
+    receiver keying events by (RSU, id) never confuses two kinds. With all 255 open, the
+    oldest id is reused.
+    """
+
+    def __init__(self) -> None:
+        self._next = 1
+        self._open: set[int] = set()
+
+    def take(self) -> int:
+        """The next id not in use."""
+        for _ in range(255):
+            event_id, self._next = self._next, self._next % 255 + 1
+            if event_id not in self._open:
+                self._open.add(event_id)
+                return event_id
+        event_id, self._next = self._next, self._next % 255 + 1
+        return event_id
+
+    def release(self, event_id: int) -> None:
+        """The event with ``event_id`` ended."""
+        self._open.discard(event_id)
+
+
 class EventBook:
-    """Open and closed events of one detector ``kind``; ids cycle through 1..255 (RSI rteId)."""
+    """Open and closed events of one detector ``kind``; ids from ``ids`` (its own pool unless
+    one is shared, see ``EventIds``)."""
 
     def __init__(
         self, *, kind: str, event_type: int, validity_ms: int = 2000, grace_ms: int = 1000
@@ -42,8 +70,8 @@ class EventBook:
         self.event_type = event_type
         self.validity_ms = validity_ms
         self.grace_ms = grace_ms
+        self.ids = EventIds()
         self._open: dict[str, _Open] = {}
-        self._next_id = 1
 
     def seen(
         self,
@@ -74,12 +102,11 @@ class EventBook:
         entry = self._open.get(key)
         if entry is None:
             self._open[key] = _Open(
-                event_id=self._next_id,
+                event_id=self.ids.take(),
                 start_ms=now_ms if start_ms is None else start_ms,
                 last_ms=now_ms,
                 event=event,
             )
-            self._next_id = self._next_id % 255 + 1
         else:
             entry.last_ms, entry.event = now_ms, event
 
@@ -120,4 +147,5 @@ class EventBook:
             )
             if ended:
                 del self._open[key]
+                self.ids.release(entry.event_id)
         return out

@@ -49,15 +49,16 @@ def queue_ahead(
     if fast.size == 0 or slow.size == 0:
         return warn, tail, count
     nearest = np.full(n, np.inf)
+    cos_cone = np.cos(np.radians(cone_deg))
+    rad = np.radians(heading_deg)
     for f, s in _candidates(x_m, y_m, fast, slow, range_m):
+        same_dir = np.abs((heading_deg[s] - heading_deg[f] + 180.0) % 360.0 - 180.0)
+        keep = same_dir <= heading_tol_deg  # cheap test first: most pairs go other ways
+        f, s = f[keep], s[keep]
         dx, dy = x_m[s] - x_m[f], y_m[s] - y_m[f]
         dist = np.hypot(dx, dy)
-        bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
-        hf = heading_deg[f]
-        off_axis = np.abs((bearing - hf + 180.0) % 360.0 - 180.0)
-        same_dir = np.abs((heading_deg[s] - hf + 180.0) % 360.0 - 180.0)
-        in_queue = (off_axis <= cone_deg) & (same_dir <= heading_tol_deg)
-        in_queue &= (dist >= min_gap_m) & (dist <= range_m)
+        along = dx * np.sin(rad[f]) + dy * np.cos(rad[f])  # = dist * cos(angle off the axis)
+        in_queue = (along >= dist * cos_cone) & (dist >= min_gap_m) & (dist <= range_m)
         count += np.bincount(f[in_queue], minlength=n)
         np.minimum.at(nearest, f[in_queue], dist[in_queue])
     warn[:] = count >= min_count
@@ -74,7 +75,7 @@ def _candidates(
     rows = np.concatenate([fast, slow])
     span = max(float(np.ptp(x_m[rows])), float(np.ptp(y_m[rows])))
     if fast.size * slow.size > _CHUNK_PAIRS and span > _GRID_SPAN * range_m:
-        grid = SpatialGrid(x_m[rows], y_m[rows], cell_m=range_m)
+        grid = SpatialGrid(x_m[rows], y_m[rows], cell_m=range_m / 3)  # fewer candidates
         q, j = grid.neighbours(np.arange(fast.size), range_m)
         keep = j >= fast.size  # the other end is a slow vehicle
         yield rows[q[keep]], rows[j[keep]]

@@ -60,10 +60,11 @@ def in_lane_ahead(
     """
     view = pairs.view
     ahead = (pairs.along_m > 0) & pairs.same_level
-    lane_e, lane_o = view.lane[pairs.ego], view.lane[pairs.other]
-    both = (lane_e >= 0) & (lane_o >= 0)
-    geometric = np.abs(pairs.lateral_m) <= half_width_m
-    same_lane = np.where(both, lane_e == lane_o, geometric)
+    same_lane = np.abs(pairs.lateral_m) <= half_width_m
+    if view.lanes is not None:  # matched to MAP lanes: the lanes decide
+        lane_e, lane_o = view.lane[pairs.ego], view.lane[pairs.other]
+        both = (lane_e >= 0) & (lane_o >= 0)
+        same_lane = np.where(both, lane_e == lane_o, same_lane)
     aligned = (pairs.heading_cos >= math.cos(math.radians(max_heading_diff_deg))) | (
         view.speed_mps[pairs.other] < moving_mps
     )

@@ -41,6 +41,34 @@ __all__ = ["DEFAULT_LENGTH_M", "DEFAULT_WIDTH_M", "Scene", "SceneMessage", "Scen
 
 SceneMessage = Bsm | Rsm | ParticipantState | MapData | Spat | Rsi
 
+_F_X, _F_Y, _F_Z, _F_SPEED, _F_HEADING, _F_ACCEL, _F_YAW, _F_LENGTH, _F_WIDTH = (
+    FLOAT_COLUMNS.index(name)
+    for name in (
+        "x_m",
+        "y_m",
+        "z_m",
+        "speed_mps",
+        "heading_deg",
+        "accel_mps2",
+        "yaw_rate_dps",
+        "length_m",
+        "width_m",
+    )
+)
+#: integer columns the view shows as they are (storage name → view name)
+_VIEW_INTS = tuple(
+    (view_name, INT_COLUMNS.index(name))
+    for name, view_name in (
+        ("uid", "uid"),
+        ("kind", "kind"),
+        ("source", "source"),
+        ("flags", "flags"),
+        ("t_ms", "timestamp_ms"),
+        ("received_ms", "received_ms"),
+        ("stopped_since_ms", "stopped_since_ms"),
+    )
+)
+
 #: size assumed when a report leaves it out, indexed by ``Kind`` (unknown, vehicle, cyclist,
 #: pedestrian, RSU)
 DEFAULT_LENGTH_M = np.array([4.5, 4.5, 1.8, 0.5, 0.0])
@@ -309,19 +337,21 @@ class Scene:
             floats, ints = cols.floats[:, :n].copy(), cols.ints[:, :n].copy()
         else:
             floats, ints = cols.floats[:, rows], cols.ints[:, rows]
-        f = dict(zip(FLOAT_COLUMNS, floats, strict=True))
-        c: dict[str, npt.NDArray[np.generic]] = dict(zip(INT_COLUMNS, ints, strict=True))
-        c["timestamp_ms"] = t_ms = c.pop("t_ms")
-        kind = c["kind"]
-        length, width = f["length_m"], f["width_m"]
-        c["length_m"] = np.where(length != length, DEFAULT_LENGTH_M[kind], length)
-        c["width_m"] = np.where(width != width, DEFAULT_WIDTH_M[kind], width)
-        c["z_m"] = f["z_m"]
-        c["accel_mps2"] = _zero_nan(f["accel_mps2"])
-        c["yaw_rate_dps"] = _zero_nan(f["yaw_rate_dps"])
-        heading = f["heading_deg"]
+        c: dict[str, npt.NDArray[np.generic]] = {
+            name: ints[k]
+            for name, k in _VIEW_INTS  # rows of the private copy: no more copies
+        }
+        t_ms, kind = c["timestamp_ms"], c["kind"]
+        length, width = floats[_F_LENGTH], floats[_F_WIDTH]
+        if np.isnan(length.sum() + width.sum()):  # some size not reported: a default by kind
+            length = np.where(length != length, DEFAULT_LENGTH_M[kind], length)
+            width = np.where(width != width, DEFAULT_WIDTH_M[kind], width)
+        c["length_m"], c["width_m"], c["z_m"] = length, width, floats[_F_Z]
+        c["accel_mps2"] = _zero_nan(floats[_F_ACCEL])
+        c["yaw_rate_dps"] = _zero_nan(floats[_F_YAW])
+        heading = floats[_F_HEADING]
         no_heading = heading != heading
-        speed = np.where(no_heading, 0.0, _zero_nan(f["speed_mps"]))  # no direction: still
+        speed = np.where(no_heading, 0.0, _zero_nan(floats[_F_SPEED]))  # no direction: still
         heading[no_heading] = 0.0
         rad = np.radians(heading)
         sin_h, cos_h = np.sin(rad), np.cos(rad)
@@ -330,8 +360,8 @@ class Scene:
         vx, vy = speed * sin_h, speed * cos_h
         c["vx_mps"], c["vy_mps"] = vx, vy
         dt_s = np.minimum(np.maximum(now_ms - t_ms, 0), self.max_extrapolate_ms) * 0.001
-        c["x_m"] = f["x_m"] + vx * dt_s
-        c["y_m"] = f["y_m"] + vy * dt_s
+        c["x_m"] = floats[_F_X] + vx * dt_s
+        c["y_m"] = floats[_F_Y] + vy * dt_s
         self._match_lanes(c)
         held = self._states
         return SceneView(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from _roadside_scene import junction_map, spat, vehicle, view_of
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
-from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model import AdvisoryLevel, LightState
 
 
 def test_crossing_vehicles_on_a_collision_course_are_both_warned_in_time() -> None:
@@ -60,3 +61,30 @@ def test_no_warning_when_paths_diverge() -> None:
     a = Mover("a", straight(0, 5.0, 12.0, 0.0))
     b = Mover("b", straight(5.0, 0, 10.0, 90.0))
     assert run(IntersectionCollisionWarning(), [a, b], seconds=3.0) == []
+
+
+def test_cross_traffic_held_by_red_is_no_conflict_party() -> None:
+    # "a" approaches the red stop line (y = 0) of lane 1 at 10 m/s (needs 2.5 m/s² to stop);
+    # "b" crosses at y = 10 on green: at constant velocity both reach (0, 10) after 3 s
+    red, green = LightState.RED, LightState.PROTECTED_GREEN
+
+    def warned(phase1: tuple[LightState, float, LightState, float]) -> set[str]:
+        view = view_of(
+            junction_map(),
+            spat(0, phase1=phase1),
+            vehicle("a", 0, -20, 10.0, 0.0),
+            vehicle("b", -30, 10, 10.0, 90.0),
+        )
+        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+
+    assert warned((green, 20.0, red, 50.0)) == {"a", "b"}
+    assert warned((red, 20.0, green, 50.0)) == set()  # a will stop: b is not warned
+    assert warned((red, 1.0, green, 50.0)) == {"a", "b"}  # green before a arrives
+    # a runner that cannot stop any more (10 m/s at 5 m needs 10 m/s²) stays a party
+    view = view_of(
+        junction_map(),
+        spat(0, phase1=(red, 20.0, green, 50.0)),
+        vehicle("a", 0, -5, 10.0, 0.0),
+        vehicle("b", -15, 10, 10.0, 90.0),
+    )
+    assert {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)} == {"a", "b"}

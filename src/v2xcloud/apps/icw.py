@@ -7,7 +7,9 @@ half length plus the other's half width takes to pass; the post-encroachment tim
 the gap between the two occupations (≤ 0: they would collide). The ego is warned when it
 reaches the conflict point within ``warn_s`` and the PET is ≤ ``pet_s``; imminent when the
 occupations overlap and it gets there within ``imminent_s``. Paths already passed
-(diverging), stopped vehicles and parallel traffic never qualify.
+(diverging), stopped vehicles and parallel traffic never qualify, nor does a vehicle a red
+light holds back (``_signals.held_by_signal``: MAP-matched before its stop line, red at its
+arrival and able to stop), so cross traffic waiting for green never alarms the green flow.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 import numpy as np
 
 from v2xcloud.apps._select import IMMINENT, K_VEHICLE, SHARED_RADIUS_M, WARNING
+from v2xcloud.apps._signals import held_by_signal
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
@@ -63,6 +66,8 @@ class IntersectionCollisionWarning(App):
         ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
         soon = np.minimum(arrive_a, arrive_b) <= cfg.warn_s + look
         k = (ahead & soon).nonzero()[0]  # usually a small part of the crossing pairs
+        if k.size and view.lanes is not None:  # cross traffic a red light holds is no party
+            k = k[~(held_by_signal(view, a[k]) | held_by_signal(view, b[k]))]
         if k.size == 0:
             return Hits.empty()
         # one unordered pair warns each of the two vehicles with its own arrival time

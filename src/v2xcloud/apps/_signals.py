@@ -1,0 +1,65 @@
+"""Who the signals hold: vehicles that will stop for a red light and so are no conflict party.
+
+A vehicle is *held* when it is MAP-matched (in its direction) to an ingress lane of a
+signalised junction, has not yet reached the stop line, every movement of its lane that may
+not turn on red shows red when it arrives (``rlvw.red_at_arrival`` at ``to_stop / speed``),
+and it can still stop there: the deceleration it needs (``v² / 2d``) is at most
+``stop_decel_mps2`` or it is already braking that hard. A vehicle that cannot stop any more
+(a red-light runner) stays a conflict party, as does everyone without MAP, SPAT or lane match.
+ICW and LTA use this to drop cross traffic a red light holds back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.apps.rlvw import red_at_arrival
+from v2xcloud.twin import SceneView
+from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
+
+__all__ = ["held_by_signal", "lane_timings"]
+
+STOP_DECEL_MPS2 = 4.0  # braking a driver facing red still does (above it: may run the light)
+
+
+def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:
+    """Phase timings of the movements of ``LaneMap`` lane ``lane`` that may not turn on red;
+    ``None`` when the lane is no ingress lane of a junction with SPAT (cached per tick)."""
+    cache: dict[int, list[PhaseTiming | None] | None] = view.shared("apps.lane_timings", dict)
+    if lane in cache:
+        return cache[lane]
+    joined = junctions_of(view)
+    found: list[PhaseTiming | None] | None = None
+    j = int(joined.junction_of_lane[lane]) if 0 <= lane < joined.junction_of_lane.size else -1
+    if j >= 0 and joined.junctions[j].has_signals:
+        junction = joined.junctions[j]
+        conns = junction.movements(int(joined.local_lane[lane]))
+        found = [
+            junction.phase(c.phase_id, view.now_ms) for c in conns if not c.maneuvers & TURN_ON_RED
+        ]
+        found = found or None
+    cache[lane] = found
+    return found
+
+
+def held_by_signal(
+    view: SceneView, rows: npt.NDArray[np.int64], *, stop_decel_mps2: float = STOP_DECEL_MPS2
+) -> npt.NDArray[np.bool_]:
+    """Per row of ``rows``: True when a red light holds that vehicle (module docstring)."""
+    held = np.zeros(rows.size, dtype=bool)
+    if view.lanes is None or rows.size == 0:
+        return held
+    lane, to_stop = view.lane[rows], view.to_stop_m[rows]
+    speed = np.maximum(view.speed_mps[rows], 0.1)
+    need = speed * speed / (2.0 * np.maximum(to_stop, 0.1))
+    braking = -view.accel_mps2[rows]
+    can_stop = (need <= stop_decel_mps2) | (braking >= need)
+    candidates = np.flatnonzero((lane >= 0) & (to_stop > 0.0) & can_stop)
+    for k in candidates.tolist():
+        timings = lane_timings(view, int(lane[k]))
+        if timings is None:
+            continue
+        arrival_s = float(to_stop[k] / speed[k])
+        held[k] = all(t is not None and red_at_arrival(t, arrival_s) for t in timings)
+    return held

@@ -18,6 +18,12 @@ in the same run against the asn1tools path:
 and the generated fast encoders likewise: asn1tools' encode (with constraint checks) vs the
 fast encoder of the same native value, and ``encode_model`` (SI model → bytes, what the
 simulator calls) with and without them.
+The SI model building alone, without any UPER (the conversion functions of ``codec/bsm.py``,
+``rsm.py``, ``spat.py``, ...), is timed in its own table:
+  →SI         native value → SI model (``to_model`` of an already decoded frame, uncached)
+  →wire       SI model → native value (the ``to_wire`` that ``encode_model`` runs first)
+Run it before and after a change of the conversion functions with ``--only-model`` (quick),
+e.g. against a checkout of the previous commit on ``PYTHONPATH``.
 Rates are per CPU second of this process (one core); on a loaded shared machine they still
 drift. They are printed, not asserted.
 """
@@ -33,14 +39,20 @@ from typing import Any
 from v2xcloud.codec import (
     Decoded,
     MessageSet,
+    bsm,
     decode,
     encode,
     encode_model,
     encode_native,
     fast,
     iter_capture_lines,
+    mapdata,
+    rsi,
+    rsm,
+    spat,
 )
 from v2xcloud.codec._schema import compiled
+from v2xcloud.codec.model_convert import to_model
 
 CAPTURES = (
     Path(__file__).resolve().parents[2]
@@ -148,10 +160,40 @@ def fast_encode_vs_generic(
     )
 
 
+_TO_WIRE = {"BSM": bsm.to_wire, "RSM": rsm.to_wire, "SPAT": spat.to_wire, "RSI": rsi.to_wire}
+_TO_WIRE["MAP"] = mapdata.to_wire
+
+
+def model_building(name: str, message_set: MessageSet, frame: bytes, seconds: float) -> None:
+    """One row of the SI-model table: native → SI and SI → native, no UPER."""
+    decoded = decode(frame, message_set=message_set, require_position=False)
+    assert isinstance(decoded, Decoded)
+    to_si = rate(lambda: to_model(decoded), seconds)
+    row = f"{name:<12} {len(frame):>5} {to_si:>9.0f}"
+    if (to_wire := _TO_WIRE.get(decoded.message_type)) is not None:
+        model = to_model(decoded)
+        row += f" {rate(lambda: to_wire(model), seconds):>9.0f}"
+    print(row)
+
+
+def model_table(table: dict[str, tuple[MessageSet, bytes]], seconds: float) -> None:
+    """The SI-model building table (msg/s, one core)."""
+    print("SI model building without UPER (msg/s, one core)")
+    print(f"{'message':<12} {'bytes':>5} {'→SI':>9} {'→wire':>9}")
+    for name, (message_set, frame) in table.items():
+        model_building(name, message_set, frame, seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    parser.add_argument(
+        "--only-model", action="store_true", help="only the SI-model building table"
+    )
     args = parser.parse_args()
+    if args.only_model:
+        model_table(frames(), args.seconds)
+        return
     header = f"{'message':<12} {'bytes':>5} {'asn1tools':>10} {'decode':>9} {'+json':>9} {'+model':>9} {'encode':>9}  (msg/s)"
     print(header)
     table = frames()
@@ -187,6 +229,8 @@ def main() -> None:
     )
     for name, (message_set, frame) in table.items():
         fast_encode_vs_generic(name, message_set, frame, args.seconds)
+    print()
+    model_table(table, args.seconds)
     fallbacks = fast.stats()
     print(f"fast-path hand-overs to asn1tools during the run: {fallbacks or 'none'}")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from v2xcloud.codec import (
     Decoded,
@@ -10,11 +13,24 @@ from v2xcloud.codec import (
     RejectReason,
     decode,
     encode_model,
+    frame,
     register_fast_decoder,
     unregister_fast_decoder,
 )
 from v2xcloud.codec._schema import compiled
 from v2xcloud.model import Bsm, ParticipantKind, ParticipantSource, ParticipantState
+
+
+@pytest.fixture(autouse=True)
+def _session_bsm_decoder() -> Iterator[None]:
+    """Each test here slots its own BSM decoder in and unregisters it; afterwards put back the
+    session's (the generated fast decoder ``codec.fast`` installs), so later tests keep it."""
+    before = frame._FAST.get((MessageSet.CSAE2020, "bsmFrame"))
+    yield
+    if before is None:
+        unregister_fast_decoder(MessageSet.CSAE2020, "bsmFrame")
+    else:
+        register_fast_decoder(MessageSet.CSAE2020, "bsmFrame", before)
 
 
 def _bsm_frame() -> bytes:

@@ -21,6 +21,12 @@ def named_bits(type_name: str) -> list[tuple[str, int]]:
     return list(spec.types[type_name].type.named_bits)
 
 
+@cache
+def flags(type_name: str) -> u.BitNames:
+    """The bit names of a BIT STRING type both ways, cached by bit pattern."""
+    return u.BitNames(named_bits(type_name))
+
+
 def kind_of_class(classification: int | None) -> ParticipantKind:
     """ParticipantKind from a CSAE BasicVehicleClass code."""
     if classification in _PEDESTRIAN_CLASSES:
@@ -30,20 +36,36 @@ def kind_of_class(classification: int | None) -> ParticipantKind:
     return ParticipantKind.VEHICLE
 
 
+_SPEED = u.SI["speed"]
+_HEADING = u.SI["heading"]
+_ANGLE = u.SI["angle"]
+_ACCEL = u.SI["accel"]
+_VERT = u.SI["vert"]
+_YAW = u.SI["yaw"]
+_WIDTH = u.SI["width"]
+_LENGTH = u.SI["length"]
+_HEIGHT = u.SI["height"]
+
+
 def motion(value: dict[str, Any]) -> dict[str, Any]:
     """Speed, heading, steering angle and the 4-way acceleration of a BSM/RSM object, SI."""
-    out: dict[str, Any] = {
-        "speed_mps": u.si("speed", value.get("speed")),
-        "heading_deg": u.si("heading", value.get("heading")),
-        "steering_wheel_angle_deg": u.si("angle", value.get("angle")),
+    get = value.get
+    accel = get("accelSet")
+    if accel is None:
+        return {
+            "speed_mps": _SPEED(get("speed")),
+            "heading_deg": _HEADING(get("heading")),
+            "steering_wheel_angle_deg": _ANGLE(get("angle")),
+        }
+    return {
+        "speed_mps": _SPEED(get("speed")),
+        "heading_deg": _HEADING(get("heading")),
+        "steering_wheel_angle_deg": _ANGLE(get("angle")),
+        "accel_long_mps2": _ACCEL(accel["long"]),
+        "accel_lat_mps2": _ACCEL(accel["lat"]),
+        "accel_vert_mps2": _VERT(accel["vert"]),
+        "yaw_rate_dps": _YAW(accel["yaw"]),
     }
-    accel = value.get("accelSet")
-    if accel is not None:
-        out["accel_long_mps2"] = u.si("accel", accel["long"])
-        out["accel_lat_mps2"] = u.si("accel", accel["lat"])
-        out["accel_vert_mps2"] = u.si("vert", accel["vert"])
-        out["yaw_rate_dps"] = u.si("yaw", accel["yaw"])
-    return out
 
 
 def size(value: dict[str, Any] | None) -> dict[str, Any]:
@@ -51,30 +73,34 @@ def size(value: dict[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
     return {
-        "width_m": u.si("width", value["width"]),
-        "length_m": u.si("length", value["length"]),
-        "height_m": u.si("height", value.get("height")),
+        "width_m": _WIDTH(value["width"]),
+        "length_m": _LENGTH(value["length"]),
+        "height_m": _HEIGHT(value.get("height")),
     }
+
+
+_WIDTH_W, _LENGTH_W, _HEIGHT_W = u.WIRE["width"], u.WIRE["length"], u.WIRE["height"]
+_ACCEL_W, _VERT_W, _YAW_W = u.WIRE["accel"], u.WIRE["vert"], u.WIRE["yaw"]
 
 
 def size_to_wire(state: Any, where: str, message: str) -> dict[str, Any]:
     """width/length/height m → VehicleSize (``None`` → 0, the 'unknown' value)."""
     out = {
-        "width": u.wire("width", state.width_m, f"{where}.width", message),
-        "length": u.wire("length", state.length_m, f"{where}.length", message),
+        "width": _WIDTH_W(state.width_m, where, message, ".width"),
+        "length": _LENGTH_W(state.length_m, where, message, ".length"),
     }
     if state.height_m is not None:
-        out["height"] = u.wire("height", state.height_m, f"{where}.height", message)
+        out["height"] = _HEIGHT_W(state.height_m, where, message, ".height")
     return out
 
 
 def accel_to_wire(state: Any, where: str, message: str) -> dict[str, Any]:
     """SI accelerations and yaw rate → AccelerationSet4Way (yaw rate unknown → 0)."""
     return {
-        "long": u.wire("accel", state.accel_long_mps2, f"{where}.long", message),
-        "lat": u.wire("accel", state.accel_lat_mps2, f"{where}.lat", message),
-        "vert": u.wire("vert", state.accel_vert_mps2, f"{where}.vert", message),
-        "yaw": u.wire("yaw", state.yaw_rate_dps or 0.0, f"{where}.yaw", message),
+        "long": _ACCEL_W(state.accel_long_mps2, where, message, ".long"),
+        "lat": _ACCEL_W(state.accel_lat_mps2, where, message, ".lat"),
+        "vert": _VERT_W(state.accel_vert_mps2, where, message, ".vert"),
+        "yaw": _YAW_W(state.yaw_rate_dps or 0.0, where, message, ".yaw"),
     }
 
 
@@ -92,20 +118,27 @@ def brakes(value: dict[str, Any] | None) -> BrakeState | None:
     """BrakeSystemStatus → BrakeState (enum names kept as text)."""
     if value is None:
         return None
-    fields = {ours: value.get(wire) for wire, ours in _BRAKE_FIELDS.items()}
-    wheels = u.bits_of(value.get("wheelBrakes"), named_bits("BrakeAppliedStatus"))
-    return BrakeState(**fields, wheel_brakes=wheels)
+    get = value.get
+    return BrakeState(
+        pedal=get("brakePadel"),
+        traction=get("traction"),
+        abs=get("abs"),
+        stability=get("scs"),
+        brake_boost=get("brakeBoost"),
+        aux_brakes=get("auxBrakes"),
+        wheel_brakes=flags("BrakeAppliedStatus").names(get("wheelBrakes")),
+    )
 
 
 def brakes_to_wire(state: BrakeState | None) -> dict[str, Any]:
     """BrakeState → BrakeSystemStatus (absent fields stay absent)."""
     if state is None:
         return {}
-    out = {
-        wire: getattr(state, ours)
-        for wire, ours in _BRAKE_FIELDS.items()
-        if getattr(state, ours) is not None
-    }
+    out = {}
+    for wire, ours in _BRAKE_FIELDS.items():
+        value = getattr(state, ours)
+        if value is not None:
+            out[wire] = value
     if state.wheel_brakes:
-        out["wheelBrakes"] = u.bits_from(state.wheel_brakes, named_bits("BrakeAppliedStatus"), 5)
+        out["wheelBrakes"] = flags("BrakeAppliedStatus").to_wire(state.wheel_brakes, 5)
     return out

@@ -6,7 +6,8 @@ conversion functions per message stay short and the rounding rules live in one p
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from v2xcloud.errors import DecodeError, EncodeError
 
@@ -43,12 +44,61 @@ SCALES: dict[str, tuple[float, int, int | None, int, int]] = {
 }
 
 
+def _to_si(kind: str) -> Callable[[int | None], float | None]:
+    numerator, divisor, sentinel, _, _ = SCALES[kind]
+    if numerator == 1:  # value * 1 / divisor is value / divisor exactly
+
+        def convert(value: int | None) -> float | None:
+            return None if value is None or value == sentinel else value / divisor
+
+    else:
+
+        def convert(value: int | None) -> float | None:
+            return None if value is None or value == sentinel else value * numerator / divisor
+
+    convert.__doc__ = f"Wire {kind} → SI float, ``None`` for absent or unavailable."
+    return convert
+
+
+class ToWire(Protocol):
+    """SI → wire converter of one quantity; the error names ``where + field``."""
+
+    def __call__(self, value: float | None, where: str, message: str, field: str = "") -> int: ...
+
+
+def _to_wire(kind: str) -> ToWire:
+    numerator, divisor, sentinel, low, high = SCALES[kind]
+
+    def convert(value: float | None, where: str, message: str, field: str = "") -> int:
+        if value is None:
+            if sentinel is None:
+                raise EncodeError(
+                    message,
+                    f"{kind} has no 'unavailable' value; give a number",
+                    where=where + field,
+                )
+            return sentinel
+        number = round(value * divisor / numerator)
+        if not low <= number <= high or number == sentinel:
+            raise EncodeError(
+                message, f"{value} is outside the wire range of {kind}", where=where + field
+            )
+        return number
+
+    convert.__doc__ = f"SI {kind} → wire integer; ``None`` → the sentinel; raises EncodeError."
+    return convert
+
+
+# One converter per quantity, made once from SCALES: the conversion functions per message call
+# these directly instead of looking the scale up by name for every field of every frame.
+SI = {kind: _to_si(kind) for kind in SCALES}
+WIRE = {kind: _to_wire(kind) for kind in SCALES}
+_ELEVATION_M = SI["elevation"]
+
+
 def si(kind: str, value: int | None) -> float | None:
     """Wire integer → SI float, ``None`` for absent or the unavailable sentinel."""
-    if value is None:
-        return None
-    numerator, divisor, sentinel, _, _ = SCALES[kind]
-    return None if value == sentinel else value * numerator / divisor
+    return SI[kind](value)
 
 
 def wire(kind: str, value: float | None, where: str, message: str) -> int:
@@ -56,17 +106,7 @@ def wire(kind: str, value: float | None, where: str, message: str) -> int:
 
     Raises ``EncodeError`` naming ``where`` when the value does not fit the wire range.
     """
-    numerator, divisor, sentinel, low, high = SCALES[kind]
-    if value is None:
-        if sentinel is None:
-            raise EncodeError(
-                message, f"{kind} has no 'unavailable' value; give a number", where=where
-            )
-        return sentinel
-    number = round(value * divisor / numerator)
-    if not low <= number <= high or number == sentinel:
-        raise EncodeError(message, f"{value} is outside the wire range of {kind}", where=where)
-    return number
+    return WIRE[kind](value, where, message)
 
 
 def position_deg(lat: int, lon: int, where: str, message: str) -> tuple[float, float]:
@@ -113,16 +153,19 @@ def absolute(offset: dict[str, Any], ref: dict[str, Any]) -> tuple[float, float,
     kind, ll = offset["offsetLL"]
     if kind == "position-LatLon":
         lat, lon = ll["lat"], ll["lon"]
-        position_deg(lat, lon, "offsetLL.position-LatLon", "MessageFrame")
+        if lat == LAT_UNAVAILABLE or lon == LON_UNAVAILABLE:
+            position_deg(lat, lon, "offsetLL.position-LatLon", "MessageFrame")  # raises
     else:
         lat, lon = ref["lat"] + ll["lat"], ref["long"] + ll["lon"]
+    vertical = offset.get("offsetV")
+    if vertical is None:
+        return lat / DEG_DIV, lon / DEG_DIV, None
+    vkind, v = vertical
     elevation = None
-    if "offsetV" in offset:
-        vkind, v = offset["offsetV"]
-        if vkind == "elevation":
-            elevation = si("elevation", v)
-        elif ref.get("elevation", ELEVATION_UNAVAILABLE) != ELEVATION_UNAVAILABLE:
-            elevation = (ref["elevation"] + v) / 10
+    if vkind == "elevation":
+        elevation = _ELEVATION_M(v)
+    elif ref.get("elevation", ELEVATION_UNAVAILABLE) != ELEVATION_UNAVAILABLE:
+        elevation = (ref["elevation"] + v) / 10
     return lat / DEG_DIV, lon / DEG_DIV, elevation
 
 
@@ -130,24 +173,29 @@ def offset(
     lat: float, lon: float, elevation_m: float | None, ref: dict[str, Any]
 ) -> dict[str, Any]:
     """Absolute (lat°, lon°, m) → the smallest ``PositionOffsetLLV`` relative to ``ref``."""
-    dlat, dlon = round(lat * DEG_DIV) - ref["lat"], round(lon * DEG_DIV) - ref["long"]
+    lat_i, lon_i = round(lat * DEG_DIV), round(lon * DEG_DIV)
+    dlat, dlon = lat_i - ref["lat"], lon_i - ref["long"]
     out: dict[str, Any] = {}
     for name, bound in _LL_CHOICES:
-        if abs(dlat) <= bound and abs(dlon) <= bound:
+        if -bound <= dlat <= bound and -bound <= dlon <= bound:
             out["offsetLL"] = (name, {"lon": dlon, "lat": dlat})
             break
     else:
-        out["offsetLL"] = (
-            "position-LatLon",
-            {"lon": round(lon * DEG_DIV), "lat": round(lat * DEG_DIV)},
-        )
+        out["offsetLL"] = ("position-LatLon", {"lon": lon_i, "lat": lat_i})
     if elevation_m is not None:
-        ref_e = ref.get("elevation", ELEVATION_UNAVAILABLE)
-        dv = round(elevation_m * 10) - ref_e if ref_e != ELEVATION_UNAVAILABLE else None
-        choice = next((n for n, b in _V_CHOICES if dv is not None and abs(dv) <= b), None)
-        elevation = ("elevation", round(elevation_m * 10))
-        out["offsetV"] = (choice, dv) if choice else elevation
+        out["offsetV"] = _vertical_offset(round(elevation_m * 10), ref)
     return out
+
+
+def _vertical_offset(elevation: int, ref: dict[str, Any]) -> tuple[str, int]:
+    """Elevation (0.1 m) → the smallest ``VerticalOffset`` from ``ref``, else absolute."""
+    ref_e = ref.get("elevation", ELEVATION_UNAVAILABLE)
+    if ref_e != ELEVATION_UNAVAILABLE:
+        dv = elevation - ref_e
+        for name, bound in _V_CHOICES:
+            if -bound <= dv <= bound:
+                return name, dv
+    return "elevation", elevation
 
 
 def bits_of(value: tuple[bytes, int] | None, names: list[tuple[str, int]]) -> frozenset[str]:
@@ -170,3 +218,45 @@ def bits_from(
         number |= 1 << (length - 1 - positions[name])
     size = (length + 7) // 8
     return (number << (size * 8 - length)).to_bytes(size, "big"), length
+
+
+NO_NAMES: frozenset[str] = frozenset()
+_PATTERNS_CACHED = 1024  # per BIT STRING type; a fleet sends a handful of distinct patterns
+
+
+class BitNames:
+    """The named bits of one BIT STRING type, both ways, cached by bit pattern.
+
+    ``bits_of``/``bits_from`` build a frozenset (or bytes) per call; senders repeat a few
+    patterns, so each distinct one is converted once and the frozen result shared.
+    """
+
+    __slots__ = ("_named", "_names", "_wire")
+
+    def __init__(self, named: list[tuple[str, int]]) -> None:
+        self._named = named
+        self._names: dict[tuple[bytes, int], frozenset[str]] = {}
+        self._wire: dict[tuple[frozenset[str], int], tuple[bytes, int]] = {}
+
+    def names(self, value: tuple[bytes, int] | None) -> frozenset[str]:
+        """A BIT STRING native value (or ``None``) → the names of its set bits."""
+        if value is None:
+            return NO_NAMES
+        names = self._names.get(value)
+        if names is None:
+            names = bits_of(value, self._named)
+            if len(self._names) < _PATTERNS_CACHED:
+                self._names[value] = names
+        return names
+
+    def to_wire(self, names: frozenset[str], length: int) -> tuple[bytes, int]:
+        """Set-bit names → BIT STRING native value of ``length`` bits."""
+        if not isinstance(names, frozenset):  # a set built by hand is not hashable
+            return bits_from(names, self._named, length)
+        key = (names, length)
+        value = self._wire.get(key)
+        if value is None:
+            value = bits_from(names, self._named, length)
+            if len(self._wire) < _PATTERNS_CACHED:
+                self._wire[key] = value
+        return value

@@ -33,13 +33,24 @@ def sec_mark_ms(value: int) -> int | None:
     return None if value >= u.SEC_MARK_UNAVAILABLE_FROM else value
 
 
-def _path_history(value: dict[str, Any], pos: dict[str, Any]) -> tuple[PathPoint, ...]:
-    history = (value.get("safetyExt") or {}).get("pathHistory")
+# the wire → SI converter of each scaled field, looked up once
+_ELEVATION, _ACCURACY = u.SI["elevation"], u.SI["accuracy"]
+_SPEED, _HEADING, _ANGLE = u.SI["speed"], u.SI["heading"], u.SI["angle"]
+_ACCEL, _VERT, _YAW = u.SI["accel"], u.SI["vert"], u.SI["yaw"]
+_LENGTH, _WIDTH, _HEIGHT = u.SI["length"], u.SI["width"], u.SI["height"]
+_EVENTS = p.flags("VehicleEventFlags")
+_LIGHTS = p.flags("ExteriorLights")
+_NO_SAFETY: dict[str, Any] = {}  # absent extension or acceleration set: all fields None
+_NO_ACCEL: dict[str, Any] = {}
+
+
+def _path_history(history: dict[str, Any] | None, pos: dict[str, Any]) -> tuple[PathPoint, ...]:
     if not history:
         return ()
+    absolute = u.absolute
     points = []
     for crumb in history["crumbData"]:
-        lat, lon, elevation = u.absolute(crumb["llvOffset"], pos)
+        lat, lon, elevation = absolute(crumb["llvOffset"], pos)
         offset = crumb["timeOffset"]
         points.append(
             PathPoint(
@@ -64,53 +75,71 @@ def _emergency(value: dict[str, Any] | None) -> EmergencyState | None:
 
 def from_wire(value: dict[str, Any], *, reference_ms: int) -> Bsm:
     """The BSM native value → ``Bsm`` in SI units."""
-    mark = sec_mark_ms(value["secMark"])
+    get = value.get
+    mark = value["secMark"]
+    if mark >= u.SEC_MARK_UNAVAILABLE_FROM:
+        mark, timestamp_ms = None, reference_ms
+    else:
+        timestamp_ms = utc_ms_from_sec_mark(mark, reference_ms)
     pos = value["pos"]
-    safety = value.get("safetyExt") or {}
-    accuracy = value.get("posAccuracy")
-    classification = value["vehicleClass"]["classification"]
     lat, lon = u.position_deg(pos["lat"], pos["long"], "$.pos", _MSG)
+    safety = get("safetyExt") or _NO_SAFETY
+    accuracy = get("posAccuracy")
+    accel = get("accelSet") or _NO_ACCEL
+    size = value["size"]
+    classification = value["vehicleClass"]["classification"]
     participant = ParticipantState(
         id=value["id"].hex(),
         kind=p.kind_of_class(classification),
         source=ParticipantSource.BSM,
-        timestamp_ms=reference_ms if mark is None else utc_ms_from_sec_mark(mark, reference_ms),
+        timestamp_ms=timestamp_ms,
         lat_deg=lat,
         lon_deg=lon,
-        elevation_m=u.si("elevation", pos.get("elevation")),
-        **p.motion(value),
-        **p.size(value["size"]),
+        elevation_m=_ELEVATION(pos.get("elevation")),
+        speed_mps=_SPEED(get("speed")),
+        heading_deg=_HEADING(get("heading")),
+        steering_wheel_angle_deg=_ANGLE(get("angle")),
+        accel_long_mps2=_ACCEL(accel.get("long")),
+        accel_lat_mps2=_ACCEL(accel.get("lat")),
+        accel_vert_mps2=_VERT(accel.get("vert")),
+        yaw_rate_dps=_YAW(accel.get("yaw")),
+        length_m=_LENGTH(size["length"]),
+        width_m=_WIDTH(size["width"]),
+        height_m=_HEIGHT(size.get("height")),
         vehicle_class=classification,
         transmission=value["transmission"],
-        position_accuracy_m=u.si("accuracy", accuracy["semiMajor"]) if accuracy else None,
+        position_accuracy_m=_ACCURACY(accuracy["semiMajor"]) if accuracy else None,
         brakes=p.brakes(value["brakes"]),
-        vehicle_events=u.bits_of(safety.get("events"), p.named_bits("VehicleEventFlags")),
-        exterior_lights=u.bits_of(safety.get("lights"), p.named_bits("ExteriorLights")),
-        emergency=_emergency(value.get("emergencyExt")),
-        path_history=_path_history(value, pos),
+        vehicle_events=_EVENTS.names(safety.get("events")),
+        exterior_lights=_LIGHTS.names(safety.get("lights")),
+        emergency=_emergency(get("emergencyExt")),
+        path_history=_path_history(safety.get("pathHistory"), pos),
     )
     return Bsm(msg_count=value["msgCnt"], sec_mark_ms=mark, participant=participant)
+
+
+def _crumb_to_wire(point: PathPoint, pos: dict[str, Any]) -> dict[str, Any]:
+    offset_ms = point.time_offset_ms
+    if offset_ms is None:
+        time_offset = 65535  # unavailable
+    else:
+        time_offset = round(offset_ms / 10)  # 10 ms units, 1..65534
+        time_offset = 1 if time_offset < 1 else 65534 if time_offset > 65534 else time_offset
+    return {
+        "llvOffset": u.offset(point.lat_deg, point.lon_deg, point.elevation_m, pos),
+        "timeOffset": time_offset,
+    }
 
 
 def _safety_to_wire(state: ParticipantState, pos: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if state.vehicle_events:
-        out["events"] = u.bits_from(state.vehicle_events, p.named_bits("VehicleEventFlags"), 13)
+        out["events"] = _EVENTS.to_wire(state.vehicle_events, 13)
     if state.path_history:
-        crumbs = []
-        for point in state.path_history[:23]:
-            offset_ms = point.time_offset_ms
-            crumbs.append(
-                {
-                    "llvOffset": u.offset(point.lat_deg, point.lon_deg, point.elevation_m, pos),
-                    "timeOffset": 65535
-                    if offset_ms is None
-                    else max(1, min(65534, round(offset_ms / 10))),
-                }
-            )
+        crumbs = [_crumb_to_wire(point, pos) for point in state.path_history[:23]]
         out["pathHistory"] = {"crumbData": crumbs}
     if state.exterior_lights:
-        out["lights"] = u.bits_from(state.exterior_lights, p.named_bits("ExteriorLights"), 9)
+        out["lights"] = _LIGHTS.to_wire(state.exterior_lights, 9)
     return out
 
 
@@ -124,6 +153,10 @@ def _id_bytes(text: str, where: str) -> bytes:
     return raw
 
 
+_SPEED_W, _HEADING_W, _ANGLE_W = u.WIRE["speed"], u.WIRE["heading"], u.WIRE["angle"]
+_ACCURACY_W = u.WIRE["accuracy"]
+
+
 def to_wire(msg: Bsm) -> dict[str, Any]:
     """``Bsm`` → BSM native value, rounded to the wire resolution; raises EncodeError."""
     s = msg.participant
@@ -134,17 +167,17 @@ def to_wire(msg: Bsm) -> dict[str, Any]:
         "secMark": msg.sec_mark_ms if msg.sec_mark_ms is not None else s.timestamp_ms % 60000,
         "pos": pos,
         "transmission": s.transmission or "unavailable",
-        "speed": u.wire("speed", s.speed_mps, "$.speed", _MSG),
-        "heading": u.wire("heading", s.heading_deg, "$.heading", _MSG),
+        "speed": _SPEED_W(s.speed_mps, "$.speed", _MSG),
+        "heading": _HEADING_W(s.heading_deg, "$.heading", _MSG),
         "accelSet": p.accel_to_wire(s, "$.accelSet", _MSG),
         "brakes": p.brakes_to_wire(s.brakes),
         "size": p.size_to_wire(s, "$.size", _MSG),
         "vehicleClass": {"classification": s.vehicle_class or 0},
     }
     if s.steering_wheel_angle_deg is not None:
-        value["angle"] = u.wire("angle", s.steering_wheel_angle_deg, "$.angle", _MSG)
+        value["angle"] = _ANGLE_W(s.steering_wheel_angle_deg, "$.angle", _MSG)
     if s.position_accuracy_m is not None:
-        semi = u.wire("accuracy", s.position_accuracy_m, "$.posAccuracy.semiMajor", _MSG)
+        semi = _ACCURACY_W(s.position_accuracy_m, "$.posAccuracy.semiMajor", _MSG)
         value["posAccuracy"] = {"semiMajor": semi, "semiMinor": semi, "orientation": 65535}
     if safety := _safety_to_wire(s, pos):
         value["safetyExt"] = safety

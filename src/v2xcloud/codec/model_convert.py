@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from v2xcloud.codec import bsm, day2, mapdata, rsi, rsm, spat
@@ -32,19 +33,23 @@ def to_model(decoded: Decoded) -> Any:
     return _DAY1[decoded.message_type](content, reference_ms=decoded.reference_ms)
 
 
+_ENCODERS: dict[type, Callable[..., bytes]] = {
+    Bsm: bsm.encode,
+    Rsm: rsm.encode,
+    Spat: spat.encode,
+    MapData: mapdata.encode,
+    Rsi: rsi.encode,
+}
+
+
 def encode_model(model: Bsm | Rsm | Spat | MapData | Rsi, *, message_set: MessageSet) -> bytes:
     """SI model → UPER MessageFrame, rounded to the wire resolution.
 
     Raises ``EncodeError`` with the field path when a value is out of the wire's range.
     """
-    if isinstance(model, Bsm):
-        return bsm.encode(model, message_set=message_set)
-    if isinstance(model, Rsm):
-        return rsm.encode(model, message_set=message_set)
-    if isinstance(model, Spat):
-        return spat.encode(model, message_set=message_set)
-    if isinstance(model, MapData):
-        return mapdata.encode(model, message_set=message_set)
-    if isinstance(model, Rsi):
-        return rsi.encode(model, message_set=message_set)
-    raise EncodeError(type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData or Rsi")
+    encoder = _ENCODERS.get(type(model))
+    if encoder is None:  # a subclass of one of the models
+        encoder = next((e for t, e in _ENCODERS.items() if isinstance(model, t)), None)
+    if encoder is None:
+        raise EncodeError(type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData or Rsi")
+    return encoder(model, message_set=message_set)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from msgspec.structs import replace
+
 from v2xcloud.codec import _participant as p
 from v2xcloud.codec import _units as u
 from v2xcloud.codec._single import decoder_class
-from v2xcloud.codec.bsm import sec_mark_ms
 from v2xcloud.codec.frame import encode_native
 from v2xcloud.codec.message_set import MessageSet
 from v2xcloud.errors import EncodeError
@@ -36,28 +37,56 @@ _KINDS = {
 _PTC_TYPES = {kind: name for name, kind in _KINDS.items()}
 
 
+# the wire → SI converter of each scaled field, looked up once
+_ELEVATION = u.SI["elevation"]
+_SPEED, _HEADING, _ANGLE = u.SI["speed"], u.SI["heading"], u.SI["angle"]
+_ACCEL, _VERT, _YAW = u.SI["accel"], u.SI["vert"], u.SI["yaw"]
+_LENGTH, _WIDTH, _HEIGHT = u.SI["length"], u.SI["width"], u.SI["height"]
+_NONE: dict[str, Any] = {}  # an absent optional sequence: all its fields None
+
+
 def _participant(
     obj: dict[str, Any], ref: dict[str, Any], rsu_hex: str, reference_ms: int
 ) -> ParticipantState:
+    get = obj.get
     lat, lon, elevation = u.absolute(obj["pos"], ref)
-    mark = sec_mark_ms(obj["secMark"])
-    vehicle_class = (obj.get("vehicleClass") or {}).get("classification")
-    reported = obj.get("id")
-    return ParticipantState(
+    mark = obj["secMark"]
+    size = obj["size"] or _NONE
+    # 15 keywords at most per call: past that CPython packs the keywords into a dict first,
+    # which costs more than building the state in two steps when the optional parts are there
+    state = ParticipantState(
         id=f"{rsu_hex}/{obj['ptcId']}",
         kind=_KINDS.get(obj["ptcType"], ParticipantKind.UNKNOWN),
         source=ParticipantSource.RSM,
-        timestamp_ms=reference_ms if mark is None else utc_ms_from_sec_mark(mark, reference_ms),
+        timestamp_ms=reference_ms
+        if mark >= u.SEC_MARK_UNAVAILABLE_FROM
+        else utc_ms_from_sec_mark(mark, reference_ms),
         lat_deg=lat,
         lon_deg=lon,
         elevation_m=elevation,
-        **p.motion(obj),
-        **p.size(obj["size"]),
-        vehicle_class=vehicle_class,
-        transmission=obj.get("transmission"),
-        reported_id=reported.hex() if reported is not None else None,
+        speed_mps=_SPEED(get("speed")),
+        heading_deg=_HEADING(get("heading")),
+        steering_wheel_angle_deg=_ANGLE(get("angle")),
+        length_m=_LENGTH(size.get("length")),
+        width_m=_WIDTH(size.get("width")),
+        height_m=_HEIGHT(size.get("height")),
         sender_id=rsu_hex,
         detection_source=obj["source"],
+    )
+    accel, vehicle_class, reported = get("accelSet"), get("vehicleClass"), get("id")
+    transmission = get("transmission")
+    if accel is None and vehicle_class is None and reported is None and transmission is None:
+        return state
+    accel = accel or _NONE
+    return replace(
+        state,
+        accel_long_mps2=_ACCEL(accel.get("long")),
+        accel_lat_mps2=_ACCEL(accel.get("lat")),
+        accel_vert_mps2=_VERT(accel.get("vert")),
+        yaw_rate_dps=_YAW(accel.get("yaw")),
+        vehicle_class=(vehicle_class or _NONE).get("classification"),
+        transmission=transmission,
+        reported_id=reported.hex() if reported is not None else None,
     )
 
 
@@ -66,14 +95,14 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsm:
     ref = value["refPos"]
     ref_lat, ref_lon = u.position_deg(ref["lat"], ref["long"], "$.refPos", _MSG)
     rsu_hex = value["id"].hex()
-    participants = tuple(_participant(o, ref, rsu_hex, reference_ms) for o in value["participants"])
+    participants = [_participant(o, ref, rsu_hex, reference_ms) for o in value["participants"]]
     return Rsm(
         msg_count=value["msgCnt"],
         rsu_id=rsu_hex,
         ref_lat_deg=ref_lat,
         ref_lon_deg=ref_lon,
-        ref_elevation_m=u.si("elevation", ref.get("elevation")),
-        participants=participants,
+        participants=tuple(participants),
+        ref_elevation_m=_ELEVATION(ref.get("elevation")),
     )
 
 
@@ -85,6 +114,9 @@ def _ptc_id(state: ParticipantState, index: int, where: str) -> int:
     return number
 
 
+_SPEED_W, _HEADING_W = u.WIRE["speed"], u.WIRE["heading"]
+
+
 def _object_to_wire(s: ParticipantState, index: int, ref: dict[str, Any]) -> dict[str, Any]:
     where = f"$.participants[{index}]"
     obj: dict[str, Any] = {
@@ -94,8 +126,8 @@ def _object_to_wire(s: ParticipantState, index: int, ref: dict[str, Any]) -> dic
         "secMark": s.timestamp_ms % 60000,
         "pos": u.offset(s.lat_deg, s.lon_deg, s.elevation_m, ref),
         "posConfidence": {"pos": "unavailable"},
-        "speed": u.wire("speed", s.speed_mps, f"{where}.speed", _MSG),
-        "heading": u.wire("heading", s.heading_deg, f"{where}.heading", _MSG),
+        "speed": _SPEED_W(s.speed_mps, where, _MSG, ".speed"),
+        "heading": _HEADING_W(s.heading_deg, where, _MSG, ".heading"),
         "size": p.size_to_wire(s, f"{where}.size", _MSG),
     }
     if s.reported_id:

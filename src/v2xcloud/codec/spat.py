@@ -14,7 +14,14 @@ from v2xcloud.codec import _units as u
 from v2xcloud.codec._single import decoder_class
 from v2xcloud.codec.frame import encode_native
 from v2xcloud.codec.message_set import MessageSet
-from v2xcloud.model import IntersectionState, LightState, NodeId, PhaseState, SignalPhase, Spat
+from v2xcloud.model import (
+    IntersectionState,
+    LightState,
+    NodeId,
+    PhaseState,
+    SignalPhase,
+    Spat,
+)
 
 __all__ = ["Decoder", "decode", "encode", "from_wire", "node_id", "node_id_to_wire", "to_wire"]
 
@@ -58,24 +65,56 @@ def _utc_relative(mark: int | None, now_ms: int) -> float | None:
     return ((mark * 100 - now_ms % _HOUR_MS) % _HOUR_MS) / 1000
 
 
+_TIMEMARK = u.SI["timemark"]
+_LIGHTS = {light.value: light for light in LightState}
+_LIGHT_NAMES = {light: light.value for light in LightState}  # faster than the .value property
+
+
+def _counting(light: LightState, t: dict[str, Any]) -> PhaseState:
+    get = t.get
+    return PhaseState(
+        light=light,
+        start_s=_TIMEMARK(get("startTime")),
+        min_end_s=_TIMEMARK(get("minEndTime")),
+        max_end_s=_TIMEMARK(get("maxEndTime")),
+        likely_end_s=_TIMEMARK(get("likelyEndTime")),
+        time_confidence=get("timeConfidence"),
+        next_start_s=_TIMEMARK(get("nextStartTime")),
+        next_duration_s=_TIMEMARK(get("nextDuration")),
+    )
+
+
+def _utc(light: LightState, t: dict[str, Any], now_ms: int) -> PhaseState:
+    get = t.get
+    next_start_s = _utc_relative(get("nextStartUTCTime"), now_ms)
+    next_end_s = _utc_relative(get("nextEndUTCTime"), now_ms)
+    return PhaseState(
+        light=light,
+        start_s=_utc_relative(get("startUTCTime"), now_ms),
+        min_end_s=_utc_relative(get("minEndUTCTime"), now_ms),
+        max_end_s=_utc_relative(get("maxEndUTCTime"), now_ms),
+        likely_end_s=_utc_relative(get("likelyEndUTCTime"), now_ms),
+        time_confidence=get("timeConfidence"),
+        next_start_s=next_start_s,
+        next_duration_s=next_end_s - next_start_s
+        if next_start_s is not None and next_end_s is not None
+        else next_end_s,
+    )
+
+
 def _phase_state(state: dict[str, Any], now_ms: int) -> PhaseState:
-    values: dict[str, Any] = {}
+    name = state["light"]
+    light = LightState.UNAVAILABLE if name is None else _LIGHTS.get(name) or LightState(name)
     timing = state.get("timing")
-    if timing is not None:
-        kind, t = timing
-        if kind == "counting":
-            values = {
-                f: u.si("timemark", t.get(w)) for f, w in zip(_FIELDS, _COUNTING, strict=True)
-            }
-        else:
-            values = {
-                f: _utc_relative(t.get(w), now_ms) for f, w in zip(_FIELDS, _UTC, strict=True)
-            }
-            if values["next_start_s"] is not None and values["next_duration_s"] is not None:
-                values["next_duration_s"] -= values["next_start_s"]
-        values["time_confidence"] = t.get("timeConfidence")
-    light = LightState(state["light"]) if state["light"] is not None else LightState.UNAVAILABLE
-    return PhaseState(light=light, **values)
+    if timing is None:
+        return PhaseState(light=light)
+    kind, t = timing
+    if kind == "counting":
+        return _counting(light, t)
+    return _utc(light, t, now_ms)
+
+
+_STATUS = p.flags("IntersectionStatusObject")
 
 
 def _intersection(value: dict[str, Any], default_ms: int, reference_ms: int) -> IntersectionState:
@@ -87,9 +126,11 @@ def _intersection(value: dict[str, Any], default_ms: int, reference_ms: int) -> 
         )
         for ph in value["phases"]
     )
-    status = u.bits_of(value["status"], p.named_bits("IntersectionStatusObject"))
     return IntersectionState(
-        node=node_id(value["intersectionId"]), status=status, timestamp_ms=own_ms, phases=phases
+        node=node_id(value["intersectionId"]),
+        status=_STATUS.names(value["status"]),
+        timestamp_ms=own_ms,
+        phases=phases,
     )
 
 
@@ -107,33 +148,45 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> Spat:
     )
 
 
+_TIMEMARK_W = u.WIRE["timemark"]
+
+
 def _timing_to_wire(state: PhaseState, where: str) -> dict[str, Any] | None:
     if state.start_s is None and state.likely_end_s is None:
         return None
-    out: dict[str, Any] = {}
-    for field, wire_name in zip(_FIELDS, _COUNTING, strict=True):
-        seconds = getattr(state, field)
-        if seconds is not None or wire_name in ("startTime", "likelyEndTime"):
-            out[wire_name] = u.wire("timemark", seconds, f"{where}.{wire_name}", _MSG)
+    # startTime and likelyEndTime are required: None becomes the 'unavailable' TimeMark
+    out: dict[str, Any] = {"startTime": _TIMEMARK_W(state.start_s, where, _MSG, ".startTime")}
+    if state.min_end_s is not None:
+        out["minEndTime"] = _TIMEMARK_W(state.min_end_s, where, _MSG, ".minEndTime")
+    if state.max_end_s is not None:
+        out["maxEndTime"] = _TIMEMARK_W(state.max_end_s, where, _MSG, ".maxEndTime")
+    out["likelyEndTime"] = _TIMEMARK_W(state.likely_end_s, where, _MSG, ".likelyEndTime")
+    if state.next_start_s is not None:
+        out["nextStartTime"] = _TIMEMARK_W(state.next_start_s, where, _MSG, ".nextStartTime")
+    if state.next_duration_s is not None:
+        out["nextDuration"] = _TIMEMARK_W(state.next_duration_s, where, _MSG, ".nextDuration")
     if state.time_confidence is not None:
         out["timeConfidence"] = state.time_confidence
     return out
 
 
+def _phase_to_wire(phase: SignalPhase, where: str) -> dict[str, Any]:
+    states = []
+    for m, s in enumerate(phase.states):
+        wire_state: dict[str, Any] = {"light": _LIGHT_NAMES[s.light]}
+        if s.start_s is not None or s.likely_end_s is not None:
+            timing = _timing_to_wire(s, f"{where}.phaseStates[{m}].timing")
+            wire_state["timing"] = ("counting", timing)
+        states.append(wire_state)
+    return {"id": phase.phase_id, "phaseStates": states}
+
+
 def _intersection_to_wire(i: IntersectionState, n: int) -> dict[str, Any]:
-    phases = []
-    for k, ph in enumerate(i.phases):
-        states = []
-        for m, s in enumerate(ph.states):
-            wire_state: dict[str, Any] = {"light": s.light.value}
-            timing = _timing_to_wire(s, f"$.intersections[{n}].phases[{k}].phaseStates[{m}].timing")
-            if timing is not None:
-                wire_state["timing"] = ("counting", timing)
-            states.append(wire_state)
-        phases.append({"id": ph.phase_id, "phaseStates": states})
+    where = f"$.intersections[{n}]"
+    phases = [_phase_to_wire(ph, f"{where}.phases[{k}]") for k, ph in enumerate(i.phases)]
     out: dict[str, Any] = {
         "intersectionId": node_id_to_wire(i.node),
-        "status": u.bits_from(i.status, p.named_bits("IntersectionStatusObject"), 16),
+        "status": _STATUS.to_wire(i.status, 16),
         "phases": phases,
     }
     if i.timestamp_ms is not None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+from _roadside_scene import FRAME, junction_map, spat, vehicle, view_of
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.lta import LeftTurnAssist
-from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model import AdvisoryLevel, LightState, ParticipantState
+from v2xcloud.twin.testing import state_at
 
 LEFT = {"exterior_lights": frozenset({"leftTurnSignalOn"})}
 
@@ -65,3 +67,33 @@ def test_no_warning_across_levels() -> None:
     waiting = Mover("waiting", straight(1.75, 0.0, 0.0, 0.0), fields={**LEFT, "elevation_m": 10.0})
     oncoming = Mover("oncoming", straight(-1.75, 60.0, 13.0, 180.0), fields={"elevation_m": 0.0})
     assert run(LeftTurnAssist(), [waiting, oncoming], seconds=4.0) == []
+
+
+def _signalling(pid: str, y_m: float, speed_mps: float) -> ParticipantState:
+    """A BSM car on MAP lane 1 (x = 0, north-bound, stop line at y = 0) signalling left."""
+    return state_at(
+        pid, x_m=0.0, y_m=y_m, t_ms=0, speed_mps=speed_mps, heading_deg=0.0, frame=FRAME, **LEFT
+    )
+
+
+def _lta_egos(*items: object) -> set[str]:
+    view = view_of(junction_map(), *items)
+    return {a.ego_id for a in LeftTurnAssist().on_tick(view, 0)}
+
+
+def test_with_map_a_signalling_driver_turns_at_the_junction_not_where_it_is() -> None:
+    # 80 m before the stop line the turn is 6 s away: the car it meets now is long gone
+    meeting = vehicle("meeting", -3.5, -60.0, 12.0, 180.0)
+    assert _lta_egos(_signalling("far", -80.0, 12.0), meeting) == set()
+    oncoming = vehicle("oncoming", -3.5, 25.0, 12.0, 180.0)
+    # at the stop line the turn starts now and cuts across the oncoming car
+    assert _lta_egos(_signalling("near", -3.0, 6.0), oncoming) == {"near"}
+
+
+def test_no_warning_to_a_turner_whose_movement_is_red() -> None:
+    oncoming = vehicle("oncoming", -3.5, 25.0, 12.0, 180.0)
+    red = spat(0, phase1=(LightState.RED, 20.0, LightState.PROTECTED_GREEN, 50.0))
+    green = spat(0, phase1=(LightState.PERMISSIVE_GREEN, 20.0, LightState.RED, 50.0))
+    # 6 m/s at 5 m needs 3.6 m/s² to stop: the red holds it; on green it is warned
+    assert _lta_egos(red, _signalling("turner", -5.0, 6.0), oncoming) == set()
+    assert _lta_egos(green, _signalling("turner", -5.0, 6.0), oncoming) == {"turner"}

@@ -8,6 +8,11 @@ is safe); oncoming vehicles (heading difference ≥ ``min_oncoming_deg``, ahead)
 constant velocity. Both are sampled every ``step_s`` up to ``horizon_s``; the first time they
 come within ``conflict_m`` (plus half widths) is the time to conflict: warning at ≤ ``warn_s``,
 imminent at ≤ ``imminent_s``.
+
+With MAP, a driver who signals on an approach lane turns at the junction, not where it is:
+its path runs straight to the stop line (``to_stop_m``), then turns. A red light holds
+parties back (``_signals.held_by_signal``): an oncoming car stopping for red is no conflict,
+nor is a turner whose own movement is red.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.apps._select import F_LEFT_SIGNAL, is_motor, motor
+from v2xcloud.apps._signals import held_by_signal
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
 from v2xcloud.geo import LaneMap
@@ -73,6 +79,10 @@ class LeftTurnAssist(App):
             & pairs.same_level
         )
         pairs = pairs.select(keep)
+        if len(pairs) and view.lanes is not None:  # parties a red light holds back
+            pairs = pairs.select(
+                ~(held_by_signal(view, pairs.ego) | held_by_signal(view, pairs.other))
+            )
         if len(pairs) == 0:
             return Hits.empty()
         t_conf = self._time_to_conflict(view, pairs.ego, pairs.other)
@@ -98,11 +108,22 @@ class LeftTurnAssist(App):
         t = np.arange(1, round(cfg.horizon_s / cfg.step_s) + 1) * cfg.step_s
         speed = np.maximum(view.speed_mps[e], cfg.min_turn_speed_mps)
         own = view.yaw_rate_dps[e]
-        yaw = np.where(own <= -cfg.turn_yaw_dps, own, -np.degrees(speed / cfg.turn_radius_m))
+        is_turning = own <= -cfg.turn_yaw_dps
+        yaw = np.where(is_turning, own, -np.degrees(speed / cfg.turn_radius_m))
+        # a signalling driver on an approach lane goes straight on to the stop line first
+        to_stop = view.to_stop_m[e]
+        ahead_m = np.where(~is_turning & (view.lane[e] >= 0) & (to_stop > 0), to_stop, 0.0)
+        heading = view.heading_deg[e]
+        h = np.radians(heading)
+        sx, sy = view.x_m[e] + np.sin(h) * ahead_m, view.y_m[e] + np.cos(h) * ahead_m
+        t_start = (ahead_m / speed)[:, None]
         ex, ey, _ = predict_ctrv(
-            view.x_m[e][:, None], view.y_m[e][:, None], speed[:, None],
-            view.heading_deg[e][:, None], yaw[:, None], t[None, :],
+            sx[:, None], sy[:, None], speed[:, None],
+            heading[:, None], yaw[:, None], np.maximum(t[None, :] - t_start, 0.0),
         )  # fmt: skip
+        before = t[None, :] < t_start
+        ex = np.where(before, view.x_m[e][:, None] + (speed * np.sin(h))[:, None] * t[None, :], ex)
+        ey = np.where(before, view.y_m[e][:, None] + (speed * np.cos(h))[:, None] * t[None, :], ey)
         ox, oy = predict_cv(
             view.x_m[o][:, None], view.y_m[o][:, None],
             view.vx_mps[o][:, None], view.vy_mps[o][:, None], t[None, :],

@@ -11,6 +11,11 @@ short-range pairs (``head_on_radius_m``: at 70 m it sees 3 s ahead up to 23 m/s 
 Warning when it is ≤ ``pass_s`` (the time an overtaking manoeuvre needs), imminent when ≤
 ``imminent_s``. Oncoming traffic in its own lane on the other side of the road, as on any
 two-way road, is not a hazard.
+
+A left signal means a pass only with a reason and a need for the opposing lane: a slower
+vehicle ahead in its lane within ``lead_m``, and (with a MAP match) no other same-way lane on
+its link (a multi-lane road is passed on its own side) and no left turn allowed from its lane
+within ``turn_zone_m`` of the stop line (a driver indicating to turn at the junction).
 """
 
 from __future__ import annotations
@@ -20,9 +25,17 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import F_LEFT_SIGNAL, SHARED_RADIUS_M, gap_m, is_motor, motor
+from v2xcloud.apps._select import (
+    F_LEFT_SIGNAL,
+    SHARED_RADIUS_M,
+    gap_m,
+    in_lane_ahead,
+    is_motor,
+    motor,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc
+from v2xcloud.geo import LaneMap
 from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["DnpwConfig", "DoNotPassWarning"]
@@ -39,6 +52,8 @@ class DnpwConfig(AppConfig, frozen=True, kw_only=True):
     min_oncoming_deg: float = 150.0
     half_width_m: float = 1.8
     opposing_lane_m: float = 3.5
+    lead_m: float = 60.0
+    turn_zone_m: float = 150.0
 
 
 class DoNotPassWarning(App):
@@ -57,8 +72,10 @@ class DoNotPassWarning(App):
         passing = (
             fast & ((view.flags & F_LEFT_SIGNAL) != 0) if view.any_flag(F_LEFT_SIGNAL) else None
         )
-        if passing is not None and passing.any():  # long range, but only for the few who signal
-            pairs = view.neighbours(passing.nonzero()[0], cfg.radius_m)
+        if passing is not None and passing.any():
+            passing = self._would_pass(view, passing.nonzero()[0])
+        if passing is not None and passing.size:  # long range, but only for the few who pass
+            pairs = view.neighbours(passing, cfg.radius_m)
             parts.append(
                 pairs.select(self._oncoming(pairs, -cfg.opposing_lane_m - cfg.half_width_m))
             )
@@ -72,6 +89,21 @@ class DoNotPassWarning(App):
             level=np.concatenate([h.level for h in hits]),
             ttc_s=np.concatenate([h.ttc_s for h in hits]),
         )
+
+    def _would_pass(self, view: SceneView, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The signalling ``rows`` that pass into the opposing lane (module docstring)."""
+        cfg = self.config
+        ahead = view.neighbours(rows, cfg.lead_m, focused=False)
+        slower = in_lane_ahead(ahead, half_width_m=cfg.half_width_m, max_heading_diff_deg=30.0)
+        slower &= view.speed_mps[ahead.other] < view.speed_mps[ahead.ego] + 0.5
+        rows = np.unique(ahead.ego[slower])
+        if view.lanes is None or rows.size == 0:
+            return rows
+        lane = view.lane[rows]
+        multi, left = view.shared("apps.dnpw.lanes", lambda: _lane_kinds(view.lanes))
+        safe = np.maximum(lane, 0)
+        turning = left[safe] & (view.to_stop_m[rows] <= cfg.turn_zone_m)
+        return rows[(lane < 0) | ~(multi[safe] | turning)]
 
     def _head_on(self, view: SceneView, fast: npt.NDArray[np.bool_]) -> PairTable:
         """Directed pairs meeting head-on in one corridor, from the shared short-range pairs."""
@@ -107,3 +139,21 @@ class DoNotPassWarning(App):
             ttm, warn_s=cfg.pass_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
         )
         return Hits(ego=pairs.ego, other=pairs.other, level=level, ttc_s=ttm)
+
+
+def _lane_kinds(lanes: LaneMap | None) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per MAP lane: (its link has another vehicle lane, a left turn is allowed from it)."""
+    if lanes is None:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    links: dict[tuple[object, object], int] = {}
+    for info in lanes.lanes:
+        if info.lane.lane_type == "vehicle":
+            key = (info.upstream_node, info.node)
+            links[key] = links.get(key, 0) + 1
+    multi = [links.get((i.upstream_node, i.node), 0) >= 2 for i in lanes.lanes]
+    left = [
+        "maneuverLeftAllowed" in i.lane.maneuvers
+        or any("maneuverLeftAllowed" in c.maneuvers for c in i.lane.connections)
+        for i in lanes.lanes
+    ]
+    return np.array(multi, dtype=bool), np.array(left, dtype=bool)

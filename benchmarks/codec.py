@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/codec.py [--seconds 1.0]
 
-Frames: the real 2017 captures (BSM, MAP, SPAT, RSM, RSI, from ../shared/reference) and one
-Day-2 PSM built here. Columns:
+Frames: the real 2017 captures (BSM, MAP, SPAT, RSM, RSI, from ../shared/reference), the
+captured RSM grown to 16 objects ("RSM ×16") and one Day-2 PSM, both built here. Columns:
   asn1tools   asn1tools' own UPER decode (the baseline)
   decode      v2xcloud.codec.decode: UPER → native, constraint and length checks, Decoded
   +json       decode, then the lossless CSAE JSON
@@ -78,6 +78,23 @@ def _psm() -> bytes:
     )
 
 
+def _rsm16(frame: bytes) -> bytes:
+    """The captured RSM with its object repeated to 16 (the most an RSM carries), every other
+    one with an acceleration set and a vehicle class, so per-object costs show."""
+    _, value = compiled(MessageSet.CSAE2017).decode("MessageFrame", frame)
+    first = value["participants"][0]
+    objects = []
+    for n in range(16):
+        obj = {**first, "ptcId": n + 1}
+        if n % 2:
+            obj["accelSet"] = {"long": 10 * n, "lat": -5, "vert": 0, "yaw": 25}
+            obj["vehicleClass"] = {"classification": 10}
+        objects.append(obj)
+    return encode_native(
+        ("rsmFrame", {**value, "participants": objects}), message_set=MessageSet.CSAE2017
+    )
+
+
 def frames() -> dict[str, tuple[MessageSet, bytes]]:
     """Message type → (set, one frame)."""
     out: dict[str, tuple[MessageSet, bytes]] = {}
@@ -88,6 +105,7 @@ def frames() -> dict[str, tuple[MessageSet, bytes]]:
             result = decode(f.frame, message_set=MessageSet.CSAE2017)
             assert isinstance(result, Decoded)
             out.setdefault(result.message_type, (MessageSet.CSAE2017, f.frame))
+    out["RSM ×16"] = (MessageSet.CSAE2017, _rsm16(out["RSM"][1]))
     out["PSM (Day-2)"] = (MessageSet.CSAE2020, _psm())
     return out
 

@@ -107,35 +107,36 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsm:
 
 
 def _ptc_id(state: ParticipantState, index: int, where: str) -> int:
-    tail = state.id.rsplit("/", 1)[-1]
+    tail = state.id.rpartition("/")[2]
     number = int(tail) if tail.isdigit() else index + 1
     if not 0 <= number <= 65535:
-        raise EncodeError(_MSG, f"ptcId {number} is outside 0..65535", where=where)
+        raise EncodeError(_MSG, f"ptcId {number} is outside 0..65535", where=where + ".ptcId")
     return number
 
 
 _SPEED_W, _HEADING_W = u.WIRE["speed"], u.WIRE["heading"]
+_OBJECT_PATHS = tuple(f"$.participants[{i}]" for i in range(16))  # an RSM carries 1..16
 
 
 def _object_to_wire(s: ParticipantState, index: int, ref: dict[str, Any]) -> dict[str, Any]:
-    where = f"$.participants[{index}]"
+    where = _OBJECT_PATHS[index]
     obj: dict[str, Any] = {
         "ptcType": _PTC_TYPES.get(s.kind, "unknown"),
-        "ptcId": _ptc_id(s, index, f"{where}.ptcId"),
+        "ptcId": _ptc_id(s, index, where),
         "source": s.detection_source or "unknown",
         "secMark": s.timestamp_ms % 60000,
         "pos": u.offset(s.lat_deg, s.lon_deg, s.elevation_m, ref),
         "posConfidence": {"pos": "unavailable"},
         "speed": _SPEED_W(s.speed_mps, where, _MSG, ".speed"),
         "heading": _HEADING_W(s.heading_deg, where, _MSG, ".heading"),
-        "size": p.size_to_wire(s, f"{where}.size", _MSG),
+        "size": p.size_to_wire(s, where + ".size", _MSG),
     }
     if s.reported_id:
         obj["id"] = bytes.fromhex(s.reported_id)
     if s.transmission:
         obj["transmission"] = s.transmission
     if s.accel_long_mps2 is not None or s.accel_lat_mps2 is not None:
-        obj["accelSet"] = p.accel_to_wire(s, f"{where}.accelSet", _MSG)
+        obj["accelSet"] = p.accel_to_wire(s, where + ".accelSet", _MSG)
     if s.vehicle_class is not None:
         obj["vehicleClass"] = {"classification": s.vehicle_class}
     return obj

@@ -97,3 +97,13 @@ def test_no_warning_to_a_turner_whose_movement_is_red() -> None:
     # 6 m/s at 5 m needs 3.6 m/s² to stop: the red holds it; on green it is warned
     assert _lta_egos(red, _signalling("turner", -5.0, 6.0), oncoming) == set()
     assert _lta_egos(green, _signalling("turner", -5.0, 6.0), oncoming) == {"turner"}
+
+
+def test_a_fast_signalling_driver_slows_down_before_it_can_turn() -> None:
+    # 15 m/s cannot turn on a 12 m radius: it brakes to 8 m/s over ~27 m first, so a car
+    # 30 m ahead is passed before the turn, one 70 m ahead meets it in the turn
+    fast = Mover("fast", straight(1.75, 0, 15.0, 0.0), fields=LEFT)
+    near = Mover("near", straight(-1.75, 30.0, 12.0, 180.0))
+    assert run(LeftTurnAssist(), [fast, near], seconds=1.0) == []
+    later = Mover("later", straight(-1.75, 70.0, 12.0, 180.0))
+    assert first(run(LeftTurnAssist(), [fast, later], seconds=1.0), "fast", "later") is not None

@@ -4,7 +4,8 @@ A vehicle intends to turn left when it turns left (yaw rate ≤ −``turn_yaw_dp
 left, or is matched to a MAP lane whose only manoeuvre is a left turn. Its turn is predicted
 with a constant turn rate (its own, or ``speed / turn_radius_m`` when it only signals, at no
 less than ``min_turn_speed_mps`` so that a driver waiting to turn learns whether turning *now*
-is safe); oncoming vehicles (heading difference ≥ ``min_oncoming_deg``, ahead) go straight at
+is safe, and at most ``max_turn_speed_mps``: a faster driver who only signals first slows
+down at ``turn_decel_mps2``, going straight on meanwhile); oncoming vehicles (heading difference ≥ ``min_oncoming_deg``, ahead) go straight at
 constant velocity. Both are sampled every ``step_s`` up to ``horizon_s``; the first time they
 come within ``conflict_m`` (plus half widths) is the time to conflict: warning at ≤ ``warn_s``,
 imminent at ≤ ``imminent_s``.
@@ -39,6 +40,8 @@ class LtaConfig(AppConfig, frozen=True, kw_only=True):
     turn_yaw_dps: float = 4.0
     turn_radius_m: float = 12.0
     min_turn_speed_mps: float = 4.0
+    max_turn_speed_mps: float = 8.0
+    turn_decel_mps2: float = 3.0
     min_oncoming_deg: float = 135.0
     min_other_speed_mps: float = 2.0
     conflict_m: float = 1.0
@@ -109,16 +112,20 @@ class LeftTurnAssist(App):
         speed = np.maximum(view.speed_mps[e], cfg.min_turn_speed_mps)
         own = view.yaw_rate_dps[e]
         is_turning = own <= -cfg.turn_yaw_dps
-        yaw = np.where(is_turning, own, -np.degrees(speed / cfg.turn_radius_m))
-        # a signalling driver on an approach lane goes straight on to the stop line first
+        turn_speed = np.where(is_turning, speed, np.minimum(speed, cfg.max_turn_speed_mps))
+        yaw = np.where(is_turning, own, -np.degrees(turn_speed / cfg.turn_radius_m))
+        # a signalling driver goes straight on while it slows to turning speed, and on an
+        # approach lane up to the stop line
+        slow_m = (speed**2 - turn_speed**2) / (2.0 * cfg.turn_decel_mps2)
         to_stop = view.to_stop_m[e]
-        ahead_m = np.where(~is_turning & (view.lane[e] >= 0) & (to_stop > 0), to_stop, 0.0)
+        line_m = np.where((view.lane[e] >= 0) & (to_stop > 0), to_stop, 0.0)
+        ahead_m = np.where(is_turning, 0.0, np.maximum(slow_m, line_m))
         heading = view.heading_deg[e]
         h = np.radians(heading)
         sx, sy = view.x_m[e] + np.sin(h) * ahead_m, view.y_m[e] + np.cos(h) * ahead_m
         t_start = (ahead_m / speed)[:, None]
         ex, ey, _ = predict_ctrv(
-            sx[:, None], sy[:, None], speed[:, None],
+            sx[:, None], sy[:, None], turn_speed[:, None],
             heading[:, None], yaw[:, None], np.maximum(t[None, :] - t_start, 0.0),
         )  # fmt: skip
         before = t[None, :] < t_start

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from _roadside_scene import junction_map, spat, vehicle, view_of
+from _roadside_scene import NODE, junction_map, latlon, spat, vehicle, view_of
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
-from v2xcloud.model import AdvisoryLevel, LightState
+from v2xcloud.model import (
+    AdvisoryLevel,
+    Connection,
+    Lane,
+    LightState,
+    MapData,
+    MapLink,
+    MapNode,
+    NodeId,
+)
 
 
 def test_crossing_vehicles_on_a_collision_course_are_both_warned_in_time() -> None:
@@ -88,3 +97,44 @@ def test_cross_traffic_held_by_red_is_no_conflict_party() -> None:
         vehicle("b", -15, 10, 10.0, 90.0),
     )
     assert {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)} == {"a", "b"}
+
+
+def _two_approaches() -> MapData:
+    """Lane 1 north-bound to y = 0 (phase 1) and lane 21 east-bound to x = -8 (phase 2)."""
+
+    def lane(
+        lane_id: int, start: tuple[float, float], stop: tuple[float, float], phase: int
+    ) -> Lane:
+        conn = Connection(
+            remote_node=NODE,
+            remote_lane_id=lane_id + 10,
+            phase_id=phase,
+            maneuvers=frozenset({"maneuverStraightAllowed"}),
+        )
+        return Lane(
+            lane_id=lane_id,
+            lane_type="vehicle",
+            points=(latlon(*start), latlon(*stop)),
+            connections=(conn,),
+        )
+
+    south = MapLink(upstream_node=NodeId(region=None, id=1), lanes=(lane(1, (0, -300), (0, 0), 1),))
+    west = MapLink(
+        upstream_node=NodeId(region=None, id=2), lanes=(lane(21, (-300, 10), (-8, 10), 2),)
+    )
+    lat, lon = latlon(0, 10)
+    node = MapNode(id=NODE, lat_deg=lat, lon_deg=lon, in_links=(south, west))
+    return MapData(msg_count=1, nodes=(node,))
+
+
+def test_streams_the_signal_program_separates_are_not_warned() -> None:
+    # a (lane 1) and b (lane 21) reach (0, 10) together at constant velocity
+    cars = (vehicle("a", 0, -20, 10.0, 0.0), vehicle("b", -30, 10, 10.0, 90.0))
+    go = (LightState.PROTECTED_GREEN, 20.0, LightState.RED, 50.0)
+
+    def warned(*items: object) -> set[str]:
+        view = view_of(_two_approaches(), *items, *cars)
+        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+
+    assert warned() == {"a", "b"}  # no SPAT: priority unknown, a real crossing conflict
+    assert warned(spat(0, phase1=go, phase2=go)) == set()  # both green: not crossing streams

@@ -7,6 +7,11 @@ and it can still stop there: the deceleration it needs (``v² / 2d``) is at most
 ``stop_decel_mps2`` or it is already braking that hard. A vehicle that cannot stop any more
 (a red-light runner) stays a conflict party, as does everyone without MAP, SPAT or lane match.
 ICW and LTA use this to drop cross traffic a red light holds back.
+
+Two vehicles on approach lanes of the same signalised junction that both may go when they
+arrive are separated by the signal program (crossing streams never share a green), and two
+vehicles approaching different junctions meet at neither: ``signal_separated`` tells ICW
+that such straight-line crossings are no conflict.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from v2xcloud.apps.rlvw import red_at_arrival
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 
-__all__ = ["held_by_signal", "lane_timings"]
+__all__ = ["held_by_signal", "lane_timings", "signal_separated"]
 
 STOP_DECEL_MPS2 = 4.0  # braking a driver facing red still does (above it: may run the light)
 
@@ -63,3 +68,34 @@ def held_by_signal(
         arrival_s = float(to_stop[k] / speed[k])
         held[k] = all(t is not None and red_at_arrival(t, arrival_s) for t in timings)
     return held
+
+
+def _free_at_arrival(view: SceneView, row: int) -> bool:
+    """Whether some restricted movement of the row's lane is not red when it arrives."""
+    timings = lane_timings(view, int(view.lane[row]))
+    if timings is None:
+        return False
+    arrival_s = float(view.to_stop_m[row] / max(float(view.speed_mps[row]), 0.1))
+    return any(t is not None and not red_at_arrival(t, arrival_s) for t in timings)
+
+
+def signal_separated(
+    view: SceneView, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Per pair (a[k], b[k]) of vehicles both before a stop line: True when they approach
+    different junctions, or the same signalised one and both may go when they arrive."""
+    out = np.zeros(a.size, dtype=bool)
+    if view.lanes is None or a.size == 0:
+        return out
+    joined = junctions_of(view)
+    if not joined.junctions:
+        return out
+    la, lb = view.lane[a], view.lane[b]
+    on = (la >= 0) & (lb >= 0) & (view.to_stop_m[a] > 0) & (view.to_stop_m[b] > 0)
+    ja = np.where(on, joined.junction_of_lane[np.maximum(la, 0)], -1)
+    jb = np.where(on, joined.junction_of_lane[np.maximum(lb, 0)], -1)
+    known = (ja >= 0) & (jb >= 0)
+    out[known & (ja != jb)] = True
+    for k in np.flatnonzero(known & (ja == jb)).tolist():
+        out[k] = _free_at_arrival(view, int(a[k])) and _free_at_arrival(view, int(b[k]))
+    return out

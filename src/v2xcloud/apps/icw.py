@@ -9,7 +9,9 @@ reaches the conflict point within ``warn_s`` and the PET is ≤ ``pet_s``; immin
 occupations overlap and it gets there within ``imminent_s``. Paths already passed
 (diverging), stopped vehicles and parallel traffic never qualify, nor does a vehicle a red
 light holds back (``_signals.held_by_signal``: MAP-matched before its stop line, red at its
-arrival and able to stop), so cross traffic waiting for green never alarms the green flow.
+arrival and able to stop), so cross traffic waiting for green never alarms the green flow,
+nor a pair the signal program separates or that approaches two different junctions
+(``_signals.signal_separated``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 import numpy as np
 
 from v2xcloud.apps._select import IMMINENT, K_VEHICLE, SHARED_RADIUS_M, WARNING
-from v2xcloud.apps._signals import held_by_signal
+from v2xcloud.apps._signals import held_by_signal, signal_separated
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
@@ -68,6 +70,7 @@ class IntersectionCollisionWarning(App):
         k = (ahead & soon).nonzero()[0]  # usually a small part of the crossing pairs
         if k.size and view.lanes is not None:  # cross traffic a red light holds is no party
             k = k[~(held_by_signal(view, a[k]) | held_by_signal(view, b[k]))]
+            k = k[~signal_separated(view, a[k], b[k])]
         if k.size == 0:
             return Hits.empty()
         # one unordered pair warns each of the two vehicles with its own arrival time

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from _roadside_scene import junction_map, spat, vehicle, view_of
+from _roadside_scene import FRAME, junction_map, spat, vehicle, view_of
 
 from v2xcloud.apps.rlvw import RedLightViolationWarning, red_at_arrival, stopping_distance_m
-from v2xcloud.model import AdvisoryLevel, LightState
+from v2xcloud.model import AdvisoryLevel, LightState, ParticipantState
 from v2xcloud.twin.junction import PhaseTiming
+from v2xcloud.twin.testing import state_at
 
 RED, GREEN, YELLOW = LightState.RED, LightState.PROTECTED_GREEN, LightState.YELLOW
 
@@ -83,3 +84,18 @@ def test_between_a_red_lane_and_a_green_lane_is_not_warned_but_between_two_reds_
     between = vehicle("k", 1.6, -20, 14.0)
     assert _warned(spat(0, phase1=red, phase2=green), between) == {}
     assert _warned(spat(0, phase1=red, phase2=red), between) == {"k": AdvisoryLevel.WARNING}
+
+
+def test_vehicle_already_braking_to_stop_in_time_is_not_warned() -> None:
+    red = spat(0, phase1=(RED, 20.0, GREEN, 50.0))
+
+    def car(pid: str, accel_mps2: float) -> ParticipantState:
+        return state_at(
+            pid, x_m=0.0, y_m=-20.0, t_ms=0, speed_mps=14.0, frame=FRAME,
+            accel_long_mps2=accel_mps2,
+        )  # fmt: skip
+
+    # 14 m/s at 20 m: stopping comfortably is no longer possible, but braking at 5.5 m/s²
+    # stops it after 17.8 m; braking at 2 m/s² would take 49 m
+    assert _warned(red, car("braking", -5.5)) == {}
+    assert _warned(red, car("coasting", -2.0)) == {"coasting": AdvisoryLevel.WARNING}

@@ -1,5 +1,6 @@
 """RLVW, red light violation warning: the vehicle will pass its stop line on red at its current
 speed, and a comfortable deceleration (after a reaction time) can no longer stop it before.
+A vehicle whose observed deceleration already stops it before the line is not warned.
 
 Movements that may turn on red (``maneuverRightTurnOnRedAllowed``/``LeftTurnOnRed``) never
 warn; a lane with several movements warns only if every restricted movement is red at arrival.
@@ -48,11 +49,15 @@ def red_at_arrival(timing: PhaseTiming, arrival_s: float) -> bool:
 
 class RlvwConfig(AppConfig, frozen=True, kw_only=True):
     """RLVW thresholds: ``comfortable_decel_mps2`` is the braking a driver accepts,
-    ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time)."""
+    ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time),
+    ``reaction_s`` the perception-reaction time to a signal the driver already sees; a vehicle
+    already braking (≥ ``min_braking_mps2``) hard enough to stop before the line is not
+    warned."""
 
     comfortable_decel_mps2: float = 3.0
     max_decel_mps2: float = 6.0
-    reaction_s: float = 1.0
+    reaction_s: float = 0.7
+    min_braking_mps2: float = 0.5
     range_m: float = 150.0
     min_speed_mps: float = 2.0
     ambiguity_m: float = 2.5
@@ -95,6 +100,9 @@ class RedLightViolationWarning(RoadApp):
             )
             if d_stop <= a.to_stop_m:
                 continue  # can still stop comfortably
+            braking = -float(view.accel_mps2[a.index])
+            if braking >= cfg.min_braking_mps2 and v * v / (2.0 * braking) <= a.to_stop_m:
+                continue  # already braking hard enough to stop before the line
             arrival_s = a.to_stop_m / v
             conns = [
                 c

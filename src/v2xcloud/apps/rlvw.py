@@ -52,12 +52,15 @@ class RlvwConfig(AppConfig, frozen=True, kw_only=True):
     ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time),
     ``reaction_s`` the perception-reaction time to a signal the driver already sees; a vehicle
     already braking (≥ ``min_braking_mps2``) hard enough to stop before the line is not
-    warned."""
+    warned. Facing a red that already shows (not a yellow about to change), drivers brake
+    later and firmer: the test there is ``red_decel_mps2`` (normal firm braking, 4.5 m/s²,
+    SUMO's default car decel)."""
 
     comfortable_decel_mps2: float = 3.0
     max_decel_mps2: float = 6.0
     reaction_s: float = 0.7
     min_braking_mps2: float = 0.5
+    red_decel_mps2: float = 4.5
     range_m: float = 150.0
     min_speed_mps: float = 2.0
     ambiguity_m: float = 2.5
@@ -113,6 +116,10 @@ class RedLightViolationWarning(RoadApp):
             timings = [a.junction.phase(c.phase_id, now_ms) for c in conns]
             if not timings or any(t is None or not red_at_arrival(t, arrival_s) for t in timings):
                 continue
+            if all(t is not None and t.light.is_red for t in timings) and a.to_stop_m >= (
+                stopping_distance_m(v, decel_mps2=cfg.red_decel_mps2, reaction_s=cfg.reaction_s)
+            ):
+                continue  # red already shows: a driver who sees it brakes firmly, and still can
             hard = stopping_distance_m(v, decel_mps2=cfg.max_decel_mps2, reaction_s=0.0)
             level = AdvisoryLevel.IMMINENT if hard > a.to_stop_m else AdvisoryLevel.WARNING
             stop = a.junction.stop_xy[a.lane]

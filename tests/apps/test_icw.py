@@ -138,3 +138,14 @@ def test_streams_the_signal_program_separates_are_not_warned() -> None:
 
     assert warned() == {"a", "b"}  # no SPAT: priority unknown, a real crossing conflict
     assert warned(spat(0, phase1=go, phase2=go)) == set()  # both green: not crossing streams
+
+
+def test_a_vehicle_signalling_a_turn_is_not_predicted_straight_across() -> None:
+    # the crossing of the first test, but "east" indicates a right turn: it will not cross
+    north = Mover("north", straight(0, -72.0, 12.0, 0.0))
+    east = Mover(
+        "east",
+        straight(-60.0, 0, 10.0, 90.0),
+        fields={"exterior_lights": frozenset({"rightTurnSignalOn"})},
+    )
+    assert run(IntersectionCollisionWarning(), [north, east], seconds=6.0) == []

@@ -82,7 +82,7 @@ def _free_at_arrival(view: SceneView, row: int) -> bool:
 def signal_separated(
     view: SceneView, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.bool_]:
-    """Per pair (a[k], b[k]) of vehicles both before a stop line: True when they approach
+    """Per pair (a[k], b[k]) of vehicles both before (or at) a stop line: True when they approach
     different junctions, or the same signalised one and both may go when they arrive."""
     out = np.zeros(a.size, dtype=bool)
     if view.lanes is None or a.size == 0:
@@ -91,7 +91,7 @@ def signal_separated(
     if not joined.junctions:
         return out
     la, lb = view.lane[a], view.lane[b]
-    on = (la >= 0) & (lb >= 0) & (view.to_stop_m[a] > 0) & (view.to_stop_m[b] > 0)
+    on = (la >= 0) & (lb >= 0) & (view.to_stop_m[a] >= 0) & (view.to_stop_m[b] >= 0)
     ja = np.where(on, joined.junction_of_lane[np.maximum(la, 0)], -1)
     jb = np.where(on, joined.junction_of_lane[np.maximum(lb, 0)], -1)
     known = (ja >= 0) & (jb >= 0)

@@ -7,11 +7,12 @@ half length plus the other's half width takes to pass; the post-encroachment tim
 the gap between the two occupations (≤ 0: they would collide). The ego is warned when it
 reaches the conflict point within ``warn_s`` and the PET is ≤ ``pet_s``; imminent when the
 occupations overlap and it gets there within ``imminent_s``. Paths already passed
-(diverging), stopped vehicles and parallel traffic never qualify, nor does a vehicle a red
-light holds back (``_signals.held_by_signal``: MAP-matched before its stop line, red at its
-arrival and able to stop), so cross traffic waiting for green never alarms the green flow,
-nor a pair the signal program separates or that approaches two different junctions
-(``_signals.signal_separated``).
+(diverging), stopped vehicles and parallel traffic never qualify, nor does a vehicle
+signalling a turn (it will not follow its straight path; LTA covers left turns across
+oncoming traffic) or one a red light holds back (``_signals.held_by_signal``: MAP-matched
+before its stop line, red at its arrival and able to stop), so cross traffic waiting for
+green never alarms the green flow; nor does a pair the signal program separates or that
+approaches two different junctions (``_signals.signal_separated``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,22 @@ import math
 
 import numpy as np
 
-from v2xcloud.apps._select import IMMINENT, K_VEHICLE, SHARED_RADIUS_M, WARNING
+from v2xcloud.apps._select import (
+    F_LEFT_SIGNAL,
+    F_RIGHT_SIGNAL,
+    IMMINENT,
+    K_VEHICLE,
+    SHARED_RADIUS_M,
+    WARNING,
+)
 from v2xcloud.apps._signals import held_by_signal, signal_separated
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["IcwConfig", "IntersectionCollisionWarning"]
+
+F_TURN_SIGNALS = F_LEFT_SIGNAL | F_RIGHT_SIGNAL
 
 
 class IcwConfig(AppConfig, frozen=True, kw_only=True):
@@ -98,6 +108,9 @@ class IntersectionCollisionWarning(App):
         def mask(t: PairTable) -> np.ndarray:
             speed = view.speed_mps
             moving = np.minimum(speed[t.ego], speed[t.other]) >= cfg.min_speed_mps
+            if view.any_flag(F_TURN_SIGNALS):  # a turning driver leaves the straight path
+                flags = view.flags
+                moving &= ((flags[t.ego] | flags[t.other]) & F_TURN_SIGNALS) == 0
             crossing = np.abs(t.heading_cos) <= math.cos(math.radians(cfg.min_angle_deg))
             motor = np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_VEHICLE
             return moving & crossing & t.same_level & motor

@@ -8,6 +8,8 @@ from v2xcloud.apps.avw import AbnormalVehicleWarning
 from v2xcloud.model import AdvisoryLevel, Lane, MapData, MapLink, MapNode, NodeId
 from v2xcloud.twin.testing import TEST_FRAME
 
+_LEFT = {"exterior_lights": frozenset({"leftTurnSignalOn"})}
+
 
 def _northbound_map(stop_line_y: float) -> MapData:
     """One intersection at the origin with a northbound lane (x = 0) ending at the stop line."""
@@ -81,3 +83,19 @@ def test_no_warning_for_parallel_lanes_or_other_levels() -> None:
     over = Mover("over", straight(0, 0, 15.0, 0.0), fields={"elevation_m": 8.0})
     passed = Mover("passed", straight(0, 100.0, 15.0, 0.0))
     assert run(AbnormalVehicleWarning(), [broken, side, over, passed], seconds=3.0) == []
+
+
+def test_no_warning_for_a_car_waiting_in_the_junction_or_waiting_to_turn() -> None:
+    # the MAP node is at the origin; "inside" stands 5 m past the stop line (no lane match)
+    inside = Mover("inside", straight(0, 5.0, 0.0, 0.0))
+    ego = Mover("ego", straight(0, -150.0, 10.0, 0.0))
+    road = [_northbound_map(-10.0)]
+    assert run(AbnormalVehicleWarning(), [inside, ego], seconds=6.0, maps=road) == []
+    # the same car standing alone 100 m beyond the junction is stranded
+    beyond = Mover("beyond", straight(0, 100.0, 0.0, 0.0))
+    late = Mover("late", straight(0, -50.0, 12.0, 0.0))
+    out = run(AbnormalVehicleWarning(), [beyond, late], seconds=6.0, maps=road)
+    assert first(out, "late", "beyond") is not None
+    # ... unless it signals a turn (waiting to turn off, e.g. into a driveway)
+    turning = Mover("turning", straight(0, 100.0, 0.0, 0.0), fields=_LEFT)
+    assert run(AbnormalVehicleWarning(), [turning, late], seconds=6.0, maps=road) == []

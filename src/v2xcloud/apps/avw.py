@@ -3,8 +3,10 @@
 A vehicle is abnormal when it reports hazard lights or a disabled-vehicle event (disabled,
 flat tyre, air bag) in its safety extension, or when it has stood still in a lane for at least
 ``stopped_s`` without reason: not queued behind another stopped or slow vehicle within
-``queue_gap_m``, and not waiting at a stop line (MAP-matched within ``stop_line_m`` of its
-lane's end). Followers approaching it in the same lane (half width ``half_width_m``, it may
+``queue_gap_m``, not waiting at a stop line (MAP-matched within ``stop_line_m`` of its
+lane's end) or in a junction (within ``stop_line_m`` of a MAP intersection's reference
+point, where waiting turners have no lane match), and not signalling a turn (waiting to
+turn). Followers approaching it in the same lane (half width ``half_width_m``, it may
 stand half on the shoulder) within ``radius_m`` are warned; imminent when the time to reach
 it (gap / closing speed) is ≤ ``imminent_s``.
 """
@@ -17,6 +19,8 @@ import numpy.typing as npt
 from v2xcloud.apps._select import (
     F_DISABLED,
     F_HAZARD_LIGHTS,
+    F_LEFT_SIGNAL,
+    F_RIGHT_SIGNAL,
     IMMINENT,
     WARNING,
     gap_m,
@@ -83,7 +87,11 @@ class AbnormalVehicleWarning(App):
         since = view.stopped_since_ms
         long_stop = (since >= 0) & (view.now_ms - since >= cfg.stopped_s * 1000)
         at_stop_line = view.to_stop_m <= cfg.stop_line_m  # NaN (no MAP match) is False
-        candidates = is_car & long_stop & ~at_stop_line & ~reported
+        waiting_to_turn = (view.flags & (F_LEFT_SIGNAL | F_RIGHT_SIGNAL)) != 0
+        candidates = is_car & long_stop & ~at_stop_line & ~reported & ~waiting_to_turn
+        if candidates.any() and view.intersections:
+            rows = candidates.nonzero()[0]
+            candidates[rows[_near_junction(view, rows, cfg.stop_line_m)]] = False
         stranded = candidates.copy()
         if candidates.any():
             queue_m = cfg.queue_gap_m + 10.0  # context, not hazard pairs: never focused
@@ -94,3 +102,26 @@ class AbnormalVehicleWarning(App):
             )
             stranded[ahead.ego[queued]] = False
         return is_car & (reported | stranded)
+
+
+def _near_junction(
+    view: SceneView, rows: npt.NDArray[np.int64], radius_m: float
+) -> npt.NDArray[np.bool_]:
+    """Per row: within ``radius_m`` of a MAP intersection's reference point (in or at a
+    junction, e.g. waiting inside it to turn, where the lane match has no lane)."""
+
+    def points() -> npt.NDArray[np.float64]:
+        nodes = [p.node for p in view.intersections.values() if p.node is not None]
+        if not nodes:
+            return np.empty((0, 2))
+        x, y = view.frame.to_local(
+            np.array([n.lat_deg for n in nodes]), np.array([n.lon_deg for n in nodes])
+        )
+        return np.column_stack([np.atleast_1d(x), np.atleast_1d(y)])
+
+    xy = view.shared("apps.avw.junction_xy", points)
+    if xy.shape[0] == 0:
+        return np.zeros(rows.size, dtype=bool)
+    dx = view.x_m[rows][:, None] - xy[None, :, 0]
+    dy = view.y_m[rows][:, None] - xy[None, :, 1]
+    return np.asarray((np.hypot(dx, dy) <= radius_m).any(axis=1))

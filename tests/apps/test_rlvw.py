@@ -102,9 +102,9 @@ def test_vehicle_already_braking_to_stop_in_time_is_not_warned() -> None:
 
 
 def test_red_that_already_shows_is_judged_by_firm_braking() -> None:
-    # 13.3 m/s at 35 m: no comfortable stop (0.7 s + 3 m/s² needs 38.8 m), but a driver who
-    # sees red brakes firmly (4.5 m/s² needs 29 m) and stops in time; a yellow that turns
-    # red before it arrives still warns
-    car = vehicle("c", 0, -35, 13.3)
+    # 13.3 m/s at 25 m: no comfortable stop (0.7 s + 3 m/s² needs 38.8 m), but a driver who
+    # sees red can brake firmly (4.5 m/s² needs 19.7 m) and stops in time; a yellow that
+    # turns red before it arrives still warns
+    car = vehicle("c", 0, -25, 13.3)
     assert _warned(spat(0, phase1=(RED, 20.0, GREEN, 50.0)), car) == {}
     assert _warned(spat(0, phase1=(YELLOW, 1.0, RED, 40.0)), car) == {"c": AdvisoryLevel.WARNING}

@@ -52,9 +52,10 @@ class RlvwConfig(AppConfig, frozen=True, kw_only=True):
     ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time),
     ``reaction_s`` the perception-reaction time to a signal the driver already sees; a vehicle
     already braking (≥ ``min_braking_mps2``) hard enough to stop before the line is not
-    warned. Facing a red that already shows (not a yellow about to change), drivers brake
-    later and firmer: the test there is ``red_decel_mps2`` (normal firm braking, 4.5 m/s²,
-    SUMO's default car decel)."""
+    warned. Facing a red that already shows (not a yellow about to change) the driver has
+    long seen it and brakes late and firmly: the test there is whether braking at
+    ``red_decel_mps2`` (normal firm braking, 4.5 m/s², SUMO's default car decel) from now
+    still stops it."""
 
     comfortable_decel_mps2: float = 3.0
     max_decel_mps2: float = 6.0
@@ -117,9 +118,9 @@ class RedLightViolationWarning(RoadApp):
             if not timings or any(t is None or not red_at_arrival(t, arrival_s) for t in timings):
                 continue
             if all(t is not None and t.light.is_red for t in timings) and a.to_stop_m >= (
-                stopping_distance_m(v, decel_mps2=cfg.red_decel_mps2, reaction_s=cfg.reaction_s)
+                stopping_distance_m(v, decel_mps2=cfg.red_decel_mps2, reaction_s=0.0)
             ):
-                continue  # red already shows: a driver who sees it brakes firmly, and still can
+                continue  # red already shows: a driver who sees it can still brake firmly
             hard = stopping_distance_m(v, decel_mps2=cfg.max_decel_mps2, reaction_s=0.0)
             level = AdvisoryLevel.IMMINENT if hard > a.to_stop_m else AdvisoryLevel.WARNING
             stop = a.junction.stop_xy[a.lane]

@@ -12,6 +12,10 @@ from v2xcloud.model import BrakeState, ParticipantKind
 
 _PEDESTRIAN_CLASSES = {82, 83, 84, 86}  # otherTraveler: pedestrian, disabled, roadworker
 _CYCLIST_CLASSES = {85}
+# looked up once: reading an Enum member off its class costs a Python-level property call
+_VEHICLE = ParticipantKind.VEHICLE
+_KIND_OF_CLASS = {code: ParticipantKind.PEDESTRIAN for code in _PEDESTRIAN_CLASSES}
+_KIND_OF_CLASS.update({code: ParticipantKind.CYCLIST for code in _CYCLIST_CLASSES})
 
 
 @cache
@@ -29,11 +33,7 @@ def flags(type_name: str) -> u.BitNames:
 
 def kind_of_class(classification: int | None) -> ParticipantKind:
     """ParticipantKind from a CSAE BasicVehicleClass code."""
-    if classification in _PEDESTRIAN_CLASSES:
-        return ParticipantKind.PEDESTRIAN
-    if classification in _CYCLIST_CLASSES:
-        return ParticipantKind.CYCLIST
-    return ParticipantKind.VEHICLE
+    return _KIND_OF_CLASS.get(classification, _VEHICLE)  # type: ignore[arg-type]
 
 
 _SPEED = u.SI["speed"]

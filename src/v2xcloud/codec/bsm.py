@@ -42,6 +42,7 @@ _ACCEL, _VERT, _YAW = u.SI["accel"], u.SI["vert"], u.SI["yaw"]
 _LENGTH, _WIDTH, _HEIGHT = u.SI["length"], u.SI["width"], u.SI["height"]
 _EVENTS = p.flags("VehicleEventFlags")
 _LIGHTS = p.flags("ExteriorLights")
+_BSM = ParticipantSource.BSM  # an Enum member read off its class costs a property call
 _NO_SAFETY: dict[str, Any] = {}  # absent extension or acceleration set: all fields None
 _NO_ACCEL: dict[str, Any] = {}
 
@@ -95,7 +96,7 @@ def from_wire(value: dict[str, Any], *, reference_ms: int) -> Bsm:
     moving = ParticipantState(
         id=value["id"].hex(),
         kind=p.kind_of_class(classification),
-        source=ParticipantSource.BSM,
+        source=_BSM,
         timestamp_ms=timestamp_ms,
         lat_deg=lat,
         lon_deg=lon,

@@ -35,6 +35,8 @@ _KINDS = {
     "rsu": ParticipantKind.RSU,
 }
 _PTC_TYPES = {kind: name for name, kind in _KINDS.items()}
+# looked up once: reading an Enum member off its class costs a Python-level property call
+_UNKNOWN, _RSM = ParticipantKind.UNKNOWN, ParticipantSource.RSM
 
 
 # the wire → SI converter of each scaled field, looked up once
@@ -56,8 +58,8 @@ def _participant(
     # which costs more than building the state in two steps when the optional parts are there
     state = ParticipantState(
         id=f"{rsu_hex}/{obj['ptcId']}",
-        kind=_KINDS.get(obj["ptcType"], ParticipantKind.UNKNOWN),
-        source=ParticipantSource.RSM,
+        kind=_KINDS.get(obj["ptcType"], _UNKNOWN),
+        source=_RSM,
         timestamp_ms=reference_ms
         if mark >= u.SEC_MARK_UNAVAILABLE_FROM
         else utc_ms_from_sec_mark(mark, reference_ms),

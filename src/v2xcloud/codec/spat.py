@@ -67,6 +67,7 @@ def _utc_relative(mark: int | None, now_ms: int) -> float | None:
 
 _TIMEMARK = u.SI["timemark"]
 _LIGHTS = {light.value: light for light in LightState}
+_UNAVAILABLE = LightState.UNAVAILABLE  # an Enum member read off its class costs a property call
 _LIGHT_NAMES = {light: light.value for light in LightState}  # faster than the .value property
 
 
@@ -104,7 +105,7 @@ def _utc(light: LightState, t: dict[str, Any], now_ms: int) -> PhaseState:
 
 def _phase_state(state: dict[str, Any], now_ms: int) -> PhaseState:
     name = state["light"]
-    light = LightState.UNAVAILABLE if name is None else _LIGHTS.get(name) or LightState(name)
+    light = _UNAVAILABLE if name is None else _LIGHTS.get(name) or LightState(name)
     timing = state.get("timing")
     if timing is None:
         return PhaseState(light=light)

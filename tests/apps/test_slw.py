@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from _roadside_scene import junction_map, latlon, vehicle, view_of
+import numpy as np
+from _roadside_scene import FRAME, junction_map, latlon, vehicle, view_of
 
 from v2xcloud.apps.slw import SpeedLimitWarning
 from v2xcloud.model import RoadSign, Rsi
 from v2xcloud.model.road import ReferencePath
+from v2xcloud.twin import Scene
 
 
 def test_over_the_map_limit_warns_and_within_tolerance_does_not() -> None:
@@ -36,3 +38,32 @@ def test_rsi_sign_limit_applies_only_on_its_path() -> None:
 def test_no_limit_known_no_warning() -> None:
     view = view_of(junction_map(limit_mps=None), vehicle("x", 0, -100, 40.0))
     assert SpeedLimitWarning().on_tick(view, 0) == []
+
+
+def test_hovering_near_the_threshold_keeps_one_advisory_alive() -> None:
+    # limit 50 km/h, warn above 55: the driver goes 57, 53, 57, 53 ... km/h, then 48
+    scene = Scene(FRAME)
+    scene.ingest(junction_map(limit_mps=50 / 3.6), received_at_ms=0, source="rsu")
+    app = SpeedLimitWarning()
+    warned_at, cleared = [], False
+    for k in range(40):
+        t_ms = k * 100
+        kmh = 48.0 if k >= 30 else (57.0 if (k // 5) % 2 == 0 else 53.0)
+        car = vehicle("v", 0, -200 + k * 1.5, kmh / 3.6, t_ms=t_ms)
+        scene.ingest(car, received_at_ms=t_ms, source="rsu")
+        view = scene.update(t_ms)
+        over = app._over(view, np.array([50 / 3.6]), t_ms)
+        warned_at += [t_ms] if over[0] else []
+        cleared = not over[0]
+    assert warned_at == list(range(0, 3000, 100))  # warned throughout 53 km/h dips
+    assert cleared  # 48 km/h is under the limit itself
+
+
+def test_a_warned_vehicle_keeps_its_limit_through_a_stretch_without_one() -> None:
+    app = SpeedLimitWarning()
+    view = view_of(junction_map(limit_mps=50 / 3.6), vehicle("v", 0, -100, 60 / 3.6))
+    assert app._over(view, np.array([50 / 3.6]), 0)[0]
+    unknown = np.array([np.inf])
+    assert app._over(view, unknown.copy(), 3000)[0]  # e.g. crossing the junction
+    assert not app._over(view, unknown.copy(), 9000)[0]  # carried 5 s only
+    assert not SpeedLimitWarning()._over(view, unknown.copy(), 0)[0]  # never warned: no limit

@@ -1,5 +1,11 @@
 """SLW, speed limit warning: a vehicle faster than the limit of its lane (MAP) or of a
-speed-limit sign (RSI) whose zone it is in, by more than a tolerance."""
+speed-limit sign (RSI) whose zone it is in, by more than a tolerance.
+
+The test has hysteresis so that a driver hovering near the threshold gets one advisory kept
+alive, not a flicker of new ones: a warned vehicle stays warned while it is over the limit
+itself (no tolerance), and through a stretch without a known limit (crossing a junction,
+between MAP lanes) it keeps its last limit for ``carry_ms``.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +38,12 @@ def limits_from_signs_mps(view: SceneView) -> np.ndarray:
 
 
 class SlwConfig(AppConfig, frozen=True, kw_only=True):
-    """SLW settings: warn above the limit plus ``tolerance_mps``."""
+    """SLW settings: warn above the limit plus ``tolerance_mps``, clear at the limit; a warned
+    vehicle keeps its last known limit ``carry_ms`` where none is known."""
 
     tolerance_mps: float = 5 / 3.6
     validity_ms: int = 2000
+    carry_ms: int = 5000
 
 
 class SpeedLimitWarning(RoadApp):
@@ -45,6 +53,10 @@ class SpeedLimitWarning(RoadApp):
     config_type = SlwConfig
     config: SlwConfig
 
+    def __init__(self, config: SlwConfig | None = None) -> None:
+        super().__init__(config)
+        self._warned: dict[int, tuple[float, int]] = {}  # uid -> (limit m/s, known at ms)
+
     def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
         """Speeding vehicles at ``now_ms``."""
         limit = limits_from_signs_mps(view)
@@ -52,8 +64,8 @@ class SpeedLimitWarning(RoadApp):
             lane_limit = a.junction.speed_limit_mps[a.lane]
             if lane_limit is not None:
                 limit[a.index] = min(limit[a.index], lane_limit)
+        over = self._over(view, limit, now_ms)
         speed = view.speed_mps
-        over = is_vehicle(view) & np.isfinite(limit) & (speed > limit + self.config.tolerance_mps)
         return [
             RoadHit(
                 row=int(i),
@@ -63,3 +75,26 @@ class SpeedLimitWarning(RoadApp):
             )
             for i in np.flatnonzero(over)
         ]
+
+    def _over(self, view: SceneView, limit: np.ndarray, now_ms: int) -> np.ndarray:
+        """Vehicles over their limit now, with the hysteresis of the module docstring
+        (``limit`` is filled in where a warned vehicle carries its last one)."""
+        cfg = self.config
+        speed, uid = view.speed_mps, view.uid
+        known_ms = np.where(np.isfinite(limit), now_ms, -1)
+        over = is_vehicle(view) & np.isfinite(limit) & (speed > limit + cfg.tolerance_mps)
+        if self._warned:
+            held = self._warned
+            rows = np.flatnonzero(np.isin(uid, np.fromiter(held, dtype=np.int64, count=len(held))))
+            for r in rows.tolist():
+                last_limit, last_ms = held[int(uid[r])]
+                if not np.isfinite(limit[r]) and now_ms - last_ms <= cfg.carry_ms:
+                    limit[r], known_ms[r] = last_limit, last_ms
+                over[r] |= bool(speed[r] > limit[r])
+        self._warned = {
+            int(u): (float(lim), int(ms))
+            for u, lim, ms in zip(
+                uid[over].tolist(), limit[over].tolist(), known_ms[over].tolist(), strict=True
+            )
+        }
+        return over

@@ -131,6 +131,23 @@ def test_out_of_range_value_names_the_field() -> None:
     assert info.value.where == "$.speed"
 
 
+@pytest.mark.parametrize(
+    ("heading_deg", "sent_deg"), [(359.9995, 0.0), (360.0, 0.0), (-0.0125, 359.9875), (725.0, 5.0)]
+)
+def test_heading_wraps_around_the_circle(heading_deg: float, sent_deg: float) -> None:
+    msg = Bsm(msg_count=7, sec_mark_ms=None, participant=_vehicle(heading_deg=heading_deg))
+    back = _decode_model(encode_model(msg, message_set=S20), received_at_ms=NOW_MS)
+    assert back.participant.heading_deg == pytest.approx(sent_deg)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_value_names_the_field(bad: float) -> None:
+    msg = Bsm(msg_count=7, sec_mark_ms=None, participant=_vehicle(speed_mps=bad))
+    with pytest.raises(EncodeError) as info:
+        encode_model(msg, message_set=S20)
+    assert info.value.where == "$.speed" and "not a number" in str(info.value)
+
+
 def test_rsm_round_trip_keeps_participants_absolute() -> None:
     objects = (
         _vehicle(

@@ -6,6 +6,7 @@ conversion functions per message stay short and the rounding rules live in one p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -68,6 +69,8 @@ class ToWire(Protocol):
 
 def _to_wire(kind: str) -> ToWire:
     numerator, divisor, sentinel, low, high = SCALES[kind]
+    # a heading is an angle on a circle: 359.9995° and -0.01° are sent as 0 and 359.9875°
+    full_circle = high if kind == "heading" else None
 
     def convert(value: float | None, where: str, message: str, field: str = "") -> int:
         if value is None:
@@ -78,7 +81,11 @@ def _to_wire(kind: str) -> ToWire:
                     where=where + field,
                 )
             return sentinel
+        if not math.isfinite(value):
+            raise EncodeError(message, f"{kind} {value} is not a number", where=where + field)
         number = round(value * divisor / numerator)
+        if full_circle is not None:
+            number %= full_circle
         if not low <= number <= high or number == sentinel:
             raise EncodeError(
                 message, f"{value} is outside the wire range of {kind}", where=where + field

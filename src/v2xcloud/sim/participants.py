@@ -85,7 +85,7 @@ class ParticipantEncoder:
             lat_deg=lat,
             lon_deg=lon,
             speed_mps=float(snap.speed_mps[i]),
-            heading_deg=_wire_heading(float(snap.heading_deg[i])),
+            heading_deg=float(snap.heading_deg[i]),
             accel_long_mps2=None if is_ped or not math.isfinite(accel) else accel,
             length_m=float(snap.length_m[i]),
             width_m=float(snap.width_m[i]),
@@ -158,10 +158,3 @@ def _as_perceived(state: ParticipantState, rsu_id: str) -> ParticipantState:
     return msgspec.structs.replace(
         state, sender_id=rsu_id, detection_source="integrated", brakes=None
     )
-
-
-def _wire_heading(heading_deg: float) -> float:
-    """Headings within half a wire step (0.0125°) below 360° are north: they would round up
-    to 360°, which the wire cannot carry."""
-    heading_deg %= 360.0
-    return 0.0 if heading_deg >= 360.0 - 0.00625 else heading_deg

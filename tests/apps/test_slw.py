@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from _roadside_scene import FRAME, junction_map, latlon, vehicle, view_of
 
@@ -67,3 +69,18 @@ def test_a_warned_vehicle_keeps_its_limit_through_a_stretch_without_one() -> Non
     assert app._over(view, unknown.copy(), 3000)[0]  # e.g. crossing the junction
     assert not app._over(view, unknown.copy(), 9000)[0]  # carried 5 s only
     assert not SpeedLimitWarning()._over(view, unknown.copy(), 0)[0]  # never warned: no limit
+
+
+def test_a_lasting_overspeed_is_one_advisory_refreshed_within_a_second() -> None:
+    scene = Scene(FRAME)
+    scene.ingest(junction_map(limit_mps=50 / 3.6), received_at_ms=0, source="rsu")
+    app = SpeedLimitWarning()
+    issued = []
+    for k in range(50):
+        t_ms = k * 100
+        scene.ingest(
+            vehicle("v", 0, -250 + k * 2.0, 70 / 3.6, t_ms=t_ms), received_at_ms=t_ms, source="rsu"
+        )
+        issued += [t_ms for _ in app.on_tick(scene.update(t_ms), t_ms)]
+    assert issued[0] == 0 and len(issued) >= 5
+    assert max(b - a for a, b in itertools.pairwise(issued)) <= 1000

@@ -42,7 +42,7 @@ class SlwConfig(AppConfig, frozen=True, kw_only=True):
     vehicle keeps its last known limit ``carry_ms`` where none is known."""
 
     tolerance_mps: float = 5 / 3.6
-    validity_ms: int = 2000
+    validity_ms: int = 1000  # refreshed every second while it lasts, like every app's
     carry_ms: int = 5000
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _roadside_scene import NODE, junction_map, latlon, spat, vehicle, view_of
+from _roadside_scene import FRAME, NODE, junction_map, latlon, spat, vehicle, view_of
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
@@ -15,7 +15,9 @@ from v2xcloud.model import (
     MapLink,
     MapNode,
     NodeId,
+    ParticipantState,
 )
+from v2xcloud.twin.testing import state_at
 
 
 def test_crossing_vehicles_on_a_collision_course_are_both_warned_in_time() -> None:
@@ -149,3 +151,19 @@ def test_a_vehicle_signalling_a_turn_is_not_predicted_straight_across() -> None:
         fields={"exterior_lights": frozenset({"rightTurnSignalOn"})},
     )
     assert run(IntersectionCollisionWarning(), [north, east], seconds=6.0) == []
+
+
+def test_a_car_braking_to_stop_before_its_stop_line_is_no_party() -> None:
+    # no SPAT (a priority junction): "a" yields, braking 3 m/s² where 2.5 m/s² stops it
+    def a(accel_mps2: float) -> ParticipantState:
+        return state_at(
+            "a", x_m=0.0, y_m=-20.0, t_ms=0, speed_mps=10.0, heading_deg=0.0, frame=FRAME,
+            accel_long_mps2=accel_mps2,
+        )  # fmt: skip
+
+    def warned(*cars: object) -> set[str]:
+        view = view_of(_two_approaches(), *cars, vehicle("b", -30, 10, 10.0, 90.0))
+        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+
+    assert warned(a(-3.0)) == set()
+    assert warned(a(-1.0)) == {"a", "b"}  # braking too little to stop: still a conflict

@@ -6,6 +6,8 @@ not turn on red shows red when it arrives (``rlvw.red_at_arrival`` at ``to_stop 
 and it can still stop there: the deceleration it needs (``v² / 2d``) is at most
 ``stop_decel_mps2`` or it is already braking that hard. A vehicle that cannot stop any more
 (a red-light runner) stays a conflict party, as does everyone without MAP, SPAT or lane match.
+Whatever the signals, a vehicle already braking hard enough to stop before its stop line
+(yielding at a priority junction, or stopping for red) is held too.
 ICW and LTA use this to drop cross traffic a red light holds back.
 
 Two vehicles on approach lanes of the same signalised junction that both may go when they
@@ -26,6 +28,7 @@ from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 __all__ = ["held_by_signal", "lane_timings", "signal_separated"]
 
 STOP_DECEL_MPS2 = 4.0  # braking a driver facing red still does (above it: may run the light)
+MIN_BRAKING_MPS2 = 0.5  # below this an observed deceleration is no decision to stop
 
 
 def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:
@@ -60,7 +63,9 @@ def held_by_signal(
     need = speed * speed / (2.0 * np.maximum(to_stop, 0.1))
     braking = -view.accel_mps2[rows]
     can_stop = (need <= stop_decel_mps2) | (braking >= need)
-    candidates = np.flatnonzero((lane >= 0) & (to_stop > 0.0) & can_stop)
+    before_line = (lane >= 0) & (to_stop > 0.0)
+    held |= before_line & (braking >= MIN_BRAKING_MPS2) & (braking >= need)  # stopping anyway
+    candidates = np.flatnonzero(before_line & can_stop & ~held)
     for k in candidates.tolist():
         timings = lane_timings(view, int(lane[k]))
         if timings is None:

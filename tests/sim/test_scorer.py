@@ -85,3 +85,18 @@ def test_aggregate_sums_every_counter() -> None:
     total = aggregate(runs)["FCW"]
     assert (total.episodes, total.detected, total.unobservable, total.warnings) == (2, 2, 2, 2)
     assert total.vehicle_hours == 2.0 and total.latencies_ms == [3.0, 3.0]
+
+
+def test_a_lasting_state_warning_detects_every_episode_it_spans() -> None:
+    # one overspeed warning 10-40 s; the ground truth splits it at a junction (no limit there)
+    warnings = group_warnings([("SLW", "a", None, 10.0 + 0.5 * k, None) for k in range(61)])
+    eps = [
+        Episode(app="SLW", ego="a", other=None, start_s=10.0, end_s=20.0),
+        Episode(app="SLW", ego="a", other=None, start_s=25.0, end_s=40.0),
+    ]
+    s = score(eps, warnings, vehicle_hours=1.0, apps={"SLW"})["SLW"]
+    assert (s.episodes, s.detected, s.warnings, s.matched_warnings, s.flicker) == (2, 2, 1, 1, 0)
+    # an event family still needs the onset in the episode's window
+    fcw = [_ep("FCW", "a", 10.0, 20.0), _ep("FCW", "a", 25.0, 40.0)]
+    late = group_warnings([("FCW", "a", "b", 10.0 + 0.5 * k, None) for k in range(61)])
+    assert score(fcw, late, vehicle_hours=1.0, apps={"FCW"})["FCW"].detected == 1

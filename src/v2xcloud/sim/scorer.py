@@ -7,6 +7,8 @@ Recall counts required, observable episodes only (``Episode.is_required``,
 ``is_observable``: a non-connected ego cannot be warned, an other that is neither connected
 nor ever seen by a roadside sensor cannot be known); a warning inside a grey-zone
 episode, or on a real conflict of a related family (ICW/LTA, FCW/EBW), is not a false alarm.
+A warning about a lasting state (``STATE_FAMILIES``: speeding) matches every episode it is
+active in, not only the one its onset falls in.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ import numpy as np
 
 from v2xcloud.sim.episodes import Episode
 
-__all__ = ["SCORED_FAMILIES", "Alert", "AppScore", "family_of", "group_warnings", "score"]
+__all__ = [
+    "SCORED_FAMILIES",
+    "STATE_FAMILIES",
+    "Alert",
+    "AppScore",
+    "family_of",
+    "group_warnings",
+    "score",
+]
 
 WARNING_GAP_S = 1.0
 EARLY_S = 3.0  # a warning up to this long before the formal onset is early, not false
@@ -32,6 +42,10 @@ SCORED_FAMILIES = frozenset(
 )
 COLLISION_FAMILY = frozenset({"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "VRUCW", "EBW"})
 _FAMILIES = {"BSW": "BSW/LCW", "LCW": "BSW/LCW"}
+# Families that warn about a lasting state (speeding), not an approaching event: a warning
+# still active when an episode begins (e.g. the same overspeed carried through a junction,
+# where the ground truth has no limit and splits the episode) detects it too.
+STATE_FAMILIES = frozenset({"SLW"})
 # A warning of a related family on a real conflict is not a false alarm (but earns no recall).
 _RELATED = {"ICW": ("LTA",), "LTA": ("ICW",), "EBW": ("FCW",), "FCW": ("EBW",)}
 
@@ -133,7 +147,10 @@ def _matches(w: Alert, e: Episode, *, is_related_ok: bool = False) -> bool:
         return False
     if e.other is not None and w.other is not None and w.other != e.other:
         return False
-    return e.start_s - EARLY_S <= w.onset_s <= max(e.end_s, e.critical_s or e.end_s) + LATE_S
+    last_s = max(e.end_s, e.critical_s or e.end_s) + LATE_S
+    if w.app in STATE_FAMILIES:  # active at any time of the episode's window
+        return w.onset_s <= last_s and w.end_s >= e.start_s - EARLY_S
+    return e.start_s - EARLY_S <= w.onset_s <= last_s
 
 
 def score(

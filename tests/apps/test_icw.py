@@ -167,3 +167,22 @@ def test_a_car_braking_to_stop_before_its_stop_line_is_no_party() -> None:
 
     assert warned(a(-3.0)) == set()
     assert warned(a(-1.0)) == {"a", "b"}  # braking too little to stop: still a conflict
+
+
+def test_a_turning_car_still_meets_a_red_light_runner() -> None:
+    # "a" cannot stop for its red any more (10 m/s at 5 m); "b" crosses on green signalling
+    # a left turn: its path is no straight line, but a runner may meet any path
+    left = frozenset({"leftTurnSignalOn"})
+    b = state_at(
+        "b", x_m=-15.0, y_m=10.0, t_ms=0, speed_mps=10.0, heading_deg=90.0, frame=FRAME,
+        exterior_lights=left,
+    )  # fmt: skip
+    red = (LightState.RED, 20.0, LightState.PROTECTED_GREEN, 50.0)
+    go = (LightState.PROTECTED_GREEN, 20.0, LightState.RED, 50.0)
+
+    def warned(*items: object) -> set[str]:
+        view = view_of(_two_approaches(), *items, vehicle("a", 0, -5, 10.0, 0.0), b)
+        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+
+    assert warned(spat(0, phase1=red, phase2=go)) == {"a", "b"}
+    assert warned() == set()  # no runner: the turning car is not predicted straight across

@@ -25,7 +25,7 @@ from v2xcloud.apps.rlvw import red_at_arrival
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 
-__all__ = ["held_by_signal", "lane_timings", "signal_separated"]
+__all__ = ["held_by_signal", "lane_timings", "runs_red", "signal_separated"]
 
 STOP_DECEL_MPS2 = 4.0  # braking a driver facing red still does (above it: may run the light)
 MIN_BRAKING_MPS2 = 0.5  # below this an observed deceleration is no decision to stop
@@ -51,13 +51,23 @@ def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:
     return found
 
 
-def held_by_signal(
-    view: SceneView, rows: npt.NDArray[np.int64], *, stop_decel_mps2: float = STOP_DECEL_MPS2
-) -> npt.NDArray[np.bool_]:
-    """Per row of ``rows``: True when a red light holds that vehicle (module docstring)."""
+def _red_ahead(view: SceneView, row: int, arrival_s: float) -> bool:
+    """Whether every restricted movement of the row's lane is red ``arrival_s`` from now."""
+    timings = lane_timings(view, int(view.lane[row]))
+    return timings is not None and all(
+        t is not None and red_at_arrival(t, arrival_s) for t in timings
+    )
+
+
+def _signal_state(
+    view: SceneView, rows: npt.NDArray[np.int64], stop_decel_mps2: float
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per row: (held back by a red or stopping anyway, running a red it can no longer stop
+    for)."""
     held = np.zeros(rows.size, dtype=bool)
+    runs = np.zeros(rows.size, dtype=bool)
     if view.lanes is None or rows.size == 0:
-        return held
+        return held, runs
     lane, to_stop = view.lane[rows], view.to_stop_m[rows]
     speed = np.maximum(view.speed_mps[rows], 0.1)
     need = speed * speed / (2.0 * np.maximum(to_stop, 0.1))
@@ -65,14 +75,25 @@ def held_by_signal(
     can_stop = (need <= stop_decel_mps2) | (braking >= need)
     before_line = (lane >= 0) & (to_stop > 0.0)
     held |= before_line & (braking >= MIN_BRAKING_MPS2) & (braking >= need)  # stopping anyway
-    candidates = np.flatnonzero(before_line & can_stop & ~held)
-    for k in candidates.tolist():
-        timings = lane_timings(view, int(lane[k]))
-        if timings is None:
-            continue
-        arrival_s = float(to_stop[k] / speed[k])
-        held[k] = all(t is not None and red_at_arrival(t, arrival_s) for t in timings)
-    return held
+    for k in np.flatnonzero(before_line & ~held).tolist():
+        if _red_ahead(view, int(rows[k]), float(to_stop[k] / speed[k])):
+            held[k], runs[k] = bool(can_stop[k]), not can_stop[k]
+    return held, runs
+
+
+def held_by_signal(
+    view: SceneView, rows: npt.NDArray[np.int64], *, stop_decel_mps2: float = STOP_DECEL_MPS2
+) -> npt.NDArray[np.bool_]:
+    """Per row of ``rows``: True when a red light holds that vehicle (module docstring)."""
+    return _signal_state(view, rows, stop_decel_mps2)[0]
+
+
+def runs_red(
+    view: SceneView, rows: npt.NDArray[np.int64], *, stop_decel_mps2: float = STOP_DECEL_MPS2
+) -> npt.NDArray[np.bool_]:
+    """Per row of ``rows``: True for a vehicle that will pass its stop line on red and can no
+    longer stop (a red-light runner: every conflict it makes is real)."""
+    return _signal_state(view, rows, stop_decel_mps2)[1]
 
 
 def _free_at_arrival(view: SceneView, row: int) -> bool:

@@ -9,7 +9,8 @@ reaches the conflict point within ``warn_s`` and the PET is ≤ ``pet_s``; immin
 occupations overlap and it gets there within ``imminent_s``. Paths already passed
 (diverging), stopped vehicles and parallel traffic never qualify, nor does a vehicle
 signalling a turn (it will not follow its straight path; LTA covers left turns across
-oncoming traffic) or one a red light holds back (``_signals.held_by_signal``: MAP-matched
+oncoming traffic) unless the other is a red-light runner (``_signals.runs_red``: then any
+path through the junction may meet it), or one a red light holds back (``_signals.held_by_signal``: MAP-matched
 before its stop line, red at its arrival and able to stop), so cross traffic waiting for
 green never alarms the green flow; nor does a pair the signal program separates or that
 approaches two different junctions (``_signals.signal_separated``).
@@ -29,7 +30,7 @@ from v2xcloud.apps._select import (
     SHARED_RADIUS_M,
     WARNING,
 )
-from v2xcloud.apps._signals import held_by_signal, signal_separated
+from v2xcloud.apps._signals import held_by_signal, runs_red, signal_separated
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
@@ -81,6 +82,12 @@ class IntersectionCollisionWarning(App):
         if k.size and view.lanes is not None:  # cross traffic a red light holds is no party
             k = k[~(held_by_signal(view, a[k]) | held_by_signal(view, b[k]))]
             k = k[~signal_separated(view, a[k], b[k])]
+        if k.size and view.any_flag(F_TURN_SIGNALS):  # a turning driver leaves the straight path
+            turning = ((view.flags[a[k]] | view.flags[b[k]]) & F_TURN_SIGNALS) != 0
+            if turning.any() and view.lanes is not None:  # ... unless the other runs a red
+                t = k[turning]
+                turning[turning] = ~(runs_red(view, a[t]) | runs_red(view, b[t]))
+            k = k[~turning]
         if k.size == 0:
             return Hits.empty()
         # one unordered pair warns each of the two vehicles with its own arrival time
@@ -108,9 +115,6 @@ class IntersectionCollisionWarning(App):
         def mask(t: PairTable) -> np.ndarray:
             speed = view.speed_mps
             moving = np.minimum(speed[t.ego], speed[t.other]) >= cfg.min_speed_mps
-            if view.any_flag(F_TURN_SIGNALS):  # a turning driver leaves the straight path
-                flags = view.flags
-                moving &= ((flags[t.ego] | flags[t.other]) & F_TURN_SIGNALS) == 0
             crossing = np.abs(t.heading_cos) <= math.cos(math.radians(cfg.min_angle_deg))
             motor = np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_VEHICLE
             return moving & crossing & t.same_level & motor

@@ -17,6 +17,7 @@ from v2xcloud.model import (
     NodeId,
     ParticipantState,
 )
+from v2xcloud.twin import Scene
 from v2xcloud.twin.testing import state_at
 
 
@@ -186,3 +187,56 @@ def test_a_turning_car_still_meets_a_red_light_runner() -> None:
 
     assert warned(spat(0, phase1=red, phase2=go)) == {"a", "b"}
     assert warned() == set()  # no runner: the turning car is not predicted straight across
+
+
+def _turning_b(x_m: float, t_ms: int = 0) -> ParticipantState:
+    """Vehicle "b" east-bound at y = 10 m, 10 m/s, signalling a left turn."""
+    return state_at(
+        "b", x_m=x_m, y_m=10.0, t_ms=t_ms, speed_mps=10.0, heading_deg=90.0, frame=FRAME,
+        exterior_lights=frozenset({"leftTurnSignalOn"}),
+    )  # fmt: skip
+
+
+def test_a_runner_past_its_stop_line_on_red_still_meets_a_turning_car() -> None:
+    # "a" is 1 m past its stop line (y = 0; the live match clamps to_stop_m to 0) at 10 m/s;
+    # "b" crosses on green signalling a left turn: both reach (0, 10) in about 1 s
+    red = (LightState.RED, 20.0, LightState.PROTECTED_GREEN, 50.0)
+    go = (LightState.PROTECTED_GREEN, 20.0, LightState.RED, 50.0)
+
+    def warned(phase1: tuple[LightState, float, LightState, float]) -> set[str]:
+        view = view_of(
+            _two_approaches(),
+            spat(0, phase1=phase1, phase2=go),
+            vehicle("a", 0, 1.0, 10.0, 0.0),
+            _turning_b(-10.0),
+        )
+        assert view.lane[view.row_of("a")] >= 0 and view.to_stop_m[view.row_of("a")] <= 0
+        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+
+    assert warned(red) == {"a", "b"}
+    assert warned(go) == set()  # a passed on green: the turning car is not predicted straight
+
+
+def test_a_runner_that_left_its_lane_on_red_inside_the_junction_is_remembered() -> None:
+    # tick 1: "a" 2 m before its red stop line at 10 m/s; tick 2 (0.5 s later): "a" is 4 m
+    # into the junction (no lane match) and "b", signalling a left turn, is about to cross it
+    go = (LightState.PROTECTED_GREEN, 20.0, LightState.RED, 50.0)
+
+    def warned(phase1: tuple[LightState, float, LightState, float], *, seen: bool) -> set[str]:
+        icw = IntersectionCollisionWarning()
+        scene = Scene(FRAME)
+        scene.ingest(_two_approaches(), received_at_ms=0, source="rsu")
+        scene.ingest(spat(0, phase1=phase1, phase2=go), received_at_ms=0, source="rsu")
+        if seen:
+            scene.ingest(vehicle("a", 0, -2.0, 10.0, 0.0), received_at_ms=0, source="rsu")
+            icw.on_tick(scene.update(0), 0)
+        scene.ingest(vehicle("a", 0, 4.0, 10.0, 0.0, t_ms=500), received_at_ms=500, source="rsu")
+        scene.ingest(_turning_b(-10.0, 500), received_at_ms=500, source="rsu")
+        view = scene.update(500)
+        assert view.lane[view.row_of("a")] < 0  # inside the junction
+        return {adv.ego_id for adv in icw.on_tick(view, 500)}
+
+    red = (LightState.RED, 20.0, LightState.PROTECTED_GREEN, 50.0)
+    assert warned(red, seen=True) == {"a", "b"}
+    assert warned(go, seen=True) == set()  # it entered on green
+    assert warned(red, seen=False) == set()  # never seen on its lane: nothing known

@@ -6,6 +6,10 @@ not turn on red shows red when it arrives (``rlvw.red_at_arrival`` at ``to_stop 
 and it can still stop there: the deceleration it needs (``v² / 2d``) is at most
 ``stop_decel_mps2`` or it is already braking that hard. A vehicle that cannot stop any more
 (a red-light runner) stays a conflict party, as does everyone without MAP, SPAT or lane match.
+A vehicle already at or past its stop line (``to_stop_m`` ≤ 0: the live match clamps to the
+line) while every restricted movement of its lane shows red now runs the red as well, and so
+does one that ``RedRunners`` saw leave its approach lane on red within ``RUNNER_MEMORY_MS``
+(it is inside the junction, where no lane matches any more).
 Whatever the signals, a vehicle already braking hard enough to stop before its stop line
 (yielding at a priority junction, or stopping for red) is held too.
 ICW and LTA use this to drop cross traffic a red light holds back.
@@ -25,10 +29,13 @@ from v2xcloud.apps.rlvw import red_at_arrival
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 
-__all__ = ["held_by_signal", "lane_timings", "runs_red", "signal_separated"]
+__all__ = ["RedRunners", "held_by_signal", "lane_timings", "runs_red", "signal_separated"]
 
 STOP_DECEL_MPS2 = 4.0  # braking a driver facing red still does (above it: may run the light)
 MIN_BRAKING_MPS2 = 0.5  # below this an observed deceleration is no decision to stop
+NEAR_LINE_M = 5.0  # a vehicle this close to its stop line that leaves the lane crossed it
+RUNNER_MEMORY_MS = 4000  # how long a vehicle that left its lane on red counts as a runner
+MIN_RUNNER_SPEED_MPS = 1.0  # a vehicle slower than this past the line is no runner
 
 
 def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:
@@ -78,6 +85,9 @@ def _signal_state(
     for k in np.flatnonzero(before_line & ~held).tolist():
         if _red_ahead(view, int(rows[k]), float(to_stop[k] / speed[k])):
             held[k], runs[k] = bool(can_stop[k]), not can_stop[k]
+    past_line = (lane >= 0) & (to_stop <= 0.0) & (view.speed_mps[rows] >= MIN_RUNNER_SPEED_MPS)
+    for k in np.flatnonzero(past_line).tolist():
+        runs[k] = _red_ahead(view, int(rows[k]), 0.0)
     return held, runs
 
 
@@ -89,11 +99,50 @@ def held_by_signal(
 
 
 def runs_red(
-    view: SceneView, rows: npt.NDArray[np.int64], *, stop_decel_mps2: float = STOP_DECEL_MPS2
+    view: SceneView,
+    rows: npt.NDArray[np.int64],
+    *,
+    stop_decel_mps2: float = STOP_DECEL_MPS2,
+    memory: RedRunners | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Per row of ``rows``: True for a vehicle that will pass its stop line on red and can no
-    longer stop (a red-light runner: every conflict it makes is real)."""
-    return _signal_state(view, rows, stop_decel_mps2)[1]
+    longer stop, or that is at or past the line on red, or (with ``memory``) that left its
+    approach lane on red recently (a red-light runner: every conflict it makes is real)."""
+    runs = _signal_state(view, rows, stop_decel_mps2)[1]
+    if memory is not None:
+        runs |= memory.recent(view, rows)
+    return runs
+
+
+class RedRunners:
+    """Remembers, across ticks, the vehicles last seen near their stop line on red, so one that
+    leaves its approach lane into the junction (no lane match) still counts as a runner for
+    ``memory_ms``. Call ``observe`` once per tick, then ``recent``."""
+
+    def __init__(self, *, memory_ms: int = RUNNER_MEMORY_MS) -> None:
+        self.memory_ms = memory_ms
+        self._last: dict[int, tuple[int, bool]] = {}  # uid -> (seen at ms, red then)
+
+    def observe(self, view: SceneView) -> None:
+        """Record who is near its stop line now and whether its lane shows red."""
+        if view.lanes is None:
+            return
+        near = (view.lane >= 0) & (view.to_stop_m <= NEAR_LINE_M)
+        for row in np.flatnonzero(near).tolist():
+            red = _red_ahead(view, row, 0.0)
+            self._last[int(view.uid[row])] = (view.now_ms, red)
+        horizon = view.now_ms - self.memory_ms
+        if len(self._last) > 64 and any(t < horizon for t, _ in self._last.values()):
+            self._last = {u: v for u, v in self._last.items() if v[0] >= horizon}
+
+    def recent(self, view: SceneView, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Per row: True when it has no lane match, moves, and left its lane on red lately."""
+        out = np.zeros(rows.size, dtype=bool)
+        free = (view.lane[rows] < 0) & (view.speed_mps[rows] >= MIN_RUNNER_SPEED_MPS)
+        for k in np.flatnonzero(free).tolist():
+            seen = self._last.get(int(view.uid[rows[k]]))
+            out[k] = seen is not None and seen[1] and view.now_ms - seen[0] <= self.memory_ms
+        return out
 
 
 def _free_at_arrival(view: SceneView, row: int) -> bool:

@@ -10,9 +10,10 @@ occupations overlap and it gets there within ``imminent_s``. Paths already passe
 (diverging), stopped vehicles and parallel traffic never qualify, nor does a vehicle
 signalling a turn (it will not follow its straight path; LTA covers left turns across
 oncoming traffic) unless the other is a red-light runner (``_signals.runs_red``: then any
-path through the junction may meet it), or one a red light holds back (``_signals.held_by_signal``: MAP-matched
-before its stop line, red at its arrival and able to stop), so cross traffic waiting for
-green never alarms the green flow; nor does a pair the signal program separates or that
+path through the junction may meet it; that includes one at or past its stop line on red, and
+one a ``_signals.RedRunners`` memory saw leave its lane on red into the junction), or one a
+red light holds back (``_signals.held_by_signal``: MAP-matched before its stop line, red at its
+arrival and able to stop), so cross traffic waiting for green never alarms the green flow; nor does a pair the signal program separates or that
 approaches two different junctions (``_signals.signal_separated``).
 """
 
@@ -30,7 +31,7 @@ from v2xcloud.apps._select import (
     SHARED_RADIUS_M,
     WARNING,
 )
-from v2xcloud.apps._signals import held_by_signal, runs_red, signal_separated
+from v2xcloud.apps._signals import RedRunners, held_by_signal, runs_red, signal_separated
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
@@ -60,8 +61,13 @@ class IntersectionCollisionWarning(App):
     detail = "intersection collision: crossing vehicle"
     config: IcwConfig
 
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        self._runners = RedRunners()
+
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
+        self._runners.observe(view)
         pairs = self._crossing(view)
         if len(pairs) == 0:
             return Hits.empty()
@@ -86,7 +92,8 @@ class IntersectionCollisionWarning(App):
             turning = ((view.flags[a[k]] | view.flags[b[k]]) & F_TURN_SIGNALS) != 0
             if turning.any() and view.lanes is not None:  # ... unless the other runs a red
                 t = k[turning]
-                turning[turning] = ~(runs_red(view, a[t]) | runs_red(view, b[t]))
+                ran = runs_red(view, a[t], memory=self._runners)
+                turning[turning] = ~(ran | runs_red(view, b[t], memory=self._runners))
             k = k[~turning]
         if k.size == 0:
             return Hits.empty()

@@ -10,6 +10,13 @@ A vehicle already at or past its stop line (``to_stop_m`` ≤ 0: the live match 
 line) while every restricted movement of its lane shows red now runs the red as well, and so
 does one that ``RedRunners`` saw leave its approach lane on red within ``RUNNER_MEMORY_MS``
 (it is inside the junction, where no lane matches any more).
+
+A SPAT for an intersection whose MAP has not arrived yet means that MAP is coming (RSUs send
+both; at start-up the first SPAT often comes first). Until it does, nobody near that
+junction has a lane match, so the junction apps cannot tell who a red light holds or who
+turns: ``MapWait.awaiting`` tells them to leave unmatched vehicles alone meanwhile, for at
+most ``MAP_WAIT_MS`` (a MAP that never comes must not silence them for good). Without any
+SPAT (no signalised junction known) the no-MAP geometry applies as before.
 Whatever the signals, a vehicle already braking hard enough to stop before its stop line
 (yielding at a priority junction, or stopping for red) is held too.
 ICW and LTA use this to drop cross traffic a red light holds back.
@@ -29,13 +36,21 @@ from v2xcloud.apps.rlvw import red_at_arrival
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 
-__all__ = ["RedRunners", "held_by_signal", "lane_timings", "runs_red", "signal_separated"]
+__all__ = [
+    "MapWait",
+    "RedRunners",
+    "held_by_signal",
+    "lane_timings",
+    "runs_red",
+    "signal_separated",
+]
 
 STOP_DECEL_MPS2 = 4.0  # braking a driver facing red still does (above it: may run the light)
 MIN_BRAKING_MPS2 = 0.5  # below this an observed deceleration is no decision to stop
 NEAR_LINE_M = 5.0  # a vehicle this close to its stop line that leaves the lane crossed it
 RUNNER_MEMORY_MS = 4000  # how long a vehicle that left its lane on red counts as a runner
 MIN_RUNNER_SPEED_MPS = 1.0  # a vehicle slower than this past the line is no runner
+MAP_WAIT_MS = 5000  # longest wait for the MAP of a junction whose SPAT has arrived
 
 
 def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:
@@ -174,3 +189,22 @@ def signal_separated(
     for k in np.flatnonzero(known & (ja == jb)).tolist():
         out[k] = _free_at_arrival(view, int(a[k])) and _free_at_arrival(view, int(b[k]))
     return out
+
+
+class MapWait:
+    """Whether a junction app should wait for a MAP its SPAT announces (module docstring);
+    one per app instance, asked once per tick."""
+
+    def __init__(self, *, wait_ms: int = MAP_WAIT_MS) -> None:
+        self.wait_ms = wait_ms
+        self._since_ms: int | None = None  # since when some SPAT lacks its MAP
+
+    def awaiting(self, view: SceneView) -> bool:
+        """True while some intersection has a SPAT but no MAP, for at most ``wait_ms``."""
+        pending = any(i.signal is not None and i.node is None for i in view.intersections.values())
+        if not pending:
+            self._since_ms = None
+            return False
+        if self._since_ms is None:
+            self._since_ms = view.now_ms
+        return view.now_ms - self._since_ms <= self.wait_ms

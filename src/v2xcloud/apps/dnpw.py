@@ -15,7 +15,9 @@ two-way road, is not a hazard.
 A left signal means a pass only with a reason and a need for the opposing lane: a slower
 vehicle ahead in its lane within ``lead_m``, and (with a MAP match) no other same-way lane on
 its link (a multi-lane road is passed on its own side) and no left turn allowed from its lane
-within ``turn_zone_m`` of the stop line (a driver indicating to turn at the junction).
+within ``turn_zone_m`` of the stop line (a driver indicating to turn at the junction). While
+a MAP is awaited (``_signals.MapWait``: its SPAT has come first) a signalling vehicle without
+lane match is not taken to pass: it may be about to turn at the junction.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from v2xcloud.apps._select import (
     is_motor,
     motor,
 )
+from v2xcloud.apps._signals import MapWait
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc
 from v2xcloud.geo import LaneMap
@@ -64,8 +67,13 @@ class DoNotPassWarning(App):
     detail = "do not pass: oncoming traffic"
     config: DnpwConfig
 
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        self._map_wait = MapWait()
+
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
+        awaiting_map = self._map_wait.awaiting(view)
         is_car = motor(view)
         fast = (view.speed_mps >= cfg.min_speed_mps) & is_car
         parts = []
@@ -73,7 +81,7 @@ class DoNotPassWarning(App):
             fast & ((view.flags & F_LEFT_SIGNAL) != 0) if view.any_flag(F_LEFT_SIGNAL) else None
         )
         if passing is not None and passing.any():
-            passing = self._would_pass(view, passing.nonzero()[0])
+            passing = self._would_pass(view, passing.nonzero()[0], awaiting_map=awaiting_map)
         if passing is not None and passing.size:  # long range, but only for the few who pass
             pairs = view.neighbours(passing, cfg.radius_m)
             parts.append(
@@ -90,13 +98,17 @@ class DoNotPassWarning(App):
             ttc_s=np.concatenate([h.ttc_s for h in hits]),
         )
 
-    def _would_pass(self, view: SceneView, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def _would_pass(
+        self, view: SceneView, rows: npt.NDArray[np.int64], *, awaiting_map: bool
+    ) -> npt.NDArray[np.int64]:
         """The signalling ``rows`` that pass into the opposing lane (module docstring)."""
         cfg = self.config
         ahead = view.neighbours(rows, cfg.lead_m, focused=False)
         slower = in_lane_ahead(ahead, half_width_m=cfg.half_width_m, max_heading_diff_deg=30.0)
         slower &= view.speed_mps[ahead.other] < view.speed_mps[ahead.ego] + 0.5
         rows = np.unique(ahead.ego[slower])
+        if awaiting_map:  # no lane yet: it may be about to turn at the junction
+            rows = rows[view.lane[rows] >= 0]
         if view.lanes is None or rows.size == 0:
             return rows
         lane = view.lane[rows]

@@ -14,7 +14,8 @@ path through the junction may meet it; that includes one at or past its stop lin
 one a ``_signals.RedRunners`` memory saw leave its lane on red into the junction), or one a
 red light holds back (``_signals.held_by_signal``: MAP-matched before its stop line, red at its
 arrival and able to stop), so cross traffic waiting for green never alarms the green flow; nor does a pair the signal program separates or that
-approaches two different junctions (``_signals.signal_separated``).
+approaches two different junctions (``_signals.signal_separated``). While a MAP is awaited
+(``_signals.MapWait``: its SPAT has come first) a pair with an unmatched vehicle is left alone.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ from v2xcloud.apps._select import (
     SHARED_RADIUS_M,
     WARNING,
 )
-from v2xcloud.apps._signals import RedRunners, held_by_signal, runs_red, signal_separated
+from v2xcloud.apps._signals import (
+    MapWait,
+    RedRunners,
+    held_by_signal,
+    runs_red,
+    signal_separated,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
@@ -64,10 +71,12 @@ class IntersectionCollisionWarning(App):
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__(config)
         self._runners = RedRunners()
+        self._map_wait = MapWait()
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
         self._runners.observe(view)
+        awaiting_map = self._map_wait.awaiting(view)
         pairs = self._crossing(view)
         if len(pairs) == 0:
             return Hits.empty()
@@ -85,6 +94,8 @@ class IntersectionCollisionWarning(App):
         ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
         soon = np.minimum(arrive_a, arrive_b) <= cfg.warn_s + look
         k = (ahead & soon).nonzero()[0]  # usually a small part of the crossing pairs
+        if k.size and awaiting_map:  # no lanes yet: who is held is unknown
+            k = k[(view.lane[a[k]] >= 0) & (view.lane[b[k]] >= 0)]
         if k.size and view.lanes is not None:  # cross traffic a red light holds is no party
             k = k[~(held_by_signal(view, a[k]) | held_by_signal(view, b[k]))]
             k = k[~signal_separated(view, a[k], b[k])]

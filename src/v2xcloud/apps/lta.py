@@ -13,7 +13,8 @@ imminent at ≤ ``imminent_s``.
 With MAP, a driver who signals on an approach lane turns at the junction, not where it is:
 its path runs straight to the stop line (``to_stop_m``), then turns. A red light holds
 parties back (``_signals.held_by_signal``): an oncoming car stopping for red is no conflict,
-nor is a turner whose own movement is red.
+nor is a turner whose own movement is red. While a MAP is awaited (``_signals.MapWait``: its
+SPAT has come first) a pair with an unmatched vehicle is left alone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.apps._select import F_LEFT_SIGNAL, is_motor, motor
-from v2xcloud.apps._signals import held_by_signal
+from v2xcloud.apps._signals import MapWait, held_by_signal
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
 from v2xcloud.geo import LaneMap
@@ -68,8 +69,13 @@ class LeftTurnAssist(App):
     detail = "left turn across oncoming traffic"
     config: LtaConfig
 
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        self._map_wait = MapWait()
+
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
+        awaiting_map = self._map_wait.awaiting(view)
         turning = self._intends_left(view)
         if not turning.any():
             return Hits.empty()
@@ -81,6 +87,8 @@ class LeftTurnAssist(App):
             & (pairs.along_m > 0)
             & pairs.same_level
         )
+        if awaiting_map:  # no lanes yet: who turns or is held is unknown
+            keep &= (view.lane[pairs.ego] >= 0) & (view.lane[pairs.other] >= 0)
         pairs = pairs.select(keep)
         if len(pairs) and view.lanes is not None:  # parties a red light holds back
             pairs = pairs.select(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from v2xcloud import codec
-from v2xcloud.model import LightState, MapData, Spat
+from v2xcloud.model import Lane, LightState, MapData, Spat
+from v2xcloud.sim.bridge import SumoBridge
 from v2xcloud.sim.local_frame import LocalFrame
 from v2xcloud.sim.network import build_network
-from v2xcloud.sim.scenario import NetworkSpec
+from v2xcloud.sim.scenario import NetworkSpec, load_library
 from v2xcloud.sim.signals import SignalEncoder, light_of
-from v2xcloud.sim.snapshot import TlsState
+from v2xcloud.sim.snapshot import Snapshot, TlsState
 
 FRAME = LocalFrame(origin_lat_deg=28.2, origin_lon_deg=112.9)
 
@@ -95,3 +97,76 @@ def test_a_big_grid_sends_one_spat_and_map_per_intersection(tmp_path: Path) -> N
     spats = enc.spats(lights, time_s=0.0)
     assert len(spats) == 36 and all(len(s.intersections) == 1 for s in spats)
     assert isinstance(_round_trip(spats[0]), Spat)
+
+
+def _as_platform_keys(maps: list[MapData]) -> dict[tuple[int, int], Lane]:
+    """MAP lanes keyed as the platform's twin keys them: by node and LaneID."""
+    return {(n.id.id, ln.lane_id): ln for m in maps for n in m.nodes for lk in n.in_links for ln in lk.lanes}  # fmt: skip
+
+
+def test_lane_ids_are_unique_within_each_intersection(tmp_path: Path) -> None:
+    """LaneID identifies a lane within its intersection; approaches must not share ids."""
+    net = build_network(NetworkSpec(kind="grid", grid_size=4, lanes=2, is_signalised=True,
+                                    has_sidewalks=True), tmp_path)  # fmt: skip
+    enc = SignalEncoder(net_path=str(net), frame=FRAME, epoch_ms=1_767_254_400_000)
+    maps = enc.map_messages()
+    keyed = _as_platform_keys(maps)
+    for m in maps:
+        for node in m.nodes:
+            lanes = [ln for lk in node.in_links for ln in lk.lanes]
+            assert len(lanes) >= 6 and len({ln.lane_id for ln in lanes}) == len(lanes), node.name
+            assert all(keyed[(node.id.id, ln.lane_id)] is ln for ln in lanes)
+    # a connection's remote lane is the LaneID its downstream intersection gives that lane
+    node = next(n for m in maps for n in m.nodes if n.name == "G11")
+    remote = {c.remote_lane_id for lk in node.in_links for ln in lk.lanes for c in ln.connections}
+    assert None not in remote and max(remote) > 2  # ids run on past the first road's lanes
+
+
+def _green_crossings(bridge: SumoBridge) -> Iterator[tuple[Snapshot, str, tuple[float, float]]]:
+    """Each vehicle entering a junction on a green SUMO link: the step, the ingress lane it
+    left and its last position on that lane."""
+    traci, last = bridge._sumo, {}
+    while bridge.is_running:
+        snap = bridge.step()
+        for vid in traci.vehicle.getIDList():
+            nxt, lane = traci.vehicle.getNextTLS(vid), traci.vehicle.getLaneID(vid)
+            if nxt and not lane.startswith(":"):
+                last[vid] = (lane, nxt[0][3], traci.vehicle.getPosition(vid))
+            elif lane.startswith(":") and vid in last:
+                before, sumo_light, xy = last.pop(vid)
+                if sumo_light in "Gg":  # not the red-light runner
+                    yield snap, before, xy
+
+
+def test_the_lane_a_car_crosses_from_shows_green_in_spat_when_sumo_shows_green(
+    tmp_path: Path,
+) -> None:
+    """A car that enters the junction on a green SUMO link finds, through the MAP lane its
+    position matches (keyed by node and LaneID, as the platform keys it), a green SPAT phase."""
+    (scenario,) = load_library("rlvw_red_light")
+    bridge = SumoBridge(scenario=scenario, work_dir=tmp_path, has_ssm=False)
+    bridge.start()
+    try:
+        frame = LocalFrame(origin_lat_deg=scenario.origin_lat_deg,
+                           origin_lon_deg=scenario.origin_lon_deg)  # fmt: skip
+        enc = SignalEncoder(net_path=str(bridge.net_path), frame=frame, epoch_ms=0)
+        keyed = _as_platform_keys(enc.map_messages())
+        links = {lk.name: (n.id.id, lk) for m in enc.map_messages() for n in m.nodes
+                 for lk in n.in_links}  # fmt: skip
+        checked = 0
+        for snap, before, (x, y) in _green_crossings(bridge):
+            node_id, link = links[before.rsplit("_", 1)[0]]
+            lat, lon = frame.to_latlon(x, y)
+            mine = min(link.lanes, key=lambda ln: (ln.points[-1][0] - lat) ** 2
+                       + (ln.points[-1][1] - lon) ** 2)  # fmt: skip
+            (spat,) = [s for s in enc.spats(snap.tls, time_s=snap.time_s)
+                       if s.intersections[0].node.id == node_id]  # fmt: skip
+            lights = {p.phase_id: p.states[0].light for p in spat.intersections[0].phases}
+            seen = {
+                lights[c.phase_id] for c in keyed[(node_id, mine.lane_id)].connections if c.phase_id
+            }
+            assert any(light.is_green for light in seen), (snap.time_s, before, seen)
+            checked += 1
+        assert checked >= 1
+    finally:
+        bridge.close()

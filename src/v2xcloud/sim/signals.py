@@ -4,7 +4,9 @@ Every junction with more than two arms becomes a MAP node (signalised or not), s
 intersection apps see lanes and connections. SUMO controls each link by its own signal
 index; links whose signal is identical throughout the program form one signal group, and that
 group is the SPAT phase and the MAP connection's ``phase_id`` (1-based; at most 16 per
-intersection on the wire).
+intersection on the wire). A lane's ``lane_id`` is unique within its intersection, as the
+standard's LaneID is (the platform keys lanes by node and lane id): the vehicle lanes of the
+node's incoming roads, numbered 1.. in road-id order and, within a road, from the right.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class SignalEncoder:
             for t in self._net.getTrafficLights()
         }
         self._groups = {tls: _signal_groups(phases) for tls, phases in self._programs.items()}
+        self._lane_ids = _lane_numbers(self._net.getNodes())
         self._spat_count = 0
 
     def _node_id(self, name: str) -> NodeId:
@@ -91,7 +94,7 @@ class SignalEncoder:
         conns = tuple(
             Connection(
                 remote_node=self._node_id(c.getTo().getToNode().getID()),
-                remote_lane_id=c.getToLane().getIndex() + 1,
+                remote_lane_id=self._lane_ids.get(c.getToLane().getID()),
                 maneuvers=frozenset({_MANEUVER[c.getDirection()]})
                 if c.getDirection() in _MANEUVER
                 else frozenset(),
@@ -100,7 +103,7 @@ class SignalEncoder:
             for c in lane.getOutgoing()
         )
         return Lane(
-            lane_id=lane.getIndex() + 1,
+            lane_id=self._lane_ids[lane.getID()],
             width_m=lane.getWidth(),
             lane_type="vehicle",
             maneuvers=frozenset().union(*(c.maneuvers for c in conns)) if conns else frozenset(),
@@ -205,6 +208,19 @@ def _state(char: str, start_s: float, end_s: float) -> PhaseState:
     return PhaseState(
         light=light_of(char), start_s=start_s, min_end_s=end_s, max_end_s=end_s, likely_end_s=end_s
     )
+
+
+def _lane_numbers(nodes: list[Any]) -> dict[str, int]:
+    """LaneID of every vehicle lane entering each node, by SUMO lane id: 1.. per node over its
+    incoming roads sorted by id (the MAP's link order) and their lanes from the right."""
+    out: dict[str, int] = {}
+    for node in nodes:
+        incoming = sorted(
+            (e for e in node.getIncoming() if not e.getFunction()), key=lambda e: e.getID()
+        )
+        lanes = [ln for e in incoming for ln in e.getLanes() if ln.allows("passenger")]
+        out.update({ln.getID(): k for k, ln in enumerate(lanes, start=1)})
+    return out
 
 
 def _signal_groups(phases: list[Any]) -> tuple[list[int], list[int]]:

@@ -13,6 +13,7 @@ from v2xcloud.twin import Flag, Kind, PairTable, SceneView
 __all__ = [
     "SHARED_RADIUS_M",
     "first_per_ego",
+    "following_in_lane",
     "gap_m",
     "in_lane_ahead",
     "is_motor",
@@ -20,6 +21,7 @@ __all__ = [
     "moving_motor_directed",
     "moving_motor_pairs",
     "same_way",
+    "toward",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -69,6 +71,25 @@ def in_lane_ahead(
         view.speed_mps[pairs.other] < moving_mps
     )
     return ahead & same_lane & aligned
+
+
+def toward(view: SceneView, subjects: BoolArray, radius_m: float) -> PairTable:
+    """Pairs whose ``other`` is one of ``subjects`` and whose ``ego`` (the one to warn) is a
+    neighbour within ``radius_m``: the shape of every "hazard vehicle ahead" application."""
+    found = view.neighbours(subjects.nonzero()[0], radius_m)
+    return PairTable(view, found.other, found.ego)
+
+
+def following_in_lane(
+    pairs: PairTable, *, half_width_m: float, max_heading_diff_deg: float, min_speed_mps: float
+) -> BoolArray:
+    """Egos that follow the other in its lane (``in_lane_ahead``), are motor vehicles and move
+    at ``min_speed_mps`` or more."""
+    view = pairs.view
+    keep = in_lane_ahead(
+        pairs, half_width_m=half_width_m, max_heading_diff_deg=max_heading_diff_deg
+    )
+    return keep & is_motor(view, pairs.ego) & (view.speed_mps[pairs.ego] >= min_speed_mps)
 
 
 def gap_m(pairs: PairTable) -> FloatArray:

@@ -21,16 +21,14 @@ from v2xcloud.apps._select import (
     F_HAZARD_LIGHTS,
     F_LEFT_SIGNAL,
     F_RIGHT_SIGNAL,
-    IMMINENT,
-    WARNING,
+    following_in_lane,
     gap_m,
     in_lane_ahead,
-    is_motor,
     motor,
+    toward,
 )
-from v2xcloud.apps.base import App, AppConfig, Hits
-from v2xcloud.apps.kinematics import gap_ttc
-from v2xcloud.twin import PairTable, SceneView
+from v2xcloud.apps.base import App, AppConfig, Hits, gap_hits
+from v2xcloud.twin import SceneView
 
 __all__ = ["AbnormalVehicleWarning", "AvwConfig"]
 
@@ -63,20 +61,14 @@ class AbnormalVehicleWarning(App):
         abnormal = self._abnormal(view)
         if not abnormal.any():
             return Hits.empty()
-        found = view.neighbours(abnormal.nonzero()[0], cfg.radius_m)
-        pairs = PairTable(view, found.other, found.ego)  # ego approaches the abnormal vehicle
-        keep = in_lane_ahead(
-            pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
+        pairs = toward(view, abnormal, cfg.radius_m)  # ego approaches the abnormal vehicle
+        keep = following_in_lane(
+            pairs,
+            half_width_m=cfg.half_width_m,
+            max_heading_diff_deg=cfg.max_heading_diff_deg,
+            min_speed_mps=cfg.min_speed_mps,
         )
-        keep &= is_motor(view, pairs.ego) & (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
-        pairs = pairs.select(keep)
-        ttc = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
-        level = np.where(
-            ttc <= cfg.imminent_s + cfg.lookahead_s,
-            IMMINENT,
-            WARNING,
-        )
-        return Hits(ego=pairs.ego, other=pairs.other, level=level.astype(np.int64), ttc_s=ttc)
+        return gap_hits(pairs.select(keep), imminent_s=cfg.imminent_s + cfg.lookahead_s)
 
     def _abnormal(self, view: SceneView) -> npt.NDArray[np.bool_]:
         cfg = self.config

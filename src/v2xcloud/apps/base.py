@@ -16,12 +16,13 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import IMMINENT, WARNING
+from v2xcloud.apps._select import IMMINENT, WARNING, gap_m
 from v2xcloud.apps.hysteresis import Decisions, Hysteresis, pair_keys
+from v2xcloud.apps.kinematics import gap_ttc
 from v2xcloud.model import Advisory, AdvisoryLevel
-from v2xcloud.twin import SceneView
+from v2xcloud.twin import PairTable, SceneView
 
-__all__ = ["App", "AppConfig", "Hits", "level_from_time"]
+__all__ = ["App", "AppConfig", "Hits", "gap_hits", "level_from_time"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -94,6 +95,14 @@ def level_from_time(time_s: FloatArray, *, warn_s: float, imminent_s: float) -> 
         IMMINENT,
         np.where(time_s <= warn_s, WARNING, 0),
     ).astype(np.int64)
+
+
+def gap_hits(pairs: PairTable, *, imminent_s: float) -> Hits:
+    """Hits for closing gaps: time to collision at constant closing speed; IMMINENT at or
+    below ``imminent_s`` (lookahead included by the caller), WARNING otherwise."""
+    ttc = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
+    level = np.where(ttc <= imminent_s, IMMINENT, WARNING).astype(np.int64)
+    return Hits(ego=pairs.ego, other=pairs.other, level=level, ttc_s=ttc)
 
 
 class App:

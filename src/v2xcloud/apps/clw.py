@@ -16,15 +16,12 @@ from v2xcloud.apps._select import (
     F_ABS,
     F_STABILITY,
     F_TRACTION,
-    IMMINENT,
-    WARNING,
-    gap_m,
     is_motor,
     motor,
+    toward,
 )
-from v2xcloud.apps.base import App, AppConfig, Hits
-from v2xcloud.apps.kinematics import gap_ttc
-from v2xcloud.twin import PairTable, SceneView
+from v2xcloud.apps.base import App, AppConfig, Hits, gap_hits
+from v2xcloud.twin import SceneView
 
 __all__ = ["ClwConfig", "ControlLossWarning"]
 
@@ -57,8 +54,7 @@ class ControlLossWarning(App):
         losing = ((view.flags & CONTROL_LOSS) != 0) & motor(view)
         if not losing.any():
             return Hits.empty()
-        found = view.neighbours(losing.nonzero()[0], cfg.radius_m)
-        pairs = PairTable(view, found.other, found.ego)  # ego: the one to warn
+        pairs = toward(view, losing, cfg.radius_m)  # ego: the one to warn
         angle = pairs.heading_diff_deg
         related = (angle <= cfg.same_way_deg) | (angle >= cfg.oncoming_deg)
         keep = (
@@ -69,11 +65,4 @@ class ControlLossWarning(App):
             & is_motor(view, pairs.ego)
             & (pairs.closing_along_mps > 0)
         )
-        pairs = pairs.select(keep)
-        ttc = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
-        level = np.where(
-            ttc <= cfg.imminent_s + cfg.lookahead_s,
-            IMMINENT,
-            WARNING,
-        )
-        return Hits(ego=pairs.ego, other=pairs.other, level=level.astype(np.int64), ttc_s=ttc)
+        return gap_hits(pairs.select(keep), imminent_s=cfg.imminent_s + cfg.lookahead_s)

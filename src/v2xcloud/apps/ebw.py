@@ -16,14 +16,14 @@ from v2xcloud.apps._select import (
     F_HARD_BRAKING,
     IMMINENT,
     WARNING,
+    following_in_lane,
     gap_m,
-    in_lane_ahead,
-    is_motor,
     motor,
+    toward,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits
 from v2xcloud.apps.kinematics import ttc_lead_braking
-from v2xcloud.twin import PairTable, SceneView
+from v2xcloud.twin import SceneView
 
 __all__ = ["EbwConfig", "EmergencyBrakeWarning"]
 
@@ -59,12 +59,13 @@ class EmergencyBrakeWarning(App):
         braking &= motor(view)
         if not braking.any():
             return Hits.empty()
-        found = view.neighbours(braking.nonzero()[0], cfg.radius_m)
-        pairs = PairTable(view, found.other, found.ego)  # ego: the follower, other: the braker
-        keep = in_lane_ahead(
-            pairs, half_width_m=cfg.half_width_m, max_heading_diff_deg=cfg.max_heading_diff_deg
+        pairs = toward(view, braking, cfg.radius_m)  # ego: the follower, other: the braker
+        keep = following_in_lane(
+            pairs,
+            half_width_m=cfg.half_width_m,
+            max_heading_diff_deg=cfg.max_heading_diff_deg,
+            min_speed_mps=cfg.min_speed_mps,
         )
-        keep &= is_motor(view, pairs.ego) & (view.speed_mps[pairs.ego] >= cfg.min_speed_mps)
         pairs = pairs.select(keep)
         gap = gap_m(pairs)
         v_ego = view.speed_mps[pairs.ego]

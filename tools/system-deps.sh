@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: PostgreSQL + PostGIS (history store tests) and Chromium
-# (dashboard browser tests). Installs only what is missing; quick when everything is present.
+# (dashboard browser tests), Mosquitto (device gateways). Installs only what is missing; quick when everything is present.
 set -euo pipefail
 
 missing=()
@@ -14,6 +14,9 @@ if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
+fi
+if ! command -v mosquitto >/dev/null 2>&1 && [[ ! -x /usr/sbin/mosquitto ]]; then
+  missing+=(mosquitto)  # MQTT broker for the device-gateway tests (started by the tests)
 fi
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0

@@ -6,6 +6,7 @@ Units are in the names (``speed_mps``, ``heading_deg``); times are integer UTC m
 """
 
 from v2xcloud.model.advisory import Advisory, AdvisoryLevel
+from v2xcloud.model.drop import DeadLetter, DropReason
 from v2xcloud.model.ev import (
     EvAlarm,
     EvCellVoltages,
@@ -42,6 +43,8 @@ __all__ = [
     "BrakeState",
     "Bsm",
     "Connection",
+    "DeadLetter",
+    "DropReason",
     "EmergencyState",
     "EvAlarm",
     "EvCellVoltages",

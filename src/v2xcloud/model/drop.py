@@ -1,0 +1,83 @@
+"""Why an input was not used, and the record kept of it: the one ``DropReason`` and ``DeadLetter``.
+
+Every stage that refuses or loses an input — a gateway (oversize payload, unknown device,
+rate limit, queue overflow), the security stage (bad signature, unknown signer), the codec
+(malformed bytes, a value out of range, an implausible report), the scene (a message it cannot
+hold) and the GB/T 32960 server (bad BCC, truncated frame) — names the reason with one member
+of ``DropReason`` and keeps the input as a ``DeadLetter``: raw bytes, where it came from, when,
+why, where in the input and a sentence. Counters, the history store and the API all key on
+``DropReason.value``, so one name means one thing everywhere.
+
+>>> DropReason("implausible") is DropReason.IMPLAUSIBLE
+True
+>>> DeadLetter(raw=b"\\x00", source="rsu-1", received_at_ms=5, reason=DropReason.EMPTY,
+...            detail="no bytes").reason.value
+'empty'
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+__all__ = ["DeadLetter", "DropReason"]
+
+
+class DropReason(StrEnum):
+    """Why an input was dropped; the value is the tag that counters, the store and the API use."""
+
+    # --- the message layer (codec): bytes that are not a usable frame -------------------
+    EMPTY = "empty"  # no bytes at all
+    FRAMING = "framing"  # hex text, capture prefix or record length wrong
+    MALFORMED = "malformed"  # the bits do not parse as a MessageFrame (truncated, bad index)
+    CONSTRAINT = "constraint"  # parses, but a value is outside the schema's range or size
+    TRAILING_BYTES = "trailing_bytes"  # whole bytes left over after the MessageFrame
+    UNKNOWN_MESSAGE = "unknown_message"  # a message type this message set does not define
+    WRONG_VERSION = "wrong_version"  # decodes, but as the other message set's content
+    IMPLAUSIBLE = "implausible"  # decodes, but the content is physically impossible
+    NO_POSITION = "no_position"  # the sender's/reference position is marked unavailable
+    UNSUPPORTED_MESSAGE = "unsupported_message"  # decoded, but nothing downstream holds it
+    # --- device gateways ---------------------------------------------------------------
+    OVERSIZE = "oversize"  # payload larger than the gateway accepts
+    UNKNOWN_DEVICE = "unknown_device"  # not in the device registry (and unknown not allowed)
+    DEVICE_DISABLED = "device_disabled"  # registered, but disabled by an operator
+    IDENTITY_MISMATCH = "identity_mismatch"  # a device publishing for another device's id
+    UNKNOWN_TOPIC = "unknown_topic"  # a topic or port the gateway has no route for
+    BAD_PAYLOAD = "bad_payload"  # a vendor JSON shape that does not parse or lacks fields
+    RATE_LIMITED = "rate_limited"  # over the device's rate for this message type
+    QUEUE_FULL = "queue_full"  # the bounded queue between network and tick loop overflowed
+    # --- security ------------------------------------------------------------------------
+    SIGNED_UNVERIFIED = "signed_unverified"  # signed, and no verifier is configured
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_SIGNER = "unknown_signer"
+    REVOKED = "revoked"
+    NOT_PERMITTED = "not_permitted"  # the signer may not send this AID / in this region
+    STALE = "stale"  # generation time too old or in the future
+    # --- GB/T 32960 frames -------------------------------------------------------------
+    BAD_START = "bad_start"
+    BAD_VIN = "bad_vin"
+    BAD_TEXT = "bad_text"
+    BAD_TIME = "bad_time"
+    BAD_UNIT = "bad_unit"
+    BAD_RESPONSE = "bad_response"
+    BCC_MISMATCH = "bcc_mismatch"
+    LENGTH_MISMATCH = "length_mismatch"
+    TRUNCATED = "truncated"
+    NOT_LOGGED_IN = "not_logged_in"
+    DUPLICATE = "duplicate"  # a re-sent report already taken
+    # --- anything else -------------------------------------------------------------------
+    INTERNAL_ERROR = "internal_error"  # a stage raised unexpectedly on this input (logged)
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """One input that was not used: its raw bytes (as received, never re-encoded), who sent it
+    (gateway/device id), when it arrived (UTC ms), why, where in the input (a field path such
+    as ``$.bsmFrame.speed`` or ``byte 17``) and a human sentence."""
+
+    raw: bytes
+    source: str
+    received_at_ms: int
+    reason: DropReason
+    detail: str
+    where: str | None = None

@@ -1,6 +1,9 @@
-"""Transports (MQTT, UDP, TCP, NATS, in-process): bytes in and out, nothing else.
+"""Device gateways: MQTT, UDP, TCP and in-process transports between devices and the platform.
 
-May import: ``model``, ``codec``, ``runtime`` interfaces.
+May import: ``model``, ``codec``, ``runtime`` interfaces. A gateway turns network traffic into
+``InboundFrame`` items on a bounded ``IngressQueue`` and carries deliveries back down.
 """
 
-__all__: list[str] = []
+from v2xcloud.gateways.base import DeviceKind, Gateway, InboundFrame, IngressQueue
+
+__all__ = ["DeviceKind", "Gateway", "InboundFrame", "IngressQueue"]

@@ -35,6 +35,7 @@ class ServerThread:
             app,
             host=host,
             port=self.port,
+            log_config=None,  # records go to the process's logging configuration (cli.logs)
             log_level="warning",
             ws="websockets-sansio",
             lifespan="on",

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
 __all__ = ["register"]
@@ -21,7 +22,8 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Attach ``demo``."""
-    p = sub.add_parser(
+    p = add_long_running(
+        sub,
         "demo",
         help="run the whole platform on a simulated district (SUMO) in real time",
         description="Simulated district -> UPER -> channel -> platform -> advisories, scored "

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 from v2xcloud.sim.scenario import library_names, load_library
 
@@ -19,7 +20,8 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Attach ``evaluate``."""
-    p = sub.add_parser(
+    p = add_long_running(
+        sub,
         "evaluate",
         help="run SUMO scenarios headless and score the applications",
         description="Run scenarios through SUMO -> UPER -> channel -> platform and score "

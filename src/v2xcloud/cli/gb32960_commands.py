@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError, Gb32960Error
 from v2xcloud.ev._wire import error_offset
 from v2xcloud.ev.charging import load_chargers
@@ -217,7 +218,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lenient", action="store_true", help="decode frames with a wrong BCC (diagnostics)"
     )
     dec.set_defaults(func=_cmd_decode)
-    srv = inner.add_parser("serve", help="run the platform-side TCP server")
+    srv = add_long_running(inner, "serve", help="run the platform-side TCP server")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=32960)
     srv.add_argument("--reports", default="gb32960_reports.jsonl", help="JSON-lines report file")
@@ -244,7 +245,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sch.add_argument("--target-soc", type=float, default=80.0, help="charge up to this SOC (%%)")
     sch.add_argument("--speed-kmh", type=float, default=40.0, help="mean speed to the station")
     sch.set_defaults(func=_cmd_schedule)
-    flt = inner.add_parser("fleet", help="simulated terminals against a server")
+    flt = add_long_running(inner, "fleet", help="simulated terminals against a server")
     flt.add_argument("--vehicles", type=int, required=True)
     flt.add_argument("--host", default="127.0.0.1")
     flt.add_argument("--port", type=int, default=32960)

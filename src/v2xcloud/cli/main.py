@@ -2,7 +2,10 @@
 
 Each subcommand lives in its own module exposing ``register(subparsers)``; the module's
 ``register`` attaches a parser whose ``func`` default receives the parsed arguments and
-returns the exit code. Modules are listed once, in ``_COMMAND_MODULES``.
+returns the exit code. Modules are listed once, in ``_COMMAND_MODULES``. A long-running
+command is created with :func:`v2xcloud.cli.logs.add_long_running`, which gives it
+``--log-level`` and ``--log-json``; :func:`main` configures logging from them (warnings to
+stderr for the other commands) before running the command.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from v2xcloud import __version__
+from v2xcloud.cli import logs
 from v2xcloud.errors import V2xCloudError
 
 __all__ = ["build_parser", "main"]
@@ -47,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        logs.configure_from_args(args)
         return int(args.func(args))
     except V2xCloudError as exc:
         print(f"v2xcloud: error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
 __all__ = ["register"]
@@ -30,7 +31,9 @@ def _origin(text: str) -> tuple[float, float]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Attach the ``replay`` subcommand."""
-    p = sub.add_parser("replay", help="replay recorded tracks/signals/map through the platform")
+    p = add_long_running(
+        sub, "replay", help="replay recorded tracks/signals/map through the platform"
+    )
     p.add_argument("--tracks", type=Path, required=True, help="INTERACTION-style tracks CSV")
     p.add_argument("--signals", type=Path, help="signal-phase CSV (J2735 movement states)")
     p.add_argument("--map", type=Path, help="KML lane map (lanes, connections, signal groups)")

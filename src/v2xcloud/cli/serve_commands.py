@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
 __all__ = ["register"]
@@ -19,7 +20,8 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Attach ``serve``."""
-    p = sub.add_parser(
+    p = add_long_running(
+        sub,
         "serve",
         help="serve the operator API and the dashboard (history in DuckDB or PostgreSQL)",
         description="REST + WebSocket API (schema at /docs) and the live dashboard at /.",
@@ -117,7 +119,12 @@ def _run(args: argparse.Namespace) -> int:
     print(f"serve: dashboard http://{args.host}:{args.port}/  API schema /docs", flush=True)
     try:
         uvicorn.run(
-            app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio"
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,  # uvicorn's records go through the one configuration (cli.logs)
+            log_level=args.log_level,
+            ws="websockets-sansio",
         )
     finally:
         if isinstance(live, ScriptedLive):

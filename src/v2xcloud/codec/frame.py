@@ -4,10 +4,18 @@
 for a hot message (BSM, RSM, SPAT) can be slotted in with ``register_fast_decoder`` without
 changing any caller: it receives the frame bytes and returns the same native value.
 ``register_fast_encoder`` does the same for encoding a root alternative's native content.
+
+A fast path that raises falls back to the generic one. When the generic path then succeeds,
+the fast path was wrong about valid input: the fallback is counted and logged in
+``FAST_PATH_FAILURES`` (boundary ``codec:fast_decode:<alternative>`` or
+``codec:fast_encode:<alternative>``; first of each kind with its traceback). When the generic
+path fails too, the input was bad and the fast path was right to refuse it: nothing to report
+beyond the ``Rejected`` / ``EncodeError`` every caller already gets.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -20,8 +28,10 @@ from v2xcloud.codec.message_set import DAY2_MESSAGES, FRAME_MESSAGES, MessageSet
 from v2xcloud.codec.plausibility import DeploymentArea, missing_position
 from v2xcloud.codec.result import Decoded, Rejected, RejectReason
 from v2xcloud.errors import EncodeError
+from v2xcloud.failures import FailureLog
 
 __all__ = [
+    "FAST_PATH_FAILURES",
     "FastDecoder",
     "FastEncoder",
     "decode",
@@ -38,6 +48,11 @@ FastDecoder = Callable[[bytes], Any]
 _FAST: dict[tuple[MessageSet, str], FastDecoder] = {}
 FastEncoder = Callable[[Any], bytes]
 _FAST_ENCODERS: dict[tuple[MessageSet, str], FastEncoder] = {}
+
+logger = logging.getLogger(__name__)
+
+#: fast-path fallbacks on input the generic path accepted (a fast codec bug), per alternative
+FAST_PATH_FAILURES = FailureLog(logger=logger)
 
 
 def register_fast_decoder(message_set: MessageSet, alternative: str, fn: FastDecoder) -> None:
@@ -86,12 +101,15 @@ def _json_form(message_set: MessageSet) -> JsonForm:
 def _decode_value(data: bytes, message_set: MessageSet) -> Any:
     alternative = peek_alternative(data)
     fast = _FAST.get((message_set, alternative)) if alternative else None
+    fast_error: Exception | None = None
     if fast is not None:
         try:
             return fast(data)
-        except Exception:  # the generic path below explains what is wrong
-            pass
-    value = decode_type(message_set, "MessageFrame", data, "$")
+        except Exception as exc:  # the generic path below decodes it or says what is wrong
+            fast_error = exc
+    value = decode_type(message_set, "MessageFrame", data, "$")  # Reject: bad input
+    if fast_error is not None:  # valid, yet the fast path refused it
+        FAST_PATH_FAILURES.record(f"codec:fast_decode:{alternative}", fast_error)
     if value[0] is None:  # asn1tools: an extension alternative this set does not know
         raise Reject(
             RejectReason.UNKNOWN_MESSAGE,
@@ -180,8 +198,15 @@ def encode_native(value: Any, *, message_set: MessageSet) -> bytes:
     if fast is not None:
         try:
             return fast(content)
-        except Exception:  # the generic path below encodes it or explains what is wrong
-            pass
+        except Exception as exc:  # the generic path below encodes it or says what is wrong
+            raw = _encode_generic(spec, alternative, content)  # EncodeError: bad
+            FAST_PATH_FAILURES.record(f"codec:fast_encode:{alternative}", exc)
+            return raw
+    return _encode_generic(spec, alternative, content)
+
+
+def _encode_generic(spec: Any, alternative: str, content: Any) -> bytes:
+    value = (alternative, content)
     if alternative == "msgFrameExt" and not isinstance(content.get("value"), bytes | bytearray):
         mid = content.get("messageId")
         if mid not in DAY2_MESSAGES:

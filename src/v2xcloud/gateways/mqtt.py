@@ -1,0 +1,282 @@
+"""The MQTT gateway: devices' up-links from a broker onto the ingress queue, down-links out.
+
+``MqttGateway`` keeps one persistent session (fixed client id, ``clean_session=False``) on
+aiomqtt (paho-mqtt 2 underneath), subscribes at QoS 1 to the topic tree
+(``topics.SUBSCRIPTIONS``), and for every message:
+
+- a topic outside the tree → dead letter ``UNKNOWN_TOPIC``; a payload over ``max_payload_bytes``
+  → ``OVERSIZE`` (its first ``max_payload_bytes`` kept); a full ingress queue → ``QUEUE_FULL``;
+- a down-link ACK (``…/DOWN/ACK``) → ``on_ack`` (the down-link matches it to its seqNum);
+- anything else → an ``InboundFrame`` on the ``IngressQueue``.
+
+**No acknowledged message is lost.** paho acknowledges QoS 1 messages itself as soon as they
+are read, before the application has them; here manual acknowledgement is on and the PUBACK
+is sent only after the message is on the queue or dead-lettered. A message read but not yet
+handled when the connection drops is not acknowledged, so the broker sends it again on the
+resumed session (QoS 1 is at-least-once: a duplicate is possible, a loss is not). The in-flight
+window (messages delivered but unacknowledged) is bounded by the broker's
+``max_inflight_messages`` for this client.
+
+**Reconnect.** When the connection fails or drops the gateway reconnects with exponential
+back-off (``backoff_initial_s`` doubling up to ``backoff_max_s``, ±``jitter`` random share) and
+subscribes again, whether or not the broker kept the session (after a broker crash it may not).
+
+Relies on aiomqtt's underlying paho client (``Client._client``) for manual acknowledgement,
+which aiomqtt does not expose; pinned to aiomqtt 2.5 in pyproject for that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+import paho.mqtt.client as paho
+
+from v2xcloud.errors import ConfigError, GatewayError
+from v2xcloud.gateways import topics
+from v2xcloud.gateways.base import InboundFrame, IngressQueue
+from v2xcloud.model import DeadLetter, DropReason
+from v2xcloud.runtime.clock import Clock, SystemClock
+
+__all__ = ["AckHandler", "DeadLetterHandler", "MqttGateway", "parse_mqtt_url"]
+
+logger = logging.getLogger(__name__)
+
+DeadLetterHandler = Callable[[DeadLetter], None]
+#: ``on_ack(esn, message_type, payload, received_at_ms)`` for each ``…/DOWN/ACK`` message.
+AckHandler = Callable[[str, str, bytes, int], None]
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """``mqtt://HOST[:PORT]`` (default port 1883) → (host, port); ``ConfigError`` otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise ConfigError(
+            f"--mqtt {url!r}: expected mqtt://HOST[:PORT], e.g. mqtt://127.0.0.1:1883"
+        )
+    try:
+        port = parts.port or 1883
+    except ValueError as exc:
+        raise ConfigError(f"--mqtt {url!r}: the port is not a number") from exc
+    return parts.hostname, port
+
+
+class MqttGateway:
+    """Broker ↔ platform. ``start()`` returns once connected and subscribed (or raises
+    ``GatewayError`` after ``connect_timeout_s``); it keeps reconnecting afterwards by itself.
+
+    ``dead_letter`` receives every dropped message (the runtime's dead-letter API);
+    ``on_ack`` every down-link acknowledgement. ``stats()`` counts frames in, drops per
+    reason, connects, disconnects, acknowledgements and publishes.
+    """
+
+    name = "mqtt"
+
+    def __init__(
+        self,
+        url: str,
+        queue: IngressQueue,
+        *,
+        dead_letter: DeadLetterHandler,
+        on_ack: AckHandler | None = None,
+        client_id: str = "v2xcloud-platform",
+        max_payload_bytes: int = 64 * 1024,
+        keepalive_s: int = 10,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+        jitter: float = 0.2,
+        connect_timeout_s: float = 10.0,
+        clock: Clock | None = None,
+        subscriptions: tuple[str, ...] = topics.SUBSCRIPTIONS,
+    ) -> None:
+        self.host, self.port = parse_mqtt_url(url)
+        self.queue = queue
+        self.client_id = client_id
+        self.max_payload_bytes = max_payload_bytes
+        self.keepalive_s = keepalive_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.jitter = jitter
+        self.connect_timeout_s = connect_timeout_s
+        self.subscriptions = subscriptions
+        self._dead_letter = dead_letter
+        self._on_ack = on_ack
+        self._clock: Clock = clock or SystemClock()
+        self._counts: Counter[str] = Counter()
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the gateway is connected and subscribed right now."""
+        return self._connected.is_set()
+
+    async def start(self) -> None:
+        """Connect and subscribe; keep the session alive in a background task."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"mqtt-gateway-{self.client_id}")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
+        except TimeoutError as exc:
+            await self.stop()
+            raise GatewayError(
+                f"MQTT broker at {self.host}:{self.port} not reachable within "
+                f"{self.connect_timeout_s} s"
+            ) from exc
+
+    async def stop(self) -> None:
+        """Disconnect and wait for the background task."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._connected.clear()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: ``frames_in``, ``dropped.<reason>``, ``connects``, ``disconnects``, ..."""
+        return dict(self._counts)
+
+    async def wait_connected(self, timeout_s: float) -> bool:
+        """Wait until connected and subscribed; False on timeout."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- the session loop ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = self.backoff_initial_s
+        while not self._stopping:
+            try:
+                await self._session()
+                delay = self.backoff_initial_s
+            except aiomqtt.MqttError as exc:
+                self._counts["disconnects" if self._connected.is_set() else "connect_failures"] += 1
+                logger.warning(
+                    "MQTT %s:%d: %s; reconnecting in %.2f s", self.host, self.port, exc, delay
+                )
+            finally:
+                self._connected.clear()
+                self._client = None
+            if self._stopping:
+                break
+            await asyncio.sleep(delay * (1.0 + self.jitter * (2.0 * random.random() - 1.0)))
+            delay = min(delay * 2.0, self.backoff_max_s)
+
+    async def _session(self) -> None:
+        client = aiomqtt.Client(
+            self.host,
+            self.port,
+            identifier=self.client_id,
+            clean_session=False,
+            keepalive=self.keepalive_s,
+            timeout=self.connect_timeout_s,
+            logger=logger,
+        )
+        paho_client: paho.Client = client._client
+        paho_client.manual_ack_set(True)  # PUBACK only once the frame is on the queue
+        async with client:
+            await client.subscribe([(topic, 1) for topic in self.subscriptions])
+            self._client = client
+            self._counts["connects"] += 1
+            self._connected.set()
+            logger.info("MQTT %s:%d connected and subscribed", self.host, self.port)
+            async for message in client.messages:
+                self._handle(message)
+                if message.qos > 0:
+                    paho_client.ack(message.mid, message.qos)
+
+    # -- one message ---------------------------------------------------------------------------
+
+    def _handle(self, message: aiomqtt.Message) -> None:
+        now_ms = self._clock.now_ms()
+        name = message.topic.value
+        payload = _payload_bytes(message.payload)
+        try:
+            topic = topics.parse(name)
+        except topics.TopicError as exc:
+            self._drop(payload, name, now_ms, DropReason.UNKNOWN_TOPIC, exc.detail)
+            return
+        if len(payload) > self.max_payload_bytes:
+            detail = (
+                f"payload of {len(payload)} bytes on {name} exceeds {self.max_payload_bytes} "
+                f"(first {self.max_payload_bytes} kept)"
+            )
+            self._drop(payload[: self.max_payload_bytes], name, now_ms, DropReason.OVERSIZE, detail)
+            return
+        if topic.direction == "ack":
+            self._counts["acks_in"] += 1
+            if self._on_ack is not None:
+                self._on_ack(topic.device_id, topic.message_type, payload, now_ms)
+            return
+        if topic.direction != "up":
+            self._drop(payload, name, now_ms, DropReason.UNKNOWN_TOPIC, "a down-link topic")
+            return
+        frame = InboundFrame(
+            payload=payload,
+            device_id=topic.device_id,
+            device_kind=topic.kind,
+            message_type=topic.message_type,
+            transport="mqtt",
+            channel=name,
+            received_at_ms=now_ms,
+        )
+        if not self.queue.put(frame):
+            detail = f"ingress queue full ({self.queue.capacity} frames)"
+            self._drop(payload, name, now_ms, DropReason.QUEUE_FULL, detail)
+            return
+        self._counts["frames_in"] += 1
+
+    def _drop(self, raw: bytes, topic: str, now_ms: int, reason: DropReason, detail: str) -> None:
+        self._counts[f"dropped.{reason.value}"] += 1
+        logger.debug("MQTT drop %s on %s: %s", reason.value, topic, detail)
+        self._dead_letter(
+            DeadLetter(
+                raw=raw,
+                source=f"mqtt:{topic}",
+                received_at_ms=now_ms,
+                reason=reason,
+                detail=detail,
+                where=topic,
+            )
+        )
+
+    # -- down-link -------------------------------------------------------------------------------
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> bool:
+        """Publish one down-link message; False (counted) when not connected or it fails."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            self._counts["publish_offline"] += 1
+            return False
+        try:
+            await client.publish(topic, payload, qos=qos)
+        except aiomqtt.MqttError as exc:
+            self._counts["publish_failed"] += 1
+            logger.warning("MQTT publish to %s failed: %s", topic, exc)
+            return False
+        self._counts["published"] += 1
+        return True
+
+
+def _payload_bytes(payload: Any) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if payload is None:
+        return b""
+    return str(payload).encode()

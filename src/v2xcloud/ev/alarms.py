@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from v2xcloud.bounded import LruTable
 from v2xcloud.ev.anomaly import BatteryAnomalyDetector
 from v2xcloud.ev.charging import Charger, VehicleEnergy, charging_warning
 from v2xcloud.ev.sink import AlarmSink
@@ -27,7 +28,8 @@ class AlarmMonitor:
     ``min_anomaly_level`` filters detector findings (level 1-3) sent to operators; ``clock``
     returns UTC ms (injectable for tests). With ``chargers``, each report is also checked by
     :func:`~v2xcloud.ev.charging.charging_warning` and ``charging:critical`` (level 2) or
-    ``charging:warning`` (level 1) alarms are raised.
+    ``charging:warning`` (level 1) alarms are raised. Repeat suppression remembers at most
+    ``max_keys`` (VIN, kind) pairs; one evicted early may raise its alarm again sooner.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class AlarmMonitor:
         min_anomaly_level: int = 2,
         chargers: list[Charger] | None = None,
         energy: VehicleEnergy | None = None,
+        max_keys: int = 50_000,
     ) -> None:
         self.sink = sink
         self.detector = detector or BatteryAnomalyDetector()
@@ -49,7 +52,15 @@ class AlarmMonitor:
         self.chargers = chargers or []
         self.energy = energy
         self.raised = 0
-        self._last_raised: dict[tuple[str, str, str], int] = {}
+        # (VIN, kind, key) -> when last raised; past max_keys the least recently raised go
+        self._last_raised: LruTable[tuple[str, str, str], int] = LruTable(
+            limit=max_keys, name="EV alarm repeat suppression (VIN, kind)"
+        )
+
+    @property
+    def evicted(self) -> int:
+        """Per-VIN entries dropped for the size limits (repeat suppression and detector)."""
+        return self._last_raised.evicted + self.detector.evicted
 
     def on_report(self, report: EvReport, *, received_at_ms: int) -> list[EvOperatorAlarm]:
         """Check one accepted report; returns (and sinks) the alarms raised for it."""

@@ -18,6 +18,7 @@ import statistics
 
 import msgspec
 
+from v2xcloud.bounded import LruTable
 from v2xcloud.model.ev import EvReport
 
 __all__ = ["Anomaly", "AnomalyThresholds", "BatteryAnomalyDetector"]
@@ -57,9 +58,23 @@ class _Last(msgspec.Struct):
 class BatteryAnomalyDetector:
     """Keeps the previous report per VIN and returns the anomalies of each new one."""
 
-    def __init__(self, *, thresholds: AnomalyThresholds | None = None) -> None:
+    def __init__(
+        self, *, thresholds: AnomalyThresholds | None = None, max_vins: int = 20_000
+    ) -> None:
         self.t = thresholds or AnomalyThresholds()
-        self._last: dict[str, _Last] = {}
+        # VIN -> its previous report; past max_vins the least recently reporting VIN goes
+        self._last: LruTable[str, _Last] = LruTable(
+            limit=max_vins, name="EV anomaly previous report (VINs)"
+        )
+
+    @property
+    def evicted(self) -> int:
+        """VINs whose previous report was dropped for the size limit."""
+        return self._last.evicted
+
+    def tracked_vins(self) -> int:
+        """How many VINs have a previous report kept."""
+        return len(self._last)
 
     def check(self, report: EvReport) -> list[Anomaly]:
         """All anomalies in ``report`` (re-sent reports older than the last one are only

@@ -41,6 +41,8 @@ class Gb32960Server:
 
     Alarms go through ``monitor`` when given (e.g. an :class:`AlarmMonitor` with chargers),
     else through a default monitor over ``alarm_sink``; with neither, no alarms are raised.
+    At most ``max_connections`` terminals are served at once (more are closed on accept and
+    counted as ``connections_refused``); the duplicate check keeps at most ``max_vins`` VINs.
     """
 
     def __init__(
@@ -56,10 +58,13 @@ class Gb32960Server:
         max_garbage_bytes: int = 65_536,
         max_rejected_streak: int = 50,
         flush_interval_s: float = 1.0,
+        max_connections: int = 10_000,
+        max_vins: int = 10_000,
     ) -> None:
         self.host, self.requested_port = host, port
         self.report_sink = report_sink
-        self.registry = SessionRegistry()
+        self.registry = SessionRegistry(max_vins=max_vins)
+        self.max_connections = max_connections
         if monitor is None and alarm_sink is not None:
             monitor = AlarmMonitor(alarm_sink, clock=utc_ms)
         self.monitor = monitor
@@ -116,6 +121,10 @@ class Gb32960Server:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stats = self.stats
+        if len(self._writers) >= self.max_connections:
+            stats["connections_refused"] += 1  # at the limit: one per terminal is plenty
+            writer.close()
+            return
         stats["connections"] += 1
         self._writers.add(writer)
         scanner = FrameScanner(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from v2xcloud.bounded import LruTable
 from v2xcloud.errors import Gb32960Error, V2xCloudError
 from v2xcloud.ev._wire import time_bytes
 from v2xcloud.ev.alarms import AlarmMonitor
@@ -32,13 +33,31 @@ __all__ = ["PlatformSession", "SessionRegistry"]
 
 
 class SessionRegistry:
-    """Shared by all connections: who is logged in as which VIN, and which reports were seen."""
+    """Shared by all connections: who is logged in as which VIN, and which reports were seen.
 
-    def __init__(self, *, dedupe_window_s: int = 86_400) -> None:
+    The duplicate check keeps state for at most ``max_vins`` VINs (least recently reporting
+    evicted first, counted as ``dedupe_evicted``): logins are not authenticated, so one
+    connection could otherwise grow it with invented VINs until memory runs out. A report of
+    an evicted VIN is checked as if the VIN were new.
+    """
+
+    def __init__(self, *, dedupe_window_s: int = 86_400, max_vins: int = 10_000) -> None:
         self.dedupe_window_s = dedupe_window_s
-        self.active: dict[str, PlatformSession] = {}
+        self.active: dict[str, PlatformSession] = {}  # bounded by the server's connections
         self.stats: Counter[str] = Counter()
-        self._seen: dict[str, tuple[int, int]] = {}  # VIN -> (first second, bitmap)
+        # VIN -> (first second tracked, bitmap of the seconds seen from it)
+        self._seen: LruTable[str, tuple[int, int]] = LruTable(
+            limit=max_vins, name="GB/T 32960 duplicate check (VINs)"
+        )
+
+    @property
+    def max_vins(self) -> int:
+        """How many VINs the duplicate check keeps state for."""
+        return self._seen.limit
+
+    def tracked_vins(self) -> int:
+        """How many VINs the duplicate check currently holds."""
+        return len(self._seen)
 
     def login(self, vin: str, session: PlatformSession) -> None:
         """Bind ``vin`` to ``session``; an older live session for it is kicked."""
@@ -58,29 +77,48 @@ class SessionRegistry:
         """True the first time ``(vin, collected_at_ms)`` is seen.
 
         Collection times have whole-second resolution, so each VIN keeps a bitmap of the
-        seconds seen in the last ``dedupe_window_s`` (24 h: ~11 kB per VIN). A report older
-        than the window cannot be checked: it is accepted and counted as ``dedupe_too_old``.
+        seconds seen, spanning at most ``dedupe_window_s`` (24 h: at most ~11 kB per VIN, and
+        only as much as the seconds actually seen span). A report more than the window older
+        than the newest one seen cannot be checked: it is accepted and counted as
+        ``dedupe_too_old``.
         """
         sec = collected_at_ms // 1000
-        base, mask = self._seen.get(vin, (sec - self.dedupe_window_s + 1, 0))
-        if sec < base:
-            self.stats["dedupe_too_old"] += 1
+        seen = self._seen.get(vin)
+        if seen is None:
+            self._remember(vin, sec, 1)
             return True
-        if sec - base >= self.dedupe_window_s:
+        base, mask = seen
+        if sec < base:
+            newest = base + mask.bit_length() - 1
+            if newest - sec >= self.dedupe_window_s:
+                self.stats["dedupe_too_old"] += 1
+                return True
+            base, mask = sec, mask << (base - sec)
+        elif sec - base >= self.dedupe_window_s:
             shift = sec - base - self.dedupe_window_s + 1
             base, mask = base + shift, mask >> shift
         bit = 1 << (sec - base)
         if mask & bit:
             return False
-        self._seen[vin] = (base, mask | bit)
+        self._remember(vin, base, mask | bit)
         return True
+
+    def _remember(self, vin: str, base: int, mask: int) -> None:
+        low = (mask & -mask).bit_length() - 1  # drop the unseen seconds below the first seen
+        self._seen[vin] = (base + low, mask >> low)
+        self.stats["dedupe_evicted"] = self._seen.evicted
 
     def forget(self, vin: str, collected_at_ms: int) -> None:
         """Undo :meth:`is_new` for a report that could not be stored."""
         seen = self._seen.get(vin)
-        if seen is not None and collected_at_ms // 1000 >= seen[0]:
+        sec = collected_at_ms // 1000
+        if seen is not None and sec >= seen[0]:
             base, mask = seen
-            self._seen[vin] = (base, mask & ~(1 << (collected_at_ms // 1000 - base)))
+            mask &= ~(1 << (sec - base))
+            if mask:
+                self._remember(vin, base, mask)
+            else:
+                del self._seen[vin]
 
 
 class PlatformSession:
@@ -196,4 +234,5 @@ class PlatformSession:
                 self.monitor.on_report(report, received_at_ms=received)
             except (V2xCloudError, OSError, ValueError):
                 stats["alarm_errors"] += 1  # stored already: the terminal still gets success
+            stats["alarm_state_evicted"] = self.monitor.evicted
         return Response.SUCCESS

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from v2xcloud.failures import FailureLog
+
 __all__ = ["InProcessBus"]
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, Any], None]
 
@@ -16,7 +21,8 @@ class InProcessBus:
     receives every topic below ``a`` (NATS's full wildcard).
 
     A handler that raises does not stop delivery to the others; the error is counted in
-    ``errors`` with the topic, and kept (last 100) in ``last_errors``.
+    ``errors`` with the topic, kept (last 100) in ``last_errors`` and handed to ``failures``
+    (boundary ``bus:<pattern>``: logged once with its traceback, counted per pattern).
 
     >>> bus = InProcessBus()
     >>> got = []
@@ -27,7 +33,8 @@ class InProcessBus:
     [('advisory.FCW', 1)]
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, failures: FailureLog | None = None) -> None:
+        self.failures = failures if failures is not None else FailureLog(logger=logger)
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
         self.errors = 0
         self.last_errors: list[tuple[str, BaseException]] = []
@@ -55,6 +62,7 @@ class InProcessBus:
                 except Exception as exc:  # one faulty subscriber must not stop the others
                     self.errors += 1
                     self.last_errors = [*self.last_errors[-99:], (topic, exc)]
+                    self.failures.record(f"bus:{pattern}", exc, logger=logger)
         return delivered
 
     @staticmethod

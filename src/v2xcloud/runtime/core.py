@@ -8,6 +8,19 @@ and V2I) issue advisories, sent to the advisory sinks; the event detectors run e
 dissemination decides who must hear each advisory and event (``runtime.delivery``) and sends
 the deliveries, events with their encoded RSI, to the delivery sinks.
 
+The advisories a tick issues are in ``active_advisories()`` before any sink hears of them, so
+a sink that reads the runtime (the API's ``RuntimeLive``) sees the same tick in its snapshot
+as in the batch it is given.
+
+Failures are isolated and visible: an application, an event detector, an advisory sink or a
+delivery sink that raises is counted per boundary (``app:<code>``, ``detector:<kind>``,
+``sink:<name>``, ``delivery_sink:<name>``) in ``failures``, logged once with its traceback,
+and the tick carries on; ``stats()["errors"]`` has the counts (with the codec's fast-path
+fallbacks, ``codec:fast_decode:<alternative>``) and ``stats()["last_errors"]`` the latest
+exception of each. ``clock`` is the platform's time for whoever drives the runtime (the serve
+loop ticks at ``clock.now_ms()``, gateways stamp arrivals with it); ``tick(now_ms)`` itself
+takes the time it is given, so replays and tests run on their own time.
+
 >>> from v2xcloud.runtime import Runtime
 >>> from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 >>> runtime = Runtime(frame=TEST_FRAME)
@@ -20,17 +33,21 @@ the deliveries, events with their encoded RSI, to the delivery sinks.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from v2xcloud.apps import default_apps
 from v2xcloud.codec import Decoded, MessageSet, decode
+from v2xcloud.codec.frame import FAST_PATH_FAILURES
 from v2xcloud.errors import DecodeError, SceneError
+from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, RoadEvent
+from v2xcloud.runtime.clock import Clock, SystemClock
 from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
-from v2xcloud.runtime.delivery import DeliveryStage
+from v2xcloud.runtime.delivery import DeliveryStage, sink_name
 from v2xcloud.runtime.dissemination import Delivery, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents, default_detectors
 from v2xcloud.runtime.host import AppHost, TickApp
@@ -41,6 +58,8 @@ from v2xcloud.twin import Scene, SceneMessage, SceneView
 
 __all__ = ["Runtime"]
 
+logger = logging.getLogger(__name__)
+
 
 class Runtime:
     """One deployment's platform core, in-process.
@@ -50,7 +69,9 @@ class Runtime:
     disables detection), run every ``detect_every_ms``; ``rsus`` are the roadside units
     dissemination may address, ``refresh_ms`` its re-send period; ``scene_options`` are
     passed to ``Scene`` (e.g. ``stale_after_ms``); ``message_set`` is the default for
-    ``ingest_frame`` and the one the platform's RSI are encoded in. Nothing here blocks or
+    ``ingest_frame`` and the one the platform's RSI are encoded in; ``clock`` the platform's
+    time (default the wall clock; tests pass a ``ManualClock``); ``failures`` where isolated
+    failures are counted and logged (default: a new ``FailureLog``). Nothing here blocks or
     does I/O; sinks are called synchronously at the end of each tick.
     """
 
@@ -68,13 +89,20 @@ class Runtime:
         rsus: Sequence[Rsu] = (),
         delivery_sinks: Sequence[DeliverySink] = (),
         refresh_ms: int = 1000,
+        clock: Clock | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.scene = Scene(frame, **(scene_options or {}))
-        self.host = AppHost(list(apps) if apps is not None else default_apps())
+        self.host = AppHost(
+            list(apps) if apps is not None else default_apps(), failures=self.failures
+        )
         self.sinks: list[AdvisorySink] = list(sinks)
         self.events = LiveEvents(
             detectors=default_detectors() if detectors is None else detectors,
             every_ms=detect_every_ms,
+            failures=self.failures,
         )
         self.delivery = DeliveryStage(
             frame=frame,
@@ -82,6 +110,7 @@ class Runtime:
             rsus=rsus,
             sinks=delivery_sinks,
             refresh_ms=refresh_ms,
+            failures=self.failures,
         )
         self.message_set = message_set
         self.dead_letters = DeadLetters(capacity=dead_letter_capacity)
@@ -167,6 +196,7 @@ class Runtime:
         view = self.scene.update(now_ms)
         self.view = view
         advisories = self.host.run(view, now_ms)
+        fresh = self._remember(advisories, now_ms)  # in force before any sink hears of them
         for rsi in self.events.update(view, now_ms):
             self.scene.ingest(rsi, received_at_ms=now_ms, source=rsi.rsu_id)
         self.delivery.run(
@@ -177,15 +207,36 @@ class Runtime:
             now_ms,
         )
         for sink in self.sinks:
-            sink.emit(advisories, now_ms=now_ms)
+            try:
+                sink.emit(advisories, now_ms=now_ms)
+            except Exception as exc:  # one broken sink must not stop the tick or the others
+                self.failures.record(f"sink:{sink_name(sink)}", exc, logger=logger)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        self._record(view, advisories, now_ms, elapsed_ms, cpu_started)
+        self._record(view, fresh, now_ms, elapsed_ms, cpu_started)
         return advisories
+
+    def _remember(self, advisories: list[Advisory], now_ms: int) -> list[Advisory]:
+        """Put this tick's advisories in force; returns those issued because of data (not a
+        refresh of the same level before expiry), whose latency is measured."""
+        stats = self._stats
+        active = self._active
+        if stats.ticks % 10 == 0:  # drop expired advisories now and then, not every tick
+            active = self._active = {k: a for k, a in active.items() if a.expires_ms > now_ms}
+        fresh = []
+        for adv in advisories:
+            stats.advisories_out[adv.app] += 1
+            key = (adv.app, adv.ego_id, adv.other_id)
+            before = active.get(key)
+            active[key] = adv
+            if before is not None and before.expires_ms > now_ms and before.level == adv.level:
+                continue  # a refresh: issued because the last one expires, not because of data
+            fresh.append(adv)
+        return fresh
 
     def _record(
         self,
         view: SceneView,
-        advisories: list[Advisory],
+        fresh: list[Advisory],
         now_ms: int,
         elapsed_ms: float,
         cpu_started: float,
@@ -194,15 +245,8 @@ class Runtime:
         stats.ticks += 1
         stats.tick_ms.add((time.process_time() - cpu_started) * 1000.0)
         latencies = []
-        active = self._active
         received = view.received_ms
-        for adv in advisories:
-            stats.advisories_out[adv.app] += 1
-            key = (adv.app, adv.ego_id, adv.other_id)
-            before = active.get(key)
-            active[key] = adv
-            if before is not None and before.expires_ms > now_ms and before.level == adv.level:
-                continue  # a refresh: issued because the last one expires, not because of data
+        for adv in fresh:
             rows = [
                 r
                 for r in (view.row_of(adv.ego_id), view.row_of(adv.other_id or ""))
@@ -212,8 +256,6 @@ class Runtime:
                 latencies.append(now_ms - max(int(received[r]) for r in rows) + elapsed_ms)
         stats.latency_ms.extend(latencies)
         stats.app_errors = self.host.errors
-        if stats.ticks % 10 == 0:  # drop expired advisories now and then, not every tick
-            self._active = {k: a for k, a in active.items() if a.expires_ms > now_ms}
 
     def active_advisories(self) -> list[Advisory]:
         """Advisories issued and not yet expired at the last tick (for the API)."""
@@ -233,8 +275,11 @@ class Runtime:
 
     def stats(self) -> dict[str, Any]:
         """Messages in, advisories out, tick CPU ms and latency ms percentiles, scene counters,
-        dead letters per reason, live road events and deliveries."""
+        dead letters per reason, live road events and deliveries, and isolated failures per
+        boundary (``errors``, with the latest of each in ``last_errors``)."""
         out = self._stats.as_dict()
+        out["errors"] = {**FAST_PATH_FAILURES.counts(), **self.failures.counts()}
+        out["last_errors"] = {**FAST_PATH_FAILURES.last(), **self.failures.last()}
         out["events"] = self.events.stats()
         out["deliveries"] = dict(self.delivery.stats)
         out["scene"] = self.scene.stats.as_dict()

@@ -4,15 +4,19 @@ Each tick, ``DeliveryStage.run`` asks the ``Disseminator`` who must hear this ti
 advisories and the live road events (detected ones to participants and RSUs; events received
 from an RSU to participants only, the RSU already broadcasts them), attaches the encoded RSI
 to event deliveries (``rsi_out.with_rsi``) and hands the batch to the delivery sinks. The step
-is skipped while there is nobody to deliver to (no sink and no RSU).
+is skipped while there is nobody to deliver to (no sink and no RSU). A delivery sink that
+raises is an isolated failure (boundary ``delivery_sink:<name>``): counted, logged once, and
+the other sinks still get the batch.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 
 from v2xcloud.codec import MessageSet
+from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, RoadEvent
 from v2xcloud.runtime.dissemination import Delivery, Disseminator, Rsu
@@ -20,7 +24,15 @@ from v2xcloud.runtime.rsi_out import with_rsi
 from v2xcloud.runtime.sinks import DeliverySink
 from v2xcloud.twin.relevance import PositionsView
 
-__all__ = ["DeliveryStage"]
+__all__ = ["DeliveryStage", "sink_name"]
+
+logger = logging.getLogger(__name__)
+
+
+def sink_name(sink: object) -> str:
+    """How failures name a sink: its ``name`` attribute if it has one, else its class name."""
+    name = getattr(sink, "name", None)
+    return name if isinstance(name, str) and name else type(sink).__name__
 
 
 class DeliveryStage:
@@ -35,8 +47,10 @@ class DeliveryStage:
         sinks: Sequence[DeliverySink] = (),
         refresh_ms: int = 1000,
         event_range_m: float = 300.0,
+        failures: FailureLog | None = None,
     ) -> None:
         self.frame = frame
+        self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.message_set = message_set
         self.sinks: list[DeliverySink] = list(sinks)
         self.disseminator = Disseminator(
@@ -87,5 +101,8 @@ class DeliveryStage:
         ]
         if out:
             for sink in self.sinks:
-                sink.deliver(out, now_ms=now_ms)
+                try:
+                    sink.deliver(out, now_ms=now_ms)
+                except Exception as exc:  # one broken sink must not starve the others
+                    self.failures.record(f"delivery_sink:{sink_name(sink)}", exc, logger=logger)
         return out

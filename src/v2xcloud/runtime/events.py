@@ -9,24 +9,30 @@ tick's scene view and keeps, per event key (``source|kind|id``), the latest ``Ro
 - received events are those of the RSI messages the scene holds (the scene expires them at
   their ``end_ms`` or when their RSU stops repeating them).
 
-A detector that raises is counted in ``errors`` (per kind) and skipped for that round; the
-other detectors and the tick carry on. Detected events are fed back into the scene as an RSI
+A detector that raises is counted in ``errors`` (per kind), logged once through ``failures``
+(boundary ``detector:<kind>``) and skipped for that round; the other detectors and the tick
+carry on. Detected events are fed back into the scene as an RSI
 of ``platform_rsu_id`` so that HLW and TJW warn about them like about any announced event;
 those echoes are not counted again as received events.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from v2xcloud.apps.events import DETECTORS
 from v2xcloud.apps.events.book import EventIds
+from v2xcloud.errors import ConfigError
+from v2xcloud.failures import FailureLog
 from v2xcloud.model import RoadEvent, Rsi
 from v2xcloud.twin import SceneView
 
 __all__ = ["PLATFORM_RSU_PREFIX", "EventDetector", "LiveEvents", "default_detectors", "event_key"]
+
+logger = logging.getLogger(__name__)
 
 #: RSU id prefix of the RSI the platform feeds its own detected events back with
 PLATFORM_RSU_PREFIX = "platform:"
@@ -68,10 +74,17 @@ class LiveEvents:
     in RSI under the platform's one RSU id.
     """
 
-    def __init__(self, *, detectors: Sequence[EventDetector], every_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        detectors: Sequence[EventDetector],
+        every_ms: int = 1000,
+        failures: FailureLog | None = None,
+    ) -> None:
         if every_ms <= 0:
-            raise ValueError(f"LiveEvents: every_ms must be positive, got {every_ms}")
+            raise ConfigError(f"LiveEvents: every_ms must be positive, got {every_ms}")
         self.detectors = list(detectors)
+        self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.every_ms = every_ms
         ids = EventIds()
         for detector in self.detectors:
@@ -112,8 +125,9 @@ class LiveEvents:
         for detector in self.detectors:
             try:
                 events = detector.on_tick(view, now_ms)
-            except Exception:  # a detector bug must not stop the tick
+            except Exception as exc:  # a detector bug must not stop the tick
                 self.errors[detector.kind] += 1
+                self.failures.record(f"detector:{detector.kind}", exc, logger=logger)
                 continue
             fresh = tuple(e for e in events if self._take(e, now_ms))
             if fresh:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from v2xcloud.failures import FailureLog
 from v2xcloud.model import Advisory
 
 __all__ = ["AppHost", "TickApp"]
+
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -26,12 +30,15 @@ class TickApp(Protocol):
 
 
 class AppHost:
-    """Runs applications in order. An application that raises is counted in ``errors`` and
-    its exception kept in ``last_error`` (with the app code); the other applications and the
-    process carry on, and the failing app is retried on the next tick."""
+    """Runs applications in order. An application that raises is counted in ``errors`` (per
+    app code), its exception kept in ``last_error`` and handed to ``failures`` (boundary
+    ``app:<code>``: logged once with its traceback, counted in ``Runtime.stats()["errors"]``);
+    the other applications and the process carry on, and the failing app is retried on the
+    next tick."""
 
-    def __init__(self, apps: Sequence[TickApp]) -> None:
+    def __init__(self, apps: Sequence[TickApp], *, failures: FailureLog | None = None) -> None:
         self.apps = list(apps)
+        self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.errors: Counter[str] = Counter()
         self.last_error: dict[str, BaseException] = {}
 
@@ -44,4 +51,5 @@ class AppHost:
             except Exception as exc:  # an app bug must not stop the safety loop
                 self.errors[app.code] += 1
                 self.last_error[app.code] = exc
+                self.failures.record(f"app:{app.code}", exc, logger=logger)
         return out

@@ -29,6 +29,9 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
 
     Rates are per second over the runtime's recent window; ``tick_ms`` is the duration of the
     last tick; latency is message time → advisory emitted, in ms (``None`` before any advisory).
+    ``errors`` counts the failures isolated so far per boundary (``"app:FCW"``,
+    ``"detector:stopped_vehicle"``, ``"sink:..."``, ``"subscriber:..."``), ``last_errors`` has the
+    latest of each as ``"ExceptionType: message"``.
     """
 
     now_ms: int
@@ -40,6 +43,8 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
     latency_p99_ms: float | None = None
     participants: int = 0
     dead_letters: dict[str, int] = msgspec.field(default_factory=dict)
+    errors: dict[str, int] = msgspec.field(default_factory=dict)
+    last_errors: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class TickDelta(msgspec.Struct, frozen=True, kw_only=True):

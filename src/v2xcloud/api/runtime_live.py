@@ -5,23 +5,35 @@ tick on the tick's own thread: it snapshots the scene view (participants, inters
 road events), the advisories in force and, at most once a second, the runtime's statistics,
 then tells its subscribers. Road events are the runtime's live set (``active_events()``:
 detected by the platform, and received in RSI). The API only ever reads these snapshots, so a request never
-touches the scene while a tick is running.
+touches the scene while a tick is running. The runtime puts a tick's advisories in force
+before its sinks run, so the REST snapshot (``advisories()``) and the tick's stream delta
+always show the same tick.
+
+The serve loop is here too: ``start(hz)`` ticks the runtime on a daemon thread at the time of
+the runtime's clock (``runtime.clock``), paced at ``hz``; ``step()`` is one such tick, for tests
+driving a ``ManualClock``. A subscriber that raises is counted and logged in the runtime's
+``failures`` (``subscriber:<name>``) and the other subscribers still hear of the tick; the
+counts are in ``stats().errors`` and so in ``/api/stats``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from v2xcloud.api._subscribers import Subscribers
 from v2xcloud.api.live import IntersectionView, PlatformStats, TickDelta, Unsubscribe
+from v2xcloud.errors import ConfigError
 from v2xcloud.model import Advisory, ParticipantState, RoadEvent
 from v2xcloud.runtime import Runtime
 from v2xcloud.store import BBox
 from v2xcloud.twin import SceneView
 
 __all__ = ["RuntimeLive"]
+
+logger = logging.getLogger(__name__)
 
 
 class _Rates:
@@ -52,7 +64,9 @@ class RuntimeLive:
     def __init__(self, runtime: Runtime, *, stats_period_ms: int = 1000) -> None:
         self.runtime = runtime
         self._lock = threading.Lock()
-        self._subscribers = Subscribers()
+        self._subscribers = Subscribers(failures=runtime.failures)
+        self._loop_stop = threading.Event()
+        self._loop: threading.Thread | None = None
         self._participants: dict[str, ParticipantState] = {}
         self._intersections: list[IntersectionView] = []
         self._events: list[RoadEvent] = []
@@ -109,7 +123,41 @@ class RuntimeLive:
             latency_p99_ms=latency["p99"],
             participants=participants,
             dead_letters=dict(raw["dead_letters"]),
+            errors=dict(raw["errors"]),
+            last_errors=dict(raw["last_errors"]),
         )
+
+    # -- the serve loop --------------------------------------------------------------------------
+    def step(self) -> list[Advisory]:
+        """One tick of the runtime at its clock's time (``runtime.clock.now_ms()``)."""
+        return self.runtime.tick(self.runtime.clock.now_ms())
+
+    def start(self, *, hz: float = 10.0) -> None:
+        """Tick at ``hz`` on a daemon thread (each at the clock's time) until :meth:`stop`."""
+        if hz <= 0:
+            raise ConfigError(f"tick rate must be positive, got {hz} Hz")
+        if self._loop is not None:
+            raise ConfigError("the serve loop is already running; stop() it first")
+        self._loop_stop.clear()
+        self._loop = threading.Thread(
+            target=self._run, args=(1.0 / hz,), name="runtime-tick", daemon=True
+        )
+        self._loop.start()
+
+    def _run(self, period_s: float) -> None:
+        while not self._loop_stop.is_set():
+            try:
+                self.step()
+            except Exception as exc:  # the scene itself failed: keep serving, count it
+                self.runtime.failures.record("tick", exc, logger=logger)
+            self._loop_stop.wait(period_s)
+
+    def stop(self) -> None:
+        """Stop the serve loop (waits for the running tick to finish)."""
+        self._loop_stop.set()
+        if self._loop is not None:
+            self._loop.join()
+            self._loop = None
 
     # -- LiveSource ------------------------------------------------------------------------------
     def participants(self, bbox: BBox | None = None) -> list[ParticipantState]:

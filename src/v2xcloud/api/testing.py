@@ -4,7 +4,8 @@ One signalised four-arm intersection (lanes, stop lines at the lane ends, crossw
 fixed-time signal plan, vehicles driving through on loops, a pedestrian on a crosswalk, and a
 scripted hazard: from ``hazard_at_s`` a vehicle stalls on the eastbound approach, a road event
 is raised and every eastbound vehicle approaching it gets an ``AVW`` advisory.
-Deterministic for a given ``step(now_ms)`` sequence; ``start()`` drives it from the wall clock.
+Deterministic for a given ``step(now_ms)`` sequence; ``start()`` drives it from its clock
+(the wall clock unless another ``runtime.Clock`` is given).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from v2xcloud.model import (
     ParticipantState,
     RoadEvent,
 )
+from v2xcloud.runtime import Clock, SystemClock
 from v2xcloud.store import BBox
 
 __all__ = ["ScriptedLive"]
@@ -34,8 +36,16 @@ _STALLED_ID = "veh-stalled"
 class ScriptedLive:
     """A ``LiveSource`` that plays a fixed scenario; see the module docstring."""
 
-    def __init__(self, *, start_ms: int, hazard_at_s: float = 3.0, vehicles: int = 8) -> None:
+    def __init__(
+        self,
+        *,
+        start_ms: int,
+        hazard_at_s: float = 3.0,
+        vehicles: int = 8,
+        clock: Clock | None = None,
+    ) -> None:
         self.start_ms = start_ms
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.hazard_at_s = hazard_at_s
         self._routes = geo.vehicle_routes(vehicles)
         self._lock = threading.Lock()
@@ -107,6 +117,8 @@ class ScriptedLive:
             latency_p95_ms=tick_ms,
             latency_p99_ms=tick_ms,
             participants=len(states),
+            errors=self._subscribers.failures.counts(),
+            last_errors=self._subscribers.failures.last(),
         )
         signal = geo.signal_state(t_s, now_ms)
         delta = TickDelta(
@@ -203,14 +215,14 @@ class ScriptedLive:
 
     # -- wall-clock driver -----------------------------------------------------------------------
     def start(self, *, hz: float = 10.0) -> None:
-        """Step from the wall clock at ``hz`` on a daemon thread until ``stop()``."""
+        """Step at ``hz`` on a daemon thread, at the clock's time, until ``stop()``."""
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, args=(1.0 / hz,), daemon=True)
         self._thread.start()
 
     def _run(self, period_s: float) -> None:
         while not self._stop.is_set():
-            self.step(int(time.time() * 1000))
+            self.step(self.clock.now_ms())
             self._stop.wait(period_s)
 
     def stop(self) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
+
+if TYPE_CHECKING:
+    from v2xcloud.runtime import Clock
 
 __all__ = ["register"]
 
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("scripted", "runtime"),
         default="scripted",
         help="scripted: a built-in signalised intersection with a hazard; runtime: "
-        "the platform core ticking on the wall clock (fed by gateways)",
+        "the platform core ticking on the system clock (fed by gateways)",
     )
     p.add_argument(
         "--origin",
@@ -67,25 +68,22 @@ def _parse_origin(text: str) -> tuple[float, float]:
     return lat, lon
 
 
-def _runtime_live(
-    args: argparse.Namespace, origin: tuple[float, float]
-) -> tuple[Any, threading.Event]:
+def _live(args: argparse.Namespace, origin: tuple[float, float], clock: Clock) -> Any:
+    """The live source the API serves, started at ``args.hz`` on ``clock``'s time."""
     from v2xcloud.api.runtime_live import RuntimeLive
+    from v2xcloud.api.testing import ScriptedLive
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
 
+    if args.live == "scripted":
+        scripted = ScriptedLive(start_ms=clock.now_ms(), clock=clock)
+        scripted.start(hz=args.hz)
+        return scripted
     lat, lon = origin
-    runtime = Runtime(frame=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon))
+    runtime = Runtime(frame=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon), clock=clock)
     live = RuntimeLive(runtime)
-    stop = threading.Event()
-
-    def tick_forever() -> None:
-        while not stop.is_set():
-            runtime.tick(int(time.time() * 1000))
-            stop.wait(1.0 / args.hz)
-
-    threading.Thread(target=tick_forever, name="runtime-tick", daemon=True).start()
-    return live, stop
+    live.start(hz=args.hz)
+    return live
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -93,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from v2xcloud.api import ApiSettings, create_app, record_history
     from v2xcloud.api.settings import default_web_dir
-    from v2xcloud.api.testing import ScriptedLive
+    from v2xcloud.runtime import SystemClock
     from v2xcloud.store import HistoryWriter, open_store
 
     if args.hz <= 0:
@@ -108,12 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     store = open_store(args.store, data_dir=args.data_dir)
     writer = HistoryWriter(store, participant_interval_ms=args.participant_interval_ms)
-    stop_runtime: threading.Event | None = None
-    if args.live == "scripted":
-        live: Any = ScriptedLive(start_ms=int(time.time() * 1000))
-        live.start(hz=args.hz)
-    else:
-        live, stop_runtime = _runtime_live(args, origin)
+    live = _live(args, origin, SystemClock())  # the one clock of this process
     stop_recording = record_history(live, writer)
     app = create_app(live=live, store=store, settings=settings, writer=writer)
     print(f"serve: dashboard http://{args.host}:{args.port}/  API schema /docs", flush=True)
@@ -127,10 +120,7 @@ def _run(args: argparse.Namespace) -> int:
             ws="websockets-sansio",
         )
     finally:
-        if isinstance(live, ScriptedLive):
-            live.stop()
-        if stop_runtime is not None:
-            stop_runtime.set()
+        live.stop()
         stop_recording()
         writer.close()
         store.close()

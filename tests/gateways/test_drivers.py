@@ -520,8 +520,10 @@ def test_a_failing_driver_is_counted_not_raised(monkeypatch: pytest.MonkeyPatch)
         raise RuntimeError("boom")
 
     monkeypatch.setitem(drivers.DRIVERS, "broken", broken)
+    before = drivers.DRIVER_FAILURES.count("driver:broken")
     result = dropped(parse(frame_of(b"\x00"), message_set=SET, shape="broken"))
     assert result.reason is DropReason.INTERNAL_ERROR and "boom" in result.detail
+    assert drivers.DRIVER_FAILURES.count("driver:broken") == before + 1
 
 
 def test_module_examples_run() -> None:

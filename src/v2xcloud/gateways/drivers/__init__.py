@@ -44,6 +44,7 @@ import msgspec
 from v2xcloud.codec import MessageSet
 from v2xcloud.codec.plausibility import DeploymentArea
 from v2xcloud.errors import ConfigError
+from v2xcloud.failures import FailureLog
 from v2xcloud.gateways.base import InboundFrame
 from v2xcloud.gateways.drivers.csae_json import is_csae_json, parse_csae_json
 from v2xcloud.gateways.drivers.openv2x import (
@@ -59,6 +60,7 @@ from v2xcloud.model import DropReason
 
 __all__ = [
     "DRIVERS",
+    "DRIVER_FAILURES",
     "Driver",
     "DriverOptions",
     "Dropped",
@@ -71,6 +73,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: drivers that raised instead of returning ``Dropped`` (a bug), counted per ``driver:NAME``
+DRIVER_FAILURES = FailureLog(logger=logger)
 
 
 class Driver(Protocol):
@@ -165,7 +170,8 @@ def parse(
     ``message_set`` is the device's; ``area`` switches on the codec's strict MAP/RSI
     plausibility check; ``options`` are the device's JSON-driver settings. Never raises for
     a bad payload; raises ``ConfigError`` for a shape no driver has (see ``check_shape``).
-    A driver failing unexpectedly is logged and returned as ``INTERNAL_ERROR``.
+    A driver raising (a bug) is counted in ``DRIVER_FAILURES``, logged once, and returned
+    as ``INTERNAL_ERROR``.
     """
     if not frame.payload:
         return Dropped(reason=DropReason.EMPTY, detail="no bytes", shape=shape or "auto")
@@ -178,7 +184,7 @@ def parse(
     try:
         return DRIVERS[shape](frame, message_set=message_set, area=area, options=options)
     except Exception as exc:  # a driver bug must not take the gateway down: log and count
-        logger.exception("driver %s failed on a payload from %s", shape, frame.device_id)
+        DRIVER_FAILURES.record(f"driver:{shape}", exc)
         return Dropped(
             reason=DropReason.INTERNAL_ERROR, detail=f"{type(exc).__name__}: {exc}", shape=shape
         )

@@ -89,12 +89,16 @@ class DeviceDirectory:
     RSU id where the scenario puts one there). A frame of kind ``BSM`` comes from the vehicle's
     OBU; ``RSM`` from the RSU named by the sender; ``SPAT``/``MAP`` (sender ``"rsu-<node>"``)
     from the RSU at that node, or an RSU ``"rsu-<node>"`` where the scenario has no sensor.
+    ``rsus`` names the RSUs on the road from the start (they send heartbeats before any frame).
     """
 
-    def __init__(self, *, bsm_id: Any, rsu_at_node: dict[str, str]) -> None:
+    def __init__(
+        self, *, bsm_id: Any, rsu_at_node: dict[str, str], rsus: Iterable[str] = ()
+    ) -> None:
         self._bsm_id = bsm_id
         self._rsu_at_node = dict(rsu_at_node)
         self._cache: dict[tuple[str, str], Device] = {}
+        self._rsus = {Device(DeviceKind.RSU, _check_id(r)) for r in rsus}
 
     def device_for(self, sender: str, kind: str) -> Device:
         """The device that sends a frame of ``kind`` from the bench's ``sender``."""
@@ -112,11 +116,9 @@ class DeviceDirectory:
         return dev
 
     def rsus(self) -> list[Device]:
-        """Every RSU met so far (they send heartbeats)."""
-        return sorted(
-            {d for d in self._cache.values() if d.kind is DeviceKind.RSU},
-            key=lambda d: d.device_id,
-        )
+        """Every RSU: those named at construction and those met since (they send heartbeats)."""
+        met = {d for d in self._cache.values() if d.kind is DeviceKind.RSU}
+        return sorted(self._rsus | met, key=lambda d: d.device_id)
 
 
 def render_payload(raw: bytes, fmt: PayloadFormat, *, message_set: str) -> bytes:

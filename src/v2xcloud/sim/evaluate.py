@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import msgspec
 
-from v2xcloud.errors import SimulationError
+from v2xcloud.errors import ConfigError, SimulationError
 from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import AppScore
@@ -21,7 +21,11 @@ _RESULT = msgspec.msgpack.Decoder(ScenarioResult)
 
 
 def run_in_process(scenario: Scenario, config: RunConfig) -> ScenarioResult:
-    """Run one scenario through the real platform in this process (no isolation)."""
+    """Run one scenario through the real platform in this process (no isolation).
+
+    ``config.via == "mqtt"``: the frames go through an MQTT broker (``config.mqtt_url``, or a
+    Mosquitto started for this run) and the platform's MQTT gateway (``sim.via_mqtt``).
+    """
     from v2xcloud.sim.platform import runtime_platform
     from v2xcloud.sim.runner import model_encoder, run_scenario
 
@@ -30,9 +34,20 @@ def run_in_process(scenario: Scenario, config: RunConfig) -> ScenarioResult:
         origin_lat_deg=scenario.origin_lat_deg,
         origin_lon_deg=scenario.origin_lon_deg,
     )
-    result = run_scenario(
-        scenario, config=config, platform=platform, encode=model_encoder(config.message_set)
-    )
+    encode = model_encoder(config.message_set)
+    if config.via == "mqtt":
+        from v2xcloud.sim.via_mqtt import broker, platform_link
+
+        with broker(config.mqtt_url) as url:
+            with platform_link(runtime, url=url, message_set=config.message_set) as link:
+                result = run_scenario(
+                    scenario, config=config, platform=platform, encode=encode, link=link
+                )
+            result.broker = link.stats.summary()
+    elif config.via == "inproc":
+        result = run_scenario(scenario, config=config, platform=platform, encode=encode)
+    else:
+        raise ConfigError(f"via must be 'inproc' or 'mqtt', got {config.via!r}")
     result.dead_letters = {str(k): int(v) for k, v in runtime.stats()["dead_letters"].items()}
     return result
 
@@ -54,8 +69,12 @@ def evaluate(
     """Run every scenario in a fresh subprocess (``jobs`` at a time), in library order.
 
     ``on_done(result, finished, total)`` reports progress. A failing scenario raises its
-    ``SimulationError`` here, naming the scenario.
+    ``SimulationError`` here, naming the scenario. Via MQTT without a broker URL each scenario
+    starts its own Mosquitto; several jobs on one given broker would hear each other's devices
+    (``ConfigError``).
     """
+    if config.via == "mqtt" and config.mqtt_url is not None and jobs > 1:
+        raise ConfigError("evaluate via MQTT on one given broker runs one scenario at a time")
     ctx = multiprocessing.get_context("spawn")
     results: dict[str, ScenarioResult] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:

@@ -21,6 +21,9 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     message_set: str = "csae2020"
     epoch_ms: int = DEFAULT_EPOCH_MS
     has_ground_truth: bool = True  # False: no SSM device, no harness (chain benchmarks)
+    # "inproc": frames handed to the platform; "mqtt": through a broker and the MQTT gateway
+    via: str = "inproc"
+    mqtt_url: str | None = None  # the broker for via="mqtt"; None: a Mosquitto per run
 
 
 class ScenarioResult(msgspec.Struct, kw_only=True):
@@ -46,3 +49,4 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     unapplied_actions: list[str] = msgspec.field(default_factory=list)
     stage_s: dict[str, float] = msgspec.field(default_factory=dict)  # wall time per stage
     vehicle_steps: int = 0
+    broker: dict[str, float | int | None] = msgspec.field(default_factory=dict)  # via="mqtt"

@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -28,6 +28,9 @@ from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import SCORED_FAMILIES, family_of, group_warnings, score
 from v2xcloud.sim.signals import SignalEncoder
+
+if TYPE_CHECKING:
+    from v2xcloud.sim.via_mqtt import MqttLink
 
 __all__ = ["model_encoder", "run_scenario"]
 
@@ -60,8 +63,10 @@ class _Chain:
         platform: Platform,
         encode: Encoder,
         work_dir: Path,
+        link: MqttLink | None = None,
     ) -> None:
         self.sc, self.config, self.platform, self.encode = scenario, config, platform, encode
+        self.link = link
         self.bridge = SumoBridge(
             scenario=scenario, work_dir=work_dir, has_ssm=config.has_ground_truth
         )
@@ -109,6 +114,18 @@ class _Chain:
         )
         self.sensors = [self._sensor(k, r.node, r.range_m) for k, r in enumerate(self.sc.rsus)]
         self.map_messages = self.signals.map_messages()
+        if self.link is not None:
+            from v2xcloud.sim.devices import DeviceDirectory
+
+            at_node: dict[str, str] = {}  # MAP/SPAT senders are "rsu-<MAP node number>"
+            numbers = self.signals.node_numbers
+            for spec, sensor in zip(self.sc.rsus, self.sensors, strict=True):
+                if spec.node in numbers:
+                    at_node.setdefault(str(numbers[spec.node]), sensor.rsu_id)
+            rsus = [s.rsu_id for s in self.sensors]
+            rsus += [at_node.get(str(m.nodes[0].id.id), f"rsu-{m.nodes[0].id.id}")
+                     for m in self.map_messages]  # fmt: skip
+            self.link.bind(DeviceDirectory(bsm_id=self.ids.bsm_id, rsu_at_node=at_node, rsus=rsus))
 
     def _sensor(self, k: int, node: str, range_m: float) -> RoadsideSensor:
         from v2xcloud.sim.network import network_nodes
@@ -170,9 +187,14 @@ class _Chain:
         now_ms = self.config.epoch_ms + snap.time_ms
         self._emit(snap, now_ms)
         t0 = time.perf_counter()
-        for d in self.channel.deliver_until(now_ms):
-            self._deliver(d)
-        t0 = self._timed("decode_and_scene", t0)
+        if self.link is None:
+            for d in self.channel.deliver_until(now_ms):
+                self._deliver(d)
+            t0 = self._timed("decode_and_scene", t0)
+        else:  # through the broker; the link hands each frame to the gateway's ingest path
+            for d in self.link.carry(self.channel.deliver_until(now_ms), now_ms):
+                self._count(d)
+            t0 = self._timed("broker_decode_and_scene", t0)
         advisories = self.platform.tick(now_ms)
         tick_s = time.perf_counter() - t0
         self._timed("tick_apps", t0)
@@ -202,9 +224,12 @@ class _Chain:
                 self._send(msg, sent_ms=now_ms, sender=f"rsu-{node}", kind="MAP", about=())
 
     def _deliver(self, d: Delivery) -> None:
+        self.platform.ingest_frame(d.raw, received_at_ms=d.arrive_ms, source=d.sender)
+        self._count(d)
+
+    def _count(self, d: Delivery) -> None:
         for sumo_id in d.about:
             self.last_sent[sumo_id] = max(self.last_sent.get(sumo_id, 0), d.sent_ms)
-        self.platform.ingest_frame(d.raw, received_at_ms=d.arrive_ms, source=d.sender)
         self.result.frames[d.kind] = self.result.frames.get(d.kind, 0) + 1
 
     def _record(self, adv: Any, now_ms: int, time_s: float, *, processing_ms: float) -> None:
@@ -235,16 +260,19 @@ def run_scenario(
     work_dir: Path | None = None,
     pace: float | None = None,
     on_second: Callable[[dict[str, Any]], None] | None = None,
+    link: MqttLink | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` to its end through the whole chain and score the advisories.
 
     ``pace`` 1.0 runs in real time (``None``: as fast as possible); ``on_second`` receives a
-    live status dict once per simulated second. Ctrl-C stops the run early and the partial
+    live status dict once per simulated second. ``link`` (started by the caller) carries the
+    frames through a real MQTT broker into the platform's gateway instead of handing them to
+    ``platform.ingest_frame`` (``sim.via_mqtt``). Ctrl-C stops the run early and the partial
     run is still scored (``is_interrupted``). Raises ``SimulationError`` if SUMO fails or the
     scenario is invalid.
     """
     with tempfile.TemporaryDirectory(prefix=f"v2xsim-{scenario.name}-") as tmp:
-        chain = _Chain(scenario, config, platform, encode, work_dir or Path(tmp))
+        chain = _Chain(scenario, config, platform, encode, work_dir or Path(tmp), link)
         wall0 = time.perf_counter()
         chain.start()
         try:

@@ -39,18 +39,18 @@ def _scored(r: ScenarioResult) -> dict[str, object]:
 
 def test_vru_scenario_via_mqtt_scores_like_in_process(broker: Mosquitto) -> None:
     scenarios = load_library("vrucw_pedestrian")  # an OBU, an RSU with MAP + RSM, a walker
-    inproc, via_given, via_own = (
+    inproc, via_given, via_own, via_json = (
         evaluate(scenarios, config=RunConfig(**_CHANNEL, **via))[0]  # type: ignore[arg-type]
         for via in (
             {},
             {"via": "mqtt", "mqtt_url": broker.url},  # a broker given by URL
             {"via": "mqtt"},  # a Mosquitto the run starts and stops itself
+            {"via": "mqtt", "mqtt_url": broker.url, "mqtt_payload": "json"},  # CSAE JSON
         )
     )
     assert inproc.scores["VRUCW"].detected == 1 and inproc.broker == {}
-    assert _scored(via_given) == _scored(inproc)
-    assert _scored(via_own) == _scored(inproc)
-    for run in (via_given, via_own):
+    for run in (via_given, via_own, via_json):
+        assert _scored(run) == _scored(inproc)
         b = run.broker
         assert b["published"] == b["received"] == sum(inproc.frames.values()) > 400
         assert b["heartbeats"] == 25 and b["unexpected"] == 0  # one per RSU per second

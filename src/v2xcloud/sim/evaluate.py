@@ -36,10 +36,14 @@ def run_in_process(scenario: Scenario, config: RunConfig) -> ScenarioResult:
     )
     encode = model_encoder(config.message_set)
     if config.via == "mqtt":
+        from v2xcloud.sim.devices import PayloadFormat
         from v2xcloud.sim.via_mqtt import broker, platform_link
 
+        payload = PayloadFormat(config.mqtt_payload)
         with broker(config.mqtt_url) as url:
-            with platform_link(runtime, url=url, message_set=config.message_set) as link:
+            with platform_link(
+                runtime, url=url, message_set=config.message_set, payload=payload
+            ) as link:
                 result = run_scenario(
                     scenario, config=config, platform=platform, encode=encode, link=link
                 )

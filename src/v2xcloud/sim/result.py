@@ -24,6 +24,7 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     # "inproc": frames handed to the platform; "mqtt": through a broker and the MQTT gateway
     via: str = "inproc"
     mqtt_url: str | None = None  # the broker for via="mqtt"; None: a Mosquitto per run
+    mqtt_payload: str = "uper"  # via="mqtt": what devices publish: "uper", "hex" or "json"
 
 
 class ScenarioResult(msgspec.Struct, kw_only=True):

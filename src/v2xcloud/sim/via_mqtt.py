@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from v2xcloud.errors import ConfigError, SimulationError
+from v2xcloud.errors import SimulationError
 from v2xcloud.gateways.base import Gateway, InboundFrame, IngressQueue
 from v2xcloud.sim.channel import Delivery
 from v2xcloud.sim.devices import (
@@ -305,21 +305,36 @@ def _head(missing: dict[str, int], n: int = 5) -> str:
     return shown + (f" (+{more} topics)" if more > 0 else "")
 
 
-def _runtime_ingest(runtime: Runtime) -> Ingest:
-    """The platform's ingest path for frames off the gateway's queue, for UPER payloads.
+def _runtime_ingest(runtime: Runtime, message_set: str) -> Ingest:
+    """The platform's ingest path for frames off the gateway's queue: the payload driver
+    (``gateways.drivers.parse``, shape detected: UPER, hex or CSAE JSON) turns each payload into
+    models for ``runtime.ingest``; a payload no driver takes is a dead letter.
 
-    Heartbeats and device info carry no scene content: they are counted here (``skipped``)
-    and not decoded.
+    Heartbeats and device info carry no scene content and are not parsed here.
     """
+    from v2xcloud.codec import message_set_of
+    from v2xcloud.gateways.drivers import Parsed, parse
+
+    ms = message_set_of(message_set)
 
     def ingest(frame: InboundFrame) -> None:
         if frame.message_type in ("HB", "INFO"):
             return
-        runtime.ingest_frame(
-            frame.payload, received_at_ms=frame.received_at_ms, source=frame.device_id
-        )
+        result = parse(frame, message_set=ms)
+        if isinstance(result, Parsed):
+            for model in result.models:
+                runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
+        else:
+            runtime.dead_letters.add(_runtime_letter(result.dead_letter(frame)))
 
     return ingest
+
+
+def _runtime_letter(letter: DeadLetter) -> Any:
+    """The runtime's own dead-letter type (until the two merge into ``model.DeadLetter``)."""
+    from v2xcloud.runtime.dead_letters import DeadLetter as RuntimeLetter
+
+    return RuntimeLetter(**msgspec.structs.asdict(letter))
 
 
 def platform_link(
@@ -338,17 +353,11 @@ def platform_link(
     process, so a shared broker never hands this run another run's queued messages.
     """
     from v2xcloud.gateways.mqtt import MqttGateway
-    from v2xcloud.runtime.dead_letters import DeadLetter as RuntimeLetter
 
-    if payload is not PayloadFormat.UPER:
-        raise ConfigError(
-            f"the bench's platform path reads UPER payloads; {payload.value} needs the "
-            "gateway's payload drivers"
-        )
     cid = client_id or f"v2xsim-platform-{os.getpid()}-{int(time.time() * 1000)}"
 
-    def keep(letter: DeadLetter) -> None:  # the runtime's own letter type until they merge
-        runtime.dead_letters.add(RuntimeLetter(**msgspec.structs.asdict(letter)))
+    def keep(letter: DeadLetter) -> None:
+        runtime.dead_letters.add(_runtime_letter(letter))
 
     def gateway(queue: IngressQueue) -> Gateway:
         return MqttGateway(url, queue, dead_letter=keep, client_id=cid)
@@ -356,7 +365,7 @@ def platform_link(
     return MqttLink(
         url=url,
         gateway_factory=gateway,
-        ingest=_runtime_ingest(runtime),
+        ingest=_runtime_ingest(runtime, message_set),
         payload=payload,
         message_set=message_set,
         timeout_s=timeout_s,

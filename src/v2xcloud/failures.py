@@ -70,11 +70,18 @@ class FailureLog:
         self._logged: dict[tuple[str, str], tuple[float, int]] = {}
 
     def record(
-        self, boundary: str, exc: BaseException, *, logger: logging.Logger | None = None
+        self,
+        boundary: str,
+        exc: BaseException,
+        *,
+        logger: logging.Logger | None = None,
+        level: int = logging.ERROR,
     ) -> int:
         """Count ``exc`` caught at ``boundary`` and log it if due; returns the boundary's count.
 
-        Call it from the ``except`` block that isolates the failure.
+        Call it from the ``except`` block that isolates the failure. ``level`` is the log level
+        (``ERROR`` for bugs; e.g. ``INFO`` for a peer resetting its connection, which is
+        expected now and then but should still be counted and visible when asked for).
         """
         log = logger or self.logger
         kind = type(exc).__qualname__
@@ -99,7 +106,8 @@ class FailureLog:
                 self._logged[key] = (seen[0], seen[1] + 1)
                 return count
         if first:
-            log.error(
+            log.log(
+                level,
                 "%s failed (%s: %s); isolated, counted, carrying on",
                 boundary,
                 kind,
@@ -108,7 +116,8 @@ class FailureLog:
                 extra={"boundary": boundary, "failures": count},
             )
         else:
-            log.error(
+            log.log(
+                level,
                 "%s failed again: %d× %s since the last record (latest: %s); %d in total",
                 boundary,
                 repeats,

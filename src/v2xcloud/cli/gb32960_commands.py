@@ -103,14 +103,17 @@ def _report_sink(args: argparse.Namespace) -> ReportSink:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from v2xcloud.ev.alarms import AlarmMonitor
-    from v2xcloud.ev.server import Gb32960Server, utc_ms
+    from v2xcloud.ev.server import Gb32960Server
+    from v2xcloud.runtime import SystemClock
 
     async def run() -> None:
         reports, alarms = _report_sink(args), JsonlAlarmSink(args.alarms)
         chargers = load_chargers(args.chargers) if args.chargers else None
+        clock = SystemClock()  # the one clock of this process
         server = Gb32960Server(
             report_sink=reports,
-            monitor=AlarmMonitor(alarms, clock=utc_ms, chargers=chargers),
+            monitor=AlarmMonitor(alarms, clock=clock.now_ms, chargers=chargers),
+            clock=clock,
             host=args.host,
             port=args.port,
             idle_timeout_s=args.idle_timeout,
@@ -130,7 +133,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             reports.close()
             alarms.close()
             handling = sorted(server.handling_ms) or [0.0]
-            stats: dict[str, float] = dict(server.stats)
+            stats: dict[str, object] = dict(server.stats)
+            stats["errors"] = server.errors
             stats["handling_p50_ms"] = round(handling[len(handling) // 2], 3)
             stats["handling_p99_ms"] = round(handling[int(len(handling) * 0.99)], 3)
             stats["cpu_s"] = round(time.process_time(), 1)

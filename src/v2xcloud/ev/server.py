@@ -6,7 +6,14 @@ dedupe). A connection is closed when it stays silent for ``idle_timeout_s``, whe
 overflows the scanner's bounds (garbage or a never-ending frame), or when a newer login takes
 its VIN, or when more than ``max_rejected_streak`` frames in a row fail to decode (a stream
 of ``#`` is an endless series of BCC-valid nonsense frames). Nothing one connection does can stall another: every step is bounded and errors in
-one handler are counted, never propagated.
+one handler are counted, never propagated: each isolated failure is counted per boundary
+in ``failures`` (``ev:handler`` for a handler bug, ``ev:connection`` for a socket error,
+``ev:flush`` for a report sink that cannot flush, and from the sessions ``ev:report_sink``
+and ``ev:alarm``) and logged once with its traceback (socket errors at INFO).
+
+Time comes from ``clock`` (a ``runtime.Clock``; the system clock by default, a
+``ManualClock`` in tests): the sessions' receive times and time-sync answers and the default
+alarm monitor read it, never the wall clock directly.
 
 >>> async def demo():                                         # doctest: +SKIP
 ...     server = Gb32960Server(report_sink=MemoryReportSink())
@@ -18,22 +25,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import Counter, deque
 
+from v2xcloud.errors import GatewayError
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.scanner import FrameScanner
 from v2xcloud.ev.session import PlatformSession, SessionRegistry
 from v2xcloud.ev.sink import AlarmSink, ReportSink
+from v2xcloud.failures import FailureLog
+from v2xcloud.runtime.clock import Clock, SystemClock
 
-__all__ = ["Gb32960Server", "utc_ms"]
+__all__ = ["Gb32960Server"]
+
+logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 65_536
-
-
-def utc_ms() -> int:
-    """Wall-clock UTC milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 class Gb32960Server:
@@ -60,13 +68,17 @@ class Gb32960Server:
         flush_interval_s: float = 1.0,
         max_connections: int = 10_000,
         max_vins: int = 10_000,
+        clock: Clock | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.report_sink = report_sink
         self.registry = SessionRegistry(max_vins=max_vins)
         self.max_connections = max_connections
         if monitor is None and alarm_sink is not None:
-            monitor = AlarmMonitor(alarm_sink, clock=utc_ms)
+            monitor = AlarmMonitor(alarm_sink, clock=self.clock.now_ms)
         self.monitor = monitor
         self.idle_timeout_s = idle_timeout_s
         self.max_buffer_bytes = max_buffer_bytes
@@ -85,10 +97,15 @@ class Gb32960Server:
         return self.registry.stats
 
     @property
+    def errors(self) -> dict[str, int]:
+        """Isolated failures per boundary (``ev:handler``, ``ev:report_sink``, ...)."""
+        return self.failures.counts()
+
+    @property
     def port(self) -> int:
         """The bound port (after :meth:`start`)."""
         if self._server is None or not self._server.sockets:
-            raise RuntimeError("server not started; call await server.start() first")
+            raise GatewayError("GB/T 32960 server not started; call await server.start() first")
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
@@ -110,14 +127,20 @@ class Gb32960Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         if self._server is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            except Exception as exc:  # closing anyway: count it, do not fail the shutdown
+                self.failures.record("ev:close", exc, logger=logger, level=logging.DEBUG)
         self.report_sink.flush()
 
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            self.report_sink.flush()
+            try:
+                self.report_sink.flush()
+            except Exception as exc:  # keep flushing later; the sink may recover
+                self.stats["flush_errors"] += 1
+                self.failures.record("ev:flush", exc, logger=logger)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stats = self.stats
@@ -134,22 +157,27 @@ class Gb32960Server:
             self.registry,
             report_sink=self.report_sink,
             monitor=self.monitor,
-            clock=utc_ms,
+            clock=self.clock.now_ms,
             kick=writer.close,
+            failures=self.failures,
         )
         try:
             await self._serve(reader, writer, scanner, session)
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError) as exc:
             stats["connection_errors"] += 1
-        except Exception:  # one broken handler must never take the server down
+            self.failures.record("ev:connection", exc, logger=logger, level=logging.INFO)
+        except Exception as exc:  # one broken handler must never take the server down
             stats["handler_errors"] += 1
+            self.failures.record("ev:handler", exc, logger=logger)
         finally:
             stats["dropped_bytes"] += scanner.dropped_bytes
             session.close()
             self._writers.discard(writer)
             writer.close()
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+            except Exception as exc:  # the peer vanished mid-close: nothing left to do
+                self.failures.record("ev:close", exc, logger=logger, level=logging.DEBUG)
 
     async def _serve(
         self,

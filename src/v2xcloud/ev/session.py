@@ -17,6 +17,7 @@ A session takes whole frames and returns the response frames to send. Decisions:
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 
@@ -27,9 +28,12 @@ from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.codec import Message, decode
 from v2xcloud.ev.frame import Command, Response, encode_frame
 from v2xcloud.ev.sink import ReportSink
+from v2xcloud.failures import FailureLog
 from v2xcloud.model.ev import EvReport
 
 __all__ = ["PlatformSession", "SessionRegistry"]
+
+logger = logging.getLogger(__name__)
 
 
 class SessionRegistry:
@@ -122,7 +126,12 @@ class SessionRegistry:
 
 
 class PlatformSession:
-    """The protocol state of one connection. ``kick`` closes the connection (duplicate VIN)."""
+    """The protocol state of one connection. ``kick`` closes the connection (duplicate VIN).
+
+    ``clock`` gives the platform time (UTC ms: receive times, time-sync answers); a report
+    sink or alarm monitor that fails is counted in the registry's stats and in ``failures``
+    (``ev:report_sink``, ``ev:alarm``: logged once with the traceback).
+    """
 
     def __init__(
         self,
@@ -132,8 +141,10 @@ class PlatformSession:
         monitor: AlarmMonitor | None,
         clock: Callable[[], int],
         kick: Callable[[], None] = lambda: None,
+        failures: FailureLog | None = None,
     ) -> None:
         self.registry = registry
+        self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.report_sink = report_sink
         self.monitor = monitor
         self.clock = clock
@@ -152,7 +163,8 @@ class PlatformSession:
         stats = self.registry.stats
         try:
             msg = decode(frame)
-        except Gb32960Error as exc:
+        except Gb32960Error as exc:  # bad input, not a failure: counted per reason
+            logger.debug("GB/T 32960 frame rejected: %s", exc)
             stats[f"rejected:{exc.reason}"] += 1
             self.rejected_streak += 1
             return [
@@ -223,16 +235,18 @@ class PlatformSession:
         received = self.clock()
         try:
             self.report_sink.write(report)
-        except (V2xCloudError, OSError, ValueError):
+        except (V2xCloudError, OSError, ValueError) as exc:
             # not stored: forget it so the terminal's re-send is accepted, and say so
             self.registry.forget(report.vin, report.collected_at_ms)
             stats["sink_errors"] += 1
+            self.failures.record("ev:report_sink", exc, logger=logger)
             return Response.ERROR
         stats["reports_stored"] += 1
         if self.monitor is not None:
             try:
                 self.monitor.on_report(report, received_at_ms=received)
-            except (V2xCloudError, OSError, ValueError):
+            except (V2xCloudError, OSError, ValueError) as exc:
                 stats["alarm_errors"] += 1  # stored already: the terminal still gets success
+                self.failures.record("ev:alarm", exc, logger=logger)
             stats["alarm_state_evicted"] = self.monitor.evicted
         return Response.SUCCESS

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
+from xml.parsers import expat
 
 import msgspec
 
 from v2xcloud.errors import SimulationError
 
-__all__ = ["Episode", "EpisodeTracker", "ssm_episodes"]
+__all__ = ["Episode", "EpisodeTracker", "read_collisions", "ssm_episodes"]
 
 _FOLLOWING = {1, 2, 18}  # ego follows foe (SUMO SSM encounter types)
 _MERGING = {5, 7, 8}
@@ -139,6 +141,55 @@ def _family(types: list[int], velocities: list[str]) -> str | None:
     if kinds & _MERGING:
         return "BSW/LCW"
     return None
+
+
+def read_collisions(path: Path) -> dict[frozenset[str], float]:
+    """SUMO's collision output (``--collision-output``): the pair of road users -> the time (s)
+    of their first collision.
+
+    A file without ``<collision>`` elements means no collisions. A file that is missing,
+    truncated or corrupt, not a ``<collisions>`` document, or has a collision without its
+    ``time``/``collider``/``victim`` or with a time that is not finite seconds raises
+    ``SimulationError`` naming the file and the line: "no collisions" must never be the
+    reading of a file that could not be read.
+    """
+    out: dict[frozenset[str], float] = {}
+    parser = expat.ParserCreate()
+    seen_root: list[str] = []
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        at = f"collision output {path}, line {parser.CurrentLineNumber}"
+        if not seen_root:
+            seen_root.append(tag)
+            if tag != "collisions":
+                raise SimulationError(f"{at}: root <{tag}>, expected SUMO's <collisions>")
+            return
+        if tag != "collision":
+            return
+        missing = [name for name in ("time", "collider", "victim") if not attrs.get(name)]
+        if missing:
+            raise SimulationError(f"{at}: <collision> without {', '.join(missing)}")
+        try:
+            time_s = float(attrs["time"])
+        except ValueError:
+            time_s = math.nan
+        if not math.isfinite(time_s):
+            raise SimulationError(f"{at}: <collision time={attrs['time']!r}> is not seconds")
+        out.setdefault(frozenset((attrs["collider"], attrs["victim"])), time_s)
+
+    handler: Any = start
+    parser.StartElementHandler = handler
+    try:
+        with path.open("rb") as handle:
+            parser.ParseFile(handle)
+    except OSError as exc:
+        raise SimulationError(f"collision output {path} unreadable: {exc.strerror}") from exc
+    except expat.ExpatError as exc:  # truncated (SUMO killed mid-write) or not XML at all
+        raise SimulationError(
+            f"collision output {path}, line {exc.lineno}, column {exc.offset}: corrupt "
+            f"({expat.ErrorString(exc.code)})"
+        ) from exc
+    return out
 
 
 def ssm_episodes(path: Path, collisions: dict[frozenset[str], float]) -> list[Episode]:

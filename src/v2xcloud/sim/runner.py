@@ -18,7 +18,7 @@ from v2xcloud.errors import EncodeError, SimulationError
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.sim.bridge import SumoBridge
 from v2xcloud.sim.channel import Channel, Delivery
-from v2xcloud.sim.episodes import Episode, ssm_episodes
+from v2xcloud.sim.episodes import Episode, read_collisions, ssm_episodes
 from v2xcloud.sim.harness import HarnessTruth
 from v2xcloud.sim.identities import IdentityMap
 from v2xcloud.sim.local_frame import LocalFrame
@@ -303,9 +303,9 @@ def _loop(
 
 def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     res = chain.result
-    collisions = _collisions(chain.bridge.collision_path)
     episodes = []
     if chain.config.has_ground_truth:
+        collisions = read_collisions(chain.bridge.collision_path)
         episodes = ssm_episodes(chain.bridge.ssm_path, collisions) + chain.harness.finish()
     episodes = [_observability(chain, e) for e in episodes]
     warnings = group_warnings(chain.records)
@@ -341,17 +341,3 @@ def _observability(chain: _Chain, e: Episode) -> Episode:
     if e.other is not None and e.other not in chain.pedestrians:
         other_ok = other_ok or ids.is_connected(e.other)  # pedestrians: only sensors see them
     return e if ego_ok and other_ok else msgspec.structs.replace(e, is_observable=False)
-
-
-def _collisions(path: Path) -> dict[frozenset[str], float]:
-    import xml.etree.ElementTree as ET
-
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError):
-        return {}
-    out: dict[frozenset[str], float] = {}
-    for c in root.iter("collision"):
-        pair = frozenset((c.get("collider", ""), c.get("victim", "")))
-        out.setdefault(pair, float(c.get("time", "0")))
-    return out

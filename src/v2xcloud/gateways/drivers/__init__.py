@@ -107,7 +107,7 @@ _JSON_SHAPES: list[tuple[str, Callable[[Any], bool]]] = [
     ("openv2x-dawnline", is_openv2x_dawnline),
     ("radar", is_radar_frame),
 ]
-_HEX_TEXT = frozenset(b"0123456789abcdefABCDEF \t\r\n")
+_HEX_TEXT = b"0123456789abcdefABCDEF \t\r\n"
 _WHITESPACE = b" \t\r\n"
 
 
@@ -152,7 +152,7 @@ def detect_shape(payload: bytes) -> str | Dropped:
         if shape is not None:
             return shape
     body = payload.strip(_WHITESPACE)
-    if body and all(b in _HEX_TEXT for b in body.removeprefix(b"0x")):
+    if body and not body.removeprefix(b"0x").translate(None, _HEX_TEXT):
         return "hex"
     return "uper"
 

@@ -2,7 +2,9 @@
 
 SUMO drives a district with pedestrians and scripted hazards in real time; every connected
 vehicle, roadside sensor and traffic light talks UPER through a channel model into the
-platform, whose advisories are scored live against ground truth.
+platform, whose advisories are scored live against ground truth. ``--via mqtt`` puts a real
+broker in the path: each RSU and OBU publishes as its own MQTT client and the platform reads
+through its MQTT gateway (``sim.via_mqtt``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import msgspec
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
-__all__ = ["register"]
+__all__ = ["add_via_arguments", "register", "via_config"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +39,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", type=float, default=0.01, help="channel loss probability")
     p.add_argument("--port", type=int, default=8080, help="dashboard port on 127.0.0.1")
     p.add_argument("--store", default="memory", help="history store (default: in memory)")
+    add_via_arguments(p)
     p.set_defaults(func=_run)
+
+
+def add_via_arguments(p: argparse.ArgumentParser) -> None:
+    """``--via``, ``--mqtt`` and ``--payload``: how the bench's frames reach the platform."""
+    p.add_argument(
+        "--via",
+        choices=["inproc", "mqtt"],
+        default="inproc",
+        help="inproc (default): frames handed to the platform; mqtt: each RSU and OBU publishes "
+        "on a broker and the platform reads them through its MQTT gateway",
+    )
+    p.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="with --via mqtt: the broker (mqtt://HOST:PORT); default: start a Mosquitto",
+    )
+    p.add_argument(
+        "--payload",
+        choices=["uper", "hex", "json"],
+        default="uper",
+        help="with --via mqtt: what devices publish (UPER bytes, hex text or CSAE JSON)",
+    )
+
+
+def via_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``RunConfig`` fields of ``--via``/``--mqtt``/``--payload``."""
+    if args.via != "mqtt" and (args.mqtt is not None or args.payload != "uper"):
+        raise ConfigError("--mqtt and --payload need --via mqtt")
+    return {"via": args.via, "mqtt_url": args.mqtt, "mqtt_payload": args.payload}
 
 
 def _line(status: dict[str, Any]) -> None:
@@ -69,6 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         jitter_ms=args.latency_ms / 4,
         loss=args.loss,
         epoch_ms=int(time.time() * 1000),  # the demo runs on the wall clock
+        **via_config(args),
     )
     platform, runtime = runtime_platform(
         message_set=config.message_set,
@@ -80,14 +113,27 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(f"demo: {scenario.description}", flush=True)
     try:
-        result = run_scenario(
-            scenario,
-            config=config,
-            platform=platform,
-            encode=model_encoder(config.message_set),
-            pace=args.speed or None,
-            on_second=_line,
-        )
+        if config.via == "mqtt":
+            from v2xcloud.sim.via_mqtt import run_through_broker
+
+            result = run_through_broker(
+                scenario,
+                config=config,
+                platform=platform,
+                runtime=runtime,
+                encode=model_encoder(config.message_set),
+                pace=args.speed or None,
+                on_second=_line,
+            )
+        else:
+            result = run_scenario(
+                scenario,
+                config=config,
+                platform=platform,
+                encode=model_encoder(config.message_set),
+                pace=args.speed or None,
+                on_second=_line,
+            )
     finally:
         if stop_dashboard is not None:
             stop_dashboard()
@@ -96,6 +142,8 @@ def _run(args: argparse.Namespace) -> int:
     print(format_table(aggregate([result]), implemented=implemented_families([result])))
     print(f"not scored (INFO level, or no ground truth): {result.unscored_advisories or 'none'}")
     print(f"dead letters: {dict(runtime.stats()['dead_letters']) or 'none'}")
+    if result.broker:
+        print(f"via MQTT: {result.broker}")
     return 0
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from v2xcloud.cli.demo_commands import add_via_arguments, via_config
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 from v2xcloud.sim.scenario import library_names, load_library
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", type=float, default=0.0, help="channel loss probability 0..1")
     p.add_argument("--message-set", default="csae2020", help="csae2017 or csae2020")
     p.add_argument("--jobs", type=int, default=1, help="scenarios run in parallel (processes)")
+    add_via_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -43,7 +45,13 @@ def _progress(result: ScenarioResult, done: int, total: int) -> None:
     episodes = sum(s.episodes for s in result.scores.values())
     print(
         f"[{done}/{total}] {result.name}: {result.wall_s:.1f} s wall, {episodes} episodes, "
-        f"{found} detected, {len(result.warnings)} warnings",
+        f"{found} detected, {len(result.warnings)} warnings"
+        + (
+            f"; via MQTT {result.broker['received']} frames, transit p99 "
+            f"{result.broker['transit_p99_ms'] or 0:.1f} ms"
+            if result.broker
+            else ""
+        ),
         file=sys.stderr,
         flush=True,
     )
@@ -72,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         jitter_ms=args.jitter_ms,
         loss=args.loss,
         message_set=args.message_set,
+        **via_config(args),
     )
     started = time.perf_counter()
     results = evaluate(scenarios, config=config, jobs=args.jobs, on_done=_progress)
@@ -91,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"not scored (INFO level, or no ground truth in the bench): {unscored or 'none'}")
     print(
         f"{len(results)} scenarios in {time.perf_counter() - started:.1f} s; channel "
-        f"{args.latency_ms:g} ms ± {args.jitter_ms:g} ms, loss {args.loss:.0%}"
+        f"{args.latency_ms:g} ms ± {args.jitter_ms:g} ms, loss {args.loss:.0%}; via {args.via}"
     )
     if args.report:
         page = write_report(results, scores, args.report, title="v2xcloud evaluation")

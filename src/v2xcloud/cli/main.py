@@ -26,6 +26,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "v2xcloud.cli.gb32960_commands",
     "v2xcloud.cli.evaluate_commands",
     "v2xcloud.cli.demo_commands",
+    "v2xcloud.cli.devices_commands",
     "v2xcloud.cli.replay_commands",
     "v2xcloud.cli.serve_commands",
 )

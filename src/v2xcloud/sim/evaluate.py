@@ -36,18 +36,11 @@ def run_in_process(scenario: Scenario, config: RunConfig) -> ScenarioResult:
     )
     encode = model_encoder(config.message_set)
     if config.via == "mqtt":
-        from v2xcloud.sim.devices import PayloadFormat
-        from v2xcloud.sim.via_mqtt import broker, platform_link
+        from v2xcloud.sim.via_mqtt import run_through_broker
 
-        payload = PayloadFormat(config.mqtt_payload)
-        with broker(config.mqtt_url) as url:
-            with platform_link(
-                runtime, url=url, message_set=config.message_set, payload=payload
-            ) as link:
-                result = run_scenario(
-                    scenario, config=config, platform=platform, encode=encode, link=link
-                )
-            result.broker = link.stats.summary()
+        result = run_through_broker(
+            scenario, config=config, platform=platform, runtime=runtime, encode=encode
+        )
     elif config.via == "inproc":
         result = run_scenario(scenario, config=config, platform=platform, encode=encode)
     else:

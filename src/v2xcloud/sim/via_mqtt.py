@@ -51,8 +51,20 @@ from v2xcloud.sim.devices import (
 if TYPE_CHECKING:
     from v2xcloud.model import DeadLetter
     from v2xcloud.runtime import Runtime
+    from v2xcloud.sim.platform import Platform
+    from v2xcloud.sim.result import RunConfig, ScenarioResult
+    from v2xcloud.sim.scenario import Scenario
 
-__all__ = ["AsyncThread", "LinkStats", "MqttLink", "broker", "percentile", "platform_link"]
+__all__ = [
+    "AsyncThread",
+    "LinkStats",
+    "MqttLink",
+    "broker",
+    "percentile",
+    "platform_link",
+    "publish_scenario",
+    "run_through_broker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -385,3 +397,108 @@ def broker(url: str | None) -> Iterator[str]:
 
     with Mosquitto(autosave_interval=100_000) as b:
         yield b.url
+
+
+class _RemotePlatform:
+    """The bench's platform when the platform is elsewhere (``v2xcloud devices``): nothing is
+    ingested or ticked here; the frames only leave through the broker."""
+
+    def ingest_frame(self, raw: bytes, *, received_at_ms: int, source: str) -> None:
+        """Never called: the link carries every frame."""
+        raise SimulationError("devices mode has no local platform to ingest into")
+
+    def tick(self, now_ms: int) -> list[Any]:
+        """No local platform: no advisories."""
+        return []
+
+    def app_codes(self) -> set[str]:
+        """No local applications."""
+        return set()
+
+
+def publish_scenario(
+    scenario: Scenario,
+    *,
+    url: str,
+    payload: PayloadFormat = PayloadFormat.UPER,
+    message_set: str = "csae2020",
+    pace: float | None = 1.0,
+    max_clients: int = 1000,
+    epoch_ms: int | None = None,
+    on_second: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[ScenarioResult, LinkStats, dict[str, int]]:
+    """Publish a scenario's traffic on ``url`` as its devices would, for a platform listening
+    there (``v2xcloud serve --mqtt``): every step's frames, each device on its own client and
+    topics, QoS 1, each step's publishes acknowledged by the broker before the next.
+
+    ``pace`` 1.0 is real time, None as fast as the broker acknowledges; ``epoch_ms`` is the
+    wall-clock time of simulation time 0 (default now, so frame times are live).
+    Returns the run's counters, the link's and the devices' statistics.
+    """
+    from v2xcloud.sim.result import RunConfig
+    from v2xcloud.sim.runner import model_encoder, run_scenario
+
+    config = RunConfig(
+        message_set=message_set,
+        epoch_ms=int(time.time() * 1000) if epoch_ms is None else epoch_ms,
+        has_ground_truth=False,
+        via="mqtt",
+        mqtt_url=url,
+        mqtt_payload=payload.value,
+    )
+    link = MqttLink(
+        url=url,
+        gateway_factory=None,
+        ingest=None,
+        payload=payload,
+        message_set=message_set,
+        max_clients=max_clients,
+    )
+
+    def second(status: dict[str, Any]) -> None:
+        if on_second is not None:
+            on_second(status | link.devices.stats())
+
+    with link:
+        result = run_scenario(
+            scenario,
+            config=config,
+            platform=_RemotePlatform(),
+            encode=model_encoder(message_set),
+            pace=pace,
+            on_second=second,
+            link=link,
+        )
+    return result, link.stats, link.devices.stats()
+
+
+def run_through_broker(
+    scenario: Scenario,
+    *,
+    config: RunConfig,
+    platform: Platform,
+    runtime: Runtime,
+    encode: Callable[[Any], bytes],
+    pace: float | None = None,
+    on_second: Callable[[dict[str, Any]], None] | None = None,
+) -> ScenarioResult:
+    """``run_scenario`` with the frames going through a broker (``config.mqtt_url``, or a
+    Mosquitto started and stopped here) and the platform's MQTT gateway into ``runtime``;
+    the result's ``broker`` holds what crossed it (``LinkStats.summary``)."""
+    from v2xcloud.sim.runner import run_scenario
+
+    payload = PayloadFormat(config.mqtt_payload)
+    with broker(config.mqtt_url) as url:
+        link = platform_link(runtime, url=url, message_set=config.message_set, payload=payload)
+        with link:
+            result = run_scenario(
+                scenario,
+                config=config,
+                platform=platform,
+                encode=encode,
+                pace=pace,
+                on_second=on_second,
+                link=link,
+            )
+    result.broker = link.stats.summary()
+    return result

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from v2xcloud.errors import ReplayError
+from v2xcloud.geo import ScaledSphericalMercator
 from v2xcloud.model import LightState, NodeId, ParticipantKind
 from v2xcloud.replay import (
-    LocalFrame,
     light_of_movement_state,
     read_kml_map,
     read_signals,
@@ -38,9 +38,9 @@ def test_k733_tracks_signals_and_map(k733: Path) -> None:
     ingress = [la for la in lanes if la.connections and la.lane_type == "vehicle"]
     assert len(ingress) == 16 and sum(la.lane_type == "crosswalk" for la in lanes) == 16
     assert {c.phase_id for la in ingress for c in la.connections} == set(range(1, 12))
-    frame = LocalFrame(origin_lat_deg=node.lat_deg, origin_lon_deg=node.lon_deg)
+    frame = ScaledSphericalMercator(origin_lat_deg=node.lat_deg, origin_lon_deg=node.lon_deg)
     for lane in ingress:  # every approach lane runs towards the junction and ends at its stop line
-        x, y = frame.to_xy(
+        x, y = frame.to_local(
             np.array([p[0] for p in lane.points]), np.array([p[1] for p in lane.points])
         )
         chord = np.array([x[-1] - x[0], y[-1] - y[0]])
@@ -86,7 +86,9 @@ def test_malformed_track_rows_are_reported_and_skipped(tmp_path: Path) -> None:
         (8, "implausible"),
     ]
     assert tracks.vx_mps.tolist() == [10.0, 10.0]  # derived from positions
-    (rsm, _) = list(rsm_frames(tracks, LocalFrame(origin_lat_deg=49.0, origin_lon_deg=8.4)))
+    (rsm, _) = list(
+        rsm_frames(tracks, ScaledSphericalMercator(origin_lat_deg=49.0, origin_lon_deg=8.4))
+    )
     assert rsm.participants[0].kind is ParticipantKind.UNKNOWN  # unknown agent type tolerated
 
 

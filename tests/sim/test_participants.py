@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from v2xcloud import codec
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Bsm, ParticipantKind, Rsm
 from v2xcloud.sim.identities import IdentityMap
-from v2xcloud.sim.local_frame import LocalFrame
 from v2xcloud.sim.participants import ParticipantEncoder, RoadsideSensor
 from v2xcloud.sim.snapshot import Snapshot
 

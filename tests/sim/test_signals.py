@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from v2xcloud import codec
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Lane, LightState, MapData, Spat
 from v2xcloud.sim.bridge import SumoBridge
-from v2xcloud.sim.local_frame import LocalFrame
 from v2xcloud.sim.network import build_network
 from v2xcloud.sim.scenario import NetworkSpec, load_library
 from v2xcloud.sim.signals import SignalEncoder, light_of
@@ -156,7 +156,7 @@ def test_the_lane_a_car_crosses_from_shows_green_in_spat_when_sumo_shows_green(
         checked = 0
         for snap, before, (x, y) in _green_crossings(bridge):
             node_id, link = links[before.rsplit("_", 1)[0]]
-            lat, lon = frame.to_latlon(x, y)
+            lat, lon = (float(v) for v in frame.to_wgs84(x, y))
             mine = min(link.lanes, key=lambda ln: (ln.points[-1][0] - lat) ** 2
                        + (ln.points[-1][1] - lon) ** 2)  # fmt: skip
             (spat,) = [s for s in enc.spats(snap.tls, time_s=snap.time_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import (
     Connection,
     IntersectionState,
@@ -19,23 +20,23 @@ from v2xcloud.model import (
 
 REF_LAT_DEG = 31.2304
 REF_LON_DEG = 121.4737
-_M_PER_DEG = 111_320.0
 _CYCLE_S = 30.0
 _ARM_M = 150.0
 _STOP_M = 14.0
 LatLon = tuple[float, float]
+FRAME = LocalFrame(origin_lat_deg=REF_LAT_DEG, origin_lon_deg=REF_LON_DEG)
 
 
 def to_latlon(east_m: float, north_m: float) -> LatLon:
-    lat = REF_LAT_DEG + north_m / _M_PER_DEG
-    lon = REF_LON_DEG + east_m / (_M_PER_DEG * math.cos(math.radians(REF_LAT_DEG)))
-    return (lat, lon)
+    """WGS-84 (lat, lon) of a point ``east_m``/``north_m`` metres from the centre."""
+    lat, lon = FRAME.to_wgs84(east_m, north_m)
+    return (float(lat), float(lon))
 
 
 def to_local(lat_deg: float, lon_deg: float) -> tuple[float, float]:
-    north = (lat_deg - REF_LAT_DEG) * _M_PER_DEG
-    east = (lon_deg - REF_LON_DEG) * _M_PER_DEG * math.cos(math.radians(REF_LAT_DEG))
-    return (east, north)
+    """(east m, north m) of a WGS-84 position from the centre."""
+    x, y = FRAME.to_local(lat_deg, lon_deg)
+    return (float(x), float(y))
 
 
 class Route:

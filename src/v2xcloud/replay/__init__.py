@@ -8,13 +8,12 @@ May import: ``model``, ``codec``, ``runtime``, ``geo``, ``twin``, ``apps``.
 """
 
 from v2xcloud.replay._csv import RowIssue
-from v2xcloud.replay.georef import LocalFrame, origin_from_meta
+from v2xcloud.replay.georef import origin_from_meta
 from v2xcloud.replay.kml import read_kml_map
 from v2xcloud.replay.signals import SignalRecording, light_of_movement_state, read_signals
 from v2xcloud.replay.tracks import Tracks, kind_of_agent, read_tracks, rsm_frames
 
 __all__ = [
-    "LocalFrame",
     "RowIssue",
     "SignalRecording",
     "Tracks",

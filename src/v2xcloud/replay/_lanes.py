@@ -7,13 +7,13 @@ import math
 
 import msgspec
 
+from v2xcloud.geo import equirectangular_offset_m
 from v2xcloud.model import Connection, Lane, MapLink, NodeId
 from v2xcloud.model.map import SpeedLimit
 
 __all__ = ["KmlLane", "build_links", "turn_maneuver", "untangle"]
 
 LatLon = tuple[float, float]
-_M_PER_DEG = 111_320.0
 _APPROACH_HEADING_DEG = 30.0
 _APPROACH_GAP_M = 30.0
 
@@ -28,13 +28,12 @@ class KmlLane(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _dist_m(a: LatLon, b: LatLon) -> float:
-    dx = (a[1] - b[1]) * _M_PER_DEG * math.cos(math.radians(a[0]))
-    return math.hypot(dx, (a[0] - b[0]) * _M_PER_DEG)
+    return math.hypot(*equirectangular_offset_m(a[0], a[1], b[0], b[1]))
 
 
 def _heading_deg(a: LatLon, b: LatLon) -> float:
-    dx = (b[1] - a[1]) * math.cos(math.radians(a[0]))
-    return math.degrees(math.atan2(dx, b[0] - a[0])) % 360.0
+    east, north = equirectangular_offset_m(a[0], a[1], b[0], b[1])
+    return math.degrees(math.atan2(east, north)) % 360.0
 
 
 def turn_maneuver(in_heading_deg: float, out_heading_deg: float) -> str:
@@ -71,8 +70,8 @@ def untangle(points: tuple[LatLon, ...]) -> tuple[LatLon, ...]:
     """
     if len(points) < 3:
         return points
-    lat0 = points[0][0]
-    xy = [((p[1] * math.cos(math.radians(lat0))), p[0]) for p in points]
+    lat0, lon0 = points[0]
+    xy = [equirectangular_offset_m(lat0, lon0, p[0], p[1]) for p in points]
     ax, ay = xy[-1][0] - xy[0][0], xy[-1][1] - xy[0][1]
     if math.hypot(ax, ay) == 0.0:
         ax, ay = xy[1][0] - xy[0][0], xy[1][1] - xy[0][1]

@@ -42,7 +42,7 @@ def _all_lanes(node: MapNode) -> dict[int, Lane]:
 
 
 def _local(frame: LocalFrame, rec: Recording, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lat, lon = rec.georef.to_latlon(rec.tracks.x_m[idx], rec.tracks.y_m[idx])
+    lat, lon = rec.georef.to_wgs84(rec.tracks.x_m[idx], rec.tracks.y_m[idx])
     return frame.to_local(lat, lon)
 
 

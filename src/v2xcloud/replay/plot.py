@@ -35,7 +35,7 @@ def _draw_map(ax: Axes, map_data: MapData, rec: Recording) -> None:
         for lane in link.lanes:
             lat = np.array([p[0] for p in lane.points])
             lon = np.array([p[1] for p in lane.points])
-            x, y = rec.georef.to_xy(lat, lon)
+            x, y = rec.georef.to_local(lat, lon)
             if lane.lane_type == "crosswalk":
                 ax.plot(x, y, ":", color="0.5", lw=0.8)
             elif not lane.connections:
@@ -76,7 +76,7 @@ def plot_replay(rec: Recording, jsonl: Path, png: Path, *, half_size_m: float = 
                 continue
             p = rec_line["payload"]
             if p["app"] in _APP_MARKERS and p.get("lat_deg") is not None:
-                x, y = rec.georef.to_xy(p["lat_deg"], p["lon_deg"])
+                x, y = rec.georef.to_local(p["lat_deg"], p["lon_deg"])
                 seen.setdefault(p["app"], []).append((float(x), float(y)))
     for app, points in sorted(seen.items()):
         marker, colour = _APP_MARKERS[app]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import msgspec
 
-from v2xcloud.errors import ReplayError
+from v2xcloud.errors import ConfigError, ReplayError
+from v2xcloud.geo import ScaledSphericalMercator
 from v2xcloud.model import MapData, NodeId
 from v2xcloud.replay._csv import RowIssue
-from v2xcloud.replay.georef import LocalFrame
 from v2xcloud.replay.kml import read_kml_map
 from v2xcloud.replay.signals import SignalRecording, read_signals
 from v2xcloud.replay.tracks import Tracks, read_tracks
@@ -31,7 +31,7 @@ class Recording(msgspec.Struct, kw_only=True):
     """Everything the replay needs, read and checked."""
 
     tracks: Tracks
-    georef: LocalFrame
+    georef: ScaledSphericalMercator
     base_ms: int = 0
     signals: SignalRecording | None = None
     map: MapData | None = None
@@ -63,6 +63,14 @@ def _start_ms(row: dict[str, str]) -> int:
     return int(aware.timestamp() * 1000)
 
 
+def _georef(lat_deg: float, lon_deg: float) -> ScaledSphericalMercator:
+    """The recording's projection about its origin; a bad origin is a ``ReplayError``."""
+    try:
+        return ScaledSphericalMercator(origin_lat_deg=lat_deg, origin_lon_deg=lon_deg)
+    except ConfigError as exc:
+        raise ReplayError(f"{exc}; give --origin LAT,LON in degrees") from exc
+
+
 def _origin(row: dict[str, str] | None, origin: tuple[float, float] | None) -> tuple[float, float]:
     if origin is not None:
         return origin
@@ -91,7 +99,7 @@ def load_recording(
     track_data, issues = read_tracks(tracks)
     rec = Recording(
         tracks=track_data,
-        georef=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon),
+        georef=_georef(lat, lon),
         base_ms=_start_ms(row) if row else 0,
         issues=issues,
     )

@@ -16,9 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.errors import ReplayError
+from v2xcloud.geo import ScaledSphericalMercator
 from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState, Rsm
 from v2xcloud.replay._csv import RowIssue, read_rows
-from v2xcloud.replay.georef import LocalFrame
 
 __all__ = ["Tracks", "kind_of_agent", "read_tracks", "rsm_frames"]
 
@@ -152,13 +152,13 @@ def _heading_deg(vx: float, vy: float, psi_rad: float) -> float | None:
 
 
 def rsm_frames(
-    tracks: Tracks, frame: LocalFrame, *, base_ms: int = 0, rsu_id: str = "replay"
+    tracks: Tracks, frame: ScaledSphericalMercator, *, base_ms: int = 0, rsu_id: str = "replay"
 ) -> Iterator[Rsm]:
     """One ``Rsm`` per recorded instant: every track seen then, as a perceived object.
 
     Object ids are ``"<rsu_id>/<track_id>"``; timestamps are ``base_ms`` + the recorded ms.
     """
-    lat, lon = frame.to_latlon(tracks.x_m, tracks.y_m)
+    lat, lon = frame.to_wgs84(tracks.x_m, tracks.y_m)
     speed = np.hypot(tracks.vx_mps, tracks.vy_mps)
     for count, (t_ms, idx) in enumerate(tracks.frames()):
         objects = tuple(

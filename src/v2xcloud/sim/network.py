@@ -1,7 +1,7 @@
 """Build a scenario's SUMO network from the project's own plain node/edge files.
 
 The plane is kept as written (no offset normalisation), so node ``C`` of a crossing sits at
-the local frame's origin and :class:`~v2xcloud.sim.local_frame.LocalFrame` geo-references it.
+the local frame's origin and :class:`~v2xcloud.geo.LocalFrame` (the platform's own frame) geo-references it.
 Edges are named by their end nodes: ``"WC"`` runs from node ``W`` to node ``C``.
 """
 

@@ -9,6 +9,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import (
     BrakeState,
     Bsm,
@@ -19,7 +20,6 @@ from v2xcloud.model import (
     Rsm,
 )
 from v2xcloud.sim.identities import IdentityMap
-from v2xcloud.sim.local_frame import LocalFrame
 from v2xcloud.sim.snapshot import BRAKE_LIGHT_BIT, SIGNAL_BITS, Snapshot
 
 __all__ = ["HARD_BRAKING_MPS2", "ParticipantEncoder", "RoadsideSensor"]
@@ -102,7 +102,7 @@ class ParticipantEncoder:
     def _latlon(self, snap: Snapshot) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Geo positions of the whole snapshot, projected once per step."""
         if self._cached[0] is not snap:
-            self._cached = (snap, *self._frame.to_latlon_arrays(snap.x_m, snap.y_m))
+            self._cached = (snap, *self._frame.to_wgs84(snap.x_m, snap.y_m))
         return self._cached[1], self._cached[2]
 
     def _next_count(self) -> int:
@@ -142,7 +142,8 @@ class ParticipantEncoder:
             seen.append(sumo_id)
         if not states:
             return None
-        lat, lon = self._frame.to_latlon(sensor.x_m, sensor.y_m)
+        lat_a, lon_a = self._frame.to_wgs84(sensor.x_m, sensor.y_m)
+        lat, lon = float(lat_a), float(lon_a)
         rsm = Rsm(
             msg_count=self._next_count(),
             rsu_id=sensor.rsu_id,

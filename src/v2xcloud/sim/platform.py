@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from v2xcloud.apps import default_apps
 from v2xcloud.codec import message_set_of
-from v2xcloud.geo import LocalFrame as GeoFrame
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory
 from v2xcloud.runtime import Runtime
 
@@ -54,6 +53,6 @@ def runtime_platform(
     UPER, its local frame centred on the scenario's origin. Returns the adapter and the runtime
     (for its stats and dead letters).
     """
-    frame = GeoFrame(origin_lat_deg=origin_lat_deg, origin_lon_deg=origin_lon_deg)
-    runtime = Runtime(frame=frame, apps=default_apps(), message_set=message_set_of(message_set))
+    frame = LocalFrame(origin_lat_deg=origin_lat_deg, origin_lon_deg=origin_lon_deg)
+    runtime = Runtime(frame=frame, message_set=message_set_of(message_set))
     return _RuntimeAdapter(runtime), runtime

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from v2xcloud.errors import EncodeError, SimulationError
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.sim.bridge import SumoBridge
 from v2xcloud.sim.channel import Channel, Delivery
 from v2xcloud.sim.episodes import Episode, read_collisions, ssm_episodes
 from v2xcloud.sim.harness import HarnessTruth
 from v2xcloud.sim.identities import IdentityMap
-from v2xcloud.sim.local_frame import LocalFrame
 from v2xcloud.sim.participants import ParticipantEncoder, RoadsideSensor
 from v2xcloud.sim.platform import Platform
 from v2xcloud.sim.result import RunConfig, ScenarioResult

@@ -15,6 +15,7 @@ from typing import Any
 
 import sumolib
 
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import (
     Connection,
     IntersectionState,
@@ -29,7 +30,6 @@ from v2xcloud.model import (
     Spat,
 )
 from v2xcloud.model.map import SpeedLimit
-from v2xcloud.sim.local_frame import LocalFrame
 from v2xcloud.sim.snapshot import TlsState
 
 __all__ = ["SignalEncoder", "light_of"]
@@ -82,7 +82,10 @@ class SignalEncoder:
         return NodeId(region=1, id=self.node_numbers[name])
 
     def _latlon(self, shape: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
-        return tuple(self._frame.to_latlon(x, y) for x, y in shape)
+        if not shape:
+            return ()
+        lat, lon = self._frame.to_wgs84([x for x, _ in shape], [y for _, y in shape])
+        return tuple(zip(lat.tolist(), lon.tolist(), strict=True))
 
     def _phase_of(self, tls_id: str, link_index: int) -> int | None:
         groups = self._groups.get(tls_id)
@@ -129,7 +132,9 @@ class SignalEncoder:
         out = []
         for node in self._map_nodes():
             incoming = [e for e in node.getIncoming() if not e.getFunction()]
-            lat, lon = self._frame.to_latlon(*node.getCoord()[:2])
+            x, y = node.getCoord()[:2]
+            lat_a, lon_a = self._frame.to_wgs84(x, y)
+            lat, lon = float(lat_a), float(lon_a)
             links = tuple(self._link(e) for e in sorted(incoming, key=lambda e: e.getID()))
             map_node = MapNode(
                 id=self._node_id(node.getID()),

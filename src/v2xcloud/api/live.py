@@ -11,17 +11,16 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from v2xcloud.model import Advisory, IntersectionState, MapNode, ParticipantState, RoadEvent
+from v2xcloud.model import (
+    Advisory,
+    IntersectionState,
+    IntersectionView,
+    ParticipantState,
+    RoadEvent,
+)
 from v2xcloud.store import BBox
 
 __all__ = ["IntersectionView", "LiveSource", "PlatformStats", "TickDelta", "Unsubscribe"]
-
-
-class IntersectionView(msgspec.Struct, frozen=True, kw_only=True):
-    """One intersection: its MAP node (lanes with geometry) and its latest SPAT state."""
-
-    node: MapNode
-    signal: IntersectionState | None = None
 
 
 class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):

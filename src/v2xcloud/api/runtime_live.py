@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from v2xcloud.api._subscribers import Subscribers
-from v2xcloud.api.live import IntersectionView, PlatformStats, TickDelta, Unsubscribe
+from v2xcloud.api.live import PlatformStats, TickDelta, Unsubscribe
 from v2xcloud.errors import ConfigError
-from v2xcloud.model import Advisory, ParticipantState, RoadEvent
+from v2xcloud.model import Advisory, IntersectionView, NodeId, ParticipantState, RoadEvent
 from v2xcloud.runtime import Runtime
 from v2xcloud.store import BBox
-from v2xcloud.twin import SceneView
 
 __all__ = ["RuntimeLive"]
 
@@ -82,7 +81,7 @@ class RuntimeLive:
         if view is None:
             return
         states = {pid: view.state(row) for row, pid in enumerate(view.ids)}
-        intersections = _intersections(view)
+        intersections = _intersections(view.intersections)
         events = self.runtime.active_events()  # detected by the platform and received in RSI
         stats = self._platform_stats(now_ms, len(states)) if self._rates.due(now_ms) else None
         with self._lock:
@@ -184,9 +183,6 @@ class RuntimeLive:
         return self._subscribers.subscribe(callback)
 
 
-def _intersections(view: SceneView) -> list[IntersectionView]:
-    return [
-        IntersectionView(node=place.node, signal=place.signal)
-        for place in view.intersections.values()
-        if place.node is not None
-    ]
+def _intersections(places: Mapping[NodeId, IntersectionView]) -> list[IntersectionView]:
+    """The intersections whose MAP is known (the API draws lanes; a SPAT alone has none)."""
+    return [place for place in places.values() if place.node is not None]

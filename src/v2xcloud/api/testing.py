@@ -16,10 +16,11 @@ from collections.abc import Callable
 
 from v2xcloud.api import _scripted_geometry as geo
 from v2xcloud.api._subscribers import Subscribers
-from v2xcloud.api.live import IntersectionView, PlatformStats, TickDelta, Unsubscribe
+from v2xcloud.api.live import PlatformStats, TickDelta, Unsubscribe
 from v2xcloud.model import (
     Advisory,
     AdvisoryLevel,
+    IntersectionView,
     ParticipantKind,
     ParticipantSource,
     ParticipantState,
@@ -66,7 +67,8 @@ class ScriptedLive:
 
     def intersections(self) -> list[IntersectionView]:
         now_s = (self._stats.now_ms - self.start_ms) / 1000
-        return [IntersectionView(node=geo.NODE, signal=geo.signal_state(now_s, self._stats.now_ms))]
+        signal = geo.signal_state(now_s, self._stats.now_ms)
+        return [IntersectionView(node_id=geo.NODE.id, node=geo.NODE, signal=signal)]
 
     def advisories(self) -> list[Advisory]:
         with self._lock:

@@ -34,7 +34,14 @@ from v2xcloud.model.participant import (
     PathPoint,
 )
 from v2xcloud.model.road import RoadEvent, RoadSign, Rsi
-from v2xcloud.model.signal import IntersectionState, LightState, PhaseState, SignalPhase, Spat
+from v2xcloud.model.signal import (
+    IntersectionState,
+    IntersectionView,
+    LightState,
+    PhaseState,
+    SignalPhase,
+    Spat,
+)
 from v2xcloud.model.time import utc_ms_from_moy, utc_ms_from_sec_mark
 
 __all__ = [
@@ -61,6 +68,7 @@ __all__ = [
     "EvTableUnit",
     "EvVehicle",
     "IntersectionState",
+    "IntersectionView",
     "Lane",
     "LightState",
     "MapData",

@@ -6,9 +6,16 @@ from enum import StrEnum
 
 import msgspec
 
-from v2xcloud.model.map import NodeId
+from v2xcloud.model.map import MapNode, NodeId
 
-__all__ = ["IntersectionState", "LightState", "PhaseState", "SignalPhase", "Spat"]
+__all__ = [
+    "IntersectionState",
+    "IntersectionView",
+    "LightState",
+    "PhaseState",
+    "SignalPhase",
+    "Spat",
+]
 
 
 class LightState(StrEnum):
@@ -77,3 +84,16 @@ class Spat(msgspec.Struct, frozen=True, kw_only=True):
     intersections: tuple[IntersectionState, ...]
     timestamp_ms: int | None = None
     name: str | None = None
+
+
+class IntersectionView(msgspec.Struct, frozen=True, kw_only=True):
+    """One intersection as the platform holds it: its MAP node (``None`` until a MAP names it),
+    its latest signal state (``None`` until a SPAT names it), when that SPAT arrived (platform
+    UTC ms) and its reference point in the deployment's local frame (metres east/north)."""
+
+    node_id: NodeId
+    node: MapNode | None = None
+    signal: IntersectionState | None = None
+    signal_received_ms: int | None = None
+    x_m: float | None = None
+    y_m: float | None = None

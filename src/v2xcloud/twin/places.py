@@ -5,9 +5,8 @@ from __future__ import annotations
 import msgspec
 
 from v2xcloud.model import (
-    IntersectionState,
+    IntersectionView,
     MapData,
-    MapNode,
     NodeId,
     RoadEvent,
     RoadSign,
@@ -16,19 +15,6 @@ from v2xcloud.model import (
 )
 
 __all__ = ["ActiveEvent", "ActiveSign", "IntersectionView", "Places"]
-
-
-class IntersectionView(msgspec.Struct, frozen=True, kw_only=True):
-    """One intersection: its MAP node (``None`` until a MAP names it), its latest signal state
-    (``None`` until a SPAT names it), when that SPAT arrived (platform UTC ms) and its
-    reference point in the local frame."""
-
-    node_id: NodeId
-    node: MapNode | None = None
-    signal: IntersectionState | None = None
-    signal_received_ms: int | None = None
-    x_m: float | None = None
-    y_m: float | None = None
 
 
 class ActiveEvent(msgspec.Struct, frozen=True, kw_only=True):

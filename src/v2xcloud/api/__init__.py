@@ -1,6 +1,6 @@
 """The operator API (FastAPI, REST + WebSocket) and the dashboard it serves.
 
-May import: ``runtime``, ``store``, ``model``, the scene view.
+May import: ``runtime``, ``store``, ``model``, ``geo`` (the scripted source's local frame).
 
 ``create_app(live=..., store=..., settings=...)`` builds the app over a ``LiveSource`` (the
 running platform as the API sees it); ``record_history`` feeds the history from the same

@@ -1,6 +1,6 @@
 """Electric-vehicle monitoring over GB/T 32960.3 (2016 and 2025): codec, server, analytics.
 
-May import: ``model``, ``runtime``, ``store``.
+May import: ``model``, ``runtime``.
 
 Modules: ``frame`` (header, BCC, reasons), ``units_2016``/``units_2025`` (data units; the
 2025 table), ``realtime`` and ``commands`` (data units per command), ``codec`` (whole

@@ -1,6 +1,7 @@
 """Wiring: bus, tick scheduler, app host, dissemination, dead letters, configuration.
 
-May import: everything below it (``model``, ``codec``, ``geo``, ``twin``, ``apps``, ``security``).
+May import: ``model``, ``codec``, ``geo``, ``twin``, ``apps`` (everything below it; the side
+wings security and gateways are wired in from above).
 
 ``Runtime`` is the platform core: ``ingest``/``ingest_frame`` in, ``tick(now_ms)`` runs the
 scene, the applications and the event detectors, sends advisories to the advisory sinks and

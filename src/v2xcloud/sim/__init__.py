@@ -1,7 +1,7 @@
 """The test bench: SUMO as the road, the platform under test, ground truth and scores.
 
-May import: ``model``, ``codec``, ``runtime`` and what runtime wires (``geo``, ``twin``,
-``apps``), plus ``gateways`` and ``store``. Never imported by the layers below.
+May import: ``model``, ``codec``, ``runtime``, ``geo`` (its scenarios' local frame),
+``gateways`` (the bench over a real broker). Never imported by the layers below.
 
 One scenario run (``runner.run_scenario``): ``network``/``traffic`` generate a seeded SUMO
 network and routes from a scenario file (``scenarios/*.toml``, see :mod:`.scenario`);

@@ -200,3 +200,54 @@ def test_configuration_errors() -> None:
         UdpGateway(IngressQueue(), dead_letter=print, ports=[UdpPort(port=0, framing="ip")])
     with pytest.raises(ConfigError, match="message type"):
         UdpGateway(IngressQueue(), dead_letter=print, ports=[UdpPort(port=0, message_type="CAM")])
+
+
+def test_wrapped_datagrams_reach_the_scene() -> None:
+    """A WSMP + 1609.2 BSM on the BSM port and a bare RSM on the generic port, through the
+    gateway, the drivers and the runtime: both senders are in the scene where they reported."""
+    from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState
+    from v2xcloud.runtime import Runtime
+    from v2xcloud.twin.testing import TEST_FRAME
+
+    lat, lon = TEST_FRAME.to_wgs84(30.0, -12.0)
+    walker = ParticipantState(
+        id="0102030405060708/9",
+        kind=ParticipantKind.PEDESTRIAN,
+        source=ParticipantSource.RSM,
+        timestamp_ms=1_700_000_000_000,
+        lat_deg=float(lat),
+        lon_deg=float(lon),
+        speed_mps=0.0,
+        heading_deg=0.0,
+    )
+    rsm = Rsm(
+        msg_count=3,
+        rsu_id="0102030405060708",
+        ref_lat_deg=float(lat),
+        ref_lon_deg=float(lon),
+        participants=(walker,),
+    )
+    bsm = encode_model(
+        bsm_at("a1b2c3d4e5f60718", x_m=-8.0, y_m=15.0, t_ms=1_700_000_000_000, speed_mps=0.0),
+        message_set=SET,
+    )
+    frames, letters, _ = _run(
+        [UdpPort(port=0), UdpPort(port=0, message_type="BSM", framing="wsmp")],
+        lambda bound: [
+            ("BSM", wsm(unsecured(bsm), n_ext=[(CHANNEL, b"\xac")])),
+            (None, encode_model(rsm, message_set=SET)),
+        ],
+        expect=2,
+    )
+    assert letters == []
+    runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=())
+    for frame in frames:
+        result = parse(frame, message_set=SET)
+        assert isinstance(result, Parsed), result
+        for model in result.models:
+            runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
+    view = runtime.scene.update(1_700_000_000_000)
+    for pid, (x, y) in (("a1b2c3d4e5f60718", (-8.0, 15.0)), ("0102030405060708/9", (30.0, -12.0))):
+        row = view.row_of(pid)
+        assert row is not None, pid
+        assert (float(view.x_m[row]), float(view.y_m[row])) == pytest.approx((x, y), abs=0.05)

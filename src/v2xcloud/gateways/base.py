@@ -19,22 +19,13 @@ refused and counted as ``DropReason.QUEUE_FULL``. Deliveries leave through the g
 from __future__ import annotations
 
 from collections import deque
-from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from v2xcloud.model.device import DeviceKind
+
 __all__ = ["DeviceKind", "Gateway", "InboundFrame", "IngressQueue"]
-
-
-class DeviceKind(StrEnum):
-    """What sort of device a frame came from (the device registry's ``kind``)."""
-
-    RSU = "rsu"
-    OBU = "obu"
-    RADAR = "radar"  # roadside radar / camera / fused perception unit
-    EV_TERMINAL = "ev-terminal"  # GB/T 32960 vehicle terminal
-    UNKNOWN = "unknown"
 
 
 class InboundFrame(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,7 +36,11 @@ class InboundFrame(msgspec.Struct, frozen=True, kw_only=True):
     it carries (``"BSM"``, ``"RSM"``, ``"SPAT"``, ``"MAP"``, ``"RSI"``, ``"HB"``, ``"INFO"``,
     ``"TRACK"``, ...) or None when the frame itself must tell (a generic UDP port);
     ``transport`` is ``"mqtt"``, ``"udp"``, ``"tcp"`` or ``"inproc"``; ``channel`` the topic or
-    ``"udp:PORT"``; ``received_at_ms`` the platform's clock at arrival (UTC ms).
+    ``"udp:PORT"``; ``received_at_ms`` the platform's clock at arrival (UTC ms);
+    ``sender_id`` the identity the transport itself vouches for (a UDP source bound to a
+    device, an authenticated client), None when it tells none: a frame whose ``sender_id``
+    differs from ``device_id`` is a device speaking for another (``IDENTITY_MISMATCH``).
+    ``DeviceKind`` lives in ``model.device`` (the registry's record) and is re-exported here.
     """
 
     payload: bytes
@@ -55,6 +50,7 @@ class InboundFrame(msgspec.Struct, frozen=True, kw_only=True):
     transport: str
     channel: str
     received_at_ms: int
+    sender_id: str | None = None
 
 
 class IngressQueue:

@@ -6,6 +6,7 @@ Units are in the names (``speed_mps``, ``heading_deg``); times are integer UTC m
 """
 
 from v2xcloud.model.advisory import Advisory, AdvisoryLevel
+from v2xcloud.model.device import Device, DeviceKind, DeviceState
 from v2xcloud.model.drop import DeadLetter, DropReason
 from v2xcloud.model.ev import (
     EvAlarm,
@@ -51,6 +52,9 @@ __all__ = [
     "Bsm",
     "Connection",
     "DeadLetter",
+    "Device",
+    "DeviceKind",
+    "DeviceState",
     "DropReason",
     "EmergencyState",
     "EvAlarm",

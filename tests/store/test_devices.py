@@ -1,0 +1,31 @@
+"""The device registry's table on both backends: save, replace, load back unchanged."""
+
+from __future__ import annotations
+
+from v2xcloud.model import Device, DeviceKind, DeviceState
+from v2xcloud.store import HistoryStore
+from v2xcloud.store.devices import DeviceTable
+
+
+def test_save_replace_and_load(store: HistoryStore) -> None:
+    table = DeviceTable(store)
+    rsu = Device(
+        device_id="R1",
+        kind=DeviceKind.RSU,
+        tenant="city",
+        message_set="csae2017",
+        shape="uper",
+        lat_deg=31.25,
+        lon_deg=121.5,
+        range_m=450.0,
+        rate_limits_per_s={"BSM": 500.0},
+        registered_ms=17,
+    )
+    obu = Device(device_id="car-1", kind=DeviceKind.OBU)
+    table.save(rsu)
+    table.save(obu)
+    assert table.load_all() == [rsu, obu]
+    disabled = Device(device_id="R1", kind=DeviceKind.RSU, state=DeviceState.DISABLED)
+    table.save(disabled)
+    assert table.load_all() == [disabled, obu] and table.count() == 2
+    assert DeviceTable(store).load_all() == [disabled, obu]  # re-opening keeps the rows

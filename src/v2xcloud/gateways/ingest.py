@@ -1,0 +1,241 @@
+"""The ingest path: gateway frames → device checks → payload driver → the runtime's scene.
+
+Each tick the serve loop calls ``Ingestor.drain(queue)``. For every ``InboundFrame``:
+
+1. the device is looked up in the registry (``V2X/RSU/INFO/UP`` names it in its body):
+   unknown → ``UNKNOWN_DEVICE`` (logged once per id) unless ``allow_unknown``, which registers
+   it; disabled → ``DEVICE_DISABLED``; registered as another kind than its topic says, or a
+   transport-vouched ``sender_id`` other than the topic's id → ``IDENTITY_MISMATCH``;
+2. the per-device, per-type rate limit (``limits.RateLimits``) → ``RATE_LIMITED``, the device
+   flagged in health, no other device affected;
+3. heartbeats (RSU ``HB``, radar ``STATUS``) and ``INFO`` only update health;
+4. everything else goes through the payload parser (the device's driver) to SI models, handed
+   to ``Runtime.ingest``; a payload that gives none is dead-lettered with the parser's reason.
+
+Every drop is a ``model.DeadLetter`` handed to ``dead_letter`` (the runtime's dead letters)
+and counted per device and reason in ``DeviceHealth``; nothing raises out of ``process``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from v2xcloud.codec import Decoded, MessageSet, decode
+from v2xcloud.errors import ConfigError, DecodeError
+from v2xcloud.gateways.base import DeviceKind, InboundFrame, IngressQueue
+from v2xcloud.gateways.health import DeviceHealth
+from v2xcloud.gateways.limits import RateLimits
+from v2xcloud.gateways.registry import DeviceRegistry
+from v2xcloud.model import (
+    Bsm,
+    DeadLetter,
+    Device,
+    DropReason,
+    MapData,
+    ParticipantState,
+    Rsi,
+    Rsm,
+    Spat,
+)
+from v2xcloud.runtime import Runtime
+
+__all__ = ["HEALTH_ONLY_TYPES", "Ingestor", "ParseResult", "PayloadParser", "parse_uper"]
+
+logger = logging.getLogger(__name__)
+
+#: Message types that only tell the platform the device is alive (or what it is).
+HEALTH_ONLY_TYPES = frozenset({"HB", "INFO", "STATUS"})
+_INFO_ID_KEYS = ("esn", "rsuEsn", "rsuId", "deviceId", "id")
+_MAX_LOGGED_UNKNOWN = 1000
+
+#: What a payload parser gives: models for the scene, or the dead letter explaining why none.
+SceneModel = Bsm | Rsm | Spat | MapData | Rsi | ParticipantState
+ParseResult = Sequence[SceneModel] | DeadLetter
+PayloadParser = Callable[[InboundFrame, Device], ParseResult]
+
+
+def parse_uper(frame: InboundFrame, device: Device) -> ParseResult:
+    """A UPER MessageFrame in the device's message set → its SI model (the baseline driver)."""
+    try:
+        message_set = MessageSet(device.message_set)
+    except ValueError:
+        return _letter(frame, DropReason.INTERNAL_ERROR, f"message set {device.message_set!r}")
+    result = decode(frame.payload, message_set=message_set, received_at_ms=frame.received_at_ms)
+    if not isinstance(result, Decoded):
+        return _letter(frame, _reason(str(result.reason.value)), result.detail, result.where)
+    try:
+        return [result.to_model()]
+    except DecodeError as exc:
+        return _letter(frame, _reason(exc.reason), exc.detail, exc.where)
+
+
+def _reason(tag: str) -> DropReason:
+    try:
+        return DropReason(tag)
+    except ValueError:
+        logger.warning("codec reason %r is not a DropReason; counted as malformed", tag)
+        return DropReason.MALFORMED
+
+
+def _letter(
+    frame: InboundFrame, reason: DropReason, detail: str, where: str | None = None
+) -> DeadLetter:
+    return DeadLetter(
+        raw=frame.payload,
+        source=frame.device_id or frame.channel,
+        received_at_ms=frame.received_at_ms,
+        reason=reason,
+        detail=detail,
+        where=where if where is not None else frame.channel,
+    )
+
+
+class Ingestor:
+    """Drains an ``IngressQueue`` into a ``Runtime`` with the device checks in between."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        registry: DeviceRegistry,
+        *,
+        dead_letter: Callable[[DeadLetter], None],
+        health: DeviceHealth | None = None,
+        limits: RateLimits | None = None,
+        allow_unknown: bool = False,
+        parser: PayloadParser = parse_uper,
+    ) -> None:
+        self.runtime = runtime
+        self.registry = registry
+        self.health = health or DeviceHealth()
+        self.limits = limits or RateLimits()
+        self.allow_unknown = allow_unknown
+        self.parser = parser
+        self._dead_letter = dead_letter
+        self.counts: Counter[str] = Counter()
+        self._logged_unknown: set[str] = set()
+        registry.listeners.append(lambda d: self.limits.forget(d.device_id))
+
+    def drain(self, queue: IngressQueue, limit: int | None = None) -> int:
+        """Process up to ``limit`` queued frames (all when None); returns how many."""
+        frames = queue.drain(limit)
+        for frame in frames:
+            self.process(frame)
+        return len(frames)
+
+    def process(self, frame: InboundFrame) -> bool:
+        """Take one frame; False when it was dead-lettered. Never raises."""
+        try:
+            return self._process(frame)
+        except Exception as exc:  # a bug on one frame must not stop the loop: log, count, keep
+            logger.exception("ingest of a frame from %r failed", frame.device_id)
+            self._drop(
+                frame, frame.device_id, DropReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
+            )
+            return False
+
+    def _process(self, frame: InboundFrame) -> bool:
+        now_ms = frame.received_at_ms
+        device_id = frame.device_id or self._info_id(frame)
+        if not device_id:
+            return self._drop(frame, "", DropReason.BAD_PAYLOAD, "INFO names no device id")
+        device = self._device(frame, device_id)
+        if device is None:
+            return False
+        message_type = frame.message_type or "?"
+        key = f"{frame.device_kind.name}:{message_type}"
+        if not self.limits.allow(device_id, key, now_ms, device.rate_limits_per_s):
+            rate = self.limits.rate_of(key, device.rate_limits_per_s)
+            return self._drop(
+                frame, device_id, DropReason.RATE_LIMITED, f"over {rate:g}/s for {key}"
+            )
+        if message_type in HEALTH_ONLY_TYPES:
+            if message_type == "INFO":
+                self.health.set_info(device_id, self._info(frame) or {})
+            self.health.seen(device_id, "HB" if message_type == "STATUS" else message_type, now_ms)
+            self.counts["health"] += 1
+            return True
+        result = self.parser(frame, device)
+        if isinstance(result, DeadLetter):
+            self.health.seen(device_id, message_type, now_ms)  # it is alive, if confused
+            self.health.dead_letter(device_id, result.reason.value, now_ms)
+            self.counts[f"dropped.{result.reason.value}"] += 1
+            self._dead_letter(result)
+            return False
+        for model in result:
+            self.runtime.ingest(model, received_at_ms=now_ms, source=device_id)
+        self.health.seen(device_id, message_type, now_ms)
+        self.counts["accepted"] += 1
+        return True
+
+    def _device(self, frame: InboundFrame, device_id: str) -> Device | None:
+        device = self.registry.get(device_id)
+        if device is None:
+            if not self.allow_unknown:
+                if (
+                    len(self._logged_unknown) < _MAX_LOGGED_UNKNOWN
+                    and device_id not in self._logged_unknown
+                ):
+                    self._logged_unknown.add(device_id)
+                    logger.warning(
+                        "frame from unknown device %r on %s refused", device_id, frame.channel
+                    )
+                self._drop(
+                    frame, None, DropReason.UNKNOWN_DEVICE, f"{device_id!r} is not registered"
+                )
+                return None
+            try:
+                device = self.registry.register_unknown(
+                    device_id, frame.device_kind, frame.received_at_ms
+                )
+            except ConfigError as exc:
+                logger.warning("cannot register %r: %s", device_id, exc)
+                self._drop(frame, None, DropReason.UNKNOWN_DEVICE, str(exc))
+                return None
+            self.counts["registered"] += 1
+        if not device.is_enabled:
+            self._drop(frame, device_id, DropReason.DEVICE_DISABLED, f"{device_id!r} is disabled")
+            return None
+        if frame.sender_id is not None and frame.sender_id != device_id:
+            detail = f"{frame.sender_id!r} sent as {device_id!r}"
+            self._drop(
+                frame,
+                frame.sender_id if frame.sender_id in self.registry else None,
+                DropReason.IDENTITY_MISMATCH,
+                detail,
+            )
+            return None
+        if frame.device_kind not in (device.kind, DeviceKind.UNKNOWN):
+            detail = f"{device_id!r} is a registered {device.kind.value}, not a {frame.device_kind.value}"
+            self._drop(frame, device_id, DropReason.IDENTITY_MISMATCH, detail)
+            return None
+        return device
+
+    def _drop(
+        self, frame: InboundFrame, device_id: str | None, reason: DropReason, detail: str
+    ) -> bool:
+        self.counts[f"dropped.{reason.value}"] += 1
+        if device_id:
+            self.health.dead_letter(device_id, reason.value, frame.received_at_ms)
+        self._dead_letter(_letter(frame, reason, detail))
+        return False
+
+    def _info(self, frame: InboundFrame) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(frame.payload)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def _info_id(self, frame: InboundFrame) -> str:
+        if frame.message_type != "INFO":
+            return ""
+        doc = self._info(frame) or {}
+        for key in _INFO_ID_KEYS:
+            value = doc.get(key)
+            if isinstance(value, str | int) and str(value):
+                return str(value)
+        return ""

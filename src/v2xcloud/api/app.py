@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
+from v2xcloud.api.limits import BodyLimit
 from v2xcloud.api.live import LiveSource
 from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
@@ -57,6 +58,7 @@ def create_app(
     app.state.settings = settings
     app.state.hub = hub
     app.state.writer = writer
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

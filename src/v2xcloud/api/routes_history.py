@@ -22,6 +22,7 @@ StartMs = Annotated[int | None, Query(description="UTC ms; default: end − span
 EndMs = Annotated[int | None, Query(description="UTC ms; default: the platform's now")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 _HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
 
 
 def _store(request: Request) -> HistoryStore:
@@ -106,21 +107,77 @@ def dead_letters(
     return json_response({"stored": stored, "live": live})
 
 
-@router.post("/events", tags=["admin"], status_code=201)
+@router.post(
+    "/events",
+    tags=["admin"],
+    status_code=201,
+    responses={
+        409: {"description": "an event with this id is already in force"},
+        413: {"description": "request body too large"},
+        422: {"description": "not a valid road event (field, range, size, order)"},
+    },
+)
 def post_event(
     request: Request, _role: Admin, body: Annotated[dict[str, Any], Body(description="a RoadEvent")]
 ) -> Response:
-    """Record an operator road event (admin token)."""
+    """Record an operator road event (admin token).
+
+    The event is checked against the model's ranges (``model.road``: ids, WGS-84 degrees,
+    radius, sizes, UTC ms; 422 naming the field), its times must be in order and its position
+    whole (422), and its id must not clash with an event in force (409): a live one from the
+    same source or detected by the platform (they share the platform's RSI id space), or one
+    recorded in the last day from the same source that has not ended.
+    """
     try:
         event = msgspec.convert(body, type=RoadEvent)
     except msgspec.ValidationError as exc:
         raise HTTPException(422, f"road event: {exc}") from exc
+    _check_whole(event)
     now_ms = request.app.state.live.stats().now_ms
+    clash = _clash(request, event, now_ms)
+    if clash is not None:
+        raise HTTPException(
+            409,
+            f"road event: event_id {event.event_id} is in use by a {clash.source} event "
+            f"in force (type {clash.event_type}); choose another id or end that event first",
+        )
     try:
         _store(request).write_road_events([event], recorded_ms=now_ms)
     except StoreError as exc:
         raise _unavailable(exc) from exc
     return json_response({"recorded_ms": now_ms}, status_code=201)
+
+
+def _check_whole(event: RoadEvent) -> None:
+    """Rules the per-field ranges cannot say; 422 naming the fields."""
+    for name in ("source", "description", "kind"):
+        text = getattr(event, name)
+        if text is not None and "\x00" in text:  # PostgreSQL text cannot hold NUL
+            raise HTTPException(422, f"road event: NUL character in $.{name}")
+    if (event.lat_deg is None) != (event.lon_deg is None):
+        raise HTTPException(422, "road event: lat_deg and lon_deg go together (both or neither)")
+    if event.start_ms is not None and event.end_ms is not None and event.end_ms < event.start_ms:
+        raise HTTPException(
+            422, f"road event: end_ms {event.end_ms} is before start_ms {event.start_ms}"
+        )
+
+
+def _clash(request: Request, event: RoadEvent, now_ms: int) -> RoadEvent | None:
+    """An event in force that ``event``'s id would be confused with, if any."""
+    for live in request.app.state.live.road_events():
+        if live.event_id == event.event_id and live.source in (event.source, "detection"):
+            return live
+    try:
+        recorded = _store(request).road_events(
+            start_ms=now_ms - _DAY_MS, end_ms=now_ms, limit=10_000
+        )
+    except StoreError as exc:
+        raise _unavailable(exc) from exc
+    for old in recorded:
+        in_force = old.end_ms is None or old.end_ms > now_ms
+        if in_force and (old.source, old.event_id) == (event.source, event.event_id):
+            return old
+    return None
 
 
 @router.post("/admin/retention", tags=["admin"])

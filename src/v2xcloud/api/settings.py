@@ -28,6 +28,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     ``cors_origins``: origins allowed cross-site; empty (the default) means CORS is closed.
     ``stream_queue_frames``: frames buffered per WebSocket client before frames are dropped.
     ``web_dir``: the built dashboard (``None`` serves no dashboard).
+    ``max_body_bytes``: the largest request body accepted (larger ones get 413).
     """
 
     admin_token: str | None = None
@@ -36,6 +37,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     stream_queue_frames: int = 16
     trajectory_default_ms: int = 600_000
     web_dir: Path | None = None
+    max_body_bytes: int = 65_536
 
     def __post_init__(self) -> None:
         for name in ("admin_token", "viewer_token"):
@@ -47,6 +49,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
                 )
         if self.stream_queue_frames < 1:
             raise ConfigError("stream_queue_frames must be at least 1")
+        if self.max_body_bytes < 1024:
+            raise ConfigError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:

@@ -185,3 +185,5 @@ def test_devices_file_toml_and_json(tmp_path) -> None:  # type: ignore[no-untype
         registry.add(Device(device_id="R10", kind=DeviceKind.RSU))
     with pytest.raises(ConfigError, match="message set"):
         registry.update("R9", {"message_set": "csae1999"})
+    with pytest.raises(ConfigError, match="vendor shape"):
+        registry.update("R9", {"shape": "smoke-signals"})

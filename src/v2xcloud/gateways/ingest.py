@@ -9,7 +9,8 @@ Each tick the serve loop calls ``Ingestor.drain(queue)``. For every ``InboundFra
 2. the per-device, per-type rate limit (``limits.RateLimits``) → ``RATE_LIMITED``, the device
    flagged in health, no other device affected;
 3. heartbeats (RSU ``HB``, radar ``STATUS``) and ``INFO`` only update health;
-4. everything else goes through the payload parser (the device's driver) to SI models, handed
+4. everything else goes through the device's payload driver (``gateways.drivers``, by its
+   registered vendor ``shape`` or detected) to SI models, handed
    to ``Runtime.ingest``; a payload that gives none is dead-lettered with the parser's reason.
 
 Every drop is a ``model.DeadLetter`` handed to ``dead_letter`` (the runtime's dead letters)
@@ -24,8 +25,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from v2xcloud.codec import Decoded, MessageSet, decode
-from v2xcloud.errors import ConfigError, DecodeError
+from v2xcloud.codec import MessageSet
+from v2xcloud.errors import ConfigError
+from v2xcloud.gateways import drivers
 from v2xcloud.gateways.base import DeviceKind, InboundFrame, IngressQueue
 from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.limits import RateLimits
@@ -43,7 +45,7 @@ from v2xcloud.model import (
 )
 from v2xcloud.runtime import Runtime
 
-__all__ = ["HEALTH_ONLY_TYPES", "Ingestor", "ParseResult", "PayloadParser", "parse_uper"]
+__all__ = ["HEALTH_ONLY_TYPES", "Ingestor", "ParseResult", "PayloadParser", "parse_with_drivers"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,27 +60,14 @@ ParseResult = Sequence[SceneModel] | DeadLetter
 PayloadParser = Callable[[InboundFrame, Device], ParseResult]
 
 
-def parse_uper(frame: InboundFrame, device: Device) -> ParseResult:
-    """A UPER MessageFrame in the device's message set → its SI model (the baseline driver)."""
-    try:
-        message_set = MessageSet(device.message_set)
-    except ValueError:
-        return _letter(frame, DropReason.INTERNAL_ERROR, f"message set {device.message_set!r}")
-    result = decode(frame.payload, message_set=message_set, received_at_ms=frame.received_at_ms)
-    if not isinstance(result, Decoded):
-        return _letter(frame, _reason(str(result.reason.value)), result.detail, result.where)
-    try:
-        return [result.to_model()]
-    except DecodeError as exc:
-        return _letter(frame, _reason(exc.reason), exc.detail, exc.where)
-
-
-def _reason(tag: str) -> DropReason:
-    try:
-        return DropReason(tag)
-    except ValueError:
-        logger.warning("codec reason %r is not a DropReason; counted as malformed", tag)
-        return DropReason.MALFORMED
+def parse_with_drivers(frame: InboundFrame, device: Device) -> ParseResult:
+    """The device's vendor-shape driver (``gateways.drivers``; ``shape`` empty = detect)."""
+    result = drivers.parse(
+        frame, message_set=MessageSet(device.message_set), shape=device.shape or None
+    )
+    if isinstance(result, drivers.Parsed):
+        return result.models
+    return result.dead_letter(frame)
 
 
 def _letter(
@@ -106,7 +95,7 @@ class Ingestor:
         health: DeviceHealth | None = None,
         limits: RateLimits | None = None,
         allow_unknown: bool = False,
-        parser: PayloadParser = parse_uper,
+        parser: PayloadParser = parse_with_drivers,
     ) -> None:
         self.runtime = runtime
         self.registry = registry

@@ -28,6 +28,7 @@ import msgspec
 
 from v2xcloud.codec import MessageSet
 from v2xcloud.errors import ConfigError
+from v2xcloud.gateways import drivers
 from v2xcloud.model import Device, DeviceKind, DeviceState
 from v2xcloud.runtime.dissemination import Rsu
 
@@ -168,6 +169,8 @@ class DeviceRegistry:
 
 
 def _check_message_set(device: Device) -> None:
+    """The message set is one the codec knows and the vendor shape one a driver reads."""
+    drivers.check_shape(device.shape or None)
     try:
         MessageSet(device.message_set)
     except ValueError:

@@ -513,6 +513,7 @@ def test_unknown_shape_is_a_configuration_error() -> None:
         parse(frame_of(b"\x00"), message_set=SET, shape="vendorx")
     check_shape("auto")
     check_shape(None)
+    check_shape("")  # a registry record with no shape set: detect
 
 
 def test_a_failing_driver_is_counted_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,6 +46,7 @@ from v2xcloud.codec.plausibility import DeploymentArea
 from v2xcloud.errors import ConfigError
 from v2xcloud.failures import FailureLog
 from v2xcloud.gateways.base import InboundFrame
+from v2xcloud.gateways.drivers import csae_json, openv2x, radar
 from v2xcloud.gateways.drivers.csae_json import is_csae_json, parse_csae_json
 from v2xcloud.gateways.drivers.openv2x import (
     is_openv2x_dawnline,
@@ -100,6 +101,7 @@ DRIVERS: dict[str, Driver] = {
     "radar": parse_radar,
 }
 
+_BUILTIN = dict(DRIVERS)  # a shape re-registered by name is called as registered
 # JSON shapes in the order they are tried by ``detect_shape``
 _JSON_SHAPES: list[tuple[str, Callable[[Any], bool]]] = [
     ("csae-json", is_csae_json),
@@ -107,6 +109,17 @@ _JSON_SHAPES: list[tuple[str, Callable[[Any], bool]]] = [
     ("openv2x-dawnline", is_openv2x_dawnline),
     ("radar", is_radar_frame),
 ]
+FromValue = Callable[
+    [Any, InboundFrame, MessageSet, DeploymentArea | None, DriverOptions | None], Parsed | Dropped
+]
+# the JSON drivers' second half, so a payload parsed once for detection is not parsed again
+_FROM_VALUE: dict[str, FromValue] = {
+    "csae-json": lambda v, f, s, a, o: csae_json.csae_json_from_value(v, f, message_set=s, area=a),
+    "openv2x-rsm": lambda v, f, s, a, o: openv2x.openv2x_rsm_from_value(v, f),
+    "openv2x-dawnline": lambda v, f, s, a, o: openv2x.openv2x_dawnline_from_value(v, f),
+    "radar": lambda v, f, s, a, o: radar.radar_from_value(v, f, options=o),
+}
+_NOT_JSON = object()
 _HEX_TEXT = b"0123456789abcdefABCDEF \t\r\n"
 _WHITESPACE = b" \t\r\n"
 
@@ -119,18 +132,33 @@ def register_driver(name: str, driver: Driver) -> None:
 
 
 def check_shape(shape: str | None) -> None:
-    """Raise ``ConfigError`` unless ``shape`` is None, ``"auto"`` or a registered driver."""
-    if shape is not None and shape != "auto" and shape not in DRIVERS:
+    """Raise ``ConfigError`` unless ``shape`` is empty/None/``"auto"`` or a registered driver."""
+    if shape and shape != "auto" and shape not in DRIVERS:
         choices = ", ".join(["auto", *sorted(DRIVERS)])
         raise ConfigError(f"unknown vendor shape {shape!r}; choose one of {choices}")
 
 
-def _json_shape(payload: bytes) -> str | None:
-    try:
-        value = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return None
-    return next((name for name, test in _JSON_SHAPES if test(value)), "json")
+def _detect(payload: bytes) -> tuple[str, Any] | Dropped:
+    """(driver name, the parsed JSON value or ``_NOT_JSON``), or a drop for unknown JSON."""
+    head = payload.lstrip(_WHITESPACE).removeprefix(b"\xef\xbb\xbf")[:1]
+    if head in (b"{", b"["):
+        try:
+            value = msgspec.json.decode(payload)
+        except msgspec.DecodeError:
+            pass  # not JSON: UPER may begin with these bytes too
+        else:
+            shape = next((name for name, test in _JSON_SHAPES if test(value)), None)
+            if shape is None:
+                return Dropped(
+                    reason=DropReason.BAD_PAYLOAD,
+                    detail="JSON of no known shape (CSAE MessageFrame, OpenV2X RSM, radar frame)",
+                    where="$",
+                )
+            return shape, value
+    body = payload.strip(_WHITESPACE)
+    if body and not body.removeprefix(b"0x").translate(None, _HEX_TEXT):
+        return "hex", _NOT_JSON
+    return "uper", _NOT_JSON
 
 
 def detect_shape(payload: bytes) -> str | Dropped:
@@ -140,21 +168,8 @@ def detect_shape(payload: bytes) -> str | Dropped:
     A UPER MessageFrame may begin with the bytes of ``{`` or ``[``, so JSON is taken only if
     the payload parses as JSON; hex text only if every byte is a hex digit or whitespace.
     """
-    head = payload.lstrip(_WHITESPACE).removeprefix(b"\xef\xbb\xbf")[:1]
-    if head in (b"{", b"["):
-        shape = _json_shape(payload)
-        if shape == "json":
-            return Dropped(
-                reason=DropReason.BAD_PAYLOAD,
-                detail="JSON of no known shape (CSAE MessageFrame, OpenV2X RSM, radar frame)",
-                where="$",
-            )
-        if shape is not None:
-            return shape
-    body = payload.strip(_WHITESPACE)
-    if body and not body.removeprefix(b"0x").translate(None, _HEX_TEXT):
-        return "hex"
-    return "uper"
+    detected = _detect(payload)
+    return detected if isinstance(detected, Dropped) else detected[0]
 
 
 def parse(
@@ -165,7 +180,8 @@ def parse(
     area: DeploymentArea | None = None,
     options: DriverOptions | None = None,
 ) -> Parsed | Dropped:
-    """Turn one inbound payload into SI models with the named driver (None/"auto": detect).
+    """Turn one inbound payload into SI models with the named driver (None, ``""`` or
+    ``"auto"``: detect it).
 
     ``message_set`` is the device's; ``area`` switches on the codec's strict MAP/RSI
     plausibility check; ``options`` are the device's JSON-driver settings. Never raises for
@@ -175,13 +191,16 @@ def parse(
     """
     if not frame.payload:
         return Dropped(reason=DropReason.EMPTY, detail="no bytes", shape=shape or "auto")
-    if shape is None or shape == "auto":
-        detected = detect_shape(frame.payload)
+    value = _NOT_JSON
+    if not shape or shape == "auto":
+        detected = _detect(frame.payload)
         if isinstance(detected, Dropped):
             return detected
-        shape = detected
+        shape, value = detected
     check_shape(shape)
     try:
+        if value is not _NOT_JSON and DRIVERS[shape] is _BUILTIN.get(shape):
+            return _FROM_VALUE[shape](value, frame, message_set, area, options)
         return DRIVERS[shape](frame, message_set=message_set, area=area, options=options)
     except Exception as exc:  # a driver bug must not take the gateway down: log and count
         DRIVER_FAILURES.record(f"driver:{shape}", exc)

@@ -21,7 +21,7 @@ from v2xcloud.gateways.drivers._scene import decode_uper
 from v2xcloud.gateways.drivers.result import DriverOptions, Dropped, Parsed
 from v2xcloud.model import DropReason
 
-__all__ = ["FRAME_KEYS", "is_csae_json", "parse_csae_json"]
+__all__ = ["FRAME_KEYS", "csae_json_from_value", "is_csae_json", "parse_csae_json"]
 
 FRAME_KEYS = frozenset({"bsmFrame", "mapFrame", "rsmFrame", "spatFrame", "rsiFrame", "msgFrameExt"})
 # asn1tools' wording for a value outside the schema's range or size
@@ -45,6 +45,13 @@ def parse_csae_json(
     value = load_json(frame.payload, _SHAPE)
     if isinstance(value, Dropped):
         return value
+    return csae_json_from_value(value, frame, message_set=message_set, area=area)
+
+
+def csae_json_from_value(
+    value: Any, frame: InboundFrame, *, message_set: MessageSet, area: DeploymentArea | None
+) -> Parsed | Dropped:
+    """``parse_csae_json`` of an already parsed JSON value."""
     if not is_csae_json(value):
         keys = sorted(value) if isinstance(value, dict) else type(value).__name__
         return Dropped(

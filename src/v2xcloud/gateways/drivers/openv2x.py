@@ -49,7 +49,14 @@ from v2xcloud.model import (
     utc_ms_from_sec_mark,
 )
 
-__all__ = ["is_openv2x_dawnline", "is_openv2x_rsm", "parse_openv2x_dawnline", "parse_openv2x_rsm"]
+__all__ = [
+    "is_openv2x_dawnline",
+    "is_openv2x_rsm",
+    "openv2x_dawnline_from_value",
+    "openv2x_rsm_from_value",
+    "parse_openv2x_dawnline",
+    "parse_openv2x_rsm",
+]
 
 _KIND_NAMES = ["unknown", "motor", "non-motor", "pedestrian", "rsu"]  # CSAE ParticipantType
 _KINDS = {
@@ -179,6 +186,11 @@ def parse_openv2x_rsm(
     value = load_json(frame.payload, "openv2x-rsm")
     if isinstance(value, Dropped):
         return value
+    return openv2x_rsm_from_value(value, frame)
+
+
+def openv2x_rsm_from_value(value: Any, frame: InboundFrame) -> Parsed | Dropped:
+    """``parse_openv2x_rsm`` of an already parsed JSON value."""
     try:
         top = Fields(value, "$")
         rsu_id = top.text("id", required=False) or frame.device_id
@@ -246,6 +258,11 @@ def parse_openv2x_dawnline(
     value: Any = load_json(frame.payload, "openv2x-dawnline")
     if isinstance(value, Dropped):
         return value
+    return openv2x_dawnline_from_value(value, frame)
+
+
+def openv2x_dawnline_from_value(value: Any, frame: InboundFrame) -> Parsed | Dropped:
+    """``parse_openv2x_dawnline`` of an already parsed JSON value."""
     if not isinstance(value, list):
         return Dropped(
             reason=DropReason.BAD_PAYLOAD,

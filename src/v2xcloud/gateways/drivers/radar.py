@@ -37,7 +37,7 @@ from v2xcloud.gateways.drivers._json import BadField, Fields, load_json
 from v2xcloud.gateways.drivers.result import DriverOptions, Dropped, Parsed
 from v2xcloud.model import DropReason, ParticipantKind, ParticipantSource, ParticipantState, Rsm
 
-__all__ = ["TRACK_TYPES", "is_radar_frame", "parse_radar"]
+__all__ = ["TRACK_TYPES", "is_radar_frame", "parse_radar", "radar_from_value"]
 
 TRACK_TYPES = frozenset({"TRACK", None})  # topic types whose radar frames carry tracks
 _SHAPE = "radar"
@@ -152,15 +152,30 @@ def parse_radar(
     Frames on the radar's FLOW, STATUS, EVENT or CROSS topics carry statistics and device
     state, not tracks: they are dropped as UNSUPPORTED_MESSAGE (counted, kept).
     """
-    if frame.message_type not in TRACK_TYPES:
-        return Dropped(
-            reason=DropReason.UNSUPPORTED_MESSAGE,
-            detail=f"radar {frame.message_type} frames carry no tracks for the scene",
-            shape=_SHAPE,
-        )
+    if (not_tracks := _not_tracks(frame)) is not None:
+        return not_tracks
     value = load_json(frame.payload, _SHAPE)
     if isinstance(value, Dropped):
         return value
+    return radar_from_value(value, frame, options=options)
+
+
+def _not_tracks(frame: InboundFrame) -> Dropped | None:
+    if frame.message_type in TRACK_TYPES:
+        return None
+    return Dropped(
+        reason=DropReason.UNSUPPORTED_MESSAGE,
+        detail=f"radar {frame.message_type} frames carry no tracks for the scene",
+        shape=_SHAPE,
+    )
+
+
+def radar_from_value(
+    value: Any, frame: InboundFrame, *, options: DriverOptions | None = None
+) -> Parsed | Dropped:
+    """``parse_radar`` of an already parsed JSON value."""
+    if (not_tracks := _not_tracks(frame)) is not None:
+        return not_tracks
     try:
         models = _frame(Fields(value, "$"), frame, options or _DEFAULT)
     except BadField as exc:

@@ -98,6 +98,7 @@ def test_plain_wsmp_and_1609dot2_frames_reach_the_queue() -> None:
     assert [f.message_type for f in frames].count("BSM") == 1
     for frame in frames:
         assert (frame.device_id, frame.device_kind) == ("udp:127.0.0.1", DeviceKind.UNKNOWN)
+        assert frame.sender_id is None  # no registered device at that address
         assert frame.transport == "udp" and frame.channel.startswith("udp:")
         assert frame.received_at_ms == 1_700_000_000_000
         model = _model(frame)
@@ -148,8 +149,8 @@ def test_registered_senders_oversize_and_a_full_queue() -> None:
         resolve=resolve,
         max_datagram_bytes=200,
     )
-    assert [(f.device_id, f.device_kind, f.message_type) for f in frames] == [
-        ("rsu-7", DeviceKind.RSU, "BSM")
+    assert [(f.device_id, f.device_kind, f.message_type, f.sender_id) for f in frames] == [
+        ("rsu-7", DeviceKind.RSU, "BSM", "rsu-7")
     ]
     assert sorted(d.reason.value for d in letters) == ["empty", "oversize", "queue_full"]
     oversize = next(d for d in letters if d.reason is DropReason.OVERSIZE)

@@ -7,7 +7,8 @@ BSM, MAP, SPAT, RSI, RSM on the next five), strips the wrappers (``ieee1609.unwr
 ``framing``) and puts each inner UPER frame on the ``IngressQueue`` as an ``InboundFrame``:
 ``message_type`` is the port's (None on the generic port: the frame's MessageFrame choice
 tells), ``channel`` ``"udp:PORT"``, ``transport`` ``"udp"``. The sender's address becomes the
-device through ``resolve(ip)`` (the device registry), else ``"udp:<ip>"`` of kind UNKNOWN.
+device through ``resolve(ip)`` (the device registry; the frame's ``sender_id`` then names it,
+the address vouching for it), else ``"udp:<ip>"`` of kind UNKNOWN.
 
 Nothing is dropped silently: an empty or oversize datagram, a wrapper that does not parse
 (``TRUNCATED``/``FRAMING``/``WRONG_VERSION``/``TRAILING_BYTES`` with ``where="byte N"``),
@@ -204,7 +205,8 @@ class UdpGateway:
             return
         for layer in inner.layers:
             self._counts[f"unwrapped.{layer}"] += 1
-        device_id, kind = self._device(ip)
+        found = self._resolve(ip) if self._resolve is not None else None
+        device_id, kind = found if found is not None else (f"udp:{ip}", DeviceKind.UNKNOWN)
         frame = InboundFrame(
             payload=inner.payload,
             device_id=device_id,
@@ -213,6 +215,7 @@ class UdpGateway:
             transport="udp",
             channel=channel,
             received_at_ms=now,
+            sender_id=device_id if found is not None else None,  # the address vouches for it
         )
         if self.queue.put(frame):
             self._counts["frames_in"] += 1

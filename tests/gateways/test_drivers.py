@@ -295,7 +295,7 @@ def test_radar_track_frame_becomes_participants_at_their_positions() -> None:
         [
             radar_target(26219, 4, 39.07405763574003, 115.93972548198795),
             radar_target(26212, 1, 39.07496685046208, 115.93933403433506),
-            radar_target(26215, 99, 39.074955208271426, 115.93927112018854),
+            radar_target(26215.0, 99, 39.074955208271426, 115.93927112018854),  # type: ignore[arg-type]
         ],
         lamp_latitude="39.075345",
         lamp_longitude="115.951464",
@@ -314,6 +314,7 @@ def test_radar_track_frame_becomes_participants_at_their_positions() -> None:
     assert car.accel_long_mps2 == 0.69 and car.detection_source == "microwaveRadar"
     assert walker.kind is ParticipantKind.PEDESTRIAN
     assert other.kind is ParticipantKind.UNKNOWN  # unknown target type: kept, not dropped
+    assert other.id == "R328328/26215"  # an id written as 26215.0
     # 12:33:19 China Standard Time is 04:33:19 UTC
     utc = dt.datetime(2025, 12, 2, 4, 33, 19, tzinfo=dt.UTC)
     assert car.timestamp_ms == int(utc.timestamp() * 1000)
@@ -350,7 +351,8 @@ def test_radar_statistics_topics_are_dropped_as_unsupported() -> None:
 
 def _scene_rows(payload: bytes, shape: str) -> list[tuple[Any, ...]]:
     runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=())
-    frame = frame_of(payload, device=RSU_HEX)
+    message_type = "TRACK" if shape == "radar" else "RSM"
+    frame = frame_of(payload, device=RSU_HEX, message_type=message_type)
     for model in parsed(parse(frame, message_set=SET, shape=shape)).models:
         runtime.ingest(model, received_at_ms=NOW_MS, source=RSU_HEX)
     view = runtime.scene.update(NOW_MS + 100)
@@ -373,7 +375,27 @@ def _scene_rows(payload: bytes, shape: str) -> list[tuple[Any, ...]]:
     return rows
 
 
-def test_same_scene_state_from_uper_hex_csae_json_and_openv2x_json() -> None:
+def radar_json(rsm: Rsm) -> dict[str, Any]:
+    """The same perception as a radar track frame (targetType 4 car, 1 pedestrian; SI)."""
+    types = {ParticipantKind.VEHICLE: 4, ParticipantKind.PEDESTRIAN: 1}
+    (stamp,) = {p.timestamp_ms for p in rsm.participants}
+    targets = [
+        {
+            "targetId": int(p.id.rpartition("/")[2]),
+            "targetType": types[p.kind],
+            "latitude": p.lat_deg,
+            "longitude": p.lon_deg,
+            "speed": -(p.speed_mps or 0.0),
+            "headingAngle": p.heading_deg,
+            "targetLength": p.length_m,
+            "targetWidth": p.width_m,
+        }
+        for p in rsm.participants
+    ]
+    return {"timeStamp": stamp, "number": len(targets), "targets": targets}
+
+
+def test_same_scene_state_from_uper_hex_csae_json_openv2x_json_and_radar() -> None:
     rsm = scene_rsm()
     data = encode_model(rsm, message_set=SET)
     decoded = decode(data, message_set=SET, received_at_ms=NOW_MS)
@@ -383,13 +405,14 @@ def test_same_scene_state_from_uper_hex_csae_json_and_openv2x_json() -> None:
         "hex": data.hex().encode(),
         "csae-json": msgspec.json.encode(decoded.json),
         "openv2x-rsm": msgspec.json.encode(openv2x_rsm_json(rsm)),
+        "radar": msgspec.json.encode(radar_json(rsm)),
     }
     states = {shape: _scene_rows(payload, shape) for shape, payload in payloads.items()}
     # the car, reported at (12, -30) m, is extrapolated to the view's time along 33.5 degrees
     dx, dy = states["uper"][0][2] - 12.0, states["uper"][0][3] + 30.0
     assert 0.0 < math.hypot(dx, dy) < 13.9 * 0.15
     assert math.degrees(math.atan2(dx, dy)) == pytest.approx(33.5, abs=1.0)
-    for shape in ("hex", "csae-json", "openv2x-rsm"):
+    for shape in ("hex", "csae-json", "openv2x-rsm", "radar"):
         assert states[shape] == states["uper"], shape
 
 

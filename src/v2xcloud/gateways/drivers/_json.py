@@ -127,10 +127,13 @@ class Fields:
         return int(value)
 
     def text(self, key: str, *, required: bool = True) -> str | None:
-        """A string, or an integer written as its decimal text (ids are sent both ways)."""
+        """A string, or an integer written as its decimal text (ids are sent both ways, and
+        some vendors write integers as ``26219.0``)."""
         value = self._get(key, required)
         if value is None:
             return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str):

@@ -164,7 +164,7 @@ def fast_encode_vs_generic(
     assert fn(value[1]) == frame
     asn1 = rate(lambda: spec.encode("MessageFrame", value, check_constraints=True), seconds)
     fast_fn = rate(lambda: fn(value[1]), seconds)
-    decoded = decode(frame, message_set=message_set, require_position=False)
+    decoded = decode(frame, message_set=message_set, wire_only=True)
     assert isinstance(decoded, Decoded)
     model = decoded.to_model()
     fast.install(message_sets=[message_set])
@@ -184,7 +184,7 @@ _TO_WIRE["MAP"] = mapdata.to_wire
 
 def model_building(name: str, message_set: MessageSet, frame: bytes, seconds: float) -> None:
     """One row of the SI-model table: native → SI and SI → native, no UPER."""
-    decoded = decode(frame, message_set=message_set, require_position=False)
+    decoded = decode(frame, message_set=message_set, wire_only=True)
     assert isinstance(decoded, Decoded)
     to_si = rate(lambda: to_model(decoded), seconds)
     row = f"{name:<12} {len(frame):>5} {to_si:>9.0f}"

@@ -21,6 +21,11 @@ boundary, and chained with ``raise ... from exc``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from v2xcloud.model.drop import DropReason
+
 __all__ = [
     "ConfigError",
     "DecodeError",
@@ -49,12 +54,12 @@ class DecodeError(V2xCloudError):
     """Bytes could not be decoded.
 
     ``message_type`` names what was being decoded (``"BSM"``, ``"MessageFrame"``, ``"GB32960"``),
-    ``where`` is a field path (``"$.value.bsmFrame.speed"``) or ``"byte 17"``, ``reason`` is a
-    short machine-friendly tag (see ``codec.RejectReason``), ``detail`` the human sentence.
+    ``where`` is a field path (``"$.value.bsmFrame.speed"``) or ``"byte 17"``, ``reason`` is the
+    ``model.DropReason`` (the one enum of drop reasons), ``detail`` the human sentence.
     """
 
     def __init__(
-        self, message_type: str, reason: str, detail: str, *, where: str | None = None
+        self, message_type: str, reason: DropReason, detail: str, *, where: str | None = None
     ) -> None:
         self.message_type = message_type
         self.reason = reason
@@ -109,10 +114,13 @@ class ReplayError(V2xCloudError):
 class SceneError(V2xCloudError):
     """The live scene was given something it cannot hold (an unknown message type) or misused.
 
-    ``reason`` is a short tag for counting: ``"unsupported_message"`` or ``"implausible"``
-    (a report whose position, speed or heading is impossible).
+    ``reason`` is the ``model.DropReason`` to count it under (``UNSUPPORTED_MESSAGE`` unless
+    given). Plausibility is not the scene's business: it trusts what the codec's one validity
+    stage (``codec.check_model``) let through.
     """
 
-    def __init__(self, detail: str, *, reason: str = "unsupported_message") -> None:
-        self.reason = reason
+    def __init__(self, detail: str, *, reason: DropReason | None = None) -> None:
+        from v2xcloud.model.drop import DropReason
+
+        self.reason = DropReason.UNSUPPORTED_MESSAGE if reason is None else reason
         super().__init__(detail)

@@ -103,8 +103,8 @@ def test_capture_format_and_version_hint(
         "BSM",
         "BSM",
         "RSM",
-        "implausible",
-        "implausible",
+        "wrong_version",
+        "wrong_version",
     ]
     assert lines[0]["device_id"] == "u_id_123" and lines[0]["captured_at_ms"] == 1605336902333
     assert "is the device on csae2017?" in lines[-1]["detail"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from v2xcloud.codec import Decoded, MessageSet, RejectReason, bsm, decode, encode, rsm
+from v2xcloud.codec import Decoded, MessageSet, bsm, decode, encode, rsm
 from v2xcloud.errors import DecodeError, EncodeError
+from v2xcloud.model import DropReason
 
 S20 = MessageSet.CSAE2020
 TEST_MSG = {"msgFrameExt": {"messageId": 0, "value": {"msgCnt": 3, "userData": "00ff"}}}
@@ -35,13 +36,13 @@ def _rsm_frame() -> bytes:
 @pytest.mark.parametrize(
     ("data", "reason", "where"),
     [
-        (b"", RejectReason.EMPTY, None),
-        (b"\x20", RejectReason.MALFORMED, "$.rsmFrame.msgCnt"),
-        (b"\x70", RejectReason.MALFORMED, "$"),  # root alternative index 7 of 5
+        (b"", DropReason.EMPTY, None),
+        (b"\x20", DropReason.MALFORMED, "$.rsmFrame.msgCnt"),
+        (b"\x70", DropReason.MALFORMED, "$"),  # root alternative index 7 of 5
     ],
 )
 def test_bad_bytes_are_rejected_with_reason_and_place(
-    data: bytes, reason: RejectReason, where: str | None
+    data: bytes, reason: DropReason, where: str | None
 ) -> None:
     result = decode(data, message_set=S20)
     assert not isinstance(result, Decoded)
@@ -50,7 +51,7 @@ def test_bad_bytes_are_rejected_with_reason_and_place(
 
 def test_trailing_bytes_are_rejected() -> None:
     result = decode(_rsm_frame() + b"\x00", message_set=S20)
-    assert not isinstance(result, Decoded) and result.reason is RejectReason.TRAILING_BYTES
+    assert not isinstance(result, Decoded) and result.reason is DropReason.TRAILING_BYTES
 
 
 def test_day2_unknown_to_2017_and_unknown_message_id() -> None:
@@ -59,7 +60,7 @@ def test_day2_unknown_to_2017_and_unknown_message_id() -> None:
     assert isinstance(decoded, Decoded) and decoded.message_type == "TestMsg"
     assert decoded.json == TEST_MSG
     old = decode(frame, message_set=MessageSet.CSAE2017)
-    assert not isinstance(old, Decoded) and old.reason is RejectReason.UNKNOWN_MESSAGE
+    assert not isinstance(old, Decoded) and old.reason is DropReason.UNKNOWN_MESSAGE
     with pytest.raises(EncodeError, match="unknown Day-2 messageId 99"):
         encode({"msgFrameExt": {"messageId": 99, "value": {}}}, message_set=S20)
 
@@ -92,7 +93,7 @@ def test_per_message_decoder_refuses_other_messages() -> None:
     assert rsm.Decoder(message_set=S20).decode(frame).participants[0].kind == "pedestrian"
     with pytest.raises(DecodeError) as info:
         bsm.decode(frame)
-    assert info.value.reason == "wrong_message"
+    assert info.value.reason is DropReason.UNSUPPORTED_MESSAGE and "holds a RSM" in str(info.value)
     with pytest.raises(DecodeError) as info:
         bsm.decode(frame[:3])
     assert info.value.reason == "malformed"

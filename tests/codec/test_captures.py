@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from v2xcloud.codec import CHINA, Decoded, MessageSet, RejectReason, decode, iter_capture_lines
+from v2xcloud.codec import CHINA, Decoded, MessageSet, decode, iter_capture_lines
+from v2xcloud.model import DropReason
 
 CAPTURES = "captures/csae53-2017-hisense-captures.txt"
 _LABEL = re.compile(r"^(\w+)(?:样例|发送的消息)：")
@@ -215,7 +216,7 @@ def test_2017_map_and_rsi_are_rejected_under_csae2020_with_a_version_hint(
     decoded = [r.message_type for r in results if isinstance(r, Decoded)]
     assert decoded == ["SPAT", "BSM", "BSM", "RSM"]  # encoded identically in both sets
     rejected = [r for r in results if not isinstance(r, Decoded)]
-    assert [r.reason for r in rejected] == [RejectReason.IMPLAUSIBLE] * 2
+    assert [r.reason for r in rejected] == [DropReason.WRONG_VERSION] * 2
     assert all("is the device on csae2017?" in r.detail for r in rejected)
 
 
@@ -226,7 +227,7 @@ def test_2017_map_under_csae2020_with_a_deployment_area(reference_dir: Path) -> 
     map_frame = [f for _, fr in iter_capture_lines(text) for f in fr][-1].frame
     result = decode(map_frame, message_set=MessageSet.CSAE2020, check_version=False)
     assert not isinstance(result, Decoded)
-    assert result.reason is RejectReason.TRAILING_BYTES and result.where == "byte 20"
+    assert result.reason is DropReason.TRAILING_BYTES and result.where == "byte 20"
     good = decode(map_frame, message_set=MessageSet.CSAE2017, area=CHINA)
     assert isinstance(good, Decoded)
     node = good.to_model().nodes[0]

@@ -1,6 +1,6 @@
 """Fuzzing ``decode``: random and mutated byte strings never raise, never hang.
 
-Every input becomes ``Decoded`` or ``Rejected`` with a ``RejectReason``; a decoded one also
+Every input becomes ``Decoded`` or ``Rejected`` with a ``DropReason``; a decoded one also
 converts to JSON and to its SI model. The seed is printed and fixed (``FUZZ_SEED``), and the
 100,000 inputs are split into chunks so each test stays short.
 """
@@ -19,13 +19,13 @@ from v2xcloud.codec import (
     Decoded,
     MessageSet,
     Rejected,
-    RejectReason,
     decode,
     encode,
     encode_native,
     iter_capture_lines,
 )
 from v2xcloud.errors import EncodeError
+from v2xcloud.model import DropReason
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261121"))
 CHUNKS = 10
@@ -104,7 +104,7 @@ def test_fuzzed_inputs_decode_or_are_rejected(chunk: int, corpus: list[bytes]) -
             f"seed {SEED} chunk {chunk} input {i} took {elapsed:.2f}s"
         )
         if isinstance(result, Rejected):
-            assert isinstance(result.reason, RejectReason) and result.detail
+            assert isinstance(result.reason, DropReason) and result.detail
             outcomes[result.reason.value] += 1
             continue
         assert isinstance(result, Decoded)

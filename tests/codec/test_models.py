@@ -8,7 +8,7 @@ from v2xcloud.codec import (
     Decoded,
     DeploymentArea,
     MessageSet,
-    RejectReason,
+    Rejected,
     decode,
     encode,
     encode_model,
@@ -18,6 +18,7 @@ from v2xcloud.errors import DecodeError, EncodeError
 from v2xcloud.model import (
     Bsm,
     Connection,
+    DropReason,
     IntersectionState,
     Lane,
     LightState,
@@ -215,7 +216,7 @@ def test_strict_area_rejects_far_reference_points_and_impossible_geometry() -> N
         min_lat_deg=39.4, max_lat_deg=41.1, min_lon_deg=115.4, max_lon_deg=117.5
     )
     result = decode(encode_model(_map(7.0), message_set=S20), message_set=S20, area=beijing)
-    assert not isinstance(result, Decoded) and result.reason is RejectReason.IMPLAUSIBLE
+    assert not isinstance(result, Decoded) and result.reason is DropReason.IMPLAUSIBLE
     assert (
         "outside the deployment area" in result.detail
         and result.where == "$.mapFrame.nodes[0].refPos"
@@ -309,14 +310,15 @@ def test_unavailable_sender_position_is_rejected_not_invented() -> None:
     frame = encode(_bsm_json(pos={"lat": 900000001, "long": 1129800000}), message_set=S20)
     result = decode(frame, message_set=S20)
     assert not isinstance(result, Decoded)
-    assert (result.reason, result.where) == (RejectReason.NO_POSITION, "$.bsmFrame.pos")
-    kept = decode(frame, message_set=S20, require_position=False)  # the lossless path keeps it
+    assert (result.reason, result.where) == (DropReason.NO_POSITION, "$.bsmFrame.pos")
+    kept = decode(frame, message_set=S20, wire_only=True)  # the lossless path keeps it
     assert isinstance(kept, Decoded) and encode(kept.json, message_set=S20) == frame
     with pytest.raises(DecodeError, match="unavailable"):
         kept.to_model()
 
 
-def test_unavailable_nested_absolute_position_raises_on_to_model() -> None:
+def test_unavailable_nested_absolute_position_is_rejected_by_decode() -> None:
+    # judged once, in decode: a Decoded never fails later in to_model
     path = {
         "crumbData": [
             {
@@ -327,9 +329,13 @@ def test_unavailable_nested_absolute_position_raises_on_to_model() -> None:
     }
     frame = encode(_bsm_json(safetyExt={"pathHistory": path}), message_set=S20)
     result = decode(frame, message_set=S20)
-    assert isinstance(result, Decoded)
+    assert isinstance(result, Rejected) and result.raw == frame
+    assert result.reason is DropReason.NO_POSITION
+    assert result.where == "$.bsmFrame.safetyExt.pathHistory.crumbData[0].llvOffset"
+    kept = decode(frame, message_set=S20, wire_only=True)  # the lossless path keeps it
+    assert isinstance(kept, Decoded)
     with pytest.raises(DecodeError) as info:
-        result.to_model()
+        kept.to_model()
     assert info.value.reason == "no_position"
 
 

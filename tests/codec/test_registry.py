@@ -10,7 +10,6 @@ import pytest
 from v2xcloud.codec import (
     Decoded,
     MessageSet,
-    RejectReason,
     decode,
     encode_model,
     frame,
@@ -18,7 +17,7 @@ from v2xcloud.codec import (
     unregister_fast_decoder,
 )
 from v2xcloud.codec._schema import compiled
-from v2xcloud.model import Bsm, ParticipantKind, ParticipantSource, ParticipantState
+from v2xcloud.model import Bsm, DropReason, ParticipantKind, ParticipantSource, ParticipantState
 
 
 @pytest.fixture(autouse=True)
@@ -77,4 +76,4 @@ def test_failing_fast_decoder_falls_back_to_the_generic_reason() -> None:
         result = decode(_bsm_frame()[:10], message_set=MessageSet.CSAE2020)
     finally:
         unregister_fast_decoder(MessageSet.CSAE2020, "bsmFrame")
-    assert not isinstance(result, Decoded) and result.reason is RejectReason.MALFORMED
+    assert not isinstance(result, Decoded) and result.reason is DropReason.MALFORMED

@@ -124,51 +124,51 @@ def test_manual_clock_and_bus() -> None:
     assert seen == ["advisory.FCW"] and bus.errors == 1
 
 
-def test_impossible_reports_are_dead_lettered_or_dropped_and_counted() -> None:
+def test_impossible_reports_are_dead_lettered_once_and_never_counted_accepted() -> None:
     from v2xcloud.model import ParticipantSource, Rsm
     from v2xcloud.twin.testing import state_at
 
     runtime = Runtime(frame=TEST_FRAME, apps=[])
     good = bsm_at("ok", x_m=0, y_m=0, t_ms=T0, speed_mps=5.0)
     bad = msgspec.structs.replace(good.participant, id="bad", lat_deg=float("nan"))
-    runtime.ingest(good, received_at_ms=T0, source="obu")
-    runtime.ingest(bad, received_at_ms=T0, source="obu")
+    assert runtime.ingest(good, received_at_ms=T0, source="obu")
+    assert not runtime.ingest(bad, received_at_ms=T0, source="obu", raw=b'{"lat": NaN}')
     fast = msgspec.structs.replace(good.participant, id="fast", speed_mps=900.0)
-    runtime.ingest(fast, received_at_ms=T0, source="obu")
+    assert not runtime.ingest(fast, received_at_ms=T0, source="obu")
     objects = (
         state_at("r/1", x_m=5, y_m=5, t_ms=T0, source=ParticipantSource.RSM),
         msgspec.structs.replace(state_at("r/2", x_m=5, y_m=5, t_ms=T0), lon_deg=500.0),
     )
-    runtime.ingest(
-        Rsm(msg_count=1, rsu_id="r", ref_lat_deg=28.19, ref_lon_deg=112.97, participants=objects),
-        received_at_ms=T0,
-        source="rsu",
-    )
+    rsm = Rsm(msg_count=1, rsu_id="r", ref_lat_deg=28.19, ref_lon_deg=112.97, participants=objects)
+    assert not runtime.ingest(rsm, received_at_ms=T0, source="rsu")  # one impossible object
     runtime.tick(T0 + 100)
     stats = runtime.stats()
-    assert stats["dead_letters"] == {"implausible": 2}
-    assert (
-        "NaN" in runtime.dead_letters.recent()[0].detail
-        or "nan" in runtime.dead_letters.recent()[0].detail
-    )
-    assert stats["scene"]["rejected"] == 3 and stats["participants"] == 2  # ok and r/1
+    assert stats["dead_letters"] == {"implausible": 3}
+    assert stats["messages_in"] == {"Bsm": 1} and stats["participants"] == 1
+    first, second, third = runtime.dead_letters.recent()
+    assert "nan" in first.detail and first.raw == b'{"lat": NaN}' and first.where == "$"
+    assert "900.0 m/s" in second.detail and second.where == "$"
+    assert third.where == "$.participants[1]" and "'r/2'" in third.detail
 
 
-def test_frame_whose_model_cannot_be_built_is_dead_lettered(monkeypatch) -> None:
-    # to_model raises for a frame valid on the wire but without a place in the SI model
-    # (a nested absolute position marked unavailable): counted and kept, never raised.
-    from v2xcloud.codec import Decoded
-    from v2xcloud.errors import DecodeError
-
-    def refuse(self: Decoded) -> object:
-        raise DecodeError("BSM", "no_position", "position marked unavailable", where="$.x")
+def test_frame_whose_model_cannot_be_built_is_dead_lettered_with_its_bytes() -> None:
+    # valid on the wire, but a path crumb's absolute position is marked unavailable: the SI
+    # model has no place for it, so decode rejects it (never a Decoded whose to_model raises)
+    from v2xcloud.codec import Decoded, decode, encode_native
 
     raw = bsm_codec.encode(
         bsm_at("0000000000000002", x_m=0, y_m=0, t_ms=T0), message_set=MessageSet.CSAE2020
     )
-    monkeypatch.setattr(Decoded, "to_model", refuse)
+    good = decode(raw, message_set=MessageSet.CSAE2020)
+    assert isinstance(good, Decoded)
+    unavailable = {"offsetLL": ("position-LatLon", {"lon": 1, "lat": 900000001})}
+    crumbs = {"crumbData": [{"llvOffset": unavailable, "timeOffset": 5}]}
+    content = {**good.value[1], "safetyExt": {"pathHistory": crumbs}}
+    raw = encode_native(("bsmFrame", content), message_set=MessageSet.CSAE2020)
     runtime = Runtime(frame=TEST_FRAME, apps=[])
     assert not runtime.ingest_frame(raw, source="obu", received_at_ms=T0)
     assert runtime.stats()["dead_letters"] == {"no_position": 1}
+    assert runtime.stats()["messages_in"] == {}
     letter = runtime.dead_letters.recent()[0]
-    assert letter.raw == raw and letter.where == "$.x"
+    assert letter.raw == raw
+    assert letter.where == "$.bsmFrame.safetyExt.pathHistory.crumbData[0].llvOffset"

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from v2xcloud.errors import StoreError
 from v2xcloud.model import (
     Advisory,
     AdvisoryLevel,
+    DeadLetter,
+    DropReason,
     ParticipantKind,
     ParticipantSource,
     ParticipantState,
     RoadEvent,
 )
-from v2xcloud.store import BBox, DeadLetter, EvReportRecord, HistoryStore
+from v2xcloud.store import BBox, EvReportRecord, HistoryStore
 
 T0 = 1_700_000_000_000
 
@@ -105,14 +108,43 @@ def test_road_events_round_trip(store: HistoryStore) -> None:
     assert store.road_events(start_ms=T0 - 1, end_ms=T0 + 1, bbox=far) == []
 
 
-def test_dead_letter_counts_by_reason(store: HistoryStore) -> None:
+def test_dead_letters_round_trip_with_raw_bytes_where_and_filters(store: HistoryStore) -> None:
+    bad, bcc = DropReason.MALFORMED, DropReason.BCC_MISMATCH
     letters = [
-        DeadLetter(received_ms=T0 + i, reason=r, source="udp:rsu-1", raw=b"\x00\xff", detail="bad")
-        for i, r in enumerate(["crc", "crc", "schema"])
+        DeadLetter(
+            received_at_ms=T0 + i,
+            reason=r,
+            source=src,
+            raw=bytes(range(256)) + bytes([i]),  # every byte value survives BLOB/bytea
+            detail=f"bad {i}",
+            where=None if i == 2 else f"byte {i}",
+        )
+        for i, (r, src) in enumerate([(bad, "udp:rsu-1"), (bad, "mqtt:obu-2"), (bcc, "udp:rsu-1")])
     ]
     store.write_dead_letters(letters)
-    assert store.dead_letter_counts(start_ms=T0, end_ms=T0 + 10) == {"crc": 2, "schema": 1}
-    assert store.dead_letter_counts(start_ms=T0 + 1, end_ms=T0 + 1) == {"crc": 1}
+    assert store.dead_letters(start_ms=T0, end_ms=T0 + 10) == letters[::-1]  # newest first
+    assert store.dead_letters(start_ms=T0, end_ms=T0 + 10, reason="malformed") == letters[1::-1]
+    assert store.dead_letters(start_ms=T0, end_ms=T0 + 10, source="udp:rsu-1", limit=1) == [
+        letters[2]
+    ]
+    assert store.dead_letters(start_ms=T0 + 5, end_ms=T0 + 10) == []
+    counts = store.dead_letter_counts(start_ms=T0, end_ms=T0 + 10)
+    assert counts == {"bcc_mismatch": 1, "malformed": 2}
+    assert store.dead_letter_counts(start_ms=T0 + 1, end_ms=T0 + 1) == {"malformed": 1}
+    by_source = store.dead_letter_counts(start_ms=T0, end_ms=T0 + 10, by="source")
+    assert by_source == {"mqtt:obu-2": 1, "udp:rsu-1": 2}
+    with pytest.raises(StoreError, match="'reason' or 'source'"):
+        store.dead_letter_counts(start_ms=T0, end_ms=T0 + 10, by="raw")
+
+
+def test_dead_letters_expire_with_their_retention(store: HistoryStore) -> None:
+    old = DeadLetter(
+        received_at_ms=T0, reason=DropReason.EMPTY, source="udp", raw=b"", detail="no bytes"
+    )
+    new = msgspec.structs.replace(old, received_at_ms=T0 + 8 * 86_400_000)
+    store.write_dead_letters([old, new])
+    deleted = store.apply_retention(now_ms=T0 + 8 * 86_400_000)  # kept 7 days by default
+    assert deleted["dead_letters"] == 1 and store.row_count("dead_letters") == 1
 
 
 def test_ev_reports_round_trip(store: HistoryStore) -> None:

@@ -11,12 +11,14 @@ from v2xcloud.errors import StoreError
 from v2xcloud.model import (
     Advisory,
     AdvisoryLevel,
+    DeadLetter,
+    DropReason,
     ParticipantKind,
     ParticipantSource,
     ParticipantState,
     RoadEvent,
 )
-from v2xcloud.store import DeadLetter, DuckDbStore, EvReportRecord, HistoryStore, HistoryWriter
+from v2xcloud.store import DuckDbStore, EvReportRecord, HistoryStore, HistoryWriter
 
 T0 = 1_700_000_000_000
 
@@ -64,7 +66,17 @@ def test_every_kind_reaches_the_store(store: HistoryStore) -> None:
         writer.submit_participants([_state("a", T0), _state("a", T0 + 1)])
         writer.submit_advisories([advisory])
         writer.submit_road_events([event], recorded_ms=T0)
-        writer.submit_dead_letters([DeadLetter(received_ms=T0, reason="uper", source="mqtt")])
+        writer.submit_dead_letters(
+            [
+                DeadLetter(
+                    received_at_ms=T0,
+                    reason=DropReason.MALFORMED,
+                    source="mqtt",
+                    raw=b"\x01",
+                    detail="bad",
+                )
+            ]
+        )
         writer.submit_ev_reports([EvReportRecord(received_ms=T0, vin="V" * 17)])
         writer.flush()
         assert writer.stats.written == {

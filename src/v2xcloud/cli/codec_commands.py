@@ -27,7 +27,6 @@ from v2xcloud.codec import (
     DeploymentArea,
     MessageSet,
     Rejected,
-    RejectReason,
     decode,
     encode,
     iter_capture_lines,
@@ -35,6 +34,7 @@ from v2xcloud.codec import (
     message_set_of,
 )
 from v2xcloud.errors import ConfigError, DecodeError, EncodeError, FramingError
+from v2xcloud.model import DropReason
 
 __all__ = ["register"]
 
@@ -118,7 +118,7 @@ def _reject_line(result: Rejected | FramingError, meta: dict[str, Any]) -> dict[
     if isinstance(result, FramingError):
         out = {
             "rejected": True,
-            "reason": RejectReason.FRAMING.value,
+            "reason": DropReason.FRAMING.value,
             "detail": result.detail,
             "where": result.where,
         }
@@ -145,7 +145,7 @@ def run_decode(args: argparse.Namespace) -> int:
                 message_set=message_set,
                 received_at_ms=reference,
                 area=area,
-                require_position=not args.model,  # lossless JSON keeps every valid frame
+                wire_only=not args.model,  # lossless JSON keeps every frame valid on the wire
             )
             line = _line(result, meta, args.model)
         counts[line["reason"] if line.get("rejected") else "decoded"] += 1
@@ -162,9 +162,7 @@ def _line(result: Decoded | Rejected, meta: dict[str, Any], as_model: bool) -> d
     try:
         return _decoded_line(result, meta, as_model)
     except DecodeError as exc:  # e.g. a nested absolute position marked unavailable
-        known = {r.value for r in RejectReason}
-        reason = RejectReason(exc.reason) if exc.reason in known else RejectReason.MALFORMED
-        rejected = Rejected(raw=result.raw, reason=reason, detail=exc.detail, where=exc.where)
+        rejected = Rejected(raw=result.raw, reason=exc.reason, detail=exc.detail, where=exc.where)
         return _reject_line(rejected, meta)
 
 

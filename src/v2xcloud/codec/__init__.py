@@ -5,7 +5,10 @@ May import: ``model``, ``errors``. Schemas and anything generated from them stay
 
 The message-set version is a per-device setting (``MessageSet``). ``decode`` never raises for
 bad bytes; it returns ``Rejected(raw, reason, where, detail)``, to be counted per
-``RejectReason`` by the caller. A ``Decoded`` carries the message type, the asn1tools value,
+``model.DropReason`` by the caller. Every validity and plausibility rule runs once, inside
+``decode`` (``plausibility``), so a ``Decoded`` is valid by construction; models that enter
+without bytes (a gateway's JSON driver, ``Runtime.ingest``) go through the same rules with
+``check_model(model)``. A ``Decoded[M]`` carries the message type, the asn1tools value,
 the lossless CSAE JSON (``.json``, see ``json_form`` for the convention) and the SI model
 (``.to_model()``). Day-2 messages (``msgFrameExt``) are decoded in the same call.
 
@@ -16,7 +19,7 @@ the lossless CSAE JSON (``.json``, see ``json_form`` for the convention) and the
 ...     bsm = result.to_model()              # v2xcloud.model.Bsm, SI units
 ...     assert encode(result.json, message_set=MessageSet.CSAE2017) == frame
 ... else:
-...     dead_letters[result.reason] += 1
+...     dead_letters[result.reason.value] += 1
 
 The simulator goes the other way: ``encode_model(model, message_set=...)`` turns a ``Bsm``,
 ``Rsm``, ``Spat``, ``MapData`` or ``Rsi`` into UPER bytes, rounding to the wire resolution and
@@ -32,10 +35,12 @@ Framing (``framing``): raw UPER, hex text one frame per line, and the vendor cap
 (8-byte device id, 8-byte LE ms timestamp, then u16 LE length + frame, or a count byte and
 several length-prefixed frames: the capture's "19-byte" BSM prefix is such a batch of two).
 
-Plausibility (``plausibility``): with ``area=DeploymentArea(...)`` every MAP/RSI reference
-point must lie inside it and lane points near their node; without an area, a MAP/RSI that
-fails or lands outside China under one set but decodes cleanly inside China under the other
-is rejected as ``implausible`` with "is the device on csae2017?".
+Validity (``plausibility``, the one stage): positions on the Earth and available, speed
+within ``MAX_SPEED_MPS``, heading and elevation in range (``implausible``/``no_position``);
+with ``area=DeploymentArea(...)`` every MAP/RSI reference point must lie inside it and lane
+points near their node; without an area, a MAP/RSI that fails or lands outside China under
+one set but decodes cleanly inside China under the other is rejected as ``wrong_version``
+with "is the device on csae2017?".
 
 Per-message modules follow msgspec's interface: ``bsm.decode(data) -> Bsm``,
 ``bsm.encode(msg) -> bytes`` and a reusable ``bsm.Decoder``; likewise ``rsm``, ``spat``,
@@ -61,8 +66,8 @@ from v2xcloud.codec.framing import (
 )
 from v2xcloud.codec.message_set import DAY2_MESSAGES, FRAME_MESSAGES, MessageSet, message_set_of
 from v2xcloud.codec.model_convert import encode_model, to_model
-from v2xcloud.codec.plausibility import CHINA, DeploymentArea
-from v2xcloud.codec.result import Decoded, Rejected, RejectReason
+from v2xcloud.codec.plausibility import CHINA, DeploymentArea, check_model
+from v2xcloud.codec.result import Decoded, Rejected
 
 __all__ = [
     "CHINA",
@@ -72,8 +77,8 @@ __all__ = [
     "Decoded",
     "DeploymentArea",
     "MessageSet",
-    "RejectReason",
     "Rejected",
+    "check_model",
     "decode",
     "encode",
     "encode_model",

@@ -8,17 +8,19 @@ from typing import Any, Generic, TypeVar
 from v2xcloud.codec.frame import decode as _decode
 from v2xcloud.codec.message_set import MessageSet
 from v2xcloud.codec.plausibility import DeploymentArea
-from v2xcloud.codec.result import Decoded
+from v2xcloud.codec.result import Decoded, Rejected
 from v2xcloud.errors import DecodeError
+from v2xcloud.model import DropReason
 
 T = TypeVar("T")
 
 
 class SingleDecoder(Generic[T]):
-    """Decode frames that must hold one message type into its SI model.
+    """Decode frames that must hold one message type: ``decode_frame`` gives the typed
+    ``Decoded[T] | Rejected``, ``decode`` the SI model ``T`` itself.
 
-    Raises ``DecodeError`` with the reject reason and place, or ``"wrong_message"`` when the
-    frame holds another message type.
+    A frame holding another message type is rejected as ``unsupported_message`` (this
+    decoder holds only its own type).
     """
 
     message_type: str = ""
@@ -35,23 +37,34 @@ class SingleDecoder(Generic[T]):
     def convert(self, value: Any, reference_ms: int) -> T:
         raise NotImplementedError
 
-    def decode(self, data: bytes, *, received_at_ms: int = 0) -> T:
-        """One UPER MessageFrame → the SI model; ``received_at_ms`` resolves secMark/moy."""
+    def decode_frame(self, data: bytes, *, received_at_ms: int = 0) -> Decoded[T] | Rejected:
+        """One UPER MessageFrame → ``Decoded[T]`` (valid, through the one validity stage) or
+        ``Rejected`` with its ``DropReason``; never raises for bad bytes."""
         result = _decode(
             data, message_set=self.message_set, received_at_ms=received_at_ms, area=self.area
         )
-        if not isinstance(result, Decoded):
-            raise DecodeError(
-                self.message_type, result.reason.value, result.detail, where=result.where
-            )
-        if result.message_type != self.message_type:
-            raise DecodeError(
-                self.message_type,
-                "wrong_message",
-                f"frame holds a {result.message_type}, not a {self.message_type}",
-            )
-        content = result.value[1]["value"] if result.value[0] == "msgFrameExt" else result.value[1]
-        return self.convert(content, received_at_ms)
+        if isinstance(result, Rejected) or result.message_type == self.message_type:
+            return result
+        return Rejected(
+            raw=result.raw,
+            reason=DropReason.UNSUPPORTED_MESSAGE,
+            detail=f"frame holds a {result.message_type}, not a {self.message_type}",
+            where="$",
+            message_type=self.message_type,
+        )
+
+    def decode(self, data: bytes, *, received_at_ms: int = 0) -> T:
+        """One UPER MessageFrame → the SI model; ``received_at_ms`` resolves secMark/moy.
+
+        Raises ``DecodeError`` with the ``DropReason`` and place when the frame is rejected.
+        """
+        result = self.decode_frame(data, received_at_ms=received_at_ms)
+        if isinstance(result, Rejected):
+            raise DecodeError(self.message_type, result.reason, result.detail, where=result.where)
+        value = result.value[1]
+        return self.convert(
+            value["value"] if result.value[0] == "msgFrameExt" else value, received_at_ms
+        )
 
 
 def decoder_class(message_type: str, convert: Callable[..., T]) -> type[SingleDecoder[T]]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from v2xcloud.errors import DecodeError, EncodeError
+from v2xcloud.model import DropReason
 
 DEG_DIV = 10_000_000  # wire lat/lon unit: 1e-7 degree
 LAT_UNAVAILABLE = 900000001
@@ -120,7 +121,9 @@ def position_deg(lat: int, lon: int, where: str, message: str) -> tuple[float, f
     """A required lat/lon (1e-7°) → degrees; raises ``DecodeError`` (``no_position``) when the
     sender marked it unavailable, since the SI model has no place for a missing position."""
     if lat == LAT_UNAVAILABLE or lon == LON_UNAVAILABLE:
-        raise DecodeError(message, "no_position", "position marked unavailable", where=where)
+        raise DecodeError(
+            message, DropReason.NO_POSITION, "position marked unavailable", where=where
+        )
     return lat / DEG_DIV, lon / DEG_DIV
 
 

@@ -9,7 +9,7 @@ from asn1tools.codecs import uper as _uper
 
 from v2xcloud.codec._schema import compiled
 from v2xcloud.codec.message_set import FRAME_MESSAGES, MessageSet
-from v2xcloud.codec.result import RejectReason
+from v2xcloud.model import DropReason
 
 _ROOT_ORDER = list(FRAME_MESSAGES)  # MessageFrame root alternatives, in index order
 
@@ -17,7 +17,7 @@ _ROOT_ORDER = list(FRAME_MESSAGES)  # MessageFrame root alternatives, in index o
 class Reject(Exception):
     """Internal signal: this frame becomes ``Rejected(reason, detail, where)``."""
 
-    def __init__(self, reason: RejectReason, detail: str, where: str | None = None) -> None:
+    def __init__(self, reason: DropReason, detail: str, where: str | None = None) -> None:
         super().__init__(detail)
         self.reason, self.detail, self.where = reason, detail, where
 
@@ -39,25 +39,25 @@ def decode_type(message_set: MessageSet, type_name: str, data: bytes, where: str
         value = compiled_type._type.decode(decoder)
     except Exception as exc:  # asn1tools raises DecodeError, but also IndexError/ValueError
         location, text = split_error(exc)
-        raise Reject(RejectReason.MALFORMED, f"{type_name}: {text}", location or where) from exc
+        raise Reject(DropReason.MALFORMED, f"{type_name}: {text}", location or where) from exc
     used_bits = decoder.number_of_read_bits()
     used_bytes = (used_bits + 7) // 8
     if used_bytes < len(data):
         raise Reject(
-            RejectReason.TRAILING_BYTES,
+            DropReason.TRAILING_BYTES,
             f"{type_name} ends at byte {used_bytes} of {len(data)}",
             f"byte {used_bytes}",
         )
     if used_bits % 8 and data[-1] & (0xFF >> (used_bits % 8)):
         # UPER pads the last octet with zeros; anything else is not a frame we could re-create
         raise Reject(
-            RejectReason.MALFORMED, f"{type_name}: non-zero padding bits", f"byte {used_bytes - 1}"
+            DropReason.MALFORMED, f"{type_name}: non-zero padding bits", f"byte {used_bytes - 1}"
         )
     try:
         compiled_type.check_constraints(value)
     except Exception as exc:
         location, text = split_error(exc)
-        raise Reject(RejectReason.CONSTRAINT, f"{type_name}: {text}", location or where) from exc
+        raise Reject(DropReason.CONSTRAINT, f"{type_name}: {text}", location or where) from exc
     return value
 
 

@@ -22,13 +22,13 @@ from typing import Any
 
 from v2xcloud.codec._schema import compiled
 from v2xcloud.codec._uper import Reject, decode_type, peek_alternative, split_error
-from v2xcloud.codec._version_check import check_plausible, explain_version
 from v2xcloud.codec.json_form import JsonForm
 from v2xcloud.codec.message_set import DAY2_MESSAGES, FRAME_MESSAGES, MessageSet
-from v2xcloud.codec.plausibility import DeploymentArea, missing_position
-from v2xcloud.codec.result import Decoded, Rejected, RejectReason
+from v2xcloud.codec.plausibility import DeploymentArea, check_frame, explain_version
+from v2xcloud.codec.result import Decoded, Rejected
 from v2xcloud.errors import EncodeError
 from v2xcloud.failures import FailureLog
+from v2xcloud.model import DropReason
 
 __all__ = [
     "FAST_PATH_FAILURES",
@@ -112,7 +112,7 @@ def _decode_value(data: bytes, message_set: MessageSet) -> Any:
         FAST_PATH_FAILURES.record(f"codec:fast_decode:{alternative}", fast_error)
     if value[0] is None:  # asn1tools: an extension alternative this set does not know
         raise Reject(
-            RejectReason.UNKNOWN_MESSAGE,
+            DropReason.UNKNOWN_MESSAGE,
             f"MessageFrame alternative is an extension unknown to {message_set.value}",
             "$",
         )
@@ -125,7 +125,7 @@ def _decode_day2(ext: dict[str, Any], message_set: MessageSet) -> dict[str, Any]
     mid = ext["messageId"]
     if mid not in DAY2_MESSAGES:
         raise Reject(
-            RejectReason.UNKNOWN_MESSAGE,
+            DropReason.UNKNOWN_MESSAGE,
             f"Day-2 messageId {mid} is not defined in {message_set.value}",
             "$.msgFrameExt.messageId",
         )
@@ -147,33 +147,31 @@ def decode(
     received_at_ms: int = 0,
     area: DeploymentArea | None = None,
     check_version: bool = True,
-    require_position: bool = True,
-) -> Decoded | Rejected:
-    """Decode one UPER MessageFrame. Never raises for bad bytes: returns ``Rejected``.
+    wire_only: bool = False,
+) -> Decoded[Any] | Rejected:
+    """Decode one UPER MessageFrame and judge it. Never raises for bad bytes: returns ``Rejected``.
 
+    Every validity and plausibility rule (``codec.plausibility``) runs here, once: a
+    ``Decoded`` is valid by construction and its ``to_model()`` cannot fail.
     ``received_at_ms`` (UTC ms) resolves bare secMark/moy times in the SI model; ``area``
-    switches on the strict plausibility check of MAP and RSI reference points;
+    switches on the strict deployment-area check of MAP and RSI reference points;
     ``check_version=False`` turns off the wrong-version heuristic used when no area is set
     (for data known to be on ``message_set``, e.g. generated test frames);
-    ``require_position=False`` keeps frames whose sender/reference position is marked
-    unavailable (valid on the wire, so the lossless JSON path keeps them; their
-    ``to_model()`` raises ``DecodeError`` with reason ``no_position``). By default they are
-    rejected as ``no_position``, so an SI-model consumer never meets one.
+    ``wire_only=True`` (the lossless JSON path) keeps every frame valid on the wire: the
+    model rules (``no_position``, ``implausible``) are not judged, so its ``to_model()`` may
+    raise ``DecodeError`` and it must never be ingested. By default such frames are
+    rejected, so an SI-model consumer never meets one.
     """
     data = bytes(data)
     if not data:
-        return Rejected(raw=data, reason=RejectReason.EMPTY, detail="no bytes")
+        return Rejected(raw=data, reason=DropReason.EMPTY, detail="no bytes")
     try:
         value = _decode_value(data, message_set)
-        if require_position and (where := missing_position(*value)) is not None:
-            detail = f"{_message_type(value)}: position marked unavailable; the SI model needs one"
-            raise Reject(RejectReason.NO_POSITION, detail, where)
-        check_plausible(value, message_set, data, area, check_version)
     except Reject as exc:
         if check_version:
             exc = explain_version(exc, data, message_set)
         return Rejected(raw=data, reason=exc.reason, detail=exc.detail, where=exc.where)
-    return Decoded(
+    decoded: Decoded[Any] = Decoded(
         message_set=message_set,
         message_type=_message_type(value),
         value=value,
@@ -181,6 +179,8 @@ def decode(
         reference_ms=received_at_ms,
         area=area,
     )
+    rejected = check_frame(decoded, check_version=check_version, wire_only=wire_only)
+    return decoded if rejected is None else rejected
 
 
 def frame_to_json(value: Any, *, message_set: MessageSet) -> dict[str, Any]:

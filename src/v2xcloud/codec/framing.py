@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import msgspec
 
 from v2xcloud.errors import FramingError
+from v2xcloud.model import DropReason
 
 __all__ = ["CaptureFrame", "iter_capture_lines", "iter_hex_lines", "parse_capture_record"]
 
@@ -67,7 +68,7 @@ def parse_capture_record(record: bytes) -> list[CaptureFrame]:
     if len(record) < _PREFIX + 3:
         raise FramingError(
             "capture",
-            "framing",
+            DropReason.FRAMING,
             f"record of {len(record)} bytes is shorter than its prefix",
             where="byte 0",
         )
@@ -79,7 +80,7 @@ def parse_capture_record(record: bytes) -> list[CaptureFrame]:
         declared = int.from_bytes(body[:2], "little")
         raise FramingError(
             "capture",
-            "framing",
+            DropReason.FRAMING,
             f"length field says {declared} bytes but {len(body) - 2} follow, and the record is not a valid batch",
             where="byte 16",
         )
@@ -91,7 +92,7 @@ def _hex(text: str, line_no: int) -> bytes:
         return bytes.fromhex(text)
     except ValueError:
         raise FramingError(
-            "hex", "framing", f"line {line_no} is not hex text", where=f"line {line_no}"
+            "hex", DropReason.FRAMING, f"line {line_no} is not hex text", where=f"line {line_no}"
         ) from None
 
 

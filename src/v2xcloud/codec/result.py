@@ -1,38 +1,31 @@
-"""What decoding a frame gives: ``Decoded`` (with lazy JSON and SI model) or ``Rejected``."""
+"""What decoding a frame gives: ``Decoded[M]`` (valid, with lazy JSON and SI model) or ``Rejected``."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
 from v2xcloud.codec.message_set import MessageSet
+from v2xcloud.model import DropReason
 
 if TYPE_CHECKING:
     from v2xcloud.codec.plausibility import DeploymentArea
 
-__all__ = ["Decoded", "RejectReason", "Rejected"]
+__all__ = ["Decoded", "Rejected"]
 
-
-class RejectReason(StrEnum):
-    """Why a frame was rejected; callers count dead letters per reason."""
-
-    EMPTY = "empty"  # no bytes at all
-    FRAMING = "framing"  # hex text, capture prefix or record length wrong
-    MALFORMED = "malformed"  # the bits do not parse as a MessageFrame (truncated, bad index)
-    CONSTRAINT = "constraint"  # parses, but a value is outside the schema's range or size
-    TRAILING_BYTES = "trailing_bytes"  # whole bytes left over after the MessageFrame
-    UNKNOWN_MESSAGE = "unknown_message"  # Day-2 messageId this message set does not define
-    IMPLAUSIBLE = "implausible"  # decodes, but the content is impossible (wrong version?)
-    NO_POSITION = "no_position"  # the sender's/reference position is marked unavailable
+M = TypeVar("M", covariant=True)
 
 
 class Rejected(msgspec.Struct, frozen=True, kw_only=True):
-    """A frame that could not be decoded: the raw bytes, the reason, where and a sentence."""
+    """A frame that could not be used: the raw bytes, the ``DropReason``, where and a sentence.
+
+    Every stage of the codec (framing, UPER, constraints, version check, plausibility) names
+    its refusal with one member of ``model.DropReason``; counters key on ``reason.value``.
+    """
 
     raw: bytes
-    reason: RejectReason
+    reason: DropReason
     detail: str
     where: str | None = None
     message_type: str = "MessageFrame"
@@ -48,13 +41,18 @@ class Rejected(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
-class Decoded:
-    """A decoded MessageFrame.
+class Decoded(Generic[M]):
+    """A decoded MessageFrame that passed the one validity stage (``codec.plausibility``).
 
-    ``message_type`` is the short name (``"BSM"``, ``"MAP"``, ..., Day-2 ``"PSM"``, ``"SSM"``,
-    ...); ``value`` the asn1tools native value with the Day-2 open type already decoded;
-    ``json`` the lossless CSAE JSON (computed on first use); ``to_model()`` the SI model.
+    ``M`` is the SI model type (``Decoded[Bsm]`` from ``bsm.Decoder``; ``Decoded[Any]`` from
+    the generic ``decode``). ``message_type`` is the short name (``"BSM"``, ``"MAP"``, ...,
+    Day-2 ``"PSM"``, ``"SSM"``, ...); ``value`` the asn1tools native value with the Day-2 open
+    type already decoded; ``json`` the lossless CSAE JSON (computed on first use);
+    ``to_model()`` the SI model (built on first use, or already built by the validity stage).
     ``reference_ms`` is the UTC ms against which a bare secMark/moy is resolved.
+
+    A ``Decoded`` from ``decode`` (unless ``wire_only=True``) is valid by construction: its
+    ``to_model()`` cannot fail and the model passes ``check_model``.
     """
 
     __slots__ = (
@@ -77,6 +75,7 @@ class Decoded:
         raw: bytes,
         reference_ms: int,
         area: DeploymentArea | None = None,
+        model: Any = None,
     ) -> None:
         self.message_set = message_set
         self.message_type = message_type
@@ -85,7 +84,7 @@ class Decoded:
         self.reference_ms = reference_ms
         self.area = area
         self._json: Any = None
-        self._model: Any = None
+        self._model: Any = model
 
     @property
     def json(self) -> dict[str, Any]:
@@ -97,19 +96,19 @@ class Decoded:
         result: dict[str, Any] = self._json
         return result
 
-    def to_model(self) -> Any:
+    def to_model(self) -> M:
         """The SI domain model (``Bsm``, ``Rsm``, ``Spat``, ``MapData``, ``Rsi``, Day-2 types).
 
-        Raises ``DecodeError`` with reason ``no_position`` when a nested absolute position (a
-        path crumb, lane point or RSM object given as ``position-LatLon``) is marked
-        unavailable: the model has no place for it; likewise for the sender/reference position
-        when decoded with ``require_position=False``. Count it like a ``Rejected`` frame.
+        Never raises for a frame ``decode`` accepted (the validity stage has checked every
+        position the model needs). Only a frame kept with ``wire_only=True`` (the
+        lossless-JSON path) can raise ``DecodeError`` with reason ``no_position`` here.
         """
         if self._model is None:
             from v2xcloud.codec.model_convert import to_model
 
             self._model = to_model(self)
-        return self._model
+        model: M = self._model
+        return model
 
     def __repr__(self) -> str:
         return f"Decoded({self.message_set.value}, {self.message_type}, {len(self.raw)} bytes)"

@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as _dt
 
 from v2xcloud.errors import EncodeError, Gb32960Error
+from v2xcloud.model import DropReason
 
 # Collection times are Beijing time on the wire (UTC+8); the model wants UTC ms.
 _BEIJING = _dt.timezone(_dt.timedelta(hours=8))
 
 
-def fail(reason: str, detail: str, offset: int) -> Gb32960Error:
-    """A ``Gb32960Error`` with the reason tag and ``where="byte N"``."""
+def fail(reason: DropReason, detail: str, offset: int) -> Gb32960Error:
+    """A ``Gb32960Error`` with its ``DropReason`` and ``where="byte N"``."""
     return Gb32960Error("GB32960", reason, detail, where=f"byte {offset}")
 
 
@@ -47,7 +48,7 @@ class Reader:
     def take(self, n: int, what: str) -> bytes:
         if n > self.end - self.pos:
             raise fail(
-                "truncated",
+                DropReason.TRUNCATED,
                 f"{what} needs {n} bytes, {self.end - self.pos} left",
                 self.offset,
             )
@@ -57,7 +58,7 @@ class Reader:
 
     def u8(self, what: str) -> int:
         if self.pos >= self.end:
-            raise fail("truncated", f"{what} needs 1 byte, 0 left", self.offset)
+            raise fail(DropReason.TRUNCATED, f"{what} needs 1 byte, 0 left", self.offset)
         value = self.data[self.pos]
         self.pos += 1
         return value
@@ -119,7 +120,7 @@ def read_time_ms(r: Reader, what: str = "time") -> int:
     try:
         t = _dt.datetime(2000 + b[0], b[1], b[2], b[3], b[4], b[5], tzinfo=_BEIJING)
     except ValueError as exc:
-        raise fail("bad_time", f"{what} {b.hex()} is not a date: {exc}", at) from exc
+        raise fail(DropReason.BAD_TIME, f"{what} {b.hex()} is not a date: {exc}", at) from exc
     return int(t.timestamp()) * 1000
 
 

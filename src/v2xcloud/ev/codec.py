@@ -20,6 +20,7 @@ from v2xcloud.ev import commands
 from v2xcloud.ev._wire import fail
 from v2xcloud.ev.frame import Frame, Response, decode_frame, encode_frame
 from v2xcloud.ev.realtime import decode_report, encode_report
+from v2xcloud.model import DropReason
 from v2xcloud.model.ev import EvReport
 
 __all__ = ["Message", "decode", "decode_frame_body", "encode", "to_json_dict"]
@@ -49,12 +50,14 @@ _RESPONSES = {int(r) for r in Response}
 def _check_codes(frame: Frame) -> None:
     if frame.command not in _COMMANDS[frame.layout]:
         raise fail(
-            "bad_command",
+            DropReason.BAD_COMMAND,
             f"command 0x{frame.command:02x} is not defined in the {frame.layout} layout",
             2,
         )
     if frame.response not in _RESPONSES:
-        raise fail("bad_response", f"response flag 0x{frame.response:02x} is not defined", 3)
+        raise fail(
+            DropReason.BAD_RESPONSE, f"response flag 0x{frame.response:02x} is not defined", 3
+        )
 
 
 def decode_frame_body(frame: Frame) -> Message:

@@ -19,6 +19,7 @@ import msgspec
 
 from v2xcloud.ev._wire import Reader, fail, put, read_time_ms, time_bytes
 from v2xcloud.ev.units_2025 import read_signature
+from v2xcloud.model import DropReason
 from v2xcloud.model.ev import EvSignature
 
 __all__ = [
@@ -102,7 +103,7 @@ def _ascii(r: Reader, n: int, what: str) -> str:
     try:
         return raw.decode("ascii").rstrip("\x00 ")
     except UnicodeDecodeError as exc:
-        raise fail("bad_text", f"{what} {raw.hex()} is not ASCII", at) from exc
+        raise fail(DropReason.BAD_TEXT, f"{what} {raw.hex()} is not ASCII", at) from exc
 
 
 def _login(r: Reader, layout: int) -> VehicleLogin:
@@ -153,11 +154,15 @@ def read_body(command: int, response: int, data: bytes, *, layout: int, base: in
         )
     else:
         raise fail(
-            "bad_command", f"command 0x{command:02x} is not defined in the {layout} layout", 2
+            DropReason.BAD_COMMAND,
+            f"command 0x{command:02x} is not defined in the {layout} layout",
+            2,
         )
     if r.remaining():
         raise fail(
-            "length_mismatch", f"{r.remaining()} bytes left after command 0x{command:02x}", r.offset
+            DropReason.LENGTH_MISMATCH,
+            f"{r.remaining()} bytes left after command 0x{command:02x}",
+            r.offset,
         )
     return body
 

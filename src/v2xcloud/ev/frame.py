@@ -24,6 +24,7 @@ from operator import xor
 import msgspec
 
 from v2xcloud.ev._wire import fail
+from v2xcloud.model import DropReason
 
 __all__ = [
     "HEADER_LEN",
@@ -120,16 +121,16 @@ def _layout(data: bytes) -> int:
         return 2016
     if data[:2] == START_2025:
         return 2025
-    raise fail("bad_start", f"frame starts with {data[:2].hex()}, not 2323 or 2424", 0)
+    raise fail(DropReason.BAD_START, f"frame starts with {data[:2].hex()}, not 2323 or 2424", 0)
 
 
 def _vin(raw: bytes) -> str:
     try:
         vin = raw.decode("ascii")
     except UnicodeDecodeError as exc:
-        raise fail("bad_vin", f"VIN {raw.hex()} is not ASCII", 4) from exc
+        raise fail(DropReason.BAD_VIN, f"VIN {raw.hex()} is not ASCII", 4) from exc
     if not vin.replace("\x00", "").isprintable():  # NUL padding is tolerated, other controls not
-        raise fail("bad_vin", f"VIN {vin!r} has control characters", 4)
+        raise fail(DropReason.BAD_VIN, f"VIN {vin!r} has control characters", 4)
     return vin
 
 
@@ -140,12 +141,18 @@ def decode_frame(data: bytes, *, lenient: bool = False) -> Frame:
     7
     """
     if len(data) < HEADER_LEN + 1:
-        raise fail("truncated", f"{len(data)} bytes is shorter than a frame (25)", len(data))
+        raise fail(
+            DropReason.TRUNCATED, f"{len(data)} bytes is shorter than a frame (25)", len(data)
+        )
     layout = _layout(data)
     length = int.from_bytes(data[22:24], "big")
     if len(data) != HEADER_LEN + length + 1:
         where = min(len(data), HEADER_LEN + length + 1)
-        reason = "truncated" if len(data) < HEADER_LEN + length + 1 else "length_mismatch"
+        reason = (
+            DropReason.TRUNCATED
+            if len(data) < HEADER_LEN + length + 1
+            else DropReason.LENGTH_MISMATCH
+        )
         raise fail(
             reason,
             f"length field {length} needs {HEADER_LEN + length + 1} bytes, frame has {len(data)}",
@@ -155,7 +162,9 @@ def decode_frame(data: bytes, *, lenient: bool = False) -> Frame:
     is_ok = expected == data[-1]
     if not is_ok and not lenient:
         raise fail(
-            "bcc_mismatch", f"BCC {data[-1]:02x} but the bytes XOR to {expected:02x}", len(data) - 1
+            DropReason.BCC_MISMATCH,
+            f"BCC {data[-1]:02x} but the bytes XOR to {expected:02x}",
+            len(data) - 1,
         )
     return Frame(
         layout=layout,

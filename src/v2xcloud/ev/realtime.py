@@ -28,6 +28,7 @@ from v2xcloud.ev.units_2025 import (
     write_signature,
     write_table_unit,
 )
+from v2xcloud.model import DropReason
 from v2xcloud.model.ev import EvRawUnit, EvReport
 
 __all__ = ["decode_report", "encode_report"]
@@ -101,14 +102,18 @@ def _decode(
         if name is not None:
             key = _FIELD.get(name, name)
             if key in parts:
-                raise fail("bad_unit", f"unit 0x{unit_id:02x} ({name}) appears twice", base + at)
+                raise fail(
+                    DropReason.BAD_UNIT, f"unit 0x{unit_id:02x} ({name}) appears twice", base + at
+                )
             parts[key] = _read_known(name, r, layout)
         elif layout == 2025 and unit_id in TABLE_LAYOUTS:
             tables.append(read_table_unit(r, unit_id))
         elif layout == 2025 and unit_id == SIGNATURE_START:
             parts["signature"] = read_signature(r)
             if r.remaining():
-                raise fail("bad_unit", f"{r.remaining()} bytes after the signature", r.offset)
+                raise fail(
+                    DropReason.BAD_UNIT, f"{r.remaining()} bytes after the signature", r.offset
+                )
         elif 0x80 <= unit_id <= 0xFE and r.remaining() >= 2 and at != tail_at:
             oem_at.append(at)
             raws.append(_read_oem(r, unit_id))

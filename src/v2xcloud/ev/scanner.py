@@ -13,6 +13,7 @@ from __future__ import annotations
 from v2xcloud.errors import Gb32960Error
 from v2xcloud.ev._wire import fail
 from v2xcloud.ev.frame import HEADER_LEN, MAX_DATA_LEN, bcc
+from v2xcloud.model import DropReason
 
 __all__ = ["FrameScanner"]
 
@@ -84,7 +85,11 @@ class FrameScanner:
         buf = self._buf
         length = int.from_bytes(buf[22:24], "big")
         if length > MAX_DATA_LEN:
-            out.append(fail("length_mismatch", f"length field {length} exceeds {MAX_DATA_LEN}", 22))
+            out.append(
+                fail(
+                    DropReason.LENGTH_MISMATCH, f"length field {length} exceeds {MAX_DATA_LEN}", 22
+                )
+            )
             self._drop(2)
             return True
         total = HEADER_LEN + length + 1
@@ -92,7 +97,9 @@ class FrameScanner:
             return False
         frame = bytes(buf[:total])
         if bcc(memoryview(frame)[2:-1]) != frame[-1]:
-            out.append(fail("bcc_mismatch", f"BCC {frame[-1]:02x} does not match", total - 1))
+            out.append(
+                fail(DropReason.BCC_MISMATCH, f"BCC {frame[-1]:02x} does not match", total - 1)
+            )
             self._drop(2)
             return True
         del buf[:total]

@@ -202,7 +202,7 @@ class Gb32960Server:
                     stats["frames"] += 1
                     replies += session.handle(item)
                 else:
-                    stats[f"rejected:{item.reason}"] += 1
+                    stats[f"rejected:{item.reason.value}"] += 1
             if scanner.is_overflowing or session.rejected_streak > self.max_rejected_streak:
                 stats["cut_off"] += 1
                 return

@@ -165,7 +165,7 @@ class PlatformSession:
             msg = decode(frame)
         except Gb32960Error as exc:  # bad input, not a failure: counted per reason
             logger.debug("GB/T 32960 frame rejected: %s", exc)
-            stats[f"rejected:{exc.reason}"] += 1
+            stats[f"rejected:{exc.reason.value}"] += 1
             self.rejected_streak += 1
             return [
                 self._reply(

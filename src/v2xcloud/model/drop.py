@@ -61,6 +61,7 @@ class DropReason(StrEnum):
     BAD_TIME = "bad_time"
     BAD_UNIT = "bad_unit"
     BAD_RESPONSE = "bad_response"
+    BAD_COMMAND = "bad_command"  # a command byte the frame's layout does not define
     BCC_MISMATCH = "bcc_mismatch"
     LENGTH_MISMATCH = "length_mismatch"
     TRUNCATED = "truncated"

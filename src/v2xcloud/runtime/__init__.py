@@ -11,7 +11,7 @@ the dissemination decisions (``Delivery``, events with their RSI) to the deliver
 
 from v2xcloud.runtime.bus import InProcessBus
 from v2xcloud.runtime.clock import Clock, ManualClock, SystemClock
-from v2xcloud.runtime.core import Runtime
+from v2xcloud.runtime.core import DeadLetterSink, Runtime
 from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
 from v2xcloud.runtime.dissemination import Delivery, Disseminator, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents
@@ -32,6 +32,7 @@ __all__ = [
     "CallbackSink",
     "Clock",
     "DeadLetter",
+    "DeadLetterSink",
     "DeadLetters",
     "Delivery",
     "DeliverySink",

@@ -25,28 +25,39 @@ takes the time it is given, so replays and tests run on their own time.
 >>> from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 >>> runtime = Runtime(frame=TEST_FRAME)
 >>> runtime.ingest(bsm_at("a", x_m=0, y_m=0, t_ms=0, speed_mps=10.0), received_at_ms=5, source="obu-a")
+True
+>>> runtime.ingest(bsm_at("b", x_m=0, y_m=9, t_ms=0, speed_mps=160.0), received_at_ms=5, source="obu-b")
+False
 >>> runtime.tick(100)
 []
->>> runtime.stats()["messages_in"]
-{'Bsm': 1}
+>>> runtime.stats()["messages_in"], runtime.stats()["dead_letters"]
+({'Bsm': 1}, {'implausible': 1})
+
+Accounting: every input is either accepted (counted in ``messages_in`` per model type) or
+dropped (counted once under its ``DropReason`` in ``dead_letters`` and kept as a
+``model.DeadLetter`` with its raw bytes); never both. Validity is judged once, by the codec's
+stage (``decode`` for frames, ``codec.check_model`` for models that arrive without bytes);
+the scene trusts what passed. Stages before the runtime (gateways, security) hand their drops
+to ``Runtime.dead_letter`` so every drop is counted and stored in one place. New letters go
+to the dead-letter sinks (``add_dead_letter_sink``; the history writer) once per tick.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from v2xcloud.apps import default_apps
-from v2xcloud.codec import Decoded, MessageSet, decode
+from v2xcloud.codec import DeploymentArea, MessageSet, Rejected, check_model, decode
 from v2xcloud.codec.frame import FAST_PATH_FAILURES
-from v2xcloud.errors import DecodeError, SceneError
+from v2xcloud.errors import SceneError
 from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import Advisory, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, RoadEvent
 from v2xcloud.runtime.clock import Clock, SystemClock
-from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
+from v2xcloud.runtime.dead_letters import DeadLetters
 from v2xcloud.runtime.delivery import DeliveryStage, sink_name
 from v2xcloud.runtime.dissemination import Delivery, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents, default_detectors
@@ -56,7 +67,10 @@ from v2xcloud.runtime.sources import ListSource, TimedFrame
 from v2xcloud.runtime.stats import RuntimeStats
 from v2xcloud.twin import Scene, SceneMessage, SceneView
 
-__all__ = ["Runtime"]
+__all__ = ["DeadLetterSink", "Runtime"]
+
+#: takes the dead letters of one tick (a non-empty batch, oldest first); must not block
+DeadLetterSink = Callable[[Sequence[DeadLetter]], None]
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +85,10 @@ class Runtime:
     passed to ``Scene`` (e.g. ``stale_after_ms``); ``message_set`` is the default for
     ``ingest_frame`` and the one the platform's RSI are encoded in; ``clock`` the platform's
     time (default the wall clock; tests pass a ``ManualClock``); ``failures`` where isolated
-    failures are counted and logged (default: a new ``FailureLog``). Nothing here blocks or
-    does I/O; sinks are called synchronously at the end of each tick.
+    failures are counted and logged (default: a new ``FailureLog``); ``area`` the deployment
+    area the validity stage holds MAP and RSI to (``codec.DeploymentArea``; ``None``: the
+    wrong-version heuristic instead). Nothing here blocks or does I/O; sinks are called
+    synchronously at the end of each tick.
     """
 
     def __init__(
@@ -91,9 +107,11 @@ class Runtime:
         refresh_ms: int = 1000,
         clock: Clock | None = None,
         failures: FailureLog | None = None,
+        area: DeploymentArea | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.failures = failures if failures is not None else FailureLog(logger=logger)
+        self.area = area
         self.scene = Scene(frame, **(scene_options or {}))
         self.host = AppHost(
             list(apps) if apps is not None else default_apps(), failures=self.failures
@@ -114,6 +132,7 @@ class Runtime:
         )
         self.message_set = message_set
         self.dead_letters = DeadLetters(capacity=dead_letter_capacity)
+        self.dead_letter_sinks: list[DeadLetterSink] = []
         self._stats = RuntimeStats()
         self._active: dict[tuple[str, str, str | None], Advisory] = {}
         self.view: SceneView | None = None
@@ -126,18 +145,29 @@ class Runtime:
         """Send every later tick's deliveries to ``sink`` too."""
         self.delivery.sinks.append(sink)
 
-    def ingest(self, message: SceneMessage, *, received_at_ms: int, source: str) -> None:
-        """Hand one decoded model message to the scene (applied at the next tick).
+    def add_dead_letter_sink(self, sink: DeadLetterSink) -> None:
+        """Hand every later tick's new dead letters to ``sink`` too (e.g.
+        ``HistoryWriter.submit_dead_letters``), once per tick, before the advisory sinks."""
+        self.dead_letter_sinks.append(sink)
 
-        A message the scene cannot hold is dead-lettered (reason ``unsupported_message``), a
-        self-report with an impossible position, speed or heading too (``implausible``).
+    def ingest(
+        self, message: SceneMessage, *, received_at_ms: int, source: str, raw: bytes = b""
+    ) -> bool:
+        """Judge one model message that arrived without passing ``decode`` and hand it to the
+        scene (applied at the next tick); returns whether it was accepted.
+
+        ``raw`` is what the message was made from, when there was something (a gateway's
+        vendor JSON): a dropped message keeps it in its dead letter. The message runs the
+        codec's validity rules (``codec.check_model``): an impossible position, speed,
+        heading or elevation is dropped as ``implausible``; a type the scene does not hold
+        as ``unsupported_message``. A dropped message is counted once under its reason and
+        never in ``messages_in``.
         """
-        name = type(message).__name__
-        self._stats.messages_in[name] += 1
-        try:
-            self.scene.ingest(message, received_at_ms=received_at_ms, source=source)
-        except SceneError as exc:
-            self._dead_letter(b"", source, received_at_ms, exc.reason, str(exc), None)
+        rejected = check_model(message, raw=raw, area=self.area)
+        if rejected is not None:
+            self._reject(rejected, source, received_at_ms)
+            return False
+        return self._accept(message, received_at_ms, source, raw)
 
     def ingest_frame(
         self,
@@ -147,46 +177,71 @@ class Runtime:
         received_at_ms: int,
         message_set: MessageSet | None = None,
     ) -> bool:
-        """Decode a UPER MessageFrame and ingest it; returns False if it was dead-lettered.
+        """Decode a UPER MessageFrame (the one validity stage runs inside ``decode``) and hand
+        its model to the scene; returns whether it was accepted.
 
-        Rejected frames are counted per ``RejectReason`` and kept in ``dead_letters``.
+        A rejected frame is counted once under its ``DropReason`` and kept in
+        ``dead_letters`` with its raw bytes; an accepted one is counted in ``messages_in``.
         """
         result = decode(
-            raw, message_set=message_set or self.message_set, received_at_ms=received_at_ms
+            raw,
+            message_set=message_set or self.message_set,
+            received_at_ms=received_at_ms,
+            area=self.area,
         )
-        if not isinstance(result, Decoded):
-            self._stats.messages_in["rejected"] += 1
-            reason, detail, where = result.reason.value, result.detail, result.where
-            self._dead_letter(bytes(raw), source, received_at_ms, reason, detail, where)
+        if isinstance(result, Rejected):
+            self._reject(result, source, received_at_ms)
             return False
+        return self._accept(result.to_model(), received_at_ms, source, result.raw)
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Count and keep one input an upstream stage (a gateway, the security stage) dropped.
+
+        Counted under ``letter.reason`` in ``stats()["dead_letters"]``, kept among the recent
+        letters and handed to the dead-letter sinks (the history) at the next tick. Keep the
+        raw bytes as received in ``letter.raw``.
+        """
+        self.dead_letters.add(letter)
+
+    def _accept(self, message: Any, received_at_ms: int, source: str, raw: bytes) -> bool:
         try:
-            model = result.to_model()
-        except DecodeError as exc:  # e.g. a nested absolute position marked unavailable
-            self._stats.messages_in["rejected"] += 1
-            self._dead_letter(bytes(raw), source, received_at_ms, exc.reason, exc.detail, exc.where)
+            self.scene.ingest(message, received_at_ms=received_at_ms, source=source)
+        except SceneError as exc:
+            self.dead_letter(
+                DeadLetter(
+                    raw=bytes(raw),
+                    source=source,
+                    received_at_ms=received_at_ms,
+                    reason=exc.reason,
+                    detail=str(exc),
+                    where="$",
+                )
+            )
             return False
-        self.ingest(model, received_at_ms=received_at_ms, source=source)
+        self._stats.messages_in[type(message).__name__] += 1
         return True
 
-    def _dead_letter(
-        self,
-        raw: bytes,
-        source: str,
-        received_at_ms: int,
-        reason: str,
-        detail: str,
-        where: str | None,
-    ) -> None:
-        self.dead_letters.add(
+    def _reject(self, rejected: Rejected, source: str, received_at_ms: int) -> None:
+        self.dead_letter(
             DeadLetter(
-                raw=raw,
+                raw=bytes(rejected.raw),
                 source=source,
                 received_at_ms=received_at_ms,
-                reason=reason,
-                detail=detail,
-                where=where,
+                reason=rejected.reason,
+                detail=rejected.detail,
+                where=rejected.where,
             )
         )
+
+    def _send_dead_letters(self) -> None:
+        letters = self.dead_letters.take_new()  # drained every tick, even without a sink
+        if letters:
+            for sink in self.dead_letter_sinks:
+                try:
+                    sink(letters)
+                except Exception as exc:  # a broken history must not stop the tick
+                    name = getattr(sink, "__qualname__", None) or sink_name(sink)
+                    self.failures.record(f"dead_letter_sink:{name}", exc, logger=logger)
 
     def tick(self, now_ms: int) -> list[Advisory]:
         """Apply what arrived, run the applications and (when due) the event detectors, send
@@ -206,6 +261,7 @@ class Runtime:
             self.events.active(now_ms, origin="received"),
             now_ms,
         )
+        self._send_dead_letters()
         for sink in self.sinks:
             try:
                 sink.emit(advisories, now_ms=now_ms)
@@ -285,6 +341,7 @@ class Runtime:
         out["scene"] = self.scene.stats.as_dict()
         out["participants"] = len(self.scene)
         out["dead_letters"] = dict(self.dead_letters.counts)
+        out["dead_letters_unsent_dropped"] = self.dead_letters.unsent_dropped
         out["source_clock_offsets_ms"] = self.scene.clocks.sources()
         return out
 

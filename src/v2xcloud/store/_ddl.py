@@ -28,7 +28,9 @@ def create_statements(*, blob: str, double: str, postgis: bool) -> list[str]:
             source TEXT NOT NULL, lat_deg {double}, lon_deg {double}, doc TEXT NOT NULL{geom})""",
         f"""CREATE TABLE IF NOT EXISTS dead_letters (
             received_ms BIGINT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
-            detail TEXT NOT NULL, raw {blob} NOT NULL)""",
+            detail TEXT NOT NULL, raw {blob} NOT NULL, location TEXT)""",
+        # a history created before dead letters kept where in the input they failed
+        "ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS location TEXT",
         """CREATE TABLE IF NOT EXISTS ev_reports (
             received_ms BIGINT NOT NULL, vin TEXT NOT NULL, payload TEXT NOT NULL)""",
     ]
@@ -43,6 +45,7 @@ def create_statements(*, blob: str, double: str, postgis: bool) -> list[str]:
             "CREATE INDEX IF NOT EXISTS road_events_ts ON road_events (recorded_ms)",
             "CREATE INDEX IF NOT EXISTS road_events_geom ON road_events USING gist (geom)",
             "CREATE INDEX IF NOT EXISTS dead_letters_ts ON dead_letters (received_ms)",
+            "CREATE INDEX IF NOT EXISTS dead_letters_reason_ts ON dead_letters (reason, received_ms)",
             "CREATE INDEX IF NOT EXISTS ev_reports_vin_ts ON ev_reports (vin, received_ms)",
         ]
     return statements

@@ -9,12 +9,14 @@ import msgspec
 
 from v2xcloud.model import (
     Advisory,
+    DeadLetter,
+    DropReason,
     ParticipantKind,
     ParticipantSource,
     ParticipantState,
     RoadEvent,
 )
-from v2xcloud.store.records import DeadLetter, EvReportRecord
+from v2xcloud.store.records import EvReportRecord
 
 PARTICIPANT_COLUMNS = (
     "timestamp_ms",
@@ -41,7 +43,7 @@ ADVISORY_COLUMNS = (
     "doc",
 )
 EVENT_COLUMNS = ("recorded_ms", "event_id", "event_type", "source", "lat_deg", "lon_deg", "doc")
-DEAD_LETTER_COLUMNS = ("received_ms", "reason", "source", "detail", "raw")
+DEAD_LETTER_COLUMNS = ("received_ms", "reason", "source", "detail", "raw", "location")
 EV_REPORT_COLUMNS = ("received_ms", "vin", "payload")
 
 _encoder = msgspec.json.Encoder()
@@ -116,7 +118,21 @@ def event_rows(events: Sequence[RoadEvent], recorded_ms: int) -> list[tuple[Any,
 
 
 def dead_letter_rows(letters: Sequence[DeadLetter]) -> list[tuple[Any, ...]]:
-    return [(d.received_ms, d.reason, d.source, d.detail, d.raw) for d in letters]
+    return [
+        (d.received_at_ms, d.reason.value, d.source, d.detail, bytes(d.raw), d.where)
+        for d in letters
+    ]
+
+
+def dead_letter_from_row(row: Sequence[Any]) -> DeadLetter:
+    return DeadLetter(
+        received_at_ms=int(row[0]),
+        reason=DropReason(row[1]),
+        source=row[2],
+        detail=row[3],
+        raw=bytes(row[4]),
+        where=row[5],
+    )
 
 
 def ev_report_rows(reports: Sequence[EvReportRecord]) -> list[tuple[Any, ...]]:

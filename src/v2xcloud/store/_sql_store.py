@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from v2xcloud.errors import StoreError
-from v2xcloud.model import Advisory, ParticipantState, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
 from v2xcloud.store import _rows
 from v2xcloud.store.base import TABLES, Retention
-from v2xcloud.store.records import BBox, DeadLetter, EvReportRecord, TrackPoint
+from v2xcloud.store.records import BBox, EvReportRecord, TrackPoint
 
 _TIME_COLUMN = {
     "participant_states": "timestamp_ms",
@@ -154,10 +154,36 @@ class SqlHistoryStore(ABC):
         params.append(limit)
         return [_rows.decode_doc(r[0], RoadEvent) for r in self._select(sql, params)]
 
-    def dead_letter_counts(self, *, start_ms: int, end_ms: int) -> dict[str, int]:
+    def dead_letters(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        reason: str | None = None,
+        source: str | None = None,
+        limit: int = 1000,
+    ) -> list[DeadLetter]:
+        columns = ", ".join(_rows.DEAD_LETTER_COLUMNS)
+        sql = f"SELECT {columns} FROM dead_letters WHERE received_ms BETWEEN %s AND %s"
+        params: list[Any] = [start_ms, end_ms]
+        if reason is not None:
+            sql += " AND reason = %s"
+            params.append(reason)
+        if source is not None:
+            sql += " AND source = %s"
+            params.append(source)
+        sql += " ORDER BY received_ms DESC LIMIT %s"
+        params.append(limit)
+        return [_rows.dead_letter_from_row(r) for r in self._select(sql, params)]
+
+    def dead_letter_counts(
+        self, *, start_ms: int, end_ms: int, by: str = "reason"
+    ) -> dict[str, int]:
+        if by not in ("reason", "source"):
+            raise StoreError(f"dead letters are counted by 'reason' or 'source', not {by!r}")
         sql = (
-            "SELECT reason, count(*) FROM dead_letters WHERE received_ms BETWEEN %s AND %s "
-            "GROUP BY reason ORDER BY reason"
+            f"SELECT {by}, count(*) FROM dead_letters WHERE received_ms BETWEEN %s AND %s "
+            f"GROUP BY {by} ORDER BY {by}"
         )
         return {r[0]: int(r[1]) for r in self._select(sql, [start_ms, end_ms])}
 

@@ -7,8 +7,8 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from v2xcloud.model import Advisory, ParticipantState, RoadEvent
-from v2xcloud.store.records import BBox, DeadLetter, EvReportRecord, TrackPoint
+from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
+from v2xcloud.store.records import BBox, EvReportRecord, TrackPoint
 
 __all__ = ["TABLES", "HistoryStore", "Retention"]
 
@@ -54,7 +54,7 @@ class HistoryStore(Protocol):
         ...
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
-        """Append dead letters; returns the number of rows written."""
+        """Append dead letters (raw bytes kept as BLOB/bytea); returns the rows written."""
         ...
 
     def write_ev_reports(self, reports: Sequence[EvReportRecord]) -> int:
@@ -89,8 +89,24 @@ class HistoryStore(Protocol):
         """Road events recorded in ``[start_ms, end_ms]``, newest first."""
         ...
 
-    def dead_letter_counts(self, *, start_ms: int, end_ms: int) -> dict[str, int]:
-        """Number of dead letters per reason received in ``[start_ms, end_ms]``."""
+    def dead_letters(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        reason: str | None = None,
+        source: str | None = None,
+        limit: int = 1000,
+    ) -> list[DeadLetter]:
+        """Dead letters received in ``[start_ms, end_ms]``, newest first, optionally of one
+        reason (``DropReason`` value) and/or one source."""
+        ...
+
+    def dead_letter_counts(
+        self, *, start_ms: int, end_ms: int, by: str = "reason"
+    ) -> dict[str, int]:
+        """Number of dead letters received in ``[start_ms, end_ms]`` per ``by``: ``"reason"``
+        or ``"source"``; raises ``StoreError`` for anything else."""
         ...
 
     def ev_reports(

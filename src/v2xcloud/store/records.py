@@ -1,8 +1,8 @@
-"""What the history store keeps besides the model's own types: dead letters, EV reports, queries.
+"""What the history store keeps besides the model's own types: EV report records, queries.
 
-Participant states, advisories and road events are stored as the model's own types
-(``ParticipantState``, ``Advisory``, ``RoadEvent``). Dead letters and EV reports have no model
-type shared by all producers, so the store defines the small records it accepts for them.
+Participant states, advisories, road events and dead letters are stored as the model's own
+types (``ParticipantState``, ``Advisory``, ``RoadEvent``, ``DeadLetter``). EV reports have no
+model type shared by all producers, so the store defines the small record it accepts for them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["BBox", "DeadLetter", "EvReportRecord", "TrackPoint"]
+__all__ = ["BBox", "EvReportRecord", "TrackPoint"]
 
 
 class BBox(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,16 +28,6 @@ class BBox(msgspec.Struct, frozen=True, kw_only=True):
             self.min_lat_deg <= lat_deg <= self.max_lat_deg
             and self.min_lon_deg <= lon_deg <= self.max_lon_deg
         )
-
-
-class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
-    """A frame the platform could not use: ``reason`` tag, ``source`` (gateway/device), raw bytes."""
-
-    received_ms: int
-    reason: str
-    source: str
-    raw: bytes = b""
-    detail: str = ""
 
 
 class EvReportRecord(msgspec.Struct, frozen=True, kw_only=True):

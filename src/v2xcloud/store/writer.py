@@ -19,9 +19,9 @@ from typing import Any
 import msgspec
 
 from v2xcloud.errors import StoreError
-from v2xcloud.model import Advisory, ParticipantState, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
 from v2xcloud.store.base import HistoryStore
-from v2xcloud.store.records import DeadLetter, EvReportRecord
+from v2xcloud.store.records import EvReportRecord
 
 __all__ = ["HistoryWriter", "WriterStats"]
 
@@ -117,7 +117,7 @@ class HistoryWriter:
         self._enqueue("road_events", [(recorded_ms, e) for e in events])
 
     def submit_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        """Queue dead letters."""
+        """Queue dead letters (a ``Runtime.add_dead_letter_sink`` sink: never blocks)."""
         self._enqueue("dead_letters", letters)
 
     def submit_ev_reports(self, reports: Sequence[EvReportRecord]) -> None:

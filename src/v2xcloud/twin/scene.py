@@ -75,19 +75,6 @@ DEFAULT_LENGTH_M = np.array([4.5, 4.5, 1.8, 0.5, 0.0])
 DEFAULT_WIDTH_M = np.array([1.8, 1.8, 0.6, 0.5, 0.0])
 
 
-def _implausible(state: ParticipantState) -> str | None:
-    """Why a report cannot be placed or moved, or ``None`` when it can."""
-    if not (-90.0 <= state.lat_deg <= 90.0 and -180.0 <= state.lon_deg <= 180.0):
-        return f"position ({state.lat_deg}, {state.lon_deg}) is not a WGS-84 position"
-    speed = state.speed_mps
-    if speed is not None and not 0.0 <= speed <= 150.0:
-        return f"speed {speed} m/s is outside 0..150 m/s"
-    heading = state.heading_deg
-    if heading is not None and not -360.0 <= heading <= 720.0:
-        return f"heading {heading} deg is not an angle"
-    return None
-
-
 def _zero_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """NaN → 0 (``np.nan_to_num`` costs ~10x more on small arrays)."""
     return np.where(np.isnan(values), 0.0, values)
@@ -103,7 +90,6 @@ class SceneStats:
         self.cross_checked = 0  # perception reports of a participant with a fresh self-report
         self.expired = 0  # participants dropped for staleness
         self.fused = 0  # roadside objects without a BSM id fused into a self-reporter by gating
-        self.rejected = 0  # reports with an impossible position, speed or heading (not applied)
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""
@@ -185,9 +171,9 @@ class Scene:
 
         ``source`` names the sender's clock domain (an RSU, an OBU, or a gateway whose senders
         share GNSS time); RSM clocks are tracked per ``source`` and RSU id. Raises
-        ``SceneError`` for a message type the scene does not hold, or a self-report whose
-        position, speed or heading is impossible (NaN included); an RSM drops only its
-        impossible objects (counted in ``stats.rejected``).
+        ``SceneError`` (reason ``unsupported_message``) for a message type the scene does not
+        hold. The scene trusts its input: positions, speeds and headings were judged once,
+        before ingestion, by the codec's validity stage (``codec.check_model``).
         """
         if isinstance(message, Bsm):
             return self._queue_self(message.participant, received_at_ms, source)
@@ -209,18 +195,6 @@ class Scene:
         return 0
 
     def _queue_self(self, state: ParticipantState, received_at_ms: int, source: str) -> int:
-        speed, heading = state.speed_mps, state.heading_deg
-        if not (  # the plausible case inline (called per report); _implausible says why not
-            -90.0 <= state.lat_deg <= 90.0
-            and -180.0 <= state.lon_deg <= 180.0
-            and (speed is None or 0.0 <= speed <= 150.0)
-            and (heading is None or -360.0 <= heading <= 720.0)
-        ):
-            self.stats.rejected += 1
-            raise SceneError(
-                f"participant {state.id!r} from {source!r}: {_implausible(state)}",
-                reason="implausible",
-            )
         t = self.clocks.to_platform(
             source, frame_ms=state.timestamp_ms, received_at_ms=received_at_ms
         )
@@ -235,8 +209,7 @@ class Scene:
         return 1
 
     def _queue_rsm(self, rsm: Rsm, received_at_ms: int, source: str) -> int:
-        good = [p for p in rsm.participants if not _implausible(p)]
-        self.stats.rejected += len(rsm.participants) - len(good)  # one bad object, not the frame
+        good = rsm.participants
         if not good:
             return 0
         frame_ms = max(p.timestamp_ms for p in good)

@@ -28,7 +28,7 @@ from v2xcloud.replay.recording import Recording
 from v2xcloud.replay.tracks import rsm_frames
 from v2xcloud.runtime import Runtime, TickApp
 from v2xcloud.runtime.dissemination import Delivery
-from v2xcloud.runtime.rsi_out import PLATFORM_RSU_ID
+from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 
 __all__ = ["PLATFORM_RSU_ID", "ReplaySummary", "run_replay"]
 

@@ -16,6 +16,7 @@ from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
 from v2xcloud.runtime.dissemination import Delivery, Disseminator, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents
 from v2xcloud.runtime.host import AppHost, TickApp
+from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 from v2xcloud.runtime.sinks import (
     AdvisorySink,
     CallbackSink,
@@ -27,6 +28,7 @@ from v2xcloud.runtime.sources import ListSource, TimedFrame, TimedMessage
 from v2xcloud.runtime.stats import Percentiles, RuntimeStats
 
 __all__ = [
+    "PLATFORM_RSU_ID",
     "AdvisorySink",
     "AppHost",
     "CallbackSink",

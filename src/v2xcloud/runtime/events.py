@@ -28,14 +28,12 @@ from v2xcloud.apps.events.book import EventIds
 from v2xcloud.errors import ConfigError
 from v2xcloud.failures import FailureLog
 from v2xcloud.model import RoadEvent, Rsi
+from v2xcloud.runtime.identity import detector_announcer, from_platform
 from v2xcloud.twin import SceneView
 
-__all__ = ["PLATFORM_RSU_PREFIX", "EventDetector", "LiveEvents", "default_detectors", "event_key"]
+__all__ = ["EventDetector", "LiveEvents", "default_detectors", "event_key"]
 
 logger = logging.getLogger(__name__)
-
-#: RSU id prefix of the RSI the platform feeds its own detected events back with
-PLATFORM_RSU_PREFIX = "platform:"
 
 
 @runtime_checkable
@@ -107,12 +105,13 @@ class LiveEvents:
         """Take the received events from ``view`` and, when due, run the detectors.
 
         Returns the RSIs to feed back into the scene with this round's active detected events,
-        one per kind (``platform:<kind>``, as event ids are only unique per detector).
+        one per kind (``identity.detector_announcer(kind)``, as event ids are only unique per
+        detector).
         """
         self.received = {
             event_key(a.event, a.rsu_id): a.event
             for a in view.events
-            if not a.rsu_id.startswith(PLATFORM_RSU_PREFIX)
+            if not from_platform(a.rsu_id)
         }
         for key, event in list(self.detected.items()):
             if event.end_ms is not None and event.end_ms <= now_ms:
@@ -134,7 +133,7 @@ class LiveEvents:
                 out.append(
                     Rsi(
                         msg_count=0,
-                        rsu_id=f"{PLATFORM_RSU_PREFIX}{detector.kind}",
+                        rsu_id=detector_announcer(detector.kind),
                         ref_lat_deg=float(view.frame.origin_lat_deg),
                         ref_lon_deg=float(view.frame.origin_lon_deg),
                         timestamp_ms=now_ms,

@@ -16,12 +16,11 @@ from v2xcloud.codec.model_convert import encode_model
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import RoadEvent, Rsi
 from v2xcloud.runtime.dissemination import Delivery
+from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 
-__all__ = ["MAX_EVENTS_PER_RSI", "PLATFORM_RSU_ID", "encode_rsi", "rsi_messages", "with_rsi"]
+__all__ = ["MAX_EVENTS_PER_RSI", "encode_rsi", "rsi_messages", "with_rsi"]
 
 MAX_EVENTS_PER_RSI = 8
-#: RSU id the platform's own RSI carries (the bytes of "v2xcloud", 16 hex digits)
-PLATFORM_RSU_ID = b"v2xcloud".hex()
 
 
 def rsi_messages(

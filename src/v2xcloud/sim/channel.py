@@ -14,12 +14,15 @@ import numpy as np
 
 from v2xcloud.errors import ConfigError
 
-__all__ = ["Channel", "ChannelStats", "Delivery"]
+__all__ = ["Arrival", "Channel", "ChannelStats"]
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """A frame that arrives at the platform at ``arrive_ms`` (it was sent at ``sent_ms``)."""
+class Arrival:
+    """A frame that arrives at the platform at ``arrive_ms`` (it was sent at ``sent_ms``).
+
+    Uplink, device to platform; not ``runtime.Delivery`` (the platform's decision to send an
+    advisory or event down to participants and RSUs)."""
 
     arrive_ms: int
     sent_ms: int
@@ -61,7 +64,7 @@ class Channel:
         self.jitter_ms = jitter_ms
         self.loss = loss
         self._rng = np.random.default_rng(seed)
-        self._queue: list[tuple[int, int, Delivery]] = []
+        self._queue: list[tuple[int, int, Arrival]] = []
         self._order = itertools.count()
         self.stats = ChannelStats()
 
@@ -78,12 +81,12 @@ class Channel:
         if self.jitter_ms:
             delay += self._rng.uniform(-self.jitter_ms, self.jitter_ms)
         arrive = sent_ms + max(0, round(delay))
-        item = Delivery(
+        item = Arrival(
             arrive_ms=arrive, sent_ms=sent_ms, raw=raw, sender=sender, kind=kind, about=about
         )
         heapq.heappush(self._queue, (arrive, next(self._order), item))
 
-    def deliver_until(self, now_ms: int) -> list[Delivery]:
+    def deliver_until(self, now_ms: int) -> list[Arrival]:
         """All frames that have arrived by ``now_ms``, in arrival order."""
         out = []
         while self._queue and self._queue[0][0] <= now_ms:

@@ -18,7 +18,7 @@ from v2xcloud.errors import EncodeError, SimulationError
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.sim.bridge import SumoBridge
-from v2xcloud.sim.channel import Channel, Delivery
+from v2xcloud.sim.channel import Arrival, Channel
 from v2xcloud.sim.episodes import Episode, read_collisions, ssm_episodes
 from v2xcloud.sim.harness import HarnessTruth
 from v2xcloud.sim.identities import IdentityMap
@@ -223,11 +223,11 @@ class _Chain:
                 node = msg.nodes[0].id.id
                 self._send(msg, sent_ms=now_ms, sender=f"rsu-{node}", kind="MAP", about=())
 
-    def _deliver(self, d: Delivery) -> None:
+    def _deliver(self, d: Arrival) -> None:
         self.platform.ingest_frame(d.raw, received_at_ms=d.arrive_ms, source=d.sender)
         self._count(d)
 
-    def _count(self, d: Delivery) -> None:
+    def _count(self, d: Arrival) -> None:
         for sumo_id in d.about:
             self.last_sent[sumo_id] = max(self.last_sent.get(sumo_id, 0), d.sent_ms)
         self.result.frames[d.kind] = self.result.frames.get(d.kind, 0) + 1

@@ -38,7 +38,7 @@ import msgspec
 
 from v2xcloud.errors import SimulationError
 from v2xcloud.gateways.base import Gateway, InboundFrame, IngressQueue
-from v2xcloud.sim.channel import Delivery
+from v2xcloud.sim.channel import Arrival
 from v2xcloud.sim.devices import (
     Device,
     DeviceDirectory,
@@ -204,7 +204,7 @@ class MqttLink:
             await self.gateway.start()
         await self.devices.start()
 
-    def carry(self, deliveries: Sequence[Delivery], now_ms: int) -> list[Delivery]:
+    def carry(self, deliveries: Sequence[Arrival], now_ms: int) -> list[Arrival]:
         """Publish the step's deliveries as their devices, wait for the gateway to receive them
         all, ingest them in delivery order at their simulated arrival times; returns the
         deliveries that went through (all of them, or ``SimulationError``)."""

@@ -135,6 +135,19 @@ def test_side_wings_are_independent_but_sim_may_drive_the_gateways() -> None:
     assert pairs - independent == {frozenset(("sim", "gateways"))}
 
 
+def test_every_apps_module_is_a_helper_or_an_individual_app() -> None:
+    by_id = {c.get("id"): c for c in _contracts()}
+    helpers = {_short(m) for m in by_id["apps-helpers"]["source_modules"]}
+    apps = {_short(m) for m in by_id["apps-independent"]["modules"]}
+    assert {_short(m) for m in by_id["apps-helpers"]["forbidden_modules"]} == apps
+    on_disk = {
+        f"apps.{p.stem}" for p in (PACKAGE_DIR / "apps").glob("*.py") if p.stem != "__init__"
+    } | {
+        f"apps.{p.name}" for p in (PACKAGE_DIR / "apps").iterdir() if (p / "__init__.py").is_file()
+    }
+    assert not helpers & apps and helpers | apps == on_disk
+
+
 def test_layerless_modules_import_no_package() -> None:
     modules = {p.stem for p in PACKAGE_DIR.glob("*.py") if p.stem not in ("__init__", "__main__")}
     (layerless,) = [c for c in _contracts() if c.get("id") == "layerless"]
@@ -229,6 +242,9 @@ def test_lint_imports_passes_on_the_package_as_it_is(tmp_path: Path) -> None:
         # a side wing reaching into another
         ("ev/_injected.py", "from ..sim import scenario\n", ["Side wings", "ev may import"]),
         ("gateways/_injected.py", "from ..ev import server\n", ["Gateways independent"]),
+        # a shared app helper importing an individual app, and one app importing another
+        ("apps/_signals.py", "from .rlvw import RlvwConfig\n", ["Apps' shared helpers"]),
+        ("apps/tjw.py", "from .hlw import HlwConfig\n", ["Individual apps"]),
         # a layerless module importing a layer
         ("bounded.py", "from .model import Bsm\n", ["Layerless"]),
     ],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from _roadside_scene import FRAME, junction_map, spat, vehicle, view_of
 
-from v2xcloud.apps.rlvw import RedLightViolationWarning, red_at_arrival, stopping_distance_m
+from v2xcloud.apps._signals import red_at_arrival
+from v2xcloud.apps.rlvw import RedLightViolationWarning, stopping_distance_m
 from v2xcloud.model import AdvisoryLevel, LightState, ParticipantState
 from v2xcloud.twin.junction import PhaseTiming
 from v2xcloud.twin.testing import state_at

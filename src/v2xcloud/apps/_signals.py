@@ -2,7 +2,7 @@
 
 A vehicle is *held* when it is MAP-matched (in its direction) to an ingress lane of a
 signalised junction, has not yet reached the stop line, every movement of its lane that may
-not turn on red shows red when it arrives (``rlvw.red_at_arrival`` at ``to_stop / speed``),
+not turn on red shows red when it arrives (``red_at_arrival`` at ``to_stop / speed``),
 and it can still stop there: the deceleration it needs (``v² / 2d``) is at most
 ``stop_decel_mps2`` or it is already braking that hard. A vehicle that cannot stop any more
 (a red-light runner) stays a conflict party, as does everyone without MAP, SPAT or lane match.
@@ -32,15 +32,17 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps.rlvw import red_at_arrival
+from v2xcloud.model import LightState
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 
 __all__ = [
+    "MIN_BRAKING_MPS2",
     "MapWait",
     "RedRunners",
     "held_by_signal",
     "lane_timings",
+    "red_at_arrival",
     "runs_red",
     "signal_separated",
 ]
@@ -51,6 +53,25 @@ NEAR_LINE_M = 5.0  # a vehicle this close to its stop line that leaves the lane 
 RUNNER_MEMORY_MS = 4000  # how long a vehicle that left its lane on red counts as a runner
 MIN_RUNNER_SPEED_MPS = 1.0  # a vehicle slower than this past the line is no runner
 MAP_WAIT_MS = 5000  # longest wait for the MAP of a junction whose SPAT has arrived
+_ASSUMED_YELLOW_S = 3.0  # when a yellow's end is not announced
+
+
+def red_at_arrival(timing: PhaseTiming, arrival_s: float) -> bool:
+    """Whether the phase shows red ``arrival_s`` seconds from now (unknown ends: it holds)."""
+    light, rem = timing.light, timing.remaining_s
+    if light.is_red:
+        return rem is None or arrival_s < rem or (timing.next_light or light).is_red
+    if light is LightState.YELLOW:
+        return arrival_s > (_ASSUMED_YELLOW_S if rem is None else rem)
+    if light.is_green and rem is not None and arrival_s > rem:
+        if timing.next_light is not None and timing.next_light.is_red:
+            return True
+        if timing.next_light is LightState.YELLOW:
+            yellow_end = (
+                timing.next_end_s if timing.next_end_s is not None else rem + _ASSUMED_YELLOW_S
+            )
+            return arrival_s > yellow_end
+    return False
 
 
 def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:

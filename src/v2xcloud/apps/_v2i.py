@@ -23,6 +23,7 @@ from v2xcloud.twin.junction import Junction, junctions_of
 from v2xcloud.twin.relevance import concerned
 
 __all__ = [
+    "CONGESTION_KINDS",
     "OnApproach",
     "RoadApp",
     "RoadHit",
@@ -32,6 +33,9 @@ __all__ = [
     "road_events",
     "road_signs",
 ]
+
+#: road-event kinds that are traffic jams: TJW warns of them, HLW leaves them to TJW
+CONGESTION_KINDS = frozenset({"congestion", "queue", "slow_traffic"})
 
 
 def is_vehicle(view: SceneView) -> npt.NDArray[np.bool_]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._v2i import RoadApp, RoadHit, approaching, road_events
+from v2xcloud.apps._v2i import CONGESTION_KINDS, RoadApp, RoadHit, approaching, road_events
 from v2xcloud.apps.base import AppConfig
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
 
-__all__ = ["CONGESTION_KINDS", "HazardousLocationWarning", "HlwConfig"]
-
-CONGESTION_KINDS = frozenset({"congestion", "queue", "slow_traffic"})
+__all__ = ["HazardousLocationWarning", "HlwConfig"]
 
 
 class HlwConfig(AppConfig, frozen=True, kw_only=True):

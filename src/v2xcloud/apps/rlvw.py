@@ -13,38 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from v2xcloud.apps._signals import MIN_BRAKING_MPS2, red_at_arrival
 from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
 from v2xcloud.apps.base import AppConfig
-from v2xcloud.model import AdvisoryLevel, LightState
+from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
-from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
+from v2xcloud.twin.junction import TURN_ON_RED, junctions_of
 
-__all__ = ["RedLightViolationWarning", "RlvwConfig", "red_at_arrival", "stopping_distance_m"]
-
-_ASSUMED_YELLOW_S = 3.0  # when a yellow's end is not announced
+__all__ = ["RedLightViolationWarning", "RlvwConfig", "stopping_distance_m"]
 
 
 def stopping_distance_m(speed_mps: float, *, decel_mps2: float, reaction_s: float) -> float:
     """Distance to stop from ``speed_mps``: reaction travel plus braking at ``decel_mps2``."""
     return speed_mps * reaction_s + speed_mps * speed_mps / (2.0 * decel_mps2)
-
-
-def red_at_arrival(timing: PhaseTiming, arrival_s: float) -> bool:
-    """Whether the phase shows red ``arrival_s`` seconds from now (unknown ends: it holds)."""
-    light, rem = timing.light, timing.remaining_s
-    if light.is_red:
-        return rem is None or arrival_s < rem or (timing.next_light or light).is_red
-    if light is LightState.YELLOW:
-        return arrival_s > (_ASSUMED_YELLOW_S if rem is None else rem)
-    if light.is_green and rem is not None and arrival_s > rem:
-        if timing.next_light is not None and timing.next_light.is_red:
-            return True
-        if timing.next_light is LightState.YELLOW:
-            yellow_end = (
-                timing.next_end_s if timing.next_end_s is not None else rem + _ASSUMED_YELLOW_S
-            )
-            return arrival_s > yellow_end
-    return False
 
 
 class RlvwConfig(AppConfig, frozen=True, kw_only=True):
@@ -60,7 +41,7 @@ class RlvwConfig(AppConfig, frozen=True, kw_only=True):
     comfortable_decel_mps2: float = 3.0
     max_decel_mps2: float = 6.0
     reaction_s: float = 0.7
-    min_braking_mps2: float = 0.5
+    min_braking_mps2: float = MIN_BRAKING_MPS2
     red_decel_mps2: float = 4.5
     range_m: float = 150.0
     min_speed_mps: float = 2.0

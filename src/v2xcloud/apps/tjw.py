@@ -8,9 +8,15 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._v2i import RoadApp, RoadHit, approaching, is_vehicle, road_events
+from v2xcloud.apps._v2i import (
+    CONGESTION_KINDS,
+    RoadApp,
+    RoadHit,
+    approaching,
+    is_vehicle,
+    road_events,
+)
 from v2xcloud.apps.base import AppConfig
-from v2xcloud.apps.hlw import CONGESTION_KINDS
 from v2xcloud.geo.grid import SpatialGrid
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView

@@ -1,4 +1,4 @@
-"""Shared fixtures: where the third-party reference data lives.
+"""Shared fixtures: where the third-party reference data lives; memory under a flood.
 
 Outside CI a test that needs ``../shared/reference`` skips with the reason when it is absent.
 In CI (environment ``CI`` set to anything but ``""``/``0``/``false``, as ``.ci/run`` does) such a
@@ -8,7 +8,10 @@ skip is turned into a failure, so the reference-data tests can never be skipped 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,43 @@ def pytest_runtest_makereport(
             f"reference-data test skipped in CI ({reason}); CI must run it: put the reference "
             f"data at {REFERENCE_DIR}"
         )
+
+
+_FLOOD_MAIN = """
+import gc, os
+
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+fill(0, FIRST)
+gc.collect()
+after_first = _rss_bytes()
+fill(FIRST, TOTAL)
+gc.collect()
+print(after_first, _rss_bytes() - after_first)
+"""
+
+
+@pytest.fixture(scope="session")
+def flood_rss() -> Callable[[str, int, int], tuple[int, int]]:
+    """Memory under a flood, measured in a fresh interpreter (no tracing overhead).
+
+    ``flood_rss(code, first, total)`` runs ``code``, which must define ``fill(lo, hi)`` feeding
+    ids ``lo..hi-1`` to the table under test, as ``fill(0, first)`` then ``fill(first, total)``;
+    returns (resident bytes after the first part, growth in bytes over the rest). A bounded
+    table stays flat: the rest adds (almost) nothing however many ids it brings.
+    """
+
+    def run(code: str, first: int, total: int) -> tuple[int, int]:
+        script = textwrap.dedent(code) + _FLOOD_MAIN.replace("FIRST", str(first)).replace(
+            "TOTAL", str(total)
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        base, grown = map(int, out.stdout.split()[-2:])
+        return base, grown
+
+    return run

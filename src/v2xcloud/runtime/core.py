@@ -331,8 +331,9 @@ class Runtime:
 
     def stats(self) -> dict[str, Any]:
         """Messages in, advisories out, tick CPU ms and latency ms percentiles, scene counters,
-        dead letters per reason, live road events and deliveries, and isolated failures per
-        boundary (``errors``, with the latest of each in ``last_errors``)."""
+        dead letters per reason, live road events and deliveries, isolated failures per
+        boundary (``errors``, with the latest of each in ``last_errors``) and the entries the
+        size-limited per-id tables evicted (``evicted``)."""
         out = self._stats.as_dict()
         out["errors"] = {**FAST_PATH_FAILURES.counts(), **self.failures.counts()}
         out["last_errors"] = {**FAST_PATH_FAILURES.last(), **self.failures.last()}
@@ -343,6 +344,7 @@ class Runtime:
         out["dead_letters"] = dict(self.dead_letters.counts)
         out["dead_letters_unsent_dropped"] = self.dead_letters.unsent_dropped
         out["source_clock_offsets_ms"] = self.scene.clocks.sources()
+        out["evicted"] = self.scene.evicted()
         return out
 
     def replay(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from v2xcloud.bounded import LruTable
+
 __all__ = ["SourceClocks"]
 
 
@@ -18,7 +20,9 @@ class SourceClocks:
     """Sliding-window minimum of (arrival − frame time) per source.
 
     ``window_ms`` bounds how long an old sample can hold the minimum, so a source whose clock
-    is stepped (or whose path gets slower) is re-estimated within that window.
+    is stepped (or whose path gets slower) is re-estimated within that window. At most
+    ``max_sources`` sources are tracked: past that the one heard from least recently is
+    forgotten (counted in :attr:`evicted`) and starts afresh if it comes back.
 
     >>> clocks = SourceClocks(window_ms=10_000)
     >>> clocks.to_platform("rsu-1", frame_ms=1_000, received_at_ms=6_040)
@@ -29,15 +33,28 @@ class SourceClocks:
     5020
     """
 
-    def __init__(self, *, window_ms: int = 30_000) -> None:
+    def __init__(self, *, window_ms: int = 30_000, max_sources: int = 10_000) -> None:
         self.window_ms = window_ms
-        self._windows: dict[str, deque[tuple[int, int]]] = {}
+        self._windows: LruTable[str, deque[tuple[int, int]]] = LruTable(
+            limit=max_sources, name="per-source clock offsets"
+        )
+
+    @property
+    def evicted(self) -> int:
+        """Sources forgotten because more than ``max_sources`` were tracked."""
+        return self._windows.evicted
+
+    def __len__(self) -> int:
+        return len(self._windows)
 
     def to_platform(self, source: str, *, frame_ms: int, received_at_ms: int) -> int:
         """Record one sample and return the frame's time on the platform clock (UTC ms)."""
-        window = self._windows.get(source)
+        windows = self._windows
+        window = windows.get(source)
         if window is None:
-            window = self._windows[source] = deque()
+            window = windows[source] = deque()
+        else:
+            windows.move_to_end(source)  # heard from: the most recent source now
         sample = received_at_ms - frame_ms
         # monotonic deque: the front is always the window's minimum
         while window and window[-1][1] >= sample:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from v2xcloud.bounded import LruTable
 from v2xcloud.model import (
     IntersectionView,
     MapData,
@@ -37,15 +38,37 @@ class Places:
     """Mutable store of intersections and road events; the scene exposes read-only copies.
 
     Events and signs expire at their ``end_ms`` or, without one, ``ttl_ms`` after they were
-    last announced (RSUs repeat active events).
+    last announced (RSUs repeat active events). Each table is also limited in size
+    (``max_intersections`` nodes, ``max_events`` events and as many signs): past it the entry
+    announced least recently is dropped and counted (:meth:`evicted`), so a sender inventing
+    node or event ids cannot grow the scene without bound.
     """
 
-    def __init__(self, *, ttl_ms: int = 60_000) -> None:
+    def __init__(
+        self, *, ttl_ms: int = 60_000, max_intersections: int = 2_048, max_events: int = 10_000
+    ) -> None:
         self.ttl_ms = ttl_ms
-        self.intersections: dict[NodeId, IntersectionView] = {}
-        self.maps: dict[NodeId, MapData] = {}
-        self.events: dict[tuple[str, int], ActiveEvent] = {}
-        self.signs: dict[tuple[str, int], ActiveSign] = {}
+        self.intersections: LruTable[NodeId, IntersectionView] = LruTable(
+            limit=max_intersections, name="scene intersections (MAP/SPAT node ids)"
+        )
+        self.maps: LruTable[NodeId, MapData] = LruTable(
+            limit=max_intersections, name="scene MAPs (node ids)"
+        )
+        self.events: LruTable[tuple[str, int], ActiveEvent] = LruTable(
+            limit=max_events, name="scene road events (RSU, event id)"
+        )
+        self.signs: LruTable[tuple[str, int], ActiveSign] = LruTable(
+            limit=max_events, name="scene road signs (RSU, sign id)"
+        )
+
+    def evicted(self) -> dict[str, int]:
+        """Entries dropped for the size limits, per table."""
+        return {
+            "intersections": self.intersections.evicted,
+            "maps": self.maps.evicted,
+            "events": self.events.evicted,
+            "signs": self.signs.evicted,
+        }
 
     def add_map(self, map_data: MapData, positions: dict[NodeId, tuple[float, float]]) -> None:
         """Add or replace the nodes of a MAP; ``positions`` are their local (x, y) in metres."""
@@ -76,16 +99,14 @@ class Places:
 
     def expire(self, now_ms: int) -> None:
         """Drop events and signs that ended or were not repeated within ``ttl_ms``."""
-        self.events = {
-            k: v
-            for k, v in self.events.items()
-            if not self._ended(v.event.end_ms, v.received_ms, now_ms)
-        }
-        self.signs = {
-            k: v
-            for k, v in self.signs.items()
-            if not self._ended(v.sign.end_ms, v.received_ms, now_ms)
-        }
+        for key in [
+            k for k, v in self.events.items() if self._ended(v.event.end_ms, v.received_ms, now_ms)
+        ]:
+            del self.events[key]
+        for key in [
+            k for k, v in self.signs.items() if self._ended(v.sign.end_ms, v.received_ms, now_ms)
+        ]:
+            del self.signs[key]
 
     def _ended(self, end_ms: int | None, received_ms: int, now_ms: int) -> bool:
         if end_ms is not None and end_ms < now_ms:

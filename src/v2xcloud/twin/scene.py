@@ -166,6 +166,11 @@ class Scene:
     def __len__(self) -> int:
         return len(self._row_of)
 
+    def evicted(self) -> dict[str, int]:
+        """Entries of the scene's size-limited tables dropped for their limit, per table
+        (participants are not among them: they expire after ``stale_after_ms``)."""
+        return {"clock_sources": self.clocks.evicted, **self.places.evicted()}
+
     def ingest(self, message: SceneMessage, *, received_at_ms: int, source: str) -> int:
         """Queue one decoded message; returns how many participant reports it carried.
 

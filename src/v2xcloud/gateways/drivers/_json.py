@@ -91,6 +91,11 @@ class Fields:
     ) -> float | None:
         """A finite number (int or float, not a boolean), within [lo, hi] when given; a
         number given as text (``"39.07"``) is read too, as some vendors write them so."""
+        value: Any = self.obj.get(key)
+        kind = type(value)
+        # the common case first, in few operations: a finite int/float (not bool), no range
+        if (kind is float or kind is int) and value - value == 0 and lo is None and hi is None:
+            return value
         value = self._get(key, required)
         if value is None:
             return None
@@ -117,6 +122,9 @@ class Fields:
         self, key: str, *, required: bool = True, lo: int | None = None, hi: int | None = None
     ) -> int | None:
         """An integer (a float with no fraction counts), within [lo, hi] when given."""
+        value: Any = self.obj.get(key)
+        if type(value) is int and (lo is None or lo <= value) and (hi is None or value <= hi):
+            return value  # the common case, without the checks below
         value = self.number(key, required=required, lo=lo, hi=hi)
         if value is None:
             return None

@@ -553,3 +553,17 @@ def test_a_failing_driver_is_counted_not_raised(monkeypatch: pytest.MonkeyPatch)
 def test_module_examples_run() -> None:
     failures, tried = doctest.testmod(drivers)
     assert tried > 0 and failures == 0
+
+
+def test_an_impossible_vendor_value_meets_the_one_validity_stage() -> None:
+    """The drivers check shapes and wire ranges; whether a position or speed is possible is
+    judged once, by the codec's validity rules the runtime runs on every model (no copy here)."""
+    payload = radar_frame([radar_target(1, 4, 39.0, 116.0), radar_target(2, 4, 95.0, 116.0)])
+    frame = frame_of(payload, device="radar-1", kind=DeviceKind.RADAR, message_type="TRACK")
+    (rsm,) = parsed(parse(frame, message_set=SET)).models
+    runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=())
+    accepted = runtime.ingest(rsm, received_at_ms=NOW_MS, source="radar-1", raw=frame.payload)
+    assert not accepted
+    (letter,) = runtime.dead_letters.recent()
+    assert letter.reason is DropReason.IMPLAUSIBLE and letter.raw == payload
+    assert "radar-1/2" in letter.detail

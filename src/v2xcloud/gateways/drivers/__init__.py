@@ -7,6 +7,12 @@ tell the path. A driver never raises for a bad payload: it returns ``Dropped`` w
 ``DropReason`` vocabulary, where in the payload (``$.targets[2].latitude``, ``byte 17``) and a
 sentence; ``Dropped.dead_letter(frame)`` keeps the payload as received.
 
+Drivers check what belongs to a payload's format — its structure, types and the wire ranges
+of scaled integers. Whether a position, speed or heading is *possible* is judged once, by the
+codec's validity stage (``codec.plausibility``): inside ``decode`` for the byte shapes and the
+CSAE JSON shape, and by ``Runtime.ingest`` (``codec.check_model``) for models built from
+vendor JSON, which dead-letters an impossible one as ``implausible``.
+
 The device registry's "vendor shape" names a driver (``DRIVERS``); ``"auto"`` (or None) detects
 it from the payload: JSON by its structure, hex text by its characters, else UPER. The gateway's
 ingest path calls::

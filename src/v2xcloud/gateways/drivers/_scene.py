@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from v2xcloud.codec import Decoded, MessageSet, Rejected, decode
 from v2xcloud.codec.plausibility import DeploymentArea
-from v2xcloud.errors import DecodeError
 from v2xcloud.gateways.base import InboundFrame
 from v2xcloud.gateways.drivers.result import Dropped, Parsed
 from v2xcloud.model import Bsm, DropReason, MapData, ParticipantState, Rsi, Rsm, Spat
 from v2xcloud.model.day2 import Psm, Ssm
 
-__all__ = ["check_topic_type", "decode_uper", "drop_reason", "to_scene"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["check_topic_type", "decode_uper", "to_scene"]
 
 # message types a topic or port can name that are single MessageFrame alternatives
 _FRAME_TYPES = frozenset({"BSM", "RSM", "SPAT", "MAP", "RSI"})
@@ -68,18 +64,9 @@ def _ssm_as_rsm(ssm: Ssm) -> Rsm:
     )
 
 
-def drop_reason(tag: str) -> DropReason:
-    """The ``DropReason`` of a codec tag; one the vocabulary lacks is logged as MALFORMED."""
-    try:
-        return DropReason(tag)
-    except ValueError:
-        logger.warning("codec reason %r is not a DropReason; counted as malformed", tag)
-        return DropReason.MALFORMED
-
-
 def _drop_of(rejected: Rejected, shape: str) -> Dropped:
     return Dropped(
-        reason=drop_reason(str(rejected.reason.value)),
+        reason=rejected.reason,
         detail=rejected.detail,
         where=rejected.where,
         shape=shape,
@@ -101,11 +88,5 @@ def decode_uper(
     assert isinstance(result, Decoded)
     if (mismatch := check_topic_type(frame, result.message_type, shape)) is not None:
         return mismatch
-    try:
-        model = result.to_model()
-    except DecodeError as exc:  # a nested absolute position marked unavailable
-        logger.debug("%s from %s: %s", shape, frame.device_id, exc)
-        return Dropped(
-            reason=drop_reason(exc.reason), detail=exc.detail, where=exc.where, shape=shape
-        )
-    return to_scene(model, result.message_type, shape)
+    # decode ran the one validity stage: the model of an accepted frame is complete
+    return to_scene(result.to_model(), result.message_type, shape)

@@ -4,6 +4,7 @@ truncated headers, unknown and registered senders, oversize datagrams, a full qu
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -252,3 +253,31 @@ def test_wrapped_datagrams_reach_the_scene() -> None:
         row = view.row_of(pid)
         assert row is not None, pid
         assert (float(view.x_m[row]), float(view.y_m[row])) == pytest.approx((x, y), abs=0.05)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/udp"), reason="kernel drop counts need Linux")
+def test_datagrams_the_kernel_drops_are_counted() -> None:
+    """A gateway that falls behind (here: the loop busy while 3000 datagrams arrive into a
+    small receive buffer) loses datagrams in the kernel; they are counted, not silent."""
+    queue = IngressQueue(capacity=10_000)
+    letters: list[DeadLetter] = []
+    sent = 3000
+
+    async def main() -> dict[str, int]:
+        gw = UdpGateway(
+            queue, dead_letter=letters.append, ports=[UdpPort(port=0)], recv_buffer_bytes=4096
+        )
+        await gw.start()
+        try:
+            _send(gw.bound[None], *([BSM] * sent))  # the loop cannot read while this runs
+            assert await _until(lambda: gw.stats().get("kernel_drops", 0) > 0, 5)
+            await _until(lambda: len(queue) + gw.stats()["kernel_drops"] >= sent, 5)
+        finally:
+            await gw.stop()
+        return gw.stats()
+
+    stats = asyncio.run(main())
+    assert letters == []
+    assert stats["kernel_drops"] > 0
+    assert len(queue) == stats["frames_in"] == stats["datagrams_in"]
+    assert stats["frames_in"] + stats["kernel_drops"] == sent

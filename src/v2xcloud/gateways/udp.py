@@ -14,7 +14,11 @@ Nothing is dropped silently: an empty or oversize datagram, a wrapper that does 
 (``TRUNCATED``/``FRAMING``/``WRONG_VERSION``/``TRAILING_BYTES`` with ``where="byte N"``),
 signed 1609.2 data (``SIGNED_UNVERIFIED`` until a security stage exists; the whole datagram is
 kept) and a full queue (``QUEUE_FULL``) each go to ``dead_letter`` and are counted in
-``stats()``. Datagram handling never blocks and never waits on the tick loop.
+``stats()``. Datagram handling never blocks and never waits on the tick loop. Datagrams the
+kernel discards before the gateway reads them (its receive buffer full: the gateway fell
+behind) cannot be dead-lettered, but are not silent either: on Linux ``stats()`` reports them
+as ``kernel_drops``, read from ``/proc/net/udp`` for the gateway's sockets; each socket's
+receive buffer is ``recv_buffer_bytes`` (the kernel caps it at ``net.core.rmem_max``).
 
 >>> default_ports(4500)[:2]
 [UdpPort(port=4500, message_type=None, framing='auto'), UdpPort(port=4501, message_type='BSM', framing='auto')]
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -53,6 +59,7 @@ PORT_TYPES: tuple[str, ...] = ("BSM", "MAP", "SPAT", "RSI", "RSM")
 DeviceResolver = Callable[[str], tuple[str, DeviceKind] | None]
 DeadLetterHandler = Callable[[DeadLetter], None]
 _MAX_UDP_PAYLOAD = 65_507
+_PROC_UDP = ("/proc/net/udp", "/proc/net/udp6")
 
 
 class UdpPort(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,7 +118,8 @@ class UdpGateway:
 
     ``dead_letter`` receives every dropped datagram; ``resolve`` maps a sender's IP address
     to its registered device; ``max_datagram_bytes`` bounds what is accepted (larger is
-    ``OVERSIZE``, its first ``max_datagram_bytes`` kept); ``clock`` stamps arrivals.
+    ``OVERSIZE``, its first ``max_datagram_bytes`` kept); ``recv_buffer_bytes`` sizes each
+    socket's kernel receive buffer; ``clock`` stamps arrivals.
     """
 
     name = "udp"
@@ -125,6 +133,7 @@ class UdpGateway:
         host: str = "127.0.0.1",
         resolve: DeviceResolver | None = None,
         max_datagram_bytes: int = 8 * 1024,
+        recv_buffer_bytes: int = 4 * 1024 * 1024,
         clock: Clock | None = None,
     ) -> None:
         for p in ports:
@@ -140,6 +149,7 @@ class UdpGateway:
         self.host = host
         self.ports = list(ports)
         self.max_datagram_bytes = max_datagram_bytes
+        self.recv_buffer_bytes = recv_buffer_bytes
         self.failures = FailureLog(logger=logger)
         self._dead_letter = dead_letter
         self._resolve = resolve
@@ -147,6 +157,7 @@ class UdpGateway:
         self._counts: Counter[str] = Counter()
         self._transports: list[asyncio.DatagramTransport] = []
         self._endpoints: list[_Endpoint] = []
+        self._inodes: set[int] = set()
 
     @property
     def bound(self) -> dict[str | None, int]:
@@ -166,6 +177,7 @@ class UdpGateway:
                     local_addr=(self.host, config.port),
                 )
                 endpoint.port = transport.get_extra_info("sockname")[1]
+                self._inodes.add(self._tune(transport))
                 self._transports.append(transport)
                 self._endpoints.append(endpoint)
         except OSError as exc:
@@ -173,17 +185,52 @@ class UdpGateway:
             raise GatewayError(f"cannot bind UDP {self.host}:{config.port}: {exc}") from exc
         logger.info("UDP gateway listening on %s: %s", self.host, self.bound)
 
+    def _tune(self, transport: asyncio.DatagramTransport) -> int:
+        """Size the socket's receive buffer; its inode, to find its kernel drop count."""
+        sock: socket.socket = transport.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.recv_buffer_bytes)
+        except OSError as exc:  # a platform refusing the size: keep its default, say so
+            logger.warning(
+                "UDP receive buffer of %d bytes refused: %s", self.recv_buffer_bytes, exc
+            )
+        return os.fstat(sock.fileno()).st_ino
+
     async def stop(self) -> None:
-        """Close every port."""
+        """Close every port (the kernel drop count is read once more first)."""
+        if self._inodes:
+            self._counts["kernel_drops"] = self.kernel_drops() or 0
         for transport in self._transports:
             transport.close()
         self._transports.clear()
         self._endpoints.clear()
+        self._inodes.clear()
         await asyncio.sleep(0)  # let the loop run the transports' connection_lost
 
+    def kernel_drops(self) -> int | None:
+        """Datagrams the kernel dropped on this gateway's open sockets (receive buffer full),
+        from ``/proc/net/udp``; None where that table does not exist (not Linux)."""
+        total, seen = 0, False
+        for path in _PROC_UDP:
+            try:
+                with open(path, encoding="ascii") as table:
+                    rows = table.read().splitlines()[1:]
+            except OSError:
+                continue
+            seen = True
+            for row in rows:
+                fields = row.split()
+                if len(fields) >= 13 and int(fields[9]) in self._inodes:
+                    total += int(fields[12])
+        return total if seen else None
+
     def stats(self) -> dict[str, int]:
-        """Datagrams in, frames queued, wrappers stripped, drops per reason, socket errors."""
-        return dict(self._counts)
+        """Datagrams in, frames queued, wrappers stripped, drops per reason, socket errors and
+        (Linux) ``kernel_drops`` — datagrams lost before the gateway could read them."""
+        counts = dict(self._counts)
+        if self._inodes and (drops := self.kernel_drops()) is not None:
+            counts["kernel_drops"] = drops
+        return counts
 
     # -- one datagram ---------------------------------------------------------------------------
 

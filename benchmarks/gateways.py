@@ -1,0 +1,450 @@
+"""Sustained ingest through Mosquitto into the scene: the highest rate with zero loss.
+
+    .venv/bin/python benchmarks/gateways.py [--rates 2000,5000,10000,15000] [--seconds 10]
+                                            [--no-apps] [--profile]
+
+Three processes on this machine: a Mosquitto (``gateways.broker``), a load generator (N
+simulated devices, ``sim.devices``: each connected vehicle an OBU publishing its BSM at 10 Hz
+on ``V2X/OBU/{id}/BSM/UP``, one RSU per 20 devices publishing an RSM of 10 objects at 10 Hz on
+``V2X/RSU/{esn}/RSM/UP``, QoS 1, at most 1,000 MQTT connections, devices beyond that sharing
+them), and this process as the platform: the MQTT gateway (``gateways.mqtt``, persistent
+session, PUBACK after queueing) → ingress queue → payload driver → ``Runtime.ingest``, drained
+every 5 ms, and the runtime ticking every 100 ms with every application (``--no-apps``: none).
+
+Each step offers a rate (devices = rate / 10) for ``--seconds``, then waits for the platform to
+catch up. Loss = frames the broker acknowledged to the devices − frames that reached the
+scene (counted per device). Latencies per frame that reached the scene, in ms:
+``arrival→scene`` from the gateway's receipt (``InboundFrame.received_at_ms``) to
+``Runtime.ingest`` returning, ``device→scene`` from the frame's own timestamp (the device
+stamps every frame as it publishes it) to the same point. A step passes with zero loss, the
+offered rate achieved (≥ 97 %) and p99 arrival→scene ≤ 50 ms; stepping stops at the first
+failure. ``--profile`` prints where the platform process spent its CPU in the last step run
+(cProfile, grouped by package: MQTT client, asyncio, gateway, driver + codec, scene, apps).
+
+To keep the generator light, each device's frame is encoded once and re-stamped per publish:
+its DSecond fields (secMark, 16 bits each, at bit offsets found by encoding the frame at two
+times that differ in every secMark bit) are rewritten, and the result is checked by decoding
+when the template is made. Mosquitto's persistence snapshot is taken every 100,000 changes
+(the launcher's per-change default caps it at a few hundred QoS 1 messages/s).
+Figures are printed, not asserted; the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import multiprocessing
+import pstats
+import time
+from collections import Counter
+from multiprocessing.connection import Connection
+from typing import Any
+
+import msgspec
+
+from v2xcloud.codec import Decoded, MessageSet, decode, encode_model
+from v2xcloud.gateways.base import DeviceKind, InboundFrame, IngressQueue
+from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState, Rsm
+from v2xcloud.sim.via_mqtt import percentile
+from v2xcloud.twin.testing import TEST_FRAME, bsm_at
+
+SET = MessageSet.CSAE2020
+RSU_EVERY = 20  # one RSU among this many devices
+OBJECTS = 10  # objects per RSM
+SLOTS = 10  # the 100 ms period is published in 10 slots of 10 ms
+
+
+# -- frames re-stamped per publish ----------------------------------------------------------
+
+
+class Template:
+    """A UPER frame whose secMark fields can be rewritten to any time (ms)."""
+
+    def __init__(self, encode_at: Any) -> None:
+        base = 3_600_000 * 24 * 20_000  # a whole minute, so secMark = offset
+        a = bytes(encode_at(base + 0x5555))
+        b = bytes(encode_at(base + 0xAAAA))
+        if len(a) != len(b):
+            raise RuntimeError("frame length depends on its time; cannot template it")
+        bits = [
+            i
+            for i in range(len(a) * 8)
+            if (a[i // 8] >> (7 - i % 8)) & 1 != (b[i // 8] >> (7 - i % 8)) & 1
+        ]
+        if not bits or len(bits) % 16:
+            raise RuntimeError(f"{len(bits)} differing bits: not whole 16-bit secMark fields")
+        self.offsets = [bits[k] for k in range(0, len(bits), 16)]
+        for k, off in enumerate(self.offsets):
+            if bits[16 * k : 16 * k + 16] != list(range(off, off + 16)):
+                raise RuntimeError("secMark bits are not contiguous")
+        self.base = bytearray(a)
+        self.size = len(a)
+        for t in (base + 1234, base + 59_999):  # the patched frame decodes to its time
+            got = decode(self.at(t), message_set=SET, received_at_ms=t)
+            if not isinstance(got, Decoded) or _time_of(got.to_model()) != t:
+                raise RuntimeError("a re-stamped frame does not decode to its time")
+
+    def at(self, t_ms: int) -> bytes:
+        """The frame stamped ``t_ms`` (secMark = t_ms mod 60,000)."""
+        sec = t_ms % 60_000
+        out = self.base + b"\0\0\0"  # room for a 4-byte window at the last field
+        for off in self.offsets:
+            value = int.from_bytes(out[off // 8 : off // 8 + 4], "big")
+            shift = 16 - off % 8
+            value = (value & ~(0xFFFF << shift)) | (sec << shift)
+            out[off // 8 : off // 8 + 4] = value.to_bytes(4, "big")
+        return bytes(out[: self.size])
+
+
+def _time_of(model: Any) -> int:
+    if isinstance(model, Rsm):
+        return max(p.timestamp_ms for p in model.participants)
+    return int(model.participant.timestamp_ms)
+
+
+def _bsm_template(k: int) -> Template:
+    x, y = (k % 60) * 50.0 - 1500.0, (k // 60) * 50.0 - 1500.0  # a 50 m grid over 3 km
+    vid = f"5a{k + 1:014x}"
+
+    def at(t: int) -> bytes:
+        bsm = bsm_at(vid, x_m=x, y_m=y, t_ms=t, speed_mps=10.0, heading_deg=90.0)
+        return bytes(encode_model(msgspec.structs.replace(bsm, msg_count=1), message_set=SET))
+
+    return Template(at)
+
+
+def _rsm_template(k: int) -> Template:
+    esn = f"52{k + 1:014x}"
+    cx, cy = (k % 10) * 300.0 - 1500.0, (k // 10) * 300.0 - 1500.0
+
+    def at(t: int) -> bytes:
+        lat, lon = TEST_FRAME.to_wgs84(cx, cy)
+        states = []
+        for i in range(OBJECTS):
+            plat, plon = TEST_FRAME.to_wgs84(cx + 4.0 * i, cy + 3.0 * i + 10.0)
+            states.append(
+                ParticipantState(
+                    id=f"{esn}/{i + 1}",
+                    kind=ParticipantKind.PEDESTRIAN if i % 3 == 0 else ParticipantKind.VEHICLE,
+                    source=ParticipantSource.RSM,
+                    timestamp_ms=t,
+                    lat_deg=float(plat),
+                    lon_deg=float(plon),
+                    speed_mps=1.0 + i,
+                    heading_deg=30.0 * i,
+                    length_m=4.5,
+                    width_m=1.8,
+                )
+            )
+        rsm = Rsm(msg_count=1, rsu_id=esn, ref_lat_deg=float(lat), ref_lon_deg=float(lon),
+                  participants=tuple(states))  # fmt: skip
+        return bytes(encode_model(rsm, message_set=SET))
+
+    return Template(at)
+
+
+# -- the load generator (its own process) ---------------------------------------------------
+
+
+def _generator(url: str, conn: Connection) -> None:
+    asyncio.run(_generate(url, conn))
+
+
+async def _generate(url: str, conn: Connection) -> None:
+    from v2xcloud.sim.devices import Device, MqttDevices
+
+    devices = MqttDevices(url, max_clients=1000, inflight=1000)
+    await devices.start()
+    templates: dict[Device, tuple[str, Template]] = {}
+    loop = asyncio.get_running_loop()
+    while True:
+        cmd = await loop.run_in_executor(None, conn.recv)
+        if cmd[0] == "stop":
+            break
+        _, n_devices, seconds = cmd
+        n_rsu = n_devices // RSU_EVERY
+        wanted = [(Device(DeviceKind.RSU, f"52{k + 1:014x}"), "RSM", k) for k in range(n_rsu)]
+        wanted += [
+            (Device(DeviceKind.OBU, f"5a{k + 1:014x}"), "BSM", k) for k in range(n_devices - n_rsu)
+        ]
+        for dev, mtype, k in wanted:
+            if dev not in templates:
+                templates[dev] = (mtype, _rsm_template(k) if mtype == "RSM" else _bsm_template(k))
+        active = [(dev, *templates[dev]) for dev, _, _ in wanted]
+        await devices.connect(d for d, _, _ in active)
+        slots = [active[s::SLOTS] for s in range(SLOTS)]
+        sent: Counter[str] = Counter()
+        behind = 0
+        pub0, ack0 = devices.published, devices.acked
+        cpu0 = time.process_time()
+        t0 = time.monotonic()
+        slot = 0
+        while time.monotonic() - t0 < seconds:
+            due = t0 + slot * 0.1 / SLOTS
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif wait < -0.1:
+                behind += 1
+            now_ms = int(time.time() * 1000)
+            group = slots[slot % SLOTS]
+            await devices.publish((d, mt, tpl.at(now_ms)) for d, mt, tpl in group)
+            for d, _, _ in group:
+                sent[d.device_id] += 1
+            slot += 1
+        spent = time.monotonic() - t0
+        await devices.flush(60.0)
+        conn.send(
+            {
+                "published": devices.published - pub0,
+                "acked": devices.acked - ack0,
+                "seconds": spent,
+                "cpu_s": time.process_time() - cpu0,
+                "slots_late": behind,
+                "per_device": dict(sent),
+                "clients": devices.stats()["clients"],
+            }
+        )
+    await devices.stop()
+
+
+# -- the platform (this process) --------------------------------------------------------------
+
+
+class Platform:
+    """MQTT gateway → queue → driver → runtime, drained every 5 ms, ticking every 100 ms."""
+
+    def __init__(self, url: str, *, apps: bool) -> None:
+        from v2xcloud.apps import default_apps
+        from v2xcloud.codec import message_set_of
+        from v2xcloud.runtime import Runtime
+
+        self.url = url
+        self.ms = message_set_of("csae2020")
+        self.runtime = Runtime(frame=TEST_FRAME, apps=default_apps() if apps else [],
+                               message_set=self.ms)  # fmt: skip
+        self.queue = IngressQueue(capacity=500_000)
+        self.received: Counter[str] = Counter()
+        self.arrival_ms: list[float] = []
+        self.device_ms: list[float] = []
+        self.drops: Counter[str] = Counter()
+        self.tick_s: list[float] = []
+
+    async def start(self) -> None:
+        from v2xcloud.gateways.mqtt import MqttGateway
+
+        self.gateway = MqttGateway(self.url, self.queue, dead_letter=self._dead,
+                                   client_id="bench-platform")  # fmt: skip
+        await self.gateway.start()
+        self._task = asyncio.create_task(self._loop())
+
+    def _dead(self, letter: Any) -> None:
+        self.drops[str(letter.reason)] += 1
+
+    def reset(self) -> None:
+        """Forget the previous step's figures."""
+        self.received.clear()
+        self.arrival_ms.clear()
+        self.device_ms.clear()
+        self.tick_s.clear()
+
+    async def _loop(self) -> None:
+        from v2xcloud.gateways.drivers import Parsed, parse
+
+        next_tick = time.monotonic()
+        ingest = self.runtime.ingest
+        while True:
+            for frame in self.queue.drain():
+                self._one(frame, parse, Parsed, ingest)
+            if time.monotonic() >= next_tick:
+                t0 = time.perf_counter()
+                self.runtime.tick(int(time.time() * 1000))
+                self.tick_s.append(time.perf_counter() - t0)
+                next_tick += 0.1
+            await asyncio.sleep(0.005)
+
+    def _one(self, frame: InboundFrame, parse: Any, parsed: Any, ingest: Any) -> None:
+        result = parse(frame, message_set=self.ms)
+        if not isinstance(result, parsed):
+            self.drops[str(result.reason)] += 1
+            return
+        for model in result.models:
+            ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
+        now = time.time() * 1000.0
+        self.received[frame.device_id] += 1
+        self.arrival_ms.append(now - frame.received_at_ms)
+        self.device_ms.append(now - _time_of(result.models[0]))
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self.gateway.stop()
+
+
+async def _step(
+    platform: Platform,
+    conn: Connection,
+    rate: int,
+    seconds: float,
+    profile: cProfile.Profile | None,
+) -> dict[str, Any]:
+    platform.reset()
+    cpu0 = time.process_time()
+    loop = asyncio.get_running_loop()
+    n_devices = max(RSU_EVERY, rate // 10)
+    conn.send(("run", n_devices, seconds))
+    if profile is not None:
+        profile.enable()
+    report = await loop.run_in_executor(None, conn.recv)
+    deadline = time.monotonic() + 30.0  # let the platform catch up
+    while sum(platform.received.values()) < report["acked"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    if profile is not None:
+        profile.disable()
+    cpu_s = time.process_time() - cpu0
+    got = sum(platform.received.values())
+    short = sum(1 for dev, n in report["per_device"].items() if platform.received.get(dev, 0) < n)
+    return {
+        "offered": rate,
+        "devices": n_devices,
+        "clients": report["clients"],
+        "achieved": report["published"] / report["seconds"],
+        "published": report["published"],
+        "acked": report["acked"],
+        "received": got,
+        "lost": report["acked"] - got,
+        "devices_short": short,
+        "arr_p50": percentile(platform.arrival_ms, 50),
+        "arr_p99": percentile(platform.arrival_ms, 99),
+        "dev_p50": percentile(platform.device_ms, 50),
+        "dev_p99": percentile(platform.device_ms, 99),
+        "tick_p99_ms": (percentile(platform.tick_s, 99) or 0.0) * 1000.0,
+        "cpu_us": cpu_s / max(1, got) * 1e6,  # platform CPU per frame, ticks included
+        "gen_cpu_us": report["cpu_s"] / max(1, report["published"]) * 1e6,
+        "late": report["slots_late"],
+        "drops": dict(platform.drops),
+    }
+
+
+_GROUPS = (
+    ("paho-mqtt", "/paho/"),
+    ("aiomqtt", "/aiomqtt/"),
+    ("asyncio + selectors", "/asyncio/"),
+    ("gateway (mqtt, queue)", "/v2xcloud/gateways/mqtt"),
+    ("payload drivers", "/v2xcloud/gateways/drivers"),
+    ("codec (UPER decode, SI model)", "/v2xcloud/codec/"),
+    ("scene (twin)", "/v2xcloud/twin/"),
+    ("apps", "/v2xcloud/apps/"),
+    ("runtime", "/v2xcloud/runtime/"),
+    ("geo", "/v2xcloud/geo/"),
+    ("this benchmark", "benchmarks/gateways"),
+)
+
+
+def _profile_table(profile: cProfile.Profile) -> str:
+    stats = pstats.Stats(profile)
+    per: Counter[str] = Counter()
+    total = 0.0
+    for (path, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        total += tottime
+        group = next((g for g, key in _GROUPS if key in path), None)
+        if group is None:
+            group = "sockets, select" if path == "~" else "other (numpy, msgspec, stdlib...)"
+        per[group] += tottime
+    lines = [f"{'where the platform process spent its CPU':<40} {'s':>7} {'share':>6}"]
+    for group, t in per.most_common():
+        lines.append(f"{group:<40} {t:7.2f} {t / total:6.1%}")
+    return "\n".join(lines)
+
+
+async def _main(args: argparse.Namespace, url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    gen = ctx.Process(target=_generator, args=(url, theirs), name="v2x-load")
+    gen.start()
+    platform = Platform(url, apps=not args.no_apps)
+    await platform.start()
+    rows: list[dict[str, Any]] = []
+    last_profile: cProfile.Profile | None = None
+    try:
+        for rate in args.rates:
+            profile = cProfile.Profile(time.process_time) if args.profile else None
+            row = await _step(platform, ours, rate, args.seconds, profile)
+            row["ok"] = (
+                row["lost"] == 0
+                and row["achieved"] >= 0.97 * rate
+                and (row["arr_p99"] or 0.0) <= 50.0
+            )
+            rows.append(row)
+            print(_row(row), flush=True)
+            if profile is not None:
+                last_profile = profile
+            if not row["ok"]:
+                break
+    finally:
+        ours.send(("stop",))
+        gen.join(timeout=30)
+        if gen.is_alive():
+            gen.terminate()
+        await platform.stop()
+    best = max((r["offered"] for r in rows if r["ok"]), default=None)
+    print(
+        f"\nhighest rate with zero loss, the offered rate achieved and p99 arrival→scene ≤ 50 ms: "
+        f"{best if best is not None else 'none of the rates tried'} msg/s "
+        f"({'apps off' if args.no_apps else 'all apps ticking at 10 Hz'})"
+    )
+    print(f"gateway counters: {platform.gateway.stats()}")
+    if last_profile is not None:
+        print("\n" + _profile_table(last_profile))
+        print("\ntop functions by own time:")
+        pstats.Stats(last_profile).sort_stats("tottime").print_stats(12)
+
+
+_HEAD = (
+    f"{'offered':>8} {'devices':>7} {'conns':>5} {'achieved':>9} {'acked':>8} {'received':>8} "
+    f"{'lost':>5} {'arr p50':>7} {'arr p99':>7} {'dev p50':>7} {'dev p99':>7} {'tick p99':>8} "
+    f"{'cpu/msg':>7} {'gen/msg':>7}  ok"
+)
+
+
+def _row(r: dict[str, Any]) -> str:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    return (
+        f"{r['offered']:>8} {r['devices']:>7} {r['clients']:>5} {r['achieved']:>9.0f} "
+        f"{r['acked']:>8} {r['received']:>8} {r['lost']:>5} {ms(r['arr_p50']):>7} "
+        f"{ms(r['arr_p99']):>7} {ms(r['dev_p50']):>7} {ms(r['dev_p99']):>7} "
+        f"{r['tick_p99_ms']:>8.1f} {r['cpu_us']:>5.0f}us {r['gen_cpu_us']:>5.0f}us  "
+        f"{'yes' if r['ok'] else 'NO'}" + (f"  drops {r['drops']}" if r["drops"] else "")
+    )
+
+
+def main() -> None:
+    """Parse the arguments, start the broker, step the rate up, print the table."""
+    from v2xcloud.gateways.broker import Mosquitto
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--rates",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[2000, 5000, 10000, 15000, 20000],
+        help="offered rates to step through, messages/s (comma-separated)",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per step")
+    parser.add_argument("--no-apps", action="store_true", help="tick without applications")
+    parser.add_argument("--profile", action="store_true", help="cProfile the platform")
+    args = parser.parse_args()
+    with Mosquitto(autosave_interval=100_000, max_inflight_messages=1000) as broker:
+        print(f"broker {broker.url} (pid {broker.pid}); {args.seconds:g} s per step; "
+              f"BSM and RSM ({OBJECTS} objects, 1 RSU per {RSU_EVERY} devices) at 10 Hz, QoS 1")  # fmt: skip
+        print(_HEAD)
+        asyncio.run(_main(args, broker.url))
+
+
+if __name__ == "__main__":
+    main()

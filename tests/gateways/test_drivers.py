@@ -335,6 +335,26 @@ def test_radar_options_name_the_units_and_types() -> None:
     assert (rsm.ref_lat_deg, rsm.ref_lon_deg) == (39.0, 116.0)  # no device position: 1st target
 
 
+@pytest.mark.parametrize(
+    ("stamp", "utc"),
+    [
+        ("2025-12-02 12:33:19", "2025-12-02T04:33:19+00:00"),  # China Standard Time, no zone
+        ("2025-12-02 12:33:19.250", "2025-12-02T04:33:19.250+00:00"),
+        ("2025-12-02T12:33:19", "2025-12-02T04:33:19+00:00"),
+        ("2025-12-02T04:33:19.5Z", "2025-12-02T04:33:19.500+00:00"),
+        ("2025-12-01T23:33:19-05:00", "2025-12-02T04:33:19+00:00"),
+        ("1764650000000", "2025-12-02T04:33:20+00:00"),  # UTC ms written as text
+    ],
+)
+def test_radar_time_stamps(stamp: str, utc: str) -> None:
+    payload = radar_frame([radar_target(1, 4, 39.0, 116.0)], timeStamp=stamp)
+    frame = frame_of(payload, kind=DeviceKind.RADAR, message_type="TRACK")
+    (rsm,) = parsed(parse(frame, message_set=SET)).models
+    assert isinstance(rsm, Rsm)
+    expected = dt.datetime.fromisoformat(utc)
+    assert rsm.participants[0].timestamp_ms == round(expected.timestamp() * 1000)
+
+
 def test_radar_frame_without_targets_is_valid_and_empty() -> None:
     frame = frame_of(radar_frame([]), kind=DeviceKind.RADAR, message_type="TRACK")
     assert parsed(parse(frame, message_set=SET)).models == ()

@@ -200,6 +200,8 @@ def test_configuration_errors() -> None:
         parse_udp_address("4500")
     with pytest.raises(ConfigError, match="framing"):
         UdpGateway(IngressQueue(), dead_letter=print, ports=[UdpPort(port=0, framing="ip")])
+    with pytest.raises(ConfigError, match="at least one port"):
+        UdpGateway(IngressQueue(), dead_letter=print, ports=[])
     with pytest.raises(ConfigError, match="message type"):
         UdpGateway(IngressQueue(), dead_letter=print, ports=[UdpPort(port=0, message_type="CAM")])
 

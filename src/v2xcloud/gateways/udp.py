@@ -8,7 +8,8 @@ BSM, MAP, SPAT, RSI, RSM on the next five), strips the wrappers (``ieee1609.unwr
 ``message_type`` is the port's (None on the generic port: the frame's MessageFrame choice
 tells), ``channel`` ``"udp:PORT"``, ``transport`` ``"udp"``. The sender's address becomes the
 device through ``resolve(ip)`` (the device registry; the frame's ``sender_id`` then names it,
-the address vouching for it), else ``"udp:<ip>"`` of kind UNKNOWN.
+the address vouching for it), else ``"udp:<ip>"`` of kind UNKNOWN. A frame's payload is the
+inner UPER bytes as received; a datagram dropped here is kept whole in its dead letter.
 
 Nothing is dropped silently: an empty or oversize datagram, a wrapper that does not parse
 (``TRUNCATED``/``FRAMING``/``WRONG_VERSION``/``TRAILING_BYTES`` with ``where="byte N"``),
@@ -136,6 +137,8 @@ class UdpGateway:
         recv_buffer_bytes: int = 4 * 1024 * 1024,
         clock: Clock | None = None,
     ) -> None:
+        if not ports:
+            raise ConfigError("a UDP gateway needs at least one port; see default_ports(base)")
         for p in ports:
             if p.framing not in FRAMINGS:
                 raise ConfigError(f"UDP port {p.port}: framing {p.framing!r}; use {FRAMINGS}")

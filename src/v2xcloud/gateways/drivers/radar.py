@@ -41,7 +41,6 @@ __all__ = ["TRACK_TYPES", "is_radar_frame", "parse_radar", "radar_from_value"]
 
 TRACK_TYPES = frozenset({"TRACK", None})  # topic types whose radar frames carry tracks
 _SHAPE = "radar"
-_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f")
 _DEFAULT = DriverOptions()
 
 
@@ -51,21 +50,15 @@ def is_radar_frame(value: Any) -> bool:
 
 
 def _parse_time_text(text: str, where: str, offset_min: int) -> int:
-    if text.endswith("Z") or "+" in text[10:]:
-        try:
-            return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-        except ValueError:
-            pass
-    zone = dt.timezone(dt.timedelta(minutes=offset_min))
-    for fmt in _TIME_FORMATS:
-        try:
-            local = dt.datetime.strptime(text, fmt).replace(tzinfo=zone)
-        except ValueError:
-            continue
-        return round(local.timestamp() * 1000)
-    raise BadField(
-        DropReason.BAD_PAYLOAD, f"timeStamp {text!r} is not 'YYYY-MM-DD HH:MM:SS[.fff]'", where
-    )
+    try:
+        stamp = dt.datetime.fromisoformat(text)  # "2022-10-31 15:33:47[.000]", "...T...Z", ...
+    except ValueError:
+        raise BadField(
+            DropReason.BAD_PAYLOAD, f"timeStamp {text!r} is not 'YYYY-MM-DD HH:MM:SS[.fff]'", where
+        ) from None
+    if stamp.tzinfo is None:  # written without a zone: the deployment's local time
+        stamp = stamp.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset_min)))
+    return round(stamp.timestamp() * 1000)
 
 
 def _frame_time(top: Fields, received_at_ms: int, offset_min: int) -> int:

@@ -122,10 +122,10 @@ def test_garbage_and_wrong_version_are_dead_letters_others_unaffected(  # type: 
     assert ingest.process(_frame("car-1", DeviceKind.OBU, "BSM", _bsm("car-1", t), t))
     assert [(d.source, d.reason) for d in letters] == [
         ("car-2", DropReason.MALFORMED),
-        ("R1", DropReason.IMPLAUSIBLE),
+        ("R1", DropReason.WRONG_VERSION),  # a 2017 MAP on a csae2020 gateway
     ]
     assert letters[0].raw == b"\xff\x00garbage" and "csae2017" in letters[1].detail
-    assert ingest.health.snapshot("R1", t)["dead_letters"] == {"implausible": 1}
+    assert ingest.health.snapshot("R1", t)["dead_letters"] == {"wrong_version": 1}
     runtime.tick(t + 100)
     assert runtime.view is not None and runtime.view.row_of(_pid("car-1")) is not None
 

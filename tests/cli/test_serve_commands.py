@@ -56,7 +56,7 @@ def test_serve_scripted_platform_records_history(tmp_path: Path) -> None:
 
 
 def test_bad_arguments_are_config_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "--hz", "0"]) == 1
+    assert main(["serve", "--hz", "0"]) == 2
     assert "--hz must be positive" in capsys.readouterr().err
-    assert main(["serve", "--live", "runtime", "--origin", "north"]) == 1
+    assert main(["serve", "--live", "runtime", "--origin", "north"]) == 2
     assert "expected 'lat,lon'" in capsys.readouterr().err

@@ -24,7 +24,7 @@ def test_decode_file_reference_frames(
     path.write_text(
         "\n".join(str(f["hex"]) for f in reference_frames) + "\n\n# note\nnot-hex\n2323\n"
     )
-    assert main(["gb32960", "decode", str(path)]) == 0
+    assert main(["gb32960", "decode", str(path)]) == 1  # three of the lines are rejected
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["ok"] for r in rows] == [True, True, True, True, False, False, False]
     assert rows[0]["message"]["body"]["vehicle"]["soc_pct"] == 69
@@ -44,7 +44,7 @@ def test_decode_stdin_lenient(
 
 
 def test_decode_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["gb32960", "decode", "/nonexistent/frames.hex"]) == 1
+    assert main(["gb32960", "decode", "/nonexistent/frames.hex"]) == 2
     assert "cannot read /nonexistent/frames.hex" in capsys.readouterr().err
 
 

@@ -55,6 +55,6 @@ def test_replay_command_errors_are_clear(
                 str(tmp_path / "o"),
             ]
         )
-        == 1
+        == 2  # a usage/configuration error
     )
     assert "no such file" in capsys.readouterr().err

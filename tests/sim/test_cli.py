@@ -34,7 +34,7 @@ def test_evaluate_writes_table_json_html_and_plots(
 def test_evaluate_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", "--scenario", "nope"]) == 1
     assert "unknown scenario" in capsys.readouterr().err
-    assert main(["evaluate", "--loss", "1.5"]) == 1
+    assert main(["evaluate", "--loss", "1.5"]) == 2
 
 
 def _demo(*args: str) -> subprocess.Popen[str]:

@@ -4,7 +4,8 @@
   ``{"line": 3, "ok": true, "message": {...}}`` or
   ``{"line": 4, "ok": false, "reason": "bcc_mismatch", "offset": 830, "detail": "..."}``.
   Blank lines and lines starting with ``#`` are skipped. ``--lenient`` decodes frames whose
-  BCC does not match (diagnostics; the message then has ``"is_bcc_ok": false``).
+  BCC does not match (diagnostics; the message then has ``"is_bcc_ok": false``). Exit status
+  0 when every frame decoded, 1 when some were rejected, 2 for an unreadable file.
 - ``serve``: run the platform server until interrupted (or for ``--duration`` seconds).
 - ``fleet --vehicles N``: run N simulated terminals against a server.
 - ``schedule --chargers FILE --reports FILE``: vehicles whose latest report warns are
@@ -72,17 +73,18 @@ def decode_lines(lines: IO[str], out: IO[str], *, lenient: bool = False) -> tupl
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
+    """Exit status 0 when every frame decoded, 1 when some were rejected (2: bad file)."""
     if args.file == "-":
-        decode_lines(sys.stdin, sys.stdout, lenient=args.lenient)
-        return 0
+        _, rejected = decode_lines(sys.stdin, sys.stdout, lenient=args.lenient)
+        return 1 if rejected else 0
     try:
-        with open(args.file, encoding="utf-8") as handle:
-            decode_lines(handle, sys.stdout, lenient=args.lenient)
+        with open(args.file, encoding="utf-8", errors="replace") as handle:
+            _, rejected = decode_lines(handle, sys.stdout, lenient=args.lenient)
     except OSError as exc:
         raise ConfigError(
             f"cannot read {args.file}: {exc.strerror}; give a readable file or '-'"
         ) from exc
-    return 0
+    return 1 if rejected else 0
 
 
 def _report_sink(args: argparse.Namespace) -> ReportSink:

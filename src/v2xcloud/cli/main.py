@@ -6,6 +6,10 @@ returns the exit code. Modules are listed once, in ``_COMMAND_MODULES``. A long-
 command is created with :func:`v2xcloud.cli.logs.add_long_running`, which gives it
 ``--log-level`` and ``--log-json``; :func:`main` configures logging from them (warnings to
 stderr for the other commands) before running the command.
+
+Exit status, for every command: 0 (``EXIT_OK``) all went fine; 1 (``EXIT_FAILED``) something
+failed or was rejected; 2 (``EXIT_USAGE``) usage or configuration error (``ConfigError``, and
+argparse's own usage errors).
 """
 
 from __future__ import annotations
@@ -17,9 +21,16 @@ from collections.abc import Sequence
 
 from v2xcloud import __version__
 from v2xcloud.cli import logs
-from v2xcloud.errors import V2xCloudError
+from v2xcloud.errors import ConfigError, V2xCloudError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_OK = 0
+"""Everything went fine."""
+EXIT_FAILED = 1
+"""The command ran but something failed or was rejected (e.g. ``decode``: a frame)."""
+EXIT_USAGE = 2
+"""Usage or configuration error: a bad option or value, an unreadable input (``ConfigError``)."""
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "v2xcloud.cli.codec_commands",
@@ -54,9 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         logs.configure_from_args(args)
         return int(args.func(args))
+    except ConfigError as exc:  # like argparse's own usage errors
+        print(f"v2xcloud: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except V2xCloudError as exc:
         print(f"v2xcloud: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except BrokenPipeError:
         return 0
 

@@ -20,7 +20,7 @@ hex string of at least 19 bytes, and ignores all other lines.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import msgspec
 
@@ -96,9 +96,20 @@ def _hex(text: str, line_no: int) -> bytes:
         ) from None
 
 
-def iter_hex_lines(text: str) -> Iterator[tuple[int, bytes | FramingError]]:
-    """(line number, frame bytes or the FramingError) for every non-blank line of hex text."""
-    for line_no, line in enumerate(text.splitlines(), start=1):
+def _numbered(text: str | Iterable[str], first_line: int) -> Iterator[tuple[int, str]]:
+    lines = text.splitlines() if isinstance(text, str) else text
+    return enumerate(lines, start=first_line)
+
+
+def iter_hex_lines(
+    text: str | Iterable[str], *, first_line: int = 1
+) -> Iterator[tuple[int, bytes | FramingError]]:
+    """(line number, frame bytes or the FramingError) for every non-blank line of hex text.
+
+    ``text`` is the whole text or any iterable of its lines (a file being streamed);
+    ``first_line`` is the number of its first line.
+    """
+    for line_no, line in _numbered(text, first_line):
         stripped = line.strip()
         if not stripped:
             continue
@@ -108,9 +119,14 @@ def iter_hex_lines(text: str) -> Iterator[tuple[int, bytes | FramingError]]:
             yield line_no, exc
 
 
-def iter_capture_lines(text: str) -> Iterator[tuple[int, list[CaptureFrame] | FramingError]]:
-    """(line number, frames or FramingError) for every line of a capture file holding a record."""
-    for line_no, line in enumerate(text.splitlines(), start=1):
+def iter_capture_lines(
+    text: str | Iterable[str], *, first_line: int = 1
+) -> Iterator[tuple[int, list[CaptureFrame] | FramingError]]:
+    """(line number, frames or FramingError) for every line of a capture file holding a record.
+
+    ``text`` and ``first_line`` as for :func:`iter_hex_lines`.
+    """
+    for line_no, line in _numbered(text, first_line):
         match = _HEX_RUN.match(line.strip())
         if match is None:
             continue

@@ -98,7 +98,7 @@ def test_unreachable_vehicle_is_unserved() -> None:
     req = ChargeRequest(vin="FAR", lat_deg=40.0, lon_deg=121.0, energy_kwh=1, charge_kwh=30)
     res = schedule([req], CHARGERS)
     assert res.unserved == ("FAR",) and res.assignments == ()
-    with pytest.raises(ValueError, match="unknown strategy"):
+    with pytest.raises(ConfigError, match="unknown strategy"):
         schedule([req], CHARGERS, strategy="random")
 
 

@@ -26,7 +26,7 @@ from v2xcloud.codec.json_form import JsonForm
 from v2xcloud.codec.message_set import DAY2_MESSAGES, FRAME_MESSAGES, MessageSet
 from v2xcloud.codec.plausibility import DeploymentArea, check_frame, explain_version
 from v2xcloud.codec.result import Decoded, Rejected
-from v2xcloud.errors import EncodeError
+from v2xcloud.errors import ConfigError, EncodeError
 from v2xcloud.failures import FailureLog
 from v2xcloud.model import DropReason
 
@@ -62,7 +62,7 @@ def register_fast_decoder(message_set: MessageSet, alternative: str, fn: FastDec
     exception on bad input (the frame is then decoded by the generic path, which says why).
     """
     if alternative not in FRAME_MESSAGES:
-        raise ValueError(f"fast decoders exist only for {sorted(FRAME_MESSAGES)}")
+        raise ConfigError(f"fast decoders exist only for {sorted(FRAME_MESSAGES)}")
     _FAST[(message_set, alternative)] = fn
 
 
@@ -78,7 +78,7 @@ def register_fast_encoder(message_set: MessageSet, alternative: str, fn: FastEnc
     exception otherwise (the value is then encoded by the generic path, which says why).
     """
     if alternative not in FRAME_MESSAGES:
-        raise ValueError(f"fast encoders exist only for {sorted(FRAME_MESSAGES)}")
+        raise ConfigError(f"fast encoders exist only for {sorted(FRAME_MESSAGES)}")
     _FAST_ENCODERS[(message_set, alternative)] = fn
 
 

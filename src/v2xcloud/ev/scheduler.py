@@ -16,6 +16,7 @@ import heapq
 
 import msgspec
 
+from v2xcloud.errors import ConfigError
 from v2xcloud.ev.charging import Charger, VehicleEnergy, charging_warning, distances_km
 from v2xcloud.model.ev import EvReport
 
@@ -132,7 +133,7 @@ def schedule(
 ) -> ScheduleResult:
     """Assign ``requests`` to ``chargers`` with ``strategy`` (``"nearest"`` or ``"balanced"``)."""
     if strategy not in ("nearest", "balanced"):
-        raise ValueError(f"unknown strategy {strategy!r}; use 'nearest' or 'balanced'")
+        raise ConfigError(f"unknown strategy {strategy!r}; use 'nearest' or 'balanced'")
     dists = _road_km(requests, chargers, detour_factor)
     booked = [[0.0] * c.ports for c in chargers]
     plans, unserved = [], []

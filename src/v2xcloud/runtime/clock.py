@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Protocol, runtime_checkable
 
+from v2xcloud.errors import ConfigError
+
 __all__ = ["Clock", "ManualClock", "SystemClock"]
 
 
@@ -43,7 +45,7 @@ class ManualClock:
     def advance(self, delta_ms: int) -> int:
         """Move forward by ``delta_ms`` (≥ 0) and return the new time."""
         if delta_ms < 0:
-            raise ValueError(f"a clock cannot go back ({delta_ms} ms); use set() to jump")
+            raise ConfigError(f"a clock cannot go back ({delta_ms} ms); use set() to jump")
         self._now_ms += delta_ms
         return self._now_ms
 

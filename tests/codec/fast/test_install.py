@@ -8,6 +8,7 @@ from asn1tools.codecs import uper
 from v2xcloud.codec import Decoded, MessageSet, decode, encode_model, fast
 from v2xcloud.codec._schema import compiled
 from v2xcloud.codec.frame import _FAST
+from v2xcloud.errors import ConfigError
 from v2xcloud.model import Bsm, ParticipantKind, ParticipantSource, ParticipantState
 
 
@@ -93,9 +94,9 @@ def test_installed_by_default_and_switchable(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_only_hot_alternatives() -> None:
-    with pytest.raises(ValueError, match="fast decoders exist only for"):
+    with pytest.raises(ConfigError, match="fast decoders exist only for"):
         fast.install(alternatives=["mapFrame"])
-    with pytest.raises(ValueError, match="fast decoders exist only for"):
+    with pytest.raises(ConfigError, match="fast decoders exist only for"):
         fast.build(MessageSet.CSAE2017, "rsiFrame")
 
 

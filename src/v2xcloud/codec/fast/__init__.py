@@ -39,6 +39,7 @@ from v2xcloud.codec.frame import (
     unregister_fast_encoder,
 )
 from v2xcloud.codec.message_set import MessageSet
+from v2xcloud.errors import ConfigError
 
 __all__ = [
     "ENV_SWITCH",
@@ -87,7 +88,7 @@ def install(
     for message_set in message_sets:
         for alternative in names:
             if alternative not in HOT_ALTERNATIVES:
-                raise ValueError(f"fast decoders exist only for {HOT_ALTERNATIVES}")
+                raise ConfigError(f"fast decoders exist only for {HOT_ALTERNATIVES}")
             if decoders:
                 register_fast_decoder(message_set, alternative, _lazy(message_set, alternative))
             if encoders:

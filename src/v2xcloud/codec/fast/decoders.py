@@ -20,6 +20,7 @@ from v2xcloud.codec.fast._additions import skip_unknown_additions
 from v2xcloud.codec.fast._emit import Emitter
 from v2xcloud.codec.fast._plan import Fallback, Invalid, emit_node
 from v2xcloud.codec.message_set import MessageSet
+from v2xcloud.errors import ConfigError
 
 __all__ = ["HOT_ALTERNATIVES", "FastFrameDecoder", "build", "source", "stats"]
 
@@ -83,7 +84,7 @@ def source(message_set: MessageSet, alternative: str) -> str:
 def build(message_set: MessageSet, alternative: str) -> FastFrameDecoder:
     """The compiled fast decoder of MessageFrames holding ``alternative`` under one set."""
     if alternative not in HOT_ALTERNATIVES:
-        raise ValueError(f"fast decoders exist only for {HOT_ALTERNATIVES}")
+        raise ConfigError(f"fast decoders exist only for {HOT_ALTERNATIVES}")
     em = _frame_code(message_set, alternative)
     name = f"decode_{alternative}"
     namespace: dict[str, Any] = {

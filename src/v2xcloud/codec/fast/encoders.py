@@ -20,6 +20,7 @@ from v2xcloud.codec.fast._encode_plan import emit_encode
 from v2xcloud.codec.fast._plan import Fallback
 from v2xcloud.codec.fast.decoders import HOT_ALTERNATIVES
 from v2xcloud.codec.message_set import MessageSet
+from v2xcloud.errors import ConfigError
 
 __all__ = ["FastFrameEncoder", "build_encoder", "encoder_source"]
 
@@ -50,7 +51,7 @@ def encoder_source(message_set: MessageSet, alternative: str) -> str:
 def build_encoder(message_set: MessageSet, alternative: str) -> FastFrameEncoder:
     """The compiled fast encoder of ``alternative``'s content as a whole MessageFrame."""
     if alternative not in HOT_ALTERNATIVES:
-        raise ValueError(f"fast encoders exist only for {HOT_ALTERNATIVES}")
+        raise ConfigError(f"fast encoders exist only for {HOT_ALTERNATIVES}")
     em = _frame_code(message_set, alternative)
     name = f"encode_{alternative}"
     namespace: dict[str, Any] = {**em.consts, "Fallback": Fallback}

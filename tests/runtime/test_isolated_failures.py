@@ -144,3 +144,30 @@ def test_bus_handler_failure_is_logged_once_and_counted(
     assert bus.failures.counts() == {"bus:advisory.FCW": 3}
     (record,) = _ours(caplog)
     assert record.exc_info is not None and record.name == "v2xcloud.runtime.bus"
+
+
+def test_an_event_the_wire_cannot_carry_is_delivered_without_rsi_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from v2xcloud.codec import MessageSet
+    from v2xcloud.failures import FailureLog
+    from v2xcloud.runtime.rsi_out import with_rsi
+
+    event = RoadEvent(event_id=1, event_type=70_000, source="detection")  # type 0..65535
+    delivery = Delivery(key="e", reason="new", at_ms=T0, payload=event, participants=("a",))
+    failures = FailureLog()
+    with caplog.at_level(logging.WARNING, logger="v2xcloud"):
+        out = [
+            with_rsi(
+                delivery,
+                message_set=MessageSet.CSAE2020,
+                ref_lat_deg=TEST_FRAME.origin_lat_deg,
+                ref_lon_deg=TEST_FRAME.origin_lon_deg,
+                failures=failures,
+            )
+            for _ in range(2)
+        ]
+    assert all(d.rsi_uper is None and d.rsi_error and "eventType" in d.rsi_error for d in out)
+    assert failures.counts() == {"rsi_out:encode": 2}
+    (record,) = _ours(caplog)
+    assert record.levelno == logging.WARNING and record.name == "v2xcloud.runtime.rsi_out"

@@ -10,7 +10,7 @@ whose socket is slow only ever blocks itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 
 import msgspec
 from fastapi import WebSocket, WebSocketDisconnect
@@ -20,13 +20,17 @@ from v2xcloud.api.wire import DropsFrame, encode, tick_frame
 
 __all__ = ["StreamHub", "StreamStats"]
 
+logger = logging.getLogger(__name__)
+
 
 class StreamStats(msgspec.Struct, frozen=True, kw_only=True):
-    """Stream counters: connected clients, frames published, frames dropped (all clients)."""
+    """Stream counters: connected clients, frames published, frames dropped (all clients),
+    clients that went away while a frame was being sent to them."""
 
     clients: int
     frames_published: int
     frames_dropped: int
+    gone_mid_send: int = 0
 
 
 class _Client:
@@ -56,6 +60,7 @@ class StreamHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._published = 0
         self._dropped_gone = 0  # drops of clients that have left
+        self._gone_mid_send = 0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach the server's event loop (at start-up)."""
@@ -66,8 +71,12 @@ class StreamHub:
         loop = self._loop
         if loop is None or loop.is_closed() or not self._clients:
             return
-        with contextlib.suppress(RuntimeError):  # loop shutting down
+        try:
             loop.call_soon_threadsafe(self._fan_out, delta)
+        except RuntimeError as exc:  # the loop closed between the check and the call
+            logger.debug(
+                "stream: tick at %d not published, loop shutting down: %s", delta.now_ms, exc
+            )
 
     def _fan_out(self, delta: TickDelta) -> None:
         frame = encode(tick_frame(delta))
@@ -79,7 +88,10 @@ class StreamHub:
         """Current counters."""
         dropped = self._dropped_gone + sum(c.dropped for c in self._clients)
         return StreamStats(
-            clients=len(self._clients), frames_published=self._published, frames_dropped=dropped
+            clients=len(self._clients),
+            frames_published=self._published,
+            frames_dropped=dropped,
+            gone_mid_send=self._gone_mid_send,
         )
 
     async def serve(self, websocket: WebSocket) -> None:
@@ -100,8 +112,10 @@ class StreamHub:
                 if client.dropped != client.reported_dropped:
                     client.reported_dropped = client.dropped
                     await websocket.send_bytes(encode(DropsFrame(dropped_frames=client.dropped)))
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client went away mid-send: nothing to report, its counters are kept
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            # the client went away mid-send: normal for a browser tab closing; counted
+            self._gone_mid_send += 1
+            logger.debug("stream: client gone mid-send (%s: %s)", type(exc).__name__, exc)
         finally:
             receiver.cancel()
             self._clients.discard(client)
@@ -110,8 +124,10 @@ class StreamHub:
     @staticmethod
     async def _drain_incoming(websocket: WebSocket) -> None:
         """Read (and ignore) what the client sends, so a close is noticed promptly."""
-        with contextlib.suppress(Exception):
+        try:
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+        except Exception as exc:  # the socket broke: serve() notices and cleans up
+            logger.debug("stream: client socket ended (%s: %s)", type(exc).__name__, exc)

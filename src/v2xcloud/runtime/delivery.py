@@ -96,6 +96,7 @@ class DeliveryStage:
                 message_set=self.message_set,
                 ref_lat_deg=self.frame.origin_lat_deg,
                 ref_lon_deg=self.frame.origin_lon_deg,
+                failures=self.failures,
             )
             for d in deliveries
         ]

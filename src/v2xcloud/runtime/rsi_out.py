@@ -7,6 +7,7 @@ events are packed into as many messages as needed. Event ids stay those of the d
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -14,11 +15,14 @@ import msgspec
 from v2xcloud.codec import Decoded, MessageSet, decode
 from v2xcloud.codec.model_convert import encode_model
 from v2xcloud.errors import EncodeError
+from v2xcloud.failures import FailureLog
 from v2xcloud.model import RoadEvent, Rsi
 from v2xcloud.runtime.dissemination import Delivery
 from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 
 __all__ = ["MAX_EVENTS_PER_RSI", "encode_rsi", "rsi_messages", "with_rsi"]
+
+logger = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_RSI = 8
 
@@ -68,11 +72,13 @@ def with_rsi(
     ref_lat_deg: float,
     ref_lon_deg: float,
     rsu_id: str = PLATFORM_RSU_ID,
+    failures: FailureLog | None = None,
 ) -> Delivery:
     """``delivery`` with the RSI the platform sends for its event (UPER and CSAE JSON).
 
     Advisories and ``expired`` deliveries are returned unchanged; an event the wire cannot
-    carry gets ``rsi_error`` (the field path and value) instead of raising.
+    carry gets ``rsi_error`` (the field path and value) instead of raising, and the failure
+    goes to ``failures`` (boundary ``rsi_out:encode``: counted, logged once) when given.
     """
     event = delivery.payload
     if not isinstance(event, RoadEvent) or delivery.reason == "expired":
@@ -86,6 +92,8 @@ def with_rsi(
     )
     try:
         data, csae_json = encode_rsi(rsi, message_set=message_set)
-    except EncodeError as exc:
+    except EncodeError as exc:  # the event is still delivered, without its RSI
+        if failures is not None:
+            failures.record("rsi_out:encode", exc, logger=logger, level=logging.WARNING)
         return msgspec.structs.replace(delivery, rsi_error=str(exc))
     return msgspec.structs.replace(delivery, rsi_uper=data, rsi_json=csae_json)

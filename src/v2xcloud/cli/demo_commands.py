@@ -10,7 +10,6 @@ through its MQTT gateway (``sim.via_mqtt``).
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -82,6 +81,7 @@ def _line(status: dict[str, Any]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from v2xcloud.runtime import SystemClock
     from v2xcloud.sim.evaluate import aggregate
     from v2xcloud.sim.platform import runtime_platform
     from v2xcloud.sim.report import format_table, implemented_families
@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         jitter_ms=args.latency_ms / 4,
         loss=args.loss,
-        epoch_ms=int(time.time() * 1000),  # the demo runs on the wall clock
+        epoch_ms=SystemClock().now_ms(),  # simulated time starts at the wall clock's now
         **via_config(args),
     )
     platform, runtime = runtime_platform(

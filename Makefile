@@ -9,7 +9,7 @@ WEB_STAMP := $(WEB_DIST)/.built
 NPM_STAMP := web/node_modules/.ci-installed
 WEB_SOURCES := $(wildcard web/src/*) web/index.html web/build.mjs
 
-.PHONY: demo test lint venv clean system-deps web
+.PHONY: demo test lint venv clean system-deps web mutation
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,11 @@ lint: $(STAMP)
 
 test: $(STAMP) lint system-deps web
 	$(BIN)/pytest -q
+
+# Mutation testing of the decision modules (not part of `make test`: minutes, not seconds).
+# Prints mutants / killed / survived / kill % per module; fails below 85 % killed.
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

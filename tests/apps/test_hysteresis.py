@@ -60,3 +60,108 @@ def test_thousands_of_pairs_in_one_call() -> None:
     d = h.update(keys, np.full(5000, W, dtype=np.int64), 0)
     assert len(d) == 5000
     assert len(h.update(keys, np.full(5000, W, dtype=np.int64), 100)) == 0
+
+
+# --- a scalar model of the documented behaviour, checked against the vectorised state ------
+
+
+class _ScalarModel:
+    """The module docstring's rules, one pair at a time (slow, obviously right)."""
+
+    def __init__(self, hold_ticks: int, validity_ms: int, tick_ms: int) -> None:
+        self.hold_ms, self.validity_ms, self.tick_ms = hold_ticks * tick_ms, validity_ms, tick_ms
+        self.state: dict[int, list[int]] = {}  # key -> [level, last, expires, lower since]
+
+    def update(self, hits: list[tuple[int, int]], now: int) -> list[tuple[int, int, int]]:
+        out = []
+        for i, (key, lvl) in enumerate(hits):
+            s = self.state.get(key)
+            if s is None:
+                self.state[key] = [lvl, now, now + self.validity_ms, -1]
+                out.append((i, lvl, now + self.validity_ms))
+                continue
+            held, _, expires, lower = s
+            below = lvl < held
+            lower = (now if lower < 0 else lower) if below else -1
+            change = lvl > held or (below and now - lower >= self.hold_ms)
+            issue = change or expires - now <= self.tick_ms
+            level = lvl if change else held
+            s[:] = [
+                level,
+                now,
+                now + self.validity_ms if issue else expires,
+                -1 if change else lower,
+            ]
+            if issue:
+                out.append((i, level, now + self.validity_ms))
+        self.state = {k: s for k, s in self.state.items() if now - s[1] <= self.hold_ms}
+        return out
+
+
+def _compare(hold_ticks: int, validity_ms: int, tick_ms: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h = Hysteresis(hold_ticks=hold_ticks, validity_ms=validity_ms, tick_ms=tick_ms)
+    model = _ScalarModel(hold_ticks, validity_ms, tick_ms)
+    uids = rng.integers(0, 2**31 - 1, size=12)  # large keys: float64 would lose them
+    pool = np.unique(pair_keys(uids[:6], uids[6:]))
+    now = 0
+    for _ in range(150):
+        now += tick_ms * int(rng.choice([1, 1, 1, 2]))
+        chosen = np.sort(rng.choice(pool, size=int(rng.integers(0, pool.size + 1)), replace=False))
+        levels = rng.integers(1, 4, size=chosen.size).astype(np.int64)
+        d = h.update(chosen.astype(np.int64), levels, now)
+        expected = model.update(list(zip(chosen.tolist(), levels.tolist(), strict=True)), now)
+        got = list(zip(d.index.tolist(), d.level.tolist(), d.expires_ms.tolist(), strict=True))
+        assert got == expected, f"at {now} ms"
+        active = h.active()
+        assert active == {k: s[0] for k, s in model.state.items()}
+        assert all(type(k) is int and type(v) is int for k, v in active.items())
+        assert len(h) == len(model.state)
+
+
+def test_matches_the_scalar_model_on_random_hit_sequences() -> None:
+    for seed, (hold, validity, tick) in enumerate([(3, 500, 100), (1, 1000, 100), (5, 300, 50)]):
+        _compare(hold, validity, tick, seed)
+
+
+def test_defaults_hold_three_ticks_and_advisories_last_half_a_second() -> None:
+    h = Hysteresis()
+    d = h.update(np.array([1], dtype=np.int64), np.array([W], dtype=np.int64), 0)
+    assert d.expires_ms.tolist() == [500] and d.level.tolist() == [W]
+    issued = [len(h.update(np.array([1]), np.array([W]), t)) for t in range(100, 1000, 100)]
+    assert issued == [0, 0, 0, 1, 0, 0, 0, 1, 0]  # refreshed when 100 ms or less remain
+    for t in (1000, 1100, 1200, 1300):
+        h.update(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), t)
+    assert len(h) == 0  # last hit at 900: held 300 ms, forgotten at 1300
+
+
+def test_hold_boundary_is_inclusive() -> None:
+    """Kept while ``now - last <= hold``; a lower level is issued once held ``>= hold``."""
+    h = Hysteresis(hold_ticks=2, validity_ms=10_000, tick_ms=100)
+    empty = np.empty(0, dtype=np.int64)
+    h.update(np.array([5]), np.array([IMM]), 0)
+    h.update(empty, empty, 200)
+    assert len(h) == 1  # exactly the hold: still held
+    assert len(h.update(np.array([5]), np.array([IMM]), 300)) == 0
+    h.update(empty, empty, 501)
+    assert len(h) == 0
+    h.update(np.array([5]), np.array([IMM]), 600)
+    assert len(h.update(np.array([5]), np.array([W]), 700)) == 0
+    d = h.update(np.array([5]), np.array([W]), 900)  # lower for exactly 200 ms
+    assert d.level.tolist() == [W]
+
+
+def test_an_empty_tick_returns_empty_decisions() -> None:
+    h = Hysteresis()
+    d = h.update(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), 0)
+    assert len(d) == 0 and d.index.size == d.level.size == d.expires_ms.size == 0
+
+
+def test_pair_keys_put_ego_in_the_high_half() -> None:
+    keys = pair_keys(np.array([1, 2**31 - 1], dtype=np.int32), np.array([2, 7], dtype=np.int32))
+    assert keys.dtype == np.int64
+    assert keys.tolist() == [(1 << 32) | 2, ((2**31 - 1) << 32) | 7]
+    ego = np.array([3], dtype=np.int64)
+    other = np.array([5], dtype=np.int64)
+    pair_keys(ego, other)
+    assert ego.tolist() == [3] and other.tolist() == [5]  # inputs untouched

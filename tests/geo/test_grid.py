@@ -56,3 +56,59 @@ def test_empty_and_coincident_points() -> None:
 def test_bad_cell_size() -> None:
     with pytest.raises(ConfigError):
         SpatialGrid(np.zeros(1), np.zeros(1), cell_m=0.0)
+
+
+def _as_set(i: np.ndarray, j: np.ndarray) -> set[tuple[int, int]]:
+    return set(zip(i.tolist(), j.tolist(), strict=True))
+
+
+def _low_high(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """An unordered pair list as (low row, high row)."""
+    return np.minimum(*pair), np.maximum(*pair)
+
+
+def test_a_pair_exactly_at_the_radius_is_included() -> None:
+    x, y = np.array([0.0, 3.0, 30.0]), np.array([0.0, 4.0, 0.0])
+    grid = SpatialGrid(x, y, cell_m=2.0)
+    assert _as_set(*grid.pairs(5.0)) == {(0, 1)}
+    assert _as_set(*grid.neighbours([0, 1, 2], 5.0)) == {(0, 1), (1, 0)}
+    assert grid.pairs(4.999)[0].size == 0
+
+
+def test_the_only_pair_of_a_two_point_grid() -> None:
+    grid = SpatialGrid(np.array([1.0, 2.0]), np.array([1.0, 1.0]), cell_m=10.0)
+    assert _as_set(*grid.pairs(5.0)) == {(0, 1)}
+    assert _as_set(*grid.neighbours([1], 5.0)) == {(1, 0)}
+    assert _as_set(*grid.neighbours(np.array([0, 1]), 5.0)) == {(0, 1), (1, 0)}
+
+
+def test_too_few_points_or_no_query_give_empty_int_arrays() -> None:
+    one = SpatialGrid(np.array([0.0]), np.array([0.0]), cell_m=10.0)
+    two = SpatialGrid(np.array([0.0, 1.0]), np.array([0.0, 0.0]), cell_m=10.0)
+    for i, j in (one.pairs(10.0), one.neighbours([0], 10.0), two.neighbours([], 10.0)):
+        assert i.dtype == j.dtype == np.int64 and i.size == j.size == 0
+
+
+def test_pairs_within_a_cell_come_in_row_order() -> None:
+    """Points are sorted by cell stably: within a cell the lower row comes first, every run."""
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 9.9, 200), rng.uniform(0, 9.9, 200)
+    i, j = SpatialGrid(x, y, cell_m=10.0).pairs(20.0)
+    assert i.size == 200 * 199 // 2 and bool((i < j).all())
+
+
+def test_integer_coordinates_are_taken_as_metres() -> None:
+    x = np.array([-100, 100, 97, -60], dtype=np.int8)
+    y = np.array([0, 0, 4, -120], dtype=np.int8)
+    grid = SpatialGrid(x, y, cell_m=25.0)
+    expected = SpatialGrid(x.astype(float), y.astype(float), cell_m=25.0)
+    got, want = grid.pairs(130.0), expected.pairs(130.0)
+    assert _as_set(*_low_high(got)) == _as_set(*_low_high(want)) == {(0, 3), (1, 2)}
+    assert _as_set(*grid.neighbours([0, 1], 130.0)) == {(0, 3), (1, 2)}
+
+
+def test_cells_smaller_than_a_metre_are_fine_and_the_error_names_the_size() -> None:
+    grid = SpatialGrid(np.array([0.0, 0.4]), np.array([0.0, 0.0]), cell_m=0.5)
+    assert _as_set(*grid.pairs(0.45)) == {(0, 1)}
+    with pytest.raises(ConfigError, match=r"grid cell size must be > 0 m, got -1\.0"):
+        SpatialGrid(np.zeros(1), np.zeros(1), cell_m=-1.0)

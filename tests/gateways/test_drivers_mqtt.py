@@ -1,6 +1,7 @@
 """End to end: roadside radar frames in the OpenV2X emulator's JSON, published on
 ``V2X/RADAR/{id}/TRACK/UP`` to a real Mosquitto, reach the scene as participants at their true
-positions (MqttGateway → IngressQueue → drivers.parse → Runtime)."""
+positions (MqttGateway → IngressQueue → Ingestor: registry, rate limit, the device's driver →
+Runtime); an unregistered radar, a malformed frame and a statistics frame are dead letters."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import time
 
 import msgspec
 
-from v2xcloud.codec import MessageSet
 from v2xcloud.gateways.base import DeviceKind, IngressQueue
 from v2xcloud.gateways.broker import Mosquitto
-from v2xcloud.gateways.drivers import Parsed, parse
+from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.mqtt import MqttGateway
-from v2xcloud.model import DeadLetter, ParticipantKind
+from v2xcloud.gateways.registry import DeviceRegistry
+from v2xcloud.model import DeadLetter, Device, DropReason, ParticipantKind
 from v2xcloud.runtime import Runtime
 from v2xcloud.twin.testing import TEST_FRAME
 
-from ._devices import Device
+from ._devices import Device as MqttDevice
 
 CST = dt.timezone(dt.timedelta(hours=8))  # the emulator writes China Standard Time, no zone
 # (target id, radar targetType, start x/y in the local frame (m), speed m/s, heading deg)
@@ -80,27 +81,28 @@ def test_radar_frames_over_mqtt_become_participants_at_their_positions(
 ) -> None:
     t0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
     runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=())
+    registry = DeviceRegistry()
+    registry.add(Device(device_id="R328328", kind=DeviceKind.RADAR, shape="radar"))
     letters: list[DeadLetter] = []
+    ingest = Ingestor(runtime, registry, dead_letter=letters.append)
 
     async def main() -> int:
         queue = IngressQueue(capacity=100)
         gw = MqttGateway(mosquitto.url, queue, dead_letter=letters.append, client_id="gw-radar")
         await gw.start()
-        radar = Device(mosquitto, "radar-R328328")
+        radar = MqttDevice(mosquitto, "radar-R328328")
         taken = 0
         try:
             for k in range(FRAMES):
                 radar.publish("V2X/RADAR/R328328/TRACK/UP", _radar_frame(t0, k))
+            radar.publish("V2X/RADAR/R328328/TRACK/UP", b'{"targets": [{"targetId": 1}]}')
+            radar.publish("V2X/RADAR/R328328/FLOW/UP", _radar_frame(t0, 0))
+            radar.publish("V2X/RADAR/R999/TRACK/UP", _radar_frame(t0, 0))  # not registered
             deadline = time.monotonic() + 30  # generous: a loaded machine delays the broker
-            while taken < FRAMES and time.monotonic() < deadline:
+            while taken < FRAMES + 3 and time.monotonic() < deadline:
                 for frame in queue.drain():
-                    assert (frame.device_id, frame.device_kind) == ("R328328", DeviceKind.RADAR)
-                    result = parse(frame, message_set=MessageSet.CSAE2020)
-                    assert isinstance(result, Parsed), result
-                    for model in result.models:
-                        runtime.ingest(
-                            model, received_at_ms=frame.received_at_ms, source=frame.device_id
-                        )
+                    assert frame.device_kind is DeviceKind.RADAR
+                    ingest.process(frame)
                     taken += 1
                 await asyncio.sleep(0.02)
         finally:
@@ -108,8 +110,13 @@ def test_radar_frames_over_mqtt_become_participants_at_their_positions(
             await gw.stop()
         return taken
 
-    assert asyncio.run(main()) == FRAMES
-    assert letters == []
+    assert asyncio.run(main()) == FRAMES + 3
+    assert ingest.counts["accepted"] == FRAMES
+    assert sorted((d.source, d.reason, d.where) for d in letters) == [
+        ("R328328", DropReason.BAD_PAYLOAD, "$.targets[0].latitude"),
+        ("R328328", DropReason.UNSUPPORTED_MESSAGE, None),
+        ("R999", DropReason.UNKNOWN_DEVICE, "V2X/RADAR/R999/TRACK/UP"),
+    ]
     last_ms = int((t0 + dt.timedelta(seconds=(FRAMES - 1) * 0.1)).timestamp() * 1000)
     view = runtime.scene.update(last_ms)
     kinds = {4: ParticipantKind.VEHICLE, 1: ParticipantKind.PEDESTRIAN, 42: ParticipantKind.UNKNOWN}

@@ -207,9 +207,12 @@ def test_configuration_errors() -> None:
 
 
 def test_wrapped_datagrams_reach_the_scene() -> None:
-    """A WSMP + 1609.2 BSM on the BSM port and a bare RSM on the generic port, through the
-    gateway, the drivers and the runtime: both senders are in the scene where they reported."""
-    from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState
+    """A WSMP + 1609.2 BSM on the BSM port and a bare RSM on the generic port from a registered
+    RSU's address, through the gateway and the ingest path (registry, the RSU's driver,
+    runtime): what both reported is in the scene where they reported it."""
+    from v2xcloud.gateways.ingest import Ingestor
+    from v2xcloud.gateways.registry import DeviceRegistry
+    from v2xcloud.model import Device, ParticipantKind, ParticipantSource, ParticipantState
     from v2xcloud.runtime import Runtime
     from v2xcloud.twin.testing import TEST_FRAME
 
@@ -242,14 +245,15 @@ def test_wrapped_datagrams_reach_the_scene() -> None:
             (None, encode_model(rsm, message_set=SET)),
         ],
         expect=2,
+        resolve=lambda ip: ("rsu-7", DeviceKind.RSU) if ip == "127.0.0.1" else None,
     )
     assert letters == []
+    # the platform's ingest path: the registered RSU at that address, its driver, the runtime
     runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=())
-    for frame in frames:
-        result = parse(frame, message_set=SET)
-        assert isinstance(result, Parsed), result
-        for model in result.models:
-            runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
+    registry = DeviceRegistry()
+    registry.add(Device(device_id="rsu-7", kind=DeviceKind.RSU, shape="uper"))
+    ingest = Ingestor(runtime, registry, dead_letter=letters.append)
+    assert [ingest.process(frame) for frame in frames] == [True, True], letters
     view = runtime.scene.update(1_700_000_000_000)
     for pid, (x, y) in (("a1b2c3d4e5f60718", (-8.0, 15.0)), ("0102030405060708/9", (30.0, -12.0))):
         row = view.row_of(pid)

@@ -50,6 +50,7 @@ BSM, RSM and SPAT by default (``V2XCLOUD_FAST_DECODE=0`` or ``fast.uninstall()``
 off), proven equal to asn1tools.
 """
 
+from v2xcloud.codec._fastpath import hand_overs as fast_path_hand_overs
 from v2xcloud.codec.fast import install_default as _install_fast_decoders
 from v2xcloud.codec.frame import (
     decode,
@@ -83,6 +84,7 @@ __all__ = [
     "encode",
     "encode_model",
     "encode_native",
+    "fast_path_hand_overs",
     "iter_capture_lines",
     "iter_hex_lines",
     "message_set_of",

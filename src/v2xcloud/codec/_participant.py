@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from v2xcloud.codec import _units as u
@@ -28,7 +28,7 @@ def named_bits(type_name: str) -> list[tuple[str, int]]:
 @cache
 def flags(type_name: str) -> u.BitNames:
     """The bit names of a BIT STRING type both ways, cached by bit pattern."""
-    return u.BitNames(named_bits(type_name))
+    return u.BitNames(partial(named_bits, type_name))  # read from the schema on first use
 
 
 def kind_of_class(classification: int | None) -> ParticipantKind:

@@ -241,12 +241,21 @@ class BitNames:
     patterns, so each distinct one is converted once and the frozen result shared.
     """
 
-    __slots__ = ("_named", "_names", "_wire")
+    __slots__ = ("_load", "_loaded", "_names", "_wire")
 
-    def __init__(self, named: list[tuple[str, int]]) -> None:
-        self._named = named
+    def __init__(self, named: list[tuple[str, int]] | Callable[[], list[tuple[str, int]]]) -> None:
+        # the names may come from a schema not compiled yet: then they are read on first use
+        self._loaded: list[tuple[str, int]] | None = None if callable(named) else named
+        self._load: Callable[[], list[tuple[str, int]]] | None = named if callable(named) else None
         self._names: dict[tuple[bytes, int], frozenset[str]] = {}
         self._wire: dict[tuple[frozenset[str], int], tuple[bytes, int]] = {}
+
+    @property
+    def _named(self) -> list[tuple[str, int]]:
+        if self._loaded is None:
+            assert self._load is not None
+            self._loaded = self._load()
+        return self._loaded
 
     def names(self, value: tuple[bytes, int] | None) -> frozenset[str]:
         """A BIT STRING native value (or ``None``) → the names of its set bits."""

@@ -5,7 +5,10 @@ for a hot message (BSM, RSM, SPAT) can be slotted in with ``register_fast_decode
 changing any caller: it receives the frame bytes and returns the same native value.
 ``register_fast_encoder`` does the same for encoding a root alternative's native content.
 
-A fast path that raises falls back to the generic one. When the generic path then succeeds,
+A fast path that raises ``Fallback`` hands a value it does not cover to the generic path by
+design: counted per set, direction, alternative and reason and logged once per key
+(``_fastpath.hand_overs()``, in ``Runtime.stats()["codec"]``). A fast path that raises
+anything else falls back to the generic one too. When the generic path then succeeds,
 the fast path was wrong about valid input: the fallback is counted and logged in
 ``FAST_PATH_FAILURES`` (boundary ``codec:fast_decode:<alternative>`` or
 ``codec:fast_encode:<alternative>``; first of each kind with its traceback). When the generic
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from v2xcloud.codec._fastpath import Fallback, note_hand_over
 from v2xcloud.codec._schema import compiled
 from v2xcloud.codec._uper import Reject, decode_type, peek_alternative, split_error
 from v2xcloud.codec.json_form import JsonForm
@@ -105,10 +109,12 @@ def _decode_value(data: bytes, message_set: MessageSet) -> Any:
     if fast is not None:
         try:
             return fast(data)
+        except Fallback as exc:  # by design: counted and logged once per reason
+            note_hand_over(message_set.value, "decode", str(alternative), exc)
         except Exception as exc:  # the generic path below decodes it or says what is wrong
             fast_error = exc
     value = decode_type(message_set, "MessageFrame", data, "$")  # Reject: bad input
-    if fast_error is not None:  # valid, yet the fast path refused it
+    if fast_error is not None:  # valid, yet the fast path refused it: a fast-path bug
         FAST_PATH_FAILURES.record(f"codec:fast_decode:{alternative}", fast_error)
     if value[0] is None:  # asn1tools: an extension alternative this set does not know
         raise Reject(
@@ -198,6 +204,8 @@ def encode_native(value: Any, *, message_set: MessageSet) -> bytes:
     if fast is not None:
         try:
             return fast(content)
+        except Fallback as exc:  # by design: counted and logged once per reason
+            note_hand_over(message_set.value, "encode", alternative, exc)
         except Exception as exc:  # the generic path below encodes it or says what is wrong
             raw = _encode_generic(spec, alternative, content)  # EncodeError: bad
             FAST_PATH_FAILURES.record(f"codec:fast_encode:{alternative}", exc)

@@ -50,7 +50,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from v2xcloud.apps import default_apps
-from v2xcloud.codec import DeploymentArea, MessageSet, Rejected, check_model, decode
+from v2xcloud.codec import (
+    DeploymentArea,
+    MessageSet,
+    Rejected,
+    check_model,
+    decode,
+    fast_path_hand_overs,
+)
 from v2xcloud.codec.frame import FAST_PATH_FAILURES
 from v2xcloud.errors import SceneError
 from v2xcloud.failures import FailureLog
@@ -332,8 +339,9 @@ class Runtime:
     def stats(self) -> dict[str, Any]:
         """Messages in, advisories out, tick CPU ms and latency ms percentiles, scene counters,
         dead letters per reason, live road events and deliveries, isolated failures per
-        boundary (``errors``, with the latest of each in ``last_errors``) and the entries the
-        size-limited per-id tables evicted (``evicted``)."""
+        boundary (``errors``, with the latest of each in ``last_errors``), the entries the
+        size-limited per-id tables evicted (``evicted``) and the codec's fast-path hand-overs
+        to asn1tools (``codec``, per set, direction, alternative and reason)."""
         out = self._stats.as_dict()
         out["errors"] = {**FAST_PATH_FAILURES.counts(), **self.failures.counts()}
         out["last_errors"] = {**FAST_PATH_FAILURES.last(), **self.failures.last()}
@@ -345,6 +353,7 @@ class Runtime:
         out["dead_letters_unsent_dropped"] = self.dead_letters.unsent_dropped
         out["source_clock_offsets_ms"] = self.scene.clocks.sources()
         out["evicted"] = self.scene.evicted()
+        out["codec"] = {"fast_path_hand_overs": fast_path_hand_overs()}
         return out
 
     def replay(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from asn1tools.codecs import uper
 
@@ -109,3 +111,27 @@ def test_other_alternative_is_refused() -> None:
 def test_generated_source_is_readable() -> None:
     text = fast.source(MessageSet.CSAE2017, "bsmFrame")
     assert text.startswith("def decode_bsmFrame(data):") and "'secMark'" in text
+
+
+def test_hand_overs_reach_runtime_stats_and_are_logged_once_per_reason(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import Counter
+
+    from v2xcloud.codec import _fastpath, fast_path_hand_overs
+    from v2xcloud.runtime import Runtime
+    from v2xcloud.twin.testing import TEST_FRAME
+
+    message_set = MessageSet.CSAE2017
+    extended = _with_extension(_bsm_frame(message_set), message_set, "11")  # > 64 additions
+    fast.install(message_sets=[message_set])
+    runtime = Runtime(frame=TEST_FRAME, message_set=message_set)
+    key = "csae2017 decode bsmFrame: more than 64 extension additions"
+    monkeypatch.setattr(_fastpath, "_COUNTS", Counter())  # as in a fresh process
+    with caplog.at_level(logging.INFO, logger="v2xcloud.codec.fast"):
+        for k in range(3):
+            runtime.ingest_frame(extended, received_at_ms=k, source="obu")
+    assert runtime.stats()["codec"]["fast_path_hand_overs"] == {key: 3}
+    assert fast_path_hand_overs() == {key: 3}
+    logged = [r for r in caplog.records if "more than 64 extension additions" in r.getMessage()]
+    assert len(logged) == 1  # once per reason

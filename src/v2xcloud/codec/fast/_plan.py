@@ -13,13 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from v2xcloud.codec._fastpath import Fallback
 from v2xcloud.codec.fast._emit import Emitter
 
 __all__ = ["Fallback", "Invalid", "emit_node"]
-
-
-class Fallback(Exception):
-    """The frame uses something the fast plan does not cover; decode it the generic way."""
 
 
 class Invalid(Exception):

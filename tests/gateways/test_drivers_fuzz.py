@@ -119,3 +119,87 @@ def test_mutated_real_payloads_never_raise(data: st.DataObject) -> None:
         cut = data.draw(st.integers(1, len(base)))
         mutated = (base[:index] + bytes([byte]) + base[index + 1 :])[:cut]
         _check(mutated, "TRACK" if base is _RADAR else None)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a member of a JSON value (dict keys and list indexes)."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found += _paths(inner, (*prefix, i))
+    return found
+
+
+def _mutate(value: Any, path: tuple[Any, ...], new: Any, delete: bool) -> Any:
+    value = msgspec.json.decode(msgspec.json.encode(value))  # a deep copy
+    parent = value
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = new
+    return value
+
+
+_VALID = {
+    "radar": msgspec.json.decode(_RADAR),
+    "openv2x-rsm": {
+        "id": "R1",
+        "content": {
+            "rsms": [
+                {
+                    "refPos": {"lat": 319348466, "lon": 1188213963, "ele": 100},
+                    "participants": [
+                        {
+                            "ptcType": "motor",
+                            "ptcId": 1,
+                            "source": 3,
+                            "secMark": 100,
+                            "pos": {"lat": 319353292, "lon": 1188217469},
+                            "speed": 500,
+                            "heading": 7200,
+                            "size": {"width": 180, "length": 460, "height": 30},
+                        }
+                    ],
+                }
+            ]
+        },
+    },
+    "openv2x-dawnline": [
+        {
+            "dev_pos": {"lat": 31.93, "lon": 118.82},
+            "content": [
+                {
+                    "ptcType": "motor",
+                    "ptcId": 1,
+                    "timeStamp": 1_700_000_000_000,
+                    "pos_lat": 31.93,
+                    "pos_lon": 118.82,
+                    "heading": 90.0,
+                    "speed": 3.0,
+                }
+            ],
+        }
+    ],
+}
+
+
+@_FUZZ
+@given(st.data())
+def test_valid_vendor_json_with_one_member_changed_never_raises(data: st.DataObject) -> None:
+    shape = data.draw(st.sampled_from(sorted(_VALID)))
+    valid = _VALID[shape]
+    path = data.draw(st.sampled_from(_paths(valid)))
+    delete = data.draw(st.booleans())
+    new = data.draw(_JSON | st.just(float("inf")) | st.just(-(2**70)))
+    payload = msgspec.json.encode(_mutate(valid, path, new, delete))
+    frame = _frame(payload, "TRACK" if shape == "radar" else "RSM")
+    for named in (shape, "auto"):
+        result = parse(frame, message_set=SET, shape=named)
+        assert isinstance(result, Parsed | Dropped)
+        if isinstance(result, Dropped):
+            assert result.reason.value != "internal_error", (path, new, result)

@@ -22,9 +22,10 @@ ingest path calls::
     result = parse(frame, message_set=device.message_set, shape=device.vendor_shape)
     if isinstance(result, Parsed):
         for model in result.models:
-            runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
+            runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id,
+                           raw=frame.payload)
     else:
-        runtime.dead_letters.add(result.dead_letter(frame))   # counted per result.reason
+        runtime.dead_letter(result.dead_letter(frame))   # counted per result.reason
 
 >>> from v2xcloud.gateways import DeviceKind, InboundFrame
 >>> frame = InboundFrame(payload=b'{"timeStamp": 1700000000000, "targets": [{"targetId": 7,'

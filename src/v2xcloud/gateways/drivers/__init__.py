@@ -19,7 +19,7 @@ ingest path calls::
 
     from v2xcloud.gateways.drivers import Parsed, parse
 
-    result = parse(frame, message_set=device.message_set, shape=device.vendor_shape)
+    result = parse(frame, message_set=MessageSet(device.message_set), shape=device.shape)
     if isinstance(result, Parsed):
         for model in result.models:
             runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id,

@@ -75,22 +75,8 @@ def test_trajectory_over_a_time_range(played: ScriptedLive, store: HistoryStore)
         assert bad.status_code == 422
 
 
-def test_dead_letters_and_stats(played: ScriptedLive, store: HistoryStore) -> None:
-    from v2xcloud.model import DeadLetter, DropReason
-
-    store.write_dead_letters(
-        [
-            DeadLetter(
-                received_at_ms=T0 + 5000,
-                reason=DropReason.MALFORMED,
-                source="udp",
-                raw=b"\x01",
-                detail="bad",
-            )
-        ]
-    )
+def test_stats(played: ScriptedLive, store: HistoryStore) -> None:
     with make_client(played, store) as client:
-        assert client.get("/api/dead-letters").json() == {"stored": {"malformed": 1}, "live": {}}
         stats = client.get("/api/stats").json()
         assert stats["platform"]["participants"] == 10
         assert stats["platform"]["messages_in_per_s"] == 100.0

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from v2xcloud.api.limits import BodyLimit
 from v2xcloud.api.live import LiveSource
+from v2xcloud.api.routes_dead_letters import router as dead_letters_router
 from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
 from v2xcloud.api.settings import ApiSettings
@@ -68,6 +69,7 @@ def create_app(
         )
     app.include_router(live_router, prefix="/api")
     app.include_router(history_router, prefix="/api")
+    app.include_router(dead_letters_router, prefix="/api")
     _mount_dashboard(app, settings)
     return app
 

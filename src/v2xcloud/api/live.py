@@ -13,6 +13,7 @@ import msgspec
 
 from v2xcloud.model import (
     Advisory,
+    DeadLetter,
     IntersectionState,
     IntersectionView,
     ParticipantState,
@@ -57,6 +58,8 @@ class TickDelta(msgspec.Struct, frozen=True, kw_only=True):
     signals: tuple[IntersectionState, ...] = ()
     events: tuple[RoadEvent, ...] = ()
     stats: PlatformStats | None = None
+    #: inputs dropped since the previous tick (for the history; not sent on the stream)
+    dead_letters: tuple[DeadLetter, ...] = ()
 
 
 Unsubscribe = Callable[[], None]

@@ -1,4 +1,5 @@
-"""Record the live platform into the history: every tick's delta goes to a ``HistoryWriter``."""
+"""Record the live platform into the history: every tick's delta (participants, advisories,
+road events, dead letters) goes to a ``HistoryWriter``, which writes them in batches."""
 
 from __future__ import annotations
 
@@ -22,5 +23,7 @@ def record_history(live: LiveSource, writer: HistoryWriter) -> Unsubscribe:
             writer.submit_advisories(delta.advisories)
         if delta.events:
             writer.submit_road_events(delta.events, recorded_ms=delta.now_ms)
+        if delta.dead_letters:
+            writer.submit_dead_letters(delta.dead_letters)
 
     return live.subscribe(on_tick)

@@ -93,20 +93,6 @@ def event_history(
     return json_response(found)
 
 
-@router.get("/dead-letters", tags=["history"])
-def dead_letters(
-    request: Request, _role: Viewer, start_ms: StartMs = None, end_ms: EndMs = None
-) -> Response:
-    """Dead letters per reason: stored in the range (default: last hour) and live counters."""
-    start, end = time_range(request, start_ms, end_ms, _HOUR_MS)
-    try:
-        stored = _store(request).dead_letter_counts(start_ms=start, end_ms=end)
-    except StoreError as exc:
-        raise _unavailable(exc) from exc
-    live = request.app.state.live.stats().dead_letters
-    return json_response({"stored": stored, "live": live})
-
-
 @router.post(
     "/events",
     tags=["admin"],

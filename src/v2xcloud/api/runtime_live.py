@@ -26,7 +26,14 @@ from typing import Any
 from v2xcloud.api._subscribers import Subscribers
 from v2xcloud.api.live import PlatformStats, TickDelta, Unsubscribe
 from v2xcloud.errors import ConfigError
-from v2xcloud.model import Advisory, IntersectionView, NodeId, ParticipantState, RoadEvent
+from v2xcloud.model import (
+    Advisory,
+    DeadLetter,
+    IntersectionView,
+    NodeId,
+    ParticipantState,
+    RoadEvent,
+)
 from v2xcloud.runtime import Runtime
 from v2xcloud.store import BBox
 
@@ -72,6 +79,8 @@ class RuntimeLive:
         self._advisories: list[Advisory] = []
         self._stats = PlatformStats(now_ms=0)
         self._rates = _Rates(stats_period_ms)
+        self._letters: list[DeadLetter] = []  # the tick's dead letters, for its delta
+        runtime.add_dead_letter_sink(self._letters.extend)  # called before the advisory sinks
         runtime.add_sink(self)
 
     # -- AdvisorySink: called by the runtime at the end of each tick -----------------------------
@@ -104,7 +113,9 @@ class RuntimeLive:
             signals=tuple(i.signal for i in intersections if i.signal),
             events=tuple(e for e in events if (e.source, e.event_id) not in known_events),
             stats=stats,
+            dead_letters=tuple(self._letters),
         )
+        self._letters.clear()
         self._subscribers.notify(delta)
 
     def _platform_stats(self, now_ms: int, participants: int) -> PlatformStats:

@@ -1,0 +1,116 @@
+"""Dead letters as data: what the platform dropped, why, from whom, with its bytes (viewer reads).
+
+``GET /api/dead-letters`` lists the stored letters (newest first) of a time range, optionally
+of one reason and/or one source, with counts by reason and by source over the same range and
+the live counters of the running platform. Raw bytes are shown as hex, cut to ``raw_bytes``
+bytes for display, with the full length given. ``GET /api/dead-letters/counts`` gives only
+the counts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from v2xcloud.api._common import json_response, time_range
+from v2xcloud.api.auth import require_viewer
+from v2xcloud.errors import StoreError
+from v2xcloud.model import DeadLetter, DropReason
+from v2xcloud.store import HistoryStore
+
+__all__ = ["router"]
+
+router = APIRouter()
+Viewer = Annotated[str, Depends(require_viewer)]
+StartMs = Annotated[int | None, Query(description="UTC ms (alias: since); default: end − 1 hour")]
+EndMs = Annotated[int | None, Query(description="UTC ms; default: the platform's now")]
+_HOUR_MS = 3_600_000
+_REASONS = ", ".join(r.value for r in DropReason)
+
+
+def _store(request: Request) -> HistoryStore:
+    store: HistoryStore = request.app.state.store
+    return store
+
+
+def _reason(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return DropReason(text).value
+    except ValueError:
+        raise HTTPException(
+            422, f"reason {text!r} is not a drop reason; one of: {_REASONS}"
+        ) from None
+
+
+def _letter(letter: DeadLetter, raw_bytes: int) -> dict[str, Any]:
+    return {
+        "received_at_ms": letter.received_at_ms,
+        "source": letter.source,
+        "reason": letter.reason.value,
+        "where": letter.where,
+        "detail": letter.detail,
+        "raw_hex": letter.raw[:raw_bytes].hex(),
+        "raw_len": len(letter.raw),
+        "raw_truncated": len(letter.raw) > raw_bytes,
+    }
+
+
+def _counts(store: HistoryStore, start: int, end: int) -> dict[str, dict[str, int]]:
+    return {
+        "by_reason": store.dead_letter_counts(start_ms=start, end_ms=end, by="reason"),
+        "by_source": store.dead_letter_counts(start_ms=start, end_ms=end, by="source"),
+    }
+
+
+@router.get("/dead-letters", tags=["history"])
+def dead_letters(
+    request: Request,
+    _role: Viewer,
+    start_ms: StartMs = None,
+    end_ms: EndMs = None,
+    since: Annotated[int | None, Query(description="UTC ms; same as start_ms")] = None,
+    reason: Annotated[str | None, Query(description="one DropReason value")] = None,
+    source: Annotated[str | None, Query(max_length=200, description="gateway/device id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    raw_bytes: Annotated[int, Query(ge=0, le=4096, description="raw bytes shown")] = 64,
+) -> Response:
+    """Stored dead letters in the range (default: the last hour), newest first, with counts
+    by reason and by source over the range and the live counters per reason."""
+    if start_ms is not None and since is not None and start_ms != since:
+        raise HTTPException(422, "give start_ms or since, not two different values")
+    start, end = time_range(request, start_ms if start_ms is not None else since, end_ms, _HOUR_MS)
+    store = _store(request)
+    try:
+        letters = store.dead_letters(
+            start_ms=start, end_ms=end, reason=_reason(reason), source=source, limit=limit
+        )
+        counts = _counts(store, start, end)
+    except StoreError as exc:
+        raise HTTPException(503, f"history store unavailable: {exc}") from exc
+    return json_response(
+        {
+            "start_ms": start,
+            "end_ms": end,
+            "letters": [_letter(letter, raw_bytes) for letter in letters],
+            "counts": counts,
+            "live": request.app.state.live.stats().dead_letters,
+        }
+    )
+
+
+@router.get("/dead-letters/counts", tags=["history"])
+def dead_letter_counts(
+    request: Request, _role: Viewer, start_ms: StartMs = None, end_ms: EndMs = None
+) -> Response:
+    """Stored dead letters per reason and per source in the range (default: the last hour),
+    and the running platform's counters per reason."""
+    start, end = time_range(request, start_ms, end_ms, _HOUR_MS)
+    try:
+        counts = _counts(_store(request), start, end)
+    except StoreError as exc:
+        raise HTTPException(503, f"history store unavailable: {exc}") from exc
+    live = request.app.state.live.stats().dead_letters
+    return json_response({"start_ms": start, "end_ms": end, **counts, "live": live})

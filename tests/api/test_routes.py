@@ -80,7 +80,12 @@ def test_stats(played: ScriptedLive, store: HistoryStore) -> None:
         stats = client.get("/api/stats").json()
         assert stats["platform"]["participants"] == 10
         assert stats["platform"]["messages_in_per_s"] == 100.0
-        assert stats["stream"] == {"clients": 0, "frames_published": 0, "frames_dropped": 0}
+        assert stats["stream"] == {
+            "clients": 0,
+            "frames_published": 0,
+            "frames_dropped": 0,
+            "gone_mid_send": 0,
+        }
         assert stats["history"] is None  # this app was not given the writer
 
 

@@ -53,7 +53,6 @@ __all__ = [
     "Framing",
     "Unwrapped",
     "WrapDrop",
-    "decode_psid",
     "encode_psid",
     "unwrap",
     "unwrap_1609dot2",
@@ -129,7 +128,7 @@ class _Reader:
             self.take(self.var_number(f"{what} element length"), f"{what} element")
 
 
-def decode_psid(reader: _Reader) -> int:
+def _decode_psid(reader: _Reader) -> int:
     """Read a p-encoded PSID (IEEE 1609.3 / 1609.12): 1 to 4 octets, length in the prefix."""
     start = reader.pos
     first = reader.octet("PSID")
@@ -147,7 +146,7 @@ def decode_psid(reader: _Reader) -> int:
 
 
 def encode_psid(psid: int) -> bytes:
-    """A PSID in p-encoding (the inverse of ``decode_psid``); ValueError past 0x1020407F."""
+    """A PSID in p-encoding (as the WSMP T-Header carries it); ValueError past 0x1020407F."""
     if psid < 0x80:
         return bytes([psid])
     if psid < 0x4080:
@@ -170,7 +169,7 @@ def _wsmp(data: bytes) -> tuple[bytes, int | None]:
     tpid = r.octet("TPID")
     psid: int | None = None
     if tpid in (0, 1):
-        psid = decode_psid(r)
+        psid = _decode_psid(r)
     elif tpid in (2, 3):
         r.take(4, "source and destination ports")
     else:

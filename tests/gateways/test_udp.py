@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.errors import ConfigError
@@ -287,3 +289,30 @@ def test_datagrams_the_kernel_drops_are_counted() -> None:
     assert stats["kernel_drops"] > 0
     assert len(queue) == stats["frames_in"] == stats["datagrams_in"]
     assert stats["frames_in"] + stats["kernel_drops"] == sent
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(min_size=1, max_size=80),
+            st.binary(max_size=60).map(lambda b: wsm(unsecured(b))[: len(b) + 3]),
+            st.binary(max_size=60).map(lambda b: b"\x03\x80" + b),
+            st.binary(max_size=60).map(lambda b: b"\x03\x81\x00\x40" + b),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["auto", "raw", "wsmp", "1609.2"]),
+)
+def test_every_datagram_is_queued_or_dead_lettered(datagrams: list[bytes], framing: str) -> None:
+    frames, letters, stats = _run(
+        [UdpPort(port=0, framing=framing)],
+        lambda bound: [(None, d) for d in datagrams],
+        expect=len(datagrams),
+    )
+    assert stats["datagrams_in"] == len(datagrams) == len(frames) + len(letters)
+    assert stats.get("frames_in", 0) == len(frames)
+    assert sum(v for k, v in stats.items() if k.startswith("dropped.")) == len(letters)
+    for letter in letters:
+        assert letter.raw in datagrams and letter.detail

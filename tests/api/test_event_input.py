@@ -166,3 +166,19 @@ def test_control_characters_in_text_are_422_not_a_store_error(client: TestClient
     response = _post(client, {**GOOD, "description": "lane\u0000closed"})
     assert response.status_code == 422, response.text
     assert "$.description" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/history/advisories?start_ms=-99999999999999999999999",
+        "/api/history/events?end_ms=99999999999999999999999",
+        "/api/participants/veh-01/trajectory?start_ms=-1",
+        "/api/dead-letters?since=-99999999999999999999999",
+        "/api/dead-letters/counts?end_ms=253402300800000",
+    ],
+)
+def test_time_parameters_outside_the_models_range_are_422(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"][0] == "query"

@@ -7,7 +7,11 @@ from typing import Annotated, Any
 from fastapi import HTTPException, Query, Request, Response
 
 from v2xcloud.api.wire import encode
+from v2xcloud.model.road import UTC_MS_MAX
 from v2xcloud.store import BBox
+
+UTC_MS_QUERY: dict[str, Any] = {"ge": 0, "le": UTC_MS_MAX}
+"""Bounds of a UTC-millisecond query parameter: the model's (``model.road.UtcMs``)."""
 
 BBoxParam = Annotated[
     str | None,

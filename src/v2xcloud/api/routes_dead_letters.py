@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from v2xcloud.api._common import json_response, time_range
+from v2xcloud.api._common import UTC_MS_QUERY, json_response, time_range
 from v2xcloud.api.auth import require_viewer
 from v2xcloud.errors import StoreError
 from v2xcloud.model import DeadLetter, DropReason
@@ -23,8 +23,13 @@ __all__ = ["router"]
 
 router = APIRouter()
 Viewer = Annotated[str, Depends(require_viewer)]
-StartMs = Annotated[int | None, Query(description="UTC ms (alias: since); default: end − 1 hour")]
-EndMs = Annotated[int | None, Query(description="UTC ms; default: the platform's now")]
+StartMs = Annotated[
+    int | None,
+    Query(description="UTC ms (alias: since); default: end − 1 hour", **UTC_MS_QUERY),
+]
+EndMs = Annotated[
+    int | None, Query(description="UTC ms; default: the platform's now", **UTC_MS_QUERY)
+]
 _HOUR_MS = 3_600_000
 _REASONS = ", ".join(r.value for r in DropReason)
 
@@ -71,7 +76,9 @@ def dead_letters(
     _role: Viewer,
     start_ms: StartMs = None,
     end_ms: EndMs = None,
-    since: Annotated[int | None, Query(description="UTC ms; same as start_ms")] = None,
+    since: Annotated[
+        int | None, Query(description="UTC ms; same as start_ms", **UTC_MS_QUERY)
+    ] = None,
     reason: Annotated[str | None, Query(description="one DropReason value")] = None,
     source: Annotated[str | None, Query(max_length=200, description="gateway/device id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

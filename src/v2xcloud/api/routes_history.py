@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
-from v2xcloud.api._common import BBoxParam, json_response, parse_bbox, time_range
+from v2xcloud.api._common import UTC_MS_QUERY, BBoxParam, json_response, parse_bbox, time_range
 from v2xcloud.api.auth import require_admin, require_viewer
 from v2xcloud.errors import StoreError
 from v2xcloud.model import RoadEvent
@@ -18,8 +18,10 @@ __all__ = ["router"]
 router = APIRouter()
 Viewer = Annotated[str, Depends(require_viewer)]
 Admin = Annotated[str, Depends(require_admin)]
-StartMs = Annotated[int | None, Query(description="UTC ms; default: end − span")]
-EndMs = Annotated[int | None, Query(description="UTC ms; default: the platform's now")]
+StartMs = Annotated[int | None, Query(description="UTC ms; default: end − span", **UTC_MS_QUERY)]
+EndMs = Annotated[
+    int | None, Query(description="UTC ms; default: the platform's now", **UTC_MS_QUERY)
+]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS

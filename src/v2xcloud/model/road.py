@@ -17,6 +17,7 @@ from typing import Annotated
 import msgspec
 
 __all__ = [
+    "UTC_MS_MAX",
     "LatDeg",
     "LonDeg",
     "ReferencePath",
@@ -30,7 +31,9 @@ LatDeg = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="WGS-84 la
 """A WGS-84 latitude in degrees (finite, -90..90)."""
 LonDeg = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0, description="WGS-84 longitude, °")]
 """A WGS-84 longitude in degrees (finite, -180..180)."""
-UtcMs = Annotated[int, msgspec.Meta(ge=0, le=253_402_300_799_999, description="UTC ms")]
+UTC_MS_MAX = 253_402_300_799_999
+"""The last millisecond of year 9999 (UTC): the latest time the model holds."""
+UtcMs = Annotated[int, msgspec.Meta(ge=0, le=UTC_MS_MAX, description="UTC ms")]
 """A time in UTC milliseconds since 1970 (up to the end of year 9999)."""
 LatLon = tuple[LatDeg, LonDeg]
 _RadiusM = Annotated[float, msgspec.Meta(ge=0.0, le=6553.5, description="radius, m")]

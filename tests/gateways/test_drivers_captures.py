@@ -8,8 +8,8 @@ import pytest
 
 from v2xcloud.codec import Decoded, MessageSet, decode, iter_capture_lines
 from v2xcloud.gateways import DeviceKind, InboundFrame
-from v2xcloud.gateways.drivers import Parsed, parse
-from v2xcloud.model import Bsm, MapData, Rsi, Rsm, Spat
+from v2xcloud.gateways.drivers import Dropped, Parsed, parse
+from v2xcloud.model import Bsm, DropReason, MapData, Rsi, Rsm, Spat
 
 CAPTURES = "captures/csae53-2017-hisense-captures.txt"
 SET = MessageSet.CSAE2017
@@ -48,3 +48,23 @@ def test_real_captures_through_the_byte_drivers(reference_dir: Path, shape: str)
     assert sorted(k.__name__ for k in kinds) == sorted(
         k.__name__ for k in (Spat, Bsm, Bsm, Rsm, Rsi, MapData)
     )
+
+
+def test_real_2017_map_from_a_device_set_to_2020_is_a_wrong_version_drop(
+    reference_dir: Path,
+) -> None:
+    decoded = [decode(data, message_set=SET) for _, data in _frames(reference_dir)]
+    (map_frame,) = [d.raw for d in decoded if isinstance(d, Decoded) and d.message_type == "MAP"]
+    for payload, shape in ((map_frame, "uper"), (map_frame.hex().encode(), "hex")):
+        frame = InboundFrame(
+            payload=payload,
+            device_id="R1",
+            device_kind=DeviceKind.RSU,
+            message_type="MAP",
+            transport="mqtt",
+            channel="V2X/RSU/R1/MAP/UP",
+            received_at_ms=0,
+        )
+        result = parse(frame, message_set=MessageSet.CSAE2020, shape=shape)
+        assert isinstance(result, Dropped), result
+        assert result.reason is DropReason.WRONG_VERSION and "csae2017" in result.detail

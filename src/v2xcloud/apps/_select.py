@@ -1,4 +1,11 @@
-"""Pair selections several applications share (same lane ahead, vehicles only, ...)."""
+"""Pair selections several applications share (same lane ahead, vehicles only, ...).
+
+What a vehicle is, once for every application: a **motor vehicle** is a participant of kind
+``VEHICLE`` or ``UNKNOWN`` (``motor``/``is_motor``, ``kind <= K_MOTOR_MAX``). A roadside sensor
+that cannot classify an object reports it as unknown; it is treated as a vehicle, the
+conservative choice both for warnings about it and for warnings to it. Pedestrians, cyclists
+and RSUs are not. What moving means is ``model.thresholds`` (``MOVING_MPS``, ``STANDSTILL_MPS``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,13 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import Flag, Kind, PairTable, SceneView
 
 __all__ = [
+    "K_MOTOR_MAX",
     "SHARED_RADIUS_M",
+    "WARN_MIN_SPEED_MPS",
     "first_per_ego",
     "following_in_lane",
     "gap_m",
@@ -38,22 +48,31 @@ F_HARD_BRAKING, F_EMERGENCY = int(Flag.HARD_BRAKING), int(Flag.EMERGENCY)
 F_HAZARD_LIGHTS, F_DISABLED = int(Flag.HAZARD_LIGHTS), int(Flag.DISABLED)
 F_ABS, F_TRACTION, F_STABILITY = int(Flag.ABS), int(Flag.TRACTION), int(Flag.STABILITY)
 
+#: kinds at or below this code are motor vehicles (UNKNOWN 0, VEHICLE 1): see the docstring
+K_MOTOR_MAX = K_VEHICLE
 #: the radius of the candidate pairs FCW, ICW, BSW/LCW and the DNPW head-on check share
 SHARED_RADIUS_M = 70.0
+#: an ego slower than this gets no collision warning (FCW, EBW, ICW, BSW/LCW, RLVW): at walking
+#: pace the driver is in control; each app's ``min_speed_mps`` defaults to it
+WARN_MIN_SPEED_MPS = 2.0
 
 
 def motor(view: SceneView) -> BoolArray:
     """Per row: a motor vehicle (or an unknown object large enough to be treated as such)."""
-    return view.kind <= K_VEHICLE
+    return view.kind <= K_MOTOR_MAX
 
 
 def is_motor(view: SceneView, rows: npt.NDArray[np.int64]) -> BoolArray:
     """Rows that are motor vehicles (or unknown objects large enough to be treated as such)."""
-    return view.kind[rows] <= K_VEHICLE  # UNKNOWN (0) or VEHICLE (1)
+    return view.kind[rows] <= K_MOTOR_MAX  # UNKNOWN (0) or VEHICLE (1)
 
 
 def in_lane_ahead(
-    pairs: PairTable, *, half_width_m: float, max_heading_diff_deg: float, moving_mps: float = 1.0
+    pairs: PairTable,
+    *,
+    half_width_m: float,
+    max_heading_diff_deg: float,
+    moving_mps: float = MOVING_MPS,
 ) -> BoolArray:
     """Others ahead of the ego in its lane, on the same level, heading the same way.
 
@@ -103,7 +122,7 @@ def same_way(view: SceneView, radius_m: float, max_heading_diff_deg: float) -> P
     still), on the same level; computed once per tick and shared by the applications."""
 
     def mask(t: PairTable) -> npt.NDArray[np.bool_]:
-        slow = np.minimum(view.speed_mps[t.ego], view.speed_mps[t.other]) < 1.0
+        slow = np.minimum(view.speed_mps[t.ego], view.speed_mps[t.other]) < MOVING_MPS
         aligned = t.heading_cos >= math.cos(math.radians(max_heading_diff_deg))
         return (aligned | slow) & t.same_level
 
@@ -121,8 +140,8 @@ def moving_motor_pairs(
     def mask(t: PairTable) -> npt.NDArray[np.bool_]:  # same_way's test and this one in a go
         speed_e, speed_o = view.speed_mps[t.ego], view.speed_mps[t.other]
         keep = np.maximum(speed_e, speed_o) >= min_speed_mps
-        keep &= np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_VEHICLE
-        keep &= (t.heading_cos >= limit) | (np.minimum(speed_e, speed_o) < 1.0)
+        keep &= np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_MOTOR_MAX
+        keep &= (t.heading_cos >= limit) | (np.minimum(speed_e, speed_o) < MOVING_MPS)
         return keep & t.same_level
 
     name = f"moving_motor:{max_heading_diff_deg}:{min_speed_mps}"

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.model import LightState
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, PhaseTiming, junctions_of
 
@@ -51,7 +52,7 @@ STOP_DECEL_MPS2 = 4.0  # braking a driver facing red still does (above it: may r
 MIN_BRAKING_MPS2 = 0.5  # below this an observed deceleration is no decision to stop
 NEAR_LINE_M = 5.0  # a vehicle this close to its stop line that leaves the lane crossed it
 RUNNER_MEMORY_MS = 4000  # how long a vehicle that left its lane on red counts as a runner
-MIN_RUNNER_SPEED_MPS = 1.0  # a vehicle slower than this past the line is no runner
+MIN_RUNNER_SPEED_MPS = MOVING_MPS  # a vehicle not moving past the line is no runner
 MAP_WAIT_MS = 5000  # longest wait for the MAP of a junction whose SPAT has arrived
 _ASSUMED_YELLOW_S = 3.0  # when a yellow's end is not announced
 

@@ -15,10 +15,11 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.apps._select import motor
 from v2xcloud.apps.base import App, AppConfig
 from v2xcloud.model import Advisory, AdvisoryLevel, RoadEvent, RoadSign
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
-from v2xcloud.twin.flags import Kind
 from v2xcloud.twin.junction import Junction, junctions_of
 from v2xcloud.twin.relevance import concerned
 
@@ -39,8 +40,8 @@ CONGESTION_KINDS = frozenset({"congestion", "queue", "slow_traffic"})
 
 
 def is_vehicle(view: SceneView) -> npt.NDArray[np.bool_]:
-    """Mask of motor vehicles."""
-    return np.asarray(view.kind == int(Kind.VEHICLE))
+    """Mask of motor vehicles (``_select.motor``: the one definition of a vehicle)."""
+    return motor(view)
 
 
 def road_events(view: SceneView) -> list[RoadEvent]:
@@ -54,7 +55,7 @@ def road_signs(view: SceneView) -> list[RoadSign]:
 
 
 def approaching(
-    view: SceneView, event: RoadEvent, *, range_m: float, min_speed_mps: float = 1.0
+    view: SceneView, event: RoadEvent, *, range_m: float, min_speed_mps: float = MOVING_MPS
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """(mask, distance m) of the moving vehicles ``event`` concerns (on its reference paths,
     or heading for it within ``range_m``); a standing vehicle, such as the one an event is

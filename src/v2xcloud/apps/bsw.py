@@ -24,6 +24,7 @@ from v2xcloud.apps._select import (
     IMMINENT,
     INFO,
     SHARED_RADIUS_M,
+    WARN_MIN_SPEED_MPS,
     WARNING,
     moving_motor_directed,
 )
@@ -45,7 +46,7 @@ class BswConfig(AppConfig, frozen=True, kw_only=True):
     drift_mps: float = 0.3
     closing_s: float = 3.0
     imminent_s: float = 1.0
-    min_speed_mps: float = 2.0
+    min_speed_mps: float = WARN_MIN_SPEED_MPS
 
 
 def _side_pairs(view: SceneView, cfg: BswConfig) -> PairTable:

@@ -15,6 +15,7 @@ import numpy as np
 from v2xcloud.apps._select import (
     F_HARD_BRAKING,
     IMMINENT,
+    WARN_MIN_SPEED_MPS,
     WARNING,
     following_in_lane,
     gap_m,
@@ -38,7 +39,7 @@ class EbwConfig(AppConfig, frozen=True, kw_only=True):
     radius_m: float = 150.0
     half_width_m: float = 1.8
     max_heading_diff_deg: float = 30.0
-    min_speed_mps: float = 2.0
+    min_speed_mps: float = WARN_MIN_SPEED_MPS
 
 
 class EmergencyBrakeWarning(App):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from v2xcloud.apps._select import (
     SHARED_RADIUS_M,
+    WARN_MIN_SPEED_MPS,
     first_per_ego,
     gap_m,
     in_lane_ahead,
@@ -33,7 +34,7 @@ class FcwConfig(AppConfig, frozen=True, kw_only=True):
     radius_m: float = SHARED_RADIUS_M
     half_width_m: float = 1.8
     max_heading_diff_deg: float = 30.0
-    min_speed_mps: float = 2.0
+    min_speed_mps: float = WARN_MIN_SPEED_MPS
     comfortable_decel_mps2: float = 3.0
 
 

@@ -10,6 +10,7 @@ import math
 from v2xcloud.apps._v2i import RoadApp, RoadHit, on_approaches
 from v2xcloud.apps.base import AppConfig
 from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 
 __all__ = ["GlosaConfig", "GreenLightOptimalSpeedAdvisory", "speed_band_mps"]
@@ -64,7 +65,7 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
         out = []
         for a in on_approaches(view, range_m=cfg.range_m):
             v = float(view.speed_mps[a.index])
-            if a.to_stop_m < cfg.min_distance_m or v < 1.0:
+            if a.to_stop_m < cfg.min_distance_m or v < MOVING_MPS:
                 continue
             conn = a.junction.main_movement(a.lane)
             timing = a.junction.phase(conn.phase_id, now_ms)

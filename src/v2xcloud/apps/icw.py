@@ -28,8 +28,9 @@ from v2xcloud.apps._select import (
     F_LEFT_SIGNAL,
     F_RIGHT_SIGNAL,
     IMMINENT,
-    K_VEHICLE,
+    K_MOTOR_MAX,
     SHARED_RADIUS_M,
+    WARN_MIN_SPEED_MPS,
     WARNING,
 )
 from v2xcloud.apps._signals import (
@@ -55,7 +56,7 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     imminent_s: float = 1.5
     pet_s: float = 2.0
     radius_m: float = SHARED_RADIUS_M
-    min_speed_mps: float = 2.0
+    min_speed_mps: float = WARN_MIN_SPEED_MPS
     min_angle_deg: float = 30.0
 
 
@@ -134,7 +135,7 @@ class IntersectionCollisionWarning(App):
             speed = view.speed_mps
             moving = np.minimum(speed[t.ego], speed[t.other]) >= cfg.min_speed_mps
             crossing = np.abs(t.heading_cos) <= math.cos(math.radians(cfg.min_angle_deg))
-            motor = np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_VEHICLE
+            motor = np.maximum(view.kind[t.ego], view.kind[t.other]) <= K_MOTOR_MAX
             return moving & crossing & t.same_level & motor
 
         name = f"icw:{cfg.min_speed_mps}:{cfg.min_angle_deg}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from v2xcloud.apps._select import WARN_MIN_SPEED_MPS
 from v2xcloud.apps._signals import MIN_BRAKING_MPS2, red_at_arrival
 from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
 from v2xcloud.apps.base import AppConfig
@@ -44,7 +45,7 @@ class RlvwConfig(AppConfig, frozen=True, kw_only=True):
     min_braking_mps2: float = MIN_BRAKING_MPS2
     red_decel_mps2: float = 4.5
     range_m: float = 150.0
-    min_speed_mps: float = 2.0
+    min_speed_mps: float = WARN_MIN_SPEED_MPS
     ambiguity_m: float = 2.5
 
 

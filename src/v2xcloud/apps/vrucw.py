@@ -13,6 +13,7 @@ from __future__ import annotations
 from v2xcloud.apps._select import K_CYCLIST, K_PEDESTRIAN, is_motor
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import time_to_contact
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 
 __all__ = ["VruCollisionWarning", "VrucwConfig"]
@@ -24,7 +25,7 @@ class VrucwConfig(AppConfig, frozen=True, kw_only=True):
     warn_s: float = 3.0
     imminent_s: float = 1.5
     radius_m: float = 50.0
-    min_speed_mps: float = 1.0
+    min_speed_mps: float = MOVING_MPS
     contact_m: float = 0.8  # VRU radius plus a safety margin beyond the vehicle's half width
 
 

@@ -43,9 +43,12 @@ from v2xcloud.model.signal import (
     SignalPhase,
     Spat,
 )
+from v2xcloud.model.thresholds import MOVING_MPS, STANDSTILL_MPS
 from v2xcloud.model.time import utc_ms_from_moy, utc_ms_from_sec_mark
 
 __all__ = [
+    "MOVING_MPS",
+    "STANDSTILL_MPS",
     "Advisory",
     "AdvisoryLevel",
     "BrakeState",

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from v2xcloud.geo import unit_to_heading_deg
 from v2xcloud.model import ParticipantState
+from v2xcloud.model.thresholds import STANDSTILL_MPS
 from v2xcloud.twin.flags import KIND_CODES, SOURCE_CODES, Flag, flags_of
 
 if TYPE_CHECKING:
@@ -217,7 +218,7 @@ def _derive_motion(
         moved_speed = np.where(ok, np.hypot(dx, dy) / dt_s, np.nan)
     miss_speed = np.isnan(speed)
     speed[miss_speed] = moved_speed[miss_speed]
-    moving = ok & (moved_speed > 0.5)
+    moving = ok & (moved_speed > STANDSTILL_MPS)  # standing: a displacement is noise
     miss_heading = np.isnan(heading) & moving
     heading[miss_heading] = unit_to_heading_deg(dx, dy)[miss_heading]
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from v2xcloud.geo import SpatialGrid
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin.flags import Flag
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def fuse_unlabelled(
     dist = np.hypot(cols.x_m[a] - cols.x_m[b], cols.y_m[a] - cols.y_m[b])
     dv = np.abs(np.nan_to_num(cols.speed_mps[a]) - np.nan_to_num(cols.speed_mps[b]))
     dh = np.abs((cols.heading_deg[a] - cols.heading_deg[b] + 180.0) % 360.0 - 180.0)
-    moving = np.minimum(np.nan_to_num(cols.speed_mps[a]), np.nan_to_num(cols.speed_mps[b])) > 1.0
+    slowest = np.minimum(np.nan_to_num(cols.speed_mps[a]), np.nan_to_num(cols.speed_mps[b]))
+    moving = slowest >= MOVING_MPS  # headings compared only when both move
     ok = (dist <= gate_m + dt_s * np.maximum(speed[q], speed[j])) & (dv <= speed_gate_mps)
     ok &= ~(moving & (dh > heading_gate_deg))
     a, b, dist = a[ok], b[ok], dist[ok]

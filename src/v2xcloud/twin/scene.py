@@ -28,6 +28,7 @@ from v2xcloud.model import (
     Rsm,
     Spat,
 )
+from v2xcloud.model.thresholds import STANDSTILL_MPS
 from v2xcloud.twin._apply import Pending, apply_pending
 from v2xcloud.twin._columns import FLOAT_COLUMNS, INT_COLUMNS, Columns
 from v2xcloud.twin._fusion import fuse_unlabelled
@@ -128,7 +129,7 @@ class Scene:
         stale_after_ms: int = 1000,
         max_extrapolate_ms: int = 1000,
         level_gap_m: float = 4.0,
-        stopped_speed_mps: float = 0.3,
+        stopped_speed_mps: float = STANDSTILL_MPS,
         clock_window_ms: int = 30_000,
         history_len: int = 6,
         fuse_gate_m: float = 3.0,

@@ -7,6 +7,7 @@ from v2xcloud.apps._v2i import is_vehicle, on_approaches
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.apps.events.stopped import queued_behind
 from v2xcloud.model import RoadEvent
+from v2xcloud.model.thresholds import STANDSTILL_MPS
 from v2xcloud.twin import SceneView
 
 __all__ = ["SlowVehicleDetector"]
@@ -21,7 +22,7 @@ class SlowVehicleDetector:
         self,
         *,
         fraction: float = 0.3,
-        min_speed_mps: float = 0.5,
+        min_speed_mps: float = STANDSTILL_MPS,
         min_duration_s: float = 15.0,
         free_distance_m: float = 80.0,
         event_type: int | None = None,

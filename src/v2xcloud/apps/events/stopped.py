@@ -14,6 +14,7 @@ import numpy as np
 from v2xcloud.apps._v2i import is_vehicle, on_approaches
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.model import RoadEvent
+from v2xcloud.model.thresholds import STANDSTILL_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import junctions_of
 
@@ -51,7 +52,7 @@ class StoppedVehicleDetector:
         self,
         *,
         min_stopped_s: float = 20.0,
-        standstill_mps: float = 0.5,
+        standstill_mps: float = STANDSTILL_MPS,
         moving_mps: float = 2.0,
         event_type: int | None = None,
     ) -> None:

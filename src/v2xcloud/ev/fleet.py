@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
 import msgspec
@@ -29,6 +30,8 @@ from v2xcloud.ev.vehicle_sim import FaultPlan, SimulatedVehicle
 from v2xcloud.model.ev import EvReport
 
 __all__ = ["FleetResult", "Terminal", "run_fleet", "vin_for"]
+
+logger = logging.getLogger(__name__)
 
 
 def vin_for(index: int) -> str:
@@ -118,7 +121,7 @@ class Terminal:
     async def _drop_connection(self, report: EvReport) -> None:
         assert self._writer is not None
         self._writer.write(encode(Message(command=Command.REALTIME, vin=self.v.vin, body=report)))
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(ConnectionError):  # the fault being injected: expected
             await self._writer.drain()
         self._writer.transport.abort()
         self._writer = None
@@ -161,8 +164,10 @@ class Terminal:
         )
         assert self._writer is not None
         self._writer.close()
-        with contextlib.suppress(Exception):
+        try:
             await self._writer.wait_closed()
+        except Exception as exc:  # the server closed first: the logout was sent, nothing lost
+            logger.debug("fleet %s: connection closed by the server (%s)", self.v.vin, exc)
 
 
 async def run_fleet(

@@ -4,6 +4,7 @@ then aggregate the per-application scores over the library.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -16,6 +17,8 @@ from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import AppScore
 
 __all__ = ["aggregate", "evaluate", "run_in_process"]
+
+logger = logging.getLogger(__name__)
 
 _RESULT = msgspec.msgpack.Decoder(ScenarioResult)
 
@@ -53,6 +56,7 @@ def _worker(scenario: Scenario, config: RunConfig) -> bytes:
     try:
         return msgspec.msgpack.encode(run_in_process(scenario, config))
     except Exception as exc:  # crosses a process boundary: keep the message, not the object
+        logger.error("scenario %s failed in its worker", scenario.name, exc_info=exc)
         raise SimulationError(f"scenario {scenario.name}: {type(exc).__name__}: {exc}") from None
 
 

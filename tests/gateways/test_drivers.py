@@ -355,6 +355,13 @@ def test_radar_time_stamps(stamp: str, utc: str) -> None:
     assert rsm.participants[0].timestamp_ms == round(expected.timestamp() * 1000)
 
 
+def test_json_with_a_byte_order_mark_is_read() -> None:
+    payload = b"\xef\xbb\xbf" + radar_frame([radar_target(1, 4, 39.0, 116.0)])
+    frame = frame_of(payload, kind=DeviceKind.RADAR, message_type="TRACK")
+    for shape in ("radar", None):
+        assert len(parsed(parse(frame, message_set=SET, shape=shape)).models) == 1
+
+
 def test_radar_frame_without_targets_is_valid_and_empty() -> None:
     frame = frame_of(radar_frame([]), kind=DeviceKind.RADAR, message_type="TRACK")
     assert parsed(parse(frame, message_set=SET)).models == ()
@@ -462,6 +469,7 @@ def test_detection_by_structure() -> None:
     assert detect_shape(radar_frame([])) == "radar"
     assert detect_shape(b'[{"dev_pos": {}, "content": []}]') == "openv2x-dawnline"
     assert detect_shape(b'{"bsmFrame": {}}') == "csae-json"
+    assert detect_shape(b"\xef\xbb\xbf" + radar_frame([])) == "radar"  # a byte-order mark
     unknown = detect_shape(b'{"hello": 1}')
     assert isinstance(unknown, Dropped) and unknown.reason is DropReason.BAD_PAYLOAD
     # UPER bytes that start like JSON but are not JSON stay UPER
@@ -477,6 +485,7 @@ def test_detection_by_structure() -> None:
         ("hex", b"3c0", DropReason.FRAMING, "byte 3"),
         ("csae-json", b'{"bsmFrame": ', DropReason.BAD_PAYLOAD, "byte 13"),
         ("csae-json", b'{"nothing": 1}', DropReason.BAD_PAYLOAD, "$"),
+        ("radar", b'\xef\xbb\xbf{"targets": x}', DropReason.BAD_PAYLOAD, "byte 15"),
         (
             "openv2x-rsm",
             b'{"content": {"rsms": [{"refPos": {"lat": 1}}]}}',

@@ -54,6 +54,7 @@ from v2xcloud.errors import ConfigError
 from v2xcloud.failures import FailureLog
 from v2xcloud.gateways.base import InboundFrame
 from v2xcloud.gateways.drivers import csae_json, openv2x, radar
+from v2xcloud.gateways.drivers._json import BOM
 from v2xcloud.gateways.drivers.csae_json import is_csae_json, parse_csae_json
 from v2xcloud.gateways.drivers.openv2x import (
     is_openv2x_dawnline,
@@ -147,10 +148,10 @@ def check_shape(shape: str | None) -> None:
 
 def _detect(payload: bytes) -> tuple[str, Any] | Dropped:
     """(driver name, the parsed JSON value or ``_NOT_JSON``), or a drop for unknown JSON."""
-    head = payload.lstrip(_WHITESPACE).removeprefix(b"\xef\xbb\xbf")[:1]
-    if head in (b"{", b"["):
+    text = payload.removeprefix(BOM)
+    if text.lstrip(_WHITESPACE)[:1] in (b"{", b"["):
         try:
-            value = msgspec.json.decode(payload)
+            value = msgspec.json.decode(text)
         except msgspec.DecodeError:
             pass  # not JSON: UPER may begin with these bytes too
         else:

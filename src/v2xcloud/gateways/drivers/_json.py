@@ -15,9 +15,10 @@ import msgspec
 from v2xcloud.gateways.drivers.result import Dropped
 from v2xcloud.model import DropReason
 
-__all__ = ["BadField", "Fields", "load_json"]
+__all__ = ["BOM", "BadField", "Fields", "load_json"]
 
 _BYTE = re.compile(r"\(byte (\d+)\)")
+BOM = b"\xef\xbb\xbf"
 _MISSING = object()
 
 
@@ -36,13 +37,15 @@ class BadField(Exception):
 
 
 def load_json(payload: bytes, shape: str) -> Any:
-    """Parse JSON text; a ``Dropped`` (BAD_PAYLOAD, ``byte N``) when it is not JSON."""
+    """Parse JSON text (a leading UTF-8 byte-order mark allowed); a ``Dropped`` (BAD_PAYLOAD,
+    ``byte N``) when it is not JSON."""
     try:
-        return msgspec.json.decode(payload)
+        return msgspec.json.decode(payload.removeprefix(BOM))
     except msgspec.DecodeError as exc:
         found = _BYTE.search(str(exc))
-        if found:
-            where: str | None = f"byte {found.group(1)}"
+        if found:  # msgspec counts from after the mark we removed
+            skipped = len(BOM) if payload.startswith(BOM) else 0
+            where: str | None = f"byte {int(found.group(1)) + skipped}"
         else:  # msgspec names no offset when the text ends early
             where = f"byte {len(payload)}" if "truncated" in str(exc) else None
         return Dropped(

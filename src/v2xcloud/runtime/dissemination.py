@@ -11,6 +11,11 @@ participants. Each item is keyed (``advisory|app|ego|other``, ``event|source|kin
 - ``refresh``: unchanged, re-sent every ``refresh_ms`` while valid;
 - ``expired``: its validity (``expires_ms`` / ``end_ms``) is over and it was not renewed, so
   RSUs stop broadcasting it. Anything in between is a duplicate and is dropped (counted).
+
+Each item remembers who has heard it, so that only newcomers are addressed. For a long-lived
+event that every passing vehicle hears, that set is limited to ``max_recipients``: past it,
+only those concerned now are remembered (the others are counted in ``recipients_forgotten``
+and would be addressed again if they came back).
 """
 
 from __future__ import annotations
@@ -71,13 +76,28 @@ class Disseminator:
     and dropped duplicates."""
 
     def __init__(
-        self, *, rsus: tuple[Rsu, ...] = (), refresh_ms: int = 1000, event_range_m: float = 300.0
+        self,
+        *,
+        rsus: tuple[Rsu, ...] = (),
+        refresh_ms: int = 1000,
+        event_range_m: float = 300.0,
+        max_recipients: int = 10_000,
     ) -> None:
         self.rsus = rsus
         self.refresh_ms = refresh_ms
         self.event_range_m = event_range_m
+        self.max_recipients = max_recipients
         self.stats: Counter[str] = Counter()
         self._sent: dict[str, _Sent] = {}
+
+    def __len__(self) -> int:
+        """Items (advisories and events) remembered until they expire."""
+        return len(self._sent)
+
+    def recipients_of(self, key: str) -> frozenset[str]:
+        """Who is remembered as having heard the item ``key`` (empty if unknown)."""
+        sent = self._sent.get(key)
+        return frozenset(sent.recipients) if sent is not None else frozenset()
 
     def _rsus_near(self, view: PositionsView, x_m: np.ndarray, y_m: np.ndarray) -> tuple[str, ...]:
         if not self.rsus or x_m.size == 0:
@@ -117,6 +137,9 @@ class Disseminator:
         # only newcomers addressed: the others keep their refresh cadence
         last = sent.last_ms if sent is not None and to is not recipients else now_ms
         known = recipients | (sent.recipients if sent else set())
+        if len(known) > self.max_recipients:  # keep those concerned now; count the others
+            self.stats["recipients_forgotten"] += len(known) - len(recipients)
+            known = set(recipients)
         self._sent[key] = _Sent(
             fingerprint=fingerprint,
             last_ms=last,

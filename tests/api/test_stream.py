@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Iterator
 
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from v2xcloud.api import ApiSettings, create_app
@@ -106,3 +108,20 @@ def test_slow_client_gets_drops_counted_and_never_slows_the_tick() -> None:
     assert max(loaded) < 250
     assert len(received) >= 150
     assert received == sorted(received)
+
+
+def test_clients_past_the_limit_are_closed_with_try_again_later() -> None:
+    live = ScriptedLive(start_ms=T0)
+    settings = ApiSettings(stream_max_clients=2)
+    app = create_app(live=live, store=DuckDbStore(data_dir=None), settings=settings)
+    with ServerThread(app) as server, connect(_ws_url(server)) as a, connect(_ws_url(server)) as b:
+        time.sleep(0.2)
+        for _ in range(20):  # many more arrive while two are served
+            with connect(_ws_url(server)) as extra:
+                with pytest.raises(ConnectionClosed) as closed:
+                    extra.recv(timeout=5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        live.step(T0)
+        assert json.loads(a.recv(timeout=5))["type"] == json.loads(b.recv(timeout=5))["type"]
+        stats = app.state.hub.stats()
+    assert (stats.clients, stats.refused) == (2, 20)

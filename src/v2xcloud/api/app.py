@@ -37,7 +37,9 @@ def create_app(
     The app subscribes to ``live`` while it runs and unsubscribes at shutdown. ``writer``
     (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``.
     """
-    hub = StreamHub(queue_frames=settings.stream_queue_frames)
+    hub = StreamHub(
+        queue_frames=settings.stream_queue_frames, max_clients=settings.stream_max_clients
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -27,6 +27,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     ``viewer_token``: when set, reads need it (or the admin token); ``None`` leaves reads open.
     ``cors_origins``: origins allowed cross-site; empty (the default) means CORS is closed.
     ``stream_queue_frames``: frames buffered per WebSocket client before frames are dropped.
+    ``stream_max_clients``: WebSocket stream clients served at once (more are closed, 1013).
     ``web_dir``: the built dashboard (``None`` serves no dashboard).
     ``max_body_bytes``: the largest request body accepted (larger ones get 413).
     """
@@ -35,6 +36,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     viewer_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     stream_queue_frames: int = 16
+    stream_max_clients: int = 256
     trajectory_default_ms: int = 600_000
     web_dir: Path | None = None
     max_body_bytes: int = 65_536
@@ -49,6 +51,10 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
                 )
         if self.stream_queue_frames < 1:
             raise ConfigError("stream_queue_frames must be at least 1")
+        if self.stream_max_clients < 1:
+            raise ConfigError(
+                f"stream_max_clients must be at least 1, got {self.stream_max_clients}"
+            )
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
 

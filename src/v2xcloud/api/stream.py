@@ -4,7 +4,8 @@ The platform's tick thread calls ``StreamHub.publish`` (via the ``LiveSource`` s
 that only schedules work on the server's event loop (``call_soon_threadsafe``) and returns.
 On the loop, each frame is encoded once and offered to every client's bounded queue; a full
 queue drops its oldest frame and counts it. Each client has its own sender task, so a client
-whose socket is slow only ever blocks itself.
+whose socket is slow only ever blocks itself. At most ``max_clients`` are served at once: a
+client past that is closed at once with 1013 (try again later) and counted as ``refused``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class StreamStats(msgspec.Struct, frozen=True, kw_only=True):
     frames_published: int
     frames_dropped: int
     gone_mid_send: int = 0
+    refused: int = 0  # clients closed on arrival because ``max_clients`` were connected
 
 
 class _Client:
@@ -54,8 +56,10 @@ class _Client:
 class StreamHub:
     """Fans tick frames out to WebSocket clients; see the module docstring."""
 
-    def __init__(self, *, queue_frames: int) -> None:
+    def __init__(self, *, queue_frames: int, max_clients: int = 256) -> None:
         self.queue_frames = queue_frames
+        self.max_clients = max_clients
+        self._refused = 0
         self._clients: set[_Client] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._published = 0
@@ -92,10 +96,16 @@ class StreamHub:
             frames_published=self._published,
             frames_dropped=dropped,
             gone_mid_send=self._gone_mid_send,
+            refused=self._refused,
         )
 
     async def serve(self, websocket: WebSocket) -> None:
-        """Send frames to one accepted client until it disconnects."""
+        """Send frames to one accepted client until it disconnects (or close it at once with
+        1013 when ``max_clients`` are connected already)."""
+        if len(self._clients) >= self.max_clients:
+            self._refused += 1
+            await websocket.close(code=1013, reason=f"stream full ({self.max_clients} clients)")
+            return
         client = _Client(websocket, self.queue_frames)
         self._clients.add(client)
         receiver = asyncio.create_task(self._drain_incoming(websocket))

@@ -85,6 +85,7 @@ def test_stats(played: ScriptedLive, store: HistoryStore) -> None:
             "frames_published": 0,
             "frames_dropped": 0,
             "gone_mid_send": 0,
+            "refused": 0,
         }
         assert stats["history"] is None  # this app was not given the writer
 

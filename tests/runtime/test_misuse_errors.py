@@ -36,3 +36,13 @@ def test_ev_server_port_before_start_says_what_to_do() -> None:
     server = Gb32960Server(report_sink=MemoryReportSink())
     with pytest.raises(GatewayError, match=r"await server.start\(\)"):
         _ = server.port
+
+
+def test_gateway_framing_and_psid_misuse() -> None:
+    from v2xcloud.errors import EncodeError
+    from v2xcloud.gateways.ieee1609 import encode_psid, unwrap
+
+    with pytest.raises(ConfigError, match="choose one of"):
+        unwrap(b"\x00", framing="morse")
+    with pytest.raises(EncodeError, match="beyond p-encoding"):
+        encode_psid(0x10204080)

@@ -308,10 +308,11 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def _encode_line(obj: Any, message_set: MessageSet) -> str:
     if not isinstance(obj, dict):
-        raise ValueError("expected a JSON object")
+        raise EncodeError("MessageFrame", "expected a JSON object", where="$")
     if obj.get("rejected"):
         if obj.get("raw_truncated") or obj.get("text_truncated"):
-            raise ValueError("the rejected frame was echoed cut short; its bytes are not all here")
+            detail = "the rejected frame was echoed cut short; its bytes are not all here"
+            raise EncodeError("MessageFrame", detail, where="$.raw")
         return str(obj.get("raw") or obj.get("text") or "")
     frame = {k: v for k, v in obj.items() if k not in _META_KEYS}
     hex_text = encode(frame, message_set=message_set).hex()

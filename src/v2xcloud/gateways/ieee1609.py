@@ -46,6 +46,7 @@ from typing import Literal
 
 import msgspec
 
+from v2xcloud.errors import ConfigError, EncodeError
 from v2xcloud.model import DropReason
 
 __all__ = [
@@ -146,7 +147,7 @@ def _decode_psid(reader: _Reader) -> int:
 
 
 def encode_psid(psid: int) -> bytes:
-    """A PSID in p-encoding (as the WSMP T-Header carries it); ValueError past 0x1020407F."""
+    """A PSID in p-encoding (as the WSMP T-Header carries it); EncodeError past 0x1020407F."""
     if psid < 0x80:
         return bytes([psid])
     if psid < 0x4080:
@@ -155,7 +156,7 @@ def encode_psid(psid: int) -> bytes:
         return (0xC00000 | (psid - 0x4080)).to_bytes(3, "big")
     if psid <= 0x1020407F:
         return (0xE0000000 | (psid - 0x204080)).to_bytes(4, "big")
-    raise ValueError(f"PSID {psid} is beyond p-encoding")
+    raise EncodeError("PSID", f"{psid} is beyond p-encoding (at most 0x1020407F)")
 
 
 def _wsmp(data: bytes) -> tuple[bytes, int | None]:
@@ -298,7 +299,7 @@ def unwrap(data: bytes, *, framing: str = "auto") -> Unwrapped | WrapDrop:
     if framing == "1609.2":
         return unwrap_1609dot2(data)
     if framing != "auto":
-        raise ValueError(f"framing {framing!r}; choose one of {FRAMINGS}")
+        raise ConfigError(f"framing {framing!r}; choose one of {FRAMINGS}")
     if data[:1] and data[0] & 0x07 == _WSMP_VERSION:
         try:
             body, psid = _wsmp(data)

@@ -186,3 +186,17 @@ def test_schedule_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert out["vehicles_needing_charge"] == 10
     assert out["balanced"]["mean_wait_s"] < out["nearest"]["mean_wait_s"]
     assert out["nearest"]["served"] == out["balanced"]["served"] == 10
+
+
+def test_decode_streams_and_refuses_an_overlong_line(
+    tmp_path: Path, reference_frames: list[dict[str, object]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from v2xcloud.cli.gb32960_commands import MAX_LINE_CHARS
+
+    good = str(reference_frames[0]["hex"])
+    path = tmp_path / "long.hex"
+    path.write_text(f"{'ab' * MAX_LINE_CHARS}\n{good}\n", encoding="utf-8")
+    assert main(["gb32960", "decode", str(path)]) == 1
+    long, ok = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert long["reason"] == "line_too_long" and str(2 * MAX_LINE_CHARS + 1) in long["detail"]
+    assert ok["ok"] and ok["line"] == 2

@@ -21,6 +21,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,7 +32,27 @@ from v2xcloud.ev.charging import load_chargers
 from v2xcloud.ev.codec import decode, to_json_dict
 from v2xcloud.ev.sink import JsonlAlarmSink, JsonlReportSink, ReportSink
 
-__all__ = ["decode_lines", "register"]
+__all__ = ["MAX_LINE_CHARS", "decode_lines", "register"]
+
+MAX_LINE_CHARS = 262_144
+"""Longest line read (the hex of the largest GB/T 32960 frame, 65,560 bytes, fits twice);
+a longer line is rejected (``line_too_long``) without being held whole."""
+
+
+def _bounded_lines(lines: IO[str]) -> Iterator[tuple[int, str | int]]:
+    """(line number, its text, or its length when longer than ``MAX_LINE_CHARS``)."""
+    number = 0
+    while text := lines.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(text) <= MAX_LINE_CHARS or text.endswith("\n"):
+            yield number, text
+            continue
+        length = len(text)
+        while rest := lines.readline(65_536):  # drop the rest of the line, counting it
+            length += len(rest)
+            if rest.endswith("\n"):
+                break
+        yield number, length
 
 
 def _decode_line(number: int, text: str, *, lenient: bool) -> dict[str, Any] | None:
@@ -61,10 +82,22 @@ def _decode_line(number: int, text: str, *, lenient: bool) -> dict[str, Any] | N
 
 
 def decode_lines(lines: IO[str], out: IO[str], *, lenient: bool = False) -> tuple[int, int]:
-    """Decode hex frames line by line, writing JSON lines; returns ``(decoded, rejected)``."""
+    """Decode hex frames line by line, writing JSON lines; returns ``(decoded, rejected)``.
+
+    Lines are read at most ``MAX_LINE_CHARS`` at a time, so memory stays bounded.
+    """
     counts = [0, 0]
-    for number, text in enumerate(lines, 1):
-        result = _decode_line(number, text, lenient=lenient)
+    for number, text in _bounded_lines(lines):
+        if isinstance(text, int):
+            result: dict[str, Any] | None = {
+                "line": number,
+                "ok": False,
+                "reason": "line_too_long",
+                "offset": None,
+                "detail": f"line of {text} characters; a frame's hex is at most {MAX_LINE_CHARS}",
+            }
+        else:
+            result = _decode_line(number, text, lenient=lenient)
         if result is None:
             continue
         counts[0 if result["ok"] else 1] += 1

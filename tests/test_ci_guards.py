@@ -31,12 +31,14 @@ def test_ci_run_refuses_without_reference_data(tmp_path: Path) -> None:
     assert "MAKE-TEST-RAN" in done.stdout
 
 
-def _run_reference_test(tmp_path: Path, ci: str) -> subprocess.CompletedProcess[str]:
+def _run_reference_test(
+    tmp_path: Path, ci: str, body: str = "    assert reference_dir.is_dir()\n"
+) -> subprocess.CompletedProcess[str]:
     tests = tmp_path / "repo" / "tests"
     tests.mkdir(parents=True)
     shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
     (tests / "test_needs_reference.py").write_text(
-        "def test_reads(reference_dir):\n    assert reference_dir.is_dir()\n", encoding="utf-8"
+        "import pytest\n\ndef test_reads(reference_dir):\n" + body, encoding="utf-8"
     )
     env = {**os.environ, "CI": ci}
     return subprocess.run(
@@ -58,5 +60,12 @@ def test_reference_skip_is_a_failure_in_ci(tmp_path: Path) -> None:
 
 def test_reference_skip_stays_a_skip_outside_ci(tmp_path: Path) -> None:
     done = _run_reference_test(tmp_path, ci="")
+    assert done.returncode == 0, done.stdout
+    assert "1 skipped" in done.stdout
+
+
+def test_another_skip_of_a_reference_test_stays_a_skip_in_ci(tmp_path: Path) -> None:
+    (tmp_path / "shared" / "reference").mkdir(parents=True)  # the data is there
+    done = _run_reference_test(tmp_path, ci="true", body="    pytest.skip('no PostgreSQL')\n")
     assert done.returncode == 0, done.stdout
     assert "1 skipped" in done.stdout

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from asn1tools.codecs import uper as _uper
-
 from v2xcloud.codec._schema import compiled
 from v2xcloud.codec.message_set import FRAME_MESSAGES, MessageSet
 from v2xcloud.model import DropReason
@@ -34,6 +32,9 @@ def split_error(exc: Exception) -> tuple[str | None, str]:
 def decode_type(message_set: MessageSet, type_name: str, data: bytes, where: str) -> Any:
     """Decode ``data`` as one ``type_name``; raises ``Reject`` for anything not exactly one."""
     compiled_type = compiled(message_set)._types[type_name]
+    # imported here, after ``compiled`` did: importing the codec does not import asn1tools
+    from asn1tools.codecs import uper as _uper
+
     decoder = _uper.Decoder(bytearray(data))
     try:
         value = compiled_type._type.decode(decoder)

@@ -165,3 +165,21 @@ def test_pair_keys_put_ego_in_the_high_half() -> None:
     other = np.array([5], dtype=np.int64)
     pair_keys(ego, other)
     assert ego.tolist() == [3] and other.tolist() == [5]  # inputs untouched
+
+
+def test_default_hold_is_three_100_ms_ticks() -> None:
+    h = Hysteresis()
+    h.update(np.array([1]), np.array([W]), 0)
+    empty = np.empty(0, dtype=np.int64)
+    h.update(empty, empty, 300)
+    assert len(h) == 1
+    h.update(empty, empty, 301)
+    assert len(h) == 0
+
+
+def test_a_downgrade_starting_at_time_zero_is_held_from_zero() -> None:
+    h = Hysteresis(hold_ticks=3, validity_ms=10_000, tick_ms=100)
+    h.update(np.array([1]), np.array([IMM]), -100)
+    for t in (0, 100, 200):
+        assert len(h.update(np.array([1]), np.array([W]), t)) == 0
+    assert h.update(np.array([1]), np.array([W]), 300).level.tolist() == [W]

@@ -143,6 +143,7 @@ def test_gap_ttc_and_required_decel_boundaries() -> None:
         math.inf,
     ]
     assert required_decel([0.5, 0.0, 8.0], [0.5, 2.0, -3.0]).tolist() == [0.25, 200.0, 0.0]
+    assert gap_ttc(0.0, 0.0).tolist() == math.inf  # touching, not closing: never (no warning)
 
 
 def _simulate_lead_braking(gap: float, ve: float, vl: float, a: float) -> float:
@@ -164,6 +165,8 @@ def _simulate_lead_braking(gap: float, ve: float, vl: float, a: float) -> float:
         (5.0, 20.0, 18.0, 8.0),
         (40.0, 12.0, 6.0, 2.0),
         (30.0, 20.0, 10.0, 5.0),
+        (0.5, 10.0, 5.0, 3.0),  # a gap under a metre
+        (10.0, 5.0, 0.5, 2.0),  # a lead creeping under 1 m/s
     ],
 )
 def test_ttc_lead_braking_matches_a_simulation(gap: float, ve: float, vl: float, a: float) -> None:

@@ -179,3 +179,69 @@ def test_first_per_ego_takes_the_smallest_key_of_each_ego() -> None:
     assert sorted(first_per_ego(ego, key).tolist()) == [2, 3, 4]
     empty = first_per_ego(np.empty(0, dtype=np.int64), np.empty(0))
     assert empty.dtype == np.int64 and empty.size == 0
+
+
+def test_with_map_lanes_the_lanes_decide_where_both_are_matched() -> None:
+    from _roadside_scene import junction_map, vehicle, view_of
+
+    # lanes 1 (x = 0) and 2 (x = 3.5) run north to the stop line at y = 0
+    view = view_of(
+        junction_map(),
+        vehicle("ego", 0.0, -150.0, 10.0),
+        vehicle("next-lane", 3.5, -120.0, 10.0),  # near enough laterally, but another lane
+        vehicle("same-lane", 0.6, -100.0, 10.0),  # offset more than the half width, same lane
+        vehicle("off-map", 60.0, -90.0, 10.0),  # unmatched: the lateral offset decides
+    )
+    lanes = {pid: int(view.lane[view.row_of(pid)]) for pid in view.ids}
+    assert lanes["ego"] >= 0 and lanes["same-lane"] == lanes["ego"]
+    assert lanes["next-lane"] >= 0 and lanes["next-lane"] != lanes["ego"] and lanes["off-map"] < 0
+    others = ["next-lane", "same-lane", "off-map"]
+    t = _pairs(view, [("ego", o) for o in others])
+    assert in_lane_ahead(t, half_width_m=4.0, max_heading_diff_deg=30.0).tolist() == [
+        False,
+        True,
+        False,
+    ]
+    assert in_lane_ahead(t, half_width_m=0.5, max_heading_diff_deg=30.0).tolist() == [
+        False,
+        True,
+        False,
+    ]
+    assert in_lane_ahead(t, half_width_m=61.0, max_heading_diff_deg=30.0).tolist() == [
+        False,
+        True,
+        True,
+    ]
+
+
+def test_a_zero_degree_tolerance_still_takes_exactly_the_same_heading() -> None:
+    view = _view(
+        ("a", 0.0, 0.0, 10.0, 0.0),
+        ("b", 0.0, 20.0, 10.0, 0.0),
+        ("c", 0.0, 0.4, 10.0, 0.0),  # just ahead, well under a metre
+    )
+    t = _pairs(view, [("a", "b"), ("a", "c")])
+    assert in_lane_ahead(t, half_width_m=1.5, max_heading_diff_deg=0.0).tolist() == [True, True]
+    assert _unordered(view, same_way(view, 50.0, 0.0)) == {
+        frozenset({"a", "b"}),
+        frozenset({"a", "c"}),
+        frozenset({"b", "c"}),
+    }
+    assert len(moving_motor_pairs(view, 50.0, 0.0, 5.0)) == 3
+
+
+def test_same_way_and_moving_pairs_per_tolerance_on_one_view() -> None:
+    view = _view(
+        ("a", 0.0, 0.0, 10.0, 0.0),
+        ("b", 5.0, 0.0, 10.0, 20.0),
+        ("opposite-slowly", 0.0, 10.0, 1.0, 180.0),  # not standing: 1 m/s moves
+        ("opposite-walking", 10.0, 10.0, 1.5, 180.0),
+    )
+    wide, narrow = same_way(view, 50.0, 30.0), same_way(view, 50.0, 10.0)
+    assert frozenset({"a", "b"}) in _unordered(view, wide)
+    assert frozenset({"a", "b"}) not in _unordered(view, narrow)
+    assert _unordered(view, moving_motor_pairs(view, 50.0, 30.0, 5.0)) == {frozenset({"a", "b"})}
+    subjects = np.zeros(len(view.ids), dtype=bool)
+    subjects[view.row_of("a")] = True
+    near = toward(view, subjects, 7.0)
+    assert near.dist_m.tolist() == pytest.approx([5.0], abs=0.01)

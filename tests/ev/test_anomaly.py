@@ -143,14 +143,14 @@ def _found(det: BatteryAnomalyDetector, report: EvReport) -> list[tuple[str, int
 def test_cell_checks_fire_above_their_threshold_not_at_it() -> None:
     det = BatteryAnomalyDetector(thresholds=EXACT)
     assert _found(det, _report(1, cells=(3.5, 3.5, 3.25))) == []  # spread and deviation = 0.25
-    assert _found(det, _report(2, cells=(3.5, 3.0, 3.5, 3.5, 4.0))) == [
+    assert _found(det, _report(2, cells=(3.5, 3.0, 4.0, 3.5, 3.5))) == [
         (
             "cell_spread",
             2,
-            "pack 1 cell spread 1.000 V (cell 5 4.000 V - cell 2 3.000 V) > 0.250 V",
+            "pack 1 cell spread 1.000 V (cell 3 4.000 V - cell 2 3.000 V) > 0.250 V",
         ),
         ("cell_outlier", 2, "cell 2 3.000 V is 0.500 V below the median 3.500 V (>0.250 V)"),
-        ("cell_outlier", 2, "cell 5 4.000 V is 0.500 V above the median 3.500 V (>0.250 V)"),
+        ("cell_outlier", 2, "cell 3 4.000 V is 0.500 V above the median 3.500 V (>0.250 V)"),
     ]
 
 
@@ -255,9 +255,17 @@ def test_reports_without_vehicle_data_or_at_the_same_time_are_safe() -> None:
     det = BatteryAnomalyDetector(thresholds=EXACT)
     det.check(_report(1, temps=(20,) * 4, soc=60))
     assert _found(det, msgspec.structs.replace(_report(2), vehicle=None, probe_temps=())) == []
-    assert _found(det, _report(2, temps=(40,) * 4, soc=20)) == []  # same second: no rates
-    # the same second again with the newer values: they are the ones the next report is rated on
-    assert _found(det, _report(3, temps=(41,) * 4, soc=20)) == []
+    assert _found(det, _report(3, temps=(20,) * 4, soc=60)) == []
+    # the same second again: no rates and no drop, but its values are the ones kept
+    assert _found(det, _report(3, temps=(40,) * 4, soc=20, insulation=2000)) == []
+    assert _found(det, _report(4, temps=(41,) * 4, soc=20, insulation=2000)) == []
+
+
+def test_insulation_just_under_the_floor_per_volt() -> None:
+    det = BatteryAnomalyDetector(thresholds=EXACT)
+    assert _found(det, _report(1, insulation=500, voltage=1001.0)) == [
+        ("insulation_low", 2, "insulation 500 kΩ at 1001.0 V is 500 Ω/V (<500 Ω/V)")
+    ]
 
 
 def test_previous_reports_kept_for_at_most_max_vins(caplog: pytest.LogCaptureFixture) -> None:

@@ -112,3 +112,11 @@ def test_no_position_and_no_path_concerns_nobody() -> None:
     empty = _Positions([])
     mask, dist = concerned(empty, lat_deg=28.19, lon_deg=112.97, radius_m=5.0, paths=(), range_m=9)
     assert mask.shape == dist.shape == (0,) and mask.dtype == np.bool_
+
+
+def test_without_a_radius_only_those_heading_for_it_and_distances_to_it() -> None:
+    lat, lon = _latlon(10.0, 10.0)
+    view = _Positions([("close-behind", 10.0, 10.5, 0.0), ("coming", 10.0, -20.0, 0.0)])
+    mask, dist = concerned(view, lat_deg=lat, lon_deg=lon, radius_m=None, paths=(), range_m=100.0)
+    assert mask.tolist() == [False, True]
+    assert dist[1] == pytest.approx(30.0, abs=0.01) and np.isnan(dist[0])

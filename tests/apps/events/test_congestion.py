@@ -62,3 +62,12 @@ def test_helpers() -> None:
     speed = np.array([0.0, 0.5, 0.0, 0.0])
     assert queue_length_m(to_stop, speed) == (19.5, 3)  # the car 43 m behind is not queued
     assert queue_length_m(np.array([40.0]), np.array([0.0])) == (0.0, 0)
+
+
+def test_lanes_of_junctions_that_left_the_scene_are_forgotten() -> None:
+    det = CongestionDetector(window_s=60, min_duration_s=60)
+    with_map = [junction_map(), vehicle("v", 0, -20, 5.0)]
+    run(det, 3, lambda t: with_map)
+    assert det.lanes_tracked() == 2
+    run(det, 3, lambda t: [vehicle("v", 0, -20, 5.0)])  # the MAP is gone from this scene
+    assert det.lanes_tracked() == 0

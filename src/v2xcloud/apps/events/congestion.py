@@ -101,11 +101,28 @@ class CongestionDetector:
         self._dt_ms = 0 if self._last_ms is None else now_ms - self._last_ms
         self._last_ms = now_ms
         self.traffic = []
+        measured = set()
         for junction in junctions_of(view).junctions:
             for lane in range(len(junction.lanes)):
-                rows = on_lane.get((junction.node.id.id, lane), [])
-                self._measure(view, now_ms, junction, lane, rows)
+                key = (junction.node.id.id, lane)
+                measured.add(key)
+                self._measure(view, now_ms, junction, lane, on_lane.get(key, []))
+        self._forget_lanes_except(measured)
         return self.book.tick(now_ms)
+
+    def lanes_tracked(self) -> int:
+        """Lanes with a speed window kept (those of the junctions in the last view)."""
+        return len(self._speeds)
+
+    def _forget_lanes_except(self, measured: set[tuple[int, int]]) -> None:
+        """Drop the windows of lanes whose junction left the scene (its MAP expired or was
+        evicted), so the per-lane state is bounded by the scene's junctions."""
+        if len(self._speeds) <= len(measured):
+            return
+        for key in self._speeds.keys() - measured:
+            del self._speeds[key]
+            self._queued_since.pop(key, None)
+            self._green_ms.pop(key, None)
 
     def _measure(
         self,

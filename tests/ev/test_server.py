@@ -224,3 +224,23 @@ def test_fuzzed_frames_never_break_the_server(seed: int) -> None:
             good_w.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_connections_past_the_limit_are_closed_and_counted() -> None:
+    async def scenario() -> None:
+        async with _server(max_connections=2) as (server, _, _):
+            first = await _login(server.port, "LTEST000000000001")
+            second = await _login(server.port, "LTEST000000000002")
+            for _ in range(5):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                assert await asyncio.wait_for(reader.read(), 5) == b""  # closed at once
+                writer.close()
+            assert server.stats["connections_refused"] == 5
+            assert server.stats["connections"] == 2
+            first[1].close()  # one leaves: a new terminal is served again
+            await asyncio.sleep(0.2)
+            third = await _login(server.port, "LTEST000000000003")
+            for _, writer in (second, third):
+                writer.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -145,3 +145,23 @@ def test_retention_runs_on_the_writer_thread() -> None:
             time.sleep(0.02)
     assert writer.stats.retention_deleted["participant_states"] == 1
     assert [s.id for s in store.latest_participants(at_ms=T0)] == ["new"]
+
+
+def test_downsampling_remembers_at_most_max_tracked_participants() -> None:
+    class _Discarding(DuckDbStore):
+        def write_participants(self, states: Sequence[ParticipantState]) -> int:
+            return len(states)
+
+    store = _Discarding(data_dir=None)
+    with HistoryWriter(
+        store, participant_interval_ms=1000, flush_interval_s=0.05, max_tracked=1_000
+    ) as writer:
+        for tick in range(100):  # 100k distinct participants, 1000 per 100 ms
+            writer.submit_participants(
+                [_state(f"p{i}", T0 + tick * 100) for i in range(tick * 1000, tick * 1000 + 1000)]
+            )
+        assert writer.stats.downsample_evicted == 99_000 and writer.stats.downsampled == 0
+        # the newest are still remembered (downsampled), an evicted one is kept again
+        writer.submit_participants([_state("p99999", T0 + 9_950), _state("p0", T0 + 9_950)])
+        assert writer.stats.downsampled == 1
+        writer.flush()

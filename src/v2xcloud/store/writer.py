@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from v2xcloud.bounded import LruTable
 from v2xcloud.errors import StoreError
 from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
 from v2xcloud.store.base import HistoryStore
@@ -25,7 +26,7 @@ from v2xcloud.store.records import EvReportRecord
 
 __all__ = ["HistoryWriter", "WriterStats"]
 
-_MAX_TRACKED = 100_000  # participant ids remembered for downsampling before pruning
+_MAX_TRACKED = 100_000  # participant ids remembered for downsampling (least recent evicted)
 
 
 def _wall_clock_ms() -> int:
@@ -40,6 +41,7 @@ class WriterStats(msgspec.Struct, kw_only=True):
     dropped_full: int = 0  # items dropped because the queue was full
     failed_batches: int = 0
     last_error: str | None = None
+    downsample_evicted: int = 0  # participant ids forgotten by the downsampling table's limit
     retention_deleted: dict[str, int] = msgspec.field(default_factory=dict)
 
 
@@ -47,7 +49,9 @@ class HistoryWriter:
     """Batches writes to a ``HistoryStore`` on its own thread. Use as a context manager.
 
     ``participant_interval_ms`` is the downsampling interval for participant states (0 keeps
-    every state). Also usable as the EV wing's report sink via ``submit_ev_reports``.
+    every state); it remembers the last kept time of at most ``max_tracked`` participants
+    (the least recently kept are forgotten, counted in ``stats.downsample_evicted``, and their
+    next state is kept). Also usable as the EV wing's report sink via ``submit_ev_reports``.
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class HistoryWriter:
         flush_interval_s: float = 0.5,
         retention_interval_s: float | None = 600.0,
         clock_ms: Callable[[], int] = _wall_clock_ms,
+        max_tracked: int = _MAX_TRACKED,
     ) -> None:
         self.store = store
         self.retention_interval_s = retention_interval_s
@@ -71,7 +76,9 @@ class HistoryWriter:
         self.flush_interval_s = flush_interval_s
         self.stats = WriterStats()
         self._queue: deque[tuple[str, Any]] = deque()
-        self._last_kept_ms: dict[str, int] = {}
+        self._last_kept_ms: LruTable[str, int] = LruTable(
+            limit=max_tracked, name="history downsampling (participant ids)"
+        )
         self._wake = threading.Condition()
         self._is_running = True
         self._pending = 0  # items taken from the queue but not yet written
@@ -103,9 +110,7 @@ class HistoryWriter:
             last[state.id] = state.timestamp_ms
             kept.append(state)
         self.stats.downsampled += len(states) - len(kept)
-        if len(last) > _MAX_TRACKED and kept:  # forget participants not seen for a minute
-            horizon = max(s.timestamp_ms for s in kept) - 60_000
-            self._last_kept_ms = {pid: t for pid, t in last.items() if t >= horizon}
+        self.stats.downsample_evicted = last.evicted  # an evicted id's next state is kept
         self._enqueue("participants", kept)
 
     def submit_advisories(self, advisories: Sequence[Advisory]) -> None:

@@ -22,6 +22,7 @@ class Device:
         self.client.max_queued_messages_set(0)
         self.acked: set[int] = set()  # sequence numbers the broker PUBACKed
         self._by_mid: dict[int, int] = {}
+        self._early: set[int] = set()  # mids acknowledged before publish() recorded them
         self._lock = threading.Lock()
         self.client.on_publish = self._on_publish
         self.on_message: Callable[[str, bytes], None] | None = None
@@ -36,6 +37,8 @@ class Device:
             seq = self._by_mid.pop(mid, None)
             if seq is not None:
                 self.acked.add(seq)
+            else:  # acknowledged before publish() noted its mid
+                self._early.add(mid)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         if self.on_message is not None:
@@ -43,9 +46,16 @@ class Device:
 
     def publish(self, topic: str, payload: bytes, seq: int = -1) -> None:
         """Queue one QoS 1 publish (paho resends it after a reconnect until acknowledged)."""
+        # paho calls on_publish holding its message lock: calling publish() under our lock
+        # would take the two locks in the opposite order (a deadlock seen under load)
+        info = self.client.publish(topic, payload, qos=1)
         with self._lock:
-            info = self.client.publish(topic, payload, qos=1)
-            if seq >= 0:
+            if seq < 0:
+                self._early.discard(info.mid)
+            elif info.mid in self._early:
+                self._early.discard(info.mid)
+                self.acked.add(seq)
+            else:
                 self._by_mid[info.mid] = seq
 
     def subscribe(self, topic: str) -> None:

@@ -3,11 +3,12 @@
 Random bytes are what a wrong file, a binary capture or a corrupted transfer gives the tool;
 it must reject them frame by frame in bounded memory and never echo the input back whole.
 For each input format it runs ``python -m v2xcloud decode`` in a child of a small measuring
-parent (so the child's ``ru_maxrss`` is its own), first on an empty file (the interpreter and
-imports: the baseline) and then on ``--mb`` MB of random bytes, and prints:
+parent (so the child's ``ru_maxrss`` is its own), first on one valid frame in that format
+(the interpreter, the imports and the compiled schema: the baseline) and then on ``--mb`` MB
+of random bytes, and prints:
 
   peak MB     the decoding process's peak resident set
-  over empty  peak minus the same run's empty-input peak (what the input itself costs)
+  over one    peak minus the same run's one-frame peak (what the input itself costs)
   wall s      wall-clock seconds of the run (the machine is shared: compare within a run)
   longest     the longest line written, in bytes
 
@@ -62,6 +63,33 @@ def _run(src: Path, fmt: str, path: Path, out: Path) -> tuple[int, float, float,
     return code, peak_kb / 1024, wall, longest
 
 
+def _one_frame(fmt: str) -> bytes:
+    """One valid BSM in ``fmt`` (hex line, raw UPER, or a vendor capture record line)."""
+    sys.path.insert(0, str(_SRC))
+    from v2xcloud.codec import MessageSet, encode_model
+    from v2xcloud.model import Bsm, ParticipantKind, ParticipantSource, ParticipantState
+
+    state = ParticipantState(
+        id="0102030405060708",
+        kind=ParticipantKind.VEHICLE,
+        source=ParticipantSource.BSM,
+        timestamp_ms=61_500,
+        lat_deg=28.1,
+        lon_deg=112.9,
+        speed_mps=10.0,
+        heading_deg=90.0,
+    )
+    frame = encode_model(
+        Bsm(msg_count=1, sec_mark_ms=1500, participant=state), message_set=MessageSet.CSAE2020
+    )
+    if fmt == "bin":
+        return frame
+    if fmt == "capture":  # device id, UTC ms (LE), u16 LE length, frame
+        record = b"u_id_001" + (61_500).to_bytes(8, "little") + len(frame).to_bytes(2, "little")
+        return f"record: {(record + frame).hex()}\n".encode()
+    return frame.hex().encode() + b"\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=50.0, help="random input size in MB")
@@ -73,20 +101,20 @@ def main() -> None:
     trees = [("now", _SRC)] + ([("before", args.before)] if args.before else [])
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        empty = work / "empty.bin"
-        empty.write_bytes(b"")
+        one = work / "one"
         data = work / "random.bin"
         data.write_bytes(os.urandom(int(args.mb * 1_000_000)))
         out = work / "out.jsonl"
         print(f"random input: {args.mb:g} MB")
-        header = f"{'tree':<7} {'format':<8} {'exit':>4} {'peak MB':>8} {'over empty':>10}"
+        header = f"{'tree':<7} {'format':<8} {'exit':>4} {'peak MB':>8} {'over one':>9}"
         print(f"{header} {'wall s':>7} {'longest':>11}")
         for fmt in args.formats.split(","):
+            one.write_bytes(_one_frame(fmt))
             for name, src in trees:
-                _, base_mb, _, _ = _run(src, fmt, empty, out)
+                _, base_mb, _, _ = _run(src, fmt, one, out)
                 code, peak_mb, wall, longest = _run(src, fmt, data, out)
                 print(
-                    f"{name:<7} {fmt:<8} {code:>4} {peak_mb:>8.1f} {peak_mb - base_mb:>10.1f} "
+                    f"{name:<7} {fmt:<8} {code:>4} {peak_mb:>8.1f} {peak_mb - base_mb:>9.1f} "
                     f"{wall:>7.1f} {longest:>11,}",
                     flush=True,
                 )

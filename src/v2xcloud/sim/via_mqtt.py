@@ -49,7 +49,6 @@ from v2xcloud.sim.devices import (
 )
 
 if TYPE_CHECKING:
-    from v2xcloud.model import DeadLetter
     from v2xcloud.runtime import Runtime
     from v2xcloud.sim.platform import Platform
     from v2xcloud.sim.result import RunConfig, ScenarioResult
@@ -317,36 +316,34 @@ def _head(missing: dict[str, int], n: int = 5) -> str:
     return shown + (f" (+{more} topics)" if more > 0 else "")
 
 
-def _runtime_ingest(runtime: Runtime, message_set: str) -> Ingest:
-    """The platform's ingest path for frames off the gateway's queue: the payload driver
-    (``gateways.drivers.parse``, shape detected: UPER, hex or CSAE JSON) turns each payload into
-    models for ``runtime.ingest``; a payload no driver takes is a dead letter.
+def _platform_ingest(runtime: Runtime, message_set: str) -> Ingest:
+    """The platform's ingest path (``gateways.ingest.Ingestor``: device registry, identity
+    checks, per-device rate limits, health, payload drivers) in front of ``runtime``.
 
-    Heartbeats and device info carry no scene content and are not parsed here.
+    The bench provisions its own devices: each one is registered (tenant ``"bench"``, the
+    run's message set) the first time it speaks, as an operator would before deployment.
     """
-    from v2xcloud.codec import message_set_of
-    from v2xcloud.gateways.drivers import Parsed, parse
+    from v2xcloud.gateways.ingest import Ingestor
+    from v2xcloud.gateways.registry import DeviceRegistry
+    from v2xcloud.model import Device
 
-    ms = message_set_of(message_set)
+    registry = DeviceRegistry()
+    ingestor = Ingestor(runtime, registry, dead_letter=runtime.dead_letter)
 
     def ingest(frame: InboundFrame) -> None:
-        if frame.message_type in ("HB", "INFO"):
-            return
-        result = parse(frame, message_set=ms)
-        if isinstance(result, Parsed):
-            for model in result.models:
-                runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
-        else:
-            runtime.dead_letters.add(_runtime_letter(result.dead_letter(frame)))
+        if frame.device_id not in registry:
+            registry.add(
+                Device(
+                    device_id=frame.device_id,
+                    kind=frame.device_kind,
+                    tenant="bench",
+                    message_set=message_set,
+                    registered_ms=frame.received_at_ms,
+                )
+            )
+        ingestor.process(frame)
 
     return ingest
-
-
-def _runtime_letter(letter: DeadLetter) -> Any:
-    """The runtime's own dead-letter type (until the two merge into ``model.DeadLetter``)."""
-    from v2xcloud.runtime.dead_letters import DeadLetter as RuntimeLetter
-
-    return RuntimeLetter(**msgspec.structs.asdict(letter))
 
 
 def platform_link(
@@ -359,7 +356,8 @@ def platform_link(
     timeout_s: float = 30.0,
 ) -> MqttLink:
     """An ``MqttLink`` whose far end is the platform: the MQTT gateway (``gateways.mqtt``)
-    on ``url`` feeding ``runtime`` (its drops become the runtime's dead letters).
+    on ``url`` and the ingest path (``gateways.ingest``) feeding ``runtime`` (every drop
+    becomes one of the runtime's dead letters).
 
     ``client_id`` names the gateway's persistent session; by default one unique to this
     process, so a shared broker never hands this run another run's queued messages.
@@ -368,16 +366,13 @@ def platform_link(
 
     cid = client_id or f"v2xsim-platform-{os.getpid()}-{int(time.time() * 1000)}"
 
-    def keep(letter: DeadLetter) -> None:
-        runtime.dead_letters.add(_runtime_letter(letter))
-
     def gateway(queue: IngressQueue) -> Gateway:
-        return MqttGateway(url, queue, dead_letter=keep, client_id=cid)
+        return MqttGateway(url, queue, dead_letter=runtime.dead_letter, client_id=cid)
 
     return MqttLink(
         url=url,
         gateway_factory=gateway,
-        ingest=_runtime_ingest(runtime, message_set),
+        ingest=_platform_ingest(runtime, message_set),
         payload=payload,
         message_set=message_set,
         timeout_s=timeout_s,

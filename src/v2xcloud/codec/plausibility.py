@@ -137,6 +137,24 @@ def _speed_problem(speed: float | None) -> str | None:
     return f"speed {speed} m/s is outside 0..{MAX_SPEED_MPS:g} m/s"
 
 
+_LAT_MIN, _LAT_MAX = LAT_RANGE_DEG
+_LON_MIN, _LON_MAX = LON_RANGE_DEG
+_HEADING_MIN, _HEADING_MAX = HEADING_RANGE_DEG
+_ELEVATION_MIN, _ELEVATION_MAX = ELEVATION_RANGE_M
+
+
+def _is_plausible(state: ParticipantState) -> bool:
+    """``check_state(state) is None``, inline (called once per report); NaN fails it."""
+    speed, heading, elevation = state.speed_mps, state.heading_deg, state.elevation_m
+    return (
+        _LAT_MIN <= state.lat_deg <= _LAT_MAX
+        and _LON_MIN <= state.lon_deg <= _LON_MAX
+        and (speed is None or 0.0 <= speed <= MAX_SPEED_MPS)
+        and (heading is None or _HEADING_MIN <= heading <= _HEADING_MAX)
+        and (elevation is None or _ELEVATION_MIN <= elevation <= _ELEVATION_MAX)
+    )
+
+
 def check_state(state: ParticipantState) -> str | None:
     """Why one road user's state is impossible (position, speed, heading, elevation), or None."""
     problem = _position_problem(state.lat_deg, state.lon_deg) or _speed_problem(state.speed_mps)
@@ -207,7 +225,12 @@ def check_model(
     >>> check_model(bsm_at("a", x_m=0, y_m=0, t_ms=0, speed_mps=160.0)).reason.value
     'implausible'
     """
-    message_type = type(model).__name__
+    kind = type(model)
+    if area is None and (kind is Bsm or kind is ParticipantState):  # the hot path: one report
+        state = model.participant if kind is Bsm else model
+        if _is_plausible(state):
+            return None
+    message_type = kind.__name__
     for where, lat, lon in _reference_positions(model):
         if (problem := _position_problem(lat, lon)) is not None:
             return _rejected(raw, DropReason.IMPLAUSIBLE, f"{message_type}: {problem}", where)

@@ -31,10 +31,10 @@ use, without building the model; for the others (RSI, Day-2) it builds the model
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import Any
 
 import msgspec
-from pyproj import Geod
 
 from v2xcloud.codec import _units as u
 from v2xcloud.codec._uper import Reject, decode_type, peek_alternative
@@ -80,7 +80,6 @@ _DEG_DIV = 10_000_000
 _UNAVAILABLE_LAT = u.LAT_UNAVAILABLE
 _UNAVAILABLE_LON = u.LON_UNAVAILABLE
 _SPEED = u.SI["speed"]
-_GEOD = Geod(ellps="WGS84")
 #: a reference point this close to a pole or the antimeridian (1e-7°) may put an offset
 #: position off the Earth: such frames are judged on their SI model
 _EDGE_LAT = 890_000_000
@@ -349,10 +348,19 @@ def _farthest(
         return None
     lats = [p[0] for p in pts]
     lons = [p[1] for p in pts]
-    _, _, dist = _GEOD.inv([ref[1]] * len(pts), [ref[0]] * len(pts), lons, lats)
+    _, _, dist = _geod().inv([ref[1]] * len(pts), [ref[0]] * len(pts), lons, lats)
     distances = [float(d) for d in dist]
     k = max(range(len(distances)), key=distances.__getitem__)
     return k, distances[k]
+
+
+@cache
+def _geod() -> Any:
+    """The WGS-84 ellipsoid for geodesic distances (pyproj imported on the first area check,
+    not with the codec)."""
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
 
 
 def _far_sentence(distance_m: float) -> str:

@@ -469,12 +469,59 @@ def check_frame(
     raise, and it must not be ingested. ``check_version=False`` skips the wrong-version
     heuristic (used only when no ``decoded.area`` is configured).
     """
+    if not wire_only and _obviously_valid(decoded.value):  # most BSMs and RSMs
+        return None
     problem = _check(decoded, check_version, wire_only)
     if problem is None:
         return None
     return Rejected(
         raw=decoded.raw, reason=problem.reason, detail=problem.detail, where=problem.where
     )
+
+
+#: the largest wire speed (0.02 m/s) the SI rule accepts: derived from MAX_SPEED_MPS through
+#: the very converter the SI model uses, so the native shortcut cannot disagree with it
+_MAX_SPEED_RAW = max(r for r in range(u.SPEED_UNAVAILABLE) if (_SPEED(r) or 0.0) <= MAX_SPEED_MPS)
+_SPEED_UNAVAILABLE = u.SPEED_UNAVAILABLE
+_EMPTY: dict[str, Any] = {}
+
+
+def _obviously_valid(value: tuple[str, Any]) -> bool:
+    """True when a BSM or RSM passes every rule at a glance (positions available, no
+    absolute nested position, speeds within the limit); False means: run the rules."""
+    alternative, content = value
+    if alternative == "bsmFrame":
+        pos, speed = content["pos"], content["speed"]
+        if not (
+            pos["lat"] != _UNAVAILABLE_LAT
+            and pos["long"] != _UNAVAILABLE_LON
+            and (speed <= _MAX_SPEED_RAW or speed == _SPEED_UNAVAILABLE)
+        ):
+            return False
+        history = (content.get("safetyExt") or _EMPTY).get("pathHistory")
+        if history:
+            for crumb in history["crumbData"]:
+                kind, ll = crumb["llvOffset"]["offsetLL"]
+                if kind == "position-LatLon" and (
+                    ll["lat"] == _UNAVAILABLE_LAT or ll["lon"] == _UNAVAILABLE_LON
+                ):
+                    return False
+        return True
+    if alternative != "rsmFrame":
+        return False
+    ref = content["refPos"]
+    if ref["lat"] == _UNAVAILABLE_LAT or ref["long"] == _UNAVAILABLE_LON or _near_edge(ref):
+        return False
+    for obj in content["participants"]:
+        speed = obj.get("speed", 0)
+        if speed > _MAX_SPEED_RAW and speed != _SPEED_UNAVAILABLE:
+            return False
+        kind, ll = obj["pos"]["offsetLL"]
+        if kind == "position-LatLon" and (
+            ll["lat"] == _UNAVAILABLE_LAT or ll["lon"] == _UNAVAILABLE_LON
+        ):
+            return False
+    return True
 
 
 def _check(decoded: Decoded[Any], check_version: bool, wire_only: bool) -> Reject | None:

@@ -94,3 +94,21 @@ def test_advisories_are_forgotten_when_they_expire(
     assert d.stats["expired"] == 2_000
     _, grown = flood_rss(_ADVISORIES, 15_000, 50_000)
     assert grown < 4 * MB, f"35k more advisories grew memory by {grown / MB:.1f} MB"
+
+
+def test_runtime_stats_show_the_scene_tables_evictions() -> None:
+    from v2xcloud.model import IntersectionState, NodeId, Spat
+    from v2xcloud.runtime import Runtime
+
+    runtime = Runtime(frame=TEST_FRAME, apps=[])
+    places = runtime.scene.places
+    for i in range(places.intersections.limit + 5):
+        spat = Spat(msg_count=0, intersections=(IntersectionState(node=NodeId(region=1, id=i)),))
+        runtime.scene.ingest(spat, received_at_ms=i, source="rsu-x")
+    assert runtime.stats()["evicted"] == {
+        "clock_sources": 0,
+        "intersections": 5,
+        "maps": 0,
+        "events": 0,
+        "signs": 0,
+    }

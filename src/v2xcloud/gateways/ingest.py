@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -96,20 +96,45 @@ class Ingestor:
         limits: RateLimits | None = None,
         allow_unknown: bool = False,
         parser: PayloadParser = parse_with_drivers,
+        max_later: int = 100_000,
+        max_participants: int = 100_000,
     ) -> None:
         self.runtime = runtime
         self.registry = registry
-        self.health = health or DeviceHealth()
-        self.limits = limits or RateLimits()
+        self.health = health if health is not None else DeviceHealth()
+        self.limits = limits if limits is not None else RateLimits()
         self.allow_unknown = allow_unknown
         self.parser = parser
         self._dead_letter = dead_letter
         self.counts: Counter[str] = Counter()
         self._logged_unknown: set[str] = set()
+        self._later: deque[DeadLetter] = deque()
+        self.max_later = max_later
+        self._participant_device: OrderedDict[str, str] = OrderedDict()
+        self.max_participants = max_participants
         registry.listeners.append(lambda d: self.limits.forget(d.device_id))
 
+    def dead_letter_later(self, letter: DeadLetter) -> None:
+        """Keep a gateway's dead letter for the next ``drain`` (thread-safe: the gateway's loop
+        may run on another thread than the tick). Bounded by ``max_later``; past it the letter
+        is counted (``dead_letters_lost``) and logged, not kept."""
+        if len(self._later) >= self.max_later:
+            self.counts["dead_letters_lost"] += 1
+            logger.warning(
+                "dead letter from %s not kept: %d waiting", letter.source, len(self._later)
+            )
+            return
+        self._later.append(letter)
+
+    def device_of(self, participant_id: str) -> str | None:
+        """The registered OBU whose BSMs carried ``participant_id`` (for the down-link)."""
+        return self._participant_device.get(participant_id)
+
     def drain(self, queue: IngressQueue, limit: int | None = None) -> int:
-        """Process up to ``limit`` queued frames (all when None); returns how many."""
+        """Take the gateways' dead letters, then process up to ``limit`` queued frames (all
+        when None); returns how many frames. Runs on the tick's thread."""
+        while self._later:
+            self._dead_letter(self._later.popleft())
         frames = queue.drain(limit)
         for frame in frames:
             self.process(frame)
@@ -156,9 +181,19 @@ class Ingestor:
             return False
         for model in result:
             self.runtime.ingest(model, received_at_ms=now_ms, source=device_id)
+            if device.kind is DeviceKind.OBU and isinstance(model, Bsm):
+                self._remember(model.participant.id, device_id)
         self.health.seen(device_id, message_type, now_ms)
         self.counts["accepted"] += 1
         return True
+
+    def _remember(self, participant_id: str, device_id: str) -> None:
+        known = self._participant_device
+        if known.get(participant_id) != device_id:
+            known[participant_id] = device_id
+            known.move_to_end(participant_id)
+            if len(known) > self.max_participants:
+                known.popitem(last=False)
 
     def _device(self, frame: InboundFrame, device_id: str) -> Device | None:
         device = self.registry.get(device_id)

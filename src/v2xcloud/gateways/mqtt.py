@@ -107,7 +107,7 @@ class MqttGateway:
         self.connect_timeout_s = connect_timeout_s
         self.subscriptions = subscriptions
         self._dead_letter = dead_letter
-        self._on_ack = on_ack
+        self.on_ack = on_ack
         self._clock: Clock = clock or SystemClock()
         self._counts: Counter[str] = Counter()
         self._client: aiomqtt.Client | None = None
@@ -227,8 +227,8 @@ class MqttGateway:
             return
         if topic.direction == "ack":
             self._counts["acks_in"] += 1
-            if self._on_ack is not None:
-                self._on_ack(topic.device_id, topic.message_type, payload, now_ms)
+            if self.on_ack is not None:
+                self.on_ack(topic.device_id, topic.message_type, payload, now_ms)
             return
         if topic.direction != "up":
             self._drop(payload, name, now_ms, DropReason.UNKNOWN_TOPIC, "a down-link topic")

@@ -32,7 +32,8 @@ def test_serve_scripted_platform_records_history(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "V2XCLOUD_ADMIN_TOKEN": "t" * 24}
-    args = ["--port", str(port), "--data-dir", str(tmp_path), "--participant-interval-ms", "0"]
+    args = ["--scripted", "--port", str(port), "--data-dir", str(tmp_path)]
+    args += ["--participant-interval-ms", "0"]
     process = subprocess.Popen(
         [sys.executable, "-m", "v2xcloud", "serve", *args],
         env=env,

@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from v2xcloud.api.limits import BodyLimit
 from v2xcloud.api.live import LiveSource
 from v2xcloud.api.routes_dead_letters import router as dead_letters_router
+from v2xcloud.api.routes_devices import DeviceDirectory
+from v2xcloud.api.routes_devices import router as devices_router
 from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
 from v2xcloud.api.settings import ApiSettings
@@ -29,13 +31,15 @@ def create_app(
     store: HistoryStore,
     settings: ApiSettings,
     writer: HistoryWriter | None = None,
+    devices: DeviceDirectory | None = None,
 ) -> FastAPI:
     """Build the operator API over a live platform and a history store.
 
     REST under ``/api`` (OpenAPI at ``/docs``), the tick stream at ``/api/stream`` (WebSocket)
     and, when ``settings.web_dir`` holds a built dashboard, the dashboard at ``/``.
     The app subscribes to ``live`` while it runs and unsubscribes at shutdown. ``writer``
-    (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``.
+    (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``;
+    ``devices`` (the platform service's registry and health) serves ``/api/devices``.
     """
     hub = StreamHub(
         queue_frames=settings.stream_queue_frames, max_clients=settings.stream_max_clients
@@ -61,17 +65,19 @@ def create_app(
     app.state.settings = settings
     app.state.hub = hub
     app.state.writer = writer
+    app.state.devices = devices
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH"],
             allow_headers=["Authorization"],
         )
     app.include_router(live_router, prefix="/api")
     app.include_router(history_router, prefix="/api")
     app.include_router(dead_letters_router, prefix="/api")
+    app.include_router(devices_router, prefix="/api")
     _mount_dashboard(app, settings)
     return app
 

@@ -55,13 +55,16 @@ def events(request: Request, _role: Viewer) -> Response:
 @router.get("/stats", tags=["live"])
 def stats(request: Request, _role: Viewer) -> Response:
     """Platform health (rates, tick time, latency percentiles), stream counters and, when the
-    server records history, the history writer's counters (rows written, drops, retention)."""
+    server records history, the history writer's counters (rows written, drops, retention),
+    and with device gateways their counters (frames in, drops, reconnects, down-link)."""
     writer = request.app.state.writer
+    devices = getattr(request.app.state, "devices", None)
     return json_response(
         {
             "platform": _live(request).stats(),
             "stream": request.app.state.hub.stats(),
             "history": writer.stats if writer is not None else None,
+            "gateways": devices.stats() if devices is not None else None,
         }
     )
 

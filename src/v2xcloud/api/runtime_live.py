@@ -67,8 +67,15 @@ class _Rates:
 class RuntimeLive:
     """A ``LiveSource`` fed by ``runtime``'s ticks (it adds itself as a sink)."""
 
-    def __init__(self, runtime: Runtime, *, stats_period_ms: int = 1000) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        stats_period_ms: int = 1000,
+        before_tick: Callable[[int], None] | None = None,
+    ) -> None:
         self.runtime = runtime
+        self.before_tick = before_tick  # e.g. drain the gateways' queue into the runtime
         self._lock = threading.Lock()
         self._subscribers = Subscribers(failures=runtime.failures)
         self._loop_stop = threading.Event()
@@ -139,8 +146,12 @@ class RuntimeLive:
 
     # -- the serve loop --------------------------------------------------------------------------
     def step(self) -> list[Advisory]:
-        """One tick of the runtime at its clock's time (``runtime.clock.now_ms()``)."""
-        return self.runtime.tick(self.runtime.clock.now_ms())
+        """One tick of the runtime at its clock's time (``runtime.clock.now_ms()``), after
+        ``before_tick`` (what arrived since the last tick is ingested on this thread)."""
+        now_ms = self.runtime.clock.now_ms()
+        if self.before_tick is not None:
+            self.before_tick(now_ms)
+        return self.runtime.tick(now_ms)
 
     def start(self, *, hz: float = 10.0) -> None:
         """Tick at ``hz`` on a daemon thread (each at the clock's time) until :meth:`stop`."""

@@ -1,4 +1,8 @@
-"""``v2xcloud serve``: the operator API and dashboard over a live platform, recording history.
+"""``v2xcloud serve``: the platform as a service: devices in through the gateways (``--mqtt``,
+``--udp``, ``--gb32960``), the runtime ticking on them, warnings out through the down-link, the
+operator API and dashboard (``--http``), history recorded (``--store``). The device registry is
+kept in the store and seeded from ``--devices FILE``; unknown devices are refused (counted and
+logged) unless ``--allow-unknown``. ``--scripted`` serves a built-in intersection instead (UI work).
 
 Tokens come from the environment (``V2XCLOUD_ADMIN_TOKEN``, ``V2XCLOUD_VIEWER_TOKEN``), never
 from the command line (it would show in ``ps``); CORS origins from ``V2XCLOUD_CORS_ORIGINS``.
@@ -43,16 +47,53 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep one participant state per participant per interval (0: all)",
     )
     p.add_argument(
+        "--http",
+        default=None,
+        metavar="HOST:PORT",
+        help="API and dashboard address (or --host/--port)",
+    )
+    p.add_argument(
         "--live",
         choices=("scripted", "runtime"),
-        default="scripted",
-        help="scripted: a built-in signalised intersection with a hazard; runtime: "
-        "the platform core ticking on the system clock (fed by gateways)",
+        default="runtime",
+        help="runtime (default): the platform core fed by the device gateways; scripted: a "
+        "built-in signalised intersection with a hazard (same as --scripted)",
+    )
+    p.add_argument(
+        "--scripted",
+        action="store_const",
+        const="scripted",
+        dest="live",
+        help="serve the built-in scripted intersection instead of the platform (UI work)",
     )
     p.add_argument(
         "--origin",
         default="31.2304,121.4737",
-        help="lat,lon of the runtime's local frame (--live runtime)",
+        help="lat,lon of the deployment's local frame",
+    )
+    p.add_argument("--mqtt", default=None, metavar="URL", help="device broker, mqtt://HOST:PORT")
+    p.add_argument(
+        "--udp",
+        default=None,
+        metavar="HOST:PORT",
+        help="raw UPER over UDP (PORT generic, the next 5 per type)",
+    )
+    p.add_argument(
+        "--gb32960",
+        default=None,
+        metavar="HOST:PORT",
+        help="GB/T 32960 TCP server for EV terminals",
+    )
+    p.add_argument(
+        "--devices", default=None, metavar="FILE", help="seed the device registry (TOML or JSON)"
+    )
+    p.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="accept and register devices not in the registry (labs); default: refuse them",
+    )
+    p.add_argument(
+        "--mqtt-client-id", default="v2xcloud-platform", help="the platform's MQTT session id"
     )
     p.add_argument("--hz", type=float, default=10.0, help="tick rate")
     p.set_defaults(func=_run)
@@ -68,22 +109,67 @@ def _parse_origin(text: str) -> tuple[float, float]:
     return lat, lon
 
 
-def _live(args: argparse.Namespace, origin: tuple[float, float], clock: Clock) -> Any:
-    """The live source the API serves, started at ``args.hz`` on ``clock``'s time."""
+def _live(
+    args: argparse.Namespace, origin: tuple[float, float], clock: Clock, store: Any
+) -> tuple[Any, Any]:
+    """The live source the API serves, started at ``args.hz`` on ``clock``'s time, and the
+    platform service around it (None for the scripted intersection)."""
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.api.testing import ScriptedLive
+    from v2xcloud.cli._platform import Platform
+    from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
+    from v2xcloud.store.devices import DeviceTable
 
     if args.live == "scripted":
         scripted = ScriptedLive(start_ms=clock.now_ms(), clock=clock)
         scripted.start(hz=args.hz)
-        return scripted
+        return scripted, None
+    seed = load_devices_file(args.devices) if args.devices else []
+    registry = DeviceRegistry(repository=DeviceTable(store))
+    registry.seed(seed)
     lat, lon = origin
-    runtime = Runtime(frame=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon), clock=clock)
-    live = RuntimeLive(runtime)
+    runtime = Runtime(
+        frame=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon),
+        clock=clock,
+        rsus=registry.rsus(),
+    )
+    platform = Platform(
+        runtime,
+        registry,
+        mqtt_url=args.mqtt,
+        udp=args.udp,
+        gb32960=args.gb32960,
+        allow_unknown=args.allow_unknown,
+        mqtt_client_id=args.mqtt_client_id,
+    )
+    platform.start()
+    live = RuntimeLive(runtime, before_tick=platform.before_tick)
     live.start(hz=args.hz)
-    return live
+    return live, platform
+
+
+def _http(args: argparse.Namespace) -> tuple[str, int]:
+    if args.http is None:
+        return args.host, args.port
+    host, _, port = args.http.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--http {args.http!r}: write HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+def _check_gateway_args(args: argparse.Namespace) -> None:
+    from v2xcloud.gateways.mqtt import parse_mqtt_url
+    from v2xcloud.gateways.udp import parse_udp_address
+
+    gateways = args.mqtt or args.udp or args.gb32960 or args.devices or args.allow_unknown
+    if args.live == "scripted" and gateways:
+        raise ConfigError("--scripted serves a built-in intersection: drop the gateway options")
+    if args.mqtt:
+        parse_mqtt_url(args.mqtt)
+    if args.udp:
+        parse_udp_address(args.udp)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -97,30 +183,50 @@ def _run(args: argparse.Namespace) -> int:
     if args.hz <= 0:
         raise ConfigError("--hz must be positive")
     origin = _parse_origin(args.origin)  # check every argument before opening anything
+    host, port = _http(args)
+    _check_gateway_args(args)
     settings = ApiSettings.from_env(web_dir=default_web_dir())
-    if args.host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
+    if host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
         print(
             "serve: warning: reads are open to anyone who can reach "
-            f"{args.host}:{args.port}; set V2XCLOUD_VIEWER_TOKEN",
+            f"{host}:{port}; set V2XCLOUD_VIEWER_TOKEN",
             file=sys.stderr,
         )
     store = open_store(args.store, data_dir=args.data_dir)
     writer = HistoryWriter(store, participant_interval_ms=args.participant_interval_ms)
-    live = _live(args, origin, SystemClock())  # the one clock of this process
+    try:
+        live, platform = _live(args, origin, SystemClock(), store)  # the one clock
+    except Exception:
+        writer.close()
+        store.close()
+        raise
     stop_recording = record_history(live, writer)
-    app = create_app(live=live, store=store, settings=settings, writer=writer)
-    print(f"serve: dashboard http://{args.host}:{args.port}/  API schema /docs", flush=True)
+    app = create_app(live=live, store=store, settings=settings, writer=writer, devices=platform)
+    print(f"serve: dashboard http://{host}:{port}/  API schema /docs", flush=True)
+    if platform is not None:
+        doors = [
+            f"mqtt {args.mqtt}" if args.mqtt else "",
+            f"udp {args.udp}" if args.udp else "",
+            f"gb32960 {args.gb32960}" if args.gb32960 else "",
+        ]
+        print(
+            f"serve: {len(platform.registry)} devices registered; gateways: "
+            f"{', '.join(d for d in doors if d) or 'none (no --mqtt/--udp/--gb32960)'}",
+            flush=True,
+        )
     try:
         uvicorn.run(
             app,
-            host=args.host,
-            port=args.port,
+            host=host,
+            port=port,
             log_config=None,  # uvicorn's records go through the one configuration (cli.logs)
             log_level=args.log_level,
             ws="websockets-sansio",
         )
     finally:
         live.stop()
+        if platform is not None:
+            platform.stop()
         stop_recording()
         writer.close()
         store.close()

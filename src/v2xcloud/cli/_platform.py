@@ -1,0 +1,298 @@
+"""The platform as a service: the runtime fed by the device gateways, answering through them.
+
+``Platform`` wires one deployment: the device registry (kept in the history store's ``devices``
+table), per-device health and rate limits, the ingest path, the MQTT gateway with its
+down-link, the UDP gateway and the GB/T 32960 server. The network side runs on one asyncio
+loop on its own thread ("gateways"); the tick runs on the serve loop's thread and, before each
+tick, ``before_tick`` drains the ingress queue into the runtime there (the scene is only ever
+touched by the tick's thread). Deliveries leave through the down-link, which only enqueues.
+
+``devices(now_ms)`` / ``device(id)`` / ``add`` / ``update`` / ``disable`` are what the
+``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev_reports`` and
+``ev_alarms`` what the ``/api/ev`` routes read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import Counter, deque
+from collections.abc import Coroutine
+from typing import Any
+
+import msgspec
+
+from v2xcloud.errors import ConfigError, GatewayError
+from v2xcloud.gateways.base import IngressQueue
+from v2xcloud.gateways.downlink import Downlink
+from v2xcloud.gateways.health import DeviceHealth
+from v2xcloud.gateways.ingest import Ingestor
+from v2xcloud.gateways.limits import RateLimits
+from v2xcloud.gateways.mqtt import MqttGateway
+from v2xcloud.gateways.registry import DeviceRegistry
+from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
+from v2xcloud.model import DeadLetter, Device, EvOperatorAlarm, EvReport
+from v2xcloud.runtime import Runtime
+from v2xcloud.runtime.dead_letters import DeadLetter as RuntimeDeadLetter
+
+__all__ = ["Platform"]
+
+logger = logging.getLogger(__name__)
+
+
+class _EvFeed:
+    """GB/T 32960 reports and alarms for the API (the newest ``capacity`` of each), and the
+    reports passed on to the history sink when there is one."""
+
+    def __init__(self, forward: Any | None, capacity: int = 1000) -> None:
+        self.forward = forward
+        self.reports: deque[EvReport] = deque(maxlen=capacity)
+        self.alarms: deque[EvOperatorAlarm] = deque(maxlen=capacity)
+
+    def write(self, report: EvReport) -> None:
+        self.reports.append(report)
+        if self.forward is not None:
+            self.forward.write(report)
+
+    def flush(self) -> None:
+        if self.forward is not None:
+            self.forward.flush()
+
+    def close(self) -> None:
+        if self.forward is not None:
+            self.forward.close()
+
+    def raise_alarm(self, alarm: EvOperatorAlarm) -> None:
+        self.alarms.append(alarm)
+
+
+class Platform:
+    """One deployment's gateways around ``runtime`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        registry: DeviceRegistry,
+        *,
+        mqtt_url: str | None = None,
+        udp: str | None = None,
+        gb32960: str | None = None,
+        allow_unknown: bool = False,
+        ev_report_sink: Any | None = None,
+        mqtt_client_id: str = "v2xcloud-platform",
+        queue_capacity: int = 50_000,
+    ) -> None:
+        self.runtime = runtime
+        self.registry = registry
+        self.health = DeviceHealth()
+        self.limits = RateLimits()
+        self.queue = IngressQueue(capacity=queue_capacity)
+        self.ingest = Ingestor(
+            runtime,
+            registry,
+            dead_letter=self._runtime_dead_letter,
+            health=self.health,
+            limits=self.limits,
+            allow_unknown=allow_unknown,
+        )
+        self.mqtt_url = mqtt_url
+        self.udp = parse_udp_address(udp) if udp else None
+        self.gb32960 = _host_port(gb32960, "--gb32960") if gb32960 else None
+        self.mqtt: MqttGateway | None = None
+        self.udp_gateway: UdpGateway | None = None
+        self.downlink: Downlink | None = None
+        self.ev = _EvFeed(ev_report_sink)
+        self.gb_server: Any | None = None
+        self.mqtt_client_id = mqtt_client_id
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.counts: Counter[str] = Counter()
+
+    # -- dead letters and the tick ------------------------------------------------------------
+
+    def _runtime_dead_letter(self, letter: DeadLetter) -> None:
+        self.runtime.dead_letters.add(
+            RuntimeDeadLetter(
+                raw=letter.raw,
+                source=letter.source,
+                received_at_ms=letter.received_at_ms,
+                reason=letter.reason.value,
+                detail=letter.detail,
+                where=letter.where,
+            )
+        )
+
+    def before_tick(self, now_ms: int) -> None:
+        """Drain what the gateways received into the runtime (on the tick's thread)."""
+        self.ingest.drain(self.queue)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self, *, timeout_s: float = 15.0) -> None:
+        """Start the gateways' loop thread and every configured gateway; raise if one fails."""
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run_loop, args=(ready,), name="gateways", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout_s):
+            raise GatewayError(f"the gateways' event loop did not start within {timeout_s} s")
+        self._call(self._start_gateways(), timeout_s + 5.0)
+
+    def _run_loop(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    def _call(self, coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)
+
+    async def _start_gateways(self) -> None:
+        if self.mqtt_url:
+            self.mqtt = MqttGateway(
+                self.mqtt_url,
+                self.queue,
+                dead_letter=self.ingest.dead_letter_later,
+                client_id=self.mqtt_client_id,
+            )
+            self.downlink = Downlink(
+                self.registry,
+                self.health,
+                self.mqtt.publish,
+                participant_device=self.ingest.device_of,
+            )
+            self.mqtt.on_ack = self.downlink.on_ack
+            self.downlink.start()
+            self.runtime.add_delivery_sink(self.downlink)
+            await self.mqtt.start()
+        if self.udp is not None:
+            host, port = self.udp
+            self.udp_gateway = UdpGateway(
+                self.queue,
+                dead_letter=self.ingest.dead_letter_later,
+                ports=default_ports(port),
+                host=host,
+                resolve=None,
+            )
+            await self.udp_gateway.start()
+        if self.gb32960 is not None:
+            from v2xcloud.ev.alarms import AlarmMonitor
+            from v2xcloud.ev.server import Gb32960Server
+
+            host, port = self.gb32960
+            self.gb_server = Gb32960Server(
+                report_sink=self.ev,
+                monitor=AlarmMonitor(self.ev, clock=self.runtime.clock.now_ms),
+                clock=self.runtime.clock,
+                host=host,
+                port=port,
+            )
+            await self.gb_server.start()
+
+    def stop(self) -> None:
+        """Stop every gateway and the loop thread."""
+        if self._loop is None:
+            return
+        try:
+            self._call(self._stop_gateways(), 15.0)
+        except Exception as exc:  # shutting down anyway: say what failed
+            logger.warning("stopping the gateways: %s", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10.0)
+        self._loop = None
+
+    async def _stop_gateways(self) -> None:
+        if self.mqtt is not None:
+            await self.mqtt.stop()
+        if self.downlink is not None:
+            await self.downlink.stop()
+        if self.udp_gateway is not None:
+            await self.udp_gateway.stop()
+        if self.gb_server is not None:
+            await self.gb_server.close()
+
+    # -- the API's view -------------------------------------------------------------------------
+
+    def devices(self, now_ms: int) -> list[dict[str, Any]]:
+        """Every registered device with its health."""
+        return [self._view(d, now_ms) for d in self.registry.all()]
+
+    def device(self, device_id: str, now_ms: int) -> dict[str, Any] | None:
+        """One device with its health, or None."""
+        found = self.registry.get(device_id)
+        return None if found is None else self._view(found, now_ms)
+
+    def _view(self, device: Device, now_ms: int) -> dict[str, Any]:
+        doc: dict[str, Any] = msgspec.to_builtins(device)
+        doc["health"] = self.health.snapshot(device.device_id, now_ms)
+        if self.downlink is not None:
+            doc["health"]["downlink"]["pending"] = self.downlink.pending(device.device_id)
+        return doc
+
+    def add(self, body: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        """Register a device from an API body; ``ConfigError`` naming what is wrong."""
+        try:
+            device = msgspec.convert(body, Device)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"device: {exc}") from exc
+        if device.registered_ms == 0:
+            device = msgspec.structs.replace(device, registered_ms=now_ms)
+        self.registry.add(device)
+        self._refresh_rsus()
+        return self._view(device, now_ms)
+
+    def update(self, device_id: str, changes: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        """Change fields of a device (``KeyError`` if unknown, ``ConfigError`` if invalid)."""
+        device = self.registry.update(device_id, changes)
+        self._refresh_rsus()
+        return self._view(device, now_ms)
+
+    def disable(self, device_id: str, now_ms: int) -> dict[str, Any]:
+        """Refuse a device's traffic from now on."""
+        device = self.registry.disable(device_id)
+        self._refresh_rsus()
+        return self._view(device, now_ms)
+
+    def _refresh_rsus(self) -> None:
+        """Dissemination addresses the registered, enabled RSUs with a position."""
+        self.runtime.delivery.disseminator.rsus = tuple(self.registry.rsus())
+
+    def stats(self) -> dict[str, Any]:
+        """Gateway, ingest and down-link counters (for /api/stats)."""
+        out: dict[str, Any] = {
+            "ingest": dict(self.ingest.counts),
+            "queue": {"depth": len(self.queue), "dropped": self.queue.dropped},
+            "devices": len(self.registry),
+        }
+        if self.mqtt is not None:
+            out["mqtt"] = self.mqtt.stats() | {"connected": int(self.mqtt.is_connected)}
+        if self.downlink is not None:
+            out["downlink"] = dict(self.downlink.counts)
+        if self.udp_gateway is not None:
+            out["udp"] = self.udp_gateway.stats()
+        if self.gb_server is not None:
+            out["gb32960"] = dict(self.gb_server.stats)
+        return out
+
+    def ev_reports(self, limit: int) -> list[EvReport]:
+        """The newest GB/T 32960 reports received by the in-process server."""
+        return list(self.ev.reports)[-limit:]
+
+    def ev_alarms(self, limit: int) -> list[EvOperatorAlarm]:
+        """The newest battery alarms and charging warnings raised."""
+        return list(self.ev.alarms)[-limit:]
+
+
+def _host_port(text: str, option: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"{option} {text!r}: write HOST:PORT, e.g. 0.0.0.0:32960")
+    return host.strip("[]"), int(port)

@@ -32,9 +32,8 @@ from v2xcloud.gateways.limits import RateLimits
 from v2xcloud.gateways.mqtt import MqttGateway
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
-from v2xcloud.model import DeadLetter, Device, EvOperatorAlarm, EvReport
+from v2xcloud.model import Device, EvOperatorAlarm, EvReport
 from v2xcloud.runtime import Runtime
-from v2xcloud.runtime.dead_letters import DeadLetter as RuntimeDeadLetter
 
 __all__ = ["Platform"]
 
@@ -91,7 +90,7 @@ class Platform:
         self.ingest = Ingestor(
             runtime,
             registry,
-            dead_letter=self._runtime_dead_letter,
+            dead_letter=runtime.dead_letter,
             health=self.health,
             limits=self.limits,
             allow_unknown=allow_unknown,
@@ -110,18 +109,6 @@ class Platform:
         self.counts: Counter[str] = Counter()
 
     # -- dead letters and the tick ------------------------------------------------------------
-
-    def _runtime_dead_letter(self, letter: DeadLetter) -> None:
-        self.runtime.dead_letters.add(
-            RuntimeDeadLetter(
-                raw=letter.raw,
-                source=letter.source,
-                received_at_ms=letter.received_at_ms,
-                reason=letter.reason.value,
-                detail=letter.detail,
-                where=letter.where,
-            )
-        )
 
     def before_tick(self, now_ms: int) -> None:
         """Drain what the gateways received into the runtime (on the tick's thread)."""

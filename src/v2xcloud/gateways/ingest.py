@@ -179,13 +179,22 @@ class Ingestor:
             self.counts[f"dropped.{result.reason.value}"] += 1
             self._dead_letter(result)
             return False
-        for model in result:
-            self.runtime.ingest(model, received_at_ms=now_ms, source=device_id)
-            if device.kind is DeviceKind.OBU and isinstance(model, Bsm):
-                self._remember(model.participant.id, device_id)
         self.health.seen(device_id, message_type, now_ms)
-        self.counts["accepted"] += 1
-        return True
+        accepted = 0
+        for model in result:
+            if self.runtime.ingest(
+                model, received_at_ms=now_ms, source=device_id, raw=frame.payload
+            ):
+                accepted += 1
+                if device.kind is DeviceKind.OBU and isinstance(model, Bsm):
+                    self._remember(model.participant.id, device_id)
+            else:  # the runtime's validity stage dropped it and kept the dead letter
+                recent = self.runtime.dead_letters.recent(1)
+                reason = recent[-1].reason.value if recent else DropReason.IMPLAUSIBLE.value
+                self.health.dead_letter(device_id, reason, now_ms)
+                self.counts[f"dropped.{reason}"] += 1
+        self.counts["accepted" if accepted or not result else "rejected_by_runtime"] += 1
+        return bool(accepted) or not result
 
     def _remember(self, participant_id: str, device_id: str) -> None:
         known = self._participant_device

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from v2xcloud.model import (
     IntersectionState,
     Lane,
@@ -55,6 +57,34 @@ def test_spat_joins_its_map_node_and_lanes_are_matched() -> None:
     assert view.lane.tolist() == [0]
     assert view.lanes is not None and view.lanes.lanes[0].node == NODE
     assert abs(view.to_stop_m[0] - 50.0) < 0.1
+
+
+def test_a_repeated_map_keeps_the_lane_map_and_a_changed_one_rebuilds_it() -> None:
+    scene = Scene(TEST_FRAME)
+    car = bsm_at("car", x_m=2.0, y_m=-60.0, t_ms=0, speed_mps=10.0)
+    scene.ingest(_map(), received_at_ms=0, source="rsu")
+    scene.ingest(car, received_at_ms=0, source="obu")
+    first = scene.update(0).lanes
+    for t in (100, 200):  # the RSU repeats its MAP (a new message, same nodes): kept as built
+        repeat = msgspec.structs.replace(_map(), msg_count=t // 100 + 1, timestamp_ms=t)
+        scene.ingest(repeat, received_at_ms=t, source="rsu")
+        scene.ingest(car, received_at_ms=t, source="obu")
+        view = scene.update(t)
+        assert view.lanes is first and view.lane.tolist() == [0]
+    # the lane moves 5 m east: the next view's lane map is a new one and the car is off it
+    old = _map()
+    lane = old.nodes[0].in_links[0].lanes[0]
+    lat, lon = TEST_FRAME.to_wgs84([6.75, 6.75], [-200.0, -10.0])
+    moved = msgspec.structs.replace(
+        lane, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True))
+    )
+    link = msgspec.structs.replace(old.nodes[0].in_links[0], lanes=(moved,))
+    node = msgspec.structs.replace(old.nodes[0], in_links=(link,))
+    scene.ingest(msgspec.structs.replace(old, nodes=(node,)), received_at_ms=300, source="rsu")
+    scene.ingest(car, received_at_ms=300, source="obu")
+    view = scene.update(300)
+    assert view.lanes is not first and view.lanes is not None
+    assert view.lane.tolist() == [-1]  # 4.75 m from the moved centre line: outside 1.75 + 0.5
 
 
 def test_road_events_are_kept_until_they_end_or_are_not_repeated() -> None:

@@ -10,7 +10,6 @@ wrong-way detection (a participant against a lane's direction).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import msgspec
@@ -18,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.geo.frame import LocalFrame, unit_to_heading_deg
-from v2xcloud.model import Lane, MapData, MapLink, NodeId
+from v2xcloud.model import Lane, MapData, MapLink, MapNode, NodeId
 
 __all__ = ["LaneInfo", "LaneMap", "LaneMatch", "polyline_distance_m"]
 
@@ -99,39 +98,47 @@ class LaneMap:
         self.max_heading_diff_deg = max_heading_diff_deg
         self.tolerance_m = tolerance_m
         self.cell_m = cell_m
+        kept: list[tuple[MapNode, MapLink, Lane]] = [
+            (node, link, lane)
+            for map_data in maps
+            for node in map_data.nodes
+            for link in node.in_links
+            for lane in link.lanes
+            if lane_filter is None or lane_filter(lane)
+        ]
+        # every centre-line point of the map projected at once (one call, not one per lane)
+        lat = [p[0] for _, _, lane in kept for p in lane.points]
+        lon = [p[1] for _, _, lane in kept for p in lane.points]
+        all_x, all_y = self.frame.to_local(lat, lon)
         lanes: list[LaneInfo] = []
-        segs: list[tuple[float, float, float, float, int, float]] = []
-        for map_data in maps:
-            for node in map_data.nodes:
-                for link in node.in_links:
-                    for lane in link.lanes:
-                        if lane_filter is not None and not lane_filter(lane):
-                            continue
-                        width = _lane_width(link, lane, default_width_m)
-                        length = self._add_segments(lane, len(lanes), segs)
-                        lanes.append(
-                            LaneInfo(
-                                index=len(lanes),
-                                node=node.id,
-                                upstream_node=link.upstream_node,
-                                lane=lane,
-                                width_m=width,
-                                length_m=length,
-                            )
-                        )
+        segs: list[FloatArray] = []
+        start = 0
+        for node, link, lane in kept:
+            end = start + len(lane.points)
+            length = self._add_segments(all_x[start:end], all_y[start:end], len(lanes), segs)
+            start = end
+            lanes.append(
+                LaneInfo(
+                    index=len(lanes),
+                    node=node.id,
+                    upstream_node=link.upstream_node,
+                    lane=lane,
+                    width_m=_lane_width(link, lane, default_width_m),
+                    length_m=length,
+                )
+            )
         self.lanes: tuple[LaneInfo, ...] = tuple(lanes)
         self._build_index(segs)
 
     def _add_segments(
-        self, lane: Lane, index: int, segs: list[tuple[float, float, float, float, int, float]]
+        self, x_m: FloatArray, y_m: FloatArray, index: int, segs: list[FloatArray]
     ) -> float:
-        """Append the lane's segments with their distance from the segment end to the lane end."""
-        if len(lane.points) < 2:
+        """Append the lane's segments (a (k, 6) block: start x, y, end x, y, lane index,
+        distance from the segment end to the lane end); ``x_m``, ``y_m`` are its centre-line
+        points in the local frame. Returns the lane's length."""
+        if x_m.size < 2:
             return 0.0
-        lat = [p[0] for p in lane.points]
-        lon = [p[1] for p in lane.points]
-        x, y = self.frame.to_local(lat, lon)
-        x, y = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)
+        x, y = x_m.copy(), y_m.copy()
         seg_len = np.hypot(np.diff(x), np.diff(y))
         remaining = np.cumsum(seg_len[::-1])[::-1] - seg_len  # after each segment's end
         length = float(seg_len.sum())
@@ -140,39 +147,39 @@ class LaneMap:
             y[-1] += (y[-1] - y[-2]) / seg_len[-1] * self.overshoot_m
             seg_len[-1] += self.overshoot_m
             remaining[-1] = -self.overshoot_m
-        for k in range(len(seg_len)):
-            segs.append((x[k], y[k], x[k + 1], y[k + 1], index, float(remaining[k])))
+        block = np.empty((seg_len.size, 6), dtype=np.float64)
+        block[:, 0], block[:, 1], block[:, 2], block[:, 3] = x[:-1], y[:-1], x[1:], y[1:]
+        block[:, 4] = index
+        block[:, 5] = remaining
+        segs.append(block)
         return length
 
-    def _build_index(self, segs: list[tuple[float, float, float, float, int, float]]) -> None:
-        arr = np.array(segs, dtype=np.float64).reshape(-1, 6)
+    def _build_index(self, segs: list[FloatArray]) -> None:
+        arr = np.concatenate(segs) if segs else np.empty((0, 6), dtype=np.float64)
         self._ax, self._ay, self._bx, self._by = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
         self._lane = arr[:, 4].astype(np.int64)
         self._after = arr[:, 5]
-        self._half_w = np.array([self.lanes[k].width_m / 2 for k in self._lane], dtype=np.float64)
+        widths = np.array([info.width_m for info in self.lanes], dtype=np.float64)
+        self._half_w = widths[self._lane] / 2
         dx, dy = self._bx - self._ax, self._by - self._ay
         self._len2 = np.maximum(dx * dx + dy * dy, 1e-9)
         self._heading = unit_to_heading_deg(dx, dy)
+        # the grid cells each segment's padded bounding box touches, all segments at once:
+        # segment s owns cells (cx0 + i, cy0 + j), listed row by row (j outer, i inner)
         pad = self._half_w + self.tolerance_m
-        keys: list[IntArray] = []
-        owners: list[IntArray] = []
-        for s in range(arr.shape[0]):
-            cx0, cx1 = self._cells(
-                min(self._ax[s], self._bx[s]) - pad[s], max(self._ax[s], self._bx[s]) + pad[s]
-            )
-            cy0, cy1 = self._cells(
-                min(self._ay[s], self._by[s]) - pad[s], max(self._ay[s], self._by[s]) + pad[s]
-            )
-            gx, gy = np.meshgrid(np.arange(cx0, cx1 + 1), np.arange(cy0, cy1 + 1))
-            keys.append(((gx.ravel() + _OFFSET) << 21) | (gy.ravel() + _OFFSET))
-            owners.append(np.full(gx.size, s, dtype=np.int64))
-        all_keys = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
-        all_owners = np.concatenate(owners) if owners else np.empty(0, dtype=np.int64)
+        cx0 = np.floor((np.minimum(self._ax, self._bx) - pad) / self.cell_m).astype(np.int64)
+        cx1 = np.floor((np.maximum(self._ax, self._bx) + pad) / self.cell_m).astype(np.int64)
+        cy0 = np.floor((np.minimum(self._ay, self._by) - pad) / self.cell_m).astype(np.int64)
+        cy1 = np.floor((np.maximum(self._ay, self._by) + pad) / self.cell_m).astype(np.int64)
+        nx = cx1 - cx0 + 1
+        count = nx * (cy1 - cy0 + 1)
+        owner = np.repeat(np.arange(arr.shape[0], dtype=np.int64), count)
+        k = np.arange(owner.size, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+        gx = cx0[owner] + k % nx[owner]
+        gy = cy0[owner] + k // nx[owner]
+        all_keys = ((gx + _OFFSET) << 21) | (gy + _OFFSET)
         order = np.argsort(all_keys, kind="stable")
-        self._entry_keys, self._entry_seg = all_keys[order], all_owners[order]
-
-    def _cells(self, lo: float, hi: float) -> tuple[int, int]:
-        return math.floor(lo / self.cell_m), math.floor(hi / self.cell_m)
+        self._entry_keys, self._entry_seg = all_keys[order], owner[order]
 
     def match(self, x_m: FloatArray, y_m: FloatArray, heading_deg: FloatArray | None) -> LaneMatch:
         """Match points with headings to lanes; unmatched points get lane -1 and NaN offsets.

@@ -22,6 +22,7 @@ from v2xcloud.geo import LaneMap, LocalFrame
 from v2xcloud.model import (
     Bsm,
     MapData,
+    MapNode,
     ParticipantSource,
     ParticipantState,
     Rsi,
@@ -145,6 +146,8 @@ class Scene:
         self.clocks = SourceClocks(window_ms=clock_window_ms)
         self.places = Places()
         self.lane_map: LaneMap | None = None
+        self._lane_nodes: list[tuple[MapNode, ...]] = []  # what ``lane_map`` was built from
+        self._maps_touched = False  # a MAP arrived since the lane map was last checked
         self.stats = SceneStats()
         self._cols = Columns(history_len=history_len)
         self._row_of: dict[str, int] = {}
@@ -236,8 +239,22 @@ class Scene:
         x, y = self.frame.to_local(lat, lon)
         positions = {n.id: (float(x[k]), float(y[k])) for k, n in enumerate(map_data.nodes)}
         self.places.add_map(map_data, positions)
-        unique = {id(m): m for m in self.places.maps.values()}
-        self.lane_map = LaneMap(list(unique.values()), self.frame)
+        self._maps_touched = True
+
+    def _refresh_lanes(self) -> None:
+        """Rebuild the lane map once per tick, and only if the MAPs' nodes changed.
+
+        RSUs repeat their MAP every second or so; the repeats carry the same nodes, so the
+        lane map (whose cost grows with every lane of the deployment) is kept. It is built
+        from the held MAPs in the same order as before, so lane indices are the ones a
+        rebuild would give.
+        """
+        self._maps_touched = False
+        maps = list({id(m): m for m in self.places.maps.values()}.values())
+        nodes = [m.nodes for m in maps]
+        if nodes != self._lane_nodes or self.lane_map is None:
+            self.lane_map = LaneMap(maps, self.frame)
+            self._lane_nodes = nodes
 
     def row_for(self, participant_id: str) -> int:
         """The storage row of an id, allocating one for a new participant."""
@@ -265,6 +282,8 @@ class Scene:
                     speed_gate_mps=self.fuse_speed_gate_mps,
                     heading_gate_deg=self.fuse_heading_gate_deg,
                 )
+        if self._maps_touched:
+            self._refresh_lanes()
         self._expire(now_ms)
         self.places.expire(now_ms)
         if self._last_view is not None:

@@ -165,6 +165,7 @@ class _Conn:
     unacked: set[int] = field(default_factory=set)
     devices: int = 0
     is_up: bool = False
+    packets: int = 0  # PUBACKs read (the reader goes on while each read completes one)
 
 
 class MqttDevices:
@@ -235,9 +236,16 @@ class MqttDevices:
         client.max_inflight_messages_set(self.inflight)
         client.max_queued_messages_set(0)  # unbounded in the client: flush() bounds the wait
         conn = _Conn(client=client, client_id=client_id, connected=loop.create_future())
+        c_read = client.loop_read
+
+        def read() -> None:  # paho reads one packet a call: take every PUBACK that is there
+            for _ in range(256):
+                before = conn.packets
+                if c_read() != 0 or conn.packets == before:
+                    return
 
         def on_open(c: Any, _u: Any, sock: Any) -> None:
-            loop.add_reader(sock, c.loop_read)
+            loop.add_reader(sock, read)
 
         def on_close(_c: Any, _u: Any, sock: Any) -> None:
             loop.remove_reader(sock)
@@ -266,6 +274,7 @@ class MqttDevices:
             conn.is_up = False
 
         def on_publish(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
+            conn.packets += 1
             if mid in conn.unacked:
                 conn.unacked.discard(mid)
                 self.acked += 1

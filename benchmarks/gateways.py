@@ -231,6 +231,8 @@ class Platform:
         self.device_ms: list[float] = []
         self.drops: Counter[str] = Counter()
         self.tick_s: list[float] = []
+        for tpl in (_bsm_template(0), _rsm_template(0)):  # the codec compiles its schema once
+            decode(tpl.at(0), message_set=SET, received_at_ms=0)
 
     async def start(self) -> None:
         from v2xcloud.gateways.mqtt import MqttGateway

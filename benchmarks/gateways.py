@@ -8,8 +8,10 @@ simulated devices, ``sim.devices``: each connected vehicle an OBU publishing its
 on ``V2X/OBU/{id}/BSM/UP``, one RSU per 20 devices publishing an RSM of 10 objects at 10 Hz on
 ``V2X/RSU/{esn}/RSM/UP``, QoS 1, at most 1,000 MQTT connections, devices beyond that sharing
 them), and this process as the platform: the MQTT gateway (``gateways.mqtt``, persistent
-session, PUBACK after queueing) → ingress queue → payload driver → ``Runtime.ingest``, drained
-every 5 ms, and the runtime ticking every 100 ms with every application (``--no-apps``: none).
+session, PUBACK after queueing) → ingress queue → the ingest path (``gateways.ingest``:
+registry with the devices provisioned, per-device rate limits, health, payload driver) →
+``Runtime.ingest``, drained every 5 ms, and the runtime ticking every 100 ms with every
+application (``--no-apps``: none).
 
 Each step offers a rate (devices = rate / 10) for ``--seconds``, then waits for the platform to
 catch up. Loss = frames the broker acknowledged to the devices − frames that reached the
@@ -214,7 +216,8 @@ async def _generate(url: str, conn: Connection) -> None:
 
 
 class Platform:
-    """MQTT gateway → queue → driver → runtime, drained every 5 ms, ticking every 100 ms."""
+    """MQTT gateway → queue → ingest path (registry, rate limits, driver) → runtime, drained
+    every 5 ms, ticking every 100 ms."""
 
     def __init__(self, url: str, *, apps: bool) -> None:
         from v2xcloud.apps import default_apps
@@ -231,6 +234,9 @@ class Platform:
         self.device_ms: list[float] = []
         self.drops: Counter[str] = Counter()
         self.tick_s: list[float] = []
+        from v2xcloud.gateways.registry import DeviceRegistry
+
+        self.registry = DeviceRegistry()
         for tpl in (_bsm_template(0), _rsm_template(0)):  # the codec compiles its schema once
             decode(tpl.at(0), message_set=SET, received_at_ms=0)
 
@@ -253,13 +259,28 @@ class Platform:
         self.tick_s.clear()
 
     async def _loop(self) -> None:
-        from v2xcloud.gateways.drivers import Parsed, parse
+        from v2xcloud.gateways.ingest import Ingestor, parse_with_drivers
 
+        times: list[int] = []
+
+        def parser(frame: InboundFrame, device: Any) -> Any:  # the drivers, noting frame time
+            result = parse_with_drivers(frame, device)
+            if isinstance(result, list | tuple) and result:
+                times.append(_time_of(result[0]))
+            return result
+
+        ingestor = Ingestor(self.runtime, self.registry, dead_letter=self._dead, parser=parser)
+        self.ingestor = ingestor
         next_tick = time.monotonic()
-        ingest = self.runtime.ingest
         while True:
             for frame in self.queue.drain():
-                self._one(frame, parse, Parsed, ingest)
+                times.clear()
+                if ingestor.process(frame):
+                    now = time.time() * 1000.0
+                    self.received[frame.device_id] += 1
+                    self.arrival_ms.append(now - frame.received_at_ms)
+                    if times:
+                        self.device_ms.append(now - times[0])
             if time.monotonic() >= next_tick:
                 t0 = time.perf_counter()
                 self.runtime.tick(int(time.time() * 1000))
@@ -267,17 +288,16 @@ class Platform:
                 next_tick += 0.1
             await asyncio.sleep(0.005)
 
-    def _one(self, frame: InboundFrame, parse: Any, parsed: Any, ingest: Any) -> None:
-        result = parse(frame, message_set=self.ms)
-        if not isinstance(result, parsed):
-            self.drops[str(result.reason)] += 1
-            return
-        for model in result.models:
-            ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
-        now = time.time() * 1000.0
-        self.received[frame.device_id] += 1
-        self.arrival_ms.append(now - frame.received_at_ms)
-        self.device_ms.append(now - _time_of(result.models[0]))
+    def provision(self, n_devices: int) -> None:
+        """Register the generator's devices (ids as ``_generate`` makes them)."""
+        from v2xcloud.model import Device
+
+        n_rsu = n_devices // RSU_EVERY
+        ids = [(f"52{k + 1:014x}", DeviceKind.RSU) for k in range(n_rsu)]
+        ids += [(f"5a{k + 1:014x}", DeviceKind.OBU) for k in range(n_devices - n_rsu)]
+        for device_id, kind in ids:
+            if device_id not in self.registry:
+                self.registry.add(Device(device_id=device_id, kind=kind, tenant="bench"))
 
     async def stop(self) -> None:
         self._task.cancel()
@@ -297,6 +317,7 @@ async def _step(
     cpu0 = time.process_time()
     loop = asyncio.get_running_loop()
     n_devices = max(RSU_EVERY, rate // 10)
+    platform.provision(n_devices)
     conn.send(("run", n_devices, seconds))
     if profile is not None:
         profile.enable()
@@ -400,6 +421,7 @@ async def _main(args: argparse.Namespace, url: str) -> None:
         f"({'apps off' if args.no_apps else 'all apps ticking at 10 Hz'})"
     )
     print(f"gateway counters: {platform.gateway.stats()}")
+    print(f"ingest counters: {dict(platform.ingestor.counts)}")
     if last_profile is not None:
         print("\n" + _profile_table(last_profile))
         print("\ntop functions by own time:")

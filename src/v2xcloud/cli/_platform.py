@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from v2xcloud.codec import MessageSet, prepare
 from v2xcloud.errors import ConfigError, GatewayError
 from v2xcloud.gateways.base import IngressQueue
 from v2xcloud.gateways.downlink import Downlink
@@ -117,7 +118,10 @@ class Platform:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self, *, timeout_s: float = 15.0) -> None:
-        """Start the gateways' loop thread and every configured gateway; raise if one fails."""
+        """Compile the message sets (seconds each; on the first frame it would stall the tick),
+        start the gateways' loop thread and every configured gateway; raise if one fails."""
+        for message_set in MessageSet:
+            prepare(message_set)
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._run_loop, args=(ready,), name="gateways", daemon=True

@@ -51,6 +51,7 @@ off), proven equal to asn1tools.
 """
 
 from v2xcloud.codec._fastpath import hand_overs as fast_path_hand_overs
+from v2xcloud.codec._schema import compiled as _compiled_schema
 from v2xcloud.codec.fast import install_default as _install_fast_decoders
 from v2xcloud.codec.frame import (
     decode,
@@ -69,6 +70,13 @@ from v2xcloud.codec.message_set import DAY2_MESSAGES, FRAME_MESSAGES, MessageSet
 from v2xcloud.codec.model_convert import encode_model, to_model
 from v2xcloud.codec.plausibility import CHINA, DeploymentArea, check_model
 from v2xcloud.codec.result import Decoded, Rejected
+
+
+def prepare(message_set: MessageSet) -> None:
+    """Compile ``message_set``'s schema now. It is otherwise compiled on the first frame of
+    that set, which takes seconds: a service calls this at start, before devices talk."""
+    _compiled_schema(message_set)
+
 
 __all__ = [
     "CHINA",
@@ -89,6 +97,7 @@ __all__ = [
     "iter_hex_lines",
     "message_set_of",
     "parse_capture_record",
+    "prepare",
     "register_fast_decoder",
     "to_model",
     "unregister_fast_decoder",

@@ -130,3 +130,20 @@ def test_check_model_covers_reference_points_and_passes_rule_free_messages() -> 
     rejected = check_model(rsi, raw=b"{}")
     assert rejected is not None and rejected.where == "$.ref" and rejected.raw == b"{}"
     assert check_model(Spat(msg_count=0, intersections=())) is None
+
+
+def test_per_message_decoder_gives_typed_results() -> None:
+    from v2xcloud.codec import bsm, rsm
+    from v2xcloud.model import Bsm
+
+    frame = encode_model(bsm_at("00000000000000b1", x_m=0, y_m=0, t_ms=T0), message_set=S20)
+    result = bsm.Decoder(message_set=S20).decode_frame(frame, received_at_ms=T0)
+    assert isinstance(result, Decoded) and isinstance(result.to_model(), Bsm)
+    other = rsm.Decoder(message_set=S20).decode_frame(frame)
+    assert isinstance(other, Rejected) and other.reason is DropReason.UNSUPPORTED_MESSAGE
+    assert other.raw == frame and "holds a BSM" in other.detail
+    fast = encode_model(
+        bsm_at("00000000000000b1", x_m=0, y_m=0, t_ms=T0, speed_mps=160.0), message_set=S20
+    )
+    refused = bsm.Decoder(message_set=S20).decode_frame(fast)
+    assert isinstance(refused, Rejected) and refused.reason is DropReason.IMPLAUSIBLE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 import pytest
 
@@ -16,7 +18,7 @@ from v2xcloud.model import (
     ParticipantState,
     RoadEvent,
 )
-from v2xcloud.store import BBox, EvReportRecord, HistoryStore
+from v2xcloud.store import BBox, DuckDbStore, EvReportRecord, HistoryStore
 
 T0 = 1_700_000_000_000
 
@@ -171,3 +173,29 @@ def test_closed_store_and_unknown_table_raise(store: HistoryStore) -> None:
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.row_count("advisories")
+
+
+def test_a_history_from_before_gets_the_location_column(tmp_path: Path) -> None:
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "history.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE dead_letters (received_ms BIGINT NOT NULL, reason TEXT NOT NULL, "
+            "source TEXT NOT NULL, detail TEXT NOT NULL, raw BLOB NOT NULL)"
+        )
+        con.execute("INSERT INTO dead_letters VALUES (1, 'malformed', 'udp', 'old', '\\x01'::BLOB)")
+    store = DuckDbStore(data_dir=tmp_path)
+    try:
+        letter = DeadLetter(
+            received_at_ms=2,
+            reason=DropReason.EMPTY,
+            source="udp",
+            raw=b"",
+            detail="new",
+            where="$",
+        )
+        store.write_dead_letters([letter])
+        old, new = store.dead_letters(start_ms=0, end_ms=10)[::-1]
+        assert old.where is None and old.detail == "old" and new == letter
+    finally:
+        store.close()

@@ -21,7 +21,7 @@ from v2xcloud.cli._platform import Platform
 from v2xcloud.codec import MessageSet, encode_model, iter_capture_lines
 from v2xcloud.gateways.broker import Mosquitto
 from v2xcloud.gateways.registry import DeviceRegistry
-from v2xcloud.model import Bsm, Device, DeviceKind, RoadEvent
+from v2xcloud.model import Advisory, AdvisoryLevel, Bsm, Device, DeviceKind, RoadEvent
 from v2xcloud.runtime import Runtime
 from v2xcloud.runtime.clock import SystemClock
 from v2xcloud.runtime.dissemination import Delivery
@@ -388,3 +388,50 @@ def test_device_administration_over_rest(rig: Rig) -> None:
     listed = rig.api.get("/api/devices").json()
     assert [d["device_id"] for d in listed] == ["R1", "R2", "car-1", "car-2", "car-3"]
     assert {r.rsu_id for r in rig.runtime.delivery.disseminator.rsus} == {"R1"}  # R2 disabled
+
+
+def test_an_advisory_reaches_the_vehicle_that_reported_the_participant(
+    mosquitto: Mosquitto, rig: Rig
+) -> None:
+    """An advisory for a participant goes to the OBU whose BSMs carried it, on its cellular
+    topic, as JSON with a seqNum; a participant no OBU reported gets nothing (counted)."""
+    car = MqttDevice(mosquitto, "obu-car-1-adv")
+    got: list[tuple[str, dict[str, Any]]] = []
+    car.on_message = lambda topic, payload: got.append((topic, json.loads(payload)))
+    car.subscribe("V2X/OBU/car-1/ADVISORY/DOWN")
+    time.sleep(0.3)
+    pid = f"{6:04x}{1:012x}"
+    try:
+        car.publish("V2X/OBU/car-1/BSM/UP", _bsm(1, 6))
+        assert _until(lambda: rig.platform.ingest.device_of(pid) == "car-1", 5)
+        now = int(time.time() * 1000)
+        advisory = Advisory(
+            app="FCW",
+            level=AdvisoryLevel.WARNING,
+            ego_id=pid,
+            other_id="x",
+            issued_ms=now,
+            expires_ms=now + 1000,
+            ttc_s=2.5,
+        )
+        assert rig.platform.downlink is not None
+        rig.platform.downlink.deliver(
+            [
+                Delivery(
+                    key="advisory|FCW",
+                    reason="new",
+                    at_ms=now,
+                    payload=advisory,
+                    participants=(pid, "ffffffffffffffff"),
+                )
+            ],
+            now_ms=now,
+        )
+        assert _until(lambda: bool(got), 5)
+    finally:
+        car.close()
+    topic, doc = got[0]
+    assert topic == "V2X/OBU/car-1/ADVISORY/DOWN" and doc["msgType"] == "ADVISORY"
+    assert doc["advisory"]["app"] == "FCW" and doc["advisory"]["ttc_s"] == 2.5
+    assert isinstance(doc["seqNum"], int) and len(got) == 1
+    assert rig.platform.downlink.counts["advisory_no_obu"] == 1

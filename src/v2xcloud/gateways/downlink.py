@@ -15,7 +15,9 @@ What is sent (every payload is one JSON object; ``seqNum`` is per device):
   ``V2X/OBU/{id}/ADVISORY/DOWN``: ``{"seqNum", "msgType": "ADVISORY", "reason", "key",
   "advisory": {app, level, ego_id, issued_ms, expires_ms, other_id, ttc_s, lat_deg, lon_deg,
   detail, values}}`` (SI units, UTC ms). OBUs do not acknowledge (cellular, fire and forget at
-  QoS 1); RSUs do.
+  QoS 1); RSUs do. An advisory addressed to an RSU is not sent to it (no standard message
+  carries one vehicle's advisory; counted as ``advisory_rsu_not_sent``); events an RSU
+  reported itself are not echoed to RSUs (dissemination's rule).
 
 An RSU acknowledges on ``V2X/RSU/{esn}/RSI/DOWN/ACK`` with ``{"seqNum": n, "errorCode": 0}``.
 Without an ACK within ``resend_after_ms`` (1 s) the same message (same seqNum, same bytes) is
@@ -152,6 +154,9 @@ class Downlink:
                 if body is not None:
                     out.append(self._outbound(device, "RSI", body, delivery, now_ms))
         elif isinstance(delivery.payload, Advisory):
+            # an RSU has no standard message for one vehicle's advisory: those RSUs are not
+            # sent anything (counted); the vehicle hears it over cellular when it has an OBU
+            self.counts["advisory_rsu_not_sent"] += len(delivery.rsus)
             advisory = msgspec.to_builtins(delivery.payload)
             for pid in delivery.participants:
                 obu = self.registry.get(self.participant_device(pid) or pid)

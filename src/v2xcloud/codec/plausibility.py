@@ -225,7 +225,7 @@ def check_model(
     'implausible'
     """
     kind = type(model)
-    if area is None and (kind is Bsm or kind is ParticipantState):  # the hot path: one report
+    if kind is Bsm or kind is ParticipantState:  # the hot path: one report (no area rule)
         state = model.participant if kind is Bsm else model
         if _is_plausible(state):
             return None

@@ -29,6 +29,9 @@ times that differ in every secMark bit) are rewritten, and the result is checked
 when the template is made. Mosquitto's persistence snapshot is taken every 100,000 changes
 (the launcher's per-change default caps it at a few hundred QoS 1 messages/s).
 Figures are printed, not asserted; the machine is shared and noisy.
+
+Not measured here yet: the down-link p99 hazard → publish (the MQTT down-link was not on main
+when this benchmark was written).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from v2xcloud.api import ApiSettings, create_app
 from v2xcloud.api.runtime_live import RuntimeLive
 from v2xcloud.cli._platform import Platform
 from v2xcloud.codec import MessageSet, encode_model, iter_capture_lines
+from v2xcloud.errors import ConfigError
 from v2xcloud.gateways.broker import Mosquitto
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import Advisory, AdvisoryLevel, Bsm, Device, DeviceKind, RoadEvent
@@ -435,3 +436,32 @@ def test_an_advisory_reaches_the_vehicle_that_reported_the_participant(
     assert doc["advisory"]["app"] == "FCW" and doc["advisory"]["ttc_s"] == 2.5
     assert isinstance(doc["seqNum"], int) and len(got) == 1
     assert rig.platform.downlink.counts["advisory_no_obu"] == 1
+
+
+def test_udp_frames_are_named_by_the_registered_address(mosquitto: Mosquitto) -> None:
+    """``--udp``: a raw UPER BSM from an RSU's registered address is that RSU's; the registry
+    refuses to give one address to two devices."""
+    import random
+    import socket
+
+    registry = DeviceRegistry()
+    registry.add(Device(device_id="R9", kind=DeviceKind.RSU, addresses=("127.0.0.1",)))
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1 is 'R9'"):
+        registry.add(Device(device_id="R10", kind=DeviceKind.RSU, addresses=("127.0.0.1",)))
+    runtime = CountingRuntime(frame=TEST_FRAME, apps=[], detectors=(), clock=SystemClock())
+    base = random.randrange(20_000, 40_000, 10)
+    platform = Platform(runtime, registry, udp=f"127.0.0.1:{base}")
+    platform.start()
+    live = RuntimeLive(runtime, before_tick=platform.before_tick)
+    live.start(hz=20)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(_bsm(1, 7), ("127.0.0.1", base + 1))  # the BSM port
+        assert _until(lambda: f"{7:04x}{1:012x}" in runtime.arrived, 5), (
+            runtime.dead_letters.recent()
+        )
+        now = int(time.time() * 1000)
+        assert platform.health.snapshot("R9", now)["messages"] == {"BSM": 1}
+    finally:
+        live.stop()
+        platform.stop()

@@ -29,3 +29,22 @@ def test_save_replace_and_load(store: HistoryStore) -> None:
     table.save(disabled)
     assert table.load_all() == [disabled, obu] and table.count() == 2
     assert DeviceTable(store).load_all() == [disabled, obu]  # re-opening keeps the rows
+
+
+def test_a_table_from_before_addresses_gets_the_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from v2xcloud.store import DuckDbStore
+
+    store = DuckDbStore(data_dir=tmp_path)
+    store._select(
+        "CREATE TABLE devices (device_id TEXT PRIMARY KEY, kind TEXT NOT NULL, tenant TEXT NOT "
+        "NULL, message_set TEXT NOT NULL, shape TEXT NOT NULL, lat_deg DOUBLE PRECISION, "
+        "lon_deg DOUBLE PRECISION, range_m DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, "
+        "rate_limits TEXT NOT NULL, registered_ms BIGINT NOT NULL)"
+    )
+    store._select(
+        "INSERT INTO devices VALUES ('R1', 'rsu', 'd', 'csae2020', '', 1, 2, 300, "
+        "'enabled', '{}', 0)"
+    )
+    (device,) = DeviceTable(store).load_all()
+    assert device.device_id == "R1" and device.addresses == ()
+    store.close()

@@ -170,7 +170,7 @@ class Platform:
                 dead_letter=self.ingest.dead_letter_later,
                 ports=default_ports(port),
                 host=host,
-                resolve=None,
+                resolve=self.registry.by_address,
             )
             await self.udp_gateway.start()
         if self.gb32960 is not None:

@@ -47,6 +47,7 @@ UPDATABLE = frozenset(
         "range_m",
         "state",
         "rate_limits_per_s",
+        "addresses",
     }
 )
 
@@ -76,10 +77,12 @@ class DeviceRegistry:
         self.repository = repository
         self.max_devices = max_devices
         self._devices: dict[str, Device] = {}
+        self._by_ip: dict[str, str] = {}  # UDP source address -> device id
         self._lock = threading.Lock()
         self.listeners: list[Callable[[Device], None]] = []  # called after each change
         if repository is not None:
             for device in repository.load_all():
+                self._index(device)
                 self._devices[device.device_id] = device
 
     def get(self, device_id: str) -> Device | None:
@@ -98,12 +101,27 @@ class DeviceRegistry:
         return device_id in self._devices
 
     def _put(self, device: Device) -> Device:
+        self._check_addresses(device)
         if self.repository is not None:
             self.repository.save(device)
+        self._index(device)
         self._devices[device.device_id] = device
         for listener in self.listeners:
             listener(device)
         return device
+
+    def _check_addresses(self, device: Device) -> None:
+        for ip in device.addresses:
+            holder = self._by_ip.get(ip)
+            if holder is not None and holder != device.device_id:
+                raise ConfigError(f"device {device.device_id!r}: address {ip} is {holder!r}'s")
+
+    def _index(self, device: Device) -> None:
+        old = self._devices.get(device.device_id)
+        for ip in old.addresses if old is not None else ():
+            self._by_ip.pop(ip, None)
+        for ip in device.addresses:
+            self._by_ip[ip] = device.device_id
 
     def add(self, device: Device, *, replace: bool = False) -> Device:
         """Register a device; ``ConfigError`` if the id exists (unless ``replace``) or full."""
@@ -149,6 +167,11 @@ class DeviceRegistry:
         device = Device(device_id=device_id, kind=kind, tenant="unregistered", registered_ms=now_ms)
         logger.info("registering unknown %s %r (--allow-unknown)", kind.value, device_id)
         return self.add(device)
+
+    def by_address(self, ip: str) -> tuple[str, DeviceKind] | None:
+        """The device that sends raw UDP from ``ip`` (its ``addresses``), for the UDP gateway."""
+        device = self._devices.get(self._by_ip.get(ip, ""))
+        return (device.device_id, device.kind) if device is not None else None
 
     def rsus(self) -> list[Rsu]:
         """Enabled RSUs with a position, for dissemination."""

@@ -3,7 +3,8 @@
 ``message_set`` is the C-V2X message-set version the device speaks (``"csae2017"``,
 ``"csae2020"``, ``"day2"``), ``shape`` its vendor payload shape (the driver the gateways use:
 ``"uper"``, ``"hex"``, ``"csae-json"``, ``"openv2x-rsm"``, ``"radar-json"``, ...; empty = pick by
-topic/detect). ``rate_limits_per_s`` overrides the per-message-type rate limits. An RSU's
+topic/detect). ``rate_limits_per_s`` overrides the per-message-type rate limits; ``addresses`` are the IP
+addresses it sends raw UDP from (the UDP gateway names the device by them). An RSU's
 ``range_m`` is how far its broadcasts reach (dissemination addresses it within that range).
 
 >>> Device(device_id="R1", kind=DeviceKind.RSU, lat_deg=31.2, lon_deg=121.4).is_enabled
@@ -50,6 +51,7 @@ class Device(msgspec.Struct, frozen=True, kw_only=True):
     state: DeviceState = DeviceState.ENABLED
     rate_limits_per_s: dict[str, float] = msgspec.field(default_factory=dict)
     registered_ms: int = 0
+    addresses: tuple[str, ...] = ()
 
     @property
     def is_enabled(self) -> bool:

@@ -38,13 +38,16 @@ DEVICE_COLUMNS = (
     "state",
     "rate_limits",
     "registered_ms",
+    "addresses",
 )
 
 _CREATE = """CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY, kind TEXT NOT NULL, tenant TEXT NOT NULL,
     message_set TEXT NOT NULL, shape TEXT NOT NULL, lat_deg DOUBLE PRECISION,
     lon_deg DOUBLE PRECISION, range_m DOUBLE PRECISION NOT NULL, state TEXT NOT NULL,
-    rate_limits TEXT NOT NULL, registered_ms BIGINT NOT NULL)"""
+    rate_limits TEXT NOT NULL, registered_ms BIGINT NOT NULL, addresses TEXT NOT NULL)"""
+# a devices table from before ``addresses`` existed gets the column (DuckDB and PostgreSQL)
+_MIGRATE = "ALTER TABLE devices ADD COLUMN IF NOT EXISTS addresses TEXT DEFAULT '[]'"
 
 
 class DeviceTable:
@@ -55,6 +58,7 @@ class DeviceTable:
             raise StoreError(f"the device table needs a SQL history store, not {type(store)}")
         self._store = store
         store._select(_CREATE)
+        store._select(_MIGRATE)
 
     def save(self, device: Device) -> None:
         """Insert or replace one device."""
@@ -92,6 +96,7 @@ def _row(d: Device) -> tuple[Any, ...]:
         d.state.value,
         msgspec.json.encode(d.rate_limits_per_s).decode(),
         d.registered_ms,
+        msgspec.json.encode(d.addresses).decode(),
     )
 
 
@@ -109,4 +114,5 @@ def _device(row: tuple[Any, ...]) -> Device:
         state=DeviceState(row[8]),
         rate_limits_per_s=limits,
         registered_ms=int(row[10]),
+        addresses=msgspec.json.decode(row[11] or "[]", type=tuple[str, ...]),
     )

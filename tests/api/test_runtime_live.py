@@ -61,5 +61,13 @@ def test_runtime_ticks_become_deltas_and_endpoints() -> None:
     app = create_app(live=live, store=DuckDbStore(data_dir=None), settings=ApiSettings())
     with TestClient(app) as client:
         assert [p["id"] for p in client.get("/api/participants").json()] == ["ego"]
-        assert client.get("/api/stats").json()["platform"]["participants"] == 1
+        platform = client.get("/api/stats").json()["platform"]
+        assert platform["participants"] == 1
+        assert platform["evicted"] == {
+            "clock_sources": 0,
+            "intersections": 0,
+            "maps": 0,
+            "events": 0,
+            "signs": 0,
+        }
         assert client.get("/api/intersections").json() == []

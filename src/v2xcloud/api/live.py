@@ -31,7 +31,8 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
     last tick; latency is message time → advisory emitted, in ms (``None`` before any advisory).
     ``errors`` counts the failures isolated so far per boundary (``"app:FCW"``,
     ``"detector:stopped_vehicle"``, ``"sink:..."``, ``"subscriber:..."``), ``last_errors`` has the
-    latest of each as ``"ExceptionType: message"``.
+    latest of each as ``"ExceptionType: message"``. ``evicted`` counts the entries the live
+    scene's size-limited per-id tables dropped (``"clock_sources"``, ``"intersections"``, ...).
     """
 
     now_ms: int
@@ -45,6 +46,7 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
     dead_letters: dict[str, int] = msgspec.field(default_factory=dict)
     errors: dict[str, int] = msgspec.field(default_factory=dict)
     last_errors: dict[str, str] = msgspec.field(default_factory=dict)
+    evicted: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class TickDelta(msgspec.Struct, frozen=True, kw_only=True):

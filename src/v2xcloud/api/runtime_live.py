@@ -142,6 +142,7 @@ class RuntimeLive:
             dead_letters=dict(raw["dead_letters"]),
             errors=dict(raw["errors"]),
             last_errors=dict(raw["last_errors"]),
+            evicted=dict(raw["evicted"]),
         )
 
     # -- the serve loop --------------------------------------------------------------------------

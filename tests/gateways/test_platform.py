@@ -147,7 +147,8 @@ def test_broker_killed_and_restarted_mid_stream(mosquitto: Mosquitto, rig: Rig) 
     finally:
         rsu.close()
     stats = rig.api.get("/api/stats").json()["gateways"]
-    assert stats["mqtt"]["connects"] >= 2 and stats["mqtt"]["connected"] == 1
+    # it dropped, came back, and the messages published after the restart arrived through it
+    assert stats["mqtt"]["disconnects"] >= 1 and stats["mqtt"]["connected"] == 1
     assert stats["queue"]["dropped"] == 0
     assert rig.letters() == []
     assert rig.device("R1")["health"]["online"]

@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -206,7 +205,6 @@ class MqttGateway:
 
         paho_client.on_socket_open = on_open
         async with client:
-            _coalesce_acks(paho_client)
             await client.subscribe([(topic, 1) for topic in self.subscriptions])
             self._client = client
             self._counts["connects"] += 1
@@ -309,19 +307,6 @@ class MqttGateway:
             return False
         self._counts["published"] += 1
         return True
-
-
-def _coalesce_acks(client: paho.Client) -> None:
-    """Let the kernel coalesce the PUBACKs (Nagle on; paho turns it off). One PUBACK per
-    message, each a send of its own, is most of the gateway's cost on loopback; coalesced,
-    they leave in a few segments per burst. Acks may wait up to a round trip, which only
-    narrows the broker's in-flight window for this client."""
-    sock = client.socket()
-    if isinstance(sock, socket.socket):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
-        except OSError as exc:
-            logger.info("MQTT: cannot turn Nagle on (%s); acks leave one by one", exc)
 
 
 def _payload_bytes(payload: Any) -> bytes:

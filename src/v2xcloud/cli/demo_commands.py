@@ -108,8 +108,18 @@ def _run(args: argparse.Namespace) -> int:
         origin_lat_deg=scenario.origin_lat_deg,
         origin_lon_deg=scenario.origin_lon_deg,
     )
+    service = None
+    if config.via == "mqtt":
+        # the platform service's registry, health and ingest path, without its own gateways:
+        # the bench's broker link feeds them and /api/devices shows the devices it registers
+        from v2xcloud.cli._platform import Platform as Service
+        from v2xcloud.gateways.registry import DeviceRegistry
+
+        service = Service(runtime, DeviceRegistry())
     stop_dashboard = (
-        None if args.headless else _dashboard(runtime, port=args.port, store=args.store)
+        None
+        if args.headless
+        else _dashboard(runtime, port=args.port, store=args.store, devices=service)
     )
     print(f"demo: {scenario.description}", flush=True)
     try:
@@ -124,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
                 encode=model_encoder(config.message_set),
                 pace=args.speed or None,
                 on_second=_line,
+                ingestor=None if service is None else service.ingest,
             )
         else:
             result = run_scenario(
@@ -147,8 +158,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dashboard(runtime: Any, *, port: int, store: str) -> Callable[[], None]:
-    """Serve the API and dashboard over the demo's runtime on 127.0.0.1; returns the stopper."""
+def _dashboard(
+    runtime: Any, *, port: int, store: str, devices: Any | None = None
+) -> Callable[[], None]:
+    """Serve the API and dashboard over the demo's runtime on 127.0.0.1; returns the stopper.
+    ``devices`` (a ``DeviceDirectory``, with ``--via mqtt``) serves ``/api/devices``."""
     from v2xcloud.api import ApiSettings, create_app, record_history
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.api.server import ServerThread
@@ -160,7 +174,9 @@ def _dashboard(runtime: Any, *, port: int, store: str) -> Callable[[], None]:
     writer = HistoryWriter(history)
     stop_recording = record_history(live, writer)
     settings = ApiSettings.from_env(web_dir=default_web_dir())
-    server = ServerThread(create_app(live=live, store=history, settings=settings), port=port)
+    server = ServerThread(
+        create_app(live=live, store=history, settings=settings, devices=devices), port=port
+    )
     server.start()
     print(f"demo: dashboard {server.url}/  (API schema {server.url}/docs)", flush=True)
 

@@ -49,6 +49,7 @@ from v2xcloud.sim.devices import (
 )
 
 if TYPE_CHECKING:
+    from v2xcloud.gateways.ingest import Ingestor
     from v2xcloud.runtime import Runtime
     from v2xcloud.sim.platform import Platform
     from v2xcloud.sim.result import RunConfig, ScenarioResult
@@ -316,9 +317,11 @@ def _head(missing: dict[str, int], n: int = 5) -> str:
     return shown + (f" (+{more} topics)" if more > 0 else "")
 
 
-def _platform_ingest(runtime: Runtime, message_set: str) -> Ingest:
+def _platform_ingest(runtime: Runtime, message_set: str, ingestor: Ingestor | None) -> Ingest:
     """The platform's ingest path (``gateways.ingest.Ingestor``: device registry, identity
-    checks, per-device rate limits, health, payload drivers) in front of ``runtime``.
+    checks, per-device rate limits, health, payload drivers) in front of ``runtime``:
+    ``ingestor`` when given (e.g. the one whose registry and health an API shows), else one
+    with a registry of its own.
 
     The bench provisions its own devices: each one is registered (tenant ``"bench"``, the
     run's message set) the first time it speaks, as an operator would before deployment.
@@ -327,8 +330,9 @@ def _platform_ingest(runtime: Runtime, message_set: str) -> Ingest:
     from v2xcloud.gateways.registry import DeviceRegistry
     from v2xcloud.model import Device
 
-    registry = DeviceRegistry()
-    ingestor = Ingestor(runtime, registry, dead_letter=runtime.dead_letter)
+    if ingestor is None:
+        ingestor = Ingestor(runtime, DeviceRegistry(), dead_letter=runtime.dead_letter)
+    registry = ingestor.registry
 
     def ingest(frame: InboundFrame) -> None:
         if frame.device_id not in registry:
@@ -354,6 +358,7 @@ def platform_link(
     message_set: str = "csae2020",
     client_id: str | None = None,
     timeout_s: float = 30.0,
+    ingestor: Ingestor | None = None,
 ) -> MqttLink:
     """An ``MqttLink`` whose far end is the platform: the MQTT gateway (``gateways.mqtt``)
     on ``url`` and the ingest path (``gateways.ingest``) feeding ``runtime`` (every drop
@@ -361,6 +366,8 @@ def platform_link(
 
     ``client_id`` names the gateway's persistent session; by default one unique to this
     process, so a shared broker never hands this run another run's queued messages.
+    ``ingestor``: the ingest path to use (its registry receives the bench's devices and its
+    health their traffic); by default one of its own.
     """
     from v2xcloud.gateways.mqtt import MqttGateway
 
@@ -372,7 +379,7 @@ def platform_link(
     return MqttLink(
         url=url,
         gateway_factory=gateway,
-        ingest=_platform_ingest(runtime, message_set),
+        ingest=_platform_ingest(runtime, message_set, ingestor),
         payload=payload,
         message_set=message_set,
         timeout_s=timeout_s,
@@ -476,15 +483,23 @@ def run_through_broker(
     encode: Callable[[Any], bytes],
     pace: float | None = None,
     on_second: Callable[[dict[str, Any]], None] | None = None,
+    ingestor: Ingestor | None = None,
 ) -> ScenarioResult:
     """``run_scenario`` with the frames going through a broker (``config.mqtt_url``, or a
     Mosquitto started and stopped here) and the platform's MQTT gateway into ``runtime``;
-    the result's ``broker`` holds what crossed it (``LinkStats.summary``)."""
+    the result's ``broker`` holds what crossed it (``LinkStats.summary``). ``ingestor`` as
+    in ``platform_link`` (the demo passes the one behind its ``/api/devices``)."""
     from v2xcloud.sim.runner import run_scenario
 
     payload = PayloadFormat(config.mqtt_payload)
     with broker(config.mqtt_url) as url:
-        link = platform_link(runtime, url=url, message_set=config.message_set, payload=payload)
+        link = platform_link(
+            runtime,
+            url=url,
+            message_set=config.message_set,
+            payload=payload,
+            ingestor=ingestor,
+        )
         with link:
             result = run_scenario(
                 scenario,

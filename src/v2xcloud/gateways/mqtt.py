@@ -11,7 +11,8 @@ aiomqtt (paho-mqtt 2 underneath), subscribes at QoS 1 to the topic tree
 
 **No acknowledged message is lost.** paho acknowledges QoS 1 messages itself as soon as they
 are read, before the application has them; here manual acknowledgement is on and the PUBACK
-is sent only after the message is on the queue or dead-lettered. A message read but not yet
+is sent only after the message is on the queue or dead-lettered; the PUBACKs of the messages
+handled in one read burst leave together in one write. A message read but not yet
 handled when the connection drops is not acknowledged, so the broker sends it again on the
 resumed session (QoS 1 is at-least-once: a duplicate is possible, a loss is not). The in-flight
 window (messages delivered but unacknowledged) is bounded by the broker's
@@ -52,6 +53,12 @@ logger = logging.getLogger(__name__)
 DeadLetterHandler = Callable[[DeadLetter], None]
 #: ``on_ack(esn, message_type, payload, received_at_ms)`` for each ``…/DOWN/ACK`` message.
 AckHandler = Callable[[str, str, bytes, int], None]
+
+
+_READ_CHUNK = 256 * 1024  # bytes read from the socket at once
+_BURST = 2000  # packets handled per wake-up of the loop before letting others run
+#: The 4-byte PUBACK of every packet id (MQTT 3.1.1: 0x40, remaining length 2, the id).
+_PUBACK = [b"\x40\x02" + mid.to_bytes(2, "big") for mid in range(65536)]
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
@@ -110,7 +117,10 @@ class MqttGateway:
         self.on_ack = on_ack
         self._clock: Clock = clock or SystemClock()
         self._counts: Counter[str] = Counter()
-        self._messages_read = 0
+        self._acks: list[int] = []  # packet ids of handled QoS 1 messages, PUBACK owed
+        self._inbuf = bytearray()
+        self._inpos = 0
+        self._reading: aiomqtt.Client | None = None
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -189,16 +199,40 @@ class MqttGateway:
             timeout=self.connect_timeout_s,
             logger=logger,
         )
+        self._reading = client  # a burst scheduled for an earlier session's client is stale
         paho_client: paho.Client = client._client
         paho_client.manual_ack_set(True)  # PUBACK only once the frame is on the queue
         # Messages are handled in paho's callback, as they are read: aiomqtt's own path (a
         # queue, then a task and an asyncio.wait per message) cost ~2x the CPU per message.
         paho_client.on_message = self._on_paho_message
-        # aiomqtt's socket reader reads one packet per wake-up of the loop; read what is there
+        # aiomqtt's socket reader reads one packet per wake-up of the loop, and paho reads a
+        # packet in 3+ recv calls (1 byte of type, the length byte by byte, the rest): read
+        # the socket in large chunks into a buffer paho's reads are served from, and every
+        # packet the buffer holds per wake-up (``_read_burst``).
+        self._inbuf = bytearray()
+        self._inpos = 0
+        sock_recv = paho_client._sock_recv
+
+        def buffered_recv(bufsize: int) -> bytes:
+            pos = self._inpos
+            if pos >= len(self._inbuf):
+                data = sock_recv(_READ_CHUNK)  # raises BlockingIOError when nothing is there
+                if not data:
+                    return b""  # end of stream: paho sees the lost connection
+                self._inbuf = bytearray(data)
+                pos = 0
+            out = bytes(self._inbuf[pos : pos + bufsize])
+            self._inpos = pos + len(out)
+            return out
+
+        paho_client._sock_recv = buffered_recv  # type: ignore[method-assign]
         loop = asyncio.get_running_loop()
         aio_open = paho_client.on_socket_open
 
         def on_open(c: paho.Client, userdata: Any, sock: Any) -> None:
+            self._inbuf.clear()
+            self._inpos = 0
+            self._acks.clear()  # owed on a connection that is gone: the broker sends them again
             if aio_open is not None:
                 aio_open(c, userdata, sock)  # queues aiomqtt's reader; ours, queued after, wins
             loop.call_soon_threadsafe(loop.add_reader, sock.fileno(), self._read_burst, client)
@@ -214,27 +248,47 @@ class MqttGateway:
                 pass
 
     def _read_burst(self, client: aiomqtt.Client) -> None:
-        """Read up to 256 packets while each read completes a message (paho's ``loop_read``
-        reads one); a read that raises ends the session as aiomqtt's own reader does."""
+        """Handle every packet the read buffer holds (refilled from the socket in
+        ``_READ_CHUNK`` pieces, up to ``_BURST`` packets a wake-up, the rest on the next loop
+        iteration), then send the PUBACKs of the messages handled in one write. A read that
+        raises ends the session as aiomqtt's own reader does."""
+        if client is not self._reading:
+            return
         paho_client: paho.Client = client._client
-        for _ in range(256):
-            before = self._messages_read
-            try:
-                rc = paho_client.loop_read()
-            except Exception as exc:  # the connection broke: aiomqtt's session ends with it
-                logger.warning("MQTT %s:%d read failed: %s", self.host, self.port, exc)
-                self._counts["read_errors"] += 1
-                if not client._disconnected.done():
-                    client._disconnected.set_exception(exc)
-                return
-            if rc != paho.MQTT_ERR_SUCCESS or self._messages_read == before:
-                return
+        try:
+            for _ in range(_BURST):
+                try:
+                    rc = paho_client.loop_read()
+                except Exception as exc:  # the connection broke: aiomqtt's session ends with it
+                    logger.warning("MQTT %s:%d read failed: %s", self.host, self.port, exc)
+                    self._counts["read_errors"] += 1
+                    if not client._disconnected.done():
+                        client._disconnected.set_exception(exc)
+                    return
+                if rc != paho.MQTT_ERR_SUCCESS or self._inpos >= len(self._inbuf):
+                    return
+            asyncio.get_running_loop().call_soon(self._read_burst, client)  # more buffered
+        finally:
+            self._send_acks(paho_client)
+
+    def _send_acks(self, paho_client: paho.Client) -> None:
+        """One write of the PUBACKs owed (each frame is queued or dead-lettered already)."""
+        mids = self._acks
+        if not mids:
+            return
+        self._acks = []
+        packet = b"".join(_PUBACK[mid] for mid in mids)
+        # paho's own queue, as one packet: written whole, after what paho queued before it
+        paho_client._packet_queue(paho.PUBACK, packet, 0, 0)
+        self._counts["ack_writes"] += 1
 
     def _on_paho_message(self, client: paho.Client, _userdata: Any, message: Any) -> None:
-        """paho's on_message: queue (or dead-letter) the frame, then acknowledge it."""
-        self._messages_read += 1
+        """paho's on_message: queue (or dead-letter) the frame; its PUBACK is owed from here
+        and sent at the end of the read burst."""
         self._handle(message.topic, message.payload)
-        if message.qos > 0:
+        if message.qos == 1:
+            self._acks.append(message.mid)
+        elif message.qos > 1:
             client.ack(message.mid, message.qos)
 
     # -- one message ---------------------------------------------------------------------------

@@ -30,12 +30,24 @@ function arrowImage(size = 32) {
   return ctx.getImageData(0, 0, size, size);
 }
 
+function squareImage(size = 24) {
+  // a device (RSU, radar): a square with a hole, unlike the round signal heads
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = size;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(3, 3, size - 6, size - 6);
+  ctx.clearRect(9, 9, size - 18, size - 18);
+  return ctx.getImageData(0, 0, size, size);
+}
+
 const byKind = ["match", ["get", "kind"], ...Object.entries(KIND_COLOURS).flat(), "#cfd8dc"];
 const byLight = ["match", ["get", "light"], ...Object.entries(LIGHT_COLOURS).flat(), "#555d66"];
 
 export function addLayers(map) {
   map.addImage("arrow", arrowImage(), { sdf: true });
-  for (const id of ["lanes", "stops", "heads", "trajectory", "events", "advisories", "participants"]) {
+  map.addImage("device", squareImage(), { sdf: true });
+  for (const id of ["lanes", "stops", "heads", "trajectory", "events", "advisories", "devices", "participants"]) {
     map.addSource(id, { type: "geojson", data: collection([]) });
   }
   map.addLayer({ id: "lanes", type: "line", source: "lanes", filter: ["==", ["get", "kind"], "lane"],
@@ -56,6 +68,14 @@ export function addLayers(map) {
   map.addLayer({ id: "advisories", type: "circle", source: "advisories",
     paint: { "circle-color": "rgba(255,40,40,0.25)", "circle-stroke-color": "#ff2828",
       "circle-stroke-width": 3, "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 6, 20, 40] } });
+  // registered devices with a position (RSUs, radars): a hollow square, green online, red
+  // offline, haloed orange when the device has a problem (link abnormal, flooding, …)
+  map.addLayer({ id: "devices", type: "symbol", source: "devices",
+    layout: { "icon-image": "device", "icon-allow-overlap": true, "icon-ignore-placement": true,
+      "icon-size": ["interpolate", ["linear"], ["zoom"], 15, 0.6, 20, 1.4] },
+    paint: { "icon-color": ["case", ["get", "online"], "#20d060", "#ff3b3b"],
+      "icon-halo-color": ["case", ["get", "problem"], "#ffb347", "#000"],
+      "icon-halo-width": ["case", ["get", "problem"], 3, 1] } });
   map.addLayer({ id: "participants", type: "symbol", source: "participants",
     layout: { "icon-image": "arrow", "icon-rotate": ["get", "heading_deg"], "icon-rotation-alignment": "map",
       "icon-allow-overlap": true, "icon-ignore-placement": true,

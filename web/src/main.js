@@ -2,6 +2,7 @@
 import maplibregl from "maplibre-gl";
 import { getJson, openStream } from "./api.js";
 import { Chart } from "./charts.js";
+import { DevicesTable, deviceFeatures, renderDeadLetters } from "./devices.js";
 import { collection, mapGeometry } from "./geometry.js";
 import { EMPTY_STYLE, addLayers, advisoryFeatures, eventFeatures, headFeatures, participantFeatures } from "./layers.js";
 import { renderAdvisories, renderDetails, renderEvents, renderStats } from "./panels.js";
@@ -90,6 +91,46 @@ async function loadEvents() {
   for (const e of await getJson("/api/events")) scene.events.set(e.event_id, e);
 }
 
+// Devices and dead letters: polled every 2 s (the registry and health live behind REST only).
+const POLL_MS = 2000;
+const devicesTable = new DevicesTable(document.getElementById("device-table"),
+  document.getElementById("device-summary"));
+const polls = { devices: 0, deadLetters: 0, failures: 0 };
+
+async function pollDevices() {
+  const note = document.getElementById("device-note");
+  try {
+    const stats = await getJson("/api/stats");
+    if (stats.gateways == null) {
+      // no registry in this process (e.g. the scripted UI platform): nothing to poll
+      note.textContent = "no device gateways in this process (serve --mqtt/--udp, or demo --via mqtt)";
+      document.getElementById("devices-panel").classList.add("empty");
+      return;
+    }
+    const devices = await getJson("/api/devices");
+    devicesTable.update(devices, stats.platform?.now_ms ?? Date.now());
+    setData("devices", deviceFeatures(devices));
+    polls.devices += 1;
+    note.textContent = "";
+  } catch (error) {
+    polls.failures += 1;
+    note.textContent = `devices: ${error.message} (retrying every ${POLL_MS / 1000} s)`;
+  }
+  setTimeout(pollDevices, POLL_MS);
+}
+
+async function pollDeadLetters() {
+  try {
+    renderDeadLetters(await getJson("/api/dead-letters?limit=5&raw_bytes=32"));
+    polls.deadLetters += 1;
+    document.getElementById("dl-note").textContent = "";
+  } catch (error) {
+    polls.failures += 1;
+    document.getElementById("dl-note").textContent = `dead letters: ${error.message}`;
+  }
+  setTimeout(pollDeadLetters, POLL_MS);
+}
+
 function setConnected(isConnected) {
   if (isConnected) loadEvents(); // events announced before (re)connecting only come this way
   const conn = document.getElementById("conn");
@@ -128,6 +169,7 @@ function wireTimeline() {
 
 map.on("load", async () => {
   addLayers(map);
+  setData("devices", deviceFeatures(devicesTable.last)); // polled before the map was ready
   const intersections = await getJson("/api/intersections");
   const geometry = mapGeometry(intersections);
   ui.heads = geometry.heads;
@@ -140,14 +182,26 @@ map.on("load", async () => {
   });
   map.on("mouseenter", "participants", () => { map.getCanvas().style.cursor = "pointer"; });
   map.on("mouseleave", "participants", () => { map.getCanvas().style.cursor = ""; });
+  map.on("click", "devices", (event) => {
+    const tr = devicesTable.rows.get(event.features[0].properties.id);
+    if (!tr) return;
+    tr.scrollIntoView({ block: "nearest" });
+    tr.classList.add("picked");
+    setTimeout(() => tr.classList.remove("picked"), 1500);
+  });
+  map.on("mouseenter", "devices", () => { map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", "devices", () => { map.getCanvas().style.cursor = ""; });
   wireTimeline();
   openStream(onFrame, setConnected);
   window.v2x.ready = true;
 });
 
+pollDevices();
+pollDeadLetters();
+
 // Hooks for the browser tests and for operators poking at the console.
 window.v2x = {
-  ready: false, map, scene, ui,
+  ready: false, map, scene, ui, polls, devicesTable,
   screenPosition(id) {
     const p = scene.participants.get(id);
     if (!p) return null;

@@ -1,0 +1,268 @@
+// The Devices panel (registry + health from /api/devices) and the Dead letters panel
+// (/api/dead-letters). Rows are kept and their cells updated in place on every refresh, so
+// what is under the pointer is not redrawn; rows are reordered only while the pointer is not
+// over the table.
+
+const ZONE_TIME = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short",
+});
+
+/** Local wall-clock time with its zone, e.g. "14:02:05 GMT+8". */
+export function localTime(ms) {
+  return ms == null ? "never" : ZONE_TIME.format(new Date(ms));
+}
+
+/** "3 s", "4.2 min", "2.0 h": how long ago, from the platform's now. */
+export function age(ms, nowMs) {
+  if (ms == null || nowMs == null) return "";
+  const s = Math.max(0, (nowMs - ms) / 1000);
+  if (s < 90) return `${s.toFixed(0)} s ago`;
+  if (s < 5400) return `${(s / 60).toFixed(1)} min ago`;
+  return `${(s / 3600).toFixed(1)} h ago`;
+}
+
+const rate = (perS) => (perS >= 10 ? perS.toFixed(0) : perS.toFixed(1));
+const ms = (v) => (v == null ? "—" : v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+
+/** The problems of one device, worst first (what "problems first" orders by). */
+export function problems(device) {
+  const h = device.health;
+  const found = [];
+  if (device.state && device.state !== "enabled") found.push("disabled");
+  if (!h.online) found.push("offline");
+  if (h.downlink?.link_abnormal) found.push("link abnormal");
+  if (h.is_flooding) found.push("flooding");
+  if (Object.values(h.dead_letters ?? {}).some((n) => n > 0)) found.push("dead letters");
+  return found;
+}
+
+const WEIGHTS = { disabled: 1, offline: 16, "link abnormal": 8, flooding: 4, "dead letters": 2 };
+const severity = (device) => problems(device).reduce((sum, p) => sum + (WEIGHTS[p] ?? 0), 0);
+
+// Each column: header, the cell's text and class for a device, and how it sorts.
+const COLUMNS = [
+  { key: "id", title: "device", text: (d) => d.device_id, sort: (d) => d.device_id },
+  { key: "kind", title: "kind", text: (d) => d.kind, sort: (d) => d.kind },
+  {
+    key: "status", title: "status",
+    text: (d) => (d.state !== "enabled" ? d.state : d.health.online ? "● online" : "○ offline"),
+    cls: (d) => (d.state !== "enabled" ? "muted" : d.health.online ? "good" : "bad"),
+    sort: (d) => -severity(d),
+  },
+  {
+    key: "seen", title: "last seen",
+    text: (d, nowMs) => d.health.last_seen_ms == null ? "never"
+      : `${localTime(d.health.last_seen_ms)} (${age(d.health.last_seen_ms, nowMs)})`,
+    sort: (d) => -(d.health.last_seen_ms ?? 0),
+  },
+  {
+    key: "rates", title: "msg/s by type",
+    text: (d) => Object.entries(d.health.rates_per_s ?? {}).filter(([, r]) => r > 0)
+      .map(([t, r]) => `${t} ${rate(r)}/s`).join(" · ") || "—",
+    sort: (d) => -Object.values(d.health.rates_per_s ?? {}).reduce((a, b) => a + b, 0),
+  },
+  {
+    key: "dead", title: "dead letters",
+    text: (d) => Object.entries(d.health.dead_letters ?? {}).filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ${n}`).join(" · ") || "—",
+    cls: (d) => (Object.values(d.health.dead_letters ?? {}).some((n) => n > 0) ? "warn" : ""),
+    sort: (d) => -Object.values(d.health.dead_letters ?? {}).reduce((a, b) => a + b, 0),
+  },
+  {
+    key: "ack", title: "ACK rate",
+    text: (d) => {
+      const dl = d.health.downlink ?? {};
+      return dl.ack_rate == null ? (dl.sent ? "0 %" : "—")
+        : `${(dl.ack_rate * 100).toFixed(1)} % of ${dl.sent}`;
+    },
+    sort: (d) => d.health.downlink?.ack_rate ?? 2,
+  },
+  {
+    key: "latency", title: "ACK latency mean / max",
+    text: (d) => {
+      const dl = d.health.downlink ?? {};
+      return dl.ack_latency_ms_mean == null ? "—"
+        : `${ms(dl.ack_latency_ms_mean)} / ${ms(dl.ack_latency_ms_max)}`;
+    },
+    sort: (d) => -(d.health.downlink?.ack_latency_ms_max ?? -1),
+  },
+  {
+    key: "link", title: "link",
+    text: (d) => {
+      const dl = d.health.downlink ?? {};
+      if (dl.link_abnormal) return "⚠ abnormal";
+      return dl.sent ? "normal" : "—";
+    },
+    cls: (d) => (d.health.downlink?.link_abnormal ? "bad" : ""),
+    sort: (d) => (d.health.downlink?.link_abnormal ? 0 : 1),
+  },
+  {
+    key: "flood", title: "flooding",
+    text: (d) => (d.health.is_flooding ? "⚠ throttled" : "no"),
+    cls: (d) => (d.health.is_flooding ? "warn" : "muted"),
+    sort: (d) => (d.health.is_flooding ? 0 : 1),
+  },
+];
+
+function setCell(td, text, cls) {
+  if (td.textContent !== text) td.textContent = text;
+  const want = cls ?? "";
+  if (td.className !== want) td.className = want;
+}
+
+/** The devices table: header built once, one <tr> per device kept across refreshes. */
+export class DevicesTable {
+  constructor(table, summary) {
+    this.table = table;
+    this.summary = summary;
+    this.rows = new Map();
+    this.sortKey = "status";
+    this.sortDir = 1;
+    const head = document.createElement("tr");
+    for (const column of COLUMNS) {
+      const th = document.createElement("th");
+      th.textContent = column.title;
+      th.dataset.key = column.key;
+      th.title = "sort by this column (click again to reverse)";
+      th.addEventListener("click", () => this.sortBy(column.key));
+      head.append(th);
+    }
+    table.createTHead().append(head);
+    this.body = table.createTBody();
+    this.last = [];
+    this.nowMs = null;
+    this.markSort();
+  }
+
+  sortBy(key) {
+    this.sortDir = this.sortKey === key ? -this.sortDir : 1;
+    this.sortKey = key;
+    this.markSort();
+    this.reorder(true);
+  }
+
+  markSort() {
+    for (const th of this.table.tHead.rows[0].cells) {
+      const on = th.dataset.key === this.sortKey;
+      th.className = on ? (this.sortDir > 0 ? "sorted" : "sorted reverse") : "";
+    }
+  }
+
+  update(devices, nowMs) {
+    this.last = devices;
+    this.nowMs = nowMs;
+    const seen = new Set();
+    for (const device of devices) {
+      seen.add(device.device_id);
+      let tr = this.rows.get(device.device_id);
+      if (!tr) {
+        tr = document.createElement("tr");
+        tr.dataset.id = device.device_id;
+        for (const column of COLUMNS) {
+          const td = document.createElement("td");
+          td.dataset.key = column.key;
+          tr.append(td);
+        }
+        this.rows.set(device.device_id, tr);
+      }
+      COLUMNS.forEach((column, i) =>
+        setCell(tr.cells[i], column.text(device, nowMs), column.cls?.(device)));
+      const found = problems(device);
+      const problemText = found.join(" ");
+      if (tr.dataset.problems !== problemText) tr.dataset.problems = problemText;
+      const rowClass = found.length ? "problem" : "";
+      if (tr.className !== rowClass) tr.className = rowClass;
+    }
+    for (const [id, tr] of this.rows) {
+      if (!seen.has(id)) { tr.remove(); this.rows.delete(id); }
+    }
+    this.reorder(false);
+    const offline = devices.filter((d) => !d.health.online).length;
+    const flagged = devices.filter((d) => problems(d).length).length;
+    this.summary.textContent = `${devices.length} devices · ${devices.length - offline} online · ` +
+      `${offline} offline · ${flagged} with problems`;
+  }
+
+  reorder(force) {
+    // moving rows under the pointer would make a click land on another device: wait
+    if (!force && this.table.matches(":hover")) return;
+    const column = COLUMNS.find((c) => c.key === this.sortKey) ?? COLUMNS[2];
+    const ordered = [...this.last].sort((a, b) => {
+      const ka = column.sort(a), kb = column.sort(b);
+      if (ka < kb) return -this.sortDir;
+      if (ka > kb) return this.sortDir;
+      return a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0;
+    });
+    const want = ordered.map((d) => this.rows.get(d.device_id));
+    const have = [...this.body.rows];
+    if (want.length === have.length && want.every((tr, i) => tr === have[i])) return;
+    this.body.append(...want); // moves existing rows; nothing is recreated
+  }
+}
+
+function countList(list, counts, limit) {
+  const entries = Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]);
+  const shown = entries.slice(0, limit);
+  const items = shown.map(([name, n]) => {
+    const li = document.createElement("li");
+    li.dataset.name = name;
+    const label = document.createElement("span");
+    label.textContent = name;
+    const count = document.createElement("b");
+    count.textContent = n.toLocaleString();
+    li.append(label, count);
+    return li;
+  });
+  if (entries.length > limit) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = `+${entries.length - limit} more`;
+    items.push(li);
+  }
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "none";
+    items.push(li);
+  }
+  // only touch the list when its content changed (no flicker under the pointer)
+  const key = JSON.stringify(shown) + entries.length;
+  if (list.dataset.key !== key) {
+    list.dataset.key = key;
+    list.replaceChildren(...items);
+  }
+}
+
+/** The Dead letters panel: stored counts by reason and by source, and the newest letters. */
+export function renderDeadLetters(doc) {
+  countList(document.getElementById("dl-by-reason"), doc.counts?.by_reason, 12);
+  countList(document.getElementById("dl-by-source"), doc.counts?.by_source, 8);
+  const minutes = ((doc.end_ms - doc.start_ms) / 60000).toFixed(0);
+  document.getElementById("dl-range").textContent = `stored, last ${minutes} min`;
+  const newest = document.getElementById("dl-newest");
+  const key = doc.letters.map((l) => `${l.received_at_ms}${l.source}${l.reason}`).join("|");
+  if (newest.dataset.key === key) return;
+  newest.dataset.key = key;
+  newest.replaceChildren(...doc.letters.map((l) => {
+    const li = document.createElement("li");
+    li.className = "letter";
+    li.title = `${l.raw_len} bytes${l.raw_hex ? `: ${l.raw_hex}${l.raw_truncated ? "…" : ""}` : ""}`;
+    li.textContent = `${localTime(l.received_at_ms)} ${l.source} ${l.reason}` +
+      (l.where ? ` at ${l.where}` : "") + `: ${l.detail}`;
+    return li;
+  }));
+}
+
+/** Device positions for the map (any registered device with one; RSUs are what usually do). */
+export function deviceFeatures(devices) {
+  return {
+    type: "FeatureCollection",
+    features: devices.filter((d) => d.lat_deg != null && d.lon_deg != null).map((d) => ({
+      type: "Feature",
+      geometry: { type: "Point", coordinates: [d.lon_deg, d.lat_deg] },
+      properties: {
+        id: d.device_id, kind: d.kind, online: d.health.online, problem: problems(d).length > 0,
+      },
+    })),
+  };
+}

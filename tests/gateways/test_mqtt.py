@@ -139,3 +139,63 @@ def test_broker_crash_mid_stream_loses_no_acknowledged_message(mosquitto: Mosqui
         assert letters == []
 
     asyncio.run(main())
+
+
+def test_burst_of_varied_packets_arrives_whole_in_order_and_acknowledged(
+    mosquitto: Mosquitto,
+) -> None:
+    """The gateway's own PUBLISH reading from its buffer: packets of 1-, 2- and 3-byte
+    remaining lengths cut across the 256 KiB read chunks, QoS 0 among QoS 1, a UTF-8 topic;
+    each arrives whole and in order, every QoS 1 one is acknowledged, the PUBACKs in batches."""
+
+    def payload(k: int) -> bytes:
+        size = (k * 7919) % 40_000 if k % 3 else k % 100  # small and large, mixed
+        return bytes([k % 251]) * size + k.to_bytes(4, "big")
+
+    async def main() -> None:
+        queue = IngressQueue(capacity=10_000)
+        letters: list[DeadLetter] = []
+        gw = MqttGateway(
+            mosquitto.url,
+            queue,
+            dead_letter=letters.append,
+            max_payload_bytes=100_000,
+            client_id="gw-burst",
+        )
+        await gw.start()
+        dev = Device(mosquitto, "obu-burst")
+        n = 600
+        qos1 = {k for k in range(n) if k % 10 != 5}
+        try:
+            for k in range(n):
+                topic = "V2X/OBU/车-7/BSM/UP" if k % 50 == 0 else "V2X/OBU/car7/BSM/UP"
+                if k % 10 == 5:
+                    dev.client.publish(topic, payload(k), qos=0)
+                else:
+                    dev.publish(topic, payload(k), seq=k)
+            assert await _until(lambda: len(queue) == n, 30), f"{len(queue)} of {n} frames"
+            assert await _until(lambda: dev.acked >= qos1, 10)
+            await asyncio.sleep(1.0)  # idle: every PUBACK owed has been written by now
+        finally:
+            dev.close()
+            await gw.stop()
+        frames = queue.drain()
+        order = [int.from_bytes(f.payload[-4:], "big") for f in frames]
+        assert sorted(order) == list(range(n))
+        assert all(f.payload == payload(k) for f, k in zip(frames, order, strict=True))
+        # QoS 1 in the order sent (the device's client may send QoS 0 ahead of queued QoS 1)
+        assert [k for k in order if k in qos1] == sorted(qos1)
+        assert {f.device_id for f, k in zip(frames, order, strict=True) if k % 50 == 0} == {"车-7"}
+        assert not letters
+        stats = gw.stats()
+        assert stats["frames_in"] == n
+        assert 0 < stats["ack_writes"] < len(qos1)
+        # the gateway acknowledged them all: its session, resumed, gets none of them again
+        again = IngressQueue(capacity=10_000)
+        gw2 = MqttGateway(mosquitto.url, again, dead_letter=letters.append, client_id="gw-burst")
+        await gw2.start()
+        await asyncio.sleep(1.0)
+        await gw2.stop()
+        assert len(again) == 0, f"{len(again)} messages delivered again"
+
+    asyncio.run(main())

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -149,12 +150,26 @@ class MqttGateway:
     async def stop(self) -> None:
         """Disconnect and wait for the background task."""
         self._stopping = True
+        self._flush_acks()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._connected.clear()
+
+    def _flush_acks(self) -> None:
+        """Write the PUBACKs owed and whatever paho has queued now, before disconnecting: a
+        clean stop leaves the broker nothing to send again on the next session."""
+        client = self._reading
+        if client is None or not self._connected.is_set():
+            return
+        paho_client: paho.Client = client._client
+        self._send_acks(paho_client)
+        rc = paho_client.loop_write()
+        if rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_AGAIN):
+            self._counts["flush_failed"] += 1
+            logger.warning("MQTT %s:%d: acks not written at stop: %s", self.host, self.port, rc)
 
     def stats(self) -> dict[str, int]:
         """Counters: ``frames_in``, ``dropped.<reason>``, ``connects``, ``disconnects``, ..."""
@@ -250,13 +265,23 @@ class MqttGateway:
     def _read_burst(self, client: aiomqtt.Client) -> None:
         """Handle every packet the read buffer holds (refilled from the socket in
         ``_READ_CHUNK`` pieces, up to ``_BURST`` packets a wake-up, the rest on the next loop
-        iteration), then send the PUBACKs of the messages handled in one write. A read that
+        iteration), then send the PUBACKs of the messages handled in one write.
+
+        A whole QoS 0/1 PUBLISH in the buffer (MQTT 3.1.1) is taken here (``_take_publish``);
+        every other packet, a partial one and refilling the buffer go through paho's own
+        ``loop_read``, so connection state, keep-alive and errors stay paho's. A read that
         raises ends the session as aiomqtt's own reader does."""
         if client is not self._reading:
             return
         paho_client: paho.Client = client._client
+        fast = paho_client._protocol == paho.MQTTv311
+        taken = 0
         try:
             for _ in range(_BURST):
+                if fast and not paho_client._in_packet["command"] and self._take_publish():
+                    taken += 1
+                    if self._inpos < len(self._inbuf):
+                        continue
                 try:
                     rc = paho_client.loop_read()
                 except Exception as exc:  # the connection broke: aiomqtt's session ends with it
@@ -269,7 +294,48 @@ class MqttGateway:
                     return
             asyncio.get_running_loop().call_soon(self._read_burst, client)  # more buffered
         finally:
+            if taken:  # what paho's keep-alive check looks at
+                paho_client._last_bytes_received = time.monotonic()
             self._send_acks(paho_client)
+
+    def _take_publish(self) -> bool:
+        """Handle the PUBLISH (QoS 0 or 1) at the read position if the buffer holds all of
+        it; False (nothing consumed) for any other packet, a partial one or one that does not
+        parse (paho reads those and reports what is wrong)."""
+        buf, pos, end = self._inbuf, self._inpos, len(self._inbuf)
+        if pos >= end or buf[pos] & 0xF0 != 0x30:
+            return False
+        qos = (buf[pos] >> 1) & 3
+        if qos > 1:
+            return False
+        i, length, shift = pos + 1, 0, 0
+        while True:  # the remaining length: up to 4 bytes of 7 bits
+            if i >= end or shift > 21:
+                return False
+            byte = buf[i]
+            length |= (byte & 0x7F) << shift
+            i += 1
+            if not byte & 0x80:
+                break
+            shift += 7
+        stop = i + length
+        head = 2 + 2 * qos  # topic length, and the packet id at QoS 1
+        if stop > end or length < head:
+            return False
+        topic_end = i + 2 + ((buf[i] << 8) | buf[i + 1])
+        if topic_end + 2 * qos > stop:
+            return False
+        try:
+            topic = buf[i + 2 : topic_end].decode()
+        except UnicodeDecodeError:
+            return False
+        self._inpos = stop
+        if qos:
+            self._handle(topic, bytes(buf[topic_end + 2 : stop]))
+            self._acks.append((buf[topic_end] << 8) | buf[topic_end + 1])
+        else:
+            self._handle(topic, bytes(buf[topic_end:stop]))
+        return True
 
     def _send_acks(self, paho_client: paho.Client) -> None:
         """One write of the PUBACKs owed (each frame is queued or dead-lettered already)."""

@@ -41,6 +41,7 @@ class Devices:
         self.service = service
         self.server = server
         self.speaking = {*HEALTHY, "RSU-LINK", "OBU-FLOOD"}
+        self.flooding = {"OBU-FLOOD"}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._feed, name="device-feeder", daemon=True)
 
@@ -60,9 +61,10 @@ class Devices:
                     health.seen(device_id, "RSM", now)
                     if now % 1000 < 100:
                         health.seen(device_id, "HB", now)
-            # the flooding OBU: far over its BSM rate, refused by the rate limit
-            for _ in range(9):
-                health.dead_letter("OBU-FLOOD", DropReason.RATE_LIMITED.value, now)
+            # flooding devices: far over their rate, refused by the rate limit
+            for device_id in list(self.flooding):
+                for _ in range(9):
+                    health.dead_letter(device_id, DropReason.RATE_LIMITED.value, now)
 
     def start(self) -> None:
         self._thread.start()
@@ -245,13 +247,44 @@ def test_devices_panel_shows_each_state(devices: Devices, browser: Any, artifact
     )
     assert sorted(kept) == sorted(r["id"] for r in _rows(page))  # same elements, all of them
     assert _rows(page)[0]["id"] != "RSU-OFF"  # no longer a problem: not first any more
-    # the hovered table is not reordered under the pointer
+    # a click on a header sorts by that column (here: device id)
     page.hover("tr[data-id=OBU-OK] td[data-key=id]")
     before = [r["id"] for r in _rows(page)]
     page.click("#device-table th[data-key=id]")  # an explicit sort still applies
     by_id = [r["id"] for r in _rows(page)]
     assert by_id == sorted(before), by_id
     page.screenshot(path=str(artifacts / "dashboard-devices-2.png"))
+
+    # problems first again; a device that starts flooding while the pointer is on the table
+    # has its cells updated but is not moved under the pointer, then moves up once it left
+    page.click("#device-table th[data-key=status]")
+    page.hover("tr[data-id=RADAR-1] td[data-key=kind]")
+    ids = [r["id"] for r in _rows(page)]
+    assert ids == ["RSU-LINK", "OBU-FLOOD", "OBU-OK", "RADAR-1", "RSU-OFF", "RSU-OK"], ids
+    devices.flooding.add("RADAR-1")
+    page.wait_for_function(
+        "() => document.querySelector('tr[data-id=\"RADAR-1\"] td[data-key=flood]')"
+        ".textContent === '⚠ throttled'",
+        timeout=8_000,
+    )
+    assert [r["id"] for r in _rows(page)] == ids
+    page.mouse.move(5, 5)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#device-table tbody tr')[2].dataset.id === 'RADAR-1'",
+        timeout=8_000,
+    )
+
+    # the problems-only filter, and the row cap for large registries (the rest counted)
+    page.check("#device-problems-only")
+    problem_rows = {r["id"] for r in _rows(page)}
+    assert problem_rows == {"RSU-LINK", "OBU-FLOOD", "RADAR-1"}, problem_rows
+    page.uncheck("#device-problems-only")
+    assert len(_rows(page)) == 6
+    page.evaluate("() => { window.v2x.devicesTable.maxRows = 4; }")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#device-table tbody tr').length === 4", timeout=5_000
+    )
+    assert "2 not shown" in page.inner_text("#device-summary")
     assert errors == [], errors
     page.close()
 

@@ -110,11 +110,15 @@ function setCell(td, text, cls) {
   if (td.className !== want) td.className = want;
 }
 
-/** The devices table: header built once, one <tr> per device kept across refreshes. */
+/** The devices table: header built once, one <tr> per device kept across refreshes; at most
+ * ``maxRows`` rows (the first in the current order), the count of the rest said in the summary. */
 export class DevicesTable {
-  constructor(table, summary) {
+  constructor(table, summary, problemsOnly, maxRows = 300) {
     this.table = table;
     this.summary = summary;
+    this.problemsOnly = problemsOnly;
+    this.maxRows = maxRows;
+    problemsOnly?.addEventListener("change", () => this.update(this.all, this.nowMs));
     this.rows = new Map();
     this.sortKey = "status";
     this.sortDir = 1;
@@ -129,6 +133,7 @@ export class DevicesTable {
     }
     table.createTHead().append(head);
     this.body = table.createTBody();
+    this.all = [];
     this.last = [];
     this.nowMs = null;
     this.markSort();
@@ -138,6 +143,7 @@ export class DevicesTable {
     this.sortDir = this.sortKey === key ? -this.sortDir : 1;
     this.sortKey = key;
     this.markSort();
+    this.update(this.all, this.nowMs); // the shown rows may change with the order
     this.reorder(true);
   }
 
@@ -148,11 +154,23 @@ export class DevicesTable {
     }
   }
 
+  ordered(devices) {
+    const column = COLUMNS.find((c) => c.key === this.sortKey) ?? COLUMNS[2];
+    return [...devices].sort((a, b) => {
+      const ka = column.sort(a), kb = column.sort(b);
+      if (ka < kb) return -this.sortDir;
+      if (ka > kb) return this.sortDir;
+      return a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0;
+    });
+  }
+
   update(devices, nowMs) {
-    this.last = devices;
+    this.all = devices;
     this.nowMs = nowMs;
+    const wanted = this.problemsOnly?.checked ? devices.filter((d) => problems(d).length) : devices;
+    this.last = this.ordered(wanted).slice(0, this.maxRows);
     const seen = new Set();
-    for (const device of devices) {
+    for (const device of this.last) {
       seen.add(device.device_id);
       let tr = this.rows.get(device.device_id);
       if (!tr) {
@@ -179,21 +197,15 @@ export class DevicesTable {
     this.reorder(false);
     const offline = devices.filter((d) => !d.health.online).length;
     const flagged = devices.filter((d) => problems(d).length).length;
+    const hidden = devices.length - this.last.length;
     this.summary.textContent = `${devices.length} devices · ${devices.length - offline} online · ` +
-      `${offline} offline · ${flagged} with problems`;
+      `${offline} offline · ${flagged} with problems` + (hidden ? ` · ${hidden} not shown` : "");
   }
 
   reorder(force) {
     // moving rows under the pointer would make a click land on another device: wait
     if (!force && this.table.matches(":hover")) return;
-    const column = COLUMNS.find((c) => c.key === this.sortKey) ?? COLUMNS[2];
-    const ordered = [...this.last].sort((a, b) => {
-      const ka = column.sort(a), kb = column.sort(b);
-      if (ka < kb) return -this.sortDir;
-      if (ka > kb) return this.sortDir;
-      return a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0;
-    });
-    const want = ordered.map((d) => this.rows.get(d.device_id));
+    const want = this.ordered(this.last).map((d) => this.rows.get(d.device_id));
     const have = [...this.body.rows];
     if (want.length === have.length && want.every((tr, i) => tr === have[i])) return;
     this.body.append(...want); // moves existing rows; nothing is recreated

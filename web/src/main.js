@@ -94,7 +94,7 @@ async function loadEvents() {
 // Devices and dead letters: polled every 2 s (the registry and health live behind REST only).
 const POLL_MS = 2000;
 const devicesTable = new DevicesTable(document.getElementById("device-table"),
-  document.getElementById("device-summary"));
+  document.getElementById("device-summary"), document.getElementById("device-problems-only"));
 const polls = { devices: 0, deadLetters: 0, failures: 0 };
 
 async function pollDevices() {
@@ -169,7 +169,7 @@ function wireTimeline() {
 
 map.on("load", async () => {
   addLayers(map);
-  setData("devices", deviceFeatures(devicesTable.last)); // polled before the map was ready
+  setData("devices", deviceFeatures(devicesTable.all)); // polled before the map was ready
   const intersections = await getJson("/api/intersections");
   const geometry = mapGeometry(intersections);
   ui.heads = geometry.heads;

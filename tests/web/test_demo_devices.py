@@ -2,13 +2,14 @@
 
 The demo runs as a subprocess (it starts and stops its own Mosquitto on 127.0.0.1); the test
 polls its API while the scenario runs, with a viewer token so the token path is exercised too,
-and stops the process by pid.
+and stops the process by pid with SIGINT (Ctrl-C), which stops its broker too.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -72,7 +73,8 @@ def test_demo_via_mqtt_serves_its_devices_with_health(tmp_path: Path) -> None:
         assert refused.value.code == 401
         stats = _get(f"{base}/stats", VIEWER)
     finally:
-        proc.terminate()
+        # Ctrl-C: the demo stops cleanly, stopping its Mosquitto (SIGTERM would orphan it)
+        proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from v2xcloud import __version__
@@ -55,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM (``kill PID``, a service manager stopping us) unwind like Ctrl-C does, so
+    every ``finally`` and context manager runs: a broker, database or SUMO the command started is
+    stopped by pid instead of being orphaned. Only from the main thread (signal's own rule)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _terminate(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _terminate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
@@ -62,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _exit_on_sigterm()
     try:
         logs.configure_from_args(args)
         return int(args.func(args))

@@ -18,7 +18,7 @@ import msgspec
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
-__all__ = ["add_via_arguments", "register", "via_config"]
+__all__ = ["add_via_arguments", "paced_scenario", "register", "via_config"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default="memory", help="history store (default: in memory)")
     add_via_arguments(p)
     p.set_defaults(func=_run)
+
+
+def paced_scenario(args: argparse.Namespace) -> Any:
+    """The library scenario ``--scenario`` names, cut to ``--duration`` simulated seconds, once
+    ``--speed`` (times real time, 0 = flat out) is checked: what ``demo`` and ``devices`` run."""
+    from v2xcloud.sim.scenario import load_library
+
+    if args.speed < 0:
+        raise ConfigError("--speed must be >= 0 (0 runs as fast as possible)")
+    (scenario,) = load_library(args.scenario)
+    if args.duration is not None:
+        if args.duration <= 0:
+            raise ConfigError("--duration must be positive seconds")
+        scenario = msgspec.structs.replace(scenario, duration_s=args.duration)
+    return scenario
 
 
 def add_via_arguments(p: argparse.ArgumentParser) -> None:
@@ -87,15 +102,8 @@ def _run(args: argparse.Namespace) -> int:
     from v2xcloud.sim.report import format_table, implemented_families
     from v2xcloud.sim.result import RunConfig
     from v2xcloud.sim.runner import model_encoder, run_scenario
-    from v2xcloud.sim.scenario import load_library
 
-    if args.speed < 0:
-        raise ConfigError("--speed must be >= 0 (0 runs as fast as possible)")
-    (scenario,) = load_library(args.scenario)
-    if args.duration is not None:
-        if args.duration <= 0:
-            raise ConfigError("--duration must be positive seconds")
-        scenario = msgspec.structs.replace(scenario, duration_s=args.duration)
+    scenario = paced_scenario(args)
     config = RunConfig(
         latency_ms=args.latency_ms,
         jitter_ms=args.latency_ms / 4,

@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import msgspec
-
+from v2xcloud.cli.demo_commands import paced_scenario
 from v2xcloud.cli.logs import add_long_running
-from v2xcloud.errors import ConfigError
 
 __all__ = ["register"]
 
@@ -60,16 +58,9 @@ def _line(status: dict[str, Any]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from v2xcloud.sim.devices import PayloadFormat
-    from v2xcloud.sim.scenario import load_library
     from v2xcloud.sim.via_mqtt import publish_scenario
 
-    if args.speed < 0:
-        raise ConfigError("--speed must be >= 0 (0 runs as fast as possible)")
-    (scenario,) = load_library(args.scenario)
-    if args.duration is not None:
-        if args.duration <= 0:
-            raise ConfigError("--duration must be positive seconds")
-        scenario = msgspec.structs.replace(scenario, duration_s=args.duration)
+    scenario = paced_scenario(args)
     print(f"devices: {scenario.name} on {args.mqtt} ({args.payload})", flush=True)
     result, link, devices = publish_scenario(
         scenario,

@@ -6,8 +6,7 @@
     ├── ConfigError                 bad settings or CLI arguments; says how to fix them
     ├── DecodeError                 bytes that are not a valid frame (type, where, reason)
     │   ├── FramingError            hex text, capture prefix or length wrong
-    │   ├── Gb32960Error            GB/T 32960 frame (start, BCC, length, unit)
-    │   └── PlausibilityError       decodes, but the content is impossible (wrong version?)
+    │   └── Gb32960Error            GB/T 32960 frame (start, BCC, length, unit)
     ├── EncodeError                 a value cannot be put on the wire (type, where, reason)
     ├── GatewayError                a transport failed or was misused
     ├── StoreError                  the history store failed or was misused
@@ -33,7 +32,6 @@ __all__ = [
     "FramingError",
     "GatewayError",
     "Gb32960Error",
-    "PlausibilityError",
     "ReplayError",
     "SceneError",
     "SimulationError",
@@ -75,10 +73,6 @@ class FramingError(DecodeError):
 
 class Gb32960Error(DecodeError):
     """A GB/T 32960.3 frame is malformed (start bytes, BCC, length, data unit)."""
-
-
-class PlausibilityError(DecodeError):
-    """The frame decodes, but its content is impossible: usually the wrong message-set version."""
 
 
 class EncodeError(V2xCloudError):

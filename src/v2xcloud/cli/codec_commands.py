@@ -47,7 +47,7 @@ from v2xcloud.codec import (
     iter_hex_lines,
     message_set_of,
 )
-from v2xcloud.errors import ConfigError, DecodeError, EncodeError, FramingError
+from v2xcloud.errors import ConfigError, EncodeError, FramingError
 from v2xcloud.model import DropReason
 
 __all__ = ["ECHO_BYTES", "ECHO_CHARS", "MAX_FRAME_BYTES", "MAX_LINE_BYTES", "register"]
@@ -271,11 +271,7 @@ def _decode_stream(
 def _line(result: Decoded | Rejected, meta: dict[str, Any], as_model: bool) -> dict[str, Any]:
     if isinstance(result, Rejected):
         return _reject_line(result, meta)
-    try:
-        return _decoded_line(result, meta, as_model)
-    except DecodeError as exc:  # e.g. a nested absolute position marked unavailable
-        rejected = Rejected(raw=result.raw, reason=exc.reason, detail=exc.detail, where=exc.where)
-        return _reject_line(rejected, meta)
+    return _decoded_line(result, meta, as_model)  # a Decoded's model cannot fail (validity stage)
 
 
 def _decoded_line(result: Any, meta: dict[str, Any], as_model: bool) -> dict[str, Any]:

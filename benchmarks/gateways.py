@@ -6,11 +6,11 @@
 
 Three processes on this machine: a Mosquitto (``gateways.broker``), a load generator (N
 simulated devices, written for this benchmark to cost little CPU, see "the load generator"
-below: each connected vehicle an OBU publishing its BSM at 10 Hz
-on ``V2X/OBU/{id}/BSM/UP``, one RSU per 20 devices publishing an RSM of 10 objects at 10 Hz on
-``V2X/RSU/{esn}/RSM/UP``, QoS 1, at most ``--gen-conns`` MQTT connections per generator
-process, devices beyond that sharing them), and this process as the platform: the MQTT gateway (``gateways.mqtt``, persistent
-session, PUBACK after queueing) → ingress queue → the ingest path (``gateways.ingest``:
+below: each connected vehicle an OBU publishing its BSM at 10 Hz on ``V2X/OBU/{id}/BSM/UP``,
+one RSU per 20 devices publishing an RSM of 10 objects at 10 Hz on ``V2X/RSU/{esn}/RSM/UP``,
+QoS 1, at most ``--gen-conns`` MQTT connections per generator process, devices beyond that
+sharing them), and this process as the platform: the MQTT gateway (``gateways.mqtt``,
+persistent session, PUBACK after queueing) → ingress queue → the ingest path (``gateways.ingest``:
 registry with the devices provisioned, per-device rate limits, health, payload driver) →
 ``Runtime.ingest``, drained every 5 ms, and the runtime ticking every 100 ms with every
 application (``--no-apps``: none).
@@ -32,8 +32,14 @@ when the template is made. Mosquitto's persistence snapshot is taken every 100,0
 (the launcher's per-change default caps it at a few hundred QoS 1 messages/s).
 Figures are printed, not asserted; the machine is shared and noisy.
 
-Not measured here yet: the down-link p99 hazard → publish (the MQTT down-link was not on main
-when this benchmark was written).
+The down-link: after each tick the platform hands ``PROBES`` advisories (one each to
+registered OBUs, taking turns) to ``gateways.downlink.Downlink.deliver``, as the runtime's
+delivery sink does with the apps' own (also wired: ``Runtime.add_delivery_sink``). Per probe:
+issued (its ``issued_ms``, the tick's clock) → handed to the MQTT client, → the broker's
+PUBACK (aiomqtt's QoS 1 publish returns then), and → received by a subscribed device (a paho
+client in the generator's process subscribed to ``V2X/OBU/+/ADVISORY/DOWN``, counting the
+probes that arrive while the step's load runs). The probes are the benchmark's, not an
+application's hazard: what is measured is the path from the tick to the device.
 """
 
 from __future__ import annotations
@@ -53,7 +59,15 @@ import msgspec
 
 from v2xcloud.codec import Decoded, MessageSet, decode, encode_model
 from v2xcloud.gateways.base import DeviceKind, InboundFrame, IngressQueue
-from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState, Rsm
+from v2xcloud.model import (
+    Advisory,
+    AdvisoryLevel,
+    ParticipantKind,
+    ParticipantSource,
+    ParticipantState,
+    Rsm,
+)
+from v2xcloud.runtime.dissemination import Delivery
 from v2xcloud.sim.via_mqtt import percentile
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 
@@ -61,6 +75,7 @@ SET = MessageSet.CSAE2020
 RSU_EVERY = 20  # one RSU among this many devices
 OBJECTS = 10  # objects per RSM
 SLOTS = 10  # the 100 ms period is published in 10 slots of 10 ms
+PROBES = 5  # probe advisories down-linked after each tick (50/s)
 
 
 # -- frames re-stamped per publish ----------------------------------------------------------
@@ -244,6 +259,26 @@ def _publish_header(topic: str, payload_size: int) -> bytes:
     return b"\x32" + _varint(2 + len(t) + 2 + payload_size) + _str16(t)
 
 
+def _advisory_listener(host: str, port: int, out: list[float]) -> Any:
+    """A paho client (its own thread) subscribed to every OBU's advisories, noting for each
+    probe advisory the time from its issue to its arrival here (ms, same machine clock)."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-obu-listener")
+
+    def on_message(_c: Any, _u: Any, msg: Any) -> None:
+        now = time.time() * 1000.0
+        advisory = msgspec.json.decode(msg.payload)["advisory"]
+        if advisory["app"] == "bench-probe":
+            out.append(now - advisory["issued_ms"])
+
+    client.on_message = on_message
+    client.connect(host, port, keepalive=60)
+    client.subscribe("V2X/OBU/+/ADVISORY/DOWN", qos=1)  # topics.obu_down, any id
+    client.loop_start()
+    return client
+
+
 def _generator(url: str, conn: Connection, part: int, parts: int, max_conns: int) -> None:
     import selectors
 
@@ -251,6 +286,8 @@ def _generator(url: str, conn: Connection, part: int, parts: int, max_conns: int
     from v2xcloud.sim.devices import Device
 
     host, port = parse_mqtt_url(url)
+    down_ms: list[float] = []
+    listener = _advisory_listener(host, port, down_ms) if part == 0 else None
     conns: list[_RawConn] = []
     templates: dict[Device, tuple[bytes, Template]] = {}
     of_device: dict[Device, _RawConn] = {}
@@ -286,6 +323,7 @@ def _generator(url: str, conn: Connection, part: int, parts: int, max_conns: int
         t0 = time.monotonic()
         slot = 0
         backlog: set[_RawConn] = set()
+        down_ms.clear()
 
         def pump(timeout: float) -> int:
             got = 0
@@ -327,8 +365,12 @@ def _generator(url: str, conn: Connection, part: int, parts: int, max_conns: int
                 "slots_late": behind,
                 "per_device": dict(sent),
                 "clients": len(conns),
+                "down_ms": list(down_ms),
             }
         )
+    if listener is not None:
+        listener.disconnect()
+        listener.loop_stop()
     for c in conns:
         with contextlib.suppress(OSError):
             c.sock.sendall(b"\xe0\x00")  # DISCONNECT
@@ -357,6 +399,10 @@ class Platform:
         self.device_ms: list[float] = []
         self.drops: Counter[str] = Counter()
         self.tick_s: list[float] = []
+        self.down_handed_ms: list[float] = []
+        self.down_acked_ms: list[float] = []
+        self.obus: list[str] = []
+        self._probe_n = 0
         from v2xcloud.gateways.registry import DeviceRegistry
 
         self.registry = DeviceRegistry()
@@ -368,8 +414,43 @@ class Platform:
 
         self.gateway = MqttGateway(self.url, self.queue, dead_letter=self._dead,
                                    client_id="bench-platform")  # fmt: skip
+        from v2xcloud.gateways.downlink import Downlink
+        from v2xcloud.gateways.health import DeviceHealth
+
+        self.health = DeviceHealth()
+        self.downlink = Downlink(self.registry, self.health, self._timed_publish)
+        self.gateway.on_ack = self.downlink.on_ack
+        self.downlink.start()
+        self.runtime.add_delivery_sink(self.downlink)  # the apps' own deliveries go out too
         await self.gateway.start()
         self._task = asyncio.create_task(self._loop())
+
+    async def _timed_publish(self, topic: str, payload: bytes) -> bool:
+        """The gateway's publish, timing the probe advisories: issued → handed to the MQTT
+        client, and issued → the broker's PUBACK (aiomqtt's QoS 1 publish returns then)."""
+        probe = topic.endswith("/ADVISORY/DOWN") and b'"app":"bench-probe"' in payload
+        issued = msgspec.json.decode(payload)["advisory"]["issued_ms"] if probe else 0
+        if probe:
+            self.down_handed_ms.append(time.time() * 1000.0 - issued)
+        sent = await self.gateway.publish(topic, payload)
+        if probe:
+            self.down_acked_ms.append(time.time() * 1000.0 - issued)
+        return sent
+
+    def _probe(self, now_ms: int) -> None:
+        """After a tick, as the runtime's delivery sink would: one advisory to each of
+        ``PROBES`` registered OBUs (taking turns), through ``Downlink.deliver``."""
+        if not self.obus:
+            return
+        deliveries = []
+        for _ in range(min(PROBES, len(self.obus))):
+            obu = self.obus[self._probe_n % len(self.obus)]
+            self._probe_n += 1
+            advisory = Advisory(app="bench-probe", level=AdvisoryLevel.WARNING, ego_id=obu,
+                                issued_ms=now_ms, expires_ms=now_ms + 1000)  # fmt: skip
+            deliveries.append(Delivery(key=f"probe:{self._probe_n}", reason="new", at_ms=now_ms,
+                                       payload=advisory, participants=(obu,)))  # fmt: skip
+        self.downlink.deliver(deliveries, now_ms=now_ms)
 
     def _dead(self, letter: Any) -> None:
         self.drops[str(letter.reason)] += 1
@@ -380,6 +461,8 @@ class Platform:
         self.arrival_ms.clear()
         self.device_ms.clear()
         self.tick_s.clear()
+        self.down_handed_ms.clear()
+        self.down_acked_ms.clear()
 
     async def _loop(self) -> None:
         from v2xcloud.gateways.ingest import Ingestor, parse_with_drivers
@@ -408,6 +491,7 @@ class Platform:
                 t0 = time.perf_counter()
                 self.runtime.tick(int(time.time() * 1000))
                 self.tick_s.append(time.perf_counter() - t0)
+                self._probe(int(time.time() * 1000))
                 next_tick += 0.1
             await asyncio.sleep(0.005)
 
@@ -421,11 +505,13 @@ class Platform:
         for device_id, kind in ids:
             if device_id not in self.registry:
                 self.registry.add(Device(device_id=device_id, kind=kind, tenant="bench"))
+        self.obus = [d for d, kind in ids if kind is DeviceKind.OBU]
 
     async def stop(self) -> None:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        await self.downlink.stop()
         await self.gateway.stop()
 
 
@@ -435,8 +521,10 @@ def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("published", "acked", "cpu_s", "slots_late", "clients"):
         out[key] = sum(p[key] for p in parts)
     out["seconds"] = max(p["seconds"] for p in parts)
+    out["down_ms"] = []
     for p in parts:
         out["per_device"].update(p["per_device"])
+        out["down_ms"].extend(p["down_ms"])
     return out
 
 
@@ -482,6 +570,14 @@ async def _step(
         "dev_p50": percentile(platform.device_ms, 50),
         "dev_p99": percentile(platform.device_ms, 99),
         "tick_p99_ms": (percentile(platform.tick_s, 99) or 0.0) * 1000.0,
+        "down_n": len(platform.down_acked_ms),
+        "down_hand_p50": percentile(platform.down_handed_ms, 50),
+        "down_hand_p99": percentile(platform.down_handed_ms, 99),
+        "down_ack_p50": percentile(platform.down_acked_ms, 50),
+        "down_ack_p99": percentile(platform.down_acked_ms, 99),
+        "down_dev_n": len(report["down_ms"]),
+        "down_dev_p50": percentile(report["down_ms"], 50),
+        "down_dev_p99": percentile(report["down_ms"], 99),
         "cpu_us": cpu_s / max(1, got) * 1e6,  # platform CPU per frame, ticks included
         "gen_cpu_us": report["cpu_s"] / max(1, report["published"]) * 1e6,
         "late": report["slots_late"],
@@ -549,6 +645,7 @@ async def _main(args: argparse.Namespace, url: str) -> None:
             )
             rows.append(row)
             print(_row(row), flush=True)
+            print(_down_row(row), flush=True)
             if profile is not None:
                 last_profile = profile
             if not row["ok"]:
@@ -591,6 +688,18 @@ def _row(r: dict[str, Any]) -> str:
         f"{ms(r['arr_p99']):>7} {ms(r['dev_p50']):>7} {ms(r['dev_p99']):>7} "
         f"{r['tick_p99_ms']:>8.1f} {r['cpu_us']:>5.0f}us {r['gen_cpu_us']:>5.0f}us  "
         f"{'yes' if r['ok'] else 'NO'}" + (f"  drops {r['drops']}" if r["drops"] else "")
+    )
+
+
+def _down_row(r: dict[str, Any]) -> str:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    return (
+        f"{'':>8} down-link, {r['down_n']} probe advisories (ms, p50/p99): issued→handed to "
+        f"MQTT {ms(r['down_hand_p50'])}/{ms(r['down_hand_p99'])}, →broker PUBACK "
+        f"{ms(r['down_ack_p50'])}/{ms(r['down_ack_p99'])}, →received by a subscribed OBU "
+        f"({r['down_dev_n']}) {ms(r['down_dev_p50'])}/{ms(r['down_dev_p99'])}"
     )
 
 

@@ -57,6 +57,7 @@ AckHandler = Callable[[str, str, bytes, int], None]
 
 
 _READ_CHUNK = 256 * 1024  # bytes read from the socket at once
+_MAX_TOPICS = 200_000  # parsed topic names kept (a few per device)
 _BURST = 256  # packets handled per wake-up of the loop before letting others run (~20 ms)
 #: The 4-byte PUBACK of every packet id (MQTT 3.1.1: 0x40, remaining length 2, the id).
 _PUBACK = [b"\x40\x02" + mid.to_bytes(2, "big") for mid in range(65536)]
@@ -118,6 +119,7 @@ class MqttGateway:
         self.on_ack = on_ack
         self._clock: Clock = clock or SystemClock()
         self._counts: Counter[str] = Counter()
+        self._topics: dict[str, topics.Topic] = {}  # parsed topics, at most _MAX_TOPICS
         self._acks: list[int] = []  # packet ids of handled QoS 1 messages, PUBACK owed
         self._inbuf = bytearray()
         self._inpos = 0
@@ -362,11 +364,17 @@ class MqttGateway:
     def _handle(self, name: str, raw: Any) -> None:
         now_ms = self._clock.now_ms()
         payload = _payload_bytes(raw)
-        try:
-            topic = topics.parse(name)
-        except topics.TopicError as exc:
-            self._drop(payload, name, now_ms, DropReason.UNKNOWN_TOPIC, exc.detail)
-            return
+        topic = self._topics.get(name)
+        if topic is None:
+            try:
+                topic = topics.parse(name)
+            except topics.TopicError as exc:
+                self._drop(payload, name, now_ms, DropReason.UNKNOWN_TOPIC, exc.detail)
+                return
+            if len(self._topics) >= _MAX_TOPICS:  # bounded: start again (counted)
+                self._topics.clear()
+                self._counts["topic_cache_cleared"] += 1
+            self._topics[name] = topic
         if len(payload) > self.max_payload_bytes:
             detail = (
                 f"payload of {len(payload)} bytes on {name} exceeds {self.max_payload_bytes} "

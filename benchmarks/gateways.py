@@ -22,7 +22,9 @@ scene (counted per device). Latencies per frame that reached the scene, in ms:
 ``Runtime.ingest`` returning, ``device→scene`` from the frame's own timestamp (the device
 stamps every frame as it publishes it) to the same point. A step passes with zero loss, the
 offered rate achieved (≥ 97 %) and p99 arrival→scene ≤ 50 ms; stepping stops at the first
-failure. ``--profile`` prints where the platform process spent its CPU in the last step run
+failure. CPU per message over a step: ``cpu/msg`` the platform's (this process, ticks
+included), ``gen/msg`` the generator's, ``mosq/msg`` Mosquitto's (from /proc). ``--profile``
+prints where the platform process spent its CPU in the last step run
 (cProfile, grouped by package: MQTT client, asyncio, gateway, driver + codec, scene, apps).
 
 To keep the generator light, each device's frame is encoded once and re-stamped per publish:
@@ -49,6 +51,7 @@ import asyncio
 import contextlib
 import cProfile
 import multiprocessing
+import os
 import pstats
 import time
 from collections import Counter
@@ -515,6 +518,18 @@ class Platform:
         await self.gateway.stop()
 
 
+def _cpu_of(pid: int | None) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, from /proc; 0 without it."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The generator processes' reports as one (counts summed, the longest run's seconds)."""
     out: dict[str, Any] = {"per_device": {}}
@@ -534,8 +549,10 @@ async def _step(
     rate: int,
     seconds: float,
     profile: cProfile.Profile | None,
+    broker_pid: int | None = None,
 ) -> dict[str, Any]:
     platform.reset()
+    broker0 = _cpu_of(broker_pid)
     cpu0 = time.process_time()
     loop = asyncio.get_running_loop()
     n_devices = max(RSU_EVERY, rate // 10)
@@ -553,6 +570,7 @@ async def _step(
     if profile is not None:
         profile.disable()
     cpu_s = time.process_time() - cpu0
+    broker_s = _cpu_of(broker_pid) - broker0
     got = sum(platform.received.values())
     short = sum(1 for dev, n in report["per_device"].items() if platform.received.get(dev, 0) < n)
     return {
@@ -580,6 +598,7 @@ async def _step(
         "down_dev_p99": percentile(report["down_ms"], 99),
         "cpu_us": cpu_s / max(1, got) * 1e6,  # platform CPU per frame, ticks included
         "gen_cpu_us": report["cpu_s"] / max(1, report["published"]) * 1e6,
+        "broker_cpu_us": broker_s / max(1, report["published"]) * 1e6,
         "late": report["slots_late"],
         "drops": dict(platform.drops),
     }
@@ -616,7 +635,7 @@ def _profile_table(profile: cProfile.Profile) -> str:
     return "\n".join(lines)
 
 
-async def _main(args: argparse.Namespace, url: str) -> None:
+async def _main(args: argparse.Namespace, url: str, broker_pid: int | None) -> None:
     ctx = multiprocessing.get_context("spawn")
     ours: list[Connection] = []
     gens = []
@@ -637,7 +656,7 @@ async def _main(args: argparse.Namespace, url: str) -> None:
     try:
         for rate in args.rates:
             profile = cProfile.Profile(time.process_time) if args.profile else None
-            row = await _step(platform, ours, rate, args.seconds, profile)
+            row = await _step(platform, ours, rate, args.seconds, profile, broker_pid)
             row["ok"] = (
                 row["lost"] == 0
                 and row["achieved"] >= 0.97 * rate
@@ -674,7 +693,7 @@ async def _main(args: argparse.Namespace, url: str) -> None:
 _HEAD = (
     f"{'offered':>8} {'devices':>7} {'conns':>5} {'achieved':>9} {'acked':>8} {'received':>8} "
     f"{'lost':>5} {'arr p50':>7} {'arr p99':>7} {'dev p50':>7} {'dev p99':>7} {'tick p99':>8} "
-    f"{'cpu/msg':>7} {'gen/msg':>7}  ok"
+    f"{'cpu/msg':>7} {'gen/msg':>7} {'mosq/msg':>8}  ok"
 )
 
 
@@ -686,7 +705,7 @@ def _row(r: dict[str, Any]) -> str:
         f"{r['offered']:>8} {r['devices']:>7} {r['clients']:>5} {r['achieved']:>9.0f} "
         f"{r['acked']:>8} {r['received']:>8} {r['lost']:>5} {ms(r['arr_p50']):>7} "
         f"{ms(r['arr_p99']):>7} {ms(r['dev_p50']):>7} {ms(r['dev_p99']):>7} "
-        f"{r['tick_p99_ms']:>8.1f} {r['cpu_us']:>5.0f}us {r['gen_cpu_us']:>5.0f}us  "
+        f"{r['tick_p99_ms']:>8.1f} {r['cpu_us']:>5.0f}us {r['gen_cpu_us']:>5.0f}us {r['broker_cpu_us']:>6.0f}us  "
         f"{'yes' if r['ok'] else 'NO'}" + (f"  drops {r['drops']}" if r["drops"] else "")
     )
 
@@ -731,7 +750,7 @@ def main() -> None:
         print(f"broker {broker.url} (pid {broker.pid}); {args.seconds:g} s per step; "
               f"BSM and RSM ({OBJECTS} objects, 1 RSU per {RSU_EVERY} devices) at 10 Hz, QoS 1")  # fmt: skip
         print(_HEAD)
-        asyncio.run(_main(args, broker.url))
+        asyncio.run(_main(args, broker.url, broker.pid))
 
 
 if __name__ == "__main__":

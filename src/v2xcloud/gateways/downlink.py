@@ -89,6 +89,7 @@ class Downlink:
         max_pending_per_device: int = 256,
         check_every_s: float = 0.05,
         max_outbox: int = 10_000,
+        max_in_flight: int = 64,
     ) -> None:
         self.registry = registry
         self.health = health
@@ -100,12 +101,17 @@ class Downlink:
         self.max_pending_per_device = max_pending_per_device
         self.check_every_s = check_every_s
         self.max_outbox = max_outbox
+        self.max_in_flight = max_in_flight
         self.counts: Counter[str] = Counter()
         self._next_seq: dict[str, int] = {}
         self._pending: dict[str, OrderedDict[int, Outbound]] = {}
         self._outbox: asyncio.Queue[Outbound] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        # publishes awaiting the broker's PUBACK: sent in order, awaited side by side, at most
+        # max_in_flight at once (one slow round trip must not hold every later message back)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._slots: asyncio.Semaphore | None = None
 
     # -- DeliverySink (the tick's thread) ----------------------------------------------------
 
@@ -244,6 +250,7 @@ class Downlink:
         """Start the publisher task on the running event loop."""
         self._loop = asyncio.get_running_loop()
         self._outbox = asyncio.Queue(maxsize=self.max_outbox)
+        self._slots = asyncio.Semaphore(self.max_in_flight)
         self._task = asyncio.create_task(self._run(), name="mqtt-downlink")
 
     async def stop(self) -> None:
@@ -254,6 +261,12 @@ class Downlink:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        in_flight, self._in_flight = list(self._in_flight), set()
+        for t in in_flight:
+            t.cancel()
+        for t in in_flight:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
 
     def pending(self, device_id: str) -> int:
         """Messages sent to ``device_id`` and not yet acknowledged or given up."""
@@ -274,6 +287,25 @@ class Downlink:
                 self.counts["loop_error"] += 1
                 logger.exception("down-link loop error: %s", exc)
 
+    async def _spawn(self, message: Outbound, *, resend: bool) -> None:
+        """Start publishing ``message`` (its bytes leave now, in call order) and go on without
+        waiting for the broker's PUBACK; waits only while ``max_in_flight`` are outstanding."""
+        assert self._slots is not None
+        await self._slots.acquire()
+        task = asyncio.create_task(self._attempt_guarded(message, resend=resend))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _attempt_guarded(self, message: Outbound, *, resend: bool) -> None:
+        assert self._slots is not None
+        try:
+            await self._attempt(message, resend=resend)
+        except Exception as exc:  # one failed publish must not stop the others: log, count
+            self.counts["loop_error"] += 1
+            logger.exception("down-link publish to %s failed: %s", message.topic, exc)
+        finally:
+            self._slots.release()
+
     async def _send_new(self, message: Outbound) -> None:
         if message.needs_ack:
             pending = self._pending.setdefault(message.device_id, OrderedDict())
@@ -287,7 +319,7 @@ class Downlink:
                     oldest.seq,
                 )
             pending[message.seq] = message
-        await self._attempt(message, resend=False)
+        await self._spawn(message, resend=False)
 
     async def _attempt(self, message: Outbound, *, resend: bool) -> None:
         now_ms = self.clock.now_ms()
@@ -322,6 +354,6 @@ class Downlink:
                         message.attempts,
                     )
                     continue
-                await self._attempt(message, resend=True)
+                await self._spawn(message, resend=True)
             if not pending:
                 del self._pending[device_id]

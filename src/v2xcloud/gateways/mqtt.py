@@ -216,6 +216,9 @@ class MqttGateway:
             timeout=self.connect_timeout_s,
             logger=logger,
         )
+        # the down-link awaits PUBACKs side by side (Downlink.max_in_flight, 64 by default):
+        # that many outstanding publishes is the design, not a warning per publish
+        client.pending_calls_threshold = 256
         self._reading = client  # a burst scheduled for an earlier session's client is stale
         paho_client: paho.Client = client._client
         paho_client.manual_ack_set(True)  # PUBACK only once the frame is on the queue

@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from v2xcloud.api import ApiSettings, create_app, record_history
 from v2xcloud.api.testing import ScriptedLive
-from v2xcloud.store import DuckDbStore, HistoryStore, HistoryWriter, PostgresStore
-from v2xcloud.store.testing import TempPostgres, find_postgres_bin
+from v2xcloud.store import HistoryStore, HistoryWriter
 
 T0 = 1_700_000_000_000
 ADMIN = "admin-token-0123456789abcdef"
 VIEWER = "viewer-token-0123456789abcdef"
-
-
-@pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """DSN of a temp PostgreSQL server (skips only if the binaries are absent)."""
-    if find_postgres_bin() is None:
-        pytest.skip(
-            "PostgreSQL binaries absent under /usr/lib/postgresql (make test installs them)"
-        )
-    with TempPostgres() as server:
-        yield server.dsn
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
-    """A fresh store of each backend."""
-    backend: HistoryStore
-    if request.param == "duckdb":
-        backend = DuckDbStore(data_dir=tmp_path)
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        with psycopg.connect(dsn, autocommit=True) as con:
-            con.execute(
-                "DROP TABLE IF EXISTS participant_states, advisories, road_events, "
-                "dead_letters, ev_reports"
-            )
-        backend = PostgresStore(dsn=dsn)
-    yield backend
-    backend.close()
 
 
 @pytest.fixture

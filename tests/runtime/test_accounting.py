@@ -8,12 +8,11 @@ already enforce on the wire.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import psycopg
 import pytest
 
 from v2xcloud.api.recorder import record_history
@@ -33,8 +32,7 @@ from v2xcloud.model import (
     Rsm,
 )
 from v2xcloud.runtime import Runtime
-from v2xcloud.store import DuckDbStore, HistoryStore, HistoryWriter, PostgresStore
-from v2xcloud.store.testing import TempPostgres, find_postgres_bin
+from v2xcloud.store import HistoryStore, HistoryWriter
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at, state_at
 
 S20 = MessageSet.CSAE2020
@@ -283,32 +281,6 @@ def test_upstream_stages_drop_through_the_runtime() -> None:
     runtime.tick(T0 + 100)
     runtime.tick(T0 + 200)  # handed over once, not again
     assert seen == [letter] and runtime.stats()["dead_letters"] == {"oversize": 1}
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    if find_postgres_bin() is None:
-        pytest.skip(
-            "PostgreSQL binaries absent under /usr/lib/postgresql (make test installs them)"
-        )
-    with TempPostgres() as server:
-        yield server.dsn
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryStore]:
-    backend: HistoryStore
-    if request.param == "duckdb":
-        backend = DuckDbStore(data_dir=tmp_path)
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        with psycopg.connect(dsn, autocommit=True) as con:
-            con.execute(
-                "DROP TABLE IF EXISTS participant_states, advisories, road_events, dead_letters, ev_reports"
-            )
-        backend = PostgresStore(dsn=dsn)
-    yield backend
-    backend.close()
 
 
 def test_every_drop_of_a_run_is_in_the_store(store: HistoryStore) -> None:

@@ -47,13 +47,22 @@ class DropReason(StrEnum):
     BAD_PAYLOAD = "bad_payload"  # a vendor JSON shape that does not parse or lacks fields
     RATE_LIMITED = "rate_limited"  # over the device's rate for this message type
     QUEUE_FULL = "queue_full"  # the bounded queue between network and tick loop overflowed
-    # --- security ------------------------------------------------------------------------
+    # --- security: the receiver checks of a secured (signed) frame, one reason each -----
     SIGNED_UNVERIFIED = "signed_unverified"  # signed, and no verifier is configured
-    BAD_SIGNATURE = "bad_signature"
-    UNKNOWN_SIGNER = "unknown_signer"
-    REVOKED = "revoked"
-    NOT_PERMITTED = "not_permitted"  # the signer may not send this AID / in this region
-    STALE = "stale"  # generation time too old or in the future
+    UNSIGNED = "unsigned"  # the policy requires a signature and the frame has none
+    UNKNOWN_ALGORITHM = "unknown_algorithm"  # a signature/hash/curve the verifier does not know
+    UNKNOWN_SIGNER = "unknown_signer"  # signer digest (HashedId8) not in the certificate cache
+    UNTRUSTED_CHAIN = "untrusted_chain"  # the certificate chain does not end at a trust anchor
+    REVOKED = "revoked"  # the signer's (or an issuer's) certificate is on the revocation list
+    OUTSIDE_VALIDITY = "outside_validity"  # generation time before/after the cert's validity
+    OUTSIDE_REGION = "outside_region"  # the sender's position is outside the cert's region
+    NOT_PERMITTED = "not_permitted"  # the certificate does not permit this AID (PSID)
+    BAD_SIGNATURE = "bad_signature"  # the signature does not verify over the signed content
+    STALE = "stale"  # generation time too old or in the future (configurable window)
+    REPLAY = "replay"  # the same signed content was already accepted
+    MISBEHAVING = "misbehaving"  # the sender is flagged by misbehaviour detection
+    # --- access: who may connect -------------------------------------------------------
+    BAD_CREDENTIAL = "bad_credential"  # login refused: unknown identity or wrong credential
     # --- GB/T 32960 frames -------------------------------------------------------------
     BAD_START = "bad_start"
     BAD_VIN = "bad_vin"

@@ -18,6 +18,9 @@ fi
 if ! command -v mosquitto >/dev/null 2>&1 && [[ ! -x /usr/sbin/mosquitto ]]; then
   missing+=(mosquitto)  # MQTT broker for the device-gateway tests (started by the tests)
 fi
+if ! ldconfig -p 2>/dev/null | grep -q 'libcrypto\.so\.3 '; then
+  missing+=(libssl3)  # OpenSSL 3 libcrypto: native SM2 (security/_openssl.py binds it with ctypes)
+fi
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi

@@ -12,7 +12,8 @@
     ├── StoreError                  the history store failed or was misused
     ├── SimulationError             the simulator failed or a scenario is invalid
     ├── ReplayError                 a recording (tracks, signals, map) cannot be replayed
-    └── SceneError                  a message the live scene cannot hold, or scene misuse
+    ├── SceneError                  a message the live scene cannot hold, or scene misuse
+    └── CryptoError                 a key, point or signature is malformed, or native crypto failed
 
 Foreign exceptions (asn1tools, msgspec, sockets, SQL drivers) are translated once, at the
 boundary, and chained with ``raise ... from exc``.
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigError",
+    "CryptoError",
     "DecodeError",
     "EncodeError",
     "FramingError",
@@ -118,3 +120,11 @@ class SceneError(V2xCloudError):
 
         self.reason = DropReason.UNSUPPORTED_MESSAGE if reason is None else reason
         super().__init__(detail)
+
+
+class CryptoError(V2xCloudError):
+    """A key, curve point or signature is malformed, or the native crypto library failed.
+
+    A signature that is well formed but does not verify is not an error: verifiers return
+    ``False`` for it.
+    """

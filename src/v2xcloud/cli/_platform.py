@@ -171,6 +171,7 @@ class Platform:
                 ports=default_ports(port),
                 host=host,
                 resolve=self.registry.by_address,
+                keep_signed=self.runtime.guard is not None,  # the security stage verifies
             )
             await self.udp_gateway.start()
         if self.gb32960 is not None:

@@ -26,7 +26,8 @@ In COER the version is one octet (3), the CHOICE tag one octet (``0x80 | index``
 ``Opaque`` (OCTET STRING) a length determinant — one octet below 128, else ``0x80 | n``
 followed by n length octets — then its bytes. ``unsecuredData`` is the UPER frame itself.
 Signed data is not opened here: with no verifier configured it is dropped as
-``SIGNED_UNVERIFIED`` (the bytes kept in the dead letter); encrypted data and certificate
+``SIGNED_UNVERIFIED`` (the bytes kept in the dead letter), with one (``keep_signed``) it is
+handed on whole for the security stage; encrypted data and certificate
 requests have no stage that can read them (``UNSUPPORTED_MESSAGE``).
 
 ``unwrap(datagram, framing=...)`` returns the inner UPER bytes (``Unwrapped``) or a
@@ -69,11 +70,14 @@ _CONTENT = {0: "unsecuredData", 1: "signedData", 2: "encryptedData", 3: "signedC
 
 
 class Unwrapped(msgspec.Struct, frozen=True, kw_only=True):
-    """The inner payload, the WSMP PSID (None without WSMP) and the layers stripped."""
+    """The inner payload, the WSMP PSID (None without WSMP) and the layers stripped;
+    ``is_signed``: the payload is a whole signed ``Ieee1609Dot2Data`` kept for the security
+    stage (``keep_signed``), not a UPER frame."""
 
     payload: bytes
     psid: int | None = None
     layers: tuple[str, ...] = ()
+    is_signed: bool = False
 
 
 class WrapDrop(msgspec.Struct, frozen=True, kw_only=True):
@@ -199,7 +203,11 @@ def _coer_length(r: _Reader, what: str) -> int:
     return int.from_bytes(r.take(count, f"{what} length"), "big")
 
 
-def _dot2(data: bytes, offset: int) -> bytes:
+class _Signed(Exception):
+    """Signed data, kept whole for a security stage (``keep_signed``)."""
+
+
+def _dot2(data: bytes, offset: int, keep_signed: bool = False) -> bytes:
     r = _Reader(data, "1609.2")
     version = r.octet("protocolVersion")
     if version != _DOT2_VERSION:
@@ -213,6 +221,8 @@ def _dot2(data: bytes, offset: int) -> bytes:
     if name is None:
         raise _Bad(DropReason.MALFORMED, f"1609.2: content tag 0x{tag:02x}", offset + tag_at)
     if name == "signedData":
+        if keep_signed:
+            raise _Signed
         raise _Bad(
             DropReason.SIGNED_UNVERIFIED,
             "1609.2 signedData: no verifier is configured, kept unverified",
@@ -248,40 +258,52 @@ def _looks_signed(data: bytes) -> bool:
     return len(data) >= 4 and data[1] == 0x81 and data[2] <= 2 and data[3] & 0x1F == 0
 
 
-def unwrap_wsmp(data: bytes) -> Unwrapped | WrapDrop:
+def unwrap_wsmp(data: bytes, *, keep_signed: bool = False) -> Unwrapped | WrapDrop:
     """Strip a WSMP header; the WSM data is then a 1609.2 wrapper (stripped too) or UPER."""
     try:
         body, psid = _wsmp(data)
     except _Bad as exc:
         return exc.drop
-    return _after_wsmp(body, psid, len(data) - len(body))
+    return _after_wsmp(body, psid, len(data) - len(body), keep_signed)
 
 
-def _after_wsmp(body: bytes, psid: int | None, header: int) -> Unwrapped | WrapDrop:
+def _after_wsmp(
+    body: bytes, psid: int | None, header: int, keep_signed: bool = False
+) -> Unwrapped | WrapDrop:
     if _looks_dot2(body):
-        inner = _strict_dot2(body, header)
+        inner = _strict_dot2(body, header, keep_signed)
         if isinstance(inner, WrapDrop):
             return inner
+        if inner is None:
+            return Unwrapped(payload=body, psid=psid, layers=("wsmp",), is_signed=True)
         return Unwrapped(payload=inner, psid=psid, layers=("wsmp", "1609.2"))
     return Unwrapped(payload=body, psid=psid, layers=("wsmp",))
 
 
-def _strict_dot2(data: bytes, offset: int) -> bytes | WrapDrop:
+def _strict_dot2(data: bytes, offset: int, keep_signed: bool = False) -> bytes | WrapDrop | None:
+    """The unsecured payload, the drop, or None for signed data kept whole (``keep_signed``)."""
     try:
-        return _dot2(data, offset)
+        return _dot2(data, offset, keep_signed)
     except _Bad as exc:
         return exc.drop
+    except _Signed:
+        return None
 
 
-def unwrap_1609dot2(data: bytes) -> Unwrapped | WrapDrop:
-    """Strip an ``Ieee1609Dot2Data`` wrapper (no WSMP around it)."""
-    inner = _strict_dot2(data, 0)
+def unwrap_1609dot2(data: bytes, *, keep_signed: bool = False) -> Unwrapped | WrapDrop:
+    """Strip an ``Ieee1609Dot2Data`` wrapper (no WSMP around it); signed data is a
+    ``SIGNED_UNVERIFIED`` drop, or with ``keep_signed`` kept whole (``is_signed``)."""
+    inner = _strict_dot2(data, 0, keep_signed)
     if isinstance(inner, WrapDrop):
         return inner
+    if inner is None:
+        return Unwrapped(payload=data, is_signed=True)
     return Unwrapped(payload=inner, layers=("1609.2",))
 
 
-def unwrap(data: bytes, *, framing: str = "auto") -> Unwrapped | WrapDrop:
+def unwrap(
+    data: bytes, *, framing: str = "auto", keep_signed: bool = False
+) -> Unwrapped | WrapDrop:
     """The UPER payload inside a datagram.
 
     ``"raw"``: the datagram is the payload. ``"wsmp"`` / ``"1609.2"``: that wrapper is
@@ -291,13 +313,17 @@ def unwrap(data: bytes, *, framing: str = "auto") -> Unwrapped | WrapDrop:
     may begin with the same octets, so only a complete, exact parse counts; signed data
     (which is not opened) is recognised by its first four octets. Encrypted data and anything
     else unclear is left to the UPER decoder, which says what is wrong with it.
+
+    ``keep_signed``: signed data is not a ``SIGNED_UNVERIFIED`` drop but kept whole
+    (``Unwrapped.is_signed``, the WSMP header still stripped) for the security stage to open
+    and verify — what the UDP gateway does when the platform has one.
     """
     if framing == "raw":
         return Unwrapped(payload=data)
     if framing == "wsmp":
-        return unwrap_wsmp(data)
+        return unwrap_wsmp(data, keep_signed=keep_signed)
     if framing == "1609.2":
-        return unwrap_1609dot2(data)
+        return unwrap_1609dot2(data, keep_signed=keep_signed)
     if framing != "auto":
         raise ConfigError(f"framing {framing!r}; choose one of {FRAMINGS}")
     if data[:1] and data[0] & 0x07 == _WSMP_VERSION:
@@ -306,9 +332,11 @@ def unwrap(data: bytes, *, framing: str = "auto") -> Unwrapped | WrapDrop:
         except _Bad:
             pass  # not an exact WSMP header: maybe 1609.2, else raw
         else:  # an exact WSMP header: what it carries is judged as such
-            return _after_wsmp(body, psid, len(data) - len(body))
+            return _after_wsmp(body, psid, len(data) - len(body), keep_signed)
     if _looks_dot2(data):
-        dot2 = unwrap_1609dot2(data)
+        dot2 = unwrap_1609dot2(data, keep_signed=keep_signed)
+        if isinstance(dot2, Unwrapped) and dot2.is_signed:
+            return dot2 if _looks_signed(data) else Unwrapped(payload=data)
         if isinstance(dot2, Unwrapped) or (
             dot2.reason is DropReason.SIGNED_UNVERIFIED and _looks_signed(data)
         ):

@@ -9,7 +9,10 @@ Each tick the serve loop calls ``Ingestor.drain(queue)``. For every ``InboundFra
 2. the per-device, per-type rate limit (``limits.RateLimits``) → ``RATE_LIMITED``, the device
    flagged in health, no other device affected;
 3. heartbeats (RSU ``HB``, radar ``STATUS``) and ``INFO`` only update health;
-4. everything else goes through the device's payload driver (``gateways.drivers``, by its
+4. with a frame guard on the runtime (the security stage, ``Runtime.guard``), the payload
+   passes it first: refused → the guard's reason (``unsigned``, ``bad_signature``, ...);
+   passed → its UPER payload (a signed frame unwrapped) goes on;
+5. everything else goes through the device's payload driver (``gateways.drivers``, by its
    registered vendor ``shape`` or detected) to SI models, handed
    to ``Runtime.ingest``; a payload that gives none is dead-lettered with the parser's reason.
 
@@ -24,6 +27,8 @@ import logging
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import msgspec
 
 from v2xcloud.codec import MessageSet
 from v2xcloud.errors import ConfigError
@@ -172,6 +177,11 @@ class Ingestor:
             self.health.seen(device_id, "HB" if message_type == "STATUS" else message_type, now_ms)
             self.counts["health"] += 1
             return True
+        if self.runtime.guard is not None:
+            guarded = self._guard(frame, device, message_type)
+            if guarded is None:
+                return False
+            frame = guarded
         result = self.parser(frame, device)
         if isinstance(result, DeadLetter):
             self.health.seen(device_id, message_type, now_ms)  # it is alive, if confused
@@ -195,6 +205,29 @@ class Ingestor:
                 self.counts[f"dropped.{reason}"] += 1
         self.counts["accepted" if accepted or not result else "rejected_by_runtime"] += 1
         return bool(accepted) or not result
+
+    def _guard(self, frame: InboundFrame, device: Device, message_type: str) -> InboundFrame | None:
+        """The runtime's frame guard (the security stage) on the payload: the frame with the
+        payload it passed (a signed frame's UPER), or None when refused (dead-lettered by the
+        runtime, counted here and in the device's health)."""
+        device_id = device.device_id
+        payload = self.runtime.guard_frame(
+            frame.payload,
+            source=device_id,
+            kind=device.kind.value,
+            received_at_ms=frame.received_at_ms,
+        )
+        if payload is None:
+            recent = self.runtime.dead_letters.recent(1)
+            reason = recent[-1].reason.value if recent else DropReason.INTERNAL_ERROR.value
+            self.health.seen(device_id, message_type, frame.received_at_ms)
+            self.health.dead_letter(device_id, reason, frame.received_at_ms)
+            self.counts[f"dropped.{reason}"] += 1
+            return None
+        if payload is frame.payload:
+            return frame
+        self.counts["guard.unwrapped"] += 1
+        return msgspec.structs.replace(frame, payload=payload)
 
     def _remember(self, participant_id: str, device_id: str) -> None:
         known = self._participant_device

@@ -13,8 +13,8 @@ inner UPER bytes as received; a datagram dropped here is kept whole in its dead 
 
 Nothing is dropped silently: an empty or oversize datagram, a wrapper that does not parse
 (``TRUNCATED``/``FRAMING``/``WRONG_VERSION``/``TRAILING_BYTES`` with ``where="byte N"``),
-signed 1609.2 data (``SIGNED_UNVERIFIED`` until a security stage exists; the whole datagram is
-kept) and a full queue (``QUEUE_FULL``) each go to ``dead_letter`` and are counted in
+signed 1609.2 data (``SIGNED_UNVERIFIED`` when the platform has no security stage, the whole
+datagram kept; with one, ``keep_signed``, the signed data goes on whole to be verified) and a full queue (``QUEUE_FULL``) each go to ``dead_letter`` and are counted in
 ``stats()``. Datagram handling never blocks and never waits on the tick loop. Datagrams the
 kernel discards before the gateway reads them (its receive buffer full: the gateway fell
 behind) cannot be dead-lettered, but are not silent either: on Linux ``stats()`` reports them
@@ -120,7 +120,9 @@ class UdpGateway:
     ``dead_letter`` receives every dropped datagram; ``resolve`` maps a sender's IP address
     to its registered device; ``max_datagram_bytes`` bounds what is accepted (larger is
     ``OVERSIZE``, its first ``max_datagram_bytes`` kept); ``recv_buffer_bytes`` sizes each
-    socket's kernel receive buffer; ``clock`` stamps arrivals.
+    socket's kernel receive buffer; ``clock`` stamps arrivals; ``keep_signed`` hands signed
+    1609.2 data on whole (the platform's security stage verifies it) instead of dropping it
+    as ``SIGNED_UNVERIFIED``.
     """
 
     name = "udp"
@@ -136,6 +138,7 @@ class UdpGateway:
         max_datagram_bytes: int = 8 * 1024,
         recv_buffer_bytes: int = 4 * 1024 * 1024,
         clock: Clock | None = None,
+        keep_signed: bool = False,
     ) -> None:
         if not ports:
             raise ConfigError("a UDP gateway needs at least one port; see default_ports(base)")
@@ -149,6 +152,7 @@ class UdpGateway:
         if not 0 < max_datagram_bytes <= _MAX_UDP_PAYLOAD:
             raise ConfigError(f"max_datagram_bytes must be 1..{_MAX_UDP_PAYLOAD}")
         self.queue = queue
+        self.keep_signed = keep_signed
         self.host = host
         self.ports = list(ports)
         self.max_datagram_bytes = max_datagram_bytes
@@ -249,12 +253,14 @@ class UdpGateway:
             drop = WrapDrop(reason=DropReason.OVERSIZE, detail=detail)
             self._drop(data[: self.max_datagram_bytes], ip, channel, now, drop)
             return
-        inner = unwrap(data, framing=endpoint.config.framing)
+        inner = unwrap(data, framing=endpoint.config.framing, keep_signed=self.keep_signed)
         if isinstance(inner, WrapDrop):
             self._drop(data, ip, channel, now, inner)
             return
         for layer in inner.layers:
             self._counts[f"unwrapped.{layer}"] += 1
+        if inner.is_signed:
+            self._counts["signed_kept"] += 1
         found = self._resolve(ip) if self._resolve is not None else None
         device_id, kind = found if found is not None else (f"udp:{ip}", DeviceKind.UNKNOWN)
         frame = InboundFrame(

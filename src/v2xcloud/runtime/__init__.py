@@ -6,7 +6,9 @@ wings security and gateways are wired in from above).
 ``Runtime`` is the platform core: ``ingest``/``ingest_frame`` in, ``tick(now_ms)`` runs the
 scene, the applications and the event detectors, sends advisories to the advisory sinks and
 the dissemination decisions (``Delivery``, events with their RSI) to the delivery sinks. ``ManualClock``,
-``ListSource`` and ``ListSink`` are the in-package fakes for tests and replays.
+``ListSource`` and ``ListSink`` are the in-package fakes for tests and replays. ``FrameGuard``
+is the hook a stage above (the security stage, wired in by ``cli``) judges raw frames through
+before the codec.
 """
 
 from v2xcloud.runtime.bus import InProcessBus
@@ -15,6 +17,7 @@ from v2xcloud.runtime.core import DeadLetterSink, Runtime
 from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
 from v2xcloud.runtime.dissemination import Delivery, Disseminator, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents
+from v2xcloud.runtime.guard import FrameGuard, GuardResult
 from v2xcloud.runtime.host import AppHost, TickApp
 from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 from v2xcloud.runtime.sinks import (
@@ -40,6 +43,8 @@ __all__ = [
     "DeliverySink",
     "Disseminator",
     "EventDetector",
+    "FrameGuard",
+    "GuardResult",
     "InProcessBus",
     "ListDeliverySink",
     "ListSink",

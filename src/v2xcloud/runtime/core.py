@@ -62,12 +62,13 @@ from v2xcloud.codec.frame import FAST_PATH_FAILURES
 from v2xcloud.errors import SceneError
 from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import Advisory, DeadLetter, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, DropReason, RoadEvent
 from v2xcloud.runtime.clock import Clock, SystemClock
 from v2xcloud.runtime.dead_letters import DeadLetters
 from v2xcloud.runtime.delivery import DeliveryStage, sink_name
 from v2xcloud.runtime.dissemination import Delivery, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents, default_detectors
+from v2xcloud.runtime.guard import FrameGuard
 from v2xcloud.runtime.host import AppHost, TickApp
 from v2xcloud.runtime.sinks import AdvisorySink, DeliverySink
 from v2xcloud.runtime.sources import ListSource, TimedFrame
@@ -94,7 +95,9 @@ class Runtime:
     time (default the wall clock; tests pass a ``ManualClock``); ``failures`` where isolated
     failures are counted and logged (default: a new ``FailureLog``); ``area`` the deployment
     area the validity stage holds MAP and RSI to (``codec.DeploymentArea``; ``None``: the
-    wrong-version heuristic instead). Nothing here blocks or does I/O; sinks are called
+    wrong-version heuristic instead); ``guard`` a stage that judges raw frames before the
+    codec (``runtime.guard.FrameGuard``, e.g. the security stage; None: frames go straight
+    to the codec). Nothing here blocks or does I/O; sinks are called
     synchronously at the end of each tick.
     """
 
@@ -115,7 +118,9 @@ class Runtime:
         clock: Clock | None = None,
         failures: FailureLog | None = None,
         area: DeploymentArea | None = None,
+        guard: FrameGuard | None = None,
     ) -> None:
+        self.guard = guard
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.area = area
@@ -183,13 +188,22 @@ class Runtime:
         source: str,
         received_at_ms: int,
         message_set: MessageSet | None = None,
+        kind: str = "unknown",
     ) -> bool:
         """Decode a UPER MessageFrame (the one validity stage runs inside ``decode``) and hand
         its model to the scene; returns whether it was accepted.
 
-        A rejected frame is counted once under its ``DropReason`` and kept in
-        ``dead_letters`` with its raw bytes; an accepted one is counted in ``messages_in``.
+        With a ``guard`` the frame passes it first (``kind``: the sender's device kind): what
+        it refuses is dead-lettered with the guard's reason, what it passes (the UPER payload
+        of a signed frame) is decoded. A rejected frame is counted once under its
+        ``DropReason`` and kept in ``dead_letters`` with its raw bytes; an accepted one is
+        counted in ``messages_in``.
         """
+        if self.guard is not None:
+            guarded = self.guard_frame(raw, source=source, kind=kind, received_at_ms=received_at_ms)
+            if guarded is None:
+                return False
+            raw = guarded
         result = decode(
             raw,
             message_set=message_set or self.message_set,
@@ -200,6 +214,31 @@ class Runtime:
             self._reject(result, source, received_at_ms)
             return False
         return self._accept(result.to_model(), received_at_ms, source, result.raw)
+
+    def guard_frame(
+        self, raw: bytes, *, source: str, kind: str, received_at_ms: int
+    ) -> bytes | None:
+        """Run ``guard`` on one raw frame: the bytes to decode, or None when it was refused
+        (dead-lettered here, counted under the guard's reason). Without a guard: ``raw``.
+        A guard that raises is counted under ``guard`` in the failures and the frame kept as
+        an ``internal_error`` dead letter."""
+        if self.guard is None:
+            return raw
+        try:
+            result = self.guard.check(raw, source=source, kind=kind, now_ms=received_at_ms)
+        except Exception as exc:  # a guard bug must not stop ingest: logged once, counted, kept
+            self.failures.record("guard", exc, logger=logger)
+            result = DeadLetter(
+                raw=bytes(raw),
+                source=source,
+                received_at_ms=received_at_ms,
+                reason=DropReason.INTERNAL_ERROR,
+                detail=f"frame guard raised {type(exc).__name__}: {exc}",
+            )
+        if isinstance(result, DeadLetter):
+            self.dead_letter(result)
+            return None
+        return result
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Count and keep one input an upstream stage (a gateway, the security stage) dropped.
@@ -354,6 +393,8 @@ class Runtime:
         out["source_clock_offsets_ms"] = self.scene.clocks.sources()
         out["evicted"] = self.scene.evicted()
         out["codec"] = {"fast_path_hand_overs": fast_path_hand_overs()}
+        if self.guard is not None:
+            out["guard"] = self.guard.stats()
         return out
 
     def replay(

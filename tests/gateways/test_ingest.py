@@ -187,3 +187,37 @@ def test_devices_file_toml_and_json(tmp_path) -> None:  # type: ignore[no-untype
         registry.update("R9", {"message_set": "csae1999"})
     with pytest.raises(ConfigError, match="vendor shape"):
         registry.update("R9", {"shape": "smoke-signals"})
+
+
+class _Prefixed:
+    """A frame guard: passes ``b"SIGNED:" + frame`` as the frame, refuses other OBU frames."""
+
+    def check(self, raw: bytes, *, source: str, kind: str, now_ms: int) -> bytes | DeadLetter:
+        if raw.startswith(b"SIGNED:"):
+            return raw[7:]
+        if kind != "obu":
+            return raw
+        detail = "not signed"
+        return DeadLetter(
+            raw=raw, source=source, received_at_ms=now_ms, reason=DropReason.UNSIGNED, detail=detail
+        )
+
+    def stats(self) -> dict[str, int]:
+        return {}
+
+
+def test_a_frame_guard_runs_before_the_driver(setup) -> None:  # type: ignore[no-untyped-def]
+    runtime, _, ingest, letters = setup
+    runtime.guard = _Prefixed()
+    t = 1_700_000_000_000
+    q = IngressQueue()
+    q.put(_frame("car-1", DeviceKind.OBU, "BSM", b"SIGNED:" + _bsm("a", t), t))
+    q.put(_frame("car-2", DeviceKind.OBU, "BSM", _bsm("b", t), t))
+    ingest.drain(q)
+    assert [(d.reason, d.source, d.raw) for d in letters] == [
+        (DropReason.UNSIGNED, "car-2", _bsm("b", t))
+    ]
+    assert ingest.counts["dropped.unsigned"] == 1 and ingest.counts["guard.unwrapped"] == 1
+    assert ingest.health.snapshot("car-2", t)["dead_letters"] == {"unsigned": 1}
+    runtime.tick(t + 100)
+    assert runtime.stats()["messages_in"] == {"Bsm": 1}

@@ -92,6 +92,19 @@ def test_signed_data_is_kept_unverified() -> None:
     assert (drop.reason, drop.where) == (DropReason.SIGNED_UNVERIFIED, f"byte {header + 1}")
 
 
+def test_signed_data_is_kept_whole_for_a_security_stage() -> None:
+    for framing in ("auto", "1609.2"):
+        kept = ok(unwrap(signed(UPER), framing=framing, keep_signed=True))
+        assert (kept.payload, kept.is_signed, kept.layers) == (signed(UPER), True, ())
+    datagram = wsm(signed(UPER), n_ext=[(CHANNEL, b"\xac")], psid=0x82)
+    for framing in ("auto", "wsmp"):
+        kept = ok(unwrap(datagram, framing=framing, keep_signed=True))
+        assert (kept.payload, kept.is_signed) == (signed(UPER), True)
+        assert (kept.layers, kept.psid) == (("wsmp",), 0x82)
+    plain = ok(unwrap(unsecured(UPER), framing="auto", keep_signed=True))
+    assert (plain.payload, plain.is_signed) == (UPER, False)
+
+
 def test_encrypted_data_has_no_reader() -> None:
     drop = bad(unwrap(encrypted(b"\x00" * 40), framing="1609.2"))
     assert drop.reason is DropReason.UNSUPPORTED_MESSAGE

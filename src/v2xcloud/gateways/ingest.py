@@ -208,8 +208,8 @@ class Ingestor:
 
     def _guard(self, frame: InboundFrame, device: Device, message_type: str) -> InboundFrame | None:
         """The runtime's frame guard (the security stage) on the payload: the frame with the
-        payload it passed (a signed frame's UPER), or None when refused (dead-lettered by the
-        runtime, counted here and in the device's health)."""
+        payload it passed (a signed frame's UPER), or None when refused (dead-lettered,
+        counted here and in the device's health)."""
         device_id = device.device_id
         payload = self.runtime.guard_frame(
             frame.payload,
@@ -217,12 +217,12 @@ class Ingestor:
             kind=device.kind.value,
             received_at_ms=frame.received_at_ms,
         )
-        if payload is None:
-            recent = self.runtime.dead_letters.recent(1)
-            reason = recent[-1].reason.value if recent else DropReason.INTERNAL_ERROR.value
+        if isinstance(payload, DeadLetter):
+            reason = payload.reason.value
             self.health.seen(device_id, message_type, frame.received_at_ms)
             self.health.dead_letter(device_id, reason, frame.received_at_ms)
             self.counts[f"dropped.{reason}"] += 1
+            self._dead_letter(payload)
             return None
         if payload is frame.payload:
             return frame

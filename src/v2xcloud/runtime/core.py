@@ -201,7 +201,8 @@ class Runtime:
         """
         if self.guard is not None:
             guarded = self.guard_frame(raw, source=source, kind=kind, received_at_ms=received_at_ms)
-            if guarded is None:
+            if isinstance(guarded, DeadLetter):
+                self.dead_letter(guarded)
                 return False
             raw = guarded
         result = decode(
@@ -217,11 +218,12 @@ class Runtime:
 
     def guard_frame(
         self, raw: bytes, *, source: str, kind: str, received_at_ms: int
-    ) -> bytes | None:
-        """Run ``guard`` on one raw frame: the bytes to decode, or None when it was refused
-        (dead-lettered here, counted under the guard's reason). Without a guard: ``raw``.
-        A guard that raises is counted under ``guard`` in the failures and the frame kept as
-        an ``internal_error`` dead letter."""
+    ) -> bytes | DeadLetter:
+        """Run ``guard`` on one raw frame: the bytes to decode, or the dead letter of a
+        refused frame for the caller to hand to its dead-letter path (``dead_letter``, or a
+        gateway's, which counts it per device too). Without a guard: ``raw``. A guard that
+        raises is counted under ``guard`` in the failures and the frame becomes an
+        ``internal_error`` letter."""
         if self.guard is None:
             return raw
         try:
@@ -235,9 +237,6 @@ class Runtime:
                 reason=DropReason.INTERNAL_ERROR,
                 detail=f"frame guard raised {type(exc).__name__}: {exc}",
             )
-        if isinstance(result, DeadLetter):
-            self.dead_letter(result)
-            return None
         return result
 
     def dead_letter(self, letter: DeadLetter) -> None:

@@ -26,6 +26,11 @@ from v2xcloud.model.ev import (
 )
 from v2xcloud.model.map import Connection, Lane, MapData, MapLink, MapNode, Movement, NodeId
 from v2xcloud.model.messages import Bsm, Rsm
+from v2xcloud.model.misbehaviour import (
+    MisbehaviourCheck,
+    MisbehaviourEvidence,
+    MisbehaviourReport,
+)
 from v2xcloud.model.participant import (
     BrakeState,
     EmergencyState,
@@ -81,6 +86,9 @@ __all__ = [
     "MapData",
     "MapLink",
     "MapNode",
+    "MisbehaviourCheck",
+    "MisbehaviourEvidence",
+    "MisbehaviourReport",
     "Movement",
     "NodeId",
     "ParticipantKind",

@@ -20,6 +20,7 @@ from v2xcloud.runtime.events import EventDetector, LiveEvents
 from v2xcloud.runtime.guard import FrameGuard, GuardResult
 from v2xcloud.runtime.host import AppHost, TickApp
 from v2xcloud.runtime.identity import PLATFORM_RSU_ID
+from v2xcloud.runtime.screen import MisbehaviourReports, MisbehaviourScreen, MisbehaviourSink
 from v2xcloud.runtime.sinks import (
     AdvisorySink,
     CallbackSink,
@@ -51,6 +52,9 @@ __all__ = [
     "ListSource",
     "LiveEvents",
     "ManualClock",
+    "MisbehaviourReports",
+    "MisbehaviourScreen",
+    "MisbehaviourSink",
     "Percentiles",
     "Rsu",
     "Runtime",

@@ -62,7 +62,7 @@ from v2xcloud.codec.frame import FAST_PATH_FAILURES
 from v2xcloud.errors import SceneError
 from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import Advisory, DeadLetter, DropReason, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, DropReason, MisbehaviourReport, RoadEvent
 from v2xcloud.runtime.clock import Clock, SystemClock
 from v2xcloud.runtime.dead_letters import DeadLetters
 from v2xcloud.runtime.delivery import DeliveryStage, sink_name
@@ -70,6 +70,7 @@ from v2xcloud.runtime.dissemination import Delivery, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents, default_detectors
 from v2xcloud.runtime.guard import FrameGuard
 from v2xcloud.runtime.host import AppHost, TickApp
+from v2xcloud.runtime.screen import MisbehaviourReports, MisbehaviourScreen, MisbehaviourSink
 from v2xcloud.runtime.sinks import AdvisorySink, DeliverySink
 from v2xcloud.runtime.sources import ListSource, TimedFrame
 from v2xcloud.runtime.stats import RuntimeStats
@@ -97,7 +98,8 @@ class Runtime:
     area the validity stage holds MAP and RSI to (``codec.DeploymentArea``; ``None``: the
     wrong-version heuristic instead); ``guard`` a stage that judges raw frames before the
     codec (``runtime.guard.FrameGuard``, e.g. the security stage; None: frames go straight
-    to the codec). Nothing here blocks or does I/O; sinks are called
+    to the codec); ``screen`` the misbehaviour screen every accepted report passes
+    (``runtime.screen``; ``None``: none). Nothing here blocks or does I/O; sinks are called
     synchronously at the end of each tick.
     """
 
@@ -119,6 +121,7 @@ class Runtime:
         failures: FailureLog | None = None,
         area: DeploymentArea | None = None,
         guard: FrameGuard | None = None,
+        screen: MisbehaviourScreen | None = None,
     ) -> None:
         self.guard = guard
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -148,6 +151,10 @@ class Runtime:
         self._stats = RuntimeStats()
         self._active: dict[tuple[str, str, str | None], Advisory] = {}
         self.view: SceneView | None = None
+        self.screen = screen
+        self.misbehaviour = MisbehaviourReports()
+        self.misbehaviour_sinks: list[MisbehaviourSink] = []
+        self._suppressed = 0
 
     def add_sink(self, sink: AdvisorySink) -> None:
         """Send every later tick's advisories to ``sink`` too."""
@@ -162,8 +169,19 @@ class Runtime:
         ``HistoryWriter.submit_dead_letters``), once per tick, before the advisory sinks."""
         self.dead_letter_sinks.append(sink)
 
+    def add_misbehaviour_sink(self, sink: MisbehaviourSink) -> None:
+        """Hand every later tick's new misbehaviour reports to ``sink`` too (e.g.
+        ``HistoryWriter.submit_misbehaviour``), once per tick."""
+        self.misbehaviour_sinks.append(sink)
+
     def ingest(
-        self, message: SceneMessage, *, received_at_ms: int, source: str, raw: bytes = b""
+        self,
+        message: SceneMessage,
+        *,
+        received_at_ms: int,
+        source: str,
+        raw: bytes = b"",
+        certificate_digest: str | None = None,
     ) -> bool:
         """Judge one model message that arrived without passing ``decode`` and hand it to the
         scene (applied at the next tick); returns whether it was accepted.
@@ -172,14 +190,16 @@ class Runtime:
         vendor JSON): a dropped message keeps it in its dead letter. The message runs the
         codec's validity rules (``codec.check_model``): an impossible position, speed,
         heading or elevation is dropped as ``implausible``; a type the scene does not hold
-        as ``unsupported_message``. A dropped message is counted once under its reason and
-        never in ``messages_in``.
+        as ``unsupported_message``; a report the misbehaviour screen refuses as
+        ``misbehaving``. A dropped message is counted once under its reason and never in
+        ``messages_in``. ``certificate_digest``: the signer (HashedId8 hex) when the message
+        came signed, for the misbehaviour report.
         """
         rejected = check_model(message, raw=raw, area=self.area)
         if rejected is not None:
             self._reject(rejected, source, received_at_ms)
             return False
-        return self._accept(message, received_at_ms, source, raw)
+        return self._accept(message, received_at_ms, source, raw, certificate_digest)
 
     def ingest_frame(
         self,
@@ -189,6 +209,7 @@ class Runtime:
         received_at_ms: int,
         message_set: MessageSet | None = None,
         kind: str = "unknown",
+        certificate_digest: str | None = None,
     ) -> bool:
         """Decode a UPER MessageFrame (the one validity stage runs inside ``decode``) and hand
         its model to the scene; returns whether it was accepted.
@@ -214,7 +235,9 @@ class Runtime:
         if isinstance(result, Rejected):
             self._reject(result, source, received_at_ms)
             return False
-        return self._accept(result.to_model(), received_at_ms, source, result.raw)
+        return self._accept(
+            result.to_model(), received_at_ms, source, result.raw, certificate_digest
+        )
 
     def guard_frame(
         self, raw: bytes, *, source: str, kind: str, received_at_ms: int
@@ -248,7 +271,44 @@ class Runtime:
         """
         self.dead_letters.add(letter)
 
-    def _accept(self, message: Any, received_at_ms: int, source: str, raw: bytes) -> bool:
+    def _screened_out(
+        self, message: Any, received_at_ms: int, source: str, raw: bytes, digest: str | None
+    ) -> bool:
+        """Whether the misbehaviour screen refuses ``message`` (then it is dead-lettered)."""
+        assert self.screen is not None
+        try:
+            refused = self.screen.screen(
+                message, received_at_ms=received_at_ms, source=source, certificate_digest=digest
+            )
+        except Exception as exc:  # a broken screen must not stop intake: counted, report used
+            self.failures.record("screen", exc, logger=logger)
+            return False
+        if refused is None:
+            return False
+        self.dead_letter(
+            DeadLetter(
+                raw=bytes(raw),
+                source=source,
+                received_at_ms=received_at_ms,
+                reason=DropReason.MISBEHAVING,
+                detail=refused,
+                where="$",
+            )
+        )
+        return True
+
+    def _accept(
+        self,
+        message: Any,
+        received_at_ms: int,
+        source: str,
+        raw: bytes,
+        digest: str | None = None,
+    ) -> bool:
+        if self.screen is not None and self._screened_out(
+            message, received_at_ms, source, raw, digest
+        ):
+            return False
         try:
             self.scene.ingest(message, received_at_ms=received_at_ms, source=source)
         except SceneError as exc:
@@ -296,6 +356,8 @@ class Runtime:
         view = self.scene.update(now_ms)
         self.view = view
         advisories = self.host.run(view, now_ms)
+        if self.screen is not None:
+            advisories = self._unflagged(advisories)
         fresh = self._remember(advisories, now_ms)  # in force before any sink hears of them
         for rsi in self.events.update(view, now_ms):
             self.scene.ingest(rsi, received_at_ms=now_ms, source=rsi.rsu_id)
@@ -307,6 +369,8 @@ class Runtime:
             now_ms,
         )
         self._send_dead_letters()
+        if self.screen is not None:
+            self._send_misbehaviour()
         for sink in self.sinks:
             try:
                 sink.emit(advisories, now_ms=now_ms)
@@ -315,6 +379,39 @@ class Runtime:
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._record(view, fresh, now_ms, elapsed_ms, cpu_started)
         return advisories
+
+    def _unflagged(self, advisories: list[Advisory]) -> list[Advisory]:
+        """The advisories none of whose parties is a flagged sender (the others counted)."""
+        assert self.screen is not None
+        flagged = self.screen.is_flagged
+        kept = [
+            a
+            for a in advisories
+            if not flagged(a.ego_id) and (a.other_id is None or not flagged(a.other_id))
+        ]
+        self._suppressed += len(advisories) - len(kept)
+        return kept
+
+    def _send_misbehaviour(self) -> None:
+        assert self.screen is not None
+        try:
+            reports = self.screen.take_reports()
+        except Exception as exc:  # a broken screen must not stop the tick
+            self.failures.record("screen", exc, logger=logger)
+            return
+        if not reports:
+            return
+        self.misbehaviour.extend(reports)
+        for sink in self.misbehaviour_sinks:
+            try:
+                sink(reports)
+            except Exception as exc:  # a broken history must not stop the tick
+                name = getattr(sink, "__qualname__", None) or sink_name(sink)
+                self.failures.record(f"misbehaviour_sink:{name}", exc, logger=logger)
+
+    def misbehaviour_reports(self, limit: int | None = None) -> list[MisbehaviourReport]:
+        """The newest misbehaviour reports (for the API), newest last."""
+        return self.misbehaviour.recent(limit)
 
     def _remember(self, advisories: list[Advisory], now_ms: int) -> list[Advisory]:
         """Put this tick's advisories in force; returns those issued because of data (not a
@@ -394,6 +491,12 @@ class Runtime:
         out["codec"] = {"fast_path_hand_overs": fast_path_hand_overs()}
         if self.guard is not None:
             out["guard"] = self.guard.stats()
+        if self.screen is not None:
+            out["misbehaviour"] = {
+                **self.screen.stats(),
+                "reports": self.misbehaviour.total,
+                "advisories_suppressed": self._suppressed,
+            }
         return out
 
     def replay(

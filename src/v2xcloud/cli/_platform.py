@@ -224,6 +224,7 @@ class Platform:
 
     def _view(self, device: Device, now_ms: int) -> dict[str, Any]:
         doc: dict[str, Any] = msgspec.to_builtins(device)
+        doc["has_password"] = bool(doc.pop("password_hash", ""))  # the hash never leaves
         doc["health"] = self.health.snapshot(device.device_id, now_ms)
         if self.downlink is not None:
             doc["health"]["downlink"]["pending"] = self.downlink.pending(device.device_id)

@@ -18,7 +18,20 @@ where a stock Mosquitto silently loses QoS 1 messages:
   broker at a few hundred QoS 1 messages/s, one per 1000 changes at several thousand; a
   throughput benchmark raises ``autosave_interval`` and says so.
 
-Without ``password_file`` the listener allows anonymous clients: for lab and test use only.
+Without ``password_file`` or ``auth`` the listener allows anonymous clients: for lab and test
+use only. With ``auth`` (``BrokerAuth``) anonymous access is off and there are two listeners:
+
+- ``tls_url`` (``mqtts://``): mutual TLS, ``require_certificate true``, the client
+  certificate's CN is the MQTT username (``use_identity_as_username``), the CRL checked at every
+  handshake;
+- ``url`` (``mqtt://``): username and password, for devices that cannot do TLS;
+
+and Mosquitto's dynamic-security plugin decides who may log in with a password and who may
+publish or subscribe to what, from the document ``auth.dynsec`` (``gateways.access`` generates
+it from the device registry; the platform's identity changes it at run time through the
+plugin's control topic, and the plugin saves it). The TLS files are copied into the broker's
+own directory (the broker drops to the ``mosquitto`` user and must read them); ``reload()``
+copies them again (a new CRL) and sends SIGHUP.
 
 As root, the temp dir is handed to the ``mosquitto`` user, which the broker drops to.
 
@@ -28,6 +41,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pwd
@@ -37,16 +51,49 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+import msgspec
 
 from v2xcloud.errors import GatewayError
 
-__all__ = ["MOSQUITTO_BIN", "Mosquitto", "find_mosquitto"]
+__all__ = ["DYNSEC_PLUGIN", "MOSQUITTO_BIN", "BrokerAuth", "Mosquitto", "find_mosquitto"]
 
 logger = logging.getLogger(__name__)
 
 MOSQUITTO_BIN = "/usr/sbin/mosquitto"
+
+
+#: Where Debian's Mosquitto 2.0 package puts the dynamic-security plugin.
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+
+
+@dataclass(frozen=True)
+class BrokerAuth:
+    """Authenticated listeners: the TLS files (PEM paths) and the dynamic-security document.
+
+    ``cafile`` is the CA device certificates must chain to, ``certfile``/``keyfile`` the
+    broker's own pair, ``crlfile`` the revocation list (optional), ``dynsec`` the plugin's
+    configuration (``gateways.access.dynsec_document``), ``tls_port`` 0 for a free port.
+    """
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    dynsec: dict[str, Any]
+    crlfile: Path | None = None
+    tls_port: int = 0
+    plugin: str = DYNSEC_PLUGIN
+
+    def sources(self) -> dict[str, Path]:
+        """The broker-local file name of each TLS file."""
+        files = {"ca.crt": self.cafile, "server.crt": self.certfile, "server.key": self.keyfile}
+        if self.crlfile is not None:
+            files["crl.pem"] = self.crlfile
+        return files
 
 
 def find_mosquitto() -> str | None:
@@ -54,6 +101,17 @@ def find_mosquitto() -> str | None:
     if os.access(MOSQUITTO_BIN, os.X_OK):
         return MOSQUITTO_BIN
     return shutil.which("mosquitto")
+
+
+def _give_to_broker_user(path: Path) -> None:
+    """As root, hand ``path`` to the ``mosquitto`` user the broker drops to."""
+    if os.geteuid() != 0:
+        return
+    try:
+        entry = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return
+    os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _free_port(host: str) -> int:
@@ -86,6 +144,7 @@ class Mosquitto:
         host: str = "127.0.0.1",
         port: int = 0,
         password_file: str | Path | None = None,
+        auth: BrokerAuth | None = None,
         max_queued_messages: int = 1_000_000,
         max_queued_bytes: int = 1 << 30,
         max_inflight_messages: int = 1000,
@@ -96,6 +155,9 @@ class Mosquitto:
         self.host = host
         self.port = port
         self.password_file = Path(password_file) if password_file is not None else None
+        self.auth = auth
+        if auth is not None and password_file is not None:
+            raise GatewayError("give the broker either password_file or auth, not both")
         self.max_queued_messages = max_queued_messages
         self.max_queued_bytes = max_queued_bytes
         self.max_inflight_messages = max_inflight_messages
@@ -114,6 +176,11 @@ class Mosquitto:
         return f"mqtt://{self.host}:{self.port}"
 
     @property
+    def tls_url(self) -> str | None:
+        """``mqtts://HOST:PORT`` of the TLS listener (with ``auth``), else None."""
+        return f"mqtts://{self.host}:{self.auth.tls_port}" if self.auth is not None else None
+
+    @property
     def pid(self) -> int | None:
         """Process id of the running broker, or None."""
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
@@ -126,11 +193,12 @@ class Mosquitto:
     def config_text(self, root: Path | None = None) -> str:
         """The configuration this broker runs with (``root`` is its temp dir)."""
         base = root or Path("/tmp/v2xcloud-mosquitto")
-        auth = (
-            f"allow_anonymous false\npassword_file {self.password_file}\n"
-            if self.password_file is not None
-            else "allow_anonymous true\n"
-        )
+        if self.auth is not None:
+            auth = self._auth_text(base, self.auth)
+        elif self.password_file is not None:
+            auth = f"allow_anonymous false\npassword_file {self.password_file}\n"
+        else:
+            auth = "allow_anonymous true\n"
         return (
             "per_listener_settings false\n"
             f"listener {self.port} {self.host}\n"
@@ -151,17 +219,61 @@ class Mosquitto:
             "log_timestamp_format %Y-%m-%dT%H:%M:%S\n"
         )
 
+    def _auth_text(self, base: Path, auth: BrokerAuth) -> str:
+        tls = base / "tls"
+        crl = f"crlfile {tls / 'crl.pem'}\n" if auth.crlfile is not None else ""
+        return (
+            "allow_anonymous false\n"
+            f"plugin {auth.plugin}\n"
+            f"plugin_opt_config_file {base / 'dynamic-security.json'}\n"
+            f"listener {auth.tls_port} {self.host}\n"
+            f"cafile {tls / 'ca.crt'}\n"
+            f"certfile {tls / 'server.crt'}\n"
+            f"keyfile {tls / 'server.key'}\n"
+            f"{crl}"
+            "require_certificate true\n"
+            "use_identity_as_username true\n"
+        )
+
+    def _install_auth(self, root: Path) -> None:
+        """Copy the TLS files in (readable by the broker's user); the plugin's document only
+        on the first start (afterwards the plugin owns it and saves every change)."""
+        assert self.auth is not None
+        tls = root / "tls"
+        tls.mkdir(exist_ok=True)
+        for name, source in self.auth.sources().items():
+            try:
+                data = Path(source).read_bytes()
+            except OSError as exc:
+                raise GatewayError(f"broker TLS file {source}: cannot read: {exc}") from exc
+            target = tls / name
+            tmp = target.with_name(name + ".tmp")
+            tmp.write_bytes(data)
+            os.chmod(tmp, 0o600)
+            _give_to_broker_user(tmp)
+            os.replace(tmp, target)
+        _give_to_broker_user(tls)
+        dynsec = root / "dynamic-security.json"
+        if not dynsec.exists():
+            dynsec.write_bytes(msgspec.json.encode(self.auth.dynsec))
+            os.chmod(dynsec, 0o600)
+            _give_to_broker_user(dynsec)
+
+    def reload(self) -> None:
+        """Copy the TLS files again (a new CRL) and SIGHUP the broker: it re-reads its
+        configuration and applies the CRL to the next handshakes (a live connection stays)."""
+        pid = self.pid
+        if pid is None or self._root is None:
+            raise GatewayError("the broker is not running: start() it before reload()")
+        if self.auth is not None:
+            self._install_auth(self._root)
+        os.kill(pid, signal.SIGHUP)
+
     def _prepare(self) -> Path:
         root = Path(tempfile.mkdtemp(prefix="v2xcloud-mosquitto-"))
         (root / "persistence").mkdir()
-        if os.geteuid() == 0:  # the broker drops to the mosquitto user; it must own its files
-            try:
-                entry = pwd.getpwnam("mosquitto")
-            except KeyError:
-                entry = None
-            if entry is not None:
-                for path in (root, root / "persistence"):
-                    os.chown(path, entry.pw_uid, entry.pw_gid)
+        for path in (root, root / "persistence"):
+            _give_to_broker_user(path)
         return root
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -180,6 +292,10 @@ class Mosquitto:
             self._root = self._prepare()
         if self.port == 0:
             self.port = _free_port(self.host)
+        if self.auth is not None:
+            if self.auth.tls_port == 0:
+                self.auth = dataclasses.replace(self.auth, tls_port=_free_port(self.host))
+            self._install_auth(self._root)
         conf = self._root / "mosquitto.conf"
         conf.write_text(self.config_text(self._root))
         try:
@@ -204,7 +320,8 @@ class Mosquitto:
                 raise GatewayError(
                     f"mosquitto exited with {self._proc.returncode} on {self.url}: {self._log_tail()}"
                 )
-            if _accepts(self.host, self.port):
+            tls_ready = self.auth is None or _accepts(self.host, self.auth.tls_port)
+            if tls_ready and _accepts(self.host, self.port):
                 return
             time.sleep(0.02)
         self._terminate(signal.SIGKILL)

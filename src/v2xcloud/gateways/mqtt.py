@@ -18,6 +18,10 @@ resumed session (QoS 1 is at-least-once: a duplicate is possible, a loss is not)
 window (messages delivered but unacknowledged) is bounded by the broker's
 ``max_inflight_messages`` for this client.
 
+**Identity.** ``credentials`` (``MqttCredentials``) log the platform in on an authenticated
+broker (``gateways.broker.BrokerAuth``): a client certificate over ``mqtts://`` (its CN is the
+platform's identity) and/or a username and password; without them it connects anonymously.
+
 **Reconnect.** When the connection fails or drops the gateway reconnects with exponential
 back-off (``backoff_initial_s`` doubling up to ``backoff_max_s``, ±``jitter`` random share) and
 subscribes again, whether or not the broker kept the session (after a broker crash it may not).
@@ -35,6 +39,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,7 +52,14 @@ from v2xcloud.gateways.base import InboundFrame, IngressQueue
 from v2xcloud.model import DeadLetter, DropReason
 from v2xcloud.runtime.clock import Clock, SystemClock
 
-__all__ = ["AckHandler", "DeadLetterHandler", "MqttGateway", "parse_mqtt_url"]
+__all__ = [
+    "AckHandler",
+    "DeadLetterHandler",
+    "MqttCredentials",
+    "MqttGateway",
+    "is_tls_url",
+    "parse_mqtt_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +76,51 @@ _PUBACK = [b"\x40\x02" + mid.to_bytes(2, "big") for mid in range(65536)]
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """``mqtt://HOST[:PORT]`` (default port 1883) → (host, port); ``ConfigError`` otherwise."""
+    """``mqtt://HOST[:PORT]`` (default port 1883) or ``mqtts://HOST[:PORT]`` (TLS, default
+    8883) → (host, port); ``ConfigError`` otherwise."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
         raise ConfigError(
-            f"--mqtt {url!r}: expected mqtt://HOST[:PORT], e.g. mqtt://127.0.0.1:1883"
+            f"--mqtt {url!r}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT], "
+            "e.g. mqtt://127.0.0.1:1883"
         )
     try:
-        port = parts.port or 1883
+        port = parts.port or (8883 if is_tls_url(url) else 1883)
     except ValueError as exc:
         raise ConfigError(f"--mqtt {url!r}: the port is not a number") from exc
     return parts.hostname, port
+
+
+def is_tls_url(url: str) -> bool:
+    """Whether the broker URL asks for TLS (``mqtts://``)."""
+    return urlsplit(url).scheme in ("mqtts", "ssl")
+
+
+@dataclass(frozen=True)
+class MqttCredentials:
+    """How an MQTT client proves who it is (file paths are PEM).
+
+    ``ca_certs`` is the CA the broker's certificate must chain to (TLS), ``certfile`` and
+    ``keyfile`` the client certificate (mutual TLS: the broker takes its CN as the username),
+    ``username``/``password`` a password login (the broker's password listener).
+    """
+
+    ca_certs: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def tls_params(self, url: str) -> aiomqtt.TLSParameters | None:
+        """aiomqtt's TLS settings for ``url`` (None for ``mqtt://``); ``ConfigError`` for an
+        ``mqtts://`` URL without a CA."""
+        if not is_tls_url(url):
+            return None
+        if self.ca_certs is None:
+            raise ConfigError(f"{url}: TLS needs the broker's CA certificate (ca_certs)")
+        return aiomqtt.TLSParameters(
+            ca_certs=self.ca_certs, certfile=self.certfile, keyfile=self.keyfile
+        )
 
 
 class MqttGateway:
@@ -104,8 +150,11 @@ class MqttGateway:
         connect_timeout_s: float = 10.0,
         clock: Clock | None = None,
         subscriptions: tuple[str, ...] = topics.SUBSCRIPTIONS,
+        credentials: MqttCredentials | None = None,
     ) -> None:
         self.host, self.port = parse_mqtt_url(url)
+        self.credentials = credentials or MqttCredentials()
+        self._tls = self.credentials.tls_params(url)
         self.queue = queue
         self.client_id = client_id
         self.max_payload_bytes = max_payload_bytes
@@ -215,6 +264,9 @@ class MqttGateway:
             keepalive=self.keepalive_s,
             timeout=self.connect_timeout_s,
             logger=logger,
+            username=self.credentials.username,
+            password=self.credentials.password,
+            tls_params=self._tls,
         )
         # the down-link awaits PUBACKs side by side (Downlink.max_in_flight, 64 by default):
         # that many outstanding publishes is the design, not a warning per publish

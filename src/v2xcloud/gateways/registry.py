@@ -48,6 +48,7 @@ UPDATABLE = frozenset(
         "state",
         "rate_limits_per_s",
         "addresses",
+        "password_hash",
     }
 )
 

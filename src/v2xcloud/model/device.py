@@ -4,7 +4,9 @@
 ``"csae2020"``, ``"day2"``), ``shape`` its vendor payload shape (the driver the gateways use:
 ``"uper"``, ``"hex"``, ``"csae-json"``, ``"openv2x-rsm"``, ``"radar-json"``, ...; empty = pick by
 topic/detect). ``rate_limits_per_s`` overrides the per-message-type rate limits; ``addresses`` are the IP
-addresses it sends raw UDP from (the UDP gateway names the device by them). An RSU's
+addresses it sends raw UDP from (the UDP gateway names the device by them);
+``password_hash`` its MQTT password for the broker's password listener, hashed
+(PBKDF2-SHA512, ``$7$…`` as ``gateways.access.hash_password`` writes it; empty = certificate only). An RSU's
 ``range_m`` is how far its broadcasts reach (dissemination addresses it within that range).
 
 >>> Device(device_id="R1", kind=DeviceKind.RSU, lat_deg=31.2, lon_deg=121.4).is_enabled
@@ -52,6 +54,7 @@ class Device(msgspec.Struct, frozen=True, kw_only=True):
     rate_limits_per_s: dict[str, float] = msgspec.field(default_factory=dict)
     registered_ms: int = 0
     addresses: tuple[str, ...] = ()
+    password_hash: str = ""
 
     @property
     def is_enabled(self) -> bool:

@@ -39,15 +39,21 @@ DEVICE_COLUMNS = (
     "rate_limits",
     "registered_ms",
     "addresses",
+    "password_hash",
 )
 
 _CREATE = """CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY, kind TEXT NOT NULL, tenant TEXT NOT NULL,
     message_set TEXT NOT NULL, shape TEXT NOT NULL, lat_deg DOUBLE PRECISION,
     lon_deg DOUBLE PRECISION, range_m DOUBLE PRECISION NOT NULL, state TEXT NOT NULL,
-    rate_limits TEXT NOT NULL, registered_ms BIGINT NOT NULL, addresses TEXT NOT NULL)"""
-# a devices table from before ``addresses`` existed gets the column (DuckDB and PostgreSQL)
-_MIGRATE = "ALTER TABLE devices ADD COLUMN IF NOT EXISTS addresses TEXT DEFAULT '[]'"
+    rate_limits TEXT NOT NULL, registered_ms BIGINT NOT NULL, addresses TEXT NOT NULL,
+    password_hash TEXT NOT NULL DEFAULT '')"""
+# a devices table from before ``addresses`` / ``password_hash`` existed gets the column
+# (DuckDB and PostgreSQL)
+_MIGRATE = (
+    "ALTER TABLE devices ADD COLUMN IF NOT EXISTS addresses TEXT DEFAULT '[]'",
+    "ALTER TABLE devices ADD COLUMN IF NOT EXISTS password_hash TEXT DEFAULT ''",
+)
 
 
 class DeviceTable:
@@ -58,7 +64,8 @@ class DeviceTable:
             raise StoreError(f"the device table needs a SQL history store, not {type(store)}")
         self._store = store
         store._select(_CREATE)
-        store._select(_MIGRATE)
+        for statement in _MIGRATE:
+            store._select(statement)
 
     def save(self, device: Device) -> None:
         """Insert or replace one device."""
@@ -97,6 +104,7 @@ def _row(d: Device) -> tuple[Any, ...]:
         msgspec.json.encode(d.rate_limits_per_s).decode(),
         d.registered_ms,
         msgspec.json.encode(d.addresses).decode(),
+        d.password_hash,
     )
 
 
@@ -115,4 +123,5 @@ def _device(row: tuple[Any, ...]) -> Device:
         rate_limits_per_s=limits,
         registered_ms=int(row[10]),
         addresses=msgspec.json.decode(row[11] or "[]", type=tuple[str, ...]),
+        password_hash=row[12] or "",
     )

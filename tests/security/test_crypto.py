@@ -5,6 +5,7 @@ recomputed here, serialisation round trips and the negative cases."""
 from __future__ import annotations
 
 import hashlib
+import random
 
 import pytest
 from ecdsa import NIST256p, VerifyingKey
@@ -13,6 +14,7 @@ from ecdsa.util import sigdecode_string, sigencode_string
 from gmssl import sm2 as gm_sm2
 
 from v2xcloud.errors import CryptoError
+from v2xcloud.security._openssl import sm2_public_key
 from v2xcloud.security._curves import CURVES, Curve
 from v2xcloud.security.crypto import (
     DEFAULT_SM2_ID,
@@ -167,6 +169,24 @@ def test_p256_signatures_verify_with_python_ecdsa_and_back() -> None:
         theirs = sk.sign(message, hashfunc=hashlib.sha256, sigencode=sigencode_string)
         assert Verifier(P256).verify(signer.public_key, message, theirs)
         assert not Verifier(P256).verify(signer.public_key, message + b"x", theirs)
+
+
+def test_sm2_fixed_base_tables_agree_with_openssl_own_verify() -> None:
+    """The platform's SM2 path (first use interleaved, then the key's own table) against
+    EVP_PKEY_verify on the same digests: valid, and with one bit of r or s flipped."""
+    rng = random.Random(1320)
+    signer = generate_signer(SM2)
+    key = Verifier(SM2).prepare(signer.public_key)
+    reference = sm2_public_key(signer.public_key)
+    z = sm2_z(signer.public_key)
+    for i in range(24):
+        message = rng.randbytes(rng.randrange(0, 300))
+        sig = signer.sign(message)
+        if i % 2:
+            sig = _flip(sig, rng.randrange(512))
+        expected = reference.verify_digest(sm3(z + message), sig)
+        assert expected is (i % 2 == 0), f"message {i}: OpenSSL says {expected}"
+        assert key.verify(message, sig) is expected, f"message {i} (seed 1320)"
 
 
 # --- negatives --------------------------------------------------------------------------------

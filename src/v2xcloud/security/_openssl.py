@@ -19,7 +19,15 @@ import logging
 
 from v2xcloud.errors import CryptoError
 
-__all__ = ["OPENSSL_VERSION", "Sm2Key", "Sm2PublicKey", "sm2_key_from_der", "sm2_public_key"]
+__all__ = [
+    "OPENSSL_VERSION",
+    "Sm2Key",
+    "Sm2PublicKey",
+    "generate_sm2",
+    "raw_to_der",
+    "sm2_key_from_der",
+    "sm2_public_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +137,9 @@ def _ctx_for(pkey: int, *, sign: bool) -> int:
 class Sm2PublicKey:
     """An SM2 public key held by OpenSSL, with its verify context set up once.
 
-    ``verify_digest(der_signature, e)`` is the whole per-message cost: one foreign call.
+    ``verify_digest(e, r || s)`` is OpenSSL's own SM2 verification (``EVP_PKEY_verify``): the
+    platform verifies through :mod:`._sm2_fixed` (faster); this one is its reference in the
+    tests and its baseline in the benchmark.
     """
 
     __slots__ = ("_ctx", "_pkey", "_verify", "point")
@@ -140,9 +150,13 @@ class Sm2PublicKey:
         self._verify = _lib.EVP_PKEY_verify
         self.point = point
 
-    def verify_digest(self, der_signature: bytes, digest: bytes) -> bool:
-        """True when ``der_signature`` (DER SEQUENCE{r, s}) signs the 32-byte ``digest``."""
-        return bool(self._verify(self._ctx, der_signature, len(der_signature), digest, 32) == 1)
+    def verify_digest(self, digest: bytes, signature: bytes) -> bool:
+        """True when ``signature`` (``r || s``, 64 bytes) signs the 32-byte ``digest``."""
+        der = raw_to_der(signature)
+        ok = self._verify(self._ctx, der, len(der), digest, 32) == 1
+        if not ok:
+            _last_error()  # a failed verification queues an error; keep the queue empty
+        return bool(ok)
 
     def __del__(self) -> None:
         _lib.EVP_PKEY_CTX_free(self._ctx)
@@ -199,6 +213,18 @@ class Sm2Key(Sm2PublicKey):
     def __del__(self) -> None:
         _lib.EVP_PKEY_CTX_free(self._sign_ctx)
         super().__del__()
+
+
+def raw_to_der(signature: bytes) -> bytes:
+    """``r || s`` (64 bytes) as DER ``SEQUENCE { INTEGER r, INTEGER s }``."""
+    r = signature[:32].lstrip(b"\0") or b"\0"
+    s = signature[32:].lstrip(b"\0") or b"\0"
+    if r[0] & 0x80:
+        r = b"\0" + r
+    if s[0] & 0x80:
+        s = b"\0" + s
+    body = b"\x02" + bytes((len(r),)) + r + b"\x02" + bytes((len(s),)) + s
+    return b"\x30" + bytes((len(body),)) + body
 
 
 def _point_of(pkey: int) -> bytes:

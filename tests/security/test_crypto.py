@@ -14,8 +14,8 @@ from ecdsa.util import sigdecode_string, sigencode_string
 from gmssl import sm2 as gm_sm2
 
 from v2xcloud.errors import CryptoError
-from v2xcloud.security._openssl import sm2_public_key
 from v2xcloud.security._curves import CURVES, Curve
+from v2xcloud.security._openssl import sm2_public_key
 from v2xcloud.security.crypto import (
     DEFAULT_SM2_ID,
     Verifier,

@@ -52,6 +52,7 @@ off), proven equal to asn1tools.
 
 from v2xcloud.codec._fastpath import hand_overs as fast_path_hand_overs
 from v2xcloud.codec._schema import compiled as _compiled_schema
+from v2xcloud.codec._schema import compiled_files as compile_asn1
 from v2xcloud.codec.fast import install_default as _install_fast_decoders
 from v2xcloud.codec.frame import (
     decode,
@@ -88,6 +89,7 @@ __all__ = [
     "MessageSet",
     "Rejected",
     "check_model",
+    "compile_asn1",
     "decode",
     "encode",
     "encode_model",

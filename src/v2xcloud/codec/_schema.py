@@ -14,7 +14,7 @@ from typing import Any
 
 from v2xcloud.codec.message_set import MessageSet
 
-__all__ = ["ASN1_DIR", "compiled", "compiled_count", "schema_files"]
+__all__ = ["ASN1_DIR", "compiled", "compiled_count", "compiled_files", "schema_files"]
 
 ASN1_DIR = Path(__file__).parent / "asn1"
 
@@ -25,6 +25,7 @@ _FOLDERS: dict[MessageSet, tuple[str, ...]] = {
 
 _LOCK = threading.Lock()
 _COMPILED: dict[MessageSet, Any] = {}
+_COMPILED_BY_KEY: dict[str, Any] = {}
 _COMPILATIONS = 0
 
 
@@ -53,6 +54,25 @@ def compiled(message_set: MessageSet) -> Any:
     return spec
 
 
+def compiled_files(key: str, files: list[Path], codec: str) -> Any:
+    """The asn1tools specification of ``files`` in ``codec`` (``"uper"``, ``"oer"``, ...),
+    compiled once per process under ``key`` on first use, like the message sets: other
+    packages' own ASN.1 modules (``security``) share this cache, lock and lazy import."""
+    spec = _COMPILED_BY_KEY.get(key)
+    if spec is not None:
+        return spec
+    global _COMPILATIONS
+    with _LOCK:
+        spec = _COMPILED_BY_KEY.get(key)
+        if spec is None:
+            import asn1tools
+
+            spec = asn1tools.compile_files([str(p) for p in files], codec)
+            _COMPILED_BY_KEY[key] = spec
+            _COMPILATIONS += 1
+    return spec
+
+
 def compiled_count() -> int:
-    """How many message sets this process has compiled (each at most once)."""
+    """How many schemas this process has compiled (each message set or key at most once)."""
     return _COMPILATIONS

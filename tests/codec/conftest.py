@@ -1,32 +1,16 @@
-"""Codec test fixtures: the published reference schemas, and a hypothesis strategy that
-generates random valid values for any compiled asn1tools (UPER) type by walking its tree."""
+"""Codec test fixtures: the published reference schemas, and random valid values of their
+types (``_asn1_values.ValueStrategies``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asn1tools
 import pytest
-from hypothesis import strategies as st
+from _asn1_values import ValueStrategies
 
 REFERENCE_SETS = ("csae53-2017", "ydt3709-2020", "csae53-2020-day2")  # folders of reference/asn1
-
-# Day-2 messageId -> ASN.1 type of the open-type value (T/CSAE 157-2020 table)
-DAY2_TYPES = {
-    0: "TestMsg",
-    10: "RTCMcorrections",
-    11: "RoadsideCoordination",
-    12: "SensorSharingMsg",
-    13: "VehIntentionAndRequest",
-    14: "PAMData",
-    15: "PersonalSafetyMessage",
-    16: "CLPMM",
-    17: "VehiclePaymentMessage",
-}
-
-_PRINTABLE = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=0)
 
 
 @pytest.fixture(scope="session")
@@ -37,127 +21,6 @@ def reference_specs(reference_dir: Path) -> dict[str, Any]:
         files = sorted(str(p) for p in (reference_dir / "asn1" / name).glob("*.asn"))
         specs[name] = asn1tools.compile_files(files, "uper")
     return specs
-
-
-class ValueStrategies:
-    """Random valid native values for the types of one compiled spec.
-
-    Lists get their minimum size plus up to ``extra`` elements (fewer deeper down, so a MAP
-    stays small); the Day-2 open type draws a messageId and encodes a random value of its type.
-    """
-
-    def __init__(self, spec: Any, *, extra: int = 2) -> None:
-        self.spec = spec
-        self.extra = extra
-        self._memo: dict[tuple[int, int], st.SearchStrategy[Any]] = {}
-
-    def for_type(self, type_name: str) -> st.SearchStrategy[Any]:
-        return self._of(self.spec.types[type_name].type, 0)
-
-    def _of(self, node: Any, depth: int) -> st.SearchStrategy[Any]:
-        key = (id(node), min(depth, 8))
-        if key not in self._memo:
-            self._memo[key] = st.deferred(lambda: self._build(node, depth))
-        return self._memo[key]
-
-    def _build(self, node: Any, depth: int) -> st.SearchStrategy[Any]:
-        builder: Callable[[Any, int], st.SearchStrategy[Any]] = getattr(
-            self, _BUILDERS[type(node).__name__]
-        )
-        return builder(node, depth)
-
-    def _size(self, node: Any, depth: int, cap: int = 8) -> tuple[int, int]:
-        low = node.minimum or 0
-        extra = max(0, self.extra - depth // 3)
-        high = node.maximum if node.maximum is not None else low + cap
-        return low, min(high, low + extra)
-
-    def _integer(self, node: Any, depth: int) -> st.SearchStrategy[int]:
-        low = node.minimum if node.minimum is not None else -(2**31)
-        high = node.maximum if node.maximum is not None else 2**31
-        return st.integers(low, high)
-
-    def _boolean(self, node: Any, depth: int) -> st.SearchStrategy[bool]:
-        return st.booleans()
-
-    def _null(self, node: Any, depth: int) -> st.SearchStrategy[None]:
-        return st.none()
-
-    def _enumerated(self, node: Any, depth: int) -> st.SearchStrategy[str]:
-        return st.sampled_from(sorted(node.root_index_to_data.values()))
-
-    def _bit_string(self, node: Any, depth: int) -> st.SearchStrategy[tuple[bytes, int]]:
-        low, _ = self._size(node, 0, cap=16)
-
-        def make(length: int, number: int) -> tuple[bytes, int]:
-            size = (length + 7) // 8
-            number &= (1 << length) - 1
-            return (number << (size * 8 - length)).to_bytes(size, "big"), length
-
-        return st.integers(low, max(low, node.maximum or low + 16)).flatmap(
-            lambda n: st.integers(0, (1 << n) - 1 if n else 0).map(lambda v: make(n, v))
-        )
-
-    def _octet_string(self, node: Any, depth: int) -> st.SearchStrategy[bytes]:
-        low, high = self._size(node, 0, cap=8)
-        return st.binary(min_size=low, max_size=max(low, min(high + 6, node.maximum or high + 6)))
-
-    def _ia5_string(self, node: Any, depth: int) -> st.SearchStrategy[str]:
-        low, _ = self._size(node, 0, cap=8)
-        top = node.maximum if node.maximum is not None else low + 8
-        return st.text(
-            alphabet=st.characters(min_codepoint=32, max_codepoint=126),
-            min_size=low,
-            max_size=min(top, low + 8),
-        )
-
-    def _sequence_of(self, node: Any, depth: int) -> st.SearchStrategy[list[Any]]:
-        low, high = self._size(node, depth)
-        return st.lists(self._of(node.element_type, depth + 1), min_size=low, max_size=high)
-
-    def _choice(self, node: Any, depth: int) -> st.SearchStrategy[tuple[str, Any]]:
-        members = [
-            *node.root_index_to_member.values(),
-            *(node.additions_index_to_member or {}).values(),
-        ]
-        return st.one_of([self._of(m, depth + 1).map(lambda v, n=m.name: (n, v)) for m in members])
-
-    def _sequence(self, node: Any, depth: int) -> st.SearchStrategy[dict[str, Any]]:
-        members = [m for m in [*node.root_members, *(node.additions or [])] if m is not None]
-        if any(type(m).__name__ == "OpenType" for m in members):
-            return self._open_type(node, depth)
-        parts = {}
-        for m in members:
-            value = self._of(m, depth + 1)
-            is_optional = m.optional or m.default is not None or m in (node.additions or [])
-            parts[m.name] = st.one_of(st.just(_ABSENT), value) if is_optional else value
-        return st.fixed_dictionaries(parts).map(
-            lambda d: {k: v for k, v in d.items() if v is not _ABSENT}
-        )
-
-    def _open_type(self, node: Any, depth: int) -> st.SearchStrategy[dict[str, Any]]:
-        def build(mid: int) -> st.SearchStrategy[dict[str, Any]]:
-            inner = self.for_type(DAY2_TYPES[mid])
-            return inner.map(
-                lambda v: {"messageId": mid, "value": self.spec.encode(DAY2_TYPES[mid], v)}
-            )
-
-        return st.sampled_from(sorted(DAY2_TYPES)).flatmap(build)
-
-
-_ABSENT = object()
-_BUILDERS = {
-    "Integer": "_integer",
-    "Boolean": "_boolean",
-    "Null": "_null",
-    "Enumerated": "_enumerated",
-    "BitString": "_bit_string",
-    "OctetString": "_octet_string",
-    "IA5String": "_ia5_string",
-    "SequenceOf": "_sequence_of",
-    "Choice": "_choice",
-    "Sequence": "_sequence",
-}
 
 
 @pytest.fixture(scope="session")

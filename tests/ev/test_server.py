@@ -160,15 +160,18 @@ def test_garbage_clients_are_cut_off_without_affecting_others() -> None:
     asyncio.run(asyncio.wait_for(scenario(), 90))
 
 
-def test_duplicate_vin_closes_the_older_connection() -> None:
+def test_duplicate_vin_is_refused_and_the_live_connection_kept() -> None:
     async def scenario() -> None:
         async with _server() as (server, sink, _):
             old_r, old_w = await _login(server.port)
-            new_r, new_w = await _login(server.port)
-            assert await asyncio.wait_for(old_r.read(), 5) == b""
+            new_r, new_w = await asyncio.open_connection("127.0.0.1", server.port)
+            login = VehicleLogin(at_ms=1_700_000_000_000, serial=2, iccid="8986")
+            new_w.write(encode(Message(command=0x01, vin=VIN, body=login)))
+            assert (await _read_reply(new_r)).response == 0x03  # VIN duplicate
+            assert await asyncio.wait_for(new_r.read(), 5) == b""  # and closed
             report = SimulatedVehicle(VIN, seed=1, start_ms=1_700_000_000_000).step()
-            new_w.write(encode(Message(command=0x02, vin=VIN, body=report)))
-            assert (await _read_reply(new_r)).response == 0x01
+            old_w.write(encode(Message(command=0x02, vin=VIN, body=report)))
+            assert (await _read_reply(old_r)).response == 0x01
             assert server.stats["duplicate_vin"] == 1 and len(sink.reports) == 1
             old_w.close()
             new_w.close()

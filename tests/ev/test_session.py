@@ -13,16 +13,8 @@ VIN = "LTEST000000000001"
 T0 = 1_700_000_000_000
 
 
-def _session(
-    registry: SessionRegistry, sink: MemoryReportSink, kicked: list[int] | None = None
-) -> PlatformSession:
-    return PlatformSession(
-        registry,
-        report_sink=sink,
-        monitor=None,
-        clock=lambda: T0 + 5000,
-        kick=lambda: kicked.append(1) if kicked is not None else None,
-    )
+def _session(registry: SessionRegistry, sink: MemoryReportSink) -> PlatformSession:
+    return PlatformSession(registry, report_sink=sink, monitor=None, clock=lambda: T0 + 5000)
 
 
 def _login(vin: str = VIN) -> bytes:
@@ -78,13 +70,19 @@ def test_resent_duplicates_are_acked_but_stored_once() -> None:
     assert registry.stats["duplicate_report"] == 1
 
 
-def test_duplicate_vin_newest_wins() -> None:
-    registry, sink, kicked = SessionRegistry(), MemoryReportSink(), []
-    old, new = _session(registry, sink, kicked), _session(registry, sink)
+def test_duplicate_vin_never_evicts_the_live_session() -> None:
+    registry, sink = SessionRegistry(), MemoryReportSink()
+    old, new = _session(registry, sink), _session(registry, sink)
     old.handle(_login())
-    assert _only(new.handle(_login())).response == 0x01
-    assert kicked == [1] and registry.active[VIN] is new and old.vin is None
+    assert _only(new.handle(_login())).response == 0x03  # VIN duplicate
+    assert registry.active[VIN] is old and old.vin == VIN and new.is_refused
     assert registry.stats["duplicate_vin"] == 1
+    report = SimulatedVehicle(VIN, seed=1, start_ms=T0).step()
+    assert new.handle(encode(Message(command=0x02, vin=VIN, body=report))) == []
+    assert _only(old.handle(encode(Message(command=0x02, vin=VIN, body=report)))).response == 1
+    assert len(sink.reports) == 1
+    old.close()  # once the live session ends, the VIN may log in again
+    assert _only(_session(registry, sink).handle(_login())).response == 0x01
 
 
 def test_undecodable_frame_gets_error_reply() -> None:

@@ -15,7 +15,7 @@ import httpx
 
 from v2xcloud.api.server import free_port
 from v2xcloud.codec import MessageSet, encode_model
-from v2xcloud.ev.fleet import run_fleet
+from v2xcloud.ev.fleet import run_fleet, vin_for
 from v2xcloud.gateways.broker import Mosquitto
 from v2xcloud.twin.testing import bsm_at
 
@@ -44,10 +44,15 @@ def test_serve_runs_the_platform_on_its_gateways(mosquitto: Mosquitto, tmp_path:
                 "devices": [
                     {"device_id": "car-1", "kind": "obu"},
                     {"device_id": "R1", "kind": "rsu", "lat_deg": 28.19, "lon_deg": 112.97},
+                    {"device_id": vin_for(0), "kind": "ev-terminal"},
+                    {"device_id": vin_for(1), "kind": "ev-terminal"},
                 ]
             }
         )
     )
+    ev_keys = {vin_for(i): bytes([i + 1]) * 16 for i in range(2)}
+    ev_secrets = tmp_path / "ev-secrets.json"
+    ev_secrets.write_text(json.dumps({"terminals": {v: k.hex() for v, k in ev_keys.items()}}))
     http, gb = free_port(), free_port()
     url = f"http://127.0.0.1:{http}"
     argv = [
@@ -65,6 +70,10 @@ def test_serve_runs_the_platform_on_its_gateways(mosquitto: Mosquitto, tmp_path:
         str(devices),
         "--gb32960",
         f"127.0.0.1:{gb}",
+        "--ev-secrets",
+        str(ev_secrets),
+        "--data-dir",
+        str(tmp_path / "data"),
         "--origin",
         "28.19,112.97",
         "--mqtt-client-id",
@@ -96,9 +105,17 @@ def test_serve_runs_the_platform_on_its_gateways(mosquitto: Mosquitto, tmp_path:
             url + "/api/stats", lambda s: s["gateways"]["ingest"].get("dropped.unknown_device") == 5
         )
         assert stats["gateways"]["mqtt"]["connected"] == 1
-        assert [d["device_id"] for d in httpx.get(url + "/api/devices").json()] == ["R1", "car-1"]
-        fleet = asyncio.run(run_fleet(port=gb, vehicles=2, duration_s=2, period_s=0.2))
+        listed = [d["device_id"] for d in httpx.get(url + "/api/devices").json()]
+        assert listed == [vin_for(0), vin_for(1), "R1", "car-1"]
+        fleet = asyncio.run(
+            run_fleet(port=gb, vehicles=2, duration_s=2, period_s=0.2, secrets=ev_keys)
+        )
         assert fleet.errors == 0
+        # an unregistered VIN is refused (and audited, below)
+        stray = asyncio.run(
+            run_fleet(port=gb, vehicles=3, duration_s=1, period_s=0.2, secrets=ev_keys)
+        )
+        assert stray.errors == 1 and vin_for(2) not in stray.collected_at_ms
         vins = set(fleet.collected_at_ms)
         reports = _until_json(url + "/api/ev/reports", lambda r: {x["vin"] for x in r} == vins)
         assert len(vins) == 2 and len(reports) >= 2
@@ -109,4 +126,7 @@ def test_serve_runs_the_platform_on_its_gateways(mosquitto: Mosquitto, tmp_path:
         process.terminate()
         out, err = process.communicate(timeout=30)
     assert b"Traceback" not in err, err.decode()[-2000:]
-    assert b"2 devices registered; gateways: mqtt" in out
+    assert b"4 devices registered; gateways: mqtt" in out
+    # the refusal was audited: the trail's head (anchored beside the data) moved
+    head = json.loads((tmp_path / "data" / "audit-head.json").read_text())
+    assert head["seq"] >= 1

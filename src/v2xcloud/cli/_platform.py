@@ -82,8 +82,12 @@ class Platform:
         ev_report_sink: Any | None = None,
         mqtt_client_id: str = "v2xcloud-platform",
         queue_capacity: int = 50_000,
+        ev_secrets: Any | None = None,
+        audit: Any | None = None,
     ) -> None:
         self.runtime = runtime
+        self.ev_secrets = ev_secrets  # cli._ev_access.EvSecrets; None: no terminal secrets
+        self.audit = audit  # store.audit.AuditTrail: refused EV logins are recorded there
         self.registry = registry
         self.health = DeviceHealth()
         self.limits = RateLimits()
@@ -175,9 +179,12 @@ class Platform:
             )
             await self.udp_gateway.start()
         if self.gb32960 is not None:
+            from v2xcloud.cli._ev_access import EvSecrets, RegistryTerminals
+            from v2xcloud.ev.access import TerminalAccess
             from v2xcloud.ev.alarms import AlarmMonitor
             from v2xcloud.ev.server import Gb32960Server
 
+            secrets = self.ev_secrets or EvSecrets()
             host, port = self.gb32960
             self.gb_server = Gb32960Server(
                 report_sink=self.ev,
@@ -185,6 +192,13 @@ class Platform:
                 clock=self.runtime.clock,
                 host=host,
                 port=port,
+                access=TerminalAccess(
+                    RegistryTerminals(self.registry, secrets.terminals),
+                    platform_accounts=secrets.platform_accounts,
+                    dead_letter=self.ingest.dead_letter_later,
+                    audit=self.audit,
+                ),
+                dead_letter=self.ingest.dead_letter_later,
             )
             await self.gb_server.start()
 

@@ -156,6 +156,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
         await server.start()
         print(
+            "gb32960: warning: a lab server: any VIN may log in; `v2xcloud serve --gb32960` "
+            "admits only registered terminals with their own credential",
+            file=sys.stderr,
+        )
+        print(
             f"gb32960: listening on {args.host}:{server.port}; reports -> {args.store or args.reports}, "
             f"alarms -> {args.alarms}",
             file=sys.stderr,

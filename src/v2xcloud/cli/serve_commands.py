@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from v2xcloud.cli.logs import add_long_running
@@ -88,6 +89,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--devices", default=None, metavar="FILE", help="seed the device registry (TOML or JSON)"
     )
     p.add_argument(
+        "--ev-secrets",
+        default=None,
+        metavar="FILE",
+        help="GB/T 32960 terminal login secrets and platform accounts (TOML/JSON, chmod 600)",
+    )
+    p.add_argument(
         "--allow-unknown",
         action="store_true",
         help="accept and register devices not in the registry (labs); default: refuse them",
@@ -112,14 +119,19 @@ def _parse_origin(text: str) -> tuple[float, float]:
 def _live(
     args: argparse.Namespace, origin: tuple[float, float], clock: Clock, store: Any
 ) -> tuple[Any, Any]:
+    # EV terminals log in only if registered (kind ev-terminal) with their own credential; a
+    # refused login is audited in the store's audit trail (head anchored under --data-dir)
     """The live source the API serves, started at ``args.hz`` on ``clock``'s time, and the
     platform service around it (None for the scripted intersection)."""
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.api.testing import ScriptedLive
+    from v2xcloud.cli._ev_access import load_ev_secrets
     from v2xcloud.cli._platform import Platform
+    from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
+    from v2xcloud.store.audit import AuditTrail
     from v2xcloud.store.devices import DeviceTable
 
     if args.live == "scripted":
@@ -143,6 +155,8 @@ def _live(
         gb32960=args.gb32960,
         allow_unknown=args.allow_unknown,
         mqtt_client_id=args.mqtt_client_id,
+        ev_secrets=load_ev_secrets(args.ev_secrets) if args.ev_secrets else None,
+        audit=AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME),
     )
     platform.start()
     live = RuntimeLive(runtime, before_tick=platform.before_tick)

@@ -10,6 +10,10 @@ An injected disconnect (``FaultPlan.disconnect_at_s``) sends that second's repor
 the connection before reading its ack — so the terminal cannot know whether it was stored,
 keeps it for re-sending, and the platform must de-duplicate.
 
+A terminal given a ``secret`` (16 bytes) encrypts its login data unit with it (AES-128, as
+``ev.access`` expects). A login answered "VIN duplicate" (the platform has not yet noticed the
+old connection is gone) is retried a few times with a growing pause, as a real terminal does.
+
 >>> result = asyncio.run(run_fleet(port=32960, vehicles=10, duration_s=5))   # doctest: +SKIP
 """
 
@@ -22,9 +26,10 @@ import time
 
 import msgspec
 
+from v2xcloud.ev.access import encrypt_data_unit
 from v2xcloud.ev.codec import Message, encode
-from v2xcloud.ev.commands import Logout, VehicleLogin
-from v2xcloud.ev.frame import Command
+from v2xcloud.ev.commands import Logout, VehicleLogin, write_body
+from v2xcloud.ev.frame import Command, Encryption, Response, encode_frame
 from v2xcloud.ev.scanner import FrameScanner
 from v2xcloud.ev.vehicle_sim import FaultPlan, SimulatedVehicle
 from v2xcloud.model.ev import EvReport
@@ -32,6 +37,8 @@ from v2xcloud.model.ev import EvReport
 __all__ = ["FleetResult", "Terminal", "run_fleet", "vin_for"]
 
 logger = logging.getLogger(__name__)
+
+_LOGIN_ATTEMPTS = 5
 
 
 def vin_for(index: int) -> str:
@@ -63,8 +70,10 @@ class Terminal:
         port: int,
         period_s: float = 1.0,
         ack_timeout_s: float = 10.0,
+        secret: bytes | None = None,
     ) -> None:
         self.v, self.result = vehicle, result
+        self.secret = secret
         self.host, self.port = host, port
         self.period_s, self.ack_timeout_s = period_s, ack_timeout_s
         self.backlog: list[EvReport] = []
@@ -74,10 +83,7 @@ class Terminal:
         self._scanner = FrameScanner()
         self._pending: list[bytes] = []
 
-    async def _connect(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        self._scanner = FrameScanner()
-        self._pending = []
+    def _login_frame(self) -> bytes:
         self.serial += 1
         login = VehicleLogin(
             at_ms=self.v.start_ms + 1000 * self.v.t_s,
@@ -85,9 +91,29 @@ class Terminal:
             iccid="89860000000000000000",
             pack_codes=(("PACK0001",),),
         )
-        await self._send_and_wait(
-            encode(Message(command=Command.LOGIN, vin=self.v.vin, body=login))
+        if self.secret is None:
+            return encode(Message(command=Command.LOGIN, vin=self.v.vin, body=login))
+        data = encrypt_data_unit(write_body(login), self.secret)
+        return encode_frame(
+            command=Command.LOGIN, vin=self.v.vin, data=data, encryption=Encryption.AES128
         )
+
+    async def _connect(self) -> None:
+        for attempt in range(1, _LOGIN_ATTEMPTS + 1):
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+            self._scanner = FrameScanner()
+            self._pending = []
+            self._writer.write(self._login_frame())
+            await self._writer.drain()
+            reply = await asyncio.wait_for(self._read_frame(), self.ack_timeout_s)
+            if reply[3] == Response.SUCCESS:
+                return
+            self._writer.close()
+            self._writer = None
+            if reply[3] != Response.VIN_DUPLICATE:
+                break
+            await asyncio.sleep(0.2 * attempt)
+        raise ConnectionError(f"{self.v.vin}: login refused by the platform")
 
     async def _read_frame(self) -> bytes:
         assert self._reader is not None
@@ -180,8 +206,12 @@ async def run_fleet(
     faults: dict[int, FaultPlan] | None = None,
     start_ms: int | None = None,
     seed: int = 1,
+    secrets: dict[str, bytes] | None = None,
 ) -> FleetResult:
     """Run ``vehicles`` terminals concurrently against ``host:port``; returns what happened.
+
+    ``secrets``: VIN -> the terminal's 16-byte login secret (terminals without one log in
+    in plain text).
 
     Terminals start spread over one period so they do not all send in the same instant.
     """
@@ -194,7 +224,9 @@ async def run_fleet(
         v = SimulatedVehicle(
             vin_for(i), seed=seed * 100_003 + i, start_ms=start, faults=faults.get(i)
         )
-        await Terminal(v, result, host=host, port=port, period_s=period_s).run(duration_s)
+        secret = (secrets or {}).get(v.vin)
+        terminal = Terminal(v, result, host=host, port=port, period_s=period_s, secret=secret)
+        await terminal.run(duration_s)
 
     outcomes = await asyncio.gather(*(one(i) for i in range(vehicles)), return_exceptions=True)
     result.errors += sum(1 for o in outcomes if isinstance(o, BaseException))

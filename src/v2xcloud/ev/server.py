@@ -3,8 +3,11 @@
 Each connection gets a :class:`~v2xcloud.ev.scanner.FrameScanner` (bounded re-assembly,
 resync on garbage) and a :class:`~v2xcloud.ev.session.PlatformSession` (login, acks,
 dedupe). A connection is closed when it stays silent for ``idle_timeout_s``, when its stream
-overflows the scanner's bounds (garbage or a never-ending frame), or when a newer login takes
-its VIN, or when more than ``max_rejected_streak`` frames in a row fail to decode (a stream
+overflows the scanner's bounds (garbage or a never-ending frame), when its login is refused
+(``access``: unregistered VIN, wrong credential, VIN already live; see ``ev.access``), when it
+sends more than ``max_frames_per_s`` frames a second on average (a token bucket holding
+``frame_burst`` frames: a re-send backlog after an outage fits, a flood does not; counted as
+``flood_cut_off`` and dead-lettered as ``rate_limited``), or when more than ``max_rejected_streak`` frames in a row fail to decode (a stream
 of ``#`` is an endless series of BCC-valid nonsense frames). Nothing one connection does can stall another: every step is bounded and errors in
 one handler are counted, never propagated: each isolated failure is counted per boundary
 in ``failures`` (``ev:handler`` for a handler bug, ``ev:connection`` for a socket error,
@@ -28,13 +31,16 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 
 from v2xcloud.errors import GatewayError
+from v2xcloud.ev.access import TerminalAccess
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.scanner import FrameScanner
 from v2xcloud.ev.session import PlatformSession, SessionRegistry
 from v2xcloud.ev.sink import AlarmSink, ReportSink
 from v2xcloud.failures import FailureLog
+from v2xcloud.model import DeadLetter, DropReason
 from v2xcloud.runtime.clock import Clock, SystemClock
 
 __all__ = ["Gb32960Server"]
@@ -50,7 +56,11 @@ class Gb32960Server:
     Alarms go through ``monitor`` when given (e.g. an :class:`AlarmMonitor` with chargers),
     else through a default monitor over ``alarm_sink``; with neither, no alarms are raised.
     At most ``max_connections`` terminals are served at once (more are closed on accept and
-    counted as ``connections_refused``); the duplicate check keeps at most ``max_vins`` VINs.
+    counted as ``connections_refused``), at most ``max_connections_per_address`` from one IP
+    address (``connections_refused_per_address``; terminals behind one carrier NAT share an
+    address, hence the generous default); the duplicate check keeps at most ``max_vins`` VINs.
+    Without ``access`` every VIN may log in (a lab server); the platform (``cli``) always gives
+    one. ``dead_letter`` receives cut-off flooders' last frame.
     """
 
     def __init__(
@@ -68,8 +78,13 @@ class Gb32960Server:
         flush_interval_s: float = 1.0,
         max_connections: int = 10_000,
         max_vins: int = 10_000,
+        max_connections_per_address: int = 256,
+        max_frames_per_s: float = 100.0,
+        frame_burst: int = 2_000,
         clock: Clock | None = None,
         failures: FailureLog | None = None,
+        access: TerminalAccess | None = None,
+        dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -77,6 +92,12 @@ class Gb32960Server:
         self.report_sink = report_sink
         self.registry = SessionRegistry(max_vins=max_vins)
         self.max_connections = max_connections
+        self.max_connections_per_address = max_connections_per_address
+        self.max_frames_per_s = max_frames_per_s
+        self.frame_burst = frame_burst
+        self.access = access
+        self.dead_letter = dead_letter
+        self._per_address: Counter[str] = Counter()  # open connections; bounded by the above
         if monitor is None and alarm_sink is not None:
             monitor = AlarmMonitor(alarm_sink, clock=self.clock.now_ms)
         self.monitor = monitor
@@ -148,7 +169,13 @@ class Gb32960Server:
             stats["connections_refused"] += 1  # at the limit: one per terminal is plenty
             writer.close()
             return
+        peer = _peer_ip(writer)
+        if self._per_address[peer] >= self.max_connections_per_address:
+            stats["connections_refused_per_address"] += 1
+            writer.close()
+            return
         stats["connections"] += 1
+        self._per_address[peer] += 1
         self._writers.add(writer)
         scanner = FrameScanner(
             max_buffer_bytes=self.max_buffer_bytes, max_garbage_bytes=self.max_garbage_bytes
@@ -158,8 +185,9 @@ class Gb32960Server:
             report_sink=self.report_sink,
             monitor=self.monitor,
             clock=self.clock.now_ms,
-            kick=writer.close,
             failures=self.failures,
+            access=self.access,
+            peer=peer,
         )
         try:
             await self._serve(reader, writer, scanner, session)
@@ -173,6 +201,9 @@ class Gb32960Server:
             stats["dropped_bytes"] += scanner.dropped_bytes
             session.close()
             self._writers.discard(writer)
+            self._per_address[peer] -= 1
+            if self._per_address[peer] <= 0:
+                del self._per_address[peer]
             writer.close()
             try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
@@ -187,6 +218,7 @@ class Gb32960Server:
         session: PlatformSession,
     ) -> None:
         stats = self.stats
+        bucket = _FrameBucket(self.max_frames_per_s, self.frame_burst)
         while not writer.is_closing():
             try:
                 chunk = await asyncio.wait_for(reader.read(_READ_CHUNK), self.idle_timeout_s)
@@ -198,11 +230,14 @@ class Gb32960Server:
             started = time.perf_counter()
             replies: list[bytes] = []
             for item in scanner.feed(chunk):
-                if isinstance(item, bytes):
+                if not isinstance(item, bytes):
+                    stats[f"rejected:{item.reason.value}"] += 1
+                elif not bucket.take():
+                    self._flooded(item, session)
+                    return
+                else:
                     stats["frames"] += 1
                     replies += session.handle(item)
-                else:
-                    stats[f"rejected:{item.reason.value}"] += 1
             if scanner.is_overflowing or session.rejected_streak > self.max_rejected_streak:
                 stats["cut_off"] += 1
                 return
@@ -214,3 +249,48 @@ class Gb32960Server:
                 except TimeoutError:
                     stats["slow_reader_cut_off"] += 1
                     return
+            if session.is_refused:  # the refusal is written; nothing more from this client
+                stats["refused_cut_off"] += 1
+                return
+
+    def _flooded(self, frame: bytes, session: PlatformSession) -> None:
+        self.stats["flood_cut_off"] += 1
+        detail = (
+            f"{session.peer} ({session.vin or 'not logged in'}) sent more than "
+            f"{self.max_frames_per_s:g} frames/s (burst {self.frame_burst}); connection closed"
+        )
+        logger.warning("GB/T 32960 client cut off: %s", detail)
+        if self.dead_letter is not None:
+            self.dead_letter(
+                DeadLetter(
+                    raw=frame,
+                    source=f"gb32960:{session.peer}",
+                    received_at_ms=self.clock.now_ms(),
+                    reason=DropReason.RATE_LIMITED,
+                    detail=detail,
+                )
+            )
+
+
+class _FrameBucket:
+    """Token bucket over the event loop's monotonic clock: ``rate`` frames/s, ``burst`` deep."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens = float(burst)
+        self.loop = asyncio.get_running_loop()
+        self.last = self.loop.time()
+
+    def take(self) -> bool:
+        now = self.loop.time()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+def _peer_ip(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"

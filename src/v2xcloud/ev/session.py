@@ -2,9 +2,14 @@
 
 A session takes whole frames and returns the response frames to send. Decisions:
 
-- Login (0x01) binds the connection to a VIN. If that VIN is already bound to another live
-  connection, the newest login wins: the old connection is closed (``kick``) and
-  ``duplicate_vin`` is counted.
+- Login (0x01) binds the connection to a VIN. With a ``TerminalAccess`` (``ev.access``) only a
+  registered terminal proving its credential gets in. A login for a VIN already bound to
+  another live connection is refused (``duplicate_vin``): a live session is never evicted, so
+  an attacker who learns a VIN cannot push the real terminal off; a terminal whose old
+  connection died silently gets back in once the server's idle timeout has closed it. A
+  refused login is answered (0x04 VIN unknown, 0x03 VIN duplicate, else 0x02 error), counted,
+  dead-lettered and audited by the access gate, and the connection is closed
+  (``is_refused``); nothing else it sends is processed.
 - Real-time (0x02) and re-sent (0x03) reports are accepted only from a logged-in VIN; they
   are de-duplicated by ``(VIN, collection time)`` across connections, so a terminal that
   re-sends after a reconnect loses nothing and duplicates nothing. Duplicates are still
@@ -12,7 +17,9 @@ A session takes whole frames and returns the response frames to send. Decisions:
 - Acknowledgements: response flag 0x01 success with the request's time (6 bytes) as data,
   0x02 error for undecodable or out-of-session frames; time sync answers the platform time;
   2025 activation answers with command 0x0A.
-- Platform login/logout (0x05/0x06) are acknowledged; no credentials are configured.
+- Platform login (0x05) is checked against the access gate's accounts (user, hashed
+  password); without an access gate (a lab server) it is acknowledged unchecked, as is
+  platform logout (0x06).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from collections.abc import Callable
 from v2xcloud.bounded import LruTable
 from v2xcloud.errors import Gb32960Error, V2xCloudError
 from v2xcloud.ev._wire import time_bytes
+from v2xcloud.ev.access import LoginDecision, TerminalAccess
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.codec import Message, decode
 from v2xcloud.ev.frame import Command, Response, encode_frame
@@ -63,14 +71,15 @@ class SessionRegistry:
         """How many VINs the duplicate check currently holds."""
         return len(self._seen)
 
-    def login(self, vin: str, session: PlatformSession) -> None:
-        """Bind ``vin`` to ``session``; an older live session for it is kicked."""
+    def login(self, vin: str, session: PlatformSession) -> bool:
+        """Bind ``vin`` to ``session``; False (and nothing changes) when another live session
+        holds it: a live session is never evicted."""
         old = self.active.get(vin)
         if old is not None and old is not session:
             self.stats["duplicate_vin"] += 1
-            old.vin = None
-            old.kick()
+            return False
         self.active[vin] = session
+        return True
 
     def logout(self, vin: str, session: PlatformSession) -> None:
         """Unbind ``vin`` if ``session`` still holds it."""
@@ -126,7 +135,7 @@ class SessionRegistry:
 
 
 class PlatformSession:
-    """The protocol state of one connection. ``kick`` closes the connection (duplicate VIN).
+    """The protocol state of one connection from ``peer`` (the IP address).
 
     ``clock`` gives the platform time (UTC ms: receive times, time-sync answers); a report
     sink or alarm monitor that fails is counted in the registry's stats and in ``failures``
@@ -140,17 +149,20 @@ class PlatformSession:
         report_sink: ReportSink,
         monitor: AlarmMonitor | None,
         clock: Callable[[], int],
-        kick: Callable[[], None] = lambda: None,
         failures: FailureLog | None = None,
+        access: TerminalAccess | None = None,
+        peer: str = "",
     ) -> None:
         self.registry = registry
         self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.report_sink = report_sink
         self.monitor = monitor
         self.clock = clock
-        self.kick = kick
         self.vin: str | None = None
         self.rejected_streak = 0
+        self.access = access
+        self.peer = peer
+        self.is_refused = False  # a login was refused: the server closes the connection
 
     def close(self) -> None:
         """The connection ended: release the VIN."""
@@ -161,6 +173,9 @@ class PlatformSession:
     def handle(self, frame: bytes) -> list[bytes]:
         """Process one whole frame (already BCC-checked); returns the frames to send back."""
         stats = self.registry.stats
+        if self.is_refused:  # frames that followed a refused login in the same read
+            stats["ignored_after_refusal"] += 1
+            return []
         try:
             msg = decode(frame)
         except Gb32960Error as exc:  # bad input, not a failure: counted per reason
@@ -188,10 +203,14 @@ class PlatformSession:
         cmd, stats = msg.command, self.registry.stats
         request_time = frame[24:30] if len(frame) >= 31 else b""
         if cmd == Command.LOGIN:
-            if self.vin is not None and self.vin != msg.vin:
-                self.close()
-            self.vin = msg.vin
-            self.registry.login(msg.vin, self)
+            return [self._login(msg, frame, request_time)]
+        if cmd == Command.PLATFORM_LOGIN and self.access is not None:
+            decision = self.access.platform_login(
+                msg.body, vin=msg.vin, peer=self.peer, now_ms=self.clock()
+            )
+            if not decision.is_accepted:
+                return [self._refuse(decision, msg, frame, Response.ERROR)]
+            stats["platform_logins"] += 1
             return [self._reply(cmd, msg.vin, Response.SUCCESS, frame, request_time)]
         if cmd in (Command.REALTIME, Command.RESENT):
             return [self._reply(cmd, msg.vin, self._report(msg), frame, request_time)]
@@ -219,6 +238,39 @@ class PlatformSession:
             ]
         stats["unsupported_command"] += 1
         return [self._reply(cmd, msg.vin, Response.ERROR, frame, b"")]
+
+    def _login(self, msg: Message, frame: bytes, request_time: bytes) -> bytes:
+        if self.access is not None:
+            decision = self.access.vehicle_login(msg, peer=self.peer, now_ms=self.clock())
+            if not decision.is_accepted:
+                flag = Response.VIN_UNKNOWN if decision.why == "unknown_vin" else Response.ERROR
+                return self._refuse(decision, msg, frame, flag)
+            if decision.login_at_ms is not None:  # encrypted: echo the time it decrypted to
+                request_time = time_bytes(decision.login_at_ms)
+        if self.vin is not None and self.vin != msg.vin:
+            self.close()
+        if not self.registry.login(msg.vin, self):
+            decision = LoginDecision(
+                is_accepted=False,
+                why="duplicate_vin",
+                detail=f"VIN {msg.vin} already has a live session; the new login is refused",
+            )
+            return self._refuse(decision, msg, frame, Response.VIN_DUPLICATE)
+        self.vin = msg.vin
+        self.registry.stats["logins"] += 1
+        return self._reply(Command.LOGIN, msg.vin, Response.SUCCESS, frame, request_time)
+
+    def _refuse(self, decision: LoginDecision, msg: Message, frame: bytes, flag: int) -> bytes:
+        self.is_refused = True
+        self.registry.stats[f"login_refused:{decision.why}"] += 1
+        if self.access is not None:
+            self.access.refused(
+                decision, frame=frame, vin=msg.vin, peer=self.peer, now_ms=self.clock()
+            )
+        else:
+            logger.info("GB/T 32960 login refused from %s: %s", self.peer, decision.detail)
+        echo = frame[24:30] if msg.encryption == 0x01 else b""
+        return self._reply(msg.command, msg.vin, flag, frame, echo)
 
     def _report(self, msg: Message) -> int:
         stats = self.registry.stats

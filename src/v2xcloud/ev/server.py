@@ -38,6 +38,7 @@ from v2xcloud.ev.access import TerminalAccess
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.scanner import FrameScanner
 from v2xcloud.ev.session import PlatformSession, SessionRegistry
+from v2xcloud.ev.signature import FrameSignatureCheck
 from v2xcloud.ev.sink import AlarmSink, ReportSink
 from v2xcloud.failures import FailureLog
 from v2xcloud.model import DeadLetter, DropReason
@@ -60,7 +61,9 @@ class Gb32960Server:
     address (``connections_refused_per_address``; terminals behind one carrier NAT share an
     address, hence the generous default); the duplicate check keeps at most ``max_vins`` VINs.
     Without ``access`` every VIN may log in (a lab server); the platform (``cli``) always gives
-    one. ``dead_letter`` receives cut-off flooders' last frame.
+    one. ``signatures`` judges GB/T 32960-2025 report and activation signatures (see
+    ``ev.signature``; without it they are parsed only). ``dead_letter`` receives cut-off
+    flooders' last frame and frames refused for their signature.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Gb32960Server:
         failures: FailureLog | None = None,
         access: TerminalAccess | None = None,
         dead_letter: Callable[[DeadLetter], None] | None = None,
+        signatures: FrameSignatureCheck | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -97,6 +101,7 @@ class Gb32960Server:
         self.frame_burst = frame_burst
         self.access = access
         self.dead_letter = dead_letter
+        self.signatures = signatures
         self._per_address: Counter[str] = Counter()  # open connections; bounded by the above
         if monitor is None and alarm_sink is not None:
             monitor = AlarmMonitor(alarm_sink, clock=self.clock.now_ms)
@@ -188,6 +193,8 @@ class Gb32960Server:
             failures=self.failures,
             access=self.access,
             peer=peer,
+            signatures=self.signatures,
+            dead_letter=self.dead_letter,
         )
         try:
             await self._serve(reader, writer, scanner, session)

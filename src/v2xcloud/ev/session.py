@@ -17,6 +17,11 @@ A session takes whole frames and returns the response frames to send. Decisions:
 - Acknowledgements: response flag 0x01 success with the request's time (6 bytes) as data,
   0x02 error for undecodable or out-of-session frames; time sync answers the platform time;
   2025 activation answers with command 0x0A.
+- 2025 signatures: with a ``signatures`` check (``ev.signature.FrameSignatureCheck``), every
+  report is judged before it is de-duplicated or stored: a refused one is answered 0x05
+  (signature invalid), counted as ``rejected:<reason>`` and dead-lettered, never stored; an
+  activation (0x09) is answered result 2 (info 3 when the VIN has another key). Without one,
+  signatures are parsed only (``signature_unchecked``).
 - Platform login (0x05) is checked against the access gate's accounts (user, hashed
   password); without an access gate (a lab server) it is acknowledged unchecked, as is
   platform logout (0x06).
@@ -34,9 +39,17 @@ from v2xcloud.ev._wire import time_bytes
 from v2xcloud.ev.access import LoginDecision, TerminalAccess
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.codec import Message, decode
+from v2xcloud.ev.commands import Activation
 from v2xcloud.ev.frame import Command, Response, encode_frame
+from v2xcloud.ev.signature import (
+    FrameSignatureCheck,
+    Refusal,
+    activation_signed_bytes,
+    report_signed_bytes,
+)
 from v2xcloud.ev.sink import ReportSink
 from v2xcloud.failures import FailureLog
+from v2xcloud.model import DeadLetter, DropReason
 from v2xcloud.model.ev import EvReport
 
 __all__ = ["PlatformSession", "SessionRegistry"]
@@ -152,6 +165,8 @@ class PlatformSession:
         failures: FailureLog | None = None,
         access: TerminalAccess | None = None,
         peer: str = "",
+        signatures: FrameSignatureCheck | None = None,
+        dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
         self.registry = registry
         self.failures = failures if failures is not None else FailureLog(logger=logger)
@@ -163,6 +178,8 @@ class PlatformSession:
         self.access = access
         self.peer = peer
         self.is_refused = False  # a login was refused: the server closes the connection
+        self.signatures = signatures
+        self.dead_letter = dead_letter
 
     def close(self) -> None:
         """The connection ended: release the VIN."""
@@ -213,7 +230,7 @@ class PlatformSession:
             stats["platform_logins"] += 1
             return [self._reply(cmd, msg.vin, Response.SUCCESS, frame, request_time)]
         if cmd in (Command.REALTIME, Command.RESENT):
-            return [self._reply(cmd, msg.vin, self._report(msg), frame, request_time)]
+            return [self._reply(cmd, msg.vin, self._report(msg, frame), frame, request_time)]
         if cmd == Command.LOGOUT:
             self.close()
             return [self._reply(cmd, msg.vin, Response.SUCCESS, frame, request_time)]
@@ -231,10 +248,9 @@ class PlatformSession:
                 )
             ]
         if cmd == Command.ACTIVATION:
+            result = self._activation(msg, frame)
             return [
-                self._reply(
-                    Command.ACTIVATION_RESPONSE, msg.vin, Response.COMMAND, frame, b"\x01\x01"
-                )
+                self._reply(Command.ACTIVATION_RESPONSE, msg.vin, Response.COMMAND, frame, result)
             ]
         stats["unsupported_command"] += 1
         return [self._reply(cmd, msg.vin, Response.ERROR, frame, b"")]
@@ -272,7 +288,36 @@ class PlatformSession:
         echo = frame[24:30] if msg.encryption == 0x01 else b""
         return self._reply(msg.command, msg.vin, flag, frame, echo)
 
-    def _report(self, msg: Message) -> int:
+    def _activation(self, msg: Message, frame: bytes) -> bytes:
+        """Result and info bytes of the activation response (1, 1: activated)."""
+        body = msg.body
+        if self.signatures is None or not isinstance(body, Activation):
+            return b"\x01\x01"
+        signed = activation_signed_bytes(frame, body.signature)
+        refusal = self.signatures.check_activation(msg.vin, body.public_key, body.signature, signed)
+        if refusal is None:
+            self.registry.stats["activations"] += 1
+            return b"\x01\x01"
+        self._signature_refused(refusal, frame, msg.vin)
+        return b"\x02\x03" if refusal[0] is DropReason.IDENTITY_MISMATCH else b"\x02\x01"
+
+    def _signature_refused(self, refusal: Refusal, frame: bytes, vin: str) -> None:
+        reason, detail = refusal
+        self.registry.stats[f"rejected:{reason.value}"] += 1
+        logger.debug("GB/T 32960 signature refused from %s: %s", self.peer, detail)
+        if self.dead_letter is not None:
+            self.dead_letter(
+                DeadLetter(
+                    raw=frame,
+                    source=f"gb32960:{vin}",
+                    received_at_ms=self.clock(),
+                    reason=reason,
+                    where="signature",
+                    detail=detail,
+                )
+            )
+
+    def _report(self, msg: Message, frame: bytes) -> int:
         stats = self.registry.stats
         if self.vin is None or msg.vin != self.vin:
             stats["report_without_login"] += 1
@@ -281,6 +326,15 @@ class PlatformSession:
             stats["report_undecryptable"] += 1
             return Response.DECRYPTION_FAILED if msg.layout == 2025 else Response.ERROR
         report = msg.body
+        if self.signatures is not None:
+            sig = report.signature
+            signed = report_signed_bytes(frame, sig) if sig is not None else b""
+            refusal = self.signatures.check_report(report.vin, sig, signed)
+            if refusal is not None:
+                self._signature_refused(refusal, frame, report.vin)
+                return Response.SIGNATURE_INVALID
+        elif report.signature is not None:
+            stats["signature_unchecked"] += 1
         if not self.registry.is_new(report.vin, report.collected_at_ms):
             stats["duplicate_report"] += 1
             return Response.SUCCESS

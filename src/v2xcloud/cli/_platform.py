@@ -9,7 +9,9 @@ touched by the tick's thread). Deliveries leave through the down-link, which onl
 
 ``devices(now_ms)`` / ``device(id)`` / ``add`` / ``update`` / ``disable`` are what the
 ``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev_reports`` and
-``ev_alarms`` what the ``/api/ev`` routes read.
+``ev_alarms`` what the ``/api/ev`` routes read. ``downlink_signer`` (a
+``runtime.OutboundSigner``, e.g. ``security.signers.PlatformSigner`` when a PKI is configured)
+signs every RSI and advisory the down-link sends.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from v2xcloud.gateways.mqtt import MqttGateway
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
 from v2xcloud.model import Device, EvOperatorAlarm, EvReport
-from v2xcloud.runtime import Runtime
+from v2xcloud.runtime import OutboundSigner, Runtime
 
 __all__ = ["Platform"]
 
@@ -84,6 +86,7 @@ class Platform:
         queue_capacity: int = 50_000,
         ev_secrets: Any | None = None,
         audit: Any | None = None,
+        downlink_signer: OutboundSigner | None = None,
     ) -> None:
         self.runtime = runtime
         self.ev_secrets = ev_secrets  # cli._ev_access.EvSecrets; None: no terminal secrets
@@ -109,6 +112,7 @@ class Platform:
         self.ev = _EvFeed(ev_report_sink)
         self.gb_server: Any | None = None
         self.mqtt_client_id = mqtt_client_id
+        self.downlink_signer = downlink_signer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.counts: Counter[str] = Counter()
@@ -162,6 +166,7 @@ class Platform:
                 self.health,
                 self.mqtt.publish,
                 participant_device=self.ingest.device_of,
+                signer=self.downlink_signer,
             )
             self.mqtt.on_ack = self.downlink.on_ack
             self.downlink.start()
@@ -283,6 +288,8 @@ class Platform:
             out["mqtt"] = self.mqtt.stats() | {"connected": int(self.mqtt.is_connected)}
         if self.downlink is not None:
             out["downlink"] = dict(self.downlink.counts)
+        if self.downlink_signer is not None:
+            out["downlink_signer"] = self.downlink_signer.stats()
         if self.udp_gateway is not None:
             out["udp"] = self.udp_gateway.stats()
         if self.gb_server is not None:

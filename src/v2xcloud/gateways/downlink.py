@@ -19,6 +19,15 @@ What is sent (every payload is one JSON object; ``seqNum`` is per device):
   carries one vehicle's advisory; counted as ``advisory_rsu_not_sent``); events an RSU
   reported itself are not echoed to RSUs (dissemination's rule).
 
+With a ``signer`` (``runtime.signing.OutboundSigner``: the platform's certificate, wired in
+from ``cli`` when a PKI is configured) every payload leaves signed instead: an RSI as
+``"encoding": "secured-uper-hex"`` with ``data`` the hex of the signed secured frame wrapping
+its UPER MessageFrame (``"secured-json-hex"`` wrapping the CSAE JSON's UTF-8 bytes, for a
+``csae-json`` RSU), and an advisory as ``{"seqNum", "msgType": "ADVISORY", "reason", "key",
+"encoding": "secured-json-hex", "data"}`` whose secured frame wraps the advisory object's JSON
+(the same fields as above). A receiver verifies the frame and reads the content only from
+inside it. A message whose signing fails is not sent (counted as ``sign_failed``, logged).
+
 An RSU acknowledges on ``V2X/RSU/{esn}/RSI/DOWN/ACK`` with ``{"seqNum": n, "errorCode": 0}``.
 Without an ACK within ``resend_after_ms`` (1 s) the same message (same seqNum, same bytes) is
 sent again, at most ``max_attempts`` times in all; every unanswered attempt is a failure in
@@ -49,6 +58,7 @@ from v2xcloud.model import Advisory, Device, DeviceKind, RoadEvent
 from v2xcloud.runtime.clock import Clock, SystemClock
 from v2xcloud.runtime.dissemination import Delivery
 from v2xcloud.runtime.rsi_out import with_rsi
+from v2xcloud.runtime.signing import OutboundSigner
 
 __all__ = ["Downlink", "Outbound", "Publisher"]
 
@@ -90,8 +100,10 @@ class Downlink:
         check_every_s: float = 0.05,
         max_outbox: int = 10_000,
         max_in_flight: int = 64,
+        signer: OutboundSigner | None = None,
     ) -> None:
         self.registry = registry
+        self.signer = signer
         self.health = health
         self.publish = publish
         self.participant_device = participant_device
@@ -156,24 +168,27 @@ class Downlink:
                 if device is None or not device.is_enabled:
                     self.counts["rsu_not_registered"] += 1
                     continue
-                body = self._rsi_body(delivery, device)
+                body = self._rsi_body(delivery, device, now_ms)
                 if body is not None:
                     out.append(self._outbound(device, "RSI", body, delivery, now_ms))
         elif isinstance(delivery.payload, Advisory):
             # an RSU has no standard message for one vehicle's advisory: those RSUs are not
             # sent anything (counted); the vehicle hears it over cellular when it has an OBU
             self.counts["advisory_rsu_not_sent"] += len(delivery.rsus)
-            advisory = msgspec.to_builtins(delivery.payload)
+            adv_body: dict[str, Any] | None = None
             for pid in delivery.participants:
                 obu = self.registry.get(self.participant_device(pid) or pid)
                 if obu is None or obu.kind is not DeviceKind.OBU or not obu.is_enabled:
                     self.counts["advisory_no_obu"] += 1  # the vehicle has no cellular link
                     continue
-                body = {"advisory": advisory}
-                out.append(self._outbound(obu, "ADVISORY", body, delivery, now_ms))
+                if adv_body is None:  # built (and signed) once for all its recipients
+                    adv_body = self._advisory_body(delivery.payload, now_ms)
+                    if adv_body is None:
+                        return out
+                out.append(self._outbound(obu, "ADVISORY", adv_body, delivery, now_ms))
         return out
 
-    def _rsi_body(self, delivery: Delivery, rsu: Device) -> dict[str, Any] | None:
+    def _rsi_body(self, delivery: Delivery, rsu: Device, now_ms: int) -> dict[str, Any] | None:
         if rsu.lat_deg is None or rsu.lon_deg is None:
             self.counts["rsu_no_position"] += 1
             return None
@@ -190,9 +205,38 @@ class Downlink:
                 "RSI for %s to %s not encoded: %s", delivery.key, rsu.device_id, coded.rsi_error
             )
             return None
+        if self.signer is not None:
+            if rsu.shape == "csae-json":
+                return self._signed(
+                    "RSI",
+                    json.dumps(coded.rsi_json, separators=(",", ":")).encode(),
+                    "json",
+                    now_ms,
+                )
+            return self._signed("RSI", coded.rsi_uper, "uper", now_ms)
         if rsu.shape == "csae-json":
             return {"encoding": "csae-json", "data": coded.rsi_json}
         return {"encoding": "uper-hex", "data": coded.rsi_uper.hex()}
+
+    def _advisory_body(self, advisory: Advisory, now_ms: int) -> dict[str, Any] | None:
+        if self.signer is None:
+            return {"advisory": msgspec.to_builtins(advisory)}
+        return self._signed("ADVISORY", msgspec.json.encode(advisory), "json", now_ms)
+
+    def _signed(
+        self, msg_type: str, payload: bytes, form: str, now_ms: int
+    ) -> dict[str, Any] | None:
+        """The body carrying ``payload`` signed by the platform; None (counted, logged) when
+        the signer fails: the message is then not sent at all, never sent unsigned."""
+        assert self.signer is not None
+        try:
+            secured = self.signer.sign(payload, message_type=msg_type, now_ms=now_ms)
+        except Exception as exc:  # a signer failure must not stop the down-link: count, log
+            self.counts["sign_failed"] += 1
+            logger.warning("down-link %s not signed, not sent: %s", msg_type, exc)
+            return None
+        self.counts["signed"] += 1
+        return {"encoding": f"secured-{form}-hex", "data": secured.hex()}
 
     def _outbound(
         self,

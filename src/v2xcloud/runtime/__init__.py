@@ -8,7 +8,8 @@ scene, the applications and the event detectors, sends advisories to the advisor
 the dissemination decisions (``Delivery``, events with their RSI) to the delivery sinks. ``ManualClock``,
 ``ListSource`` and ``ListSink`` are the in-package fakes for tests and replays. ``FrameGuard``
 is the hook a stage above (the security stage, wired in by ``cli``) judges raw frames through
-before the codec.
+before the codec; ``OutboundSigner`` the hook the down-link signs what the platform sends
+through (the platform's certificate, also wired in by ``cli``).
 """
 
 from v2xcloud.runtime.bus import InProcessBus
@@ -21,6 +22,7 @@ from v2xcloud.runtime.guard import FrameGuard, GuardResult
 from v2xcloud.runtime.host import AppHost, TickApp
 from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 from v2xcloud.runtime.screen import MisbehaviourReports, MisbehaviourScreen, MisbehaviourSink
+from v2xcloud.runtime.signing import OutboundSigner
 from v2xcloud.runtime.sinks import (
     AdvisorySink,
     CallbackSink,
@@ -55,6 +57,7 @@ __all__ = [
     "MisbehaviourReports",
     "MisbehaviourScreen",
     "MisbehaviourSink",
+    "OutboundSigner",
     "Percentiles",
     "Rsu",
     "Runtime",

@@ -13,6 +13,10 @@ device first speaks. Past ``max_clients`` (default 1,000, below the process's fi
 further devices share the existing connections round-robin, each still on its own topics;
 ``stats()["multiplexed_devices"]`` says how many.
 
+``DeviceSigning`` is the hook through which the bench's devices sign their frames (each with its
+own certificate) before they go on air: the test bench does not import ``security``;
+``cli`` wires ``security.signers.DeviceSigners`` in. Only UPER payloads can carry a signed frame.
+
 >>> Device(DeviceKind.OBU, "5a000000000001").topic("BSM")
 'V2X/OBU/5a000000000001/BSM/UP'
 >>> Device(DeviceKind.RSU, "52000000000001").topic("HB")
@@ -28,7 +32,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import msgspec
@@ -40,6 +44,7 @@ from v2xcloud.gateways.base import DeviceKind
 __all__ = [
     "Device",
     "DeviceDirectory",
+    "DeviceSigning",
     "MqttDevices",
     "PayloadFormat",
     "broker_address",
@@ -73,6 +78,33 @@ class Device:
     def client_id(self) -> str:
         """The MQTT client id this device connects with."""
         return f"{self.kind.value}-{self.device_id}"
+
+
+@runtime_checkable
+class DeviceSigning(Protocol):
+    """Signs one frame as a simulated device (see the module docstring)."""
+
+    def sign(
+        self,
+        payload: bytes,
+        *,
+        device_id: str,
+        device_kind: str,
+        message_type: str,
+        generation_time_ms: int,
+        lat_deg: float | None = None,
+        lon_deg: float | None = None,
+    ) -> bytes:
+        """The signed secured frame wrapping ``payload`` (a UPER MessageFrame of
+        ``message_type``: ``"BSM"``, ``"RSM"``, ``"SPAT"``, ``"MAP"``), signed by device
+        ``device_id`` of kind ``device_kind`` (``"obu"``, ``"rsu"``) at ``generation_time_ms``
+        (UTC ms), from the position ``lat_deg``/``lon_deg`` when the frame has one. Raises
+        when the device cannot sign."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """What was signed (per message type, certificates sent in full, devices, ...)."""
+        ...
 
 
 def _check_id(device_id: str) -> str:

@@ -19,8 +19,12 @@ __all__ = ["Platform", "runtime_platform"]
 class Platform(Protocol):
     """The platform under test, as the bench sees it."""
 
-    def ingest_frame(self, raw: bytes, *, received_at_ms: int, source: str) -> None:
-        """Take one received UPER frame (decode, reject or update the scene)."""
+    def ingest_frame(
+        self, raw: bytes, *, received_at_ms: int, source: str, kind: str = "unknown"
+    ) -> None:
+        """Take one received UPER frame (decode, reject or update the scene); ``kind`` is the
+        sending device's kind (``"obu"``, ``"rsu"``) when the bench knows it (the security
+        policy is per kind)."""
 
     def tick(self, now_ms: int) -> list[Advisory]:
         """Run the applications at ``now_ms`` (UTC ms) and return their advisories."""
@@ -35,8 +39,10 @@ class _RuntimeAdapter:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def ingest_frame(self, raw: bytes, *, received_at_ms: int, source: str) -> None:
-        self.runtime.ingest_frame(raw, received_at_ms=received_at_ms, source=source)
+    def ingest_frame(
+        self, raw: bytes, *, received_at_ms: int, source: str, kind: str = "unknown"
+    ) -> None:
+        self.runtime.ingest_frame(raw, received_at_ms=received_at_ms, source=source, kind=kind)
 
     def tick(self, now_ms: int) -> list[Advisory]:
         return list(self.runtime.tick(now_ms))

@@ -51,3 +51,5 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     stage_s: dict[str, float] = msgspec.field(default_factory=dict)  # wall time per stage
     vehicle_steps: int = 0
     broker: dict[str, float | int | None] = msgspec.field(default_factory=dict)  # via="mqtt"
+    # devices signing (``sim.devices.DeviceSigning``): frames signed per type, certificates sent
+    signing: dict[str, int] = msgspec.field(default_factory=dict)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from v2xcloud.errors import EncodeError, SimulationError
+from v2xcloud.errors import EncodeError, SimulationError, V2xCloudError
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.sim.bridge import SumoBridge
@@ -30,6 +30,7 @@ from v2xcloud.sim.scorer import SCORED_FAMILIES, family_of, group_warnings, scor
 from v2xcloud.sim.signals import SignalEncoder
 
 if TYPE_CHECKING:
+    from v2xcloud.sim.devices import DeviceDirectory, DeviceSigning
     from v2xcloud.sim.via_mqtt import MqttLink
 
 __all__ = ["model_encoder", "run_scenario"]
@@ -64,9 +65,12 @@ class _Chain:
         encode: Encoder,
         work_dir: Path,
         link: MqttLink | None = None,
+        signing: DeviceSigning | None = None,
     ) -> None:
         self.sc, self.config, self.platform, self.encode = scenario, config, platform, encode
         self.link = link
+        self.signing = signing
+        self.devices: DeviceDirectory | None = None  # who sends what (signing, the broker)
         self.bridge = SumoBridge(
             scenario=scenario, work_dir=work_dir, has_ssm=config.has_ground_truth
         )
@@ -114,7 +118,7 @@ class _Chain:
         )
         self.sensors = [self._sensor(k, r.node, r.range_m) for k, r in enumerate(self.sc.rsus)]
         self.map_messages = self.signals.map_messages()
-        if self.link is not None:
+        if self.link is not None or self.signing is not None:
             from v2xcloud.sim.devices import DeviceDirectory
 
             at_node: dict[str, str] = {}  # MAP/SPAT senders are "rsu-<MAP node number>"
@@ -125,7 +129,9 @@ class _Chain:
             rsus = [s.rsu_id for s in self.sensors]
             rsus += [at_node.get(str(m.nodes[0].id.id), f"rsu-{m.nodes[0].id.id}")
                      for m in self.map_messages]  # fmt: skip
-            self.link.bind(DeviceDirectory(bsm_id=self.ids.bsm_id, rsu_at_node=at_node, rsus=rsus))
+            self.devices = DeviceDirectory(bsm_id=self.ids.bsm_id, rsu_at_node=at_node, rsus=rsus)
+            if self.link is not None:
+                self.link.bind(self.devices)
 
     def _sensor(self, k: int, node: str, range_m: float) -> RoadsideSensor:
         from v2xcloud.sim.network import network_nodes
@@ -149,8 +155,37 @@ class _Chain:
                 self.result.encode_errors.get(f"{kind}: {exc.detail}", 0) + 1
             )
             return
+        if self.signing is not None:
+            signed = self._sign(raw, model, sent_ms=sent_ms, sender=sender, kind=kind)
+            t0 = self._timed("sign", t0)
+            if signed is None:
+                return
+            raw = signed
         self.channel.send(raw, sent_ms=sent_ms, sender=sender, kind=kind, about=about)
         self._timed("channel", t0)
+
+    def _sign(
+        self, raw: bytes, model: Any, *, sent_ms: int, sender: str, kind: str
+    ) -> bytes | None:
+        """The frame signed by its device (``DeviceSigning``); None (counted with the encode
+        errors, as ``"<kind>: sign: ..."``) when its device cannot sign it."""
+        assert self.signing is not None and self.devices is not None
+        device = self.devices.device_for(sender, kind)
+        where = getattr(model, "participant", None) or model  # a BSM's sender, an RSM's RSU
+        try:
+            return self.signing.sign(
+                raw,
+                device_id=device.device_id,
+                device_kind=device.kind.value,
+                message_type=kind,
+                generation_time_ms=sent_ms,
+                lat_deg=getattr(where, "lat_deg", None) or getattr(where, "ref_lat_deg", None),
+                lon_deg=getattr(where, "lon_deg", None) or getattr(where, "ref_lon_deg", None),
+            )
+        except V2xCloudError as exc:
+            key = f"{kind}: sign: {exc}"
+            self.result.encode_errors[key] = self.result.encode_errors.get(key, 0) + 1
+            return None
 
     def status(self, sim_ms: int, wall_s: float) -> dict[str, Any]:
         """Live figures for progress lines: time, road users, frames, advisories by app."""
@@ -224,7 +259,13 @@ class _Chain:
                 self._send(msg, sent_ms=now_ms, sender=f"rsu-{node}", kind="MAP", about=())
 
     def _deliver(self, d: Arrival) -> None:
-        self.platform.ingest_frame(d.raw, received_at_ms=d.arrive_ms, source=d.sender)
+        if self.devices is None:
+            self.platform.ingest_frame(d.raw, received_at_ms=d.arrive_ms, source=d.sender)
+        else:
+            kind = self.devices.device_for(d.sender, d.kind).kind.value
+            self.platform.ingest_frame(
+                d.raw, received_at_ms=d.arrive_ms, source=d.sender, kind=kind
+            )
         self._count(d)
 
     def _count(self, d: Arrival) -> None:
@@ -261,6 +302,7 @@ def run_scenario(
     pace: float | None = None,
     on_second: Callable[[dict[str, Any]], None] | None = None,
     link: MqttLink | None = None,
+    signing: DeviceSigning | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` to its end through the whole chain and score the advisories.
 
@@ -272,7 +314,7 @@ def run_scenario(
     scenario is invalid.
     """
     with tempfile.TemporaryDirectory(prefix=f"v2xsim-{scenario.name}-") as tmp:
-        chain = _Chain(scenario, config, platform, encode, work_dir or Path(tmp), link)
+        chain = _Chain(scenario, config, platform, encode, work_dir or Path(tmp), link, signing)
         wall0 = time.perf_counter()
         chain.start()
         try:
@@ -325,6 +367,8 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     res.warnings = [(w.app, w.ego, w.other, w.onset_s, w.end_s) for w in warnings]
     res.scores = scores
     res.implemented_apps = sorted(chain.platform.app_codes())
+    if chain.signing is not None:
+        res.signing = chain.signing.stats()
     res.channel = {
         "sent": chain.channel.stats.sent,
         "lost": chain.channel.stats.lost,

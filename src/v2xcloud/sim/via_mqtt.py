@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from v2xcloud.errors import SimulationError
+from v2xcloud.errors import ConfigError, SimulationError
 from v2xcloud.gateways.base import Gateway, InboundFrame, IngressQueue
 from v2xcloud.sim.channel import Arrival
 from v2xcloud.sim.devices import (
     Device,
     DeviceDirectory,
+    DeviceSigning,
     MqttDevices,
     PayloadFormat,
     heartbeat_payload,
@@ -405,7 +406,9 @@ class _RemotePlatform:
     """The bench's platform when the platform is elsewhere (``v2xcloud devices``): nothing is
     ingested or ticked here; the frames only leave through the broker."""
 
-    def ingest_frame(self, raw: bytes, *, received_at_ms: int, source: str) -> None:
+    def ingest_frame(
+        self, raw: bytes, *, received_at_ms: int, source: str, kind: str = "unknown"
+    ) -> None:
         """Never called: the link carries every frame."""
         raise SimulationError("devices mode has no local platform to ingest into")
 
@@ -428,6 +431,7 @@ def publish_scenario(
     max_clients: int = 1000,
     epoch_ms: int | None = None,
     on_second: Callable[[dict[str, Any]], None] | None = None,
+    signing: DeviceSigning | None = None,
 ) -> tuple[ScenarioResult, LinkStats, dict[str, int]]:
     """Publish a scenario's traffic on ``url`` as its devices would, for a platform listening
     there (``v2xcloud serve --mqtt``): every step's frames, each device on its own client and
@@ -435,11 +439,13 @@ def publish_scenario(
 
     ``pace`` 1.0 is real time, None as fast as the broker acknowledges; ``epoch_ms`` is the
     wall-clock time of simulation time 0 (default now, so frame times are live).
+    ``signing``: every device signs its frames (UPER payloads only; ``ConfigError`` else).
     Returns the run's counters, the link's and the devices' statistics.
     """
     from v2xcloud.sim.result import RunConfig
     from v2xcloud.sim.runner import model_encoder, run_scenario
 
+    _check_signable(payload, signing)
     config = RunConfig(
         message_set=message_set,
         epoch_ms=int(time.time() * 1000) if epoch_ms is None else epoch_ms,
@@ -470,8 +476,18 @@ def publish_scenario(
             pace=pace,
             on_second=second,
             link=link,
+            signing=signing,
         )
     return result, link.stats, link.devices.stats()
+
+
+def _check_signable(payload: PayloadFormat, signing: DeviceSigning | None) -> None:
+    """A signed frame travels as the secured frame's bytes: only a UPER payload carries it."""
+    if signing is not None and payload is not PayloadFormat.UPER:
+        raise ConfigError(
+            f"signed frames are published as UPER payloads, not {payload.value}: "
+            "drop --payload or use --payload uper"
+        )
 
 
 def run_through_broker(
@@ -484,14 +500,17 @@ def run_through_broker(
     pace: float | None = None,
     on_second: Callable[[dict[str, Any]], None] | None = None,
     ingestor: Ingestor | None = None,
+    signing: DeviceSigning | None = None,
 ) -> ScenarioResult:
     """``run_scenario`` with the frames going through a broker (``config.mqtt_url``, or a
     Mosquitto started and stopped here) and the platform's MQTT gateway into ``runtime``;
     the result's ``broker`` holds what crossed it (``LinkStats.summary``). ``ingestor`` as
-    in ``platform_link`` (the demo passes the one behind its ``/api/devices``)."""
+    in ``platform_link`` (the demo passes the one behind its ``/api/devices``); ``signing``
+    as in ``run_scenario`` (UPER payloads only)."""
     from v2xcloud.sim.runner import run_scenario
 
     payload = PayloadFormat(config.mqtt_payload)
+    _check_signable(payload, signing)
     with broker(config.mqtt_url) as url:
         link = platform_link(
             runtime,
@@ -509,6 +528,7 @@ def run_through_broker(
                 pace=pace,
                 on_second=on_second,
                 link=link,
+                signing=signing,
             )
     result.broker = link.stats.summary()
     return result

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import socket
+import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import msgspec
+import pytest
 from gmssl import sm2 as gm_sm2
 
+from v2xcloud.cli.main import main
 from v2xcloud.ev.codec import Message, decode, encode
 from v2xcloud.ev.commands import Activation, ActivationResult, VehicleLogin
 from v2xcloud.ev.frame import decode_frame
@@ -246,3 +252,54 @@ def test_tcp_server_verifies_signed_reports_end_to_end() -> None:
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
     assert [d.reason for d in letters] == [DropReason.BAD_SIGNATURE]
+
+
+def test_gb32960_serve_command_requires_and_verifies_signatures(tmp_path: Path) -> None:
+    signer = generate_signer(SM2)
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[terminal_keys]\n{VIN} = "{signer.public_key[1:].hex()}"\n')
+    good = _signed(_report(1), signer)
+    forged = msgspec.structs.replace(good, collected_at_ms=good.collected_at_ms + 1000)
+    unsigned = msgspec.structs.replace(_report(2), layout=2025, collected_at_ms=T0 + 9000)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = ["gb32960", "serve", "--port", str(port), "--duration", "4"]
+    argv += ["--reports", str(tmp_path / "r.jsonl"), "--alarms", str(tmp_path / "a.jsonl")]
+    argv += ["--ev-keys", str(keys), "--ev-signatures", "require"]
+    codes: list[int] = []
+    serve = threading.Thread(target=lambda: codes.append(main(argv)))
+    serve.start()
+
+    async def scenario() -> list[int]:
+        for _ in range(50):  # the server binds within a few seconds (imports, key file)
+            with contextlib.suppress(OSError):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            await asyncio.sleep(0.05)
+        flags = []
+        try:
+            for frame in (_login(), _frame(good), _frame(forged), _frame(unsigned)):
+                writer.write(frame)
+                flags.append((await _reply(reader)).response)
+        finally:
+            writer.close()
+        return flags
+
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 20)) == [0x01, 0x01, 0x05, 0x05]
+    finally:
+        serve.join(15)
+    assert codes == [0]
+    stored = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert len(stored) == 1 and json.loads(stored[0])["collected_at_ms"] == good.collected_at_ms
+
+
+def test_a_keys_file_with_a_bad_key_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[terminal_keys]\n{VIN} = "04{"11" * 64}"\n')
+    assert main(["gb32960", "serve", "--port", "0", "--ev-keys", str(keys)]) == 2
+    err = capsys.readouterr().err
+    assert str(keys) in err and VIN in err and "curve" in err

@@ -87,10 +87,12 @@ class Platform:
         ev_secrets: Any | None = None,
         audit: Any | None = None,
         downlink_signer: OutboundSigner | None = None,
+        ev_signatures: Any | None = None,
     ) -> None:
         self.runtime = runtime
         self.ev_secrets = ev_secrets  # cli._ev_access.EvSecrets; None: no terminal secrets
         self.audit = audit  # store.audit.AuditTrail: refused EV logins are recorded there
+        self.ev_signatures = ev_signatures  # ev.signature.FrameSignatureCheck; None: parsed only
         self.registry = registry
         self.health = DeviceHealth()
         self.limits = RateLimits()
@@ -204,6 +206,7 @@ class Platform:
                     audit=self.audit,
                 ),
                 dead_letter=self.ingest.dead_letter_later,
+                signatures=self.ev_signatures,
             )
             await self.gb_server.start()
 

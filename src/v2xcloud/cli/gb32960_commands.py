@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from v2xcloud.cli._ev_signatures import add_signature_options, signature_check
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError, Gb32960Error
 from v2xcloud.ev._wire import error_offset
@@ -141,6 +142,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from v2xcloud.ev.server import Gb32960Server
     from v2xcloud.runtime import SystemClock
 
+    signatures = signature_check(args)  # before anything starts: a bad keys file is exit 2
+
     async def run() -> None:
         reports, alarms = _report_sink(args), JsonlAlarmSink(args.alarms)
         chargers = load_chargers(args.chargers) if args.chargers else None
@@ -153,6 +156,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             idle_timeout_s=args.idle_timeout,
             flush_interval_s=0.0 if args.store else 1.0,
+            signatures=signatures,
         )
         await server.start()
         print(
@@ -280,6 +284,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     srv.add_argument(
         "--duration", type=float, default=0.0, help="stop after this many seconds (0 = run)"
     )
+    add_signature_options(srv)
     srv.set_defaults(func=_cmd_serve)
     sch = inner.add_parser("schedule", help="charging schedule vs nearest-station-first")
     sch.add_argument("--chargers", required=True, help="JSON charger list")

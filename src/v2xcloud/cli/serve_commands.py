@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from v2xcloud.cli._ev_signatures import add_signature_options, signature_check
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
@@ -94,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="GB/T 32960 terminal login secrets and platform accounts (TOML/JSON, chmod 600)",
     )
+    add_signature_options(p)
     p.add_argument(
         "--allow-unknown",
         action="store_true",
@@ -156,6 +158,7 @@ def _live(
         allow_unknown=args.allow_unknown,
         mqtt_client_id=args.mqtt_client_id,
         ev_secrets=load_ev_secrets(args.ev_secrets) if args.ev_secrets else None,
+        ev_signatures=signature_check(args) if args.gb32960 else None,
         audit=AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME),
     )
     platform.start()

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import msgspec
@@ -36,11 +36,24 @@ from v2xcloud.gateways.mqtt import MqttGateway
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
 from v2xcloud.model import Device, EvOperatorAlarm, EvReport
-from v2xcloud.runtime import OutboundSigner, Runtime
+from v2xcloud.runtime import OutboundSigner, Rsu, Runtime
+from v2xcloud.security import Coverage, MisbehaviourDetector
 
-__all__ = ["Platform"]
+__all__ = ["Platform", "misbehaviour_screen"]
 
 logger = logging.getLogger(__name__)
+
+
+def misbehaviour_screen(rsus: Sequence[Rsu]) -> MisbehaviourDetector:
+    """The platform's misbehaviour screen (``Runtime(screen=...)``): one detector whose
+    receiver and perception coverage are the deployment's RSUs. Module-level, so the bench can
+    hand it to its worker processes by name."""
+    return MisbehaviourDetector(
+        coverage=[
+            Coverage(rsu_id=r.rsu_id, lat_deg=r.lat_deg, lon_deg=r.lon_deg, range_m=r.range_m)
+            for r in rsus
+        ]
+    )
 
 
 class _EvFeed:

@@ -102,6 +102,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="accept and register devices not in the registry (labs); default: refuse them",
     )
     p.add_argument(
+        "--no-misbehaviour-detection",
+        action="store_true",
+        help="believe every report (default: senders failing the misbehaviour checks are "
+        "flagged, their reports refused as 'misbehaving' and reported at /api/misbehaviour)",
+    )
+    p.add_argument(
         "--mqtt-client-id", default="v2xcloud-platform", help="the platform's MQTT session id"
     )
     p.add_argument("--hz", type=float, default=10.0, help="tick rate")
@@ -128,7 +134,7 @@ def _live(
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.api.testing import ScriptedLive
     from v2xcloud.cli._ev_access import load_ev_secrets
-    from v2xcloud.cli._platform import Platform
+    from v2xcloud.cli._platform import Platform, misbehaviour_screen
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
@@ -144,10 +150,12 @@ def _live(
     registry = DeviceRegistry(repository=DeviceTable(store))
     registry.seed(seed)
     lat, lon = origin
+    rsus = registry.rsus()
     runtime = Runtime(
         frame=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon),
         clock=clock,
-        rsus=registry.rsus(),
+        rsus=rsus,
+        screen=None if args.no_misbehaviour_detection else misbehaviour_screen(rsus),
     )
     platform = Platform(
         runtime,

@@ -30,6 +30,8 @@ class Arrival:
     sender: str  # SUMO id of the vehicle, or the RSU id
     kind: str  # "BSM", "RSM", "SPAT", "MAP"
     about: tuple[str, ...]  # SUMO ids of the road users the frame describes
+    participant_id: str | None = None  # a BSM's sender id (scoring misbehaviour detection)
+    is_malicious: bool = False  # sent by an attacker (``sim.attacks``)
 
 
 @dataclass
@@ -69,7 +71,15 @@ class Channel:
         self.stats = ChannelStats()
 
     def send(
-        self, raw: bytes, *, sent_ms: int, sender: str, kind: str, about: tuple[str, ...]
+        self,
+        raw: bytes,
+        *,
+        sent_ms: int,
+        sender: str,
+        kind: str,
+        about: tuple[str, ...],
+        participant_id: str | None = None,
+        is_malicious: bool = False,
     ) -> None:
         """Offer one frame; it is lost with probability ``loss`` or queued for delivery."""
         self.stats.sent += 1
@@ -82,7 +92,14 @@ class Channel:
             delay += self._rng.uniform(-self.jitter_ms, self.jitter_ms)
         arrive = sent_ms + max(0, round(delay))
         item = Arrival(
-            arrive_ms=arrive, sent_ms=sent_ms, raw=raw, sender=sender, kind=kind, about=about
+            arrive_ms=arrive,
+            sent_ms=sent_ms,
+            raw=raw,
+            sender=sender,
+            kind=kind,
+            about=about,
+            participant_id=participant_id,
+            is_malicious=is_malicious,
         )
         heapq.heappush(self._queue, (arrive, next(self._order), item))
 

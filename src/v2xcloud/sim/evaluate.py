@@ -6,36 +6,49 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import msgspec
 
 from v2xcloud.errors import ConfigError, SimulationError
+from v2xcloud.runtime import MisbehaviourScreen, Rsu
 from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import AppScore
 
-__all__ = ["aggregate", "evaluate", "run_in_process"]
+__all__ = ["ScreenFactory", "aggregate", "evaluate", "run_in_process"]
+
+#: builds a misbehaviour screen from the deployment's RSUs (wired in from ``cli``: the bench may
+#: not import ``security``)
+ScreenFactory = Callable[[Sequence[Rsu]], MisbehaviourScreen]
 
 logger = logging.getLogger(__name__)
 
 _RESULT = msgspec.msgpack.Decoder(ScenarioResult)
 
 
-def run_in_process(scenario: Scenario, config: RunConfig) -> ScenarioResult:
+def run_in_process(
+    scenario: Scenario, config: RunConfig, screen_factory: ScreenFactory | None = None
+) -> ScenarioResult:
     """Run one scenario through the real platform in this process (no isolation).
 
     ``config.via == "mqtt"``: the frames go through an MQTT broker (``config.mqtt_url``, or a
     Mosquitto started for this run) and the platform's MQTT gateway (``sim.via_mqtt``).
+    ``screen_factory``: builds the platform's misbehaviour screen from the scenario's RSUs
+    (their perception coverage); ``None``: no misbehaviour detection.
     """
     from v2xcloud.sim.platform import runtime_platform
     from v2xcloud.sim.runner import model_encoder, run_scenario
 
+    screen = None
+    if screen_factory is not None:
+        screen = screen_factory(_rsus(scenario))
     platform, runtime = runtime_platform(
         message_set=config.message_set,
         origin_lat_deg=scenario.origin_lat_deg,
         origin_lon_deg=scenario.origin_lon_deg,
+        screen=screen,
     )
     encode = model_encoder(config.message_set)
     if config.via == "mqtt":
@@ -52,9 +65,26 @@ def run_in_process(scenario: Scenario, config: RunConfig) -> ScenarioResult:
     return result
 
 
-def _worker(scenario: Scenario, config: RunConfig) -> bytes:
+def _rsus(scenario: Scenario) -> list[Rsu]:
+    """The scenario's roadside sensors as the platform knows them (WGS-84, range)."""
+    from v2xcloud.geo import LocalFrame
+    from v2xcloud.sim.runner import roadside_sensors
+
+    frame = LocalFrame(
+        origin_lat_deg=scenario.origin_lat_deg, origin_lon_deg=scenario.origin_lon_deg
+    )
+    out = []
+    for s in roadside_sensors(scenario):
+        lat, lon = frame.to_wgs84(s.x_m, s.y_m)
+        out.append(Rsu(rsu_id=s.rsu_id, lat_deg=float(lat), lon_deg=float(lon), range_m=s.range_m))
+    return out
+
+
+def _worker(
+    scenario: Scenario, config: RunConfig, screen_factory: ScreenFactory | None = None
+) -> bytes:
     try:
-        return msgspec.msgpack.encode(run_in_process(scenario, config))
+        return msgspec.msgpack.encode(run_in_process(scenario, config, screen_factory))
     except Exception as exc:  # crosses a process boundary: keep the message, not the object
         logger.error("scenario %s failed in its worker", scenario.name, exc_info=exc)
         raise SimulationError(f"scenario {scenario.name}: {type(exc).__name__}: {exc}") from None
@@ -66,20 +96,22 @@ def evaluate(
     config: RunConfig,
     jobs: int = 1,
     on_done: Callable[[ScenarioResult, int, int], None] | None = None,
+    screen_factory: ScreenFactory | None = None,
 ) -> list[ScenarioResult]:
     """Run every scenario in a fresh subprocess (``jobs`` at a time), in library order.
 
     ``on_done(result, finished, total)`` reports progress. A failing scenario raises its
     ``SimulationError`` here, naming the scenario. Via MQTT without a broker URL each scenario
     starts its own Mosquitto; several jobs on one given broker would hear each other's devices
-    (``ConfigError``).
+    (``ConfigError``). ``screen_factory`` (a module-level function: it crosses into the
+    worker processes by name) builds each run's misbehaviour screen.
     """
     if config.via == "mqtt" and config.mqtt_url is not None and jobs > 1:
         raise ConfigError("evaluate via MQTT on one given broker runs one scenario at a time")
     ctx = multiprocessing.get_context("spawn")
     results: dict[str, ScenarioResult] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_worker, sc, config): sc.name for sc in scenarios}
+        futures = {pool.submit(_worker, sc, config, screen_factory): sc.name for sc in scenarios}
         for future in as_completed(futures):
             result = _RESULT.decode(future.result())
             results[result.name] = result

@@ -37,6 +37,7 @@ class RoadsideSensor:
     x_m: float
     y_m: float
     range_m: float
+    perceives_all: bool = False  # also road users that send BSMs (a radar, not a camera feed)
 
 
 class ParticipantEncoder:
@@ -128,13 +129,16 @@ class ParticipantEncoder:
         return out
 
     def rsm(self, snap: Snapshot, sensor: RoadsideSensor) -> tuple[list[str], Rsm] | None:
-        """What ``sensor`` perceives (non-connected road users in range), or ``None`` if nothing."""
+        """What ``sensor`` perceives (road users in range: the non-connected ones, or all of
+        them if it ``perceives_all``), or ``None`` if nothing."""
         near = np.hypot(snap.x_m - sensor.x_m, snap.y_m - sensor.y_m) <= sensor.range_m
         seen: list[str] = []
         states: list[ParticipantState] = []
         for i in np.flatnonzero(near):
             sumo_id = snap.ids[i]
-            if self._ids.is_connected(sumo_id, is_pedestrian=bool(snap.is_pedestrian[i])):
+            if not sensor.perceives_all and self._ids.is_connected(
+                sumo_id, is_pedestrian=bool(snap.is_pedestrian[i])
+            ):
                 continue
             pid = self._ids.rsm_id(sensor.rsu_id, sumo_id)
             state = self._state(snap, int(i), pid=pid, source=ParticipantSource.RSM)

@@ -11,7 +11,7 @@ from typing import Protocol
 from v2xcloud.codec import message_set_of
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory
-from v2xcloud.runtime import Runtime
+from v2xcloud.runtime import MisbehaviourScreen, Runtime
 
 __all__ = ["Platform", "runtime_platform"]
 
@@ -32,6 +32,9 @@ class Platform(Protocol):
     def app_codes(self) -> set[str]:
         """The application codes this platform runs (scored apps)."""
 
+    def misbehaviour_flags(self) -> dict[str, int]:
+        """Participant ids flagged as misbehaving → when (UTC ms); empty without detection."""
+
 
 class _RuntimeAdapter:
     """Adapts ``v2xcloud.runtime.Runtime`` to :class:`Platform`."""
@@ -50,15 +53,25 @@ class _RuntimeAdapter:
     def app_codes(self) -> set[str]:
         return {str(app.code) for app in self.runtime.host.apps}
 
+    def misbehaviour_flags(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.runtime.misbehaviour_reports():
+            out.setdefault(r.sender_id, r.flagged_at_ms)
+        return out
+
 
 def runtime_platform(
-    *, message_set: str, origin_lat_deg: float, origin_lon_deg: float
+    *,
+    message_set: str,
+    origin_lat_deg: float,
+    origin_lon_deg: float,
+    screen: MisbehaviourScreen | None = None,
 ) -> tuple[Platform, Runtime]:
     """The real platform: a ``Runtime`` with every registered app (V2V and V2I), reading
-    ``message_set``
-    UPER, its local frame centred on the scenario's origin. Returns the adapter and the runtime
-    (for its stats and dead letters).
+    ``message_set`` UPER, its local frame centred on the scenario's origin, with the
+    misbehaviour ``screen`` when given. Returns the adapter and the runtime (for its stats
+    and dead letters).
     """
     frame = LocalFrame(origin_lat_deg=origin_lat_deg, origin_lon_deg=origin_lon_deg)
-    runtime = Runtime(frame=frame, message_set=message_set_of(message_set))
+    runtime = Runtime(frame=frame, message_set=message_set_of(message_set), screen=screen)
     return _RuntimeAdapter(runtime), runtime

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from v2xcloud.sim.episodes import Episode
@@ -53,3 +55,5 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     broker: dict[str, float | int | None] = msgspec.field(default_factory=dict)  # via="mqtt"
     # devices signing (``sim.devices.DeviceSigning``): frames signed per type, certificates sent
     signing: dict[str, int] = msgspec.field(default_factory=dict)
+    # with attacks (``sim.attacks``): detection figures per class (``sim.attack_score``)
+    misbehaviour: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -17,6 +17,8 @@ import msgspec
 from v2xcloud.errors import EncodeError, SimulationError, V2xCloudError
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import AdvisoryLevel
+from v2xcloud.sim.attack_score import detection_figures
+from v2xcloud.sim.attacks import AttackInjector
 from v2xcloud.sim.bridge import SumoBridge
 from v2xcloud.sim.channel import Arrival, Channel
 from v2xcloud.sim.episodes import Episode, read_collisions, ssm_episodes
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from v2xcloud.sim.devices import DeviceDirectory, DeviceSigning
     from v2xcloud.sim.via_mqtt import MqttLink
 
-__all__ = ["model_encoder", "run_scenario"]
+__all__ = ["model_encoder", "roadside_sensors", "run_scenario"]
 
 Encoder = Callable[[Any], bytes]
 
@@ -52,6 +54,30 @@ def model_encoder(message_set: str) -> Encoder:
         )
     ms = codec.message_set_of(message_set)
     return lambda model: bytes(fn(model, message_set=ms))
+
+
+def roadside_sensors(scenario: Scenario) -> list[RoadsideSensor]:
+    """The scenario's roadside sensors, each with its RSU id and position (SUMO plane).
+
+    Raises ``SimulationError`` for an RSU at a node the network does not have.
+    """
+    from v2xcloud.sim.network import network_nodes
+
+    pos = {n: (x, y) for n, x, y, _ in network_nodes(scenario.network)[0]}
+    out = []
+    for k, r in enumerate(scenario.rsus):
+        if r.node not in pos:
+            raise SimulationError(f"scenario {scenario.name}: RSU at unknown node {r.node!r}")
+        out.append(
+            RoadsideSensor(
+                rsu_id=f"{0x52:02x}{k + 1:014x}",
+                x_m=pos[r.node][0],
+                y_m=pos[r.node][1],
+                range_m=r.range_m,
+                perceives_all=r.perceives_all,
+            )
+        )
+    return out
 
 
 class _Chain:
@@ -93,6 +119,14 @@ class _Chain:
         self.road_users = 0
         self.perceived: set[str] = set()  # SUMO ids ever reported by a roadside sensor
         self.pedestrians: set[str] = set()
+        self.attacks = (
+            AttackInjector(scenario.attacks, seed=scenario.seed) if scenario.attacks else None
+        )
+        # with attacks: every BSM delivered (sender id, arrival ms, malicious?) and the
+        # advisories naming an attacker's BSM identity, for scoring detection and its effect
+        self.bsm_log: list[tuple[str, int, bool]] = []
+        self.attack_records: list[tuple[str, str, str | None, float, float | None]] = []
+        self.bsm_senders: set[str] = set()
 
     def start(self) -> None:
         self.bridge.start()
@@ -116,7 +150,7 @@ class _Chain:
             speed_limits=self.signals.lane_speed_limits(),
             vehicle_lanes=self.signals.vehicle_lane_counts(),
         )
-        self.sensors = [self._sensor(k, r.node, r.range_m) for k, r in enumerate(self.sc.rsus)]
+        self.sensors = roadside_sensors(self.sc)
         self.map_messages = self.signals.map_messages()
         if self.link is not None or self.signing is not None:
             from v2xcloud.sim.devices import DeviceDirectory
@@ -133,18 +167,15 @@ class _Chain:
             if self.link is not None:
                 self.link.bind(self.devices)
 
-    def _sensor(self, k: int, node: str, range_m: float) -> RoadsideSensor:
-        from v2xcloud.sim.network import network_nodes
-
-        pos = {n: (x, y) for n, x, y, _ in network_nodes(self.sc.network)[0]}
-        if node not in pos:
-            raise SimulationError(f"scenario {self.sc.name}: RSU at unknown node {node!r}")
-        return RoadsideSensor(
-            rsu_id=f"{0x52:02x}{k + 1:014x}", x_m=pos[node][0], y_m=pos[node][1], range_m=range_m
-        )
-
     def _send(
-        self, model: Any, *, sent_ms: int, sender: str, kind: str, about: tuple[str, ...]
+        self,
+        model: Any,
+        *,
+        sent_ms: int,
+        sender: str,
+        kind: str,
+        about: tuple[str, ...],
+        is_malicious: bool = False,
     ) -> None:
         t0 = time.perf_counter()
         try:
@@ -161,7 +192,16 @@ class _Chain:
             if signed is None:
                 return
             raw = signed
-        self.channel.send(raw, sent_ms=sent_ms, sender=sender, kind=kind, about=about)
+        pid = model.participant.id if kind == "BSM" else None
+        self.channel.send(
+            raw,
+            sent_ms=sent_ms,
+            sender=sender,
+            kind=kind,
+            about=about,
+            participant_id=pid,
+            is_malicious=is_malicious,
+        )
         self._timed("channel", t0)
 
     def _sign(
@@ -241,8 +281,13 @@ class _Chain:
         t0 = time.perf_counter()
         bsms = self.participants.bsms(snap)
         self._timed("build_messages", t0)
-        for sumo_id, bsm in bsms:
-            self._send(bsm, sent_ms=now_ms, sender=sumo_id, kind="BSM", about=(sumo_id,))
+        if self.attacks is None:
+            for sumo_id, bsm in bsms:
+                self._send(bsm, sent_ms=now_ms, sender=sumo_id, kind="BSM", about=(sumo_id,))
+        else:
+            for sent in self.attacks.apply(bsms, epoch_ms=self.config.epoch_ms):
+                self._send(sent.bsm, sent_ms=now_ms, sender=sent.sumo_id, kind="BSM",
+                           about=(sent.sumo_id,), is_malicious=sent.is_malicious)  # fmt: skip
         for sensor in self.sensors:
             seen = self.participants.rsm(snap, sensor)
             if seen is not None:
@@ -272,6 +317,9 @@ class _Chain:
         for sumo_id in d.about:
             self.last_sent[sumo_id] = max(self.last_sent.get(sumo_id, 0), d.sent_ms)
         self.result.frames[d.kind] = self.result.frames.get(d.kind, 0) + 1
+        if self.attacks is not None and d.participant_id is not None:
+            self.bsm_log.append((d.participant_id, d.arrive_ms, d.is_malicious))
+            self.bsm_senders.add(d.sender)
 
     def _record(self, adv: Any, now_ms: int, time_s: float, *, processing_ms: float) -> None:
         """Keep one advisory; its latency is channel + waiting for the tick + the tick itself.
@@ -284,12 +332,31 @@ class _Chain:
             unscored = self.result.unscored_advisories
             unscored[adv.app] = unscored.get(adv.app, 0) + 1
             return
-        ego = self.ids.sumo_id(adv.ego_id) or adv.ego_id
-        other = self.ids.sumo_id(adv.other_id) if adv.other_id else None
+        ego = self._sumo_id(adv.ego_id) or adv.ego_id
+        other = self._sumo_id(adv.other_id) if adv.other_id else None
         seen = [self.last_sent[s] for s in (ego, other) if s and s in self.last_sent]
         latency = float(now_ms - max(seen)) + processing_ms if seen else None
         self.records.append((adv.app, ego, other, time_s, latency))
+        if self.attacks is not None and (
+            self._is_attacker_identity(adv.ego_id) or self._is_attacker_identity(adv.other_id)
+        ):
+            self.attack_records.append((adv.app, ego, other, time_s, latency))
         self.result.advisories += 1
+
+    def _sumo_id(self, pid: str | None) -> str | None:
+        """The SUMO id behind a participant id (a ghost's: its attacker's)."""
+        if pid is not None and self.attacks is not None and pid in self.attacks.ghost_owner:
+            return self.attacks.ghost_owner[pid]
+        return self.ids.sumo_id(pid)
+
+    def _is_attacker_identity(self, pid: str | None) -> bool:
+        """A BSM identity an attacker sends under (its own id or a ghost; not the RSM object
+        a roadside sensor makes of its real body)."""
+        if pid is None or self.attacks is None or "/" in pid:
+            return False
+        if pid in self.attacks.ghost_owner:
+            return True
+        return self.ids.sumo_id(pid) in self.attacks.first_malicious_ms
 
 
 def run_scenario(
@@ -366,6 +433,8 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     res.episodes = episodes
     res.warnings = [(w.app, w.ego, w.other, w.onset_s, w.end_s) for w in warnings]
     res.scores = scores
+    if chain.attacks is not None:
+        res.misbehaviour = _detection(chain, episodes, res.vehicle_hours)
     res.implemented_apps = sorted(chain.platform.app_codes())
     if chain.signing is not None:
         res.signing = chain.signing.stats()
@@ -375,6 +444,31 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
         "bytes": chain.channel.stats.bytes_sent,
     }
     return res
+
+
+def _detection(chain: _Chain, episodes: list[Episode], vehicle_hours: float) -> dict[str, Any]:
+    """Detection per attack class and the attackers' false warnings (``attack_score``)."""
+    assert chain.attacks is not None
+    attack = chain.attacks
+    attackers = {
+        sid: (attack.attackers[sid].kind, t) for sid, t in attack.first_malicious_ms.items()
+    }
+    caused = score(
+        episodes,
+        group_warnings(chain.attack_records),
+        vehicle_hours=vehicle_hours,
+        apps={family_of(r[0]) for r in chain.attack_records},
+    )
+    return detection_figures(
+        attackers=attackers,
+        owner=chain._sumo_id,
+        flags=chain.platform.misbehaviour_flags(),
+        messages=chain.bsm_log,
+        senders=chain.bsm_senders,
+        epoch_ms=chain.config.epoch_ms,
+        attacker_warnings=sum(s.warnings for s in caused.values()),
+        attacker_false_warnings=sum(s.warnings - s.matched_warnings for s in caused.values()),
+    )
 
 
 def _observability(chain: _Chain, e: Episode) -> Episode:

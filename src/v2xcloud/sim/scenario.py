@@ -15,16 +15,20 @@ from typing import Literal
 import msgspec
 
 from v2xcloud.errors import SimulationError
+from v2xcloud.sim.attacks import AttackSpec
 
 __all__ = [
     "ActionSpec",
+    "AttackSpec",
     "BackgroundSpec",
     "NetworkSpec",
     "PedestrianSpec",
     "RsuSpec",
     "Scenario",
     "VehicleSpec",
+    "attack_library_names",
     "library_names",
+    "load_attack_library",
     "load_library",
     "load_scenario",
 ]
@@ -104,10 +108,13 @@ class BackgroundSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class RsuSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A roadside sensor at a network node, perceiving everything within ``range_m``."""
+    """A roadside sensor at a network node, perceiving road users within ``range_m``: those
+    that send no BSM (a camera feeding an RSM of unconnected road users), or every road user
+    with ``perceives_all`` (a roadside radar/lidar, which cannot tell who is connected)."""
 
     node: str
     range_m: float = 150.0
+    perceives_all: bool = False
 
 
 class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -129,6 +136,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     actions: tuple[ActionSpec, ...] = ()
     background: BackgroundSpec = BackgroundSpec()
     rsus: tuple[RsuSpec, ...] = ()
+    attacks: tuple[AttackSpec, ...] = ()  # misbehaving senders (``sim.attacks``)
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -157,6 +165,11 @@ def _check(scenario: Scenario, path: Path) -> None:
             raise SimulationError(
                 f"scenario {path}: action at {action.at_s} s targets unknown id {action.target!r}"
             )
+    for attack in scenario.attacks:
+        if not 0.0 <= attack.share <= 1.0:
+            raise SimulationError(
+                f"scenario {path}: attack {attack.kind} share must be within 0..1"
+            )
     if not 0.0 <= scenario.connected_share <= 1.0:
         raise SimulationError(f"scenario {path}: connected_share must be within 0..1")
     if scenario.duration_s <= 0 or scenario.step_s <= 0:
@@ -165,6 +178,27 @@ def _check(scenario: Scenario, path: Path) -> None:
 
 def _library_dir() -> Path:
     return Path(str(resources.files("v2xcloud.sim") / "scenarios"))
+
+
+def attack_library_names() -> list[str]:
+    """Names of the scenarios for misbehaviour detection (``scenarios/attacks``), sorted:
+    traffic and roadside sensors only; the attacks come from ``evaluate --attacks``."""
+    return sorted(p.stem for p in (_library_dir() / "attacks").glob("*.toml"))
+
+
+def load_attack_library(name: str = "all") -> list[Scenario]:
+    """Load one misbehaviour scenario by name, or all of them (``"all"``).
+
+    Raises ``SimulationError`` listing the known names if unknown.
+    """
+    names = attack_library_names()
+    if name == "all":
+        return [load_scenario(_library_dir() / "attacks" / f"{n}.toml") for n in names]
+    if name not in names:
+        raise SimulationError(
+            f"unknown attack scenario {name!r}; choose one of: all, {', '.join(names)}"
+        )
+    return [load_scenario(_library_dir() / "attacks" / f"{name}.toml")]
 
 
 def library_names() -> list[str]:

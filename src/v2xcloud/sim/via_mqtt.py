@@ -420,6 +420,10 @@ class _RemotePlatform:
         """No local applications."""
         return set()
 
+    def misbehaviour_flags(self) -> dict[str, int]:
+        """No local detection."""
+        return {}
+
 
 def publish_scenario(
     scenario: Scenario,

@@ -10,7 +10,9 @@ these CSAE messages descend from are sent under — ``psid-vehicle-to-vehicle-sa
 awareness`` (32) for the BSM, ``psid-intersection-safety-and-awareness`` (130) for SPAT and
 MAP, ``psid-traveller-information-and-roadside-signage`` (131) for the RSI (the J2735 TIM's
 role) and ``psid-vulnerable-road-users-safety-applications`` (39) for the RSM (roadside
-perception of road users). The Chinese profile's AID table (YD/T 3707-2020, annex) was not
+perception of road users). The platform's own advisory to one vehicle (``ADVISORY``: a JSON
+object on the cellular down-link, no published message) is signed under 0x1D, which the
+registry reserves for private use (ISO 15628). The Chinese profile's AID table (YD/T 3707-2020, annex) was not
 available to check here; the ``cn`` profile uses the same numbers until it is — change them
 here, in one place.
 
@@ -23,11 +25,19 @@ from __future__ import annotations
 __all__ = ["MESSAGE_AIDS", "aid_of", "message_of"]
 
 #: message type → AID (PSID)
-MESSAGE_AIDS: dict[str, int] = {"BSM": 32, "MAP": 130, "SPAT": 130, "RSI": 131, "RSM": 39}
+MESSAGE_AIDS: dict[str, int] = {
+    "BSM": 32,
+    "MAP": 130,
+    "SPAT": 130,
+    "RSI": 131,
+    "RSM": 39,
+    "ADVISORY": 0x1D,
+}
 
 
 def aid_of(message_type: str) -> int:
-    """The AID of a message type (``"BSM"``, ``"MAP"``, ``"SPAT"``, ``"RSI"``, ``"RSM"``);
+    """The AID of a message type (``"BSM"``, ``"MAP"``, ``"SPAT"``, ``"RSI"``, ``"RSM"``,
+    ``"ADVISORY"``);
     ``KeyError`` naming the known ones otherwise."""
     try:
         return MESSAGE_AIDS[message_type.upper()]

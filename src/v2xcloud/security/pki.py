@@ -10,7 +10,8 @@
   **pseudonym certificate** (short-lived, what ``v2xcloud sign`` signs with by default), with
   the AIDs of the device's kind (an id starting ``rsu``: MAP, SPAT, RSI, RSM; otherwise an OBU:
   BSM), a region and a validity period;
-- the platform's own signing certificate (RSI, MAP, SPAT: what it sends down).
+- the platform's own signing certificate (RSI, MAP, SPAT and its advisories: what it sends
+  down).
 
 Layout::
 
@@ -71,6 +72,7 @@ __all__ = [
     "Pki",
     "init_pki",
     "issue_certificate",
+    "kind_aids",
     "kind_of",
     "load_pki",
     "revoke",
@@ -90,7 +92,7 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _KIND_AIDS = {
     "obu": ("BSM",),
     "rsu": ("MAP", "SPAT", "RSI", "RSM"),
-    PLATFORM: ("RSI", "MAP", "SPAT"),
+    PLATFORM: ("RSI", "MAP", "SPAT", "ADVISORY"),
 }
 _MANIFEST = "manifest.json"
 
@@ -100,7 +102,8 @@ def kind_of(device_id: str) -> str:
     return "rsu" if device_id.lower().startswith("rsu") else "obu"
 
 
-def _aids(kind: str) -> tuple[int, ...]:
+def kind_aids(kind: str) -> tuple[int, ...]:
+    """The AIDs a device of ``kind`` (``obu``, ``rsu``, ``platform``) is granted."""
     return tuple(sorted({MESSAGE_AIDS[m] for m in _KIND_AIDS[kind]}))
 
 
@@ -150,7 +153,7 @@ def _specs(devices: Sequence[str], days: dict[str, int]) -> list[_Spec]:
             days=days["enrolment"],
             device=PLATFORM,
             kind=PLATFORM,
-            aids=_aids(PLATFORM),
+            aids=kind_aids(PLATFORM),
         ),
     ]
     for device in devices:
@@ -167,7 +170,7 @@ def _specs(devices: Sequence[str], days: dict[str, int]) -> list[_Spec]:
                     days=span,
                     device=device,
                     kind=kind,
-                    aids=_aids(kind),
+                    aids=kind_aids(kind),
                 )
             )
     return out

@@ -100,11 +100,15 @@ class FrameSigner:
         aid: int | None = None,
         with_certificate: bool = False,
         with_location: bool = True,
+        location: GenerationLocation | None = None,
     ) -> bytes:
         """One signed secured frame around ``payload``. ``aid`` defaults to the AID of the
         payload's message type; ``ConfigError`` when it cannot be told (a payload that does not
-        decode: give ``aid``)."""
-        message_type, location = payload_facts(payload, message_set=self.message_set)
+        decode: give ``aid``). ``location``: the sender's position when the caller knows it
+        (with ``aid`` given, the payload is then not decoded at all)."""
+        message_type: str | None = None
+        if aid is None or (with_location and location is None):
+            message_type, location = payload_facts(payload, message_set=self.message_set)
         if aid is None:
             if message_type is None:
                 raise ConfigError(

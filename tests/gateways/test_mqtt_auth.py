@@ -78,8 +78,8 @@ def _platform_credentials(pki: TlsPki) -> MqttCredentials:
 
 
 class Client:
-    """A paho device on its own thread: connects once (no automatic reconnect) and records
-    the broker's answer, its disconnects, what it received and which publishes were acked."""
+    """A paho device on its own thread: records the broker's answer to its connect, its
+    first disconnect, what it received and which publishes were acked."""
 
     def __init__(self, client_id: str) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
@@ -101,7 +101,8 @@ class Client:
         self.answered.set()
 
     def _on_disconnect(self, c: mqtt.Client, u: object, f: object, rc: object, p: object) -> None:
-        self.disconnected_at = time.monotonic()
+        if self.disconnected_at is None:  # the first one (paho may reconnect afterwards)
+            self.disconnected_at = time.monotonic()
         self.connected.clear()
         self.answered.set()
 
@@ -369,3 +370,92 @@ def test_a_disabled_password_device_is_cut_off_and_refused(
         assert ok
     finally:
         platform.call(control.stop())
+
+
+# -- the legitimate devices lose nothing while the attacks run --------------------------------
+
+LEGIT_MESSAGES = 400
+
+
+def _publish_all(client: Client, topic: str, count: int, stop: threading.Event) -> None:
+    for seq in range(count):
+        if stop.is_set():
+            return
+        client.publish(topic, f"{seq}".encode())
+        time.sleep(0.004)
+
+
+def _attack(broker: Mosquitto, pki: TlsPki, stop: threading.Event, tries: Counter[str]) -> None:
+    """No-certificate handshakes, wrong passwords, anonymous logins, in a loop."""
+    while not stop.is_set():
+        for name, (client, ok) in {
+            "no_cert": _tls_client(broker, "atk-nocert", pki.ca_cert, None, None),
+            "wrong_password": _password_client(broker, "atk-pw", "car-pw", "guess"),
+            "anonymous": _password_client(broker, "atk-anon", None, None),
+        }.items():
+            client.close()
+            tries[name if not ok else f"{name}_ACCEPTED"] += 1
+
+
+def test_legitimate_devices_lose_nothing_while_attacks_and_a_revocation_run(
+    broker: Mosquitto, pki: TlsPki, registry: DeviceRegistry, platform: Platform
+) -> None:
+    control = DynsecControl(broker.tls_url or "", credentials=_platform_credentials(pki))
+    platform.call(control.start())
+    sync = AccessSync(registry, control, platform.loop)
+    legit = {
+        "V2X/RSU/R2/RSM/UP": _device(broker, pki, "R2"),
+        "V2X/OBU/car-1/BSM/UP": _device(broker, pki, "car-1"),
+    }
+    pw_client, ok = _password_client(broker, "legit-pw", "R-pw", PASSWORDS["R-pw"])
+    assert ok
+    legit["V2X/RSU/R-pw/SPAT/UP"] = pw_client
+    spoofer = _device(broker, pki, "R1")  # legitimate itself, until it forges and is revoked
+    spoofer.client.subscribe([("V2X/#", 1), ("#", 1)])
+    stop, tries = threading.Event(), Counter[str]()
+    threads = [
+        threading.Thread(target=_publish_all, args=(c, t, LEGIT_MESSAGES, stop), daemon=True)
+        for t, c in legit.items()
+    ]
+    threads.append(threading.Thread(target=_attack, args=(broker, pki, stop, tries), daemon=True))
+    try:
+        for thread in threads:
+            thread.start()
+        sent_s: dict[int, float] = {}
+        for seq in range(150):  # R1: its own topic (accepted) and R2's (refused), then revoked
+            sent_s[seq] = time.monotonic()
+            spoofer.publish("V2X/RSU/R1/RSM/UP", f"{seq}".encode())
+            spoofer.publish("V2X/RSU/R2/RSM/UP", b"forged")
+            time.sleep(0.004)
+            if seq == 100:
+                t_disable = time.monotonic()
+                registry.disable("R1")
+        for thread in threads[:-1]:
+            thread.join(30)
+        stop.set()
+        threads[-1].join(30)
+        for topic in legit:
+            assert platform.wait_for(topic, LEGIT_MESSAGES, timeout_s=20), platform.drain()
+        time.sleep(0.5)
+        frames = platform.drain()
+    finally:
+        stop.set()
+        for client in (*legit.values(), spoofer):
+            client.close()
+        platform.call(control.stop())
+    assert {t: frames[t] for t in legit} == dict.fromkeys(legit, LEGIT_MESSAGES)
+    assert frames["V2X/RSU/R2/RSM/UP"] == LEGIT_MESSAGES  # not one forged frame among them
+    assert not platform.letters
+    assert tries and not any(k.endswith("_ACCEPTED") for k in tries), tries
+    assert spoofer.received == [], "the spoofer read other devices' traffic"
+    assert sync.counts["applied"] == 1 and sync.counts["errors"] == 0
+    r1_accepted = frames["V2X/RSU/R1/RSM/UP"]
+    assert r1_accepted <= 102  # nothing it sent after the broker applied the revocation
+    assert spoofer.disconnected_at is not None
+    cut_ms = (spoofer.disconnected_at - t_disable) * 1000
+    print(
+        f"\nrevocation: live connection cut {cut_ms:.1f} ms after the registry change; "
+        f"R1 frames accepted {r1_accepted} of 150 (disabled after #100); attacks refused: "
+        f"{dict(tries)}; legitimate: {LEGIT_MESSAGES} x {len(legit)} QoS 1, all delivered"
+    )
+    assert cut_ms < 2000

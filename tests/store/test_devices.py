@@ -48,3 +48,22 @@ def test_a_table_from_before_addresses_gets_the_column(tmp_path) -> None:  # typ
     (device,) = DeviceTable(store).load_all()
     assert device.device_id == "R1" and device.addresses == ()
     store.close()
+
+
+def test_password_hash_kept_and_a_device_deleted(store: HistoryStore) -> None:
+    from v2xcloud.gateways.registry import DeviceRegistry
+
+    table = DeviceTable(store)
+    car = Device(device_id="car-pw", kind=DeviceKind.OBU, password_hash="$7$1000$c2FsdA==$aA==")
+    registry = DeviceRegistry(repository=table)
+    registry.add(car)
+    registry.add(Device(device_id="R1", kind=DeviceKind.RSU))
+    assert DeviceTable(store).load_all()[1] == car
+    seen: list[tuple[str, Device]] = []
+    registry.listeners.append(lambda d: seen.append(("changed", d)))
+    registry.removal_listeners.append(lambda d: seen.append(("removed", d)))
+    gone = registry.remove("R1")
+    assert gone.state is DeviceState.DISABLED and "R1" not in registry
+    assert [kind for kind, _ in seen] == ["changed", "removed"]
+    assert [d.device_id for d in DeviceRegistry(repository=DeviceTable(store)).all()] == ["car-pw"]
+    table.delete("not-there")  # nothing to forget: no error

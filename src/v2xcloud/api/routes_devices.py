@@ -5,7 +5,7 @@ vendor shape, state, rate limits) with its ``health``: ``online`` (heard within 
 ``last_seen_ms``, ``last_heartbeat_ms``, message counts and ``rates_per_s`` per type,
 ``dead_letters`` per reason, ``is_flooding`` (throttled lately) and ``downlink`` (sent, acked,
 resent, unanswered, gave_up, ack_rate, ack latency mean/max, ``link_abnormal``, pending).
-Writes (add, update, disable) need the admin token like every write route. GB/T 32960 reports
+Writes (add, update, disable, ``DELETE``) need the admin token like every write route. GB/T 32960 reports
 and alarms received by the in-process server are under ``/api/ev``.
 
 The routes read a ``DeviceDirectory`` from ``app.state.devices`` (the platform service wires
@@ -50,6 +50,10 @@ class DeviceDirectory(Protocol):
 
     def disable(self, device_id: str, now_ms: int) -> dict[str, Any]:
         """Refuse the device's traffic (``KeyError`` when unknown)."""
+        ...
+
+    def remove(self, device_id: str, now_ms: int) -> dict[str, Any]:
+        """Forget the device (``KeyError`` when unknown); it as it was, disabled."""
         ...
 
     def stats(self) -> dict[str, Any]:
@@ -132,6 +136,16 @@ def disable_device(request: Request, _role: Admin, device_id: str) -> Response:
     """Refuse the device's traffic from now on (its frames become DEVICE_DISABLED)."""
     try:
         return json_response(_directory(request).disable(device_id, _now(request)))
+    except KeyError as exc:
+        raise HTTPException(404, f"device {device_id!r} is not registered") from exc
+
+
+@router.delete("/devices/{device_id}", tags=["admin"])
+def remove_device(request: Request, _role: Admin, device_id: str) -> Response:
+    """Forget the device: its traffic is refused (unknown device) and, on an authenticated
+    broker, its rights and live connection are gone."""
+    try:
+        return json_response(_directory(request).remove(device_id, _now(request)))
     except KeyError as exc:
         raise HTTPException(404, f"device {device_id!r} is not registered") from exc
 

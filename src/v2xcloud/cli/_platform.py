@@ -7,8 +7,14 @@ loop on its own thread ("gateways"); the tick runs on the serve loop's thread an
 tick, ``before_tick`` drains the ingress queue into the runtime there (the scene is only ever
 touched by the tick's thread). Deliveries leave through the down-link, which only enqueues.
 
-``devices(now_ms)`` / ``device(id)`` / ``add`` / ``update`` / ``disable`` are what the
-``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev_reports`` and
+With ``mqtt_credentials`` the MQTT gateway logs in to an authenticated broker; with
+``manage_broker_access`` as well, the platform's identity keeps the broker's per-device rights
+in step with the registry (``gateways.broker_control.AccessSync``): a device disabled or
+removed here loses its rights and its live connection on the broker. A ``password`` in an
+API body is stored hashed (``Device.password_hash``) and handed to the broker once.
+
+``devices(now_ms)`` / ``device(id)`` / ``add`` / ``update`` / ``disable`` / ``remove`` are what
+the ``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev_reports`` and
 ``ev_alarms`` what the ``/api/ev`` routes read. ``downlink_signer`` (a
 ``runtime.OutboundSigner``, e.g. ``security.signers.PlatformSigner`` when a PKI is configured)
 signs every RSI and advisory the down-link sends.
@@ -27,12 +33,15 @@ import msgspec
 
 from v2xcloud.codec import MessageSet, prepare
 from v2xcloud.errors import ConfigError, GatewayError
+from v2xcloud.gateways.access import hash_password
 from v2xcloud.gateways.base import IngressQueue
+from v2xcloud.gateways.broker import Mosquitto
+from v2xcloud.gateways.broker_control import AccessSync, DynsecControl
 from v2xcloud.gateways.downlink import Downlink
 from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.limits import RateLimits
-from v2xcloud.gateways.mqtt import MqttGateway
+from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
 from v2xcloud.model import Device, EvOperatorAlarm, EvReport
@@ -101,6 +110,9 @@ class Platform:
         audit: Any | None = None,
         downlink_signer: OutboundSigner | None = None,
         ev_signatures: Any | None = None,
+        mqtt_credentials: MqttCredentials | None = None,
+        manage_broker_access: bool = False,
+        broker: Mosquitto | None = None,
     ) -> None:
         self.runtime = runtime
         self.ev_secrets = ev_secrets  # cli._ev_access.EvSecrets; None: no terminal secrets
@@ -128,6 +140,11 @@ class Platform:
         self.gb_server: Any | None = None
         self.mqtt_client_id = mqtt_client_id
         self.downlink_signer = downlink_signer
+        self.mqtt_credentials = mqtt_credentials
+        self.manage_broker_access = manage_broker_access
+        self.broker = broker  # started for this platform: stopped with it
+        self.broker_control: DynsecControl | None = None
+        self.access: AccessSync | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.counts: Counter[str] = Counter()
@@ -175,6 +192,7 @@ class Platform:
                 self.queue,
                 dead_letter=self.ingest.dead_letter_later,
                 client_id=self.mqtt_client_id,
+                credentials=self.mqtt_credentials,
             )
             self.downlink = Downlink(
                 self.registry,
@@ -187,6 +205,8 @@ class Platform:
             self.downlink.start()
             self.runtime.add_delivery_sink(self.downlink)
             await self.mqtt.start()
+            if self.manage_broker_access:
+                await self._start_access(self.mqtt_url)
         if self.udp is not None:
             host, port = self.udp
             self.udp_gateway = UdpGateway(
@@ -223,8 +243,25 @@ class Platform:
             )
             await self.gb_server.start()
 
+    async def _start_access(self, url: str) -> None:
+        if self.mqtt_credentials is None:
+            raise ConfigError("managing the broker's rights needs the platform's MQTT identity")
+        self.broker_control = DynsecControl(
+            url, credentials=self.mqtt_credentials, client_id=f"{self.mqtt_client_id}-control"
+        )
+        await self.broker_control.start()
+        assert self._loop is not None
+        self.access = AccessSync(self.registry, self.broker_control, self._loop)
+
     def stop(self) -> None:
-        """Stop every gateway and the loop thread."""
+        """Stop every gateway, the loop thread and the broker started for the platform."""
+        try:
+            self._stop_loop()
+        finally:
+            if self.broker is not None:
+                self.broker.stop()
+
+    def _stop_loop(self) -> None:
         if self._loop is None:
             return
         try:
@@ -237,6 +274,8 @@ class Platform:
         self._loop = None
 
     async def _stop_gateways(self) -> None:
+        if self.broker_control is not None:
+            await self.broker_control.stop()
         if self.mqtt is not None:
             await self.mqtt.stop()
         if self.downlink is not None:
@@ -265,8 +304,23 @@ class Platform:
             doc["health"]["downlink"]["pending"] = self.downlink.pending(device.device_id)
         return doc
 
+    def _take_password(self, device_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A clear ``password`` in an API body becomes ``password_hash`` (and goes to the
+        broker once, with the change); a ``password_hash`` is taken as it is."""
+        if "password" not in body:
+            return body
+        body = dict(body)
+        password = body.pop("password")
+        if not isinstance(password, str):
+            raise ConfigError(f"device {device_id!r}: password must be a string")
+        body["password_hash"] = hash_password(password)
+        if self.access is not None:
+            self.access.set_password(device_id, password)
+        return body
+
     def add(self, body: dict[str, Any], now_ms: int) -> dict[str, Any]:
         """Register a device from an API body; ``ConfigError`` naming what is wrong."""
+        body = self._take_password(str(body.get("device_id", "")), body)
         try:
             device = msgspec.convert(body, Device)
         except msgspec.ValidationError as exc:
@@ -279,7 +333,7 @@ class Platform:
 
     def update(self, device_id: str, changes: dict[str, Any], now_ms: int) -> dict[str, Any]:
         """Change fields of a device (``KeyError`` if unknown, ``ConfigError`` if invalid)."""
-        device = self.registry.update(device_id, changes)
+        device = self.registry.update(device_id, self._take_password(device_id, changes))
         self._refresh_rsus()
         return self._view(device, now_ms)
 
@@ -288,6 +342,14 @@ class Platform:
         device = self.registry.disable(device_id)
         self._refresh_rsus()
         return self._view(device, now_ms)
+
+    def remove(self, device_id: str, now_ms: int) -> dict[str, Any]:
+        """Forget a device (``KeyError`` if unknown); returns it as it was, disabled."""
+        device = self.registry.remove(device_id)
+        view = self._view(device, now_ms)
+        self.health.remove(device_id)
+        self._refresh_rsus()
+        return view
 
     def _refresh_rsus(self) -> None:
         """Dissemination addresses the registered, enabled RSUs with a position."""
@@ -306,6 +368,10 @@ class Platform:
             out["downlink"] = dict(self.downlink.counts)
         if self.downlink_signer is not None:
             out["downlink_signer"] = self.downlink_signer.stats()
+        if self.access is not None:
+            out["broker_access"] = dict(self.access.counts) | {
+                "last_apply_ms": round(self.access.last_apply_ms, 1)
+            }
         if self.udp_gateway is not None:
             out["udp"] = self.udp_gateway.stats()
         if self.gb_server is not None:

@@ -110,6 +110,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--mqtt-client-id", default="v2xcloud-platform", help="the platform's MQTT session id"
     )
+    p.add_argument(
+        "--mqtt-tls",
+        default=None,
+        metavar="DIR",
+        help="TLS PKI directory (ca.crt, platform.crt/.key, server.crt/.key, crl.pem, devices/): "
+        "the platform logs in to --mqtt mqtts://... with its certificate and keeps the broker's "
+        "per-device rights in step with the registry",
+    )
+    p.add_argument(
+        "--mqtt-broker",
+        action="store_true",
+        help="start the project's Mosquitto for --mqtt (with --mqtt-tls: TLS listener at its "
+        "port, password listener at --mqtt-password-port; rights from the registry)",
+    )
+    p.add_argument(
+        "--mqtt-password-port",
+        type=int,
+        default=0,
+        help="the password listener's port with --mqtt-broker --mqtt-tls (0: a free one)",
+    )
     p.add_argument("--hz", type=float, default=10.0, help="tick rate")
     p.set_defaults(func=_run)
 
@@ -134,6 +154,7 @@ def _live(
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.api.testing import ScriptedLive
     from v2xcloud.cli._ev_access import load_ev_secrets
+    from v2xcloud.cli._mqtt_auth import platform_credentials, revoke_on_removal, start_broker
     from v2xcloud.cli._platform import Platform, misbehaviour_screen
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
@@ -157,6 +178,16 @@ def _live(
         rsus=rsus,
         screen=None if args.no_misbehaviour_detection else misbehaviour_screen(rsus),
     )
+    pki, credentials = (
+        platform_credentials(args.mqtt_tls, args.mqtt) if args.mqtt_tls else (None, None)
+    )
+    broker = (
+        start_broker(args.mqtt, registry, pki, password_port=args.mqtt_password_port)
+        if args.mqtt_broker
+        else None
+    )
+    if pki is not None:
+        revoke_on_removal(registry, pki, broker)
     platform = Platform(
         runtime,
         registry,
@@ -168,8 +199,15 @@ def _live(
         ev_secrets=load_ev_secrets(args.ev_secrets) if args.ev_secrets else None,
         ev_signatures=signature_check(args) if args.gb32960 else None,
         audit=AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME),
+        mqtt_credentials=credentials,
+        manage_broker_access=pki is not None,
+        broker=broker,
     )
-    platform.start()
+    try:
+        platform.start()
+    except Exception:
+        platform.stop()  # the broker started for it too
+        raise
     live = RuntimeLive(runtime, before_tick=platform.before_tick)
     live.start(hz=args.hz)
     return live, platform
@@ -193,6 +231,8 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
         raise ConfigError("--scripted serves a built-in intersection: drop the gateway options")
     if args.mqtt:
         parse_mqtt_url(args.mqtt)
+    if (args.mqtt_tls or args.mqtt_broker) and not args.mqtt:
+        raise ConfigError("--mqtt-tls and --mqtt-broker need --mqtt URL")
     if args.udp:
         parse_udp_address(args.udp)
 
@@ -229,8 +269,12 @@ def _run(args: argparse.Namespace) -> int:
     app = create_app(live=live, store=store, settings=settings, writer=writer, devices=platform)
     print(f"serve: dashboard http://{host}:{port}/  API schema /docs", flush=True)
     if platform is not None:
+        broker = platform.broker
+        password_door = (
+            f" (password listener {broker.url})" if broker is not None and broker.auth else ""
+        )
         doors = [
-            f"mqtt {args.mqtt}" if args.mqtt else "",
+            f"mqtt {args.mqtt}{password_door}" if args.mqtt else "",
             f"udp {args.udp}" if args.udp else "",
             f"gb32960 {args.gb32960}" if args.gb32960 else "",
         ]

@@ -5,7 +5,8 @@ Mosquitto's dynamic-security plugin, see ``gateways.access``); ``send(commands)`
 command message on ``$CONTROL/dynamic-security/v1`` and returns the plugin's answers.
 
 ``AccessSync`` listens to the registry: every change of an MQTT device (added, updated,
-disabled, enabled again) becomes the commands of ``access.device_commands`` sent through the
+disabled, enabled again, removed) becomes the commands of ``access.device_commands``
+(``access.remove_commands``) sent through the
 control client on the gateways' event loop, so a disabled device loses its rights and its live
 connection within one round trip to the broker. A clear password an operator has just set
 (``set_password``) travels with the next change of that device and is not kept. Answers the
@@ -27,7 +28,13 @@ from typing import Any
 import aiomqtt
 
 from v2xcloud.errors import GatewayError
-from v2xcloud.gateways.access import CONTROL_RESPONSE_TOPIC, CONTROL_TOPIC, device_commands
+from v2xcloud.gateways.access import (
+    CONTROL_RESPONSE_TOPIC,
+    CONTROL_TOPIC,
+    MQTT_KINDS,
+    device_commands,
+    remove_commands,
+)
 from v2xcloud.gateways.mqtt import MqttCredentials, parse_mqtt_url
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import Device
@@ -148,6 +155,7 @@ class AccessSync:
         self._passwords: dict[str, str] = {}
         self.pending: Future[None] | None = None  # the latest change's application
         registry.listeners.append(self.changed)
+        registry.removal_listeners.append(self.removed)
 
     def set_password(self, device_id: str, password: str) -> None:
         """Forward ``password`` (clear) to the broker with the next change of ``device_id``."""
@@ -163,9 +171,17 @@ class AccessSync:
         """The registry's listener: apply ``device``'s current state on the broker (on the
         control's loop; ``pending`` is that application, to wait for)."""
         commands = device_commands(device, password=self._passwords.pop(device.device_id, None))
+        self._schedule(device.device_id, commands)
+
+    def removed(self, device: Device) -> None:
+        """The registry's removal listener: forget the device on the broker."""
+        if device.kind in MQTT_KINDS:
+            self._schedule(device.device_id, remove_commands(device.device_id))
+
+    def _schedule(self, device_id: str, commands: list[dict[str, Any]]) -> None:
         if commands:
             self.pending = asyncio.run_coroutine_threadsafe(
-                self._apply(device.device_id, commands, time.monotonic()), self.loop
+                self._apply(device_id, commands, time.monotonic()), self.loop
             )
 
     async def _apply(self, device_id: str, commands: list[dict[str, Any]], t0: float) -> None:

@@ -64,6 +64,10 @@ class DeviceRepository(Protocol):
         """Every saved device."""
         ...
 
+    def delete(self, device_id: str) -> None:
+        """Forget one device (nothing when it is not there)."""
+        ...
+
 
 class RegistryFull(ConfigError):
     """The registry holds ``max_devices`` already."""
@@ -81,6 +85,7 @@ class DeviceRegistry:
         self._by_ip: dict[str, str] = {}  # UDP source address -> device id
         self._lock = threading.Lock()
         self.listeners: list[Callable[[Device], None]] = []  # called after each change
+        self.removal_listeners: list[Callable[[Device], None]] = []  # after each removal
         if repository is not None:
             for device in repository.load_all():
                 self._index(device)
@@ -162,6 +167,24 @@ class DeviceRegistry:
     def disable(self, device_id: str) -> Device:
         """Refuse the device's traffic from now on (``DEVICE_DISABLED``)."""
         return self.update(device_id, {"state": DeviceState.DISABLED.value})
+
+    def remove(self, device_id: str) -> Device:
+        """Forget the device (``KeyError`` if unknown): its traffic is then ``UNKNOWN_DEVICE``.
+
+        The change listeners see it disabled, then the removal listeners see it gone.
+        """
+        with self._lock:
+            device = self._devices.pop(device_id)
+            for ip in device.addresses:
+                self._by_ip.pop(ip, None)
+            if self.repository is not None:
+                self.repository.delete(device_id)
+        gone = msgspec.structs.replace(device, state=DeviceState.DISABLED)
+        for listener in self.listeners:
+            listener(gone)
+        for listener in self.removal_listeners:
+            listener(gone)
+        return gone
 
     def register_unknown(self, device_id: str, kind: DeviceKind, now_ms: int) -> Device:
         """Register a device first heard now (``--allow-unknown``); ``RegistryFull`` if full."""

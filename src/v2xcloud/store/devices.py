@@ -85,6 +85,10 @@ class DeviceTable:
         )
         return [_device(row) for row in rows]
 
+    def delete(self, device_id: str) -> None:
+        """Forget one device (nothing when it is not there)."""
+        self._store._select("DELETE FROM devices WHERE device_id = %s", (device_id,))
+
     def count(self) -> int:
         """Number of saved devices."""
         return int(self._store._select("SELECT count(*) FROM devices")[0][0])

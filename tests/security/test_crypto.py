@@ -16,6 +16,7 @@ from gmssl import sm2 as gm_sm2
 from v2xcloud.errors import CryptoError
 from v2xcloud.security._curves import CURVES, Curve
 from v2xcloud.security._openssl import sm2_public_key
+from v2xcloud.security._sm2_fixed import _x_matches
 from v2xcloud.security.crypto import (
     DEFAULT_SM2_ID,
     Verifier,
@@ -187,6 +188,20 @@ def test_sm2_fixed_base_tables_agree_with_openssl_own_verify() -> None:
         expected = reference.verify_digest(sm3(z + message), sig)
         assert expected is (i % 2 == 0), f"message {i}: OpenSSL says {expected}"
         assert key.verify(message, sig) is expected, f"message {i} (seed 1320)"
+
+
+def test_sm2_x_check_in_jacobian_coordinates_covers_both_residues() -> None:
+    """The affine x1 is c or c + n (p < 2n); the check compares X with c * Z^2 mod p."""
+    c_curve = CURVES[SM2]
+    p, n = c_curve.p, c_curve.n
+    rng = random.Random(7)
+    for _ in range(20):
+        z = rng.randrange(1, p)
+        c = rng.randrange(0, p - n)  # so that c + n < p: both residues are field elements
+        for x1 in (c, c + n):
+            assert _x_matches(x1 * z * z % p, z, c)
+        assert not _x_matches((c + 1) * z * z % p, z, c)
+        assert not _x_matches(c * z * z % p, 0, c)  # Z = 0: the point at infinity
 
 
 # --- negatives --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ ECDSA-P256 runs through ``cryptography``; SM2 (GB/T 32918.2, user id ``123456781
 unless given) through the system OpenSSL 3: signing with ``EVP_PKEY_sign`` on the digest
 ``e = SM3(Z || M)`` (:mod:`v2xcloud.security._openssl`), verification on OpenSSL's curve
 arithmetic with fixed-base tables for G and for each hot key
-(:mod:`v2xcloud.security._sm2_fixed`), about 2.5 times OpenSSL's own SM2 verify.
+(:mod:`v2xcloud.security._sm2_fixed`), about 3 times OpenSSL's own SM2 verify.
 
 A signature that is well formed but wrong, or of the wrong length, verifies as ``False``; a
 key or point that is not on the curve raises :class:`~v2xcloud.errors.CryptoError`.

@@ -182,7 +182,7 @@ class Downlink:
                     self.counts["advisory_no_obu"] += 1  # the vehicle has no cellular link
                     continue
                 if adv_body is None:  # built (and signed) once for all its recipients
-                    adv_body = self._advisory_body(delivery.payload, now_ms)
+                    adv_body = self._advisory_body(delivery, delivery.payload, now_ms)
                     if adv_body is None:
                         return out
                 out.append(self._outbound(obu, "ADVISORY", adv_body, delivery, now_ms))
@@ -218,9 +218,14 @@ class Downlink:
             return {"encoding": "csae-json", "data": coded.rsi_json}
         return {"encoding": "uper-hex", "data": coded.rsi_uper.hex()}
 
-    def _advisory_body(self, advisory: Advisory, now_ms: int) -> dict[str, Any] | None:
+    def _advisory_body(
+        self, delivery: Delivery, advisory: Advisory, now_ms: int
+    ) -> dict[str, Any] | None:
         if self.signer is None:
             return {"advisory": msgspec.to_builtins(advisory)}
+        if delivery.secured is not None:  # the runtime signed this advisory's JSON already
+            self.counts["signed_upstream"] += 1
+            return {"encoding": "secured-json-hex", "data": delivery.secured.hex()}
         return self._signed("ADVISORY", msgspec.json.encode(advisory), "json", now_ms)
 
     def _signed(

@@ -71,6 +71,7 @@ from v2xcloud.runtime.events import EventDetector, LiveEvents, default_detectors
 from v2xcloud.runtime.guard import FrameGuard
 from v2xcloud.runtime.host import AppHost, TickApp
 from v2xcloud.runtime.screen import MisbehaviourReports, MisbehaviourScreen, MisbehaviourSink
+from v2xcloud.runtime.signing import OutboundSigner
 from v2xcloud.runtime.sinks import AdvisorySink, DeliverySink
 from v2xcloud.runtime.sources import ListSource, TimedFrame
 from v2xcloud.runtime.stats import RuntimeStats
@@ -99,7 +100,9 @@ class Runtime:
     wrong-version heuristic instead); ``guard`` a stage that judges raw frames before the
     codec (``runtime.guard.FrameGuard``, e.g. the security stage; None: frames go straight
     to the codec); ``screen`` the misbehaviour screen every accepted report passes
-    (``runtime.screen``; ``None``: none). Nothing here blocks or does I/O; sinks are called
+    (``runtime.screen``; ``None``: none); ``signer`` signs what dissemination sends (each
+    delivery's ``secured``: ``runtime.signing.OutboundSigner``; ``None``: nothing is signed).
+    Nothing here blocks or does I/O; sinks are called
     synchronously at the end of each tick.
     """
 
@@ -122,6 +125,7 @@ class Runtime:
         area: DeploymentArea | None = None,
         guard: FrameGuard | None = None,
         screen: MisbehaviourScreen | None = None,
+        signer: OutboundSigner | None = None,
     ) -> None:
         self.guard = guard
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -144,6 +148,7 @@ class Runtime:
             sinks=delivery_sinks,
             refresh_ms=refresh_ms,
             failures=self.failures,
+            signer=signer,
         )
         self.message_set = message_set
         self.dead_letters = DeadLetters(capacity=dead_letter_capacity)
@@ -491,6 +496,8 @@ class Runtime:
         out["codec"] = {"fast_path_hand_overs": fast_path_hand_overs()}
         if self.guard is not None:
             out["guard"] = self.guard.stats()
+        if self.delivery.signer is not None:
+            out["signer"] = self.delivery.signer.stats()
         if self.screen is not None:
             out["misbehaviour"] = {
                 **self.screen.stats(),

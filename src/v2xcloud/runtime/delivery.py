@@ -3,7 +3,8 @@
 Each tick, ``DeliveryStage.run`` asks the ``Disseminator`` who must hear this tick's
 advisories and the live road events (detected ones to participants and RSUs; events received
 from an RSU to participants only, the RSU already broadcasts them), attaches the encoded RSI
-to event deliveries (``rsi_out.with_rsi``) and hands the batch to the delivery sinks. The step
+to event deliveries (``rsi_out.with_rsi``), signs what is sent when a signer is configured
+(``Delivery.secured``, ``runtime.signing``) and hands the batch to the delivery sinks. The step
 is skipped while there is nobody to deliver to (no sink and no RSU). A delivery sink that
 raises is an isolated failure (boundary ``delivery_sink:<name>``): counted, logged once, and
 the other sinks still get the batch.
@@ -15,12 +16,15 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
+import msgspec
+
 from v2xcloud.codec import MessageSet
 from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, RoadEvent
 from v2xcloud.runtime.dissemination import Delivery, Disseminator, Rsu
 from v2xcloud.runtime.rsi_out import with_rsi
+from v2xcloud.runtime.signing import OutboundSigner
 from v2xcloud.runtime.sinks import DeliverySink
 from v2xcloud.twin.relevance import PositionsView
 
@@ -48,8 +52,10 @@ class DeliveryStage:
         refresh_ms: int = 1000,
         event_range_m: float = 300.0,
         failures: FailureLog | None = None,
+        signer: OutboundSigner | None = None,
     ) -> None:
         self.frame = frame
+        self.signer = signer
         self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.message_set = message_set
         self.sinks: list[DeliverySink] = list(sinks)
@@ -100,6 +106,8 @@ class DeliveryStage:
             )
             for d in deliveries
         ]
+        if self.signer is not None:
+            out = [self._signed(d, self.signer) for d in out]
         if out:
             for sink in self.sinks:
                 try:
@@ -107,3 +115,22 @@ class DeliveryStage:
                 except Exception as exc:  # one broken sink must not starve the others
                     self.failures.record(f"delivery_sink:{sink_name(sink)}", exc, logger=logger)
         return out
+
+    def _signed(self, delivery: Delivery, signer: OutboundSigner) -> Delivery:
+        """``delivery`` with its content signed (``Delivery.secured``); unchanged for an
+        ``expired`` one or an event without RSI. A signer that fails is an isolated failure
+        (boundary ``signer``: counted, logged once) and leaves the delivery unsigned."""
+        if delivery.reason == "expired":
+            return delivery
+        if isinstance(delivery.payload, Advisory):
+            payload, message_type = msgspec.json.encode(delivery.payload), "ADVISORY"
+        elif delivery.rsi_uper is not None:
+            payload, message_type = delivery.rsi_uper, "RSI"
+        else:
+            return delivery
+        try:
+            secured = signer.sign(payload, message_type=message_type, now_ms=delivery.at_ms)
+        except Exception as exc:  # a signer failure must not stop the tick: count, log
+            self.failures.record("signer", exc, logger=logger)
+            return delivery
+        return msgspec.structs.replace(delivery, secured=secured)

@@ -48,7 +48,9 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
 
     A live event's delivery from the runtime also carries the RSI the platform sends for it
     (``rsi_uper``: UPER MessageFrame; ``rsi_json``: its CSAE JSON), or why it could not be
-    encoded (``rsi_error``).
+    encoded (``rsi_error``). With a signer configured (``runtime.signing``), ``secured`` is
+    the signed secured frame of what is sent: the RSI's UPER MessageFrame for an event, the
+    advisory's JSON object (``msgspec.json.encode``) for an advisory.
     """
 
     key: str
@@ -60,6 +62,7 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     rsi_uper: bytes | None = None
     rsi_json: dict[str, Any] | None = None
     rsi_error: str | None = None
+    secured: bytes | None = None
 
 
 class _Sent(msgspec.Struct, kw_only=True):

@@ -50,12 +50,22 @@ def _advisory(app: str, t_ms: int, lat: float) -> Advisory:
     )
 
 
+def _stored(store: HistoryStore, raw_id: str, t_ms: int = T0) -> str:
+    """The id ``raw_id`` is stored under (a daily keyed hash: privacy by default)."""
+    stored: str = store.pseudonyms.pseudonym(raw_id, t_ms)  # type: ignore[attr-defined]
+    assert stored != raw_id and len(stored) == 32
+    return stored
+
+
 def test_latest_state_per_participant_within_window(store: HistoryStore) -> None:
     states = [_state(p, T0 + i * 100, 39.9 + i * 1e-5) for i in range(30) for p in ("a", "b")]
     states.append(_state("old", T0 - 120_000, 39.9))
     assert store.write_participants(states) == 61
     latest = store.latest_participants(at_ms=T0 + 10_000, window_ms=60_000)
-    assert {s.id: s.timestamp_ms for s in latest} == {"a": T0 + 2900, "b": T0 + 2900}
+    assert {s.id: s.timestamp_ms for s in latest} == {
+        _stored(store, "a"): T0 + 2900,
+        _stored(store, "b"): T0 + 2900,
+    }
     assert latest[0].kind is ParticipantKind.VEHICLE
     assert latest[0].speed_mps == pytest.approx(12.5)
 
@@ -64,7 +74,7 @@ def test_latest_state_bbox_filter_uses_the_latest_position(store: HistoryStore) 
     store.write_participants([_state("in", T0, 39.9), _state("out", T0, 40.5)])
     store.write_participants([_state("left", T0 - 500, 39.9), _state("left", T0, 40.5)])
     box = BBox(min_lon_deg=115.9, min_lat_deg=39.8, max_lon_deg=116.1, max_lat_deg=40.0)
-    assert [s.id for s in store.latest_participants(at_ms=T0, bbox=box)] == ["in"]
+    assert [s.id for s in store.latest_participants(at_ms=T0, bbox=box)] == [_stored(store, "in")]
 
 
 def test_trajectory_is_time_bounded_and_ordered(store: HistoryStore) -> None:
@@ -87,7 +97,8 @@ def test_advisories_by_time_app_and_bbox_round_trip(store: HistoryStore) -> None
     )
     box = BBox(min_lon_deg=115.0, min_lat_deg=39.0, max_lon_deg=117.0, max_lat_deg=40.0)
     found = store.advisories(start_ms=T0, end_ms=T0 + 60_000, app="FCW", bbox=box)
-    assert found == [_advisory("FCW", T0, 39.9)]
+    expected = msgspec.structs.replace(_advisory("FCW", T0, 39.9), ego_id=_stored(store, "v1"))
+    assert found == [expected]
     newest_first = store.advisories(start_ms=T0, end_ms=T0 + 100_000)
     assert [a.issued_ms for a in newest_first] == [T0 + 99_000, T0 + 20, T0 + 10, T0]
     assert len(store.advisories(start_ms=T0, end_ms=T0 + 100_000, limit=2)) == 2
@@ -159,12 +170,14 @@ def test_ev_reports_round_trip(store: HistoryStore) -> None:
 
 def test_retention_deletes_only_old_rows(store: HistoryStore) -> None:
     day_ms = 86_400_000
-    store.write_participants([_state("a", T0, 39.9), _state("a", T0 + 3 * day_ms, 39.9)])
+    store.write_participants([_state("a", T0, 39.9), _state("a", T0 + 8 * day_ms, 39.9)])
     store.write_advisories([_advisory("FCW", T0, 39.9)])
-    deleted = store.apply_retention(now_ms=T0 + 3 * day_ms)
-    assert deleted["participant_states"] == 1
+    deleted = store.apply_retention(now_ms=T0 + 8 * day_ms)
+    assert deleted["participant_states"] == 1  # raw trajectories: 7 days by default
     assert deleted["advisories"] == 0  # kept 30 days by default
     assert store.row_count("participant_states") == 1
+    # the day key of the deleted rows is destroyed with them; the newer day's stays
+    assert store.pseudonyms.days() == [(T0 + 8 * day_ms) // day_ms]  # type: ignore[attr-defined]
 
 
 def test_closed_store_and_unknown_table_raise(store: HistoryStore) -> None:

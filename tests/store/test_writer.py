@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import msgspec
 import pytest
 
 from v2xcloud.errors import StoreError
@@ -86,7 +87,10 @@ def test_every_kind_reaches_the_store(store: HistoryStore) -> None:
             "dead_letters": 1,
             "ev_reports": 1,
         }
-    assert store.advisories(start_ms=T0, end_ms=T0) == [advisory]
+    stored_ego = store.pseudonyms.pseudonym("v", T0)  # type: ignore[attr-defined]
+    assert store.advisories(start_ms=T0, end_ms=T0) == [
+        msgspec.structs.replace(advisory, ego_id=stored_ego)
+    ]
     assert store.road_events(start_ms=T0, end_ms=T0) == [event]
 
 
@@ -135,7 +139,7 @@ def test_failed_batch_is_counted_and_writer_survives() -> None:
 def test_retention_runs_on_the_writer_thread() -> None:
     store = DuckDbStore(data_dir=None)
     day_ms = 86_400_000
-    store.write_participants([_state("old", T0 - 3 * day_ms), _state("new", T0)])
+    store.write_participants([_state("old", T0 - 8 * day_ms), _state("new", T0)])
     with HistoryWriter(
         store, retention_interval_s=0.05, clock_ms=lambda: T0, flush_interval_s=0.02
     ) as writer:
@@ -144,7 +148,8 @@ def test_retention_runs_on_the_writer_thread() -> None:
             assert time.monotonic() < deadline, "retention never ran"
             time.sleep(0.02)
     assert writer.stats.retention_deleted["participant_states"] == 1
-    assert [s.id for s in store.latest_participants(at_ms=T0)] == ["new"]
+    stored_new = store.pseudonyms.pseudonym("new", T0)  # type: ignore[union-attr]
+    assert [s.id for s in store.latest_participants(at_ms=T0)] == [stored_new]
 
 
 def test_downsampling_remembers_at_most_max_tracked_participants() -> None:

@@ -44,6 +44,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "v2xcloud.cli.serve_commands",
     "v2xcloud.cli.security_commands",
     "v2xcloud.cli.audit_commands",
+    "v2xcloud.cli.export_commands",
 )
 
 

@@ -7,10 +7,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from v2xcloud.errors import StoreError
 from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
 from v2xcloud.store import _rows
 from v2xcloud.store.base import TABLES, Retention
+from v2xcloud.store.pseudonyms import DAY_MS, PseudonymKeys
 from v2xcloud.store.records import BBox, EvReportRecord, TrackPoint
 
 _TIME_COLUMN = {
@@ -25,8 +28,9 @@ _TIME_COLUMN = {
 class SqlHistoryStore(ABC):
     """Everything but the connection: subclasses run SQL and bulk-insert rows."""
 
-    def __init__(self, *, retention: Retention) -> None:
+    def __init__(self, *, retention: Retention, pseudonyms: PseudonymKeys | None) -> None:
         self.retention = retention
+        self.pseudonyms = pseudonyms
         self._lock = threading.Lock()
         self._is_closed = False
 
@@ -67,9 +71,14 @@ class SqlHistoryStore(ABC):
     # -- writes ------------------------------------------------------------------------------
     def write_participants(self, states: Sequence[ParticipantState]) -> int:
         rows = _rows.participant_rows(states)
+        if self.pseudonyms is not None:
+            p = self.pseudonyms.pseudonym
+            rows = [(r[0], p(r[1], r[0]), *r[2:]) for r in rows]
         return self._write("participant_states", _rows.PARTICIPANT_COLUMNS, rows)
 
     def write_advisories(self, advisories: Sequence[Advisory]) -> int:
+        if self.pseudonyms is not None:
+            advisories = [self._pseudonymous(a) for a in advisories]
         rows = _rows.advisory_rows(advisories)
         return self._write("advisories", _rows.ADVISORY_COLUMNS, rows)
 
@@ -84,6 +93,12 @@ class SqlHistoryStore(ABC):
     def write_ev_reports(self, reports: Sequence[EvReportRecord]) -> int:
         rows = _rows.ev_report_rows(reports)
         return self._write("ev_reports", _rows.EV_REPORT_COLUMNS, rows)
+
+    def _pseudonymous(self, a: Advisory) -> Advisory:
+        assert self.pseudonyms is not None
+        p = self.pseudonyms.pseudonym
+        other = None if a.other_id is None else p(a.other_id, a.issued_ms)
+        return msgspec.structs.replace(a, ego_id=p(a.ego_id, a.issued_ms), other_id=other)
 
     # -- reads -------------------------------------------------------------------------------
     def latest_participants(
@@ -106,12 +121,17 @@ class SqlHistoryStore(ABC):
         return [_rows.participant_from_row(r) for r in self._select(sql, params)]
 
     def trajectory(self, participant_id: str, *, start_ms: int, end_ms: int) -> list[TrackPoint]:
+        # the id seen on the air (hashed with each day's key) or an id as stored
+        ids = [participant_id]
+        if self.pseudonyms is not None:
+            ids += self.pseudonyms.candidates(participant_id, start_ms=start_ms, end_ms=end_ms)
+        marks = ", ".join(["%s"] * len(ids))
         sql = (
             "SELECT timestamp_ms, lat_deg, lon_deg, speed_mps, heading_deg "
-            "FROM participant_states WHERE id = %s AND timestamp_ms BETWEEN %s AND %s "
+            f"FROM participant_states WHERE id IN ({marks}) AND timestamp_ms BETWEEN %s AND %s "
             "ORDER BY timestamp_ms"
         )
-        rows = self._select(sql, [participant_id, start_ms, end_ms])
+        rows = self._select(sql, [*ids, start_ms, end_ms])
         return [
             TrackPoint(
                 timestamp_ms=int(r[0]), lat_deg=r[1], lon_deg=r[2], speed_mps=r[3], heading_deg=r[4]
@@ -211,6 +231,10 @@ class SqlHistoryStore(ABC):
             with self._lock:
                 self._check_open()
                 deleted[table] = self._delete(sql, [now_ms - keep_ms])
+        keep_ms = self.retention.for_table("participant_states")
+        if self.pseudonyms is not None and keep_ms is not None:
+            # the day keys go with the raw trajectories: older rows can no longer be re-linked
+            self.pseudonyms.destroy_before((now_ms - keep_ms) // DAY_MS)
         return deleted
 
     def row_count(self, table: str) -> int:

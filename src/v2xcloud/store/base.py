@@ -18,9 +18,13 @@ _DAY_MS = 86_400_000
 
 
 class Retention(msgspec.Struct, frozen=True, kw_only=True):
-    """How long each table keeps rows, in milliseconds (``None`` keeps them forever)."""
+    """How long each table keeps rows, in milliseconds (``None`` keeps them forever).
 
-    participant_states_ms: int | None = 2 * _DAY_MS
+    Raw trajectories (``participant_states``) go after 7 days by default, and with them the
+    day keys of their pseudonyms (``store.pseudonyms``).
+    """
+
+    participant_states_ms: int | None = 7 * _DAY_MS
     advisories_ms: int | None = 30 * _DAY_MS
     road_events_ms: int | None = 30 * _DAY_MS
     dead_letters_ms: int | None = 7 * _DAY_MS

@@ -13,6 +13,7 @@ from v2xcloud.errors import StoreError
 from v2xcloud.store._ddl import create_statements
 from v2xcloud.store._sql_store import SqlHistoryStore
 from v2xcloud.store.base import Retention
+from v2xcloud.store.pseudonyms import KEYS_FILE, PseudonymKeys
 from v2xcloud.store.records import BBox
 
 __all__ = ["DuckDbStore"]
@@ -22,14 +23,26 @@ class DuckDbStore(SqlHistoryStore):
     """History in a DuckDB file (``<data_dir>/history.duckdb``), or in memory with ``data_dir=None``.
 
     Each batch is handed to DuckDB as an Arrow table and inserted with one statement.
+    Participant ids are stored as daily keyed hashes (``store.pseudonyms``; keys in
+    ``<data_dir>/pseudonym-keys.json``, in memory for ``data_dir=None``) unless
+    ``pseudonymize=False``.
 
     >>> store = DuckDbStore(data_dir=None)
     >>> store.row_count("advisories")
     0
     """
 
-    def __init__(self, *, data_dir: Path | str | None, retention: Retention | None = None) -> None:
-        super().__init__(retention=retention or Retention())
+    def __init__(
+        self,
+        *,
+        data_dir: Path | str | None,
+        retention: Retention | None = None,
+        pseudonymize: bool = True,
+    ) -> None:
+        keys = None
+        if pseudonymize:
+            keys = PseudonymKeys(path=None if data_dir is None else Path(data_dir) / KEYS_FILE)
+        super().__init__(retention=retention or Retention(), pseudonyms=keys)
         if data_dir is None:
             self.path: Path | None = None
             database = ":memory:"

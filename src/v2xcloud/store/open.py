@@ -8,6 +8,7 @@ from v2xcloud.errors import ConfigError
 from v2xcloud.store.base import HistoryStore, Retention
 from v2xcloud.store.duckdb_store import DuckDbStore
 from v2xcloud.store.postgres_store import PostgresStore
+from v2xcloud.store.pseudonyms import KEYS_FILE
 
 __all__ = ["open_store"]
 
@@ -28,7 +29,8 @@ def open_store(
     if url.startswith("duckdb://"):
         return DuckDbStore(data_dir=url.removeprefix("duckdb://"), retention=retention)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(dsn=url, retention=retention)
+        # the pseudonym keys stay on this host, never in the shared database
+        return PostgresStore(dsn=url, retention=retention, keys_path=Path(data_dir) / KEYS_FILE)
     raise ConfigError(
         f"unknown history store {url!r}: use 'duckdb', 'duckdb:///dir', 'memory' or "
         "'postgresql://user@host/db'"

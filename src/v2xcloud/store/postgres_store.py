@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -11,6 +12,7 @@ from v2xcloud.errors import StoreError
 from v2xcloud.store._ddl import create_statements
 from v2xcloud.store._sql_store import SqlHistoryStore
 from v2xcloud.store.base import Retention
+from v2xcloud.store.pseudonyms import PseudonymKeys
 from v2xcloud.store.records import BBox
 
 __all__ = ["PostgresStore"]
@@ -23,11 +25,23 @@ class PostgresStore(SqlHistoryStore):
     events carry a PostGIS point with a GiST index for bounding-box queries. Each batch is one
     ``COPY ... FROM STDIN`` and one commit.
 
+    Participant ids are stored as daily keyed hashes (``store.pseudonyms``) whose keys are kept
+    in ``keys_path`` (memory only when ``None``: a restart then starts new pseudonyms), never in
+    the database; ``pseudonymize=False`` stores raw ids.
+
     Raises ``StoreError`` if the server cannot be reached or PostGIS is not installed there.
     """
 
-    def __init__(self, *, dsn: str, retention: Retention | None = None) -> None:
-        super().__init__(retention=retention or Retention())
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        retention: Retention | None = None,
+        pseudonymize: bool = True,
+        keys_path: Path | str | None = None,
+    ) -> None:
+        keys = PseudonymKeys(path=keys_path) if pseudonymize else None
+        super().__init__(retention=retention or Retention(), pseudonyms=keys)
         try:
             self._con = psycopg.connect(dsn, autocommit=False)
         except psycopg.Error as exc:

@@ -83,3 +83,9 @@ def test_revoke_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["verify", "--pki", str(pki_dir), str(signed)]) == 1
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["reason"] == "revoked"
+
+
+def test_serve_security_options_are_checked_first(tmp_path: Path) -> None:
+    assert main(["serve", "--security-policy", "require", "--data-dir", str(tmp_path)]) == 2
+    assert main(["serve", "--pki", str(tmp_path / "none"), "--data-dir", str(tmp_path)]) == 2
+    assert not any(tmp_path.iterdir())  # nothing opened or written

@@ -45,10 +45,10 @@ from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
 from v2xcloud.model import Device, EvOperatorAlarm, EvReport
-from v2xcloud.runtime import OutboundSigner, Rsu, Runtime
+from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime
 from v2xcloud.security import Coverage, MisbehaviourDetector
 
-__all__ = ["Platform", "misbehaviour_screen"]
+__all__ = ["Platform", "misbehaviour_screen", "security_stage"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,25 @@ class _EvFeed:
 
     def raise_alarm(self, alarm: EvOperatorAlarm) -> None:
         self.alarms.append(alarm)
+
+
+def security_stage(pki_dir: str | None, policy: str | None) -> FrameGuard | None:
+    """The receive-side security stage of ``serve --pki DIR --security-policy POLICY`` (the
+    runtime's frame guard: signed frames verified against the PKI's trust anchors before
+    decoding), or None without ``--pki``. ``ConfigError`` for a missing PKI or a bad policy."""
+    if pki_dir is None:
+        return None
+    from v2xcloud.security.pki import load_pki
+    from v2xcloud.security.verify import Policy, stage_from_pki
+
+    stage = stage_from_pki(load_pki(pki_dir), policy=Policy.parse(policy or "verify-if-signed"))
+    logger.info(
+        "security: frames verified against %s (%s), policy %s",
+        pki_dir,
+        stage.trust.stats(),
+        stage.policy,
+    )
+    return stage
 
 
 class Platform:

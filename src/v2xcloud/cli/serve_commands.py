@@ -131,6 +131,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the password listener's port with --mqtt-broker --mqtt-tls (0: a free one)",
     )
     p.add_argument("--hz", type=float, default=10.0, help="tick rate")
+    p.add_argument(
+        "--pki",
+        default=None,
+        metavar="DIR",
+        help="verify signed frames against this PKI (v2xcloud pki init DIR)",
+    )
+    p.add_argument(
+        "--security-policy",
+        default=None,
+        metavar="POLICY",
+        help="require, verify-if-signed (default with --pki) or off; per device kind too, "
+        "e.g. 'require,radar=off'",
+    )
     p.set_defaults(func=_run)
 
 
@@ -155,7 +168,7 @@ def _live(
     from v2xcloud.api.testing import ScriptedLive
     from v2xcloud.cli._ev_access import load_ev_secrets
     from v2xcloud.cli._mqtt_auth import platform_credentials, revoke_on_removal, start_broker
-    from v2xcloud.cli._platform import Platform, misbehaviour_screen
+    from v2xcloud.cli._platform import Platform, misbehaviour_screen, security_stage
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
@@ -177,6 +190,7 @@ def _live(
         clock=clock,
         rsus=rsus,
         screen=None if args.no_misbehaviour_detection else misbehaviour_screen(rsus),
+        guard=security_stage(args.pki, args.security_policy),
     )
     pki, credentials = (
         platform_credentials(args.mqtt_tls, args.mqtt) if args.mqtt_tls else (None, None)
@@ -235,6 +249,16 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
         raise ConfigError("--mqtt-tls and --mqtt-broker need --mqtt URL")
     if args.udp:
         parse_udp_address(args.udp)
+    if args.security_policy is not None and args.pki is None:
+        raise ConfigError("--security-policy needs --pki DIR (the trust anchors to verify with)")
+    if args.pki is not None and args.live == "scripted":
+        raise ConfigError("--scripted serves a built-in intersection: drop --pki")
+    if args.pki is not None:
+        from v2xcloud.security.pki import load_pki
+        from v2xcloud.security.verify import Policy
+
+        load_pki(args.pki)  # a missing or broken PKI is a usage error before anything opens
+        Policy.parse(args.security_policy or "verify-if-signed")
 
 
 def _run(args: argparse.Namespace) -> int:

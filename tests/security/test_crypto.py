@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 
 import pytest
 from ecdsa import NIST256p, VerifyingKey
@@ -188,6 +189,34 @@ def test_sm2_fixed_base_tables_agree_with_openssl_own_verify() -> None:
         expected = reference.verify_digest(sm3(z + message), sig)
         assert expected is (i % 2 == 0), f"message {i}: OpenSSL says {expected}"
         assert key.verify(message, sig) is expected, f"message {i} (seed 1320)"
+    assert key._key.has_table  # type: ignore[attr-defined]  # the hot path was exercised
+
+
+def test_sm2_verification_from_several_threads_at_once_stays_exact() -> None:
+    """ctypes releases the GIL in every OpenSSL call: four threads verify the same hot keys
+    (tables built mid-run) and fresh ones, valid and forged, and every verdict is right."""
+    signers = [generate_signer(SM2) for _ in range(3)]
+    verifier = Verifier(SM2)
+    cases = []
+    for i in range(60):
+        signer = signers[i % 3]
+        message = MESSAGE + i.to_bytes(2, "big")
+        sig = signer.sign(message)
+        cases.append((signer.public_key, message, sig if i % 4 else _flip(sig, i), i % 4 != 0))
+    wrong: list[int] = []
+
+    def run(offset: int) -> None:
+        for j in range(len(cases)):
+            key, message, sig, expected = cases[(j + offset) % len(cases)]
+            if verifier.verify(key, message, sig) is not expected:
+                wrong.append(j)
+
+    threads = [threading.Thread(target=run, args=(k * 15,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads) and wrong == []
 
 
 def test_sm2_x_check_in_jacobian_coordinates_covers_both_residues() -> None:

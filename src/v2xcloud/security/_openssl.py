@@ -7,8 +7,8 @@ a verification is one foreign call (the provider fetch of ``EVP_DigestVerifyInit
 ``Z`` hash are not paid per message). Signatures cross this boundary DER-encoded, as OpenSSL
 takes them.
 
-A context made here is not safe to use from two threads at once; the platform verifies on its
-event loop (one thread), and each thread that wants its own should prepare its own key.
+An ``EVP_PKEY_CTX`` is not safe for two threads at once, and ctypes releases the GIL during
+each call: each key's sign and verify calls go through its own lock.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import threading
 
 from v2xcloud.errors import CryptoError
 
@@ -142,9 +143,10 @@ class Sm2PublicKey:
     tests and its baseline in the benchmark.
     """
 
-    __slots__ = ("_ctx", "_pkey", "_verify", "point")
+    __slots__ = ("_ctx", "_lock", "_pkey", "_verify", "point")
 
     def __init__(self, pkey: int, point: bytes) -> None:
+        self._lock = threading.Lock()
         self._pkey = pkey
         self._ctx = _ctx_for(pkey, sign=False)
         self._verify = _lib.EVP_PKEY_verify
@@ -153,7 +155,8 @@ class Sm2PublicKey:
     def verify_digest(self, digest: bytes, signature: bytes) -> bool:
         """True when ``signature`` (``r || s``, 64 bytes) signs the 32-byte ``digest``."""
         der = raw_to_der(signature)
-        ok = self._verify(self._ctx, der, len(der), digest, 32) == 1
+        with self._lock:
+            ok = self._verify(self._ctx, der, len(der), digest, 32) == 1
         if not ok:
             _last_error()  # a failed verification queues an error; keep the queue empty
         return bool(ok)
@@ -176,7 +179,9 @@ class Sm2Key(Sm2PublicKey):
         """A DER signature SEQUENCE{r, s} of the 32-byte ``digest`` (fresh random k)."""
         buf = ctypes.create_string_buffer(80)
         size = ctypes.c_size_t(len(buf))
-        if _lib.EVP_PKEY_sign(self._sign_ctx, buf, ctypes.byref(size), digest, len(digest)) != 1:
+        with self._lock:
+            ok = _lib.EVP_PKEY_sign(self._sign_ctx, buf, ctypes.byref(size), digest, len(digest))
+        if ok != 1:
             raise _fail("EVP_PKEY_sign (SM2)")
         return buf.raw[: size.value]
 

@@ -14,14 +14,17 @@ per second of ``EVP_PKEY_verify``.
 The equation is GB/T 32918.2's: ``t = (r + s) mod n``, ``(x1, y1) = s*G + t*P``, accept when
 ``(e + x1) mod n == r``, with ``r, s`` in ``[1, n-1]`` and ``t != 0``.
 
-One module-wide ``BN_CTX`` and scratch numbers are reused: not for two threads at once (the
-platform verifies on its event loop).
+Safe from several threads (ctypes releases the GIL during each OpenSSL call, and the platform
+verifies on its gateway loop and its tick thread): the groups and tables are only read once
+built (a key's table is built under a lock and published whole), and the scratch numbers and
+points a verification writes are per thread.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import threading
 
 from v2xcloud.errors import CryptoError
 from v2xcloud.security._curves import CURVES
@@ -62,7 +65,27 @@ def _declare() -> None:
 
 
 _declare()
-_ctx = _lib.BN_CTX_new()
+
+
+class _Scratch(threading.local):
+    """What one verification writes: a ``BN_CTX``, numbers, two points, two out buffers."""
+
+    def __init__(self) -> None:
+        new_bn = _lib.BN_new
+        self.ctx = int(_lib.BN_CTX_new())
+        self.s, self.t, self.x, self.z = int(new_bn()), int(new_bn()), int(new_bn()), int(new_bn())
+        self.x_out, self.z_out = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
+        self.sum = self.product = 0  # points of _GROUP_G, made once the group exists
+
+    def points(self) -> _Scratch:
+        if not self.sum:
+            self.sum = int(_lib.EC_POINT_new(_GROUP_G))
+            self.product = int(_lib.EC_POINT_new(_GROUP_G))  # compatible with every table group
+        return self
+
+
+_scratch = _Scratch()
+_BUILD_LOCK = threading.Lock()
 
 
 def _bn(value: int) -> int:
@@ -77,7 +100,8 @@ _P, _A, _B, _ORDER, _ONE, _ZERO = (_bn(v) for v in (_C.p, _C.a, _C.b, _N, 1, 0))
 
 def _point(group: int, octets: bytes) -> int:
     point = _lib.EC_POINT_new(group)
-    if not point or _lib.EC_POINT_oct2point(group, point, octets, len(octets), _ctx) != 1:
+    ctx = _scratch.ctx
+    if not point or _lib.EC_POINT_oct2point(group, point, octets, len(octets), ctx) != 1:
         _lib.EC_POINT_free(point)
         raise CryptoError(f"SM2 public point is not on the curve: {_last_error()}")
     return int(point)
@@ -85,7 +109,8 @@ def _point(group: int, octets: bytes) -> int:
 
 def _table_group(generator: bytes) -> int:
     """The SM2 curve as a group with ``generator`` as base point and its table precomputed."""
-    group = _lib.EC_GROUP_new_curve_GFp(_P, _A, _B, _ctx)
+    ctx = _scratch.ctx
+    group = _lib.EC_GROUP_new_curve_GFp(_P, _A, _B, ctx)
     if not group:
         raise _fail("EC_GROUP_new_curve_GFp (SM2)")
     gen = 0
@@ -93,7 +118,7 @@ def _table_group(generator: bytes) -> int:
         gen = _point(group, generator)
         if _lib.EC_GROUP_set_generator(group, gen, _ORDER, _ONE) != 1:
             raise _fail("EC_GROUP_set_generator")
-        if _lib.EC_GROUP_precompute_mult(group, _ctx) != 1:
+        if _lib.EC_GROUP_precompute_mult(group, ctx) != 1:
             raise _fail("EC_GROUP_precompute_mult")
     except CryptoError:
         _lib.EC_GROUP_free(group)
@@ -105,10 +130,6 @@ def _table_group(generator: bytes) -> int:
 
 _GROUP_G = _table_group(_G)
 _DUMMY_G = _point(_GROUP_G, _G)  # multiplied by zero: keeps EC_POINT_mul off the slow ladder
-_SUM = int(_lib.EC_POINT_new(_GROUP_G))
-_S, _T = int(_lib.BN_new()), int(_lib.BN_new())
-_X, _Z = int(_lib.BN_new()), int(_lib.BN_new())
-_X_OUT, _Z_OUT = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
 _mul, _add, _bin2bn = _lib.EC_POINT_mul, _lib.EC_POINT_add, _lib.BN_bin2bn
 _jacobian, _bn2bin = _lib.EC_POINT_get_Jprojective_coordinates_GFp, _lib.BN_bn2binpad
 _FIELD_P = _C.p
@@ -136,13 +157,12 @@ class Sm2FixedBaseKey:
         CryptoError: the point is not on the SM2 curve (at construction).
     """
 
-    __slots__ = ("_dummy_p", "_in_g", "_product", "_table", "_uses", "point")
+    __slots__ = ("_dummy_p", "_in_g", "_table", "_uses", "point")
 
     def __init__(self, point: bytes) -> None:
         self.point = bytes(point)
         self._in_g = _point(_GROUP_G, self.point)
-        self._table = 0  # the key's own group with its table, once hot
-        self._product = 0  # t*P in that group
+        self._table = 0  # the key's own group with its table, once hot (published last)
         self._dummy_p = 0  # P in that group, multiplied by zero (see _DUMMY_G)
         self._uses = 0
 
@@ -153,37 +173,48 @@ class Sm2FixedBaseKey:
         t = (r + s) % _N
         if not (0 < r < _N and 0 < s < _N and t):
             return False
-        bs = _bin2bn(signature[32:], 32, _S)
-        bt = _bin2bn(t.to_bytes(32, "big"), 32, _T)
-        if self._table:
+        w = _scratch.points()
+        ctx, total = w.ctx, w.sum
+        bs = _bin2bn(signature[32:], 32, w.s)
+        bt = _bin2bn(t.to_bytes(32, "big"), 32, w.t)
+        table = self._table
+        if table:
             ok = (
-                _mul(_GROUP_G, _SUM, bs, _DUMMY_G, _ZERO, _ctx) == 1
-                and _mul(self._table, self._product, bt, self._dummy_p, _ZERO, _ctx) == 1
-                and _add(_GROUP_G, _SUM, _SUM, self._product, _ctx) == 1
+                _mul(_GROUP_G, total, bs, _DUMMY_G, _ZERO, ctx) == 1
+                and _mul(table, w.product, bt, self._dummy_p, _ZERO, ctx) == 1
+                and _add(_GROUP_G, total, total, w.product, ctx) == 1
             )
         else:
-            ok = _mul(_GROUP_G, _SUM, bs, self._in_g, bt, _ctx) == 1
+            ok = _mul(_GROUP_G, total, bs, self._in_g, bt, ctx) == 1
+        if not ok or _jacobian(_GROUP_G, total, w.x, None, w.z, ctx) != 1:
+            raise _fail("EC_POINT_mul/add (SM2 verify)")
+        _bn2bin(w.x, w.x_out, 32)
+        _bn2bin(w.z, w.z_out, 32)
+        if not table:
             self._uses += 1
             if self._uses >= _TABLE_AFTER_USES:
                 self._build_table()
-        if not ok or _jacobian(_GROUP_G, _SUM, _X, None, _Z, _ctx) != 1:
-            raise _fail("EC_POINT_mul/add (SM2 verify)")
-        _bn2bin(_X, _X_OUT, 32)
-        _bn2bin(_Z, _Z_OUT, 32)
         return _x_matches(
-            int.from_bytes(_X_OUT.raw, "big"),
-            int.from_bytes(_Z_OUT.raw, "big"),
+            int.from_bytes(w.x_out.raw, "big"),
+            int.from_bytes(w.z_out.raw, "big"),
             (r - int.from_bytes(digest, "big")) % _N,
         )
 
+    @property
+    def has_table(self) -> bool:
+        """Whether this key's own fixed-base table is built (after its second verification)."""
+        return bool(self._table)
+
     def _build_table(self) -> None:
-        self._table = _table_group(self.point)
-        self._product = int(_lib.EC_POINT_new(self._table))
-        self._dummy_p = _point(self._table, self.point)
+        with _BUILD_LOCK:
+            if self._table:
+                return  # another thread built it meanwhile
+            table = _table_group(self.point)
+            self._dummy_p = _point(table, self.point)
+            self._table = table  # published last: a reader seeing it sees _dummy_p too
 
     def __del__(self) -> None:
         _lib.EC_POINT_free(self._in_g)
         if self._table:
-            _lib.EC_POINT_free(self._product)
             _lib.EC_POINT_free(self._dummy_p)
             _lib.EC_GROUP_free(self._table)

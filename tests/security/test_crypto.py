@@ -4,6 +4,7 @@ recomputed here, serialisation round trips and the negative cases."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 import threading
@@ -318,6 +319,27 @@ def test_points_compress_and_decompress(algorithm: SignatureAlgorithm) -> None:
         decompress_point(algorithm, b"\x04" + b"\x01" * 64)
     with pytest.raises(CryptoError, match="33 bytes"):
         decompress_point(algorithm, b"\x05" + b"\x01" * 32)
+
+
+def test_sm2_tables_are_bounded_and_given_back() -> None:
+    verifier = Verifier(SM2, cache_size=3, sm2_tables=2)
+    signers = [generate_signer(SM2) for _ in range(4)]
+    for s in signers[:3]:
+        sig = s.sign(MESSAGE)
+        for _ in range(3):
+            assert verifier.verify(s.public_key, MESSAGE, sig)
+        assert not verifier.verify(s.public_key, MESSAGE + b"!", sig)
+    budget = verifier.table_budget
+    assert (budget.used, budget.declined) == (2, 1)
+    keys = [verifier.prepare(s.public_key)._key for s in signers[:3]]  # type: ignore[attr-defined]
+    assert [k.has_table for k in keys] == [True, True, False]
+    del keys
+    s = signers[3]  # a fourth key evicts the first (cache of 3), whose table is given back
+    assert verifier.verify(s.public_key, MESSAGE, s.sign(MESSAGE))
+    gc.collect()
+    assert budget.used == 1
+    assert verifier.verify(s.public_key, MESSAGE, s.sign(MESSAGE))
+    assert budget.used == 2 and verifier.prepare(s.public_key)._key.has_table  # type: ignore[attr-defined]
 
 
 def test_verifier_prepares_once_and_bounds_its_cache() -> None:

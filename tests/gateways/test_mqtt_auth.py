@@ -459,3 +459,49 @@ def test_legitimate_devices_lose_nothing_while_attacks_and_a_revocation_run(
         f"{dict(tries)}; legitimate: {LEGIT_MESSAGES} x {len(legit)} QoS 1, all delivered"
     )
     assert cut_ms < 2000
+
+
+# -- the simulated devices log in as themselves -----------------------------------------------
+
+
+def test_simulated_devices_publish_with_their_certificates_and_passwords(
+    broker: Mosquitto, pki: TlsPki, platform: Platform
+) -> None:
+    from v2xcloud.errors import SimulationError
+    from v2xcloud.sim.devices import Device as SimDevice
+    from v2xcloud.sim.devices import MqttDevices
+
+    def tls_identity(device_id: str) -> MqttCredentials:
+        return MqttCredentials(
+            ca_certs=str(pki.ca_cert),
+            certfile=str(pki.device_cert(device_id)),
+            keyfile=str(pki.device_key(device_id)),
+        )
+
+    def password_identity(device_id: str) -> MqttCredentials:
+        return MqttCredentials(username=device_id, password=PASSWORDS[device_id])
+
+    async def run(url: str, identity, devices, *, max_clients: int = 10) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        devs = MqttDevices(url, credentials=identity, max_clients=max_clients)
+        await devs.start()
+        try:
+            for seq in range(50):
+                await devs.publish((d, t, f"{seq}".encode()) for d, t in devices)
+            await devs.flush(10.0)
+        finally:
+            await devs.stop()
+        return devs.stats()
+
+    tls_devices = [
+        (SimDevice(DeviceKind.RSU, "R1"), "RSM"),
+        (SimDevice(DeviceKind.OBU, "car-1"), "BSM"),
+    ]
+    assert broker.tls_url is not None
+    stats = asyncio.run(run(broker.tls_url, tls_identity, tls_devices))
+    assert stats["acked"] == 100 and stats["multiplexed_devices"] == 0
+    pw_devices = [(SimDevice(DeviceKind.OBU, "car-pw"), "BSM")]
+    assert asyncio.run(run(broker.url, password_identity, pw_devices))["acked"] == 50
+    for topic in ("V2X/RSU/R1/RSM/UP", "V2X/OBU/car-1/BSM/UP", "V2X/OBU/car-pw/BSM/UP"):
+        assert platform.wait_for(topic, 50), platform.drain()
+    with pytest.raises(SimulationError, match="cannot share"):  # one connection per identity
+        asyncio.run(run(broker.tls_url, tls_identity, tls_devices, max_clients=1))

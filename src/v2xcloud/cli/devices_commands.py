@@ -4,15 +4,26 @@ Every connected vehicle is an OBU publishing its BSM on ``V2X/OBU/{id}/BSM/UP``;
 publishes MAP, SPAT, the RSM of its roadside sensor and a heartbeat on ``V2X/RSU/{esn}/…/UP``;
 each device is its own MQTT client (QoS 1). A platform listening on the same broker
 (``v2xcloud serve --mqtt URL``) sees a live deployment.
+
+On an authenticated broker (``serve --mqtt-tls DIR --mqtt-broker``) each device logs in as
+itself: ``--tls DIR`` with its certificate ``DIR/devices/{id}.crt`` (``mqtts://`` URL), or
+``--password-file FILE`` (lines ``device_id:password``) on the password listener.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from v2xcloud.cli.demo_commands import paced_scenario
 from v2xcloud.cli.logs import add_long_running
+from v2xcloud.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from v2xcloud.gateways.mqtt import MqttCredentials
 
 __all__ = ["register"]
 
@@ -43,7 +54,68 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=1000,
         help="MQTT connections at most; further devices share them (default 1000)",
     )
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--tls",
+        default=None,
+        metavar="DIR",
+        help="TLS PKI directory: each device logs in to the mqtts:// broker with "
+        "DIR/devices/{id}.crt (v2xcloud pki init writes it under tls/)",
+    )
+    who.add_argument(
+        "--password-file",
+        default=None,
+        metavar="FILE",
+        help="lines device_id:password: each device logs in with its password",
+    )
     p.set_defaults(func=_run)
+
+
+def _credentials(args: argparse.Namespace) -> Callable[[str], MqttCredentials] | None:
+    """Each device's own login from ``--tls`` or ``--password-file``; ``ConfigError`` names
+    a missing certificate or password."""
+    from v2xcloud.gateways.mqtt import MqttCredentials, is_tls_url
+
+    if args.tls is not None:
+        from v2xcloud.security.tls import load_tls_pki
+
+        if not is_tls_url(args.mqtt):
+            raise ConfigError(f"--tls needs an mqtts:// broker URL, not {args.mqtt!r}")
+        pki = load_tls_pki(args.tls)
+
+        def by_certificate(device_id: str) -> MqttCredentials:
+            cert, key = pki.device_cert(device_id), pki.device_key(device_id)
+            if not cert.is_file() or not key.is_file():
+                raise ConfigError(f"--tls {args.tls}: no certificate for device {device_id!r}")
+            return MqttCredentials(ca_certs=str(pki.ca_cert), certfile=str(cert), keyfile=str(key))
+
+        return by_certificate
+    if args.password_file is not None:
+        passwords = _read_passwords(Path(args.password_file))
+
+        def by_password(device_id: str) -> MqttCredentials:
+            if device_id not in passwords:
+                raise ConfigError(f"--password-file: no password for device {device_id!r}")
+            return MqttCredentials(username=device_id, password=passwords[device_id])
+
+        return by_password
+    return None
+
+
+def _read_passwords(path: Path) -> dict[str, str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"--password-file {path}: cannot read: {exc}") from exc
+    passwords: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        device_id, sep, password = line.partition(":")
+        if not sep or not device_id or not password:
+            raise ConfigError(f"--password-file {path}, line {number}: write device_id:password")
+        passwords[device_id] = password
+    return passwords
 
 
 def _line(status: dict[str, Any]) -> None:
@@ -70,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
         pace=args.speed or None,
         max_clients=args.max_clients,
         on_second=_line,
+        credentials=_credentials(args),
     )
     if result.is_interrupted:
         print("interrupted")

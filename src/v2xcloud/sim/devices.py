@@ -13,6 +13,11 @@ device first speaks. Past ``max_clients`` (default 1,000, below the process's fi
 further devices share the existing connections round-robin, each still on its own topics;
 ``stats()["multiplexed_devices"]`` says how many.
 
+On an authenticated broker (``gateways.broker.BrokerAuth``) each device logs in as itself:
+``credentials(device_id)`` gives its ``MqttCredentials`` (its certificate over ``mqtts://``, or
+its password); such devices never share a connection (the broker lets a connection publish only
+its own device's topics), so ``max_clients`` must cover them all.
+
 ``DeviceSigning`` is the hook through which the bench's devices sign their frames (each with its
 own certificate) before they go on air: the test bench does not import ``security``;
 ``cli`` wires ``security.signers.DeviceSigners`` in. Only UPER payloads can carry a signed frame.
@@ -29,11 +34,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -51,6 +55,9 @@ __all__ = [
     "heartbeat_payload",
     "render_payload",
 ]
+
+if TYPE_CHECKING:
+    from v2xcloud.gateways.mqtt import MqttCredentials
 
 log = logging.getLogger(__name__)
 
@@ -176,15 +183,15 @@ def heartbeat_payload(esn: str, now_ms: int) -> bytes:
 
 
 def broker_address(url: str) -> tuple[str, int]:
-    """``mqtt://host:port`` (or ``tcp://``, or bare ``host:port``) → (host, port)."""
-    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise ConfigError(f"MQTT URL must look like mqtt://HOST:PORT, got {url!r}")
+    """``mqtt://host:port`` (or ``tcp://``, ``mqtts://``, or bare ``host:port``) → (host, port)."""
+    from v2xcloud.gateways.mqtt import parse_mqtt_url  # aiomqtt: only when devices connect
+
     try:
-        port = parts.port or 1883
-    except ValueError as exc:
-        raise ConfigError(f"MQTT URL {url!r}: {exc}") from exc
-    return parts.hostname, port
+        return parse_mqtt_url(url if "://" in url else f"mqtt://{url}")
+    except ConfigError as exc:
+        raise ConfigError(
+            f"MQTT URL must look like mqtt://HOST:PORT or mqtts://HOST:PORT, got {url!r}"
+        ) from exc
 
 
 @dataclass
@@ -219,12 +226,15 @@ class MqttDevices:
         max_clients: int = 1000,
         inflight: int = 200,
         keepalive_s: int = 30,
+        credentials: Callable[[str], MqttCredentials] | None = None,
     ) -> None:
         if qos not in (0, 1, 2):
             raise ConfigError(f"MQTT QoS must be 0, 1 or 2, got {qos}")
         if max_clients < 1:
             raise ConfigError(f"max_clients must be at least 1, got {max_clients}")
         self.host, self.port = broker_address(url)
+        self.is_tls = url.startswith(("mqtts://", "ssl://"))
+        self.credentials = credentials
         self.qos = qos
         self.max_clients = max_clients
         self.inflight = inflight
@@ -254,7 +264,21 @@ class MqttDevices:
             for conn in self._conns:
                 conn.client.loop_misc()
 
-    def _new_client(self, client_id: str) -> _Conn:
+    def _log_in(self, client: Any, device_id: str) -> None:
+        """The device's own certificate (``mqtts://``) or password, when ``credentials``."""
+        if self.credentials is None:
+            if self.is_tls:
+                raise ConfigError("an mqtts:// broker needs the devices' credentials")
+            return
+        creds = self.credentials(device_id)
+        if self.is_tls:
+            if creds.ca_certs is None:
+                raise ConfigError(f"device {device_id!r}: TLS needs the broker's CA (ca_certs)")
+            client.tls_set(ca_certs=creds.ca_certs, certfile=creds.certfile, keyfile=creds.keyfile)
+        if creds.username is not None:
+            client.username_pw_set(creds.username, creds.password)
+
+    def _new_client(self, client_id: str, device_id: str) -> _Conn:
         import paho.mqtt.client as mqtt
 
         loop = self._loop
@@ -267,6 +291,7 @@ class MqttDevices:
         )
         client.max_inflight_messages_set(self.inflight)
         client.max_queued_messages_set(0)  # unbounded in the client: flush() bounds the wait
+        self._log_in(client, device_id)
         conn = _Conn(client=client, client_id=client_id, connected=loop.create_future())
         c_read = client.loop_read
 
@@ -275,6 +300,9 @@ class MqttDevices:
                 before = conn.packets
                 if c_read() != 0 or conn.packets == before:
                     return
+            sock = client.socket()
+            if sock is not None and getattr(sock, "pending", lambda: 0)():
+                loop.call_soon(read)  # TLS: decrypted bytes wait that the socket won't signal
 
         def on_open(c: Any, _u: Any, sock: Any) -> None:
             loop.add_reader(sock, read)
@@ -336,7 +364,7 @@ class MqttDevices:
         if conn is not None:
             return conn
         if len(self._conns) < self.max_clients:
-            conn = self._new_client(device.client_id)
+            conn = self._new_client(device.client_id, device.device_id)
             try:
                 await asyncio.wait_for(asyncio.shield(conn.connected), timeout=10.0)
             except TimeoutError as exc:
@@ -344,6 +372,11 @@ class MqttDevices:
                     f"MQTT broker {self.host}:{self.port} did not accept {device.client_id} "
                     "within 10 s"
                 ) from exc
+        elif self.credentials is not None:
+            raise SimulationError(
+                f"{len(self._conns)} authenticated devices connected (max_clients): device "
+                f"{device.device_id!r} cannot share another's connection; raise max_clients"
+            )
         else:
             conn = self._conns[len(self._of_device) % self.max_clients]
             self.multiplexed += 1

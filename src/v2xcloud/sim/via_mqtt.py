@@ -51,6 +51,7 @@ from v2xcloud.sim.devices import (
 
 if TYPE_CHECKING:
     from v2xcloud.gateways.ingest import Ingestor
+    from v2xcloud.gateways.mqtt import MqttCredentials
     from v2xcloud.runtime import Runtime
     from v2xcloud.sim.platform import Platform
     from v2xcloud.sim.result import RunConfig, ScenarioResult
@@ -162,6 +163,7 @@ class MqttLink:
         heartbeat_ms: int = 1000,
         max_clients: int = 1000,
         queue_capacity: int = 200_000,
+        credentials: Callable[[str], MqttCredentials] | None = None,
     ) -> None:
         if (gateway_factory is None) != (ingest is None):
             raise SimulationError("MqttLink: give both gateway_factory and ingest, or neither")
@@ -172,7 +174,7 @@ class MqttLink:
         self.heartbeat_ms = heartbeat_ms
         self.stats = LinkStats()
         self.directory: DeviceDirectory | None = None
-        self.devices = MqttDevices(url, max_clients=max_clients)
+        self.devices = MqttDevices(url, max_clients=max_clients, credentials=credentials)
         self.queue = IngressQueue(capacity=queue_capacity)
         self._factory = gateway_factory
         self._ingest = ingest
@@ -436,6 +438,7 @@ def publish_scenario(
     epoch_ms: int | None = None,
     on_second: Callable[[dict[str, Any]], None] | None = None,
     signing: DeviceSigning | None = None,
+    credentials: Callable[[str], MqttCredentials] | None = None,
 ) -> tuple[ScenarioResult, LinkStats, dict[str, int]]:
     """Publish a scenario's traffic on ``url`` as its devices would, for a platform listening
     there (``v2xcloud serve --mqtt``): every step's frames, each device on its own client and
@@ -444,6 +447,7 @@ def publish_scenario(
     ``pace`` 1.0 is real time, None as fast as the broker acknowledges; ``epoch_ms`` is the
     wall-clock time of simulation time 0 (default now, so frame times are live).
     ``signing``: every device signs its frames (UPER payloads only; ``ConfigError`` else).
+    ``credentials(device_id)``: each device logs in as itself (an authenticated broker).
     Returns the run's counters, the link's and the devices' statistics.
     """
     from v2xcloud.sim.result import RunConfig
@@ -465,6 +469,7 @@ def publish_scenario(
         payload=payload,
         message_set=message_set,
         max_clients=max_clients,
+        credentials=credentials,
     )
 
     def second(status: dict[str, Any]) -> None:

@@ -30,37 +30,39 @@ def _stage(pki):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("profile", PROFILES)
 def test_an_enrolled_device_is_learnt_from_its_full_certificate(pkis, profile) -> None:  # type: ignore[no-untyped-def]
     pki = pkis[profile, "main"]
-    signers = DeviceSigners(pki, certificate_every=3)
+    signers = DeviceSigners(pki, certificate_period_ms=300)
+    times = [NOW_MS + 100 * k for k in range(9)]
     frames = [
         signers.sign(
             uper_bsm("5a00000000000007"),
             device_id="5a00000000000007",
             device_kind="obu",
             message_type="BSM",
-            generation_time_ms=NOW_MS + 100 * k,
+            generation_time_ms=t,
             lat_deg=28.19,
             lon_deg=112.97,
         )
-        for k in range(7)
+        for t in times
     ]
     decoded = [decode_secured(f) for f in frames]
     assert all(isinstance(d, SignedFrame) for d in decoded)
     forms = [d.signer_form for d in decoded]  # type: ignore[union-attr]
-    assert forms == ["certificate", "digest", "digest"] * 2 + ["certificate"]
+    # every frame of the first period, then one frame a period
+    assert forms == ["certificate"] * 3 + ["digest", "digest", "certificate"] * 2
     first = decoded[0]
     assert isinstance(first, SignedFrame)
     assert first.aid == aid_of("BSM") and first.generation_location is not None
     assert first.signer_chain[0].issuer == pki.certificate("pseudonym-ca").digest
     # a receiver that missed the full certificate refuses the digest-signed frames
     late = _stage(pki)
-    refused = late.process(frames[1], kind="obu", now_ms=NOW_MS + 150)
+    refused = late.process(frames[3], kind="obu", now_ms=NOW_MS + 350)
     assert isinstance(refused, Rejection) and refused.reason is DropReason.UNKNOWN_SIGNER
     # one that heard it in order verifies them all
     stage = _stage(pki)
-    for k, frame in enumerate(frames):
-        assert isinstance(stage.process(frame, kind="obu", now_ms=NOW_MS + 100 * k + 20), Verified)
+    for t, frame in zip(times, frames, strict=True):
+        assert isinstance(stage.process(frame, kind="obu", now_ms=t + 20), Verified)
     stats = signers.stats()
-    assert stats["signed.BSM"] == 7 and stats["certificates_sent"] == 3
+    assert stats["signed.BSM"] == 9 and stats["certificates_sent"] == 5
     assert stats["enrolled"] == 1 and stats["devices"] == 1
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from v2xcloud.cli._signed import SignedRun, add_signed_arguments, format_security
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8080, help="dashboard port on 127.0.0.1")
     p.add_argument("--store", default="memory", help="history store (default: in memory)")
     add_via_arguments(p)
+    add_signed_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -97,11 +99,8 @@ def _line(status: dict[str, Any]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from v2xcloud.runtime import SystemClock
-    from v2xcloud.sim.evaluate import aggregate
     from v2xcloud.sim.platform import runtime_platform
-    from v2xcloud.sim.report import format_table, implemented_families
     from v2xcloud.sim.result import RunConfig
-    from v2xcloud.sim.runner import model_encoder, run_scenario
 
     scenario = paced_scenario(args)
     config = RunConfig(
@@ -116,6 +115,25 @@ def _run(args: argparse.Namespace) -> int:
         origin_lat_deg=scenario.origin_lat_deg,
         origin_lon_deg=scenario.origin_lon_deg,
     )
+    signed = SignedRun(args, now_ms=config.epoch_ms, message_set=config.message_set)
+    with signed:
+        return _run_platform(args, scenario, config, platform, runtime, signed)
+
+
+def _run_platform(
+    args: argparse.Namespace,
+    scenario: Any,
+    config: Any,
+    platform: Any,
+    runtime: Any,
+    signed: SignedRun,
+) -> int:
+    """The demo once its scenario, run settings, platform and signing are settled."""
+    from v2xcloud.sim.evaluate import aggregate
+    from v2xcloud.sim.report import format_table, implemented_families
+    from v2xcloud.sim.runner import model_encoder, run_scenario
+
+    signed.secure(runtime)
     service = None
     if config.via == "mqtt":
         # the platform service's registry, health and ingest path, without its own gateways:
@@ -130,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         else _dashboard(runtime, port=args.port, store=args.store, devices=service)
     )
     print(f"demo: {scenario.description}", flush=True)
+    if signed.is_signed:
+        print(f"demo: {signed.describe()}", flush=True)
     try:
         if config.via == "mqtt":
             from v2xcloud.sim.via_mqtt import run_through_broker
@@ -143,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
                 pace=args.speed or None,
                 on_second=_line,
                 ingestor=None if service is None else service.ingest,
+                signing=signed.devices,
             )
         else:
             result = run_scenario(
@@ -152,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
                 encode=model_encoder(config.message_set),
                 pace=args.speed or None,
                 on_second=_line,
+                signing=signed.devices,
             )
     finally:
         if stop_dashboard is not None:
@@ -163,6 +185,10 @@ def _run(args: argparse.Namespace) -> int:
     print(f"dead letters: {dict(runtime.stats()['dead_letters']) or 'none'}")
     if result.broker:
         print(f"via MQTT: {result.broker}")
+    if signed.is_signed:
+        print(format_security(runtime.stats(), result.signing), flush=True)
+        if signed.downlink is not None:
+            print(f"down-link (in-process): {dict(signed.downlink.counts) or 'nothing sent'}")
     return 0
 
 

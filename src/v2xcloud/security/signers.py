@@ -9,14 +9,15 @@ vehicles a simulation spawns) is enrolled the first time it speaks: it gets a fr
 certificate issued by the PKI's pseudonym CA (OBU) or enrolment CA (RSU) with the AIDs of its
 kind, the issuing CA's region and a week's validity (clipped to the CA's), kept in memory only.
 
-Signer form (IEEE 1609.2 §6.3.9 leaves the choice to the sender): the signer is the
-certificate's digest, except that a device's first frame and then every
-``certificate_every``-th frame (default 10: once a second at the BSM's 10 Hz, the rate SAE
-J2945/1 gives for including the full certificate) carry the full certificate, so a receiver
-that has not met the device learns it within a second. The "new neighbour" rule needs a
-receiver that talks back, which the up-link to the cloud has not: a frame signed by digest
-that reaches a receiver before any full certificate of its device is refused there as
-``unknown_signer`` (counted), as a real receiver would.
+Signer form (IEEE 1609.2 leaves the choice to the sender): the signer is the certificate's
+digest, except that the full certificate is sent once every ``certificate_period_ms``
+(default 1000 ms: once a second, the rate SAE J2945/1 gives for BSMs) and in every frame of a
+device's first period, so a receiver that has not met the device learns it within a second
+even when its first frames (an RSU's SPAT, MAP and RSM of one instant) arrive out of order.
+The "new neighbour" rule needs a receiver that talks back, which the up-link to the cloud has
+not: a frame signed by digest that reaches a receiver before any full certificate of its
+device (all of them lost) is refused there as ``unknown_signer`` (counted), as a real receiver
+would.
 
 ``PlatformSigner`` is the runtime's ``OutboundSigner``: the RSI and advisories the platform
 sends down are signed with the PKI's ``platform`` certificate, by default carrying the full
@@ -54,20 +55,21 @@ _ENROLLED_VALIDITY_MS = 7 * 24 * _HOUR_MS
 
 
 class _Device:
-    """One device's signer and how many frames it signed."""
+    """One device's signer, when it first signed and when it last sent its certificate."""
 
-    __slots__ = ("signed", "signer")
+    __slots__ = ("first_ms", "last_certificate_ms", "signer")
 
-    def __init__(self, signer: FrameSigner) -> None:
+    def __init__(self, signer: FrameSigner, first_ms: int) -> None:
         self.signer = signer
-        self.signed = 0
+        self.first_ms = first_ms
+        self.last_certificate_ms = first_ms
 
 
 class DeviceSigners:
     """Signs frames as any device of a PKI (see the module docstring).
 
-    ``certificate_every`` (≥ 1): a device's frames 1, 1 + N, 1 + 2N, ... carry its full
-    certificate. ``enrol_unknown``: enrol devices the PKI does not list (else ``ConfigError``
+    ``certificate_period_ms`` (> 0): how often a device sends its full certificate (and for
+    how long from its first frame it sends it in every frame). ``enrol_unknown``: enrol devices the PKI does not list (else ``ConfigError``
     for them). ``max_devices`` bounds the devices held (the one held longest is
     forgotten; if heard again it is enrolled anew, counted in ``stats()["forgotten"]``).
     """
@@ -76,15 +78,17 @@ class DeviceSigners:
         self,
         pki: Pki,
         *,
-        certificate_every: int = 10,
+        certificate_period_ms: int = 1000,
         enrol_unknown: bool = True,
         max_devices: int = 100_000,
         message_set: MessageSet = MessageSet.CSAE2020,
     ) -> None:
-        if certificate_every < 1:
-            raise ConfigError(f"certificate_every must be at least 1, got {certificate_every}")
+        if certificate_period_ms <= 0:
+            raise ConfigError(
+                f"certificate_period_ms must be positive, got {certificate_period_ms}"
+            )
         self.pki = pki
-        self.certificate_every = certificate_every
+        self.certificate_period_ms = certificate_period_ms
         self.enrol_unknown = enrol_unknown
         self.message_set = message_set
         self._devices: LruTable[str, _Device] = LruTable(limit=max_devices, name="signing devices")
@@ -115,7 +119,10 @@ class DeviceSigners:
         location = None
         if lat_deg is not None and lon_deg is not None:
             location = GenerationLocation(lat_deg=lat_deg, lon_deg=lon_deg)
-        with_certificate = device.signed % self.certificate_every == 0
+        t, period = generation_time_ms, self.certificate_period_ms
+        with_certificate = t - device.first_ms < period or t - device.last_certificate_ms >= period
+        if with_certificate:
+            device.last_certificate_ms = max(device.last_certificate_ms, t)
         frame = device.signer.sign(
             payload,
             generation_time_ms=generation_time_ms,
@@ -124,7 +131,6 @@ class DeviceSigners:
             with_location=location is not None,
             location=location,
         )
-        device.signed += 1
         self.counts[f"signed.{message_type}"] += 1
         if with_certificate:
             self.counts["certificates_sent"] += 1
@@ -158,7 +164,7 @@ class DeviceSigners:
                 f"device {device_id!r} has no {role} certificate in {self.pki.directory} "
                 "(and enrolling unknown devices is off)"
             )
-        device = _Device(signer)
+        device = _Device(signer, at_ms)
         self._devices[device_id] = device
         return device
 
@@ -194,8 +200,8 @@ class DeviceSigners:
 class PlatformSigner:
     """The platform's signer for what it sends (``runtime.signing.OutboundSigner``).
 
-    ``certificate_every`` as in ``DeviceSigners`` (default 1: every frame carries the
-    platform's certificate). Raises ``ConfigError`` at construction when the PKI's platform
+    ``certificate_every`` (default 1: every frame carries the platform's certificate; N: the
+    frames 1, 1 + N, 1 + 2N, ...). Raises ``ConfigError`` at construction when the PKI's platform
     certificate does not permit a message type the down-link sends (a PKI made before the
     advisory AID existed: create a new one).
     """

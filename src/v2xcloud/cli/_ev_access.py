@@ -29,6 +29,7 @@ from v2xcloud.errors import ConfigError
 from v2xcloud.ev.access import TerminalCredential, parse_secret, verify_password
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import DeviceKind
+from v2xcloud.security.terminal_keys import TerminalSignatures
 
 __all__ = ["EvSecrets", "RegistryTerminals", "load_ev_secrets"]
 
@@ -72,11 +73,22 @@ def load_ev_secrets(path: str | Path) -> EvSecrets:
 
 
 class RegistryTerminals:
-    """``ev.access.TerminalDirectory`` over the device registry plus the secrets file."""
+    """``ev.access.TerminalDirectory`` over the device registry plus the secrets file.
 
-    def __init__(self, registry: DeviceRegistry, secrets: Mapping[str, bytes]) -> None:
+    ``signatures`` (``security.terminal_keys.TerminalSignatures``, from ``--ev-signatures
+    require`` and ``--ev-keys``): a VIN with a registered SM2 key has a signature credential.
+    """
+
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        secrets: Mapping[str, bytes],
+        *,
+        signatures: TerminalSignatures | None = None,
+    ) -> None:
         self.registry = registry
         self.secrets = dict(secrets)
+        self.signatures = signatures
 
     def terminal(self, vin: str) -> TerminalCredential | None:
         """The registered EV terminal ``vin`` with its secret, or ``None`` (not registered,
@@ -90,4 +102,9 @@ class RegistryTerminals:
             secret=self.secrets.get(vin),
             addresses=device.addresses,
             is_enabled=device.is_enabled,
+            has_signing_key=self._has_signing_key(vin),
         )
+
+    def _has_signing_key(self, vin: str) -> bool:
+        s = self.signatures
+        return s is not None and s.require and s.key_of(vin) is not None

@@ -252,7 +252,9 @@ class Platform:
                 host=host,
                 port=port,
                 access=TerminalAccess(
-                    RegistryTerminals(self.registry, secrets.terminals),
+                    RegistryTerminals(
+                        self.registry, secrets.terminals, signatures=self.ev_signatures
+                    ),
                     platform_accounts=secrets.platform_accounts,
                     dead_letter=self.ingest.dead_letter_later,
                     audit=self.audit,

@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data-dir", default="data", help="where the DuckDB history file lives")
     p.add_argument(
+        "--trajectory-days",
+        type=float,
+        default=7.0,
+        help="raw trajectories (and their pseudonym day keys) are deleted after this many days",
+    )
+    p.add_argument(
         "--participant-interval-ms",
         type=int,
         default=1000,
@@ -267,7 +273,7 @@ def _run(args: argparse.Namespace) -> int:
     from v2xcloud.api import ApiSettings, create_app, record_history
     from v2xcloud.api.settings import default_web_dir
     from v2xcloud.runtime import SystemClock
-    from v2xcloud.store import HistoryWriter, open_store
+    from v2xcloud.store import HistoryWriter, Retention, open_store
 
     if args.hz <= 0:
         raise ConfigError("--hz must be positive")
@@ -281,7 +287,10 @@ def _run(args: argparse.Namespace) -> int:
             f"{host}:{port}; set V2XCLOUD_VIEWER_TOKEN",
             file=sys.stderr,
         )
-    store = open_store(args.store, data_dir=args.data_dir)
+    if not args.trajectory_days > 0:
+        raise ConfigError("--trajectory-days must be positive")
+    retention = Retention(participant_states_ms=int(args.trajectory_days * 86_400_000))
+    store = open_store(args.store, data_dir=args.data_dir, retention=retention)
     writer = HistoryWriter(store, participant_interval_ms=args.participant_interval_ms)
     try:
         live, platform = _live(args, origin, SystemClock(), store)  # the one clock

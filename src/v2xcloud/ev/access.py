@@ -17,11 +17,15 @@ read. What a terminal can prove, within the standard's frame, is:
   of them. This is weaker (anyone on that address or able to spoof a TCP handshake from it
   passes) and is used alone only for terminals registered without a secret; TLS client
   identity would be the stronger binding, and this server speaks plain TCP.
-- **the 2025 certificate signature** on reports is checked by the signature check the server
-  is given (``security`` implements it; ``ev`` does not import ``security``).
+- **the 2025 signature** on its reports, where the terminal has a registered SM2 key and the
+  server requires signatures (``has_signing_key``; ``security`` verifies, ``ev`` does not
+  import it). The login itself carries no signature, so such a login is only *provisional*:
+  the session is proven by its first report whose signature verifies. Until then a newer
+  login for the VIN may replace it (an attacker cannot squat a VIN by logging in and staying
+  silent), and a report whose signature fails refuses the whole session (closed, VIN
+  released, audited as ``bad_signature``). A proven session is never replaced.
 
-A terminal registered with neither secret nor address is refused: registration alone is not a
-credential. The platform login (0x05, a forwarding platform logging in) is checked against
+A terminal registered with none of these is refused: registration alone is not a credential. The platform login (0x05, a forwarding platform logging in) is checked against
 ``platform_accounts``: user -> password hash (``hash_password``: PBKDF2-HMAC-SHA256, salted,
 the password itself is never stored).
 
@@ -83,7 +87,8 @@ class TerminalCredential(msgspec.Struct, frozen=True, kw_only=True):
     """What the platform knows of one registered EV terminal (VIN = device id).
 
     ``secret``: 16-byte key its login is encrypted with (AES-128, or SM4 in 2025);
-    ``addresses``: IP addresses or networks (CIDR) it may connect from (empty = any).
+    ``addresses``: IP addresses or networks (CIDR) it may connect from (empty = any);
+    ``has_signing_key``: its reports must carry a signature verified under its registered key.
     """
 
     vin: str
@@ -91,6 +96,7 @@ class TerminalCredential(msgspec.Struct, frozen=True, kw_only=True):
     secret: bytes | None = None
     addresses: tuple[str, ...] = ()
     is_enabled: bool = True
+    has_signing_key: bool = False
 
 
 class TerminalDirectory(Protocol):
@@ -131,9 +137,11 @@ class StaticDirectory:
 
 class LoginDecision(msgspec.Struct, frozen=True, kw_only=True):
     """Outcome of a login check: ``why`` is empty when accepted, else a short tag;
-    ``login_at_ms`` is the decrypted login's time (an encrypted login's ack echoes it)."""
+    ``login_at_ms`` is the decrypted login's time (an encrypted login's ack echoes it);
+    ``is_proven`` is false for a login accepted only provisionally (signature credential)."""
 
     is_accepted: bool
+    is_proven: bool = True
     why: str = ""
     detail: str = ""
     tenant: str = ""
@@ -243,9 +251,11 @@ class TerminalAccess:
             return self._secret_login(frame, terminal, now_ms)
         if terminal.addresses:
             return LoginDecision(is_accepted=True, tenant=terminal.tenant)
+        if terminal.has_signing_key:
+            return LoginDecision(is_accepted=True, is_proven=False, tenant=terminal.tenant)
         return _refused(
             "no_credential",
-            f"terminal {frame.vin} has no secret and no address registered; register one",
+            f"terminal {frame.vin} has no secret, address or signing key registered; register one",
             terminal.tenant,
         )
 

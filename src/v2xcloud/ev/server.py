@@ -193,6 +193,7 @@ class Gb32960Server:
             failures=self.failures,
             access=self.access,
             peer=peer,
+            kick=writer.close,
             signatures=self.signatures,
             dead_letter=self.dead_letter,
         )

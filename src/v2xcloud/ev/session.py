@@ -85,12 +85,17 @@ class SessionRegistry:
         return len(self._seen)
 
     def login(self, vin: str, session: PlatformSession) -> bool:
-        """Bind ``vin`` to ``session``; False (and nothing changes) when another live session
-        holds it: a live session is never evicted."""
+        """Bind ``vin`` to ``session``; False (and nothing changes) when another live, proven
+        session holds it: a proven session is never evicted. A provisional one (a signature
+        credential not yet shown by a verified report) is replaced and its connection closed."""
         old = self.active.get(vin)
         if old is not None and old is not session:
-            self.stats["duplicate_vin"] += 1
-            return False
+            if old.is_proven:
+                self.stats["duplicate_vin"] += 1
+                return False
+            self.stats["provisional_replaced"] += 1
+            old.vin, old.is_refused = None, True
+            old.kick()
         self.active[vin] = session
         return True
 
@@ -165,6 +170,7 @@ class PlatformSession:
         failures: FailureLog | None = None,
         access: TerminalAccess | None = None,
         peer: str = "",
+        kick: Callable[[], None] = lambda: None,
         signatures: FrameSignatureCheck | None = None,
         dead_letter: Callable[[DeadLetter], None] | None = None,
     ) -> None:
@@ -178,6 +184,8 @@ class PlatformSession:
         self.access = access
         self.peer = peer
         self.is_refused = False  # a login was refused: the server closes the connection
+        self.is_proven = True  # False while a signature credential awaits its first report
+        self.kick = kick  # closes the connection (a provisional session replaced)
         self.signatures = signatures
         self.dead_letter = dead_letter
 
@@ -263,6 +271,7 @@ class PlatformSession:
                 return self._refuse(decision, msg, frame, flag)
             if decision.login_at_ms is not None:  # encrypted: echo the time it decrypted to
                 request_time = time_bytes(decision.login_at_ms)
+            self.is_proven = decision.is_proven
         if self.vin is not None and self.vin != msg.vin:
             self.close()
         if not self.registry.login(msg.vin, self):
@@ -287,6 +296,11 @@ class PlatformSession:
             logger.info("GB/T 32960 login refused from %s: %s", self.peer, decision.detail)
         echo = frame[24:30] if msg.encryption == 0x01 else b""
         return self._reply(msg.command, msg.vin, flag, frame, echo)
+
+    def _unproven(self, msg: Message, frame: bytes, detail: str) -> None:
+        decision = LoginDecision(is_accepted=False, why="bad_signature", detail=detail)
+        self.close()
+        self._refuse(decision, msg, frame, Response.SIGNATURE_INVALID)
 
     def _activation(self, msg: Message, frame: bytes) -> bytes:
         """Result and info bytes of the activation response (1, 1: activated)."""
@@ -332,7 +346,10 @@ class PlatformSession:
             refusal = self.signatures.check_report(report.vin, sig, signed)
             if refusal is not None:
                 self._signature_refused(refusal, frame, report.vin)
+                if not self.is_proven:  # the login's only credential failed: refuse it
+                    self._unproven(msg, frame, refusal[1])
                 return Response.SIGNATURE_INVALID
+            self.is_proven = self.is_proven or sig is not None
         elif report.signature is not None:
             stats["signature_unchecked"] += 1
         if not self.registry.is_new(report.vin, report.collected_at_ms):

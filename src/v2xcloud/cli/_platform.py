@@ -48,7 +48,12 @@ from v2xcloud.model import Device, EvOperatorAlarm, EvReport
 from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime
 from v2xcloud.security import Coverage, MisbehaviourDetector
 
-__all__ = ["Platform", "misbehaviour_screen", "security_stage"]
+__all__ = [
+    "Platform",
+    "downlink_signer",
+    "misbehaviour_screen",
+    "security_stage",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +113,19 @@ def security_stage(pki_dir: str | None, policy: str | None) -> FrameGuard | None
         stage.policy,
     )
     return stage
+
+
+def downlink_signer(pki_dir: str | None) -> OutboundSigner | None:
+    """The signer of ``serve --pki DIR``'s down-link (every RSI and advisory it sends carries
+    the PKI's platform certificate and signature), or None without ``--pki``."""
+    if pki_dir is None:
+        return None
+    from v2xcloud.security.pki import load_pki
+    from v2xcloud.security.signers import PlatformSigner
+
+    signer = PlatformSigner(load_pki(pki_dir))
+    logger.info("security: the down-link signs with %s's platform certificate", pki_dir)
+    return signer
 
 
 class Platform:

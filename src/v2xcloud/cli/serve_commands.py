@@ -141,7 +141,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--pki",
         default=None,
         metavar="DIR",
-        help="verify signed frames against this PKI (v2xcloud pki init DIR)",
+        help="verify signed frames against this PKI (v2xcloud pki init DIR) and sign the "
+        "down-link (RSI, advisories) with its platform certificate",
     )
     p.add_argument(
         "--security-policy",
@@ -174,7 +175,12 @@ def _live(
     from v2xcloud.api.testing import ScriptedLive
     from v2xcloud.cli._ev_access import load_ev_secrets
     from v2xcloud.cli._mqtt_auth import platform_credentials, revoke_on_removal, start_broker
-    from v2xcloud.cli._platform import Platform, misbehaviour_screen, security_stage
+    from v2xcloud.cli._platform import (
+        Platform,
+        downlink_signer,
+        misbehaviour_screen,
+        security_stage,
+    )
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
@@ -222,6 +228,7 @@ def _live(
         mqtt_credentials=credentials,
         manage_broker_access=pki is not None,
         broker=broker,
+        downlink_signer=downlink_signer(args.pki),
     )
     try:
         platform.start()

@@ -20,6 +20,7 @@ from gmssl import sm2 as gm_sm2
 from v2xcloud.cli.main import main
 from v2xcloud.ev.codec import Message, decode, encode
 from v2xcloud.ev.commands import Activation, ActivationResult, VehicleLogin
+from v2xcloud.ev.fleet import FleetResult, run_fleet
 from v2xcloud.ev.frame import decode_frame
 from v2xcloud.ev.realtime import encode_report
 from v2xcloud.ev.server import Gb32960Server
@@ -30,7 +31,11 @@ from v2xcloud.ev.vehicle_sim import SimulatedVehicle
 from v2xcloud.model import DeadLetter, DropReason
 from v2xcloud.model.ev import EvReport, EvSignature
 from v2xcloud.security.crypto import Signer, generate_signer
-from v2xcloud.security.terminal_keys import TerminalSignatures
+from v2xcloud.security.terminal_keys import (
+    TerminalSignatures,
+    lab_terminal_signer,
+    load_terminal_keys,
+)
 from v2xcloud.security.types import SignatureAlgorithm
 
 VIN = "LTEST000000000001"
@@ -303,3 +308,46 @@ def test_a_keys_file_with_a_bad_key_is_a_usage_error(
     assert main(["gb32960", "serve", "--port", "0", "--ev-keys", str(keys)]) == 2
     err = capsys.readouterr().err
     assert str(keys) in err and VIN in err and "curve" in err
+
+
+def test_a_signing_fleet_is_served_and_a_wrong_key_refused(tmp_path: Path) -> None:
+    """`gb32960 keys` + `fleet --sign-seed`: 2025 terminals sign every report with lab keys;
+    a server requiring signatures stores them all and refuses a fleet signing with other keys."""
+    keys = tmp_path / "keys.toml"
+    assert main(["gb32960", "keys", "--vehicles", "2", "--seed", "lab", "--out", str(keys)]) == 0
+    check = TerminalSignatures(load_terminal_keys(keys), require=True)
+    letters: list[DeadLetter] = []
+
+    async def scenario() -> tuple[FleetResult, FleetResult, dict[str, int]]:
+        sink = MemoryReportSink()
+        server = Gb32960Server(report_sink=sink, signatures=check, dead_letter=letters.append)
+        await server.start()
+        try:
+            good = await run_fleet(
+                port=server.port,
+                vehicles=2,
+                duration_s=3,
+                period_s=0.05,
+                start_ms=T0,
+                signers=lambda vin: lab_terminal_signer(vin, "lab").sign,
+            )
+            assert len(sink.reports) == 6 and {r.layout for r in sink.reports} == {2025}
+            bad = await run_fleet(
+                port=server.port,
+                vehicles=2,
+                duration_s=2,
+                period_s=0.05,
+                start_ms=T0 + 60_000,
+                signers=lambda vin: lab_terminal_signer(vin, "not the lab's").sign,
+            )
+            assert len(sink.reports) == 6, "a report signed with a wrong key was stored"
+            return good, bad, dict(server.stats)
+        finally:
+            await server.close()
+
+    good, bad, stats = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert good.errors == 0 and good.acked == good.reports == 6
+    assert bad.reports == 4 and bad.acked == 0 and bad.errors == 4  # each answered 0x05
+    assert stats["rejected:bad_signature"] == 4
+    assert {d.reason for d in letters} == {DropReason.BAD_SIGNATURE}
+    assert check.stats["verified"] == 6

@@ -7,7 +7,8 @@
   BCC does not match (diagnostics; the message then has ``"is_bcc_ok": false``). Exit status
   0 when every frame decoded, 1 when some were rejected, 2 for an unreadable file.
 - ``serve``: run the platform server until interrupted (or for ``--duration`` seconds).
-- ``fleet --vehicles N``: run N simulated terminals against a server.
+- ``fleet --vehicles N``: run N simulated terminals against a server (``--sign-seed``: 2025
+  layout, SM2-signed reports with lab keys); ``keys``: those lab keys' public halves.
 - ``schedule --chargers FILE --reports FILE``: vehicles whose latest report warns are
   assigned to chargers; prints waiting times for the balanced schedule and for
   nearest-station-first side by side.
@@ -207,6 +208,7 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
             duration_s=args.duration,
             period_s=args.period,
             faults=faults,
+            signers=_lab_signers(args.sign_seed) if args.sign_seed else None,
         )
     )
     lat = sorted(result.ack_latencies_ms) or [0.0]
@@ -223,6 +225,28 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
         )
     )
     return 0 if result.errors == 0 else 1
+
+
+def _lab_signers(seed: str) -> Any:
+    """VIN -> the signing function of that lab terminal's SM2 key (derived from ``seed``)."""
+    from v2xcloud.security.terminal_keys import lab_terminal_signer
+
+    return lambda vin: lab_terminal_signer(vin, seed).sign
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from v2xcloud.ev.fleet import vin_for
+    from v2xcloud.security.terminal_keys import lab_terminal_keys_toml
+
+    if args.vehicles < 1:
+        raise ConfigError("--vehicles must be at least 1")
+    text = lab_terminal_keys_toml([vin_for(i) for i in range(args.vehicles)], args.seed)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"gb32960 keys: {args.vehicles} lab terminal keys -> {args.out}", file=sys.stderr)
+    return 0
 
 
 def _cmd_schedule(args: argparse.Namespace) -> int:
@@ -306,4 +330,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     flt.add_argument(
         "--thermal-runaway-at", type=int, default=30, help="simulated second it starts"
     )
+    flt.add_argument(
+        "--sign-seed",
+        default="",
+        metavar="TEXT",
+        help="terminals speak the 2025 layout and SM2-sign each report with a lab key derived "
+        "from TEXT (serve them with the keys of `gb32960 keys --seed TEXT`)",
+    )
     flt.set_defaults(func=_cmd_fleet)
+    keys = inner.add_parser("keys", help="lab terminal SM2 public keys for serve --ev-keys")
+    keys.add_argument("--vehicles", type=int, required=True, help="as many as the fleet runs")
+    keys.add_argument("--seed", required=True, help="the fleet's --sign-seed")
+    keys.add_argument("--out", default="-", help="keys file (TOML) or - for stdout")
+    keys.set_defaults(func=_cmd_keys)

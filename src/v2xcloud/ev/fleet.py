@@ -11,7 +11,10 @@ the connection before reading its ack — so the terminal cannot know whether it
 keeps it for re-sending, and the platform must de-duplicate.
 
 A terminal given a ``secret`` (16 bytes) encrypts its login data unit with it (AES-128, as
-``ev.access`` expects). A login answered "VIN duplicate" (the platform has not yet noticed the
+``ev.access`` expects). A terminal given a ``sign`` function speaks the 2025 layout and ends
+each report with an SM2 signature block (algorithm 1) over the data unit (see
+``ev.signature``); ``sign`` maps those bytes to ``r || s`` (``security`` provides it, ``cli``
+wires it: ``ev`` holds no keys). A login answered "VIN duplicate" (the platform has not yet noticed the
 old connection is gone) is retried a few times with a growing pause, as a real terminal does.
 
 >>> result = asyncio.run(run_fleet(port=32960, vehicles=10, duration_s=5))   # doctest: +SKIP
@@ -23,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import msgspec
 
@@ -30,9 +34,10 @@ from v2xcloud.ev.access import encrypt_data_unit
 from v2xcloud.ev.codec import Message, encode
 from v2xcloud.ev.commands import Logout, VehicleLogin, write_body
 from v2xcloud.ev.frame import Command, Encryption, Response, encode_frame
+from v2xcloud.ev.realtime import encode_report
 from v2xcloud.ev.scanner import FrameScanner
 from v2xcloud.ev.vehicle_sim import FaultPlan, SimulatedVehicle
-from v2xcloud.model.ev import EvReport
+from v2xcloud.model.ev import EvReport, EvSignature
 
 __all__ = ["FleetResult", "Terminal", "run_fleet", "vin_for"]
 
@@ -71,9 +76,12 @@ class Terminal:
         period_s: float = 1.0,
         ack_timeout_s: float = 10.0,
         secret: bytes | None = None,
+        sign: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.v, self.result = vehicle, result
         self.secret = secret
+        self.sign = sign
+        self.layout = 2016 if sign is None else 2025
         self.host, self.port = host, port
         self.period_s, self.ack_timeout_s = period_s, ack_timeout_s
         self.backlog: list[EvReport] = []
@@ -92,11 +100,27 @@ class Terminal:
             pack_codes=(("PACK0001",),),
         )
         if self.secret is None:
-            return encode(Message(command=Command.LOGIN, vin=self.v.vin, body=login))
-        data = encrypt_data_unit(write_body(login), self.secret)
+            return self._encode(Command.LOGIN, login)
+        data = encrypt_data_unit(write_body(login, layout=self.layout), self.secret)
         return encode_frame(
-            command=Command.LOGIN, vin=self.v.vin, data=data, encryption=Encryption.AES128
+            command=Command.LOGIN,
+            vin=self.v.vin,
+            data=data,
+            encryption=Encryption.AES128,
+            layout=self.layout,
         )
+
+    def _encode(self, command: int, body: EvReport | VehicleLogin | Logout) -> bytes:
+        return encode(Message(command=command, vin=self.v.vin, body=body, layout=self.layout))
+
+    def _report_frame(self, command: int, report: EvReport) -> bytes:
+        """The report frame, signed over its data unit when the terminal signs."""
+        if self.sign is None:
+            return self._encode(command, report)
+        unsigned = msgspec.structs.replace(report, layout=2025, signature=None)
+        sig = self.sign(encode_report(unsigned))
+        block = EvSignature(algorithm=1, r=sig[:32], s=sig[32:])
+        return self._encode(command, msgspec.structs.replace(unsigned, signature=block))
 
     async def _connect(self) -> None:
         for attempt in range(1, _LOGIN_ATTEMPTS + 1):
@@ -138,7 +162,7 @@ class Terminal:
     async def _send_report(self, report: EvReport, *, resent: bool) -> None:
         cmd = Command.RESENT if resent else Command.REALTIME
         body = msgspec.structs.replace(report, is_resent=resent)
-        if await self._send_and_wait(encode(Message(command=cmd, vin=self.v.vin, body=body))):
+        if await self._send_and_wait(self._report_frame(cmd, body)):
             self.result.acked += 1
             self.result.resent += 1 if resent else 0
         else:
@@ -146,7 +170,7 @@ class Terminal:
 
     async def _drop_connection(self, report: EvReport) -> None:
         assert self._writer is not None
-        self._writer.write(encode(Message(command=Command.REALTIME, vin=self.v.vin, body=report)))
+        self._writer.write(self._report_frame(Command.REALTIME, report))
         with contextlib.suppress(ConnectionError):  # the fault being injected: expected
             await self._writer.drain()
         self._writer.transport.abort()
@@ -185,9 +209,7 @@ class Terminal:
         if self._writer is None:
             await self._reconnect()
         logout = Logout(at_ms=self.v.start_ms + 1000 * self.v.t_s, serial=self.serial)
-        await self._send_and_wait(
-            encode(Message(command=Command.LOGOUT, vin=self.v.vin, body=logout))
-        )
+        await self._send_and_wait(self._encode(Command.LOGOUT, logout))
         assert self._writer is not None
         self._writer.close()
         try:
@@ -207,11 +229,13 @@ async def run_fleet(
     start_ms: int | None = None,
     seed: int = 1,
     secrets: dict[str, bytes] | None = None,
+    signers: Callable[[str], Callable[[bytes], bytes] | None] | None = None,
 ) -> FleetResult:
     """Run ``vehicles`` terminals concurrently against ``host:port``; returns what happened.
 
     ``secrets``: VIN -> the terminal's 16-byte login secret (terminals without one log in
-    in plain text).
+    in plain text). ``signers``: VIN -> the terminal's signing function, or ``None`` for a
+    terminal that does not sign (2016 layout).
 
     Terminals start spread over one period so they do not all send in the same instant.
     """
@@ -225,7 +249,10 @@ async def run_fleet(
             vin_for(i), seed=seed * 100_003 + i, start_ms=start, faults=faults.get(i)
         )
         secret = (secrets or {}).get(v.vin)
-        terminal = Terminal(v, result, host=host, port=port, period_s=period_s, secret=secret)
+        sign = signers(v.vin) if signers is not None else None
+        terminal = Terminal(
+            v, result, host=host, port=port, period_s=period_s, secret=secret, sign=sign
+        )
         await terminal.run(duration_s)
 
     outcomes = await asyncio.gather(*(one(i) for i in range(vehicles)), return_exceptions=True)

@@ -33,10 +33,25 @@ from typing import Any
 from v2xcloud.bounded import LruTable
 from v2xcloud.errors import ConfigError, CryptoError
 from v2xcloud.model import DropReason
-from v2xcloud.security.crypto import DEFAULT_SM2_ID, Verifier, decompress_point
+from v2xcloud.security._curves import CURVES
+from v2xcloud.security.crypto import (
+    DEFAULT_SM2_ID,
+    Signer,
+    Verifier,
+    decompress_point,
+    signer_from_raw,
+    sm3,
+)
 from v2xcloud.security.types import SignatureAlgorithm
 
-__all__ = ["SM2_ALGORITHM", "TerminalSignatures", "load_terminal_keys", "terminal_point"]
+__all__ = [
+    "SM2_ALGORITHM",
+    "TerminalSignatures",
+    "lab_terminal_keys_toml",
+    "lab_terminal_signer",
+    "load_terminal_keys",
+    "terminal_point",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -213,3 +228,29 @@ def load_terminal_keys(path: str | Path) -> dict[str, bytes]:
             raise ConfigError(f"terminal keys file {path}: key of {vin}: {exc}") from exc
         keys[vin] = key
     return keys
+
+
+def lab_terminal_signer(vin: str, seed: str) -> Signer:
+    """The SM2 signer of a lab terminal, derived from ``seed`` and its VIN.
+
+    For test labs and the fleet simulator only: whoever knows the seed holds every such key.
+    The scalar is ``SM3("v2xcloud lab terminal|seed|vin|i")`` for the first ``i`` that gives a
+    value in ``[1, n-1]``.
+    """
+    n = CURVES[SignatureAlgorithm.SM2_SM3].n
+    i = 0
+    while True:
+        d = sm3(f"v2xcloud lab terminal|{seed}|{vin}|{i}".encode())
+        if 0 < int.from_bytes(d, "big") < n:
+            return signer_from_raw(SignatureAlgorithm.SM2_SM3, d)
+        i += 1
+
+
+def lab_terminal_keys_toml(vins: list[str], seed: str) -> str:
+    """A keys file (:func:`load_terminal_keys`) for the lab terminals ``vins`` of ``seed``."""
+    lines = [
+        "# lab terminal keys derived from a seed: for tests and simulators only",
+        "[terminal_keys]",
+    ]
+    lines += [f'{vin} = "{lab_terminal_signer(vin, seed).public_key.hex()}"' for vin in vins]
+    return "\n".join(lines) + "\n"

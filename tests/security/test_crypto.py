@@ -133,7 +133,11 @@ def test_standard_example_on_the_recommended_curve_verifies_natively() -> None:
         int.from_bytes(signer.public_key[33:], "big"),
     )
     assert sm2_z(signer.public_key) == _z(c, DEFAULT_SM2_ID, pub)
-    e = int.from_bytes(sm3(sm2_z(signer.public_key) + b"message digest"), "big")
+    e_bytes = sm3(sm2_z(signer.public_key) + b"message digest")
+    assert e_bytes.hex().upper() == (
+        "F0B43E94BA45ACCAACE692ED534382EB17E6AB5A19CE7B31F4486FDFC0D28640"
+    )
+    e = int.from_bytes(e_bytes, "big")
     assert _sign_with_k(c, int.from_bytes(REC_D, "big"), REC_K, e) == (REC_R, REC_S)
     sig = REC_R.to_bytes(32, "big") + REC_S.to_bytes(32, "big")
     verifier = Verifier(SM2)

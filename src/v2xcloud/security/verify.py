@@ -47,7 +47,7 @@ import msgspec
 
 from v2xcloud.codec import Decoded, MessageSet, Rejected, decode
 from v2xcloud.errors import ConfigError, V2xCloudError
-from v2xcloud.model import DeadLetter, DropReason
+from v2xcloud.model import DeadLetter, DeviceKind, DropReason
 from v2xcloud.security import region as geo
 from v2xcloud.security.codec import decode_secured
 from v2xcloud.security.crypto import Verifier
@@ -78,6 +78,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SECURED_VERSION = 3
+_LOGGED_ERRORS = 10
+_KINDS = frozenset(k.value for k in DeviceKind)
 
 
 class SecurityPolicy(StrEnum):
@@ -117,6 +119,11 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
                     "kind, e.g. 'require,radar=off'"
                 )
             if kind:
+                if kind.strip() not in _KINDS:
+                    raise ConfigError(
+                        f"security policy {part!r}: device kind {kind.strip()!r} is none of "
+                        f"{sorted(_KINDS)}"
+                    )
                 per_kind[kind.strip()] = SecurityPolicy(value)
             else:
                 default = SecurityPolicy(value)
@@ -222,7 +229,9 @@ class SecurityStage:
         try:
             result = self._judge(raw, policy, now_ms)
         except V2xCloudError as exc:  # a key not on its curve, a value the codec refuses late
-            logger.warning("security stage: %s", exc)
+            self.counts["errors"] += 1
+            if self.counts["errors"] <= _LOGGED_ERRORS:  # counted always, logged the first few
+                logger.warning("security stage: %s (frame refused as bad_signature)", exc)
             result = Rejection(reason=DropReason.BAD_SIGNATURE, detail=str(exc))
         if isinstance(result, Rejection):
             self.counts[f"rejected.{result.reason.value}"] += 1

@@ -7,7 +7,7 @@ the real ``Runtime`` and an in-package scripted fake (``api.testing``) both impl
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -33,6 +33,11 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
     ``"detector:stopped_vehicle"``, ``"sink:..."``, ``"subscriber:..."``), ``last_errors`` has the
     latest of each as ``"ExceptionType: message"``. ``evicted`` counts the entries the live
     scene's size-limited per-id tables dropped (``"clock_sources"``, ``"intersections"``, ...).
+    ``security`` is empty unless the platform verifies signed frames: then ``verified``,
+    ``verified_per_s``, ``by_profile`` (verified per profile), ``rejected`` (per drop reason),
+    ``rejected_total``, ``rejected_per_s``, ``unsigned_passed``, ``region_unchecked``, the
+    trust store's and replay window's figures (``trust``, ``replay``) and, when the platform
+    signs what it sends, ``platform_signed`` (per message type).
     """
 
     now_ms: int
@@ -47,6 +52,7 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
     errors: dict[str, int] = msgspec.field(default_factory=dict)
     last_errors: dict[str, str] = msgspec.field(default_factory=dict)
     evicted: dict[str, int] = msgspec.field(default_factory=dict)
+    security: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class TickDelta(msgspec.Struct, frozen=True, kw_only=True):

@@ -69,6 +69,16 @@ def stats(request: Request, _role: Viewer) -> Response:
     )
 
 
+@router.get("/security", tags=["live"])
+def security(request: Request, _role: Viewer) -> Response:
+    """Signed-frame verification: frames verified (in all, per second, per profile), refused
+    per drop reason, the trust store's and replay window's figures, and what the platform
+    signed on its down-link; ``{"enabled": false}`` when this platform does not verify
+    (``serve --pki DIR``, ``demo --signed``). Refreshed once a second."""
+    doc = _live(request).stats().security
+    return json_response({"enabled": True, **doc} if doc else {"enabled": False})
+
+
 @router.websocket("/stream")
 async def stream(websocket: WebSocket) -> None:
     """Per-tick frames (``{"type": "tick", ...}``); ``{"type": "drops"}`` after drops."""

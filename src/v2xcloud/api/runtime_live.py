@@ -86,6 +86,7 @@ class RuntimeLive:
         self._advisories: list[Advisory] = []
         self._stats = PlatformStats(now_ms=0)
         self._rates = _Rates(stats_period_ms)
+        self._security_rates = _Rates(stats_period_ms)  # frames verified, refused by the guard
         self._letters: list[DeadLetter] = []  # the tick's dead letters, for its delta
         runtime.add_dead_letter_sink(self._letters.extend)  # called before the advisory sinks
         runtime.add_sink(self)
@@ -143,7 +144,38 @@ class RuntimeLive:
             errors=dict(raw["errors"]),
             last_errors=dict(raw["last_errors"]),
             evicted=dict(raw["evicted"]),
+            security=self._security(raw, now_ms),
         )
+
+    def _security(self, raw: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        """The security stage's counters (``runtime.stats()["guard"]``) as ``PlatformStats``
+        describes them; empty without a guard."""
+        guard: dict[str, Any] | None = raw.get("guard")
+        if guard is None:
+            return {}
+        rejected = {k[9:]: int(v) for k, v in guard.items() if k.startswith("rejected.")}
+        verified = int(guard.get("verified", 0))
+        total_rejected = sum(rejected.values())
+        rates = self._security_rates
+        rates.update(now_ms, verified, total_rejected)
+        doc: dict[str, Any] = {
+            "verified": verified,
+            "verified_per_s": round(rates.in_per_s, 1),
+            "by_profile": {k[9:]: int(v) for k, v in guard.items() if k.startswith("verified.")},
+            "rejected": rejected,
+            "rejected_total": total_rejected,
+            "rejected_per_s": round(rates.out_per_s, 1),
+            "unsigned_passed": int(guard.get("unsigned_passed", 0)),
+            "region_unchecked": int(guard.get("region_unchecked", 0)),
+            "trust": guard.get("trust", {}),
+            "replay": guard.get("replay", {}),
+        }
+        signer = raw.get("signer")
+        if signer is not None:
+            doc["platform_signed"] = {
+                k[7:]: v for k, v in signer.items() if k.startswith("signed.")
+            }
+        return doc
 
     # -- the serve loop --------------------------------------------------------------------------
     def step(self) -> list[Advisory]:

@@ -31,7 +31,7 @@ are counted in ``stats()["region_unchecked"]``, not guessed about.
 
 ``check(raw, source=..., kind=..., now_ms=...)`` is the ``runtime.guard.FrameGuard`` face of the
 same stage: the payload bytes or a ``model.DeadLetter``. ``stats()`` counts what passed
-(``verified``, ``unsigned_passed``) and what was refused, per reason, with the trust store's
+(``verified``, also per profile as ``verified.cn``/``verified.intl``, ``unsigned_passed``) and what was refused, per reason, with the trust store's
 and the replay window's figures.
 """
 
@@ -237,6 +237,8 @@ class SecurityStage:
             self.counts[f"rejected.{result.reason.value}"] += 1
         else:
             self.counts["verified" if result.is_signed else "unsigned_passed"] += 1
+            if result.is_signed and result.profile is not None:
+                self.counts[f"verified.{result.profile.value}"] += 1
         return result
 
     def _judge(self, raw: bytes, policy: SecurityPolicy, now_ms: int) -> Verified | Rejection:

@@ -71,3 +71,13 @@ def test_disabling_takes_the_role_before_kicking_and_enabling_gives_it_back() ->
     names = [c["command"] for c in on]
     assert names[-3:] == ["addClientRole", "enableClient", "setClientPassword"]
     assert device_commands(Device(device_id="VIN1", kind=DeviceKind.EV_TERMINAL)) == []
+
+
+def test_the_tenant_table_is_bounded() -> None:
+    from v2xcloud.gateways.limits import TenantLimits
+
+    limits = TenantLimits(default_per_s=1.0, max_tenants=3, idle_ms=1000)
+    for k in range(10):  # ten tenants at once: three buckets, the rest share the overflow one
+        limits.allow(f"t{k}", 0)
+    assert len(limits) == 3
+    assert limits.allow("t0", 5000) and len(limits) <= 3  # idle buckets expire

@@ -221,3 +221,43 @@ def test_a_frame_guard_runs_before_the_driver(setup) -> None:  # type: ignore[no
     assert ingest.health.snapshot("car-2", t)["dead_letters"] == {"unsigned": 1}
     runtime.tick(t + 100)
     assert runtime.stats()["messages_in"] == {"Bsm": 1}
+
+
+def test_a_tenant_over_its_rate_is_refused_other_tenants_flow(tmp_path: Path) -> None:
+    from v2xcloud.gateways.limits import load_tenant_limits
+
+    limits_file = tmp_path / "tenants.toml"
+    limits_file.write_text(
+        "[default]\nmessages_per_s = 1000\n[tenants.fleet]\nmessages_per_s = 5\n"
+    )
+    runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=())
+    registry = DeviceRegistry()
+    for device_id, tenant in (("f1", "fleet"), ("f2", "fleet"), ("c1", "city")):
+        registry.add(Device(device_id=device_id, kind=DeviceKind.OBU, tenant=tenant))
+    letters: list[DeadLetter] = []
+    ingest = Ingestor(
+        runtime, registry, dead_letter=letters.append, tenant_limits=load_tenant_limits(limits_file)
+    )
+    t = 1_700_000_000_000
+    for k in range(4):  # each fleet device within its own 20/s, the fleet together over 5/s
+        for device_id in ("f1", "f2", "c1"):
+            ingest.process(_frame(device_id, DeviceKind.OBU, "BSM", _bsm(f"{device_id}{k}", t), t))
+    refused = [x for x in letters if x.reason is DropReason.RATE_LIMITED]
+    assert len(refused) == 3 and {x.source for x in refused} <= {"f1", "f2"}
+    assert "tenant 'fleet' over 5/s" in refused[0].detail
+    assert ingest.tenant_limits is not None and ingest.tenant_limits.refused == {"fleet": 3}
+    assert ingest.health.snapshot("c1", t)["dead_letters"] == {}
+    t += 1000  # a second later the fleet has its rate again
+    assert ingest.process(_frame("f1", DeviceKind.OBU, "BSM", _bsm("f1x", t), t))
+
+
+@pytest.mark.parametrize(
+    "text", ["[tenants.a]\nmessages_per_s = 0\n", "[default]\nrate = 3\n", "tenants = 3\n", "[x"]
+)
+def test_a_bad_tenant_limits_file_is_named(tmp_path: Path, text: str) -> None:
+    from v2xcloud.gateways.limits import load_tenant_limits
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match="--tenant-limits"):
+        load_tenant_limits(bad)

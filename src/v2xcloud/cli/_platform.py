@@ -40,7 +40,7 @@ from v2xcloud.gateways.broker_control import AccessSync, DynsecControl
 from v2xcloud.gateways.downlink import Downlink
 from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.ingest import Ingestor
-from v2xcloud.gateways.limits import RateLimits
+from v2xcloud.gateways.limits import RateLimits, TenantLimits
 from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
@@ -150,6 +150,7 @@ class Platform:
         mqtt_credentials: MqttCredentials | None = None,
         manage_broker_access: bool = False,
         broker: Mosquitto | None = None,
+        tenant_limits: TenantLimits | None = None,
     ) -> None:
         self.runtime = runtime
         self.ev_secrets = ev_secrets  # cli._ev_access.EvSecrets; None: no terminal secrets
@@ -165,6 +166,7 @@ class Platform:
             dead_letter=runtime.dead_letter,
             health=self.health,
             limits=self.limits,
+            tenant_limits=tenant_limits,
             allow_unknown=allow_unknown,
         )
         self.mqtt_url = mqtt_url
@@ -407,6 +409,8 @@ class Platform:
             out["downlink"] = dict(self.downlink.counts)
         if self.downlink_signer is not None:
             out["downlink_signer"] = self.downlink_signer.stats()
+        if self.ingest.tenant_limits is not None:
+            out["tenants_refused"] = dict(self.ingest.tenant_limits.refused)
         if self.access is not None:
             out["broker_access"] = dict(self.access.counts) | {
                 "last_apply_ms": round(self.access.last_apply_ms, 1)

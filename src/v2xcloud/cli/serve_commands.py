@@ -131,6 +131,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "port, password listener at --mqtt-password-port; rights from the registry)",
     )
     p.add_argument(
+        "--tenant-limits",
+        default=None,
+        metavar="FILE",
+        help="TOML: [default] / [tenants.NAME] messages_per_s = N, all of a tenant's devices "
+        "together; over it frames are dropped as rate_limited",
+    )
+    p.add_argument(
         "--mqtt-password-port",
         type=int,
         default=0,
@@ -182,6 +189,7 @@ def _live(
         security_stage,
     )
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
+    from v2xcloud.gateways.limits import load_tenant_limits
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
@@ -229,6 +237,7 @@ def _live(
         manage_broker_access=pki is not None,
         broker=broker,
         downlink_signer=downlink_signer(args.pki),
+        tenant_limits=load_tenant_limits(args.tenant_limits) if args.tenant_limits else None,
     )
     try:
         platform.start()

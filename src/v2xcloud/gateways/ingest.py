@@ -7,7 +7,9 @@ Each tick the serve loop calls ``Ingestor.drain(queue)``. For every ``InboundFra
    it; disabled → ``DEVICE_DISABLED``; registered as another kind than its topic says, or a
    transport-vouched ``sender_id`` other than the topic's id → ``IDENTITY_MISMATCH``;
 2. the per-device, per-type rate limit (``limits.RateLimits``) → ``RATE_LIMITED``, the device
-   flagged in health, no other device affected;
+   flagged in health, no other device affected; then its tenant's rate, all its devices
+   together (``limits.TenantLimits``, when configured) → ``RATE_LIMITED``, no other tenant
+   affected;
 3. heartbeats (RSU ``HB``, radar ``STATUS``) and ``INFO`` only update health;
 4. with a frame guard on the runtime (the security stage, ``Runtime.guard``), the payload
    passes it first: refused → the guard's reason (``unsigned``, ``bad_signature``, ...);
@@ -35,7 +37,7 @@ from v2xcloud.errors import ConfigError
 from v2xcloud.gateways import drivers
 from v2xcloud.gateways.base import DeviceKind, InboundFrame, IngressQueue
 from v2xcloud.gateways.health import DeviceHealth
-from v2xcloud.gateways.limits import RateLimits
+from v2xcloud.gateways.limits import RateLimits, TenantLimits
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import (
     Bsm,
@@ -99,6 +101,7 @@ class Ingestor:
         dead_letter: Callable[[DeadLetter], None],
         health: DeviceHealth | None = None,
         limits: RateLimits | None = None,
+        tenant_limits: TenantLimits | None = None,
         allow_unknown: bool = False,
         parser: PayloadParser = parse_with_drivers,
         max_later: int = 100_000,
@@ -108,6 +111,7 @@ class Ingestor:
         self.registry = registry
         self.health = health if health is not None else DeviceHealth()
         self.limits = limits if limits is not None else RateLimits()
+        self.tenant_limits = tenant_limits
         self.allow_unknown = allow_unknown
         self.parser = parser
         self._dead_letter = dead_letter
@@ -171,6 +175,10 @@ class Ingestor:
             return self._drop(
                 frame, device_id, DropReason.RATE_LIMITED, f"over {rate:g}/s for {key}"
             )
+        tenants = self.tenant_limits
+        if tenants is not None and not tenants.allow(device.tenant, now_ms):
+            detail = f"tenant {device.tenant!r} over {tenants.rate_of(device.tenant):g}/s"
+            return self._drop(frame, device_id, DropReason.RATE_LIMITED, detail)
         if message_type in HEALTH_ONLY_TYPES:
             if message_type == "INFO":
                 self.health.set_info(device_id, self._info(frame) or {})

@@ -18,7 +18,19 @@ silent for ``idle_ms`` are dropped, and there is at most one per registered devi
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_RATES_PER_S", "RateLimits", "TokenBucket"]
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+from v2xcloud.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_RATES_PER_S",
+    "RateLimits",
+    "TenantLimits",
+    "TokenBucket",
+    "load_tenant_limits",
+]
 
 #: ``"KIND:TYPE"`` → sustained messages per second (kinds upper-case, as in the topic tree).
 DEFAULT_RATES_PER_S: dict[str, float] = {
@@ -118,3 +130,95 @@ class RateLimits:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class TenantLimits:
+    """Messages per second per tenant, all its devices together (a token bucket per tenant).
+
+    ``rates_per_s`` names tenants' rates; ``default_per_s`` applies to the others (None: no
+    limit for them). A tenant over its rate has its frames refused (``RATE_LIMITED``, counted
+    per tenant in ``refused``) while other tenants' flow on. The table is bounded: at most
+    ``max_tenants`` buckets (idle ones are dropped first; past the bound new tenants share one
+    overflow bucket at the rate of the first of them).
+
+    >>> limits = TenantLimits({"fleet": 2.0})
+    >>> [limits.allow("fleet", 0) for _ in range(3)], limits.allow("city", 0)
+    ([True, True, False], True)
+    """
+
+    _OVERFLOW = "\x00overflow"
+
+    def __init__(
+        self,
+        rates_per_s: dict[str, float] | None = None,
+        *,
+        default_per_s: float | None = None,
+        burst_s: float = 1.0,
+        idle_ms: int = 60_000,
+        max_tenants: int = 10_000,
+    ) -> None:
+        self.rates_per_s = dict(rates_per_s or {})
+        self.default_per_s = default_per_s
+        self.burst_s = burst_s
+        self.idle_ms = idle_ms
+        self.max_tenants = max_tenants
+        self.refused: Counter[str] = Counter()
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def rate_of(self, tenant: str) -> float | None:
+        """The tenant's messages/s, or None when unlimited."""
+        return self.rates_per_s.get(tenant, self.default_per_s)
+
+    def allow(self, tenant: str, now_ms: int) -> bool:
+        """Whether one more message of ``tenant`` is within its rate."""
+        rate = self.rate_of(tenant)
+        if rate is None:
+            return True
+        bucket = self._buckets.get(tenant)
+        if bucket is None:
+            if len(self._buckets) >= self.max_tenants:
+                self._expire(now_ms)
+            full = len(self._buckets) >= self.max_tenants - 1  # one place kept for overflow
+            key = self._OVERFLOW if full else tenant
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = TokenBucket(rate, max(1.0, rate * self.burst_s), now_ms)
+                self._buckets[key] = bucket
+        if bucket.take(now_ms):
+            return True
+        if tenant in self.refused or len(self.refused) < self.max_tenants:
+            self.refused[tenant] += 1
+        return False
+
+    def _expire(self, now_ms: int) -> None:
+        stale = [k for k, b in self._buckets.items() if now_ms - b.last_ms >= self.idle_ms]
+        for k in stale:
+            del self._buckets[k]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def load_tenant_limits(path: str | Path) -> TenantLimits:
+    """``TenantLimits`` from TOML: ``[default] messages_per_s = N`` and
+    ``[tenants.NAME] messages_per_s = N``; ``ConfigError`` naming the file and entry."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"--tenant-limits {path}: {exc}") from exc
+
+    def rate(entry: object, where: str) -> float:
+        value = entry.get("messages_per_s") if isinstance(entry, dict) else None
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(
+                f"--tenant-limits {path}: {where}: messages_per_s must be a positive number"
+            )
+        return float(value)
+
+    tenants = doc.get("tenants", {})
+    if not isinstance(tenants, dict):
+        raise ConfigError(f"--tenant-limits {path}: [tenants.NAME] tables expected")
+    default = rate(doc["default"], "[default]") if "default" in doc else None
+    rates = {name: rate(entry, f"[tenants.{name}]") for name, entry in tenants.items()}
+    return TenantLimits(rates, default_per_s=default)

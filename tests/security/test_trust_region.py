@@ -57,3 +57,11 @@ def test_within() -> None:
     assert within(HUNAN, CHINA) is True
     assert within(CHINA, HUNAN) is False
     assert within(CITY, CHINA) is None  # boundaries of identified areas are not known here
+    changsha = IdentifiedRegion(areas=(CountryRegions(country=156, subregions=((43, (1,)),)),))
+    only_changsha = IdentifiedRegion(
+        areas=(CountryRegions(country=156, subregions=((43, (1, 2)),)),)
+    )
+    assert within(changsha, HUNAN) is True
+    assert within(changsha, only_changsha) is True
+    assert within(HUNAN, only_changsha) is False  # all of Hunan, the parent two of its parts
+    assert within(IdentifiedRegion(areas=(CountryRegions(country=840),)), CHINA) is False

@@ -141,6 +141,9 @@ def within(child: Region, parent: Region) -> bool | None:
 
 
 def _codes_within(child: IdentifiedRegion, parent: IdentifiedRegion) -> bool:
+    """Every area of ``child`` inside one of ``parent``'s: the same country, and (when the
+    parent names regions) only regions it names — a whole region only where the parent allows
+    the whole region, a region's subregions only those the parent lists for it."""
     allowed = {a.country: a for a in parent.areas}
     for area in child.areas:
         up = allowed.get(area.country)
@@ -148,8 +151,13 @@ def _codes_within(child: IdentifiedRegion, parent: IdentifiedRegion) -> bool:
             return False
         if not up.regions and not up.subregions:
             continue  # the parent allows the whole country
-        up_regions = set(up.regions) | {r for r, _ in up.subregions}
-        mine = set(area.regions) | {r for r, _ in area.subregions}
-        if not mine or not mine <= up_regions:
+        whole = set(up.regions)
+        parts = dict(up.subregions)
+        if not area.regions and not area.subregions:
+            return False  # the whole country, the parent only some of it
+        if any(r not in whole for r in area.regions):
             return False
+        for region, subs in area.subregions:
+            if region not in whole and not set(subs) <= set(parts.get(region, ())):
+                return False
     return True

@@ -175,3 +175,28 @@ def test_retention_under_180_days_refused(store: HistoryStore) -> None:
 def test_detail_must_be_json(store: HistoryStore) -> None:
     with pytest.raises(ConfigError, match="JSON"):
         AuditTrail(store).record("a", "b", "c", detail={"x": object()}, at_ms=1)
+
+
+def test_the_history_writer_prunes_the_audit_trail() -> None:
+    import time
+
+    from v2xcloud.store import DuckDbStore, HistoryWriter
+
+    store = DuckDbStore(data_dir=None)
+    trail = AuditTrail(store)
+    _fill(trail, 2, start_ms=0)
+    now = 200 * DAY_MS
+    with HistoryWriter(
+        store,
+        retention_interval_s=0.05,
+        flush_interval_s=0.02,
+        clock_ms=lambda: now,
+        retention_hooks=[lambda now_ms: trail.apply_retention(now_ms=now_ms)],
+    ):
+        deadline = time.monotonic() + 5
+        while not trail.entries(action=CHECKPOINT_ACTION):
+            assert time.monotonic() < deadline, "the audit retention never ran"
+            time.sleep(0.02)
+    check = trail.verify()
+    assert check.is_ok and check.first_seq == 3 and check.rows_checked == 1
+    store.close()

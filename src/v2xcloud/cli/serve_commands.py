@@ -172,12 +172,17 @@ def _parse_origin(text: str) -> tuple[float, float]:
 
 
 def _live(
-    args: argparse.Namespace, origin: tuple[float, float], clock: Clock, store: Any
+    args: argparse.Namespace,
+    origin: tuple[float, float],
+    clock: Clock,
+    store: Any,
+    *,
+    audit: Any | None = None,
 ) -> tuple[Any, Any]:
-    # EV terminals log in only if registered (kind ev-terminal) with their own credential; a
-    # refused login is audited in the store's audit trail (head anchored under --data-dir)
     """The live source the API serves, started at ``args.hz`` on ``clock``'s time, and the
     platform service around it (None for the scripted intersection)."""
+    # EV terminals log in only if registered (kind ev-terminal) with their own credential; a
+    # refused login is recorded in ``audit`` (the store's audit trail)
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.api.testing import ScriptedLive
     from v2xcloud.cli._ev_access import load_ev_secrets
@@ -188,12 +193,10 @@ def _live(
         misbehaviour_screen,
         security_stage,
     )
-    from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.gateways.limits import load_tenant_limits
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
-    from v2xcloud.store.audit import AuditTrail
     from v2xcloud.store.devices import DeviceTable
 
     if args.live == "scripted":
@@ -232,7 +235,7 @@ def _live(
         mqtt_client_id=args.mqtt_client_id,
         ev_secrets=load_ev_secrets(args.ev_secrets) if args.ev_secrets else None,
         ev_signatures=signature_check(args) if args.gb32960 else None,
-        audit=AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME),
+        audit=audit,
         mqtt_credentials=credentials,
         manage_broker_access=pki is not None,
         broker=broker,
@@ -288,8 +291,10 @@ def _run(args: argparse.Namespace) -> int:
 
     from v2xcloud.api import ApiSettings, create_app, record_history
     from v2xcloud.api.settings import default_web_dir
+    from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.runtime import SystemClock
     from v2xcloud.store import HistoryWriter, Retention, open_store
+    from v2xcloud.store.audit import AuditTrail
 
     if args.hz <= 0:
         raise ConfigError("--hz must be positive")
@@ -307,9 +312,18 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--trajectory-days must be positive")
     retention = Retention(participant_states_ms=int(args.trajectory_days * 86_400_000))
     store = open_store(args.store, data_dir=args.data_dir, retention=retention)
-    writer = HistoryWriter(store, participant_interval_ms=args.participant_interval_ms)
+    try:  # the audit trail (>= 180 days) is pruned on the writer's retention rounds
+        audit = AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME)
+    except Exception:
+        store.close()
+        raise
+    writer = HistoryWriter(
+        store,
+        participant_interval_ms=args.participant_interval_ms,
+        retention_hooks=[lambda now_ms: audit.apply_retention(now_ms=now_ms)],
+    )
     try:
-        live, platform = _live(args, origin, SystemClock(), store)  # the one clock
+        live, platform = _live(args, origin, SystemClock(), store, audit=audit)  # one clock
     except Exception:
         writer.close()
         store.close()

@@ -1,6 +1,7 @@
 """The batching writer: the hot path hands over objects, a thread writes them in bulk.
 
-Every ``retention_interval_s`` the writer thread also applies the store's retention.
+Every ``retention_interval_s`` the writer thread also applies the store's retention, and
+calls each of ``retention_hooks`` with the time (e.g. the audit trail's retention).
 ``submit_*`` never blocks and never touches the database: it downsamples participant states
 (at most one row per participant per ``participant_interval_ms``) and appends to a bounded
 queue. The writer thread drains the queue every ``flush_interval_s`` (or sooner when
@@ -10,6 +11,7 @@ items are dropped and counted in ``stats`` (the platform must not stall on its h
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -25,6 +27,8 @@ from v2xcloud.store.base import HistoryStore
 from v2xcloud.store.records import EvReportRecord
 
 __all__ = ["HistoryWriter", "WriterStats"]
+
+logger = logging.getLogger(__name__)
 
 _MAX_TRACKED = 100_000  # participant ids remembered for downsampling (least recent evicted)
 
@@ -65,8 +69,10 @@ class HistoryWriter:
         retention_interval_s: float | None = 600.0,
         clock_ms: Callable[[], int] = _wall_clock_ms,
         max_tracked: int = _MAX_TRACKED,
+        retention_hooks: Sequence[Callable[[int], object]] = (),
     ) -> None:
         self.store = store
+        self.retention_hooks = tuple(retention_hooks)
         self.retention_interval_s = retention_interval_s
         self.clock_ms = clock_ms
         self._next_retention = time.monotonic() + (retention_interval_s or 0.0)
@@ -166,6 +172,13 @@ class HistoryWriter:
         if self.retention_interval_s is None or time.monotonic() < self._next_retention:
             return
         self._next_retention = time.monotonic() + self.retention_interval_s
+        for hook in self.retention_hooks:
+            try:
+                hook(self.clock_ms())
+            except StoreError as exc:  # the history's own retention still runs
+                self.stats.failed_batches += 1
+                self.stats.last_error = f"retention hook: {exc}"
+                logger.error("history retention hook %r failed: %s", hook, exc)
         try:
             deleted = self.store.apply_retention(now_ms=self.clock_ms())
         except StoreError as exc:

@@ -11,15 +11,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
-from v2xcloud.api.limits import BodyLimit
+from v2xcloud.api.auth import Authenticator
+from v2xcloud.api.gate import AccessControl, AccessGate
 from v2xcloud.api.live import LiveSource
+from v2xcloud.api.oidc import OidcVerifier
+from v2xcloud.api.ratelimit import RateLimiter
 from v2xcloud.api.routes_dead_letters import router as dead_letters_router
 from v2xcloud.api.routes_devices import DeviceDirectory
 from v2xcloud.api.routes_devices import router as devices_router
 from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
+from v2xcloud.api.routes_tokens import router as tokens_router
 from v2xcloud.api.settings import ApiSettings
 from v2xcloud.api.stream import StreamHub
+from v2xcloud.api.tokens import TokenBook
 from v2xcloud.store import HistoryStore, HistoryWriter
 
 __all__ = ["create_app"]
@@ -32,6 +37,7 @@ def create_app(
     settings: ApiSettings,
     writer: HistoryWriter | None = None,
     devices: DeviceDirectory | None = None,
+    tokens: TokenBook | None = None,
 ) -> FastAPI:
     """Build the operator API over a live platform and a history store.
 
@@ -40,7 +46,17 @@ def create_app(
     The app subscribes to ``live`` while it runs and unsubscribes at shutdown. ``writer``
     (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``;
     ``devices`` (the platform service's registry and health) serves ``/api/devices``.
+    ``tokens`` holds the local API tokens (default: a book over ``store``'s ``api_tokens``).
+    Every request passes the access gate (``api.gate``, rules in ``api.access``) first.
     """
+    book = (
+        tokens if tokens is not None else TokenBook.over(store, refresh_s=settings.token_refresh_s)
+    )
+    oidc = OidcVerifier(settings.oidc) if settings.oidc is not None else None
+    control = AccessControl(
+        Authenticator(settings, book, oidc),
+        RateLimiter(rate_per_s=settings.rate_per_s, burst=settings.rate_burst),
+    )
     hub = StreamHub(
         queue_frames=settings.stream_queue_frames, max_clients=settings.stream_max_clients
     )
@@ -66,18 +82,22 @@ def create_app(
     app.state.hub = hub
     app.state.writer = writer
     app.state.devices = devices
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.tokens = book
+    app.state.access = control
+    # nothing reaches a route unchecked; CORS (added after, so outside it) labels its answers
+    app.add_middleware(AccessGate, control=control)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "PATCH"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization"],
         )
     app.include_router(live_router, prefix="/api")
     app.include_router(history_router, prefix="/api")
     app.include_router(dead_letters_router, prefix="/api")
     app.include_router(devices_router, prefix="/api")
+    app.include_router(tokens_router, prefix="/api")
     _mount_dashboard(app, settings)
     return app
 

@@ -5,16 +5,23 @@ of one reason and/or one source, with counts by reason and by source over the sa
 the live counters of the running platform. Raw bytes are shown as hex, cut to ``raw_bytes``
 bytes for display, with the full length given. ``GET /api/dead-letters/counts`` gives only
 the counts.
+
+Access: a letter belongs to the tenant of the registered device it came from (its
+``source``); a tenant's caller sees only those, and only the platform-wide caller (tenant
+``*``) sees letters no registered device owns (unknown senders, broker topics) and the
+running platform's live counters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from v2xcloud.api._common import UTC_MS_QUERY, json_response, time_range
-from v2xcloud.api.auth import require_viewer
+from v2xcloud.api.access import Principal
+from v2xcloud.api.auth import Caller
 from v2xcloud.errors import StoreError
 from v2xcloud.model import DeadLetter, DropReason
 from v2xcloud.store import HistoryStore
@@ -22,7 +29,6 @@ from v2xcloud.store import HistoryStore
 __all__ = ["router"]
 
 router = APIRouter()
-Viewer = Annotated[str, Depends(require_viewer)]
 StartMs = Annotated[
     int | None,
     Query(description="UTC ms (alias: since); default: end − 1 hour", **UTC_MS_QUERY),
@@ -63,17 +69,36 @@ def _letter(letter: DeadLetter, raw_bytes: int) -> dict[str, Any]:
     }
 
 
-def _counts(store: HistoryStore, start: int, end: int) -> dict[str, dict[str, int]]:
+def _sources(request: Request, caller: Principal) -> Sequence[str] | None:
+    """The sources whose letters the caller sees (``None``: all)."""
+    if caller.is_platform:
+        return None
+    directory = getattr(request.app.state, "devices", None)
+    return [] if directory is None else directory.device_ids(caller.tenant)
+
+
+def _counts(
+    store: HistoryStore, start: int, end: int, sources: Sequence[str] | None
+) -> dict[str, dict[str, int]]:
     return {
-        "by_reason": store.dead_letter_counts(start_ms=start, end_ms=end, by="reason"),
-        "by_source": store.dead_letter_counts(start_ms=start, end_ms=end, by="source"),
+        "by_reason": store.dead_letter_counts(
+            start_ms=start, end_ms=end, by="reason", sources=sources
+        ),
+        "by_source": store.dead_letter_counts(
+            start_ms=start, end_ms=end, by="source", sources=sources
+        ),
     }
+
+
+def _live(request: Request, caller: Principal) -> dict[str, int] | None:
+    counts: dict[str, int] = request.app.state.live.stats().dead_letters
+    return counts if caller.is_platform else None
 
 
 @router.get("/dead-letters", tags=["history"])
 def dead_letters(
     request: Request,
-    _role: Viewer,
+    caller: Caller,
     start_ms: StartMs = None,
     end_ms: EndMs = None,
     since: Annotated[
@@ -85,16 +110,22 @@ def dead_letters(
     raw_bytes: Annotated[int, Query(ge=0, le=4096, description="raw bytes shown")] = 64,
 ) -> Response:
     """Stored dead letters in the range (default: the last hour), newest first, with counts
-    by reason and by source over the range and the live counters per reason."""
+    by reason and by source over the range and (platform-wide callers) the live counters per reason."""
     if start_ms is not None and since is not None and start_ms != since:
         raise HTTPException(422, "give start_ms or since, not two different values")
     start, end = time_range(request, start_ms if start_ms is not None else since, end_ms, _HOUR_MS)
     store = _store(request)
+    sources = _sources(request, caller)
     try:
         letters = store.dead_letters(
-            start_ms=start, end_ms=end, reason=_reason(reason), source=source, limit=limit
+            start_ms=start,
+            end_ms=end,
+            reason=_reason(reason),
+            source=source,
+            limit=limit,
+            sources=sources,
         )
-        counts = _counts(store, start, end)
+        counts = _counts(store, start, end, sources)
     except StoreError as exc:
         raise HTTPException(503, f"history store unavailable: {exc}") from exc
     return json_response(
@@ -103,21 +134,21 @@ def dead_letters(
             "end_ms": end,
             "letters": [_letter(letter, raw_bytes) for letter in letters],
             "counts": counts,
-            "live": request.app.state.live.stats().dead_letters,
+            "live": _live(request, caller),
         }
     )
 
 
 @router.get("/dead-letters/counts", tags=["history"])
 def dead_letter_counts(
-    request: Request, _role: Viewer, start_ms: StartMs = None, end_ms: EndMs = None
+    request: Request, caller: Caller, start_ms: StartMs = None, end_ms: EndMs = None
 ) -> Response:
     """Stored dead letters per reason and per source in the range (default: the last hour),
     and the running platform's counters per reason."""
     start, end = time_range(request, start_ms, end_ms, _HOUR_MS)
     try:
-        counts = _counts(_store(request), start, end)
+        counts = _counts(_store(request), start, end, _sources(request, caller))
     except StoreError as exc:
         raise HTTPException(503, f"history store unavailable: {exc}") from exc
-    live = request.app.state.live.stats().dead_letters
+    live = _live(request, caller)
     return json_response({"start_ms": start, "end_ms": end, **counts, "live": live})

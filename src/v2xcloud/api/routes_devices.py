@@ -5,8 +5,11 @@ vendor shape, state, rate limits) with its ``health``: ``online`` (heard within 
 ``last_seen_ms``, ``last_heartbeat_ms``, message counts and ``rates_per_s`` per type,
 ``dead_letters`` per reason, ``is_flooding`` (throttled lately) and ``downlink`` (sent, acked,
 resent, unanswered, gave_up, ack_rate, ack latency mean/max, ``link_abnormal``, pending).
-Writes (add, update, disable, ``DELETE``) need the admin token like every write route. GB/T 32960 reports
-and alarms received by the in-process server are under ``/api/ev``.
+Access (``api.access``): a caller sees and changes only the devices of its tenant (a device of
+another tenant is 404, as if it did not exist); platform-wide callers (tenant ``*``) see all.
+Operators change and disable devices (never moving one to another tenant), admins register
+them in their tenant and remove them (``DELETE``). GB/T 32960 reports and alarms received by the in-process server are
+under ``/api/ev``, each shown to the tenant of its vehicle's (VIN's) registry entry only.
 
 The routes read a ``DeviceDirectory`` from ``app.state.devices`` (the platform service wires
 it; without gateways there is none and the routes answer 404 saying so).
@@ -16,17 +19,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 
 from v2xcloud.api._common import json_response
-from v2xcloud.api.auth import require_admin, require_viewer
+from v2xcloud.api.access import Principal
+from v2xcloud.api.auth import Caller
 from v2xcloud.errors import ConfigError
 
 __all__ = ["DeviceDirectory", "router"]
 
 router = APIRouter()
-Viewer = Annotated[str, Depends(require_viewer)]
-Admin = Annotated[str, Depends(require_admin)]
 
 
 class DeviceDirectory(Protocol):
@@ -60,6 +62,14 @@ class DeviceDirectory(Protocol):
         """Gateway, ingest and down-link counters."""
         ...
 
+    def tenant_of(self, device_id: str) -> str | None:
+        """The tenant of a registered device, or None."""
+        ...
+
+    def device_ids(self, tenant: str) -> list[str]:
+        """The ids of every device of ``tenant``."""
+        ...
+
     def ev_reports(self, limit: int) -> list[Any]:
         """The newest GB/T 32960 reports."""
         ...
@@ -81,19 +91,28 @@ def _now(request: Request) -> int:
     return now_ms
 
 
+def _visible(
+    request: Request, caller: Principal, device_id: str
+) -> tuple[DeviceDirectory, dict[str, Any]]:
+    """The device if the caller may see it; 404 otherwise (other tenants' ids do not leak)."""
+    directory = _directory(request)
+    found = directory.device(device_id, _now(request))
+    if found is None or not caller.sees(found.get("tenant")):
+        raise HTTPException(404, f"device {device_id!r} is not registered")
+    return directory, found
+
+
 @router.get("/devices", tags=["devices"])
-def list_devices(request: Request, _role: Viewer) -> Response:
-    """Every registered device with its health."""
-    return json_response(_directory(request).devices(_now(request)))
+def list_devices(request: Request, caller: Caller) -> Response:
+    """Every registered device of the caller's tenant with its health."""
+    found = _directory(request).devices(_now(request))
+    return json_response([d for d in found if caller.sees(d.get("tenant"))])
 
 
 @router.get("/devices/{device_id}", tags=["devices"])
-def get_device(request: Request, _role: Viewer, device_id: str) -> Response:
-    """One device with its health (404 if not registered)."""
-    found = _directory(request).device(device_id, _now(request))
-    if found is None:
-        raise HTTPException(404, f"device {device_id!r} is not registered")
-    return json_response(found)
+def get_device(request: Request, caller: Caller, device_id: str) -> Response:
+    """One device with its health (404 if not registered or of another tenant)."""
+    return json_response(_visible(request, caller, device_id)[1])
 
 
 @router.post(
@@ -103,11 +122,23 @@ def get_device(request: Request, _role: Viewer, device_id: str) -> Response:
     responses={409: {"description": "already registered"}, 422: {"description": "invalid"}},
 )
 def add_device(
-    request: Request, _role: Admin, body: Annotated[dict[str, Any], Body(description="a Device")]
+    request: Request,
+    caller: Caller,
+    body: Annotated[dict[str, Any], Body(description="a Device")],
 ) -> Response:
-    """Register a device (admin token)."""
+    """Register a device (admin; in the caller's tenant, which is the default ``tenant``)."""
     directory = _directory(request)
-    if directory.device(str(body.get("device_id", "")), _now(request)) is not None:
+    body = dict(body)
+    if not caller.is_platform:
+        tenant = body.setdefault("tenant", caller.tenant)
+        if tenant != caller.tenant:
+            raise HTTPException(
+                403, f"tenant {caller.tenant!r} cannot register a device of tenant {tenant!r}"
+            )
+    existing = directory.device(str(body.get("device_id", "")), _now(request))
+    if existing is not None:
+        if not caller.sees(existing.get("tenant")):
+            raise HTTPException(409, "this device id is taken; choose another")
         raise HTTPException(409, f"device {body.get('device_id')!r} is already registered")
     try:
         return json_response(directory.add(body, _now(request)), status_code=201)
@@ -118,13 +149,17 @@ def add_device(
 @router.patch("/devices/{device_id}", tags=["admin"])
 def update_device(
     request: Request,
-    _role: Admin,
+    caller: Caller,
     device_id: str,
     changes: Annotated[dict[str, Any], Body(description="fields to change")],
 ) -> Response:
-    """Change a device's tenant, message set, shape, position, range, state or rate limits."""
+    """Change a device's message set, shape, position, range, state or rate limits (operator;
+    only a platform-wide caller moves a device to another tenant)."""
+    directory, found = _visible(request, caller, device_id)
+    if "tenant" in changes and changes["tenant"] != found.get("tenant") and not caller.is_platform:
+        raise HTTPException(403, "only the platform's admin moves a device to another tenant")
     try:
-        return json_response(_directory(request).update(device_id, changes, _now(request)))
+        return json_response(directory.update(device_id, changes, _now(request)))
     except KeyError as exc:
         raise HTTPException(404, f"device {device_id!r} is not registered") from exc
     except ConfigError as exc:
@@ -132,35 +167,48 @@ def update_device(
 
 
 @router.post("/devices/{device_id}/disable", tags=["admin"])
-def disable_device(request: Request, _role: Admin, device_id: str) -> Response:
-    """Refuse the device's traffic from now on (its frames become DEVICE_DISABLED)."""
+def disable_device(request: Request, caller: Caller, device_id: str) -> Response:
+    """Refuse the device's traffic from now on (its frames become DEVICE_DISABLED; operator)."""
+    directory, _ = _visible(request, caller, device_id)
     try:
-        return json_response(_directory(request).disable(device_id, _now(request)))
+        return json_response(directory.disable(device_id, _now(request)))
     except KeyError as exc:
         raise HTTPException(404, f"device {device_id!r} is not registered") from exc
 
 
 @router.delete("/devices/{device_id}", tags=["admin"])
-def remove_device(request: Request, _role: Admin, device_id: str) -> Response:
-    """Forget the device: its traffic is refused (unknown device) and, on an authenticated
-    broker, its rights and live connection are gone."""
+def remove_device(request: Request, caller: Caller, device_id: str) -> Response:
+    """Forget the device (admin of its tenant): its traffic is refused (unknown device) and,
+    on an authenticated broker, its rights and live connection are gone."""
+    directory, _ = _visible(request, caller, device_id)
     try:
-        return json_response(_directory(request).remove(device_id, _now(request)))
+        return json_response(directory.remove(device_id, _now(request)))
     except KeyError as exc:
         raise HTTPException(404, f"device {device_id!r} is not registered") from exc
 
 
+def _own_vehicles(request: Request, caller: Caller, items: list[Any]) -> list[Any]:
+    if caller.is_platform:
+        return items
+    directory = _directory(request)
+    return [i for i in items if caller.sees(directory.tenant_of(i.vin))]
+
+
 @router.get("/ev/reports", tags=["ev"])
 def ev_reports(
-    request: Request, _role: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> Response:
-    """The newest GB/T 32960 real-time reports received by the in-process server."""
-    return json_response(_directory(request).ev_reports(limit))
+    """The newest GB/T 32960 real-time reports received by the in-process server (of the
+    caller's tenant's vehicles)."""
+    found = _directory(request).ev_reports(limit if caller.is_platform else 1000)
+    return json_response(_own_vehicles(request, caller, found)[-limit:])
 
 
 @router.get("/ev/alarms", tags=["ev"])
 def ev_alarms(
-    request: Request, _role: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> Response:
-    """The newest battery alarms and charging warnings (GB/T 32960)."""
-    return json_response(_directory(request).ev_alarms(limit))
+    """The newest battery alarms and charging warnings (GB/T 32960) of the caller's tenant's
+    vehicles."""
+    found = _directory(request).ev_alarms(limit if caller.is_platform else 1000)
+    return json_response(_own_vehicles(request, caller, found)[-limit:])

@@ -1,14 +1,15 @@
-"""History endpoints (the store) and the write/admin endpoints (admin token)."""
+"""History endpoints (the store) and the road's write endpoints (operator; retention: the
+platform's admin). The road's history is the deployment's, read by every tenant (``api.access``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 
 from v2xcloud.api._common import UTC_MS_QUERY, BBoxParam, json_response, parse_bbox, time_range
-from v2xcloud.api.auth import require_admin, require_viewer
+from v2xcloud.api.auth import Caller
 from v2xcloud.errors import StoreError
 from v2xcloud.model import RoadEvent
 from v2xcloud.store import HistoryStore
@@ -16,8 +17,6 @@ from v2xcloud.store import HistoryStore
 __all__ = ["router"]
 
 router = APIRouter()
-Viewer = Annotated[str, Depends(require_viewer)]
-Admin = Annotated[str, Depends(require_admin)]
 StartMs = Annotated[int | None, Query(description="UTC ms; default: end − span", **UTC_MS_QUERY)]
 EndMs = Annotated[
     int | None, Query(description="UTC ms; default: the platform's now", **UTC_MS_QUERY)
@@ -40,7 +39,7 @@ def _unavailable(exc: StoreError) -> HTTPException:
 def trajectory(
     request: Request,
     participant_id: str,
-    _role: Viewer,
+    _caller: Caller,
     start_ms: StartMs = None,
     end_ms: EndMs = None,
 ) -> Response:
@@ -57,7 +56,7 @@ def trajectory(
 @router.get("/history/advisories", tags=["history"])
 def advisory_history(
     request: Request,
-    _role: Viewer,
+    _caller: Caller,
     start_ms: StartMs = None,
     end_ms: EndMs = None,
     bbox: BBoxParam = None,
@@ -78,7 +77,7 @@ def advisory_history(
 @router.get("/history/events", tags=["history"])
 def event_history(
     request: Request,
-    _role: Viewer,
+    _caller: Caller,
     start_ms: StartMs = None,
     end_ms: EndMs = None,
     bbox: BBoxParam = None,
@@ -106,9 +105,11 @@ def event_history(
     },
 )
 def post_event(
-    request: Request, _role: Admin, body: Annotated[dict[str, Any], Body(description="a RoadEvent")]
+    request: Request,
+    _caller: Caller,
+    body: Annotated[dict[str, Any], Body(description="a RoadEvent")],
 ) -> Response:
-    """Record an operator road event (admin token).
+    """Record an operator road event (operator).
 
     The event is checked against the model's ranges (``model.road``: ids, WGS-84 degrees,
     radius, sizes, UTC ms; 422 naming the field), its times must be in order and its position
@@ -169,8 +170,8 @@ def _clash(request: Request, event: RoadEvent, now_ms: int) -> RoadEvent | None:
 
 
 @router.post("/admin/retention", tags=["admin"])
-def apply_retention(request: Request, _role: Admin) -> Response:
-    """Delete history older than each table's retention now (admin token)."""
+def apply_retention(request: Request, _caller: Caller) -> Response:
+    """Delete history older than each table's retention now (the platform's admin)."""
     now_ms = request.app.state.live.stats().now_ms
     try:
         return json_response({"deleted": _store(request).apply_retention(now_ms=now_ms)})

@@ -1,19 +1,20 @@
-"""Live endpoints: the scene as it is now, platform health, and the tick stream."""
+"""Live endpoints: the scene as it is now, platform health, and the tick stream.
+
+The live road scene is the deployment's: every tenant's viewer reads all of it
+(``api.access``); platform-wide counters of the gateways and of access are shown to
+platform-wide callers only."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response, WebSocket, status
+from fastapi import APIRouter, Request, Response, WebSocket
 
 from v2xcloud.api._common import BBoxParam, json_response, parse_bbox
-from v2xcloud.api.auth import require_viewer, websocket_allowed
+from v2xcloud.api.auth import Caller
 from v2xcloud.api.live import LiveSource
 
 __all__ = ["router"]
 
 router = APIRouter()
-Viewer = Annotated[str, Depends(require_viewer)]
 
 
 def _live(request: Request) -> LiveSource:
@@ -28,43 +29,45 @@ def health() -> dict[str, str]:
 
 
 @router.get("/participants", tags=["live"])
-def participants(request: Request, _role: Viewer, bbox: BBoxParam = None) -> Response:
+def participants(request: Request, _caller: Caller, bbox: BBoxParam = None) -> Response:
     """Current participants (full states), optionally inside a bounding box."""
     return json_response(_live(request).participants(parse_bbox(bbox)))
 
 
 @router.get("/intersections", tags=["live"])
-def intersections(request: Request, _role: Viewer) -> Response:
+def intersections(request: Request, _caller: Caller) -> Response:
     """Intersections with MAP lane geometry and their current signal state."""
     return json_response(_live(request).intersections())
 
 
 @router.get("/advisories", tags=["live"])
-def advisories(request: Request, _role: Viewer, app: str | None = None) -> Response:
+def advisories(request: Request, _caller: Caller, app: str | None = None) -> Response:
     """Advisories currently in force, optionally of one application (``app=FCW``)."""
     found = _live(request).advisories()
     return json_response([a for a in found if app is None or a.app == app])
 
 
 @router.get("/events", tags=["live"])
-def events(request: Request, _role: Viewer) -> Response:
+def events(request: Request, _caller: Caller) -> Response:
     """Road events currently in force."""
     return json_response(_live(request).road_events())
 
 
 @router.get("/stats", tags=["live"])
-def stats(request: Request, _role: Viewer) -> Response:
+def stats(request: Request, caller: Caller) -> Response:
     """Platform health (rates, tick time, latency percentiles), stream counters and, when the
     server records history, the history writer's counters (rows written, drops, retention),
     and with device gateways their counters (frames in, drops, reconnects, down-link)."""
     writer = request.app.state.writer
-    devices = getattr(request.app.state, "devices", None)
+    devices = getattr(request.app.state, "devices", None) if caller.is_platform else None
+    access = request.app.state.access.stats() if caller.is_platform else None
     return json_response(
         {
             "platform": _live(request).stats(),
             "stream": request.app.state.hub.stats(),
             "history": writer.stats if writer is not None else None,
             "gateways": devices.stats() if devices is not None else None,
+            "access": access,
         }
     )
 
@@ -81,9 +84,7 @@ def security(request: Request, _role: Viewer) -> Response:
 
 @router.websocket("/stream")
 async def stream(websocket: WebSocket) -> None:
-    """Per-tick frames (``{"type": "tick", ...}``); ``{"type": "drops"}`` after drops."""
-    if not websocket_allowed(websocket):
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="token required")
-        return
+    """Per-tick frames (``{"type": "tick", ...}``); ``{"type": "drops"}`` after drops. The
+    access gate checked the credential (header or ``?token=``) before the handshake."""
     await websocket.accept()
     await websocket.app.state.hub.serve(websocket)

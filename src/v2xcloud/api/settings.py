@@ -1,4 +1,5 @@
-"""API settings: tokens, CORS, stream back-pressure. No default token is ever shipped."""
+"""API settings: bootstrap tokens, OIDC, CORS, limits, stream back-pressure. No default token is
+ever shipped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import msgspec
 
+from v2xcloud.api.oidc import OidcSettings
 from v2xcloud.errors import ConfigError
 
 __all__ = ["ApiSettings", "default_web_dir"]
@@ -23,13 +25,20 @@ def default_web_dir() -> Path:
 class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How the API is exposed.
 
-    ``admin_token``: bearer token for write/administrative endpoints; ``None`` disables them.
-    ``viewer_token``: when set, reads need it (or the admin token); ``None`` leaves reads open.
+    ``admin_token``: bootstrap token of the platform-wide admin (tenant ``*``); ``None``: none.
+    ``viewer_token``: bootstrap token of a platform-wide viewer (what the dashboard is given).
+    Reads are open to anonymous callers only while no viewer token, no OIDC provider and no
+    live local token exists (``api.auth``).
+    ``oidc``: an OIDC provider whose JWTs are accepted (``api.oidc``); ``None``: none.
+    ``rate_per_s``/``rate_burst``: requests per second sustained / at once, per client
+    (token or OIDC subject, else IP); ``/api/health`` is exempt.
+    ``token_refresh_s``: how often the stored tokens are re-read (revocations by another
+    process take effect within it).
     ``cors_origins``: origins allowed cross-site; empty (the default) means CORS is closed.
     ``stream_queue_frames``: frames buffered per WebSocket client before frames are dropped.
     ``stream_max_clients``: WebSocket stream clients served at once (more are closed, 1013).
     ``web_dir``: the built dashboard (``None`` serves no dashboard).
-    ``max_body_bytes``: the largest request body accepted (larger ones get 413).
+    Request-size limits are per route, in ``access.RULES``.
     """
 
     admin_token: str | None = None
@@ -39,7 +48,10 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     stream_max_clients: int = 256
     trajectory_default_ms: int = 600_000
     web_dir: Path | None = None
-    max_body_bytes: int = 65_536
+    oidc: OidcSettings | None = None
+    rate_per_s: float = 50.0
+    rate_burst: int = 200
+    token_refresh_s: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("admin_token", "viewer_token"):
@@ -55,13 +67,16 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(
                 f"stream_max_clients must be at least 1, got {self.stream_max_clients}"
             )
-        if self.max_body_bytes < 1024:
-            raise ConfigError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        if self.rate_per_s <= 0 or self.rate_burst < 1:
+            raise ConfigError(
+                f"rate_per_s ({self.rate_per_s}) must be > 0 and rate_burst ({self.rate_burst}) >= 1"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:
         """Read ``V2XCLOUD_ADMIN_TOKEN``, ``V2XCLOUD_VIEWER_TOKEN``, ``V2XCLOUD_CORS_ORIGINS``
-        (comma-separated); keyword ``overrides`` win."""
+        (comma-separated) and ``V2XCLOUD_OIDC_*`` (``OidcSettings.from_env``); keyword
+        ``overrides`` win."""
         env = os.environ if env is None else env
         origins = tuple(
             o.strip() for o in env.get("V2XCLOUD_CORS_ORIGINS", "").split(",") if o.strip()
@@ -70,6 +85,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
             "admin_token": env.get("V2XCLOUD_ADMIN_TOKEN") or None,
             "viewer_token": env.get("V2XCLOUD_VIEWER_TOKEN") or None,
             "cors_origins": origins,
+            "oidc": OidcSettings.from_env(env),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

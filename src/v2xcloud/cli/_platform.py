@@ -421,6 +421,15 @@ class Platform:
             out["gb32960"] = dict(self.gb_server.stats)
         return out
 
+    def tenant_of(self, device_id: str) -> str | None:
+        """The tenant of a registered device, or None."""
+        found = self.registry.get(device_id)
+        return None if found is None else found.tenant
+
+    def device_ids(self, tenant: str) -> list[str]:
+        """The ids of every device of ``tenant``."""
+        return [d.device_id for d in self.registry.all() if d.tenant == tenant]
+
     def ev_reports(self, limit: int) -> list[EvReport]:
         """The newest GB/T 32960 reports received by the in-process server."""
         return list(self.ev.reports)[-limit:]

@@ -182,7 +182,10 @@ class SqlHistoryStore(ABC):
         reason: str | None = None,
         source: str | None = None,
         limit: int = 1000,
+        sources: Sequence[str] | None = None,
     ) -> list[DeadLetter]:
+        if sources is not None and not sources:
+            return []
         columns = ", ".join(_rows.DEAD_LETTER_COLUMNS)
         sql = f"SELECT {columns} FROM dead_letters WHERE received_ms BETWEEN %s AND %s"
         params: list[Any] = [start_ms, end_ms]
@@ -192,20 +195,35 @@ class SqlHistoryStore(ABC):
         if source is not None:
             sql += " AND source = %s"
             params.append(source)
+        if sources is not None:
+            sql += f" AND source IN ({', '.join(['%s'] * len(sources))})"
+            params.extend(sources)
         sql += " ORDER BY received_ms DESC LIMIT %s"
         params.append(limit)
         return [_rows.dead_letter_from_row(r) for r in self._select(sql, params)]
 
     def dead_letter_counts(
-        self, *, start_ms: int, end_ms: int, by: str = "reason"
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        by: str = "reason",
+        sources: Sequence[str] | None = None,
     ) -> dict[str, int]:
         if by not in ("reason", "source"):
             raise StoreError(f"dead letters are counted by 'reason' or 'source', not {by!r}")
+        if sources is not None and not sources:
+            return {}
+        params: list[Any] = [start_ms, end_ms]
+        among = ""
+        if sources is not None:
+            among = f" AND source IN ({', '.join(['%s'] * len(sources))})"
+            params.extend(sources)
         sql = (
-            f"SELECT {by}, count(*) FROM dead_letters WHERE received_ms BETWEEN %s AND %s "
-            f"GROUP BY {by} ORDER BY {by}"
+            f"SELECT {by}, count(*) FROM dead_letters WHERE received_ms BETWEEN %s AND %s"
+            f"{among} GROUP BY {by} ORDER BY {by}"
         )
-        return {r[0]: int(r[1]) for r in self._select(sql, [start_ms, end_ms])}
+        return {r[0]: int(r[1]) for r in self._select(sql, params)}
 
     def ev_reports(
         self, vin: str, *, start_ms: int, end_ms: int, limit: int = 1000

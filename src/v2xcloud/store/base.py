@@ -101,16 +101,24 @@ class HistoryStore(Protocol):
         reason: str | None = None,
         source: str | None = None,
         limit: int = 1000,
+        sources: Sequence[str] | None = None,
     ) -> list[DeadLetter]:
         """Dead letters received in ``[start_ms, end_ms]``, newest first, optionally of one
-        reason (``DropReason`` value) and/or one source."""
+        reason (``DropReason`` value) and/or one source, and only from ``sources`` when given
+        (an empty sequence: none)."""
         ...
 
     def dead_letter_counts(
-        self, *, start_ms: int, end_ms: int, by: str = "reason"
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        by: str = "reason",
+        sources: Sequence[str] | None = None,
     ) -> dict[str, int]:
         """Number of dead letters received in ``[start_ms, end_ms]`` per ``by``: ``"reason"``
-        or ``"source"``; raises ``StoreError`` for anything else."""
+        or ``"source"`` (raises ``StoreError`` for anything else), only from ``sources`` when
+        given (an empty sequence: none)."""
         ...
 
     def ev_reports(

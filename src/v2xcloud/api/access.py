@@ -91,12 +91,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 class Rule(msgspec.Struct, frozen=True, kw_only=True):
     """Access to one route: the least ``role`` (``None``: public, no credential needed),
     whether only a platform-wide principal may call it, the largest request body in bytes
-    (bigger ones get 413 before they are read) and whether the per-client rate limit applies."""
+    (bigger ones get 413 before they are read), whether the per-client rate limit applies, and
+    the audit-trail action a successful call is recorded as (every write has one)."""
 
     role: Role | None
     platform_only: bool = False
     max_body: int = 0
     rate_limited: bool = True
+    audit: str | None = None
 
 
 _PUBLIC = Rule(role=None)
@@ -123,22 +125,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/participants/{participant_id}/trajectory"): _READ,
     ("GET", "/api/history/advisories"): _READ,
     ("GET", "/api/history/events"): _READ,
-    ("POST", "/api/events"): Rule(role=Role.OPERATOR, max_body=64 * _KIB),
-    ("POST", "/api/admin/retention"): Rule(role=Role.ADMIN, platform_only=True),
+    ("POST", "/api/events"): Rule(role=Role.OPERATOR, max_body=64 * _KIB, audit="event.posted"),
+    ("POST", "/api/admin/retention"): Rule(
+        role=Role.ADMIN, platform_only=True, audit="retention.applied"
+    ),
     # devices, their dead letters, EV data: by tenant
     ("GET", "/api/dead-letters"): _READ,
     ("GET", "/api/dead-letters/counts"): _READ,
     ("GET", "/api/devices"): _READ,
     ("GET", "/api/devices/{device_id}"): _READ,
-    ("POST", "/api/devices"): Rule(role=Role.ADMIN, max_body=16 * _KIB),
-    ("PATCH", "/api/devices/{device_id}"): Rule(role=Role.OPERATOR, max_body=16 * _KIB),
-    ("POST", "/api/devices/{device_id}/disable"): Rule(role=Role.OPERATOR),
+    ("POST", "/api/devices"): Rule(role=Role.ADMIN, max_body=16 * _KIB, audit="device.added"),
+    ("PATCH", "/api/devices/{device_id}"): Rule(
+        role=Role.OPERATOR, max_body=16 * _KIB, audit="device.updated"
+    ),
+    ("POST", "/api/devices/{device_id}/disable"): Rule(role=Role.OPERATOR, audit="device.disabled"),
     ("GET", "/api/ev/reports"): _READ,
     ("GET", "/api/ev/alarms"): _READ,
     # API tokens: a tenant's admin manages its tenant's, the platform admin everyone's
     ("GET", "/api/tokens"): Rule(role=Role.ADMIN),
-    ("POST", "/api/tokens"): Rule(role=Role.ADMIN, max_body=4 * _KIB),
-    ("DELETE", "/api/tokens/{token_id}"): Rule(role=Role.ADMIN),
+    ("POST", "/api/tokens"): Rule(role=Role.ADMIN, max_body=4 * _KIB, audit="token.created"),
+    ("DELETE", "/api/tokens/{token_id}"): Rule(role=Role.ADMIN, audit="token.revoked"),
 }
 """The one access table: ``(method, route path)`` → ``Rule``."""
 

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from v2xcloud.api.auth import Authenticator
-from v2xcloud.api.gate import AccessControl, AccessGate
+from v2xcloud.api.gate import AccessControl, AccessGate, AuditRecorder
 from v2xcloud.api.live import LiveSource
 from v2xcloud.api.oidc import OidcVerifier
 from v2xcloud.api.ratelimit import RateLimiter
@@ -38,6 +38,7 @@ def create_app(
     writer: HistoryWriter | None = None,
     devices: DeviceDirectory | None = None,
     tokens: TokenBook | None = None,
+    audit: AuditRecorder | None = None,
 ) -> FastAPI:
     """Build the operator API over a live platform and a history store.
 
@@ -47,7 +48,9 @@ def create_app(
     (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``;
     ``devices`` (the platform service's registry and health) serves ``/api/devices``.
     ``tokens`` holds the local API tokens (default: a book over ``store``'s ``api_tokens``).
-    Every request passes the access gate (``api.gate``, rules in ``api.access``) first.
+    Every request passes the access gate (``api.gate``, rules in ``api.access``) first;
+    ``audit`` (the store's ``AuditTrail``) records every successful write and every refused
+    credential.
     """
     book = (
         tokens if tokens is not None else TokenBook.over(store, refresh_s=settings.token_refresh_s)
@@ -56,6 +59,7 @@ def create_app(
     control = AccessControl(
         Authenticator(settings, book, oidc),
         RateLimiter(rate_per_s=settings.rate_per_s, burst=settings.rate_burst),
+        audit,
     )
     hub = StreamHub(
         queue_frames=settings.stream_queue_frames, max_clients=settings.stream_max_clients

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import anyio.to_thread
 import msgspec
@@ -39,26 +39,50 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from v2xcloud.api.access import Principal, Rule, rule_for
 from v2xcloud.api.auth import SCOPE_KEY, Authenticator, bearer_token
 from v2xcloud.api.ratelimit import RateLimiter
+from v2xcloud.api.tokens import wall_clock_ms
+from v2xcloud.errors import ConfigError, StoreError
 
-__all__ = ["AccessControl", "AccessGate", "flat_routes"]
+__all__ = ["AccessControl", "AccessGate", "AuditRecorder", "flat_routes"]
 
 logger = logging.getLogger(__name__)
 
 _UNMATCHED = Rule(role=None)  # no route: the app answers 404/405 itself; no body accepted
-AuthListener = Callable[[str, str, str], None]
-"""Called with ``(what, client, detail)`` on every refused credential (the audit trail)."""
+
+
+class AuditRecorder(Protocol):
+    """The audit trail's append (``store.audit.AuditTrail.record`` matches it)."""
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        *,
+        tenant: str = "",
+        detail: Mapping[str, Any] | None = None,
+        at_ms: int,
+    ) -> object:
+        """Append one audit row."""
+        ...
 
 
 class AccessControl:
     """What the gate needs and what it counts: the authenticator, the rate limiter and the
-    listeners told of refused credentials (``on_auth_failure``)."""
+    audit trail every successful write and every refused credential is recorded in."""
 
-    def __init__(self, authenticator: Authenticator, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        audit: AuditRecorder | None = None,
+    ) -> None:
         self.authenticator = authenticator
         self.limiter = limiter
+        self.audit = audit
         self.refused: Counter[str] = Counter()
         self.passed = 0
-        self.on_auth_failure: list[AuthListener] = []
+        self.audited = 0
+        self.audit_failures = 0
 
     def stats(self) -> dict[str, Any]:
         """Requests passed, refused per cause, rate-limit table size, OIDC refusals."""
@@ -70,18 +94,28 @@ class AccessControl:
             "rate_limit_evicted": self.limiter.evicted,
             "oidc_refused": dict(oidc.failures) if oidc is not None else {},
             "tokens_persistent": self.authenticator.book.is_persistent,
+            "audited": self.audited,
+            "audit_failures": self.audit_failures,
         }
 
-    def auth_failed(self, what: str, client: str, detail: str) -> None:
-        """Count, log and tell the listeners of a refused credential."""
-        self.refused[what] += 1
-        logger.warning("API credential refused from %s: %s (%s)", client, what, detail)
-        for listener in self.on_auth_failure:
-            try:
-                listener(what, client, detail)
-            except Exception as exc:  # a broken listener must not open the gate; counted
-                self.refused["listener_error"] += 1
-                logger.error("auth-failure listener %r failed: %s", listener, exc)
+    async def record(
+        self, actor: str, action: str, target: str, tenant: str, detail: dict[str, Any]
+    ) -> None:
+        """Append to the audit trail off the event loop; a failure is counted and logged (the
+        request it describes has happened either way)."""
+        audit = self.audit
+        if audit is None:
+            return
+
+        def append() -> None:
+            audit.record(actor, action, target, tenant=tenant, detail=detail, at_ms=wall_clock_ms())
+
+        try:
+            await anyio.to_thread.run_sync(append)
+            self.audited += 1
+        except (StoreError, ConfigError) as exc:
+            self.audit_failures += 1
+            logger.error("audit trail: %s %s by %s not recorded: %s", action, target, actor, exc)
 
 
 class AccessGate:
@@ -133,7 +167,28 @@ class AccessGate:
             return
         principal, failure = await self._authenticate(scope, headers, is_ws)
         if failure is not None:
-            await self._refuse(scope, receive, send, 401, "bad_token", failure)
+            if not self.control.limiter.allow(_client_key(scope, None)):
+                await self._refuse(  # a guessing client: refused, counted, not audited each time
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    "rate_limited",
+                    "too many requests from this client; slow down",
+                    extra=[(b"retry-after", str(self.control.limiter.retry_after_s()).encode())],
+                )
+                return
+            client = _client_ip(scope)
+            self.control.refused["bad_token"] += 1
+            logger.warning("API credential refused from %s: %s", client, failure)
+            await self.control.record(
+                f"client:{client}",
+                "api.login_refused",
+                f"{method} {template}",
+                "",
+                {"reason": failure},
+            )
+            await self._refuse(scope, receive, send, 401, "bad_token", failure, counted=True)
             return
         if rule.role is not None:
             denied = self._denied(rule, principal, method, template)
@@ -154,10 +209,32 @@ class AccessGate:
             return
         scope[SCOPE_KEY] = principal
         self.control.passed += 1
+        if rule.audit is not None and principal is not None:
+            send = self._audited(scope, send, rule.audit, principal)
         if is_ws or declared is not None:
             await self.app(scope, receive, send)
             return
         await self._counted(scope, receive, send, rule.max_body)
+
+    def _audited(self, scope: Scope, send: Send, action: str, principal: Principal) -> Send:
+        """``send`` that records a successful write in the audit trail before answering."""
+
+        async def audited_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                await self.control.record(
+                    f"{principal.via}:{principal.subject}",
+                    action,
+                    str(scope.get("path", "")),
+                    principal.tenant,
+                    {
+                        "method": scope.get("method"),
+                        "status": message["status"],
+                        "client": _client_ip(scope),
+                    },
+                )
+            await send(message)
+
+        return audited_send
 
     async def _authenticate(
         self, scope: Scope, headers: list[tuple[bytes, bytes]], is_ws: bool
@@ -172,9 +249,7 @@ class AccessGate:
             assert oidc is not None
             principal = await anyio.to_thread.run_sync(oidc.verify, token)
         if principal is None:
-            what = "invalid, expired or revoked token"
-            self.control.auth_failed("bad_token", _client_ip(scope), what)
-            return None, f"{what} (Authorization: Bearer <token>)"
+            return None, "invalid, expired or revoked token (Authorization: Bearer <token>)"
         return principal, None
 
     def _denied(
@@ -264,8 +339,10 @@ class AccessGate:
         why: str,
         detail: str,
         extra: list[tuple[bytes, bytes]] | None = None,
+        counted: bool = False,
     ) -> None:
-        self.control.refused[why] += 1
+        if not counted:
+            self.control.refused[why] += 1
         if why not in ("bad_token", "no_rule"):
             logger.info(
                 "%s %s refused %d (%s)", scope.get("method", "WS"), scope.get("path"), status, why

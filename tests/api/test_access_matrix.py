@@ -79,6 +79,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("PATCH", "/api/devices/{device_id}", "other"): (401, 401, 403, 404, 404, 403, 200),
     ("POST", "/api/devices/{device_id}/disable", "own"): (401, 401, 403, 200, 200, 403, 200),
     ("POST", "/api/devices/{device_id}/disable", "other"): (401, 401, 403, 404, 404, 403, 200),
+    ("DELETE", "/api/devices/{device_id}", "own"): (401, 401, 403, 403, 200, 403, 200),
+    ("DELETE", "/api/devices/{device_id}", "other"): (401, 401, 403, 403, 404, 403, 200),
     ("GET", "/api/ev/reports", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/ev/alarms", "own"): (401, 401, 200, 200, 200, 200, 200),
     # tokens: a tenant's admin manages its tenant's; the platform's admin everyone's
@@ -142,6 +144,9 @@ class Directory:
 
     def disable(self, device_id: str, now_ms: int) -> dict[str, Any]:
         return self.update(device_id, {"state": DeviceState.DISABLED}, now_ms)
+
+    def remove(self, device_id: str, now_ms: int) -> dict[str, Any]:
+        return msgspec.to_builtins(self._devices.pop(device_id))
 
     def stats(self) -> dict[str, Any]:
         return {"frames_in": 0}

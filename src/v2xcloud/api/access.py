@@ -139,6 +139,7 @@ RULES: dict[tuple[str, str], Rule] = {
         role=Role.OPERATOR, max_body=16 * _KIB, audit="device.updated"
     ),
     ("POST", "/api/devices/{device_id}/disable"): Rule(role=Role.OPERATOR, audit="device.disabled"),
+    ("DELETE", "/api/devices/{device_id}"): Rule(role=Role.ADMIN, audit="device.removed"),
     ("GET", "/api/ev/reports"): _READ,
     ("GET", "/api/ev/alarms"): _READ,
     # API tokens: a tenant's admin manages its tenant's, the platform admin everyone's

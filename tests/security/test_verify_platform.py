@@ -104,3 +104,69 @@ def test_security_stage_needs_a_pki(tmp_path: Path) -> None:
     assert security_stage(None, None) is None
     with pytest.raises(ConfigError, match="pki init"):
         security_stage(str(tmp_path / "none"), "require")
+
+
+def test_signed_bsm_over_mqtt_policy_per_kind(tmp_path: Path) -> None:
+    """Through Mosquitto (started here) and the MQTT gateway: an OBU's signed BSM is a
+    participant, its unsigned one is refused (OBUs must sign), a tampered one is a dead letter
+    with its reason; a radar's unsigned track JSON passes (radars: verify-if-signed)."""
+    import paho.mqtt.client as mqtt
+
+    from v2xcloud.gateways.broker import Mosquitto
+
+    pki = init_pki(tmp_path / "pki", profile=SecurityProfile.CN, devices=["obu-1"],
+                   now_ms=int(time.time() * 1000), with_tls=False)  # fmt: skip
+    registry = DeviceRegistry()
+    registry.add(Device(device_id="obu-1", kind=DeviceKind.OBU))
+    registry.add(Device(device_id="radar-1", kind=DeviceKind.RADAR))
+    runtime = Runtime(
+        frame=TEST_FRAME,
+        apps=[],
+        detectors=(),
+        clock=SystemClock(),
+        guard=security_stage(str(tmp_path / "pki"), "require,radar=verify-if-signed"),
+    )
+    broker = Mosquitto()
+    broker.start()
+    platform = Platform(runtime, registry, mqtt_url=broker.url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-devices")
+    live: RuntimeLive | None = None
+    try:
+        platform.start()
+        live = RuntimeLive(runtime, before_tick=platform.before_tick)
+        live.start(hz=20)
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        signer = FrameSigner.for_device(pki, "obu-1")
+        now = int(time.time() * 1000)
+        good = signer.sign(_bsm("00000000000000a1", now), generation_time_ms=now)
+        tampered = bytearray(signer.sign(_bsm("00000000000000b2", now), generation_time_ms=now))
+        tampered[-1] ^= 0x01
+        track = (
+            b'{"timeStamp": %d, "targets": [{"targetId": 7, "targetType": 1, "latitude": 28.19,'
+            b' "longitude": 112.97, "speed": 1.2, "headingAngle": 90}]}' % now
+        )
+        for topic, payload in (
+            ("V2X/OBU/obu-1/BSM/UP", good),
+            ("V2X/OBU/obu-1/BSM/UP", bytes(tampered)),
+            ("V2X/OBU/obu-1/BSM/UP", _bsm("00000000000000c3", now)),
+            ("V2X/RADAR/radar-1/TRACK/UP", track),
+        ):
+            client.publish(topic, payload, qos=1).wait_for_publish(5)
+        assert _until(lambda: sum(runtime.stats()["dead_letters"].values()) == 2, 10), (
+            runtime.dead_letters.recent()
+        )
+        assert runtime.stats()["dead_letters"] == {"unsigned": 1, "bad_signature": 1}
+        assert _until(lambda: runtime.stats()["messages_in"].get("Bsm") == 1, 5)
+        assert _until(
+            lambda: runtime.view is not None and "00000000000000a1" in runtime.view.ids, 5
+        )
+        guard = runtime.stats()["guard"]
+        assert guard["verified"] == 1 and guard["unsigned_passed"] == 1
+    finally:
+        if live is not None:
+            live.stop()
+        client.loop_stop()
+        client.disconnect()
+        platform.stop()
+        broker.stop()

@@ -53,6 +53,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/api/advisories", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/events", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/stats", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/security", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("WS", "/api/stream", "own"): (1008, 1008, 101, 101, 101, 101, 101),
     ("GET", "/api/participants/{participant_id}/trajectory", "own"): (
         401,

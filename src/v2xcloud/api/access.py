@@ -121,6 +121,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/advisories"): _READ,
     ("GET", "/api/events"): _READ,
     ("GET", "/api/stats"): _READ,
+    ("GET", "/api/security"): _READ,
     ("WS", "/api/stream"): _READ,
     ("GET", "/api/participants/{participant_id}/trajectory"): _READ,
     ("GET", "/api/history/advisories"): _READ,

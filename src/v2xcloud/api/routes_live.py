@@ -73,7 +73,7 @@ def stats(request: Request, caller: Caller) -> Response:
 
 
 @router.get("/security", tags=["live"])
-def security(request: Request, _role: Viewer) -> Response:
+def security(request: Request, _caller: Caller) -> Response:
     """Signed-frame verification: frames verified (in all, per second, per profile), refused
     per drop reason, the trust store's and replay window's figures, and what the platform
     signed on its down-link; ``{"enabled": false}`` when this platform does not verify

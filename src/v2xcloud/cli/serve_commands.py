@@ -252,22 +252,6 @@ def _live(
     return live, platform
 
 
-def _audit_trail(args: argparse.Namespace, store: Any, platform: Any) -> Any:
-    """The one audit trail of the process (the platform's, else one over ``store``); API writes
-    and refused API credentials are recorded in it. ``None`` for a store without SQL."""
-    from v2xcloud.cli.audit_commands import ANCHOR_NAME
-    from v2xcloud.errors import StoreError
-    from v2xcloud.store.audit import AuditTrail
-
-    if platform is not None and platform.audit is not None:
-        return platform.audit
-    try:
-        return AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME)
-    except StoreError as exc:
-        print(f"serve: warning: no audit trail: {exc}", file=sys.stderr)
-        return None
-
-
 def _http(args: argparse.Namespace) -> tuple[str, int]:
     if args.http is None:
         return args.host, args.port
@@ -351,7 +335,7 @@ def _run(args: argparse.Namespace) -> int:
         settings=settings,
         writer=writer,
         devices=platform,
-        audit=_audit_trail(args, store, platform),
+        audit=audit,  # API writes and refused API credentials too
     )
     print(f"serve: dashboard http://{host}:{port}/  API schema /docs", flush=True)
     if platform is not None:

@@ -13,7 +13,7 @@ from v2xcloud.gateways.base import DeviceKind, InboundFrame, IngressQueue
 from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
 from v2xcloud.model import DeadLetter, Device, DropReason
-from v2xcloud.runtime import Runtime
+from v2xcloud.runtime import Passed, Runtime
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 
 
@@ -192,9 +192,11 @@ def test_devices_file_toml_and_json(tmp_path) -> None:  # type: ignore[no-untype
 class _Prefixed:
     """A frame guard: passes ``b"SIGNED:" + frame`` as the frame, refuses other OBU frames."""
 
-    def check(self, raw: bytes, *, source: str, kind: str, now_ms: int) -> bytes | DeadLetter:
+    def check(
+        self, raw: bytes, *, source: str, kind: str, now_ms: int
+    ) -> Passed | bytes | DeadLetter:
         if raw.startswith(b"SIGNED:"):
-            return raw[7:]
+            return Passed(payload=raw[7:], signer="00112233aabbccdd", device=source)
         if kind != "obu":
             return raw
         detail = "not signed"
@@ -209,6 +211,22 @@ class _Prefixed:
 def test_a_frame_guard_runs_before_the_driver(setup) -> None:  # type: ignore[no-untyped-def]
     runtime, _, ingest, letters = setup
     runtime.guard = _Prefixed()
+    digests: list[str | None] = []
+
+    class Screen:  # refuses nothing; notes the certificate digest each report came with
+        def screen(self, message, *, received_at_ms, source, certificate_digest=None):  # type: ignore[no-untyped-def]
+            digests.append(certificate_digest)
+
+        def is_flagged(self, sender: str) -> bool:
+            return False
+
+        def take_reports(self) -> list[object]:
+            return []
+
+        def stats(self) -> dict[str, int]:
+            return {}
+
+    runtime.screen = Screen()
     t = 1_700_000_000_000
     q = IngressQueue()
     q.put(_frame("car-1", DeviceKind.OBU, "BSM", b"SIGNED:" + _bsm("a", t), t))
@@ -221,6 +239,7 @@ def test_a_frame_guard_runs_before_the_driver(setup) -> None:  # type: ignore[no
     assert ingest.health.snapshot("car-2", t)["dead_letters"] == {"unsigned": 1}
     runtime.tick(t + 100)
     assert runtime.stats()["messages_in"] == {"Bsm": 1}
+    assert digests == ["00112233aabbccdd"]  # the signer went with the report to the screen
 
 
 def test_a_tenant_over_its_rate_is_refused_other_tenants_flow(tmp_path: Path) -> None:

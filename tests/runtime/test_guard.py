@@ -8,7 +8,7 @@ from typing import Any
 from v2xcloud.codec import MessageSet
 from v2xcloud.codec.model_convert import encode_model
 from v2xcloud.model import DeadLetter, DropReason
-from v2xcloud.runtime import FrameGuard, Runtime
+from v2xcloud.runtime import FrameGuard, Passed, Runtime
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 
 WRAP = b"WRAPPED:"
@@ -25,7 +25,9 @@ class Unwrapping:
         if raw == b"!":
             raise RuntimeError("guard bug")
         if raw.startswith(WRAP):
-            return raw[len(WRAP) :]
+            return Passed(payload=raw[len(WRAP) :], signer="0102030405060708", device="obu-1")
+        if raw.startswith(b"PLAIN:"):
+            return raw[6:]
         return DeadLetter(
             raw=raw, source=source, received_at_ms=now_ms, reason=DropReason.UNSIGNED, detail="x"
         )
@@ -62,3 +64,32 @@ def test_no_guard_decodes_directly() -> None:
     runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=())
     assert runtime.ingest_frame(_frame("00000000000000a1"), source="obu-1", received_at_ms=1000)
     assert "guard" not in runtime.stats()
+
+
+class _Screen:
+    """A misbehaviour screen that refuses nothing and notes each report's certificate digest."""
+
+    def __init__(self) -> None:
+        self.digests: list[str | None] = []
+
+    def screen(self, message, *, received_at_ms, source, certificate_digest=None):  # type: ignore[no-untyped-def]
+        self.digests.append(certificate_digest)
+
+    def is_flagged(self, sender: str) -> bool:
+        return False
+
+    def take_reports(self) -> list[Any]:
+        return []
+
+    def stats(self) -> dict[str, Any]:
+        return {}
+
+
+def test_the_signer_reaches_the_misbehaviour_screen() -> None:
+    screen = _Screen()
+    runtime = Runtime(frame=TEST_FRAME, guard=Unwrapping(), apps=[], detectors=(), screen=screen)
+    assert runtime.ingest_frame(WRAP + _frame("00000000000000a1"), source="obu-1", received_at_ms=1)
+    assert runtime.ingest_frame(
+        b"PLAIN:" + _frame("00000000000000b2"), source="x", received_at_ms=2
+    )
+    assert screen.digests == ["0102030405060708", None]

@@ -14,6 +14,7 @@ from v2xcloud.security.pki import Pki
 from v2xcloud.security.signing import FrameSigner
 from v2xcloud.security.types import SecurityProfile, SignedFrame
 from v2xcloud.security.verify import (
+    GuardPass,
     Policy,
     Rejection,
     SecurityStage,
@@ -211,7 +212,9 @@ def test_frame_guard_face_keeps_the_raw_bytes(pkis) -> None:  # type: ignore[no-
     stage = _stage(pki)
     assert isinstance(stage, FrameGuard)
     raw = _signed(pki)
-    assert stage.check(raw, source="obu-1", kind="obu", now_ms=NOW_MS) == BSM
+    passed = stage.check(raw, source="obu-1", kind="obu", now_ms=NOW_MS)
+    digest = pki.certificate("obu-1.pseudonym").digest
+    assert passed == GuardPass(payload=BSM, signer=digest.hex(), device="obu-1")  # type: ignore[union-attr]
     letter = stage.check(raw, source="obu-1", kind="obu", now_ms=NOW_MS)
     assert isinstance(letter, DeadLetter)
     assert (letter.reason, letter.raw, letter.source) == (DropReason.REPLAY, raw, "obu-1")

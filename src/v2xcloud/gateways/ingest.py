@@ -185,11 +185,12 @@ class Ingestor:
             self.health.seen(device_id, "HB" if message_type == "STATUS" else message_type, now_ms)
             self.counts["health"] += 1
             return True
+        signer: str | None = None
         if self.runtime.guard is not None:
             guarded = self._guard(frame, device, message_type)
             if guarded is None:
                 return False
-            frame = guarded
+            frame, signer = guarded
         result = self.parser(frame, device)
         if isinstance(result, DeadLetter):
             self.health.seen(device_id, message_type, now_ms)  # it is alive, if confused
@@ -201,7 +202,11 @@ class Ingestor:
         accepted = 0
         for model in result:
             if self.runtime.ingest(
-                model, received_at_ms=now_ms, source=device_id, raw=frame.payload
+                model,
+                received_at_ms=now_ms,
+                source=device_id,
+                raw=frame.payload,
+                certificate_digest=signer,
             ):
                 accepted += 1
                 if device.kind is DeviceKind.OBU and isinstance(model, Bsm):
@@ -214,10 +219,13 @@ class Ingestor:
         self.counts["accepted" if accepted or not result else "rejected_by_runtime"] += 1
         return bool(accepted) or not result
 
-    def _guard(self, frame: InboundFrame, device: Device, message_type: str) -> InboundFrame | None:
+    def _guard(
+        self, frame: InboundFrame, device: Device, message_type: str
+    ) -> tuple[InboundFrame, str | None] | None:
         """The runtime's frame guard (the security stage) on the payload: the frame with the
-        payload it passed (a signed frame's UPER), or None when refused (dead-lettered,
-        counted here and in the device's health)."""
+        payload it passed (a signed frame's UPER) with its signer's certificate digest (None
+        when unsigned), or None when refused (dead-lettered, counted here and in the device's
+        health)."""
         device_id = device.device_id
         payload = self.runtime.guard_frame(
             frame.payload,
@@ -232,10 +240,10 @@ class Ingestor:
             self.counts[f"dropped.{reason}"] += 1
             self._dead_letter(payload)
             return None
-        if payload is frame.payload:
-            return frame
+        if payload.payload is frame.payload:
+            return frame, payload.signer
         self.counts["guard.unwrapped"] += 1
-        return msgspec.structs.replace(frame, payload=payload)
+        return msgspec.structs.replace(frame, payload=payload.payload), payload.signer
 
     def _remember(self, participant_id: str, device_id: str) -> None:
         known = self._participant_device

@@ -18,7 +18,7 @@ from v2xcloud.runtime.core import DeadLetterSink, Runtime
 from v2xcloud.runtime.dead_letters import DeadLetter, DeadLetters
 from v2xcloud.runtime.dissemination import Delivery, Disseminator, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents
-from v2xcloud.runtime.guard import FrameGuard, GuardResult
+from v2xcloud.runtime.guard import FrameGuard, GuardResult, Passed
 from v2xcloud.runtime.host import AppHost, TickApp
 from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 from v2xcloud.runtime.screen import MisbehaviourReports, MisbehaviourScreen, MisbehaviourSink
@@ -58,6 +58,7 @@ __all__ = [
     "MisbehaviourScreen",
     "MisbehaviourSink",
     "OutboundSigner",
+    "Passed",
     "Percentiles",
     "Rsu",
     "Runtime",

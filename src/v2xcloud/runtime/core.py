@@ -68,7 +68,7 @@ from v2xcloud.runtime.dead_letters import DeadLetters
 from v2xcloud.runtime.delivery import DeliveryStage, sink_name
 from v2xcloud.runtime.dissemination import Delivery, Rsu
 from v2xcloud.runtime.events import EventDetector, LiveEvents, default_detectors
-from v2xcloud.runtime.guard import FrameGuard
+from v2xcloud.runtime.guard import FrameGuard, Passed
 from v2xcloud.runtime.host import AppHost, TickApp
 from v2xcloud.runtime.screen import MisbehaviourReports, MisbehaviourScreen, MisbehaviourSink
 from v2xcloud.runtime.signing import OutboundSigner
@@ -230,7 +230,8 @@ class Runtime:
             if isinstance(guarded, DeadLetter):
                 self.dead_letter(guarded)
                 return False
-            raw = guarded
+            raw = guarded.payload
+            certificate_digest = certificate_digest or guarded.signer
         result = decode(
             raw,
             message_set=message_set or self.message_set,
@@ -246,14 +247,14 @@ class Runtime:
 
     def guard_frame(
         self, raw: bytes, *, source: str, kind: str, received_at_ms: int
-    ) -> bytes | DeadLetter:
-        """Run ``guard`` on one raw frame: the bytes to decode, or the dead letter of a
-        refused frame for the caller to hand to its dead-letter path (``dead_letter``, or a
-        gateway's, which counts it per device too). Without a guard: ``raw``. A guard that
-        raises is counted under ``guard`` in the failures and the frame becomes an
-        ``internal_error`` letter."""
+    ) -> Passed | DeadLetter:
+        """Run ``guard`` on one raw frame: what to decode (``Passed``: the payload and, for a
+        signed frame, its signer), or the dead letter of a refused frame for the caller to
+        hand to its dead-letter path (``dead_letter``, or a gateway's, which counts it per
+        device too). Without a guard: ``raw`` unchanged. A guard that raises is counted under
+        ``guard`` in the failures and the frame becomes an ``internal_error`` letter."""
         if self.guard is None:
-            return raw
+            return Passed(payload=raw)
         try:
             result = self.guard.check(raw, source=source, kind=kind, now_ms=received_at_ms)
         except Exception as exc:  # a guard bug must not stop ingest: logged once, counted, kept
@@ -265,7 +266,11 @@ class Runtime:
                 reason=DropReason.INTERNAL_ERROR,
                 detail=f"frame guard raised {type(exc).__name__}: {exc}",
             )
-        return result
+        if isinstance(result, DeadLetter | Passed):
+            return result
+        if isinstance(result, bytes):
+            return Passed(payload=result)
+        return Passed(payload=result.payload, signer=result.signer, device=result.device)
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Count and keep one input an upstream stage (a gateway, the security stage) dropped.

@@ -65,6 +65,7 @@ from v2xcloud.security.types import (
 )
 
 __all__ = [
+    "GuardPass",
     "Policy",
     "Rejection",
     "SecurityPolicy",
@@ -145,6 +146,15 @@ class Verified(msgspec.Struct, frozen=True, kw_only=True):
     generation_time_ms: int | None = None
 
 
+class GuardPass(msgspec.Struct, frozen=True, kw_only=True):
+    """A verified frame as the runtime's frame guard hands it on (the shape of
+    ``runtime.guard.Passed``): the payload, the signer's digest in hex and its device."""
+
+    payload: bytes
+    signer: str | None = None
+    device: str | None = None
+
+
 class Rejection(msgspec.Struct, frozen=True, kw_only=True):
     """A refused frame: one reason, a sentence, and where in the frame (a field path)."""
 
@@ -194,11 +204,19 @@ class SecurityStage:
 
     # -- the FrameGuard face --------------------------------------------------------------------
 
-    def check(self, raw: bytes, *, source: str, kind: str, now_ms: int) -> bytes | DeadLetter:
-        """``runtime.guard.FrameGuard``: the payload to decode, or the dead letter."""
+    def check(
+        self, raw: bytes, *, source: str, kind: str, now_ms: int
+    ) -> bytes | GuardPass | DeadLetter:
+        """``runtime.guard.FrameGuard``: what to decode — a signed frame's payload with its
+        signer's digest and device (``GuardPass``), an unsigned frame's payload as bytes — or
+        the dead letter."""
         result = self.process(raw, kind=kind, now_ms=now_ms)
         if isinstance(result, Verified):
-            return result.payload
+            if result.signer is None:
+                return result.payload
+            return GuardPass(
+                payload=result.payload, signer=result.signer.hex(), device=result.device
+            )
         return DeadLetter(
             raw=bytes(raw),
             source=source,

@@ -212,7 +212,8 @@ export class DevicesTable {
   }
 }
 
-function countList(list, counts, limit) {
+/** A list of name → count, largest first, at most `limit` shown; untouched when unchanged. */
+export function countList(list, counts, limit) {
   const entries = Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]);
   const shown = entries.slice(0, limit);
   const items = shown.map(([name, n]) => {

@@ -7,6 +7,7 @@ import { collection, mapGeometry } from "./geometry.js";
 import { EMPTY_STYLE, addLayers, advisoryFeatures, eventFeatures, headFeatures, participantFeatures } from "./layers.js";
 import { renderAdvisories, renderDetails, renderEvents, renderStats } from "./panels.js";
 import { Scene } from "./scene.js";
+import { renderSecurity } from "./security.js";
 
 const scene = new Scene();
 const ui = { selectedId: null, replayIndex: null, playing: null, droppedFrames: 0, heads: [], track: null };
@@ -95,7 +96,7 @@ async function loadEvents() {
 const POLL_MS = 2000;
 const devicesTable = new DevicesTable(document.getElementById("device-table"),
   document.getElementById("device-summary"), document.getElementById("device-problems-only"));
-const polls = { devices: 0, deadLetters: 0, failures: 0 };
+const polls = { devices: 0, deadLetters: 0, security: 0, failures: 0 };
 
 async function pollDevices() {
   const note = document.getElementById("device-note");
@@ -129,6 +130,19 @@ async function pollDeadLetters() {
     document.getElementById("dl-note").textContent = `dead letters: ${error.message}`;
   }
   setTimeout(pollDeadLetters, POLL_MS);
+}
+
+async function pollSecurity() {
+  const note = document.getElementById("security-note");
+  try {
+    renderSecurity(await getJson("/api/security"));
+    polls.security += 1;
+    note.textContent = "";
+  } catch (error) {
+    polls.failures += 1;
+    note.textContent = `security: ${error.message}`;
+  }
+  setTimeout(pollSecurity, POLL_MS);
 }
 
 function setConnected(isConnected) {
@@ -198,6 +212,7 @@ map.on("load", async () => {
 
 pollDevices();
 pollDeadLetters();
+pollSecurity();
 
 // Hooks for the browser tests and for operators poking at the console.
 window.v2x = {

@@ -36,7 +36,9 @@ def test_security_counts_verified_refused_and_signed(tmp_path: Path) -> None:
     lat, lon = TEST_FRAME.origin_lat_deg, TEST_FRAME.origin_lon_deg
     for k in range(21):  # two seconds of one car at 10 Hz, every fifth frame tampered
         t = T0 + 100 * k
-        bsm = encode_model(bsm_at("00000000000000c1", x_m=0, y_m=k, t_ms=t), message_set=MessageSet.CSAE2020)
+        bsm = encode_model(
+            bsm_at("00000000000000c1", x_m=0, y_m=k, t_ms=t), message_set=MessageSet.CSAE2020
+        )
         frame = devices.sign(bsm, device_id="obu-1", device_kind="obu", message_type="BSM",
                              generation_time_ms=t, lat_deg=lat, lon_deg=lon)  # fmt: skip
         if k % 5 == 4:

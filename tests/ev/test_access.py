@@ -109,6 +109,7 @@ async def _is_closed(reader: asyncio.StreamReader) -> bool:
 
 
 def _refusals(rig: Rig) -> list[str]:
+    rig.audit.flush()
     return [e.detail["why"] for e in rig.audit.entries(action="ev.login_refused")]
 
 

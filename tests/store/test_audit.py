@@ -200,3 +200,14 @@ def test_the_history_writer_prunes_the_audit_trail() -> None:
     check = trail.verify()
     assert check.is_ok and check.first_seq == 3 and check.rows_checked == 1
     store.close()
+
+
+def test_submitted_rows_are_appended_in_batches_off_the_caller(store: HistoryStore) -> None:
+    trail = AuditTrail(store, max_pending=50)
+    for i in range(80):  # 30 past the queue's bound: not kept, counted
+        trail.submit("gb32960:10.0.0.1", "ev.login_refused", f"VIN{i}", detail={"i": i}, at_ms=i)
+    trail.flush()
+    rows = trail.entries(limit=1000)
+    assert len(rows) >= 50 and trail.dropped == 80 - len(rows)
+    assert [r.detail["i"] for r in rows] == sorted(r.detail["i"] for r in rows)
+    assert trail.verify().is_ok and trail.failed == 0

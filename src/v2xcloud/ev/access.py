@@ -57,7 +57,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from v2xcloud.bounded import LruTable
-from v2xcloud.errors import ConfigError, Gb32960Error
+from v2xcloud.errors import ConfigError, Gb32960Error, V2xCloudError
 from v2xcloud.ev.codec import Message
 from v2xcloud.ev.commands import PlatformLogin, VehicleLogin, read_body
 from v2xcloud.ev.frame import Encryption
@@ -108,9 +108,9 @@ class TerminalDirectory(Protocol):
 
 
 class AuditRecorder(Protocol):
-    """The audit trail's append (``store.audit.AuditTrail.record`` matches it)."""
+    """The audit trail's non-blocking append (``store.audit.AuditTrail.submit`` matches it)."""
 
-    def record(
+    def submit(
         self,
         actor: str,
         action: str,
@@ -119,8 +119,8 @@ class AuditRecorder(Protocol):
         tenant: str = "",
         detail: Mapping[str, Any] | None = None,
         at_ms: int,
-    ) -> object:
-        """Append one audit row."""
+    ) -> None:
+        """Queue one audit row (never blocks the server's loop)."""
         ...
 
 
@@ -335,7 +335,7 @@ class TerminalAccess:
             )
         if self.audit is not None:
             try:
-                self.audit.record(
+                self.audit.submit(
                     f"gb32960:{peer}",
                     "ev.login_refused",
                     vin,
@@ -343,7 +343,7 @@ class TerminalAccess:
                     detail={"why": decision.why, "detail": decision.detail, "command": frame[2]},
                     at_ms=now_ms,
                 )
-            except Exception as exc:  # the refusal stands; the audit store failing is counted
+            except V2xCloudError as exc:  # the refusal stands; an audit misuse is counted
                 self.stats["audit_errors"] += 1
                 logger.error("cannot audit a refused GB/T 32960 login: %s", exc, exc_info=exc)
 

@@ -43,6 +43,8 @@ import json
 import logging
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,9 @@ _CREATE = """CREATE TABLE IF NOT EXISTS audit_log (
     hash TEXT NOT NULL)"""
 _INDEX = "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at_ms)"
 _APPEND_ATTEMPTS = 5
+_Item = tuple[
+    int, str, str, str, str, dict[str, Any]
+]  # at_ms, actor, action, target, tenant, detail
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,6 +149,8 @@ def read_anchor(path: Path | str) -> tuple[int, str]:
 class AuditTrail:
     """Append to, list and verify the hash-chained ``audit_log`` of a SQL history store.
 
+    ``record`` appends now (a command-line tool); ``submit`` queues for a background thread
+    that appends in batches (a server: never blocks its loop; ``flush`` waits for it).
     ``anchor_path``: a file that receives the head (seq, hash) after every append (atomic
     replace); ``retention_ms`` at least ``MIN_RETENTION_MS``. Appends from several processes
     on one PostgreSQL database stay one chain: ``seq`` is the primary key, and an append that
@@ -156,6 +163,7 @@ class AuditTrail:
         *,
         anchor_path: Path | str | None = None,
         retention_ms: int = MIN_RETENTION_MS,
+        max_pending: int = 10_000,
     ) -> None:
         if not isinstance(store, SqlHistoryStore):
             raise StoreError(f"the audit trail needs a SQL history store, not {type(store)}")
@@ -167,7 +175,14 @@ class AuditTrail:
         self._store = store
         self.anchor_path = Path(anchor_path) if anchor_path is not None else None
         self.retention_ms = retention_ms
+        self.max_pending = max_pending
+        self.dropped = 0  # submitted rows not kept: the queue was full
+        self.failed = 0  # submitted rows the store refused
         self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._pending: deque[_Item] = deque()
+        self._is_draining = False
+        self._thread: threading.Thread | None = None
         store._select(_CREATE)
         store._select(_INDEX)
 
@@ -188,19 +203,84 @@ class AuditTrail:
         ``StoreError`` if the store fails or the append keeps losing races to other writers.
         """
         doc = _json_detail(detail)
+        return self._append([(at_ms, actor, action, target, tenant, doc)])[0]
+
+    def submit(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        *,
+        tenant: str = "",
+        detail: Mapping[str, Any] | None = None,
+        at_ms: int,
+    ) -> None:
+        """Queue one row for a background thread that appends in batches; never blocks (an
+        event loop under attack must not wait for the database). At most ``max_pending``
+        rows wait; past that a row is not kept, counted in ``dropped`` and logged. Raises
+        ``ConfigError`` for a ``detail`` that is not JSON-serialisable."""
+        doc = _json_detail(detail)
+        with self._wake:
+            if len(self._pending) >= self.max_pending:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    logger.error(
+                        "audit queue full (%d rows): %d rows lost", self.max_pending, self.dropped
+                    )
+                return
+            self._pending.append((at_ms, actor, action, target, tenant, doc))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._drain_loop, name="audit-writer", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def flush(self, *, timeout_s: float = 10.0) -> None:
+        """Block until every submitted row is appended (or failed, counted in ``failed``)."""
+        deadline = time.monotonic() + timeout_s
+        with self._wake:
+            while self._pending or self._is_draining:
+                if time.monotonic() >= deadline:
+                    raise StoreError(f"audit rows still pending after {timeout_s} s")
+                self._wake.wait(0.05)
+
+    def _drain_loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending:
+                    self._wake.wait()
+                batch = [self._pending.popleft() for _ in range(min(len(self._pending), 500))]
+                self._is_draining = True
+            try:
+                self._append(batch)
+            except StoreError as exc:  # kept trying; the rows are lost, said loudly
+                self.failed += len(batch)
+                logger.error("audit append of %d rows failed: %s", len(batch), exc, exc_info=exc)
+            finally:
+                with self._wake:
+                    self._is_draining = False
+                    self._wake.notify_all()
+
+    def _append(self, items: list[_Item]) -> list[AuditEntry]:
         with self._lock:
             for _ in range(_APPEND_ATTEMPTS):
                 seq, prev = self._head()
-                entry = _make_entry(seq + 1, at_ms, actor, action, target, tenant, doc, prev)
+                entries = []
+                for at_ms, actor, action, target, tenant, doc in items:
+                    seq += 1
+                    entry = _make_entry(seq, at_ms, actor, action, target, tenant, doc, prev)
+                    entries.append(entry)
+                    prev = entry.hash
                 try:
-                    self._insert(entry)
+                    self._insert(entries)
                 except StoreError as exc:
-                    if self._head()[0] == seq:  # not a lost race: a real failure
+                    if self._head()[0] == entries[0].seq - 1:  # not a lost race: a failure
                         raise
-                    logger.info("audit append lost a race at seq %d; retrying (%s)", seq + 1, exc)
+                    logger.info("audit append lost a race at seq %d; retrying (%s)", seq, exc)
                     continue
-                self._anchor(entry)
-                return entry
+                self._anchor(entries[-1])
+                return entries
         raise StoreError(f"audit append kept losing races after {_APPEND_ATTEMPTS} attempts")
 
     def apply_retention(self, *, now_ms: int) -> int:
@@ -295,13 +375,22 @@ class AuditTrail:
         rows = self._store._select("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
 
-    def _insert(self, e: AuditEntry) -> None:
-        marks = ", ".join(["%s"] * len(AUDIT_COLUMNS))
-        row = [getattr(e, c) for c in AUDIT_COLUMNS]
-        row[AUDIT_COLUMNS.index("detail")] = _dump(e.detail)
-        self._store._select(
-            f"INSERT INTO audit_log ({', '.join(AUDIT_COLUMNS)}) VALUES ({marks})", row
-        )
+    def _insert(self, entries: list[AuditEntry]) -> None:
+        rows = [
+            (
+                e.seq,
+                e.at_ms,
+                e.actor,
+                e.action,
+                e.target,
+                e.tenant,
+                _dump(e.detail),
+                e.prev_hash,
+                e.hash,
+            )
+            for e in entries
+        ]
+        self._store._write("audit_log", AUDIT_COLUMNS, rows)  # one bulk insert, one commit
 
     def _anchor(self, e: AuditEntry) -> None:
         logger.info("audit head seq=%d hash=%s action=%s", e.seq, e.hash, e.action)

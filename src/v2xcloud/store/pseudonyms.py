@@ -37,6 +37,7 @@ __all__ = ["DAY_MS", "KEYS_FILE", "PseudonymKeys"]
 logger = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
+_CACHE_LIMIT = 200_000
 KEYS_FILE = "pseudonym-keys.json"
 """The keys' file name under a DuckDB history's data directory."""
 
@@ -53,12 +54,23 @@ class PseudonymKeys:
         self.max_keys = max_keys
         self._lock = threading.Lock()
         self._keys: dict[int, bytes] = self._load()
+        self._cache: dict[str, str] = {}  # raw id -> pseudonym, for _cache_day only
+        self._cache_day = -(2**62)
 
     def pseudonym(self, raw_id: str, at_ms: int) -> str:
         """The stored id of ``raw_id`` seen at ``at_ms`` (UTC ms)."""
-        key = self._key(at_ms // DAY_MS, create=True)
+        day = at_ms // DAY_MS
+        cache = self._cache
+        if day == self._cache_day and (hit := cache.get(raw_id)) is not None:
+            return hit
+        key = self._key(day, create=True)
         assert key is not None
-        return hmac.digest(key, raw_id.encode(), "sha256")[:16].hex()
+        value = hmac.digest(key, raw_id.encode(), "sha256")[:16].hex()
+        if day >= self._cache_day:  # ids repeat every tick: remember the newest day's
+            if day > self._cache_day or len(cache) >= _CACHE_LIMIT:
+                self._cache, self._cache_day = {}, day
+            self._cache[raw_id] = value
+        return value
 
     def candidates(self, raw_id: str, *, start_ms: int, end_ms: int) -> list[str]:
         """The stored ids ``raw_id`` had on each day of ``[start_ms, end_ms]`` whose key still
@@ -79,6 +91,8 @@ class PseudonymKeys:
             old = [d for d in self._keys if d < day]
             for d in old:
                 del self._keys[d]
+            if self._cache_day < day:
+                self._cache, self._cache_day = {}, -(2**62)
             if old:
                 self._save()
         if old:

@@ -113,7 +113,10 @@ class DynsecControl:
                 self._answers.get_nowait()
             try:
                 await client.publish(CONTROL_TOPIC, json.dumps({"commands": commands}), qos=1)
-                answer = await asyncio.wait_for(self._answers.get(), self.timeout_s)
+                async with asyncio.timeout(
+                    self.timeout_s
+                ):  # cancels cleanly (3.11 wait_for may not)
+                    answer = await self._answers.get()
             except (aiomqtt.MqttError, TimeoutError) as exc:
                 raise GatewayError(
                     f"dynamic-security control at {self.host}:{self.port}: no answer: {exc!r}"

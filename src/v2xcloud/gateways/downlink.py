@@ -325,7 +325,10 @@ class Downlink:
         assert self._outbox is not None
         while True:
             try:
-                message = await asyncio.wait_for(self._outbox.get(), self.check_every_s)
+                # not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the
+                # get completes, and stop() then waited here forever
+                async with asyncio.timeout(self.check_every_s):
+                    message = await self._outbox.get()
             except TimeoutError:
                 message = None
             try:

@@ -35,9 +35,12 @@ class ValueStrategies:
     stays small); the Day-2 open type draws a messageId and encodes a random value of its type.
     """
 
-    def __init__(self, spec: Any, *, extra: int = 2) -> None:
+    def __init__(self, spec: Any, *, extra: int = 2, lowest_unbounded: int = -(2**31)) -> None:
         self.spec = spec
         self.extra = extra
+        # asn1tools' UPER tree forgets the lower bound of ``(0..MAX)``: a schema full of such
+        # integers (the security AIDs) asks for unbounded integers drawn from 0
+        self.lowest_unbounded = lowest_unbounded
         self._memo: dict[tuple[int, int], st.SearchStrategy[Any]] = {}
 
     def for_type(self, type_name: str) -> st.SearchStrategy[Any]:
@@ -56,15 +59,17 @@ class ValueStrategies:
         return builder(node, depth)
 
     def _size(self, node: Any, depth: int, cap: int = 8) -> tuple[int, int]:
-        low = node.minimum or 0
+        low = _bound(getattr(node, "minimum", None)) or 0
         extra = max(0, self.extra - depth // 3)
-        high = node.maximum if node.maximum is not None else low + cap
+        top = _bound(getattr(node, "maximum", None))
+        high = top if top is not None else low + cap
         return low, min(high, low + extra)
 
     def _integer(self, node: Any, depth: int) -> st.SearchStrategy[int]:
-        low = node.minimum if node.minimum is not None else -(2**31)
-        high = node.maximum if node.maximum is not None else 2**31
-        return st.integers(low, high)
+        low, high = _bound(node.minimum), _bound(node.maximum)
+        return st.integers(
+            low if low is not None else self.lowest_unbounded, high if high is not None else 2**31
+        )
 
     def _boolean(self, node: Any, depth: int) -> st.SearchStrategy[bool]:
         return st.booleans()
@@ -73,7 +78,8 @@ class ValueStrategies:
         return st.none()
 
     def _enumerated(self, node: Any, depth: int) -> st.SearchStrategy[str]:
-        return st.sampled_from(sorted(node.root_index_to_data.values()))
+        additions = getattr(node, "additions_index_to_data", None) or {}
+        return st.sampled_from(sorted([*node.root_index_to_data.values(), *additions.values()]))
 
     def _bit_string(self, node: Any, depth: int) -> st.SearchStrategy[tuple[bytes, int]]:
         low, _ = self._size(node, 0, cap=16)
@@ -83,17 +89,19 @@ class ValueStrategies:
             number &= (1 << length) - 1
             return (number << (size * 8 - length)).to_bytes(size, "big"), length
 
-        return st.integers(low, max(low, node.maximum or low + 16)).flatmap(
+        return st.integers(low, max(low, _bound(node.maximum) or low + 16)).flatmap(
             lambda n: st.integers(0, (1 << n) - 1 if n else 0).map(lambda v: make(n, v))
         )
 
     def _octet_string(self, node: Any, depth: int) -> st.SearchStrategy[bytes]:
         low, high = self._size(node, 0, cap=8)
-        return st.binary(min_size=low, max_size=max(low, min(high + 6, node.maximum or high + 6)))
+        top = _bound(node.maximum)
+        return st.binary(min_size=low, max_size=max(low, min(high + 6, top or high + 6)))
 
     def _ia5_string(self, node: Any, depth: int) -> st.SearchStrategy[str]:
         low, _ = self._size(node, 0, cap=8)
-        top = node.maximum if node.maximum is not None else low + 8
+        top = _bound(getattr(node, "maximum", None))  # (UPER's UTF8String keeps no size)
+        top = top if top is not None else low + 8
         return st.text(
             alphabet=st.characters(min_codepoint=32, max_codepoint=126),
             min_size=low,
@@ -135,6 +143,11 @@ class ValueStrategies:
             )
 
         return st.sampled_from(sorted(DAY2_TYPES)).flatmap(build)
+
+
+def _bound(limit: Any) -> int | None:
+    """A size or range limit as a number; ``None`` for none or for ``MIN``/``MAX``."""
+    return limit if isinstance(limit, int) else None
 
 
 _ABSENT = object()

@@ -8,17 +8,21 @@ import gc
 import hashlib
 import random
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
-from ecdsa import NIST256p, VerifyingKey
+from ecdsa import BadSignatureError, NIST256p, VerifyingKey
 from ecdsa import SigningKey as EcdsaSigningKey
 from ecdsa.util import sigdecode_string, sigencode_string
 from gmssl import sm2 as gm_sm2
 
 from v2xcloud.errors import CryptoError
+from v2xcloud.security import _p256_fixed
 from v2xcloud.security._curves import CURVES, Curve
 from v2xcloud.security._openssl import sm2_public_key
-from v2xcloud.security._sm2_fixed import _x_matches
+from v2xcloud.security._p256_fixed import TABLE_AFTER_USES
+from v2xcloud.security._sm2_fixed import x_matches
 from v2xcloud.security.crypto import (
     DEFAULT_SM2_ID,
     Verifier,
@@ -197,11 +201,56 @@ def test_sm2_fixed_base_tables_agree_with_openssl_own_verify() -> None:
     assert key._key.has_table  # type: ignore[attr-defined]  # the hot path was exercised
 
 
-def test_sm2_verification_from_several_threads_at_once_stays_exact() -> None:
+def _until(predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_p256_key_table_is_built_in_the_background_and_agrees_with_python_ecdsa() -> None:
+    rng = random.Random(256)
+    signer = generate_signer(P256)
+    other = VerifyingKey.from_string(signer.public_key, curve=NIST256p)
+    verifier = Verifier(P256)
+    key = verifier.prepare(signer.public_key)
+    sig_of_message = signer.sign(MESSAGE)
+    for _ in range(TABLE_AFTER_USES):
+        assert key.verify(MESSAGE, sig_of_message)
+    assert _until(lambda: key._key.has_table), "no table 20 s after the hot count"  # type: ignore[attr-defined]
+    assert verifier.table_budget.used == 1
+    for i in range(24):
+        message = rng.randbytes(rng.randrange(0, 300))
+        sig = signer.sign(message)
+        if i % 2:
+            sig = _flip(sig, rng.randrange(512))
+        try:
+            expected = other.verify(
+                sig, message, hashfunc=hashlib.sha256, sigdecode=sigdecode_string
+            )
+        except BadSignatureError:
+            expected = False
+        assert expected is (i % 2 == 0)
+        assert key.verify(message, sig) is expected, f"message {i} (seed 256)"
+    tiny = Verifier(P256, table_memory_mb=0.1)  # less than one table: keys stay plain
+    plain = tiny.prepare(signer.public_key)
+    for _ in range(TABLE_AFTER_USES):
+        assert plain.verify(MESSAGE, sig_of_message)
+    assert tiny.table_budget.declined == 1 and not plain._key.has_table  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("algorithm", list(SignatureAlgorithm))
+def test_verification_from_several_threads_at_once_stays_exact(
+    algorithm: SignatureAlgorithm, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ctypes releases the GIL in every OpenSSL call: four threads verify the same hot keys
-    (tables built mid-run) and fresh ones, valid and forged, and every verdict is right."""
-    signers = [generate_signer(SM2) for _ in range(3)]
-    verifier = Verifier(SM2)
+    (tables built mid-run: P-256's hot count lowered to 10 here) and fresh ones, valid and
+    forged, and every verdict is right."""
+    monkeypatch.setattr(_p256_fixed, "TABLE_AFTER_USES", 10)
+    signers = [generate_signer(algorithm) for _ in range(3)]
+    verifier = Verifier(algorithm)
     cases = []
     for i in range(60):
         signer = signers[i % 3]
@@ -222,6 +271,9 @@ def test_sm2_verification_from_several_threads_at_once_stays_exact() -> None:
     for t in threads:
         t.join(60)
     assert not any(t.is_alive() for t in threads) and wrong == []
+    assert _until(lambda: verifier.table_budget.used == 3)  # each hot key got its table
+    run(0)
+    assert wrong == []
 
 
 def test_sm2_x_check_in_jacobian_coordinates_covers_both_residues() -> None:
@@ -233,9 +285,9 @@ def test_sm2_x_check_in_jacobian_coordinates_covers_both_residues() -> None:
         z = rng.randrange(1, p)
         c = rng.randrange(0, p - n)  # so that c + n < p: both residues are field elements
         for x1 in (c, c + n):
-            assert _x_matches(x1 * z * z % p, z, c)
-        assert not _x_matches((c + 1) * z * z % p, z, c)
-        assert not _x_matches(c * z * z % p, 0, c)  # Z = 0: the point at infinity
+            assert x_matches(x1 * z * z % p, z, c)
+        assert not x_matches((c + 1) * z * z % p, z, c)
+        assert not x_matches(c * z * z % p, 0, c)  # Z = 0: the point at infinity
 
 
 # --- negatives --------------------------------------------------------------------------------
@@ -326,7 +378,7 @@ def test_points_compress_and_decompress(algorithm: SignatureAlgorithm) -> None:
 
 
 def test_sm2_tables_are_bounded_and_given_back() -> None:
-    verifier = Verifier(SM2, cache_size=3, sm2_tables=2)
+    verifier = Verifier(SM2, cache_size=3, table_memory_mb=2 * 80 / 1024)
     signers = [generate_signer(SM2) for _ in range(4)]
     for s in signers[:3]:
         sig = s.sign(MESSAGE)

@@ -16,7 +16,9 @@ A ``TrustStore`` holds what a receiver believes about certificates:
 
 Chain validation (``learn``) walks a chain from the signer up to a certificate already
 trusted. Each new link is checked once and then cached: the issuer's digest is the one the
-child names, the issuer's signature over the child's to-be-signed bytes verifies, the child's
+child names, the child's bytes are its canonical COER encoding (a loosely read copy would
+be the same certificate under a second digest, past the revocation list), the issuer's
+signature over the child's to-be-signed bytes verifies, the child's
 validity lies within the issuer's, its application permissions (AIDs) within what the issuer
 may issue and its region within the issuer's effective region (a certificate without a region
 inherits its issuer's). Any failure is ``UNTRUSTED_CHAIN`` naming the link and the rule, or
@@ -36,8 +38,10 @@ from collections.abc import Callable, Iterable, Sequence
 import msgspec
 
 from v2xcloud.bounded import LruTable
+from v2xcloud.errors import EncodeError
 from v2xcloud.model import DropReason
 from v2xcloud.security import region as geo
+from v2xcloud.security.codec import encode_certificate
 from v2xcloud.security.types import Certificate, HashedId8, PublicKey, Region, Signature
 
 __all__ = ["ChainFailure", "LinkVerify", "TrustStore", "Trusted"]
@@ -242,6 +246,11 @@ class TrustStore:
             and geo.within(cert.region, issuer.region) is None
         ):  # an identified region beside a geometric one: no boundaries to compare here
             self.counts["region_nesting_unchecked"] += 1
+        if not _is_canonical(cert):
+            return _fail(
+                f"{_name(cert)} is not in canonical COER (its bytes differ from its own "
+                "re-encoding): a second digest for one certificate would slip past revocation"
+            )
         if cert.signature is None or cert.signature.algorithm is not (
             issuer.certificate.verification_key.algorithm
         ):
@@ -270,6 +279,16 @@ class TrustStore:
         """Drop cached certificates (not the trust list)."""
         for d in digests:
             self._cache.pop(d, None)
+
+
+def _is_canonical(cert: Certificate) -> bool:
+    """Whether the certificate's bytes are the one COER encoding of what they say. COER is
+    canonical, but a lenient decoder reads padding bits and some lengths loosely; a copy
+    with such a change would decode to the same certificate under another digest."""
+    try:
+        return encode_certificate(cert) == cert.encoded
+    except EncodeError:
+        return False
 
 
 def _digest(cert: Certificate) -> HashedId8:

@@ -6,6 +6,14 @@ May import: ``model``, ``codec``.
 sender's history, its neighbours and roadside perception, flags misbehaving senders and writes
 ``model.MisbehaviourReport``; the runtime calls it through its ``MisbehaviourScreen`` protocol
 (wired in from ``cli``).
+
+The receive side of signed frames: ``security.verify.SecurityStage`` (the runtime's
+``FrameGuard``, wired in by ``serve --pki``) runs the receiver checks — policy per device kind,
+algorithm, freshness (``replay.ReplayWindow`` for replays), signer and chain
+(``trust.TrustStore``: anchors, CAs, revocation list, certificate cache), validity, AID
+(``aid``), region (``region``) and the signature (``crypto``) — over frames decoded by
+``codec``, each refusal with its one ``model.DropReason``. ``pki`` makes and reads a test PKI,
+``signing.FrameSigner`` signs frames as one of its devices.
 """
 
 from v2xcloud.security.misbehaviour import Coverage, MisbehaviourDetector

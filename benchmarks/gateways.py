@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/gateways.py [--rates 2000,5000,10000,15000] [--seconds 10]
                                             [--no-apps] [--profile] [--gen-procs 1]
-                                            [--gen-conns 1000]
+                                            [--gen-conns 1000] [--tls]
 
 Three processes on this machine: a Mosquitto (``gateways.broker``), a load generator (N
 simulated devices, written for this benchmark to cost little CPU, see "the load generator"
@@ -16,7 +16,7 @@ registry with the devices provisioned, per-device rate limits, health, payload d
 application (``--no-apps``: none).
 
 Each step offers a rate (devices = rate / 10) for ``--seconds``, then waits for the platform to
-catch up. Loss = frames the broker acknowledged to the devices − frames that reached the
+catch up (with ``--tls`` every rate is run, so both sides have the same rows). Loss = frames the broker acknowledged to the devices − frames that reached the
 scene (counted per device). Latencies per frame that reached the scene, in ms:
 ``arrival→scene`` from the gateway's receipt (``InboundFrame.received_at_ms``) to
 ``Runtime.ingest`` returning, ``device→scene`` from the frame's own timestamp (the device
@@ -33,6 +33,16 @@ times that differ in every secMark bit) are rewritten, and the result is checked
 when the template is made. Mosquitto's persistence snapshot is taken every 100,000 changes
 (the launcher's per-change default caps it at a few hundred QoS 1 messages/s).
 Figures are printed, not asserted; the machine is shared and noisy.
+
+``--tls`` runs the same steps twice in one run, first on the anonymous loopback broker, then on
+the authenticated one (``gateways.broker.BrokerAuth``): every device its own mutual-TLS
+connection with its own certificate (CN = device id; ``security.tls``), the platform logged in
+with its certificate, every publish checked against the per-device rights the
+dynamic-security plugin holds (``gateways.access``), and prints the figures side by side
+(ratios TLS / plain of the same run). The TLS handshakes happen before a step's clock starts
+but inside its Mosquitto CPU window, so ``mosq/msg`` there includes them. The down-link
+listener logs in on the password listener with a benchmark-only role that may read every
+OBU's advisories.
 
 The down-link: after each tick the platform hands ``PROBES`` advisories (one each to
 registered OBUs, taking turns) to ``gateways.downlink.Downlink.deliver``, as the runtime's
@@ -53,6 +63,8 @@ import cProfile
 import multiprocessing
 import os
 import pstats
+import ssl
+import tempfile
 import time
 from collections import Counter
 from multiprocessing.connection import Connection
@@ -201,11 +213,16 @@ def _str16(s: bytes) -> bytes:
 class _RawConn:
     """One MQTT connection of the generator: CONNECT done, then PUBLISH written in batches."""
 
-    def __init__(self, host: str, port: int, client_id: str) -> None:
+    def __init__(
+        self, host: str, port: int, client_id: str, tls: ssl.SSLContext | None = None
+    ) -> None:
         import socket
 
-        self.sock = socket.create_connection((host, port), timeout=10.0)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        raw = socket.create_connection((host, port), timeout=10.0)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = raw if tls is None else tls.wrap_socket(raw, server_hostname=host)
+        self.is_tls = tls is not None
+        self._retry = 0  # TLS: a write the socket refused is retried with the same length
         body = _str16(b"MQTT") + bytes([4, _CONNECT_FLAGS]) + (0).to_bytes(2, "big")
         body += _str16(client_id.encode())
         self.sock.sendall(b"\x10" + _varint(len(body)) + body)
@@ -234,17 +251,22 @@ class _RawConn:
     def write(self) -> None:
         """Send what is queued (as much as the socket takes)."""
         if self.out:
+            chunk = self.out if not self.is_tls else self.out[: self._retry or 16384]
             try:
-                n = self.sock.send(self.out)
-            except BlockingIOError:
+                n = self.sock.send(chunk)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                self._retry = len(chunk) if self.is_tls else 0
                 return
+            self._retry = 0
             del self.out[:n]
 
     def read_acks(self) -> int:
         """Read the PUBACKs there are; returns how many."""
         try:
             data = self.sock.recv(65536)
-        except BlockingIOError:
+            while self.is_tls and self.sock.pending():  # type: ignore[attr-defined]  # TLS
+                data += self.sock.recv(65536)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return 0
         if not data:
             raise ConnectionError("broker closed a generator connection")
@@ -257,17 +279,33 @@ class _RawConn:
         return whole // 4
 
 
+def _device_tls(tls: dict[str, Any] | None, device: Any) -> ssl.SSLContext | None:
+    """The device's own TLS context (its certificate from the benchmark's PKI), or None."""
+    if tls is None:
+        return None
+    pki = tls["pki"]
+    ctx = ssl.create_default_context(cafile=f"{pki}/ca.crt")
+    ctx.load_cert_chain(
+        f"{pki}/devices/{device.device_id}.crt", f"{pki}/devices/{device.device_id}.key"
+    )
+    return ctx
+
+
 def _publish_header(topic: str, payload_size: int) -> bytes:
     t = topic.encode()
     return b"\x32" + _varint(2 + len(t) + 2 + payload_size) + _str16(t)
 
 
-def _advisory_listener(host: str, port: int, out: list[float]) -> Any:
+def _advisory_listener(
+    host: str, port: int, out: list[float], login: tuple[str, str] | None = None
+) -> Any:
     """A paho client (its own thread) subscribed to every OBU's advisories, noting for each
     probe advisory the time from its issue to its arrival here (ms, same machine clock)."""
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-obu-listener")
+    if login is not None:
+        client.username_pw_set(*login)
 
     def on_message(_c: Any, _u: Any, msg: Any) -> None:
         now = time.time() * 1000.0
@@ -282,7 +320,11 @@ def _advisory_listener(host: str, port: int, out: list[float]) -> Any:
     return client
 
 
-def _generator(url: str, conn: Connection, part: int, parts: int, max_conns: int) -> None:
+def _generator(
+    url: str, conn: Connection, part: int, parts: int, max_conns: int, tls: dict[str, Any] | None
+) -> None:
+    """``tls``: ``{"pki": dir, "listener": (host, port, user, password)}`` on the
+    authenticated broker (every device its own certificate and connection), else None."""
     import selectors
 
     from v2xcloud.gateways.mqtt import parse_mqtt_url
@@ -290,7 +332,12 @@ def _generator(url: str, conn: Connection, part: int, parts: int, max_conns: int
 
     host, port = parse_mqtt_url(url)
     down_ms: list[float] = []
-    listener = _advisory_listener(host, port, down_ms) if part == 0 else None
+    listener = None
+    if part == 0 and tls is None:
+        listener = _advisory_listener(host, port, down_ms)
+    elif part == 0 and tls is not None:
+        l_host, l_port, user, password = tls["listener"]
+        listener = _advisory_listener(l_host, l_port, down_ms, (user, password))
     conns: list[_RawConn] = []
     templates: dict[Device, tuple[bytes, Template]] = {}
     of_device: dict[Device, _RawConn] = {}
@@ -311,8 +358,8 @@ def _generator(url: str, conn: Connection, part: int, parts: int, max_conns: int
                 tpl = _rsm_template(k) if mtype == "RSM" else _bsm_template(k)
                 templates[dev] = (_publish_header(dev.topic(mtype), tpl.size), tpl)
             if dev not in of_device:
-                if len(conns) < max_conns:
-                    c = _RawConn(host, port, f"bench-{dev.client_id}")
+                if len(conns) < max_conns or tls is not None:  # an identity shares nothing
+                    c = _RawConn(host, port, f"bench-{dev.client_id}", _device_tls(tls, dev))
                     conns.append(c)
                     sel.register(c.sock, selectors.EVENT_READ, c)
                 else:
@@ -387,12 +434,13 @@ class Platform:
     """MQTT gateway → queue → ingest path (registry, rate limits, driver) → runtime, drained
     every 5 ms, ticking every 100 ms."""
 
-    def __init__(self, url: str, *, apps: bool) -> None:
+    def __init__(self, url: str, *, apps: bool, credentials: Any = None) -> None:
         from v2xcloud.apps import default_apps
         from v2xcloud.codec import message_set_of
         from v2xcloud.runtime import Runtime
 
         self.url = url
+        self.credentials = credentials
         self.ms = message_set_of("csae2020")
         self.runtime = Runtime(frame=TEST_FRAME, apps=default_apps() if apps else [],
                                message_set=self.ms)  # fmt: skip
@@ -416,7 +464,8 @@ class Platform:
         from v2xcloud.gateways.mqtt import MqttGateway
 
         self.gateway = MqttGateway(self.url, self.queue, dead_letter=self._dead,
-                                   client_id="bench-platform")  # fmt: skip
+                                   client_id="bench-platform",
+                                   credentials=self.credentials)  # fmt: skip
         from v2xcloud.gateways.downlink import Downlink
         from v2xcloud.gateways.health import DeviceHealth
 
@@ -635,7 +684,13 @@ def _profile_table(profile: cProfile.Profile) -> str:
     return "\n".join(lines)
 
 
-async def _main(args: argparse.Namespace, url: str, broker_pid: int | None) -> None:
+async def _main(
+    args: argparse.Namespace,
+    url: str,
+    broker_pid: int | None,
+    tls: dict[str, Any] | None = None,
+    credentials: Any = None,
+) -> list[dict[str, Any]]:
     ctx = multiprocessing.get_context("spawn")
     ours: list[Connection] = []
     gens = []
@@ -643,13 +698,13 @@ async def _main(args: argparse.Namespace, url: str, broker_pid: int | None) -> N
         mine, theirs = ctx.Pipe()
         gen = ctx.Process(
             target=_generator,
-            args=(url, theirs, part, args.gen_procs, args.gen_conns),
+            args=(url, theirs, part, args.gen_procs, args.gen_conns, tls),
             name=f"v2x-load-{part}",
         )
         gen.start()
         ours.append(mine)
         gens.append(gen)
-    platform = Platform(url, apps=not args.no_apps)
+    platform = Platform(url, apps=not args.no_apps, credentials=credentials)
     await platform.start()
     rows: list[dict[str, Any]] = []
     last_profile: cProfile.Profile | None = None
@@ -667,7 +722,7 @@ async def _main(args: argparse.Namespace, url: str, broker_pid: int | None) -> N
             print(_down_row(row), flush=True)
             if profile is not None:
                 last_profile = profile
-            if not row["ok"]:
+            if not row["ok"] and not args.tls:  # --tls: every rate, for the side-by-side
                 break
     finally:
         for mine, gen in zip(ours, gens, strict=True):
@@ -688,6 +743,7 @@ async def _main(args: argparse.Namespace, url: str, broker_pid: int | None) -> N
         print("\n" + _profile_table(last_profile))
         print("\ntop functions by own time:")
         pstats.Stats(last_profile).sort_stats("tottime").print_stats(12)
+    return rows
 
 
 _HEAD = (
@@ -745,12 +801,89 @@ def main() -> None:
     )
     parser.add_argument("--no-apps", action="store_true", help="tick without applications")
     parser.add_argument("--profile", action="store_true", help="cProfile the platform")
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="run the steps again on the authenticated broker (mutual TLS per device, "
+        "per-device rights) and compare",
+    )
     args = parser.parse_args()
     with Mosquitto(autosave_interval=100_000, max_inflight_messages=1000) as broker:
         print(f"broker {broker.url} (pid {broker.pid}); {args.seconds:g} s per step; "
               f"BSM and RSM ({OBJECTS} objects, 1 RSU per {RSU_EVERY} devices) at 10 Hz, QoS 1")  # fmt: skip
         print(_HEAD)
-        asyncio.run(_main(args, broker.url, broker.pid))
+        plain = asyncio.run(_main(args, broker.url, broker.pid))
+    if args.tls:
+        with tempfile.TemporaryDirectory(prefix="v2x-bench-pki-") as pki_dir:
+            tls_rows = _tls_run(args, pki_dir)
+        _compare(plain, tls_rows)
+
+
+_LISTENER = ("bench-obu-listener", "bench-listener-password")
+
+
+def _tls_run(args: argparse.Namespace, pki_dir: str) -> list[dict[str, Any]]:
+    """The same steps on the authenticated broker: a certificate per device (for the highest
+    rate's devices), the rights generated from their registry records."""
+    from v2xcloud.gateways.access import dynsec_document, hash_password, role_name
+    from v2xcloud.gateways.broker import BrokerAuth, Mosquitto
+    from v2xcloud.gateways.mqtt import MqttCredentials
+    from v2xcloud.model import Device
+    from v2xcloud.security.tls import write_tls_pki
+
+    n_devices = max(RSU_EVERY, max(args.rates) // 10)
+    n_rsu = n_devices // RSU_EVERY
+    ids = [(f"52{k + 1:014x}", DeviceKind.RSU) for k in range(n_rsu)]
+    ids += [(f"5a{k + 1:014x}", DeviceKind.OBU) for k in range(n_devices - n_rsu)]
+    t0 = time.monotonic()
+    pki = write_tls_pki(pki_dir, [i for i, _ in ids])
+    devices = [Device(device_id=i, kind=kind, tenant="bench") for i, kind in ids]
+    listener = Device(device_id=_LISTENER[0], kind=DeviceKind.OBU,
+                      password_hash=hash_password(_LISTENER[1], iterations=1000))  # fmt: skip
+    doc = dynsec_document([*devices, listener], platform_id="v2xcloud-platform")
+    for role in doc["roles"]:  # the benchmark's listener reads every OBU's advisories
+        if role["rolename"] == role_name(_LISTENER[0]):
+            topic = "V2X/OBU/+/ADVISORY/DOWN"
+            role["acls"] = [{"acltype": t, "topic": topic, "allow": True}
+                            for t in ("subscribePattern", "publishClientReceive")]  # fmt: skip
+    print(f"\nTLS: {len(ids)} device certificates and the broker's rights written in "
+          f"{time.monotonic() - t0:.1f} s")  # fmt: skip
+    auth = BrokerAuth(cafile=pki.ca_cert, certfile=pki.server_cert, keyfile=pki.server_key,
+                      crlfile=pki.crl, dynsec=doc)  # fmt: skip
+    credentials = MqttCredentials(ca_certs=str(pki.ca_cert), certfile=str(pki.platform_cert),
+                                  keyfile=str(pki.platform_key))  # fmt: skip
+    with Mosquitto(auth=auth, autosave_interval=100_000, max_inflight_messages=1000) as broker:
+        assert broker.tls_url is not None
+        print(f"broker {broker.tls_url} (mutual TLS, per-device rights; pid {broker.pid})")
+        print(_HEAD)
+        tls = {"pki": pki_dir, "listener": (broker.host, broker.port, *_LISTENER)}
+        return asyncio.run(_main(args, broker.tls_url, broker.pid, tls, credentials))
+
+
+def _compare(plain: list[dict[str, Any]], tls: list[dict[str, Any]]) -> None:
+    """Per rate both runs passed or tried: achieved, p99s and CPU, and the ratio TLS / plain."""
+    print("\nsame run, plain loopback vs mutual TLS with per-device rights (ratio TLS/plain):")
+    by_rate = {r["offered"]: r for r in tls}
+    for p in plain:
+        t = by_rate.get(p["offered"])
+        if t is None:
+            continue
+
+        def pair(
+            key: str, unit: str = "", fmt: str = ".1f", p: dict[str, Any] = p, t: dict[str, Any] = t
+        ) -> str:
+            a, b = p[key], t[key]
+            if a is None or b is None:
+                return f"{key} -"
+            ratio = f" (x{b / a:.2f})" if a else ""
+            return f"{key} {a:{fmt}}{unit} -> {b:{fmt}}{unit}{ratio}"
+
+        print(
+            f"{p['offered']:>6} msg/s: {pair('achieved', '', '.0f')}, lost {p['lost']} -> "
+            f"{t['lost']}, {pair('arr_p99', ' ms')}, {pair('dev_p99', ' ms')}, "
+            f"{pair('cpu_us', ' us', '.0f')} platform/msg, {pair('broker_cpu_us', ' us', '.0f')} "
+            f"mosquitto/msg, ok {'yes' if p['ok'] else 'NO'} -> {'yes' if t['ok'] else 'NO'}"
+        )
 
 
 if __name__ == "__main__":

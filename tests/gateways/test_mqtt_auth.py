@@ -505,3 +505,44 @@ def test_simulated_devices_publish_with_their_certificates_and_passwords(
         assert platform.wait_for(topic, 50), platform.drain()
     with pytest.raises(SimulationError, match="cannot share"):  # one connection per identity
         asyncio.run(run(broker.tls_url, tls_identity, tls_devices, max_clients=1))
+
+
+def test_a_broker_configured_elsewhere_is_brought_in_step_with_the_registry(
+    mosquitto_factory: type[Mosquitto], pki: TlsPki, registry: DeviceRegistry
+) -> None:
+    auth = BrokerAuth(  # the plugin knows the platform only, none of the devices
+        cafile=pki.ca_cert,
+        certfile=pki.server_cert,
+        keyfile=pki.server_key,
+        crlfile=pki.crl,
+        dynsec=dynsec_document([], platform_id="v2xcloud-platform"),
+    )
+    broker = mosquitto_factory(auth=auth)
+    broker.start()
+    platform = Platform(broker, pki)
+    try:
+        r1 = _device(broker, pki, "R1")
+        r1.publish("V2X/RSU/R1/RSM/UP", b"before")
+        time.sleep(0.3)
+        assert platform.drain() == Counter()  # R1 has no rights yet
+        r1.close()
+        registry.disable("R2")
+        control = DynsecControl(broker.tls_url or "", credentials=_platform_credentials(pki))
+        platform.call(control.start())
+        try:
+            sync = AccessSync(registry, control, platform.loop)
+            assert platform.call(sync.sync_all(registry.all(), per_message=2)) == 5
+            assert sync.counts.get("errors", 0) == 0, sync.counts
+        finally:
+            platform.call(control.stop())
+        r1 = _device(broker, pki, "R1")
+        r2 = _device(broker, pki, "R2")  # disabled in the registry: connects, may do nothing
+        r1.publish("V2X/RSU/R1/RSM/UP", b"after")
+        r2.publish("V2X/RSU/R2/RSM/UP", b"after")
+        assert platform.wait_for("V2X/RSU/R1/RSM/UP", 1)
+        time.sleep(0.3)
+        assert platform.drain() == Counter({"V2X/RSU/R1/RSM/UP": 1})
+        r1.close()
+        r2.close()
+    finally:
+        platform.close()

@@ -293,6 +293,9 @@ class Platform:
         await self.broker_control.start()
         assert self._loop is not None
         self.access = AccessSync(self.registry, self.broker_control, self._loop)
+        if self.broker is None:  # a broker configured elsewhere: bring it in step first
+            synced = await self.access.sync_all(self.registry.all())
+            logger.info("broker rights of %d devices applied", synced)
 
     def stop(self) -> None:
         """Stop every gateway, the loop thread and the broker started for the platform."""

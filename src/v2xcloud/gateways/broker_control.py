@@ -160,6 +160,26 @@ class AccessSync:
         registry.listeners.append(self.changed)
         registry.removal_listeners.append(self.removed)
 
+    async def sync_all(self, devices: list[Device], *, per_message: int = 50) -> int:
+        """Make the broker match every device of the registry (a broker the platform did not
+        configure itself, at start): ``device_commands`` of ``per_message`` devices per control
+        message; returns how many devices. A device known only by its password hash keeps the
+        password the broker has (the control API takes no hash)."""
+        batch: list[dict[str, Any]] = []
+        count = 0
+        for device in devices:
+            commands = device_commands(device)
+            if not commands:
+                continue
+            batch += commands
+            count += 1
+            if count % per_message == 0:
+                await self._apply(f"{count} devices", batch, time.monotonic())
+                batch = []
+        if batch:
+            await self._apply(f"{count} devices", batch, time.monotonic())
+        return count
+
     def set_password(self, device_id: str, password: str) -> None:
         """Forward ``password`` (clear) to the broker with the next change of ``device_id``."""
         if len(self._passwords) >= _MAX_PENDING_PASSWORDS:

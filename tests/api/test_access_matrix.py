@@ -71,6 +71,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     # devices, their dead letters, EV data: by tenant (listings checked for content)
     ("GET", "/api/dead-letters", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/dead-letters/counts", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/misbehaviour", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/devices", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/devices/{device_id}", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/devices/{device_id}", "other"): (401, 401, 404, 404, 404, 200, 200),

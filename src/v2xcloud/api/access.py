@@ -133,6 +133,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # devices, their dead letters, EV data: by tenant
     ("GET", "/api/dead-letters"): _READ,
     ("GET", "/api/dead-letters/counts"): _READ,
+    ("GET", "/api/misbehaviour"): _READ,
     ("GET", "/api/devices"): _READ,
     ("GET", "/api/devices/{device_id}"): _READ,
     ("POST", "/api/devices"): Rule(role=Role.ADMIN, max_body=16 * _KIB, audit="device.added"),

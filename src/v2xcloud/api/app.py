@@ -21,6 +21,7 @@ from v2xcloud.api.routes_devices import DeviceDirectory
 from v2xcloud.api.routes_devices import router as devices_router
 from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
+from v2xcloud.api.routes_misbehaviour import router as misbehaviour_router
 from v2xcloud.api.routes_tokens import router as tokens_router
 from v2xcloud.api.settings import ApiSettings
 from v2xcloud.api.stream import StreamHub
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(live_router, prefix="/api")
     app.include_router(history_router, prefix="/api")
     app.include_router(dead_letters_router, prefix="/api")
+    app.include_router(misbehaviour_router, prefix="/api")
     app.include_router(devices_router, prefix="/api")
     app.include_router(tokens_router, prefix="/api")
     _mount_dashboard(app, settings)

@@ -16,6 +16,7 @@ from v2xcloud.model import (
     DeadLetter,
     IntersectionState,
     IntersectionView,
+    MisbehaviourReport,
     ParticipantState,
     RoadEvent,
 )
@@ -53,6 +54,8 @@ class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):
     last_errors: dict[str, str] = msgspec.field(default_factory=dict)
     evicted: dict[str, int] = msgspec.field(default_factory=dict)
     security: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: misbehaviour detection's counters (reports checked/refused, evidence per check, flags)
+    misbehaviour: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class TickDelta(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +71,8 @@ class TickDelta(msgspec.Struct, frozen=True, kw_only=True):
     stats: PlatformStats | None = None
     #: inputs dropped since the previous tick (for the history; not sent on the stream)
     dead_letters: tuple[DeadLetter, ...] = ()
+    #: senders flagged since the previous tick (for the history; not sent on the stream)
+    misbehaviour: tuple[MisbehaviourReport, ...] = ()
 
 
 Unsubscribe = Callable[[], None]

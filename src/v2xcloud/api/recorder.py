@@ -1,5 +1,5 @@
 """Record the live platform into the history: every tick's delta (participants, advisories,
-road events, dead letters) goes to a ``HistoryWriter``, which writes them in batches."""
+road events, dead letters, misbehaviour reports) goes to a ``HistoryWriter``, which writes them in batches."""
 
 from __future__ import annotations
 
@@ -25,5 +25,7 @@ def record_history(live: LiveSource, writer: HistoryWriter) -> Unsubscribe:
             writer.submit_road_events(delta.events, recorded_ms=delta.now_ms)
         if delta.dead_letters:
             writer.submit_dead_letters(delta.dead_letters)
+        if delta.misbehaviour:
+            writer.submit_misbehaviour(delta.misbehaviour)
 
     return live.subscribe(on_tick)

@@ -30,6 +30,7 @@ from v2xcloud.model import (
     Advisory,
     DeadLetter,
     IntersectionView,
+    MisbehaviourReport,
     NodeId,
     ParticipantState,
     RoadEvent,
@@ -89,6 +90,8 @@ class RuntimeLive:
         self._security_rates = _Rates(stats_period_ms)  # frames verified, refused by the guard
         self._letters: list[DeadLetter] = []  # the tick's dead letters, for its delta
         runtime.add_dead_letter_sink(self._letters.extend)  # called before the advisory sinks
+        self._flagged: list[MisbehaviourReport] = []  # the tick's misbehaviour reports
+        runtime.add_misbehaviour_sink(self._flagged.extend)  # also before the advisory sinks
         runtime.add_sink(self)
 
     # -- AdvisorySink: called by the runtime at the end of each tick -----------------------------
@@ -122,8 +125,10 @@ class RuntimeLive:
             events=tuple(e for e in events if (e.source, e.event_id) not in known_events),
             stats=stats,
             dead_letters=tuple(self._letters),
+            misbehaviour=tuple(self._flagged),
         )
         self._letters.clear()
+        self._flagged.clear()
         self._subscribers.notify(delta)
 
     def _platform_stats(self, now_ms: int, participants: int) -> PlatformStats:
@@ -145,6 +150,9 @@ class RuntimeLive:
             last_errors=dict(raw["last_errors"]),
             evicted=dict(raw["evicted"]),
             security=self._security(raw, now_ms),
+            misbehaviour={
+                k: v for k, v in raw.get("misbehaviour", {}).items() if isinstance(v, int)
+            },
         )
 
     def _security(self, raw: dict[str, Any], now_ms: int) -> dict[str, Any]:

@@ -361,9 +361,11 @@ class MisbehaviourDetector:
             if other == sender:
                 continue
             if d < OVERLAP_M:
-                found.append((C.INTERSECTION, f"{d:.2f} m from {other}'s reference point", other))
+                found.append(
+                    (C.INTERSECTION, f"{d:.2f} m from the other sender's reference point", other)
+                )
                 self._partner_evidence(other, sender, C.INTERSECTION, s.t_ms,
-                                       f"{d:.2f} m from {sender}'s reference point")  # fmt: skip
+                                       f"{d:.2f} m from the other sender's reference point")  # fmt: skip
             if (
                 moving
                 and o.t_ms == s.t_ms
@@ -376,10 +378,12 @@ class MisbehaviourDetector:
                     sender, s, other, o, offset_tol_m=SYBIL_OFFSET_TOLERANCE_M
                 )
                 if run >= SYBIL_MIN_REPORTS:
-                    detail = f"moves in lock-step with {other} ({run} reports, offset {d:.1f} m)"
+                    detail = (
+                        f"moves in lock-step with the other sender ({run} reports, "
+                        f"offset {d:.1f} m)"
+                    )
                     found.append((C.SYBIL, detail, other))
-                    self._partner_evidence(other, sender, C.SYBIL, s.t_ms, f"moves in lock-step "
-                                           f"with {sender} ({run} reports, offset {d:.1f} m)")  # fmt: skip
+                    self._partner_evidence(other, sender, C.SYBIL, s.t_ms, detail)
         self._neighbours.put(sender, s)
 
     def _partner_evidence(self, other: str, sender: str, check: C, t_ms: int, detail: str) -> None:
@@ -454,7 +458,7 @@ class MisbehaviourDetector:
         first = self._prints.first_sender(key, state.id, s.t_ms)
         if first is not None:
             who, t = first
-            detail = f"same position, speed and heading as {who}'s report of {t}"
+            detail = f"same position, speed and heading as the other sender's report of {t}"
             found.append((C.DATA_REPLAY, detail, who))
 
     # -- the flag rule --------------------------------------------------------------------------

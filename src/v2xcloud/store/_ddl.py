@@ -31,6 +31,10 @@ def create_statements(*, blob: str, double: str, postgis: bool) -> list[str]:
             detail TEXT NOT NULL, raw {blob} NOT NULL, location TEXT)""",
         # a history created before dead letters kept where in the input they failed
         "ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS location TEXT",
+        # one row per flagged sender; ``doc`` is the whole MisbehaviourReport (its evidence)
+        """CREATE TABLE IF NOT EXISTS misbehaviour_reports (
+            flagged_ms BIGINT NOT NULL, sender_id TEXT NOT NULL, reason TEXT NOT NULL,
+            certificate_digest TEXT, source TEXT, doc TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS ev_reports (
             received_ms BIGINT NOT NULL, vin TEXT NOT NULL, payload TEXT NOT NULL)""",
     ]
@@ -46,6 +50,7 @@ def create_statements(*, blob: str, double: str, postgis: bool) -> list[str]:
             "CREATE INDEX IF NOT EXISTS road_events_geom ON road_events USING gist (geom)",
             "CREATE INDEX IF NOT EXISTS dead_letters_ts ON dead_letters (received_ms)",
             "CREATE INDEX IF NOT EXISTS dead_letters_reason_ts ON dead_letters (reason, received_ms)",
+            "CREATE INDEX IF NOT EXISTS misbehaviour_reports_ts ON misbehaviour_reports (flagged_ms)",
             "CREATE INDEX IF NOT EXISTS ev_reports_vin_ts ON ev_reports (vin, received_ms)",
         ]
     return statements

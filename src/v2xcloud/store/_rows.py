@@ -11,6 +11,7 @@ from v2xcloud.model import (
     Advisory,
     DeadLetter,
     DropReason,
+    MisbehaviourReport,
     ParticipantKind,
     ParticipantSource,
     ParticipantState,
@@ -45,6 +46,7 @@ ADVISORY_COLUMNS = (
 EVENT_COLUMNS = ("recorded_ms", "event_id", "event_type", "source", "lat_deg", "lon_deg", "doc")
 DEAD_LETTER_COLUMNS = ("received_ms", "reason", "source", "detail", "raw", "location")
 EV_REPORT_COLUMNS = ("received_ms", "vin", "payload")
+MISBEHAVIOUR_COLUMNS = ("flagged_ms", "sender_id", "reason", "certificate_digest", "source", "doc")
 
 _encoder = msgspec.json.Encoder()
 
@@ -133,6 +135,20 @@ def dead_letter_from_row(row: Sequence[Any]) -> DeadLetter:
         raw=bytes(row[4]),
         where=row[5],
     )
+
+
+def misbehaviour_rows(reports: Sequence[MisbehaviourReport]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r.flagged_at_ms,
+            r.sender_id,
+            r.reason.value,
+            r.certificate_digest,
+            r.source,
+            _encoder.encode(r).decode(),
+        )
+        for r in reports
+    ]
 
 
 def ev_report_rows(reports: Sequence[EvReportRecord]) -> list[tuple[Any, ...]]:

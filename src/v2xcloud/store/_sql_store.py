@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from v2xcloud.errors import StoreError
-from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, MisbehaviourReport, ParticipantState, RoadEvent
 from v2xcloud.store import _rows
 from v2xcloud.store.base import TABLES, Retention
 from v2xcloud.store.pseudonyms import DAY_MS, PseudonymKeys
@@ -21,6 +21,7 @@ _TIME_COLUMN = {
     "advisories": "issued_ms",
     "road_events": "recorded_ms",
     "dead_letters": "received_ms",
+    "misbehaviour_reports": "flagged_ms",
     "ev_reports": "received_ms",
 }
 
@@ -99,6 +100,22 @@ class SqlHistoryStore(ABC):
         p = self.pseudonyms.pseudonym
         other = None if a.other_id is None else p(a.other_id, a.issued_ms)
         return msgspec.structs.replace(a, ego_id=p(a.ego_id, a.issued_ms), other_id=other)
+
+    def write_misbehaviour(self, reports: Sequence[MisbehaviourReport]) -> int:
+        if self.pseudonyms is not None:  # the ids on the air, as in advisories; the
+            reports = [self._pseudonymous_report(r) for r in reports]  # digest is kept
+        rows = _rows.misbehaviour_rows(reports)
+        return self._write("misbehaviour_reports", _rows.MISBEHAVIOUR_COLUMNS, rows)
+
+    def _pseudonymous_report(self, r: MisbehaviourReport) -> MisbehaviourReport:
+        assert self.pseudonyms is not None
+        p, t = self.pseudonyms.pseudonym, r.flagged_at_ms
+        evidence = tuple(
+            e if e.other_id is None or e.other_id == r.source
+            else msgspec.structs.replace(e, other_id=p(e.other_id, t))
+            for e in r.evidence
+        )  # fmt: skip
+        return msgspec.structs.replace(r, sender_id=p(r.sender_id, t), evidence=evidence)
 
     # -- reads -------------------------------------------------------------------------------
     def latest_participants(
@@ -201,6 +218,30 @@ class SqlHistoryStore(ABC):
         sql += " ORDER BY received_ms DESC LIMIT %s"
         params.append(limit)
         return [_rows.dead_letter_from_row(r) for r in self._select(sql, params)]
+
+    def misbehaviour_reports(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        reason: str | None = None,
+        sender_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[MisbehaviourReport]:
+        sql = "SELECT doc FROM misbehaviour_reports WHERE flagged_ms BETWEEN %s AND %s"
+        params: list[Any] = [start_ms, end_ms]
+        if reason is not None:
+            sql += " AND reason = %s"
+            params.append(reason)
+        if sender_id is not None:  # the id seen on the air (hashed per day) or as stored
+            ids = [sender_id]
+            if self.pseudonyms is not None:
+                ids += self.pseudonyms.candidates(sender_id, start_ms=start_ms, end_ms=end_ms)
+            sql += f" AND sender_id IN ({', '.join(['%s'] * len(ids))})"
+            params += ids
+        sql += " ORDER BY flagged_ms DESC LIMIT %s"
+        params.append(limit)
+        return [_rows.decode_doc(r[0], MisbehaviourReport) for r in self._select(sql, params)]
 
     def dead_letter_counts(
         self,

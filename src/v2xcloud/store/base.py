@@ -7,12 +7,19 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, MisbehaviourReport, ParticipantState, RoadEvent
 from v2xcloud.store.records import BBox, EvReportRecord, TrackPoint
 
 __all__ = ["TABLES", "HistoryStore", "Retention"]
 
-TABLES = ("participant_states", "advisories", "road_events", "dead_letters", "ev_reports")
+TABLES = (
+    "participant_states",
+    "advisories",
+    "road_events",
+    "dead_letters",
+    "misbehaviour_reports",
+    "ev_reports",
+)
 
 _DAY_MS = 86_400_000
 
@@ -28,6 +35,7 @@ class Retention(msgspec.Struct, frozen=True, kw_only=True):
     advisories_ms: int | None = 30 * _DAY_MS
     road_events_ms: int | None = 30 * _DAY_MS
     dead_letters_ms: int | None = 7 * _DAY_MS
+    misbehaviour_reports_ms: int | None = 90 * _DAY_MS  # evidence for revocation decisions
     ev_reports_ms: int | None = 30 * _DAY_MS
 
     def for_table(self, table: str) -> int | None:
@@ -63,6 +71,23 @@ class HistoryStore(Protocol):
 
     def write_ev_reports(self, reports: Sequence[EvReportRecord]) -> int:
         """Append EV reports; returns the number of rows written."""
+        ...
+
+    def write_misbehaviour(self, reports: Sequence[MisbehaviourReport]) -> int:
+        """Append misbehaviour reports (sender, digest, reason, evidence); returns rows."""
+        ...
+
+    def misbehaviour_reports(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        reason: str | None = None,
+        sender_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[MisbehaviourReport]:
+        """Misbehaviour reports flagged in ``[start_ms, end_ms]``, newest first, optionally
+        of one reason (``MisbehaviourCheck`` value) and/or one sender."""
         ...
 
     def latest_participants(

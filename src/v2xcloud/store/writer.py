@@ -22,7 +22,7 @@ import msgspec
 
 from v2xcloud.bounded import LruTable
 from v2xcloud.errors import StoreError
-from v2xcloud.model import Advisory, DeadLetter, ParticipantState, RoadEvent
+from v2xcloud.model import Advisory, DeadLetter, MisbehaviourReport, ParticipantState, RoadEvent
 from v2xcloud.store.base import HistoryStore
 from v2xcloud.store.records import EvReportRecord
 
@@ -131,6 +131,10 @@ class HistoryWriter:
         """Queue dead letters (a ``Runtime.add_dead_letter_sink`` sink: never blocks)."""
         self._enqueue("dead_letters", letters)
 
+    def submit_misbehaviour(self, reports: Sequence[MisbehaviourReport]) -> None:
+        """Queue misbehaviour reports (a ``Runtime.add_misbehaviour_sink`` sink: never blocks)."""
+        self._enqueue("misbehaviour", reports)
+
     def submit_ev_reports(self, reports: Sequence[EvReportRecord]) -> None:
         """Queue EV reports."""
         self._enqueue("ev_reports", reports)
@@ -197,6 +201,8 @@ class HistoryWriter:
             return self.store.write_dead_letters(items)
         if kind == "ev_reports":
             return self.store.write_ev_reports(items)
+        if kind == "misbehaviour":
+            return self.store.write_misbehaviour(items)
         total = 0
         for recorded_ms in sorted({r for r, _ in items}):
             events = [e for r, e in items if r == recorded_ms]

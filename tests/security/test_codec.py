@@ -315,3 +315,18 @@ def test_gateway_unwrapper_reads_our_outer_layers(profile: SecurityProfile) -> N
     # "auto" framing recognises it as signed data rather than a raw UPER frame
     auto = unwrap(signed, framing="auto")
     assert isinstance(auto, WrapDrop) and auto.reason is DropReason.SIGNED_UNVERIFIED
+
+
+def test_certificate_chain_is_bounded(pki: dict[str, object]) -> None:
+    profile, device = pki["profile"], pki["device"]
+    assert isinstance(profile, SecurityProfile) and isinstance(device, Certificate)
+    raw = codec.encode_signed(
+        profile=profile,
+        aid=111,
+        payload=BSM,
+        signer=[device] * 9,
+        sign=lambda tbs: _fake(profile),
+    ).raw
+    result = codec.decode_secured(raw)
+    assert isinstance(result, Rejected) and result.reason is DropReason.CONSTRAINT
+    assert "1..8" in result.detail

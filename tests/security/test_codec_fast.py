@@ -192,3 +192,42 @@ def test_any_header_agrees_and_plain_headers_are_read_fast(
     is_fast = _agree(raw, _fast.CertificateCache(8))
     plain = set(header) - {names.aid} <= _FAST_FIELDS and header[names.aid] < 2**32
     assert is_fast == plain
+
+
+@SETTINGS
+@given(
+    profile=st.sampled_from(list(PROFILES)),
+    payload=st.binary(max_size=400),
+    aid=st.integers(0, 2**64 - 1),
+    times=st.tuples(*[st.none() | st.integers(0, 2**64 - 1)] * 2),
+    location=st.none()
+    | st.tuples(
+        st.integers(-900_000_000, 900_000_001),
+        st.integers(-1_799_999_999, 1_800_000_001),
+        st.integers(0, 0xFFFF),
+    ),
+    r=st.binary(min_size=32, max_size=32),
+)
+def test_fast_writer_gives_asn1tools_bytes(
+    profile: SecurityProfile,
+    payload: bytes,
+    aid: int,
+    times: tuple[int | None, int | None],
+    location: tuple[int, int, int] | None,
+    r: bytes,
+) -> None:
+    spec = codec.schema(profile)
+    header: dict[str, Any] = {NAMES[profile].aid: aid}
+    for name, value in zip(("generationTime", "expiryTime"), times, strict=True):
+        if value is not None:
+            header[name] = value
+    if location is not None:
+        header["generationLocation"] = dict(
+            zip(("latitude", "longitude", "elevation"), location, strict=True)
+        )
+    inner = {"protocolVersion": 3, "content": ("unsecuredData", payload)}
+    value = {"payload": {"data": inner}, "headerInfo": header}
+    assert _fast.encode_tbs(payload, aid, *times, location) == spec.encode("ToBeSignedData", value)
+    signature = Signature(algorithm=PROFILES[profile], r=r, s=r[::-1])
+    expected = spec.encode("Signature", signature_to_value(signature, profile))
+    assert _fast.encode_signature(signature) == expected

@@ -1,4 +1,5 @@
-"""A hand-written COER reader for the usual signed frame, about ten times faster than asn1tools.
+"""A hand-written COER reader (and writer) for the usual signed frame, 20-30 times faster than
+asn1tools.
 
 It reads exactly this shape and returns ``None`` for anything else (the caller then decodes
 with asn1tools, which also names what is wrong)::
@@ -30,7 +31,7 @@ from v2xcloud.security.types import (
     UnsignedFrame,
 )
 
-__all__ = ["CertificateCache", "parse"]
+__all__ = ["CertificateCache", "encode_signature", "encode_tbs", "parse"]
 
 _KEY = 24  # octets of a certificate's start that key the cache
 _CN = SecurityProfile.CN
@@ -207,3 +208,48 @@ def _signature(raw: bytes, p: int, profile: SecurityProfile) -> tuple[Signature 
     else:
         return None, p
     return Signature(algorithm=_P256, r=raw[p + 2 : p + 34], s=raw[r_end : r_end + 32]), r_end + 32
+
+
+def _coer_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    octets = (n.bit_length() + 7) // 8
+    return bytes([0x80 | octets]) + n.to_bytes(octets, "big")
+
+
+def encode_tbs(
+    payload: bytes,
+    aid: int,
+    generation_us: int | None,
+    expiry_us: int | None,
+    location: tuple[int, int, int] | None,
+) -> bytes:
+    """The COER ToBeSignedData of the shape above (the caller has checked every range):
+    ``location`` is latitude and longitude in 1/10 µdegree and the ElevInt."""
+    flags = 0
+    parts = [b""]
+    aid_octets = max(1, (aid.bit_length() + 7) // 8)
+    parts.append(bytes([aid_octets]) + aid.to_bytes(aid_octets, "big"))
+    if generation_us is not None:
+        flags |= 0x40
+        parts.append(generation_us.to_bytes(8, "big"))
+    if expiry_us is not None:
+        flags |= 0x20
+        parts.append(expiry_us.to_bytes(8, "big"))
+    if location is not None:
+        flags |= 0x10
+        lat, lon, elevation = location
+        parts.append(
+            lat.to_bytes(4, "big", signed=True)
+            + lon.to_bytes(4, "big", signed=True)
+            + elevation.to_bytes(2, "big")
+        )
+    parts[0] = b"\x40\x03\x80" + _coer_length(len(payload)) + payload + bytes([flags])
+    return b"".join(parts)
+
+
+def encode_signature(signature: Signature) -> bytes:
+    """The COER Signature: SM2 as the ``sm2Signature`` extension, ECDSA with ``r`` x-only."""
+    if signature.algorithm is _SM2:
+        return b"\x84\x40" + signature.r + signature.s
+    return b"\x80\x80" + signature.r + signature.s

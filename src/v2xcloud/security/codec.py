@@ -46,7 +46,6 @@ from v2xcloud.security._convert import (
     location_from_wire,
     location_to_value,
     signature_from_value,
-    signature_to_value,
 )
 from v2xcloud.security._time import time64_from_utc_ms, utc_ms_from_time64
 from v2xcloud.security.types import (
@@ -200,12 +199,11 @@ def _decode_slow(raw: bytes, expected: SecurityProfile | None) -> SignedFrame | 
         )
     profile = _profile_of(raw, expected)
     tbs, tbs_end = _decode_at(profile, "ToBeSignedData", raw, 3)
-    signer, signer_end = _decode_at(profile, "SignerIdentifier", raw, tbs_end)
-    chain = _chain_slow(raw, signer, tbs_end, profile)
+    chain, signer_end = _signer_slow(raw, tbs_end, profile)
     signature_value, end = _decode_at(profile, "Signature", raw, signer_end)
     _no_trailing(raw, end)
     signature = signature_from_value(signature_value, profile, "SignedData", f"byte {signer_end}")
-    return _signed_frame(raw, profile, tbs, tbs_end, signer, chain, signature)
+    return _signed_frame(raw, profile, tbs, tbs_end, chain, signature)
 
 
 def _unsigned_slow(raw: bytes, expected: SecurityProfile | None) -> UnsignedFrame:
@@ -225,25 +223,34 @@ def _no_trailing(raw: bytes, end: int) -> None:
         )
 
 
-def _chain_slow(
-    raw: bytes, signer: tuple[str, Any], at: int, profile: SecurityProfile
-) -> tuple[Certificate, ...]:
-    kind, _ = signer
-    if kind == "digest":
-        return ()
-    if kind != "certificate":
-        raise DecodeError(
-            "SignerIdentifier",
-            DropReason.UNKNOWN_SIGNER,
-            f"signer {kind}: no certificate to check",
-            where=f"byte {at}",
-        )
-    count_octets = raw[at + 1]
+_MAX_CHAIN = 8  # certificates a signer may send (signer, CAs, root: 3 or 4 in practice)
+
+
+def _signer_slow(
+    raw: bytes, at: int, profile: SecurityProfile
+) -> tuple[HashedId8 | tuple[Certificate, ...], int]:
+    """The signer at ``raw[at]``: a digest, or the certificates (each decoded once, then
+    matched in the cache), and where the signer ends."""
+    if raw[at : at + 1] != b"\x81":
+        signer, end = _decode_at(profile, "SignerIdentifier", raw, at)
+        kind, value = signer
+        if kind != "digest":
+            raise DecodeError(
+                "SignerIdentifier",
+                DropReason.UNKNOWN_SIGNER,
+                f"signer {kind}: no certificate to check",
+                where=f"byte {at}",
+            )
+        return HashedId8(value), end
+    count_octets = raw[at + 1] if len(raw) > at + 1 else 0
     pos = at + 2 + count_octets
     count = int.from_bytes(raw[at + 2 : pos], "big")
-    if count == 0:
+    if len(raw) < pos or not 0 < count <= _MAX_CHAIN:
         raise DecodeError(
-            "SignerIdentifier", DropReason.MALFORMED, "empty certificate list", where=f"byte {at}"
+            "SignerIdentifier",
+            DropReason.TRUNCATED if len(raw) < pos else DropReason.CONSTRAINT,
+            f"certificate count {count}: 1..{_MAX_CHAIN} expected",
+            where=f"byte {at + 1}",
         )
     chain = []
     for _ in range(count):
@@ -253,34 +260,45 @@ def _chain_slow(
             _CERTS.add(cert)
         chain.append(cert)
         pos += len(cert.encoded)
-    return tuple(chain)
+    return tuple(chain), pos
 
 
 def _certificate_at(raw: bytes, pos: int, profile: SecurityProfile) -> Certificate:
-    value, end = _decode_at(profile, "Certificate", raw, pos)
+    """The certificate at ``raw[pos]``, decoded part by part so that the exact bytes of the
+    whole and of its toBeSigned are known: preamble (is a signature present), version and
+    type (one octet each), issuer, toBeSigned, signature."""
+    where = f"byte {pos}"
+    if len(raw) < pos + 4:
+        raise DecodeError("Certificate", DropReason.TRUNCATED, "certificate header", where=where)
+    preamble, version, kind = raw[pos], raw[pos + 1], raw[pos + 2]
+    if version != 3:
+        raise DecodeError(
+            "Certificate", DropReason.WRONG_VERSION, f"version {version}", where=where
+        )
+    if kind != 0:
+        raise DecodeError(
+            "Certificate", DropReason.UNKNOWN_ALGORITHM, "not an explicit certificate", where=where
+        )
+    issuer, tbs_start = _decode_at(profile, "IssuerIdentifier", raw, pos + 3)
+    tbs, end = _decode_at(profile, "ToBeSignedCertificate", raw, tbs_start)
+    value: dict[str, Any] = {
+        "version": version,
+        "type": "explicit",
+        "issuer": issuer,
+        "toBeSigned": tbs,
+    }
+    tbs_end = end
+    if preamble & 0x80:
+        value["signature"], end = _decode_at(profile, "Signature", raw, tbs_end)
     encoded = bytes(raw[pos:end])
-    tbs_start = pos + _tbs_offset(raw, pos)
-    _, tbs_end = _decode_at(profile, "ToBeSignedCertificate", raw, tbs_start)
     return certificate_from_value(
         value,
         profile,
         encoded=encoded,
         tbs_bytes=bytes(raw[tbs_start:tbs_end]),
         digest=hashed_id8(encoded, profile),
-        where=f"byte {pos}",
+        where=where,
     )
-
-
-def _tbs_offset(raw: bytes, pos: int) -> int:
-    """Where toBeSigned starts in the certificate at ``pos``: after the preamble, version and
-    type (one octet each) and the issuer, a CHOICE: tag + 8-octet digest, tag + 1-octet hash,
-    or an extension alternative's tag + length + contents."""
-    tag = raw[pos + 3] & 0x3F
-    if tag == 0:
-        return 4 + 8
-    if tag == 1:
-        return 4 + 1
-    return 5 + raw[pos + 4]
 
 
 def _signed_frame(
@@ -288,8 +306,7 @@ def _signed_frame(
     profile: SecurityProfile,
     tbs: dict[str, Any],
     tbs_end: int,
-    signer: tuple[str, Any],
-    chain: tuple[Certificate, ...],
+    signer: HashedId8 | tuple[Certificate, ...],
     signature: Signature,
 ) -> SignedFrame:
     names = NAMES[profile]
@@ -330,13 +347,18 @@ def _signed_frame(
         generation_location=None
         if loc is None
         else location_from_wire(loc["latitude"], loc["longitude"], loc["elevation"]),
-        signer_digest=chain[0].digest if chain and chain[0].digest else HashedId8(signer[1]),
-        signer_chain=chain,
+        signer_digest=signer if isinstance(signer, HashedId8) else _digest(signer[0]),
+        signer_chain=() if isinstance(signer, HashedId8) else signer,
         signature=signature,
         tbs_bytes=bytes(raw[3:tbs_end]),
         payload=bytes(payload),
         raw=raw,
     )
+
+
+def _digest(cert: Certificate) -> HashedId8:
+    assert cert.digest is not None  # set by _certificate_at
+    return cert.digest
 
 
 # --- sending -----------------------------------------------------------------------------
@@ -382,24 +404,27 @@ def encode_signed(
     algorithm. Raises ``EncodeError`` for a value the profile cannot carry.
     """
     names = NAMES[profile]
-    header: dict[str, Any] = {names.aid: aid}
     if generation_time_us is None and generation_time_ms is not None:
         generation_time_us = time64_from_utc_ms(generation_time_ms)
-    if generation_time_us is not None:
-        header["generationTime"] = generation_time_us
-    if expiry_time_ms is not None:
-        header["expiryTime"] = time64_from_utc_ms(expiry_time_ms)
+    expiry_us = None if expiry_time_ms is None else time64_from_utc_ms(expiry_time_ms)
+    for what, value, top in (
+        ("aid", aid, 2**64),
+        ("generation time", generation_time_us, 2**64),
+        ("expiry time", expiry_us, 2**64),
+    ):
+        if value is not None and not 0 <= value < top:
+            raise EncodeError("HeaderInfo", f"{what} {value} outside 0..2^64-1")
+    location = None
     if generation_location is not None:
-        header["generationLocation"] = location_to_value(generation_location)
-    inner = {"protocolVersion": 3, "content": ("unsecuredData", payload)}
-    tbs_value = {"payload": {"data": inner}, "headerInfo": header}
-    spec = schema(profile)
-    try:
-        tbs = bytes(spec.encode("ToBeSignedData", tbs_value, check_constraints=True))
-    except Exception as exc:  # asn1tools' errors: a value out of range
-        raise EncodeError("ToBeSignedData", str(exc)) from exc
+        point = location_to_value(generation_location)
+        location = (point["latitude"], point["longitude"], point["elevation"])
+    tbs = _fast.encode_tbs(payload, aid, generation_time_us, expiry_us, location)
     signature = sign(tbs)
-    body = bytes(spec.encode("Signature", signature_to_value(signature, profile)))
+    if signature.algorithm is not names.algorithm:
+        raise EncodeError("Signature", f"{signature.algorithm} in the {profile.value} profile")
+    if len(signature.r) != 32 or len(signature.s) != 32:
+        raise EncodeError("Signature", "r and s are 32 bytes each")
+    body = _fast.encode_signature(signature)
     raw = bytes([3, 0x81, names.hash_byte]) + tbs + _signer_bytes(signer, profile) + body
     return SignedEncoding(raw=raw, tbs_bytes=tbs)
 

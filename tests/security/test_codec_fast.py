@@ -40,7 +40,7 @@ PROFILES = {
     SecurityProfile.INTL: SignatureAlgorithm.ECDSA_P256_SHA256,
 }
 SETTINGS = settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,

@@ -7,6 +7,11 @@ sender's history, its neighbours and roadside perception, flags misbehaving send
 ``model.MisbehaviourReport``; the runtime calls it through its ``MisbehaviourScreen`` protocol
 (wired in from ``cli``).
 
+``security.codec`` reads and writes the secured data unit and the certificate in COER from the
+project's own ASN.1 of both profiles (``security/asn1/cn``: YD/T 3957 / GB/T 45112, SM2/SM3;
+``security/asn1/intl``: IEEE 1609.2 / ETSI TS 103 097, ECDSA-P256/SHA-256) into the domain
+types of ``security.types`` (``SignedFrame``, ``Certificate``, ``HashedId8``, ...).
+
 The receive side of signed frames: ``security.verify.SecurityStage`` (the runtime's
 ``FrameGuard``, wired in by ``serve --pki``) runs the receiver checks — policy per device kind,
 algorithm, freshness (``replay.ReplayWindow`` for replays), signer and chain

@@ -296,6 +296,12 @@ def test_flooding_client_cut_off_while_another_terminal_loses_nothing() -> None:
             assert result.errors == 0 and result.acked == 60 and len(rig.sink.reports) == 60
             assert rig.server.stats["flood_cut_off"] == 1
             assert [d.reason for d in rig.letters] == [DropReason.RATE_LIMITED]
+            # the flooder's VIN is banned for a while: its next login (valid) is refused
+            flag, _, writer = await _connect_and_login(
+                rig.server.port, _login(REAL, key=OTHER_KEY, serial=2)
+            )
+            writer.close()
+            assert flag == Response.ERROR and _refusals(rig) == ["flood_ban"]
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
 
@@ -325,3 +331,31 @@ def test_password_hashes() -> None:
     assert hash_password("pw") != stored  # salted
     with pytest.raises(ConfigError, match="pbkdf2"):
         verify_password("pw", "plain-text")
+
+
+def test_refusal_and_flood_logs_are_throttled(caplog: pytest.LogCaptureFixture) -> None:
+    """However many refusals an attacker causes, one record a minute per reason."""
+    import logging
+
+    from v2xcloud.ev._throttle import LogThrottle
+
+    clock = [0.0]
+    throttle = LogThrottle(logging.getLogger("t"), every_s=60.0, monotonic=lambda: clock[0])
+    with caplog.at_level(logging.INFO, logger="t"):
+        logged = [throttle.log("unknown_vin", logging.INFO, "refused %d", i) for i in range(1000)]
+        clock[0] = 61.0
+        throttle.log("unknown_vin", logging.INFO, "refused %d", 1000)
+    assert sum(logged) == 1 and len(caplog.records) == 2
+    assert "999 more since the last record" in caplog.records[1].getMessage()
+
+    async def scenario() -> None:
+        async with _rig([]) as rig:
+            for _ in range(30):
+                _, _, writer = await _connect_and_login(rig.server.port, _login(vin_for(7)))
+                writer.close()
+            assert rig.server.stats["login_refused:unknown_vin"] == 30
+
+    with caplog.at_level(logging.INFO, logger="v2xcloud.ev.access"):
+        caplog.clear()
+        asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert len([r for r in caplog.records if "login refused" in r.getMessage()]) == 1

@@ -58,6 +58,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from v2xcloud.bounded import LruTable
 from v2xcloud.errors import ConfigError, Gb32960Error, V2xCloudError
+from v2xcloud.ev._throttle import LogThrottle
 from v2xcloud.ev.codec import Message
 from v2xcloud.ev.commands import PlatformLogin, VehicleLogin, read_body
 from v2xcloud.ev.frame import Encryption
@@ -224,6 +225,7 @@ class TerminalAccess:
         self.dead_letter = dead_letter
         self.audit = audit
         self.max_password_failures = max_password_failures
+        self._log = LogThrottle(logger)
         self.stats: Counter[str] = Counter()
         self._failures: LruTable[str, tuple[int, int]] = LruTable(
             limit=max_vins, name="GB/T 32960 platform login failures (addresses)"
@@ -320,8 +322,15 @@ class TerminalAccess:
     def refused(
         self, decision: LoginDecision, *, frame: bytes, vin: str, peer: str, now_ms: int
     ) -> None:
-        """Dead-letter, audit and log one refused login (the session counts it)."""
-        logger.info("GB/T 32960 login refused from %s: %s", peer, decision.detail)
+        """Dead-letter, audit and log one refused login (the session counts it; the log is
+        throttled to one record a minute per reason)."""
+        self._log.log(
+            decision.why,
+            logging.INFO,
+            "GB/T 32960 login refused from %s: %s",
+            peer,
+            decision.detail,
+        )
         if self.dead_letter is not None:
             self.dead_letter(
                 DeadLetter(

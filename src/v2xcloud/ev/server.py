@@ -7,7 +7,8 @@ overflows the scanner's bounds (garbage or a never-ending frame), when its login
 (``access``: unregistered VIN, wrong credential, VIN already live; see ``ev.access``), when it
 sends more than ``max_frames_per_s`` frames a second on average (a token bucket holding
 ``frame_burst`` frames: a re-send backlog after an outage fits, a flood does not; counted as
-``flood_cut_off`` and dead-lettered as ``rate_limited``), or when more than ``max_rejected_streak`` frames in a row fail to decode (a stream
+``flood_cut_off`` and dead-lettered as ``rate_limited``; the flooder's VIN, or its address if it
+never logged in, is then banned for 10, 20, 40, ... up to 300 s per repeat), or when more than ``max_rejected_streak`` frames in a row fail to decode (a stream
 of ``#`` is an endless series of BCC-valid nonsense frames). Nothing one connection does can stall another: every step is bounded and errors in
 one handler are counted, never propagated: each isolated failure is counted per boundary
 in ``failures`` (``ev:handler`` for a handler bug, ``ev:connection`` for a socket error,
@@ -34,6 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 
 from v2xcloud.errors import GatewayError
+from v2xcloud.ev._throttle import LogThrottle
 from v2xcloud.ev.access import TerminalAccess
 from v2xcloud.ev.alarms import AlarmMonitor
 from v2xcloud.ev.scanner import FrameScanner
@@ -103,6 +105,7 @@ class Gb32960Server:
         self.dead_letter = dead_letter
         self.signatures = signatures
         self._per_address: Counter[str] = Counter()  # open connections; bounded by the above
+        self._log = LogThrottle(logger)  # an attacker cannot fill the disk through our log
         if monitor is None and alarm_sink is not None:
             monitor = AlarmMonitor(alarm_sink, clock=self.clock.now_ms)
         self.monitor = monitor
@@ -179,6 +182,10 @@ class Gb32960Server:
             stats["connections_refused_per_address"] += 1
             writer.close()
             return
+        if self.registry.is_banned(f"ip:{peer}", now_s=time.monotonic()):
+            stats["connections_refused_banned"] += 1  # a flooder that never logged in
+            writer.close()
+            return
         stats["connections"] += 1
         self._per_address[peer] += 1
         self._writers.add(writer)
@@ -240,6 +247,8 @@ class Gb32960Server:
             for item in scanner.feed(chunk):
                 if not isinstance(item, bytes):
                     stats[f"rejected:{item.reason.value}"] += 1
+                elif session.is_refused:  # the rest of a refused client's read: not looked at
+                    break
                 elif not bucket.take():
                     self._flooded(item, session)
                     return
@@ -263,11 +272,16 @@ class Gb32960Server:
 
     def _flooded(self, frame: bytes, session: PlatformSession) -> None:
         self.stats["flood_cut_off"] += 1
+        # a logged-in flooder's VIN is banned (terminals behind one NAT address stay in); one
+        # that never logged in has only its address to be known by
+        key = f"vin:{session.vin}" if session.vin else f"ip:{session.peer}"
+        ban_s = self.registry.ban(key, now_s=time.monotonic())
         detail = (
             f"{session.peer} ({session.vin or 'not logged in'}) sent more than "
-            f"{self.max_frames_per_s:g} frames/s (burst {self.frame_burst}); connection closed"
+            f"{self.max_frames_per_s:g} frames/s (burst {self.frame_burst}); connection closed, "
+            f"{key} banned for {ban_s:g} s"
         )
-        logger.warning("GB/T 32960 client cut off: %s", detail)
+        self._log.log("flood", logging.WARNING, "GB/T 32960 client cut off: %s", detail)
         if self.dead_letter is not None:
             self.dead_letter(
                 DeadLetter(

@@ -30,6 +30,7 @@ A session takes whole frames and returns the response frames to send. Decisions:
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -74,6 +75,23 @@ class SessionRegistry:
         self._seen: LruTable[str, tuple[int, int]] = LruTable(
             limit=max_vins, name="GB/T 32960 duplicate check (VINs)"
         )
+        # "vin:V" / "ip:A" -> (banned until, monotonic s; strikes): flooders are kept out
+        self._bans: LruTable[str, tuple[float, int]] = LruTable(
+            limit=max_vins, name="GB/T 32960 flood bans"
+        )
+
+    def ban(self, key: str, *, now_s: float, first_s: float = 10.0, max_s: float = 300.0) -> float:
+        """Keep ``key`` (``"vin:..."`` or ``"ip:..."``) out for ``first_s``, twice that, ...
+        up to ``max_s`` seconds on its 1st, 2nd, ... strike; returns the ban's length."""
+        _, strikes = self._bans.get(key) or (0.0, 0)
+        length = min(max_s, first_s * 2.0**strikes)
+        self._bans[key] = (now_s + length, strikes + 1)
+        return length
+
+    def is_banned(self, key: str, *, now_s: float) -> bool:
+        """Whether ``key`` is inside a ban (strikes are remembered after it ends)."""
+        entry = self._bans.get(key)
+        return entry is not None and now_s < entry[0]
 
     @property
     def max_vins(self) -> int:
@@ -264,6 +282,13 @@ class PlatformSession:
         return [self._reply(cmd, msg.vin, Response.ERROR, frame, b"")]
 
     def _login(self, msg: Message, frame: bytes, request_time: bytes) -> bytes:
+        if self.registry.is_banned(f"vin:{msg.vin}", now_s=time.monotonic()):
+            decision = LoginDecision(
+                is_accepted=False,
+                why="flood_ban",
+                detail=f"VIN {msg.vin} was cut off for flooding; banned for a while",
+            )
+            return self._refuse(decision, msg, frame, Response.ERROR)
         if self.access is not None:
             decision = self.access.vehicle_login(msg, peer=self.peer, now_ms=self.clock())
             if not decision.is_accepted:
@@ -293,7 +318,7 @@ class PlatformSession:
                 decision, frame=frame, vin=msg.vin, peer=self.peer, now_ms=self.clock()
             )
         else:
-            logger.info("GB/T 32960 login refused from %s: %s", self.peer, decision.detail)
+            logger.debug("GB/T 32960 login refused from %s: %s", self.peer, decision.detail)
         echo = frame[24:30] if msg.encryption == 0x01 else b""
         return self._reply(msg.command, msg.vin, flag, frame, echo)
 

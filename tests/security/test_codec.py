@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from v2xcloud.codec import Rejected
 from v2xcloud.errors import DecodeError, EncodeError
@@ -330,3 +332,15 @@ def test_certificate_chain_is_bounded(pki: dict[str, object]) -> None:
     result = codec.decode_secured(raw)
     assert isinstance(result, Rejected) and result.reason is DropReason.CONSTRAINT
     assert "1..8" in result.detail
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.sampled_from([b"", b"\x03", b"\x03\x80", b"\x03\x81\x02", b"\x03\x81\x00@\x03\x80"]),
+    body=st.binary(max_size=200),
+)
+def test_arbitrary_bytes_never_raise_and_are_classified(head: bytes, body: bytes) -> None:
+    result = codec.decode_secured(head + body)
+    if isinstance(result, Rejected):
+        assert result.reason is not DropReason.INTERNAL_ERROR, result.detail
+        assert result.detail

@@ -1,0 +1,84 @@
+"""``v2xcloud serve --udp ... --pki DIR --security-policy require`` as a real process: a signed
+BSM sent over UDP becomes a participant in the API, a tampered and an unsigned one are refused
+with their reasons, and ``/api/security`` reports the counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from v2xcloud.api.server import free_port
+from v2xcloud.codec import MessageSet, encode_model
+from v2xcloud.security.pki import init_pki
+from v2xcloud.security.signing import FrameSigner
+from v2xcloud.security.types import SecurityProfile
+from v2xcloud.twin.testing import bsm_at
+
+
+def _until_json(url: str, check, timeout_s: float = 30) -> Any:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = httpx.get(url, timeout=2).json()
+            if check(last):
+                return last
+        except (httpx.TransportError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url}: never satisfied; last {last}")
+
+
+def test_serve_verifies_signed_udp_frames(tmp_path: Path) -> None:
+    pki = init_pki(tmp_path / "pki", profile=SecurityProfile.CN, devices=["obu-1"],
+                   now_ms=int(time.time() * 1000), with_tls=False)  # fmt: skip
+    devices = tmp_path / "devices.json"
+    devices.write_text(
+        json.dumps({"devices": [{"device_id": "obu-1", "kind": "obu", "addresses": ["127.0.0.1"]}]})
+    )
+    http, udp = free_port(), random.randrange(41_000, 59_000, 10)
+    url = f"http://127.0.0.1:{http}"
+    argv = [
+        sys.executable, "-m", "v2xcloud", "serve", "--http", f"127.0.0.1:{http}",
+        "--store", "memory", "--data-dir", str(tmp_path / "data"), "--devices", str(devices),
+        "--udp", f"127.0.0.1:{udp}", "--origin", "28.19,112.97",
+        "--pki", str(tmp_path / "pki"), "--security-policy", "require",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        argv, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        _until_json(url + "/api/health", lambda d: d.get("status") == "ok", 120)
+        signer = FrameSigner.for_device(pki, "obu-1")
+        pid = "0000000000000d01"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for i, label in enumerate(("good", "tampered", "unsigned")):
+                now = int(time.time() * 1000)
+                bsm = bsm_at(f"0000000000000d0{i + 1}", x_m=0, y_m=0, t_ms=now, speed_mps=5.0)
+                frame = encode_model(bsm, message_set=MessageSet.CSAE2020)
+                raw = bytearray(signer.sign(frame, generation_time_ms=now))
+                if label == "tampered":
+                    raw[-1] ^= 0x01
+                sock.sendto(frame if label == "unsigned" else bytes(raw), ("127.0.0.1", udp + 1))
+        security = _until_json(
+            url + "/api/security", lambda s: s.get("verified") == 1 and s["rejected_total"] == 2
+        )
+        assert security["enabled"] is True
+        assert security["rejected"] == {"bad_signature": 1, "unsigned": 1}
+        participants = _until_json(
+            url + "/api/participants", lambda ps: any(p["id"] == pid for p in ps)
+        )
+        assert [p["id"] for p in participants] == [pid]
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert b"Traceback" not in err, err.decode()[-2000:]

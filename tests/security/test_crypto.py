@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 import random
 import threading
 import time
@@ -239,6 +240,30 @@ def test_p256_key_table_is_built_in_the_background_and_agrees_with_python_ecdsa(
     for _ in range(TABLE_AFTER_USES):
         assert plain.verify(MESSAGE, sig_of_message)
     assert tiny.table_budget.declined == 1 and not plain._key.has_table  # type: ignore[attr-defined]
+
+
+def test_a_forked_child_builds_its_own_p256_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The builder thread does not survive fork(): a child must start its own."""
+    monkeypatch.setattr(_p256_fixed, "TABLE_AFTER_USES", 5)
+    signer = generate_signer(P256)
+    sig = signer.sign(MESSAGE)
+    parent = Verifier(P256).prepare(signer.public_key)
+    for _ in range(6):  # the parent's builder thread runs before the fork
+        parent.verify(MESSAGE, sig)
+    assert _until(lambda: parent._key.has_table)  # type: ignore[attr-defined]
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if a hot key gets its table and still verifies
+        code = 1
+        try:
+            key = Verifier(P256).prepare(signer.public_key)
+            for _ in range(6):
+                key.verify(MESSAGE, sig)
+            ok = _until(lambda: key._key.has_table, 10.0)  # type: ignore[attr-defined]
+            code = 0 if ok and key.verify(MESSAGE, sig) and not key.verify(b"x", sig) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.mark.parametrize("algorithm", list(SignatureAlgorithm))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import queue
 import threading
 
@@ -148,8 +149,15 @@ class _Builder:
                 logger.warning("P-256 key table not built (key keeps the plain path): %s", exc)
             del key  # the job holds no key while waiting for the next one
 
+    def forget_thread(self) -> None:
+        """In a forked child the builder thread does not exist: start a new one on demand."""
+        self._jobs = queue.SimpleQueue()
+        self._thread = None
+        self._lock = threading.Lock()
+
 
 _builder = _Builder()
+os.register_at_fork(after_in_child=_builder.forget_thread)
 
 
 class P256TabledKey:

@@ -231,3 +231,26 @@ def test_fast_writer_gives_asn1tools_bytes(
     signature = Signature(algorithm=PROFILES[profile], r=r, s=r[::-1])
     expected = spec.encode("Signature", signature_to_value(signature, profile))
     assert _fast.encode_signature(signature) == expected
+
+
+@pytest.mark.parametrize("shared_start", [False, True])
+def test_certificate_cache_is_bounded_and_keeps_the_newest(shared_start: bool) -> None:
+    profile = SecurityProfile.INTL
+    root = _certificate(profile, b"root", None)
+    prefix = b"a-long-common-subject-prefix-" if shared_start else b""
+    certs = [_certificate(profile, prefix + bytes([65 + i]) * 3, root.digest) for i in range(6)]
+    assert (len({c.encoded[:24] for c in certs}) == 1) is shared_start
+    cache = _fast.CertificateCache(3)
+    for cert in certs:
+        cache.add(cert)
+        cache.add(cert)  # twice: kept once
+    assert len(cache) == 3
+    frame = b"\x00" + certs[-1].encoded + b"\x00"
+    assert cache.match(frame, 1) == certs[-1]
+    assert cache.match(b"\x00" + certs[0].encoded, 1) is None  # the oldest went first
+    assert cache.match(frame[:-10], 1) is None  # cut short: not that certificate
+    assert sum(cache.match(c.encoded, 0) is not None for c in certs) == 3
+    single = _fast.CertificateCache(1)  # evicting empties the very bucket the new one joins
+    single.add(certs[0])
+    single.add(certs[1])
+    assert len(single) == 1 and single.match(certs[1].encoded, 0) == certs[1]

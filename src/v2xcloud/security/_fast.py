@@ -19,6 +19,8 @@ prefix-free, so bytes that start with a known certificate's encoding are that ce
 
 from __future__ import annotations
 
+import threading
+
 from v2xcloud.security._convert import location_from_wire
 from v2xcloud.security._time import utc_ms_from_time64
 from v2xcloud.security.types import (
@@ -41,12 +43,16 @@ _P256 = SignatureAlgorithm.ECDSA_P256_SHA256
 
 
 class CertificateCache:
-    """Decoded certificates by their first octets; at most ``capacity``, oldest out first."""
+    """Decoded certificates by their first octets; at most ``capacity``, oldest out first.
+
+    Safe to share between threads: adding takes a lock; a lookup that races an eviction may
+    miss, and the caller then decodes the certificate again."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._by_start: dict[bytes, list[Certificate]] = {}
         self._count = 0
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
@@ -61,13 +67,15 @@ class CertificateCache:
     def add(self, cert: Certificate) -> None:
         """Keep ``cert`` (a decoded one, ``encoded`` set); evicts the oldest when full."""
         key = cert.encoded[:_KEY]
-        bucket = self._by_start.setdefault(key, [])
-        if any(c.encoded == cert.encoded for c in bucket):
-            return
-        if self._count >= self.capacity:
-            self._evict_oldest()
-        bucket.append(cert)
-        self._count += 1
+        with self._lock:
+            bucket = self._by_start.setdefault(key, [])
+            if any(c.encoded == cert.encoded for c in bucket):
+                return
+            if self._count >= self.capacity:
+                self._evict_oldest()
+                bucket = self._by_start.setdefault(key, [])  # evicting may drop this bucket
+            bucket.append(cert)
+            self._count += 1
 
     def _evict_oldest(self) -> None:
         oldest_key = next(iter(self._by_start))

@@ -74,6 +74,8 @@ def test_revoke_and_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
     frames.write_text(uper_bsm().hex() + "\n")
     assert main(["sign", "--pki", str(pki_dir), "--device", "obu-9", str(frames)]) == 2
     assert main(["sign", "--pki", str(tmp_path / "none"), "--device", "obu-7", str(frames)]) == 2
+    assert main(["verify", "--pki", str(pki_dir), "--set", "csae2099", str(frames)]) == 2
+    assert main(["verify", "--pki", str(pki_dir), "--policy", "strict", str(frames)]) == 2
     capsys.readouterr()
     assert main(["sign", "--pki", str(pki_dir), "--device", "obu-7", str(frames)]) == 0
     signed = tmp_path / "signed.hex"

@@ -176,7 +176,7 @@ def _pki_revoke(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from v2xcloud.codec import MessageSet, iter_hex_lines
+    from v2xcloud.codec import iter_hex_lines, message_set_of
     from v2xcloud.security.pki import load_pki
     from v2xcloud.security.signing import FrameSigner
 
@@ -186,7 +186,7 @@ def _sign(args: argparse.Namespace) -> int:
         load_pki(args.pki),
         args.device,
         role=args.role,
-        message_set=MessageSet(args.message_set),
+        message_set=message_set_of(args.message_set),
         certificate_every=args.certificate_every,
     )
     failed = 0
@@ -212,7 +212,7 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from v2xcloud.codec import MessageSet, iter_hex_lines
+    from v2xcloud.codec import iter_hex_lines, message_set_of
     from v2xcloud.security.pki import load_pki
     from v2xcloud.security.verify import Policy, Verified, stage_from_pki
 
@@ -221,7 +221,7 @@ def _verify(args: argparse.Namespace) -> int:
         policy=Policy.parse(args.policy),
         window_ms=args.window_ms,
         future_ms=args.future_ms,
-        message_set=MessageSet(args.message_set),
+        message_set=message_set_of(args.message_set),
     )
     reasons: Counter[str] = Counter()
     out = sys.stdout

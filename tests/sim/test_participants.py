@@ -67,13 +67,15 @@ def test_bsms_of_connected_vehicles_carry_events_lights_and_emergency() -> None:
 def test_rsm_reports_unconnected_road_users_in_range_only() -> None:
     enc = _encoder()
     sensor = RoadsideSensor(rsu_id="5200000000000001", x_m=0.0, y_m=0.0, range_m=100.0)
-    seen = enc.rsm(_snapshot(), sensor)
-    assert seen is not None
-    ids, rsm = seen
+    ((ids, rsm),) = enc.rsms(_snapshot(), sensor)
     assert ids == ["walker"]  # "dumb" is unconnected but 500 m away; cars send BSMs
     got = _wire(rsm)
     assert isinstance(got, Rsm)
     (walker,) = got.participants
     assert walker.kind is ParticipantKind.PEDESTRIAN and walker.id == "5200000000000001/1"
     far = RoadsideSensor(rsu_id="5200000000000002", x_m=5000.0, y_m=0.0, range_m=50.0)
-    assert enc.rsm(_snapshot(), far) is None
+    assert enc.rsms(_snapshot(), far) == []
+    radar = RoadsideSensor(rsu_id="5200000000000003", x_m=0.0, y_m=0.0, range_m=100.0,
+                           perceives_all=True)  # fmt: skip
+    ((seen_all, _),) = enc.rsms(_snapshot(), radar)
+    assert "walker" in seen_all and len(seen_all) > 1  # the connected cars in range too

@@ -164,8 +164,13 @@ class Perception:
         self.latest: dict[str, tuple[int, list[Sample]]] = {}
 
     def put(self, rsu_id: str, t_ms: int, objects: list[Sample]) -> None:
-        """Replace a sensor's snapshot (objects as samples at their own times)."""
-        self.latest[rsu_id] = (t_ms, objects)
+        """Replace a sensor's snapshot (objects as samples at their own times); RSMs of the
+        same instant (a sensor splits what it sees over several) add up."""
+        held = self.latest.get(rsu_id)
+        if held is not None and held[0] == t_ms:
+            held[1].extend(objects)
+        else:
+            self.latest[rsu_id] = (t_ms, objects)
 
     def nearest(self, rsu_id: str, s: Sample, *, max_age_ms: int) -> tuple[float, Sample] | None:
         """The sensor's object nearest to ``s`` (distance at ``s.t_ms``), or ``None`` if the

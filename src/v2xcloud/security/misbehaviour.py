@@ -18,15 +18,16 @@ family, named as the literature does (``model.MisbehaviourCheck``):
 - ``beacon_frequency``: more than ``MAX_BEACON_HZ`` reports a second (DoS);
 - ``perception_contradiction``: the claimed place lies inside a roadside sensor's coverage and
   the sensor perceives no object there, or one with a very different speed;
-- ``data_replay``: moving content (position, speed, heading as sent) already reported by
-  another id, or by the same id at another time;
+- ``data_replay``: moving content (position, speed, heading as sent) reported again later,
+  by another id or by the same id (content of the same instant says nothing of who copied);
 - ``sybil``: two ids reporting the same speed and heading with a fixed offset, report after
   report (one body, several ids: grid Sybil ghosts).
 
 **Flag rule** (one rule set for every deployment and attack): a sender is flagged when, within
 ``FLAG_WINDOW_MS``, ``FLAG_MIN_REPORTS`` of its reports failed a check. Intersection evidence
-counts only when it involves ``INTERSECTION_MIN_PARTNERS`` different senders (a liar parked
-on the road is driven through by many; an honest car overlaps only the liar). One glitch — a
+counts only when it involves ``INTERSECTION_MIN_PARTNERS`` different senders that are not
+flagged themselves (a liar parked on the road is driven through by many; an honest car
+overlaps only the liar, or one Sybil attacker's ghosts one after the other). One glitch — a
 GNSS multipath jump, one lost report — never flags. A flagged sender's reports are refused
 (``screen`` returns why) until ``FLAG_TTL_MS`` after its last refused report, and a
 ``MisbehaviourReport`` is produced (``take_reports``; ``on_report``).
@@ -456,7 +457,9 @@ class MisbehaviourDetector:
             round((s.heading_deg or 0.0) * 80),
         )
         first = self._prints.first_sender(key, state.id, s.t_ms)
-        if first is not None:
+        # the same content at the same instant cannot say who copied whom (the copier of a
+        # live state is caught by its jumps and overlaps); re-sent later, it can
+        if first is not None and first[1] < s.t_ms:
             who, t = first
             detail = f"same position, speed and heading as the other sender's report of {t}"
             found.append((C.DATA_REPLAY, detail, who))
@@ -468,7 +471,13 @@ class MisbehaviourDetector:
             return self._flags[sender][1]
         latest = track.evidence[-1].at_ms
         recent = [e for e in track.evidence if latest - e.at_ms <= FLAG_WINDOW_MS]
-        partners = {e.other_id for e in recent if e.check is C.INTERSECTION}
+        # overlaps count from INTERSECTION_MIN_PARTNERS senders not flagged themselves (one
+        # Sybil attacker's ghosts, flagged one after the other, are not several witnesses)
+        partners = {
+            e.other_id
+            for e in recent
+            if e.check is C.INTERSECTION and e.other_id not in self._flags
+        }
         counted = [
             e
             for e in recent

@@ -22,8 +22,9 @@ from v2xcloud.model import (
 from v2xcloud.sim.identities import IdentityMap
 from v2xcloud.sim.snapshot import BRAKE_LIGHT_BIT, SIGNAL_BITS, Snapshot
 
-__all__ = ["HARD_BRAKING_MPS2", "ParticipantEncoder", "RoadsideSensor"]
+__all__ = ["HARD_BRAKING_MPS2", "RSM_MAX_OBJECTS", "ParticipantEncoder", "RoadsideSensor"]
 
+RSM_MAX_OBJECTS = 16  # an RSM carries 1..16 participants (T/CSAE 53-2020)
 HARD_BRAKING_MPS2 = -4.0  # an OBU flags eventHardBraking below this acceleration
 _VEHICLE_CLASS = {"truck": 25, "emergency": 60, "bg_emergency": 60}  # CSAE BasicVehicleClass
 _EMERGENCY = EmergencyState(response_type="emergency", siren="inUse", lights="inUse")
@@ -128,9 +129,10 @@ class ParticipantEncoder:
             )
         return out
 
-    def rsm(self, snap: Snapshot, sensor: RoadsideSensor) -> tuple[list[str], Rsm] | None:
+    def rsms(self, snap: Snapshot, sensor: RoadsideSensor) -> list[tuple[list[str], Rsm]]:
         """What ``sensor`` perceives (road users in range: the non-connected ones, or all of
-        them if it ``perceives_all``), or ``None`` if nothing."""
+        them if it ``perceives_all``): (SUMO ids, RSM) per RSM, at most ``RSM_MAX_OBJECTS``
+        objects each (the message's limit); none if it sees nothing."""
         near = np.hypot(snap.x_m - sensor.x_m, snap.y_m - sensor.y_m) <= sensor.range_m
         seen: list[str] = []
         states: list[ParticipantState] = []
@@ -144,18 +146,19 @@ class ParticipantEncoder:
             state = self._state(snap, int(i), pid=pid, source=ParticipantSource.RSM)
             states.append(_as_perceived(state, sensor.rsu_id))
             seen.append(sumo_id)
-        if not states:
-            return None
         lat_a, lon_a = self._frame.to_wgs84(sensor.x_m, sensor.y_m)
         lat, lon = float(lat_a), float(lon_a)
-        rsm = Rsm(
-            msg_count=self._next_count(),
-            rsu_id=sensor.rsu_id,
-            ref_lat_deg=lat,
-            ref_lon_deg=lon,
-            participants=tuple(states[:255]),  # RSM carries at most 255 objects
-        )
-        return seen[:255], rsm
+        out = []
+        for k in range(0, len(states), RSM_MAX_OBJECTS):
+            rsm = Rsm(
+                msg_count=self._next_count(),
+                rsu_id=sensor.rsu_id,
+                ref_lat_deg=lat,
+                ref_lon_deg=lon,
+                participants=tuple(states[k : k + RSM_MAX_OBJECTS]),
+            )
+            out.append((seen[k : k + RSM_MAX_OBJECTS], rsm))
+        return out
 
 
 def _as_perceived(state: ParticipantState, rsu_id: str) -> ParticipantState:

@@ -289,12 +289,9 @@ class _Chain:
                 self._send(sent.bsm, sent_ms=now_ms, sender=sent.sumo_id, kind="BSM",
                            about=(sent.sumo_id,), is_malicious=sent.is_malicious)  # fmt: skip
         for sensor in self.sensors:
-            seen = self.participants.rsm(snap, sensor)
-            if seen is not None:
-                self.perceived.update(seen[0])
-                self._send(
-                    seen[1], sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen[0])
-                )
+            for seen, rsm in self.participants.rsms(snap, sensor):
+                self.perceived.update(seen)
+                self._send(rsm, sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen))
         for spat in self.signals.spats(snap.tls, time_s=snap.time_s):
             node = spat.intersections[0].node.id
             self._send(spat, sent_ms=now_ms, sender=f"rsu-{node}", kind="SPAT", about=())

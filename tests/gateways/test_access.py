@@ -81,3 +81,20 @@ def test_the_tenant_table_is_bounded() -> None:
         limits.allow(f"t{k}", 0)
     assert len(limits) == 3
     assert limits.allow("t0", 5000) and len(limits) <= 3  # idle buckets expire
+
+
+def test_a_change_after_the_gateways_stopped_is_kept_and_counted() -> None:
+    import asyncio
+
+    from v2xcloud.gateways.broker_control import AccessSync, DynsecControl
+    from v2xcloud.gateways.mqtt import MqttCredentials
+    from v2xcloud.gateways.registry import DeviceRegistry
+
+    registry = DeviceRegistry()
+    registry.add(Device(device_id="R1", kind=DeviceKind.RSU))
+    loop = asyncio.new_event_loop()
+    loop.close()
+    control = DynsecControl("mqtt://127.0.0.1:1", credentials=MqttCredentials())
+    sync = AccessSync(registry, control, loop)
+    assert registry.disable("R1").state is DeviceState.DISABLED
+    assert sync.counts["failed"] == 1

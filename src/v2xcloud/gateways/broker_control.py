@@ -202,10 +202,15 @@ class AccessSync:
             self._schedule(device.device_id, remove_commands(device.device_id))
 
     def _schedule(self, device_id: str, commands: list[dict[str, Any]]) -> None:
-        if commands:
-            self.pending = asyncio.run_coroutine_threadsafe(
-                self._apply(device_id, commands, time.monotonic()), self.loop
-            )
+        if not commands:
+            return
+        if self.loop.is_closed():  # the gateways have stopped: the registry change stands
+            self.counts["failed"] += 1
+            logger.error("broker rights of %r not applied: the gateways are stopped", device_id)
+            return
+        self.pending = asyncio.run_coroutine_threadsafe(
+            self._apply(device_id, commands, time.monotonic()), self.loop
+        )
 
     async def _apply(self, device_id: str, commands: list[dict[str, Any]], t0: float) -> None:
         try:

@@ -4,6 +4,7 @@ signs what it sends; a device whose certificate is revoked has its frames refuse
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -57,3 +58,29 @@ def test_a_revoked_device_is_refused_in_the_same_run(tmp_path: Path) -> None:
     assert refused is not None, rejected
     assert int(refused[1]) >= 20  # 10 Hz from the first step on
     assert re.search(r"dead letters: \{'revoked': \d+\}", out)
+
+
+def _without_latency(apps: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Per-app scores less the latencies (wall-clock processing time, not the apps' answer)."""
+    return {
+        app: {k: v for k, v in score.items() if not k.startswith("latency")}
+        for app, score in apps.items()
+    }
+
+
+def test_evaluate_signed_gives_the_same_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from v2xcloud.cli.main import main
+
+    assert main(["evaluate", "--scenario", "fcw_rear_end", "--report", str(tmp_path / "u")]) == 0
+    args = ["evaluate", "--scenario", "fcw_rear_end", "--signed", "--report", str(tmp_path / "s")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    verified, rejected, devices = _security(out)
+    assert verified > 100 and rejected == "none" and "'BSM'" in devices
+    plain = json.loads((tmp_path / "u" / "report.json").read_text())
+    signed = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert plain["apps"]["FCW"]["detected"] == 1
+    assert _without_latency(signed["apps"]) == _without_latency(plain["apps"])
+    assert signed["scenarios"][0]["warnings"] == plain["scenarios"][0]["warnings"]

@@ -1,7 +1,7 @@
 """Signed end to end, wired for the bench commands (``demo``, ``evaluate``, ``devices``).
 
 ``add_signed_arguments`` gives a command ``--signed``, ``--pki DIR`` and ``--profile``;
-``SignedRun`` opens the PKI (``--pki``, or a throwaway one in a temporary directory, made for
+``SignedRun`` (``SecureBench`` for ``evaluate``'s worker processes) opens the PKI (``--pki``, or a throwaway one in a temporary directory, made for
 the run's start time so its certificates are valid through the run), gives the bench's
 devices their signer (``security.signers.DeviceSigners``) and makes a runtime secure:
 the receive-side security stage as its frame guard under the policy ``require`` (every frame
@@ -15,11 +15,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from v2xcloud.errors import ConfigError
 
-__all__ = ["DownlinkTally", "SignedRun", "add_signed_arguments", "format_security"]
+__all__ = [
+    "DownlinkTally",
+    "SecureBench",
+    "SignedRun",
+    "add_signed_arguments",
+    "format_security",
+]
 
 
 def add_signed_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,6 +109,24 @@ class SignedRun(contextlib.AbstractContextManager["SignedRun"]):
             self._tmp = None
 
 
+class SecureBench:
+    """``evaluate --signed``'s ``sim.evaluate.Secure``: in each worker process, a
+    ``SignedRun`` (the given PKI, or a throwaway one made for the run's epoch) secures the
+    runtime and yields the devices' signer. Picklable: it crosses into the workers."""
+
+    def __init__(self, *, pki: str | None, profile: str) -> None:
+        self.pki = pki
+        self.profile = profile
+
+    @contextlib.contextmanager
+    def __call__(self, runtime: Any, config: Any) -> Iterator[Any]:
+        """Secure ``runtime`` for one run of ``config`` and yield the devices' signer."""
+        args = argparse.Namespace(signed=True, pki=self.pki, profile=self.profile)
+        with SignedRun(args, now_ms=config.epoch_ms, message_set=config.message_set) as run:
+            run.secure(runtime)
+            yield run.devices
+
+
 class DownlinkTally:
     """The bench's stand-in for the down-link (a ``runtime.DeliverySink``): the in-process
     bench has no transport to RSUs and vehicles, so what dissemination sends is counted here,
@@ -131,11 +156,13 @@ def format_security(stats: dict[str, Any], devices: dict[str, Any] | None) -> st
     signed_by = {
         k.split(".", 1)[1]: v for k, v in (devices or {}).items() if k.startswith("signed.")
     }
-    platform = {
-        k.split(".", 1)[1]: v for k, v in stats.get("signer", {}).items() if k.startswith("signed.")
-    }
-    return (
+    line = (
         f"security: verified {guard.get('verified', 0)}, rejected {rejected or 'none'}; "
         f"devices signed {signed_by or 'none'} ({(devices or {}).get('certificates_sent', 0)} "
-        f"with the full certificate); the platform signed {platform or 'none'}"
+        f"with the full certificate)"
     )
+    if "signer" in stats:
+        signer = stats["signer"]
+        platform = {k.split(".", 1)[1]: v for k, v in signer.items() if k.startswith("signed.")}
+        line += f"; the platform signed {platform or 'none'}"
+    return line

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from v2xcloud.cli._signed import SecureBench, add_signed_arguments, format_security
 from v2xcloud.cli.demo_commands import add_via_arguments, via_config
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="share of the connected vehicles that carry the attack (default 0.1)",
     )
     add_via_arguments(p)
+    add_signed_arguments(p)
     p.set_defaults(func=_run)
 
 
@@ -119,6 +121,18 @@ def _run_attacks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _security_line(results: list[ScenarioResult]) -> str:
+    """Frames verified and refused over every run, and what the devices signed."""
+    guard: dict[str, int] = {}
+    devices: dict[str, int | float] = {}
+    for r in results:
+        for k, v in r.security.items():
+            guard[k] = guard.get(k, 0) + v
+        for name, figure in r.signing.items():
+            devices[name] = devices.get(name, 0) + figure
+    return format_security({"guard": guard}, devices)
+
+
 def _run(args: argparse.Namespace) -> int:
     # deferred: the bench pulls in SUMO, the runtime and matplotlib
     from v2xcloud.sim.evaluate import aggregate, evaluate
@@ -147,7 +161,12 @@ def _run(args: argparse.Namespace) -> int:
         **via_config(args),
     )
     started = time.perf_counter()
-    results = evaluate(scenarios, config=config, jobs=args.jobs, on_done=_progress)
+    secure = None
+    if args.signed:
+        secure = SecureBench(pki=args.pki, profile=args.profile)
+    elif args.pki is not None or args.profile != "cn":
+        raise ConfigError("--pki and --profile need --signed")
+    results = evaluate(scenarios, config=config, jobs=args.jobs, on_done=_progress, secure=secure)
     scores = aggregate(results)
     implemented = implemented_families(results)
     groups = split_groups(results)
@@ -166,6 +185,8 @@ def _run(args: argparse.Namespace) -> int:
         f"{len(results)} scenarios in {time.perf_counter() - started:.1f} s; channel "
         f"{args.latency_ms:g} ms ± {args.jitter_ms:g} ms, loss {args.loss:.0%}; via {args.via}"
     )
+    if args.signed:
+        print(_security_line(results))
     if args.report:
         page = write_report(results, scores, args.report, title="v2xcloud evaluation")
         print(f"report: {page}")

@@ -27,6 +27,7 @@ Certificates: ``encode_certificate``, ``certificate_tbs`` (what the issuer signs
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -80,8 +81,10 @@ CERTIFICATE_CACHE_SIZE = 4096  # certificates kept decoded (oldest out first)
 _CERTS = _fast.CertificateCache(CERTIFICATE_CACHE_SIZE)
 
 
+@functools.cache
 def schema(profile: SecurityProfile) -> Any:
-    """The asn1tools COER specification of ``profile``'s ASN.1 (compiled once, on first use)."""
+    """The asn1tools COER specification of ``profile``'s ASN.1 (compiled once, on first use;
+    looked up once per profile: listing the files took ~0.5 ms, a fifth of a signature)."""
     files = sorted((ASN1_DIR / profile.value).glob("*.asn"))
     return compile_asn1(f"security-{profile.value}", files, "oer")
 

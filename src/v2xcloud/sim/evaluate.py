@@ -8,6 +8,8 @@ import logging
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -17,11 +19,17 @@ from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import AppScore
 
-__all__ = ["ScreenFactory", "aggregate", "evaluate", "run_in_process"]
+if TYPE_CHECKING:
+    from v2xcloud.sim.devices import DeviceSigning
+
+__all__ = ["ScreenFactory", "Secure", "aggregate", "evaluate", "run_in_process"]
 
 #: builds a misbehaviour screen from the deployment's RSUs (wired in from ``cli``: the bench may
 #: not import ``security``)
 ScreenFactory = Callable[[Sequence[Rsu]], MisbehaviourScreen]
+#: ``secure(runtime, config)``: a context manager that makes ``runtime`` verify (and sign what
+#: it sends) and yields the devices' ``DeviceSigning``; picklable (it crosses to the worker)
+Secure = Callable[[Any, RunConfig], AbstractContextManager["DeviceSigning | None"]]
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +37,20 @@ _RESULT = msgspec.msgpack.Decoder(ScenarioResult)
 
 
 def run_in_process(
-    scenario: Scenario, config: RunConfig, screen_factory: ScreenFactory | None = None
+    scenario: Scenario,
+    config: RunConfig,
+    screen_factory: ScreenFactory | None = None,
+    *,
+    secure: Secure | None = None,
 ) -> ScenarioResult:
     """Run one scenario through the real platform in this process (no isolation).
 
     ``config.via == "mqtt"``: the frames go through an MQTT broker (``config.mqtt_url``, or a
     Mosquitto started for this run) and the platform's MQTT gateway (``sim.via_mqtt``).
     ``screen_factory``: builds the platform's misbehaviour screen from the scenario's RSUs
-    (their perception coverage); ``None``: no misbehaviour detection.
+    (their perception coverage); ``None``: no misbehaviour detection. ``secure`` (wired from
+    ``cli`` too) signs every device's frames and makes the platform verify them; the result's
+    ``security`` holds the verification counters.
     """
     from v2xcloud.sim.platform import runtime_platform
     from v2xcloud.sim.runner import model_encoder, run_scenario
@@ -51,17 +65,28 @@ def run_in_process(
         screen=screen,
     )
     encode = model_encoder(config.message_set)
-    if config.via == "mqtt":
-        from v2xcloud.sim.via_mqtt import run_through_broker
+    with secure(runtime, config) if secure is not None else nullcontext(None) as signing:
+        if config.via == "mqtt":
+            from v2xcloud.sim.via_mqtt import run_through_broker
 
-        result = run_through_broker(
-            scenario, config=config, platform=platform, runtime=runtime, encode=encode
-        )
-    elif config.via == "inproc":
-        result = run_scenario(scenario, config=config, platform=platform, encode=encode)
-    else:
-        raise ConfigError(f"via must be 'inproc' or 'mqtt', got {config.via!r}")
-    result.dead_letters = {str(k): int(v) for k, v in runtime.stats()["dead_letters"].items()}
+            result = run_through_broker(
+                scenario,
+                config=config,
+                platform=platform,
+                runtime=runtime,
+                encode=encode,
+                signing=signing,
+            )
+        elif config.via == "inproc":
+            result = run_scenario(
+                scenario, config=config, platform=platform, encode=encode, signing=signing
+            )
+        else:
+            raise ConfigError(f"via must be 'inproc' or 'mqtt', got {config.via!r}")
+    stats = runtime.stats()
+    result.dead_letters = {str(k): int(v) for k, v in stats["dead_letters"].items()}
+    guard = stats.get("guard", {})
+    result.security = {k: int(v) for k, v in guard.items() if isinstance(v, int)}
     return result
 
 
@@ -81,10 +106,15 @@ def _rsus(scenario: Scenario) -> list[Rsu]:
 
 
 def _worker(
-    scenario: Scenario, config: RunConfig, screen_factory: ScreenFactory | None = None
+    scenario: Scenario,
+    config: RunConfig,
+    screen_factory: ScreenFactory | None = None,
+    secure: Secure | None = None,
 ) -> bytes:
     try:
-        return msgspec.msgpack.encode(run_in_process(scenario, config, screen_factory))
+        return msgspec.msgpack.encode(
+            run_in_process(scenario, config, screen_factory, secure=secure)
+        )
     except Exception as exc:  # crosses a process boundary: keep the message, not the object
         logger.error("scenario %s failed in its worker", scenario.name, exc_info=exc)
         raise SimulationError(f"scenario {scenario.name}: {type(exc).__name__}: {exc}") from None
@@ -97,6 +127,7 @@ def evaluate(
     jobs: int = 1,
     on_done: Callable[[ScenarioResult, int, int], None] | None = None,
     screen_factory: ScreenFactory | None = None,
+    secure: Secure | None = None,
 ) -> list[ScenarioResult]:
     """Run every scenario in a fresh subprocess (``jobs`` at a time), in library order.
 
@@ -104,14 +135,17 @@ def evaluate(
     ``SimulationError`` here, naming the scenario. Via MQTT without a broker URL each scenario
     starts its own Mosquitto; several jobs on one given broker would hear each other's devices
     (``ConfigError``). ``screen_factory`` (a module-level function: it crosses into the
-    worker processes by name) builds each run's misbehaviour screen.
+    worker processes by name) builds each run's misbehaviour screen; ``secure`` (picklable)
+    signs and verifies each run (``run_in_process``).
     """
     if config.via == "mqtt" and config.mqtt_url is not None and jobs > 1:
         raise ConfigError("evaluate via MQTT on one given broker runs one scenario at a time")
     ctx = multiprocessing.get_context("spawn")
     results: dict[str, ScenarioResult] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_worker, sc, config, screen_factory): sc.name for sc in scenarios}
+        futures = {
+            pool.submit(_worker, sc, config, screen_factory, secure): sc.name for sc in scenarios
+        }
         for future in as_completed(futures):
             result = _RESULT.decode(future.result())
             results[result.name] = result

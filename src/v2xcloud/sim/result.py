@@ -54,6 +54,8 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     vehicle_steps: int = 0
     broker: dict[str, float | int | None] = msgspec.field(default_factory=dict)  # via="mqtt"
     # devices signing (``sim.devices.DeviceSigning``): frames signed per type, certificates sent
-    signing: dict[str, int] = msgspec.field(default_factory=dict)
+    signing: dict[str, int | float] = msgspec.field(default_factory=dict)
+    # ... and the platform verifying: frames verified, refused per reason (``rejected.<r>``)
+    security: dict[str, int] = msgspec.field(default_factory=dict)
     # with attacks (``sim.attacks``): detection figures per class (``sim.attack_score``)
     misbehaviour: dict[str, Any] = msgspec.field(default_factory=dict)

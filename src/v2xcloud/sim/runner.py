@@ -97,6 +97,7 @@ class _Chain:
         self.link = link
         self.signing = signing
         self.devices: DeviceDirectory | None = None  # who sends what (signing, the broker)
+        self.node_positions: dict[int, tuple[float, float]] = {}  # MAP node id -> lat, lon
         self.bridge = SumoBridge(
             scenario=scenario, work_dir=work_dir, has_ssm=config.has_ground_truth
         )
@@ -164,6 +165,9 @@ class _Chain:
             rsus += [at_node.get(str(m.nodes[0].id.id), f"rsu-{m.nodes[0].id.id}")
                      for m in self.map_messages]  # fmt: skip
             self.devices = DeviceDirectory(bsm_id=self.ids.bsm_id, rsu_at_node=at_node, rsus=rsus)
+            self.node_positions = {
+                n.id.id: (n.lat_deg, n.lon_deg) for m in self.map_messages for n in m.nodes
+            }
             if self.link is not None:
                 self.link.bind(self.devices)
 
@@ -211,7 +215,7 @@ class _Chain:
         errors, as ``"<kind>: sign: ..."``) when its device cannot sign it."""
         assert self.signing is not None and self.devices is not None
         device = self.devices.device_for(sender, kind)
-        where = getattr(model, "participant", None) or model  # a BSM's sender, an RSM's RSU
+        lat, lon = self._position(model, kind)
         try:
             return self.signing.sign(
                 raw,
@@ -219,13 +223,29 @@ class _Chain:
                 device_kind=device.kind.value,
                 message_type=kind,
                 generation_time_ms=sent_ms,
-                lat_deg=getattr(where, "lat_deg", None) or getattr(where, "ref_lat_deg", None),
-                lon_deg=getattr(where, "lon_deg", None) or getattr(where, "ref_lon_deg", None),
+                lat_deg=lat,
+                lon_deg=lon,
             )
         except V2xCloudError as exc:
             key = f"{kind}: sign: {exc}"
             self.result.encode_errors[key] = self.result.encode_errors.get(key, 0) + 1
             return None
+
+    def _position(self, model: Any, kind: str) -> tuple[float | None, float | None]:
+        """Where the sender is (the signed frame's generation location, so the receiver need
+        not decode the payload for it): a BSM's vehicle, an RSM's reference point, the
+        intersection of a MAP or SPAT (its MAP node)."""
+        if kind == "BSM":
+            return model.participant.lat_deg, model.participant.lon_deg
+        if kind == "RSM":
+            return model.ref_lat_deg, model.ref_lon_deg
+        if kind == "MAP":
+            return model.nodes[0].lat_deg, model.nodes[0].lon_deg
+        if kind == "SPAT":
+            found = self.node_positions.get(model.intersections[0].node.id)
+            if found is not None:
+                return found
+        return None, None
 
     def status(self, sim_ms: int, wall_s: float) -> dict[str, Any]:
         """Live figures for progress lines: time, road users, frames, advisories by app."""

@@ -86,6 +86,8 @@ def test_stats(played: ScriptedLive, store: HistoryStore) -> None:
             "frames_dropped": 0,
             "gone_mid_send": 0,
             "refused": 0,
+            "cut_slow": 0,
+            "cut_flood": 0,
         }
         assert stats["history"] is None  # this app was not given the writer
 

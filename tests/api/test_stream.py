@@ -74,7 +74,8 @@ def test_frames_carry_deltas_and_advisories() -> None:
 
 def test_slow_client_gets_drops_counted_and_never_slows_the_tick() -> None:
     live = ScriptedLive(start_ms=T0, vehicles=400)  # ~60 kB frames fill socket buffers fast
-    settings = ApiSettings(stream_queue_frames=4)
+    # long enough that the stalled client is not cut off during the test (see the next test)
+    settings = ApiSettings(stream_queue_frames=4, stream_send_timeout_s=120.0)
     app = create_app(live=live, store=DuckDbStore(data_dir=None), settings=settings)
     with ServerThread(app) as server:
         baseline = _step_times_ms(live, T0, 40, 0.01)
@@ -125,3 +126,30 @@ def test_clients_past_the_limit_are_closed_with_try_again_later() -> None:
         assert json.loads(a.recv(timeout=5))["type"] == json.loads(b.recv(timeout=5))["type"]
         stats = app.state.hub.stats()
     assert (stats.clients, stats.refused) == (2, 20)
+
+
+def test_a_client_that_does_not_read_or_floods_is_cut_off_without_slowing_the_tick() -> None:
+    live = ScriptedLive(start_ms=T0, vehicles=400)
+    settings = ApiSettings(stream_queue_frames=4, stream_send_timeout_s=1.0)
+    app = create_app(live=live, store=DuckDbStore(data_dir=None), settings=settings)
+    with ServerThread(app) as server:
+        baseline = _step_times_ms(live, T0, 30, 0.01)
+        with _stalled_client(server), connect(_ws_url(server), max_size=None) as flooder:
+            time.sleep(0.3)
+            sent = 0
+            with contextlib.suppress(ConnectionClosed, OSError):
+                for _ in range(2000):  # 20 msg/s allowed, bursts of 100
+                    flooder.send("x")
+                    sent += 1
+            loaded = _step_times_ms(live, T0 + 10_000, 60, 0.05)  # 3 s: past the send timeout
+            deadline = time.monotonic() + 5
+            while app.state.hub.stats().clients and time.monotonic() < deadline:
+                live.step(T0 + 20_000)
+                time.sleep(0.1)
+            stream = app.state.hub.stats()
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(100):
+                    flooder.recv(timeout=1)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert stream.cut_slow == 1 and stream.cut_flood == 1 and stream.clients == 0
+    assert statistics.median(loaded) < 3 * statistics.median(baseline) + 5

@@ -108,3 +108,27 @@ def test_serve_writes_json_log_lines_to_stderr(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_rate_limit_filter_bounds_each_kind_and_the_total_and_says_what_it_held() -> None:
+    from v2xcloud.cli.logs import RateLimitFilter
+
+    now = [0.0]
+
+    def record(msg: str, arg: object = 1) -> logging.LogRecord:
+        return logging.LogRecord("uvicorn.error", logging.WARNING, "", 0, msg, (arg,), None)
+
+    limit = RateLimitFilter(per_kind=3, interval_s=10, clock=lambda: now[0])
+    passed = [limit.filter(record("refused %s", i)) for i in range(100)]
+    assert passed.count(True) == 3 and limit.suppressed == 97
+    now[0] = 10.0  # the next interval: the kind passes again and says what was held back
+    again = record("refused %s", "10.0.0.9")
+    assert limit.filter(again)
+    assert again.getMessage() == "refused 10.0.0.9 [97 similar records suppressed]"
+
+    bounded = RateLimitFilter(
+        per_kind=3, interval_s=10, max_kinds=4, max_per_interval=8, clock=lambda: now[0]
+    )
+    many = [bounded.filter(record(f"kind {k} %s")) for k in range(10)]
+    assert many.count(True) == 8  # at most 8 records of all kinds per interval
+    assert bounded.kinds_evicted == 6  # at most 4 kinds tracked

@@ -63,7 +63,10 @@ def create_app(
         audit,
     )
     hub = StreamHub(
-        queue_frames=settings.stream_queue_frames, max_clients=settings.stream_max_clients
+        queue_frames=settings.stream_queue_frames,
+        max_clients=settings.stream_max_clients,
+        send_timeout_s=settings.stream_send_timeout_s,
+        client_msgs_per_s=settings.stream_client_msgs_per_s,
     )
 
     @asynccontextmanager

@@ -7,13 +7,15 @@ HTTP request or WebSocket handshake it
 1. finds the route the app would run (the app's own route table, so the path template is
    exact) and its ``access.Rule`` — a route without a rule is refused with 403 and logged as
    a programming error (the access-matrix test fails on it first);
-2. refuses a declared ``Content-Length`` over the rule's ``max_body`` with 413 at once;
-3. authenticates the bearer token from the headers (``?token=`` for a WebSocket): bootstrap
+2. authenticates the bearer token from the headers (``?token=`` for a WebSocket): bootstrap
    and local tokens inline (a hash and a dict look-up), OIDC JWTs on a worker thread (the key
-   set may have to be fetched); a bad token is 401;
-4. checks the role (403) and, for platform-only routes, the platform tenant (403);
-5. takes one request from the client's rate bucket (token/subject, else IP; 429 with
+   set may have to be fetched); a bad token is 401 (audited; a client over its rate gets 429
+   instead);
+3. checks the role (401 without a credential, 403 with the wrong one) and, for
+   platform-only routes, the platform tenant (403);
+4. takes one request from the client's rate bucket (token/subject, else IP; 429 with
    ``Retry-After`` when empty);
+5. refuses a declared ``Content-Length`` over the rule's ``max_body`` with 413;
 6. passes the request on with the ``Principal`` in the scope (``auth.SCOPE_KEY``) and, for a
    body without a length (chunked), counts it as it arrives and answers 413 the moment it
    passes the limit (the app is told the client went away).
@@ -154,17 +156,6 @@ class AccessGate:
             rule = ruled
         headers = scope.get("headers") or []
         declared = _content_length(headers)
-        if not is_ws and declared is not None and declared > rule.max_body:
-            await self._refuse(
-                scope,
-                receive,
-                send,
-                413,
-                "too_large",
-                f"request body too large: {declared} bytes for {method} {template}, "
-                f"the limit is {rule.max_body}",
-            )
-            return
         principal, failure = await self._authenticate(scope, headers, is_ws)
         if failure is not None:
             if not self.control.limiter.allow(_client_key(scope, None)):
@@ -205,6 +196,17 @@ class AccessGate:
                 "rate_limited",
                 "too many requests from this client; slow down",
                 extra=[(b"retry-after", str(self.control.limiter.retry_after_s()).encode())],
+            )
+            return
+        if not is_ws and declared is not None and declared > rule.max_body:
+            await self._refuse(
+                scope,
+                receive,
+                send,
+                413,
+                "too_large",
+                f"request body too large: {declared} bytes for {method} {template}, "
+                f"the limit is {rule.max_body}",
             )
             return
         scope[SCOPE_KEY] = principal

@@ -61,6 +61,7 @@ def stats(request: Request, caller: Caller) -> Response:
     writer = request.app.state.writer
     devices = getattr(request.app.state, "devices", None) if caller.is_platform else None
     access = request.app.state.access.stats() if caller.is_platform else None
+    guard = getattr(request.app.state, "server_guard", None) if caller.is_platform else None
     return json_response(
         {
             "platform": _live(request).stats(),
@@ -68,6 +69,7 @@ def stats(request: Request, caller: Caller) -> Response:
             "history": writer.stats if writer is not None else None,
             "gateways": devices.stats() if devices is not None else None,
             "access": access,
+            "server": guard.stats() if guard is not None else None,
         }
     )
 

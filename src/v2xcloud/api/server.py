@@ -1,4 +1,5 @@
-"""Run the API with uvicorn: in the foreground (CLI) or on a background thread (tests, demos)."""
+"""Run the API with uvicorn on a background thread (tests, demos), with the server limits of
+its settings (``api.limits``; the CLI's ``serve`` uses the same ``server_config``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from v2xcloud.api.limits import ServerLimits, server_config
 from v2xcloud.errors import ConfigError
 
 __all__ = ["ServerThread", "free_port"]
@@ -31,15 +33,10 @@ class ServerThread:
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=self.port,
-            log_config=None,  # records go to the process's logging configuration (cli.logs)
-            log_level="warning",
-            ws="websockets-sansio",
-            lifespan="on",
-        )
+        settings = getattr(app.state, "settings", None)
+        limits = settings.server if settings is not None else ServerLimits()
+        config, self.guard = server_config(app, host=host, port=self.port, limits=limits)
+        app.state.server_guard = self.guard
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
 

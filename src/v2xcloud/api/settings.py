@@ -9,6 +9,7 @@ from pathlib import Path
 
 import msgspec
 
+from v2xcloud.api.limits import ServerLimits
 from v2xcloud.api.oidc import OidcSettings
 from v2xcloud.errors import ConfigError
 
@@ -37,7 +38,11 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     ``cors_origins``: origins allowed cross-site; empty (the default) means CORS is closed.
     ``stream_queue_frames``: frames buffered per WebSocket client before frames are dropped.
     ``stream_max_clients``: WebSocket stream clients served at once (more are closed, 1013).
+    ``stream_send_timeout_s``: a stream client that has not taken a frame for this long (it
+    does not read) is cut off; ``stream_client_msgs_per_s``: a client sending more messages
+    than this (sustained; bursts of 5x) is cut off.
     ``web_dir``: the built dashboard (``None`` serves no dashboard).
+    ``server``: the HTTP server's connection, time and size limits (``api.limits``).
     Request-size limits are per route, in ``access.RULES``.
     """
 
@@ -52,6 +57,9 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     rate_per_s: float = 50.0
     rate_burst: int = 200
     token_refresh_s: float = 2.0
+    server: ServerLimits = msgspec.field(default_factory=ServerLimits)
+    stream_send_timeout_s: float = 5.0
+    stream_client_msgs_per_s: float = 20.0
 
     def __post_init__(self) -> None:
         for name in ("admin_token", "viewer_token"):

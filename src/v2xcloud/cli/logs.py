@@ -11,6 +11,11 @@ command gets the same flags (and the same meaning) for free::
 replaces that handler instead of adding a second one. With ``json=True`` each record is one
 JSON object per line: ``ts`` (UTC, ISO 8601 with milliseconds), ``level``, ``logger``,
 ``message``, ``exc`` (the formatted traceback, when there is one) and any ``extra=`` fields.
+
+The handler is rate-limited (:class:`RateLimitFilter`): of each kind of record (logger, level,
+message template) the first ``per_kind`` in an interval are written and the rest counted; the
+next record of that kind written says how many were suppressed. An attack that makes the
+platform log (bad requests, refused logins, failing accepts) cannot fill the disk.
 """
 
 from __future__ import annotations
@@ -20,11 +25,16 @@ import datetime as dt
 import json
 import logging
 import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import IO, Any
 
 __all__ = [
     "LEVELS",
     "JsonFormatter",
+    "RateLimitFilter",
     "add_logging_arguments",
     "add_long_running",
     "configure",
@@ -69,6 +79,72 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class RateLimitFilter(logging.Filter):
+    """Let the first ``per_kind`` records of a kind through per ``interval_s``, count the rest.
+
+    A kind is (logger name, level, message template — the ``msg`` before its arguments), so
+    ``"connection from %s refused"`` is one kind whatever the address. At most ``max_kinds``
+    kinds are tracked (the least recently seen is forgotten, counted in ``kinds_evicted``) and
+    at most ``max_per_interval`` records of all kinds pass per interval, so the output is
+    bounded whatever the input. When a kind passes again after suppressions, its record says
+    how many were suppressed. ``suppressed`` counts every record held back. Thread-safe.
+
+    >>> f = RateLimitFilter(per_kind=2, interval_s=60)
+    >>> rec = lambda: logging.LogRecord("x", logging.WARNING, "", 0, "bad %s", ("a",), None)
+    >>> [f.filter(rec()) for _ in range(3)], f.suppressed
+    ([True, True, False], 1)
+    """
+
+    def __init__(
+        self,
+        *,
+        per_kind: int = 20,
+        interval_s: float = 60.0,
+        max_kinds: int = 1000,
+        max_per_interval: int = 2000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.per_kind = per_kind
+        self.interval_s = interval_s
+        self.max_kinds = max_kinds
+        self.max_per_interval = max_per_interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        # kind -> [window, passed in window, suppressed since last pass]
+        self._kinds: OrderedDict[tuple[str, int, str], list[int]] = OrderedDict()
+        self._window = -1
+        self._passed_in_window = 0
+        self.suppressed = 0
+        self.kinds_evicted = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether ``record`` is written (it may get a note of earlier suppressions)."""
+        kind = (record.name, record.levelno, str(record.msg)[:200])
+        with self._lock:
+            window = int(self._clock() // self.interval_s)
+            if window != self._window:
+                self._window, self._passed_in_window = window, 0
+            state = self._kinds.pop(kind, None) or [window, 0, 0]
+            self._kinds[kind] = state
+            if len(self._kinds) > self.max_kinds:
+                self._kinds.popitem(last=False)
+                self.kinds_evicted += 1
+            if state[0] != window:
+                state[0], state[1] = window, 0
+            if state[1] >= self.per_kind or self._passed_in_window >= self.max_per_interval:
+                state[2] += 1
+                self.suppressed += 1
+                return False
+            state[1] += 1
+            self._passed_in_window += 1
+            held, state[2] = state[2], 0
+        if held:
+            record.msg = f"{record.getMessage()} [{held} similar records suppressed]"
+            record.args = None
+        return True
+
+
 class _Handler(logging.StreamHandler[IO[str]]):
     """The one handler :func:`configure` owns (so a second call replaces it).
 
@@ -104,6 +180,7 @@ def configure(
         old.close()
     handler = _Handler(stream)
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(_TEXT_FORMAT))
+    handler.addFilter(RateLimitFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.captureWarnings(True)

@@ -290,6 +290,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from v2xcloud.api import ApiSettings, create_app, record_history
+    from v2xcloud.api.limits import server_config
     from v2xcloud.api.settings import default_web_dir
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.runtime import SystemClock
@@ -354,14 +355,12 @@ def _run(args: argparse.Namespace) -> int:
             flush=True,
         )
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_config=None,  # uvicorn's records go through the one configuration (cli.logs)
-            log_level=args.log_level,
-            ws="websockets-sansio",
+        # uvicorn's records go through the one configuration (cli.logs); the server's
+        # connection, header-time and size limits are the settings' (api.limits)
+        config, app.state.server_guard = server_config(
+            app, host=host, port=port, limits=settings.server, log_level=args.log_level
         )
+        uvicorn.Server(config).run()
     finally:
         live.stop()
         if platform is not None:

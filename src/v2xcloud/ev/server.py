@@ -51,6 +51,7 @@ __all__ = ["Gb32960Server"]
 logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 65_536
+_LOGIN_READ = 4_096  # a login frame is far smaller; more just arrives in the next read
 
 
 class Gb32960Server:
@@ -236,7 +237,9 @@ class Gb32960Server:
         bucket = _FrameBucket(self.max_frames_per_s, self.frame_burst)
         while not writer.is_closing():
             try:
-                chunk = await asyncio.wait_for(reader.read(_READ_CHUNK), self.idle_timeout_s)
+                # before a login, small reads: a refused client's stream is not scanned in bulk
+                size = _READ_CHUNK if session.vin is not None else _LOGIN_READ
+                chunk = await asyncio.wait_for(reader.read(size), self.idle_timeout_s)
             except TimeoutError:
                 stats["idle_timeouts"] += 1
                 return

@@ -42,11 +42,25 @@ class CountingRuntime(Runtime):
         self.arrived: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    def ingest(self, message: Any, *, received_at_ms: int, source: str, raw: bytes = b"") -> bool:
+    def ingest(
+        self,
+        message: Any,
+        *,
+        received_at_ms: int,
+        source: str,
+        raw: bytes = b"",
+        certificate_digest: str | None = None,
+    ) -> bool:
         if isinstance(message, Bsm):
             with self.lock:
                 self.arrived.setdefault(message.participant.id, time.time() * 1000)
-        return super().ingest(message, received_at_ms=received_at_ms, source=source, raw=raw)
+        return super().ingest(
+            message,
+            received_at_ms=received_at_ms,
+            source=source,
+            raw=raw,
+            certificate_digest=certificate_digest,
+        )
 
 
 def _bsm(seq: int, tag: int = 0) -> bytes:

@@ -56,4 +56,4 @@ def test_writes_and_refused_credentials_are_audited() -> None:
     failures = [e for e in entries if e.action == "api.login_refused"]
     assert len(failures) == 4 and failures[0].actor == "client:testclient"
     assert trail.verify().is_ok
-    assert app.state.access.stats()["refused"] == {"bad_token": 4, "rate_limited": 4}
+    assert app.state.access.stats()["refused"] == {"bad_token": 4, "client_rate": 4}

@@ -61,6 +61,7 @@ def create_app(
         Authenticator(settings, book, oidc),
         RateLimiter(rate_per_s=settings.rate_per_s, burst=settings.rate_burst),
         audit,
+        RateLimiter(rate_per_s=settings.tenant_rate_per_s, burst=settings.tenant_rate_burst),
     )
     hub = StreamHub(
         queue_frames=settings.stream_queue_frames,

@@ -13,8 +13,8 @@ HTTP request or WebSocket handshake it
    instead);
 3. checks the role (401 without a credential, 403 with the wrong one) and, for
    platform-only routes, the platform tenant (403);
-4. takes one request from the client's rate bucket (token/subject, else IP; 429 with
-   ``Retry-After`` when empty);
+4. takes one request from the client's rate bucket (token/subject, else IP) and from its
+   tenant's (429 with ``Retry-After`` when either is empty);
 5. refuses a declared ``Content-Length`` over the rule's ``max_body`` with 413;
 6. passes the request on with the ``Principal`` in the scope (``auth.SCOPE_KEY``) and, for a
    body without a length (chunked), counts it as it arrives and answers 413 the moment it
@@ -70,16 +70,20 @@ class AuditRecorder(Protocol):
 
 class AccessControl:
     """What the gate needs and what it counts: the authenticator, the rate limiter and the
-    audit trail every successful write and every refused credential is recorded in."""
+    audit trail every successful write and every refused credential is recorded in.
+    ``limiter`` buckets each client (token/subject, else IP); ``tenant_limiter`` each tenant
+    (all of a tenant's clients together; platform-wide callers are not tenant-limited)."""
 
     def __init__(
         self,
         authenticator: Authenticator,
         limiter: RateLimiter,
         audit: AuditRecorder | None = None,
+        tenant_limiter: RateLimiter | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.limiter = limiter
+        self.tenant_limiter = tenant_limiter
         self.audit = audit
         self.refused: Counter[str] = Counter()
         self.passed = 0
@@ -164,7 +168,7 @@ class AccessGate:
                     receive,
                     send,
                     429,
-                    "rate_limited",
+                    "client_rate",
                     "too many requests from this client; slow down",
                     extra=[(b"retry-after", str(self.control.limiter.retry_after_s()).encode())],
                 )
@@ -187,17 +191,22 @@ class AccessGate:
                 status, why, detail = denied
                 await self._refuse(scope, receive, send, status, why, detail)
                 return
-        if rule.rate_limited and not self.control.limiter.allow(_client_key(scope, principal)):
-            await self._refuse(
-                scope,
-                receive,
-                send,
-                429,
-                "rate_limited",
-                "too many requests from this client; slow down",
-                extra=[(b"retry-after", str(self.control.limiter.retry_after_s()).encode())],
-            )
-            return
+        if rule.rate_limited:
+            over = self._over_rate(scope, principal)
+            if over is not None:
+                why, limiter = over
+                await self._refuse(
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    why,
+                    "too many requests from this "
+                    + ("tenant" if why == "tenant_rate" else "client")
+                    + "; slow down",
+                    extra=[(b"retry-after", str(limiter.retry_after_s()).encode())],
+                )
+                return
         if not is_ws and declared is not None and declared > rule.max_body:
             await self._refuse(
                 scope,
@@ -237,6 +246,23 @@ class AccessGate:
             await send(message)
 
         return audited_send
+
+    def _over_rate(
+        self, scope: Scope, principal: Principal | None
+    ) -> tuple[str, RateLimiter] | None:
+        """The bucket that is empty — the client's, else its tenant's — or ``None``."""
+        control = self.control
+        if not control.limiter.allow(_client_key(scope, principal)):
+            return "client_rate", control.limiter
+        tenants = control.tenant_limiter
+        if (
+            tenants is not None
+            and principal is not None
+            and not principal.is_platform
+            and not tenants.allow(f"tenant:{principal.tenant}")
+        ):
+            return "tenant_rate", tenants
+        return None
 
     async def _authenticate(
         self, scope: Scope, headers: list[tuple[bytes, bytes]], is_ws: bool

@@ -32,7 +32,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     live local token exists (``api.auth``).
     ``oidc``: an OIDC provider whose JWTs are accepted (``api.oidc``); ``None``: none.
     ``rate_per_s``/``rate_burst``: requests per second sustained / at once, per client
-    (token or OIDC subject, else IP); ``/api/health`` is exempt.
+    (token or OIDC subject, else IP); ``/api/health`` is exempt. ``tenant_rate_per_s`` /
+    ``tenant_rate_burst``: the same for all of a tenant's clients together.
     ``token_refresh_s``: how often the stored tokens are re-read (revocations by another
     process take effect within it).
     ``cors_origins``: origins allowed cross-site; empty (the default) means CORS is closed.
@@ -56,6 +57,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     oidc: OidcSettings | None = None
     rate_per_s: float = 50.0
     rate_burst: int = 200
+    tenant_rate_per_s: float = 200.0
+    tenant_rate_burst: int = 1000
     token_refresh_s: float = 2.0
     server: ServerLimits = msgspec.field(default_factory=ServerLimits)
     stream_send_timeout_s: float = 5.0
@@ -75,9 +78,14 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError(
                 f"stream_max_clients must be at least 1, got {self.stream_max_clients}"
             )
-        if self.rate_per_s <= 0 or self.rate_burst < 1:
+        if (
+            min(self.rate_per_s, self.tenant_rate_per_s) <= 0
+            or min(self.rate_burst, self.tenant_rate_burst) < 1
+        ):
             raise ConfigError(
-                f"rate_per_s ({self.rate_per_s}) must be > 0 and rate_burst ({self.rate_burst}) >= 1"
+                "rate_per_s and tenant_rate_per_s must be > 0, rate_burst and "
+                f"tenant_rate_burst >= 1 (got {self.rate_per_s}, {self.tenant_rate_per_s}, "
+                f"{self.rate_burst}, {self.tenant_rate_burst})"
             )
 
     @classmethod

@@ -8,6 +8,7 @@ import { EMPTY_STYLE, addLayers, advisoryFeatures, eventFeatures, headFeatures, 
 import { renderAdvisories, renderDetails, renderEvents, renderStats } from "./panels.js";
 import { Scene } from "./scene.js";
 import { renderSecurity } from "./security.js";
+import { renderMisbehaviour } from "./misbehaviour.js";
 
 const scene = new Scene();
 const ui = { selectedId: null, replayIndex: null, playing: null, droppedFrames: 0, heads: [], track: null };
@@ -96,7 +97,7 @@ async function loadEvents() {
 const POLL_MS = 2000;
 const devicesTable = new DevicesTable(document.getElementById("device-table"),
   document.getElementById("device-summary"), document.getElementById("device-problems-only"));
-const polls = { devices: 0, deadLetters: 0, security: 0, failures: 0 };
+const polls = { devices: 0, deadLetters: 0, security: 0, misbehaviour: 0, failures: 0 };
 
 async function pollDevices() {
   const note = document.getElementById("device-note");
@@ -143,6 +144,19 @@ async function pollSecurity() {
     note.textContent = `security: ${error.message}`;
   }
   setTimeout(pollSecurity, POLL_MS);
+}
+
+async function pollMisbehaviour() {
+  const note = document.getElementById("mb-note");
+  try {
+    renderMisbehaviour(await getJson("/api/misbehaviour?limit=8"));
+    polls.misbehaviour += 1;
+    note.textContent = "";
+  } catch (error) {
+    polls.failures += 1;
+    note.textContent = `misbehaviour: ${error.message}`;
+  }
+  setTimeout(pollMisbehaviour, POLL_MS);
 }
 
 function setConnected(isConnected) {
@@ -213,6 +227,7 @@ map.on("load", async () => {
 pollDevices();
 pollDeadLetters();
 pollSecurity();
+pollMisbehaviour();
 
 // Hooks for the browser tests and for operators poking at the console.
 window.v2x = {

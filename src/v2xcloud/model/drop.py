@@ -47,6 +47,9 @@ class DropReason(StrEnum):
     BAD_PAYLOAD = "bad_payload"  # a vendor JSON shape that does not parse or lacks fields
     RATE_LIMITED = "rate_limited"  # over the device's rate for this message type
     QUEUE_FULL = "queue_full"  # the bounded queue between network and tick loop overflowed
+    BACKBONE_UNAVAILABLE = (
+        "backbone_unavailable"  # accepted, but JetStream never acked it (retried)
+    )
     # --- security: the receiver checks of a secured (signed) frame, one reason each -----
     SIGNED_UNVERIFIED = "signed_unverified"  # signed, and no verifier is configured
     UNSIGNED = "unsigned"  # the policy requires a signature and the frame has none

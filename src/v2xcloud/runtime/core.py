@@ -206,6 +206,19 @@ class Runtime:
             return False
         return self._accept(message, received_at_ms, source, raw, certificate_digest)
 
+    def validate(
+        self, message: SceneMessage, *, received_at_ms: int, source: str, raw: bytes = b""
+    ) -> bool:
+        """Run the validity stage of ``ingest`` (``codec.check_model``) without handing the
+        message to the scene: the gateway tier, which forwards accepted frames to the backbone
+        and leaves the scene to the edge workers. A refused message is dead-lettered and
+        counted as in ``ingest``; True when it passed."""
+        rejected = check_model(message, raw=raw, area=self.area)
+        if rejected is not None:
+            self._reject(rejected, source, received_at_ms)
+            return False
+        return True
+
     def ingest_frame(
         self,
         raw: bytes,

@@ -279,10 +279,10 @@ class Runtime:
                 reason=DropReason.INTERNAL_ERROR,
                 detail=f"frame guard raised {type(exc).__name__}: {exc}",
             )
-        if isinstance(result, DeadLetter | Passed):
-            return result
         if isinstance(result, bytes):
             return Passed(payload=result)
+        if isinstance(result, DeadLetter | Passed):
+            return result
         return Passed(payload=result.payload, signer=result.signer, device=result.device)
 
     def dead_letter(self, letter: DeadLetter) -> None:

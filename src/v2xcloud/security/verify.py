@@ -83,6 +83,12 @@ _LOGGED_ERRORS = 10
 _KINDS = frozenset(k.value for k in DeviceKind)
 
 
+def _looks_secured(raw: bytes) -> bool:
+    """Version 3 and a content CHOICE tag: a secured data unit (or a UPER frame that starts
+    alike, which the decoder then tells apart)."""
+    return len(raw) >= 2 and raw[0] == _SECURED_VERSION and raw[1] & 0xC0 == 0x80
+
+
 class SecurityPolicy(StrEnum):
     """What the stage demands of a device kind's frames."""
 
@@ -210,6 +216,9 @@ class SecurityStage:
         """``runtime.guard.FrameGuard``: what to decode — a signed frame's payload with its
         signer's digest and device (``GuardPass``), an unsigned frame's payload as bytes — or
         the dead letter."""
+        if not _looks_secured(raw) and self.policy.for_kind(kind) is not SecurityPolicy.REQUIRE:
+            self.counts["unsigned_passed"] += 1  # the common unsigned case, without a Verified
+            return raw
         result = self.process(raw, kind=kind, now_ms=now_ms)
         if isinstance(result, Verified):
             if result.signer is None:
@@ -260,7 +269,7 @@ class SecurityStage:
         return result
 
     def _judge(self, raw: bytes, policy: SecurityPolicy, now_ms: int) -> Verified | Rejection:
-        if not (len(raw) >= 2 and raw[0] == _SECURED_VERSION and raw[1] & 0xC0 == 0x80):
+        if not _looks_secured(raw):
             return self._unsigned(raw, policy, "no secured-data header")
         frame = decode_secured(raw)
         if isinstance(frame, Rejected):

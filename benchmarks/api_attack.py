@@ -21,11 +21,13 @@ server's RSS and log bytes after each phase, and what the server closed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import resource
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +86,15 @@ def main() -> None:
                 thread.join(timeout=30)
             rows.append(("big bodies", summary(health), rss_kib(proc.pid), log.stat().st_size))
 
-            with Slowloris("127.0.0.1", port, connections=slow) as attack:
+            with contextlib.ExitStack() as stack:  # 4 attackers, so the connections open fast
+                attacks = [
+                    stack.enter_context(Slowloris("127.0.0.1", port, connections=slow // 4))
+                    for _ in range(4)
+                ]
+                ramp = time.monotonic() + 10  # let the attack reach full strength first
+                while sum(a.opened for a in attacks) < slow and time.monotonic() < ramp:
+                    time.sleep(0.2)
+                held = sum(a.opened for a in attacks)
                 health = probe("127.0.0.1", port, duration_s=args.seconds)
             rows.append(("slowloris", summary(health), rss_kib(proc.pid), log.stat().st_size))
             stats = _server_stats(port)
@@ -109,9 +119,10 @@ def main() -> None:
         f"{max(sent, default=0) / 1e6:.1f} MB of one before it answered and closed"
     )
     print(
-        f"slowloris: {slow} connections held open, {attack.opened} opened in all, "
-        f"{attack.closed_by_server} closed by the server, "
-        f"{attack.connect_failures} connects failed"
+        f"slowloris: {slow} connections wanted, {held} opened when the probing began, "
+        f"{sum(a.opened for a in attacks)} opened in all, "
+        f"{sum(a.closed_by_server for a in attacks)} closed by the server, "
+        f"{sum(a.connect_failures for a in attacks)} connects failed"
     )
     print(f"server: {stats['server']}")
     print(f"access: refused {stats['access']['refused']}")

@@ -112,8 +112,17 @@ def test_serve_runs_the_platform_on_its_gateways(mosquitto: Mosquitto, tmp_path:
         )
         assert fleet.errors == 0
         # an unregistered VIN is refused (and audited, below)
+        # (the same terminals log in again: a later login time, as a real one's would be; the
+        # same second and serial would be refused as a replayed login)
         stray = asyncio.run(
-            run_fleet(port=gb, vehicles=3, duration_s=1, period_s=0.2, secrets=ev_keys)
+            run_fleet(
+                port=gb,
+                vehicles=3,
+                duration_s=1,
+                period_s=0.2,
+                secrets=ev_keys,
+                start_ms=int(time.time() * 1000) + 5000,
+            )
         )
         assert stray.errors == 1 and vin_for(2) not in stray.collected_at_ms
         vins = set(fleet.collected_at_ms)

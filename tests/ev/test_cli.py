@@ -200,3 +200,32 @@ def test_decode_streams_and_refuses_an_overlong_line(
     long, ok = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert long["reason"] == "line_too_long" and str(2 * MAX_LINE_CHARS + 1) in long["detail"]
     assert ok["ok"] and ok["line"] == 2
+
+
+def test_fleet_logs_in_with_its_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from v2xcloud.ev.access import StaticDirectory, TerminalAccess, TerminalCredential
+    from v2xcloud.ev.fleet import vin_for
+
+    keys = {vin_for(i): bytes([0x10 + i]) * 16 for i in range(2)}
+    secrets = tmp_path / "ev-secrets.toml"
+    secrets.write_text("[terminals]\n" + "".join(f'{v} = "{k.hex()}"\n' for v, k in keys.items()))
+    access = TerminalAccess(
+        StaticDirectory([TerminalCredential(vin=v, secret=k) for v, k in keys.items()])
+    )
+    loop = asyncio.new_event_loop()
+    server = Gb32960Server(report_sink=MemoryReportSink(), access=access)
+    loop.run_until_complete(server.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    argv = ["gb32960", "fleet", "--vehicles", "2", "--port", str(server.port), "--duration", "3"]
+    try:
+        refused = main([*argv, "--period", "0.02"])  # no secrets: plain logins are refused
+        capsys.readouterr()
+        code = main([*argv, "--period", "0.02", "--ev-secrets", str(secrets)])
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    out = json.loads(capsys.readouterr().out)
+    assert refused == 1 and server.stats["login_refused:not_encrypted"] == 2
+    assert code == 0 and out["acked"] == 6 and out["errors"] == 0

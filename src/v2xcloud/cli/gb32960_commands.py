@@ -209,6 +209,7 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
             period_s=args.period,
             faults=faults,
             signers=_lab_signers(args.sign_seed) if args.sign_seed else None,
+            secrets=_fleet_secrets(args.ev_secrets),
         )
     )
     lat = sorted(result.ack_latencies_ms) or [0.0]
@@ -225,6 +226,15 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
         )
     )
     return 0 if result.errors == 0 else 1
+
+
+def _fleet_secrets(path: str | None) -> dict[str, bytes] | None:
+    """The terminals' login secrets from an ``--ev-secrets`` file (as ``serve`` reads it)."""
+    if not path:
+        return None
+    from v2xcloud.cli._ev_access import load_ev_secrets
+
+    return load_ev_secrets(path).terminals
 
 
 def _lab_signers(seed: str) -> Any:
@@ -336,6 +346,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="TEXT",
         help="terminals speak the 2025 layout and SM2-sign each report with a lab key derived "
         "from TEXT (serve them with the keys of `gb32960 keys --seed TEXT`)",
+    )
+    flt.add_argument(
+        "--ev-secrets",
+        default=None,
+        metavar="FILE",
+        help="log each terminal in with its secret from this file (as `serve --ev-secrets`)",
     )
     flt.set_defaults(func=_cmd_fleet)
     keys = inner.add_parser("keys", help="lab terminal SM2 public keys for serve --ev-keys")

@@ -18,6 +18,11 @@ the ``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev_
 ``ev_alarms`` what the ``/api/ev`` routes read. ``downlink_signer`` (a
 ``runtime.OutboundSigner``, e.g. ``security.signers.PlatformSigner`` when a PKI is configured)
 signs every RSI and advisory the down-link sends.
+
+With ``nats_urls`` every accepted frame is also published to the JetStream backbone
+(``gateways.nats.FrameForwarder``, subjects ``v2x.{tenant}.{tile}.{type}``); as
+``role="gateway"`` the runtime only judges frames (no scene, no applications: the edge
+workers run them) and its dead letters go to the ``V2X_DEAD`` stream for the centre tier.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.limits import RateLimits, TenantLimits
 from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
+from v2xcloud.gateways.nats import BackbonePublisher, FrameForwarder
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
 from v2xcloud.model import Device, EvOperatorAlarm, EvReport
@@ -49,6 +55,7 @@ from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime
 from v2xcloud.security import Coverage, MisbehaviourDetector
 
 __all__ = [
+    "ROLES",
     "Platform",
     "downlink_signer",
     "misbehaviour_screen",
@@ -56,6 +63,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: ``serve --role``: everything in one process (default); the gateway tier only (frames to the
+#: NATS backbone, no scene); the centre tier (results from the backbone to history and API).
+ROLES = ("all", "gateway", "centre")
 
 
 def misbehaviour_screen(rsus: Sequence[Rsu]) -> MisbehaviourDetector:
@@ -151,8 +162,20 @@ class Platform:
         manage_broker_access: bool = False,
         broker: Mosquitto | None = None,
         tenant_limits: TenantLimits | None = None,
+        nats_urls: Sequence[str] | None = None,
+        role: str = "all",
+        frames_max_age_s: float = 120.0,
     ) -> None:
+        if role not in ROLES:
+            raise ConfigError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+        if role == "gateway" and not nats_urls:
+            raise ConfigError("the gateway role publishes to the backbone: give --nats URL")
         self.runtime = runtime
+        self.role = role
+        self.nats_urls = list(nats_urls) if nats_urls else []
+        self.frames_max_age_s = frames_max_age_s
+        self.publisher: BackbonePublisher | None = None
+        self.forwarder: FrameForwarder | None = None
         self.ev_secrets = ev_secrets  # cli._ev_access.EvSecrets; None: no terminal secrets
         self.audit = audit  # store.audit.AuditTrail: refused EV logins are recorded there
         self.ev_signatures = ev_signatures  # ev.signature.FrameSignatureCheck; None: parsed only
@@ -168,6 +191,7 @@ class Platform:
             limits=self.limits,
             tenant_limits=tenant_limits,
             allow_unknown=allow_unknown,
+            run_scene=role != "gateway",
         )
         self.mqtt_url = mqtt_url
         self.udp = parse_udp_address(udp) if udp else None
@@ -201,6 +225,8 @@ class Platform:
         start the gateways' loop thread and every configured gateway; raise if one fails."""
         for message_set in MessageSet:
             prepare(message_set)
+        if self.nats_urls:
+            self._start_backbone(timeout_s)
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._run_loop, args=(ready,), name="gateways", daemon=True
@@ -209,6 +235,24 @@ class Platform:
         if not ready.wait(timeout_s):
             raise GatewayError(f"the gateways' event loop did not start within {timeout_s} s")
         self._call(self._start_gateways(), timeout_s + 5.0)
+
+    def _start_backbone(self, timeout_s: float) -> None:
+        """Publish every accepted frame to JetStream (and, as the gateway tier, the dead
+        letters too: the centre tier records them)."""
+        from v2xcloud.runtime.tiles import tile_of
+
+        self.publisher = BackbonePublisher(
+            self.nats_urls, frames_max_age_s=self.frames_max_age_s
+        ).start(timeout_s=timeout_s)
+        self.forwarder = FrameForwarder(
+            self.publisher,
+            dead_letter=self.ingest.dead_letter_later,
+            tile_of=tile_of,
+            tenant_of=self.tenant_of,
+        )
+        self.ingest.forward = self.forwarder
+        if self.role == "gateway":
+            self.runtime.add_dead_letter_sink(self.forwarder.dead_letters)
 
     def _run_loop(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
@@ -298,9 +342,12 @@ class Platform:
             logger.info("broker rights of %d devices applied", synced)
 
     def stop(self) -> None:
-        """Stop every gateway, the loop thread and the broker started for the platform."""
+        """Stop every gateway, the loop thread, the backbone publisher (after what it holds is
+        acked, up to 5 s) and the broker started for the platform."""
         try:
             self._stop_loop()
+            if self.publisher is not None:
+                self.publisher.stop()
         finally:
             if self.broker is not None:
                 self.broker.stop()
@@ -420,6 +467,10 @@ class Platform:
             }
         if self.udp_gateway is not None:
             out["udp"] = self.udp_gateway.stats()
+        if self.publisher is not None and self.forwarder is not None:
+            out["backbone"] = self.publisher.stats() | {
+                f"forward_{k}": v for k, v in self.forwarder.counts.items()
+            }
         if self.gb_server is not None:
             out["gb32960"] = dict(self.gb_server.stats)
         return out

@@ -42,6 +42,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "v2xcloud.cli.devices_commands",
     "v2xcloud.cli.replay_commands",
     "v2xcloud.cli.serve_commands",
+    "v2xcloud.cli.cluster_commands",
     "v2xcloud.cli.security_commands",
     "v2xcloud.cli.audit_commands",
     "v2xcloud.cli.export_commands",

@@ -2,7 +2,9 @@
 ``--udp``, ``--gb32960``), the runtime ticking on them, warnings out through the down-link, the
 operator API and dashboard (``--http``), history recorded (``--store``). The device registry is
 kept in the store and seeded from ``--devices FILE``; unknown devices are refused (counted and
-logged) unless ``--allow-unknown``. ``--scripted`` serves a built-in intersection instead (UI work).
+logged) unless ``--allow-unknown``. ``--nats URL`` publishes every accepted frame to the
+JetStream backbone; ``--role gateway`` makes this process the gateway tier only (no scene: the
+edge workers run it; docs/deploy.md). ``--scripted`` serves a built-in intersection instead (UI work).
 
 Tokens come from the environment (``V2XCLOUD_ADMIN_TOKEN``, ``V2XCLOUD_VIEWER_TOKEN``), never
 from the command line (it would show in ``ps``); CORS origins from ``V2XCLOUD_CORS_ORIGINS``.
@@ -143,6 +145,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0,
         help="the password listener's port with --mqtt-broker --mqtt-tls (0: a free one)",
     )
+    p.add_argument(
+        "--nats",
+        default=None,
+        metavar="URL[,URL...]",
+        help="NATS JetStream backbone (every server's nats://HOST:PORT, comma-separated): each "
+        "accepted frame is published on v2x.{tenant}.{tile}.{type} (docs/deploy.md)",
+    )
+    p.add_argument(
+        "--role",
+        choices=("all", "gateway"),
+        default="all",
+        help="all (default): gateways, scene and applications in this process; gateway: the "
+        "gateway tier only (needs --nats; frames and dead letters to the backbone, no scene)",
+    )
+    p.add_argument(
+        "--frames-max-age-s",
+        type=float,
+        default=120.0,
+        help="how long the V2X_FRAMES stream keeps frames for catch-up (default 120 s)",
+    )
     p.add_argument("--hz", type=float, default=10.0, help="tick rate")
     p.add_argument(
         "--pki",
@@ -194,6 +216,7 @@ def _live(
         security_stage,
     )
     from v2xcloud.gateways.limits import load_tenant_limits
+    from v2xcloud.gateways.nats import parse_nats_urls
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
@@ -241,6 +264,9 @@ def _live(
         broker=broker,
         downlink_signer=downlink_signer(args.pki),
         tenant_limits=load_tenant_limits(args.tenant_limits) if args.tenant_limits else None,
+        nats_urls=parse_nats_urls(args.nats) if args.nats else None,
+        role=args.role,
+        frames_max_age_s=args.frames_max_age_s,
     )
     try:
         platform.start()
@@ -274,6 +300,16 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
         raise ConfigError("--mqtt-tls and --mqtt-broker need --mqtt URL")
     if args.udp:
         parse_udp_address(args.udp)
+    if args.nats:
+        from v2xcloud.gateways.nats import parse_nats_urls
+
+        parse_nats_urls(args.nats)
+        if args.live == "scripted":
+            raise ConfigError("--scripted serves a built-in intersection: drop --nats")
+    if args.role == "gateway" and not args.nats:
+        raise ConfigError("--role gateway publishes to the backbone: give --nats URL")
+    if args.frames_max_age_s <= 0:
+        raise ConfigError("--frames-max-age-s must be positive")
     if args.security_policy is not None and args.pki is None:
         raise ConfigError("--security-policy needs --pki DIR (the trust anchors to verify with)")
     if args.pki is not None and args.live == "scripted":
@@ -349,6 +385,8 @@ def _run(args: argparse.Namespace) -> int:
             f"udp {args.udp}" if args.udp else "",
             f"gb32960 {args.gb32960}" if args.gb32960 else "",
         ]
+        if args.nats:
+            print(f"serve: role {args.role}; frames to the NATS backbone {args.nats}", flush=True)
         print(
             f"serve: {len(platform.registry)} devices registered; gateways: "
             f"{', '.join(d for d in doors if d) or 'none (no --mqtt/--udp/--gb32960)'}",

@@ -18,6 +18,10 @@ Each tick the serve loop calls ``Ingestor.drain(queue)``. For every ``InboundFra
    registered vendor ``shape`` or detected) to SI models, handed
    to ``Runtime.ingest``; a payload that gives none is dead-lettered with the parser's reason.
 
+With ``forward`` (the gateway tier on a NATS backbone, ``gateways.nats.FrameForwarder``) each
+accepted frame is also handed to the backbone; with ``run_scene=False`` the models are only
+judged (``Runtime.validate``), not given to this process's scene: the edge workers run it.
+
 Every drop is a ``model.DeadLetter`` handed to ``dead_letter`` (the runtime's dead letters)
 and counted per device and reason in ``DeviceHealth``; nothing raises out of ``process``.
 """
@@ -52,7 +56,14 @@ from v2xcloud.model import (
 )
 from v2xcloud.runtime import Runtime
 
-__all__ = ["HEALTH_ONLY_TYPES", "Ingestor", "ParseResult", "PayloadParser", "parse_with_drivers"]
+__all__ = [
+    "HEALTH_ONLY_TYPES",
+    "Forward",
+    "Ingestor",
+    "ParseResult",
+    "PayloadParser",
+    "parse_with_drivers",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +76,9 @@ _MAX_LOGGED_UNKNOWN = 1000
 SceneModel = Bsm | Rsm | Spat | MapData | Rsi | ParticipantState
 ParseResult = Sequence[SceneModel] | DeadLetter
 PayloadParser = Callable[[InboundFrame, Device], ParseResult]
+#: The hand-off of an accepted frame to the backbone (``gateways.nats.FrameForwarder``):
+#: the frame (payload as accepted), its device, its message type and the models it gave.
+Forward = Callable[[InboundFrame, Device, str, Sequence[SceneModel]], None]
 
 
 def parse_with_drivers(frame: InboundFrame, device: Device) -> ParseResult:
@@ -106,8 +120,12 @@ class Ingestor:
         parser: PayloadParser = parse_with_drivers,
         max_later: int = 100_000,
         max_participants: int = 100_000,
+        forward: Forward | None = None,
+        run_scene: bool = True,
     ) -> None:
         self.runtime = runtime
+        self.forward = forward
+        self.run_scene = run_scene
         self.registry = registry
         self.health = health if health is not None else DeviceHealth()
         self.limits = limits if limits is not None else RateLimits()
@@ -199,16 +217,10 @@ class Ingestor:
             self._dead_letter(result)
             return False
         self.health.seen(device_id, message_type, now_ms)
-        accepted = 0
+        accepted: list[SceneModel] = []
         for model in result:
-            if self.runtime.ingest(
-                model,
-                received_at_ms=now_ms,
-                source=device_id,
-                raw=frame.payload,
-                certificate_digest=signer,
-            ):
-                accepted += 1
+            if self._take(model, now_ms, device_id, frame.payload, signer):
+                accepted.append(model)
                 if device.kind is DeviceKind.OBU and isinstance(model, Bsm):
                     self._remember(model.participant.id, device_id)
             else:  # the runtime's validity stage dropped it and kept the dead letter
@@ -217,7 +229,20 @@ class Ingestor:
                 self.health.dead_letter(device_id, reason, now_ms)
                 self.counts[f"dropped.{reason}"] += 1
         self.counts["accepted" if accepted or not result else "rejected_by_runtime"] += 1
+        if accepted and self.forward is not None:
+            self.forward(frame, device, message_type, accepted)
         return bool(accepted) or not result
+
+    def _take(
+        self, model: SceneModel, now_ms: int, device_id: str, raw: bytes, signer: str | None
+    ) -> bool:
+        """The scene takes the model (``run_scene``), or only its validity is judged (the
+        gateway tier: the edge workers run the scene)."""
+        if not self.run_scene:
+            return self.runtime.validate(model, received_at_ms=now_ms, source=device_id, raw=raw)
+        return self.runtime.ingest(
+            model, received_at_ms=now_ms, source=device_id, raw=raw, certificate_digest=signer
+        )
 
     def _guard(
         self, frame: InboundFrame, device: Device, message_type: str

@@ -11,6 +11,9 @@ does the network side with ``nats-py``:
   same ``Nats-Msg-Id`` (the stream drops the duplicate) until ``retry_for_s``; past that the
   frame is handed to ``on_failed`` (the gateway dead-letters it as ``backbone_unavailable``).
   Over ``capacity`` waiting frames ``submit`` refuses (counted; the caller dead-letters it);
+- ``FrameForwarder`` is the gateway tier's hand-off (``Ingestor(forward=...)``): an accepted
+  frame's subject (tenant, ``runtime.tiles.tile_of`` of its reference position, type), headers
+  and submission; what cannot be published becomes a dead letter;
 - ``frame_headers`` / ``frame_of`` write and read a frame's headers (the edge workers rebuild
   the ``InboundFrame`` from a stream message with ``frame_of``);
 - ``ResultConsumer`` is the centre tier's reader: a durable pull consumer per stream with
@@ -41,12 +44,25 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 
 from v2xcloud.errors import ConfigError, GatewayError
 from v2xcloud.gateways.base import DeviceKind, InboundFrame
-from v2xcloud.model import Advisory, DeadLetter, Device, DropReason, RoadEvent
+from v2xcloud.model import (
+    Advisory,
+    Bsm,
+    DeadLetter,
+    Device,
+    DropReason,
+    MapData,
+    ParticipantState,
+    RoadEvent,
+    Rsi,
+    Rsm,
+    Spat,
+)
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.backbone import StreamSpec
 
 __all__ = [
     "BackbonePublisher",
+    "FrameForwarder",
     "Outgoing",
     "ResultConsumer",
     "connect",
@@ -57,6 +73,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The models a gateway's payload drivers give (as ``gateways.ingest.SceneModel``).
+SceneModel = Bsm | Rsm | Spat | MapData | Rsi | ParticipantState
 
 
 def parse_nats_urls(text: str) -> list[str]:
@@ -460,3 +479,101 @@ class ResultConsumer:
             return
         self.counts["handled"] += 1
         await msg.ack()
+
+
+def _reference(models: Sequence[SceneModel], device: Device) -> tuple[float, float] | None:
+    """Where a frame belongs: a BSM's own position; else the device's registered position
+    (an RSU's frames); else the first position a model carries."""
+    first = models[0] if models else None
+    if isinstance(first, Bsm):
+        return first.participant.lat_deg, first.participant.lon_deg
+    if device.lat_deg is not None and device.lon_deg is not None:
+        return device.lat_deg, device.lon_deg
+    for model in models:
+        if isinstance(model, ParticipantState):
+            return model.lat_deg, model.lon_deg
+        if isinstance(model, Rsm | Rsi):
+            return model.ref_lat_deg, model.ref_lon_deg
+        if isinstance(model, MapData) and model.nodes:
+            return model.nodes[0].lat_deg, model.nodes[0].lon_deg
+    return None
+
+
+class FrameForwarder:
+    """The gateway's hand-off to the backbone (``Ingestor(forward=...)``): each accepted frame
+    is published on ``v2x.{tenant}.{tile}.{type}`` with the contract's headers.
+
+    The tile is ``tile_of`` (``runtime.tiles.tile_of``) of the frame's reference position
+    (``_reference``); a frame with none goes to tile ``unplaced`` (counted). A frame the
+    publisher refuses (over its capacity) or never gets acked is dead-lettered through
+    ``dead_letter`` (thread-safe: ``Ingestor.dead_letter_later``) as ``queue_full`` or
+    ``backbone_unavailable``. ``dead_letters(letters)`` is a runtime dead-letter sink that
+    publishes each letter on ``dead.{tenant}.{reason}`` (msgspec JSON of the ``DeadLetter``).
+    """
+
+    def __init__(
+        self,
+        publisher: BackbonePublisher,
+        *,
+        dead_letter: Callable[[DeadLetter], None],
+        tile_of: Callable[[float, float], str],
+        tenant_of: Callable[[str], str | None],
+    ) -> None:
+        self.publisher = publisher
+        self.dead_letter = dead_letter
+        self.tile_of = tile_of
+        self.tenant_of = tenant_of
+        self.counts: Counter[str] = Counter()
+        self._encoder = msgspec.json.Encoder()
+        publisher.on_failed = self._failed
+
+    def __call__(
+        self, frame: InboundFrame, device: Device, message_type: str, models: Sequence[SceneModel]
+    ) -> None:
+        """Publish one accepted frame (never blocks, never raises on a full publisher)."""
+        where = _reference(models, device)
+        if where is None:
+            tile = "unplaced"
+            self.counts["unplaced"] += 1
+        else:
+            tile = self.tile_of(*where)
+        outgoing = Outgoing(
+            backbone.frame_subject(device.tenant, tile, message_type),
+            frame.payload,
+            frame_headers(frame, device, message_type),
+        )
+        if self.publisher.submit(outgoing):
+            self.counts["submitted"] += 1
+            return
+        self.counts["refused"] += 1
+        detail = f"backbone publisher full ({self.publisher.capacity} waiting for PubAcks)"
+        self.dead_letter(self._letter(outgoing, DropReason.QUEUE_FULL, detail))
+
+    def _failed(self, outgoing: Outgoing, reason: str) -> None:
+        detail = f"no PubAck within {self.publisher.retry_for_s:g} s: {reason}"
+        self.dead_letter(self._letter(outgoing, DropReason.BACKBONE_UNAVAILABLE, detail))
+
+    def _letter(self, outgoing: Outgoing, reason: DropReason, detail: str) -> DeadLetter:
+        headers = outgoing.headers
+        return DeadLetter(
+            raw=outgoing.payload,
+            source=headers.get(backbone.HEADER_DEVICE, ""),
+            received_at_ms=int(headers.get(backbone.HEADER_RECEIVED_MS, "0")),
+            reason=reason,
+            detail=detail,
+            where=outgoing.subject,
+        )
+
+    def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Publish dead letters on ``dead.{tenant}.{reason}`` (a runtime dead-letter sink)."""
+        for letter in letters:
+            tenant = self.tenant_of(letter.source) or "_"
+            payload = self._encoder.encode(letter)
+            digest = backbone.frame_msg_id(letter.source, letter.received_at_ms, payload)
+            outgoing = Outgoing(
+                backbone.dead_subject(tenant, letter.reason.value),
+                payload,
+                {backbone.HEADER_MSG_ID: f"dead:{digest}"},
+            )
+            if not self.publisher.submit(outgoing):
+                self.counts["dead_letters_refused"] += 1

@@ -1,0 +1,86 @@
+"""``v2xcloud cluster up`` as a real process, and the server version gate."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from v2xcloud.errors import ConfigError
+from v2xcloud.gateways.nats_server import check_version, find_nats_server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _fake_server(tmp_path: Path, says: str) -> str:
+    script = tmp_path / "nats-server"
+    script.write_text(f"#!/bin/sh\necho '{says}'\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_a_server_older_than_2_10_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"2\.9\.10.*>= 2\.10"):
+        check_version(_fake_server(tmp_path, "nats-server: v2.9.10"))
+    with pytest.raises(ConfigError, match="no version"):
+        check_version(_fake_server(tmp_path, "hello"))
+    assert check_version(_fake_server(tmp_path, "nats-server: v2.10.0")) == (2, 10, 0)
+
+
+def test_the_pinned_server_is_found_and_new_enough() -> None:
+    binary = find_nats_server()
+    assert binary is not None, "run `make venv` (requirements/nats-server.txt)"
+    assert check_version(binary) >= (2, 10, 0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cluster_up_prints_urls_and_sigterm_stops_every_server() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "v2xcloud", "cluster", "up", "--servers", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("cluster: --nats") or not line:
+                break
+        pids = [int(m[1]) for m in (re.search(r"pid (\d+)", x) for x in lines) if m]
+        assert len(pids) == 3, lines
+        assert lines[-1].count("nats://127.0.0.1:") == 3, lines
+        assert all(_alive(p) for p in pids)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 143, out
+    assert "cluster: stopped" in out
+    assert not any(_alive(p) for p in pids)
+
+
+def test_cluster_up_refuses_bad_sizes() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "v2xcloud", "cluster", "up", "--servers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert out.returncode == 2 and "--servers 0" in out.stderr

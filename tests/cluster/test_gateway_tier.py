@@ -1,0 +1,141 @@
+"""The gateway tier on a real nats-server: accepted frames reach V2X_FRAMES on their tile's
+subject with the contract's headers, the scene stays empty, a dead letter reaches V2X_DEAD,
+and a frame retried with the same id is stored once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import nats
+import pytest
+
+from v2xcloud.cli._platform import Platform
+from v2xcloud.codec import MessageSet, encode_model
+from v2xcloud.errors import ConfigError
+from v2xcloud.gateways.base import InboundFrame
+from v2xcloud.gateways.nats import BackbonePublisher, Outgoing, frame_of
+from v2xcloud.gateways.nats_server import NatsServer
+from v2xcloud.gateways.registry import DeviceRegistry
+from v2xcloud.model import DeadLetter, Device, DeviceKind, DropReason
+from v2xcloud.runtime import Runtime, backbone
+from v2xcloud.runtime.clock import SystemClock
+from v2xcloud.runtime.tiles import tile_of
+from v2xcloud.twin.testing import TEST_FRAME, bsm_at
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture()
+def server() -> Iterator[NatsServer]:
+    with NatsServer(name="g0") as s:
+        yield s
+
+
+def _messages(url: str, stream: str, n: int) -> list[Any]:
+    async def read() -> list[Any]:
+        nc = await nats.connect(servers=[url])
+        try:
+            sub = await nc.jetstream().pull_subscribe(">", stream=stream)
+            out: list[Any] = []
+            for _ in range(10):
+                if len(out) >= n:
+                    break
+                try:
+                    out.extend(await sub.fetch(n - len(out), timeout=0.5))
+                except nats.errors.TimeoutError:
+                    continue
+            return out
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def _frame(payload: bytes, device: str, t_ms: int) -> InboundFrame:
+    return InboundFrame(
+        payload=payload,
+        device_id=device,
+        device_kind=DeviceKind.OBU,
+        message_type="BSM",
+        transport="inproc",
+        channel="test",
+        received_at_ms=t_ms,
+    )
+
+
+def test_gateway_role_publishes_accepted_frames_by_tile(server: NatsServer) -> None:
+    registry = DeviceRegistry()
+    registry.add(Device(device_id="obu-1", kind=DeviceKind.OBU, tenant="acme"))
+    runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=(), clock=SystemClock())
+    platform = Platform(runtime, registry, nats_urls=[server.url], role="gateway")
+    platform.start()
+    try:
+        now = int(time.time() * 1000)
+        bsm = bsm_at("00000000000000a7", x_m=10.0, y_m=5.0, t_ms=now, speed_mps=8.0)
+        good = encode_model(bsm, message_set=MessageSet.CSAE2020)
+        platform.queue.put(_frame(good, "obu-1", now))
+        platform.queue.put(_frame(b"\x01\x02", "obu-1", now + 1))  # does not decode
+        platform.queue.put(_frame(good, "stranger", now + 2))  # unknown device
+        platform.before_tick(now)
+        runtime.tick(now)  # the tick hands its dead letters to the backbone
+        deadline = time.monotonic() + 10
+        while platform.publisher is not None and platform.publisher.waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert len(runtime.scene) == 0  # the gateway runs no scene
+        stats = platform.stats()["backbone"]
+    finally:
+        platform.stop()
+    assert stats["acked"] == 3, stats  # the frame and two dead letters
+
+    [msg] = _messages(server.url, backbone.FRAMES, 1)
+    tile = tile_of(bsm.participant.lat_deg, bsm.participant.lon_deg)
+    assert msg.subject == f"v2x.acme.{tile}.bsm"
+    assert msg.data == good
+    assert msg.headers[backbone.HEADER_MSG_ID] == backbone.frame_msg_id("obu-1", now, good)
+    assert msg.headers[backbone.HEADER_MESSAGE_SET] == "csae2020"
+    back = frame_of(msg.subject, msg.headers, msg.data)
+    assert (back.device_id, back.device_kind, back.received_at_ms) == ("obu-1", DeviceKind.OBU, now)
+    assert back.message_type == "BSM"
+
+    dead = _messages(server.url, backbone.DEAD, 2)
+    letters = {msgspec.json.decode(m.data, type=DeadLetter).reason: m.subject for m in dead}
+    assert letters[DropReason.UNKNOWN_DEVICE] == "dead._.unknown_device"
+    bad = [r for r in letters if r is not DropReason.UNKNOWN_DEVICE]
+    assert len(bad) == 1 and letters[bad[0]] == f"dead.acme.{bad[0].value}"
+
+
+def test_a_retried_publish_is_stored_once(server: NatsServer) -> None:
+    publisher = BackbonePublisher([server.url]).start()
+    try:
+        headers = {backbone.HEADER_MSG_ID: "obu-1:5:abc"}
+        for _ in range(3):
+            assert publisher.submit(Outgoing("v2x.t.0.bsm", b"x", headers))
+        deadline = time.monotonic() + 10
+        while publisher.waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        stats = publisher.stats()
+    finally:
+        publisher.stop()
+    assert (stats["acked"], stats["duplicates"]) == (1, 2)
+    assert len(_messages(server.url, backbone.FRAMES, 3)) == 1
+
+
+def test_a_full_publisher_refuses_and_the_gateway_dead_letters(server: NatsServer) -> None:
+    publisher = BackbonePublisher([server.url], capacity=0).start()
+    try:
+        assert not publisher.submit(Outgoing("v2x.t.0.bsm", b"x", {}))
+        assert publisher.stats()["refused"] == 1
+    finally:
+        publisher.stop()
+
+
+def test_gateway_role_needs_nats() -> None:
+    runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=(), clock=SystemClock())
+    with pytest.raises(ConfigError, match="--nats"):
+        Platform(runtime, DeviceRegistry(), role="gateway")

@@ -23,6 +23,12 @@ With ``nats_urls`` every accepted frame is also published to the JetStream backb
 (``gateways.nats.FrameForwarder``, subjects ``v2x.{tenant}.{tile}.{type}``); as
 ``role="gateway"`` the runtime only judges frames (no scene, no applications: the edge
 workers run them) and its dead letters go to the ``V2X_DEAD`` stream for the centre tier.
+As ``role="centre"`` (with ``remote``, a ``runtime.remote.RemoteResults`` that is the
+runtime's application) it runs no device gateway: ``gateways.nats.CentreFeed`` reads the
+workers' advisories, road events and dead letters (durable consumers, explicit acks) and the
+runtime's tick puts them in force, so the API, the dashboard and the history show one view
+over every worker. The GB/T 32960 server and its EV analytics stay in whichever process
+runs ``gb32960`` (any role): EV reports do not travel on the backbone.
 """
 
 from __future__ import annotations
@@ -47,11 +53,12 @@ from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.limits import RateLimits, TenantLimits
 from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
-from v2xcloud.gateways.nats import BackbonePublisher, FrameForwarder
+from v2xcloud.gateways.nats import BackbonePublisher, CentreFeed, FrameForwarder
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
 from v2xcloud.model import Device, EvOperatorAlarm, EvReport
 from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime
+from v2xcloud.runtime.remote import RemoteResults
 from v2xcloud.security import Coverage, MisbehaviourDetector
 
 __all__ = [
@@ -165,11 +172,19 @@ class Platform:
         nats_urls: Sequence[str] | None = None,
         role: str = "all",
         frames_max_age_s: float = 120.0,
+        remote: RemoteResults | None = None,
     ) -> None:
         if role not in ROLES:
             raise ConfigError(f"role {role!r}: choose one of {', '.join(ROLES)}")
-        if role == "gateway" and not nats_urls:
-            raise ConfigError("the gateway role publishes to the backbone: give --nats URL")
+        if role in ("gateway", "centre") and not nats_urls:
+            raise ConfigError(f"the {role} role works on the backbone: give --nats URL")
+        if role == "centre" and (remote is None or mqtt_url or udp):
+            raise ConfigError(
+                "the centre role reads the workers' results (a RemoteResults app in its "
+                "runtime); devices connect to the gateway tier: drop --mqtt/--udp"
+            )
+        self.remote = remote
+        self.centre: CentreFeed | None = None
         self.runtime = runtime
         self.role = role
         self.nats_urls = list(nats_urls) if nats_urls else []
@@ -215,8 +230,11 @@ class Platform:
     # -- dead letters and the tick ------------------------------------------------------------
 
     def before_tick(self, now_ms: int) -> None:
-        """Drain what the gateways received into the runtime (on the tick's thread)."""
+        """Drain what the gateways received (and, as the centre, the workers' road events and
+        dead letters) into the runtime (on the tick's thread)."""
         self.ingest.drain(self.queue)
+        if self.remote is not None:
+            self.remote.feed(self.runtime, now_ms)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -225,7 +243,9 @@ class Platform:
         start the gateways' loop thread and every configured gateway; raise if one fails."""
         for message_set in MessageSet:
             prepare(message_set)
-        if self.nats_urls:
+        if self.role == "centre":
+            self._start_centre(timeout_s)
+        elif self.nats_urls:
             self._start_backbone(timeout_s)
         ready = threading.Event()
         self._thread = threading.Thread(
@@ -253,6 +273,18 @@ class Platform:
         self.ingest.forward = self.forwarder
         if self.role == "gateway":
             self.runtime.add_dead_letter_sink(self.forwarder.dead_letters)
+
+    def _start_centre(self, timeout_s: float) -> None:
+        """Read the workers' advisories, events and dead letters into this runtime."""
+        remote = self.remote
+        assert remote is not None
+        self.centre = CentreFeed(
+            self.nats_urls,
+            on_advisory=remote.put_advisory,
+            on_event=remote.put_event,
+            on_dead_letter=remote.put_dead_letter,
+            now_ms=self.runtime.clock.now_ms,
+        ).start(timeout_s=timeout_s)
 
     def _run_loop(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
@@ -348,6 +380,8 @@ class Platform:
             self._stop_loop()
             if self.publisher is not None:
                 self.publisher.stop()
+            if self.centre is not None:
+                self.centre.stop()
         finally:
             if self.broker is not None:
                 self.broker.stop()
@@ -471,6 +505,8 @@ class Platform:
             out["backbone"] = self.publisher.stats() | {
                 f"forward_{k}": v for k, v in self.forwarder.counts.items()
             }
+        if self.centre is not None and self.remote is not None:
+            out["centre"] = {"consumers": self.centre.stats(), "inbox": self.remote.stats()}
         if self.gb_server is not None:
             out["gb32960"] = dict(self.gb_server.stats)
         return out

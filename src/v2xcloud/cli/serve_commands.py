@@ -4,7 +4,8 @@ operator API and dashboard (``--http``), history recorded (``--store``). The dev
 kept in the store and seeded from ``--devices FILE``; unknown devices are refused (counted and
 logged) unless ``--allow-unknown``. ``--nats URL`` publishes every accepted frame to the
 JetStream backbone; ``--role gateway`` makes this process the gateway tier only (no scene: the
-edge workers run it; docs/deploy.md). ``--scripted`` serves a built-in intersection instead (UI work).
+edge workers run it), ``--role centre`` the centre tier (the workers' advisories, events and
+dead letters into the API, dashboard and history; docs/deploy.md). ``--scripted`` serves a built-in intersection instead (UI work).
 
 Tokens come from the environment (``V2XCLOUD_ADMIN_TOKEN``, ``V2XCLOUD_VIEWER_TOKEN``), never
 from the command line (it would show in ``ps``); CORS origins from ``V2XCLOUD_CORS_ORIGINS``.
@@ -154,10 +155,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--role",
-        choices=("all", "gateway"),
+        choices=("all", "gateway", "centre"),
         default="all",
         help="all (default): gateways, scene and applications in this process; gateway: the "
-        "gateway tier only (needs --nats; frames and dead letters to the backbone, no scene)",
+        "gateway tier only (needs --nats; frames and dead letters to the backbone, no scene); "
+        "centre: the workers' advisories, events and dead letters from --nats into the API, "
+        "dashboard and history (no device gateways)",
     )
     p.add_argument(
         "--frames-max-age-s",
@@ -220,6 +223,7 @@ def _live(
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
+    from v2xcloud.runtime.remote import RemoteResults
     from v2xcloud.store.devices import DeviceTable
 
     if args.live == "scripted":
@@ -231,13 +235,18 @@ def _live(
     registry.seed(seed)
     lat, lon = origin
     rsus = registry.rsus()
-    runtime = Runtime(
-        frame=LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon),
-        clock=clock,
-        rsus=rsus,
-        screen=None if args.no_misbehaviour_detection else misbehaviour_screen(rsus),
-        guard=security_stage(args.pki, args.security_policy),
-    )
+    frame = LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon)
+    remote = RemoteResults() if args.role == "centre" else None
+    if remote is not None:  # the workers ran the scene: their results are this tick's
+        runtime = Runtime(frame=frame, clock=clock, rsus=rsus, apps=[remote], detectors=())
+    else:
+        runtime = Runtime(
+            frame=frame,
+            clock=clock,
+            rsus=rsus,
+            screen=None if args.no_misbehaviour_detection else misbehaviour_screen(rsus),
+            guard=security_stage(args.pki, args.security_policy),
+        )
     pki, credentials = (
         platform_credentials(args.mqtt_tls, args.mqtt) if args.mqtt_tls else (None, None)
     )
@@ -267,6 +276,7 @@ def _live(
         nats_urls=parse_nats_urls(args.nats) if args.nats else None,
         role=args.role,
         frames_max_age_s=args.frames_max_age_s,
+        remote=remote,
     )
     try:
         platform.start()
@@ -306,8 +316,13 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
         parse_nats_urls(args.nats)
         if args.live == "scripted":
             raise ConfigError("--scripted serves a built-in intersection: drop --nats")
-    if args.role == "gateway" and not args.nats:
-        raise ConfigError("--role gateway publishes to the backbone: give --nats URL")
+    if args.role != "all" and not args.nats:
+        raise ConfigError(f"--role {args.role} works on the backbone: give --nats URL")
+    if args.role == "centre" and (args.mqtt or args.udp or args.pki):
+        raise ConfigError(
+            "--role centre reads the workers' results: devices connect to the gateway tier "
+            "(drop --mqtt/--udp/--pki here)"
+        )
     if args.frames_max_age_s <= 0:
         raise ConfigError("--frames-max-age-s must be positive")
     if args.security_policy is not None and args.pki is None:

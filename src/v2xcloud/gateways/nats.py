@@ -14,6 +14,7 @@ does the network side with ``nats-py``:
 - ``FrameForwarder`` is the gateway tier's hand-off (``Ingestor(forward=...)``): an accepted
   frame's subject (tenant, ``runtime.tiles.tile_of`` of its reference position, type), headers
   and submission; what cannot be published becomes a dead letter;
+- ``CentreFeed`` runs the centre tier's three ``ResultConsumer`` on its own loop thread;
 - ``frame_headers`` / ``frame_of`` write and read a frame's headers (the edge workers rebuild
   the ``InboundFrame`` from a stream message with ``frame_of``);
 - ``ResultConsumer`` is the centre tier's reader: a durable pull consumer per stream with
@@ -29,7 +30,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,7 @@ from v2xcloud.runtime.backbone import StreamSpec
 
 __all__ = [
     "BackbonePublisher",
+    "CentreFeed",
     "FrameForwarder",
     "Outgoing",
     "ResultConsumer",
@@ -167,6 +169,48 @@ def frame_of(subject: str, headers: dict[str, str] | None, data: bytes) -> Inbou
     )
 
 
+class _LoopThread:
+    """An asyncio loop on its own daemon thread (the publisher's and the centre's)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout_s: float) -> asyncio.AbstractEventLoop:
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name=self.name, daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout_s) or self.loop is None:
+            raise GatewayError(f"{self.name}: event loop did not start within {timeout_s} s")
+        return self.loop
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
+
+    def stop(self) -> None:
+        loop = self.loop
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10.0)
+        self.loop = None
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message waiting for its PubAck: where, what, its headers (with its msg id)."""
@@ -221,8 +265,8 @@ class BackbonePublisher:
         self._lock = threading.Lock()
         self._waiting = 0  # submitted, not yet acked or failed (all threads)
         self._in_flight = 0
+        self._runner = _LoopThread(name)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._queue: asyncio.Queue[Outgoing] | None = None
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
@@ -232,30 +276,13 @@ class BackbonePublisher:
 
     def start(self, *, timeout_s: float = 15.0) -> BackbonePublisher:
         """Start the loop thread, connect, ensure the streams; ``GatewayError`` if it fails."""
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run_loop, args=(ready,), name=self.name, daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(timeout_s):
-            raise GatewayError(f"the backbone publisher's loop did not start in {timeout_s} s")
-        assert self._loop is not None
+        self._loop = self._runner.start(timeout_s)
         try:
-            asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout_s)
+            self._runner.call(self._start(), timeout_s)
         except Exception:
             self.stop()
             raise
         return self
-
-    def _run_loop(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        loop.call_soon(ready.set)
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
 
     async def _start(self) -> None:
         self._nc = await connect(self.urls, name=self.name)
@@ -275,12 +302,10 @@ class BackbonePublisher:
         if self.waiting:
             logger.warning("backbone publisher stopping with %d frames not acked", self.waiting)
         try:
-            asyncio.run_coroutine_threadsafe(self._stop(), loop).result(10.0)
+            self._runner.call(self._stop(), 10.0)
         except Exception as exc:  # shutting down anyway: say what failed
             logger.warning("closing the backbone publisher: %s", exc)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10.0)
+        self._runner.stop()
         self._loop = None
 
     async def _stop(self) -> None:
@@ -577,3 +602,100 @@ class FrameForwarder:
             )
             if not self.publisher.submit(outgoing):
                 self.counts["dead_letters_refused"] += 1
+
+
+class CentreFeed:
+    """The centre tier's intake: durable consumers of ``V2X_ADVISORIES``, ``V2X_EVENTS`` and
+    ``V2X_DEAD`` (``ResultConsumer``, explicit acks) on their own loop thread, handing each
+    model to ``on_advisory`` / ``on_event`` / ``on_dead_letter`` (``runtime.remote.RemoteResults``'
+    ``put_*``: thread-safe, never blocking). ``durable_prefix`` names the consumers: centres
+    sharing it share the work, a centre restarted with it resumes where it stopped.
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        on_advisory: Callable[[Advisory], None],
+        on_event: Callable[[RoadEvent], None],
+        on_dead_letter: Callable[[DeadLetter], None],
+        servers: int | None = None,
+        durable_prefix: str = "v2xcloud-centre",
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.urls = list(urls)
+        self.specs = backbone.streams(servers=servers or len(self.urls))
+        self.handlers: dict[str, Callable[[Any], None]] = {
+            backbone.ADVISORIES: on_advisory,
+            backbone.EVENTS: on_event,
+            backbone.DEAD: on_dead_letter,
+        }
+        self.on_dead_letter = on_dead_letter
+        self.durable_prefix = durable_prefix
+        self.now_ms = now_ms
+        self.consumers: list[ResultConsumer] = []
+        self._runner = _LoopThread("centre-feed")
+        self._nc: NatsClient | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, *, timeout_s: float = 15.0) -> CentreFeed:
+        """Connect, ensure the streams, start the consumers; ``GatewayError`` if it fails."""
+        self._runner.start(timeout_s)
+        try:
+            self._runner.call(self._start(), timeout_s)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        self._nc = await connect(self.urls, name=self.durable_prefix)
+        js = self._nc.jetstream()
+        await ensure_streams(js, self.specs)
+        self._stop_event = asyncio.Event()
+        for stream, handle in self.handlers.items():
+            consumer = ResultConsumer(
+                js,
+                stream,
+                handle,
+                durable=f"{self.durable_prefix}-{stream.lower()}",
+                on_bad=self.on_dead_letter,
+                now_ms=self.now_ms,
+            )
+            self.consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(self._run(consumer)))
+
+    async def _run(self, consumer: ResultConsumer) -> None:
+        assert self._stop_event is not None
+        try:
+            await consumer.run(self._stop_event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # logged and counted; the other streams go on
+            consumer.counts["crashed"] += 1
+            logger.exception("centre: consumer of %s stopped", consumer.stream)
+
+    def stop(self) -> None:
+        """Stop the consumers and close the connection; safe twice."""
+        if self._runner.loop is None:
+            return
+        try:
+            self._runner.call(self._stop(), 10.0)
+        except Exception as exc:  # shutting down anyway: say what failed
+            logger.warning("closing the centre feed: %s", exc)
+        self._runner.stop()
+
+    async def _stop(self) -> None:
+        if self._stop_event is not None:
+            self._stop_event.set()
+        await asyncio.wait(self._tasks, timeout=2.0) if self._tasks else None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Each stream consumer's counters (handled, bad_payload, handler_errors, ...)."""
+        return {c.stream: dict(c.counts) for c in self.consumers}

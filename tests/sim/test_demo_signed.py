@@ -35,8 +35,9 @@ def _security(out: str) -> tuple[int, str, str]:
     return int(found[1]), found[2], found[3]
 
 
-def test_demo_signed_verifies_every_frame_and_signs_its_down_link() -> None:
-    out, _ = _demo("--duration", "4", "--loss", "0", "--signed")
+@pytest.mark.parametrize("via", ["inproc", "mqtt"])
+def test_demo_signed_verifies_every_frame_and_signs_its_down_link(via: str) -> None:
+    out, _ = _demo("--duration", "4", "--loss", "0", "--signed", "--via", via)
     assert "signed: cn profile (sm2-sm3), throwaway PKI" in out
     verified, rejected, devices = _security(out)
     assert verified > 1000 and rejected == "none"

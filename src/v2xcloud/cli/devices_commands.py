@@ -68,7 +68,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="lines device_id:password: each device logs in with its password",
     )
+    p.add_argument(
+        "--pki",
+        default=None,
+        metavar="DIR",
+        help="sign every frame as its device with this PKI (v2xcloud pki init DIR; devices it "
+        "does not list are enrolled by its CAs), for a platform run with 'serve --pki DIR'",
+    )
     p.set_defaults(func=_run)
+
+
+def _signing(args: argparse.Namespace) -> Any:
+    """``--pki``: the devices' signer (``security.signers.DeviceSigners``), or None."""
+    if args.pki is None:
+        return None
+    from v2xcloud.codec import message_set_of
+    from v2xcloud.security.pki import load_pki
+    from v2xcloud.security.signers import DeviceSigners
+
+    return DeviceSigners(load_pki(args.pki), message_set=message_set_of(args.message_set))
 
 
 def _credentials(args: argparse.Namespace) -> Callable[[str], MqttCredentials] | None:
@@ -143,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
         max_clients=args.max_clients,
         on_second=_line,
         credentials=_credentials(args),
+        signing=_signing(args),
     )
     if result.is_interrupted:
         print("interrupted")
@@ -153,4 +172,8 @@ def _run(args: argparse.Namespace) -> int:
         f"({devices['multiplexed_devices']} sharing); broker acknowledged {devices['acked']}, "
         f"refused {devices['failed']}; {result.wall_s:.1f} s wall"
     )
+    if result.signing:
+        signed = {k[7:]: v for k, v in result.signing.items() if k.startswith("signed.")}
+        print(f"signed {signed} ({result.signing.get('certificates_sent', 0)} with the full "
+              f"certificate) by {result.signing.get('devices', 0)} devices")  # fmt: skip
     return 0

@@ -22,6 +22,9 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     loss: float = 0.0
     message_set: str = "csae2020"
     epoch_ms: int = DEFAULT_EPOCH_MS
+    # True: simulation time 0 is the wall clock when the first step runs (``epoch_ms`` is
+    # replaced then), so frames carry live times for a platform elsewhere (``devices``)
+    is_live_epoch: bool = False
     has_ground_truth: bool = True  # False: no SSM device, no harness (chain benchmarks)
     # "inproc": frames handed to the platform; "mqtt": through a broker and the MQTT gateway
     via: str = "inproc"

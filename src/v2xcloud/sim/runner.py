@@ -131,6 +131,10 @@ class _Chain:
 
     def start(self) -> None:
         self.bridge.start()
+        if self.config.is_live_epoch:  # frame times live from the first step, not from before
+            now_ms = int(time.time() * 1000)  # SUMO's start-up (seconds: stale to a receiver)
+            self.config = msgspec.structs.replace(self.config, epoch_ms=now_ms)
+            self.result.config = self.config
         self.participants = ParticipantEncoder(
             frame=self.frame,
             ids=self.ids,

@@ -445,7 +445,8 @@ def publish_scenario(
     topics, QoS 1, each step's publishes acknowledged by the broker before the next.
 
     ``pace`` 1.0 is real time, None as fast as the broker acknowledges; ``epoch_ms`` is the
-    wall-clock time of simulation time 0 (default now, so frame times are live).
+    wall-clock time of simulation time 0 (default: when the first step runs, after SUMO has
+    started, so frame times are live).
     ``signing``: every device signs its frames (UPER payloads only; ``ConfigError`` else).
     ``credentials(device_id)``: each device logs in as itself (an authenticated broker).
     Returns the run's counters, the link's and the devices' statistics.
@@ -457,6 +458,7 @@ def publish_scenario(
     config = RunConfig(
         message_set=message_set,
         epoch_ms=int(time.time() * 1000) if epoch_ms is None else epoch_ms,
+        is_live_epoch=epoch_ms is None,
         has_ground_truth=False,
         via="mqtt",
         mqtt_url=url,

@@ -4,7 +4,7 @@ for trials, tests and benchmarks.
 ``--servers N`` JetStream servers routed to each other (``gateways.nats_server.NatsCluster``:
 free ports, stores in a temp dir, the binary's version checked), the streams of the backbone
 created (``runtime.backbone``, replicas ``min(3, N)``), then ``--workers N`` processes of
-``v2xcloud worker --nats URLS``. It prints the URLs to give ``serve --nats`` and the workers,
+``v2xcloud worker --nats URLS --servers N``. It prints the URLs to give ``serve --nats`` and the workers,
 then waits; Ctrl-C or SIGTERM stops the workers, then the servers, each by pid, and deletes
 the stores. A worker that exits on its own is reported and the command stops (exit 1).
 """
@@ -81,10 +81,10 @@ def _create_streams(urls: list[str], servers: int, frames_max_age_s: float) -> N
     asyncio.run(run())
 
 
-def _start_workers(n: int, url: str) -> list[subprocess.Popen[bytes]]:
+def _start_workers(n: int, url: str, servers: int) -> list[subprocess.Popen[bytes]]:
     procs = []
     for i in range(n):
-        cmd = [sys.executable, "-m", "v2xcloud", "worker", "--nats", url]
+        cmd = [sys.executable, "-m", "v2xcloud", "worker", "--nats", url, "--servers", str(servers)]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
         print(f"cluster: worker {i} pid {procs[-1].pid}", flush=True)
     return procs
@@ -124,7 +124,7 @@ def _up(args: argparse.Namespace) -> int:
         for server in cluster.servers:
             print(f"cluster: {server.name} {server.url} pid {server.pid}", flush=True)
         print(f"cluster: --nats {cluster.url}", flush=True)
-        workers = _start_workers(args.workers, cluster.url)
+        workers = _start_workers(args.workers, cluster.url, args.servers)
         return _wait(workers)
     except KeyboardInterrupt:
         return 0

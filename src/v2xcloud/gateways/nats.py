@@ -115,7 +115,11 @@ async def connect(urls: Sequence[str], *, name: str) -> NatsClient:
 
 
 async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> None:
-    """Create each stream, or update it to ``spec`` when it exists with other settings."""
+    """Create each stream, or update it to ``spec`` when it exists with other settings.
+
+    An existing stream never loses replicas here: a process that was told of fewer servers
+    than the cluster has (a worker started with the default) keeps the stream's replica
+    count (logged), so only an operator's explicit change lowers it."""
     for spec in specs:
         config = StreamConfig(
             name=spec.name,
@@ -126,10 +130,19 @@ async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> N
             storage=StorageType.FILE,
         )
         try:
+            info = await js.stream_info(spec.name)
+        except nats.js.errors.NotFoundError:
             await js.add_stream(config)
-        except nats.js.errors.BadRequestError:
+            logger.info("stream %s (%s) created, R%d", spec.name, spec.subjects[0], spec.replicas)
+            continue
+        have = info.config.num_replicas or 1
+        if have > spec.replicas:
+            logger.info("stream %s keeps R%d (asked R%d)", spec.name, have, spec.replicas)
+            config.num_replicas = have
+        current = (info.config.max_age, info.config.num_replicas, info.config.duplicate_window)
+        if current != (config.max_age, config.num_replicas, config.duplicate_window):
             await js.update_stream(config)
-        logger.info("stream %s (%s) ready, R%d", spec.name, ",".join(spec.subjects), spec.replicas)
+            logger.info("stream %s updated to R%d", spec.name, config.num_replicas)
 
 
 def frame_headers(frame: InboundFrame, device: Device, message_type: str) -> dict[str, str]:

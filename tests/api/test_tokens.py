@@ -14,8 +14,10 @@ import pytest
 from v2xcloud.api.access import Role
 from v2xcloud.api.testing import ScriptedLive
 from v2xcloud.api.tokens import TokenBook, parse_token
+from v2xcloud.cli.audit_commands import ANCHOR_NAME
 from v2xcloud.errors import ConfigError
 from v2xcloud.store import DuckDbStore, HistoryStore
+from v2xcloud.store.audit import AuditTrail, read_anchor
 from v2xcloud.store.tokens import TokenTable
 
 from .conftest import ADMIN, make_client
@@ -113,5 +115,16 @@ def test_cli_create_list_revoke(tmp_path: Path) -> None:
         store.close()
     assert cli("revoke", token_id).returncode == 0
     assert "revoked" in cli("list").stdout
+    store = DuckDbStore(data_dir=tmp_path)
+    try:
+        trail = AuditTrail(store)
+        actions = [(e.actor, e.action, e.target, e.tenant) for e in trail.entries()]
+        assert trail.verify(anchor=read_anchor(tmp_path / ANCHOR_NAME)).is_ok
+    finally:
+        store.close()
+    assert actions == [
+        ("cli", "token.created", token_id, "north"),
+        ("cli", "token.revoked", token_id, "north"),
+    ]
     assert cli("revoke", "ffffffffffff").returncode == 2
     assert cli("create", "--role", "root", "--tenant", "x").returncode == 2

@@ -2,7 +2,8 @@
 
 ``create --role R --tenant T`` prints the new token once (it is stored only as a SHA-256
 digest) on stdout and its id on stderr; ``list`` prints one line per token (never the token);
-``revoke ID`` ends a token at once for this store (a running ``serve`` over the same
+``create`` and ``revoke`` are recorded in the store's audit trail (actor ``cli``, head
+anchored under ``--data-dir`` like ``serve``'s). ``revoke ID`` ends a token at once for this store (a running ``serve`` over the same
 PostgreSQL notices within ``token_refresh_s``, 2 s). With the default DuckDB history the file
 is locked by a running ``serve``: stop it, or use ``POST /api/tokens`` while it runs.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from v2xcloud.errors import ConfigError
 
@@ -67,6 +69,23 @@ def _book(args: argparse.Namespace) -> tuple[HistoryStore, TokenBook]:
     return store, TokenBook.over(store)
 
 
+def _audit(args: argparse.Namespace, store: HistoryStore, action: str, record: Any) -> None:
+    """Record a token change in the store's audit trail."""
+    from v2xcloud.api.tokens import wall_clock_ms
+    from v2xcloud.cli.audit_commands import ANCHOR_NAME
+    from v2xcloud.store.audit import AuditTrail
+
+    trail = AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME)
+    trail.record(
+        "cli",
+        action,
+        record.token_id,
+        tenant=record.tenant,
+        detail={"role": record.role, "label": record.label},
+        at_ms=wall_clock_ms(),
+    )
+
+
 def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
@@ -85,6 +104,7 @@ def _create(args: argparse.Namespace) -> int:
             created_by="cli",
             ttl_days=None if args.ttl_days == 0 else args.ttl_days,
         )
+        _audit(args, store, "token.created", record)
     finally:
         store.close()
     print(token)
@@ -122,6 +142,7 @@ def _revoke(args: argparse.Namespace) -> int:
             record = book.revoke(args.token_id)
         except KeyError:
             raise ConfigError(f"token {args.token_id!r} not found in this store") from None
+        _audit(args, store, "token.revoked", record)
     finally:
         store.close()
     print(f"token {record.token_id} revoked at {_when(record.revoked_ms)}")

@@ -47,6 +47,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "v2xcloud.cli.audit_commands",
     "v2xcloud.cli.export_commands",
     "v2xcloud.cli.token_commands",
+    "v2xcloud.cli.worker_commands",
 )
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "app_reach_m",
     "default_halo_m",
     "neighbours",
+    "reference_position",
     "tile_of",
 ]
 
@@ -242,3 +243,20 @@ def tile_of(lat_deg: float, lon_deg: float) -> str:
 def neighbours(tile: str, rings: int = 1) -> list[str]:
     """The tiles within ``rings`` rings around a ``TILE_ZOOM`` quadkey (not itself), sorted."""
     return _default().neighbours(tile, rings)
+
+
+def reference_position(message: object) -> tuple[float, float] | None:
+    """The position a frame is filed under (its tile): a BSM's or participant's own position,
+    an RSM's or RSI's reference point, a MAP's first node; ``None`` for a message without one
+    (SPAT: file it under its intersection's MAP node, or the sending RSU's position)."""
+    participant = getattr(message, "participant", None)
+    if participant is not None:
+        return float(participant.lat_deg), float(participant.lon_deg)
+    for lat_name, lon_name in (("ref_lat_deg", "ref_lon_deg"), ("lat_deg", "lon_deg")):
+        lat, lon = getattr(message, lat_name, None), getattr(message, lon_name, None)
+        if isinstance(lat, float | int) and isinstance(lon, float | int):
+            return float(lat), float(lon)
+    nodes = getattr(message, "nodes", None)
+    if nodes:
+        return float(nodes[0].lat_deg), float(nodes[0].lon_deg)
+    return None

@@ -1,0 +1,295 @@
+"""The test bench's platform over a NATS JetStream cluster of tile workers.
+
+``ClusterPlatform`` is a ``sim.platform.Platform``: each frame the bench hands it is decoded
+once to find its tile (``runtime.tiles.reference_position``; a SPAT goes under its
+intersection's MAP node) and published to ``v2x.{tenant}.{tile}.{type}`` with the contract's
+headers; ``tick(now_ms)`` publishes a tick marker into the same stream and waits until every
+worker answered it (``wrk.{tenant}.ticked``, with how many advisories it issued), then returns
+the advisories of that tick. The workers run with ``clock="stream"``, so they tick at the same
+instants on the same frames as the in-process ``Runtime``: N workers must give the answers of
+one process (``tests/cluster/test_tile_workers.py``).
+
+Before the run, ``prepare(tiles)`` registers the area's tiles in the tiles bucket and waits
+until every one is owned by a worker whose consumer is in place (the assignment is then fixed
+for the run; a frame in an unregistered tile is still published and counted ``unplanned``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
+
+import msgspec
+import nats.js.errors
+
+from v2xcloud.codec import Rejected, decode, message_set_of
+from v2xcloud.errors import SimulationError
+from v2xcloud.gateways.nats import connect, ensure_streams
+from v2xcloud.gateways.tile_worker import (
+    HEADER_TICK_MS,
+    MEMBERS_BUCKET,
+    TILES_BUCKET,
+    tick_subject,
+    ticked_subject,
+)
+from v2xcloud.model import Advisory, MapData, Spat
+from v2xcloud.runtime import backbone
+from v2xcloud.runtime.ownership import assign
+from v2xcloud.runtime.tiles import Tiling, reference_position
+
+__all__ = ["ClusterPlatform", "area_tiles"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+_ADVISORY = msgspec.json.Decoder(Advisory)
+
+
+def area_tiles(tiling: Tiling, *, lat_deg: float, lon_deg: float, radius_m: float) -> list[str]:
+    """The tiles within ``radius_m`` of a position (a square of tiles around it)."""
+    centre = tiling.tile_of(lat_deg, lon_deg)
+    rings = max(0, round(radius_m / tiling.side_m(centre) + 0.5))
+    return sorted([centre, *tiling.neighbours(centre, rings)])
+
+
+class ClusterPlatform:
+    """The bench's platform through JetStream and ``workers`` stream-clocked tile workers;
+    ``home`` (the scenario's origin) files a frame whose position cannot be known."""
+
+    def __init__(
+        self,
+        *,
+        urls: Sequence[str],
+        workers: int,
+        message_set: str,
+        tenant: str = "default",
+        servers: int = 1,
+        tiling: Tiling | None = None,
+        timeout_s: float = 30.0,
+        app_codes: Iterable[str] = (),
+        home: tuple[float, float] = (28.2, 112.9),
+    ) -> None:
+        self.urls = list(urls)
+        self.workers = workers
+        self.message_set = message_set
+        self.tenant = tenant
+        self.servers = servers
+        self.tiling = tiling or Tiling()
+        self.timeout_s = timeout_s
+        self._codes = set(app_codes)
+        self.counts: Counter[str] = Counter()
+        self.by_worker: Counter[str] = Counter()  # advisories received per issuing worker
+        self._tiles: set[str] = set()
+        self._nodes: dict[Any, tuple[float, float]] = {}
+        self._sources: dict[str, tuple[float, float]] = {}
+        self._pending: list[Any] = []
+        self._held: list[tuple[bytes, int, str, str]] = []
+        self.home = self.tiling.tile_of(*home)
+        self._ticked: dict[int, dict[str, int]] = {}
+        self._advisories: dict[int, list[tuple[str, Advisory]]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._call(self._connect())
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout_s)
+
+    async def _connect(self) -> None:
+        self._nc = await connect(self.urls, name="bench")
+        self._js = self._nc.jetstream()
+        await ensure_streams(self._js, backbone.streams(servers=self.servers))
+        await self._nc.subscribe(ticked_subject(self.tenant), cb=self._on_ticked)
+        await self._nc.subscribe(f"adv.{backbone.token(self.tenant)}.>", cb=self._on_advisory)
+
+    async def _on_ticked(self, msg: Any) -> None:
+        body = json.loads(msg.data)
+        self._ticked.setdefault(int(body["tick_ms"]), {})[body["worker"]] = int(body["count"])
+
+    async def _on_advisory(self, msg: Any) -> None:
+        worker = (msg.headers or {}).get("V2X-Worker", "")
+        adv = _ADVISORY.decode(msg.data)
+        self.by_worker[worker] += 1
+        self._advisories.setdefault(adv.issued_ms, []).append((worker, adv))
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def prepare(self, tiles: Iterable[str]) -> dict[str, str]:
+        """Register ``tiles`` and wait until each is owned by a ready worker and ``workers``
+        members are live; returns tile → worker."""
+        return self._call(self._prepare(sorted(set(tiles))))
+
+    async def _prepare(self, tiles: list[str]) -> dict[str, str]:
+        self._tiles.update(tiles)
+        tiles_kv = await self._bucket(TILES_BUCKET)
+        for tile in tiles:
+            with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                await tiles_kv.create(tile, b"")
+        members_kv = await self._bucket(MEMBERS_BUCKET)
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            ready: dict[str, str] = {}
+            names = await _keys(members_kv)
+            for name in names:
+                entry = await members_kv.get(name)
+                for tile in json.loads(entry.value or b"{}").get("tiles", []):
+                    ready[tile] = name
+            want = assign(tiles, names)
+            if len(names) >= self.workers and all(ready.get(t) == want[t] for t in tiles):
+                await asyncio.sleep(0.3)  # let the halo consumers of the others settle
+                return {t: ready[t] for t in tiles}
+            await asyncio.sleep(0.1)
+        raise SimulationError(
+            f"cluster: {self.workers} workers did not own all {len(tiles)} tiles within "
+            f"{self.timeout_s} s"
+        )
+
+    async def _bucket(self, name: str) -> Any:
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                return await self._js.key_value(name)
+            except nats.js.errors.BucketNotFoundError:
+                if time.monotonic() > deadline:
+                    raise SimulationError(f"cluster: no worker created bucket {name}") from None
+                await asyncio.sleep(0.1)
+
+    # -- the Platform protocol ------------------------------------------------------------
+
+    def ingest_frame(
+        self, raw: bytes, *, received_at_ms: int, source: str, kind: str = "unknown"
+    ) -> None:
+        """Publish one frame under its tile (decoded here only to find the tile); a frame
+        without a position of its own yet (a SPAT before its MAP) waits for the tick."""
+        placed = self._place(raw, received_at_ms, source)
+        if placed is None:
+            self._held.append((raw, received_at_ms, source, kind))
+            return
+        self._publish(raw, received_at_ms, source, kind, *placed)
+
+    def _publish(
+        self, raw: bytes, received_at_ms: int, source: str, kind: str, tile: str, mtype: str
+    ) -> None:
+        headers = {
+            backbone.HEADER_MSG_ID: backbone.frame_msg_id(source, received_at_ms, raw),
+            backbone.HEADER_DEVICE: source,
+            backbone.HEADER_KIND: kind if kind in ("obu", "rsu", "radar") else "obu",
+            backbone.HEADER_RECEIVED_MS: str(received_at_ms),
+            backbone.HEADER_MESSAGE_SET: self.message_set,
+            backbone.HEADER_FORMAT: "uper",
+        }
+        subject = backbone.frame_subject(self.tenant, tile, mtype)
+        self._pending.append(
+            asyncio.run_coroutine_threadsafe(
+                self._js.publish(subject, raw, headers=headers), self._loop
+            )
+        )
+        self.counts["frames"] += 1
+
+    def _place(self, raw: bytes, received_at_ms: int, source: str) -> tuple[str, str] | None:
+        result = decode(
+            raw, message_set=message_set_of(self.message_set), received_at_ms=received_at_ms
+        )
+        if isinstance(result, Rejected):
+            self.counts["undecodable"] += 1  # the worker dead-letters it too
+            return self._fallback_tile(source), "unknown"
+        model = result.to_model()
+        position = reference_position(model)
+        if isinstance(model, MapData):
+            for node in model.nodes:
+                self._nodes[node.id] = (node.lat_deg, node.lon_deg)
+        if isinstance(model, Spat) and model.intersections:
+            position = self._nodes.get(model.intersections[0].node)
+        if position is None:
+            position = self._sources.get(source)
+        if position is None:
+            return None
+        self._sources[source] = position
+        tile = self.tiling.tile_of(*position)
+        if tile not in self._tiles:
+            self.counts["unplanned"] += 1
+        return tile, type(model).__name__
+
+    def _fallback_tile(self, source: str) -> str:
+        self.counts["unplaced"] += 1
+        pos = self._sources.get(source)
+        return self.tiling.tile_of(*pos) if pos is not None else self.home
+
+    def _flush_held(self) -> None:
+        held, self._held = self._held, []
+        for raw, received_at_ms, source, kind in held:
+            placed = self._place(raw, received_at_ms, source)
+            if placed is None:
+                placed = (self._fallback_tile(source), "spat")
+            self._publish(raw, received_at_ms, source, kind, *placed)
+
+    def tick(self, now_ms: int) -> list[Advisory]:
+        """Publish the tick marker after this tick's frames, wait for every worker's answer;
+        the advisories of the tick (each (app, ego, other) once)."""
+        self._flush_held()
+        for fut in self._pending:
+            fut.result(self.timeout_s)  # every frame PubAck'd before the marker
+        self._pending.clear()
+        return self._call(self._tick(now_ms))
+
+    async def _tick(self, now_ms: int) -> list[Advisory]:
+        await self._js.publish(
+            tick_subject(self.tenant),
+            b"",
+            headers={HEADER_TICK_MS: str(now_ms), backbone.HEADER_MSG_ID: f"tick:{now_ms}"},
+        )
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            answers = self._ticked.get(now_ms, {})
+            got = self._advisories.get(now_ms, [])
+            if len(answers) >= self.workers and len(got) >= sum(answers.values()):
+                break
+            if time.monotonic() > deadline:
+                raise SimulationError(
+                    f"cluster: tick {now_ms}: {len(answers)}/{self.workers} workers answered"
+                )
+            await asyncio.sleep(0.0005)
+        self._ticked.pop(now_ms, None)
+        seen: dict[tuple[str, str, str | None], Advisory] = {}
+        for _, adv in self._advisories.pop(now_ms, []):
+            key = (adv.app, adv.ego_id, adv.other_id)
+            if key in seen:
+                self.counts["duplicate_advisories"] += 1
+            seen[key] = adv
+        return list(seen.values())
+
+    def app_codes(self) -> set[str]:
+        """The codes the workers run (the registered apps)."""
+        if not self._codes:  # the workers run the runtime's default apps
+            from v2xcloud.sim.platform import runtime_platform
+
+            platform, _ = runtime_platform(
+                message_set=self.message_set, origin_lat_deg=0.0, origin_lon_deg=0.0
+            )
+            self._codes = platform.app_codes()
+        return self._codes
+
+    def misbehaviour_flags(self) -> dict[str, int]:
+        """No misbehaviour detection on the workers (yet): empty."""
+        return {}
+
+    def close(self) -> None:
+        """Close the connection and stop the loop thread."""
+        try:
+            self._call(self._nc.close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5.0)
+
+
+async def _keys(kv: Any) -> list[str]:
+    try:
+        return list(await kv.keys())
+    except nats.js.errors.NoKeysError:
+        return []

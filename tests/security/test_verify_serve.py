@@ -52,6 +52,7 @@ def test_serve_verifies_signed_udp_frames(tmp_path: Path) -> None:
         "--store", "memory", "--data-dir", str(tmp_path / "data"), "--devices", str(devices),
         "--udp", f"127.0.0.1:{udp}", "--origin", "28.19,112.97",
         "--pki", str(tmp_path / "pki"), "--security-policy", "require",
+        "--security-window-ms", "60000",  # a loaded machine may hold a datagram for seconds
     ]  # fmt: skip
     process = subprocess.Popen(
         argv, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -59,6 +60,7 @@ def test_serve_verifies_signed_udp_frames(tmp_path: Path) -> None:
     try:
         _until_json(url + "/api/health", lambda d: d.get("status") == "ok", 120)
         signer = FrameSigner.for_device(pki, "obu-1")
+        signer.sign(bytes(1), generation_time_ms=int(time.time() * 1000), aid=32)  # warm up
         pid = "0000000000000d01"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for i, label in enumerate(("good", "tampered", "unsigned")):

@@ -114,16 +114,20 @@ class _EvFeed:
         self.alarms.append(alarm)
 
 
-def security_stage(pki_dir: str | None, policy: str | None) -> FrameGuard | None:
+def security_stage(
+    pki_dir: str | None, policy: str | None, *, window_ms: int = 5_000
+) -> FrameGuard | None:
     """The receive-side security stage of ``serve --pki DIR --security-policy POLICY`` (the
     runtime's frame guard: signed frames verified against the PKI's trust anchors before
-    decoding), or None without ``--pki``. ``ConfigError`` for a missing PKI or a bad policy."""
+    decoding; ``window_ms`` the freshness window), or None without ``--pki``. ``ConfigError`` for a missing PKI or a bad policy."""
     if pki_dir is None:
         return None
     from v2xcloud.security.pki import load_pki
     from v2xcloud.security.verify import Policy, stage_from_pki
 
-    stage = stage_from_pki(load_pki(pki_dir), policy=Policy.parse(policy or "verify-if-signed"))
+    stage = stage_from_pki(
+        load_pki(pki_dir), policy=Policy.parse(policy or "verify-if-signed"), window_ms=window_ms
+    )
     logger.info(
         "security: frames verified against %s (%s), policy %s",
         pki_dir,

@@ -183,6 +183,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="require, verify-if-signed (default with --pki) or off; per device kind too, "
         "e.g. 'require,radar=off'",
     )
+    p.add_argument(
+        "--security-window-ms",
+        type=int,
+        default=5_000,
+        metavar="MS",
+        help="oldest generation time a signed frame may have on arrival (default 5000; "
+        "older is stale, and so is one more than 1000 ms ahead of the platform's clock)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -245,7 +253,7 @@ def _live(
             clock=clock,
             rsus=rsus,
             screen=None if args.no_misbehaviour_detection else misbehaviour_screen(rsus),
-            guard=security_stage(args.pki, args.security_policy),
+            guard=security_stage(args.pki, args.security_policy, window_ms=args.security_window_ms),
         )
     pki, credentials = (
         platform_credentials(args.mqtt_tls, args.mqtt) if args.mqtt_tls else (None, None)
@@ -327,6 +335,8 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
         raise ConfigError("--frames-max-age-s must be positive")
     if args.security_policy is not None and args.pki is None:
         raise ConfigError("--security-policy needs --pki DIR (the trust anchors to verify with)")
+    if args.security_window_ms <= 0:
+        raise ConfigError("--security-window-ms must be positive")
     if args.pki is not None and args.live == "scripted":
         raise ConfigError("--scripted serves a built-in intersection: drop --pki")
     if args.pki is not None:

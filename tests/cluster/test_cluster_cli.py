@@ -84,3 +84,26 @@ def test_cluster_up_refuses_bad_sizes() -> None:
         check=False,
     )
     assert out.returncode == 2 and "--servers 0" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "gateway"], "--role gateway works on the backbone: give --nats"),
+        (["--role", "centre"], "--role centre works on the backbone: give --nats"),
+        (
+            ["--role", "centre", "--nats", "nats://127.0.0.1:4222", "--mqtt", "mqtt://h:1883"],
+            "devices connect to the gateway tier",
+        ),
+        (["--nats", "http://x:1"], "write nats://HOST:PORT"),
+    ],
+)
+def test_serve_refuses_a_role_without_its_backbone(args: list[str], says: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "v2xcloud", "serve", "--store", "memory", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2 and says in out.stderr, out.stderr

@@ -1,6 +1,6 @@
 """Server faults on a 3-server R3 JetStream cluster on loopback (real nats-server processes).
 
-1. A server (the frame stream's leader: the worst case) is SIGKILLed while the gateway's
+1. A server (the frame stream's leader: the worst case; or a follower) is SIGKILLed while the gateway's
    publisher streams frames: every PubAck'd message id is read back from the stream, and
    publishing resumes; the stall (the longest gap between two PubAcks around the kill) is
    printed and bounded.
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import nats
 import pytest
+from nats.js import JetStreamContext
 
 from v2xcloud.gateways.nats import BackbonePublisher, Outgoing
 from v2xcloud.gateways.nats_server import NatsCluster, StreamReplica, find_nats_server
@@ -78,6 +79,19 @@ def _leader(cluster: NatsCluster) -> int:
     raise AssertionError("no leader of V2X_FRAMES within 20 s")
 
 
+async def _consumer(js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    """A pull consumer on V2X_FRAMES; retried while JetStream's meta group elects a leader
+    (the killed server may have led it: creating a consumer waits for the new one)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await js.pull_subscribe(">", stream=backbone.FRAMES)
+        except nats.errors.TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 def _stream_ids(url: str, expected: int) -> set[str]:
     """Every Nats-Msg-Id stored in V2X_FRAMES, read through ``url`` only."""
 
@@ -85,7 +99,7 @@ def _stream_ids(url: str, expected: int) -> set[str]:
         nc = await nats.connect(servers=[url], connect_timeout=2.0)
         try:
             js = nc.jetstream(timeout=5.0)
-            sub = await js.pull_subscribe(">", stream=backbone.FRAMES)
+            sub = await _consumer(js)
             ids: set[str] = set()
             misses = 0
             while len(ids) < expected and misses < 20:
@@ -115,7 +129,10 @@ def _publish(publisher: BackbonePublisher, n: int, rate_per_s: float, start: int
             time.sleep(pause)
 
 
-def test_leader_killed_mid_stream_loses_no_acked_frame_and_rejoins(cluster: NatsCluster) -> None:
+@pytest.mark.parametrize("which", ["leader", "follower"])
+def test_server_killed_mid_stream_loses_no_acked_frame_and_rejoins(
+    cluster: NatsCluster, which: str
+) -> None:
     acks = _Acks()
     publisher = BackbonePublisher(
         cluster.urls,
@@ -127,7 +144,8 @@ def test_leader_killed_mid_stream_loses_no_acked_frame_and_rejoins(cluster: Nats
         on_failed=acks.failed_one,
     ).start()
     try:
-        victim = _leader(cluster)
+        leader = _leader(cluster)
+        victim = leader if which == "leader" else (leader + 1) % 3
         before, after, rate = 3_000, 4_000, 1_500.0
         _publish(publisher, before, rate)
         killed_at = time.monotonic()
@@ -146,13 +164,13 @@ def test_leader_killed_mid_stream_loses_no_acked_frame_and_rejoins(cluster: Nats
     stall_s = max(around)
     resumed = sum(1 for t in times if t > killed_at + stall_s)
     print(
-        f"\nserver fault: leader n{victim} killed; stall {stall_s * 1000:.0f} ms "
+        f"\nserver fault: {which} n{victim} killed; stall {stall_s * 1000:.0f} ms "
         f"(longest gap between PubAcks after the kill), {resumed} acks after it, "
         f"retries {stats.get('retries', 0)}, duplicates {stats.get('duplicates', 0)}"
     )
     assert resumed > after // 2, "ingest did not resume after the kill"
     assert stall_s < 15.0
-    survivor = cluster.servers[(victim + 1) % 3]
+    survivor = cluster.servers[(victim + 2) % 3]
     stored = _stream_ids(survivor.url, len(acks.ids))
     missing = acks.ids - stored
     assert not missing, f"{len(missing)} acked frames lost, e.g. {sorted(missing)[:3]}"

@@ -59,6 +59,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="share of the connected vehicles that carry the attack (default 0.1)",
     )
     add_via_arguments(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run through a local NATS cluster of this many tile workers (default 0: in-process)",
+    )
+    p.add_argument(
+        "--nats-servers", type=int, default=1, help="servers of that cluster (default 1)"
+    )
     add_signed_arguments(p)
     p.set_defaults(func=_run)
 
@@ -148,6 +157,10 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--loss must be within [0, 1), got {args.loss}")
     if args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
+    if args.workers < 0 or args.nats_servers < 1:
+        raise ConfigError("--workers must be >= 0 and --nats-servers >= 1")
+    if args.workers and (args.attacks is not None or args.signed or args.via != "inproc"):
+        raise ConfigError("--workers runs in-process frames, unsigned, without --attacks")
     if args.attacks is not None:
         return _run_attacks(args)
     scenarios = load_library(args.scenario)
@@ -166,7 +179,15 @@ def _run(args: argparse.Namespace) -> int:
         secure = SecureBench(pki=args.pki, profile=args.profile)
     elif args.pki is not None or args.profile != "cn":
         raise ConfigError("--pki and --profile need --signed")
-    results = evaluate(scenarios, config=config, jobs=args.jobs, on_done=_progress, secure=secure)
+    results = evaluate(
+        scenarios,
+        config=config,
+        jobs=args.jobs,
+        on_done=_progress,
+        secure=secure,
+        workers=args.workers,
+        servers=args.nats_servers,
+    )
     scores = aggregate(results)
     implemented = implemented_families(results)
     groups = split_groups(results)
@@ -184,6 +205,7 @@ def _run(args: argparse.Namespace) -> int:
     print(
         f"{len(results)} scenarios in {time.perf_counter() - started:.1f} s; channel "
         f"{args.latency_ms:g} ms ± {args.jitter_ms:g} ms, loss {args.loss:.0%}; via {args.via}"
+        + (f"; {args.workers} tile workers on NATS" if args.workers else "")
     )
     if args.signed:
         print(_security_line(results))

@@ -318,7 +318,8 @@ class TileWorker:
 
     async def _resubscribe(self, mine: frozenset[str]) -> None:
         """Read ``mine`` and their halo: a new consumer from ``rebuild_s`` back (live) or from
-        now on (stream clock); frames the previous consumer already gave are skipped."""
+        the message after the last one read (stream clock); frames the previous consumer
+        already gave are skipped."""
         assert self._js is not None
         reading = frozenset(mine) | frozenset(self.tiling.halo_tiles(mine))
         tenant = backbone.token(self.config.tenant)
@@ -339,12 +340,19 @@ class TileWorker:
             name = f"wrk-{self.me}-{self._generation}"
             start = datetime.datetime.fromtimestamp(now - self.config.rebuild_s, datetime.UTC)
             live = self.config.clock == "wall"
+            # stream clock: on from the next message (no tick marker is skipped or replayed)
+            policy = DeliverPolicy.BY_START_TIME if live else DeliverPolicy.NEW
+            if not live and self._last_seq:
+                policy = DeliverPolicy.BY_START_SEQUENCE
             config = ConsumerConfig(
                 name=name,
                 filter_subjects=subjects,
                 ack_policy=AckPolicy.NONE,
-                deliver_policy=DeliverPolicy.BY_START_TIME if live else DeliverPolicy.NEW,
+                deliver_policy=policy,
                 opt_start_time=start if live else None,
+                opt_start_seq=self._last_seq + 1
+                if policy == DeliverPolicy.BY_START_SEQUENCE
+                else None,
                 inactive_threshold=30.0,
                 mem_storage=True,
                 num_replicas=1,
@@ -593,6 +601,7 @@ class WorkerProcess:
         clock: str = "wall",
         servers: int = 1,
         tenant: str = "default",
+        message_set: str = "csae2020",
         log_path: str | None = None,
         extra: Sequence[str] = (),
     ) -> None:
@@ -614,6 +623,8 @@ class WorkerProcess:
             str(servers),
             "--tenant",
             tenant,
+            "--message-set",
+            message_set,
             *extra,
         ]
         self.log_path = log_path

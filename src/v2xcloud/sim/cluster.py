@@ -44,7 +44,7 @@ from v2xcloud.runtime import backbone
 from v2xcloud.runtime.ownership import assign
 from v2xcloud.runtime.tiles import Tiling, reference_position
 
-__all__ = ["ClusterPlatform", "area_tiles"]
+__all__ = ["ClusterPlatform", "area_tiles", "run_through_workers"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -293,3 +293,74 @@ async def _keys(kv: Any) -> list[str]:
         return list(await kv.keys())
     except nats.js.errors.NoKeysError:
         return []
+
+
+def run_through_workers(
+    scenario: Any,
+    config: Any,
+    *,
+    workers: int,
+    servers: int = 1,
+    area_m: float = 1500.0,
+    log_dir: str | None = None,
+) -> Any:
+    """Run ``scenario`` through a local JetStream cluster of ``servers`` and ``workers``
+    stream-clocked tile workers (subprocesses), the tiles within ``area_m`` of the scenario's
+    origin registered first; the scored result (the cluster's counters are logged)."""
+    import tempfile
+
+    from v2xcloud.gateways.nats_server import NatsCluster
+    from v2xcloud.gateways.tile_worker import WorkerProcess
+    from v2xcloud.sim.runner import model_encoder, run_scenario
+
+    if workers < 1 or servers < 1:
+        raise SimulationError(
+            f"cluster run needs workers >= 1 and servers >= 1 ({workers}, {servers})"
+        )
+    origin = (scenario.origin_lat_deg, scenario.origin_lon_deg)
+    logs = log_dir or tempfile.mkdtemp(prefix="v2xcloud-workers-")
+    with NatsCluster(servers) as cluster:
+        procs = [
+            WorkerProcess(
+                urls=cluster.urls,
+                worker_id=f"w{i}",
+                origin=origin,
+                clock="stream",
+                servers=servers,
+                message_set=config.message_set,
+                log_path=f"{logs}/w{i}.log",
+            ).start()
+            for i in range(workers)
+        ]
+        try:
+            platform = ClusterPlatform(
+                urls=cluster.urls,
+                workers=workers,
+                message_set=config.message_set,
+                servers=servers,
+                home=origin,
+            )
+            try:
+                platform.prepare(
+                    area_tiles(
+                        platform.tiling, lat_deg=origin[0], lon_deg=origin[1], radius_m=area_m
+                    )
+                )
+                result = run_scenario(
+                    scenario,
+                    config=config,
+                    platform=platform,
+                    encode=model_encoder(config.message_set),
+                )
+            finally:
+                platform.close()
+        finally:
+            for proc in procs:
+                proc.stop()
+    logger.info(
+        "cluster run %s: %s; advisories per worker %s",
+        scenario.name,
+        dict(platform.counts),
+        dict(platform.by_worker),
+    )
+    return result

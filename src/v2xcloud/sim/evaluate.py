@@ -42,8 +42,14 @@ def run_in_process(
     screen_factory: ScreenFactory | None = None,
     *,
     secure: Secure | None = None,
+    workers: int = 0,
+    servers: int = 1,
 ) -> ScenarioResult:
     """Run one scenario through the real platform in this process (no isolation).
+
+    ``workers`` > 0: through a local NATS JetStream cluster of ``servers`` and that many
+    stream-clocked tile workers instead of the in-process runtime (``sim.cluster``; no
+    misbehaviour screen, no signing, in-process frames only).
 
     ``config.via == "mqtt"``: the frames go through an MQTT broker (``config.mqtt_url``, or a
     Mosquitto started for this run) and the platform's MQTT gateway (``sim.via_mqtt``).
@@ -55,6 +61,15 @@ def run_in_process(
     from v2xcloud.sim.platform import runtime_platform
     from v2xcloud.sim.runner import model_encoder, run_scenario
 
+    if workers > 0:
+        if screen_factory is not None or secure is not None or config.via != "inproc":
+            raise ConfigError("--workers runs unsigned, in-process frames without --attacks")
+        from v2xcloud.sim.cluster import run_through_workers
+
+        result: ScenarioResult = run_through_workers(
+            scenario, config, workers=workers, servers=servers
+        )
+        return result
     screen = None
     if screen_factory is not None:
         screen = screen_factory(_rsus(scenario))
@@ -110,10 +125,14 @@ def _worker(
     config: RunConfig,
     screen_factory: ScreenFactory | None = None,
     secure: Secure | None = None,
+    workers: int = 0,
+    servers: int = 1,
 ) -> bytes:
     try:
         return msgspec.msgpack.encode(
-            run_in_process(scenario, config, screen_factory, secure=secure)
+            run_in_process(
+                scenario, config, screen_factory, secure=secure, workers=workers, servers=servers
+            )
         )
     except Exception as exc:  # crosses a process boundary: keep the message, not the object
         logger.error("scenario %s failed in its worker", scenario.name, exc_info=exc)
@@ -128,6 +147,8 @@ def evaluate(
     on_done: Callable[[ScenarioResult, int, int], None] | None = None,
     screen_factory: ScreenFactory | None = None,
     secure: Secure | None = None,
+    workers: int = 0,
+    servers: int = 1,
 ) -> list[ScenarioResult]:
     """Run every scenario in a fresh subprocess (``jobs`` at a time), in library order.
 
@@ -136,7 +157,8 @@ def evaluate(
     starts its own Mosquitto; several jobs on one given broker would hear each other's devices
     (``ConfigError``). ``screen_factory`` (a module-level function: it crosses into the
     worker processes by name) builds each run's misbehaviour screen; ``secure`` (picklable)
-    signs and verifies each run (``run_in_process``).
+    signs and verifies each run; ``workers`` > 0 runs each through a local cluster of
+    ``servers`` and that many tile workers (``run_in_process``).
     """
     if config.via == "mqtt" and config.mqtt_url is not None and jobs > 1:
         raise ConfigError("evaluate via MQTT on one given broker runs one scenario at a time")
@@ -144,7 +166,8 @@ def evaluate(
     results: dict[str, ScenarioResult] = {}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
         futures = {
-            pool.submit(_worker, sc, config, screen_factory, secure): sc.name for sc in scenarios
+            pool.submit(_worker, sc, config, screen_factory, secure, workers, servers): sc.name
+            for sc in scenarios
         }
         for future in as_completed(futures):
             result = _RESULT.decode(future.result())

@@ -60,6 +60,7 @@ from v2xcloud.model import (
 )
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.backbone import StreamSpec
+from v2xcloud.runtime.tiles import reference_position
 
 __all__ = [
     "BackbonePublisher",
@@ -279,6 +280,8 @@ class BackbonePublisher:
         self._waiting = 0  # submitted, not yet acked or failed (all threads)
         self._in_flight = 0
         self._runner = _LoopThread(name)
+        self._handed: list[Outgoing] = []  # submitted, not yet on the loop's queue
+        self._pump_due = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[Outgoing] | None = None
         self._nc: NatsClient | None = None
@@ -338,15 +341,29 @@ class BackbonePublisher:
     def submit(self, outgoing: Outgoing) -> bool:
         """Queue one message (from any thread); False (counted ``refused``) when ``capacity``
         messages are already waiting or the publisher is not running."""
-        loop, queue = self._loop, self._queue
+        loop = self._loop
         with self._lock:
-            if loop is None or queue is None or self._waiting >= self.capacity:
+            if loop is None or self._queue is None or self._waiting >= self.capacity:
                 self.counts["refused"] += 1
                 return False
             self._waiting += 1
-        self.counts["submitted"] += 1
-        loop.call_soon_threadsafe(queue.put_nowait, outgoing)
+            self.counts["submitted"] += 1
+            self._handed.append(outgoing)
+            if self._pump_due:
+                return True
+            self._pump_due = True
+        # one wake-up of the loop per batch, not per frame (each is a write to its self-pipe)
+        loop.call_soon_threadsafe(self._pump)
         return True
+
+    def _pump(self) -> None:
+        """On the loop: move what ``submit`` handed over into the workers' queue."""
+        assert self._queue is not None
+        with self._lock:
+            handed, self._handed = self._handed, []
+            self._pump_due = False
+        for outgoing in handed:
+            self._queue.put_nowait(outgoing)
 
     async def _worker(self) -> None:
         assert self._queue is not None
@@ -521,19 +538,17 @@ class ResultConsumer:
 
 def _reference(models: Sequence[SceneModel], device: Device) -> tuple[float, float] | None:
     """Where a frame belongs: a BSM's own position; else the device's registered position
-    (an RSU's frames); else the first position a model carries."""
+    (an RSU's frames); else the first position a model carries
+    (``runtime.tiles.reference_position``)."""
     first = models[0] if models else None
     if isinstance(first, Bsm):
         return first.participant.lat_deg, first.participant.lon_deg
     if device.lat_deg is not None and device.lon_deg is not None:
         return device.lat_deg, device.lon_deg
     for model in models:
-        if isinstance(model, ParticipantState):
-            return model.lat_deg, model.lon_deg
-        if isinstance(model, Rsm | Rsi):
-            return model.ref_lat_deg, model.ref_lon_deg
-        if isinstance(model, MapData) and model.nodes:
-            return model.nodes[0].lat_deg, model.nodes[0].lon_deg
+        where = reference_position(model)
+        if where is not None:
+            return where
     return None
 
 

@@ -138,7 +138,7 @@ def main() -> None:
         print(f"nats-server {'.'.join(map(str, one.version))}; {args.frames} frames")
         r1 = _publisher_run(one.urls, args.frames, args.in_flight)
         r3 = _publisher_run(three.urls, args.frames, args.in_flight)
-        for name, (rate, p50, p99) in (("R1 (1 server)", r1), ("R3 (3 servers)", r3)):
+        for name, (rate, p50, _p99) in (("R1 (1 server)", r1), ("R3 (3 servers)", r3)):
             print(
                 f"  publisher {name:15s} {rate:8.0f} frames/s as fast as acked (backlog p50 {p50:.0f} ms)"
             )

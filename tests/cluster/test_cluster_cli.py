@@ -47,9 +47,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_cluster_up_prints_urls_and_sigterm_stops_every_server() -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_cluster_up_prints_urls_and_sigterm_stops_every_process(workers: int) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "v2xcloud", "cluster", "up", "--servers", "3"],
+        [
+            sys.executable,
+            "-m",
+            "v2xcloud",
+            "cluster",
+            "up",
+            "--servers",
+            "3",
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -61,11 +72,14 @@ def test_cluster_up_prints_urls_and_sigterm_stops_every_server() -> None:
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             lines.append(line)
-            if line.startswith("cluster: --nats") or not line:
+            last = f"cluster: worker {workers - 1} pid" if workers else "cluster: --nats"
+            if line.startswith(last) or not line:
                 break
         pids = [int(m[1]) for m in (re.search(r"pid (\d+)", x) for x in lines) if m]
-        assert len(pids) == 3, lines
-        assert lines[-1].count("nats://127.0.0.1:") == 3, lines
+        assert len(pids) == 3 + workers, lines
+        urls = [x for x in lines if x.startswith("cluster: --nats")]
+        assert urls and urls[0].count("nats://127.0.0.1:") == 3, lines
+        time.sleep(2.0 if workers else 0.0)  # the workers join
         assert all(_alive(p) for p in pids)
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -18,7 +18,9 @@ algorithm, freshness (``replay.ReplayWindow`` for replays), signer and chain
 (``trust.TrustStore``: anchors, CAs, revocation list, certificate cache), validity, AID
 (``aid``), region (``region``) and the signature (``crypto``) — over frames decoded by
 ``codec``, each refusal with its one ``model.DropReason``. ``pki`` makes and reads a test PKI,
-``signing.FrameSigner`` signs frames as one of its devices.
+``signing.FrameSigner`` signs frames as one of its devices. What exactly a signature covers
+(IEEE 1609.2's hash of the data and of the signer's certificate; for ``cn`` the SM2 user id
+from the signer's certificate) is ``sig_input``'s one rule, used by every signer and verifier.
 """
 
 from v2xcloud.security.misbehaviour import Coverage, MisbehaviourDetector

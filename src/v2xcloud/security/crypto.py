@@ -138,8 +138,10 @@ class Signer(ABC):
     """The public point, uncompressed (``04 || x || y``, 65 bytes)."""
 
     @abstractmethod
-    def sign(self, tbs: bytes) -> bytes:
-        """Sign ``tbs`` (the to-be-signed bytes, hashed inside): ``r || s``, 64 bytes."""
+    def sign(self, tbs: bytes, *, sm2_id: bytes | None = None) -> bytes:
+        """Sign ``tbs`` (hashed inside): ``r || s``, 64 bytes. ``sm2_id``: the SM2 user id
+        hashed into ``Z`` for this signature (``None``: the signer's own; ECDSA ignores it).
+        What ``tbs`` is for a frame or certificate is ``security.sig_input``'s rule."""
 
     @abstractmethod
     def private_raw(self) -> bytes:
@@ -190,6 +192,7 @@ class Verifier:
     ) -> None:
         self.algorithm = SignatureAlgorithm(algorithm)
         self.sm2_id = sm2_id
+        self._is_sm2 = self.algorithm is SignatureAlgorithm.SM2_SM3
         per_table = (
             SM2_TABLE_BYTES if self.algorithm is SignatureAlgorithm.SM2_SM3 else P256_TABLE_BYTES
         )
@@ -198,25 +201,31 @@ class Verifier:
             limit=cache_size, name=f"prepared {self.algorithm} keys"
         )
 
-    def prepare(self, public_key: bytes) -> VerifyingKey:
-        """The ready key for ``public_key`` (33-byte compressed or 65-byte uncompressed)."""
-        key = self.cache.get(public_key)
+    def prepare(self, public_key: bytes, *, sm2_id: bytes | None = None) -> VerifyingKey:
+        """The ready key for ``public_key`` (33-byte compressed or 65-byte uncompressed);
+        ``sm2_id`` the SM2 user id of its ``Z`` (``None``: the verifier's ``sm2_id``)."""
+        entry = public_key if sm2_id is None or not self._is_sm2 else public_key + sm2_id
+        key = self.cache.get(entry)
         if key is None:
-            key = self._build(public_key)
-            self.cache[public_key] = key
+            key = self._build(public_key, self.sm2_id if sm2_id is None else sm2_id)
+            self.cache[entry] = key
         return key
 
-    def verify(self, public_key: bytes, tbs: bytes, signature: bytes) -> bool:
-        """True when ``signature`` (``r || s``) signs ``tbs`` under ``public_key``."""
-        key = self.cache.get(public_key)
+    def verify(
+        self, public_key: bytes, tbs: bytes, signature: bytes, *, sm2_id: bytes | None = None
+    ) -> bool:
+        """True when ``signature`` (``r || s``) signs ``tbs`` under ``public_key``;
+        ``sm2_id`` as in :meth:`prepare` (what it is for a frame: ``security.sig_input``)."""
+        entry = public_key if sm2_id is None or not self._is_sm2 else public_key + sm2_id
+        key = self.cache.get(entry)
         if key is None:
-            key = self.prepare(public_key)
+            key = self.prepare(public_key, sm2_id=sm2_id)
         return key.verify(tbs, signature)
 
-    def _build(self, public_key: bytes) -> VerifyingKey:
+    def _build(self, public_key: bytes, sm2_id: bytes) -> VerifyingKey:
         point = decompress_point(self.algorithm, public_key)
-        if self.algorithm is SignatureAlgorithm.SM2_SM3:
-            return _Sm2VerifyingKey(point, self.sm2_id, self.table_budget)
+        if self._is_sm2:
+            return _Sm2VerifyingKey(point, sm2_id, self.table_budget)
         return _P256VerifyingKey(point, self.table_budget)
 
 
@@ -278,7 +287,7 @@ class _P256Signer(Signer):
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
 
-    def sign(self, tbs: bytes) -> bytes:
+    def sign(self, tbs: bytes, *, sm2_id: bytes | None = None) -> bytes:
         return _der_to_raw(self._key.sign(tbs, _ECDSA_SHA256))
 
     def private_raw(self) -> bytes:
@@ -314,10 +323,17 @@ class _Sm2Signer(Signer):
     def __init__(self, key: _openssl.Sm2Key, user_id: bytes) -> None:
         self._key = key
         self.public_key = key.point
+        self._user_id = user_id
         self._z = hashlib.new("sm3", sm2_z(key.point, user_id))
+        self._other: tuple[bytes, Any] | None = None  # the last other user id and its Z
 
-    def sign(self, tbs: bytes) -> bytes:
-        h = self._z.copy()
+    def sign(self, tbs: bytes, *, sm2_id: bytes | None = None) -> bytes:
+        if sm2_id is None or sm2_id == self._user_id:
+            h = self._z.copy()
+        else:
+            if self._other is None or self._other[0] != sm2_id:
+                self._other = (sm2_id, hashlib.new("sm3", sm2_z(self.public_key, sm2_id)))
+            h = self._other[1].copy()
         h.update(tbs)
         return _der_to_raw(self._key.sign_digest(h.digest()))
 

@@ -49,6 +49,7 @@ from v2xcloud.errors import ConfigError, CryptoError, DecodeError
 from v2xcloud.security import crypto
 from v2xcloud.security.aid import MESSAGE_AIDS
 from v2xcloud.security.codec import certificate_tbs, decode_certificate, encode_certificate
+from v2xcloud.security.sig_input import sign_data
 from v2xcloud.security.trust import ChainFailure, TrustStore
 from v2xcloud.security.types import (
     AppPermission,
@@ -232,8 +233,8 @@ def issue_certificate(
         app_permissions=tuple(AppPermission(aid=a) for a in aids),
         issue_permissions=issue,
     )
-    signing_key = subject if issuer is None else issuer[1]
-    raw = signing_key.sign(certificate_tbs(draft))
+    signing_key, signer = (subject, None) if issuer is None else (issuer[1], issuer[0])
+    raw = sign_data(signing_key, certificate_tbs(draft), signer)  # the profile's input rule
     signed = msgspec.structs.replace(
         draft, signature=Signature(algorithm=algorithm, r=raw[:32], s=raw[32:])
     )

@@ -21,6 +21,7 @@ from v2xcloud.security.aid import aid_of
 from v2xcloud.security.codec import encode_signed
 from v2xcloud.security.crypto import Signer
 from v2xcloud.security.pki import Pki
+from v2xcloud.security.sig_input import sign_data
 from v2xcloud.security.types import (
     Certificate,
     GenerationLocation,
@@ -124,7 +125,7 @@ class FrameSigner:
             aid=aid,
             payload=payload,
             signer=[self.certificate] if send_cert else self.digest,
-            sign=lambda tbs: _signature(self.key.sign(tbs), algorithm),
+            sign=lambda tbs: _signature(sign_data(self.key, tbs, self.certificate), algorithm),
             generation_time_ms=generation_time_ms,
             generation_location=location if with_location else None,
         )

@@ -18,13 +18,13 @@ Chain validation (``learn``) walks a chain from the signer up to a certificate a
 trusted. Each new link is checked once and then cached: the issuer's digest is the one the
 child names, the child's bytes are its canonical COER encoding (a loosely read copy would
 be the same certificate under a second digest, past the revocation list), the issuer's
-signature over the child's to-be-signed bytes verifies, the child's
+signature over the child's to-be-signed bytes verifies (by ``security.sig_input``'s rule), the child's
 validity lies within the issuer's, its application permissions (AIDs) within what the issuer
 may issue and its region within the issuer's effective region (a certificate without a region
 inherits its issuer's). Any failure is ``UNTRUSTED_CHAIN`` naming the link and the rule, or
 ``REVOKED`` when a link is on the revocation list.
 
->>> store = TrustStore(verify=lambda key, tbs, sig: True, cache_capacity=2)
+>>> store = TrustStore(verify=lambda key, tbs, sig, issuer: True, cache_capacity=2)
 >>> store.lookup(HashedId8(bytes(8))) is None
 True
 """
@@ -48,8 +48,9 @@ __all__ = ["ChainFailure", "LinkVerify", "TrustStore", "Trusted"]
 
 logger = logging.getLogger(__name__)
 
-#: checks one signature: ``verify(issuer_key, tbs_bytes, signature) -> bool``
-LinkVerify = Callable[[PublicKey, bytes, Signature], bool]
+#: checks one certificate's signature: ``verify(issuer_key, tbs_bytes, signature, issuer)``,
+#: ``issuer`` the issuing certificate (``None``: self-signed), by ``security.sig_input``'s rule
+LinkVerify = Callable[[PublicKey, bytes, Signature, Certificate | None], bool]
 
 
 class Trusted(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,7 +117,7 @@ class TrustStore:
         if not cert.is_self_signed:
             raise ValueError(f"trust anchor {_name(cert)} is not self-signed")
         if cert.signature is None or not self._verify(
-            cert.verification_key, cert.tbs_bytes, cert.signature
+            cert.verification_key, cert.tbs_bytes, cert.signature, None
         ):
             raise ValueError(f"trust anchor {_name(cert)}: its self-signature does not verify")
         trusted = Trusted(certificate=cert, digest=digest, region=cert.region, depth=0, is_ca=True)
@@ -256,7 +257,8 @@ class TrustStore:
         ):
             return _fail(f"{_name(cert)}: no signature in its issuer's algorithm")
         self.counts["links_verified"] += 1
-        if not self._verify(issuer.certificate.verification_key, cert.tbs_bytes, cert.signature):
+        up = issuer.certificate
+        if not self._verify(up.verification_key, cert.tbs_bytes, cert.signature, up):
             return _fail(f"{_name(cert)}: the issuer's signature does not verify")
         trusted = Trusted(
             certificate=cert,

@@ -53,8 +53,10 @@ from v2xcloud.security.codec import decode_secured
 from v2xcloud.security.crypto import Verifier
 from v2xcloud.security.pki import Pki
 from v2xcloud.security.replay import ReplayWindow
+from v2xcloud.security.sig_input import verify_data
 from v2xcloud.security.trust import ChainFailure, LinkVerify, Trusted, TrustStore
 from v2xcloud.security.types import (
+    Certificate,
     HashedId8,
     PublicKey,
     SecurityProfile,
@@ -170,9 +172,12 @@ class Rejection(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SignatureCheck(Protocol):
-    """What the stage needs of ``security.crypto.Verifier``: ``verify(point, tbs, r||s)``."""
+    """What the stage needs of ``security.crypto.Verifier``: ``verify(point, message, r||s,
+    sm2_id=...)`` (the message and id by ``security.sig_input``'s rule)."""
 
-    def verify(self, public_key: bytes, tbs: bytes, signature: bytes) -> bool:
+    def verify(
+        self, public_key: bytes, tbs: bytes, signature: bytes, *, sm2_id: bytes | None = None
+    ) -> bool:
         """True when the signature is valid."""
         ...
 
@@ -323,7 +328,8 @@ class SecurityStage:
         if refused is not None:
             return refused
         cert = signer.certificate
-        if not verifier.verify(cert.verification_key.point, frame.tbs_bytes, key):
+        point = cert.verification_key.point
+        if not verify_data(verifier, point, frame.tbs_bytes, key, cert, algorithm=algorithm):
             return Rejection(
                 reason=DropReason.BAD_SIGNATURE,
                 detail=f"the signature does not verify with certificate {signer.digest.hex()}",
@@ -445,11 +451,14 @@ def link_verify(verifiers: Mapping[SignatureAlgorithm, SignatureCheck]) -> LinkV
     """A ``trust.LinkVerify`` over ``verifiers`` (a certificate signed in an algorithm
     without a verifier does not verify)."""
 
-    def verify(key: PublicKey, tbs: bytes, signature: Signature) -> bool:
+    def verify(
+        key: PublicKey, tbs: bytes, signature: Signature, issuer: Certificate | None
+    ) -> bool:
         verifier = verifiers.get(signature.algorithm)
         if verifier is None or key.algorithm is not signature.algorithm:
             return False
-        return verifier.verify(key.point, tbs, signature.r + signature.s)
+        rs = signature.r + signature.s
+        return verify_data(verifier, key.point, tbs, rs, issuer, algorithm=signature.algorithm)
 
     return verify
 

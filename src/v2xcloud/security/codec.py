@@ -38,6 +38,7 @@ import msgspec
 
 from v2xcloud.codec import Rejected, compile_asn1
 from v2xcloud.errors import DecodeError, EncodeError
+from v2xcloud.failures import FailureLog
 from v2xcloud.model import DropReason
 from v2xcloud.security import _fast
 from v2xcloud.security._convert import (
@@ -62,6 +63,7 @@ from v2xcloud.security.types import (
 __all__ = [
     "ASN1_DIR",
     "CERTIFICATE_CACHE_SIZE",
+    "HOSTILE_INPUT",
     "SignedEncoding",
     "certificate_tbs",
     "decode_certificate",
@@ -79,6 +81,11 @@ ASN1_DIR = Path(__file__).parent / "asn1"
 CERTIFICATE_CACHE_SIZE = 4096  # certificates kept decoded (oldest out first)
 
 _CERTS = _fast.CertificateCache(CERTIFICATE_CACHE_SIZE)
+
+#: decoder errors other than asn1tools' own on hostile bytes (asn1tools' OER decoder meets
+#: some mutated lengths with ``ValueError: negative shift count`` and the like): each frame is
+#: a ``malformed`` rejection, counted here per boundary and logged once per kind, not per frame
+HOSTILE_INPUT = FailureLog(logger=logger)
 
 
 @functools.cache
@@ -112,7 +119,8 @@ def decode_secured(
     ``Rejected`` with ``empty``, ``truncated``, ``malformed``, ``trailing_bytes``,
     ``wrong_version``, ``unknown_algorithm``, ``unknown_signer`` (a ``self`` or X.509
     signer), ``constraint`` or ``unsupported_message`` (encrypted data, a payload sent
-    apart), and ``where`` as ``byte N``.
+    apart), and ``where`` as ``byte N``. Hostile bytes that make the decoder raise outside
+    its own errors are ``malformed`` too, counted in ``HOSTILE_INPUT`` (logged once per kind).
     """
     if not raw:
         return Rejected(
@@ -132,12 +140,13 @@ def decode_secured(
             where=exc.where,
             message_type=exc.message_type,
         )
-    except Exception as exc:  # a bug, not bad input: logged with its cause, the frame kept
-        logger.exception("secured frame decoder failed on %d bytes", len(raw))
+    except Exception as exc:  # raised past the decoder's own checks: still the input's doing
+        HOSTILE_INPUT.record("security:decode_secured", exc, level=logging.WARNING)
         return Rejected(
             raw=raw,
-            reason=DropReason.INTERNAL_ERROR,
-            detail=f"decoder failed: {exc!r}",
+            reason=DropReason.MALFORMED,
+            detail=f"secured data unit does not decode ({type(exc).__name__}: {exc})",
+            where="$",
             message_type="V2XSecData",
         )
 
@@ -161,6 +170,11 @@ def _decode_at(
         truncated = isinstance(exc, oer.OutOfDataError)
         reason = DropReason.TRUNCATED if truncated else DropReason.MALFORMED
         raise DecodeError(type_name, reason, f"{type_name}: {exc}", where=f"byte {at}") from exc
+    except (ValueError, IndexError, OverflowError, TypeError, KeyError) as exc:
+        at = offset + decoder.number_of_read_bits() // 8
+        HOSTILE_INPUT.record(f"security:decode:{type_name}", exc, level=logging.WARNING)
+        detail = f"{type_name}: does not decode ({type(exc).__name__}: {exc})"
+        raise DecodeError(type_name, DropReason.MALFORMED, detail, where=f"byte {at}") from exc
     return value, offset + decoder.number_of_read_bits() // 8
 
 

@@ -21,10 +21,17 @@ from gmssl import sm2 as gm_sm2
 from v2xcloud.cli.main import main
 from v2xcloud.security import crypto, sig_input
 from v2xcloud.security._curves import CURVES
-from v2xcloud.security.codec import decode_secured, encode_signed
+from v2xcloud.security.codec import (
+    decode_certificate,
+    decode_secured,
+    encode_signed,
+    is_canonical_certificate,
+    schema,
+)
 from v2xcloud.security.pki import Pki, issue_certificate, kind_aids, load_pki
-from v2xcloud.security.sig_input import SIGNER_HASHES, signature_input
+from v2xcloud.security.sig_input import SIGNER_HASHES, sign_data, signature_input
 from v2xcloud.security.signing import FrameSigner
+from v2xcloud.security.trust import Trusted
 from v2xcloud.security.types import (
     Certificate,
     SecurityProfile,
@@ -32,7 +39,7 @@ from v2xcloud.security.types import (
     SignatureAlgorithm,
     SignedFrame,
 )
-from v2xcloud.security.verify import Policy, Verified, stage_from_pki
+from v2xcloud.security.verify import Policy, Verified, link_verify, stage_from_pki
 
 from ._pki import NOW_MS, PKI_MS, pkis, uper_bsm
 
@@ -230,3 +237,37 @@ def test_signer_certificate_hash_is_computed_once_per_certificate(
     assert hashed == [len(cert.encoded)]  # the certificate once, not per frame
     assert all(m.message[32:] == _sha256(cert.encoded) for m in inputs)
     assert inputs[0].message[:32] == _sha256(b"\x00")
+
+
+def test_a_ca_certificate_with_fields_the_domain_type_does_not_keep_is_trusted(
+    pkis: dict[tuple[SecurityProfile, str], Pki],
+) -> None:
+    """Real SCMS CA certificates carry an encryption key (and SSP ranges) that
+    ``Certificate`` does not model; they are canonical COER all the same and must chain."""
+    pki = pkis[(SecurityProfile.INTL, "main")]
+    spec = schema(SecurityProfile.INTL)
+    root, root_key = pki.certificate("root"), pki.signer("root")
+    value = spec.decode("Certificate", pki.certificate("pseudonym-ca").encoded)
+    value["toBeSigned"]["id"] = ("name", "ca-with-encryption-key")
+    value["toBeSigned"]["encryptionKey"] = {
+        "supportedSymmAlg": "aes128Ccm",
+        "publicKey": (
+            "eciesNistP256",
+            ("compressed-y-0", crypto.compress_point(crypto.generate_signer(P256).public_key)[1:]),
+        ),
+    }
+    tbs = bytes(spec.encode("ToBeSignedCertificate", value["toBeSigned"]))
+    rs = sign_data(root_key, tbs, root)
+    value["signature"] = ("ecdsaNistP256Signature", {"rSig": ("x-only", rs[:32]), "sSig": rs[32:]})
+    cert = decode_certificate(
+        bytes(spec.encode("Certificate", value)), profile=SecurityProfile.INTL
+    )
+    assert is_canonical_certificate(cert)
+    store = pki.trust_store(link_verify({P256: crypto.Verifier(P256)}), known_devices=False)
+    trusted = store.learn([cert], at_ms=NOW_MS)
+    assert isinstance(trusted, Trusted) and trusted.is_ca, trusted
+    # one loosely readable bit changed (the preamble's padding): same content, refused
+    mutant = decode_certificate(
+        bytes([cert.encoded[0] | 0x01]) + cert.encoded[1:], profile=SecurityProfile.INTL
+    )
+    assert not is_canonical_certificate(mutant)

@@ -72,6 +72,7 @@ __all__ = [
     "encode_signed",
     "encode_unsigned",
     "hashed_id8",
+    "is_canonical_certificate",
     "schema",
 ]
 
@@ -501,6 +502,21 @@ def encode_certificate(cert: Certificate) -> bytes:
         raise
     except Exception as exc:
         raise EncodeError("Certificate", str(exc)) from exc
+
+
+def is_canonical_certificate(cert: Certificate) -> bool:
+    """Whether ``cert.encoded`` is the one COER encoding of the ASN.1 value it carries
+    (decoded and encoded again by the full schema, every field kept: also those the domain
+    type does not model, such as a CA's encryption key or SSP ranges). COER is canonical, but
+    a lenient decoder reads padding bits and some lengths loosely; a copy with such a change
+    would be the same certificate under a second digest."""
+    spec = schema(cert.profile)
+    try:
+        again = spec.encode("Certificate", spec.decode("Certificate", cert.encoded))
+    except Exception as exc:  # asn1tools refuses the value: not canonical either
+        logger.debug("certificate %s does not re-encode: %s", cert.digest, exc)
+        return False
+    return bytes(again) == cert.encoded
 
 
 def decode_certificate(raw: bytes, *, profile: SecurityProfile) -> Certificate:

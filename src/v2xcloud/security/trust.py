@@ -38,10 +38,9 @@ from collections.abc import Callable, Iterable, Sequence
 import msgspec
 
 from v2xcloud.bounded import LruTable
-from v2xcloud.errors import EncodeError
 from v2xcloud.model import DropReason
 from v2xcloud.security import region as geo
-from v2xcloud.security.codec import encode_certificate
+from v2xcloud.security.codec import is_canonical_certificate
 from v2xcloud.security.types import Certificate, HashedId8, PublicKey, Region, Signature
 
 __all__ = ["ChainFailure", "LinkVerify", "TrustStore", "Trusted"]
@@ -247,7 +246,7 @@ class TrustStore:
             and geo.within(cert.region, issuer.region) is None
         ):  # an identified region beside a geometric one: no boundaries to compare here
             self.counts["region_nesting_unchecked"] += 1
-        if not _is_canonical(cert):
+        if not is_canonical_certificate(cert):
             return _fail(
                 f"{_name(cert)} is not in canonical COER (its bytes differ from its own "
                 "re-encoding): a second digest for one certificate would slip past revocation"
@@ -281,16 +280,6 @@ class TrustStore:
         """Drop cached certificates (not the trust list)."""
         for d in digests:
             self._cache.pop(d, None)
-
-
-def _is_canonical(cert: Certificate) -> bool:
-    """Whether the certificate's bytes are the one COER encoding of what they say. COER is
-    canonical, but a lenient decoder reads padding bits and some lengths loosely; a copy
-    with such a change would decode to the same certificate under another digest."""
-    try:
-        return encode_certificate(cert) == cert.encoded
-    except EncodeError:
-        return False
 
 
 def _digest(cert: Certificate) -> HashedId8:

@@ -138,3 +138,61 @@ def test_gateway_role_needs_nats() -> None:
     runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=(), clock=SystemClock())
     with pytest.raises(ConfigError, match="--nats"):
         Platform(runtime, DeviceRegistry(), role="gateway")
+
+
+def test_gateway_sends_the_workers_new_warnings_down_to_the_vehicle(server: NatsServer) -> None:
+    import paho.mqtt.client as mqtt
+
+    from v2xcloud.gateways.broker import Mosquitto
+    from v2xcloud.model import Advisory, AdvisoryLevel
+
+    received: list[tuple[str, bytes]] = []
+    with Mosquitto() as broker:
+        registry = DeviceRegistry()
+        registry.add(Device(device_id="obu-1", kind=DeviceKind.OBU, tenant="acme"))
+        runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=(), clock=SystemClock())
+        platform = Platform(
+            runtime,
+            registry,
+            nats_urls=[server.url],
+            role="gateway",
+            mqtt_url=broker.url,
+            mqtt_client_id="gw-test",
+        )
+        platform.start()
+        car = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="obu-1")
+        car.on_message = lambda c, u, msg: received.append((msg.topic, msg.payload))
+        car.connect(broker.host, broker.port)
+        car.subscribe("V2X/OBU/obu-1/ADVISORY/DOWN", qos=1)
+        car.loop_start()
+        try:
+            now = int(time.time() * 1000)
+            warning = Advisory(
+                app="FCW", level=AdvisoryLevel.IMMINENT, ego_id="obu-1", other_id="x",
+                issued_ms=now, expires_ms=now + 3000,
+            )  # fmt: skip
+            time.sleep(0.5)  # the subscription and the durable consumer are in place
+
+            async def publish() -> None:
+                nc = await nats.connect(servers=[server.url])
+                try:
+                    subject = backbone.delivery_subject("acme", "1321", "warning")
+                    await nc.jetstream().publish(subject, msgspec.json.encode(warning))
+                finally:
+                    await nc.close()
+
+            asyncio.run(publish())
+            deadline = time.monotonic() + 15
+            while not received and time.monotonic() < deadline:
+                platform.before_tick(int(time.time() * 1000))
+                time.sleep(0.05)
+            stats = platform.stats()
+        finally:
+            car.loop_stop()
+            car.disconnect()
+            platform.stop()
+    assert received, stats
+    topic, body = received[0]
+    assert topic == "V2X/OBU/obu-1/ADVISORY/DOWN"
+    assert b"FCW" in body
+    assert stats["warnings"]["to_downlink"] == 1

@@ -22,9 +22,11 @@ signs every RSI and advisory the down-link sends.
 With ``nats_urls`` every accepted frame is also published to the JetStream backbone
 (``gateways.nats.FrameForwarder``, subjects ``v2x.{tenant}.{tile}.{type}``); as
 ``role="gateway"`` the runtime only judges frames (no scene, no applications: the edge
-workers run them) and its dead letters go to the ``V2X_DEAD`` stream for the centre tier.
+workers run them), its dead letters go to the ``V2X_DEAD`` stream for the centre tier, and the
+workers' new warnings (``V2X_DELIVERIES``, read from now on) leave through its down-link to
+the vehicles it has heard from.
 As ``role="centre"`` (with ``remote``, a ``runtime.remote.RemoteResults`` that is the
-runtime's application) it runs no device gateway: ``gateways.nats.CentreFeed`` reads the
+runtime's application) it runs no device gateway: ``gateways.nats.ResultFeed`` reads the
 workers' advisories, road events and dead letters (durable consumers, explicit acks) and the
 runtime's tick puts them in force, so the API, the dashboard and the history show one view
 over every worker. The GB/T 32960 server and its EV analytics stay in whichever process
@@ -53,11 +55,12 @@ from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.limits import RateLimits, TenantLimits
 from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
-from v2xcloud.gateways.nats import BackbonePublisher, CentreFeed, FrameForwarder
+from v2xcloud.gateways.nats import BackbonePublisher, FrameForwarder, ResultFeed
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
-from v2xcloud.model import Device, EvOperatorAlarm, EvReport
-from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime
+from v2xcloud.model import Advisory, Device, EvOperatorAlarm, EvReport
+from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime, backbone
+from v2xcloud.runtime.dissemination import Delivery
 from v2xcloud.runtime.remote import RemoteResults
 from v2xcloud.security import Coverage, MisbehaviourDetector
 
@@ -188,7 +191,9 @@ class Platform:
                 "runtime); devices connect to the gateway tier: drop --mqtt/--udp"
             )
         self.remote = remote
-        self.centre: CentreFeed | None = None
+        self.centre: ResultFeed | None = None
+        self.warnings_feed: ResultFeed | None = None
+        self._warnings: deque[Advisory] = deque(maxlen=100_000)  # the workers' new warnings
         self.runtime = runtime
         self.role = role
         self.nats_urls = list(nats_urls) if nats_urls else []
@@ -239,6 +244,8 @@ class Platform:
         self.ingest.drain(self.queue)
         if self.remote is not None:
             self.remote.feed(self.runtime, now_ms)
+        if self.warnings_feed is not None:
+            self._send_warnings(now_ms)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -277,18 +284,56 @@ class Platform:
         self.ingest.forward = self.forwarder
         if self.role == "gateway":
             self.runtime.add_dead_letter_sink(self.forwarder.dead_letters)
+            self._start_warnings(timeout_s)
 
     def _start_centre(self, timeout_s: float) -> None:
         """Read the workers' advisories, events and dead letters into this runtime."""
         remote = self.remote
         assert remote is not None
-        self.centre = CentreFeed(
+        self.centre = ResultFeed(
             self.nats_urls,
-            on_advisory=remote.put_advisory,
-            on_event=remote.put_event,
-            on_dead_letter=remote.put_dead_letter,
+            handlers={
+                backbone.ADVISORIES: remote.put_advisory,
+                backbone.EVENTS: remote.put_event,
+                backbone.DEAD: remote.put_dead_letter,
+            },
+            on_bad=remote.put_dead_letter,
             now_ms=self.runtime.clock.now_ms,
         ).start(timeout_s=timeout_s)
+
+    def _start_warnings(self, timeout_s: float) -> None:
+        """The gateway tier's down-link of the workers' new warnings (``V2X_DELIVERIES``),
+        read from now on under this gateway's own durable consumer."""
+        self.warnings_feed = ResultFeed(
+            self.nats_urls,
+            handlers={backbone.DELIVERIES: self._warnings.append},
+            on_bad=self.ingest.dead_letter_later,
+            durable_prefix=f"{backbone.token(self.mqtt_client_id)}-gateway",
+            new_only=True,
+            now_ms=self.runtime.clock.now_ms,
+        ).start(timeout_s=timeout_s)
+
+    def _send_warnings(self, now_ms: int) -> None:
+        """Hand the workers' new warnings to the down-link (on the tick's thread)."""
+        deliveries = []
+        while self._warnings:
+            adv = self._warnings.popleft()
+            deliveries.append(
+                Delivery(
+                    key=f"{adv.app}|{adv.ego_id}|{adv.other_id}|{adv.issued_ms}",
+                    reason="new",
+                    at_ms=adv.issued_ms,
+                    payload=adv,
+                    participants=(adv.ego_id,),
+                )
+            )
+        if not deliveries:
+            return
+        if self.downlink is None:
+            self.counts["warnings_without_downlink"] += len(deliveries)
+            return
+        self.counts["warnings_to_downlink"] += len(deliveries)
+        self.downlink.deliver(deliveries, now_ms=now_ms)
 
     def _run_loop(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
@@ -386,6 +431,8 @@ class Platform:
                 self.publisher.stop()
             if self.centre is not None:
                 self.centre.stop()
+            if self.warnings_feed is not None:
+                self.warnings_feed.stop()
         finally:
             if self.broker is not None:
                 self.broker.stop()
@@ -508,6 +555,11 @@ class Platform:
         if self.publisher is not None and self.forwarder is not None:
             out["backbone"] = self.publisher.stats() | {
                 f"forward_{k}": v for k, v in self.forwarder.counts.items()
+            }
+        if self.warnings_feed is not None:
+            out["warnings"] = self.warnings_feed.stats() | {
+                "to_downlink": self.counts["warnings_to_downlink"],
+                "without_downlink": self.counts["warnings_without_downlink"],
             }
         if self.centre is not None and self.remote is not None:
             out["centre"] = {"consumers": self.centre.stats(), "inbox": self.remote.stats()}

@@ -14,7 +14,8 @@ does the network side with ``nats-py``:
 - ``FrameForwarder`` is the gateway tier's hand-off (``Ingestor(forward=...)``): an accepted
   frame's subject (tenant, ``runtime.tiles.tile_of`` of its reference position, type), headers
   and submission; what cannot be published becomes a dead letter;
-- ``CentreFeed`` runs the centre tier's three ``ResultConsumer`` on its own loop thread;
+- ``ResultFeed`` runs ``ResultConsumer`` on its own loop thread: the centre tier's three, a
+  gateway's one of the workers' warnings (``V2X_DELIVERIES``) for its down-link;
 - ``frame_headers`` / ``frame_of`` write and read a frame's headers (the edge workers rebuild
   the ``InboundFrame`` from a stream message with ``frame_of``);
 - ``ResultConsumer`` is the centre tier's reader: a durable pull consumer per stream with
@@ -64,10 +65,10 @@ from v2xcloud.runtime.tiles import reference_position
 
 __all__ = [
     "BackbonePublisher",
-    "CentreFeed",
     "FrameForwarder",
     "Outgoing",
     "ResultConsumer",
+    "ResultFeed",
     "connect",
     "ensure_streams",
     "frame_headers",
@@ -437,6 +438,7 @@ class BackbonePublisher:
 #: What each result stream carries (msgspec JSON of the model).
 _RESULT_TYPES: dict[str, type[Any]] = {
     backbone.ADVISORIES: Advisory,
+    backbone.DELIVERIES: Advisory,  # the workers' new warnings, for the gateways' down-link
     backbone.EVENTS: RoadEvent,
     backbone.DEAD: DeadLetter,
 }
@@ -453,6 +455,8 @@ class ResultConsumer:
     counted (``handler_errors``) and the message is nacked for redelivery (at most
     ``max_deliver`` times). A payload that does not decode is acked and given to ``on_bad``
     as a ``bad_payload`` dead letter, received at ``now_ms()`` (default: the system clock).
+    ``new_only``: a new durable consumer starts at the stream's end (a gateway's down-link
+    must not resend an hour of old warnings), else at its start (the centre's history).
     """
 
     def __init__(
@@ -466,6 +470,7 @@ class ResultConsumer:
         batch: int = 256,
         max_deliver: int = 5,
         now_ms: Callable[[], int] | None = None,
+        new_only: bool = False,
     ) -> None:
         if stream not in _RESULT_TYPES:
             raise ConfigError(f"no result type for stream {stream!r}: {sorted(_RESULT_TYPES)}")
@@ -476,6 +481,7 @@ class ResultConsumer:
         self.on_bad = on_bad
         self.batch = batch
         self.max_deliver = max_deliver
+        self.new_only = new_only
         self.counts: Counter[str] = Counter()
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._decoder = msgspec.json.Decoder(_RESULT_TYPES[stream])
@@ -488,7 +494,7 @@ class ResultConsumer:
             stream=self.stream,
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
+                deliver_policy=DeliverPolicy.NEW if self.new_only else DeliverPolicy.ALL,
                 max_deliver=self.max_deliver,
                 ack_wait=30.0,
             ),
@@ -632,42 +638,42 @@ class FrameForwarder:
                 self.counts["dead_letters_refused"] += 1
 
 
-class CentreFeed:
-    """The centre tier's intake: durable consumers of ``V2X_ADVISORIES``, ``V2X_EVENTS`` and
-    ``V2X_DEAD`` (``ResultConsumer``, explicit acks) on their own loop thread, handing each
-    model to ``on_advisory`` / ``on_event`` / ``on_dead_letter`` (``runtime.remote.RemoteResults``'
-    ``put_*``: thread-safe, never blocking). ``durable_prefix`` names the consumers: centres
-    sharing it share the work, a centre restarted with it resumes where it stopped.
+class ResultFeed:
+    """Durable consumers of result streams (``ResultConsumer``, explicit acks) on their own
+    loop thread, each stream's decoded models handed to its handler (thread-safe, never
+    blocking: ``runtime.remote.RemoteResults``' ``put_*``, a deque's ``append``).
+
+    The centre tier reads ``V2X_ADVISORIES``, ``V2X_EVENTS`` and ``V2X_DEAD`` from the start
+    of the streams; a gateway reads ``V2X_DELIVERIES`` from now on (``new_only``) for its
+    down-link. ``durable_prefix`` names the consumers: processes sharing it share the work, a
+    process restarted with it resumes where it stopped.
     """
 
     def __init__(
         self,
         urls: Sequence[str],
         *,
-        on_advisory: Callable[[Advisory], None],
-        on_event: Callable[[RoadEvent], None],
-        on_dead_letter: Callable[[DeadLetter], None],
+        handlers: dict[str, Callable[[Any], None]],
+        on_bad: Callable[[DeadLetter], None],
         servers: int | None = None,
         durable_prefix: str = "v2xcloud-centre",
+        new_only: bool = False,
         now_ms: Callable[[], int] | None = None,
     ) -> None:
         self.urls = list(urls)
         self.specs = backbone.streams(servers=servers or len(self.urls))
-        self.handlers: dict[str, Callable[[Any], None]] = {
-            backbone.ADVISORIES: on_advisory,
-            backbone.EVENTS: on_event,
-            backbone.DEAD: on_dead_letter,
-        }
-        self.on_dead_letter = on_dead_letter
+        self.handlers = handlers
+        self.on_bad = on_bad
         self.durable_prefix = durable_prefix
+        self.new_only = new_only
         self.now_ms = now_ms
         self.consumers: list[ResultConsumer] = []
-        self._runner = _LoopThread("centre-feed")
+        self._runner = _LoopThread(durable_prefix)
         self._nc: NatsClient | None = None
         self._stop_event: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self, *, timeout_s: float = 15.0) -> CentreFeed:
+    def start(self, *, timeout_s: float = 15.0) -> ResultFeed:
         """Connect, ensure the streams, start the consumers; ``GatewayError`` if it fails."""
         self._runner.start(timeout_s)
         try:
@@ -688,8 +694,9 @@ class CentreFeed:
                 stream,
                 handle,
                 durable=f"{self.durable_prefix}-{stream.lower()}",
-                on_bad=self.on_dead_letter,
+                on_bad=self.on_bad,
                 now_ms=self.now_ms,
+                new_only=self.new_only,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(self._run(consumer)))
@@ -711,7 +718,7 @@ class CentreFeed:
         try:
             self._runner.call(self._stop(), 10.0)
         except Exception as exc:  # shutting down anyway: say what failed
-            logger.warning("closing the centre feed: %s", exc)
+            logger.warning("closing the result feed %s: %s", self.durable_prefix, exc)
         self._runner.stop()
 
     async def _stop(self) -> None:

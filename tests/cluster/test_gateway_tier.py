@@ -45,7 +45,7 @@ def _messages(url: str, stream: str, n: int) -> list[Any]:
             while len(out) < n and time.monotonic() < deadline:
                 try:
                     out.extend(await sub.fetch(n - len(out), timeout=0.5))
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats-py raises its own or asyncio's
                     continue
             return out
         finally:

@@ -79,7 +79,7 @@ def _frames(url: str) -> list[Any]:
             sub = await nc.jetstream().pull_subscribe(">", stream=backbone.FRAMES)
             try:
                 return list(await sub.fetch(10, timeout=0.5))
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own or asyncio's
                 return []
         finally:
             await nc.close()

@@ -86,7 +86,7 @@ async def _consumer(js: JetStreamContext) -> JetStreamContext.PullSubscription:
     while True:
         try:
             return await js.pull_subscribe(">", stream=backbone.FRAMES)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own or asyncio's
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
@@ -105,7 +105,7 @@ def _stream_ids(url: str, expected: int) -> set[str]:
             while len(ids) < expected and misses < 20:
                 try:
                     msgs = await sub.fetch(1000, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats-py raises its own or asyncio's
                     misses += 1
                     continue
                 for msg in msgs:

@@ -502,7 +502,7 @@ class ResultConsumer:
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(self.batch, timeout=0.5)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own or asyncio's
                 continue
             except Exception as exc:  # a server going away: the client reconnects
                 self.counts["fetch_errors"] += 1

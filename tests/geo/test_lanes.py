@@ -120,3 +120,45 @@ def test_lane_filter_and_polyline_distance() -> None:
     line = np.array([[0.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
     d = polyline_distance_m(np.array([3.0, 5.0, -4.0]), np.array([5.0, 12.0, -3.0]), line)
     assert d.tolist() == pytest.approx([3.0, 2.0, 5.0])
+
+
+def _near_every_segment(
+    lanes: LaneMap, x: np.ndarray, y: np.ndarray, h: np.ndarray, within_m: float
+) -> np.ndarray:
+    """``near`` by testing every segment of the map against every point (no grid)."""
+    out = np.zeros((x.size, len(lanes.lanes)), dtype=bool)
+    for info in lanes.lanes:
+        lat = np.array([p[0] for p in info.lane.points])
+        lon = np.array([p[1] for p in info.lane.points])
+        lx, ly = FRAME.to_local(lat, lon)
+        for k in range(lx.size - 1):
+            sx, sy = lx[k + 1] - lx[k], ly[k + 1] - ly[k]
+            t = np.clip(((x - lx[k]) * sx + (y - ly[k]) * sy) / (sx * sx + sy * sy), 0.0, 1.0)
+            dist = np.hypot(x - (lx[k] + t * sx), y - (ly[k] + t * sy))
+            heading = np.degrees(np.arctan2(sx, sy)) % 360.0
+            dh = np.abs((h - heading + 180.0) % 360.0 - 180.0)
+            out[:, info.index] |= (dist <= within_m) & (dh <= 45.0)
+    return out
+
+
+@pytest.mark.parametrize(("cell_m", "within_m"), [(25.0, 2.5), (4.0, 2.5), (10.0, 30.0)])
+def test_near_through_the_grid_finds_what_testing_every_segment_finds(
+    cell_m: float, within_m: float
+) -> None:
+    lanes = LaneMap([_map()], FRAME, cell_m=cell_m)
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-30.0, 110.0, 4000)
+    y = rng.uniform(-210.0, 210.0, 4000)
+    # points on and beside the centre lines too, where the answer is mostly "near"
+    x = np.concatenate([x, np.full(400, 1.75) + rng.normal(0, 2, 400), rng.uniform(20, 100, 400)])
+    y = np.concatenate(
+        [y, rng.uniform(-200, -10, 400), np.full(400, -10.0) + rng.normal(0, 3, 400)]
+    )
+    h = rng.uniform(0.0, 360.0, x.size)
+    expected = _near_every_segment(lanes, x, y, h, within_m)
+    assert expected.sum() > 100  # the sample does exercise the near case
+    got = lanes.near(x, y, h, within_m=within_m)
+    # a point exactly on the edge may differ by rounding between the two formulas
+    assert (got != expected).sum() <= 2
+    rows, which = lanes.near_pairs(x, y, h, within_m=within_m)
+    assert np.array_equal(np.argwhere(got), np.stack([rows, which], axis=1))

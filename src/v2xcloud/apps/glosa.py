@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 
-from v2xcloud.apps._v2i import RoadApp, RoadHit, on_approaches
+from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
 from v2xcloud.apps.base import AppConfig
-from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model import AdvisoryLevel, Connection
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 
@@ -59,25 +59,39 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
     config_type = GlosaConfig
     config: GlosaConfig
 
+    def _lane_windows(
+        self, a: OnApproach, now_ms: int
+    ) -> tuple[Connection, list[tuple[float, float]], float] | None:
+        """The main movement of ``a``'s lane, its green windows now and the lane's limit;
+        ``None`` without a signal timing."""
+        conn = a.junction.main_movement(a.lane)
+        timing = a.junction.phase(conn.phase_id, now_ms)
+        if timing is None:
+            return None
+        limit = a.junction.speed_limit_mps[a.lane] or self.config.default_limit_mps
+        return conn, timing.green_windows(self.config.horizon_s), limit
+
     def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
         """One hit per approaching moving vehicle whose movement can meet a green."""
         cfg = self.config
         out = []
+        # per (junction, lane) this tick: its main movement, green windows and limit (the same
+        # for every vehicle on that lane)
+        lanes: dict[tuple[int, int], tuple[Connection, list[tuple[float, float]], float] | None]
+        lanes = {}
         for a in on_approaches(view, range_m=cfg.range_m):
             v = float(view.speed_mps[a.index])
             if a.to_stop_m < cfg.min_distance_m or v < MOVING_MPS:
                 continue
-            conn = a.junction.main_movement(a.lane)
-            timing = a.junction.phase(conn.phase_id, now_ms)
-            if timing is None:
+            key = (id(a.junction), a.lane)
+            if key in lanes:
+                found = lanes[key]
+            else:
+                found = lanes[key] = self._lane_windows(a, now_ms)
+            if found is None:
                 continue
-            limit = a.junction.speed_limit_mps[a.lane] or cfg.default_limit_mps
-            band = speed_band_mps(
-                a.to_stop_m,
-                timing.green_windows(cfg.horizon_s),
-                min_mps=cfg.min_speed_mps,
-                max_mps=limit,
-            )
+            conn, windows, limit = found
+            band = speed_band_mps(a.to_stop_m, windows, min_mps=cfg.min_speed_mps, max_mps=limit)
             if band is None:
                 continue
             advised = min(max(v, band[0]), band[1])

@@ -56,27 +56,30 @@ class RedLightViolationWarning(RoadApp):
     config_type = RlvwConfig
     config: RlvwConfig
 
-    def _candidate_lanes(self, view: SceneView, a: OnApproach) -> list[int]:
-        """Lanes of ``a``'s junction the vehicle's position cannot rule out (with its own)."""
+    def _candidate_lanes(self, view: SceneView, found: list[OnApproach]) -> list[list[int]]:
+        """Per approach of ``found``: the lanes of its junction the vehicle's position cannot
+        rule out (with its own), all vehicles in one grid look-up."""
         lanes = view.lanes
-        i = a.index
         if lanes is None:
-            return [a.lane]
-        near = lanes.near(
-            view.x_m[i : i + 1],
-            view.y_m[i : i + 1],
-            view.heading_deg[i : i + 1],
-            within_m=self.config.ambiguity_m,
-        )[0]
+            return [[a.lane] for a in found]
+        rows = np.array([a.index for a in found], dtype=np.int64)
+        point, lane = lanes.near_pairs(
+            view.x_m[rows], view.y_m[rows], view.heading_deg[rows], within_m=self.config.ambiguity_m
+        )
         joined = junctions_of(view)
-        mine = joined.junctions.index(a.junction)
-        found = np.flatnonzero(near & (joined.junction_of_lane == mine))
-        return sorted({a.lane, *joined.local_lane[found].tolist()})
+        position = {id(j): k for k, j in enumerate(joined.junctions)}
+        mine = np.array([position[id(a.junction)] for a in found], dtype=np.int64)
+        keep = joined.junction_of_lane[lane] == mine[point]
+        point, local = point[keep].tolist(), joined.local_lane[lane[keep]].tolist()
+        out: list[set[int]] = [{a.lane} for a in found]
+        for k, i in zip(point, local, strict=True):
+            out[k].add(i)
+        return [sorted(c) for c in out]
 
     def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
         """Every vehicle about to run a red light at ``now_ms``."""
         cfg = self.config
-        out = []
+        pending: list[tuple[OnApproach, float, float]] = []  # (approach, speed, d_stop)
         for a in on_approaches(view, range_m=cfg.range_m):
             v = float(view.speed_mps[a.index])
             if v < cfg.min_speed_mps:
@@ -89,10 +92,16 @@ class RedLightViolationWarning(RoadApp):
             braking = -float(view.accel_mps2[a.index])
             if braking >= cfg.min_braking_mps2 and v * v / (2.0 * braking) <= a.to_stop_m:
                 continue  # already braking hard enough to stop before the line
+            pending.append((a, v, d_stop))
+        if not pending:
+            return []
+        candidates = self._candidate_lanes(view, [a for a, _, _ in pending])
+        out = []
+        for (a, v, d_stop), lanes in zip(pending, candidates, strict=True):
             arrival_s = a.to_stop_m / v
             conns = [
                 c
-                for lane in self._candidate_lanes(view, a)
+                for lane in lanes
                 for c in a.junction.movements(lane)
                 if not (c.maneuvers & TURN_ON_RED)
             ]

@@ -102,8 +102,61 @@ def _json_form(message_set: MessageSet) -> JsonForm:
     return JsonForm(open_types=open_types)
 
 
+class _RepeatedFrames:
+    """Native values of recently decoded frames of a static kind (MAP: an RSU repeats the same
+    bytes every second, and the generic decoder takes milliseconds per MAP), keyed by set and
+    exact bytes, so a repetition skips the decode. Only frames that decoded are kept (a bad
+    frame is judged every time); at most ``max_frames`` values and ``max_bytes`` of frame
+    bytes, the oldest entry dropped first. The values are shared: read-only, like every
+    native value the codec hands out."""
+
+    def __init__(self, *, max_frames: int = 4096, max_bytes: int = 32 << 20) -> None:
+        self.max_frames, self.max_bytes = max_frames, max_bytes
+        self._values: dict[tuple[MessageSet, bytes], Any] = {}
+        self._bytes = 0
+        self.hits = 0
+
+    def get(self, message_set: MessageSet, data: bytes) -> Any:
+        """The value decoded from exactly these bytes before, or ``None``."""
+        found = self._values.get((message_set, data))
+        if found is not None:
+            self.hits += 1
+        return found
+
+    def put(self, message_set: MessageSet, data: bytes, value: Any) -> None:
+        """Keep ``value`` for ``data``, dropping the oldest entries past the bounds."""
+        if len(data) > self.max_bytes:
+            return
+        self._values[(message_set, data)] = value
+        self._bytes += len(data)
+        while len(self._values) > self.max_frames or self._bytes > self.max_bytes:
+            old = next(iter(self._values))
+            del self._values[old]
+            self._bytes -= len(old[1])
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+#: the root alternatives whose decoded values are kept for repetitions (static content)
+_REPEATED_KINDS = frozenset({"mapFrame"})
+_REPEATED = _RepeatedFrames()
+
+
 def _decode_value(data: bytes, message_set: MessageSet) -> Any:
     alternative = peek_alternative(data)
+    if alternative not in _REPEATED_KINDS:
+        return _decode_fresh(data, message_set, alternative)
+    value = _REPEATED.get(message_set, data)
+    if value is None:
+        value = _decode_fresh(data, message_set, alternative)
+        _REPEATED.put(message_set, data, value)
+    return value
+
+
+def _decode_fresh(data: bytes, message_set: MessageSet, alternative: str | None) -> Any:
+    """The native value of ``data``: the fast decoder of its alternative if one is registered
+    (handing over to the generic one when it refuses), else the generic one."""
     fast = _FAST.get((message_set, alternative)) if alternative else None
     fast_error: Exception | None = None
     if fast is not None:
@@ -113,6 +166,14 @@ def _decode_value(data: bytes, message_set: MessageSet) -> Any:
             note_hand_over(message_set.value, "decode", str(alternative), exc)
         except Exception as exc:  # the generic path below decodes it or says what is wrong
             fast_error = exc
+    return _decode_generic(data, message_set, alternative, fast_error)
+
+
+def _decode_generic(
+    data: bytes, message_set: MessageSet, alternative: str | None, fast_error: Exception | None
+) -> Any:
+    """asn1tools' decode of a whole MessageFrame (``Reject`` on bad input); ``fast_error``:
+    what the fast path raised on these bytes (reported as a fast-path bug if they decode)."""
     value = decode_type(message_set, "MessageFrame", data, "$")  # Reject: bad input
     if fast_error is not None:  # valid, yet the fast path refused it: a fast-path bug
         FAST_PATH_FAILURES.record(f"codec:fast_decode:{alternative}", fast_error)

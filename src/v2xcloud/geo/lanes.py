@@ -224,22 +224,60 @@ class LaneMap:
     ) -> npt.NDArray[np.bool_]:
         """(points × lanes) mask of the lanes running within ``within_m`` of each point in its
         direction (default ``max_heading_diff_deg``: the map's): the candidates when a
-        position cannot tell adjacent lanes apart. Meant for a few points (all segments are
-        tested)."""
-        x = np.asarray(x_m, dtype=np.float64)[:, None]
-        y = np.asarray(y_m, dtype=np.float64)[:, None]
-        out = np.zeros((x.shape[0], len(self.lanes)), dtype=bool)
-        if x.shape[0] == 0 or self._ax.size == 0:
-            return out
-        sx, sy = self._bx - self._ax, self._by - self._ay
-        t = np.clip(((x - self._ax) * sx + (y - self._ay) * sy) / self._len2, 0.0, 1.0)
-        dist = np.hypot(x - (self._ax + t * sx), y - (self._ay + t * sy))
-        h = np.asarray(heading_deg, dtype=np.float64)[:, None]
-        limit = self.max_heading_diff_deg if max_heading_diff_deg is None else max_heading_diff_deg
-        ok = (dist <= within_m) & ~(np.abs((h - self._heading + 180.0) % 360.0 - 180.0) > limit)
-        rows, segs = np.nonzero(ok)
-        out[rows, self._lane[segs]] = True
+        position cannot tell adjacent lanes apart (``near_pairs`` as a mask)."""
+        n = np.asarray(x_m).shape[0]
+        out = np.zeros((n, len(self.lanes)), dtype=bool)
+        rows, lanes = self.near_pairs(
+            x_m, y_m, heading_deg, within_m=within_m, max_heading_diff_deg=max_heading_diff_deg
+        )
+        out[rows, lanes] = True
         return out
+
+    def near_pairs(
+        self,
+        x_m: FloatArray,
+        y_m: FloatArray,
+        heading_deg: FloatArray,
+        *,
+        within_m: float,
+        max_heading_diff_deg: float | None = None,
+    ) -> tuple[IntArray, IntArray]:
+        """(point, lane) pairs, sorted and unique, of the lanes running within ``within_m`` of
+        each point in its direction (as ``near``), all points in one pass over the grid: only
+        the segments listed in the cells that the point's ``within_m`` square touches are
+        tested (a segment that close has its padded box in one of them)."""
+        x = np.asarray(x_m, dtype=np.float64).reshape(-1)
+        y = np.asarray(y_m, dtype=np.float64).reshape(-1)
+        h = np.asarray(heading_deg, dtype=np.float64).reshape(-1)
+        empty = np.empty(0, dtype=np.int64)
+        if x.size == 0 or self._entry_keys.size == 0:
+            return empty, empty
+        cx0 = np.floor((x - within_m) / self.cell_m).astype(np.int64)
+        cx1 = np.floor((x + within_m) / self.cell_m).astype(np.int64)
+        cy0 = np.floor((y - within_m) / self.cell_m).astype(np.int64)
+        cy1 = np.floor((y + within_m) / self.cell_m).astype(np.int64)
+        nx = cx1 - cx0 + 1
+        count = nx * (cy1 - cy0 + 1)
+        point = np.repeat(np.arange(x.size, dtype=np.int64), count)
+        k = np.arange(point.size, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+        keys = ((cx0[point] + k % nx[point] + _OFFSET) << 21) | (
+            cy0[point] + k // nx[point] + _OFFSET
+        )
+        lo = np.searchsorted(self._entry_keys, keys, side="left")
+        hi = np.searchsorted(self._entry_keys, keys, side="right")
+        hits = hi - lo
+        p = np.repeat(point, hits)
+        e = np.repeat(lo - (np.cumsum(hits) - hits), hits) + np.arange(int(hits.sum()))
+        s = self._entry_seg[e]
+        ax, ay = self._ax[s], self._ay[s]
+        sx, sy = self._bx[s] - ax, self._by[s] - ay
+        t = np.clip(((x[p] - ax) * sx + (y[p] - ay) * sy) / self._len2[s], 0.0, 1.0)
+        dist = np.hypot(x[p] - (ax + t * sx), y[p] - (ay + t * sy))
+        limit = self.max_heading_diff_deg if max_heading_diff_deg is None else max_heading_diff_deg
+        dh = np.abs((h[p] - self._heading[s] + 180.0) % 360.0 - 180.0)
+        ok = (dist <= within_m) & ~(dh > limit)
+        pair = np.unique(p[ok] * max(1, len(self.lanes)) + self._lane[s[ok]])
+        return pair // max(1, len(self.lanes)), pair % max(1, len(self.lanes))
 
     def _score(
         self, p: IntArray, s: IntArray, x: FloatArray, y: FloatArray, heading: FloatArray | None

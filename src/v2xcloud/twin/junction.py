@@ -107,15 +107,24 @@ class Junction:
         self.length_m = np.array(lengths, dtype=np.float64)
         self._signals: IntersectionState | None = None
         self._signals_ms = 0
+        # ``phase`` answers of one instant (the apps of a tick ask the same few phases for
+        # every vehicle): phase id -> timing at ``_timings_ms``; dropped on a new signal state
+        self._timings: dict[int, PhaseTiming | None] = {}
+        self._timings_ms: int | None = None
+        self._main: dict[int, Connection] = {}
 
     def update_signals(self, state: IntersectionState, *, received_ms: int) -> None:
         """Take a new signal state; its times count from its own stamp (or ``received_ms``)."""
+        stamp = state.timestamp_ms if state.timestamp_ms is not None else received_ms
+        if state is not self._signals or stamp != self._signals_ms:
+            self._timings_ms = None
         self._signals = state
-        self._signals_ms = state.timestamp_ms if state.timestamp_ms is not None else received_ms
+        self._signals_ms = stamp
 
     def clear_signals(self) -> None:
         """Forget the signal state (no SPAT for this junction any more)."""
         self._signals, self._signals_ms = None, 0
+        self._timings_ms = None
 
     @property
     def has_signals(self) -> bool:
@@ -126,6 +135,16 @@ class Junction:
         """The timing of ``phase_id`` at ``now_ms``, or ``None`` without SPAT or phase."""
         if self._signals is None or phase_id is None:
             return None
+        if self._timings_ms != now_ms:
+            self._timings.clear()
+            self._timings_ms = now_ms
+        if phase_id in self._timings:
+            return self._timings[phase_id]
+        found = self._timings[phase_id] = self._phase(phase_id, now_ms)
+        return found
+
+    def _phase(self, phase_id: int, now_ms: int) -> PhaseTiming | None:
+        assert self._signals is not None
         age_s = max(0.0, (now_ms - self._signals_ms) / 1000.0)
         for phase in self._signals.phases:
             if phase.phase_id != phase_id or not phase.states:
@@ -148,11 +167,12 @@ class Junction:
 
     def main_movement(self, lane_index: int) -> Connection:
         """The lane's straight-on connection if it has one, else its first."""
-        conns = self.lanes[lane_index].connections
-        for conn in conns:
-            if "maneuverStraightAllowed" in conn.maneuvers:
-                return conn
-        return conns[0]
+        found = self._main.get(lane_index)
+        if found is None:
+            conns = self.lanes[lane_index].connections
+            found = next((c for c in conns if "maneuverStraightAllowed" in c.maneuvers), conns[0])
+            self._main[lane_index] = found
+        return found
 
 
 class Junctions(NamedTuple):

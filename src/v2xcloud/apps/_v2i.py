@@ -80,23 +80,35 @@ class OnApproach(msgspec.Struct, frozen=True, kw_only=True):
     to_stop_m: float
 
 
+def _all_approaches(view: SceneView) -> tuple[list[OnApproach], list[float]]:
+    """Every vehicle on an ingress lane before its stop line, with its distance to it (once
+    per tick: every V2I app and detector walks this list)."""
+    joined = junctions_of(view)
+    if not joined.junctions or len(view) == 0:
+        return [], []
+    lane = view.lane
+    to_stop = view.to_stop_m
+    rows = np.flatnonzero(is_vehicle(view) & (lane >= 0) & (to_stop > 0.0))
+    which = joined.junction_of_lane[lane[rows]]
+    local = joined.local_lane[lane[rows]]
+    found = which >= 0
+    rows, which, local = rows[found], which[found], local[found]
+    dist = to_stop[rows].tolist()
+    junctions = joined.junctions
+    out = [
+        OnApproach(index=r, junction=junctions[j], lane=k, to_stop_m=d)
+        for r, j, k, d in zip(rows.tolist(), which.tolist(), local.tolist(), dist, strict=True)
+    ]
+    return out, dist
+
+
 def on_approaches(view: SceneView, *, range_m: float) -> Iterator[OnApproach]:
     """Vehicles matched (in their direction) to an ingress lane, before its stop line and
     within ``range_m`` of it."""
-    joined = junctions_of(view)
-    if not joined.junctions or len(view) == 0:
-        return
-    lane = view.lane
-    to_stop = view.to_stop_m
-    ok = is_vehicle(view) & (lane >= 0) & (to_stop > 0.0) & (to_stop <= range_m)
-    rows = np.flatnonzero(ok)
-    which = joined.junction_of_lane[lane[rows]]
-    local = joined.local_lane[lane[rows]]
-    for r, j, k in zip(rows.tolist(), which.tolist(), local.tolist(), strict=True):
-        if j >= 0:
-            yield OnApproach(
-                index=r, junction=joined.junctions[j], lane=k, to_stop_m=float(to_stop[r])
-            )
+    found, dist = view.shared("apps.on_approaches", lambda: _all_approaches(view))
+    for a, d in zip(found, dist, strict=True):
+        if d <= range_m:
+            yield a
 
 
 @dataclass

@@ -108,26 +108,33 @@ def source_code(source: ParticipantSource) -> int:
     return int(_SOURCE[source])
 
 
+# the same bits as plain ints (an ``IntFlag`` or-ed per report costs an enum call each time)
+_EVENT_BITS = {name: int(flag) for name, flag in _EVENTS.items()}
+_LIGHT_BITS = {name: int(flag) for name, flag in _LIGHTS.items()}
+_BRAKE_PEDAL, _ABS, _TRACTION = int(Flag.BRAKE_PEDAL), int(Flag.ABS), int(Flag.TRACTION)
+_STABILITY, _EMERGENCY = int(Flag.STABILITY), int(Flag.EMERGENCY)
+
+
 def flags_of(state: ParticipantState) -> int:
     """The ``Flag`` bits of one report (0 for a report without events, lights or extensions)."""
     bits = 0
     for name in state.vehicle_events:
-        bits |= _EVENTS.get(name, 0)
+        bits |= _EVENT_BITS.get(name, 0)
     for name in state.exterior_lights:
-        bits |= _LIGHTS.get(name, 0)
+        bits |= _LIGHT_BITS.get(name, 0)
     brakes = state.brakes
     if brakes is not None:
         if brakes.pedal == "on":
-            bits |= Flag.BRAKE_PEDAL
+            bits |= _BRAKE_PEDAL
         if brakes.abs == "engaged":
-            bits |= Flag.ABS
+            bits |= _ABS
         if brakes.traction == "engaged":
-            bits |= Flag.TRACTION
+            bits |= _TRACTION
         if brakes.stability == "engaged":
-            bits |= Flag.STABILITY
+            bits |= _STABILITY
     em = state.emergency
     if em is not None and (
         em.response_type == "emergency" or em.siren == "inUse" or em.lights == "inUse"
     ):
-        bits |= Flag.EMERGENCY
-    return int(bits)
+        bits |= _EMERGENCY
+    return bits

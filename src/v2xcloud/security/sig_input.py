@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple, Protocol
 
 from v2xcloud.bounded import LruTable
@@ -57,6 +58,7 @@ SIGNER_HASHES: LruTable[tuple[SignatureAlgorithm, HashedId8], bytes] = LruTable(
     limit=65_536, name="signer certificate hashes"
 )
 _EMPTY_SHA256 = sha256(b"")
+_WRITE = threading.Lock()  # verifiers are shared between threads; the table's writes are not atomic
 
 
 class SignatureInput(NamedTuple):
@@ -88,7 +90,9 @@ def signer_hash(algorithm: SignatureAlgorithm, cert: Certificate) -> bytes:
     key = (algorithm, cert.digest)
     found = SIGNER_HASHES.get(key)
     if found is None:
-        found = SIGNER_HASHES[key] = hash_for(algorithm, cert.encoded)
+        found = hash_for(algorithm, cert.encoded)
+        with _WRITE:
+            SIGNER_HASHES[key] = found
     return found
 
 

@@ -102,3 +102,16 @@ def test_detection_is_scored_by_vehicle_and_by_message() -> None:
     assert row["msg_precision"] == 2 / 3 and row["msg_recall"] == 0.5
     assert row["ttd_median_s"] == 0.5 and row["benign_senders"] == 2
     assert (row["false_warnings_off"], row["false_warnings_on"]) == (9, 3)
+
+
+def test_attackers_are_drawn_independently_of_who_is_connected() -> None:
+    """With half the cars connected, every class still lands on about its share of them."""
+    from v2xcloud.sim.identities import IdentityMap
+
+    ids = IdentityMap(seed=311, connected_share=0.5, forced={})
+    connected = [f"bg{i}" for i in range(2000) if ids.is_connected(f"bg{i}")]
+    for kind in ATTACK_KINDS:
+        inj = AttackInjector((AttackSpec(kind=kind, share=0.1),), seed=311)  # type: ignore[arg-type]
+        inj.apply([(sid, _bsm(f"{k:016x}", 0, k * 10.0)) for k, sid in enumerate(connected)],
+                  epoch_ms=EPOCH)  # fmt: skip
+        assert 0.06 < len(inj.attackers) / len(connected) < 0.14, kind

@@ -44,6 +44,7 @@ __all__ = [
     "held_by_signal",
     "lane_timings",
     "red_at_arrival",
+    "red_window",
     "runs_red",
     "signal_separated",
 ]
@@ -75,6 +76,66 @@ def red_at_arrival(timing: PhaseTiming, arrival_s: float) -> bool:
     return False
 
 
+_NEVER = (np.inf, -np.inf)  # an empty window: red at no arrival time
+
+
+def red_window(timing: PhaseTiming) -> tuple[float, float]:
+    """The open interval (lo, hi) of arrival times (s from now) at which ``timing`` shows red,
+    ``red_at_arrival`` as an interval: red at a finite ``arrival_s`` exactly when
+    ``lo < arrival_s < hi`` (``-inf``/``inf``: unbounded; ``(inf, -inf)``: never)."""
+    light, rem = timing.light, timing.remaining_s
+    if light.is_red:
+        if rem is None or (timing.next_light or light).is_red:
+            return -np.inf, np.inf
+        return -np.inf, rem
+    if light is LightState.YELLOW:
+        return (_ASSUMED_YELLOW_S if rem is None else rem), np.inf
+    if light.is_green and rem is not None:
+        if timing.next_light is not None and timing.next_light.is_red:
+            return rem, np.inf
+        if timing.next_light is LightState.YELLOW:
+            yellow_end = (
+                timing.next_end_s if timing.next_end_s is not None else rem + _ASSUMED_YELLOW_S
+            )
+            return max(rem, yellow_end), np.inf
+    return _NEVER
+
+
+def _lane_window(view: SceneView, lane: int) -> tuple[float, float]:
+    """When every restricted movement of ``lane`` shows red (the intersection of their
+    ``red_window``); never without timings or with a phase the SPAT lacks."""
+    timings = lane_timings(view, lane)
+    if timings is None:
+        return _NEVER
+    lo, hi = -np.inf, np.inf
+    for t in timings:
+        if t is None:
+            return _NEVER
+        a, b = red_window(t)
+        lo, hi = max(lo, a), min(hi, b)
+    return lo, hi
+
+
+def _red_at(
+    view: SceneView, lanes: npt.NDArray[np.int64], arrival_s: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Per entry: whether every restricted movement of ``lanes[k]`` is red ``arrival_s[k]``
+    (finite) seconds from now: one window per distinct lane (cached per tick), then one
+    comparison for all."""
+    if lanes.size == 0:
+        return np.zeros(0, dtype=bool)
+    cache: dict[int, tuple[float, float]] = view.shared("apps.red_windows", dict)
+    distinct, inverse = np.unique(lanes, return_inverse=True)
+    bounds = []
+    for lane in distinct.tolist():
+        found = cache.get(lane)
+        if found is None:
+            found = cache[lane] = _lane_window(view, lane)
+        bounds.append(found)
+    window = np.array(bounds, dtype=np.float64).reshape(-1, 2)[inverse.reshape(-1)]
+    return (arrival_s > window[:, 0]) & (arrival_s < window[:, 1])
+
+
 def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:
     """Phase timings of the movements of ``LaneMap`` lane ``lane`` that may not turn on red;
     ``None`` when the lane is no ingress lane of a junction with SPAT (cached per tick)."""
@@ -95,14 +156,6 @@ def lane_timings(view: SceneView, lane: int) -> list[PhaseTiming | None] | None:
     return found
 
 
-def _red_ahead(view: SceneView, row: int, arrival_s: float) -> bool:
-    """Whether every restricted movement of the row's lane is red ``arrival_s`` from now."""
-    timings = lane_timings(view, int(view.lane[row]))
-    return timings is not None and all(
-        t is not None and red_at_arrival(t, arrival_s) for t in timings
-    )
-
-
 def _signal_state(
     view: SceneView, rows: npt.NDArray[np.int64], stop_decel_mps2: float
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -119,12 +172,13 @@ def _signal_state(
     can_stop = (need <= stop_decel_mps2) | (braking >= need)
     before_line = (lane >= 0) & (to_stop > 0.0)
     held |= before_line & (braking >= MIN_BRAKING_MPS2) & (braking >= need)  # stopping anyway
-    for k in np.flatnonzero(before_line & ~held).tolist():
-        if _red_ahead(view, int(rows[k]), float(to_stop[k] / speed[k])):
-            held[k], runs[k] = bool(can_stop[k]), not can_stop[k]
+    ahead = np.flatnonzero(before_line & ~held)
+    red = _red_at(view, lane[ahead], to_stop[ahead] / speed[ahead])
+    held[ahead] = red & can_stop[ahead]
+    runs[ahead] = red & ~can_stop[ahead]
     past_line = (lane >= 0) & (to_stop <= 0.0) & (view.speed_mps[rows] >= MIN_RUNNER_SPEED_MPS)
-    for k in np.flatnonzero(past_line).tolist():
-        runs[k] = _red_ahead(view, int(rows[k]), 0.0)
+    past = np.flatnonzero(past_line)
+    runs[past] = _red_at(view, lane[past], np.zeros(past.size))
     return held, runs
 
 
@@ -164,10 +218,11 @@ class RedRunners:
         """Record who is near its stop line now and whether its lane shows red."""
         if view.lanes is None:
             return
-        near = (view.lane >= 0) & (view.to_stop_m <= NEAR_LINE_M)
-        for row in np.flatnonzero(near).tolist():
-            red = _red_ahead(view, row, 0.0)
-            self._last[int(view.uid[row])] = (view.now_ms, red)
+        near = np.flatnonzero((view.lane >= 0) & (view.to_stop_m <= NEAR_LINE_M))
+        red = _red_at(view, view.lane[near], np.zeros(near.size))
+        now_ms = view.now_ms
+        for uid, is_red in zip(view.uid[near].tolist(), red.tolist(), strict=True):
+            self._last[uid] = (now_ms, is_red)
         horizon = view.now_ms - self.memory_ms
         if len(self._last) > 64 and any(t < horizon for t, _ in self._last.values()):
             self._last = {u: v for u, v in self._last.items() if v[0] >= horizon}

@@ -7,7 +7,7 @@ Ownership (``runtime.ownership``): every worker heartbeats its key in the member
 (``V2X_MEMBERS``, entries expire after ``forget_s``) every ``heartbeat_s``; a member whose key
 has not changed for ``lease_ttl_s`` is dead. Each worker computes the same contiguous
 assignment of the known tiles (the tiles bucket ``V2X_TILES`` plus the tiles the frame stream
-holds) over the live members, claims with compare-and-set the tiles desired for it that are
+holds; with the stream clock the bench registers them) over the live members, claims with compare-and-set the tiles desired for it that are
 unowned or held by a dead member, and hands over its tiles desired for another live member.
 A worker that could not renew its own heartbeat for ``lease_ttl_s`` stops issuing (it may
 have lost its tiles) until it renews. A claimed tile's frames (and its halo's) are read again
@@ -168,10 +168,7 @@ class TileWorker:
         release the tiles) and close."""
         self._nc = await connect(self.config.urls, name=f"worker-{self.me}")
         self._js = self._nc.jetstream()
-        await ensure_streams(self._js, backbone.streams(servers=self.config.servers))
-        self.members_kv = await self._bucket(MEMBERS_BUCKET, ttl=self.config.forget_s)
-        self.tiles_kv = await self._bucket(TILES_BUCKET, ttl=None)
-        self.episodes_kv = await self._bucket(EPISODES_BUCKET, ttl=60.0)
+        await self._set_up(stop)
         tasks = [
             asyncio.create_task(self._heartbeat_loop(stop)),
             asyncio.create_task(self._watch(self.members_kv, self._on_member, stop)),
@@ -188,6 +185,23 @@ class TileWorker:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._leave()
+
+    async def _set_up(self, stop: asyncio.Event, *, patience_s: float = 60.0) -> None:
+        """The streams and buckets, retried while a forming cluster times requests out."""
+        assert self._js is not None
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                await ensure_streams(self._js, backbone.streams(servers=self.config.servers))
+                self.members_kv = await self._bucket(MEMBERS_BUCKET, ttl=self.config.forget_s)
+                self.tiles_kv = await self._bucket(TILES_BUCKET, ttl=None)
+                self.episodes_kv = await self._bucket(EPISODES_BUCKET, ttl=60.0)
+                return
+            except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as exc:
+                if time.monotonic() > deadline or stop.is_set():
+                    raise GatewayError(f"worker {self.me}: JetStream not ready: {exc}") from exc
+                self._failed("set_up", exc)
+                await asyncio.sleep(0.5)
 
     async def _bucket(self, name: str, *, ttl: float | None) -> KeyValue:
         assert self._js is not None
@@ -267,7 +281,7 @@ class TileWorker:
         next_scan = 0.0
         while not stop.is_set():
             try:
-                if time.monotonic() >= next_scan:
+                if self.config.clock == "wall" and time.monotonic() >= next_scan:
                     await self._scan_tiles()
                     next_scan = time.monotonic() + 1.0
                 await self._balance()
@@ -337,7 +351,7 @@ class TileWorker:
             self.lost_at[tile] = now
         if subjects and mine:
             self._generation += 1
-            name = f"wrk-{self.me}-{self._generation}"
+            name = f"wrk-{self.me}-{os.getpid()}-{self._generation}"
             start = datetime.datetime.fromtimestamp(now - self.config.rebuild_s, datetime.UTC)
             live = self.config.clock == "wall"
             # stream clock: on from the next message (no tick marker is skipped or replayed)

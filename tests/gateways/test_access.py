@@ -28,7 +28,7 @@ def test_a_hash_verifies_its_password_only_and_has_the_mosquitto_passwd_shape() 
 def test_a_malformed_hash_is_named_with_its_device(bad: str) -> None:
     device = Device(device_id="car-9", kind=DeviceKind.OBU, password_hash=bad)
     with pytest.raises(ConfigError, match=r"car-9.*password_hash"):
-        dynsec_document([device], platform_id="p")
+        dynsec_document([device], platform_id="p", control_id="p-control")
 
 
 def test_each_kind_may_publish_its_own_up_links_and_read_its_own_down_links() -> None:
@@ -53,15 +53,27 @@ def test_the_document_denies_by_default_and_keeps_only_hashes() -> None:
         Device(device_id="off", kind=DeviceKind.OBU, state=DeviceState.DISABLED),
         Device(device_id="VIN1", kind=DeviceKind.EV_TERMINAL),
     ]
-    doc = dynsec_document(devices, platform_id="platform")
+    doc = dynsec_document(devices, platform_id="platform", control_id="platform-control")
     assert not any(doc["defaultACLAccess"][k] for k in ("publishClientSend", "subscribe"))
     assert not doc["defaultACLAccess"]["publishClientReceive"]
     clients = {c["username"]: c for c in doc["clients"]}
-    assert set(clients) == {"platform", "R1", "car", "off"}
+    assert set(clients) == {"platform", "platform-control", "R1", "car", "off"}
     assert "password" not in clients["R1"]
     assert clients["car"]["iterations"] == 1000 and "pw" not in clients["car"].values()
     assert clients["off"]["disabled"] is True and "roles" not in clients["off"]
-    assert {r["rolename"] for r in clients["platform"]["roles"]} >= {"dynsec-admin"}
+    # the gateway's identity is not the administrator; the control identity is, and only that
+    assert "dynsec-admin" not in {r["rolename"] for r in clients["platform"]["roles"]}
+    assert [r["rolename"] for r in clients["platform-control"]["roles"]] == ["dynsec-admin"]
+
+
+def test_a_device_named_as_a_platform_identity_is_refused() -> None:
+    for name in ("platform", "platform-control"):
+        with pytest.raises(ConfigError, match=name):
+            dynsec_document(
+                [Device(device_id=name, kind=DeviceKind.OBU)],
+                platform_id="platform",
+                control_id="platform-control",
+            )
 
 
 def test_disabling_takes_the_role_before_kicking_and_enabling_gives_it_back() -> None:

@@ -64,7 +64,9 @@ def broker(
         certfile=pki.server_cert,
         keyfile=pki.server_key,
         crlfile=pki.crl,
-        dynsec=dynsec_document(registry.all(), platform_id="v2xcloud-platform"),
+        dynsec=dynsec_document(
+            registry.all(), platform_id="v2xcloud-platform", control_id="v2xcloud-platform-control"
+        ),
     )
     broker = mosquitto_factory(auth=auth)
     broker.start()
@@ -74,6 +76,12 @@ def broker(
 def _platform_credentials(pki: TlsPki) -> MqttCredentials:
     return MqttCredentials(
         ca_certs=str(pki.ca_cert), certfile=str(pki.platform_cert), keyfile=str(pki.platform_key)
+    )
+
+
+def _control_credentials(pki: TlsPki) -> MqttCredentials:
+    return MqttCredentials(
+        ca_certs=str(pki.ca_cert), certfile=str(pki.control_cert), keyfile=str(pki.control_key)
     )
 
 
@@ -294,7 +302,7 @@ def _revoke_live(
 ) -> float:
     """Disable ``device_id`` in the registry with its broker rights kept in step; returns the
     seconds from the registry change to its live connection being cut."""
-    control = DynsecControl(broker.tls_url or "", credentials=_platform_credentials(pki))
+    control = DynsecControl(broker.tls_url or "", credentials=_control_credentials(pki))
     platform.call(control.start())
     sync = AccessSync(registry, control, platform.loop)
     try:
@@ -348,7 +356,7 @@ def test_a_disabled_device_is_cut_off_live_and_cannot_come_back(
 def test_a_disabled_password_device_is_cut_off_and_refused(
     broker: Mosquitto, pki: TlsPki, registry: DeviceRegistry, platform: Platform
 ) -> None:
-    control = DynsecControl(broker.tls_url or "", credentials=_platform_credentials(pki))
+    control = DynsecControl(broker.tls_url or "", credentials=_control_credentials(pki))
     platform.call(control.start())
     AccessSync(registry, control, platform.loop)
     try:
@@ -400,7 +408,7 @@ def _attack(broker: Mosquitto, pki: TlsPki, stop: threading.Event, tries: Counte
 def test_legitimate_devices_lose_nothing_while_attacks_and_a_revocation_run(
     broker: Mosquitto, pki: TlsPki, registry: DeviceRegistry, platform: Platform
 ) -> None:
-    control = DynsecControl(broker.tls_url or "", credentials=_platform_credentials(pki))
+    control = DynsecControl(broker.tls_url or "", credentials=_control_credentials(pki))
     platform.call(control.start())
     sync = AccessSync(registry, control, platform.loop)
     legit = {
@@ -515,7 +523,9 @@ def test_a_broker_configured_elsewhere_is_brought_in_step_with_the_registry(
         certfile=pki.server_cert,
         keyfile=pki.server_key,
         crlfile=pki.crl,
-        dynsec=dynsec_document([], platform_id="v2xcloud-platform"),
+        dynsec=dynsec_document(
+            [], platform_id="v2xcloud-platform", control_id="v2xcloud-platform-control"
+        ),
     )
     broker = mosquitto_factory(auth=auth)
     broker.start()
@@ -527,7 +537,7 @@ def test_a_broker_configured_elsewhere_is_brought_in_step_with_the_registry(
         assert platform.drain() == Counter()  # R1 has no rights yet
         r1.close()
         registry.disable("R2")
-        control = DynsecControl(broker.tls_url or "", credentials=_platform_credentials(pki))
+        control = DynsecControl(broker.tls_url or "", credentials=_control_credentials(pki))
         platform.call(control.start())
         try:
             sync = AccessSync(registry, control, platform.loop)

@@ -13,7 +13,12 @@ from fastapi.testclient import TestClient
 
 from v2xcloud.api import ApiSettings, create_app
 from v2xcloud.api.runtime_live import RuntimeLive
-from v2xcloud.cli._mqtt_auth import platform_credentials, revoke_on_removal, start_broker
+from v2xcloud.cli._mqtt_auth import (
+    control_credentials,
+    platform_credentials,
+    revoke_on_removal,
+    start_broker,
+)
 from v2xcloud.cli._platform import Platform
 from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.gateways.broker import Mosquitto, find_mosquitto
@@ -49,6 +54,7 @@ class AuthRig:
             mqtt_url=self.broker.tls_url,
             mqtt_client_id="platform-auth",
             mqtt_credentials=credentials,
+            control_credentials=control_credentials(self.pki),
             manage_broker_access=True,
             broker=self.broker,
         )
@@ -154,3 +160,45 @@ def test_disable_over_rest_cuts_a_certificate_device_and_removal_revokes_its_cer
     assert not ok, "a removed device's certificate still completes a handshake"
     stats = rig.api.get("/api/stats").json()["gateways"]["broker_access"]
     assert stats.get("errors", 0) == 0 and stats["applied"] >= 3, stats
+
+
+def test_one_connection_per_device_identity_and_the_platform_connections_stay_up(
+    rig: AuthRig,
+) -> None:
+    """A device connecting twice with its certificate (different client ids) holds one
+    connection: the broker takes the username as the client id, so the second takes the first
+    over. The platform's gateway and control connections (two identities) both stay up."""
+    first, ok = rig.tls_device("R1")
+    assert ok, first.reason
+    second, ok = rig.tls_device("R1")  # another client id, the same certificate
+    assert ok, second.reason
+    assert _wait_cut(first), "the first connection of R1 was not taken over"
+    first.client.loop_stop()  # paho would reconnect and take the second over in turn
+    time.sleep(0.3)
+    assert second.disconnected_at is None and second.connected.is_set()
+    # the second connection is the device: its up-link reaches the platform
+    bsm = bsm_at("00000000000000b1", x_m=1.0, y_m=2.0, t_ms=int(time.time() * 1000))
+    second.publish("V2X/RSU/R1/BSM/UP", encode_model(bsm, message_set=MessageSet.CSAE2020))
+    deadline = time.monotonic() + 10
+    while rig.runtime.stats()["messages_in"].get("Bsm", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rig.runtime.stats()["messages_in"].get("Bsm", 0) == 1
+    # the control connection still answers: a device added now gets its rights applied
+    body = {"device_id": "car-7", "kind": "obu", "password": "car-7-secret"}
+    assert rig.api.post("/api/devices", json=body, headers=ADMIN).status_code == 201
+    assert rig.applied(1)
+    # one connection per identity on the password listener too
+    car_a, ok = _password_client(rig.broker, "car-7-a", "car-7", "car-7-secret")
+    assert ok, car_a.reason
+    car_b, ok = _password_client(rig.broker, "car-7-b", "car-7", "car-7-secret")
+    assert ok, car_b.reason
+    assert _wait_cut(car_a)
+    car_a.client.loop_stop()
+    car_b.close()
+    second.close()
+    stats = rig.api.get("/api/stats").json()["gateways"]["broker_access"]
+    assert stats.get("errors", 0) == 0 and stats.get("failed", 0) == 0, stats
+    log = rig.broker.log_path.read_text() if rig.broker.log_path is not None else ""
+    assert "v2xcloud-platform" not in "".join(
+        line for line in log.splitlines() if "already connected" in line
+    ), "a platform connection was taken over"

@@ -22,7 +22,7 @@ from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import Device
 from v2xcloud.security.tls import TlsPki, certificate_identity, load_tls_pki, revoke
 
-__all__ = ["platform_credentials", "revoke_on_removal", "start_broker"]
+__all__ = ["control_credentials", "platform_credentials", "revoke_on_removal", "start_broker"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,21 @@ def platform_credentials(tls_dir: str, mqtt_url: str) -> tuple[TlsPki, MqttCrede
     return pki, credentials
 
 
+def control_credentials(pki: TlsPki) -> MqttCredentials:
+    """The login of the platform's broker-control connection (``control.crt``, its own
+    identity: the broker makes the username the client id, so the gateway's and the control's
+    connections must not share one); ``ConfigError`` when the PKI has no control certificate."""
+    for path in (pki.control_cert, pki.control_key):
+        if not path.is_file():
+            raise ConfigError(
+                f"--mqtt-tls {pki.directory}: {path.name} (the platform's control connection) "
+                "is missing; `v2xcloud pki` (write_tls_pki) on the directory again adds it"
+            )
+    return MqttCredentials(
+        ca_certs=str(pki.ca_cert), certfile=str(pki.control_cert), keyfile=str(pki.control_key)
+    )
+
+
 def start_broker(
     mqtt_url: str, registry: DeviceRegistry, pki: TlsPki | None, *, password_port: int = 0
 ) -> Mosquitto:
@@ -56,7 +71,11 @@ def start_broker(
         keyfile=pki.server_key,
         crlfile=pki.crl,
         tls_port=port,
-        dynsec=dynsec_document(registry.all(), platform_id=certificate_identity(pki.platform_cert)),
+        dynsec=dynsec_document(
+            registry.all(),
+            platform_id=certificate_identity(pki.platform_cert),
+            control_id=certificate_identity(pki.control_cert),
+        ),
     )
     return Mosquitto(host=host, port=password_port, auth=auth).start()
 

@@ -8,8 +8,9 @@ tick, ``before_tick`` drains the ingress queue into the runtime there (the scene
 touched by the tick's thread). Deliveries leave through the down-link, which only enqueues.
 
 With ``mqtt_credentials`` the MQTT gateway logs in to an authenticated broker; with
-``manage_broker_access`` as well, the platform's identity keeps the broker's per-device rights
-in step with the registry (``gateways.broker_control.AccessSync``): a device disabled or
+``manage_broker_access`` as well, the platform's control identity (``control_credentials``,
+apart from the gateway's: the broker makes the username the client id) keeps the broker's
+per-device rights in step with the registry (``gateways.broker_control.AccessSync``): a device disabled or
 removed here loses its rights and its live connection on the broker. A ``password`` in an
 API body is stored hashed (``Device.password_hash``) and handed to the broker once.
 
@@ -173,6 +174,7 @@ class Platform:
         downlink_signer: OutboundSigner | None = None,
         ev_signatures: Any | None = None,
         mqtt_credentials: MqttCredentials | None = None,
+        control_credentials: MqttCredentials | None = None,
         manage_broker_access: bool = False,
         broker: Mosquitto | None = None,
         tenant_limits: TenantLimits | None = None,
@@ -228,6 +230,7 @@ class Platform:
         self.mqtt_client_id = mqtt_client_id
         self.downlink_signer = downlink_signer
         self.mqtt_credentials = mqtt_credentials
+        self.control_credentials = control_credentials
         self.manage_broker_access = manage_broker_access
         self.broker = broker  # started for this platform: stopped with it
         self.broker_control: DynsecControl | None = None
@@ -410,10 +413,13 @@ class Platform:
             await self.gb_server.start()
 
     async def _start_access(self, url: str) -> None:
-        if self.mqtt_credentials is None:
-            raise ConfigError("managing the broker's rights needs the platform's MQTT identity")
+        if self.control_credentials is None:
+            raise ConfigError(
+                "managing the broker's rights needs the platform's control identity "
+                "(control_credentials: control.crt of --mqtt-tls)"
+            )
         self.broker_control = DynsecControl(
-            url, credentials=self.mqtt_credentials, client_id=f"{self.mqtt_client_id}-control"
+            url, credentials=self.control_credentials, client_id=f"{self.mqtt_client_id}-control"
         )
         await self.broker_control.start()
         assert self._loop is not None

@@ -219,7 +219,12 @@ def _live(
     from v2xcloud.api.runtime_live import RuntimeLive
     from v2xcloud.api.testing import ScriptedLive
     from v2xcloud.cli._ev_access import load_ev_secrets
-    from v2xcloud.cli._mqtt_auth import platform_credentials, revoke_on_removal, start_broker
+    from v2xcloud.cli._mqtt_auth import (
+        control_credentials,
+        platform_credentials,
+        revoke_on_removal,
+        start_broker,
+    )
     from v2xcloud.cli._platform import (
         Platform,
         downlink_signer,
@@ -258,6 +263,7 @@ def _live(
     pki, credentials = (
         platform_credentials(args.mqtt_tls, args.mqtt) if args.mqtt_tls else (None, None)
     )
+    control = control_credentials(pki) if pki is not None else None
     broker = (
         start_broker(args.mqtt, registry, pki, password_port=args.mqtt_password_port)
         if args.mqtt_broker
@@ -277,6 +283,7 @@ def _live(
         ev_signatures=signature_check(args) if args.gb32960 else None,
         audit=audit,
         mqtt_credentials=credentials,
+        control_credentials=control,
         manage_broker_access=pki is not None,
         broker=broker,
         downlink_signer=downlink_signer(args.pki),

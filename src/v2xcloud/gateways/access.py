@@ -12,8 +12,11 @@ control commands that keep it in step with every registry change:
 - a device with a ``password_hash`` (``hash_password``: PBKDF2-HMAC-SHA512, the format of
   ``mosquitto_passwd``, ``$7$iterations$salt$hash``) may also log in on the password listener;
   the hash goes into the plugin's file, the clear password never;
-- the platform's identity reads every up-link and ACK, publishes every down-link and is the
-  plugin's administrator (``$CONTROL/dynamic-security/#``).
+- the platform's identity reads every up-link and ACK and publishes every down-link; its
+  control identity (its own certificate, ``security.tls.control_id``) is the plugin's administrator (``$CONTROL/dynamic-security/#``) and nothing
+  else. Two identities because the broker makes the username the client id
+  (``use_username_as_clientid``, see ``gateways.broker``): one identity for both connections
+  would have them take each other over.
 
 Revocation: disabling a device removes its role and disables its client in one control
 message (``disable_commands``). In Mosquitto 2.0.11 ``disableClient`` disconnects a live
@@ -188,19 +191,29 @@ def _client(device: Device) -> dict[str, Any]:
     return doc
 
 
-def dynsec_document(devices: list[Device], *, platform_id: str) -> dict[str, Any]:
+def dynsec_document(devices: list[Device], *, platform_id: str, control_id: str) -> dict[str, Any]:
     """The plugin's configuration file for these devices (``plugin_opt_config_file``).
 
     ``platform_id`` is the platform's username (its certificate CN); it gets the platform's
-    rules and administers the plugin. Devices of other kinds than ``MQTT_KINDS`` are left out.
+    rules. ``control_id`` is the username of its control connection (the CN of its own
+    certificate), which administers the plugin and does nothing else. Devices of other kinds than ``MQTT_KINDS`` are
+    left out; a device whose id is one of the platform's identities is refused.
     """
+    control = control_id
+    if control == platform_id:
+        raise ConfigError(
+            f"the platform's control identity must differ from its identity {platform_id!r}"
+        )
     mqtt_devices = [d for d in devices if d.kind in MQTT_KINDS]
-    platform = {
-        "username": platform_id,
-        "roles": [{"rolename": _PLATFORM_ROLE}, {"rolename": _ADMIN_ROLE}],
-    }
+    for device in mqtt_devices:
+        if device.device_id in (platform_id, control):
+            raise ConfigError(
+                f"device {device.device_id!r}: its id is the platform's own broker identity"
+            )
+    platform = {"username": platform_id, "roles": [{"rolename": _PLATFORM_ROLE}]}
+    admin = {"username": control, "roles": [{"rolename": _ADMIN_ROLE}]}
     return {
-        "clients": [platform, *(_client(d) for d in mqtt_devices)],
+        "clients": [platform, admin, *(_client(d) for d in mqtt_devices)],
         "groups": [],
         "roles": [
             _role(_PLATFORM_ROLE, platform_acls()),

@@ -26,7 +26,14 @@ use only. With ``auth`` (``BrokerAuth``) anonymous access is off and there are t
   handshake;
 - ``url`` (``mqtt://``): username and password, for devices that cannot do TLS;
 
-and Mosquitto's dynamic-security plugin decides who may log in with a password and who may
+on both, ``use_username_as_clientid``: the broker replaces the client id a client sends with
+its username (its certificate CN, or its password login), so one identity holds at most one
+connection: a second connection with the same identity takes the first over. Mosquitto 2.0.11
+has no per-user connection cap; this, with the registry's per-tenant device quota
+(``DeviceRegistry``, ``max_devices`` of ``--tenant-limits``), is what bounds a tenant's
+connections: at most one per registered device. The platform therefore connects with two
+identities (its gateway and its dynamic-security control connection, ``security.tls``).
+Mosquitto's dynamic-security plugin decides who may log in with a password and who may
 publish or subscribe to what, from the document ``auth.dynsec`` (``gateways.access`` generates
 it from the device registry; the platform's identity changes it at run time through the
 plugin's control topic, and the plugin saves it). The TLS files are copied into the broker's
@@ -223,6 +230,7 @@ class Mosquitto:
         tls = base / "tls"
         crl = f"crlfile {tls / 'crl.pem'}\n" if auth.crlfile is not None else ""
         return (
+            "use_username_as_clientid true\n"  # the password listener (the listener above)
             "allow_anonymous false\n"
             f"plugin {auth.plugin}\n"
             f"plugin_opt_config_file {base / 'dynamic-security.json'}\n"
@@ -233,6 +241,7 @@ class Mosquitto:
             f"{crl}"
             "require_certificate true\n"
             "use_identity_as_username true\n"
+            "use_username_as_clientid true\n"
         )
 
     def _install_auth(self, root: Path) -> None:

@@ -13,6 +13,7 @@ Layout of ``dir``::
     ca.crt  ca.key  crl.pem            the CA, its key (0600) and its revocation list
     server.crt  server.key             the broker (SAN: platform_host, 127.0.0.1, localhost)
     platform.crt  platform.key         the platform's MQTT client (CN = platform_id)
+    control.crt  control.key           its broker-control connection (CN = platform_id-control)
     devices/{id}.crt  devices/{id}.key one pair per device (CN = device id)
 
 >>> import tempfile
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_PLATFORM_ID",
     "TlsPki",
     "certificate_identity",
+    "control_id",
     "is_revoked",
     "issue_device_cert",
     "load_tls_pki",
@@ -55,6 +57,15 @@ logger = logging.getLogger(__name__)
 
 #: The CN of the platform's own MQTT client certificate (its ACL identity on the broker).
 DEFAULT_PLATFORM_ID = "v2xcloud-platform"
+
+
+def control_id(platform_id: str) -> str:
+    """The identity of the platform's control connection (the broker's dynamic-security
+    administrator): apart from ``platform_id`` so that, on a broker that makes the username the
+    client id, the platform's gateway and control connections never take each other over."""
+    return f"{platform_id}-control"
+
+
 #: Device ids that can be a CN and a file name: what the MQTT topic tree allows, minus '/'.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _CRL_DAYS = 30
@@ -100,6 +111,16 @@ class TlsPki:
     def platform_key(self) -> Path:
         """The platform's MQTT client key."""
         return self.directory / "platform.key"
+
+    @property
+    def control_cert(self) -> Path:
+        """The platform's control-connection certificate (CN ``control_id(platform_id)``)."""
+        return self.directory / "control.crt"
+
+    @property
+    def control_key(self) -> Path:
+        """The platform's control-connection key."""
+        return self.directory / "control.key"
 
     def device_cert(self, device_id: str) -> Path:
         """The client certificate of ``device_id``."""
@@ -275,7 +296,8 @@ def write_tls_pki(
 
     The CA is created when ``ca.crt`` is absent and reused otherwise; the broker's server
     certificate (SAN ``platform_host``, 127.0.0.1 and localhost) and the platform's client
-    certificate (CN ``platform_id``) are written when absent; each device in ``device_ids``
+    certificate (CN ``platform_id``) and its control-connection certificate (CN
+    ``control_id(platform_id)``) are written when absent; each device in ``device_ids``
     without a certificate gets one (CN = its id). Existing certificates are kept, so running
     it again with more devices only adds theirs. ``ConfigError`` for an id that cannot be a
     certificate name or an unreadable existing CA.
@@ -301,6 +323,14 @@ def write_tls_pki(
             pki.platform_cert,
             pki.platform_key,
             _checked_id(platform_id),
+            valid_days=valid_days,
+        )
+    if not pki.control_cert.exists():
+        _issue_to(
+            pki,
+            pki.control_cert,
+            pki.control_key,
+            _checked_id(control_id(platform_id)),
             valid_days=valid_days,
         )
     for device_id in device_ids:

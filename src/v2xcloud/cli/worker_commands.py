@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--message-set", default="csae2020", help="default message set of frames")
     p.add_argument("--servers", type=int, default=1, help="servers in the cluster (replicas)")
     p.add_argument("--lease-ttl", type=float, default=1.0, help="lease TTL in seconds (1.0)")
+    p.add_argument(
+        "--from-start",
+        action="store_true",
+        help="with --clock stream: read the frame stream from its first message (a backlog)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -72,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         message_set=args.message_set,
         servers=args.servers,
         lease_ttl_s=args.lease_ttl,
+        from_start=args.from_start,
         heartbeat_s=min(0.2, args.lease_ttl / 4),
     )
     worker = TileWorker(config)

@@ -122,6 +122,7 @@ class WorkerConfig:
     episode_gap_ms: int = 2000
     message_set: str = "csae2020"
     servers: int = 1
+    from_start: bool = False  # stream clock: read the frame stream from its first message
     tiling: Tiling = field(default_factory=Tiling)
 
     def name(self) -> str:
@@ -356,6 +357,8 @@ class TileWorker:
             live = self.config.clock == "wall"
             # stream clock: on from the next message (no tick marker is skipped or replayed)
             policy = DeliverPolicy.BY_START_TIME if live else DeliverPolicy.NEW
+            if not live and self.config.from_start:  # a backlog published before (benchmark)
+                policy = DeliverPolicy.ALL
             if not live and self._last_seq:
                 policy = DeliverPolicy.BY_START_SEQUENCE
             config = ConsumerConfig(

@@ -134,7 +134,7 @@ def _scores(result: ScenarioResult) -> dict[str, tuple[int, int, int, int]]:
 
 @pytest.mark.parametrize(
     ("name", "duration_s", "workers"),
-    [("demo_district", 8.0, 2), ("demo_district", 8.0, 4), ("background_district", 8.0, 2)],
+    [("demo_district", 8.0, 2), ("demo_district", 8.0, 3)],
 )
 def test_workers_give_the_answers_of_one_process(
     name: str, duration_s: float, workers: int

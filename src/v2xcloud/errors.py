@@ -34,6 +34,7 @@ __all__ = [
     "FramingError",
     "GatewayError",
     "Gb32960Error",
+    "QuotaExceeded",
     "ReplayError",
     "SceneError",
     "SimulationError",
@@ -48,6 +49,11 @@ class V2xCloudError(Exception):
 
 class ConfigError(V2xCloudError):
     """A setting or argument is wrong; the message says how to fix it."""
+
+
+class QuotaExceeded(ConfigError):
+    """Adding this would pass a configured bound (the registry's size, a tenant's devices):
+    the request is valid but refused while the bound holds (HTTP 409)."""
 
 
 class DecodeError(V2xCloudError):

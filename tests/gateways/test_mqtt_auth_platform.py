@@ -22,6 +22,7 @@ from v2xcloud.cli._mqtt_auth import (
 from v2xcloud.cli._platform import Platform
 from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.gateways.broker import Mosquitto, find_mosquitto
+from v2xcloud.gateways.limits import load_tenant_limits
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import Device, DeviceKind
 from v2xcloud.runtime import Runtime
@@ -198,7 +199,38 @@ def test_one_connection_per_device_identity_and_the_platform_connections_stay_up
     second.close()
     stats = rig.api.get("/api/stats").json()["gateways"]["broker_access"]
     assert stats.get("errors", 0) == 0 and stats.get("failed", 0) == 0, stats
-    log = rig.broker.log_path.read_text() if rig.broker.log_path is not None else ""
-    assert "v2xcloud-platform" not in "".join(
-        line for line in log.splitlines() if "already connected" in line
-    ), "a platform connection was taken over"
+    assert rig.broker.log_path is not None
+    taken_over = [
+        line for line in rig.broker.log_path.read_text().splitlines() if "already connected" in line
+    ]
+    assert any("R1" in line for line in taken_over), taken_over
+    assert not any("v2xcloud-platform" in line for line in taken_over), taken_over
+
+
+def test_the_tenant_quota_refuses_the_extra_device_and_the_broker_never_knows_it(
+    rig: AuthRig, tmp_path: Path
+) -> None:
+    """A tenant's connections <= its devices <= its quota: the device past the quota is
+    refused over REST (409) and gets no client on the broker, so it cannot connect."""
+    limits_file = tmp_path / "tenants.toml"
+    limits_file.write_text("[tenants.fleet]\nmax_devices = 1\n")
+    rig.registry.device_quota = load_tenant_limits(limits_file).device_quota
+    first = {"device_id": "car-1", "kind": "obu", "tenant": "fleet", "password": "pw-one"}
+    assert rig.api.post("/api/devices", json=first, headers=ADMIN).status_code == 201
+    assert rig.applied(1)
+    extra = {"device_id": "car-2", "kind": "obu", "tenant": "fleet", "password": "pw-two"}
+    response = rig.api.post("/api/devices", json=extra, headers=ADMIN)
+    assert response.status_code == 409, response.text
+    assert "tenant 'fleet'" in response.text and "max_devices" in response.text
+    assert "car-2" not in rig.registry
+    other = {"device_id": "car-3", "kind": "obu", "tenant": "city", "password": "pw-three"}
+    assert rig.api.post("/api/devices", json=other, headers=ADMIN).status_code == 201
+    assert rig.applied(2)
+    car1, ok = _password_client(rig.broker, "car-1-client", "car-1", "pw-one")
+    assert ok, car1.reason
+    car2, ok = _password_client(rig.broker, "car-2-client", "car-2", "pw-two")
+    car2.close()
+    assert not ok, "the device refused by the quota logged in"
+    moved = rig.api.patch("/api/devices/car-3", json={"tenant": "fleet"}, headers=ADMIN)
+    assert moved.status_code == 409, moved.text
+    car1.close()

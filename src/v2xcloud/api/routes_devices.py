@@ -24,7 +24,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from v2xcloud.api._common import json_response
 from v2xcloud.api.access import Principal
 from v2xcloud.api.auth import Caller
-from v2xcloud.errors import ConfigError
+from v2xcloud.errors import ConfigError, QuotaExceeded
 
 __all__ = ["DeviceDirectory", "router"]
 
@@ -119,7 +119,10 @@ def get_device(request: Request, caller: Caller, device_id: str) -> Response:
     "/devices",
     tags=["admin"],
     status_code=201,
-    responses={409: {"description": "already registered"}, 422: {"description": "invalid"}},
+    responses={
+        409: {"description": "already registered, or the registry or tenant is full"},
+        422: {"description": "invalid"},
+    },
 )
 def add_device(
     request: Request,
@@ -142,6 +145,8 @@ def add_device(
         raise HTTPException(409, f"device {body.get('device_id')!r} is already registered")
     try:
         return json_response(directory.add(body, _now(request)), status_code=201)
+    except QuotaExceeded as exc:  # valid, but a bound (the tenant's device quota) holds
+        raise HTTPException(409, str(exc)) from exc
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from exc
 
@@ -162,6 +167,8 @@ def update_device(
         return json_response(directory.update(device_id, changes, _now(request)))
     except KeyError as exc:
         raise HTTPException(404, f"device {device_id!r} is not registered") from exc
+    except QuotaExceeded as exc:  # moved to a tenant that holds its quota
+        raise HTTPException(409, str(exc)) from exc
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from exc
 

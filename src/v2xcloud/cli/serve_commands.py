@@ -138,7 +138,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="FILE",
         help="TOML: [default] / [tenants.NAME] messages_per_s = N, all of a tenant's devices "
-        "together; over it frames are dropped as rate_limited",
+        "together (over it frames are dropped as rate_limited), and max_devices = N, the "
+        "tenant's registered devices (an extra one is refused; with one broker connection per "
+        "device identity this bounds the tenant's MQTT connections)",
     )
     p.add_argument(
         "--mqtt-password-port",
@@ -244,7 +246,11 @@ def _live(
         scripted.start(hz=args.hz)
         return scripted, None
     seed = load_devices_file(args.devices) if args.devices else []
-    registry = DeviceRegistry(repository=DeviceTable(store))
+    tenant_limits = load_tenant_limits(args.tenant_limits) if args.tenant_limits else None
+    registry = DeviceRegistry(
+        repository=DeviceTable(store),
+        device_quota=tenant_limits.device_quota if tenant_limits is not None else None,
+    )
     registry.seed(seed)
     lat, lon = origin
     rsus = registry.rsus()
@@ -287,7 +293,7 @@ def _live(
         manage_broker_access=pki is not None,
         broker=broker,
         downlink_signer=downlink_signer(args.pki),
-        tenant_limits=load_tenant_limits(args.tenant_limits) if args.tenant_limits else None,
+        tenant_limits=tenant_limits,
         nats_urls=parse_nats_urls(args.nats) if args.nats else None,
         role=args.role,
         frames_max_age_s=args.frames_max_age_s,

@@ -133,10 +133,14 @@ class RateLimits:
 
 
 class TenantLimits:
-    """Messages per second per tenant, all its devices together (a token bucket per tenant).
+    """Messages per second per tenant, all its devices together (a token bucket per tenant),
+    and how many devices a tenant may register.
 
     ``rates_per_s`` names tenants' rates; ``default_per_s`` applies to the others (None: no
-    limit for them). A tenant over its rate has its frames refused (``RATE_LIMITED``, counted
+    limit for them). ``max_devices`` / ``default_max_devices`` are the device quotas the
+    registry enforces (``device_quota``; ``DeviceRegistry(device_quota=...)``): with one broker
+    connection per device identity (``gateways.broker``) they bound a tenant's MQTT
+    connections, which Mosquitto cannot cap per user. A tenant over its rate has its frames refused (``RATE_LIMITED``, counted
     per tenant in ``refused``) while other tenants' flow on. The table is bounded: at most
     ``max_tenants`` buckets (idle ones are dropped first; past the bound new tenants share one
     overflow bucket at the rate of the first of them).
@@ -156,9 +160,13 @@ class TenantLimits:
         burst_s: float = 1.0,
         idle_ms: int = 60_000,
         max_tenants: int = 10_000,
+        max_devices: dict[str, int] | None = None,
+        default_max_devices: int | None = None,
     ) -> None:
         self.rates_per_s = dict(rates_per_s or {})
         self.default_per_s = default_per_s
+        self.max_devices = dict(max_devices or {})
+        self.default_max_devices = default_max_devices
         self.burst_s = burst_s
         self.idle_ms = idle_ms
         self.max_tenants = max_tenants
@@ -168,6 +176,10 @@ class TenantLimits:
     def rate_of(self, tenant: str) -> float | None:
         """The tenant's messages/s, or None when unlimited."""
         return self.rates_per_s.get(tenant, self.default_per_s)
+
+    def device_quota(self, tenant: str) -> int | None:
+        """How many devices ``tenant`` may register, or None when unbounded."""
+        return self.max_devices.get(tenant, self.default_max_devices)
 
     def allow(self, tenant: str, now_ms: int) -> bool:
         """Whether one more message of ``tenant`` is within its rate."""
@@ -200,25 +212,56 @@ class TenantLimits:
 
 
 def load_tenant_limits(path: str | Path) -> TenantLimits:
-    """``TenantLimits`` from TOML: ``[default] messages_per_s = N`` and
-    ``[tenants.NAME] messages_per_s = N``; ``ConfigError`` naming the file and entry."""
+    """``TenantLimits`` from TOML: ``[default]`` and ``[tenants.NAME]`` tables, each with
+    ``messages_per_s = N`` (positive number) and/or ``max_devices = N`` (positive integer);
+    ``ConfigError`` naming the file and entry."""
     path = Path(path)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"--tenant-limits {path}: {exc}") from exc
 
-    def rate(entry: object, where: str) -> float:
-        value = entry.get("messages_per_s") if isinstance(entry, dict) else None
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+    def limits(entry: object, where: str) -> tuple[float | None, int | None]:
+        if not isinstance(entry, dict) or not {"messages_per_s", "max_devices"} & set(entry):
+            raise ConfigError(
+                f"--tenant-limits {path}: {where}: give messages_per_s and/or max_devices"
+            )
+        unknown = set(entry) - {"messages_per_s", "max_devices"}
+        if unknown:
+            raise ConfigError(f"--tenant-limits {path}: {where}: unknown keys {sorted(unknown)}")
+        rate = entry.get("messages_per_s")
+        if rate is not None and (
+            not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0
+        ):
             raise ConfigError(
                 f"--tenant-limits {path}: {where}: messages_per_s must be a positive number"
             )
-        return float(value)
+        devices = entry.get("max_devices")
+        if devices is not None and (
+            not isinstance(devices, int) or isinstance(devices, bool) or devices < 1
+        ):
+            raise ConfigError(
+                f"--tenant-limits {path}: {where}: max_devices must be a positive integer"
+            )
+        return (float(rate) if rate is not None else None), devices
 
     tenants = doc.get("tenants", {})
     if not isinstance(tenants, dict):
         raise ConfigError(f"--tenant-limits {path}: [tenants.NAME] tables expected")
-    default = rate(doc["default"], "[default]") if "default" in doc else None
-    rates = {name: rate(entry, f"[tenants.{name}]") for name, entry in tenants.items()}
-    return TenantLimits(rates, default_per_s=default)
+    default_rate, default_devices = (
+        limits(doc["default"], "[default]") if "default" in doc else (None, None)
+    )
+    rates: dict[str, float] = {}
+    quotas: dict[str, int] = {}
+    for name, entry in tenants.items():
+        rate, devices = limits(entry, f"[tenants.{name}]")
+        if rate is not None:
+            rates[name] = rate
+        if devices is not None:
+            quotas[name] = devices
+    return TenantLimits(
+        rates,
+        default_per_s=default_rate,
+        max_devices=quotas,
+        default_max_devices=default_devices,
+    )

@@ -5,7 +5,11 @@ writes every change through to a ``DeviceRepository`` (the history store's ``dev
 ``store.devices.DeviceTable``), from which it is loaded at start. ``--devices FILE`` seeds it
 from TOML (``[[device]]`` tables) or JSON (a list, or ``{"devices": [...]}``) with the
 ``model.Device`` fields. It is bounded: ``max_devices`` (an unknown device registered under
-``--allow-unknown`` past the bound is refused).
+``--allow-unknown`` past the bound is refused) and, per tenant, ``device_quota(tenant)``
+(``limits.TenantLimits.device_quota``, ``max_devices`` of ``--tenant-limits``): adding a device
+to a tenant that holds its quota, or moving one there, is refused (``TenantFull``). With one
+broker connection per device identity (``gateways.broker``) this bounds a tenant's MQTT
+connections: Mosquitto has no per-user connection cap.
 
 >>> registry = DeviceRegistry()
 >>> registry.add(Device(device_id="R1", kind=DeviceKind.RSU, lat_deg=31.2, lon_deg=121.4)).kind
@@ -20,6 +24,7 @@ import json
 import logging
 import threading
 import tomllib
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,12 +32,18 @@ from typing import Any, Protocol
 import msgspec
 
 from v2xcloud.codec import MessageSet
-from v2xcloud.errors import ConfigError
+from v2xcloud.errors import ConfigError, QuotaExceeded
 from v2xcloud.gateways import drivers
 from v2xcloud.model import Device, DeviceKind, DeviceState
 from v2xcloud.runtime.dissemination import Rsu
 
-__all__ = ["DeviceRegistry", "DeviceRepository", "RegistryFull", "load_devices_file"]
+__all__ = [
+    "DeviceRegistry",
+    "DeviceRepository",
+    "RegistryFull",
+    "TenantFull",
+    "load_devices_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,19 +80,29 @@ class DeviceRepository(Protocol):
         ...
 
 
-class RegistryFull(ConfigError):
+class RegistryFull(QuotaExceeded):
     """The registry holds ``max_devices`` already."""
+
+
+class TenantFull(QuotaExceeded):
+    """The tenant holds its device quota already."""
 
 
 class DeviceRegistry:
     """Devices by id; thread-safe (the API thread edits, the tick loop reads)."""
 
     def __init__(
-        self, *, repository: DeviceRepository | None = None, max_devices: int = 100_000
+        self,
+        *,
+        repository: DeviceRepository | None = None,
+        max_devices: int = 100_000,
+        device_quota: Callable[[str], int | None] | None = None,
     ) -> None:
         self.repository = repository
         self.max_devices = max_devices
+        self.device_quota = device_quota
         self._devices: dict[str, Device] = {}
+        self._per_tenant: Counter[str] = Counter()  # at most one key per registered device
         self._by_ip: dict[str, str] = {}  # UDP source address -> device id
         self._lock = threading.Lock()
         self.listeners: list[Callable[[Device], None]] = []  # called after each change
@@ -90,6 +111,15 @@ class DeviceRegistry:
             for device in repository.load_all():
                 self._index(device)
                 self._devices[device.device_id] = device
+            for tenant, count in self._per_tenant.items():
+                quota = device_quota(tenant) if device_quota is not None else None
+                if quota is not None and count > quota:  # kept; new ones are refused
+                    logger.warning(
+                        "tenant %r holds %d devices, over its quota of %d: no more are added",
+                        tenant,
+                        count,
+                        quota,
+                    )
 
     def get(self, device_id: str) -> Device | None:
         """The device with this id, or None."""
@@ -108,6 +138,7 @@ class DeviceRegistry:
 
     def _put(self, device: Device) -> Device:
         self._check_addresses(device)
+        self._check_quota(device)
         if self.repository is not None:
             self.repository.save(device)
         self._index(device)
@@ -122,8 +153,33 @@ class DeviceRegistry:
             if holder is not None and holder != device.device_id:
                 raise ConfigError(f"device {device.device_id!r}: address {ip} is {holder!r}'s")
 
+    def _check_quota(self, device: Device) -> None:
+        """``TenantFull`` when ``device`` would be one more than its tenant's quota."""
+        old = self._devices.get(device.device_id)
+        if self.device_quota is None or (old is not None and old.tenant == device.tenant):
+            return
+        quota = self.device_quota(device.tenant)
+        if quota is not None and self._per_tenant[device.tenant] >= quota:
+            raise TenantFull(
+                f"tenant {device.tenant!r} holds {self._per_tenant[device.tenant]} devices, its "
+                f"quota (max_devices of --tenant-limits) is {quota}; {device.device_id!r} not "
+                "added"
+            )
+
+    def tenant_count(self, tenant: str) -> int:
+        """How many devices ``tenant`` has registered."""
+        return self._per_tenant[tenant]
+
+    def _count_out(self, device: Device) -> None:
+        self._per_tenant[device.tenant] -= 1
+        if self._per_tenant[device.tenant] <= 0:
+            del self._per_tenant[device.tenant]
+
     def _index(self, device: Device) -> None:
         old = self._devices.get(device.device_id)
+        if old is not None:
+            self._count_out(old)
+        self._per_tenant[device.tenant] += 1
         for ip in old.addresses if old is not None else ():
             self._by_ip.pop(ip, None)
         for ip in device.addresses:
@@ -175,6 +231,7 @@ class DeviceRegistry:
         """
         with self._lock:
             device = self._devices.pop(device_id)
+            self._count_out(device)
             for ip in device.addresses:
                 self._by_ip.pop(ip, None)
             if self.repository is not None:

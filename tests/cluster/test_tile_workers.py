@@ -101,7 +101,7 @@ def _through_workers(
             )
             try:
                 owners = platform.prepare(tiles)
-                assert len(set(owners.values())) == min(workers, len(tiles))
+                assert len(set(owners.values())) == min(workers, len(tiles))  # the rest idle
                 rec = _Recording(platform, cfg.message_set)
                 encode = model_encoder(cfg.message_set)
                 result = run_scenario(sc, config=cfg, platform=rec, encode=encode)
@@ -134,7 +134,7 @@ def _scores(result: ScenarioResult) -> dict[str, tuple[int, int, int, int]]:
 
 @pytest.mark.parametrize(
     ("name", "duration_s", "workers"),
-    [("demo_district", 8.0, 2), ("demo_district", 8.0, 3)],
+    [("demo_district", 8.0, 2), ("demo_district", 8.0, 4)],
 )
 def test_workers_give_the_answers_of_one_process(
     name: str, duration_s: float, workers: int
@@ -143,7 +143,7 @@ def test_workers_give_the_answers_of_one_process(
     cfg = RunConfig()
     ref, ref_result = _in_process(sc, cfg)
     tiles = sorted(ref.tiles)
-    assert len(tiles) >= workers, f"{name} covers {len(tiles)} tiles only"
+    assert len(tiles) >= 2, f"{name} covers {len(tiles)} tiles only"
     got, result, platform = _through_workers(sc, cfg, workers, tiles)
     issued = sum(len(v) for v in ref.ticks.values())
     assert issued > 50, f"{name}: too few advisories ({issued}) to compare"

@@ -315,8 +315,8 @@ class TileWorker:
         for tile, other in moves.hand_over:
             await self._cas(tile, other, "handed_over")
         mine = frozenset(t for t, (o, _) in self.owners.items() if o == self.me)
-        if mine != self.owned:
-            await self._resubscribe(mine)
+        if mine != self.owned or (self._sub is None and self.config.clock == "stream"):
+            await self._resubscribe(mine)  # a stream-clocked worker answers every tick marker
 
     async def _cas(self, tile: str, owner: str, what: str) -> None:
         _, rev = self.owners.get(tile, ("", 0))
@@ -350,7 +350,7 @@ class TileWorker:
             self.claimed_at[tile] = now
         for tile in self.owned - mine:
             self.lost_at[tile] = now
-        if subjects and mine:
+        if subjects and (mine or self.config.clock == "stream"):
             self._generation += 1
             name = f"wrk-{self.me}-{os.getpid()}-{self._generation}"
             start = datetime.datetime.fromtimestamp(now - self.config.rebuild_s, datetime.UTC)

@@ -252,10 +252,11 @@ def rsm_of(rsu: str, objects: list[ParticipantState]) -> Rsm:
                participants=tuple(objects))  # fmt: skip
 
 
-def test_perception_contradiction_catches_a_ghost_and_spares_the_honest() -> None:
+def _perception_run(*, perceives_all: bool) -> MisbehaviourDetector:
     lat, lon = latlon(0.0, 0.0)
     det = MisbehaviourDetector(coverage=[Coverage(rsu_id="r1", lat_deg=lat, lon_deg=lon,
-                                                  range_m=150.0)])  # fmt: skip
+                                                  range_m=150.0,
+                                                  perceives_all=perceives_all)])  # fmt: skip
     honest = straight("honest", x0=-60.0, n=50, rng=np.random.default_rng(2))
     offset = [state("liar", s.timestamp_ms, *(np.add(xy(s), (20.0, 30.0))), 12.0, 90.0)
               for s in straight("x", x0=-60.0, y0=-3.5, n=50)]  # fmt: skip
@@ -275,8 +276,22 @@ def test_perception_contradiction_catches_a_ghost_and_spares_the_honest() -> Non
         det.screen(rsm_of("r1", perceived), received_at_ms=k * 100, source="r1")
         det.screen(honest[k], received_at_ms=k * 100, source="obu")
         det.screen(offset[k], received_at_ms=k * 100, source="obu")
+    return det
+
+
+def test_perception_contradiction_catches_a_ghost_and_spares_the_honest() -> None:
+    det = _perception_run(perceives_all=True)
     assert det.is_flagged("liar") and not det.is_flagged("honest")
     assert C.PERCEPTION_CONTRADICTION in flagged_by(det)
+
+
+def test_a_unit_that_does_not_report_every_road_user_is_no_evidence() -> None:
+    # most RSUs report only what the platform cannot hear itself (unconnected road users), or
+    # their coverage is unknown: their silence about a connected car's place proves nothing
+    # (the demo district flagged a third of its honest senders before this rule)
+    det = _perception_run(perceives_all=False)
+    assert C.PERCEPTION_CONTRADICTION not in checks(det)
+    assert not det.is_flagged("honest")
 
 
 def test_range_and_sudden_appearance_through_an_rsu() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +51,11 @@ def test_demo_headless_prints_live_lines_and_final_table() -> None:
     lines = [ln for ln in out.splitlines() if ln.startswith("t=")]
     assert len(lines) >= 5 and "road users=" in lines[-1]
     assert "recall" in out and "dead letters" in out
+    # misbehaviour detection runs in the demo as in serve, and flags no honest sender of the
+    # district (its RSUs report only unconnected road users: their silence is no evidence)
+    screened = re.search(r"^misbehaviour: (\d+) reports checked, (\d+) senders reported", out, re.M)
+    assert screened is not None, out[-2000:]
+    assert int(screened[1]) > 1000 and int(screened[2]) == 0
 
 
 def test_demo_stops_cleanly_on_ctrl_c() -> None:

@@ -86,7 +86,13 @@ def misbehaviour_screen(rsus: Sequence[Rsu]) -> MisbehaviourDetector:
     hand it to its worker processes by name."""
     return MisbehaviourDetector(
         coverage=[
-            Coverage(rsu_id=r.rsu_id, lat_deg=r.lat_deg, lon_deg=r.lon_deg, range_m=r.range_m)
+            Coverage(
+                rsu_id=r.rsu_id,
+                lat_deg=r.lat_deg,
+                lon_deg=r.lon_deg,
+                range_m=r.range_m,
+                perceives_all=r.perceives_all,
+            )
             for r in rsus
         ]
     )

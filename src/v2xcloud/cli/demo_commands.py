@@ -39,6 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", type=float, default=0.01, help="channel loss probability")
     p.add_argument("--port", type=int, default=8080, help="dashboard port on 127.0.0.1")
     p.add_argument("--store", default="memory", help="history store (default: in memory)")
+    p.add_argument(
+        "--no-misbehaviour-detection",
+        action="store_true",
+        help="believe every report (default, as in serve: senders failing the misbehaviour "
+        "checks are flagged, their reports refused as 'misbehaving' and shown on the dashboard)",
+    )
     add_via_arguments(p)
     add_signed_arguments(p)
     p.set_defaults(func=_run)
@@ -98,7 +104,9 @@ def _line(status: dict[str, Any]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from v2xcloud.cli._platform import misbehaviour_screen
     from v2xcloud.runtime import SystemClock
+    from v2xcloud.sim.evaluate import scenario_rsus
     from v2xcloud.sim.platform import runtime_platform
     from v2xcloud.sim.result import RunConfig
 
@@ -114,6 +122,9 @@ def _run(args: argparse.Namespace) -> int:
         message_set=config.message_set,
         origin_lat_deg=scenario.origin_lat_deg,
         origin_lon_deg=scenario.origin_lon_deg,
+        screen=None
+        if args.no_misbehaviour_detection
+        else misbehaviour_screen(scenario_rsus(scenario)),
     )
     signed = SignedRun(args, now_ms=config.epoch_ms, message_set=config.message_set)
     with signed:
@@ -182,7 +193,15 @@ def _run_platform(
         print("interrupted: scoring what ran so far")
     print(format_table(aggregate([result]), implemented=implemented_families([result])))
     print(f"not scored (INFO level, or no ground truth): {result.unscored_advisories or 'none'}")
-    print(f"dead letters: {dict(runtime.stats()['dead_letters']) or 'none'}")
+    stats = runtime.stats()
+    print(f"dead letters: {dict(stats['dead_letters']) or 'none'}")
+    if "misbehaviour" in stats:
+        mb = stats["misbehaviour"]
+        print(
+            f"misbehaviour: {mb.get('checked', 0)} reports checked, {mb.get('reports', 0)} "
+            f"senders reported, {mb.get('refused', 0)} reports refused, "
+            f"{mb.get('advisories_suppressed', 0)} advisories suppressed"
+        )
     if result.broker:
         print(f"via MQTT: {result.broker}")
     if signed.is_signed:

@@ -35,12 +35,19 @@ Reason = Literal["new", "update", "refresh", "expired"]
 
 
 class Rsu(msgspec.Struct, frozen=True, kw_only=True):
-    """A roadside unit that broadcasts what the platform sends it, within ``range_m``."""
+    """A roadside unit that broadcasts what the platform sends it, within ``range_m``.
+
+    ``perceives_all``: its roadside perception (RSM) reports every road user within range,
+    connected or not (a radar/lidar unit); ``False`` for units that report only what the
+    platform cannot hear itself, or whose coverage is unknown. Only such a unit's silence
+    about a place is evidence (misbehaviour detection's ``perception_contradiction``).
+    """
 
     rsu_id: str
     lat_deg: float
     lon_deg: float
     range_m: float = 300.0
+    perceives_all: bool = False
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):

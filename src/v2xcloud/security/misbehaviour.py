@@ -16,8 +16,9 @@ family, named as the literature does (``model.MisbehaviourCheck``):
 - ``sudden_appearance``: first heard through an RSU deep inside its coverage;
 - ``intersection``: two senders' bodies in the same place at the same time;
 - ``beacon_frequency``: more than ``MAX_BEACON_HZ`` reports a second (DoS);
-- ``perception_contradiction``: the claimed place lies inside a roadside sensor's coverage and
-  the sensor perceives no object there, or one with a very different speed;
+- ``perception_contradiction``: the claimed place lies inside the coverage of a roadside sensor
+  that reports every road user (``Coverage.perceives_all``) and the sensor perceives no object
+  there, or one with a very different speed;
 - ``data_replay``: moving content (position, speed, heading as sent) reported again later,
   by another id or by the same id (content of the same instant says nothing of who copied);
 - ``sybil``: two ids reporting the same speed and heading with a fixed offset, report after
@@ -119,12 +120,16 @@ def _chord_share(p: Sample, s: Sample) -> float:
 class Coverage(msgspec.Struct, frozen=True, kw_only=True):
     """A roadside unit: where it is, how far it hears and perceives (``range_m``). Reports
     whose ``source`` is ``rsu_id`` came through it; RSMs with its ``rsu_id`` are its
-    perception."""
+    perception. ``perceives_all``: its RSMs report every road user in range, connected or not
+    (a radar/lidar unit). Only then is the unit's silence about a claimed place, or another
+    speed at that place, evidence: a unit that reports only unconnected road users (or whose
+    coverage is unknown) perceives nothing where an honest connected car drives."""
 
     rsu_id: str
     lat_deg: float
     lon_deg: float
     range_m: float
+    perceives_all: bool = False
 
 
 class MisbehaviourDetector:
@@ -426,6 +431,8 @@ class MisbehaviourDetector:
 
     def _perception_check(self, s: Sample, found: list[tuple[C, str, str | None]]) -> None:
         for rsu_id, cov in self.coverage.items():
+            if not cov.perceives_all:
+                continue
             rx, ry = self._rsu_xy[rsu_id]
             if math.hypot(s.x_m - rx, s.y_m - ry) > cov.range_m - PERCEPTION_EDGE_M:
                 continue

@@ -22,7 +22,7 @@ from v2xcloud.sim.scorer import AppScore
 if TYPE_CHECKING:
     from v2xcloud.sim.devices import DeviceSigning
 
-__all__ = ["ScreenFactory", "Secure", "aggregate", "evaluate", "run_in_process"]
+__all__ = ["ScreenFactory", "Secure", "aggregate", "evaluate", "run_in_process", "scenario_rsus"]
 
 #: builds a misbehaviour screen from the deployment's RSUs (wired in from ``cli``: the bench may
 #: not import ``security``)
@@ -72,7 +72,7 @@ def run_in_process(
         return result
     screen = None
     if screen_factory is not None:
-        screen = screen_factory(_rsus(scenario))
+        screen = screen_factory(scenario_rsus(scenario))
     platform, runtime = runtime_platform(
         message_set=config.message_set,
         origin_lat_deg=scenario.origin_lat_deg,
@@ -105,7 +105,7 @@ def run_in_process(
     return result
 
 
-def _rsus(scenario: Scenario) -> list[Rsu]:
+def scenario_rsus(scenario: Scenario) -> list[Rsu]:
     """The scenario's roadside sensors as the platform knows them (WGS-84, range)."""
     from v2xcloud.geo import LocalFrame
     from v2xcloud.sim.runner import roadside_sensors
@@ -116,7 +116,15 @@ def _rsus(scenario: Scenario) -> list[Rsu]:
     out = []
     for s in roadside_sensors(scenario):
         lat, lon = frame.to_wgs84(s.x_m, s.y_m)
-        out.append(Rsu(rsu_id=s.rsu_id, lat_deg=float(lat), lon_deg=float(lon), range_m=s.range_m))
+        out.append(
+            Rsu(
+                rsu_id=s.rsu_id,
+                lat_deg=float(lat),
+                lon_deg=float(lon),
+                range_m=s.range_m,
+                perceives_all=s.perceives_all,
+            )
+        )
     return out
 
 

@@ -14,18 +14,21 @@ from the command line (it would show in ``ps``); CORS origins from ``V2XCLOUD_CO
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from v2xcloud.cli._ev_signatures import add_signature_options, signature_check
 from v2xcloud.cli.logs import add_long_running
-from v2xcloud.errors import ConfigError
+from v2xcloud.errors import ConfigError, V2xCloudError
 
 if TYPE_CHECKING:
     from v2xcloud.runtime import Clock
 
 __all__ = ["register"]
+
+logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -443,5 +446,9 @@ def _run(args: argparse.Namespace) -> int:
             platform.stop()
         stop_recording()
         writer.close()
+        try:  # rows still queued (an EV login refused at the last moment) reach the table
+            audit.flush(timeout_s=5.0)
+        except V2xCloudError as exc:
+            logger.error("audit trail not flushed at shutdown: %s", exc)
         store.close()
     return 0

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from v2xcloud.sim.cooperation import CooperationScore
 from v2xcloud.sim.episodes import Episode
 from v2xcloud.sim.scorer import AppScore
 
@@ -62,3 +63,5 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     security: dict[str, int] = msgspec.field(default_factory=dict)
     # with attacks (``sim.attacks``): detection figures per class (``sim.attack_score``)
     misbehaviour: dict[str, Any] = msgspec.field(default_factory=dict)
+    # cooperative (Day-2) applications run in this scenario: their figures (``sim.cooperation``)
+    cooperation: list[CooperationScore] = msgspec.field(default_factory=list)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import msgspec
 
+from v2xcloud import processes
 from v2xcloud.errors import ConfigError
 
 __all__ = [
@@ -237,12 +238,7 @@ def serve_process(
                 time.sleep(0.1)
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            processes.stop(proc, grace_s=15.0, name="serve")
 
 
 def summary(latencies: list[float | None]) -> dict[str, float]:

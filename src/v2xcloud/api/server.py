@@ -3,7 +3,6 @@ its settings (``api.limits``; the CLI's ``serve`` uses the same ``server_config`
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -12,16 +11,9 @@ from fastapi import FastAPI
 
 from v2xcloud.api.limits import ServerLimits, server_config
 from v2xcloud.errors import ConfigError
+from v2xcloud.processes import free_port
 
 __all__ = ["ServerThread", "free_port"]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now on ``host``."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServerThread:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import os
-import signal
 import subprocess
 import sys
 import time
 
+from v2xcloud import processes
 from v2xcloud.cli.logs import add_long_running
 from v2xcloud.errors import ConfigError
 
@@ -91,39 +89,9 @@ def _start_workers(n: int, url: str, servers: int) -> list[subprocess.Popen[byte
     return procs
 
 
-def _reap(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
-    """Wait up to ``timeout_s`` for ``proc`` to end, with ``os.waitpid`` rather than
-    ``Popen.wait``: the SIGTERM that stops ``cluster up`` is raised as ``SystemExit`` from a
-    signal handler, and when it lands inside ``Popen.poll`` it leaves that ``Popen``'s wait lock
-    held, so every later ``Popen.wait`` of it times out although the child has long ended."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            pid, status = os.waitpid(proc.pid, os.WNOHANG)
-        except ChildProcessError:  # already reaped (by Popen itself)
-            return True
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-
-
 def _stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
     """SIGTERM every worker, SIGKILL those still running after 10 s; never raises."""
-    for proc in procs:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        if _reap(proc, 10.0):
-            continue
-        logger.warning("worker pid %d ignored SIGTERM for 10 s; killing it", proc.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        if not _reap(proc, 5.0):
-            logger.error("worker pid %d did not end after SIGKILL", proc.pid)
+    processes.stop_all(procs, grace_s=10.0, name="worker")
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -160,7 +128,7 @@ def _up(args: argparse.Namespace) -> int:
 def _wait(workers: list[subprocess.Popen[bytes]]) -> int:
     while True:
         for proc in workers:
-            if _reap(proc, 0.0):
+            if processes.reap(proc, 0.0):
                 print(f"cluster: worker pid {proc.pid} exited with {proc.returncode}", flush=True)
                 return 1
         time.sleep(0.5)

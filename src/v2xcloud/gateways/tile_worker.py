@@ -35,6 +35,7 @@ import datetime
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +54,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
+from v2xcloud import processes
 from v2xcloud.codec import message_set_of
 from v2xcloud.errors import GatewayError
 from v2xcloud.gateways.base import DeviceKind
@@ -664,17 +666,8 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: a crash (no clean leave)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        processes.stop(self.proc, signal.SIGKILL, name=f"worker {self.worker_id}")
 
     def stop(self, *, grace_s: float = 10.0) -> None:
         """SIGTERM (a clean leave), SIGKILL after ``grace_s``; safe twice."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            logger.warning("worker %s ignored SIGTERM for %s s: killed", self.worker_id, grace_s)
-            self.kill()
+        processes.stop(self.proc, grace_s=grace_s, name=f"worker {self.worker_id}")

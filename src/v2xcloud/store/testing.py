@@ -12,13 +12,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
 from v2xcloud.errors import StoreError
+from v2xcloud.processes import free_port
 
 __all__ = ["TempPostgres", "find_postgres_bin"]
 
@@ -29,13 +29,6 @@ def find_postgres_bin() -> Path | None:
     if not found:
         return None
     return Path(max(found, key=lambda p: int(Path(p).parts[-3]))).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class TempPostgres:
@@ -94,7 +87,7 @@ class TempPostgres:
             "--no-sync",
             "--no-instructions",
         )
-        self.port = _free_port()
+        self.port = free_port()
         options = (
             f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"

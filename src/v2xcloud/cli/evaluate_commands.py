@@ -17,12 +17,14 @@ from v2xcloud.sim.scenario import (
     library_names,
     load_attack_library,
     load_library,
+    load_scenario,
 )
 
 if TYPE_CHECKING:
     from v2xcloud.sim.result import ScenarioResult
+    from v2xcloud.sim.scenario import Scenario
 
-__all__ = ["register"]
+__all__ = ["register", "resolve_scenarios"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run scenarios through SUMO -> UPER -> channel -> platform and score "
         "each application against ground truth. Scenarios: " + ", ".join(library_names()),
     )
-    p.add_argument("--scenario", default="all", help="scenario name or 'all' (default)")
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=None,
+        metavar="NAME|PATH.toml",
+        help="a library scenario's name, 'all' (default), or a scenario file of the library's "
+        "format; repeatable",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="run each scenario with this many seeds (its own, then seeds derived from it) and "
+        "report each figure's mean and 95%% Student-t interval over them (default 1)",
+    )
     p.add_argument("--short", action="store_true", help="only the short (CI) scenarios")
     p.add_argument("--report", type=Path, help="write report.json, index.html and plots here")
     p.add_argument("--latency-ms", type=float, default=0.0, help="channel latency (ms)")
@@ -72,6 +88,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def resolve_scenarios(specs: list[str]) -> list[Scenario]:
+    """``--scenario`` values, in order: a library name, ``all``, or a path to a scenario file
+    (anything ending in ``.toml`` or naming an existing file). Duplicates are dropped."""
+    out: dict[str, Scenario] = {}
+    for spec in specs:
+        path = Path(spec)
+        if spec.endswith(".toml") or path.is_file():
+            if not path.is_file():
+                raise ConfigError(f"--scenario {spec}: no such scenario file")
+            found = [load_scenario(path)]
+        else:
+            found = load_library(spec)
+        for sc in found:
+            if sc.name in out and out[sc.name] != sc:
+                raise ConfigError(
+                    f"--scenario {spec}: another scenario is already named {sc.name!r}"
+                )
+            out[sc.name] = sc
+    return list(out.values())
+
+
 def _progress(result: ScenarioResult, done: int, total: int) -> None:
     found = sum(s.detected for s in result.scores.values())
     episodes = sum(s.episodes for s in result.scores.values())
@@ -101,7 +138,9 @@ def _run_attacks(args: argparse.Namespace) -> int:
         raise ConfigError(f"--attacks: {exc}") from exc
     if not 0.0 < args.attack_share <= 1.0:
         raise ConfigError(f"--attack-share must be within (0, 1], got {args.attack_share}")
-    scenarios = load_attack_library(args.scenario)
+    if args.scenario is not None and len(args.scenario) > 1:
+        raise ConfigError("--attacks takes one --scenario (a name or 'all')")
+    scenarios = load_attack_library(args.scenario[0] if args.scenario else "all")
     config = RunConfig(
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
@@ -145,6 +184,7 @@ def _security_line(results: list[ScenarioResult]) -> str:
 def _run(args: argparse.Namespace) -> int:
     # deferred: the bench pulls in SUMO, the runtime and matplotlib
     from v2xcloud.sim.evaluate import aggregate, evaluate
+    from v2xcloud.sim.replicates import format_interval_table, with_seeds
     from v2xcloud.sim.report import (
         format_table,
         implemented_families,
@@ -162,10 +202,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers and (args.attacks is not None or args.signed or args.via != "inproc"):
         raise ConfigError("--workers runs in-process frames, unsigned, without --attacks")
     if args.attacks is not None:
+        if args.seeds != 1:
+            raise ConfigError("--seeds applies to the scenario library, not --attacks")
         return _run_attacks(args)
-    scenarios = load_library(args.scenario)
+    scenarios = resolve_scenarios(args.scenario or ["all"])
     if args.short:
         scenarios = [s for s in scenarios if s.is_short]
+    scenarios = with_seeds(scenarios, args.seeds)
     config = RunConfig(
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
@@ -197,6 +240,10 @@ def _run(args: argparse.Namespace) -> int:
             print(format_table(aggregate(group), implemented=implemented))
         print(f"\nall {len(results)} scenarios")
     print(format_table(scores, implemented=implemented))
+    if args.seeds > 1:
+        for name, group in groups.items() if all(groups.values()) else ():
+            print("\n" + format_interval_table(group, implemented=implemented, title=name))
+        print("\n" + format_interval_table(results, implemented=implemented, title="all"))
     unscored: dict[str, int] = {}
     for r in results:
         for app, n in r.unscored_advisories.items():

@@ -18,7 +18,10 @@ of the ego's position at the tick; its ``Nats-Msg-Id`` (``runtime.ownership.advi
 is the same from any worker, so a copy from a worker that still thought it owned the tile is
 dropped by the stream's duplicate window (counted ``duplicates``). A warning is new only when
 the episodes bucket (``V2X_EPISODES``) has no live entry of the same level for its episode
-(create / compare-and-set), so a new owner does not warn a vehicle its predecessor warned.
+(create / compare-and-set), so a new owner does not warn a vehicle its predecessor warned. "Live"
+is: marked within ``episode_gap_ms`` (each issuer re-marks its episodes every
+``EPISODE_TOUCH_S``), widened on a tile just taken over by the takeover's silence
+(``_episode_gap_ms``; ``tests/cluster/test_worker_faults.py`` kills a worker mid-episode).
 
 Time: ``clock="wall"`` ticks every ``tick_ms`` on the wall clock (a deployment);
 ``clock="stream"`` ticks when a tick marker (``v2x.{tenant}.clock.tick``, header
@@ -93,6 +96,8 @@ EPISODES_BUCKET = "V2X_EPISODES"
 #: the reserved tile token of tick markers (never a quadkey)
 CLOCK_TILE = "clock"
 HEADER_TICK_MS = "V2X-Tick-Ms"
+#: how often a worker re-marks the episodes it is issuing as recent in the episodes bucket
+EPISODE_TOUCH_S = 1.0
 _ADV_ENCODER = msgspec.json.Encoder()
 
 
@@ -554,7 +559,8 @@ class TileWorker:
             except nats.js.errors.KeyWrongLastSequenceError:
                 entry = await self.episodes_kv.get(key)
                 known = json.loads(entry.value or b"{}")
-                recent = adv.issued_ms - int(known.get("ms", 0)) <= self.config.episode_gap_ms
+                gap_ms = self._episode_gap_ms(tile, adv.issued_ms)
+                recent = adv.issued_ms - int(known.get("ms", 0)) <= gap_ms
                 if known.get("level") == int(adv.level) and recent:
                     self.counts["warnings_continued"] += 1
                     return
@@ -573,12 +579,30 @@ class TileWorker:
         )
         self.counts["warnings"] += 1
 
+    def _episode_gap_ms(self, tile: str, issued_ms: int) -> int:
+        """How long an episode may have gone unmarked and still be the one warned about:
+        ``episode_gap_ms``; on a tile this (wall-clocked) worker took over lately, plus the
+        takeover's silence: the predecessor marked it up to ``EPISODE_TOUCH_S`` before it
+        died, its lease lapsed (``lease_ttl_s``), a balance round or two passed and the new
+        scene was rebuilt (``rebuild_s``), all without anyone issuing for the tile."""
+        cfg = self.config
+        gap = cfg.episode_gap_ms
+        claimed = self.claimed_at.get(tile)
+        if cfg.clock != "wall" or claimed is None:
+            return gap
+        takeover = int(
+            1000 * (EPISODE_TOUCH_S + cfg.lease_ttl_s + 2 * cfg.heartbeat_s + cfg.rebuild_s)
+        )
+        if issued_ms - claimed * 1000.0 <= gap + takeover:
+            gap += takeover
+        return gap
+
     async def _touch_episodes(self, mine: list[tuple[str, Advisory]]) -> None:
         """Keep the episodes this worker is issuing marked recent (once a second each)."""
         now = time.monotonic()
         for _, adv in mine:
             key = episode_key(self.config.tenant, adv)
-            if now - self._episode_touched.get(key, 0.0) < 1.0:
+            if now - self._episode_touched.get(key, 0.0) < EPISODE_TOUCH_S:
                 continue
             self._episode_touched[key] = now
             body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()

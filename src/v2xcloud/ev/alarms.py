@@ -15,6 +15,7 @@ from v2xcloud.ev.anomaly import BatteryAnomalyDetector
 from v2xcloud.ev.charging import Charger, VehicleEnergy, charging_warning
 from v2xcloud.ev.sink import AlarmSink
 from v2xcloud.model.ev import EvOperatorAlarm, EvReport
+from v2xcloud.model.ev_fleet import ChargingWarning
 
 __all__ = ["AlarmMonitor"]
 
@@ -28,8 +29,10 @@ class AlarmMonitor:
     ``min_anomaly_level`` filters detector findings (level 1-3) sent to operators; ``clock``
     returns UTC ms (injectable for tests). With ``chargers``, each report is also checked by
     :func:`~v2xcloud.ev.charging.charging_warning` and ``charging:critical`` (level 2) or
-    ``charging:warning`` (level 1) alarms are raised. Repeat suppression remembers at most
-    ``max_keys`` (VIN, kind) pairs; one evicted early may raise its alarm again sooner.
+    ``charging:warning`` (level 1) alarms are raised, and every verdict (``ok`` and
+    ``advise`` too) goes to ``on_charging`` when given (the live EV monitor keeps the latest
+    per vehicle). Repeat suppression remembers at most ``max_keys`` (VIN, kind) pairs; one
+    evicted early may raise its alarm again sooner.
     """
 
     def __init__(
@@ -43,8 +46,10 @@ class AlarmMonitor:
         chargers: list[Charger] | None = None,
         energy: VehicleEnergy | None = None,
         max_keys: int = 50_000,
+        on_charging: Callable[[ChargingWarning], None] | None = None,
     ) -> None:
         self.sink = sink
+        self.on_charging = on_charging
         self.detector = detector or BatteryAnomalyDetector()
         self.clock = clock
         self.repeat_ms = repeat_ms
@@ -94,6 +99,8 @@ class AlarmMonitor:
         if not self.chargers:
             return []
         w = charging_warning(report, self.chargers, energy=self.energy)
+        if w is not None and self.on_charging is not None:
+            self.on_charging(w)
         if w is None or w.level not in _CHARGING_LEVELS:
             return []
         return [(f"charging:{w.level}", _CHARGING_LEVELS[w.level], w.reason, w.level)]

@@ -21,6 +21,7 @@ import numpy as np
 
 from v2xcloud.errors import ConfigError
 from v2xcloud.model.ev import EvReport
+from v2xcloud.model.ev_fleet import Charger, ChargingWarning
 
 __all__ = [
     "Charger",
@@ -34,16 +35,6 @@ __all__ = [
 EARTH_RADIUS_KM = 6371.0088
 
 
-class Charger(msgspec.Struct, frozen=True, kw_only=True):
-    """A charging station: position, power per port (kW) and number of ports."""
-
-    id: str
-    lat_deg: float
-    lon_deg: float
-    power_kw: float
-    ports: int = 1
-
-
 class VehicleEnergy(msgspec.Struct, frozen=True, kw_only=True):
     """Per-vehicle energy settings (defaults suit a mid-size passenger EV)."""
 
@@ -53,20 +44,6 @@ class VehicleEnergy(msgspec.Struct, frozen=True, kw_only=True):
     reserve_kwh: float = 3.0
     advise_soc_pct: float = 20.0
     min_power_kw: float = 0.0
-
-
-class ChargingWarning(msgspec.Struct, frozen=True, kw_only=True):
-    """The verdict for one report, with the numbers behind it."""
-
-    vin: str
-    level: str
-    soc_pct: int
-    energy_kwh: float
-    range_km: float
-    charger_id: str | None
-    distance_km: float | None
-    energy_needed_kwh: float | None
-    reason: str
 
 
 def load_chargers(path: str | Path) -> list[Charger]:

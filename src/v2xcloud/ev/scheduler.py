@@ -19,6 +19,7 @@ import msgspec
 from v2xcloud.errors import ConfigError
 from v2xcloud.ev.charging import Charger, VehicleEnergy, charging_warning, distances_km
 from v2xcloud.model.ev import EvReport
+from v2xcloud.model.ev_fleet import ChargePlan, PlannedCharge
 
 __all__ = [
     "Assignment",
@@ -40,28 +41,9 @@ class ChargeRequest(msgspec.Struct, frozen=True, kw_only=True):
     charge_kwh: float
 
 
-class Assignment(msgspec.Struct, frozen=True, kw_only=True):
-    """Where one vehicle charges and what it costs it (km, seconds)."""
-
-    vin: str
-    charger_id: str
-    road_km: float
-    detour_km: float
-    arrive_s: float
-    wait_s: float
-    charge_s: float
-
-
-class ScheduleResult(msgspec.Struct, frozen=True, kw_only=True):
-    """One strategy's outcome: assignments, unserved VINs and the summary figures."""
-
-    strategy: str
-    assignments: tuple[Assignment, ...]
-    unserved: tuple[str, ...]
-    mean_wait_s: float
-    max_wait_s: float
-    mean_done_s: float
-    mean_detour_km: float
+#: the model's names for a planned charge and a strategy's outcome (one definition, in model)
+Assignment = PlannedCharge
+ScheduleResult = ChargePlan
 
 
 class _Plan(msgspec.Struct, frozen=True):

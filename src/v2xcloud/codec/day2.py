@@ -2,7 +2,8 @@
 
 One conversion function per message. PSM → ``Psm`` (its person as a ParticipantState of kind
 pedestrian/cyclist), SSM → ``Ssm`` (detected participants as ParticipantStates, positions
-absolute from the sensor position); VIR, RSC, PAM, CLPMM, VPM, RTCM, TestMsg → key fields.
+absolute from the sensor position); VIR and RSC in full (``codec.coordination``, both
+directions); PAM, CLPMM, VPM, RTCM, TestMsg → key fields.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from v2xcloud.codec import _participant as p
 from v2xcloud.codec import _time
 from v2xcloud.codec import _units as u
 from v2xcloud.codec.bsm import sec_mark_ms
+from v2xcloud.codec.coordination import rsc_from_wire, vir_from_wire
 from v2xcloud.codec.rsm import _participant as rsm_participant
 from v2xcloud.model import (
     ParticipantKind,
@@ -23,7 +25,7 @@ from v2xcloud.model import (
     ParticipantState,
     utc_ms_from_sec_mark,
 )
-from v2xcloud.model.day2 import Clpmm, Pam, Psm, Rsc, Rtcm, Ssm, TestMessage, Vir, Vpm
+from v2xcloud.model.day2 import Clpmm, Pam, Psm, Rtcm, Ssm, TestMessage, Vpm
 
 __all__ = ["CONVERTERS", "psm_from_wire", "ssm_from_wire"]
 
@@ -87,35 +89,6 @@ def ssm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Ssm:
 
 def _as_ssm(state: ParticipantState) -> ParticipantState:
     return msgspec.structs.replace(state, source=ParticipantSource.SSM)
-
-
-def vir_from_wire(value: dict[str, Any], *, reference_ms: int) -> Vir:
-    """VehIntentionAndRequest → ``Vir``."""
-    lat, lon = _lat_lon(value["refPos"])
-    iar = value["intAndReq"]
-    return Vir(
-        msg_count=value["msgCnt"],
-        sender_id=value["id"].hex(),
-        timestamp_ms=_time_of(value, reference_ms),
-        ref_lat_deg=lat,
-        ref_lon_deg=lon,
-        behavior=u.bits_of(iar.get("currentBehavior"), p.named_bits("DriveBehavior")),
-        request_ids=tuple(r["reqID"] for r in iar.get("reqs", ())),
-    )
-
-
-def rsc_from_wire(value: dict[str, Any], *, reference_ms: int) -> Rsc:
-    """RoadsideCoordination → ``Rsc``."""
-    lat, lon = _lat_lon(value["refPos"])
-    return Rsc(
-        msg_count=value["msgCnt"],
-        rsu_id=value["id"].hex(),
-        timestamp_ms=_time_of(value, reference_ms),
-        ref_lat_deg=lat,
-        ref_lon_deg=lon,
-        vehicle_ids=tuple(c["vehId"].hex() for c in value.get("coordinates", ())),
-        lane_coordination_count=len(value.get("laneCoordinates", ())),
-    )
 
 
 def pam_from_wire(value: dict[str, Any], *, reference_ms: int) -> Pam:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from v2xcloud.codec import bsm, day2, mapdata, rsi, rsm, spat
+from v2xcloud.codec import bsm, coordination, day2, mapdata, rsi, rsm, spat
 from v2xcloud.codec.message_set import MessageSet
 from v2xcloud.codec.result import Decoded
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import Bsm, MapData, Rsi, Rsm, Spat
+from v2xcloud.model.day2 import Rsc, Vir
 
 __all__ = ["encode_model", "to_model"]
 
@@ -39,10 +40,14 @@ _ENCODERS: dict[type, Callable[..., bytes]] = {
     Spat: spat.encode,
     MapData: mapdata.encode,
     Rsi: rsi.encode,
+    Vir: coordination.encode_vir,
+    Rsc: coordination.encode_rsc,
 }
 
 
-def encode_model(model: Bsm | Rsm | Spat | MapData | Rsi, *, message_set: MessageSet) -> bytes:
+def encode_model(
+    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc, *, message_set: MessageSet
+) -> bytes:
     """SI model → UPER MessageFrame, rounded to the wire resolution.
 
     Raises ``EncodeError`` with the field path when a value is out of the wire's range.
@@ -51,5 +56,7 @@ def encode_model(model: Bsm | Rsm | Spat | MapData | Rsi, *, message_set: Messag
     if encoder is None:  # a subclass of one of the models
         encoder = next((e for t, e in _ENCODERS.items() if isinstance(model, t)), None)
     if encoder is None:
-        raise EncodeError(type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData or Rsi")
+        raise EncodeError(
+            type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir or Rsc"
+        )
     return encoder(model, message_set=message_set)

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import msgspec
 
+from v2xcloud.model.map import NodeId
 from v2xcloud.model.participant import ParticipantState
+from v2xcloud.model.road import ReferencePath
 
 __all__ = [
+    "ClearTheWayRequest",
     "Clpmm",
+    "DriveRequest",
+    "LaneChangeRequest",
+    "LaneCoordination",
+    "LinkRef",
     "Pam",
+    "PathPoint",
     "Psm",
     "Rsc",
     "Rtcm",
+    "SignalPriorityRequest",
     "Ssm",
     "TestMessage",
+    "VehicleCoordination",
     "Vir",
     "Vpm",
 ]
@@ -51,8 +61,95 @@ class Ssm(msgspec.Struct, frozen=True, kw_only=True):
     event_count: int = 0
 
 
+class LinkRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A directed link of the MAP (``ReferenceLink``): from node ``upstream_node`` to node
+    ``downstream_node``, optionally some of its lanes (``ReferenceLanes`` numbers 1..15)."""
+
+    upstream_node: NodeId
+    downstream_node: NodeId
+    lanes: frozenset[int] = frozenset()
+
+
+class PathPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """One point of a planned path or a path guidance (``PathPlanningPoint``).
+
+    ``time_s``: when the vehicle is (to be) there, seconds after the message's timestamp
+    (``estimatedTime``, 0.01 s resolution, 0.01..655.35 s); ``link``: the MAP link the
+    point lies on (``posInMap``)."""
+
+    lat_deg: float
+    lon_deg: float
+    speed_mps: float | None = None
+    heading_deg: float | None = None
+    time_s: float | None = None
+    link: LinkRef | None = None
+
+
+class LaneChangeRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """``Req-LaneChange``: move to lane ``target_lane`` (MAP LaneID) of the link
+    ``upstream_node`` → ``downstream_node``."""
+
+    upstream_node: NodeId
+    downstream_node: NodeId
+    target_lane: int
+
+
+class ClearTheWayRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """``Req-ClearTheWay``: the others should leave lane ``target_lane`` of the link, between
+    ``begin_ms`` and ``end_ms`` (UTC) when given, along ``path`` when given."""
+
+    upstream_node: NodeId
+    downstream_node: NodeId
+    target_lane: int
+    path: ReferencePath | None = None
+    begin_ms: int | None = None
+    end_ms: int | None = None
+
+
+class SignalPriorityRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """``Req-SignalPriority``: priority for the movement towards ``remote_node`` at
+    intersection ``intersection_id`` (phase ``phase_id``, ``turn`` the Maneuver name),
+    arriving in ``arrival_s`` seconds, ``distance_m`` metres before it."""
+
+    intersection_id: NodeId
+    remote_node: NodeId
+    phase_id: int | None = None
+    turn: str | None = None  # "maneuverStraight" | "maneuverLeftTurn" | ...
+    arrival_s: float | None = None
+    distance_m: float | None = None
+
+
+class DriveRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """One request of a VIR (``DriveRequest``).
+
+    ``status`` is the ReqStatus name ("request", "comfirmed" — spelled as in the standard —,
+    "cancel", "complete", "unknown"); ``priority`` 0..7 (the top three bits of
+    ``reqPriority``); ``life_time_s`` how long the request holds (0.01 s resolution). At most
+    one of ``lane_change``, ``clear_the_way``, ``signal_priority`` is set (``info``); a
+    request of another kind keeps its alternative's name in ``other_kind``.
+    """
+
+    request_id: int
+    status: str = "request"
+    priority: int | None = None
+    target_vehicle_id: str | None = None
+    target_rsu_id: str | None = None
+    life_time_s: float | None = None
+    lane_change: LaneChangeRequest | None = None
+    clear_the_way: ClearTheWayRequest | None = None
+    signal_priority: SignalPriorityRequest | None = None
+    other_kind: str | None = None  # "sensorSharing" | "parking": carried, not modelled
+
+
 class Vir(msgspec.Struct, frozen=True, kw_only=True):
-    """Vehicle intention and request: current behaviour and the ids of its requests."""
+    """Vehicle intention and request: where the vehicle is, its planned path, its current
+    behaviour and its requests to the platform or to other vehicles.
+
+    ``current``: the vehicle now (``currentPos``); ``path``: the planned path
+    (``path-Planning``, up to 100 points, times after ``timestamp_ms``); ``behavior``: the
+    DriveBehavior bit names ("laneChangingToLeft", "rampIn", "intersectionStraightThrough",
+    ...); ``requests``: up to 8 ``DriveRequest``.
+    """
 
     msg_count: int
     sender_id: str
@@ -60,19 +157,73 @@ class Vir(msgspec.Struct, frozen=True, kw_only=True):
     ref_lat_deg: float
     ref_lon_deg: float
     behavior: frozenset[str] = frozenset()  # DriveBehavior bit names
-    request_ids: tuple[int, ...] = ()
+    current: PathPoint | None = None
+    path: tuple[PathPoint, ...] = ()
+    requests: tuple[DriveRequest, ...] = ()
+
+    @property
+    def request_ids(self) -> tuple[int, ...]:
+        """The ids of its requests, in order."""
+        return tuple(r.request_id for r in self.requests)
+
+
+class VehicleCoordination(msgspec.Struct, frozen=True, kw_only=True):
+    """What the roadside tells one vehicle (``VehicleCoordination``).
+
+    ``suggestion``: DriveBehavior bit names to do now ("slow-down", "laneChangingToLeft",
+    "stop", "speed-up", ...), valid for ``life_time_s`` (the time window, 0.01 s resolution),
+    on ``related_link``/``related_path`` when given; ``path_guidance``: points to follow,
+    each with the speed to hold and the time to be there (``PathPoint.time_s``, after the
+    message's timestamp); ``info``: the CoordinationInfo bit names saying which scenario the
+    coordination belongs to ("cooperativeLaneChanging", "cooperativeVehMerging",
+    "no-signalIntersectionPassing", "signalPriority", ...).
+    """
+
+    vehicle_id: str
+    suggestion: frozenset[str] = frozenset()
+    life_time_s: float | None = None
+    related_link: LinkRef | None = None
+    related_path: ReferencePath | None = None
+    path_guidance: tuple[PathPoint, ...] = ()
+    info: frozenset[str] = frozenset()
+
+
+class LaneCoordination(msgspec.Struct, frozen=True, kw_only=True):
+    """What the roadside says about one lane (``LaneCoordination``): on ``target_lane``
+    (a link and its lanes), between ``begin_ms`` and ``end_ms`` (UTC), the recommended speed
+    and behaviour, and which coordination (``info``) or why (``description``)."""
+
+    target_lane: LinkRef
+    related_path: ReferencePath | None = None
+    begin_ms: int | None = None
+    end_ms: int | None = None
+    recommended_speed_mps: float | None = None
+    recommended_behavior: frozenset[str] = frozenset()
+    info: frozenset[str] = frozenset()
+    description: str | None = None
 
 
 class Rsc(msgspec.Struct, frozen=True, kw_only=True):
-    """Roadside coordination: which vehicles the RSU guides, and how many lane instructions."""
+    """Roadside coordination: per-vehicle coordination (up to 16) and per-lane coordination
+    (up to 8) from one RSU or the platform."""
 
     msg_count: int
     rsu_id: str
     timestamp_ms: int
     ref_lat_deg: float
     ref_lon_deg: float
-    vehicle_ids: tuple[str, ...] = ()
-    lane_coordination_count: int = 0
+    coordinations: tuple[VehicleCoordination, ...] = ()
+    lanes: tuple[LaneCoordination, ...] = ()
+
+    @property
+    def vehicle_ids(self) -> tuple[str, ...]:
+        """The ids of the vehicles it coordinates, in order."""
+        return tuple(c.vehicle_id for c in self.coordinations)
+
+    @property
+    def lane_coordination_count(self) -> int:
+        """How many lane coordinations it carries."""
+        return len(self.lanes)
 
 
 class Pam(msgspec.Struct, frozen=True, kw_only=True):

@@ -65,3 +65,12 @@ def test_connected_share_range_and_toml_syntax(tmp_path: Path) -> None:
         load_scenario(_write(tmp_path, BASE.replace("seed = 1", "seed = 1\nconnected_share = 2.0")))
     with pytest.raises(SimulationError, match="cannot read"):
         load_scenario(_write(tmp_path, "name = "))
+
+
+def test_flow_needs_a_period_and_a_unique_id(tmp_path: Path) -> None:
+    flow = '[[flows]]\nid = "f"\nroute = ["W", "E"]\nend_s = 4.0\nperiod_s = {p}\n'
+    with pytest.raises(SimulationError, match="flow 'f' needs period_s > 0"):
+        load_scenario(_write(tmp_path, BASE + flow.format(p=0.0)))
+    twice = BASE + flow.format(p=1.0) + '[[vehicles]]\nid = "f"\nroute = ["W", "E"]\n'
+    with pytest.raises(SimulationError, match="unique"):
+        load_scenario(_write(tmp_path, twice))

@@ -107,6 +107,8 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
         "--tls.cycle.time", str(spec.cycle_s),
         "--no-warnings", "true",
     ]  # fmt: skip
+    if spec.all_red_s > 0:
+        cmd += ["--tls.allred.time", str(spec.all_red_s)]
     if spec.has_sidewalks:
         cmd += ["--sidewalks.guess", "true", "--sidewalks.guess.max-speed", "40"]
         cmd += ["--crossings.guess", "true"]

@@ -21,6 +21,7 @@ __all__ = [
     "ActionSpec",
     "AttackSpec",
     "BackgroundSpec",
+    "FlowSpec",
     "NetworkSpec",
     "PedestrianSpec",
     "RsuSpec",
@@ -58,6 +59,7 @@ class NetworkSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     has_sidewalks: bool = False
     grid_size: int = 3
     cycle_s: int = 60
+    all_red_s: int = 0  # all-red clearance after each yellow (netconvert --tls.allred.time)
 
 
 class VehicleSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -72,6 +74,20 @@ class VehicleSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     vtype: VehicleType = "car"
     max_speed_mps: float | None = None
     is_connected: bool | None = None
+
+
+class FlowSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A steady stream of identical vehicles along ``route``: one every ``period_s`` from
+    ``begin_s`` to ``end_s`` (SUMO names them ``<id>.0``, ``<id>.1``, ...)."""
+
+    id: str
+    route: tuple[str, ...]
+    begin_s: float = 0.0
+    end_s: float
+    period_s: float
+    depart_speed_mps: float = 0.0
+    depart_lane: int | None = None
+    vtype: VehicleType = "car"
 
 
 class PedestrianSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -132,6 +148,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     origin_lon_deg: float = 112.9
     is_short: bool = True  # part of the CI suite (finishes in seconds)
     vehicles: tuple[VehicleSpec, ...] = ()
+    flows: tuple[FlowSpec, ...] = ()
     pedestrians: tuple[PedestrianSpec, ...] = ()
     actions: tuple[ActionSpec, ...] = ()
     background: BackgroundSpec = BackgroundSpec()
@@ -158,12 +175,18 @@ def load_scenario(path: Path) -> Scenario:
 
 def _check(scenario: Scenario, path: Path) -> None:
     ids = [v.id for v in scenario.vehicles] + [p.id for p in scenario.pedestrians]
-    if len(ids) != len(set(ids)):
+    flows = [f.id for f in scenario.flows]
+    if len(ids + flows) != len(set(ids + flows)):
         raise SimulationError(f"scenario {path}: participant ids must be unique, got {ids}")
     for action in scenario.actions:
         if action.target not in ids:
             raise SimulationError(
                 f"scenario {path}: action at {action.at_s} s targets unknown id {action.target!r}"
+            )
+    for flow in scenario.flows:
+        if flow.period_s <= 0 or flow.end_s < flow.begin_s:
+            raise SimulationError(
+                f"scenario {path}: flow {flow.id!r} needs period_s > 0 and end_s >= begin_s"
             )
     for attack in scenario.attacks:
         if not 0.0 <= attack.share <= 1.0:

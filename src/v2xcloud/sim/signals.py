@@ -30,6 +30,7 @@ from v2xcloud.model import (
     Spat,
 )
 from v2xcloud.model.map import SpeedLimit
+from v2xcloud.model.signal_plan import SignalPlan, Stage
 from v2xcloud.sim.snapshot import TlsState
 
 __all__ = ["SignalEncoder", "light_of"]
@@ -171,19 +172,50 @@ class SignalEncoder:
         ]
         return sorted(nodes, key=lambda n: n.getID())
 
-    def spats(self, tls: tuple[TlsState, ...], *, time_s: float) -> list[Spat]:
-        """One SPAT per traffic light at ``time_s`` (each intersection's RSU sends its own)."""
+    def signal_plans(self) -> dict[str, SignalPlan]:
+        """Every traffic light's programme as the platform's timing plan, by SUMO id: one
+        stage per SUMO phase (same index), its greens and yellows as signal groups."""
+        out = {}
+        for tls, phases in self._programs.items():
+            if tls not in self.node_numbers:
+                continue
+            of_link = self._groups[tls][0]
+            stages = tuple(
+                Stage(
+                    duration_s=float(p.duration),
+                    green_groups=frozenset(of_link[k] for k, c in enumerate(p.state) if c in "Gg"),
+                    yellow_groups=frozenset(of_link[k] for k, c in enumerate(p.state) if c in "yY"),
+                )
+                for p in phases
+            )
+            out[tls] = SignalPlan(node=self._node_id(tls), stages=stages)
+        return out
+
+    def spats(
+        self,
+        tls: tuple[TlsState, ...],
+        *,
+        time_s: float,
+        durations: dict[str, dict[int, float]] | None = None,
+    ) -> list[Spat]:
+        """One SPAT per traffic light at ``time_s`` (each intersection's RSU sends its own).
+
+        ``durations``: per traffic light, the phases a priority has given another duration
+        (phase index → s) for their next run; their light says ``signalPriorityIsActive``.
+        """
         stamp = self._epoch_ms + round(time_s * 1000)
         self._spat_count = (self._spat_count + 1) % 128
+        changed = durations or {}
         return [
             Spat(
                 msg_count=self._spat_count,
                 intersections=(
                     IntersectionState(
                         node=self._node_id(t.tls_id),
-                        status=frozenset({"fixedTimeOperation"}),
+                        status=frozenset({"fixedTimeOperation"})
+                        | ({"signalPriorityIsActive"} if changed.get(t.tls_id) else set()),
                         timestamp_ms=stamp,
-                        phases=self._phases(t, time_s),
+                        phases=self._phases(t, time_s, changed.get(t.tls_id, {})),
                     ),
                 ),
                 timestamp_ms=stamp,
@@ -192,18 +224,21 @@ class SignalEncoder:
             if t.tls_id in self.node_numbers
         ]
 
-    def _phases(self, tls: TlsState, time_s: float) -> tuple[SignalPhase, ...]:
+    def _phases(
+        self, tls: TlsState, time_s: float, durations: dict[int, float]
+    ) -> tuple[SignalPhase, ...]:
         program = self._programs.get(tls.tls_id, [])
         groups = self._groups.get(tls.tls_id)
         if groups is None:
             return ()
         remaining_s = max(0.0, tls.next_switch_s - time_s)
-        nxt = program[(tls.phase_index + 1) % len(program)] if program else None
+        k_next = (tls.phase_index + 1) % len(program) if program else 0
+        nxt = program[k_next] if program else None
         out = []
         for group, link in enumerate(groups[1], start=1):
             states = [_state(tls.state[link], 0.0, remaining_s)]
             if nxt is not None and link < len(nxt.state):
-                end_s = remaining_s + float(nxt.duration)
+                end_s = remaining_s + durations.get(k_next, float(nxt.duration))
                 states.append(_state(nxt.state[link], remaining_s, end_s))
             out.append(SignalPhase(phase_id=group, states=tuple(states)))
         return tuple(out)

@@ -1,4 +1,5 @@
-"""Write a scenario's traffic (scripted vehicles, pedestrians, seeded background) as SUMO routes."""
+"""Write a scenario's traffic (scripted vehicles, flows, pedestrians, seeded background) as SUMO
+routes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from v2xcloud.sim.network import edge_id, network_nodes
-from v2xcloud.sim.scenario import PedestrianSpec, Scenario, VehicleSpec
+from v2xcloud.sim.scenario import FlowSpec, PedestrianSpec, Scenario, VehicleSpec
 
 __all__ = ["VTYPES_XML", "write_routes"]
 
@@ -45,6 +46,16 @@ def _vehicle_xml(spec: VehicleSpec) -> tuple[float, str]:
         f'departPos="{spec.depart_pos_m:.2f}" departSpeed="{spec.depart_speed_mps:.2f}" '
         f'departLane="{lane}">\n    <route edges="{_route_edges(spec.route)}"/>\n'
         "  </vehicle>"
+    )
+
+
+def _flow_xml(spec: FlowSpec) -> tuple[float, str]:
+    lane = "best" if spec.depart_lane is None else str(spec.depart_lane)
+    return spec.begin_s, (
+        f'  <flow id="{spec.id}" type="{spec.vtype}" begin="{spec.begin_s:.2f}" '
+        f'end="{spec.end_s:.2f}" period="{spec.period_s:.2f}" '
+        f'departSpeed="{spec.depart_speed_mps:.2f}" departLane="{lane}">\n'
+        f'    <route edges="{_route_edges(spec.route)}"/>\n  </flow>'
     )
 
 
@@ -90,6 +101,7 @@ def _background_xml(scenario: Scenario) -> list[tuple[float, str]]:
 def write_routes(scenario: Scenario, out_dir: Path) -> Path:
     """Write ``traffic.rou.xml`` for the scenario (entries sorted by departure time)."""
     entries = [_vehicle_xml(v) for v in scenario.vehicles]
+    entries += [_flow_xml(f) for f in scenario.flows]
     entries += [_pedestrian_xml(p) for p in scenario.pedestrians]
     entries += _background_xml(scenario)
     entries.sort(key=lambda e: e[0])

@@ -63,6 +63,12 @@ class _Recording:
     def misbehaviour_flags(self) -> dict[str, int]:
         return self.inner.misbehaviour_flags()
 
+    def day2_codes(self) -> set[str]:
+        return self.inner.day2_codes()
+
+    def take_outbound(self) -> list[Any]:
+        return self.inner.take_outbound()
+
 
 def _scenario(name: str, duration_s: float) -> Scenario:
     return msgspec.structs.replace(load_scenario(LIBRARY / f"{name}.toml"), duration_s=duration_s)

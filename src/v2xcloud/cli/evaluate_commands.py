@@ -186,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
     from v2xcloud.sim.evaluate import aggregate, evaluate
     from v2xcloud.sim.replicates import format_interval_table, with_seeds
     from v2xcloud.sim.report import (
+        format_cooperation,
         format_table,
         implemented_families,
         split_groups,
@@ -249,6 +250,10 @@ def _run(args: argparse.Namespace) -> int:
         for app, n in r.unscored_advisories.items():
             unscored[app] = unscored.get(app, 0) + n
     print(f"not scored (INFO level, or no ground truth in the bench): {unscored or 'none'}")
+    cooperation = format_cooperation(results)
+    if cooperation:
+        print("\ncooperative (Day-2) applications: with the app vs the same traffic without")
+        print(cooperation)
     print(
         f"{len(results)} scenarios in {time.perf_counter() - started:.1f} s; channel "
         f"{args.latency_ms:g} ms ± {args.jitter_ms:g} ms, loss {args.loss:.0%}; via {args.via}"

@@ -50,6 +50,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from v2xcloud.apps import default_apps
+from v2xcloud.apps.day2 import Day2App, default_day2_apps
 from v2xcloud.codec import (
     DeploymentArea,
     MessageSet,
@@ -63,7 +64,9 @@ from v2xcloud.errors import SceneError
 from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, DeadLetter, DropReason, MisbehaviourReport, RoadEvent
+from v2xcloud.model.day2_exchange import Outbound, Request
 from v2xcloud.runtime.clock import Clock, SystemClock
+from v2xcloud.runtime.day2_host import Day2Host
 from v2xcloud.runtime.dead_letters import DeadLetters
 from v2xcloud.runtime.delivery import DeliveryStage, sink_name
 from v2xcloud.runtime.dissemination import Delivery, Rsu
@@ -101,7 +104,10 @@ class Runtime:
     codec (``runtime.guard.FrameGuard``, e.g. the security stage; None: frames go straight
     to the codec); ``screen`` the misbehaviour screen every accepted report passes
     (``runtime.screen``; ``None``: none); ``signer`` signs what dissemination sends (each
-    delivery's ``secured``: ``runtime.signing.OutboundSigner``; ``None``: nothing is signed).
+    delivery's ``secured``: ``runtime.signing.OutboundSigner``; ``None``: nothing is signed);
+    ``day2_apps`` the Day-2 applications (default ``apps.day2.default_day2_apps()``): the
+    Day-2 messages they accept (a VIR, a VPM reply) go to them as requests instead of to the
+    scene, and what they send is collected for the down-link (``take_outbound``).
     Nothing here blocks or does I/O; sinks are called
     synchronously at the end of each tick.
     """
@@ -126,6 +132,7 @@ class Runtime:
         guard: FrameGuard | None = None,
         screen: MisbehaviourScreen | None = None,
         signer: OutboundSigner | None = None,
+        day2_apps: Sequence[Day2App] | None = None,
     ) -> None:
         self.guard = guard
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -134,6 +141,10 @@ class Runtime:
         self.scene = Scene(frame, **(scene_options or {}))
         self.host = AppHost(
             list(apps) if apps is not None else default_apps(), failures=self.failures
+        )
+        self.day2 = Day2Host(
+            list(day2_apps) if day2_apps is not None else default_day2_apps(),
+            failures=self.failures,
         )
         self.sinks: list[AdvisorySink] = list(sinks)
         self.events = LiveEvents(
@@ -332,6 +343,8 @@ class Runtime:
             message, received_at_ms, source, raw, digest
         ):
             return False
+        if self.day2.takes(message):
+            return self._request(message, received_at_ms, source, raw)
         try:
             self.scene.ingest(message, received_at_ms=received_at_ms, source=source)
         except SceneError as exc:
@@ -342,6 +355,25 @@ class Runtime:
                     received_at_ms=received_at_ms,
                     reason=exc.reason,
                     detail=str(exc),
+                    where="$",
+                )
+            )
+            return False
+        self._stats.messages_in[type(message).__name__] += 1
+        return True
+
+    def _request(self, message: Any, received_at_ms: int, source: str, raw: bytes) -> bool:
+        """Queue a Day-2 request for its apps; dead-lettered as ``queue_full`` past the
+        inbox's bound."""
+        request = Request(message=message, source=source, received_at_ms=received_at_ms)
+        if not self.day2.offer(request):
+            self.dead_letter(
+                DeadLetter(
+                    raw=bytes(raw),
+                    source=source,
+                    received_at_ms=received_at_ms,
+                    reason=DropReason.QUEUE_FULL,
+                    detail=f"Day-2 request inbox full ({self.day2.capacity} until the next tick)",
                     where="$",
                 )
             )
@@ -379,6 +411,7 @@ class Runtime:
         view = self.scene.update(now_ms)
         self.view = view
         advisories = self.host.run(view, now_ms)
+        self.day2.run(view, now_ms)
         if self.screen is not None:
             advisories = self._unflagged(advisories)
         fresh = self._remember(advisories, now_ms)  # in force before any sink hears of them
@@ -478,6 +511,11 @@ class Runtime:
         stats.latency_ms.extend(latencies)
         stats.app_errors = self.host.errors
 
+    def take_outbound(self) -> list[Outbound]:
+        """The Day-2 messages the applications sent since the last call, oldest first (for
+        the down-link; kept up to the Day-2 host's bound when nobody takes them)."""
+        return self.day2.take()
+
     def active_advisories(self) -> list[Advisory]:
         """Advisories issued and not yet expired at the last tick (for the API)."""
         now = self.view.now_ms if self.view is not None else 0
@@ -512,6 +550,7 @@ class Runtime:
         out["source_clock_offsets_ms"] = self.scene.clocks.sources()
         out["evicted"] = self.scene.evicted()
         out["codec"] = {"fast_path_hand_overs": fast_path_hand_overs()}
+        out["day2"] = self.day2.stats()
         if self.guard is not None:
             out["guard"] = self.guard.stats()
         if self.delivery.signer is not None:

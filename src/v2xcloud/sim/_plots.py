@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from v2xcloud.sim.result import ScenarioResult
 from v2xcloud.sim.scorer import AppScore
 
-__all__ = ["lead_times", "timeline"]
+__all__ = ["cooperation", "lead_times", "timeline"]
 
 
 def lead_times(scores: dict[str, AppScore], path: Path) -> Path | None:
@@ -63,3 +63,33 @@ def timeline(result: ScenarioResult, path: Path) -> Path:
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def cooperation(results: list[ScenarioResult], out_dir: Path) -> list[Path]:
+    """One figure per Day-2 app: a panel per figure name, a pair of bars per scenario (with
+    the app, and the baseline without it where there is one). Returns the PNGs written."""
+    by_app: dict[str, dict[str, list[tuple[str, float | None, float | None]]]] = {}
+    for r in results:
+        for c in r.cooperation:
+            for f in c.figures:
+                panel = by_app.setdefault(c.app, {}).setdefault(f"{f.name} ({f.unit})", [])
+                panel.append((c.scenario, f.value, f.baseline))
+    out = []
+    for app, panels in sorted(by_app.items()):
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.0), squeeze=False)
+        for ax, (name, bars) in zip(axes[0], sorted(panels.items()), strict=True):
+            ys = range(len(bars))
+            ax.barh([y + 0.2 for y in ys], [v or 0.0 for _, v, _ in bars], height=0.4,
+                    color="#3a7bd5", label="with app")  # fmt: skip
+            ax.barh([y - 0.2 for y in ys], [b or 0.0 for _, _, b in bars], height=0.4,
+                    color="#aaaaaa", label="without")  # fmt: skip
+            ax.set_yticks(list(ys), [s for s, _, _ in bars], fontsize=7)
+            ax.set_title(name, fontsize=8)
+        axes[0][0].legend(fontsize=7)
+        fig.suptitle(app, fontsize=9)
+        fig.tight_layout()
+        path = out_dir / f"cooperation_{app}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        out.append(path)
+    return out

@@ -279,6 +279,14 @@ class ClusterPlatform:
         """No misbehaviour detection on the workers (yet): empty."""
         return {}
 
+    def day2_codes(self) -> set[str]:
+        """No Day-2 applications on the tile workers (yet): empty."""
+        return set()
+
+    def take_outbound(self) -> list[Any]:
+        """No Day-2 applications on the tile workers (yet): nothing sent."""
+        return []
+
     def close(self) -> None:
         """Close the connection and stop the loop thread."""
         try:

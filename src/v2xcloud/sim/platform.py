@@ -11,6 +11,7 @@ from typing import Protocol
 from v2xcloud.codec import message_set_of
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory
+from v2xcloud.model.day2_exchange import Outbound
 from v2xcloud.runtime import MisbehaviourScreen, Runtime
 
 __all__ = ["Platform", "runtime_platform"]
@@ -35,6 +36,12 @@ class Platform(Protocol):
     def misbehaviour_flags(self) -> dict[str, int]:
         """Participant ids flagged as misbehaving → when (UTC ms); empty without detection."""
 
+    def day2_codes(self) -> set[str]:
+        """The Day-2 application codes this platform runs (``apps.day2``)."""
+
+    def take_outbound(self) -> list[Outbound]:
+        """The Day-2 messages its applications sent since the last call, oldest first."""
+
 
 class _RuntimeAdapter:
     """Adapts ``v2xcloud.runtime.Runtime`` to :class:`Platform`."""
@@ -58,6 +65,12 @@ class _RuntimeAdapter:
         for r in self.runtime.misbehaviour_reports():
             out.setdefault(r.sender_id, r.flagged_at_ms)
         return out
+
+    def day2_codes(self) -> set[str]:
+        return {app.code for app in self.runtime.day2.apps}
+
+    def take_outbound(self) -> list[Outbound]:
+        return self.runtime.take_outbound()
 
 
 def runtime_platform(

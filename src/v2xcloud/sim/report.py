@@ -1,5 +1,11 @@
 """The evaluation report: a table per application on stdout, ``report.json`` and an HTML page
 with matplotlib plots (lead-time distributions, one timeline per scenario).
+
+Day-1 apps are scored against hazard episodes (``format_table``); the Day-2 (cooperative)
+apps by their effect, one ``CooperationScore`` per app and scenario (``format_cooperation``:
+every figure with and without the app, collisions of cooperative plans, the smallest TTC
+during manoeuvres, messages sent and decoded again with the reference schema), plotted as
+with/without bars per figure (``_plots.cooperation``).
 """
 
 from __future__ import annotations
@@ -10,11 +16,18 @@ from pathlib import Path
 import msgspec
 
 from v2xcloud.sim import _plots
+from v2xcloud.sim.cooperation import CooperationScore
 from v2xcloud.sim.evaluate import aggregate
 from v2xcloud.sim.result import ScenarioResult
 from v2xcloud.sim.scorer import AppScore, family_of
 
-__all__ = ["format_table", "implemented_families", "split_groups", "write_report"]
+__all__ = [
+    "format_cooperation",
+    "format_table",
+    "implemented_families",
+    "split_groups",
+    "write_report",
+]
 
 _COLUMNS = (
     ("app", "app", "{}"),
@@ -70,6 +83,68 @@ def format_table(scores: dict[str, AppScore], *, implemented: set[str]) -> str:
     return "\n".join(lines)
 
 
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def _change(value: float | None, baseline: float | None, is_lower_better: bool) -> str:
+    """The change against the baseline, with "+" when it is an improvement."""
+    if value is None or baseline is None:
+        return "-"
+    delta = value - baseline
+    better = delta < 0 if is_lower_better else delta > 0
+    mark = "+" if better else ("=" if delta == 0 else "-")
+    return f"{delta:+.3g} ({mark})"
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    return [
+        "  ".join(c.rjust(widths[k]) if k > 2 else c.ljust(widths[k]) for k, c in enumerate(r))
+        for r in rows
+    ]
+
+
+def _app_line(app: str, scores: list[CooperationScore]) -> str:
+    ttcs = [c.min_ttc_s for c in scores if c.min_ttc_s is not None]
+    sent: dict[str, int] = {}
+    for c in scores:
+        for kind, n in c.messages_sent.items():
+            sent[kind] = sent.get(kind, 0) + n
+    sent_text = ", ".join(f"{k} {v}" for k, v in sorted(sent.items())) or "nothing"
+    return (
+        f"{app}: {len(scores)} scenarios, collisions {sum(c.collisions for c in scores)}, "
+        f"min TTC {f'{min(ttcs):.2f} s' if ttcs else '-'}, sent {sent_text} "
+        f"({sum(c.messages_checked for c in scores)} checked with the reference schema)"
+    )
+
+
+def format_cooperation(results: list[ScenarioResult]) -> str:
+    """The Day-2 table: one row per (app, scenario, figure) with the value with the app, the
+    baseline without it and the change ("+" an improvement); then one line per app with its
+    scenarios, collisions of cooperative plans, the smallest TTC during manoeuvres and the
+    messages sent (decoded again with the reference schema). Empty when no Day-2 app ran."""
+    scores = [c for r in results for c in r.cooperation]
+    if not scores:
+        return ""
+    rows = [["app", "scenario", "figure", "with app", "without", "change", "unit"]]
+    for c in sorted(scores, key=lambda c: (c.app, c.scenario)):
+        for f in c.figures:
+            rows.append([
+                c.app, c.scenario, f.name, _number(f.value), _number(f.baseline),
+                _change(f.value, f.baseline, f.is_lower_better), f.unit,
+            ])  # fmt: skip
+        if not c.figures:
+            rows.append([c.app, c.scenario, "(no figures)", "-", "-", "-", ""])
+    lines = _aligned(rows)
+    for app in sorted({c.app for c in scores}):
+        lines.append(_app_line(app, [c for c in scores if c.app == app]))
+        lines.extend(f"  {c.scenario}: {c.outcome}" for c in scores if c.app == app)
+    return "\n".join(lines)
+
+
 def write_report(
     results: list[ScenarioResult], scores: dict[str, AppScore], out_dir: Path, *, title: str
 ) -> Path:
@@ -83,11 +158,13 @@ def write_report(
         "apps": {app: s.summary() for app, s in scores.items()},
         "groups": {g: {app: s.summary() for app, s in sc.items()} for g, sc in groups.items()},
         "scenarios": [msgspec.to_builtins(r) for r in results],
+        "cooperation": [msgspec.to_builtins(c) for r in results for c in r.cooperation],
     }
     (out_dir / "report.json").write_bytes(msgspec.json.format(msgspec.json.encode(doc)))
     lead_png = _plots.lead_times(scores, out_dir / "lead_times.png")
     timelines = [_plots.timeline(r, out_dir / f"timeline_{r.name}.png") for r in results]
-    page = _html(title, results, scores, implemented, lead_png, timelines, groups)
+    coop_pngs = _plots.cooperation(results, out_dir)
+    page = _html(title, results, scores, implemented, lead_png, timelines, groups, coop_pngs)
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
@@ -101,8 +178,16 @@ def _html(
     lead_png: Path | None,
     timelines: list[Path],
     groups: dict[str, dict[str, AppScore]],
+    coop_pngs: list[Path],
 ) -> str:
     esc = html.escape
+    coop_table = format_cooperation(results)
+    coop = (
+        f"<h2>Cooperative (Day-2) applications</h2><pre>{esc(coop_table)}</pre>"
+        + "".join(f'<img src="{p.name}" alt="{esc(p.stem)}">' for p in coop_pngs)
+        if coop_table
+        else ""
+    )
     rows = "".join(
         f"<tr><td>{esc(r.name)}</td><td>{', '.join(r.apps) or 'background'}</td>"
         f"<td>{len(r.episodes)}</td><td>{len(r.warnings)}</td><td>{r.wall_s:.1f}</td>"
@@ -129,7 +214,7 @@ def _html(
         "pre{background:#f4f4f4;padding:1em}img{max-width:100%}</style></head><body>"
         f"<h1>{esc(title)}</h1><p>Channel: {esc(channel)}</p>"
         f"<h2>Per application</h2><pre>{esc(format_table(scores, implemented=implemented))}</pre>"
-        f"{group_tables}"
+        f"{group_tables}{coop}"
         f"<h2>Scenarios</h2><table><tr><th>scenario</th><th>apps</th><th>episodes</th>"
         f"<th>warnings</th><th>wall s</th><th>rejected / encode errors</th></tr>{rows}</table>"
         f"<h2>Lead time</h2>{lead}<h2>Timelines</h2>{imgs}</body></html>"

@@ -31,6 +31,9 @@ class RunConfig(msgspec.Struct, frozen=True, kw_only=True):
     via: str = "inproc"
     mqtt_url: str | None = None  # the broker for via="mqtt"; None: a Mosquitto per run
     mqtt_payload: str = "uper"  # via="mqtt": what devices publish: "uper", "hex" or "json"
+    # the published ASN.1 reference (a directory of *.asn, e.g. ../shared/reference/asn1/
+    # csae53-2020-day2) every Day-2 message the platform sends is decoded again with; None: not
+    reference_asn1_dir: str | None = None
 
 
 class ScenarioResult(msgspec.Struct, kw_only=True):

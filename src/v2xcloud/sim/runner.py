@@ -32,6 +32,7 @@ from v2xcloud.sim.scorer import SCORED_FAMILIES, family_of, group_warnings, scor
 from v2xcloud.sim.signals import SignalEncoder
 
 if TYPE_CHECKING:
+    from v2xcloud.sim.day2 import Day2Bench
     from v2xcloud.sim.devices import DeviceDirectory, DeviceSigning
     from v2xcloud.sim.via_mqtt import MqttLink
 
@@ -128,6 +129,7 @@ class _Chain:
         self.bsm_log: list[tuple[str, int, bool]] = []
         self.attack_records: list[tuple[str, str, str | None, float, float | None]] = []
         self.bsm_senders: set[str] = set()
+        self.day2: Day2Bench | None = None  # the Day-2 apps' down-link and probes
 
     def start(self) -> None:
         self.bridge.start()
@@ -174,6 +176,29 @@ class _Chain:
             }
             if self.link is not None:
                 self.link.bind(self.devices)
+        self.day2 = self._day2_bench()
+
+    def _day2_bench(self) -> Day2Bench | None:
+        """The Day-2 bench when the platform runs Day-2 apps (``sim.day2``), else None."""
+        codes = self.platform.day2_codes()
+        if not codes:
+            return None
+        from v2xcloud.sim.day2 import Day2Bench, ProbeSetup, probes_for
+
+        setup = ProbeSetup(
+            scenario=self.sc, ids=self.ids, frame=self.frame, epoch_ms=self.config.epoch_ms
+        )
+        return Day2Bench(
+            setup=setup,
+            probes=probes_for(codes, setup),
+            encode=self.encode,
+            to_sumo=self.ids.sumo_id,
+            message_set=self.config.message_set,
+            latency_ms=self.config.latency_ms,
+            jitter_ms=self.config.jitter_ms,
+            loss=self.config.loss,
+            reference_dir=self.config.reference_asn1_dir,
+        )
 
     def _send(
         self,
@@ -299,6 +324,10 @@ class _Chain:
         self._timed("tick_apps", t0)
         for adv in advisories:
             self._record(adv, now_ms, snap.time_s, processing_ms=tick_s * 1000.0)
+        if self.day2 is not None:
+            t0 = time.perf_counter()
+            self.day2.step(snap, now_ms, self.platform.take_outbound())
+            self._timed("day2_bench", t0)
         return snap.time_ms
 
     def _emit(self, snap: Any, now_ms: int) -> None:
@@ -434,10 +463,13 @@ def _loop(
 def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     res = chain.result
     episodes = []
+    collisions: dict[frozenset[str], float] = {}
     if chain.config.has_ground_truth:
         collisions = read_collisions(chain.bridge.collision_path)
         episodes = ssm_episodes(chain.bridge.ssm_path, collisions) + chain.harness.finish()
     episodes = [_observability(chain, e) for e in episodes]
+    if chain.day2 is not None:
+        res.cooperation = chain.day2.finish(_run_facts(chain, episodes, collisions))
     warnings = group_warnings(chain.records)
     apps = {family_of(a) for a in chain.platform.app_codes()} & SCORED_FAMILIES
     apps |= {e.app for e in episodes}
@@ -465,6 +497,24 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
         "bytes": chain.channel.stats.bytes_sent,
     }
     return res
+
+
+def _run_facts(
+    chain: _Chain, episodes: list[Episode], collisions: dict[frozenset[str], float]
+) -> Any:
+    """What the run established, for the Day-2 probes (``sim.day2.RunFacts``)."""
+    from v2xcloud.sim.day2 import RunFacts
+
+    rows = []
+    for pair, t in collisions.items():
+        first, *rest = sorted(pair)
+        rows.append((first, rest[0] if rest else first, t))
+    return RunFacts(
+        episodes=episodes,
+        collisions=rows,
+        vehicle_hours=chain.result.vehicle_hours,
+        duration_s=chain.sc.duration_s,
+    )
 
 
 def _detection(chain: _Chain, episodes: list[Episode], vehicle_hours: float) -> dict[str, Any]:

@@ -426,6 +426,14 @@ class _RemotePlatform:
         """No local detection."""
         return {}
 
+    def day2_codes(self) -> set[str]:
+        """No local Day-2 applications."""
+        return set()
+
+    def take_outbound(self) -> list[Any]:
+        """No local Day-2 applications: nothing sent."""
+        return []
+
 
 def publish_scenario(
     scenario: Scenario,

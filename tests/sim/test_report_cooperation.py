@@ -1,0 +1,62 @@
+"""The Day-2 part of the evaluation report: the cooperation table and its plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from v2xcloud.sim.cooperation import CooperationScore, Figure
+from v2xcloud.sim.report import format_cooperation, write_report
+from v2xcloud.sim.result import RunConfig, ScenarioResult
+
+
+def _result(name: str, *scores: CooperationScore) -> ScenarioResult:
+    return ScenarioResult(name=name, apps=[], config=RunConfig(), cooperation=list(scores))
+
+
+def _sds(scenario: str, awareness: float, baseline: float) -> CooperationScore:
+    return CooperationScore(
+        app="SDS",
+        scenario=scenario,
+        outcome="learned of the stopped car 6 s earlier",
+        figures=(
+            Figure(
+                name="hazards learned earlier",
+                unit="%",
+                value=awareness,
+                baseline=baseline,
+                is_lower_better=False,
+            ),
+            Figure(name="bytes per vehicle-second", unit="B", value=120.0),
+        ),
+        messages_sent={"SSM": 40},
+        messages_checked=40,
+    )
+
+
+def test_the_table_has_a_row_per_figure_and_a_line_per_app() -> None:
+    results = [
+        _result("sds_hidden", _sds("sds_hidden", 100.0, 0.0)),
+        _result("background", _sds("background", 0.0, 0.0)),
+        _result("fcw_rear_end"),
+    ]
+    table = format_cooperation(results)
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["app", "scenario", "figure"]
+    row = next(line for line in lines if "sds_hidden" in line and "earlier" in line)
+    assert "100" in row and "+100 (+)" in row  # more is better: an improvement
+    assert any(line.startswith("SDS: 2 scenarios, collisions 0, min TTC -, sent SSM 80 (80 checked")
+               for line in lines)  # fmt: skip
+    assert "  sds_hidden: learned of the stopped car 6 s earlier" in lines
+
+
+def test_no_day2_app_no_table() -> None:
+    assert format_cooperation([_result("fcw_rear_end")]) == ""
+
+
+def test_the_html_report_plots_with_and_without(tmp_path: Path) -> None:
+    results = [_result("sds_hidden", _sds("sds_hidden", 100.0, 0.0))]
+    page = write_report(results, {}, tmp_path, title="t")
+    html = page.read_text(encoding="utf-8")
+    assert "Cooperative (Day-2) applications" in html
+    assert (tmp_path / "cooperation_SDS.png").stat().st_size > 1000
+    assert 'src="cooperation_SDS.png"' in html

@@ -115,7 +115,7 @@ def _reset_postgres(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as con:
         con.execute(
             "DROP TABLE IF EXISTS participant_states, advisories, road_events, dead_letters, "
-            "ev_reports, devices, audit_log, api_tokens"
+            "ev_reports, devices, audit_log, api_tokens, alarms"
         )
 
 

@@ -4,6 +4,7 @@
 
     V2xCloudError
     ├── ConfigError                 bad settings or CLI arguments; says how to fix them
+    ├── AlarmStateError             an operator step that does not apply to the alarm's state
     ├── DecodeError                 bytes that are not a valid frame (type, where, reason)
     │   ├── FramingError            hex text, capture prefix or length wrong
     │   └── Gb32960Error            GB/T 32960 frame (start, BCC, length, unit)
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from v2xcloud.model.drop import DropReason
 
 __all__ = [
+    "AlarmStateError",
     "ConfigError",
     "CryptoError",
     "DecodeError",
@@ -45,6 +47,10 @@ __all__ = [
 
 class V2xCloudError(Exception):
     """Base of every error v2xcloud raises on purpose."""
+
+
+class AlarmStateError(V2xCloudError):
+    """An alarm workflow step that does not apply (acknowledging an acknowledged alarm)."""
 
 
 class ConfigError(V2xCloudError):

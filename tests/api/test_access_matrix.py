@@ -28,7 +28,15 @@ from starlette.websockets import WebSocketDisconnect
 from v2xcloud.api import ApiSettings, create_app
 from v2xcloud.api.access import RULES, Role
 from v2xcloud.api.testing import ScriptedLive
-from v2xcloud.model import DeadLetter, Device, DeviceKind, DeviceState, DropReason
+from v2xcloud.model import (
+    AlarmSeverity,
+    AlarmSource,
+    DeadLetter,
+    Device,
+    DeviceKind,
+    DeviceState,
+    DropReason,
+)
 from v2xcloud.store import DuckDbStore
 
 from .conftest import ADMIN, T0
@@ -85,6 +93,13 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("DELETE", "/api/devices/{device_id}", "other"): (401, 401, 403, 403, 404, 403, 200),
     ("GET", "/api/ev/reports", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/ev/alarms", "own"): (401, 401, 200, 200, 200, 200, 200),
+    # alarms: listings by tenant; operators acknowledge and close their tenant's
+    ("GET", "/api/alarms", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/alarms/history", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("POST", "/api/alarms/{alarm_id}/ack", "own"): (401, 401, 403, 200, 200, 403, 200),
+    ("POST", "/api/alarms/{alarm_id}/ack", "other"): (401, 401, 403, 404, 404, 403, 200),
+    ("POST", "/api/alarms/{alarm_id}/close", "own"): (401, 401, 403, 200, 200, 403, 200),
+    ("POST", "/api/alarms/{alarm_id}/close", "other"): (401, 401, 403, 404, 404, 403, 200),
     # tokens: a tenant's admin manages its tenant's; the platform's admin everyone's
     ("GET", "/api/tokens", "own"): (401, 401, 403, 403, 200, 403, 200),
     ("POST", "/api/tokens", "own"): (401, 401, 403, 403, 201, 403, 201),
@@ -102,6 +117,8 @@ SCOPED_LISTINGS = {
     "/api/ev/reports": ("LNORTH0000000001", "LSOUTH0000000001"),
     "/api/ev/alarms": ("LNORTH0000000001", "LSOUTH0000000001"),
     "/api/tokens": ('"tenant":"north"', '"tenant":"south"'),
+    "/api/alarms": ("N-RSU-1", "S-RSU-1"),
+    "/api/alarms/history": ("N-RSU-1", "S-RSU-1"),
 }
 UNOWNED = "mqtt:V2X/OBU/stranger/BSM/UP"  # a letter no registered device owns: platform only
 
@@ -207,6 +224,22 @@ class World:
         _, south_spare = book.create(role=Role.VIEWER, tenant="south", label="spare")
         self.ids = {"own": north_spare.token_id, "other": south_spare.token_id}
         tokens["p_admin"] = ADMIN
+        self.alarm_ids = {
+            target: self.app.state.alarms.raise_alarm(
+                source=AlarmSource.DEVICE,
+                subject=device,
+                kind="offline",
+                severity=AlarmSeverity.MAJOR,
+                summary=f"rsu {device} offline",
+                tenant=tenant,
+                at_ms=T0 + 1000,
+            ).alarm_id
+            for target, device, tenant in (
+                ("own", "N-RSU-1", "north"),
+                ("other", "S-RSU-1", "south"),
+            )
+        }
+        self.app.state.alarms.flush()
         tokens["bad"] = "v2x_0123456789ab_" + "x" * 43
         self.headers = {c: {"Authorization": f"Bearer {t}"} for c, t in tokens.items()}
         self.headers["none"] = {}
@@ -219,6 +252,7 @@ def _url(path: str, target: str, world: World) -> str:
         path.replace("{device_id}", device)
         .replace("{participant_id}", "veh-01")
         .replace("{token_id}", token_id)
+        .replace("{alarm_id}", world.alarm_ids["other" if target == "other" else "own"])
     )
 
 

@@ -6,8 +6,8 @@ Roles (after USDOT CV Manager's Admin / Operator / User), each including the one
     reads: the live road scene and its stream, history, the devices of its tenant with their
     health and dead letters, the EV reports and alarms of its tenant's vehicles, platform stats.
 ``operator``
-    a viewer who also runs the road: posts road events, changes and disables its tenant's
-    devices (never moves one to another tenant).
+    a viewer who also runs the road: posts road events, acknowledges and closes alarms,
+    changes and disables its tenant's devices (never moves one to another tenant).
 ``admin``
     an operator who also administers its tenant: registers devices in it and creates, lists
     and revokes its tenant's API tokens (of any role up to ``admin``).
@@ -144,6 +144,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/devices/{device_id}"): Rule(role=Role.ADMIN, audit="device.removed"),
     ("GET", "/api/ev/reports"): _READ,
     ("GET", "/api/ev/alarms"): _READ,
+    # alarms: the road's are every tenant's, a device's or vehicle's its tenant's; operators
+    # acknowledge and close (recorded with who and when)
+    ("GET", "/api/alarms"): _READ,
+    ("GET", "/api/alarms/history"): _READ,
+    ("POST", "/api/alarms/{alarm_id}/ack"): Rule(role=Role.OPERATOR, audit="alarm.acknowledged"),
+    ("POST", "/api/alarms/{alarm_id}/close"): Rule(role=Role.OPERATOR, audit="alarm.closed"),
     # API tokens: a tenant's admin manages its tenant's, the platform admin everyone's
     ("GET", "/api/tokens"): Rule(role=Role.ADMIN),
     ("POST", "/api/tokens"): Rule(role=Role.ADMIN, max_body=4 * _KIB, audit="token.created"),

@@ -11,11 +11,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
+from v2xcloud.api.alarm_feed import AlarmFeed
 from v2xcloud.api.auth import Authenticator
 from v2xcloud.api.gate import AccessControl, AccessGate, AuditRecorder
 from v2xcloud.api.live import LiveSource
 from v2xcloud.api.oidc import OidcVerifier
 from v2xcloud.api.ratelimit import RateLimiter
+from v2xcloud.api.routes_alarms import router as alarms_router
 from v2xcloud.api.routes_dead_letters import router as dead_letters_router
 from v2xcloud.api.routes_devices import DeviceDirectory
 from v2xcloud.api.routes_devices import router as devices_router
@@ -26,7 +28,10 @@ from v2xcloud.api.routes_tokens import router as tokens_router
 from v2xcloud.api.settings import ApiSettings
 from v2xcloud.api.stream import StreamHub
 from v2xcloud.api.tokens import TokenBook
+from v2xcloud.runtime.alarms import AlarmBook
 from v2xcloud.store import HistoryStore, HistoryWriter
+from v2xcloud.store._sql_store import SqlHistoryStore
+from v2xcloud.store.alarms import AlarmTable
 
 __all__ = ["create_app"]
 
@@ -40,6 +45,7 @@ def create_app(
     devices: DeviceDirectory | None = None,
     tokens: TokenBook | None = None,
     audit: AuditRecorder | None = None,
+    alarms: AlarmBook | None = None,
 ) -> FastAPI:
     """Build the operator API over a live platform and a history store.
 
@@ -52,6 +58,9 @@ def create_app(
     Every request passes the access gate (``api.gate``, rules in ``api.access``) first;
     ``audit`` (the store's ``AuditTrail``) records every successful write and every refused
     credential.
+    ``alarms`` is the platform's alarm book (default: one over ``store``'s ``alarms`` table);
+    while the app runs an ``AlarmFeed`` keeps it in step with ``live`` and ``devices``
+    (road events, device faults, misbehaviour) every ``settings.alarm_poll_s``.
     """
     book = (
         tokens if tokens is not None else TokenBook.over(store, refresh_s=settings.token_refresh_s)
@@ -63,6 +72,9 @@ def create_app(
         audit,
         RateLimiter(rate_per_s=settings.tenant_rate_per_s, burst=settings.tenant_rate_burst),
     )
+    table = AlarmTable(store) if isinstance(store, SqlHistoryStore) else None
+    alarm_book = alarms if alarms is not None else AlarmBook(repository=table)
+    feed = AlarmFeed(alarm_book, live, devices, period_s=settings.alarm_poll_s)
     hub = StreamHub(
         queue_frames=settings.stream_queue_frames,
         max_clients=settings.stream_max_clients,
@@ -74,9 +86,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
         unsubscribe = live.subscribe(hub.publish)
+        feed.start()
         try:
             yield
         finally:
+            feed.stop()
             unsubscribe()
 
     app = FastAPI(
@@ -93,6 +107,9 @@ def create_app(
     app.state.devices = devices
     app.state.tokens = book
     app.state.access = control
+    app.state.alarms = alarm_book
+    app.state.alarm_table = table
+    app.state.alarm_feed = feed
     # nothing reaches a route unchecked; CORS (added after, so outside it) labels its answers
     app.add_middleware(AccessGate, control=control)
     if settings.cors_origins:
@@ -108,6 +125,7 @@ def create_app(
     app.include_router(misbehaviour_router, prefix="/api")
     app.include_router(devices_router, prefix="/api")
     app.include_router(tokens_router, prefix="/api")
+    app.include_router(alarms_router, prefix="/api")
     _mount_dashboard(app, settings)
     return app
 

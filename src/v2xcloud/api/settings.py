@@ -43,6 +43,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     does not read) is cut off; ``stream_client_msgs_per_s``: a client sending more messages
     than this (sustained; bursts of 5x) is cut off.
     ``web_dir``: the built dashboard (``None`` serves no dashboard).
+    ``alarm_poll_s``: how often the alarm feed brings the alarm book in step with the
+    platform (road events, device faults, misbehaviour).
     ``server``: the HTTP server's connection, time and size limits (``api.limits``).
     Request-size limits are per route, in ``access.RULES``.
     """
@@ -63,6 +65,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     server: ServerLimits = msgspec.field(default_factory=ServerLimits)
     stream_send_timeout_s: float = 5.0
     stream_client_msgs_per_s: float = 20.0
+    alarm_poll_s: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("admin_token", "viewer_token"):
@@ -72,6 +75,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
                     f"{name} is too short ({len(token)} chars); use at least "
                     f"{_MIN_TOKEN_CHARS} random characters, e.g. `openssl rand -hex 24`"
                 )
+        if not self.alarm_poll_s > 0:
+            raise ConfigError(f"alarm_poll_s must be positive, got {self.alarm_poll_s}")
         if self.stream_queue_frames < 1:
             raise ConfigError("stream_queue_frames must be at least 1")
         if self.stream_max_clients < 1:

@@ -371,7 +371,9 @@ def _run(args: argparse.Namespace) -> int:
     from v2xcloud.api.settings import default_web_dir
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.runtime import SystemClock
+    from v2xcloud.runtime.alarms import AlarmBook
     from v2xcloud.store import HistoryWriter, Retention, open_store
+    from v2xcloud.store.alarms import AlarmTable
     from v2xcloud.store.audit import AuditTrail
 
     if args.hz <= 0:
@@ -392,13 +394,18 @@ def _run(args: argparse.Namespace) -> int:
     store = open_store(args.store, data_dir=args.data_dir, retention=retention)
     try:  # the audit trail (>= 180 days) is pruned on the writer's retention rounds
         audit = AuditTrail(store, anchor_path=Path(args.data_dir) / ANCHOR_NAME)
+        alarm_table = AlarmTable(store)  # the alarm workflow's history (closed: 90 days)
     except Exception:
         store.close()
         raise
+    alarms = AlarmBook(repository=alarm_table)
     writer = HistoryWriter(
         store,
         participant_interval_ms=args.participant_interval_ms,
-        retention_hooks=[lambda now_ms: audit.apply_retention(now_ms=now_ms)],
+        retention_hooks=[
+            lambda now_ms: audit.apply_retention(now_ms=now_ms),
+            lambda now_ms: alarm_table.apply_retention(now_ms=now_ms),
+        ],
     )
     try:
         live, platform = _live(args, origin, SystemClock(), store, audit=audit)  # one clock
@@ -414,6 +421,7 @@ def _run(args: argparse.Namespace) -> int:
         writer=writer,
         devices=platform,
         audit=audit,  # API writes and refused API credentials too
+        alarms=alarms,  # road events, device faults, misbehaviour (fed by the app), EV alarms
     )
     print(f"serve: dashboard http://{host}:{port}/  API schema /docs", flush=True)
     if platform is not None:

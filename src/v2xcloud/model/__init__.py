@@ -6,6 +6,7 @@ Units are in the names (``speed_mps``, ``heading_deg``); times are integer UTC m
 """
 
 from v2xcloud.model.advisory import Advisory, AdvisoryLevel
+from v2xcloud.model.alarm import CLEARED_BY, Alarm, AlarmSeverity, AlarmSource, AlarmState
 from v2xcloud.model.device import Device, DeviceKind, DeviceState
 from v2xcloud.model.drop import DeadLetter, DropReason
 from v2xcloud.model.ev import (
@@ -52,10 +53,15 @@ from v2xcloud.model.thresholds import MOVING_MPS, STANDSTILL_MPS
 from v2xcloud.model.time import utc_ms_from_moy, utc_ms_from_sec_mark
 
 __all__ = [
+    "CLEARED_BY",
     "MOVING_MPS",
     "STANDSTILL_MPS",
     "Advisory",
     "AdvisoryLevel",
+    "Alarm",
+    "AlarmSeverity",
+    "AlarmSource",
+    "AlarmState",
     "BrakeState",
     "Bsm",
     "Connection",

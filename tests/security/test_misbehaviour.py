@@ -202,6 +202,24 @@ def test_replayed_content_is_caught_as_data_replay() -> None:
     assert out.count(None) >= len(target)
 
 
+def test_a_follower_repeating_the_leaders_profile_for_a_moment_is_not_flagged() -> None:
+    # SUMO's car following (and lane-snapped positions) can put a follower exactly where the
+    # leader was, at its speed and heading, for a few reports: honest, not a replay
+    det = MisbehaviourDetector()
+    leader = straight("leader", n=100, x0=0.0)
+    follower = straight("follower", n=100, x0=-61.0)  # 1 m behind where the leader was 5 s ago
+    copy = {s.timestamp_ms + 5000: s for s in leader[20:25]}
+    follower = [
+        state("follower", s.timestamp_ms, *xy(copy[s.timestamp_ms]), copy[s.timestamp_ms].speed_mps
+              or 0.0, copy[s.timestamp_ms].heading_deg or 0.0)
+        if s.timestamp_ms in copy else s
+        for s in follower
+    ]  # fmt: skip
+    out = feed(det, interleave(leader, follower))
+    assert checks(det) == {C.DATA_REPLAY}  # seen and counted as evidence ...
+    assert not det.is_flagged("follower") and out.count(None) == len(out)  # ... not a flag
+
+
 def test_own_old_content_resent_is_caught() -> None:
     det = MisbehaviourDetector()
     honest = straight("a", n=40)

@@ -97,6 +97,10 @@ SYBIL_SPEED_TOLERANCE_MPS = 0.01  # the same speed to the wire's 0.02 m/s resolu
 SYBIL_HEADING_TOLERANCE_DEG = 0.01  # the same heading to the wire's 0.0125° resolution
 REPLAY_MIN_SPEED_MPS = 1.0  # standing vehicles repeat their content honestly
 REPLAY_WINDOW_MS = 30_000  # content is remembered this long (replays and delays up to it)
+# 1 s of another's old content at 10 Hz before it counts: a follower driving the leader's exact
+# profile for a moment (braking to the same stop line; lane-snapped, map-matched positions; a
+# simulator's deterministic car following) repeats it honestly, a replayer keeps repeating it
+REPLAY_MIN_REPORTS = 10
 PERCEPTION_GATE_M = 5.0  # a perceived object within this of the claimed place (fix + body)
 PERCEPTION_SPEED_GATE_MPS = 5.0  # the object there moves at about the claimed speed
 PERCEPTION_EDGE_M = 15.0  # claims this close to a sensor's range limit are not judged
@@ -485,10 +489,12 @@ class MisbehaviourDetector:
             for e in recent
             if e.check is C.INTERSECTION and e.other_id not in self._flags
         }
+        replays = len({e.at_ms for e in recent if e.check is C.DATA_REPLAY})
         counted = [
             e
             for e in recent
-            if e.check is not C.INTERSECTION or len(partners) >= INTERSECTION_MIN_PARTNERS
+            if (e.check is not C.INTERSECTION or len(partners) >= INTERSECTION_MIN_PARTNERS)
+            and (e.check is not C.DATA_REPLAY or replays >= REPLAY_MIN_REPORTS)
         ]
         if len({e.at_ms for e in counted}) < FLAG_MIN_REPORTS:
             return None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from v2xcloud.sim.cooperation import CooperationScore, Figure
 from v2xcloud.sim.report import format_cooperation, write_report
@@ -60,3 +63,38 @@ def test_the_html_report_plots_with_and_without(tmp_path: Path) -> None:
     assert "Cooperative (Day-2) applications" in html
     assert (tmp_path / "cooperation_SDS.png").stat().st_size > 1000
     assert 'src="cooperation_SDS.png"' in html
+
+
+def test_one_group_of_scenarios_does_not_repeat_the_per_app_table(tmp_path: Path) -> None:
+    from v2xcloud.sim.scorer import AppScore
+
+    scripted = ScenarioResult(name="fcw_rear_end", apps=["FCW"], config=RunConfig())
+    background = ScenarioResult(name="background", apps=[], config=RunConfig())
+    scores = {"FCW": AppScore(app="FCW")}
+    one = write_report([scripted], scores, tmp_path / "one", title="t").read_text()
+    assert one.count("<h2>Per application</h2>") == 1 and "<h3>scripted hazards</h3>" not in one
+    two = write_report([scripted, background], scores, tmp_path / "two", title="t").read_text()
+    assert "<h3>scripted hazards</h3>" in two and "<h3>busy traffic" in two
+
+
+def test_the_lead_time_plot_labels_its_reference_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from v2xcloud.sim import _plots
+    from v2xcloud.sim.scorer import AppScore
+
+    score = AppScore(app="FCW", lead_times_s=[1.5, 2.5, 3.0])
+    legends: list[list[str]] = []
+    close = _plots.plt.close
+
+    def read_legends_then_close(fig: Any) -> None:  # the figure as saved
+        legends.extend(
+            [t.get_text() for t in ax.get_legend().get_texts()]
+            for ax in fig.axes
+            if ax.get_legend() is not None
+        )
+        close(fig)
+
+    monkeypatch.setattr(_plots.plt, "close", read_legends_then_close)
+    assert _plots.lead_times({"FCW": score}, tmp_path / "lead.png") is not None
+    assert legends == [["2 s reference"]]

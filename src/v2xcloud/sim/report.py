@@ -204,9 +204,14 @@ def _html(
     imgs = "".join(
         f'<h3>{esc(p.stem[9:])}</h3><img src="{p.name}" alt="{esc(p.stem)}">' for p in timelines
     )
-    group_tables = "".join(
-        f"<h3>{esc(g)}</h3><pre>{esc(format_table(sc, implemented=implemented))}</pre>"
-        for g, sc in groups.items()
+    # per group only when there are two: one group's table IS the per-application table
+    group_tables = (
+        "".join(
+            f"<h3>{esc(g)}</h3><pre>{esc(format_table(sc, implemented=implemented))}</pre>"
+            for g, sc in groups.items()
+        )
+        if len(groups) > 1
+        else ""
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"

@@ -28,6 +28,9 @@ from starlette.websockets import WebSocketDisconnect
 from v2xcloud.api import ApiSettings, create_app
 from v2xcloud.api.access import RULES, Role
 from v2xcloud.api.testing import ScriptedLive
+from v2xcloud.ev.alarms import AlarmMonitor
+from v2xcloud.ev.monitor import EvMonitor
+from v2xcloud.ev.vehicle_sim import FaultPlan, SimulatedVehicle
 from v2xcloud.model import (
     AlarmSeverity,
     AlarmSource,
@@ -37,10 +40,13 @@ from v2xcloud.model import (
     DeviceState,
     DropReason,
 )
+from v2xcloud.model.ev_fleet import Charger
+from v2xcloud.runtime.clock import ManualClock
 from v2xcloud.store import DuckDbStore
 
 from .conftest import ADMIN, T0
 
+NORTH_VIN, SOUTH_VIN = "LNORTH0000000001", "LSOUTH0000000001"
 CALLERS = ("none", "bad", "viewer", "operator", "admin", "p_viewer", "p_admin")
 
 # (method, route, target) -> expected status per caller, in CALLERS order. "WS" rows: 101 is
@@ -91,8 +97,12 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/api/devices/{device_id}/disable", "other"): (401, 401, 403, 404, 404, 403, 200),
     ("DELETE", "/api/devices/{device_id}", "own"): (401, 401, 403, 403, 200, 403, 200),
     ("DELETE", "/api/devices/{device_id}", "other"): (401, 401, 403, 403, 404, 403, 200),
-    ("GET", "/api/ev/reports", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/ev/vehicles", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/ev/vehicles/{vin}", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/ev/vehicles/{vin}", "other"): (401, 401, 404, 404, 404, 200, 200),
     ("GET", "/api/ev/alarms", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/ev/charging", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/ev/reports", "own"): (401, 401, 200, 200, 200, 200, 200),
     # alarms: listings by tenant; operators acknowledge and close their tenant's
     ("GET", "/api/alarms", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/alarms/history", "own"): (401, 401, 200, 200, 200, 200, 200),
@@ -114,8 +124,10 @@ SCOPED_LISTINGS = {
     "/api/dead-letters": ("N-RSU-1", "S-RSU-1"),
     "/api/dead-letters/counts": ("N-RSU-1", "S-RSU-1"),
     "/api/devices": ("N-RSU-1", "S-RSU-1"),
-    "/api/ev/reports": ("LNORTH0000000001", "LSOUTH0000000001"),
-    "/api/ev/alarms": ("LNORTH0000000001", "LSOUTH0000000001"),
+    "/api/ev/vehicles": (NORTH_VIN, SOUTH_VIN),
+    "/api/ev/alarms": (NORTH_VIN, SOUTH_VIN),
+    "/api/ev/charging": (NORTH_VIN, SOUTH_VIN),
+    "/api/ev/reports": (NORTH_VIN, SOUTH_VIN),
     "/api/tokens": ('"tenant":"north"', '"tenant":"south"'),
     "/api/alarms": ("N-RSU-1", "S-RSU-1"),
     "/api/alarms/history": ("N-RSU-1", "S-RSU-1"),
@@ -123,11 +135,6 @@ SCOPED_LISTINGS = {
 UNOWNED = "mqtt:V2X/OBU/stranger/BSM/UP"  # a letter no registered device owns: platform only
 
 EVENT = {"event_id": 77, "event_type": 100, "source": "police", "lat_deg": 31.23, "lon_deg": 121.47}
-
-
-class _Ev(msgspec.Struct, frozen=True):
-    vin: str
-    soc_pct: float
 
 
 class Directory:
@@ -139,8 +146,8 @@ class Directory:
             for d in (
                 Device(device_id="N-RSU-1", kind=DeviceKind.RSU, tenant="north"),
                 Device(device_id="S-RSU-1", kind=DeviceKind.RSU, tenant="south"),
-                Device(device_id="LNORTH0000000001", kind=DeviceKind.EV_TERMINAL, tenant="north"),
-                Device(device_id="LSOUTH0000000001", kind=DeviceKind.EV_TERMINAL, tenant="south"),
+                Device(device_id=NORTH_VIN, kind=DeviceKind.EV_TERMINAL, tenant="north"),
+                Device(device_id=SOUTH_VIN, kind=DeviceKind.EV_TERMINAL, tenant="south"),
             )
         }
 
@@ -177,11 +184,24 @@ class Directory:
     def device_ids(self, tenant: str) -> list[str]:
         return [d.device_id for d in self._devices.values() if d.tenant == tenant]
 
-    def ev_reports(self, limit: int) -> list[Any]:
-        return [_Ev("LNORTH0000000001", 50.0), _Ev("LSOUTH0000000001", 60.0)][-limit:]
 
-    def ev_alarms(self, limit: int) -> list[Any]:
-        return self.ev_reports(limit)
+def _ev_fleet() -> EvMonitor:
+    """One EV of each tenant, both with a level-3 alarm and a charging warning (one far
+    charger), through the real monitor."""
+    clock = ManualClock(T0)
+    chargers = [Charger(id="far", lat_deg=31.6, lon_deg=121.47, power_kw=60.0)]
+    ev = EvMonitor(clock=clock.now_ms, chargers=chargers)
+    alarms = AlarmMonitor(ev, clock=clock.now_ms, chargers=chargers, on_charging=ev.on_charging)
+    faults = FaultPlan(thermal_runaway_at_s=1)
+    cars = [SimulatedVehicle(v, seed=1, start_ms=T0, faults=faults) for v in (NORTH_VIN, SOUTH_VIN)]
+    for _ in range(3):
+        clock.advance(1000)
+        for car in cars:
+            car.soc = 5.0
+            report = car.step()
+            ev.write(report)
+            alarms.on_report(report, received_at_ms=clock.now_ms())
+    return ev
 
 
 def _letters() -> list[DeadLetter]:
@@ -210,6 +230,7 @@ class World:
             store=store,
             settings=ApiSettings(admin_token=ADMIN, web_dir=web_dir),
             devices=Directory(),  # type: ignore[arg-type]
+            ev=_ev_fleet(),
         )
         book = self.app.state.tokens
         tokens: dict[str, str] = {}
@@ -250,6 +271,7 @@ def _url(path: str, target: str, world: World) -> str:
     token_id = world.ids["other" if target == "other" else "own"]
     return (
         path.replace("{device_id}", device)
+        .replace("{vin}", SOUTH_VIN if target == "other" else NORTH_VIN)
         .replace("{participant_id}", "veh-01")
         .replace("{token_id}", token_id)
         .replace("{alarm_id}", world.alarm_ids["other" if target == "other" else "own"])

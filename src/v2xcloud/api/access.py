@@ -4,7 +4,7 @@ Roles (after USDOT CV Manager's Admin / Operator / User), each including the one
 
 ``viewer``
     reads: the live road scene and its stream, history, the devices of its tenant with their
-    health and dead letters, the EV reports and alarms of its tenant's vehicles, platform stats.
+    health and dead letters, the EV vehicles, reports, alarms and charging warnings of its tenant's vehicles, platform stats.
 ``operator``
     a viewer who also runs the road: posts road events, acknowledges and closes alarms,
     changes and disables its tenant's devices (never moves one to another tenant).
@@ -142,7 +142,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/devices/{device_id}/disable"): Rule(role=Role.OPERATOR, audit="device.disabled"),
     ("DELETE", "/api/devices/{device_id}"): Rule(role=Role.ADMIN, audit="device.removed"),
-    ("GET", "/api/ev/reports"): _READ,
+    ("GET", "/api/ev/vehicles"): _READ,
+    ("GET", "/api/ev/vehicles/{vin}"): _READ,
     ("GET", "/api/ev/alarms"): _READ,
     # alarms: the road's are every tenant's, a device's or vehicle's its tenant's; operators
     # acknowledge and close (recorded with who and when)
@@ -150,6 +151,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/alarms/history"): _READ,
     ("POST", "/api/alarms/{alarm_id}/ack"): Rule(role=Role.OPERATOR, audit="alarm.acknowledged"),
     ("POST", "/api/alarms/{alarm_id}/close"): Rule(role=Role.OPERATOR, audit="alarm.closed"),
+    ("GET", "/api/ev/charging"): _READ,
+    ("GET", "/api/ev/reports"): _READ,
     # API tokens: a tenant's admin manages its tenant's, the platform admin everyone's
     ("GET", "/api/tokens"): Rule(role=Role.ADMIN),
     ("POST", "/api/tokens"): Rule(role=Role.ADMIN, max_body=4 * _KIB, audit="token.created"),

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
+from v2xcloud.api._schema import install_components
 from v2xcloud.api.alarm_feed import AlarmFeed
 from v2xcloud.api.auth import Authenticator
 from v2xcloud.api.gate import AccessControl, AccessGate, AuditRecorder
@@ -21,6 +22,8 @@ from v2xcloud.api.routes_alarms import router as alarms_router
 from v2xcloud.api.routes_dead_letters import router as dead_letters_router
 from v2xcloud.api.routes_devices import DeviceDirectory
 from v2xcloud.api.routes_devices import router as devices_router
+from v2xcloud.api.routes_ev import EvFleetView
+from v2xcloud.api.routes_ev import router as ev_router
 from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
 from v2xcloud.api.routes_misbehaviour import router as misbehaviour_router
@@ -46,6 +49,7 @@ def create_app(
     tokens: TokenBook | None = None,
     audit: AuditRecorder | None = None,
     alarms: AlarmBook | None = None,
+    ev: EvFleetView | None = None,
 ) -> FastAPI:
     """Build the operator API over a live platform and a history store.
 
@@ -53,7 +57,8 @@ def create_app(
     and, when ``settings.web_dir`` holds a built dashboard, the dashboard at ``/``.
     The app subscribes to ``live`` while it runs and unsubscribes at shutdown. ``writer``
     (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``;
-    ``devices`` (the platform service's registry and health) serves ``/api/devices``.
+    ``devices`` (the platform service's registry and health) serves ``/api/devices``;
+    ``ev`` (the live EV monitor of the in-process GB/T 32960 server) serves ``/api/ev``.
     ``tokens`` holds the local API tokens (default: a book over ``store``'s ``api_tokens``).
     Every request passes the access gate (``api.gate``, rules in ``api.access``) first;
     ``audit`` (the store's ``AuditTrail``) records every successful write and every refused
@@ -105,6 +110,7 @@ def create_app(
     app.state.hub = hub
     app.state.writer = writer
     app.state.devices = devices
+    app.state.ev = ev
     app.state.tokens = book
     app.state.access = control
     app.state.alarms = alarm_book
@@ -124,8 +130,10 @@ def create_app(
     app.include_router(dead_letters_router, prefix="/api")
     app.include_router(misbehaviour_router, prefix="/api")
     app.include_router(devices_router, prefix="/api")
+    app.include_router(ev_router, prefix="/api")
     app.include_router(tokens_router, prefix="/api")
     app.include_router(alarms_router, prefix="/api")
+    install_components(app)
     _mount_dashboard(app, settings)
     return app
 

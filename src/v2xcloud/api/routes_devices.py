@@ -8,8 +8,8 @@ resent, unanswered, gave_up, ack_rate, ack latency mean/max, ``link_abnormal``, 
 Access (``api.access``): a caller sees and changes only the devices of its tenant (a device of
 another tenant is 404, as if it did not exist); platform-wide callers (tenant ``*``) see all.
 Operators change and disable devices (never moving one to another tenant), admins register
-them in their tenant and remove them (``DELETE``). GB/T 32960 reports and alarms received by the in-process server are
-under ``/api/ev``, each shown to the tenant of its vehicle's (VIN's) registry entry only.
+them in their tenant and remove them (``DELETE``). GB/T 32960 vehicles are under ``/api/ev``
+(``api.routes_ev``), each shown to the tenant of its vehicle's (VIN's) registry entry only.
 
 The routes read a ``DeviceDirectory`` from ``app.state.devices`` (the platform service wires
 it; without gateways there is none and the routes answer 404 saying so).
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Request, Response
 
 from v2xcloud.api._common import json_response
 from v2xcloud.api.access import Principal
@@ -68,14 +68,6 @@ class DeviceDirectory(Protocol):
 
     def device_ids(self, tenant: str) -> list[str]:
         """The ids of every device of ``tenant``."""
-        ...
-
-    def ev_reports(self, limit: int) -> list[Any]:
-        """The newest GB/T 32960 reports."""
-        ...
-
-    def ev_alarms(self, limit: int) -> list[Any]:
-        """The newest battery alarms and charging warnings."""
         ...
 
 
@@ -192,30 +184,3 @@ def remove_device(request: Request, caller: Caller, device_id: str) -> Response:
         return json_response(directory.remove(device_id, _now(request)))
     except KeyError as exc:
         raise HTTPException(404, f"device {device_id!r} is not registered") from exc
-
-
-def _own_vehicles(request: Request, caller: Caller, items: list[Any]) -> list[Any]:
-    if caller.is_platform:
-        return items
-    directory = _directory(request)
-    return [i for i in items if caller.sees(directory.tenant_of(i.vin))]
-
-
-@router.get("/ev/reports", tags=["ev"])
-def ev_reports(
-    request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> Response:
-    """The newest GB/T 32960 real-time reports received by the in-process server (of the
-    caller's tenant's vehicles)."""
-    found = _directory(request).ev_reports(limit if caller.is_platform else 1000)
-    return json_response(_own_vehicles(request, caller, found)[-limit:])
-
-
-@router.get("/ev/alarms", tags=["ev"])
-def ev_alarms(
-    request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> Response:
-    """The newest battery alarms and charging warnings (GB/T 32960) of the caller's tenant's
-    vehicles."""
-    found = _directory(request).ev_alarms(limit if caller.is_platform else 1000)
-    return json_response(_own_vehicles(request, caller, found)[-limit:])

@@ -15,8 +15,9 @@ removed here loses its rights and its live connection on the broker. A ``passwor
 API body is stored hashed (``Device.password_hash``) and handed to the broker once.
 
 ``devices(now_ms)`` / ``device(id)`` / ``add`` / ``update`` / ``disable`` / ``remove`` are what
-the ``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev_reports`` and
-``ev_alarms`` what the ``/api/ev`` routes read. ``downlink_signer`` (a
+the ``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev`` (an
+``ev.monitor.EvMonitor``: the GB/T 32960 server's report and alarm sink, passing reports on to
+``ev_report_sink``, the history's) is what the ``/api/ev`` routes read. ``downlink_signer`` (a
 ``runtime.OutboundSigner``, e.g. ``security.signers.PlatformSigner`` when a PKI is configured)
 signs every RSI and advisory the down-link sends.
 
@@ -47,6 +48,7 @@ import msgspec
 
 from v2xcloud.codec import MessageSet, prepare
 from v2xcloud.errors import ConfigError, GatewayError
+from v2xcloud.ev.monitor import EvMonitor, History
 from v2xcloud.gateways.access import hash_password
 from v2xcloud.gateways.base import IngressQueue
 from v2xcloud.gateways.broker import Mosquitto
@@ -59,7 +61,8 @@ from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
 from v2xcloud.gateways.nats import BackbonePublisher, FrameForwarder, ResultFeed
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
-from v2xcloud.model import Advisory, Device, EvOperatorAlarm, EvReport
+from v2xcloud.model import Advisory, Device
+from v2xcloud.model.ev_fleet import Charger
 from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime, backbone
 from v2xcloud.runtime.dissemination import Delivery
 from v2xcloud.runtime.remote import RemoteResults
@@ -96,32 +99,6 @@ def misbehaviour_screen(rsus: Sequence[Rsu]) -> MisbehaviourDetector:
             for r in rsus
         ]
     )
-
-
-class _EvFeed:
-    """GB/T 32960 reports and alarms for the API (the newest ``capacity`` of each), and the
-    reports passed on to the history sink when there is one."""
-
-    def __init__(self, forward: Any | None, capacity: int = 1000) -> None:
-        self.forward = forward
-        self.reports: deque[EvReport] = deque(maxlen=capacity)
-        self.alarms: deque[EvOperatorAlarm] = deque(maxlen=capacity)
-
-    def write(self, report: EvReport) -> None:
-        self.reports.append(report)
-        if self.forward is not None:
-            self.forward.write(report)
-
-    def flush(self) -> None:
-        if self.forward is not None:
-            self.forward.flush()
-
-    def close(self) -> None:
-        if self.forward is not None:
-            self.forward.close()
-
-    def raise_alarm(self, alarm: EvOperatorAlarm) -> None:
-        self.alarms.append(alarm)
 
 
 def security_stage(
@@ -188,6 +165,8 @@ class Platform:
         role: str = "all",
         frames_max_age_s: float = 120.0,
         remote: RemoteResults | None = None,
+        ev_chargers: Sequence[Charger] | None = None,
+        ev_history: History | None = None,
     ) -> None:
         if role not in ROLES:
             raise ConfigError(f"role {role!r}: choose one of {', '.join(ROLES)}")
@@ -231,7 +210,13 @@ class Platform:
         self.mqtt: MqttGateway | None = None
         self.udp_gateway: UdpGateway | None = None
         self.downlink: Downlink | None = None
-        self.ev = _EvFeed(ev_report_sink)
+        self.ev_report_sink = ev_report_sink  # the history's: it flushes on its own thread
+        self.ev = EvMonitor(
+            clock=runtime.clock.now_ms,
+            forward=ev_report_sink,
+            history=ev_history,
+            chargers=list(ev_chargers or []),
+        )
         self.gb_server: Any | None = None
         self.mqtt_client_id = mqtt_client_id
         self.downlink_signer = downlink_signer
@@ -401,8 +386,15 @@ class Platform:
             host, port = self.gb32960
             self.gb_server = Gb32960Server(
                 report_sink=self.ev,
-                monitor=AlarmMonitor(self.ev, clock=self.runtime.clock.now_ms),
+                monitor=AlarmMonitor(
+                    self.ev,
+                    clock=self.runtime.clock.now_ms,
+                    chargers=self.ev.chargers,
+                    energy=self.ev.energy,
+                    on_charging=self.ev.on_charging,
+                ),
                 clock=self.runtime.clock,
+                flush_interval_s=0.0 if self.ev_report_sink is not None else 1.0,
                 host=host,
                 port=port,
                 access=TerminalAccess(
@@ -417,6 +409,7 @@ class Platform:
                 signatures=self.ev_signatures,
             )
             await self.gb_server.start()
+            self.ev.connected = self.gb_server.registry.active.__contains__
 
     async def _start_access(self, url: str) -> None:
         if self.control_credentials is None:
@@ -587,14 +580,6 @@ class Platform:
     def device_ids(self, tenant: str) -> list[str]:
         """The ids of every device of ``tenant``."""
         return [d.device_id for d in self.registry.all() if d.tenant == tenant]
-
-    def ev_reports(self, limit: int) -> list[EvReport]:
-        """The newest GB/T 32960 reports received by the in-process server."""
-        return list(self.ev.reports)[-limit:]
-
-    def ev_alarms(self, limit: int) -> list[EvOperatorAlarm]:
-        """The newest battery alarms and charging warnings raised."""
-        return list(self.ev.alarms)[-limit:]
 
 
 def _host_port(text: str, option: str) -> tuple[str, int]:

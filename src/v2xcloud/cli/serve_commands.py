@@ -107,6 +107,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="GB/T 32960 terminal login secrets and platform accounts (TOML/JSON, chmod 600)",
     )
+    p.add_argument(
+        "--ev-chargers",
+        default=None,
+        metavar="FILE",
+        help="JSON list of charging stations (id, lat_deg, lon_deg, power_kw, ports): enables "
+        "the EV charging warnings and the charging plan (/api/ev/charging)",
+    )
     add_signature_options(p)
     p.add_argument(
         "--allow-unknown",
@@ -216,6 +223,7 @@ def _live(
     store: Any,
     *,
     audit: Any | None = None,
+    writer: Any | None = None,
 ) -> tuple[Any, Any]:
     """The live source the API serves, started at ``args.hz`` on ``clock``'s time, and the
     platform service around it (None for the scripted intersection)."""
@@ -301,6 +309,7 @@ def _live(
         role=args.role,
         frames_max_age_s=args.frames_max_age_s,
         remote=remote,
+        **_ev_options(args, store, writer),
     )
     try:
         platform.start()
@@ -310,6 +319,28 @@ def _live(
     live = RuntimeLive(runtime, before_tick=platform.before_tick)
     live.start(hz=args.hz)
     return live, platform
+
+
+def _ev_options(args: argparse.Namespace, store: Any, writer: Any | None) -> dict[str, Any]:
+    """The EV monitor's set-up for ``--gb32960``: chargers (``--ev-chargers``), reports into
+    the history (``ev_reports``) and read back from it for windows older than it keeps."""
+    if not args.gb32960:
+        return {}
+    import msgspec
+
+    from v2xcloud.ev.charging import load_chargers
+    from v2xcloud.model.ev import EvReport
+    from v2xcloud.store import HistoryReportSink
+
+    def history(vin: str, start_ms: int, end_ms: int, limit: int) -> list[EvReport]:
+        rows = store.ev_reports(vin, start_ms=start_ms, end_ms=end_ms, limit=limit)
+        return [msgspec.convert(r.payload, EvReport) for r in rows]
+
+    return {
+        "ev_chargers": load_chargers(args.ev_chargers) if args.ev_chargers else None,
+        "ev_report_sink": HistoryReportSink(writer) if writer is not None else None,
+        "ev_history": history,
+    }
 
 
 def _http(args: argparse.Namespace) -> tuple[str, int]:
@@ -347,6 +378,8 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
             "--role centre reads the workers' results: devices connect to the gateway tier "
             "(drop --mqtt/--udp/--pki here)"
         )
+    if args.ev_chargers and not args.gb32960:
+        raise ConfigError("--ev-chargers serves the GB/T 32960 fleet: give --gb32960 HOST:PORT")
     if args.frames_max_age_s <= 0:
         raise ConfigError("--frames-max-age-s must be positive")
     if args.security_policy is not None and args.pki is None:
@@ -408,7 +441,9 @@ def _run(args: argparse.Namespace) -> int:
         ],
     )
     try:
-        live, platform = _live(args, origin, SystemClock(), store, audit=audit)  # one clock
+        live, platform = _live(  # one clock
+            args, origin, SystemClock(), store, audit=audit, writer=writer
+        )
     except Exception:
         writer.close()
         store.close()
@@ -422,6 +457,7 @@ def _run(args: argparse.Namespace) -> int:
         devices=platform,
         audit=audit,  # API writes and refused API credentials too
         alarms=alarms,  # road events, device faults, misbehaviour (fed by the app), EV alarms
+        ev=platform.ev if platform is not None and platform.gb_server is not None else None,
     )
     print(f"serve: dashboard http://{host}:{port}/  API schema /docs", flush=True)
     if platform is not None:

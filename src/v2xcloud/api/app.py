@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from v2xcloud.api._schema import install_components
 from v2xcloud.api.alarm_feed import AlarmFeed
 from v2xcloud.api.auth import Authenticator
-from v2xcloud.api.gate import AccessControl, AccessGate, AuditRecorder
+from v2xcloud.api.gate import AccessControl, AccessGate
 from v2xcloud.api.live import LiveSource
 from v2xcloud.api.oidc import OidcVerifier
 from v2xcloud.api.ratelimit import RateLimiter
@@ -35,6 +35,7 @@ from v2xcloud.runtime.alarms import AlarmBook
 from v2xcloud.store import HistoryStore, HistoryWriter
 from v2xcloud.store._sql_store import SqlHistoryStore
 from v2xcloud.store.alarms import AlarmTable
+from v2xcloud.store.audit import AuditSink
 
 __all__ = ["create_app"]
 
@@ -47,7 +48,7 @@ def create_app(
     writer: HistoryWriter | None = None,
     devices: DeviceDirectory | None = None,
     tokens: TokenBook | None = None,
-    audit: AuditRecorder | None = None,
+    audit: AuditSink | None = None,
     alarms: AlarmBook | None = None,
     ev: EvFleetView | None = None,
 ) -> FastAPI:

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import anyio.to_thread
 import msgspec
@@ -43,29 +42,13 @@ from v2xcloud.api.auth import SCOPE_KEY, Authenticator, bearer_token
 from v2xcloud.api.ratelimit import RateLimiter
 from v2xcloud.api.tokens import wall_clock_ms
 from v2xcloud.errors import ConfigError, StoreError
+from v2xcloud.store.audit import AuditSink
 
-__all__ = ["AccessControl", "AccessGate", "AuditRecorder", "flat_routes"]
+__all__ = ["AccessControl", "AccessGate", "flat_routes"]
 
 logger = logging.getLogger(__name__)
 
 _UNMATCHED = Rule(role=None)  # no route: the app answers 404/405 itself; no body accepted
-
-
-class AuditRecorder(Protocol):
-    """The audit trail's append (``store.audit.AuditTrail.record`` matches it)."""
-
-    def record(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        *,
-        tenant: str = "",
-        detail: Mapping[str, Any] | None = None,
-        at_ms: int,
-    ) -> object:
-        """Append one audit row."""
-        ...
 
 
 class AccessControl:
@@ -78,7 +61,7 @@ class AccessControl:
         self,
         authenticator: Authenticator,
         limiter: RateLimiter,
-        audit: AuditRecorder | None = None,
+        audit: AuditSink | None = None,
         tenant_limiter: RateLimiter | None = None,
     ) -> None:
         self.authenticator = authenticator
@@ -107,8 +90,8 @@ class AccessControl:
     async def record(
         self, actor: str, action: str, target: str, tenant: str, detail: dict[str, Any]
     ) -> None:
-        """Append to the audit trail off the event loop; a failure is counted and logged (the
-        request it describes has happened either way)."""
+        """Append to the audit trail before the request is answered, off the event loop (an
+        authenticated write); a failure is counted and logged (the write has happened)."""
         audit = self.audit
         if audit is None:
             return
@@ -122,6 +105,22 @@ class AccessControl:
         except (StoreError, ConfigError) as exc:
             self.audit_failures += 1
             logger.error("audit trail: %s %s by %s not recorded: %s", action, target, actor, exc)
+
+    def submit(
+        self, actor: str, action: str, target: str, tenant: str, detail: dict[str, Any]
+    ) -> None:
+        """Queue for the audit trail without waiting: what anyone can trigger at any rate (a
+        refused credential) must not hold a thread or the loop; the trail bounds and counts."""
+        if self.audit is None:
+            return
+        try:
+            self.audit.submit(
+                actor, action, target, tenant=tenant, detail=detail, at_ms=wall_clock_ms()
+            )
+            self.audited += 1
+        except ConfigError as exc:
+            self.audit_failures += 1
+            logger.error("audit trail: %s %s by %s not queued: %s", action, target, actor, exc)
 
 
 class AccessGate:
@@ -176,7 +175,7 @@ class AccessGate:
             client = _client_ip(scope)
             self.control.refused["bad_token"] += 1
             logger.warning("API credential refused from %s: %s", client, failure)
-            await self.control.record(
+            self.control.submit(
                 f"client:{client}",
                 "api.login_refused",
                 f"{method} {template}",

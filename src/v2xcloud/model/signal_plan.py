@@ -2,8 +2,8 @@
 
 The platform knows each signalised junction's fixed-time plan, as a traffic-management centre
 knows the programmes of its signal controllers: a cycle of stages, each with a duration and
-the signal groups (MAP ``phase_id`` = SPAT phase) it shows green or yellow. A priority
-(``PriorityGrant``) changes only durations (``TimingChange``), never the order of stages.
+the signal groups (MAP ``phase_id`` = SPAT phase) it shows green or yellow. A priority changes
+only durations (``TimingChange``), never the order of stages, within ``PriorityLimits``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import msgspec
 
 from v2xcloud.model.map import NodeId
 
-__all__ = ["PriorityGrant", "SignalPlan", "Stage", "TimingChange"]
+__all__ = ["PriorityLimits", "SignalPlan", "Stage", "TimingChange"]
 
 
 class Stage(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,13 +59,11 @@ class TimingChange(msgspec.Struct, frozen=True, kw_only=True):
     gain_s: float
 
 
-class PriorityGrant(msgspec.Struct, frozen=True, kw_only=True):
-    """Priority granted to ``vehicle_id`` at ``change.node`` at ``issued_ms``: the signal
-    controller applies ``change``; the vehicle expected at the stop line in ``arrival_s``
-    from ``distance_m`` away is told its green comes."""
+class PriorityLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """Safe limits of a priority change (seconds). ``lead_s``: the requester's green should
+    start this long before it arrives; ``clear_s``: and last this long after (to pass)."""
 
-    vehicle_id: str
-    issued_ms: int
-    arrival_s: float
-    distance_m: float
-    change: TimingChange
+    min_green_s: float = 10.0
+    max_extension_s: float = 15.0
+    lead_s: float = 2.0
+    clear_s: float = 3.0

@@ -30,7 +30,8 @@ _V = (
     0x5B,
     0x51,
     0x4F,
-)  # pos speed angle acc len wid sig lane type
+    0x8C,
+)  # pos speed angle acc len wid sig lane type time-loss
 _P = (0x42, 0x40, 0x43)  # position, speed, angle
 
 
@@ -175,6 +176,7 @@ class SumoBridge:
             vtypes=[r[0x4F] for r in rows] + ["ped"] * len(pids),
             tls=self._tls(traci),
             collisions=collisions,
+            time_loss_s=np.array([r[0x8C] for r in rows] + zeros, dtype=np.float64),
         )
 
     def _tls(self, traci: Any) -> tuple[TlsState, ...]:
@@ -198,6 +200,15 @@ class SumoBridge:
             ]
             for t in traci.trafficlight.getIDList()
         }
+
+    @property
+    def traci(self) -> Any:
+        """The running simulation's TraCI interface (libsumo), for the bench's controllers.
+
+        Raises ``SimulationError`` before ``start`` or after ``close``."""
+        if self._sumo is None:
+            raise SimulationError("bridge not started; call start() first")
+        return self._sumo
 
     @property
     def is_running(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["CooperationScore", "Figure"]
+__all__ = ["CooperationScore", "Figure", "with_baseline"]
 
 
 class Figure(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,3 +45,20 @@ class CooperationScore(msgspec.Struct, frozen=True, kw_only=True):
     min_ttc_s: float | None = None
     messages_sent: dict[str, int] = msgspec.field(default_factory=dict)
     messages_checked: int = 0
+
+
+def with_baseline(
+    scores: list[CooperationScore], baseline: list[CooperationScore]
+) -> list[CooperationScore]:
+    """``scores`` with each figure's ``baseline`` taken from the same app's same-named figure
+    in ``baseline`` (the same traffic run without the app); figures without one keep theirs."""
+    by_app = {b.app: {f.name: f.value for f in b.figures} for b in baseline}
+    out = []
+    for s in scores:
+        base = by_app.get(s.app, {})
+        figures = tuple(
+            msgspec.structs.replace(f, baseline=base[f.name]) if f.name in base else f
+            for f in s.figures
+        )
+        out.append(msgspec.structs.replace(s, figures=figures))
+    return out

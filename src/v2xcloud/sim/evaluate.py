@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from v2xcloud.errors import ConfigError, SimulationError
-from v2xcloud.runtime import MisbehaviourScreen, Rsu
+from v2xcloud.model.day2_exchange import Request
+from v2xcloud.model.signal_plan import SignalPlan
+from v2xcloud.runtime import MisbehaviourScreen, Rsu, Runtime
+from v2xcloud.sim.cooperation import with_baseline
 from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import AppScore
@@ -57,10 +62,11 @@ def run_in_process(
     (their perception coverage); ``None``: no misbehaviour detection. ``secure`` (wired from
     ``cli`` too) signs every device's frames and makes the platform verify them; the result's
     ``security`` holds the verification counters.
-    """
-    from v2xcloud.sim.platform import runtime_platform
-    from v2xcloud.sim.runner import model_encoder, run_scenario
 
+    A scenario naming Day-2 apps the bench scores (``sim.day2.PROBES``) runs twice: with
+    them, and the same traffic without them; each figure's ``baseline`` comes from the
+    second run (``cooperation.with_baseline``).
+    """
     if workers > 0:
         if screen_factory is not None or secure is not None or config.via != "inproc":
             raise ConfigError("--workers runs unsigned, in-process frames without --attacks")
@@ -70,6 +76,28 @@ def run_in_process(
             scenario, config, workers=workers, servers=servers
         )
         return result
+    result = _run_once(scenario, config, screen_factory, secure)
+    from v2xcloud.sim.day2 import PROBES
+
+    probed = frozenset(set(scenario.apps) & set(PROBES))
+    if probed and result.cooperation:  # the same traffic without the scenario's Day-2 apps
+        base = _run_once(scenario, config, screen_factory, secure, without_day2=probed)
+        result.cooperation = with_baseline(result.cooperation, base.cooperation)
+    return result
+
+
+def _run_once(
+    scenario: Scenario,
+    config: RunConfig,
+    screen_factory: ScreenFactory | None,
+    secure: Secure | None,
+    *,
+    without_day2: frozenset[str] = frozenset(),
+) -> ScenarioResult:
+    """One run through the in-process runtime; ``without_day2``: Day-2 app codes left out."""
+    from v2xcloud.sim.platform import runtime_platform
+    from v2xcloud.sim.runner import model_encoder, run_scenario
+
     screen = None
     if screen_factory is not None:
         screen = screen_factory(scenario_rsus(scenario))
@@ -78,7 +106,9 @@ def run_in_process(
         origin_lat_deg=scenario.origin_lat_deg,
         origin_lon_deg=scenario.origin_lon_deg,
         screen=screen,
+        without_day2=without_day2,
     )
+    _report_signal_plans(runtime, scenario, config)
     encode = model_encoder(config.message_set)
     with secure(runtime, config) if secure is not None else nullcontext(None) as signing:
         if config.via == "mqtt":
@@ -103,6 +133,36 @@ def run_in_process(
     guard = stats.get("guard", {})
     result.security = {k: int(v) for k, v in guard.items() if isinstance(v, int)}
     return result
+
+
+def _report_signal_plans(runtime: Runtime, scenario: Scenario, config: RunConfig) -> None:
+    """The scenario's signal controllers report their timing plans to the platform (a
+    request to the Day-2 apps that take them, e.g. PVP), before the first tick."""
+    probe = scenario_signal_plans(scenario)
+    if not probe or not runtime.day2.takes(probe[0]):
+        return
+    for plan in probe:
+        runtime.day2.offer(
+            Request(message=plan, source="signal-controller", received_at_ms=config.epoch_ms)
+        )
+
+
+def scenario_signal_plans(scenario: Scenario) -> list[SignalPlan]:
+    """The timing plans of the scenario's traffic lights, from its generated network (the
+    same plans and MAP node ids as the run's SUMO programmes)."""
+    if not scenario.network.is_signalised:
+        return []
+    from v2xcloud.geo import LocalFrame
+    from v2xcloud.sim.network import build_network
+    from v2xcloud.sim.signals import SignalEncoder
+
+    with tempfile.TemporaryDirectory(prefix="v2xsim-plans-") as tmp:
+        net = build_network(scenario.network, Path(tmp))
+        frame = LocalFrame(
+            origin_lat_deg=scenario.origin_lat_deg, origin_lon_deg=scenario.origin_lon_deg
+        )
+        encoder = SignalEncoder(net_path=str(net), frame=frame, epoch_ms=0)
+        return list(encoder.signal_plans().values())
 
 
 def scenario_rsus(scenario: Scenario) -> list[Rsu]:

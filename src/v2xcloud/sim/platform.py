@@ -13,6 +13,7 @@ from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory
 from v2xcloud.model.day2_exchange import Outbound
 from v2xcloud.runtime import MisbehaviourScreen, Runtime
+from v2xcloud.runtime.day2_host import Day2Host
 
 __all__ = ["Platform", "runtime_platform"]
 
@@ -79,12 +80,17 @@ def runtime_platform(
     origin_lat_deg: float,
     origin_lon_deg: float,
     screen: MisbehaviourScreen | None = None,
+    without_day2: frozenset[str] = frozenset(),
 ) -> tuple[Platform, Runtime]:
-    """The real platform: a ``Runtime`` with every registered app (V2V and V2I), reading
-    ``message_set`` UPER, its local frame centred on the scenario's origin, with the
+    """The real platform: a ``Runtime`` with every registered app (V2V and V2I) and every
+    Day-2 app but those in ``without_day2`` (codes: the baseline run of a Day-2 scenario),
+    reading ``message_set`` UPER, its local frame centred on the scenario's origin, with the
     misbehaviour ``screen`` when given. Returns the adapter and the runtime (for its stats
     and dead letters).
     """
     frame = LocalFrame(origin_lat_deg=origin_lat_deg, origin_lon_deg=origin_lon_deg)
     runtime = Runtime(frame=frame, message_set=message_set_of(message_set), screen=screen)
+    if without_day2:
+        kept = [a for a in runtime.day2.apps if a.code not in without_day2]
+        runtime.day2 = Day2Host(kept, failures=runtime.failures)
     return _RuntimeAdapter(runtime), runtime

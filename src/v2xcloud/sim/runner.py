@@ -29,6 +29,7 @@ from v2xcloud.sim.platform import Platform
 from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
 from v2xcloud.sim.scorer import SCORED_FAMILIES, family_of, group_warnings, score
+from v2xcloud.sim.signal_control import SignalControl
 from v2xcloud.sim.signals import SignalEncoder
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class _Chain:
         self.attack_records: list[tuple[str, str, str | None, float, float | None]] = []
         self.bsm_senders: set[str] = set()
         self.day2: Day2Bench | None = None  # the Day-2 apps' down-link and probes
+        self.signal_control: SignalControl | None = None  # priority timing changes -> SUMO
 
     def start(self) -> None:
         self.bridge.start()
@@ -146,6 +148,8 @@ class _Chain:
         self.signals = SignalEncoder(
             net_path=str(self.bridge.net_path), frame=self.frame, epoch_ms=self.config.epoch_ms
         )
+        plans = self.signals.signal_plans()
+        self.signal_control = SignalControl(plans) if plans else None
         links = self.bridge.controlled_links()
         red: dict[str, list[tuple[str, int]]] = {}
         for tls, pairs in links.items():
@@ -180,13 +184,19 @@ class _Chain:
 
     def _day2_bench(self) -> Day2Bench | None:
         """The Day-2 bench when the platform runs Day-2 apps (``sim.day2``), else None."""
-        codes = self.platform.day2_codes()
+        from v2xcloud.sim.day2 import PROBES, Day2Bench, ProbeSetup, probes_for
+
+        # the scenario's own Day-2 apps are probed even when the platform runs without them
+        # (the baseline run of the same traffic)
+        codes = self.platform.day2_codes() | (set(self.sc.apps) & set(PROBES))
         if not codes:
             return None
-        from v2xcloud.sim.day2 import Day2Bench, ProbeSetup, probes_for
-
         setup = ProbeSetup(
-            scenario=self.sc, ids=self.ids, frame=self.frame, epoch_ms=self.config.epoch_ms
+            scenario=self.sc,
+            ids=self.ids,
+            frame=self.frame,
+            epoch_ms=self.config.epoch_ms,
+            signal_control=self.signal_control,
         )
         return Day2Bench(
             setup=setup,
@@ -299,6 +309,8 @@ class _Chain:
         """One simulation step through the whole chain; returns the simulation time in ms."""
         t0 = time.perf_counter()
         snap = self.bridge.step()
+        if self.signal_control is not None:
+            self.signal_control.step(self.bridge.traci, snap.time_s)
         t0 = self._timed("sumo", t0)
         self.road_users = len(snap.ids)
         self.pedestrians.update(snap.ids[i] for i in snap.is_pedestrian.nonzero()[0])
@@ -326,7 +338,10 @@ class _Chain:
             self._record(adv, now_ms, snap.time_s, processing_ms=tick_s * 1000.0)
         if self.day2 is not None:
             t0 = time.perf_counter()
-            self.day2.step(snap, now_ms, self.platform.take_outbound())
+            outbound = self.platform.take_outbound()
+            if self.signal_control is not None:  # timing changes go to the signal controllers
+                outbound = self.signal_control.take(outbound)
+            self.day2.step(snap, now_ms, outbound)
             self._timed("day2_bench", t0)
         return snap.time_ms
 
@@ -345,7 +360,8 @@ class _Chain:
             for seen, rsm in self.participants.rsms(snap, sensor):
                 self.perceived.update(seen)
                 self._send(rsm, sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen))
-        for spat in self.signals.spats(snap.tls, time_s=snap.time_s):
+        changed = self.signal_control.pending if self.signal_control is not None else None
+        for spat in self.signals.spats(snap.tls, time_s=snap.time_s, durations=changed):
             node = spat.intersections[0].node.id
             self._send(spat, sent_ms=now_ms, sender=f"rsu-{node}", kind="SPAT", about=())
         if snap.time_ms % 1000 < round(self.sc.step_s * 1000):  # MAP once a second

@@ -101,6 +101,17 @@ class SignalControl:
         self.applied.append(change)
         return True
 
+    def take(self, outbound: list[Any]) -> list[Any]:
+        """Apply the timing changes among the platform's outbound messages (the controllers'
+        wired link: at once); return the others, for the down-link."""
+        rest = []
+        for o in outbound:
+            if isinstance(o.message, TimingChange):
+                self.apply(o.message)
+            else:
+                rest.append(o)
+        return rest
+
     @property
     def pending(self) -> dict[str, dict[int, float]]:
         """Per traffic light, the phases whose changed duration is still to run or running."""

@@ -54,6 +54,9 @@ class Snapshot:
     vtypes: list[str]
     tls: tuple[TlsState, ...] = ()
     collisions: tuple[tuple[str, str], ...] = ()
+    #: per row, SUMO's time loss so far (s: time lost against driving at the desired speed;
+    #: 0 for pedestrians); ``None`` when not measured
+    time_loss_s: npt.NDArray[np.float64] | None = None
     index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -20,6 +20,7 @@ from v2xcloud.sim.identities import IdentityMap
 from v2xcloud.sim.scenario import Scenario
 
 if TYPE_CHECKING:
+    from v2xcloud.sim.signal_control import SignalControl
     from v2xcloud.sim.snapshot import Snapshot
 
 __all__ = ["Day2Probe", "ProbeFactory", "ProbeSetup", "RunFacts"]
@@ -28,13 +29,14 @@ __all__ = ["Day2Probe", "ProbeFactory", "ProbeSetup", "RunFacts"]
 @dataclass(frozen=True)
 class ProbeSetup:
     """What a probe is built from: the scenario, the identities (BSM id ⇄ SUMO id), the
-    local frame (SUMO plane = the platform's local metres) and the run's epoch (UTC ms of
-    simulation time 0)."""
+    local frame (SUMO plane = the platform's local metres), the run's epoch (UTC ms of
+    simulation time 0) and the bench's signal controllers (``None``: no traffic light)."""
 
     scenario: Scenario
     ids: IdentityMap
     frame: LocalFrame
     epoch_ms: int
+    signal_control: SignalControl | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from v2xcloud.runtime.alarms import AlarmBook
 from v2xcloud.store import HistoryStore, HistoryWriter
 from v2xcloud.store._sql_store import SqlHistoryStore
 from v2xcloud.store.alarms import AlarmTable
-from v2xcloud.store.audit import AuditSink
+from v2xcloud.store.audit import AuditTrail
 
 __all__ = ["create_app"]
 
@@ -48,7 +48,7 @@ def create_app(
     writer: HistoryWriter | None = None,
     devices: DeviceDirectory | None = None,
     tokens: TokenBook | None = None,
-    audit: AuditSink | None = None,
+    audit: AuditTrail | None = None,
     alarms: AlarmBook | None = None,
     ev: EvFleetView | None = None,
 ) -> FastAPI:

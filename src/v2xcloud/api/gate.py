@@ -42,7 +42,7 @@ from v2xcloud.api.auth import SCOPE_KEY, Authenticator, bearer_token
 from v2xcloud.api.ratelimit import RateLimiter
 from v2xcloud.api.tokens import wall_clock_ms
 from v2xcloud.errors import ConfigError, StoreError
-from v2xcloud.store.audit import AuditSink
+from v2xcloud.store.audit import AuditTrail
 
 __all__ = ["AccessControl", "AccessGate", "flat_routes"]
 
@@ -61,7 +61,7 @@ class AccessControl:
         self,
         authenticator: Authenticator,
         limiter: RateLimiter,
-        audit: AuditSink | None = None,
+        audit: AuditTrail | None = None,
         tenant_limiter: RateLimiter | None = None,
     ) -> None:
         self.authenticator = authenticator

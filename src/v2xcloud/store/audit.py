@@ -47,7 +47,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
@@ -62,7 +62,6 @@ __all__ = [
     "MIN_RETENTION_MS",
     "AuditCheck",
     "AuditEntry",
-    "AuditSink",
     "AuditTrail",
     "read_anchor",
 ]
@@ -145,39 +144,6 @@ def read_anchor(path: Path | str) -> tuple[int, str]:
         return int(doc["seq"]), str(doc["hash"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"cannot read the audit anchor {path}: {exc}") from exc
-
-
-class AuditSink(Protocol):
-    """What the servers write audit rows through (``AuditTrail`` is the one implementation):
-    ``record`` appends before returning (a write the caller answers only once it is on the
-    trail), ``submit`` queues without blocking (what hostile input can trigger at any rate:
-    refused credentials; bounded, losses counted)."""
-
-    def record(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        *,
-        tenant: str = "",
-        detail: Mapping[str, Any] | None = None,
-        at_ms: int,
-    ) -> AuditEntry:
-        """Append one row now."""
-        ...
-
-    def submit(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        *,
-        tenant: str = "",
-        detail: Mapping[str, Any] | None = None,
-        at_ms: int,
-    ) -> None:
-        """Queue one row; never blocks."""
-        ...
 
 
 class AuditTrail:

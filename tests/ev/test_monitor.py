@@ -243,3 +243,28 @@ def test_online_follows_the_session_when_known_else_the_offline_timeout() -> Non
     assert ev.fleet().online == 1
     live.clear()
     assert ev.fleet(is_online=True).vehicles == []
+
+
+def test_level3_alarms_reach_the_console_alarm_book_one_per_vin_and_kind() -> None:
+    from v2xcloud.ev.monitor import feed_alarm_book
+    from v2xcloud.model.alarm import AlarmSeverity, AlarmSource
+    from v2xcloud.runtime.alarms import AlarmBook
+
+    clock = ManualClock(T0)
+    ev, alarms = _wired(clock)
+    book = AlarmBook()
+    feed_alarm_book(ev, book, tenant_of=lambda vin: "north" if vin == HOT else None)
+    hot = SimulatedVehicle(HOT, seed=3, start_ms=T0, faults=FaultPlan(thermal_runaway_at_s=5))
+    calm = SimulatedVehicle(CALM, seed=4, start_ms=T0)
+    _drive(ev, alarms, clock, [hot, calm], 70)  # past the 60 s repeat: raised again
+    live = book.live()
+    assert live and {a.source for a in live} == {AlarmSource.EV}
+    assert {a.subject for a in live} == {HOT}
+    kinds = {a.kind: a for a in live}
+    vehicle = kinds["vehicle_alarm"]
+    assert vehicle.severity is AlarmSeverity.CRITICAL and vehicle.tenant == "north"
+    assert "battery_high_temperature" in vehicle.summary and vehicle.occurrences == 2
+    assert vehicle.lat_deg is not None and vehicle.lon_deg is not None
+    assert len(live) == len(kinds)  # one per (VIN, kind)
+    level3 = {(a.alarm.vin, a.alarm.kind) for a in ev.alarms(min_level=3, limit=1000)}
+    assert level3 == {(HOT, k) for k in kinds}

@@ -149,6 +149,12 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
             and "battery_high_temperature" in a["alarm"]["reason"]
             for a in alarms
         )
+        # ... and in the console-wide alarm list, for an operator to acknowledge
+        book = _until(url + "/alarms", lambda d: any(a["source"] == "ev" for a in d["alarms"]))
+        ev_alarms = [a for a in book["alarms"] if a["source"] == "ev"]
+        assert {a["subject"] for a in ev_alarms} == {hot}
+        assert {a["severity"] for a in ev_alarms} == {"critical"}
+        assert {a["kind"] for a in ev_alarms} == {a["alarm"]["kind"] for a in alarms}
         detail = _until(url + f"/ev/vehicles/{hot}", lambda d: len(d["series"]["t_ms"]) >= 12)
         series = detail["series"]
         assert series["source"] == "memory"

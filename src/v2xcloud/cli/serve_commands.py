@@ -448,6 +448,10 @@ def _run(args: argparse.Namespace) -> int:
         writer.close()
         store.close()
         raise
+    if platform is not None and platform.gb_server is not None:
+        from v2xcloud.ev.monitor import feed_alarm_book
+
+        feed_alarm_book(platform.ev, alarms, tenant_of=platform.tenant_of)  # level 3
     stop_recording = record_history(live, writer)
     app = create_app(
         live=live,

@@ -39,6 +39,7 @@ from v2xcloud.ev.charging import VehicleEnergy
 from v2xcloud.ev.scheduler import compare_strategies, requests_from_reports
 from v2xcloud.ev.sink import ReportSink
 from v2xcloud.failures import FailureLog
+from v2xcloud.model.alarm import AlarmSeverity, AlarmSource
 from v2xcloud.model.ev import EvOperatorAlarm, EvReport
 from v2xcloud.model.ev_fleet import (
     ChargePlan,
@@ -51,8 +52,9 @@ from v2xcloud.model.ev_fleet import (
     EvVehicleDetail,
     EvVehicleStatus,
 )
+from v2xcloud.runtime.alarms import AlarmBook
 
-__all__ = ["COLUMNS", "EvMonitor", "History", "sample_of"]
+__all__ = ["COLUMNS", "EvMonitor", "History", "feed_alarm_book", "sample_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +294,15 @@ class EvMonitor:
             track = self._tracks.get(warning.vin)
             if track is not None:
                 track.charging = warning
+
+    def position(self, vin: str) -> tuple[float | None, float | None]:
+        """The vehicle's newest valid position (degrees), or ``(None, None)``."""
+        with self._lock:
+            track = self._tracks.get(vin)
+            pos = track.report.position if track is not None and track.report else None
+        if pos is None or not pos.is_valid:
+            return None, None
+        return pos.lat_deg, pos.lon_deg
 
     def add_alarm_listener(self, listener: Callable[[EvOperatorAlarm], None]) -> None:
         """Call ``listener(alarm)`` for every level-3 alarm from now on (must return quickly:
@@ -539,3 +550,33 @@ def _visible_plan(
         plan=keep(plan.plan),
         baseline=keep(plan.baseline),
     )
+
+
+def feed_alarm_book(
+    monitor: EvMonitor, book: AlarmBook, *, tenant_of: Callable[[str], str | None]
+) -> None:
+    """Raise every level-3 EV alarm of ``monitor`` in the console-wide alarm list ``book``.
+
+    One alarm per (VIN, kind): source ``ev``, subject the VIN, severity critical (level 3
+    must reach an operator within seconds, GB/T 32960), the monitor's explanation as summary,
+    the vehicle's tenant (``tenant_of``: the registry's) and position. A lasting condition is
+    raised again by the alarm monitor every repeat, which updates the same alarm
+    (``occurrences``); it is never cleared by the platform: a battery that ran away thermally
+    needs a person to close it.
+    """
+
+    def raise_in_book(alarm: EvOperatorAlarm) -> None:
+        lat, lon = monitor.position(alarm.vin)
+        book.raise_alarm(
+            source=AlarmSource.EV,
+            subject=alarm.vin,
+            kind=alarm.kind,
+            severity=AlarmSeverity.CRITICAL,
+            summary=f"{alarm.vin}: {alarm.reason}",
+            at_ms=alarm.raised_at_ms,
+            tenant=tenant_of(alarm.vin),
+            lat_deg=lat,
+            lon_deg=lon,
+        )
+
+    monitor.add_alarm_listener(raise_in_book)

@@ -18,7 +18,10 @@ from v2xcloud.codec import _time
 from v2xcloud.codec import _units as u
 from v2xcloud.codec.bsm import sec_mark_ms
 from v2xcloud.codec.coordination import rsc_from_wire, vir_from_wire
+from v2xcloud.codec.frame import encode_native
+from v2xcloud.codec.message_set import DAY2_TYPE_NAMES, MessageSet
 from v2xcloud.codec.rsm import _participant as rsm_participant
+from v2xcloud.errors import EncodeError
 from v2xcloud.model import (
     ParticipantKind,
     ParticipantSource,
@@ -27,7 +30,7 @@ from v2xcloud.model import (
 )
 from v2xcloud.model.day2 import Clpmm, Pam, Psm, Rtcm, Ssm, TestMessage, Vpm
 
-__all__ = ["CONVERTERS", "psm_from_wire", "ssm_from_wire"]
+__all__ = ["CONVERTERS", "encode_psm", "psm_from_wire", "psm_to_wire", "ssm_from_wire"]
 
 _USER_KINDS = {"aPEDALCYCLIST": ParticipantKind.CYCLIST, "anANIMAL": ParticipantKind.UNKNOWN}
 
@@ -63,6 +66,51 @@ def psm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Psm:
         overall_radius_m=value["overallRadius"] / 10,
         cluster_size=value["non-motorData"].get("clusterSize"),
     )
+
+
+_PSM = "PSM"
+_SPEED_W, _HEADING_W = u.WIRE["speed"], u.WIRE["heading"]
+_ACCURACY_W = u.WIRE["accuracy"]
+
+
+def psm_to_wire(msg: Psm) -> dict[str, Any]:
+    """``Psm`` → PersonalSafetyMessage native value, rounded to the wire resolution; raises
+    ``EncodeError`` naming the field (an id that is not 8 bytes of hex, a radius past 20 m)."""
+    s = msg.participant
+    try:
+        pid = bytes.fromhex(s.id)
+    except ValueError:
+        pid = b""
+    if len(pid) != 8:
+        raise EncodeError(_PSM, f"id must be 16 hex digits, got {s.id!r}", where="$.id")
+    radius = round(msg.overall_radius_m * 10)
+    if not 0 <= radius <= 200:
+        raise EncodeError(
+            _PSM,
+            f"overall radius {msg.overall_radius_m} m outside 0..20 m",
+            where="$.overallRadius",
+        )
+    semi = _ACCURACY_W(s.position_accuracy_m, "$.posAccuracy.semiMajor", _PSM)
+    person: dict[str, Any] = {"basicType": msg.user_type}
+    if msg.cluster_size is not None:
+        person["clusterSize"] = msg.cluster_size
+    return {
+        "msgCnt": msg.msg_count,
+        "id": pid,
+        "secMark": s.timestamp_ms % 60000,
+        "pos": u.position3d(s.lat_deg, s.lon_deg, s.elevation_m, "$.pos", _PSM),
+        "posAccuracy": {"semiMajor": semi, "semiMinor": semi, "orientation": 65535},
+        "speed": _SPEED_W(s.speed_mps, "$.speed", _PSM),
+        "heading": _HEADING_W(s.heading_deg, "$.heading", _PSM),
+        "overallRadius": radius,
+        "non-motorData": person,
+    }
+
+
+def encode_psm(msg: Psm, *, message_set: MessageSet = MessageSet.CSAE2020) -> bytes:
+    """``Psm`` → UPER MessageFrame (msgFrameExt, messageId 15); raises ``EncodeError``."""
+    value = {"messageId": DAY2_TYPE_NAMES[_PSM], "value": psm_to_wire(msg)}
+    return encode_native(("msgFrameExt", value), message_set=message_set)
 
 
 def ssm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Ssm:

@@ -10,7 +10,7 @@ from v2xcloud.codec.message_set import MessageSet
 from v2xcloud.codec.result import Decoded
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import Bsm, MapData, Rsi, Rsm, Spat
-from v2xcloud.model.day2 import Rsc, Vir
+from v2xcloud.model.day2 import Psm, Rsc, Vir
 
 __all__ = ["encode_model", "to_model"]
 
@@ -42,11 +42,12 @@ _ENCODERS: dict[type, Callable[..., bytes]] = {
     Rsi: rsi.encode,
     Vir: coordination.encode_vir,
     Rsc: coordination.encode_rsc,
+    Psm: day2.encode_psm,
 }
 
 
 def encode_model(
-    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc, *, message_set: MessageSet
+    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc | Psm, *, message_set: MessageSet
 ) -> bytes:
     """SI model → UPER MessageFrame, rounded to the wire resolution.
 
@@ -57,6 +58,6 @@ def encode_model(
         encoder = next((e for t, e in _ENCODERS.items() if isinstance(model, t)), None)
     if encoder is None:
         raise EncodeError(
-            type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir or Rsc"
+            type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir, Rsc or Psm"
         )
     return encoder(model, message_set=message_set)

@@ -14,7 +14,8 @@ have lost its tiles) until it renews. A claimed tile's frames (and its halo's) a
 from ``rebuild_s`` back in the stream, so the new owner's scene is rebuilt before it issues.
 
 Exactly once: the advisory about an (ego, other) pair is issued only by the owner of the tile
-of the ego's position at the tick; its ``Nats-Msg-Id`` (``runtime.ownership.advisory_msg_id``)
+of the frame that last reported the ego (its own BSM's subject; an RSM's for a road user
+without one), a rule every worker reading the ego's frames computes alike; its ``Nats-Msg-Id`` (``runtime.ownership.advisory_msg_id``)
 is the same from any worker, so a copy from a worker that still thought it owned the tile is
 dropped by the stream's duplicate window (counted ``duplicates``). A warning is new only when
 the episodes bucket (``V2X_EPISODES``) has no live entry of the same level for its episode
@@ -27,7 +28,8 @@ Time: ``clock="wall"`` ticks every ``tick_ms`` on the wall clock (a deployment);
 ``clock="stream"`` ticks when a tick marker (``v2x.{tenant}.clock.tick``, header
 ``V2X-Tick-Ms``) arrives in the frame stream, after the frames published before it, and
 answers each with ``wrk.{tenant}.ticked`` (worker, tick, count): the bench's deterministic
-mode, in which N workers give the answers of one process.
+mode, in which N workers give the answers of one process; there the tiles a worker has at the
+first tick marker are held for the run (``TileWorker.held``): failover is the wall clock's.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
 from nats.js.kv import KeyValue
 
 from v2xcloud import processes
-from v2xcloud.codec import message_set_of
+from v2xcloud.codec import Rejected, decode, message_set_of
 from v2xcloud.errors import GatewayError
 from v2xcloud.gateways.base import DeviceKind
 from v2xcloud.gateways.ingest import parse_with_drivers
@@ -96,6 +98,10 @@ EPISODES_BUCKET = "V2X_EPISODES"
 #: the reserved tile token of tick markers (never a quadkey)
 CLOCK_TILE = "clock"
 HEADER_TICK_MS = "V2X-Tick-Ms"
+#: an own report (BSM) places its sender this long before a perception report may (ms)
+OWN_REPORT_HOLD_MS = 1000
+#: placements of participants not reported for this long are forgotten (ms)
+PLACEMENT_KEEP_MS = 10_000
 #: how often a worker re-marks the episodes it is issuing as recent in the episodes bucket
 EPISODE_TOUCH_S = 1.0
 _ADV_ENCODER = msgspec.json.Encoder()
@@ -160,13 +166,19 @@ class TileWorker:
         self._last_seq = 0
         self._last_renewal = 0.0
         self._active: dict[tuple[str, str, str | None], Advisory] = {}
+        # participant id -> (tile of the frame that last reported it, own report?, received ms)
+        self._placed: dict[str, tuple[str, bool, int]] = {}
         self._episode_touched: dict[str, float] = {}
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._sub: Any = None
         self._consumer: str | None = None
         self._generation = 0
+        self._held = False
         self.claimed_at: dict[str, float] = {}
+        # owned tile -> (tick ms since which it is issued without a break, silence before, ms)
+        self._issuing_since: dict[str, tuple[int, int]] = {}
+        self._silent_from_ms: int | None = None
         self.lost_at: dict[str, float] = {}
 
     # -- life cycle -------------------------------------------------------------------------
@@ -246,17 +258,29 @@ class TileWorker:
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             body = json.dumps({"tiles": sorted(self.owned), "ticks": self.counts["ticks"]})
+            sent = time.monotonic()  # the lease runs from the request, not the reply
             try:
                 await self.members_kv.put(self.me, body.encode())
-                self._last_renewal = time.monotonic()
+                self._last_renewal = sent
             except Exception as exc:  # the lease lapses; fenced below
                 self._failed("heartbeat", exc)
             await asyncio.sleep(self.config.heartbeat_s)
 
     def fenced(self) -> bool:
         """Whether this worker failed to renew its lease for ``lease_ttl_s`` (it then issues
-        nothing: another worker may own its tiles by now)."""
+        nothing: another worker may own its tiles by now). Never once ``held()``."""
+        if self.held():
+            return False
         return time.monotonic() - self._last_renewal > self.config.lease_ttl_s
+
+    def held(self) -> bool:
+        """Whether the tiles are held as they are: a stream-clocked worker keeps the tiles it
+        had at the first tick marker it read while every registered tile had an owner, for
+        the whole run (the bench settles the assignment
+        before it starts; its answers must not depend on how timely a loaded machine
+        delivered heartbeats: a member judged dead for a moment would have its tiles taken
+        while it still issued for them, and a pair would be issued twice)."""
+        return self._held
 
     async def _watch(self, kv: KeyValue, handle: Any, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -311,6 +335,8 @@ class TileWorker:
                     await self.tiles_kv.create(tile, b"")  # else: registered by another worker
 
     async def _balance(self) -> None:
+        if self.held():
+            return
         alive = self.liveness.alive()
         if self.me not in alive or self.fenced():
             return  # not (yet) a live member: claim nothing
@@ -435,6 +461,20 @@ class TileWorker:
         fmt = headers.get(backbone.HEADER_FORMAT, "uper")
         message_set = headers.get(backbone.HEADER_MESSAGE_SET, self.config.message_set)
         if fmt == "uper":
+            self._ingest_uper(frame, message_set, tile)
+            return
+        self._ingest_parsed(frame, message_set, fmt, tile)
+
+    def _ingest_uper(self, frame: Any, message_set: str, tile: str) -> None:
+        """Decode once, note where the frame placed its participants, hand it to the scene
+        (an undecodable frame goes through ``ingest_frame``, which dead-letters it)."""
+        result = decode(
+            frame.payload,
+            message_set=message_set_of(message_set),
+            received_at_ms=frame.received_at_ms,
+            area=self.runtime.area,
+        )
+        if isinstance(result, Rejected):
             self.runtime.ingest_frame(
                 frame.payload,
                 source=frame.device_id,
@@ -443,9 +483,32 @@ class TileWorker:
                 kind=frame.device_kind.value,
             )
             return
-        self._ingest_parsed(frame, message_set, fmt)
+        model = result.to_model()
+        if self.runtime.ingest(
+            model, received_at_ms=frame.received_at_ms, source=frame.device_id, raw=result.raw
+        ):
+            self._note_reports(model, tile, frame.received_at_ms)
 
-    def _ingest_parsed(self, frame: Any, message_set: str, fmt: str) -> None:
+    def _note_reports(self, model: Any, tile: str, received_at_ms: int) -> None:
+        """Remember the tile of the frame that last reported each participant: its own report
+        (a BSM's participant) always; a perception report (an RSM's participants) only of a
+        participant without an own report in the last ``OWN_REPORT_HOLD_MS``. Every worker
+        reading the ego's frames sees them in the same stream order, so all place it alike."""
+        own = getattr(model, "participant", None)
+        if own is not None:
+            self._placed[own.id] = (tile, True, received_at_ms)
+        for seen in getattr(model, "participants", ()) or ():
+            before = self._placed.get(seen.id)
+            if before is None or not before[1] or received_at_ms - before[2] > OWN_REPORT_HOLD_MS:
+                self._placed[seen.id] = (tile, False, received_at_ms)
+
+    def _forget_placements(self, now_ms: int) -> None:
+        """Drop the placements of participants not reported for ``PLACEMENT_KEEP_MS`` (the
+        table stays bounded by the road users of the last seconds)."""
+        cut = now_ms - PLACEMENT_KEEP_MS
+        self._placed = {k: v for k, v in self._placed.items() if v[2] >= cut}
+
+    def _ingest_parsed(self, frame: Any, message_set: str, fmt: str, tile: str) -> None:
         device = Device(
             device_id=frame.device_id,
             kind=DeviceKind(frame.device_kind),
@@ -457,7 +520,10 @@ class TileWorker:
             self.runtime.dead_letter(parsed)
             return
         for model in parsed:
-            self.runtime.ingest(model, received_at_ms=frame.received_at_ms, source=frame.device_id)
+            if self.runtime.ingest(
+                model, received_at_ms=frame.received_at_ms, source=frame.device_id
+            ):
+                self._note_reports(model, tile, frame.received_at_ms)
 
     # -- ticking and issuing --------------------------------------------------------------
 
@@ -477,6 +543,8 @@ class TileWorker:
             self.counts["bad_ticks"] += 1
             logger.warning("worker %s: tick marker without %s: %s", self.me, HEADER_TICK_MS, exc)
             return
+        if self.owners and all(owner for owner, _ in self.owners.values()):
+            self._held = True  # the bench's assignment is settled: held for the run
         issued = await self._tick(now_ms)
         assert self._nc is not None
         body = json.dumps({"worker": self.me, "tick_ms": now_ms, "count": issued})
@@ -487,9 +555,15 @@ class TileWorker:
         how many were published."""
         advisories = self.runtime.tick(now_ms)
         self.counts["ticks"] += 1
+        if self.counts["ticks"] % 50 == 0:
+            self._forget_placements(now_ms)
         if self.fenced() or not self.owned:
             self.counts["ticks_fenced"] += int(self.fenced())
+            if self._issuing_since:  # a silence begins: nothing issued, no episode marked
+                self._silent_from_ms = now_ms
+                self._issuing_since.clear()
             return 0
+        self._note_issuing(now_ms)
         mine = self._mine(advisories)
         fresh = self._fresh(mine, now_ms)
         acks = [self._publish_advisory(tile, adv) for tile, adv in mine]
@@ -505,18 +579,28 @@ class TileWorker:
         await self._touch_episodes(mine)
         return published
 
+    def _note_issuing(self, now_ms: int) -> None:
+        """Per owned tile, since when this worker issues for it without a break, and how long
+        its own silence before that was (a fence; 0 for a tile just taken over)."""
+        silence = 0 if self._silent_from_ms is None else now_ms - self._silent_from_ms
+        self._silent_from_ms = None
+        for tile in self.owned:
+            if tile not in self._issuing_since:
+                self._issuing_since[tile] = (now_ms, max(0, silence))
+        for tile in [t for t in self._issuing_since if t not in self.owned]:
+            del self._issuing_since[tile]
+
     def _mine(self, advisories: list[Advisory]) -> list[tuple[str, Advisory]]:
-        view = self.runtime.view
-        if view is None:
-            return []
+        """The advisories whose ego is in an owned tile: the tile of the frame that last
+        reported the ego (``_note_reports``), not a position from this worker's scene (two
+        scenes can extrapolate or fuse one ego differently near a border: both would issue)."""
         out = []
         for adv in advisories:
-            row = view.row_of(adv.ego_id)
-            if row is None:
+            placed = self._placed.get(adv.ego_id)
+            if placed is None:
                 self.counts["ego_unplaced"] += 1
                 continue
-            lat, lon = view.to_wgs84([row])
-            tile = self.tiling.tile_of(float(lat[0]), float(lon[0]))
+            tile = placed[0]
             if tile in self.owned:
                 out.append((tile, adv))
             else:
@@ -581,20 +665,23 @@ class TileWorker:
 
     def _episode_gap_ms(self, tile: str, issued_ms: int) -> int:
         """How long an episode may have gone unmarked and still be the one warned about:
-        ``episode_gap_ms``; on a tile this (wall-clocked) worker took over lately, plus the
-        takeover's silence: the predecessor marked it up to ``EPISODE_TOUCH_S`` before it
-        died, its lease lapsed (``lease_ttl_s``), a balance round or two passed and the new
-        scene was rebuilt (``rebuild_s``), all without anyone issuing for the tile."""
+        ``episode_gap_ms``; on a tile this (wall-clocked) worker has only just begun or resumed
+        issuing for, plus the silence before: its predecessor's (it marked the episode up to
+        ``EPISODE_TOUCH_S`` before it died, its lease lapsed after ``lease_ttl_s``, a balance
+        round or two passed, the new scene was rebuilt over ``rebuild_s``) or its own (a
+        fence while it could not renew its lease), all without anyone marking the episode."""
         cfg = self.config
         gap = cfg.episode_gap_ms
-        claimed = self.claimed_at.get(tile)
-        if cfg.clock != "wall" or claimed is None:
+        since = self._issuing_since.get(tile)
+        if cfg.clock != "wall" or since is None:
             return gap
+        start_ms, own_silence_ms = since
         takeover = int(
             1000 * (EPISODE_TOUCH_S + cfg.lease_ttl_s + 2 * cfg.heartbeat_s + cfg.rebuild_s)
         )
-        if issued_ms - claimed * 1000.0 <= gap + takeover:
-            gap += takeover
+        allowance = takeover + own_silence_ms
+        if issued_ms - start_ms <= gap + allowance:
+            gap += allowance
         return gap
 
     async def _touch_episodes(self, mine: list[tuple[str, Advisory]]) -> None:

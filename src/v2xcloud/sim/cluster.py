@@ -85,6 +85,7 @@ class ClusterPlatform:
         self._codes = set(app_codes)
         self.counts: Counter[str] = Counter()
         self.by_worker: Counter[str] = Counter()  # advisories received per issuing worker
+        self.duplicates: list[tuple[str, str, Advisory]] = []  # (first, second issuer, advisory)
         self._tiles: set[str] = set()
         self._nodes: dict[Any, tuple[float, float]] = {}
         self._sources: dict[str, tuple[float, float]] = {}
@@ -256,13 +257,18 @@ class ClusterPlatform:
                 )
             await asyncio.sleep(0.0005)
         self._ticked.pop(now_ms, None)
-        seen: dict[tuple[str, str, str | None], Advisory] = {}
-        for _, adv in self._advisories.pop(now_ms, []):
+        seen: dict[tuple[str, str, str | None], tuple[str, Advisory]] = {}
+        for worker, adv in self._advisories.pop(now_ms, []):
             key = (adv.app, adv.ego_id, adv.other_id)
             if key in seen:
                 self.counts["duplicate_advisories"] += 1
-            seen[key] = adv
-        return list(seen.values())
+                if len(self.duplicates) < 100:  # kept for the report, bounded
+                    self.duplicates.append((seen[key][0], worker, adv))
+                logger.warning(
+                    "cluster: tick %s: %s issued by %s and %s", now_ms, key, seen[key][0], worker
+                )
+            seen[key] = (worker, adv)
+        return [adv for _, adv in seen.values()]
 
     def app_codes(self) -> set[str]:
         """The codes the workers run (the registered apps)."""

@@ -7,6 +7,7 @@ import numpy as np
 from v2xcloud import codec
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Bsm, ParticipantKind, Rsm
+from v2xcloud.model.day2 import Psm
 from v2xcloud.sim.identities import IdentityMap
 from v2xcloud.sim.participants import ParticipantEncoder, RoadsideSensor
 from v2xcloud.sim.snapshot import Snapshot
@@ -79,3 +80,17 @@ def test_rsm_reports_unconnected_road_users_in_range_only() -> None:
                            perceives_all=True)  # fmt: skip
     ((seen_all, _),) = enc.rsms(_snapshot(), radar)
     assert "walker" in seen_all and len(seen_all) > 1  # the connected cars in range too
+
+
+def test_psms_of_pedestrians_with_a_device_only() -> None:
+    enc = _encoder()
+    assert enc.psms(_snapshot(), frozenset()) == []
+    assert enc.psms(_snapshot(), frozenset({"car"})) == []  # a vehicle sends no PSM
+    ((sumo_id, psm),) = enc.psms(_snapshot(), frozenset({"walker"}))
+    back = _wire(psm)
+    assert sumo_id == "walker" and isinstance(back, Psm)
+    assert back.participant.kind is ParticipantKind.PEDESTRIAN
+    assert back.participant.id == IdentityMap(seed=1, connected_share=1.0, forced={}).bsm_id(
+        "walker"
+    )
+    assert abs(back.participant.speed_mps - 1.3) < 0.02 and back.user_type == "aPEDESTRIAN"

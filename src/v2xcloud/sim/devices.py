@@ -144,7 +144,7 @@ class DeviceDirectory:
         key = (sender, kind)
         dev = self._cache.get(key)
         if dev is None:
-            if kind == "BSM":
+            if kind in ("BSM", "PSM"):  # a vehicle's OBU, a pedestrian's personal device
                 dev = Device(DeviceKind.OBU, _check_id(self._bsm_id(sender)))
             elif kind in ("SPAT", "MAP") and sender.startswith("rsu-"):
                 node = sender[4:]

@@ -19,6 +19,7 @@ from v2xcloud.model import (
     ParticipantState,
     Rsm,
 )
+from v2xcloud.model.day2 import Psm
 from v2xcloud.sim.identities import IdentityMap
 from v2xcloud.sim.snapshot import BRAKE_LIGHT_BIT, SIGNAL_BITS, Snapshot
 
@@ -127,6 +128,25 @@ class ParticipantEncoder:
                     Bsm(msg_count=self._next_count(), sec_mark_ms=sec_mark, participant=state),
                 )
             )
+        return out
+
+    def psms(self, snap: Snapshot, carriers: frozenset[str]) -> list[tuple[str, Psm]]:
+        """(SUMO id, PSM) for every pedestrian in ``carriers`` (SUMO ids of those with a PSM
+        device) in the snapshot; its id is a temporary id like a BSM's."""
+        out = []
+        for i in np.flatnonzero(snap.is_pedestrian):
+            sumo_id = snap.ids[i]
+            if sumo_id not in carriers:
+                continue
+            pid = self._ids.bsm_id(sumo_id)
+            state = self._state(snap, int(i), pid=pid, source=ParticipantSource.PSM)
+            psm = Psm(
+                msg_count=self._next_count(),
+                participant=state,
+                user_type="aPEDESTRIAN",
+                overall_radius_m=0.5,
+            )
+            out.append((sumo_id, psm))
         return out
 
     def rsms(self, snap: Snapshot, sensor: RoadsideSensor) -> list[tuple[list[str], Rsm]]:

@@ -132,6 +132,7 @@ class _Chain:
         self.bsm_senders: set[str] = set()
         self.day2: Day2Bench | None = None  # the Day-2 apps' down-link and probes
         self.signal_control: SignalControl | None = None  # priority timing changes -> SUMO
+        self.psm_carriers = frozenset(p.id for p in scenario.pedestrians if p.has_psm)
 
     def start(self) -> None:
         self.bridge.start()
@@ -274,7 +275,7 @@ class _Chain:
         """Where the sender is (the signed frame's generation location, so the receiver need
         not decode the payload for it): a BSM's vehicle, an RSM's reference point, the
         intersection of a MAP or SPAT (its MAP node)."""
-        if kind == "BSM":
+        if kind in ("BSM", "PSM"):
             return model.participant.lat_deg, model.participant.lon_deg
         if kind == "RSM":
             return model.ref_lat_deg, model.ref_lon_deg
@@ -356,6 +357,8 @@ class _Chain:
             for sent in self.attacks.apply(bsms, epoch_ms=self.config.epoch_ms):
                 self._send(sent.bsm, sent_ms=now_ms, sender=sent.sumo_id, kind="BSM",
                            about=(sent.sumo_id,), is_malicious=sent.is_malicious)  # fmt: skip
+        for sumo_id, psm in self.participants.psms(snap, self.psm_carriers):
+            self._send(psm, sent_ms=now_ms, sender=sumo_id, kind="PSM", about=(sumo_id,))
         for sensor in self.sensors:
             for seen, rsm in self.participants.rsms(snap, sensor):
                 self.perceived.update(seen)

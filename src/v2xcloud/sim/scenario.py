@@ -99,6 +99,7 @@ class PedestrianSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     depart_pos_m: float = 0.0
     speed_mps: float = 1.3
     is_careless: bool = False  # steps onto the road without looking (ignores vehicles)
+    has_psm: bool = False  # carries a device that sends PSMs (T/CSAE 157-2020) at 10 Hz
 
 
 class ActionSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -19,9 +19,10 @@ with default settings (an app without its inputs in a deployment sends nothing).
 
 from v2xcloud.apps.day2.base import Day2App, Day2Config, Outbound, Request
 from v2xcloud.apps.day2.priority import PriorityVehiclePassage
+from v2xcloud.apps.day2.vru_passage import VruSafePassage
 
 #: the Day-2 applications, in the order the runtime runs them
-DAY2_APPS: tuple[type[Day2App], ...] = (PriorityVehiclePassage,)
+DAY2_APPS: tuple[type[Day2App], ...] = (PriorityVehiclePassage, VruSafePassage)
 
 
 def default_day2_apps() -> list[Day2App]:

@@ -78,6 +78,10 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
         200,
         200,
     ),
+    ("GET", "/api/overview", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/warnings/heatmap", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/evaluations", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/evaluations/{run}", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/history/advisories", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/history/events", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("POST", "/api/events", "own"): (401, 401, 403, 201, 201, 403, 201),
@@ -85,6 +89,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     # devices, their dead letters, EV data: by tenant (listings checked for content)
     ("GET", "/api/dead-letters", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/dead-letters/counts", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/dead-letters/raw", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/dead-letters/raw", "other"): (401, 401, 404, 404, 404, 200, 200),
     ("GET", "/api/misbehaviour", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/devices", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/devices/{device_id}", "own"): (401, 401, 200, 200, 200, 200, 200),
@@ -130,9 +136,11 @@ SCOPED_LISTINGS = {
     "/api/ev/reports": (NORTH_VIN, SOUTH_VIN),
     "/api/tokens": ('"tenant":"north"', '"tenant":"south"'),
     "/api/alarms": ("N-RSU-1", "S-RSU-1"),
+    "/api/overview": ("N-RSU-1", "S-RSU-1"),
     "/api/alarms/history": ("N-RSU-1", "S-RSU-1"),
 }
 UNOWNED = "mqtt:V2X/OBU/stranger/BSM/UP"  # a letter no registered device owns: platform only
+EVALUATIONS: dict[str, Path | None] = {"dir": None}  # one evaluation run: set by a fixture
 
 EVENT = {"event_id": 77, "event_type": 100, "source": "police", "lat_deg": 31.23, "lon_deg": 121.47}
 
@@ -228,7 +236,9 @@ class World:
         self.app = create_app(
             live=self.live,
             store=store,
-            settings=ApiSettings(admin_token=ADMIN, web_dir=web_dir),
+            settings=ApiSettings(
+                admin_token=ADMIN, web_dir=web_dir, evaluations_dir=EVALUATIONS["dir"]
+            ),
             devices=Directory(),  # type: ignore[arg-type]
             ev=_ev_fleet(),
         )
@@ -269,13 +279,16 @@ class World:
 def _url(path: str, target: str, world: World) -> str:
     device = "S-RSU-1" if target == "other" else "N-RSU-1"
     token_id = world.ids["other" if target == "other" else "own"]
-    return (
+    alarm_id = world.alarm_ids["other" if target == "other" else "own"]
+    url = (
         path.replace("{device_id}", device)
         .replace("{vin}", SOUTH_VIN if target == "other" else NORTH_VIN)
         .replace("{participant_id}", "veh-01")
         .replace("{token_id}", token_id)
-        .replace("{alarm_id}", world.alarm_ids["other" if target == "other" else "own"])
+        .replace("{alarm_id}", alarm_id)
+        .replace("{run}", "run-1")
     )
+    return url + (f"?source={device}&start_ms={T0}" if path == "/api/dead-letters/raw" else "")
 
 
 def _body(method: str, path: str, target: str) -> dict[str, Any] | None:
@@ -330,6 +343,14 @@ def _route_keys(app: FastAPI) -> set[tuple[str, str]]:
                 if method != "HEAD":
                     keys.add((method, str(route.path)))
     return keys
+
+
+@pytest.fixture(scope="module", autouse=True)
+def evaluations(tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("evaluations")
+    (root / "run-1").mkdir()
+    (root / "run-1" / "report.json").write_text('{"title": "t", "apps": {}, "scenarios": []}')
+    EVALUATIONS["dir"] = root
 
 
 @pytest.fixture(scope="module")

@@ -82,3 +82,34 @@ def test_reads_need_the_viewer_token_when_set(played: ScriptedLive, store: Histo
         assert client.get("/api/dead-letters/counts").status_code == 401
         viewer = {"Authorization": f"Bearer {VIEWER}"}
         assert client.get("/api/dead-letters", headers=viewer).status_code == 200
+
+
+def test_one_sources_raw_bytes_download_whole_and_decode_back(
+    played: ScriptedLive, store: HistoryStore
+) -> None:
+    from v2xcloud.codec.framing import iter_hex_lines
+
+    big = DeadLetter(
+        received_at_ms=T0 + 4000,
+        reason=DropReason.MALFORMED,
+        source="mqtt:obu-7",
+        raw=bytes(range(256)) * 20,  # 5120 bytes: more than the listing ever shows
+        detail="two\nlines",
+    )
+    store.write_dead_letters([*LETTERS, big])
+    with make_client(played, store) as client:
+        got = client.get("/api/dead-letters/raw", params={"source": "mqtt:obu-7", "start_ms": T0})
+        none = client.get("/api/dead-letters/raw", params={"source": "nobody", "start_ms": T0})
+        missing = client.get("/api/dead-letters/raw")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/plain")
+    assert 'filename="dead-letters-mqtt_obu-7.hex"' in got.headers["content-disposition"]
+    lines = got.text.splitlines()
+    assert (
+        lines[0]
+        == f"# {T0 + 2000} implausible at $.bsmFrame.speed: BSM: speed 160.0 m/s is outside 0..150 m/s"
+    )
+    assert lines[-2] == f"# {T0 + 4000} malformed: two lines"
+    frames = [f for _, f in iter_hex_lines(line for line in lines if not line.startswith("#"))]
+    assert frames == [b"\xaa\xbb", big.raw]  # the empty letter is an empty line: skipped
+    assert none.status_code == 200 and none.text == ""
+    assert missing.status_code == 422

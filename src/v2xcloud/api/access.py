@@ -124,6 +124,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/security"): _READ,
     ("WS", "/api/stream"): _READ,
     ("GET", "/api/participants/{participant_id}/trajectory"): _READ,
+    ("GET", "/api/overview"): _READ,
+    ("GET", "/api/warnings/heatmap"): _READ,
+    ("GET", "/api/evaluations"): _READ,  # test-bench runs: the deployment's
+    ("GET", "/api/evaluations/{run}"): _READ,
     ("GET", "/api/history/advisories"): _READ,
     ("GET", "/api/history/events"): _READ,
     ("POST", "/api/events"): Rule(role=Role.OPERATOR, max_body=64 * _KIB, audit="event.posted"),
@@ -133,6 +137,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # devices, their dead letters, EV data: by tenant
     ("GET", "/api/dead-letters"): _READ,
     ("GET", "/api/dead-letters/counts"): _READ,
+    ("GET", "/api/dead-letters/raw"): _READ,
     ("GET", "/api/misbehaviour"): _READ,
     ("GET", "/api/devices"): _READ,
     ("GET", "/api/devices/{device_id}"): _READ,

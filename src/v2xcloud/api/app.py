@@ -24,9 +24,11 @@ from v2xcloud.api.routes_devices import DeviceDirectory
 from v2xcloud.api.routes_devices import router as devices_router
 from v2xcloud.api.routes_ev import EvFleetView
 from v2xcloud.api.routes_ev import router as ev_router
+from v2xcloud.api.routes_evaluations import router as evaluations_router
 from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
 from v2xcloud.api.routes_misbehaviour import router as misbehaviour_router
+from v2xcloud.api.routes_overview import router as overview_router
 from v2xcloud.api.routes_tokens import router as tokens_router
 from v2xcloud.api.settings import ApiSettings
 from v2xcloud.api.stream import StreamHub
@@ -134,6 +136,8 @@ def create_app(
     app.include_router(ev_router, prefix="/api")
     app.include_router(tokens_router, prefix="/api")
     app.include_router(alarms_router, prefix="/api")
+    app.include_router(overview_router, prefix="/api")
+    app.include_router(evaluations_router, prefix="/api")
     install_components(app)
     _mount_dashboard(app, settings)
     return app

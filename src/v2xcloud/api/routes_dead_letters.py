@@ -4,7 +4,10 @@
 of one reason and/or one source, with counts by reason and by source over the same range and
 the live counters of the running platform. Raw bytes are shown as hex, cut to ``raw_bytes``
 bytes for display, with the full length given. ``GET /api/dead-letters/counts`` gives only
-the counts.
+the counts. ``GET /api/dead-letters/raw`` downloads one source's letters whole, one hex line
+per letter (oldest first, ``#`` lines naming time, reason and detail), which ``v2xcloud decode
+--format hex`` reads back (it skips nothing but blank lines: strip the ``#`` lines first, e.g.
+``grep -v '^#'``).
 
 Access: a letter belongs to the tenant of the registered device it came from (its
 ``source``); a tenant's caller sees only those, and only the platform-wide caller (tenant
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from v2xcloud.api._common import UTC_MS_QUERY, json_response, time_range
 from v2xcloud.api.access import Principal
@@ -136,6 +140,48 @@ def dead_letters(
             "counts": counts,
             "live": _live(request, caller),
         }
+    )
+
+
+@router.get(
+    "/dead-letters/raw",
+    tags=["history"],
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "hex lines, # comments"}},
+)
+def dead_letters_raw(
+    request: Request,
+    caller: Caller,
+    source: Annotated[str, Query(min_length=1, max_length=200, description="gateway/device id")],
+    start_ms: StartMs = None,
+    end_ms: EndMs = None,
+    reason: Annotated[str | None, Query(description="one DropReason value")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> Response:
+    """The raw bytes of one source's dead letters in the range (default: the last hour) as a
+    download: per letter a ``#`` line (UTC ms, reason, where, detail) and its bytes in hex."""
+    start, end = time_range(request, start_ms, end_ms, _HOUR_MS)
+    sources = _sources(request, caller)
+    if sources is not None and source not in sources:
+        raise HTTPException(404, f"no dead letters of {source!r} for this caller")
+    try:
+        letters = _store(request).dead_letters(
+            start_ms=start, end_ms=end, reason=_reason(reason), source=source, limit=limit
+        )
+    except StoreError as exc:
+        raise HTTPException(503, f"history store unavailable: {exc}") from exc
+    lines = []
+    for letter in reversed(letters):  # the store answers newest first
+        where = f" at {letter.where}" if letter.where else ""
+        detail = " ".join(letter.detail.split())  # one line, whatever the detail held
+        lines += [
+            f"# {letter.received_at_ms} {letter.reason.value}{where}: {detail}",
+            letter.raw.hex(),
+        ]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in source)[:80]
+    return PlainTextResponse(
+        "\n".join(lines) + ("\n" if lines else ""),
+        headers={"Content-Disposition": f'attachment; filename="dead-letters-{safe}.hex"'},
     )
 
 

@@ -43,6 +43,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     does not read) is cut off; ``stream_client_msgs_per_s``: a client sending more messages
     than this (sustained; bursts of 5x) is cut off.
     ``web_dir``: the built dashboard (``None`` serves no dashboard).
+    ``evaluations_dir``: where runs of ``v2xcloud evaluate --report`` are read from
+    (``api.routes_evaluations``; ``None``: none).
     ``alarm_poll_s``: how often the alarm feed brings the alarm book in step with the
     platform (road events, device faults, misbehaviour).
     ``server``: the HTTP server's connection, time and size limits (``api.limits``).
@@ -66,6 +68,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     stream_send_timeout_s: float = 5.0
     stream_client_msgs_per_s: float = 20.0
     alarm_poll_s: float = 1.0
+    evaluations_dir: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("admin_token", "viewer_token"):

@@ -49,6 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data-dir", default="data", help="where the DuckDB history file lives")
     p.add_argument(
+        "--evaluations",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="runs of `v2xcloud evaluate --report DIR/<run>` shown in the console's evaluation "
+        "view (default: DATA_DIR/evaluations)",
+    )
+    p.add_argument(
         "--trajectory-days",
         type=float,
         default=7.0,
@@ -414,7 +422,8 @@ def _run(args: argparse.Namespace) -> int:
     origin = _parse_origin(args.origin)  # check every argument before opening anything
     host, port = _http(args)
     _check_gateway_args(args)
-    settings = ApiSettings.from_env(web_dir=default_web_dir())
+    evaluations = args.evaluations or Path(args.data_dir) / "evaluations"
+    settings = ApiSettings.from_env(web_dir=default_web_dir(), evaluations_dir=evaluations)
     if host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
         print(
             "serve: warning: reads are open to anyone who can reach "

@@ -1,5 +1,7 @@
 """The evaluation report: a table per application on stdout, ``report.json`` and an HTML page
-with matplotlib plots (lead-time distributions, one timeline per scenario).
+with matplotlib plots (lead-time distributions, one timeline per scenario). ``report.json``
+also holds, per app and figure, the mean and 95 % interval over the seed replicates
+(``intervals``; one replicate: no half-width), which the console's evaluation view shows.
 
 Day-1 apps are scored against hazard episodes (``format_table``); the Day-2 (cooperative)
 apps by their effect, one ``CooperationScore`` per app and scenario (``format_cooperation``:
@@ -18,6 +20,7 @@ import msgspec
 from v2xcloud.sim import _plots
 from v2xcloud.sim.cooperation import CooperationScore
 from v2xcloud.sim.evaluate import aggregate
+from v2xcloud.sim.replicates import intervals, split_replicates
 from v2xcloud.sim.result import ScenarioResult
 from v2xcloud.sim.scorer import AppScore, family_of
 
@@ -159,6 +162,8 @@ def write_report(
         "groups": {g: {app: s.summary() for app, s in sc.items()} for g, sc in groups.items()},
         "scenarios": [msgspec.to_builtins(r) for r in results],
         "cooperation": [msgspec.to_builtins(c) for r in results for c in r.cooperation],
+        "replicates": len(split_replicates(results)),
+        "intervals": _intervals(results),
     }
     (out_dir / "report.json").write_bytes(msgspec.json.format(msgspec.json.encode(doc)))
     lead_png = _plots.lead_times(scores, out_dir / "lead_times.png")
@@ -168,6 +173,20 @@ def write_report(
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _intervals(results: list[ScenarioResult]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Per app and figure: mean, 95 % half-width (``None`` with one replicate) and replicates
+    with the figure, over the seed replicates (``sim.replicates``)."""
+    spans = intervals([aggregate(rs) for rs in split_replicates(results)])
+    return {
+        app: {
+            key: {"mean": iv.mean, "half_width": iv.half_width, "n": iv.n}
+            for key, iv in figures.items()
+            if iv is not None
+        }
+        for app, figures in spans.items()
+    }
 
 
 def _html(

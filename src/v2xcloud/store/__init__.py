@@ -13,11 +13,12 @@ from v2xcloud.store.duckdb_store import DuckDbStore
 from v2xcloud.store.ev_sink import HistoryReportSink
 from v2xcloud.store.open import open_store
 from v2xcloud.store.postgres_store import PostgresStore
-from v2xcloud.store.records import BBox, EvReportRecord, TrackPoint
+from v2xcloud.store.records import AdvisoryCell, BBox, EvReportRecord, TrackPoint
 from v2xcloud.store.writer import HistoryWriter, WriterStats
 
 __all__ = [
     "TABLES",
+    "AdvisoryCell",
     "BBox",
     "DuckDbStore",
     "EvReportRecord",

@@ -14,7 +14,7 @@ from v2xcloud.model import Advisory, DeadLetter, MisbehaviourReport, Participant
 from v2xcloud.store import _rows
 from v2xcloud.store.base import TABLES, Retention
 from v2xcloud.store.pseudonyms import DAY_MS, PseudonymKeys
-from v2xcloud.store.records import BBox, EvReportRecord, TrackPoint
+from v2xcloud.store.records import AdvisoryCell, BBox, EvReportRecord, TrackPoint
 
 _TIME_COLUMN = {
     "participant_states": "timestamp_ms",
@@ -177,6 +177,35 @@ class SqlHistoryStore(ABC):
         sql += " ORDER BY issued_ms DESC LIMIT %s"
         params.append(limit)
         return [_rows.decode_doc(r[0], Advisory) for r in self._select(sql, params)]
+
+    def advisory_cells(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        cell_lat_deg: float,
+        cell_lon_deg: float,
+        limit: int = 10_000,
+    ) -> list[AdvisoryCell]:
+        if not (cell_lat_deg > 0 and cell_lon_deg > 0):
+            raise StoreError(f"advisory cells must be positive, got {cell_lat_deg}, {cell_lon_deg}")
+        sql = (
+            "SELECT floor(lat_deg / %s) AS i, floor(lon_deg / %s) AS j, count(*), "
+            "count(DISTINCT app || ':' || ego_id), max(level) FROM advisories "
+            "WHERE issued_ms BETWEEN %s AND %s AND lat_deg IS NOT NULL AND lon_deg IS NOT NULL "
+            "GROUP BY i, j ORDER BY count(*) DESC LIMIT %s"
+        )
+        rows = self._select(sql, [cell_lat_deg, cell_lon_deg, start_ms, end_ms, limit])
+        return [
+            AdvisoryCell(
+                lat_deg=(float(i) + 0.5) * cell_lat_deg,
+                lon_deg=(float(j) + 0.5) * cell_lon_deg,
+                advisories=int(n),
+                warned=int(warned),
+                max_level=int(level),
+            )
+            for i, j, n, warned, level in rows
+        ]
 
     def road_events(
         self, *, start_ms: int, end_ms: int, bbox: BBox | None = None, limit: int = 1000

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 from v2xcloud.model import Advisory, DeadLetter, MisbehaviourReport, ParticipantState, RoadEvent
-from v2xcloud.store.records import BBox, EvReportRecord, TrackPoint
+from v2xcloud.store.records import AdvisoryCell, BBox, EvReportRecord, TrackPoint
 
 __all__ = ["TABLES", "HistoryStore", "Retention"]
 
@@ -110,6 +110,20 @@ class HistoryStore(Protocol):
         limit: int = 1000,
     ) -> list[Advisory]:
         """Advisories issued in ``[start_ms, end_ms]``, newest first, optionally by place/app."""
+        ...
+
+    def advisory_cells(
+        self,
+        *,
+        start_ms: int,
+        end_ms: int,
+        cell_lat_deg: float,
+        cell_lon_deg: float,
+        limit: int = 10_000,
+    ) -> list[AdvisoryCell]:
+        """Advisories issued in ``[start_ms, end_ms]`` counted per cell of a grid of
+        ``cell_lat_deg`` × ``cell_lon_deg`` degrees (cells with any, busiest first, at most
+        ``limit``); ``StoreError`` for a cell size that is not positive."""
         ...
 
     def road_events(

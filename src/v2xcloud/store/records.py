@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["BBox", "EvReportRecord", "TrackPoint"]
+__all__ = ["AdvisoryCell", "BBox", "EvReportRecord", "TrackPoint"]
 
 
 class BBox(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,3 +46,15 @@ class TrackPoint(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     lon_deg: float
     speed_mps: float | None = None
     heading_deg: float | None = None
+
+
+class AdvisoryCell(msgspec.Struct, frozen=True, kw_only=True):
+    """Advisories issued in one cell of a latitude/longitude grid over a time range: the cell's
+    centre (degrees), the rows (every issue, repeats included), the distinct (app, ego) pairs
+    warned (what an operator counts as "warnings") and the highest level among them."""
+
+    lat_deg: float
+    lon_deg: float
+    advisories: int
+    warned: int
+    max_level: int

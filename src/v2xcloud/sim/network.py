@@ -16,7 +16,16 @@ import sumo
 from v2xcloud.errors import SimulationError
 from v2xcloud.sim.scenario import NetworkSpec
 
-__all__ = ["build_network", "edge_id", "network_nodes", "sumo_binary"]
+__all__ = [
+    "build_network",
+    "edge_id",
+    "edge_lanes",
+    "ending_lanes",
+    "lane_end_x",
+    "network_nodes",
+    "ramp_edges",
+    "sumo_binary",
+]
 
 Node = tuple[str, float, float, str]  # name, x_m, y_m, SUMO node type
 Edge = tuple[str, str, int]  # from, to, priority
@@ -41,6 +50,18 @@ def network_nodes(spec: NetworkSpec) -> tuple[list[Node], list[Edge]]:
     if spec.kind == "straight":
         nodes = [("W", -arm, 0.0, "priority"), ("E", arm, 0.0, "priority")]
         return nodes, [("W", "E", 2), ("E", "W", 2)]
+    if spec.kind == "merge":
+        nodes = [
+            ("W", -arm, 0.0, "priority"),
+            ("M", 0.0, 0.0, "priority"),
+            ("A", spec.merge_length_m, 0.0, "priority"),
+            ("E", spec.merge_length_m + arm, 0.0, "priority"),
+        ]
+        edges = [("W", "M", 2), ("M", "A", 2), ("A", "E", 2)]
+        if spec.has_ramp:
+            nodes.append(("R", -arm, -0.25 * arm, "priority"))
+            edges.append(("R", "M", 1))
+        return nodes, edges
     centre = "traffic_light" if spec.is_signalised else "priority"
     if spec.kind == "cross":
         nodes = [
@@ -50,11 +71,59 @@ def network_nodes(spec: NetworkSpec) -> tuple[list[Node], list[Edge]]:
             ("E", arm, 0.0, "priority"),
             ("W", -arm, 0.0, "priority"),
         ]
-        edges: list[Edge] = []
+        edges = []
         for end, prio in (("W", 2), ("E", 2), ("N", 1), ("S", 1)):
             edges += [(end, "C", prio), ("C", end, prio)]
         return nodes, edges
     return _grid(spec, centre)
+
+
+def edge_lanes(spec: NetworkSpec) -> dict[str, int]:
+    """Lanes of every edge (``spec.lanes`` unless the kind says otherwise)."""
+    _, edges = network_nodes(spec)
+    out = {edge_id(a, b): spec.lanes for a, b, _ in edges}
+    if spec.kind == "merge":
+        out["MA"] = spec.lanes + 1
+        out["RM"] = 1
+        if not spec.has_ramp:
+            out["WM"] = spec.lanes + 1
+    return out
+
+
+def ending_lanes(spec: NetworkSpec) -> frozenset[str]:
+    """The lanes vehicles must leave by changing lanes, with those that lead only into them:
+    a merge's rightmost lane between M and A (it ends at A, ``lane_end_x``) and the lane
+    feeding it (the ramp, or without one the rightmost lane from W)."""
+    if spec.kind != "merge":
+        return frozenset()
+    return frozenset({"RM_0", "MA_0"} if spec.has_ramp else {"WM_0", "MA_0"})
+
+
+def lane_end_x(spec: NetworkSpec) -> float | None:
+    """Where the ending lanes end (x of the network plane; ``None``: no lane ends)."""
+    return spec.merge_length_m if spec.kind == "merge" else None
+
+
+def ramp_edges(spec: NetworkSpec) -> frozenset[str]:
+    """The on-ramp edges of the network (vehicles coming from them merge)."""
+    return frozenset({"RM"}) if spec.kind == "merge" and spec.has_ramp else frozenset()
+
+
+def _connections(spec: NetworkSpec) -> list[str]:
+    """Explicit lane connections where guessing would be wrong: at a merge's M each incoming
+    lane keeps its own lane (the ramp becomes the rightmost), and at A the rightmost lane
+    ends (no connection: its vehicles must change lanes before A)."""
+    if spec.kind != "merge":
+        return []
+    out = []
+    shift = 0 if not spec.has_ramp else 1
+    for k in range(spec.lanes + 1 - shift):
+        out.append(f'  <connection from="WM" to="MA" fromLane="{k}" toLane="{k + shift}"/>')
+    if spec.has_ramp:
+        out.append('  <connection from="RM" to="MA" fromLane="0" toLane="0"/>')
+    for k in range(spec.lanes):
+        out.append(f'  <connection from="MA" to="AE" fromLane="{k + 1}" toLane="{k}"/>')
+    return out
 
 
 def _grid(spec: NetworkSpec, junction_type: str) -> tuple[list[Node], list[Edge]]:
@@ -80,9 +149,10 @@ def _write_plain(spec: NetworkSpec, out_dir: Path) -> tuple[Path, Path]:
     edg = out_dir / "net.edg.xml"
     nod_lines = [f'  <node id="{n}" x="{x:.2f}" y="{y:.2f}" type="{t}"/>' for n, x, y, t in nodes]
     nod.write_text("<nodes>\n" + "\n".join(nod_lines) + "\n</nodes>\n", encoding="utf-8")
+    lanes = edge_lanes(spec)
     edg_lines = [
         f'  <edge id={quoteattr(edge_id(a, b))} from="{a}" to="{b}" priority="{p}" '
-        f'numLanes="{spec.lanes}" speed="{spec.speed_mps:.2f}"/>'
+        f'numLanes="{lanes[edge_id(a, b)]}" speed="{spec.speed_mps:.2f}"/>'
         for a, b, p in edges
     ]
     edg.write_text("<edges>\n" + "\n".join(edg_lines) + "\n</edges>\n", encoding="utf-8")
@@ -97,6 +167,7 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     nod, edg = _write_plain(spec, out_dir)
     net = out_dir / "net.net.xml"
+    connections = _connections(spec)
     cmd = [
         sumo_binary("netconvert"),
         "--node-files", str(nod),
@@ -109,6 +180,11 @@ def build_network(spec: NetworkSpec, out_dir: Path) -> Path:
     ]  # fmt: skip
     if spec.all_red_s > 0:
         cmd += ["--tls.allred.time", str(spec.all_red_s)]
+    if connections:
+        con = out_dir / "net.con.xml"
+        text = "<connections>\n" + "\n".join(connections) + "\n</connections>\n"
+        con.write_text(text, encoding="utf-8")
+        cmd += ["--connection-files", str(con)]
     if spec.has_sidewalks:
         cmd += ["--sidewalks.guess", "true", "--sidewalks.guess.max-speed", "40"]
         cmd += ["--crossings.guess", "true"]

@@ -33,6 +33,7 @@ from v2xcloud.sim.signal_control import SignalControl
 from v2xcloud.sim.signals import SignalEncoder
 
 if TYPE_CHECKING:
+    from v2xcloud.sim.actuation import CoordinationFollower, IntentionSource
     from v2xcloud.sim.day2 import Day2Bench
     from v2xcloud.sim.devices import DeviceDirectory, DeviceSigning
     from v2xcloud.sim.via_mqtt import MqttLink
@@ -133,6 +134,8 @@ class _Chain:
         self.day2: Day2Bench | None = None  # the Day-2 apps' down-link and probes
         self.signal_control: SignalControl | None = None  # priority timing changes -> SUMO
         self.psm_carriers = frozenset(p.id for p in scenario.pedestrians if p.has_psm)
+        self.intentions: IntentionSource | None = None  # the closed loop (``has_intentions``)
+        self.follower: CoordinationFollower | None = None
 
     def start(self) -> None:
         self.bridge.start()
@@ -182,6 +185,36 @@ class _Chain:
             if self.link is not None:
                 self.link.bind(self.devices)
         self.day2 = self._day2_bench()
+        if self.sc.has_intentions:
+            self._close_loop()
+
+    def _close_loop(self) -> None:
+        """Vehicles state their intentions and follow coordination (``sim.actuation``)."""
+        from v2xcloud.sim.actuation import CoordinationFollower, IntentionSource, RoadGraph
+        from v2xcloud.sim.network import edge_id, network_nodes, ramp_edges
+
+        _, edges = network_nodes(self.sc.network)
+        graph = RoadGraph(
+            node_numbers=self.signals.node_numbers,
+            lane_numbers=self.signals.lane_numbers,
+            edge_nodes={edge_id(a, b): (a, b) for a, b, _ in edges},
+            ramp_edges=ramp_edges(self.sc.network),
+        )
+        traci = self.bridge.traci
+        self.intentions = IntentionSource(
+            traci=traci, ids=self.ids, frame=self.frame, graph=graph, epoch_ms=self.config.epoch_ms
+        )
+        self.follower = CoordinationFollower(
+            traci=traci,
+            ids=self.ids,
+            frame=self.frame,
+            epoch_ms=self.config.epoch_ms,
+            message_set=self.config.message_set,
+            step_s=self.sc.step_s,
+        )
+        if self.day2 is not None:
+            follower = self.follower
+            self.day2.listeners.append(lambda sent, to, at, raw: follower.receive(to, raw, at))
 
     def _day2_bench(self) -> Day2Bench | None:
         """The Day-2 bench when the platform runs Day-2 apps (``sim.day2``), else None."""
@@ -321,6 +354,9 @@ class _Chain:
         if self.config.has_ground_truth:
             self.harness.observe(snap)
             t0 = self._timed("ground_truth", t0)
+        if self.follower is not None:
+            self.follower.step(snap.time_s)
+            t0 = self._timed("actuation", t0)
         now_ms = self.config.epoch_ms + snap.time_ms
         self._emit(snap, now_ms)
         t0 = time.perf_counter()
@@ -359,6 +395,11 @@ class _Chain:
                            about=(sent.sumo_id,), is_malicious=sent.is_malicious)  # fmt: skip
         for sumo_id, psm in self.participants.psms(snap, self.psm_carriers):
             self._send(psm, sent_ms=now_ms, sender=sumo_id, kind="PSM", about=(sumo_id,))
+        if self.intentions is not None:
+            step_ms = round(self.sc.step_s * 1000)
+            vehicles = [v for v, p in zip(snap.ids, snap.is_pedestrian, strict=True) if not p]
+            for sumo_id, vir in self.intentions.intentions(vehicles, snap.time_ms, step_ms):
+                self._send(vir, sent_ms=now_ms, sender=sumo_id, kind="VIR", about=(sumo_id,))
         for sensor in self.sensors:
             for seen, rsm in self.participants.rsms(snap, sensor):
                 self.perceived.update(seen)

@@ -34,8 +34,8 @@ __all__ = [
     "load_scenario",
 ]
 
-NetworkKind = Literal["straight", "cross", "grid"]
-VehicleType = Literal["car", "truck", "emergency"]
+NetworkKind = Literal["straight", "cross", "grid", "merge"]
+VehicleType = Literal["car", "car_unaware", "truck", "emergency"]
 ActionKind = Literal[
     "set_speed",  # hold speed_mps (None releases control back to the driver model)
     "slow_down",  # reach speed_mps linearly over duration_s
@@ -49,7 +49,11 @@ ActionKind = Literal[
 
 
 class NetworkSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Which network to build: a straight two-way road, a four-arm crossing or a grid."""
+    """Which network to build: a straight two-way road, a four-arm crossing, a grid, or a
+    one-way ``merge``: ``lanes`` + 1 lanes from W over M to A, where the rightmost ends
+    (``merge_length_m`` after M), ``lanes`` on to E; with ``has_ramp`` a one-lane on-ramp from
+    R joins at M as that rightmost lane (an acceleration lane), without it the rightmost lane
+    simply ends at A (a lane drop, e.g. road works)."""
 
     kind: NetworkKind
     arm_length_m: float = 200.0
@@ -60,6 +64,8 @@ class NetworkSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     grid_size: int = 3
     cycle_s: int = 60
     all_red_s: int = 0  # all-red clearance after each yellow (netconvert --tls.allred.time)
+    merge_length_m: float = 150.0
+    has_ramp: bool = False
 
 
 class VehicleSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -155,6 +161,9 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     background: BackgroundSpec = BackgroundSpec()
     rsus: tuple[RsuSpec, ...] = ()
     attacks: tuple[AttackSpec, ...] = ()  # misbehaving senders (``sim.attacks``)
+    # connected vehicles state their intentions (VIR) and follow the platform's coordination
+    # (RSC): the closed loop of ``sim.actuation``
+    has_intentions: bool = False
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -79,6 +79,11 @@ class SignalEncoder:
         self._lane_ids = _lane_numbers(self._net.getNodes())
         self._spat_count = 0
 
+    @property
+    def lane_numbers(self) -> dict[str, int]:
+        """The MAP LaneID of every vehicle lane entering a node, by SUMO lane id."""
+        return self._lane_ids
+
     def _node_id(self, name: str) -> NodeId:
         return NodeId(region=1, id=self.node_numbers[name])
 

@@ -14,10 +14,15 @@ from v2xcloud.sim.scenario import FlowSpec, PedestrianSpec, Scenario, VehicleSpe
 __all__ = ["VTYPES_XML", "write_routes"]
 
 # Scripted hazard vehicles drive without driver imperfection (sigma 0) so scenarios are exact;
-# background traffic keeps SUMO's default imperfection.
+# background traffic keeps SUMO's default imperfection. "car_unaware" is a car whose driver
+# does not slow down to let a merging or lane-changing car in on its own (SUMO's LC2013
+# cooperation off): what a driver does who has not understood that a car is about to merge.
 VTYPES_XML = """\
   <vType id="car" vClass="passenger" length="4.6" width="1.8" accel="2.6" decel="4.5"
          emergencyDecel="9.0" sigma="0.0" speedDev="0.0"/>
+  <vType id="car_unaware" vClass="passenger" length="4.6" width="1.8" accel="2.6" decel="4.5"
+         emergencyDecel="9.0" sigma="0.0" speedDev="0.0" lcCooperative="0"
+         lcCooperativeSpeed="0"/>
   <vType id="car_reckless" vClass="passenger" length="4.6" width="1.8" accel="2.6" decel="4.5"
          emergencyDecel="9.0" sigma="0.0" speedDev="0.0" jmIgnoreFoeProb="1" jmIgnoreFoeSpeed="100"
          jmIgnoreJunctionFoeProb="1" jmDriveAfterRedTime="1000" jmDriveAfterYellowTime="1000"/>

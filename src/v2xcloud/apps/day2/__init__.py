@@ -18,11 +18,17 @@ with default settings (an app without its inputs in a deployment sends nothing).
 """
 
 from v2xcloud.apps.day2.base import Day2App, Day2Config, Outbound, Request
+from v2xcloud.apps.day2.lane_change import CooperativeLaneChange, CooperativeMerge
 from v2xcloud.apps.day2.priority import PriorityVehiclePassage
 from v2xcloud.apps.day2.vru_passage import VruSafePassage
 
 #: the Day-2 applications, in the order the runtime runs them
-DAY2_APPS: tuple[type[Day2App], ...] = (PriorityVehiclePassage, VruSafePassage)
+DAY2_APPS: tuple[type[Day2App], ...] = (
+    PriorityVehiclePassage,
+    VruSafePassage,
+    CooperativeLaneChange,
+    CooperativeMerge,
+)
 
 
 def default_day2_apps() -> list[Day2App]:
@@ -32,6 +38,8 @@ def default_day2_apps() -> list[Day2App]:
 
 __all__ = [
     "DAY2_APPS",
+    "CooperativeLaneChange",
+    "CooperativeMerge",
     "Day2App",
     "Day2Config",
     "Outbound",

@@ -11,12 +11,18 @@ platform runs without a probe here is run, but not scored.
 from __future__ import annotations
 
 from v2xcloud.sim.day2.bench import Day2Bench, ReferenceCheck
+from v2xcloud.sim.day2.manoeuvres import LaneChangeProbe
 from v2xcloud.sim.day2.probe import Day2Probe, ProbeFactory, ProbeSetup, RunFacts
 from v2xcloud.sim.day2.pvp import PriorityProbe
 from v2xcloud.sim.day2.vsp import VruPassageProbe
 
 #: application code -> the factory of its probe
-PROBES: dict[str, ProbeFactory] = {"PVP": PriorityProbe, "VSP": VruPassageProbe}
+PROBES: dict[str, ProbeFactory] = {
+    "PVP": PriorityProbe,
+    "VSP": VruPassageProbe,
+    "CLC": lambda setup: LaneChangeProbe(setup, "CLC"),
+    "CVM": lambda setup: LaneChangeProbe(setup, "CVM"),
+}
 
 
 def probes_for(codes: set[str], setup: ProbeSetup) -> list[Day2Probe]:

@@ -103,6 +103,9 @@ class Day2Bench:
         self.problems: dict[str, Counter[str]] = {}  # app -> what went wrong -> count
         self._in_flight: dict[int, tuple[Outbound, str]] = {}
         self._next = 0
+        # told of every copy that reaches a road user: (sent, SUMO id, arrive_ms, the bytes);
+        # the closed loop's vehicles (``sim.actuation.CoordinationFollower``) listen here
+        self.listeners: list[Callable[[Outbound, str, int, bytes], None]] = []
 
     def step(self, snap: Snapshot, now_ms: int, outbound: list[Outbound]) -> None:
         """One simulation step: ground truth to the probes, then this tick's messages onto
@@ -117,6 +120,8 @@ class Day2Bench:
             probe = self.probes.get(sent.app)
             if probe is not None:
                 probe.received(sent, to, arrival.arrive_ms, len(arrival.raw))
+            for listener in self.listeners:
+                listener(sent, to, arrival.arrive_ms, arrival.raw)
 
     def _problem(self, app: str, what: str) -> None:
         self.problems.setdefault(app, Counter())[what] += 1

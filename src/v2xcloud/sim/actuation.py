@@ -149,7 +149,9 @@ class IntentionSource:
         self.sent: Counter[str] = Counter()  # DriveBehavior bit -> VIRs stating it
         self._counts: dict[str, int] = {}  # msgCnt per vehicle (vehicles leave: pruned)
 
-    def intentions(self, vehicle_ids: list[str], sim_ms: int, step_ms: int) -> list[tuple[str, Vir]]:
+    def intentions(
+        self, vehicle_ids: list[str], sim_ms: int, step_ms: int
+    ) -> list[tuple[str, Vir]]:
         """The VIRs due at simulation time ``sim_ms``: (SUMO id, VIR) per connected vehicle
         that has an intention now."""
         if sim_ms % self.period_ms >= step_ms:
@@ -178,14 +180,15 @@ class IntentionSource:
         position = veh.getLanePosition(vid)
         change = self._needed_change(vid, lane_id, position)
         if change is not None:
-            offset, _ = change
+            offset, _, ending = change
             behavior.add("laneChangingToLeft" if offset > 0 else "laneChangingToRight")
             route = veh.getRoute(vid)
             at = veh.getRouteIndex(vid)
             if edge in self.graph.ramp_edges or (at > 0 and route[at - 1] in self.graph.ramp_edges):
                 behavior.add("rampIn")
-            target = f"{edge}_{index + offset}"
-            ends = self.graph.edge_nodes.get(edge)
+            end_edge, end_index = ending.rsplit("_", 1)
+            target = f"{end_edge}_{int(end_index) + offset}"  # beside where its lane ends
+            ends = self.graph.edge_nodes.get(end_edge)
             number = self.graph.lane_numbers.get(target)
             if ends is not None and number is not None:
                 up, down = (self.graph.node_numbers[n] for n in ends)
@@ -231,23 +234,27 @@ class IntentionSource:
             requests=tuple(requests),
         )
 
-    def _needed_change(self, vid: str, lane_id: str, position: float) -> tuple[int, float] | None:
-        """(+1 left / -1 right, metres left to do it) when the lanes the vehicle can follow
+    def _needed_change(
+        self, vid: str, lane_id: str, position: float
+    ) -> tuple[int, float, str] | None:
+        """(+1 left / -1 right, metres left to do it, the lane that ends) when the lanes the
+        vehicle can follow
         without changing end within the horizon before its route does (a lane drop, an
         acceleration lane after an on-ramp, a lane not leading where it goes), else ``None``.
         The side is SUMO's best-lane offset, or the left when SUMO sees no better lane yet
         (a one-lane on-ramp joins on the right: right-hand traffic)."""
-        left = self._lane_run(vid, lane_id, position)
-        if left is None:
+        run = self._lane_run(vid, lane_id, position)
+        if run is None:
             return None
+        left, ending = run
         for entry in self.traci.vehicle.getBestLanes(vid):
             if entry[0] == lane_id and entry[3] < 0:
-                return -1, left
-        return 1, left
+                return -1, left, ending
+        return 1, left, ending
 
-    def _lane_run(self, vid: str, lane_id: str, position: float) -> float | None:
-        """Metres until the lane sequence followed without a lane change ends, when that is
-        within the horizon and before the route's end; else ``None``."""
+    def _lane_run(self, vid: str, lane_id: str, position: float) -> tuple[float, str] | None:
+        """Metres until the lane sequence followed without a lane change ends, and its last
+        lane, when that is within the horizon and before the route's end; else ``None``."""
         traci = self.traci
         route = traci.vehicle.getRoute(vid)
         at = traci.vehicle.getRouteIndex(vid)
@@ -257,9 +264,11 @@ class IntentionSource:
             if at + 1 >= len(route):
                 return None  # the route ends first
             nxt = route[at + 1]
-            follow = [link[0] for link in traci.lane.getLinks(lane) if link[0].startswith(f"{nxt}_")]
+            follow = [
+                link[0] for link in traci.lane.getLinks(lane) if link[0].startswith(f"{nxt}_")
+            ]
             if not follow:
-                return run
+                return run, lane
             lane = follow[0]
             at += 1
             run += traci.lane.getLength(lane)
@@ -277,7 +286,9 @@ class IntentionSource:
         links = self.traci.vehicle.getNextLinks(vid)
         return _TURNS.get(links[0][6]) if links else None
 
-    def _path(self, vid: str, edge: str, index: int, position: float, speed: float) -> tuple[PathPoint, ...]:
+    def _path(
+        self, vid: str, edge: str, index: int, position: float, speed: float
+    ) -> tuple[PathPoint, ...]:
         """Points ahead along the route at the current speed, ``path_step_s`` apart."""
         if speed <= 0.1:
             return ()

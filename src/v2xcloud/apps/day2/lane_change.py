@@ -25,6 +25,7 @@ answers merges (``rampIn``). Both keep no per-vehicle table beyond the current t
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ __all__ = [
 _LEFT, _RIGHT = "laneChangingToLeft", "laneChangingToRight"
 
 
-class LaneChangeConfig(Day2Config):
+class LaneChangeConfig(Day2Config, frozen=True, kw_only=True):
     """Thresholds of the gap planner (see the module docstring); ``sender_id`` is the
     platform's RSC id (8 bytes hex)."""
 
@@ -73,10 +74,10 @@ class LaneChangePlan:
 
     __slots__ = (
         "ego",
-        "is_open",
         "follower",
         "follower_speed_mps",
         "gap_m",
+        "is_open",
         "leader",
         "needed_m",
         "side",
@@ -155,7 +156,7 @@ def plan_gap(
     # candidate gaps: (follower, leader) over consecutive target-lane vehicles, open ends too
     seq: list[int | None] = [None, *rows.tolist(), None]
     best: tuple[float, LaneChangePlan] | None = None
-    for f, lead in zip(seq[:-1], seq[1:], strict=True):
+    for f, lead in itertools.pairwise(seq):
         plan = _judge(view, ego, side, f, lead, s, v_e, len_e, c)
         cost = abs(plan.needed_m - plan.gap_m) if plan.gap_m < plan.needed_m else 0.0
         cost += abs(_slot_offset(s, f, lead, view, ego, c))
@@ -295,7 +296,7 @@ class _GapApp(Day2App):
         here = (float(lat[0]), float(lon[0]))
         move = _LEFT if plan.side > 0 else _RIGHT
         self.counts["gap_open" if plan.is_open else "gap_opening"] += 1
-        guidance = ()
+        guidance: tuple[PathPoint, ...] = ()
         if plan.speed_mps is not None:
             guidance = (PathPoint(lat_deg=here[0], lon_deg=here[1], speed_mps=plan.speed_mps),)
         parties = [

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from v2xcloud.model.day2_exchange import Outbound
+from v2xcloud.sim.actuation import HORIZON_M
 from v2xcloud.sim.cooperation import CooperationScore, Figure
 from v2xcloud.sim.day2.probe import ProbeSetup, RunFacts
-from v2xcloud.sim.actuation import HORIZON_M
 from v2xcloud.sim.network import ending_lanes, lane_end_x, ramp_edges
 
 if TYPE_CHECKING:

@@ -21,4 +21,10 @@ await build({
 copyFileSync(join(here, "index.html"), join(out, "index.html"));
 copyFileSync(join(here, "src", "style.css"), join(out, "style.css"));
 copyFileSync(join(here, "node_modules", "maplibre-gl", "dist", "maplibre-gl.css"), join(out, "maplibre-gl.css"));
+// Swagger UI for /docs, served by the app itself (no CDN: the console works offline)
+const swagger = join(out, "swagger-ui");
+mkdirSync(swagger, { recursive: true });
+for (const name of ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"]) {
+  copyFileSync(join(here, "node_modules", "swagger-ui-dist", name), join(swagger, name));
+}
 console.log(`dashboard built into ${out}`);

@@ -58,7 +58,6 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/openapi.json", "own"): (200, 401, 200, 200, 200, 200, 200),
     ("GET", "/docs", "own"): (200, 401, 200, 200, 200, 200, 200),
     ("GET", "/docs/oauth2-redirect", "own"): (200, 401, 200, 200, 200, 200, 200),
-    ("GET", "/redoc", "own"): (200, 401, 200, 200, 200, 200, 200),
     ("GET", "/", "own"): (404, 401, 404, 404, 404, 404, 404),  # dashboard not built
     ("MOUNT", "/", "own"): (200, 401, 200, 200, 200, 200, 200),  # dashboard built
     # the road: the deployment's, read by every tenant
@@ -67,6 +66,7 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("GET", "/api/advisories", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/events", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/stats", "own"): (401, 401, 200, 200, 200, 200, 200),
+    ("GET", "/api/console", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("GET", "/api/security", "own"): (401, 401, 200, 200, 200, 200, 200),
     ("WS", "/api/stream", "own"): (1008, 1008, 101, 101, 101, 101, 101),
     ("GET", "/api/participants/{participant_id}/trajectory", "own"): (

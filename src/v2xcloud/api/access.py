@@ -112,7 +112,6 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): _PUBLIC,
     ("GET", "/docs"): _PUBLIC,
     ("GET", "/docs/oauth2-redirect"): _PUBLIC,
-    ("GET", "/redoc"): _PUBLIC,
     ("GET", "/"): _PUBLIC,  # "dashboard not built" page
     ("MOUNT", "/"): _PUBLIC,  # the built dashboard (the token is given in the URL's #fragment)
     # the live road scene and its history: the deployment's, read by every tenant
@@ -121,6 +120,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/advisories"): _READ,
     ("GET", "/api/events"): _READ,
     ("GET", "/api/stats"): _READ,
+    ("GET", "/api/console"): _READ,
     ("GET", "/api/security"): _READ,
     ("WS", "/api/stream"): _READ,
     ("GET", "/api/participants/{participant_id}/trajectory"): _READ,

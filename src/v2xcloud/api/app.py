@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from v2xcloud.api._schema import install_components
@@ -56,7 +57,8 @@ def create_app(
 ) -> FastAPI:
     """Build the operator API over a live platform and a history store.
 
-    REST under ``/api`` (OpenAPI at ``/docs``), the tick stream at ``/api/stream`` (WebSocket)
+    REST under ``/api`` (OpenAPI at ``/docs``, its Swagger UI served from the built dashboard,
+    never a CDN), the tick stream at ``/api/stream`` (WebSocket)
     and, when ``settings.web_dir`` holds a built dashboard, the dashboard at ``/``.
     The app subscribes to ``live`` while it runs and unsubscribes at shutdown. ``writer``
     (the ``HistoryWriter`` recording ``live``, if any) adds its counters to ``/api/stats``;
@@ -106,6 +108,8 @@ def create_app(
         version="1",
         description="Live scene, signals, advisories, history and platform health.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is ours (below): Swagger UI from the package, not from a CDN
+        redoc_url=None,  # ReDoc only exists as a CDN script
     )
     app.state.live = live
     app.state.store = store
@@ -139,8 +143,42 @@ def create_app(
     app.include_router(overview_router, prefix="/api")
     app.include_router(evaluations_router, prefix="/api")
     install_components(app)
+    _add_docs(app, settings)
     _mount_dashboard(app, settings)
     return app
+
+
+#: Swagger UI's files as ``make web`` copies them from the pinned ``swagger-ui-dist`` package
+SWAGGER_DIR = "swagger-ui"
+
+
+def _add_docs(app: FastAPI, settings: ApiSettings) -> None:
+    """``/docs``: the OpenAPI page with Swagger UI's script and style served by this app (from
+    the built dashboard's ``swagger-ui/``), so it works with no internet."""
+    web_dir = settings.web_dir
+    built = web_dir is not None and (web_dir / SWAGGER_DIR / "swagger-ui-bundle.js").is_file()
+    redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        if not built:
+            return HTMLResponse(
+                "<!doctype html><title>API docs</title><p>The API docs page is not built: run "
+                "<code>make web</code>. The schema itself is at "
+                '<a href="/openapi.json">/openapi.json</a>.</p>'
+            )
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API docs",
+            oauth2_redirect_url=redirect,
+            swagger_js_url=f"/{SWAGGER_DIR}/swagger-ui-bundle.js",
+            swagger_css_url=f"/{SWAGGER_DIR}/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
+
+    @app.get(redirect, include_in_schema=False)
+    def docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _mount_dashboard(app: FastAPI, settings: ApiSettings) -> None:

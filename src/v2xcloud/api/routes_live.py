@@ -53,6 +53,13 @@ def events(request: Request, _caller: Caller) -> Response:
     return json_response(_live(request).road_events())
 
 
+@router.get("/console", tags=["live"])
+def console(request: Request, _caller: Caller) -> dict[str, str | None]:
+    """What the operator console needs to know about the deployment: ``time_zone``, the
+    district's IANA time zone (e.g. ``Asia/Shanghai``; ``null``: show the browser's)."""
+    return {"time_zone": request.app.state.settings.time_zone}
+
+
 @router.get("/stats", tags=["live"])
 def stats(request: Request, caller: Caller) -> Response:
     """Platform health (rates, tick time, latency percentiles), stream counters and, when the

@@ -4,6 +4,7 @@ ever shipped."""
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,6 +49,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     ``alarm_poll_s``: how often the alarm feed brings the alarm book in step with the
     platform (road events, device faults, misbehaviour).
     ``server``: the HTTP server's connection, time and size limits (``api.limits``).
+    ``time_zone``: the district's IANA time zone (``Asia/Shanghai``), in which the console
+    shows times; ``None``: the browser's.
     Request-size limits are per route, in ``access.RULES``.
     """
 
@@ -69,6 +72,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     stream_client_msgs_per_s: float = 20.0
     alarm_poll_s: float = 1.0
     evaluations_dir: Path | None = None
+    time_zone: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("admin_token", "viewer_token"):
@@ -80,6 +84,13 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
                 )
         if not self.alarm_poll_s > 0:
             raise ConfigError(f"alarm_poll_s must be positive, got {self.alarm_poll_s}")
+        if self.time_zone is not None:
+            try:
+                zoneinfo.ZoneInfo(self.time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ConfigError(
+                    f"time_zone {self.time_zone!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+                ) from exc
         if self.stream_queue_frames < 1:
             raise ConfigError("stream_queue_frames must be at least 1")
         if self.stream_max_clients < 1:
@@ -99,8 +110,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> ApiSettings:
         """Read ``V2XCLOUD_ADMIN_TOKEN``, ``V2XCLOUD_VIEWER_TOKEN``, ``V2XCLOUD_CORS_ORIGINS``
-        (comma-separated) and ``V2XCLOUD_OIDC_*`` (``OidcSettings.from_env``); keyword
-        ``overrides`` win."""
+        (comma-separated), ``V2XCLOUD_TIME_ZONE`` and ``V2XCLOUD_OIDC_*``
+        (``OidcSettings.from_env``); keyword ``overrides`` win."""
         env = os.environ if env is None else env
         origins = tuple(
             o.strip() for o in env.get("V2XCLOUD_CORS_ORIGINS", "").split(",") if o.strip()
@@ -109,6 +120,7 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
             "admin_token": env.get("V2XCLOUD_ADMIN_TOKEN") or None,
             "viewer_token": env.get("V2XCLOUD_VIEWER_TOKEN") or None,
             "cors_origins": origins,
+            "time_zone": env.get("V2XCLOUD_TIME_ZONE") or None,
             "oidc": OidcSettings.from_env(env),
         }
         values.update(overrides)

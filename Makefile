@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 WEB_DIST := src/v2xcloud/web/dist
 WEB_STAMP := $(WEB_DIST)/.built
 NPM_STAMP := web/node_modules/.ci-installed
-WEB_SOURCES := $(wildcard web/src/*) web/index.html web/build.mjs
+WEB_SOURCES := $(wildcard web/src/*.js web/src/*.css web/src/*/*.js) web/index.html web/build.mjs
 
 .PHONY: demo test lint venv clean system-deps web mutation
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: PostgreSQL + PostGIS (history store tests) and Chromium
-# (dashboard browser tests), Mosquitto (device gateways). Installs only what is missing; quick when everything is present.
+# (dashboard browser tests, with a CJK font), Mosquitto (device gateways). Installs only what is missing; quick when everything is present.
 set -euo pipefail
 
 missing=()
@@ -20,6 +20,9 @@ if ! command -v mosquitto >/dev/null 2>&1 && [[ ! -x /usr/sbin/mosquitto ]]; the
 fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libcrypto\.so\.3 '; then
   missing+=(libssl3)  # OpenSSL 3 libcrypto: native SM2 (security/_openssl.py binds it with ctypes)
+fi
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  missing+=(fonts-wqy-zenhei)  # a CJK font: the console's Chinese labels in browser screenshots
 fi
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0

@@ -48,7 +48,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     store = DuckDbStore(data_dir=tmp_path_factory.mktemp("history"))
     writer = HistoryWriter(store, participant_interval_ms=200, flush_interval_s=0.2)
     stop_recording = record_history(live, writer)
-    app = create_app(live=live, store=store, settings=ApiSettings(web_dir=web_dir))
+    # the district's zone is UTC+8 (the console shows times in it, whatever the browser's)
+    settings = ApiSettings(web_dir=web_dir, time_zone="Asia/Shanghai")
+    app = create_app(live=live, store=store, settings=settings)
     with ServerThread(app) as server:
         live.start(hz=10.0)
         try:

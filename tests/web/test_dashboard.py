@@ -84,8 +84,8 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
 
     # clicking a participant shows its details and its stored trajectory
     platform.live.stop()  # freeze the scene so the click lands on the arrow
-    page.wait_for_timeout(300)
-    target = page.evaluate(_FIND_CLICKABLE)
+    # the map draws asynchronously (a worker tiles the data): wait until it shows the last frame
+    target = page.wait_for_function(_FIND_CLICKABLE, timeout=10_000).json_value()
     assert target is not None
     x, y = page.evaluate("id => window.v2x.screenPosition(id)", target)
     page.mouse.click(x, y)

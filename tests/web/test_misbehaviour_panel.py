@@ -95,8 +95,9 @@ def test_misbehaviour_panel_shows_the_flagged_sender(
     assert "speed_plausibility" in evidence
     (row,) = page.locator("#mb-newest li.letter").all()
     text = row.text_content() or ""
-    assert "via obu-2 speed_plausibility: speed 95.0 m/s > 70.0 m/s" in text, text
+    # the check's name as the operator reads it (i18n), the detector's words as it wrote them
+    assert "via obu-2 speed plausibility: speed 95.0 m/s > 70.0 m/s" in text, text
     assert "(3 failed reports)" in text
-    assert "speed_plausibility" in (row.get_attribute("title") or "")
+    assert "speed plausibility" in (row.get_attribute("title") or "")
     page.locator("#misbehaviour-panel").screenshot(path=str(artifacts / "misbehaviour_panel.png"))
     assert not errors, errors

@@ -1,14 +1,46 @@
-// REST and WebSocket access with the optional token (#token=... in the URL, kept per tab).
-const hashToken = new URLSearchParams(location.hash.slice(1)).get("token");
-if (hashToken) sessionStorage.setItem("v2xcloud-token", hashToken);
+// REST and WebSocket access with the optional token (#token=… in the URL, also after a route:
+// #/live?token=…; kept per tab).
+const hashToken = /[#?&]token=([^&]+)/.exec(location.hash)?.[1];
+if (hashToken) sessionStorage.setItem("v2xcloud-token", decodeURIComponent(hashToken));
 const token = sessionStorage.getItem("v2xcloud-token");
 
-export async function getJson(path) {
-  const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  const response = await fetch(path, { headers });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return response.json();
+const authHeaders = () => (token ? { Authorization: `Bearer ${token}` } : {});
+
+/** An HTTP error with the status and the API's detail, when it gave one. */
+export class ApiError extends Error {
+  constructor(path, status, detail) {
+    super(`${path}: HTTP ${status}${detail ? ` ${detail}` : ""}`);
+    this.status = status;
+    this.detail = detail;
+  }
 }
+
+async function answer(path, response) {
+  if (!response.ok) {
+    let detail = "";
+    try {
+      const body = await response.json();
+      detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? body);
+    } catch { /* not JSON: the status says enough */ }
+    throw new ApiError(path, response.status, detail);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+export async function getJson(path) {
+  return answer(path, await fetch(path, { headers: authHeaders() }));
+}
+
+/** Send ``body`` as JSON with ``method`` (POST, PATCH, PUT, DELETE); the decoded answer. */
+export async function sendJson(method, path, body) {
+  const response = await fetch(path, {
+    method, headers: { ...authHeaders(), "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return answer(path, response);
+}
+
+export const postJson = (path, body) => sendJson("POST", path, body);
 
 export function openStream(onFrame, onStatus) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";

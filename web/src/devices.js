@@ -2,29 +2,21 @@
 // (/api/dead-letters). Rows are kept and their cells updated in place on every refresh, so
 // what is under the pointer is not redrawn; rows are reordered only while the pointer is not
 // over the table.
+import { formatAge, formatCount, formatNumber, formatPercent, formatQuantity, formatTime, language, t, tEnum } from "./i18n.js";
 
-const ZONE_TIME = new Intl.DateTimeFormat(undefined, {
-  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short",
-});
-
-/** Local wall-clock time with its zone, e.g. "14:02:05 GMT+8". */
+/** Local wall-clock time with its zone, e.g. "14:02:05 GMT+8" ("never" when absent). */
 export function localTime(ms) {
-  return ms == null ? "never" : ZONE_TIME.format(new Date(ms));
+  return ms == null ? t("common.never") : formatTime(ms);
 }
 
-/** "3 s", "4.2 min", "2.0 h": how long ago, from the platform's now. */
-export function age(ms, nowMs) {
-  if (ms == null || nowMs == null) return "";
-  const s = Math.max(0, (nowMs - ms) / 1000);
-  if (s < 90) return `${s.toFixed(0)} s ago`;
-  if (s < 5400) return `${(s / 60).toFixed(1)} min ago`;
-  return `${(s / 3600).toFixed(1)} h ago`;
-}
+/** "3 s ago", "4.2 min ago", "2.0 h ago": how long ago, from the platform's now. */
+export const age = formatAge;
 
-const rate = (perS) => (perS >= 10 ? perS.toFixed(0) : perS.toFixed(1));
-const ms = (v) => (v == null ? "—" : v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+const rate = (perS) => formatNumber(perS, perS >= 10 ? 0 : 1);
+const ms = (v) => formatQuantity(v, "ms", { digits: v >= 100 ? 0 : 1 });
 
-/** The problems of one device, worst first (what "problems first" orders by). */
+/** The problems of one device, worst first (what "problems first" orders by); English keys,
+ * shown through i18n ("live.problem.<name>"). */
 export function problems(device) {
   const h = device.health;
   const found = [];
@@ -41,44 +33,45 @@ const severity = (device) => problems(device).reduce((sum, p) => sum + (WEIGHTS[
 
 // Each column: header, the cell's text and class for a device, and how it sorts.
 const COLUMNS = [
-  { key: "id", title: "device", text: (d) => d.device_id, sort: (d) => d.device_id },
-  { key: "kind", title: "kind", text: (d) => d.kind, sort: (d) => d.kind },
+  { key: "id", title: "live.col.device", text: (d) => d.device_id, sort: (d) => d.device_id },
+  { key: "kind", title: "live.col.kind", text: (d) => tEnum("live.device_kind", d.kind), sort: (d) => d.kind },
   {
-    key: "status", title: "status",
-    text: (d) => (d.state !== "enabled" ? d.state : d.health.online ? "● online" : "○ offline"),
+    key: "status", title: "live.col.status",
+    text: (d) => (d.state !== "enabled" ? tEnum("live.device_state", d.state)
+      : d.health.online ? `● ${t("live.online")}` : `○ ${t("live.offline")}`),
     cls: (d) => (d.state !== "enabled" ? "muted" : d.health.online ? "good" : "bad"),
     sort: (d) => -severity(d),
   },
   {
-    key: "seen", title: "last seen",
-    text: (d, nowMs) => d.health.last_seen_ms == null ? "never"
+    key: "seen", title: "live.col.seen",
+    text: (d, nowMs) => d.health.last_seen_ms == null ? t("common.never")
       : `${localTime(d.health.last_seen_ms)} (${age(d.health.last_seen_ms, nowMs)})`,
     sort: (d) => -(d.health.last_seen_ms ?? 0),
   },
   {
-    key: "rates", title: "msg/s by type",
+    key: "rates", title: "live.col.rates",
     text: (d) => Object.entries(d.health.rates_per_s ?? {}).filter(([, r]) => r > 0)
-      .map(([t, r]) => `${t} ${rate(r)}/s`).join(" · ") || "—",
+      .map(([type, r]) => `${type} ${rate(r)}/s`).join(" · ") || "—",
     sort: (d) => -Object.values(d.health.rates_per_s ?? {}).reduce((a, b) => a + b, 0),
   },
   {
-    key: "dead", title: "dead letters",
+    key: "dead", title: "live.col.dead",
     text: (d) => Object.entries(d.health.dead_letters ?? {}).filter(([, n]) => n > 0)
-      .sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ${n}`).join(" · ") || "—",
+      .sort((a, b) => b[1] - a[1]).map(([r, n]) => `${tEnum("common.drop", r)} ${formatCount(n)}`).join(" · ") || "—",
     cls: (d) => (Object.values(d.health.dead_letters ?? {}).some((n) => n > 0) ? "warn" : ""),
     sort: (d) => -Object.values(d.health.dead_letters ?? {}).reduce((a, b) => a + b, 0),
   },
   {
-    key: "ack", title: "ACK rate",
+    key: "ack", title: "live.col.ack",
     text: (d) => {
       const dl = d.health.downlink ?? {};
-      return dl.ack_rate == null ? (dl.sent ? "0 %" : "—")
-        : `${(dl.ack_rate * 100).toFixed(1)} % of ${dl.sent}`;
+      return dl.ack_rate == null ? (dl.sent ? formatPercent(0, 0) : "—")
+        : t("live.ack_of", { rate: formatPercent(dl.ack_rate), sent: formatCount(dl.sent) });
     },
     sort: (d) => d.health.downlink?.ack_rate ?? 2,
   },
   {
-    key: "latency", title: "ACK latency mean / max",
+    key: "latency", title: "live.col.latency",
     text: (d) => {
       const dl = d.health.downlink ?? {};
       return dl.ack_latency_ms_mean == null ? "—"
@@ -87,18 +80,18 @@ const COLUMNS = [
     sort: (d) => -(d.health.downlink?.ack_latency_ms_max ?? -1),
   },
   {
-    key: "link", title: "link",
+    key: "link", title: "live.col.link",
     text: (d) => {
       const dl = d.health.downlink ?? {};
-      if (dl.link_abnormal) return "⚠ abnormal";
-      return dl.sent ? "normal" : "—";
+      if (dl.link_abnormal) return `⚠ ${t("live.link_abnormal")}`;
+      return dl.sent ? t("live.link_normal") : "—";
     },
     cls: (d) => (d.health.downlink?.link_abnormal ? "bad" : ""),
     sort: (d) => (d.health.downlink?.link_abnormal ? 0 : 1),
   },
   {
-    key: "flood", title: "flooding",
-    text: (d) => (d.health.is_flooding ? "⚠ throttled" : "no"),
+    key: "flood", title: "live.col.flood",
+    text: (d) => (d.health.is_flooding ? `⚠ ${t("live.throttled")}` : t("common.no")),
     cls: (d) => (d.health.is_flooding ? "warn" : "muted"),
     sort: (d) => (d.health.is_flooding ? 0 : 1),
   },
@@ -125,9 +118,7 @@ export class DevicesTable {
     const head = document.createElement("tr");
     for (const column of COLUMNS) {
       const th = document.createElement("th");
-      th.textContent = column.title;
       th.dataset.key = column.key;
-      th.title = "sort by this column (click again to reverse)";
       th.addEventListener("click", () => this.sortBy(column.key));
       head.append(th);
     }
@@ -137,6 +128,17 @@ export class DevicesTable {
     this.last = [];
     this.nowMs = null;
     this.markSort();
+    this.relabel();
+  }
+
+  /** The header in the current language (and the cells, on the next update). */
+  relabel() {
+    for (const th of this.table.tHead.rows[0].cells) {
+      const column = COLUMNS.find((c) => c.key === th.dataset.key);
+      th.textContent = t(column.title);
+      th.title = t("live.sort_title");
+    }
+    if (this.nowMs != null) this.update(this.all, this.nowMs);
   }
 
   sortBy(key) {
@@ -198,8 +200,10 @@ export class DevicesTable {
     const offline = devices.filter((d) => !d.health.online).length;
     const flagged = devices.filter((d) => problems(d).length).length;
     const hidden = devices.length - this.last.length;
-    this.summary.textContent = `${devices.length} devices · ${devices.length - offline} online · ` +
-      `${offline} offline · ${flagged} with problems` + (hidden ? ` · ${hidden} not shown` : "");
+    this.summary.textContent = t("live.device_summary", {
+      n: formatCount(devices.length), online: formatCount(devices.length - offline),
+      offline: formatCount(offline), flagged: formatCount(flagged),
+    }) + (hidden ? ` · ${t("live.not_shown", { n: formatCount(hidden) })}` : "");
   }
 
   reorder(force) {
@@ -212,34 +216,35 @@ export class DevicesTable {
   }
 }
 
-/** A list of name → count, largest first, at most `limit` shown; untouched when unchanged. */
-export function countList(list, counts, limit) {
+/** A list of name → count, largest first, at most `limit` shown; untouched when unchanged.
+ * ``names(name)`` shows a name (e.g. translated); default: as is. */
+export function countList(list, counts, limit, names) {
   const entries = Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]);
   const shown = entries.slice(0, limit);
   const items = shown.map(([name, n]) => {
     const li = document.createElement("li");
     li.dataset.name = name;
     const label = document.createElement("span");
-    label.textContent = name;
+    label.textContent = names ? names(name) : name;
     const count = document.createElement("b");
-    count.textContent = n.toLocaleString();
+    count.textContent = formatCount(n);
     li.append(label, count);
     return li;
   });
   if (entries.length > limit) {
     const li = document.createElement("li");
     li.className = "muted";
-    li.textContent = `+${entries.length - limit} more`;
+    li.textContent = t("common.more", { n: formatCount(entries.length - limit) });
     items.push(li);
   }
   if (!items.length) {
     const li = document.createElement("li");
     li.className = "muted";
-    li.textContent = "none";
+    li.textContent = t("common.none");
     items.push(li);
   }
   // only touch the list when its content changed (no flicker under the pointer)
-  const key = JSON.stringify(shown) + entries.length;
+  const key = JSON.stringify(shown) + entries.length + language(); // redrawn after a language switch
   if (list.dataset.key !== key) {
     list.dataset.key = key;
     list.replaceChildren(...items);
@@ -248,20 +253,24 @@ export function countList(list, counts, limit) {
 
 /** The Dead letters panel: stored counts by reason and by source, and the newest letters. */
 export function renderDeadLetters(doc) {
-  countList(document.getElementById("dl-by-reason"), doc.counts?.by_reason, 12);
+  countList(document.getElementById("dl-by-reason"), doc.counts?.by_reason, 12, (r) => tEnum("common.drop", r));
   countList(document.getElementById("dl-by-source"), doc.counts?.by_source, 8);
-  const minutes = ((doc.end_ms - doc.start_ms) / 60000).toFixed(0);
-  document.getElementById("dl-range").textContent = `stored, last ${minutes} min`;
+  const minutes = formatNumber((doc.end_ms - doc.start_ms) / 60000, 0);
+  document.getElementById("dl-range").textContent = t("live.stored_last_min", { n: minutes });
   const newest = document.getElementById("dl-newest");
-  const key = doc.letters.map((l) => `${l.received_at_ms}${l.source}${l.reason}`).join("|");
+  const key = doc.letters.map((l) => `${l.received_at_ms}${l.source}${l.reason}`).join("|") + language();
   if (newest.dataset.key === key) return;
   newest.dataset.key = key;
   newest.replaceChildren(...doc.letters.map((l) => {
     const li = document.createElement("li");
     li.className = "letter";
-    li.title = `${l.raw_len} bytes${l.raw_hex ? `: ${l.raw_hex}${l.raw_truncated ? "…" : ""}` : ""}`;
-    li.textContent = `${localTime(l.received_at_ms)} ${l.source} ${l.reason}` +
-      (l.where ? ` at ${l.where}` : "") + `: ${l.detail}`;
+    li.title = `${t("live.bytes", { n: formatCount(l.raw_len) })}${l.raw_hex ? `: ${l.raw_hex}${l.raw_truncated ? "…" : ""}` : ""}`;
+    li.append(`${localTime(l.received_at_ms)} ${l.source} ${tEnum("common.drop", l.reason)}` +
+      (l.where ? ` ${t("live.at_where", { where: l.where })}` : "") + ": ");
+    const detail = document.createElement("span");
+    detail.translate = false; // the decoder's own words (kept as logged, for searching)
+    detail.textContent = l.detail;
+    li.append(detail);
     return li;
   }));
 }

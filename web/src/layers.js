@@ -79,7 +79,7 @@ export function addLayers(map) {
   map.addLayer({ id: "participants", type: "symbol", source: "participants",
     layout: { "icon-image": "arrow", "icon-rotate": ["get", "heading_deg"], "icon-rotation-alignment": "map",
       "icon-allow-overlap": true, "icon-ignore-placement": true,
-      "icon-size": ["interpolate", ["linear"], ["zoom"], 15, 0.35, 20, 1.1] },
+      "icon-size": ["interpolate", ["linear"], ["zoom"], 15, 0.5, 20, 1.4] },
     paint: { "icon-color": byKind,
       "icon-halo-color": ["case", ["get", "selected"], "#e040fb", ["get", "warned"], "#ff2828", "#000"],
       "icon-halo-width": ["case", ["any", ["get", "selected"], ["get", "warned"]], 3, 1] } });

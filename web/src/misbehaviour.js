@@ -1,7 +1,6 @@
 // The Misbehaviour panel: senders the platform flagged, as /api/misbehaviour reports them (polled).
 import { countList, localTime } from "./devices.js";
-
-const fmt = (n) => Number(n ?? 0).toLocaleString();
+import { formatCount, formatNumber, language, t, tEnum } from "./i18n.js";
 
 /** Evidence counters ("evidence:<check>") of the live detector, by check. */
 function evidenceByCheck(live) {
@@ -18,28 +17,33 @@ export function renderMisbehaviour(doc) {
   const live = doc.live;
   const flagged = doc.reports.length;
   if (live && !("checked" in live) && !flagged) {
-    state.textContent = "no misbehaviour detection in this process";
+    state.textContent = t("live.mb.none_here");
     state.className = "muted";
   } else {
-    const checked = live ? `${fmt(live.checked)} reports checked · ${fmt(live.refused)} refused · ` : "";
-    state.textContent = `${checked}${fmt(flagged)} flagged in the last ${((doc.end_ms - doc.start_ms) / 3600000).toFixed(0)} h`;
+    const checked = live ? t("live.mb.checked", { checked: formatCount(live.checked), refused: formatCount(live.refused) }) : "";
+    state.textContent = checked + t("live.mb.flagged", { n: formatCount(flagged),
+      h: formatNumber((doc.end_ms - doc.start_ms) / 3600000, 0) });
     state.className = flagged ? "bad" : "good";
   }
-  countList(document.getElementById("mb-by-reason"), doc.by_reason, 12);
-  countList(document.getElementById("mb-evidence"), evidenceByCheck(live), 12);
+  countList(document.getElementById("mb-by-reason"), doc.by_reason, 12, (r) => tEnum("common.check", r));
+  countList(document.getElementById("mb-evidence"), evidenceByCheck(live), 12, (c) => tEnum("common.check", c));
   const newest = document.getElementById("mb-newest");
-  const key = doc.reports.map((r) => `${r.flagged_at_ms}${r.sender_id}`).join("|");
+  const key = doc.reports.map((r) => `${r.flagged_at_ms}${r.sender_id}`).join("|") + language();
   if (newest.dataset.key === key) return;
   newest.dataset.key = key;
   newest.replaceChildren(...doc.reports.map((r) => {
     const li = document.createElement("li");
     li.className = "letter";
     li.dataset.sender = r.sender_id;
-    li.title = r.evidence.map((e) => `${localTime(e.at_ms)} ${e.check}: ${e.detail}`).join("\n");
-    const cert = r.certificate_digest ? ` cert ${r.certificate_digest}` : "";
+    li.title = r.evidence.map((e) => `${localTime(e.at_ms)} ${tEnum("common.check", e.check)}: ${e.detail}`).join("\n");
+    const cert = r.certificate_digest ? ` ${t("live.mb.cert")} ${r.certificate_digest}` : "";
     const first = r.evidence[0];
-    li.textContent = `${localTime(r.flagged_at_ms)} ${r.sender_id}${cert} via ${r.source ?? "?"} ` +
-      `${r.reason}: ${first ? first.detail : ""} (${r.evidence.length} failed reports)`;
+    li.append(`${localTime(r.flagged_at_ms)} ${r.sender_id}${cert} ${t("live.mb.via", { source: r.source ?? "?" })} ` +
+      `${tEnum("common.check", r.reason)}: `);
+    const detail = document.createElement("span");
+    detail.translate = false; // the detector's own words
+    detail.textContent = first ? first.detail : "";
+    li.append(detail, ` ${t("live.mb.failed_reports", { n: formatCount(r.evidence.length) })}`);
     return li;
   }));
 }

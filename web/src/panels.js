@@ -1,6 +1,9 @@
-// The side panels: advisory and event lists, participant details, stats line.
-const time = (ms) => new Date(ms).toISOString().slice(11, 19);
-const LEVELS = { 1: "info", 2: "warning", 3: "imminent" };
+// The side panels of the live road: advisory and event lists, participant details, stats line.
+import { formatCount, formatNumber, formatQuantity, formatTime, t, tEnum } from "./i18n.js";
+
+/** A TTC as read by an operator: "—" when absent or infinite, "> 1,000 s" when the value is
+ * beyond any horizon the applications look at (e.g. 1.4e31 s: no closing speed at all). */
+export const formatTtc = (ttcS) => formatQuantity(ttcS, "s", { ceiling: 1000 });
 
 function row(text, className, onClick) {
   const li = document.createElement("li");
@@ -14,17 +17,27 @@ export function renderAdvisories(list, advisories, nowMs, onPick) {
   const recent = advisories.slice(-50).reverse();
   list.replaceChildren(...recent.map((a) => {
     const expired = a.expires_ms < nowMs ? " expired" : "";
-    const li = row(`${time(a.issued_ms)} ${a.app} ${LEVELS[a.level] ?? a.level} → ${a.ego_id}` +
-      (a.ttc_s != null ? ` (TTC ${a.ttc_s.toFixed(1)} s)` : ""), `level-${a.level}${expired}`, () => onPick(a));
+    const ttc = a.ttc_s != null ? ` (TTC ${formatTtc(a.ttc_s)})` : "";
+    const li = row(`${formatTime(a.issued_ms, { zoneLabel: false })} ${a.app} ${tEnum("common.level", a.level)} → ${a.ego_id}${ttc}`,
+      `level-${a.level}${expired}`, () => onPick(a));
     li.dataset.app = a.app;
     return li;
   }));
 }
 
 export function renderEvents(list, events, onPick) {
-  list.replaceChildren(...events.map((e) =>
-    row(`${e.start_ms ? time(e.start_ms) : "--"} ${e.kind ?? "event"} #${e.event_id} (${e.source})` +
-      (e.description ? `: ${e.description}` : ""), "level-2", () => onPick(e))));
+  list.replaceChildren(...events.map((e) => {
+    const li = row(`${e.start_ms ? formatTime(e.start_ms, { zoneLabel: false }) : "--"} ` +
+      `${tEnum("live.event_kind", e.kind ?? "event")} #${e.event_id} (${tEnum("live.source", e.source)})`,
+      "level-2", () => onPick(e));
+    if (e.description) {
+      const text = document.createElement("span");
+      text.translate = false; // what the operator or the source wrote
+      text.textContent = `: ${e.description}`;
+      li.append(text);
+    }
+    return li;
+  }));
 }
 
 export function renderDetails(participant, trackPoints) {
@@ -33,29 +46,31 @@ export function renderDetails(participant, trackPoints) {
   if (!participant) return;
   document.getElementById("details-id").textContent = participant.id;
   const fields = {
-    kind: participant.kind, source: participant.source,
-    speed: participant.speed_mps != null ? `${participant.speed_mps.toFixed(1)} m/s` : "—",
-    heading: participant.heading_deg != null ? `${participant.heading_deg.toFixed(0)}°` : "—",
-    position: `${participant.lat_deg.toFixed(6)}, ${participant.lon_deg.toFixed(6)}`,
-    seen: time(participant.timestamp_ms),
+    kind: tEnum("live.kind", participant.kind),
+    source: tEnum("live.source", participant.source),
+    speed: formatQuantity(participant.speed_mps, "m/s", { digits: 1 }),
+    heading: formatQuantity(participant.heading_deg, "°", { digits: 0 }),
+    position: `${formatNumber(participant.lat_deg, 6)}, ${formatNumber(participant.lon_deg, 6)}`,
+    seen: formatTime(participant.timestamp_ms),
   };
   document.getElementById("details-body").replaceChildren(...Object.entries(fields).flatMap(([k, v]) => {
-    const dt = document.createElement("dt"); dt.textContent = k;
+    const dt = document.createElement("dt"); dt.textContent = t(`live.field.${k}`);
     const dd = document.createElement("dd"); dd.textContent = v;
     return [dt, dd];
   }));
   document.getElementById("trajectory-info").textContent = trackPoints == null
-    ? "loading trajectory…" : `trajectory: ${trackPoints.length} stored points`;
+    ? t("live.trajectory_loading") : t("live.trajectory_points", { n: formatCount(trackPoints.length) });
 }
 
-export function renderStats(stats, droppedFrames) {
+export function renderStats(stats) {
   if (!stats) return;
-  const p99 = stats.latency_p99_ms != null ? stats.latency_p99_ms.toFixed(1) : "—";
-  document.getElementById("stats-line").textContent =
-    `${stats.participants} participants · ${stats.messages_in_per_s.toFixed(0)} msg/s in · ` +
-    `${stats.advisories_out_per_s.toFixed(1)} adv/s out · tick ${stats.tick_ms.toFixed(1)} ms · latency p99 ${p99} ms`;
-  const dead = Object.entries(stats.dead_letters || {}).map(([reason, n]) => `${reason} ${n}`);
-  document.getElementById("dead-letters").textContent = dead.length ? dead.join(" · ") : "none";
-  document.getElementById("clock").textContent = time(stats.now_ms);
-  document.getElementById("drops").textContent = droppedFrames ? `${droppedFrames} frames dropped` : "";
+  document.getElementById("stats-line").textContent = t("live.stats_line", {
+    participants: formatCount(stats.participants),
+    msg_in: formatQuantity(stats.messages_in_per_s, t("live.unit.msg_per_s"), { digits: 0 }),
+    adv_out: formatQuantity(stats.advisories_out_per_s, t("live.unit.adv_per_s"), { digits: 1 }),
+    tick: formatQuantity(stats.tick_ms, "ms", { digits: 1 }),
+    p99: formatQuantity(stats.latency_p99_ms, "ms", { digits: 1 }),
+  });
+  const dead = Object.entries(stats.dead_letters || {}).map(([reason, n]) => `${tEnum("common.drop", reason)} ${formatCount(n)}`);
+  document.getElementById("dead-letters").textContent = dead.length ? dead.join(" · ") : t("common.none");
 }

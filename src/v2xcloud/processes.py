@@ -13,6 +13,7 @@ Like ``errors`` and ``bounded``, this module sits beside the layers: every packa
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import os
@@ -22,12 +23,39 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
-__all__ = ["accepts", "free_port", "log_tail", "reap", "stop", "stop_all"]
+__all__ = ["LocalServer", "accepts", "free_port", "log_tail", "reap", "stop", "stop_all"]
 
 logger = logging.getLogger(__name__)
 
 _KILL_GRACE_S = 5.0
+
+
+class LocalServer(abc.ABC):
+    """A server the platform starts on this machine for labs, tests and benchmarks (Mosquitto,
+    NATS, PostgreSQL): ``start()`` returns it running, ``stop()`` ends it and removes what it
+    made (safe twice); ``with Server(...) as s:`` does both."""
+
+    @abc.abstractmethod
+    def start(self) -> Self:
+        """Start the server and wait until it accepts clients."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the server and delete its temporary files; safe to call twice."""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -59,13 +59,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import msgspec
 
 from v2xcloud import processes
 from v2xcloud.errors import GatewayError
+from v2xcloud.processes import LocalServer
 
 __all__ = ["DYNSEC_PLUGIN", "MOSQUITTO_BIN", "BrokerAuth", "Mosquitto", "find_mosquitto"]
 
@@ -121,7 +121,7 @@ def _give_to_broker_user(path: Path) -> None:
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-class Mosquitto:
+class Mosquitto(LocalServer):
     """One Mosquitto process: ``start()``, ``stop()``, ``kill()``, ``restart()``; a context manager.
 
     ``url`` is ``mqtt://HOST:PORT`` once started. The port stays the same across ``restart()``
@@ -354,14 +354,3 @@ class Mosquitto:
             if self._root is not None:
                 shutil.rmtree(self._root, ignore_errors=True)
                 self._root = None
-
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

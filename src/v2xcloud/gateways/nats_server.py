@@ -36,11 +36,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from v2xcloud import processes
 from v2xcloud.errors import ConfigError, GatewayError
+from v2xcloud.processes import LocalServer
 
 __all__ = [
     "MIN_VERSION",
@@ -123,7 +123,7 @@ class StreamReplica:
     is_leader: bool
 
 
-class NatsServer:
+class NatsServer(LocalServer):
     """One ``nats-server`` with JetStream: ``start()``, ``kill()``, ``terminate()``,
     ``restart()``, ``stop()``; a context manager.
 
@@ -329,19 +329,8 @@ class NatsServer:
                 shutil.rmtree(self._root, ignore_errors=True)
                 self._root = None
 
-    def __enter__(self) -> NatsServer:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class NatsCluster:
+class NatsCluster(LocalServer):
     """``n`` JetStream servers on loopback routed to each other (one server: no cluster block).
 
     ``start()`` launches all of them, then waits until each is healthy (JetStream's meta group
@@ -420,14 +409,3 @@ class NatsCluster:
                     logger.warning("stopping nats-server %s: %s", server.name, exc)
         finally:
             shutil.rmtree(self._root, ignore_errors=True)
-
-    def __enter__(self) -> NatsCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -15,10 +15,9 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from v2xcloud.errors import StoreError
-from v2xcloud.processes import free_port
+from v2xcloud.processes import LocalServer, free_port
 
 __all__ = ["TempPostgres", "find_postgres_bin"]
 
@@ -31,7 +30,7 @@ def find_postgres_bin() -> Path | None:
     return Path(max(found, key=lambda p: int(Path(p).parts[-3]))).parent
 
 
-class TempPostgres:
+class TempPostgres(LocalServer):
     """Start with ``with TempPostgres() as pg: ... pg.dsn``; stopped and deleted on exit.
 
     Raises ``StoreError`` (with the server log) if the binaries are missing or it fails to start.
@@ -116,14 +115,3 @@ class TempPostgres:
         finally:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
-
-    def __enter__(self) -> TempPostgres:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -76,6 +76,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_via_arguments(p)
     p.add_argument(
+        "--reference-asn1",
+        default=None,
+        metavar="DIR",
+        help="decode every Day-2 message the platform sends again with the published ASN.1 "
+        "reference in DIR (*.asn, e.g. ../shared/reference/asn1/csae53-2020-day2)",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=0,
@@ -215,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         jitter_ms=args.jitter_ms,
         loss=args.loss,
         message_set=args.message_set,
+        reference_asn1_dir=args.reference_asn1,
         **via_config(args),
     )
     started = time.perf_counter()

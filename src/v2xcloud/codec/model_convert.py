@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from v2xcloud.codec import bsm, coordination, day2, mapdata, rsi, rsm, spat
+from v2xcloud.codec import bsm, coordination, day2, mapdata, rsi, rsm, sharing, spat
 from v2xcloud.codec.message_set import MessageSet
 from v2xcloud.codec.result import Decoded
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import Bsm, MapData, Rsi, Rsm, Spat
-from v2xcloud.model.day2 import Psm, Rsc, Vir
+from v2xcloud.model.day2 import Psm, Rsc, Ssm, Vir
 
 __all__ = ["encode_model", "to_model"]
 
@@ -43,11 +43,14 @@ _ENCODERS: dict[type, Callable[..., bytes]] = {
     Vir: coordination.encode_vir,
     Rsc: coordination.encode_rsc,
     Psm: day2.encode_psm,
+    Ssm: sharing.encode_ssm,
 }
 
 
 def encode_model(
-    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc | Psm, *, message_set: MessageSet
+    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc | Psm | Ssm,
+    *,
+    message_set: MessageSet,
 ) -> bytes:
     """SI model → UPER MessageFrame, rounded to the wire resolution.
 
@@ -58,6 +61,7 @@ def encode_model(
         encoder = next((e for t, e in _ENCODERS.items() if isinstance(model, t)), None)
     if encoder is None:
         raise EncodeError(
-            type(model).__name__, "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir, Rsc or Psm"
+            type(model).__name__,
+            "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir, Rsc, Psm or Ssm",
         )
     return encoder(model, message_set=message_set)

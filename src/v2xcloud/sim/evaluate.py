@@ -65,7 +65,8 @@ def run_in_process(
 
     A scenario naming Day-2 apps the bench scores (``sim.day2.PROBES``) runs twice: with
     them, and the same traffic without them; each figure's ``baseline`` comes from the
-    second run (``cooperation.with_baseline``).
+    second run (``cooperation.with_baseline``); apps whose probe measures its own baseline
+    in the same run (``sim.day2.INTRINSIC_BASELINE``) need no second run.
     """
     if workers > 0:
         if screen_factory is not None or secure is not None or config.via != "inproc":
@@ -77,9 +78,9 @@ def run_in_process(
         )
         return result
     result = _run_once(scenario, config, screen_factory, secure)
-    from v2xcloud.sim.day2 import PROBES
+    from v2xcloud.sim.day2 import INTRINSIC_BASELINE, PROBES
 
-    probed = frozenset(set(scenario.apps) & set(PROBES))
+    probed = frozenset(set(scenario.apps) & set(PROBES)) - INTRINSIC_BASELINE
     if probed and result.cooperation:  # the same traffic without the scenario's Day-2 apps
         base = _run_once(scenario, config, screen_factory, secure, without_day2=probed)
         result.cooperation = with_baseline(result.cooperation, base.cooperation)

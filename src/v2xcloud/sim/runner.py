@@ -231,13 +231,14 @@ class _Chain:
             frame=self.frame,
             epoch_ms=self.config.epoch_ms,
             signal_control=self.signal_control,
+            latency_ms=self.config.latency_ms,
         )
-        return Day2Bench(
+        return Day2Bench(  # Day-2 messages exist only in T/CSAE 157-2020 over 53-2020 frames
             setup=setup,
             probes=probes_for(codes, setup),
-            encode=self.encode,
+            encode=model_encoder("csae2020"),
             to_sumo=self.ids.sumo_id,
-            message_set=self.config.message_set,
+            message_set="csae2020",
             latency_ms=self.config.latency_ms,
             jitter_ms=self.config.jitter_ms,
             loss=self.config.loss,

@@ -20,6 +20,7 @@ with default settings (an app without its inputs in a deployment sends nothing).
 from v2xcloud.apps.day2.base import Day2App, Day2Config, Outbound, Request
 from v2xcloud.apps.day2.lane_change import CooperativeLaneChange, CooperativeMerge
 from v2xcloud.apps.day2.priority import PriorityVehiclePassage
+from v2xcloud.apps.day2.sds import SdsConfig, SensorDataSharing
 from v2xcloud.apps.day2.vru_passage import VruSafePassage
 
 #: the Day-2 applications, in the order the runtime runs them
@@ -28,6 +29,7 @@ DAY2_APPS: tuple[type[Day2App], ...] = (
     VruSafePassage,
     CooperativeLaneChange,
     CooperativeMerge,
+    SensorDataSharing,
 )
 
 
@@ -44,5 +46,7 @@ __all__ = [
     "Day2Config",
     "Outbound",
     "Request",
+    "SdsConfig",
+    "SensorDataSharing",
     "default_day2_apps",
 ]

@@ -14,6 +14,7 @@ from v2xcloud.sim.day2.bench import Day2Bench, ReferenceCheck
 from v2xcloud.sim.day2.manoeuvres import LaneChangeProbe
 from v2xcloud.sim.day2.probe import Day2Probe, ProbeFactory, ProbeSetup, RunFacts
 from v2xcloud.sim.day2.pvp import PriorityProbe
+from v2xcloud.sim.day2.sds import SdsProbe
 from v2xcloud.sim.day2.vsp import VruPassageProbe
 
 #: application code -> the factory of its probe
@@ -22,7 +23,12 @@ PROBES: dict[str, ProbeFactory] = {
     "VSP": VruPassageProbe,
     "CLC": lambda setup: LaneChangeProbe(setup, "CLC"),
     "CVM": lambda setup: LaneChangeProbe(setup, "CVM"),
+    "SDS": SdsProbe,
 }
+
+#: apps whose probe measures its baseline in the same run (the app changes nobody's driving,
+#: so the traffic without it is the same): ``evaluate`` runs their scenarios once
+INTRINSIC_BASELINE: frozenset[str] = frozenset({"SDS"})
 
 
 def probes_for(codes: set[str], setup: ProbeSetup) -> list[Day2Probe]:
@@ -31,6 +37,7 @@ def probes_for(codes: set[str], setup: ProbeSetup) -> list[Day2Probe]:
 
 
 __all__ = [
+    "INTRINSIC_BASELINE",
     "PROBES",
     "Day2Bench",
     "Day2Probe",
@@ -38,5 +45,6 @@ __all__ = [
     "ProbeSetup",
     "ReferenceCheck",
     "RunFacts",
+    "SdsProbe",
     "probes_for",
 ]

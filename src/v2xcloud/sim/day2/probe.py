@@ -30,13 +30,15 @@ __all__ = ["Day2Probe", "ProbeFactory", "ProbeSetup", "RunFacts"]
 class ProbeSetup:
     """What a probe is built from: the scenario, the identities (BSM id ⇄ SUMO id), the
     local frame (SUMO plane = the platform's local metres), the run's epoch (UTC ms of
-    simulation time 0) and the bench's signal controllers (``None``: no traffic light)."""
+    simulation time 0), the bench's signal controllers (``None``: no traffic light) and the
+    channel's latency (ms, each way)."""
 
     scenario: Scenario
     ids: IdentityMap
     frame: LocalFrame
     epoch_ms: int
     signal_control: SignalControl | None = None
+    latency_ms: float = 0.0
 
 
 @dataclass(frozen=True)

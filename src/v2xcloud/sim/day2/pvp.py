@@ -99,7 +99,9 @@ class PriorityProbe:
             scenario=self.setup.scenario.name,
             outcome=_outcome(changes, prio, violations, len(self.told)),
             figures=figures,
-            collisions=len(facts.collisions),
+            # a timing change concerns every road user at the junction: every collision of a run
+            # where the app acted counts; a run where it did nothing caused none
+            collisions=len(facts.collisions) if changes or self.told else 0,
             min_ttc_s=round(ttc, 3) if self.priority and math.isfinite(ttc) else None,
         )
 

@@ -43,6 +43,7 @@ from v2xcloud.model import (
 from v2xcloud.model.ev_fleet import Charger
 from v2xcloud.runtime.clock import ManualClock
 from v2xcloud.store import DuckDbStore
+from v2xcloud.store.audit import AuditTrail
 
 from .conftest import ADMIN, T0
 
@@ -118,6 +119,8 @@ MATRIX: dict[tuple[str, str, str], tuple[int, ...]] = {
     ("POST", "/api/alarms/{alarm_id}/close", "other"): (401, 401, 403, 404, 404, 403, 200),
     # tokens: a tenant's admin manages its tenant's; the platform's admin everyone's
     ("GET", "/api/tokens", "own"): (401, 401, 403, 403, 200, 403, 200),
+    ("GET", "/api/sessions", "own"): (401, 401, 403, 403, 200, 403, 200),
+    ("GET", "/api/audit", "own"): (401, 401, 403, 403, 200, 403, 200),
     ("POST", "/api/tokens", "own"): (401, 401, 403, 403, 201, 403, 201),
     ("POST", "/api/tokens", "other"): (401, 401, 403, 403, 403, 403, 201),
     ("POST", "/api/tokens", "platform"): (401, 401, 403, 403, 403, 403, 201),
@@ -241,6 +244,7 @@ class World:
             ),
             devices=Directory(),  # type: ignore[arg-type]
             ev=_ev_fleet(),
+            audit=AuditTrail(store),
         )
         book = self.app.state.tokens
         tokens: dict[str, str] = {}

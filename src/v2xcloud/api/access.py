@@ -160,6 +160,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/ev/reports"): _READ,
     # API tokens: a tenant's admin manages its tenant's, the platform admin everyone's
     ("GET", "/api/tokens"): Rule(role=Role.ADMIN),
+    # who called lately and the audit trail: a tenant's admin its tenant's, the platform's all
+    ("GET", "/api/sessions"): Rule(role=Role.ADMIN),
+    ("GET", "/api/audit"): Rule(role=Role.ADMIN),
     ("POST", "/api/tokens"): Rule(role=Role.ADMIN, max_body=4 * _KIB, audit="token.created"),
     ("DELETE", "/api/tokens/{token_id}"): Rule(role=Role.ADMIN, audit="token.revoked"),
 }

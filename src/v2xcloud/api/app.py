@@ -30,6 +30,7 @@ from v2xcloud.api.routes_history import router as history_router
 from v2xcloud.api.routes_live import router as live_router
 from v2xcloud.api.routes_misbehaviour import router as misbehaviour_router
 from v2xcloud.api.routes_overview import router as overview_router
+from v2xcloud.api.routes_security import router as security_router
 from v2xcloud.api.routes_tokens import router as tokens_router
 from v2xcloud.api.settings import ApiSettings
 from v2xcloud.api.stream import StreamHub
@@ -142,6 +143,7 @@ def create_app(
     app.include_router(alarms_router, prefix="/api")
     app.include_router(overview_router, prefix="/api")
     app.include_router(evaluations_router, prefix="/api")
+    app.include_router(security_router, prefix="/api")
     install_components(app)
     _add_docs(app, settings)
     _mount_dashboard(app, settings)

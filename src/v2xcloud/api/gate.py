@@ -41,6 +41,7 @@ from v2xcloud.api.access import Principal, Rule, rule_for
 from v2xcloud.api.auth import SCOPE_KEY, Authenticator, bearer_token
 from v2xcloud.api.ratelimit import RateLimiter
 from v2xcloud.api.tokens import wall_clock_ms
+from v2xcloud.bounded import LruTable
 from v2xcloud.errors import ConfigError, StoreError
 from v2xcloud.store.audit import AuditTrail
 
@@ -72,6 +73,28 @@ class AccessControl:
         self.passed = 0
         self.audited = 0
         self.audit_failures = 0
+        # who called lately (``api.routes_security``'s sessions), bounded like every per-id table
+        self.callers: LruTable[str, dict[str, Any]] = LruTable(limit=1000, name="api callers")
+
+    def seen(self, principal: Principal, path: str) -> None:
+        """Note a caller that passed the gate: first and last time, requests, last path."""
+        key = f"{principal.via}:{principal.subject}@{principal.tenant}"
+        now_ms = wall_clock_ms()
+        found = self.callers.get(key)
+        if found is None:
+            found = {
+                "caller": key,
+                "via": principal.via,
+                "subject": principal.subject,
+                "tenant": principal.tenant,
+                "role": principal.role.value,
+                "first_ms": now_ms,
+                "requests": 0,
+            }
+        found["last_ms"] = now_ms
+        found["last_path"] = path
+        found["requests"] += 1
+        self.callers[key] = found  # a write: keeps the most recent callers
 
     def stats(self) -> dict[str, Any]:
         """Requests passed, refused per cause, rate-limit table size, OIDC refusals."""
@@ -219,6 +242,8 @@ class AccessGate:
             return
         scope[SCOPE_KEY] = principal
         self.control.passed += 1
+        if principal is not None:
+            self.control.seen(principal, str(scope.get("path", "")))
         if rule.audit is not None and principal is not None:
             send = self._audited(scope, send, rule.audit, principal)
         if is_ws or declared is not None:

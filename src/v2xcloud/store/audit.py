@@ -325,8 +325,11 @@ class AuditTrail:
         end_ms: int | None = None,
         action: str | None = None,
         limit: int = 1000,
+        tenant: str | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
-        """Rows in ``[start_ms, end_ms]`` (either open), optionally of one action, by seq."""
+        """Rows in ``[start_ms, end_ms]`` (either open), optionally of one action and one
+        tenant, by seq (the newest ``limit`` first with ``newest_first``)."""
         sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE 1 = 1"
         params: list[Any] = []
         if start_ms is not None:
@@ -338,7 +341,10 @@ class AuditTrail:
         if action is not None:
             sql += " AND action = %s"
             params.append(action)
-        sql += " ORDER BY seq LIMIT %s"
+        if tenant is not None:
+            sql += " AND tenant = %s"
+            params.append(tenant)
+        sql += " ORDER BY seq DESC LIMIT %s" if newest_first else " ORDER BY seq LIMIT %s"
         params.append(limit)
         return [_entry(r) for r in self._store._select(sql, params)]
 

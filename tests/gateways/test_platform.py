@@ -8,13 +8,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from _polling import until as _until
 from v2xcloud.api import ApiSettings, create_app
 from v2xcloud.api.runtime_live import RuntimeLive
 from v2xcloud.cli._platform import Platform
@@ -70,15 +71,6 @@ def _bsm(seq: int, tag: int = 0) -> bytes:
         bsm_at(pid, x_m=float(seq % 50), y_m=5.0, t_ms=t_ms, speed_mps=8.0),
         message_set=MessageSet.CSAE2020,
     )
-
-
-def _until(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Rig:

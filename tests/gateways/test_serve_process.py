@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from _polling import until_json as _until_json
 from v2xcloud.api.server import free_port
 from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.ev.fleet import run_fleet, vin_for
@@ -20,20 +21,6 @@ from v2xcloud.gateways.broker import Mosquitto
 from v2xcloud.twin.testing import bsm_at
 
 from ._devices import Device
-
-
-def _until_json(url: str, check, timeout_s: float = 20):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = httpx.get(url, timeout=2).json()
-            if check(last):
-                return last
-        except (httpx.TransportError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url}: never satisfied; last {last}")
 
 
 def test_serve_runs_the_platform_on_its_gateways(mosquitto: Mosquitto, tmp_path: Path) -> None:

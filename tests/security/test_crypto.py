@@ -9,8 +9,6 @@ import hashlib
 import os
 import random
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 from ecdsa import BadSignatureError, NIST256p, VerifyingKey
@@ -18,6 +16,7 @@ from ecdsa import SigningKey as EcdsaSigningKey
 from ecdsa.util import sigdecode_string, sigencode_string
 from gmssl import sm2 as gm_sm2
 
+from _polling import until as _until
 from v2xcloud.errors import CryptoError
 from v2xcloud.security import _p256_fixed
 from v2xcloud.security._curves import CURVES, Curve
@@ -202,15 +201,6 @@ def test_sm2_fixed_base_tables_agree_with_openssl_own_verify() -> None:
     assert key._key.has_table  # type: ignore[attr-defined]  # the hot path was exercised
 
 
-def _until(predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_p256_key_table_is_built_in_the_background_and_agrees_with_python_ecdsa() -> None:
     rng = random.Random(256)
     signer = generate_signer(P256)
@@ -220,7 +210,7 @@ def test_p256_key_table_is_built_in_the_background_and_agrees_with_python_ecdsa(
     sig_of_message = signer.sign(MESSAGE)
     for _ in range(TABLE_AFTER_USES):
         assert key.verify(MESSAGE, sig_of_message)
-    assert _until(lambda: key._key.has_table), "no table 20 s after the hot count"  # type: ignore[attr-defined]
+    assert _until(lambda: key._key.has_table, 20.0), "no table 20 s after the hot count"  # type: ignore[attr-defined]
     assert verifier.table_budget.used == 1
     for i in range(24):
         message = rng.randbytes(rng.randrange(0, 300))
@@ -250,7 +240,7 @@ def test_a_forked_child_builds_its_own_p256_tables(monkeypatch: pytest.MonkeyPat
     parent = Verifier(P256).prepare(signer.public_key)
     for _ in range(6):  # the parent's builder thread runs before the fork
         parent.verify(MESSAGE, sig)
-    assert _until(lambda: parent._key.has_table)  # type: ignore[attr-defined]
+    assert _until(lambda: parent._key.has_table, 20.0)  # type: ignore[attr-defined]
     pid = os.fork()
     if pid == 0:  # the child: exit 0 only if a hot key gets its table and still verifies
         code = 1
@@ -296,7 +286,7 @@ def test_verification_from_several_threads_at_once_stays_exact(
     for t in threads:
         t.join(60)
     assert not any(t.is_alive() for t in threads) and wrong == []
-    assert _until(lambda: verifier.table_budget.used == 3)  # each hot key got its table
+    assert _until(lambda: verifier.table_budget.used == 3, 20.0)  # each hot key got its table
     run(0)
     assert wrong == []
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from _polling import until as _until
 from v2xcloud.api.runtime_live import RuntimeLive
 from v2xcloud.cli._platform import Platform, security_stage
 from v2xcloud.codec import MessageSet, encode_model
@@ -25,15 +25,6 @@ from v2xcloud.security.pki import init_pki
 from v2xcloud.security.signing import FrameSigner
 from v2xcloud.security.types import SecurityProfile
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
-
-
-def _until(check: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 def _wsm(data: bytes, psid: int = 0x20) -> bytes:

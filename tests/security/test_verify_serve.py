@@ -14,28 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from _polling import until_json as _until_json
 from v2xcloud.api.server import free_port
 from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.security.pki import init_pki
 from v2xcloud.security.signing import FrameSigner
 from v2xcloud.security.types import SecurityProfile
 from v2xcloud.twin.testing import bsm_at
-
-
-def _until_json(url: str, check, timeout_s: float = 30) -> Any:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = httpx.get(url, timeout=2).json()
-            if check(last):
-                return last
-        except (httpx.TransportError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url}: never satisfied; last {last}")
 
 
 def test_serve_verifies_signed_udp_frames(tmp_path: Path) -> None:

@@ -15,25 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from _polling import until_json as _until_json
 from v2xcloud.api.server import free_port
 from v2xcloud.gateways.broker import Mosquitto
 from v2xcloud.security.pki import init_pki
 
 pytestmark = pytest.mark.slow
-
-
-def _until_json(url: str, check: Any, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = httpx.get(url, timeout=2).json()
-            if check(last):
-                return last
-        except (httpx.TransportError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url}: never satisfied; last {last}")
 
 
 def test_signed_devices_verified_by_the_service(broker: Mosquitto, tmp_path: Path) -> None:

@@ -105,5 +105,5 @@ def test_scenario_files_outside_the_library(tmp_path: Path) -> None:
         resolve_scenarios([str(tmp_path / "missing.toml")])
     broken = tmp_path / "broken.toml"
     broken.write_text(text.replace('kind = "cross"', 'kind = "roundabout"'))
-    with pytest.raises(SimulationError, match="broken.toml"):
+    with pytest.raises(SimulationError, match=r"broken\.toml"):
         resolve_scenarios([str(broken)])

@@ -30,6 +30,7 @@ import math
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -186,6 +187,29 @@ class _Track:
         self.charging: ChargingWarning | None = None
 
 
+class _View(NamedTuple):
+    """What a status is made of, copied under the lock and turned into one outside it."""
+
+    report: EvReport
+    values: tuple[float | None, ...]
+    last_seen_ms: int
+    reports: int
+    alarms: tuple[EvOperatorAlarm, ...]
+    charging: ChargingWarning | None
+
+
+def _view(track: _Track) -> _View:
+    assert track.report is not None
+    return _View(
+        track.report,
+        track.values,
+        track.last_seen_ms,
+        track.reports,
+        tuple(track.alarms),
+        track.charging,
+    )
+
+
 class EvMonitor:
     """The live fleet (see the module docstring). ``clock`` returns UTC ms (the platform's).
 
@@ -327,12 +351,9 @@ class EvMonitor:
         """The vehicles (VIN order) filtered by online state and least alarm level; counts
         over every vehicle ``visible`` lets through (all without it)."""
         now = self.clock()
-        with self._lock:
-            rows = [
-                self._status(vin, t, now)
-                for vin, t in self._tracks.items()
-                if t.report is not None and (visible is None or visible(vin))
-            ]
+        with self._lock:  # copy under the lock (the receive path waits on it), build outside
+            views = [(vin, _view(t)) for vin, t in self._tracks.items() if t.report is not None]
+        rows = [self._status(vin, v, now) for vin, v in views if visible is None or visible(vin)]
         rows.sort(key=lambda s: s.vin)
         chosen = [
             s
@@ -358,7 +379,7 @@ class EvMonitor:
             track = self._tracks.get(vin)
             if track is None or track.report is None:
                 return None
-            status = self._status(vin, track, now)
+            status = self._status(vin, _view(track), now)
             oldest = track.series.oldest_ms()
             use_store = (
                 since_ms is not None
@@ -440,7 +461,9 @@ class EvMonitor:
         """Vehicles kept, online, evicted; reports and alarms taken (per level)."""
         now = self.clock()
         with self._lock:
-            online = sum(1 for vin, t in self._tracks.items() if self._is_online(vin, t, now))
+            online = sum(
+                1 for vin, t in self._tracks.items() if self._is_online(vin, t.last_seen_ms, now)
+            )
             return dict(self.counts) | {
                 "vehicles": len(self._tracks),
                 "online": online,
@@ -449,17 +472,16 @@ class EvMonitor:
 
     # -- private -------------------------------------------------------------------------------
 
-    def _is_online(self, vin: str, track: _Track, now: int) -> bool:
+    def _is_online(self, vin: str, last_seen_ms: int, now: int) -> bool:
         if self.connected is not None:
             return self.connected(vin)
-        return now - track.last_seen_ms <= self.offline_after_ms
+        return now - last_seen_ms <= self.offline_after_ms
 
     def _entry(self, alarm: EvOperatorAlarm, now: int) -> EvAlarmEntry:
         return EvAlarmEntry(alarm=alarm, is_active=now - alarm.raised_at_ms <= self.alarm_active_ms)
 
-    def _status(self, vin: str, track: _Track, now: int) -> EvVehicleStatus:
+    def _status(self, vin: str, track: _View, now: int) -> EvVehicleStatus:
         report = track.report
-        assert report is not None
         active = [a for a in track.alarms if now - a.raised_at_ms <= self.alarm_active_ms]
         own = report.alarm.max_level if report.alarm is not None else None
         level = max([own or 0, *(a.level for a in active)])
@@ -468,7 +490,7 @@ class EvMonitor:
         soc, speed, volts, amps, cell_hi, cell_lo, spread, t_hi, t_lo = track.values
         return EvVehicleStatus(
             vin=vin,
-            is_online=self._is_online(vin, track, now),
+            is_online=self._is_online(vin, track.last_seen_ms, now),
             last_seen_ms=track.last_seen_ms,
             collected_at_ms=report.collected_at_ms,
             reports=track.reports,

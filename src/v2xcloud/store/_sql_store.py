@@ -69,6 +69,22 @@ class SqlHistoryStore(ABC):
             self._check_open()
             return self._run(sql, params)
 
+    def _upsert(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert or replace ``rows`` of a table keyed by its first column (``INSERT ... ON
+        CONFLICT DO UPDATE``: the same SQL on DuckDB and PostgreSQL); returns how many."""
+        names = ", ".join(columns)
+        marks = ", ".join(["%s"] * len(columns))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        sql = (
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+            f"ON CONFLICT ({columns[0]}) DO UPDATE SET {updates}"
+        )
+        with self._lock:
+            self._check_open()
+            for row in rows:
+                self._run(sql, row)
+        return len(rows)
+
     # -- writes ------------------------------------------------------------------------------
     def write_participants(self, states: Sequence[ParticipantState]) -> int:
         rows = _rows.participant_rows(states)

@@ -73,15 +73,7 @@ class AlarmTable:
 
     def save_all(self, alarms: Sequence[Alarm]) -> None:
         """Insert or replace these alarms (one statement each, by ``alarm_id``)."""
-        names = ", ".join(ALARM_COLUMNS)
-        marks = ", ".join(["%s"] * len(ALARM_COLUMNS))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in ALARM_COLUMNS[1:])
-        sql = (
-            f"INSERT INTO alarms ({names}) VALUES ({marks}) "
-            f"ON CONFLICT (alarm_id) DO UPDATE SET {updates}"
-        )
-        for alarm in alarms:
-            self._store._select(sql, _row(alarm))
+        self._store._upsert("alarms", ALARM_COLUMNS, [_row(alarm) for alarm in alarms])
 
     def load_live(self, limit: int) -> list[Alarm]:
         """Alarms not closed, at most ``limit``, newest first."""

@@ -69,14 +69,7 @@ class DeviceTable:
 
     def save(self, device: Device) -> None:
         """Insert or replace one device."""
-        names = ", ".join(DEVICE_COLUMNS)
-        marks = ", ".join(["%s"] * len(DEVICE_COLUMNS))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in DEVICE_COLUMNS[1:])
-        self._store._select(
-            f"INSERT INTO devices ({names}) VALUES ({marks}) "
-            f"ON CONFLICT (device_id) DO UPDATE SET {updates}",
-            _row(device),
-        )
+        self._store._upsert("devices", DEVICE_COLUMNS, [_row(device)])
 
     def load_all(self) -> list[Device]:
         """Every saved device, by id."""

@@ -72,14 +72,7 @@ class TokenTable:
 
     def save(self, record: TokenRecord) -> None:
         """Insert or replace one token row."""
-        names = ", ".join(TOKEN_COLUMNS)
-        marks = ", ".join(["%s"] * len(TOKEN_COLUMNS))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in TOKEN_COLUMNS[1:])
-        self._store._select(
-            f"INSERT INTO api_tokens ({names}) VALUES ({marks}) "
-            f"ON CONFLICT (token_id) DO UPDATE SET {updates}",
-            _row(record),
-        )
+        self._store._upsert("api_tokens", TOKEN_COLUMNS, [_row(record)])
 
     def load_all(self) -> list[TokenRecord]:
         """Every stored token, oldest first."""

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def runs(reference_dir: Path) -> dict[str, ScenarioResult]:
-    scenarios = load_library("pvp_emergency") + load_library("pvp_background")
+    names = ("pvp_emergency", "pvp_bus", "pvp_background")
+    scenarios = [s for name in names for s in load_library(name)]
     config = RunConfig(reference_asn1_dir=str(reference_dir / "asn1" / "csae53-2020-day2"))
     return {r.name: r for r in evaluate(scenarios, config=config, jobs=2)}
 
@@ -47,6 +48,17 @@ def test_priority_cuts_the_ambulance_delay_safely(runs: dict[str, ScenarioResult
     assert score.messages_sent == {"RSC": 1} and score.messages_checked == 1, score.outcome
     assert "not delivered" not in score.outcome
     assert not runs["pvp_emergency"].dead_letters and not runs["pvp_emergency"].encode_errors
+
+
+def test_a_bus_asking_by_vir_gets_its_green(runs: dict[str, ScenarioResult]) -> None:
+    result = runs["pvp_bus"]
+    score, fig = _pvp(result)
+    assert result.frames["VIR"] > 0  # the bus asks: Req-SignalPriority, reqPriority 5
+    assert fig["timing changes"] == (1.0, 0.0), score.outcome
+    delay, base = fig["priority vehicle delay"]
+    assert delay is not None and base is not None and delay < base - 5.0, fig
+    assert fig["phase limit violations"] == (0.0, 0.0) and score.collisions == 0
+    assert score.messages_sent == {"RSC": 1} and score.messages_checked == 1, score.outcome
 
 
 def test_no_priority_vehicle_no_change(runs: dict[str, ScenarioResult]) -> None:

@@ -44,6 +44,7 @@ from v2xcloud.model.day2 import (
     LinkRef,
     PathPoint,
     Rsc,
+    SignalPriorityRequest,
     VehicleCoordination,
     Vir,
 )
@@ -66,6 +67,9 @@ _TURNS = {
 }
 _REQ_LANE_CHANGE = 1  # reqID of a route's lane change (one open request of that kind)
 _REQ_PASSING = 2  # reqID of passing the junction ahead
+_REQ_PRIORITY = 3  # reqID of signal priority at the traffic light ahead
+#: vehicle types that ask for signal priority (T/CSAE 157 reqPriority 0..7: highest first)
+PRIORITY_REQUESTS = {"emergency": 7, "bus": 5}
 
 
 class RoadGraph:
@@ -208,6 +212,10 @@ class IntentionSource:
         if turn is not None:
             behavior.add(turn)
             requests.append(DriveRequest(request_id=_REQ_PASSING, life_time_s=5.0))
+        priority = self._priority_request(vid)
+        if priority is not None:
+            behavior.add(priority[0])
+            requests.append(priority[1])
         if not behavior:
             return None
         x, y = veh.getPosition(vid)
@@ -233,6 +241,35 @@ class IntentionSource:
             path=self._path(vid, edge, index, position, speed),
             requests=tuple(requests),
         )
+
+    def _priority_request(self, vid: str) -> tuple[str, DriveRequest] | None:
+        """(the movement's DriveBehavior, a ``Req-SignalPriority``) for a vehicle of a type
+        that asks for priority (``PRIORITY_REQUESTS``) with a traffic light within the
+        horizon, else ``None``."""
+        level = PRIORITY_REQUESTS.get(self.traci.vehicle.getTypeID(vid))
+        if level is None:
+            return None
+        ahead = self.traci.vehicle.getNextTLS(vid)
+        if not ahead or ahead[0][2] > self.horizon_m or ahead[0][0] not in self.graph.node_numbers:
+            return None
+        tls, _, distance, _ = ahead[0]
+        links = self.traci.vehicle.getNextLinks(vid)
+        route, at = self.traci.vehicle.getRoute(vid), self.traci.vehicle.getRouteIndex(vid)
+        ends = self.graph.edge_nodes.get(route[at + 1]) if at + 1 < len(route) else None
+        if not links or ends is None:
+            return None
+        region = self.graph.region
+        speed = max(self.traci.vehicle.getSpeed(vid), 0.1)
+        ask = SignalPriorityRequest(
+            intersection_id=NodeId(region=region, id=self.graph.node_numbers[tls]),
+            remote_node=NodeId(region=region, id=self.graph.node_numbers[ends[1]]),
+            arrival_s=round(min(distance / speed, 655.35), 2),
+            distance_m=round(distance, 1),
+        )
+        request = DriveRequest(
+            request_id=_REQ_PRIORITY, priority=level, life_time_s=10.0, signal_priority=ask
+        )
+        return _TURNS.get(links[0][6], "intersectionStraightThrough"), request
 
     def _needed_change(
         self, vid: str, lane_id: str, position: float

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 NetworkKind = Literal["straight", "cross", "grid", "merge"]
-VehicleType = Literal["car", "car_unaware", "truck", "emergency"]
+VehicleType = Literal["car", "car_unaware", "truck", "emergency", "bus"]
 ActionKind = Literal[
     "set_speed",  # hold speed_mps (None releases control back to the driver model)
     "slow_down",  # reach speed_mps linearly over duration_s

@@ -30,6 +30,8 @@ VTYPES_XML = """\
          emergencyDecel="7.0" sigma="0.0" speedDev="0.0"/>
   <vType id="emergency" vClass="emergency" length="6.0" width="2.1" accel="2.8" decel="5.0"
          emergencyDecel="9.0" sigma="0.0" speedDev="0.0" speedFactor="1.3" guiShape="emergency"/>
+  <vType id="bus" vClass="bus" length="12.0" width="2.5" accel="1.2" decel="4.0"
+         emergencyDecel="7.0" sigma="0.0" speedDev="0.0"/>
   <vType id="bg_car" vClass="passenger" length="4.6" width="1.8" decel="3.5" sigma="0.5"
          speedDev="0.1"/>
   <vType id="bg_emergency" vClass="emergency" length="6.0" width="2.1" speedFactor="1.3"

@@ -1,11 +1,12 @@
 """The probe of PVP (priority vehicle passage): what priority cost and gained, from SUMO.
 
 Priority vehicles are the emergency vehicles of the scenario (vehicle types ``emergency`` and
-``bg_emergency``: on a call, their BSMs say so). Delay is SUMO's own time loss (time lost
+``bg_emergency``: on a call, their BSMs say so) and its buses (``bus``: they ask by VIR). Delay is SUMO's own time loss (time lost
 against driving at the desired speed), as the vehicle last had it in the run: the priority
 vehicles' mean and the other vehicles' mean and total. Safety: collisions in the run, the
 smallest time to collision of a priority vehicle with the vehicle ahead in its lane (from the
-ground truth each step) and with any road user (SUMO's SSM device), and the phases whose
+ground truth each step) and with any road user (SUMO's SSM device; ``None`` when it never
+closed on anyone), and the phases whose
 realised length broke a limit (``SignalControl``'s phase log; must be none). The figures are
 the same with and without the app, so the run without it is the baseline.
 """
@@ -25,8 +26,8 @@ from v2xcloud.sim.snapshot import Snapshot
 
 __all__ = ["PRIORITY_VTYPES", "PriorityProbe"]
 
-#: SUMO vehicle types the bench sends as emergency vehicles on a call
-PRIORITY_VTYPES = frozenset({"emergency", "bg_emergency"})
+#: SUMO vehicle types that get priority: emergency vehicles on a call, buses asking by VIR
+PRIORITY_VTYPES = frozenset({"emergency", "bg_emergency", "bus"})
 
 
 class PriorityProbe:

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from v2xcloud.apps._select import motor
 from v2xcloud.apps.day2.base import Day2App, Day2Config, Outbound, Request
@@ -77,7 +78,7 @@ class VruSafePassage(Day2App):
         return out
 
     def _hold_for(
-        self, view: SceneView, now_ms: int, person: str, psm: Psm, rows: np.ndarray
+        self, view: SceneView, now_ms: int, person: str, psm: Psm, rows: npt.NDArray[np.int64]
     ) -> list[Outbound]:
         cfg = self.config
         s = psm.participant
@@ -88,53 +89,65 @@ class VruSafePassage(Day2App):
         h = math.radians(s.heading_deg)
         pvx, pvy = s.speed_mps * math.sin(h), s.speed_mps * math.cos(h)
         px, py = float(lx) + pvx * age_s, float(ly) + pvy * age_s
+        hits = self._conflicts(view, rows, px, py, pvx, pvy, s.speed_mps, psm.overall_radius_m)
         out = []
-        for r in rows.tolist():
+        for r, x, y, front, until in hits:
             vid = view.ids[r]
             if (vid, person) in self._held or vid == s.id:
                 continue
-            found = self._conflict(view, r, px, py, pvx, pvy, s.speed_mps, psm.overall_radius_m)
-            if found is not None:
-                out.append(self._hold(view, now_ms, r, person, *found))
+            out.append(self._hold(view, now_ms, r, person, x, y, front, until))
         return out
 
-    def _conflict(
+    def _conflicts(
         self,
         view: SceneView,
-        r: int,
+        rows: npt.NDArray[np.int64],
         px: float,
         py: float,
         pvx: float,
         pvy: float,
         p_speed: float,
         radius_m: float,
-    ) -> tuple[float, float, float, float] | None:
-        """(crossing point x, y, vehicle distance to it, person's exit time) when vehicle
-        ``r`` would reach the person's path while the person is there, else ``None``."""
+    ) -> list[tuple[int, float, float, float, float]]:
+        """(row, crossing point x, y, the vehicle front's distance to it, the person's exit
+        time plus the gap) of every vehicle in ``rows`` that would reach the person's path
+        while the person is there: all rows at once."""
         cfg = self.config
-        vx, vy = float(view.x_m[r]), float(view.y_m[r])
-        sin_h, cos_h = float(view.sin_heading[r]), float(view.cos_heading[r])
-        speed = float(view.speed_mps[r])
-        if math.hypot(px - vx, py - vy) > cfg.range_m:
-            return None
-        # vehicle ray v + a*(sin, cos), person ray p + b*(pvx, pvy)/|pv|: solve for a, b
-        ux, uy = pvx / p_speed, pvy / p_speed
-        det = sin_h * (-uy) - cos_h * (-ux)
-        if abs(det) < 0.2:  # walking along the road, not across it
-            return None
+        vx, vy = view.x_m[rows], view.y_m[rows]
+        sin_h, cos_h = view.sin_heading[rows], view.cos_heading[rows]
         dx, dy = px - vx, py - vy
-        a = (dx * (-uy) - dy * (-ux)) / det  # along the vehicle's heading (m)
-        b = (sin_h * dy - cos_h * dx) / det  # along the person's walk (m)
-        front = a - float(view.length_m[r]) / 2.0  # positions are centres
-        reach = radius_m + cfg.margin_m + float(view.width_m[r]) / 2.0
-        if front <= 0.0 or b + reach < 0.0 or b - reach > p_speed * cfg.horizon_s:
-            return None
-        enter = max(0.0, (b - reach) / p_speed)
+        # vehicle ray v + a*(sin, cos), person ray p + b*(ux, uy): solve for a, b
+        ux, uy = pvx / p_speed, pvy / p_speed
+        det = cos_h * ux - sin_h * uy
+        across = np.abs(det) >= 0.2  # not walking along the road
+        safe = np.where(across, det, 1.0)
+        a = (dy * ux - dx * uy) / safe  # along the vehicle's heading (m)
+        b = (sin_h * dy - cos_h * dx) / safe  # along the person's walk (m)
+        front = a - view.length_m[rows] / 2.0  # positions are centres
+        reach = radius_m + cfg.margin_m + view.width_m[rows] / 2.0
+        enter = np.maximum(0.0, (b - reach) / p_speed)
         leave = (b + reach) / p_speed
-        arrive = front / speed
-        if not enter - cfg.gap_s <= arrive <= leave + cfg.gap_s:
-            return None
-        return vx + a * sin_h, vy + a * cos_h, front, leave + cfg.gap_s
+        arrive = front / view.speed_mps[rows]
+        hit = (
+            across
+            & (np.hypot(dx, dy) <= cfg.range_m)
+            & (front > 0.0)
+            & (b + reach >= 0.0)
+            & (b - reach <= p_speed * cfg.horizon_s)
+            & (arrive >= enter - cfg.gap_s)
+            & (arrive <= leave + cfg.gap_s)
+        )
+        k = np.flatnonzero(hit)
+        return list(
+            zip(
+                rows[k].tolist(),
+                (vx + a * sin_h)[k].tolist(),
+                (vy + a * cos_h)[k].tolist(),
+                front[k].tolist(),
+                (leave + cfg.gap_s)[k].tolist(),
+                strict=True,
+            )
+        )
 
     def _hold(
         self, view: SceneView, now_ms: int, r: int, person: str, x: float, y: float,

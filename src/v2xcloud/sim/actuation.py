@@ -17,7 +17,11 @@ do it. Two halves:
   RSC's timestamp): ``laneChangingToLeft/Right`` → ``changeLane``; ``goStraightForward`` →
   stay in lane; ``stop`` → speed 0; a path-guidance point with a time → the speed that reaches
   that point at that time (distance along the route / time left), a point with a speed → that
-  speed; ``slow-down``/``speed-up`` → the guidance's speed, reached at a comfortable rate
+  speed; an intersection movement (``intersectionStraightThrough``, ...) → the platform has
+  granted the vehicle its slot through an unsignalised junction: for the window it passes by
+  that grant instead of the junction's right of way (SUMO speed mode 23: every other safety
+  check kept, the one that yields to the priority road off; the plan has held the others
+  back); ``slow-down``/``speed-up`` → the guidance's speed, reached at a comfortable rate
   (``comfort_decel_mps2``/``comfort_accel_mps2``, as a driver or an automated vehicle
   following advice would, not SUMO's emergency braking). SUMO's safety layer stays on
   (speed mode 31, lane-change mode: safe gaps only), so a plan can ask, never force: a
@@ -70,6 +74,9 @@ _REQ_PASSING = 2  # reqID of passing the junction ahead
 _REQ_PRIORITY = 3  # reqID of signal priority at the traffic light ahead
 #: vehicle types that ask for signal priority (T/CSAE 157 reqPriority 0..7: highest first)
 PRIORITY_REQUESTS = {"emergency": 7, "bus": 5}
+_SPEED_MODE_DEFAULT = 31  # SUMO: safe speed, accel/decel limits, right of way, red lights
+_SPEED_MODE_GRANTED = 23  # the same without yielding at the junction: passing by the plan's grant
+_GRANTS = frozenset(_TURNS.values())
 
 
 class RoadGraph:
@@ -370,6 +377,7 @@ class _Active:
     end_s: float
     window: Manoeuvre
     lane_target: int | None = None
+    is_granted: bool = False  # passing a junction by the plan's grant (speed mode changed)
 
 
 class CoordinationFollower:
@@ -438,6 +446,8 @@ class CoordinationFollower:
         old = self.active.pop(vid, None)
         if old is not None:
             old.window.end_s = now_s
+            if old.is_granted and not c.suggestion & _GRANTS:
+                self.traci.vehicle.setSpeedMode(vid, _SPEED_MODE_DEFAULT)
         window = Manoeuvre(
             vehicle=vid, actions=c.suggestion, start_s=now_s, end_s=end_s, info=c.info
         )
@@ -462,7 +472,11 @@ class CoordinationFollower:
             else:
                 lane_target = None
                 self.stats["lane_unreachable"] += 1
-        self.active[vid] = _Active(c, issued_s, end_s, window, lane_target)
+        is_granted = bool(c.suggestion & _GRANTS)
+        if is_granted:
+            veh.setSpeedMode(vid, _SPEED_MODE_GRANTED)
+            self.stats["granted"] += 1
+        self.active[vid] = _Active(c, issued_s, end_s, window, lane_target, is_granted)
         self.stats["followed"] += 1
         self._hold_speed(vid, self.active[vid], now_s)
 
@@ -486,6 +500,8 @@ class CoordinationFollower:
     def _release(self, vid: str, act: _Active) -> None:
         veh = self.traci.vehicle
         veh.setSpeed(vid, -1.0)
+        if act.is_granted:
+            veh.setSpeedMode(vid, _SPEED_MODE_DEFAULT)
         if act.lane_target is not None:
             veh.changeLane(vid, veh.getLaneIndex(vid), 0.0)  # the lane hold ends now
 

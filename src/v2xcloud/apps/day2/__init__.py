@@ -18,6 +18,7 @@ with default settings (an app without its inputs in a deployment sends nothing).
 """
 
 from v2xcloud.apps.day2.base import Day2App, Day2Config, Outbound, Request
+from v2xcloud.apps.day2.intersection import CooperativeIntersectionPassing
 from v2xcloud.apps.day2.lane_change import CooperativeLaneChange, CooperativeMerge
 from v2xcloud.apps.day2.priority import PriorityVehiclePassage
 from v2xcloud.apps.day2.sds import SdsConfig, SensorDataSharing
@@ -30,6 +31,7 @@ DAY2_APPS: tuple[type[Day2App], ...] = (
     CooperativeLaneChange,
     CooperativeMerge,
     SensorDataSharing,
+    CooperativeIntersectionPassing,
 )
 
 
@@ -40,6 +42,7 @@ def default_day2_apps() -> list[Day2App]:
 
 __all__ = [
     "DAY2_APPS",
+    "CooperativeIntersectionPassing",
     "CooperativeLaneChange",
     "CooperativeMerge",
     "Day2App",

@@ -11,6 +11,7 @@ platform runs without a probe here is run, but not scored.
 from __future__ import annotations
 
 from v2xcloud.sim.day2.bench import Day2Bench, ReferenceCheck
+from v2xcloud.sim.day2.junction import JunctionProbe
 from v2xcloud.sim.day2.manoeuvres import LaneChangeProbe
 from v2xcloud.sim.day2.probe import Day2Probe, ProbeFactory, ProbeSetup, RunFacts
 from v2xcloud.sim.day2.pvp import PriorityProbe
@@ -24,6 +25,7 @@ PROBES: dict[str, ProbeFactory] = {
     "CLC": lambda setup: LaneChangeProbe(setup, "CLC"),
     "CVM": lambda setup: LaneChangeProbe(setup, "CVM"),
     "SDS": SdsProbe,
+    "CIP": JunctionProbe,
 }
 
 #: apps whose probe measures its baseline in the same run (the app changes nobody's driving,

@@ -112,6 +112,19 @@ def test_two_arms_one_is_held_until_the_other_has_cleared() -> None:
     assert app.on_tick(view, [], 2000) == [] and app.counts["passed"] == 2
 
 
+def test_a_signalised_junction_is_left_to_its_lights() -> None:
+    from _roadside_scene import spat
+
+    from v2xcloud.model import LightState
+
+    g, r = LightState.PROTECTED_GREEN, LightState.RED
+    lights = spat(0, phase1=(g, 5.0, r, 8.0), phase2=(r, 5.0, g, 8.0))
+    view = view_of(junction_map(), lights, vehicle("5000000000000001", 0.0, -42.0, 10.0, 0.0))
+    app = CooperativeIntersectionPassing()
+    assert app.on_tick(view, [_vir("5000000000000001", 11, 0.0, -42.0)], 0) == []
+    assert app.counts["signalised"] == 1
+
+
 def test_a_junction_the_platform_has_no_map_for_is_not_planned() -> None:
     view = view_of(vehicle("5000000000000001", 0.0, -52.0, 10.0, 0.0))
     app = CooperativeIntersectionPassing()

@@ -2,7 +2,8 @@
 
 Vehicles approaching an intersection say so in their VIR (``intersectionStraightThrough``,
 ``...TurnLeft``, ``...TurnRight``, ``...UTurn``; the link they are on names the junction's MAP
-node). The platform gives each a slot: a time window in which it alone — with the vehicles of
+node; a junction whose signal state (SPAT) the platform holds is left to its lights). The
+platform gives each a slot: a time window in which it alone — with the vehicles of
 its own approach behind it — may occupy the junction box (a circle of ``box_radius_m`` around
 the MAP node's reference point). Vehicles from different approaches never share the box,
 except two going straight (or two turning right) from opposite approaches (headings at least
@@ -190,6 +191,9 @@ class CooperativeIntersectionPassing(Day2App):
             link = vir.current.link if vir.current is not None else None
             if link is None or link.downstream_node not in view.intersections:
                 self.counts["junction_unknown"] += 1
+                continue
+            if view.intersections[link.downstream_node].signal is not None:
+                self.counts["signalised"] += 1  # its lights decide (PVP asks them for priority)
                 continue
             known = self._asking.get(vir.sender_id)
             first = known[2] if known is not None else r.received_at_ms

@@ -125,6 +125,26 @@ def test_history_gives_acceleration_and_yaw_rate_when_not_reported() -> None:
     assert view.yaw_rate_dps[0] == pytest.approx(20.0, abs=0.01)
 
 
+def test_a_reported_yaw_rate_of_exactly_zero_is_the_wire_unknown() -> None:
+    """Issue 15: CSAE's AccelerationSet4Way has no 'unavailable' yaw rate and the codec puts 0
+    for unknown, so a turning car without a gyro reported 0 and every app saw it go straight.
+    Exactly 0 falls back to the heading history; a measured value near 0 is kept."""
+    scene = Scene(TEST_FRAME)
+    for k in range(6):
+        t = 100 * k
+        for pid, yaw in (("zero", 0.0), ("gyro", 0.3)):
+            scene.ingest(
+                bsm_at(pid, x_m=0, y_m=k, t_ms=t, speed_mps=6.0, heading_deg=3.0 * k,
+                       yaw_rate_dps=yaw),
+                received_at_ms=t,
+                source="obu",
+            )  # fmt: skip
+        view = scene.update(t)
+    rows = {pid: view.row_of(pid) for pid in ("zero", "gyro")}
+    assert view.yaw_rate_dps[rows["zero"]] == pytest.approx(30.0, abs=0.01)
+    assert view.yaw_rate_dps[rows["gyro"]] == pytest.approx(0.3)
+
+
 def test_reported_acceleration_wins_over_history() -> None:
     scene = Scene(TEST_FRAME)
     for k in range(3):

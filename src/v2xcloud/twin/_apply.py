@@ -232,7 +232,8 @@ def _history_rates(
     states: list[ParticipantState],
 ) -> None:
     """Push the new samples into each row's history ring, then set acceleration and yaw rate:
-    reported if present, else from the oldest sample in the ring (≥ 50 ms back)."""
+    reported if present, else from the oldest sample in the ring (≥ 50 ms back). A reported
+    yaw rate of exactly 0 counts as not reported (the wire's "unknown", see below)."""
     cols = scene._cols
     size = cols.history_len
     pos = (cols.h_pos[rows] + 1) % size
@@ -254,4 +255,8 @@ def _history_rates(
     rep_accel = _column(states, "accel_long_mps2")
     rep_yaw = _column(states, "yaw_rate_dps")
     cols.accel_mps2[rows] = np.where(rep_accel != rep_accel, accel, rep_accel)  # NaN: derived
-    cols.yaw_rate_dps[rows] = np.where(rep_yaw != rep_yaw, yaw, rep_yaw)
+    # a yaw rate of exactly 0 is what a sender without a gyro puts on the wire (CSAE's
+    # AccelerationSet4Way has no "unavailable" yaw; ``codec`` encodes unknown as 0): the
+    # heading history knows better. A sender that does measure reports a straight drive as a
+    # noisy value near 0 and the history agrees with it there.
+    cols.yaw_rate_dps[rows] = np.where((rep_yaw != rep_yaw) | (rep_yaw == 0.0), yaw, rep_yaw)

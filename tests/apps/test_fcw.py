@@ -145,3 +145,32 @@ def test_map_lanes_keep_a_car_in_the_next_lane_of_a_curve_out_of_fcw() -> None:
     assert first(
         run(ForwardCollisionWarning(), [ego, inner], seconds=0.5, maps=[lanes]), "ego", "inner"
     )
+
+
+def _right_turn(radius: float, speed: float):
+    """North-bound from (0, 0), turning right at once around (radius, 0) until heading east."""
+    w = speed / radius
+
+    def at(t: float) -> tuple[float, float, float, float]:
+        a = min(w * t, math.pi / 2)
+        extra = max(w * t - math.pi / 2, 0.0) * radius  # straight on east after the turn
+        x = radius - radius * math.cos(a) + extra
+        return x, radius * math.sin(a), speed, math.degrees(a)
+
+    return at
+
+
+def test_a_turning_car_is_not_warned_about_the_queue_in_the_opposite_lane() -> None:
+    """Issue 15: a car turning right out of a junction sweeps its heading line across the
+    queue waiting on the other side of its new street; its arc passes that queue by."""
+    ego = Mover("ego", _right_turn(9.0, 6.0))
+    queue = Mover("queue", straight(9.0 + 7.0, 9.0 + 3.5, 0.0, 270.0))  # westbound, stopped
+    out = run(ForwardCollisionWarning(), [ego, queue], seconds=2.0)
+    assert first(out, "ego", "queue") is None
+
+
+def test_a_turning_car_is_warned_about_a_stopped_car_in_its_exit_lane() -> None:
+    ego = Mover("ego", _right_turn(9.0, 6.0))
+    stopped = Mover("stopped", straight(9.0 + 7.0, 9.0, 0.0, 90.0))  # in the lane it turns into
+    out = run(ForwardCollisionWarning(), [ego, stopped], seconds=2.0)
+    assert first(out, "ego", "stopped") is not None

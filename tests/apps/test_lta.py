@@ -41,13 +41,34 @@ def test_left_turn_in_front_of_oncoming_car_is_warned() -> None:
     assert any(a.level == AdvisoryLevel.IMMINENT for _, a in out)
 
 
-def test_driver_waiting_to_turn_is_told_it_is_unsafe_now() -> None:
+def _pulls_away(x0: float, y0: float, accel: float, start_s: float):
+    """North-bound, standing at ``(x0, y0)`` until ``start_s``, then accelerating."""
+
+    def at(t: float) -> tuple[float, float, float, float]:
+        dt = max(t - start_s, 0.0)
+        return x0, y0 + 0.5 * accel * dt * dt, accel * dt, 0.0
+
+    return at
+
+
+def test_driver_waiting_at_the_line_is_not_warned_until_it_pulls_away() -> None:
+    """Issue 15: a turner waiting at its stop line is no conflict party (it waits for the
+    gap); one that pulls away into the turn while the oncoming car is near is warned."""
     waiting = Mover("waiting", straight(1.75, 0.0, 0.0, 0.0), fields=LEFT)
     oncoming = Mover("oncoming", straight(-1.75, 60.0, 13.0, 180.0))
-    out = run(LeftTurnAssist(), [waiting, oncoming], seconds=4.0)
-    hit = first(out, "waiting", "oncoming")
-    assert hit is not None
-    assert hit[1].ttc_s is not None and hit[1].ttc_s >= 3.0  # full lead time for "turn now"
+    assert run(LeftTurnAssist(), [waiting, oncoming], seconds=4.0) == []
+    going = Mover("going", _pulls_away(1.75, 0.0, 2.0, 1.0), fields=LEFT)
+    oncoming = Mover("oncoming", straight(-1.75, 60.0, 13.0, 180.0))
+    out = run(LeftTurnAssist(), [going, oncoming], seconds=4.0)
+    hit = first(out, "going", "oncoming")
+    assert hit is not None and 1.0 <= hit[0] <= 2.0
+
+
+def test_driver_still_at_cruising_speed_is_not_yet_about_to_turn() -> None:
+    """At 15 m/s a left turn cannot be taken: the driver slows first and judges the gap then."""
+    fast = Mover("fast", straight(1.75, -40.0, 15.0, 0.0), fields=LEFT)
+    oncoming = Mover("oncoming", straight(-1.75, 30.0, 13.0, 180.0))
+    assert run(LeftTurnAssist(), [fast, oncoming], seconds=2.0) == []
 
 
 def test_no_warning_when_oncoming_traffic_is_far_or_gone() -> None:
@@ -105,5 +126,11 @@ def test_a_fast_signalling_driver_slows_down_before_it_can_turn() -> None:
     fast = Mover("fast", straight(1.75, 0, 15.0, 0.0), fields=LEFT)
     near = Mover("near", straight(-1.75, 30.0, 12.0, 180.0))
     assert run(LeftTurnAssist(), [fast, near], seconds=1.0) == []
+    # one 70 m ahead would meet it in the turn, but at 15 m/s the driver has not yet taken
+    # the decision to turn (issue 15: warn the turner about to enter the turn) ...
     later = Mover("later", straight(-1.75, 70.0, 12.0, 180.0))
-    assert first(run(LeftTurnAssist(), [fast, later], seconds=1.0), "fast", "later") is not None
+    assert run(LeftTurnAssist(), [fast, later], seconds=1.0) == []
+    # ... once slowed to turning speed, the same gap is warned
+    slowed = Mover("slowed", straight(1.75, 0, 8.0, 0.0), fields=LEFT)
+    later = Mover("later", straight(-1.75, 45.0, 12.0, 180.0))
+    assert first(run(LeftTurnAssist(), [slowed, later], seconds=1.0), "slowed", "later") is not None

@@ -37,9 +37,9 @@ def _crossing(t_ms: int) -> tuple[ParticipantState, ...]:
 
 
 def _turn(t_ms: int) -> tuple[ParticipantState, ...]:
-    """LTA: "a" waits to turn left, an oncoming car arrives in under 3 s."""
+    """LTA: "a" pulls into its left turn at 4 m/s, an oncoming car arrives in under 3 s."""
     return (
-        _signalling("a", 1.75, -1.0, 0.0, t_ms),
+        _signalling("a", 1.75, -1.0, 4.0, t_ms),
         vehicle("b", -1.75, 36.0, 13.0, 180.0, t_ms=t_ms),
     )
 

@@ -26,6 +26,9 @@ _EXTRAS = [
 def _dense_view(seed: int) -> SceneView:
     rng = np.random.default_rng(seed)
     scene = Scene(TEST_FRAME)
+    # one heading per road user: a heading redrawn every tick is a 50 deg/s yaw rate, and a
+    # turning vehicle is nobody's straight-line crossing party (ICW)
+    headings = (rng.choice([0, 90, 180, 270], size=160) + rng.normal(0, 5, size=160)) % 360
     for t_ms in (0, 100, 200):
         for k in range(160):
             kind = ParticipantKind.PEDESTRIAN if k % 9 == 0 else ParticipantKind.VEHICLE
@@ -35,7 +38,7 @@ def _dense_view(seed: int) -> SceneView:
                 y_m=float(rng.uniform(0, 80)),
                 t_ms=t_ms,
                 speed_mps=float(rng.uniform(0, 15)),
-                heading_deg=float(rng.choice([0, 90, 180, 270]) + rng.normal(0, 5)) % 360,
+                heading_deg=float(headings[k]),
                 kind=kind,
                 **_EXTRAS[k % len(_EXTRAS)],
             )

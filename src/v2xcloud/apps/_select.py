@@ -20,16 +20,21 @@ from v2xcloud.twin import Flag, Kind, PairTable, SceneView
 
 __all__ = [
     "K_MOTOR_MAX",
+    "OPPOSED_DEG",
     "SHARED_RADIUS_M",
+    "TURNING_DPS",
     "WARN_MIN_SPEED_MPS",
     "first_per_ego",
     "following_in_lane",
     "gap_m",
     "in_lane_ahead",
     "is_motor",
+    "is_turning",
     "motor",
     "moving_motor_directed",
     "moving_motor_pairs",
+    "path_heading_cos",
+    "path_lateral_m",
     "same_way",
     "toward",
 ]
@@ -55,6 +60,14 @@ SHARED_RADIUS_M = 70.0
 #: an ego slower than this gets no collision warning (FCW, EBW, ICW, BSW/LCW, RLVW): at walking
 #: pace the driver is in control; each app's ``min_speed_mps`` defaults to it
 WARN_MIN_SPEED_MPS = 2.0
+#: a vehicle whose yaw rate is at least this (deg/s, either way) is turning: its heading is not
+#: its path. A junction turn runs at 20-40 deg/s (5-8 m/s on a 10-20 m radius); a lane change
+#: peaks around 3-6 deg/s and must not count (at 14 m/s, 8 deg/s is a 100 m radius)
+TURNING_DPS = 8.0
+#: headings more than this far apart face each other (opposite lanes, or a car across the
+#: lane facing the ego); the derived yaw rate of a car entering a turn lags (a 0.5 s history)
+#: so its path heading is underestimated by 20-30 degrees then
+OPPOSED_DEG = 120.0
 
 
 def motor(view: SceneView) -> BoolArray:
@@ -67,6 +80,43 @@ def is_motor(view: SceneView, rows: npt.NDArray[np.int64]) -> BoolArray:
     return view.kind[rows] <= K_MOTOR_MAX  # UNKNOWN (0) or VEHICLE (1)
 
 
+def is_turning(view: SceneView, rows: npt.NDArray[np.int64]) -> BoolArray:
+    """Whether each of ``rows`` turns (``TURNING_DPS``) while moving."""
+    return (np.abs(view.yaw_rate_dps[rows]) >= TURNING_DPS) & (view.speed_mps[rows] >= MOVING_MPS)
+
+
+def _path_curvature(pairs: PairTable) -> FloatArray:
+    """Per pair: the ego's path curvature (1/m, positive turning right), 0 unless it turns."""
+    view = pairs.view
+    e = pairs.ego
+    turning = is_turning(view, e)
+    return np.where(
+        turning, np.radians(view.yaw_rate_dps[e]) / np.maximum(view.speed_mps[e], MOVING_MPS), 0.0
+    )
+
+
+def path_lateral_m(pairs: PairTable) -> FloatArray:
+    """The other's offset to the right of the ego's *path*: of its heading line when it drives
+    straight, of its arc (constant turn rate, curvature yaw rate / speed) when it turns. A
+    turning ego's heading line sweeps across queues and parked cars its path never meets."""
+    if not is_turning(pairs.view, pairs.ego).any():
+        return pairs.lateral_m
+    along = np.maximum(pairs.along_m, 0.0)
+    return pairs.lateral_m - 0.5 * _path_curvature(pairs) * along * along
+
+
+def path_heading_cos(pairs: PairTable) -> FloatArray:
+    """Cosine of the angle between the other's heading and the ego's path where the other is
+    (``heading_cos`` for an ego driving straight; its heading turned by curvature × distance
+    along its arc when it turns)."""
+    view = pairs.view
+    if not is_turning(view, pairs.ego).any():
+        return pairs.heading_cos
+    turn = _path_curvature(pairs) * np.maximum(pairs.along_m, 0.0)  # rad, clockwise
+    diff = np.radians(view.heading_deg[pairs.other] - view.heading_deg[pairs.ego]) - turn
+    return np.cos(diff)
+
+
 def in_lane_ahead(
     pairs: PairTable,
     *,
@@ -76,18 +126,22 @@ def in_lane_ahead(
 ) -> BoolArray:
     """Others ahead of the ego in its lane, on the same level, heading the same way.
 
-    With a MAP match for both the lane index decides; otherwise the lateral offset in the
-    ego's frame does. A (nearly) stopped other may point any way (queues, broken-down cars).
+    With a MAP match for both the lane index decides; otherwise the lateral offset from the
+    ego's path does (``path_lateral_m``: its arc while it turns). A (nearly) stopped other may
+    point any way (queues, broken-down cars) except against the ego's path (at least
+    ``OPPOSED_DEG`` off): that is a queue in the opposite lane, which a turning ego's arc
+    passes close by.
     """
     view = pairs.view
     ahead = (pairs.along_m > 0) & pairs.same_level
-    same_lane = np.abs(pairs.lateral_m) <= half_width_m
+    same_lane = np.abs(path_lateral_m(pairs)) <= half_width_m
     if view.lanes is not None:  # matched to MAP lanes: the lanes decide
         lane_e, lane_o = view.lane[pairs.ego], view.lane[pairs.other]
         both = (lane_e >= 0) & (lane_o >= 0)
         same_lane = np.where(both, lane_e == lane_o, same_lane)
-    aligned = (pairs.heading_cos >= math.cos(math.radians(max_heading_diff_deg))) | (
-        view.speed_mps[pairs.other] < moving_mps
+    cos = path_heading_cos(pairs)
+    aligned = (cos >= math.cos(math.radians(max_heading_diff_deg))) | (
+        (view.speed_mps[pairs.other] < moving_mps) & (cos > math.cos(math.radians(OPPOSED_DEG)))
     )
     return ahead & same_lane & aligned
 

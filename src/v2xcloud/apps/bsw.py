@@ -10,6 +10,9 @@ same way (heading difference ≤ ``max_heading_diff_deg``), on the same level, b
   towards the other at ≥ ``drift_mps`` — while the gap is occupied (blind spot) or a vehicle
   approaches from behind in that lane and reaches the blind spot within ``closing_s``:
   WARNING; IMMINENT when the drift would close the lateral gap within ``imminent_s``.
+  A vehicle that turns (``_select.is_turning``: in a junction or a bend) changes no lane:
+  its indicator is for the turn, its lateral drift is the curve, and "beside" in its heading
+  frame is not a lane beside it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from v2xcloud.apps._select import (
     SHARED_RADIUS_M,
     WARN_MIN_SPEED_MPS,
     WARNING,
+    is_turning,
     moving_motor_directed,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits
@@ -123,7 +127,7 @@ class LaneChangeWarning(App):
         toward = np.where(right, -pairs.lateral_rate_mps, pairs.lateral_rate_mps)  # gap shrink rate
         drifting = toward >= cfg.drift_mps
         occupied = inside | (t_reach <= cfg.closing_s + cfg.lookahead_s)
-        hit = (signals | drifting) & occupied
+        hit = (signals | drifting) & occupied & ~is_turning(view, pairs.ego)
         pairs, toward, t_reach = pairs.select(hit), toward[hit], t_reach[hit]
         gap = np.abs(pairs.lateral_m) - view.width_m[pairs.ego]
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -12,7 +12,8 @@ Warning when it is ≤ ``pass_s`` (the time an overtaking manoeuvre needs), immi
 ``imminent_s``. Oncoming traffic in its own lane on the other side of the road, as on any
 two-way road, is not a hazard.
 
-A left signal means a pass only with a reason and a need for the opposing lane: a slower
+A left signal means a pass only while driving straight (``_select.is_turning``: a turning
+driver signals for its turn), with a reason and a need for the opposing lane: a slower
 vehicle ahead in its lane within ``lead_m``, and (with a MAP match) no other same-way lane on
 its link (a multi-lane road is passed on its own side) and no left turn allowed from its lane
 within ``turn_zone_m`` of the stop line (a driver indicating to turn at the junction). While
@@ -33,6 +34,7 @@ from v2xcloud.apps._select import (
     gap_m,
     in_lane_ahead,
     is_motor,
+    is_turning,
     motor,
 )
 from v2xcloud.apps._signals import MapWait
@@ -80,6 +82,9 @@ class DoNotPassWarning(App):
         passing = (
             fast & ((view.flags & F_LEFT_SIGNAL) != 0) if view.any_flag(F_LEFT_SIGNAL) else None
         )
+        if passing is not None and passing.any():  # a turning driver signals for its turn
+            rows = passing.nonzero()[0]
+            passing[rows[is_turning(view, rows)]] = False
         if passing is not None and passing.any():
             passing = self._would_pass(view, passing.nonzero()[0], awaiting_map=awaiting_map)
         if passing is not None and passing.size:  # long range, but only for the few who pass

@@ -16,6 +16,13 @@ red light holds back (``_signals.held_by_signal``: MAP-matched before its stop l
 arrival and able to stop), so cross traffic waiting for green never alarms the green flow; nor does a pair the signal program separates or that
 approaches two different junctions (``_signals.signal_separated``). While a MAP is awaited
 (``_signals.MapWait``: its SPAT has come first) a pair with an unmatched vehicle is left alone.
+
+Two more parties follow no straight line to the crossing point: a vehicle that is turning
+(``_select.is_turning``: its heading sweeps, so the straight line of the moment crosses
+streets it never enters — typically one leaving a junction whose heading still points across
+the oncoming lanes), again unless the other runs a red light; and a vehicle braking to stop
+before the crossing point (its deceleration, at least ``_signals.MIN_BRAKING_MPS2``, stops
+it within its distance to the conflict zone less ``stop_margin_m``): it yields, with or without MAP.
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ from v2xcloud.apps._select import (
     IMMINENT,
     K_MOTOR_MAX,
     SHARED_RADIUS_M,
+    TURNING_DPS,
     WARN_MIN_SPEED_MPS,
     WARNING,
 )
 from v2xcloud.apps._signals import (
+    MIN_BRAKING_MPS2,
     MapWait,
     RedRunners,
     held_by_signal,
@@ -58,6 +67,7 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     radius_m: float = SHARED_RADIUS_M
     min_speed_mps: float = WARN_MIN_SPEED_MPS
     min_angle_deg: float = 30.0
+    stop_margin_m: float = 1.0
 
 
 class IntersectionCollisionWarning(App):
@@ -100,8 +110,13 @@ class IntersectionCollisionWarning(App):
         if k.size and view.lanes is not None:  # cross traffic a red light holds is no party
             k = k[~(held_by_signal(view, a[k]) | held_by_signal(view, b[k]))]
             k = k[~signal_separated(view, a[k], b[k])]
-        if k.size and view.any_flag(F_TURN_SIGNALS):  # a turning driver leaves the straight path
+        if k.size:  # a vehicle braking to stop short of the crossing point yields
+            k = k[~(self._stops(view, a[k], arrive_a[k]) | self._stops(view, b[k], arrive_b[k]))]
+        yaw = np.abs(view.yaw_rate_dps)
+        if k.size and (view.any_flag(F_TURN_SIGNALS) or bool((yaw >= TURNING_DPS).any())):
+            # a turning (or signalling) driver leaves the straight path
             turning = ((view.flags[a[k]] | view.flags[b[k]]) & F_TURN_SIGNALS) != 0
+            turning |= np.maximum(yaw[a[k]], yaw[b[k]]) >= TURNING_DPS
             if turning.any() and view.lanes is not None:  # ... unless the other runs a red
                 t = k[turning]
                 ran = runs_red(view, a[t], memory=self._runners)
@@ -140,6 +155,15 @@ class IntersectionCollisionWarning(App):
 
         name = f"icw:{cfg.min_speed_mps}:{cfg.min_angle_deg}"
         return view.unordered_pairs(cfg.radius_m).subset(name, mask)
+
+    def _stops(self, view: SceneView, rows: np.ndarray, t_point: np.ndarray) -> np.ndarray:
+        """Whether each vehicle's current braking stops it before the conflict zone (its
+        front reaches it in ``t_point`` s at its current speed)."""
+        speed, accel = view.speed_mps[rows], view.accel_mps2[rows]
+        braking = np.isfinite(accel) & (accel <= -MIN_BRAKING_MPS2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stop_m = np.where(braking, speed * speed / (2.0 * -accel), np.inf)
+        return braking & (stop_m <= speed * t_point - self.config.stop_margin_m)
 
     @staticmethod
     def _occupancy_s(view: SceneView, a: np.ndarray, b: np.ndarray) -> np.ndarray:

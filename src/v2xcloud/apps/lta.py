@@ -1,7 +1,10 @@
 """LTA — left turn assist: turning left across oncoming traffic that would hit the turn.
 
-A vehicle intends to turn left when it turns left (yaw rate ≤ −``turn_yaw_dps``), signals
-left, or is matched to a MAP lane whose only manoeuvre is a left turn. Its turn is predicted
+A vehicle intends to turn left when it signals left, or is matched to a MAP lane whose only
+manoeuvre is a left turn. A left yaw rate alone is no intent: a vehicle leaving a left turn
+still yaws left while the oncoming traffic of its new street passes it on its left, in the
+geometry of a left turn about to be taken (before its heading settles, its arc crosses that
+traffic's lane). Its turn is predicted
 with a constant turn rate (its own, or ``speed / turn_radius_m`` when it only signals, at no
 less than ``min_turn_speed_mps`` so that a driver waiting to turn learns whether turning *now*
 is safe, and at most ``max_turn_speed_mps``: a faster driver who only signals first slows
@@ -9,6 +12,15 @@ down at ``turn_decel_mps2``, going straight on meanwhile); oncoming vehicles (he
 constant velocity. Both are sampled every ``step_s`` up to ``horizon_s``; the first time they
 come within ``conflict_m`` (plus half widths) is the time to conflict: warning at ≤ ``warn_s``,
 imminent at ≤ ``imminent_s``.
+
+Only a turner about to take the turn is warned (``_committed``): one already turning, or one
+that has slowed towards turning speed (at most ``max_turn_speed_mps`` + ``commit_margin_mps``,
+about 1.3 s of comfortable braking above it) and
+is neither waiting (standing still, not pulling away: at least ``start_accel_mps2``) nor
+braking to stop before its stop line (with MAP: its deceleration, at least
+``_signals.MIN_BRAKING_MPS2``, stops it within ``to_stop_m``). A driver still at cruising
+speed has to slow down before it can turn and decides on the gap then; a driver waiting at
+its line is told nothing until it moves.
 
 With MAP, a driver who signals on an approach lane turns at the junction, not where it is:
 its path runs straight to the stop line (``to_stop_m``), then turns. A red light holds
@@ -22,11 +34,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import F_LEFT_SIGNAL, is_motor, motor
-from v2xcloud.apps._signals import MapWait, held_by_signal
+from v2xcloud.apps._select import F_LEFT_SIGNAL, TURNING_DPS, is_motor, motor
+from v2xcloud.apps._signals import MIN_BRAKING_MPS2, MapWait, held_by_signal
 from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
 from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
 from v2xcloud.geo import LaneMap
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 
 __all__ = ["LeftTurnAssist", "LtaConfig", "left_only_lanes"]
@@ -38,11 +51,13 @@ class LtaConfig(AppConfig, frozen=True, kw_only=True):
     warn_s: float = 3.0
     imminent_s: float = 1.5
     radius_m: float = 80.0
-    turn_yaw_dps: float = 4.0
+    turn_yaw_dps: float = TURNING_DPS
     turn_radius_m: float = 12.0
     min_turn_speed_mps: float = 4.0
     max_turn_speed_mps: float = 8.0
     turn_decel_mps2: float = 3.0
+    commit_margin_mps: float = 4.0
+    start_accel_mps2: float = 0.5
     min_oncoming_deg: float = 135.0
     min_other_speed_mps: float = 2.0
     conflict_m: float = 1.0
@@ -77,6 +92,8 @@ class LeftTurnAssist(App):
         cfg = self.config
         awaiting_map = self._map_wait.awaiting(view)
         turning = self._intends_left(view)
+        if turning.any():
+            turning &= self._committed(view)
         if not turning.any():
             return Hits.empty()
         pairs = view.neighbours(turning.nonzero()[0], cfg.radius_m)
@@ -103,16 +120,28 @@ class LeftTurnAssist(App):
         return Hits(ego=pairs.ego, other=pairs.other, level=level, ttc_s=t_conf)
 
     def _intends_left(self, view: SceneView) -> npt.NDArray[np.bool_]:
-        cfg = self.config
-        turning = view.yaw_rate_dps <= -cfg.turn_yaw_dps
-        if view.lanes is None and not view.any_flag(F_LEFT_SIGNAL) and not turning.any():
-            return turning  # nobody turns, signals or waits in a left-turn lane
-        intent = turning | ((view.flags & F_LEFT_SIGNAL) != 0)
+        if view.lanes is None and not view.any_flag(F_LEFT_SIGNAL):
+            return np.zeros(len(view), dtype=bool)  # nobody signals or waits in a left lane
+        intent = (view.flags & F_LEFT_SIGNAL) != 0
         left_only = left_only_lanes(view.lanes)
         if left_only.size:
             lane = view.lane
             intent |= (lane >= 0) & left_only[np.maximum(lane, 0)]
         return intent & motor(view)
+
+    def _committed(self, view: SceneView) -> npt.NDArray[np.bool_]:
+        """Vehicles about to take a turn (module docstring), for every row."""
+        cfg = self.config
+        speed, accel = view.speed_mps, view.accel_mps2
+        accel = np.where(np.isfinite(accel), accel, 0.0)
+        in_turn = view.yaw_rate_dps <= -cfg.turn_yaw_dps
+        waiting = (speed < MOVING_MPS) & (accel < cfg.start_accel_mps2)
+        slow_enough = speed <= cfg.max_turn_speed_mps + cfg.commit_margin_mps
+        braking = accel <= -MIN_BRAKING_MPS2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stop_m = np.where(braking, speed * speed / (2.0 * -accel), np.inf)
+        stops = braking & (view.lane >= 0) & (view.to_stop_m > 0) & (stop_m <= view.to_stop_m)
+        return in_turn | (slow_enough & ~waiting & ~stops)
 
     def _time_to_conflict(self, view: SceneView, e: np.ndarray, o: np.ndarray) -> np.ndarray:
         cfg = self.config

@@ -1,0 +1,169 @@
+"""Why the bench's false alarms are false: each unmatched warning with the ground truth of
+its two parties at the warning's onset (speed, acceleration, lane, indicators, gap).
+
+    PYTHONPATH=src python benchmarks/false_alarms.py background_district [--seed N] [--rows 8]
+
+Runs the scenario in this process through the whole chain (as ``evaluate`` does), keeps
+SUMO's snapshot of each step, and for every warning that matches no episode (nor a related
+family's) prints, per app, how many had a stopped or creeping ego, a braking or stopped
+other, an ego inside a junction, an indicator on, a red light ahead, and sample rows.
+Accepts a library name or a scenario file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from v2xcloud.sim import harness, runner
+from v2xcloud.sim.platform import runtime_platform
+from v2xcloud.sim.result import RunConfig
+from v2xcloud.sim.scenario import load_library, load_scenario
+from v2xcloud.sim.scorer import Alert, score
+
+_LAST: dict[str, Any] = {}
+_CONTEXT: dict[tuple[str, str, str | None, float], dict[str, Any]] = {}
+
+
+def _state(snap: Any, sid: str | None) -> dict[str, Any] | None:
+    if sid is None or sid not in snap.index:
+        return None
+    i = snap.index[sid]
+    return {
+        "v": float(snap.speed_mps[i]),
+        "a": float(snap.accel_mps2[i]),
+        "lane": snap.lane_ids[i],
+        "sig": int(snap.signals[i]),
+        "x": float(snap.x_m[i]),
+        "y": float(snap.y_m[i]),
+        "ped": bool(snap.is_pedestrian[i]),
+        "h": float(snap.heading_deg[i]),
+    }
+
+
+def _install() -> None:
+    observe = harness.HarnessTruth.observe
+    record = runner._Chain._record
+
+    def observe_and_keep(self: Any, snap: Any) -> None:
+        if "snap" in _LAST:
+            _LAST["prev"] = _LAST["snap"]
+        _LAST["snap"] = snap
+        observe(self, snap)
+
+    def record_with_context(self: Any, adv: Any, now_ms: int, time_s: float, **kw: Any) -> None:
+        n = len(self.records)
+        record(self, adv, now_ms, time_s, **kw)
+        if len(self.records) > n and "snap" in _LAST:
+            app, ego, other, t, _ = self.records[-1]
+            prev = _LAST.get("prev")
+            yaw = float("nan")
+            if prev is not None and ego in prev.index and ego in _LAST["snap"].index:
+                h0 = prev.heading_deg[prev.index[ego]]
+                h1 = _LAST["snap"].heading_deg[_LAST["snap"].index[ego]]
+                yaw = ((h1 - h0 + 180.0) % 360.0 - 180.0) / (_LAST["snap"].time_s - prev.time_s)
+            _CONTEXT[(app, ego, other, t)] = {
+                "yaw": yaw,
+                "ego": _state(_LAST["snap"], ego),
+                "other": _state(_LAST["snap"], other),
+                "ttc": adv.ttc_s,
+                "values": dict(adv.values),
+                "level": int(adv.level),
+            }
+
+    harness.HarnessTruth.observe = observe_and_keep  # type: ignore[method-assign]
+    runner._Chain._record = record_with_context  # type: ignore[method-assign]
+
+
+def _tags(ctx: dict[str, Any]) -> list[str]:
+    e, o = ctx["ego"], ctx["other"]
+    tags = []
+    if e is not None:
+        tags += ["ego stopped"] if e["v"] < 0.5 else ["ego <3 m/s"] if e["v"] < 3.0 else []
+        tags += ["ego braking"] if e["a"] < -1.5 else []
+        tags += ["ego in junction"] if e["lane"].startswith(":") else []
+        tags += ["ego left ind."] if e["sig"] & 2 else []
+        tags += ["ego right ind."] if e["sig"] & 1 else []
+    if o is not None:
+        tags += ["other stopped"] if o["v"] < 0.5 else ["other <3 m/s"] if o["v"] < 3.0 else []
+        tags += ["other braking"] if o["a"] < -1.5 else []
+        tags += ["other in junction"] if o["lane"].startswith(":") else []
+        tags += ["other pedestrian"] if o["ped"] else []
+        if e is not None:
+            same = e["lane"].rsplit("_", 1)[0] == o["lane"].rsplit("_", 1)[0]
+            tags += ["same edge"] if same else []
+    return tags
+
+
+def main() -> int:
+    """Run one scenario and print its false alarms by cause."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("scenario")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--rows", type=int, default=6, help="sample rows per app")
+    args = p.parse_args()
+    sc = (
+        load_scenario(Path(args.scenario))
+        if args.scenario.endswith(".toml")
+        else load_library(args.scenario)[0]
+    )
+    if args.seed is not None:
+        sc = msgspec.structs.replace(sc, seed=args.seed)
+    _install()
+    config = RunConfig()
+    platform, _runtime = runtime_platform(
+        message_set=config.message_set,
+        origin_lat_deg=sc.origin_lat_deg,
+        origin_lon_deg=sc.origin_lon_deg,
+    )
+    result = runner.run_scenario(
+        sc, config=config, platform=platform, encode=runner.model_encoder(config.message_set)
+    )
+    false: dict[str, list[tuple[Alert, dict[str, Any]]]] = defaultdict(list)
+    for app, ego, other, onset, end in result.warnings:
+        w = Alert(app, ego, other, onset, end, None)
+        s = score(result.episodes, [w], vehicle_hours=1.0, apps={app})[app]
+        if s.matched_warnings:
+            continue
+        ctx = next(
+            (c for (a, e, o, t), c in _CONTEXT.items() if e == ego and o == other and t == onset),
+            None,
+        )
+        false[app].append((w, ctx or {"ego": None, "other": None, "ttc": None, "values": {}}))
+    print(f"{sc.name} seed {sc.seed}: {result.vehicle_hours:.2f} vehicle-hours")
+    for app, rows in sorted(false.items(), key=lambda kv: -len(kv[1])):
+        tags = Counter(t for _, c in rows for t in _tags(c))
+        ttc = [c["ttc"] for _, c in rows if c.get("ttc") is not None]
+        print(
+            f"\n{app}: {len(rows)} false of {sum(1 for w in result.warnings if w[0] == app)}"
+            f" warnings; ttc median {np.median(ttc) if ttc else float('nan'):.2f} s"
+        )
+        print("  " + ", ".join(f"{k} {v}" for k, v in tags.most_common()))
+        for w, c in rows[: args.rows]:
+            e, o = c["ego"] or {}, c["other"] or {}
+            gap = float(np.hypot(e["x"] - o["x"], e["y"] - o["y"])) if e and o else float("nan")
+            if e and o:
+                h = np.radians(e["h"])
+                dx, dy = o["x"] - e["x"], o["y"] - e["y"]
+                rel = f"along {dx * np.sin(h) + dy * np.cos(h):.1f} right {dx * np.cos(h) - dy * np.sin(h):.1f}"
+            else:
+                rel = ""
+            vals = rel + " " + " ".join(f"{k}={v:.2f}" for k, v in c.get("values", {}).items())
+            print(
+                f"  t={w.onset_s:6.1f} {w.ego}->{w.other} ego v={e.get('v', 0):.1f} "
+                f"a={e.get('a', 0):.1f} h={e.get('h', 0):.0f} yaw={c.get('yaw', 0):.0f} "
+                f"{e.get('lane', '?')} sig={e.get('sig', 0)} | other v={o.get('v', 0):.1f} "
+                f"a={o.get('a', 0):.1f} h={o.get('h', 0):.0f} {o.get('lane', '?')} | gap "
+                f"{gap:.1f} m ttc={c.get('ttc') or 0:.2f} {vals}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,6 +18,7 @@ from v2xcloud.api.auth import Authenticator
 from v2xcloud.api.gate import AccessControl, AccessGate
 from v2xcloud.api.live import LiveSource
 from v2xcloud.api.oidc import OidcVerifier
+from v2xcloud.api.operator_events import OperatorEvents
 from v2xcloud.api.ratelimit import RateLimiter
 from v2xcloud.api.routes_alarms import router as alarms_router
 from v2xcloud.api.routes_dead_letters import router as dead_letters_router
@@ -113,6 +114,7 @@ def create_app(
         redoc_url=None,  # ReDoc only exists as a CDN script
     )
     app.state.live = live
+    app.state.operator_events = OperatorEvents()
     app.state.store = store
     app.state.settings = settings
     app.state.hub = hub

@@ -22,7 +22,39 @@ from v2xcloud.model import (
 )
 from v2xcloud.store import BBox
 
-__all__ = ["IntersectionView", "LiveSource", "PlatformStats", "TickDelta", "Unsubscribe"]
+__all__ = [
+    "CounterRates",
+    "IntersectionView",
+    "LiveSource",
+    "PlatformStats",
+    "TickDelta",
+    "Unsubscribe",
+]
+
+
+class CounterRates:
+    """Per-second rates (in, out) from cumulative counters, refreshed at most every ``period_ms``:
+    what ``PlatformStats.messages_in_per_s`` / ``advisories_out_per_s`` report."""
+
+    def __init__(self, period_ms: int) -> None:
+        self.period_ms = period_ms
+        self.last_ms: int | None = None
+        self.last_in = 0
+        self.last_out = 0
+        self.in_per_s = 0.0
+        self.out_per_s = 0.0
+
+    def due(self, now_ms: int) -> bool:
+        """Whether a refresh is due at ``now_ms``."""
+        return self.last_ms is None or now_ms - self.last_ms >= self.period_ms
+
+    def update(self, now_ms: int, total_in: int, total_out: int) -> None:
+        """Take the counters' totals at ``now_ms`` (rates over the span since the last)."""
+        if self.last_ms is not None and now_ms > self.last_ms:
+            span_s = (now_ms - self.last_ms) / 1000
+            self.in_per_s = (total_in - self.last_in) / span_s
+            self.out_per_s = (total_out - self.last_out) / span_s
+        self.last_ms, self.last_in, self.last_out = now_ms, total_in, total_out
 
 
 class PlatformStats(msgspec.Struct, frozen=True, kw_only=True):

@@ -109,7 +109,7 @@ def post_event(
     _caller: Caller,
     body: Annotated[dict[str, Any], Body(description="a RoadEvent")],
 ) -> Response:
-    """Record an operator road event (operator).
+    """Record an operator road event (operator); ``GET /api/events`` lists it while in force.
 
     The event is checked against the model's ranges (``model.road``: ids, WGS-84 degrees,
     radius, sizes, UTC ms; 422 naming the field), its times must be in order and its position
@@ -134,6 +134,7 @@ def post_event(
         _store(request).write_road_events([event], recorded_ms=now_ms)
     except StoreError as exc:
         raise _unavailable(exc) from exc
+    request.app.state.operator_events.add(event, now_ms)  # shown by GET /api/events while in force
     return json_response({"recorded_ms": now_ms}, status_code=201)
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from v2xcloud.api._common import BBoxParam, json_response, parse_bbox
 from v2xcloud.api.auth import Caller
 from v2xcloud.api.live import LiveSource
+from v2xcloud.api.operator_events import OperatorEvents, in_force
 
 __all__ = ["router"]
 
@@ -49,8 +50,15 @@ def advisories(request: Request, _caller: Caller, app: str | None = None) -> Res
 
 @router.get("/events", tags=["live"])
 def events(request: Request, _caller: Caller) -> Response:
-    """Road events currently in force."""
-    return json_response(_live(request).road_events())
+    """Road events currently in force: those the platform detected or received, and those
+    operators posted (``POST /api/events``) that have started and not ended."""
+    live = _live(request)
+    now_ms = live.stats().now_ms
+    found = [e for e in live.road_events() if in_force(e, now_ms)]
+    seen = {(e.source, e.event_id) for e in found}
+    posted: OperatorEvents = request.app.state.operator_events
+    found += [e for e in posted.in_force(now_ms) if (e.source, e.event_id) not in seen]
+    return json_response(found)
 
 
 @router.get("/console", tags=["live"])

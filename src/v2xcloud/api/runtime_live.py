@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from v2xcloud.api._subscribers import Subscribers
-from v2xcloud.api.live import PlatformStats, TickDelta, Unsubscribe
+from v2xcloud.api.live import CounterRates, PlatformStats, TickDelta, Unsubscribe
 from v2xcloud.errors import ConfigError
 from v2xcloud.model import (
     Advisory,
@@ -41,28 +41,6 @@ from v2xcloud.store import BBox
 __all__ = ["RuntimeLive"]
 
 logger = logging.getLogger(__name__)
-
-
-class _Rates:
-    """Per-second rates from cumulative counters, refreshed at most every ``period_ms``."""
-
-    def __init__(self, period_ms: int) -> None:
-        self.period_ms = period_ms
-        self.last_ms: int | None = None
-        self.last_in = 0
-        self.last_out = 0
-        self.in_per_s = 0.0
-        self.out_per_s = 0.0
-
-    def due(self, now_ms: int) -> bool:
-        return self.last_ms is None or now_ms - self.last_ms >= self.period_ms
-
-    def update(self, now_ms: int, total_in: int, total_out: int) -> None:
-        if self.last_ms is not None and now_ms > self.last_ms:
-            span_s = (now_ms - self.last_ms) / 1000
-            self.in_per_s = (total_in - self.last_in) / span_s
-            self.out_per_s = (total_out - self.last_out) / span_s
-        self.last_ms, self.last_in, self.last_out = now_ms, total_in, total_out
 
 
 class RuntimeLive:
@@ -86,8 +64,10 @@ class RuntimeLive:
         self._events: list[RoadEvent] = []
         self._advisories: list[Advisory] = []
         self._stats = PlatformStats(now_ms=0)
-        self._rates = _Rates(stats_period_ms)
-        self._security_rates = _Rates(stats_period_ms)  # frames verified, refused by the guard
+        self._rates = CounterRates(stats_period_ms)
+        self._security_rates = CounterRates(
+            stats_period_ms
+        )  # frames verified, refused by the guard
         self._letters: list[DeadLetter] = []  # the tick's dead letters, for its delta
         runtime.add_dead_letter_sink(self._letters.extend)  # called before the advisory sinks
         self._flagged: list[MisbehaviourReport] = []  # the tick's misbehaviour reports

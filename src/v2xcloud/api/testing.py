@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from v2xcloud.api import _scripted_geometry as geo
 from v2xcloud.api._subscribers import Subscribers
-from v2xcloud.api.live import PlatformStats, TickDelta, Unsubscribe
+from v2xcloud.api.live import CounterRates, PlatformStats, TickDelta, Unsubscribe
 from v2xcloud.model import (
     Advisory,
     AdvisoryLevel,
@@ -58,6 +58,11 @@ class ScriptedLive:
         self._last_warned_ms: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # rates over the last second from running totals, like the platform's (a rate of one
+        # tick's count said "0.0 adv/s out" on the ticks between two warnings)
+        self._rates = CounterRates(period_ms=1000)
+        self._total_in = 0
+        self._total_out = 0
 
     # -- LiveSource ------------------------------------------------------------------------------
     def participants(self, bbox: BBox | None = None) -> list[ParticipantState]:
@@ -110,10 +115,14 @@ class ScriptedLive:
                 events.append(geo.hazard_event(now_ms, stalled_lat, stalled_lon))
             advisories = self._warn_approaching(states, now_ms, stalled_lat, stalled_lon)
         tick_ms = (time.perf_counter() - began) * 1000
+        self._total_in += len(states)
+        self._total_out += len(advisories)
+        if self._rates.due(now_ms):
+            self._rates.update(now_ms, self._total_in, self._total_out)
         stats = PlatformStats(
             now_ms=now_ms,
-            messages_in_per_s=10.0 * len(states),
-            advisories_out_per_s=10.0 * len(advisories),
+            messages_in_per_s=self._rates.in_per_s,
+            advisories_out_per_s=self._rates.out_per_s,
             tick_ms=tick_ms,
             latency_p50_ms=tick_ms,
             latency_p95_ms=tick_ms,

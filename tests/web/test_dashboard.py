@@ -85,6 +85,10 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     # clicking a participant shows its details and its stored trajectory
     platform.live.stop()  # freeze the scene so the click lands on the arrow
     # the map draws asynchronously (a worker tiles the data): wait until it shows the last frame
+    # (idle: no data update in flight), then for an arrow alone under its own position
+    page.wait_for_function("() => window.v2x.map.loaded() && !window.v2x.map.isMoving()")
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => window.v2x.map.loaded()")
     target = page.wait_for_function(_FIND_CLICKABLE, timeout=10_000).json_value()
     assert target is not None
     x, y = page.evaluate("id => window.v2x.screenPosition(id)", target)

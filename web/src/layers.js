@@ -58,7 +58,7 @@ export function addLayers(map) {
   map.addLayer({ id: "stops", type: "line", source: "stops",
     paint: { "line-color": "#f0f0f0", "line-width": ["interpolate", ["exponential", 2], ["zoom"], 15, 0.5, 20, 12] } });
   map.addLayer({ id: "heads", type: "circle", source: "heads",
-    paint: { "circle-color": byLight, "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 2, 20, 9],
+    paint: { "circle-color": byLight, "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 4, 18, 8, 20, 14],
       "circle-stroke-color": "#000", "circle-stroke-width": 1 } });
   map.addLayer({ id: "trajectory", type: "line", source: "trajectory",
     paint: { "line-color": "#e040fb", "line-width": 3 } });
@@ -66,8 +66,9 @@ export function addLayers(map) {
     paint: { "circle-color": "rgba(255,145,0,0.18)", "circle-stroke-color": "#ff9100",
       "circle-stroke-width": 2, "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 8, 20, 60] } });
   map.addLayer({ id: "advisories", type: "circle", source: "advisories",
-    paint: { "circle-color": "rgba(255,40,40,0.25)", "circle-stroke-color": "#ff2828",
-      "circle-stroke-width": 3, "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 6, 20, 40] } });
+    paint: { "circle-color": "rgba(255,40,40,0.12)", "circle-stroke-color": "#ff2828",
+      "circle-stroke-width": ["match", ["get", "level"], 3, 3, 1.5],
+      "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 4, 20, 24] } });
   // registered devices with a position (RSUs, radars): a hollow square, green online, red
   // offline, haloed orange when the device has a problem (link abnormal, flooding, …)
   map.addLayer({ id: "devices", type: "symbol", source: "devices",
@@ -93,9 +94,18 @@ export function participantFeatures(participants, selectedId, advisories) {
   })));
 }
 
+/** One ring per hazard in force (many egos warned of one hazard share it), the highest level. */
 export function advisoryFeatures(advisories) {
-  return collection(advisories.filter((a) => a.lat_deg != null && a.lon_deg != null)
-    .map((a) => point([a.lon_deg, a.lat_deg], { app: a.app, level: a.level, ego_id: a.ego_id })));
+  const rings = new Map();
+  for (const a of advisories) {
+    if (a.lat_deg == null || a.lon_deg == null) continue;
+    const key = `${a.app}|${a.other_id ?? `${a.lat_deg.toFixed(5)},${a.lon_deg.toFixed(5)}`}`;
+    const had = rings.get(key);
+    if (!had || a.level > had.properties.level) {
+      rings.set(key, point([a.lon_deg, a.lat_deg], { app: a.app, level: a.level, ego_id: a.ego_id }));
+    }
+  }
+  return collection([...rings.values()]);
 }
 
 export function eventFeatures(events) {

@@ -11,7 +11,8 @@ addMessages(common);
 // The tick stream, opened once; views subscribe to its frames and to the connection state.
 const frameListeners = new Set();
 const statusListeners = new Set();
-const shell = { connected: false, droppedFrames: 0, nowMs: null };
+const shell = { connected: false, droppedFrames: 0, nowMs: null, lastTickAt: 0 };
+const QUIET_MS = 3000; // connected, but no tick for this long: not "live"
 
 const stream = {
   /** ``fn(frame)`` for every frame; returns the function that stops it. */
@@ -23,8 +24,9 @@ const stream = {
 
 function renderHeader() {
   const conn = document.getElementById("conn");
-  conn.textContent = shell.connected ? t("common.live") : t("common.reconnecting");
-  conn.className = shell.connected ? "good" : "bad";
+  const ticking = performance.now() - shell.lastTickAt < QUIET_MS;
+  conn.textContent = !shell.connected ? t("common.reconnecting") : ticking ? t("common.live") : t("common.no_ticks");
+  conn.className = !shell.connected ? "bad" : ticking ? "good" : "conn-idle";
   if (shell.nowMs != null) document.getElementById("clock").textContent = formatTime(shell.nowMs);
   document.getElementById("drops").textContent = shell.droppedFrames
     ? t("common.frames_dropped", { n: shell.droppedFrames }) : "";
@@ -33,7 +35,7 @@ function renderHeader() {
 
 function onFrame(frame) {
   if (frame.type === "drops") shell.droppedFrames = frame.dropped_frames;
-  if (frame.type === "tick") shell.nowMs = frame.now_ms;
+  if (frame.type === "tick") { shell.nowMs = frame.now_ms; shell.lastTickAt = performance.now(); }
   for (const fn of frameListeners) {
     try { fn(frame); } catch (error) { console.error("stream listener:", error); }
   }

@@ -13,18 +13,6 @@ function row(text, className, onClick) {
   return li;
 }
 
-export function renderAdvisories(list, advisories, nowMs, onPick) {
-  const recent = advisories.slice(-50).reverse();
-  list.replaceChildren(...recent.map((a) => {
-    const expired = a.expires_ms < nowMs ? " expired" : "";
-    const ttc = a.ttc_s != null ? ` (TTC ${formatTtc(a.ttc_s)})` : "";
-    const li = row(`${formatTime(a.issued_ms, { zoneLabel: false })} ${a.app} ${tEnum("common.level", a.level)} → ${a.ego_id}${ttc}`,
-      `level-${a.level}${expired}`, () => onPick(a));
-    li.dataset.app = a.app;
-    return li;
-  }));
-}
-
 export function renderEvents(list, events, onPick) {
   list.replaceChildren(...events.map((e) => {
     const li = row(`${e.start_ms ? formatTime(e.start_ms, { zoneLabel: false }) : "--"} ` +

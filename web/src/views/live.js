@@ -5,23 +5,30 @@
 import maplibregl from "maplibre-gl";
 import { RollingChart } from "../charts.js";
 import { DevicesTable, deviceFeatures, renderDeadLetters } from "../devices.js";
-import { collection, mapGeometry } from "../geometry.js";
-import { formatTime, onLanguage, t } from "../i18n.js";
+import { collection, mapGeometry, nodeKey } from "../geometry.js";
+import { formatTime, language, onLanguage, t, tEnum } from "../i18n.js";
 import messages from "../i18n/live.js";
 import { EMPTY_STYLE, addLayers, advisoryFeatures, eventFeatures, headFeatures, participantFeatures } from "../layers.js";
 import { renderMisbehaviour } from "../misbehaviour.js";
-import { renderAdvisories, renderDetails, renderEvents, renderStats } from "../panels.js";
+import { renderDetails, renderEvents, renderStats } from "../panels.js";
 import { Scene } from "../scene.js";
 import { renderSecurity } from "../security.js";
+import { WarningBoard, WarningList } from "../warnings.js";
 
 const POLL_MS = 2000;
 const scene = new Scene();
+const board = new WarningBoard();
+const INTERSECTIONS_RETRY_MS = 5000;
+const EVENTS_POLL_MS = 2000;
 const ui = { selectedId: null, replayIndex: null, playing: null, heads: [], track: null, visible: false };
 const polls = { devices: 0, deadLetters: 0, security: 0, misbehaviour: 0, failures: 0 };
 let ctx = null;
 let map = null;
 let charts = null;
 let devicesTable = null;
+let warningList = null;
+const labels = new Map(); // intersection key -> {marker, el}
+let fitted = false;
 let renderQueued = false;
 
 const setData = (source, data) => map?.getSource(source)?.setData(data);
@@ -36,10 +43,15 @@ function render() {
   const view = shown();
   setData("participants", participantFeatures(view.participants, ui.selectedId, view.advisories));
   setData("advisories", advisoryFeatures(view.advisories));
+  scene.pruneEvents();
   setData("events", eventFeatures([...scene.events.values()]));
   setData("heads", headFeatures(ui.heads, view.signals));
-  renderAdvisories(document.getElementById("advisory-list"), view.recentAdvisories, view.nowMs, flyTo);
+  renderLabels(view.signals);
+  board.prune(scene.nowMs);
+  addOptions(document.getElementById("filter-app"), [...board.apps].sort().map((a) => [a, a]));
+  warningList.update(board.select(filters(), scene.nowMs), scene.nowMs);
   renderEvents(document.getElementById("event-list"), [...scene.events.values()], flyTo);
+  if (!fitted && !ui.heads.length && view.participants.length) fitTo(view.participants.map((p) => [p.lon_deg, p.lat_deg]));
   const selected = view.participants.find((p) => p.id === ui.selectedId);
   if (ui.selectedId) renderDetails(selected ?? null, ui.track);
   renderStats(scene.stats);
@@ -47,10 +59,118 @@ function render() {
     ? t("live.live_label") : t("live.replay_at", { time: formatTime(view.nowMs) });
 }
 
+function filters() {
+  const value = (id) => document.getElementById(id).value;
+  return { app: value("filter-app"), level: value("filter-level"), intersection: value("filter-intersection"),
+    kind: value("filter-kind"), within: value("filter-within") };
+}
+
+/** Add the options ``[[value, text]]`` a select does not have yet (kept in first-seen order). */
+function addOptions(select, options) {
+  const have = new Set([...select.options].map((o) => o.value));
+  for (const [value, text] of options) {
+    if (have.has(value)) continue;
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = text;
+    option.translate = false; // an application code or an intersection's name
+    select.append(option);
+  }
+}
+
+/** Fit the map to ``points`` ([lon, lat]) once: the first time there is something to show. */
+function fitTo(points) {
+  if (!points.length || !map) return;
+  const lons = points.map((p) => p[0]), lats = points.map((p) => p[1]);
+  map.fitBounds([Math.min(...lons), Math.min(...lats), Math.max(...lons), Math.max(...lats)],
+    { padding: 60, duration: 0, maxZoom: 18 });
+  fitted = true;
+}
+
+const LIGHT_CLASS = { red: "bad", "flashing-red": "bad", yellow: "warn", "flashing-yellow": "warn",
+  "protected-green": "good", "permissive-green": "good", "flashing-green": "good" };
+
+/** Each intersection's label: its name and the state of each signal phase, large enough to read. */
+function renderLabels(signals) {
+  for (const [key, { el }] of labels) {
+    const state = signals.get(key);
+    const phases = (state?.phases ?? []).map((p) => {
+      const light = p.states?.[0]?.light ?? "unavailable";
+      return [p.phase_id, light];
+    });
+    const text = phases.map(([id, light]) => `${id}:${light}`).join(" ") + language();
+    if (el.dataset.key === text) continue;
+    el.dataset.key = text;
+    const line = el.querySelector(".phases");
+    line.replaceChildren(...(phases.length ? phases.map(([id, light]) => {
+      const span = document.createElement("span");
+      span.className = `ph ${LIGHT_CLASS[light] ?? "muted"}`;
+      span.textContent = `${t("live.phase", { id })} ${tEnum("live.light", light)}`;
+      return span;
+    }) : [t("live.no_signal")]));
+  }
+}
+
+async function loadIntersections() {
+  let intersections = [];
+  try {
+    intersections = await ctx.getJson("/api/intersections");
+  } catch (error) {
+    console.warn(`intersections: ${error.message}; retrying`);
+  }
+  const geometry = mapGeometry(intersections);
+  document.getElementById("map-empty").hidden = geometry.lanes.length > 0;
+  if (!geometry.lanes.length) {
+    // no MAP yet (a runtime fed by devices draws nothing until an RSU sends one): ask again
+    setTimeout(loadIntersections, INTERSECTIONS_RETRY_MS);
+    return;
+  }
+  ui.heads = geometry.heads;
+  setData("lanes", collection(geometry.lanes));
+  setData("stops", collection(geometry.stops));
+  if (geometry.bounds) { map.fitBounds(geometry.bounds, { padding: 30, duration: 0 }); fitted = true; }
+  board.intersections = intersections.map((v) => ({ key: nodeKey(v.node.id), name: v.node.name ?? nodeKey(v.node.id),
+    lat: v.node.lat_deg, lon: v.node.lon_deg }));
+  addOptions(document.getElementById("filter-intersection"), board.intersections.map((n) => [n.key, n.name]));
+  for (const node of board.intersections) {
+    if (labels.has(node.key)) continue;
+    const el = document.createElement("div");
+    el.className = "node-label";
+    el.dataset.node = node.key;
+    const name = document.createElement("b");
+    name.translate = false; // the intersection's name as its MAP gives it
+    name.textContent = node.name;
+    const phases = document.createElement("span");
+    phases.className = "phases";
+    el.append(name, phases);
+    const marker = new maplibregl.Marker({ element: el, anchor: "bottom", offset: [0, -40] })
+      .setLngLat([node.lon, node.lat]).addTo(map);
+    labels.set(node.key, { marker, el });
+  }
+  render();
+}
+
+async function pollEvents() {
+  try {
+    scene.setEvents(await ctx.getJson("/api/events")); // the events in force, operator-posted too
+    queueRender();
+  } catch (error) {
+    console.warn(`events: ${error.message}`);
+  }
+  setTimeout(pollEvents, EVENTS_POLL_MS);
+}
+
 function queueRender() {
   if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(() => { renderQueued = false; render(); });
+}
+
+/** A click on a warning row: show its ego (details, trajectory) and go to the hazard. */
+function pickWarning(group) {
+  ui.pickedWarning = group.key;
+  flyTo(group);
+  select(group.ego_id);
 }
 
 function flyTo(item) {
@@ -74,6 +194,7 @@ async function select(id) {
 function onFrame(frame) {
   if (frame.type !== "tick") return;
   scene.apply(frame);
+  board.add(frame.advisories, scene.participants);
   if (frame.stats) {
     const s = frame.stats;
     charts?.throughput.push(frame.now_ms, [s.messages_in_per_s, s.advisories_out_per_s]);
@@ -85,10 +206,6 @@ function onFrame(frame) {
   queueRender();
 }
 
-async function loadEvents() {
-  for (const e of await ctx.getJson("/api/events")) scene.events.set(e.event_id, e);
-  queueRender();
-}
 
 function failed(note, what, error) {
   polls.failures += 1;
@@ -196,6 +313,7 @@ function makeCharts() {
 // MapLibre's control labels (its "locale"), ours through i18n
 const MAP_CONTROLS = {
   "Map.Title": ["live.map.title", "canvas.maplibregl-canvas"],
+  "Marker.Title": ["live.map.marker", ".maplibregl-marker"],
   "NavigationControl.ZoomIn": ["live.map.zoom_in", ".maplibregl-ctrl-zoom-in"],
   "NavigationControl.ZoomOut": ["live.map.zoom_out", ".maplibregl-ctrl-zoom-out"],
   "NavigationControl.ResetBearing": ["live.map.reset_bearing", ".maplibregl-ctrl-compass"],
@@ -222,12 +340,7 @@ function createMap(el) {
   map.on("load", async () => {
     addLayers(map);
     setData("devices", deviceFeatures(devicesTable.all)); // polled before the map was ready
-    const intersections = await ctx.getJson("/api/intersections");
-    const geometry = mapGeometry(intersections);
-    ui.heads = geometry.heads;
-    setData("lanes", collection(geometry.lanes));
-    setData("stops", collection(geometry.stops));
-    if (geometry.bounds) map.fitBounds(geometry.bounds, { padding: 30, duration: 0 });
+    await loadIntersections();
     map.on("click", "participants", (event) => select(event.features[0].properties.id));
     map.on("click", (event) => {
       if (!map.queryRenderedFeatures(event.point, { layers: ["participants"] }).length) select(null);
@@ -256,9 +369,21 @@ function setUp(el) {
   charts = makeCharts();
   createMap(el);
   wireTimeline();
+  warningList = new WarningList(document.getElementById("advisory-list"),
+    document.getElementById("warning-summary"), pickWarning);
+  const pause = document.getElementById("warnings-pause");
+  pause.addEventListener("click", () => {
+    warningList.paused = !warningList.paused;
+    pause.setAttribute("aria-pressed", String(warningList.paused));
+    pause.dataset.i18n = warningList.paused ? "live.warn.resume" : "live.warn.pause";
+    pause.textContent = t(pause.dataset.i18n);
+    if (!warningList.paused) render();
+  });
+  for (const select of document.querySelectorAll("#warning-filters select")) {
+    select.addEventListener("change", () => warningList.update(board.select(filters(), scene.nowMs), scene.nowMs, true));
+  }
   ctx.stream.subscribe(onFrame);
-  ctx.stream.onStatus((connected) => { if (connected) loadEvents(); }); // events from before (re)connecting
-  if (ctx.stream.connected) loadEvents();
+  pollEvents();
   onLanguage(() => {
     devicesTable.relabel();
     relabelMap();
@@ -267,7 +392,8 @@ function setUp(el) {
   });
   startPolls();
   Object.assign(window.v2x, {
-    map, scene, ui, polls, devicesTable, charts,
+    map, scene, ui, polls, devicesTable, charts, board,
+    get warningList() { return warningList; },
     screenPosition(id) {
       const p = scene.participants.get(id);
       if (!p) return null;

@@ -144,3 +144,27 @@ def test_sds_in_busy_traffic_shares_and_does_no_harm(runs: dict[str, ScenarioRes
         before = figures["hazards known before onset"]
         if before.value is not None:  # sharing never makes a vehicle know later
             assert before.value >= before.baseline, name
+
+
+def test_vnfp_every_connected_pass_paid_once(runs: dict[str, ScenarioResult]) -> None:
+    figures = _figures(runs["vnfp_toll_gantry"], "VNFP")
+    assert figures["passes paid once"].value == 100.0  # 5 connected cars; "plain" owes nothing
+    assert figures["passes paid twice"].value == 0.0
+    assert figures["VPMs to the vehicle per pass"].value == 3.0  # offer, debit, result
+    for r in runs.values():  # elsewhere: no gantry, no payment
+        if r.name != "vnfp_toll_gantry":
+            assert _figures(r, "VNFP")["passes paid once"].value is None, r.name
+
+
+def test_vnfp_on_a_lossy_channel_retries_and_never_charges_twice(reference_dir: Path) -> None:
+    (scenario,) = [s for s in SHORT if s.name == "vnfp_toll_gantry"]
+    config = RunConfig(latency_ms=40.0, jitter_ms=20.0, loss=0.3,
+                       reference_asn1_dir=str(DAY2_REFERENCE))  # fmt: skip
+    (result,) = evaluate([scenario], config=config)
+    figures = _figures(result, "VNFP")
+    assert result.channel["lost"] > 0
+    assert figures["passes paid twice"].value == 0.0
+    assert figures["OBU debits repeated (not paid again)"].value > 0  # a lost answer, retried
+    assert figures["passes paid once"].value == 100.0
+    (score,) = [c for c in result.cooperation if c.app == "VNFP"]
+    assert score.messages_checked == score.messages_sent["VPM"] > 15

@@ -20,6 +20,7 @@ from v2xcloud.codec.bsm import sec_mark_ms
 from v2xcloud.codec.coordination import rsc_from_wire, vir_from_wire
 from v2xcloud.codec.frame import encode_native
 from v2xcloud.codec.message_set import DAY2_TYPE_NAMES, MessageSet
+from v2xcloud.codec.payment import vpm_from_wire
 from v2xcloud.codec.rsm import _participant as rsm_participant
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import (
@@ -28,7 +29,7 @@ from v2xcloud.model import (
     ParticipantState,
     utc_ms_from_sec_mark,
 )
-from v2xcloud.model.day2 import Clpmm, Pam, Psm, Rtcm, Ssm, TestMessage, Vpm
+from v2xcloud.model.day2 import Clpmm, Pam, Psm, Rtcm, Ssm, TestMessage
 
 __all__ = ["CONVERTERS", "encode_psm", "psm_from_wire", "psm_to_wire", "ssm_from_wire"]
 
@@ -164,11 +165,6 @@ def clpmm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Clpmm:
         status=value["status"],
         member_ids=tuple(m["vid"].hex() for m in members),
     )
-
-
-def vpm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Vpm:
-    """VehiclePaymentMessage → ``Vpm``."""
-    return Vpm(msg_count=value["msgCnt"], step=value["payment"][0])
 
 
 def rtcm_from_wire(value: dict[str, Any], *, reference_ms: int) -> Rtcm:

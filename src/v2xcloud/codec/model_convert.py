@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from v2xcloud.codec import bsm, coordination, day2, mapdata, rsi, rsm, sharing, spat
+from v2xcloud.codec import bsm, coordination, day2, mapdata, payment, rsi, rsm, sharing, spat
 from v2xcloud.codec.message_set import MessageSet
 from v2xcloud.codec.result import Decoded
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import Bsm, MapData, Rsi, Rsm, Spat
-from v2xcloud.model.day2 import Psm, Rsc, Ssm, Vir
+from v2xcloud.model.day2 import Psm, Rsc, Ssm, Vir, Vpm
 
 __all__ = ["encode_model", "to_model"]
 
@@ -44,11 +44,12 @@ _ENCODERS: dict[type, Callable[..., bytes]] = {
     Rsc: coordination.encode_rsc,
     Psm: day2.encode_psm,
     Ssm: sharing.encode_ssm,
+    Vpm: payment.encode_vpm,
 }
 
 
 def encode_model(
-    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc | Psm | Ssm,
+    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc | Psm | Ssm | Vpm,
     *,
     message_set: MessageSet,
 ) -> bytes:
@@ -62,6 +63,6 @@ def encode_model(
     if encoder is None:
         raise EncodeError(
             type(model).__name__,
-            "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir, Rsc, Psm or Ssm",
+            "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir, Rsc, Psm, Ssm or Vpm",
         )
     return encoder(model, message_set=message_set)

@@ -21,6 +21,7 @@ __all__ = [
     "LinkRef",
     "Pam",
     "PathPoint",
+    "PaymentPoint",
     "Psm",
     "Rsc",
     "Rtcm",
@@ -250,10 +251,46 @@ class Clpmm(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Vpm(msgspec.Struct, frozen=True, kw_only=True):
-    """Vehicle payment message: which step of the toll transaction it is."""
+    """Vehicle payment message: one step of a near-field toll transaction (T/CSAE 157-2020 VPM,
+    an ETC-like exchange between a roadside payment point and an OBU).
+
+    ``step`` is the ``payment`` alternative: "initialzation-request" (the roadside service
+    table, RST: the point's ``rsu_id``, ``gantry_id`` and ``price_fen``), "initialzation-
+    response" (the OBU's VSI: ``obu_id`` answering ``rsu_id``), "action-request" (the point
+    asks the OBU to act: ``action`` "setTollDataRq" to charge ``amount_fen`` under
+    ``transaction_sn``, or "setMMIRq" to show the ``result``; ``needs_confirm`` is the mode
+    bit) and "action-response" (the OBU's answer to a request: ``action`` "setTollDataRs",
+    ``result`` the ReturnStatus, e.g. "noError"). ``time_ms`` UTC ms; money in fen (0.01 CNY);
+    ids lower-case hex (8 bytes); ``entity`` the PaymentEntityID ("freeflow", "parking", ...).
+    """
 
     msg_count: int
     step: str  # the ``payment`` alternative, e.g. "action-request"
+    time_ms: int | None = None
+    rsu_id: str | None = None
+    obu_id: str | None = None
+    entity: str = "freeflow"
+    gantry_id: int | None = None
+    price_fen: int | None = None
+    action: str | None = None  # the TransInfo alternative
+    needs_confirm: bool = False
+    amount_fen: int | None = None
+    transaction_sn: int | None = None
+    result: str | None = None
+
+
+class PaymentPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """A roadside payment point (a toll gantry) registering with the platform, which runs its
+    transactions (VNFP): its RSU, gantry id, position, the radius of its zone (m) and price
+    (fen, 0.01 CNY)."""
+
+    rsu_id: str
+    gantry_id: int
+    lat_deg: float
+    lon_deg: float
+    radius_m: float
+    price_fen: int
+    entity: str = "freeflow"
 
 
 class Rtcm(msgspec.Struct, frozen=True, kw_only=True):

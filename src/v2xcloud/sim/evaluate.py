@@ -110,6 +110,7 @@ def _run_once(
         without_day2=without_day2,
     )
     _report_signal_plans(runtime, scenario, config)
+    _report_payment_points(runtime, scenario, config)
     encode = model_encoder(config.message_set)
     with secure(runtime, config) if secure is not None else nullcontext(None) as signing:
         if config.via == "mqtt":
@@ -146,6 +147,21 @@ def _report_signal_plans(runtime: Runtime, scenario: Scenario, config: RunConfig
         runtime.day2.offer(
             Request(message=plan, source="signal-controller", received_at_ms=config.epoch_ms)
         )
+
+
+def _report_payment_points(runtime: Runtime, scenario: Scenario, config: RunConfig) -> None:
+    """The scenario's payment points register with the platform (VNFP runs them)."""
+    from v2xcloud.geo import LocalFrame
+    from v2xcloud.sim.day2.vnfp import payment_points
+
+    frame = LocalFrame(
+        origin_lat_deg=scenario.origin_lat_deg, origin_lon_deg=scenario.origin_lon_deg
+    )
+    for point, _, _ in payment_points(scenario, frame):
+        if runtime.day2.takes(point):
+            runtime.day2.offer(
+                Request(message=point, source=point.rsu_id, received_at_ms=config.epoch_ms)
+            )
 
 
 def scenario_signal_plans(scenario: Scenario) -> list[SignalPlan]:

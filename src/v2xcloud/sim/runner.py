@@ -232,6 +232,7 @@ class _Chain:
             epoch_ms=self.config.epoch_ms,
             signal_control=self.signal_control,
             latency_ms=self.config.latency_ms,
+            uplink=self._uplink,
         )
         return Day2Bench(  # Day-2 messages exist only in T/CSAE 157-2020 over 53-2020 frames
             setup=setup,
@@ -244,6 +245,11 @@ class _Chain:
             loss=self.config.loss,
             reference_dir=self.config.reference_asn1_dir,
         )
+
+    def _uplink(self, model: Any, sumo_id: str, now_ms: int) -> None:
+        """A road user's Day-2 answer to the platform (``ProbeSetup.uplink``)."""
+        kind = type(model).__name__.upper()
+        self._send(model, sent_ms=now_ms, sender=sumo_id, kind=kind, about=(sumo_id,))
 
     def _send(
         self,

@@ -23,6 +23,7 @@ __all__ = [
     "BackgroundSpec",
     "FlowSpec",
     "NetworkSpec",
+    "PaymentPointSpec",
     "PedestrianSpec",
     "RsuSpec",
     "Scenario",
@@ -130,6 +131,16 @@ class BackgroundSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     initial_vehicles: int = 0  # already on the road at time 0 (random free positions)
 
 
+class PaymentPointSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A roadside payment point (toll gantry, VNFP) at a network node: vehicles within
+    ``radius_m`` of it pay ``price_fen`` (0.01 CNY) once per pass."""
+
+    node: str
+    gantry_id: int = 1
+    radius_m: float = 60.0
+    price_fen: int = 500
+
+
 class RsuSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A roadside sensor at a network node, perceiving road users within ``range_m``: those
     that send no BSM (a camera feeding an RSM of unconnected road users), or every road user
@@ -160,6 +171,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     actions: tuple[ActionSpec, ...] = ()
     background: BackgroundSpec = BackgroundSpec()
     rsus: tuple[RsuSpec, ...] = ()
+    payment_points: tuple[PaymentPointSpec, ...] = ()  # toll gantries the platform runs (VNFP)
     attacks: tuple[AttackSpec, ...] = ()  # misbehaving senders (``sim.attacks``)
     # connected vehicles state their intentions (VIR) and follow the platform's coordination
     # (RSC): the closed loop of ``sim.actuation``

@@ -22,6 +22,7 @@ from v2xcloud.apps.day2.intersection import CooperativeIntersectionPassing
 from v2xcloud.apps.day2.lane_change import CooperativeLaneChange, CooperativeMerge
 from v2xcloud.apps.day2.priority import PriorityVehiclePassage
 from v2xcloud.apps.day2.sds import SdsConfig, SensorDataSharing
+from v2xcloud.apps.day2.vnfp import NearFieldPayment, VnfpConfig
 from v2xcloud.apps.day2.vru_passage import VruSafePassage
 
 #: the Day-2 applications, in the order the runtime runs them
@@ -32,6 +33,7 @@ DAY2_APPS: tuple[type[Day2App], ...] = (
     CooperativeMerge,
     SensorDataSharing,
     CooperativeIntersectionPassing,
+    NearFieldPayment,
 )
 
 
@@ -47,9 +49,11 @@ __all__ = [
     "CooperativeMerge",
     "Day2App",
     "Day2Config",
+    "NearFieldPayment",
     "Outbound",
     "Request",
     "SdsConfig",
     "SensorDataSharing",
+    "VnfpConfig",
     "default_day2_apps",
 ]

@@ -16,6 +16,7 @@ from v2xcloud.sim.day2.manoeuvres import LaneChangeProbe
 from v2xcloud.sim.day2.probe import Day2Probe, ProbeFactory, ProbeSetup, RunFacts
 from v2xcloud.sim.day2.pvp import PriorityProbe
 from v2xcloud.sim.day2.sds import SdsProbe
+from v2xcloud.sim.day2.vnfp import VnfpProbe
 from v2xcloud.sim.day2.vsp import VruPassageProbe
 
 #: application code -> the factory of its probe
@@ -26,11 +27,12 @@ PROBES: dict[str, ProbeFactory] = {
     "CVM": lambda setup: LaneChangeProbe(setup, "CVM"),
     "SDS": SdsProbe,
     "CIP": JunctionProbe,
+    "VNFP": VnfpProbe,
 }
 
 #: apps whose probe measures its baseline in the same run (the app changes nobody's driving,
 #: so the traffic without it is the same): ``evaluate`` runs their scenarios once
-INTRINSIC_BASELINE: frozenset[str] = frozenset({"SDS"})
+INTRINSIC_BASELINE: frozenset[str] = frozenset({"SDS", "VNFP"})
 
 
 def probes_for(codes: set[str], setup: ProbeSetup) -> list[Day2Probe]:
@@ -48,5 +50,6 @@ __all__ = [
     "ReferenceCheck",
     "RunFacts",
     "SdsProbe",
+    "VnfpProbe",
     "probes_for",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model.day2_exchange import Outbound
@@ -39,6 +39,9 @@ class ProbeSetup:
     epoch_ms: int
     signal_control: SignalControl | None = None
     latency_ms: float = 0.0
+    #: ``uplink(model, sumo_id, now_ms)``: a road user sends a message to the platform over
+    #: the run's channel (an OBU answering a VPM); ``None``: the probe cannot answer
+    uplink: Callable[[Any, str, int], None] | None = None
 
 
 @dataclass(frozen=True)

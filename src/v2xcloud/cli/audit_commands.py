@@ -58,10 +58,14 @@ def register(sub: Any) -> None:
     verify.set_defaults(func=_verify)
     listing = commands.add_parser("list", help="print audit rows as JSON lines")
     add_store_arguments(listing)
-    listing.add_argument("--from", dest="start_ms", type=int, default=None, metavar="MS")
-    listing.add_argument("--to", dest="end_ms", type=int, default=None, metavar="MS")
-    listing.add_argument("--action", default=None)
-    listing.add_argument("--limit", type=int, default=1000)
+    listing.add_argument(
+        "--from", dest="start_ms", type=int, default=None, metavar="MS", help="from (UTC ms)"
+    )
+    listing.add_argument(
+        "--to", dest="end_ms", type=int, default=None, metavar="MS", help="up to (UTC ms)"
+    )
+    listing.add_argument("--action", default=None, help="only this action (e.g. event.posted)")
+    listing.add_argument("--limit", type=int, default=1000, help="at most this many rows")
     listing.set_defaults(func=_list)
 
 

@@ -59,19 +59,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="LAT,LON,RADIUS_KM",
         help="a circle every certificate is limited to (default: a box around China)",
     )
-    init.add_argument("--pseudonym-days", type=int, default=30)
+    init.add_argument(
+        "--pseudonym-days", type=int, default=30, help="validity of pseudonym certificates"
+    )
     init.add_argument("--no-tls", action="store_true", help="skip the MQTT mTLS certificates")
     init.set_defaults(func=_pki_init)
     rev = pki_sub.add_parser("revoke", help="put certificates on the PKI's revocation list")
-    rev.add_argument("dir")
+    rev.add_argument("dir", help="the PKI directory (from pki init)")
     rev.add_argument("names", nargs="+", help="certificate names or device ids")
     rev.add_argument("--at-ms", type=int, default=None, help="revoked from (UTC ms; default now)")
     rev.set_defaults(func=_pki_revoke)
 
     sign = sub.add_parser("sign", help="sign UPER frames (hex lines) as a device of a PKI")
-    sign.add_argument("--pki", required=True, metavar="DIR")
+    sign.add_argument("--pki", required=True, metavar="DIR", help="the PKI directory")
     sign.add_argument("--device", required=True, help="device id, or 'platform'")
-    sign.add_argument("--role", choices=("pseudonym", "enrolment"), default="pseudonym")
+    sign.add_argument(
+        "--role",
+        choices=("pseudonym", "enrolment"),
+        default="pseudonym",
+        help="which of the device's certificates signs",
+    )
     sign.add_argument(
         "--certificate-every",
         type=int,
@@ -83,12 +90,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     sign.add_argument(
         "--no-location", action="store_true", help="leave the generation location out of the header"
     )
-    sign.add_argument("--set", dest="message_set", default="csae2020")
+    sign.add_argument(
+        "--set", dest="message_set", default="csae2020", help="message set of the frames"
+    )
     sign.add_argument("file", help="file of hex lines, or - for stdin")
     sign.set_defaults(func=_sign)
 
     verify = sub.add_parser("verify", help="verify signed frames (hex lines) against a PKI")
-    verify.add_argument("--pki", required=True, metavar="DIR")
+    verify.add_argument("--pki", required=True, metavar="DIR", help="the PKI directory")
     verify.add_argument(
         "--policy",
         default="require",
@@ -103,7 +112,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="judge as at this time (UTC ms; default the clock at each frame)",
     )
-    verify.add_argument("--set", dest="message_set", default="csae2020")
+    verify.add_argument(
+        "--set", dest="message_set", default="csae2020", help="message set of the frames"
+    )
     verify.add_argument("file", help="file of hex lines, or - for stdin")
     verify.set_defaults(func=_verify)
 

@@ -40,7 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="REST + WebSocket API (schema at /docs) and the live dashboard at /.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080, help="HTTP port of the API and console")
+    p.add_argument(
+        "--time-zone",
+        default=None,
+        metavar="ZONE",
+        help="the district's IANA time zone, e.g. Asia/Shanghai: the console shows times in it "
+        "(default: $V2XCLOUD_TIME_ZONE, else the browser's)",
+    )
     p.add_argument(
         "--store",
         default=None,
@@ -423,7 +430,8 @@ def _run(args: argparse.Namespace) -> int:
     host, port = _http(args)
     _check_gateway_args(args)
     evaluations = args.evaluations or Path(args.data_dir) / "evaluations"
-    settings = ApiSettings.from_env(web_dir=default_web_dir(), evaluations_dir=evaluations)
+    zone = {"time_zone": args.time_zone} if args.time_zone else {}
+    settings = ApiSettings.from_env(web_dir=default_web_dir(), evaluations_dir=evaluations, **zone)
     if host not in ("127.0.0.1", "localhost", "::1") and settings.viewer_token is None:
         print(
             "serve: warning: reads are open to anyone who can reach "

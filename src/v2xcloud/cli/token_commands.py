@@ -34,7 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     actions = p.add_subparsers(dest="token_action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="mint a token and print it once")
-    create.add_argument("--role", required=True, choices=("admin", "operator", "viewer"))
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=("admin", "operator", "viewer"),
+        help="what it may do: read (viewer), also act (operator), also manage (admin)",
+    )
     create.add_argument(
         "--tenant", required=True, help="the organisation it acts for; '*' is platform-wide"
     )
@@ -47,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--tenant", default=None, help="only this tenant's")
     listing.set_defaults(func=_list)
     revoke = actions.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("token_id")
+    revoke.add_argument("token_id", help="the id `token list` shows")
     revoke.set_defaults(func=_revoke)
     for parser in (create, listing, revoke):
         parser.add_argument(

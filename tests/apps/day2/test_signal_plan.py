@@ -69,6 +69,14 @@ def test_pedestrian_clearance_is_no_green_to_stretch() -> None:
     assert late is not None and late.kind == "advance"  # only the clearance left: next green
 
 
+def test_early_green_never_cuts_a_clearance() -> None:
+    walk = Stage(duration_s=10.0, green_groups=frozenset({1, 9}))  # already the minimum
+    ped_clear = Stage(duration_s=15.0, green_groups=frozenset({1}))  # long, still kept whole
+    plan = SignalPlan(node=NODE, stages=(walk, ped_clear, *_two_way().stages[1:]))
+    change = plan_priority(plan, stage=0, elapsed_s=2.0, group=2, arrival_s=5.0, limits=LIMITS)
+    assert change is None  # nothing may be cut: the walk is at its minimum
+
+
 def test_match_stage() -> None:
     plan = _two_way()
     assert match_stage(plan, frozenset({2}), frozenset()) == 3
@@ -81,7 +89,12 @@ def plans(draw: st.DrawFn) -> SignalPlan:
     n_green = draw(st.integers(2, 4))
     stages: list[Stage] = []
     for g in range(1, n_green + 1):
-        stages.append(Stage(duration_s=draw(st.floats(5.0, 40.0)), green_groups=frozenset({g})))
+        if draw(st.booleans()):  # a walk for crossing group g + 10, then its clearance
+            walk = frozenset({g, g + 10})
+            stages.append(Stage(duration_s=draw(st.floats(5.0, 40.0)), green_groups=walk))
+            stages.append(Stage(duration_s=draw(st.floats(3.0, 20.0)), green_groups=frozenset({g})))
+        else:
+            stages.append(Stage(duration_s=draw(st.floats(5.0, 40.0)), green_groups=frozenset({g})))
         stages.append(
             Stage(duration_s=draw(st.floats(2.0, 4.0)), green_groups=frozenset(),
                   yellow_groups=frozenset({g}))

@@ -1,6 +1,8 @@
 // Every view of the console, one line each, in navigation order (the first is the default).
+import alarms from "./alarms.js";
 import live from "./live.js";
 
 export const VIEWS = [
   live,
+  alarms,
 ];

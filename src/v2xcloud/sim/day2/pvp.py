@@ -3,7 +3,9 @@
 Priority vehicles are the emergency vehicles of the scenario (vehicle types ``emergency`` and
 ``bg_emergency``: on a call, their BSMs say so) and its buses (``bus``: they ask by VIR). Delay is SUMO's own time loss (time lost
 against driving at the desired speed), as the vehicle last had it in the run: the priority
-vehicles' mean and the other vehicles' mean and total. Safety: collisions in the run, the
+vehicles' mean and the other vehicles' mean and total. A vehicle still waiting when the run
+ends counts only what it lost so far, so a run without priority that ends before its
+priority vehicle passes understates that vehicle's delay (the gain shown is a lower bound). Safety: collisions in the run, the
 smallest time to collision of a priority vehicle with the vehicle ahead in its lane (from the
 ground truth each step) and with any road user (SUMO's SSM device; ``None`` when it never
 closed on anyone), and the phases whose
@@ -140,5 +142,5 @@ def _leader_ttc(snap: Snapshot, k: int, vehicles: npt.NDArray[np.int64]) -> floa
         gap = along - snap.length_m[j]  # SUMO positions are front bumpers
         closing = snap.speed_mps[k] - snap.speed_mps[j]
         if closing > 0.0:
-            best = min(best, max(gap, 0.0) / closing)
+            best = min(best, float(max(gap, 0.0) / closing))
     return best

@@ -168,3 +168,14 @@ def test_vnfp_on_a_lossy_channel_retries_and_never_charges_twice(reference_dir: 
     assert figures["passes paid once"].value == 100.0
     (score,) = [c for c in result.cooperation if c.app == "VNFP"]
     assert score.messages_checked == score.messages_sent["VPM"] > 15
+
+
+def test_dgnss_relays_corrections_to_the_vehicles_in_range(
+    runs: dict[str, ScenarioResult],
+) -> None:
+    figures = _figures(runs["dgnss_corrections"], "DGNSS")
+    assert figures["owed corrections delivered"].value >= 90.0
+    assert figures["age at vehicle, p95"].value <= 200.0  # one tick to the platform, one back
+    for r in runs.values():  # elsewhere: no station, nothing owed
+        if r.name != "dgnss_corrections":
+            assert _figures(r, "DGNSS")["owed corrections delivered"].value is None, r.name

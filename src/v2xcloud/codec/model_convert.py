@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from v2xcloud.codec import bsm, coordination, day2, mapdata, payment, rsi, rsm, sharing, spat
+from v2xcloud.codec import (
+    bsm,
+    coordination,
+    corrections,
+    day2,
+    mapdata,
+    payment,
+    rsi,
+    rsm,
+    sharing,
+    spat,
+)
 from v2xcloud.codec.message_set import MessageSet
 from v2xcloud.codec.result import Decoded
 from v2xcloud.errors import EncodeError
 from v2xcloud.model import Bsm, MapData, Rsi, Rsm, Spat
-from v2xcloud.model.day2 import Psm, Rsc, Ssm, Vir, Vpm
+from v2xcloud.model.day2 import Psm, Rsc, Rtcm, Ssm, Vir, Vpm
 
 __all__ = ["encode_model", "to_model"]
 
@@ -45,11 +56,12 @@ _ENCODERS: dict[type, Callable[..., bytes]] = {
     Psm: day2.encode_psm,
     Ssm: sharing.encode_ssm,
     Vpm: payment.encode_vpm,
+    Rtcm: corrections.encode_rtcm,
 }
 
 
 def encode_model(
-    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc | Psm | Ssm | Vpm,
+    model: Bsm | Rsm | Spat | MapData | Rsi | Vir | Rsc | Psm | Ssm | Vpm | Rtcm,
     *,
     message_set: MessageSet,
 ) -> bytes:
@@ -63,6 +75,6 @@ def encode_model(
     if encoder is None:
         raise EncodeError(
             type(model).__name__,
-            "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir, Rsc, Psm, Ssm or Vpm",
+            "encode_model takes Bsm, Rsm, Spat, MapData, Rsi, Vir, Rsc, Psm, Ssm, Vpm or Rtcm",
         )
     return encoder(model, message_set=message_set)

@@ -23,6 +23,7 @@ __all__ = [
     "PathPoint",
     "PaymentPoint",
     "Psm",
+    "ReferenceStation",
     "Rsc",
     "Rtcm",
     "SignalPriorityRequest",
@@ -291,6 +292,17 @@ class PaymentPoint(msgspec.Struct, frozen=True, kw_only=True):
     radius_m: float
     price_fen: int
     entity: str = "freeflow"
+
+
+class ReferenceStation(msgspec.Struct, frozen=True, kw_only=True):
+    """A GNSS reference (base) station registering with the platform, which relays its RTCM
+    corrections to the connected vehicles within ``range_m`` of it (differential
+    positioning): its id (16 hex digits, the id its corrections arrive under) and position."""
+
+    station_id: str
+    lat_deg: float
+    lon_deg: float
+    range_m: float
 
 
 class Rtcm(msgspec.Struct, frozen=True, kw_only=True):

@@ -111,6 +111,7 @@ def _run_once(
     )
     _report_signal_plans(runtime, scenario, config)
     _report_payment_points(runtime, scenario, config)
+    _report_reference_stations(runtime, scenario, config)
     encode = model_encoder(config.message_set)
     with secure(runtime, config) if secure is not None else nullcontext(None) as signing:
         if config.via == "mqtt":
@@ -161,6 +162,21 @@ def _report_payment_points(runtime: Runtime, scenario: Scenario, config: RunConf
         if runtime.day2.takes(point):
             runtime.day2.offer(
                 Request(message=point, source=point.rsu_id, received_at_ms=config.epoch_ms)
+            )
+
+
+def _report_reference_stations(runtime: Runtime, scenario: Scenario, config: RunConfig) -> None:
+    """The scenario's GNSS reference stations register with the platform (DGNSS relays)."""
+    from v2xcloud.geo import LocalFrame
+    from v2xcloud.sim.day2.dgnss import reference_stations
+
+    frame = LocalFrame(
+        origin_lat_deg=scenario.origin_lat_deg, origin_lon_deg=scenario.origin_lon_deg
+    )
+    for station, *_ in reference_stations(scenario, frame):
+        if runtime.day2.takes(station):
+            runtime.day2.offer(
+                Request(message=station, source=station.station_id, received_at_ms=config.epoch_ms)
             )
 
 

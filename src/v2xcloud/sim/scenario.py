@@ -25,6 +25,7 @@ __all__ = [
     "NetworkSpec",
     "PaymentPointSpec",
     "PedestrianSpec",
+    "ReferenceStationSpec",
     "RsuSpec",
     "Scenario",
     "VehicleSpec",
@@ -141,6 +142,15 @@ class PaymentPointSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     price_fen: int = 500
 
 
+class ReferenceStationSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A GNSS reference station at a network node sending RTCM corrections every
+    ``period_s`` to the platform, which relays them to vehicles within ``range_m``."""
+
+    node: str
+    range_m: float = 250.0
+    period_s: float = 1.0
+
+
 class RsuSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A roadside sensor at a network node, perceiving road users within ``range_m``: those
     that send no BSM (a camera feeding an RSM of unconnected road users), or every road user
@@ -172,6 +182,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     background: BackgroundSpec = BackgroundSpec()
     rsus: tuple[RsuSpec, ...] = ()
     payment_points: tuple[PaymentPointSpec, ...] = ()  # toll gantries the platform runs (VNFP)
+    reference_stations: tuple[ReferenceStationSpec, ...] = ()  # RTCM sources (DGNSS)
     attacks: tuple[AttackSpec, ...] = ()  # misbehaving senders (``sim.attacks``)
     # connected vehicles state their intentions (VIR) and follow the platform's coordination
     # (RSC): the closed loop of ``sim.actuation``

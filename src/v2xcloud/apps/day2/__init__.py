@@ -18,6 +18,7 @@ with default settings (an app without its inputs in a deployment sends nothing).
 """
 
 from v2xcloud.apps.day2.base import Day2App, Day2Config, Outbound, Request
+from v2xcloud.apps.day2.dgnss import DgnssConfig, DifferentialPositioning
 from v2xcloud.apps.day2.intersection import CooperativeIntersectionPassing
 from v2xcloud.apps.day2.lane_change import CooperativeLaneChange, CooperativeMerge
 from v2xcloud.apps.day2.priority import PriorityVehiclePassage
@@ -34,6 +35,7 @@ DAY2_APPS: tuple[type[Day2App], ...] = (
     SensorDataSharing,
     CooperativeIntersectionPassing,
     NearFieldPayment,
+    DifferentialPositioning,
 )
 
 
@@ -49,6 +51,8 @@ __all__ = [
     "CooperativeMerge",
     "Day2App",
     "Day2Config",
+    "DgnssConfig",
+    "DifferentialPositioning",
     "NearFieldPayment",
     "Outbound",
     "Request",

@@ -11,6 +11,7 @@ platform runs without a probe here is run, but not scored.
 from __future__ import annotations
 
 from v2xcloud.sim.day2.bench import Day2Bench, ReferenceCheck
+from v2xcloud.sim.day2.dgnss import DgnssProbe
 from v2xcloud.sim.day2.junction import JunctionProbe
 from v2xcloud.sim.day2.manoeuvres import LaneChangeProbe
 from v2xcloud.sim.day2.probe import Day2Probe, ProbeFactory, ProbeSetup, RunFacts
@@ -28,11 +29,12 @@ PROBES: dict[str, ProbeFactory] = {
     "SDS": SdsProbe,
     "CIP": JunctionProbe,
     "VNFP": VnfpProbe,
+    "DGNSS": DgnssProbe,
 }
 
 #: apps whose probe measures its baseline in the same run (the app changes nobody's driving,
 #: so the traffic without it is the same): ``evaluate`` runs their scenarios once
-INTRINSIC_BASELINE: frozenset[str] = frozenset({"SDS", "VNFP"})
+INTRINSIC_BASELINE: frozenset[str] = frozenset({"SDS", "VNFP", "DGNSS"})
 
 
 def probes_for(codes: set[str], setup: ProbeSetup) -> list[Day2Probe]:
@@ -45,6 +47,7 @@ __all__ = [
     "PROBES",
     "Day2Bench",
     "Day2Probe",
+    "DgnssProbe",
     "ProbeFactory",
     "ProbeSetup",
     "ReferenceCheck",

@@ -211,6 +211,8 @@ def test_charging_warnings_and_the_plan() -> None:
     assert all(w.reason for w in overview.warnings)
     assert overview.plan is not None and overview.baseline is not None
     assert overview.plan.strategy == "balanced" and overview.baseline.strategy == "nearest"
+    assert overview.plan.assignments  # the low cars reach "near"
+    msgspec.json.encode(overview)  # plain numbers all through (the API encodes it)
     planned = {a.vin for a in overview.plan.assignments} | set(overview.plan.unserved)
     assert planned >= {_vin(0), _vin(1), _vin(2)}
     status = {v.vin: v for v in ev.fleet().vehicles}

@@ -56,7 +56,8 @@ class _Plan(msgspec.Struct, frozen=True):
 def _road_km(
     reqs: list[ChargeRequest], chargers: list[Charger], detour_factor: float
 ) -> list[list[float]]:
-    return [list(distances_km(r.lat_deg, r.lon_deg, chargers) * detour_factor) for r in reqs]
+    # plain floats: the plan is encoded as JSON (numpy scalars are not)
+    return [(distances_km(r.lat_deg, r.lon_deg, chargers) * detour_factor).tolist() for r in reqs]
 
 
 def _simulate(plans: list[_Plan], chargers: list[Charger], speed_kmh: float) -> list[Assignment]:

@@ -1,8 +1,10 @@
 // Every view of the console, one line each, in navigation order (the first is the default).
 import alarms from "./alarms.js";
+import ev from "./ev.js";
 import live from "./live.js";
 
 export const VIEWS = [
   live,
   alarms,
+  ev,
 ];

@@ -52,6 +52,15 @@ def test_the_table_has_a_row_per_figure_and_a_line_per_app() -> None:
     assert "  sds_hidden: learned of the stopped car 6 s earlier" in lines
 
 
+def test_idle_runs_are_summarised_not_tabled() -> None:
+    idle = CooperationScore(app="SDS", scenario="quiet", outcome="no action: nothing to share",
+                            figures=(Figure(name="x", unit="", value=None),))  # fmt: skip
+    results = [_result("sds_hidden", _sds("sds_hidden", 100.0, 0.0)), _result("quiet", idle)]
+    lines = format_cooperation(results).splitlines()
+    assert not any(line.startswith("SDS  quiet") for line in lines)
+    assert "  no action in 1: quiet" in lines
+
+
 def test_no_day2_app_no_table() -> None:
     assert format_cooperation([_result("fcw_rear_end")]) == ""
 

@@ -79,10 +79,13 @@ def timeline(result: ScenarioResult, path: Path) -> Path:
 
 def cooperation(results: list[ScenarioResult], out_dir: Path) -> list[Path]:
     """One figure per Day-2 app: a panel per figure name, a pair of bars per scenario (with
-    the app, and the baseline without it where there is one). Returns the PNGs written."""
+    the app, and the baseline without it where there is one), runs where the app had nothing
+    to do ("no action") left out. Returns the PNGs written."""
     by_app: dict[str, dict[str, list[tuple[str, float | None, float | None]]]] = {}
     for r in results:
         for c in r.cooperation:
+            if c.outcome.startswith("no action"):
+                continue
             for f in c.figures:
                 panel = by_app.setdefault(c.app, {}).setdefault(f"{f.name} ({f.unit})", [])
                 panel.append((c.scenario, f.value, f.baseline))

@@ -124,16 +124,25 @@ def _app_line(app: str, scores: list[CooperationScore]) -> str:
     )
 
 
+def _is_idle(score: CooperationScore) -> bool:
+    """A run where the app had nothing to do (its probe says "no action")."""
+    return score.outcome.startswith("no action")
+
+
 def format_cooperation(results: list[ScenarioResult]) -> str:
     """The Day-2 table: one row per (app, scenario, figure) with the value with the app, the
-    baseline without it and the change ("+" an improvement); then one line per app with its
-    scenarios, collisions of cooperative plans, the smallest TTC during manoeuvres and the
-    messages sent (decoded again with the reference schema). Empty when no Day-2 app ran."""
+    baseline without it and the change ("+" an improvement), for the runs where the app acted;
+    then one line per app with its scenarios, collisions of cooperative plans, the smallest
+    TTC during manoeuvres and the messages sent (decoded again with the reference schema),
+    each acting run's outcome and the runs where it had nothing to do. Empty when no Day-2
+    app ran."""
     scores = [c for r in results for c in r.cooperation]
     if not scores:
         return ""
     rows = [["app", "scenario", "figure", "with app", "without", "change", "unit"]]
     for c in sorted(scores, key=lambda c: (c.app, c.scenario)):
+        if _is_idle(c):
+            continue
         for f in c.figures:
             rows.append([
                 c.app, c.scenario, f.name, _number(f.value), _number(f.baseline),
@@ -141,10 +150,14 @@ def format_cooperation(results: list[ScenarioResult]) -> str:
             ])  # fmt: skip
         if not c.figures:
             rows.append([c.app, c.scenario, "(no figures)", "-", "-", "-", ""])
-    lines = _aligned(rows)
+    lines = _aligned(rows) if len(rows) > 1 else ["(no Day-2 application acted in these runs)"]
     for app in sorted({c.app for c in scores}):
-        lines.append(_app_line(app, [c for c in scores if c.app == app]))
-        lines.extend(f"  {c.scenario}: {c.outcome}" for c in scores if c.app == app)
+        mine = [c for c in scores if c.app == app]
+        lines.append(_app_line(app, mine))
+        lines.extend(f"  {c.scenario}: {c.outcome}" for c in mine if not _is_idle(c))
+        idle = [c.scenario for c in mine if _is_idle(c)]
+        if idle:
+            lines.append(f"  no action in {len(idle)}: {', '.join(idle)}")
     return "\n".join(lines)
 
 

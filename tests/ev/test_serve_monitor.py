@@ -158,6 +158,7 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
         detail = _until(url + f"/ev/vehicles/{hot}", lambda d: len(d["series"]["t_ms"]) >= 12)
         series = detail["series"]
         assert series["source"] == "memory"
+        assert detail["cell_spread_limit_v"] == 0.3  # the battery checks' setting
         assert all(v is not None and v > 250 for v in series["pack_voltage_v"])
         assert series["temp_max_c"][-1] > series["temp_max_c"][0] + 10
         assert any(a["alarm"]["kind"].startswith("anomaly:") for a in detail["alarms"])

@@ -19,6 +19,7 @@ from v2xcloud.api.server import ServerThread
 from v2xcloud.api.settings import default_web_dir
 from v2xcloud.api.testing import ScriptedLive
 from v2xcloud.ev.alarms import AlarmMonitor
+from v2xcloud.ev.anomaly import AnomalyThresholds, BatteryAnomalyDetector
 from v2xcloud.ev.fleet import run_fleet, vin_for
 from v2xcloud.ev.monitor import EvMonitor
 from v2xcloud.ev.server import Gb32960Server
@@ -51,9 +52,16 @@ def ev_platform() -> Iterator[EvPlatform]:
     if not (web_dir / "index.html").is_file():
         pytest.skip(f"dashboard not built at {web_dir}: run `make web` (make test does)")
     clock = SystemClock()
-    monitor = EvMonitor(clock=clock.now_ms, forward=MemoryReportSink(), chargers=CHARGERS)
+    thresholds = AnomalyThresholds()
+    monitor = EvMonitor(
+        clock=clock.now_ms, forward=MemoryReportSink(), chargers=CHARGERS, thresholds=thresholds
+    )
     alarms = AlarmMonitor(
-        monitor, clock=clock.now_ms, chargers=CHARGERS, on_charging=monitor.on_charging
+        monitor,
+        clock=clock.now_ms,
+        chargers=CHARGERS,
+        on_charging=monitor.on_charging,
+        detector=BatteryAnomalyDetector(thresholds=thresholds),
     )
     server = Gb32960Server(report_sink=monitor, monitor=alarms, clock=clock)
     loop = asyncio.new_event_loop()
@@ -155,6 +163,9 @@ def test_fleet_alarm_detail_charts_and_charging(
                && c.temps.every(n => n >= 5); }""",
         timeout=15_000,
     )
+    # the cell chart's threshold: the spread the battery checks raise an anomaly above
+    page.wait_for_function("() => window.v2x.ev.spreadLimit().length === 1")
+    assert page.evaluate("() => window.v2x.ev.spreadLimit()") == [0.3]
     for chart in ("pack", "cells", "temps"):
         assert page.locator(f"#ev-chart-{chart} canvas").count() >= 1
     status = page.inner_text("#ev-status")

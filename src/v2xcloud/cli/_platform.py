@@ -48,6 +48,7 @@ import msgspec
 
 from v2xcloud.codec import MessageSet, prepare
 from v2xcloud.errors import ConfigError, GatewayError
+from v2xcloud.ev.anomaly import AnomalyThresholds
 from v2xcloud.ev.monitor import EvMonitor, History
 from v2xcloud.gateways.access import hash_password
 from v2xcloud.gateways.base import IngressQueue
@@ -213,6 +214,7 @@ class Platform:
         self.ev_report_sink = ev_report_sink  # the history's: it flushes on its own thread
         self.ev = EvMonitor(
             clock=runtime.clock.now_ms,
+            thresholds=AnomalyThresholds(),  # the alarm monitor's detector checks with these
             forward=ev_report_sink,
             history=ev_history,
             chargers=list(ev_chargers or []),
@@ -380,6 +382,7 @@ class Platform:
             from v2xcloud.cli._ev_access import EvSecrets, RegistryTerminals
             from v2xcloud.ev.access import TerminalAccess
             from v2xcloud.ev.alarms import AlarmMonitor
+            from v2xcloud.ev.anomaly import BatteryAnomalyDetector
             from v2xcloud.ev.server import Gb32960Server
 
             secrets = self.ev_secrets or EvSecrets()
@@ -389,6 +392,7 @@ class Platform:
                 monitor=AlarmMonitor(
                     self.ev,
                     clock=self.runtime.clock.now_ms,
+                    detector=BatteryAnomalyDetector(thresholds=self.ev.thresholds),
                     chargers=self.ev.chargers,
                     energy=self.ev.energy,
                     on_charging=self.ev.on_charging,

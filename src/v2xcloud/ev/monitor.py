@@ -36,6 +36,7 @@ import msgspec
 import numpy as np
 
 from v2xcloud.bounded import LruTable
+from v2xcloud.ev.anomaly import AnomalyThresholds
 from v2xcloud.ev.charging import VehicleEnergy
 from v2xcloud.ev.scheduler import compare_strategies, requests_from_reports
 from v2xcloud.ev.sink import ReportSink
@@ -218,7 +219,8 @@ class EvMonitor:
     ``energy``: the charging set-up (the same the alarm monitor checks with) for the plan.
     ``connected``: whether a live GB/T 32960 session holds a VIN (set by whoever runs the
     server); without it a vehicle is online while its newest report is younger than
-    ``offline_after_ms``.
+    ``offline_after_ms``. ``thresholds``: the battery checks' settings (the alarm monitor's
+    detector's), shown as the detail's threshold lines.
     """
 
     def __init__(
@@ -239,8 +241,10 @@ class EvMonitor:
         offline_after_ms: int = 90_000,
         plan_refresh_ms: int = 5_000,
         failures: FailureLog | None = None,
+        thresholds: AnomalyThresholds | None = None,
     ) -> None:
         self.clock = clock
+        self.thresholds = thresholds  # the battery checks' settings, for the charts' lines
         self.forward = forward
         self.history = history
         self.chargers = list(chargers or [])
@@ -399,6 +403,7 @@ class EvMonitor:
             charging=charging,
             cell_voltages_v=[v for p in report.cell_voltages for v in p.cell_voltages_v],
             probe_temps_c=[t for p in report.probe_temps for t in p.temps_c],
+            cell_spread_limit_v=None if self.thresholds is None else self.thresholds.cell_spread_v,
         )
 
     def alarms(

@@ -154,7 +154,9 @@ class EvFleet(msgspec.Struct, frozen=True, kw_only=True):
 
 class EvVehicleDetail(msgspec.Struct, frozen=True, kw_only=True):
     """One vehicle: its status, recent series, alarms (newest first), charging verdict and its
-    newest cell voltages and probe temperatures (all subsystems, in order)."""
+    newest cell voltages and probe temperatures (all subsystems, in order).
+    ``cell_spread_limit_v``: the spread above which the battery checks raise an anomaly (the
+    charts' threshold line), when the monitor knows the checks' settings."""
 
     status: EvVehicleStatus
     series: EvSeries
@@ -162,6 +164,7 @@ class EvVehicleDetail(msgspec.Struct, frozen=True, kw_only=True):
     charging: ChargingWarning | None
     cell_voltages_v: list[float | None]
     probe_temps_c: list[int | None]
+    cell_spread_limit_v: float | None = None
 
 
 class EvChargingOverview(msgspec.Struct, frozen=True, kw_only=True):

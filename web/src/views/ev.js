@@ -304,6 +304,10 @@ function renderDetail() {
   const pairs = (column) => s.t_ms.map((tMs, i) => [tMs, s[column][i]]);
   state.charts.pack.update([pairs("pack_voltage_v"), pairs("pack_current_a")]);
   state.charts.cells.update([pairs("cell_spread_v"), pairs("cell_max_v"), pairs("cell_min_v")]);
+  const limit = d.cell_spread_limit_v;
+  if (limit != null && state.charts.cells.spec.thresholds[0]?.value !== limit) {
+    state.charts.cells.setThresholds([{ value: limit, label: () => t("ev.chart.spread_limit"), colour: "#ff5b5b" }]);
+  }
   state.charts.temps.update([pairs("temp_max_c"), pairs("temp_min_c")]);
   const list = state.el.querySelector("#ev-vehicle-alarms");
   list.replaceChildren(...d.alarms.map(alarmItem));
@@ -437,6 +441,7 @@ function setUp(el, ctx) {
     state,
     chartPoints: () => (state.charts ? Object.fromEntries(Object.entries(state.charts).map(([k, c]) => [k,
       c.chart.getOption().series.map((s) => s.data.filter((p) => p[1] != null).length)])) : null),
+    spreadLimit: () => state.charts?.cells.chart.getOption().series[0].markLine?.data?.map((m) => m.yAxis) ?? [],
     rendered: () => (state.map?.getLayer("ev") ? state.map.queryRenderedFeatures({ layers: ["ev"] }).map((f) => f.properties) : []),
   };
 }

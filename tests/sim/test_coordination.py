@@ -84,6 +84,7 @@ def test_ample_gaps_nothing_changes(runs: dict[str, ScenarioResult]) -> None:
     result = runs["cvm_background"]
     score, fig = _score(result, "CVM")
     _checked(result, score, is_closing=False)
+    assert ", 0 of them asked to slow down" in score.outcome, score.outcome  # gaps were open
     for name in ("success", "time to complete", "min gap at change", "others' hard braking"):
         assert fig[name][0] == fig[name][1], (name, fig)
     speed, speed_base = fig["others' mean speed"]

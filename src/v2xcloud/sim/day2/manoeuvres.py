@@ -61,6 +61,7 @@ class _Tally:
     others_steps: int = 0
     others_hard: int = 0
     coordinated: set[str] = field(default_factory=set)
+    slowed: set[str] = field(default_factory=set)  # asked to slow down (to open a gap)
 
 
 class LaneChangeProbe:
@@ -170,6 +171,10 @@ class LaneChangeProbe:
         """A coordination reached ``to``: it is one of the coordinated vehicles."""
         self.received_count += 1
         self.tally.coordinated.add(to)
+        mine = self.setup.ids.bsm_id(to)
+        for c in getattr(sent.message, "coordinations", ()):
+            if c.vehicle_id == mine and "slow-down" in c.suggestion:
+                self.tally.slowed.add(to)
 
     def score(self, facts: RunFacts) -> CooperationScore:
         """This run's figures (the baseline is filled in by pairing with the run without
@@ -202,7 +207,7 @@ class LaneChangeProbe:
         else:
             outcome = (
                 f"{len(done)} of {n} lane changes completed with {len(t.coordinated)} vehicles "
-                "coordinated (the target lane's follower opened the gap)"
+                f"coordinated, {len(t.slowed)} of them asked to slow down to open a gap"
             )
         return CooperationScore(
             app=self._app,

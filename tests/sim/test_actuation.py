@@ -199,3 +199,37 @@ def test_a_ramp_car_states_its_merge(tmp_path: Path) -> None:
         assert raw  # a valid VIR on the wire
     finally:
         loop.bridge.close()
+
+
+def test_a_command_sumo_refuses_drops_that_coordination_only(loop: Loop) -> None:
+    real = loop.bridge.traci
+
+    class Refusing:  # the real vehicle domain, except setSpeed on v, which SUMO refuses
+        def __getattr__(self, name: str) -> object:
+            return getattr(real.vehicle, name)
+
+        def setSpeed(self, vid: str, speed: float) -> None:  # noqa: N802 (traci's name)
+            if vid == "v":
+                raise real.TraCIException("vehicle 'v' is not known")
+            real.vehicle.setSpeed(vid, speed)
+
+    class Traci:
+        def __getattr__(self, name: str) -> object:
+            return Refusing() if name == "vehicle" else getattr(real, name)
+
+    loop.follower.traci = Traci()
+    lat, lon = loop.point_ahead("w", 0.0)
+    slow = (PathPoint(lat_deg=lat, lon_deg=lon, speed_mps=10.0),)
+    for vid in ("v", "w"):
+        loop.send(
+            VehicleCoordination(
+                vehicle_id=loop.ids.bsm_id(vid), suggestion=frozenset({"slow-down"}),
+                life_time_s=5.0, path_guidance=slow,
+            ),
+            vid,
+        )  # fmt: skip
+    loop.step(30)
+    assert loop.follower.stats["traci_refused:start"] == 1
+    assert loop.follower.stats["traci_refused:step"] == 0
+    assert "v" not in loop.follower.active and "w" in loop.follower.active
+    assert loop.speed("w") == pytest.approx(10.0, abs=0.05)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -410,7 +410,7 @@ class CoordinationFollower:
         self.comfort_accel_mps2 = comfort_accel_mps2
         self.message_set = message_set_of(message_set)
         self.active: dict[str, _Active] = {}  # one per vehicle: the newest coordination wins
-        self.windows: list[Manoeuvre] = []
+        self.windows: deque[Manoeuvre] = deque(maxlen=_MAX_WINDOWS)
         self.windows_dropped = 0
         self.stats: Counter[str] = Counter()
 
@@ -433,7 +433,11 @@ class CoordinationFollower:
         now_s = (arrive_ms - self.epoch_ms) / 1000.0
         issued_s = (message.timestamp_ms - self.epoch_ms) / 1000.0
         for c in found:
-            self._start(to, c, issued_s, now_s)
+            try:
+                self._start(to, c, issued_s, now_s)
+            except self.traci.TraCIException as exc:
+                self.active.pop(to, None)
+                self._refused(to, "start", exc)
 
     def _start(self, vid: str, c: VehicleCoordination, issued_s: float, now_s: float) -> None:
         if vid not in self.traci.vehicle.getIDList():
@@ -451,9 +455,8 @@ class CoordinationFollower:
         window = Manoeuvre(
             vehicle=vid, actions=c.suggestion, start_s=now_s, end_s=end_s, info=c.info
         )
-        if len(self.windows) >= _MAX_WINDOWS:
-            self.windows.pop(0)
-            self.windows_dropped += 1
+        if len(self.windows) == self.windows.maxlen:
+            self.windows_dropped += 1  # the oldest goes
         self.windows.append(window)
         lane_target = None
         veh = self.traci.vehicle
@@ -490,12 +493,24 @@ class CoordinationFollower:
                 act.window.end_s = min(act.window.end_s, now_s)
                 del self.active[vid]
                 continue
-            if now_s >= act.end_s:
-                self._release(vid, act)
-                del self.active[vid]
-                self.stats["released"] += 1
-                continue
-            self._hold_speed(vid, act, now_s)
+            try:
+                if now_s >= act.end_s:
+                    del self.active[vid]
+                    self._release(vid, act)
+                    self.stats["released"] += 1
+                    continue
+                self._hold_speed(vid, act, now_s)
+            except self.traci.TraCIException as exc:
+                self.active.pop(vid, None)
+                self._refused(vid, "step", exc)
+
+    def _refused(self, vid: str, where: str, exc: Exception) -> None:
+        """SUMO refused a command (a vehicle inside a junction, just teleported, ...): the
+        coordination is dropped for that vehicle, counted, and logged the first time."""
+        key = f"traci_refused:{where}"
+        if not self.stats[key]:
+            logger.warning("SUMO refused a coordination command for %s (%s): %s", vid, where, exc)
+        self.stats[key] += 1
 
     def _release(self, vid: str, act: _Active) -> None:
         veh = self.traci.vehicle

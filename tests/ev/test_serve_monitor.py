@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from _polling import until_json
 from v2xcloud.ev.codec import Message, encode
 from v2xcloud.ev.commands import VehicleLogin
 from v2xcloud.ev.fleet import FleetResult, run_fleet, vin_for
@@ -27,24 +28,6 @@ from v2xcloud.processes import free_port, log_tail, stop
 
 REAL_VIN = "LSJE24066JG229589"  # the first real frame's vehicle (reference frames.json)
 VEHICLES = 3
-SERVE: list[subprocess.Popen[bytes]] = []  # the process under test, to notice it ending
-
-
-def _until(url: str, check: Callable[[Any], bool], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        if SERVE and SERVE[0].poll() is not None:
-            raise AssertionError(f"serve exited with {SERVE[0].returncode}")
-        try:
-            answer = httpx.get(url, timeout=2)
-            last = answer.json()
-            if answer.status_code == 200 and check(last):
-                return last
-        except (httpx.TransportError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url}: never satisfied; last answer {str(last)[:1500]}")
 
 
 KEYS = {vin_for(i): bytes([i + 1]) * 16 for i in range(VEHICLES)}  # login secrets (AES-128)
@@ -113,10 +96,13 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    SERVE[:] = [process]
+
+    def _until(path: str, check: Callable[[Any], bool], timeout_s: float = 30.0) -> Any:
+        return until_json(url + path, check, timeout_s, process=process)
+
     result: list[FleetResult] = []
     try:
-        _until(url + "/health", lambda d: d.get("status") == "ok", 120)
+        _until("/health", lambda d: d.get("status") == "ok", 120)
         # three terminals, 40 reports each, 4 a second; the first runs away thermally at 8 s
         fleet = threading.Thread(
             target=lambda: result.append(
@@ -135,14 +121,14 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
         fleet.start()
         hot = vin_for(0)
         live = _until(
-            url + "/ev/vehicles",
+            "/ev/vehicles",
             lambda d: d["online"] == VEHICLES and d["alarmed"] == 1,
         )
         assert [v["vin"] for v in live["vehicles"]] == [vin_for(i) for i in range(VEHICLES)]
         assert {v["vin"]: v["alarm_level"] for v in live["vehicles"]}[hot] == 3
-        urgent = _until(url + "/ev/vehicles?min_level=3", lambda d: len(d["vehicles"]) == 1)
+        urgent = _until("/ev/vehicles?min_level=3", lambda d: len(d["vehicles"]) == 1)
         assert urgent["vehicles"][0]["vin"] == hot
-        alarms = _until(url + "/ev/alarms?min_level=3", lambda a: len(a) > 0)
+        alarms = _until("/ev/alarms?min_level=3", lambda a: len(a) > 0)
         assert {a["alarm"]["vin"] for a in alarms} == {hot}
         assert any(
             a["alarm"]["kind"] == "vehicle_alarm"
@@ -150,12 +136,12 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
             for a in alarms
         )
         # ... and in the console-wide alarm list, for an operator to acknowledge
-        book = _until(url + "/alarms", lambda d: any(a["source"] == "ev" for a in d["alarms"]))
+        book = _until("/alarms", lambda d: any(a["source"] == "ev" for a in d["alarms"]))
         ev_alarms = [a for a in book["alarms"] if a["source"] == "ev"]
         assert {a["subject"] for a in ev_alarms} == {hot}
         assert {a["severity"] for a in ev_alarms} == {"critical"}
         assert {a["kind"] for a in ev_alarms} == {a["alarm"]["kind"] for a in alarms}
-        detail = _until(url + f"/ev/vehicles/{hot}", lambda d: len(d["series"]["t_ms"]) >= 12)
+        detail = _until(f"/ev/vehicles/{hot}", lambda d: len(d["series"]["t_ms"]) >= 12)
         series = detail["series"]
         assert series["source"] == "memory"
         assert detail["cell_spread_limit_v"] == 0.3  # the battery checks' setting
@@ -167,12 +153,12 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
         fleet.join(timeout=60)
         assert result and result[0].errors == 0 and result[0].acked == VEHICLES * 40
         # the terminals logged out: offline, their last state kept
-        after = _until(url + "/ev/vehicles", lambda d: d["online"] == 0 and d["total"] == 3)
+        after = _until("/ev/vehicles", lambda d: d["online"] == 0 and d["total"] == 3)
         assert all(v["reports"] == 40 for v in after["vehicles"])
         # the real captured frame: decoded once, seen in the fleet with its values
         ack = _send_real_frame(gb, frames_2016[0])
         assert ack[2] == Command.REALTIME and ack[3] == Response.SUCCESS
-        real = _until(url + f"/ev/vehicles/{REAL_VIN}", lambda d: d["status"]["reports"] == 1)
+        real = _until(f"/ev/vehicles/{REAL_VIN}", lambda d: d["status"]["reports"] == 1)
         status = real["status"]
         assert (status["soc_pct"], status["pack_voltage_v"], status["pack_current_a"]) == (
             69,
@@ -187,7 +173,7 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
         )
         # windows older than the monitor keeps come from the history store
         stored = _until(
-            url + f"/ev/vehicles/{hot}?since_ms=0",
+            f"/ev/vehicles/{hot}?since_ms=0",
             lambda d: d["series"]["source"] == "store" and len(d["series"]["t_ms"]) == 40,
         )
         assert stored["series"]["t_ms"] == sorted(stored["series"]["t_ms"])
@@ -197,7 +183,6 @@ def test_serve_feeds_the_ev_routes_live(tmp_path: Path, frames_2016: list[bytes]
     finally:
         code = stop(process, name="serve")
         log.close()
-        SERVE.clear()
     text = log_tail(tmp_path / "serve.log", 200_000)
     assert "Traceback" not in text, text[-3000:]
     assert code in (0, 143), text[-3000:]  # 143: ended by the SIGTERM, unwound cleanly

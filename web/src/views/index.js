@@ -2,9 +2,11 @@
 import alarms from "./alarms.js";
 import ev from "./ev.js";
 import live from "./live.js";
+import overview from "./overview.js";
 
 export const VIEWS = [
   live,
+  overview,
   alarms,
   ev,
 ];

@@ -59,11 +59,18 @@ class SensorDataSharing(Day2App):
         if shared.size == 0 or cars.size == 0:
             return []
         relevant, distance = self._relevance(view, cars, shared)
+        senders = np.flatnonzero(relevant.any(axis=1))
+        if senders.size == 0:
+            return []
+        used = np.flatnonzero(relevant[senders].any(axis=0))
+        states = dict(zip(used.tolist(), self._states(view, shared[used], now_ms), strict=True))
+        car_lat, car_lon = view.to_wgs84(cars[senders])
         out = []
-        for k in np.flatnonzero(relevant.any(axis=1)):
+        for j, k in enumerate(senders.tolist()):
             cols = np.flatnonzero(relevant[k])
             nearest = cols[np.argsort(distance[k, cols], kind="stable")][: self.config.max_objects]
-            out.append(self._ssm(view, int(cars[k]), shared[nearest], now_ms))
+            objects = tuple(states[c] for c in nearest.tolist())
+            out.append(self._ssm(view.ids[int(cars[k])], objects, car_lat[j], car_lon[j], now_ms))
         return out
 
     def _relevance(
@@ -81,9 +88,10 @@ class SensorDataSharing(Day2App):
         relevant = (ahead | (distance <= cfg.near_m)) & (distance >= cfg.own_sensing_m)
         return relevant, distance
 
-    def _ssm(self, view: SceneView, car: int, rows: np.ndarray, now_ms: int) -> Outbound:
-        lat, lon = view.to_wgs84(np.append(rows, car))
-        states = tuple(
+    def _states(self, view: SceneView, rows: np.ndarray, now_ms: int) -> list[ParticipantState]:
+        """The shared road users at this tick (extrapolated), built once for every SSM."""
+        lat, lon = view.to_wgs84(rows)
+        return [
             ParticipantState(
                 id=view.ids[r],
                 kind=view.state(r).kind,
@@ -98,15 +106,24 @@ class SensorDataSharing(Day2App):
                 detection_source=view.state(r).detection_source,
             )
             for k, r in enumerate(rows.tolist())
-        )
+        ]
+
+    def _ssm(
+        self,
+        to: str,
+        objects: tuple[ParticipantState, ...],
+        lat_deg: float,
+        lon_deg: float,
+        now_ms: int,
+    ) -> Outbound:
         self._count = (self._count + 1) % 128
         ssm = Ssm(
             msg_count=self._count,
             sender_id=self.config.sender_id,
             equipment_type="rsu",  # the road's perception, relayed by the platform
             timestamp_ms=now_ms,
-            sensor_lat_deg=float(lat[-1]),  # the reference point: the recipient's position
-            sensor_lon_deg=float(lon[-1]),
-            participants=states,
+            sensor_lat_deg=float(lat_deg),  # the reference point: the recipient's position
+            sensor_lon_deg=float(lon_deg),
+            participants=objects,
         )
-        return Outbound(app=self.code, message=ssm, recipients=(view.ids[car],), issued_ms=now_ms)
+        return Outbound(app=self.code, message=ssm, recipients=(to,), issued_ms=now_ms)

@@ -12,7 +12,9 @@ without the application (the same traffic under SUMO's own priority rules):
   (s, when the last of them left: lower is a higher throughput);
 - ``stops``: vehicles that came to a standstill before the junction.
 
-Collisions count any in the run; ``min_ttc_s`` is the smallest TTC of the crossing episodes.
+Collisions count those of a vehicle given a slot (a run where nobody was coordinated caused
+none: vrucw_pedestrian's scripted car-pedestrian collision is not CIP's); ``min_ttc_s`` is
+the smallest TTC of the crossing episodes.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ class JunctionProbe:
             scenario=self.setup.scenario.name,
             outcome=outcome,
             figures=figures,
-            collisions=len(facts.collisions),
+            collisions=sum(
+                1 for a, b, _ in facts.collisions if a in self.coordinated or b in self.coordinated
+            ),
             min_ttc_s=min(ttcs) if ttcs else None,
         )

@@ -89,7 +89,7 @@ def test_dashboard_end_to_end(platform: Platform, browser: Any, artifacts: Path)
     page.wait_for_function("() => window.v2x.map.loaded() && !window.v2x.map.isMoving()")
     page.wait_for_timeout(500)
     page.wait_for_function("() => window.v2x.map.loaded()")
-    target = page.wait_for_function(_FIND_CLICKABLE, timeout=10_000).json_value()
+    target = page.wait_for_function(_FIND_CLICKABLE, timeout=20_000).json_value()
     assert target is not None
     x, y = page.evaluate("id => window.v2x.screenPosition(id)", target)
     page.mouse.click(x, y)

@@ -197,14 +197,14 @@ def test_events_are_drawn_only_while_in_force(
         "lat_deg": 31.2303,
         "lon_deg": 121.4739,
         "start_ms": now_ms,
-        "end_ms": now_ms + 6000,
+        "end_ms": now_ms + 15_000,  # long enough to be seen on a loaded machine
     }
     assert _post_event(url, posted) == 201
     assert any(e["event_id"] == 42 for e in _events(url))
     # the operator's event appears in the list and on the map
     page.wait_for_function(
         "() => [...document.querySelectorAll('#event-list li')].some(li => li.textContent.includes('#42'))",
-        timeout=10_000,
+        timeout=12_000,
     )
     page.wait_for_function(
         "() => window.v2x.rendered('events').some(e => e.event_id === 42)", timeout=10_000
@@ -213,7 +213,7 @@ def test_events_are_drawn_only_while_in_force(
     # it ends: gone from the API, the list and the map
     page.wait_for_function(
         "() => ![...document.querySelectorAll('#event-list li')].some(li => li.textContent.includes('#42'))",
-        timeout=15_000,
+        timeout=30_000,
     )
     page.wait_for_function(
         "() => !window.v2x.rendered('events').some(e => e.event_id === 42)", timeout=10_000

@@ -31,7 +31,7 @@ from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import Device, DeviceKind
 from v2xcloud.runtime import Runtime, backbone
 from v2xcloud.runtime.clock import SystemClock
-from v2xcloud.runtime.tiles import tile_of
+from v2xcloud.runtime.tiles import place_of
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 
 
@@ -114,7 +114,7 @@ def _ingest_run(frames: list[InboundFrame], publisher: BackbonePublisher | None)
         ingest.forward = FrameForwarder(
             publisher,
             dead_letter=runtime.dead_letter,
-            tile_of=tile_of,
+            place_of=place_of,
             tenant_of=lambda device: "default",
         )
     ingest.limits.allow = lambda *a, **k: True  # type: ignore[method-assign]

@@ -15,7 +15,7 @@ import pytest
 from v2xcloud.errors import ConfigError
 from v2xcloud.gateways.nats_server import check_version, find_nats_server
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(200)
 
 
 def _fake_server(tmp_path: Path, says: str) -> str:
@@ -121,3 +121,31 @@ def test_serve_refuses_a_role_without_its_backbone(args: list[str], says: str) -
         check=False,
     )
     assert out.returncode == 2 and says in out.stderr, out.stderr
+
+
+def test_demo_runs_through_a_local_cluster_of_tile_workers() -> None:
+    """``demo --workers 2``: the district's frames through JetStream to two tile workers that
+    own the area's tiles, the live lines, the scored table and the workers' advisories (how
+    they split between workers depends on where the traffic is: the same-answers test shows
+    the split; here the district's busy tiles may all be in one worker's run)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "v2xcloud", "demo", "--headless", "--workers", "2",
+           "--duration", "3", "--speed", "0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        out, err = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, err[-3000:]
+    assert re.search(
+        r"demo: 2 tile workers on 1 JetStream server\(s\); \d+ tiles owned by w0, w1", out
+    ), out[-2000:]
+    assert len([ln for ln in out.splitlines() if ln.startswith("t=")]) >= 2
+    assert "recall" in out
+    per_worker = re.search(r"advisories per worker \{(.*)\}", out)
+    assert per_worker is not None, out[-2000:]
+    issued = [int(n) for n in re.findall(r"'w[01]': (\d+)", per_worker[1])]
+    assert sum(issued) > 10, out[-2000:]  # the workers issued the advisories
+    assert "duplicate_advisories" not in out

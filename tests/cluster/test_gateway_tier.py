@@ -23,7 +23,7 @@ from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import DeadLetter, Device, DeviceKind, DropReason
 from v2xcloud.runtime import Runtime, backbone
 from v2xcloud.runtime.clock import SystemClock
-from v2xcloud.runtime.tiles import tile_of
+from v2xcloud.runtime.tiles import cell_of, tile_of
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 
 pytestmark = pytest.mark.timeout(120)
@@ -93,7 +93,9 @@ def test_gateway_role_publishes_accepted_frames_by_tile(server: NatsServer) -> N
 
     [msg] = _messages(server.url, backbone.FRAMES, 1)
     tile = tile_of(bsm.participant.lat_deg, bsm.participant.lon_deg)
-    assert msg.subject == f"v2x.acme.{tile}.bsm"
+    cell = cell_of(bsm.participant.lat_deg, bsm.participant.lon_deg)
+    assert cell.startswith(tile) and len(cell) == 18  # filed in its zoom-18 cell
+    assert msg.subject == f"v2x.acme.{tile}.{cell[16:]}.bsm"
     assert msg.data == good
     assert msg.headers[backbone.HEADER_MSG_ID] == backbone.frame_msg_id("obu-1", now, good)
     assert msg.headers[backbone.HEADER_MESSAGE_SET] == "csae2020"

@@ -24,7 +24,7 @@ from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.gateways.nats_server import NatsServer
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.runtime import backbone
-from v2xcloud.runtime.tiles import tile_of
+from v2xcloud.runtime.tiles import cell_of
 from v2xcloud.twin.testing import bsm_at
 
 pytestmark = pytest.mark.timeout(180)
@@ -125,8 +125,9 @@ def test_gateway_and_centre_processes_on_one_backbone(tmp_path: Path) -> None:
                 sock.sendto(payload, ("127.0.0.1", udp + 1))  # the BSM port
             frames = _until(lambda: _frames(server.url), 20)
             assert frames, "no frame reached V2X_FRAMES"
-            tile = tile_of(bsm.participant.lat_deg, bsm.participant.lon_deg)
-            assert [(m.subject, m.data) for m in frames] == [(f"v2x.acme.{tile}.bsm", payload)]
+            cell = cell_of(bsm.participant.lat_deg, bsm.participant.lon_deg)
+            subject = backbone.frame_subject("acme", cell, "bsm")
+            assert [(m.subject, m.data) for m in frames] == [(subject, payload)]
             assert frames[0].headers[backbone.HEADER_DEVICE] == "obu-1"
 
             assert _until(lambda: httpx.get(centre_url + "/api/health").status_code == 200, 90)

@@ -37,7 +37,7 @@ from v2xcloud.gateways.tile_worker import MEMBERS_BUCKET, TILES_BUCKET, WorkerPr
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory
 from v2xcloud.runtime import backbone
-from v2xcloud.runtime.tiles import Tiling
+from v2xcloud.runtime.tiles import Tiling, cell_of
 from v2xcloud.twin.testing import bsm_at
 
 pytestmark = pytest.mark.timeout(240)
@@ -138,7 +138,8 @@ class _Backbone:
                         backbone.HEADER_MESSAGE_SET: "csae2020",
                         backbone.HEADER_FORMAT: "uper",
                     }
-                    subject = backbone.frame_subject("default", self.tiles[i], "bsm")
+                    where = (bsm.participant.lat_deg, bsm.participant.lon_deg)
+                    subject = backbone.frame_subject("default", cell_of(*where), "bsm")
                     try:
                         await self.js.publish(subject, raw, headers=headers)
                         self.fed += 1

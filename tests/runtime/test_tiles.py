@@ -11,10 +11,12 @@ from pyproj import Geod
 from v2xcloud.apps import DnpwConfig, default_apps
 from v2xcloud.errors import ConfigError
 from v2xcloud.runtime.tiles import (
+    CELL_ZOOM,
     MOTION_MARGIN_M,
     TILE_ZOOM,
     Tiling,
     app_reach_m,
+    cell_of,
     default_halo_m,
     neighbours,
     tile_of,
@@ -127,3 +129,33 @@ def test_the_ego_tiles_owner_sees_every_partner_within_reach() -> None:
         checked += 1
     assert checked == 2000
     assert math.isfinite(tiling.side_m(base))
+
+
+def test_the_halo_cells_hold_every_partner_within_reach_and_read_less_than_whole_tiles() -> None:
+    """The same guarantee with the halo read as zoom-18 cells (what a worker subscribes to),
+    at ownership zooms 14-16: the cell of every partner within the halo of the ego's tile is
+    owned or in ``halo_cells``; and, with tiles coarser than the halo, the cells are a
+    fraction of the whole neighbour tiles."""
+    rng = np.random.default_rng(4)
+    for zoom in (14, 15, 16):
+        tiling = Tiling(zoom=zoom)
+        base = tiling.tile_of(28.2, 112.9)
+        bx, by = tiling.xy(base)
+        owned = {tiling.name(bx + dx, by) for dx in range(2)}
+        halo = set(tiling.halo_cells(owned))
+        assert not any(tiling.tile_of_place(c) in owned for c in halo)
+        for _ in range(1500):
+            lat = 28.2 + rng.uniform(-0.03, 0.03)
+            lon = 112.9 + rng.uniform(-0.03, 0.05)
+            if tiling.tile_of(lat, lon) not in owned:
+                continue
+            az, dist = rng.uniform(0, 360), rng.uniform(0, tiling.halo_m)
+            olon, olat, _ = GEOD.fwd(lon, lat, az, dist)
+            cell = cell_of(olat, olon)
+            assert tiling.tile_of_place(cell) in owned or cell in halo, (zoom, cell)
+        whole = sum(len(tiling.cells(t)) for t in tiling.halo_tiles(owned))
+        assert len(halo) <= whole  # at zoom 16 the 480 m halo is nearly the whole ring
+        if zoom <= 15:
+            assert len(halo) < 0.75 * whole, (zoom, len(halo), whole)
+    assert cell_of(28.2, 112.9).startswith(tile_of(28.2, 112.9))
+    assert len(cell_of(28.2, 112.9)) == CELL_ZOOM

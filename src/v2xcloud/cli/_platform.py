@@ -22,7 +22,7 @@ the ``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev`
 signs every RSI and advisory the down-link sends.
 
 With ``nats_urls`` every accepted frame is also published to the JetStream backbone
-(``gateways.nats.FrameForwarder``, subjects ``v2x.{tenant}.{tile}.{type}``); as
+(``gateways.nats.FrameForwarder``, subjects ``v2x.{tenant}.{tile}.{cell}.{type}``); as
 ``role="gateway"`` the runtime only judges frames (no scene, no applications: the edge
 workers run them), its dead letters go to the ``V2X_DEAD`` stream for the centre tier, and the
 workers' new warnings (``V2X_DELIVERIES``, read from now on) leave through its down-link to
@@ -266,7 +266,7 @@ class Platform:
     def _start_backbone(self, timeout_s: float) -> None:
         """Publish every accepted frame to JetStream (and, as the gateway tier, the dead
         letters too: the centre tier records them)."""
-        from v2xcloud.runtime.tiles import tile_of
+        from v2xcloud.runtime.tiles import place_of
 
         self.publisher = BackbonePublisher(
             self.nats_urls, frames_max_age_s=self.frames_max_age_s
@@ -274,7 +274,7 @@ class Platform:
         self.forwarder = FrameForwarder(
             self.publisher,
             dead_letter=self.ingest.dead_letter_later,
-            tile_of=tile_of,
+            place_of=place_of,
             tenant_of=self.tenant_of,
         )
         self.ingest.forward = self.forwarder

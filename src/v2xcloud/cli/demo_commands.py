@@ -45,6 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="believe every report (default, as in serve: senders failing the misbehaviour "
         "checks are flagged, their reports refused as 'misbehaving' and shown on the dashboard)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run through a local NATS JetStream cluster of this many tile workers (default 0: "
+        "the embedded single process); status lines, no dashboard",
+    )
+    p.add_argument(
+        "--nats-servers", type=int, default=1, help="with --workers: JetStream servers (1)"
+    )
     add_via_arguments(p)
     add_signed_arguments(p)
     p.set_defaults(func=_run)
@@ -111,6 +121,10 @@ def _run(args: argparse.Namespace) -> int:
     from v2xcloud.sim.result import RunConfig
 
     scenario = paced_scenario(args)
+    if args.workers < 0 or args.nats_servers < 1:
+        raise ConfigError("--workers must be >= 0 and --nats-servers >= 1")
+    if args.workers and (args.signed or args.via != "inproc"):
+        raise ConfigError("--workers runs the bench's frames in-process to the cluster, unsigned")
     config = RunConfig(
         latency_ms=args.latency_ms,
         jitter_ms=args.latency_ms / 4,
@@ -118,6 +132,8 @@ def _run(args: argparse.Namespace) -> int:
         epoch_ms=SystemClock().now_ms(),  # simulated time starts at the wall clock's now
         **via_config(args),
     )
+    if args.workers:
+        return _run_workers(args, scenario, config)
     platform, runtime = runtime_platform(
         message_set=config.message_set,
         origin_lat_deg=scenario.origin_lat_deg,
@@ -208,6 +224,50 @@ def _run_platform(
         print(format_security(runtime.stats(), result.signing), flush=True)
         if signed.downlink is not None:
             print(f"down-link (in-process): {dict(signed.downlink.counts) or 'nothing sent'}")
+    return 0
+
+
+def _run_workers(args: argparse.Namespace, scenario: Any, config: Any) -> int:
+    """The demo through a local cluster (``sim.cluster.run_through_workers``): the bench's
+    frames published to JetStream by tile, ``--workers`` stream-clocked tile workers issuing
+    the advisories, scored as the embedded demo's."""
+    from v2xcloud.sim.cluster import run_through_workers
+    from v2xcloud.sim.evaluate import aggregate
+    from v2xcloud.sim.report import format_table, implemented_families
+
+    seen: dict[str, Any] = {}
+
+    def ready(platform: Any) -> None:
+        seen["platform"] = platform
+        owners = sorted(set(platform.owners.values()))
+        print(
+            f"demo: {args.workers} tile workers on {args.nats_servers} JetStream server(s); "
+            f"{len(platform.owners)} tiles owned by {', '.join(owners)} (no dashboard: "
+            "`serve --role centre` shows a cluster's results)",
+            flush=True,
+        )
+
+    print(f"demo: {scenario.description}", flush=True)
+    result = run_through_workers(
+        scenario,
+        config,
+        workers=args.workers,
+        servers=args.nats_servers,
+        on_ready=ready,
+        pace=args.speed or None,
+        on_second=_line,
+    )
+    if result.is_interrupted:
+        print("interrupted: scoring what ran so far")
+    print(format_table(aggregate([result]), implemented=implemented_families([result])))
+    print(f"not scored (INFO level, or no ground truth): {result.unscored_advisories or 'none'}")
+    platform = seen.get("platform")
+    if platform is not None:
+        print(
+            f"cluster: {dict(platform.counts)}; advisories per worker "
+            f"{dict(sorted(platform.by_worker.items()))}",
+            flush=True,
+        )
     return 0
 
 

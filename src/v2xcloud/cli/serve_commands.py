@@ -178,7 +178,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="URL[,URL...]",
         help="NATS JetStream backbone (every server's nats://HOST:PORT, comma-separated): each "
-        "accepted frame is published on v2x.{tenant}.{tile}.{type} (docs/deploy.md)",
+        "accepted frame is published on v2x.{tenant}.{tile}.{cell}.{type} (docs/deploy.md)",
     )
     p.add_argument(
         "--role",

@@ -59,12 +59,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --clock stream: read the frame stream from its first message (a backlog)",
     )
+    p.add_argument(
+        "--tile-zoom",
+        type=int,
+        help="zoom of the tiles workers own (default: runtime.tiles.TILE_ZOOM, 16; every worker "
+        "and the bench must agree; 14 or 15 for large areas: a 480 m halo is then a thin strip "
+        "of cells along ~1-2 km tiles)",
+    )
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from v2xcloud.gateways.nats import parse_nats_urls
     from v2xcloud.gateways.tile_worker import TileWorker, WorkerConfig
+    from v2xcloud.runtime.tiles import Tiling
 
     if args.lease_ttl <= 0 or args.servers < 1:
         raise ConfigError("--lease-ttl must be > 0 and --servers >= 1")
@@ -79,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         lease_ttl_s=args.lease_ttl,
         from_start=args.from_start,
         heartbeat_s=min(0.2, args.lease_ttl / 4),
+        tiling=Tiling() if args.tile_zoom is None else Tiling(zoom=args.tile_zoom),
     )
     worker = TileWorker(config)
     stop = asyncio.Event()

@@ -12,7 +12,7 @@ does the network side with ``nats-py``:
   frame is handed to ``on_failed`` (the gateway dead-letters it as ``backbone_unavailable``).
   Over ``capacity`` waiting frames ``submit`` refuses (counted; the caller dead-letters it);
 - ``FrameForwarder`` is the gateway tier's hand-off (``Ingestor(forward=...)``): an accepted
-  frame's subject (tenant, ``runtime.tiles.tile_of`` of its reference position, type), headers
+  frame's subject (tenant, ``runtime.tiles.place_of`` its type and reference position, type), headers
   and submission; what cannot be published becomes a dead letter;
 - ``ResultFeed`` runs ``ResultConsumer`` on its own loop thread: the centre tier's three, a
   gateway's one of the workers' warnings (``V2X_DELIVERIES``) for its down-link;
@@ -560,9 +560,9 @@ def _reference(models: Sequence[SceneModel], device: Device) -> tuple[float, flo
 
 class FrameForwarder:
     """The gateway's hand-off to the backbone (``Ingestor(forward=...)``): each accepted frame
-    is published on ``v2x.{tenant}.{tile}.{type}`` with the contract's headers.
+    is published on ``v2x.{tenant}.{tile}.{cell}.{type}`` with the contract's headers.
 
-    The tile is ``tile_of`` (``runtime.tiles.tile_of``) of the frame's reference position
+    Its place is ``place_of`` (``runtime.tiles.place_of``: type, position) of the frame's reference position
     (``_reference``); a frame with none goes to tile ``unplaced`` (counted). A frame the
     publisher refuses (over its capacity) or never gets acked is dead-lettered through
     ``dead_letter`` (thread-safe: ``Ingestor.dead_letter_later``) as ``queue_full`` or
@@ -575,12 +575,12 @@ class FrameForwarder:
         publisher: BackbonePublisher,
         *,
         dead_letter: Callable[[DeadLetter], None],
-        tile_of: Callable[[float, float], str],
+        place_of: Callable[[str, float, float], str],
         tenant_of: Callable[[str], str | None],
     ) -> None:
         self.publisher = publisher
         self.dead_letter = dead_letter
-        self.tile_of = tile_of
+        self.place_of = place_of
         self.tenant_of = tenant_of
         self.counts: Counter[str] = Counter()
         self._encoder = msgspec.json.Encoder()
@@ -595,7 +595,7 @@ class FrameForwarder:
             tile = "unplaced"
             self.counts["unplaced"] += 1
         else:
-            tile = self.tile_of(*where)
+            tile = self.place_of(message_type, *where)
         outgoing = Outgoing(
             backbone.frame_subject(device.tenant, tile, message_type),
             frame.payload,

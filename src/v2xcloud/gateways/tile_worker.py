@@ -75,7 +75,7 @@ from v2xcloud.runtime.ownership import (
     episode_key,
     plan,
 )
-from v2xcloud.runtime.tiles import Tiling
+from v2xcloud.runtime.tiles import ROADSIDE_REACH_M, Tiling, descendants
 
 __all__ = [
     "CLOCK_TILE",
@@ -105,6 +105,22 @@ PLACEMENT_KEEP_MS = 10_000
 #: how often a worker re-marks the episodes it is issuing as recent in the episodes bucket
 EPISODE_TOUCH_S = 1.0
 _ADV_ENCODER = msgspec.json.Encoder()
+
+
+def _is_quadkey(text: str) -> bool:
+    return bool(text) and all(c in "0123" for c in text)
+
+
+def _filter(tenant: str, key: str) -> str:
+    """The consumer filter of a reading key: a tile token (``v2x.{tenant}.{tile}.>``), a
+    cell (``v2x.{tenant}.{tile}.{cell}.>``, a quadkey longer than ``TILE_DIGITS``) or a tile's
+    roadside frames (``{tile}_``: ``v2x.{tenant}.{tile}._.>``)."""
+    digits = backbone.TILE_DIGITS
+    if key.endswith("_") and _is_quadkey(key[:-1]):  # a tile's roadside frames
+        return f"v2x.{tenant}.{key[:-1]}._.>"
+    if _is_quadkey(key) and len(key) > digits:
+        return f"v2x.{tenant}.{key[:digits]}.{key[digits:]}.>"
+    return f"v2x.{tenant}.{backbone.token(key)}.>"
 
 
 def tick_subject(tenant: str) -> str:
@@ -152,11 +168,20 @@ class TileWorker:
         self.config = config
         self.me = backbone.token(config.name())
         self.tiling = config.tiling
+        if self.tiling.zoom > backbone.TILE_DIGITS:
+            raise GatewayError(
+                f"worker tile zoom {self.tiling.zoom}: at most {backbone.TILE_DIGITS} (the "
+                "subjects' tile token; finer ownership would split a tile's roadside frames)"
+            )
         lat, lon = config.origin
         self.runtime = edge_runtime(
             origin_lat_deg=lat, origin_lon_deg=lon, message_set=config.message_set
         )
         self.counts: Counter[str] = Counter()
+        # process CPU seconds: "ingest" (decode + validity + scene intake of frames), "tick"
+        # (the runtime's tick: scene, every app), "issue" (advisories, warnings, episodes);
+        # the rest of the process's CPU is the NATS client and the event loop
+        self.cpu_s: dict[str, float] = {"ingest": 0.0, "tick": 0.0, "issue": 0.0}
         self.liveness = Liveness(ttl_s=config.lease_ttl_s, forget_s=config.forget_s)
         # tile -> (owner, revision): one entry per tile of the deployment's area (the bucket's)
         self.owners: dict[str, tuple[str, int]] = {}
@@ -329,7 +354,12 @@ class TileWorker:
         prefix = f"v2x.{backbone.token(self.config.tenant)}."
         info = await self._js.stream_info(backbone.FRAMES, subjects_filter=prefix + ">")
         for subject in info.state.subjects or {}:
-            tile = subject[len(prefix) :].split(".", 1)[0]
+            try:
+                tile = self.tiling.tile_of_place(backbone.frame_place(subject)[1])
+            except ValueError as exc:  # not of the contract: counted, never owned
+                self.counts["bad_subjects"] += 1
+                logger.warning("worker %s: %s", self.me, exc)
+                continue
             if tile != CLOCK_TILE and tile not in self.owners:
                 with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
                     await self.tiles_kv.create(tile, b"")  # else: registered by another worker
@@ -348,8 +378,12 @@ class TileWorker:
         for tile, other in moves.hand_over:
             await self._cas(tile, other, "handed_over")
         mine = frozenset(t for t, (o, _) in self.owners.items() if o == self.me)
-        if mine != self.owned or (self._sub is None and self.config.clock == "stream"):
-            await self._resubscribe(mine)  # a stream-clocked worker answers every tick marker
+        idle_reader = self.config.clock == "stream" and not self.config.from_start
+        if mine != self.owned or (self._sub is None and idle_reader):
+            # a stream-clocked worker answers every tick marker, even without tiles; one that
+            # reads a backlog from its start waits for its tiles (or it would race through
+            # the backlog's markers with none)
+            await self._resubscribe(mine)
 
     async def _cas(self, tile: str, owner: str, what: str) -> None:
         _, rev = self.owners.get(tile, ("", 0))
@@ -369,9 +403,9 @@ class TileWorker:
         the message after the last one read (stream clock); frames the previous consumer
         already gave are skipped."""
         assert self._js is not None
-        reading = frozenset(mine) | frozenset(self.tiling.halo_tiles(mine))
+        reading = self._reading_keys(mine)
         tenant = backbone.token(self.config.tenant)
-        subjects = [f"v2x.{tenant}.{t}.>" for t in sorted(reading)]
+        subjects = [_filter(tenant, key) for key in sorted(reading)]
         if self.config.clock == "stream":
             subjects.append(tick_subject(self.config.tenant))
         old = self._consumer
@@ -414,6 +448,23 @@ class TileWorker:
         self._reading = reading
         self.owned = frozenset(mine)
 
+    def _reading_keys(self, mine: frozenset[str]) -> frozenset[str]:
+        """What to read for ``mine``: each owned tile whole (its zoom-16 tile tokens), the
+        halo's cells (``Tiling.halo_cells``: own-position reports) and the roadside frames
+        (cell ``_``, key ``{tile}_``) of every zoom-16 tile within the halo plus
+        ``ROADSIDE_REACH_M``; a tile that is no quadkey is read whole, without halo."""
+        digits = backbone.TILE_DIGITS
+        grid = [t for t in mine if _is_quadkey(t) and len(t) == self.tiling.zoom]
+        keys = {t for t in mine if t not in grid}
+        whole: set[str] = set()
+        for tile in grid:
+            whole.update(descendants(tile, digits))
+        keys.update(whole)
+        keys.update(self.tiling.halo_cells(grid))
+        wide = Tiling(zoom=digits, halo_m=self.tiling.halo_m + ROADSIDE_REACH_M)
+        keys.update(t + "_" for t in wide.halo_tiles(whole))
+        return frozenset(keys)
+
     async def _drop_consumer(self, name: str) -> None:
         assert self._js is not None
         try:
@@ -443,8 +494,14 @@ class TileWorker:
 
     async def _on_message(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
-        tile = msg.subject.split(".", 3)[2]
-        if seq <= self._last_seq and tile in self._previous_reading:
+        try:
+            tile, place = backbone.frame_place(msg.subject)
+        except ValueError as exc:
+            self.counts["bad_subjects"] += 1
+            logger.warning("worker %s: %s", self.me, exc)
+            return
+        before = self._previous_reading
+        if seq <= self._last_seq and (tile in before or place in before or tile + "_" in before):
             return  # the previous consumer gave it already
         self._last_seq = max(self._last_seq, seq)
         if tile == CLOCK_TILE:
@@ -460,10 +517,12 @@ class TileWorker:
         headers = msg.headers or {}
         fmt = headers.get(backbone.HEADER_FORMAT, "uper")
         message_set = headers.get(backbone.HEADER_MESSAGE_SET, self.config.message_set)
+        started = time.process_time()
         if fmt == "uper":
-            self._ingest_uper(frame, message_set, tile)
-            return
-        self._ingest_parsed(frame, message_set, fmt, tile)
+            self._ingest_uper(frame, message_set, self.tiling.tile_of_place(place))
+        else:
+            self._ingest_parsed(frame, message_set, fmt, self.tiling.tile_of_place(place))
+        self.cpu_s["ingest"] += time.process_time() - started
 
     def _ingest_uper(self, frame: Any, message_set: str, tile: str) -> None:
         """Decode once, note where the frame placed its participants, hand it to the scene
@@ -543,7 +602,8 @@ class TileWorker:
             self.counts["bad_ticks"] += 1
             logger.warning("worker %s: tick marker without %s: %s", self.me, HEADER_TICK_MS, exc)
             return
-        if self.owners and all(owner for owner, _ in self.owners.values()):
+        owners = {t: o for t, (o, _) in self.owners.items()}
+        if owners and all(owners.values()):
             self._held = True  # the bench's assignment is settled: held for the run
         issued = await self._tick(now_ms)
         assert self._nc is not None
@@ -553,7 +613,16 @@ class TileWorker:
     async def _tick(self, now_ms: int) -> int:
         """One tick: run the runtime, issue the advisories of egos in the owned tiles; returns
         how many were published."""
+        started = time.process_time()
         advisories = self.runtime.tick(now_ms)
+        ticked = time.process_time()
+        self.cpu_s["tick"] += ticked - started
+        try:
+            return await self._issue(advisories, now_ms)
+        finally:
+            self.cpu_s["issue"] += time.process_time() - ticked
+
+    async def _issue(self, advisories: list[Advisory], now_ms: int) -> int:
         self.counts["ticks"] += 1
         if self.counts["ticks"] % 50 == 0:
             self._forget_placements(now_ms)
@@ -665,15 +734,20 @@ class TileWorker:
 
     def _episode_gap_ms(self, tile: str, issued_ms: int) -> int:
         """How long an episode may have gone unmarked and still be the one warned about:
-        ``episode_gap_ms``; on a tile this (wall-clocked) worker has only just begun or resumed
+        ``episode_gap_ms`` plus the marks' lag (wall clock); on a tile this (wall-clocked) worker has only just begun or resumed
         issuing for, plus the silence before: its predecessor's (it marked the episode up to
         ``EPISODE_TOUCH_S`` before it died, its lease lapsed after ``lease_ttl_s``, a balance
         round or two passed, the new scene was rebuilt over ``rebuild_s``) or its own (a
         fence while it could not renew its lease), all without anyone marking the episode."""
         cfg = self.config
         gap = cfg.episode_gap_ms
+        if cfg.clock != "wall":
+            return gap
+        # the mark lags the last advisory by up to EPISODE_TOUCH_S, and a worker stalled for
+        # less than its lease (not fenced, so not measured) adds that stall
+        gap += int(1000 * (EPISODE_TOUCH_S + cfg.lease_ttl_s))
         since = self._issuing_since.get(tile)
-        if cfg.clock != "wall" or since is None:
+        if since is None:
             return gap
         start_ms, own_silence_ms = since
         takeover = int(
@@ -713,6 +787,7 @@ class TileWorker:
             "owned": sorted(self.owned),
             "reading": sorted(self._reading),
             "counts": dict(self.counts),
+            "cpu_s": {k: round(v, 3) for k, v in self.cpu_s.items()},
             "dead_letters": {str(k): v for k, v in self.runtime.stats()["dead_letters"].items()},
         }
 

@@ -3,9 +3,15 @@
 The one place that says what travels on NATS between the tiers (``gateways.nats`` does the
 I/O; the edge workers and the centre tier read the same names from here):
 
-- ``V2X_FRAMES``: subjects ``v2x.{tenant}.{tile}.{type}``, every accepted device frame as the
-  gateway got it (raw bytes; ``type`` the lower-case message name: bsm, rsm, spat, map, rsi, ...);
-  a short window (``frames_max_age_s``, default 120 s) for catch-up;
+- ``V2X_FRAMES``: subjects ``v2x.{tenant}.{tile}.{cell}.{type}``, every accepted device frame
+  as the gateway got it (raw bytes; ``type`` the lower-case message name: bsm, rsm, spat, map,
+  rsi, ...); ``{tile}.{cell}`` is the zoom-18 quadkey of the frame's position
+  (``runtime.tiles.cell_of``, ~135 m cells at 28° N) cut after its ``TILE_DIGITS`` = 16th
+  digit: the zoom-16 tile, then the two digits of the cell inside it. A worker reads a whole
+  tile with one filter (``v2x.{tenant}.{tile}.>``) and a halo cell with another
+  (``v2x.{tenant}.{tile}.{cell}.>``), so its halo is the border strip it needs, not whole
+  neighbouring tiles; a place that is no quadkey (the tick markers' ``clock``) has cell ``_``.
+  A short window (``frames_max_age_s``, default 120 s) for catch-up;
 - ``V2X_ADVISORIES``: ``adv.{tenant}.{tile}.{app}``; ``V2X_EVENTS``: ``evt.>``;
   ``V2X_DELIVERIES``: ``dlv.>``; ``V2X_DEAD``: ``dead.>`` (dead letters).
 
@@ -14,8 +20,10 @@ publish retried with the same ``Nats-Msg-Id`` is stored once. A frame's id is a 
 device, receive time and payload (``frame_msg_id``): the same frame retried gets the same id.
 Subject tokens (tenant, tile, type) are made safe for NATS (no ``.``, ``*``, ``>`` or spaces).
 
->>> frame_subject("acme", "t12_-3", "BSM")
-'v2x.acme.t12_-3.bsm'
+>>> frame_subject("acme", "132120220102120213", "BSM")
+'v2x.acme.1321202201021202.13.bsm'
+>>> frame_subject("acme", "t12_-3", "tick")
+'v2x.acme.t12_-3._.tick'
 >>> [s.name for s in streams(servers=1)][0], streams(servers=5)[0].replicas
 ('V2X_FRAMES', 3)
 """
@@ -38,12 +46,14 @@ __all__ = [
     "HEADER_MESSAGE_SET",
     "HEADER_MSG_ID",
     "HEADER_RECEIVED_MS",
+    "TILE_DIGITS",
     "StreamSpec",
     "advisory_subject",
     "dead_subject",
     "delivery_subject",
     "event_subject",
     "frame_msg_id",
+    "frame_place",
     "frame_subject",
     "streams",
     "token",
@@ -62,6 +72,8 @@ HEADER_RECEIVED_MS = "V2X-Received-Ms"
 HEADER_MESSAGE_SET = "V2X-Message-Set"
 HEADER_FORMAT = "V2X-Format"
 
+#: the digits of a frame place's quadkey in the subject's tile token (zoom 16)
+TILE_DIGITS = 16
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -110,9 +122,22 @@ def token(text: str) -> str:
     return _UNSAFE.sub("_", text) or "_"
 
 
-def frame_subject(tenant: str, tile: str, message_type: str) -> str:
-    """``v2x.{tenant}.{tile}.{type}`` with ``type`` lower-case."""
-    return f"v2x.{token(tenant)}.{token(tile)}.{token(message_type.lower())}"
+def frame_subject(tenant: str, place: str, message_type: str) -> str:
+    """``v2x.{tenant}.{tile}.{cell}.{type}`` of a frame filed at ``place`` (a zoom-18 quadkey,
+    ``runtime.tiles.cell_of``: ``tile`` its first ``TILE_DIGITS`` digits, ``cell`` the rest;
+    a shorter place has cell ``_``), ``type`` lower-case."""
+    tile, cell = place[:TILE_DIGITS], place[TILE_DIGITS:]
+    return f"v2x.{token(tenant)}.{token(tile)}.{token(cell)}.{token(message_type.lower())}"
+
+
+def frame_place(subject: str) -> tuple[str, str]:
+    """``(tile, place)`` of a frame subject: its tile token and the place it was filed at
+    (tile and cell digits joined; the tile alone when the cell is ``_``)."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[0] != "v2x":
+        raise ValueError(f"{subject!r} is not a frame subject v2x.tenant.tile.cell.type")
+    tile, cell = parts[2], parts[3]
+    return tile, tile if cell == "_" else tile + cell
 
 
 def advisory_subject(tenant: str, tile: str, app: str) -> str:

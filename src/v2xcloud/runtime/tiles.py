@@ -10,6 +10,16 @@ the sorted list into runs gives each worker a compact block with a short border 
 halo). At zoom 16 a tile is 611.5 m × cos(latitude) on a side: ~540 m at Changsha (28.2° N),
 ~470 m at Beijing, large enough that a worker's halo reaches about one ring of neighbours.
 
+Two granularities: a worker **owns** tiles (default zoom 16, configurable up to 16:
+``Tiling(zoom=..)``, ``v2xcloud worker --tile-zoom``); own-position reports (BSM: the bulk)
+are **filed** in zoom-18 cells (``place_of``/``cell_of``: the subject's ``{tile}.{cell}``), so
+a worker reads its own tiles whole and, of its neighbours, only the cells within its halo
+(``halo_cells``): at zoom 16 a 480 m halo taken as whole neighbour tiles is ~8 tiles' worth
+of reading per owned tile; taken as cells it is the strip along the border of the worker's
+whole block. Roadside messages (RSM, MAP, SPAT, RSI) describe an area around the point they
+are filed at, so they are filed by tile (cell ``_``) and read from every tile within the halo
+plus ``ROADSIDE_REACH_M``: few frames, read wider.
+
 The **halo** of a set of tiles is every position within ``halo_m`` of it. ``halo_m`` is
 derived from the applications, not chosen: the longest reach any registered application
 looks from an ego for its partners or road items (``app_reach_m``: the largest
@@ -37,18 +47,31 @@ from v2xcloud.apps import default_apps
 from v2xcloud.errors import ConfigError
 
 __all__ = [
+    "CELL_ZOOM",
     "MOTION_MARGIN_M",
+    "OWN_REPORT_TYPES",
+    "ROADSIDE_REACH_M",
     "TILE_ZOOM",
     "Tiling",
     "app_reach_m",
+    "cell_of",
     "default_halo_m",
+    "descendants",
     "neighbours",
+    "place_of",
     "reference_position",
     "tile_of",
 ]
 
-#: the fixed zoom of the tile grid (quadkeys of 16 digits)
+#: the default zoom of the ownership tiles (quadkeys of 16 digits; ``Tiling(zoom=...)``)
 TILE_ZOOM = 16
+#: the zoom of the cells own-position reports are filed in (~135 m at 28° N)
+CELL_ZOOM = 18
+#: the message types filed in their sender's cell: reports of the sender's own position
+OWN_REPORT_TYPES = frozenset({"bsm", "psm"})
+#: how far a roadside message's content reaches from the point it is filed at (an RSU's
+#: perception range, a MAP's approach lanes, an RSI's zones): read that much wider
+ROADSIDE_REACH_M = 300.0
 #: 40 m/s (144 km/h) over 2 s: the scene keeps a silent vehicle 1 s, a warning holds ~1 s more
 MOTION_MARGIN_M = 80.0
 #: Web Mercator's latitude limit
@@ -218,6 +241,51 @@ class Tiling:
         scale = 2 * math.pi * _EARTH_RADIUS_M * cos / n  # the narrower row: never too far
         return math.hypot(gx, gy) * scale
 
+    def tile_of_place(self, place: str) -> str:
+        """The tile (this zoom) of a frame's place: the first ``zoom`` digits of its quadkey
+        (a place coarser than the grid, or no quadkey, is returned as it is)."""
+        return place[: self.zoom] if len(place) >= self.zoom else place
+
+    def cells(self, tile: str) -> list[str]:
+        """The ``CELL_ZOOM`` cells (quadkeys) inside a tile of this zoom, sorted."""
+        self.xy(tile)
+        return descendants(tile, CELL_ZOOM)
+
+    def halo_cells(self, owned: Iterable[str]) -> list[str]:
+        """The ``CELL_ZOOM`` cells outside the ``owned`` tiles that hold some point within
+        ``halo_m`` of one of them, sorted: what a worker reads besides its own tiles (the
+        border strip its applications can reach, ~135 m granular, not whole tiles)."""
+        return sorted(_quadkey(x, y, CELL_ZOOM) for x, y in self.halo_cell_xy(owned))
+
+    def halo_cell_xy(self, owned: Iterable[str]) -> set[tuple[int, int]]:
+        """``halo_cells`` as ``CELL_ZOOM`` cell (x, y) pairs (for sizing at scale)."""
+        mine = set(owned)
+        if not mine or self.halo_m <= 0:
+            return set()
+        if self.zoom > CELL_ZOOM:
+            raise ConfigError(f"tile zoom {self.zoom} is finer than the cells' {CELL_ZOOM}")
+        shift = CELL_ZOOM - self.zoom
+        size = 1 << shift  # cells per tile side
+        n_cells = 1 << CELL_ZOOM
+        mine_xy = {self.xy(t) for t in mine}
+        found: set[tuple[int, int]] = set()
+        for tx, ty in mine_xy:
+            rows = [r for r in (ty - 1, ty + 1) if 0 <= r < (1 << self.zoom)] or [ty]
+            cos = min(math.cos(math.radians(self._lat_of_row(r + 0.5))) for r in rows)
+            cell_m = 2 * math.pi * _EARTH_RADIUS_M * cos / n_cells  # the narrower: never short
+            reach = math.ceil(self.halo_m / cell_m)
+            x0, y0 = tx * size, ty * size
+            for cy in range(max(0, y0 - reach), min(n_cells, y0 + size + reach)):
+                gy = max(y0 - (cy + 1), cy - (y0 + size), 0)
+                for cx in range(x0 - reach, x0 + size + reach):
+                    gx = max(x0 - (cx + 1), cx - (x0 + size), 0)
+                    if math.hypot(gx, gy) * cell_m > self.halo_m:
+                        continue
+                    wx = cx % n_cells
+                    if (wx >> shift, cy >> shift) not in mine_xy:
+                        found.add((wx, cy))
+        return found
+
     def in_halo(self, lat_deg: float, lon_deg: float, owned: Sequence[str]) -> bool:
         """Whether a position is within ``halo_m`` of some owned tile (inside one counts)."""
         return any(self.distance_m(lat_deg, lon_deg, t) <= self.halo_m for t in owned)
@@ -238,6 +306,33 @@ def tile_of(lat_deg: float, lon_deg: float) -> str:
     of the backbone's subjects); ``ConfigError`` outside Web Mercator's latitude range."""
     _check(lat_deg, lon_deg)
     return _quadkey(*_xy(lat_deg, lon_deg, TILE_ZOOM), TILE_ZOOM)
+
+
+def descendants(quadkey: str, zoom: int) -> list[str]:
+    """The quadkeys of zoom ``zoom`` inside ``quadkey`` (itself when as fine already), sorted."""
+    if not quadkey or any(c not in "0123" for c in quadkey):
+        raise ConfigError(f"{quadkey!r} is not a quadkey (digits 0-3, one per zoom level)")
+    out = [quadkey]
+    for _ in range(zoom - len(quadkey)):
+        out = [q + d for q in out for d in "0123"]
+    return out
+
+
+def place_of(message_type: str, lat_deg: float, lon_deg: float) -> str:
+    """Where a frame is filed (``runtime.backbone.frame_subject``): an own-position report
+    (``OWN_REPORT_TYPES``) in its ``CELL_ZOOM`` cell, any other message (RSM, MAP, SPAT, RSI,
+    ...: content spread around its reference point) in its ``TILE_ZOOM`` tile, cell ``_``."""
+    if message_type.lower() in OWN_REPORT_TYPES:
+        return cell_of(lat_deg, lon_deg)
+    return tile_of(lat_deg, lon_deg)
+
+
+def cell_of(lat_deg: float, lon_deg: float) -> str:
+    """The quadkey of the ``CELL_ZOOM`` cell holding a WGS-84 position: where a frame is filed
+    (its subject's ``{tile}.{cell}``, ``runtime.backbone.frame_subject``); its first
+    ``TILE_ZOOM`` digits are ``tile_of`` the same position."""
+    _check(lat_deg, lon_deg)
+    return _quadkey(*_xy(lat_deg, lon_deg, CELL_ZOOM), CELL_ZOOM)
 
 
 def neighbours(tile: str, rings: int = 1) -> list[str]:

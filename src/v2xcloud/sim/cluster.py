@@ -2,7 +2,7 @@
 
 ``ClusterPlatform`` is a ``sim.platform.Platform``: each frame the bench hands it is decoded
 once to find its tile (``runtime.tiles.reference_position``; a SPAT goes under its
-intersection's MAP node) and published to ``v2x.{tenant}.{tile}.{type}`` with the contract's
+intersection's MAP node) and published to ``v2x.{tenant}.{tile}.{cell}.{type}`` with the contract's
 headers; ``tick(now_ms)`` publishes a tick marker into the same stream and waits until every
 worker answered it (``wrk.{tenant}.ticked``, with how many advisories it issued), then returns
 the advisories of that tick. The workers run with ``clock="stream"``, so they tick at the same
@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -42,7 +42,7 @@ from v2xcloud.gateways.tile_worker import (
 from v2xcloud.model import Advisory, MapData, Spat
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.ownership import assign
-from v2xcloud.runtime.tiles import Tiling, reference_position
+from v2xcloud.runtime.tiles import Tiling, place_of, reference_position, tile_of
 
 __all__ = ["ClusterPlatform", "area_tiles", "run_through_workers"]
 
@@ -87,11 +87,12 @@ class ClusterPlatform:
         self.by_worker: Counter[str] = Counter()  # advisories received per issuing worker
         self.duplicates: list[tuple[str, str, Advisory]] = []  # (first, second issuer, advisory)
         self._tiles: set[str] = set()
+        self.owners: dict[str, str] = {}  # tile -> worker, once prepared
         self._nodes: dict[Any, tuple[float, float]] = {}
         self._sources: dict[str, tuple[float, float]] = {}
         self._pending: list[Any] = []
         self._held: list[tuple[bytes, int, str, str]] = []
-        self.home = self.tiling.tile_of(*home)
+        self.home = tile_of(*home)
         self._ticked: dict[int, dict[str, int]] = {}
         self._advisories: dict[int, list[tuple[str, Advisory]]] = {}
         self._loop = asyncio.new_event_loop()
@@ -123,8 +124,9 @@ class ClusterPlatform:
 
     def prepare(self, tiles: Iterable[str]) -> dict[str, str]:
         """Register ``tiles`` and wait until each is owned by a ready worker and ``workers``
-        members are live; returns tile → worker."""
-        return self._call(self._prepare(sorted(set(tiles))))
+        members are live; returns tile → worker (kept in ``owners``)."""
+        self.owners = self._call(self._prepare(sorted(set(tiles))))
+        return self.owners
 
     async def _prepare(self, tiles: list[str]) -> dict[str, str]:
         self._tiles.update(tiles)
@@ -212,15 +214,16 @@ class ClusterPlatform:
         if position is None:
             return None
         self._sources[source] = position
-        tile = self.tiling.tile_of(*position)
-        if tile not in self._tiles:
+        mtype = type(model).__name__
+        place = place_of(mtype, *position)
+        if self.tiling.tile_of_place(place) not in self._tiles:
             self.counts["unplanned"] += 1
-        return tile, type(model).__name__
+        return place, mtype
 
     def _fallback_tile(self, source: str) -> str:
         self.counts["unplaced"] += 1
         pos = self._sources.get(source)
-        return self.tiling.tile_of(*pos) if pos is not None else self.home
+        return tile_of(*pos) if pos is not None else self.home
 
     def _flush_held(self) -> None:
         held, self._held = self._held, []
@@ -317,10 +320,14 @@ def run_through_workers(
     servers: int = 1,
     area_m: float = 1500.0,
     log_dir: str | None = None,
+    on_ready: Callable[[ClusterPlatform], None] | None = None,
+    **run: Any,
 ) -> Any:
     """Run ``scenario`` through a local JetStream cluster of ``servers`` and ``workers``
     stream-clocked tile workers (subprocesses), the tiles within ``area_m`` of the scenario's
-    origin registered first; the scored result (the cluster's counters are logged)."""
+    origin registered first; the scored result (the cluster's counters are logged).
+    ``on_ready`` gets the platform once the tiles are owned; ``run`` goes to ``run_scenario``
+    (``pace``, ``on_second``: the demo's real-time run)."""
     import tempfile
 
     from v2xcloud.gateways.nats_server import NatsCluster
@@ -360,11 +367,14 @@ def run_through_workers(
                         platform.tiling, lat_deg=origin[0], lon_deg=origin[1], radius_m=area_m
                     )
                 )
+                if on_ready is not None:
+                    on_ready(platform)
                 result = run_scenario(
                     scenario,
                     config=config,
                     platform=platform,
                     encode=model_encoder(config.message_set),
+                    **run,
                 )
             finally:
                 platform.close()

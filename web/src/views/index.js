@@ -1,6 +1,7 @@
 // Every view of the console, one line each, in navigation order (the first is the default).
 import alarms from "./alarms.js";
 import ev from "./ev.js";
+import evaluation from "./evaluation.js";
 import live from "./live.js";
 import overview from "./overview.js";
 
@@ -9,4 +10,5 @@ export const VIEWS = [
   overview,
   alarms,
   ev,
+  evaluation,
 ];

@@ -174,6 +174,17 @@ def test_grouped_warnings_stay_readable_and_clickable(
     assert before == after and page.evaluate("() => window.__rowsAdded") == 0
     page.click("#warnings-pause")
 
+    # health: real charts (ECharts) with a time axis, named value axes with units, a threshold
+    health = page.evaluate(
+        """() => Object.fromEntries(Object.entries(window.v2x.charts).map(([k, c]) => {
+          const o = c.chart.getOption();
+          return [k, {x: o.xAxis[0].type, y: o.yAxis[0].name, points: o.series[0].data.length,
+                      marks: (o.series[0].markLine?.data ?? []).map(d => d.yAxis)}];
+        }))"""
+    )
+    assert health["throughput"]["x"] == "time" and "(1/s)" in health["throughput"]["y"], health
+    assert "(ms)" in health["latency"]["y"] and health["latency"]["marks"] == [100], health
+    assert health["throughput"]["points"] >= 3, health
     # the intersection is labelled with its name and its signal phases
     label = page.inner_text(".node-label")
     assert "Scripted Rd × Test Ave" in label and "phase 1" in label, label

@@ -62,13 +62,18 @@ class Loop:
         return float(self.bridge.traci.vehicle.getSpeed(vid))
 
     def send(
-        self, coordination: VehicleCoordination, to: str, *, issued_s: float | None = None
+        self,
+        coordination: VehicleCoordination,
+        to: str,
+        *,
+        issued_s: float | None = None,
+        rsu_id: str = "5043000000000001",
     ) -> None:
         issued = self.t if issued_s is None else issued_s
         x, y = self.bridge.traci.vehicle.getPosition(to)
         lat, lon = self.frame.to_wgs84(x, y)
         rsc = Rsc(
-            msg_count=1, rsu_id="5043000000000001", timestamp_ms=EPOCH + round(issued * 1000),
+            msg_count=1, rsu_id=rsu_id, timestamp_ms=EPOCH + round(issued * 1000),
             ref_lat_deg=float(lat), ref_lon_deg=float(lon), coordinations=(coordination,),
         )  # fmt: skip
         raw = encode_model(rsc, message_set=MessageSet.CSAE2020)
@@ -111,6 +116,28 @@ def test_slow_down_at_a_comfortable_rate_for_the_window_then_released(loop: Loop
     assert loop.speed("v") > 9.0
     (window,) = loop.follower.windows
     assert window.vehicle == "v" and window.end_s - window.start_s == pytest.approx(6.0, abs=0.05)
+
+
+def test_a_grant_never_lifts_another_roadsides_hold(loop: Loop) -> None:
+    vid = loop.ids.bsm_id("v")
+    lat, lon = loop.point_ahead("v", 0.0)
+    hold = VehicleCoordination(
+        vehicle_id=vid, suggestion=frozenset({"slow-down"}), life_time_s=4.0,
+        path_guidance=(PathPoint(lat_deg=lat, lon_deg=lon, speed_mps=5.0),),
+    )  # fmt: skip
+    grant = VehicleCoordination(
+        vehicle_id=vid, suggestion=frozenset({"intersectionStraightThrough"}), life_time_s=3.0
+    )
+    loop.send(hold, "v", rsu_id="0000000000000000")  # e.g. VSP, for a person crossing
+    loop.step(5)
+    loop.send(grant, "v")  # another roadside's grant to pass: refused while the hold lasts
+    assert loop.follower.stats["grant_refused_while_held"] == 1
+    assert loop.follower.active["v"].coordination.suggestion == frozenset({"slow-down"})
+    loop.send(grant, "v", rsu_id="0000000000000000")  # the same roadside replaces its own
+    assert loop.follower.active["v"].coordination.suggestion == grant.suggestion
+    loop.step(35)  # every window over: a grant is followed again
+    loop.send(grant, "v")
+    assert loop.follower.active["v"].coordination.suggestion == grant.suggestion
 
 
 def test_lane_change_to_the_left(loop: Loop) -> None:

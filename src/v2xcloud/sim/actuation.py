@@ -26,7 +26,11 @@ do it. Two halves:
   following advice would, not SUMO's emergency braking). SUMO's safety layer stays on
   (speed mode 31, lane-change mode: safe gaps only), so a plan can ask, never force: a
   vehicle does not change lanes into a gap SUMO finds unsafe, nor drive into the one ahead.
-  When the window ends the vehicle is released to its driver model.
+  When the window ends the vehicle is released to its driver model. The newest coordination
+  replaces the one being followed, except that a grant to pass a junction never lifts a hold
+  (``stop``/``slow-down``) another roadside gave (its ``rsu_id`` differs) before that hold's
+  window ends: two apps' plans, e.g. CIP's slot and VSP's hold for a person on the crossing,
+  are combined on the safe side.
 
 Both are generic: an app only needs to send RSC. The follower records every manoeuvre window
 (``windows``) so a probe can measure TTC, gaps and collisions during the manoeuvres.
@@ -77,6 +81,7 @@ PRIORITY_REQUESTS = {"emergency": 7, "bus": 5}
 _SPEED_MODE_DEFAULT = 31  # SUMO: safe speed, accel/decel limits, right of way, red lights
 _SPEED_MODE_GRANTED = 23  # the same without yielding at the junction: passing by the plan's grant
 _GRANTS = frozenset(_TURNS.values())
+_HOLDS = frozenset({"stop", "slow-down"})  # suggestions that hold a vehicle back
 
 
 class RoadGraph:
@@ -378,6 +383,7 @@ class _Active:
     window: Manoeuvre
     lane_target: int | None = None
     is_granted: bool = False  # passing a junction by the plan's grant (speed mode changed)
+    sender: str = ""  # the RSC's rsu_id
 
 
 class CoordinationFollower:
@@ -409,7 +415,7 @@ class CoordinationFollower:
         self.comfort_decel_mps2 = comfort_decel_mps2
         self.comfort_accel_mps2 = comfort_accel_mps2
         self.message_set = message_set_of(message_set)
-        self.active: dict[str, _Active] = {}  # one per vehicle: the newest coordination wins
+        self.active: dict[str, _Active] = {}  # one per vehicle: the newest, but see _start
         self.windows: deque[Manoeuvre] = deque(maxlen=_MAX_WINDOWS)
         self.windows_dropped = 0
         self.stats: Counter[str] = Counter()
@@ -434,18 +440,29 @@ class CoordinationFollower:
         issued_s = (message.timestamp_ms - self.epoch_ms) / 1000.0
         for c in found:
             try:
-                self._start(to, c, issued_s, now_s)
+                self._start(to, c, issued_s, now_s, sender=message.rsu_id)
             except self.traci.TraCIException as exc:
                 self.active.pop(to, None)
                 self._refused(to, "start", exc)
 
-    def _start(self, vid: str, c: VehicleCoordination, issued_s: float, now_s: float) -> None:
+    def _start(
+        self, vid: str, c: VehicleCoordination, issued_s: float, now_s: float, *, sender: str = ""
+    ) -> None:
         if vid not in self.traci.vehicle.getIDList():
             self.stats["vehicle_gone"] += 1
             return
         end_s = issued_s + (c.life_time_s if c.life_time_s is not None else _DEFAULT_WINDOW_S)
         if end_s <= now_s:
             self.stats["arrived_expired"] += 1  # the channel delayed it past its window
+            return
+        held = self.active.get(vid)
+        if (
+            held is not None
+            and held.sender != sender
+            and held.coordination.suggestion & _HOLDS
+            and c.suggestion & _GRANTS
+        ):  # a grant to pass never lifts another roadside's hold (e.g. for a person crossing)
+            self.stats["grant_refused_while_held"] += 1
             return
         old = self.active.pop(vid, None)
         if old is not None:
@@ -479,7 +496,7 @@ class CoordinationFollower:
         if is_granted:
             veh.setSpeedMode(vid, _SPEED_MODE_GRANTED)
             self.stats["granted"] += 1
-        self.active[vid] = _Active(c, issued_s, end_s, window, lane_target, is_granted)
+        self.active[vid] = _Active(c, issued_s, end_s, window, lane_target, is_granted, sender)
         self.stats["followed"] += 1
         self._hold_speed(vid, self.active[vid], now_s)
 

@@ -4,6 +4,7 @@ import ev from "./ev.js";
 import evaluation from "./evaluation.js";
 import live from "./live.js";
 import overview from "./overview.js";
+import security from "./security.js";
 
 export const VIEWS = [
   live,
@@ -11,4 +12,5 @@ export const VIEWS = [
   alarms,
   ev,
   evaluation,
+  security,
 ];

@@ -31,6 +31,15 @@ export async function getJson(path) {
   return answer(path, await fetch(path, { headers: authHeaders() }));
 }
 
+/** A download (text) with the credential: ``{text, filename}`` (the server's
+ * Content-Disposition name, else ``fallback``). */
+export async function getText(path, fallback = "download.txt") {
+  const response = await fetch(path, { headers: authHeaders() });
+  if (!response.ok) await answer(path, response); // throws the ApiError
+  const named = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "");
+  return { text: await response.text(), filename: named?.[1] ?? fallback };
+}
+
 /** Send ``body`` as JSON with ``method`` (POST, PATCH, PUT, DELETE); the decoded answer. */
 export async function sendJson(method, path, body) {
   const response = await fetch(path, {

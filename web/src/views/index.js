@@ -1,5 +1,6 @@
 // Every view of the console, one line each, in navigation order (the first is the default).
 import alarms from "./alarms.js";
+import devices from "./devices.js";
 import ev from "./ev.js";
 import evaluation from "./evaluation.js";
 import live from "./live.js";
@@ -10,6 +11,7 @@ export const VIEWS = [
   live,
   overview,
   alarms,
+  devices,
   ev,
   evaluation,
   security,

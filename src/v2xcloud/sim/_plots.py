@@ -87,7 +87,8 @@ def cooperation(results: list[ScenarioResult], out_dir: Path) -> list[Path]:
             if c.outcome.startswith("no action"):
                 continue
             for f in c.figures:
-                panel = by_app.setdefault(c.app, {}).setdefault(f"{f.name} ({f.unit})", [])
+                title = f"{f.name} ({f.unit})" if f.unit else f.name
+                panel = by_app.setdefault(c.app, {}).setdefault(title, [])
                 panel.append((c.scenario, f.value, f.baseline))
     out = []
     for app, panels in sorted(by_app.items()):

@@ -143,6 +143,10 @@ def test_fleet_alarm_detail_charts_and_charging(
     page.wait_for_function("() => window.v2x.ev.rendered().length === 4", timeout=10_000)
     points = page.evaluate("() => window.v2x.ev.rendered()")
     assert {p["vin"]: p["level"] for p in points}[HOT] == 3
+    # the charger ~170 km north is framed with the fleet
+    page.wait_for_function(
+        "() => window.v2x.ev.state.map.queryRenderedFeatures({layers: ['ev-chargers']}).length === 1"
+    )
     # filters: level 3 only, then offline only (none), then all again
     page.select_option("#ev-level", "3")
     page.wait_for_function("() => document.querySelectorAll('#ev-table tbody tr').length === 1")

@@ -168,6 +168,11 @@ function renderChargers() {
   const source = state.map?.getSource("ev-chargers");
   if (!source || !state.charging) return;
   source.setData(collection(state.charging.chargers.map((c) => point([c.lon_deg, c.lat_deg], { id: c.id }))));
+  if (state.charging.chargers.length && !state.chargersFitted) { // frame them with the fleet once
+    state.chargersFitted = true;
+    state.fitted = false;
+    renderMap();
+  }
 }
 
 function alarmItem(entry) {

@@ -260,12 +260,14 @@ class World:
         self.ids = {"own": north_spare.token_id, "other": south_spare.token_id}
         tokens["p_admin"] = ADMIN
         self.alarm_ids = {
+            # a misbehaviour alarm stays until an operator closes it; a device alarm would be
+            # closed by the 1 Hz alarm feed (the device is not offline) between two callers
             target: self.app.state.alarms.raise_alarm(
-                source=AlarmSource.DEVICE,
+                source=AlarmSource.MISBEHAVIOUR,
                 subject=device,
-                kind="offline",
+                kind="flagged",
                 severity=AlarmSeverity.MAJOR,
-                summary=f"rsu {device} offline",
+                summary=f"{device} flagged as misbehaving",
                 tenant=tenant,
                 at_ms=T0 + 1000,
             ).alarm_id

@@ -59,3 +59,12 @@ def test_retention_deletes_only_alarms_closed_long_ago(store: HistoryStore) -> N
     assert table.apply_retention(now_ms=11 * DAY_MS) == 1
     assert table.get("old") is None and table.get("live") == old_live
     assert table.get("new") == recent
+
+
+def test_many_alarms_are_written_in_batches_and_replaced(store: HistoryStore) -> None:
+    table = AlarmTable(store)
+    alarms = [_alarm(f"a{i:03d}", i, subject=f"R{i}") for i in range(450)]  # > one batch
+    table.save_all(alarms)
+    table.save_all([msgspec.structs.replace(a, occurrences=2) for a in alarms[::3]])
+    assert table.count() == 450
+    assert sum(a.occurrences for a in table.load_live(1000)) == 450 + 150

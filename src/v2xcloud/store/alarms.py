@@ -57,6 +57,7 @@ _CREATE = """CREATE TABLE IF NOT EXISTS alarms (
     acked_ms BIGINT, closed_by TEXT, closed_ms BIGINT)"""
 _INDEX = "CREATE INDEX IF NOT EXISTS alarms_raised ON alarms (raised_ms)"
 _DAY_MS = 86_400_000
+_BATCH = 200  # alarms per INSERT statement (18 parameters each)
 
 
 class AlarmTable:
@@ -72,8 +73,20 @@ class AlarmTable:
         store._select(_INDEX)
 
     def save_all(self, alarms: Sequence[Alarm]) -> None:
-        """Insert or replace these alarms (one statement each, by ``alarm_id``)."""
-        self._store._upsert("alarms", ALARM_COLUMNS, [_row(alarm) for alarm in alarms])
+        """Insert or replace these alarms (by ``alarm_id``; each id at most once): one
+        multi-row statement per ``_BATCH`` alarms (a statement per alarm cost ~50 ms each on
+        DuckDB: ``benchmarks/alarms.py``)."""
+        names = ", ".join(ALARM_COLUMNS)
+        row_marks = "(" + ", ".join(["%s"] * len(ALARM_COLUMNS)) + ")"
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ALARM_COLUMNS[1:])
+        for start in range(0, len(alarms), _BATCH):
+            batch = alarms[start : start + _BATCH]
+            params = [value for alarm in batch for value in _row(alarm)]
+            self._store._select(
+                f"INSERT INTO alarms ({names}) VALUES {', '.join([row_marks] * len(batch))} "
+                f"ON CONFLICT (alarm_id) DO UPDATE SET {updates}",
+                params,
+            )
 
     def load_live(self, limit: int) -> list[Alarm]:
         """Alarms not closed, at most ``limit``, newest first."""

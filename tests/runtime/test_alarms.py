@@ -152,3 +152,14 @@ def test_sorted_most_severe_then_newest() -> None:
     _raise(book, "B", 2, severity=AlarmSeverity.CRITICAL)
     _raise(book, "C", 3, severity=AlarmSeverity.WARNING)
     assert [a.subject for a in book.live()] == ["B", "C", "A"]
+
+
+def test_at_the_bound_a_twentieth_goes_at_once_least_severe_first() -> None:
+    book = AlarmBook(max_live=40)
+    for i in range(40):
+        severity = AlarmSeverity.WARNING if i < 5 else AlarmSeverity.MAJOR
+        _raise(book, f"D{i}", i, severity=severity)
+    _raise(book, "new", 100)
+    assert book.evicted == 2 and len(book.live()) == 39
+    assert {a.subject for a in book.live()} >= {"D2", "D3", "D4", "new"} - {"D0", "D1"}
+    assert not {"D0", "D1"} & {a.subject for a in book.live()}

@@ -9,8 +9,8 @@ summary, severity, place) instead of adding one. A cleared alarm is closed by th
 step does not apply, ``KeyError`` for an unknown id).
 
 Bounds: at most ``max_live`` live alarms; raising one more closes the least severe, least
-recently updated live alarm (``closed_by`` ``EVICTED_BY``, counted in ``evicted``, logged once
-per 1000). Closed alarms leave the book at once; their history is the repository's.
+recently updated twentieth of them (``closed_by`` ``EVICTED_BY``, counted in ``evicted``,
+logged once per 1000). Closed alarms leave the book at once; their history is the repository's.
 
 Persistence: every change is queued (``pending``) and written by ``flush`` to the
 ``repository`` (``store.alarms.AlarmTable``: DuckDB or PostgreSQL); a failed write is counted,
@@ -322,15 +322,20 @@ class AlarmBook:
         self._pending[alarm.alarm_id] = alarm
 
     def _make_room(self) -> None:
+        """At the bound, close the least severe, least recently updated twentieth of the book
+        at once (one sort per many raises, not a scan per raise)."""
         if len(self._live) < self.max_live:
             return
-        victim = min(self._live.values(), key=lambda a: (a.severity.rank, a.updated_ms))
-        self.evicted += 1
-        if self.evicted == 1 or self.evicted % 1000 == 0:
+        ranked = sorted(self._live.values(), key=lambda a: (a.severity.rank, a.updated_ms))
+        victims = ranked[: max(1, self.max_live // 20)]
+        before = self.evicted
+        self.evicted += len(victims)
+        if before == 0 or before // 1000 != self.evicted // 1000:
             logger.warning(
                 "alarm book full (%d live): closed %d alarms to make room (latest %s)",
                 self.max_live,
                 self.evicted,
-                victim.key,
+                victims[-1].key,
             )
-        self._close(victim, EVICTED_BY, victim.updated_ms)
+        for victim in victims:
+            self._close(victim, EVICTED_BY, victim.updated_ms)

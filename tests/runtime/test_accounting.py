@@ -259,9 +259,11 @@ def test_valid_frames_at_the_limits_are_accepted_and_counted_once() -> None:
     stats = runtime.stats()
     assert stats["messages_in"] == {"Bsm": 1, "Rsm": 1, "MapData": 1}
     assert stats["dead_letters"] == {}
-    # a valid PSM passes the validity stage; the scene does not hold PSMs (yet): one drop
-    assert not runtime.ingest_frame(_psm(7500), source="dev-1", received_at_ms=T0)
-    assert runtime.stats()["dead_letters"] == {"unsupported_message": 1}
+    # a valid PSM passes the validity stage: the person joins the scene (and VRU safe passage)
+    assert runtime.ingest_frame(_psm(7500), source="dev-1", received_at_ms=T0)
+    runtime.tick(T0 + 200)
+    assert runtime.stats()["messages_in"]["Psm"] == 1
+    assert runtime.stats()["dead_letters"] == {}
 
 
 def test_upstream_stages_drop_through_the_runtime() -> None:

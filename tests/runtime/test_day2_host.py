@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import msgspec
+
 from v2xcloud.apps.day2 import DAY2_APPS, Day2App, Outbound, Request
-from v2xcloud.model.day2 import Rtcm, Vpm
+from v2xcloud.model import ParticipantKind, ParticipantSource
+from v2xcloud.model.day2 import Psm, Rtcm, Vpm
 from v2xcloud.runtime import Runtime
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
@@ -78,3 +81,34 @@ def test_every_registered_day2_app_has_a_code_and_runs_by_default() -> None:
     runtime = Runtime(frame=TEST_FRAME)
     assert {a.code for a in runtime.day2.apps} == {t.code for t in DAY2_APPS}
     assert all(t.code for t in DAY2_APPS)
+
+
+def test_a_psm_puts_the_person_in_the_scene_and_reaches_the_apps_that_take_it() -> None:
+    walker = msgspec.structs.replace(
+        bsm_at("0000000000000p01", x_m=5, y_m=0, t_ms=0, speed_mps=1.4).participant,
+        kind=ParticipantKind.PEDESTRIAN,
+        source=ParticipantSource.PSM,
+    )
+    psm = Psm(msg_count=1, participant=walker, user_type="aPEDESTRIAN", overall_radius_m=0.5)
+
+    class _Vru(Day2App):
+        code: ClassVar[str] = "VRU"
+        accepts: ClassVar[tuple[type, ...]] = (Psm,)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[Request] = []
+
+        def on_tick(
+            self, view: SceneView, requests: Sequence[Request], now_ms: int
+        ) -> list[Outbound]:
+            self.seen.extend(requests)
+            return []
+
+    for apps in ([], [_Vru()]):
+        runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=(), day2_apps=apps)
+        assert runtime.ingest(psm, received_at_ms=10, source="phone")
+        runtime.tick(100)
+        assert list(runtime.view.ids) == [walker.id]  # VRUCW and the other Day-1 apps see them
+        assert runtime.stats()["messages_in"]["Psm"] == 1
+        assert all(len(app.seen) == 1 for app in apps)

@@ -64,6 +64,7 @@ from v2xcloud.errors import SceneError
 from v2xcloud.failures import FailureLog
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, DeadLetter, DropReason, MisbehaviourReport, RoadEvent
+from v2xcloud.model.day2 import Psm
 from v2xcloud.model.day2_exchange import Outbound, Request
 from v2xcloud.runtime.clock import Clock, SystemClock
 from v2xcloud.runtime.day2_host import Day2Host
@@ -343,6 +344,13 @@ class Runtime:
             message, received_at_ms, source, raw, digest
         ):
             return False
+        if isinstance(message, Psm):
+            # a person's own report joins the scene like a BSM (the Day-1 apps, VRUCW, see the
+            # person), and goes to the Day-2 apps that take PSMs too (VRU safe passage)
+            self.scene.ingest(message.participant, received_at_ms=received_at_ms, source=source)
+            if not self.day2.takes(message):
+                self._stats.messages_in["Psm"] += 1
+                return True
         if self.day2.takes(message):
             return self._request(message, received_at_ms, source, raw)
         try:

@@ -71,9 +71,10 @@ def test_the_district_at_a_glance_and_a_click_through(
     show_route(page, "overview", settle_ms=0)
     page.wait_for_function(
         "() => { const r = document.querySelector('#overview-places tr.place');"
-        " return r && Number(r.cells[3].textContent) > 0; }",
+        " return r && Number(r.cells[3].textContent) > 0 && r.cells[4].textContent !== '0'; }",
         timeout=20_000,
-    )  # the stalled-vehicle warnings of the last minute reached the count
+    )  # the stalled-vehicle warnings of the last minute reached the count, and its road event's
+    # alarm (raised by the 1 Hz alarm feed, so possibly a poll later) the alarm cell
     place = page.evaluate(
         "() => [...document.querySelector('#overview-places tr.place').cells].map(c => c.textContent)"
     )

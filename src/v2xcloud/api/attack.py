@@ -149,25 +149,36 @@ class Slowloris:
             sock.close()
 
 
-def get_status(host: str, port: int, path: str, timeout_s: float = 5.0) -> int:
-    """``GET path`` on a new connection: the status code, 0 when it failed."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    except OSError:
-        return 0
-    finally:
-        conn.close()
+def get_status(host: str, port: int, path: str, timeout_s: float = 5.0, *, retries: int = 1) -> int:
+    """``GET path`` on a new connection: the status code, 0 when it failed.
+
+    A connection the server closes or resets before any response byte is tried again, up to
+    ``retries`` times, as browsers and HTTP clients do for an idempotent request: a server
+    shedding connections under a flood closes some that belong to real clients (it cannot
+    tell them apart before they have sent anything), and a real client reconnects."""
+    for attempt in range(retries + 1):
+        conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        except (ConnectionResetError, BrokenPipeError):  # incl. http.client.RemoteDisconnected
+            if attempt == retries:
+                return 0
+        except OSError:  # refused, timed out
+            return 0
+        finally:
+            conn.close()
+    return 0
 
 
 def probe(
     host: str, port: int, *, duration_s: float, period_s: float = 0.05, path: str = "/api/health"
 ) -> list[float | None]:
-    """``GET path`` on a new connection every ``period_s`` for ``duration_s``: latency in ms,
-    ``None`` for a failure (timeout 5 s, refused, not 200)."""
+    """``GET path`` on a new connection every ``period_s`` for ``duration_s``: latency in ms
+    (a reconnect after a connection closed unanswered included, see ``get_status``), ``None``
+    for a failure (timeout 5 s, refused, closed twice, not 200)."""
     found: list[float | None] = []
     end = time.monotonic() + duration_s
     while time.monotonic() < end:

@@ -19,9 +19,10 @@ uvicorn h11 protocol class that reports to it):
   never one younger than a second that has sent nothing yet — a real client accepted in the
   same burst whose request has not been read), so a real client gets in; only when no
   connection can be evicted is the new one closed;
-- ``max_connections`` defaults to what the file-descriptor limit leaves after the listen
-  backlog (a burst of accepts happens before any of them is looked at) and a reserve for the
-  process's own files, so ``EMFILE`` does not happen.
+- ``max_connections`` defaults to what the file-descriptor limit leaves after two listen
+  backlogs (a burst of accepts happens before any of them is looked at, and the connections a
+  burst evicts or refuses hold their descriptors until the loop's next turn) and a reserve for
+  the process's own files, so ``EMFILE`` does not happen.
 
 Everything closed is counted (``ConnectionGuard.stats()``, in ``/api/stats`` ``server``) and
 logged at DEBUG (an attack must not become a log flood). ``server_config`` makes the one
@@ -87,7 +88,10 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft == resource.RLIM_INFINITY:
             soft = 65536
-        return max(16, int(soft) - self.backlog - _FD_RESERVE)
+        # one accept burst (up to ``backlog`` sockets) is taken before any of it is admitted,
+        # and the connections a burst evicts or refuses hold their descriptors until the
+        # loop's next turn: two backlogs in flight beside the admitted ones
+        return max(16, int(soft) - 2 * self.backlog - _FD_RESERVE)
 
 
 _GRACE_S = 1.0  # a connection this young that has sent nothing yet is never evicted

@@ -7,7 +7,8 @@ import math
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.bsw import BlindSpotWarning, LaneChangeWarning
-from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model import AdvisoryLevel, Lane, MapData, MapLink, MapNode, NodeId
+from v2xcloud.twin.testing import TEST_FRAME
 
 RIGHT = {"exterior_lights": frozenset({"rightTurnSignalOn"})}
 LEFT = {"exterior_lights": frozenset({"leftTurnSignalOn"})}
@@ -40,13 +41,22 @@ def test_signalling_into_an_occupied_gap_warns_lcw() -> None:
     assert hit is not None and hit[0] == 0.0 and hit[1].level == AdvisoryLevel.WARNING
 
 
+def _shifted(path, dy: float):  # type: ignore[no-untyped-def]
+    return lambda t: (path(t)[0], path(t)[1] + dy, path(t)[2], path(t)[3])
+
+
 def test_drifting_towards_a_fast_closing_vehicle_is_imminent() -> None:
-    ego = Mover("ego", _drift(0.0, 15.0, 0.8, 1.0))  # starts drifting right at 1 s, no signal
-    fast = Mover("fast", straight(3.5, -40.0, 25.0, 0.0))  # reaches the blind spot in ~3 s
-    out = run(LaneChangeWarning(), [ego, fast], seconds=2.5)
+    road = _road((1, [0.0, 3.5]))  # the lane's heading is the road's: drift relative to it
+    ego = Mover("ego", _shifted(_drift(0.0, 15.0, 0.8, 1.0), -150.0))  # drifts right at 1 s
+    fast = Mover("fast", straight(3.5, -190.0, 25.0, 0.0))  # reaches the blind spot in ~3 s
+    out = run(LaneChangeWarning(), [ego, fast], seconds=2.5, maps=[road])
     hit = first(out, "ego", "fast")
-    assert hit is not None and 1.0 <= hit[0] <= 1.3
+    assert hit is not None and 1.5 <= hit[0] <= 1.8  # drifting without pause for 0.6 s
     assert any(a.level == AdvisoryLevel.IMMINENT for _, a in out)
+    # without a lane the road's direction is unknown: only an indicator shows intent
+    ego = Mover("ego", _drift(0.0, 15.0, 0.8, 1.0))
+    fast = Mover("fast", straight(3.5, -40.0, 25.0, 0.0))
+    assert run(LaneChangeWarning(), [ego, fast], seconds=2.5) == []
 
 
 def test_no_lcw_for_signalling_towards_the_free_side() -> None:
@@ -68,3 +78,69 @@ def test_no_warning_across_levels() -> None:
     ego = Mover("ego", straight(0, 0, 15.0, 0.0), fields={**RIGHT, "elevation_m": 8.0})
     side = Mover("side", straight(3.5, -5.0, 15.0, 0.0), fields={"elevation_m": 0.0})
     assert run(LaneChangeWarning(), [ego, side], seconds=1.0) == []
+
+
+def _road(*links: tuple[int, list[float]]) -> MapData:
+    """North-bound links into a junction at y = 0: (upstream node id, lane centre x's); each
+    lane runs from y = -200 to its stop line at y = 0 (3.2 m lanes)."""
+    node = NodeId(region=None, id=7)
+
+    def ll(x: float, y: float) -> tuple[float, float]:
+        lat, lon = TEST_FRAME.to_wgs84(x, y)
+        return float(lat), float(lon)
+
+    in_links = tuple(
+        MapLink(
+            upstream_node=NodeId(region=None, id=up),
+            lanes=tuple(
+                Lane(lane_id=10 * up + k, lane_type="vehicle", width_m=3.2,
+                     points=(ll(x, -200.0), ll(x, 0.0)))
+                for k, x in enumerate(xs)
+            ),
+        )
+        for up, xs in links
+    )  # fmt: skip
+    lat, lon = ll(0.0, 10.0)
+    return MapData(
+        msg_count=1, nodes=(MapNode(id=node, lat_deg=lat, lon_deg=lon, in_links=in_links),)
+    )
+
+
+def test_with_a_map_only_the_next_lane_of_the_same_link_is_adjacent() -> None:
+    """Demo district's false LCW: a neighbour on another link (a queue on the next approach
+    lane set, here a parallel link 3.2 m over) or a car in the junction box is not in the lane
+    beside; the next lane of the same link is."""
+    road = _road((1, [0.0, 3.2]), (2, [-3.2]))
+    ego = Mover("ego", straight(0.0, -100.0, 12.0, 0.0), fields=RIGHT)
+    same_link = Mover("same", straight(3.2, -106.0, 12.0, 0.0))
+    assert first(run(LaneChangeWarning(), [ego, same_link], seconds=1.0, maps=[road]), "ego")
+    left = Mover("ego", straight(0.0, -100.0, 12.0, 0.0), fields=LEFT)
+    other_link = Mover("other", straight(-3.2, -106.0, 12.0, 0.0))
+    assert run(LaneChangeWarning(), [left, other_link], seconds=1.0, maps=[road]) == []
+    boxed = Mover("boxed", straight(0.0, 8.0, 6.0, 0.0), fields=LEFT)  # past the stop line
+    behind = Mover("behind", straight(-3.2, -2.0, 12.0, 0.0))  # closing on it
+    assert run(LaneChangeWarning(), [boxed, behind], seconds=1.0, maps=[road]) == []
+
+
+def test_lateral_motion_is_the_egos_own_and_must_last() -> None:
+    """A neighbour drifting towards the ego is no lane change of the ego (the pair's lateral
+    rate said so before); a drift of 0.3 s (a jittery heading) is none either."""
+    road = _road((1, [0.0, 3.2]))
+    ego = Mover("ego", straight(0.0, -150.0, 14.0, 0.0))
+    toward_ego = Mover("drifter", _drift(3.2, 14.0, -0.8, 0.0))
+    toward_ego.path = _shifted(toward_ego.path, -154.0)
+    out = run(LaneChangeWarning(), [ego, toward_ego], seconds=1.5, maps=[road])
+    assert first(out, "ego") is None
+    drift = _shifted(_drift(0.0, 15.0, 0.8, 0.5), -150.0)  # 0.3 s of drift, then straight
+    twitch = Mover("ego", lambda t: drift(t) if t < 0.8 else (0.24, 15.0 * t - 150.0, 15.0, 0.0))
+    side = Mover("side", straight(3.5, -155.0, 15.0, 0.0))
+    assert run(LaneChangeWarning(), [twitch, side], seconds=2.0, maps=[road]) == []
+
+
+def test_a_car_beside_and_slightly_ahead_occupies_the_gap() -> None:
+    """Missed episodes: a car overlapping the ego's front half is beside it, not ahead."""
+    ego = Mover("ego", straight(0, 0, 12.0, 0.0), fields=RIGHT)
+    beside = Mover("beside", straight(3.2, 4.0, 12.0, 0.0))  # its rear 0.5 m behind our front
+    assert first(run(LaneChangeWarning(), [ego, beside], seconds=1.0), "ego", "beside")
+    crossing = Mover("crossing", straight(3.2, -6.0, 10.0, 25.0))  # not parallel: turning off
+    assert run(LaneChangeWarning(), [ego, crossing], seconds=1.0) == []

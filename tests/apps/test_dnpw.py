@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from _roadside_scene import FRAME, NODE, latlon, view_of
 from _v2v_scenario import Mover, first, run, straight
 
@@ -35,8 +37,9 @@ def test_signalling_to_pass_with_oncoming_traffic_is_warned() -> None:
 
 def test_already_in_the_opposing_lane_is_imminent() -> None:
     ego = Mover("ego", straight(-1.75, 0, 20.0, 0.0))  # overtaking, no signal any more
+    slow = Mover("slow", straight(1.75, 8.0, 12.0, 0.0))  # the car it passes
     oncoming = Mover("oncoming", straight(-1.75, 200.0, 20.0, 180.0))
-    out = run(DoNotPassWarning(), [ego, oncoming], seconds=4.5)
+    out = run(DoNotPassWarning(), [ego, slow, oncoming], seconds=4.5)
     assert any(a.level == AdvisoryLevel.IMMINENT and a.ego_id == "ego" for _, a in out)
 
 
@@ -101,3 +104,42 @@ def test_indicating_to_turn_left_at_a_junction_or_on_a_multi_lane_road_is_no_pas
     assert _dnpw_egos(_one_lane_map("maneuverStraightAllowed")) == {"ego"}  # a real pass
     assert _dnpw_egos(_one_lane_map("maneuverLeftAllowed")) == set()  # turning at the junction
     assert _dnpw_egos(_one_lane_map("maneuverStraightAllowed", lanes=2)) == set()
+
+
+def _arc(cx: float, cy: float, r: float, h0: float, speed: float, yaw_dps: float):
+    """A car turning at ``yaw_dps`` on a circle of radius ``r`` (heading ``h0`` at t = 0)."""
+
+    def at(t: float) -> tuple[float, float, float, float]:
+        h = h0 + yaw_dps * t
+        a = math.radians(h - 90.0)  # centre to car, for a right-hand (clockwise) turn
+        return cx + r * math.sin(a), cy + r * math.cos(a), speed, h
+
+    return at
+
+
+def test_no_pass_without_a_car_being_passed_or_with_a_turner_ahead() -> None:
+    """The demo district's false DNPW warnings: a car leaving a junction with its heading
+    still off the road's (an oncoming car sits on its heading line), a car in a turn queue
+    behind a leader signalling left, an oncoming car turning in the junction ahead."""
+    leaving = Mover("leaving", straight(0.0, 0.0, 14.0, -9.0))
+    oncoming = Mover("oncoming", straight(-6.4, 45.0, 10.0, 180.0))
+    assert run(DoNotPassWarning(), [leaving, oncoming], seconds=1.0) == []
+    ego = Mover("ego", straight(1.75, 0, 20.0, 0.0), fields=LEFT)
+    turner_ahead = Mover("turner", straight(1.75, 25.0, 12.0, 0.0), fields=LEFT)
+    far_oncoming = Mover("far", straight(-1.75, 400.0, 20.0, 180.0))
+    assert run(DoNotPassWarning(), [ego, turner_ahead, far_oncoming], seconds=2.0) == []
+    slow = Mover("slow", straight(1.75, 25.0, 12.0, 0.0))
+    turning = Mover("turning", _arc(-8.0, 60.0, 12.0, 180.0, 6.0, 28.0))  # in the junction
+    out = run(DoNotPassWarning(), [ego, slow, turning], seconds=2.0)
+    assert first(out, "ego", "turning") is None
+
+
+def test_a_turning_signaller_makes_no_one_else_a_passer() -> None:
+    """background_grid4_sparse: when every fast car signalling left was turning, the filtered
+    (all-False) mask went on to the pass check as if it were rows, i.e. row 0 and 1: a car
+    standing at a red light was warned of the oncoming traffic beside it."""
+    standing = Mover("standing", straight(1.75, 0.0, 0.0, 0.0))
+    oncoming = Mover("oncoming", straight(-1.75, 60.0, 9.0, 180.0))
+    turner = Mover("turner", _arc(30.0, -40.0, 20.0, 0.0, 9.0, 25.8), fields=LEFT)
+    out = run(DoNotPassWarning(), [standing, oncoming, turner], seconds=2.0)
+    assert [(a.ego_id, a.other_id) for _, a in out] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.ebw import EmergencyBrakeWarning
-from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model import AdvisoryLevel, ParticipantSource
 
 
 def _brakes_at(start_s: float, decel: float):
@@ -67,3 +67,15 @@ def test_no_warning_to_a_car_on_the_bridge_above() -> None:
     )
     over = Mover("over", straight(0, 10.0, 15.0, 0.0), fields={"elevation_m": 9.0})
     assert run(EmergencyBrakeWarning(), [hard, over], seconds=2.0) == []
+
+
+def test_a_lead_seen_only_by_roadside_perception_is_warned_once_its_braking_is_sure() -> None:
+    """No BSM, no event flag: a roadside track's speeds alone (its acceleration σ ≈ 0.6 m/s²)
+    make a 7 m/s² brake sure within ~0.3 s; a 2 m/s² slowdown never becomes hard braking."""
+    rsm = {"source": ParticipantSource.RSM}
+    lead = Mover("lead", _braking_path(60.0, 18.0, 1.0, 7.0), fields=rsm)
+    ego = Mover("ego", straight(0, 25.0, 18.0, 0.0))
+    hit = first(run(EmergencyBrakeWarning(), [lead, ego], seconds=2.5), "ego", "lead")
+    assert hit is not None and 1.0 < hit[0] <= 1.5
+    soft = Mover("soft", _braking_path(60.0, 18.0, 1.0, 2.0), fields=rsm)
+    assert run(EmergencyBrakeWarning(), [soft, ego], seconds=3.0) == []

@@ -26,7 +26,9 @@ def test_stopped_lead_warns_with_full_lead_time_then_escalates() -> None:
     assert hit is not None
     t_first, adv = hit
     lead_time = _collision_time(100.0, 15.0) - t_first
-    assert lead_time >= 2.7  # the configured threshold, at tick granularity
+    # the configured threshold at tick granularity; FCW warns when the TTC holds with one σ
+    # of the closing speed (two BSM speeds, σ ≈ 0.2 m/s together): that may cost one tick
+    assert lead_time >= 2.7 - 0.1
     assert adv.level == AdvisoryLevel.WARNING and adv.ttc_s == pytest.approx(lead_time, abs=0.05)
     levels = [a.level for _, a in out if a.ego_id == "ego"]
     assert AdvisoryLevel.IMMINENT in levels
@@ -41,7 +43,7 @@ def test_slower_lead_and_custom_threshold() -> None:
     out = run(ForwardCollisionWarning(FcwConfig(warn_ttc_s=4.0)), [ego, lead], seconds=3.0)
     hit = first(out, "ego", "lead")
     assert hit is not None
-    assert 6.0 - hit[0] >= 4.0
+    assert 6.0 - hit[0] >= 4.0 - 0.1  # one tick: the closing speed's σ (see above)
 
 
 def test_no_warning_for_parallel_traffic_in_the_next_lane() -> None:
@@ -174,3 +176,24 @@ def test_a_turning_car_is_warned_about_a_stopped_car_in_its_exit_lane() -> None:
     stopped = Mover("stopped", straight(9.0 + 7.0, 9.0, 0.0, 90.0))  # in the lane it turns into
     out = run(ForwardCollisionWarning(), [ego, stopped], seconds=2.0)
     assert first(out, "ego", "stopped") is not None
+
+
+def _left_arc(radius: float, speed: float):
+    """North-bound from (0, 0), turning left around (-radius, 0) at a constant rate."""
+    w = speed / radius
+
+    def at(t: float) -> tuple[float, float, float, float]:
+        a = w * t
+        return -radius + radius * math.cos(a), radius * math.sin(a), speed, -math.degrees(a) % 360
+
+    return at
+
+
+def test_a_turning_car_is_not_warned_about_a_stopped_car_facing_it() -> None:
+    """Issue 15 (background_district, t=99.5 s): a car starting a wide left turn; a car
+    stopped on its arc faces it (150° off its heading: waiting in the opposite direction),
+    even though it is only ~115° off the arc's heading there."""
+    ego = Mover("ego", _left_arc(20.0, 3.0))
+    facing = Mover("facing", straight(-3.4, 13.0, 0.0, 210.0))
+    out = run(ForwardCollisionWarning(), [ego, facing], seconds=1.5)
+    assert first(out, "ego", "facing") is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
-from _roadside_scene import junction_map, spat, vehicle, view_of
+from _roadside_scene import FRAME, junction_map, spat, vehicle, view_of
 
 from v2xcloud.apps.glosa import GreenLightOptimalSpeedAdvisory, speed_band_mps
-from v2xcloud.model import LightState
+from v2xcloud.model import Connection, LightState, MapData, ParticipantState
+from v2xcloud.twin.testing import state_at
 
 RED, GREEN = LightState.RED, LightState.PROTECTED_GREEN
 
@@ -52,3 +54,45 @@ def test_no_advisory_when_impossible_or_without_signal() -> None:
     )
     assert app.on_tick(view, 0) == []
     assert app.on_tick(view_of(junction_map(), vehicle("c", 0, -200, 13.0)), 0) == []
+
+
+def _two_movement_map() -> MapData:
+    """The scene's junction with lane 1 allowing straight on (phase 1) and a left turn
+    (phase 3, its own signal group)."""
+    base = junction_map()
+    node = base.nodes[0]
+    link = node.in_links[0]
+    straight = link.lanes[0].connections[0]
+    left = Connection(
+        remote_node=straight.remote_node,
+        remote_lane_id=13,
+        phase_id=3,
+        maneuvers=frozenset({"maneuverLeftAllowed"}),
+    )
+    lane1 = msgspec.structs.replace(link.lanes[0], connections=(straight, left))
+    link = msgspec.structs.replace(link, lanes=(lane1, *link.lanes[1:]))
+    node = msgspec.structs.replace(node, in_links=(link,))
+    return msgspec.structs.replace(base, nodes=(node,))
+
+
+def test_advice_follows_the_movement_the_indicator_announces() -> None:
+    """Straight on is red for 8 s then green; the left turn is green 3 s only (unreachable
+    from 150 m): no indicator -> advice for straight on; left indicator -> the left turn's
+    light decides, and it cannot be met."""
+
+    def car(lights: frozenset[str]) -> ParticipantState:
+        return state_at(
+            "a", x_m=0, y_m=-150, t_ms=0, speed_mps=13.0, frame=FRAME, exterior_lights=lights
+        )
+
+    signals = spat(0, phase1=(RED, 8.0, GREEN, 38.0), phase3=(GREEN, 3.0, RED, 60.0))
+    app = GreenLightOptimalSpeedAdvisory()
+    (straight,) = app.on_tick(view_of(_two_movement_map(), signals, car(frozenset())), 0)
+    assert straight.other_id is not None and straight.other_id.endswith("/phase:1")
+    left = view_of(_two_movement_map(), signals, car(frozenset({"leftTurnSignalOn"})))
+    assert GreenLightOptimalSpeedAdvisory().on_tick(left, 0) == []
+    # the left turn green from 5 s to 30 s: advice for the left turn's phase
+    later = spat(0, phase1=(RED, 8.0, GREEN, 38.0), phase3=(RED, 5.0, GREEN, 30.0))
+    left = view_of(_two_movement_map(), later, car(frozenset({"leftTurnSignalOn"})))
+    (turn,) = GreenLightOptimalSpeedAdvisory().on_tick(left, 0)
+    assert turn.other_id is not None and turn.other_id.endswith("/phase:3")

@@ -31,22 +31,29 @@ def test_crossing_vehicles_on_a_collision_course_are_both_warned_in_time() -> No
         assert hit is not None, ego
         t_first, adv = hit
         arrival = 6.0 - (4.5 + 1.8) / 2 / speed  # front of the car enters the conflict zone
-        assert arrival - t_first >= 3.0  # lead time ≥ the configured time to conflict
+        # lead time ≥ the configured time to conflict, less the tick by which the other
+        # (arriving 0.06 s later) enters the window: without a MAP both must be within it
+        assert arrival - t_first >= 3.0 - 0.1
         assert adv.lat_deg is not None and adv.values["pet_s"] <= 0
     levels = {a.level for _, a in out if a.ego_id == "north"}
     assert AdvisoryLevel.IMMINENT in levels
 
 
-def test_a_safe_gap_gives_no_warning_but_a_short_pet_does() -> None:
+def test_a_predicted_miss_beyond_the_prediction_error_gives_no_warning() -> None:
+    # without a MAP as with one, occupancies predicted more than pet_s (0.5 s) apart are a
+    # miss, not a collision: a grey-zone PET is the bench's "may", and a car about to stop
     north = Mover("north", straight(0, -72.0, 12.0, 0.0))
     late = Mover("late", straight(-100.0, 0, 10.0, 90.0))  # arrives 4 s after
     assert run(IntersectionCollisionWarning(), [north, late], seconds=6.0) == []
     near = Mover("near", straight(-75.0, 0, 10.0, 90.0))  # 1.5 s after: PET ≈ 0.9 s
-    out = run(IntersectionCollisionWarning(), [north, near], seconds=6.0)
-    hit = first(out, "north", "near")
+    assert run(IntersectionCollisionWarning(), [north, near], seconds=6.0) == []
+    closer = Mover("closer", straight(-67.0, 0, 10.0, 90.0))  # 0.7 s after: PET ≈ 0.1 s
+    out = run(IntersectionCollisionWarning(), [north, closer], seconds=6.0)
+    hit = first(out, "north", "closer")
     assert hit is not None and hit[1].level == AdvisoryLevel.WARNING
-    strict = IntersectionCollisionWarning(IcwConfig(pet_s=0.5))
-    assert run(strict, [north, near], seconds=6.0) == []
+    assert 0 < hit[1].values["pet_s"] <= 0.5
+    lenient = IntersectionCollisionWarning(IcwConfig(pet_s=2.0))
+    assert first(run(lenient, [north, near], seconds=6.0), "north", "near") is not None
 
 
 def test_no_warning_for_parallel_or_opposite_traffic() -> None:
@@ -186,7 +193,9 @@ def test_a_turning_car_still_meets_a_red_light_runner() -> None:
         return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
 
     assert warned(spat(0, phase1=red, phase2=go)) == {"a", "b"}
-    assert warned() == set()  # no runner: the turning car is not predicted straight across
+    # no SPAT: lane 21's one MAP movement is straight on, so the signal does not take "b" off
+    # a's path (the MAP decides the movement): a crossing conflict at an unsignalised junction
+    assert warned() == {"a", "b"}
 
 
 def _turning_b(x_m: float, t_ms: int = 0) -> ParticipantState:
@@ -239,4 +248,5 @@ def test_a_runner_that_left_its_lane_on_red_inside_the_junction_is_remembered() 
     red = (LightState.RED, 20.0, LightState.PROTECTED_GREEN, 50.0)
     assert warned(red, seen=True) == {"a", "b"}
     assert warned(go, seen=True) == set()  # it entered on green
-    assert warned(red, seen=False) == set()  # never seen on its lane: nothing known
+    # never seen on its lane, but inside the junction on the movement of a red lane: a runner
+    assert warned(red, seen=False) == {"a", "b"}

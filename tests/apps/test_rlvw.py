@@ -46,12 +46,18 @@ def test_green_that_lasts_and_red_that_ends_before_arrival_are_not_warned() -> N
 
 
 def test_yellow_that_turns_red_before_arrival_warns_with_ttc() -> None:
+    # 14 m/s, 20 m before the line: stopping needs 4.9 m/s², more than firm braking
     view = view_of(
-        junction_map(), spat(0, phase1=(YELLOW, 1.0, RED, 40.0)), vehicle("f", 0, -40, 14.0)
+        junction_map(), spat(0, phase1=(YELLOW, 1.0, RED, 40.0)), vehicle("f", 0, -20, 14.0)
     )
     (adv,) = RedLightViolationWarning().on_tick(view, 0)
     assert adv.level is AdvisoryLevel.WARNING
-    assert adv.ttc_s is not None and abs(adv.ttc_s - 40 / 14) < 0.05
+    assert adv.ttc_s is not None and abs(adv.ttc_s - 20 / 14) < 0.05
+    # at 30 m it needs 3.3 m/s²: a driver who sees the yellow stops (firmly, as SUMO's do)
+    far = view_of(
+        junction_map(), spat(0, phase1=(YELLOW, 1.0, RED, 40.0)), vehicle("f", 0, -30, 14.0)
+    )
+    assert RedLightViolationWarning().on_tick(far, 0) == []
 
 
 def test_stopped_oncoming_and_off_lane_vehicles_are_ignored() -> None:
@@ -92,20 +98,40 @@ def test_vehicle_already_braking_to_stop_in_time_is_not_warned() -> None:
 
     def car(pid: str, accel_mps2: float) -> ParticipantState:
         return state_at(
-            pid, x_m=0.0, y_m=-20.0, t_ms=0, speed_mps=14.0, frame=FRAME,
+            pid, x_m=0.0, y_m=-15.0, t_ms=0, speed_mps=14.0, frame=FRAME,
             accel_long_mps2=accel_mps2,
         )  # fmt: skip
 
-    # 14 m/s at 20 m: stopping comfortably is no longer possible, but braking at 5.5 m/s²
-    # stops it after 17.8 m; braking at 2 m/s² would take 49 m
-    assert _warned(red, car("braking", -5.5)) == {}
-    assert _warned(red, car("coasting", -2.0)) == {"coasting": AdvisoryLevel.WARNING}
+    # 14 m/s at 15 m: stopping needs 6.5 m/s², more than an emergency stop (6 m/s²) unless
+    # it brakes that hard already; braking at 5.5 m/s² is not enough, nor is coasting
+    assert _warned(red, car("braking", -7.0)) == {}
+    assert _warned(red, car("coasting", -0.3)) == {"coasting": AdvisoryLevel.IMMINENT}
+    assert _warned(red, car("late", -5.5)) == {"late": AdvisoryLevel.IMMINENT}
 
 
 def test_red_that_already_shows_is_judged_by_firm_braking() -> None:
     # 13.3 m/s at 25 m: no comfortable stop (0.7 s + 3 m/s² needs 38.8 m), but a driver who
-    # sees red can brake firmly (4.5 m/s² needs 19.7 m) and stops in time; a yellow that
-    # turns red before it arrives still warns
+    # sees red or yellow can brake firmly (4.5 m/s² needs 19.7 m) and stops in time; while
+    # the light is still green (the change unseen) it is warned
     car = vehicle("c", 0, -25, 13.3)
     assert _warned(spat(0, phase1=(RED, 20.0, GREEN, 50.0)), car) == {}
-    assert _warned(spat(0, phase1=(YELLOW, 1.0, RED, 40.0)), car) == {"c": AdvisoryLevel.WARNING}
+    assert _warned(spat(0, phase1=(YELLOW, 1.0, RED, 40.0)), car) == {}
+    assert _warned(spat(0, phase1=(GREEN, 1.0, RED, 40.0)), car) == {"c": AdvisoryLevel.WARNING}
+    near = vehicle("c", 0, -18, 13.3)  # needs 4.9 m/s²: more than firm braking
+    assert _warned(spat(0, phase1=(RED, 20.0, GREEN, 50.0)), near) == {"c": AdvisoryLevel.WARNING}
+
+
+def test_a_driver_already_braking_is_not_warned_while_an_emergency_stop_still_stops_it() -> None:
+    # 14 m/s, 18 m before a line whose yellow turns red in 1 s: needs 5.4 m/s² to stop there
+    red = spat(0, phase1=(YELLOW, 1.0, RED, 40.0))
+
+    def car(accel_mps2: float, y_m: float = -18.0) -> ParticipantState:
+        return state_at(
+            "k", x_m=0.0, y_m=y_m, t_ms=0, speed_mps=14.0, heading_deg=0.0, frame=FRAME,
+            accel_long_mps2=accel_mps2,
+        )  # fmt: skip
+
+    assert _warned(red, car(0.0)) == {"k": AdvisoryLevel.WARNING}  # not braking: it runs
+    assert _warned(red, car(-1.5)) == {}  # braking (1.5 m/s² so far): it is stopping
+    # braking, but even an emergency stop (6 m/s²) cannot stop it in 14.5 m (needs 6.8 m/s²)
+    assert _warned(red, car(-1.5, y_m=-14.5)) == {"k": AdvisoryLevel.IMMINENT}

@@ -245,3 +245,33 @@ def test_same_way_and_moving_pairs_per_tolerance_on_one_view() -> None:
     subjects[view.row_of("a")] = True
     near = toward(view, subjects, 7.0)
     assert near.dist_m.tolist() == pytest.approx([5.0], abs=0.01)
+
+
+def test_an_other_on_a_map_lane_is_not_ahead_of_an_ego_standing_beyond_it() -> None:
+    """Issue 15 (background_district, t=85 s): an ego leaving a junction box (no lane match)
+    sees a car queued on an ingress lane of that junction on its (lagging) turning arc; the
+    queued car faces along its lane, with the ego in front of it, so it is not ahead of the
+    ego in its lane. The same car with the ego coming from behind it still is."""
+    from v2xcloud.model import Lane, MapData, MapLink, MapNode, NodeId
+
+    lat, lon = TEST_FRAME.to_wgs84(np.zeros(2), np.array([-100.0, 0.0]))
+    lane = Lane(lane_id=1, width_m=3.5, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True)))
+    node_lat, node_lon = TEST_FRAME.to_wgs84(0.0, 10.0)
+    link = MapLink(upstream_node=NodeId(region=1, id=2), lanes=(lane,))
+    node = MapNode(
+        id=NodeId(region=1, id=1),
+        lat_deg=float(node_lat),
+        lon_deg=float(node_lon),
+        in_links=(link,),
+    )
+    for ego_xy, ego_h, expected in (((-14.1, -4.87), 110.0, False), ((0.0, -30.0), 0.0, True)):
+        scene = Scene(TEST_FRAME)
+        scene.ingest(MapData(msg_count=1, nodes=(node,)), received_at_ms=T, source="map")
+        for pid, x, y, v, h in (("ego", *ego_xy, 6.0, ego_h), ("queued", 0.0, -10.0, 0.0, 0.0)):
+            state = state_at(pid, x_m=x, y_m=y, t_ms=T, speed_mps=v, heading_deg=h)
+            scene.ingest(state, received_at_ms=T, source="obu")
+        view = scene.update(T)
+        assert view.lane[view.row_of("queued")] >= 0
+        pairs = _pairs(view, [("ego", "queued")])
+        ahead = in_lane_ahead(pairs, half_width_m=1.8, max_heading_diff_deg=30.0)
+        assert bool(ahead[0]) is expected

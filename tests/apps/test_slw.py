@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 
+import msgspec
 import numpy as np
 from _roadside_scene import FRAME, junction_map, latlon, vehicle, view_of
 
 from v2xcloud.apps.slw import SpeedLimitWarning
-from v2xcloud.model import RoadSign, Rsi
+from v2xcloud.model import EmergencyState, RoadSign, Rsi
 from v2xcloud.model.road import ReferencePath
 from v2xcloud.twin import Scene
 
@@ -22,6 +23,16 @@ def test_over_the_map_limit_warns_and_within_tolerance_does_not() -> None:
     advs = SpeedLimitWarning().on_tick(view, 0)
     assert [a.ego_id for a in advs] == ["fast"]
     assert advs[0].values["limit_mps"] == 50 / 3.6
+
+
+def test_an_emergency_vehicle_on_a_call_is_exempt() -> None:
+    """evw_through_crossing: the ambulance at 18 m/s on a 14 m/s road was warned (false)."""
+    on_call = msgspec.structs.replace(
+        vehicle("ambulance", 0, -100, 70 / 3.6),
+        emergency=EmergencyState(response_type="emergency", siren="inUse", lights="inUse"),
+    )
+    view = view_of(junction_map(limit_mps=50 / 3.6), on_call, vehicle("car", 3.5, -100, 70 / 3.6))
+    assert [a.ego_id for a in SpeedLimitWarning().on_tick(view, 0)] == ["car"]
 
 
 def test_rsi_sign_limit_applies_only_on_its_path() -> None:
@@ -57,7 +68,9 @@ def test_hovering_near_the_threshold_keeps_one_advisory_alive() -> None:
         over = app._over(view, np.array([50 / 3.6]), t_ms)
         warned_at += [t_ms] if over[0] else []
         cleared = not over[0]
-    assert warned_at == list(range(0, 3000, 100))  # warned throughout 53 km/h dips
+    # warned throughout 53 km/h dips; the drop to 48 km/h within one report (-25 m/s²) is a
+    # jump the scene's tracker takes from its second report on (issue 15: one sample is noise)
+    assert warned_at == list(range(0, 3100, 100))
     assert cleared  # 48 km/h is under the limit itself
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from _roadside_scene import latlon, vehicle, view_of
+import pytest
+from _roadside_scene import FRAME, junction_map, latlon, vehicle, view_of
 
-from v2xcloud.apps.tjw import TrafficJamWarning, queue_ahead
-from v2xcloud.model import RoadEvent, Rsi
+from v2xcloud.apps import tjw
+from v2xcloud.apps.tjw import TrafficJamWarning, beyond_turns, queue_ahead
+from v2xcloud.model import ParticipantState, RoadEvent, Rsi
+from v2xcloud.twin.testing import state_at
 
 
 def _queue(y0: float, n: int = 4, heading: float = 0.0) -> list[object]:
@@ -77,3 +80,78 @@ def test_city_sized_scene_uses_the_grid_and_finds_the_same_queues() -> None:
     assert warn.sum() > 0 and warn[fast].tolist() == (in_queue.sum(axis=1) >= 3).tolist()
     nearest = np.where(in_queue, dist, np.inf).min(axis=1)
     assert np.allclose(tail[fast][warn[fast]], nearest[warn[fast]])
+
+
+def test_a_turning_vehicle_is_warned_only_of_the_queue_before_its_stop_line() -> None:
+    """Lane 1 (x = 0) goes straight on, lane 2 (x = 3.5) only turns right, stop line y = 0: a
+    queue straight on past the junction is on a turner's path no more."""
+
+    def car(x: float, lights: frozenset[str] = frozenset()) -> ParticipantState:
+        return state_at(
+            "ego", x_m=x, y_m=-100, t_ms=0, speed_mps=14.0, frame=FRAME, exterior_lights=lights
+        )
+
+    beyond = [vehicle(f"q{k}", 0.0, 30 + 7 * k, 0.5) for k in range(4)]
+    before = [vehicle(f"b{k}", 3.5, -40 + 7 * k, 0.5) for k in range(3)]
+    app = TrafficJamWarning()
+    straight = app.on_tick(view_of(junction_map(), *beyond, car(0.0)), 0)
+    assert [a.ego_id for a in straight] == ["ego"]  # going straight on: its queue
+    signalling = view_of(junction_map(), *beyond, car(0.0, frozenset({"rightTurnSignalOn"})))
+    assert TrafficJamWarning().on_tick(signalling, 0) == []
+    assert TrafficJamWarning().on_tick(view_of(junction_map(), *beyond, car(3.5)), 0) == []
+    (own,) = TrafficJamWarning().on_tick(view_of(junction_map(), *before, car(3.5)), 0)
+    assert own.ego_id == "ego" and own.values["queue_count"] == 3.0
+
+
+def test_a_turner_is_warned_of_the_queue_on_the_road_its_turn_enters() -> None:
+    """Lane 2 (x = 3.5) only turns right at y = 0 (its egress runs east): a queue standing
+    east of the junction is on the turner's path, not on the straight-on car's; the same queue
+    north of the junction is on the straight-on car's path only."""
+    east = [vehicle(f"e{k}", 25 + 7 * k, 5.0, 0.5, 90.0) for k in range(3)]
+    north = [vehicle(f"n{k}", 0.0, 30 + 7 * k, 0.5) for k in range(3)]
+    turner, straight = vehicle("turner", 3.5, -120, 14.0), vehicle("straight", 0.0, -120, 14.0)
+    (adv,) = TrafficJamWarning().on_tick(view_of(junction_map(), *east, turner, straight), 0)
+    assert adv.ego_id == "turner" and adv.values["queue_count"] == 3.0
+    assert 140.0 < adv.values["distance_m"] < 160.0  # 120 m to the line, the turn, ~25 m on
+    (adv,) = TrafficJamWarning().on_tick(view_of(junction_map(), *north, turner, straight), 0)
+    assert adv.ego_id == "straight"
+    # a queue of 1 before the line and 2 on the egress is one queue of 3 on its path
+    mixed = [vehicle("b0", 3.5, -30, 0.5), *east[:2]]
+    (adv,) = TrafficJamWarning().on_tick(view_of(junction_map(), *mixed, turner), 0)
+    assert adv.ego_id == "turner" and adv.values["queue_count"] == 3.0
+    assert abs(adv.values["distance_m"] - 90.0) < 0.5
+
+
+def _beyond_one(x, y, h, speed, exit_, left_m):
+    """One exit at a time, written out: the reference ``beyond_turns`` must match."""
+    ex, ey, out_deg, _, _ = exit_
+    slow = np.flatnonzero(speed < tjw.SLOW_MPS)
+    dx, dy = x[slow] - ex, y[slow] - ey
+    dist = np.hypot(dx, dy)
+    along = dx * np.sin(np.radians(out_deg)) + dy * np.cos(np.radians(out_deg))
+    same = np.abs((h[slow] - out_deg + 180.0) % 360.0 - 180.0) <= 30.0
+    on = same & (dist <= left_m) & ((along >= dist * np.cos(np.radians(15.0))) | (dist <= 3.0))
+    return int(on.sum()), float(dist[on].min()) if on.any() else np.inf
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 500_000])
+def test_beyond_turns_counts_the_slow_vehicles_past_each_exit_in_any_chunking(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 60
+    x, y = rng.uniform(-80, 80, n), rng.uniform(-80, 80, n)
+    h = rng.uniform(0, 360, n)
+    speed = rng.uniform(0, 5, n)
+    speed[::9] = np.nan  # not a vehicle
+    exits = []
+    for deg in rng.uniform(0, 360, 25):
+        r = np.radians(deg)
+        exits.append((float(rng.uniform(-20, 20)), float(rng.uniform(-20, 20)), float(deg),
+                      float(np.sin(r)), float(np.cos(r))))  # fmt: skip
+    left = rng.uniform(5, 90, len(exits))
+    monkeypatch.setattr(tjw, "_CHUNK_PAIRS", chunk)
+    count, nearest = beyond_turns(x, y, h, speed, exits, left)
+    want = [_beyond_one(x, y, h, speed, e, m) for e, m in zip(exits, left, strict=True)]
+    assert [(int(c), float(d)) for c, d in zip(count, nearest, strict=True)] == want
+    assert sum(w[0] for w in want) > 0  # some exits do have a queue beyond

@@ -65,3 +65,42 @@ def test_no_warning_on_a_footbridge() -> None:
     car = Mover("car", straight(0, 0, 12.0, 0.0), fields={"elevation_m": 2.0})
     ped = Mover("ped", straight(-6.0, 62.25, 1.25, 90.0), fields={**PED, "elevation_m": 8.0})
     assert run(VruCollisionWarning(), [car, ped], seconds=5.0) == []
+
+
+def test_no_warning_to_a_driver_already_braking_to_yield() -> None:
+    """Issue 15 (background_district: 4 of 8 false VRUCW warnings): a car braking at 2.5 m/s²
+    from 10 m/s stops in 20 m, short of the crossing 24 m ahead where a pedestrian steps out;
+    the same car at constant speed is warned."""
+    ped = Mover("ped", straight(-4.0, 27.25, 1.3, 90.0), fields=PED)
+    braking = Mover(
+        "car", straight(0, 0, 10.0, 0.0, accel_mps2=-2.5), fields={"accel_long_mps2": -2.5}
+    )
+    assert first(run(VruCollisionWarning(), [braking, ped], seconds=3.0), "car") is None
+    cruising = Mover("car", straight(0, 0, 10.0, 0.0))
+    assert first(run(VruCollisionWarning(), [cruising, ped], seconds=3.0), "car") is not None
+
+
+def _left_turn(radius: float, speed: float):
+    """North-bound from (0, 0), turning left around (-radius, 0) until heading west."""
+    w = speed / radius
+
+    def at(t: float) -> tuple[float, float, float, float]:
+        a = min(w * t, math.pi / 2)
+        extra = max(w * t - math.pi / 2, 0.0) * radius
+        x = -radius + radius * math.cos(a) - extra
+        return x, radius * math.sin(a), speed, -math.degrees(a) % 360
+
+    return at
+
+
+def test_a_turning_car_is_judged_along_its_arc() -> None:
+    """Issue 15: a car turning left at 6 m/s (radius 10 m) has its heading line over the
+    kerb ahead, where a pedestrian waits to cross the other street: no warning; a pedestrian
+    crossing the street it turns into, on its arc, is warned."""
+    car = Mover("car", _left_turn(10.0, 6.0), fields={"yaw_rate_dps": -math.degrees(0.6)})
+    kerb = Mover("kerb", straight(1.5, 16.0, 0.0, 90.0), fields=PED)
+    out = run(VruCollisionWarning(), [car, kerb], seconds=1.5)
+    assert first(out, "car", "kerb") is None
+    crossing = Mover("crossing", straight(-14.0, 8.0, 1.3, 0.0), fields=PED)
+    out = run(VruCollisionWarning(), [car, crossing], seconds=1.5)
+    assert first(out, "car", "crossing") is not None

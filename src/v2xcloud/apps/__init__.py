@@ -12,7 +12,7 @@ warning hysteresis in ``apps.base`` and ``apps.hysteresis``; the road-side apps 
 """
 
 from v2xcloud.apps.avw import AbnormalVehicleWarning, AvwConfig
-from v2xcloud.apps.base import App, AppConfig, Hits
+from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach
 from v2xcloud.apps.bsw import BlindSpotWarning, BswConfig, LaneChangeWarning
 from v2xcloud.apps.clw import ClwConfig, ControlLossWarning
 from v2xcloud.apps.dnpw import DnpwConfig, DoNotPassWarning
@@ -95,6 +95,8 @@ __all__ = [
     "LaneChangeWarning",
     "LeftTurnAssist",
     "LtaConfig",
+    "Partners",
+    "Reach",
     "RedLightViolationWarning",
     "RlvwConfig",
     "SlwConfig",

@@ -19,6 +19,7 @@ from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import Flag, Kind, PairTable, SceneView
 
 __all__ = [
+    "CONFIDENCE_SIGMA",
     "K_MOTOR_MAX",
     "OPPOSED_DEG",
     "SHARED_RADIUS_M",
@@ -60,6 +61,13 @@ SHARED_RADIUS_M = 70.0
 #: an ego slower than this gets no collision warning (FCW, EBW, ICW, BSW/LCW, RLVW): at walking
 #: pace the driver is in control; each app's ``min_speed_mps`` defaults to it
 WARN_MIN_SPEED_MPS = 2.0
+#: how many standard deviations (the scene tracker's ``*_sd_*`` columns) a kinematic estimate
+#: must clear a threshold by before an application acts on it: the warning must still hold
+#: with the estimate moved one σ toward "no hazard" (≈ 84 % one-sided for a Gaussian
+#: error). One σ, not two: a BSM's measured acceleration has σ ≈ 0.3 m/s², so a real hard
+#: brake clears it within a report or two; a roadside track's differentiated acceleration
+#: (σ ≈ 1 m/s²) must be clearly hard for several reports
+CONFIDENCE_SIGMA = 1.0
 #: a vehicle whose yaw rate is at least this (deg/s, either way) is turning: its heading is not
 #: its path. A junction turn runs at 20-40 deg/s (5-8 m/s on a 10-20 m radius); a lane change
 #: peaks around 3-6 deg/s and must not count (at 14 m/s, 8 deg/s is a 100 m radius)
@@ -126,11 +134,13 @@ def in_lane_ahead(
 ) -> BoolArray:
     """Others ahead of the ego in its lane, on the same level, heading the same way.
 
-    With a MAP match for both the lane index decides; otherwise the lateral offset from the
-    ego's path does (``path_lateral_m``: its arc while it turns). A (nearly) stopped other may
+    With a MAP match for both the lane index decides, and their bodies must overlap across
+    it (offsets from the lane centre less than half the two widths apart); otherwise the
+    lateral offset from the ego's path does (``path_lateral_m``: its arc while it turns). A (nearly) stopped other may
     point any way (queues, broken-down cars) except against the ego's path (at least
-    ``OPPOSED_DEG`` off): that is a queue in the opposite lane, which a turning ego's arc
-    passes close by.
+    ``OPPOSED_DEG`` off) or against its heading now: that is a queue in the opposite lane,
+    which a turning ego's arc passes close by. An other matched to a MAP lane must also
+    have the ego behind it along its heading (not past its stop line, in the box).
     """
     view = pairs.view
     ahead = (pairs.along_m > 0) & pairs.same_level
@@ -138,10 +148,25 @@ def in_lane_ahead(
     if view.lanes is not None:  # matched to MAP lanes: the lanes decide
         lane_e, lane_o = view.lane[pairs.ego], view.lane[pairs.other]
         both = (lane_e >= 0) & (lane_o >= 0)
-        same_lane = np.where(both, lane_e == lane_o, same_lane)
+        # ... with bodies that overlap across the lane (offsets from its centre, curve-proof,
+        # less than half the two widths apart): a car parked at the kerb beside the lane
+        # matches the nearest lane too, but cannot be run into
+        apart = np.abs(view.lane_offset_m[pairs.ego] - view.lane_offset_m[pairs.other])
+        overlap = apart < (view.width_m[pairs.ego] + view.width_m[pairs.other]) / 2.0
+        same_lane = np.where(both, (lane_e == lane_o) & overlap, same_lane)
+        # an other on a MAP lane faces along it: the ego must come from behind it on that
+        # lane, not stand beyond it (a car in a junction box is in front of the queue waiting
+        # to enter that junction, whatever its own arc sweeps across)
+        o = pairs.other
+        dx, dy = view.x_m[pairs.ego] - view.x_m[o], view.y_m[pairs.ego] - view.y_m[o]
+        behind = dx * view.sin_heading[o] + dy * view.cos_heading[o] < 0.0
+        same_lane &= (lane_o < 0) | behind
     cos = path_heading_cos(pairs)
+    opposed = math.cos(math.radians(OPPOSED_DEG))
     aligned = (cos >= math.cos(math.radians(max_heading_diff_deg))) | (
-        (view.speed_mps[pairs.other] < moving_mps) & (cos > math.cos(math.radians(OPPOSED_DEG)))
+        (view.speed_mps[pairs.other] < moving_mps)
+        & (cos > opposed)
+        & (pairs.heading_cos > opposed)  # nor facing the ego now: an oncoming queue
     )
     return ahead & same_lane & aligned
 

@@ -71,7 +71,9 @@ def approaching(
     return mask & is_vehicle(view) & (view.speed_mps >= min_speed_mps), dist
 
 
-class OnApproach(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class OnApproach(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A vehicle (row of the view) on ingress lane ``lane`` of ``junction``."""
 
     index: int

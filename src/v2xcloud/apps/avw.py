@@ -3,10 +3,14 @@
 A vehicle is abnormal when it reports hazard lights or a disabled-vehicle event (disabled,
 flat tyre, air bag) in its safety extension, or when it has stood still in a lane for at least
 ``stopped_s`` without reason: not queued behind another stopped or slow vehicle within
-``queue_gap_m``, not waiting at a stop line (MAP-matched within ``stop_line_m`` of its
-lane's end) or in a junction (within ``stop_line_m`` of a MAP intersection's reference
-point, where waiting turners have no lane match), and not signalling a turn (waiting to
-turn). Followers approaching it in the same lane (half width ``half_width_m``, it may
+``queue_gap_m`` (nor behind one that pulled away less than ``startup_s`` ago: a queue
+discharges one car at a time, each starting a second or more after the one ahead), not
+waiting at a stop line (MAP-matched within ``stop_line_m`` of its lane's end) or in a
+junction (within ``stop_line_m`` of a MAP intersection's reference point, where waiting
+turners have no lane match), and not signalling a turn (waiting to turn). Without any MAP
+in the scene, a stop line it may be waiting at cannot be ruled out by geometry (an RSU
+whose MAP has not arrived): such a silent stop is abnormal only after
+``unmatched_stopped_s``, longer than a signal's red holds a queue's head. Followers approaching it in the same lane (half width ``half_width_m``, it may
 stand half on the shoulder) within ``radius_m`` are warned; imminent when the time to reach
 it (gap / closing speed) is ≤ ``imminent_s``.
 """
@@ -27,7 +31,7 @@ from v2xcloud.apps._select import (
     motor,
     toward,
 )
-from v2xcloud.apps.base import App, AppConfig, Hits, gap_hits
+from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, gap_hits
 from v2xcloud.twin import SceneView
 
 __all__ = ["AbnormalVehicleWarning", "AvwConfig"]
@@ -38,7 +42,11 @@ class AvwConfig(AppConfig, frozen=True, kw_only=True):
 
     stopped_s: float = 5.0
     queue_gap_m: float = 15.0
+    startup_s: float = 3.0
     slow_mps: float = 2.0
+    #: a fixed-time signal's cycle is at most ~120 s (HCM's practical range 60–120 s; longer
+    #: cycles are rare): a queue's head at a junction without MAP waits at most that long
+    unmatched_stopped_s: float = 120.0
     stop_line_m: float = 30.0
     radius_m: float = 150.0
     half_width_m: float = 2.5
@@ -55,6 +63,12 @@ class AbnormalVehicleWarning(App):
     config_type = AvwConfig
     detail = "abnormal vehicle ahead"
     config: AvwConfig
+
+    def reach(self) -> tuple[Reach, ...]:
+        """Vehicles approaching an abnormal one within ``radius_m``, whose queue context (a
+        vehicle ahead of it within ``queue_gap_m`` + 10 m) decides that it is abnormal."""
+        cfg = self.config
+        return (Reach(cfg.radius_m + cfg.queue_gap_m + 10.0, Partners.ROAD_USERS),)
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
@@ -77,7 +91,10 @@ class AbnormalVehicleWarning(App):
         is_car = motor(view)
         reported = (view.flags & (F_HAZARD_LIGHTS | F_DISABLED)) != 0
         since = view.stopped_since_ms
-        long_stop = (since >= 0) & (view.now_ms - since >= cfg.stopped_s * 1000)
+        stood_ms = view.now_ms - since
+        long_stop = (since >= 0) & (stood_ms >= cfg.stopped_s * 1000)
+        if view.lanes is None:  # no MAP: a stop line ahead cannot be ruled out
+            long_stop &= stood_ms >= cfg.unmatched_stopped_s * 1000
         at_stop_line = view.to_stop_m <= cfg.stop_line_m  # NaN (no MAP match) is False
         waiting_to_turn = (view.flags & (F_LEFT_SIGNAL | F_RIGHT_SIGNAL)) != 0
         candidates = is_car & long_stop & ~at_stop_line & ~reported & ~waiting_to_turn
@@ -86,13 +103,14 @@ class AbnormalVehicleWarning(App):
             candidates[rows[_near_junction(view, rows, cfg.stop_line_m)]] = False
         stranded = candidates.copy()
         if candidates.any():
-            queue_m = cfg.queue_gap_m + 10.0  # context, not hazard pairs: never focused
+            # context, not hazard pairs: never focused
+            queue_m = cfg.queue_gap_m + 10.0 + cfg.startup_s * 15.0
             ahead = view.neighbours(candidates.nonzero()[0], queue_m, focused=False)
             queued = in_lane_ahead(ahead, half_width_m=1.8, max_heading_diff_deg=45.0)
-            queued &= (gap_m(ahead) <= cfg.queue_gap_m) & (
-                view.speed_mps[ahead.other] <= cfg.slow_mps
-            )
-            stranded[ahead.ego[queued]] = False
+            gap, v_ahead = gap_m(ahead), view.speed_mps[ahead.other]
+            waiting = (gap <= cfg.queue_gap_m) & (v_ahead <= cfg.slow_mps)
+            pulled_away = gap <= cfg.queue_gap_m + cfg.startup_s * v_ahead
+            stranded[ahead.ego[queued & (waiting | pulled_away)]] = False
         return is_car & (reported | stranded)
 
 

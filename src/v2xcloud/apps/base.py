@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import ClassVar
 
 import msgspec
@@ -22,7 +23,7 @@ from v2xcloud.apps.kinematics import gap_ttc
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.twin import PairTable, SceneView
 
-__all__ = ["App", "AppConfig", "Hits", "gap_hits", "level_from_time"]
+__all__ = ["App", "AppConfig", "Hits", "Partners", "Reach", "gap_hits", "level_from_time"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -38,6 +39,28 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
     validity_ms: int = 1000
     tick_ms: int = 100
     lookahead_s: float = 0.1
+
+
+class Partners(StrEnum):
+    """Whom an application pairs an ego with, or what it relates it to (``Reach``): what an
+    edge worker must read around its tiles (``runtime.tiles.Reaches``)."""
+
+    ROAD_USERS = "road_users"  # any road user's report: the apps' short reach, all of them
+    SLOW = "slow"  # road users slower than ``Reach.below_mps`` (a queue)
+    EMERGENCY = "emergency"  # emergency vehicles (a BSM with the emergency extension)
+    AHEAD_OF_PASSER = "ahead_of_passer"  # road users ahead of an ego signalling to pass
+    ROAD_ITEMS = "road_items"  # MAP lanes, SPAT, RSI events and signs (roadside frames)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far from an ego an application looks for one kind of partner (``partners``):
+    ``metres`` between the ego and the partner (for road items: the item's zone); ``speed_mps``
+    the class's speed bound (``SLOW`` partners are below it, a passer at or above it)."""
+
+    metres: float
+    partners: Partners
+    speed_mps: float | None = None
 
 
 @dataclass
@@ -121,6 +144,19 @@ class App:
             hold_ticks=self.config.hold_ticks,
             validity_ms=self.config.validity_ms,
             tick_ms=self.config.tick_ms,
+        )
+
+    def reach(self) -> tuple[Reach, ...]:
+        """How far this application looks from an ego, per kind of partner (what a tile
+        worker must read beyond its tiles for it). Each application states its own geometry;
+        this default, for one that does not, takes every ``*radius_m`` / ``*range_m``
+        setting as a reach to any road user (the widest reading)."""
+        cfg = self.config
+        return tuple(
+            Reach(float(getattr(cfg, name)), Partners.ROAD_USERS)
+            for name in type(cfg).__struct_fields__
+            if name.endswith(("radius_m", "range_m"))
+            and isinstance(getattr(cfg, name), int | float)
         )
 
     def detect(self, view: SceneView) -> Hits:

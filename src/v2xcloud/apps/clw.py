@@ -20,7 +20,7 @@ from v2xcloud.apps._select import (
     motor,
     toward,
 )
-from v2xcloud.apps.base import App, AppConfig, Hits, gap_hits
+from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, gap_hits
 from v2xcloud.twin import SceneView
 
 __all__ = ["ClwConfig", "ControlLossWarning"]
@@ -46,6 +46,10 @@ class ControlLossWarning(App):
     config_type = ClwConfig
     detail = "vehicle ahead lost control"
     config: ClwConfig
+
+    def reach(self) -> tuple[Reach, ...]:
+        """The vehicle losing control within ``radius_m``."""
+        return (Reach(self.config.radius_m, Partners.ROAD_USERS),)
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config

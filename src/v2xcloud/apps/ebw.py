@@ -1,7 +1,11 @@
 """EBW — emergency brake warning: a vehicle ahead in the lane brakes hard.
 
-A vehicle brakes hard when it reports the hard-braking event or decelerates at ≥
-``hard_decel_mps2`` (reported, or from its history). Every vehicle behind it in the same lane
+A vehicle brakes hard when it reports the hard-braking event (its own measurement) or when
+the scene tracker's deceleration is at least ``hard_decel_mps2`` with its uncertainty: the
+filtered acceleration plus ``confidence_sigma`` standard deviations is still ≤
+-``hard_decel_mps2``. A single jittery sample of a roadside track or cheap GNSS does not
+make a hard brake; a measured BSM deceleration does within a report or two, a roadside
+track's after the braking has lasted (the filter's σ shrinks as reports agree). Every vehicle behind it in the same lane
 within ``radius_m`` (not only the one directly behind: the brake light two cars ahead is
 hidden) that follows at a time headway ≤ ``max_headway_s`` is warned; the time to collision
 assumes the braking vehicle keeps braking until it stops while the follower keeps its speed
@@ -13,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from v2xcloud.apps._select import (
+    CONFIDENCE_SIGMA,
     F_HARD_BRAKING,
     IMMINENT,
     WARN_MIN_SPEED_MPS,
@@ -22,7 +27,7 @@ from v2xcloud.apps._select import (
     motor,
     toward,
 )
-from v2xcloud.apps.base import App, AppConfig, Hits
+from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach
 from v2xcloud.apps.kinematics import ttc_lead_braking
 from v2xcloud.twin import SceneView
 
@@ -40,6 +45,7 @@ class EbwConfig(AppConfig, frozen=True, kw_only=True):
     half_width_m: float = 1.8
     max_heading_diff_deg: float = 30.0
     min_speed_mps: float = WARN_MIN_SPEED_MPS
+    confidence_sigma: float = CONFIDENCE_SIGMA
 
 
 class EmergencyBrakeWarning(App):
@@ -51,9 +57,14 @@ class EmergencyBrakeWarning(App):
     detail = "emergency braking ahead"
     config: EbwConfig
 
+    def reach(self) -> tuple[Reach, ...]:
+        """The braking vehicle ahead within ``radius_m``."""
+        return (Reach(self.config.radius_m, Partners.ROAD_USERS),)
+
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
-        hard = view.accel_mps2 <= -cfg.hard_decel_mps2
+        sure = view.accel_mps2 + cfg.confidence_sigma * view.accel_sd_mps2
+        hard = sure <= -cfg.hard_decel_mps2
         if not view.any_flag(F_HARD_BRAKING) and not hard.any():
             return Hits.empty()
         braking = ((view.flags & F_HARD_BRAKING) != 0) | hard

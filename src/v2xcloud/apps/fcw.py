@@ -2,16 +2,26 @@
 
 For each vehicle, the nearest vehicle ahead in its lane (MAP lane when both are matched,
 else lateral offset ≤ ``half_width_m``; same level; heading within ``max_heading_diff_deg``)
-is checked: time to collision = bumper gap / closing speed. It warns at TTC ≤ ``warn_ttc_s``
-and is imminent at ≤ ``imminent_ttc_s`` (plus the tick look-ahead). A driver who is already
-braking at least the required deceleration (closing² / 2·gap), where that deceleration is
-comfortable (≤ ``comfortable_decel_mps2``), will stop in time: no warning. Stopped vehicles
-(below ``min_speed_mps``) never get an FCW.
+is checked: time to collision = bumper gap / closing speed, from the scene tracker's filtered
+kinematics. It warns at TTC ≤ ``warn_ttc_s`` and is imminent at ≤ ``imminent_ttc_s`` (plus
+the tick look-ahead), and only when the warning holds with the uncertainty: the level is
+that of the TTC with the closing speed ``confidence_sigma`` standard deviations slower (the
+two speeds' σ combined), so a closing speed made of roadside jitter warns nobody. The gap's
+own error is left out: the two positions' absolute errors are largely common to both
+(neighbours' GNSS errors are correlated, one roadside sensor's calibration is shared). A driver who is already braking at least the
+required deceleration (closing² / 2·gap), where that deceleration is comfortable (≤
+``comfortable_decel_mps2``), will stop in time: no warning — unless the tracker is sure
+(one σ) that the braking falls short. Stopped vehicles (below ``min_speed_mps``) never get
+an FCW, nor does a pair whose bodies already overlap along the lane (no bumper gap left:
+they are side by side, or a roadside track jumped). The reported ``ttc_s`` is the estimate's.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from v2xcloud.apps._select import (
+    CONFIDENCE_SIGMA,
     SHARED_RADIUS_M,
     WARN_MIN_SPEED_MPS,
     first_per_ego,
@@ -19,7 +29,7 @@ from v2xcloud.apps._select import (
     in_lane_ahead,
     moving_motor_directed,
 )
-from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
+from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import gap_ttc, required_decel
 from v2xcloud.twin import SceneView
 
@@ -36,6 +46,7 @@ class FcwConfig(AppConfig, frozen=True, kw_only=True):
     max_heading_diff_deg: float = 30.0
     min_speed_mps: float = WARN_MIN_SPEED_MPS
     comfortable_decel_mps2: float = 3.0
+    confidence_sigma: float = CONFIDENCE_SIGMA
 
 
 class ForwardCollisionWarning(App):
@@ -46,6 +57,10 @@ class ForwardCollisionWarning(App):
     config_type = FcwConfig
     detail = "forward collision: vehicle ahead in lane"
     config: FcwConfig
+
+    def reach(self) -> tuple[Reach, ...]:
+        """The vehicle ahead within ``radius_m``."""
+        return (Reach(self.config.radius_m, Partners.ROAD_USERS),)
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
@@ -63,15 +78,18 @@ class ForwardCollisionWarning(App):
         closing = pairs.closing_along_mps
         ttc = gap_ttc(gap, closing)
         drac = required_decel(gap, closing)
-        braking_enough = (-view.accel_mps2[pairs.ego] >= drac) & (
-            drac <= cfg.comfortable_decel_mps2
-        )
+        e, o, z = pairs.ego, pairs.other, cfg.confidence_sigma
+        sd_closing = np.hypot(view.speed_sd_mps[e], view.speed_sd_mps[o])
+        sure_ttc = gap_ttc(gap, closing - z * sd_closing)
+        braking_enough = (-view.accel_mps2[e] >= drac) & (drac <= cfg.comfortable_decel_mps2)
         level = level_from_time(
-            ttc,
+            sure_ttc,
             warn_s=cfg.warn_ttc_s + cfg.lookahead_s,
             imminent_s=cfg.imminent_ttc_s + cfg.lookahead_s,
         )
-        hit = ((level > 0) & ~braking_enough).nonzero()[0]
+        # bodies that already overlap along the lane (bumper gap ≤ 0) are side by side, or a
+        # track's jump: a rear-end still to come has its gap ahead
+        hit = ((level > 0) & ~braking_enough & (gap > 0)).nonzero()[0]
         if hit.size == 0:
             return Hits.empty()
         nearest = hit[first_per_ego(pairs.ego[hit], gap[hit])]  # the first one it would reach

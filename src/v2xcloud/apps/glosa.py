@@ -1,6 +1,12 @@
 """GLOSA, green light optimal speed advisory: the speed band that reaches the stop line while
 the vehicle's movement shows green, never above the lane's limit nor below a floor speed;
 no advisory when no speed in that range arrives on green.
+
+The vehicle's movement is the one of its lane's connections it signals: a left indicator
+picks the lane's left turn (else its U-turn), a right indicator its right turn, no indicator
+its straight-on movement (the lane's main one); a lane with one connection has no choice.
+Turns come from the MAP's manoeuvres, or from the geometry where it states none
+(``twin.movements``).
 """
 
 from __future__ import annotations
@@ -8,12 +14,35 @@ from __future__ import annotations
 import math
 
 from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
-from v2xcloud.apps.base import AppConfig
+from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.model import AdvisoryLevel, Connection
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
+from v2xcloud.twin.flags import Flag
+from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, movements_of
 
-__all__ = ["GlosaConfig", "GreenLightOptimalSpeedAdvisory", "speed_band_mps"]
+__all__ = ["GlosaConfig", "GreenLightOptimalSpeedAdvisory", "signalled_movement", "speed_band_mps"]
+
+_F_LEFT, _F_RIGHT = int(Flag.LEFT_SIGNAL), int(Flag.RIGHT_SIGNAL)
+#: the turns an indicator announces, in order of preference (none: straight on)
+_SIGNALLED = {_F_LEFT: (LEFT, UTURN), _F_RIGHT: (RIGHT,), 0: (STRAIGHT,)}
+
+
+def signalled_movement(view: SceneView, a: OnApproach) -> Connection:
+    """The connection of ``a``'s lane the vehicle's indicator announces (module docstring);
+    the lane's main movement when it signals nothing the lane allows."""
+    conns = a.junction.movements(a.lane)
+    if len(conns) > 1:
+        flags = int(view.flags[a.index])
+        signal = _F_LEFT if flags & _F_LEFT else _F_RIGHT if flags & _F_RIGHT else 0
+        moves = movements_of(view)
+        if signal and moves is not None:
+            paths = moves.lane_movements(int(view.lane[a.index]))
+            for turn in _SIGNALLED[signal]:
+                found = next((p.connection for p in paths if p.turn == turn), None)
+                if found is not None:
+                    return found
+    return a.junction.main_movement(a.lane)
 
 
 def speed_band_mps(
@@ -59,12 +88,15 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
     config_type = GlosaConfig
     config: GlosaConfig
 
+    def reach(self) -> tuple[Reach, ...]:
+        """Signalised stop lines within ``range_m`` (MAP and SPAT)."""
+        return (Reach(self.config.range_m, Partners.ROAD_ITEMS),)
+
     def _lane_windows(
-        self, a: OnApproach, now_ms: int
+        self, conn: Connection, a: OnApproach, now_ms: int
     ) -> tuple[Connection, list[tuple[float, float]], float] | None:
-        """The main movement of ``a``'s lane, its green windows now and the lane's limit;
+        """Movement ``conn`` of ``a``'s lane, its green windows now and the lane's limit;
         ``None`` without a signal timing."""
-        conn = a.junction.main_movement(a.lane)
         timing = a.junction.phase(conn.phase_id, now_ms)
         if timing is None:
             return None
@@ -75,19 +107,21 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
         """One hit per approaching moving vehicle whose movement can meet a green."""
         cfg = self.config
         out = []
-        # per (junction, lane) this tick: its main movement, green windows and limit (the same
-        # for every vehicle on that lane)
-        lanes: dict[tuple[int, int], tuple[Connection, list[tuple[float, float]], float] | None]
-        lanes = {}
+        # per (junction, lane, movement) this tick: green windows and limit (the same for every
+        # vehicle on that lane taking that movement)
+        lanes: dict[
+            tuple[int, int, int], tuple[Connection, list[tuple[float, float]], float] | None
+        ] = {}
         for a in on_approaches(view, range_m=cfg.range_m):
             v = float(view.speed_mps[a.index])
             if a.to_stop_m < cfg.min_distance_m or v < MOVING_MPS:
                 continue
-            key = (id(a.junction), a.lane)
+            conn = signalled_movement(view, a)
+            key = (id(a.junction), a.lane, id(conn))
             if key in lanes:
                 found = lanes[key]
             else:
-                found = lanes[key] = self._lane_windows(a, now_ms)
+                found = lanes[key] = self._lane_windows(conn, a, now_ms)
             if found is None:
                 continue
             conn, windows, limit = found

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from v2xcloud.apps._v2i import CONGESTION_KINDS, RoadApp, RoadHit, approaching, road_events
-from v2xcloud.apps.base import AppConfig
+from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
 
@@ -26,6 +26,10 @@ class HazardousLocationWarning(RoadApp):
     code = "HLW"
     config_type = HlwConfig
     config: HlwConfig
+
+    def reach(self) -> tuple[Reach, ...]:
+        """Hazard events (RSI) within ``range_m``."""
+        return (Reach(self.config.range_m, Partners.ROAD_ITEMS),)
 
     def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
         """The vehicles with a hazard valid at ``now_ms`` ahead."""

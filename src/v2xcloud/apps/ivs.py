@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from v2xcloud.apps._v2i import RoadApp, RoadHit, is_vehicle, road_signs
-from v2xcloud.apps.base import AppConfig
+from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.relevance import concerned
@@ -27,6 +27,10 @@ class InVehicleSignage(RoadApp):
     code = "IVS"
     config_type = IvsConfig
     config: IvsConfig
+
+    def reach(self) -> tuple[Reach, ...]:
+        """Road signs (RSI) within ``range_m``."""
+        return (Reach(self.config.range_m, Partners.ROAD_ITEMS),)
 
     def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
         """Every sign valid at ``now_ms`` for the vehicles it concerns."""

@@ -1,6 +1,16 @@
 """RLVW, red light violation warning: the vehicle will pass its stop line on red at its current
-speed, and a comfortable deceleration (after a reaction time) can no longer stop it before.
-A vehicle whose observed deceleration already stops it before the line is not warned.
+speed, and the braking a driver applies can no longer stop it before: the deceleration it
+needs (v² / 2d) is more than comfortable after a reaction time (``reaction_s``,
+``comfortable_decel_mps2``, 3 m/s²) while the light is still green (the change is yet to be
+perceived), and more than firm braking (``red_decel_mps2``, 4.5 m/s²) facing a yellow or a red
+that already shows: a driver who sees the light change brakes as firmly as stopping takes
+(SUMO's drivers, whose braking is the bench's ground truth, stop for a yellow whenever their
+normal 4.5 m/s² does it).
+A vehicle that is already braking (at least ``min_braking_mps2``) has decided to stop: it is
+not warned while the deceleration it needs to stop at the line is at most what it applies or
+an emergency stop (``max_decel_mps2``), whichever is more (the braking a driver actually
+applies rises as the line comes; it is not a constant extrapolation of its first touch of
+the pedal).
 
 Movements that may turn on red (``maneuverRightTurnOnRedAllowed``/``LeftTurnOnRed``) never
 warn; a lane with several movements warns only if every restricted movement is red at arrival.
@@ -16,7 +26,7 @@ import numpy as np
 from v2xcloud.apps._select import WARN_MIN_SPEED_MPS
 from v2xcloud.apps._signals import MIN_BRAKING_MPS2, red_at_arrival
 from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
-from v2xcloud.apps.base import AppConfig
+from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, junctions_of
@@ -34,10 +44,10 @@ class RlvwConfig(AppConfig, frozen=True, kw_only=True):
     ``max_decel_mps2`` an emergency stop (IMMINENT when even that cannot stop in time),
     ``reaction_s`` the perception-reaction time to a signal the driver already sees; a vehicle
     already braking (≥ ``min_braking_mps2``) hard enough to stop before the line is not
-    warned. Facing a red that already shows (not a yellow about to change) the driver has
-    long seen it and brakes late and firmly: the test there is whether braking at
-    ``red_decel_mps2`` (normal firm braking, 4.5 m/s², SUMO's default car decel) from now
-    still stops it."""
+    warned while it needs at most that or ``max_decel_mps2``. Facing a yellow or red that
+    already shows the driver has seen it and brakes late and firmly: the test there is
+    whether braking at ``red_decel_mps2`` (normal firm braking, 4.5 m/s², SUMO's default car
+    decel) from now still stops it."""
 
     comfortable_decel_mps2: float = 3.0
     max_decel_mps2: float = 6.0
@@ -55,6 +65,10 @@ class RedLightViolationWarning(RoadApp):
     code = "RLVW"
     config_type = RlvwConfig
     config: RlvwConfig
+
+    def reach(self) -> tuple[Reach, ...]:
+        """Signalised stop lines within ``range_m`` (MAP and SPAT)."""
+        return (Reach(self.config.range_m, Partners.ROAD_ITEMS),)
 
     def _candidate_lanes(self, view: SceneView, found: list[OnApproach]) -> list[list[int]]:
         """Per approach of ``found``: the lanes of its junction the vehicle's position cannot
@@ -84,14 +98,13 @@ class RedLightViolationWarning(RoadApp):
             v = float(view.speed_mps[a.index])
             if v < cfg.min_speed_mps:
                 continue
-            d_stop = stopping_distance_m(
-                v, decel_mps2=cfg.comfortable_decel_mps2, reaction_s=cfg.reaction_s
-            )
+            d_stop = stopping_distance_m(v, decel_mps2=cfg.comfortable_decel_mps2, reaction_s=0.0)
             if d_stop <= a.to_stop_m:
-                continue  # can still stop comfortably
+                continue  # braking comfortably from now on still stops it
             braking = -float(view.accel_mps2[a.index])
-            if braking >= cfg.min_braking_mps2 and v * v / (2.0 * braking) <= a.to_stop_m:
-                continue  # already braking hard enough to stop before the line
+            need = v * v / (2.0 * max(a.to_stop_m, 0.1))
+            if braking >= cfg.min_braking_mps2 and need <= max(braking, cfg.max_decel_mps2):
+                continue  # braking already: it has decided to stop, and brakes as it must
             pending.append((a, v, d_stop))
         if not pending:
             return []
@@ -108,10 +121,16 @@ class RedLightViolationWarning(RoadApp):
             timings = [a.junction.phase(c.phase_id, now_ms) for c in conns]
             if not timings or any(t is None or not red_at_arrival(t, arrival_s) for t in timings):
                 continue
-            if all(t is not None and t.light.is_red for t in timings) and a.to_stop_m >= (
+            if any(t is not None and t.light.is_green for t in timings) and a.to_stop_m >= (
+                stopping_distance_m(
+                    v, decel_mps2=cfg.comfortable_decel_mps2, reaction_s=cfg.reaction_s
+                )
+            ):
+                continue  # still green: it can stop comfortably once it sees the change
+            if not any(t is not None and t.light.is_green for t in timings) and a.to_stop_m >= (
                 stopping_distance_m(v, decel_mps2=cfg.red_decel_mps2, reaction_s=0.0)
             ):
-                continue  # red already shows: a driver who sees it can still brake firmly
+                continue  # yellow or red already shows: a driver who sees it brakes firmly
             hard = stopping_distance_m(v, decel_mps2=cfg.max_decel_mps2, reaction_s=0.0)
             level = AdvisoryLevel.IMMINENT if hard > a.to_stop_m else AdvisoryLevel.WARNING
             stop = a.junction.stop_xy[a.lane]

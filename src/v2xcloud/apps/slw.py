@@ -1,6 +1,10 @@
 """SLW, speed limit warning: a vehicle faster than the limit of its lane (MAP) or of a
 speed-limit sign (RSI) whose zone it is in, by more than a tolerance.
 
+An emergency vehicle on a call (its BSM's emergency extension: siren or lights in use, the
+scene's ``EMERGENCY`` flag) is exempt: it may exceed the limit, and telling it so is noise
+(the bench's ground truth exempts it too).
+
 The test has hysteresis so that a driver hovering near the threshold gets one advisory kept
 alive, not a flicker of new ones: a warned vehicle stays warned while it is over the limit
 itself (no tolerance), and through a stretch without a known limit (crossing a junction,
@@ -11,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from v2xcloud.apps._select import F_EMERGENCY
 from v2xcloud.apps._v2i import RoadApp, RoadHit, is_vehicle, on_approaches, road_signs
-from v2xcloud.apps.base import AppConfig
+from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.geo.relevance import on_path
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
@@ -53,6 +58,10 @@ class SpeedLimitWarning(RoadApp):
     config_type = SlwConfig
     config: SlwConfig
 
+    def reach(self) -> tuple[Reach, ...]:
+        """The speed limit of the lane or sign zone the vehicle is in (MAP, RSI)."""
+        return (Reach(0.0, Partners.ROAD_ITEMS),)
+
     def __init__(self, config: SlwConfig | None = None) -> None:
         super().__init__(config)
         self._warned: dict[int, tuple[float, int]] = {}  # uid -> (limit m/s, known at ms)
@@ -82,7 +91,10 @@ class SpeedLimitWarning(RoadApp):
         cfg = self.config
         speed, uid = view.speed_mps, view.uid
         known_ms = np.where(np.isfinite(limit), now_ms, -1)
-        over = is_vehicle(view) & np.isfinite(limit) & (speed > limit + cfg.tolerance_mps)
+        on_call = (view.flags & F_EMERGENCY) != 0
+        over = (
+            is_vehicle(view) & ~on_call & np.isfinite(limit) & (speed > limit + cfg.tolerance_mps)
+        )
         if self._warned:
             held = self._warned
             rows = np.flatnonzero(np.isin(uid, np.fromiter(held, dtype=np.int64, count=len(held))))
@@ -90,7 +102,7 @@ class SpeedLimitWarning(RoadApp):
                 last_limit, last_ms = held[int(uid[r])]
                 if not np.isfinite(limit[r]) and now_ms - last_ms <= cfg.carry_ms:
                     limit[r], known_ms[r] = last_limit, last_ms
-                over[r] |= bool(speed[r] > limit[r])
+                over[r] |= bool(speed[r] > limit[r]) and not on_call[r]
         self._warned = {
             int(u): (float(lim), int(ms))
             for u, lim, ms in zip(

@@ -1,8 +1,20 @@
 """TJW, traffic jam warning: a queue or slow traffic ahead on the vehicle's path, seen directly
-(slow vehicles ahead in its direction) or announced as a congestion event in an RSI."""
+(slow vehicles ahead in its direction) or announced as a congestion event in an RSI.
+
+Straight ahead is the vehicle's path until it turns: a vehicle on a MAP approach lane that
+signals a turn, or whose lane allows no straight-on movement, leaves the road at the stop
+line, so the slow cars straight on beyond the junction are on a road it does not take. Its
+path is the queue before that line (``turn_margin_m`` past it) and then the road its turn
+enters: the movement's egress (the MAP connection's lane, or the turned direction where the
+MAP does not give it), looked along from the junction box's exit for the rest of the range.
+A left indicator (or a lane that only turns left or back) means the left turn where the lane
+has one, the U-turn only where it has none: U-turns are the rare exception. Where the lane
+still allows several movements of that kind (two left turns into different roads), a queue
+counts only when it lies on every one of them: the platform does not know which is taken."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,19 +26,77 @@ from v2xcloud.apps._v2i import (
     RoadHit,
     approaching,
     is_vehicle,
+    on_approaches,
     road_events,
 )
-from v2xcloud.apps.base import AppConfig
+from v2xcloud.apps.base import AppConfig, Partners, Reach
+from v2xcloud.bounded import LruTable
 from v2xcloud.geo.grid import SpatialGrid
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
+from v2xcloud.twin.flags import Flag
+from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, MovementPath, movements_of
 
-__all__ = ["TjwConfig", "TrafficJamWarning", "queue_ahead"]
+__all__ = ["SLOW_MPS", "TjwConfig", "TrafficJamWarning", "queue_ahead"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: a vehicle slower than this is part of a queue (m/s)
+SLOW_MPS = 2.5
 _CHUNK_PAIRS = 500_000  # (fast, slow) pairs tested at once
 _GRID_SPAN = 6.0  # the grid pays off once the scene spans this many times the range
+_EXITS_KEPT = 20_000  # movement exits remembered per app (a city's MAPs hold fewer paths)
+_COS_CONE = float(np.cos(np.radians(15.0)))  # a queue beyond a turn: within 15° of its road
+
+
+#: where a movement leaves its junction box: x, y, heading of the road it enters (degrees),
+#: that heading's sine and cosine
+_Exit = tuple[float, float, float, float, float]
+
+
+def _exit_of(path: MovementPath) -> _Exit:
+    """(x, y) where ``path`` leaves the junction box, the heading of the road it enters
+    (degrees) and that heading's sine and cosine."""
+    ex, ey = path.point_at(path.box_end_s)
+    dx_out, dy_out = path.xy[-1] - path.xy[-2]
+    out_deg = float(np.degrees(np.arctan2(dx_out, dy_out)))
+    rad = np.radians(out_deg)
+    return ex, ey, out_deg, float(np.sin(rad)), float(np.cos(rad))
+
+
+def beyond_turns(
+    x_m: FloatArray,
+    y_m: FloatArray,
+    heading_deg: FloatArray,
+    speed: FloatArray,
+    exits: list[_Exit],
+    left_m: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    """For each movement exit (``exits``: x, y, heading of the road entered and its sine and
+    cosine) the slow vehicles (below ``SLOW_MPS``) on that road within ``left_m`` of the exit,
+    heading its way (±30°) and within a 15° cone ahead of it (or within 3 m): their count and
+    the distance to the nearest (``inf`` when none). One pass over every exit and slow vehicle
+    at once, in chunks of at most ``_CHUNK_PAIRS`` pairs."""
+    n = len(exits)
+    count = np.zeros(n, dtype=np.int64)
+    nearest = np.full(n, np.inf)
+    slow = np.flatnonzero(speed < SLOW_MPS)  # NaN (no heading / not a vehicle) is False
+    if not n or not len(slow):
+        return count, nearest
+    sx, sy, sh = x_m[slow], y_m[slow], heading_deg[slow]
+    ex, ey, out_deg, sin_out, cos_out = (np.array(c) for c in zip(*exits, strict=True))
+    step = max(1, _CHUNK_PAIRS // len(slow))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        dx = sx[None, :] - ex[lo:hi, None]
+        dy = sy[None, :] - ey[lo:hi, None]
+        dist = np.hypot(dx, dy)
+        along = dx * sin_out[lo:hi, None] + dy * cos_out[lo:hi, None]
+        same = np.abs((sh[None, :] - out_deg[lo:hi, None] + 180.0) % 360.0 - 180.0) <= 30.0
+        on = same & (dist <= left_m[lo:hi, None]) & ((along >= dist * _COS_CONE) | (dist <= 3.0))
+        count[lo:hi] = on.sum(axis=1)
+        nearest[lo:hi] = np.where(on, dist, np.inf).min(axis=1)
+    return count, nearest
 
 
 def queue_ahead(
@@ -36,18 +106,21 @@ def queue_ahead(
     speed_mps: FloatArray,
     *,
     approach_mps: float = 8.0,
-    slow_mps: float = 2.5,
+    slow_mps: float | None = None,
     min_count: int = 3,
     range_m: float = 300.0,
     min_gap_m: float = 10.0,
     cone_deg: float = 15.0,
     heading_tol_deg: float = 30.0,
+    reach_m: FloatArray | None = None,
 ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.int64]]:
     """Per vehicle: whether ≥ ``min_count`` slow vehicles travel ahead of it in its direction
-    (within ``cone_deg`` and ``range_m``) while it still approaches at ≥ ``approach_mps``;
-    the distance to the queue's tail (m) and the queue size."""
+    (within ``cone_deg`` and ``range_m``, or its own ``reach_m`` where shorter) while it still
+    approaches at ≥ ``approach_mps``; the distance to the queue's tail (m) and the queue
+    size."""
     n = x_m.size
     fast = np.flatnonzero((speed_mps >= approach_mps) & ~np.isnan(heading_deg))
+    slow_mps = SLOW_MPS if slow_mps is None else slow_mps
     slow = np.flatnonzero((speed_mps < slow_mps) & ~np.isnan(heading_deg))
     warn = np.zeros(n, dtype=bool)
     tail = np.full(n, np.nan)
@@ -64,7 +137,8 @@ def queue_ahead(
         dx, dy = x_m[s] - x_m[f], y_m[s] - y_m[f]
         dist = np.hypot(dx, dy)
         along = dx * np.sin(rad[f]) + dy * np.cos(rad[f])  # = dist * cos(angle off the axis)
-        in_queue = (along >= dist * cos_cone) & (dist >= min_gap_m) & (dist <= range_m)
+        limit = range_m if reach_m is None else np.minimum(reach_m[f], range_m)
+        in_queue = (along >= dist * cos_cone) & (dist >= min_gap_m) & (dist <= limit)
         count += np.bincount(f[in_queue], minlength=n)
         np.minimum.at(nearest, f[in_queue], dist[in_queue])
     warn[:] = count >= min_count
@@ -81,10 +155,9 @@ def _candidates(
     rows = np.concatenate([fast, slow])
     span = max(float(np.ptp(x_m[rows])), float(np.ptp(y_m[rows])))
     if fast.size * slow.size > _CHUNK_PAIRS and span > _GRID_SPAN * range_m:
-        grid = SpatialGrid(x_m[rows], y_m[rows], cell_m=range_m / 3)  # fewer candidates
-        q, j = grid.neighbours(np.arange(fast.size), range_m)
-        keep = j >= fast.size  # the other end is a slow vehicle
-        yield rows[q[keep]], rows[j[keep]]
+        grid = SpatialGrid(x_m[slow], y_m[slow], cell_m=range_m / 3)  # the slow ones only
+        f, s = grid.within(x_m[fast], y_m[fast], range_m)
+        yield fast[f], slow[s]
         return
     step = max(1, _CHUNK_PAIRS // slow.size)
     for k in range(0, fast.size, step):
@@ -100,6 +173,8 @@ class TjwConfig(AppConfig, frozen=True, kw_only=True):
     min_count: int = 3
     approach_mps: float = 8.0
     validity_ms: int = 2000
+    #: a turning vehicle's path ends this far past its stop line (the junction box's edge)
+    turn_margin_m: float = 5.0
 
 
 class TrafficJamWarning(RoadApp):
@@ -109,20 +184,103 @@ class TrafficJamWarning(RoadApp):
     config_type = TjwConfig
     config: TjwConfig
 
+    def reach(self) -> tuple[Reach, ...]:
+        """A queue of slow vehicles (below ``SLOW_MPS``) ahead within ``range_m``, and
+        congestion events (RSI) within ``range_m``."""
+        cfg = self.config
+        return (
+            Reach(cfg.range_m, Partners.SLOW, speed_mps=SLOW_MPS),
+            Reach(cfg.range_m, Partners.ROAD_ITEMS),
+        )
+
+    def _turners(self, view: SceneView) -> list[tuple[int, float, tuple[MovementPath, ...]]]:
+        """(row, distance to its stop line, the movements it may take) of each vehicle that
+        turns at a mapped stop line ahead (module docstring); the movements are empty when the
+        MAP's movements are unknown."""
+        moves = movements_of(view)
+        out = []
+        for a in on_approaches(view, range_m=self.config.range_m):
+            flags = int(view.flags[a.index])
+            paths = moves.lane_movements(int(view.lane[a.index])) if moves is not None else ()
+            if flags & int(Flag.LEFT_SIGNAL):
+                taken = tuple(p for p in paths if p.turn in (LEFT, UTURN))
+            elif flags & int(Flag.RIGHT_SIGNAL):
+                taken = tuple(p for p in paths if p.turn == RIGHT)
+            elif paths and all(p.turn != STRAIGHT for p in paths):
+                taken = paths
+            else:
+                continue
+            if any(p.turn == LEFT for p in taken):
+                taken = tuple(p for p in taken if p.turn != UTURN)
+            out.append((a.index, a.to_stop_m, taken))
+        return out
+
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        # id(path) -> (path, its exit): the MAP's paths outlive the tick (the path is kept
+        # with its exit, so a reused ``id`` cannot alias); bounded for MAPs replaced often
+        self._exits: LruTable[int, tuple[MovementPath, _Exit]] = LruTable(
+            limit=_EXITS_KEPT, name="TJW movement exits"
+        )
+
+    def _exit(self, path: MovementPath) -> _Exit:
+        """``path``'s exit (``_exit_of``), computed once per path."""
+        got = self._exits.get(id(path))
+        if got is None or got[0] is not path:
+            got = self._exits[id(path)] = (path, _exit_of(path))
+        return got[1]
+
     def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
         """The vehicles with a queue ahead at ``now_ms``."""
         cfg = self.config
         vehicles = is_vehicle(view)
         speed = np.where(vehicles, view.speed_mps, np.nan)  # only vehicles form or meet queues
+        turners = [t for t in self._turners(view) if speed[t[0]] >= cfg.approach_mps]
+        reach: FloatArray | None = None
+        if turners:
+            reach = np.full(len(view), np.inf)
+            for row, to_stop, _ in turners:
+                reach[row] = to_stop + cfg.turn_margin_m
         warn, tail, count = queue_ahead(
             view.x_m,
             view.y_m,
             view.heading_deg,
             speed,
             approach_mps=cfg.approach_mps,
-            min_count=cfg.min_count,
+            min_count=1,
             range_m=cfg.range_m,
+            reach_m=reach,
         )
+        # every (turning vehicle, movement it may take) whose road beyond the box is in range
+        asked: list[tuple[int, float, float]] = []  # (turner, to its box's end, range left)
+        exits: list[_Exit] = []
+        for k, (_, to_stop, taken) in enumerate(turners):
+            for p in taken:
+                left_m = cfg.range_m - to_stop - p.box_end_s
+                if left_m > 0.0 and len(p.xy) >= 2:
+                    asked.append((k, to_stop + p.box_end_s, left_m))
+                    exits.append(self._exit(p))
+        n_beyond, d_beyond = beyond_turns(
+            view.x_m,
+            view.y_m,
+            view.heading_deg,
+            speed,
+            exits,
+            np.array([a[2] for a in asked]),
+        )
+        in_range = Counter(k for k, _, _ in asked)
+        beyond: list[list[tuple[int, float]]] = [
+            [(0, np.inf)] * (len(taken) - in_range[k]) for k, (_, _, taken) in enumerate(turners)
+        ]
+        for (k, to_box_end, _), n, d in zip(asked, n_beyond, d_beyond, strict=True):
+            beyond[k].append((int(n), to_box_end + float(d)) if n else (0, np.inf))
+        for (row, _, _), found in zip(turners, beyond, strict=True):
+            if found:
+                n, nearest = min(found)  # on every movement it may take
+                if n:
+                    count[row] += n
+                    tail[row] = nearest if np.isnan(tail[row]) else tail[row]
+        warn = count >= cfg.min_count
         out = [
             RoadHit(
                 row=int(i),

@@ -1,18 +1,31 @@
 """VRUCW — vulnerable road user collision warning: a pedestrian or cyclist in the vehicle's path.
 
 Pedestrians and cyclists come from any source (BSM, PSM or roadside RSM). For each moving
-vehicle and each VRU nearby on the same level, both are predicted at constant velocity and
-the time until the VRU comes within ``contact_m`` + half the vehicle's width of the centre of
-the vehicle's front bumper is computed (``kinematics.time_to_contact``). Warning at ≤
-``warn_s``, imminent at ≤ ``imminent_s``. A pedestrian walking along the pavement beside the
-road never comes that close, so it gets no warning.
+vehicle and each VRU nearby on the same level, the VRU is put in the frame of the vehicle's
+*path*: its heading line when it drives straight, its arc (the scene tracker's yaw rate /
+speed) while it turns (``_select.is_turning``), so a car turning at a junction is judged along
+the street it turns into, not along the kerb its heading line sweeps. In that frame the
+vehicle's front bumper moves along the path at its speed and the VRU at its own velocity
+(its *crossing intent*: the component toward or away from the path, and along it); the time
+until the VRU comes within ``contact_m`` + half the vehicle's width of the centre of the
+front bumper is ``kinematics.time_to_contact``. Warning at ≤ ``warn_s``, imminent at ≤
+``imminent_s``. A pedestrian walking along the pavement beside the road, standing at the
+kerb, or walking away from the path never comes that close, so it gets no warning.
+
+A driver already braking to stop short of the VRU is yielding, not a conflict party: no
+warning when the vehicle's deceleration (the tracker's estimate) is at least the
+deceleration that stops it before the point where the VRU would be reached (speed² / 2 ×
+the distance along the path), and that is a comfortable one (≤ ``comfortable_decel_mps2``:
+beyond it the driver may not manage, and is warned).
 """
 
 from __future__ import annotations
 
-from v2xcloud.apps._select import K_CYCLIST, K_PEDESTRIAN, is_motor
-from v2xcloud.apps.base import App, AppConfig, Hits, level_from_time
-from v2xcloud.apps.kinematics import time_to_contact
+import numpy as np
+
+from v2xcloud.apps._select import K_CYCLIST, K_PEDESTRIAN, is_motor, is_turning
+from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
+from v2xcloud.apps.kinematics import required_decel, time_to_contact
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 
@@ -20,13 +33,15 @@ __all__ = ["VruCollisionWarning", "VrucwConfig"]
 
 
 class VrucwConfig(AppConfig, frozen=True, kw_only=True):
-    """VRUCW thresholds (defaults: STANDARDS.md, time to conflict 3 s / 1.5 s)."""
+    """VRUCW thresholds (defaults: STANDARDS.md, time to conflict 3 s / 1.5 s; SUMO's DRAC
+    3 m/s² as the comfortable deceleration, as FCW)."""
 
     warn_s: float = 3.0
     imminent_s: float = 1.5
     radius_m: float = 50.0
     min_speed_mps: float = MOVING_MPS
     contact_m: float = 0.8  # VRU radius plus a safety margin beyond the vehicle's half width
+    comfortable_decel_mps2: float = 3.0
 
 
 class VruCollisionWarning(App):
@@ -37,6 +52,10 @@ class VruCollisionWarning(App):
     config_type = VrucwConfig
     detail = "vulnerable road user in the vehicle's path"
     config: VrucwConfig
+
+    def reach(self) -> tuple[Reach, ...]:
+        """Vulnerable road users within ``radius_m``."""
+        return (Reach(self.config.radius_m, Partners.ROAD_USERS),)
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
@@ -49,17 +68,34 @@ class VruCollisionWarning(App):
         keep = is_motor(view, pairs.other) & (view.speed_mps[pairs.other] >= cfg.min_speed_mps)
         pairs = pairs.select(keep & pairs.same_level)
         p, e = pairs.ego, pairs.other
+        speed = view.speed_mps[e]
         half_len = view.length_m[e] / 2.0
-        front_x = view.x_m[e] + half_len * view.sin_heading[e]
-        front_y = view.y_m[e] + half_len * view.cos_heading[e]
-        width = view.width_m[e]
-        ttc = time_to_contact(
-            view.x_m[p] - front_x,
-            view.y_m[p] - front_y,
-            view.vx_mps[p] - view.vx_mps[e],
-            view.vy_mps[p] - view.vy_mps[e],
-            width / 2.0 + cfg.contact_m,
+        sin_h, cos_h = view.sin_heading[e], view.cos_heading[e]
+        dx = view.x_m[p] - (view.x_m[e] + half_len * sin_h)  # from the front bumper's centre
+        dy = view.y_m[p] - (view.y_m[e] + half_len * cos_h)
+        along = dx * sin_h + dy * cos_h
+        right = dx * cos_h - dy * sin_h
+        # the path's curvature (1/m, + to the right) while the vehicle turns, else 0
+        curv = np.where(
+            is_turning(view, e),
+            np.radians(view.yaw_rate_dps[e]) / np.maximum(speed, MOVING_MPS),
+            0.0,
         )
+        s = np.maximum(along, 0.0)
+        right = right - 0.5 * curv * s * s  # offset from the arc where the VRU is
+        turn = curv * s  # the path's heading there, relative to the vehicle's heading (rad)
+        # the VRU's velocity in the path's frame at that point
+        vx, vy = view.vx_mps[p], view.vy_mps[p]
+        ph_sin = sin_h * np.cos(turn) + cos_h * np.sin(turn)
+        ph_cos = cos_h * np.cos(turn) - sin_h * np.sin(turn)
+        v_along = vx * ph_sin + vy * ph_cos
+        v_right = vx * ph_cos - vy * ph_sin
+        ttc = time_to_contact(
+            along, right, v_along - speed, v_right, view.width_m[e] / 2.0 + cfg.contact_m
+        )
+        drac = required_decel(along, speed)
+        yielding = (-view.accel_mps2[e] >= drac) & (drac <= cfg.comfortable_decel_mps2)
+        ttc = np.where(yielding, np.inf, ttc)
         level = level_from_time(
             ttc, warn_s=cfg.warn_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
         )

@@ -1,4 +1,6 @@
-"""Stopped vehicle / incident: a queue at a red light is not an incident; a stall on green is."""
+"""Stopped vehicle / incident: a vehicle stopped in a queue (behind standing cars, some of them
+unseen; at a red; while its queue discharges; waiting at the line to enter the junction) is
+not an incident; a lone stopped vehicle in a moving lane, or a stall on protected green, is."""
 
 from __future__ import annotations
 
@@ -9,6 +11,12 @@ from v2xcloud.apps.events import StoppedVehicleDetector
 from v2xcloud.model import LightState
 
 RED, GREEN = LightState.RED, LightState.PROTECTED_GREEN
+PERMISSIVE = LightState.PERMISSIVE_GREEN
+
+
+def _stood(out: list[list[object]]) -> set[str]:
+    """The vehicles the events name (their descriptions start "vehicle <id> stopped")."""
+    return {e.description.split()[1] for events in out for e in events}  # type: ignore[attr-defined]
 
 
 def _queue(t: int) -> list[object]:
@@ -40,12 +48,12 @@ def test_head_of_queue_stalled_on_green_is_reported_once_with_start_and_confiden
 
 
 def test_vehicle_that_moves_off_ends_the_event() -> None:
-    def frame(t: int) -> list[object]:
-        speed = 0.0 if t < 30_000 else 10.0
+    def frame(t: int) -> list[object]:  # moves off at 30 s at 5 m/s (5 m/s² within a report)
+        speed = 0.0 if t < 30_000 else 5.0
         return [
             junction_map(),
             spat(t, phase1=(GREEN, 100.0, RED, 130.0)),
-            vehicle("s", 0, -50 + (0 if t < 30_000 else (t - 30_000) / 100), speed, t_ms=t),
+            vehicle("s", 0, -50 + (0 if t < 30_000 else (t - 30_000) / 200), speed, t_ms=t),
         ]
 
     out = run(StoppedVehicleDetector(min_stopped_s=20), 40, frame)
@@ -61,3 +69,111 @@ def test_standing_off_the_mapped_lanes_is_not_an_incident() -> None:
         lambda t: [junction_map(), vehicle("parked", 40, -50, 0.0, t_ms=t)],
     )
     assert all(events == [] for events in out)
+
+
+def test_behind_a_standing_car_with_an_unseen_one_between_is_a_queue() -> None:
+    """The car 20 m behind the stalled head stands behind an unconnected car: a queue."""
+    out = run(
+        StoppedVehicleDetector(min_stopped_s=20),
+        30,
+        lambda t: [
+            junction_map(),
+            spat(t, phase1=(GREEN, 100.0, RED, 130.0)),
+            vehicle("head", 0, -5, 0.0, t_ms=t),
+            vehicle("rear", 0, -25, 0.0, t_ms=t),
+            vehicle("oncoming", -3.5, -20, 0.0, 180.0, t_ms=t),  # another direction: no queue
+            vehicle("lone", -3.5, -150, 0.0, 180.0, t_ms=t),
+        ],
+    )
+    assert _stood(out) == {"head"}
+
+
+def test_lone_stopped_car_mid_lane_on_green_is_an_incident() -> None:
+    out = run(
+        StoppedVehicleDetector(min_stopped_s=20),
+        25,
+        lambda t: [
+            junction_map(),
+            spat(t, phase1=(GREEN, 100.0, RED, 130.0)),
+            vehicle("lone", 0, -150, 0.0, t_ms=t),
+            vehicle("passing", 3.5, -200 + t / 100, 10.0, t_ms=t),
+        ],
+    )
+    assert _stood(out) == {"lone"}
+
+
+def test_at_the_line_without_signals_or_on_permissive_green_it_waits_for_a_gap() -> None:
+    for signals in ([], ["permissive"]):
+
+        def frame(t: int, signals: list[str] = signals) -> list[object]:
+            light = [spat(t, phase1=(PERMISSIVE, 100.0, RED, 130.0))] if signals else []
+            return [junction_map(), *light, vehicle("waiting", 0, -5, 0.0, t_ms=t)]
+
+        assert _stood(run(StoppedVehicleDetector(min_stopped_s=20), 40, frame)) == set()
+
+
+def test_at_the_line_on_protected_green_with_its_exit_blocked_it_waits() -> None:
+    out = run(
+        StoppedVehicleDetector(min_stopped_s=20),
+        30,
+        lambda t: [
+            junction_map(),
+            spat(t, phase1=(GREEN, 100.0, RED, 130.0)),
+            vehicle("head", 0, -5, 0.0, t_ms=t),
+            vehicle("beyond", 0, 30, 0.0, t_ms=t),  # standing past the junction
+        ],
+    )
+    assert "head" not in _stood(out)
+
+
+def test_queue_still_discharging_after_green_is_not_an_incident() -> None:
+    """Last seen red at 9 s: the car ~100 m back (its front ~98 m from the line) may stand
+    3 s + 98 m / 4 m/s ≈ 27.5 s longer, so its 20 s count starts at ~37 s (without the
+    discharge rule it would be reported at 29 s)."""
+
+    def frame(t: int) -> list[object]:
+        light = (RED, 10.0 - t / 1000, GREEN, 200.0) if t < 10_000 else (GREEN, 200.0, RED, 230.0)
+        return [junction_map(), spat(t, phase1=light), vehicle("back", 0, -100, 0.0, t_ms=t)]
+
+    out = run(StoppedVehicleDetector(min_stopped_s=20), 62, frame)
+    first = next(k for k, events in enumerate(out) if events)
+    assert 55 <= first <= 58
+
+
+def test_without_a_map_cross_traffic_ahead_says_it_waits_at_a_junction() -> None:
+    """No MAP, no SPAT (K733 replayed without them): the car at the stop line waiting out a
+    red sees the crossing street's cars pass 15 m ahead; it is no incident. The same car with
+    nothing crossing ahead of it (or traffic only in its own direction) still is."""
+
+    def crossing(t: int) -> object:  # eastbound on the crossing street, one every 12 s
+        return vehicle("cross", -60 + 10 * ((t / 1000) % 12), 15.0, 10.0, 90.0, t_ms=t)
+
+    def alongside(t: int) -> object:  # same direction, the next lane: no junction evidence
+        return vehicle("along", 3.5, -200 + 10 * ((t / 1000) % 30), 10.0, 0.0, t_ms=t)
+
+    def waiting(t: int) -> list[object]:
+        return [vehicle("waiting", 0, -5, 0.0, t_ms=t), crossing(t)]
+
+    def stalled(t: int) -> list[object]:
+        return [vehicle("waiting", 0, -5, 0.0, t_ms=t), alongside(t)]
+
+    assert _stood(run(StoppedVehicleDetector(min_stopped_s=20), 40, waiting)) == set()
+    assert _stood(run(StoppedVehicleDetector(min_stopped_s=20), 40, stalled)) == {"waiting"}
+
+
+def test_in_a_queue_waiting_for_gaps_the_cars_ahead_may_be_unseen() -> None:
+    """A car 21 m before its line on a permissive green, nobody seen ahead (the three cars in
+    front send nothing): a queue waiting for gaps, no incident. The same car on a protected
+    green, or 80 m back (beyond ~8 cars), stands unexplained."""
+
+    def frame(light: object, y: float) -> object:
+        return lambda t: [
+            junction_map(),
+            spat(t, phase1=(light, 100.0, RED, 130.0)),
+            vehicle("waiting", 0, y, 0.0, t_ms=t),
+        ]
+
+    detector = StoppedVehicleDetector
+    assert _stood(run(detector(min_stopped_s=20), 30, frame(PERMISSIVE, -21))) == set()
+    assert _stood(run(detector(min_stopped_s=20), 30, frame(GREEN, -21))) == {"waiting"}
+    assert _stood(run(detector(min_stopped_s=20), 30, frame(PERMISSIVE, -80))) == {"waiting"}

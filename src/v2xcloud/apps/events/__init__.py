@@ -8,7 +8,13 @@ May import: ``model``, ``geo``, ``twin`` (as the apps package).
 """
 
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
-from v2xcloud.apps.events.congestion import CongestionDetector, LaneTraffic
+from v2xcloud.apps.events.congestion import (
+    CongestionDetector,
+    LaneSample,
+    LaneTraffic,
+    lane_samples,
+    merge_samples,
+)
 from v2xcloud.apps.events.slow import SlowVehicleDetector
 from v2xcloud.apps.events.stopped import StoppedVehicleDetector
 from v2xcloud.apps.events.wrong_way import WrongWayDetector
@@ -18,10 +24,13 @@ __all__ = [
     "DETECTORS",
     "CongestionDetector",
     "EventBook",
+    "LaneSample",
     "LaneTraffic",
     "SlowVehicleDetector",
     "StoppedVehicleDetector",
     "WrongWayDetector",
+    "lane_samples",
+    "merge_samples",
 ]
 
 DETECTORS = (CongestionDetector, StoppedVehicleDetector, WrongWayDetector, SlowVehicleDetector)

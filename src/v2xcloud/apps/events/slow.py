@@ -3,8 +3,10 @@ far from the stop line), with no queue in front of it to explain the low speed."
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from v2xcloud.apps._v2i import is_vehicle, on_approaches
-from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
+from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook, adopt_since, handover_since
 from v2xcloud.apps.events.stopped import queued_behind
 from v2xcloud.model import RoadEvent
 from v2xcloud.model.thresholds import STANDSTILL_MPS
@@ -67,3 +69,11 @@ class SlowVehicleDetector:
                 )
         self._since_ms = since
         return self.book.tick(now_ms)
+
+    def handover(self, ids: Collection[str]) -> dict[str, int]:
+        """The condition clocks (since ms) of the vehicles ``ids`` (``book.handover_since``)."""
+        return handover_since(self._since_ms, ids)
+
+    def adopt(self, clocks: Mapping[str, int], at_ms: int) -> int:
+        """Take over clocks a predecessor handed (``handover`` at ``at_ms``)."""
+        return adopt_since(self._since_ms, clocks)

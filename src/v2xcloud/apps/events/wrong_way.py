@@ -3,10 +3,12 @@ against the lane's direction for a sustained time."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import numpy as np
 
 from v2xcloud.apps._v2i import is_vehicle
-from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
+from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook, adopt_since, handover_since
 from v2xcloud.model import RoadEvent
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import junctions_of
@@ -74,3 +76,11 @@ class WrongWayDetector:
                 )
         self._since_ms = since
         return self.book.tick(now_ms)
+
+    def handover(self, ids: Collection[str]) -> dict[str, int]:
+        """The condition clocks (since ms) of the vehicles ``ids`` (``book.handover_since``)."""
+        return handover_since(self._since_ms, ids)
+
+    def adopt(self, clocks: Mapping[str, int], at_ms: int) -> int:
+        """Take over clocks a predecessor handed (``handover`` at ``at_ms``)."""
+        return adopt_since(self._since_ms, clocks)

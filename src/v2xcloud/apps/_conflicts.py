@@ -1,0 +1,381 @@
+"""Conflicts along MAP movements, shared by ICW and LTA.
+
+Two vehicles on movements of one junction (``twin.movements``) conflict when some pair of
+their candidate movements meets in a conflict zone and:
+
+- both reach it at their current speeds with overlapping occupancy: the post-encroachment
+  time (PET, the gap between one leaving the zone and the other entering it; each occupies it
+  for its own length plus the other's width at its speed) is at most ``ConflictRule.pet_s``,
+  and the first of them gets there within ``window_s``;
+- neither brakes hard enough to stop short of the zone (``stop_margin_m`` before it): it yields;
+- right of way (``_signals.movement_right_of_way`` at its stop line, or now in the box) does
+  not keep them apart: a movement red at arrival whose driver can still stop
+  (``_signals.STOP_DECEL_MPS2``, or already braking that hard) holds its vehicle back, and
+  two movements on protected green never meet (the signal program separates them). A
+  red-light runner stays a party; so does everyone at a junction without signals, where the
+  MAP names no major road and nobody has priority (the Highway Code's rule 146 for unmarked
+  junctions), until one of them yields. Where the MAP says a movement must give way (a minor
+  road, a yield or stop sign: ``_signals.GIVE_WAY_SIGN``) to one that need not, its vehicle
+  is held back like one facing red while it can still stop at its stop line braking at
+  most ``give_way_decel_mps2`` (comfortable braking: a driver who means to give way slows
+  down in time) or brakes that hard already; LTA keeps its turner a party
+  (``hold_ego_give_way``: the turner is the one it tells whether the gap is safe). A
+  permissive green (or amber) means go if clear: against a movement that is not permissive
+  too (a protected green, or a runner), its vehicle is held the same way while it can
+  still stop comfortably before the conflict zone (it may wait in the box).
+
+The probability of a pair's conflict is the sum, over its conflicting movement pairs, of the
+product of the two movements' probabilities (``Movements.weigh``); it must reach
+``min_probability``. ``ego_turns``/``other_turns`` restrict which movements of each party
+count (LTA: a left turn against a through or right-turning movement); with ``ego_turns`` the
+probability is conditional on the ego making one of them (LTA tells a driver who is about to
+turn whether turning now is safe), and ``ego_min_speed_mps`` (default 0: LTA times a turner
+by its own speed since 1a0bac6, a creeping driver is not about to take the turn) times the
+ego at no less than that speed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from v2xcloud.apps._signals import (
+    GIVE_WAY_SIGN,
+    GO_PERMITTED,
+    GO_PROTECTED,
+    MIN_BRAKING_MPS2,
+    STOP,
+    STOP_DECEL_MPS2,
+    movement_right_of_way,
+)
+from v2xcloud.twin import SceneView
+from v2xcloud.twin.movements import (
+    STRAIGHT,
+    Candidates,
+    LaneMemory,
+    Movements,
+    MovementWeights,
+)
+
+__all__ = [
+    "NO_CONFLICTS",
+    "ConflictRule",
+    "Conflicts",
+    "can_stop",
+    "movement_conflicts",
+    "occupancy_s",
+    "stays_in_lane",
+    "travel_s",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):
+    """What makes two movements' vehicles a conflict (module docstring)."""
+
+    weights: MovementWeights = MovementWeights()
+    pet_s: float = 0.0
+    window_s: float = 3.0
+    stop_margin_m: float = 1.0
+    min_probability: float = 0.5
+    ego_turns: frozenset[int] | None = None
+    other_turns: frozenset[int] | None = None
+    ego_min_speed_mps: float = 0.0
+    give_way_decel_mps2: float = 3.0
+    hold_ego_give_way: bool = True
+
+
+class Conflicts(NamedTuple):
+    """Conflicting pairs (rows ``a``, ``b``): arrival times at the conflict zone, PET, and the
+    conflict point (local x, y) of the most likely pair of movements."""
+
+    a: IntArray
+    b: IntArray
+    arrive_a: FloatArray
+    arrive_b: FloatArray
+    pet: FloatArray
+    x: FloatArray
+    y: FloatArray
+
+
+_I, _F = np.empty(0, dtype=np.int64), np.empty(0)
+_FAR_MARGIN_S = 2.0  # beyond the window: a conflict zone's occupancy and the box's entry
+NO_CONFLICTS = Conflicts(_I, _I, _F, _F, _F, _F, _F)
+
+
+def occupancy_s(view: SceneView, a: IntArray, b: IntArray) -> FloatArray:
+    """Half the time ``a`` spends in the conflict zone: (own length + b's width) / 2 / speed."""
+    return (view.length_m[a] + view.width_m[b]) / 2.0 / np.maximum(view.speed_mps[a], 0.1)
+
+
+def can_stop(
+    view: SceneView, rows: IntArray, dist_m: FloatArray, decel_mps2: float = STOP_DECEL_MPS2
+) -> npt.NDArray[np.bool_]:
+    """Whether a driver can still stop within ``dist_m`` (braking it needs at most
+    ``decel_mps2``, by default ``_signals.STOP_DECEL_MPS2``, or it brakes that hard already)."""
+    speed = view.speed_mps[rows]
+    need = speed * speed / (2.0 * np.maximum(dist_m, 0.1))
+    return (need <= decel_mps2) | (-view.accel_mps2[rows] >= need)
+
+
+def stays_in_lane(
+    view: SceneView, movements: Movements, rows: IntArray, t_point: FloatArray, margin_m: float
+) -> npt.NDArray[np.bool_]:
+    """Whether each vehicle is on an ingress lane of the MAP and, at its speed, reaches a point
+    ``t_point`` s ahead more than ``margin_m`` before its stop line: it follows its lane
+    there, so a path predicted without the MAP (a straight line, a constant turn) crossing it
+    at that point meets a road the MAP says has no junction on it (the MAP lists them)."""
+    lane = view.lane[rows]
+    ingress = (lane >= 0) & (movements.junction_of_lane[np.maximum(lane, 0)] >= 0)
+    point_m = view.speed_mps[rows] * t_point
+    return ingress & (point_m < view.to_stop_m[rows] - margin_m)
+
+
+def _stops_within(
+    view: SceneView, rows: IntArray, dist_m: FloatArray, margin_m: float
+) -> npt.NDArray[np.bool_]:
+    """Whether each vehicle's current braking stops it within ``dist_m`` less ``margin_m``."""
+    speed, accel = view.speed_mps[rows], view.accel_mps2[rows]
+    braking = np.isfinite(accel) & (accel <= -MIN_BRAKING_MPS2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stop_m = np.where(braking, speed * speed / (2.0 * -accel), np.inf)
+    return braking & (stop_m <= dist_m - margin_m)
+
+
+def travel_s(
+    speed_mps: FloatArray,
+    dist_m: FloatArray,
+    line_m: FloatArray,
+    turn_speed_mps: FloatArray,
+    decel_mps2: float,
+) -> tuple[FloatArray, FloatArray]:
+    """(time to cover ``dist_m``, speed there) for a vehicle at ``speed_mps`` that must be at
+    no more than ``turn_speed_mps`` when it enters the junction box ``line_m`` ahead (0: in
+    it): it keeps its speed as long as it can, then brakes at ``decel_mps2`` down to turning
+    speed (or from now, when it is too fast for that already), and turns at that speed. With
+    ``turn_speed_mps`` at least the speed (straight on), simply ``dist / speed``. The
+    earliest arrival a driver making that turn can have."""
+    v0 = speed_mps
+    vt = np.minimum(turn_speed_mps, v0)
+    brake_m = (v0 * v0 - vt * vt) / (2.0 * decel_mps2)
+    cruise_m = np.clip(line_m - brake_m, 0.0, None)
+    d = np.maximum(dist_m, 0.0)
+    # phase 1: cruise at v0
+    t = np.minimum(d, cruise_m) / v0
+    left = d - np.minimum(d, cruise_m)
+    # phase 2: brake from v0 towards vt over brake_m
+    in_brake = np.minimum(left, brake_m)
+    v_end = np.sqrt(np.maximum(v0 * v0 - 2.0 * decel_mps2 * in_brake, vt * vt))
+    t = t + np.where(brake_m > 0, (v0 - v_end) / decel_mps2, 0.0)
+    left = left - in_brake
+    # phase 3: at turning speed
+    t = t + left / vt
+    passed = dist_m < 0  # past the point already: how long ago, at its speed
+    t = np.where(passed, dist_m / np.maximum(v0, 0.1), t)
+    return t, np.where(passed, v0, np.where(left > 0, vt, v_end))
+
+
+def _timing(
+    view: SceneView,
+    a: IntArray,
+    b: IntArray,
+    to_a_m: FloatArray,
+    to_b_m: FloatArray,
+    a_min_speed_mps: float = 0.0,
+    *,
+    profile: _Profile | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(arrival of a, arrival of b, PET) at the conflict point at current speeds (a's at
+    least ``a_min_speed_mps``); with ``profile``, a vehicle on a turning movement slows to
+    turning speed at the box (``travel_s``)."""
+    va = np.maximum(view.speed_mps[a], max(a_min_speed_mps, 0.1))
+    vb = np.maximum(view.speed_mps[b], 0.1)
+    if profile is None:
+        t_a, t_b, wa, wb = to_a_m / va, to_b_m / vb, va, vb
+    else:
+        t_a, wa = travel_s(va, to_a_m, profile.line_a, profile.turn_a, profile.decel)
+        t_b, wb = travel_s(vb, to_b_m, profile.line_b, profile.turn_b, profile.decel)
+    half_a = (view.length_m[a] + view.width_m[b]) / 2.0 / np.maximum(wa, 0.1)
+    half_b = (view.length_m[b] + view.width_m[a]) / 2.0 / np.maximum(wb, 0.1)
+    pet = np.maximum(t_b - half_b - (t_a + half_a), t_a - half_a - (t_b + half_b))
+    ahead = (t_a + half_a > 0) & (t_b + half_b > 0)
+    pet = np.where(ahead, pet, np.inf)  # one has passed the point already
+    return np.maximum(t_a - half_a, 0.0), np.maximum(t_b - half_b, 0.0), pet
+
+
+class _Profile(NamedTuple):
+    """Speed profiles of a pair of candidate movements (``travel_s``): distance to the box
+    and turning speed (``inf`` straight on) of each, and the braking to reach it."""
+
+    line_a: FloatArray
+    line_b: FloatArray
+    turn_a: FloatArray
+    turn_b: FloatArray
+    decel: float
+
+
+def _profile(
+    movements: Movements,
+    path_a: IntArray,
+    path_b: IntArray,
+    here_a: FloatArray,
+    here_b: FloatArray,
+    weights: MovementWeights,
+) -> _Profile:
+    def turn_speed(path: IntArray) -> FloatArray:
+        straight = movements.turns(path) == STRAIGHT
+        return np.where(straight, np.inf, weights.turn_speed_mps)
+
+    return _Profile(
+        line_a=np.maximum(-here_a, 0.0),
+        line_b=np.maximum(-here_b, 0.0),
+        turn_a=turn_speed(path_a),
+        turn_b=turn_speed(path_b),
+        decel=weights.comfortable_decel_mps2,
+    )
+
+
+def _combination_conflicts(
+    view: SceneView,
+    movements: Movements,
+    cand: Candidates,
+    a: IntArray,
+    b: IntArray,
+    ia: IntArray,
+    ib: IntArray,
+    rule: ConflictRule,
+) -> npt.NDArray[np.bool_]:
+    """Per combination (vehicle a on candidate ia, b on ib): a conflict by the rule."""
+    path_a, path_b = cand.path[ia], cand.path[ib]
+    sa, sb = movements.conflict_s(path_a, path_b)
+    meet = np.isfinite(sa) & np.isfinite(sb)
+    if rule.ego_turns is not None:
+        meet &= np.isin(movements.turns(path_a), list(rule.ego_turns))
+    if rule.other_turns is not None:
+        meet &= np.isin(movements.turns(path_b), list(rule.other_turns))
+    out = np.zeros(a.size, dtype=bool)
+    m = np.flatnonzero(meet)
+    if m.size == 0:
+        return out
+    a, b, ia, ib = a[m], b[m], ia[m], ib[m]
+    path_a, path_b = path_a[m], path_b[m]
+    here_a, here_b = cand.s_m[ia], cand.s_m[ib]
+    centre = movements.conflict_m  # the zone opens this far before the paths' closest point
+    arrive_a, arrive_b, pet = _timing(
+        view, a, b, sa[m] + centre - here_a, sb[m] + centre - here_b, rule.ego_min_speed_mps,
+        profile=_profile(movements, path_a, path_b, here_a, here_b, rule.weights),
+    )  # fmt: skip
+    ok = (pet <= rule.pet_s) & (np.minimum(arrive_a, arrive_b) <= rule.window_s)
+    ok &= ~_stops_within(view, a, sa[m] - here_a, rule.stop_margin_m)
+    ok &= ~_stops_within(view, b, sb[m] - here_b, rule.stop_margin_m)
+    if ok.any():  # right of way at the stop line (in the box: the light now)
+        va = np.maximum(view.speed_mps[a], 0.1)
+        vb = np.maximum(view.speed_mps[b], 0.1)
+        row_a = movement_right_of_way(view, movements, path_a, np.maximum(-here_a, 0.0) / va)
+        row_b = movement_right_of_way(view, movements, path_b, np.maximum(-here_b, 0.0) / vb)
+        held_a = (here_a < 0) & (row_a == STOP) & can_stop(view, a, -here_a)
+        held_b = (here_b < 0) & (row_b == STOP) & can_stop(view, b, -here_b)
+        # priority without signals: a give-way movement against one that need not give way
+        yield_a = (row_a == GIVE_WAY_SIGN) & (row_b != GIVE_WAY_SIGN) & (here_a < 0)
+        yield_b = (row_b == GIVE_WAY_SIGN) & (row_a != GIVE_WAY_SIGN) & (here_b < 0)
+        if not rule.hold_ego_give_way:
+            yield_a[:] = False
+        decel = rule.give_way_decel_mps2
+        held_a |= yield_a & can_stop(view, a, -here_a, decel)
+        held_b |= yield_b & can_stop(view, b, -here_b, decel)
+        # a permissive green (or amber) says go if clear: it gives way to a crossing movement
+        # that is not permissive too (a protected green, or one that will not stop for its
+        # red), before the conflict zone (it may wait in the box), like a give-way movement
+        give_a = (row_a == GO_PERMITTED) & (row_b != GO_PERMITTED)
+        give_b = (row_b == GO_PERMITTED) & (row_a != GO_PERMITTED)
+        if not rule.hold_ego_give_way:
+            give_a[:] = False
+        zone_a = sa[m] - here_a - rule.stop_margin_m
+        zone_b = sb[m] - here_b - rule.stop_margin_m
+        held_a |= give_a & can_stop(view, a, zone_a, decel)
+        held_b |= give_b & can_stop(view, b, zone_b, decel)
+        ok &= ~(held_a | held_b)
+        ok &= ~((row_a == GO_PROTECTED) & (row_b == GO_PROTECTED))
+    out[m] = ok
+    return out
+
+
+def movement_conflicts(
+    view: SceneView,
+    movements: Movements,
+    memory: LaneMemory | None,
+    a: IntArray,
+    b: IntArray,
+    rule: ConflictRule,
+) -> tuple[npt.NDArray[np.bool_], Conflicts]:
+    """For pairs (a[k], b[k]): whether both are on movements (then the MAP decides them:
+    pairs at different junctions never conflict), and the pairs in conflict by ``rule``."""
+    on_map = np.zeros(a.size, dtype=bool)
+    rows, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    # a vehicle on an ingress lane too far from its stop line to reach any conflict zone (all
+    # lie past the line) within the window is on its junction's movements but in no conflict
+    # now: it needs no locating (most of them in dense traffic)
+    lane, to_stop = view.lane[rows], view.to_stop_m[rows]
+    lane_junction = np.where(lane >= 0, movements.junction_of_lane[np.maximum(lane, 0)], -1)
+    speed = np.maximum(view.speed_mps[rows], max(rule.ego_min_speed_mps, 0.1))
+    far = (lane_junction >= 0) & (to_stop > speed * (rule.window_s + _FAR_MARGIN_S))
+    near = np.flatnonzero(~far)
+    cand = movements.locate(view, rows[near], memory)
+    cand = cand._replace(query=near[cand.query])  # index into rows
+    junction = np.where(far, lane_junction, -1)
+    junction[cand.query] = movements.junctions(cand.path)
+    qa, qb = inverse[: a.size], inverse[a.size :]
+    on_map = (junction[qa] >= 0) & (junction[qb] >= 0)
+    k = np.flatnonzero(on_map & (junction[qa] == junction[qb]) & ~far[qa] & ~far[qb])
+    if k.size == 0 or cand.path.size == 0:
+        return on_map, NO_CONFLICTS
+    weight = movements.weigh(view, rows, cand, rule.weights)
+    weight_a = weight
+    if rule.ego_turns is not None:  # given that the ego makes one of those movements
+        mine = np.isin(movements.turns(cand.path), list(rule.ego_turns))
+        total = np.zeros(rows.size)
+        np.add.at(total, cand.query, np.where(mine, weight, 0.0))
+        weight_a = np.where(mine, weight / np.maximum(total[cand.query], 1e-12), 0.0)
+    order = np.argsort(cand.query, kind="stable")
+    start = np.searchsorted(cand.query[order], np.arange(rows.size))
+    count = np.bincount(cand.query, minlength=rows.size)
+    # every candidate movement of a against every one of b, for the pairs k
+    na, nb = count[qa[k]], count[qb[k]]
+    combos = na * nb
+    pair = np.repeat(np.arange(k.size), combos)
+    j = np.arange(int(combos.sum())) - np.repeat(np.cumsum(combos) - combos, combos)
+    ia = order[start[qa[k]][pair] + j // nb[pair]]
+    ib = order[start[qb[k]][pair] + j % nb[pair]]
+    found = _combination_conflicts(view, movements, cand, a[k][pair], b[k][pair], ia, ib, rule)
+    p = weight_a[ia] * weight[ib] * found
+    likely = np.zeros(k.size)
+    np.add.at(likely, pair, p)
+    keep = np.flatnonzero(likely >= rule.min_probability)
+    if keep.size == 0:
+        return on_map, NO_CONFLICTS
+    by = np.lexsort((-p, pair))  # the most likely conflicting combination of each pair
+    first = np.ones(by.size, dtype=bool)
+    first[1:] = pair[by][1:] != pair[by][:-1]
+    best = np.full(k.size, -1, dtype=np.int64)
+    best[pair[by][first]] = by[first]
+    c = best[keep]
+    ea, eb = a[k[keep]], b[k[keep]]
+    path_a, path_b = cand.path[ia[c]], cand.path[ib[c]]
+    sa, sb = movements.conflict_s(path_a, path_b)
+    sa, sb = sa + movements.conflict_m, sb + movements.conflict_m
+    here_a, here_b = cand.s_m[ia[c]], cand.s_m[ib[c]]
+    arrive_a, arrive_b, pet = _timing(
+        view, ea, eb, sa - here_a, sb - here_b, rule.ego_min_speed_mps,
+        profile=_profile(movements, path_a, path_b, here_a, here_b, rule.weights),
+    )  # fmt: skip
+    points = [
+        movements.paths[q].point_at(s) for q, s in zip(path_a.tolist(), sa.tolist(), strict=True)
+    ]
+    x = np.array([pt[0] for pt in points], dtype=np.float64)
+    y = np.array([pt[1] for pt in points], dtype=np.float64)
+    return on_map, Conflicts(ea, eb, arrive_a, arrive_b, pet, x, y)

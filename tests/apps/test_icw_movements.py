@@ -1,0 +1,116 @@
+"""ICW along MAP movements: paths, not straight lines, meet in conflict zones; right of way
+from each movement's signal group; and what geometry alone may warn without a MAP."""
+
+from __future__ import annotations
+
+from _cross_junction import FRAME, PHASES, car, cross_map, spat
+from _v2v_scenario import Mover, run, straight
+
+from v2xcloud.apps.icw import IntersectionCollisionWarning
+from v2xcloud.model import LightState
+from v2xcloud.twin import Scene
+
+GO = LightState.PROTECTED_GREEN
+
+
+def _warned(*items: object) -> set[str]:
+    scene = Scene(FRAME)
+    for item in items:
+        scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
+    return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(scene.update(0), 0)}
+
+
+# "a" north-bound on the S lane and "b" west-bound on the E lane reach (1.75, 1.75), where
+# their straight lines cross, together in 2.7 s
+A = car("a", 1.75, -25.0, 0.0, 10.0)
+B = car("b", 28.5, 1.75, 270.0, 10.0)
+
+
+def test_a_right_turn_lane_does_not_cross_the_straight_line_it_points_along() -> None:
+    assert _warned(cross_map(only={"S": "straight"}), A, B) == {"a", "b"}
+    # the same positions, but the S lane only turns right (into the east exit, behind "b"):
+    # no signal is shown, yet the MAP says its path never meets b's
+    assert _warned(cross_map(only={"S": "right"}), A, B) == set()
+
+
+def test_movements_both_on_protected_green_are_separated_by_the_program() -> None:
+    lanes = cross_map(phases=PHASES, only={"S": "straight", "E": "straight"})
+    assert _warned(lanes, spat(phase1=GO, phase2=GO), A, B) == set()
+
+
+def test_a_red_holds_a_party_that_can_stop_but_not_a_runner() -> None:
+    lanes = cross_map(phases=PHASES, only={"S": "straight", "E": "straight"})
+    red_for_b = spat(phase1=GO, phase2=LightState.RED)
+    assert _warned(lanes, red_for_b, A, B) == set()  # b needs 2.4 m/s² to stop at x = 8
+    # a runner: 14 m/s 10 m before its red line (needs 9.8 m/s²), 1.16 s from the crossing
+    runner = car("b", 18.0, 1.75, 270.0, 14.0)
+    a = car("a", 1.75, -9.85, 0.0, 10.0)
+    assert _warned(lanes, red_for_b, a, runner) == {"a", "b"}
+
+
+def test_a_party_braking_to_stop_before_the_conflict_zone_yields() -> None:
+    lanes = cross_map(only={"S": "straight", "E": "straight"})  # no signals: nobody has priority
+    yielding = car("b", 28.5, 1.75, 270.0, 10.0, accel_long_mps2=-4.0)  # stops in 12.5 m
+    assert _warned(lanes, A, yielding) == set()
+    late = car("b", 28.5, 1.75, 270.0, 10.0, accel_long_mps2=-1.0)  # needs 50 m: still comes
+    assert _warned(lanes, A, late) == {"a", "b"}
+
+
+def test_without_map_a_braking_party_or_one_out_of_the_window_is_not_warned() -> None:
+    north = Mover("north", straight(0, -72.0, 12.0, 0.0))
+    east = Mover("east", straight(-60.0, 0, 10.0, 90.0))
+    assert run(IntersectionCollisionWarning(), [north, east], seconds=6.0) != []
+    braking = Mover(
+        "east", straight(-60.0, 0, 10.0, 90.0), fields={"accel_long_mps2": -1.0}
+    )  # slowing down: geometry alone cannot say it will be there
+    assert run(IntersectionCollisionWarning(), [north, braking], seconds=6.0) == []
+
+
+def test_a_minor_road_that_can_still_give_way_is_no_party_but_one_too_fast_is() -> None:
+    """Unsignalised, the E arm gives way (a minor road in the MAP). b, 20.5 m before its line
+    at 10 m/s, needs 2.4 m/s² to stop: it is expected to give way; at 14 m/s 10 m before it
+    (9.8 m/s²) it cannot any more and both are warned. Without the give-way both are."""
+    minor = cross_map(only={"S": "straight", "E": "straight"}, give_way=frozenset({"E"}))
+    assert _warned(minor, A, B) == set()
+    a = car("a", 1.75, -9.85, 0.0, 10.0)
+    fast = car("b", 18.0, 1.75, 270.0, 14.0)
+    assert _warned(minor, a, fast) == {"a", "b"}
+    assert _warned(cross_map(only={"S": "straight", "E": "straight"}), A, B) == {"a", "b"}
+
+
+def test_on_a_lane_a_crossing_short_of_the_stop_line_is_no_crossing() -> None:
+    """With the MAP, a vehicle on an ingress lane follows it to its stop line: a straight
+    line crossing its path there (the other on no movement) is no conflict; the same pair
+    without the MAP is."""
+    north = car("a", 1.75, -60.0, 0.0, 10.0)  # 52 m before its line
+    across = car("b", 22.4, -48.0, 300.0, 10.0)  # off every lane: both reach (1.75, -36) at 2.4 s
+    assert _warned(north, across) == {"a", "b"}
+    assert _warned(cross_map(), north, across) == set()
+
+
+def test_a_permissive_green_that_can_still_give_way_is_no_party_but_one_too_fast_is() -> None:
+    """A permissive green says go if clear: b on one gives way to a on a protected green (or
+    to a runner) while it can stop comfortably before the conflict zone (20.5 m before its
+    line at 10 m/s it needs about 2 m/s²); 10 m before its line at 14 m/s it cannot any more
+    and both are warned. Two permissive movements: neither has priority, both are."""
+    lanes = cross_map(phases=PHASES, only={"S": "straight", "E": "straight"})
+    permissive = LightState.PERMISSIVE_GREEN
+    assert _warned(lanes, spat(phase1=GO, phase2=permissive), A, B) == set()
+    a = car("a", 1.75, -9.85, 0.0, 10.0)
+    fast = car("b", 18.0, 1.75, 270.0, 14.0)
+    assert _warned(lanes, spat(phase1=GO, phase2=permissive), a, fast) == {"a", "b"}
+    both = spat(phase1=permissive, phase2=permissive)
+    assert _warned(lanes, both, A, B) == {"a", "b"}
+
+
+def test_a_driver_facing_red_who_can_still_stop_with_firm_braking_is_held() -> None:
+    """Facing red, a driver brakes as firmly as a stop takes (4.5 m/s², RLVW's red test):
+    b at 14 m/s 22.9 m before its line needs 4.3 m/s² and is held; 19 m before it (5.2
+    m/s²) it runs the light and both are warned. a (green) and b reach the crossing
+    together in about 2.1 s."""
+    lanes = cross_map(phases=PHASES, only={"S": "straight", "E": "straight"})
+    red_for_b = spat(phase1=GO, phase2=LightState.RED)
+    a = car("a", 1.75, -19.1, 0.0, 10.0)
+    assert _warned(lanes, red_for_b, a, car("b", 30.9, 1.75, 270.0, 14.0)) == set()
+    a = car("a", 1.75, -15.3, 0.0, 10.0)
+    assert _warned(lanes, red_for_b, a, car("b", 27.0, 1.75, 270.0, 14.0)) == {"a", "b"}

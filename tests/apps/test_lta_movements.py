@@ -1,0 +1,99 @@
+"""LTA along MAP movements: the turner's left-turn path against the oncoming through path,
+right of way from the signal groups, and a lane the MAP does not let turn left."""
+
+from __future__ import annotations
+
+import numpy as np
+from _cross_junction import FRAME, PHASES, car, cross_map, spat
+
+from v2xcloud.apps._conflicts import travel_s
+from v2xcloud.apps.lta import LeftTurnAssist
+from v2xcloud.model import LightState
+from v2xcloud.twin import Scene
+
+LEFT_ON = frozenset({"leftTurnSignalOn"})
+
+
+def _warned(*items: object) -> set[tuple[str, str]]:
+    scene = Scene(FRAME)
+    for item in items:
+        scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
+    out = LeftTurnAssist().on_tick(scene.update(0), 0)
+    return {(adv.ego_id, adv.other_id or "") for adv in out}
+
+
+# "t" slows to turn left from the S lane, 4 m before its line; "o" comes straight on from the
+# north: both reach the zone where the left-turn path crosses o's path in about 2 s
+TURNER = car("t", 1.75, -12.0, 0.0, 6.0, exterior_lights=LEFT_ON)
+ONCOMING = car("o", -1.75, 23.0, 180.0, 12.0)
+
+
+def test_a_turner_meeting_the_oncoming_through_movement_is_warned() -> None:
+    assert _warned(cross_map(), TURNER, ONCOMING) == {("t", "o")}
+    later = car("o", -1.75, 60.0, 180.0, 12.0)  # 3 s later: a safe gap
+    assert _warned(cross_map(), TURNER, later) == set()
+
+
+def test_a_lane_without_a_left_movement_is_no_left_turn_whatever_the_signal() -> None:
+    assert _warned(cross_map(only={"S": "straight"}), TURNER, ONCOMING) == set()
+
+
+def test_right_of_way_from_the_movements_signal_groups() -> None:
+    lanes = cross_map(phases=PHASES)
+    permissive = spat(phase1=LightState.PROTECTED_GREEN, phase3=LightState.PERMISSIVE_GREEN)
+    assert _warned(lanes, permissive, TURNER, ONCOMING) == {("t", "o")}  # t must give way
+    arrow = spat(phase1=LightState.RED, phase3=LightState.PROTECTED_GREEN)
+    held = car("o", -1.75, 30.0, 180.0, 12.0)  # 22 m before its red line: it stops
+    assert _warned(lanes, arrow, TURNER, held) == set()
+
+
+def test_a_turner_that_must_give_way_is_still_told_the_gap_is_unsafe() -> None:
+    """Unsignalised, the turner's arm gives way: LTA warns it (it decides whether to go)."""
+    assert _warned(cross_map(give_way=frozenset({"S"})), TURNER, ONCOMING) == {("t", "o")}
+
+
+def test_a_turn_off_the_map_does_not_cross_a_mapped_lane_short_of_its_line() -> None:
+    """A turner off every mapped junction (a bend, an unmapped corner) whose constant-turn
+    arc crosses the N approach 70 m before its stop line: the MAP says no junction lies
+    there, so the oncoming car on that lane is no party; without the MAP it is."""
+    turner = car("t", 8.0, 40.0, 0.0, 6.0, exterior_lights=LEFT_ON)
+    oncoming = car("o", -1.75, 80.0, 180.0, 12.0)
+    assert _warned(turner, oncoming) == {("t", "o")}
+    assert _warned(cross_map(), turner, oncoming) == set()
+
+
+def test_a_turner_still_slowing_for_its_turn_is_timed_at_turning_speed() -> None:
+    """At 11.8 m/s 7.6 m before its line (lta_left_turn at 6.7 s, where the lead time was
+    lost): timed at that speed it clears the zone before the oncoming car comes; it has to
+    slow to turning speed first (comfortable braking), and then they meet. A gap 1.2 s
+    longer is safe."""
+    turner = car("t", 1.75, -15.6, 0.0, 11.8, exterior_lights=LEFT_ON)
+    assert _warned(cross_map(), turner, car("o", -1.75, 35.0, 180.0, 13.0)) == {("t", "o")}
+    assert _warned(cross_map(), turner, car("o", -1.75, 50.0, 180.0, 13.0)) == set()
+
+
+def test_travel_time_slows_to_turning_speed_at_the_box() -> None:
+    def one(v: float, d: float, line: float, turn: float) -> tuple[float, float]:
+        t, w = travel_s(np.array([v]), np.array([d]), np.array([line]), np.array([turn]), 3.0)
+        return float(t[0]), float(w[0])
+
+    assert one(10.0, 30.0, 20.0, np.inf) == (3.0, 10.0)  # straight on: d / v
+    # 14 -> 8 m/s over 22 m (2 s) from 8 m before the line (cruise 0), then 8 m at 8 m/s
+    t, w = one(14.0, 30.0, 8.0, 8.0)
+    assert abs(t - 3.0) < 1e-9 and w == 8.0
+    # far from the line: 18 m cruising at 14 m/s first
+    t, _ = one(14.0, 48.0, 40.0, 8.0)
+    assert abs(t - (18.0 / 14.0 + 2.0 + 8.0 / 8.0)) < 1e-9
+    assert one(5.0, -10.0, 0.0, 8.0) == (-2.0, 5.0)  # passed 2 s ago: no conflict ahead
+
+
+def test_a_creeping_turner_is_timed_at_its_own_speed_not_turning_speed() -> None:
+    """Inching up to its line at 1.5 m/s (a driver waiting for a gap, the cause of most LTA
+    false alarms on background_district): it reaches the conflict zone long after the
+    oncoming car has passed, so it is not warned; the same turner taking the turn at 6 m/s
+    is. Timed at turning speed whatever its speed, the creeper was warned too."""
+    oncoming = car("o", -1.75, 20.0, 180.0, 12.0)
+    creeping = car("t", 1.75, -10.0, 0.0, 1.5, exterior_lights=LEFT_ON)
+    turning = car("t", 1.75, -10.0, 0.0, 6.0, exterior_lights=LEFT_ON)
+    assert _warned(cross_map(), creeping, oncoming) == set()
+    assert _warned(cross_map(), turning, oncoming) == {("t", "o")}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _bench_checks import check_day2_reference, check_no_cooperative_collision, check_wire
 
 from v2xcloud.sim.cooperation import CooperationScore
 from v2xcloud.sim.evaluate import evaluate
@@ -63,3 +64,12 @@ def test_two_cars_apart_nothing_changes(runs: dict[str, ScenarioResult]) -> None
     assert fig["stops"] == (0.0, 0.0)
     delay, delay_base = fig["mean delay"]
     assert delay is not None and delay_base is not None and delay <= delay_base + 0.5, fig
+
+
+def test_runs_are_clean_and_every_day2_message_passes_the_reference(
+    runs: dict[str, ScenarioResult],
+) -> None:
+    """The checks ``test_bench`` makes of its own runs, on these (it no longer runs them)."""
+    check_wire(runs.values())
+    assert check_day2_reference(runs.values()) > 0
+    check_no_cooperative_collision(runs.values())

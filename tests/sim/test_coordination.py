@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _bench_checks import check_day2_reference, check_no_cooperative_collision, check_wire
 
 from v2xcloud.sim.cooperation import CooperationScore
 from v2xcloud.sim.evaluate import evaluate
@@ -89,3 +90,12 @@ def test_ample_gaps_nothing_changes(runs: dict[str, ScenarioResult]) -> None:
         assert fig[name][0] == fig[name][1], (name, fig)
     speed, speed_base = fig["others' mean speed"]
     assert speed is not None and speed_base is not None and speed >= speed_base - 0.1
+
+
+def test_runs_are_clean_and_every_day2_message_passes_the_reference(
+    runs: dict[str, ScenarioResult],
+) -> None:
+    """The checks ``test_bench`` makes of its own runs, on these (it no longer runs them)."""
+    check_wire(runs.values())
+    assert check_day2_reference(runs.values()) > 0
+    check_no_cooperative_collision(runs.values())

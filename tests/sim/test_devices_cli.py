@@ -40,7 +40,7 @@ def test_devices_publish_a_scenario_each_on_its_own_topics(broker: Mosquitto) ->
     try:
         proc = _cli(
             "devices", "--mqtt", broker.url, "--scenario", "vrucw_pedestrian",
-            "--duration", "6", "--speed", "0", "--payload", "hex",
+            "--duration", "8", "--speed", "0", "--payload", "hex",
         )  # fmt: skip
         time.sleep(0.5)
     finally:
@@ -59,7 +59,7 @@ def test_devices_publish_a_scenario_each_on_its_own_topics(broker: Mosquitto) ->
         "RSM": kinds["RSU/RSM"],
     }
     # the RSU's RSM at 10 Hz for the 6 s, its MAP and its heartbeat once a second
-    assert kinds["RSU/RSM"] == 60 and kinds["RSU/MAP"] == 6 and kinds["RSU/HB"] == 6
+    assert kinds["RSU/RSM"] == 80 and kinds["RSU/MAP"] == 8 and kinds["RSU/HB"] == 8
     assert kinds["OBU/BSM"] > 0  # the car departs later; 10 Hz once it is on the road
     assert set(kinds) == {"OBU/BSM", "RSU/RSM", "RSU/MAP", "RSU/HB"}
     rsus = {t.split("/")[2] for t, _ in got if t.startswith("V2X/RSU/")}

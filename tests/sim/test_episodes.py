@@ -10,14 +10,17 @@ from v2xcloud.errors import SimulationError
 from v2xcloud.sim.episodes import EpisodeTracker, ssm_episodes
 
 
-def _conflict(ego: str, foe: str, types: str, ttc: str, ego_v: str, foe_v: str) -> str:
+def _conflict(
+    ego: str, foe: str, types: str, ttc: str, ego_v: str, foe_v: str, drac: str | None = None
+) -> str:
     n = len(ttc.split())
     times = " ".join(f"{10 + 0.1 * k:.2f}" for k in range(n))
+    dracs = f'<DRACSpan values="{drac}"/>' if drac is not None else ""
     return (
         f'<conflict begin="10.00" end="11.00" ego="{ego}" foe="{foe}">'
         f'<timeSpan values="{times}"/><typeSpan values="{types}"/>'
         f'<egoVelocity values="{ego_v}"/><foeVelocity values="{foe_v}"/>'
-        f'<TTCSpan values="{ttc}"/></conflict>'
+        f'<TTCSpan values="{ttc}"/>{dracs}</conflict>'
     )
 
 
@@ -104,3 +107,41 @@ def test_a_long_encounter_with_two_dangerous_moments_is_two_episodes(tmp_path: P
     first, second = ssm_episodes(_ssm(tmp_path, conflict), {})
     assert (first.start_s, first.end_s, first.min_ttc_s) == (10.0, pytest.approx(10.2), 2.5)
     assert second.start_s == pytest.approx(12.3) and second.min_ttc_s == 2.0
+
+
+def test_a_follower_already_braking_as_the_conflict_requires_is_a_grey_zone(
+    tmp_path: Path,
+) -> None:
+    """Braking to a stop behind a queue at ~2.5 m/s² where SSM's DRAC is 2.0: TTC dips under
+    2.7 s, but no warning is owed (DRAC within 3.0 and met). Braking too softly, a DRAC
+    beyond 3.0, or a TTC under 2.7 s before the braking starts: required."""
+    n = 6
+    types, ttc = " ".join(["2"] * n), "2.9 2.6 2.5 2.4 2.4 2.6"
+    stopped = " ".join(["0,0"] * n)
+
+    def ego(decel: float, from_k: int = 0) -> str:
+        v, out = 10.0, []
+        for k in range(n):
+            out.append(f"{v:.3f},0")
+            v -= decel * 0.1 if k >= from_k else 0.0
+        return " ".join(out)
+
+    cases = {
+        "controlled": (ego(2.5), "2.0 " * n),
+        "too_soft": (ego(1.0), "2.0 " * n),
+        "beyond_drac": (ego(3.6), "3.4 " * n),
+        "late": (ego(2.5, from_k=3), "2.0 " * n),
+        "no_drac": (ego(2.5), None),
+    }
+    conflicts = [
+        _conflict(name, "l", types, ttc, v, stopped, d.strip() if d else None)
+        for name, (v, d) in cases.items()
+    ]
+    required = {e.ego: e.is_required for e in ssm_episodes(_ssm(tmp_path, *conflicts), {})}
+    assert required == {
+        "controlled": False,
+        "too_soft": True,
+        "beyond_drac": True,
+        "late": True,
+        "no_drac": True,
+    }

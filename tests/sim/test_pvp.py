@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _bench_checks import check_day2_reference, check_no_cooperative_collision, check_wire
 
 from v2xcloud.sim.cooperation import CooperationScore
 from v2xcloud.sim.evaluate import evaluate
@@ -67,3 +68,12 @@ def test_no_priority_vehicle_no_change(runs: dict[str, ScenarioResult]) -> None:
     assert fig["timing changes"] == (0.0, 0.0)
     assert fig["others' total delay"][0] == fig["others' total delay"][1]  # the same run
     assert fig["phase limit violations"] == (0.0, 0.0) and score.collisions == 0
+
+
+def test_runs_are_clean_and_every_day2_message_passes_the_reference(
+    runs: dict[str, ScenarioResult],
+) -> None:
+    """The checks ``test_bench`` makes of its own runs, on these (it no longer runs them)."""
+    check_wire(runs.values())
+    assert check_day2_reference(runs.values()) > 0
+    check_no_cooperative_collision(runs.values())

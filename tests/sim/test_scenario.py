@@ -35,6 +35,28 @@ def test_library_has_a_hazard_scenario_per_app_and_background() -> None:
         assert s.seed > 0 and s.description
 
 
+def test_library_varies_each_hazard_and_the_busy_backgrounds() -> None:
+    """Issue 15: at least three hazard variants per app, some with the other party seen only
+    by roadside perception; at least four busy backgrounds over grid sizes, two- and
+    three-lane arterials and connected shares from 30 % to 100 %."""
+    scenarios = load_library("all")
+    for app in HAZARD_APPS:
+        assert len([s for s in scenarios if app in s.apps]) >= 3, app
+    roadside_only = {
+        app
+        for s in scenarios
+        for app in s.apps
+        if s.rsus and any(v.is_connected is False for v in s.vehicles)
+    }
+    assert roadside_only >= {"FCW", "EBW", "ICW", "LTA", "BSW", "DNPW"}
+    busy = [s for s in scenarios if not s.apps and s.background.vehicles_per_hour >= 1500]
+    assert len(busy) >= 4
+    assert {s.network.grid_size for s in busy if s.network.kind == "grid"} >= {2, 3, 4}
+    assert {s.network.lanes for s in busy if s.network.kind == "straight"} >= {2, 3}
+    shares = [s.connected_share for s in busy]
+    assert min(shares) <= 0.3 and max(shares) == 1.0
+
+
 def test_unknown_name_lists_the_choices() -> None:
     with pytest.raises(SimulationError, match="fcw_rear_end"):
         load_library("no_such_scenario")

@@ -100,3 +100,14 @@ def test_a_lasting_state_warning_detects_every_episode_it_spans() -> None:
     fcw = [_ep("FCW", "a", 10.0, 20.0), _ep("FCW", "a", 25.0, 40.0)]
     late = group_warnings([("FCW", "a", "b", 10.0 + 0.5 * k, None) for k in range(61)])
     assert score(fcw, late, vehicle_hours=1.0, apps={"FCW"})["FCW"].detected == 1
+
+
+def test_a_refresh_while_the_advisory_is_in_force_is_the_same_warning() -> None:
+    """Road-side apps refresh a 2 s advisory ~1.9 s apart: one warning on the screen, not two
+    (with the in-force time left off, the 1 s gap alone splits them)."""
+    refreshed = [("TJW", "a", None, 10.0, None, 12.0), ("TJW", "a", None, 11.9, None, 13.9)]
+    (one,) = group_warnings(refreshed)
+    assert (one.onset_s, one.end_s) == (10.0, 11.9)
+    assert len(group_warnings([r[:5] for r in refreshed])) == 2
+    lapsed = [("TJW", "a", None, 10.0, None, 12.0), ("TJW", "a", None, 12.5, None, 14.5)]
+    assert len(group_warnings(lapsed)) == 2

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from v2xcloud import codec
+from v2xcloud.errors import SimulationError
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import Lane, LightState, MapData, Spat
+from v2xcloud.model import Lane, LightState, MapData, Rsi, Spat
 from v2xcloud.sim.bridge import SumoBridge
 from v2xcloud.sim.network import build_network
-from v2xcloud.sim.scenario import NetworkSpec, load_library
+from v2xcloud.sim.scenario import NetworkSpec, SignSpec, load_library
 from v2xcloud.sim.signals import SignalEncoder, light_of
 from v2xcloud.sim.snapshot import Snapshot, TlsState
 
@@ -64,9 +65,16 @@ def test_spat_states_and_time_to_change(encoder: SignalEncoder) -> None:
     lights = [p.states[0].light for p in phases]
     assert LightState.PERMISSIVE_GREEN in lights and LightState.PROTECTED_GREEN in lights
     assert LightState.RED in lights
+    # link 0's green goes on through the next phase (the crossings' clearance, 5 s): its
+    # movement turns yellow at 14 s, not when the controller's phase ends (9 s)
     first = phases[0].states
-    assert first[0].likely_end_s == pytest.approx(9.0, abs=0.1)
-    assert len(first) == 2 and first[1].start_s == pytest.approx(9.0, abs=0.1)
+    assert first[0].likely_end_s == pytest.approx(14.0, abs=0.1)
+    assert len(first) == 2 and first[1].start_s == pytest.approx(14.0, abs=0.1)
+    assert first[1].light is LightState.YELLOW
+    # the cross street's red lasts through this green, clearance, yellow: green at 9+5+3 s
+    red = [p.states for p in phases if p.states[0].light is LightState.RED]
+    ends = {round(s[0].likely_end_s or 0.0, 1) for s in red if s[1].light.is_green}
+    assert 17.0 in ends
     map_phases = {
         c.phase_id for m in encoder.map_messages() for n in m.nodes for lk in n.in_links
         for ln in lk.lanes
@@ -170,3 +178,52 @@ def test_the_lane_a_car_crosses_from_shows_green_in_spat_when_sumo_shows_green(
         assert checked >= 1
     finally:
         bridge.close()
+
+
+def test_static_signs_become_one_rsi_per_rsu_with_their_road_as_path(
+    encoder: SignalEncoder,
+) -> None:
+    sign = SignSpec(road=("W", "C"), sign_type=85, speed_limit_mps=8.33, description="school")
+    edges, (rsi,) = encoder.sign_messages([sign])
+    got = _round_trip(rsi)
+    assert isinstance(got, Rsi) and len(got.signs) == 1 and list(edges.values()) == [1]
+    (shown,) = got.signs
+    assert shown.sign_type == 85 and shown.reference_paths
+    (path,) = shown.reference_paths
+    x, y = FRAME.to_local(
+        [p[0] for p in path.points], [p[1] for p in path.points]
+    )  # W -> C: eastbound, ending at the crossing
+    assert x[0] < x[-1] <= 0.0 and abs(float(y[-1] - y[0])) < 1.0
+    with pytest.raises(SimulationError, match="sign 2: no road from W to E"):
+        encoder.sign_messages([SignSpec(road=("W", "E"), sign_id=2, sign_type=85)])
+
+
+def test_an_unsignalised_junction_says_who_gives_way_through_the_codec(tmp_path: Path) -> None:
+    """SUMO's minor links become ``yieldAllwaysRequired`` connections: at the priority T G10
+    of a 3x3 grid the stem (from G11) gives way, the major road's straight links do not, its
+    left turn across the oncoming lane does; signalised links (G11) carry none."""
+    spec = NetworkSpec(kind="grid", grid_size=3, lanes=1, is_signalised=True)
+    enc = SignalEncoder(net_path=str(build_network(spec, tmp_path)), frame=FRAME, epoch_ms=0)
+    by_name = {m.nodes[0].name: m for m in enc.map_messages()}
+    got = _round_trip(by_name["G10"])
+    assert isinstance(got, MapData)
+    conns = {
+        (link.name, next(iter(c.maneuvers - {"yieldAllwaysRequired"}))): c.maneuvers
+        for link in got.nodes[0].in_links
+        for lane in link.lanes
+        for c in lane.connections
+    }
+    give_way = {k for k, m in conns.items() if "yieldAllwaysRequired" in m}
+    assert ("G11G10", "maneuverLeftAllowed") in give_way
+    assert ("G11G10", "maneuverRightAllowed") in give_way
+    assert ("G00G10", "maneuverLeftAllowed") in give_way
+    assert ("G00G10", "maneuverStraightAllowed") not in give_way
+    assert ("G20G10", "maneuverStraightAllowed") not in give_way
+    signalised = _round_trip(by_name["G11"])
+    assert isinstance(signalised, MapData)
+    assert not any(
+        "yieldAllwaysRequired" in c.maneuvers
+        for link in signalised.nodes[0].in_links
+        for lane in link.lanes
+        for c in lane.connections
+    )

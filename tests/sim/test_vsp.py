@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _bench_checks import check_day2_reference, check_no_cooperative_collision, check_wire
 
 from v2xcloud.sim.cooperation import CooperationScore
 from v2xcloud.sim.evaluate import evaluate
@@ -50,3 +51,12 @@ def test_nobody_in_the_way_nobody_held(runs: dict[str, ScenarioResult]) -> None:
     assert fig["conflicts (TTC < 1.5 s)"] == (0.0, 0.0)
     assert fig["min distance vehicle→VRU"][0] == fig["min distance vehicle→VRU"][1]
     assert score.collisions == 0
+
+
+def test_runs_are_clean_and_every_day2_message_passes_the_reference(
+    runs: dict[str, ScenarioResult],
+) -> None:
+    """The checks ``test_bench`` makes of its own runs, on these (it no longer runs them)."""
+    check_wire(runs.values())
+    assert check_day2_reference(runs.values()) > 0
+    check_no_cooperative_collision(runs.values())

@@ -6,6 +6,7 @@ start. Per-vehicle state is read through subscriptions (one call per step for al
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,8 @@ from v2xcloud.sim.snapshot import Snapshot, TlsState
 from v2xcloud.sim.traffic import write_routes
 
 __all__ = ["SumoBridge"]
+
+logger = logging.getLogger(__name__)
 
 _V = (
     0x42,
@@ -39,25 +42,32 @@ class SumoBridge:
     """A running SUMO simulation of one scenario, stepped by the caller.
 
     ``work_dir`` receives the generated network, routes and SUMO's SSM/collision output;
-    ``has_ssm`` False leaves SUMO's conflict device off (benchmarks of the chain alone).
+    ``has_ssm`` False leaves SUMO's conflict device off (benchmarks of the chain alone);
+    ``has_trips`` writes SUMO's trip records with every vehicle's emissions to ``trip_path``
+    (``--tripinfo-output``, unfinished trips too; the emissions device on every vehicle).
     Raises ``SimulationError`` if SUMO cannot start or another bridge is running.
     """
 
     _active: ClassVar[bool] = False
 
-    def __init__(self, *, scenario: Scenario, work_dir: Path, has_ssm: bool = True) -> None:
+    def __init__(
+        self, *, scenario: Scenario, work_dir: Path, has_ssm: bool = True, has_trips: bool = False
+    ) -> None:
         self.scenario = scenario
         self.has_ssm = has_ssm
+        self.has_trips = has_trips
         self.work_dir = work_dir
         self.net_path = work_dir / "net.net.xml"
         self.ssm_path = work_dir / "ssm.xml"
         self.collision_path = work_dir / "collisions.xml"
+        self.trip_path = work_dir / "trips.xml"
         self._sumo: Any = None
         self._pending = sorted(scenario.actions, key=lambda a: a.at_s)
         self._departed: set[str] = set()
         self._just_departed: tuple[str, ...] = ()
         self.vehicle_events: dict[str, frozenset[str]] = {}
         self.forced_signals: dict[str, int] = {}
+        self.unknown_turns = 0  # next_turn asked of a vehicle SUMO could not answer for
         self._max_speeds = {
             v.id: v.max_speed_mps for v in scenario.vehicles if v.max_speed_mps is not None
         }
@@ -90,7 +100,9 @@ class SumoBridge:
             "--collision-output", str(self.collision_path), "--collision.action", "warn",
             "--collision.check-junctions", "true", "--time-to-teleport", "-1",
             "--ignore-route-errors", "true",  # background trips without a path are dropped
-        ]  # fmt: skip
+        ] + (["--tripinfo-output", str(self.trip_path),
+              "--tripinfo-output.write-unfinished", "true",
+              "--device.emissions.probability", "1"] if self.has_trips else [])  # fmt: skip
 
     def step(self) -> Snapshot:
         """Advance one step, apply the hazard actions now due, and return the ground truth."""
@@ -200,6 +212,30 @@ class SumoBridge:
             ]
             for t in traci.trafficlight.getIDList()
         }
+
+    def next_turn(self, vid: str) -> tuple[str, float, float] | None:
+        """Vehicle ``vid``'s next junction on its route: (SUMO link direction: ``s`` straight,
+        ``l``/``L`` left, ``r``/``R`` right, ``t`` U-turn; metres to it along its lane; the
+        speed it means to drive there, m/s: the lane's limit times its own speed factor),
+        ``None`` inside a junction, with no junction ahead, or for a
+        vehicle SUMO no longer has."""
+        traci = self._sumo
+        if traci is None:
+            return None
+        try:
+            lane = traci.vehicle.getLaneID(vid)
+            if not lane or lane.startswith(":"):
+                return None
+            links = traci.vehicle.getNextLinks(vid)
+            if not links:
+                return None
+            to_m = traci.lane.getLength(lane) - traci.vehicle.getLanePosition(vid)
+            return str(links[0][6]), float(to_m), float(traci.vehicle.getAllowedSpeed(vid))
+        except traci.TraCIException as exc:
+            if not self.unknown_turns:
+                logger.info("next turn of %s unknown (first of such): %s", vid, exc)
+            self.unknown_turns += 1
+            return None
 
     @property
     def traci(self) -> Any:

@@ -12,6 +12,11 @@ one process (``tests/cluster/test_tile_workers.py``).
 Before the run, ``prepare(tiles)`` registers the area's tiles in the tiles bucket and waits
 until every one is owned by a worker whose consumer is in place (the assignment is then fixed
 for the run; a frame in an unregistered tile is still published and counted ``unplanned``).
+
+For the cluster benchmark and tests that drive workers with synthetic vehicles:
+``bsm_tick`` encodes one tick's BSMs of a list of states (each filed in its zoom-18 cell) and
+``publish_tick`` publishes them with the gateway's headers (``gateways.nats.frame_headers``),
+then the tick marker.
 """
 
 from __future__ import annotations
@@ -24,14 +29,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 import nats.js.errors
 
-from v2xcloud.codec import Rejected, decode, message_set_of
+from v2xcloud.codec import Rejected, decode, encode_model, message_set_of
 from v2xcloud.errors import SimulationError
-from v2xcloud.gateways.nats import connect, ensure_streams
+from v2xcloud.gateways.nats import connect, ensure_streams, frame_headers
 from v2xcloud.gateways.tile_worker import (
     HEADER_TICK_MS,
     MEMBERS_BUCKET,
@@ -39,12 +44,26 @@ from v2xcloud.gateways.tile_worker import (
     tick_subject,
     ticked_subject,
 )
-from v2xcloud.model import Advisory, MapData, Spat
+from v2xcloud.model import Advisory, Bsm, MapData, ParticipantState, Spat
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.ownership import assign
-from v2xcloud.runtime.tiles import Tiling, place_of, reference_position, tile_of
+from v2xcloud.runtime.tiles import (
+    Tiling,
+    cell_of,
+    files_far,
+    place_of,
+    reference_position,
+    tile_of,
+)
 
-__all__ = ["ClusterPlatform", "area_tiles", "run_through_workers"]
+__all__ = [
+    "ClusterPlatform",
+    "TickFrame",
+    "area_tiles",
+    "bsm_tick",
+    "publish_tick",
+    "run_through_workers",
+]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,6 +75,49 @@ def area_tiles(tiling: Tiling, *, lat_deg: float, lon_deg: float, radius_m: floa
     centre = tiling.tile_of(lat_deg, lon_deg)
     rings = max(0, round(radius_m / tiling.side_m(centre) + 0.5))
     return sorted([centre, *tiling.neighbours(centre, rings)])
+
+
+class TickFrame(NamedTuple):
+    """One synthetic frame of a tick: its ``place`` (the zoom-18 cell it is filed in), the
+    sending ``device`` and its UPER ``raw`` bytes."""
+
+    place: str
+    device: str
+    raw: bytes
+
+
+def bsm_tick(
+    states: Iterable[ParticipantState], t_ms: int, *, message_set: str = "csae2020"
+) -> list[TickFrame]:
+    """Each state's BSM at ``t_ms`` (msgCount and secMark from ``t_ms``), UPER-encoded and
+    filed in its cell; the device is the participant id."""
+    mset = message_set_of(message_set)
+    out = []
+    for st in states:
+        bsm = Bsm(msg_count=(t_ms // 100) % 128, sec_mark_ms=t_ms % 60_000, participant=st)
+        raw = bytes(encode_model(bsm, message_set=mset))
+        out.append(TickFrame(cell_of(st.lat_deg, st.lon_deg), st.id, raw))
+    return out
+
+
+async def publish_tick(
+    nc: Any,
+    frames: Iterable[TickFrame],
+    t_ms: int,
+    *,
+    tenant: str = "default",
+    message_set: str = "csae2020",
+    stamps: dict[tuple[int, str], float] | None = None,
+) -> None:
+    """Publish one tick's frames (core publishes, as an OBU's gateway files them: subject by
+    place, ``frame_headers``, received at ``t_ms``), then its tick marker. ``stamps``:
+    (tick, device) -> when its frame was handed to the client (``time.perf_counter``)."""
+    for place, device, raw in frames:
+        if stamps is not None:
+            stamps[(t_ms, device)] = time.perf_counter()
+        headers = frame_headers(device, t_ms, raw, kind="obu", message_set=message_set, fmt="uper")
+        await nc.publish(backbone.frame_subject(tenant, place, "bsm"), raw, headers=headers)
+    await nc.publish(tick_subject(tenant), b"", headers={HEADER_TICK_MS: str(t_ms)})
 
 
 class ClusterPlatform:
@@ -72,6 +134,7 @@ class ClusterPlatform:
         servers: int = 1,
         tiling: Tiling | None = None,
         timeout_s: float = 30.0,
+        join_timeout_s: float = 120.0,
         app_codes: Iterable[str] = (),
         home: tuple[float, float] = (28.2, 112.9),
     ) -> None:
@@ -82,6 +145,9 @@ class ClusterPlatform:
         self.servers = servers
         self.tiling = tiling or Tiling()
         self.timeout_s = timeout_s
+        # workers start cold (imports, the codec compiled before they join: seconds of CPU
+        # each, many more on a loaded machine), so joining gets longer than a tick
+        self.join_timeout_s = max(join_timeout_s, timeout_s)
         self._codes = set(app_codes)
         self.counts: Counter[str] = Counter()
         self.by_worker: Counter[str] = Counter()  # advisories received per issuing worker
@@ -100,8 +166,9 @@ class ClusterPlatform:
         self._thread.start()
         self._call(self._connect())
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout_s)
+    def _call(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(timeout_s or self.timeout_s)
 
     async def _connect(self) -> None:
         self._nc = await connect(self.urls, name="bench")
@@ -125,7 +192,7 @@ class ClusterPlatform:
     def prepare(self, tiles: Iterable[str]) -> dict[str, str]:
         """Register ``tiles`` and wait until each is owned by a ready worker and ``workers``
         members are live; returns tile → worker (kept in ``owners``)."""
-        self.owners = self._call(self._prepare(sorted(set(tiles))))
+        self.owners = self._call(self._prepare(sorted(set(tiles))), self.join_timeout_s + 5.0)
         return self.owners
 
     async def _prepare(self, tiles: list[str]) -> dict[str, str]:
@@ -135,7 +202,7 @@ class ClusterPlatform:
             with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
                 await tiles_kv.create(tile, b"")
         members_kv = await self._bucket(MEMBERS_BUCKET)
-        deadline = time.monotonic() + self.timeout_s
+        deadline = time.monotonic() + self.join_timeout_s
         while time.monotonic() < deadline:
             ready: dict[str, str] = {}
             names = await _keys(members_kv)
@@ -150,11 +217,11 @@ class ClusterPlatform:
             await asyncio.sleep(0.1)
         raise SimulationError(
             f"cluster: {self.workers} workers did not own all {len(tiles)} tiles within "
-            f"{self.timeout_s} s"
+            f"{self.join_timeout_s} s"
         )
 
     async def _bucket(self, name: str) -> Any:
-        deadline = time.monotonic() + self.timeout_s
+        deadline = time.monotonic() + self.join_timeout_s
         while True:
             try:
                 return await self._js.key_value(name)
@@ -179,14 +246,14 @@ class ClusterPlatform:
     def _publish(
         self, raw: bytes, received_at_ms: int, source: str, kind: str, tile: str, mtype: str
     ) -> None:
-        headers = {
-            backbone.HEADER_MSG_ID: backbone.frame_msg_id(source, received_at_ms, raw),
-            backbone.HEADER_DEVICE: source,
-            backbone.HEADER_KIND: kind if kind in ("obu", "rsu", "radar") else "obu",
-            backbone.HEADER_RECEIVED_MS: str(received_at_ms),
-            backbone.HEADER_MESSAGE_SET: self.message_set,
-            backbone.HEADER_FORMAT: "uper",
-        }
+        headers = frame_headers(
+            source,
+            received_at_ms,
+            raw,
+            kind=kind if kind in ("obu", "rsu", "radar") else "obu",
+            message_set=self.message_set,
+            fmt="uper",
+        )
         subject = backbone.frame_subject(self.tenant, tile, mtype)
         self._pending.append(
             asyncio.run_coroutine_threadsafe(
@@ -215,7 +282,7 @@ class ClusterPlatform:
             return None
         self._sources[source] = position
         mtype = type(model).__name__
-        place = place_of(mtype, *position)
+        place = place_of(mtype, *position, far=files_far(model))
         if self.tiling.tile_of_place(place) not in self._tiles:
             self.counts["unplanned"] += 1
         return place, mtype
@@ -285,7 +352,9 @@ class ClusterPlatform:
         return self._codes
 
     def misbehaviour_flags(self) -> dict[str, int]:
-        """No misbehaviour detection on the workers (yet): empty."""
+        """The bench's workers run without misbehaviour detection (``v2xcloud worker
+        --misbehaviour-detection`` is not given here; ``evaluate --workers`` refuses
+        ``--attacks``): empty."""
         return {}
 
     def day2_codes(self) -> set[str]:

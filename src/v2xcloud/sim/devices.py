@@ -146,7 +146,7 @@ class DeviceDirectory:
         if dev is None:
             if kind in ("BSM", "PSM"):  # a vehicle's OBU, a pedestrian's personal device
                 dev = Device(DeviceKind.OBU, _check_id(self._bsm_id(sender)))
-            elif kind in ("SPAT", "MAP") and sender.startswith("rsu-"):
+            elif kind in ("SPAT", "MAP", "RSI") and sender.startswith("rsu-"):
                 node = sender[4:]
                 dev = Device(DeviceKind.RSU, _check_id(self._rsu_at_node.get(node, sender)))
             else:

@@ -18,7 +18,7 @@ import msgspec
 
 from v2xcloud.errors import SimulationError
 
-__all__ = ["Episode", "EpisodeTracker", "read_collisions", "ssm_episodes"]
+__all__ = ["SSM_FAMILIES", "Episode", "EpisodeTracker", "read_collisions", "ssm_episodes"]
 
 _FOLLOWING = {1, 2, 18}  # ego follows foe (SUMO SSM encounter types)
 _MERGING = {5, 7, 8}
@@ -28,12 +28,20 @@ SSM_TTC_S = 3.0  # SUMO's conflict threshold: the episode's extent
 # conflicts that stay between this and SSM_TTC_S are a grey zone: a warning there is not a
 # false alarm, a missing one is not a miss.
 REQUIRED_TTC_S = {"FCW": 2.7, "ICW": 2.0, "LTA": 2.0, "BSW/LCW": 2.0}
+#: The apps SUMO's SSM conflicts are filed under: only their ``min_ttc_s`` is a time to
+#: collision. The harness's and the V2I truth's episodes carry each app's own "time to
+#: reach" (EVW: the emergency vehicle to a crossing point or a car ahead in any lane; DNPW,
+#: TJW: centre distance over closing speed), which is no measure of danger.
+SSM_FAMILIES = frozenset(REQUIRED_TTC_S)
 # Crossings that never had a TTC (one vehicle cleared the conflict area before the other came)
 # count by post-encroachment time: a near miss below REQUIRED_PET_S must be warned, one below
 # SSM_PET_S (SUMO's default threshold) is grey zone. The warning window opens PET_WINDOW_S
 # before the second vehicle enters the conflict area.
 SSM_PET_S = 2.0
 BURST_GAP_S = 1.0  # TTC back above the threshold this long ends an episode
+#: SUMO's (and STANDARDS.md's) conflict DRAC: a follower needing more deceleration than this
+#: to avoid its leader is in conflict whatever it does
+SSM_DRAC_MPS2 = 3.0
 REQUIRED_PET_S = 0.5
 PET_WINDOW_S = 3.0
 
@@ -262,13 +270,39 @@ def _conflict_episode(
     if samples:
         at_s, min_ttc = min(samples, key=lambda s: s[1])
         critical = at_s + min_ttc  # when the pair would have collided at its worst moment
+    is_close = min_ttc is not None and min_ttc <= REQUIRED_TTC_S[family]
+    if is_close and hit is None and family == "FCW":
+        is_close = not _braking_enough(c, times, ttc, ego_v, danger)
     return Episode(
         app=family, ego=ego, other=foe, start_s=times[first], end_s=times[danger[-1]],
         critical_s=hit if hit is not None else critical, min_ttc_s=min_ttc,
         is_collision=hit is not None,
-        is_required=is_turner and (hit is not None or (min_ttc is not None and min_ttc <= REQUIRED_TTC_S[family])),
+        is_required=is_turner and (hit is not None or is_close),
         ttc_times_s=tuple(t for t, _ in samples), ttc_values_s=tuple(v for _, v in samples),
     )  # fmt: skip
+
+
+def _braking_enough(
+    c: ET.Element, times: list[float], ttc: list[float], ego_v: list[str], danger: list[int]
+) -> bool:
+    """Whether the follower was already braking as hard as the conflict required at every
+    sample with TTC ≤ ``REQUIRED_TTC_S["FCW"]``: its deceleration (from its velocity samples)
+    at least SSM's DRAC there, and that DRAC within ``SSM_DRAC_MPS2`` (docs/scoring.md: a
+    controlled stop behind a queue is a grey zone, a warning adds nothing to it). Without DRAC
+    or velocity samples: not known, so not."""
+    drac = _floats(c, "DRACSpan")
+    speed = [math.hypot(*map(float, v.split(","))) for v in ego_v]
+    close = [i for i in danger if i < len(ttc) and ttc[i] <= REQUIRED_TTC_S["FCW"]]
+    if not close:
+        return False
+    for i in close:
+        lo, hi = max(i - 1, 0), min(i + 1, len(speed) - 1, len(times) - 1)
+        if i >= len(drac) or not math.isfinite(drac[i]) or hi <= lo or times[hi] <= times[lo]:
+            return False
+        decel = (speed[lo] - speed[hi]) / (times[hi] - times[lo])
+        if drac[i] > SSM_DRAC_MPS2 or decel < drac[i]:
+            return False
+    return True
 
 
 def _pet_episode(c: ET.Element, types: list[int]) -> Episode | None:

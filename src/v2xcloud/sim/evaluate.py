@@ -27,7 +27,16 @@ from v2xcloud.sim.scorer import AppScore
 if TYPE_CHECKING:
     from v2xcloud.sim.devices import DeviceSigning
 
-__all__ = ["ScreenFactory", "Secure", "aggregate", "evaluate", "run_in_process", "scenario_rsus"]
+__all__ = [
+    "RUNS_PER_PROCESS",
+    "ScreenFactory",
+    "Secure",
+    "aggregate",
+    "evaluate",
+    "run_cost",
+    "run_in_process",
+    "scenario_rsus",
+]
 
 #: builds a misbehaviour screen from the deployment's RSUs (wired in from ``cli``: the bench may
 #: not import ``security``)
@@ -39,6 +48,9 @@ Secure = Callable[[Any, RunConfig], AbstractContextManager["DeviceSigning | None
 logger = logging.getLogger(__name__)
 
 _RESULT = msgspec.msgpack.Decoder(ScenarioResult)
+#: scenarios one worker process runs before it is replaced (``evaluate``): a fresh process
+#: spends seconds compiling the ASN.1 schemas and importing SUMO before its first step
+RUNS_PER_PROCESS = 12
 
 
 def run_in_process(
@@ -66,7 +78,9 @@ def run_in_process(
     A scenario naming Day-2 apps the bench scores (``sim.day2.PROBES``) runs twice: with
     them, and the same traffic without them; each figure's ``baseline`` comes from the
     second run (``cooperation.with_baseline``); apps whose probe measures its own baseline
-    in the same run (``sim.day2.INTRINSIC_BASELINE``) need no second run.
+    in the same run (``sim.day2.INTRINSIC_BASELINE``) need no second run. A scenario whose
+    vehicles follow GLOSA (``Scenario.follows_glosa``) runs again with nobody following, and
+    GLOSA's figures for the same vehicles there are its baseline (``sim.glosa_effect``).
     """
     if workers > 0:
         if screen_factory is not None or secure is not None or config.via != "inproc":
@@ -83,7 +97,15 @@ def run_in_process(
     probed = frozenset(set(scenario.apps) & set(PROBES)) - INTRINSIC_BASELINE
     if probed and result.cooperation:  # the same traffic without the scenario's Day-2 apps
         base = _run_once(scenario, config, screen_factory, secure, without_day2=probed)
-        result.cooperation = with_baseline(result.cooperation, base.cooperation)
+        day2 = [c for c in base.cooperation if c.app != "GLOSA"]
+        result.cooperation = with_baseline(result.cooperation, day2)
+    if scenario.follows_glosa:  # the same traffic, nobody following the advice
+        base = _run_once(
+            scenario, config, screen_factory, secure,
+            glosa_baseline=frozenset(result.glosa_advised),
+        )  # fmt: skip
+        glosa = [c for c in base.cooperation if c.app == "GLOSA"]
+        result.cooperation = with_baseline(result.cooperation, glosa)
     return result
 
 
@@ -94,8 +116,10 @@ def _run_once(
     secure: Secure | None,
     *,
     without_day2: frozenset[str] = frozenset(),
+    glosa_baseline: frozenset[str] | None = None,
 ) -> ScenarioResult:
-    """One run through the in-process runtime; ``without_day2``: Day-2 app codes left out."""
+    """One run through the in-process runtime; ``without_day2``: Day-2 app codes left out;
+    ``glosa_baseline``: the GLOSA-advised vehicles of the run this one is the baseline of."""
     from v2xcloud.sim.platform import runtime_platform
     from v2xcloud.sim.runner import model_encoder, run_scenario
 
@@ -124,10 +148,16 @@ def _run_once(
                 runtime=runtime,
                 encode=encode,
                 signing=signing,
+                glosa_baseline=glosa_baseline,
             )
         elif config.via == "inproc":
             result = run_scenario(
-                scenario, config=config, platform=platform, encode=encode, signing=signing
+                scenario,
+                config=config,
+                platform=platform,
+                encode=encode,
+                signing=signing,
+                glosa_baseline=glosa_baseline,
             )
         else:
             raise ConfigError(f"via must be 'inproc' or 'mqtt', got {config.via!r}")
@@ -250,8 +280,15 @@ def evaluate(
     secure: Secure | None = None,
     workers: int = 0,
     servers: int = 1,
+    runs_per_process: int = RUNS_PER_PROCESS,
 ) -> list[ScenarioResult]:
-    """Run every scenario in a fresh subprocess (``jobs`` at a time), in library order.
+    """Run every scenario in a subprocess (``jobs`` at a time); results in the given order.
+
+    A worker process runs about ``runs_per_process`` scenarios one after another (1: a fresh
+    process for each) and is then replaced: a run shares nothing with the one before it but
+    the process's compiled ASN.1 schemas and imported modules, which are what a fresh process
+    spends its first seconds on. The costliest scenarios are started first (``run_cost``) so
+    that ``jobs`` workers finish together; neither changes any result.
 
     ``on_done(result, finished, total)`` reports progress. A failing scenario raises its
     ``SimulationError`` here, naming the scenario. Via MQTT without a broker URL each scenario
@@ -263,19 +300,46 @@ def evaluate(
     """
     if config.via == "mqtt" and config.mqtt_url is not None and jobs > 1:
         raise ConfigError("evaluate via MQTT on one given broker runs one scenario at a time")
+    if runs_per_process < 1:
+        raise ConfigError(f"runs_per_process must be at least 1, got {runs_per_process}")
     ctx = multiprocessing.get_context("spawn")
     results: dict[str, ScenarioResult] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
-        futures = {
-            pool.submit(_worker, sc, config, screen_factory, secure, workers, servers): sc.name
-            for sc in scenarios
-        }
-        for future in as_completed(futures):
-            result = _RESULT.decode(future.result())
-            results[result.name] = result
-            if on_done is not None:
-                on_done(result, len(results), len(scenarios))
+    order = sorted(scenarios, key=run_cost, reverse=True)
+    # a pool of ``jobs`` workers for each batch of jobs x runs_per_process scenarios: a worker
+    # runs about runs_per_process of them. Not ``max_tasks_per_child`` > 1: Python 3.11's pool
+    # stops replacing workers that reach it while tasks wait (CPython gh-115634), and hangs.
+    batch = jobs * runs_per_process if runs_per_process > 1 else max(len(order), 1)
+    for k in range(0, len(order), batch):
+        with ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=ctx,
+            max_tasks_per_child=1 if runs_per_process == 1 else None,
+        ) as pool:
+            futures = {
+                pool.submit(_worker, sc, config, screen_factory, secure, workers, servers): sc.name
+                for sc in order[k : k + batch]
+            }
+            for future in as_completed(futures):
+                result = _RESULT.decode(future.result())
+                results[result.name] = result
+                if on_done is not None:
+                    on_done(result, len(results), len(scenarios))
     return [results[sc.name] for sc in scenarios]
+
+
+def run_cost(scenario: Scenario) -> float:
+    """A rough relative cost of running ``scenario`` (simulated seconds times the road users
+    it keeps busy), only to start the long runs first."""
+    bg = scenario.background
+    users = (
+        1.0
+        + len(scenario.vehicles)
+        + len(scenario.pedestrians)
+        + bg.initial_vehicles
+        + sum((f.end_s - f.begin_s) / f.period_s for f in scenario.flows)
+        + (bg.vehicles_per_hour + bg.pedestrians_per_hour) * scenario.duration_s / 3600.0
+    )
+    return scenario.duration_s * users
 
 
 def aggregate(results: list[ScenarioResult]) -> dict[str, AppScore]:

@@ -9,6 +9,9 @@ speeding (SLW).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -24,8 +27,16 @@ HARD_BRAKE_MPS2 = -4.0
 EVENT_RANGE_M = 150.0
 EV_RANGE_M = 300.0  # an emergency vehicle that will reach you within EV_REACH_S ...
 EV_REACH_S = 10.0  # ... means: make way now
-BLIND_SPOT_BEHIND_M = 25.0  # an adjacent-lane vehicle up to this far behind is in the way
+EV_CROSSING_MARGIN_M = 10.0  # a cross-street car this close to the EV's path may be in its way
+BLIND_SPOT_BEHIND_M = 25.0  # an adjacent-lane vehicle up to this far behind: may warn
+BLIND_ZONE_M = 3.0  # must warn: beside, or up to this far behind the ego's rear bumper ...
+BLIND_CLOSING_S = 3.0  # ... or closing so as to get there within this (SSM's TTC extent)
+LANE_CHANGE_MIN_MPS = 2.0  # a vehicle standing or crawling changes no lane yet: may warn
 SPEEDING_TOLERANCE_MPS = 5 / 3.6  # above the lane limit by more than this is speeding
+#: a left indicator this many seconds (at the desired speed or faster) before a junction where the
+#: vehicle's route turns left or U-turns announces that turn, not a pass (DNPW)
+TURN_SIGNAL_S = 7.0
+LEFT_TURNS = frozenset({"l", "L", "t"})  # SUMO link directions: left, partly left, U-turn
 CONTROL_LOSS_EVENTS = frozenset(
     {"eventTractionControlLoss", "eventStabilityControlactivated", "eventABSactivated"}
 )
@@ -44,7 +55,10 @@ class HarnessTruth:
     ``red_links`` maps an incoming lane id to the (tls id, signal index) pairs controlling it;
     ``speed_limits`` maps lane ids to their published limits (m/s, the MAP's approach lanes)
     for speeding (SLW); ``vehicle_lanes`` the number of vehicle lanes per edge id (overtaking
-    into the oncoming lane only happens on single-lane roads).
+    into the oncoming lane only happens on single-lane roads); ``next_turn`` a vehicle's next
+    turn on its route: (SUMO link direction, metres to that junction, its desired speed on
+    the lane m/s: the limit times its speed factor),
+    ``None`` when no junction follows (without it, no indicator is taken for a turn).
     """
 
     def __init__(
@@ -54,12 +68,15 @@ class HarnessTruth:
         red_links: dict[str, list[tuple[str, int]]],
         speed_limits: dict[str, float],
         vehicle_lanes: dict[str, int],
+        next_turn: Callable[[str], tuple[str, float, float] | None] | None = None,
     ) -> None:
         self._events = events
         self._links = red_links
         self._limits = speed_limits
         self._lanes = vehicle_lanes
+        self._next_turn = next_turn
         self._tracker = EpisodeTracker()
+        self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
         self._last_lane: dict[str, str] = {}
         self._near_miss: dict[tuple[str, str], tuple[float, float]] = {}
 
@@ -77,8 +94,12 @@ class HarnessTruth:
             limit = self._limits.get(snap.lane_ids[i])
             if snap.vtypes[i].endswith("emergency"):
                 continue  # emergency vehicles on duty may exceed the limit
-            if limit is not None and snap.speed_mps[i] > limit + SPEEDING_TOLERANCE_MPS:
+            if limit is None or snap.speed_mps[i] <= limit:
+                continue
+            if snap.speed_mps[i] > limit + SPEEDING_TOLERANCE_MPS:
                 self._tracker.observe("SLW", snap.ids[i], None, snap.time_s)
+            else:  # above the limit within the tolerance: the grey zone docs/scoring.md names
+                self._grey.observe("SLW", snap.ids[i], None, snap.time_s)
 
     def _vru(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
         """Record every moving vehicle body passing within ``VRU_MISS_M`` of a pedestrian."""
@@ -137,28 +158,86 @@ class HarnessTruth:
                 closing = snap.speed_mps[i] - snap.speed_mps[j]
                 if closing > 0.5 and gap / closing <= EV_REACH_S:
                     self._tracker.observe("EVW", snap.ids[j], vid, t, ttc_s=gap / closing)
-        if snap.signals[i] & 2 and self._lanes.get(_edge(snap.lane_ids[i])) == 1:
+            self._ev_crossing(snap, i, veh)
+        if (
+            snap.signals[i] & 2
+            and self._lanes.get(_edge(snap.lane_ids[i])) == 1
+            and not self._signals_left_turn(vid, float(snap.speed_mps[i]))
+        ):
             self._overtake(snap, i, veh)
         if snap.signals[i] & 3:
             self._blind_spot(snap, i, veh, is_left=bool(snap.signals[i] & 2))
 
+    def _ev_crossing(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp]) -> None:
+        """Grey zone: a cross-street vehicle whose path meets the emergency vehicle's within
+        ``EV_REACH_S`` of it and that can be at the crossing point by then (waiting at or
+        driving towards it). Making way there is right, but whether it must is judgement."""
+        he, ho = np.radians(snap.heading_deg[i]), np.radians(snap.heading_deg[veh])
+        se, ce, so, co = np.sin(he), np.cos(he), np.sin(ho), np.cos(ho)
+        det = so * ce - co * se  # sin of the angle between the two paths
+        dx, dy = snap.x_m[veh] - snap.x_m[i], snap.y_m[veh] - snap.y_m[i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_ev = (dx * co - dy * so) / -det  # along the EV's path to the crossing point
+            s_o = (dx * ce - dy * se) / -det  # along the other's path to it
+        t_ev = s_ev / snap.speed_mps[i]
+        mask = (np.abs(det) >= np.sin(np.radians(45.0))) & (s_ev > 0) & (t_ev <= EV_REACH_S)
+        mask &= (s_o > -snap.length_m[veh]) & (s_ev <= EV_RANGE_M)
+        reach = snap.speed_mps[veh] * np.where(mask, t_ev, 0.0)  # how far it gets meanwhile
+        mask &= s_o <= reach + EV_CROSSING_MARGIN_M
+        for k in np.flatnonzero(mask):
+            if int(veh[k]) != i:
+                self._grey.observe(
+                    "EVW", snap.ids[veh[k]], snap.ids[i], snap.time_s, ttc_s=float(t_ev[k])
+                )
+
     def _blind_spot(
         self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp], *, is_left: bool
     ) -> None:
-        """Indicator on while a same-way vehicle sits in the adjacent lane on that side."""
+        """Indicator on while a same-way vehicle sits in the adjacent lane on that side.
+
+        Must warn while the ego moves (``LANE_CHANGE_MIN_MPS``) and the other is beside it
+        (overlapping its length) or in its blind zone (``BLIND_ZONE_M`` behind its rear
+        bumper), or closes on that zone so as to reach it within ``BLIND_CLOSING_S``. The rest
+        of the old window (up to ``BLIND_SPOT_BEHIND_M`` behind, 5 m ahead, any speed) is a
+        grey zone: a slower car 20 m back or a car passing a stopped one is no lane-change
+        conflict yet, but a warning there is not wrong either.
+        """
         h = np.radians(snap.heading_deg[i])
         dx, dy = snap.x_m[veh] - snap.x_m[i], snap.y_m[veh] - snap.y_m[i]
-        along = dx * np.sin(h) + dy * np.cos(h)
+        along = dx * np.sin(h) + dy * np.cos(h)  # front bumper to front bumper
         right = dx * np.cos(h) - dy * np.sin(h)  # positive to the right of the heading
         side = -right if is_left else right
         same_way = np.cos(np.radians(snap.heading_deg[veh]) - h) > 0.85
         mask = (
             same_way & (along > -BLIND_SPOT_BEHIND_M) & (along < 5.0) & (side > 1.5) & (side < 5.0)
         )
+        zone_back = -snap.length_m[i] - BLIND_ZONE_M  # the other's front at or ahead of this
+        beside = (along >= zone_back) & (along - snap.length_m[veh] <= 0.0)
+        closing = snap.speed_mps[veh] - snap.speed_mps[i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach_s = np.where(closing > 0, (zone_back - along) / closing, np.inf)
+        moving = snap.speed_mps[i] >= LANE_CHANGE_MIN_MPS
+        required = moving & (beside | ((along < zone_back) & (reach_s <= BLIND_CLOSING_S)))
         edge = _edge(snap.lane_ids[i])
         for k in np.flatnonzero(mask):
             if _edge(snap.lane_ids[veh[k]]) == edge:
-                self._tracker.observe("BSW/LCW", snap.ids[i], snap.ids[veh[k]], snap.time_s)
+                tracker = self._tracker if required[k] else self._grey
+                tracker.observe("BSW/LCW", snap.ids[i], snap.ids[veh[k]], snap.time_s)
+
+    def _signals_left_turn(self, vid: str, speed_mps: float) -> bool:
+        """Whether a left indicator announces a left turn (or U-turn) at the junction ahead:
+        the route turns left there and the vehicle is within ``TURN_SIGNAL_S`` of it at its
+        desired speed on the lane or its own speed, whichever is higher (the distance drivers
+        signal a turn from; SUMO's drivers do the same). A left-turner queued at a junction is waiting to
+        turn, not about to pass."""
+        if self._next_turn is None:
+            return False
+        found = self._next_turn(vid)
+        if found is None:
+            return False
+        direction, to_junction_m, desired_mps = found
+        reach_m = TURN_SIGNAL_S * max(desired_mps, speed_mps)
+        return direction in LEFT_TURNS and to_junction_m <= reach_m
 
     def _overtake(self, snap: Snapshot, i: int, veh: npt.NDArray[np.intp]) -> None:
         """Left indicator on behind a slower vehicle while oncoming traffic is too close to pass."""
@@ -201,6 +280,7 @@ class HarnessTruth:
     def finish(self) -> list[Episode]:
         """All harness episodes of the run."""
         out = self._tracker.finish()
+        out += [msgspec.structs.replace(e, is_required=False) for e in self._grey.finish()]
         for (vid, pid), (t, _gap) in sorted(self._near_miss.items()):
             times = tuple(t - VRU_WARNING_S + 0.1 * k for k in range(int(VRU_WARNING_S * 10) + 1))
             out.append(Episode(

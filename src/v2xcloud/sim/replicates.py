@@ -30,6 +30,7 @@ __all__ = [
     "Interval",
     "derived_seed",
     "format_interval_table",
+    "interval",
     "intervals",
     "replicate_index",
     "split_replicates",
@@ -98,6 +99,11 @@ class Interval:
         if self.half_width is None:
             return fmt.format(self.mean)
         return f"{fmt.format(self.mean)}±{fmt.format(self.half_width)}"
+
+
+def interval(values: list[float]) -> Interval | None:
+    """Mean and 95 % Student-t half-width of ``values`` (``None`` when there are none)."""
+    return _interval(values)
 
 
 def _interval(values: list[float]) -> Interval | None:

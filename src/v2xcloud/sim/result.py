@@ -68,3 +68,6 @@ class ScenarioResult(msgspec.Struct, kw_only=True):
     misbehaviour: dict[str, Any] = msgspec.field(default_factory=dict)
     # cooperative (Day-2) applications run in this scenario: their figures (``sim.cooperation``)
     cooperation: list[CooperationScore] = msgspec.field(default_factory=list)
+    # with ``Scenario.follows_glosa``: the vehicles that followed GLOSA advice (SUMO ids; the
+    # baseline run compares the same vehicles)
+    glosa_advised: list[str] = msgspec.field(default_factory=list)

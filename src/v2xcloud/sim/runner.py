@@ -6,6 +6,7 @@ apps) → advisories, while the harness and SUMO's SSM device record ground trut
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,7 +29,14 @@ from v2xcloud.sim.participants import ParticipantEncoder, RoadsideSensor
 from v2xcloud.sim.platform import Platform
 from v2xcloud.sim.result import RunConfig, ScenarioResult
 from v2xcloud.sim.scenario import Scenario
-from v2xcloud.sim.scorer import SCORED_FAMILIES, family_of, group_warnings, score
+from v2xcloud.sim.scorer import (
+    INFO_FAMILIES,
+    SCORED_FAMILIES,
+    AdvisoryRecord,
+    family_of,
+    group_warnings,
+    score,
+)
 from v2xcloud.sim.signal_control import SignalControl
 from v2xcloud.sim.signals import SignalEncoder
 
@@ -36,11 +44,17 @@ if TYPE_CHECKING:
     from v2xcloud.sim.actuation import CoordinationFollower, IntentionSource
     from v2xcloud.sim.day2 import Day2Bench
     from v2xcloud.sim.devices import DeviceDirectory, DeviceSigning
+    from v2xcloud.sim.glosa_effect import GlosaFollower
+    from v2xcloud.sim.v2i_truth import V2iTruth
     from v2xcloud.sim.via_mqtt import MqttLink
 
 __all__ = ["model_encoder", "roadside_sensors", "run_scenario"]
 
 Encoder = Callable[[Any], bytes]
+
+#: a vehicle that sends no BSM is known to the platform while a roadside sensor reports it:
+#: the scene drops a participant this long after its last report
+SEEN_WITHIN_S = 1.0
 
 
 def model_encoder(message_set: str) -> Encoder:
@@ -95,14 +109,19 @@ class _Chain:
         work_dir: Path,
         link: MqttLink | None = None,
         signing: DeviceSigning | None = None,
+        glosa_baseline: frozenset[str] | None = None,
     ) -> None:
         self.sc, self.config, self.platform, self.encode = scenario, config, platform, encode
+        self.glosa_baseline = glosa_baseline
         self.link = link
         self.signing = signing
         self.devices: DeviceDirectory | None = None  # who sends what (signing, the broker)
         self.node_positions: dict[int, tuple[float, float]] = {}  # MAP node id -> lat, lon
         self.bridge = SumoBridge(
-            scenario=scenario, work_dir=work_dir, has_ssm=config.has_ground_truth
+            scenario=scenario,
+            work_dir=work_dir,
+            has_ssm=config.has_ground_truth,
+            has_trips=scenario.follows_glosa,
         )
         forced = {v.id: v.is_connected for v in scenario.vehicles if v.is_connected is not None}
         self.ids = IdentityMap(
@@ -119,9 +138,12 @@ class _Chain:
         )
         self.result = ScenarioResult(name=scenario.name, apps=list(scenario.apps), config=config)
         self.last_sent: dict[str, int] = {}
-        self.records: list[tuple[str, str, str | None, float, float | None]] = []
+        self.records: list[AdvisoryRecord] = []
         self.road_users = 0
         self.perceived: set[str] = set()  # SUMO ids ever reported by a roadside sensor
+        #: SUMO id -> the last simulation time (s) a roadside sensor reported it
+        self.perceived_s: dict[str, float] = {}
+        self.now_s = 0.0
         self.pedestrians: set[str] = set()
         self.attacks = (
             AttackInjector(scenario.attacks, seed=scenario.seed) if scenario.attacks else None
@@ -129,13 +151,15 @@ class _Chain:
         # with attacks: every BSM delivered (sender id, arrival ms, malicious?) and the
         # advisories naming an attacker's BSM identity, for scoring detection and its effect
         self.bsm_log: list[tuple[str, int, bool]] = []
-        self.attack_records: list[tuple[str, str, str | None, float, float | None]] = []
+        self.attack_records: list[AdvisoryRecord] = []
         self.bsm_senders: set[str] = set()
         self.day2: Day2Bench | None = None  # the Day-2 apps' down-link and probes
         self.signal_control: SignalControl | None = None  # priority timing changes -> SUMO
         self.psm_carriers = frozenset(p.id for p in scenario.pedestrians if p.has_psm)
         self.intentions: IntentionSource | None = None  # the closed loop (``has_intentions``)
         self.follower: CoordinationFollower | None = None
+        self.glosa: GlosaFollower | None = None  # vehicles following GLOSA (``follows_glosa``)
+        self.v2i: V2iTruth | None = None  # ground truth of GLOSA, TJW, HLW, IVS
 
     def start(self) -> None:
         self.bridge.start()
@@ -164,7 +188,21 @@ class _Chain:
             red_links=red,
             speed_limits=self.signals.lane_speed_limits(),
             vehicle_lanes=self.signals.vehicle_lane_counts(),
+            next_turn=self.bridge.next_turn,
         )
+        sign_edges, self.sign_messages = self.signals.sign_messages(self.sc.signs)
+        if self.config.has_ground_truth:
+            from v2xcloud.sim.v2i_truth import V2iTruth
+
+            self.v2i = V2iTruth(
+                signs=sign_edges,
+                traci=self.bridge.traci,
+                events=self.bridge.vehicle_events,
+                tls_of_node={n: name for name, n in self.signals.node_numbers.items()},
+                is_connected=self.ids.is_connected,
+                is_seen=self._is_seen_now,
+                step_s=self.sc.step_s,
+            )
         self.sensors = roadside_sensors(self.sc)
         self.map_messages = self.signals.map_messages()
         if self.link is not None or self.signing is not None:
@@ -187,6 +225,15 @@ class _Chain:
         self.day2 = self._day2_bench()
         if self.sc.has_intentions:
             self._close_loop()
+        if self.sc.follows_glosa and self.glosa_baseline is None:
+            from v2xcloud.sim.glosa_effect import GlosaFollower
+
+            self.glosa = GlosaFollower(
+                traci=self.bridge.traci,
+                tls_of_node={n: name for name, n in self.signals.node_numbers.items()},
+                step_s=self.sc.step_s,
+                latency_s=self.config.latency_ms / 1000.0,
+            )
 
     def _close_loop(self) -> None:
         """Vehicles state their intentions and follow coordination (``sim.actuation``)."""
@@ -346,10 +393,18 @@ class _Chain:
         self.result.stage_s[stage] = self.result.stage_s.get(stage, 0.0) + now - t0
         return now
 
+    def _is_seen_now(self, sumo_id: str) -> bool:
+        """Whether the platform can know of the vehicle now: it sends BSMs, or a roadside
+        sensor reported it within ``SEEN_WITHIN_S`` (the V2I truth's queues and hazards)."""
+        if self.ids.is_connected(sumo_id):
+            return True
+        return self.perceived_s.get(sumo_id, -math.inf) >= self.now_s - SEEN_WITHIN_S
+
     def step(self) -> int:
         """One simulation step through the whole chain; returns the simulation time in ms."""
         t0 = time.perf_counter()
         snap = self.bridge.step()
+        self.now_s = snap.time_s
         if self.signal_control is not None:
             self.signal_control.step(self.bridge.traci, snap.time_s)
         t0 = self._timed("sumo", t0)
@@ -360,9 +415,14 @@ class _Chain:
         self.result.vehicle_hours += n_vehicles * self.sc.step_s / 3600.0
         if self.config.has_ground_truth:
             self.harness.observe(snap)
+            if self.v2i is not None:
+                self.v2i.observe(snap)
             t0 = self._timed("ground_truth", t0)
         if self.follower is not None:
             self.follower.step(snap.time_s)
+            t0 = self._timed("actuation", t0)
+        if self.glosa is not None:
+            self.glosa.step(snap.time_s)
             t0 = self._timed("actuation", t0)
         now_ms = self.config.epoch_ms + snap.time_ms
         self._emit(snap, now_ms)
@@ -410,6 +470,7 @@ class _Chain:
         for sensor in self.sensors:
             for seen, rsm in self.participants.rsms(snap, sensor):
                 self.perceived.update(seen)
+                self.perceived_s.update(dict.fromkeys(seen, snap.time_s))
                 self._send(rsm, sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen))
         changed = self.signal_control.pending if self.signal_control is not None else None
         for spat in self.signals.spats(snap.tls, time_s=snap.time_s, durations=changed):
@@ -419,6 +480,10 @@ class _Chain:
             for msg in self.map_messages:
                 node = msg.nodes[0].id.id
                 self._send(msg, sent_ms=now_ms, sender=f"rsu-{node}", kind="MAP", about=())
+            for rsi in self.sign_messages:  # static signs (IVS), once a second too
+                stamped = msgspec.structs.replace(rsi, timestamp_ms=now_ms)
+                sender = f"rsu-{int(rsi.rsu_id, 16)}"
+                self._send(stamped, sent_ms=now_ms, sender=sender, kind="RSI", about=())
 
     def _deliver(self, d: Arrival) -> None:
         if self.devices is None:
@@ -441,11 +506,27 @@ class _Chain:
     def _record(self, adv: Any, now_ms: int, time_s: float, *, processing_ms: float) -> None:
         """Keep one advisory; its latency is channel + waiting for the tick + the tick itself.
 
-        INFO advisories (BSW's "someone is in your blind spot", GLOSA) and those of apps the
-        bench has no ground truth for are counted apart: only WARNING and IMMINENT advisories
-        of scored families are scored as warnings.
+        INFO advisories (BSW's "someone is in your blind spot") and those of apps the bench
+        has no ground truth for are counted apart: only WARNING and IMMINENT advisories of
+        scored families are scored as warnings, and the INFO advisories of the families whose
+        only level is INFO (``INFO_FAMILIES``: IVS, GLOSA). GLOSA's go to ``V2iTruth``, which
+        judges their content.
         """
-        if adv.level < AdvisoryLevel.WARNING or family_of(adv.app) not in SCORED_FAMILIES:
+        if self.glosa is not None and adv.app == "GLOSA" and adv.ego_id is not None:
+            vid = self._sumo_id(adv.ego_id)
+            if vid is not None and self.ids.is_connected(vid):
+                self.glosa.advise(
+                    vid,
+                    dict(adv.values or {}),
+                    adv.other_id,
+                    issued_s=time_s,
+                    expires_s=(adv.expires_ms - self.config.epoch_ms) / 1000.0,
+                )
+        family = family_of(adv.app)
+        is_info_scored = family in INFO_FAMILIES and (family != "GLOSA" or self.v2i is not None)
+        if (
+            adv.level < AdvisoryLevel.WARNING and not is_info_scored
+        ) or family not in SCORED_FAMILIES:
             unscored = self.result.unscored_advisories
             unscored[adv.app] = unscored.get(adv.app, 0) + 1
             return
@@ -453,11 +534,15 @@ class _Chain:
         other = self._sumo_id(adv.other_id) if adv.other_id else None
         seen = [self.last_sent[s] for s in (ego, other) if s and s in self.last_sent]
         latency = float(now_ms - max(seen)) + processing_ms if seen else None
-        self.records.append((adv.app, ego, other, time_s, latency))
+        if family == "GLOSA" and self.v2i is not None:
+            self.v2i.glosa_advisory(ego, time_s, dict(adv.values or {}), adv.other_id, latency)
+            return
+        until = time_s + (adv.expires_ms - now_ms) / 1000.0
+        self.records.append((adv.app, ego, other, time_s, latency, until))
         if self.attacks is not None and (
             self._is_attacker_identity(adv.ego_id) or self._is_attacker_identity(adv.other_id)
         ):
-            self.attack_records.append((adv.app, ego, other, time_s, latency))
+            self.attack_records.append((adv.app, ego, other, time_s, latency, until))
         self.result.advisories += 1
 
     def _sumo_id(self, pid: str | None) -> str | None:
@@ -487,6 +572,7 @@ def run_scenario(
     on_second: Callable[[dict[str, Any]], None] | None = None,
     link: MqttLink | None = None,
     signing: DeviceSigning | None = None,
+    glosa_baseline: frozenset[str] | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` to its end through the whole chain and score the advisories.
 
@@ -495,10 +581,16 @@ def run_scenario(
     frames through a real MQTT broker into the platform's gateway instead of handing them to
     ``platform.ingest_frame`` (``sim.via_mqtt``). Ctrl-C stops the run early and the partial
     run is still scored (``is_interrupted``). Raises ``SimulationError`` if SUMO fails or the
-    scenario is invalid.
+    scenario is invalid. With ``scenario.follows_glosa`` connected vehicles follow the
+    platform's GLOSA advice (``sim.glosa_effect``) and the result's cooperation holds GLOSA's
+    figures; ``glosa_baseline`` (the vehicles advised in that run) makes this run its
+    baseline: nobody follows, the same figures are measured for those vehicles.
     """
     with tempfile.TemporaryDirectory(prefix=f"v2xsim-{scenario.name}-") as tmp:
-        chain = _Chain(scenario, config, platform, encode, work_dir or Path(tmp), link, signing)
+        chain = _Chain(
+            scenario, config, platform, encode, work_dir or Path(tmp), link, signing,
+            glosa_baseline,
+        )  # fmt: skip
         wall0 = time.perf_counter()
         chain.start()
         try:
@@ -534,9 +626,13 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     if chain.config.has_ground_truth:
         collisions = read_collisions(chain.bridge.collision_path)
         episodes = ssm_episodes(chain.bridge.ssm_path, collisions) + chain.harness.finish()
+        if chain.v2i is not None:
+            episodes += chain.v2i.finish()
     episodes = [_observability(chain, e) for e in episodes]
     if chain.day2 is not None:
         res.cooperation = chain.day2.finish(_run_facts(chain, episodes, collisions))
+    if chain.sc.follows_glosa:
+        res.cooperation.append(_glosa_effect(chain))
     warnings = group_warnings(chain.records)
     apps = {family_of(a) for a in chain.platform.app_codes()} & SCORED_FAMILIES
     apps |= {e.app for e in episodes}
@@ -544,8 +640,11 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
         episodes,
         warnings,
         vehicle_hours=res.vehicle_hours,
-        apps=apps,
+        apps=apps - {"GLOSA"},
     )
+    if "GLOSA" in apps and chain.v2i is not None:  # judged by its advice (``sim.v2i_truth``)
+        scores["GLOSA"] = chain.v2i.glosa_score(res.vehicle_hours)
+        scores = dict(sorted(scores.items()))
     res.wall_s = wall_s
     res.unapplied_actions = [
         f"{a.kind} on {a.target} at {a.at_s} s" for a in chain.bridge.unapplied_actions
@@ -564,6 +663,21 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
         "bytes": chain.channel.stats.bytes_sent,
     }
     return res
+
+
+def _glosa_effect(chain: _Chain) -> Any:
+    """GLOSA's effect figures of this run from SUMO's trip records (``sim.glosa_effect``)."""
+    from v2xcloud.sim.glosa_effect import effect_score, read_trips
+
+    trips = read_trips(chain.bridge.trip_path)
+    if chain.glosa is not None:
+        advised = frozenset(chain.glosa.advised)
+        chain.result.glosa_advised = sorted(advised)
+        stats = dict(chain.glosa.stats)
+        emission_class = chain.glosa.emission_class
+    else:
+        advised, stats, emission_class = chain.glosa_baseline or frozenset(), {}, "-"
+    return effect_score(chain.sc.name, trips, advised, emission_class=emission_class, stats=stats)
 
 
 def _run_facts(

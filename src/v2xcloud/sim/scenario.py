@@ -3,6 +3,12 @@
 A scenario names the applications it is meant to trigger (``apps``); background scenarios
 name none, and every advisory raised in them is a false alarm. Routes are lists of node
 names of the generated network (``["W", "C", "E"]``), so files stay short and readable.
+
+The library holds, per Day-1 app, its first scripted scenario (``fcw_rear_end``, ...) and
+variants of the same hazard named ``<app>_<variant>``: other speeds, other geometry (lanes,
+a junction on the way, a grid), and the other party seen only by a roadside sensor (it
+sends no BSM; ``*_roadside_*``); and busy backgrounds (``background_*``) over grid sizes,
+densities, two- and three-lane arterials and connected shares from 30 % to 100 %.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ __all__ = [
     "ReferenceStationSpec",
     "RsuSpec",
     "Scenario",
+    "SignSpec",
     "VehicleSpec",
     "attack_library_names",
     "library_names",
@@ -161,6 +168,19 @@ class RsuSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     perceives_all: bool = False
 
 
+class SignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A static traffic sign on the road from node ``road[0]`` to ``road[1]`` (that direction),
+    valid over the whole road: the RSU of ``road[1]`` announces it in an RSI once a second
+    (``RoadSign`` with the road's lanes as reference path). ``sign_type`` is the GB 5768.2
+    code the RSI carries; ``speed_limit_mps`` for speed-limit signs."""
+
+    road: tuple[str, str]
+    sign_id: int = 1
+    sign_type: int
+    speed_limit_mps: float | None = None
+    description: str | None = None
+
+
 class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A complete, seeded scenario. Times in seconds of simulation time."""
 
@@ -174,7 +194,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     connected_share: float = 1.0
     origin_lat_deg: float = 28.2
     origin_lon_deg: float = 112.9
-    is_short: bool = True  # part of the CI suite (finishes in seconds)
+    is_short: bool = True  # finishes in seconds (``evaluate --short``; CI runs a part of these)
     vehicles: tuple[VehicleSpec, ...] = ()
     flows: tuple[FlowSpec, ...] = ()
     pedestrians: tuple[PedestrianSpec, ...] = ()
@@ -184,9 +204,14 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     payment_points: tuple[PaymentPointSpec, ...] = ()  # toll gantries the platform runs (VNFP)
     reference_stations: tuple[ReferenceStationSpec, ...] = ()  # RTCM sources (DGNSS)
     attacks: tuple[AttackSpec, ...] = ()  # misbehaving senders (``sim.attacks``)
+    signs: tuple[SignSpec, ...] = ()  # static roadside signs the RSUs announce (IVS)
     # connected vehicles state their intentions (VIR) and follow the platform's coordination
     # (RSC): the closed loop of ``sim.actuation``
     has_intentions: bool = False
+    # connected vehicles follow the platform's GLOSA advice (``sim.glosa_effect``); evaluate
+    # runs the same traffic again without following it, and reports stops, travel time, fuel
+    # and CO2 with and without
+    follows_glosa: bool = False
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -226,6 +251,11 @@ def _check(scenario: Scenario, path: Path) -> None:
             raise SimulationError(
                 f"scenario {path}: attack {attack.kind} share must be within 0..1"
             )
+    sign_ids = [s.sign_id for s in scenario.signs]
+    if len(sign_ids) != len(set(sign_ids)) or not all(0 <= k <= 255 for k in sign_ids):
+        raise SimulationError(
+            f"scenario {path}: sign ids must be unique and 0..255, got {sign_ids}"
+        )
     if not 0.0 <= scenario.connected_share <= 1.0:
         raise SimulationError(f"scenario {path}: connected_share must be within 0..1")
     if scenario.duration_s <= 0 or scenario.step_s <= 0:

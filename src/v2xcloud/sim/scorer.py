@@ -1,7 +1,9 @@
 """Score advisories against ground-truth episodes, per application family.
 
 Advisories are first grouped into *warnings*: consecutive advisories of one app to one ego
-about one other, less than ``WARNING_GAP_S`` apart. A warning matches an episode of the same
+about one other, less than ``WARNING_GAP_S`` apart or issued while the previous one is still in
+force (before it expires: a receiver shows an advisory until then, so a refresh inside its
+validity is the same warning on the driver's screen). A warning matches an episode of the same
 family and ego whose window ``[start - EARLY_S, end + LATE_S]`` contains the warning's onset.
 Recall counts required, observable episodes only (``Episode.is_required``,
 ``is_observable``: a non-connected ego cannot be warned, an other that is neither connected
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -23,8 +26,13 @@ import numpy as np
 from v2xcloud.sim.episodes import Episode
 
 __all__ = [
+    "EARLY_S",
+    "INFO_FAMILIES",
+    "LATE_S",
     "SCORED_FAMILIES",
     "STATE_FAMILIES",
+    "WARNING_GAP_S",
+    "AdvisoryRecord",
     "Alert",
     "AppScore",
     "family_of",
@@ -33,19 +41,26 @@ __all__ = [
 ]
 
 WARNING_GAP_S = 1.0
+
+#: one scored advisory: (app, ego, other, time_s, latency_ms, in force until s)
+AdvisoryRecord = tuple[str, str, str | None, float, float | None, float | None]
 EARLY_S = 3.0  # a warning up to this long before the formal onset is early, not false
 LATE_S = 1.0
-# The families the bench has ground truth for; advisories of other apps (GLOSA, IVS, HLW, TJW)
-# are counted but not scored.
+# The families the bench has ground truth for (every app the platform runs); GLOSA is judged
+# by its advice's content (``sim.v2i_truth``), the others here against episodes.
 SCORED_FAMILIES = frozenset(
-    {"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "EBW", "AVW", "CLW", "EVW", "VRUCW", "RLVW", "SLW"}
-)
+    {"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "EBW", "AVW", "CLW", "EVW", "VRUCW", "RLVW", "SLW",
+     "HLW", "TJW", "IVS", "GLOSA"}
+)  # fmt: skip
+# Families whose only level is INFO (a sign shown, a speed advised): scored at that level.
+INFO_FAMILIES = frozenset({"IVS", "GLOSA"})
 COLLISION_FAMILY = frozenset({"FCW", "ICW", "LTA", "BSW/LCW", "DNPW", "VRUCW", "EBW"})
 _FAMILIES = {"BSW": "BSW/LCW", "LCW": "BSW/LCW"}
-# Families that warn about a lasting state (speeding), not an approaching event: a warning
-# still active when an episode begins (e.g. the same overspeed carried through a junction,
-# where the ground truth has no limit and splits the episode) detects it too.
-STATE_FAMILIES = frozenset({"SLW"})
+# Families that warn about a lasting state (speeding; a hazard, a queue or a sign ahead), not
+# an approaching event: a warning still active when an episode begins (e.g. the same overspeed
+# carried through a junction, where the ground truth has no limit and splits the episode)
+# detects it too.
+STATE_FAMILIES = frozenset({"SLW", "HLW", "TJW", "IVS"})
 # A warning of a related family on a real conflict is not a false alarm (but earns no recall).
 _RELATED = {"ICW": ("LTA",), "LTA": ("ICW",), "EBW": ("FCW",), "FCW": ("EBW",)}
 
@@ -117,22 +132,29 @@ class AppScore(msgspec.Struct, kw_only=True):
 
 
 def group_warnings(
-    advisories: list[tuple[str, str, str | None, float, float | None]],
+    advisories: Sequence[AdvisoryRecord | tuple[str, str, str | None, float, float | None]],
 ) -> list[Alert]:
-    """Group ``(app, ego, other, time_s, latency_ms)`` advisories (time-sorted) into warnings."""
+    """Group advisories (``AdvisoryRecord``; the in-force time may be left off) into warnings:
+    a run goes on while each advisory comes less than ``WARNING_GAP_S`` after the previous
+    one or before the run's advisories have expired."""
     open_: dict[tuple[str, str, str | None], list[float | None]] = {}
     out: list[Alert] = []
-    for app, ego, other, t, lat in sorted(advisories, key=lambda a: a[3]):
+    for rec in sorted(advisories, key=lambda a: a[3]):
+        app, ego, other, t, lat = rec[:5]
+        until = rec[5] if len(rec) > 5 else None
         key = (family_of(app), ego, other)
         run = open_.get(key)
-        if run is not None and t - float(run[1] or 0.0) <= WARNING_GAP_S:
+        if run is not None and (
+            t - float(run[1] or 0.0) <= WARNING_GAP_S or (run[3] is not None and t <= run[3])
+        ):
             run[1] = t
+            run[3] = until if run[3] is None or (until is not None and until > run[3]) else run[3]
             continue
         if run is not None:
             out.append(
                 Alert(key[0], ego, other, float(run[0] or 0.0), float(run[1] or 0.0), run[2])
             )
-        open_[key] = [t, t, lat]
+        open_[key] = [t, t, lat, until]
     out += [
         Alert(k[0], k[1], k[2], float(r[0] or 0.0), float(r[1] or 0.0), r[2])
         for k, r in open_.items()

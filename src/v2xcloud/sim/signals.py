@@ -11,10 +11,14 @@ node's incoming roads, numbered 1.. in road-id order and, within a road, from th
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import sumolib
 
+from v2xcloud.errors import SimulationError
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import (
     Connection,
@@ -26,14 +30,38 @@ from v2xcloud.model import (
     MapNode,
     NodeId,
     PhaseState,
+    RoadSign,
+    Rsi,
     SignalPhase,
     Spat,
 )
-from v2xcloud.model.map import SpeedLimit
+from v2xcloud.model.map import GIVE_WAY, SpeedLimit
+from v2xcloud.model.road import ReferencePath
 from v2xcloud.model.signal_plan import SignalPlan, Stage
+from v2xcloud.sim.scenario import SignSpec
 from v2xcloud.sim.snapshot import TlsState
 
-__all__ = ["SignalEncoder", "light_of"]
+__all__ = ["SIGN_START_M", "SignalEncoder", "light_of"]
+
+#: a static sign's zone starts this far into its road (m): a car still leaving the junction
+#: box before it is not on the road yet, in SUMO or on the path
+SIGN_START_M = 5.0
+
+
+def _trim(shape: list[tuple[float, float]], start_m: float) -> list[tuple[float, float]]:
+    """``shape`` from ``start_m`` along it on (the whole shape if it is shorter)."""
+    out: list[tuple[float, float]] = []
+    walked = 0.0
+    for (x0, y0), (x1, y1) in itertools.pairwise(shape):
+        step = math.hypot(x1 - x0, y1 - y0)
+        if not out and walked + step > start_m:
+            f = (start_m - walked) / step
+            out.append((x0 + f * (x1 - x0), y0 + f * (y1 - y0)))
+        if out:
+            out.append((x1, y1))
+        walked += step
+    return out if len(out) >= 2 else list(shape)
+
 
 _LIGHTS = {
     "G": LightState.PROTECTED_GREEN,
@@ -54,6 +82,16 @@ _MANEUVER = {
     "r": "maneuverRightAllowed",
     "R": "maneuverRightAllowed",
     "t": "maneuverUTurnAllowed",
+}
+
+# SUMO's link state of an unsignalised connection that must give way, as the MAP's
+# AllowedManeuvers say it: "m" a minor link (yield to the major road; also a major road's turn
+# across oncoming traffic), "s" a stop sign, "w" an all-way stop. "M" (major), "=" (equal:
+# right before left, no priority) and signalised links carry none.
+_GIVE_WAY = {
+    "m": frozenset({"yieldAllwaysRequired"}),
+    "s": frozenset({"goWithHalt"}),
+    "w": frozenset({"goWithHalt"}),
 }
 
 
@@ -104,9 +142,12 @@ class SignalEncoder:
             Connection(
                 remote_node=self._node_id(c.getTo().getToNode().getID()),
                 remote_lane_id=self._lane_ids.get(c.getToLane().getID()),
-                maneuvers=frozenset({_MANEUVER[c.getDirection()]})
-                if c.getDirection() in _MANEUVER
-                else frozenset(),
+                maneuvers=(
+                    frozenset({_MANEUVER[c.getDirection()]})
+                    if c.getDirection() in _MANEUVER
+                    else frozenset()
+                )
+                | _GIVE_WAY.get(c.getState(), frozenset()),
                 phase_id=self._phase_of(c.getTLSID(), c.getTLLinkIndex()),
             )
             for c in lane.getOutgoing()
@@ -115,7 +156,7 @@ class SignalEncoder:
             lane_id=self._lane_ids[lane.getID()],
             width_m=lane.getWidth(),
             lane_type="vehicle",
-            maneuvers=frozenset().union(*(c.maneuvers for c in conns)) if conns else frozenset(),
+            maneuvers=frozenset().union(*(c.maneuvers - GIVE_WAY for c in conns)),
             connections=conns,
             speed_limits=(SpeedLimit(kind="vehicleMaxSpeed", speed_mps=lane.getSpeed()),),
             points=self._latlon(lane.getShape()),
@@ -151,6 +192,62 @@ class SignalEncoder:
             )
             out.append(MapData(msg_count=1, nodes=(map_node,), timestamp_ms=self._epoch_ms))
         return out
+
+    def sign_messages(self, signs: Sequence[SignSpec]) -> tuple[dict[str, int], list[Rsi]]:
+        """The RSIs announcing static ``signs`` (one per RSU: the road's end node) and the
+        SUMO edge each sign applies to (edge id -> sign id). A sign's reference path is its
+        road's middle vehicle lane's centre line from ``SIGN_START_M`` on (a car just out of
+        the junction box before it is not told yet), reaching 1 m past the road's outer lanes;
+        its position is the start of that path.
+
+        Raises ``SimulationError`` naming a sign whose road is not an edge of the network."""
+        by_node: dict[str, list[RoadSign]] = {}
+        edges: dict[str, int] = {}
+        for spec in signs:
+            start, end = spec.road
+            edge = next(
+                (
+                    e
+                    for e in self._net.getEdges()
+                    if e.getFromNode().getID() == start and e.getToNode().getID() == end
+                ),
+                None,
+            )
+            if edge is None:
+                raise SimulationError(f"sign {spec.sign_id}: no road from {start} to {end}")
+            lanes = [ln for ln in edge.getLanes() if ln.allows("passenger")]
+            shape = _trim(lanes[len(lanes) // 2].getShape(), SIGN_START_M)  # the middle lane
+            points = self._latlon(shape)
+            width = sum(ln.getWidth() for ln in lanes)
+            by_node.setdefault(end, []).append(
+                RoadSign(
+                    sign_id=spec.sign_id,
+                    sign_type=spec.sign_type,
+                    lat_deg=points[0][0],
+                    lon_deg=points[0][1],
+                    description=spec.description,
+                    reference_paths=(
+                        ReferencePath(points=points[:32], radius_m=width / 2.0 + 1.0),
+                    ),
+                    speed_limit_mps=spec.speed_limit_mps,
+                )
+            )
+            edges[edge.getID()] = spec.sign_id
+        out = []
+        for node, found in sorted(by_node.items()):
+            x, y = self._net.getNode(node).getCoord()[:2]
+            lat, lon = self._frame.to_wgs84(x, y)
+            out.append(
+                Rsi(
+                    msg_count=1,
+                    rsu_id=f"{self.node_numbers[node]:016x}",
+                    ref_lat_deg=float(lat),
+                    ref_lon_deg=float(lon),
+                    timestamp_ms=self._epoch_ms,
+                    signs=tuple(found),
+                )
+            )
+        return edges, out
 
     def lane_speed_limits(self) -> dict[str, float]:
         """Speed limit (m/s) of every vehicle lane the MAP publishes, by SUMO lane id."""
@@ -237,16 +334,40 @@ class SignalEncoder:
         if groups is None:
             return ()
         remaining_s = max(0.0, tls.next_switch_s - time_s)
-        k_next = (tls.phase_index + 1) % len(program) if program else 0
-        nxt = program[k_next] if program else None
         out = []
         for group, link in enumerate(groups[1], start=1):
-            states = [_state(tls.state[link], 0.0, remaining_s)]
-            if nxt is not None and link < len(nxt.state):
-                end_s = remaining_s + durations.get(k_next, float(nxt.duration))
-                states.append(_state(nxt.state[link], remaining_s, end_s))
-            out.append(SignalPhase(phase_id=group, states=tuple(states)))
+            spans = _light_spans(program, tls, link, remaining_s, durations)
+            states = tuple(_state(char, start, end) for char, start, end in spans)
+            out.append(SignalPhase(phase_id=group, states=states))
         return tuple(out)
+
+
+def _light_spans(
+    program: list[Any], tls: TlsState, link: int, remaining_s: float, durations: dict[int, float]
+) -> list[tuple[str, float, float]]:
+    """The light of signal index ``link`` now and the next one it shows, each with its start
+    and end (s from now): a light lasts over every following phase of the programme that
+    shows it too (a red through the cross street's green, yellow and all-red ends when this
+    movement turns green, not when the controller's current phase ends). ``durations``: the
+    phases a priority has given another duration (phase index -> s) for their next run."""
+    char = tls.state[link]
+    spans: list[tuple[str, float, float]] = []
+    start, end = 0.0, remaining_s
+    for step in range(1, len(program) + 1):
+        k = (tls.phase_index + step) % len(program)
+        phase = program[k]
+        if link >= len(phase.state):
+            break
+        duration = durations.get(k, float(phase.duration))
+        if light_of(phase.state[link]) == light_of(char):
+            end += duration
+            continue
+        spans.append((char, start, end))
+        if len(spans) == 2:
+            return spans
+        char, start, end = phase.state[link], end, end + duration
+    spans.append((char, start, end))  # the cycle ended first (a light that never changes)
+    return spans[:2]
 
 
 def _state(char: str, start_s: float, end_s: float) -> PhaseState:

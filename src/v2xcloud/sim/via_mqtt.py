@@ -520,6 +520,7 @@ def run_through_broker(
     on_second: Callable[[dict[str, Any]], None] | None = None,
     ingestor: Ingestor | None = None,
     signing: DeviceSigning | None = None,
+    glosa_baseline: frozenset[str] | None = None,
 ) -> ScenarioResult:
     """``run_scenario`` with the frames going through a broker (``config.mqtt_url``, or a
     Mosquitto started and stopped here) and the platform's MQTT gateway into ``runtime``;
@@ -548,6 +549,7 @@ def run_through_broker(
                 on_second=on_second,
                 link=link,
                 signing=signing,
+                glosa_baseline=glosa_baseline,
             )
     result.broker = link.stats.summary()
     return result

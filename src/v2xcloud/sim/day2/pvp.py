@@ -7,8 +7,8 @@ vehicles' mean and the other vehicles' mean and total. A vehicle still waiting w
 ends counts only what it lost so far, so a run without priority that ends before its
 priority vehicle passes understates that vehicle's delay (the gain shown is a lower bound). Safety: collisions in the run, the
 smallest time to collision of a priority vehicle with the vehicle ahead in its lane (from the
-ground truth each step) and with any road user (SUMO's SSM device; ``None`` when it never
-closed on anyone), and the phases whose
+ground truth each step) and with any road user (SUMO's SSM device's conflicts, not the
+harness's EVW "time to reach"; ``None`` when it never closed on anyone), and the phases whose
 realised length broke a limit (``SignalControl``'s phase log; must be none). The figures are
 the same with and without the app, so the run without it is the baseline.
 """
@@ -24,6 +24,7 @@ from v2xcloud.model.day2_exchange import Outbound
 from v2xcloud.model.signal_plan import PriorityLimits, TimingChange
 from v2xcloud.sim.cooperation import CooperationScore, Figure
 from v2xcloud.sim.day2.probe import ProbeSetup, RunFacts
+from v2xcloud.sim.episodes import SSM_FAMILIES
 from v2xcloud.sim.snapshot import Snapshot
 
 __all__ = ["PRIORITY_VTYPES", "PriorityProbe"]
@@ -76,10 +77,15 @@ class PriorityProbe:
         )
         prio = [self.time_loss[v] for v in sorted(self.priority)]
         others = [t for v, t in self.time_loss.items() if v not in self.priority]
+        # SSM conflicts only: the harness's EVW episodes name the priority vehicle too, but
+        # their min_ttc_s is its time to reach a car's crossing point (0.01 s past a car
+        # waiting at its red stop line), not a time to collision
         ssm = [
             e.min_ttc_s
             for e in facts.episodes
-            if e.min_ttc_s is not None and ({e.ego, e.other} & self.priority)
+            if e.app in SSM_FAMILIES
+            and e.min_ttc_s is not None
+            and ({e.ego, e.other} & self.priority)
         ]
         ttc = min([self.min_ttc_s, *ssm])
         figures = (

@@ -185,7 +185,7 @@ def test_publisher_and_centre_share_the_stream_contract(server: NatsServer) -> N
         forwarder = FrameForwarder(
             publisher,
             dead_letter=lambda letter: None,
-            place_of=lambda kind, lat, lon: "0",
+            place_of=lambda kind, lat, lon, far=False: "0",
             tenant_of=lambda device: "acme",
         )
         letter = DeadLetter(

@@ -98,10 +98,11 @@ def test_gateway_role_publishes_accepted_frames_by_tile(server: NatsServer) -> N
     assert msg.subject == f"v2x.acme.{tile}.{cell[16:]}.bsm"
     assert msg.data == good
     assert msg.headers[backbone.HEADER_MSG_ID] == backbone.frame_msg_id("obu-1", now, good)
-    assert msg.headers[backbone.HEADER_MESSAGE_SET] == "csae2020"
-    back = frame_of(msg.subject, msg.headers, msg.data)
+    assert msg.headers[backbone.HEADER_FRAME] == "obu csae2020 auto"
+    assert len(msg.headers) == 2  # every header is parsed by every worker for every frame
+    back, message_set, fmt = frame_of(msg.subject, msg.headers, msg.data)
     assert (back.device_id, back.device_kind, back.received_at_ms) == ("obu-1", DeviceKind.OBU, now)
-    assert back.message_type == "BSM"
+    assert (back.message_type, message_set, fmt) == ("BSM", "csae2020", "auto")
 
     dead = _messages(server.url, backbone.DEAD, 2)
     letters = {msgspec.json.decode(m.data, type=DeadLetter).reason: m.subject for m in dead}
@@ -198,3 +199,57 @@ def test_gateway_sends_the_workers_new_warnings_down_to_the_vehicle(server: Nats
     assert topic == "V2X/OBU/obu-1/ADVISORY/DOWN"
     assert b"FCW" in body
     assert stats["warnings"]["to_downlink"] == 1
+
+
+def test_gateway_refuses_the_bsms_of_senders_the_workers_flagged(server: NatsServer) -> None:
+    from v2xcloud.model import MisbehaviourCheck, MisbehaviourReport
+
+    liar, honest = "00000000000000a7", "00000000000000b8"
+    registry = DeviceRegistry()
+    for obu in ("obu-1", "obu-2"):
+        registry.add(Device(device_id=obu, kind=DeviceKind.OBU, tenant="acme"))
+    runtime = Runtime(frame=TEST_FRAME, apps=[], detectors=(), clock=SystemClock())
+    platform = Platform(runtime, registry, nats_urls=[server.url], role="gateway")
+    platform.start()
+    try:
+        now = int(time.time() * 1000)
+        report = MisbehaviourReport(
+            sender_id=liar,
+            flagged_at_ms=now - 1000,
+            reason=MisbehaviourCheck.POSITION_CONSISTENCY,
+            evidence=(),
+        )
+
+        async def publish() -> None:  # a worker's flag, published before the gateway looks
+            nc = await nats.connect(servers=[server.url])
+            try:
+                subject = backbone.misbehaviour_subject("acme", "1321")
+                await nc.jetstream().publish(subject, msgspec.json.encode(report))
+            finally:
+                await nc.close()
+
+        asyncio.run(publish())
+        deadline = time.monotonic() + 15
+        while platform.flags is None or liar not in platform.flags:
+            assert time.monotonic() < deadline, "the gateway never read the flag"
+            platform.before_tick(int(time.time() * 1000))
+            time.sleep(0.05)
+        for pid, obu in ((liar, "obu-1"), (honest, "obu-2")):
+            bsm = bsm_at(pid, x_m=10.0, y_m=5.0, t_ms=now, speed_mps=8.0)
+            platform.queue.put(_frame(encode_model(bsm, message_set=MessageSet.CSAE2020), obu, now))
+        platform.before_tick(now)
+        runtime.tick(now)  # the tick hands its dead letters to the backbone
+        deadline = time.monotonic() + 20
+        while platform.publisher is not None and platform.publisher.waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        stats = platform.stats()
+    finally:
+        platform.stop()
+    assert stats["flags"]["remote_refused"] == 1 and stats["flags"]["flagged_now"] == 1
+    [frame] = _messages(server.url, backbone.FRAMES, 1)  # the honest car's only
+    assert backbone.frame_source(frame.headers[backbone.HEADER_MSG_ID])[0] == "obu-2"
+    [dead] = _messages(server.url, backbone.DEAD, 1)
+    letter = msgspec.json.decode(dead.data, type=DeadLetter)
+    assert letter.reason is DropReason.MISBEHAVING and liar in letter.detail
+    assert letter.source == "obu-1"

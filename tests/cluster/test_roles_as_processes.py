@@ -128,7 +128,7 @@ def test_gateway_and_centre_processes_on_one_backbone(tmp_path: Path) -> None:
             cell = cell_of(bsm.participant.lat_deg, bsm.participant.lon_deg)
             subject = backbone.frame_subject("acme", cell, "bsm")
             assert [(m.subject, m.data) for m in frames] == [(subject, payload)]
-            assert frames[0].headers[backbone.HEADER_DEVICE] == "obu-1"
+            assert backbone.frame_source(frames[0].headers[backbone.HEADER_MSG_ID])[0] == "obu-1"
 
             assert _until(lambda: httpx.get(centre_url + "/api/health").status_code == 200, 90)
             advisory = Advisory(

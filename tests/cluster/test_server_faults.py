@@ -20,8 +20,9 @@ from collections.abc import Iterator
 import nats
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 
-from v2xcloud.gateways.nats import BackbonePublisher, Outgoing
+from v2xcloud.gateways.nats import BackbonePublisher, Outgoing, frame_headers
 from v2xcloud.gateways.nats_server import NatsCluster, StreamReplica, find_nats_server
 from v2xcloud.runtime import backbone
 
@@ -58,14 +59,9 @@ class _Acks:
 
 def _frame(i: int) -> Outgoing:
     payload = i.to_bytes(4, "big") * 8
-    headers = {
-        backbone.HEADER_MSG_ID: backbone.frame_msg_id("obu-1", 1_000 + i, payload),
-        backbone.HEADER_DEVICE: "obu-1",
-        backbone.HEADER_KIND: "obu",
-        backbone.HEADER_RECEIVED_MS: str(1_000 + i),
-        backbone.HEADER_MESSAGE_SET: "csae2020",
-        backbone.HEADER_FORMAT: "uper",
-    }
+    headers = frame_headers(
+        "obu-1", 1_000 + i, payload, kind="obu", message_set="csae2020", fmt="uper"
+    )
     return Outgoing(backbone.frame_subject("t1", f"tile{i % 4}", "BSM"), payload, headers)
 
 
@@ -105,8 +101,11 @@ def _stream_ids(url: str, expected: int) -> set[str]:
             while len(ids) < expected and misses < 20:
                 try:
                     msgs = await sub.fetch(1000, timeout=1.0)
-                except TimeoutError:  # nats-py raises its own or asyncio's
+                except (TimeoutError, ServiceUnavailableError):
+                    # nats-py raises its own timeout or asyncio's; a 503 while the stream's
+                    # new leader (just stepped to this server) takes over its consumers
                     misses += 1
+                    await asyncio.sleep(0.2)
                     continue
                 for msg in msgs:
                     ids.add((msg.headers or {}).get(backbone.HEADER_MSG_ID, ""))

@@ -40,6 +40,9 @@ def test_streams_are_r3_and_not_lowered_by_a_smaller_view() -> None:
             backbone.EVENTS,
             backbone.DELIVERIES,
             backbone.DEAD,
+            backbone.TRAFFIC,
+            backbone.MISBEHAVIOUR,
+            backbone.EV,
         )
     ]
     assert got[0][2] == pytest.approx(30.0)  # the frames' window follows the last request
@@ -49,4 +52,7 @@ def test_streams_are_r3_and_not_lowered_by_a_smaller_view() -> None:
         ["evt.>"],
         ["dlv.>"],
         ["dead.>"],
+        ["trf.>"],
+        ["mbr.>"],
+        ["ev.>"],
     ]

@@ -32,6 +32,7 @@ import nats
 import pytest
 
 from v2xcloud.codec import MessageSet, encode_model
+from v2xcloud.gateways.nats import frame_headers
 from v2xcloud.gateways.nats_server import NatsCluster, find_nats_server
 from v2xcloud.gateways.tile_worker import MEMBERS_BUCKET, TILES_BUCKET, WorkerProcess
 from v2xcloud.geo import LocalFrame
@@ -130,14 +131,9 @@ class _Backbone:
                 for bsm in (broken, ego):
                     raw = encode_model(bsm, message_set=MessageSet.CSAE2020)
                     device = bsm.participant.id
-                    headers = {
-                        backbone.HEADER_MSG_ID: backbone.frame_msg_id(device, now_ms, raw),
-                        backbone.HEADER_DEVICE: device,
-                        backbone.HEADER_KIND: "obu",
-                        backbone.HEADER_RECEIVED_MS: str(now_ms),
-                        backbone.HEADER_MESSAGE_SET: "csae2020",
-                        backbone.HEADER_FORMAT: "uper",
-                    }
+                    headers = frame_headers(
+                        device, now_ms, raw, kind="obu", message_set="csae2020", fmt="uper"
+                    )
                     where = (bsm.participant.lat_deg, bsm.participant.lon_deg)
                     subject = backbone.frame_subject("default", cell_of(*where), "bsm")
                     try:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.runtime.ownership import (
     Liveness,
     advisory_msg_id,
     assign,
+    assign_by_load,
+    cut_by_load,
     episode_key,
     plan,
+    split_hot,
+    tile_loads,
+    unit_of,
 )
 
 
@@ -18,6 +26,87 @@ def test_assign_cuts_sorted_tiles_into_contiguous_balanced_runs() -> None:
     assert [out[t] for t in tiles] == ["a"] * 4 + ["b"] * 3 + ["c"] * 3
     assert assign(tiles, []) == {}
     assert assign(tiles, ["a", "b"]) == assign(tiles, ["b", "a"])  # order-free
+
+
+def _best_max(weights: list[float], k: int) -> float:
+    """The least busiest-run load over every way to cut ``weights`` into ``k`` runs."""
+    n = len(weights)
+    best = float("inf")
+    for cuts in itertools.combinations(range(1, n), k - 1):
+        edges = (0, *cuts, n)
+        best = min(best, max(sum(weights[a:b]) for a, b in itertools.pairwise(edges)))
+    return best
+
+
+def test_cut_by_load_is_contiguous_nonempty_and_its_busiest_run_is_the_least_possible() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        n, k = rng.randint(1, 9), rng.randint(1, 5)
+        tiles = [f"{i:02d}" for i in range(n)]
+        weights = {t: rng.choice([0.0, 1.0, 2.5, 10.0, rng.uniform(0, 20)]) for t in tiles}
+        runs = cut_by_load(tiles, weights, k)
+        assert [t for run in runs for t in run] == tiles and all(runs)
+        assert len(runs) == min(n, k)
+        busiest = max(sum(weights[t] for t in run) for run in runs)
+        assert busiest <= _best_max([weights[t] for t in tiles], min(n, k)) + 1e-6
+
+
+def test_assign_by_load_balances_load_not_tile_counts() -> None:
+    tiles = [f"{i:02d}" for i in range(12)]
+    members = ["a", "b", "c"]
+    assert assign_by_load(tiles, members, {}) == assign(tiles, members)  # nothing measured yet
+    loads = {t: 1.0 for t in tiles} | {"00": 9.0, "01": 9.0}  # a dense centre
+    counted = assign(tiles, members)
+    weighted = assign_by_load(tiles, members, loads)
+
+    def busiest(owners: dict[str, str]) -> float:
+        per: dict[str, float] = {}
+        for t, m in owners.items():
+            per[m] = per.get(m, 0.0) + loads[t]
+        return max(per.values())
+
+    assert busiest(counted) == 20.0 and busiest(weighted) == 10.0
+    assert set(weighted.values()) == set(members)
+    # a tile not measured yet counts as the mean of the measured
+    assert assign_by_load(tiles, members, {"00": 5.0}) == assign(tiles, members)
+
+
+def test_assign_by_load_keeps_owners_through_wandering_loads_and_moves_few_on_a_death() -> None:
+    tiles = [f"{i:02d}" for i in range(12)]
+    members = ["a", "b", "c"]
+    loads = {t: 1.0 + (i % 3) for i, t in enumerate(tiles)}
+    current = assign_by_load(tiles, members, loads)
+    wandered = {t: v * (1.15 if i % 2 else 0.9) for i, (t, v) in enumerate(loads.items())}
+    assert assign_by_load(tiles, members, wandered, current) == current  # hysteresis
+    hot = loads | {tiles[0]: 12.0}
+    assert assign_by_load(tiles, members, hot, current) != current  # far out of balance
+    after = assign_by_load(tiles, ["a", "c"], loads, current)  # b died
+    assert set(after.values()) == {"a", "c"}
+    kept = sum(after[t] == current[t] for t in tiles if current[t] != "b")
+    assert kept >= 6  # the survivors' runs stay mostly where they were (8 tiles were theirs)
+    joined = assign_by_load(tiles, [*members, "d"], loads, current)
+    assert "d" in joined.values()  # a member without a tile: re-cut
+
+
+def test_tile_loads_share_the_halo_reads_in_proportion() -> None:
+    out = tile_loads({"a": 300.0, "b": 100.0}, halo=200.0)
+    assert out == {"a": 450.0, "b": 150.0}
+    assert tile_loads({"a": 1234.0}, halo=0.0) == {"a": 1200.0}  # two figures
+    assert tile_loads({"a": 0.0}, halo=10.0) == {"a": 0.0}
+
+
+def test_split_hot_splits_a_dense_tile_into_children_and_places_its_roadside_frames() -> None:
+    load = {"10": 50.0, "100": 30.0, "101": 15.0, "102": 5.0, "1000": 20.0, "1001": 10.0}
+    units = split_hot(["10", "11"], lambda u: load.get(u, 0.0), 25.0, finest=4)
+    # 10 is hot: its children 100 (hot again: 1000, 1001 and its first child kept), 101, 102
+    # (103 holds nothing), 11 is cool
+    assert units == ["1000", "1001", "101", "102", "11"]
+    assert split_hot(["10"], lambda u: 99.0, 1.0, finest=3) == ["100", "101", "102", "103"]
+    assert unit_of("1001", units, zoom=2) == "1001"
+    assert unit_of("10123", units, zoom=2) == "101"
+    assert unit_of("11", units, zoom=2) == "11"
+    assert unit_of("10", units, zoom=2) == "1000"  # a split tile's roadside: first descendant
+    assert unit_of("13", units, zoom=2) is None
 
 
 def test_liveness_on_the_observers_clock() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from v2xcloud.apps import DnpwConfig, default_apps
+from v2xcloud.apps import AvwConfig, DnpwConfig, EvwConfig, default_apps
 from v2xcloud.errors import ConfigError
 from v2xcloud.runtime.tiles import (
     CELL_ZOOM,
@@ -19,6 +19,7 @@ from v2xcloud.runtime.tiles import (
     cell_of,
     default_halo_m,
     neighbours,
+    reaches,
     tile_of,
 )
 
@@ -82,18 +83,19 @@ def test_distance_to_a_tile_matches_the_geodesic() -> None:
 
 def test_halo_width_is_derived_from_the_applications() -> None:
     reach = app_reach_m()
-    assert reach == DnpwConfig().radius_m  # DNPW looks farthest today
-    for app in default_apps():
-        cfg = app.config
-        for name in type(cfg).__struct_fields__:
-            if name.endswith(("radius_m", "range_m")):
-                assert getattr(cfg, name) <= reach, (app.code, name)
-    assert default_halo_m() == reach + MOTION_MARGIN_M
+    assert reach == DnpwConfig().radius_m  # DNPW looks farthest today (ahead of a passer)
+    near = max(
+        r.metres for app in default_apps() for r in app.reach() if r.partners == "road_users"
+    )
+    assert near == AvwConfig().radius_m + AvwConfig().queue_gap_m + 10.0  # AVW's queue context
+    assert default_halo_m() == near + MOTION_MARGIN_M == reaches().near_m
     assert Tiling().halo_m == default_halo_m()
+    assert reaches().far_m == EvwConfig().radius_m + MOTION_MARGIN_M  # EVW / TJW: 300 m
+    assert reaches().passing_m == reach + MOTION_MARGIN_M
 
 
 def test_halo_reaches_a_second_ring_where_tiles_are_narrow() -> None:
-    tiling = Tiling()
+    tiling = Tiling(halo_m=reaches().passing_m)  # 480 m: the corridor ahead of a passer
     south = tile_of(28.2, 112.9)  # ~539 m tiles: one ring
     assert tiling.rings(south) == 1 and len(tiling.halo_tiles([south])) == 8
     north = tile_of(65.0, 25.0)  # ~258 m tiles: the halo spans two rings
@@ -113,7 +115,7 @@ def test_the_ego_tiles_owner_sees_every_partner_within_reach() -> None:
     base = tile_of(28.2, 112.9)
     bx, by = tiling.xy(base)
     owned_a = {tiling.name(bx + dx, by + dy) for dx in range(3) for dy in range(2)}
-    reach = app_reach_m()
+    reach = tiling.halo_m
     checked = 0
     for _ in range(2000):
         lat = 28.2 + rng.uniform(-0.01, 0.01)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from v2xcloud.model import (
@@ -57,6 +59,18 @@ def test_spat_joins_its_map_node_and_lanes_are_matched() -> None:
     assert view.lane.tolist() == [0]
     assert view.lanes is not None and view.lanes.lanes[0].node == NODE
     assert abs(view.to_stop_m[0] - 50.0) < 0.1
+    assert abs((view.lane_heading_deg[0] + 180.0) % 360.0 - 180.0) < 0.1  # the lane runs north
+
+
+def test_an_unmatched_participant_has_no_lane_heading() -> None:
+    scene = Scene(TEST_FRAME)
+    scene.ingest(bsm_at("car", x_m=2.0, y_m=-60.0, t_ms=0), received_at_ms=0, source="obu")
+    assert math.isnan(scene.update(0).lane_heading_deg[0])  # no MAP
+    scene.ingest(_map(), received_at_ms=10, source="rsu")
+    scene.ingest(bsm_at("off", x_m=40.0, y_m=-60.0, t_ms=10), received_at_ms=10, source="obu")
+    view = scene.update(10)
+    off = view.row_of("off")
+    assert off is not None and view.lane[off] == -1 and math.isnan(view.lane_heading_deg[off])
 
 
 def test_a_repeated_map_keeps_the_lane_map_and_a_changed_one_rebuilds_it() -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import gc
 import weakref
 
+import numpy as np
+import pytest
+
 from v2xcloud.twin import Scene
 from v2xcloud.twin.testing import TEST_FRAME, state_at
 
@@ -83,6 +86,8 @@ def test_focus_keeps_the_pairs_touching_updated_rows_each_once() -> None:
     near = view.neighbours([0], 25.0)  # v0 is not focused: only its pair with v1
     assert [view.ids[j] for j in near.other] == ["v1"]
     assert len(view.neighbours([0], 25.0, focused=False)) == 2
+    with pytest.raises(TypeError, match="not a boolean mask"):  # False, True: rows 0 and 1
+        view.neighbours(np.array([False, True]), 25.0)
 
 
 def test_focus_refresh_brings_silent_rows_back_into_focus() -> None:

@@ -31,8 +31,22 @@ As ``role="centre"`` (with ``remote``, a ``runtime.remote.RemoteResults`` that i
 runtime's application) it runs no device gateway: ``gateways.nats.ResultFeed`` reads the
 workers' advisories, road events and dead letters (durable consumers, explicit acks) and the
 runtime's tick puts them in force, so the API, the dashboard and the history show one view
-over every worker. The GB/T 32960 server and its EV analytics stay in whichever process
-runs ``gb32960`` (any role): EV reports do not travel on the backbone.
+over every worker (and ``stats()["centre"]["workers"]``, in ``/api/stats``, who runs which
+tiles: ``gateways.tile_worker.WorkerRoster`` over their heartbeats); with ``corridor`` (a
+``runtime.corridor.CorridorCongestion``, one of the runtime's detectors) it also reads the workers' tile traffic (``V2X_TRAFFIC``) and detects
+congestion along corridors that cross tiles. The RSI of the events its own detectors find
+goes on the deliveries stream (``gateways.nats.CentreRsi``, ``dlv.{tenant}.{tile}.rsi``), from
+where the gateway tier sends it to the RSUs in range, as it does the workers' RSI.
+
+EV reports: the GB/T 32960 server runs in whichever process has ``gb32960``. With the
+backbone, each report it accepts is also published as its frame on ``ev.{tenant}.{vin}``
+(``V2X_EV``, ``runtime.backbone.EvFrame``; a full publisher refuses the report, so the
+terminal sends it again). The centre reads that stream into the same EV analytics the
+single process runs (``ev.centre.BackboneReports``: ``ev.session.deliver_report`` with the
+alarm monitor of ``ev.centre.ev_analytics``), feeding its ``ev`` monitor, the ``/api/ev``
+routes and the history. The gateway tier keeps its own live fleet view but raises no alarms
+and writes no EV history (the centre does both: once across the tiers); ``role="all"`` judges its
+reports itself and publishes them too.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ import msgspec
 from v2xcloud.codec import MessageSet, prepare
 from v2xcloud.errors import ConfigError, GatewayError
 from v2xcloud.ev.anomaly import AnomalyThresholds
+from v2xcloud.ev.centre import BackboneReports, ev_analytics
 from v2xcloud.ev.monitor import EvMonitor, History
 from v2xcloud.gateways.access import hash_password
 from v2xcloud.gateways.base import IngressQueue
@@ -59,14 +74,24 @@ from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.limits import RateLimits, TenantLimits
 from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
-from v2xcloud.gateways.nats import BackbonePublisher, FrameForwarder, ResultFeed
+from v2xcloud.gateways.nats import (
+    BackbonePublisher,
+    CentreRsi,
+    FrameForwarder,
+    Outgoing,
+    ResultFeed,
+)
 from v2xcloud.gateways.registry import DeviceRegistry
+from v2xcloud.gateways.tile_worker import MEMBERS_BUCKET, WorkerRoster
 from v2xcloud.gateways.udp import UdpGateway, default_ports, parse_udp_address
-from v2xcloud.model import Advisory, Device
+from v2xcloud.model import Advisory, Device, MisbehaviourReport, RoadEvent
+from v2xcloud.model.ev import EvReport
 from v2xcloud.model.ev_fleet import Charger
 from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime, backbone
+from v2xcloud.runtime.corridor import CorridorCongestion
 from v2xcloud.runtime.dissemination import Delivery
 from v2xcloud.runtime.remote import RemoteResults
+from v2xcloud.runtime.screen import FlagBook
 from v2xcloud.security import Coverage, MisbehaviourDetector
 
 __all__ = [
@@ -166,6 +191,7 @@ class Platform:
         role: str = "all",
         frames_max_age_s: float = 120.0,
         remote: RemoteResults | None = None,
+        corridor: CorridorCongestion | None = None,
         ev_chargers: Sequence[Charger] | None = None,
         ev_history: History | None = None,
     ) -> None:
@@ -179,9 +205,14 @@ class Platform:
                 "runtime); devices connect to the gateway tier: drop --mqtt/--udp"
             )
         self.remote = remote
+        self.corridor = corridor  # the centre's corridor detector: fed the workers' traffic
         self.centre: ResultFeed | None = None
         self.warnings_feed: ResultFeed | None = None
-        self._warnings: deque[Advisory] = deque(maxlen=100_000)  # the workers' new warnings
+        self.flags_feed: ResultFeed | None = None
+        self.flags: FlagBook | None = None  # the gateway tier's: senders the workers flagged
+        self._flags_in: deque[MisbehaviourReport] = deque(maxlen=100_000)
+        # the workers' new warnings and their events' RSI, for the down-link
+        self._warnings: deque[Advisory | backbone.RsiDelivery] = deque(maxlen=100_000)
         self.runtime = runtime
         self.role = role
         self.nats_urls = list(nats_urls) if nats_urls else []
@@ -215,11 +246,16 @@ class Platform:
         self.ev = EvMonitor(
             clock=runtime.clock.now_ms,
             thresholds=AnomalyThresholds(),  # the alarm monitor's detector checks with these
-            forward=ev_report_sink,
+            # the gateway tier's reports reach the history through the centre (V2X_EV): once
+            forward=ev_report_sink if role != "gateway" else None,
             history=ev_history,
             chargers=list(ev_chargers or []),
         )
         self.gb_server: Any | None = None
+        self.ev_backbone: BackboneReports | None = None  # the centre's EV analytics
+        self.centre_rsi: CentreRsi | None = None  # the centre's RSI down-link
+        self.roster: WorkerRoster | None = None  # the centre's view of the edge workers
+        self._ev_encoder = msgspec.json.Encoder()
         self.mqtt_client_id = mqtt_client_id
         self.downlink_signer = downlink_signer
         self.mqtt_credentials = mqtt_credentials
@@ -242,6 +278,10 @@ class Platform:
             self.remote.feed(self.runtime, now_ms)
         if self.warnings_feed is not None:
             self._send_warnings(now_ms)
+        if self.flags is not None:
+            while self._flags_in:
+                report = self._flags_in.popleft()
+                self.flags.flag(report, report.flagged_at_ms)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -281,20 +321,44 @@ class Platform:
         if self.role == "gateway":
             self.runtime.add_dead_letter_sink(self.forwarder.dead_letters)
             self._start_warnings(timeout_s)
+            self._start_flags(timeout_s)
 
     def _start_centre(self, timeout_s: float) -> None:
         """Read the workers' advisories, events and dead letters into this runtime."""
         remote = self.remote
         assert remote is not None
+        handlers: dict[str, Any] = {
+            backbone.ADVISORIES: remote.put_advisory,
+            backbone.EVENTS: remote.put_event,
+            backbone.DEAD: remote.put_dead_letter,
+            backbone.MISBEHAVIOUR: remote.put_misbehaviour,
+        }
+        if self.corridor is not None:
+            handlers[backbone.TRAFFIC] = self.corridor.put
+        self.ev_backbone = BackboneReports(
+            self.ev, clock=self.runtime.clock.now_ms, dead_letter=remote.put_dead_letter
+        )
+        handlers[backbone.EV] = self.ev_backbone.put
+        # the RSI of the centre's own events (corridor congestion) to the gateways' down-link
+        self.publisher = BackbonePublisher(
+            self.nats_urls, frames_max_age_s=self.frames_max_age_s, name="v2xcloud-centre"
+        ).start(timeout_s=timeout_s)
+        events = self.runtime.events
+        self.centre_rsi = CentreRsi(
+            self.publisher,
+            lambda: events.round,
+            message_set=self.runtime.message_set,
+            failures=self.runtime.failures,
+        )
+        self.runtime.add_delivery_sink(self.centre_rsi)
+        self.roster = WorkerRoster()  # who runs which tiles: the workers' heartbeats
         self.centre = ResultFeed(
             self.nats_urls,
-            handlers={
-                backbone.ADVISORIES: remote.put_advisory,
-                backbone.EVENTS: remote.put_event,
-                backbone.DEAD: remote.put_dead_letter,
-            },
+            handlers=handlers,
             on_bad=remote.put_dead_letter,
             now_ms=self.runtime.clock.now_ms,
+            with_subject=(backbone.EVENTS,),  # a worker's events are unique per tile
+            kv_watch={MEMBERS_BUCKET: self.roster.put},
         ).start(timeout_s=timeout_s)
 
     def _start_warnings(self, timeout_s: float) -> None:
@@ -309,11 +373,42 @@ class Platform:
             now_ms=self.runtime.clock.now_ms,
         ).start(timeout_s=timeout_s)
 
+    def _start_flags(self, timeout_s: float) -> None:
+        """The gateway tier refuses the BSMs of senders the workers flagged
+        (``V2X_MISBEHAVIOUR``, its whole window read at each start by an ephemeral consumer)
+        before they reach the backbone (``Ingestor.flags``)."""
+        self.flags = FlagBook()
+        self.ingest.flags = self.flags
+        self.flags_feed = ResultFeed(
+            self.nats_urls,
+            handlers={backbone.MISBEHAVIOUR: self._flags_in.append},
+            on_bad=self.ingest.dead_letter_later,
+            durable_prefix=f"{backbone.token(self.mqtt_client_id)}-flags",
+            durable=False,
+            now_ms=self.runtime.clock.now_ms,
+        ).start(timeout_s=timeout_s)
+
     def _send_warnings(self, now_ms: int) -> None:
-        """Hand the workers' new warnings to the down-link (on the tick's thread)."""
+        """Hand the workers' new warnings and their events' RSI (``backbone.RsiDelivery``, to
+        the registry's RSUs in range of the event) to the down-link (on the tick's thread)."""
         deliveries = []
+        disseminator = self.runtime.delivery.disseminator
         while self._warnings:
-            adv = self._warnings.popleft()
+            item = self._warnings.popleft()
+            if isinstance(item, backbone.RsiDelivery):
+                deliveries.append(
+                    Delivery(
+                        key=item.key,
+                        reason=item.reason,
+                        at_ms=item.at_ms,
+                        payload=item.event,
+                        rsus=disseminator.rsus_near_event(self.runtime.scene.frame, item.event),
+                        rsi_uper=item.rsi_uper,
+                        rsi_error=item.rsi_error,
+                    )
+                )
+                continue
+            adv = item
             deliveries.append(
                 Delivery(
                     key=f"{adv.app}|{adv.ego_id}|{adv.other_id}|{adv.issued_ms}",
@@ -328,7 +423,9 @@ class Platform:
         if self.downlink is None:
             self.counts["warnings_without_downlink"] += len(deliveries)
             return
-        self.counts["warnings_to_downlink"] += len(deliveries)
+        rsi = sum(isinstance(d.payload, RoadEvent) for d in deliveries)
+        self.counts["rsi_to_downlink"] += rsi
+        self.counts["warnings_to_downlink"] += len(deliveries) - rsi
         self.downlink.deliver(deliveries, now_ms=now_ms)
 
     def _run_loop(self, ready: threading.Event) -> None:
@@ -381,22 +478,17 @@ class Platform:
         if self.gb32960 is not None:
             from v2xcloud.cli._ev_access import EvSecrets, RegistryTerminals
             from v2xcloud.ev.access import TerminalAccess
-            from v2xcloud.ev.alarms import AlarmMonitor
-            from v2xcloud.ev.anomaly import BatteryAnomalyDetector
             from v2xcloud.ev.server import Gb32960Server
 
             secrets = self.ev_secrets or EvSecrets()
             host, port = self.gb32960
             self.gb_server = Gb32960Server(
                 report_sink=self.ev,
-                monitor=AlarmMonitor(
-                    self.ev,
-                    clock=self.runtime.clock.now_ms,
-                    detector=BatteryAnomalyDetector(thresholds=self.ev.thresholds),
-                    chargers=self.ev.chargers,
-                    energy=self.ev.energy,
-                    on_charging=self.ev.on_charging,
-                ),
+                # the gateway tier leaves the judging to the centre (reports on the backbone)
+                monitor=None
+                if self.role == "gateway"
+                else ev_analytics(self.ev, clock=self.runtime.clock.now_ms),
+                forward=self._forward_ev if self.publisher is not None else None,
                 clock=self.runtime.clock,
                 flush_interval_s=0.0 if self.ev_report_sink is not None else 1.0,
                 host=host,
@@ -414,6 +506,32 @@ class Platform:
             )
             await self.gb_server.start()
             self.ev.connected = self.gb_server.registry.active.__contains__
+
+    def _forward_ev(self, report: EvReport, frame: bytes, received_at_ms: int) -> None:
+        """Publish one accepted GB/T 32960 report's frame on ``ev.{tenant}.{vin}`` (the
+        session's ``forward``); ``GatewayError`` when the publisher is full (the terminal is
+        refused and sends it again)."""
+        assert self.publisher is not None
+        vin = report.vin
+        item = backbone.EvFrame(
+            vin=vin, received_at_ms=received_at_ms, frame=frame, gateway=self.mqtt_client_id
+        )
+        outgoing = Outgoing(
+            backbone.ev_subject(self.tenant_of(vin) or "_", vin),
+            self._ev_encoder.encode(item),
+            {
+                backbone.HEADER_MSG_ID: backbone.ev_msg_id(vin, report.collected_at_ms),
+                backbone.HEADER_DEVICE: vin,
+                backbone.HEADER_RECEIVED_MS: str(received_at_ms),
+            },
+        )
+        if not self.publisher.submit(outgoing):
+            self.counts["ev_refused"] += 1
+            raise GatewayError(
+                f"EV report of {vin}: backbone publisher full "
+                f"({self.publisher.capacity} waiting for PubAcks)"
+            )
+        self.counts["ev_published"] += 1
 
     async def _start_access(self, url: str) -> None:
         if self.control_credentials is None:
@@ -442,6 +560,8 @@ class Platform:
                 self.centre.stop()
             if self.warnings_feed is not None:
                 self.warnings_feed.stop()
+            if self.flags_feed is not None:
+                self.flags_feed.stop()
         finally:
             if self.broker is not None:
                 self.broker.stop()
@@ -568,12 +688,29 @@ class Platform:
         if self.warnings_feed is not None:
             out["warnings"] = self.warnings_feed.stats() | {
                 "to_downlink": self.counts["warnings_to_downlink"],
+                "rsi_to_downlink": self.counts["rsi_to_downlink"],
                 "without_downlink": self.counts["warnings_without_downlink"],
             }
+        if self.flags_feed is not None and self.flags is not None:
+            out["flags"] = self.flags_feed.stats() | dict(self.flags.counts)
+            out["flags"]["flagged_now"] = len(self.flags)
         if self.centre is not None and self.remote is not None:
             out["centre"] = {"consumers": self.centre.stats(), "inbox": self.remote.stats()}
+            if self.corridor is not None:
+                out["centre"]["corridor"] = self.corridor.stats()
+            if self.ev_backbone is not None:
+                out["centre"]["ev"] = self.ev_backbone.stats()
+            if self.roster is not None:
+                out["centre"]["workers"] = self.roster.view()
+            if self.centre_rsi is not None and self.publisher is not None:
+                out["centre"]["rsi"] = dict(self.centre_rsi.counts) | {
+                    f"publish_{k}": v for k, v in self.publisher.stats().items()
+                }
         if self.gb_server is not None:
             out["gb32960"] = dict(self.gb_server.stats)
+            if self.publisher is not None:
+                out["gb32960"]["published"] = self.counts["ev_published"]
+                out["gb32960"]["publish_refused"] = self.counts["ev_refused"]
         return out
 
     def tenant_of(self, device_id: str) -> str | None:

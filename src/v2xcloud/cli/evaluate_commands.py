@@ -57,7 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jitter-ms", type=float, default=0.0, help="channel jitter, ± ms")
     p.add_argument("--loss", type=float, default=0.0, help="channel loss probability 0..1")
     p.add_argument("--message-set", default="csae2020", help="csae2017 or csae2020")
-    p.add_argument("--jobs", type=int, default=1, help="scenarios run in parallel (processes)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="scenario runs (each scenario x seed) in parallel worker processes; each worker "
+        "runs several in turn (results identical to --jobs 1; default 1)",
+    )
     p.add_argument(
         "--attacks",
         default=None,

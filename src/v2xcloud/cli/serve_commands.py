@@ -264,6 +264,7 @@ def _live(
     from v2xcloud.gateways.registry import DeviceRegistry, load_devices_file
     from v2xcloud.geo import LocalFrame
     from v2xcloud.runtime import Runtime
+    from v2xcloud.runtime.corridor import CorridorCongestion
     from v2xcloud.runtime.remote import RemoteResults
     from v2xcloud.store.devices import DeviceTable
 
@@ -282,8 +283,12 @@ def _live(
     rsus = registry.rsus()
     frame = LocalFrame(origin_lat_deg=lat, origin_lon_deg=lon)
     remote = RemoteResults() if args.role == "centre" else None
-    if remote is not None:  # the workers ran the scene: their results are this tick's
-        runtime = Runtime(frame=frame, clock=clock, rsus=rsus, apps=[remote], detectors=())
+    corridor: CorridorCongestion | None = None
+    if remote is not None:
+        # the workers ran the scene: their results are this tick's; the centre's detectors are
+        # those of whole corridors, on the workers' tile traffic
+        corridor = CorridorCongestion()
+        runtime = Runtime(frame=frame, clock=clock, rsus=rsus, apps=[remote], detectors=[corridor])
     else:
         runtime = Runtime(
             frame=frame,
@@ -324,6 +329,7 @@ def _live(
         role=args.role,
         frames_max_age_s=args.frames_max_age_s,
         remote=remote,
+        corridor=corridor,
         **_ev_options(args, store, writer),
     )
     try:
@@ -337,9 +343,10 @@ def _live(
 
 
 def _ev_options(args: argparse.Namespace, store: Any, writer: Any | None) -> dict[str, Any]:
-    """The EV monitor's set-up for ``--gb32960``: chargers (``--ev-chargers``), reports into
+    """The EV monitor's set-up for ``--gb32960`` (and for ``--role centre``, whose EV analytics
+    read the gateways' reports off the backbone): chargers (``--ev-chargers``), reports into
     the history (``ev_reports``) and read back from it for windows older than it keeps."""
-    if not args.gb32960:
+    if not args.gb32960 and args.role != "centre":
         return {}
     import msgspec
 
@@ -393,8 +400,11 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
             "--role centre reads the workers' results: devices connect to the gateway tier "
             "(drop --mqtt/--udp/--pki here)"
         )
-    if args.ev_chargers and not args.gb32960:
-        raise ConfigError("--ev-chargers serves the GB/T 32960 fleet: give --gb32960 HOST:PORT")
+    if args.ev_chargers and not args.gb32960 and args.role != "centre":
+        raise ConfigError(
+            "--ev-chargers serves the GB/T 32960 fleet: give --gb32960 HOST:PORT "
+            "(or run the centre, --role centre)"
+        )
     if args.frames_max_age_s <= 0:
         raise ConfigError("--frames-max-age-s must be positive")
     if args.security_policy is not None and args.pki is None:
@@ -412,10 +422,9 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from v2xcloud.api import ApiSettings, create_app, record_history
-    from v2xcloud.api.limits import server_config
+    from v2xcloud.api.limits import Server, server_config
     from v2xcloud.api.settings import default_web_dir
     from v2xcloud.cli.audit_commands import ANCHOR_NAME
     from v2xcloud.runtime import SystemClock
@@ -504,7 +513,7 @@ def _run(args: argparse.Namespace) -> int:
         config, app.state.server_guard = server_config(
             app, host=host, port=port, limits=settings.server, log_level=args.log_level
         )
-        uvicorn.Server(config).run()
+        Server(config, settings.server).run()
     finally:
         live.stop()
         if platform is not None:

@@ -5,7 +5,9 @@
 
 It joins the members bucket, takes its share of the tiles (leases in JetStream KV), reads its
 tiles' and halo's frames from ``V2X_FRAMES``, runs the scene and the safety applications and
-publishes the advisories of the vehicles in its own tiles (``gateways.tile_worker``).
+publishes the advisories of the vehicles in its own tiles, their road events and RSI, their
+lanes' traffic for the centre and the senders it flags (``gateways.tile_worker``); misbehaviour
+detection runs with ``--misbehaviour-detection``.
 Ctrl-C/SIGTERM leaves cleanly (heartbeat key deleted, tiles released) and prints the counters.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 
 from v2xcloud.cli.logs import add_long_running
@@ -63,8 +66,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--tile-zoom",
         type=int,
         help="zoom of the tiles workers own (default: runtime.tiles.TILE_ZOOM, 16; every worker "
-        "and the bench must agree; 14 or 15 for large areas: a 480 m halo is then a thin strip "
-        "of cells along ~1-2 km tiles)",
+        "and the bench must agree; benchmarks/cluster_capacity.py sizes 14/15/16 and "
+        "docs/deploy.md says which to choose)",
+    )
+    p.add_argument(
+        "--load-window",
+        type=float,
+        default=5.0,
+        help="seconds over which a worker measures its tiles' loads (frames/s, published in its "
+        "heartbeat; the wall-clocked assignment balances them, runtime.ownership.assign_by_load)",
+    )
+    p.add_argument(
+        "--split-fps",
+        type=float,
+        default=10_500.0,
+        help="split an owned tile that alone would have a worker read more than this many "
+        "frames/s (its own and its halo's) into its four children (quadkey zoom + 1, down to "
+        "zoom 17; 0: never). Default: one worker's budget, 70 %% of ~15,000 frames/CPU-s "
+        "(docs/deploy.md, Sizing)",
+    )
+    p.add_argument(
+        "--misbehaviour-detection",
+        action="store_true",
+        help="screen the senders: the misbehaviour detector runs on every self-report the "
+        "worker reads (its tiles' and halo's; ~32 us each on this machine, "
+        "benchmarks/misbehaviour.py) and its tiles' flags are published; flags published by "
+        "other workers are refused either way only when this is on",
     )
     p.set_defaults(func=_run)
 
@@ -73,9 +100,12 @@ def _run(args: argparse.Namespace) -> int:
     from v2xcloud.gateways.nats import parse_nats_urls
     from v2xcloud.gateways.tile_worker import TileWorker, WorkerConfig
     from v2xcloud.runtime.tiles import Tiling
+    from v2xcloud.security.misbehaviour import FLAG_TTL_MS, MisbehaviourDetector
 
-    if args.lease_ttl <= 0 or args.servers < 1:
-        raise ConfigError("--lease-ttl must be > 0 and --servers >= 1")
+    if args.lease_ttl <= 0 or args.servers < 1 or args.load_window <= 0 or args.split_fps < 0:
+        raise ConfigError(
+            "--lease-ttl and --load-window must be > 0, --split-fps >= 0 and --servers >= 1"
+        )
     config = WorkerConfig(
         urls=parse_nats_urls(args.nats),
         origin=_origin(args.origin),
@@ -88,12 +118,28 @@ def _run(args: argparse.Namespace) -> int:
         from_start=args.from_start,
         heartbeat_s=min(0.2, args.lease_ttl / 4),
         tiling=Tiling() if args.tile_zoom is None else Tiling(zoom=args.tile_zoom),
+        # the checks of a sender's own history and its neighbours (no RSU coverage here)
+        screen=MisbehaviourDetector if args.misbehaviour_detection else None,
+        flag_ttl_ms=FLAG_TTL_MS,
+        load_window_s=args.load_window,
+        split_fps=args.split_fps or None,
     )
     worker = TileWorker(config)
     stop = asyncio.Event()
 
     async def main() -> None:
-        await worker.run(stop)
+        # SIGTERM/SIGINT set ``stop`` inside the loop, so ``run`` leaves while the NATS client
+        # still runs: raised as SystemExit (cli.main) they made asyncio.run cancel every task,
+        # the client's reader among them, and the leave's requests timed out ("leave failed:
+        # TimeoutError": the tiles stayed held until their lease lapsed)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await worker.run(stop)
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
 
     try:
         asyncio.run(main())

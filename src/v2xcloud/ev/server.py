@@ -44,6 +44,7 @@ from v2xcloud.ev.signature import FrameSignatureCheck
 from v2xcloud.ev.sink import AlarmSink, ReportSink
 from v2xcloud.failures import FailureLog
 from v2xcloud.model import DeadLetter, DropReason
+from v2xcloud.model.ev import EvReport
 from v2xcloud.runtime.clock import Clock, SystemClock
 
 __all__ = ["Gb32960Server"]
@@ -66,7 +67,9 @@ class Gb32960Server:
     Without ``access`` every VIN may log in (a lab server); the platform (``cli``) always gives
     one. ``signatures`` judges GB/T 32960-2025 report and activation signatures (see
     ``ev.signature``; without it they are parsed only). ``dead_letter`` receives cut-off
-    flooders' last frame and frames refused for their signature.
+    flooders' last frame and frames refused for their signature. ``forward(report, frame,
+    received_ms)`` gets each accepted new report's frame first (``PlatformSession``: the
+    gateway tier publishes it on the backbone for the centre's EV analytics).
     """
 
     def __init__(
@@ -92,8 +95,10 @@ class Gb32960Server:
         access: TerminalAccess | None = None,
         dead_letter: Callable[[DeadLetter], None] | None = None,
         signatures: FrameSignatureCheck | None = None,
+        forward: Callable[[EvReport, bytes, int], None] | None = None,
     ) -> None:
         self.host, self.requested_port = host, port
+        self.forward = forward
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.report_sink = report_sink
@@ -204,6 +209,7 @@ class Gb32960Server:
             kick=writer.close,
             signatures=self.signatures,
             dead_letter=self.dead_letter,
+            forward=self.forward,
         )
         try:
             await self._serve(reader, writer, scanner, session)

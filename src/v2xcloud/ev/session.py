@@ -53,7 +53,7 @@ from v2xcloud.failures import FailureLog
 from v2xcloud.model import DeadLetter, DropReason
 from v2xcloud.model.ev import EvReport
 
-__all__ = ["PlatformSession", "SessionRegistry"]
+__all__ = ["PlatformSession", "SessionRegistry", "deliver_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,10 @@ class PlatformSession:
 
     ``clock`` gives the platform time (UTC ms: receive times, time-sync answers); a report
     sink or alarm monitor that fails is counted in the registry's stats and in ``failures``
-    (``ev:report_sink``, ``ev:alarm``: logged once with the traceback).
+    (``ev:report_sink``, ``ev:alarm``: logged once with the traceback). ``forward(report,
+    frame, received_ms)`` gets each accepted, new report's frame before the sink (the gateway
+    tier's hand-off to the backbone); when it raises, the report is refused (``ERROR``: the
+    terminal sends it again) and counted (``forward_errors``, ``ev:forward``).
     """
 
     def __init__(
@@ -191,8 +194,10 @@ class PlatformSession:
         kick: Callable[[], None] = lambda: None,
         signatures: FrameSignatureCheck | None = None,
         dead_letter: Callable[[DeadLetter], None] | None = None,
+        forward: Callable[[EvReport, bytes, int], None] | None = None,
     ) -> None:
         self.registry = registry
+        self.forward = forward
         self.failures = failures if failures is not None else FailureLog(logger=logger)
         self.report_sink = report_sink
         self.monitor = monitor
@@ -381,20 +386,57 @@ class PlatformSession:
             stats["duplicate_report"] += 1
             return Response.SUCCESS
         received = self.clock()
-        try:
-            self.report_sink.write(report)
-        except (V2xCloudError, OSError, ValueError) as exc:
-            # not stored: forget it so the terminal's re-send is accepted, and say so
-            self.registry.forget(report.vin, report.collected_at_ms)
-            stats["sink_errors"] += 1
-            self.failures.record("ev:report_sink", exc, logger=logger)
-            return Response.ERROR
-        stats["reports_stored"] += 1
-        if self.monitor is not None:
+        if self.forward is not None:
             try:
-                self.monitor.on_report(report, received_at_ms=received)
+                self.forward(report, frame, received)
             except (V2xCloudError, OSError, ValueError) as exc:
-                stats["alarm_errors"] += 1  # stored already: the terminal still gets success
-                self.failures.record("ev:alarm", exc, logger=logger)
-            stats["alarm_state_evicted"] = self.monitor.evicted
+                # not handed on: forget it so the terminal's re-send is accepted, and say so
+                self.registry.forget(report.vin, report.collected_at_ms)
+                stats["forward_errors"] += 1
+                self.failures.record("ev:forward", exc, logger=logger)
+                return Response.ERROR
+        if not deliver_report(
+            report,
+            received,
+            sink=self.report_sink,
+            monitor=self.monitor,
+            stats=stats,
+            failures=self.failures,
+        ):
+            # not stored: forget it so the terminal's re-send is accepted
+            self.registry.forget(report.vin, report.collected_at_ms)
+            return Response.ERROR
         return Response.SUCCESS
+
+
+def deliver_report(
+    report: EvReport,
+    received_at_ms: int,
+    *,
+    sink: ReportSink,
+    monitor: AlarmMonitor | None,
+    stats: Counter[str],
+    failures: FailureLog,
+) -> bool:
+    """The EV analytics of one accepted, de-duplicated report, wherever it was received (a
+    terminal's session here, or the centre tier reading the gateways' reports off the
+    backbone): ``sink`` (the live monitor, the history) takes it, then ``monitor`` (the
+    vehicle's own alarms, battery anomalies, charging needs) judges it. False when the sink
+    failed (``sink_errors``, ``ev:report_sink``: not stored, the caller lets it be sent
+    again); an alarm monitor that fails is counted (``alarm_errors``, ``ev:alarm``) and the
+    report stays stored."""
+    try:
+        sink.write(report)
+    except (V2xCloudError, OSError, ValueError) as exc:
+        stats["sink_errors"] += 1
+        failures.record("ev:report_sink", exc, logger=logger)
+        return False
+    stats["reports_stored"] += 1
+    if monitor is not None:
+        try:
+            monitor.on_report(report, received_at_ms=received_at_ms)
+        except (V2xCloudError, OSError, ValueError) as exc:
+            stats["alarm_errors"] += 1
+            failures.record("ev:alarm", exc, logger=logger)
+        stats["alarm_state_evicted"] = monitor.evicted
+    return True

@@ -20,7 +20,9 @@ Each tick the serve loop calls ``Ingestor.drain(queue)``. For every ``InboundFra
 
 With ``forward`` (the gateway tier on a NATS backbone, ``gateways.nats.FrameForwarder``) each
 accepted frame is also handed to the backbone; with ``run_scene=False`` the models are only
-judged (``Runtime.validate``), not given to this process's scene: the edge workers run it.
+judged (``Runtime.validate``), not given to this process's scene: the edge workers run it;
+with ``flags`` (``runtime.screen.FlagBook``, the senders the workers flagged) a BSM of a
+flagged sender is refused there as ``misbehaving`` and never reaches the backbone.
 
 Every drop is a ``model.DeadLetter`` handed to ``dead_letter`` (the runtime's dead letters)
 and counted per device and reason in ``DeviceHealth``; nothing raises out of ``process``.
@@ -55,6 +57,7 @@ from v2xcloud.model import (
     Spat,
 )
 from v2xcloud.runtime import Runtime
+from v2xcloud.runtime.screen import FlagBook
 
 __all__ = [
     "HEALTH_ONLY_TYPES",
@@ -122,8 +125,10 @@ class Ingestor:
         max_participants: int = 100_000,
         forward: Forward | None = None,
         run_scene: bool = True,
+        flags: FlagBook | None = None,
     ) -> None:
         self.runtime = runtime
+        self.flags = flags
         self.forward = forward
         self.run_scene = run_scene
         self.registry = registry
@@ -239,6 +244,20 @@ class Ingestor:
         """The scene takes the model (``run_scene``), or only its validity is judged (the
         gateway tier: the edge workers run the scene)."""
         if not self.run_scene:
+            if self.flags is not None and isinstance(model, Bsm):
+                refused = self.flags.refusal(model.participant.id, now_ms)
+                if refused is not None:
+                    self.runtime.dead_letter(
+                        DeadLetter(
+                            raw=bytes(raw),
+                            source=device_id,
+                            received_at_ms=now_ms,
+                            reason=DropReason.MISBEHAVING,
+                            detail=refused,
+                            where="$",
+                        )
+                    )
+                    return False
             return self.runtime.validate(model, received_at_ms=now_ms, source=device_id, raw=raw)
         return self.runtime.ingest(
             model, received_at_ms=now_ms, source=device_id, raw=raw, certificate_digest=signer

@@ -18,6 +18,14 @@ resumed session (QoS 1 is at-least-once: a duplicate is possible, a loss is not)
 window (messages delivered but unacknowledged) is bounded by the broker's
 ``max_inflight_messages`` for this client.
 
+**A clean stop leaves nothing to send again.** Written is not taken: a broker that saves its
+database on every change (``gateways.broker.Mosquitto``) reads PUBACKs far slower than they
+are written, and when a session with the same client id connects before it has read them, it
+closes the old connection with the PUBACKs unread, and sends those messages again. ``stop()``
+therefore writes the PUBACKs owed, then a PINGREQ, and waits (up to ``drain_timeout_s``) for its
+PINGRESP before disconnecting: the broker handles one connection's packets in order, so the
+PINGRESP means every PUBACK before it was taken.
+
 **Identity.** ``credentials`` (``MqttCredentials``) log the platform in on an authenticated
 broker (``gateways.broker.BrokerAuth``): a client certificate over ``mqtts://`` (its CN is the
 platform's identity) and/or a username and password; without them it connects anonymously.
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
@@ -148,6 +157,7 @@ class MqttGateway:
         backoff_max_s: float = 5.0,
         jitter: float = 0.2,
         connect_timeout_s: float = 10.0,
+        drain_timeout_s: float = 10.0,
         clock: Clock | None = None,
         subscriptions: tuple[str, ...] = topics.SUBSCRIPTIONS,
         credentials: MqttCredentials | None = None,
@@ -163,6 +173,7 @@ class MqttGateway:
         self.backoff_max_s = backoff_max_s
         self.jitter = jitter
         self.connect_timeout_s = connect_timeout_s
+        self.drain_timeout_s = drain_timeout_s
         self.subscriptions = subscriptions
         self._dead_letter = dead_letter
         self.on_ack = on_ack
@@ -172,6 +183,9 @@ class MqttGateway:
         self._acks: list[int] = []  # packet ids of handled QoS 1 messages, PUBACK owed
         self._inbuf = bytearray()
         self._inpos = 0
+        self._pings_sent = 0  # PINGREQs written and PINGRESPs read on this connection
+        self._pongs = 0
+        self._pong_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._reading: aiomqtt.Client | None = None
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
@@ -199,9 +213,10 @@ class MqttGateway:
             ) from exc
 
     async def stop(self) -> None:
-        """Disconnect and wait for the background task."""
+        """Send the PUBACKs owed and wait until the broker has taken them (``_drain``), then
+        disconnect and wait for the background task."""
         self._stopping = True
-        self._flush_acks()
+        await self._drain()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -209,18 +224,63 @@ class MqttGateway:
                 await task
         self._connected.clear()
 
-    def _flush_acks(self) -> None:
-        """Write the PUBACKs owed and whatever paho has queued now, before disconnecting: a
-        clean stop leaves the broker nothing to send again on the next session."""
+    async def _drain(self) -> None:
+        """Before disconnecting: send the PUBACKs owed, then a PINGREQ, and wait for its
+        PINGRESP. The broker handles a connection's packets in order, so the PINGRESP means it
+        has taken every PUBACK written before the PINGREQ; a round in which more PUBACKs were
+        sent (messages still arriving) is followed by another. Bounded by ``drain_timeout_s``
+        (counted ``drain_timeouts``): what the broker has not taken it sends again (QoS 1)."""
         client = self._reading
         if client is None or not self._connected.is_set():
             return
         paho_client: paho.Client = client._client
-        self._send_acks(paho_client)
-        rc = paho_client.loop_write()
-        if rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_AGAIN):
-            self._counts["flush_failed"] += 1
-            logger.warning("MQTT %s:%d: acks not written at stop: %s", self.host, self.port, rc)
+        deadline = time.monotonic() + self.drain_timeout_s
+        for rounds in itertools.count():
+            writes = self._counts["ack_writes"]
+            self._send_acks(paho_client)
+            if rounds and self._counts["ack_writes"] == writes:
+                return  # nothing sent since the last PINGRESP: the broker has it all
+            self._counts["drain_rounds"] += 1
+            pong = asyncio.get_running_loop().create_future()
+            if paho_client._send_pingreq() != paho.MQTT_ERR_SUCCESS:
+                self._counts["drain_failed"] += 1
+                logger.warning("MQTT %s:%d: stop: PINGREQ not sent", self.host, self.port)
+                return
+            self._pong_waiters.append((self._pings_sent, pong))
+            try:
+                await asyncio.wait_for(pong, max(0.0, deadline - time.monotonic()))
+                if client is not self._reading or not self._connected.is_set():
+                    return  # the connection is gone: the broker sends again what it has not taken
+            except TimeoutError:
+                self._counts["drain_timeouts"] += 1
+                logger.warning(
+                    "MQTT %s:%d: stop: the broker did not confirm the PUBACKs within %.1f s",
+                    self.host,
+                    self.port,
+                    self.drain_timeout_s,
+                )
+                return
+
+    def _on_ping_sent(self, rc: paho.MQTTErrorCode) -> None:
+        if rc == paho.MQTT_ERR_SUCCESS:
+            self._pings_sent += 1
+
+    def _on_pong(self) -> None:
+        """A PINGRESP read: wake the drains whose PINGREQ it answers (answers come in order)."""
+        self._pongs += 1
+        self._wake_pong_waiters(self._pongs)
+
+    def _wake_pong_waiters(self, answered: int) -> None:
+        """Wake the drains waiting for PINGREQ number ``answered`` or an earlier one (0: all
+        of them, the connection is gone)."""
+        waiting = []
+        for number, pong in self._pong_waiters:
+            if not answered or number <= answered:
+                if not pong.done():
+                    pong.set_result(None)
+            else:
+                waiting.append((number, pong))
+        self._pong_waiters = waiting
 
     def stats(self) -> dict[str, int]:
         """Counters: ``frames_in``, ``dropped.<reason>``, ``connects``, ``disconnects``, ..."""
@@ -250,6 +310,7 @@ class MqttGateway:
             finally:
                 self._connected.clear()
                 self._client = None
+                self._wake_pong_waiters(0)  # no PINGRESP comes on a connection that is gone
             if self._stopping:
                 break
             await asyncio.sleep(delay * (1.0 + self.jitter * (2.0 * random.random() - 1.0)))
@@ -298,6 +359,23 @@ class MqttGateway:
             return out
 
         paho_client._sock_recv = buffered_recv  # type: ignore[method-assign]
+        # PINGREQs (paho's keep-alive and ``_drain``'s) and PINGRESPs counted, for ``_drain``
+        send_pingreq = paho_client._send_pingreq
+        handle_pingresp = paho_client._handle_pingresp
+
+        def counted_pingreq() -> paho.MQTTErrorCode:
+            rc = send_pingreq()
+            self._on_ping_sent(rc)
+            return rc
+
+        def counted_pingresp() -> paho.MQTTErrorCode:
+            rc = handle_pingresp()
+            if rc == paho.MQTT_ERR_SUCCESS:
+                self._on_pong()
+            return rc
+
+        paho_client._send_pingreq = counted_pingreq  # type: ignore[method-assign]
+        paho_client._handle_pingresp = counted_pingresp  # type: ignore[method-assign]
         loop = asyncio.get_running_loop()
         aio_open = paho_client.on_socket_open
 
@@ -305,6 +383,7 @@ class MqttGateway:
             self._inbuf.clear()
             self._inpos = 0
             self._acks.clear()  # owed on a connection that is gone: the broker sends them again
+            self._pings_sent = self._pongs = 0  # a PINGRESP answers a PINGREQ on its connection
             if aio_open is not None:
                 aio_open(c, userdata, sock)  # queues aiomqtt's reader; ours, queued after, wins
             loop.call_soon_threadsafe(loop.add_reader, sock.fileno(), self._read_burst, client)

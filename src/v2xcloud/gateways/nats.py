@@ -5,7 +5,7 @@ does the network side with ``nats-py``:
 
 - ``parse_nats_urls`` checks ``--nats`` (one URL or a comma-separated list of every server:
   a client given all of them fails over when one dies);
-- ``ensure_streams`` creates or updates the five streams (``runtime.backbone.streams``);
+- ``ensure_streams`` creates or updates the eight streams (``runtime.backbone.streams``);
 - ``BackbonePublisher`` publishes from any thread (``submit`` never blocks): a bounded number
   of publishes in flight on its own asyncio loop, each awaiting its PubAck, retried with the
   same ``Nats-Msg-Id`` (the stream drops the duplicate) until ``retry_for_s``; past that the
@@ -16,6 +16,9 @@ does the network side with ``nats-py``:
   and submission; what cannot be published becomes a dead letter;
 - ``ResultFeed`` runs ``ResultConsumer`` on its own loop thread: the centre tier's three, a
   gateway's one of the workers' warnings (``V2X_DELIVERIES``) for its down-link;
+- ``CentreRsi`` is the centre tier's down-link: a runtime delivery sink that publishes the
+  RSI of the events the centre's own detectors found (corridor congestion) on
+  ``dlv.{tenant}.{tile}.rsi``, where the gateways pick them up like the workers' RSI;
 - ``frame_headers`` / ``frame_of`` write and read a frame's headers (the edge workers rebuild
   the ``InboundFrame`` from a stream message with ``frame_of``);
 - ``ResultConsumer`` is the centre tier's reader: a durable pull consumer per stream with
@@ -27,16 +30,18 @@ does the network side with ``nats-py``:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import nats
+import nats.aio.client
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
@@ -44,7 +49,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
+from v2xcloud.bounded import LruTable
+from v2xcloud.codec import MessageSet
 from v2xcloud.errors import ConfigError, GatewayError
+from v2xcloud.failures import FailureLog
 from v2xcloud.gateways.base import DeviceKind, InboundFrame
 from v2xcloud.model import (
     Advisory,
@@ -53,6 +61,7 @@ from v2xcloud.model import (
     Device,
     DropReason,
     MapData,
+    MisbehaviourReport,
     ParticipantState,
     RoadEvent,
     Rsi,
@@ -61,19 +70,31 @@ from v2xcloud.model import (
 )
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.backbone import StreamSpec
-from v2xcloud.runtime.tiles import reference_position
+from v2xcloud.runtime.dissemination import Delivery
+from v2xcloud.runtime.ownership import event_digest
+from v2xcloud.runtime.rsi_out import backbone_rsi
+from v2xcloud.runtime.tiles import files_far, reference_position, tile_of
 
 __all__ = [
+    "NATS_PY_PLAIN",
+    "BackboneClient",
     "BackbonePublisher",
+    "CentreRsi",
+    "ContinuousPull",
     "FrameForwarder",
+    "FrameRead",
     "Outgoing",
+    "PulledMsg",
     "ResultConsumer",
     "ResultFeed",
     "connect",
+    "dead_letter_outgoing",
     "ensure_streams",
     "frame_headers",
     "frame_of",
     "parse_nats_urls",
+    "plain_headers",
+    "stream_sequence",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,25 +116,140 @@ def parse_nats_urls(text: str) -> list[str]:
     return urls
 
 
-async def connect(urls: Sequence[str], *, name: str) -> NatsClient:
+#: the nats-py release whose internals ``BackboneClient``'s plain path relies on (pinned in
+#: pyproject.toml); with any other the plain path falls back to nats-py's own delivery
+NATS_PY_PLAIN = "2.16.0"
+_HDR_LINE = b"NATS/1.0"
+_HDR_START = len(_HDR_LINE) + 2  # after "NATS/1.0\r\n"
+
+
+class PulledMsg:
+    """A message as ``BackboneClient.subscribe_plain`` delivers it: ``subject``, ``reply``,
+    ``data`` and ``headers`` (a dict, or None), as nats-py's ``Msg`` has them, without the
+    client reference, the metadata or the ack methods (what an ack-none pull reads)."""
+
+    __slots__ = ("data", "headers", "reply", "subject")
+
+    def __init__(
+        self, subject: str, reply: str, data: bytes, headers: dict[str, str] | None
+    ) -> None:
+        self.subject = subject
+        self.reply = reply
+        self.data = data
+        self.headers = headers
+
+
+def plain_headers(raw: bytes) -> dict[str, str]:
+    r"""A header block without a status line (``NATS/1.0\r\nName: value\r\n...``) as a
+    dict: as nats-py's own parsing (``Client._parse_header_lines``: UTF-8 with replacement,
+    a line without ``:`` skipped, name and value stripped) in one decode of the block, without
+    its check of every character of every name for whitespace, which costs more than the rest.
+
+    >>> plain_headers(b"NATS/1.0\r\nNats-Msg-Id: a:1:f\r\nV2X-Frame: obu csae2020 uper\r\n\r\n")
+    {'Nats-Msg-Id': 'a:1:f', 'V2X-Frame': 'obu csae2020 uper'}
+    """
+    lines = raw[_HDR_START:].decode("utf-8", "replace").split("\r\n")
+    return {n.strip(): v.strip() for n, sep, v in (line.partition(":") for line in lines) if sep}
+
+
+class BackboneClient(NatsClient):
+    """nats-py's client with a plain delivery path for the frames a worker pulls.
+
+    For every message nats-py parses the headers in Python (``_parse_header_lines``, a
+    generator over every character of every name) and builds a ``Msg`` (client, metadata,
+    ack methods): about a fifth of a tile worker's CPU per frame with the frame's headers.
+    ``subscribe_plain`` subscribes like ``subscribe(subject, cb=...)``, but its messages reach
+    ``cb`` as ``PulledMsg`` with the headers parsed by ``plain_headers``; status messages
+    (a pull's 404/408/409, heartbeats) are parsed by nats-py as before. The subscription, its
+    pending queue, limits (slow consumers are reported as nats-py reports them), task and
+    resubscription after a reconnect stay nats-py's. It overrides nats-py's internal
+    ``_process_msg`` and reads ``Subscription``'s pending counters: only with nats-py
+    ``NATS_PY_PLAIN`` (pinned); with another version ``subscribe_plain`` is ``subscribe``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plain: set[int] = set()  # sids delivered as PulledMsg
+
+    async def subscribe_plain(
+        self, subject: str, cb: Callable[[PulledMsg], Coroutine[Any, Any, None]]
+    ) -> Any:
+        """A subscription whose messages reach ``cb`` as ``PulledMsg`` (see the class)."""
+        sub = await self.subscribe(subject, cb=cb)  # type: ignore[arg-type]
+        if nats.aio.client.__version__ == NATS_PY_PLAIN:
+            self._plain = {sid for sid in self._plain if sid in self._subs}  # gone ones out
+            self._plain.add(sub._id)
+        return sub
+
+    async def _process_msg(
+        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
+    ) -> None:
+        if sid not in self._plain:
+            return await super()._process_msg(sid, subject, reply, data, headers)
+        sub = self._subs.get(sid)
+        if sub is None:
+            return
+        size = len(data)
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += size
+        sub._received += 1
+        hdr: dict[str, str] | None = None
+        if headers:
+            if headers[len(_HDR_LINE)] == 0x20:  # "NATS/1.0 408 ...": a status, nats-py's
+                hdr = await self._process_headers(headers)
+            else:
+                hdr = plain_headers(headers)
+        msg = PulledMsg(subject.decode(), reply.decode(), data, hdr)
+        sub._pending_size += size
+        limit = sub._pending_bytes_limit
+        if limit > 0 and sub._pending_size >= limit:
+            sub._pending_size -= size
+            await self._error_cb(
+                nats.errors.SlowConsumerError(
+                    subject=msg.subject, reply=msg.reply, sid=sid, sub=sub
+                )
+            )
+            return
+        try:
+            sub._pending_queue.put_nowait(msg)  # type: ignore[arg-type]
+        except asyncio.QueueFull:
+            sub._pending_size -= size
+            await self._error_cb(
+                nats.errors.SlowConsumerError(
+                    subject=msg.subject, reply=msg.reply, sid=sid, sub=sub
+                )
+            )
+
+
+async def connect(urls: Sequence[str], *, name: str) -> BackboneClient:
     """A client connected to any of ``urls``, reconnecting for ever (every 0.1 s) when its
-    server goes; ``GatewayError`` when none answers at first."""
+    server goes. While none answers at first it keeps trying (a process started before its
+    servers waits for them): race it against a stop signal where that matters
+    (``TileWorker.run``); ``GatewayError`` when nats-py gives up otherwise."""
+
+    seen: LruTable[str, int] = LruTable(limit=256, name=f"nats {name} error kinds")
 
     async def _error(exc: Exception) -> None:
-        logger.warning("nats %s: %s", name, exc)
+        # a server gone is retried every 0.1 s: say it once, then every 100th time
+        key = f"{type(exc).__name__}: {exc}"
+        seen[key] = n = seen.get(key, 0) + 1
+        if n == 1 or n % 100 == 0:
+            logger.warning("nats %s: %s (%d times)", name, key, n)
 
+    nc = BackboneClient()
+    options: dict[str, Any] = {  # nats-py types the times as int; it takes seconds as float
+        "name": name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.1,
+        "connect_timeout": 2.0,
+        "allow_reconnect": True,
+        "error_cb": _error,
+    }
     try:
-        return await nats.connect(
-            servers=list(urls),
-            name=name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.1,
-            connect_timeout=2.0,
-            allow_reconnect=True,
-            error_cb=_error,
-        )
+        await nc.connect(servers=list(urls), **options)
     except Exception as exc:  # nats-py raises several types for "nobody there"
         raise GatewayError(f"cannot connect to NATS at {','.join(urls)}: {exc}") from exc
+    return nc
 
 
 async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> None:
@@ -147,41 +283,63 @@ async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> N
             logger.info("stream %s updated to R%d", spec.name, config.num_replicas)
 
 
-def frame_headers(frame: InboundFrame, device: Device, message_type: str) -> dict[str, str]:
-    """The contract's headers of an accepted frame (``runtime.backbone``)."""
+def frame_headers(
+    device_id: str, received_at_ms: int, payload: bytes, *, kind: str, message_set: str, fmt: str
+) -> dict[str, str]:
+    """The contract's two headers of an accepted frame (``runtime.backbone``): its
+    ``Nats-Msg-Id`` (device, receive time, payload digest) and ``V2X-Frame`` (device kind,
+    message set, format). ``ValueError`` for a kind, set or format that is empty or has spaces.
+
+    >>> sorted(frame_headers("obu-1", 5, b"x", kind="obu", message_set="csae2020", fmt="uper"))
+    ['Nats-Msg-Id', 'V2X-Frame']
+    """
     return {
-        backbone.HEADER_MSG_ID: backbone.frame_msg_id(
-            device.device_id, frame.received_at_ms, frame.payload
-        ),
-        backbone.HEADER_DEVICE: device.device_id,
-        backbone.HEADER_KIND: device.kind.value,
-        backbone.HEADER_RECEIVED_MS: str(frame.received_at_ms),
-        backbone.HEADER_MESSAGE_SET: device.message_set,
-        backbone.HEADER_FORMAT: device.shape or "auto",
-        "V2X-Type": message_type,
+        backbone.HEADER_MSG_ID: backbone.frame_msg_id(device_id, received_at_ms, payload),
+        backbone.HEADER_FRAME: backbone.frame_reading(kind, message_set, fmt),
     }
 
 
-def frame_of(subject: str, headers: dict[str, str] | None, data: bytes) -> InboundFrame:
-    """The ``InboundFrame`` a frame-stream message carries; ``GatewayError`` naming the missing
-    or bad header."""
+_KINDS = {k.value: k for k in DeviceKind}
+
+
+class FrameRead(NamedTuple):
+    """A frame-stream message read back (``frame_of``): the ``InboundFrame``, and the message
+    set and format its payload is read with."""
+
+    frame: InboundFrame
+    message_set: str
+    fmt: str
+
+
+def frame_of(subject: str, headers: dict[str, str] | None, data: bytes) -> FrameRead:
+    """The ``InboundFrame`` a frame-stream message carries (its type the subject's last token,
+    upper-case; ``_`` for none), with its message set and format; ``GatewayError`` naming the
+    missing or bad header."""
     hdr = headers or {}
     try:
-        device_id = hdr[backbone.HEADER_DEVICE]
-        kind = DeviceKind(hdr[backbone.HEADER_KIND])
-        received_ms = int(hdr[backbone.HEADER_RECEIVED_MS])
-    except (KeyError, ValueError) as exc:
-        raise GatewayError(f"frame on {subject}: header {exc} missing or bad") from exc
-    message_type = hdr.get("V2X-Type") or subject.rsplit(".", 1)[-1].upper()
-    return InboundFrame(
+        device_id, received_ms = backbone.frame_source(hdr[backbone.HEADER_MSG_ID])
+        kind_name, message_set, fmt = hdr[backbone.HEADER_FRAME].split(" ")
+    except KeyError as exc:
+        raise GatewayError(f"frame on {subject}: header {exc} missing") from exc
+    except ValueError as exc:
+        raise GatewayError(f"frame on {subject}: bad header: {exc}") from exc
+    kind = _KINDS.get(kind_name)
+    if kind is None:
+        raise GatewayError(
+            f"frame on {subject}: header {backbone.HEADER_FRAME} kind {kind_name!r} is no "
+            f"device kind ({', '.join(_KINDS)})"
+        )
+    named = subject.rpartition(".")[2].upper()
+    frame = InboundFrame(
         payload=data,
         device_id=device_id,
         device_kind=kind,
-        message_type=message_type,
+        message_type=None if named == "_" else named,
         transport="nats",
         channel=subject,
         received_at_ms=received_ms,
     )
+    return FrameRead(frame, message_set, fmt)
 
 
 class _LoopThread:
@@ -435,13 +593,167 @@ class BackbonePublisher:
         }
 
 
+_JSON = msgspec.json.Encoder()
 #: What each result stream carries (msgspec JSON of the model).
 _RESULT_TYPES: dict[str, type[Any]] = {
     backbone.ADVISORIES: Advisory,
     backbone.DELIVERIES: Advisory,  # the workers' new warnings, for the gateways' down-link
     backbone.EVENTS: RoadEvent,
     backbone.DEAD: DeadLetter,
+    backbone.TRAFFIC: backbone.TileTraffic,  # the workers' lane samples, for the centre
+    backbone.MISBEHAVIOUR: MisbehaviourReport,  # senders a worker flagged
+    backbone.EV: backbone.EvFrame,  # GB/T 32960 reports the gateways accepted
 }
+#: an ephemeral result consumer is removed this long after its reader went (s)
+EPHEMERAL_INACTIVE_S = 30.0
+#: the subjects of each result stream (an ephemeral consumer's filter)
+_STREAM_SUBJECTS = {spec.name: spec.subjects[0] for spec in backbone.streams(servers=1)}
+#: channels of a result stream whose messages carry another type (the subject's last token)
+_CHANNEL_TYPES: dict[tuple[str, str], type[Any]] = {
+    (backbone.DELIVERIES, backbone.CHANNEL_RSI): backbone.RsiDelivery,
+}
+
+
+def stream_sequence(reply: str) -> int:
+    """The stream sequence of a JetStream delivery, read from its ``$JS.ACK`` reply subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...``, 9 tokens, or the 12-token form with
+    domain and account hash before the stream); ``ValueError`` for anything else. The same
+    fields nats-py's ``Msg.metadata`` reads, without building its metadata objects."""
+    tokens = reply.split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS":
+        return int(tokens[5])
+    if len(tokens) >= 12 and tokens[0] == "$JS":
+        return int(tokens[7])
+    raise ValueError(f"{reply!r} is not a JetStream delivery's reply subject")
+
+
+#: the JetStream API subject a pull request for ``{stream}.{consumer}`` is published to
+_NEXT = "$JS.API.CONSUMER.MSG.NEXT.{}.{}"
+#: pull statuses after which the request is over and a new one may be sent at once (408:
+#: expired; 409: e.g. a leadership change, a request over the consumer's limits)
+_RENEW_AFTER = ("408", "409")
+
+
+class ContinuousPull:
+    """Messages of a pull consumer kept flowing to ``handle`` (an async callable per message).
+
+    One core subscription on a private inbox (``BackboneClient.subscribe_plain``: messages
+    are handed over as ``PulledMsg``); pull requests (``$JS.API.CONSUMER.MSG.NEXT``)
+    of ``batch`` messages that wait up to ``expires_s`` on the server, a new one sent whenever
+    fewer than half a batch are still due, so the server pushes each message as it is stored
+    and a backlog streams in without a round trip per batch. nats-py's ``fetch`` instead
+    awaited every message of a batch through ``next_msg`` (a task, a uuid and a timer per
+    message): most of a tile worker's per-frame CPU outside its own work.
+
+    A request's end is told by a status message: 408 (expired) and 409 (e.g. a leadership
+    change) carry how many of it were not delivered (``Nats-Pending-Messages``), which are no
+    longer due; 404/503 (no consumer, no responders) stop the requests until ``watch()`` —
+    called every fraction of a second by the owner — renews them, as it does when nothing at
+    all was heard for ``expires_s`` + 1 s (requests lost with a server). Messages are handed
+    over in order, one at a time (the subscription's callback task); what ``handle`` raises
+    is logged and counted (``pull_errors``) and the reading goes on. Counters in ``counts``."""
+
+    def __init__(
+        self,
+        nc: BackboneClient,
+        stream: str,
+        consumer: str,
+        handle: Callable[[PulledMsg], Coroutine[Any, Any, None]],
+        *,
+        batch: int = 1000,
+        expires_s: float = 2.0,
+        counts: Counter[str] | None = None,
+    ) -> None:
+        if batch < 2 or expires_s <= 0:
+            raise ValueError("a continuous pull needs batch >= 2 and expires_s > 0")
+        self.nc = nc
+        self.consumer = consumer
+        self.subject = _NEXT.format(stream, consumer)
+        self.handle = handle
+        self.batch = batch
+        self.expires_s = expires_s
+        self.counts: Counter[str] = counts if counts is not None else Counter()
+        self.due = 0  # messages asked for and not yet delivered or declared undeliverable
+        self.heard = time.monotonic()
+        self._inbox = nc.new_inbox()
+        self._sub: Any = None
+        self._request = json.dumps(
+            {"batch": batch, "expires": int(expires_s * 1e9)}, separators=(",", ":")
+        ).encode()
+
+    async def start(self) -> None:
+        """Subscribe to the inbox and send the first request."""
+        self._sub = await self.nc.subscribe_plain(self._inbox, self._on_msg)
+        await self._renew()
+
+    async def stop(self) -> None:
+        """Unsubscribe (messages still due are dropped by the server with the inbox)."""
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:  # a closed connection: nothing left to stop
+                self.counts["pull_stop_errors"] += 1
+                logger.warning("pull %s: unsubscribe failed: %s", self.consumer, exc)
+
+    async def watch(self) -> None:
+        """Renew the requests when the server has said nothing for too long (lost requests)
+        or when a 404/503 stopped them a second ago."""
+        if self._sub is None:
+            return
+        silent = time.monotonic() - self.heard
+        if silent > self.expires_s + 1.0 or (self.due <= 0 and silent > 1.0):
+            self.counts["pull_renewed_silent"] += 1
+            self.due = 0
+            self.heard = time.monotonic()
+            await self._renew()
+
+    async def _renew(self) -> None:
+        try:
+            await self.nc.publish(self.subject, self._request, reply=self._inbox)
+        except Exception as exc:  # reconnecting: watch() tries again
+            self.counts["pull_request_errors"] += 1
+            logger.warning("pull %s: request failed: %s", self.consumer, exc)
+            return
+        self.due += self.batch
+        self.counts["pull_requests"] += 1
+
+    async def _on_msg(self, msg: PulledMsg) -> None:
+        if self._sub is None:
+            return  # stopped: what was still in the inbox's queue is not handed over
+        self.heard = time.monotonic()
+        headers = msg.headers
+        if headers and not msg.data and "Status" in headers:
+            await self._on_status(headers)
+            return
+        self.due -= 1
+        if self.due <= self.batch // 2:
+            await self._renew()
+        try:
+            await self.handle(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one message must not stop the reading
+            self.counts["pull_errors"] += 1
+            logger.warning(
+                "pull %s: %s on %s: %s", self.consumer, type(exc).__name__, msg.subject, exc
+            )
+
+    async def _on_status(self, headers: dict[str, str]) -> None:
+        status = headers["Status"]
+        if status == "100":  # an idle heartbeat (not asked for): nothing to do
+            return
+        self.counts[f"pull_status_{status}"] += 1
+        try:
+            self.due -= int(headers.get("Nats-Pending-Messages", "0"))
+        except ValueError:
+            self.due = 0
+        if status in _RENEW_AFTER:
+            if self.due <= self.batch // 2:
+                await self._renew()
+        else:  # 404 / 503: no consumer (replaced, or its server gone): watch() renews
+            self.due = 0
+            logger.warning("pull %s: status %s %s", self.consumer, status, headers)
 
 
 class ResultConsumer:
@@ -450,11 +762,15 @@ class ResultConsumer:
 
     ``run()`` fetches batches of up to ``batch`` and hands each decoded model to ``handle``
     (``Advisory`` for ``V2X_ADVISORIES``, ``RoadEvent`` for ``V2X_EVENTS``, ``DeadLetter``
-    for ``V2X_DEAD``), acking each after ``handle`` returned: a centre that dies mid-batch
+    for ``V2X_DEAD``; on ``V2X_DELIVERIES`` an ``Advisory`` for a ``warning``, a
+    ``backbone.RsiDelivery`` for an ``rsi``), acking each after ``handle`` returned: a centre that dies mid-batch
     gets the rest again from the durable consumer ``durable``. ``handle`` raising is logged,
     counted (``handler_errors``) and the message is nacked for redelivery (at most
     ``max_deliver`` times). A payload that does not decode is acked and given to ``on_bad``
     as a ``bad_payload`` dead letter, received at ``now_ms()`` (default: the system clock).
+    ``durable`` None: an ephemeral consumer of the whole stream window instead (it goes
+    ``EPHEMERAL_INACTIVE_S`` after its reader; a gateway's table of flags, rebuilt in full at
+    each start). ``with_subject``: ``handle(model, subject)`` (the subject names the tile).
     ``new_only``: a new durable consumer starts at the stream's end (a gateway's down-link
     must not resend an hour of old warnings), else at its start (the centre's history).
     """
@@ -463,14 +779,15 @@ class ResultConsumer:
         self,
         js: JetStreamContext,
         stream: str,
-        handle: Callable[[Any], None],
+        handle: Callable[..., None],
         *,
-        durable: str,
+        durable: str | None,
         on_bad: Callable[[DeadLetter], None] | None = None,
         batch: int = 256,
         max_deliver: int = 5,
         now_ms: Callable[[], int] | None = None,
         new_only: bool = False,
+        with_subject: bool = False,
     ) -> None:
         if stream not in _RESULT_TYPES:
             raise ConfigError(f"no result type for stream {stream!r}: {sorted(_RESULT_TYPES)}")
@@ -482,23 +799,33 @@ class ResultConsumer:
         self.batch = batch
         self.max_deliver = max_deliver
         self.new_only = new_only
+        self.with_subject = with_subject
         self.counts: Counter[str] = Counter()
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._decoder = msgspec.json.Decoder(_RESULT_TYPES[stream])
+        self._channel_decoders = {
+            channel: msgspec.json.Decoder(kind)
+            for (name, channel), kind in _CHANNEL_TYPES.items()
+            if name == stream
+        }
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and handle until ``stop`` is set."""
-        sub = await self.js.pull_subscribe(
-            "",
-            durable=self.durable,
-            stream=self.stream,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.NEW if self.new_only else DeliverPolicy.ALL,
-                max_deliver=self.max_deliver,
-                ack_wait=30.0,
-            ),
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.NEW if self.new_only else DeliverPolicy.ALL,
+            max_deliver=self.max_deliver,
+            ack_wait=30.0,
         )
+        if self.durable is None:
+            config.inactive_threshold = EPHEMERAL_INACTIVE_S
+            sub = await self.js.pull_subscribe(
+                _STREAM_SUBJECTS[self.stream], stream=self.stream, config=config
+            )
+        else:
+            sub = await self.js.pull_subscribe(
+                "", durable=self.durable, stream=self.stream, config=config
+            )
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(self.batch, timeout=0.5)
@@ -513,8 +840,12 @@ class ResultConsumer:
                 await self._one(msg)
 
     async def _one(self, msg: Msg) -> None:
+        decoder = self._decoder
+        if self._channel_decoders:
+            channel = msg.subject.rpartition(".")[2]
+            decoder = self._channel_decoders.get(channel, decoder)
         try:
-            model = self._decoder.decode(msg.data)
+            model = decoder.decode(msg.data)
         except msgspec.DecodeError as exc:
             self.counts["bad_payload"] += 1
             logger.warning("centre: %s on %s does not decode: %s", self.stream, msg.subject, exc)
@@ -532,7 +863,10 @@ class ResultConsumer:
                 )
             return
         try:
-            self.handle(model)
+            if self.with_subject:
+                self.handle(model, msg.subject)
+            else:
+                self.handle(model)
         except Exception:
             self.counts["handler_errors"] += 1
             logger.exception("centre: handling %s from %s failed", self.stream, msg.subject)
@@ -562,8 +896,9 @@ class FrameForwarder:
     """The gateway's hand-off to the backbone (``Ingestor(forward=...)``): each accepted frame
     is published on ``v2x.{tenant}.{tile}.{cell}.{type}`` with the contract's headers.
 
-    Its place is ``place_of`` (``runtime.tiles.place_of``: type, position) of the frame's reference position
-    (``_reference``); a frame with none goes to tile ``unplaced`` (counted). A frame the
+    Its place is ``place_of`` (``runtime.tiles.place_of``: type, position, and ``far`` for the
+    own report of a far-reach partner, ``runtime.tiles.files_far``) of the frame's reference
+    position (``_reference``); a frame with none goes to tile ``unplaced`` (counted). A frame the
     publisher refuses (over its capacity) or never gets acked is dead-lettered through
     ``dead_letter`` (thread-safe: ``Ingestor.dead_letter_later``) as ``queue_full`` or
     ``backbone_unavailable``. ``dead_letters(letters)`` is a runtime dead-letter sink that
@@ -575,7 +910,7 @@ class FrameForwarder:
         publisher: BackbonePublisher,
         *,
         dead_letter: Callable[[DeadLetter], None],
-        place_of: Callable[[str, float, float], str],
+        place_of: Callable[..., str],
         tenant_of: Callable[[str], str | None],
     ) -> None:
         self.publisher = publisher
@@ -595,11 +930,19 @@ class FrameForwarder:
             tile = "unplaced"
             self.counts["unplaced"] += 1
         else:
-            tile = self.place_of(message_type, *where)
+            far = bool(models) and files_far(models[0])
+            tile = self.place_of(message_type, *where, far=far)
         outgoing = Outgoing(
             backbone.frame_subject(device.tenant, tile, message_type),
             frame.payload,
-            frame_headers(frame, device, message_type),
+            frame_headers(
+                device.device_id,
+                frame.received_at_ms,
+                frame.payload,
+                kind=device.kind.value,
+                message_set=device.message_set,
+                fmt=device.shape or "auto",
+            ),
         )
         if self.publisher.submit(outgoing):
             self.counts["submitted"] += 1
@@ -613,11 +956,16 @@ class FrameForwarder:
         self.dead_letter(self._letter(outgoing, DropReason.BACKBONE_UNAVAILABLE, detail))
 
     def _letter(self, outgoing: Outgoing, reason: DropReason, detail: str) -> DeadLetter:
-        headers = outgoing.headers
+        if outgoing.subject.startswith("v2x."):  # a device frame: its id says who and when
+            source, received_ms = backbone.frame_source(outgoing.msg_id)
+        else:  # an EV report's frame names its sender; a dead letter published names none
+            headers = outgoing.headers
+            source = headers.get(backbone.HEADER_DEVICE, "")
+            received_ms = int(headers.get(backbone.HEADER_RECEIVED_MS, "0"))
         return DeadLetter(
             raw=outgoing.payload,
-            source=headers.get(backbone.HEADER_DEVICE, ""),
-            received_at_ms=int(headers.get(backbone.HEADER_RECEIVED_MS, "0")),
+            source=source,
+            received_at_ms=received_ms,
             reason=reason,
             detail=detail,
             where=outgoing.subject,
@@ -626,16 +974,107 @@ class FrameForwarder:
     def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Publish dead letters on ``dead.{tenant}.{reason}`` (a runtime dead-letter sink)."""
         for letter in letters:
-            tenant = self.tenant_of(letter.source) or "_"
-            payload = self._encoder.encode(letter)
-            digest = backbone.frame_msg_id(letter.source, letter.received_at_ms, payload)
-            outgoing = Outgoing(
-                backbone.dead_subject(tenant, letter.reason.value),
-                payload,
-                {backbone.HEADER_MSG_ID: f"dead:{digest}"},
-            )
+            outgoing = dead_letter_outgoing(letter, self.tenant_of(letter.source) or "_")
             if not self.publisher.submit(outgoing):
                 self.counts["dead_letters_refused"] += 1
+
+
+def dead_letter_outgoing(letter: DeadLetter, tenant: str) -> Outgoing:
+    """A dead letter for ``V2X_DEAD`` (``dead.{tenant}.{reason}``, msgspec JSON), message id
+    ``dead:{frame id}:{reason}`` of its input (``backbone.frame_msg_id`` of source, receive time
+    and raw bytes): the same input dropped for the same reason by two processes (a gateway
+    retrying; two workers reading one frame, its tile's and a halo's) is stored once."""
+    digest = backbone.frame_msg_id(letter.source, letter.received_at_ms, letter.raw)
+    return Outgoing(
+        backbone.dead_subject(tenant, letter.reason.value),
+        _JSON.encode(letter),
+        {backbone.HEADER_MSG_ID: f"dead:{digest}:{letter.reason.value}"},
+    )
+
+
+class CentreRsi:
+    """The centre tier's RSI down-link (a ``Runtime`` delivery sink, ``add_delivery_sink``).
+
+    The centre runtime's delivery stage addresses every event in force: the workers' events
+    (received: the workers publish their own RSI) and the events of the centre's own
+    detectors (``runtime.corridor``: congestion along corridors no worker sees whole). Only the
+    latter's deliveries (new / update / refresh / expired) are published here, each as a
+    ``backbone.RsiDelivery`` on ``dlv.{tenant}.{tile}.rsi`` (the tile of the event's place),
+    its RSI encoded in ``message_set`` under the sender id of the centre's events in that tile
+    (``runtime.identity.scope_sender_id("centre:{tile}")``: its ``rteId`` never meets the same
+    id of the tile's worker under one sender), message id ``rsi:{reason}:{identity}:{second}`` like a worker's
+    (identity ``runtime.ownership.event_digest`` of the detector's condition key, from the
+    runtime's last detection round ``events.round``), for the gateways' down-link to the
+    RSUs in range. What the publisher refuses is counted (``refused``). At most ``max_keys``
+    events are remembered between their first delivery and their expiry (the oldest first).
+    """
+
+    name = "centre_rsi"
+
+    def __init__(
+        self,
+        publisher: BackbonePublisher,
+        rounds: Callable[[], Sequence[tuple[str, RoadEvent]]],
+        *,
+        message_set: MessageSet,
+        tenant: str = "default",
+        max_keys: int = 100_000,
+        failures: FailureLog | None = None,
+    ) -> None:
+        self.publisher = publisher
+        self.message_set = message_set
+        self.failures = failures
+        self.rounds = rounds
+        self.tenant = tenant
+        self.max_keys = max_keys
+        self.counts: Counter[str] = Counter()
+        self._encoder = msgspec.json.Encoder()
+        self._known: dict[str, tuple[str, str]] = {}  # delivery key -> (tile, identity)
+
+    def deliver(self, deliveries: Sequence[Delivery], *, now_ms: int) -> None:
+        """Publish the RSI of the centre's own events among ``deliveries``."""
+        for key, event in self.rounds():
+            if event.lat_deg is None or event.lon_deg is None:
+                continue
+            if event.end_ms is not None and event.end_ms <= now_ms:
+                continue  # ended: its expiry needs only what is known
+            dkey = f"event|{event.source}|{event.kind}|{event.event_id}"
+            if dkey not in self._known:
+                tile = tile_of(event.lat_deg, event.lon_deg)
+                self._known[dkey] = (tile, event_digest(self.tenant, event.kind or "", key))
+                if len(self._known) > self.max_keys:
+                    del self._known[next(iter(self._known))]
+                    self.counts["forgotten"] += 1
+        for delivery in deliveries:
+            found = delivery.payload
+            if not isinstance(found, RoadEvent):
+                continue
+            known = self._known.get(delivery.key)
+            if known is None:  # a worker's event (it publishes its own RSI)
+                continue
+            if delivery.reason == "expired":
+                del self._known[delivery.key]
+            tile, identity = known
+            body = backbone_rsi(
+                delivery,
+                found,
+                sender=f"centre:{tile}",
+                identity=identity,
+                message_set=self.message_set,
+                failures=self.failures,
+            )
+            outgoing = Outgoing(
+                backbone.delivery_subject(self.tenant, tile, backbone.CHANNEL_RSI),
+                self._encoder.encode(body),
+                {
+                    backbone.HEADER_MSG_ID: f"rsi:{delivery.reason}:{identity}:{now_ms // 1000}",
+                    backbone.HEADER_EVENT: identity,
+                },
+            )
+            if self.publisher.submit(outgoing):
+                self.counts[f"rsi_{delivery.reason}"] += 1
+            else:
+                self.counts["refused"] += 1
 
 
 class ResultFeed:
@@ -645,7 +1084,10 @@ class ResultFeed:
 
     The centre tier reads ``V2X_ADVISORIES``, ``V2X_EVENTS`` and ``V2X_DEAD`` from the start
     of the streams; a gateway reads ``V2X_DELIVERIES`` from now on (``new_only``) for its
-    down-link. ``durable_prefix`` names the consumers: processes sharing it share the work, a
+    down-link. ``durable=False``: ephemeral consumers of each stream's whole window (a
+    gateway's flags). The handlers of the streams in ``with_subject`` are also given each
+    message's subject. ``kv_watch``: KV buckets whose entries (current, then each change) go
+    to a handler (the centre's roster of the workers' heartbeats). ``durable_prefix`` names the consumers: processes sharing it share the work, a
     process restarted with it resumes where it stopped.
     """
 
@@ -653,18 +1095,25 @@ class ResultFeed:
         self,
         urls: Sequence[str],
         *,
-        handlers: dict[str, Callable[[Any], None]],
+        handlers: dict[str, Callable[..., None]],
         on_bad: Callable[[DeadLetter], None],
         servers: int | None = None,
         durable_prefix: str = "v2xcloud-centre",
+        durable: bool = True,
         new_only: bool = False,
         now_ms: Callable[[], int] | None = None,
+        with_subject: Collection[str] = (),
+        kv_watch: dict[str, Callable[[Any], None]] | None = None,
     ) -> None:
         self.urls = list(urls)
         self.specs = backbone.streams(servers=servers or len(self.urls))
         self.handlers = handlers
+        self.with_subject = frozenset(with_subject)
+        self.kv_watch = dict(kv_watch or {})
+        self.kv_counts: Counter[str] = Counter()
         self.on_bad = on_bad
         self.durable_prefix = durable_prefix
+        self.durable = durable
         self.new_only = new_only
         self.now_ms = now_ms
         self.consumers: list[ResultConsumer] = []
@@ -693,13 +1142,41 @@ class ResultFeed:
                 js,
                 stream,
                 handle,
-                durable=f"{self.durable_prefix}-{stream.lower()}",
+                durable=f"{self.durable_prefix}-{stream.lower()}" if self.durable else None,
                 on_bad=self.on_bad,
                 now_ms=self.now_ms,
                 new_only=self.new_only,
+                with_subject=stream in self.with_subject,
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(self._run(consumer)))
+        for bucket, handle in self.kv_watch.items():
+            self._tasks.append(asyncio.create_task(self._watch(js, bucket, handle)))
+
+    async def _watch(
+        self, js: JetStreamContext, bucket: str, handle: Callable[[Any], None]
+    ) -> None:
+        """Hand every entry of the KV ``bucket`` (its current values, then each change) to
+        ``handle``; a bucket not there yet, or a server gone, is watched again (counted)."""
+        assert self._stop_event is not None
+        while not self._stop_event.is_set():
+            try:
+                watcher = await (await js.key_value(bucket)).watchall()
+                while not self._stop_event.is_set():
+                    try:
+                        entry = await watcher.updates(timeout=1.0)
+                    except nats.errors.TimeoutError:
+                        continue
+                    if entry is not None:
+                        handle(entry)
+                        self.kv_counts[f"{bucket}_entries"] += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # no bucket yet (no worker started), a server gone
+                self.kv_counts[f"{bucket}_rewatch"] += 1
+                if self.kv_counts[f"{bucket}_rewatch"] in (1, 10, 100):
+                    logger.info("centre: watching %s: %s (again)", bucket, exc)
+                await asyncio.sleep(1.0)
 
     async def _run(self, consumer: ResultConsumer) -> None:
         assert self._stop_event is not None

@@ -9,6 +9,20 @@ has not changed for ``lease_ttl_s`` is dead. Each worker computes the same conti
 assignment of the known tiles (the tiles bucket ``V2X_TILES`` plus the tiles the frame stream
 holds; with the stream clock the bench registers them) over the live members, claims with compare-and-set the tiles desired for it that are
 unowned or held by a dead member, and hands over its tiles desired for another live member.
+With the wall clock the assignment balances measured load (``ownership.assign_by_load``):
+each worker counts the frames it reads per tile, and every ``load_window_s`` in which its
+tiles and its consumer did not change it puts each owned tile's frames/s, with its share of
+the halo's (``ownership.tile_loads``), in its heartbeat (``"load"``); every worker takes the
+loads from the heartbeats it watches. The stream clock (the bench) keeps the tile-count
+assignment (``ownership.assign``): its runs must not depend on when a load was measured.
+Hot tiles (wall clock): the owner of a unit that alone would have a worker read more than
+``split_fps`` frames/s (its own frames and its halo's, measured from the places it reads) (and
+which is coarser than ``ownership.FINEST_UNIT_ZOOM``) splits it: it creates the four child
+keys owned by itself, then marks the tile ``SPLIT`` (compare-and-set), and the balance moves
+the children like any tile. A frame belongs to the unit its place lies in (``unit_of``; a
+split tile's roadside frames to its first descendant), the same on every worker, so the
+exactly-once rule holds across a split. A split is not undone (no merge: a split tile that
+cools stays four units).
 A worker that could not renew its own heartbeat for ``lease_ttl_s`` stops issuing (it may
 have lost its tiles) until it renews. A claimed tile's frames (and its halo's) are read again
 from ``rebuild_s`` back in the stream, so the new owner's scene is rebuilt before it issues.
@@ -23,6 +37,48 @@ the episodes bucket (``V2X_EPISODES``) has no live entry of the same level for i
 is: marked within ``episode_gap_ms`` (each issuer re-marks its episodes every
 ``EPISODE_TOUCH_S``), widened on a tile just taken over by the takeover's silence
 (``_episode_gap_ms``; ``tests/cluster/test_worker_faults.py`` kills a worker mid-episode).
+
+Road events: the worker runs the event detectors on its scene (``Runtime``'s, ids stable
+across workers: ``EventBook.stable_ids``) and, each detection round, publishes the events of
+the kinds that need only a tile and its halo (``LOCAL_EVENT_KINDS``: stopped, slow and
+wrong-way vehicles) whose place is an owned tile: the tile of the frame that last reported
+the vehicle (the advisories' rule), else the tile of the event's position. Each goes on
+``evt.{tenant}.{tile}.{kind}`` and its RSI (``runtime.dissemination``: new / update / refresh
+every second / expired) on ``dlv.{tenant}.{tile}.rsi`` (``backbone.RsiDelivery``) for the
+gateways' down-link (the RSI sent under the tile's own sender id, ``identity.scope_sender_id``:
+an ``rteId`` is unique per sender, and the worker numbers its tiles' events from one pool);
+both with message ids of the event's identity and second
+(``ownership.event_msg_id``), so a worker still reporting a tile its successor took is
+stored once. The detectors' clocks travel with the tile: every ``CLOCKS_EVERY_MS`` (at a
+detection round) a worker writes, per owned tile, the clocks of the road users placed there
+(``backbone.DetectorClocks``: each detector's ``handover``) to the ``V2X_CLOCKS`` bucket
+(TTL ``CLOCKS_TTL_S``), and a worker that takes a tile reads its entry and adopts them
+(``adopt``) before its next round, so a standing vehicle's event goes on under the same id
+and start instead of waiting the new owner's own ``min_stopped_s`` (counted
+``clocks_written`` / ``clocks_adopted``; a read or write that fails is counted and logged,
+and the event then starts again as before). Congestion, which needs a whole corridor, the worker still
+measures on its own scene (its TJW warnings use it) but does not publish: each round it
+publishes each owned tile's lanes and vehicles (``backbone.TileTraffic`` on
+``trf.{tenant}.{tile}``) and the centre measures the corridors (``runtime.corridor``).
+
+Reading and issuing: the frames of the owned tiles and the halo come through one ack-none
+consumer (a frame lost to a crash is replaced by the next one 100 ms later; a new owner
+rebuilds from the stream) kept flowing by ``gateways.nats.ContinuousPull``, one message at a
+time in stream order. A tick's advisories are published together in the background (their
+PubAcks awaited at once), then its new warnings and episode marks, in tick order; the reading
+goes on meanwhile and waits only when ``TICKS_IN_FLIGHT`` ticks are still being published.
+
+Misbehaviour (with ``WorkerConfig.screen``, a factory of the detector: ``v2xcloud worker``
+gives ``security.MisbehaviourDetector`` with ``--misbehaviour-detection``): the worker
+screens every self-report it reads (its tiles' and its halo's: a sender's history is kept by
+every worker that reads its frames, so when the sender crosses into a neighbour's tile the new
+owner has judged its last seconds too, the window the checks look back over), and publishes
+the misbehaviour reports of the senders placed in its own tiles on ``mbr.{tenant}.{tile}``
+(``V2X_MISBEHAVIOUR``, message id of sender and flag time). Every worker reads that stream
+and refuses the reports of every sender flagged there (``runtime.screen.TierScreen``), so the
+verdict follows the sender into tiles whose worker never saw it misbehave; advisories naming
+a flagged sender are suppressed; the centre records the reports (API, history). A worker's
+flag on a halo sender stays local (counted ``flags_not_mine``).
 
 Time: ``clock="wall"`` ticks every ``tick_ms`` on the wall clock (a deployment);
 ``clock="stream"`` ticks when a tick marker (``v2x.{tenant}.clock.tick``, header
@@ -44,48 +100,83 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 import nats.errors
 import nats.js.errors
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
 from v2xcloud import processes
-from v2xcloud.codec import Rejected, decode, message_set_of
+from v2xcloud.codec import MessageSet, Rejected, decode, message_set_of, prepare
 from v2xcloud.errors import GatewayError
 from v2xcloud.gateways.base import DeviceKind
 from v2xcloud.gateways.ingest import parse_with_drivers
-from v2xcloud.gateways.nats import connect, ensure_streams, frame_of
-from v2xcloud.model import Advisory, Device
+from v2xcloud.gateways.nats import (
+    BackboneClient,
+    ContinuousPull,
+    PulledMsg,
+    connect,
+    dead_letter_outgoing,
+    ensure_streams,
+    frame_of,
+    stream_sequence,
+)
+from v2xcloud.model import Advisory, DeadLetter, Device, MisbehaviourReport
 from v2xcloud.runtime import backbone
+from v2xcloud.runtime.corridor import round_samples, tile_traffic
+from v2xcloud.runtime.dissemination import Delivery, Disseminator
 from v2xcloud.runtime.ownership import (
+    FINEST_UNIT_ZOOM,
     Liveness,
     advisory_msg_id,
     assign,
+    assign_by_load,
     edge_runtime,
     episode_key,
+    event_digest,
+    event_msg_id,
     plan,
+    tile_loads,
+    unit_of,
 )
-from v2xcloud.runtime.tiles import CELL_ZOOM, ROADSIDE_REACH_M, Tiling, descendants
+from v2xcloud.runtime.rsi_out import backbone_rsi
+from v2xcloud.runtime.screen import MisbehaviourScreen, TierScreen
+from v2xcloud.runtime.tiles import (
+    CELL_ZOOM,
+    FAR_CELL_ZOOM,
+    MOTION_MARGIN_M,
+    Reaches,
+    Tiling,
+    cell_of,
+    descendants,
+    is_passer,
+    passing_keys,
+    reaches,
+)
 
 __all__ = [
     "CLOCK_TILE",
     "EPISODES_BUCKET",
     "HEADER_TICK_MS",
+    "LOCAL_EVENT_KINDS",
     "MEMBERS_BUCKET",
+    "SPLIT",
+    "SPLIT_FPS",
     "TILES_BUCKET",
     "TileWorker",
     "WorkerConfig",
     "WorkerProcess",
+    "WorkerRoster",
+    "reading_keys",
+    "reads",
     "tick_subject",
     "ticked_subject",
 ]
@@ -95,6 +186,11 @@ logger = logging.getLogger(__name__)
 MEMBERS_BUCKET = "V2X_MEMBERS"
 TILES_BUCKET = "V2X_TILES"
 EPISODES_BUCKET = "V2X_EPISODES"
+#: how often a worker writes its owned tiles' detector clocks (ms), and how long they are kept (s)
+CLOCKS_EVERY_MS = 2000
+CLOCKS_TTL_S = 60.0
+#: dead letters waiting for the next tick's publications (past it the oldest go, counted)
+DEAD_LETTERS_WAITING = 10_000
 #: the reserved tile token of tick markers (never a quadkey)
 CLOCK_TILE = "clock"
 HEADER_TICK_MS = "V2X-Tick-Ms"
@@ -107,9 +203,39 @@ WHOLE_TILE_SHARE = 0.75
 #: the lease of stream-clocked workers (the bench's runs, where a loaded machine's late
 #: heartbeats must not move tiles: failover is the wall clock's, tests/cluster/test_worker_faults)
 STREAM_LEASE_TTL_S = 10.0
+#: the ingest's CPU time is read on one frame in this many (and scaled)
+INGEST_SAMPLE = 16
+#: ticks whose advisories may still be being published before the reading waits for the oldest
+TICKS_IN_FLIGHT = 8
 #: how often a worker re-marks the episodes it is issuing as recent in the episodes bucket
 EPISODE_TOUCH_S = 1.0
+#: a passer's corridor is read this long after its last report signalling to pass (ms)
+PASSER_HOLD_MS = 2000
+#: corridor cells no passer needs any more are read on this long (ms): a pass resumed soon
+#: after, or a passer signalling on and off, does not replace the consumer every time
+DEMAND_KEEP_MS = 5000
+#: measured tile loads of members not heard from are forgotten with the tiles' entries; a
+#: worker's measure covers this many seconds (``WorkerConfig.load_window_s``)
+LOAD_WINDOW_S = 5.0
+#: a unit is split when alone it would have a worker read more frames/s than this
+#: (``WorkerConfig.split_fps``): one worker's budget, 70 % of ~15,000 frames per CPU second
+#: (``benchmarks/cluster_capacity.py``: splitting only the units no worker could carry)
+SPLIT_FPS = 10_500.0
+#: the value of a tile's key once it is split (its children are the units owned)
+SPLIT = "*split"
+#: the places whose unit was looked up, remembered (cleared past this many)
+_UNITS_KEPT = 100_000
+#: the tick markers remembered (stream clock: where a catch-up starts)
+_MARKERS_KEPT = 200
+#: the reading epochs of replaced consumers remembered (which frames were read already)
+_EPOCHS_KEPT = 8
 _ADV_ENCODER = msgspec.json.Encoder()
+_CLOCKS = msgspec.json.Decoder(backbone.DetectorClocks)
+#: the event kinds a worker detects and publishes for its tiles (a tile and its halo suffice);
+#: congestion along a road needs the whole corridor: the centre's
+LOCAL_EVENT_KINDS = frozenset({"stopped_vehicle", "slow_vehicle", "wrong_way"})
+#: RSI deliveries remembered per event until their expiry (a bound on the tile table)
+_EVENT_TILES_MAX = 10_000
 
 
 def _is_quadkey(text: str) -> bool:
@@ -126,6 +252,58 @@ def _filter(tenant: str, key: str) -> str:
     if _is_quadkey(key) and len(key) > digits:
         return f"v2x.{tenant}.{key[:digits]}.{key[digits:]}.>"
     return f"v2x.{tenant}.{backbone.token(key)}.>"
+
+
+def reading_keys(
+    tiling: Tiling, reach: Reaches, mine: Iterable[str], corridors: Iterable[str] = ()
+) -> frozenset[str]:
+    """What a worker owning ``mine`` reads (``runtime.tiles``, the halo by reach): each owned
+    tile whole (its zoom-16 tile tokens; a unit finer than zoom 16, a hot tile's child
+    (``ownership.split_hot``), as its own zoom-17 cell and its zoom-18 cells, and its zoom-16
+    tile's roadside frames); the zoom-18 cells within ``tiling.halo_m`` (every own report,
+    ``Reaches.near_m``) and the zoom-17 cells within ``Reaches.far_m`` (the own reports filed
+    far: slow, speedless and emergency vehicles); the roadside frames (cell ``_``, key
+    ``{tile}_``) of every zoom-16 tile within ``Reaches.roadside_m``; and the ``corridors``
+    cells (ahead of passers, ``passing_keys``). A tile that is no quadkey is read whole,
+    without halo. Keys are consumer filters (``_filter``), none overlapping another."""
+    digits = backbone.TILE_DIGITS
+    owned = set(mine)
+    grid = [t for t in owned if _is_quadkey(t) and tiling.zoom <= len(t) <= FINEST_UNIT_ZOOM]
+    keys = {t for t in owned if t not in grid}
+    whole: set[str] = set()  # zoom-16 tiles read whole
+    parted: set[str] = set()  # zoom-16 tiles of which only some units are owned
+    for tile in grid:
+        if len(tile) <= digits:
+            whole.update(descendants(tile, digits))
+        else:
+            keys.add(tile[: digits + 1])  # its own far-filed cell (a unit is at most zoom 17)
+            keys.update(descendants(tile, CELL_ZOOM))
+            parted.add(tile[:digits])
+    keys.update(whole)
+    keys.update(t + "_" for t in parted)
+    by_tile: dict[str, list[str]] = {}
+    for cell in tiling.halo_cells(grid):
+        by_tile.setdefault(cell[:digits], []).append(cell)
+    per_tile = 4 ** (CELL_ZOOM - digits)
+    for tile, cells in by_tile.items():
+        # a tile mostly in the halo is read whole: one consumer filter, not a dozen (a
+        # JetStream consumer delivers the slower the more filters it has); not one this
+        # worker owns part of (its own units' filters would overlap it)
+        whole_read = len(cells) >= WHOLE_TILE_SHARE * per_tile and tile not in parted
+        keys.update([tile] if whole_read else cells)
+    far = tiling.halo_cells(grid, halo_m=reach.far_m, zoom=FAR_CELL_ZOOM)
+    keys.update(c for c in far if c[:digits] not in keys)
+    keys.update(k for k in corridors if k[:digits] not in keys)
+    wide = Tiling(zoom=digits, halo_m=reach.roadside_m)
+    keys.update(t + "_" for t in wide.halo_tiles(whole | parted) if t not in keys)
+    return frozenset(keys)
+
+
+def reads(keys: frozenset[str], place: str) -> bool:
+    """Whether a worker reading ``keys`` gets the frames filed at ``place`` (a cell, or a
+    tile for roadside frames)."""
+    tile = place[: backbone.TILE_DIGITS]
+    return tile in keys or (place in keys if len(place) > len(tile) else tile + "_" in keys)
 
 
 def tick_subject(tenant: str) -> str:
@@ -158,10 +336,85 @@ class WorkerConfig:
     servers: int = 1
     from_start: bool = False  # stream clock: read the frame stream from its first message
     tiling: Tiling = field(default_factory=Tiling)
+    screen: Callable[[], MisbehaviourScreen] | None = None  # misbehaviour detection
+    flag_ttl_ms: int = 600_000  # a flag from elsewhere lasts this long after a refusal
+    #: what the applications reach beyond the tiles (the near halo is ``tiling.halo_m``)
+    reach: Reaches = field(default_factory=reaches)
+    #: the window over which a worker measures its tiles' loads (wall clock)
+    load_window_s: float = LOAD_WINDOW_S
+    #: a unit that alone would have a worker read more frames/s than this (own + halo) is
+    #: split in four (wall clock; ``None``: never); ``docs/deploy.md`` (Sizing)
+    split_fps: float | None = SPLIT_FPS
 
     def name(self) -> str:
         """The worker id (``host-pid`` when not given)."""
         return self.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class WorkerRoster:
+    """The centre tier's view of the edge workers, from their heartbeats in the members
+    bucket (``put`` each entry, any thread): per worker the tiles it reads, its ticks and
+    its measured frames per second, and how long ago it was heard. A worker that left
+    (its key deleted) goes at once; one silent for ``stale_after_s`` (killed: its key only
+    expires) is left out of ``view()`` and forgotten; at most ``max_workers`` are kept."""
+
+    def __init__(self, *, stale_after_s: float = 10.0, max_workers: int = 10_000) -> None:
+        self.stale_after_s = stale_after_s
+        self.max_workers = max_workers
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._members: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def put(self, entry: KeyValue.Entry) -> None:
+        """One members-bucket entry (a heartbeat, or a worker's leave)."""
+        with self._lock:
+            if entry.operation in ("DEL", "PURGE") or not entry.value:
+                self._members.pop(entry.key, None)
+                self.counts["left"] += 1
+                return
+            try:
+                body = json.loads(entry.value)
+                tiles = list(body.get("tiles") or [])
+                load = {str(k): float(v) for k, v in (body.get("load") or {}).items()}
+                ticks = int(body.get("ticks") or 0)
+            except (ValueError, AttributeError, TypeError) as exc:  # counted, not fatal
+                self.counts["bad_heartbeats"] += 1
+                logger.warning("roster: heartbeat of %s: %s", entry.key, exc)
+                return
+            self._members.pop(entry.key, None)  # newest last: the oldest goes past the bound
+            self._members[entry.key] = (
+                time.monotonic(),
+                {"tiles": tiles, "ticks": ticks, "frames_per_s": round(sum(load.values()), 1)},
+            )
+            if len(self._members) > self.max_workers:
+                del self._members[next(iter(self._members))]
+                self.counts["evicted"] += 1
+
+    def view(self) -> dict[str, Any]:
+        """``workers`` (live ones by name: tiles, tiles read, ticks, frames/s, heard s ago),
+        ``tiles`` owned in all, and the counters."""
+        now = time.monotonic()
+        with self._lock:
+            for name in [n for n, (t, _) in self._members.items() if now - t > self.stale_after_s]:
+                del self._members[name]
+                self.counts["silent"] += 1
+            workers = {
+                name: {
+                    "tiles": len(m["tiles"]),
+                    "ticks": m["ticks"],
+                    "frames_per_s": m["frames_per_s"],
+                    "heard_s_ago": round(now - t, 2),
+                }
+                for name, (t, m) in sorted(self._members.items())
+            }
+            tiles = len({tile for _, m in self._members.values() for tile in m["tiles"]})
+        return {"workers": workers, "tiles": tiles, **self.counts}
+
+    def owners(self) -> dict[str, str]:
+        """tile -> the live worker whose heartbeat says it reads it."""
+        self.view()  # drop the silent first
+        with self._lock:
+            return {tile: name for name, (_, m) in self._members.items() for tile in m["tiles"]}
 
 
 class TileWorker:
@@ -179,9 +432,19 @@ class TileWorker:
                 "subjects' tile token; finer ownership would split a tile's roadside frames)"
             )
         lat, lon = config.origin
-        self.runtime = edge_runtime(
-            origin_lat_deg=lat, origin_lon_deg=lon, message_set=config.message_set
+        self.screen = (
+            TierScreen(config.screen(), ttl_ms=config.flag_ttl_ms)
+            if config.screen is not None
+            else None
         )
+        self.runtime = edge_runtime(
+            origin_lat_deg=lat,
+            origin_lon_deg=lon,
+            message_set=config.message_set,
+            screen=self.screen,
+        )
+        self._flagged: list[MisbehaviourReport] = []  # this worker's new reports, to publish
+        self.runtime.add_misbehaviour_sink(self._flagged.extend)
         self.counts: Counter[str] = Counter()
         # process CPU seconds: "ingest" (decode + validity + scene intake of frames), "tick"
         # (the runtime's tick: scene, every app), "issue" (advisories, warnings, episodes);
@@ -195,31 +458,83 @@ class TileWorker:
         self.owners: dict[str, tuple[str, int]] = {}
         self.owned: frozenset[str] = frozenset()  # tiles whose consumer is in place
         self._reading: frozenset[str] = frozenset()
-        self._previous_reading: frozenset[str] = frozenset()
+        # replaced consumers: (first seq, last seq, keys) each delivered (frames read already)
+        self._epochs: deque[tuple[int, int, frozenset[str]]] = deque(maxlen=_EPOCHS_KEPT)
+        self._first_seq: int | None = None  # the current consumer's first message
         self._last_seq = 0
+        self._sub_lock = asyncio.Lock()
+        self._switches: set[asyncio.Task[None]] = set()  # consumer replacements under way
+        # passers read (participant id -> lat, lon, heading, received ms): DNPW's far partners
+        # are read along the corridor ahead of each (``Partners.AHEAD_OF_PASSER``)
+        self._passers: dict[str, tuple[float, float, float, int]] = {}
+        self._demand: dict[str, int] = {}  # corridor key -> last ms a passer needed it
+        self._markers: deque[tuple[int, int]] = deque(maxlen=_MARKERS_KEPT)  # (tick ms, seq)
         self._last_renewal = 0.0
         self._active: dict[tuple[str, str, str | None], Advisory] = {}
         # participant id -> (tile of the frame that last reported it, own report?, received ms)
         self._placed: dict[str, tuple[str, bool, int]] = {}
         self._episode_touched: dict[str, float] = {}
-        self._nc: NatsClient | None = None
+        self._message_sets: dict[str, MessageSet] = {}
+        self._sending: deque[asyncio.Task[None]] = deque()  # ticks being published, in order
+        self._nc: BackboneClient | None = None
         self._js: JetStreamContext | None = None
-        self._sub: Any = None
+        self._sub: ContinuousPull | None = None
         self._consumer: str | None = None
         self._generation = 0
         self._held = False
+        self._settling: frozenset[str] | None = None  # a backlog reader's tiles last round
         self.claimed_at: dict[str, float] = {}
         # owned tile -> (tick ms since which it is issued without a break, silence before, ms)
         self._issuing_since: dict[str, tuple[int, int]] = {}
         self._silent_from_ms: int | None = None
         self.lost_at: dict[str, float] = {}
+        # the RSI of the owned tiles' events: who must hear it again when (refresh, expiry)
+        self._event_out = Disseminator(refresh_ms=1000)
+        # the runtime's dead letters, for V2X_DEAD (the centre's one view): bounded
+        self._dead: deque[DeadLetter] = deque(maxlen=DEAD_LETTERS_WAITING)
+        self.runtime.add_dead_letter_sink(self._keep_dead)
+        self.clocks_kv: KeyValue | None = None
+        self._clocks_at_ms: int | None = None  # when the owned tiles' clocks were last written
+        self._clock_tiles: set[str] = set()  # tiles whose last written clocks were not empty
+        self._adopting: list[backbone.DetectorClocks] = []  # read on a takeover, for the tick
+        self._clock_reads: set[asyncio.Task[None]] = set()
+        self._event_tiles: dict[str, tuple[str, str]] = {}  # delivery key -> (tile, identity)
+        # load: frames read per tile this window (owned and halo), the window's start, owned
+        # tiles and consumer generation (a window across a change is not published), the
+        # last loads published, every tile's last load heard (one entry per tile of the area)
+        self._place_frames: Counter[str] = Counter()
+        self._window: tuple[float, frozenset[str], int] = (time.monotonic(), frozenset(), 0)
+        self.load_out: dict[str, float] = {}
+        # each owned unit's reads if it were a worker's only unit (own + its halo), frames/s
+        self.alone_fps: dict[str, float] = {}
+        self.loads: dict[str, float] = {}
+        self._desired: tuple[Any, dict[str, str]] | None = None  # (inputs, assignment)
+        self._split: frozenset[str] = frozenset()  # tiles split (their children are units)
+        self._units: dict[str, str] = {}  # place -> unit, while some tile is split
+        self._unit_keys: frozenset[str] | None = None  # the units (keys not split), cached
 
     # -- life cycle -------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, join, work until ``stop`` is set, then leave (delete the heartbeat key,
-        release the tiles) and close."""
-        self._nc = await connect(self.config.urls, name=f"worker-{self.me}")
+        release the tiles) and close.
+
+        The codec of the default message set is compiled first (seconds: on the first frame
+        instead, it stalled the event loop, so no fetch and no heartbeat ran meanwhile: a
+        paced stream looked unread and a wall-clocked worker lost its tiles), before the
+        worker joins."""
+        prepare(message_set_of(self.config.message_set))
+        connecting = asyncio.ensure_future(connect(self.config.urls, name=f"worker-{self.me}"))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not connecting.done():  # stopped while no server answered (it retries for ever)
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connecting
+            logger.warning("worker %s: stopped before any NATS server answered", self.me)
+            return
+        self._nc = connecting.result()
         self._js = self._nc.jetstream()
         await self._set_up(stop)
         tasks = [
@@ -231,12 +546,16 @@ class TileWorker:
         ]
         if self.config.clock == "wall":
             tasks.append(asyncio.create_task(self._tick_loop(stop)))
+        if self.screen is not None:
+            tasks.append(asyncio.create_task(self._flags_loop(stop)))
         try:
             await stop.wait()
         finally:
-            for task in tasks:
+            for task in [*tasks, *self._switches]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *self._switches, return_exceptions=True)
+            if self._sending:  # what the last ticks issued still goes out (bounded)
+                await asyncio.wait(self._sending, timeout=5.0)
             await self._leave()
 
     async def _set_up(self, stop: asyncio.Event, *, patience_s: float = 60.0) -> None:
@@ -249,6 +568,7 @@ class TileWorker:
                 self.members_kv = await self._bucket(MEMBERS_BUCKET, ttl=self.config.forget_s)
                 self.tiles_kv = await self._bucket(TILES_BUCKET, ttl=None)
                 self.episodes_kv = await self._bucket(EPISODES_BUCKET, ttl=60.0)
+                self.clocks_kv = await self._bucket(backbone.CLOCKS_BUCKET, ttl=CLOCKS_TTL_S)
                 return
             except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as exc:
                 if time.monotonic() > deadline or stop.is_set():
@@ -274,23 +594,49 @@ class TileWorker:
         except nats.js.errors.BadRequestError:  # another worker created it meanwhile
             return await self._js.key_value(name)
 
-    async def _leave(self) -> None:
-        try:
-            for tile in sorted(self.owned):
-                entry = await self.tiles_kv.get(tile)
-                if (entry.value or b"").decode() == self.me:
-                    await self.tiles_kv.update(tile, b"", last=entry.revision)
-            await self.members_kv.delete(self.me)
-        except Exception as exc:  # leaving is best effort: the lease expires anyway
-            self._failed("leave", exc)
+    async def _leave(self, *, patience_s: float = 5.0) -> None:
+        """Release this worker's tiles (owner ``""``, compare-and-set: a tile another worker
+        took meanwhile is left alone), delete its heartbeat key and its consumer, then close:
+        the others take the tiles at their next balance round instead of after the lease.
+        Bounded by ``patience_s`` (a cluster that does not answer: the lease expires anyway)."""
+        if self._nc is not None and not self._nc.is_connected:  # no server to tell
+            logger.warning("worker %s: no NATS server answers; its tiles' leases lapse", self.me)
+            self.counts["left_unreleased"] += 1
+        else:
+            try:
+                await asyncio.wait_for(self._release(), patience_s)
+            except Exception as exc:  # leaving is best effort: the lease expires anyway
+                self._failed("leave", exc)
         if self._nc is not None:
-            await self._nc.close()
+            try:
+                await asyncio.wait_for(self._nc.close(), patience_s)
+            except Exception as exc:  # its servers gone: closing cannot flush; nothing is lost
+                self._failed("close", exc)
+
+    async def _release(self) -> None:
+        mine = set(self.owned) | {t for t, (o, _) in self.owners.items() if o == self.me}
+        for tile in sorted(mine):
+            entry = await self.tiles_kv.get(tile)
+            if (entry.value or b"").decode() == self.me:
+                with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                    await self.tiles_kv.update(tile, b"", last=entry.revision)
+                    self.counts["released"] += 1
+        await self.members_kv.delete(self.me)
+        if self._sub is not None:
+            await self._sub.stop()
+            self._sub = None
+        if self._consumer is not None:
+            await self._drop_consumer(self._consumer)
+            self._consumer = None
 
     # -- membership and ownership ---------------------------------------------------------
 
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            body = json.dumps({"tiles": sorted(self.owned), "ticks": self.counts["ticks"]})
+            self._measure_load()
+            body = json.dumps(
+                {"tiles": sorted(self.owned), "ticks": self.counts["ticks"], "load": self.load_out}
+            )
             sent = time.monotonic()  # the lease runs from the request, not the reply
             try:
                 await self.members_kv.put(self.me, body.encode())
@@ -298,6 +644,40 @@ class TileWorker:
             except Exception as exc:  # the lease lapses; fenced below
                 self._failed("heartbeat", exc)
             await asyncio.sleep(self.config.heartbeat_s)
+
+    def _measure_load(self) -> None:
+        """Close the load window once ``load_window_s`` old: when the owned tiles and the
+        consumer stayed the same over it (a catch-up's replay is no load), the owned tiles'
+        frames/s with their share of the halo's (``ownership.tile_loads``) become
+        ``load_out``; with ``split_fps``, also what each owned unit alone would have the
+        worker read (``alone_fps``: the frames of the places its own ``reading_keys`` cover,
+        all of which this worker reads too); the counts start again either way."""
+        started, owned, generation = self._window
+        now = time.monotonic()
+        if now - started < self.config.load_window_s:
+            return
+        if owned == self.owned and generation == self._generation and owned:
+            span = now - started
+            per_unit: Counter[str] = Counter()
+            for place, n in self._place_frames.items():
+                per_unit[self._unit_of(place)] += n
+            own = {t: per_unit.get(t, 0) / span for t in owned}
+            halo = sum(per_unit.values()) / span - sum(own.values())
+            self.load_out = tile_loads(own, halo)
+            self.loads.update(self.load_out)
+            if self.config.split_fps is not None and self.config.clock == "wall":
+                self.alone_fps = {
+                    t: self._alone_reads(t) / span for t in owned if len(t) < FINEST_UNIT_ZOOM
+                }
+        elif not self.owned:
+            self.load_out, self.alone_fps = {}, {}
+        self._place_frames = Counter()
+        self._window = (now, self.owned, self._generation)
+
+    def _alone_reads(self, unit: str) -> int:
+        """The frames of this window a worker owning only ``unit`` would have read."""
+        keys = reading_keys(self.tiling, self.config.reach, [unit])
+        return sum(n for place, n in self._place_frames.items() if reads(keys, place))
 
     def fenced(self) -> bool:
         """Whether this worker failed to renew its lease for ``lease_ttl_s`` (it then issues
@@ -337,10 +717,38 @@ class TileWorker:
             self.liveness.gone(entry.key)
         else:
             self.liveness.heard(entry.key, int(entry.revision or 0))
+            try:
+                load = json.loads(entry.value).get("load") or {}
+                for tile, fps in load.items():
+                    if tile in self.owners:  # a tile of the area (bounded by the bucket)
+                        self.loads[tile] = float(fps)
+            except (ValueError, AttributeError, TypeError) as exc:  # counted, not fatal
+                self.counts["bad_heartbeats"] += 1
+                logger.warning("worker %s: heartbeat of %s: %s", self.me, entry.key, exc)
 
     def _on_tile(self, entry: KeyValue.Entry) -> None:
         owner = "" if entry.operation in ("DEL", "PURGE") else (entry.value or b"").decode()
+        new_key = entry.key not in self.owners
         self.owners[entry.key] = (owner, int(entry.revision or 0))
+        if new_key or (owner == SPLIT) != (entry.key in self._split):
+            self._split = frozenset(t for t, (o, _) in self.owners.items() if o == SPLIT)
+            self._units, self._unit_keys = {}, None
+
+    def _unit_of(self, place: str) -> str:
+        """The ownership unit of a frame filed at ``place``: its tile at the tiling's zoom,
+        or, under a split tile, the child unit it lies in (``ownership.unit_of``)."""
+        tile = self.tiling.tile_of_place(place)
+        if not self._split:
+            return tile
+        unit = self._units.get(place)
+        if unit is None:
+            if self._unit_keys is None:
+                self._unit_keys = frozenset(t for t, (o, _) in self.owners.items() if o != SPLIT)
+            unit = unit_of(place, self._unit_keys, zoom=self.tiling.zoom) or tile
+            if len(self._units) >= _UNITS_KEPT:
+                self._units = {}
+            self._units[place] = unit
+        return unit
 
     async def _balance_loop(self, stop: asyncio.Event) -> None:
         next_scan = 0.0
@@ -378,8 +786,9 @@ class TileWorker:
         alive = self.liveness.alive()
         if self.me not in alive or self.fenced():
             return  # not (yet) a live member: claim nothing
-        owners = {t: o for t, (o, _) in self.owners.items()}
-        desired = assign(owners, alive)
+        await self._split_hot()
+        owners = {t: o for t, (o, _) in self.owners.items() if o != SPLIT}
+        desired = self._assignment(owners, alive)
         moves = plan(me=self.me, desired=desired, owners=owners, alive=alive)
         for tile in moves.claim:
             await self._cas(tile, self.me, "claimed")
@@ -387,11 +796,76 @@ class TileWorker:
             await self._cas(tile, other, "handed_over")
         mine = frozenset(t for t, (o, _) in self.owners.items() if o == self.me)
         idle_reader = self.config.clock == "stream" and not self.config.from_start
+        if self._sub is None and self.config.from_start and not self._backlog_ready(mine):
+            return
         if mine != self.owned or (self._sub is None and idle_reader):
             # a stream-clocked worker answers every tick marker, even without tiles; one that
-            # reads a backlog from its start waits for its tiles (or it would race through
-            # the backlog's markers with none)
-            await self._resubscribe(mine)
+            # reads a backlog from its start waits for its tiles (``_backlog_ready``)
+            await self._resubscribe(mine, catch_up=self.config.clock == "wall")
+
+    def _backlog_ready(self, mine: frozenset[str]) -> bool:
+        """Whether a worker reading a backlog from its start (``from_start``, stream clock)
+        may begin: it owns tiles, every registered tile has an owner and its own tiles held
+        still over a balance round. A later consumer of a stream-clocked worker goes on from
+        the message after the last one read, so a tile claimed after the reading began would
+        miss its backlog (it raced through the markers with the first tiles claimed only)."""
+        settled = bool(mine) and all(owner for owner, _ in self.owners.values())
+        before, self._settling = self._settling, mine if settled else None
+        return settled and before == mine
+
+    async def _split_hot(self) -> None:
+        """Split each owned unit that alone would have a worker read more than ``split_fps``
+        (its own frames and its halo's, ``alone_fps``; wall clock): the four child
+        keys created owned by this worker (or taken over, compare-and-set, if a split that
+        died half-way left them), then the tile marked ``SPLIT``; the next balance rounds move
+        the children by load. Each child's load starts as a quarter of the tile's."""
+        limit = self.config.split_fps
+        if self.config.clock != "wall" or limit is None:
+            return
+        for tile, fps in sorted(self.alone_fps.items()):
+            if fps <= limit or len(tile) >= FINEST_UNIT_ZOOM or tile not in self.owned:
+                continue
+            owner, rev = self.owners.get(tile, ("", 0))
+            if owner != self.me:
+                continue
+            for child in (tile + d for d in "0123"):
+                before = self.owners.get(child)
+                try:
+                    if before is None:
+                        new = await self.tiles_kv.create(child, self.me.encode())
+                    else:
+                        new = await self.tiles_kv.update(child, self.me.encode(), last=before[1])
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    self.counts["split_lost_race"] += 1
+                    return
+                self.owners[child] = (self.me, new)
+                quarter = self.load_out.get(tile, fps) / 4  # until measured
+                self.loads[child] = self.load_out[child] = quarter
+            try:
+                new = await self.tiles_kv.update(tile, SPLIT.encode(), last=rev)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                self.counts["split_lost_race"] += 1
+                return
+            self.owners[tile] = (SPLIT, new)
+            self._split = self._split | {tile}
+            self._units, self._unit_keys = {}, None
+            self.load_out.pop(tile, None)
+            self.alone_fps.pop(tile, None)
+            self.counts["splits"] += 1
+            logger.info(
+                "worker %s: tile %s split (%.0f frames/s > %.0f)", self.me, tile, fps, limit
+            )
+
+    def _assignment(self, owners: dict[str, str], alive: list[str]) -> dict[str, str]:
+        """The desired owners: by measured load with the wall clock, by tile count with the
+        stream clock (see the module docstring); recomputed only when its inputs change."""
+        if self.config.clock != "wall":
+            return assign(owners, alive)
+        loads = {t: v for t, v in self.loads.items() if t in owners}
+        inputs = (tuple(sorted(owners.items())), tuple(alive), tuple(sorted(loads.items())))
+        if self._desired is None or self._desired[0] != inputs:
+            self._desired = (inputs, assign_by_load(owners, alive, loads, owners))
+        return self._desired[1]
 
     async def _cas(self, tile: str, owner: str, what: str) -> None:
         _, rev = self.owners.get(tile, ("", 0))
@@ -406,22 +880,37 @@ class TileWorker:
 
     # -- reading frames -------------------------------------------------------------------
 
-    async def _resubscribe(self, mine: frozenset[str]) -> None:
-        """Read ``mine`` and their halo: a new consumer from ``rebuild_s`` back (live) or from
-        the message after the last one read (stream clock); frames the previous consumer
-        already gave are skipped."""
+    async def _resubscribe(self, mine: frozenset[str], *, catch_up: bool = True) -> None:
+        """Read ``mine``, their halo and the passers' corridors: a new consumer from
+        ``rebuild_s`` back (``catch_up``; stream clock: from the tick marker that long back)
+        or from the message after the last one read; frames an earlier consumer already gave
+        are skipped (``_read_before``)."""
+        async with self._sub_lock:
+            await self._replace_consumer(mine, catch_up=catch_up)
+
+    async def _replace_consumer(self, mine: frozenset[str], *, catch_up: bool) -> None:
         assert self._js is not None
         reading = self._reading_keys(mine)
         tenant = backbone.token(self.config.tenant)
         subjects = [_filter(tenant, key) for key in sorted(reading)]
         if self.config.clock == "stream":
             subjects.append(tick_subject(self.config.tenant))
-        old = self._consumer
+        old, old_pull = self._consumer, self._sub
         self._sub, self._consumer = None, None
+        if old_pull is not None:
+            await old_pull.stop()
         if old is not None:
             await self._drop_consumer(old)
+        if self._first_seq is not None:
+            self._epochs.append((self._first_seq, self._last_seq, self._reading))
+        self._first_seq = None
         now = time.time()
-        for tile in mine - self.owned:
+        taken = mine - self.owned
+        if taken and self.clocks_kv is not None:
+            task = asyncio.create_task(self._read_clocks(sorted(taken)))
+            self._clock_reads.add(task)
+            task.add_done_callback(self._clock_reads.discard)
+        for tile in taken:
             self.claimed_at[tile] = now
         for tile in self.owned - mine:
             self.lost_at[tile] = now
@@ -430,55 +919,123 @@ class TileWorker:
             name = f"wrk-{self.me}-{os.getpid()}-{self._generation}"
             start = datetime.datetime.fromtimestamp(now - self.config.rebuild_s, datetime.UTC)
             live = self.config.clock == "wall"
-            # stream clock: on from the next message (no tick marker is skipped or replayed)
-            policy = DeliverPolicy.BY_START_TIME if live else DeliverPolicy.NEW
-            if not live and self.config.from_start:  # a backlog published before (benchmark)
-                policy = DeliverPolicy.ALL
-            if not live and self._last_seq:
-                policy = DeliverPolicy.BY_START_SEQUENCE
+            start_seq = self._last_seq + 1
+            if live:
+                policy = (
+                    DeliverPolicy.BY_START_TIME if catch_up else DeliverPolicy.BY_START_SEQUENCE
+                )
+            else:
+                # stream clock: on from the next message (no tick marker is skipped or replayed)
+                policy = DeliverPolicy.NEW
+                if self.config.from_start:  # a backlog published before (benchmark)
+                    policy = DeliverPolicy.ALL
+                if self._last_seq:
+                    policy = DeliverPolicy.BY_START_SEQUENCE
+                    if catch_up:
+                        start_seq = self._catch_up_seq()
+            if policy == DeliverPolicy.BY_START_SEQUENCE and not self._last_seq:
+                policy = DeliverPolicy.BY_START_TIME  # nothing read yet: a live start
             config = ConsumerConfig(
                 name=name,
                 filter_subjects=subjects,
                 ack_policy=AckPolicy.NONE,
                 deliver_policy=policy,
-                opt_start_time=start if live else None,
-                opt_start_seq=self._last_seq + 1
-                if policy == DeliverPolicy.BY_START_SEQUENCE
-                else None,
+                opt_start_time=start if policy == DeliverPolicy.BY_START_TIME else None,
+                opt_start_seq=start_seq if policy == DeliverPolicy.BY_START_SEQUENCE else None,
                 inactive_threshold=30.0,
                 mem_storage=True,
                 num_replicas=1,
             )
             await self._js.add_consumer(backbone.FRAMES, config)
-            self._sub = await self._js.pull_subscribe_bind(name, stream=backbone.FRAMES)
+            assert self._nc is not None
+            pull = ContinuousPull(
+                self._nc, backbone.FRAMES, name, self._handler(self._generation), counts=self.counts
+            )
+            await pull.start()
+            self._sub = pull
             self._consumer = name
-        self._previous_reading = self._reading
         self._reading = reading
         self.owned = frozenset(mine)
 
+    def _handler(self, generation: int) -> Callable[[PulledMsg], Coroutine[Any, Any, None]]:
+        """The message handler of the pull of ``generation``: once a newer consumer is on its
+        way (``_switch``), the old pull's messages are left to it (it starts no later)."""
+
+        async def handle(msg: PulledMsg) -> None:
+            if generation == self._generation:
+                await self._on_message(msg)
+            else:
+                self.counts["left_to_next_consumer"] += 1
+
+        return handle
+
+    def _catch_up_seq(self) -> int:
+        """Stream clock: the first message after the tick marker ``rebuild_s`` before the last
+        one read (the next message when no marker is that old)."""
+        if not self._markers:
+            return self._last_seq + 1
+        newest = self._markers[-1][0]
+        since = newest - int(1000 * self.config.rebuild_s)
+        for tick_ms, seq in self._markers:
+            if tick_ms >= since:
+                return seq
+        return self._last_seq + 1
+
+    def _read_before(self, seq: int, tile: str, place: str) -> bool:
+        """Whether an earlier consumer gave the frame ``seq`` filed at ``place`` already."""
+        if seq > self._last_seq:
+            return False
+        key = tile + "_" if place == tile else place
+        for first, last, keys in self._epochs:
+            if first <= seq <= last and (tile in keys or key in keys):
+                return True
+        return False
+
     def _reading_keys(self, mine: frozenset[str]) -> frozenset[str]:
-        """What to read for ``mine``: each owned tile whole (its zoom-16 tile tokens), the
-        halo's cells (``Tiling.halo_cells``: own-position reports) and the roadside frames
-        (cell ``_``, key ``{tile}_``) of every zoom-16 tile within the halo plus
-        ``ROADSIDE_REACH_M``; a tile that is no quadkey is read whole, without halo."""
-        digits = backbone.TILE_DIGITS
-        grid = [t for t in mine if _is_quadkey(t) and len(t) == self.tiling.zoom]
-        keys = {t for t in mine if t not in grid}
-        whole: set[str] = set()
-        for tile in grid:
-            whole.update(descendants(tile, digits))
-        keys.update(whole)
-        by_tile: dict[str, list[str]] = {}
-        for cell in self.tiling.halo_cells(grid):
-            by_tile.setdefault(cell[:digits], []).append(cell)
-        per_tile = 4 ** (CELL_ZOOM - digits)
-        for tile, cells in by_tile.items():
-            # a tile mostly in the halo is read whole: one consumer filter, not a dozen (a
-            # JetStream consumer delivers the slower the more filters it has)
-            keys.update([tile] if len(cells) >= WHOLE_TILE_SHARE * per_tile else cells)
-        wide = Tiling(zoom=digits, halo_m=self.tiling.halo_m + ROADSIDE_REACH_M)
-        keys.update(t + "_" for t in wide.halo_tiles(whole) if t not in keys)
-        return frozenset(keys)
+        return reading_keys(self.tiling, self.config.reach, mine, self._demand)
+
+    def _covered(self, key: str) -> bool:
+        return reads(self._reading, key)
+
+    def _update_demand(self, now_ms: int) -> None:
+        """Read the corridor ahead of every passer read lately (``PASSER_HOLD_MS``): when a
+        cell within ``Reaches.passing_m`` ahead of one is not read yet, a new consumer takes
+        the corridors (``MOTION_MARGIN_M`` longer, so a moving passer does not need a new one
+        every cell) caught up from ``rebuild_s`` back; cells no passer needed for
+        ``DEMAND_KEEP_MS`` are let go."""
+        cut = now_ms - PASSER_HOLD_MS
+        self._passers = {k: v for k, v in self._passers.items() if v[3] >= cut}
+        reach = self.config.reach.passing_m
+        missing = False
+        for lat, lon, heading, _ in self._passers.values():
+            need = passing_keys(lat, lon, heading, reach)
+            if all(self._covered(k) for k in need):
+                for k in need & self._demand.keys():
+                    self._demand[k] = now_ms
+                continue
+            missing = True
+            for k in passing_keys(lat, lon, heading, reach + MOTION_MARGIN_M):
+                self._demand[k] = now_ms
+        stale = [k for k, t in self._demand.items() if now_ms - t > DEMAND_KEEP_MS]
+        for k in stale:
+            del self._demand[k]
+        if missing or (stale and any(k in self._reading for k in stale)):
+            self.counts["corridor_reads" if missing else "corridor_releases"] += 1
+            self._switch(catch_up=missing)
+
+    def _switch(self, *, catch_up: bool) -> None:
+        """Replace the consumer in the background (this may run inside the current pull's
+        own callback, which its stop would cancel): from now on the current pull's messages
+        are left to the new consumer, which starts no later than the first of them."""
+        self._generation += 1
+        task = asyncio.create_task(self._resubscribe(self.owned, catch_up=catch_up))
+        self._switches.add(task)
+        task.add_done_callback(self._switched)
+
+    def _switched(self, task: asyncio.Task[None]) -> None:
+        self._switches.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._failed("corridor", task.exception() or RuntimeError("switch"))
 
     async def _drop_consumer(self, name: str) -> None:
         assert self._js is not None
@@ -488,77 +1045,70 @@ class TileWorker:
             self._failed("delete_consumer", exc)
 
     async def _consume_loop(self, stop: asyncio.Event) -> None:
+        """Keep the frames flowing: the pull's requests renewed when the server went silent
+        (``ContinuousPull.watch``); the frames themselves arrive on its subscription."""
         while not stop.is_set():
-            sub = self._sub
-            if sub is None:
-                await asyncio.sleep(0.02)
-                continue
-            try:
-                msgs = await sub.fetch(batch=512, timeout=0.05)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # consumer replaced or server failing over
-                if sub is self._sub:
-                    self._failed("fetch", exc)
-                    await asyncio.sleep(0.05)
-                continue
-            for msg in msgs:
-                try:
-                    await self._on_message(msg)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # one bad message must not stop the reading
-                    self._failed("message", exc)
+            pull = self._sub
+            if pull is not None:
+                await pull.watch()
+            await asyncio.sleep(0.25)
 
-    async def _on_message(self, msg: Msg) -> None:
-        seq = msg.metadata.sequence.stream
+    async def _on_message(self, msg: PulledMsg) -> None:
+        seq = stream_sequence(msg.reply)
         try:
             tile, place = backbone.frame_place(msg.subject)
         except ValueError as exc:
             self.counts["bad_subjects"] += 1
             logger.warning("worker %s: %s", self.me, exc)
             return
-        before = self._previous_reading
-        if seq <= self._last_seq and (tile in before or place in before or tile + "_" in before):
-            return  # the previous consumer gave it already
-        self._last_seq = max(self._last_seq, seq)
+        if self._first_seq is None:
+            self._first_seq = seq
         if tile == CLOCK_TILE:
+            if seq <= self._last_seq:
+                return  # a marker a catch-up gives again: ticked already
+            self._last_seq = seq
+            self._markers.append((self._marker_ms(msg), seq))
             await self._on_tick_marker(msg)
             return
+        if self._read_before(seq, tile, place):
+            return  # an earlier consumer gave it already
+        self._last_seq = max(self._last_seq, seq)
         try:
-            frame = frame_of(msg.subject, msg.headers, msg.data)
+            frame, message_set, fmt = frame_of(msg.subject, msg.headers, msg.data)
         except GatewayError as exc:
             self.counts["bad_frames"] += 1
             logger.warning("worker %s: %s", self.me, exc)
             return
         self.counts["frames"] += 1
-        headers = msg.headers or {}
-        fmt = headers.get(backbone.HEADER_FORMAT, "uper")
-        message_set = headers.get(backbone.HEADER_MESSAGE_SET, self.config.message_set)
-        started = time.process_time()
+        # the ingest's CPU is sampled on one frame in INGEST_SAMPLE (a CPU clock read is a
+        # system call: two per frame cost more than the decode's slowest field)
+        timed = self.counts["frames"] % INGEST_SAMPLE == 0
+        started = time.process_time() if timed else 0.0
+        unit = self._unit_of(place)
+        self._place_frames[place] += 1  # the units' measured load (``_measure_load``)
         if fmt == "uper":
-            self._ingest_uper(frame, message_set, self.tiling.tile_of_place(place))
+            self._ingest_uper(frame, message_set, unit)
         else:
-            self._ingest_parsed(frame, message_set, fmt, self.tiling.tile_of_place(place))
-        self.cpu_s["ingest"] += time.process_time() - started
+            self._ingest_parsed(frame, message_set, fmt, unit)
+        if timed:
+            self.cpu_s["ingest"] += INGEST_SAMPLE * (time.process_time() - started)
 
     def _ingest_uper(self, frame: Any, message_set: str, tile: str) -> None:
         """Decode once, note where the frame placed its participants, hand it to the scene
         (an undecodable frame goes through ``ingest_frame``, which dead-letters it)."""
+        mset = self._message_sets.get(message_set)
+        if mset is None:  # a few names at most: the known sets (an unknown one raises)
+            mset = self._message_sets[message_set] = message_set_of(message_set)
         result = decode(
-            frame.payload,
-            message_set=message_set_of(message_set),
-            received_at_ms=frame.received_at_ms,
+            frame.payload, message_set=mset, received_at_ms=frame.received_at_ms,
             area=self.runtime.area,
-        )
+        )  # fmt: skip
         if isinstance(result, Rejected):
             self.runtime.ingest_frame(
                 frame.payload,
                 source=frame.device_id,
                 received_at_ms=frame.received_at_ms,
-                message_set=message_set_of(message_set),
+                message_set=mset,
                 kind=frame.device_kind.value,
             )
             return
@@ -568,6 +1118,12 @@ class TileWorker:
         ):
             self._note_reports(model, tile, frame.received_at_ms)
 
+    def _marker_ms(self, msg: PulledMsg) -> int:
+        try:
+            return int((msg.headers or {})[HEADER_TICK_MS])
+        except (KeyError, ValueError):
+            return 0  # counted as a bad tick by _on_tick_marker
+
     def _note_reports(self, model: Any, tile: str, received_at_ms: int) -> None:
         """Remember the tile of the frame that last reported each participant: its own report
         (a BSM's participant) always; a perception report (an RSM's participants) only of a
@@ -576,6 +1132,8 @@ class TileWorker:
         own = getattr(model, "participant", None)
         if own is not None:
             self._placed[own.id] = (tile, True, received_at_ms)
+            if is_passer(own, self.config.reach):
+                self._passers[own.id] = (own.lat_deg, own.lon_deg, own.heading_deg, received_at_ms)
         for seen in getattr(model, "participants", ()) or ():
             before = self._placed.get(seen.id)
             if before is None or not before[1] or received_at_ms - before[2] > OWN_REPORT_HOLD_MS:
@@ -615,7 +1173,7 @@ class TileWorker:
             await self._tick(now_ms)
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
-    async def _on_tick_marker(self, msg: Msg) -> None:
+    async def _on_tick_marker(self, msg: PulledMsg) -> None:
         try:
             now_ms = int((msg.headers or {})[HEADER_TICK_MS])
         except (KeyError, ValueError) as exc:
@@ -625,24 +1183,41 @@ class TileWorker:
         owners = {t: o for t, (o, _) in self.owners.items()}
         if owners and all(owners.values()):
             self._held = True  # the bench's assignment is settled: held for the run
-        issued = await self._tick(now_ms)
-        assert self._nc is not None
-        body = json.dumps({"worker": self.me, "tick_ms": now_ms, "count": issued})
-        await self._nc.publish(ticked_subject(self.config.tenant), body.encode())
+        await self._tick(now_ms, answer=True)
 
-    async def _tick(self, now_ms: int) -> int:
-        """One tick: run the runtime, issue the advisories of egos in the owned tiles; returns
-        how many were published."""
+    async def _tick(self, now_ms: int, *, answer: bool = False) -> None:
+        """One tick: run the runtime and pick what to issue (``_issue``); the publishing runs
+        in the background (``_send``), so the frames keep being read meanwhile. ``answer``:
+        say ``wrk.{tenant}.ticked`` (with how many advisories were published) once sent."""
         started = time.process_time()
+        if self._adopting:
+            self._adopt_clocks()
         advisories = self.runtime.tick(now_ms)
         ticked = time.process_time()
         self.cpu_s["tick"] += ticked - started
-        try:
-            return await self._issue(advisories, now_ms)
-        finally:
-            self.cpu_s["issue"] += time.process_time() - ticked
+        mine, fresh = self._issue(advisories, now_ms)
+        events = self._event_sends(now_ms) if self.runtime.events.round_ms == now_ms else []
+        if self._dead:
+            events += self._dead_sends()
+        if self._flagged:
+            events += self._flag_sends()
+        self.cpu_s["issue"] += time.process_time() - ticked
+        previous = self._sending[-1] if self._sending else None
+        task = asyncio.create_task(self._send(mine, fresh, events, now_ms, answer, previous))
+        self._sending.append(task)
+        while self._sending and self._sending[0].done():
+            self._sending.popleft()
+        if len(self._sending) > TICKS_IN_FLIGHT:  # the server is slower than the ticks
+            self.counts["issue_waits"] += 1
+            await asyncio.wait({self._sending[0]})
+        if self.owned and (self._passers or self._demand):
+            self._update_demand(now_ms)
 
-    async def _issue(self, advisories: list[Advisory], now_ms: int) -> int:
+    def _issue(
+        self, advisories: list[Advisory], now_ms: int
+    ) -> tuple[list[tuple[str, Advisory]], list[tuple[str, Advisory]]]:
+        """``(mine, fresh)``: the advisories of egos in the owned tiles, and those of them
+        that are new warnings; nothing while fenced or without tiles."""
         self.counts["ticks"] += 1
         if self.counts["ticks"] % 50 == 0:
             self._forget_placements(now_ms)
@@ -651,22 +1226,58 @@ class TileWorker:
             if self._issuing_since:  # a silence begins: nothing issued, no episode marked
                 self._silent_from_ms = now_ms
                 self._issuing_since.clear()
-            return 0
+            return [], []
         self._note_issuing(now_ms)
         mine = self._mine(advisories)
-        fresh = self._fresh(mine, now_ms)
-        acks = [self._publish_advisory(tile, adv) for tile, adv in mine]
-        results = await asyncio.gather(*acks, return_exceptions=True)
-        published = 0
-        for result in results:
-            if isinstance(result, BaseException):
-                self._failed("publish_advisory", result)
-            else:
-                published += 1
-        for tile, adv in fresh:
-            await self._warn(tile, adv)
-        await self._touch_episodes(mine)
-        return published
+        return mine, self._fresh(mine, now_ms)
+
+    async def _send(
+        self,
+        mine: list[tuple[str, Advisory]],
+        fresh: list[tuple[str, Advisory]],
+        events: list[Awaitable[Any]],
+        now_ms: int,
+        answer: bool,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        """Publish a tick's advisories and its detection round's events and RSI
+        (``_event_sends``) together (their PubAcks awaited at once, each with its
+        ``Nats-Msg-Id``); after the previous tick's episode writes, its new warnings (each
+        checked against the episodes bucket), then the episode marks; then the answer. The
+        episode writes of successive ticks stay in order (a level change right after a new
+        warning must find the warning's entry)."""
+        try:
+            acks = asyncio.gather(
+                *[self._publish_advisory(tile, adv) for tile, adv in mine],
+                return_exceptions=True,
+            )
+            reported = asyncio.gather(*events, return_exceptions=True)
+            if previous is not None:
+                await asyncio.wait({previous})
+            warned = await asyncio.gather(
+                *[self._warn(tile, adv) for tile, adv in fresh], return_exceptions=True
+            )
+            for result in warned:
+                if isinstance(result, BaseException):
+                    self._failed("warn", result)
+            await self._touch_episodes(mine)
+            for result in await reported:
+                if isinstance(result, BaseException):
+                    self._failed("publish_event", result)
+            published = 0
+            for result in await acks:
+                if isinstance(result, BaseException):
+                    self._failed("publish_advisory", result)
+                else:
+                    published += 1
+            if answer:
+                assert self._nc is not None
+                body = json.dumps({"worker": self.me, "tick_ms": now_ms, "count": published})
+                await self._nc.publish(ticked_subject(self.config.tenant), body.encode())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next tick sends again
+            self._failed("send", exc)
 
     def _note_issuing(self, now_ms: int) -> None:
         """Per owned tile, since when this worker issues for it without a break, and how long
@@ -746,7 +1357,7 @@ class TileWorker:
         self._episode_touched[key] = time.monotonic()
         assert self._js is not None
         await self._js.publish(
-            backbone.delivery_subject(self.config.tenant, tile, "warning"),
+            backbone.delivery_subject(self.config.tenant, tile, backbone.CHANNEL_WARNING),
             _ADV_ENCODER.encode(adv),
             headers={backbone.HEADER_MSG_ID: f"warn:{key}:{int(adv.level)}:{adv.issued_ms}"},
         )
@@ -779,22 +1390,302 @@ class TileWorker:
         return gap
 
     async def _touch_episodes(self, mine: list[tuple[str, Advisory]]) -> None:
-        """Keep the episodes this worker is issuing marked recent (once a second each)."""
+        """Keep the episodes this worker is issuing marked recent (once a second each; the
+        marks of a tick written together)."""
         now = time.monotonic()
+        puts = []
         for _, adv in mine:
             key = episode_key(self.config.tenant, adv)
             if now - self._episode_touched.get(key, 0.0) < EPISODE_TOUCH_S:
                 continue
             self._episode_touched[key] = now
             body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()
-            try:
-                await self.episodes_kv.put(key, body)
-            except Exception as exc:  # the next touch retries
-                self._failed("episodes", exc)
+            puts.append(self.episodes_kv.put(key, body))
+        for result in await asyncio.gather(*puts, return_exceptions=True):
+            if isinstance(result, BaseException):  # the next touch retries
+                self._failed("episodes", result)
         if len(self._episode_touched) > 10_000:
             self._episode_touched = {
                 k: t for k, t in self._episode_touched.items() if now - t < 10.0
             }
+
+    # -- misbehaviour -----------------------------------------------------------------------
+
+    def _flag_sends(self) -> list[Awaitable[Any]]:
+        """The publications of this worker's new misbehaviour reports of senders placed in
+        its own tiles (held, at most 1,000, while it is fenced)."""
+        if self.fenced():
+            del self._flagged[:-1000]
+            return []
+        reports, self._flagged = self._flagged, []
+        sends: list[Awaitable[Any]] = []
+        for report in reports:
+            placed = self._placed.get(report.sender_id)
+            if placed is None or placed[0] not in self.owned:
+                self.counts["flags_not_mine"] += 1
+                continue
+            sends.append(
+                self._publish(
+                    backbone.misbehaviour_subject(self.config.tenant, placed[0]),
+                    _ADV_ENCODER.encode(report),
+                    {
+                        backbone.HEADER_MSG_ID: f"mbr:{report.sender_id}:{report.flagged_at_ms}",
+                        "V2X-Worker": self.me,
+                    },
+                    "flags",
+                )
+            )
+        return sends
+
+    async def _flags_loop(self, stop: asyncio.Event) -> None:
+        """Take in every flag published on ``V2X_MISBEHAVIOUR`` (the stream's whole window:
+        a flag older than its TTL expires at its first use)."""
+        assert self._js is not None and self.screen is not None
+        decoder = msgspec.json.Decoder(MisbehaviourReport)
+        subject = f"mbr.{backbone.token(self.config.tenant)}.>"
+        sub = None
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self._js.pull_subscribe(
+                        subject,
+                        stream=backbone.MISBEHAVIOUR,
+                        config=ConsumerConfig(
+                            ack_policy=AckPolicy.NONE,
+                            deliver_policy=DeliverPolicy.ALL,
+                            inactive_threshold=30.0,
+                            mem_storage=True,
+                            num_replicas=1,
+                        ),
+                    )
+                msgs = await sub.fetch(batch=64, timeout=0.5)
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a server failing over: subscribe again
+                self._failed("flags", exc)
+                sub = None
+                await asyncio.sleep(0.2)
+                continue
+            for msg in msgs:
+                try:
+                    report = decoder.decode(msg.data)
+                except msgspec.DecodeError as exc:
+                    self.counts["bad_flags"] += 1
+                    logger.warning("worker %s: flag on %s: %s", self.me, msg.subject, exc)
+                    continue
+                self.screen.flag(report, report.flagged_at_ms)
+
+    # -- road events ----------------------------------------------------------------------
+
+    def _event_tile(self, key: str, event: Any) -> str | None:
+        """The tile that owns an event: the tile of the frame that last reported its vehicle
+        (``key`` a participant id), else the tile of the event's position."""
+        placed = self._placed.get(key)
+        if placed is not None:
+            return placed[0]
+        if event.lat_deg is None or event.lon_deg is None:
+            return None
+        return self._unit_of(cell_of(event.lat_deg, event.lon_deg))
+
+    def _event_sends(self, now_ms: int) -> list[Awaitable[Any]]:
+        """The publications of this detection round's events of owned tiles
+        (``LOCAL_EVENT_KINDS``) and of the RSI deliveries they call for (see the module
+        docstring), taken from the runtime now, awaited by ``_send`` in the background."""
+        if self.fenced() or not self.owned:
+            return []
+        tenant = self.config.tenant
+        active = []
+        identity: dict[str, tuple[str, str]] = {}  # delivery key -> (tile, identity)
+        sends: list[Awaitable[Any]] = []
+        for key, event in self.runtime.events.round:
+            kind = event.kind or ""
+            if kind not in LOCAL_EVENT_KINDS:
+                continue
+            tile = self._event_tile(key, event)
+            if tile is None or tile not in self.owned:
+                self.counts["events_not_mine"] += 1
+                continue
+            digest = event_digest(tenant, kind, key)
+            identity[f"event|{event.source}|{kind}|{event.event_id}"] = (tile, digest)
+            if event.end_ms is None or event.end_ms > now_ms:
+                active.append(event)
+            sends.append(
+                self._publish(
+                    backbone.event_subject(tenant, tile, kind),
+                    _ADV_ENCODER.encode(event),
+                    {
+                        backbone.HEADER_MSG_ID: event_msg_id(tenant, kind, key, now_ms),
+                        backbone.HEADER_EVENT: digest,
+                        "V2X-Worker": self.me,
+                    },
+                    "events",
+                )
+            )
+        self._event_tiles.update(identity)
+        sends.extend(self._publish_traffic(now_ms))
+        sends.extend(self._write_clocks(now_ms))
+        view = self.runtime.view
+        deliveries: list[Delivery] = []
+        if view is not None:
+            deliveries = self._event_out.events(active, view, now_ms)
+        deliveries += self._event_out.expire(now_ms)
+        for d in deliveries:
+            sends.append(self._publish_rsi(d, now_ms))
+        if len(self._event_tiles) > _EVENT_TILES_MAX:  # keys the disseminator forgot
+            self._event_tiles = {k: v for k, v in self._event_tiles.items() if k in self._event_out}
+        return sends
+
+    def _keep_dead(self, letters: Sequence[DeadLetter]) -> None:
+        """The runtime's dead-letter sink: kept for the tick's publications (bounded: past
+        ``DEAD_LETTERS_WAITING`` the oldest go, counted ``dead_letters_lost``)."""
+        lost = max(0, len(self._dead) + len(letters) - DEAD_LETTERS_WAITING)
+        if lost:
+            self.counts["dead_letters_lost"] += lost
+        self._dead.extend(letters)
+
+    def _dead_sends(self) -> list[Awaitable[Any]]:
+        """The dead letters of the inputs this worker dropped, on ``dead.{tenant}.{reason}``
+        (``gateways.nats.dead_letter_outgoing``: one per input and reason, however many
+        workers read it), for the centre tier's view of every worker."""
+        sends: list[Awaitable[Any]] = []
+        while self._dead:
+            out = dead_letter_outgoing(self._dead.popleft(), self.config.tenant)
+            sends.append(self._publish(out.subject, out.payload, out.headers, "dead_letters"))
+        return sends
+
+    def _handing_over(self) -> list[Any]:
+        """The runtime's event detectors that hand their clocks over (``handover``/``adopt``)."""
+        return [d for d in self.runtime.events.detectors if hasattr(d, "handover")]
+
+    def _write_clocks(self, now_ms: int) -> list[Awaitable[Any]]:
+        """Every ``CLOCKS_EVERY_MS``: each owned tile's ``backbone.DetectorClocks`` (the road
+        users placed in it) to the clocks bucket; a tile with none is written (empty) once."""
+        last = self._clocks_at_ms
+        if self.clocks_kv is None or (last is not None and now_ms - last < CLOCKS_EVERY_MS):
+            return []
+        self._clocks_at_ms = now_ms
+        detectors = self._handing_over()
+        placed: dict[str, set[str]] = {tile: set() for tile in self.owned}
+        for pid, (tile, _, _) in self._placed.items():
+            if tile in placed:
+                placed[tile].add(pid)
+        writes: list[Awaitable[Any]] = []
+        for tile, ids in sorted(placed.items()):
+            clocks = {}
+            for detector in detectors:
+                held = detector.handover(ids) if ids else {}
+                if held:
+                    clocks[str(detector.kind)] = held
+            if not clocks and tile not in self._clock_tiles:
+                continue
+            if clocks:
+                self._clock_tiles.add(tile)
+            else:
+                self._clock_tiles.discard(tile)
+            body = backbone.DetectorClocks(tile=tile, at_ms=now_ms, worker=self.me, clocks=clocks)
+            writes.append(self._put_clocks(tile, _ADV_ENCODER.encode(body)))
+        self._clock_tiles &= self.owned
+        return writes
+
+    async def _put_clocks(self, tile: str, body: bytes) -> None:
+        assert self.clocks_kv is not None
+        await self.clocks_kv.put(backbone.clocks_key(self.config.tenant, tile), body)
+        self.counts["clocks_written"] += 1
+
+    async def _read_clocks(self, tiles: list[str]) -> None:
+        """The clocks the previous owners of ``tiles`` wrote, for the next tick to adopt."""
+        assert self.clocks_kv is not None
+        for tile in tiles:
+            try:
+                entry = await self.clocks_kv.get(backbone.clocks_key(self.config.tenant, tile))
+                if entry.value:
+                    self._adopting.append(_CLOCKS.decode(entry.value))
+            except nats.js.errors.KeyNotFoundError:
+                self.counts["clocks_none"] += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the event then starts again, as without clocks
+                self._failed("read_clocks", exc)
+
+    def _adopt_clocks(self) -> None:
+        """Hand the clocks read on a takeover to the detectors (before the runtime's tick)."""
+        detectors = {str(d.kind): d for d in self._handing_over()}
+        # its own earlier clocks too (a restarted worker lost them): the longer clock wins
+        for snapshot in self._adopting:
+            for kind, clocks in snapshot.clocks.items():
+                detector = detectors.get(kind)
+                if detector is not None:
+                    self.counts["clocks_adopted"] += detector.adopt(clocks, snapshot.at_ms)
+        self._adopting.clear()
+
+    def _publish_traffic(self, now_ms: int) -> list[Any]:
+        """Each owned tile's ``backbone.TileTraffic`` of this round (for the centre's corridor
+        detectors, ``runtime.corridor.tile_traffic``); one message per owned tile, even empty."""
+        samples = round_samples(self.runtime)
+        if samples is None:
+            return []
+
+        def placed(pid: str) -> str | None:
+            where = self._placed.get(pid)
+            return None if where is None else where[0]
+
+        by_tile = tile_traffic(
+            samples,
+            self.owned,
+            vehicle_tile=placed,
+            tiling=self.tiling,
+            lane_tile=lambda lat, lon: self._unit_of(cell_of(lat, lon)),
+        )
+        tenant = self.config.tenant
+        return [
+            self._publish(
+                backbone.traffic_subject(tenant, tile),
+                _ADV_ENCODER.encode(
+                    backbone.TileTraffic(
+                        tile=tile, round_ms=now_ms, worker=self.me, lanes=tuple(lanes)
+                    )
+                ),
+                {backbone.HEADER_MSG_ID: f"trf:{tenant}:{tile}:{now_ms // 1000}"},
+                "traffic",
+            )
+            for tile, lanes in sorted(by_tile.items())
+        ]
+
+    def _publish_rsi(self, delivery: Delivery, now_ms: int) -> Any:
+        """The RSI delivery of one event on ``dlv.{tenant}.{tile}.rsi``."""
+        event = delivery.payload
+        assert not isinstance(event, Advisory)
+        tile, digest = self._event_tiles.get(delivery.key, ("", ""))
+        if delivery.reason == "expired":
+            self._event_tiles.pop(delivery.key, None)
+        if not tile:  # never reported by this worker (cannot happen: counted if it does)
+            self.counts["rsi_without_tile"] += 1
+            return asyncio.sleep(0)
+        body = backbone_rsi(
+            delivery,
+            event,
+            sender=f"edge:{tile}",  # rteId is unique per sender: the tile's
+            identity=digest,
+            message_set=self.runtime.message_set,
+            ref=self.config.origin,
+            failures=self.runtime.failures,
+        )
+        msg_id = f"rsi:{delivery.reason}:{digest}:{now_ms // 1000}"
+        return self._publish(
+            backbone.delivery_subject(self.config.tenant, tile, backbone.CHANNEL_RSI),
+            _ADV_ENCODER.encode(body),
+            {backbone.HEADER_MSG_ID: msg_id, backbone.HEADER_EVENT: digest, "V2X-Worker": self.me},
+            f"rsi_{delivery.reason}",
+        )
+
+    async def _publish(self, subject: str, data: bytes, headers: dict[str, str], what: str) -> None:
+        assert self._js is not None
+        ack = await self._js.publish(subject, data, headers=headers)
+        self.counts[what] += 1
+        if ack.duplicate:
+            self.counts[f"{what}_duplicates"] += 1
 
     def _failed(self, what: str, exc: BaseException) -> None:
         self.counts[f"errors:{what}"] += 1
@@ -807,8 +1698,10 @@ class TileWorker:
             "owned": sorted(self.owned),
             "reading": sorted(self._reading),
             "counts": dict(self.counts),
+            "load": dict(self.load_out),
             "cpu_s": {k: round(v, 3) for k, v in self.cpu_s.items()},
             "dead_letters": {str(k): v for k, v in self.runtime.stats()["dead_letters"].items()},
+            "misbehaviour": {} if self.screen is None else dict(self.screen.stats()),
         }
 
 

@@ -12,12 +12,34 @@ I/O; the edge workers and the centre tier read the same names from here):
   (``v2x.{tenant}.{tile}.{cell}.>``), so its halo is the border strip it needs, not whole
   neighbouring tiles; a place that is no quadkey (the tick markers' ``clock``) has cell ``_``.
   A short window (``frames_max_age_s``, default 120 s) for catch-up;
-- ``V2X_ADVISORIES``: ``adv.{tenant}.{tile}.{app}``; ``V2X_EVENTS``: ``evt.>``;
-  ``V2X_DELIVERIES``: ``dlv.>``; ``V2X_DEAD``: ``dead.>`` (dead letters).
+- ``V2X_ADVISORIES``: ``adv.{tenant}.{tile}.{app}``; ``V2X_EVENTS``: ``evt.{tenant}.{tile}.{kind}``
+  (a ``RoadEvent`` a worker detected in its tile, each detection round; header
+  ``V2X-Event`` its identity across workers, ``runtime.ownership.event_digest``);
+  ``V2X_DELIVERIES``: ``dlv.{tenant}.{tile}.warning`` (a new warning, an ``Advisory``) and
+  ``dlv.{tenant}.{tile}.rsi`` (an ``RsiDelivery``: the RSI the platform sends for an event,
+  for the gateways' down-link to the RSUs near it); ``V2X_DEAD``: ``dead.>`` (dead letters);
+- ``V2X_TRAFFIC``: ``trf.{tenant}.{tile}``, each detection round a worker's ``TileTraffic`` of
+  each tile it owns (the lanes and the vehicles on them, ``apps.events.LaneSample``), for the
+  corridor detectors of the centre tier (``runtime.corridor``); kept like the frames;
+- ``V2X_MISBEHAVIOUR``: ``mbr.{tenant}.{tile}``, a ``MisbehaviourReport`` of a sender a worker
+  flagged in its tile (every worker and the centre read them all);
+- ``V2X_EV``: ``ev.{tenant}.{vin}``, an ``EvFrame`` (msgspec JSON): each GB/T 32960 real-time or
+  re-sent report a gateway accepted (logged in, signature checked, de-duplicated), the frame
+  as the terminal sent it, for the centre's EV analytics; ``{vin}`` a digest of the VIN
+  (``ev_subject``: one subject per vehicle, so a vehicle's reports keep their order, and no
+  VIN in a subject name); message id ``ev:{vin}:{collected ms}`` (``ev_msg_id``), so the same
+  report taken by two gateways (a terminal that reconnected elsewhere) is stored once. Kept
+  like the frames (a short window: the centre's analytics keep their own state).
 
 Every stream is file-backed with ``min(3, servers)`` replicas and a duplicate window, so a
-publish retried with the same ``Nats-Msg-Id`` is stored once. A frame's id is a digest of its
-device, receive time and payload (``frame_msg_id``): the same frame retried gets the same id.
+publish retried with the same ``Nats-Msg-Id`` is stored once. A frame's id is its device, receive
+time and a digest of its payload (``frame_msg_id``): the same frame retried gets the same id.
+
+A frame carries two headers, parsed by every worker for every frame (nats-py parses header
+lines in Python, so each costs CPU per frame): ``Nats-Msg-Id`` (which the worker reads the
+device and receive time back from, ``frame_source``) and ``V2X-Frame`` (``{kind} {message set}
+{format}``, how to read the payload, ``frame_reading``); the message type is the subject's last
+token. ``gateways.nats.frame_headers`` writes them, ``gateways.nats.frame_of`` reads them.
 Subject tokens (tenant, tile, type) are made safe for NATS (no ``.``, ``*``, ``>`` or spaces).
 
 >>> frame_subject("acme", "132120220102120213", "BSM")
@@ -26,6 +48,9 @@ Subject tokens (tenant, tile, type) are made safe for NATS (no ``.``, ``*``, ``>
 'v2x.acme.t12_-3._.tick'
 >>> [s.name for s in streams(servers=1)][0], streams(servers=5)[0].replicas
 ('V2X_FRAMES', 3)
+>>> ev_subject("acme", "LSJE24066JG229589")
+'ev.acme.4b173eb401da9b7da167'
+
 """
 
 from __future__ import annotations
@@ -33,30 +58,52 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+from v2xcloud.apps.events.congestion import LaneSample
+from v2xcloud.model import RoadEvent
 
 __all__ = [
     "ADVISORIES",
+    "CHANNEL_RSI",
+    "CHANNEL_WARNING",
+    "CLOCKS_BUCKET",
     "DEAD",
     "DELIVERIES",
+    "EV",
     "EVENTS",
     "FRAMES",
     "HEADER_DEVICE",
-    "HEADER_FORMAT",
-    "HEADER_KIND",
-    "HEADER_MESSAGE_SET",
+    "HEADER_EVENT",
+    "HEADER_FRAME",
     "HEADER_MSG_ID",
     "HEADER_RECEIVED_MS",
+    "MISBEHAVIOUR",
     "TILE_DIGITS",
+    "TRAFFIC",
+    "DetectorClocks",
+    "EvFrame",
+    "RsiDelivery",
     "StreamSpec",
+    "TileTraffic",
     "advisory_subject",
+    "clocks_key",
     "dead_subject",
     "delivery_subject",
+    "ev_msg_id",
+    "ev_subject",
     "event_subject",
     "frame_msg_id",
     "frame_place",
+    "frame_reading",
+    "frame_source",
     "frame_subject",
+    "misbehaviour_subject",
     "streams",
     "token",
+    "traffic_subject",
 ]
 
 FRAMES = "V2X_FRAMES"
@@ -64,17 +111,85 @@ ADVISORIES = "V2X_ADVISORIES"
 EVENTS = "V2X_EVENTS"
 DELIVERIES = "V2X_DELIVERIES"
 DEAD = "V2X_DEAD"
+TRAFFIC = "V2X_TRAFFIC"
+MISBEHAVIOUR = "V2X_MISBEHAVIOUR"
+EV = "V2X_EV"
+#: the KV bucket of the event detectors' clocks per tile (``DetectorClocks``, key ``clocks_key``)
+CLOCKS_BUCKET = "V2X_CLOCKS"
 
 HEADER_MSG_ID = "Nats-Msg-Id"
+#: the sender and receive time of a message that is no device frame (an ``EvFrame``), for a
+#: dead letter if it cannot be published (a frame's are in its ``Nats-Msg-Id``)
 HEADER_DEVICE = "V2X-Device"
-HEADER_KIND = "V2X-Kind"
 HEADER_RECEIVED_MS = "V2X-Received-Ms"
-HEADER_MESSAGE_SET = "V2X-Message-Set"
-HEADER_FORMAT = "V2X-Format"
+#: a frame's reading: ``{device kind} {message set} {format}`` (``frame_reading``)
+HEADER_FRAME = "V2X-Frame"
+HEADER_EVENT = "V2X-Event"
+
+#: the deliveries stream's channels (the subject's last token)
+CHANNEL_WARNING = "warning"
+CHANNEL_RSI = "rsi"
 
 #: the digits of a frame place's quadkey in the subject's tile token (zoom 16)
 TILE_DIGITS = 16
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
+
+
+class RsiDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """An RSI the platform sends for a road event a worker detected (``dlv.{tenant}.{tile}.rsi``).
+
+    ``key`` the event's dissemination key, ``reason`` new / update / refresh / expired
+    (``runtime.dissemination``), ``at_ms`` when it was decided, ``event`` the ``RoadEvent``,
+    ``rsi_uper`` the worker's UPER MessageFrame of it (``rsi_error`` why there is none),
+    ``identity`` its identity across workers (``runtime.ownership.event_digest``). The
+    gateway addresses it to the RSUs of its registry in range of the event.
+    """
+
+    key: str
+    reason: Literal["new", "update", "refresh", "expired"]
+    at_ms: int
+    event: RoadEvent
+    identity: str = ""
+    rsi_uper: bytes | None = None
+    rsi_error: str | None = None
+
+
+class TileTraffic(msgspec.Struct, frozen=True, kw_only=True):
+    """One owned tile's traffic at one detection round (``trf.{tenant}.{tile}``): ``lanes``,
+    the lane part of each ingress lane whose stop line is in the tile and the vehicles placed
+    in the tile (the advisories' rule) on any lane (``apps.events.LaneSample``); ``round_ms``
+    the round's time, ``worker`` who measured it."""
+
+    tile: str
+    round_ms: int
+    worker: str = ""
+    lanes: tuple[LaneSample, ...] = ()
+
+
+class EvFrame(msgspec.Struct, frozen=True, kw_only=True):
+    """One GB/T 32960 report a gateway accepted (``ev.{tenant}.{vin}``): ``frame`` the whole
+    frame as the terminal sent it (decoded again by the centre with the same codec), ``vin``
+    its vehicle, ``received_at_ms`` when the gateway took it (the platform's clock: the
+    alarms' receive time), ``gateway`` which gateway."""
+
+    vin: str
+    received_at_ms: int
+    frame: bytes
+    gateway: str = ""
+
+
+class DetectorClocks(msgspec.Struct, frozen=True, kw_only=True):
+    """The event detectors' condition clocks of the road users placed in one tile, as its
+    owner had them at ``at_ms`` (KV bucket ``V2X_CLOCKS``, key ``clocks_key``): ``clocks``
+    maps a detector kind to ``{road user id: clock}`` in that detector's own terms (its
+    ``handover``: the standstill's unexplained ms, a condition's start ms). The tile's next
+    owner adopts them (the detector's ``adopt``), so an event that holds goes on instead of
+    waiting its whole time again (a stopped vehicle's 20 s)."""
+
+    tile: str
+    at_ms: int
+    worker: str = ""
+    clocks: dict[str, dict[str, int]] = {}
 
 
 @dataclass(frozen=True)
@@ -96,9 +211,9 @@ def streams(
     results_max_age_s: float = 3600.0,
     duplicate_window_s: float = 120.0,
 ) -> list[StreamSpec]:
-    """The five streams for a cluster of ``servers``: replicas ``min(3, servers)``; frames
-    kept ``frames_max_age_s``, advisories/events/deliveries/dead letters ``results_max_age_s``
-    (the centre tier's catch-up window). The duplicate window is at most a stream's age."""
+    """The eight streams for a cluster of ``servers``: replicas ``min(3, servers)``; frames,
+    traffic summaries and EV reports kept ``frames_max_age_s``, advisories/events/deliveries/dead letters/
+    misbehaviour reports ``results_max_age_s`` (the centre tier's catch-up window). The duplicate window is at most a stream's age."""
     if servers < 1:
         raise ValueError(f"servers must be >= 1, not {servers}")
     if frames_max_age_s <= 0 or results_max_age_s <= 0:
@@ -114,6 +229,9 @@ def streams(
         spec(EVENTS, "evt.>", results_max_age_s),
         spec(DELIVERIES, "dlv.>", results_max_age_s),
         spec(DEAD, "dead.>", results_max_age_s),
+        spec(TRAFFIC, "trf.>", frames_max_age_s),
+        spec(MISBEHAVIOUR, "mbr.>", results_max_age_s),
+        spec(EV, "ev.>", frames_max_age_s),
     ]
 
 
@@ -155,6 +273,34 @@ def delivery_subject(tenant: str, tile: str, channel: str) -> str:
     return f"dlv.{token(tenant)}.{token(tile)}.{token(channel.lower())}"
 
 
+def traffic_subject(tenant: str, tile: str) -> str:
+    """``trf.{tenant}.{tile}``."""
+    return f"trf.{token(tenant)}.{token(tile)}"
+
+
+def misbehaviour_subject(tenant: str, tile: str) -> str:
+    """``mbr.{tenant}.{tile}``."""
+    return f"mbr.{token(tenant)}.{token(tile)}"
+
+
+def clocks_key(tenant: str, tile: str) -> str:
+    """``{tenant}.{tile}``: a tile's key in the detectors' clocks bucket."""
+    return f"{token(tenant)}.{token(tile)}"
+
+
+def ev_subject(tenant: str, vin: str) -> str:
+    """``ev.{tenant}.{digest}``: one subject per vehicle, named by a 10-byte BLAKE2b digest of
+    its VIN (a VIN identifies a person's car: it stays out of subject names, logs and ACLs)."""
+    digest = hashlib.blake2b(vin.encode("utf-8", "replace"), digest_size=10).hexdigest()
+    return f"ev.{token(tenant)}.{digest}"
+
+
+def ev_msg_id(vin: str, collected_at_ms: int) -> str:
+    """``ev:{vin}:{collected ms}``: a vehicle's report is one per collection time (GB/T 32960
+    dedupes on it too), however many gateways or retries carried it."""
+    return f"ev:{vin}:{collected_at_ms}"
+
+
 def dead_subject(tenant: str, reason: str) -> str:
     """``dead.{tenant}.{reason}`` (the ``DropReason`` value)."""
     return f"dead.{token(tenant)}.{token(reason)}"
@@ -162,6 +308,37 @@ def dead_subject(tenant: str, reason: str) -> str:
 
 def frame_msg_id(device_id: str, received_at_ms: int, payload: bytes) -> str:
     """The deterministic ``Nats-Msg-Id`` of a frame: ``{device}:{received ms}:{digest}``,
-    so a retried publish of the same frame is dropped by the stream's duplicate window."""
+    so a retried publish of the same frame is dropped by the stream's duplicate window.
+
+    >>> frame_msg_id("obu:7", 1700000000123, b"x")[:19]
+    'obu:7:1700000000123'
+    """
     digest = hashlib.blake2b(payload, digest_size=8).hexdigest()
     return f"{device_id}:{received_at_ms}:{digest}"
+
+
+def frame_source(msg_id: str) -> tuple[str, int]:
+    """``(device, received ms)`` of a frame's ``Nats-Msg-Id`` (``frame_msg_id``; a device id
+    may itself hold ``:``); ``ValueError`` naming what is wrong.
+
+    >>> frame_source(frame_msg_id("obu:7", 1700000000123, b"x"))
+    ('obu:7', 1700000000123)
+    """
+    head, sep, digest = msg_id.rpartition(":")
+    device, sep2, received = head.rpartition(":")
+    if not (sep and sep2 and device and digest) or not received.isdigit():
+        raise ValueError(f"{msg_id!r} is no frame id device:received_ms:digest")
+    return device, int(received)
+
+
+def frame_reading(kind: str, message_set: str, fmt: str) -> str:
+    """The ``V2X-Frame`` header of a frame: ``{kind} {message set} {format}`` (tokens, no
+    spaces).
+
+    >>> frame_reading("obu", "csae2020", "uper")
+    'obu csae2020 uper'
+    """
+    parts = (kind, message_set, fmt)
+    if not all(parts) or any(" " in p for p in parts):
+        raise ValueError(f"frame reading {parts!r}: three non-empty words without spaces")
+    return f"{kind} {message_set} {fmt}"

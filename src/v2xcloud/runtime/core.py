@@ -108,7 +108,9 @@ class Runtime:
     delivery's ``secured``: ``runtime.signing.OutboundSigner``; ``None``: nothing is signed);
     ``day2_apps`` the Day-2 applications (default ``apps.day2.default_day2_apps()``): the
     Day-2 messages they accept (a VIR, a VPM reply) go to them as requests instead of to the
-    scene, and what they send is collected for the down-link (``take_outbound``).
+    scene, and what they send is collected for the down-link (``take_outbound``);
+    ``stable_event_ids``: detected events get ids derived from their kind and condition
+    (``apps.events.book.stable_event_id``; the edge workers, so a takeover keeps them).
     Nothing here blocks or does I/O; sinks are called
     synchronously at the end of each tick.
     """
@@ -134,6 +136,7 @@ class Runtime:
         screen: MisbehaviourScreen | None = None,
         signer: OutboundSigner | None = None,
         day2_apps: Sequence[Day2App] | None = None,
+        stable_event_ids: bool = False,
     ) -> None:
         self.guard = guard
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -152,6 +155,7 @@ class Runtime:
             detectors=default_detectors() if detectors is None else detectors,
             every_ms=detect_every_ms,
             failures=self.failures,
+            stable_ids=stable_event_ids,
         )
         self.delivery = DeliveryStage(
             frame=frame,
@@ -463,6 +467,12 @@ class Runtime:
         except Exception as exc:  # a broken screen must not stop the tick
             self.failures.record("screen", exc, logger=logger)
             return
+        self.record_misbehaviour(reports)
+
+    def record_misbehaviour(self, reports: Sequence[MisbehaviourReport]) -> None:
+        """Keep misbehaviour reports (for the API) and hand them to the misbehaviour sinks:
+        this runtime's screen's, or those other processes produced (the centre tier's, from
+        the edge workers)."""
         if not reports:
             return
         self.misbehaviour.extend(reports)

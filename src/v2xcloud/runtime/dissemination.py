@@ -26,6 +26,7 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, RoadEvent
 from v2xcloud.twin.relevance import PositionsView, concerned
 
@@ -104,10 +105,29 @@ class Disseminator:
         """Items (advisories and events) remembered until they expire."""
         return len(self._sent)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether the item ``key`` is remembered (sent and not yet expired)."""
+        return key in self._sent
+
     def recipients_of(self, key: str) -> frozenset[str]:
         """Who is remembered as having heard the item ``key`` (empty if unknown)."""
         sent = self._sent.get(key)
         return frozenset(sent.recipients) if sent is not None else frozenset()
+
+    def rsus_near_event(self, frame: LocalFrame, event: RoadEvent) -> tuple[str, ...]:
+        """The RSUs in range of an event's place (its radius included): where a tier without
+        the scene (the gateway, for the events the workers detected) sends its RSI."""
+        if event.lat_deg is None or event.lon_deg is None:
+            return ()
+        x, y = frame.to_local(event.lat_deg, event.lon_deg)
+        out = []
+        for rsu in self.rsus:
+            rx, ry = frame.to_local(rsu.lat_deg, rsu.lon_deg)
+            if float(np.hypot(float(x) - float(rx), float(y) - float(ry))) <= rsu.range_m + (
+                event.radius_m or 0.0
+            ):
+                out.append(rsu.rsu_id)
+        return tuple(out)
 
     def _rsus_near(self, view: PositionsView, x_m: np.ndarray, y_m: np.ndarray) -> tuple[str, ...]:
         if not self.rsus or x_m.size == 0:

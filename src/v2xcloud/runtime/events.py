@@ -14,6 +14,11 @@ A detector that raises is counted in ``errors`` (per kind), logged once through 
 carry on. Detected events are fed back into the scene as an RSI
 of ``platform_rsu_id`` so that HLW and TJW warn about them like about any announced event;
 those echoes are not counted again as received events.
+
+``round`` keeps what the detectors reported in the last detection round (active and
+just-ended events, each with its condition key: ``EventBook.last_keys``), for a process that
+passes its events on (the edge worker publishes its tiles' events on the backbone);
+``stable_ids`` gives the detectors' events ids derived from kind and key (``EventBook``).
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class LiveEvents:
         detectors: Sequence[EventDetector],
         every_ms: int = 1000,
         failures: FailureLog | None = None,
+        stable_ids: bool = False,
     ) -> None:
         if every_ms <= 0:
             raise ConfigError(f"LiveEvents: every_ms must be positive, got {every_ms}")
@@ -89,6 +95,7 @@ class LiveEvents:
             book = getattr(detector, "book", None)
             if book is not None:
                 book.ids = ids
+                book.stable_ids = stable_ids
                 book.grace_ms = max(book.grace_ms, 2 * every_ms)
                 book.validity_ms = max(book.validity_ms, 2 * every_ms)
         self.detected: dict[str, RoadEvent] = {}
@@ -96,6 +103,8 @@ class LiveEvents:
         self.errors: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()  # started/updated/ended/expired + per kind
         self._last_run_ms: int | None = None
+        self.round: list[tuple[str, RoadEvent]] = []  # (condition key, event) of the last round
+        self.round_ms: int | None = None
 
     def due(self, now_ms: int) -> bool:
         """Whether a detection round is due at ``now_ms``."""
@@ -120,6 +129,7 @@ class LiveEvents:
         if not self.due(now_ms):
             return []
         self._last_run_ms = now_ms
+        self.round, self.round_ms = [], now_ms
         out = []
         for detector in self.detectors:
             try:
@@ -128,6 +138,11 @@ class LiveEvents:
                 self.errors[detector.kind] += 1
                 self.failures.record(f"detector:{detector.kind}", exc, logger=logger)
                 continue
+            book = getattr(detector, "book", None)
+            keys = getattr(book, "last_keys", None)
+            if keys is None or len(keys) != len(events):
+                keys = [event_key(e) for e in events]
+            self.round.extend(zip(keys, events, strict=True))
             fresh = tuple(e for e in events if self._take(e, now_ms))
             if fresh:
                 out.append(

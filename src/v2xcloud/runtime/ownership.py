@@ -5,6 +5,16 @@ lease bookkeeping it acts on, and the ids that make a warning exactly-once.
   one contiguous run per live member (members sorted by id), so each worker holds a compact
   block and its halo is a thin border. Every worker that sees the same members and tiles
   computes the same answer; JetStream KV compare-and-set settles the moments they do not.
+- ``assign_by_load(tiles, members, loads, current)``: the same contiguous Z-order runs, but
+  cut where the measured load (frames/s per tile, its share of its owner's halo reads
+  included: ``tile_loads``) balances, not the tile count, so the busiest worker carries
+  about the mean. Hysteresis: while every tile has a live owner, every live member holds a
+  tile and the busiest carries at most ``REBALANCE_SLACK`` above the best cut's busiest, the
+  current owners stay (measured loads wander; tiles do not follow them). When it re-cuts,
+  each run goes to the member that already holds most of its load, so few tiles move.
+- ``split_hot(tiles, load_of, limit)``: a tile whose load alone exceeds ``limit`` (too dense
+  for one worker) is owned as its four children (quadkey zoom + 1), recursively, down to
+  ``FINEST_UNIT_ZOOM``; ``unit_of(place, units)`` finds the unit a frame's place is in.
 - ``Liveness``: a member is alive while its heartbeat key keeps changing; it is judged on the
   observer's own monotonic clock (the revision last changed less than ``ttl_s`` ago), so
   clocks across machines need not agree.
@@ -22,23 +32,39 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from v2xcloud.codec import message_set_of
 from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory
 from v2xcloud.runtime.core import Runtime
+from v2xcloud.runtime.screen import MisbehaviourScreen
 
 __all__ = [
+    "FINEST_UNIT_ZOOM",
+    "REBALANCE_SLACK",
     "Liveness",
     "Plan",
     "advisory_msg_id",
     "assign",
+    "assign_by_load",
+    "cut_by_load",
     "edge_runtime",
     "episode_key",
+    "event_digest",
+    "event_msg_id",
     "plan",
+    "split_hot",
+    "tile_loads",
+    "unit_of",
 ]
+
+#: the current owners stay while the busiest carries at most this share above the best cut's
+REBALANCE_SLACK = 0.25
+#: a hot tile is split no finer than this zoom (the far-filed own reports' cells,
+#: ``runtime.tiles.FAR_CELL_ZOOM``: a finer unit would share its far cell with its siblings)
+FINEST_UNIT_ZOOM = 17
 
 
 def assign(tiles: Iterable[str], members: Iterable[str]) -> dict[str, str]:
@@ -58,6 +84,179 @@ def assign(tiles: Iterable[str], members: Iterable[str]) -> dict[str, str]:
             out[tile] = member
         start += size
     return out
+
+
+def _bottleneck(weights: Sequence[float], k: int) -> float:
+    """The least possible load of the busiest of ``k`` contiguous runs of ``weights``
+    (bisection on the bound; greedy packing decides feasibility exactly)."""
+
+    def runs_needed(bound: float) -> int:
+        runs, acc = 1, 0.0
+        for w in weights:
+            if acc + w > bound and acc > 0.0:
+                runs, acc = runs + 1, w
+            else:
+                acc += w
+        return runs
+
+    low, high = max(max(weights), sum(weights) / k), sum(weights)
+    for _ in range(48):
+        if high - low <= 1e-6 * max(high, 1e-9):
+            break
+        mid = (low + high) / 2
+        if runs_needed(mid) <= k:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def cut_by_load(ordered: Sequence[str], weights: Mapping[str, float], k: int) -> list[list[str]]:
+    """``ordered`` (tiles in Z-order) cut into ``min(k, len(ordered))`` non-empty contiguous
+    runs (``weights``: tile → load >= 0): the busiest carries the least possible load
+    (``_bottleneck``), and within that bound each run ends nearest to an even share of the
+    load still to place (a cut is moved earlier only while the rest still fits the bound:
+    ``need[i]``, the runs the tiles from ``i`` on need, packed greedily from the end)."""
+    if k <= 0 or not ordered:
+        return []
+    w = [max(0.0, float(weights.get(t, 0.0))) for t in ordered]
+    n, k = len(ordered), min(k, len(ordered))
+    bound = _bottleneck(w, k) * (1 + 1e-9) if sum(w) > 0 else 0.0
+    need = [0] * (n + 1)
+    runs_from_end, acc = 0, 0.0
+    for i in range(n - 1, -1, -1):
+        if runs_from_end == 0 or (acc + w[i] > bound and acc > 0.0):
+            runs_from_end, acc = runs_from_end + 1, 0.0
+        acc += w[i]
+        need[i] = runs_from_end
+    runs: list[list[str]] = [[]]
+    remaining, acc = sum(w), 0.0
+    for i, tile in enumerate(ordered):
+        if runs[-1]:
+            left_runs = k - len(runs)  # runs still to open after the current one
+            target = remaining / (left_runs + 1)
+            forced = acc + w[i] > bound or n - i <= left_runs
+            soft = acc + w[i] / 2 > target and need[i] <= left_runs
+            if left_runs > 0 and (forced or soft):
+                runs.append([])
+                remaining -= acc
+                acc = 0.0
+        runs[-1].append(tile)
+        acc += w[i]
+    return runs
+
+
+def _owned_load(weights: Mapping[str, float], owners: Mapping[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for tile, owner in owners.items():
+        out[owner] = out.get(owner, 0.0) + weights.get(tile, 0.0)
+    return out
+
+
+def assign_by_load(
+    tiles: Iterable[str],
+    members: Iterable[str],
+    loads: Mapping[str, float],
+    current: Mapping[str, str] | None = None,
+    *,
+    slack: float = REBALANCE_SLACK,
+) -> dict[str, str]:
+    """Tile → member balancing the measured ``loads`` (tile → frames/s; see the module
+    docstring): ``assign`` when no tile has a load yet; a tile without a measured load
+    counts as the mean of those with one. ``current`` (tile → owner, ``""`` for none) is
+    kept while it is balanced within ``slack``; otherwise the best contiguous cut, each run
+    given to the member holding most of its load now (ties and the rest in sorted order)."""
+    ordered = sorted(set(tiles))
+    people = sorted(set(members))
+    if not people or not ordered:
+        return {}
+    known = [float(loads[t]) for t in ordered if t in loads and loads[t] >= 0]
+    if not known or sum(known) <= 0:
+        return assign(ordered, people)
+    mean = sum(known) / len(known)
+    weights = {t: float(loads[t]) if t in loads and loads[t] >= 0 else mean for t in ordered}
+    k = min(len(people), len(ordered))
+    best = _bottleneck([weights[t] for t in ordered], k)
+    now = dict(current or {})
+    live = set(people)
+    if all(now.get(t, "") in live for t in ordered):
+        held = _owned_load(weights, {t: now[t] for t in ordered})
+        everyone = len(held) == k  # every member holds a tile (or every tile is a member's)
+        if everyone and max(held.values()) <= (1 + slack) * best:
+            return {t: now[t] for t in ordered}
+    runs = cut_by_load(ordered, weights, k)
+    overlap = []
+    for r, run in enumerate(runs):
+        for member, load in _owned_load(weights, {t: now.get(t, "") for t in run}).items():
+            if member in live:
+                overlap.append((-load, r, member))
+    given: dict[int, str] = {}
+    taken: set[str] = set()
+    for _, r, member in sorted(overlap):
+        if r not in given and member not in taken:
+            given[r] = member
+            taken.add(member)
+    rest = iter(m for m in people if m not in taken)
+    out: dict[str, str] = {}
+    for r, run in enumerate(runs):
+        member = given.get(r) or next(rest)
+        for tile in run:
+            out[tile] = member
+    return out
+
+
+def tile_loads(own: Mapping[str, float], halo: float) -> dict[str, float]:
+    """A worker's measured load per owned tile: the frames/s filed in it (``own``) plus its
+    share, in proportion, of the ``halo`` frames/s the worker reads beyond its tiles (the
+    cost of owning a tile includes reading its border), each to two significant figures so
+    that every worker computes the same assignment from slightly wandering measures."""
+    total = sum(own.values())
+    scale = 1.0 + (halo / total if total > 0 else 0.0)
+    return {t: _two_figures(v * scale) for t, v in own.items()}
+
+
+def _two_figures(value: float) -> float:
+    if value <= 0:
+        return 0.0
+    return float(f"{value:.2g}")
+
+
+def split_hot(
+    tiles: Iterable[str],
+    load_of: Callable[[str], float],
+    limit: float,
+    *,
+    finest: int = FINEST_UNIT_ZOOM,
+) -> list[str]:
+    """The ownership units (quadkeys, sorted): each tile, or, when its ``load_of`` exceeds
+    ``limit``, its four children (those with any load; the first child always, it holds the
+    tile's roadside frames, ``unit_of``) split again while hot, down to zoom ``finest``.
+    A unit at ``finest`` stays whole however hot (it is reported: its load is the floor of
+    the busiest worker)."""
+    out: list[str] = []
+    todo = sorted(set(tiles), reverse=True)
+    while todo:
+        unit = todo.pop()
+        if len(unit) < finest and load_of(unit) > limit:
+            kids = [unit + d for d in "0123"]
+            todo.extend(sorted((k for k in kids if k == kids[0] or load_of(k) > 0), reverse=True))
+        else:
+            out.append(unit)
+    return sorted(out)
+
+
+def unit_of(place: str, units: Collection[str], *, zoom: int) -> str | None:
+    """The unit (of ``units``, quadkeys of zoom >= ``zoom``, disjoint) a frame filed at
+    ``place`` belongs to: the unit that is a prefix of it; a place coarser than the units
+    split beneath it (a tile's roadside frames under a split tile) belongs to its first
+    descendant unit (``place + "0..."``), the same rule on every worker; ``None`` if none."""
+    for end in range(zoom, len(place) + 1):
+        if place[:end] in units:
+            return place[:end]
+    for pad in range(1, FINEST_UNIT_ZOOM - len(place) + 1):
+        if place + "0" * pad in units:
+            return place + "0" * pad
+    return None
 
 
 @dataclass
@@ -136,7 +335,34 @@ def advisory_msg_id(tenant: str, adv: Advisory) -> str:
     return f"adv:{digest}:{adv.issued_ms}"
 
 
-def edge_runtime(*, origin_lat_deg: float, origin_lon_deg: float, message_set: str) -> Runtime:
-    """An edge worker's ``Runtime``: every registered app, its local frame at the origin."""
+def edge_runtime(
+    *,
+    origin_lat_deg: float,
+    origin_lon_deg: float,
+    message_set: str,
+    screen: MisbehaviourScreen | None = None,
+) -> Runtime:
+    """An edge worker's ``Runtime``: every registered app and event detector, its local frame
+    at the origin, detected events with ids stable across processes (a takeover keeps them),
+    the misbehaviour ``screen`` when given."""
     frame = LocalFrame(origin_lat_deg=origin_lat_deg, origin_lon_deg=origin_lon_deg)
-    return Runtime(frame=frame, message_set=message_set_of(message_set))
+    return Runtime(
+        frame=frame,
+        message_set=message_set_of(message_set),
+        stable_event_ids=True,
+        screen=screen,
+    )
+
+
+def event_msg_id(tenant: str, kind: str, key: str, now_ms: int, what: str = "evt") -> str:
+    """The ``Nats-Msg-Id`` of a detected event's report (``what``: ``evt`` on the events
+    stream, ``rsi:<reason>`` on the deliveries stream) in the second of ``now_ms``: the same
+    from any worker that detects the condition ``key`` of ``kind`` in that second, so a
+    worker still reporting a tile its successor has taken is stored once."""
+    return f"{what}:{event_digest(tenant, kind, key)}:{now_ms // 1000}"
+
+
+def event_digest(tenant: str, kind: str, key: str) -> str:
+    """A detected event's identity across workers: (tenant, kind, condition key) hashed."""
+    text = f"{tenant}\x1f{kind}\x1f{key}"
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()

@@ -17,10 +17,11 @@ from v2xcloud.codec.model_convert import encode_model
 from v2xcloud.errors import EncodeError
 from v2xcloud.failures import FailureLog
 from v2xcloud.model import RoadEvent, Rsi
+from v2xcloud.runtime.backbone import RsiDelivery
 from v2xcloud.runtime.dissemination import Delivery
-from v2xcloud.runtime.identity import PLATFORM_RSU_ID
+from v2xcloud.runtime.identity import PLATFORM_RSU_ID, scope_sender_id
 
-__all__ = ["MAX_EVENTS_PER_RSI", "encode_rsi", "rsi_messages", "with_rsi"]
+__all__ = ["MAX_EVENTS_PER_RSI", "backbone_rsi", "encode_rsi", "rsi_messages", "with_rsi"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,3 +98,40 @@ def with_rsi(
             failures.record("rsi_out:encode", exc, logger=logger, level=logging.WARNING)
         return msgspec.structs.replace(delivery, rsi_error=str(exc))
     return msgspec.structs.replace(delivery, rsi_uper=data, rsi_json=csae_json)
+
+
+def backbone_rsi(
+    delivery: Delivery,
+    event: RoadEvent,
+    *,
+    sender: str,
+    identity: str,
+    message_set: MessageSet,
+    ref: tuple[float, float] | None = None,
+    failures: FailureLog | None = None,
+) -> RsiDelivery:
+    """The ``backbone.RsiDelivery`` a worker or the centre publishes for its own event: the
+    RSI encoded under the sender id scoped to ``sender`` (``edge:{tile}``, ``centre:{tile}``:
+    ``rteId`` is unique per sender), referenced at the event's position (else ``ref``; with
+    neither, no RSI is encoded), and the event's cross-worker ``identity``."""
+    at = (event.lat_deg, event.lon_deg)
+    point = (at[0], at[1]) if at[0] is not None and at[1] is not None else ref
+    coded = delivery
+    if point is not None:
+        coded = with_rsi(
+            delivery,
+            message_set=message_set,
+            ref_lat_deg=point[0],
+            ref_lon_deg=point[1],
+            rsu_id=scope_sender_id(sender),
+            failures=failures,
+        )
+    return RsiDelivery(
+        key=delivery.key,
+        reason=delivery.reason,
+        at_ms=delivery.at_ms,
+        event=event,
+        identity=identity,
+        rsi_uper=coded.rsi_uper,
+        rsi_error=coded.rsi_error,
+    )

@@ -11,23 +11,40 @@ halo). At zoom 16 a tile is 611.5 m × cos(latitude) on a side: ~540 m at Changs
 ~470 m at Beijing, large enough that a worker's halo reaches about one ring of neighbours.
 
 Two granularities: a worker **owns** tiles (default zoom 16, configurable up to 16:
-``Tiling(zoom=..)``, ``v2xcloud worker --tile-zoom``); own-position reports (BSM: the bulk)
-are **filed** in zoom-18 cells (``place_of``/``cell_of``: the subject's ``{tile}.{cell}``), so
-a worker reads its own tiles whole and, of its neighbours, only the cells within its halo
-(``halo_cells``): at zoom 16 a 480 m halo taken as whole neighbour tiles is ~8 tiles' worth
-of reading per owned tile; taken as cells it is the strip along the border of the worker's
-whole block. Roadside messages (RSM, MAP, SPAT, RSI) describe an area around the point they
-are filed at, so they are filed by tile (cell ``_``) and read from every tile within the halo
-plus ``ROADSIDE_REACH_M``: few frames, read wider.
+``Tiling(zoom=..)``, ``v2xcloud worker --tile-zoom``); own-position reports (BSM, PSM: the
+bulk) are **filed** in cells (``place_of``: the subject's ``{tile}.{cell}``), so a worker reads
+its own tiles whole and, of its neighbours, only the cells its applications can reach.
+Roadside messages (RSM, MAP, SPAT, RSI) describe an area around the point they are filed at,
+so they are filed by tile (cell ``_``) and read from every tile within the widest reach plus
+``ROADSIDE_REACH_M``: few frames, read wide.
 
-The **halo** of a set of tiles is every position within ``halo_m`` of it. ``halo_m`` is
-derived from the applications, not chosen: the longest reach any registered application
-looks from an ego for its partners or road items (``app_reach_m``: the largest
-``*radius_m`` / ``*range_m`` setting of ``apps.default_apps()``; DNPW's 400 m today) plus
-the distance a fast vehicle covers while an application still remembers it
-(``MOTION_MARGIN_M``: 40 m/s over the scene's 1 s staleness and the warning hold), so the
-partners of an ego that has just crossed into a worker's tile were in that worker's scene
-before it crossed.
+**The halo by reach** (``Reaches``, from each application's ``App.reach()``): what a worker
+must read beyond its tiles is what its applications pair an ego in its tiles with, and most
+look no farther than 150-175 m (``Partners.ROAD_USERS``: FCW, ICW, LTA, BSW, LCW, EBW, AVW,
+CLW, VRUCW, DNPW's head-on check). Only a few kinds of partner are sought farther, and each
+is either rare or a class its own report shows:
+
+- ``SLOW`` (TJW's queue within 300 m) and ``EMERGENCY`` (EVW's emergency vehicles within
+  300 m): a vehicle's own report is filed in its zoom-17 cell (``FAR_CELL_ZOOM``, a one-digit
+  cell token) instead of its zoom-18 cell when it is an emergency vehicle (the BSM's
+  emergency extension), has no speed, or is slower than the slowest ``SLOW`` bound plus
+  ``SLOW_FILING_MARGIN_MPS`` (``files_far``); a worker reads those far cells within
+  ``Reaches.far_m``, the zoom-18 cells only within ``Reaches.near_m``. The margin keeps the
+  answers: the last far-filed report of a vehicle that sped up is never below the bound, so
+  a worker that stops hearing it never holds it as slow.
+- ``AHEAD_OF_PASSER`` (DNPW: oncoming traffic within 400 m ahead of a vehicle signalling to
+  pass): any road user, but only ahead of a passer, which is rare and shows itself (left
+  signal at DNPW's passing speed, ``is_passer``). A worker reads, while a passer it reads is
+  signalling, the cells of the corridor ahead of it (``passing_corridor``) as well, caught up
+  from the stream's last seconds (``gateways.tile_worker``).
+- ``ROAD_ITEMS`` (MAP, SPAT, RSI: V2I apps within 300 m): the roadside frames, read by tile.
+
+Each reach is widened by ``MOTION_MARGIN_M``: the distance a fast vehicle covers while an
+application still remembers it (40 m/s over the scene's 1 s staleness and the warning hold),
+so the partners of an ego that has just crossed into a worker's tile were in that worker's
+scene before it crossed. The exactly-once rule is untouched: the advisory about an ego is
+issued by the owner of the tile of the frame that last reported it, and that owner reads
+every partner the ego's applications can pair it with (``tests/runtime/test_tiles.py``).
 
 >>> tile_of(28.2, 112.9)
 '1321202201021202'
@@ -37,28 +54,40 @@ before it crossed.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps import default_apps
+from v2xcloud.apps import App, Partners, default_apps
 from v2xcloud.errors import ConfigError
+from v2xcloud.model import ParticipantKind
 
 __all__ = [
     "CELL_ZOOM",
+    "FAR_CELL_ZOOM",
     "MOTION_MARGIN_M",
     "OWN_REPORT_TYPES",
+    "PASSING_CORRIDOR_HALF_M",
     "ROADSIDE_REACH_M",
+    "SLOW_FILING_MARGIN_MPS",
     "TILE_ZOOM",
+    "Reaches",
     "Tiling",
     "app_reach_m",
     "cell_of",
     "default_halo_m",
     "descendants",
+    "files_far",
+    "is_passer",
     "neighbours",
+    "passing_corridor",
+    "passing_keys",
     "place_of",
+    "reaches",
     "reference_position",
     "tile_of",
 ]
@@ -67,6 +96,16 @@ __all__ = [
 TILE_ZOOM = 16
 #: the zoom of the cells own-position reports are filed in (~135 m at 28° N)
 CELL_ZOOM = 18
+#: the zoom of the cells the own reports of far-reach partners are filed in (~270 m)
+FAR_CELL_ZOOM = 17
+#: own reports slower than the slowest ``Partners.SLOW`` bound plus this are filed far: a
+#: vehicle whose last far-filed report was below the bound would have to gain this much before
+#: its next report (BSMs every 100 ms: 25 m/s²; 0.5 s of lost reports at 5 m/s²) for a worker
+#: that reads only its far-filed reports to hold it as slow while it is not
+SLOW_FILING_MARGIN_MPS = 2.5
+#: half the width of the corridor read ahead of a passer: DNPW's own corridor (its lane and
+#: the opposing lane, ~5.3 m to the left) widened for a curving road and a changing heading
+PASSING_CORRIDOR_HALF_M = 30.0
 #: the message types filed in their sender's cell: reports of the sender's own position
 OWN_REPORT_TYPES = frozenset({"bsm", "psm"})
 #: how far a roadside message's content reaches from the point it is filed at (an RSU's
@@ -77,26 +116,73 @@ MOTION_MARGIN_M = 80.0
 #: Web Mercator's latitude limit
 _MAX_LAT_DEG = 85.05112878
 _EARTH_RADIUS_M = 6_378_137.0
-_REACH_SUFFIXES = ("radius_m", "range_m")
+
+
+@dataclass(frozen=True)
+class Reaches:
+    """What a tile worker reads beyond its tiles, from its applications' ``App.reach()`` (see
+    the module docstring); every distance already includes ``MOTION_MARGIN_M``.
+
+    ``near_m``: every own report (zoom-18 cells); ``far_m``: own reports filed far (zoom-17
+    cells: slow, speedless and emergency vehicles); ``passing_m``: the corridor ahead of a
+    passer; ``roadside_m``: roadside frames (by tile), the widest reach plus
+    ``ROADSIDE_REACH_M``; ``slow_filing_mps``: own reports of vehicles slower than this are
+    filed far; ``passer_mps``: a vehicle signalling left at or above this speed is a passer
+    (``None``: no application looks ahead of passers)."""
+
+    near_m: float
+    far_m: float
+    passing_m: float
+    roadside_m: float
+    slow_filing_mps: float
+    passer_mps: float | None
+
+    @classmethod
+    def of(cls, apps: Iterable[App]) -> Reaches:
+        """The reaches of ``apps`` (``ConfigError`` for a negative reach)."""
+        best: dict[Partners, float] = dict.fromkeys(Partners, 0.0)
+        slow_mps = 0.0
+        passer_mps: float | None = None
+        for app in apps:
+            for r in app.reach():
+                if r.metres < 0:
+                    raise ConfigError(f"{app.code}: reach {r} is negative")
+                best[r.partners] = max(best[r.partners], r.metres)
+                if r.partners is Partners.SLOW and r.speed_mps is not None:
+                    slow_mps = max(slow_mps, r.speed_mps)
+                if r.partners is Partners.AHEAD_OF_PASSER:
+                    low = 0.0 if r.speed_mps is None else r.speed_mps
+                    passer_mps = low if passer_mps is None else min(passer_mps, low)
+        near = best[Partners.ROAD_USERS]
+        far = max(near, best[Partners.SLOW], best[Partners.EMERGENCY])
+        passing = max(far, best[Partners.AHEAD_OF_PASSER])
+        widest = max(passing, best[Partners.ROAD_ITEMS])
+        return cls(
+            near_m=near + MOTION_MARGIN_M,
+            far_m=far + MOTION_MARGIN_M,
+            passing_m=passing + MOTION_MARGIN_M,
+            roadside_m=widest + MOTION_MARGIN_M + ROADSIDE_REACH_M,
+            slow_filing_mps=slow_mps + SLOW_FILING_MARGIN_MPS if slow_mps > 0 else 0.0,
+            passer_mps=passer_mps,
+        )
+
+
+@functools.cache
+def reaches() -> Reaches:
+    """The reaches of the registered applications (``apps.default_apps()``)."""
+    return Reaches.of(default_apps())
 
 
 def app_reach_m() -> float:
-    """The longest reach of the registered applications: the largest setting whose name ends
-    in ``radius_m`` or ``range_m`` over ``apps.default_apps()``' configurations (how far from
-    an ego an application looks for partners or road items)."""
-    reach = 0.0
-    for app in default_apps():
-        cfg = getattr(app, "config", None)
-        for name in getattr(type(cfg), "__struct_fields__", ()):  # the apps' msgspec configs
-            value = getattr(cfg, name)
-            if name.endswith(_REACH_SUFFIXES) and isinstance(value, int | float):
-                reach = max(reach, float(value))
-    return reach
+    """The longest reach of the registered applications, to any kind of partner (DNPW's
+    400 m ahead of a passer today)."""
+    return max(r.metres for app in default_apps() for r in app.reach())
 
 
 def default_halo_m() -> float:
-    """The halo width: the applications' reach plus ``MOTION_MARGIN_M``."""
-    return app_reach_m() + MOTION_MARGIN_M
+    """The halo every own report is read in: the short reach to any road user plus
+    ``MOTION_MARGIN_M`` (``Reaches.near_m``)."""
+    return reaches().near_m
 
 
 def _check(lat_deg: float, lon_deg: float) -> None:
@@ -113,6 +199,12 @@ def _xy(lat_deg: float, lon_deg: float, zoom: int) -> tuple[int, int]:
     x = int((lon_deg + 180.0) / 360.0 * n)
     y = int((1.0 - math.asinh(math.tan(lat)) / math.pi) / 2.0 * n)
     return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def _lat_of_row(y: float, zoom: int) -> float:
+    """The latitude (degrees) of the fractional tile row ``y`` at ``zoom``."""
+    n = 1 << zoom
+    return math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * y / n))))
 
 
 def _quadkey(x: int, y: int, zoom: int) -> str:
@@ -180,8 +272,7 @@ class Tiling:
         return 2 * math.pi * _EARTH_RADIUS_M * math.cos(math.radians(lat)) / (1 << self.zoom)
 
     def _lat_of_row(self, y: float) -> float:
-        n = 1 << self.zoom
-        return math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * y / n))))
+        return _lat_of_row(y, self.zoom)
 
     def rings(self, tile: str) -> int:
         """How many rings of neighbours the halo of ``tile`` reaches into."""
@@ -251,39 +342,61 @@ class Tiling:
         self.xy(tile)
         return descendants(tile, CELL_ZOOM)
 
-    def halo_cells(self, owned: Iterable[str]) -> list[str]:
-        """The ``CELL_ZOOM`` cells outside the ``owned`` tiles that hold some point within
-        ``halo_m`` of one of them, sorted: what a worker reads besides its own tiles (the
-        border strip its applications can reach, ~135 m granular, not whole tiles)."""
-        return sorted(_quadkey(x, y, CELL_ZOOM) for x, y in self.halo_cell_xy(owned))
+    def halo_cells(
+        self, owned: Iterable[str], *, halo_m: float | None = None, zoom: int = CELL_ZOOM
+    ) -> list[str]:
+        """The cells of ``zoom`` (default ``CELL_ZOOM``) outside the ``owned`` tiles that hold
+        some point within ``halo_m`` (default: this grid's) of one of them, sorted: what a
+        worker reads besides its own tiles (the border strip its applications can reach,
+        cell-granular, not whole tiles)."""
+        return sorted(_quadkey(x, y, zoom) for x, y in self.halo_cell_xy(owned, halo_m, zoom))
 
-    def halo_cell_xy(self, owned: Iterable[str]) -> set[tuple[int, int]]:
-        """``halo_cells`` as ``CELL_ZOOM`` cell (x, y) pairs (for sizing at scale)."""
+    def halo_cell_xy(
+        self, owned: Iterable[str], halo_m: float | None = None, zoom: int = CELL_ZOOM
+    ) -> set[tuple[int, int]]:
+        """``halo_cells`` as cell (x, y) pairs at ``zoom`` (for sizing at scale). The owned
+        units may be finer than this grid's tiles, down to ``zoom`` (a hot tile owned as its
+        children, ``runtime.ownership.split_hot``); a cell inside any owned unit is no halo."""
         mine = set(owned)
-        if not mine or self.halo_m <= 0:
+        halo = self.halo_m if halo_m is None else float(halo_m)
+        if not mine or halo <= 0:
             return set()
-        if self.zoom > CELL_ZOOM:
-            raise ConfigError(f"tile zoom {self.zoom} is finer than the cells' {CELL_ZOOM}")
-        shift = CELL_ZOOM - self.zoom
-        size = 1 << shift  # cells per tile side
-        n_cells = 1 << CELL_ZOOM
-        mine_xy = {self.xy(t) for t in mine}
+        if self.zoom > zoom:
+            raise ConfigError(f"tile zoom {self.zoom} is finer than the cells' {zoom}")
+        units: dict[int, set[tuple[int, int]]] = {}
+        for unit in mine:
+            x, y, z = _unquad(unit)
+            if not self.zoom <= z <= zoom:
+                raise ConfigError(
+                    f"unit {unit!r} is of zoom {z}: owned units are of zoom {self.zoom}..{zoom}"
+                )
+            units.setdefault(z, set()).add((x, y))
+        n_cells = 1 << zoom
+
+        levels = [(zoom - z, xy) for z, xy in units.items()]
+
+        def owned_cell(cx: int, cy: int) -> bool:
+            return any((cx >> shift, cy >> shift) in xy for shift, xy in levels)
+
         found: set[tuple[int, int]] = set()
-        for tx, ty in mine_xy:
-            rows = [r for r in (ty - 1, ty + 1) if 0 <= r < (1 << self.zoom)] or [ty]
-            cos = min(math.cos(math.radians(self._lat_of_row(r + 0.5))) for r in rows)
-            cell_m = 2 * math.pi * _EARTH_RADIUS_M * cos / n_cells  # the narrower: never short
-            reach = math.ceil(self.halo_m / cell_m)
-            x0, y0 = tx * size, ty * size
-            for cy in range(max(0, y0 - reach), min(n_cells, y0 + size + reach)):
-                gy = max(y0 - (cy + 1), cy - (y0 + size), 0)
-                for cx in range(x0 - reach, x0 + size + reach):
-                    gx = max(x0 - (cx + 1), cx - (x0 + size), 0)
-                    if math.hypot(gx, gy) * cell_m > self.halo_m:
-                        continue
-                    wx = cx % n_cells
-                    if (wx >> shift, cy >> shift) not in mine_xy:
-                        found.add((wx, cy))
+        for z, xys in units.items():
+            shift = zoom - z
+            size = 1 << shift  # cells per unit side
+            for tx, ty in xys:
+                rows = [r for r in (ty - 1, ty + 1) if 0 <= r < (1 << z)] or [ty]
+                cos = min(math.cos(math.radians(_lat_of_row(r + 0.5, z))) for r in rows)
+                cell_m = 2 * math.pi * _EARTH_RADIUS_M * cos / n_cells  # the narrower: never short
+                reach = math.ceil(halo / cell_m)
+                x0, y0 = tx * size, ty * size
+                for cy in range(max(0, y0 - reach), min(n_cells, y0 + size + reach)):
+                    gy = max(y0 - (cy + 1), cy - (y0 + size), 0)
+                    for cx in range(x0 - reach, x0 + size + reach):
+                        gx = max(x0 - (cx + 1), cx - (x0 + size), 0)
+                        if math.hypot(gx, gy) * cell_m > halo:
+                            continue
+                        wx = cx % n_cells
+                        if not owned_cell(wx, cy):
+                            found.add((wx, cy))
         return found
 
     def in_halo(self, lat_deg: float, lon_deg: float, owned: Sequence[str]) -> bool:
@@ -318,13 +431,87 @@ def descendants(quadkey: str, zoom: int) -> list[str]:
     return out
 
 
-def place_of(message_type: str, lat_deg: float, lon_deg: float) -> str:
+def place_of(message_type: str, lat_deg: float, lon_deg: float, *, far: bool = False) -> str:
     """Where a frame is filed (``runtime.backbone.frame_subject``): an own-position report
-    (``OWN_REPORT_TYPES``) in its ``CELL_ZOOM`` cell, any other message (RSM, MAP, SPAT, RSI,
+    (``OWN_REPORT_TYPES``) in its ``CELL_ZOOM`` cell, or its ``FAR_CELL_ZOOM`` cell when
+    ``far`` (``files_far``: a far-reach partner); any other message (RSM, MAP, SPAT, RSI,
     ...: content spread around its reference point) in its ``TILE_ZOOM`` tile, cell ``_``."""
     if message_type.lower() in OWN_REPORT_TYPES:
+        if far:
+            _check(lat_deg, lon_deg)
+            return _quadkey(*_xy(lat_deg, lon_deg, FAR_CELL_ZOOM), FAR_CELL_ZOOM)
         return cell_of(lat_deg, lon_deg)
     return tile_of(lat_deg, lon_deg)
+
+
+_VEHICLE_KINDS = frozenset({ParticipantKind.VEHICLE, ParticipantKind.UNKNOWN})
+
+
+def files_far(model: object, reach: Reaches | None = None) -> bool:
+    """Whether a message is the own report of a far-reach partner (filed in its zoom-17 cell,
+    read within ``Reaches.far_m``): a vehicle (or unknown object) that is an emergency vehicle
+    (its BSM carries the emergency extension), reports no speed, or is slower than
+    ``Reaches.slow_filing_mps``."""
+    state = getattr(model, "participant", None)
+    if state is None or getattr(state, "kind", None) not in _VEHICLE_KINDS:
+        return False
+    if state.emergency is not None:
+        return True
+    bound = (reach or reaches()).slow_filing_mps
+    return state.speed_mps is None or state.speed_mps < bound
+
+
+def is_passer(state: object, reach: Reaches | None = None) -> bool:
+    """Whether a road user's own report shows it about to pass (``Partners.AHEAD_OF_PASSER``):
+    left turn signal on at or above ``Reaches.passer_mps``, with a heading."""
+    bound = (reach or reaches()).passer_mps
+    if bound is None or "leftTurnSignalOn" not in getattr(state, "exterior_lights", ()):
+        return False
+    speed, heading = getattr(state, "speed_mps", None), getattr(state, "heading_deg", None)
+    return speed is not None and heading is not None and speed >= bound
+
+
+def passing_corridor(
+    lat_deg: float,
+    lon_deg: float,
+    heading_deg: float,
+    length_m: float,
+    *,
+    half_width_m: float = PASSING_CORRIDOR_HALF_M,
+    zoom: int = CELL_ZOOM,
+) -> set[str]:
+    """The cells of ``zoom`` (quadkeys) a corridor ``length_m`` long ahead of a position along
+    ``heading_deg`` (degrees clockwise from north), ``half_width_m`` to either side, touches
+    (from the position itself; sampled every few metres, and each sample widened to the
+    cells within ``half_width_m`` + one sample spacing, so a cell the strip grazes is in)."""
+    _check(lat_deg, lon_deg)
+    n = 1 << zoom
+    lat = math.radians(lat_deg)
+    metres_per_cell = 2 * math.pi * _EARTH_RADIUS_M * math.cos(lat) / n
+    px = (lon_deg + 180.0) / 360.0 * n
+    py = (1.0 - math.asinh(math.tan(lat)) / math.pi) / 2.0 * n
+    h = math.radians(heading_deg)
+    ux, uy = math.sin(h), -math.cos(h)  # east, and north is -y on the grid
+    step = min(10.0, metres_per_cell / 4)
+    pad = (half_width_m + step) / metres_per_cell  # in cells
+    out: set[str] = set()
+    for k in range(int(length_m / step) + 2):
+        along = min(k * step, length_m) / metres_per_cell
+        cx, cy = px + ux * along, py + uy * along
+        for x in range(math.floor(cx - pad), math.floor(cx + pad) + 1):
+            gx = max(x - cx, 0.0, cx - (x + 1))
+            for y in range(max(0, math.floor(cy - pad)), min(n - 1, math.floor(cy + pad)) + 1):
+                gy = max(y - cy, 0.0, cy - (y + 1))
+                if math.hypot(gx, gy) <= pad:
+                    out.add(_quadkey(x % n, y, zoom))
+    return out
+
+
+def passing_keys(lat_deg: float, lon_deg: float, heading_deg: float, length_m: float) -> set[str]:
+    """The cells a worker reads ahead of a passer: ``passing_corridor`` at ``CELL_ZOOM`` (own
+    reports) and at ``FAR_CELL_ZOOM`` (own reports filed far)."""
+    out = passing_corridor(lat_deg, lon_deg, heading_deg, length_m)
+    return out | passing_corridor(lat_deg, lon_deg, heading_deg, length_m, zoom=FAR_CELL_ZOOM)
 
 
 def cell_of(lat_deg: float, lon_deg: float) -> str:

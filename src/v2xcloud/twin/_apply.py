@@ -11,6 +11,14 @@ import numpy.typing as npt
 from v2xcloud.geo import unit_to_heading_deg
 from v2xcloud.model import ParticipantState
 from v2xcloud.model.thresholds import STANDSTILL_MPS
+from v2xcloud.twin._columns import FLOAT_COLUMNS
+from v2xcloud.twin._track import (
+    COVARIANCE_COLUMNS,
+    ESTIMATE_COLUMNS,
+    NEWBORN_MS,
+    Measurements,
+    step,
+)
 from v2xcloud.twin.flags import KIND_CODES, SOURCE_CODES, Flag, flags_of
 
 if TYPE_CHECKING:
@@ -153,13 +161,18 @@ def _write(
     n = len(states)
     speed = _column(states, "speed_mps")
     heading = _column(states, "heading_deg")
+    prev_t = cols.t_ms[rows]
+    dt_s = (t_ms - prev_t) * 0.001
+    derived = np.zeros(n, dtype=bool)
     if np.isnan(speed.sum() + heading.sum()):  # some report left speed or heading out
-        prev_t = cols.t_ms[rows]
-        dt_s = (t_ms - prev_t) * 0.001
-        _derive_motion(speed, heading, x - cols.x_m[rows], y - cols.y_m[rows], dt_s, prev_t >= 0)
-    cols.x_m[rows], cols.y_m[rows] = x, y
+        derived = speed != speed
+        dx, dy = x - cols.meas_x_m[rows], y - cols.meas_y_m[rows]
+        _derive_motion(speed, heading, dx, dy, dt_s, prev_t >= 0)
+    cols.meas_x_m[rows], cols.meas_y_m[rows] = x, y
+    _track_rows(
+        scene, states, rows, t_ms, dt_s, prev_t < 0, perceived, x, y, speed, heading, derived
+    )
     cols.z_m[rows] = _column(states, "elevation_m")
-    cols.speed_mps[rows], cols.heading_deg[rows] = speed, heading
     cols.length_m[rows] = _column(states, "length_m")
     cols.width_m[rows] = _column(states, "width_m")
     cols.kind[rows] = np.fromiter((KIND_CODES[s.kind] for s in states), np.int64, n)
@@ -175,16 +188,72 @@ def _write(
         cols.self_ms[rows] = t_ms
     cols.flags[rows] = flags
     cols.t_ms[rows], cols.received_ms[rows] = t_ms, recv_ms
-    _history_rates(scene, rows, t_ms, speed, heading, states)
     since = cols.stopped_since_ms[rows]
     stopped_since = np.where(since < 0, t_ms, since)
-    cols.stopped_since_ms[rows] = np.where(speed > scene.stopped_speed_mps, -1, stopped_since)
+    filtered_speed = cols.speed_mps[rows]
+    cols.stopped_since_ms[rows] = np.where(
+        filtered_speed > scene.stopped_speed_mps, -1, stopped_since
+    )
     held = scene._states
     for row, state in zip(rows.tolist(), states, strict=True):
         held[row] = state
     scene.stats.applied += n
     if scene.focus_refresh_ms is not None:
         scene._written.append(rows)
+
+
+_TRACKED = ESTIMATE_COLUMNS + COVARIANCE_COLUMNS
+
+
+def _track_rows(
+    scene: Scene,
+    states: list[ParticipantState],
+    rows: IntArray,
+    t_ms: IntArray,
+    dt_s: FloatArray,
+    first: npt.NDArray[np.bool_],
+    perceived: npt.NDArray[np.bool_],
+    x: FloatArray,
+    y: FloatArray,
+    speed: FloatArray,
+    heading: FloatArray,
+    derived: npt.NDArray[np.bool_],
+) -> None:
+    """Run the rows' tracking filters (``_track``) on this batch's reports.
+
+    A reported acceleration is a measurement; a yaw rate of exactly 0 is not: it is what a
+    sender without a gyro puts on the wire (CSAE's AccelerationSet4Way has no "unavailable"
+    yaw; ``codec`` encodes unknown as 0), so the filter's heading history decides it. A
+    sender that does measure reports a straight drive as a noisy value near 0.
+    """
+    cols = scene._cols
+    born = np.where(first, t_ms, cols.born_ms[rows])
+    cols.born_ms[rows] = born
+    yaw = _column(states, "yaw_rate_dps")
+    yaw[yaw == 0.0] = np.nan
+    z = Measurements(
+        x=x,
+        y=y,
+        speed=speed,
+        heading=heading,
+        accel=_column(states, "accel_long_mps2"),
+        yaw=yaw,
+        position_sd=_column(states, "position_accuracy_m"),
+        roadside=perceived,
+        first=first,
+        speed_derived=derived,
+        newborn=t_ms - born < NEWBORN_MS,
+    )
+    floats = cols.floats
+    state = {name: floats[_ROW[name], rows] for name in _TRACKED}
+    missed = cols.gate_missed[rows]
+    step(state, missed, dt_s, z)
+    for name, values in state.items():
+        floats[_ROW[name], rows] = values
+    cols.gate_missed[rows] = missed
+
+
+_ROW = {name: FLOAT_COLUMNS.index(name) for name in _TRACKED}
 
 
 def _flags(states: list[ParticipantState]) -> IntArray:
@@ -221,42 +290,3 @@ def _derive_motion(
     moving = ok & (moved_speed > STANDSTILL_MPS)  # standing: a displacement is noise
     miss_heading = np.isnan(heading) & moving
     heading[miss_heading] = unit_to_heading_deg(dx, dy)[miss_heading]
-
-
-def _history_rates(
-    scene: Scene,
-    rows: IntArray,
-    t_ms: IntArray,
-    speed: FloatArray,
-    heading: FloatArray,
-    states: list[ParticipantState],
-) -> None:
-    """Push the new samples into each row's history ring, then set acceleration and yaw rate:
-    reported if present, else from the oldest sample in the ring (≥ 50 ms back). A reported
-    yaw rate of exactly 0 counts as not reported (the wire's "unknown", see below)."""
-    cols = scene._cols
-    size = cols.history_len
-    pos = (cols.h_pos[rows] + 1) % size
-    count = np.minimum(cols.h_count[rows] + 1, size)
-    cols.h_pos[rows], cols.h_count[rows] = pos, count
-    base = rows * size
-    now_at, old_at = base + pos, base + (pos - count + 1) % size
-    h_t, h_speed, h_heading = (
-        cols.h_t_ms.ravel(),
-        cols.h_speed_mps.ravel(),
-        cols.h_heading_deg.ravel(),
-    )
-    h_t[now_at], h_speed[now_at], h_heading[now_at] = t_ms, speed, heading
-    # the oldest sample, if ≥ 50 ms back (a ring of one sample is its own oldest: dt 0)
-    dt_s = (t_ms - h_t[old_at]) * 0.001
-    per_s = np.divide(1.0, dt_s, out=np.full(dt_s.size, np.nan), where=dt_s >= 0.05)
-    accel = (speed - h_speed[old_at]) * per_s
-    yaw = ((heading - h_heading[old_at] + 180.0) % 360.0 - 180.0) * per_s
-    rep_accel = _column(states, "accel_long_mps2")
-    rep_yaw = _column(states, "yaw_rate_dps")
-    cols.accel_mps2[rows] = np.where(rep_accel != rep_accel, accel, rep_accel)  # NaN: derived
-    # a yaw rate of exactly 0 is what a sender without a gyro puts on the wire (CSAE's
-    # AccelerationSet4Way has no "unavailable" yaw; ``codec`` encodes unknown as 0): the
-    # heading history knows better. A sender that does measure reports a straight drive as a
-    # noisy value near 0 and the history agrees with it there.
-    cols.yaw_rate_dps[rows] = np.where((rep_yaw != rep_yaw) | (rep_yaw == 0.0), yaw, rep_yaw)

@@ -1,4 +1,5 @@
-"""Growable column storage of participant rows, with a short history ring per row."""
+"""Growable column storage of participant rows (the estimates and covariances of each
+participant's tracking filter among them, see ``_track``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ FLOAT_COLUMNS: tuple[str, ...] = (
     "yaw_rate_dps",
 )
 FLOAT_COLUMNS += ("length_m", "width_m", "rsm_x_m", "rsm_y_m")
+# the tracking filter's covariances (``_track.COVARIANCE_COLUMNS``)
+FLOAT_COLUMNS += ("p_pos", "p_vv", "p_va", "p_aa", "p_hh", "p_hw", "p_ww")
+# the last reported position (the filtered one is ``x_m``/``y_m``): displacements for a
+# report without speed or heading are measured between reports, not against the estimate
+FLOAT_COLUMNS += ("meas_x_m", "meas_y_m")
 #: the integer columns, in the row order of ``Columns.ints``
 INT_COLUMNS = (
     "uid",
@@ -32,8 +38,9 @@ INT_COLUMNS = (
     "self_ms",
     "rsm_ms",
     "focus_ms",  # when the row was last in a view's focus (incremental ticks)
+    "gate_missed",  # the tracking filter's gate bits (``_track.MISSED_*``)
+    "born_ms",  # the row's first report (the age of a roadside track)
 )
-_HIST = ("h_t_ms", "h_speed_mps", "h_heading_deg")
 
 
 class Columns:
@@ -43,12 +50,9 @@ class Columns:
     column × row), so a tick's view copies each block in one step; ``x_m`` etc. are views.
     """
 
-    def __init__(self, *, capacity: int = 256, history_len: int = 6) -> None:
+    def __init__(self, *, capacity: int = 256) -> None:
         self.capacity = 0
-        self.history_len = history_len
         self.alive = np.zeros(0, dtype=bool)
-        self.h_pos = np.zeros(0, dtype=np.int64)
-        self.h_count = np.zeros(0, dtype=np.int64)
         self.floats = np.zeros((len(FLOAT_COLUMNS), 0))
         self.ints = np.zeros((len(INT_COLUMNS), 0), dtype=np.int64)
         self._arrays: dict[str, npt.NDArray[np.generic]] = {}
@@ -72,16 +76,8 @@ class Columns:
             arrays[name] = self.floats[k]
         for k, name in enumerate(INT_COLUMNS):
             arrays[name] = self.ints[k]
-        for name in _HIST:
-            fill = -1 if name == "h_t_ms" else np.nan
-            dtype = np.int64 if name == "h_t_ms" else np.float64
-            block = np.full((extra, self.history_len), fill, dtype=dtype)
-            old = self._arrays.get(name)
-            arrays[name] = block if old is None else np.concatenate([old, block])
         self._arrays = arrays
         self.alive = np.concatenate([self.alive, np.zeros(extra, dtype=bool)])
-        self.h_pos = np.concatenate([self.h_pos, np.zeros(extra, dtype=np.int64)])
-        self.h_count = np.concatenate([self.h_count, np.zeros(extra, dtype=np.int64)])
         self.capacity = capacity
 
     def allocate(self) -> int:
@@ -97,10 +93,6 @@ class Columns:
         self.layout += 1
         self.floats[:, row] = np.nan
         self.ints[:, row] = -1
-        for name in _HIST:
-            self._arrays[name][row] = -1 if name == "h_t_ms" else np.nan
-        self.h_pos[row] = 0
-        self.h_count[row] = 0
         return row
 
     def release(self, row: int) -> None:

@@ -41,7 +41,9 @@ __all__ = [
 TURN_ON_RED = frozenset({"maneuverRightTurnOnRedAllowed", "maneuverLeftTurnOnRedAllowed"})
 
 
-class PhaseTiming(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class PhaseTiming(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A phase's light now and, in seconds from now, when it changes (``None``: unknown)."""
 
     light: LightState

@@ -57,6 +57,11 @@ _F_X, _F_Y, _F_Z, _F_SPEED, _F_HEADING, _F_ACCEL, _F_YAW, _F_LENGTH, _F_WIDTH = 
         "width_m",
     )
 )
+_F_PPOS, _F_PVV, _F_PAA, _F_PHH, _F_PWW = (
+    FLOAT_COLUMNS.index(name) for name in ("p_pos", "p_vv", "p_aa", "p_hh", "p_ww")
+)
+#: the standard deviation a view shows for a quantity never estimated (no heading yet, ...)
+_UNKNOWN_SD = {_F_PVV: 10.0, _F_PAA: 10.0, _F_PHH: 180.0, _F_PWW: 90.0}
 #: integer columns the view shows as they are (storage name → view name)
 _VIEW_INTS = tuple(
     (view_name, INT_COLUMNS.index(name))
@@ -80,6 +85,25 @@ DEFAULT_WIDTH_M = np.array([1.8, 1.8, 0.6, 0.5, 0.0])
 def _zero_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """NaN → 0 (``np.nan_to_num`` costs ~10x more on small arrays)."""
     return np.where(np.isnan(values), 0.0, values)
+
+
+def _uncertainty(
+    c: dict[str, npt.NDArray[np.generic]], floats: FloatArray, dt_s: FloatArray
+) -> None:
+    """The tracker's 1σ standard deviations (√ of its covariance's diagonal) into the view's
+    ``*_sd_*`` columns; the position's and speed's grown over the extrapolation ``dt_s``."""
+    sd = {}
+    for k, unknown in _UNKNOWN_SD.items():
+        var = floats[k]
+        sd[k] = np.sqrt(np.where(var == var, np.maximum(var, 0.0), unknown * unknown))
+    p_pos = floats[_F_PPOS]
+    p_pos = np.where(p_pos == p_pos, p_pos, 100.0)
+    speed_sd = np.sqrt(sd[_F_PVV] ** 2 + (sd[_F_PAA] * dt_s) ** 2)
+    c["speed_sd_mps"] = speed_sd
+    c["position_sd_m"] = np.sqrt(p_pos + (speed_sd * dt_s) ** 2)
+    c["accel_sd_mps2"] = sd[_F_PAA]
+    c["heading_sd_deg"] = sd[_F_PHH]
+    c["yaw_rate_sd_dps"] = sd[_F_PWW]
 
 
 class SceneStats:
@@ -132,7 +156,6 @@ class Scene:
         level_gap_m: float = 4.0,
         stopped_speed_mps: float = STANDSTILL_MPS,
         clock_window_ms: int = 30_000,
-        history_len: int = 6,
         fuse_gate_m: float = 3.0,
         fuse_speed_gate_mps: float = 2.0,
         fuse_heading_gate_deg: float = 30.0,
@@ -149,7 +172,7 @@ class Scene:
         self._lane_nodes: list[tuple[MapNode, ...]] = []  # what ``lane_map`` was built from
         self._maps_touched = False  # a MAP arrived since the lane map was last checked
         self.stats = SceneStats()
-        self._cols = Columns(history_len=history_len)
+        self._cols = Columns()
         self._row_of: dict[str, int] = {}
         self._ids: list[str] = []
         self._states: list[ParticipantState | None] = []
@@ -157,7 +180,9 @@ class Scene:
         self._pending = Pending()
         self._perception_seen = False  # any roadside perception queued yet
         self._last_view: SceneView | None = None
-        self._unmatched: tuple[npt.NDArray[np.int64], FloatArray, FloatArray] | None = None
+        self._unmatched: tuple[npt.NDArray[np.int64], FloatArray, FloatArray, FloatArray] | None = (
+            None
+        )
         self._view_cache: tuple[int, npt.NDArray[np.int64], list[str], dict[str, int]] | None = None
         self._next_uid = 0
         self._aliases: dict[int, list[str]] = {}  # row -> ids of roadside objects fused into it
@@ -360,6 +385,7 @@ class Scene:
         dt_s = np.minimum(np.maximum(now_ms - t_ms, 0), self.max_extrapolate_ms) * 0.001
         c["x_m"] = floats[_F_X] + vx * dt_s
         c["y_m"] = floats[_F_Y] + vy * dt_s
+        _uncertainty(c, floats, dt_s)
         self._match_lanes(c)
         held = self._states
         return SceneView(
@@ -382,9 +408,11 @@ class Scene:
         if self.lane_map is None:  # no MAP: the same read-only "unmatched" columns every tick
             cached = self._unmatched
             if cached is None or cached[0].size != n:
-                cached = (np.full(n, -1, dtype=np.int64), np.full(n, np.nan), np.full(n, np.nan))
+                nan = np.full(n, np.nan)
+                cached = (np.full(n, -1, dtype=np.int64), nan, nan, nan)
                 self._unmatched = cached
-            c["lane"], c["lane_offset_m"], c["to_stop_m"] = cached
+            c["lane"], c["lane_offset_m"], c["to_stop_m"], c["lane_heading_deg"] = cached
             return
         match = self.lane_map.match(c["x_m"], c["y_m"], c["heading_deg"])  # type: ignore[arg-type]
         c["lane"], c["lane_offset_m"], c["to_stop_m"] = match.lane, match.lateral_m, match.to_stop_m
+        c["lane_heading_deg"] = match.lane_heading_deg

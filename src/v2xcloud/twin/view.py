@@ -45,11 +45,17 @@ COLUMNS = (
     "lane",
     "lane_offset_m",
     "to_stop_m",
+    "lane_heading_deg",
     "timestamp_ms",
     "received_ms",
     "stopped_since_ms",
     "sin_heading",
     "cos_heading",
+    "position_sd_m",
+    "speed_sd_mps",
+    "accel_sd_mps2",
+    "heading_sd_deg",
+    "yaw_rate_sd_dps",
 )
 
 
@@ -63,9 +69,20 @@ class SceneView:
     ``accel_mps2`` longitudinal, ``yaw_rate_dps`` (positive clockwise, i.e. turning right),
     ``length_m``/``width_m`` (a default by kind when not reported), ``lane`` (index into ``lanes.lanes``, -1 if unmatched),
     ``lane_offset_m`` (right of the lane centre), ``to_stop_m`` (to the lane's stop line),
+    ``lane_heading_deg`` (the matched lane segment's heading, NaN if unmatched),
     ``timestamp_ms`` (report time on the platform clock), ``received_ms``,
     ``stopped_since_ms`` (-1 while moving), ``sin_heading``/``cos_heading``.
     ``ids`` is the list of participant ids in row order.
+
+    Position, speed, heading, acceleration and yaw rate are the estimates of each
+    participant's tracking filter (``twin._track``: a Kalman filter fed by every report,
+    weighted by what its source measures), not the last report's raw values. Their
+    uncertainty is in one place, the ``*_sd_*`` columns: the 1σ standard deviation of the
+    estimate (square root of the filter covariance's diagonal), ``position_sd_m`` (per axis)
+    and ``speed_sd_mps`` grown over the extrapolation to ``now_ms``, ``accel_sd_mps2``,
+    ``heading_sd_deg``, ``yaw_rate_sd_dps``. An application that acts on a kinematic value
+    should require it to hold with its uncertainty (e.g. a deceleration whose estimate plus
+    one σ is still hard braking), not act on one sample.
     """
 
     def __init__(
@@ -127,11 +144,17 @@ class SceneView:
     lane: IntArray
     lane_offset_m: FloatArray
     to_stop_m: FloatArray
+    lane_heading_deg: FloatArray
     timestamp_ms: IntArray
     received_ms: IntArray
     stopped_since_ms: IntArray
     sin_heading: FloatArray
     cos_heading: FloatArray
+    position_sd_m: FloatArray
+    speed_sd_mps: FloatArray
+    accel_sd_mps2: FloatArray
+    heading_sd_deg: FloatArray
+    yaw_rate_sd_dps: FloatArray
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -183,7 +206,12 @@ class SceneView:
     ) -> PairTable:
         """Directed pairs (row, other) for the given rows and every other row within
         ``radius_m``. With a ``focus`` (and ``focused``), only pairs with a focused row:
-        pass ``focused=False`` for context that is not a hazard pair (e.g. a queue check)."""
+        pass ``focused=False`` for context that is not a hazard pair (e.g. a queue check).
+        ``rows`` are row indices; a boolean mask raises ``TypeError`` (numpy would read its
+        False/True as rows 0 and 1)."""
+        rows = np.asarray(rows)
+        if rows.dtype == np.bool_:
+            raise TypeError("SceneView.neighbours takes row indices, not a boolean mask")
         q, j = self.grid(radius_m).neighbours(rows, radius_m)
         focus = self.focus
         if focused and focus is not None:

@@ -1,0 +1,222 @@
+"""Movements from the MAP (ingress lane → junction box → egress lane), their conflict zones,
+and which movement a vehicle is on: on a small four-arm junction and on the real K733 map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _cross_junction import EGRESS, FRAME, cross_map
+
+from v2xcloud.geo import LocalFrame
+from v2xcloud.model import ParticipantSource
+from v2xcloud.replay.recording import load_recording
+from v2xcloud.twin import Scene, SceneView
+from v2xcloud.twin.movements import (
+    LEFT,
+    RIGHT,
+    STRAIGHT,
+    LaneMemory,
+    Movements,
+    MovementWeights,
+    movements_of,
+)
+from v2xcloud.twin.testing import state_at
+
+ARMS = {"S": 0, "W": 1, "N": 2, "E": 3}  # LaneMap order of the ingress lanes
+
+
+def _view(*items: object, frame: LocalFrame = FRAME, now_ms: int = 0) -> SceneView:
+    scene = Scene(frame)
+    for item in items:
+        scene.ingest(item, received_at_ms=now_ms, source="rsu")  # type: ignore[arg-type]
+    return scene.update(now_ms)
+
+
+def _car(pid: str, x: float, y: float, heading: float, speed: float = 10.0, **kw: object):
+    return state_at(
+        pid, x_m=x, y_m=y, t_ms=0, speed_mps=speed, heading_deg=heading, frame=FRAME,
+        source=ParticipantSource.RSM, **kw,
+    )  # fmt: skip
+
+
+def _movement(m: Movements, arm: str, turn: int) -> int:
+    return next(p.index for p in m.lane_movements(ARMS[arm]) if p.turn == turn)
+
+
+def _meets(m: Movements, a: int, b: int) -> bool:
+    sa, sb = m.conflict_s(np.array([a]), np.array([b]))
+    return bool(np.isfinite(sa[0]) and np.isfinite(sb[0]))
+
+
+def test_movement_paths_follow_the_lane_the_box_and_the_exit() -> None:
+    m = movements_of(_view(cross_map()))
+    assert m is not None
+    paths = m.junction(0)
+    assert len(paths) == 12 and all(p.egress_known for p in paths)
+    left = m.paths[_movement(m, "S", LEFT)]  # north-bound, turning into the west exit
+    assert left.point_at(0.0) == pytest.approx((1.75, -8.0), abs=0.01)  # the stop line
+    end = left.point_at(left.box_end_s)
+    assert end == pytest.approx(EGRESS["west"][1], abs=0.01)  # the exit lane's first point
+    assert left.point_at(-30.0) == pytest.approx((1.75, -38.0), abs=0.01)  # on the lane
+    mid = np.array(left.point_at(left.box_end_s / 2))
+    assert np.hypot(*mid) < 6.0  # the arc stays in the box, no straight line across
+
+
+def test_conflict_zones_where_movement_paths_meet() -> None:
+    m = movements_of(_view(cross_map()))
+    assert m is not None
+    m.junction(0)
+    s_straight, w_straight = _movement(m, "S", STRAIGHT), _movement(m, "W", STRAIGHT)
+    sa, sb = m.conflict_s(np.array([s_straight]), np.array([w_straight]))
+    # they cross at (1.75, -1.75): 6.25 m past S's stop line, 9.75 m past W's; the zone opens
+    # where the paths come within 2 m (two half widths), up to 2 m before
+    assert 4.25 <= sa[0] < 6.25 and 7.75 <= sb[0] < 9.75
+    assert _meets(m, _movement(m, "S", RIGHT), w_straight)  # merging into the east exit
+    assert _meets(m, _movement(m, "S", LEFT), _movement(m, "N", STRAIGHT))  # across oncoming
+    assert not _meets(m, s_straight, _movement(m, "N", STRAIGHT))  # opposite lanes
+    assert not _meets(m, _movement(m, "S", RIGHT), _movement(m, "N", RIGHT))  # both corners
+    assert not _meets(m, _movement(m, "S", RIGHT), _movement(m, "E", STRAIGHT))
+    assert not _meets(m, s_straight, _movement(m, "S", LEFT))  # one lane: a queue, no zone
+
+
+def test_an_exit_lane_missing_from_the_map_is_built_from_the_manoeuvre() -> None:
+    m = movements_of(_view(cross_map(exits=False)))
+    assert m is not None
+    paths = m.junction(0)
+    assert len(paths) == 12 and not any(p.egress_known for p in paths)
+    for turn, direction in ((STRAIGHT, "north"), (LEFT, "west"), (RIGHT, "east")):
+        p = m.paths[_movement(m, "S", turn)]
+        assert p.point_at(p.box_end_s) == pytest.approx(EGRESS[direction][1], abs=0.01)
+    assert _meets(m, _movement(m, "S", STRAIGHT), _movement(m, "W", STRAIGHT))
+    assert not _meets(m, _movement(m, "S", RIGHT), _movement(m, "N", RIGHT))
+
+
+def test_vehicles_are_located_on_their_lane_movements_and_in_the_box() -> None:
+    view = _view(
+        cross_map(),
+        _car("lane", 1.75, -30.0, 0.0),
+        _car("box", -2.0, -1.75, 90.0),  # on the west arm's straight path, in the box
+        _car("away", 1.75, 60.0, 0.0),  # on an exit lane: no movement ahead here
+    )
+    m = movements_of(view)
+    assert m is not None
+    rows = np.array([view.row_of(p) for p in ("lane", "box", "away")], dtype=np.int64)
+    cand = m.locate(view, rows)
+    on_lane = cand.query == 0
+    assert sorted(m.paths[p].turn for p in cand.path[on_lane]) == [STRAIGHT, LEFT, RIGHT]
+    assert np.allclose(cand.s_m[on_lane], -22.0)
+    in_box = cand.query == 1
+    assert cand.path[in_box].tolist() == [_movement(m, "W", STRAIGHT)]
+    assert cand.s_m[in_box][0] == pytest.approx(6.0, abs=0.1)
+    assert not (cand.query == 2).any()
+
+
+def test_the_lane_a_vehicle_came_from_decides_its_box_movements() -> None:
+    # tick 1: "v" on the S lane 2 m before its line; tick 2: in the box, 1.7 m beside the S
+    # straight path (a track that drifts): an unknown origin would need 1.5 m
+    def box_view(seen_on_lane: bool) -> tuple[SceneView, Movements, LaneMemory]:
+        scene = Scene(FRAME)
+        scene.ingest(cross_map(), received_at_ms=0, source="rsu")
+        memory = LaneMemory()
+        if seen_on_lane:
+            scene.ingest(_car("v", 1.75, -10.0, 0.0), received_at_ms=0, source="rsu")
+            first = scene.update(0)
+            found = movements_of(first)
+            assert found is not None
+            memory.observe(first, found)
+        late = state_at(
+            "v", x_m=1.75 + 1.7, y_m=0.0, t_ms=500, speed_mps=10.0, heading_deg=0.0,
+            frame=FRAME, source=ParticipantSource.RSM,
+        )  # fmt: skip
+        scene.ingest(late, received_at_ms=500, source="rsu")
+        view = scene.update(500)
+        m = movements_of(view)
+        assert m is not None
+        memory.observe(view, m)
+        return view, m, memory
+
+    view, m, memory = box_view(seen_on_lane=False)
+    row = np.array([view.row_of("v")], dtype=np.int64)
+    assert view.lane[row[0]] < 0 and m.locate(view, row, memory).path.size == 0
+    view, m, memory = box_view(seen_on_lane=True)
+    found = m.locate(view, row, memory)
+    assert found.path.size >= 1 and {m.paths[p].lane for p in found.path} == {ARMS["S"]}
+    assert _movement(m, "S", STRAIGHT) in found.path.tolist()
+
+
+def test_turn_signal_speed_and_position_weigh_the_movements() -> None:
+    w = MovementWeights()
+    cars = (
+        _car("plain", 1.75, -30.0, 0.0),
+        _car("left", 1.75, -31.0, 0.0, exterior_lights=frozenset({"leftTurnSignalOn"})),
+        _car("fast", 1.75, -32.0, 0.0, speed=16.0, exterior_lights=frozenset({"leftTurnSignalOn"})),
+    )
+    view = _view(cross_map(), *cars)
+    m = movements_of(view)
+    assert m is not None
+    rows = np.array([view.row_of(c.id) for c in cars], dtype=np.int64)
+    cand = m.locate(view, rows)
+    p = m.weigh(view, rows, cand, w)
+    turn = m.turns(cand.path)
+
+    def prob(q: int, t: int) -> float:
+        return float(p[(cand.query == q) & (turn == t)][0])
+
+    assert prob(0, STRAIGHT) == pytest.approx(0.6)  # no signal: straight 3 to 1 per turn
+    assert prob(1, LEFT) == pytest.approx(0.8)  # signals left: left 8 to 1
+    # 16 m/s 32 m before the line cannot slow to 8 m/s at 3 m/s² (needs 32 m): less likely
+    assert prob(2, LEFT) < prob(1, LEFT)
+    for q in range(3):
+        assert p[cand.query == q].sum() == pytest.approx(1.0)
+
+
+def test_k733_movements_conflict_only_where_the_signal_program_separates_them(
+    reference_dir: Path,
+) -> None:
+    # the real junction: 24 movements of 16 approach lanes; over the whole recording no two
+    # movements whose paths meet show green at once, except the cycle lane 65 that merges
+    # into lane 61's path on the same signal group (10)
+    d = reference_dir / "trajectories/taf-bw-k733-2020"
+    rec = load_recording(
+        tracks=d / "vehicle_tracks_000.csv",
+        signals=d / "signal_phases_000.csv",
+        map_path=d / "k733_map.kml",
+    )
+    assert rec.map is not None and rec.signals is not None
+    node = rec.map.nodes[0]
+    view = _view(
+        rec.map, frame=LocalFrame(origin_lat_deg=node.lat_deg, origin_lon_deg=node.lon_deg)
+    )
+    m = movements_of(view)
+    assert m is not None
+    paths = m.junction(0)
+    assert len(paths) == 24 and all(p.egress_known for p in paths)
+    n = len(paths)
+    a, b = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    meets = np.isfinite(m.conflict_s(a, b)[0]).reshape(n, n)
+    assert 100 <= meets.sum() // 2 <= 140  # crossing and merging movement pairs
+    lane_id = [m.lanes.lanes[p.lane].lane.lane_id for p in paths]
+    sig = rec.signals
+    together = set()
+    for t in sig.timestamps_ms[::10]:
+        green = {g for g in sig.group_ids if sig.light_at(g, t).is_green}
+        on = [p.phase_id in green for p in paths]
+        for i, j in zip(*np.nonzero(np.triu(meets)), strict=True):
+            if on[i] and on[j]:
+                together.add((lane_id[i], lane_id[j]))
+    assert together == {(61, 65)}
+
+
+def test_a_vehicle_just_past_its_stop_line_is_on_its_lanes_box_paths() -> None:
+    """The live lane match clamps a vehicle that has passed its stop line to the line
+    (``to_stop_m`` 0): it is in the box, on the box paths of that lane (it was on none, and
+    its pairs fell back to straight lines)."""
+    view = _view(cross_map(), _car("a", 1.75, -6.5, 0.0, 6.0))
+    assert view.lane[0] >= 0 and view.to_stop_m[0] == 0.0
+    m = movements_of(view)
+    assert m is not None
+    found = m.locate(view, np.arange(1))
+    assert sorted(found.path.tolist()) == sorted(p.index for p in m.lane_movements(ARMS["S"]))
+    assert np.allclose(found.s_m, 1.5, atol=0.05)  # 1.5 m past the line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -56,3 +57,13 @@ def test_log_tail_and_ports(tmp_path: Path) -> None:
     assert processes.log_tail(log, 10) == "a" * 7 + "END"
     port = processes.free_port()
     assert not processes.accepts("127.0.0.1", port)
+
+
+def test_cpu_seconds_counts_a_process_and_is_zero_for_none_or_gone() -> None:
+    before = processes.cpu_seconds(os.getpid())
+    spent = time.process_time() + 0.2
+    while time.process_time() < spent:
+        pass
+    assert processes.cpu_seconds(os.getpid()) - before >= 0.15
+    assert processes.cpu_seconds(None) == 0.0
+    assert processes.cpu_seconds(2**22 + 17) == 0.0  # above the largest pid_max Linux allows

@@ -26,7 +26,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-__all__ = ["LocalServer", "accepts", "free_port", "log_tail", "reap", "stop", "stop_all"]
+__all__ = [
+    "LocalServer",
+    "accepts",
+    "cpu_seconds",
+    "free_port",
+    "log_tail",
+    "reap",
+    "stop",
+    "stop_all",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +89,19 @@ def log_tail(path: Path | None, chars: int = 2000) -> str:
     if path is None or not path.exists():
         return "(no log)"
     return path.read_text(errors="replace")[-chars:]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU seconds (user + system) that process ``pid`` has used so far, from ``/proc``; 0.0
+    when there is no such process (or no ``/proc``), so a benchmark can read a child that
+    has ended without a guard."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reap(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:

@@ -57,3 +57,27 @@ def test_writes_and_refused_credentials_are_audited() -> None:
     assert len(failures) == 4 and failures[0].actor == "client:testclient"
     assert trail.verify().is_ok
     assert app.state.access.stats()["refused"] == {"bad_token": 4, "client_rate": 4}
+
+
+def test_refused_credentials_still_queued_at_shutdown_reach_the_chain(monkeypatch) -> None:
+    """The gate only queues a refusal (``AuditTrail.submit``); stopping the API flushes the
+    queue, so a slow store at shutdown loses no row (CI once read 3 of 4 right after exit)."""
+    import time
+
+    store = DuckDbStore(data_dir=None)
+    trail = AuditTrail(store)
+    slow_append = trail._append
+
+    def append_slowly(items):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        return slow_append(items)
+
+    monkeypatch.setattr(trail, "_append", append_slowly)
+    live = ScriptedLive(start_ms=T0)
+    live.step(T0)
+    app = create_app(live=live, store=store, settings=ApiSettings(admin_token=ADMIN), audit=trail)
+    with TestClient(app) as client:
+        for _ in range(3):
+            got = client.get("/api/participants", headers={"Authorization": "Bearer guess-x" * 3})
+            assert got.status_code == 401
+    assert len([e for e in trail.entries() if e.action == "api.login_refused"]) == 3

@@ -79,6 +79,23 @@ def test_bad_models_name_the_field(change: dict[str, Any], where: str) -> None:
     assert info.value.where == where
 
 
+def test_a_time_before_year_one_utc_is_no_time_and_encoding_says_so() -> None:
+    """Year 1 at +08:01 is an instant before 0001-01-01 UTC (hypothesis found it: the encoder
+    raised a bare ValueError from datetime): decoded as no time, refused by name."""
+    value = {
+        "msgCnt": 0,
+        "payment": (
+            "initialzation-response",
+            {"time": {"year": 1, "offset": 481}, "obuId": bytes(8)},
+        ),
+    }
+    model = vpm_from_wire(value, reference_ms=T0)
+    assert model.time_ms is None
+    with pytest.raises(EncodeError) as info:
+        vpm_to_wire(model)
+    assert info.value.where == "$.payment.time"
+
+
 @settings(
     max_examples=60,
     deadline=None,

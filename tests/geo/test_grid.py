@@ -112,3 +112,16 @@ def test_cells_smaller_than_a_metre_are_fine_and_the_error_names_the_size() -> N
     assert _as_set(*grid.pairs(0.45)) == {(0, 1)}
     with pytest.raises(ConfigError, match=r"grid cell size must be > 0 m, got -1\.0"):
         SpatialGrid(np.zeros(1), np.zeros(1), cell_m=-1.0)
+
+
+def test_within_queries_points_outside_the_grid() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 900, 500), rng.uniform(0, 900, 500)
+    qx, qy = rng.uniform(-50, 950, 120), rng.uniform(-50, 950, 120)
+    k, j = SpatialGrid(x, y, cell_m=100.0).within(qx, qy, 300.0)
+    d = np.hypot(qx[:, None] - x[None, :], qy[:, None] - y[None, :])
+    expected = set(zip(*(a.tolist() for a in np.nonzero(d <= 300.0)), strict=True))
+    assert set(zip(k.tolist(), j.tolist(), strict=True)) == expected
+    assert k.size == len(expected)  # each pair once
+    none = SpatialGrid(x, y, cell_m=100.0).within(np.empty(0), np.empty(0), 300.0)
+    assert none[0].size == 0

@@ -2,7 +2,7 @@
 
 Findings this test pins down (see the report): 30 stop-line crossings (25 motor vehicles,
 5 cyclists), none on red, one on yellow (track 40, lane 62); RLVW warned exactly that vehicle
-2.2 s before it crossed; no incident, wrong-way, slow-vehicle or congestion event is raised in
+0.5 s before it crossed; no incident, wrong-way, slow-vehicle or congestion event is raised in
 this ordinary recording.
 """
 
@@ -57,7 +57,11 @@ def test_replay_output_rlvw_glosa_and_no_false_events(
     new = [r for r in lines if r["type"] == "advisory" and r["reason"] == "new"]
     rlvw = [r for r in new if r["payload"]["app"] == "RLVW"]
     assert [r["payload"]["ego_id"] for r in rlvw] == ["replay/40"]
-    assert rlvw[0]["at_ms"] - recording.base_ms == 39_500  # crossed on yellow at 41.7 s
+    # crossed on yellow at 41.7 s, having sped up; warned once its roadside track's speed had
+    # settled (born at 39.1 s, it reported 0, 0.7, 11.0, 11.9, 7.6, 3.8, 6.3, 7.8 m/s, then ~8.5
+    # steadily; issue 15's tracker takes a new track's speed as rough for its first second)
+    # and stopping needed more than firm braking (4.5 m/s²) facing its yellow
+    assert rlvw[0]["at_ms"] - recording.base_ms == 41_200
     glosa = [r["payload"] for r in new if r["payload"]["app"] == "GLOSA"]
     assert glosa and all(p["values"]["advised_max_mps"] <= 50 / 3.6 + 1e-9 for p in glosa)
     assert all(r["participants"] == [r["payload"]["ego_id"]] for r in new)  # not a broadcast
@@ -65,6 +69,9 @@ def test_replay_output_rlvw_glosa_and_no_false_events(
     keys = [r["key"] for r in lines if r["type"] == "advisory" and r["reason"] == "new"]
     expired = {r["key"] for r in lines if r["type"] == "advisory" and r["reason"] == "expired"}
     assert set(keys) == expired  # everything issued is expired again by the end
+    # issue 15: nobody changes lanes into anyone or passes into oncoming traffic here; before,
+    # 15 LCW (roadside heading jitter read as drift) and 1 DNPW (a turner taken as oncoming)
+    assert not [r for r in new if r["payload"]["app"] in ("LCW", "DNPW")]
 
 
 def test_plot_is_small(tmp_path: Path, recording: Recording, lines: list[dict]) -> None:
@@ -81,3 +88,4 @@ def test_tracks_only_still_yields_v2v_advisories(reference_dir: Path) -> None:
     summary = run_replay(rec, io.StringIO())
     assert summary.advisories.get("FCW", 0) > 0
     assert "RLVW" not in summary.advisories and "GLOSA" not in summary.advisories
+    assert "LCW" not in summary.advisories and "DNPW" not in summary.advisories  # issue 15

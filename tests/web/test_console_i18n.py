@@ -28,7 +28,7 @@ def test_every_view_is_translated_both_ways(
     assert page.evaluate("() => document.documentElement.lang") == "zh-CN"  # from navigator
     # wait for a warning and a road event, so their rows are walked too
     page.wait_for_selector("#advisory-list li", timeout=40_000)
-    page.wait_for_selector("#event-list li", timeout=10_000)
+    page.wait_for_selector("#event-list li", timeout=40_000)
     routes = _routes(page)
     assert routes[0] == "live"
     for route in routes:

@@ -203,7 +203,7 @@ def test_devices_panel_shows_each_state(devices: Devices, browser: Any, artifact
     assert rows["RSU-LINK"]["ack"] == "25.0% of 4"
     # the flooding OBU: flagged, its dead letters counted by reason
     assert rows["OBU-FLOOD"]["flood"] == "⚠ throttled"
-    assert re.fullmatch(r"rate limited \d+", rows["OBU-FLOOD"]["dead"])  # the reason, as read
+    assert re.fullmatch(r"rate limited [\d,]+", rows["OBU-FLOOD"]["dead"])  # the reason, as read
     for device_id in HEALTHY:
         assert rows[device_id]["flood"] == "no" and rows[device_id]["problems"] == ""
     # problems first: the three troubled devices lead, offline first

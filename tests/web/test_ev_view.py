@@ -115,11 +115,12 @@ def test_fleet_alarm_detail_charts_and_charging(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     # the table shows what the page got from the API, formatted with units
-    rows = page.evaluate(
-        """() => [...document.querySelectorAll('#ev-table tbody tr')].map(tr =>
-             [...tr.cells].map(td => td.textContent))"""
+    # rows and the data they came from read in one turn of the page (a poll between two
+    # reads redraws the table with new speeds: CI saw 42.1 against 46.2 km/h)
+    rows, shown = page.evaluate(
+        """() => [[...document.querySelectorAll('#ev-table tbody tr')].map(tr =>
+             [...tr.cells].map(td => td.textContent)), window.v2x.ev.state.fleet.vehicles]"""
     )
-    shown = page.evaluate("() => window.v2x.ev.state.fleet.vehicles")
     assert [r[0] for r in rows] == [vin_for(i) for i in range(VEHICLES)]
     for row, vehicle in zip(rows, shown, strict=True):
         assert row[0] == vehicle["vin"]

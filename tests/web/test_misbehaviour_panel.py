@@ -72,7 +72,7 @@ def test_misbehaviour_panel_shows_the_flagged_sender(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(detecting.url + "/")
-    page.wait_for_function("() => window.v2x && window.v2x.polls.misbehaviour >= 1", timeout=30_000)
+    page.wait_for_function("() => window.v2x?.polls?.misbehaviour >= 1", timeout=30_000)
     page.wait_for_function(
         "() => document.querySelectorAll('#mb-newest li.letter').length >= 1", timeout=30_000
     )

@@ -94,7 +94,7 @@ def test_security_panel_shows_verification(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(verifying.url + "/")
-    page.wait_for_function("() => window.v2x && window.v2x.polls.security >= 2", timeout=30_000)
+    page.wait_for_function("() => window.v2x?.polls?.security >= 2", timeout=30_000)
     # wait until a few seconds of frames went through (the stats refresh once a second)
     page.wait_for_function(
         "() => /^(\\d[\\d,]*) verified/.test(document.getElementById('security-verified')"
@@ -124,7 +124,7 @@ def test_security_panel_shows_verification(
 def test_security_panel_on_a_platform_that_does_not_verify(platform: Any, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(platform.server.url + "/")
-    page.wait_for_function("() => window.v2x && window.v2x.polls.security >= 1", timeout=30_000)
+    page.wait_for_function("() => window.v2x?.polls?.security >= 1", timeout=30_000)
     assert (page.text_content("#security-state") or "").startswith("not verifying")
     assert not page.is_visible("#security-profiles")
     page.close()

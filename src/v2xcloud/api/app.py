@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,6 +37,7 @@ from v2xcloud.api.routes_tokens import router as tokens_router
 from v2xcloud.api.settings import ApiSettings
 from v2xcloud.api.stream import StreamHub
 from v2xcloud.api.tokens import TokenBook
+from v2xcloud.errors import StoreError
 from v2xcloud.runtime.alarms import AlarmBook
 from v2xcloud.store import HistoryStore, HistoryWriter
 from v2xcloud.store._sql_store import SqlHistoryStore
@@ -43,6 +45,8 @@ from v2xcloud.store.alarms import AlarmTable
 from v2xcloud.store.audit import AuditTrail
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -104,6 +108,11 @@ def create_app(
         finally:
             feed.stop()
             unsubscribe()
+            if audit is not None:  # refused credentials still queued must reach the chain
+                try:
+                    audit.flush(timeout_s=10.0)
+                except StoreError as exc:
+                    logger.error("audit rows lost at API shutdown: %s", exc)
 
     app = FastAPI(
         title="v2xcloud operator API",

@@ -34,6 +34,7 @@ from v2xcloud import processes
 from v2xcloud.errors import ConfigError
 
 __all__ = [
+    "RETRY_BACKOFF_S",
     "BigBody",
     "Slowloris",
     "big_body",
@@ -149,14 +150,20 @@ class Slowloris:
             sock.close()
 
 
-def get_status(host: str, port: int, path: str, timeout_s: float = 5.0, *, retries: int = 1) -> int:
+#: pause before each reconnect (s), as an HTTP client's retry back-off (urllib3's pattern)
+RETRY_BACKOFF_S = (0.1, 0.3)
+
+
+def get_status(host: str, port: int, path: str, timeout_s: float = 5.0, *, retries: int = 2) -> int:
     """``GET path`` on a new connection: the status code, 0 when it failed.
 
     A connection the server closes or resets before any response byte is tried again, up to
-    ``retries`` times, as browsers and HTTP clients do for an idempotent request: a server
-    shedding connections under a flood closes some that belong to real clients (it cannot
-    tell them apart before they have sent anything), and a real client reconnects."""
+    ``retries`` times after a short back-off (``RETRY_BACKOFF_S``), as browsers and HTTP
+    clients do for an idempotent request (a server shedding connections may close one that
+    was a real client's)."""
     for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S)) - 1])
         conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
         try:
             conn.request("GET", path)
@@ -177,8 +184,8 @@ def probe(
     host: str, port: int, *, duration_s: float, period_s: float = 0.05, path: str = "/api/health"
 ) -> list[float | None]:
     """``GET path`` on a new connection every ``period_s`` for ``duration_s``: latency in ms
-    (a reconnect after a connection closed unanswered included, see ``get_status``), ``None``
-    for a failure (timeout 5 s, refused, closed twice, not 200)."""
+    (reconnects after a connection closed unanswered included, see ``get_status``), ``None``
+    for a failure (timeout 5 s, refused, closed three times, not 200)."""
     found: list[float | None] = []
     end = time.monotonic() + duration_s
     while time.monotonic() < end:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI
 
-from v2xcloud.api.limits import ServerLimits, server_config
+from v2xcloud.api.limits import Server, ServerLimits, server_config
 from v2xcloud.errors import ConfigError
 from v2xcloud.processes import free_port
 
@@ -29,7 +28,7 @@ class ServerThread:
         limits = settings.server if settings is not None else ServerLimits()
         config, self.guard = server_config(app, host=host, port=self.port, limits=limits)
         app.state.server_guard = self.guard
-        self._server = uvicorn.Server(config)
+        self._server = Server(config, limits)
         self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
 
     @property

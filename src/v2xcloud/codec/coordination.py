@@ -102,6 +102,9 @@ def _point(value: dict[str, Any], ref: dict[str, Any]) -> PathPoint:
     )
 
 
+_EARLIEST_UTC_MS = int(dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+
+
 def _utc_ms(value: dict[str, Any] | None, reference_ms: int) -> int | None:
     """A DDateTime → UTC ms; missing year/month/day/hour/minute from ``reference_ms``."""
     if value is None:
@@ -122,7 +125,10 @@ def _utc_ms(value: dict[str, Any] | None, reference_ms: int) -> int | None:
     second_ms = value.get("second", 0)
     if second_ms >= 60000:
         second_ms = 0  # DSecond 60000..65535: unavailable
-    return int(t.timestamp() * 1000) + second_ms - offset_min * 60_000
+    utc_ms = int(t.timestamp() * 1000) + second_ms - offset_min * 60_000
+    if utc_ms < _EARLIEST_UTC_MS:
+        return None  # year 1 at a positive offset: an instant before 0001-01-01 UTC, no time
+    return utc_ms
 
 
 def _request(value: dict[str, Any], ref: dict[str, Any], reference_ms: int) -> DriveRequest:

@@ -148,3 +148,25 @@ class SpatialGrid:
         dx, dy = self.x_m[j] - xq[k], self.y_m[j] - yq[k]
         keep = ((dx * dx + dy * dy) <= radius_m * radius_m) & (q != j)
         return q[keep], j[keep]
+
+    def within(
+        self, x_m: FloatArray, y_m: FloatArray, radius_m: float
+    ) -> tuple[IntArray, IntArray]:
+        """Pairs ``(k, j)``: query point ``k`` (of ``x_m``, ``y_m``, points that need not be in
+        the grid) and every grid point ``j`` within ``radius_m`` of it (``neighbours`` for
+        outside points: a grid of one set, queried from another)."""
+        xq = np.asarray(x_m, dtype=np.float64).reshape(-1)
+        yq = np.asarray(y_m, dtype=np.float64).reshape(-1)
+        if xq.size == 0 or len(self) == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        offsets = _full_offsets(self._reach(radius_m))
+        cx = np.floor(xq / self.cell_m).astype(np.int64) + _OFFSET
+        cy = np.floor(yq / self.cell_m).astype(np.int64) + _OFFSET
+        start, count = self._range_in((((cx << 21) | cy)[:, None] + offsets[None, :]).ravel())
+        owner = np.arange(xq.size, dtype=np.int64).repeat(offsets.size)
+        k, b = _expand(owner, start, count)
+        j = self._order[b]
+        dx, dy = self.x_m[j] - xq[k], self.y_m[j] - yq[k]
+        keep = (dx * dx + dy * dy) <= radius_m * radius_m
+        return k[keep], j[keep]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 __all__ = [
+    "GIVE_WAY",
     "Connection",
     "Lane",
     "MapData",
@@ -16,6 +17,11 @@ __all__ = [
 ]
 
 LatLon = tuple[float, float]
+
+#: AllowedManeuvers bits of a connection (or lane) that must give way at an unsignalised
+#: junction (J2735 / CSAE ``yieldAllwaysRequired``: a yield sign or a minor road;
+#: ``goWithHalt``: a stop sign)
+GIVE_WAY = frozenset({"yieldAllwaysRequired", "goWithHalt"})
 
 
 class NodeId(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

@@ -9,7 +9,9 @@ from v2xcloud.model.participant import ParticipantState
 __all__ = ["Bsm", "Rsm"]
 
 
-class Bsm(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class Bsm(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A BSM in SI units: the sender's own state. ``sec_mark_ms`` is kept as sent."""
 
     msg_count: int

@@ -36,7 +36,9 @@ class ParticipantSource(StrEnum):
     SSM = "ssm"  # Day-2 sensor sharing message (RSU, vehicle or VRU device perception)
 
 
-class BrakeState(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class BrakeState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Brake system status; each field is the standard's enum name or ``None`` if absent.
 
     ``pedal``: "unavailable" | "off" | "on"; ``abs``/``traction``/``stability``:
@@ -52,7 +54,9 @@ class BrakeState(msgspec.Struct, frozen=True, kw_only=True):
     wheel_brakes: frozenset[str] = frozenset()
 
 
-class EmergencyState(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class EmergencyState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A BSM's emergency extension (CSAE ``VehicleEmergencyExtensions``), enum names as text."""
 
     response_type: str | None = None  # e.g. "emergency", "nonEmergency", "pursuit"
@@ -60,7 +64,9 @@ class EmergencyState(msgspec.Struct, frozen=True, kw_only=True):
     lights: str | None = None  # "unavailable" | "notInUse" | "inUse" | "reserved"
 
 
-class PathPoint(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class PathPoint(msgspec.Struct, frozen=True, kw_only=True, array_like=True, gc=False):
     """A past position (path history crumb), absolute."""
 
     lat_deg: float

@@ -44,7 +44,9 @@ class LightState(StrEnum):
         return self in (LightState.RED, LightState.FLASHING_RED)
 
 
-class PhaseState(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class PhaseState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One light state of a phase and when it holds.
 
     Counting-down timing: seconds relative to the SPAT's own time (``start_s`` 0 means "now").
@@ -61,14 +63,18 @@ class PhaseState(msgspec.Struct, frozen=True, kw_only=True):
     next_duration_s: float | None = None
 
 
-class SignalPhase(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class SignalPhase(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A signal phase (``PhaseID``) with its current and upcoming light states, current first."""
 
     phase_id: int
     states: tuple[PhaseState, ...]
 
 
-class IntersectionState(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class IntersectionState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The signal state of one intersection."""
 
     node: NodeId
@@ -77,7 +83,9 @@ class IntersectionState(msgspec.Struct, frozen=True, kw_only=True):
     phases: tuple[SignalPhase, ...] = ()
 
 
-class Spat(msgspec.Struct, frozen=True, kw_only=True):
+# gc=False: values only (no reference cycles); one per report or tick, untracked they add
+# nothing to the cyclic GC's collections
+class Spat(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A SPAT message in SI units."""
 
     msg_count: int

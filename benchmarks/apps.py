@@ -23,6 +23,11 @@ mode costs per 100 ms of traffic. With full ticks a hazard that appears by extra
 counted from the newest report of the pair, so their p50 stays near half a report period
 whatever the tick; incremental ticks only act on fresh reports.
 
+``--map`` runs each size a second time with a MAP of every crossing (each street's lanes into
+it as ingress lanes ending 12 m before the crossing's centre, each going straight, left and
+right to the exit lanes beyond it; ``twin.movements`` then predicts ICW/LTA along these
+movements) and prints that run's CPU beside the first as a ratio (same process, same traffic).
+
 The garbage collector matters at 10,000: the scene releases each tick's pair tables
 (``SceneView.release``), and ``Advisory``/``ParticipantState`` are untracked (``gc=False``),
 so full collections no longer land in the ticks.
@@ -39,7 +44,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from v2xcloud.apps import V2V_APPS
-from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState
+from v2xcloud.model import (
+    Connection,
+    Lane,
+    MapData,
+    MapLink,
+    MapNode,
+    NodeId,
+    ParticipantKind,
+    ParticipantSource,
+    ParticipantState,
+)
 from v2xcloud.runtime import Runtime
 from v2xcloud.twin.testing import TEST_FRAME
 
@@ -118,6 +133,65 @@ def _pedestrians(rng: np.random.Generator, n: int, streets: int) -> tuple[np.nda
     return x, along, vx, vy
 
 
+def grid_map(streets: int, *, half_box_m: float = 12.0, lane_m: float = 50.0) -> list[MapData]:
+    """One MAP per crossing of the ``manhattan`` grid (module docstring)."""
+    out = []
+    turns = ("maneuverStraightAllowed", "maneuverLeftAllowed", "maneuverRightAllowed")
+
+    def ll(x: float, y: float) -> tuple[float, float]:
+        lat, lon = TEST_FRAME.to_wgs84(x, y)
+        return float(lat), float(lon)
+
+    # unit vectors of the four directions of travel (east, north, west, south) and their rights
+    dirs = [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)]
+    for i in range(streets):
+        for j in range(streets):
+            cx, cy = i * BLOCK_M + BLOCK_M / 2, j * BLOCK_M + BLOCK_M / 2
+            node = NodeId(region=1, id=i * streets + j + 1)
+            ingress, egress = [], []
+            for d, (ux, uy) in enumerate(dirs):
+                rx, ry = uy, -ux  # right of the direction of travel
+                for k, off in enumerate(LANE_OFFSETS_M):
+                    ax, ay = cx - ux * half_box_m + rx * off, cy - uy * half_box_m + ry * off
+                    bx, by = cx + ux * half_box_m + rx * off, cy + uy * half_box_m + ry * off
+                    out_id = 100 + 10 * d + k
+                    egress.append(
+                        Lane(
+                            lane_id=out_id,
+                            lane_type="vehicle",
+                            points=(ll(bx, by), ll(bx + ux * lane_m, by + uy * lane_m)),
+                        )
+                    )
+                    # exits: straight on (same direction), left (d + 1), right (d - 1)
+                    conns = tuple(
+                        Connection(
+                            remote_node=node,
+                            remote_lane_id=100 + 10 * ((d + turn) % 4) + k,
+                            maneuvers=frozenset({name}),
+                        )
+                        for turn, name in zip((0, 1, 3), turns, strict=True)
+                    )
+                    lane = Lane(
+                        lane_id=10 * d + k + 1,
+                        lane_type="vehicle",
+                        maneuvers=frozenset(turns),
+                        connections=conns,
+                        points=(ll(ax - ux * lane_m, ay - uy * lane_m), ll(ax, ay)),
+                    )
+                    ingress.append(
+                        MapLink(upstream_node=NodeId(region=1, id=10_000 + d), lanes=(lane,))
+                    )
+            links = (*ingress, MapLink(upstream_node=node, name="egress", lanes=tuple(egress)))
+            lat, lon = ll(cx, cy)
+            out.append(
+                MapData(
+                    msg_count=1,
+                    nodes=(MapNode(id=node, lat_deg=lat, lon_deg=lon, in_links=links),),
+                )
+            )
+    return out
+
+
 def reports(fleet: Fleet, t_ms: int) -> list[ParticipantState]:
     """One report per participant at ``t_ms`` (the codec's output, built outside the timing)."""
     lat, lon = TEST_FRAME.to_wgs84(fleet.x, fleet.y)
@@ -144,14 +218,20 @@ def reports(fleet: Fleet, t_ms: int) -> list[ParticipantState]:
     return out
 
 
-def throughput(vehicles: int, pedestrians: int, frames: int, seed: int) -> dict[str, float]:
+def throughput(
+    vehicles: int, pedestrians: int, frames: int, seed: int, *, with_map: bool = False
+) -> dict[str, float]:
     """CPU ms per 10 Hz frame (ingest every report + tick), after two warm-up frames."""
     fleet = manhattan(vehicles, pedestrians, seed)
+    streets = max(1, math.ceil(math.sqrt(vehicles * SPACING_M / (8 * BLOCK_M))))
     batches = []
     for f in range(frames + 2):
         batches.append(reports(fleet, T0_MS + 100 * f))
         fleet.advance(0.1)
     runtime = Runtime(frame=TEST_FRAME, apps=[cls() for cls in V2V_APPS])
+    if with_map:
+        for message in grid_map(streets):
+            runtime.ingest(message, received_at_ms=T0_MS, source="rsu")
     ingest_ms, tick_ms, advisories = [], [], 0
     for f, batch in enumerate(batches):
         now = T0_MS + 100 * f + 40
@@ -238,6 +318,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--map", action="store_true", help="also run each size with a MAP")
     args = parser.parse_args()
     print(
         f"{'size':>8} {'n':>6} {'ms/frame':>9} {'p90':>7} {'ingest':>7} {'tick':>7} {'updates/s':>11} {'adv/frame':>9}"
@@ -250,6 +331,15 @@ def main() -> None:
             f"{size:>8} {r['participants']:>6} {r['ms_per_frame']:>9.2f} {r['ms_per_frame_p90']:>7.2f} "
             f"{r['ingest_ms']:>7.2f} {r['tick_ms']:>7.2f} {r['updates_per_s']:>11,.0f} {r['advisories_per_frame']:>9.1f}"
         )
+        if args.map:
+            m = throughput(int(vehicles), int(peds or 0), frames, args.seed, with_map=True)
+            print(
+                f"{size + ' MAP':>8} {m['participants']:>6} {m['ms_per_frame']:>9.2f} "
+                f"{m['ms_per_frame_p90']:>7.2f} {m['ingest_ms']:>7.2f} {m['tick_ms']:>7.2f} "
+                f"{m['updates_per_s']:>11,.0f} {m['advisories_per_frame']:>9.1f}   "
+                f"MAP/no MAP {m['ms_per_frame'] / r['ms_per_frame']:.2f}, "
+                f"{1000 * m['ms_per_frame'] / m['participants']:.1f} us/update"
+            )
     if args.latency_seconds > 0:
         for tick_ms, incremental in ((100, False), (50, False), (25, True)):
             lat = latency(1000, args.latency_seconds, args.seed, tick_ms, incremental)

@@ -25,7 +25,7 @@ import time
 from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.gateways.base import InboundFrame
 from v2xcloud.gateways.ingest import Ingestor
-from v2xcloud.gateways.nats import BackbonePublisher, FrameForwarder, Outgoing
+from v2xcloud.gateways.nats import BackbonePublisher, FrameForwarder, Outgoing, frame_headers
 from v2xcloud.gateways.nats_server import NatsCluster
 from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import Device, DeviceKind
@@ -37,14 +37,7 @@ from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 
 def _outgoing(i: int) -> Outgoing:
     payload = i.to_bytes(4, "big") * 16  # ~ a BSM's 60-odd bytes
-    headers = {
-        backbone.HEADER_MSG_ID: backbone.frame_msg_id("obu-1", i, payload),
-        backbone.HEADER_DEVICE: "obu-1",
-        backbone.HEADER_KIND: "obu",
-        backbone.HEADER_RECEIVED_MS: str(i),
-        backbone.HEADER_MESSAGE_SET: "csae2020",
-        backbone.HEADER_FORMAT: "auto",
-    }
+    headers = frame_headers("obu-1", i, payload, kind="obu", message_set="csae2020", fmt="auto")
     return Outgoing(backbone.frame_subject("t", f"{i % 16}", "bsm"), payload, headers)
 
 

@@ -1,5 +1,5 @@
-"""Edge workers by tile on NATS JetStream: throughput and latency for 1 and 2 workers, and a
-capacity table for 10,000 / 100,000 connected vehicles at 10 Hz.
+"""Edge workers by tile on NATS JetStream: throughput and latency for 1 and 2 workers, and the
+per-worker rate the capacity table (``benchmarks/cluster_capacity.py``) takes as its input.
 
 Usage::
 
@@ -10,31 +10,33 @@ The road: one east-west row of 16 zoom-16 tiles (~8.6 km at 28.2° N), two lanes
 ``--vehicles`` vehicles spread along it at 8–16 m/s, each sending a BSM (UPER, encoded before
 the clock starts, filed in its zoom-18 cell) every 100 ms. Contiguous assignment gives each of
 2 workers 8 tiles; each reads its 8 plus the halo cells along its inner border (on this road
-the 480 m halo is 4 cells, one tile's width: duplication ~18/16).
+every vehicle moves faster than the far filing's bound, so the halo is the 255 m of every own
+report, 2 cells: duplication ~17/16; ``runtime.tiles``, the halo by reach).
 
-1. **Throughput.** ``N`` stream-clocked ``v2xcloud worker`` processes join a one-server
-   JetStream and take their tiles (registered once all joined, settled before the clock
-   starts); then the whole backlog (frames + one tick marker per 100 ms) is published at once
-   and the workers read it as it lands (decode, scene, all apps, advisories published).
-   Wall: the backlog's frames / the time from its first frame published to the last tick
-   answered by all.
+1. **Throughput.** The whole backlog (frames + one tick marker per 100 ms) is stored in a
+   one-server JetStream first; then ``N`` stream-clocked ``v2xcloud worker --from-start``
+   processes join, take their tiles (registered once all joined) and drain the stream from its
+   start (decode, scene, all apps, advisories published), so the publisher does not compete
+   for the cores while they read. Wall: the backlog's frames / the time from the tiles'
+   registration to the last tick answered by all.
    CPU: each worker's process CPU seconds (``/proc/PID/stat``) while it read, per frame it
-   read, split by its own counters into ingest (decode + validity + scene intake), tick (the
-   scene and every app) and issue; the rest is the NATS client and the event loop. On this
-   2-core machine the server, the workers and this process share the cores, so the wall ratio
+   read, split by its own counters into ingest (decode + validity + scene intake, sampled),
+   tick (the scene and every app) and issue (picking what to publish); the rest is the NATS
+   client, the event loop and the background publishing. On this
+   2-core machine the server and the workers share the cores, so the wall ratio
    of 2 workers to 1 is capped by the machine; the CPU-time ratio (frames / the busiest
    worker's CPU seconds) is what the split gives with a core per worker. Same run: 1, then 2.
+   ``--profile DIR``: each worker sampled by ``py-spy record`` meanwhile, the top printed.
 2. **Latency.** The same road paced in real time (10 Hz for ``--paced-s``): each tick's frames
-   then its marker are published; frame → advisory is the time from the first frame of the tick
-   to the last worker's answer (its advisories published before it answers); p50/p99.
-3. **Capacity.** From the measured frames per CPU second of one worker (a worker = one core at
-   70 %): the fewest workers for 10,000 and 100,000 vehicles at 10 Hz with ownership tiles at
-   zoom 14, 15 and 16, checked by running the real assignment (``runtime.ownership.assign``)
-   and cell halo (``Tiling.halo_cell_xy``) on synthetic positions of that many vehicles over a
-   road grid (every 300 m; a 6 km square / a 20 km square, ~250 vehicles per km²): the halo
-   duplication (frames read / frames), the busiest worker's load, whether any worker count
-   fits (at one tile per worker the busiest may still read too much: the halo dominates),
-   and servers (3 per share of the measured stream intake).
+   then its marker are published; frame → advisory is, per advisory, the time from the ego's
+   frame of the tick handed to the publisher's client to the advisory received by a core
+   subscriber of ``adv.>`` (p50/p99/max; stream clock: the tick marker follows the frames at
+   once, a wall-clocked worker adds up to one tick's wait); also the tick's first frame → the
+   last worker's answer.
+3. **Per-worker rate.** One worker's frames per CPU second (the throughput run's), printed
+   and, with ``--results PATH``, written as JSON (``frames_per_cpu_s``) for
+   ``benchmarks/cluster_capacity.py --results PATH``: the capacity table for 10,000 /
+   100,000 vehicles (workers and servers needed) is computed there.
 
 The machine (2 cores) is shared: compare the ratios of one run, not figures across runs.
 """
@@ -47,33 +49,38 @@ import contextlib
 import json
 import math
 import os
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from v2xcloud.gateways.nats import connect, ensure_streams
 from v2xcloud.gateways.nats_server import NatsCluster
 from v2xcloud.gateways.tile_worker import (
-    HEADER_TICK_MS,
     MEMBERS_BUCKET,
     TILES_BUCKET,
     WorkerProcess,
-    tick_subject,
     ticked_subject,
 )
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import Bsm
+from v2xcloud.model import Advisory
+from v2xcloud.processes import cpu_seconds
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.ownership import assign
-from v2xcloud.runtime.tiles import CELL_ZOOM, Tiling, cell_of, tile_of
-from v2xcloud.sim.runner import model_encoder
+from v2xcloud.runtime.tiles import Tiling, tile_of
+from v2xcloud.sim.cluster import TickFrame, bsm_tick, publish_tick
 from v2xcloud.twin.testing import state_at
 
 ORIGIN = (28.2, 112.9)
+_ADVISORY = msgspec.json.Decoder(Advisory)
 ROW_TILES = 16
 T0_MS = 1_800_000_000_000
 
@@ -100,16 +107,14 @@ def _road(vehicles: int, seed: int = 5) -> tuple[LocalFrame, np.ndarray, np.ndar
     return frame, x, float(cy) + lanes[lane], speed
 
 
-def _backlog(vehicles: int, seconds: float) -> list[list[tuple[str, str, bytes]]]:
-    """Per tick: (cell, device, UPER) of every vehicle's BSM."""
+def _backlog(vehicles: int, seconds: float) -> list[list[TickFrame]]:
+    """Per tick: every vehicle's BSM (place, device, UPER)."""
     frame, x, y, v = _road(vehicles)
-    encode = model_encoder("csae2020")
     ticks = []
     for k in range(int(seconds * 10)):
         t_ms = T0_MS + k * 100
-        out = []
-        for i in range(vehicles):
-            st = state_at(
+        states = [
+            state_at(
                 f"{i + 1:016x}",
                 x_m=float(x[i] + v[i] * k * 0.1),
                 y_m=float(y[i]),
@@ -118,33 +123,15 @@ def _backlog(vehicles: int, seconds: float) -> list[list[tuple[str, str, bytes]]
                 heading_deg=90.0 if v[i] > 0 else 270.0,
                 frame=frame,
             )
-            raw = encode(Bsm(msg_count=k % 128, sec_mark_ms=t_ms % 60_000, participant=st))
-            out.append((cell_of(st.lat_deg, st.lon_deg), st.id, raw))
-        ticks.append(out)
+            for i in range(vehicles)
+        ]
+        ticks.append(bsm_tick(states, t_ms))
     return ticks
 
 
-def _headers(device: str, t_ms: int, raw: bytes) -> dict[str, str]:
-    return {
-        backbone.HEADER_MSG_ID: backbone.frame_msg_id(device, t_ms, raw),
-        backbone.HEADER_DEVICE: device,
-        backbone.HEADER_KIND: "obu",
-        backbone.HEADER_RECEIVED_MS: str(t_ms),
-        backbone.HEADER_MESSAGE_SET: "csae2020",
-        backbone.HEADER_FORMAT: "uper",
-    }
-
-
-async def _publish_tick(nc: Any, frames: list[tuple[str, str, bytes]], t_ms: int) -> None:
-    for cell, device, raw in frames:
-        await nc.publish(
-            backbone.frame_subject("default", cell, "bsm"), raw, headers=_headers(device, t_ms, raw)
-        )
-    await nc.publish(tick_subject("default"), b"", headers={HEADER_TICK_MS: str(t_ms)})
-
-
-async def _register(js: Any, tiles: list[str], n: int) -> None:
-    """Once ``n`` workers joined, register the tiles (so the shares are settled at once)."""
+async def _joined(js: Any, n: int) -> None:
+    """Wait until ``n`` workers heartbeat, then a second more (each has heard the others, so
+    all compute the same assignment when the tiles appear)."""
     deadline = time.perf_counter() + 60
     while True:
         try:
@@ -155,6 +142,11 @@ async def _register(js: Any, tiles: list[str], n: int) -> None:
             if time.perf_counter() > deadline:
                 raise
         await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+
+
+async def _register(js: Any, tiles: list[str]) -> None:
+    """Register the tiles, unowned (the workers claim their shares)."""
     kv = await js.key_value(TILES_BUCKET)
     for tile in tiles:
         with contextlib.suppress(Exception):  # already registered
@@ -196,7 +188,11 @@ def _workers(
     ]
 
 
-async def _latency(n: int, ticks: list[list[tuple[str, str, bytes]]]) -> dict[str, Any]:
+async def _latency(n: int, ticks: list[list[TickFrame]]) -> dict[str, Any]:
+    """Paced: each tick's frames then its marker, every 100 ms. Frame -> advisory: from the
+    ego's frame of a tick handed to this publisher's client to its advisory of that tick
+    received by this client's core subscription of ``adv.>`` (issued by a worker on the tick
+    marker: with the wall clock add up to a tick's wait); per advisory, p50 and p99."""
     logs = tempfile.mkdtemp(prefix="v2x-bench-cluster-")
     tiles = _tiles_of(ticks)
     with NatsCluster(1) as cluster:
@@ -204,22 +200,30 @@ async def _latency(n: int, ticks: list[list[tuple[str, str, bytes]]]) -> dict[st
         js = nc.jetstream()
         await ensure_streams(js, backbone.streams(servers=1))
         answers: dict[int, dict[str, float]] = {}
+        received: list[tuple[int, str, float]] = []  # (tick, ego, when)
 
         async def on_ticked(msg: Any) -> None:
             body = json.loads(msg.data)
             answers.setdefault(int(body["tick_ms"]), {})[body["worker"]] = time.perf_counter()
 
+        async def on_advisory(msg: Any) -> None:
+            adv = _ADVISORY.decode(msg.data)
+            received.append((adv.issued_ms, adv.ego_id, time.perf_counter()))
+
         await nc.subscribe(ticked_subject("default"), cb=on_ticked)
+        await nc.subscribe("adv.default.>", cb=on_advisory)
         procs = _workers(cluster.urls, n, logs)
+        stamps: dict[tuple[int, str], float] = {}
+        sent: dict[int, float] = {}
         try:
-            await _register(js, tiles, n)
-            await asyncio.sleep(2.0)  # tiles claimed, consumers in place
-            sent: dict[int, float] = {}
+            await _joined(js, n)
+            await _register(js, tiles)
+            await _settled(js, tiles, n)
             start = time.perf_counter()
             for k, frames in enumerate(ticks):
                 t_ms = T0_MS + k * 100
                 sent[t_ms] = time.perf_counter()
-                await _publish_tick(nc, frames, t_ms)
+                await publish_tick(nc, frames, t_ms, stamps=stamps)
                 await nc.flush()
                 await asyncio.sleep(max(0.0, start + (k + 1) * 0.1 - time.perf_counter()))
             await asyncio.sleep(2.0)
@@ -227,37 +231,27 @@ async def _latency(n: int, ticks: list[list[tuple[str, str, bytes]]]) -> dict[st
             for p in procs:
                 p.stop()
             await nc.close()
-    lat = sorted(
+    lat = sorted((at - stamps[(t, ego)]) * 1000.0 for t, ego, at in received if (t, ego) in stamps)
+    tick_lat = sorted(
         (max(a.values()) - sent[t]) * 1000.0
         for t, a in answers.items()
         if len(a) == n and t in sent
     )
-    if not lat:
-        return {"workers": n, "ticks": 0}
-    return {
-        "workers": n,
-        "ticks": len(lat),
-        "of": len(ticks),
-        "p50_ms": statistics.median(lat),
-        "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-    }
+    out: dict[str, Any] = {"workers": n, "ticks": len(tick_lat), "of": len(ticks)}
+    out["advisories"] = len(lat)
+    if lat:
+        out["p50_ms"] = statistics.median(lat)
+        out["p99_ms"] = lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+        out["max_ms"] = lat[-1]
+    if tick_lat:
+        out["tick_p99_ms"] = tick_lat[min(len(tick_lat) - 1, int(0.99 * len(tick_lat)))]
+    return out
 
 
-def _tiles_of(ticks: list[list[tuple[str, str, bytes]]]) -> list[str]:
+def _tiles_of(ticks: list[list[TickFrame]]) -> list[str]:
     """The ownership tiles (default zoom) the backlog's cells lie in."""
     tiling = Tiling()
     return sorted({tiling.tile_of_place(c) for tick in ticks for c, _, _ in tick})
-
-
-def _cpu_s(pid: int | None) -> float:
-    """A process's CPU seconds so far (user + system, /proc/PID/stat); 0 if it is gone."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _worker_stats(log: str) -> dict[str, Any]:
@@ -268,7 +262,9 @@ def _worker_stats(log: str) -> dict[str, Any]:
     return {}
 
 
-async def _throughput(n: int, ticks: list[list[tuple[str, str, bytes]]]) -> dict[str, Any]:
+async def _throughput(
+    n: int, ticks: list[list[TickFrame]], profile: str | None = None
+) -> dict[str, Any]:
     logs = tempfile.mkdtemp(prefix="v2x-bench-cluster-")
     tiles = _tiles_of(ticks)
     with NatsCluster(1) as cluster:
@@ -284,34 +280,40 @@ async def _throughput(n: int, ticks: list[list[tuple[str, str, bytes]]]) -> dict
             counts[body["worker"]] = counts.get(body["worker"], 0) + int(body["count"])
 
         await nc.subscribe(ticked_subject("default"), cb=on_ticked)
-        procs = _workers(cluster.urls, n, logs)
         server_pid = cluster.servers[0].pid
-        await _register(js, tiles, n)
-        await _settled(js, tiles, n)
-        cpu0 = {p.worker_id: _cpu_s(p.pid) for p in procs}
-        server0 = _cpu_s(server_pid)
-        # the backlog, published at once (core publishes: this client is done long before
-        # the workers are; they read concurrently)
+        # the backlog, stored whole before any worker reads (core publishes), so the workers
+        # drain a full stream without the publisher competing for the cores
         published = time.perf_counter()
         for k, tick_frames in enumerate(ticks):
-            await _publish_tick(nc, tick_frames, T0_MS + k * 100)
+            await publish_tick(nc, tick_frames, T0_MS + k * 100)
         await nc.flush()
+        expected = sum(len(t) for t in ticks) + len(ticks)
+        stored = 0
+        while stored < expected and time.perf_counter() - published < 120:
+            stored = (await js.stream_info(backbone.FRAMES)).state.messages
+            if stored < expected:
+                await asyncio.sleep(0.05)
         publish_s = time.perf_counter() - published
-        info = await js.stream_info(backbone.FRAMES)
-        stored = info.state.messages
+        procs = _workers(cluster.urls, n, logs, from_start=True)
+        await _joined(js, n)
+        cpu0 = {p.worker_id: cpu_seconds(p.pid) for p in procs}
+        server0 = cpu_seconds(server_pid)
+        spies = _spies(procs, profile)
+        started = time.perf_counter()  # the tiles registered: the workers claim and read
+        await _register(js, tiles)
         last = T0_MS + (len(ticks) - 1) * 100
         try:
             deadline = time.perf_counter() + 600
             while len(answers.get(last, {})) < n and time.perf_counter() < deadline:
-                await asyncio.sleep(0.05)
-            cpu = {p.worker_id: _cpu_s(p.pid) - cpu0[p.worker_id] for p in procs}
-            server_cpu = _cpu_s(server_pid) - server0
+                await asyncio.sleep(0.02)
+            cpu = {p.worker_id: cpu_seconds(p.pid) - cpu0[p.worker_id] for p in procs}
+            server_cpu = cpu_seconds(server_pid) - server0
         finally:
+            _stop_spies(spies)
             for p in procs:
                 p.stop()
             await nc.close()
     stats = {p.worker_id: _worker_stats(f"{logs}/{p.worker_id}.log") for p in procs}
-    started = published  # the first frame published
     ended = max(answers[last].values())
     frames = sum(len(t) for t in ticks)
     read = {w: int(s.get("counts", {}).get("frames", 0)) for w, s in stats.items()}
@@ -329,82 +331,60 @@ async def _throughput(n: int, ticks: list[list[tuple[str, str, bytes]]]) -> dict
         "split": split,  # worker -> CPU seconds in ingest / tick / issue (its own counters)
         "server_cpu_s": server_cpu,
         "frames": frames,
+        "profiles": {p.worker_id: path for p, (_, path) in zip(procs, spies, strict=False)},
     }
 
 
-def _halo_loads(
-    tiling: Tiling, owners: dict[str, str], per_cell: dict[tuple[int, int], int]
-) -> dict[str, int]:
-    """Per worker: the vehicles it reads, its own tiles' and its halo cells'."""
-    shift = CELL_ZOOM - tiling.zoom
-    per_tile: dict[tuple[int, int], int] = {}
-    for (cx, cy), k in per_cell.items():
-        key = (cx >> shift, cy >> shift)
-        per_tile[key] = per_tile.get(key, 0) + k
-    mine: dict[str, list[str]] = {}
-    for tile, worker in owners.items():
-        mine.setdefault(worker, []).append(tile)
-    loads = {}
-    for worker, own in mine.items():
-        load = sum(per_tile.get(tiling.xy(t), 0) for t in own)
-        load += sum(per_cell.get(xy, 0) for xy in tiling.halo_cell_xy(own))
-        loads[worker] = load
-    return loads
+def _spies(procs: list[WorkerProcess], profile: str | None) -> list[tuple[Any, str]]:
+    """``py-spy record`` (raw collapsed stacks, on-CPU samples) of each worker, if asked."""
+    if profile is None:
+        return []
+    os.makedirs(profile, exist_ok=True)
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    out = []
+    for p in procs:
+        path = os.path.join(profile, f"{len(procs)}-{p.worker_id}.txt")
+        argv = [spy, "record", "--format", "raw", "--rate", "250", "-o", path, "-p", str(p.pid)]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out.append((proc, path))
+    time.sleep(1.0)  # attached before the drain starts
+    return out
 
 
-def _capacity(vehicles: int, per_worker_fps: float, zoom: int) -> dict[str, Any]:
-    """Workers for ``vehicles`` at 10 Hz at 70 % of ``per_worker_fps`` with ownership tiles of
-    ``zoom``, checked on synthetic city positions with the real assignment and cell halo."""
-    tiling = Tiling(zoom=zoom)
-    cells = Tiling(zoom=CELL_ZOOM, halo_m=0)
-    rng = np.random.default_rng(vehicles)
-    side_m = 6_000.0 if vehicles <= 10_000 else 20_000.0  # a district / a city
-    streets = np.arange(0.0, side_m, 300.0)  # a road grid every 300 m
-    on_x = rng.random(vehicles) < 0.5
-    along = rng.uniform(0, side_m, vehicles)
-    street = rng.choice(streets, vehicles)
-    x = np.where(on_x, along, street)
-    y = np.where(on_x, street, along)
-    frame = LocalFrame(origin_lat_deg=ORIGIN[0], origin_lon_deg=ORIGIN[1])
-    lat, lon = frame.to_wgs84(x, y)
-    cx, cy = cells.tiles_of(lat, lon)
-    keys, counts = np.unique(np.stack([cx, cy]), axis=1, return_counts=True)
-    per_cell = {(int(a), int(b)): int(k) for a, b, k in zip(*keys, counts, strict=True)}
-    shift = CELL_ZOOM - zoom
-    tiles = sorted({tiling.name(a >> shift, b >> shift) for a, b in per_cell})
-    frames_per_s = vehicles * 10.0
-    budget = 0.7 * per_worker_fps  # frames/s one worker may read
+def _stop_spies(spies: list[tuple[Any, str]]) -> None:
+    for proc, _ in spies:
+        proc.send_signal(signal.SIGINT)  # py-spy writes its file on an interrupt
+    for proc, _ in spies:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
-    def worst(workers: int) -> tuple[float, dict[str, int]]:
-        loads = _halo_loads(tiling, assign(tiles, [f"w{i:05d}" for i in range(workers)]), per_cell)
-        return 10.0 * max(loads.values()), loads
 
-    # the fewest workers whose busiest reads within budget (bisection: more workers, smaller
-    # blocks, a larger share of halo, but a smaller busiest load); one tile each at most
-    low = max(1, math.ceil(frames_per_s / budget))
-    high = len(tiles)
-    top, loads = worst(high)
-    feasible = top <= budget
-    if feasible:
-        while low < high:
-            mid = (low + high) // 2
-            if worst(mid)[0] <= budget:
-                high = mid
-            else:
-                low = mid + 1
-        top, loads = worst(high)
-    workers = high
-    return {
-        "vehicles": vehicles,
-        "zoom": zoom,
-        "tiles": len(tiles),
-        "side_m": tiling.side_m(tiles[0]),
-        "workers": workers,
-        "feasible": feasible,
-        "duplication": sum(loads.values()) / vehicles,
-        "max_worker_load": top / per_worker_fps,
-        "frames_per_s": frames_per_s,
-    }
+def _profile_summary(path: str, top: int = 18) -> list[str]:
+    """The busiest functions of a raw py-spy profile: self and inclusive share of samples."""
+    own: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        k = int(count)
+        total += k
+        frames = [
+            f.split(" (")[0] + " " + f.rsplit("/", 1)[-1].rstrip(")") for f in stack.split(";")
+        ]
+        own[frames[-1]] = own.get(frames[-1], 0) + k
+        for f in set(frames):
+            incl[f] = incl.get(f, 0) + k
+    lines = [f"    {total} samples; self %, then inclusive %:"]
+    for name, k in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    self {100 * k / total:5.1f}  {name}")
+    for name, k in sorted(incl.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    incl {100 * k / total:5.1f}  {name}")
+    return lines
 
 
 def main() -> None:
@@ -414,71 +394,71 @@ def main() -> None:
     parser.add_argument("--paced-s", type=float, default=5.0, help="latency run length")
     parser.add_argument("--paced-vehicles", type=int, default=500)
     parser.add_argument("--no-latency", action="store_true", help="skip the paced latency runs")
+    parser.add_argument("--no-throughput", action="store_true", help="only the paced runs")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="py-spy record each worker of the throughput phase into DIR and print the top",
+    )
+    parser.add_argument("--results", help="write the per-worker rate here (JSON)")
     args = parser.parse_args()
-    print(f"encoding {args.vehicles} vehicles x {args.seconds} s ...", flush=True)
-    ticks = _backlog(args.vehicles, args.seconds)
-    print(f"{sum(len(t) for t in ticks)} frames over {len(_tiles_of(ticks))} tiles", flush=True)
-    results = [asyncio.run(_throughput(n, ticks)) for n in (1, 2)]
-    for r in results:
-        cpu = r["cpu_s"]
-        print(
-            f"throughput {r['workers']} worker(s): {r['frames_per_s']:,.0f} frames/s wall in "
-            f"{r['wall_s']:.1f} s; halo duplication {r['duplication']:.3f}; advisories "
-            f"{r['advisories']}; complete={r['complete']}; server CPU {r['server_cpu_s']:.1f} s"
-        )
-        for w in sorted(cpu):
-            split = r["split"].get(w, {})
-            per = cpu[w] / max(1, r["read"][w]) * 1e6
-            parts = ", ".join(
-                f"{k} {v / max(1, r['read'][w]) * 1e6:.1f}" for k, v in sorted(split.items())
-            )
+    results = []
+    if not args.no_throughput:
+        print(f"encoding {args.vehicles} vehicles x {args.seconds} s ...", flush=True)
+        ticks = _backlog(args.vehicles, args.seconds)
+        print(f"{sum(len(t) for t in ticks)} frames over {len(_tiles_of(ticks))} tiles", flush=True)
+        results = [asyncio.run(_throughput(n, ticks, args.profile)) for n in (1, 2)]
+        for r in results:
+            cpu = r["cpu_s"]
             print(
-                f"  {w}: read {r['read'][w]:,} frames, {cpu[w]:.1f} CPU s = {per:.1f} us CPU "
-                f"per frame ({parts}; the rest: NATS client and event loop) -> "
-                f"{1e6 / per:,.0f} frames per CPU second"
+                f"throughput {r['workers']} worker(s): {r['frames_per_s']:,.0f} frames/s wall in "
+                f"{r['wall_s']:.1f} s; halo duplication {r['duplication']:.3f}; advisories "
+                f"{r['advisories']}; complete={r['complete']}; server CPU {r['server_cpu_s']:.1f} s"
             )
-    one, two = results
-    ratio = two["frames_per_s"] / one["frames_per_s"]
-    cpu_ratio = (two["frames"] / max(two["cpu_s"].values())) / (
-        one["frames"] / max(one["cpu_s"].values())
-    )
-    print(
-        f"2 workers / 1 worker, same run: wall {ratio:.2f}x (target 1.7x; this machine's 2 cores "
-        f"also run the server and the publisher's client); CPU-time {cpu_ratio:.2f}x (frames / "
-        "the busiest worker's CPU seconds: the wall ratio if each worker had a core of its own)"
-    )
+            for w in sorted(cpu):
+                split = r["split"].get(w, {})
+                per = cpu[w] / max(1, r["read"][w]) * 1e6
+                parts = ", ".join(
+                    f"{k} {v / max(1, r['read'][w]) * 1e6:.1f}" for k, v in sorted(split.items())
+                )
+                print(
+                    f"  {w}: read {r['read'][w]:,} frames, {cpu[w]:.1f} CPU s = {per:.1f} us CPU "
+                    f"per frame ({parts}; the rest: NATS client and event loop) -> "
+                    f"{1e6 / per:,.0f} frames per CPU second"
+                )
+                if w in r["profiles"] and os.path.exists(r["profiles"][w]):
+                    print("\n".join(_profile_summary(r["profiles"][w])))
+        one, two = results
+        ratio = two["frames_per_s"] / one["frames_per_s"]
+        cpu_ratio = (two["frames"] / max(two["cpu_s"].values())) / (
+            one["frames"] / max(one["cpu_s"].values())
+        )
+        print(
+            f"2 workers / 1 worker, same run: wall {ratio:.2f}x (target 1.7x; this machine's 2 cores "
+            f"also run the server); CPU-time {cpu_ratio:.2f}x (frames / "
+            "the busiest worker's CPU seconds: the wall ratio if each worker had a core of its own)"
+        )
     if not args.no_latency:
         paced = _backlog(args.paced_vehicles, args.paced_s)
         for n in (1, 2):
             r = asyncio.run(_latency(n, paced))
+            nan = float("nan")
             print(
                 f"latency {n} worker(s), {args.paced_vehicles} vehicles at 10 Hz paced: frame -> "
-                f"advisory p50 {r.get('p50_ms', float('nan')):.1f} ms, p99 "
-                f"{r.get('p99_ms', float('nan')):.1f} ms over {r.get('ticks', 0)}/"
-                f"{r.get('of', 0)} ticks answered by all"
+                f"advisory p50 {r.get('p50_ms', nan):.1f} ms, p99 {r.get('p99_ms', nan):.1f} ms, "
+                f"max {r.get('max_ms', nan):.1f} ms over {r['advisories']} advisories; "
+                f"{r['ticks']}/{r['of']} ticks answered by all (tick's first frame -> last "
+                f"answer p99 {r.get('tick_p99_ms', nan):.1f} ms)"
             )
-    per_worker = one["frames"] / one["cpu_s"]["w0"]  # frames per CPU second of one worker
-    server_rate = min(r["server_msgs_per_s"] for r in results)
+    if not results:
+        return
+    per_worker = results[0]["frames"] / results[0]["cpu_s"]["w0"]  # one worker's rate
     print(
-        f"\ncapacity: a worker = one core at 70 % of the measured {per_worker:,.0f} frames per "
-        f"CPU second ({per_worker / 10:,.0f} vehicles at 10 Hz, before its halo); ownership "
-        "tiles at zoom 14/15/16, the halo read as zoom-18 cells, checked by running the "
-        "assignment and the halo on synthetic positions over a road grid every 300 m "
-        "(10,000 vehicles: 6 km square; 100,000: 20 km); servers = 3 per share of the measured "
-        f"intake ({server_rate:,.0f} msgs/s stored by one server from one Python publisher: a "
-        "floor) of the frames in + the frames read out"
+        f"\nper-worker rate: {per_worker:,.0f} frames per CPU second (1 worker, same run); the "
+        f"capacity table: benchmarks/cluster_capacity.py --worker-rate {per_worker:.0f}"
     )
-    print("vehicles  zoom  tile m  tiles  workers  halo dup  max load  feasible  servers")
-    for v in (10_000, 100_000):
-        for zoom in (14, 15, 16):
-            c = _capacity(v, per_worker, zoom)
-            load = c["frames_per_s"] * (1.0 + c["duplication"])  # into the stream + out
-            servers = 3 * math.ceil(load / (0.7 * server_rate))
-            print(
-                f"{v:>8,}  {zoom:>4}  {c['side_m']:>6.0f}  {c['tiles']:>5}  {c['workers']:>7}  "
-                f"{c['duplication']:>8.2f}  {c['max_worker_load']:>8.2f}  {c['feasible']!s:>8}  "
-                f"{servers:>7}"
-            )
+    if args.results:
+        Path(args.results).write_text(json.dumps({"frames_per_cpu_s": per_worker}) + "\n")
 
 
 if __name__ == "__main__":

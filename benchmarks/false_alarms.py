@@ -61,7 +61,7 @@ def _install() -> None:
         n = len(self.records)
         record(self, adv, now_ms, time_s, **kw)
         if len(self.records) > n and "snap" in _LAST:
-            app, ego, other, t, _ = self.records[-1]
+            app, ego, other, t = self.records[-1][:4]
             prev = _LAST.get("prev")
             yaw = float("nan")
             if prev is not None and ego in prev.index and ego in _LAST["snap"].index:

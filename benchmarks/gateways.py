@@ -61,7 +61,6 @@ import asyncio
 import contextlib
 import cProfile
 import multiprocessing
-import os
 import pstats
 import ssl
 import tempfile
@@ -82,6 +81,7 @@ from v2xcloud.model import (
     ParticipantState,
     Rsm,
 )
+from v2xcloud.processes import cpu_seconds
 from v2xcloud.runtime.dissemination import Delivery
 from v2xcloud.sim.via_mqtt import percentile
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at
@@ -567,18 +567,6 @@ class Platform:
         await self.gateway.stop()
 
 
-def _cpu_of(pid: int | None) -> float:
-    """CPU seconds (user + system) process ``pid`` has used, from /proc; 0 without it."""
-    if pid is None:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The generator processes' reports as one (counts summed, the longest run's seconds)."""
     out: dict[str, Any] = {"per_device": {}}
@@ -601,7 +589,7 @@ async def _step(
     broker_pid: int | None = None,
 ) -> dict[str, Any]:
     platform.reset()
-    broker0 = _cpu_of(broker_pid)
+    broker0 = cpu_seconds(broker_pid)
     cpu0 = time.process_time()
     loop = asyncio.get_running_loop()
     n_devices = max(RSU_EVERY, rate // 10)
@@ -619,7 +607,7 @@ async def _step(
     if profile is not None:
         profile.disable()
     cpu_s = time.process_time() - cpu0
-    broker_s = _cpu_of(broker_pid) - broker0
+    broker_s = cpu_seconds(broker_pid) - broker0
     got = sum(platform.received.values())
     short = sum(1 for dev, n in report["per_device"].items() if platform.received.get(dev, 0) < n)
     return {

@@ -7,7 +7,7 @@ DIR (default ``../shared/reference/trajectories/taf-bw-k733-2020``) holds the re
 the replay's format (``vehicle_tracks_000.csv``, optionally ``signal_phases_000.csv`` and a
 ``*.kml`` map). Warnings are the platform's new WARNING/IMMINENT deliveries, grouped per app,
 ego and other as the bench groups them (``sim.scorer.group_warnings``: runs less than 1 s
-apart are one warning). Vehicle-hours are the motor-vehicle tracks' observed time.
+apart, or within the previous advisory's validity, are one warning). Vehicle-hours are the motor-vehicle tracks' observed time.
 ``--list`` prints every warning of those apps with the two parties' speeds and gap at onset.
 """
 
@@ -56,7 +56,8 @@ def warnings_of(rec: Recording) -> list[Alert]:
         p = d["payload"]
         if p["level"] < 2:
             continue
-        rows.append((p["app"], p["ego_id"], p.get("other_id"), d["at_ms"] / 1000.0, None))
+        until = p["expires_ms"] / 1000.0 if p.get("expires_ms") is not None else None
+        rows.append((p["app"], p["ego_id"], p.get("other_id"), d["at_ms"] / 1000.0, None, until))
     return group_warnings(rows)
 
 

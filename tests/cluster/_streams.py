@@ -12,6 +12,7 @@ from typing import Any
 import nats
 from nats.js import JetStreamContext
 
+from v2xcloud.gateways.nats import kv_keys
 from v2xcloud.gateways.tile_worker import MEMBERS_BUCKET
 
 __all__ = ["joined", "read_stream", "worker_stats"]
@@ -55,10 +56,10 @@ async def joined(js: JetStreamContext, want: int | set[str], *, timeout_s: float
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            keys = set(await (await js.key_value(MEMBERS_BUCKET)).keys())
+            keys = set(await kv_keys(await js.key_value(MEMBERS_BUCKET)))
             if (len(keys) >= want) if isinstance(want, int) else want <= keys:
                 return
-        except (nats.js.errors.BucketNotFoundError, nats.js.errors.NoKeysError):
+        except nats.js.errors.BucketNotFoundError:
             pass
         if time.monotonic() > deadline:
             raise AssertionError(f"workers {want} did not join within {timeout_s} s")

@@ -32,7 +32,7 @@ import nats
 import pytest
 
 from v2xcloud.codec import MessageSet, encode_model
-from v2xcloud.gateways.nats import frame_headers
+from v2xcloud.gateways.nats import frame_headers, kv_keys
 from v2xcloud.gateways.nats_server import NatsCluster, find_nats_server
 from v2xcloud.gateways.tile_worker import MEMBERS_BUCKET, TILES_BUCKET, WorkerProcess
 from v2xcloud.geo import LocalFrame
@@ -147,11 +147,7 @@ class _Backbone:
     async def _kv_values(self, bucket: str) -> dict[str, bytes]:
         kv = await self.js.key_value(bucket)
         out: dict[str, bytes] = {}
-        try:
-            keys = await kv.keys()
-        except nats.js.errors.NoKeysError:
-            return out
-        for key in keys:
+        for key in await kv_keys(kv):
             try:
                 entry = await kv.get(key)
             except nats.js.errors.KeyNotFoundError:

@@ -48,6 +48,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.kv import KeyValue
 
 from v2xcloud.bounded import LruTable
 from v2xcloud.codec import MessageSet
@@ -92,6 +93,7 @@ __all__ = [
     "ensure_streams",
     "frame_headers",
     "frame_of",
+    "kv_keys",
     "parse_nats_urls",
     "plain_headers",
     "stream_sequence",
@@ -250,6 +252,23 @@ async def connect(urls: Sequence[str], *, name: str) -> BackboneClient:
     except Exception as exc:  # nats-py raises several types for "nobody there"
         raise GatewayError(f"cannot connect to NATS at {','.join(urls)}: {exc}") from exc
     return nc
+
+
+async def kv_keys(kv: KeyValue, *, attempts: int = 5) -> list[str]:
+    """The bucket's keys (``[]`` when it has none).
+
+    nats-py 2.16's ``KeyValue.keys()`` can raise ``NoKeysError`` on a bucket that holds keys:
+    its watcher signals "nothing more" when the consumer reports nothing pending while the
+    messages already delivered have not reached its callback yet (a loaded process). Asked
+    again, up to ``attempts`` times, while the bucket's stream holds any message."""
+    for attempt in range(attempts):
+        try:
+            return list(await kv.keys())
+        except nats.js.errors.NoKeysError:
+            if attempt + 1 == attempts or (await kv.status()).values == 0:
+                return []
+            await asyncio.sleep(0.02 * (attempt + 1))
+    return []
 
 
 async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> None:

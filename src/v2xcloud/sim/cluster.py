@@ -36,7 +36,7 @@ import nats.js.errors
 
 from v2xcloud.codec import Rejected, decode, encode_model, message_set_of
 from v2xcloud.errors import SimulationError
-from v2xcloud.gateways.nats import connect, ensure_streams, frame_headers
+from v2xcloud.gateways.nats import connect, ensure_streams, frame_headers, kv_keys
 from v2xcloud.gateways.tile_worker import (
     HEADER_TICK_MS,
     MEMBERS_BUCKET,
@@ -205,7 +205,7 @@ class ClusterPlatform:
         deadline = time.monotonic() + self.join_timeout_s
         while time.monotonic() < deadline:
             ready: dict[str, str] = {}
-            names = await _keys(members_kv)
+            names = await kv_keys(members_kv)
             for name in names:
                 entry = await members_kv.get(name)
                 for tile in json.loads(entry.value or b"{}").get("tiles", []):
@@ -372,13 +372,6 @@ class ClusterPlatform:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5.0)
-
-
-async def _keys(kv: Any) -> list[str]:
-    try:
-        return list(await kv.keys())
-    except nats.js.errors.NoKeysError:
-        return []
 
 
 def run_through_workers(

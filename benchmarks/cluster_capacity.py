@@ -33,9 +33,8 @@ are assigned to ``W`` workers three ways, each a row:
 - ``count``: ``runtime.ownership.assign``, contiguous Z-order runs of equal tile counts (the
   stream-clocked bench's assignment, and every worker's before the loads were measured);
 - ``load``: ``runtime.ownership.assign_by_load`` on the loads the workers would publish
-  (each unit's own frames/s plus its share of its owner's halo reads,
-  ``ownership.tile_loads``), re-measured after each assignment and re-assigned three rounds,
-  each with the previous owners as the current ones (its hysteresis included);
+  (each unit's own frames/s, ``ownership.tile_loads``: they do not depend on the assignment,
+  so one cut from the tile-count owners, its hysteresis included);
 - ``split>N``: as ``load``, over ``ownership.split_hot``'s units: a unit that alone would
   have a worker read more than N frames/s (its own and its halo's) is owned as its four
   children, down to zoom 17 (the worker's rule, ``v2xcloud worker --split-fps``; default
@@ -286,15 +285,14 @@ def unit_frames(load: Load) -> dict[str, float]:
 class Sizing:
     """The assignment of ``units`` (ownership zoom ``zoom``) to workers and what each reads,
     three ways: ``count`` (``ownership.assign``: equal tile counts, the old way), ``load``
-    (``ownership.assign_by_load`` on the loads the workers would measure and publish:
-    own frames plus the halo's share, ``ownership.tile_loads``, re-measured after each
-    assignment for ``rounds`` rounds, each round's owners the next one's current owners),
+    (``ownership.assign_by_load`` on the loads the workers would measure and publish: each
+    unit's own frames, ``ownership.tile_loads``, cut once: they do not move with the cut),
     with ``split``: the units are ``ownership.split_hot``'s, a unit split while a worker
     owning it alone would read more than ``split_fps`` frames/s (own + halo: the worker's
     rule, ``WorkerConfig.split_fps``)."""
 
-    def __init__(self, load: Load, zoom: int, reach: Reaches, *, rounds: int = 3) -> None:
-        self.load, self.zoom, self.reach, self.rounds = load, zoom, reach, rounds
+    def __init__(self, load: Load, zoom: int, reach: Reaches) -> None:
+        self.load, self.zoom, self.reach = load, zoom, reach
         self.tiling = Tiling(zoom=zoom, halo_m=reach.near_m)
         self.frames = unit_frames(load)
         self.memo: dict[tuple[str, ...], float] = {}
@@ -322,15 +320,8 @@ class Sizing:
         names = [f"w{i:05d}" for i in range(workers)]
         owners = assign(units, names)
         if by_load:
-            loads = {u: self.frames.get(u, 0.0) for u in units}
-            current: dict[str, str] = {}
-            for _ in range(self.rounds):
-                owners = assign_by_load(units, names, loads, current)
-                current = owners
-                loads = {}
-                for own in self.per_worker(owners).values():
-                    mine = {u: self.frames.get(u, 0.0) for u in own}
-                    loads |= tile_loads(mine, self.reads(own) - sum(mine.values()))
+            loads = tile_loads({u: self.frames.get(u, 0.0) for u in units})
+            owners = assign_by_load(units, names, loads, {})
         return [self.reads(own) for own in self.per_worker(owners).values()]
 
 

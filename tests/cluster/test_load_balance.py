@@ -7,7 +7,9 @@ against 20). Once the workers have measured their tiles (``--load-window 1``), t
 tile, above ``--split-fps 150``, is split by its owner into its four children (its vehicles
 straddle their corners), the children and the other tiles are cut by load (neither worker
 carries more than 240 of the 320 frames/s: ~160 each at best, 200 if the hot tile could not be
-split), and the owners then stay put while the load goes on (hysteresis: nothing moves again).
+split), and once both workers have measured the units they own (their heartbeats say
+``measured``: a child's first load is an estimate) the owners stay put while the load goes on
+(hysteresis: nothing moves again).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import pytest
 
 from v2xcloud.codec import MessageSet, encode_model
-from v2xcloud.gateways.nats import connect, frame_headers
+from v2xcloud.gateways.nats import connect, frame_headers, kv_keys
 from v2xcloud.gateways.nats_server import NatsCluster, find_nats_server
 from v2xcloud.gateways.tile_worker import MEMBERS_BUCKET, SPLIT, TILES_BUCKET, WorkerProcess
 from v2xcloud.geo import LocalFrame
@@ -92,10 +94,24 @@ def _headers(device: str, t_ms: int, raw: bytes) -> dict[str, str]:
 
 async def _owners(kv: Any) -> dict[str, tuple[str, int]]:
     out = {}
-    for key in await kv.keys():
+    for key in await kv_keys(kv):
         entry = await kv.get(key)
         out[key] = ((entry.value or b"").decode(), int(entry.revision or 0))
     return out
+
+
+async def _heartbeats(js: Any) -> dict[str, dict[str, Any]]:
+    members = await js.key_value(MEMBERS_BUCKET)
+    return {w: json.loads((await members.get(w)).value or b"{}") for w in ("w0", "w1")}
+
+
+def _measured(owners: dict[str, tuple[str, int]], beats: dict[str, dict[str, Any]]) -> bool:
+    """Whether each worker's heartbeat carries loads measured over the units it owns now."""
+    for worker, beat in beats.items():
+        mine = sorted(unit for unit, (owner, _) in owners.items() if owner == worker)
+        if not beat.get("measured") or sorted(beat.get("tiles", [])) != mine:
+            return False
+    return True
 
 
 def _busiest(owners: dict[str, tuple[str, int]], fps: dict[str, float]) -> float:
@@ -138,6 +154,7 @@ async def _run(urls: list[str], logs: Path) -> dict[str, Any]:
             fps[cell] = fps.get(cell, 0.0) + 10.0
         start = time.monotonic()
         balanced_at: float | None = None
+        candidate: dict[str, tuple[str, int]] = {}  # balanced and measured, seen once
         balanced: dict[str, tuple[str, int]] = {}
         after: dict[str, tuple[str, int]] = {}
         load: dict[str, float] = {}
@@ -151,10 +168,15 @@ async def _run(urls: list[str], logs: Path) -> dict[str, Any]:
                 split = now[tiles[0]][0] == SPLIT
                 even = split and _busiest(now, fps) <= BALANCED_FPS
                 if balanced_at is None and even:
-                    balanced_at, balanced = time.monotonic(), now
-                    for w in ("w0", "w1"):
-                        entry = await (await js.key_value(MEMBERS_BUCKET)).get(w)
-                        load |= json.loads(entry.value or b"{}").get("load", {})
+                    beats = await _heartbeats(js)
+                    if not _measured(now, beats):
+                        candidate = {}
+                    elif candidate != now:  # the balance rounds since have seen the measures
+                        candidate = now
+                    else:
+                        balanced_at, balanced = time.monotonic(), now
+                        for beat in beats.values():
+                            load |= beat.get("load", {})
                 elif balanced_at is not None and time.monotonic() - balanced_at >= STABLE_S:
                     after = now
                     break

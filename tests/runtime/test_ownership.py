@@ -88,11 +88,25 @@ def test_assign_by_load_keeps_owners_through_wandering_loads_and_moves_few_on_a_
     assert "d" in joined.values()  # a member without a tile: re-cut
 
 
-def test_tile_loads_share_the_halo_reads_in_proportion() -> None:
-    out = tile_loads({"a": 300.0, "b": 100.0}, halo=200.0)
-    assert out == {"a": 450.0, "b": 150.0}
-    assert tile_loads({"a": 1234.0}, halo=0.0) == {"a": 1200.0}  # two figures
-    assert tile_loads({"a": 0.0}, halo=10.0) == {"a": 0.0}
+def test_tile_loads_are_each_tiles_own_frames_to_two_figures() -> None:
+    assert tile_loads({"a": 300.0, "b": 104.0}) == {"a": 300.0, "b": 100.0}
+    assert tile_loads({"a": 1234.0}) == {"a": 1200.0}
+    assert tile_loads({"a": 0.0, "b": -1.0}) == {"a": 0.0, "b": 0.0}
+
+
+def test_measured_loads_do_not_move_a_balanced_cut_again() -> None:
+    """Loads measured after a re-cut (each tile's own frames) leave the cut where it is: the
+    same traffic, measured by its new owners, gives the same weights."""
+    frames = {"00": 40.0, "01": 130.0, "02": 45.0, "03": 1.0, "1": 100.0, "2": 10.0, "3": 10.0}
+    owners = assign(frames, ["w0", "w1"])
+    for _ in range(4):
+        after = assign_by_load(frames, ["w0", "w1"], tile_loads(frames), owners)
+        if after == owners:
+            break
+        owners = after
+    else:
+        raise AssertionError(f"the cut kept moving: {owners}")
+    assert assign_by_load(frames, ["w0", "w1"], tile_loads(frames), owners) == owners
 
 
 def test_split_hot_splits_a_dense_tile_into_children_and_places_its_roadside_frames() -> None:

@@ -11,15 +11,17 @@ holds; with the stream clock the bench registers them) over the live members, cl
 unowned or held by a dead member, and hands over its tiles desired for another live member.
 With the wall clock the assignment balances measured load (``ownership.assign_by_load``):
 each worker counts the frames it reads per tile, and every ``load_window_s`` in which its
-tiles and its consumer did not change it puts each owned tile's frames/s, with its share of
-the halo's (``ownership.tile_loads``), in its heartbeat (``"load"``); every worker takes the
-loads from the heartbeats it watches. The stream clock (the bench) keeps the tile-count
-assignment (``ownership.assign``): its runs must not depend on when a load was measured.
+tiles and its consumer did not change it puts each owned tile's own frames/s
+(``ownership.tile_loads``: not its halo's, which would move with every re-cut) in its
+heartbeat (``"load"``; ``"measured"`` is false from a change of its tiles until a whole
+window has passed: loads carried over or estimated); every worker takes a tile's load from
+its owner's heartbeat only. The stream clock (the bench) keeps the tile-count assignment (``ownership.assign``): its runs must not depend on when a load was measured.
 Hot tiles (wall clock): the owner of a unit that alone would have a worker read more than
 ``split_fps`` frames/s (its own frames and its halo's, measured from the places it reads) (and
 which is coarser than ``ownership.FINEST_UNIT_ZOOM``) splits it: it creates the four child
 keys owned by itself, then marks the tile ``SPLIT`` (compare-and-set), and the balance moves
-the children like any tile. A frame belongs to the unit its place lies in (``unit_of``; a
+the children like any tile, each child's load estimated from where the tile's frames were
+filed until it is measured. A frame belongs to the unit its place lies in (``unit_of``; a
 split tile's roadside frames to its first descendant), the same on every worker, so the
 exactly-once rule holds across a split. A split is not undone (no merge: a split tile that
 cools stays four units).
@@ -503,6 +505,10 @@ class TileWorker:
         # tiles and consumer generation (a window across a change is not published), the
         # last loads published, every tile's last load heard (one entry per tile of the area)
         self._place_frames: Counter[str] = Counter()
+        self._place_fps: dict[str, float] = {}  # the last measured window's, by place
+        # whether ``load_out`` was measured over the owned tiles as they are (the last window
+        # closed without a change): false from a change until a whole window has passed
+        self._measured = False
         self._window: tuple[float, frozenset[str], int] = (time.monotonic(), frozenset(), 0)
         self.load_out: dict[str, float] = {}
         # each owned unit's reads if it were a worker's only unit (own + its halo), frames/s
@@ -635,7 +641,12 @@ class TileWorker:
         while not stop.is_set():
             self._measure_load()
             body = json.dumps(
-                {"tiles": sorted(self.owned), "ticks": self.counts["ticks"], "load": self.load_out}
+                {
+                    "tiles": sorted(self.owned),
+                    "ticks": self.counts["ticks"],
+                    "load": self.load_out,
+                    "measured": self._measured,
+                }
             )
             sent = time.monotonic()  # the lease runs from the request, not the reply
             try:
@@ -648,10 +659,12 @@ class TileWorker:
     def _measure_load(self) -> None:
         """Close the load window once ``load_window_s`` old: when the owned tiles and the
         consumer stayed the same over it (a catch-up's replay is no load), the owned tiles'
-        frames/s with their share of the halo's (``ownership.tile_loads``) become
+        frames/s (``ownership.tile_loads``) become
         ``load_out``; with ``split_fps``, also what each owned unit alone would have the
         worker read (``alone_fps``: the frames of the places its own ``reading_keys`` cover,
-        all of which this worker reads too); the counts start again either way."""
+        all of which this worker reads too). A window across a change measures nothing, and
+        the units handed over leave ``load_out`` (a heartbeat names only its own units); the
+        counts start again either way."""
         started, owned, generation = self._window
         now = time.monotonic()
         if now - started < self.config.load_window_s:
@@ -662,15 +675,18 @@ class TileWorker:
             for place, n in self._place_frames.items():
                 per_unit[self._unit_of(place)] += n
             own = {t: per_unit.get(t, 0) / span for t in owned}
-            halo = sum(per_unit.values()) / span - sum(own.values())
-            self.load_out = tile_loads(own, halo)
+            self.load_out = tile_loads(own)
             self.loads.update(self.load_out)
+            self._place_fps = {place: n / span for place, n in self._place_frames.items()}
+            self._measured = True
             if self.config.split_fps is not None and self.config.clock == "wall":
                 self.alone_fps = {
                     t: self._alone_reads(t) / span for t in owned if len(t) < FINEST_UNIT_ZOOM
                 }
-        elif not self.owned:
-            self.load_out, self.alone_fps = {}, {}
+        else:  # a window across a change: still-owned units keep their last measure
+            self._measured = False
+            self.load_out = {t: v for t, v in self.load_out.items() if t in self.owned}
+            self.alone_fps = {t: v for t, v in self.alone_fps.items() if t in self.owned}
         self._place_frames = Counter()
         self._window = (now, self.owned, self._generation)
 
@@ -720,7 +736,9 @@ class TileWorker:
             try:
                 load = json.loads(entry.value).get("load") or {}
                 for tile, fps in load.items():
-                    if tile in self.owners:  # a tile of the area (bounded by the bucket)
+                    # only the owner's measure counts (bounded by the bucket's keys): a
+                    # heartbeat sent before a hand-over was seen must not undo the new owner's
+                    if self.owners.get(tile, ("", 0))[0] == entry.key:
                         self.loads[tile] = float(fps)
             except (ValueError, AttributeError, TypeError) as exc:  # counted, not fatal
                 self.counts["bad_heartbeats"] += 1
@@ -818,7 +836,8 @@ class TileWorker:
         (its own frames and its halo's, ``alone_fps``; wall clock): the four child
         keys created owned by this worker (or taken over, compare-and-set, if a split that
         died half-way left them), then the tile marked ``SPLIT``; the next balance rounds move
-        the children by load. Each child's load starts as a quarter of the tile's."""
+        the children by load. Each child's load starts as its share of the tile's by where the
+        last window's frames were filed (``_child_loads``)."""
         limit = self.config.split_fps
         if self.config.clock != "wall" or limit is None:
             return
@@ -839,8 +858,8 @@ class TileWorker:
                     self.counts["split_lost_race"] += 1
                     return
                 self.owners[child] = (self.me, new)
-                quarter = self.load_out.get(tile, fps) / 4  # until measured
-                self.loads[child] = self.load_out[child] = quarter
+            for child, load in self._child_loads(tile, self.load_out.get(tile, fps)).items():
+                self.loads[child] = self.load_out[child] = load  # until measured
             try:
                 new = await self.tiles_kv.update(tile, SPLIT.encode(), last=rev)
             except nats.js.errors.KeyWrongLastSequenceError:
@@ -855,6 +874,29 @@ class TileWorker:
             logger.info(
                 "worker %s: tile %s split (%.0f frames/s > %.0f)", self.me, tile, fps, limit
             )
+
+    def _child_loads(self, tile: str, load: float) -> dict[str, float]:
+        """``load`` (the split tile's) shared among its four children as the last measured
+        window's frames were filed in them; frames filed coarser than a child (a roadside
+        frame's tile) are shared evenly, and so is everything without a window (a quarter
+        each misplaced the first cut of traffic that sat in one corner: it moved again once
+        measured)."""
+        depth = len(tile) + 1
+        children = [tile + d for d in "0123"]
+        filed = dict.fromkeys(children, 0.0)
+        coarse = 0.0
+        for place, fps in self._place_fps.items():
+            if not place.startswith(tile):
+                continue
+            if len(place) >= depth:
+                filed[place[:depth]] += fps
+            else:
+                coarse += fps
+        inside = sum(filed.values()) + coarse
+        if inside <= 0.0:
+            return tile_loads(dict.fromkeys(children, load / 4))
+        shares = {c: load * (filed[c] + coarse / 4) / inside for c in children}
+        return tile_loads(shares)
 
     def _assignment(self, owners: dict[str, str], alive: list[str]) -> dict[str, str]:
         """The desired owners: by measured load with the wall clock, by tile count with the

@@ -6,8 +6,7 @@ lease bookkeeping it acts on, and the ids that make a warning exactly-once.
   block and its halo is a thin border. Every worker that sees the same members and tiles
   computes the same answer; JetStream KV compare-and-set settles the moments they do not.
 - ``assign_by_load(tiles, members, loads, current)``: the same contiguous Z-order runs, but
-  cut where the measured load (frames/s per tile, its share of its owner's halo reads
-  included: ``tile_loads``) balances, not the tile count, so the busiest worker carries
+  cut where the measured load (frames/s filed per tile: ``tile_loads``) balances, not the tile count, so the busiest worker carries
   about the mean. Hysteresis: while every tile has a live owner, every live member holds a
   tile and the busiest carries at most ``REBALANCE_SLACK`` above the best cut's busiest, the
   current owners stay (measured loads wander; tiles do not follow them). When it re-cuts,
@@ -205,14 +204,17 @@ def assign_by_load(
     return out
 
 
-def tile_loads(own: Mapping[str, float], halo: float) -> dict[str, float]:
-    """A worker's measured load per owned tile: the frames/s filed in it (``own``) plus its
-    share, in proportion, of the ``halo`` frames/s the worker reads beyond its tiles (the
-    cost of owning a tile includes reading its border), each to two significant figures so
-    that every worker computes the same assignment from slightly wandering measures."""
-    total = sum(own.values())
-    scale = 1.0 + (halo / total if total > 0 else 0.0)
-    return {t: _two_figures(v * scale) for t, v in own.items()}
+def tile_loads(own: Mapping[str, float]) -> dict[str, float]:
+    """A worker's measured load per owned tile: the frames/s filed in it (``own``), each to
+    two significant figures so that every worker computes the same assignment from slightly
+    wandering measures.
+
+    The halo a worker reads is not in it: that cost depends on who owns the neighbours, so a
+    load that carried it changed with every re-cut and the cut chased it (measured: two
+    workers handed a split tile's children back and forth, each move raising the other's
+    share). A tile's own frames do not depend on the assignment; the contiguous Z-order runs
+    keep the halo a thin border."""
+    return {t: _two_figures(v) for t, v in own.items()}
 
 
 def _two_figures(value: float) -> float:

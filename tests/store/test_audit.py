@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,32 @@ def test_submitted_rows_are_appended_in_batches_off_the_caller(store: HistorySto
     assert len(rows) >= 50 and trail.dropped == 80 - len(rows)
     assert [r.detail["i"] for r in rows] == sorted(r.detail["i"] for r in rows)
     assert trail.verify().is_ok and trail.failed == 0
+
+
+def test_closing_the_store_writes_the_rows_still_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server stopping closes its store while the trail's writer may still hold rows: the
+    store's close flushes the trail first (it failed them: 'DuckDbStore is closed')."""
+    from v2xcloud.store.duckdb_store import DuckDbStore
+
+    store = DuckDbStore(data_dir=tmp_path)
+    trail = AuditTrail(store)
+    slow = trail._insert
+
+    def insert_slowly(entries: list[object]) -> None:
+        time.sleep(0.2)  # a loaded database: the rows are still queued at close
+        slow(entries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trail, "_insert", insert_slowly)
+    for i in range(3):
+        trail.submit("api", "auth.refused", f"token{i}", detail={"i": i}, at_ms=i)
+        time.sleep(0.01)
+    store.close()
+    assert trail.failed == 0
+    again = DuckDbStore(data_dir=tmp_path)
+    try:
+        rows = AuditTrail(again).entries(limit=10)
+        assert [r.target for r in rows] == ["token0", "token1", "token2"]
+    finally:
+        again.close()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -15,6 +16,8 @@ from v2xcloud.store import _rows
 from v2xcloud.store.base import TABLES, Retention
 from v2xcloud.store.pseudonyms import DAY_MS, PseudonymKeys
 from v2xcloud.store.records import AdvisoryCell, BBox, EvReportRecord, TrackPoint
+
+logger = logging.getLogger(__name__)
 
 _TIME_COLUMN = {
     "participant_states": "timestamp_ms",
@@ -34,6 +37,7 @@ class SqlHistoryStore(ABC):
         self.pseudonyms = pseudonyms
         self._lock = threading.Lock()
         self._is_closed = False
+        self._before_close: list[Callable[[], None]] = []
 
     # -- backend hooks ---------------------------------------------------------------------
     @abstractmethod
@@ -346,7 +350,18 @@ class SqlHistoryStore(ABC):
             raise StoreError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
         return int(self._select(f"SELECT count(*) FROM {table}")[0][0])
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` when the store is closed, before it closes (a background writer of
+        this store flushing its queue); a hook that raises is logged and the others run."""
+        self._before_close.append(hook)
+
     def close(self) -> None:
+        hooks, self._before_close = self._before_close, []
+        for hook in hooks:  # outside the lock: a hook writes through this store
+            try:
+                hook()
+            except Exception as exc:  # the store closes anyway; said once
+                logger.error("store close: %s failed: %s", hook, exc, exc_info=exc)
         with self._lock:
             if not self._is_closed:
                 self._is_closed = True

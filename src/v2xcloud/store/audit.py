@@ -150,7 +150,8 @@ class AuditTrail:
     """Append to, list and verify the hash-chained ``audit_log`` of a SQL history store.
 
     ``record`` appends now (a command-line tool); ``submit`` queues for a background thread
-    that appends in batches (a server: never blocks its loop; ``flush`` waits for it).
+    that appends in batches (a server: never blocks its loop; ``flush`` waits for it, and
+    closing the store flushes first).
     ``anchor_path``: a file that receives the head (seq, hash) after every append (atomic
     replace); ``retention_ms`` at least ``MIN_RETENTION_MS``. Appends from several processes
     on one PostgreSQL database stay one chain: ``seq`` is the primary key, and an append that
@@ -185,6 +186,7 @@ class AuditTrail:
         self._thread: threading.Thread | None = None
         store._select(_CREATE)
         store._select(_INDEX)
+        store.on_close(self.flush)  # rows still queued are written before the store closes
 
     # -- writing -------------------------------------------------------------------------------
     def record(

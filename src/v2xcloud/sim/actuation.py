@@ -58,6 +58,7 @@ from v2xcloud.model.day2 import (
 )
 from v2xcloud.model.map import NodeId
 from v2xcloud.sim.identities import IdentityMap
+from v2xcloud.sim.snapshot import edge_of_lane
 
 __all__ = ["HORIZON_M", "CoordinationFollower", "IntentionSource", "Manoeuvre", "RoadGraph"]
 
@@ -326,7 +327,7 @@ class IntentionSource:
     def _junction_ahead(self, vid: str, lane_id: str, position: float) -> str | None:
         """The DriveBehavior of the movement at the junction ahead when it is an intersection
         without signals within the horizon, else ``None``."""
-        ends = self.graph.edge_nodes.get(lane_id.rsplit("_", 1)[0])
+        ends = self.graph.edge_nodes.get(edge_of_lane(lane_id))
         if ends is None or ends[1] not in self.graph.intersections:
             return None
         left = self.traci.lane.getLength(lane_id) - position

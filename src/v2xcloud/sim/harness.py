@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from v2xcloud.sim.episodes import Episode, EpisodeTracker
-from v2xcloud.sim.snapshot import Snapshot
+from v2xcloud.sim.snapshot import Snapshot, edge_of_lane
 
 __all__ = ["HarnessTruth"]
 
@@ -42,10 +42,6 @@ CONTROL_LOSS_EVENTS = frozenset(
 )
 
 F = npt.NDArray[np.float64]
-
-
-def _edge(lane_id: str) -> str:
-    return lane_id.rsplit("_", 1)[0]
 
 
 class HarnessTruth:
@@ -161,7 +157,7 @@ class HarnessTruth:
             self._ev_crossing(snap, i, veh)
         if (
             snap.signals[i] & 2
-            and self._lanes.get(_edge(snap.lane_ids[i])) == 1
+            and self._lanes.get(edge_of_lane(snap.lane_ids[i])) == 1
             and not self._signals_left_turn(vid, float(snap.speed_mps[i]))
         ):
             self._overtake(snap, i, veh)
@@ -218,9 +214,9 @@ class HarnessTruth:
             reach_s = np.where(closing > 0, (zone_back - along) / closing, np.inf)
         moving = snap.speed_mps[i] >= LANE_CHANGE_MIN_MPS
         required = moving & (beside | ((along < zone_back) & (reach_s <= BLIND_CLOSING_S)))
-        edge = _edge(snap.lane_ids[i])
+        edge = edge_of_lane(snap.lane_ids[i])
         for k in np.flatnonzero(mask):
-            if _edge(snap.lane_ids[veh[k]]) == edge:
+            if edge_of_lane(snap.lane_ids[veh[k]]) == edge:
                 tracker = self._tracker if required[k] else self._grey
                 tracker.observe("BSW/LCW", snap.ids[i], snap.ids[veh[k]], snap.time_s)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SIGNAL_BITS", "Snapshot", "TlsState"]
+__all__ = ["SIGNAL_BITS", "Snapshot", "TlsState", "edge_of_lane"]
 
 # SUMO vehicle signal bits -> CSAE ExteriorLights bit names.
 SIGNAL_BITS: dict[int, str] = {
@@ -19,6 +19,11 @@ SIGNAL_BITS: dict[int, str] = {
     64: "highBeamHeadlightsOn",
 }
 BRAKE_LIGHT_BIT = 8
+
+
+def edge_of_lane(lane_id: str) -> str:
+    """The SUMO edge of a lane id (``{edge}_{index}``; an internal lane's junction edge)."""
+    return lane_id.rsplit("_", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ import numpy as np
 from v2xcloud.sim.episodes import Episode, EpisodeTracker
 from v2xcloud.sim.scorer import EARLY_S, LATE_S, WARNING_GAP_S, AppScore
 from v2xcloud.sim.signals import SIGN_START_M
-from v2xcloud.sim.snapshot import Snapshot
+from v2xcloud.sim.snapshot import Snapshot, edge_of_lane
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,6 @@ LIMIT_TOLERANCE_MPS = 0.5
 ADVICE_RIGHT, ADVICE_GREY, ADVICE_WRONG = "right", "grey", "wrong"
 _MAX_RECORDS = 200_000  # GLOSA advisories and samples kept per run (oldest dropped, counted)
 _HAZARD_EVENTS = frozenset({"eventDisabledVehicle", "eventHazardLights"})
-
-
-def _edge(lane_id: str) -> str:
-    return lane_id.rsplit("_", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -249,7 +245,7 @@ class V2iTruth:
                     slow.setdefault(into, []).append((before, vid))
             if not lane or lane.startswith(":"):
                 continue
-            edge, pos = _edge(lane), float(veh_api.getLanePosition(vid))
+            edge, pos = edge_of_lane(lane), float(veh_api.getLanePosition(vid))
             speed = float(snap.speed_mps[i])
             routes[vid] = (tuple(veh_api.getRoute(vid)), int(veh_api.getRouteIndex(vid)), pos)
             self._sign_on(vid, snap.time_s, edge, pos)
@@ -318,7 +314,7 @@ class V2iTruth:
             links = self.traci.trafficlight.getControlledLinks(tls)
             lane = links[link][0][0] if link < len(links) and links[link] else ""
             limit = float(self.traci.lane.getMaxSpeed(lane)) if lane else math.inf
-            found = self._limits[key] = (lane.rsplit("_", 1)[0], limit)
+            found = self._limits[key] = (edge_of_lane(lane), limit)
         return found
 
     def _into(self, internal_lane: str) -> str:
@@ -326,7 +322,7 @@ class V2iTruth:
         found = self._into_edge.get(internal_lane)
         if found is None:
             links = self.traci.lane.getLinks(internal_lane)
-            found = self._into_edge[internal_lane] = _edge(str(links[0][0])) if links else ""
+            found = self._into_edge[internal_lane] = edge_of_lane(str(links[0][0])) if links else ""
         return found
 
     def _signal_on_route(self, vehicle: str) -> list[tuple[str, int, float, str]]:
@@ -346,7 +342,7 @@ class V2iTruth:
                 links = self.traci.trafficlight.getControlledLinks(tls)
                 for index, group in enumerate(links):
                     for into, out, _via in group:
-                        key = (_edge(into), _edge(out))
+                        key = (edge_of_lane(into), edge_of_lane(out))
                         self._route_links.setdefault(key, []).append((tls, index, into))
         found = self._route_links.get((route[at], route[at + 1]), [])
         if not found:
@@ -431,7 +427,7 @@ class V2iTruth:
             return
         tls, link, distance, _ = ahead[0]
         edge, limit = self._approach(str(tls), int(link))
-        if lane.rsplit("_", 1)[0] != edge:  # before an upstream junction: grey (docstring)
+        if edge_of_lane(lane) != edge:  # before an upstream junction: grey (docstring)
             return
         if len(self._samples) == self._samples.maxlen:
             self.dropped += 1

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from v2xcloud.model.day2_exchange import Outbound
 from v2xcloud.sim.cooperation import CooperationScore, Figure
 from v2xcloud.sim.day2.probe import ProbeSetup, RunFacts
+from v2xcloud.sim.snapshot import edge_of_lane
 
 if TYPE_CHECKING:
     from v2xcloud.sim.snapshot import Snapshot
@@ -56,7 +57,7 @@ class JunctionProbe:
         for k, vid in enumerate(snap.ids):
             if snap.is_pedestrian[k]:
                 continue
-            edge = snap.lane_ids[k].rsplit("_", 1)[0]
+            edge = edge_of_lane(snap.lane_ids[k])
             if edge.endswith(_JUNCTION) and not edge.startswith(":"):
                 self.entered.add(vid)
                 if float(snap.speed_mps[k]) < _STOPPED_MPS:

@@ -34,6 +34,7 @@ from v2xcloud.sim.actuation import HORIZON_M
 from v2xcloud.sim.cooperation import CooperationScore, Figure
 from v2xcloud.sim.day2.probe import ProbeSetup, RunFacts
 from v2xcloud.sim.network import ending_lanes, lane_end_x, ramp_edges
+from v2xcloud.sim.snapshot import edge_of_lane
 
 if TYPE_CHECKING:
     from v2xcloud.sim.snapshot import Snapshot
@@ -91,7 +92,7 @@ class LaneChangeProbe:
         """Follow the manoeuvring vehicles and the others at one step."""
         t = snap.time_s
         lanes = snap.lane_ids
-        edges = [ln.rsplit("_", 1)[0] for ln in lanes]
+        edges = [edge_of_lane(ln) for ln in lanes]
         for k, vid in enumerate(snap.ids):
             if snap.is_pedestrian[k]:
                 continue

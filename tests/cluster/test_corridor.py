@@ -11,7 +11,6 @@ red / 30 s green signal; the queue never clears, so after 60 s it is congestion.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -175,12 +174,12 @@ def test_merged_samples_measure_like_one_scene() -> None:
     assert one.traffic == two.traffic
 
 
-def test_centre_corridor_congestion_matches_the_embedded_runtime() -> None:
+def test_centre_corridor_congestion_matches_the_embedded_runtime(tmp_path: Path) -> None:
     y0 = _stop_line_y()
     tile_stop, tile_back = _tile(0.0, y0 - 4), _tile(0.0, y0 - 67)
     assert tile_stop != tile_back  # the queue crosses the border
     origin = (FRAME.origin_lat_deg, FRAME.origin_lon_deg)
-    logs = Path(tempfile.mkdtemp(prefix="v2x-corridor-"))
+    logs = tmp_path
     embedded = Runtime(frame=FRAME)
     corridor = CorridorCongestion()
     centre = Runtime(frame=FRAME, apps=[], detectors=[corridor])

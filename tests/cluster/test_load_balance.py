@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -195,8 +194,8 @@ async def _run(urls: list[str], logs: Path) -> dict[str, Any]:
         await nc.close()
 
 
-def test_workers_split_a_hot_tile_balance_measured_load_and_hold_it() -> None:
-    logs = Path(tempfile.mkdtemp(prefix="v2x-load-"))
+def test_workers_split_a_hot_tile_balance_measured_load_and_hold_it(tmp_path: Path) -> None:
+    logs = tmp_path
     with NatsCluster(1) as cluster:
         got = asyncio.run(_run(cluster.urls, logs))
     tiles = got["tiles"]

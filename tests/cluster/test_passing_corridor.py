@@ -9,7 +9,6 @@ passer (``Partners.AHEAD_OF_PASSER``). One worker per tile gives the warnings of
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +119,7 @@ def _first_dnpw(rec: _Recording) -> tuple[int, str, str]:
     raise AssertionError("dnpw_oncoming gave no DNPW warning")
 
 
-def test_the_passers_worker_reads_the_oncoming_car_beyond_its_near_halo() -> None:
+def test_the_passers_worker_reads_the_oncoming_car_beyond_its_near_halo(tmp_path: Path) -> None:
     cfg = RunConfig()
     first = _in_process(_scenario(), cfg)
     t, ego, other = _first_dnpw(first)
@@ -143,7 +142,7 @@ def test_the_passers_worker_reads_the_oncoming_car_beyond_its_near_halo() -> Non
     ego_tile = tile_of(elat, elon + shift)
     assert tile_of(olat, olon + shift) != ego_tile  # the pair straddles the border
 
-    logs = tempfile.mkdtemp(prefix="v2x-corridor-")
+    logs = str(tmp_path)
     origin = (sc.origin_lat_deg, sc.origin_lon_deg)
     with NatsCluster(1) as cluster:
         procs = [

@@ -7,7 +7,6 @@ the advisories (app, ego, other, level) of the in-process ``Runtime`` within one
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -86,10 +85,9 @@ def _in_process(sc: Scenario, cfg: RunConfig) -> tuple[_Recording, ScenarioResul
 
 
 def _through_workers(
-    sc: Scenario, cfg: RunConfig, workers: int, tiles: list[str]
+    sc: Scenario, cfg: RunConfig, workers: int, tiles: list[str], logs: Path
 ) -> tuple[_Recording, ScenarioResult, ClusterPlatform]:
     origin = (sc.origin_lat_deg, sc.origin_lon_deg)
-    logs = tempfile.mkdtemp(prefix="v2x-workers-")
     with NatsCluster(1) as cluster:
         procs = [
             WorkerProcess(
@@ -147,14 +145,14 @@ def _scores(result: ScenarioResult) -> dict[str, tuple[int, int, int, int]]:
     ],
 )
 def test_workers_give_the_answers_of_one_process(
-    name: str, duration_s: float, workers: int
+    name: str, duration_s: float, workers: int, tmp_path: Path
 ) -> None:
     sc = _scenario(name, duration_s)
     cfg = RunConfig()
     ref, ref_result = _in_process(sc, cfg)
     tiles = sorted(ref.tiles)
     assert len(tiles) >= 2, f"{name} covers {len(tiles)} tiles only"
-    got, result, platform = _through_workers(sc, cfg, workers, tiles)
+    got, result, platform = _through_workers(sc, cfg, workers, tiles, tmp_path)
     issued = sum(len(v) for v in ref.ticks.values())
     assert issued > 50, f"{name}: too few advisories ({issued}) to compare"
     _same_within_one_tick(got.ticks, ref.ticks)  # same apps, egos, others, levels

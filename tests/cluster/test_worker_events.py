@@ -8,7 +8,6 @@ RSU registered near it. A frame the worker cannot decode is its dead letter on `
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -54,14 +53,14 @@ def _border_x() -> float:
     raise AssertionError("no tile border within 2 km")
 
 
-def test_a_stopped_vehicle_is_one_event_and_one_rsi_from_its_tiles_owner() -> None:
+def test_a_stopped_vehicle_is_one_event_and_one_rsi_from_its_tiles_owner(tmp_path: Path) -> None:
     border = _border_x()
     x_stop, x_move = border - 60.0, border + 60.0
     lat, lon = TEST_FRAME.to_wgs84(x_stop, 0.0)
     tile_a = tile_of(float(lat), float(lon))
     tile_b = tile_of(*(float(v) for v in TEST_FRAME.to_wgs84(x_move, 0.0)))
     assert tile_a != tile_b
-    logs = Path(tempfile.mkdtemp(prefix="v2x-events-"))
+    logs = tmp_path
     origin = (TEST_FRAME.origin_lat_deg, TEST_FRAME.origin_lon_deg)
     received: list[tuple[str, bytes]] = []
     with NatsServer(name="e0") as server, Mosquitto() as broker:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -213,12 +213,12 @@ def cluster() -> Iterator[NatsCluster]:
 
 
 def test_a_killed_worker_loses_its_tile_within_2_s_and_a_restarted_one_rejoins(
-    cluster: NatsCluster,
+    cluster: NatsCluster, tmp_path: Path
 ) -> None:
     tiling = Tiling()
     x, y = tiling.xy(tiling.tile_of(*ORIGIN))
     tiles = [tiling.name(x + i, y) for i in range(3)]
-    logs = tempfile.mkdtemp(prefix="v2x-worker-faults-")
+    logs = str(tmp_path)
 
     def worker(i: int) -> WorkerProcess:
         return WorkerProcess(

@@ -6,7 +6,6 @@ worker logs no failed leave (real nats-server and ``v2xcloud worker`` processes 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from pathlib import Path
 
@@ -52,12 +51,12 @@ async def _wait_for(kv: object, tiles: list[str], want: set[str], timeout_s: flo
     raise AssertionError(f"owners not {sorted(want)} within {timeout_s} s: {owners}")
 
 
-def test_a_stopped_worker_releases_its_tiles_at_once() -> None:
+def test_a_stopped_worker_releases_its_tiles_at_once(tmp_path: Path) -> None:
     tiling = Tiling()
     first = tile_of(*ORIGIN)
     x, y = tiling.xy(first)
     tiles = [tiling.name(x + i, y) for i in range(4)]
-    logs = Path(tempfile.mkdtemp(prefix="v2x-leave-"))
+    logs = tmp_path
 
     async def run(urls: list[str]) -> float:
         workers = [

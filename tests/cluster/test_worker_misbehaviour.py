@@ -6,7 +6,6 @@ are refused there because of the published flag."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,11 +48,13 @@ def _tiles_two_apart() -> tuple[float, float]:
     return (a0 + a1) / 2, (xs[2] + b1) / 2
 
 
-def test_a_flag_raised_in_one_tile_is_published_recorded_and_followed_in_another() -> None:
+def test_a_flag_raised_in_one_tile_is_published_recorded_and_followed_in_another(
+    tmp_path: Path,
+) -> None:
     x_a, x_b = _tiles_two_apart()
     tile_a, tile_b = _tile(x_a), _tile(x_b)
     origin = (TEST_FRAME.origin_lat_deg, TEST_FRAME.origin_lon_deg)
-    logs = Path(tempfile.mkdtemp(prefix="v2x-mbr-"))
+    logs = tmp_path
     remote = RemoteResults()
     centre = Runtime(frame=TEST_FRAME, apps=[remote], detectors=())
     with NatsServer(name="m0") as server:

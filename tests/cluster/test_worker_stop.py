@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,8 +41,8 @@ def _stops_on_sigterm(worker: WorkerProcess) -> tuple[int, float]:
     return worker.proc.returncode, time.monotonic() - start
 
 
-def test_a_worker_waiting_for_its_first_server_stops_on_sigterm() -> None:
-    log = Path(tempfile.mkdtemp(prefix="v2x-stop-")) / "w.log"
+def test_a_worker_waiting_for_its_first_server_stops_on_sigterm(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
     url = f"nats://127.0.0.1:{processes.free_port()}"  # nobody listens
     worker = WorkerProcess(urls=[url], worker_id="w", origin=ORIGIN, log_path=str(log)).start()
     try:
@@ -68,8 +67,8 @@ async def _joined(urls: list[str], worker_id: str, timeout_s: float = 60.0) -> N
         await nc.close()
 
 
-def test_a_worker_whose_servers_are_gone_stops_on_sigterm() -> None:
-    log = Path(tempfile.mkdtemp(prefix="v2x-stop-")) / "w.log"
+def test_a_worker_whose_servers_are_gone_stops_on_sigterm(tmp_path: Path) -> None:
+    log = tmp_path / "w.log"
     with NatsCluster(1) as cluster:
         worker = WorkerProcess(
             urls=cluster.urls, worker_id="w", origin=ORIGIN, log_path=str(log)

@@ -4,6 +4,7 @@ recomputed here, serialisation round trips and the negative cases."""
 
 from __future__ import annotations
 
+import binascii
 import gc
 import hashlib
 import os
@@ -156,17 +157,30 @@ def test_standard_example_on_the_recommended_curve_verifies_natively() -> None:
 
 
 def test_sm2_native_signatures_verify_with_gmssl_and_back() -> None:
-    for i in range(4):
+    """Four keys, each way. gmssl 3.2.2 itself fails on about one random key or nonce in
+    400 (a ``TypeError`` in its point arithmetic, py-gmssl issues #71 and #78, or an
+    odd-length hex in its Z digest): such a round is no verdict and is drawn again, at most
+    four times in all."""
+    checked, crashed = 0, 0
+    while checked < 4:
+        i = checked
         signer = generate_signer(SM2)
         gm = gm_sm2.CryptSM2(
             private_key=signer.private_raw().hex(), public_key=signer.public_key[1:].hex()
         )
         message = MESSAGE + bytes([i]) * i
         ours = signer.sign(message)
-        assert gm.verify_with_sm3(ours.hex(), message), f"gmssl rejects native signature {i}"
-        theirs = bytes.fromhex(gm.sign_with_sm3(message))
+        try:
+            accepted = gm.verify_with_sm3(ours.hex(), message)
+            theirs = bytes.fromhex(gm.sign_with_sm3(message))
+        except (TypeError, binascii.Error):  # gmssl failing, not a rejection
+            crashed += 1
+            assert crashed <= 4, "gmssl failed on too many keys to cross-check anything"
+            continue
+        assert accepted, f"gmssl rejects native signature {i}"
         assert Verifier(SM2).verify(signer.public_key, message, theirs), f"native rejects gmssl {i}"
         assert not Verifier(SM2).verify(signer.public_key, message + b"x", theirs)
+        checked += 1
 
 
 def test_p256_signatures_verify_with_python_ecdsa_and_back() -> None:

@@ -97,3 +97,36 @@ def test_a_creeping_turner_is_timed_at_its_own_speed_not_turning_speed() -> None
     turning = car("t", 1.75, -10.0, 0.0, 6.0, exterior_lights=LEFT_ON)
     assert _warned(cross_map(), creeping, oncoming) == set()
     assert _warned(cross_map(), turning, oncoming) == {("t", "o")}
+
+
+def test_a_turner_pulling_away_is_timed_as_it_gains_speed() -> None:
+    """Leaving its waiting spot at 1.7 m/s and accelerating at 2.5 m/s²: it clears the
+    zone before an oncoming car 55 m away (4.6 s) comes, so it is not warned; timed at the
+    crawl it starts from it was (demo_district's false alarms). An oncoming car 30 m away
+    (2.5 s) is still a conflict."""
+
+    def turner(accel: float) -> object:
+        return car("t", 1.75, -6.0, 0.0, 1.7, exterior_lights=LEFT_ON, accel_long_mps2=accel)
+
+    far, near = car("o", -1.75, 55.0, 180.0, 12.0), car("o", -1.75, 30.0, 180.0, 12.0)
+    assert _warned(cross_map(), turner(2.5), far) == set()
+    assert _warned(cross_map(), turner(0.0), far) == {("t", "o")}  # a crawl all the way
+    assert _warned(cross_map(), turner(2.5), near) == {("t", "o")}
+
+
+def test_travel_time_of_a_turner_pulling_away() -> None:
+    def one(v: float, d: float, a: float) -> tuple[float, float]:
+        t, w = travel_s(
+            np.array([v]), np.array([d]), np.array([0.0]), np.array([8.0]), 3.0, np.array([a])
+        )
+        return float(t[0]), float(w[0])
+
+    # 1.5 -> 6.5 m/s over 10 m at 2 m/s² (2.5 s); at 1.5 m/s it took 6.7 s
+    t, w = one(1.5, 10.0, 2.0)
+    assert abs(t - 2.5) < 1e-9 and abs(w - 6.5) < 1e-9
+    # up to turning speed (8 m/s after 15.4 m), then at it
+    t, w = one(1.5, 25.0, 2.0)
+    assert abs(t - (3.25 + (25.0 - 15.4375) / 8.0)) < 1e-9 and w == 8.0
+    assert one(1.5, 10.0, 0.3) == (10.0 / 1.5, 1.5)  # softer than pulling away: a crawl
+    t, _ = one(1.5, 10.0, 9.0)  # at most the comfortable 3 m/s² is believed
+    assert abs(t - (one(1.5, 10.0, 3.0)[0])) < 1e-9

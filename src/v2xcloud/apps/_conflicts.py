@@ -153,13 +153,25 @@ def travel_s(
     line_m: FloatArray,
     turn_speed_mps: FloatArray,
     decel_mps2: float,
+    accel_mps2: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """(time to cover ``dist_m``, speed there) for a vehicle at ``speed_mps`` that must be at
     no more than ``turn_speed_mps`` when it enters the junction box ``line_m`` ahead (0: in
     it): it keeps its speed as long as it can, then brakes at ``decel_mps2`` down to turning
     speed (or from now, when it is too fast for that already), and turns at that speed. With
     ``turn_speed_mps`` at least the speed (straight on), simply ``dist / speed``. The
-    earliest arrival a driver making that turn can have."""
+    earliest arrival a driver making that turn can have.
+
+    A turner in the box (``line_m`` 0) below turning speed that is pulling away
+    (``accel_mps2`` at least ``PULLING_AWAY_MPS2``) gains speed at that rate (at most
+    ``decel_mps2``) up to turning speed: timed at the crawl it starts from, a turner leaving
+    its waiting spot in the box was still in the conflict zone when the oncoming car came,
+    by the prediction, and was warned of gaps it cleared. Before its line a turner pulling
+    away from the queue at green may still stop in the box to give way: timed so, such
+    turners were warned of gaps they never took (demo_district: LTA's false alarms 40 -> 54
+    when they gained speed too)."""
+    if accel_mps2 is not None:
+        return _pulling_away(speed_mps, dist_m, line_m, turn_speed_mps, decel_mps2, accel_mps2)
     v0 = speed_mps
     vt = np.minimum(turn_speed_mps, v0)
     brake_m = (v0 * v0 - vt * vt) / (2.0 * decel_mps2)
@@ -180,6 +192,35 @@ def travel_s(
     return t, np.where(passed, v0, np.where(left > 0, vt, v_end))
 
 
+#: a turner below turning speed accelerating at least this hard is pulling away (m/s²)
+PULLING_AWAY_MPS2 = 0.5
+
+
+def _pulling_away(
+    speed_mps: FloatArray,
+    dist_m: FloatArray,
+    line_m: FloatArray,
+    turn_speed_mps: FloatArray,
+    decel_mps2: float,
+    accel_mps2: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """``travel_s`` with the pulling-away turners accelerating (its docstring)."""
+    t, w = travel_s(speed_mps, dist_m, line_m, turn_speed_mps, decel_mps2)
+    v0, vt = speed_mps, turn_speed_mps
+    a = np.minimum(np.where(np.isfinite(accel_mps2), accel_mps2, 0.0), decel_mps2)
+    in_box = line_m <= 0.0  # before its line, it may still stop in the box to give way
+    up = in_box & np.isfinite(vt) & (v0 < vt) & (a >= PULLING_AWAY_MPS2) & (dist_m >= 0)
+    if not up.any():
+        return t, w
+    a = np.where(up, a, 1.0)
+    vt = np.where(up, vt, v0)
+    d = np.maximum(dist_m, 0.0)
+    gain_m = (vt * vt - v0 * v0) / (2.0 * a)
+    v_end = np.sqrt(v0 * v0 + 2.0 * a * np.minimum(d, gain_m))
+    t_up = (v_end - v0) / a + np.maximum(d - gain_m, 0.0) / np.maximum(vt, 0.1)
+    return np.where(up, t_up, t), np.where(up, v_end, w)
+
+
 def _timing(
     view: SceneView,
     a: IntArray,
@@ -192,14 +233,15 @@ def _timing(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(arrival of a, arrival of b, PET) at the conflict point at current speeds (a's at
     least ``a_min_speed_mps``); with ``profile``, a vehicle on a turning movement slows to
-    turning speed at the box (``travel_s``)."""
+    turning speed at the box, and one below it pulling away gains speed (``travel_s``)."""
     va = np.maximum(view.speed_mps[a], max(a_min_speed_mps, 0.1))
     vb = np.maximum(view.speed_mps[b], 0.1)
     if profile is None:
         t_a, t_b, wa, wb = to_a_m / va, to_b_m / vb, va, vb
     else:
-        t_a, wa = travel_s(va, to_a_m, profile.line_a, profile.turn_a, profile.decel)
-        t_b, wb = travel_s(vb, to_b_m, profile.line_b, profile.turn_b, profile.decel)
+        acc = view.accel_mps2
+        t_a, wa = travel_s(va, to_a_m, profile.line_a, profile.turn_a, profile.decel, acc[a])
+        t_b, wb = travel_s(vb, to_b_m, profile.line_b, profile.turn_b, profile.decel, acc[b])
     half_a = (view.length_m[a] + view.width_m[b]) / 2.0 / np.maximum(wa, 0.1)
     half_b = (view.length_m[b] + view.width_m[a]) / 2.0 / np.maximum(wb, 0.1)
     pet = np.maximum(t_b - half_b - (t_a + half_a), t_a - half_a - (t_b + half_b))

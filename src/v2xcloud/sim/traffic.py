@@ -128,6 +128,9 @@ def _background_xml(scenario: Scenario) -> list[tuple[float, str]]:
             reach = reachable[src] = _reachable(src, edges)
         if dst not in reach and reach:  # no path there: the next edge (in order) there is
             dst = min(reach, key=lambda k: (k - dst) % len(names))
+        elif not reach:  # nowhere to go on (a straight road's edges, a merge's exit): to the
+            dst = src  # edge's end; routed [from, to] the car stood there for ever, a queue
+            # of stranded cars at a straight arterial's ends (AVW's and HLW's false alarms)
         vtype = "bg_emergency" if rng.random() < bg.emergency_share else "bg_car"
         out.append((depart, (
             f'  <trip id="bg{i}" type="{vtype}" depart="{depart:.2f}" from="{names[src]}" '

@@ -69,3 +69,34 @@ def test_every_background_trip_can_reach_its_destination() -> None:
         found = [(m.group(1), m.group(2)) for m in pairs if m is not None]
         assert len(found) == len(trips) > 10
         assert [p for p in found if not reaches(*p)] == [], name
+
+
+def test_background_trips_leave_the_road_before_a_junction() -> None:
+    """A trip ending on an edge into a junction leaves the road halfway along it. At the
+    edge's end (SUMO's default) its car drove on at full speed to the stop line and vanished
+    there: a red-light runner or a crossing car to every app, which cannot know its route
+    ends (demo_district: 61 of ICW's 69 false alarms had such a party). Trips ending at the
+    network's edge drive to its end."""
+    checked = {"demo_district": 0, "background_crossing_signalised": 0}
+    for name in checked:
+        sc = load_library(name)[0]
+        nodes, edges = network_nodes(sc.network)
+        xy = {n: (x, y) for n, x, y, _ in nodes}
+        onward = {(a, b) for a, b, _ in edges if any(b2 == b and c != a for b2, c, _ in edges)}
+        junction_ends = {f"{a}{b}": (a, b) for a, b in onward}
+        trips = [text for _, text in _background_xml(sc) if "<trip " in text]
+        for t in trips:
+            m = re.search(r'from="(\w+)" to="(\w+)"', t)
+            assert m is not None
+            to = m.group(2)
+            arrival = re.search(r'arrivalPos="([\d.]+)"', t)
+            if to not in junction_ends or to == m.group(1):
+                assert arrival is None, t
+                continue
+            a, b = junction_ends[to]
+            length = ((xy[b][0] - xy[a][0]) ** 2 + (xy[b][1] - xy[a][1]) ** 2) ** 0.5
+            assert arrival is not None, t
+            assert 0.2 * length <= float(arrival.group(1)) <= 0.6 * length, t
+            checked[name] += 1
+    # the crossing's trips all end on its outbound arms (they lead nowhere on)
+    assert checked["demo_district"] > 100 and checked["background_crossing_signalised"] == 0

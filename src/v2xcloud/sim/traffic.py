@@ -96,9 +96,20 @@ def _reachable(src: int, edges: list[Edge]) -> set[int]:
     return seen
 
 
+def _arrival(edge: Edge, xy: dict[str, tuple[float, float]]) -> str:
+    """Where a background trip ending on ``edge``, an edge into a junction, leaves the road:
+    halfway along (a car turning off into a side street or a car park). SUMO's default, the
+    edge's end, made it drive on at full speed to the stop line and vanish there, a red-light
+    runner or a crossing car to every app that cannot know its route ends (demo_district: 61
+    of ICW's 69 false alarms and 26 of RLVW's 34 had such a party)."""
+    (ax, ay), (bx, by) = xy[edge[0]], xy[edge[1]]
+    return f' arrivalPos="{0.5 * float(np.hypot(bx - ax, by - ay)):.2f}"'
+
+
 def _background_xml(scenario: Scenario) -> list[tuple[float, str]]:
     rng = np.random.default_rng(scenario.seed)
-    _, edges = network_nodes(scenario.network)
+    nodes, edges = network_nodes(scenario.network)
+    xy = {name: (x, y) for name, x, y, _ in nodes}
     names = [edge_id(a, b) for a, b, _ in edges]
     ends = {a: b for a, b, _ in edges}
     # a trip starting on an edge into a dead end (no turnarounds) has no path on: SUMO keeps
@@ -134,7 +145,8 @@ def _background_xml(scenario: Scenario) -> list[tuple[float, str]]:
         vtype = "bg_emergency" if rng.random() < bg.emergency_share else "bg_car"
         out.append((depart, (
             f'  <trip id="bg{i}" type="{vtype}" depart="{depart:.2f}" from="{names[src]}" '
-            f'to="{names[dst]}" departLane="best" departSpeed="max" departPos="{pos}"/>'
+            f'to="{names[dst]}" departLane="best" departSpeed="max" departPos="{pos}"'
+            f'{_arrival(edges[dst], xy) if dst != src and leads_on[dst] else ""}/>'
         )))  # fmt: skip
     for i in range(int(rng.poisson(bg.pedestrians_per_hour * hours))):
         depart = float(rng.uniform(0.0, scenario.duration_s * 0.8))

@@ -44,6 +44,47 @@ def test_bsm_becomes_a_participant_extrapolated_to_the_tick() -> None:
         view.x_m[0] = 0.0  # read-only
 
 
+def test_a_braking_participant_is_extrapolated_braking_to_a_stop() -> None:
+    """Between reports (and after the last) a vehicle keeps the tracker's acceleration: a car
+    a roadside sensor lost while braking slows in the view and stops, it does not hold its
+    last speed (constant velocity kept it at 11.9 m/s for a second while it slowed to 8.7,
+    and RLVW judged it unable to stop)."""
+    scene = Scene(TEST_FRAME)
+    for k in range(6):  # 10 Hz reports braking at 3.5 m/s² (measured), north
+        scene.ingest(
+            bsm_at(
+                "a",
+                x_m=0,
+                y_m=12.0 * 0.1 * k - 1.75 * (0.1 * k) ** 2,
+                t_ms=100 * k,
+                speed_mps=12.0 - 3.5 * 0.1 * k,
+                heading_deg=0.0,
+                accel_long_mps2=-3.5,
+            ),
+            received_at_ms=100 * k,
+            source="obu",
+        )
+        scene.update(100 * k)
+    v0, y0 = 12.0 - 3.5 * 0.5, 12.0 * 0.5 - 1.75 * 0.25
+    view = scene.update(1200)  # 0.7 s after the last report
+    row = view.row_of("a")
+    assert row is not None
+    assert view.speed_mps[row] == pytest.approx(v0 - 3.5 * 0.7, abs=0.15)
+    assert view.y_m[row] == pytest.approx(y0 + v0 * 0.7 - 1.75 * 0.49, abs=0.1)
+    assert view.vy_mps[row] == pytest.approx(view.speed_mps[row], abs=1e-9)
+    view = scene.update(1500)  # 1.0 s after the last report (max_extrapolate_ms)
+    assert view.speed_mps[row] == pytest.approx(max(v0 - 3.5, 0.0), abs=0.15)
+    stop = Scene(TEST_FRAME)
+    stop.ingest(
+        bsm_at("b", x_m=0, y_m=0, t_ms=0, speed_mps=2.0, heading_deg=0.0, accel_long_mps2=-4.0),
+        received_at_ms=0,
+        source="obu",
+    )
+    view = stop.update(1000)  # stops after 0.5 s, 0.5 m on; it does not reverse
+    assert view.speed_mps[0] == 0.0
+    assert view.y_m[0] == pytest.approx(0.5, abs=0.05)
+
+
 def test_rsm_object_with_a_bsm_id_is_one_participant() -> None:
     scene = Scene(TEST_FRAME)
     scene.ingest(

@@ -1,7 +1,8 @@
 """The read-only scene an application sees at one tick: column arrays plus lookups.
 
 Rows are the live participants, 0..n-1, in no particular order; every column has length n.
-States are extrapolated (constant velocity) from each participant's last report to the tick.
+States are extrapolated (the tracker's constant acceleration, stopping at zero speed) from each
+participant's last report to the tick.
 Arrays are marked read-only: an application that writes to one gets a ``ValueError``.
 """
 

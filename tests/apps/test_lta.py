@@ -51,6 +51,17 @@ def _pulls_away(x0: float, y0: float, accel: float, start_s: float):
     return at
 
 
+def test_an_oncoming_car_that_signals_left_turns_too_and_is_no_party() -> None:
+    """Opposing left turns pass each other: the oncoming car of the warned case above,
+    signalling left itself, is not predicted straight through the turner's path (demo_district:
+    6 of 21 false LTA warnings were such pairs in the box)."""
+    turner = Mover("turner", _left_turn(1.75, -20.0, 6.0, 12.0, 2.0), fields=LEFT)
+    oncoming = Mover("oncoming", straight(-1.75, 43.7, 12.0, 180.0), fields=LEFT)
+    assert (
+        first(run(LeftTurnAssist(), [turner, oncoming], seconds=5.0), "turner", "oncoming") is None
+    )
+
+
 def test_driver_waiting_at_the_line_is_not_warned_until_it_pulls_away() -> None:
     """Issue 15: a turner waiting at its stop line is no conflict party (it waits for the
     gap); one that pulls away into the turn while the oncoming car is near is warned."""

@@ -42,6 +42,7 @@ class Mover:
     path: Path
     fields: dict[str, Any] = field(default_factory=dict)
     fields_at: Callable[[float], dict[str, Any]] | None = None
+    silent_after_s: float | None = None  # no reports after this (it left, or a sensor's view)
 
 
 def run(
@@ -63,6 +64,8 @@ def run(
         t_s = k * tick_ms / 1000.0
         now = t0_ms + k * tick_ms
         for m in movers:
+            if m.silent_after_s is not None and t_s > m.silent_after_s:
+                continue
             x, y, v, h = m.path(t_s)
             extra = dict(m.fields)
             if m.fields_at is not None:

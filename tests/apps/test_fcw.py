@@ -37,6 +37,21 @@ def test_stopped_lead_warns_with_full_lead_time_then_escalates() -> None:
     assert not [a for _, a in out if a.ego_id == "lead"]  # a stopped car gets no FCW
 
 
+def test_a_lead_silent_for_longer_than_max_silent_ms_is_no_party() -> None:
+    """A road user nobody has reported for 0.6 s is a guess (a leader whose track ended, on
+    the K733 recording; a car that turned off the road, in the bench): no warning about it.
+    The same lead silent for only 0.2 s at the warning still gets one."""
+    # alone, the stopped lead is warned of at ~3.9 s (TTC 2.7 s at 15 m/s)
+    ego = Mover("ego", straight(0, 0, 15.0, 0.0))
+    gone = Mover("lead", straight(0, 104.5, 0.0, 0.0), silent_after_s=3.3)
+    assert first(run(ForwardCollisionWarning(), [ego, gone], seconds=4.3), "ego") is None
+    late = Mover("lead", straight(0, 104.5, 0.0, 0.0), silent_after_s=3.7)
+    hit = first(run(ForwardCollisionWarning(), [ego, late], seconds=4.3), "ego")
+    assert hit is not None and hit[0] <= 4.0
+    lenient = ForwardCollisionWarning(FcwConfig(max_silent_ms=900))
+    assert first(run(lenient, [ego, gone], seconds=4.3), "ego") is not None
+
+
 def test_slower_lead_and_custom_threshold() -> None:
     ego = Mover("ego", straight(0, 0, 20.0, 90.0))
     lead = Mover("lead", straight(64.5, 0.3, 10.0, 90.0))  # 60 m gap, closing at 10 m/s

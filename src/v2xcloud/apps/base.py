@@ -33,12 +33,18 @@ _LEVELS = {int(level): level for level in AdvisoryLevel}  # faster than calling 
 class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Settings every application has. Subclasses add their thresholds (defaults from
     STANDARDS.md). ``lookahead_s`` is added to time thresholds so that, sampled at ticks of
-    ``tick_ms``, a warning still gives at least the threshold's lead time."""
+    ``tick_ms``, a warning still gives at least the threshold's lead time. A road user no
+    report has come from for more than ``max_silent_ms`` (five 10 Hz periods) is no party to a
+    new detection: the scene keeps it, extrapolated, until it expires, but where it is and
+    what it does are guesses by then (a car that left the road or a sensor's view; a leader
+    whose track ended was warned of on the K733 recording, a car that had turned off into a
+    side street in the bench)."""
 
     hold_ticks: int = 3
     validity_ms: int = 1000
     tick_ms: int = 100
     lookahead_s: float = 0.1
+    max_silent_ms: int = 500
 
 
 class Partners(StrEnum):
@@ -169,6 +175,10 @@ class App:
         if len(hits) == 0 and len(self.hysteresis) == 0:
             return []  # nothing now, nothing held
         found = (hits.level > 0).nonzero()[0]
+        if found.size:
+            age = view.now_ms - view.timestamp_ms
+            silent = self.config.max_silent_ms
+            found = found[(age[hits.ego[found]] <= silent) & (age[hits.other[found]] <= silent)]
         if found.size == 0 and len(self.hysteresis) == 0:
             return []  # the common case: nothing now, nothing held
         if found.size < len(hits):

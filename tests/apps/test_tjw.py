@@ -155,3 +155,35 @@ def test_beyond_turns_counts_the_slow_vehicles_past_each_exit_in_any_chunking(
     want = [_beyond_one(x, y, h, speed, e, m) for e, m in zip(exits, left, strict=True)]
     assert [(int(c), float(d)) for c, d in zip(count, nearest, strict=True)] == want
     assert sum(w[0] for w in want) > 0  # some exits do have a queue beyond
+
+
+def test_beyond_turns_on_a_city_sized_scene_tests_only_the_pairs_within_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 4,000 vehicles and 300 exits spread over 4 km: the spatial grid (never an exits x
+    # vehicles matrix) must find exactly what the one-exit-at-a-time reference finds
+    rng = np.random.default_rng(5)
+    n = 4000
+    x, y = rng.uniform(0, 4000, n), rng.uniform(0, 4000, n)
+    h = rng.uniform(0, 360, n)
+    speed = rng.uniform(0, 5, n)
+    exits = []
+    for deg in rng.uniform(0, 360, 300):
+        r = np.radians(deg)
+        exits.append((float(rng.uniform(0, 4000)), float(rng.uniform(0, 4000)), float(deg),
+                      float(np.sin(r)), float(np.cos(r))))  # fmt: skip
+    left = rng.uniform(20, 300, len(exits))
+    tested: list[int] = []
+    pairs_within = tjw._pairs_within
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        for e, s in pairs_within(*args):
+            tested.append(e.size)
+            yield e, s
+
+    monkeypatch.setattr(tjw, "_pairs_within", counted)
+    count, nearest = beyond_turns(x, y, h, speed, exits, left)
+    want = [_beyond_one(x, y, h, speed, e, m) for e, m in zip(exits, left, strict=True)]
+    assert [(int(c), float(d)) for c, d in zip(count, nearest, strict=True)] == want
+    assert sum(w[0] for w in want) > 20
+    assert sum(tested) < 0.1 * len(exits) * int((speed < tjw.SLOW_MPS).sum())

@@ -176,9 +176,10 @@ class App:
             return []  # nothing now, nothing held
         found = (hits.level > 0).nonzero()[0]
         if found.size:
-            age = view.now_ms - view.timestamp_ms
-            silent = self.config.max_silent_ms
-            found = found[(age[hits.ego[found]] <= silent) & (age[hits.other[found]] <= silent)]
+            # the hit rows' own report ages only (not every row's: this runs per app per tick)
+            oldest = view.now_ms - self.config.max_silent_ms
+            ts = view.timestamp_ms
+            found = found[(ts[hits.ego[found]] >= oldest) & (ts[hits.other[found]] >= oldest)]
         if found.size == 0 and len(self.hysteresis) == 0:
             return []  # the common case: nothing now, nothing held
         if found.size < len(hits):

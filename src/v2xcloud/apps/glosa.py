@@ -24,6 +24,7 @@ from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, movements_of
 __all__ = ["GlosaConfig", "GreenLightOptimalSpeedAdvisory", "signalled_movement", "speed_band_mps"]
 
 _F_LEFT, _F_RIGHT = int(Flag.LEFT_SIGNAL), int(Flag.RIGHT_SIGNAL)
+_SIGNALS = _F_LEFT | _F_RIGHT
 #: the turns an indicator announces, in order of preference (none: straight on)
 _SIGNALLED = {_F_LEFT: (LEFT, UTURN), _F_RIGHT: (RIGHT,), 0: (STRAIGHT,)}
 
@@ -107,20 +108,21 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
         """One hit per approaching moving vehicle whose movement can meet a green."""
         cfg = self.config
         out = []
-        # per (junction, lane, movement) this tick: green windows and limit (the same for every
-        # vehicle on that lane taking that movement)
+        # per (junction, lane, indicator) this tick: the movement, its green windows and the
+        # lane's limit (the same for every vehicle on that lane signalling the same)
         lanes: dict[
             tuple[int, int, int], tuple[Connection, list[tuple[float, float]], float] | None
         ] = {}
+        speed, flags = view.speed_mps, view.flags
         for a in on_approaches(view, range_m=cfg.range_m):
-            v = float(view.speed_mps[a.index])
+            v = float(speed[a.index])
             if a.to_stop_m < cfg.min_distance_m or v < MOVING_MPS:
                 continue
-            conn = signalled_movement(view, a)
-            key = (id(a.junction), a.lane, id(conn))
+            key = (id(a.junction), a.lane, int(flags[a.index]) & _SIGNALS)
             if key in lanes:
                 found = lanes[key]
             else:
+                conn = signalled_movement(view, a)
                 found = lanes[key] = self._lane_windows(conn, a, now_ms)
             if found is None:
                 continue

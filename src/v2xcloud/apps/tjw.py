@@ -75,8 +75,9 @@ def beyond_turns(
     """For each movement exit (``exits``: x, y, heading of the road entered and its sine and
     cosine) the slow vehicles (below ``SLOW_MPS``) on that road within ``left_m`` of the exit,
     heading its way (±30°) and within a 15° cone ahead of it (or within 3 m): their count and
-    the distance to the nearest (``inf`` when none). One pass over every exit and slow vehicle
-    at once, in chunks of at most ``_CHUNK_PAIRS`` pairs."""
+    the distance to the nearest (``inf`` when none). The (exit, slow vehicle) pairs come in
+    chunks of at most ``_CHUNK_PAIRS`` (``_pairs_within``: only those within reach once the
+    scene is city-sized)."""
     n = len(exits)
     count = np.zeros(n, dtype=np.int64)
     nearest = np.full(n, np.inf)
@@ -85,17 +86,15 @@ def beyond_turns(
         return count, nearest
     sx, sy, sh = x_m[slow], y_m[slow], heading_deg[slow]
     ex, ey, out_deg, sin_out, cos_out = (np.array(c) for c in zip(*exits, strict=True))
-    step = max(1, _CHUNK_PAIRS // len(slow))
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        dx = sx[None, :] - ex[lo:hi, None]
-        dy = sy[None, :] - ey[lo:hi, None]
+    left_m = np.asarray(left_m, dtype=np.float64)
+    for e, s in _pairs_within(ex, ey, sx, sy, float(left_m.max())):
+        dx, dy = sx[s] - ex[e], sy[s] - ey[e]
         dist = np.hypot(dx, dy)
-        along = dx * sin_out[lo:hi, None] + dy * cos_out[lo:hi, None]
-        same = np.abs((sh[None, :] - out_deg[lo:hi, None] + 180.0) % 360.0 - 180.0) <= 30.0
-        on = same & (dist <= left_m[lo:hi, None]) & ((along >= dist * _COS_CONE) | (dist <= 3.0))
-        count[lo:hi] = on.sum(axis=1)
-        nearest[lo:hi] = np.where(on, dist, np.inf).min(axis=1)
+        along = dx * sin_out[e] + dy * cos_out[e]
+        same = np.abs((sh[s] - out_deg[e] + 180.0) % 360.0 - 180.0) <= 30.0
+        on = same & (dist <= left_m[e]) & ((along >= dist * _COS_CONE) | (dist <= 3.0))
+        count += np.bincount(e[on], minlength=n)
+        np.minimum.at(nearest, e[on], dist[on])
     return count, nearest
 
 
@@ -130,7 +129,8 @@ def queue_ahead(
     nearest = np.full(n, np.inf)
     cos_cone = np.cos(np.radians(cone_deg))
     rad = np.radians(heading_deg)
-    for f, s in _candidates(x_m, y_m, fast, slow, range_m):
+    for qf, qs in _pairs_within(x_m[fast], y_m[fast], x_m[slow], y_m[slow], range_m):
+        f, s = fast[qf], slow[qs]
         same_dir = np.abs((heading_deg[s] - heading_deg[f] + 180.0) % 360.0 - 180.0)
         keep = same_dir <= heading_tol_deg  # cheap test first: most pairs go other ways
         f, s = f[keep], s[keep]
@@ -146,23 +146,40 @@ def queue_ahead(
     return warn, tail, count
 
 
-def _candidates(
-    x_m: FloatArray, y_m: FloatArray, fast: IntArray, slow: IntArray, range_m: float
+def _pairs_within(
+    qx: FloatArray, qy: FloatArray, px: FloatArray, py: FloatArray, range_m: float
 ) -> Iterator[tuple[IntArray, IntArray]]:
-    """(fast, slow) row pairs to test, in chunks of at most ``_CHUNK_PAIRS``: every pair while
-    the vehicles are few or close together, else only those within ``range_m`` (spatial
-    grid), so a city-sized scene is never a fast × slow matrix."""
-    rows = np.concatenate([fast, slow])
-    span = max(float(np.ptp(x_m[rows])), float(np.ptp(y_m[rows])))
-    if fast.size * slow.size > _CHUNK_PAIRS and span > _GRID_SPAN * range_m:
-        grid = SpatialGrid(x_m[slow], y_m[slow], cell_m=range_m / 3)  # the slow ones only
-        f, s = grid.within(x_m[fast], y_m[fast], range_m)
-        yield fast[f], slow[s]
+    """(query, point) index pairs to test, in chunks of at most ``_CHUNK_PAIRS``: every pair
+    while they are few or close together, else only those within ``range_m`` (a spatial grid
+    of the points), so a city-sized scene is never a queries × points matrix."""
+    if qx.size == 0 or px.size == 0:
         return
-    step = max(1, _CHUNK_PAIRS // slow.size)
-    for k in range(0, fast.size, step):
-        part = fast[k : k + step]
-        yield np.repeat(part, slow.size), np.tile(slow, part.size)
+    span = max(float(np.ptp(np.concatenate([qx, px]))), float(np.ptp(np.concatenate([qy, py]))))
+    if qx.size * px.size > _CHUNK_PAIRS and span > _GRID_SPAN * range_m:
+        grid = SpatialGrid(px, py, cell_m=max(range_m, 1.0) / 3)
+        yield grid.within(qx, qy, range_m)
+        return
+    step = max(1, _CHUNK_PAIRS // px.size)
+    points = np.arange(px.size, dtype=np.int64)
+    for k in range(0, qx.size, step):
+        part = np.arange(k, min(qx.size, k + step), dtype=np.int64)
+        yield np.repeat(part, px.size), np.tile(points, part.size)
+
+
+def _turns_taken(paths: tuple[MovementPath, ...], signal: int) -> tuple[MovementPath, ...] | None:
+    """The movements of a lane (``paths``) a vehicle signalling ``signal`` (its indicator
+    flags) may take when it turns (module docstring); ``None`` when it goes straight on."""
+    if signal & int(Flag.LEFT_SIGNAL):
+        taken = tuple(p for p in paths if p.turn in (LEFT, UTURN))
+    elif signal & int(Flag.RIGHT_SIGNAL):
+        taken = tuple(p for p in paths if p.turn == RIGHT)
+    elif paths and all(p.turn != STRAIGHT for p in paths):
+        taken = paths
+    else:
+        return None
+    if any(p.turn == LEFT for p in taken):
+        taken = tuple(p for p in taken if p.turn != UTURN)
+    return taken
 
 
 class TjwConfig(AppConfig, frozen=True, kw_only=True):
@@ -193,26 +210,29 @@ class TrafficJamWarning(RoadApp):
             Reach(cfg.range_m, Partners.ROAD_ITEMS),
         )
 
-    def _turners(self, view: SceneView) -> list[tuple[int, float, tuple[MovementPath, ...]]]:
-        """(row, distance to its stop line, the movements it may take) of each vehicle that
-        turns at a mapped stop line ahead (module docstring); the movements are empty when the
-        MAP's movements are unknown."""
+    def _turners(
+        self, view: SceneView, speed: FloatArray
+    ) -> list[tuple[int, float, tuple[MovementPath, ...]]]:
+        """(row, distance to its stop line, the movements it may take) of each vehicle still
+        approaching (``speed`` ≥ ``approach_mps``) that turns at a mapped stop line ahead
+        (module docstring); the movements are empty when the MAP's movements are unknown."""
         moves = movements_of(view)
+        flags, lanes = view.flags, view.lane
+        approach = self.config.approach_mps
+        signals = int(Flag.LEFT_SIGNAL) | int(Flag.RIGHT_SIGNAL)
+        taken_on: dict[tuple[int, int], tuple[MovementPath, ...] | None] = {}  # this tick
         out = []
         for a in on_approaches(view, range_m=self.config.range_m):
-            flags = int(view.flags[a.index])
-            paths = moves.lane_movements(int(view.lane[a.index])) if moves is not None else ()
-            if flags & int(Flag.LEFT_SIGNAL):
-                taken = tuple(p for p in paths if p.turn in (LEFT, UTURN))
-            elif flags & int(Flag.RIGHT_SIGNAL):
-                taken = tuple(p for p in paths if p.turn == RIGHT)
-            elif paths and all(p.turn != STRAIGHT for p in paths):
-                taken = paths
-            else:
+            if not speed[a.index] >= approach:
                 continue
-            if any(p.turn == LEFT for p in taken):
-                taken = tuple(p for p in taken if p.turn != UTURN)
-            out.append((a.index, a.to_stop_m, taken))
+            key = (int(lanes[a.index]), int(flags[a.index]) & signals)
+            if key in taken_on:
+                taken = taken_on[key]
+            else:
+                paths = moves.lane_movements(key[0]) if moves is not None else ()
+                taken = taken_on[key] = _turns_taken(paths, key[1])
+            if taken is not None:
+                out.append((a.index, a.to_stop_m, taken))
         return out
 
     def __init__(self, config: AppConfig | None = None) -> None:
@@ -235,7 +255,7 @@ class TrafficJamWarning(RoadApp):
         cfg = self.config
         vehicles = is_vehicle(view)
         speed = np.where(vehicles, view.speed_mps, np.nan)  # only vehicles form or meet queues
-        turners = [t for t in self._turners(view) if speed[t[0]] >= cfg.approach_mps]
+        turners = self._turners(view, speed)
         reach: FloatArray | None = None
         if turners:
             reach = np.full(len(view), np.inf)

@@ -261,6 +261,12 @@ class Movements:
         self._table: IntArray | None = None
         self._table_paths = -1
         self._flat_paths = -1
+        self._box_paths = -1
+        self._box_cache: tuple[FloatArray, IntArray, IntArray] = (
+            np.empty((0, 8)),
+            np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=np.int64),
+        )
         self._flat_cache: tuple[FloatArray, IntArray, IntArray] = (
             np.empty(0),
             np.empty(0, dtype=np.int64),
@@ -520,15 +526,15 @@ class Movements:
             if free.size:
                 known = came >= 0
                 came[known & (self.junction_of_lane[np.maximum(came, 0)] != near)] = -1
-            for j in np.unique(near).tolist():  # every box vehicle of a junction at once
-                mine = near == j
-                found = self._on_boxes(view, rows[free[mine]], j, came[mine])
-                if found is not None:
-                    q, paths, s, off = found
-                    q_out.append(free[mine][q])
-                    p_out.append(paths)
-                    s_out.append(s)
-                    o_out.append(off)
+            for j in np.unique(near).tolist():
+                self._compile(j)
+            found = self._on_boxes(view, rows[free], near, came)
+            if found is not None:  # every box vehicle of every junction at once
+                q, paths, s, off = found
+                q_out.append(free[q])
+                p_out.append(paths)
+                s_out.append(s)
+                o_out.append(off)
         if not q_out:
             e = np.empty(0, dtype=np.int64)
             return Candidates(query=e, path=e, s_m=np.empty(0), off_m=np.empty(0))
@@ -550,36 +556,64 @@ class Movements:
             self._table, self._table_paths = table, len(self.paths)
         return self._table
 
+    def _box_table(self) -> tuple[FloatArray, IntArray, IntArray]:
+        """Every compiled junction's box segments in one array (rows as ``_Node.box_segments``
+        plus the segment's ingress lane), with per-junction first row and row count (rebuilt
+        when a junction has been compiled since)."""
+        if self._box_paths != len(self.paths):
+            self._flat()  # the per-path arrays, current with every compiled junction
+            n = len(self._nodes)
+            start = np.zeros(n, dtype=np.int64)
+            count = np.zeros(n, dtype=np.int64)
+            blocks, at = [], 0
+            for j, compiled in sorted(self._compiled.items()):
+                seg = compiled.box_segments
+                start[j], count[j] = at, seg.shape[0]
+                blocks.append(seg)
+                at += seg.shape[0]
+            table = np.concatenate(blocks) if blocks else np.empty((0, 7))
+            lane = self._path_lane[table[:, 4].astype(np.int64)].astype(np.float64)
+            self._box_cache = (np.column_stack([table, lane]), start, count)
+            self._box_paths = len(self.paths)
+        return self._box_cache
+
     def _on_boxes(
-        self, view: SceneView, rows: IntArray, node: int, came_from: IntArray
+        self, view: SceneView, rows: IntArray, node: IntArray, came_from: IntArray
     ) -> tuple[IntArray, IntArray, FloatArray, FloatArray] | None:
-        """The box paths (of the lane each came from, if known) that vehicles ``rows`` of one
-        junction are on: (query index into rows, path, s, distance from the path)."""
-        seg = self._compile(node).box_segments
-        if seg.size == 0:
+        """The box paths (of the lane each came from, if known) that vehicles ``rows`` are on,
+        each against the box segments of its junction ``node`` (compiled), all junctions in
+        one pass: (query index into rows, path, s, distance from the path)."""
+        table, first, count = self._box_table()
+        n = count[node]
+        total = int(n.sum())
+        if total == 0:
             return None
-        self._flat()  # the per-path arrays, current with every compiled junction
-        seg_lane = self._path_lane[seg[:, 4].astype(np.int64)]
-        x, y = view.x_m[rows][:, None], view.y_m[rows][:, None]
-        ax, ay = seg[None, :, 0], seg[None, :, 1]
-        sx, sy = seg[None, :, 2] - ax, seg[None, :, 3] - ay
+        q = np.repeat(np.arange(rows.size, dtype=np.int64), n)
+        k = np.repeat(first[node] - (np.cumsum(n) - n), n) + np.arange(total, dtype=np.int64)
+        seg = table[k]
+        r = rows[q]
+        x, y = view.x_m[r], view.y_m[r]
+        ax, ay = seg[:, 0], seg[:, 1]
+        sx, sy = seg[:, 2] - ax, seg[:, 3] - ay
         len2 = np.maximum(sx * sx + sy * sy, 1e-9)
         t = np.clip(((x - ax) * sx + (y - ay) * sy) / len2, 0.0, 1.0)
         off = np.hypot(x - (ax + t * sx), y - (ay + t * sy))
-        limit = np.where(came_from >= 0, self.box_match_m, self.box_unknown_m)[:, None]
-        allowed = (came_from[:, None] < 0) | (seg_lane[None, :] == came_from[:, None])
-        dh = np.abs((view.heading_deg[rows][:, None] - seg[None, :, 6] + 180.0) % 360.0 - 180.0)
-        q, k = np.nonzero((off <= limit) & allowed & (dh <= self.max_heading_diff_deg))
-        if q.size == 0:
+        came = came_from[q]
+        limit = np.where(came >= 0, self.box_match_m, self.box_unknown_m)
+        allowed = (came < 0) | (seg[:, 7] == came)
+        dh = np.abs((view.heading_deg[r] - seg[:, 6] + 180.0) % 360.0 - 180.0)
+        hit = np.flatnonzero((off <= limit) & allowed & (dh <= self.max_heading_diff_deg))
+        if hit.size == 0:
             return None
-        path = seg[k, 4].astype(np.int64)
-        s = seg[k, 5] + t[q, k] * np.sqrt(len2[0, k])
-        o = off[q, k]
+        q = q[hit]
+        path = seg[hit, 4].astype(np.int64)
+        s = seg[hit, 5] + t[hit] * np.sqrt(len2[hit])
+        o = off[hit]
         order = np.lexsort((o, path, q))  # nearest segment per (vehicle, path)
         q, path, s, o = q[order], path[order], s[order], o[order]
-        first = np.ones(q.size, dtype=bool)
-        first[1:] = (q[1:] != q[:-1]) | (path[1:] != path[:-1])
-        return q[first], path[first], s[first], o[first]
+        keep = np.ones(q.size, dtype=bool)
+        keep[1:] = (q[1:] != q[:-1]) | (path[1:] != path[:-1])
+        return q[keep], path[keep], s[keep], o[keep]
 
     def weigh(
         self, view: SceneView, rows: IntArray, cand: Candidates, weights: MovementWeights

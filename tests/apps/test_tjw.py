@@ -187,3 +187,25 @@ def test_beyond_turns_on_a_city_sized_scene_tests_only_the_pairs_within_reach(
     assert [(int(c), float(d)) for c, d in zip(count, nearest, strict=True)] == want
     assert sum(w[0] for w in want) > 20
     assert sum(tested) < 0.1 * len(exits) * int((speed < tjw.SLOW_MPS).sum())
+
+
+def test_a_new_map_replaces_the_movements_remembered_for_its_lanes() -> None:
+    """TJW remembers each lane's turns between ticks; a MAP that makes lane 2 straight-on
+    (it turned right only) must make its vehicle's path straight on at once."""
+    import msgspec
+
+    old = junction_map()
+    node = old.nodes[0]
+    (link,) = node.in_links
+    turned = link.lanes[1]
+    straight_conn = msgspec.structs.replace(
+        turned.connections[0], maneuvers=frozenset({"maneuverStraightAllowed"})
+    )
+    lanes = (link.lanes[0], msgspec.structs.replace(turned, connections=(straight_conn,)))
+    new_node = msgspec.structs.replace(node, in_links=(msgspec.structs.replace(link, lanes=lanes),))
+    new = msgspec.structs.replace(old, msg_count=2, nodes=(new_node,))
+    beyond = [vehicle(f"q{k}", 3.5, 30 + 7 * k, 0.5) for k in range(4)]
+    app = TrafficJamWarning()
+    assert app.on_tick(view_of(old, *beyond, vehicle("ego", 3.5, -100, 14.0)), 0) == []
+    advs = app.on_tick(view_of(new, *beyond, vehicle("ego", 3.5, -100, 14.0)), 100)
+    assert [a.ego_id for a in advs] == ["ego"]

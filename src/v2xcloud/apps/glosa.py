@@ -15,16 +15,19 @@ import math
 
 from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
 from v2xcloud.apps.base import AppConfig, Partners, Reach
+from v2xcloud.bounded import LruTable
 from v2xcloud.model import AdvisoryLevel, Connection
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.flags import Flag
+from v2xcloud.twin.junction import Junction
 from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, movements_of
 
 __all__ = ["GlosaConfig", "GreenLightOptimalSpeedAdvisory", "signalled_movement", "speed_band_mps"]
 
 _F_LEFT, _F_RIGHT = int(Flag.LEFT_SIGNAL), int(Flag.RIGHT_SIGNAL)
 _SIGNALS = _F_LEFT | _F_RIGHT
+_MOVEMENTS_KEPT = 50_000  # (junction, lane, indicator) movements remembered (a city has fewer)
 #: the turns an indicator announces, in order of preference (none: straight on)
 _SIGNALLED = {_F_LEFT: (LEFT, UTURN), _F_RIGHT: (RIGHT,), 0: (STRAIGHT,)}
 
@@ -93,6 +96,22 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
         """Signalised stop lines within ``range_m`` (MAP and SPAT)."""
         return (Reach(self.config.range_m, Partners.ROAD_ITEMS),)
 
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        # (id(junction), lane, indicator) -> (junction, its signalled movement): a junction
+        # outlives the tick (it is compiled per MAP, kept in the value so that a reused ``id``
+        # cannot alias); bounded for MAPs replaced often
+        self._movements: LruTable[tuple[int, int, int], tuple[Junction, Connection]] = LruTable(
+            limit=_MOVEMENTS_KEPT, name="GLOSA signalled movements"
+        )
+
+    def _movement(self, view: SceneView, a: OnApproach, key: tuple[int, int, int]) -> Connection:
+        """``signalled_movement(view, a)``, computed once per junction, lane and indicator."""
+        got = self._movements.get(key)
+        if got is None or got[0] is not a.junction:
+            got = self._movements[key] = (a.junction, signalled_movement(view, a))
+        return got[1]
+
     def _lane_windows(
         self, conn: Connection, a: OnApproach, now_ms: int
     ) -> tuple[Connection, list[tuple[float, float]], float] | None:
@@ -122,8 +141,7 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
             if key in lanes:
                 found = lanes[key]
             else:
-                conn = signalled_movement(view, a)
-                found = lanes[key] = self._lane_windows(conn, a, now_ms)
+                found = lanes[key] = self._lane_windows(self._movement(view, a, key), a, now_ms)
             if found is None:
                 continue
             conn, windows, limit = found

@@ -35,7 +35,15 @@ from v2xcloud.geo.grid import SpatialGrid
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.flags import Flag
-from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, MovementPath, movements_of
+from v2xcloud.twin.movements import (
+    LEFT,
+    RIGHT,
+    STRAIGHT,
+    UTURN,
+    MovementPath,
+    Movements,
+    movements_of,
+)
 
 __all__ = ["SLOW_MPS", "TjwConfig", "TrafficJamWarning", "queue_ahead"]
 
@@ -210,6 +218,18 @@ class TrafficJamWarning(RoadApp):
             Reach(cfg.range_m, Partners.ROAD_ITEMS),
         )
 
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        # id(path) -> (path, its exit): the MAP's paths outlive the tick (the path is kept
+        # with its exit, so a reused ``id`` cannot alias); bounded for MAPs replaced often
+        self._exits: LruTable[int, tuple[MovementPath, _Exit]] = LruTable(
+            limit=_EXITS_KEPT, name="TJW movement exits"
+        )
+        # (lane, indicator) -> the movements a vehicle there may take when it turns, for the
+        # movements of ``_taken_for`` (one MAP's lanes: cleared when it is replaced)
+        self._taken: dict[tuple[int, int], tuple[MovementPath, ...] | None] = {}
+        self._taken_for: Movements | None = None
+
     def _turners(
         self, view: SceneView, speed: FloatArray
     ) -> list[tuple[int, float, tuple[MovementPath, ...]]]:
@@ -220,7 +240,10 @@ class TrafficJamWarning(RoadApp):
         flags, lanes = view.flags, view.lane
         approach = self.config.approach_mps
         signals = int(Flag.LEFT_SIGNAL) | int(Flag.RIGHT_SIGNAL)
-        taken_on: dict[tuple[int, int], tuple[MovementPath, ...] | None] = {}  # this tick
+        if moves is not self._taken_for:  # a new MAP (or none): its lanes' movements anew
+            self._taken.clear()
+            self._taken_for = moves
+        taken_on = self._taken
         out = []
         for a in on_approaches(view, range_m=self.config.range_m):
             if not speed[a.index] >= approach:
@@ -234,14 +257,6 @@ class TrafficJamWarning(RoadApp):
             if taken is not None:
                 out.append((a.index, a.to_stop_m, taken))
         return out
-
-    def __init__(self, config: AppConfig | None = None) -> None:
-        super().__init__(config)
-        # id(path) -> (path, its exit): the MAP's paths outlive the tick (the path is kept
-        # with its exit, so a reused ``id`` cannot alias); bounded for MAPs replaced often
-        self._exits: LruTable[int, tuple[MovementPath, _Exit]] = LruTable(
-            limit=_EXITS_KEPT, name="TJW movement exits"
-        )
 
     def _exit(self, path: MovementPath) -> _Exit:
         """``path``'s exit (``_exit_of``), computed once per path."""

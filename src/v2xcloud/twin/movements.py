@@ -262,10 +262,13 @@ class Movements:
         self._table_paths = -1
         self._flat_paths = -1
         self._box_paths = -1
-        self._box_cache: tuple[FloatArray, IntArray, IntArray] = (
-            np.empty((0, 8)),
-            np.empty(0, dtype=np.int64),
-            np.empty(0, dtype=np.int64),
+        no_rows = np.empty(0, dtype=np.int64)
+        self._box_cache: tuple[FloatArray, IntArray, IntArray, IntArray, IntArray] = (
+            np.empty((0, 7)),
+            no_rows,
+            no_rows,
+            no_rows,
+            no_rows,
         )
         self._flat_cache: tuple[FloatArray, IntArray, IntArray] = (
             np.empty(0),
@@ -556,24 +559,28 @@ class Movements:
             self._table, self._table_paths = table, len(self.paths)
         return self._table
 
-    def _box_table(self) -> tuple[FloatArray, IntArray, IntArray]:
-        """Every compiled junction's box segments in one array (rows as ``_Node.box_segments``
-        plus the segment's ingress lane), with per-junction first row and row count (rebuilt
-        when a junction has been compiled since)."""
+    def _box_table(self) -> tuple[FloatArray, IntArray, IntArray, IntArray, IntArray]:
+        """Every compiled junction's box segments in one array (rows as ``_Node.box_segments``),
+        ordered by junction and ingress lane, with the first row and
+        row count of each junction and of each ``LaneMap`` lane (rebuilt when a junction has
+        been compiled since)."""
         if self._box_paths != len(self.paths):
             self._flat()  # the per-path arrays, current with every compiled junction
-            n = len(self._nodes)
-            start = np.zeros(n, dtype=np.int64)
-            count = np.zeros(n, dtype=np.int64)
-            blocks, at = [], 0
-            for j, compiled in sorted(self._compiled.items()):
-                seg = compiled.box_segments
-                start[j], count[j] = at, seg.shape[0]
-                blocks.append(seg)
-                at += seg.shape[0]
+            blocks = [c.box_segments for _, c in sorted(self._compiled.items())]
             table = np.concatenate(blocks) if blocks else np.empty((0, 7))
-            lane = self._path_lane[table[:, 4].astype(np.int64)].astype(np.float64)
-            self._box_cache = (np.column_stack([table, lane]), start, count)
+            path = table[:, 4].astype(np.int64)
+            junction, lane = self._path_junction[path], self._path_lane[path]
+            order = np.lexsort((lane, junction))
+            table = table[order]
+            junction, lane = junction[order], lane[order]
+
+            def ranges(key: IntArray, n: int) -> tuple[IntArray, IntArray]:
+                count = np.bincount(key, minlength=n).astype(np.int64)
+                return np.cumsum(count) - count, count
+
+            by_junction = ranges(junction, len(self._nodes))
+            by_lane = ranges(lane, len(self.lanes.lanes))
+            self._box_cache = (table, *by_junction, *by_lane)
             self._box_paths = len(self.paths)
         return self._box_cache
 
@@ -581,15 +588,19 @@ class Movements:
         self, view: SceneView, rows: IntArray, node: IntArray, came_from: IntArray
     ) -> tuple[IntArray, IntArray, FloatArray, FloatArray] | None:
         """The box paths (of the lane each came from, if known) that vehicles ``rows`` are on,
-        each against the box segments of its junction ``node`` (compiled), all junctions in
-        one pass: (query index into rows, path, s, distance from the path)."""
-        table, first, count = self._box_table()
-        n = count[node]
+        each against the box segments of its junction ``node`` (compiled), or only of the
+        lane it came from (of that junction) where known, all junctions in one pass: (query
+        index into rows, path, s, distance from the path)."""
+        table, j_first, j_count, l_first, l_count = self._box_table()
+        known = came_from >= 0
+        lane = np.maximum(came_from, 0)
+        first = np.where(known, l_first[lane], j_first[node])
+        n = np.where(known, l_count[lane], j_count[node])
         total = int(n.sum())
         if total == 0:
             return None
         q = np.repeat(np.arange(rows.size, dtype=np.int64), n)
-        k = np.repeat(first[node] - (np.cumsum(n) - n), n) + np.arange(total, dtype=np.int64)
+        k = np.repeat(first - (np.cumsum(n) - n), n) + np.arange(total, dtype=np.int64)
         seg = table[k]
         r = rows[q]
         x, y = view.x_m[r], view.y_m[r]
@@ -600,9 +611,8 @@ class Movements:
         off = np.hypot(x - (ax + t * sx), y - (ay + t * sy))
         came = came_from[q]
         limit = np.where(came >= 0, self.box_match_m, self.box_unknown_m)
-        allowed = (came < 0) | (seg[:, 7] == came)
         dh = np.abs((view.heading_deg[r] - seg[:, 6] + 180.0) % 360.0 - 180.0)
-        hit = np.flatnonzero((off <= limit) & allowed & (dh <= self.max_heading_diff_deg))
+        hit = np.flatnonzero((off <= limit) & (dh <= self.max_heading_diff_deg))
         if hit.size == 0:
             return None
         q = q[hit]

@@ -22,9 +22,9 @@ import pytest
 
 from v2xcloud.codec import MessageSet, encode_model
 from v2xcloud.gateways.nats_server import NatsServer
-from v2xcloud.model import Advisory, AdvisoryLevel
+from v2xcloud.model import Advisory, AdvisoryLevel, ParticipantState
 from v2xcloud.runtime import backbone
-from v2xcloud.runtime.tiles import cell_of
+from v2xcloud.runtime.tiles import cell_of, tile_of
 from v2xcloud.twin.testing import bsm_at
 
 pytestmark = pytest.mark.timeout(180)
@@ -99,6 +99,24 @@ def _publish_advisory(url: str, advisory: Advisory) -> None:
     asyncio.run(run())
 
 
+def _publish_snapshot(url: str, state: ParticipantState) -> None:
+    """A worker's live-map snapshot of one tile (core NATS: only a subscribed centre gets it)."""
+
+    async def run() -> None:
+        nc = await nats.connect(servers=[url])
+        try:
+            tile = tile_of(state.lat_deg, state.lon_deg)
+            snap = backbone.TileSnapshot(
+                tile=tile, at_ms=state.timestamp_ms, worker="w1", participants=(state,)
+            )
+            await nc.publish(backbone.live_subject("acme", tile), msgspec.json.encode(snap))
+            await nc.flush()
+        finally:
+            await nc.close()
+
+    asyncio.run(run())
+
+
 def test_gateway_and_centre_processes_on_one_backbone(tmp_path: Path) -> None:
     devices = tmp_path / "devices.toml"
     devices.write_text(
@@ -143,6 +161,13 @@ def test_gateway_and_centre_processes_on_one_backbone(tmp_path: Path) -> None:
                 20,
             )
             assert shown and shown[0]["ego_id"] == "00000000000000b1", shown
+
+            def on_the_map() -> list[Any]:  # the workers' live map is the centre's scene
+                _publish_snapshot(server.url, bsm.participant)
+                rows = httpx.get(centre_url + "/api/participants").json()
+                return [r["id"] for r in rows]
+
+            assert _until(on_the_map, 20) == ["00000000000000b1"]
         finally:
             gw_out = _stop(gateway)
             centre_out = _stop(centre)

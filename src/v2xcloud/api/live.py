@@ -6,7 +6,7 @@ the real ``Runtime`` and an in-package scripted fake (``api.testing``) both impl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -26,6 +26,7 @@ __all__ = [
     "CounterRates",
     "IntersectionView",
     "LiveSource",
+    "ParticipantFeed",
     "PlatformStats",
     "TickDelta",
     "Unsubscribe",
@@ -108,6 +109,17 @@ class TickDelta(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Unsubscribe = Callable[[], None]
+
+
+class ParticipantFeed(Protocol):
+    """Where a ``LiveSource`` over a runtime takes its participants when the runtime's own
+    scene does not hold them: the centre tier's merge of the edge workers' tile snapshots
+    (``runtime.live_map.LiveMap``)."""
+
+    def states(self, now_ms: int) -> Mapping[str, ParticipantState]:
+        """Participant id -> state at ``now_ms`` (called on the tick's thread; the mapping
+        handed out is never changed afterwards)."""
+        ...
 
 
 @runtime_checkable

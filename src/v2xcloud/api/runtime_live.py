@@ -9,6 +9,12 @@ touches the scene while a tick is running. The runtime puts a tick's advisories 
 before its sinks run, so the REST snapshot (``advisories()``) and the tick's stream delta
 always show the same tick.
 
+In the centre tier (``serve --role centre``) the runtime runs no scene of its own: the edge
+workers do, and send their tiles' road users (``runtime.live_map``). There ``participants``
+(a ``ParticipantFeed``, the centre's ``LiveMap``) gives each tick's participants instead of
+the scene view, so ``/api/participants``, the tick stream and the history serve the merged
+map of every worker through this same ``LiveSource``.
+
 The serve loop is here too: ``start(hz)`` ticks the runtime on a daemon thread at the time of
 the runtime's clock (``runtime.clock``), paced at ``hz``; ``step()`` is one such tick, for tests
 driving a ``ManualClock``. A subscriber that raises is counted and logged in the runtime's
@@ -24,7 +30,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from v2xcloud.api._subscribers import Subscribers
-from v2xcloud.api.live import CounterRates, PlatformStats, TickDelta, Unsubscribe
+from v2xcloud.api.live import (
+    CounterRates,
+    ParticipantFeed,
+    PlatformStats,
+    TickDelta,
+    Unsubscribe,
+)
 from v2xcloud.errors import ConfigError
 from v2xcloud.model import (
     Advisory,
@@ -44,7 +56,8 @@ logger = logging.getLogger(__name__)
 
 
 class RuntimeLive:
-    """A ``LiveSource`` fed by ``runtime``'s ticks (it adds itself as a sink)."""
+    """A ``LiveSource`` fed by ``runtime``'s ticks (it adds itself as a sink); its
+    participants are the scene's, or ``participants``' when given (the centre tier's)."""
 
     def __init__(
         self,
@@ -52,8 +65,10 @@ class RuntimeLive:
         *,
         stats_period_ms: int = 1000,
         before_tick: Callable[[int], None] | None = None,
+        participants: ParticipantFeed | None = None,
     ) -> None:
         self.runtime = runtime
+        self.feed = participants
         self.before_tick = before_tick  # e.g. drain the gateways' queue into the runtime
         self._lock = threading.Lock()
         self._subscribers = Subscribers(failures=runtime.failures)
@@ -80,7 +95,10 @@ class RuntimeLive:
         view = self.runtime.view
         if view is None:
             return
-        states = {pid: view.state(row) for row, pid in enumerate(view.ids)}
+        if self.feed is not None:  # the workers' scenes (the centre tier)
+            states = dict(self.feed.states(now_ms))
+        else:
+            states = {pid: view.state(row) for row, pid in enumerate(view.ids)}
         intersections = _intersections(view.intersections)
         events = self.runtime.active_events()  # detected by the platform and received in RSI
         stats = self._platform_stats(now_ms, len(states)) if self._rates.due(now_ms) else None

@@ -34,7 +34,11 @@ runtime's tick puts them in force, so the API, the dashboard and the history sho
 over every worker (and ``stats()["centre"]["workers"]``, in ``/api/stats``, who runs which
 tiles: ``gateways.tile_worker.WorkerRoster`` over their heartbeats); with ``corridor`` (a
 ``runtime.corridor.CorridorCongestion``, one of the runtime's detectors) it also reads the workers' tile traffic (``V2X_TRAFFIC``) and detects
-congestion along corridors that cross tiles. The RSI of the events its own detectors find
+congestion along corridors that cross tiles. Its live map is the workers': each sends its
+owned tiles' road users twice a second (``live.{tenant}.{tile}``, core NATS), the centre's
+``gateways.live_feed.SnapshotIntake`` puts them in ``live_map`` (a ``runtime.live_map.LiveMap``,
+stale after ``live_stale_ms``, a tile's snapshot dropped once the heartbeats name another
+owner), which the serve loop's ``api.runtime_live.RuntimeLive`` serves as its participants. The RSI of the events its own detectors find
 goes on the deliveries stream (``gateways.nats.CentreRsi``, ``dlv.{tenant}.{tile}.rsi``), from
 where the gateway tier sends it to the RSUs in range, as it does the workers' RSI.
 
@@ -73,6 +77,7 @@ from v2xcloud.gateways.downlink import Downlink
 from v2xcloud.gateways.health import DeviceHealth
 from v2xcloud.gateways.ingest import Ingestor
 from v2xcloud.gateways.limits import RateLimits, TenantLimits
+from v2xcloud.gateways.live_feed import SnapshotIntake
 from v2xcloud.gateways.mqtt import MqttCredentials, MqttGateway
 from v2xcloud.gateways.nats import (
     BackbonePublisher,
@@ -90,6 +95,7 @@ from v2xcloud.model.ev_fleet import Charger
 from v2xcloud.runtime import FrameGuard, OutboundSigner, Rsu, Runtime, backbone
 from v2xcloud.runtime.corridor import CorridorCongestion
 from v2xcloud.runtime.dissemination import Delivery
+from v2xcloud.runtime.live_map import STALE_MS, LiveMap
 from v2xcloud.runtime.remote import RemoteResults
 from v2xcloud.runtime.screen import FlagBook
 from v2xcloud.security import Coverage, MisbehaviourDetector
@@ -194,6 +200,7 @@ class Platform:
         corridor: CorridorCongestion | None = None,
         ev_chargers: Sequence[Charger] | None = None,
         ev_history: History | None = None,
+        live_stale_ms: int = STALE_MS,
     ) -> None:
         if role not in ROLES:
             raise ConfigError(f"role {role!r}: choose one of {', '.join(ROLES)}")
@@ -255,6 +262,9 @@ class Platform:
         self.ev_backbone: BackboneReports | None = None  # the centre's EV analytics
         self.centre_rsi: CentreRsi | None = None  # the centre's RSI down-link
         self.roster: WorkerRoster | None = None  # the centre's view of the edge workers
+        self.live_stale_ms = live_stale_ms
+        self.live_map: LiveMap | None = None  # the centre's: the workers' tile snapshots
+        self.live_intake: SnapshotIntake | None = None
         self._ev_encoder = msgspec.json.Encoder()
         self.mqtt_client_id = mqtt_client_id
         self.downlink_signer = downlink_signer
@@ -352,6 +362,10 @@ class Platform:
         )
         self.runtime.add_delivery_sink(self.centre_rsi)
         self.roster = WorkerRoster()  # who runs which tiles: the workers' heartbeats
+        self.live_map = LiveMap(stale_ms=self.live_stale_ms, owners=self.roster.owners)
+        self.live_intake = SnapshotIntake(
+            self.live_map, on_bad=remote.put_dead_letter, now_ms=self.runtime.clock.now_ms
+        )
         self.centre = ResultFeed(
             self.nats_urls,
             handlers=handlers,
@@ -359,6 +373,7 @@ class Platform:
             now_ms=self.runtime.clock.now_ms,
             with_subject=(backbone.EVENTS,),  # a worker's events are unique per tile
             kv_watch={MEMBERS_BUCKET: self.roster.put},
+            core={backbone.LIVE_SUBJECTS: self.live_intake},  # the workers' live map
         ).start(timeout_s=timeout_s)
 
     def _start_warnings(self, timeout_s: float) -> None:
@@ -702,6 +717,8 @@ class Platform:
                 out["centre"]["ev"] = self.ev_backbone.stats()
             if self.roster is not None:
                 out["centre"]["workers"] = self.roster.view()
+            if self.live_map is not None and self.live_intake is not None:
+                out["centre"]["live"] = self.live_map.stats() | dict(self.live_intake.counts)
             if self.centre_rsi is not None and self.publisher is not None:
                 out["centre"]["rsi"] = dict(self.centre_rsi.counts) | {
                     f"publish_{k}": v for k, v in self.publisher.stats().items()

@@ -4,8 +4,8 @@ operator API and dashboard (``--http``), history recorded (``--store``). The dev
 kept in the store and seeded from ``--devices FILE``; unknown devices are refused (counted and
 logged) unless ``--allow-unknown``. ``--nats URL`` publishes every accepted frame to the
 JetStream backbone; ``--role gateway`` makes this process the gateway tier only (no scene: the
-edge workers run it), ``--role centre`` the centre tier (the workers' advisories, events and
-dead letters into the API, dashboard and history; docs/deploy.md). ``--scripted`` serves a built-in intersection instead (UI work).
+edge workers run it), ``--role centre`` the centre tier (the workers' advisories, events,
+dead letters and live map into the API, dashboard and history; docs/deploy.md). ``--scripted`` serves a built-in intersection instead (UI work).
 
 Tokens come from the environment (``V2XCLOUD_ADMIN_TOKEN``, ``V2XCLOUD_VIEWER_TOKEN``), never
 from the command line (it would show in ``ps``); CORS origins from ``V2XCLOUD_CORS_ORIGINS``.
@@ -337,7 +337,8 @@ def _live(
     except Exception:
         platform.stop()  # the broker started for it too
         raise
-    live = RuntimeLive(runtime, before_tick=platform.before_tick)
+    # the centre serves the workers' live map (their tiles' road users) as its participants
+    live = RuntimeLive(runtime, before_tick=platform.before_tick, participants=platform.live_map)
     live.start(hz=args.hz)
     return live, platform
 

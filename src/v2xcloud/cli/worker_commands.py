@@ -93,6 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "benchmarks/misbehaviour.py) and its tiles' flags are published; flags published by "
         "other workers are refused either way only when this is on",
     )
+    p.add_argument(
+        "--live-hz",
+        type=float,
+        default=2.0,
+        help="how often the owned tiles' road users are sent to the centre's live map "
+        "(live.{tenant}.{tile}, core NATS; default 2; 0: never)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -102,9 +109,16 @@ def _run(args: argparse.Namespace) -> int:
     from v2xcloud.runtime.tiles import Tiling
     from v2xcloud.security.misbehaviour import FLAG_TTL_MS, MisbehaviourDetector
 
-    if args.lease_ttl <= 0 or args.servers < 1 or args.load_window <= 0 or args.split_fps < 0:
+    if (
+        args.lease_ttl <= 0
+        or args.servers < 1
+        or args.load_window <= 0
+        or args.split_fps < 0
+        or args.live_hz < 0
+    ):
         raise ConfigError(
-            "--lease-ttl and --load-window must be > 0, --split-fps >= 0 and --servers >= 1"
+            "--lease-ttl and --load-window must be > 0, --split-fps and --live-hz >= 0 and "
+            "--servers >= 1"
         )
     config = WorkerConfig(
         urls=parse_nats_urls(args.nats),
@@ -123,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         flag_ttl_ms=FLAG_TTL_MS,
         load_window_s=args.load_window,
         split_fps=args.split_fps or None,
+        live_period_ms=round(1000 / args.live_hz) if args.live_hz else 0,
     )
     worker = TileWorker(config)
     stop = asyncio.Event()

@@ -1106,7 +1106,10 @@ class ResultFeed:
     down-link. ``durable=False``: ephemeral consumers of each stream's whole window (a
     gateway's flags). The handlers of the streams in ``with_subject`` are also given each
     message's subject. ``kv_watch``: KV buckets whose entries (current, then each change) go
-    to a handler (the centre's roster of the workers' heartbeats). ``durable_prefix`` names the consumers: processes sharing it share the work, a
+    to a handler (the centre's roster of the workers' heartbeats). ``core``: core-NATS
+    subjects (no stream) whose messages go to ``handler(subject, data)`` as they arrive (the
+    centre's live map, ``gateways.live_feed``; a handler that raises is counted in
+    ``stats()["core"]`` and logged). ``durable_prefix`` names the consumers: processes sharing it share the work, a
     process restarted with it resumes where it stopped.
     """
 
@@ -1123,8 +1126,11 @@ class ResultFeed:
         now_ms: Callable[[], int] | None = None,
         with_subject: Collection[str] = (),
         kv_watch: dict[str, Callable[[Any], None]] | None = None,
+        core: dict[str, Callable[[str, bytes], None]] | None = None,
     ) -> None:
         self.urls = list(urls)
+        self.core = dict(core or {})
+        self.core_counts: Counter[str] = Counter()
         self.specs = backbone.streams(servers=servers or len(self.urls))
         self.handlers = handlers
         self.with_subject = frozenset(with_subject)
@@ -1171,6 +1177,22 @@ class ResultFeed:
             self._tasks.append(asyncio.create_task(self._run(consumer)))
         for bucket, handle in self.kv_watch.items():
             self._tasks.append(asyncio.create_task(self._watch(js, bucket, handle)))
+        for subject, take in self.core.items():
+            await self._nc.subscribe(subject, cb=self._core_callback(take))
+
+    def _core_callback(
+        self, take: Callable[[str, bytes], None]
+    ) -> Callable[[Msg], Coroutine[Any, Any, None]]:
+        async def on_msg(msg: Msg) -> None:
+            try:
+                take(msg.subject, msg.data)
+            except Exception:  # the handler's fault: counted, the subscription goes on
+                self.core_counts["handler_errors"] += 1
+                logger.exception("centre: handling %s failed", msg.subject)
+                return
+            self.core_counts["handled"] += 1
+
+        return on_msg
 
     async def _watch(
         self, js: JetStreamContext, bucket: str, handle: Callable[[Any], None]
@@ -1228,5 +1250,9 @@ class ResultFeed:
             await self._nc.close()
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Each stream consumer's counters (handled, bad_payload, handler_errors, ...)."""
-        return {c.stream: dict(c.counts) for c in self.consumers}
+        """Each stream consumer's counters (handled, bad_payload, handler_errors, ...), and
+        with ``core`` subscriptions their counters (``"core"``)."""
+        out = {c.stream: dict(c.counts) for c in self.consumers}
+        if self.core:
+            out["core"] = dict(self.core_counts)
+        return out

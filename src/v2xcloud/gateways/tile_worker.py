@@ -70,6 +70,14 @@ time in stream order. A tick's advisories are published together in the backgrou
 PubAcks awaited at once), then its new warnings and episode marks, in tick order; the reading
 goes on meanwhile and waits only when ``TICKS_IN_FLIGHT`` ticks are still being published.
 
+The live map: every ``WorkerConfig.live_period_ms`` (500 ms, 2 Hz; 0: never) of its clock a
+worker that is not fenced sends, for each tile it owns (not its halo), a
+``backbone.TileSnapshot`` of the road users placed there (the advisories' rule: the tile of
+the frame that last reported each, so each road user is in one worker's snapshot) as its
+scene has them, even when empty, on ``live.{tenant}.{tile}`` (core NATS, fire and forget: why
+no stream, ``runtime.backbone``); the centre merges them (``runtime.live_map``) into the live
+endpoints (counted ``live_snapshots``; a failed send ``errors:live``).
+
 Misbehaviour (with ``WorkerConfig.screen``, a factory of the detector: ``v2xcloud worker``
 gives ``security.MisbehaviourDetector`` with ``--misbehaviour-detection``): the worker
 screens every self-report it reads (its tiles' and its halo's: a sender's history is kept by
@@ -168,6 +176,7 @@ __all__ = [
     "CLOCK_TILE",
     "EPISODES_BUCKET",
     "HEADER_TICK_MS",
+    "LIVE_PERIOD_MS",
     "LOCAL_EVENT_KINDS",
     "MEMBERS_BUCKET",
     "SPLIT",
@@ -211,6 +220,8 @@ INGEST_SAMPLE = 16
 TICKS_IN_FLIGHT = 8
 #: how often a worker re-marks the episodes it is issuing as recent in the episodes bucket
 EPISODE_TOUCH_S = 1.0
+#: how often a worker sends its owned tiles' live-map snapshots (ms of its clock: 2 Hz)
+LIVE_PERIOD_MS = 500
 #: a passer's corridor is read this long after its last report signalling to pass (ms)
 PASSER_HOLD_MS = 2000
 #: corridor cells no passer needs any more are read on this long (ms): a pass resumed soon
@@ -347,6 +358,8 @@ class WorkerConfig:
     #: a unit that alone would have a worker read more frames/s than this (own + halo) is
     #: split in four (wall clock; ``None``: never); ``docs/deploy.md`` (Sizing)
     split_fps: float | None = SPLIT_FPS
+    #: the owned tiles' live-map snapshots are sent this often (ms; 0: never)
+    live_period_ms: int = LIVE_PERIOD_MS
 
     def name(self) -> str:
         """The worker id (``host-pid`` when not given)."""
@@ -501,6 +514,7 @@ class TileWorker:
         self._adopting: list[backbone.DetectorClocks] = []  # read on a takeover, for the tick
         self._clock_reads: set[asyncio.Task[None]] = set()
         self._event_tiles: dict[str, tuple[str, str]] = {}  # delivery key -> (tile, identity)
+        self._live_at_ms: int | None = None  # when the live-map snapshots were last sent
         # load: frames read per tile this window (owned and halo), the window's start, owned
         # tiles and consumer generation (a window across a change is not published), the
         # last loads published, every tile's last load heard (one entry per tile of the area)
@@ -1243,6 +1257,7 @@ class TileWorker:
             events += self._dead_sends()
         if self._flagged:
             events += self._flag_sends()
+        events += self._live_sends(now_ms)
         self.cpu_s["issue"] += time.process_time() - ticked
         previous = self._sending[-1] if self._sending else None
         task = asyncio.create_task(self._send(mine, fresh, events, now_ms, answer, previous))
@@ -1694,6 +1709,48 @@ class TileWorker:
             )
             for tile, lanes in sorted(by_tile.items())
         ]
+
+    def _live_sends(self, now_ms: int) -> list[Awaitable[Any]]:
+        """Every ``live_period_ms``: each owned tile's ``backbone.TileSnapshot`` of the road
+        users placed in it (not while fenced: the tiles may be another's by now)."""
+        period = self.config.live_period_ms
+        last = self._live_at_ms
+        view = self.runtime.view
+        if period <= 0 or view is None or self.fenced() or not self.owned:
+            return []
+        if last is not None and 0 <= now_ms - last < period:
+            return []  # (a clock that went back, a bench's new run, sends at once)
+        self._live_at_ms = now_ms
+        by_tile: dict[str, list[Any]] = {tile: [] for tile in self.owned}
+        for row, pid in enumerate(view.ids):
+            placed = self._placed.get(pid)
+            if placed is not None and placed[0] in by_tile:
+                by_tile[placed[0]].append(view.state(row))
+        tenant = self.config.tenant
+        return [
+            self._send_live(
+                backbone.live_subject(tenant, tile),
+                _ADV_ENCODER.encode(
+                    backbone.TileSnapshot(
+                        tile=tile, at_ms=now_ms, worker=self.me, participants=tuple(states)
+                    )
+                ),
+            )
+            for tile, states in sorted(by_tile.items())
+        ]
+
+    async def _send_live(self, subject: str, data: bytes) -> None:
+        """One snapshot on core NATS (no PubAck: the next one supersedes it); a failure (a
+        snapshot over the server's max_payload, a connection gone) is counted and logged."""
+        assert self._nc is not None
+        try:
+            await self._nc.publish(subject, data)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failed("live", exc)
+            return
+        self.counts["live_snapshots"] += 1
 
     def _publish_rsi(self, delivery: Delivery, now_ms: int) -> Any:
         """The RSI delivery of one event on ``dlv.{tenant}.{tile}.rsi``."""

@@ -30,6 +30,14 @@ I/O; the edge workers and the centre tier read the same names from here):
   VIN in a subject name); message id ``ev:{vin}:{collected ms}`` (``ev_msg_id``), so the same
   report taken by two gateways (a terminal that reconnected elsewhere) is stored once. Kept
   like the frames (a short window: the centre's analytics keep their own state).
+- the live map, on core NATS (no stream): ``live.{tenant}.{tile}``, a ``TileSnapshot`` (msgspec
+  JSON, ``ParticipantState`` in SI units, as ``/api/participants`` serves them) of the road
+  users placed in a tile its worker owns, every ``WorkerConfig.live_period_ms`` (500 ms). No
+  stream, as NATS advises for telemetry whose next message supersedes the last: a snapshot is
+  worth nothing once the next one is out, so storing it (R3 on disk, a PubAck per message, a
+  retention to keep) buys a late centre at most one period (it has the whole picture after
+  500 ms anyway, inside the 2 s it keeps a snapshot: ``runtime.live_map``), and keeps no road
+  user's positions on the servers' disks; a centre that is down simply misses them.
 
 Every stream is file-backed with ``min(3, servers)`` replicas and a duplicate window, so a
 publish retried with the same ``Nats-Msg-Id`` is stored once. A frame's id is its device, receive
@@ -50,6 +58,8 @@ Subject tokens (tenant, tile, type) are made safe for NATS (no ``.``, ``*``, ``>
 ('V2X_FRAMES', 3)
 >>> ev_subject("acme", "LSJE24066JG229589")
 'ev.acme.4b173eb401da9b7da167'
+>>> live_subject("acme", "1321202201021202"), live_tile("live.acme.1321202201021202")
+('live.acme.1321202201021202', '1321202201021202')
 
 """
 
@@ -63,7 +73,7 @@ from typing import Literal
 import msgspec
 
 from v2xcloud.apps.events.congestion import LaneSample
-from v2xcloud.model import RoadEvent
+from v2xcloud.model import ParticipantState, RoadEvent
 
 __all__ = [
     "ADVISORIES",
@@ -80,6 +90,7 @@ __all__ = [
     "HEADER_FRAME",
     "HEADER_MSG_ID",
     "HEADER_RECEIVED_MS",
+    "LIVE_SUBJECTS",
     "MISBEHAVIOUR",
     "TILE_DIGITS",
     "TRAFFIC",
@@ -87,6 +98,7 @@ __all__ = [
     "EvFrame",
     "RsiDelivery",
     "StreamSpec",
+    "TileSnapshot",
     "TileTraffic",
     "advisory_subject",
     "clocks_key",
@@ -100,6 +112,8 @@ __all__ = [
     "frame_reading",
     "frame_source",
     "frame_subject",
+    "live_subject",
+    "live_tile",
     "misbehaviour_subject",
     "streams",
     "token",
@@ -114,6 +128,8 @@ DEAD = "V2X_DEAD"
 TRAFFIC = "V2X_TRAFFIC"
 MISBEHAVIOUR = "V2X_MISBEHAVIOUR"
 EV = "V2X_EV"
+#: what the centre subscribes to for the live map (core NATS: no stream holds these)
+LIVE_SUBJECTS = "live.>"
 #: the KV bucket of the event detectors' clocks per tile (``DetectorClocks``, key ``clocks_key``)
 CLOCKS_BUCKET = "V2X_CLOCKS"
 
@@ -164,6 +180,19 @@ class TileTraffic(msgspec.Struct, frozen=True, kw_only=True):
     round_ms: int
     worker: str = ""
     lanes: tuple[LaneSample, ...] = ()
+
+
+class TileSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The road users of one owned tile at one tick (``live.{tenant}.{tile}``, core NATS):
+    ``participants`` those the tile's owner placed in it (the advisories' rule: the tile of the
+    frame that last reported each, so each appears in one worker's snapshot) as its scene had
+    them at ``at_ms``, ``worker`` who sent it. An owned tile is sent even when empty (its last
+    road user left). The centre merges them (``runtime.live_map.LiveMap``)."""
+
+    tile: str
+    at_ms: int
+    worker: str = ""
+    participants: tuple[ParticipantState, ...] = ()
 
 
 class EvFrame(msgspec.Struct, frozen=True, kw_only=True):
@@ -276,6 +305,19 @@ def delivery_subject(tenant: str, tile: str, channel: str) -> str:
 def traffic_subject(tenant: str, tile: str) -> str:
     """``trf.{tenant}.{tile}``."""
     return f"trf.{token(tenant)}.{token(tile)}"
+
+
+def live_subject(tenant: str, tile: str) -> str:
+    """``live.{tenant}.{tile}``: a tile's live-map snapshots (core NATS)."""
+    return f"live.{token(tenant)}.{token(tile)}"
+
+
+def live_tile(subject: str) -> str:
+    """The tile token of a live-map subject; ``ValueError`` for any other subject."""
+    parts = subject.split(".")
+    if len(parts) != 3 or parts[0] != "live" or not all(parts):
+        raise ValueError(f"{subject!r} is not a live-map subject live.tenant.tile")
+    return parts[2]
 
 
 def misbehaviour_subject(tenant: str, tile: str) -> str:

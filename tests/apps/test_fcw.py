@@ -212,3 +212,44 @@ def test_a_turning_car_is_not_warned_about_a_stopped_car_facing_it() -> None:
     facing = Mover("facing", straight(-3.4, 13.0, 0.0, 210.0))
     out = run(ForwardCollisionWarning(), [ego, facing], seconds=1.5)
     assert first(out, "ego", "facing") is None
+
+
+def _approach_map() -> MapData:
+    """One north-bound ingress lane (x = 0) to the stop line at y = 0 of a junction at y = 10."""
+    from v2xcloud.model import Connection
+
+    def ll(x: float, y: float) -> tuple[float, float]:
+        lat, lon = TEST_FRAME.to_wgs84(x, y)
+        return float(lat), float(lon)
+
+    lane = Lane(
+        lane_id=1,
+        lane_type="vehicle",
+        points=(ll(0, -300), ll(0, 0)),
+        connections=(
+            Connection(
+                remote_node=NodeId(region=1, id=1),
+                remote_lane_id=11,
+                phase_id=1,
+                maneuvers=frozenset({"maneuverStraightAllowed"}),
+            ),
+        ),
+    )
+    link = MapLink(upstream_node=NodeId(region=1, id=2), lanes=(lane,))
+    lat, lon = ll(0, 10)
+    node = MapNode(id=NodeId(region=1, id=1), lat_deg=lat, lon_deg=lon, in_links=(link,))
+    return MapData(msg_count=1, nodes=(node,))
+
+
+def test_a_car_standing_across_the_junction_box_is_no_leader() -> None:
+    """A car waiting in the box across the ego's path to finish its turn is a crossing
+    conflict (ICW and LTA judge it by its movement), not a leader in the ego's lane; the same
+    car standing across the road 60 m before the stop line is an obstacle ahead."""
+    ego = Mover("ego", straight(0.0, -60.0, 12.0, 0.0))
+    boxed = Mover("boxed", straight(1.0, 12.0, 0.0, 262.0))
+    assert first(run(ForwardCollisionWarning(), [ego, boxed], seconds=4.0), "ego", "boxed")
+    assert run(ForwardCollisionWarning(), [ego, boxed], seconds=4.0, maps=[_approach_map()]) == []
+    ego_far = Mover("ego", straight(0.0, -160.0, 12.0, 0.0))
+    across = Mover("across", straight(1.0, -60.0, 0.0, 262.0))
+    got = run(ForwardCollisionWarning(), [ego_far, across], seconds=8.0, maps=[_approach_map()])
+    assert first(got, "ego", "across") is not None

@@ -10,16 +10,19 @@ and RSUs are not. What moving means is ``model.thresholds`` (``MOVING_MPS``, ``S
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.geo import LaneMap
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import Flag, Kind, PairTable, SceneView
 
 __all__ = [
     "CONFIDENCE_SIGMA",
+    "JUNCTION_BOX_M",
     "K_MOTOR_MAX",
     "OPPOSED_DEG",
     "SHARED_RADIUS_M",
@@ -28,9 +31,11 @@ __all__ = [
     "first_per_ego",
     "following_in_lane",
     "gap_m",
+    "in_junction_box",
     "in_lane_ahead",
     "is_motor",
     "is_turning",
+    "lane_links",
     "motor",
     "moving_motor_directed",
     "moving_motor_pairs",
@@ -76,6 +81,57 @@ TURNING_DPS = 8.0
 #: lane facing the ego); the derived yaw rate of a car entering a turn lags (a 0.5 s history)
 #: so its path heading is underestimated by 20-30 degrees then
 OPPOSED_DEG = 120.0
+#: a road user on no MAP lane within this of a stop line is in a junction box (``in_junction_box``)
+JUNCTION_BOX_M = 25.0
+
+
+class _LaneKinds:
+    """Per MAP lane: its link (an integer shared by the lanes of one link) and its stop line
+    (local x, y), computed once per ``LaneMap``."""
+
+    def __init__(self, lanes: LaneMap) -> None:
+        links: dict[tuple[object, object], int] = {}
+        self.link = np.array(
+            [links.setdefault((i.upstream_node, i.node), len(links)) for i in lanes.lanes],
+            dtype=np.int64,
+        )
+        ends = [i.lane.points[-1] for i in lanes.lanes if i.lane.points]
+        x, y = lanes.frame.to_local([p[0] for p in ends], [p[1] for p in ends])
+        self.stop_xy = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+
+
+_KINDS: weakref.WeakKeyDictionary[LaneMap, _LaneKinds] = weakref.WeakKeyDictionary()
+
+
+def _kinds(lanes: LaneMap) -> _LaneKinds:
+    found = _KINDS.get(lanes)
+    if found is None:
+        found = _KINDS[lanes] = _LaneKinds(lanes)
+    return found
+
+
+def lane_links(lanes: LaneMap) -> npt.NDArray[np.int64]:
+    """Per MAP lane: its link, an integer shared by the lanes of one link (same upstream node
+    and node)."""
+    return _kinds(lanes).link
+
+
+def in_junction_box(
+    view: SceneView, rows: npt.NDArray[np.int64], *, within_m: float = JUNCTION_BOX_M
+) -> BoolArray:
+    """Rows on no MAP lane within ``within_m`` of a stop line: in a junction box (without a
+    MAP nobody is). Rows × stop lines: ask it for the few rows that need it."""
+    out = np.zeros(rows.size, dtype=bool)
+    if view.lanes is None or rows.size == 0:
+        return out
+    stops = _kinds(view.lanes).stop_xy
+    loose = np.flatnonzero(view.lane[rows] < 0)
+    if loose.size == 0 or stops.size == 0:
+        return out
+    r = rows[loose]
+    d2 = (view.x_m[r, None] - stops[None, :, 0]) ** 2 + (view.y_m[r, None] - stops[None, :, 1]) ** 2
+    out[loose] = d2.min(axis=1) <= within_m**2
+    return out
 
 
 def motor(view: SceneView) -> BoolArray:
@@ -139,7 +195,9 @@ def in_lane_ahead(
     lateral offset from the ego's path does (``path_lateral_m``: its arc while it turns). A (nearly) stopped other may
     point any way (queues, broken-down cars) except against the ego's path (at least
     ``OPPOSED_DEG`` off) or against its heading now: that is a queue in the opposite lane,
-    which a turning ego's arc passes close by. An other matched to a MAP lane must also
+    which a turning ego's arc passes close by; nor, pointing across, in a junction box
+    (``in_junction_box``): that is a turner waiting to clear the box along its movement, a
+    crossing conflict that ICW and LTA judge by its movement, not a leader in the lane. An other matched to a MAP lane must also
     have the ego behind it along its heading (not past its stop line, in the box).
     """
     view = pairs.view
@@ -163,12 +221,19 @@ def in_lane_ahead(
         same_lane &= (lane_o < 0) | behind
     cos = path_heading_cos(pairs)
     opposed = math.cos(math.radians(OPPOSED_DEG))
-    aligned = (cos >= math.cos(math.radians(max_heading_diff_deg))) | (
-        (view.speed_mps[pairs.other] < moving_mps)
+    aligned = cos >= math.cos(math.radians(max_heading_diff_deg))
+    any_way = (
+        ~aligned
+        & ahead
+        & same_lane
+        & (view.speed_mps[pairs.other] < moving_mps)
         & (cos > opposed)
         & (pairs.heading_cos > opposed)  # nor facing the ego now: an oncoming queue
     )
-    return ahead & same_lane & aligned
+    if any_way.any():  # ... nor standing across a junction box: a turner that moves on
+        k = np.flatnonzero(any_way)
+        any_way[k] = ~in_junction_box(view, pairs.other[k])
+    return ahead & same_lane & (aligned | any_way)
 
 
 def toward(view: SceneView, subjects: BoolArray, radius_m: float) -> PairTable:

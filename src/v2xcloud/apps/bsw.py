@@ -38,7 +38,6 @@ The adjacent lane (issue 15: by lane geometry, not offsets):
 from __future__ import annotations
 
 import math
-import weakref
 
 import numpy as np
 import numpy.typing as npt
@@ -49,14 +48,16 @@ from v2xcloud.apps._select import (
     F_RIGHT_SIGNAL,
     IMMINENT,
     INFO,
+    JUNCTION_BOX_M,
     SHARED_RADIUS_M,
     WARN_MIN_SPEED_MPS,
     WARNING,
+    in_junction_box,
     is_turning,
+    lane_links,
     moving_motor_directed,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach
-from v2xcloud.geo import LaneMap
 from v2xcloud.twin import PairTable, SceneView
 
 __all__ = ["BlindSpotWarning", "BswConfig", "LaneChangeWarning"]
@@ -79,48 +80,8 @@ class BswConfig(AppConfig, frozen=True, kw_only=True):
     min_shift_m: float = 0.25
     closing_s: float = 3.0
     imminent_s: float = 1.0
-    junction_m: float = 25.0
+    junction_m: float = JUNCTION_BOX_M
     min_speed_mps: float = WARN_MIN_SPEED_MPS
-
-
-class _LaneKinds:
-    """Per MAP lane: its link (an integer shared by the lanes of one link) and its stop line
-    (local x, y), computed once per ``LaneMap``."""
-
-    def __init__(self, lanes: LaneMap) -> None:
-        links: dict[tuple[object, object], int] = {}
-        self.link = np.array(
-            [links.setdefault((i.upstream_node, i.node), len(links)) for i in lanes.lanes],
-            dtype=np.int64,
-        )
-        ends = [i.lane.points[-1] for i in lanes.lanes if i.lane.points]
-        x, y = lanes.frame.to_local([p[0] for p in ends], [p[1] for p in ends])
-        self.stop_xy = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
-
-
-_KINDS: weakref.WeakKeyDictionary[LaneMap, _LaneKinds] = weakref.WeakKeyDictionary()
-
-
-def _kinds(lanes: LaneMap) -> _LaneKinds:
-    found = _KINDS.get(lanes)
-    if found is None:
-        found = _KINDS[lanes] = _LaneKinds(lanes)
-    return found
-
-
-def _in_junction(view: SceneView, rows: npt.NDArray[np.int64], cfg: BswConfig) -> BoolArray:
-    """Rows on no MAP lane within ``junction_m`` of a stop line: in a junction box."""
-    out = np.zeros(rows.size, dtype=bool)
-    if view.lanes is None or rows.size == 0:
-        return out
-    stops = _kinds(view.lanes).stop_xy
-    loose = np.flatnonzero(view.lane[rows] < 0)
-    if loose.size == 0 or stops.size == 0:
-        return out
-    r = rows[loose]
-    d2 = (view.x_m[r, None] - stops[None, :, 0]) ** 2 + (view.y_m[r, None] - stops[None, :, 1]) ** 2
-    out[loose] = d2.min(axis=1) <= cfg.junction_m**2
-    return out
 
 
 def _adjacent(view: SceneView, pairs: PairTable, cfg: BswConfig) -> BoolArray:
@@ -135,13 +96,13 @@ def _adjacent(view: SceneView, pairs: PairTable, cfg: BswConfig) -> BoolArray:
         return geometry
     lane_e, lane_o = view.lane[pairs.ego], view.lane[pairs.other]
     both = (lane_e >= 0) & (lane_o >= 0)
-    link = _kinds(view.lanes).link
+    link = lane_links(view.lanes)
     same_link = (
         both & (link[np.maximum(lane_e, 0)] == link[np.maximum(lane_o, 0)]) & (lane_e != lane_o)
     )
     rows = np.unique(np.concatenate([pairs.ego[geometry], pairs.other[geometry]]))
     boxed = np.zeros(len(view.ids), dtype=bool)
-    boxed[rows] = _in_junction(view, rows, cfg)
+    boxed[rows] = in_junction_box(view, rows, within_m=cfg.junction_m)
     loose = ~both & ~boxed[pairs.ego] & ~boxed[pairs.other]
     # lateral_m is across the ego's heading: a lane over while the headings are parallel
     return geometry & (same_link | loose)

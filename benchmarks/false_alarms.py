@@ -47,6 +47,29 @@ def _state(snap: Any, sid: str | None) -> dict[str, Any] | None:
     }
 
 
+def _queue_seen(snap: Any, sid: str, rows: int = 4) -> list[str]:
+    """The slow vehicles (< 2.5 m/s) TJW's geometry sees ahead of ``sid`` (within 15 degrees
+    of its heading, 10-300 m, facing its way), nearest first: lane and distance."""
+    if sid not in snap.index:
+        return []
+    i = snap.index[sid]
+    dx, dy = snap.x_m - snap.x_m[i], snap.y_m - snap.y_m[i]
+    h = np.radians(snap.heading_deg[i])
+    dist = np.hypot(dx, dy)
+    along = dx * np.sin(h) + dy * np.cos(h)
+    facing = np.abs((snap.heading_deg - snap.heading_deg[i] + 180.0) % 360.0 - 180.0) <= 30.0
+    seen = (
+        (snap.speed_mps < 2.5)
+        & ~snap.is_pedestrian
+        & facing
+        & (along >= dist * np.cos(np.radians(15.0)))
+        & (dist >= 10.0)
+        & (dist <= 300.0)
+    )
+    order = np.flatnonzero(seen)[np.argsort(dist[seen])][:rows]
+    return [f"{snap.lane_ids[k]}@{dist[k]:.0f}" for k in order]
+
+
 def _install() -> None:
     observe = harness.HarnessTruth.observe
     record = runner._Chain._record
@@ -69,6 +92,7 @@ def _install() -> None:
                 h1 = _LAST["snap"].heading_deg[_LAST["snap"].index[ego]]
                 yaw = ((h1 - h0 + 180.0) % 360.0 - 180.0) / (_LAST["snap"].time_s - prev.time_s)
             _CONTEXT[(app, ego, other, t)] = {
+                "queue": _queue_seen(_LAST["snap"], ego) if app == "TJW" else None,
                 "yaw": yaw,
                 "ego": _state(_LAST["snap"], ego),
                 "other": _state(_LAST["snap"], other),
@@ -155,6 +179,8 @@ def main() -> int:
             else:
                 rel = ""
             vals = rel + " " + " ".join(f"{k}={v:.2f}" for k, v in c.get("values", {}).items())
+            if c.get("queue"):
+                vals += " queue " + " ".join(c["queue"])
             print(
                 f"  t={w.onset_s:6.1f} {w.ego}->{w.other} ego v={e.get('v', 0):.1f} "
                 f"a={e.get('a', 0):.1f} h={e.get('h', 0):.0f} yaw={c.get('yaw', 0):.0f} "

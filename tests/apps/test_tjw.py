@@ -48,7 +48,10 @@ def test_rsi_congestion_event_ahead_warns() -> None:
         kind="congestion",
     )
     rsi = Rsi(msg_count=1, rsu_id="r", ref_lat_deg=49.0, ref_lon_deg=8.4, events=(event,))
-    advs = TrafficJamWarning().on_tick(view_of(rsi, vehicle("v", 0, 0, 14.0)), 0)
+    advs = TrafficJamWarning().on_tick(
+        view_of(rsi, vehicle("v", 0, 0, 14.0), vehicle("crawling", 3.5, 150, 1.2)), 0
+    )
+    # the one crawling in the congestion is part of it: only the approaching one is warned
     assert [(a.ego_id, a.other_id) for a in advs] == [("v", "event:9")]
 
 

@@ -328,7 +328,10 @@ class TrafficJamWarning(RoadApp):
         for event in road_events(view):
             if event.kind not in CONGESTION_KINDS:
                 continue
-            mask, dist = approaching(view, event, range_m=cfg.range_m)
+            # as the queues it sees itself: a vehicle crawling in the congestion is in it
+            mask, dist = approaching(
+                view, event, range_m=cfg.range_m, min_speed_mps=cfg.approach_mps
+            )
             for i in np.flatnonzero(mask & ~warn):
                 out.append(
                     RoadHit(

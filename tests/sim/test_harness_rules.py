@@ -97,3 +97,20 @@ def test_speeding_within_the_tolerance_is_the_grey_zone_beyond_it_a_must() -> No
         )
     got = {e.ego: e.is_required for e in truth.finish() if e.app == "SLW"}
     assert got == {"over": False, "well_over": True}
+
+
+def test_hard_braking_must_warn_a_moving_follower_within_ebw_ttc_may_warn_the_rest() -> None:
+    """The braker (-6 m/s², 14 m/s) at y = 100: a follower 1 s behind reaches it within 2.7 s
+    (must); one 4 s behind, or one standing in the lane, may be warned (grey)."""
+    braker = ("braker", 0.0, 100.0, 14.0, 0.0, 0, "N_0", "car")
+    close = ("close", 0.0, 86.0, 14.0, 0.0, 0, "N_0", "car")  # 14 m: 1 s headway
+    far = ("far", 0.0, 44.0, 14.0, 0.0, 0, "N_0", "car")  # 56 m: 4 s headway
+    standing = ("standing", 0.0, 10.0, 0.0, 0.0, 0, "N_0", "car")
+    truth = HarnessTruth(events={}, red_links={}, speed_limits={}, vehicle_lanes={"N": 1})
+    for k in range(3):
+        snap = _snap(0.1 * k, [braker, close, far, standing])
+        snap.accel_mps2[0] = -6.0
+        truth.observe(snap)
+    eps = {e.ego: e for e in truth.finish() if e.app == "EBW"}
+    assert eps["close"].is_required
+    assert not eps["far"].is_required and not eps["standing"].is_required

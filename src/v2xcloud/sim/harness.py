@@ -9,6 +9,7 @@ speeding (SLW).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import msgspec
@@ -24,6 +25,12 @@ VRU_MISS_M = 1.0  # a moving vehicle's body passing this close to a pedestrian i
 VRU_MIN_SPEED_MPS = 2.0
 VRU_WARNING_S = 3.0  # the warning window before the closest approach
 HARD_BRAKE_MPS2 = -4.0
+#: EBW must warn a follower that moves (as every collision warning: at walking pace the
+#: driver is in control) and would reach the braking vehicle within STANDARDS' FCW/EBW
+#: time to collision, the braker braking on to a stop and the follower keeping its speed;
+#: the other same-lane followers within ``EVENT_RANGE_M`` may be warned
+EBW_MIN_SPEED_MPS = 2.0
+EBW_TTC_S = 2.7
 EVENT_RANGE_M = 150.0
 EV_RANGE_M = 300.0  # an emergency vehicle that will reach you within EV_REACH_S ...
 EV_REACH_S = 10.0  # ... means: make way now
@@ -42,6 +49,25 @@ CONTROL_LOSS_EVENTS = frozenset(
 )
 
 F = npt.NDArray[np.float64]
+
+
+def _reaches_braker_s(snap: Snapshot, lead: int, follower: int) -> float:
+    """Seconds until ``follower``, at its speed now, reaches ``lead`` braking at its
+    deceleration now until it stops (bumper to bumper; ``inf``: never, or the follower crawls
+    below ``EBW_MIN_SPEED_MPS``)."""
+    ve, vl = float(snap.speed_mps[follower]), max(float(snap.speed_mps[lead]), 0.0)
+    if ve < EBW_MIN_SPEED_MPS:
+        return float("inf")
+    a = max(-float(snap.accel_mps2[lead]), 1e-6)
+    dx, dy = snap.x_m[lead] - snap.x_m[follower], snap.y_m[lead] - snap.y_m[follower]
+    gap = float(np.hypot(dx, dy)) - (snap.length_m[lead] + snap.length_m[follower]) / 2.0
+    gap = max(gap, 0.0)
+    # while the lead still moves: gap + (vl - ve) t - a t^2 / 2 = 0
+    b = vl - ve
+    t_moving = (b + math.sqrt(b * b + 2.0 * a * gap)) / a
+    if t_moving <= vl / a:
+        return t_moving
+    return (gap + vl * vl / (2.0 * a)) / ve  # the lead stands: the follower covers the rest
 
 
 class HarnessTruth:
@@ -140,7 +166,9 @@ class HarnessTruth:
         events = self._events.get(vid, frozenset())
         if snap.accel_mps2[i] <= HARD_BRAKE_MPS2:
             for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M, lateral_m=1.8):
-                self._tracker.observe("EBW", snap.ids[j], vid, t)
+                required = _reaches_braker_s(snap, i, j) <= EBW_TTC_S
+                tracker = self._tracker if required else self._grey
+                tracker.observe("EBW", snap.ids[j], vid, t)
         if (snap.signals[i] & 4 or "eventDisabledVehicle" in events) and snap.speed_mps[i] < 0.5:
             for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
                 if snap.speed_mps[j] > 1.0:

@@ -420,6 +420,7 @@ class Platform:
                         rsus=disseminator.rsus_near_event(self.runtime.scene.frame, item.event),
                         rsi_uper=item.rsi_uper,
                         rsi_error=item.rsi_error,
+                        sender_id=item.sender_id,
                     )
                 )
                 continue

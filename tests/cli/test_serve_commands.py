@@ -61,3 +61,41 @@ def test_bad_arguments_are_config_errors(capsys: pytest.CaptureFixture[str]) -> 
     assert "--hz must be positive" in capsys.readouterr().err
     assert main(["serve", "--live", "runtime", "--origin", "north"]) == 2
     assert "expected 'lat,lon'" in capsys.readouterr().err
+
+
+def test_the_centre_role_refuses_a_pki_and_says_the_gateway_tier_signs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from v2xcloud.security.pki import init_pki
+
+    init_pki(tmp_path, devices=["R1"], now_ms=int(time.time() * 1000), with_tls=False)
+    nats = ["--nats", "nats://127.0.0.1:1", "--data-dir", str(tmp_path / "data")]
+    for extra in (["--pki", str(tmp_path)], ["--security-policy", "require"]):
+        assert main(["serve", "--role", "centre", *nats, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "the gateway tier signs every RSI and warning it sends down" in err, err
+        assert "serve --role gateway" in err
+    assert main(["serve", "--role", "centre", *nats, "--udp", "0.0.0.0:4500"]) == 2
+    assert "drop --mqtt/--udp here" in capsys.readouterr().err
+
+
+def test_a_centre_platform_refuses_a_downlink_signer(tmp_path: Path) -> None:
+    from v2xcloud.cli._platform import Platform, downlink_signer
+    from v2xcloud.errors import ConfigError
+    from v2xcloud.gateways.registry import DeviceRegistry
+    from v2xcloud.runtime import Runtime
+    from v2xcloud.runtime.remote import RemoteResults
+    from v2xcloud.security.pki import init_pki
+    from v2xcloud.twin.testing import TEST_FRAME
+
+    init_pki(tmp_path, devices=["R1"], now_ms=int(time.time() * 1000), with_tls=False)
+    remote = RemoteResults()
+    with pytest.raises(ConfigError, match="the gateway tier signs what it sends to devices"):
+        Platform(
+            Runtime(frame=TEST_FRAME, apps=[remote], detectors=()),
+            DeviceRegistry(),
+            nats_urls=["nats://127.0.0.1:1"],
+            role="centre",
+            remote=remote,
+            downlink_signer=downlink_signer(str(tmp_path)),
+        )

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from v2xcloud.codec import Decoded, MessageSet, decode
 from v2xcloud.errors import CryptoError
 from v2xcloud.gateways.downlink import Downlink
 from v2xcloud.gateways.health import DeviceHealth
@@ -23,6 +24,7 @@ from v2xcloud.model import (
 from v2xcloud.runtime import OutboundSigner
 from v2xcloud.runtime.clock import ManualClock
 from v2xcloud.runtime.dissemination import Delivery
+from v2xcloud.runtime.identity import PLATFORM_RSU_ID, scope_sender_id
 
 NOW_MS = 1_767_254_400_000
 
@@ -123,3 +125,19 @@ def test_without_a_signer_the_payloads_stay_plain() -> None:
     assert by_topic["V2X/OBU/obu-1/ADVISORY/DOWN"]["advisory"]["ego_id"] == "obu-1"
     assert by_topic["V2X/RSU/rsu-1/RSI/DOWN"]["encoding"] == "uper-hex"
     assert downlink.counts["signed"] == 0
+
+
+def test_an_rsi_goes_out_under_its_deliverys_sender_id_else_the_platforms() -> None:
+    """A worker's or the centre's event (``sender_id``, handed on by the gateway tier) is
+    signed under that tier's sender id, not re-numbered under the platform's one id."""
+    edge = scope_sender_id("edge:1321")
+    scoped = msgspec.structs.replace(_event(), key="event|8", sender_id=edge)
+    _, sent = _run(_Wrap(), [_event(), scoped])
+    senders = []
+    for _, doc in sent:
+        data = bytes.fromhex(doc["data"])
+        uper = data[len(f"SIG|RSI|{NOW_MS}|") :]
+        back = decode(uper, message_set=MessageSet.CSAE2020, received_at_ms=NOW_MS)
+        assert isinstance(back, Decoded)
+        senders.append(back.to_model().rsu_id)
+    assert senders == [PLATFORM_RSU_ID, edge]

@@ -19,7 +19,10 @@ the ``/api/devices`` routes call (``api.routes_devices.DeviceDirectory``); ``ev`
 ``ev.monitor.EvMonitor``: the GB/T 32960 server's report and alarm sink, passing reports on to
 ``ev_report_sink``, the history's) is what the ``/api/ev`` routes read. ``downlink_signer`` (a
 ``runtime.OutboundSigner``, e.g. ``security.signers.PlatformSigner`` when a PKI is configured)
-signs every RSI and advisory the down-link sends.
+signs every RSI and advisory the down-link sends. In a cluster that is the gateway tier's
+down-link, which sends the workers' and the centre's RSI (each under its tier's sender id,
+``backbone.RsiDelivery.sender_id``) and warnings: the signing key lives there only, and the
+centre role refuses a signer.
 
 With ``nats_urls`` every accepted frame is also published to the JetStream backbone
 (``gateways.nats.FrameForwarder``, subjects ``v2x.{tenant}.{tile}.{cell}.{type}``); as
@@ -210,6 +213,11 @@ class Platform:
             raise ConfigError(
                 "the centre role reads the workers' results (a RemoteResults app in its "
                 "runtime); devices connect to the gateway tier: drop --mqtt/--udp"
+            )
+        if role == "centre" and downlink_signer is not None:
+            raise ConfigError(
+                "the centre role has no down-link: the gateway tier signs what it sends to "
+                "devices, the centre's RSI included (give the signer to the gateway platform)"
             )
         self.remote = remote
         self.corridor = corridor  # the centre's corridor detector: fed the workers' traffic
@@ -420,6 +428,7 @@ class Platform:
                         rsus=disseminator.rsus_near_event(self.runtime.scene.frame, item.event),
                         rsi_uper=item.rsi_uper,
                         rsi_error=item.rsi_error,
+                        sender_id=item.sender_id,
                     )
                 )
                 continue

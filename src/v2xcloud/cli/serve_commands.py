@@ -201,7 +201,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="verify signed frames against this PKI (v2xcloud pki init DIR) and sign the "
-        "down-link (RSI, advisories) with its platform certificate",
+        "down-link (RSI, advisories) with its platform certificate; in a cluster give it to "
+        "--role gateway, which signs the workers' and the centre's RSI too",
     )
     p.add_argument(
         "--security-policy",
@@ -396,10 +397,17 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
             raise ConfigError("--scripted serves a built-in intersection: drop --nats")
     if args.role != "all" and not args.nats:
         raise ConfigError(f"--role {args.role} works on the backbone: give --nats URL")
-    if args.role == "centre" and (args.mqtt or args.udp or args.pki):
+    if args.role == "centre" and (args.mqtt or args.udp):
         raise ConfigError(
             "--role centre reads the workers' results: devices connect to the gateway tier "
-            "(drop --mqtt/--udp/--pki here)"
+            "(drop --mqtt/--udp here)"
+        )
+    if args.role == "centre" and (args.pki is not None or args.security_policy is not None):
+        # the signing key lives where devices are reached: the centre's RSI goes through it
+        raise ConfigError(
+            "--role centre sends nothing to devices and verifies no device frame: the gateway "
+            "tier signs every RSI and warning it sends down, the centre's and the workers' "
+            "alike (give --pki DIR and --security-policy to serve --role gateway; drop them here)"
         )
     if args.ev_chargers and not args.gb32960 and args.role != "centre":
         raise ConfigError(

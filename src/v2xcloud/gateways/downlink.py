@@ -8,7 +8,9 @@ What is sent (every payload is one JSON object; ``seqNum`` is per device):
 
 - a road event (new, update or refresh) to each RSU dissemination addressed, on
   ``V2X/RSU/{esn}/RSI/DOWN``: ``{"seqNum", "msgType": "RSI", "reason", "key", "encoding",
-  "data"}`` with the RSI in the RSU's registered message set: ``"encoding": "uper-hex"`` and
+  "data"}`` with the RSI (encoded here for each RSU, referenced at its position, under the
+  delivery's ``sender_id``: the worker's or the centre's in a cluster, else the platform's
+  ``PLATFORM_RSU_ID``) in the RSU's registered message set: ``"encoding": "uper-hex"`` and
   the UPER MessageFrame as hex text, or, for an RSU whose vendor shape is ``csae-json``,
   ``"encoding": "csae-json"`` and the lossless CSAE JSON object;
 - an advisory to each addressed participant that a registered OBU reported, on
@@ -57,6 +59,7 @@ from v2xcloud.gateways.registry import DeviceRegistry
 from v2xcloud.model import Advisory, Device, DeviceKind, RoadEvent
 from v2xcloud.runtime.clock import Clock, SystemClock
 from v2xcloud.runtime.dissemination import Delivery
+from v2xcloud.runtime.identity import PLATFORM_RSU_ID
 from v2xcloud.runtime.rsi_out import with_rsi
 from v2xcloud.runtime.signing import OutboundSigner
 
@@ -198,6 +201,7 @@ class Downlink:
             message_set=MessageSet(rsu.message_set),
             ref_lat_deg=rsu.lat_deg,
             ref_lon_deg=rsu.lon_deg,
+            rsu_id=delivery.sender_id or PLATFORM_RSU_ID,
         )
         if coded.rsi_error is not None or coded.rsi_uper is None:
             self.counts["rsi_encode_failed"] += 1

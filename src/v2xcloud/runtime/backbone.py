@@ -68,7 +68,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -157,8 +157,11 @@ class RsiDelivery(msgspec.Struct, frozen=True, kw_only=True):
     ``key`` the event's dissemination key, ``reason`` new / update / refresh / expired
     (``runtime.dissemination``), ``at_ms`` when it was decided, ``event`` the ``RoadEvent``,
     ``rsi_uper`` the worker's UPER MessageFrame of it (``rsi_error`` why there is none),
-    ``identity`` its identity across workers (``runtime.ownership.event_digest``). The
-    gateway addresses it to the RSUs of its registry in range of the event.
+    ``identity`` its identity across workers (``runtime.ownership.event_digest``),
+    ``sender_id`` the RSI sender id (16 lower-case hex digits) of the tier that found it
+    (``runtime.identity.scope_sender_id``; ``None`` from a sender that predates the field:
+    the platform's own id). The gateway addresses it to the RSUs of its registry in range of
+    the event, encoded for each RSU under ``sender_id`` (and signed there with ``--pki``).
     """
 
     key: str
@@ -168,6 +171,7 @@ class RsiDelivery(msgspec.Struct, frozen=True, kw_only=True):
     identity: str = ""
     rsi_uper: bytes | None = None
     rsi_error: str | None = None
+    sender_id: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{16}$")] | None = None
 
 
 class TileTraffic(msgspec.Struct, frozen=True, kw_only=True):

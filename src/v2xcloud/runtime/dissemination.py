@@ -58,7 +58,9 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     (``rsi_uper``: UPER MessageFrame; ``rsi_json``: its CSAE JSON), or why it could not be
     encoded (``rsi_error``). With a signer configured (``runtime.signing``), ``secured`` is
     the signed secured frame of what is sent: the RSI's UPER MessageFrame for an event, the
-    advisory's JSON object (``msgspec.json.encode``) for an advisory.
+    advisory's JSON object (``msgspec.json.encode``) for an advisory. ``sender_id``: the RSI
+    sender id an event goes out under when another tier found it (a worker's or the centre's,
+    ``identity.scope_sender_id``, handed on by the gateway tier); ``None``: the platform's own.
     """
 
     key: str
@@ -71,6 +73,7 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     rsi_json: dict[str, Any] | None = None
     rsi_error: str | None = None
     secured: bytes | None = None
+    sender_id: str | None = None
 
 
 class _Sent(msgspec.Struct, kw_only=True):

@@ -112,8 +112,10 @@ def backbone_rsi(
 ) -> RsiDelivery:
     """The ``backbone.RsiDelivery`` a worker or the centre publishes for its own event: the
     RSI encoded under the sender id scoped to ``sender`` (``edge:{tile}``, ``centre:{tile}``:
-    ``rteId`` is unique per sender), referenced at the event's position (else ``ref``; with
-    neither, no RSI is encoded), and the event's cross-worker ``identity``."""
+    ``rteId`` is unique per sender; the id travels as ``sender_id`` too, for the gateway's
+    down-link), referenced at the event's position (else ``ref``; with neither, no RSI is
+    encoded), and the event's cross-worker ``identity``."""
+    sender_id = scope_sender_id(sender)
     at = (event.lat_deg, event.lon_deg)
     point = (at[0], at[1]) if at[0] is not None and at[1] is not None else ref
     coded = delivery
@@ -123,7 +125,7 @@ def backbone_rsi(
             message_set=message_set,
             ref_lat_deg=point[0],
             ref_lon_deg=point[1],
-            rsu_id=scope_sender_id(sender),
+            rsu_id=sender_id,
             failures=failures,
         )
     return RsiDelivery(
@@ -134,4 +136,5 @@ def backbone_rsi(
         identity=identity,
         rsi_uper=coded.rsi_uper,
         rsi_error=coded.rsi_error,
+        sender_id=sender_id,
     )

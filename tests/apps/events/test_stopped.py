@@ -177,3 +177,24 @@ def test_in_a_queue_waiting_for_gaps_the_cars_ahead_may_be_unseen() -> None:
     assert _stood(run(detector(min_stopped_s=20), 30, frame(PERMISSIVE, -21))) == set()
     assert _stood(run(detector(min_stopped_s=20), 30, frame(GREEN, -21))) == {"waiting"}
     assert _stood(run(detector(min_stopped_s=20), 30, frame(PERMISSIVE, -80))) == {"waiting"}
+
+
+def test_a_vehicle_reporting_hazard_lights_is_a_hazard_at_once_even_in_a_queue() -> None:
+    """Its own report says why it stands: no 20 s of unexplained standstill, and no queue or
+    red light explains it away; the queue's other cars stay no incident."""
+    from _roadside_scene import FRAME
+
+    from v2xcloud.twin.testing import state_at
+
+    def frame(t: int) -> list[object]:
+        broken = state_at(
+            "broken", x_m=0.0, y_m=-40.0, t_ms=t, speed_mps=0.0, frame=FRAME,
+            exterior_lights=frozenset({"hazardSignalOn"}),
+        )  # fmt: skip
+        return [junction_map(), spat(t, phase1=(RED, 100.0, GREEN, 130.0)), *_queue(t), broken]
+
+    out = run(StoppedVehicleDetector(min_stopped_s=20), 5, frame)
+    first = next(k for k, events in enumerate(out) if events)
+    assert first <= 1
+    assert _stood(out) == {"broken"}
+    assert all(e.confidence == 1.0 for events in out for e in events)

@@ -23,6 +23,11 @@ explains standing:
 - **off the mapped lanes** (parked, in a car park): with a map, only vehicles on a mapped
   approach lane (a travel lane) count.
 
+None of these explains away what the vehicle reports of itself: a standing vehicle with its
+hazard lights on or reporting a breakdown (disabled vehicle, flat tyre, air bag deployed) is
+a stopped-vehicle event at once, confidence 1 (issue 15: avw_after_junction's broken-down car
+was an AVW warning to the car behind, V2V, but no HLW hazard for the platform's RSI for 20 s).
+
 Without any map the detector cannot tell a stop line; geometry alone explains standing by
 the queue, and by **cross traffic ahead**: a vehicle ahead of it (within ``junction_m``)
 moving across its heading (45°–135°) within the last ``cycle_s`` (a signal's whole cycle)
@@ -45,9 +50,14 @@ from v2xcloud.bounded import LruTable
 from v2xcloud.model import LightState, RoadEvent
 from v2xcloud.model.thresholds import STANDSTILL_MPS
 from v2xcloud.twin import SceneView
+from v2xcloud.twin.flags import Flag
 from v2xcloud.twin.junction import junctions_of
 
 __all__ = ["StoppedVehicleDetector", "queued_behind"]
+
+#: what a vehicle reports of itself that makes its standing a hazard at once, whatever else
+#: might explain it: hazard lights, or a breakdown (disabled vehicle, flat tyre, air bag)
+_SELF_REPORTED = int(Flag.HAZARD_LIGHTS) | int(Flag.DISABLED)
 
 
 def queued_behind(
@@ -188,6 +198,7 @@ class StoppedVehicleDetector:
         if not has_map:
             at_junction = self._cross_traffic(view, stopped, vehicles, now_ms)
         need_ms = self.min_stopped_ms
+        reports = (view.flags & _SELF_REPORTED) != 0
         clocks = {}
         for i in np.flatnonzero(vehicles & (view.speed_mps < self.moving_mps)):
             pid = view.ids[i]
@@ -196,7 +207,17 @@ class StoppedVehicleDetector:
                 queued[i] or off_road or int(i) in by_approach or at_junction[i]
             )
             clocks[pid] = self._unexplained_ms.get(pid, 0) + (dt if unexplained else 0)
-            if clocks[pid] >= need_ms and stopped[i]:
+            if reports[i] and stopped[i]:  # its own report says why it stands: at once
+                self.book.seen_vehicle(
+                    view,
+                    int(i),
+                    now_ms,
+                    radius_m=10.0,
+                    confidence=1.0,
+                    description=f"vehicle {pid} stopped, reports hazard lights or a breakdown",
+                    start_ms=now_ms - clocks[pid],
+                )
+            elif clocks[pid] >= need_ms and stopped[i]:
                 conf = min(1.0, 0.5 + (clocks[pid] - need_ms) / 60_000)
                 self.book.seen_vehicle(
                     view,

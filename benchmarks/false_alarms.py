@@ -28,6 +28,7 @@ from v2xcloud.sim.scenario import load_library, load_scenario
 from v2xcloud.sim.scorer import Alert, score
 
 _LAST: dict[str, Any] = {}
+_HISTORY: list[Any] = []  # every step's snapshot, kept only with --misses
 _CONTEXT: dict[tuple[str, str, str | None, float], dict[str, Any]] = {}
 
 
@@ -78,6 +79,8 @@ def _install() -> None:
         if "snap" in _LAST:
             _LAST["prev"] = _LAST["snap"]
         _LAST["snap"] = snap
+        if _LAST.get("history"):
+            _HISTORY.append(snap)
         observe(self, snap)
 
     def record_with_context(self: Any, adv: Any, now_ms: int, time_s: float, **kw: Any) -> None:
@@ -125,12 +128,54 @@ def _tags(ctx: dict[str, Any]) -> list[str]:
     return tags
 
 
+def _at(t_s: float) -> Any:
+    """The kept snapshot nearest ``t_s``."""
+    return min(_HISTORY, key=lambda snap: abs(snap.time_s - t_s))
+
+
+def _print_misses(app: str, result: Any) -> None:
+    """``app``'s required, observable episodes no warning matched: the parties at the start
+    and at the end, and the ego's warnings from ``app`` around them."""
+    missed = []
+    for e in result.episodes:
+        if e.app != app or not e.is_required or not e.is_observable:
+            continue
+        alerts = [Alert(*w, None) for w in result.warnings if w[0] == app]
+        s = score([e], alerts, vehicle_hours=1.0, apps={app})
+        if not s[app].detected:
+            missed.append(e)
+    print(f"\n{app}: {len(missed)} missed observable episodes")
+    for e in missed:
+        print(f"  {e.ego}->{e.other} {e.start_s:.1f}-{e.end_s:.1f} s min ttc {e.min_ttc_s}")
+        for t in (e.start_s, (e.start_s + e.end_s) / 2, e.end_s):
+            snap = _at(t)
+            a, b = _state(snap, e.ego), _state(snap, e.other)
+            if a is None or b is None:
+                print(f"    t={t:.1f}: ego {a is not None}, other {b is not None} in the run")
+                continue
+            h = np.radians(a["h"])
+            dx, dy = b["x"] - a["x"], b["y"] - a["y"]
+            print(
+                f"    t={t:6.1f} ego v={a['v']:.1f} a={a['a']:.1f} h={a['h']:.0f} {a['lane']} "
+                f"sig={a['sig']} | other v={b['v']:.1f} h={b['h']:.0f} {b['lane']} | along "
+                f"{dx * np.sin(h) + dy * np.cos(h):.1f} right {dx * np.cos(h) - dy * np.sin(h):.1f}"
+            )
+        near = [w for w in result.warnings if w[0] == app and w[1] == e.ego]
+        print(f"    ego's {app} warnings: {[(w[2], round(w[3], 1)) for w in near][:6]}")
+
+
 def main() -> int:
     """Run one scenario and print its false alarms by cause."""
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("scenario")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--rows", type=int, default=6, help="sample rows per app")
+    p.add_argument(
+        "--misses",
+        metavar="APP",
+        help="also list APP's missed observable episodes: both parties at the episode's start "
+        "and end, and the warnings the ego had from APP meanwhile",
+    )
     args = p.parse_args()
     sc = (
         load_scenario(Path(args.scenario))
@@ -140,6 +185,7 @@ def main() -> int:
     if args.seed is not None:
         sc = msgspec.structs.replace(sc, seed=args.seed)
     _install()
+    _LAST["history"] = bool(args.misses)
     config = RunConfig()
     platform, _runtime = runtime_platform(
         message_set=config.message_set,
@@ -161,6 +207,8 @@ def main() -> int:
         )
         false[app].append((w, ctx or {"ego": None, "other": None, "ttc": None, "values": {}}))
     print(f"{sc.name} seed {sc.seed}: {result.vehicle_hours:.2f} vehicle-hours")
+    if args.misses:
+        _print_misses(args.misses, result)
     for app, rows in sorted(false.items(), key=lambda kv: -len(kv[1])):
         tags = Counter(t for _, c in rows for t in _tags(c))
         ttc = [c["ttc"] for _, c in rows if c.get("ttc") is not None]

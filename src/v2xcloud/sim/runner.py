@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +143,9 @@ class _Chain:
         self.perceived: set[str] = set()  # SUMO ids ever reported by a roadside sensor
         #: SUMO id -> the last simulation time (s) a roadside sensor reported it
         self.perceived_s: dict[str, float] = {}
+        #: SUMO id -> the spans [first, last] (s) a roadside sensor kept reporting it (reports
+        #: at most ``SEEN_WITHIN_S`` apart): who was seen when, for the episodes' observability
+        self.perceived_spans: dict[str, list[list[float]]] = {}
         self.now_s = 0.0
         self.pedestrians: set[str] = set()
         self.attacks = (
@@ -393,6 +396,22 @@ class _Chain:
         self.result.stage_s[stage] = self.result.stage_s.get(stage, 0.0) + now - t0
         return now
 
+    def _perceived_at(self, seen: Iterable[str], time_s: float) -> None:
+        for sid in seen:
+            spans = self.perceived_spans.setdefault(sid, [])
+            if spans and time_s - spans[-1][1] <= SEEN_WITHIN_S:
+                spans[-1][1] = time_s
+            else:
+                spans.append([time_s, time_s])
+
+    def was_perceived(self, sumo_id: str, start_s: float, end_s: float) -> bool:
+        """Whether a roadside sensor reported the road user within ``SEEN_WITHIN_S`` of some
+        moment in [``start_s``, ``end_s``]."""
+        return any(
+            first <= end_s and last >= start_s - SEEN_WITHIN_S
+            for first, last in self.perceived_spans.get(sumo_id, ())
+        )
+
     def _is_seen_now(self, sumo_id: str) -> bool:
         """Whether the platform can know of the vehicle now: it sends BSMs, or a roadside
         sensor reported it within ``SEEN_WITHIN_S`` (the V2I truth's queues and hazards)."""
@@ -471,6 +490,7 @@ class _Chain:
             for seen, rsm in self.participants.rsms(snap, sensor):
                 self.perceived.update(seen)
                 self.perceived_s.update(dict.fromkeys(seen, snap.time_s))
+                self._perceived_at(seen, snap.time_s)
                 self._send(rsm, sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen))
         changed = self.signal_control.pending if self.signal_control is not None else None
         for spat in self.signals.spats(snap.tls, time_s=snap.time_s, durations=changed):
@@ -724,10 +744,16 @@ def _detection(chain: _Chain, episodes: list[Episode], vehicle_hours: float) -> 
 
 
 def _observability(chain: _Chain, e: Episode) -> Episode:
-    """Mark episodes whose ego sends no BSM, or whose other is never on the wire."""
+    """Mark episodes whose ego sends no BSM, or whose other is not on the wire during the
+    episode: it sends no BSM (a pedestrian: no PSM) and no roadside sensor reported it at any
+    moment of the episode (within ``SEEN_WITHIN_S``). *Changed in issue 15's fifth session*:
+    "ever reported, anywhere in the run" made a pedestrian seen once at one junction
+    observable in every later episode, out of every sensor's view."""
     ids = chain.ids
     ego_ok = ids.is_connected(e.ego)
-    other_ok = e.other is None or e.other in chain.perceived
-    if e.other is not None and e.other not in chain.pedestrians:
-        other_ok = other_ok or ids.is_connected(e.other)  # pedestrians: only sensors see them
+    other_ok = e.other is None or chain.was_perceived(e.other, e.start_s, e.end_s)
+    if e.other is not None and e.other in chain.pedestrians:
+        other_ok = other_ok or e.other in chain.psm_carriers
+    elif e.other is not None:
+        other_ok = other_ok or ids.is_connected(e.other)
     return e if ego_ok and other_ok else msgspec.structs.replace(e, is_observable=False)

@@ -173,6 +173,7 @@ def main() -> int:
     p.add_argument(
         "--misses",
         metavar="APP",
+        nargs="+",
         help="also list APP's missed observable episodes: both parties at the episode's start "
         "and end, and the warnings the ego had from APP meanwhile",
     )
@@ -207,8 +208,8 @@ def main() -> int:
         )
         false[app].append((w, ctx or {"ego": None, "other": None, "ttc": None, "values": {}}))
     print(f"{sc.name} seed {sc.seed}: {result.vehicle_hours:.2f} vehicle-hours")
-    if args.misses:
-        _print_misses(args.misses, result)
+    for app in args.misses or ():
+        _print_misses(app, result)
     for app, rows in sorted(false.items(), key=lambda kv: -len(kv[1])):
         tags = Counter(t for _, c in rows for t in _tags(c))
         ttc = [c["ttc"] for _, c in rows if c.get("ttc") is not None]

@@ -145,3 +145,14 @@ def test_a_follower_already_braking_as_the_conflict_requires_is_a_grey_zone(
         "late": True,
         "no_drac": True,
     }
+
+
+def test_a_follower_creeping_up_behind_a_standing_car_is_a_grey_zone(tmp_path: Path) -> None:
+    """1.5 m/s, 3 m behind a standing car: TTC 2.0 s, but at walking pace the driver is in
+    control (no collision warning speaks below 2.0 m/s); at 2.5 m/s it is required."""
+    types, ttc = "2 2 2", "2.9 2.2 2.0"
+    stopped = "0,0 0,0 0,0"
+    creeping = _conflict("creep", "l", types, ttc, "1.5,0 1.5,0 1.5,0", stopped)
+    rolling = _conflict("roll", "l", types, ttc, "2.5,0 2.5,0 2.5,0", stopped)
+    required = {e.ego: e.is_required for e in ssm_episodes(_ssm(tmp_path, creeping, rolling), {})}
+    assert required == {"creep": False, "roll": True}

@@ -42,6 +42,10 @@ BURST_GAP_S = 1.0  # TTC back above the threshold this long ends an episode
 #: SUMO's (and STANDARDS.md's) conflict DRAC: a follower needing more deceleration than this
 #: to avoid its leader is in conflict whatever it does
 SSM_DRAC_MPS2 = 3.0
+#: a follower slower than this throughout its conflict creeps up a queue: the FCW grey zone
+#: (every collision warning's lower speed: the apps' ``WARN_MIN_SPEED_MPS``, the harness's
+#: VRUCW, EBW and lane-change truths)
+CRAWL_MPS = 2.0
 REQUIRED_PET_S = 0.5
 PET_WINDOW_S = 3.0
 
@@ -272,7 +276,9 @@ def _conflict_episode(
         critical = at_s + min_ttc  # when the pair would have collided at its worst moment
     is_close = min_ttc is not None and min_ttc <= REQUIRED_TTC_S[family]
     if is_close and hit is None and family == "FCW":
-        is_close = not _braking_enough(c, times, ttc, ego_v, danger)
+        is_close = not (
+            _braking_enough(c, times, ttc, ego_v, danger) or _crawling(ttc, ego_v, danger)
+        )
     return Episode(
         app=family, ego=ego, other=foe, start_s=times[first], end_s=times[danger[-1]],
         critical_s=hit if hit is not None else critical, min_ttc_s=min_ttc,
@@ -280,6 +286,16 @@ def _conflict_episode(
         is_required=is_turner and (hit is not None or is_close),
         ttc_times_s=tuple(t for t, _ in samples), ttc_values_s=tuple(v for _, v in samples),
     )  # fmt: skip
+
+
+def _crawling(ttc: list[float], ego_v: list[str], danger: list[int]) -> bool:
+    """Whether the follower crawled below ``CRAWL_MPS`` at every sample with TTC ≤
+    ``REQUIRED_TTC_S["FCW"]`` (docs/scoring.md: creeping up a queue behind a standing car, at
+    walking pace the driver is in control). Without velocity samples: not known, so not."""
+    close = [i for i in danger if i < len(ttc) and ttc[i] <= REQUIRED_TTC_S["FCW"]]
+    if not close or any(i >= len(ego_v) for i in close):
+        return False
+    return all(math.hypot(*map(float, ego_v[i].split(","))) < CRAWL_MPS for i in close)
 
 
 def _braking_enough(

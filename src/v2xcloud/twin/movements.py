@@ -560,27 +560,31 @@ class Movements:
         return self._table
 
     def _box_table(self) -> tuple[FloatArray, IntArray, IntArray, IntArray, IntArray]:
-        """Every compiled junction's box segments in one array (rows as ``_Node.box_segments``),
-        ordered by junction and ingress lane, with the first row and
-        row count of each junction and of each ``LaneMap`` lane (rebuilt when a junction has
-        been compiled since)."""
+        """Every compiled junction's box segments (rows as ``_Node.box_segments``) twice in one
+        array: ordered by junction, then by ingress ``LaneMap`` lane (lane indices need not
+        follow the junctions: MAPs arrive in any order); the first row and row count of each
+        junction in the first half and of each lane in the second (rebuilt when a junction
+        has been compiled since)."""
         if self._box_paths != len(self.paths):
             self._flat()  # the per-path arrays, current with every compiled junction
             blocks = [c.box_segments for _, c in sorted(self._compiled.items())]
             table = np.concatenate(blocks) if blocks else np.empty((0, 7))
             path = table[:, 4].astype(np.int64)
             junction, lane = self._path_junction[path], self._path_lane[path]
-            order = np.lexsort((lane, junction))
-            table = table[order]
-            junction, lane = junction[order], lane[order]
+            by_junction, by_lane = (
+                np.argsort(junction, kind="stable"),
+                np.argsort(lane, kind="stable"),
+            )
 
-            def ranges(key: IntArray, n: int) -> tuple[IntArray, IntArray]:
+            def ranges(key: IntArray, n: int, offset: int) -> tuple[IntArray, IntArray]:
                 count = np.bincount(key, minlength=n).astype(np.int64)
-                return np.cumsum(count) - count, count
+                return offset + np.cumsum(count) - count, count
 
-            by_junction = ranges(junction, len(self._nodes))
-            by_lane = ranges(lane, len(self.lanes.lanes))
-            self._box_cache = (table, *by_junction, *by_lane)
+            self._box_cache = (
+                np.concatenate([table[by_junction], table[by_lane]]),
+                *ranges(junction, len(self._nodes), 0),
+                *ranges(lane, len(self.lanes.lanes), len(table)),
+            )
             self._box_paths = len(self.paths)
         return self._box_cache
 

@@ -114,3 +114,36 @@ def test_hard_braking_must_warn_a_moving_follower_within_ebw_ttc_may_warn_the_re
     eps = {e.ego: e for e in truth.finish() if e.app == "EBW"}
     assert eps["close"].is_required
     assert not eps["far"].is_required and not eps["standing"].is_required
+
+
+def _crossing(car_starts_s: float) -> list[Episode]:
+    """A pedestrian crosses in front of a car waiting 4 m before the crossing (y = 20), from
+    x = -3 at 1.2 m/s from 2 s; the car comes at 8 m/s, stands from 2 s and drives on at
+    4 m/s from ``car_starts_s``."""
+    truth = HarnessTruth(events={}, red_links={}, speed_limits={}, vehicle_lanes={"N": 1})
+    for k in range(120):
+        t = 0.1 * k
+        if t < 2.0:
+            y, v = 8.0 * t, 8.0
+        elif t < car_starts_s:
+            y, v = 16.0, 0.0
+        else:
+            y, v = 16.0 + 4.0 * (t - car_starts_s), 4.0
+        px = -3.0 + 1.2 * max(0.0, t - 2.0)
+        snap = _snap(t, [("car", 0.0, y, v, 0.0, 0, "N_0", "car"),
+                         ("walker", px, 20.0, 1.2, 90.0, 0, ":J_w0", "ped")])  # fmt: skip
+        snap.is_pedestrian[1] = True
+        truth.observe(snap)
+    return [e for e in truth.finish() if e.app == "VRUCW"]
+
+
+def test_a_car_that_goes_as_the_pedestrian_clears_is_the_vrucw_grey_zone() -> None:
+    """It passes where the pedestrian walked 1.25 s before (post-encroachment within 2.0 s):
+    may be warned, from its approach on; 3.75 s after, nothing; its body within 1.0 m of the
+    pedestrian: must (the near miss)."""
+    (grey,) = _crossing(5.5)
+    assert not grey.is_required and (grey.ego, grey.other) == ("car", "walker")
+    assert grey.start_s == 0.0 and 6.4 <= grey.end_s <= 8.0  # until its rear clears
+    assert _crossing(8.0) == []
+    (near,) = _crossing(4.0)
+    assert near.is_required

@@ -10,7 +10,8 @@ speeding (SLW).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 
 import msgspec
 import numpy as np
@@ -24,6 +25,16 @@ __all__ = ["HarnessTruth"]
 VRU_MISS_M = 1.0  # a moving vehicle's body passing this close to a pedestrian is a conflict
 VRU_MIN_SPEED_MPS = 2.0
 VRU_WARNING_S = 3.0  # the warning window before the closest approach
+#: a moving vehicle's body passing within ``VRU_MISS_M`` of where a pedestrian was at most this
+#: long before (or a pedestrian where the body was), post-encroachment time within STANDARDS'
+#: PET 2.0 s (SUMO's conflict default, ICW's grey zone): the VRUCW grey zone, a driver who
+#: yields at the crossing and goes as the pedestrian clears, or a pedestrian who crosses just
+#: behind a car
+VRU_PET_S = 2.0
+VRU_NEAR_M = 12.0  # pairs farther apart now are not checked for a post-encroachment
+#: the grey episode runs from when the two came within this of each other (the approach a
+#: warning is about, the yielding stop included) to the post-encroachment
+VRU_APPROACH_M = 30.0
 HARD_BRAKE_MPS2 = -4.0
 #: EBW must warn a follower that moves (as every collision warning: at walking pace the
 #: driver is in control) and would reach the braking vehicle within STANDARDS' FCW/EBW
@@ -70,6 +81,21 @@ def _reaches_braker_s(snap: Snapshot, lead: int, follower: int) -> float:
     return (gap + vl * vl / (2.0 * a)) / ve  # the lead stands: the follower covers the rest
 
 
+def _near_body(
+    bodies: Iterable[tuple[float, float, float, float, float, float]],
+    points: Iterable[tuple[float, float, float]],
+) -> bool:
+    """Whether any point (t, x, y) lies within ``VRU_MISS_M`` of any body (t, front x, front
+    y, rear vector x, y, half width)."""
+    pts = np.array([(x, y) for _, x, y in points]).reshape(-1, 2)
+    for _, fx, fy, bx, by, half in bodies:
+        px, py = pts[:, 0] - fx, pts[:, 1] - fy
+        u = np.clip((px * bx + py * by) / (bx * bx + by * by + 1e-9), 0.0, 1.0)
+        if (np.hypot(px - u * bx, py - u * by) - half < VRU_MISS_M).any():
+            return True
+    return False
+
+
 class HarnessTruth:
     """Feed every snapshot to :meth:`observe`; :meth:`finish` returns the episodes.
 
@@ -101,6 +127,12 @@ class HarnessTruth:
         self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
         self._last_lane: dict[str, str] = {}
         self._near_miss: dict[tuple[str, str], tuple[float, float]] = {}
+        # the last VRU_PET_S of every pedestrian's position and every vehicle's body, and the
+        # (vehicle, pedestrian) pairs that came within VRU_PET_S of each other's place
+        self._ped_trail: dict[str, deque[tuple[float, float, float]]] = {}
+        self._body_trail: dict[str, deque[tuple[float, float, float, float, float, float]]] = {}
+        self._post_encroached: dict[tuple[str, str], tuple[float, float]] = {}
+        self._approach: dict[tuple[str, str], list[float]] = {}  # pair -> [first, last] s
 
     def observe(self, snap: Snapshot) -> None:
         """Judge one step."""
@@ -131,7 +163,10 @@ class HarnessTruth:
         fx, fy = snap.x_m[veh], snap.y_m[veh]  # SUMO positions are the front bumper
         bx, by = -np.sin(rad) * snap.length_m[veh], -np.cos(rad) * snap.length_m[veh]
         moving = snap.speed_mps[veh] > VRU_MIN_SPEED_MPS
-        for p in np.flatnonzero(snap.is_pedestrian):
+        peds = np.flatnonzero(snap.is_pedestrian)
+        if peds.size:
+            self._trails(snap, veh, peds, fx, fy, bx, by)
+        for p in peds:
             px, py = snap.x_m[p] - fx, snap.y_m[p] - fy
             u = np.clip((px * bx + py * by) / (bx * bx + by * by + 1e-9), 0.0, 1.0)
             gap = np.hypot(px - u * bx, py - u * by) - snap.width_m[veh] / 2.0
@@ -140,6 +175,49 @@ class HarnessTruth:
                 best = self._near_miss.get(key)
                 if best is None or gap[k] < best[1]:
                     self._near_miss[key] = (snap.time_s, float(gap[k]))
+            t = snap.time_s
+            for j in np.flatnonzero(gap < VRU_APPROACH_M).tolist():
+                key = (snap.ids[veh[j]], snap.ids[p])
+                span = self._approach.get(key)
+                if span is None or t - span[1] > 1.0:
+                    span = self._approach[key] = [t, t]
+                span[1] = t
+                if moving[j] and gap[j] < VRU_NEAR_M and self._post_encroaches(*key):
+                    self._post_encroached[key] = (span[0], t)
+
+    def _trails(
+        self,
+        snap: Snapshot,
+        veh: npt.NDArray[np.intp],
+        peds: npt.NDArray[np.intp],
+        fx: F,
+        fy: F,
+        bx: F,
+        by: F,
+    ) -> None:
+        """Keep the last ``VRU_PET_S`` of each pedestrian's position and vehicle's body (front
+        bumper, the vector to the rear bumper, half width) while pedestrians are about."""
+        t = snap.time_s
+        for p in peds.tolist():
+            trail = self._ped_trail.setdefault(snap.ids[p], deque())
+            trail.append((t, float(snap.x_m[p]), float(snap.y_m[p])))
+            while trail[0][0] < t - VRU_PET_S:
+                trail.popleft()
+        half = snap.width_m[veh] / 2.0
+        for k, i in enumerate(veh.tolist()):
+            body = self._body_trail.setdefault(snap.ids[i], deque())
+            body.append((t, float(fx[k]), float(fy[k]), float(bx[k]), float(by[k]), float(half[k])))
+            while body[0][0] < t - VRU_PET_S:
+                body.popleft()
+
+    def _post_encroaches(self, vid: str, pid: str) -> bool:
+        """Whether the vehicle's body now passes within ``VRU_MISS_M`` of a place the
+        pedestrian was within the last ``VRU_PET_S``, or the pedestrian now stands within it of
+        a place the body was (both trails hold the last ``VRU_PET_S``)."""
+        body, walk = self._body_trail.get(vid), self._ped_trail.get(pid)
+        if not body or not walk:
+            return False
+        return _near_body([body[-1]], walk) or _near_body(body, [walk[-1]])
 
     def _behind(
         self,
@@ -311,4 +389,10 @@ class HarnessTruth:
                 app="VRUCW", ego=vid, other=pid, start_s=t - VRU_WARNING_S, end_s=t, critical_s=t,
                 min_ttc_s=0.0, ttc_times_s=times, ttc_values_s=tuple(t - x for x in times),
             ))  # fmt: skip
+        for (vid, pid), (first, t) in sorted(self._post_encroached.items()):
+            if (vid, pid) not in self._near_miss:
+                out.append(Episode(
+                    app="VRUCW", ego=vid, other=pid, start_s=min(first, t - VRU_WARNING_S),
+                    end_s=t, critical_s=t, is_required=False,
+                ))  # fmt: skip
         return out

@@ -139,6 +139,7 @@ from v2xcloud.gateways.nats import (
     frame_of,
     stream_sequence,
 )
+from v2xcloud.gateways.pub_acks import PubAcks, kv_subject
 from v2xcloud.model import Advisory, DeadLetter, Device, MisbehaviourReport
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.corridor import round_samples, tile_traffic
@@ -493,6 +494,7 @@ class TileWorker:
         self._sending: deque[asyncio.Task[None]] = deque()  # ticks being published, in order
         self._nc: BackboneClient | None = None
         self._js: JetStreamContext | None = None
+        self._pub_acks: PubAcks | None = None  # the ticks' JetStream publications
         self._sub: ContinuousPull | None = None
         self._consumer: str | None = None
         self._generation = 0
@@ -556,6 +558,7 @@ class TileWorker:
             return
         self._nc = connecting.result()
         self._js = self._nc.jetstream()
+        self._pub_acks = PubAcks(self._nc)
         await self._set_up(stop)
         tasks = [
             asyncio.create_task(self._heartbeat_loop(stop)),
@@ -1304,10 +1307,7 @@ class TileWorker:
         episode writes of successive ticks stay in order (a level change right after a new
         warning must find the warning's entry)."""
         try:
-            acks = asyncio.gather(
-                *[self._publish_advisory(tile, adv) for tile, adv in mine],
-                return_exceptions=True,
-            )
+            acks = asyncio.ensure_future(self._publish_advisories(mine))
             reported = asyncio.gather(*events, return_exceptions=True)
             if previous is not None:
                 await asyncio.wait({previous})
@@ -1321,12 +1321,7 @@ class TileWorker:
             for result in await reported:
                 if isinstance(result, BaseException):
                     self._failed("publish_event", result)
-            published = 0
-            for result in await acks:
-                if isinstance(result, BaseException):
-                    self._failed("publish_advisory", result)
-                else:
-                    published += 1
+            published = await acks
             if answer:
                 assert self._nc is not None
                 body = json.dumps({"worker": self.me, "tick_ms": now_ms, "count": published})
@@ -1377,17 +1372,31 @@ class TileWorker:
                 out.append((tile, adv))
         return out
 
-    async def _publish_advisory(self, tile: str, adv: Advisory) -> None:
-        assert self._js is not None
-        msg_id = advisory_msg_id(self.config.tenant, adv)
-        ack = await self._js.publish(
-            backbone.advisory_subject(self.config.tenant, tile, adv.app),
-            _ADV_ENCODER.encode(adv),
-            headers={backbone.HEADER_MSG_ID: msg_id, "V2X-Worker": self.me},
+    async def _publish_advisories(self, mine: list[tuple[str, Advisory]]) -> int:
+        """Publish a tick's advisories together (``PubAcks``: one batch, one timeout), each
+        with its ``Nats-Msg-Id``; how many the stream acknowledged."""
+        assert self._pub_acks is not None
+        tenant = self.config.tenant
+        results = await self._pub_acks.publish_all(
+            [
+                (
+                    backbone.advisory_subject(tenant, tile, adv.app),
+                    _ADV_ENCODER.encode(adv),
+                    {backbone.HEADER_MSG_ID: advisory_msg_id(tenant, adv), "V2X-Worker": self.me},
+                )
+                for tile, adv in mine
+            ]
         )
-        self.counts["advisories"] += 1
-        if ack.duplicate:
-            self.counts["duplicates"] += 1
+        published = 0
+        for ack in results:
+            if isinstance(ack, BaseException):
+                self._failed("publish_advisory", ack)
+                continue
+            published += 1
+            self.counts["advisories"] += 1
+            if ack.duplicate:
+                self.counts["duplicates"] += 1
+        return published
 
     async def _warn(self, tile: str, adv: Advisory) -> None:
         """Deliver a new warning unless the episodes bucket says this episode was already
@@ -1457,8 +1466,9 @@ class TileWorker:
                 continue
             self._episode_touched[key] = now
             body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()
-            puts.append(self.episodes_kv.put(key, body))
-        for result in await asyncio.gather(*puts, return_exceptions=True):
+            puts.append((kv_subject(EPISODES_BUCKET, key), body, None))
+        assert self._pub_acks is not None
+        for result in await self._pub_acks.publish_all(puts):
             if isinstance(result, BaseException):  # the next touch retries
                 self._failed("episodes", result)
         if len(self._episode_touched) > 10_000:

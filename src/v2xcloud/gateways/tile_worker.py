@@ -103,6 +103,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import gc
 import json
 import logging
 import os
@@ -560,6 +561,10 @@ class TileWorker:
         self._js = self._nc.jetstream()
         self._pub_acks = PubAcks(self._nc)
         await self._set_up(stop)
+        # what start-up built (the compiled codec, the runtime, the modules) lives as long as
+        # the process: out of the collector's reach, its full collections walk only the scene
+        gc.collect()
+        gc.freeze()
         tasks = [
             asyncio.create_task(self._heartbeat_loop(stop)),
             asyncio.create_task(self._watch(self.members_kv, self._on_member, stop)),

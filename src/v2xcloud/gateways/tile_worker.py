@@ -251,6 +251,15 @@ _CLOCKS = msgspec.json.Decoder(backbone.DetectorClocks)
 LOCAL_EVENT_KINDS = frozenset({"stopped_vehicle", "slow_vehicle", "wrong_way"})
 #: RSI deliveries remembered per event until their expiry (a bound on the tile table)
 _EVENT_TILES_MAX = 10_000
+#: the header that makes a put to a KV key a create (no earlier revision: ``KeyValue.create``)
+_CREATE = {"Nats-Expected-Last-Subject-Sequence": "0"}
+#: the JetStream error codes of a put whose expected last revision is not the key's
+_WRONG_LAST = (10071, 10164)
+
+
+def _exists(result: Any) -> bool:
+    """Whether a create's result says the key has an entry already."""
+    return isinstance(result, nats.js.errors.APIError) and result.err_code in _WRONG_LAST
 
 
 def _is_quadkey(text: str) -> bool:
@@ -1316,12 +1325,7 @@ class TileWorker:
             reported = asyncio.gather(*events, return_exceptions=True)
             if previous is not None:
                 await asyncio.wait({previous})
-            warned = await asyncio.gather(
-                *[self._warn(tile, adv) for tile, adv in fresh], return_exceptions=True
-            )
-            for result in warned:
-                if isinstance(result, BaseException):
-                    self._failed("warn", result)
+            await self._warn_all(fresh)
             await self._touch_episodes(mine)
             for result in await reported:
                 if isinstance(result, BaseException):
@@ -1403,36 +1407,78 @@ class TileWorker:
                 self.counts["duplicates"] += 1
         return published
 
-    async def _warn(self, tile: str, adv: Advisory) -> None:
-        """Deliver a new warning unless the episodes bucket says this episode was already
-        warned at this level (by this worker's predecessor on the tile)."""
-        key = episode_key(self.config.tenant, adv)
-        body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()
+    async def _warn_all(self, fresh: list[tuple[str, Advisory]]) -> None:
+        """Deliver each new warning unless the episodes bucket says its episode was already
+        warned at this level (by this worker's predecessor on the tile): the episodes'
+        entries created together (a create is a put expecting no earlier revision), those
+        that exist already judged one by one (``_known_episode``), the warnings delivered
+        together (``PubAcks``)."""
+        if not fresh:
+            return
+        assert self._pub_acks is not None
+        tenant = self.config.tenant
+        keyed = []
+        for tile, adv in fresh:
+            body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()
+            keyed.append((tile, adv, episode_key(tenant, adv), body))
+        created = await self._pub_acks.publish_all(
+            [(kv_subject(EPISODES_BUCKET, key), body, _CREATE) for _, _, key, body in keyed]
+        )
+        existing = [k for k, r in zip(keyed, created, strict=True) if _exists(r)]
+        known = await asyncio.gather(
+            *[self._known_episode(tile, adv, key, body) for tile, adv, key, body in existing],
+            return_exceptions=True,
+        )
+        skip = set()
+        for (_, _, key, _), was_warned in zip(existing, known, strict=True):
+            if isinstance(was_warned, BaseException):
+                self._failed("warn", was_warned)
+                skip.add(key)
+            elif was_warned:
+                skip.add(key)
+        for result in created:
+            if isinstance(result, BaseException) and not _exists(result):
+                self._failed("episodes", result)  # the bucket unreachable: warn (twice > never)
+        warnings = [(tile, adv, key) for tile, adv, key, _ in keyed if key not in skip]
+        now = time.monotonic()
+        for _, _, key in warnings:
+            self._episode_touched[key] = now
+        delivered = await self._pub_acks.publish_all(
+            [
+                (
+                    backbone.delivery_subject(tenant, tile, backbone.CHANNEL_WARNING),
+                    _ADV_ENCODER.encode(adv),
+                    {backbone.HEADER_MSG_ID: f"warn:{key}:{int(adv.level)}:{adv.issued_ms}"},
+                )
+                for tile, adv, key in warnings
+            ]
+        )
+        for result in delivered:
+            if isinstance(result, BaseException):
+                self._failed("warn", result)
+            else:
+                self.counts["warnings"] += 1
+
+    async def _known_episode(self, tile: str, adv: Advisory, key: str, body: bytes) -> bool:
+        """Whether the episode of ``adv``, whose entry exists, was warned at this level
+        recently (counted ``warnings_continued``: not warned again); else its entry is
+        updated to this warning (compare-and-set: when another worker updated it just now,
+        that worker warned)."""
         try:
-            try:
-                await self.episodes_kv.create(key, body)
-            except nats.js.errors.KeyWrongLastSequenceError:
-                entry = await self.episodes_kv.get(key)
-                known = json.loads(entry.value or b"{}")
-                gap_ms = self._episode_gap_ms(tile, adv.issued_ms)
-                recent = adv.issued_ms - int(known.get("ms", 0)) <= gap_ms
-                if known.get("level") == int(adv.level) and recent:
-                    self.counts["warnings_continued"] += 1
-                    return
-                await self.episodes_kv.update(key, body, last=entry.revision)
+            entry = await self.episodes_kv.get(key)
+            known = json.loads(entry.value or b"{}")
+            gap_ms = self._episode_gap_ms(tile, adv.issued_ms)
+            recent = adv.issued_ms - int(known.get("ms", 0)) <= gap_ms
+            if known.get("level") == int(adv.level) and recent:
+                self.counts["warnings_continued"] += 1
+                return True
+            await self.episodes_kv.update(key, body, last=entry.revision)
         except nats.js.errors.KeyWrongLastSequenceError:
             self.counts["warnings_continued"] += 1  # another worker warned just now
-            return
+            return True
         except Exception as exc:  # the bucket unreachable: warn (better twice than never)
             self._failed("episodes", exc)
-        self._episode_touched[key] = time.monotonic()
-        assert self._js is not None
-        await self._js.publish(
-            backbone.delivery_subject(self.config.tenant, tile, backbone.CHANNEL_WARNING),
-            _ADV_ENCODER.encode(adv),
-            headers={backbone.HEADER_MSG_ID: f"warn:{key}:{int(adv.level)}:{adv.issued_ms}"},
-        )
-        self.counts["warnings"] += 1
+        return False
 
     def _episode_gap_ms(self, tile: str, issued_ms: int) -> int:
         """How long an episode may have gone unmarked and still be the one warned about:

@@ -103,6 +103,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import gc
 import json
 import logging
 import os
@@ -139,6 +140,7 @@ from v2xcloud.gateways.nats import (
     frame_of,
     stream_sequence,
 )
+from v2xcloud.gateways.pub_acks import PubAcks, kv_subject
 from v2xcloud.model import Advisory, DeadLetter, Device, MisbehaviourReport
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.corridor import round_samples, tile_traffic
@@ -249,6 +251,15 @@ _CLOCKS = msgspec.json.Decoder(backbone.DetectorClocks)
 LOCAL_EVENT_KINDS = frozenset({"stopped_vehicle", "slow_vehicle", "wrong_way"})
 #: RSI deliveries remembered per event until their expiry (a bound on the tile table)
 _EVENT_TILES_MAX = 10_000
+#: the header that makes a put to a KV key a create (no earlier revision: ``KeyValue.create``)
+_CREATE = {"Nats-Expected-Last-Subject-Sequence": "0"}
+#: the JetStream error codes of a put whose expected last revision is not the key's
+_WRONG_LAST = (10071, 10164)
+
+
+def _exists(result: Any) -> bool:
+    """Whether a create's result says the key has an entry already."""
+    return isinstance(result, nats.js.errors.APIError) and result.err_code in _WRONG_LAST
 
 
 def _is_quadkey(text: str) -> bool:
@@ -493,6 +504,7 @@ class TileWorker:
         self._sending: deque[asyncio.Task[None]] = deque()  # ticks being published, in order
         self._nc: BackboneClient | None = None
         self._js: JetStreamContext | None = None
+        self._pub_acks: PubAcks | None = None  # the ticks' JetStream publications
         self._sub: ContinuousPull | None = None
         self._consumer: str | None = None
         self._generation = 0
@@ -556,7 +568,12 @@ class TileWorker:
             return
         self._nc = connecting.result()
         self._js = self._nc.jetstream()
+        self._pub_acks = PubAcks(self._nc)
         await self._set_up(stop)
+        # what start-up built (the compiled codec, the runtime, the modules) lives as long as
+        # the process: out of the collector's reach, its full collections walk only the scene
+        gc.collect()
+        gc.freeze()
         tasks = [
             asyncio.create_task(self._heartbeat_loop(stop)),
             asyncio.create_task(self._watch(self.members_kv, self._on_member, stop)),
@@ -1304,29 +1321,16 @@ class TileWorker:
         episode writes of successive ticks stay in order (a level change right after a new
         warning must find the warning's entry)."""
         try:
-            acks = asyncio.gather(
-                *[self._publish_advisory(tile, adv) for tile, adv in mine],
-                return_exceptions=True,
-            )
+            acks = asyncio.ensure_future(self._publish_advisories(mine))
             reported = asyncio.gather(*events, return_exceptions=True)
             if previous is not None:
                 await asyncio.wait({previous})
-            warned = await asyncio.gather(
-                *[self._warn(tile, adv) for tile, adv in fresh], return_exceptions=True
-            )
-            for result in warned:
-                if isinstance(result, BaseException):
-                    self._failed("warn", result)
+            await self._warn_all(fresh)
             await self._touch_episodes(mine)
             for result in await reported:
                 if isinstance(result, BaseException):
                     self._failed("publish_event", result)
-            published = 0
-            for result in await acks:
-                if isinstance(result, BaseException):
-                    self._failed("publish_advisory", result)
-                else:
-                    published += 1
+            published = await acks
             if answer:
                 assert self._nc is not None
                 body = json.dumps({"worker": self.me, "tick_ms": now_ms, "count": published})
@@ -1377,48 +1381,104 @@ class TileWorker:
                 out.append((tile, adv))
         return out
 
-    async def _publish_advisory(self, tile: str, adv: Advisory) -> None:
-        assert self._js is not None
-        msg_id = advisory_msg_id(self.config.tenant, adv)
-        ack = await self._js.publish(
-            backbone.advisory_subject(self.config.tenant, tile, adv.app),
-            _ADV_ENCODER.encode(adv),
-            headers={backbone.HEADER_MSG_ID: msg_id, "V2X-Worker": self.me},
+    async def _publish_advisories(self, mine: list[tuple[str, Advisory]]) -> int:
+        """Publish a tick's advisories together (``PubAcks``: one batch, one timeout), each
+        with its ``Nats-Msg-Id``; how many the stream acknowledged."""
+        assert self._pub_acks is not None
+        tenant = self.config.tenant
+        results = await self._pub_acks.publish_all(
+            [
+                (
+                    backbone.advisory_subject(tenant, tile, adv.app),
+                    _ADV_ENCODER.encode(adv),
+                    {backbone.HEADER_MSG_ID: advisory_msg_id(tenant, adv), "V2X-Worker": self.me},
+                )
+                for tile, adv in mine
+            ]
         )
-        self.counts["advisories"] += 1
-        if ack.duplicate:
-            self.counts["duplicates"] += 1
+        published = 0
+        for ack in results:
+            if isinstance(ack, BaseException):
+                self._failed("publish_advisory", ack)
+                continue
+            published += 1
+            self.counts["advisories"] += 1
+            if ack.duplicate:
+                self.counts["duplicates"] += 1
+        return published
 
-    async def _warn(self, tile: str, adv: Advisory) -> None:
-        """Deliver a new warning unless the episodes bucket says this episode was already
-        warned at this level (by this worker's predecessor on the tile)."""
-        key = episode_key(self.config.tenant, adv)
-        body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()
+    async def _warn_all(self, fresh: list[tuple[str, Advisory]]) -> None:
+        """Deliver each new warning unless the episodes bucket says its episode was already
+        warned at this level (by this worker's predecessor on the tile): the episodes'
+        entries created together (a create is a put expecting no earlier revision), those
+        that exist already judged one by one (``_known_episode``), the warnings delivered
+        together (``PubAcks``)."""
+        if not fresh:
+            return
+        assert self._pub_acks is not None
+        tenant = self.config.tenant
+        keyed = []
+        for tile, adv in fresh:
+            body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()
+            keyed.append((tile, adv, episode_key(tenant, adv), body))
+        created = await self._pub_acks.publish_all(
+            [(kv_subject(EPISODES_BUCKET, key), body, _CREATE) for _, _, key, body in keyed]
+        )
+        existing = [k for k, r in zip(keyed, created, strict=True) if _exists(r)]
+        known = await asyncio.gather(
+            *[self._known_episode(tile, adv, key, body) for tile, adv, key, body in existing],
+            return_exceptions=True,
+        )
+        skip = set()
+        for (_, _, key, _), was_warned in zip(existing, known, strict=True):
+            if isinstance(was_warned, BaseException):
+                self._failed("warn", was_warned)
+                skip.add(key)
+            elif was_warned:
+                skip.add(key)
+        for result in created:
+            if isinstance(result, BaseException) and not _exists(result):
+                self._failed("episodes", result)  # the bucket unreachable: warn (twice > never)
+        warnings = [(tile, adv, key) for tile, adv, key, _ in keyed if key not in skip]
+        now = time.monotonic()
+        for _, _, key in warnings:
+            self._episode_touched[key] = now
+        delivered = await self._pub_acks.publish_all(
+            [
+                (
+                    backbone.delivery_subject(tenant, tile, backbone.CHANNEL_WARNING),
+                    _ADV_ENCODER.encode(adv),
+                    {backbone.HEADER_MSG_ID: f"warn:{key}:{int(adv.level)}:{adv.issued_ms}"},
+                )
+                for tile, adv, key in warnings
+            ]
+        )
+        for result in delivered:
+            if isinstance(result, BaseException):
+                self._failed("warn", result)
+            else:
+                self.counts["warnings"] += 1
+
+    async def _known_episode(self, tile: str, adv: Advisory, key: str, body: bytes) -> bool:
+        """Whether the episode of ``adv``, whose entry exists, was warned at this level
+        recently (counted ``warnings_continued``: not warned again); else its entry is
+        updated to this warning (compare-and-set: when another worker updated it just now,
+        that worker warned)."""
         try:
-            try:
-                await self.episodes_kv.create(key, body)
-            except nats.js.errors.KeyWrongLastSequenceError:
-                entry = await self.episodes_kv.get(key)
-                known = json.loads(entry.value or b"{}")
-                gap_ms = self._episode_gap_ms(tile, adv.issued_ms)
-                recent = adv.issued_ms - int(known.get("ms", 0)) <= gap_ms
-                if known.get("level") == int(adv.level) and recent:
-                    self.counts["warnings_continued"] += 1
-                    return
-                await self.episodes_kv.update(key, body, last=entry.revision)
+            entry = await self.episodes_kv.get(key)
+            known = json.loads(entry.value or b"{}")
+            gap_ms = self._episode_gap_ms(tile, adv.issued_ms)
+            recent = adv.issued_ms - int(known.get("ms", 0)) <= gap_ms
+            if known.get("level") == int(adv.level) and recent:
+                self.counts["warnings_continued"] += 1
+                return True
+            await self.episodes_kv.update(key, body, last=entry.revision)
         except nats.js.errors.KeyWrongLastSequenceError:
             self.counts["warnings_continued"] += 1  # another worker warned just now
-            return
+            return True
         except Exception as exc:  # the bucket unreachable: warn (better twice than never)
             self._failed("episodes", exc)
-        self._episode_touched[key] = time.monotonic()
-        assert self._js is not None
-        await self._js.publish(
-            backbone.delivery_subject(self.config.tenant, tile, backbone.CHANNEL_WARNING),
-            _ADV_ENCODER.encode(adv),
-            headers={backbone.HEADER_MSG_ID: f"warn:{key}:{int(adv.level)}:{adv.issued_ms}"},
-        )
-        self.counts["warnings"] += 1
+        return False
 
     def _episode_gap_ms(self, tile: str, issued_ms: int) -> int:
         """How long an episode may have gone unmarked and still be the one warned about:
@@ -1457,8 +1517,9 @@ class TileWorker:
                 continue
             self._episode_touched[key] = now
             body = json.dumps({"level": int(adv.level), "ms": adv.issued_ms}).encode()
-            puts.append(self.episodes_kv.put(key, body))
-        for result in await asyncio.gather(*puts, return_exceptions=True):
+            puts.append((kv_subject(EPISODES_BUCKET, key), body, None))
+        assert self._pub_acks is not None
+        for result in await self._pub_acks.publish_all(puts):
             if isinstance(result, BaseException):  # the next touch retries
                 self._failed("episodes", result)
         if len(self._episode_touched) > 10_000:

@@ -71,6 +71,16 @@ def _queue_seen(snap: Any, sid: str, rows: int = 4) -> list[str]:
     return [f"{snap.lane_ids[k]}@{dist[k]:.0f}" for k in order]
 
 
+def _route_ahead(chain: Any, sid: str, edges: int = 3) -> list[str]:
+    """The next ``edges`` edges of the vehicle's SUMO route, its own first."""
+    try:
+        veh = chain.bridge.traci.vehicle
+        route, at = list(veh.getRoute(sid)), int(veh.getRouteIndex(sid))
+    except Exception:  # a vehicle SUMO no longer knows
+        return []
+    return route[max(at, 0) : max(at, 0) + edges]
+
+
 def _install() -> None:
     observe = harness.HarnessTruth.observe
     record = runner._Chain._record
@@ -96,6 +106,7 @@ def _install() -> None:
                 yaw = ((h1 - h0 + 180.0) % 360.0 - 180.0) / (_LAST["snap"].time_s - prev.time_s)
             _CONTEXT[(app, ego, other, t)] = {
                 "queue": _queue_seen(_LAST["snap"], ego) if app == "TJW" else None,
+                "route": _route_ahead(self, ego) if app == "TJW" else None,
                 "yaw": yaw,
                 "ego": _state(_LAST["snap"], ego),
                 "other": _state(_LAST["snap"], other),
@@ -230,6 +241,8 @@ def main() -> int:
             vals = rel + " " + " ".join(f"{k}={v:.2f}" for k, v in c.get("values", {}).items())
             if c.get("queue"):
                 vals += " queue " + " ".join(c["queue"])
+            if c.get("route"):
+                vals += " route " + ">".join(c["route"])
             print(
                 f"  t={w.onset_s:6.1f} {w.ego}->{w.other} ego v={e.get('v', 0):.1f} "
                 f"a={e.get('a', 0):.1f} h={e.get('h', 0):.0f} yaw={c.get('yaw', 0):.0f} "

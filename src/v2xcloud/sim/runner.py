@@ -55,6 +55,10 @@ Encoder = Callable[[Any], bytes]
 #: a vehicle that sends no BSM is known to the platform while a roadside sensor reports it:
 #: the scene drops a participant this long after its last report
 SEEN_WITHIN_S = 1.0
+#: families whose hazard is what the other vehicle reports of itself (hazard lights, a
+#: breakdown, control loss: BSM events a roadside sensor's RSM does not carry): observable
+#: only when that vehicle sends BSMs
+SELF_REPORTED_FAMILIES = frozenset({"AVW", "CLW"})
 
 
 def model_encoder(message_set: str) -> Encoder:
@@ -748,11 +752,14 @@ def _observability(chain: _Chain, e: Episode) -> Episode:
     episode: it sends no BSM (a pedestrian: no PSM) and no roadside sensor reported it at any
     moment of the episode (within ``SEEN_WITHIN_S``). *Changed in issue 15's fifth session*:
     "ever reported, anywhere in the run" made a pedestrian seen once at one junction
-    observable in every later episode, out of every sensor's view."""
+    observable in every later episode, out of every sensor's view. AVW's and CLW's other
+    must send BSMs: their hazard is what it reports of itself (``SELF_REPORTED_FAMILIES``)."""
     ids = chain.ids
     ego_ok = ids.is_connected(e.ego)
     other_ok = e.other is None or chain.was_perceived(e.other, e.start_s, e.end_s)
-    if e.other is not None and e.other in chain.pedestrians:
+    if e.other is not None and e.app in SELF_REPORTED_FAMILIES:
+        other_ok = ids.is_connected(e.other)  # what it reports of itself: no sensor sees it
+    elif e.other is not None and e.other in chain.pedestrians:
         other_ok = other_ok or e.other in chain.psm_carriers
     elif e.other is not None:
         other_ok = other_ok or ids.is_connected(e.other)

@@ -82,6 +82,16 @@ def test_driver_still_at_cruising_speed_is_not_yet_about_to_turn() -> None:
     assert run(LeftTurnAssist(), [fast, oncoming], seconds=2.0) == []
 
 
+def test_without_a_map_a_driver_signalling_above_turning_speed_is_not_yet_turning() -> None:
+    """No MAP says where its junction is: at 11 m/s the turn may be 50 m on, after the oncoming
+    car has passed (background_grid2_connected's corners); at turning speed it may be now."""
+    holding = Mover("holding", straight(1.75, -20.0, 11.0, 0.0), fields=LEFT)
+    oncoming = Mover("oncoming", straight(-1.75, 30.0, 12.0, 180.0))
+    assert run(LeftTurnAssist(), [holding, oncoming], seconds=1.5) == []
+    slow = Mover("slow", straight(1.75, -20.0, 7.0, 0.0), fields=LEFT)
+    assert first(run(LeftTurnAssist(), [slow, oncoming], seconds=1.5), "slow", "oncoming")
+
+
 def test_no_warning_when_oncoming_traffic_is_far_or_gone() -> None:
     waiting = Mover("waiting", straight(1.75, 0.0, 0.0, 0.0), fields=LEFT)
     far = Mover("far", straight(-1.75, 200.0, 10.0, 180.0))  # arrives in 20 s

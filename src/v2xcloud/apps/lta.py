@@ -37,7 +37,8 @@ imminent at ≤ ``imminent_s``.
 
 Only a turner about to take the turn is warned (``_committed``): one already turning, or one
 that has slowed towards turning speed (at most ``max_turn_speed_mps`` + ``commit_margin_mps``,
-about 1.3 s of comfortable braking above it) and
+about 1.3 s of comfortable braking above it, on a MAP lane; without one, at most
+``max_turn_speed_mps``: where its junction is, nothing says) and
 is neither waiting (standing still, not pulling away: at least ``start_accel_mps2``) nor
 braking to stop before its stop line (with MAP: its deceleration, at least
 ``_signals.MIN_BRAKING_MPS2``, stops it within ``to_stop_m``). A driver still at cruising
@@ -237,8 +238,13 @@ class LeftTurnAssist(App):
         accel = np.where(np.isfinite(accel), accel, 0.0)
         in_turn = view.yaw_rate_dps <= -cfg.turn_yaw_dps
         waiting = (speed < MOVING_MPS) & (accel < cfg.start_accel_mps2)
-        slow_enough = speed <= cfg.max_turn_speed_mps + cfg.commit_margin_mps
         braking = accel <= -MIN_BRAKING_MPS2
+        # above turning speed only on a MAP lane, whose stop line says where the turn is:
+        # without one, a driver signalling at 9-12 m/s may be anywhere before its junction
+        # (background_grid2_connected, no MAP: 37 of 37 LTA warnings false, the turn predicted
+        # right ahead while the oncoming cars passed before the corner)
+        margin = np.where(view.lane >= 0, cfg.commit_margin_mps, 0.0)
+        slow_enough = speed <= cfg.max_turn_speed_mps + margin
         with np.errstate(divide="ignore", invalid="ignore"):
             stop_m = np.where(braking, speed * speed / (2.0 * -accel), np.inf)
         stops = braking & (view.lane >= 0) & (view.to_stop_m > 0) & (stop_m <= view.to_stop_m)

@@ -155,3 +155,35 @@ def test_a_fast_signalling_driver_slows_down_before_it_can_turn() -> None:
     slowed = Mover("slowed", straight(1.75, 0, 8.0, 0.0), fields=LEFT)
     later = Mover("later", straight(-1.75, 45.0, 12.0, 180.0))
     assert first(run(LeftTurnAssist(), [slowed, later], seconds=1.0), "slowed", "later") is not None
+
+
+def _corner_turn(speed: float = 7.6, yaw_dps: float = -84.0, end_deg: float = 180.0):
+    """Mid-turn at the origin at 1 s, heading 207, turning left at ``yaw_dps`` until it heads
+    ``end_deg``, then straight on (an L-corner's turn from a west-bound into a south-bound
+    road; background_grid2_connected, no MAP)."""
+    w = math.radians(yaw_dps)
+    r = speed / abs(w)
+    h1 = math.radians(207.0)
+    cx, cy = -r * math.cos(h1), r * math.sin(h1)  # the turn's centre, left of the car
+    t_end = 1.0 + (end_deg - 207.0) / yaw_dps
+
+    def pos(t: float) -> tuple[float, float, float]:
+        h = h1 + w * (t - 1.0)
+        return cx + r * math.cos(h), cy - r * math.sin(h), math.degrees(h) % 360.0
+
+    def at(t: float) -> tuple[float, float, float, float]:
+        x, y, h = pos(min(t, t_end))
+        d = speed * max(t - t_end, 0.0)
+        return x + d * math.sin(math.radians(h)), y + d * math.cos(math.radians(h)), speed, h
+
+    return at
+
+
+def test_a_turn_ends_aligned_with_the_road_the_oncoming_car_drives() -> None:
+    """Mid-turn into the road an oncoming car drives the other way: the turn ends antiparallel
+    to it and the two pass. Turning on at the same rate, the arc curled into its lane and was
+    warned from 0.8 s, while the car was still turning."""
+    turner = Mover("turner", _corner_turn(), fields=LEFT)
+    oncoming = Mover("oncoming", straight(6.1, -47.7, 14.6, 0.0))
+    out = run(LeftTurnAssist(), [turner, oncoming], seconds=2.5)
+    assert all(t >= 1.25 for t, _ in out)  # nothing before its turn has ended (at 1.32 s)

@@ -83,6 +83,10 @@ from v2xcloud.twin.movements import (
 
 __all__ = ["LeftTurnAssist", "LtaConfig", "left_only_lanes"]
 
+#: a turner heading within this of the reverse of the oncoming vehicle's faces it still: its
+#: turn is to come, not to end aligned with that vehicle's road
+_ALIGNED_DEG = 10.0
+
 _TURNS = frozenset(
     {
         "maneuverStraightAllowed",
@@ -268,10 +272,21 @@ class LeftTurnAssist(App):
         h = np.radians(heading)
         sx, sy = view.x_m[e] + np.sin(h) * ahead_m, view.y_m[e] + np.cos(h) * ahead_m
         t_start = (ahead_m / speed)[:, None]
-        ex, ey, _ = predict_ctrv(
+        # a left turn ends aligned with the road it enters: when the turner's heading comes to
+        # the reverse of the oncoming vehicle's within the turn's last 90 degrees, that vehicle
+        # drives the road it turns into, and the two pass each other there (an L-corner's
+        # oncoming traffic has left the corner already; predicted turning on, the arc curled
+        # into its lane: background_grid2_connected)
+        rest = (heading - (view.heading_deg[o] + 180.0)) % 360.0
+        ends = (rest > _ALIGNED_DEG) & (rest <= 90.0)
+        t_end = np.where(ends, rest / np.maximum(np.abs(yaw), 1e-6), np.inf)[:, None]
+        t_turn = np.maximum(t[None, :] - t_start, 0.0)
+        ex, ey, h_out = predict_ctrv(
             sx[:, None], sy[:, None], turn_speed[:, None],
-            heading[:, None], yaw[:, None], np.maximum(t[None, :] - t_start, 0.0),
+            heading[:, None], yaw[:, None], np.minimum(t_turn, t_end),
         )  # fmt: skip
+        on = np.maximum(t_turn - t_end, 0.0) * turn_speed[:, None]  # straight on, turn done
+        ex, ey = ex + on * np.sin(np.radians(h_out)), ey + on * np.cos(np.radians(h_out))
         before = t[None, :] < t_start
         ex = np.where(before, view.x_m[e][:, None] + (speed * np.sin(h))[:, None] * t[None, :], ex)
         ey = np.where(before, view.y_m[e][:, None] + (speed * np.cos(h))[:, None] * t[None, :], ey)

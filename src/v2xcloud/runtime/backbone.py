@@ -102,7 +102,6 @@ __all__ = [
     "EVENTS",
     "FRAMES",
     "FRAMES_SHARD_PREFIX",
-    "NO_SHARD",
     "HEADER_DEVICE",
     "HEADER_EVENT",
     "HEADER_FRAME",
@@ -110,6 +109,7 @@ __all__ = [
     "HEADER_RECEIVED_MS",
     "LIVE_SUBJECTS",
     "MISBEHAVIOUR",
+    "NO_SHARD",
     "TILE_DIGITS",
     "TRAFFIC",
     "DetectorClocks",
@@ -130,13 +130,13 @@ __all__ = [
     "frame_reading",
     "frame_source",
     "frame_subject",
+    "live_subject",
+    "live_tile",
+    "misbehaviour_subject",
     "shard_of",
     "shard_spec",
     "shard_stream",
     "shard_zoom_checked",
-    "live_subject",
-    "live_tile",
-    "misbehaviour_subject",
     "streams",
     "token",
     "traffic_subject",
@@ -287,7 +287,8 @@ def streams(
         return StreamSpec(name, (subject,), age, replicas, min(duplicate_window_s, age))
 
     frames = [] if shard_zoom is not None else [spec(FRAMES, "v2x.>", frames_max_age_s)]
-    return frames + [
+    return [
+        *frames,
         spec(ADVISORIES, "adv.>", results_max_age_s),
         spec(EVENTS, "evt.>", results_max_age_s),
         spec(DELIVERIES, "dlv.>", results_max_age_s),

@@ -524,6 +524,7 @@ class TileWorker:
         self._tock = asyncio.Event()
         self._ticked_ms = -1
         self._streams_known: set[str] = set()  # shard streams known to exist
+        self._streams_read: set[str] = set()  # every frame stream a consumer was made on
         self._last_renewal = 0.0
         self._active: dict[tuple[str, str, str | None], Advisory] = {}
         # participant id -> (tile of the frame that last reported it, own report?, received ms)
@@ -1041,6 +1042,7 @@ class TileWorker:
                 )
                 await pull.start()
                 self._pulls[stream] = pull
+                self._streams_read.add(stream)
             self._consumer = name
             streams = frozenset(by_stream)
         self._reading = reading
@@ -2052,6 +2054,7 @@ class TileWorker:
             "worker": self.me,
             "owned": sorted(self.owned),
             "reading": sorted(self._reading),
+            "frame_streams": sorted(self._streams_read),
             "counts": dict(self.counts),
             "load": dict(self.load_out),
             "cpu_s": {k: round(v, 3) for k, v in self.cpu_s.items()},

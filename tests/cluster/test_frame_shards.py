@@ -2,21 +2,53 @@
 nats-server: a gateway files its frames into one stream ``V2X_FRAMES_{shard}`` per shard (no
 ``V2X_FRAMES``); stream-clocked workers reading their tiles and halo from two shards give the
 answers of one process (``test_tile_workers``' comparison), including advisories about an ego
-whose neighbour is filed in the other shard; a frame whose subject has no valid shard token
-is counted and dead-lettered by the worker."""
+whose neighbour is filed in the other shard; a wall-clocked worker makes the shard streams of
+its tiles and halo before any frame and reads each frame once across shards; a frame whose
+subject has no valid shard token is counted and dead-lettered by the worker."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 import pytest
-from tests.cluster._streams import worker_stats
-from tests.cluster.test_tile_workers import (
+
+from v2xcloud.cli._platform import Platform
+from v2xcloud.codec import MessageSet, Rejected, decode, encode_model
+from v2xcloud.gateways.base import InboundFrame
+from v2xcloud.gateways.nats import (
+    BackbonePublisher,
+    Outgoing,
+    PulledMsg,
+    connect,
+    frame_headers,
+)
+from v2xcloud.gateways.nats_server import NatsCluster, NatsServer
+from v2xcloud.gateways.registry import DeviceRegistry
+from v2xcloud.gateways.tile_worker import (
+    MEMBERS_BUCKET,
+    TILES_BUCKET,
+    TileWorker,
+    WorkerConfig,
+    WorkerProcess,
+)
+from v2xcloud.model import Advisory, Bsm, Device, DeviceKind, DropReason
+from v2xcloud.runtime import Runtime, backbone
+from v2xcloud.runtime.clock import SystemClock
+from v2xcloud.runtime.tiles import Tiling, cell_of, tile_of
+from v2xcloud.sim.cluster import bsm_tick
+from v2xcloud.sim.result import RunConfig
+from v2xcloud.twin.testing import TEST_FRAME, bsm_at, state_at
+
+from ._streams import joined, worker_stats
+from .test_tile_workers import (
     _in_process,
     _Recording,
     _same_within_one_tick,
@@ -24,20 +56,6 @@ from tests.cluster.test_tile_workers import (
     _scores,
     _through_workers,
 )
-
-from v2xcloud.cli._platform import Platform
-from v2xcloud.codec import MessageSet, Rejected, decode, encode_model
-from v2xcloud.gateways.base import InboundFrame
-from v2xcloud.gateways.nats import PulledMsg, frame_headers
-from v2xcloud.gateways.nats_server import NatsServer
-from v2xcloud.gateways.registry import DeviceRegistry
-from v2xcloud.gateways.tile_worker import TileWorker, WorkerConfig
-from v2xcloud.model import Advisory, Bsm, Device, DeviceKind, DropReason
-from v2xcloud.runtime import Runtime, backbone
-from v2xcloud.runtime.clock import SystemClock
-from v2xcloud.runtime.tiles import cell_of, tile_of
-from v2xcloud.sim.result import RunConfig
-from v2xcloud.twin.testing import TEST_FRAME, bsm_at
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -220,3 +238,110 @@ def test_sharded_workers_give_the_answers_of_one_process(tmp_path: Path) -> None
         stats = worker_stats(tmp_path / f"w{i}.log")
         assert len(stats["frame_streams"]) >= 2, stats["frame_streams"]
         assert stats["counts"].get("bad_subjects", 0) == 0
+
+
+def _border(zoom: int = 15) -> tuple[str, str, float, float]:
+    """Two zoom-16 tiles side by side in different zoom-``zoom`` shards near ``ORIGIN`` (own
+    tile, neighbour east or west), and the border's longitude and the row's middle latitude."""
+    tiling = Tiling()
+    own = tile_of(*ORIGIN)
+    x, y = tiling.xy(own)
+    n = 1 << 16
+    for dx in (1, -1):
+        other = tiling.name(x + dx, y)
+        if other[:zoom] != own[:zoom]:
+            border_x = x + max(dx, 0)
+            lon = border_x / n * 360.0 - 180.0
+            lat = math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * (y + 0.5) / n))))
+            return own, other, lat, lon
+    raise AssertionError("no shard border next to the origin's tile")
+
+
+ORIGIN = (28.2, 112.9)
+
+
+def test_a_wall_clocked_worker_makes_and_reads_the_shards_of_its_tiles_and_halo(
+    tmp_path: Path,
+) -> None:
+    own, other, lat, border_lon = _border()
+    metre_lon = 1.0 / (111_320.0 * math.cos(math.radians(lat)))
+    # one vehicle 20 m inside the owned tile, one 20 m inside the neighbour, across the border
+    east = other == Tiling().name(Tiling().xy(own)[0] + 1, Tiling().xy(own)[1])
+    inside = -20.0 if east else 20.0
+    places = {
+        "00000000000000c1": (lat, border_lon + inside * metre_lon),
+        "00000000000000c2": (lat, border_lon - inside * metre_lon),
+    }
+    assert {tile_of(*p) for p in places.values()} == {own, other}
+    ticks = 20
+
+    async def run(urls: list[str]) -> None:
+        worker = WorkerProcess(
+            urls=urls,
+            worker_id="w0",
+            origin=ORIGIN,
+            log_path=str(tmp_path / "w0.log"),
+            shard_zoom=15,
+        ).start()
+        nc = await connect(urls, name="test-shards")
+        publisher = BackbonePublisher(urls, shard_zoom=15)
+        try:
+            js = nc.jetstream()
+            await joined(js, 1)
+            kv = await js.key_value(TILES_BUCKET)
+            await kv.create(own, b"")  # the neighbour's tile is nobody's: only a halo
+            members = await js.key_value(MEMBERS_BUCKET)
+            deadline = time.monotonic() + 60
+            while True:
+                entry = await members.get("w0")
+                if own in json.loads(entry.value or b"{}").get("tiles", []):
+                    break
+                assert time.monotonic() < deadline, "w0 did not take its tile"
+                await asyncio.sleep(0.1)
+            # the worker made the shard streams of its tiles and halo before any frame
+            names = {i.config.name for i in await js.streams_info()}
+            assert backbone.shard_stream(own[:15]) in names
+            assert backbone.shard_stream(other[:15]) in names
+            assert backbone.FRAMES not in names
+            await asyncio.to_thread(publisher.start)
+            now = int(time.time() * 1000)
+            for k in range(ticks):
+                t_ms = now + 100 * k
+                states = [
+                    msgspec.structs.replace(
+                        state_at(pid, x_m=0.0, y_m=0.0, t_ms=t_ms, speed_mps=5.0),
+                        lat_deg=p[0],
+                        lon_deg=p[1],
+                    )
+                    for pid, p in places.items()
+                ]
+                for place, device, raw in bsm_tick(states, t_ms):
+                    headers = frame_headers(
+                        device, t_ms, raw, kind="obu", message_set="csae2020", fmt="uper"
+                    )
+                    subject = backbone.frame_subject("default", place, "bsm", shard_zoom=15)
+                    assert publisher.submit(Outgoing(subject, raw, headers))
+            deadline = time.monotonic() + 20
+            while publisher.waiting:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            assert publisher.stats()["acked"] == 2 * ticks
+            await asyncio.sleep(2.0)  # the worker reads them (live, 100 ms ticks)
+        finally:
+            await asyncio.to_thread(publisher.stop)
+            await asyncio.to_thread(worker.stop)
+            await nc.close()
+
+    with NatsCluster(1) as cluster:
+        asyncio.run(run(cluster.urls))
+    stats = worker_stats(tmp_path / "w0.log")
+    # the neighbour's tile, found in its shard stream by the wall clock's scan, taken too
+    assert stats["owned"] == sorted({own, other})
+    streams = stats["frame_streams"]
+    assert backbone.shard_stream(own[:15]) in streams
+    assert backbone.shard_stream(other[:15]) in streams
+    # both vehicles' frames read once each (per-stream sequences: a consumer replaced when
+    # the neighbour's tile was taken does not give a frame twice)
+    assert stats["counts"]["frames"] == 2 * ticks, stats["counts"]
+    assert stats["counts"]["shard_streams_created"] >= 2
+    assert stats["counts"].get("bad_subjects", 0) == 0

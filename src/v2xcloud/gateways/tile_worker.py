@@ -1025,12 +1025,14 @@ class TileWorker:
             self.claimed_at[tile] = now
         for tile in self.owned - mine:
             self.lost_at[tile] = now
-        streams: frozenset[str] = frozenset()
         if by_stream and (mine or self.config.clock == "stream"):
             self._generation += 1
             name = f"wrk-{self.me}-{os.getpid()}-{self._generation}"
             for stream, subjects in sorted(by_stream.items()):
                 await self._add_consumer(stream, name, subjects, now=now, catch_up=catch_up)
+            streams = frozenset(by_stream)
+            if self.config.clock == "stream":  # before any pull hands over a marker
+                await self._set_tick_streams(streams)
             assert self._nc is not None
             for stream in sorted(by_stream):
                 pull = ContinuousPull(
@@ -1044,11 +1046,10 @@ class TileWorker:
                 self._pulls[stream] = pull
                 self._streams_read.add(stream)
             self._consumer = name
-            streams = frozenset(by_stream)
+        elif self.config.clock == "stream":
+            await self._set_tick_streams(frozenset())
         self._reading = reading
         self.owned = frozenset(mine)
-        if self.config.clock == "stream":
-            await self._set_tick_streams(streams)
 
     async def _filters_by_stream(self, reading: frozenset[str]) -> dict[str, list[str]]:
         """The consumer filters of ``reading`` by the stream that holds their frames:

@@ -22,12 +22,14 @@ import pytest
 
 from v2xcloud.cli._platform import Platform
 from v2xcloud.codec import MessageSet, Rejected, decode, encode_model
+from v2xcloud.errors import GatewayError
 from v2xcloud.gateways.base import InboundFrame
 from v2xcloud.gateways.nats import (
     BackbonePublisher,
     Outgoing,
     PulledMsg,
     connect,
+    ensure_streams,
     frame_headers,
 )
 from v2xcloud.gateways.nats_server import NatsCluster, NatsServer
@@ -345,3 +347,29 @@ def test_a_wall_clocked_worker_makes_and_reads_the_shards_of_its_tiles_and_halo(
     assert stats["counts"]["frames"] == 2 * ticks, stats["counts"]
     assert stats["counts"]["shard_streams_created"] >= 2
     assert stats["counts"].get("bad_subjects", 0) == 0
+
+
+def test_v2x_frames_and_shard_streams_cannot_both_exist(server: NatsServer) -> None:
+    """A process told another shard zoom than the cluster's is refused with the setting named
+    (the subjects of ``V2X_FRAMES`` and of a shard stream overlap), either way round."""
+
+    async def run() -> list[str]:
+        nc = await connect([server.url], name="test-overlap")
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js, [backbone.shard_spec("1321", servers=1)])
+            said = []
+            with pytest.raises(GatewayError) as refused:
+                await ensure_streams(js, backbone.streams(servers=1))  # unsharded
+            said.append(str(refused.value))
+            await js.delete_stream(backbone.shard_stream("1321"))
+            await ensure_streams(js, backbone.streams(servers=1))
+            with pytest.raises(GatewayError) as refused:
+                await ensure_streams(js, [backbone.shard_spec("1321", servers=1)])
+            said.append(str(refused.value))
+            return said
+        finally:
+            await nc.close()
+
+    for said in asyncio.run(run()):
+        assert "overlap" in said and "--shard-zoom" in said, said

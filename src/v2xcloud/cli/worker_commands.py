@@ -1,10 +1,11 @@
 """``v2xcloud worker``: an edge worker that owns geographic tiles on the NATS backbone.
 
     v2xcloud worker --nats nats://127.0.0.1:4222[,nats://...] [--tenant T] [--origin LAT,LON]
-                    [--id NAME] [--clock wall|stream] [--servers N]
+                    [--id NAME] [--clock wall|stream] [--servers N] [--shard-zoom Z]
 
 It joins the members bucket, takes its share of the tiles (leases in JetStream KV), reads its
-tiles' and halo's frames from ``V2X_FRAMES``, runs the scene and the safety applications and
+tiles' and halo's frames from ``V2X_FRAMES`` (with ``--shard-zoom``, from each shard stream
+``V2X_FRAMES_{shard}`` they touch), runs the scene and the safety applications and
 publishes the advisories of the vehicles in its own tiles, their road events and RSI, their
 lanes' traffic for the centre and the senders it flags (``gateways.tile_worker``); misbehaviour
 detection runs with ``--misbehaviour-detection``.

@@ -96,6 +96,17 @@ Time: ``clock="wall"`` ticks every ``tick_ms`` on the wall clock (a deployment);
 answers each with ``wrk.{tenant}.ticked`` (worker, tick, count): the bench's deterministic
 mode, in which N workers give the answers of one process; there the tiles a worker has at the
 first tick marker are held for the run (``TileWorker.held``): failover is the wall clock's.
+
+Sharded frames (``WorkerConfig.shard_zoom``, ``--shard-zoom``; ``runtime.backbone``): the
+frames are in one stream per shard, ``V2X_FRAMES_{shard}``, and the worker runs one consumer
+and pull per shard its reading keys touch, each with its keys' filters under the shard token
+(``key_shard``); the last sequence read, the replaced consumers' epochs, the tick markers and
+the catch-up are kept per stream (sequences are a stream's own). The wall clock creates a
+shard stream it would read that does not exist yet (a gateway's first frame there is then
+not missed); the stream clock reads the shard streams its bench made, the bench puts each
+tick marker into every one of them, and a tick runs once every stream read is at its
+marker (a stream at the marker holds its next message until then). A frame whose subject
+lacks a valid shard token is counted ``bad_subjects`` and dead-lettered (``unknown_topic``).
 """
 
 from __future__ import annotations

@@ -514,9 +514,9 @@ class TileWorker:
         self.owners: dict[str, tuple[str, int]] = {}
         self.owned: frozenset[str] = frozenset()  # tiles whose consumer is in place
         self._reading: frozenset[str] = frozenset()
-        # replaced consumers: (stream, first seq, last seq, keys) each delivered (frames
+        # replaced consumers by stream: (first seq, last seq, keys) each delivered (frames
         # read already); sequences are per stream (one per frame shard, or V2X_FRAMES)
-        self._epochs: deque[tuple[str, int, int, frozenset[str]]] = deque(maxlen=_EPOCHS_KEPT * 8)
+        self._epochs: dict[str, deque[tuple[int, int, frozenset[str]]]] = {}
         self._first_seq: dict[str, int] = {}  # the current consumers' first messages
         self._last_seq: dict[str, int] = {}
         self._sub_lock = asyncio.Lock()
@@ -1024,7 +1024,8 @@ class TileWorker:
             for stream in old_pulls:
                 await self._drop_consumer(stream, old)
         for stream, first in self._first_seq.items():
-            self._epochs.append((stream, first, self._last_seq.get(stream, 0), self._reading))
+            epochs = self._epochs.setdefault(stream, deque(maxlen=_EPOCHS_KEPT))
+            epochs.append((first, self._last_seq.get(stream, 0), self._reading))
         self._first_seq = {}
         now = time.time()
         taken = mine - self.owned
@@ -1201,8 +1202,8 @@ class TileWorker:
         if seq > self._last_seq.get(stream, 0):
             return False
         key = tile + "_" if place == tile else place
-        for on, first, last, keys in self._epochs:
-            if on == stream and first <= seq <= last and (tile in keys or key in keys):
+        for first, last, keys in self._epochs.get(stream, ()):
+            if first <= seq <= last and (tile in keys or key in keys):
                 return True
         return False
 

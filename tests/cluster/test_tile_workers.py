@@ -8,6 +8,7 @@ the advisories (app, ego, other, level) of the in-process ``Runtime`` within one
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,15 @@ def _in_process(sc: Scenario, cfg: RunConfig) -> tuple[_Recording, ScenarioResul
 
 
 def _through_workers(
-    sc: Scenario, cfg: RunConfig, workers: int, tiles: list[str], logs: Path
+    sc: Scenario,
+    cfg: RunConfig,
+    workers: int,
+    tiles: list[str],
+    logs: Path,
+    *,
+    shard_zoom: int | None = None,
+    recording: type[_Recording] = _Recording,
+    on_done: Callable[[list[str]], None] | None = None,
 ) -> tuple[_Recording, ScenarioResult, ClusterPlatform]:
     origin = (sc.origin_lat_deg, sc.origin_lon_deg)
     with NatsCluster(1) as cluster:
@@ -96,19 +105,26 @@ def _through_workers(
                 origin=origin,
                 clock="stream",
                 log_path=f"{logs}/w{i}.log",
+                shard_zoom=shard_zoom,
             ).start()
             for i in range(workers)
         ]
         try:
             platform = ClusterPlatform(
-                urls=cluster.urls, workers=workers, message_set=cfg.message_set, home=origin
+                urls=cluster.urls,
+                workers=workers,
+                message_set=cfg.message_set,
+                home=origin,
+                shard_zoom=shard_zoom,
             )
             try:
                 owners = platform.prepare(tiles)
                 assert len(set(owners.values())) == min(workers, len(tiles))  # the rest idle
-                rec = _Recording(platform, cfg.message_set)
+                rec = recording(platform, cfg.message_set)
                 encode = model_encoder(cfg.message_set)
                 result = run_scenario(sc, config=cfg, platform=rec, encode=encode)
+                if on_done is not None:  # the cluster still up: its streams to look at
+                    on_done(cluster.urls)
             finally:
                 platform.close()
         finally:

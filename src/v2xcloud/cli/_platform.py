@@ -199,6 +199,7 @@ class Platform:
         nats_urls: Sequence[str] | None = None,
         role: str = "all",
         frames_max_age_s: float = 120.0,
+        shard_zoom: int | None = None,
         remote: RemoteResults | None = None,
         corridor: CorridorCongestion | None = None,
         ev_chargers: Sequence[Charger] | None = None,
@@ -232,6 +233,7 @@ class Platform:
         self.role = role
         self.nats_urls = list(nats_urls) if nats_urls else []
         self.frames_max_age_s = frames_max_age_s
+        self.shard_zoom = shard_zoom  # frames sharded by place (backbone.shard_of), opt-in
         self.publisher: BackbonePublisher | None = None
         self.forwarder: FrameForwarder | None = None
         self.ev_secrets = ev_secrets  # cli._ev_access.EvSecrets; None: no terminal secrets
@@ -327,7 +329,7 @@ class Platform:
         from v2xcloud.runtime.tiles import place_of
 
         self.publisher = BackbonePublisher(
-            self.nats_urls, frames_max_age_s=self.frames_max_age_s
+            self.nats_urls, frames_max_age_s=self.frames_max_age_s, shard_zoom=self.shard_zoom
         ).start(timeout_s=timeout_s)
         self.forwarder = FrameForwarder(
             self.publisher,
@@ -359,7 +361,10 @@ class Platform:
         handlers[backbone.EV] = self.ev_backbone.put
         # the RSI of the centre's own events (corridor congestion) to the gateways' down-link
         self.publisher = BackbonePublisher(
-            self.nats_urls, frames_max_age_s=self.frames_max_age_s, name="v2xcloud-centre"
+            self.nats_urls,
+            frames_max_age_s=self.frames_max_age_s,
+            name="v2xcloud-centre",
+            shard_zoom=self.shard_zoom,
         ).start(timeout_s=timeout_s)
         events = self.runtime.events
         self.centre_rsi = CentreRsi(
@@ -382,6 +387,7 @@ class Platform:
             with_subject=(backbone.EVENTS,),  # a worker's events are unique per tile
             kv_watch={MEMBERS_BUCKET: self.roster.put},
             core={backbone.LIVE_SUBJECTS: self.live_intake},  # the workers' live map
+            shard_zoom=self.shard_zoom,
         ).start(timeout_s=timeout_s)
 
     def _start_warnings(self, timeout_s: float) -> None:
@@ -394,6 +400,7 @@ class Platform:
             durable_prefix=f"{backbone.token(self.mqtt_client_id)}-gateway",
             new_only=True,
             now_ms=self.runtime.clock.now_ms,
+            shard_zoom=self.shard_zoom,
         ).start(timeout_s=timeout_s)
 
     def _start_flags(self, timeout_s: float) -> None:
@@ -409,6 +416,7 @@ class Platform:
             durable_prefix=f"{backbone.token(self.mqtt_client_id)}-flags",
             durable=False,
             now_ms=self.runtime.clock.now_ms,
+            shard_zoom=self.shard_zoom,
         ).start(timeout_s=timeout_s)
 
     def _send_warnings(self, now_ms: int) -> None:

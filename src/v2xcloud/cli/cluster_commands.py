@@ -45,6 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=120.0,
         help="how long V2X_FRAMES keeps frames (default 120 s)",
     )
+    up.add_argument(
+        "--shard-zoom",
+        type=int,
+        metavar="Z",
+        help="shard the frame stream by place: no V2X_FRAMES, one stream V2X_FRAMES_{shard} "
+        "per zoom-Z quadkey (1-16), created by the gateways on first use; the workers started "
+        "here read that way (give serve the same --shard-zoom). Default: one stream",
+    )
     up.set_defaults(func=_up)
     p.set_defaults(func=lambda args: _usage(p))
 
@@ -65,14 +73,18 @@ def _has_worker_command() -> bool:
     return False
 
 
-def _create_streams(urls: list[str], servers: int, frames_max_age_s: float) -> None:
+def _create_streams(
+    urls: list[str], servers: int, frames_max_age_s: float, shard_zoom: int | None = None
+) -> None:
     from v2xcloud.gateways.nats import connect, ensure_streams
     from v2xcloud.runtime import backbone
 
     async def run() -> None:
         nc = await connect(urls, name="v2xcloud-cluster-up")
         try:
-            specs = backbone.streams(servers=servers, frames_max_age_s=frames_max_age_s)
+            specs = backbone.streams(
+                servers=servers, frames_max_age_s=frames_max_age_s, shard_zoom=shard_zoom
+            )
             await ensure_streams(nc.jetstream(), specs)
         finally:
             await nc.close()
@@ -80,10 +92,14 @@ def _create_streams(urls: list[str], servers: int, frames_max_age_s: float) -> N
     asyncio.run(run())
 
 
-def _start_workers(n: int, url: str, servers: int) -> list[subprocess.Popen[bytes]]:
+def _start_workers(
+    n: int, url: str, servers: int, shard_zoom: int | None = None
+) -> list[subprocess.Popen[bytes]]:
     procs = []
+    sharded = [] if shard_zoom is None else ["--shard-zoom", str(shard_zoom)]
     for i in range(n):
         cmd = [sys.executable, "-m", "v2xcloud", "worker", "--nats", url, "--servers", str(servers)]
+        cmd += sharded
         procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL))
         print(f"cluster: worker {i} pid {procs[-1].pid}", flush=True)
     return procs
@@ -103,19 +119,21 @@ def _up(args: argparse.Namespace) -> int:
         raise ConfigError("--workers must be >= 0")
     if args.frames_max_age_s <= 0:
         raise ConfigError("--frames-max-age-s must be positive")
+    if args.shard_zoom is not None and not 1 <= args.shard_zoom <= 16:
+        raise ConfigError("--shard-zoom must be 1 to 16 (runtime.backbone.TILE_DIGITS)")
     if args.workers and not _has_worker_command():
         raise ConfigError("--workers needs the `v2xcloud worker` command, not in this version")
     cluster = NatsCluster(args.servers)
     workers: list[subprocess.Popen[bytes]] = []
     try:
         cluster.start()
-        _create_streams(cluster.urls, args.servers, args.frames_max_age_s)
+        _create_streams(cluster.urls, args.servers, args.frames_max_age_s, args.shard_zoom)
         version = ".".join(map(str, cluster.version))
         print(f"cluster: {args.servers} nats-server {version} up", flush=True)
         for server in cluster.servers:
             print(f"cluster: {server.name} {server.url} pid {server.pid}", flush=True)
         print(f"cluster: --nats {cluster.url}", flush=True)
-        workers = _start_workers(args.workers, cluster.url, args.servers)
+        workers = _start_workers(args.workers, cluster.url, args.servers, args.shard_zoom)
         return _wait(workers)
     except KeyboardInterrupt:
         return 0

@@ -97,6 +97,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--nats-servers", type=int, default=1, help="servers of that cluster (default 1)"
     )
+    p.add_argument(
+        "--shard-zoom",
+        type=int,
+        metavar="Z",
+        help="with --workers: shard that cluster's frame stream by place, one stream "
+        "V2X_FRAMES_{shard} per zoom-Z quadkey (1-16; docs/deploy.md, Sizing)",
+    )
     add_signed_arguments(p)
     p.set_defaults(func=_run)
 
@@ -213,6 +220,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--jobs must be at least 1")
     if args.workers < 0 or args.nats_servers < 1:
         raise ConfigError("--workers must be >= 0 and --nats-servers >= 1")
+    if args.shard_zoom is not None and not (args.workers and 1 <= args.shard_zoom <= 16):
+        raise ConfigError("--shard-zoom needs --workers and is 1 to 16")
     if args.workers and (args.attacks is not None or args.signed or args.via != "inproc"):
         raise ConfigError("--workers runs in-process frames, unsigned, without --attacks")
     if args.attacks is not None:
@@ -245,6 +254,7 @@ def _run(args: argparse.Namespace) -> int:
         secure=secure,
         workers=args.workers,
         servers=args.nats_servers,
+        shard_zoom=args.shard_zoom,
     )
     scores = aggregate(results)
     implemented = implemented_families(results)

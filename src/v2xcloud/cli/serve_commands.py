@@ -195,6 +195,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=120.0,
         help="how long the V2X_FRAMES stream keeps frames for catch-up (default 120 s)",
     )
+    p.add_argument(
+        "--shard-zoom",
+        type=int,
+        default=None,
+        metavar="Z",
+        help="shard the frame stream by place (with --nats): frames on "
+        "v2x.{tenant}.{shard}.{tile}.{cell}.{type} in one stream V2X_FRAMES_{shard} per "
+        "zoom-Z quadkey (1-16) instead of V2X_FRAMES; every gateway, centre and worker of "
+        "the deployment must be given the same Z (docs/deploy.md, Sizing). Default: one stream",
+    )
     p.add_argument("--hz", type=float, default=10.0, help="tick rate")
     p.add_argument(
         "--pki",
@@ -329,6 +339,7 @@ def _live(
         nats_urls=parse_nats_urls(args.nats) if args.nats else None,
         role=args.role,
         frames_max_age_s=args.frames_max_age_s,
+        shard_zoom=args.shard_zoom,
         remote=remote,
         corridor=corridor,
         **_ev_options(args, store, writer),
@@ -416,6 +427,10 @@ def _check_gateway_args(args: argparse.Namespace) -> None:
         )
     if args.frames_max_age_s <= 0:
         raise ConfigError("--frames-max-age-s must be positive")
+    if args.shard_zoom is not None and not 1 <= args.shard_zoom <= 16:
+        raise ConfigError("--shard-zoom must be 1 to 16 (runtime.backbone.TILE_DIGITS)")
+    if args.shard_zoom is not None and not args.nats:
+        raise ConfigError("--shard-zoom shards the backbone's frame stream: give --nats")
     if args.security_policy is not None and args.pki is None:
         raise ConfigError("--security-policy needs --pki DIR (the trust anchors to verify with)")
     if args.security_window_ms <= 0:

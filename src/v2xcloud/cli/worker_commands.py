@@ -1,10 +1,11 @@
 """``v2xcloud worker``: an edge worker that owns geographic tiles on the NATS backbone.
 
     v2xcloud worker --nats nats://127.0.0.1:4222[,nats://...] [--tenant T] [--origin LAT,LON]
-                    [--id NAME] [--clock wall|stream] [--servers N]
+                    [--id NAME] [--clock wall|stream] [--servers N] [--shard-zoom Z]
 
 It joins the members bucket, takes its share of the tiles (leases in JetStream KV), reads its
-tiles' and halo's frames from ``V2X_FRAMES``, runs the scene and the safety applications and
+tiles' and halo's frames from ``V2X_FRAMES`` (with ``--shard-zoom``, from each shard stream
+``V2X_FRAMES_{shard}`` they touch), runs the scene and the safety applications and
 publishes the advisories of the vehicles in its own tiles, their road events and RSI, their
 lanes' traffic for the centre and the senders it flags (``gateways.tile_worker``); misbehaviour
 detection runs with ``--misbehaviour-detection``.
@@ -70,6 +71,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "docs/deploy.md says which to choose)",
     )
     p.add_argument(
+        "--shard-zoom",
+        type=int,
+        metavar="Z",
+        help="read the frames sharded by place (one stream V2X_FRAMES_{shard} per zoom-Z "
+        "quadkey, 1-16; one pull per shard the tiles and halo touch): the deployment's "
+        "gateways must be given the same Z (serve --shard-zoom). Default: the one stream "
+        "V2X_FRAMES",
+    )
+    p.add_argument(
         "--load-window",
         type=float,
         default=5.0,
@@ -120,6 +130,8 @@ def _run(args: argparse.Namespace) -> int:
             "--lease-ttl and --load-window must be > 0, --split-fps and --live-hz >= 0 and "
             "--servers >= 1"
         )
+    if args.shard_zoom is not None and not 1 <= args.shard_zoom <= 16:
+        raise ConfigError("--shard-zoom must be 1 to 16 (runtime.backbone.TILE_DIGITS)")
     config = WorkerConfig(
         urls=parse_nats_urls(args.nats),
         origin=_origin(args.origin),
@@ -138,6 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         load_window_s=args.load_window,
         split_fps=args.split_fps or None,
         live_period_ms=round(1000 / args.live_hz) if args.live_hz else 0,
+        shard_zoom=args.shard_zoom,
     )
     worker = TileWorker(config)
     stop = asyncio.Event()

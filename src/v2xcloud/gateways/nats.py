@@ -271,6 +271,10 @@ async def kv_keys(kv: KeyValue, *, attempts: int = 5) -> list[str]:
     return []
 
 
+#: JetStream's error code of a stream whose subjects overlap an existing stream's
+_SUBJECTS_OVERLAP = 10065
+
+
 async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> None:
     """Create each stream, or update it to ``spec`` when it exists with other settings.
 
@@ -289,7 +293,17 @@ async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> N
         try:
             info = await js.stream_info(spec.name)
         except nats.js.errors.NotFoundError:
-            await js.add_stream(config)
+            try:
+                await js.add_stream(config)
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != _SUBJECTS_OVERLAP:
+                    raise
+                raise GatewayError(
+                    f"stream {spec.name} ({spec.subjects[0]}): its subjects overlap another "
+                    "stream's: a deployment's frames are either in V2X_FRAMES or in the shard "
+                    "streams V2X_FRAMES_* (--shard-zoom), and every process must be told the "
+                    "same --shard-zoom"
+                ) from exc
             logger.info("stream %s (%s) created, R%d", spec.name, spec.subjects[0], spec.replicas)
             continue
         have = info.config.num_replicas or 1
@@ -441,11 +455,18 @@ class BackbonePublisher:
         on_acked: Callable[[Outgoing, int], None] | None = None,
         on_failed: Callable[[Outgoing, str], None] | None = None,
         name: str = "v2xcloud-gateway",
+        shard_zoom: int | None = None,
     ) -> None:
         self.urls = list(urls)
+        self.shard_zoom = backbone.shard_zoom_checked(shard_zoom)
+        self.frames_max_age_s = frames_max_age_s
         self.specs = backbone.streams(
-            servers=servers or len(self.urls), frames_max_age_s=frames_max_age_s
+            servers=servers or len(self.urls),
+            frames_max_age_s=frames_max_age_s,
+            shard_zoom=shard_zoom,
         )
+        self._servers = servers or len(self.urls)
+        self._shards: dict[str, asyncio.Future[None]] = {}  # shard -> its stream ensured
         self.max_in_flight = max_in_flight
         self.capacity = capacity
         self.ack_timeout_s = ack_timeout_s
@@ -561,6 +582,8 @@ class BackbonePublisher:
         pause = 0.02
         while True:
             try:
+                if self.shard_zoom is not None and outgoing.subject.startswith("v2x."):
+                    await self._ensure_shard(outgoing.subject.split(".")[2])
                 ack = await self._js.publish(
                     outgoing.subject,
                     outgoing.payload,
@@ -581,6 +604,27 @@ class BackbonePublisher:
             if self.on_acked is not None:
                 self._callback(self.on_acked, outgoing, ack.seq)
             return
+
+    async def _ensure_shard(self, shard: str) -> None:
+        """Make sure frame shard ``shard``'s stream exists (``ensure_streams``: created, or
+        brought to this gateway's settings) before its first frame; once per shard, the
+        concurrent publishers of its first frames waiting for the same call. A failure is
+        forgotten, so the next frame's publish (a retry) tries again."""
+        assert self._js is not None
+        done = self._shards.get(shard)
+        if done is None:
+            spec = backbone.shard_spec(
+                shard, servers=self._servers, frames_max_age_s=self.frames_max_age_s
+            )
+            done = self._shards[shard] = asyncio.ensure_future(ensure_streams(self._js, [spec]))
+            self.counts["shard_streams"] += 1
+        try:
+            await asyncio.shield(done)
+        except Exception:
+            if self._shards.get(shard) is done:
+                del self._shards[shard]
+                self.counts["shard_streams"] -= 1
+            raise
 
     def _failed(self, outgoing: Outgoing, reason: str) -> None:
         self.counts["failed"] += 1
@@ -913,7 +957,9 @@ def _reference(models: Sequence[SceneModel], device: Device) -> tuple[float, flo
 
 class FrameForwarder:
     """The gateway's hand-off to the backbone (``Ingestor(forward=...)``): each accepted frame
-    is published on ``v2x.{tenant}.{tile}.{cell}.{type}`` with the contract's headers.
+    is published on ``v2x.{tenant}.{tile}.{cell}.{type}`` with the contract's headers (with
+    the publisher's ``shard_zoom``, ``v2x.{tenant}.{shard}.{tile}.{cell}.{type}``: its shard's
+    stream, created on its first frame).
 
     Its place is ``place_of`` (``runtime.tiles.place_of``: type, position, and ``far`` for the
     own report of a far-reach partner, ``runtime.tiles.files_far``) of the frame's reference
@@ -952,7 +998,9 @@ class FrameForwarder:
             far = bool(models) and files_far(models[0])
             tile = self.place_of(message_type, *where, far=far)
         outgoing = Outgoing(
-            backbone.frame_subject(device.tenant, tile, message_type),
+            backbone.frame_subject(
+                device.tenant, tile, message_type, shard_zoom=self.publisher.shard_zoom
+            ),
             frame.payload,
             frame_headers(
                 device.device_id,
@@ -1127,11 +1175,12 @@ class ResultFeed:
         with_subject: Collection[str] = (),
         kv_watch: dict[str, Callable[[Any], None]] | None = None,
         core: dict[str, Callable[[str, bytes], None]] | None = None,
+        shard_zoom: int | None = None,
     ) -> None:
         self.urls = list(urls)
         self.core = dict(core or {})
         self.core_counts: Counter[str] = Counter()
-        self.specs = backbone.streams(servers=servers or len(self.urls))
+        self.specs = backbone.streams(servers=servers or len(self.urls), shard_zoom=shard_zoom)
         self.handlers = handlers
         self.with_subject = frozenset(with_subject)
         self.kv_watch = dict(kv_watch or {})

@@ -96,6 +96,17 @@ Time: ``clock="wall"`` ticks every ``tick_ms`` on the wall clock (a deployment);
 answers each with ``wrk.{tenant}.ticked`` (worker, tick, count): the bench's deterministic
 mode, in which N workers give the answers of one process; there the tiles a worker has at the
 first tick marker are held for the run (``TileWorker.held``): failover is the wall clock's.
+
+Sharded frames (``WorkerConfig.shard_zoom``, ``--shard-zoom``; ``runtime.backbone``): the
+frames are in one stream per shard, ``V2X_FRAMES_{shard}``, and the worker runs one consumer
+and pull per shard its reading keys touch, each with its keys' filters under the shard token
+(``key_shard``); the last sequence read, the replaced consumers' epochs, the tick markers and
+the catch-up are kept per stream (sequences are a stream's own). The wall clock creates a
+shard stream it would read that does not exist yet (a gateway's first frame there is then
+not missed); the stream clock reads the shard streams its bench made, the bench puts each
+tick marker into every one of them, and a tick runs once every stream read is at its
+marker (a stream at the marker holds its next message until then). A frame whose subject
+lacks a valid shard token is counted ``bad_subjects`` and dead-lettered (``unknown_topic``).
 """
 
 from __future__ import annotations
@@ -141,7 +152,7 @@ from v2xcloud.gateways.nats import (
     stream_sequence,
 )
 from v2xcloud.gateways.pub_acks import PubAcks, kv_subject
-from v2xcloud.model import Advisory, DeadLetter, Device, MisbehaviourReport
+from v2xcloud.model import Advisory, DeadLetter, Device, DropReason, MisbehaviourReport
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.corridor import round_samples, tile_traffic
 from v2xcloud.runtime.dissemination import Delivery, Disseminator
@@ -266,16 +277,27 @@ def _is_quadkey(text: str) -> bool:
     return bool(text) and all(c in "0123" for c in text)
 
 
-def _filter(tenant: str, key: str) -> str:
+def _filter(tenant: str, key: str, shard_zoom: int | None = None) -> str:
     """The consumer filter of a reading key: a tile token (``v2x.{tenant}.{tile}.>``), a
     cell (``v2x.{tenant}.{tile}.{cell}.>``, a quadkey longer than ``TILE_DIGITS``) or a tile's
-    roadside frames (``{tile}_``: ``v2x.{tenant}.{tile}._.>``)."""
+    roadside frames (``{tile}_``: ``v2x.{tenant}.{tile}._.>``); with ``shard_zoom`` the
+    key's shard token after the tenant (``key_shard``)."""
     digits = backbone.TILE_DIGITS
+    root = f"v2x.{tenant}"
+    if shard_zoom is not None:
+        root = f"{root}.{key_shard(key, shard_zoom)}"
     if key.endswith("_") and _is_quadkey(key[:-1]):  # a tile's roadside frames
-        return f"v2x.{tenant}.{key[:-1]}._.>"
+        return f"{root}.{key[:-1]}._.>"
     if _is_quadkey(key) and len(key) > digits:
-        return f"v2x.{tenant}.{key[:digits]}.{key[digits:]}.>"
-    return f"v2x.{tenant}.{backbone.token(key)}.>"
+        return f"{root}.{key[:digits]}.{key[digits:]}.>"
+    return f"{root}.{backbone.token(key)}.>"
+
+
+def key_shard(key: str, shard_zoom: int) -> str:
+    """The frame shard a reading key's frames are in (``backbone.shard_of`` of its place; a
+    tile's roadside frames, ``{tile}_``, are its tile's)."""
+    place = key[:-1] if key.endswith("_") and _is_quadkey(key[:-1]) else key
+    return backbone.shard_of(place, shard_zoom)
 
 
 def reading_keys(
@@ -330,9 +352,14 @@ def reads(keys: frozenset[str], place: str) -> bool:
     return tile in keys or (place in keys if len(place) > len(tile) else tile + "_" in keys)
 
 
-def tick_subject(tenant: str) -> str:
-    """The subject of the bench's tick markers in the frame stream."""
-    return backbone.frame_subject(tenant, CLOCK_TILE, "tick")
+def tick_subject(tenant: str, shard: str | None = None) -> str:
+    """The subject of the bench's tick markers in the frame stream (``shard``: in that frame
+    shard's stream, ``v2x.{tenant}.{shard}.clock._.tick``)."""
+    if shard is None:
+        return backbone.frame_subject(tenant, CLOCK_TILE, "tick")
+    return backbone.frame_subject(
+        tenant, CLOCK_TILE, "tick", shard_zoom=backbone.TILE_DIGITS, shard=shard
+    )
 
 
 def ticked_subject(tenant: str) -> str:
@@ -371,6 +398,9 @@ class WorkerConfig:
     split_fps: float | None = SPLIT_FPS
     #: the owned tiles' live-map snapshots are sent this often (ms; 0: never)
     live_period_ms: int = LIVE_PERIOD_MS
+    #: frames sharded by place (``backbone.shard_of``): one stream per shard, one pull per
+    #: shard read; ``None``: the one stream ``V2X_FRAMES``
+    shard_zoom: int | None = None
 
     def name(self) -> str:
         """The worker id (``host-pid`` when not given)."""
@@ -484,17 +514,28 @@ class TileWorker:
         self.owners: dict[str, tuple[str, int]] = {}
         self.owned: frozenset[str] = frozenset()  # tiles whose consumer is in place
         self._reading: frozenset[str] = frozenset()
-        # replaced consumers: (first seq, last seq, keys) each delivered (frames read already)
-        self._epochs: deque[tuple[int, int, frozenset[str]]] = deque(maxlen=_EPOCHS_KEPT)
-        self._first_seq: int | None = None  # the current consumer's first message
-        self._last_seq = 0
+        # replaced consumers by stream: (first seq, last seq, keys) each delivered (frames
+        # read already); sequences are per stream (one per frame shard, or V2X_FRAMES)
+        self._epochs: dict[str, deque[tuple[int, int, frozenset[str]]]] = {}
+        self._first_seq: dict[str, int] = {}  # the current consumers' first messages
+        self._last_seq: dict[str, int] = {}
         self._sub_lock = asyncio.Lock()
         self._switches: set[asyncio.Task[None]] = set()  # consumer replacements under way
         # passers read (participant id -> lat, lon, heading, received ms): DNPW's far partners
         # are read along the corridor ahead of each (``Partners.AHEAD_OF_PASSER``)
         self._passers: dict[str, tuple[float, float, float, int]] = {}
         self._demand: dict[str, int] = {}  # corridor key -> last ms a passer needed it
-        self._markers: deque[tuple[int, int]] = deque(maxlen=_MARKERS_KEPT)  # (tick ms, seq)
+        # stream -> its tick markers read (tick ms, seq)
+        self._markers: dict[str, deque[tuple[int, int]]] = {}
+        # stream clock: the streams whose tick marker a tick waits for (one per shard read),
+        # those at a marker of the tick due (stream -> tick ms; its reading waits until the
+        # tick ran), set when it ran, the last tick run
+        self._tick_streams: frozenset[str] = frozenset()
+        self._at_marker: dict[str, int] = {}
+        self._tock = asyncio.Event()
+        self._ticked_ms = -1
+        self._streams_known: set[str] = set()  # shard streams known to exist
+        self._streams_read: set[str] = set()  # every frame stream a consumer was made on
         self._last_renewal = 0.0
         self._active: dict[tuple[str, str, str | None], Advisory] = {}
         # participant id -> (tile of the frame that last reported it, own report?, received ms)
@@ -505,8 +546,8 @@ class TileWorker:
         self._nc: BackboneClient | None = None
         self._js: JetStreamContext | None = None
         self._pub_acks: PubAcks | None = None  # the ticks' JetStream publications
-        self._sub: ContinuousPull | None = None
-        self._consumer: str | None = None
+        self._pulls: dict[str, ContinuousPull] = {}  # stream -> the current consumer's pull
+        self._consumer: str | None = None  # its name (the same on every stream)
         self._generation = 0
         self._held = False
         self._settling: frozenset[str] | None = None  # a backlog reader's tiles last round
@@ -601,7 +642,12 @@ class TileWorker:
         deadline = time.monotonic() + patience_s
         while True:
             try:
-                await ensure_streams(self._js, backbone.streams(servers=self.config.servers))
+                await ensure_streams(
+                    self._js,
+                    backbone.streams(
+                        servers=self.config.servers, shard_zoom=self.config.shard_zoom
+                    ),
+                )
                 self.members_kv = await self._bucket(MEMBERS_BUCKET, ttl=self.config.forget_s)
                 self.tiles_kv = await self._bucket(TILES_BUCKET, ttl=None)
                 self.episodes_kv = await self._bucket(EPISODES_BUCKET, ttl=60.0)
@@ -659,11 +705,12 @@ class TileWorker:
                     await self.tiles_kv.update(tile, b"", last=entry.revision)
                     self.counts["released"] += 1
         await self.members_kv.delete(self.me)
-        if self._sub is not None:
-            await self._sub.stop()
-            self._sub = None
+        pulls, self._pulls = self._pulls, {}
+        for pull in pulls.values():
+            await pull.stop()
         if self._consumer is not None:
-            await self._drop_consumer(self._consumer)
+            for stream in pulls:
+                await self._drop_consumer(stream, self._consumer)
             self._consumer = None
 
     # -- membership and ownership ---------------------------------------------------------
@@ -817,10 +864,14 @@ class TileWorker:
         """Tiles the frame stream holds traffic for (registered in the tiles bucket, unowned)."""
         assert self._js is not None
         prefix = f"v2x.{backbone.token(self.config.tenant)}."
-        info = await self._js.stream_info(backbone.FRAMES, subjects_filter=prefix + ">")
-        for subject in info.state.subjects or {}:
+        subjects: dict[str, int] = {}
+        for stream in await self._frame_streams():
+            info = await self._js.stream_info(stream, subjects_filter=prefix + ">")
+            subjects.update(info.state.subjects or {})
+        for subject in subjects:
             try:
-                tile = self.tiling.tile_of_place(backbone.frame_place(subject)[1])
+                place = backbone.frame_place(subject, shard_zoom=self.config.shard_zoom)[1]
+                tile = self.tiling.tile_of_place(place)
             except ValueError as exc:  # not of the contract: counted, never owned
                 self.counts["bad_subjects"] += 1
                 logger.warning("worker %s: %s", self.me, exc)
@@ -845,9 +896,9 @@ class TileWorker:
             await self._cas(tile, other, "handed_over")
         mine = frozenset(t for t, (o, _) in self.owners.items() if o == self.me)
         idle_reader = self.config.clock == "stream" and not self.config.from_start
-        if self._sub is None and self.config.from_start and not self._backlog_ready(mine):
+        if not self._pulls and self.config.from_start and not self._backlog_ready(mine):
             return
-        if mine != self.owned or (self._sub is None and idle_reader):
+        if mine != self.owned or (not self._pulls and idle_reader):
             # a stream-clocked worker answers every tick marker, even without tiles; one that
             # reads a backlog from its start waits for its tiles (``_backlog_ready``)
             await self._resubscribe(mine, catch_up=self.config.clock == "wall")
@@ -964,19 +1015,18 @@ class TileWorker:
     async def _replace_consumer(self, mine: frozenset[str], *, catch_up: bool) -> None:
         assert self._js is not None
         reading = self._reading_keys(mine)
-        tenant = backbone.token(self.config.tenant)
-        subjects = [_filter(tenant, key) for key in sorted(reading)]
-        if self.config.clock == "stream":
-            subjects.append(tick_subject(self.config.tenant))
-        old, old_pull = self._consumer, self._sub
-        self._sub, self._consumer = None, None
-        if old_pull is not None:
-            await old_pull.stop()
+        by_stream = await self._filters_by_stream(reading)
+        old, old_pulls = self._consumer, self._pulls
+        self._pulls, self._consumer = {}, None
+        for pull in old_pulls.values():
+            await pull.stop()
         if old is not None:
-            await self._drop_consumer(old)
-        if self._first_seq is not None:
-            self._epochs.append((self._first_seq, self._last_seq, self._reading))
-        self._first_seq = None
+            for stream in old_pulls:
+                await self._drop_consumer(stream, old)
+        for stream, first in self._first_seq.items():
+            epochs = self._epochs.setdefault(stream, deque(maxlen=_EPOCHS_KEPT))
+            epochs.append((first, self._last_seq.get(stream, 0), self._reading))
+        self._first_seq = {}
         now = time.time()
         taken = mine - self.owned
         if taken and self.clocks_kv is not None:
@@ -987,79 +1037,172 @@ class TileWorker:
             self.claimed_at[tile] = now
         for tile in self.owned - mine:
             self.lost_at[tile] = now
-        if subjects and (mine or self.config.clock == "stream"):
+        if by_stream and (mine or self.config.clock == "stream"):
             self._generation += 1
             name = f"wrk-{self.me}-{os.getpid()}-{self._generation}"
-            start = datetime.datetime.fromtimestamp(now - self.config.rebuild_s, datetime.UTC)
-            live = self.config.clock == "wall"
-            start_seq = self._last_seq + 1
-            if live:
-                policy = (
-                    DeliverPolicy.BY_START_TIME if catch_up else DeliverPolicy.BY_START_SEQUENCE
-                )
-            else:
-                # stream clock: on from the next message (no tick marker is skipped or replayed)
-                policy = DeliverPolicy.NEW
-                if self.config.from_start:  # a backlog published before (benchmark)
-                    policy = DeliverPolicy.ALL
-                if self._last_seq:
-                    policy = DeliverPolicy.BY_START_SEQUENCE
-                    if catch_up:
-                        start_seq = self._catch_up_seq()
-            if policy == DeliverPolicy.BY_START_SEQUENCE and not self._last_seq:
-                policy = DeliverPolicy.BY_START_TIME  # nothing read yet: a live start
-            config = ConsumerConfig(
-                name=name,
-                filter_subjects=subjects,
-                ack_policy=AckPolicy.NONE,
-                deliver_policy=policy,
-                opt_start_time=start if policy == DeliverPolicy.BY_START_TIME else None,
-                opt_start_seq=start_seq if policy == DeliverPolicy.BY_START_SEQUENCE else None,
-                inactive_threshold=30.0,
-                mem_storage=True,
-                num_replicas=1,
-            )
-            await self._js.add_consumer(backbone.FRAMES, config)
+            for stream, subjects in sorted(by_stream.items()):
+                await self._add_consumer(stream, name, subjects, now=now, catch_up=catch_up)
+            streams = frozenset(by_stream)
+            if self.config.clock == "stream":  # before any pull hands over a marker
+                await self._set_tick_streams(streams)
             assert self._nc is not None
-            pull = ContinuousPull(
-                self._nc, backbone.FRAMES, name, self._handler(self._generation), counts=self.counts
-            )
-            await pull.start()
-            self._sub = pull
+            for stream in sorted(by_stream):
+                pull = ContinuousPull(
+                    self._nc,
+                    stream,
+                    name,
+                    self._handler(self._generation, stream),
+                    counts=self.counts,
+                )
+                await pull.start()
+                self._pulls[stream] = pull
+                self._streams_read.add(stream)
             self._consumer = name
+        elif self.config.clock == "stream":
+            await self._set_tick_streams(frozenset())
         self._reading = reading
         self.owned = frozenset(mine)
 
-    def _handler(self, generation: int) -> Callable[[PulledMsg], Coroutine[Any, Any, None]]:
-        """The message handler of the pull of ``generation``: once a newer consumer is on its
-        way (``_switch``), the old pull's messages are left to it (it starts no later)."""
+    async def _filters_by_stream(self, reading: frozenset[str]) -> dict[str, list[str]]:
+        """The consumer filters of ``reading`` by the stream that holds their frames:
+        ``V2X_FRAMES``, or (``shard_zoom``) each key's shard stream that exists
+        (``_stream_ready``); with the stream clock each stream's tick markers too (an idle
+        stream-clocked worker, reading no frames, the first shard stream's)."""
+        tenant = backbone.token(self.config.tenant)
+        zoom = self.config.shard_zoom
+        stream_clock = self.config.clock == "stream"
+        if zoom is None:
+            subjects = [_filter(tenant, key) for key in sorted(reading)]
+            if stream_clock:
+                subjects.append(tick_subject(self.config.tenant))
+            return {backbone.FRAMES: subjects} if subjects else {}
+        by_shard: dict[str, list[str]] = {}
+        for key in sorted(reading):
+            by_shard.setdefault(key_shard(key, zoom), []).append(_filter(tenant, key, zoom))
+        if stream_clock and not by_shard:  # idle: answer the ticks of one shard
+            shards = [n[len(backbone.FRAMES_SHARD_PREFIX) :] for n in await self._frame_streams()]
+            by_shard = {shard: [] for shard in shards[:1]}
+        out: dict[str, list[str]] = {}
+        for shard, subjects in by_shard.items():
+            stream = backbone.shard_stream(shard)
+            if not await self._stream_ready(stream, shard):
+                self.counts["shards_absent"] += 1
+                continue
+            if stream_clock:
+                subjects = [*subjects, tick_subject(self.config.tenant, shard)]
+            out[stream] = subjects
+        return out
+
+    async def _stream_ready(self, stream: str, shard: str) -> bool:
+        """Whether shard stream ``stream`` exists to be read. The wall clock creates a missing
+        one (``backbone.shard_spec``; a gateway brings it to its own settings on its first
+        frame), so no frame filed there later is missed; the stream clock reads only the
+        streams its bench made (``sim.cluster.ClusterPlatform``), whose tick markers it
+        waits for."""
+        assert self._js is not None
+        if stream in self._streams_known:
+            return True
+        try:
+            await self._js.stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            if self.config.clock == "stream":
+                return False
+            spec = backbone.shard_spec(shard, servers=self.config.servers)
+            try:
+                await ensure_streams(self._js, [spec])
+                self.counts["shard_streams_created"] += 1
+            except nats.js.errors.APIError:  # a gateway created it meanwhile
+                await self._js.stream_info(stream)
+        self._streams_known.add(stream)
+        return True
+
+    async def _frame_streams(self) -> list[str]:
+        """The streams that hold frames: ``V2X_FRAMES``, or the shard streams that exist."""
+        assert self._js is not None
+        if self.config.shard_zoom is None:
+            return [backbone.FRAMES]
+        names = [
+            info.config.name or ""
+            for info in await self._js.streams_info()
+            if (info.config.name or "").startswith(backbone.FRAMES_SHARD_PREFIX)
+        ]
+        self._streams_known.update(names)
+        return sorted(names)
+
+    async def _add_consumer(
+        self, stream: str, name: str, subjects: list[str], *, now: float, catch_up: bool
+    ) -> None:
+        """The consumer ``name`` of ``subjects`` on ``stream``, from where this worker is in
+        that stream (``_resubscribe``; sequences are the stream's own)."""
+        assert self._js is not None
+        last_seq = self._last_seq.get(stream, 0)
+        start = datetime.datetime.fromtimestamp(now - self.config.rebuild_s, datetime.UTC)
+        start_seq = last_seq + 1
+        if self.config.clock == "wall":
+            policy = DeliverPolicy.BY_START_TIME if catch_up else DeliverPolicy.BY_START_SEQUENCE
+        else:
+            # stream clock: on from the next message (no tick marker is skipped or replayed)
+            policy = DeliverPolicy.NEW
+            if self.config.from_start:  # a backlog published before (benchmark)
+                policy = DeliverPolicy.ALL
+            if last_seq:
+                policy = DeliverPolicy.BY_START_SEQUENCE
+                if catch_up:
+                    start_seq = self._catch_up_seq(stream)
+        if policy == DeliverPolicy.BY_START_SEQUENCE and not last_seq:
+            policy = DeliverPolicy.BY_START_TIME  # nothing read yet: a live start
+        config = ConsumerConfig(
+            name=name,
+            filter_subjects=subjects,
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=policy,
+            opt_start_time=start if policy == DeliverPolicy.BY_START_TIME else None,
+            opt_start_seq=start_seq if policy == DeliverPolicy.BY_START_SEQUENCE else None,
+            inactive_threshold=30.0,
+            mem_storage=True,
+            num_replicas=1,
+        )
+        await self._js.add_consumer(stream, config)
+
+    def _handler(
+        self, generation: int, stream: str
+    ) -> Callable[[PulledMsg], Coroutine[Any, Any, None]]:
+        """The message handler of the pull of ``generation`` on ``stream``: once a newer
+        consumer is on its way (``_switch``), the old pull's messages are left to it (it
+        starts no later). A stream at the tick marker of a tick that waits for another
+        stream's marker (stream clock, shards) holds its next message until the tick ran."""
 
         async def handle(msg: PulledMsg) -> None:
+            while stream in self._at_marker and generation == self._generation:
+                await self._tock.wait()
             if generation == self._generation:
-                await self._on_message(msg)
+                await self._on_message(msg, stream)
             else:
                 self.counts["left_to_next_consumer"] += 1
 
         return handle
 
-    def _catch_up_seq(self) -> int:
-        """Stream clock: the first message after the tick marker ``rebuild_s`` before the last
-        one read (the next message when no marker is that old)."""
-        if not self._markers:
-            return self._last_seq + 1
-        newest = self._markers[-1][0]
+    def _catch_up_seq(self, stream: str) -> int:
+        """Stream clock: the first message of ``stream`` after its tick marker ``rebuild_s``
+        before the last one read (the next message when no marker is that old)."""
+        last_seq = self._last_seq.get(stream, 0)
+        markers = self._markers.get(stream)
+        if not markers:
+            return last_seq + 1
+        newest = markers[-1][0]
         since = newest - int(1000 * self.config.rebuild_s)
-        for tick_ms, seq in self._markers:
+        for tick_ms, seq in markers:
             if tick_ms >= since:
                 return seq
-        return self._last_seq + 1
+        return last_seq + 1
 
-    def _read_before(self, seq: int, tile: str, place: str) -> bool:
-        """Whether an earlier consumer gave the frame ``seq`` filed at ``place`` already."""
-        if seq > self._last_seq:
+    def _read_before(self, stream: str, seq: int, tile: str, place: str) -> bool:
+        """Whether an earlier consumer gave the frame ``seq`` of ``stream`` filed at
+        ``place`` already."""
+        if seq > self._last_seq.get(stream, 0):
             return False
         key = tile + "_" if place == tile else place
-        for first, last, keys in self._epochs:
+        for first, last, keys in self._epochs.get(stream, ()):
             if first <= seq <= last and (tile in keys or key in keys):
                 return True
         return False
@@ -1110,42 +1253,43 @@ class TileWorker:
         if not task.cancelled() and task.exception() is not None:
             self._failed("corridor", task.exception() or RuntimeError("switch"))
 
-    async def _drop_consumer(self, name: str) -> None:
+    async def _drop_consumer(self, stream: str, name: str) -> None:
         assert self._js is not None
         try:
-            await self._js.delete_consumer(backbone.FRAMES, name)
+            await self._js.delete_consumer(stream, name)
         except Exception as exc:  # it expires after its inactive threshold anyway
             self._failed("delete_consumer", exc)
 
     async def _consume_loop(self, stop: asyncio.Event) -> None:
-        """Keep the frames flowing: the pull's requests renewed when the server went silent
-        (``ContinuousPull.watch``); the frames themselves arrive on its subscription."""
+        """Keep the frames flowing: the pulls' requests renewed when the server went silent
+        (``ContinuousPull.watch``); the frames themselves arrive on their subscriptions."""
         while not stop.is_set():
-            pull = self._sub
-            if pull is not None:
+            for pull in list(self._pulls.values()):
                 await pull.watch()
             await asyncio.sleep(0.25)
 
-    async def _on_message(self, msg: PulledMsg) -> None:
+    async def _on_message(self, msg: PulledMsg, stream: str = backbone.FRAMES) -> None:
         seq = stream_sequence(msg.reply)
         try:
-            tile, place = backbone.frame_place(msg.subject)
+            tile, place = backbone.frame_place(msg.subject, shard_zoom=self.config.shard_zoom)
         except ValueError as exc:
-            self.counts["bad_subjects"] += 1
-            logger.warning("worker %s: %s", self.me, exc)
+            self._bad_subject(msg, exc)
             return
-        if self._first_seq is None:
-            self._first_seq = seq
+        if stream not in self._first_seq:
+            self._first_seq[stream] = seq
+        last_seq = self._last_seq.get(stream, 0)
         if tile == CLOCK_TILE:
-            if seq <= self._last_seq:
+            if seq <= last_seq:
                 return  # a marker a catch-up gives again: ticked already
-            self._last_seq = seq
-            self._markers.append((self._marker_ms(msg), seq))
-            await self._on_tick_marker(msg)
+            self._last_seq[stream] = seq
+            tick_ms = self._marker_ms(msg)
+            markers = self._markers.setdefault(stream, deque(maxlen=_MARKERS_KEPT))
+            markers.append((tick_ms, seq))
+            await self._at_tick_marker(msg, stream, tick_ms)
             return
-        if self._read_before(seq, tile, place):
+        if self._read_before(stream, seq, tile, place):
             return  # an earlier consumer gave it already
-        self._last_seq = max(self._last_seq, seq)
+        self._last_seq[stream] = max(last_seq, seq)
         try:
             frame, message_set, fmt = frame_of(msg.subject, msg.headers, msg.data)
         except GatewayError as exc:
@@ -1165,6 +1309,67 @@ class TileWorker:
             self._ingest_parsed(frame, message_set, fmt, unit)
         if timed:
             self.cpu_s["ingest"] += INGEST_SAMPLE * (time.process_time() - started)
+
+    def _bad_subject(self, msg: PulledMsg, exc: ValueError) -> None:
+        """A message whose subject is not of the contract (a frame without a valid shard
+        token): counted ``bad_subjects``, logged and dead-lettered (``unknown_topic``)."""
+        self.counts["bad_subjects"] += 1
+        logger.warning("worker %s: %s", self.me, exc)
+        try:
+            source, received_ms = backbone.frame_source(
+                (msg.headers or {}).get(backbone.HEADER_MSG_ID, "")
+            )
+        except ValueError:
+            source, received_ms = "", 0
+        self.runtime.dead_letter(
+            DeadLetter(
+                raw=msg.data,
+                source=source,
+                received_at_ms=received_ms,
+                reason=DropReason.UNKNOWN_TOPIC,
+                detail=str(exc),
+                where=msg.subject,
+            )
+        )
+
+    async def _at_tick_marker(self, msg: PulledMsg, stream: str, tick_ms: int) -> None:
+        """A stream's tick marker: the tick runs once every stream it waits for
+        (``_tick_streams``: each shard read) is at its marker; until then this stream's
+        reading holds (``_handler``), the others' goes on up to their markers."""
+        if HEADER_TICK_MS not in (msg.headers or {}) or stream not in self._tick_streams:
+            await self._on_tick_marker(msg)  # a bad marker is counted there
+            return
+        if self.config.shard_zoom is not None and tick_ms <= self._ticked_ms:
+            self.counts["late_markers"] += 1  # a stream read since: that tick ran already
+            return
+        self._at_marker[stream] = tick_ms
+        if self._tick_streams <= self._at_marker.keys():
+            await self._run_marked_ticks()
+
+    async def _run_marked_ticks(self) -> None:
+        """Every stream is at a marker: the tick of each distinct marker, in order (one,
+        unless a stream missed a marker), then the streams' readings go on."""
+        due = sorted(set(self._at_marker.values()))
+        if len(due) > 1:
+            self.counts["marker_mismatch"] += 1
+        self._at_marker = {}
+        try:
+            for tick_ms in due:
+                await self._tick_at(tick_ms)
+        finally:
+            tock, self._tock = self._tock, asyncio.Event()
+            tock.set()
+
+    async def _set_tick_streams(self, streams: frozenset[str]) -> None:
+        """Stream clock: the streams a tick waits for are now ``streams``; a tick that only
+        waited for streams no longer read runs."""
+        self._tick_streams = streams
+        self._at_marker = {s: t for s, t in self._at_marker.items() if s in streams}
+        if self._at_marker and streams <= self._at_marker.keys():
+            await self._run_marked_ticks()
+            return
+        tock, self._tock = self._tock, asyncio.Event()
+        tock.set()  # the readings of other generations let go
 
     def _ingest_uper(self, frame: Any, message_set: str, tile: str) -> None:
         """Decode once, note where the frame placed its participants, hand it to the scene
@@ -1253,6 +1458,11 @@ class TileWorker:
             self.counts["bad_ticks"] += 1
             logger.warning("worker %s: tick marker without %s: %s", self.me, HEADER_TICK_MS, exc)
             return
+        await self._tick_at(now_ms)
+
+    async def _tick_at(self, now_ms: int) -> None:
+        """The tick of a tick marker (stream clock), answered."""
+        self._ticked_ms = max(self._ticked_ms, now_ms)
         owners = {t: o for t, (o, _) in self.owners.items()}
         if owners and all(owners.values()):
             self._held = True  # the bench's assignment is settled: held for the run
@@ -1857,6 +2067,7 @@ class TileWorker:
             "worker": self.me,
             "owned": sorted(self.owned),
             "reading": sorted(self._reading),
+            "frame_streams": sorted(self._streams_read),
             "counts": dict(self.counts),
             "load": dict(self.load_out),
             "cpu_s": {k: round(v, 3) for k, v in self.cpu_s.items()},
@@ -1882,8 +2093,11 @@ class WorkerProcess:
         message_set: str = "csae2020",
         log_path: str | None = None,
         extra: Sequence[str] = (),
+        shard_zoom: int | None = None,
     ) -> None:
         self.worker_id = worker_id
+        if shard_zoom is not None:
+            extra = ["--shard-zoom", str(shard_zoom), *extra]
         self.argv = [
             sys.executable,
             "-m",

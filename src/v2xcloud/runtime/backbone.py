@@ -50,12 +50,28 @@ device and receive time back from, ``frame_source``) and ``V2X-Frame`` (``{kind}
 token. ``gateways.nats.frame_headers`` writes them, ``gateways.nats.frame_of`` reads them.
 Subject tokens (tenant, tile, type) are made safe for NATS (no ``.``, ``*``, ``>`` or spaces).
 
+Sharded frames (opt-in, a deployment-wide ``shard_zoom``: ``--shard-zoom``; ``docs/deploy.md``,
+Sizing): the frame subject gains a shard token after the tenant,
+``v2x.{tenant}.{shard}.{tile}.{cell}.{type}``, ``shard`` the place's quadkey cut at
+``shard_zoom`` (``shard_of``; a place that is no quadkey, ``unplaced``, has shard ``_``), and
+each shard has its own stream ``V2X_FRAMES_{shard}`` (``shard_stream``, subjects
+``v2x.*.{shard}.>``, the frames' settings: ``shard_spec``) instead of ``V2X_FRAMES``, which a
+sharded deployment does not create (``streams(shard_zoom=...)``: the subjects would overlap).
+A tick marker (the bench's stream clock) is published to every shard stream in use, tile
+token ``clock`` under that shard's token, so each stream orders it after its own frames.
+
 >>> frame_subject("acme", "132120220102120213", "BSM")
 'v2x.acme.1321202201021202.13.bsm'
 >>> frame_subject("acme", "t12_-3", "tick")
 'v2x.acme.t12_-3._.tick'
 >>> [s.name for s in streams(servers=1)][0], streams(servers=5)[0].replicas
 ('V2X_FRAMES', 3)
+>>> frame_subject("acme", "132120220102120213", "BSM", shard_zoom=12)
+'v2x.acme.132120220102.1321202201021202.13.bsm'
+>>> frame_place('v2x.acme.132120220102.1321202201021202.13.bsm', shard_zoom=12)
+('1321202201021202', '132120220102120213')
+>>> shard_spec("132120220102", servers=5).subjects, [s.name for s in streams(servers=1, shard_zoom=12)][0]
+(('v2x.*.132120220102.>',), 'V2X_ADVISORIES')
 >>> ev_subject("acme", "LSJE24066JG229589")
 'ev.acme.4b173eb401da9b7da167'
 >>> live_subject("acme", "1321202201021202"), live_tile("live.acme.1321202201021202")
@@ -85,6 +101,7 @@ __all__ = [
     "EV",
     "EVENTS",
     "FRAMES",
+    "FRAMES_SHARD_PREFIX",
     "HEADER_DEVICE",
     "HEADER_EVENT",
     "HEADER_FRAME",
@@ -92,6 +109,7 @@ __all__ = [
     "HEADER_RECEIVED_MS",
     "LIVE_SUBJECTS",
     "MISBEHAVIOUR",
+    "NO_SHARD",
     "TILE_DIGITS",
     "TRAFFIC",
     "DetectorClocks",
@@ -115,12 +133,20 @@ __all__ = [
     "live_subject",
     "live_tile",
     "misbehaviour_subject",
+    "shard_of",
+    "shard_spec",
+    "shard_stream",
+    "shard_zoom_checked",
     "streams",
     "token",
     "traffic_subject",
 ]
 
 FRAMES = "V2X_FRAMES"
+#: a frame shard's stream is this prefix and the shard token (``shard_stream``)
+FRAMES_SHARD_PREFIX = "V2X_FRAMES_"
+#: the shard token of a place that is no quadkey (a frame the gateway could not place)
+NO_SHARD = "_"
 ADVISORIES = "V2X_ADVISORIES"
 EVENTS = "V2X_EVENTS"
 DELIVERIES = "V2X_DELIVERIES"
@@ -243,10 +269,14 @@ def streams(
     frames_max_age_s: float = 120.0,
     results_max_age_s: float = 3600.0,
     duplicate_window_s: float = 120.0,
+    shard_zoom: int | None = None,
 ) -> list[StreamSpec]:
     """The eight streams for a cluster of ``servers``: replicas ``min(3, servers)``; frames,
     traffic summaries and EV reports kept ``frames_max_age_s``, advisories/events/deliveries/dead letters/
-    misbehaviour reports ``results_max_age_s`` (the centre tier's catch-up window). The duplicate window is at most a stream's age."""
+    misbehaviour reports ``results_max_age_s`` (the centre tier's catch-up window). The duplicate window is at most a stream's age.
+    With ``shard_zoom`` the seven without ``V2X_FRAMES``: the frames go to the shard streams
+    (``shard_spec``), created on first use."""
+    shard_zoom_checked(shard_zoom)
     if servers < 1:
         raise ValueError(f"servers must be >= 1, not {servers}")
     if frames_max_age_s <= 0 or results_max_age_s <= 0:
@@ -256,8 +286,9 @@ def streams(
     def spec(name: str, subject: str, age: float) -> StreamSpec:
         return StreamSpec(name, (subject,), age, replicas, min(duplicate_window_s, age))
 
+    frames = [] if shard_zoom is not None else [spec(FRAMES, "v2x.>", frames_max_age_s)]
     return [
-        spec(FRAMES, "v2x.>", frames_max_age_s),
+        *frames,
         spec(ADVISORIES, "adv.>", results_max_age_s),
         spec(EVENTS, "evt.>", results_max_age_s),
         spec(DELIVERIES, "dlv.>", results_max_age_s),
@@ -268,27 +299,107 @@ def streams(
     ]
 
 
+def shard_zoom_checked(shard_zoom: int | None) -> int | None:
+    """``shard_zoom`` itself when it is ``None`` or 1..``TILE_DIGITS`` (a shard holds whole
+    tiles of the subject); ``ValueError`` otherwise."""
+    if shard_zoom is not None and not 1 <= shard_zoom <= TILE_DIGITS:
+        raise ValueError(f"shard zoom {shard_zoom}: 1 to {TILE_DIGITS} (the subject's tile token)")
+    return shard_zoom
+
+
+def shard_stream(shard: str) -> str:
+    """``V2X_FRAMES_{shard}``: the stream of a frame shard."""
+    return FRAMES_SHARD_PREFIX + token(shard)
+
+
+def shard_spec(
+    shard: str,
+    *,
+    servers: int,
+    frames_max_age_s: float = 120.0,
+    duplicate_window_s: float = 120.0,
+) -> StreamSpec:
+    """The stream of frame shard ``shard``: ``V2X_FRAMES_{shard}`` on ``v2x.*.{shard}.>``,
+    the settings ``V2X_FRAMES`` would have (``streams``)."""
+    if servers < 1:
+        raise ValueError(f"servers must be >= 1, not {servers}")
+    if frames_max_age_s <= 0:
+        raise ValueError("stream ages must be positive")
+    return StreamSpec(
+        shard_stream(shard),
+        (f"v2x.*.{token(shard)}.>",),
+        frames_max_age_s,
+        min(3, servers),
+        min(duplicate_window_s, frames_max_age_s),
+    )
+
+
+def _is_quadkey(text: str) -> bool:
+    return bool(text) and all(c in "0123" for c in text)
+
+
+def shard_of(place: str, shard_zoom: int) -> str:
+    """The shard of a frame filed at ``place``: its quadkey cut at ``shard_zoom``; ``_``
+    (``NO_SHARD``) for a place that is no quadkey or is coarser than the shards."""
+    if _is_quadkey(place) and len(place) >= shard_zoom:
+        return place[:shard_zoom]
+    return NO_SHARD
+
+
 def token(text: str) -> str:
     """``text`` as one safe subject token (unsafe characters become ``_``; empty: ``_``)."""
     return _UNSAFE.sub("_", text) or "_"
 
 
-def frame_subject(tenant: str, place: str, message_type: str) -> str:
+def frame_subject(
+    tenant: str,
+    place: str,
+    message_type: str,
+    *,
+    shard_zoom: int | None = None,
+    shard: str | None = None,
+) -> str:
     """``v2x.{tenant}.{tile}.{cell}.{type}`` of a frame filed at ``place`` (a zoom-18 quadkey,
     ``runtime.tiles.cell_of``: ``tile`` its first ``TILE_DIGITS`` digits, ``cell`` the rest;
-    a shorter place has cell ``_``), ``type`` lower-case."""
+    a shorter place has cell ``_``), ``type`` lower-case. With ``shard_zoom``:
+    ``v2x.{tenant}.{shard}.{tile}.{cell}.{type}``, ``shard`` given (a tick marker's) or the
+    place's (``shard_of``)."""
     tile, cell = place[:TILE_DIGITS], place[TILE_DIGITS:]
-    return f"v2x.{token(tenant)}.{token(tile)}.{token(cell)}.{token(message_type.lower())}"
+    tail = f"{token(tile)}.{token(cell)}.{token(message_type.lower())}"
+    if shard_zoom is None:
+        return f"v2x.{token(tenant)}.{tail}"
+    if shard is None:
+        shard = shard_of(place, shard_zoom)
+    return f"v2x.{token(tenant)}.{token(shard)}.{tail}"
 
 
-def frame_place(subject: str) -> tuple[str, str]:
+def frame_place(subject: str, *, shard_zoom: int | None = None) -> tuple[str, str]:
     """``(tile, place)`` of a frame subject: its tile token and the place it was filed at
-    (tile and cell digits joined; the tile alone when the cell is ``_``)."""
+    (tile and cell digits joined; the tile alone when the cell is ``_``). With
+    ``shard_zoom`` the subject must carry the place's shard token (``shard_of``; a tick
+    marker, tile ``clock``, any shard of ``shard_zoom`` digits); ``ValueError`` naming what is
+    wrong."""
     parts = subject.split(".")
-    if len(parts) != 5 or parts[0] != "v2x":
-        raise ValueError(f"{subject!r} is not a frame subject v2x.tenant.tile.cell.type")
-    tile, cell = parts[2], parts[3]
-    return tile, tile if cell == "_" else tile + cell
+    if shard_zoom is None:
+        if len(parts) != 5 or parts[0] != "v2x":
+            raise ValueError(f"{subject!r} is not a frame subject v2x.tenant.tile.cell.type")
+        tile, cell = parts[2], parts[3]
+        return tile, tile if cell == "_" else tile + cell
+    if len(parts) != 6 or parts[0] != "v2x":
+        raise ValueError(
+            f"{subject!r} is not a sharded frame subject v2x.tenant.shard.tile.cell.type"
+        )
+    shard, tile, cell = parts[2], parts[3], parts[4]
+    place = tile if cell == "_" else tile + cell
+    if tile == "clock":
+        if shard == NO_SHARD or (_is_quadkey(shard) and len(shard) == shard_zoom):
+            return tile, place
+    elif shard == shard_of(place, shard_zoom):
+        return tile, place
+    raise ValueError(
+        f"{subject!r}: shard token {shard!r} is not the shard of place {place!r} at shard zoom "
+        f"{shard_zoom} ({shard_of(place, shard_zoom)!r})"
+    )
 
 
 def advisory_subject(tenant: str, tile: str, app: str) -> str:

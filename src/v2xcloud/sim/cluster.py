@@ -9,6 +9,13 @@ the advisories of that tick. The workers run with ``clock="stream"``, so they ti
 instants on the same frames as the in-process ``Runtime``: N workers must give the answers of
 one process (``tests/cluster/test_tile_workers.py``).
 
+With ``shard_zoom`` (the deployment's ``--shard-zoom``) frames go on the sharded subjects
+into one stream per shard (``runtime.backbone.shard_of``): ``prepare`` creates the streams of
+the shards within ``SHARD_MARGIN_M`` of the tiles (what the workers' halos read) before it
+registers them, a frame of another shard creates its stream on first use (counted
+``shard_streams``), and each tick marker goes into every shard stream the bench made, so a
+worker reading several shards ticks once each of them has given it the marker.
+
 Before the run, ``prepare(tiles)`` registers the area's tiles in the tiles bucket and waits
 until every one is owned by a worker whose consumer is in place (the assignment is then fixed
 for the run; a frame in an unregistered tile is still published and counted ``unplanned``).
@@ -57,6 +64,7 @@ from v2xcloud.runtime.tiles import (
 )
 
 __all__ = [
+    "SHARD_MARGIN_M",
     "ClusterPlatform",
     "TickFrame",
     "area_tiles",
@@ -68,6 +76,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _ADVISORY = msgspec.json.Decoder(Advisory)
+#: the shard streams made before a sharded run: those within this of a registered tile (more
+#: than the workers' widest halo, ``runtime.tiles.Reaches.roadside_m``)
+SHARD_MARGIN_M = 1000.0
 
 
 def area_tiles(tiling: Tiling, *, lat_deg: float, lon_deg: float, radius_m: float) -> list[str]:
@@ -137,8 +148,11 @@ class ClusterPlatform:
         join_timeout_s: float = 120.0,
         app_codes: Iterable[str] = (),
         home: tuple[float, float] = (28.2, 112.9),
+        shard_zoom: int | None = None,
     ) -> None:
         self.urls = list(urls)
+        self.shard_zoom = backbone.shard_zoom_checked(shard_zoom)
+        self._shards: set[str] = set()  # the shard streams made (sharded runs)
         self.workers = workers
         self.message_set = message_set
         self.tenant = tenant
@@ -173,7 +187,9 @@ class ClusterPlatform:
     async def _connect(self) -> None:
         self._nc = await connect(self.urls, name="bench")
         self._js = self._nc.jetstream()
-        await ensure_streams(self._js, backbone.streams(servers=self.servers))
+        await ensure_streams(
+            self._js, backbone.streams(servers=self.servers, shard_zoom=self.shard_zoom)
+        )
         await self._nc.subscribe(ticked_subject(self.tenant), cb=self._on_ticked)
         await self._nc.subscribe(f"adv.{backbone.token(self.tenant)}.>", cb=self._on_advisory)
 
@@ -197,6 +213,13 @@ class ClusterPlatform:
 
     async def _prepare(self, tiles: list[str]) -> dict[str, str]:
         self._tiles.update(tiles)
+        if self.shard_zoom is not None:
+            zoom = self.shard_zoom
+            shards = {backbone.shard_of(t, zoom) for t in tiles}
+            near = Tiling(zoom=zoom, halo_m=SHARD_MARGIN_M)
+            shards.update(near.halo_tiles(s for s in shards if s != backbone.NO_SHARD))
+            for shard in sorted(shards):
+                await self._ensure_shard(shard)
         tiles_kv = await self._bucket(TILES_BUCKET)
         for tile in tiles:
             with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
@@ -219,6 +242,18 @@ class ClusterPlatform:
             f"cluster: {self.workers} workers did not own all {len(tiles)} tiles within "
             f"{self.join_timeout_s} s"
         )
+
+    async def _ensure_shard(self, shard: str) -> None:
+        if shard not in self._shards:
+            spec = backbone.shard_spec(shard, servers=self.servers)
+            await ensure_streams(self._js, [spec])
+            self._shards.add(shard)
+            self.counts["shard_streams"] += 1
+
+    async def _file(self, subject: str, raw: bytes, headers: dict[str, str]) -> Any:
+        """A sharded frame: its shard's stream made on first use, then published."""
+        await self._ensure_shard(subject.split(".")[2])
+        return await self._js.publish(subject, raw, headers=headers)
 
     async def _bucket(self, name: str) -> Any:
         deadline = time.monotonic() + self.join_timeout_s
@@ -254,12 +289,13 @@ class ClusterPlatform:
             message_set=self.message_set,
             fmt="uper",
         )
-        subject = backbone.frame_subject(self.tenant, tile, mtype)
-        self._pending.append(
-            asyncio.run_coroutine_threadsafe(
-                self._js.publish(subject, raw, headers=headers), self._loop
-            )
+        subject = backbone.frame_subject(self.tenant, tile, mtype, shard_zoom=self.shard_zoom)
+        publish = (
+            self._js.publish(subject, raw, headers=headers)
+            if self.shard_zoom is None
+            else self._file(subject, raw, headers)
         )
+        self._pending.append(asyncio.run_coroutine_threadsafe(publish, self._loop))
         self.counts["frames"] += 1
 
     def _place(self, raw: bytes, received_at_ms: int, source: str) -> tuple[str, str] | None:
@@ -310,11 +346,16 @@ class ClusterPlatform:
         return self._call(self._tick(now_ms))
 
     async def _tick(self, now_ms: int) -> list[Advisory]:
-        await self._js.publish(
-            tick_subject(self.tenant),
-            b"",
-            headers={HEADER_TICK_MS: str(now_ms), backbone.HEADER_MSG_ID: f"tick:{now_ms}"},
-        )
+        headers = {HEADER_TICK_MS: str(now_ms), backbone.HEADER_MSG_ID: f"tick:{now_ms}"}
+        if self.shard_zoom is None:
+            await self._js.publish(tick_subject(self.tenant), b"", headers=headers)
+        else:  # into every shard stream, after its frames (each stream keeps its own order)
+            await asyncio.gather(
+                *(
+                    self._js.publish(tick_subject(self.tenant, shard), b"", headers=headers)
+                    for shard in sorted(self._shards)
+                )
+            )
         deadline = time.monotonic() + self.timeout_s
         while True:
             answers = self._ticked.get(now_ms, {})
@@ -383,11 +424,13 @@ def run_through_workers(
     area_m: float = 1500.0,
     log_dir: str | None = None,
     on_ready: Callable[[ClusterPlatform], None] | None = None,
+    shard_zoom: int | None = None,
     **run: Any,
 ) -> Any:
     """Run ``scenario`` through a local JetStream cluster of ``servers`` and ``workers``
     stream-clocked tile workers (subprocesses), the tiles within ``area_m`` of the scenario's
     origin registered first; the scored result (the cluster's counters are logged).
+    ``shard_zoom``: frames sharded by place (``docs/deploy.md``, Sizing).
     ``on_ready`` gets the platform once the tiles are owned; ``run`` goes to ``run_scenario``
     (``pace``, ``on_second``: the demo's real-time run)."""
     import tempfile
@@ -412,6 +455,7 @@ def run_through_workers(
                 servers=servers,
                 message_set=config.message_set,
                 log_path=f"{logs}/w{i}.log",
+                shard_zoom=shard_zoom,
             ).start()
             for i in range(workers)
         ]
@@ -422,6 +466,7 @@ def run_through_workers(
                 message_set=config.message_set,
                 servers=servers,
                 home=origin,
+                shard_zoom=shard_zoom,
             )
             try:
                 platform.prepare(

@@ -61,12 +61,14 @@ def run_in_process(
     secure: Secure | None = None,
     workers: int = 0,
     servers: int = 1,
+    shard_zoom: int | None = None,
 ) -> ScenarioResult:
     """Run one scenario through the real platform in this process (no isolation).
 
     ``workers`` > 0: through a local NATS JetStream cluster of ``servers`` and that many
     stream-clocked tile workers instead of the in-process runtime (``sim.cluster``; no
-    misbehaviour screen, no signing, in-process frames only).
+    misbehaviour screen, no signing, in-process frames only); ``shard_zoom``: its frames
+    sharded by place (``runtime.backbone.shard_of``).
 
     ``config.via == "mqtt"``: the frames go through an MQTT broker (``config.mqtt_url``, or a
     Mosquitto started for this run) and the platform's MQTT gateway (``sim.via_mqtt``).
@@ -88,7 +90,7 @@ def run_in_process(
         from v2xcloud.sim.cluster import run_through_workers
 
         result: ScenarioResult = run_through_workers(
-            scenario, config, workers=workers, servers=servers
+            scenario, config, workers=workers, servers=servers, shard_zoom=shard_zoom
         )
         return result
     result = _run_once(scenario, config, screen_factory, secure)
@@ -258,11 +260,18 @@ def _worker(
     secure: Secure | None = None,
     workers: int = 0,
     servers: int = 1,
+    shard_zoom: int | None = None,
 ) -> bytes:
     try:
         return msgspec.msgpack.encode(
             run_in_process(
-                scenario, config, screen_factory, secure=secure, workers=workers, servers=servers
+                scenario,
+                config,
+                screen_factory,
+                secure=secure,
+                workers=workers,
+                servers=servers,
+                shard_zoom=shard_zoom,
             )
         )
     except Exception as exc:  # crosses a process boundary: keep the message, not the object
@@ -281,6 +290,7 @@ def evaluate(
     workers: int = 0,
     servers: int = 1,
     runs_per_process: int = RUNS_PER_PROCESS,
+    shard_zoom: int | None = None,
 ) -> list[ScenarioResult]:
     """Run every scenario in a subprocess (``jobs`` at a time); results in the given order.
 
@@ -296,7 +306,8 @@ def evaluate(
     (``ConfigError``). ``screen_factory`` (a module-level function: it crosses into the
     worker processes by name) builds each run's misbehaviour screen; ``secure`` (picklable)
     signs and verifies each run; ``workers`` > 0 runs each through a local cluster of
-    ``servers`` and that many tile workers (``run_in_process``).
+    ``servers`` and that many tile workers (``run_in_process``), the frames sharded at
+    ``shard_zoom`` when given.
     """
     if config.via == "mqtt" and config.mqtt_url is not None and jobs > 1:
         raise ConfigError("evaluate via MQTT on one given broker runs one scenario at a time")
@@ -316,7 +327,9 @@ def evaluate(
             max_tasks_per_child=1 if runs_per_process == 1 else None,
         ) as pool:
             futures = {
-                pool.submit(_worker, sc, config, screen_factory, secure, workers, servers): sc.name
+                pool.submit(
+                    _worker, sc, config, screen_factory, secure, workers, servers, shard_zoom
+                ): sc.name
                 for sc in order[k : k + batch]
             }
             for future in as_completed(futures):

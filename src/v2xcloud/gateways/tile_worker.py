@@ -55,7 +55,8 @@ stored once. The detectors' clocks travel with the tile: every ``CLOCKS_EVERY_MS
 detection round) a worker writes, per owned tile, the clocks of the road users placed there
 (``backbone.DetectorClocks``: each detector's ``handover``) to the ``V2X_CLOCKS`` bucket
 (TTL ``CLOCKS_TTL_S``), and a worker that takes a tile reads its entry and adopts them
-(``adopt``) before its next round, so a standing vehicle's event goes on under the same id
+(``adopt``) before its next round (each road user's once its rebuilt frames are read, within
+``ADOPT_WAIT_MS``: a round without it would drop its clock), so a standing vehicle's event goes on under the same id
 and start instead of waiting the new owner's own ``min_stopped_s`` (counted
 ``clocks_written`` / ``clocks_adopted``; a read or write that fails is counted and logged,
 and the event then starts again as before). Congestion, which needs a whole corridor, the worker still
@@ -213,6 +214,8 @@ EPISODES_BUCKET = "V2X_EPISODES"
 #: how often a worker writes its owned tiles' detector clocks (ms), and how long they are kept (s)
 CLOCKS_EVERY_MS = 2000
 CLOCKS_TTL_S = 60.0
+#: clocks read on a takeover wait this long (ms) for their road users' rebuilt frames
+ADOPT_WAIT_MS = 3000
 #: dead letters waiting for the next tick's publications (past it the oldest go, counted)
 DEAD_LETTERS_WAITING = 10_000
 #: the reserved tile token of tick markers (never a quadkey)
@@ -564,7 +567,8 @@ class TileWorker:
         self.clocks_kv: KeyValue | None = None
         self._clocks_at_ms: int | None = None  # when the owned tiles' clocks were last written
         self._clock_tiles: set[str] = set()  # tiles whose last written clocks were not empty
-        self._adopting: list[backbone.DetectorClocks] = []  # read on a takeover, for the tick
+        # read on a takeover, for the tick; with the tick it began to wait for its road users
+        self._adopting: list[tuple[backbone.DetectorClocks, int | None]] = []
         self._clock_reads: set[asyncio.Task[None]] = set()
         self._event_tiles: dict[str, tuple[str, str]] = {}  # delivery key -> (tile, identity)
         self._live_at_ms: int | None = None  # when the live-map snapshots were last sent
@@ -1474,7 +1478,7 @@ class TileWorker:
         say ``wrk.{tenant}.ticked`` (with how many advisories were published) once sent."""
         started = time.process_time()
         if self._adopting:
-            self._adopt_clocks()
+            self._adopt_clocks(now_ms)
         advisories = self.runtime.tick(now_ms)
         ticked = time.process_time()
         self.cpu_s["tick"] += ticked - started
@@ -1929,7 +1933,7 @@ class TileWorker:
             try:
                 entry = await self.clocks_kv.get(backbone.clocks_key(self.config.tenant, tile))
                 if entry.value:
-                    self._adopting.append(_CLOCKS.decode(entry.value))
+                    self._adopting.append((_CLOCKS.decode(entry.value), None))
             except nats.js.errors.KeyNotFoundError:
                 self.counts["clocks_none"] += 1
             except asyncio.CancelledError:
@@ -1937,16 +1941,32 @@ class TileWorker:
             except Exception as exc:  # the event then starts again, as without clocks
                 self._failed("read_clocks", exc)
 
-    def _adopt_clocks(self) -> None:
-        """Hand the clocks read on a takeover to the detectors (before the runtime's tick)."""
+    def _adopt_clocks(self, now_ms: int) -> None:
+        """Hand the clocks read on a takeover to the detectors (before the runtime's tick),
+        each road user's once its frames are in the scene: a detector drops at its next round
+        the clock of a road user its view lacks, and the entry may be read before the tile's
+        rebuilt frames. Clocks whose road user is not read within ``ADOPT_WAIT_MS`` are given
+        up (counted ``clocks_unplaced``: it left the tile before the takeover)."""
         detectors = {str(d.kind): d for d in self._handing_over()}
+        waiting: list[tuple[backbone.DetectorClocks, int | None]] = []
         # its own earlier clocks too (a restarted worker lost them): the longer clock wins
-        for snapshot in self._adopting:
+        for snapshot, since_ms in self._adopting:
+            since_ms = now_ms if since_ms is None else since_ms
+            rest: dict[str, dict[str, int]] = {}
             for kind, clocks in snapshot.clocks.items():
                 detector = detectors.get(kind)
-                if detector is not None:
-                    self.counts["clocks_adopted"] += detector.adopt(clocks, snapshot.at_ms)
-        self._adopting.clear()
+                if detector is None:
+                    continue
+                ready = {pid: ms for pid, ms in clocks.items() if pid in self._placed}
+                if ready:
+                    self.counts["clocks_adopted"] += detector.adopt(ready, snapshot.at_ms)
+                if len(ready) < len(clocks):
+                    rest[kind] = {pid: ms for pid, ms in clocks.items() if pid not in ready}
+            if rest and now_ms - since_ms < ADOPT_WAIT_MS:
+                waiting.append((msgspec.structs.replace(snapshot, clocks=rest), since_ms))
+            elif rest:
+                self.counts["clocks_unplaced"] += sum(len(c) for c in rest.values())
+        self._adopting = waiting
 
     def _publish_traffic(self, now_ms: int) -> list[Any]:
         """Each owned tile's ``backbone.TileTraffic`` of this round (for the centre's corridor

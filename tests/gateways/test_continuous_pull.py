@@ -21,6 +21,7 @@ from v2xcloud.gateways.nats import (
     frame_headers,
     frame_of,
     plain_headers,
+    stream_position,
     stream_sequence,
 )
 from v2xcloud.runtime import backbone
@@ -132,6 +133,9 @@ def test_stream_sequence_reads_both_reply_forms() -> None:
     assert stream_sequence("$JS.ACK.V2X_FRAMES.wrk-1.1.4242.17.1700000000000000000.0") == 4242
     v2 = "$JS.ACK.domain.ACCHASH.V2X_FRAMES.wrk-1.1.4243.17.1700000000000000000.0.rand"
     assert stream_sequence(v2) == 4243
+    assert stream_position(v2) == (4243, 1700000000000000000)  # and when it was stored
+    v1 = "$JS.ACK.V2X_FRAMES.wrk-1.1.4242.17.1700000000123456789.0"
+    assert stream_position(v1) == (4242, 1700000000123456789)
     with pytest.raises(ValueError, match="not a JetStream delivery"):
         stream_sequence("_INBOX.abc")
 

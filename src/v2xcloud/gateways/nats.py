@@ -96,6 +96,7 @@ __all__ = [
     "kv_keys",
     "parse_nats_urls",
     "plain_headers",
+    "stream_position",
     "stream_sequence",
 ]
 
@@ -677,17 +678,24 @@ _CHANNEL_TYPES: dict[tuple[str, str], type[Any]] = {
 }
 
 
-def stream_sequence(reply: str) -> int:
-    """The stream sequence of a JetStream delivery, read from its ``$JS.ACK`` reply subject
-    (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...``, 9 tokens, or the 12-token form with
-    domain and account hash before the stream); ``ValueError`` for anything else. The same
-    fields nats-py's ``Msg.metadata`` reads, without building its metadata objects."""
+def stream_position(reply: str) -> tuple[int, int]:
+    """(stream sequence, time the stream stored it in ns since the epoch) of a JetStream
+    delivery, read from its ``$JS.ACK`` reply subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<time>.<pending>``, 9 tokens, or
+    the 12-token form with domain and account hash before the stream); ``ValueError`` for
+    anything else. The same fields nats-py's ``Msg.metadata`` reads, without building its
+    metadata objects."""
     tokens = reply.split(".")
     if len(tokens) == 9 and tokens[0] == "$JS":
-        return int(tokens[5])
+        return int(tokens[5]), int(tokens[7])
     if len(tokens) >= 12 and tokens[0] == "$JS":
-        return int(tokens[7])
+        return int(tokens[7]), int(tokens[9])
     raise ValueError(f"{reply!r} is not a JetStream delivery's reply subject")
+
+
+def stream_sequence(reply: str) -> int:
+    """The stream sequence of a JetStream delivery (``stream_position``)."""
+    return stream_position(reply)[0]
 
 
 #: the JetStream API subject a pull request for ``{stream}.{consumer}`` is published to

@@ -150,7 +150,7 @@ from v2xcloud.gateways.nats import (
     dead_letter_outgoing,
     ensure_streams,
     frame_of,
-    stream_sequence,
+    stream_position,
 )
 from v2xcloud.gateways.pub_acks import PubAcks, kv_subject
 from v2xcloud.model import Advisory, DeadLetter, Device, DropReason, MisbehaviourReport
@@ -576,6 +576,12 @@ class TileWorker:
         # tiles and consumer generation (a window across a change is not published), the
         # last loads published, every tile's last load heard (one entry per tile of the area)
         self._place_frames: Counter[str] = Counter()
+        # the stream times (ns) of the window's first and last frame read: the load is frames
+        # per second of stream time, not of the worker's reading (a worker behind the stream
+        # reads the same frames/s of stream time over more or less wall time: measured by its
+        # reading, it under-reported the load it could not keep up with, and over-reported
+        # while it caught up, and the balance re-cut by those swings)
+        self._window_ns: list[int] = []
         self._place_fps: dict[str, float] = {}  # the last measured window's, by place
         # whether ``load_out`` was measured over the owned tiles as they are (the last window
         # closed without a change): false from a change until a whole window has passed
@@ -741,7 +747,9 @@ class TileWorker:
     def _measure_load(self) -> None:
         """Close the load window once ``load_window_s`` old: when the owned tiles and the
         consumer stayed the same over it (a catch-up's replay is no load), the owned tiles'
-        frames/s (``ownership.tile_loads``) become
+        frames per second of stream time (the span the window's frames were stored over, so a
+        worker behind the stream measures what was sent, not how fast it kept up;
+        ``ownership.tile_loads``) become
         ``load_out``; with ``split_fps``, also what each owned unit alone would have the
         worker read (``alone_fps``: the frames of the places its own ``reading_keys`` cover,
         all of which this worker reads too). A window across a change measures nothing, and
@@ -753,6 +761,11 @@ class TileWorker:
             return
         if owned == self.owned and generation == self._generation and owned:
             span = now - started
+            if len(self._window_ns) == 2 and self._window_ns[1] > self._window_ns[0]:
+                # the stream time the window's frames cover (the frames/s that were sent),
+                # never under a tenth of the wall span (one burst of frames stored together)
+                covered = (self._window_ns[1] - self._window_ns[0]) / 1e9
+                span = max(covered, 0.1 * span)
             per_unit: Counter[str] = Counter()
             for place, n in self._place_frames.items():
                 per_unit[self._unit_of(place)] += n
@@ -770,6 +783,7 @@ class TileWorker:
             self.load_out = {t: v for t, v in self.load_out.items() if t in self.owned}
             self.alone_fps = {t: v for t, v in self.alone_fps.items() if t in self.owned}
         self._place_frames = Counter()
+        self._window_ns = []
         self._window = (now, self.owned, self._generation)
 
     def _alone_reads(self, unit: str) -> int:
@@ -1273,7 +1287,7 @@ class TileWorker:
             await asyncio.sleep(0.25)
 
     async def _on_message(self, msg: PulledMsg, stream: str = backbone.FRAMES) -> None:
-        seq = stream_sequence(msg.reply)
+        seq, stored_ns = stream_position(msg.reply)
         try:
             tile, place = backbone.frame_place(msg.subject, shard_zoom=self.config.shard_zoom)
         except ValueError as exc:
@@ -1307,6 +1321,10 @@ class TileWorker:
         started = time.process_time() if timed else 0.0
         unit = self._unit_of(place)
         self._place_frames[place] += 1  # the units' measured load (``_measure_load``)
+        if self._window_ns:
+            self._window_ns[1] = stored_ns
+        else:
+            self._window_ns = [stored_ns, stored_ns]
         if fmt == "uper":
             self._ingest_uper(frame, message_set, unit)
         else:

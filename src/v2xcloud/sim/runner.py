@@ -144,7 +144,6 @@ class _Chain:
         self.last_sent: dict[str, int] = {}
         self.records: list[AdvisoryRecord] = []
         self.road_users = 0
-        self.perceived: set[str] = set()  # SUMO ids ever reported by a roadside sensor
         #: SUMO id -> the last simulation time (s) a roadside sensor reported it
         self.perceived_s: dict[str, float] = {}
         #: SUMO id -> the spans [first, last] (s) a roadside sensor kept reporting it (reports
@@ -492,7 +491,6 @@ class _Chain:
                 self._send(vir, sent_ms=now_ms, sender=sumo_id, kind="VIR", about=(sumo_id,))
         for sensor in self.sensors:
             for seen, rsm in self.participants.rsms(snap, sensor):
-                self.perceived.update(seen)
                 self.perceived_s.update(dict.fromkeys(seen, snap.time_s))
                 self._perceived_at(seen, snap.time_s)
                 self._send(rsm, sent_ms=now_ms, sender=sensor.rsu_id, kind="RSM", about=tuple(seen))

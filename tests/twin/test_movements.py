@@ -19,6 +19,7 @@ from v2xcloud.twin.movements import (
     STRAIGHT,
     LaneMemory,
     Movements,
+    MovementsMemo,
     MovementWeights,
     movements_of,
 )
@@ -220,3 +221,16 @@ def test_a_vehicle_just_past_its_stop_line_is_on_its_lanes_box_paths() -> None:
     found = m.locate(view, np.arange(1))
     assert sorted(found.path.tolist()) == sorted(p.index for p in m.lane_movements(ARMS["S"]))
     assert np.allclose(found.s_m, 1.5, atol=0.05)  # 1.5 m past the line
+
+
+def test_a_movements_memo_keeps_values_for_one_map_revision_only() -> None:
+    first = movements_of(_view(cross_map()))
+    second = movements_of(_view(cross_map()))  # the same MAP again: a new revision
+    assert first is not None and second is not None and first is not second
+    memo: MovementsMemo[int, str] = MovementsMemo()
+    memo.table(first)[7] = "left"
+    assert memo.table(first) == {7: "left"}  # remembered across ticks of one revision
+    assert memo.table(second) == {}  # a new revision starts empty
+    assert memo.table(first) == {}  # and the old one is not brought back
+    memo.table(None)[1] = "no map"
+    assert memo.table(None) == {1: "no map"} and memo.table(second) == {}

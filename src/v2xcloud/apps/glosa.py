@@ -15,19 +15,16 @@ import math
 
 from v2xcloud.apps._v2i import OnApproach, RoadApp, RoadHit, on_approaches
 from v2xcloud.apps.base import AppConfig, Partners, Reach
-from v2xcloud.bounded import LruTable
 from v2xcloud.model import AdvisoryLevel, Connection
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.flags import Flag
-from v2xcloud.twin.junction import Junction
-from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, movements_of
+from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, MovementsMemo, movements_of
 
 __all__ = ["GlosaConfig", "GreenLightOptimalSpeedAdvisory", "signalled_movement", "speed_band_mps"]
 
 _F_LEFT, _F_RIGHT = int(Flag.LEFT_SIGNAL), int(Flag.RIGHT_SIGNAL)
 _SIGNALS = _F_LEFT | _F_RIGHT
-_MOVEMENTS_KEPT = 50_000  # (junction, lane, indicator) movements remembered (a city has fewer)
 #: the turns an indicator announces, in order of preference (none: straight on)
 _SIGNALLED = {_F_LEFT: (LEFT, UTURN), _F_RIGHT: (RIGHT,), 0: (STRAIGHT,)}
 
@@ -98,19 +95,9 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
 
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__(config)
-        # (id(junction), lane, indicator) -> (junction, its signalled movement): a junction
-        # outlives the tick (it is compiled per MAP, kept in the value so that a reused ``id``
-        # cannot alias); bounded for MAPs replaced often
-        self._movements: LruTable[tuple[int, int, int], tuple[Junction, Connection]] = LruTable(
-            limit=_MOVEMENTS_KEPT, name="GLOSA signalled movements"
-        )
-
-    def _movement(self, view: SceneView, a: OnApproach, key: tuple[int, int, int]) -> Connection:
-        """``signalled_movement(view, a)``, computed once per junction, lane and indicator."""
-        got = self._movements.get(key)
-        if got is None or got[0] is not a.junction:
-            got = self._movements[key] = (a.junction, signalled_movement(view, a))
-        return got[1]
+        # per MAP revision: (id(junction), lane, indicator) -> its signalled movement (a
+        # junction is compiled per MAP revision, like its movements: ``twin.junction``)
+        self._movements: MovementsMemo[tuple[int, int, int], Connection] = MovementsMemo()
 
     def _lane_windows(
         self, conn: Connection, a: OnApproach, now_ms: int
@@ -132,6 +119,7 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
         lanes: dict[
             tuple[int, int, int], tuple[Connection, list[tuple[float, float]], float] | None
         ] = {}
+        movement = self._movements.table(movements_of(view))
         speed, flags = view.speed_mps, view.flags
         for a in on_approaches(view, range_m=cfg.range_m):
             v = float(speed[a.index])
@@ -141,7 +129,10 @@ class GreenLightOptimalSpeedAdvisory(RoadApp):
             if key in lanes:
                 found = lanes[key]
             else:
-                found = lanes[key] = self._lane_windows(self._movement(view, a, key), a, now_ms)
+                conn = movement.get(key)
+                if conn is None:
+                    conn = movement[key] = signalled_movement(view, a)
+                found = lanes[key] = self._lane_windows(conn, a, now_ms)
             if found is None:
                 continue
             conn, windows, limit = found

@@ -30,7 +30,6 @@ from v2xcloud.apps._v2i import (
     road_events,
 )
 from v2xcloud.apps.base import AppConfig, Partners, Reach
-from v2xcloud.bounded import LruTable
 from v2xcloud.geo.grid import SpatialGrid
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
@@ -42,6 +41,7 @@ from v2xcloud.twin.movements import (
     UTURN,
     MovementPath,
     Movements,
+    MovementsMemo,
     movements_of,
 )
 
@@ -53,7 +53,6 @@ IntArray = npt.NDArray[np.int64]
 SLOW_MPS = 2.5
 _CHUNK_PAIRS = 500_000  # (fast, slow) pairs tested at once
 _GRID_SPAN = 6.0  # the grid pays off once the scene spans this many times the range
-_EXITS_KEPT = 20_000  # movement exits remembered per app (a city's MAPs hold fewer paths)
 _COS_CONE = float(np.cos(np.radians(15.0)))  # a queue beyond a turn: within 15° of its road
 
 
@@ -220,30 +219,23 @@ class TrafficJamWarning(RoadApp):
 
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__(config)
-        # id(path) -> (path, its exit): the MAP's paths outlive the tick (the path is kept
-        # with its exit, so a reused ``id`` cannot alias); bounded for MAPs replaced often
-        self._exits: LruTable[int, tuple[MovementPath, _Exit]] = LruTable(
-            limit=_EXITS_KEPT, name="TJW movement exits"
+        # per MAP revision: id(path) -> its exit; (lane, indicator) -> the movements a
+        # vehicle there may take when it turns
+        self._exits: MovementsMemo[int, _Exit] = MovementsMemo()
+        self._taken: MovementsMemo[tuple[int, int], tuple[MovementPath, ...] | None] = (
+            MovementsMemo()
         )
-        # (lane, indicator) -> the movements a vehicle there may take when it turns, for the
-        # movements of ``_taken_for`` (one MAP's lanes: cleared when it is replaced)
-        self._taken: dict[tuple[int, int], tuple[MovementPath, ...] | None] = {}
-        self._taken_for: Movements | None = None
 
     def _turners(
-        self, view: SceneView, speed: FloatArray
+        self, view: SceneView, speed: FloatArray, moves: Movements | None
     ) -> list[tuple[int, float, tuple[MovementPath, ...]]]:
         """(row, distance to its stop line, the movements it may take) of each vehicle still
         approaching (``speed`` ≥ ``approach_mps``) that turns at a mapped stop line ahead
         (module docstring); the movements are empty when the MAP's movements are unknown."""
-        moves = movements_of(view)
         flags, lanes = view.flags, view.lane
         approach = self.config.approach_mps
         signals = int(Flag.LEFT_SIGNAL) | int(Flag.RIGHT_SIGNAL)
-        if moves is not self._taken_for:  # a new MAP (or none): its lanes' movements anew
-            self._taken.clear()
-            self._taken_for = moves
-        taken_on = self._taken
+        taken_on = self._taken.table(moves)
         out = []
         for a in on_approaches(view, range_m=self.config.range_m):
             if not speed[a.index] >= approach:
@@ -258,19 +250,13 @@ class TrafficJamWarning(RoadApp):
                 out.append((a.index, a.to_stop_m, taken))
         return out
 
-    def _exit(self, path: MovementPath) -> _Exit:
-        """``path``'s exit (``_exit_of``), computed once per path."""
-        got = self._exits.get(id(path))
-        if got is None or got[0] is not path:
-            got = self._exits[id(path)] = (path, _exit_of(path))
-        return got[1]
-
     def road_hits(self, view: SceneView, now_ms: int) -> list[RoadHit]:
         """The vehicles with a queue ahead at ``now_ms``."""
         cfg = self.config
         vehicles = is_vehicle(view)
         speed = np.where(vehicles, view.speed_mps, np.nan)  # only vehicles form or meet queues
-        turners = self._turners(view, speed)
+        moves = movements_of(view)
+        turners = self._turners(view, speed, moves)
         reach: FloatArray | None = None
         if turners:
             reach = np.full(len(view), np.inf)
@@ -289,12 +275,16 @@ class TrafficJamWarning(RoadApp):
         # every (turning vehicle, movement it may take) whose road beyond the box is in range
         asked: list[tuple[int, float, float]] = []  # (turner, to its box's end, range left)
         exits: list[_Exit] = []
+        exit_of = self._exits.table(moves)  # each path's exit, computed once per MAP revision
         for k, (_, to_stop, taken) in enumerate(turners):
             for p in taken:
                 left_m = cfg.range_m - to_stop - p.box_end_s
                 if left_m > 0.0 and len(p.xy) >= 2:
                     asked.append((k, to_stop + p.box_end_s, left_m))
-                    exits.append(self._exit(p))
+                    got = exit_of.get(id(p))
+                    if got is None:
+                        got = exit_of[id(p)] = _exit_of(p)
+                    exits.append(got)
         n_beyond, d_beyond = beyond_turns(
             view.x_m,
             view.y_m,

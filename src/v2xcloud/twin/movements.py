@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 import msgspec
 import numpy as np
@@ -57,11 +57,14 @@ __all__ = [
     "MovementPath",
     "MovementWeights",
     "Movements",
+    "MovementsMemo",
     "movements_of",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 STRAIGHT, LEFT, RIGHT, UTURN = 0, 1, 2, 3
 _TURN_OF_MANEUVER = {
@@ -704,3 +707,28 @@ def movements_of(view: SceneView) -> Movements | None:
         nodes = {n: p.node for n, p in view.intersections.items() if p.node is not None}
         found = _cache[lanes] = Movements(lanes, nodes, view.frame)
     return found
+
+
+class MovementsMemo(Generic[_K, _V]):
+    """Values an app derives from one MAP revision's movements (a lane's turns, a path's exit),
+    remembered across ticks and forgotten together when the MAP is replaced.
+
+    ``table(movements_of(view))`` is the dict for the view's current ``Movements``: the same
+    dict while that object lives, a new empty one when it changes (a new MAP revision, or no
+    MAP: ``None`` scopes a table of its own). Keys may be lane rows or ``id``s of the MAP's
+    paths: both are stable for one ``Movements``, which the memo holds while it is current. It
+    is bounded by the MAP's size (lanes and paths), not by traffic.
+    """
+
+    __slots__ = ("_for", "_values")
+
+    def __init__(self) -> None:
+        self._for: Movements | None = None
+        self._values: dict[_K, _V] = {}
+
+    def table(self, moves: Movements | None) -> dict[_K, _V]:
+        """The remembered values for ``moves`` (emptied when ``moves`` is not the last one)."""
+        if moves is not self._for:
+            self._values = {}
+            self._for = moves
+        return self._values

@@ -7,7 +7,10 @@ Runs the scenario in this process through the whole chain (as ``evaluate`` does)
 SUMO's snapshot of each step, and for every warning that matches no episode (nor a related
 family's) prints, per app, how many had a stopped or creeping ego, a braking or stopped
 other, an ego inside a junction, an indicator on, a red light ahead, and sample rows.
-Accepts a library name or a scenario file.
+Accepts a library name or a scenario file. ``--glosa`` also lists GLOSA's wrong advisories
+(``sim.v2i_truth``: judged by the arrival window its band gives) with why each is wrong: the
+window against the realised greens of the vehicle's link, SUMO's distance against the
+platform's, the junction named against the one ahead.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from v2xcloud.sim import harness, runner
+from v2xcloud.sim import harness, runner, v2i_truth
 from v2xcloud.sim.platform import runtime_platform
 from v2xcloud.sim.result import RunConfig
 from v2xcloud.sim.scenario import load_library, load_scenario
@@ -30,6 +33,60 @@ from v2xcloud.sim.scorer import Alert, score
 _LAST: dict[str, Any] = {}
 _HISTORY: list[Any] = []  # every step's snapshot, kept only with --misses
 _CONTEXT: dict[tuple[str, str, str | None, float], dict[str, Any]] = {}
+_GLOSA_VALUES: dict[int, dict[str, Any]] = {}  # id(GlosaAdvice) -> the advisory's values
+
+
+def _glosa_why(truth: Any, a: Any) -> str:
+    """Why GLOSA advisory ``a`` is wrong (the first of ``judge_advice``'s tests it fails)."""
+    if a.tls is None:
+        return "past the stop line"
+    if a.named_tls != a.tls:
+        return "another junction"
+    if a.high_mps > a.limit_mps + v2i_truth.LIMIT_TOLERANCE_MPS:
+        return "above the limit"
+    if a.low_mps < v2i_truth.GLOSA_FLOOR_MPS - 1e-6:
+        return "below the floor"
+    first = a.time_s + a.distance_m / a.high_mps
+    last = a.time_s + a.distance_m / a.low_mps
+    greens = truth._greens(a.tls, a.link)
+    if not greens:
+        return "link never green"
+    g0, _ = min(greens, key=lambda g: max(g[0] - last, first - g[1], 0.0))
+    if last < g0:
+        return "arrives before green"
+    return "arrives after green"
+
+
+def _print_glosa(rows: int) -> None:
+    """GLOSA's wrong advisories by cause, with sample rows."""
+    truth = _LAST.get("v2i")
+    if truth is None:
+        print("\nGLOSA: no advisory")
+        return
+    wrong = [a for a in truth.advice if truth._verdict(a) == v2i_truth.ADVICE_WRONG]
+    why = Counter(_glosa_why(truth, a) for a in wrong)
+    print(
+        f"\nGLOSA: {len(wrong)} wrong of {len(truth.advice)} advisories: "
+        + ", ".join(f"{k} {v}" for k, v in why.most_common())
+    )
+    for a in wrong[:rows]:
+        v = _GLOSA_VALUES.get(id(a), {})
+        greens = truth._greens(a.tls, a.link) if a.tls is not None else []
+        near = [g for g in greens if g[1] > a.time_s - 5][:2]
+        window = (
+            f"arrive {a.time_s + a.distance_m / a.high_mps:.1f}-"
+            f"{a.time_s + a.distance_m / a.low_mps:.1f}"
+            if a.tls is not None
+            else ""
+        )
+        print(
+            f"  t={a.time_s:6.1f} {a.vehicle} {_glosa_why(truth, a)}: band "
+            f"{a.low_mps:.1f}-{a.high_mps:.1f} m/s, SUMO {a.distance_m:.1f} m to {a.tls}"
+            f"#{a.link} (named {a.named_tls}), platform {v.get('to_stop_m', float('nan')):.1f} m,"
+            f" v={v.get('advised_speed_mps', float('nan')):.1f}; SUMO lane {v.get('lane')} "
+            f"route {v.get('route')} at {v.get('at')}; {window}; greens "
+            + " ".join(f"{g0:.1f}-{g1:.1f}" for g0, g1 in near)
+        )
 
 
 def _state(snap: Any, sid: str | None) -> dict[str, Any] | None:
@@ -83,6 +140,19 @@ def _route_ahead(chain: Any, sid: str, edges: int = 3) -> list[str]:
 
 def _install() -> None:
     observe = harness.HarnessTruth.observe
+    glosa_advisory = v2i_truth.V2iTruth.glosa_advisory
+
+    def glosa_advisory_kept(self: Any, vehicle: str, time_s: float, values: Any, *a: Any) -> None:
+        _LAST["v2i"] = self
+        glosa_advisory(self, vehicle, time_s, values, *a)
+        kept = _GLOSA_VALUES[id(self.advice[-1])] = dict(values)
+        try:
+            kept["lane"] = self.traci.vehicle.getLaneID(vehicle)
+            kept["route"] = self.traci.vehicle.getRoute(vehicle)
+            kept["at"] = self.traci.vehicle.getRouteIndex(vehicle)
+        except self.traci.TraCIException:
+            kept["lane"] = "(left the simulation)"
+
     record = runner._Chain._record
 
     def observe_and_keep(self: Any, snap: Any) -> None:
@@ -116,6 +186,7 @@ def _install() -> None:
             }
 
     harness.HarnessTruth.observe = observe_and_keep  # type: ignore[method-assign]
+    v2i_truth.V2iTruth.glosa_advisory = glosa_advisory_kept  # type: ignore[method-assign]
     runner._Chain._record = record_with_context  # type: ignore[method-assign]
 
 
@@ -188,6 +259,7 @@ def main() -> int:
         help="also list APP's missed observable episodes: both parties at the episode's start "
         "and end, and the warnings the ego had from APP meanwhile",
     )
+    p.add_argument("--glosa", action="store_true", help="also list GLOSA's wrong advisories")
     args = p.parse_args()
     sc = (
         load_scenario(Path(args.scenario))
@@ -221,6 +293,8 @@ def main() -> int:
     print(f"{sc.name} seed {sc.seed}: {result.vehicle_hours:.2f} vehicle-hours")
     for app in args.misses or ():
         _print_misses(app, result)
+    if args.glosa:
+        _print_glosa(args.rows)
     for app, rows in sorted(false.items(), key=lambda kv: -len(kv[1])):
         tags = Counter(t for _, c in rows for t in _tags(c))
         ttc = [c["ttc"] for _, c in rows if c.get("ttc") is not None]

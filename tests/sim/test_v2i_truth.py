@@ -88,6 +88,69 @@ def test_advice_to_a_vehicle_that_has_left_is_grey_not_a_crash() -> None:
     assert truth.verdicts()[ADVICE_GREY] == 1
 
 
+class _VehicleInBox:
+    """A vehicle in the box of junction G12 on its way into its route's last edge (G12G11,
+    which leads to the signal of G11): SUMO names no signal ahead of it."""
+
+    def __init__(self, route: tuple[str, ...]) -> None:
+        self.route = route
+
+    def getNextTLS(self, _vid: str) -> list[object]:  # noqa: N802 (traci's names)
+        return []
+
+    def getLaneID(self, _vid: str) -> str:  # noqa: N802
+        return ":G12_8_0"
+
+    def getRoute(self, _vid: str) -> tuple[str, ...]:  # noqa: N802
+        return self.route
+
+    def getRouteIndex(self, _vid: str) -> int:  # noqa: N802
+        return 0
+
+
+class _Signals:
+    def getIDList(self) -> list[str]:  # noqa: N802
+        return ["G11"]
+
+    def getControlledLinks(self, _tls: str) -> list[list[tuple[str, str, str]]]:  # noqa: N802
+        return [[("G12G11_0", "G11G10_0", ":G11_0_0")]]
+
+
+class _TraciInBox:
+    TraCIException = _Gone
+    trafficlight = _Signals()
+
+    def __init__(self, route: tuple[str, ...]) -> None:
+        self.vehicle = _VehicleInBox(route)
+
+
+@pytest.mark.parametrize(
+    ("route", "verdict"),
+    [
+        # the trip ends on the edge the box leads to: the signal at its end is never reached
+        (("G22G12", "G12G11"), ADVICE_GREY),
+        # the route goes on through G11's signal, which SUMO does not name from the box
+        (("G22G12", "G12G11", "G11G10"), ADVICE_WRONG),
+    ],
+)
+def test_advice_in_a_junction_box_to_a_trip_ending_before_the_signal_is_grey(
+    route: tuple[str, ...], verdict: str
+) -> None:
+    """background_district's wrong GLOSA advisories were all to vehicles crossing an upstream
+    junction on the last leg of their trip (scoring.md: a trip ending before the signal is
+    grey); the route-end test missed them because the route index in a box is the edge
+    before it."""
+    truth = V2iTruth(
+        traci=_TraciInBox(route), events={}, tls_of_node={11: "G11"},
+        is_connected=lambda v: True, step_s=0.1,
+    )  # fmt: skip
+    values = {"advised_min_mps": 8.0, "advised_max_mps": 12.0}
+    truth.glosa_advisory("bg21", 22.5, values, "node:11/phase:2", 50.0)
+    (advice,) = truth.advice
+    assert advice.tls is None and advice.is_route_end is (verdict == ADVICE_GREY)
+    assert truth.verdicts()[verdict] == 1
+
+
 def _road() -> Scenario:
     """A two-way road: a car broken down W->E with hazard lights, one car approaching it and
     one already past it (moving away); E->W a standing queue of three and a car approaching.

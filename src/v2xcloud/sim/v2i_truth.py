@@ -46,7 +46,7 @@ import bisect
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -325,6 +325,29 @@ class V2iTruth:
             found = self._into_edge[internal_lane] = edge_of_lane(str(links[0][0])) if links else ""
         return found
 
+    def _links(self) -> dict[tuple[str, str], list[tuple[str, int, str]]]:
+        """(edge in, edge out) -> [(traffic light, signal index, lane in)] of every signal."""
+        if self._route_links is None:
+            self._route_links = {}
+            for tls in self.traci.trafficlight.getIDList():
+                links = self.traci.trafficlight.getControlledLinks(tls)
+                for index, group in enumerate(links):
+                    for into, out, _via in group:
+                        key = (edge_of_lane(into), edge_of_lane(out))
+                        self._route_links.setdefault(key, []).append((tls, index, into))
+        return self._route_links
+
+    def _signal_left(self, lane: str, route: Sequence[str], at: int) -> bool:
+        """Whether the rest of a vehicle's route (it is on ``lane``, at route index ``at``)
+        still passes a signal. On an edge: not on the route's last one (a signal at the end of
+        the last edge is not passed: the trip ends before it). In a junction box (an internal
+        lane; the route index is still the edge before): a signalled link between two of the
+        edges from the box's exit on."""
+        if not lane.startswith(":"):
+            return at < len(route) - 1
+        links = self._links()
+        return any((route[k], route[k + 1]) in links for k in range(at + 1, len(route) - 1))
+
     def _signal_on_route(self, vehicle: str) -> list[tuple[str, int, float, str]]:
         """``getNextTLS``'s answer from the route when SUMO gives none: a vehicle on a lane
         that does not lead its way yet (it has a lane change to make before the junction; seen
@@ -336,15 +359,7 @@ class V2iTruth:
         route, at = veh.getRoute(vehicle), int(veh.getRouteIndex(vehicle))
         if lane.startswith(":") or at + 1 >= len(route):
             return []
-        if self._route_links is None:
-            self._route_links = {}
-            for tls in self.traci.trafficlight.getIDList():
-                links = self.traci.trafficlight.getControlledLinks(tls)
-                for index, group in enumerate(links):
-                    for into, out, _via in group:
-                        key = (edge_of_lane(into), edge_of_lane(out))
-                        self._route_links.setdefault(key, []).append((tls, index, into))
-        found = self._route_links.get((route[at], route[at + 1]), [])
+        found = self._links().get((route[at], route[at + 1]), [])
         if not found:
             return []
         tls, index, _ = next((f for f in found if f[2] == lane), found[0])
@@ -448,10 +463,8 @@ class V2iTruth:
         veh = self.traci.vehicle
         try:
             ahead = veh.getNextTLS(vehicle)
-            is_route_end = (
-                not ahead
-                and not veh.getLaneID(vehicle).startswith(":")
-                and veh.getRouteIndex(vehicle) == len(veh.getRoute(vehicle)) - 1
+            is_route_end = not ahead and not self._signal_left(
+                str(veh.getLaneID(vehicle)), veh.getRoute(vehicle), int(veh.getRouteIndex(vehicle))
             )
             if not ahead and not is_route_end:
                 ahead = self._signal_on_route(vehicle)

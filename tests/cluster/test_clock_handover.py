@@ -322,6 +322,11 @@ def test_a_new_owner_goes_on_with_the_stopped_vehicle_event_of_a_killed_one(
     # its RSI carry the same event too
     assert run.rsi_after and {s.event.event_id for s, _ in run.rsi_after} == {want_id}
     assert {s.event.start_ms for s, _ in run.rsi_after} == {start_a}
+    # and go on as the same announcement: A had sent its RSI, so B's first is a refresh (to
+    # everyone concerned), never a second 'new' of one event
+    assert run.rsi_after[0][1] == "refresh", [r for _, r in run.rsi_after]
+    assert "new" not in {r for _, r in run.rsi_after}
+    assert run.stats_b.get("events_continued", 0) == 1, run.stats_b
     # stored: one event identity, one start, from A then B
     stored = [msgspec.json.decode(m.data, type=RoadEvent) for m in run.stored]
     assert {(e.event_id, e.start_ms) for e in stored if e.kind == KIND} == {(want_id, start_a)}

@@ -11,7 +11,7 @@ from _roadside_scene import latlon, vehicle, view_of
 
 from v2xcloud.model import Advisory, AdvisoryLevel, RoadEvent
 from v2xcloud.model.road import ReferencePath
-from v2xcloud.runtime.dissemination import Disseminator, Rsu
+from v2xcloud.runtime.dissemination import ANNOUNCED_KEPT_MS, Disseminator, Rsu
 
 
 def _rsu(rid: str, x: float, y: float) -> Rsu:
@@ -81,3 +81,27 @@ def test_ended_event_is_not_sent_and_expires() -> None:
     assert d.events([_event(end_ms=500)], view, 600) == []
     (gone,) = d.expire(2000)
     assert gone.reason == "expired" and gone.key == "event|detection|stopped_vehicle|4"
+
+
+def test_an_event_a_predecessor_announced_goes_on_as_a_refresh_not_new() -> None:
+    """A worker taking a tile over carries on the events the previous owner announced: their
+    first delivery here refreshes everyone concerned; an RSU or car acting on ``new`` must not
+    see one event announced twice. Keys not decided about in time are forgotten."""
+    key = "event|detection|stopped_vehicle|4"
+    view = view_of(vehicle("along", 0, 0, 10.0), vehicle("far", 0, -250, 10.0))
+    d = Disseminator(rsus=(_rsu("r1", 0, 150),))
+    assert d.continue_announced([key], 0) == 1
+    (first,) = d.events([_event(end_ms=30_000)], view, 100)
+    assert (first.reason, first.participants, first.rsus) == ("refresh", ("along", "far"), ("r1",))
+    assert d.events([_event(end_ms=30_000)], view, 300) == []  # then as any item sent here
+    assert d.continue_announced([key], 400) == 0  # already carried on
+    # a key handed over but not seen again within ANNOUNCED_KEPT_MS: the item ended
+    late = Disseminator()
+    late.continue_announced([key], 0)
+    late.expire(ANNOUNCED_KEPT_MS + 1)
+    (again,) = late.events([_event(end_ms=30_000)], view, ANNOUNCED_KEPT_MS + 100)
+    assert again.reason == "new"
+    assert (
+        d.stats["announced_taken"] == 1
+        and Disseminator().events([_event(end_ms=30_000)], view, 0)[0].reason == "new"
+    )

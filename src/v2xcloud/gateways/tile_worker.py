@@ -59,7 +59,9 @@ detection round) a worker writes, per owned tile, the clocks of the road users p
 ``ADOPT_WAIT_MS``: a round without it would drop its clock), so a standing vehicle's event goes on under the same id
 and start instead of waiting the new owner's own ``min_stopped_s`` (counted
 ``clocks_written`` / ``clocks_adopted``; a read or write that fails is counted and logged,
-and the event then starts again as before). Congestion, which needs a whole corridor, the worker still
+and the event then starts again as before). The entry also names the tile's events whose RSI
+went out (``announced``): the new owner's first RSI for each is a ``refresh``, not ``new``
+(counted ``events_continued``), so a receiver sees one event announced once. Congestion, which needs a whole corridor, the worker still
 measures on its own scene (its TJW warnings use it) but does not publish: each round it
 publishes each owned tile's lanes and vehicles (``backbone.TileTraffic`` on
 ``trf.{tenant}.{tile}``) and the centre measures the corridors (``runtime.corridor``).
@@ -567,6 +569,8 @@ class TileWorker:
         self.clocks_kv: KeyValue | None = None
         self._clocks_at_ms: int | None = None  # when the owned tiles' clocks were last written
         self._clock_tiles: set[str] = set()  # tiles whose last written clocks were not empty
+        # tile -> the announced event keys its last written clocks named
+        self._announced_written: dict[str, tuple[str, ...]] = {}
         # read on a takeover, for the tick; with the tick it began to wait for its road users
         self._adopting: list[tuple[backbone.DetectorClocks, int | None]] = []
         self._clock_reads: set[asyncio.Task[None]] = set()
@@ -1875,7 +1879,6 @@ class TileWorker:
             )
         self._event_tiles.update(identity)
         sends.extend(self._publish_traffic(now_ms))
-        sends.extend(self._write_clocks(now_ms))
         view = self.runtime.view
         deliveries: list[Delivery] = []
         if view is not None:
@@ -1883,6 +1886,7 @@ class TileWorker:
         deliveries += self._event_out.expire(now_ms)
         for d in deliveries:
             sends.append(self._publish_rsi(d, now_ms))
+        sends.extend(self._write_clocks(now_ms))  # after the RSI: it names what went out
         if len(self._event_tiles) > _EVENT_TILES_MAX:  # keys the disseminator forgot
             self._event_tiles = {k: v for k, v in self._event_tiles.items() if k in self._event_out}
         return sends
@@ -1911,32 +1915,52 @@ class TileWorker:
 
     def _write_clocks(self, now_ms: int) -> list[Awaitable[Any]]:
         """Every ``CLOCKS_EVERY_MS``: each owned tile's ``backbone.DetectorClocks`` (the road
-        users placed in it) to the clocks bucket; a tile with none is written (empty) once."""
-        last = self._clocks_at_ms
-        if self.clocks_kv is None or (last is not None and now_ms - last < CLOCKS_EVERY_MS):
+        users placed in it, and its events whose RSI went out) to the clocks bucket; a tile
+        with none is written (empty) once. A tile whose announced events changed is written at
+        once, so that a successor never announces anew an event this worker announced."""
+        if self.clocks_kv is None:
             return []
-        self._clocks_at_ms = now_ms
-        detectors = self._handing_over()
+        last = self._clocks_at_ms
         placed: dict[str, set[str]] = {tile: set() for tile in self.owned}
+        announced: dict[str, tuple[str, ...]] = {}  # tile -> its events' keys whose RSI went out
+        for key, (tile, _) in self._event_tiles.items():
+            if tile in placed and key in self._event_out:
+                announced[tile] = (*announced.get(tile, ()), key)
+        announced = {tile: tuple(sorted(keys)) for tile, keys in announced.items()}
+        written = self._announced_written
+        if last is not None and now_ms - last < CLOCKS_EVERY_MS:
+            tiles = {t for t in placed if announced.get(t, ()) != written.get(t, ())}
+            if not tiles:
+                return []
+        else:
+            self._clocks_at_ms = now_ms
+            tiles = set(placed)
         for pid, (tile, _, _) in self._placed.items():
-            if tile in placed:
+            if tile in tiles:
                 placed[tile].add(pid)
+        detectors = self._handing_over()
         writes: list[Awaitable[Any]] = []
-        for tile, ids in sorted(placed.items()):
+        for tile in sorted(tiles):
+            ids = placed[tile]
             clocks = {}
             for detector in detectors:
                 held = detector.handover(ids) if ids else {}
                 if held:
                     clocks[str(detector.kind)] = held
-            if not clocks and tile not in self._clock_tiles:
+            keys = announced.get(tile, ())
+            written[tile] = keys
+            if not clocks and not keys and tile not in self._clock_tiles:
                 continue
-            if clocks:
+            if clocks or keys:
                 self._clock_tiles.add(tile)
             else:
                 self._clock_tiles.discard(tile)
-            body = backbone.DetectorClocks(tile=tile, at_ms=now_ms, worker=self.me, clocks=clocks)
+            body = backbone.DetectorClocks(
+                tile=tile, at_ms=now_ms, worker=self.me, clocks=clocks, announced=keys
+            )
             writes.append(self._put_clocks(tile, _ADV_ENCODER.encode(body)))
         self._clock_tiles &= self.owned
+        self._announced_written = {t: k for t, k in written.items() if t in self.owned}
         return writes
 
     async def _put_clocks(self, tile: str, body: bytes) -> None:
@@ -1969,6 +1993,10 @@ class TileWorker:
         waiting: list[tuple[backbone.DetectorClocks, int | None]] = []
         # its own earlier clocks too (a restarted worker lost them): the longer clock wins
         for snapshot, since_ms in self._adopting:
+            if since_ms is None and snapshot.announced:  # first sight: its events go on
+                self.counts["events_continued"] += self._event_out.continue_announced(
+                    snapshot.announced, now_ms
+                )
             since_ms = now_ms if since_ms is None else since_ms
             rest: dict[str, dict[str, int]] = {}
             for kind, clocks in snapshot.clocks.items():

@@ -243,12 +243,15 @@ class DetectorClocks(msgspec.Struct, frozen=True, kw_only=True):
     maps a detector kind to ``{road user id: clock}`` in that detector's own terms (its
     ``handover``: the standstill's unexplained ms, a condition's start ms). The tile's next
     owner adopts them (the detector's ``adopt``), so an event that holds goes on instead of
-    waiting its whole time again (a stopped vehicle's 20 s)."""
+    waiting its whole time again (a stopped vehicle's 20 s). ``announced``: the dissemination
+    keys of the tile's road events whose RSI the owner had sent, which the next owner carries
+    on rather than announcing them anew (``Disseminator.continue_announced``)."""
 
     tile: str
     at_ms: int
     worker: str = ""
     clocks: dict[str, dict[str, int]] = {}
+    announced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ participants. Each item is keyed (``advisory|app|ego|other``, ``event|source|kin
 - ``expired``: its validity (``expires_ms`` / ``end_ms``) is over and it was not renewed, so
   RSUs stop broadcasting it. Anything in between is a duplicate and is dropped (counted).
 
+An item another process announced before this one took over its place (an edge worker that
+takes a tile over: the previous owner's ``announced`` keys, handed with its clocks) is not
+``new`` here: its first delivery is a ``refresh`` to everyone concerned (who heard it is not
+handed over), so a receiver sees one event announced once (``continue_announced``).
+
 Each item remembers who has heard it, so that only newcomers are addressed. For a long-lived
 event that every passing vehicle hears, that set is limited to ``max_recipients``: past it,
 only those concerned now are remembered (the others are counted in ``recipients_forgotten``
@@ -21,6 +26,7 @@ and would be addressed again if they came back).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -30,9 +36,14 @@ from v2xcloud.geo import LocalFrame
 from v2xcloud.model import Advisory, RoadEvent
 from v2xcloud.twin.relevance import PositionsView, concerned
 
-__all__ = ["Delivery", "Disseminator", "Rsu"]
+__all__ = ["ANNOUNCED_KEPT_MS", "Delivery", "Disseminator", "Rsu"]
 
 Reason = Literal["new", "update", "refresh", "expired"]
+
+#: how long an item a predecessor announced waits for its first decision here (the handed
+#: clocks' events reappear within a round or two of the takeover)
+ANNOUNCED_KEPT_MS = 10_000
+_ANNOUNCED_MAX = 10_000  # items a predecessor announced, remembered at most
 
 
 class Rsu(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,6 +114,8 @@ class Disseminator:
         self.max_recipients = max_recipients
         self.stats: Counter[str] = Counter()
         self._sent: dict[str, _Sent] = {}
+        # key -> when it was handed over: items announced by a predecessor, not yet sent here
+        self._announced: dict[str, int] = {}
 
     def __len__(self) -> int:
         """Items (advisories and events) remembered until they expire."""
@@ -111,6 +124,23 @@ class Disseminator:
     def __contains__(self, key: object) -> bool:
         """Whether the item ``key`` is remembered (sent and not yet expired)."""
         return key in self._sent
+
+    def continue_announced(self, keys: Iterable[str], now_ms: int) -> int:
+        """Items another process announced (``keys``) that this one carries on: the first
+        decision about each is a ``refresh``, not ``new``. A key not decided about within
+        ``ANNOUNCED_KEPT_MS`` is forgotten (the item ended meanwhile). Returns how many keys
+        were taken (those already sent here are not)."""
+        taken = 0
+        for key in keys:
+            if key not in self._sent and key not in self._announced:
+                self._announced[key] = now_ms
+                taken += 1
+        if len(self._announced) > _ANNOUNCED_MAX:  # oldest first: dicts keep insertion order
+            for key in list(self._announced)[: len(self._announced) - _ANNOUNCED_MAX]:
+                del self._announced[key]
+            self.stats["announced_forgotten"] += 1
+        self.stats["announced_taken"] += taken
+        return taken
 
     def recipients_of(self, key: str) -> frozenset[str]:
         """Who is remembered as having heard the item ``key`` (empty if unknown)."""
@@ -156,7 +186,7 @@ class Disseminator:
         reason: Reason
         to = recipients
         if sent is None:
-            reason = "new"
+            reason = "refresh" if self._announced.pop(key, None) is not None else "new"
         elif sent.fingerprint != fingerprint:
             reason = "update"
         elif recipients - sent.recipients:
@@ -240,6 +270,9 @@ class Disseminator:
     def expire(self, now_ms: int) -> list[Delivery]:
         """``expired`` deliveries (to the RSUs that carried them) for items no longer valid."""
         out = []
+        for key, at_ms in list(self._announced.items()):
+            if now_ms - at_ms > ANNOUNCED_KEPT_MS:
+                del self._announced[key]
         for key, sent in list(self._sent.items()):
             if sent.valid_until_ms <= now_ms:
                 del self._sent[key]

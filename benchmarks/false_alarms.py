@@ -28,7 +28,7 @@ from v2xcloud.sim import harness, runner, v2i_truth
 from v2xcloud.sim.platform import runtime_platform
 from v2xcloud.sim.result import RunConfig
 from v2xcloud.sim.scenario import load_library, load_scenario
-from v2xcloud.sim.scorer import Alert, score
+from v2xcloud.sim.scorer import EARLY_S, LATE_S, WARNING_GAP_S, Alert, score
 
 _LAST: dict[str, Any] = {}
 _HISTORY: list[Any] = []  # every step's snapshot, kept only with --misses
@@ -57,6 +57,25 @@ def _glosa_why(truth: Any, a: Any) -> str:
     return "arrives after green"
 
 
+def _print_glosa_misses(truth: Any, rows: int) -> None:
+    """The approaches GLOSA had to advise and did not (as ``V2iTruth.glosa_score`` matches):
+    the vehicle at the approach's start, and the advisories it had from GLOSA at all."""
+    to: dict[str, list[Any]] = defaultdict(list)
+    for a in truth.advice:
+        to[a.vehicle].append(a)
+    missed = []
+    for vid, tls, start, end in truth._approaches():
+        near = [a.time_s for a in to[vid] if a.named_tls == tls]
+        if not any(start - EARLY_S - WARNING_GAP_S <= t <= end + LATE_S for t in near):
+            missed.append((vid, tls, start, end))
+    print(f"GLOSA: {len(missed)} missed approaches")
+    for vid, tls, start, end in missed[:rows]:
+        e = _state(_at(start), vid) if _HISTORY else None
+        state = f"v={e['v']:.1f} a={e['a']:.1f} {e['lane']} sig={e['sig']}" if e is not None else ""
+        had = [(a.named_tls, round(a.time_s, 1)) for a in to[vid]][:4]
+        print(f"  {vid} -> {tls} {start:.1f}-{end:.1f} s {state}; its GLOSA advisories {had}")
+
+
 def _print_glosa(rows: int) -> None:
     """GLOSA's wrong advisories by cause, with sample rows."""
     truth = _LAST.get("v2i")
@@ -69,6 +88,7 @@ def _print_glosa(rows: int) -> None:
         f"\nGLOSA: {len(wrong)} wrong of {len(truth.advice)} advisories: "
         + ", ".join(f"{k} {v}" for k, v in why.most_common())
     )
+    _print_glosa_misses(truth, rows)
     for a in wrong[:rows]:
         v = _GLOSA_VALUES.get(id(a), {})
         greens = truth._greens(a.tls, a.link) if a.tls is not None else []
@@ -269,7 +289,7 @@ def main() -> int:
     if args.seed is not None:
         sc = msgspec.structs.replace(sc, seed=args.seed)
     _install()
-    _LAST["history"] = bool(args.misses)
+    _LAST["history"] = bool(args.misses) or args.glosa
     config = RunConfig()
     platform, _runtime = runtime_platform(
         message_set=config.message_set,

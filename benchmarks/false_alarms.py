@@ -73,7 +73,18 @@ def _print_glosa_misses(truth: Any, rows: int) -> None:
         e = _state(_at(start), vid) if _HISTORY else None
         state = f"v={e['v']:.1f} a={e['a']:.1f} {e['lane']} sig={e['sig']}" if e is not None else ""
         had = [(a.named_tls, round(a.time_s, 1)) for a in to[vid]][:4]
-        print(f"  {vid} -> {tls} {start:.1f}-{end:.1f} s {state}; its GLOSA advisories {had}")
+        arrive = ""
+        for v, t, tl, link, d, limit in truth._samples:
+            if v == vid and tl == tls and start <= t <= end:
+                greens = truth._greens(tl, link)
+                nxt = next(((g0, g1) for g0, g1 in greens if g1 > t), None)
+                arrive = (
+                    f"{d:.0f} m at t={t:.0f}: arrival {t + d / limit:.1f}-"
+                    f"{t + d / v2i_truth.GLOSA_FLOOR_MPS:.1f} s (limit-15 km/h), "
+                    f"{t + d / 5.0:.1f} at 18 km/h; next green {nxt}"
+                )
+                break
+        print(f"  {vid} -> {tls} {start:.1f}-{end:.1f} s {state}; {arrive}; advisories {had}")
 
 
 def _print_glosa(rows: int) -> None:

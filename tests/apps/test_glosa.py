@@ -37,12 +37,26 @@ def test_app_advises_within_speed_limit() -> None:
     (adv,) = GreenLightOptimalSpeedAdvisory().on_tick(view, 0)
     assert adv.app == "GLOSA" and adv.ego_id == "a"
     assert adv.values["advised_max_mps"] <= 50 / 3.6 + 1e-9
-    # 150 m in at most 37 s would allow 4.05 m/s, but the floor speed is 5 m/s
-    assert adv.values["advised_min_mps"] == 5.0
+    # 150 m in at most 37 s would allow 4.05 m/s, but the floor speed is 15 km/h
+    assert adv.values["advised_min_mps"] == pytest.approx(15 / 3.6)
     assert adv.values["advised_max_mps"] == pytest.approx(50 / 3.6)
     # arriving at the advised speed falls inside the green
     t_arrive = 150 / adv.values["advised_speed_mps"]
     assert 8.0 < t_arrive < 38.0
+
+
+def test_a_green_met_only_between_15_and_18_km_h_is_advised() -> None:
+    """demo_district's missed GLOSA approaches were nearly all cars ~125 m from a red whose
+    green came ~26 s later: met only below 18 km/h (the old floor), above 15 km/h."""
+    view = view_of(
+        junction_map(limit_mps=50 / 3.6),
+        spat(0, phase1=(RED, 26.0, GREEN, 53.0)),
+        vehicle("a", 0, -125, 7.0),
+    )
+    (adv,) = GreenLightOptimalSpeedAdvisory().on_tick(view, 0)
+    lo, hi = adv.values["advised_min_mps"], adv.values["advised_max_mps"]
+    assert lo == pytest.approx(15 / 3.6) and hi < 5.0
+    assert adv.values["to_stop_m"] / hi >= 27.0 and adv.values["to_stop_m"] / lo <= 52.0
 
 
 def test_no_advisory_when_impossible_or_without_signal() -> None:

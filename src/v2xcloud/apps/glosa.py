@@ -77,7 +77,9 @@ class GlosaConfig(AppConfig, frozen=True, kw_only=True):
 
     range_m: float = 300.0
     min_distance_m: float = 10.0
-    min_speed_mps: float = 5.0
+    #: 15 km/h: slower is no advice (stop rather, or obstruct everyone); the bench's ground
+    #: truth requires the advice down to it (``sim.v2i_truth.GLOSA_FLOOR_MPS``)
+    min_speed_mps: float = 15 / 3.6
     default_limit_mps: float = 50 / 3.6
     horizon_s: float = 120.0
 

@@ -151,6 +151,34 @@ def test_advice_in_a_junction_box_to_a_trip_ending_before_the_signal_is_grey(
     assert truth.verdicts()[verdict] == 1
 
 
+class _Lanes:
+    def getLength(self, _lane: str) -> float:  # noqa: N802 (traci's names)
+        return 400.0
+
+
+class _TraciOfLanes:
+    TraCIException = _Gone
+    lane = _Lanes()
+
+
+@pytest.mark.parametrize(("in_collision", "required"), [(False, True), (True, False)])
+def test_a_vehicle_in_the_collision_ahead_of_it_need_not_be_warned_of_it(
+    in_collision: bool, required: bool
+) -> None:
+    """bsw_lane_change's passer, struck by the car changing into its lane, was a must HLW
+    episode about its own collision (the other party ahead on its road): it is in the hazard,
+    and BSW/LCW are its warnings. A vehicle approaching a collision still must be warned."""
+    truth = V2iTruth(
+        traci=_TraciOfLanes(), events={}, tls_of_node={}, is_connected=lambda v: True,
+        step_s=0.1,
+    )  # fmt: skip
+    hazards = {"WE": [(60.0, "ego")]}  # the other party of the collision, 20 m ahead
+    for t in (12.0, 13.0):
+        truth._hazard_ahead("passer", t, ("WE",), 0, 40.0, hazards, in_collision)
+    (episode,) = truth.finish()
+    assert (episode.app, episode.ego, episode.is_required) == ("HLW", "passer", required)
+
+
 def _road() -> Scenario:
     """A two-way road: a car broken down W->E with hazard lights, one car approaching it and
     one already past it (moving away); E->W a standing queue of three and a car approaching.

@@ -15,7 +15,9 @@ match):
   waiting at the end of its lane to enter a junction), a vehicle with its hazard lights on
   or reporting a disabled vehicle, or a collision's vehicles. A moving vehicle with a hazard
   on its route ahead within ``RANGE_M`` must be warned, within ``GREY_RANGE_M`` may be; one
-  moving away from it or on another road must not.
+  moving away from it or on another road must not. A vehicle in a collision itself may be
+  warned of a hazard ahead while it collides, but need not: it is in the hazard, and the
+  collision warnings (FCW, BSW/LCW, ICW) are its warnings.
 - **IVS**: a static sign (the scenario's ``[[signs]]``, announced by RSI) concerns every
   vehicle on the sign's road (its SUMO edge, so its direction): a must episode per vehicle
   while it is on that road past ``SIGN_START_M``; on its first ``SIGN_START_M`` (just out of
@@ -268,7 +270,7 @@ class V2iTruth:
             signals_turn = bool(snap.signals[i] & 3)  # SUMO's blinker bits
             if not on_route and not signals_turn and _straight_ahead(snap, i, queued) >= QUEUE_MIN:
                 self._may.observe("TJW", vid, None, snap.time_s)
-            self._hazard_ahead(vid, snap.time_s, route, at, pos, hazards)
+            self._hazard_ahead(vid, snap.time_s, route, at, pos, hazards, vid in crashed)
             self._glosa_sample(vid, snap.time_s, speed, snap.lane_ids[i])
 
     def _is_hazard(
@@ -417,12 +419,12 @@ class V2iTruth:
 
     def _hazard_ahead(
         self, vid: str, t: float, route: tuple[str, ...], at: int, pos: float,
-        hazards: dict[str, list[tuple[float, str]]],
+        hazards: dict[str, list[tuple[float, str]]], in_collision: bool = False,
     ) -> None:  # fmt: skip
         found = self._ahead(route, at, pos, hazards, reach_m=GREY_RANGE_M, me=vid)
         if not found:
             return
-        if found[0][0] <= RANGE_M:
+        if found[0][0] <= RANGE_M and not in_collision:
             seen = any(self._is_seen(other) for d, other in found if d <= RANGE_M)
             (self._must if seen else self._unseen).observe("HLW", vid, None, t)
         else:

@@ -90,12 +90,16 @@ class Junction:
         self.node = node
         self.frame = frame
         self.lanes: list[Lane] = []
+        #: each ingress lane's approach: the index of its link in ``node.in_links`` (the road
+        #: it comes in on; lanes of one approach share it)
+        self.approach: list[int] = []
         self.speed_limit_mps: list[float | None] = []
         stops, lengths = [], []
-        for link in node.in_links:
+        for k, link in enumerate(node.in_links):
             for lane in link.lanes:
                 if not is_ingress_lane(lane):
                     continue
+                self.approach.append(k)
                 lat = np.array([p[0] for p in lane.points])
                 lon = np.array([p[1] for p in lane.points])
                 x, y = frame.to_local(lat, lon)

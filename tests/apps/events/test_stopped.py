@@ -4,14 +4,37 @@ not an incident; a lone stopped vehicle in a moving lane, or a stall on protecte
 
 from __future__ import annotations
 
-from _roadside_scene import junction_map, spat, vehicle
+import msgspec
+from _roadside_scene import junction_map, latlon, spat, vehicle
 from _script import run
 
 from v2xcloud.apps.events import StoppedVehicleDetector
-from v2xcloud.model import LightState
+from v2xcloud.model import Connection, Lane, LightState, MapData, MapLink, NodeId
 
 RED, GREEN = LightState.RED, LightState.PROTECTED_GREEN
 PERMISSIVE = LightState.PERMISSIVE_GREEN
+
+
+def _two_way_map() -> MapData:
+    """``junction_map`` with an oncoming approach from the north (one lane, straight on)."""
+    base = junction_map()
+    (node,) = base.nodes
+    lane = Lane(
+        lane_id=3,
+        lane_type="vehicle",
+        points=(latlon(-3.5, 300), latlon(-3.5, 20)),
+        connections=(
+            Connection(
+                remote_node=node.id,
+                remote_lane_id=13,
+                phase_id=1,
+                maneuvers=frozenset({"maneuverStraightAllowed"}),
+            ),
+        ),
+    )
+    oncoming = MapLink(upstream_node=NodeId(region=None, id=2), lanes=(lane,))
+    node = msgspec.structs.replace(node, in_links=(*node.in_links, oncoming))
+    return msgspec.structs.replace(base, nodes=(node,))
 
 
 def _stood(out: list[list[object]]) -> set[str]:
@@ -163,20 +186,44 @@ def test_without_a_map_cross_traffic_ahead_says_it_waits_at_a_junction() -> None
 
 def test_in_a_queue_waiting_for_gaps_the_cars_ahead_may_be_unseen() -> None:
     """A car 21 m before its line on a permissive green, nobody seen ahead (the three cars in
-    front send nothing): a queue waiting for gaps, no incident. The same car on a protected
-    green, or 80 m back (beyond ~8 cars), stands unexplained."""
+    front send nothing) and oncoming traffic to wait for: a queue waiting for gaps, no
+    incident. The same car on a protected green, or 80 m back (beyond ~8 cars), stands
+    unexplained."""
 
     def frame(light: object, y: float) -> object:
         return lambda t: [
-            junction_map(),
+            _two_way_map(),
             spat(t, phase1=(light, 100.0, RED, 130.0)),
             vehicle("waiting", 0, y, 0.0, t_ms=t),
+            vehicle("oncoming", -3.5, 60.0 - 10.0 * ((t // 1000) % 4), 10.0, 180.0, t_ms=t),
         ]
 
     detector = StoppedVehicleDetector
     assert _stood(run(detector(min_stopped_s=20), 30, frame(PERMISSIVE, -21))) == set()
     assert _stood(run(detector(min_stopped_s=20), 30, frame(GREEN, -21))) == {"waiting"}
     assert _stood(run(detector(min_stopped_s=20), 30, frame(PERMISSIVE, -80))) == {"waiting"}
+
+
+def test_a_queue_waits_for_gaps_only_where_there_is_traffic_to_wait_for() -> None:
+    """An unsignalised crossing: a car standing 32 m before its line with nobody seen ahead
+    is a queue waiting for gaps while cross traffic passes (the cars ahead may send nothing),
+    but alone at an empty crossing (fcw_stopped_at_junction: 50 m before it, nothing else
+    about) there is no gap to wait for: it stands unexplained."""
+    from _cross_junction import cross_map
+
+    def frame(cross_traffic: bool) -> object:
+        def at(t: int) -> list[object]:
+            items: list[object] = [cross_map(), vehicle("waiting", 1.75, -40.0, 0.0, t_ms=t)]
+            if cross_traffic:  # a car every 10 s along the west arm, towards its stop line
+                x = -60.0 + 8.0 * ((t // 1000) % 10)
+                items.append(vehicle(f"cross{t // 10_000}", x, -1.75, 8.0, 90.0, t_ms=t))
+            return items
+
+        return at
+
+    detector = StoppedVehicleDetector
+    assert _stood(run(detector(min_stopped_s=20), 30, frame(cross_traffic=True))) == set()
+    assert _stood(run(detector(min_stopped_s=20), 30, frame(cross_traffic=False))) == {"waiting"}
 
 
 def test_a_vehicle_reporting_hazard_lights_is_a_hazard_at_once_even_in_a_queue() -> None:

@@ -16,10 +16,14 @@ explains standing:
   the junction (``exit_m`` ahead): at a junction without signals, or on a permissive green, a
   car at the line waits for a gap, and on any green it may wait for space beyond;
 - **a queue waiting for gaps**: within ``gap_queue_m`` (~8 cars) of its stop line where its
-  lane has no protected green (no signals, or a permissive green): the cars ahead of it wait
-  for gaps in the other traffic, and in a partly connected fleet they may all be unseen
+  lane has no protected green (no signals, or a permissive green), while there is other
+  traffic to wait for: a vehicle moving on another approach of the junction within
+  ``gap_queue_m`` of its stop line in the last ``cycle_s``. The cars ahead of it wait for
+  gaps in that traffic, and in a partly connected fleet they may all be unseen
   (background_district: a car 21 m back in a permissive left-turn queue of three
-  unconnected cars became a stopped vehicle, HLW's 23 false warnings there);
+  unconnected cars became a stopped vehicle, HLW's 23 false warnings there). With no
+  traffic at the junction there is no gap to wait for: a car standing alone 50 m before an
+  empty crossing (fcw_stopped_at_junction) is a hazard;
 - **off the mapped lanes** (parked, in a car park): with a map, only vehicles on a mapped
   approach lane (a travel lane) count.
 
@@ -143,6 +147,11 @@ class StoppedVehicleDetector:
         self._red_ms: LruTable[tuple[int, int], int] = LruTable(
             limit=20_000, name="stopped-vehicle detector lane lights"
         )
+        # (node, approach) -> last time a vehicle moved on it near the stop line (ms): the
+        # traffic a queue waiting for gaps waits for; bounded like ``_red_ms``
+        self._moving_ms: LruTable[tuple[int, int], int] = LruTable(
+            limit=20_000, name="stopped-vehicle detector junction traffic"
+        )
         self._last_ms: int | None = None
 
     def _approach_explains(
@@ -155,11 +164,27 @@ class StoppedVehicleDetector:
         """Rows on a mapped approach lane, and those of them whose light or junction explains
         standing (module docstring)."""
         in_lane, explained = set(), set()
-        for a in on_approaches(view, range_m=1e9):
+        approaches = list(on_approaches(view, range_m=1e9))
+        speed = view.speed_mps
+        for a in approaches:
+            if speed[a.index] >= self.moving_mps and a.to_stop_m <= self.gap_queue_m:
+                self._moving_ms[(a.junction.node.id.id, a.junction.approach[a.lane])] = now_ms
+        for a in approaches:
             in_lane.add(a.index)
             if stopped[a.index] and self._light_explains(a, now_ms, bool(exit_blocked[a.index])):
                 explained.add(a.index)
         return in_lane, explained
+
+    def _other_traffic(self, a: OnApproach, now_ms: int) -> bool:
+        """Whether a vehicle moved near the stop line of another approach of ``a``'s junction
+        within the last ``cycle_ms`` (traffic a queue may be waiting for gaps in)."""
+        node, own = a.junction.node.id.id, a.junction.approach[a.lane]
+        for approach in range(len(a.junction.node.in_links)):
+            if approach != own:
+                seen = self._moving_ms.get((node, approach))
+                if seen is not None and now_ms - seen <= self.cycle_ms:
+                    return True
+        return False
 
     def _light_explains(self, a: OnApproach, now_ms: int, exit_blocked: bool) -> bool:
         timings = [a.junction.phase(c.phase_id, now_ms) for c in a.junction.movements(a.lane)]
@@ -174,7 +199,7 @@ class StoppedVehicleDetector:
         protected = bool(timings) and all(
             t is not None and t.light is LightState.PROTECTED_GREEN for t in timings
         )
-        if not protected and a.to_stop_m <= self.gap_queue_m:
+        if not protected and a.to_stop_m <= self.gap_queue_m and self._other_traffic(a, now_ms):
             return True  # a queue waiting for gaps: the cars ahead may send nothing
         if a.to_stop_m > self.stop_line_m:
             return False

@@ -147,3 +147,24 @@ def test_a_car_that_goes_as_the_pedestrian_clears_is_the_vrucw_grey_zone() -> No
     assert _crossing(8.0) == []
     (near,) = _crossing(4.0)
     assert near.is_required
+
+
+def test_avw_must_warn_a_self_reported_stop_may_warn_an_unexplained_one() -> None:
+    """AVW: a car standing with its hazard lights on must be warned to the moving car behind;
+    one standing silently is grey only while the V2I truth holds its standstill unexplained
+    (HLW's hazard: fcw_stopped_at_junction's lone car 50 m before an empty crossing), and
+    nothing at all otherwise (a queue, a red light)."""
+    follower = ("follower", 0.0, -80.0, 12.0, 0.0, 0, "E_0", "car")
+    lit = ("stopped", 0.0, 0.0, 0.0, 0.0, 4, "E_0", "car")  # SUMO's emergency blinker bit
+    silent = ("stopped", 0.0, 0.0, 0.0, 0.0, 0, "E_0", "car")
+
+    def avw(stopped: tuple[str, float, float, float, float, int, str, str], unexplained: bool):  # type: ignore[no-untyped-def]
+        truth = HarnessTruth(events={}, red_links={}, speed_limits={}, vehicle_lanes={"E": 1})
+        truth.stands_unexplained = lambda vid: unexplained and vid == "stopped"
+        for k in range(10):
+            truth.observe(_snap(0.1 * k, [_moving(follower, k), stopped]))
+        return [(e.ego, e.other, e.is_required) for e in truth.finish() if e.app == "AVW"]
+
+    assert avw(lit, unexplained=False) == [("follower", "stopped", True)]
+    assert avw(silent, unexplained=True) == [("follower", "stopped", False)]
+    assert avw(silent, unexplained=False) == []

@@ -133,6 +133,9 @@ class HarnessTruth:
         self._body_trail: dict[str, deque[tuple[float, float, float, float, float, float]]] = {}
         self._post_encroached: dict[tuple[str, str], tuple[float, float]] = {}
         self._approach: dict[tuple[str, str], list[float]] = {}  # pair -> [first, last] s
+        #: whether a vehicle stands unexplained now (``V2iTruth.stands_unexplained``: HLW's
+        #: hazard standstill); its followers may be warned by AVW (grey); None: nobody does
+        self.stands_unexplained: Callable[[str], bool] | None = None
 
     def observe(self, snap: Snapshot) -> None:
         """Judge one step."""
@@ -251,6 +254,14 @@ class HarnessTruth:
             for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
                 if snap.speed_mps[j] > 1.0:
                     self._tracker.observe("AVW", snap.ids[j], vid, t)
+        elif (
+            snap.speed_mps[i] < 0.5
+            and self.stands_unexplained is not None
+            and self.stands_unexplained(vid)
+        ):  # a silent, unexplained standstill: abnormal, but not self-reported (grey)
+            for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
+                if snap.speed_mps[j] > 1.0:
+                    self._grey.observe("AVW", snap.ids[j], vid, t)
         if events & CONTROL_LOSS_EVENTS:
             for j in self._behind(snap, i, veh, reach_m=EVENT_RANGE_M):
                 self._tracker.observe("CLW", snap.ids[j], vid, t)

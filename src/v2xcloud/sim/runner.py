@@ -209,6 +209,7 @@ class _Chain:
                 is_seen=self._is_seen_now,
                 step_s=self.sc.step_s,
             )
+            self.harness.stands_unexplained = self.v2i.stands_unexplained
         self.sensors = roadside_sensors(self.sc)
         self.map_messages = self.signals.map_messages()
         if self.link is not None or self.signing is not None:

@@ -204,6 +204,7 @@ class V2iTruth:
         self._may = EpisodeTracker(gap_s=SAMPLE_S * 1.5)
         self._unseen = EpisodeTracker(gap_s=SAMPLE_S * 1.5)  # must, but the platform cannot know
         self._standing: dict[str, float] = {}  # vehicle -> standing unexplained since (s)
+        self._unexplained_now: set[str] = set()  # standing unexplained ≥ HAZARD_STOP_S now
         self._lengths: dict[str, float] = {}
         self._into_edge: dict[str, str] = {}
         #: (from edge, to edge) -> the signal links between them (tls, index, from lane)
@@ -230,6 +231,7 @@ class V2iTruth:
             return
         veh = np.flatnonzero(~snap.is_pedestrian).tolist()
         present = {snap.ids[i] for i in veh}
+        self._unexplained_now = set()
         for gone in [v for v in self._standing if v not in present]:
             del self._standing[gone]
         slow: dict[str, list[tuple[float, str]]] = {}
@@ -288,7 +290,15 @@ class V2iTruth:
             self._standing.pop(vid, None)
             return False
         since = self._standing.setdefault(vid, snap.time_s)
-        return snap.time_s - since >= HAZARD_STOP_S
+        if snap.time_s - since < HAZARD_STOP_S:
+            return False
+        self._unexplained_now.add(vid)
+        return True
+
+    def stands_unexplained(self, vid: str) -> bool:
+        """Whether ``vid`` had stood unexplained for ``HAZARD_STOP_S`` at the last sample (an
+        HLW hazard by its standstill, not by what it reports: the harness's AVW grey zone)."""
+        return vid in self._unexplained_now
 
     def _is_explained(self, vid: str, lane: str, pos: float) -> bool:
         """A standing vehicle is explained by a standing one just ahead, a red or yellow light

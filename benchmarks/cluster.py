@@ -5,6 +5,7 @@ Usage::
 
     .venv/bin/python benchmarks/cluster.py                       # 1 and 2 workers, 2,000 vehicles
     .venv/bin/python benchmarks/cluster.py --vehicles 1000 --seconds 4
+    .venv/bin/python benchmarks/cluster.py --shard-zoom 14 --seconds 3   # one stream vs shards
 
 The road: one east-west row of 16 zoom-16 tiles (~8.6 km at 28.2° N), two lanes each way,
 ``--vehicles`` vehicles spread along it at 8–16 m/s, each sending a BSM (UPER, encoded before
@@ -38,6 +39,17 @@ report, 2 cells: duplication ~17/16; ``runtime.tiles``, the halo by reach).
    ``benchmarks/cluster_capacity.py --results PATH``: the capacity table for 10,000 /
    100,000 vehicles (workers and servers needed) is computed there.
 
+4. **One stream vs shards** (``--shard-zoom Z``, instead of 1-3): on ``--servers`` (3: R3)
+   with ``--shard-workers`` (2), the same backlog and paced road first into ``V2X_FRAMES``,
+   then sharded at zoom ``Z`` (the shard streams of the tiles and of 1 km around them, as
+   ``sim.cluster.ClusterPlatform`` makes them, their leads spread by
+   ``gateways.nats.spread_leaders``; every tick marker into every shard stream): frame
+   streams led per server, server CPU per frame stored (every server's process, all
+   replicas) and per frame read, split by server, frames stored and drained per second,
+   frame -> advisory p50/p99. On one 2-core machine the three servers, the workers and the
+   publisher share the cores: what it shows is the cost per frame and how the servers' CPU
+   divides between them (the leader's share), not the throughput of three machines.
+
 The machine (2 cores) is shared: compare the ratios of one run, not figures across runs.
 """
 
@@ -62,7 +74,12 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from v2xcloud.gateways.nats import connect, ensure_streams
+from v2xcloud.gateways.nats import (
+    connect,
+    ensure_streams,
+    spread_leaders,
+    stream_leaders,
+)
 from v2xcloud.gateways.nats_server import NatsCluster
 from v2xcloud.gateways.tile_worker import (
     MEMBERS_BUCKET,
@@ -76,7 +93,7 @@ from v2xcloud.processes import cpu_seconds
 from v2xcloud.runtime import backbone
 from v2xcloud.runtime.ownership import assign
 from v2xcloud.runtime.tiles import Tiling, tile_of
-from v2xcloud.sim.cluster import TickFrame, bsm_tick, publish_tick
+from v2xcloud.sim.cluster import SHARD_MARGIN_M, TickFrame, bsm_tick, publish_tick
 from v2xcloud.twin.testing import state_at
 
 ORIGIN = (28.2, 112.9)
@@ -173,7 +190,13 @@ async def _settled(js: Any, tiles: list[str], n: int) -> None:
 
 
 def _workers(
-    urls: list[str], n: int, logs: str, *, from_start: bool = False
+    urls: list[str],
+    n: int,
+    logs: str,
+    *,
+    from_start: bool = False,
+    servers: int = 1,
+    shard_zoom: int | None = None,
 ) -> list[WorkerProcess]:
     return [
         WorkerProcess(
@@ -181,24 +204,89 @@ def _workers(
             worker_id=f"w{i}",
             origin=ORIGIN,
             clock="stream",
+            servers=servers,
             log_path=f"{logs}/w{i}.log",
             extra=("--from-start",) if from_start else (),
+            shard_zoom=shard_zoom,
         ).start()
         for i in range(n)
     ]
 
 
-async def _latency(n: int, ticks: list[list[TickFrame]]) -> dict[str, Any]:
+def _shards(tiles: list[str], shard_zoom: int | None) -> list[str]:
+    """The shard streams a sharded run makes (as ``sim.cluster.ClusterPlatform.prepare``):
+    the tiles' shards and those within ``SHARD_MARGIN_M`` (the workers' halos read them);
+    every one gets each tick marker. One stream: none."""
+    if shard_zoom is None:
+        return []
+    own = {backbone.shard_of(t, shard_zoom) for t in tiles}
+    near = Tiling(zoom=shard_zoom, halo_m=SHARD_MARGIN_M).halo_tiles(own)
+    return sorted(own | set(near))
+
+
+def _frame_streams(shards: list[str]) -> list[str]:
+    return [backbone.shard_stream(s) for s in shards] if shards else [backbone.FRAMES]
+
+
+async def _streams(nc: Any, servers: int, shards: list[str], shard_zoom: int | None) -> None:
+    """The backbone's streams (with ``shard_zoom`` the shard streams instead of
+    ``V2X_FRAMES``), then the shard streams' leads spread over the servers as the gateway
+    tier keeps them (``gateways.nats.spread_leaders``, passes until none moves)."""
+    js = nc.jetstream()
+    specs = backbone.streams(servers=servers, shard_zoom=shard_zoom)
+    specs += [backbone.shard_spec(s, servers=servers) for s in shards]
+    deadline = time.perf_counter() + 30
+    while True:  # a server healthy may not be known to the meta group yet
+        try:
+            await ensure_streams(js, specs)
+            break
+        except Exception:
+            if time.perf_counter() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+    for _ in range(10):
+        if servers < 2 or not shards or not (await spread_leaders(nc))["moved"]:
+            break
+        await asyncio.sleep(1.0)  # the elections of the moves made
+
+
+async def _leads(nc: Any) -> dict[str, int]:
+    """Frame streams led per server (``V2X_FRAMES``, or the shard streams)."""
+    placements = await stream_leaders(nc, prefix=backbone.FRAMES)
+    out: dict[str, int] = {}
+    for placement in placements.values():
+        if placement.leader:
+            out[placement.leader] = out.get(placement.leader, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _server_cpu(cluster: NatsCluster) -> float:
+    return sum(_each_server_cpu(cluster).values())
+
+
+def _each_server_cpu(cluster: NatsCluster) -> dict[str, float]:
+    """Each running server's process CPU seconds so far."""
+    return {s.name: cpu_seconds(s.pid) for s in cluster.servers if s.pid is not None}
+
+
+def _since(before: dict[str, float], now: dict[str, float]) -> dict[str, float]:
+    return {name: now[name] - before.get(name, 0.0) for name in now}
+
+
+async def _latency(
+    n: int, ticks: list[list[TickFrame]], *, servers: int = 1, shard_zoom: int | None = None
+) -> dict[str, Any]:
     """Paced: each tick's frames then its marker, every 100 ms. Frame -> advisory: from the
     ego's frame of a tick handed to this publisher's client to its advisory of that tick
     received by this client's core subscription of ``adv.>`` (issued by a worker on the tick
     marker: with the wall clock add up to a tick's wait); per advisory, p50 and p99."""
     logs = tempfile.mkdtemp(prefix="v2x-bench-cluster-")
     tiles = _tiles_of(ticks)
-    with NatsCluster(1) as cluster:
+    shards = _shards(tiles, shard_zoom)
+    with NatsCluster(servers) as cluster:
         nc = await connect(cluster.urls, name="bench")
         js = nc.jetstream()
-        await ensure_streams(js, backbone.streams(servers=1))
+        await _streams(nc, servers, shards, shard_zoom)
         answers: dict[int, dict[str, float]] = {}
         received: list[tuple[int, str, float]] = []  # (tick, ego, when)
 
@@ -212,21 +300,26 @@ async def _latency(n: int, ticks: list[list[TickFrame]]) -> dict[str, Any]:
 
         await nc.subscribe(ticked_subject("default"), cb=on_ticked)
         await nc.subscribe("adv.default.>", cb=on_advisory)
-        procs = _workers(cluster.urls, n, logs)
+        procs = _workers(cluster.urls, n, logs, servers=servers, shard_zoom=shard_zoom)
         stamps: dict[tuple[int, str], float] = {}
         sent: dict[int, float] = {}
         try:
             await _joined(js, n)
             await _register(js, tiles)
             await _settled(js, tiles, n)
+            leads = await _leads(nc)
+            server0 = _server_cpu(cluster)
             start = time.perf_counter()
             for k, frames in enumerate(ticks):
                 t_ms = T0_MS + k * 100
                 sent[t_ms] = time.perf_counter()
-                await publish_tick(nc, frames, t_ms, stamps=stamps)
+                await publish_tick(
+                    nc, frames, t_ms, shard_zoom=shard_zoom, shards=shards, stamps=stamps
+                )
                 await nc.flush()
                 await asyncio.sleep(max(0.0, start + (k + 1) * 0.1 - time.perf_counter()))
             await asyncio.sleep(2.0)
+            server_cpu = _server_cpu(cluster) - server0
         finally:
             for p in procs:
                 p.stop()
@@ -238,6 +331,8 @@ async def _latency(n: int, ticks: list[list[TickFrame]]) -> dict[str, Any]:
         if len(a) == n and t in sent
     )
     out: dict[str, Any] = {"workers": n, "ticks": len(tick_lat), "of": len(ticks)}
+    out["leads"] = leads
+    out["server_cpu_per_s"] = server_cpu / (len(ticks) * 0.1 + 2.0)  # cores the servers used
     out["advisories"] = len(lat)
     if lat:
         out["p50_ms"] = statistics.median(lat)
@@ -263,14 +358,21 @@ def _worker_stats(log: str) -> dict[str, Any]:
 
 
 async def _throughput(
-    n: int, ticks: list[list[TickFrame]], profile: str | None = None
+    n: int,
+    ticks: list[list[TickFrame]],
+    profile: str | None = None,
+    *,
+    servers: int = 1,
+    shard_zoom: int | None = None,
 ) -> dict[str, Any]:
     logs = tempfile.mkdtemp(prefix="v2x-bench-cluster-")
     tiles = _tiles_of(ticks)
-    with NatsCluster(1) as cluster:
+    shards = _shards(tiles, shard_zoom)
+    with NatsCluster(servers) as cluster:
         nc = await connect(cluster.urls, name="bench")
         js = nc.jetstream()
-        await ensure_streams(js, backbone.streams(servers=1))
+        await _streams(nc, servers, shards, shard_zoom)
+        leads = await _leads(nc)
         answers: dict[int, dict[str, float]] = {}
         counts: dict[str, int] = {}
 
@@ -280,24 +382,32 @@ async def _throughput(
             counts[body["worker"]] = counts.get(body["worker"], 0) + int(body["count"])
 
         await nc.subscribe(ticked_subject("default"), cb=on_ticked)
-        server_pid = cluster.servers[0].pid
         # the backlog, stored whole before any worker reads (core publishes), so the workers
         # drain a full stream without the publisher competing for the cores
+        store0 = _each_server_cpu(cluster)
         published = time.perf_counter()
         for k, tick_frames in enumerate(ticks):
-            await publish_tick(nc, tick_frames, T0_MS + k * 100)
+            await publish_tick(
+                nc, tick_frames, T0_MS + k * 100, shard_zoom=shard_zoom, shards=shards
+            )
         await nc.flush()
-        expected = sum(len(t) for t in ticks) + len(ticks)
+        expected = sum(len(t) for t in ticks) + len(ticks) * max(1, len(shards))
         stored = 0
         while stored < expected and time.perf_counter() - published < 120:
-            stored = (await js.stream_info(backbone.FRAMES)).state.messages
+            stored = 0
+            for stream in _frame_streams(shards):
+                stored += (await js.stream_info(stream)).state.messages
             if stored < expected:
                 await asyncio.sleep(0.05)
         publish_s = time.perf_counter() - published
-        procs = _workers(cluster.urls, n, logs, from_start=True)
+        # each server's CPU (its replicas, led or not) while the backlog was stored
+        store_each = _since(store0, _each_server_cpu(cluster))
+        procs = _workers(
+            cluster.urls, n, logs, from_start=True, servers=servers, shard_zoom=shard_zoom
+        )
         await _joined(js, n)
         cpu0 = {p.worker_id: cpu_seconds(p.pid) for p in procs}
-        server0 = cpu_seconds(server_pid)
+        server0 = _each_server_cpu(cluster)
         spies = _spies(procs, profile)
         started = time.perf_counter()  # the tiles registered: the workers claim and read
         await _register(js, tiles)
@@ -307,7 +417,7 @@ async def _throughput(
             while len(answers.get(last, {})) < n and time.perf_counter() < deadline:
                 await asyncio.sleep(0.02)
             cpu = {p.worker_id: cpu_seconds(p.pid) - cpu0[p.worker_id] for p in procs}
-            server_cpu = cpu_seconds(server_pid) - server0
+            read_each = _since(server0, _each_server_cpu(cluster))
         finally:
             _stop_spies(spies)
             for p in procs:
@@ -326,10 +436,17 @@ async def _throughput(
         "advisories": sum(counts.values()),
         "complete": len(answers.get(last, {})) == n,
         "server_msgs_per_s": stored / publish_s,
+        "stored": stored,
+        "expected": expected,
+        "store_cpu_s": sum(store_each.values()),
+        "store_cpu_each_s": store_each,  # server -> CPU seconds while the backlog was stored
+        "leads": leads,
+        "streams": len(_frame_streams(shards)),
         "cpu_s": cpu,  # worker -> process CPU seconds while it read the backlog
         "read": read,  # worker -> frames it read (own tiles + halo cells)
         "split": split,  # worker -> CPU seconds in ingest / tick / issue (its own counters)
-        "server_cpu_s": server_cpu,
+        "server_cpu_s": sum(read_each.values()),
+        "server_cpu_each_s": read_each,  # server -> CPU seconds while the workers read
         "frames": frames,
         "profiles": {p.worker_id: path for p, (_, path) in zip(procs, spies, strict=False)},
     }
@@ -387,6 +504,77 @@ def _profile_summary(path: str, top: int = 18) -> list[str]:
     return lines
 
 
+def _compare_shards(args: argparse.Namespace) -> None:
+    """One stream, then the frames sharded at ``--shard-zoom``, each on a fresh cluster of
+    ``--servers`` (R3 with 3): the backlog stored (server CPU of every replica per frame,
+    frames stored per second), drained by ``--shard-workers`` workers (frames per second,
+    server CPU), then the paced run (frame -> advisory p99); the frame streams' leads per
+    server (the shard streams' spread by ``spread_leaders`` first)."""
+    zoom, servers, n = (
+        backbone.shard_zoom_checked(args.shard_zoom),
+        args.servers,
+        args.shard_workers,
+    )
+    rows: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    ticks = [] if args.no_throughput else _backlog(args.vehicles, args.seconds)
+    paced = [] if args.no_latency else _backlog(args.paced_vehicles, args.paced_s)
+    for layout in (None, zoom):
+        name = "one stream" if layout is None else f"shards z{layout}"
+        thr: dict[str, Any] = {}
+        if ticks:
+            print(f"{name}: throughput ...", flush=True)
+            thr = asyncio.run(_throughput(n, ticks, servers=servers, shard_zoom=layout))
+        lat = None
+        if paced:
+            print(f"{name}: paced ...", flush=True)
+            lat = asyncio.run(_latency(n, paced, servers=servers, shard_zoom=layout))
+        rows.append((name, thr, lat))
+    nan = float("nan")
+    print(
+        f"\n{servers} servers (R{min(3, servers)}), {n} workers; backlog {args.vehicles} vehicles "
+        f"x {args.seconds:g} s, paced {args.paced_vehicles} vehicles x {args.paced_s:g} s"
+    )
+    for name, thr, lat in rows:
+        if thr:
+            frames = thr["frames"]
+            print(
+                f"{name}: {thr['streams']} frame stream(s), leads {thr['leads']}; stored "
+                f"{thr['stored']}/{thr['expected']} at {thr['server_msgs_per_s']:,.0f} msgs/s, "
+                f"server CPU {thr['store_cpu_s'] / frames * 1e6:.0f} us per frame stored (all "
+                f"replicas); drained {thr['frames_per_s']:,.0f} frames/s wall, server CPU "
+                f"{thr['server_cpu_s'] / frames * 1e6:.0f} us per frame read; "
+                f"complete={thr['complete']}"
+            )
+            workers = ", ".join(
+                f"{w} {thr['cpu_s'][w] / max(1, thr['read'][w]) * 1e6:.1f}"
+                for w in sorted(thr["cpu_s"])
+            )
+            print(
+                f"  worker CPU per frame read (us): {workers}; halo duplication "
+                f"{thr['duplication']:.3f}"
+            )
+            for phase, each in (("stored", "store_cpu_each_s"), ("read", "server_cpu_each_s")):
+                split = ", ".join(
+                    f"{k} {v / frames * 1e6:.1f}" for k, v in sorted(thr[each].items())
+                )
+                busiest = max(thr[each].values()) / max(1e-9, sum(thr[each].values()))
+                print(
+                    f"  server CPU per frame {phase}, by server (us): {split}; the busiest "
+                    f"did {busiest:.0%}"
+                )
+        if lat is not None:
+            print(
+                f"{name} paced: frame -> advisory p50 {lat.get('p50_ms', nan):.1f} ms, p99 "
+                f"{lat.get('p99_ms', nan):.1f} ms over {lat['advisories']} advisories; "
+                f"{lat['ticks']}/{lat['of']} ticks answered; servers used "
+                f"{lat['server_cpu_per_s']:.2f} cores; leads {lat['leads']}"
+            )
+    if args.results:
+        Path(args.results).write_text(
+            json.dumps([{"layout": a, "throughput": b, "paced": c} for a, b, c in rows]) + "\n"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vehicles", type=int, default=2000)
@@ -401,7 +589,19 @@ def main() -> None:
         help="py-spy record each worker of the throughput phase into DIR and print the top",
     )
     parser.add_argument("--results", help="write the per-worker rate here (JSON)")
+    parser.add_argument(
+        "--shard-zoom",
+        type=int,
+        metavar="Z",
+        help="instead: one stream vs the frames sharded at zoom Z, in the same run, on "
+        "--servers servers with --shard-workers workers (throughput and paced latency)",
+    )
+    parser.add_argument("--servers", type=int, default=3, help="with --shard-zoom (default 3)")
+    parser.add_argument("--shard-workers", type=int, default=2, help="with --shard-zoom")
     args = parser.parse_args()
+    if args.shard_zoom is not None:
+        _compare_shards(args)
+        return
     results = []
     if not args.no_throughput:
         print(f"encoding {args.vehicles} vehicles x {args.seconds} s ...", flush=True)

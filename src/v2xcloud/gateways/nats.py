@@ -6,6 +6,10 @@ does the network side with ``nats-py``:
 - ``parse_nats_urls`` checks ``--nats`` (one URL or a comma-separated list of every server:
   a client given all of them fails over when one dies);
 - ``ensure_streams`` creates or updates the eight streams (``runtime.backbone.streams``);
+- ``spread_leaders`` spreads the leaders of the frame-shard streams (``--shard-zoom``) evenly
+  over the servers with JetStream's own preferred leader stepdown (``plan_leader_moves`` the
+  pure plan); a sharded ``BackbonePublisher`` (the gateway tier) runs it every
+  ``leader_check_s``;
 - ``BackbonePublisher`` publishes from any thread (``submit`` never blocks): a bounded number
   of publishes in flight on its own asyncio loop, each awaiting its PubAck, retried with the
   same ``Nats-Msg-Id`` (the stream drops the duplicate) until ``retry_for_s``; past that the
@@ -32,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import threading
 import time
 from collections import Counter
@@ -84,6 +89,8 @@ __all__ = [
     "ContinuousPull",
     "FrameForwarder",
     "FrameRead",
+    "LeaderMove",
+    "LeaderPlacement",
     "Outgoing",
     "PulledMsg",
     "ResultConsumer",
@@ -96,6 +103,9 @@ __all__ = [
     "kv_keys",
     "parse_nats_urls",
     "plain_headers",
+    "plan_leader_moves",
+    "spread_leaders",
+    "stream_leaders",
     "stream_position",
     "stream_sequence",
 ]
@@ -317,6 +327,134 @@ async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> N
             logger.info("stream %s updated to R%d", spec.name, config.num_replicas)
 
 
+@dataclass(frozen=True)
+class LeaderPlacement:
+    """A replicated stream's raft group as the cluster reports it (``stream_leaders``): the
+    server leading it (None during an election) and the servers that may take the lead (the
+    leader and its replicas online and current: a replica still catching up is not one)."""
+
+    leader: str | None
+    eligible: frozenset[str]
+
+
+@dataclass(frozen=True)
+class LeaderMove:
+    """Hand ``stream``'s lead from ``source`` to ``target`` (a preferred stepdown)."""
+
+    stream: str
+    source: str
+    target: str
+
+
+def plan_leader_moves(placements: dict[str, LeaderPlacement]) -> list[LeaderMove]:
+    """The moves that spread the streams' leaders evenly over the servers that can lead any
+    of them, each move taking one lead from a server with at least two more than its target
+    (the widest gap first; ties by stream, then target name: the same snapshot gives every
+    process the same plan). Stops when no stream can narrow a gap of two or more; with every
+    server eligible for every stream (R3 on three servers) the leads then differ by at most
+    one. A stream without a leader (electing) is left alone.
+
+    >>> p = LeaderPlacement("n0", frozenset({"n0", "n1", "n2"}))
+    >>> [(m.stream, m.target) for m in plan_leader_moves({"a": p, "b": p, "c": p})]
+    [('a', 'n1'), ('b', 'n2')]
+    """
+    servers = sorted(set().union(*(p.eligible for p in placements.values())) if placements else ())
+    leads = dict.fromkeys(servers, 0)
+    leader = {s: p.leader for s, p in placements.items() if p.leader is not None}
+    for name in leader.values():
+        leads[name] = leads.get(name, 0) + 1
+    moves: list[LeaderMove] = []
+    while True:
+        best: tuple[int, str, str] | None = None  # (-gap, stream, target)
+        for stream, source in sorted(leader.items()):
+            for target in sorted(placements[stream].eligible - {source}):
+                gap = leads[source] - leads[target]
+                if gap >= 2 and (best is None or (-gap, stream, target) < best):
+                    best = (-gap, stream, target)
+        if best is None:
+            return moves
+        _, stream, target = best
+        source = leader[stream]
+        moves.append(LeaderMove(stream, source, target))
+        leads[source] -= 1
+        leads[target] += 1
+        leader[stream] = target
+
+
+def _placement(info: dict[str, Any]) -> LeaderPlacement:
+    cluster = info.get("cluster") or {}
+    leader = cluster.get("leader") or None
+    eligible = {leader} if leader else set()
+    for replica in cluster.get("replicas") or []:
+        if replica.get("current") and not replica.get("offline") and replica.get("name"):
+            eligible.add(replica["name"])
+    return LeaderPlacement(leader, frozenset(eligible))
+
+
+async def _js_api(nc: NatsClient, subject: str, body: dict[str, Any], timeout_s: float) -> Any:
+    reply = await nc.request(f"$JS.API.{subject}", json.dumps(body).encode(), timeout=timeout_s)
+    return json.loads(reply.data)
+
+
+async def stream_leaders(
+    nc: NatsClient, *, prefix: str = backbone.FRAMES_SHARD_PREFIX, timeout_s: float = 5.0
+) -> dict[str, LeaderPlacement]:
+    """The replicated streams whose names start with ``prefix`` (every page of the JetStream
+    API's stream list) and where their leads are; ``GatewayError`` when the API refuses."""
+    out: dict[str, LeaderPlacement] = {}
+    offset = 0
+    while True:
+        page = await _js_api(nc, "STREAM.LIST", {"offset": offset}, timeout_s)
+        if "error" in page:
+            raise GatewayError(f"JetStream stream list: {page['error']}")
+        infos = page.get("streams") or []
+        for info in infos:
+            name = (info.get("config") or {}).get("name", "")
+            if name.startswith(prefix) and (info.get("config") or {}).get("num_replicas", 1) > 1:
+                out[name] = _placement(info)
+        offset += len(infos)
+        if not infos or offset >= int(page.get("total", 0)):
+            return out
+
+
+async def spread_leaders(
+    nc: NatsClient, *, prefix: str = backbone.FRAMES_SHARD_PREFIX, timeout_s: float = 5.0
+) -> Counter[str]:
+    """One pass spreading the leads of the streams named ``prefix``* over the servers: the
+    snapshot (``stream_leaders``), its plan (``plan_leader_moves``), then each move as
+    JetStream's own leader stepdown with a preferred server (``$JS.API.STREAM.LEADER.STEPDOWN``,
+    placement ``preferred``: nats-server 2.11+), the group electing that replica.
+
+    Safe from several processes at once: the plan of one snapshot is the same in each; a move
+    is sent only while the stream's leader is still the one planned from (read again just
+    before, else counted ``changed``), and the server refuses a stepdown to the server already
+    leading (counted ``refused``), so two processes making the same move move it once. What is
+    left uneven by a race is the next pass's plan. Counters: ``streams``, ``moved``,
+    ``changed``, ``refused``, ``unanswered`` (no leader answered the stepdown in time)."""
+    counts: Counter[str] = Counter()
+    placements = await stream_leaders(nc, prefix=prefix, timeout_s=timeout_s)
+    counts["streams"] = len(placements)
+    for move in plan_leader_moves(placements):
+        body = {"placement": {"preferred": move.target}}
+        try:
+            info = await _js_api(nc, f"STREAM.INFO.{move.stream}", {}, timeout_s)
+            now = _placement(info) if "error" not in info else None
+            if now is None or now.leader != move.source or move.target not in now.eligible:
+                counts["changed"] += 1
+                continue
+            answer = await _js_api(nc, f"STREAM.LEADER.STEPDOWN.{move.stream}", body, timeout_s)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            counts["unanswered"] += 1  # electing (another process's move): the next pass
+            continue
+        if answer.get("success"):
+            counts["moved"] += 1
+            logger.info("stream %s: lead %s -> %s", move.stream, move.source, move.target)
+        else:
+            counts["refused"] += 1
+            logger.info("stream %s: lead to %s refused: %s", move.stream, move.target, answer)
+    return counts
+
+
 def frame_headers(
     device_id: str, received_at_ms: int, payload: bytes, *, kind: str, message_set: str, fmt: str
 ) -> dict[str, str]:
@@ -441,6 +579,13 @@ class BackbonePublisher:
     ``on_failed(outgoing, reason)`` run on the publisher's thread. Counters in ``stats()``:
     submitted, acked, duplicates (acked as already stored), retries, failed, refused (over
     ``capacity``), and ``in_flight``/``waiting`` now.
+
+    Sharded (``shard_zoom``), it also keeps the shard streams' leads spread over the servers
+    (``spread_leaders``): a pass every ``leader_check_s`` (None: never), the first after a
+    random part of it (so the gateways of a tier do not all look at once); moves counted
+    ``leader_moves``, passes that failed ``leader_check_errors``. The gateways are where the
+    shard streams are made (on a shard's first frame), and a pass restores the spread after
+    a server's restart took its leads elsewhere.
     """
 
     def __init__(
@@ -457,9 +602,13 @@ class BackbonePublisher:
         on_failed: Callable[[Outgoing, str], None] | None = None,
         name: str = "v2xcloud-gateway",
         shard_zoom: int | None = None,
+        leader_check_s: float | None = 10.0,
     ) -> None:
         self.urls = list(urls)
         self.shard_zoom = backbone.shard_zoom_checked(shard_zoom)
+        if leader_check_s is not None and leader_check_s <= 0:
+            raise ConfigError(f"leader_check_s must be positive or None, not {leader_check_s}")
+        self.leader_check_s = leader_check_s
         self.frames_max_age_s = frames_max_age_s
         self.specs = backbone.streams(
             servers=servers or len(self.urls),
@@ -506,6 +655,24 @@ class BackbonePublisher:
         await ensure_streams(self._js, self.specs)
         self._queue = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._worker()) for _ in range(self.max_in_flight)]
+        if self.shard_zoom is not None and self.leader_check_s is not None:
+            self._tasks.append(asyncio.create_task(self._keep_leaders(self.leader_check_s)))
+
+    async def _keep_leaders(self, period_s: float) -> None:
+        """A ``spread_leaders`` pass every ``period_s`` (the first after a random part)."""
+        assert self._nc is not None
+        await asyncio.sleep(random.uniform(0.0, period_s))
+        while True:
+            try:
+                done = await spread_leaders(self._nc)
+                self.counts["leader_moves"] += done["moved"]
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # no responders while a server restarts: next pass
+                self.counts["leader_check_errors"] += 1
+                if self.counts["leader_check_errors"] in (1, 10, 100):
+                    logger.warning("backbone: spreading the shard leaders: %s", exc)
+            await asyncio.sleep(period_s)
 
     def stop(self, *, drain_s: float = 5.0) -> None:
         """Wait up to ``drain_s`` for what is waiting, then close; safe twice."""

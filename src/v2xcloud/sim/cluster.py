@@ -119,16 +119,23 @@ async def publish_tick(
     tenant: str = "default",
     message_set: str = "csae2020",
     stamps: dict[tuple[int, str], float] | None = None,
+    shard_zoom: int | None = None,
+    shards: Sequence[str] = (),
 ) -> None:
     """Publish one tick's frames (core publishes, as an OBU's gateway files them: subject by
     place, ``frame_headers``, received at ``t_ms``), then its tick marker. ``stamps``:
-    (tick, device) -> when its frame was handed to the client (``time.perf_counter``)."""
+    (tick, device) -> when its frame was handed to the client (``time.perf_counter``).
+    Sharded (``shard_zoom``): the frames on their shards' subjects, the marker into each of
+    ``shards`` (every shard stream in use, as ``ClusterPlatform`` does)."""
     for place, device, raw in frames:
         if stamps is not None:
             stamps[(t_ms, device)] = time.perf_counter()
         headers = frame_headers(device, t_ms, raw, kind="obu", message_set=message_set, fmt="uper")
-        await nc.publish(backbone.frame_subject(tenant, place, "bsm"), raw, headers=headers)
-    await nc.publish(tick_subject(tenant), b"", headers={HEADER_TICK_MS: str(t_ms)})
+        subject = backbone.frame_subject(tenant, place, "bsm", shard_zoom=shard_zoom)
+        await nc.publish(subject, raw, headers=headers)
+    into: list[str | None] = [None] if shard_zoom is None else list(shards)
+    for shard in into:
+        await nc.publish(tick_subject(tenant, shard), b"", headers={HEADER_TICK_MS: str(t_ms)})
 
 
 class ClusterPlatform:

@@ -263,6 +263,13 @@ def _print_misses(app: str, result: Any) -> None:
         for t in (e.start_s, (e.start_s + e.end_s) / 2, e.end_s):
             snap = _at(t)
             a, b = _state(snap, e.ego), _state(snap, e.other)
+            if a is not None and e.other is None:  # a road hazard (TJW, HLW): what TJW sees
+                print(
+                    f"    t={t:6.1f} ego v={a['v']:.1f} a={a['a']:.1f} h={a['h']:.0f} "
+                    f"{a['lane']} sig={a['sig']} | slow ahead "
+                    + " ".join(_queue_seen(snap, e.ego, rows=6))
+                )
+                continue
             if a is None or b is None:
                 print(f"    t={t:.1f}: ego {a is not None}, other {b is not None} in the run")
                 continue

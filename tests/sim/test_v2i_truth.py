@@ -161,6 +161,73 @@ class _TraciOfLanes:
     lane = _Lanes()
 
 
+_NODES = {"G10": (0.0, 0.0), "G20": (100.0, 0.0), "G21": (100.0, 100.0), "G22": (100.0, 200.0),
+          "G12": (0.0, 200.0)}  # fmt: skip
+
+
+class _GridEdges:
+    def getFromJunction(self, edge: str) -> str:  # noqa: N802 (traci's names)
+        return edge[:3]
+
+    def getToJunction(self, edge: str) -> str:  # noqa: N802
+        return edge[3:]
+
+
+class _GridJunctions:
+    def getPosition(self, node: str) -> tuple[float, float]:  # noqa: N802
+        return _NODES[node]
+
+
+class _GridLanes:
+    def __init__(self, turns: str) -> None:
+        self.turns = turns
+
+    def getLength(self, _lane: str) -> float:  # noqa: N802
+        return 100.0
+
+    def getLinks(self, _lane: str) -> list[tuple[object, ...]]:  # noqa: N802
+        return [("x", True, True, True, "x", "G", d, 0.0) for d in self.turns]
+
+
+class _TraciOfGrid:
+    TraCIException = _Gone
+    edge = _GridEdges()
+    junction = _GridJunctions()
+
+    def __init__(self, lane_turns: str) -> None:
+        self.lane = _GridLanes(lane_turns)
+
+
+@pytest.mark.parametrize(
+    ("signals", "lane_turns", "known_m"),
+    [
+        (0, "sl", 80.0),  # no indicator, a lane that also goes straight: to the junction
+        (2, "sl", 280.0),  # left indicator: through the left turn and on straight to G22
+        (1, "sl", 80.0),  # the right indicator announces no left turn
+        (0, "l", 280.0),  # a left-turn-only lane announces it as well
+    ],
+)
+def test_a_queue_beyond_a_turn_the_vehicle_does_not_announce_is_not_must(
+    signals: int, lane_turns: str, known_m: float
+) -> None:
+    """TJW's must episodes: a vehicle 80 m before a junction where its route turns left
+    (G10->G20, then north to G21, straight to G22, then left again to G12). Where it goes at a
+    junction before it announces the turn is its driver's (as a queue straight on beyond a
+    turn is grey): background_district's missed TJW episodes were queues on the road after
+    a left turn, from before the car signalled it."""
+    truth = V2iTruth(
+        traci=_TraciOfGrid(lane_turns), events={}, tls_of_node={},
+        is_connected=lambda v: True, step_s=0.1,
+    )  # fmt: skip
+    route = ("G10G20", "G20G21", "G21G22", "G22G12")
+    assert truth._known_route_m(route, 0, 20.0, signals, "G10G20_0") == known_m
+    queue = {"G20G21": [(10.0, "q1"), (17.0, "q2"), (24.0, "q3")]}  # 90-104 m ahead
+    for t in (5.0, 6.0):
+        truth._queue_ahead("ego", t, 13.0, route, 0, 20.0, queue, known_m=known_m)
+    (episode,) = truth.finish()
+    assert episode.app == "TJW" and episode.is_required is (known_m > 104.0)
+
+
 @pytest.mark.parametrize(("in_collision", "required"), [(False, True), (True, False)])
 def test_a_vehicle_in_the_collision_ahead_of_it_need_not_be_warned_of_it(
     in_collision: bool, required: bool

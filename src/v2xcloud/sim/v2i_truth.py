@@ -7,8 +7,9 @@ match):
 - **TJW**: a queue is ``QUEUE_MIN`` or more vehicles slower than ``QUEUE_SPEED_MPS`` on the
   vehicle's route ahead; a vehicle approaching at ``TJW_APPROACH_MPS`` or more whose queue
   tail lies within ``RANGE_M`` must be warned; within ``GREY_RANGE_M``, or approaching slower
-  (but moving), it may be. A queue behind it, on another road or beyond ``GREY_RANGE_M`` must
-  not be warned about.
+  (but moving), it may be. Must only for the queue on the part of its route that can be known
+  (``_known_route_m``: beyond a turn it does not announce yet, it may be). A queue behind it,
+  on another road or beyond ``GREY_RANGE_M`` must not be warned about.
 - **HLW**: a hazard location is a vehicle standing still (≤ ``STANDSTILL_MPS``) on a travel
   lane for ``HAZARD_STOP_S`` with nothing to explain it (no standing vehicle within
   ``QUEUE_GAP_M`` ahead, no red or yellow light within ``SIGNAL_EXPLAINS_M`` ahead, not
@@ -205,6 +206,8 @@ class V2iTruth:
         self._unseen = EpisodeTracker(gap_s=SAMPLE_S * 1.5)  # must, but the platform cannot know
         self._standing: dict[str, float] = {}  # vehicle -> standing unexplained since (s)
         self._unexplained_now: set[str] = set()  # standing unexplained ≥ HAZARD_STOP_S now
+        self._turns: dict[tuple[str, str], str] = {}  # (edge, next edge) -> s / l / r / t
+        self._lane_turns: dict[str, frozenset[str]] = {}  # lane -> the turns its links make
         self._lengths: dict[str, float] = {}
         self._into_edge: dict[str, str] = {}
         #: (from edge, to edge) -> the signal links between them (tls, index, from lane)
@@ -268,7 +271,10 @@ class V2iTruth:
             if vid not in routes or speed < MOVING_MPS:
                 continue
             route, at, pos = routes[vid]
-            on_route = self._queue_ahead(vid, snap.time_s, speed, route, at, pos, slow)
+            known_m = self._known_route_m(route, at, pos, int(snap.signals[i]), snap.lane_ids[i])
+            on_route = self._queue_ahead(
+                vid, snap.time_s, speed, route, at, pos, slow, known_m=known_m
+            )
             signals_turn = bool(snap.signals[i] & 3)  # SUMO's blinker bits
             if not on_route and not signals_turn and _straight_ahead(snap, i, queued) >= QUEUE_MIN:
                 self._may.observe("TJW", vid, None, snap.time_s)
@@ -411,21 +417,73 @@ class V2iTruth:
 
     def _queue_ahead(
         self, vid: str, t: float, speed: float, route: tuple[str, ...], at: int, pos: float,
-        slow: dict[str, list[tuple[float, str]]],
+        slow: dict[str, list[tuple[float, str]]], *, known_m: float = math.inf,
     ) -> bool:  # fmt: skip
         """Observe the vehicle's TJW episode (must, unseen or may) of a queue on its route;
-        whether there is one."""
+        whether there is one. Only the queue within ``known_m`` (``_known_route_m``) can be
+        must: beyond a turn the vehicle does not announce, its route is its driver's."""
         queue = self._ahead(route, at, pos, slow, reach_m=GREY_RANGE_M, me=vid)
         if len(queue) < QUEUE_MIN:
             return False
         tail = queue[0][0]
-        in_range = [other for d, other in queue if d <= RANGE_M]
+        in_range = [other for d, other in queue if d <= min(RANGE_M, known_m)]
         if len(in_range) >= QUEUE_MIN and speed >= TJW_APPROACH_MPS:
             seen = sum(self._is_seen(other) for other in in_range) >= QUEUE_MIN
             (self._must if seen else self._unseen).observe("TJW", vid, None, t)
         else:
             self._may.observe("TJW", vid, None, t, ttc_s=tail / speed)
         return True
+
+    def _known_route_m(
+        self, route: tuple[str, ...], at: int, pos: float, signals: int, lane: str
+    ) -> float:
+        """How far along its route (m) a vehicle's way can be known from the road and what it
+        shows: to the end of its edge, on through each junction its route crosses straight on
+        (``_turn``), and through the first junction also when it turns the way its indicator
+        says (SUMO's blinker bits: 1 right, 2 left) or its lane allows no other way. Beyond a
+        turn it does not announce, where it goes is its driver's."""
+        known = self._length(lane) - pos
+        for k in range(at, len(route) - 1):
+            turn = self._turn(route[k], route[k + 1])
+            if turn != "s" and not (k == at and self._announced(turn, signals, lane)):
+                break
+            known += self._length(f"{route[k + 1]}_0")
+        else:
+            return math.inf  # the trip ends on its route: nothing beyond is asked
+        return known
+
+    def _announced(self, turn: str, signals: int, lane: str) -> bool:
+        """Whether a vehicle on ``lane`` showing ``signals`` announces ``turn`` at its next
+        junction: its indicator, or a lane whose every link turns that way."""
+        if (turn in "lt" and signals & 2) or (turn == "r" and signals & 1):
+            return True
+        found = self._lane_turns.get(lane)
+        if found is None:
+            links = self.traci.lane.getLinks(lane)
+            found = self._lane_turns[lane] = frozenset(
+                "l" if d in "lLt" else "r" if d in "rR" else "s" for d in (str(x[6]) for x in links)
+            )
+        return found == {"l" if turn in "lt" else turn}
+
+    def _turn(self, edge: str, then: str) -> str:
+        """The turn from ``edge`` into ``then`` by their junctions' positions: ``s`` within
+        30° of straight on, ``t`` beyond 150° (back), else ``l`` or ``r``."""
+        key = (edge, then)
+        found = self._turns.get(key)
+        if found is None:
+            a, b = self._edge_heading(edge), self._edge_heading(then)
+            d = (b - a + 180.0) % 360.0 - 180.0  # counter-clockwise positive: left
+            found = self._turns[key] = (
+                "s" if abs(d) <= 30.0 else "t" if abs(d) > 150.0 else "l" if d > 0 else "r"
+            )
+        return found
+
+    def _edge_heading(self, edge: str) -> float:
+        """An edge's direction (degrees counter-clockwise from east), from its junctions."""
+        e = self.traci.edge
+        x0, y0 = self.traci.junction.getPosition(e.getFromJunction(edge))
+        x1, y1 = self.traci.junction.getPosition(e.getToJunction(edge))
+        return math.degrees(math.atan2(y1 - y0, x1 - x0))
 
     def _hazard_ahead(
         self, vid: str, t: float, route: tuple[str, ...], at: int, pos: float,

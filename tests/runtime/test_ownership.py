@@ -8,6 +8,7 @@ import random
 from v2xcloud.model import Advisory, AdvisoryLevel
 from v2xcloud.runtime.ownership import (
     Liveness,
+    MergeWatch,
     advisory_msg_id,
     assign,
     assign_by_load,
@@ -121,6 +122,39 @@ def test_split_hot_splits_a_dense_tile_into_children_and_places_its_roadside_fra
     assert unit_of("11", units, zoom=2) == "11"
     assert unit_of("10", units, zoom=2) == "1000"  # a split tile's roadside: first descendant
     assert unit_of("13", units, zoom=2) is None
+
+
+def test_merge_watch_merges_a_cooled_split_tile_only_after_the_hold() -> None:
+    now = [0.0]
+    watch = MergeWatch(hold_s=10.0, clock=lambda: now[0])
+    split = ["10"]
+    units = ["100", "101", "102", "103", "11"]
+    hot = {"100": 60.0, "101": 40.0, "102": 5.0, "103": 5.0, "11": 500.0}
+    cool = {"100": 20.0, "101": 10.0, "102": 5.0, "103": 5.0, "11": 500.0}  # 40 < 50
+    assert watch.due(split, units, hot, 50.0) == []  # split at 0, still 110 frames/s
+    now[0] = 5.0
+    assert watch.due(split, units, cool, 50.0) == []  # cool since 5: not yet held
+    now[0] = 12.0
+    assert watch.due(split, units, hot | {"100": 31.0}, 50.0) == []  # 51: not below the limit
+    now[0] = 13.0
+    assert watch.due(split, units, cool, 50.0) == []  # cool again since 13 (the rise reset it)
+    now[0] = 22.9
+    assert watch.due(split, units, cool, 50.0) == []
+    now[0] = 23.0
+    assert watch.due(split, units, cool, 50.0) == ["10"]  # cool 10 s, split 23 s
+    # a child whose load is not known, or a child split again, holds the merge back
+    gone = {k: v for k, v in cool.items() if k != "103"}
+    assert watch.due(split, units, gone, 50.0) == []
+    now[0] = 40.0
+    assert watch.due(split, units, cool, 50.0) == []  # the unknown load started it again
+    now[0] = 50.0
+    assert watch.due(split, units, cool, 50.0) == ["10"]
+    nested = ["1000", "1001", "101", "102", "103"]
+    assert watch.due(["10", "100"], nested, {u: 1.0 for u in nested}, 50.0) == []
+    # a tile seen split only now waits the hold from now, however cool
+    assert watch.due(["12"], ["120"], {"120": 0.0}, 50.0) == []
+    now[0] = 60.0
+    assert watch.due(["12"], ["120"], {"120": 0.0}, 50.0) == ["12"]
 
 
 def test_liveness_on_the_observers_clock() -> None:

@@ -96,6 +96,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(docs/deploy.md, Sizing)",
     )
     p.add_argument(
+        "--merge-fps",
+        type=float,
+        default=None,
+        help="merge a split tile back when its children's loads sum below this many frames/s "
+        "(below --split-fps: the hysteresis). Default: half of --split-fps",
+    )
+    p.add_argument(
+        "--merge-hold",
+        type=float,
+        default=30.0,
+        help="seconds a split tile stays split, and its children below --merge-fps, before it "
+        "merges back (runtime.ownership.MergeWatch; default 30)",
+    )
+    p.add_argument(
         "--misbehaviour-detection",
         action="store_true",
         help="screen the senders: the misbehaviour detector runs on every self-report the "
@@ -125,10 +139,12 @@ def _run(args: argparse.Namespace) -> int:
         or args.load_window <= 0
         or args.split_fps < 0
         or args.live_hz < 0
+        or args.merge_hold < 0
+        or (args.merge_fps is not None and not 0 <= args.merge_fps < (args.split_fps or 0.0))
     ):
         raise ConfigError(
-            "--lease-ttl and --load-window must be > 0, --split-fps and --live-hz >= 0 and "
-            "--servers >= 1"
+            "--lease-ttl and --load-window must be > 0, --split-fps, --live-hz and "
+            "--merge-hold >= 0, --merge-fps >= 0 and below --split-fps, and --servers >= 1"
         )
     if args.shard_zoom is not None and not 1 <= args.shard_zoom <= 16:
         raise ConfigError("--shard-zoom must be 1 to 16 (runtime.backbone.TILE_DIGITS)")
@@ -149,6 +165,8 @@ def _run(args: argparse.Namespace) -> int:
         flag_ttl_ms=FLAG_TTL_MS,
         load_window_s=args.load_window,
         split_fps=args.split_fps or None,
+        merge_fps=args.merge_fps,
+        merge_hold_s=args.merge_hold,
         live_period_ms=round(1000 / args.live_hz) if args.live_hz else 0,
         shard_zoom=args.shard_zoom,
     )

@@ -23,8 +23,17 @@ keys owned by itself, then marks the tile ``SPLIT`` (compare-and-set), and the b
 the children like any tile, each child's load estimated from where the tile's frames were
 filed until it is measured. A frame belongs to the unit its place lies in (``unit_of``; a
 split tile's roadside frames to its first descendant), the same on every worker, so the
-exactly-once rule holds across a split. A split is not undone (no merge: a split tile that
-cools stays four units).
+exactly-once rule holds across a split. A split tile that cools merges back
+(``ownership.MergeWatch``: its children's loads together below ``merge_fps``, by default
+``MERGE_SHARE`` of ``split_fps``, for ``merge_hold_s``, and split that long): the owner of
+its first child marks it ``MERGING`` + itself (compare-and-set), every worker then wants all
+its children there (the owners hand them over like any tile: the old owner stops issuing
+for a child when it hands it over), and once it owns them all it makes the tile its own
+(compare-and-set) and deletes the child keys. From that write on, every worker finds a frame
+under the tile in the tile itself (``unit_of``: the coarsest unit first), which the same
+worker owned as children: no pair changes issuer across the merge. A merge no longer due
+(the load rose again) goes back to ``SPLIT``; a marker whose member died is taken over by
+the next owner of the first child.
 A worker that could not renew its own heartbeat for ``lease_ttl_s`` stops issuing (it may
 have lost its tiles) until it renews. A claimed tile's frames (and its halo's) are read again
 from ``rebuild_s`` back in the stream, so the new owner's scene is rebuilt before it issues.
@@ -161,10 +170,14 @@ from v2xcloud.runtime.corridor import round_samples, tile_traffic
 from v2xcloud.runtime.dissemination import Delivery, Disseminator
 from v2xcloud.runtime.ownership import (
     FINEST_UNIT_ZOOM,
+    MERGE_HOLD_S,
+    MERGE_SHARE,
     Liveness,
+    MergeWatch,
     advisory_msg_id,
     assign,
     assign_by_load,
+    children_of,
     edge_runtime,
     episode_key,
     event_digest,
@@ -195,6 +208,7 @@ __all__ = [
     "LIVE_PERIOD_MS",
     "LOCAL_EVENT_KINDS",
     "MEMBERS_BUCKET",
+    "MERGING",
     "SPLIT",
     "SPLIT_FPS",
     "TILES_BUCKET",
@@ -254,6 +268,8 @@ LOAD_WINDOW_S = 5.0
 SPLIT_FPS = 10_500.0
 #: the value of a tile's key once it is split (its children are the units owned)
 SPLIT = "*split"
+#: the value of a split tile's key while it merges back into the member named after it
+MERGING = "*merge:"
 #: the places whose unit was looked up, remembered (cleared past this many)
 _UNITS_KEPT = 100_000
 #: the tick markers remembered (stream clock: where a catch-up starts)
@@ -276,6 +292,12 @@ _WRONG_LAST = (10071, 10164)
 def _exists(result: Any) -> bool:
     """Whether a create's result says the key has an entry already."""
     return isinstance(result, nats.js.errors.APIError) and result.err_code in _WRONG_LAST
+
+
+def _is_split(owner: str) -> bool:
+    """Whether a tile key's value says the tile is owned as its children (split, or merging
+    back: until the merge is done the children are the units)."""
+    return owner == SPLIT or owner.startswith(MERGING)
 
 
 def _is_quadkey(text: str) -> bool:
@@ -401,6 +423,11 @@ class WorkerConfig:
     #: a unit that alone would have a worker read more frames/s than this (own + halo) is
     #: split in four (wall clock; ``None``: never); ``docs/deploy.md`` (Sizing)
     split_fps: float | None = SPLIT_FPS
+    #: a split tile whose children's loads sum below this merges back (``None``:
+    #: ``MERGE_SHARE`` of ``split_fps``); must be below ``split_fps``
+    merge_fps: float | None = None
+    #: ... once split and below ``merge_fps`` this long (seconds, ``ownership.MergeWatch``)
+    merge_hold_s: float = MERGE_HOLD_S
     #: the owned tiles' live-map snapshots are sent this often (ms; 0: never)
     live_period_ms: int = LIVE_PERIOD_MS
     #: frames sharded by place (``backbone.shard_of``): one stream per shard, one pull per
@@ -492,6 +519,14 @@ class TileWorker:
                 f"worker tile zoom {self.tiling.zoom}: at most {backbone.TILE_DIGITS} (the "
                 "subjects' tile token; finer ownership would split a tile's roadside frames)"
             )
+        split, merge = config.split_fps, config.merge_fps
+        if split is not None and merge is not None and not 0 <= merge < split:
+            raise GatewayError(
+                f"merge_fps {merge} must be >= 0 and below split_fps {split} (the "
+                "hysteresis between split and merge)"
+            )
+        if config.merge_hold_s < 0:
+            raise GatewayError(f"merge_hold_s must be >= 0, got {config.merge_hold_s}")
         lat, lon = config.origin
         self.screen = (
             TierScreen(config.screen(), ttl_ms=config.flag_ttl_ms)
@@ -599,6 +634,7 @@ class TileWorker:
         self._split: frozenset[str] = frozenset()  # tiles split (their children are units)
         self._units: dict[str, str] = {}  # place -> unit, while some tile is split
         self._unit_keys: frozenset[str] | None = None  # the units (keys not split), cached
+        self._merges = MergeWatch(hold_s=config.merge_hold_s)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -845,12 +881,38 @@ class TileWorker:
                 logger.warning("worker %s: heartbeat of %s: %s", self.me, entry.key, exc)
 
     def _on_tile(self, entry: KeyValue.Entry) -> None:
-        owner = "" if entry.operation in ("DEL", "PURGE") else (entry.value or b"").decode()
-        new_key = entry.key not in self.owners
+        """A tiles-bucket entry: its owner (``""``: none), ``SPLIT`` / ``MERGING``, or a
+        deleted key (a merged tile's child: no unit any more, forgotten with its load). A
+        tile that becomes whole again takes its children's loads and placements (the road
+        users last reported under it are placed in it, not in the children gone)."""
+        if entry.operation in ("DEL", "PURGE"):
+            if self.owners.pop(entry.key, None) is not None:
+                self.loads.pop(entry.key, None)
+                self._units_changed()
+            return
+        owner = (entry.value or b"").decode()
+        before = self.owners.get(entry.key)
         self.owners[entry.key] = (owner, int(entry.revision or 0))
-        if new_key or (owner == SPLIT) != (entry.key in self._split):
-            self._split = frozenset(t for t, (o, _) in self.owners.items() if o == SPLIT)
-            self._units, self._unit_keys = {}, None
+        if before is None or _is_split(owner) != (entry.key in self._split):
+            if before is not None and _is_split(before[0]) and not _is_split(owner):
+                self._merged(entry.key)
+            self._units_changed()
+
+    def _units_changed(self) -> None:
+        self._split = frozenset(t for t, (o, _) in self.owners.items() if _is_split(o))
+        self._units, self._unit_keys = {}, None
+
+    def _merged(self, tile: str) -> None:
+        """``tile`` is whole again: its load is its children's, its children's road users
+        are placed in it."""
+        kids = children_of(tile, self.owners)
+        if kids and all(k in self.loads for k in kids):
+            self.loads[tile] = sum(self.loads[k] for k in kids)
+        else:  # not its load from before the split: unknown (the mean) until measured
+            self.loads.pop(tile, None)
+        for pid, (place, own, at_ms) in list(self._placed.items()):
+            if place != tile and place.startswith(tile):
+                self._placed[pid] = (tile, own, at_ms)
 
     def _unit_of(self, place: str) -> str:
         """The ownership unit of a frame filed at ``place``: its tile at the tiling's zoom,
@@ -861,7 +923,9 @@ class TileWorker:
         unit = self._units.get(place)
         if unit is None:
             if self._unit_keys is None:
-                self._unit_keys = frozenset(t for t, (o, _) in self.owners.items() if o != SPLIT)
+                self._unit_keys = frozenset(
+                    t for t, (o, _) in self.owners.items() if not _is_split(o)
+                )
             unit = unit_of(place, self._unit_keys, zoom=self.tiling.zoom) or tile
             if len(self._units) >= _UNITS_KEPT:
                 self._units = {}
@@ -909,8 +973,9 @@ class TileWorker:
         if self.me not in alive or self.fenced():
             return  # not (yet) a live member: claim nothing
         await self._split_hot()
-        owners = {t: o for t, (o, _) in self.owners.items() if o != SPLIT}
-        desired = self._assignment(owners, alive)
+        await self._merge_cool(alive)
+        owners = {t: o for t, (o, _) in self.owners.items() if not _is_split(o)}
+        desired = self._merging_to(self._assignment(owners, alive), alive)
         moves = plan(me=self.me, desired=desired, owners=owners, alive=alive)
         for tile in moves.claim:
             await self._cas(tile, self.me, "claimed")
@@ -978,6 +1043,96 @@ class TileWorker:
             logger.info(
                 "worker %s: tile %s split (%.0f frames/s > %.0f)", self.me, tile, fps, limit
             )
+
+    def _merge_limit(self) -> float | None:
+        cfg = self.config
+        if cfg.clock != "wall" or cfg.split_fps is None:
+            return None
+        return MERGE_SHARE * cfg.split_fps if cfg.merge_fps is None else cfg.merge_fps
+
+    async def _merge_cool(self, alive: list[str]) -> None:
+        """Merge back the split tiles that cooled (``MergeWatch.due``): the owner of a due
+        tile's first child marks it ``MERGING`` + the member the load cut gives the tile
+        whole (``_merge_target``); the member marked merges it once it owns all its
+        children (the tile made its own, then the child keys deleted). A mark on a tile not
+        due any more goes back to ``SPLIT`` (either of them writes it, compare-and-set)."""
+        limit = self._merge_limit()
+        if limit is None:
+            return
+        split = [t for t, (o, _) in self.owners.items() if _is_split(o)]
+        units = [t for t, (o, _) in self.owners.items() if not _is_split(o)]
+        due = set(self._merges.due(split, units, self.loads, limit))
+        mark = MERGING + self.me
+        for tile in sorted(split):
+            value, rev = self.owners[tile]
+            kids = children_of(tile, units)
+            first = bool(kids) and self.owners[kids[0]][0] == self.me
+            if tile not in due:
+                if value.startswith(MERGING) and (value == mark or first):
+                    await self._cas(tile, SPLIT, "merge_abandoned")
+                continue
+            if value != mark:
+                marker = value[len(MERGING) :] if value.startswith(MERGING) else ""
+                if first and (value == SPLIT or marker not in alive):
+                    target = self._merge_target(tile, kids, alive)
+                    await self._cas(tile, MERGING + target, "merge_marked")
+                continue
+            if any(self.owners[k][0] != self.me for k in kids):
+                continue  # the children's owners are handing them over
+            try:
+                new = await self.tiles_kv.update(tile, self.me.encode(), last=rev)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                self.counts["merge_lost_race"] += 1
+                continue
+            self.owners[tile] = (self.me, new)
+            self._merged(tile)
+            self._units_changed()
+            if tile in self.loads:
+                self.load_out[tile] = self.loads[tile]  # until measured
+            for kid in kids:
+                _, kid_rev = self.owners[kid]
+                try:
+                    await self.tiles_kv.delete(kid, last=kid_rev)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    self.counts["merge_lost_race"] += 1
+                    continue
+                self.owners.pop(kid, None)
+                self.loads.pop(kid, None)
+                self.load_out.pop(kid, None)
+                self.alone_fps.pop(kid, None)
+            self._units_changed()
+            self.counts["merges"] += 1
+            logger.info(
+                "worker %s: tile %s merged (children below %.0f frames/s)", self.me, tile, limit
+            )
+
+    def _merge_target(self, tile: str, kids: list[str], alive: list[str]) -> str:
+        """The member the load cut gives ``tile`` whole (its children's loads summed, held
+        by the owner of the busiest child), so that the merged tile does not move again
+        at once (``assign_by_load``'s hysteresis)."""
+        units = {t: o for t, (o, _) in self.owners.items() if not _is_split(o)}
+        busiest = max(kids, key=lambda k: (self.loads.get(k, 0.0), k))
+        holder = units[busiest]
+        for kid in kids:
+            del units[kid]
+        units[tile] = holder
+        loads = {t: v for t, v in self.loads.items() if t in units}
+        loads[tile] = sum(self.loads[k] for k in kids)
+        return assign_by_load(units, alive, loads, units).get(tile, self.me)
+
+    def _merging_to(self, desired: dict[str, str], alive: list[str]) -> dict[str, str]:
+        """``desired`` with the children of each tile marked ``MERGING`` by a live member
+        wanted there (they are handed over to it, so that it can merge them)."""
+        live = set(alive)
+        out = desired
+        for tile, (value, _) in self.owners.items():
+            member = value[len(MERGING) :] if value.startswith(MERGING) else ""
+            if member in live:
+                kids = [t for t in children_of(tile, self.owners) if t in desired]
+                if any(desired[k] != member for k in kids):
+                    out = dict(out) if out is desired else out
+                    out.update(dict.fromkeys(kids, member))
+        return out
 
     def _child_loads(self, tile: str, load: float) -> dict[str, float]:
         """``load`` (the split tile's) shared among its four children as the last measured

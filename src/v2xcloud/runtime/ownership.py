@@ -14,6 +14,10 @@ lease bookkeeping it acts on, and the ids that make a warning exactly-once.
 - ``split_hot(tiles, load_of, limit)``: a tile whose load alone exceeds ``limit`` (too dense
   for one worker) is owned as its four children (quadkey zoom + 1), recursively, down to
   ``FINEST_UNIT_ZOOM``; ``unit_of(place, units)`` finds the unit a frame's place is in.
+- ``MergeWatch``: when a split tile cools, its children merge back. Hysteresis, so a tile
+  near the limit does not split and merge by turns: the children's loads together must stay
+  below a clearly lower limit (``MERGE_SHARE`` of the split's) for ``hold_s``, and the tile
+  must have been split for ``hold_s`` at least.
 - ``Liveness``: a member is alive while its heartbeat key keeps changing; it is judged on the
   observer's own monotonic clock (the revision last changed less than ``ttl_s`` ago), so
   clocks across machines need not agree.
@@ -42,12 +46,16 @@ from v2xcloud.runtime.screen import MisbehaviourScreen
 
 __all__ = [
     "FINEST_UNIT_ZOOM",
+    "MERGE_HOLD_S",
+    "MERGE_SHARE",
     "REBALANCE_SLACK",
     "Liveness",
+    "MergeWatch",
     "Plan",
     "advisory_msg_id",
     "assign",
     "assign_by_load",
+    "children_of",
     "cut_by_load",
     "edge_runtime",
     "episode_key",
@@ -64,6 +72,14 @@ REBALANCE_SLACK = 0.25
 #: a hot tile is split no finer than this zoom (the far-filed own reports' cells,
 #: ``runtime.tiles.FAR_CELL_ZOOM``: a finer unit would share its far cell with its siblings)
 FINEST_UNIT_ZOOM = 17
+#: a split tile merges back when its children's loads together stay below this share of the
+#: split limit: the merged tile's own frames are then at most half of what splits it, so the
+#: halo the merged tile adds (a border, read at the split limit too) must double its reads
+#: before it splits again
+MERGE_SHARE = 0.5
+#: a split tile merges back only once split and cool this long (seconds): a load that wanders
+#: across the limit within this moves no ownership
+MERGE_HOLD_S = 30.0
 
 
 def assign(tiles: Iterable[str], members: Iterable[str]) -> dict[str, str]:
@@ -259,6 +275,54 @@ def unit_of(place: str, units: Collection[str], *, zoom: int) -> str | None:
         if place + "0" * pad in units:
             return place + "0" * pad
     return None
+
+
+def children_of(tile: str, units: Iterable[str]) -> list[str]:
+    """The units (of ``units``) one zoom finer than ``tile`` inside it, sorted."""
+    return sorted(u for u in units if len(u) == len(tile) + 1 and u.startswith(tile))
+
+
+@dataclass
+class MergeWatch:
+    """Which split tiles may merge back (``due``), judged on the observer's own monotonic
+    ``clock`` (the ``Liveness`` rule: clocks across machines need not agree): a split tile
+    whose child units are all whole (none split again) and all have a measured load, the
+    loads summing below ``limit``, continuously for ``hold_s``, and split (seen split by this
+    observer) for ``hold_s`` at least. One observation above the limit, a child without a
+    load, or a child split again starts the cool time again."""
+
+    hold_s: float = MERGE_HOLD_S
+    clock: Callable[[], float] = time.monotonic
+    _split_seen: dict[str, float] = field(default_factory=dict)
+    _cool_since: dict[str, float] = field(default_factory=dict)
+
+    def due(
+        self,
+        split: Collection[str],
+        units: Collection[str],
+        loads: Mapping[str, float],
+        limit: float,
+    ) -> list[str]:
+        """The tiles of ``split`` to merge now, sorted (``units``: the keys owned whole;
+        ``loads``: unit -> frames/s as measured by its owner)."""
+        now = self.clock()
+        tiles = set(split)
+        for gone in [t for t in self._split_seen if t not in tiles]:
+            del self._split_seen[gone]
+            self._cool_since.pop(gone, None)
+        out = []
+        for tile in sorted(tiles):
+            seen = self._split_seen.setdefault(tile, now)
+            kids = children_of(tile, units)
+            nested = any(t != tile and t.startswith(tile) for t in tiles)
+            known = bool(kids) and all(k in loads for k in kids)
+            if nested or not known or sum(loads[k] for k in kids) >= limit:
+                self._cool_since.pop(tile, None)
+                continue
+            cool = self._cool_since.setdefault(tile, now)
+            if now - seen >= self.hold_s and now - cool >= self.hold_s:
+                out.append(tile)
+        return out
 
 
 @dataclass

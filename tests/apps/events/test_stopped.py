@@ -125,6 +125,24 @@ def test_lone_stopped_car_mid_lane_on_green_is_an_incident() -> None:
     assert _stood(out) == {"lone"}
 
 
+def test_with_a_map_a_lone_stop_is_an_incident_after_10_s_without_one_after_20_s() -> None:
+    """The default waits: with a MAP the detector has ruled out what explains standing (stop
+    line, light, gap queue) and reports after 10 s, the bench's hazard standstill; without
+    any map those are only guessed from geometry, so it waits 20 s (the real K733 recording
+    without its MAP gave 12 false HLW warnings at 10 s)."""
+
+    def first_event_s(with_map: bool) -> int:
+        def frame(t: int) -> list[object]:
+            road = [junction_map(), spat(t, phase1=(GREEN, 100.0, RED, 130.0))] if with_map else []
+            return [*road, vehicle("lone", 0, -150, 0.0, t_ms=t)]
+
+        out = run(StoppedVehicleDetector(), 25, frame)
+        return next(k for k, events in enumerate(out) if events)
+
+    assert 10 <= first_event_s(with_map=True) <= 11
+    assert 20 <= first_event_s(with_map=False) <= 21
+
+
 def test_at_the_line_without_signals_or_on_permissive_green_it_waits_for_a_gap() -> None:
     for signals in ([], ["permissive"]):
 

@@ -440,6 +440,8 @@ async def _throughput(
     ended = max(answers[last].values())
     frames = sum(len(t) for t in ticks)
     read = {w: int(s.get("counts", {}).get("frames", 0)) for w, s in stats.items()}
+    # frames a shard read whole (one filter) brought from outside the worker's reading
+    outside = {w: int(s.get("counts", {}).get("frames_outside", 0)) for w, s in stats.items()}
     split = {w: s.get("cpu_s", {}) for w, s in stats.items()}
     return {
         "workers": n,
@@ -457,6 +459,7 @@ async def _throughput(
         "streams": len(_frame_streams(shards)),
         "cpu_s": cpu,  # worker -> process CPU seconds while it read the backlog
         "read": read,  # worker -> frames it read (own tiles + halo cells)
+        "outside": outside,  # worker -> frames delivered and dropped (``whole_shards``)
         "split": split,  # worker -> CPU seconds in ingest / tick / issue (its own counters)
         "server_cpu_s": sum(read_each.values()),
         "server_cpu_each_s": read_each,  # server -> CPU seconds while the workers read
@@ -562,9 +565,12 @@ def _compare_shards(args: argparse.Namespace) -> None:
                 f"{w} {thr['cpu_s'][w] / max(1, thr['read'][w]) * 1e6:.1f}"
                 for w in sorted(thr["cpu_s"])
             )
+            delivered = sum(thr["read"].values()) + sum(thr["outside"].values())
             print(
                 f"  worker CPU per frame read (us): {workers}; halo duplication "
-                f"{thr['duplication']:.3f}"
+                f"{thr['duplication']:.3f}; delivered and dropped (outside the reading) "
+                f"{sum(thr['outside'].values())}; server CPU per frame delivered "
+                f"{thr['server_cpu_s'] / delivered * 1e6:.1f} us"
             )
             for phase, each in (("stored", "store_cpu_each_s"), ("read", "server_cpu_each_s")):
                 split = ", ".join(

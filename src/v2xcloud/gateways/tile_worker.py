@@ -243,6 +243,15 @@ OWN_REPORT_HOLD_MS = 1000
 PLACEMENT_KEEP_MS = 10_000
 #: a neighbour tile with at least this share of its cells in the halo is read whole
 WHOLE_TILE_SHARE = 0.75
+#: a frame shard of whose registered tiles a worker owns at least this share is read whole,
+#: through one consumer filter: a consumer of 2 filters or more costs the nats-server 23-28 us
+#: per message delivered whatever their number, one filter 5-6 us (``benchmarks/cluster.py
+#: --filters``); the shard's other frames are delivered too and dropped by the worker
+#: (``frames_outside``) at ~20 us of worker CPU each (2,000 vehicles, zoom-13 shards halved
+#: between 4 workers: server 44 -> 37 us per frame but workers 59 -> 76 us, so a half share
+#: does not pay). With a share f of the shard's frames needed, one filter pays when
+#: 27 f > 5.5 + 20 (1 - f), f > 0.55: a clear majority of the shard's tiles
+WHOLE_SHARD_SHARE = 0.75
 #: the lease of stream-clocked workers (the bench's runs, where a loaded machine's late
 #: heartbeats must not move tiles: failover is the wall clock's, tests/cluster/test_worker_faults)
 STREAM_LEASE_TTL_S = 10.0
@@ -370,6 +379,26 @@ def reading_keys(
     wide = Tiling(zoom=digits, halo_m=reach.roadside_m)
     keys.update(t + "_" for t in wide.halo_tiles(whole | parted) if t not in keys)
     return frozenset(keys)
+
+
+def whole_shards(mine: Iterable[str], registered: Iterable[str], shard_zoom: int) -> frozenset[str]:
+    """The frame shards a worker owning ``mine`` reads whole (one filter, ``WHOLE_SHARD_SHARE``
+    of the shard's ``registered`` zoom-16 tiles its own; the units of a split tile count as
+    their tile)."""
+    digits = backbone.TILE_DIGITS
+    by_shard: dict[str, set[str]] = {}
+    for tile in registered:
+        if _is_quadkey(tile) and len(tile) >= shard_zoom:
+            by_shard.setdefault(tile[:shard_zoom], set()).add(tile[:digits])
+    owned: dict[str, set[str]] = {}
+    for tile in mine:
+        if _is_quadkey(tile) and len(tile) >= shard_zoom:
+            owned.setdefault(tile[:shard_zoom], set()).add(tile[:digits])
+    return frozenset(
+        shard
+        for shard, tiles in owned.items()
+        if len(tiles) >= WHOLE_SHARD_SHARE * len(by_shard.get(shard, set()) | tiles)
+    )
 
 
 def reads(keys: frozenset[str], place: str) -> bool:
@@ -1192,7 +1221,7 @@ class TileWorker:
     async def _replace_consumer(self, mine: frozenset[str], *, catch_up: bool) -> None:
         assert self._js is not None
         reading = self._reading_keys(mine)
-        by_stream = await self._filters_by_stream(reading)
+        by_stream = await self._filters_by_stream(reading, mine)
         old, old_pulls = self._consumer, self._pulls
         self._pulls, self._consumer = {}, None
         for pull in old_pulls.values():
@@ -1228,7 +1257,7 @@ class TileWorker:
                     self._nc,
                     stream,
                     name,
-                    self._handler(self._generation, stream),
+                    self._handler(self._generation, stream, reading),
                     counts=self.counts,
                 )
                 await pull.start()
@@ -1240,11 +1269,14 @@ class TileWorker:
         self._reading = reading
         self.owned = frozenset(mine)
 
-    async def _filters_by_stream(self, reading: frozenset[str]) -> dict[str, list[str]]:
+    async def _filters_by_stream(
+        self, reading: frozenset[str], mine: frozenset[str] = frozenset()
+    ) -> dict[str, list[str]]:
         """The consumer filters of ``reading`` by the stream that holds their frames:
         ``V2X_FRAMES``, or (``shard_zoom``) each key's shard stream that exists
         (``_stream_ready``); with the stream clock each stream's tick markers too (an idle
-        stream-clocked worker, reading no frames, the first shard stream's)."""
+        stream-clocked worker, reading no frames, the first shard stream's). A shard mostly
+        ``mine`` (``whole_shards``) is read through one filter, the shard's every frame."""
         tenant = backbone.token(self.config.tenant)
         zoom = self.config.shard_zoom
         stream_clock = self.config.clock == "stream"
@@ -1259,11 +1291,15 @@ class TileWorker:
         if stream_clock and not by_shard:  # idle: answer the ticks of one shard
             shards = [n[len(backbone.FRAMES_SHARD_PREFIX) :] for n in await self._frame_streams()]
             by_shard = {shard: [] for shard in shards[:1]}
+        whole = whole_shards(mine, self.owners, zoom)
         out: dict[str, list[str]] = {}
         for shard, subjects in by_shard.items():
             stream = backbone.shard_stream(shard)
             if not await self._stream_ready(stream, shard):
                 self.counts["shards_absent"] += 1
+                continue
+            if shard in whole:  # its tick markers too
+                out[stream] = [f"v2x.{tenant}.{backbone.token(shard)}.>"]
                 continue
             if stream_clock:
                 subjects = [*subjects, tick_subject(self.config.tenant, shard)]
@@ -1342,18 +1378,20 @@ class TileWorker:
         await self._js.add_consumer(stream, config)
 
     def _handler(
-        self, generation: int, stream: str
+        self, generation: int, stream: str, reading: frozenset[str]
     ) -> Callable[[PulledMsg], Coroutine[Any, Any, None]]:
-        """The message handler of the pull of ``generation`` on ``stream``: once a newer
-        consumer is on its way (``_switch``), the old pull's messages are left to it (it
-        starts no later). A stream at the tick marker of a tick that waits for another
-        stream's marker (stream clock, shards) holds its next message until the tick ran."""
+        """The message handler of the pull of ``generation`` on ``stream``, whose consumer
+        reads ``reading`` (a frame a shard read whole brings from elsewhere is dropped):
+        once a newer consumer is on its way (``_switch``), the old pull's messages are left
+        to it (it starts no later). A stream at the tick marker of a tick that waits for
+        another stream's marker (stream clock, shards) holds its next message until the tick
+        ran."""
 
         async def handle(msg: PulledMsg) -> None:
             while stream in self._at_marker and generation == self._generation:
                 await self._tock.wait()
             if generation == self._generation:
-                await self._on_message(msg, stream)
+                await self._on_message(msg, stream, reading)
             else:
                 self.counts["left_to_next_consumer"] += 1
 
@@ -1445,7 +1483,12 @@ class TileWorker:
                 await pull.watch()
             await asyncio.sleep(0.25)
 
-    async def _on_message(self, msg: PulledMsg, stream: str = backbone.FRAMES) -> None:
+    async def _on_message(
+        self, msg: PulledMsg, stream: str = backbone.FRAMES, reading: frozenset[str] | None = None
+    ) -> None:
+        """A message of ``stream``: a tick marker, or a frame, ingested when ``reading`` (its
+        consumer's keys; ``None``: any) holds its place, else dropped (``frames_outside``: a
+        shard read whole, ``whole_shards``)."""
         seq, stored_ns = stream_position(msg.reply)
         try:
             tile, place = backbone.frame_place(msg.subject, shard_zoom=self.config.shard_zoom)
@@ -1467,6 +1510,9 @@ class TileWorker:
         if self._read_before(stream, seq, tile, place):
             return  # an earlier consumer gave it already
         self._last_seq[stream] = max(last_seq, seq)
+        if reading is not None and not reads(reading, place):
+            self.counts["frames_outside"] += 1
+            return
         try:
             frame, message_set, fmt = frame_of(msg.subject, msg.headers, msg.data)
         except GatewayError as exc:

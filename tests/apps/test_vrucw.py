@@ -104,3 +104,17 @@ def test_a_turning_car_is_judged_along_its_arc() -> None:
     crossing = Mover("crossing", straight(-14.0, 8.0, 1.3, 0.0), fields=PED)
     out = run(VruCollisionWarning(), [car, crossing], seconds=1.5)
     assert first(out, "car", "crossing") is not None
+
+
+def test_a_turning_cars_path_ends_at_the_street_it_turns_into() -> None:
+    """Issue 15 (demo_district: 6 of 23 false VRUCW warnings were turning cars warned of
+    pedestrians 10-30 m to the side): a car turning left at 6 m/s on a 6 m radius turns a
+    quarter turn, then drives west along y = 6. A pedestrian on the pavement 8 m north of
+    that street, walking east, is not in its path (its arc, extrapolated past the quarter
+    turn, curled round onto her); one walking in the street it turns into is warned."""
+    car = Mover("car", _left_turn(6.0, 6.0), fields={"yaw_rate_dps": -math.degrees(1.0)})
+    pavement = Mover("pavement", straight(-20.0, 14.0, 1.4, 90.0), fields=PED)
+    assert first(run(VruCollisionWarning(), [car, pavement], seconds=2.0), "car") is None
+    street = Mover("street", straight(-20.0, 5.0, 1.4, 90.0), fields=PED)
+    hit = first(run(VruCollisionWarning(), [car, street], seconds=2.0), "car", "street")
+    assert hit is not None and hit[0] <= 0.5

@@ -4,7 +4,10 @@ Pedestrians and cyclists come from any source (BSM, PSM or roadside RSM). For ea
 vehicle and each VRU nearby on the same level, the VRU is put in the frame of the vehicle's
 *path*: its heading line when it drives straight, its arc (the scene tracker's yaw rate /
 speed) while it turns (``_select.is_turning``), so a car turning at a junction is judged along
-the street it turns into, not along the kerb its heading line sweeps. In that frame the
+the street it turns into, not along the kerb its heading line sweeps. The arc ends after a
+quarter turn (``MAX_TURN_RAD``: a junction turn is no more), and the path goes on straight
+along its tangent; an arc extrapolated further curls round onto the pavements beside the
+street the car turns into. In that frame the
 vehicle's front bumper moves along the path at its speed and the VRU at its own velocity
 (its *crossing intent*: the component toward or away from the path, and along it); the time
 until the VRU comes within ``contact_m`` + half the vehicle's width of the centre of the
@@ -22,6 +25,7 @@ beyond it the driver may not manage, and is warned).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from v2xcloud.apps._select import K_CYCLIST, K_PEDESTRIAN, is_motor, is_turning
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
@@ -30,6 +34,43 @@ from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 
 __all__ = ["VruCollisionWarning", "VrucwConfig"]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: the most a turning vehicle's path turns from its current heading: a junction turn is a
+#: quarter turn at most, and beyond it the vehicle drives straight along the street it turned into
+MAX_TURN_RAD = np.pi / 2
+
+
+def _path_frame(
+    along: FloatArray, right: FloatArray, curv: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A point at ``along``/``right`` of the front bumper in the frame of the vehicle's path:
+    (distance along the path to the point's foot, offset to the right of the path, the path's
+    heading there relative to the vehicle's, radians + right). The path is an arc of curvature
+    ``curv`` (1/m, + right; 0 for straight) until it has turned ``MAX_TURN_RAD``, then the
+    straight line tangent to it. Points behind the bumper keep the heading line's frame.
+    """
+    sign = np.where(curv < 0.0, -1.0, 1.0)
+    k = np.abs(curv)
+    turning = k > 0.0
+    radius = np.where(turning, 1.0 / np.where(turning, k, 1.0), np.inf)
+    y = right * sign  # mirrored so that every turn is to the right; centre at (0, radius)
+    with np.errstate(invalid="ignore"):
+        phi = np.arctan2(along, radius - y)  # angle swept round the centre to the point's foot
+        on_arc = turning & (along > 0.0) & (phi <= MAX_TURN_RAD)
+        arc_along = radius * phi
+        arc_right = radius - np.hypot(along, radius - y)
+        # past the quarter turn: the tangent line from the arc's end, heading MAX_TURN_RAD
+        ex, ey = radius * np.sin(MAX_TURN_RAD), radius * (1.0 - np.cos(MAX_TURN_RAD))
+        c, s = np.cos(MAX_TURN_RAD), np.sin(MAX_TURN_RAD)
+        line_along = radius * MAX_TURN_RAD + (along - ex) * c + (y - ey) * s
+        line_right = -(along - ex) * s + (y - ey) * c
+    past = turning & (along > 0.0) & ~on_arc
+    path_along = np.where(on_arc, arc_along, np.where(past, line_along, along))
+    path_right = np.where(on_arc, arc_right, np.where(past, line_right, y)) * sign
+    turn = np.where(on_arc, phi, np.where(past, MAX_TURN_RAD, 0.0)) * sign
+    return path_along, path_right, turn
 
 
 class VrucwConfig(AppConfig, frozen=True, kw_only=True):
@@ -81,9 +122,7 @@ class VruCollisionWarning(App):
             np.radians(view.yaw_rate_dps[e]) / np.maximum(speed, MOVING_MPS),
             0.0,
         )
-        s = np.maximum(along, 0.0)
-        right = right - 0.5 * curv * s * s  # offset from the arc where the VRU is
-        turn = curv * s  # the path's heading there, relative to the vehicle's heading (rad)
+        along, right, turn = _path_frame(along, right, curv)
         # the VRU's velocity in the path's frame at that point
         vx, vy = view.vx_mps[p], view.vy_mps[p]
         ph_sin = sin_h * np.cos(turn) + cos_h * np.sin(turn)

@@ -8,7 +8,17 @@ import pytest
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.vrucw import VruCollisionWarning
-from v2xcloud.model import AdvisoryLevel, ParticipantKind, ParticipantSource
+from v2xcloud.model import (
+    AdvisoryLevel,
+    Lane,
+    MapData,
+    MapLink,
+    MapNode,
+    NodeId,
+    ParticipantKind,
+    ParticipantSource,
+)
+from v2xcloud.twin.testing import TEST_FRAME
 
 PED = {
     "kind": ParticipantKind.PEDESTRIAN,
@@ -103,4 +113,54 @@ def test_a_turning_car_is_judged_along_its_arc() -> None:
     assert first(out, "car", "kerb") is None
     crossing = Mover("crossing", straight(-14.0, 8.0, 1.3, 0.0), fields=PED)
     out = run(VruCollisionWarning(), [car, crossing], seconds=1.5)
+    assert first(out, "car", "crossing") is not None
+
+
+def test_a_turning_cars_path_ends_at_the_street_it_turns_into() -> None:
+    """Issue 15 (demo_district: 6 of 23 false VRUCW warnings were turning cars warned of
+    pedestrians 10-30 m to the side): a car turning left at 6 m/s on a 6 m radius turns a
+    quarter turn, then drives west along y = 6. A pedestrian on the pavement 8 m north of
+    that street, walking east, is not in its path (its arc, extrapolated past the quarter
+    turn, curled round onto her); one walking in the street it turns into is warned."""
+    car = Mover("car", _left_turn(6.0, 6.0), fields={"yaw_rate_dps": -math.degrees(1.0)})
+    pavement = Mover("pavement", straight(-20.0, 14.0, 1.4, 90.0), fields=PED)
+    assert first(run(VruCollisionWarning(), [car, pavement], seconds=2.0), "car") is None
+    street = Mover("street", straight(-20.0, 5.0, 1.4, 90.0), fields=PED)
+    hit = first(run(VruCollisionWarning(), [car, street], seconds=2.0), "car", "street")
+    assert hit is not None and hit[0] <= 0.5
+
+
+def _westbound_lane() -> MapData:
+    """A westbound lane along y = 0, from x = 30 to x = -200."""
+    lat, lon = TEST_FRAME.to_wgs84([30.0, -200.0], [0.0, 0.0])
+    lane = Lane(lane_id=1, width_m=3.5, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True)))
+    olat, olon = TEST_FRAME.to_wgs84(-220.0, 0.0)
+    node = MapNode(
+        id=NodeId(region=1, id=7),
+        lat_deg=float(olat),
+        lon_deg=float(olon),
+        in_links=(MapLink(upstream_node=NodeId(region=1, id=6), lanes=(lane,)),),
+    )
+    return MapData(msg_count=1, nodes=(node,))
+
+
+def test_a_car_on_a_lane_follows_the_lane_not_its_lagging_heading() -> None:
+    """Issue 15 (demo_district: 7 of 20 false VRUCW warnings): a car that has turned into a
+    westbound lane still has 4° of heading and 20 °/s of yaw rate on its tracker; its line and
+    arc from those sweep the pavement north of the lane, where pedestrians walk east 3-4 m
+    from the lane centre. On the lane, its path is the lane: no warning; a pedestrian crossing
+    the lane ahead is warned."""
+
+    def car_path(t: float) -> tuple[float, float, float, float]:
+        return 10.0 - 7.0 * t, 0.0, 7.0, 274.0
+
+    lane = (_westbound_lane(),)
+    for x, y in ((-20.0, 3.0), (-15.0, 4.0)):
+        car = Mover("car", car_path, fields={"yaw_rate_dps": 20.0})
+        walker = Mover("walker", straight(x, y, 1.3, 90.0), fields=PED)
+        out = run(VruCollisionWarning(), [car, walker], seconds=2.0, maps=lane)
+        assert first(out, "car") is None
+    car = Mover("car", car_path, fields={"yaw_rate_dps": 20.0})
+    crossing = Mover("crossing", straight(-14.0, 4.0, 1.3, 180.0), fields=PED)
+    out = run(VruCollisionWarning(), [car, crossing], seconds=2.0, maps=lane)
     assert first(out, "car", "crossing") is not None

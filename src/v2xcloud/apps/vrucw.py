@@ -2,9 +2,14 @@
 
 Pedestrians and cyclists come from any source (BSM, PSM or roadside RSM). For each moving
 vehicle and each VRU nearby on the same level, the VRU is put in the frame of the vehicle's
-*path*: its heading line when it drives straight, its arc (the scene tracker's yaw rate /
-speed) while it turns (``_select.is_turning``), so a car turning at a junction is judged along
-the street it turns into, not along the kerb its heading line sweeps. In that frame the
+*path*: on a MAP lane, the lane's heading (a vehicle on a lane follows it; the tracker's
+heading and yaw rate lag the end of a turn); off the lanes (in a junction), its heading line
+when it drives straight, its arc (the scene tracker's yaw rate / speed) while it turns
+(``_select.is_turning``), so a car turning at a junction is judged along
+the street it turns into, not along the kerb its heading line sweeps. The arc ends after a
+quarter turn (``MAX_TURN_RAD``: a junction turn is no more), and the path goes on straight
+along its tangent; an arc extrapolated further curls round onto the pavements beside the
+street the car turns into. In that frame the
 vehicle's front bumper moves along the path at its speed and the VRU at its own velocity
 (its *crossing intent*: the component toward or away from the path, and along it); the time
 until the VRU comes within ``contact_m`` + half the vehicle's width of the centre of the
@@ -22,6 +27,7 @@ beyond it the driver may not manage, and is warned).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from v2xcloud.apps._select import K_CYCLIST, K_PEDESTRIAN, is_motor, is_turning
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
@@ -30,6 +36,43 @@ from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 
 __all__ = ["VruCollisionWarning", "VrucwConfig"]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: the most a turning vehicle's path turns from its current heading: a junction turn is a
+#: quarter turn at most, and beyond it the vehicle drives straight along the street it turned into
+MAX_TURN_RAD = np.pi / 2
+
+
+def _path_frame(
+    along: FloatArray, right: FloatArray, curv: FloatArray, max_turn: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A point at ``along``/``right`` of the front bumper in the frame of the vehicle's path:
+    (distance along the path to the point's foot, offset to the right of the path, the path's
+    heading there relative to the vehicle's, radians + right). The path is an arc of curvature
+    ``curv`` (1/m, + right; 0 for straight) until it has turned ``max_turn`` (radians, ≤
+    ``MAX_TURN_RAD``), then the straight line tangent to it. Points behind the bumper keep the heading line's frame.
+    """
+    sign = np.where(curv < 0.0, -1.0, 1.0)
+    k = np.abs(curv)
+    turning = k > 0.0
+    radius = np.where(turning, 1.0 / np.where(turning, k, 1.0), np.inf)
+    y = right * sign  # mirrored so that every turn is to the right; centre at (0, radius)
+    with np.errstate(invalid="ignore"):
+        phi = np.arctan2(along, radius - y)  # angle swept round the centre to the point's foot
+        on_arc = turning & (along > 0.0) & (phi <= max_turn)
+        arc_along = radius * phi
+        arc_right = radius - np.hypot(along, radius - y)
+        # past the turn: the tangent line from the arc's end, heading max_turn
+        c, s = np.cos(max_turn), np.sin(max_turn)
+        ex, ey = radius * s, radius * (1.0 - c)
+        line_along = radius * max_turn + (along - ex) * c + (y - ey) * s
+        line_right = -(along - ex) * s + (y - ey) * c
+    past = turning & (along > 0.0) & ~on_arc
+    path_along = np.where(on_arc, arc_along, np.where(past, line_along, along))
+    path_right = np.where(on_arc, arc_right, np.where(past, line_right, y)) * sign
+    turn = np.where(on_arc, phi, np.where(past, max_turn, 0.0)) * sign
+    return path_along, path_right, turn
 
 
 class VrucwConfig(AppConfig, frozen=True, kw_only=True):
@@ -71,19 +114,28 @@ class VruCollisionWarning(App):
         speed = view.speed_mps[e]
         half_len = view.length_m[e] / 2.0
         sin_h, cos_h = view.sin_heading[e], view.cos_heading[e]
-        dx = view.x_m[p] - (view.x_m[e] + half_len * sin_h)  # from the front bumper's centre
-        dy = view.y_m[p] - (view.y_m[e] + half_len * cos_h)
+        front_x = view.x_m[e] + half_len * sin_h
+        front_y = view.y_m[e] + half_len * cos_h
+        # a vehicle on a MAP lane follows the lane: its path is the lane's heading, straight.
+        # The tracker's heading and yaw rate lag the end of a turn (demo_district: cars on the
+        # lane they turned into, 4-5° off its heading with 10-28 °/s still on the filter), and
+        # a line or arc from them sweeps the pavement beside that lane. In a junction (no lane)
+        # the path is the arc from the yaw rate, a quarter turn at most.
+        on_lane = np.isfinite(view.lane_heading_deg[e])
+        lane_h = np.radians(np.nan_to_num(view.lane_heading_deg[e]))
+        sin_h = np.where(on_lane, np.sin(lane_h), sin_h)
+        cos_h = np.where(on_lane, np.cos(lane_h), cos_h)
+        dx = view.x_m[p] - front_x  # from the front bumper's centre
+        dy = view.y_m[p] - front_y
         along = dx * sin_h + dy * cos_h
         right = dx * cos_h - dy * sin_h
         # the path's curvature (1/m, + to the right) while the vehicle turns, else 0
         curv = np.where(
-            is_turning(view, e),
+            is_turning(view, e) & ~on_lane,
             np.radians(view.yaw_rate_dps[e]) / np.maximum(speed, MOVING_MPS),
             0.0,
         )
-        s = np.maximum(along, 0.0)
-        right = right - 0.5 * curv * s * s  # offset from the arc where the VRU is
-        turn = curv * s  # the path's heading there, relative to the vehicle's heading (rad)
+        along, right, turn = _path_frame(along, right, curv, np.full(e.size, MAX_TURN_RAD))
         # the VRU's velocity in the path's frame at that point
         vx, vy = view.vx_mps[p], view.vy_mps[p]
         ph_sin = sin_h * np.cos(turn) + cos_h * np.sin(turn)

@@ -133,3 +133,16 @@ def test_a_track_whose_acceleration_is_unknown_is_no_party_yet() -> None:
     assert _warned(lanes, A, _car("b", 28.5, 1.75, 270.0, 10.0)) == set()
     assert _warned(lanes, A, B) == {"a", "b"}
 
+
+def test_a_minor_road_driver_braking_to_give_way_is_held_a_little_past_a_comfortable_stop() -> None:
+    """b on the minor E arm, 25 m before its line at 14 m/s, needs 3.9 m/s² to stop there:
+    more than a comfortable stop (3 m/s²). Braking at 3.2 m/s² already, it is giving way
+    (a firm stop at 4.5 m/s² still stops it) and is no party, even when the track's estimate
+    lags the brake (1 m/s²); cruising, it is not held and both are warned (they reach the
+    crossing together in about 2.2 s)."""
+    minor = cross_map(only={"S": "straight", "E": "straight"}, give_way=frozenset({"E"}))
+    a = car("a", 1.75, -20.6, 0.0, 10.0)
+    assert _warned(minor, a, car("b", 33.0, 1.75, 270.0, 14.0)) == {"a", "b"}
+    for accel in (-3.2, -1.0):
+        braking = car("b", 33.0, 1.75, 270.0, 14.0, accel_long_mps2=accel)
+        assert _warned(minor, a, braking) == set()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from _roadside_scene import FRAME, NODE, junction_map, latlon, spat, vehicle, view_of
+import msgspec
+from _roadside_scene import FRAME, NODE, junction_map, latlon, spat, view_of
+from _roadside_scene import vehicle as _vehicle
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
@@ -18,7 +20,18 @@ from v2xcloud.model import (
     ParticipantState,
 )
 from v2xcloud.twin import Scene
-from v2xcloud.twin.testing import state_at
+from v2xcloud.twin.testing import state_at as _state_at
+
+
+# single reports, each with a measured acceleration (0 unless given): ICW reads yielding from
+# a party's acceleration and leaves a track whose acceleration is still unknown alone
+def state_at(pid: str, **kw: object) -> ParticipantState:
+    kw.setdefault("accel_long_mps2", 0.0)
+    return _state_at(pid, **kw)  # type: ignore[arg-type]
+
+
+def vehicle(*args: object, **kw: object) -> ParticipantState:
+    return msgspec.structs.replace(_vehicle(*args, **kw), accel_long_mps2=0.0)  # type: ignore[arg-type]
 
 
 def test_crossing_vehicles_on_a_collision_course_are_both_warned_in_time() -> None:

@@ -3,7 +3,8 @@ from each movement's signal group; and what geometry alone may warn without a MA
 
 from __future__ import annotations
 
-from _cross_junction import FRAME, PHASES, car, cross_map, spat
+from _cross_junction import FRAME, PHASES, cross_map, spat
+from _cross_junction import car as _car
 from _v2v_scenario import Mover, run, straight
 
 from v2xcloud.apps.icw import IntersectionCollisionWarning
@@ -11,6 +12,14 @@ from v2xcloud.model import LightState
 from v2xcloud.twin import Scene
 
 GO = LightState.PROTECTED_GREEN
+
+
+def car(pid: str, x: float, y: float, heading: float, speed: float, **kw: object) -> object:
+    """``_cross_junction.car`` with a measured acceleration (0 unless given): ICW reads
+    yielding from a party's acceleration and leaves a track whose acceleration is still
+    unknown (a single report without one) alone."""
+    kw.setdefault("accel_long_mps2", 0.0)
+    return _car(pid, x, y, heading, speed, **kw)
 
 
 def _warned(*items: object) -> set[str]:
@@ -114,3 +123,26 @@ def test_a_driver_facing_red_who_can_still_stop_with_firm_braking_is_held() -> N
     assert _warned(lanes, red_for_b, a, car("b", 30.9, 1.75, 270.0, 14.0)) == set()
     a = car("a", 1.75, -15.3, 0.0, 10.0)
     assert _warned(lanes, red_for_b, a, car("b", 27.0, 1.75, 270.0, 14.0)) == {"a", "b"}
+
+
+def test_a_track_whose_acceleration_is_unknown_is_no_party_yet() -> None:
+    """Issue 15: confidence, not single samples. b's one roadside report carries no
+    acceleration: whether it is braking to yield is unknown (the tracker's prior, 3 m/s²),
+    so the pair waits for the next reports; with a measured acceleration both are warned."""
+    lanes = cross_map(only={"S": "straight", "E": "straight"})
+    assert _warned(lanes, A, _car("b", 28.5, 1.75, 270.0, 10.0)) == set()
+    assert _warned(lanes, A, B) == {"a", "b"}
+
+
+def test_a_minor_road_driver_braking_to_give_way_is_held_a_little_past_a_comfortable_stop() -> None:
+    """b on the minor E arm, 25 m before its line at 14 m/s, needs 3.9 m/s² to stop there:
+    more than a comfortable stop (3 m/s²). Braking at 3.2 m/s² already, it is giving way
+    (a firm stop at 4.5 m/s² still stops it) and is no party, even when the track's estimate
+    lags the brake (1 m/s²); cruising, it is not held and both are warned (they reach the
+    crossing together in about 2.2 s)."""
+    minor = cross_map(only={"S": "straight", "E": "straight"}, give_way=frozenset({"E"}))
+    a = car("a", 1.75, -20.6, 0.0, 10.0)
+    assert _warned(minor, a, car("b", 33.0, 1.75, 270.0, 14.0)) == {"a", "b"}
+    for accel in (-3.2, -1.0):
+        braking = car("b", 33.0, 1.75, 270.0, 14.0, accel_long_mps2=accel)
+        assert _warned(minor, a, braking) == set()

@@ -164,3 +164,20 @@ def test_a_car_on_a_lane_follows_the_lane_not_its_lagging_heading() -> None:
     crossing = Mover("crossing", straight(-14.0, 4.0, 1.3, 180.0), fields=PED)
     out = run(VruCollisionWarning(), [car, crossing], seconds=2.0, maps=lane)
     assert first(out, "car", "crossing") is not None
+
+
+def test_a_car_leaving_its_lanes_heading_keeps_its_own_path() -> None:
+    """The real K733 recording (VRUCW 6 -> 9 with its MAP): a car turning at its stop line is
+    still matched to its approach lane; judged along the lane, a pedestrian standing in the
+    crosswalk straight on was in its path, though the car heads 30° away from it. Only a car
+    aligned with its lane (within LANE_ALIGNED_DEG) follows the lane."""
+    lane = (_westbound_lane(),)
+
+    def warned(heading: float) -> bool:
+        car = Mover("car", lambda t: (10.0 - 7.0 * t, 0.0, 7.0, heading))
+        standing = Mover("standing", straight(-5.0, 0.0, 0.0, 0.0), fields=PED)
+        out = run(VruCollisionWarning(), [car, standing], seconds=1.0, maps=lane)
+        return first(out, "car", "standing") is not None
+
+    assert warned(274.0)  # on its lane, 4° off: the lane's line, the pedestrian ahead
+    assert not warned(300.0)  # 30° off: leaving the lane, the pedestrian 7.5 m to its left

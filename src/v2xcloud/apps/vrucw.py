@@ -42,6 +42,10 @@ FloatArray = npt.NDArray[np.float64]
 #: the most a turning vehicle's path turns from its current heading: a junction turn is a
 #: quarter turn at most, and beyond it the vehicle drives straight along the street it turned into
 MAX_TURN_RAD = np.pi / 2
+#: a vehicle whose heading is within this of its lane's (degrees) follows the lane (the
+#: tracker's lag after a turn was 4-5°); one further off is leaving it (turning at the stop
+#: line, changing lanes), and its own heading and arc hold
+LANE_ALIGNED_DEG = 10.0
 
 
 def _path_frame(
@@ -121,7 +125,13 @@ class VruCollisionWarning(App):
         # lane they turned into, 4-5° off its heading with 10-28 °/s still on the filter), and
         # a line or arc from them sweeps the pavement beside that lane. In a junction (no lane)
         # the path is the arc from the yaw rate, a quarter turn at most.
-        on_lane = np.isfinite(view.lane_heading_deg[e])
+        # ... while it is aligned with the lane: one heading further off (LANE_ALIGNED_DEG) is
+        # leaving it, turning at its stop line or changing lanes, and keeps its own heading and
+        # arc (the real K733 recording: cars turning at the line, still matched to their
+        # approach lane, were judged straight on into the crosswalk, VRUCW 6 -> 9)
+        lane_deg = view.lane_heading_deg[e]
+        off_lane_deg = np.abs((view.heading_deg[e] - lane_deg + 180.0) % 360.0 - 180.0)
+        on_lane = off_lane_deg <= LANE_ALIGNED_DEG  # NaN (no lane match): False
         lane_h = np.radians(np.nan_to_num(view.lane_heading_deg[e]))
         sin_h = np.where(on_lane, np.sin(lane_h), sin_h)
         cos_h = np.where(on_lane, np.cos(lane_h), cos_h)

@@ -139,19 +139,26 @@ def _busiest(owners: dict[str, tuple[str, int]], fps: dict[str, float]) -> float
     return max(per.values(), default=0.0)
 
 
-async def _run(urls: list[str], logs: Path) -> dict[str, Any]:
-    tiles = _tiles()
-    ticks = _ticks(tiles, 120)
-    workers = [
+def _start_workers(urls: list[str], logs: Path, flags: tuple[str, ...]) -> list[WorkerProcess]:
+    """Two worker processes, w0 and w1, with ``flags``, each logging to ``logs``."""
+    return [
         WorkerProcess(
             urls=urls,
             worker_id=f"w{i}",
             origin=ORIGIN,
             log_path=str(logs / f"w{i}.log"),
-            extra=("--lease-ttl", "5", "--load-window", "1", "--split-fps", "150"),
+            extra=flags,
         ).start()
         for i in range(2)
     ]
+
+
+async def _run(urls: list[str], logs: Path) -> dict[str, Any]:
+    tiles = _tiles()
+    ticks = _ticks(tiles, 120)
+    workers = _start_workers(
+        urls, logs, ("--lease-ttl", "5", "--load-window", "1", "--split-fps", "150")
+    )
     nc = await connect(urls, name="test-load-balance")
     try:
         js = nc.jetstream()
@@ -256,16 +263,7 @@ async def _run_merge(urls: list[str], logs: Path) -> dict[str, Any]:
         "--log-level",
         "info",
     )
-    workers = [
-        WorkerProcess(
-            urls=urls,
-            worker_id=f"w{i}",
-            origin=ORIGIN,
-            log_path=str(logs / f"w{i}.log"),
-            extra=flags,
-        ).start()
-        for i in range(2)
-    ]
+    workers = _start_workers(urls, logs, flags)
     nc = await connect(urls, name="test-load-merge")
     out: dict[str, Any] = {"tiles": tiles, "split_s": None, "merged_s": None}
     try:

@@ -2123,11 +2123,11 @@ class TileWorker:
             return []
         last = self._clocks_at_ms
         placed: dict[str, set[str]] = {tile: set() for tile in self.owned}
-        announced: dict[str, tuple[str, ...]] = {}  # tile -> its events' keys whose RSI went out
+        keys_of: dict[str, list[str]] = {}  # tile -> its events' keys whose RSI went out
         for key, (tile, _) in self._event_tiles.items():
             if tile in placed and key in self._event_out:
-                announced[tile] = (*announced.get(tile, ()), key)
-        announced = {tile: tuple(sorted(keys)) for tile, keys in announced.items()}
+                keys_of.setdefault(tile, []).append(key)
+        announced = {tile: tuple(sorted(keys)) for tile, keys in keys_of.items()}
         written = self._announced_written
         if last is not None and now_ms - last < CLOCKS_EVERY_MS:
             tiles = {t for t in placed if announced.get(t, ()) != written.get(t, ())}

@@ -247,3 +247,24 @@ def test_connections_past_the_limit_are_closed_and_counted() -> None:
                 writer.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_close_ends_every_connection_handler_before_it_returns() -> None:
+    """A handler still closing its connection when ``close`` returns is a task the event loop
+    destroys pending at shutdown (and its counters may change after the caller read them)."""
+
+    async def run() -> list[asyncio.Task[object]]:
+        server = Gb32960Server(report_sink=MemoryReportSink())
+        await server.start()
+        clients = [await _login(server.port, vin=f"LTEST00000000000{i}") for i in range(3)]
+        await server.close()
+        pending = [
+            t
+            for t in asyncio.all_tasks()
+            if not t.done() and getattr(t.get_coro(), "__name__", "") == "_handle"
+        ]
+        for _, writer in clients:
+            writer.close()
+        return pending
+
+    assert asyncio.run(run()) == []

@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 65_536
 _LOGIN_READ = 4_096  # a login frame is far smaller; more just arrives in the next read
+_HANDLER_CLOSE_S = 2.0  # a closing handler waits 1 s for its peer; then it is cancelled
 
 
 class Gb32960Server:
@@ -123,6 +124,7 @@ class Gb32960Server:
         self._server: asyncio.Server | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         # processing time (read -> reply written), last 100k chunks, for monitoring
         self.handling_ms: deque[float] = deque(maxlen=100_000)
 
@@ -157,6 +159,7 @@ class Gb32960Server:
             self._server.close()
         for writer in list(self._writers):
             writer.close()
+        await self._end_handlers()
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,6 +171,25 @@ class Gb32960Server:
                 self.failures.record("ev:close", exc, logger=logger, level=logging.DEBUG)
         self.report_sink.flush()
 
+    async def _end_handlers(self) -> None:
+        """Wait (bounded) for the connection handlers to finish closing; cancel the rest, so
+        none is left pending when the caller's event loop ends."""
+        handlers = [t for t in self._handlers if t is not asyncio.current_task()]
+        if not handlers:
+            return
+        _, pending = await asyncio.wait(handlers, timeout=_HANDLER_CLOSE_S)
+        if pending:
+            self.stats["handlers_cancelled"] += len(pending)
+            logger.warning(
+                "GB/T 32960 server close: %d connection handler(s) still running after %.1f s, "
+                "cancelled",
+                len(pending),
+                _HANDLER_CLOSE_S,
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
@@ -178,6 +200,10 @@ class Gb32960Server:
                 self.failures.record("ev:flush", exc, logger=logger)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         stats = self.stats
         if len(self._writers) >= self.max_connections:
             stats["connections_refused"] += 1  # at the limit: one per terminal is plenty

@@ -55,9 +55,9 @@ def test_disabled_event_and_a_long_unexplained_stop() -> None:
     # no MAP: a silent stop may be a queue's head at a red until it outlasts a signal cycle
     assert run(AbnormalVehicleWarning(), [stranded, late], seconds=8.0) == []
     quick = AbnormalVehicleWarning(AvwConfig(unmatched_stopped_s=5.0))
-    out = run(quick, [stranded, late], seconds=8.0)
+    out = run(quick, [stranded, late], seconds=11.0)
     hit = first(out, "late", "stranded")
-    assert hit is not None and 5.0 <= hit[0] <= 5.2  # after stopped_s = 5 s
+    assert hit is not None and 10.0 <= hit[0] <= 10.2  # after stopped_s = 10 s
 
 
 def test_no_warning_for_a_stopped_queue_at_a_red_light() -> None:
@@ -95,10 +95,13 @@ def test_no_warning_for_a_car_waiting_in_the_junction_or_waiting_to_turn() -> No
     road = [_northbound_map(-10.0)]
     assert run(AbnormalVehicleWarning(), [inside, ego], seconds=6.0, maps=road) == []
     # the same car standing alone 100 m beyond the junction is stranded
-    beyond = Mover("beyond", straight(0, 100.0, 0.0, 0.0))
+    beyond = Mover("beyond", straight(0, 150.0, 0.0, 0.0))
     late = Mover("late", straight(0, -50.0, 12.0, 0.0))
-    out = run(AbnormalVehicleWarning(), [beyond, late], seconds=6.0, maps=road)
-    assert first(out, "late", "beyond") is not None
+    out = run(AbnormalVehicleWarning(), [beyond, late], seconds=11.0, maps=road)
+    hit = first(out, "late", "beyond")
+    # after 10 s (UNEXPLAINED_STOP_S), as the stopped-vehicle detector: a car standing a few
+    # seconds (letting a passenger out, parking) is not yet abnormal
+    assert hit is not None and 10.0 <= hit[0] <= 10.2
     # ... unless it signals a turn (waiting to turn off, e.g. into a driveway)
-    turning = Mover("turning", straight(0, 100.0, 0.0, 0.0), fields=_LEFT)
-    assert run(AbnormalVehicleWarning(), [turning, late], seconds=6.0, maps=road) == []
+    turning = Mover("turning", straight(0, 150.0, 0.0, 0.0), fields=_LEFT)
+    assert run(AbnormalVehicleWarning(), [turning, late], seconds=11.0, maps=road) == []

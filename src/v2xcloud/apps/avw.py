@@ -32,6 +32,7 @@ from v2xcloud.apps._select import (
     toward,
 )
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, gap_hits
+from v2xcloud.model.thresholds import UNEXPLAINED_STOP_S
 from v2xcloud.twin import SceneView
 
 __all__ = ["AbnormalVehicleWarning", "AvwConfig"]
@@ -40,7 +41,7 @@ __all__ = ["AbnormalVehicleWarning", "AvwConfig"]
 class AvwConfig(AppConfig, frozen=True, kw_only=True):
     """AVW thresholds (assumed defaults, configurable)."""
 
-    stopped_s: float = 5.0
+    stopped_s: float = UNEXPLAINED_STOP_S
     queue_gap_m: float = 15.0
     startup_s: float = 3.0
     slow_mps: float = 2.0

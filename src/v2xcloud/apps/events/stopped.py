@@ -52,7 +52,7 @@ from v2xcloud.apps._v2i import OnApproach, is_vehicle, on_approaches
 from v2xcloud.apps.events.book import DEFAULT_EVENT_TYPES, EventBook
 from v2xcloud.bounded import LruTable
 from v2xcloud.model import LightState, RoadEvent
-from v2xcloud.model.thresholds import STANDSTILL_MPS
+from v2xcloud.model.thresholds import STANDSTILL_MPS, UNEXPLAINED_STOP_S
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.flags import Flag
 from v2xcloud.twin.junction import junctions_of
@@ -113,7 +113,7 @@ class StoppedVehicleDetector:
     def __init__(
         self,
         *,
-        min_stopped_s: float = 10.0,
+        min_stopped_s: float = UNEXPLAINED_STOP_S,
         min_stopped_no_map_s: float = 20.0,
         standstill_mps: float = STANDSTILL_MPS,
         moving_mps: float = 2.0,

@@ -246,6 +246,33 @@ def test_a_vehicle_in_the_collision_ahead_of_it_need_not_be_warned_of_it(
     assert (episode.app, episode.ego, episode.is_required) == ("HLW", "passer", required)
 
 
+@pytest.mark.parametrize(
+    ("speeds", "required"),
+    [
+        ((13.0, 13.0), [True]),  # two samples: a queue the approaching car must be warned of
+        ((7.0, 13.0), [False, False]),  # at 7 m/s (grey), then a must seen in one sample
+        ((13.0,), [False]),  # a must seen in one sample (the queue moved off): grey
+        ((7.0,), [False]),  # one grey sample: grey (it was dropped, so a warning was false)
+    ],
+)
+def test_a_situation_seen_in_one_sample_is_grey(
+    speeds: tuple[float, ...], required: list[bool]
+) -> None:
+    """The V2I truth samples once a second: one sample stands for a second of the road. A
+    TJW situation seen in one sample only is too brief to require a warning, and a warning
+    then is not false (demo_district: cars accelerating through 8 m/s towards a queue that
+    moved off in the next second were false alarms)."""
+    truth = V2iTruth(
+        traci=_TraciOfGrid("s"), events={}, tls_of_node={}, is_connected=lambda v: True,
+        step_s=0.1,
+    )  # fmt: skip
+    queue = {"G10G20": [(60.0, "q1"), (67.0, "q2"), (74.0, "q3")]}
+    for t, speed in zip((5.0, 6.0), speeds, strict=False):
+        truth._queue_ahead("ego", t, speed, ("G10G20",), 0, 20.0, queue)
+    episodes = truth.finish()
+    assert sorted(e.is_required for e in episodes if e.app == "TJW") == sorted(required)
+
+
 def _road() -> Scenario:
     """A two-way road: a car broken down W->E with hazard lights, one car approaching it and
     one already past it (moving away); E->W a standing queue of three and a car approaching.

@@ -86,6 +86,9 @@ class EpisodeTracker:
         self._ttc: dict[tuple[str, str, str | None], list[tuple[float, float]]] = {}
         self._critical: dict[tuple[str, str, str | None], float] = {}
         self.episodes: list[Episode] = []
+        #: episodes shorter than ``min_duration_s``: no episode of this tracker's kind, kept for
+        #: a caller that counts a momentary danger as a grey zone (``V2iTruth``)
+        self.short: list[Episode] = []
 
     def observe(
         self,
@@ -117,10 +120,8 @@ class EpisodeTracker:
         start, end = self._open.pop(key)
         samples = self._ttc.pop(key, [])
         critical = self._critical.pop(key, None)
-        if end - start < self._min_s:
-            return
         ttc = min((v for _, v in samples), default=None)
-        self.episodes.append(Episode(
+        (self.episodes if end - start >= self._min_s else self.short).append(Episode(
             app=key[0], ego=key[1], other=key[2], start_s=start, end_s=end,
             critical_s=critical, min_ttc_s=ttc,
             ttc_times_s=tuple(t for t, _ in samples), ttc_values_s=tuple(v for _, v in samples),

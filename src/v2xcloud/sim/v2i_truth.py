@@ -202,7 +202,8 @@ class V2iTruth:
         self._step_ms = round(step_s * 1000)
         self._changes: dict[str, list[tuple[float, str]]] = {}
         self._must = EpisodeTracker(gap_s=SAMPLE_S * 1.5)
-        self._may = EpisodeTracker(gap_s=SAMPLE_S * 1.5)
+        # a grey situation seen in one sample is grey for the second it stands for
+        self._may = EpisodeTracker(gap_s=SAMPLE_S * 1.5, min_duration_s=0.0)
         self._unseen = EpisodeTracker(gap_s=SAMPLE_S * 1.5)  # must, but the platform cannot know
         self._standing: dict[str, float] = {}  # vehicle -> standing unexplained since (s)
         self._unexplained_now: set[str] = set()  # standing unexplained ≥ HAZARD_STOP_S now
@@ -573,8 +574,11 @@ class V2iTruth:
     def finish(self) -> list[Episode]:
         """The TJW and HLW episodes (grey-zone ones with ``is_required`` False)."""
         must = self._must.finish()
-        may = [msgspec.structs.replace(e, is_required=False) for e in self._may.finish()]
         unseen = [msgspec.structs.replace(e, is_observable=False) for e in self._unseen.finish()]
+        # a must situation seen in one sample only is too brief to require a warning, and a
+        # warning then is not false: grey (docs/scoring.md, issue 15's seventh session)
+        brief = [*self._may.finish(), *self._must.short, *self._unseen.short]
+        may = [msgspec.structs.replace(e, is_required=False) for e in brief]
         return must + may + unseen
 
     def _greens(self, tls: str, link: int) -> list[tuple[float, float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _roadside_scene import latlon, vehicle, view_of
+from _roadside_scene import junction_map, latlon, vehicle, view_of
 
 from v2xcloud.apps.hlw import HazardousLocationWarning
 from v2xcloud.model import RoadEvent, Rsi
@@ -42,3 +42,27 @@ def test_congestion_low_confidence_and_far_events_do_not_warn() -> None:
     events = (_event(2, 150, kind="congestion"), _event(3, 150, confidence=0.2), _event(4, 900))
     view = view_of(_rsi(*events), vehicle("v", 0, 0, 15.0))
     assert HazardousLocationWarning().on_tick(view, 0) == []
+
+
+def _event_at(event_id: int, x_m: float, y_m: float) -> RoadEvent:
+    lat, lon = latlon(x_m, y_m)
+    return RoadEvent(
+        event_id=event_id, event_type=100, source="detection", lat_deg=lat, lon_deg=lon,
+        radius_m=10.0, kind="stopped_vehicle", confidence=0.9,
+    )  # fmt: skip
+
+
+def test_a_turner_is_warned_of_a_hazard_on_its_own_approach_or_the_road_its_turn_enters() -> None:
+    """``junction_map``: lane 1 (x = 0) goes straight on, lane 2 (x = 3.5) only turns right
+    (its egress runs east), stop line y = 0. A hazard straight on past the junction is on the
+    straight-on car's road, not on the turner's (avw_after_junction: a car waiting to turn
+    off the side road was warned of the broken-down car on the road it does not take)."""
+    turner, straight = vehicle("turner", 3.5, -100, 14.0), vehicle("straight", 0.0, -100, 14.0)
+
+    def warned(event: RoadEvent) -> set[str]:
+        view = view_of(junction_map(), _rsi(event), turner, straight)
+        return {a.ego_id for a in HazardousLocationWarning().on_tick(view, 0)}
+
+    assert warned(_event_at(1, 0.0, 40.0)) == {"straight"}
+    assert "turner" in warned(_event_at(2, 40.0, 5.0))  # on the road its turn enters
+    assert warned(_event_at(3, 3.5, -40.0)) == {"turner", "straight"}  # before its stop line

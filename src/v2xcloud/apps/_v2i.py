@@ -20,19 +20,25 @@ from v2xcloud.apps.base import App, AppConfig
 from v2xcloud.model import Advisory, AdvisoryLevel, RoadEvent, RoadSign
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
+from v2xcloud.twin.flags import Flag
 from v2xcloud.twin.junction import Junction, junctions_of
+from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, MovementPath
 from v2xcloud.twin.relevance import concerned
 
 __all__ = [
     "CONGESTION_KINDS",
+    "Exit",
     "OnApproach",
     "RoadApp",
     "RoadHit",
     "approaching",
+    "exit_of",
     "is_vehicle",
     "on_approaches",
+    "on_exit_road",
     "road_events",
     "road_signs",
+    "turns_taken",
 ]
 
 #: road-event kinds that are traffic jams: TJW warns of them, HLW leaves them to TJW
@@ -69,6 +75,53 @@ def approaching(
         range_m=range_m,
     )
     return mask & is_vehicle(view) & (view.speed_mps >= min_speed_mps), dist
+
+
+#: where a movement leaves its junction box: x, y, heading of the road it enters (degrees),
+#: that heading's sine and cosine
+Exit = tuple[float, float, float, float, float]
+
+
+def exit_of(path: MovementPath) -> Exit:
+    """(x, y) where ``path`` leaves the junction box, the heading of the road it enters
+    (degrees) and that heading's sine and cosine."""
+    ex, ey = path.point_at(path.box_end_s)
+    dx_out, dy_out = path.xy[-1] - path.xy[-2]
+    out_deg = float(np.degrees(np.arctan2(dx_out, dy_out)))
+    rad = np.radians(out_deg)
+    return ex, ey, out_deg, float(np.sin(rad)), float(np.cos(rad))
+
+
+#: a point on the road an exit enters: within this cone of the exit's heading (or 3 m of it)
+COS_EXIT_CONE = float(np.cos(np.radians(15.0)))
+
+
+def on_exit_road(exits: list[Exit], x_m: float, y_m: float, *, range_m: float) -> bool:
+    """Whether the point (``x_m``, ``y_m``) lies on the road one of ``exits`` enters: within
+    ``range_m`` of the exit and a 15° cone along the road's heading, or within 3 m of it."""
+    for ex, ey, _, sin_out, cos_out in exits:
+        dx, dy = x_m - ex, y_m - ey
+        dist = float(np.hypot(dx, dy))
+        along = dx * sin_out + dy * cos_out
+        if dist <= 3.0 or (dist <= range_m and along >= dist * COS_EXIT_CONE):
+            return True
+    return False
+
+
+def turns_taken(paths: tuple[MovementPath, ...], signal: int) -> tuple[MovementPath, ...] | None:
+    """The movements of a lane (``paths``) a vehicle signalling ``signal`` (its indicator
+    flags) may take when it turns (``apps.tjw``'s docstring); ``None`` when it goes straight on."""
+    if signal & int(Flag.LEFT_SIGNAL):
+        taken = tuple(p for p in paths if p.turn in (LEFT, UTURN))
+    elif signal & int(Flag.RIGHT_SIGNAL):
+        taken = tuple(p for p in paths if p.turn == RIGHT)
+    elif paths and all(p.turn != STRAIGHT for p in paths):
+        taken = paths
+    else:
+        return None
+    if any(p.turn == LEFT for p in taken):
+        taken = tuple(p for p in taken if p.turn != UTURN)
+    return taken
 
 
 # gc=False: values only (no reference cycles); one per report or tick, untracked they add

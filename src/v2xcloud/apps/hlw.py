@@ -1,14 +1,32 @@
 """HLW, hazardous location warning: RSI road events ahead on a vehicle's path (accidents,
-stopped vehicles, wrong-way drivers, works...). Congestion is left to TJW."""
+stopped vehicles, wrong-way drivers, works...). Congestion is left to TJW.
+
+The path is TJW's (``apps.tjw``): straight ahead, except for a vehicle on a MAP approach lane
+that announces a turn (its indicator, or a lane without a straight-on movement). Its path is
+its approach up to ``turn_margin_m`` past the stop line and then the road its turn enters, so
+a hazard straight on beyond the junction is on a road it does not take."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._v2i import CONGESTION_KINDS, RoadApp, RoadHit, approaching, road_events
+from v2xcloud.apps._v2i import (
+    CONGESTION_KINDS,
+    Exit,
+    RoadApp,
+    RoadHit,
+    approaching,
+    exit_of,
+    on_approaches,
+    on_exit_road,
+    road_events,
+    turns_taken,
+)
 from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
+from v2xcloud.twin.flags import Flag
+from v2xcloud.twin.movements import movements_of
 
 __all__ = ["HazardousLocationWarning", "HlwConfig"]
 
@@ -18,6 +36,8 @@ class HlwConfig(AppConfig, frozen=True, kw_only=True):
 
     range_m: float = 300.0
     min_confidence: float = 0.5
+    #: a turning vehicle's path ends this far past its stop line (the junction box's edge)
+    turn_margin_m: float = 5.0
 
 
 class HazardousLocationWarning(RoadApp):
@@ -35,6 +55,7 @@ class HazardousLocationWarning(RoadApp):
         """The vehicles with a hazard valid at ``now_ms`` ahead."""
         cfg = self.config
         out: list[RoadHit] = []
+        turners: dict[int, tuple[float, list[Exit]]] | None = None
         for event in road_events(view):
             if event.kind in CONGESTION_KINDS:
                 continue
@@ -43,7 +64,20 @@ class HazardousLocationWarning(RoadApp):
             if event.start_ms is not None and event.start_ms > now_ms:
                 continue
             mask, dist = approaching(view, event, range_m=cfg.range_m)
-            for i in np.flatnonzero(mask & (dist <= cfg.range_m)):
+            rows = np.flatnonzero(mask & (dist <= cfg.range_m))
+            if rows.size and event.lat_deg is not None and event.lon_deg is not None:
+                turners = self._turners(view) if turners is None else turners
+                ex, ey = view.frame.to_local(event.lat_deg, event.lon_deg)
+                rows = np.array(
+                    [
+                        i
+                        for i in rows.tolist()
+                        if i not in turners
+                        or self._on_turn_path(turners[i], float(dist[i]), float(ex), float(ey))
+                    ],
+                    dtype=np.int64,
+                )
+            for i in rows:
                 v = float(view.speed_mps[i])
                 out.append(
                     RoadHit(
@@ -59,3 +93,29 @@ class HazardousLocationWarning(RoadApp):
                     )
                 )
         return out
+
+    def _turners(self, view: SceneView) -> dict[int, tuple[float, list[Exit]]]:
+        """Row -> (distance to its stop line, the exits of the movements it may take) of each
+        vehicle on a MAP approach lane that announces a turn (``turns_taken``); a vehicle whose
+        lane has no movement of the announced kind keeps its straight-ahead path."""
+        moves = movements_of(view)
+        if moves is None:
+            return {}
+        signals = int(Flag.LEFT_SIGNAL) | int(Flag.RIGHT_SIGNAL)
+        out: dict[int, tuple[float, list[Exit]]] = {}
+        for a in on_approaches(view, range_m=self.config.range_m):
+            signal = int(view.flags[a.index]) & signals
+            taken = turns_taken(moves.lane_movements(int(view.lane[a.index])), signal)
+            if taken:
+                out[a.index] = (a.to_stop_m, [exit_of(p) for p in taken if len(p.xy) >= 2])
+        return out
+
+    def _on_turn_path(
+        self, turner: tuple[float, list[Exit]], dist_m: float, x_m: float, y_m: float
+    ) -> bool:
+        """Whether a hazard at (``x_m``, ``y_m``), ``dist_m`` from a turning vehicle, is on its
+        path: before the end of its turn's junction box, or on the road its turn enters."""
+        to_stop, exits = turner
+        if dist_m <= to_stop + self.config.turn_margin_m:
+            return True
+        return on_exit_road(exits, x_m, y_m, range_m=self.config.range_m - to_stop)

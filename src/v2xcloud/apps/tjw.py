@@ -22,12 +22,16 @@ import numpy.typing as npt
 
 from v2xcloud.apps._v2i import (
     CONGESTION_KINDS,
+    COS_EXIT_CONE,
+    Exit,
     RoadApp,
     RoadHit,
     approaching,
+    exit_of,
     is_vehicle,
     on_approaches,
     road_events,
+    turns_taken,
 )
 from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.geo.grid import SpatialGrid
@@ -35,10 +39,6 @@ from v2xcloud.model import AdvisoryLevel
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.flags import Flag
 from v2xcloud.twin.movements import (
-    LEFT,
-    RIGHT,
-    STRAIGHT,
-    UTURN,
     MovementPath,
     Movements,
     MovementsMemo,
@@ -53,22 +53,6 @@ IntArray = npt.NDArray[np.int64]
 SLOW_MPS = 2.5
 _CHUNK_PAIRS = 500_000  # (fast, slow) pairs tested at once
 _GRID_SPAN = 6.0  # the grid pays off once the scene spans this many times the range
-_COS_CONE = float(np.cos(np.radians(15.0)))  # a queue beyond a turn: within 15° of its road
-
-
-#: where a movement leaves its junction box: x, y, heading of the road it enters (degrees),
-#: that heading's sine and cosine
-_Exit = tuple[float, float, float, float, float]
-
-
-def _exit_of(path: MovementPath) -> _Exit:
-    """(x, y) where ``path`` leaves the junction box, the heading of the road it enters
-    (degrees) and that heading's sine and cosine."""
-    ex, ey = path.point_at(path.box_end_s)
-    dx_out, dy_out = path.xy[-1] - path.xy[-2]
-    out_deg = float(np.degrees(np.arctan2(dx_out, dy_out)))
-    rad = np.radians(out_deg)
-    return ex, ey, out_deg, float(np.sin(rad)), float(np.cos(rad))
 
 
 def beyond_turns(
@@ -76,7 +60,7 @@ def beyond_turns(
     y_m: FloatArray,
     heading_deg: FloatArray,
     speed: FloatArray,
-    exits: list[_Exit],
+    exits: list[Exit],
     left_m: FloatArray,
 ) -> tuple[IntArray, FloatArray]:
     """For each movement exit (``exits``: x, y, heading of the road entered and its sine and
@@ -99,7 +83,7 @@ def beyond_turns(
         dist = np.hypot(dx, dy)
         along = dx * sin_out[e] + dy * cos_out[e]
         same = np.abs((sh[s] - out_deg[e] + 180.0) % 360.0 - 180.0) <= 30.0
-        on = same & (dist <= left_m[e]) & ((along >= dist * _COS_CONE) | (dist <= 3.0))
+        on = same & (dist <= left_m[e]) & ((along >= dist * COS_EXIT_CONE) | (dist <= 3.0))
         count += np.bincount(e[on], minlength=n)
         np.minimum.at(nearest, e[on], dist[on])
     return count, nearest
@@ -173,22 +157,6 @@ def _pairs_within(
         yield np.repeat(part, px.size), np.tile(points, part.size)
 
 
-def _turns_taken(paths: tuple[MovementPath, ...], signal: int) -> tuple[MovementPath, ...] | None:
-    """The movements of a lane (``paths``) a vehicle signalling ``signal`` (its indicator
-    flags) may take when it turns (module docstring); ``None`` when it goes straight on."""
-    if signal & int(Flag.LEFT_SIGNAL):
-        taken = tuple(p for p in paths if p.turn in (LEFT, UTURN))
-    elif signal & int(Flag.RIGHT_SIGNAL):
-        taken = tuple(p for p in paths if p.turn == RIGHT)
-    elif paths and all(p.turn != STRAIGHT for p in paths):
-        taken = paths
-    else:
-        return None
-    if any(p.turn == LEFT for p in taken):
-        taken = tuple(p for p in taken if p.turn != UTURN)
-    return taken
-
-
 class TjwConfig(AppConfig, frozen=True, kw_only=True):
     """TJW settings: ``min_count`` slow vehicles ahead within ``range_m`` make a queue for a
     vehicle still approaching at ``approach_mps`` or more."""
@@ -221,7 +189,7 @@ class TrafficJamWarning(RoadApp):
         super().__init__(config)
         # per MAP revision: id(path) -> its exit; (lane, indicator) -> the movements a
         # vehicle there may take when it turns
-        self._exits: MovementsMemo[int, _Exit] = MovementsMemo()
+        self._exits: MovementsMemo[int, Exit] = MovementsMemo()
         self._taken: MovementsMemo[tuple[int, int], tuple[MovementPath, ...] | None] = (
             MovementsMemo()
         )
@@ -245,7 +213,7 @@ class TrafficJamWarning(RoadApp):
                 taken = taken_on[key]
             else:
                 paths = moves.lane_movements(key[0]) if moves is not None else ()
-                taken = taken_on[key] = _turns_taken(paths, key[1])
+                taken = taken_on[key] = turns_taken(paths, key[1])
             if taken is not None:
                 out.append((a.index, a.to_stop_m, taken))
         return out
@@ -274,16 +242,16 @@ class TrafficJamWarning(RoadApp):
         )
         # every (turning vehicle, movement it may take) whose road beyond the box is in range
         asked: list[tuple[int, float, float]] = []  # (turner, to its box's end, range left)
-        exits: list[_Exit] = []
-        exit_of = self._exits.table(moves)  # each path's exit, computed once per MAP revision
+        exits: list[Exit] = []
+        exits_on = self._exits.table(moves)  # each path's exit, computed once per MAP revision
         for k, (_, to_stop, taken) in enumerate(turners):
             for p in taken:
                 left_m = cfg.range_m - to_stop - p.box_end_s
                 if left_m > 0.0 and len(p.xy) >= 2:
                     asked.append((k, to_stop + p.box_end_s, left_m))
-                    got = exit_of.get(id(p))
+                    got = exits_on.get(id(p))
                     if got is None:
-                        got = exit_of[id(p)] = _exit_of(p)
+                        got = exits_on[id(p)] = exit_of(p)
                     exits.append(got)
         n_beyond, d_beyond = beyond_turns(
             view.x_m,

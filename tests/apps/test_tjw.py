@@ -212,3 +212,20 @@ def test_a_new_map_replaces_the_movements_remembered_for_its_lanes() -> None:
     assert app.on_tick(view_of(old, *beyond, vehicle("ego", 3.5, -100, 14.0)), 0) == []
     advs = app.on_tick(view_of(new, *beyond, vehicle("ego", 3.5, -100, 14.0)), 100)
     assert [a.ego_id for a in advs] == ["ego"]
+
+
+def test_a_vehicle_turning_is_not_judged_by_its_sweeping_heading() -> None:
+    """A car turning through a junction (yaw rate ≥ ``TURNING_DPS``) points its heading across
+    roads it does not take: demo_district's cars turning left in a junction box were warned of
+    queues 220-260 m along their momentary heading. Its road ahead is judged once it has
+    turned."""
+    queue = _queue(200)
+
+    def car(yaw_dps: float) -> ParticipantState:
+        return state_at(
+            "ego", x_m=0.0, y_m=0.0, t_ms=0, speed_mps=10.0, heading_deg=0.0,
+            yaw_rate_dps=yaw_dps, frame=FRAME,
+        )  # fmt: skip
+
+    assert [a.ego_id for a in TrafficJamWarning().on_tick(view_of(*queue, car(0.0)), 0)] == ["ego"]
+    assert TrafficJamWarning().on_tick(view_of(*queue, car(-30.0)), 0) == []

@@ -10,7 +10,9 @@ MAP does not give it), looked along from the junction box's exit for the rest of
 A left indicator (or a lane that only turns left or back) means the left turn where the lane
 has one, the U-turn only where it has none: U-turns are the rare exception. Where the lane
 still allows several movements of that kind (two left turns into different roads), a queue
-counts only when it lies on every one of them: the platform does not know which is taken."""
+counts only when it lies on every one of them: the platform does not know which is taken.
+A vehicle turning (yaw rate ≥ ``TURNING_DPS``) is not judged: its heading sweeps across roads
+it does not take."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.apps._select import TURNING_DPS
 from v2xcloud.apps._v2i import (
     CONGESTION_KINDS,
     COS_EXIT_CONE,
@@ -273,7 +276,10 @@ class TrafficJamWarning(RoadApp):
                 if n:
                     count[row] += n
                     tail[row] = nearest if np.isnan(tail[row]) else tail[row]
-        warn = count >= cfg.min_count
+        # a vehicle turning through a junction points its heading across roads it does not
+        # take; its road ahead is judged once it has turned (NaN yaw rate: not turning)
+        turning = np.abs(view.yaw_rate_dps) >= TURNING_DPS
+        warn = (count >= cfg.min_count) & ~turning
         out = [
             RoadHit(
                 row=int(i),

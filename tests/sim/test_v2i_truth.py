@@ -271,6 +271,9 @@ def test_a_situation_seen_in_one_sample_is_grey(
         truth._queue_ahead("ego", t, speed, ("G10G20",), 0, 20.0, queue)
     episodes = truth.finish()
     assert sorted(e.is_required for e in episodes if e.app == "TJW") == sorted(required)
+    # each sample stands for the second around it: a moment is judged by its nearest sample
+    spans = sorted((e.start_s, e.end_s) for e in episodes if e.is_required)
+    assert spans == ([(4.5, 6.5)] if required == [True] else [])
 
 
 def _road() -> Scenario:

@@ -579,7 +579,12 @@ class V2iTruth:
         # warning then is not false: grey (docs/scoring.md, issue 15's seventh session)
         brief = [*self._may.finish(), *self._must.short, *self._unseen.short]
         may = [msgspec.structs.replace(e, is_required=False) for e in brief]
-        return must + may + unseen
+        # a sample stands for the second around it (its nearest sample judges any moment)
+        half = SAMPLE_S / 2
+        return [
+            msgspec.structs.replace(e, start_s=e.start_s - half, end_s=e.end_s + half)
+            for e in (*must, *may, *unseen)
+        ]
 
     def _greens(self, tls: str, link: int) -> list[tuple[float, float]]:
         key = (tls, link)

@@ -66,3 +66,15 @@ def test_a_turner_is_warned_of_a_hazard_on_its_own_approach_or_the_road_its_turn
     assert warned(_event_at(1, 0.0, 40.0)) == {"straight"}
     assert "turner" in warned(_event_at(2, 40.0, 5.0))  # on the road its turn enters
     assert warned(_event_at(3, 3.5, -40.0)) == {"turner", "straight"}  # before its stop line
+
+
+def test_a_hazard_is_ahead_within_the_road_ahead_cone_not_beside_it() -> None:
+    """Without a MAP the road ahead is the 15° cone TJW's queues are sought in
+    (``AHEAD_CONE_DEG``): avw_after_junction's side-road car, 100 m before a crossing, was
+    warned of a broken-down car 22° to its right, on the road across its own."""
+    near_line = _event_at(1, 40.0, 5.0)  # 22° right of a car at (0, -100) heading north
+    on_road = _event_at(2, 15.0, 5.0)  # 8° right
+    car = vehicle("car", 0.0, -100.0, 8.0)
+    assert HazardousLocationWarning().on_tick(view_of(_rsi(near_line), car), 0) == []
+    (adv,) = HazardousLocationWarning().on_tick(view_of(_rsi(on_road), car), 0)
+    assert adv.ego_id == "car"

@@ -26,7 +26,9 @@ from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, MovementPath
 from v2xcloud.twin.relevance import concerned
 
 __all__ = [
+    "AHEAD_CONE_DEG",
     "CONGESTION_KINDS",
+    "COS_EXIT_CONE",
     "Exit",
     "OnApproach",
     "RoadApp",
@@ -60,12 +62,23 @@ def road_signs(view: SceneView) -> list[RoadSign]:
     return [active.sign for active in view.signs]
 
 
+#: the road ahead of a vehicle, by geometry alone: within this cone of its heading (TJW's
+#: queue ahead, HLW's hazard ahead); at 300 m it spans 80 m either side, a bend of ~600 m
+#: radius, at 100 m one of ~200 m
+AHEAD_CONE_DEG = 15.0
+
+
 def approaching(
-    view: SceneView, event: RoadEvent, *, range_m: float, min_speed_mps: float = MOVING_MPS
+    view: SceneView,
+    event: RoadEvent,
+    *,
+    range_m: float,
+    min_speed_mps: float = MOVING_MPS,
+    cone_deg: float = AHEAD_CONE_DEG,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """(mask, distance m) of the moving vehicles ``event`` concerns (on its reference paths,
-    or heading for it within ``range_m``); a standing vehicle, such as the one an event is
-    about, needs no warning."""
+    or heading for it within ``cone_deg`` and ``range_m``); a standing vehicle, such as the
+    one an event is about, needs no warning."""
     mask, dist = concerned(
         view,
         lat_deg=event.lat_deg,
@@ -73,6 +86,7 @@ def approaching(
         radius_m=event.radius_m,
         paths=event.reference_paths,
         range_m=range_m,
+        cone_deg=cone_deg,
     )
     return mask & is_vehicle(view) & (view.speed_mps >= min_speed_mps), dist
 
@@ -93,7 +107,7 @@ def exit_of(path: MovementPath) -> Exit:
 
 
 #: a point on the road an exit enters: within this cone of the exit's heading (or 3 m of it)
-COS_EXIT_CONE = float(np.cos(np.radians(15.0)))
+COS_EXIT_CONE = float(np.cos(np.radians(AHEAD_CONE_DEG)))
 
 
 def on_exit_road(exits: list[Exit], x_m: float, y_m: float, *, range_m: float) -> bool:

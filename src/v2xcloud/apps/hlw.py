@@ -24,6 +24,7 @@ from v2xcloud.apps._v2i import (
 )
 from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.model import AdvisoryLevel
+from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.flags import Flag
 from v2xcloud.twin.movements import movements_of
@@ -64,20 +65,16 @@ class HazardousLocationWarning(RoadApp):
             if event.start_ms is not None and event.start_ms > now_ms:
                 continue
             mask, dist = approaching(view, event, range_m=cfg.range_m)
-            rows = np.flatnonzero(mask & (dist <= cfg.range_m))
-            if rows.size and event.lat_deg is not None and event.lon_deg is not None:
+            if event.lat_deg is not None and event.lon_deg is not None:
+                # a vehicle announcing its turn: its path, not the cone ahead, says (``_turners``)
                 turners = self._turners(view) if turners is None else turners
-                ex, ey = view.frame.to_local(event.lat_deg, event.lon_deg)
-                rows = np.array(
-                    [
-                        i
-                        for i in rows.tolist()
-                        if i not in turners
-                        or self._on_turn_path(turners[i], float(dist[i]), float(ex), float(ey))
-                    ],
-                    dtype=np.int64,
-                )
-            for i in rows:
+                ex, ey = (float(c) for c in view.frame.to_local(event.lat_deg, event.lon_deg))
+                for i, turner in turners.items():
+                    d = float(np.hypot(view.x_m[i] - ex, view.y_m[i] - ey))
+                    mask[i] = self._on_turn_path(turner, d, ex, ey)
+                    dist[i] = d
+            rows = np.flatnonzero(mask & (dist <= cfg.range_m))
+            for i in rows.tolist():
                 v = float(view.speed_mps[i])
                 out.append(
                     RoadHit(
@@ -104,6 +101,8 @@ class HazardousLocationWarning(RoadApp):
         signals = int(Flag.LEFT_SIGNAL) | int(Flag.RIGHT_SIGNAL)
         out: dict[int, tuple[float, list[Exit]]] = {}
         for a in on_approaches(view, range_m=self.config.range_m):
+            if not view.speed_mps[a.index] >= MOVING_MPS:
+                continue  # standing (the hazard's own vehicle, a queue): no warning
             signal = int(view.flags[a.index]) & signals
             taken = turns_taken(moves.lane_movements(int(view.lane[a.index])), signal)
             if taken:

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from v2xcloud.apps._select import TURNING_DPS
 from v2xcloud.apps._v2i import (
+    AHEAD_CONE_DEG,
     CONGESTION_KINDS,
     COS_EXIT_CONE,
     Exit,
@@ -103,7 +104,7 @@ def queue_ahead(
     min_count: int = 3,
     range_m: float = 300.0,
     min_gap_m: float = 10.0,
-    cone_deg: float = 15.0,
+    cone_deg: float = AHEAD_CONE_DEG,
     heading_tol_deg: float = 30.0,
     reach_m: FloatArray | None = None,
 ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.int64]]:

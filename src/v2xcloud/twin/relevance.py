@@ -60,12 +60,13 @@ def concerned(
     radius_m: float | None,
     paths: tuple[ReferencePath, ...],
     range_m: float,
+    cone_deg: float = 30.0,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """(mask, distance m) of the participants concerned.
 
     With reference paths: those travelling along one of them. Without: those within the
-    item's radius, or with its position ahead (30° cone) within ``range_m``. Distances are to
-    the item's position when known, else to the end of the path.
+    item's radius, or with its position ahead (within ``cone_deg`` of their heading) within
+    ``range_m``. Distances are to the item's position when known, else to the end of the path.
     """
     n = len(view.ids)
     mask = np.zeros(n, dtype=bool)
@@ -85,8 +86,9 @@ def concerned(
         mask |= inside
     if not paths and pos is not None:
         ahead, d = ahead_within(
-            view.x_m, view.y_m, view.heading_deg, pos[0], pos[1], range_m=range_m
-        )
+            view.x_m, view.y_m, view.heading_deg, pos[0], pos[1], range_m=range_m,
+            cone_deg=cone_deg,
+        )  # fmt: skip
         mask = ahead | (d <= (radius_m or 0.0))
         dist = np.where(mask, d, np.nan)
     if pos is not None and mask.any():

@@ -156,3 +156,33 @@ def test_a_follower_creeping_up_behind_a_standing_car_is_a_grey_zone(tmp_path: P
     rolling = _conflict("roll", "l", types, ttc, "2.5,0 2.5,0 2.5,0", stopped)
     required = {e.ego: e.is_required for e in ssm_episodes(_ssm(tmp_path, creeping, rolling), {})}
     assert required == {"creep": False, "roll": True}
+
+
+def _passed(ego: str, foe_y: str, foe_x: float = 0.7) -> str:
+    """A follower at 6 m/s northbound behind a turner standing in the junction box; SSM types
+    the samples FOLLOWING (2) with no TTC below 3 s, then FOLLOWING_PASSED (18) with none."""
+    n = 6
+    times = " ".join(f"{10 + 0.1 * k:.2f}" for k in range(n))
+    ego_p = " ".join(f"0,{0.6 * k:.2f}" for k in range(n))
+    foe_p = " ".join(f"{foe_x},{y}" for y in foe_y.split())
+    return (
+        f'<conflict begin="10.00" end="10.50" ego="{ego}" foe="t">'
+        f'<timeSpan values="{times}"/><typeSpan values="2 2 18 18 18 18"/>'
+        f'<egoPosition values="{ego_p}"/><foePosition values="{foe_p}"/>'
+        f'<egoVelocity values="{" ".join(["0,6"] * n)}"/>'
+        f'<foeVelocity values="{" ".join(["0,0"] * n)}"/>'
+        f'<TTCSpan values="4.0 3.5 NA NA NA NA"/></conflict>'
+    )
+
+
+def test_ssm_blind_after_following_passed_is_a_grey_fcw_episode(tmp_path: Path) -> None:
+    """SSM stops measuring TTC once the leader turns onto another junction lane
+    (FOLLOWING_PASSED), though it still stands in the follower's way (background_district:
+    a follower braking to a stop 0.4 m behind a turner standing 8° into its turn had no
+    episode, so its FCW warning was false). Grey: a warning there is not false."""
+    close = _passed("f", "20 20 20 20 20 20")  # front 20 m ahead, 0.7 m across: TTC 2.5 s
+    beside = _passed("b", "20 20 20 20 20 20", foe_x=2.5)  # 2.5 m across: no overlap
+    far = _passed("g", "40 40 40 40 40 40")  # TTC beyond 3 s: nothing
+    eps = ssm_episodes(_ssm(tmp_path, close, beside, far), {})
+    assert [(e.ego, e.app, e.is_required) for e in eps] == [("f", "FCW", False)]
+    assert eps[0].start_s == 10.2 and eps[0].min_ttc_s == pytest.approx((20 - 3.0 - 5) / 6)

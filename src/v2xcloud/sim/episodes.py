@@ -48,6 +48,15 @@ SSM_DRAC_MPS2 = 3.0
 CRAWL_MPS = 2.0
 REQUIRED_PET_S = 0.5
 PET_WINDOW_S = 3.0
+#: SUMO's FOLLOWING_PASSED: the leader has left the follower's route (onto another lane of a
+#: junction) and SSM measures no TTC any more, though it may still stand in the way
+_FOLLOWING_PASSED = 18
+#: a leader whose front is this close to the follower's heading line still overlaps its body
+#: (two ~1.8 m wide cars side by side are ~1.8 m apart centre to centre; SSM's positions are
+#: the front bumpers' centres, so a leader turning away is measured at its swung front)
+_PASSED_OVERLAP_M = 1.8
+#: SSM does not give the leader's length: a car's (SUMO's passenger default)
+_PASSED_LEADER_LENGTH_M = 5.0
 
 
 class Episode(msgspec.Struct, frozen=True, kw_only=True):
@@ -235,16 +244,74 @@ def _conflict_episodes(c: ET.Element, collisions: dict[frozenset[str], float]) -
     times, ttc = _floats(c, "timeSpan"), _floats(c, "TTCSpan")
     types = [int(float(t)) for t in _texts(c, "typeSpan")]
     danger = [i for i in range(len(times)) if i < len(ttc) and ttc[i] <= SSM_TTC_S]
+    passed = _passed_episodes(c, times, types, danger)
     if not danger:
         pet = _pet_episode(c, types)
-        return [pet] if pet is not None else []
-    bursts: list[list[int]] = [[danger[0]]]
-    for i in danger[1:]:
+        return ([pet] if pet is not None else []) + passed
+    found = (
+        _conflict_episode(c, collisions, times, ttc, types, burst)
+        for burst in _bursts(times, danger)
+    )
+    return [e for e in found if e is not None] + passed
+
+
+def _bursts(times: list[float], rows: list[int]) -> list[list[int]]:
+    """``rows`` (sample indices, ascending) split where ``BURST_GAP_S`` passes between two."""
+    bursts: list[list[int]] = [[rows[0]]] if rows else []
+    for i in rows[1:]:
         if times[i] - times[bursts[-1][-1]] > BURST_GAP_S:
             bursts.append([])
         bursts[-1].append(i)
-    found = (_conflict_episode(c, collisions, times, ttc, types, burst) for burst in bursts)
-    return [e for e in found if e is not None]
+    return bursts
+
+
+def _passed_episodes(
+    c: ET.Element, times: list[float], types: list[int], danger: list[int]
+) -> list[Episode]:
+    """Grey FCW episodes where SSM went blind: samples typed FOLLOWING_PASSED (the leader has
+    turned onto another lane of the junction; SSM measures no TTC) while the leader's front
+    is still ahead within ``_PASSED_OVERLAP_M`` of the follower's heading line and the
+    follower closes on it with a TTC ≤ ``SSM_TTC_S`` (gap: the fronts' distance along the
+    heading less a car's length). Grey, not must: the positions and the assumed length are
+    only SSM's, and whether the leader clears the follower's path in time is not known;
+    bursts overlapping the conflict's SSM bursts are left to those (docs/scoring.md)."""
+    ego_p, foe_p = _texts(c, "egoPosition"), _texts(c, "foePosition")
+    ego_v, foe_v = _texts(c, "egoVelocity"), _texts(c, "foeVelocity")
+    n = min(len(times), len(types), len(ego_p), len(foe_p), len(ego_v), len(foe_v))
+    close: list[tuple[int, float]] = []
+    for i in range(n):
+        if types[i] != _FOLLOWING_PASSED:
+            continue
+        (ex, ey), (fx, fy) = (tuple(map(float, p.split(","))) for p in (ego_p[i], foe_p[i]))
+        (evx, evy), (fvx, fvy) = (tuple(map(float, v.split(","))) for v in (ego_v[i], foe_v[i]))
+        speed = math.hypot(evx, evy)
+        if speed < CRAWL_MPS:
+            continue  # creeping up behind it: the FCW grey zone already
+        ux, uy = evx / speed, evy / speed
+        along = (fx - ex) * ux + (fy - ey) * uy
+        across = abs((fx - ex) * uy - (fy - ey) * ux)
+        closing = speed - (fvx * ux + fvy * uy)
+        gap = along - _PASSED_LEADER_LENGTH_M
+        if along > 0 and across <= _PASSED_OVERLAP_M and closing > 0 and gap / closing <= SSM_TTC_S:
+            close.append((i, max(gap, 0.0) / closing))
+    if not close:
+        return []
+    ttc_of = dict(close)
+    spans = [
+        (times[b[0]] - BURST_GAP_S, times[b[-1]] + BURST_GAP_S) for b in _bursts(times, danger)
+    ]
+    out = []
+    for burst in _bursts(times, [i for i, _ in close]):
+        start, end = times[burst[0]], times[burst[-1]]
+        if any(lo <= end and start <= hi for lo, hi in spans):
+            continue
+        out.append(Episode(
+            app="FCW", ego=c.get("ego", ""), other=c.get("foe", ""), start_s=start, end_s=end,
+            min_ttc_s=min(ttc_of[i] for i in burst), is_required=False,
+            ttc_times_s=tuple(times[i] for i in burst),
+            ttc_values_s=tuple(ttc_of[i] for i in burst),
+        ))  # fmt: skip
+    return out
 
 
 def _conflict_episode(

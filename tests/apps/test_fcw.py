@@ -253,3 +253,19 @@ def test_a_car_standing_across_the_junction_box_is_no_leader() -> None:
     across = Mover("across", straight(1.0, -60.0, 0.0, 262.0))
     got = run(ForwardCollisionWarning(), [ego_far, across], seconds=8.0, maps=[_approach_map()])
     assert first(got, "ego", "across") is not None
+
+
+def test_a_turner_waiting_just_past_the_stop_line_in_the_ego_lane_is_a_leader() -> None:
+    """Issue 15 (busy backgrounds): a left turner waiting in the box just past the stop line,
+    8 degrees into its turn and 0.7 m to the left, still blocks the lane it came from. SUMO's
+    followers brake at their full 3.5 m/s2 and stop 0.4 m behind it (SSM stops measuring once
+    the leader is on another internal lane, so the bench calls these warnings false): it is a
+    leader, not a crossing conflict, both arriving at 12 m/s and pulling up at 3 m/s."""
+    turner = Mover("turner", straight(-0.7, 3.0, 0.0, 352.0))
+    arriving = Mover("ego", straight(0.0, -60.0, 12.0, 0.0))
+    got = run(ForwardCollisionWarning(), [arriving, turner], seconds=4.0, maps=[_approach_map()])
+    hit = first(got, "ego", "turner")
+    assert hit is not None and hit[1].ttc_s is not None and hit[1].ttc_s <= 2.8
+    creeping = Mover("ego", straight(0.0, -6.0, 3.0, 0.0, accel_mps2=1.0))  # 4.5 m bumper gap
+    got = run(ForwardCollisionWarning(), [creeping, turner], seconds=1.0, maps=[_approach_map()])
+    assert first(got, "ego", "turner") is not None

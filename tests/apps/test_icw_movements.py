@@ -146,3 +146,14 @@ def test_a_minor_road_driver_braking_to_give_way_is_held_a_little_past_a_comfort
     for accel in (-3.2, -1.0):
         braking = car("b", 33.0, 1.75, 270.0, 14.0, accel_long_mps2=accel)
         assert _warned(minor, a, braking) == set()
+
+
+def test_a_driver_pulling_away_is_timed_as_it_gains_speed() -> None:
+    """a pulls away from its line (3 m/s, gaining 2.5 m/s²) 9 m before the crossing; b comes
+    at 10 m/s. At its current speed a would reach the crossing with b 38 m out (both in
+    about 3.6 s); gaining speed it is there in about 2 s and clear 1 s before b: no
+    conflict. b 20 m out meets it as it gains speed: both are warned."""
+    lanes = cross_map(only={"S": "straight", "E": "straight"})
+    a = car("a", 1.75, -9.0, 0.0, 3.0, accel_long_mps2=2.5)
+    assert _warned(lanes, a, car("b", 38.0, 1.75, 270.0, 10.0)) == set()
+    assert _warned(lanes, a, car("b", 20.0, 1.75, 270.0, 10.0)) == {"a", "b"}

@@ -234,3 +234,27 @@ def test_a_movements_memo_keeps_values_for_one_map_revision_only() -> None:
     assert memo.table(first) == {}  # and the old one is not brought back
     memo.table(None)[1] = "no map"
     assert memo.table(None) == {1: "no map"} and memo.table(second) == {}
+
+
+def test_a_track_only_roadside_perception_reports_has_unknown_indicators() -> None:
+    """An RSM carries no indicators: with ``perceived_straight`` 1 (ICW) such a track's
+    movements are equally likely, while a BSM's missing signal still says straight on (3 to
+    1 per turn). By default (LTA) a perceived track counts as one without a signal."""
+    perceived = _car("seen", 1.75, -30.0, 0.0)  # a roadside unit's report only
+    reported = state_at(
+        "told", x_m=1.75, y_m=-40.0, t_ms=0, speed_mps=10.0, heading_deg=0.0, frame=FRAME,
+        source=ParticipantSource.BSM,
+    )  # fmt: skip
+    view = _view(cross_map(), perceived, reported)
+    m = movements_of(view)
+    assert m is not None
+    rows = np.array([view.row_of("seen"), view.row_of("told")], dtype=np.int64)
+    cand = m.locate(view, rows)
+    turn = m.turns(cand.path)
+
+    def straight(w: MovementWeights) -> list[float]:
+        p = m.weigh(view, rows, cand, w)
+        return [float(p[(cand.query == q) & (turn == STRAIGHT)][0]) for q in range(2)]
+
+    assert straight(MovementWeights(perceived_straight=1.0)) == pytest.approx([1 / 3, 0.6])
+    assert straight(MovementWeights()) == pytest.approx([0.6, 0.6])

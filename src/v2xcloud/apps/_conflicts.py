@@ -32,7 +32,9 @@ count (LTA: a left turn against a through or right-turning movement); with ``ego
 probability is conditional on the ego making one of them (LTA tells a driver who is about to
 turn whether turning now is safe), and ``ego_min_speed_mps`` (default 0: LTA times a turner
 by its own speed since 1a0bac6, a creeping driver is not about to take the turn) times the
-ego at no less than that speed.
+ego at no less than that speed. With ``pull_away_anywhere`` (ICW) a vehicle pulling away
+gains speed up to turning speed before its stop line too, straight on as well
+(``travel_s``); without it (LTA) only a turner in the box does.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):
     ego_min_speed_mps: float = 0.0
     give_way_decel_mps2: float = 3.0
     hold_ego_give_way: bool = True
+    pull_away_anywhere: bool = False
 
 
 class Conflicts(NamedTuple):
@@ -169,6 +172,8 @@ def travel_s(
     turn_speed_mps: FloatArray,
     decel_mps2: float,
     accel_mps2: FloatArray | None = None,
+    *,
+    gain_to_mps: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """(time to cover ``dist_m``, speed there) for a vehicle at ``speed_mps`` that must be at
     no more than ``turn_speed_mps`` when it enters the junction box ``line_m`` ahead (0: in
@@ -184,9 +189,13 @@ def travel_s(
     by the prediction, and was warned of gaps it cleared. Before its line a turner pulling
     away from the queue at green may still stop in the box to give way: timed so, such
     turners were warned of gaps they never took (demo_district: LTA's false alarms 40 -> 54
-    when they gained speed too)."""
+    when they gained speed too). With ``gain_to_mps`` (ICW: ``ConflictRule.pull_away_anywhere``)
+    a vehicle pulling away gains speed before its line too, straight on as well, up to that
+    speed (at most its turning speed on a turn)."""
     if accel_mps2 is not None:
-        return _pulling_away(speed_mps, dist_m, line_m, turn_speed_mps, decel_mps2, accel_mps2)
+        return _pulling_away(
+            speed_mps, dist_m, line_m, turn_speed_mps, decel_mps2, accel_mps2, gain_to_mps
+        )
     v0 = speed_mps
     vt = np.minimum(turn_speed_mps, v0)
     brake_m = (v0 * v0 - vt * vt) / (2.0 * decel_mps2)
@@ -218,13 +227,19 @@ def _pulling_away(
     turn_speed_mps: FloatArray,
     decel_mps2: float,
     accel_mps2: FloatArray,
+    gain_to_mps: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """``travel_s`` with the pulling-away turners accelerating (its docstring)."""
+    """``travel_s`` with the pulling-away turners accelerating (its docstring); with
+    ``gain_to_mps``, every vehicle pulling away, before its line too, up to that speed."""
     t, w = travel_s(speed_mps, dist_m, line_m, turn_speed_mps, decel_mps2)
     v0, vt = speed_mps, turn_speed_mps
     a = np.minimum(np.where(np.isfinite(accel_mps2), accel_mps2, 0.0), decel_mps2)
-    in_box = line_m <= 0.0  # before its line, it may still stop in the box to give way
-    up = in_box & np.isfinite(vt) & (v0 < vt) & (a >= PULLING_AWAY_MPS2) & (dist_m >= 0)
+    if gain_to_mps is not None:
+        where = np.ones(v0.shape, dtype=bool)
+        vt = np.minimum(vt, gain_to_mps)
+    else:  # before its line, it may still stop in the box to give way
+        where = line_m <= 0.0
+    up = where & np.isfinite(vt) & (v0 < vt) & (a >= PULLING_AWAY_MPS2) & (dist_m >= 0)
     if not up.any():
         return t, w
     a = np.where(up, a, 1.0)
@@ -255,8 +270,13 @@ def _timing(
         t_a, t_b, wa, wb = to_a_m / va, to_b_m / vb, va, vb
     else:
         acc = view.accel_mps2
-        t_a, wa = travel_s(va, to_a_m, profile.line_a, profile.turn_a, profile.decel, acc[a])
-        t_b, wb = travel_s(vb, to_b_m, profile.line_b, profile.turn_b, profile.decel, acc[b])
+        gain = profile.gain_to
+        t_a, wa = travel_s(
+            va, to_a_m, profile.line_a, profile.turn_a, profile.decel, acc[a], gain_to_mps=gain
+        )
+        t_b, wb = travel_s(
+            vb, to_b_m, profile.line_b, profile.turn_b, profile.decel, acc[b], gain_to_mps=gain
+        )
     half_a = (view.length_m[a] + view.width_m[b]) / 2.0 / np.maximum(wa, 0.1)
     half_b = (view.length_m[b] + view.width_m[a]) / 2.0 / np.maximum(wb, 0.1)
     pet = np.maximum(t_b - half_b - (t_a + half_a), t_a - half_a - (t_b + half_b))
@@ -274,6 +294,7 @@ class _Profile(NamedTuple):
     turn_a: FloatArray
     turn_b: FloatArray
     decel: float
+    gain_to: float | None = None
 
 
 def _profile(
@@ -283,6 +304,7 @@ def _profile(
     here_a: FloatArray,
     here_b: FloatArray,
     weights: MovementWeights,
+    pull_away_anywhere: bool = False,
 ) -> _Profile:
     def turn_speed(path: IntArray) -> FloatArray:
         straight = movements.turns(path) == STRAIGHT
@@ -294,6 +316,7 @@ def _profile(
         turn_a=turn_speed(path_a),
         turn_b=turn_speed(path_b),
         decel=weights.comfortable_decel_mps2,
+        gain_to=weights.turn_speed_mps if pull_away_anywhere else None,
     )
 
 
@@ -325,7 +348,9 @@ def _combination_conflicts(
     centre = movements.conflict_m  # the zone opens this far before the paths' closest point
     arrive_a, arrive_b, pet = _timing(
         view, a, b, sa[m] + centre - here_a, sb[m] + centre - here_b, rule.ego_min_speed_mps,
-        profile=_profile(movements, path_a, path_b, here_a, here_b, rule.weights),
+        profile=_profile(
+            movements, path_a, path_b, here_a, here_b, rule.weights, rule.pull_away_anywhere
+        ),
     )  # fmt: skip
     ok = (pet <= rule.pet_s) & (np.minimum(arrive_a, arrive_b) <= rule.window_s)
     ok &= ~_stops_within(view, a, sa[m] - here_a, rule.stop_margin_m)
@@ -428,7 +453,9 @@ def movement_conflicts(
     here_a, here_b = cand.s_m[ia[c]], cand.s_m[ib[c]]
     arrive_a, arrive_b, pet = _timing(
         view, ea, eb, sa - here_a, sb - here_b, rule.ego_min_speed_mps,
-        profile=_profile(movements, path_a, path_b, here_a, here_b, rule.weights),
+        profile=_profile(
+            movements, path_a, path_b, here_a, here_b, rule.weights, rule.pull_away_anywhere
+        ),
     )  # fmt: skip
     points = [
         movements.paths[q].point_at(s) for q, s in zip(path_a.tolist(), sa.tolist(), strict=True)

@@ -3,12 +3,14 @@
 **With a MAP** (both vehicles on movements of one junction, ``twin.movements``: on an ingress
 lane, or in the box on a path of the lane they came from): each vehicle follows one of its
 lane's movements, weighted by turn signal, speed profile and position
-(``MovementWeights``); a pair conflicts when two of their movements meet in a conflict zone
-(precomputed per MAP revision) that both reach (at their current speeds; a turning
-movement slowing to turning speed at the box, ``_conflicts.travel_s``) with occupancies at
-most ``pet_s`` apart (0.5 s, the arrival prediction's own error: at 0 the
-scripted icw_two_lane, predicted 0.11 s apart, was never warned; at 1 s ICW on
-background_grid2_connected + background_district rose from 4 to 10 warnings, all false)
+(``MovementWeights``; a track only roadside perception reports has no indicators to read,
+so its lane's movements count alike: ``perceived_straight``); a pair conflicts when two of
+their movements meet in a conflict zone (precomputed per MAP revision) that both reach (at their current speeds; a turning
+movement slowing to turning speed at the box, one pulling away gaining speed up to turning
+speed, before its line too: ``_conflicts.travel_s``) with occupancies at most ``pet_s``
+apart (0.5 s, the arrival prediction's own error: at 0 the scripted icw_two_lane,
+predicted 0.11 s apart, was never warned; at 1 s ICW on background_grid2_connected +
+background_district rose from 4 to 10 warnings, all false)
 and one of them within ``warn_s``. Right of way comes from each movement's signal group at the stop line
 (``_signals.movement_right_of_way``): a movement red at arrival whose driver can still stop
 (``_signals.STOP_DECEL_MPS2``) is held and no party, a red-light runner is; two movements on
@@ -112,7 +114,7 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     stop_margin_m: float = 1.0
     lane_margin_m: float = 5.0
     min_probability: float = 0.5
-    movement_weights: MovementWeights = MovementWeights()
+    movement_weights: MovementWeights = MovementWeights(perceived_straight=1.0)
     max_accel_sd_mps2: float = 1.5
 
 
@@ -249,6 +251,7 @@ class IntersectionCollisionWarning(App):
                 window_s=cfg.warn_s + cfg.lookahead_s,
                 stop_margin_m=cfg.stop_margin_m,
                 min_probability=cfg.min_probability,
+                pull_away_anywhere=True,
             ),
         )
 

@@ -75,6 +75,7 @@ _TURN_OF_MANEUVER = {
 }
 _STEP_M = 1.0  # sampling of the paths for the conflict search
 _F_LEFT, _F_RIGHT = int(Flag.LEFT_SIGNAL), int(Flag.RIGHT_SIGNAL)
+_F_PERCEPTION_ONLY = int(Flag.PERCEPTION_ONLY)
 
 
 class MovementPath:
@@ -147,6 +148,9 @@ class MovementWeights(msgspec.Struct, frozen=True, kw_only=True):
     """How likely each candidate movement of a vehicle is (``Movements.weigh``), as factors
     normalised per vehicle. A turn signal multiplies its side's turns by ``signal``; without
     one, straight on is ``no_signal_straight`` times as likely as a turn (drivers signal turns).
+    A vehicle known only from roadside perception reports no indicators (an RSM carries none):
+    its straight on counts ``perceived_straight`` (``None``: as one without a signal; ICW: 1,
+    no evidence either way).
     A vehicle before its stop line that is too fast to make a turn braking at
     ``comfortable_decel_mps2`` down to ``turn_speed_mps`` by the line has its turns multiplied
     by ``too_fast``; in the box, a candidate ``off_m`` from the path counts
@@ -158,6 +162,7 @@ class MovementWeights(msgspec.Struct, frozen=True, kw_only=True):
     comfortable_decel_mps2: float = 3.0
     too_fast: float = 0.2
     box_sigma_m: float = 1.5
+    perceived_straight: float | None = None
 
 
 def _heading(dx: float, dy: float) -> float:
@@ -647,7 +652,13 @@ class Movements:
         is_turn = turn != STRAIGHT
         w *= np.where(left & ((turn == LEFT) | (turn == UTURN)), weights.signal, 1.0)
         w *= np.where(right & (turn == RIGHT), weights.signal, 1.0)
-        w *= np.where(~left & ~right & ~is_turn, weights.no_signal_straight, 1.0)
+        # a track known only from roadside perception carries no indicator state (an RSM has
+        # none): its straight-on factor is ``perceived_straight``
+        told = (flags & _F_PERCEPTION_ONLY) == 0
+        unknown = weights.perceived_straight
+        plain = weights.no_signal_straight
+        straight = np.where(told, plain, plain if unknown is None else unknown)
+        w *= np.where(~left & ~right & ~is_turn, straight, 1.0)
         before = cand.s_m < 0
         v = view.speed_mps[r]
         need_m = (v * v - weights.turn_speed_mps**2) / (2.0 * weights.comfortable_decel_mps2)

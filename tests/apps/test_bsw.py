@@ -144,3 +144,30 @@ def test_a_car_beside_and_slightly_ahead_occupies_the_gap() -> None:
     assert first(run(LaneChangeWarning(), [ego, beside], seconds=1.0), "ego", "beside")
     crossing = Mover("crossing", straight(3.2, -6.0, 10.0, 25.0))  # not parallel: turning off
     assert run(LaneChangeWarning(), [ego, crossing], seconds=1.0) == []
+
+
+def test_the_blind_zone_ends_three_metres_behind_the_rear_bumper() -> None:
+    """ISO 17387's blind zone (and the bench's must-warn zone) ends 3 m behind the rear
+    bumper: a car 4 m behind it at the same speed is not in the blind spot; 2 m behind it is.
+    The old 6 m zone warned seconds early, and one long warning that begins more than the
+    scorer's 3 s before the conflict does not count for it (background_grid2's misses)."""
+    ego = Mover("ego", straight(0, 0, 12.0, 0.0), fields=RIGHT)
+    far = Mover("far", straight(3.2, -8.5, 12.0, 0.0))  # its front 4.0 m behind our rear
+    assert run(LaneChangeWarning(), [ego, far], seconds=1.0) == []
+    assert run(BlindSpotWarning(), [ego, far], seconds=1.0) == []
+    near = Mover("near", straight(3.2, -6.5, 12.0, 0.0))  # its front 2.0 m behind our rear
+    assert first(run(LaneChangeWarning(), [ego, near], seconds=1.0), "ego", "near")
+
+
+def test_a_car_turning_off_away_from_the_ego_is_not_beside_it() -> None:
+    """Bench false LCW (grid, no MAP): a car ahead-beside turning off into the junction on
+    the far side leaves the lane beside the ego; the same car driving on occupies it."""
+    ego = Mover("ego", straight(0, 0, 9.0, 0.0), fields=RIGHT)
+
+    def turning(t: float) -> tuple[float, float, float, float]:
+        return 3.2 + 0.5 * t, 3.0 + 5.0 * t, 5.0, 12.0 + 20.0 * t
+
+    away = Mover("away", turning, fields={"yaw_rate_dps": 20.0})  # turning right, on our right
+    assert run(LaneChangeWarning(), [ego, away], seconds=0.5) == []
+    on = Mover("on", straight(3.2, 3.0, 9.0, 0.0))
+    assert first(run(LaneChangeWarning(), [ego, on], seconds=0.5), "ego", "on")

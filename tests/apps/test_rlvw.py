@@ -7,6 +7,7 @@ from _roadside_scene import FRAME, junction_map, spat, vehicle, view_of
 from v2xcloud.apps._signals import red_at_arrival
 from v2xcloud.apps.rlvw import RedLightViolationWarning, stopping_distance_m
 from v2xcloud.model import AdvisoryLevel, LightState, ParticipantState
+from v2xcloud.twin import Scene
 from v2xcloud.twin.junction import PhaseTiming
 from v2xcloud.twin.testing import state_at
 
@@ -135,3 +136,17 @@ def test_a_driver_already_braking_is_not_warned_while_an_emergency_stop_still_st
     assert _warned(red, car(-1.5)) == {}  # braking (1.5 m/s² so far): it is stopping
     # braking, but even an emergency stop (6 m/s²) cannot stop it in 14.5 m (needs 6.8 m/s²)
     assert _warned(red, car(-1.5, y_m=-14.5)) == {"k": AdvisoryLevel.IMMINENT}
+
+
+def test_a_vehicle_silent_for_longer_than_max_silent_is_not_warned() -> None:
+    """demo_district's false RLVW: a roadside track lost 0.8 s before, extrapolated at its
+    last acceleration towards the red while the car braked to a stop. A track reported
+    0.3 s ago, at the same place and speed now, is warned."""
+    scene = Scene(FRAME)
+    scene.ingest(junction_map(), received_at_ms=0, source="rsu")
+    scene.ingest(spat(800, phase1=(RED, 20.0, GREEN, 50.0)), received_at_ms=800, source="rsu")
+    for pid, t_ms in (("silent", 0), ("fresh", 500)):
+        y = -20.0 - 14.0 * (800 - t_ms) / 1000.0  # at y = -20 m by now
+        scene.ingest(vehicle(pid, 0, y, 14.0, t_ms=t_ms), received_at_ms=t_ms, source="rsu")
+    advisories = RedLightViolationWarning().on_tick(scene.update(800), 800)
+    assert {a.ego_id: a.level for a in advisories} == {"fresh": AdvisoryLevel.WARNING}

@@ -17,6 +17,9 @@ The adjacent lane (issue 15: by lane geometry, not offsets):
   offset across the ego's heading is one lane over and the two headings are parallel within
   ``max_heading_diff_deg`` (a lane change deviates from the road by a few degrees; a car
   turning in a junction or a cross street does not run beside the ego).
+- either way, a vehicle that turns (``_select.is_turning``) away from the ego's side is
+  leaving the lane beside it, not in it: a car ahead-beside turning off into the junction
+  while the ego brakes to its own turn was a quarter of the bench's false LCW (grid, no MAP).
 
 - BSW (INFO): another vehicle is in the blind spot.
 - LCW: the vehicle intends to change lanes towards that side — it signals, or it moves
@@ -74,7 +77,7 @@ class BswConfig(AppConfig, frozen=True, kw_only=True):
     min_lateral_m: float = 1.8
     max_lateral_m: float = 5.5
     front_m: float = 1.0
-    rear_m: float = 6.0
+    rear_m: float = 3.0  # ISO 17387's blind zone: to 3 m behind the rear bumper
     drift_mps: float = 0.3
     sustain_s: float = 0.6
     min_shift_m: float = 0.25
@@ -87,10 +90,13 @@ class BswConfig(AppConfig, frozen=True, kw_only=True):
 def _adjacent(view: SceneView, pairs: PairTable, cfg: BswConfig) -> BoolArray:
     """Pairs whose other is in the lane next to the ego's, on the same road (module docstring)."""
     lateral = np.abs(pairs.lateral_m)
+    o = pairs.other
+    away = is_turning(view, o) & (np.sign(view.yaw_rate_dps[o]) == np.sign(pairs.lateral_m))
     geometry = (
         (lateral >= cfg.min_lateral_m)
         & (lateral <= cfg.max_lateral_m)
         & (pairs.heading_cos >= math.cos(math.radians(cfg.max_heading_diff_deg)))
+        & ~away
     )
     if view.lanes is None or not geometry.any():
         return geometry

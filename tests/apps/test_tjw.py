@@ -9,6 +9,7 @@ from _roadside_scene import FRAME, junction_map, latlon, vehicle, view_of
 from v2xcloud.apps import tjw
 from v2xcloud.apps.tjw import TrafficJamWarning, beyond_turns, queue_ahead
 from v2xcloud.model import ParticipantState, RoadEvent, Rsi
+from v2xcloud.twin import Scene
 from v2xcloud.twin.testing import state_at
 
 
@@ -229,3 +230,16 @@ def test_a_vehicle_turning_is_not_judged_by_its_sweeping_heading() -> None:
 
     assert [a.ego_id for a in TrafficJamWarning().on_tick(view_of(*queue, car(0.0)), 0)] == ["ego"]
     assert TrafficJamWarning().on_tick(view_of(*queue, car(-30.0)), 0) == []
+
+
+def test_a_vehicle_silent_for_longer_than_max_silent_is_no_party() -> None:
+    """Every road-side app (``RoadApp.on_tick``), as the V2V apps: a track no report has come
+    from for 0.8 s is the scene's extrapolation, not a vehicle the platform sees."""
+    scene = Scene(FRAME)
+    for item in _queue(100):
+        scene.ingest(item, received_at_ms=800, source="rsu")  # type: ignore[arg-type]
+    for pid, t_ms in (("silent", 0), ("fresh", 500)):
+        y = -14.0 * (800 - t_ms) / 1000.0  # at y = 0 by now
+        scene.ingest(vehicle(pid, 0, y, 14.0, t_ms=t_ms), received_at_ms=t_ms, source="rsu")
+    advisories = TrafficJamWarning().on_tick(scene.update(800), 800)
+    assert [a.ego_id for a in advisories] == ["fresh"]

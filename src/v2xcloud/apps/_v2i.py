@@ -199,7 +199,8 @@ class RoadApp(App):
     """Base of the road-side apps: ``road_hits(view, now_ms)`` per tick; ``on_tick`` keeps the
     strongest hit per (vehicle, ``about``) and issues advisories through the app's
     ``Hysteresis`` like every V2V app (at once when new or stronger, refreshed before they
-    expire after ``validity_ms``, held ``hold_ticks`` after the last hit)."""
+    expire after ``validity_ms``, held ``hold_ticks`` after the last hit); a vehicle silent
+    for more than ``max_silent_ms`` gets no hit (``AppConfig``)."""
 
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__(config)
@@ -218,6 +219,13 @@ class RoadApp(App):
     def on_tick(self, view: SceneView, now_ms: int) -> list[Advisory]:
         """Detect, apply hysteresis, and return the advisories to issue now."""
         hits = self.road_hits(view, now_ms)
+        if hits:
+            # as the V2V apps (``App.on_tick``): a vehicle no report has come from for more
+            # than ``max_silent_ms`` is no party to a detection; where it is and what it does
+            # are the scene's extrapolation (demo_district's false RLVW: a roadside track lost
+            # 0.8 s before, extrapolated speeding up towards a red while the car stopped)
+            oldest, ts = now_ms - self.config.max_silent_ms, view.timestamp_ms
+            hits = [h for h in hits if ts[h.row] >= oldest]
         if not hits and len(self.hysteresis) == 0:
             return []
         strongest: dict[int, RoadHit] = {}

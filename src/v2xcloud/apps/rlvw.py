@@ -13,9 +13,8 @@ applies rises as the line comes; it is not a constant extrapolation of its first
 the pedal).
 
 A vehicle no report has come from for more than ``max_silent_ms`` (a roadside sensor lost
-it) is not warned: its state is the scene's extrapolation at its last acceleration, and
-demo_district's false RLVW was such a track, 0.8 s silent and extrapolated accelerating at
-1.9 m/s² towards a red while the car braked to a stop (``AppConfig``'s rule for the V2V apps).
+it) is not warned (``RoadApp.on_tick``, every road-side app): its state is the scene's
+extrapolation at its last acceleration.
 
 Movements that may turn on red (``maneuverRightTurnOnRedAllowed``/``LeftTurnOnRed``) never
 warn; a lane with several movements warns only if every restricted movement is red at arrival.
@@ -99,11 +98,10 @@ class RedLightViolationWarning(RoadApp):
         """Every vehicle about to run a red light at ``now_ms``."""
         cfg = self.config
         pending: list[tuple[OnApproach, float, float]] = []  # (approach, speed, d_stop)
-        oldest_ms = now_ms - cfg.max_silent_ms
         for a in on_approaches(view, range_m=cfg.range_m):
             v = float(view.speed_mps[a.index])
-            if v < cfg.min_speed_mps or int(view.timestamp_ms[a.index]) < oldest_ms:
-                continue  # standing, or silent: where it is and what it does are guesses
+            if v < cfg.min_speed_mps:
+                continue
             d_stop = stopping_distance_m(v, decel_mps2=cfg.comfortable_decel_mps2, reaction_s=0.0)
             if d_stop <= a.to_stop_m:
                 continue  # braking comfortably from now on still stops it

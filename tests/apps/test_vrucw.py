@@ -181,3 +181,39 @@ def test_a_car_leaving_its_lanes_heading_keeps_its_own_path() -> None:
 
     assert warned(274.0)  # on its lane, 4° off: the lane's line, the pedestrian ahead
     assert not warned(300.0)  # 30° off: leaving the lane, the pedestrian 7.5 m to its left
+
+
+def _westbound_approach() -> MapData:
+    """A westbound approach lane along y = 0 from x = 200 to its stop line at x = 0."""
+    lat, lon = TEST_FRAME.to_wgs84([200.0, 0.0], [0.0, 0.0])
+    lane = Lane(lane_id=1, width_m=3.2, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True)))
+    olat, olon = TEST_FRAME.to_wgs84(-8.0, 0.0)
+    node = MapNode(
+        id=NodeId(region=1, id=7),
+        lat_deg=float(olat),
+        lon_deg=float(olon),
+        in_links=(MapLink(upstream_node=NodeId(region=1, id=6), lanes=(lane,)),),
+    )
+    return MapData(msg_count=1, nodes=(node,))
+
+
+def test_a_car_signalling_a_turn_does_not_go_straight_across_the_junction() -> None:
+    """Issue 15 (unseen busy crossing: most false VRUCW warnings): a car on its approach lane
+    with its indicator on turns at the stop line (x = 0); a pedestrian waiting at the far
+    kerb 15 m past it, 1.5 m right of the lane's line, is not in its path. Without the
+    indicator the car goes straight on past her within 1 m: warned. With it, a pedestrian
+    crossing the near crosswalk, just past the stop line, is still warned."""
+    lane = (_westbound_approach(),)
+
+    def car(lights: frozenset[str]) -> Mover:
+        return Mover("car", straight(30.0, 0.0, 7.0, 270.0), fields={"exterior_lights": lights})
+
+    far_kerb = Mover("kerb", straight(-15.0, 1.5, 0.0, 0.0), fields=PED)
+    right = frozenset({"rightTurnSignalOn"})
+    out = run(VruCollisionWarning(), [car(right), far_kerb], seconds=3.5, maps=lane)
+    assert first(out, "car", "kerb") is None
+    out = run(VruCollisionWarning(), [car(frozenset()), far_kerb], seconds=3.5, maps=lane)
+    assert first(out, "car", "kerb") is not None
+    near = Mover("near", straight(-2.0, 6.0, 1.3, 180.0), fields=PED)
+    out = run(VruCollisionWarning(), [car(right), near], seconds=3.5, maps=lane)
+    assert first(out, "car", "near") is not None

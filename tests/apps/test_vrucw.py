@@ -217,3 +217,30 @@ def test_a_car_signalling_a_turn_does_not_go_straight_across_the_junction() -> N
     near = Mover("near", straight(-2.0, 6.0, 1.3, 180.0), fields=PED)
     out = run(VruCollisionWarning(), [car(right), near], seconds=3.5, maps=lane)
     assert first(out, "car", "near") is not None
+
+
+def test_a_turn_known_only_roughly_must_hold_on_a_straighter_path_too() -> None:
+    """Issue 15 (background_crossing_signalised, unseen busy crossing): the tracker's yaw
+    rate lags the end of a turn, and a car out of its turn kept an arc curling onto the
+    pavement beside the street it turned into. A car curving left at 12 °/s whose yaw rate
+    the tracker only estimates from its headings (σ ≈ 7 °/s) is not yet warned of a
+    pedestrian standing on that arc 27 m on, 10 m left of its heading line: the conflict
+    does not hold on the arc of its yaw rate less one σ. With its yaw rate measured (BSM,
+    σ ≈ 1 °/s) the arc is sure, and she is warned."""
+    w, speed = math.radians(12.0), 7.0
+    radius = speed / w
+
+    def curve(t: float) -> tuple[float, float, float, float]:
+        a = w * t
+        return -radius * (1 - math.cos(a)), radius * math.sin(a), speed, -math.degrees(a) % 360
+
+    a = 0.75 + 2.25 / radius  # the arc's point 0.75 rad on from the front bumper
+    at = (-radius * (1 - math.cos(a)), radius * math.sin(a))
+
+    def warned(fields: dict[str, float]) -> bool:
+        car = Mover("car", curve, fields=fields)
+        ped = Mover("ped", straight(at[0], at[1], 0.0, 0.0), fields=PED)
+        return first(run(VruCollisionWarning(), [car, ped], seconds=1.5), "car", "ped") is not None
+
+    assert not warned({})
+    assert warned({"yaw_rate_dps": -12.0})

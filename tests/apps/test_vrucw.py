@@ -181,3 +181,66 @@ def test_a_car_leaving_its_lanes_heading_keeps_its_own_path() -> None:
 
     assert warned(274.0)  # on its lane, 4° off: the lane's line, the pedestrian ahead
     assert not warned(300.0)  # 30° off: leaving the lane, the pedestrian 7.5 m to its left
+
+
+def _westbound_approach() -> MapData:
+    """A westbound approach lane along y = 0 from x = 200 to its stop line at x = 0."""
+    lat, lon = TEST_FRAME.to_wgs84([200.0, 0.0], [0.0, 0.0])
+    lane = Lane(lane_id=1, width_m=3.2, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True)))
+    olat, olon = TEST_FRAME.to_wgs84(-8.0, 0.0)
+    node = MapNode(
+        id=NodeId(region=1, id=7),
+        lat_deg=float(olat),
+        lon_deg=float(olon),
+        in_links=(MapLink(upstream_node=NodeId(region=1, id=6), lanes=(lane,)),),
+    )
+    return MapData(msg_count=1, nodes=(node,))
+
+
+def test_a_car_signalling_a_turn_does_not_go_straight_across_the_junction() -> None:
+    """Issue 15 (unseen busy crossing: most false VRUCW warnings): a car on its approach lane
+    with its indicator on turns at the stop line (x = 0); a pedestrian waiting at the far
+    kerb 15 m past it, 1.5 m right of the lane's line, is not in its path. Without the
+    indicator the car goes straight on past her within 1 m: warned. With it, a pedestrian
+    crossing the near crosswalk, just past the stop line, is still warned."""
+    lane = (_westbound_approach(),)
+
+    def car(lights: frozenset[str]) -> Mover:
+        return Mover("car", straight(30.0, 0.0, 7.0, 270.0), fields={"exterior_lights": lights})
+
+    far_kerb = Mover("kerb", straight(-15.0, 1.5, 0.0, 0.0), fields=PED)
+    right = frozenset({"rightTurnSignalOn"})
+    out = run(VruCollisionWarning(), [car(right), far_kerb], seconds=3.5, maps=lane)
+    assert first(out, "car", "kerb") is None
+    out = run(VruCollisionWarning(), [car(frozenset()), far_kerb], seconds=3.5, maps=lane)
+    assert first(out, "car", "kerb") is not None
+    near = Mover("near", straight(-2.0, 6.0, 1.3, 180.0), fields=PED)
+    out = run(VruCollisionWarning(), [car(right), near], seconds=3.5, maps=lane)
+    assert first(out, "car", "near") is not None
+
+
+def test_a_turn_known_only_roughly_must_hold_on_a_straighter_path_too() -> None:
+    """Issue 15 (background_crossing_signalised, unseen busy crossing): the tracker's yaw
+    rate lags the end of a turn, and a car out of its turn kept an arc curling onto the
+    pavement beside the street it turned into. A car curving left at 12 °/s whose yaw rate
+    the tracker only estimates from its headings (σ ≈ 7 °/s) is not yet warned of a
+    pedestrian standing on that arc 27 m on, 10 m left of its heading line: the conflict
+    does not hold on the arc of its yaw rate less one σ. With its yaw rate measured (BSM,
+    σ ≈ 1 °/s) the arc is sure, and she is warned."""
+    w, speed = math.radians(12.0), 7.0
+    radius = speed / w
+
+    def curve(t: float) -> tuple[float, float, float, float]:
+        a = w * t
+        return -radius * (1 - math.cos(a)), radius * math.sin(a), speed, -math.degrees(a) % 360
+
+    a = 0.75 + 2.25 / radius  # the arc's point 0.75 rad on from the front bumper
+    at = (-radius * (1 - math.cos(a)), radius * math.sin(a))
+
+    def warned(fields: dict[str, float]) -> bool:
+        car = Mover("car", curve, fields=fields)
+        ped = Mover("ped", straight(at[0], at[1], 0.0, 0.0), fields=PED)
+        return first(run(VruCollisionWarning(), [car, ped], seconds=1.5), "car", "ped") is not None
+
+    assert not warned({})
+    assert warned({"yaw_rate_dps": -12.0})

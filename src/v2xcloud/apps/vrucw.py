@@ -5,7 +5,9 @@ vehicle and each VRU nearby on the same level, the VRU is put in the frame of th
 *path*: on a MAP lane, the lane's heading (a vehicle on a lane follows it; the tracker's
 heading and yaw rate lag the end of a turn); off the lanes (in a junction), its heading line
 when it drives straight, its arc (the scene tracker's yaw rate / speed) while it turns
-(``_select.is_turning``), so a car turning at a junction is judged along
+(``_select.is_turning``; the conflict must hold on that arc and on the arc of its yaw
+rate moved one σ, ``yaw_rate_sd_dps``, toward straight: the tracker's yaw rate lags the end
+of a turn), so a car turning at a junction is judged along
 the street it turns into, not along the kerb its heading line sweeps. The arc ends after a
 quarter turn (``MAX_TURN_RAD``: a junction turn is no more), and the path goes on straight
 along its tangent; an arc extrapolated further curls round onto the pavements beside the
@@ -16,6 +18,14 @@ until the VRU comes within ``contact_m`` + half the vehicle's width of the centr
 front bumper is ``kinematics.time_to_contact``. Warning at ≤ ``warn_s``, imminent at ≤
 ``imminent_s``. A pedestrian walking along the pavement beside the road, standing at the
 kerb, or walking away from the path never comes that close, so it gets no warning.
+
+A vehicle on its approach lane signalling a turn (its left or right indicator) turns at the
+lane's stop line: its path goes straight on only to the stop line and across the near
+crosswalk (``NEAR_CROSSWALK_M`` past it), not on across the junction. A pedestrian waiting at
+the far kerb, or crossing the street beyond the junction, is not in its path (unseen busy
+traffic: most false warnings were turning cars warned of pedestrians standing at the far
+corner, on the line of the approach lane, that the cars never came within 6 m of). Once the
+car turns (its yaw rate), its arc is its path.
 
 A driver already braking to stop short of the VRU is yielding, not a conflict party: no
 warning when the vehicle's deceleration (the tracker's estimate) is at least the
@@ -29,7 +39,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._select import K_CYCLIST, K_PEDESTRIAN, is_motor, is_turning
+from v2xcloud.apps._select import (
+    CONFIDENCE_SIGMA,
+    F_LEFT_SIGNAL,
+    F_RIGHT_SIGNAL,
+    K_CYCLIST,
+    K_PEDESTRIAN,
+    is_motor,
+    is_turning,
+)
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import required_decel, time_to_contact
 from v2xcloud.model.thresholds import MOVING_MPS
@@ -46,6 +64,10 @@ MAX_TURN_RAD = np.pi / 2
 #: tracker's lag after a turn was 4-5°); one further off is leaving it (turning at the stop
 #: line, changing lanes), and its own heading and arc hold
 LANE_ALIGNED_DEG = 10.0
+#: how far past its stop line (m) the straight path of a car signalling a turn still reaches:
+#: across the near crosswalk (SUMO's default crosswalk is 4 m wide, marked ones 3-4 m) and the
+#: truth's 1.0 m miss distance beyond it; there the car turns off the approach lane's line
+NEAR_CROSSWALK_M = 5.0
 
 
 def _path_frame(
@@ -139,23 +161,42 @@ class VruCollisionWarning(App):
         dy = view.y_m[p] - front_y
         along = dx * sin_h + dy * cos_h
         right = dx * cos_h - dy * sin_h
-        # the path's curvature (1/m, + to the right) while the vehicle turns, else 0
-        curv = np.where(
-            is_turning(view, e) & ~on_lane,
-            np.radians(view.yaw_rate_dps[e]) / np.maximum(speed, MOVING_MPS),
-            0.0,
+        # a car on its approach lane signalling a turn leaves the lane's line at its stop line:
+        # beyond the near crosswalk the VRU is not on its path (its arc takes over as it turns)
+        signalling = (view.flags[e] & (F_LEFT_SIGNAL | F_RIGHT_SIGNAL)) != 0
+        to_stop = view.to_stop_m[e] - half_len  # from the front bumper
+        beyond_turn = on_lane & signalling & (along > to_stop + NEAR_CROSSWALK_M)
+        # the path's curvature (1/m, + to the right) while the vehicle turns, else 0; the
+        # conflict must hold on that arc and on the arc of its yaw rate moved one σ toward
+        # straight (the tracker's yaw rate lags the end of a turn: cars out of their turn, on
+        # the street they turned into with 11-13 °/s still on the filter, σ 6-7 °/s, had arcs
+        # curling onto the pavement where pedestrians walked parallel to them)
+        turning = is_turning(view, e) & ~on_lane
+        yaw = view.yaw_rate_dps[e]
+        less_yaw = np.sign(yaw) * np.maximum(
+            np.abs(yaw) - CONFIDENCE_SIGMA * view.yaw_rate_sd_dps[e], 0.0
         )
-        along, right, turn = _path_frame(along, right, curv, np.full(e.size, MAX_TURN_RAD))
-        # the VRU's velocity in the path's frame at that point
+        per_m = np.where(turning, np.radians(1.0) / np.maximum(speed, MOVING_MPS), 0.0)
         vx, vy = view.vx_mps[p], view.vy_mps[p]
-        ph_sin = sin_h * np.cos(turn) + cos_h * np.sin(turn)
-        ph_cos = cos_h * np.cos(turn) - sin_h * np.sin(turn)
-        v_along = vx * ph_sin + vy * ph_cos
-        v_right = vx * ph_cos - vy * ph_sin
-        ttc = time_to_contact(
-            along, right, v_along - speed, v_right, view.width_m[e] / 2.0 + cfg.contact_m
-        )
-        drac = required_decel(along, speed)
+        radius_m = view.width_m[e] / 2.0 + cfg.contact_m
+        ttc = np.full(e.size, -np.inf)
+        path_along = along
+        for k, curv in enumerate((yaw * per_m, less_yaw * per_m)):
+            if k and not turning.any():
+                break
+            on_path, off_path, turn = _path_frame(along, right, curv, np.full(e.size, MAX_TURN_RAD))
+            # the VRU's velocity in the path's frame at that point
+            ph_sin = sin_h * np.cos(turn) + cos_h * np.sin(turn)
+            ph_cos = cos_h * np.cos(turn) - sin_h * np.sin(turn)
+            v_along = vx * ph_sin + vy * ph_cos
+            v_right = vx * ph_cos - vy * ph_sin
+            ttc = np.maximum(
+                ttc, time_to_contact(on_path, off_path, v_along - speed, v_right, radius_m)
+            )
+            if not k:
+                path_along = on_path
+        ttc = np.where(beyond_turn, np.inf, ttc)
+        drac = required_decel(path_along, speed)
         yielding = (-view.accel_mps2[e] >= drac) & (drac <= cfg.comfortable_decel_mps2)
         ttc = np.where(yielding, np.inf, ttc)
         level = level_from_time(

@@ -107,6 +107,19 @@ def test_a_big_grid_sends_one_spat_and_map_per_intersection(tmp_path: Path) -> N
     assert isinstance(_round_trip(spats[0]), Spat)
 
 
+def test_every_signalised_junction_has_a_map_even_with_two_roads(tmp_path: Path) -> None:
+    """A 2x2 grid's four junctions are signalised bends with two incoming roads each: their
+    RSUs sent SPAT but no MAP, so the platform had signal states it could tie to no lane
+    (unseen_grid2_three_lane_signalised: GLOSA advised nobody, 0 of 395 approaches)."""
+    net = build_network(
+        NetworkSpec(kind="grid", grid_size=2, lanes=2, is_signalised=True), tmp_path
+    )
+    enc = SignalEncoder(net_path=str(net), frame=FRAME, epoch_ms=1_767_254_400_000)
+    mapped = {n.name for m in enc.map_messages() for n in m.nodes}
+    assert mapped == {"G00", "G01", "G10", "G11"}
+    assert all(n.in_links for m in enc.map_messages() for n in m.nodes)
+
+
 def _as_platform_keys(maps: list[MapData]) -> dict[tuple[int, int], Lane]:
     """MAP lanes keyed as the platform's twin keys them: by node and LaneID."""
     return {(n.id.id, ln.lane_id): ln for m in maps for n in m.nodes for lk in n.in_links for ln in lk.lanes}  # fmt: skip

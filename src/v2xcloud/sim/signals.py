@@ -174,8 +174,8 @@ class SignalEncoder:
         )
 
     def map_messages(self) -> list[MapData]:
-        """One MAP per junction with three or more incoming roads, as each RSU sends its own
-        (a MAP holds at most 32 nodes on the wire)."""
+        """One MAP per junction an RSU maps (``_map_nodes``: three or more incoming roads, or
+        signalised), as each RSU sends its own (a MAP holds at most 32 nodes on the wire)."""
         out = []
         for node in self._map_nodes():
             incoming = [e for e in node.getIncoming() if not e.getFunction()]
@@ -267,10 +267,15 @@ class SignalEncoder:
         }
 
     def _map_nodes(self) -> list[Any]:
+        """The junctions an RSU maps: those with three or more incoming roads, and every
+        signalised one (its RSU sends SPAT, whose signal groups only a MAP ties to lanes; a
+        2x2 grid's corners are signalised bends with two incoming roads)."""
+        signalised = {t.getID() for t in self._net.getTrafficLights()}
         nodes = [
             n
             for n in self._net.getNodes()
             if len([e for e in n.getIncoming() if not e.getFunction()]) >= 3
+            or n.getID() in signalised
         ]
         return sorted(nodes, key=lambda n: n.getID())
 

@@ -66,6 +66,7 @@ def test_a_turner_is_warned_of_a_hazard_on_its_own_approach_or_the_road_its_turn
     assert warned(_event_at(1, 0.0, 40.0)) == {"straight"}
     assert "turner" in warned(_event_at(2, 40.0, 5.0))  # on the road its turn enters
     assert warned(_event_at(3, 3.5, -40.0)) == {"turner", "straight"}  # before its stop line
+    assert warned(_event_at(4, 3.5, -115.0)) == set()  # behind both: near, but not ahead
 
 
 def test_a_hazard_is_ahead_within_the_road_ahead_cone_not_beside_it() -> None:

@@ -71,7 +71,7 @@ class HazardousLocationWarning(RoadApp):
                 ex, ey = (float(c) for c in view.frame.to_local(event.lat_deg, event.lon_deg))
                 for i, turner in turners.items():
                     d = float(np.hypot(view.x_m[i] - ex, view.y_m[i] - ey))
-                    mask[i] = self._on_turn_path(turner, d, ex, ey)
+                    mask[i] = self._on_turn_path(turner, d, ex, ey, ahead=bool(mask[i]))
                     dist[i] = d
             rows = np.flatnonzero(mask & (dist <= cfg.range_m))
             for i in rows.tolist():
@@ -110,11 +110,18 @@ class HazardousLocationWarning(RoadApp):
         return out
 
     def _on_turn_path(
-        self, turner: tuple[float, list[Exit]], dist_m: float, x_m: float, y_m: float
+        self,
+        turner: tuple[float, list[Exit]],
+        dist_m: float,
+        x_m: float,
+        y_m: float,
+        *,
+        ahead: bool,
     ) -> bool:
         """Whether a hazard at (``x_m``, ``y_m``), ``dist_m`` from a turning vehicle, is on its
-        path: before the end of its turn's junction box, or on the road its turn enters."""
+        path: ahead of it (``ahead``: the road-ahead cone) before the end of its turn's
+        junction box, or on the road its turn enters."""
         to_stop, exits = turner
-        if dist_m <= to_stop + self.config.turn_margin_m:
+        if ahead and dist_m <= to_stop + self.config.turn_margin_m:
             return True
         return on_exit_road(exits, x_m, y_m, range_m=self.config.range_m - to_stop)

@@ -130,11 +130,16 @@ def test_a_turning_cars_path_ends_at_the_street_it_turns_into() -> None:
     assert hit is not None and hit[0] <= 0.5
 
 
-def _westbound_lane() -> MapData:
-    """A westbound lane along y = 0, from x = 30 to x = -200."""
-    lat, lon = TEST_FRAME.to_wgs84([30.0, -200.0], [0.0, 0.0])
-    lane = Lane(lane_id=1, width_m=3.5, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True)))
-    olat, olon = TEST_FRAME.to_wgs84(-220.0, 0.0)
+def _westbound_lane(
+    start_x: float = 30.0, end_x: float = -200.0, node_x: float = -220.0, width_m: float = 3.5
+) -> MapData:
+    """A westbound lane along y = 0 from ``start_x`` to ``end_x`` (its stop line), its
+    intersection's reference point at ``node_x``."""
+    lat, lon = TEST_FRAME.to_wgs84([start_x, end_x], [0.0, 0.0])
+    lane = Lane(
+        lane_id=1, width_m=width_m, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True))
+    )
+    olat, olon = TEST_FRAME.to_wgs84(node_x, 0.0)
     node = MapNode(
         id=NodeId(region=1, id=7),
         lat_deg=float(olat),
@@ -185,16 +190,7 @@ def test_a_car_leaving_its_lanes_heading_keeps_its_own_path() -> None:
 
 def _westbound_approach() -> MapData:
     """A westbound approach lane along y = 0 from x = 200 to its stop line at x = 0."""
-    lat, lon = TEST_FRAME.to_wgs84([200.0, 0.0], [0.0, 0.0])
-    lane = Lane(lane_id=1, width_m=3.2, points=tuple(zip(lat.tolist(), lon.tolist(), strict=True)))
-    olat, olon = TEST_FRAME.to_wgs84(-8.0, 0.0)
-    node = MapNode(
-        id=NodeId(region=1, id=7),
-        lat_deg=float(olat),
-        lon_deg=float(olon),
-        in_links=(MapLink(upstream_node=NodeId(region=1, id=6), lanes=(lane,)),),
-    )
-    return MapData(msg_count=1, nodes=(node,))
+    return _westbound_lane(200.0, 0.0, -8.0, width_m=3.2)
 
 
 def test_a_car_signalling_a_turn_does_not_go_straight_across_the_junction() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from _snapshots import snapshot as _snap
 
 from v2xcloud.sim.episodes import Episode
@@ -168,3 +169,31 @@ def test_avw_must_warn_a_self_reported_stop_may_warn_an_unexplained_one() -> Non
     assert avw(lit, unexplained=False) == [("follower", "stopped", True)]
     assert avw(silent, unexplained=True) == [("follower", "stopped", False)]
     assert avw(silent, unexplained=False) == []
+
+
+def test_opposing_left_turners_close_pass_is_grey_a_crossing_stays_required() -> None:
+    """SUMO's SSM gives two opposing left turners of one junction a crossing point: a turner
+    sweeping past one waiting in the box reads TTC ≈ 0 (unseen_grid4_single_lane: all 10
+    missed ICW episodes), though their paths do not cross. Such episodes are grey unless
+    the two collided; a crossing between roads at right angles stays a must."""
+    lefts = frozenset({frozenset({("SC", "CW"), ("NC", "CE")})})
+    truth = HarnessTruth(
+        events={}, red_links={}, speed_limits={}, vehicle_lanes={}, opposing_lefts=lefts
+    )
+    paths = {  # lane per second: approach, the junction box, exit
+        "nb": ["SC_0", "SC_0", ":C_8_0", ":C_8_0", "CW_0"],
+        "sb": ["NC_0", ":C_3_0", ":C_3_0", "CE_0", "CE_0"],
+        "eb": ["WC_0", "WC_0", ":C_5_0", "CN_0", "CN_0"],
+    }
+    for k in range(5):
+        cars = [
+            (v, 0.0, 10.0 * n, 5.0, 0.0, LEFT, lanes[k], "car")
+            for n, (v, lanes) in enumerate(paths.items())
+        ]
+        truth.observe(_snap(float(k), cars))
+    pass_ = Episode(app="ICW", ego="sb", other="nb", start_s=1.0, end_s=2.5, critical_s=2.5,
+                    min_ttc_s=0.1)  # fmt: skip
+    crossing = msgspec.structs.replace(pass_, other="eb")
+    hit = msgspec.structs.replace(pass_, is_collision=True)
+    graded = truth.grade([pass_, crossing, hit])
+    assert [e.is_required for e in graded] == [False, True, True]

@@ -120,6 +120,13 @@ def test_every_signalised_junction_has_a_map_even_with_two_roads(tmp_path: Path)
     assert all(n.in_links for m in enc.map_messages() for n in m.nodes)
 
 
+def test_opposing_left_turns_pair_the_left_turns_of_opposite_roads(encoder: SignalEncoder) -> None:
+    """The crossing's left turns pair north with south and east with west (edges are named by
+    their end nodes), never two roads at right angles, whose left turns do cross."""
+    pairs = {tuple(sorted(p)) for p in encoder.opposing_left_turns()}
+    assert pairs == {(("EC", "CS"), ("WC", "CN")), (("NC", "CE"), ("SC", "CW"))}
+
+
 def _as_platform_keys(maps: list[MapData]) -> dict[tuple[int, int], Lane]:
     """MAP lanes keyed as the platform's twin keys them: by node and LaneID."""
     return {(n.id.id, ln.lane_id): ln for m in maps for n in m.nodes for lk in n.in_links for ln in lk.lanes}  # fmt: skip

@@ -10,6 +10,7 @@ speeding (SLW).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -106,7 +107,9 @@ class HarnessTruth:
     into the oncoming lane only happens on single-lane roads); ``next_turn`` a vehicle's next
     turn on its route: (SUMO link direction, metres to that junction, its desired speed on
     the lane m/s: the limit times its speed factor),
-    ``None`` when no junction follows (without it, no indicator is taken for a turn).
+    ``None`` when no junction follows (without it, no indicator is taken for a turn);
+    ``opposing_lefts`` the pairs of left-turn movements (from edge, to edge) that enter one
+    junction from opposite roads (``SignalEncoder.opposing_left_turns``), for :meth:`grade`.
     """
 
     def __init__(
@@ -117,12 +120,15 @@ class HarnessTruth:
         speed_limits: dict[str, float],
         vehicle_lanes: dict[str, int],
         next_turn: Callable[[str], tuple[str, float, float] | None] | None = None,
+        opposing_lefts: frozenset[frozenset[tuple[str, str]]] = frozenset(),
     ) -> None:
         self._events = events
         self._links = red_links
         self._limits = speed_limits
         self._lanes = vehicle_lanes
         self._next_turn = next_turn
+        self._opposing_lefts = opposing_lefts
+        self._visits: dict[str, list[tuple[float, str]]] = {}  # vehicle -> (entered s, edge)
         self._tracker = EpisodeTracker()
         self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
         self._last_lane: dict[str, str] = {}
@@ -145,6 +151,55 @@ class HarnessTruth:
             self._events_of(snap, int(i), veh)
         self._red_light(snap, veh)
         self._speeding(snap, veh)
+        self._edges(snap, veh)
+
+    def _edges(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
+        """Each vehicle's road edges in the order it entered them (junction lanes skipped)."""
+        for i in veh:
+            lane = snap.lane_ids[i]
+            if lane.startswith(":"):
+                continue
+            edge = edge_of_lane(lane)
+            visits = self._visits.setdefault(snap.ids[i], [])
+            if not visits or visits[-1][1] != edge:
+                visits.append((snap.time_s, edge))
+
+    def _movement(self, vid: str, time_s: float) -> tuple[str, str] | None:
+        """The movement (from edge, to edge) through the junction ``vid`` was approaching or
+        crossing at ``time_s``; ``None`` if it is not known (before its first edge, or it
+        never reached another one)."""
+        visits = self._visits.get(vid, [])
+        k = bisect_right(visits, time_s, key=lambda v: v[0]) - 1
+        if k < 0 or k + 1 >= len(visits):
+            return None
+        return visits[k][1], visits[k + 1][1]
+
+    def grade(self, episodes: list[Episode]) -> list[Episode]:
+        """SUMO's crossing episodes (ICW, LTA) between two vehicles on opposing left-turn
+        movements of one junction become grey, unless the two collided (docs/scoring.md).
+
+        Opposing left turns pass each other in front, on paths that do not cross in
+        right-hand traffic; SUMO's junction model still gives them a crossing point, so a
+        turner sweeping past one waiting in the box ~1 m body to body reads TTC ≈ 0."""
+        if not self._opposing_lefts:
+            return episodes
+        return [
+            msgspec.structs.replace(e, is_required=False)
+            if e.is_required
+            and e.app in ("ICW", "LTA")
+            and not e.is_collision
+            and e.other is not None
+            and self._opposing(e.ego, e.other, (e.start_s, e.critical_s or e.end_s))
+            else e
+            for e in episodes
+        ]
+
+    def _opposing(self, a: str, b: str, times: tuple[float, ...]) -> bool:
+        for t in times:
+            ma, mb = self._movement(a, t), self._movement(b, t)
+            if ma is not None and mb is not None and frozenset({ma, mb}) in self._opposing_lefts:
+                return True
+        return False
 
     def _speeding(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
         for i in veh:

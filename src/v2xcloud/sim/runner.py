@@ -195,6 +195,7 @@ class _Chain:
             speed_limits=self.signals.lane_speed_limits(),
             vehicle_lanes=self.signals.vehicle_lane_counts(),
             next_turn=self.bridge.next_turn,
+            opposing_lefts=self.signals.opposing_left_turns(),
         )
         sign_edges, self.sign_messages = self.signals.sign_messages(self.sc.signs)
         if self.config.has_ground_truth:
@@ -648,7 +649,8 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     collisions: dict[frozenset[str], float] = {}
     if chain.config.has_ground_truth:
         collisions = read_collisions(chain.bridge.collision_path)
-        episodes = ssm_episodes(chain.bridge.ssm_path, collisions) + chain.harness.finish()
+        episodes = chain.harness.grade(ssm_episodes(chain.bridge.ssm_path, collisions))
+        episodes += chain.harness.finish()
         if chain.v2i is not None:
             episodes += chain.v2i.finish()
     episodes = [_observability(chain, e) for e in episodes]

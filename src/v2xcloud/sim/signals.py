@@ -46,6 +46,9 @@ __all__ = ["SIGN_START_M", "SignalEncoder", "light_of"]
 #: a static sign's zone starts this far into its road (m): a car still leaving the junction
 #: box before it is not on the road yet, in SUMO or on the path
 SIGN_START_M = 5.0
+#: two roads entering a junction this far apart in direction (degrees) are opposite
+OPPOSITE_DEG = 135.0
+_LEFT = frozenset({"l", "L"})  # SUMO link directions: left, partly left
 
 
 def _trim(shape: list[tuple[float, float]], start_m: float) -> list[tuple[float, float]]:
@@ -266,6 +269,27 @@ class SignalEncoder:
             for e in self._net.getEdges()
         }
 
+    def opposing_left_turns(self) -> frozenset[frozenset[tuple[str, str]]]:
+        """Pairs of left-turn movements, (from edge, to edge) by SUMO edge id, that enter one
+        junction from opposite roads (approach directions more than ``OPPOSITE_DEG`` apart).
+
+        In right-hand traffic such turns pass each other in front without their paths
+        crossing (a protected phase releases them together); the ground truth grades their
+        close passes (``HarnessTruth.grade``)."""
+        out: set[frozenset[tuple[str, str]]] = set()
+        for node in self._net.getNodes():
+            lefts = [
+                (edge, to.getID())
+                for edge in node.getIncoming()
+                if not edge.getFunction()
+                for to, conns in edge.getOutgoing().items()
+                if any(c.getDirection() in _LEFT for c in conns)
+            ]
+            for (a, a_to), (b, b_to) in itertools.combinations(set(lefts), 2):
+                if _heading_cos(a.getShape(), b.getShape()) < math.cos(math.radians(OPPOSITE_DEG)):
+                    out.add(frozenset({(a.getID(), a_to), (b.getID(), b_to)}))
+        return frozenset(out)
+
     def _map_nodes(self) -> list[Any]:
         """The junctions an RSU maps: those with three or more incoming roads, and every
         signalised one (its RSU sends SPAT, whose signal groups only a MAP ties to lanes; a
@@ -373,6 +397,15 @@ def _light_spans(
         char, start, end = phase.state[link], end, end + duration
     spans.append((char, start, end))  # the cycle ended first (a light that never changes)
     return spans[:2]
+
+
+def _heading_cos(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """Cosine of the angle between the last segments of two edge shapes (their directions
+    where they enter their junction)."""
+    (ax0, ay0), (ax1, ay1) = a[-2], a[-1]
+    (bx0, by0), (bx1, by1) = b[-2], b[-1]
+    ux, uy, vx, vy = ax1 - ax0, ay1 - ay0, bx1 - bx0, by1 - by0
+    return (ux * vx + uy * vy) / max(math.hypot(ux, uy) * math.hypot(vx, vy), 1e-9)
 
 
 def _state(char: str, start_s: float, end_s: float) -> PhaseState:

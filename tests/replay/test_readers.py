@@ -92,6 +92,26 @@ def test_malformed_track_rows_are_reported_and_skipped(tmp_path: Path) -> None:
     assert rsm.participants[0].kind is ParticipantKind.UNKNOWN  # unknown agent type tolerated
 
 
+def test_velocities_in_another_scale_than_the_positions_are_rescaled(tmp_path: Path) -> None:
+    """Velocities that move the tracks half as far as their positions do are rescaled to the
+    positions, and the loader says so; velocities that agree are left as recorded."""
+    rows = ["track_id,timestamp_ms,agent_type,x,y,vx,vy"]
+    for tid, speed in (("a", 10.0), ("b", 6.0)):
+        rows += [f"{tid},{k * 100},Car,{speed * k / 10:.3f},0,{speed / 2},0" for k in range(40)]
+    halved = tmp_path / "vehicle_tracks_000.csv"
+    halved.write_text("\n".join(rows) + "\n")
+    rec = load_recording(tracks=halved, origin=(49.0, 8.4))
+    (note,) = rec.corrections
+    assert "2.00x" in note
+    assert np.allclose(rec.tracks.vx_mps[rec.tracks.track_id == "a"], 10.0)
+    agreeing = tmp_path / "vehicle_tracks_001.csv"
+    agreeing.write_text(
+        "\n".join(r.replace(",5.0,0", ",10.0,0").replace(",3.0,0", ",6.0,0") for r in rows) + "\n"
+    )
+    rec = load_recording(tracks=agreeing, origin=(49.0, 8.4))
+    assert rec.corrections == [] and np.allclose(rec.tracks.vx_mps[rec.tracks.track_id == "b"], 6.0)
+
+
 def test_missing_columns_files_and_origin_are_clear_errors(tmp_path: Path) -> None:
     bad = tmp_path / "t.csv"
     bad.write_text("id,time,x,y\n1,0,0,0\n")

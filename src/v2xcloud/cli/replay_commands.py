@@ -72,6 +72,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         with args.out.open("w", encoding="utf-8") as out:
             summary = run_replay(rec, out, tick_ms=args.tick_ms, speed=args.speed)
+    for note in rec.corrections:
+        print(f"v2xcloud replay: corrected {note}", file=sys.stderr)
     if rec.issues:
         print(
             f"v2xcloud replay: skipped {len(rec.issues)} malformed row(s); first: "

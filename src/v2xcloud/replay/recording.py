@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import logging
 import re
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from v2xcloud.model import MapData, NodeId
 from v2xcloud.replay._csv import RowIssue
 from v2xcloud.replay.kml import read_kml_map
 from v2xcloud.replay.signals import SignalRecording, read_signals
-from v2xcloud.replay.tracks import Tracks, read_tracks
+from v2xcloud.replay.tracks import VELOCITY_SPAN_MS, VELOCITY_TOLERANCE, Tracks, read_tracks
 
 __all__ = ["Recording", "load_recording"]
+
+logger = logging.getLogger(__name__)
 
 
 class Recording(msgspec.Struct, kw_only=True):
@@ -37,6 +40,8 @@ class Recording(msgspec.Struct, kw_only=True):
     map: MapData | None = None
     node: NodeId = NodeId(region=None, id=0)
     issues: list[RowIssue] = msgspec.field(default_factory=list)
+    #: what the loader changed in the recording as read, and why (one line each)
+    corrections: list[str] = msgspec.field(default_factory=list)
 
 
 def _meta_row(tracks_path: Path) -> dict[str, str] | None:
@@ -103,6 +108,7 @@ def load_recording(
         base_ms=_start_ms(row) if row else 0,
         issues=issues,
     )
+    _check_velocities(rec, tracks.name)
     if signals is not None:
         rec.signals, signal_issues = read_signals(signals)
         rec.issues.extend(signal_issues)
@@ -113,3 +119,21 @@ def load_recording(
         rec.map = read_kml_map(map_path, speed_limit_mps=limit)
         rec.node = rec.map.nodes[0].id
     return rec
+
+
+def _check_velocities(rec: Recording, name: str) -> None:
+    """Rescale velocities that move the road users otherwise than their positions do
+    (``Tracks.velocity_scale``): the replay stands for a roadside sensor, whose speeds are
+    derived from the positions it reports, so the two must agree."""
+    found = rec.tracks.velocity_scale()
+    if found is None or abs(found[0] - 1.0) <= VELOCITY_TOLERANCE:
+        return
+    ratio, spans = found
+    rec.tracks.rescale_velocity(ratio)
+    note = (
+        f"{name}: the positions move {ratio:.2f}x as far as the recorded velocities say "
+        f"(median of {spans} moving {VELOCITY_SPAN_MS / 1000:g} s spans); velocities "
+        f"rescaled by {ratio:.2f}"
+    )
+    rec.corrections.append(note)
+    logger.warning("recording corrected: %s", note)

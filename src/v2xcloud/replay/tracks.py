@@ -4,6 +4,13 @@ Columns are found by header name, so extra or reordered columns do no harm. Requ
 ``track_id``, ``timestamp_ms``, ``x``, ``y`` (metres east/north of the recording origin).
 Optional: ``agent_type``, ``vx``, ``vy`` (m/s), ``psi_rad`` (yaw, counter-clockwise from east),
 ``length``, ``width`` (m). A malformed row is reported as a ``RowIssue`` and skipped.
+
+The velocities must move the road users as their positions do: ``Tracks.velocity_scale``
+measures, over moving one-second spans, how far the positions went against how far the
+recorded speeds say; a recording whose ratio is off by more than ``VELOCITY_TOLERANCE`` has
+velocities in another scale than its positions (the TAF-BW K733 recording's move 1.76x
+their speeds, whose lane widths, body sizes and signal timing all say the positions and
+clocks are true), and ``load_recording`` rescales them (``Recording.corrections``).
 """
 
 from __future__ import annotations
@@ -20,11 +27,29 @@ from v2xcloud.geo import ScaledSphericalMercator
 from v2xcloud.model import ParticipantKind, ParticipantSource, ParticipantState, Rsm
 from v2xcloud.replay._csv import RowIssue, read_rows
 
-__all__ = ["Tracks", "kind_of_agent", "read_tracks", "rsm_frames"]
+__all__ = [
+    "MIN_VELOCITY_SPANS",
+    "MOVING_MPS",
+    "VELOCITY_SPAN_MS",
+    "VELOCITY_TOLERANCE",
+    "Tracks",
+    "kind_of_agent",
+    "read_tracks",
+    "rsm_frames",
+]
 
 _REQUIRED = ("track_id", "timestamp_ms", "x", "y")
 _OPTIONAL_FLOATS = ("vx", "vy", "psi_rad", "length", "width")
 _MAX_ABS_XY_M = 50_000.0
+#: positions and recorded speeds compared over this span (a roadside track's position jitter,
+#: tenths of a metre, is small against a second's travel)
+VELOCITY_SPAN_MS = 1000
+MOVING_MPS = 2.0  # spans slower than this (mean recorded speed) say nothing of a scale
+MIN_VELOCITY_SPANS = 20  # fewer moving spans: no verdict
+#: the positions' travel over the recorded speeds' may differ from 1 by this much (a
+#: roadside tracker's speed lags its positions a little in acceleration) before the
+#: velocities count as another scale
+VELOCITY_TOLERANCE = 0.2
 _AGENT_KINDS = {
     "car": ParticipantKind.VEHICLE,
     "truck": ParticipantKind.VEHICLE,
@@ -73,6 +98,39 @@ class Tracks:
         ends = np.append(starts[1:], self.timestamp_ms.size)
         for t, a, b in zip(times, starts, ends, strict=True):
             yield int(t), np.arange(a, b)
+
+    def velocity_scale(self) -> tuple[float, int] | None:
+        """How far the positions move against how far the recorded speeds say: the median,
+        over every span of ``VELOCITY_SPAN_MS`` within one track whose mean recorded speed
+        is at least ``MOVING_MPS``, of the straight distance moved over the distance the
+        mean speed covers; with the number of spans. ``None`` with fewer than
+        ``MIN_VELOCITY_SPANS`` spans (too little motion to judge)."""
+        speed = np.hypot(self.vx_mps, self.vy_mps)
+        ratios: list[npt.NDArray[np.float64]] = []
+        order = np.lexsort((self.timestamp_ms, self.track_id))
+        tids = self.track_id[order]
+        bounds = np.flatnonzero(tids[1:] != tids[:-1]) + 1
+        for idx in np.split(order, bounds):
+            t = self.timestamp_ms[idx]
+            j = np.searchsorted(t, t + VELOCITY_SPAN_MS)
+            ok = j < t.size
+            a, b = idx[ok], idx[j[ok]]
+            exact = self.timestamp_ms[b] - self.timestamp_ms[a] == VELOCITY_SPAN_MS
+            a, b = a[exact], b[exact]
+            mean = (speed[a] + speed[b]) / 2.0
+            moving = mean >= MOVING_MPS
+            a, b, mean = a[moving], b[moving], mean[moving]
+            moved = np.hypot(self.x_m[b] - self.x_m[a], self.y_m[b] - self.y_m[a])
+            ratios.append(moved / (mean * VELOCITY_SPAN_MS / 1000.0))
+        found = np.concatenate(ratios) if ratios else np.empty(0)
+        if found.size < MIN_VELOCITY_SPANS:
+            return None
+        return float(np.median(found)), int(found.size)
+
+    def rescale_velocity(self, factor: float) -> None:
+        """Multiply every recorded velocity by ``factor``."""
+        self.vx_mps *= factor
+        self.vy_mps *= factor
 
     def _fill_missing_velocity(self) -> None:
         """Finite-difference velocities where the recording gives none."""

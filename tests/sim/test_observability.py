@@ -59,11 +59,14 @@ def test_reports_less_than_a_second_apart_are_one_span() -> None:
 
 
 def test_a_self_reported_hazard_needs_the_vehicles_own_messages() -> None:
-    """AVW's broken-down car seen only by a roadside sensor: its hazard lights are in no RSM."""
+    """AVW's broken-down car seen only by a roadside sensor: its hazard lights are in no RSM;
+    nor is an emergency vehicle's call (unseen_grid3_priority: an unconnected ambulance seen
+    by the camera made three EVW misses nothing on the wire could have told)."""
     chain = _chain({"car", "connected"}, set(), set())
     for k in range(30):
         chain._perceived_at(["hidden", "connected"], 10.0 + 0.1 * k)  # type: ignore[attr-defined]
     for app, other, known in (("AVW", "hidden", False), ("AVW", "connected", True),
-                              ("CLW", "hidden", False), ("FCW", "hidden", True)):  # fmt: skip
+                              ("CLW", "hidden", False), ("EVW", "hidden", False),
+                              ("EVW", "connected", True), ("FCW", "hidden", True)):  # fmt: skip
         e = Episode(app=app, ego="car", other=other, start_s=10.0, end_s=12.0)
         assert runner._observability(chain, e).is_observable is known, (app, other)  # type: ignore[arg-type]

@@ -58,7 +58,7 @@ SEEN_WITHIN_S = 1.0
 #: families whose hazard is what the other vehicle reports of itself (hazard lights, a
 #: breakdown, control loss: BSM events a roadside sensor's RSM does not carry): observable
 #: only when that vehicle sends BSMs
-SELF_REPORTED_FAMILIES = frozenset({"AVW", "CLW"})
+SELF_REPORTED_FAMILIES = frozenset({"AVW", "CLW", "EVW"})
 
 
 def model_encoder(message_set: str) -> Encoder:
@@ -753,8 +753,9 @@ def _observability(chain: _Chain, e: Episode) -> Episode:
     episode: it sends no BSM (a pedestrian: no PSM) and no roadside sensor reported it at any
     moment of the episode (within ``SEEN_WITHIN_S``). *Changed in issue 15's fifth session*:
     "ever reported, anywhere in the run" made a pedestrian seen once at one junction
-    observable in every later episode, out of every sensor's view. AVW's and CLW's other
-    must send BSMs: their hazard is what it reports of itself (``SELF_REPORTED_FAMILIES``)."""
+    observable in every later episode, out of every sensor's view. AVW's, CLW's and EVW's
+    other must send BSMs: their hazard is what it reports of itself (hazard lights, ABS, an
+    emergency call with siren in use), which no RSM carries (``SELF_REPORTED_FAMILIES``)."""
     ids = chain.ids
     ego_ok = ids.is_connected(e.ego)
     other_ok = e.other is None or chain.was_perceived(e.other, e.start_s, e.end_s)

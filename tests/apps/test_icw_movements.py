@@ -157,3 +157,19 @@ def test_a_driver_pulling_away_is_timed_as_it_gains_speed() -> None:
     a = car("a", 1.75, -9.0, 0.0, 3.0, accel_long_mps2=2.5)
     assert _warned(lanes, a, car("b", 38.0, 1.75, 270.0, 10.0)) == set()
     assert _warned(lanes, a, car("b", 20.0, 1.75, 270.0, 10.0)) == {"a", "b"}
+
+
+def test_two_movements_merging_into_one_exit_lane_do_not_cross() -> None:
+    """Issue 15: conflict zones are where movement paths cross. a turns right from the S arm
+    into the east exit, b goes straight from the W arm into the same exit, both about to get
+    there together: that is a merge into one lane (the bench scores it as a merging conflict,
+    BSW/LCW's), not a crossing, so ICW leaves it alone, with the exit lane in the MAP or
+    synthesised from the manoeuvre. A crossing of the same two, b straight from the E arm
+    instead, is warned."""
+    a = car("a", 1.75, -24.0, 0.0, 8.0)  # 16 m before its line at turning speed
+    b = car("b", -30.0, -1.75, 90.0, 12.0)  # 22 m before its line
+    for exits in (True, False):
+        lanes = cross_map(only={"S": "right", "W": "straight"}, exits=exits)
+        assert _warned(lanes, a, b) == set()
+    a = car("a", 1.75, -25.0, 0.0, 10.0)
+    assert _warned(cross_map(only={"S": "straight", "E": "straight"}), a, B) == {"a", "b"}

@@ -34,7 +34,9 @@ turn whether turning now is safe), and ``ego_min_speed_mps`` (default 0: LTA tim
 by its own speed since 1a0bac6, a creeping driver is not about to take the turn) times the
 ego at no less than that speed. With ``pull_away_anywhere`` (ICW) a vehicle pulling away
 gains speed up to turning speed before its stop line too, straight on as well
-(``travel_s``); without it (LTA) only a turner in the box does.
+(``travel_s``); without it (LTA) only a turner in the box does. With ``crossing_only`` (ICW)
+only zones where the two paths cross count, not two movements merging into one egress lane
+(``merging``: LTA keeps those, a left turner against an oncoming right turner).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ __all__ = [
     "ConflictRule",
     "Conflicts",
     "can_stop",
+    "merging",
     "movement_conflicts",
     "occupancy_s",
     "stays_in_lane",
@@ -92,6 +95,7 @@ class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):
     give_way_decel_mps2: float = 3.0
     hold_ego_give_way: bool = True
     pull_away_anywhere: bool = False
+    crossing_only: bool = False
 
 
 class Conflicts(NamedTuple):
@@ -152,6 +156,20 @@ def stays_in_lane(
     ingress = (lane >= 0) & (movements.junction_of_lane[np.maximum(lane, 0)] >= 0)
     point_m = view.speed_mps[rows] * t_point
     return ingress & (point_m < view.to_stop_m[rows] - margin_m)
+
+
+def merging(movements: Movements, a: IntArray, b: IntArray) -> npt.NDArray[np.bool_]:
+    """Per movement pair (a[k], b[k]): whether the two paths end in one egress lane (their
+    ends, the first ``Movements.egress_m`` of the egress lane, within ``conflict_m`` of each
+    other): their conflict zone is a merge, where one joins the other's lane, not a point
+    where the paths cross. SUMO's conflict types tell the two apart the same way (foe links
+    into one lane merge); the bench scores a merging conflict as BSW/LCW's, never ICW's."""
+    if a.size == 0:
+        return np.zeros(0, dtype=bool)
+    paths, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ends = np.array([movements.paths[p].xy[-1] for p in paths.tolist()], dtype=np.float64)
+    ea, eb = ends[inverse[: a.size]], ends[inverse[a.size :]]
+    return np.hypot(*(ea - eb).T) <= movements.conflict_m
 
 
 def _stops_within(
@@ -338,6 +356,9 @@ def _combination_conflicts(
         meet &= np.isin(movements.turns(path_a), list(rule.ego_turns))
     if rule.other_turns is not None:
         meet &= np.isin(movements.turns(path_b), list(rule.other_turns))
+    if rule.crossing_only and meet.any():  # merging into one egress lane is no crossing
+        m = np.flatnonzero(meet)
+        meet[m] = ~merging(movements, path_a[m], path_b[m])
     out = np.zeros(a.size, dtype=bool)
     m = np.flatnonzero(meet)
     if m.size == 0:

@@ -1,7 +1,8 @@
 """Why the bench's false alarms are false: each unmatched warning with the ground truth of
 its two parties at the warning's onset (speed, acceleration, lane, indicators, gap).
 
-    PYTHONPATH=src python benchmarks/false_alarms.py background_district [--seed N] [--rows 8]
+    PYTHONPATH=src python benchmarks/false_alarms.py background_district [--seed N | --replicate K]
+        [--rows 8]
 
 Runs the scenario in this process through the whole chain (as ``evaluate`` does), keeps
 SUMO's snapshot of each step, and for every warning that matches no episode (nor a related
@@ -26,8 +27,9 @@ import numpy as np
 
 from v2xcloud.sim import harness, runner, v2i_truth
 from v2xcloud.sim.platform import runtime_platform
+from v2xcloud.sim.replicates import derived_seed
 from v2xcloud.sim.result import RunConfig
-from v2xcloud.sim.scenario import load_library, load_scenario
+from v2xcloud.sim.scenario import Scenario, load_library, load_scenario
 from v2xcloud.sim.scorer import EARLY_S, LATE_S, WARNING_GAP_S, Alert, score
 
 _LAST: dict[str, Any] = {}
@@ -284,11 +286,32 @@ def _print_misses(app: str, result: Any) -> None:
         print(f"    ego's {app} warnings: {[(w[2], round(w[3], 1)) for w in near][:6]}")
 
 
+def scenario_for(name: str, *, seed: int | None = None, replicate: int | None = None) -> Scenario:
+    """The scenario (a library name or a .toml file) with SUMO's ``seed`` as given, or the seed
+    ``evaluate`` runs its replicate ``replicate`` with (``NAME~sK`` in its report: for K > 0 a
+    hash of the scenario's seed and K, not K: ``--seed 1`` is another run than ``~s1``)."""
+    sc = load_scenario(Path(name)) if name.endswith(".toml") else load_library(name)[0]
+    if seed is not None:
+        sc = msgspec.structs.replace(sc, seed=seed)
+    if replicate is not None:
+        sc = msgspec.structs.replace(sc, seed=derived_seed(sc.seed, replicate))
+    return sc
+
+
 def main() -> int:
     """Run one scenario and print its false alarms by cause."""
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("scenario")
-    p.add_argument("--seed", type=int, default=None)
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, help="SUMO's seed, as given")
+    seeds.add_argument(
+        "--replicate",
+        type=int,
+        default=None,
+        metavar="K",
+        help="the seed of evaluate's replicate K (its report's NAME~sK: derived_seed, a hash "
+        "for K > 0, not K itself)",
+    )
     p.add_argument("--rows", type=int, default=6, help="sample rows per app")
     p.add_argument(
         "--misses",
@@ -299,13 +322,7 @@ def main() -> int:
     )
     p.add_argument("--glosa", action="store_true", help="also list GLOSA's wrong advisories")
     args = p.parse_args()
-    sc = (
-        load_scenario(Path(args.scenario))
-        if args.scenario.endswith(".toml")
-        else load_library(args.scenario)[0]
-    )
-    if args.seed is not None:
-        sc = msgspec.structs.replace(sc, seed=args.seed)
+    sc = scenario_for(args.scenario, seed=args.seed, replicate=args.replicate)
     _install()
     _LAST["history"] = bool(args.misses) or args.glosa
     config = RunConfig()

@@ -27,6 +27,23 @@ traffic: most false warnings were turning cars warned of pedestrians standing at
 corner, on the line of the approach lane, that the cars never came within 6 m of). Once the
 car turns (its yaw rate), its arc is its path.
 
+With a MAP, a vehicle in a junction box, or on its approach lane signalling a turn, is
+predicted along the MAP's movements (``twin.movements``: the connections of the lane it is
+on or came from, ``LaneMemory``; issue 15: "a vehicle at an approach follows one of its
+lane's allowed movements"), not along its heading line or yaw-rate arc: each of its
+candidate movements (``Movements.locate``, weighted by ``Movements.weigh``: its indicator,
+speed, distance from the path) puts the VRU in the frame of that movement's path, and the
+time to contact is the earliest by which the movements it holds on are at least
+``MIN_MOVEMENT_PROBABILITY`` likely. A turn ends along its exit lane, not a quarter turn
+from wherever the car points now (background_crossing_signalised: half the false warnings
+were cars partway through a left turn whose arc curled onto a pedestrian standing at the
+corner), and a car signalling a turn is judged along that turn across the crosswalk of the
+street it turns into. On a turning movement the driver slows to turning speed by the box
+(``_conflicts.travel_s``, as ICW's and LTA's movements), so it reaches the VRU later than
+at its speed now. A movement red when the driver reaches its stop line holds a driver who
+can still stop there (``_signals``): a VRU past that line is not on its path; the same holds
+for a driver on its lane whom a red light holds (``_signals.held_by_signal``).
+
 A driver already braking to stop short of the VRU is yielding, not a conflict party: no
 warning when the vehicle's deceleration (the tracker's estimate) is at least the
 deceleration that stops it before the point where the VRU would be reached (speed² / 2 ×
@@ -39,6 +56,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.apps._conflicts import can_stop, travel_s
 from v2xcloud.apps._select import (
     CONFIDENCE_SIGMA,
     F_LEFT_SIGNAL,
@@ -48,10 +66,18 @@ from v2xcloud.apps._select import (
     is_motor,
     is_turning,
 )
+from v2xcloud.apps._signals import STOP, held_by_signal, movement_right_of_way
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import required_decel, time_to_contact
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
+from v2xcloud.twin.movements import (
+    STRAIGHT,
+    LaneMemory,
+    Movements,
+    MovementWeights,
+    movements_of,
+)
 
 __all__ = ["VruCollisionWarning", "VrucwConfig"]
 
@@ -68,6 +94,10 @@ LANE_ALIGNED_DEG = 10.0
 #: across the near crosswalk (SUMO's default crosswalk is 4 m wide, marked ones 3-4 m) and the
 #: truth's 1.0 m miss distance beyond it; there the car turns off the approach lane's line
 NEAR_CROSSWALK_M = 5.0
+#: a vehicle's movements (``Movements.weigh``) on which the conflict holds must be at least
+#: this likely, as ICW's and LTA's (``ConflictRule.min_probability``): the time to contact is
+#: the earliest by which the VRU is reached on movements that likely
+MIN_MOVEMENT_PROBABILITY = 0.5
 
 
 def _path_frame(
@@ -101,6 +131,47 @@ def _path_frame(
     return path_along, path_right, turn
 
 
+def _movement_frame(
+    movements: Movements,
+    paths: npt.NDArray[np.int64],
+    at_s: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Points (``x``, ``y``) in the frame of movement paths ``paths`` (ids) from arc length
+    ``at_s`` (each vehicle's position) on: (arc length of each point's foot on the path, its
+    offset to the right of the path, the sine and cosine of the path's heading there). The
+    foot is on the nearest segment from ``at_s`` on, in that segment's line (a point behind
+    the vehicle is as far behind it as it is); the last segment (the exit street) goes on
+    forwards, straight."""
+    n = paths.size
+    foot, off = np.empty(n), np.empty(n)
+    sin_p, cos_p = np.empty(n), np.empty(n)
+    for pid in np.unique(paths).tolist():
+        k = np.flatnonzero(paths == pid)
+        path = movements.paths[pid]
+        a, s0 = path.xy[:-1], path.s[:-1]
+        d = path.xy[1:] - a
+        length = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)
+        ux, uy = d[:, 0] / length, d[:, 1] / length
+        rx = x[k, None] - a[None, :, 0]
+        ry = y[k, None] - a[None, :, 1]
+        raw = rx * ux + ry * uy  # along each segment's line from its start
+        hi = length.copy()
+        hi[-1] = np.inf
+        t = np.clip(raw, 0.0, hi)
+        dist = np.hypot(rx - t * ux, ry - t * uy)
+        ahead = (s0 + length)[None, :] > at_s[k, None]  # from the vehicle on
+        ahead[:, -1] = True
+        best = np.where(ahead, dist, np.inf).argmin(axis=1)
+        row = np.arange(k.size)
+        # in that segment's line: a point behind the vehicle keeps its distance behind
+        foot[k] = s0[best] + raw[row, best]
+        off[k] = rx[row, best] * uy[best] - ry[row, best] * ux[best]
+        sin_p[k], cos_p[k] = ux[best], uy[best]
+    return foot, off, sin_p, cos_p
+
+
 class VrucwConfig(AppConfig, frozen=True, kw_only=True):
     """VRUCW thresholds (defaults: STANDARDS.md, time to conflict 3 s / 1.5 s; SUMO's DRAC
     3 m/s² as the comfortable deceleration, as FCW)."""
@@ -126,8 +197,15 @@ class VruCollisionWarning(App):
         """Vulnerable road users within ``radius_m``."""
         return (Reach(self.config.radius_m, Partners.ROAD_USERS),)
 
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__(config)
+        self._came_from = LaneMemory()  # the ingress lane a vehicle in a junction box came from
+
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
+        movements = movements_of(view)
+        if movements is not None:
+            self._came_from.observe(view, movements)
         if not view.has_kind(K_PEDESTRIAN, K_CYCLIST):
             return Hits.empty()
         vru = (view.kind == K_PEDESTRIAN) | (view.kind == K_CYCLIST)
@@ -196,6 +274,20 @@ class VruCollisionWarning(App):
             if not k:
                 path_along = on_path
         ttc = np.where(beyond_turn, np.inf, ttc)
+        # a red light holds a driver who can still stop at the line (``_signals.held_by_signal``,
+        # as ICW's and LTA's cross traffic): a VRU past the stop line is not on its path
+        vehicles, of_pair = np.unique(e, return_inverse=True)
+        held = held_by_signal(view, vehicles)[of_pair.reshape(-1)] & (along > to_stop)
+        ttc = np.where(held, np.inf, ttc)
+        if movements is not None:
+            # in a junction box, or signalling the turn it is about to take: along the MAP's
+            # movements (module docstring), not the line or arc of its heading
+            in_box = (view.lane[e] < 0) | (view.to_stop_m[e] <= 0.0)
+            decided, by_path, along_path = self._on_movements(
+                view, movements, e, p, in_box | signalling, radius_m
+            )
+            ttc = np.where(decided, by_path, ttc)
+            path_along = np.where(decided, along_path, path_along)
         drac = required_decel(path_along, speed)
         yielding = (-view.accel_mps2[e] >= drac) & (drac <= cfg.comfortable_decel_mps2)
         ttc = np.where(yielding, np.inf, ttc)
@@ -203,3 +295,89 @@ class VruCollisionWarning(App):
             ttc, warn_s=cfg.warn_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
         )
         return Hits(ego=e, other=p, level=level, ttc_s=ttc)
+
+    def _on_movements(
+        self,
+        view: SceneView,
+        movements: Movements,
+        e: npt.NDArray[np.int64],
+        p: npt.NDArray[np.int64],
+        want: npt.NDArray[np.bool_],
+        radius_m: FloatArray,
+    ) -> tuple[npt.NDArray[np.bool_], FloatArray, FloatArray]:
+        """For pairs (vehicle ``e``, VRU ``p``) where ``want``: whether the vehicle is on MAP
+        movements (``Movements.locate``), and then the time to contact along them (the
+        earliest time by which the VRU is reached on movements at least
+        ``MIN_MOVEMENT_PROBABILITY`` likely, ``Movements.weigh``) and the distance along the
+        path from the front bumper to the VRU's foot on the movement that decides it."""
+        decided = np.zeros(e.size, dtype=bool)
+        ttc = np.full(e.size, np.inf)
+        along_out = np.full(e.size, np.inf)
+        k = np.flatnonzero(want)
+        if k.size == 0:
+            return decided, ttc, along_out
+        rows = np.unique(e[k])
+        cand = movements.locate(view, rows, self._came_from)
+        if cand.path.size == 0:
+            return decided, ttc, along_out
+        weight = movements.weigh(view, rows, cand, MovementWeights())
+        # every pair with every candidate movement of its vehicle
+        order = np.argsort(cand.query, kind="stable")
+        by_query = cand.query[order]
+        ids = np.arange(rows.size)
+        first = np.searchsorted(by_query, ids, side="left")
+        count = np.searchsorted(by_query, ids, side="right") - first
+        qi = np.searchsorted(rows, e[k])
+        n = count[qi]
+        pair = np.repeat(k, n)
+        if pair.size == 0:
+            return decided, ttc, along_out
+        local = np.arange(pair.size) - np.repeat(np.cumsum(n) - n, n)
+        c = order[np.repeat(first[qi], n) + local]
+        at_s = cand.s_m[c]
+        vru = p[pair]
+        foot, right, sin_p, cos_p = _movement_frame(
+            movements, cand.path[c], at_s, view.x_m[vru], view.y_m[vru]
+        )
+        veh = e[pair]
+        along = foot - at_s - view.length_m[veh] / 2.0  # from the front bumper
+        vx, vy = view.vx_mps[vru], view.vy_mps[vru]
+        v_along = vx * sin_p + vy * cos_p
+        v_right = vx * cos_p - vy * sin_p
+        # the vehicle's speed to the VRU's foot: on a turn it slows to turning speed at the box
+        # (``_conflicts.travel_s``, as ICW's and LTA's movements), so it gets there later than
+        # at its speed now
+        speed = view.speed_mps[veh]
+        path = cand.path[c]
+        weights = MovementWeights()
+        turns = movements.turns(path) != STRAIGHT
+        line_m = np.maximum(-at_s, 0.0)
+        turn_speed = np.where(turns, weights.turn_speed_mps, np.inf)
+        reach_s, _ = travel_s(
+            speed, np.maximum(along, 0.0), line_m, turn_speed, weights.comfortable_decel_mps2
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_speed = np.where(along > 0.0, along / reach_s, speed)
+        mean_speed = np.where(np.isfinite(mean_speed), np.minimum(mean_speed, speed), speed)
+        t = time_to_contact(along, right, v_along - mean_speed, v_right, radius_m[pair])
+        # a movement red when the vehicle reaches its stop line holds a driver who can still
+        # stop there (``_conflicts.can_stop``, as ICW's): a VRU past that line is not on its path
+        before = at_s < 0.0
+        arrive_s = line_m / np.maximum(speed, 0.1)
+        red = before & (movement_right_of_way(view, movements, path, arrive_s) == STOP)
+        held = red & can_stop(view, veh, line_m) & (foot >= 0.0)
+        t = np.where(held, np.inf, t)
+        # per pair, the earliest time by which movements MIN_MOVEMENT_PROBABILITY likely meet it
+        o = np.lexsort((t, pair))
+        ps, ws = pair[o], weight[c][o]
+        start = np.r_[True, ps[1:] != ps[:-1]]
+        group = np.cumsum(start) - 1
+        total = np.cumsum(ws)
+        within = total - (total - ws)[start][group]
+        ok = np.flatnonzero(within >= MIN_MOVEMENT_PROBABILITY - 1e-9)
+        _, at = np.unique(group[ok], return_index=True)
+        chosen = o[ok[at]]
+        decided[pair[chosen]] = True
+        ttc[pair[chosen]] = t[chosen]
+        along_out[pair[chosen]] = along[chosen]
+        return decided, ttc, along_out

@@ -58,6 +58,7 @@ F_LEFT_SIGNAL, F_RIGHT_SIGNAL = int(Flag.LEFT_SIGNAL), int(Flag.RIGHT_SIGNAL)
 F_HARD_BRAKING, F_EMERGENCY = int(Flag.HARD_BRAKING), int(Flag.EMERGENCY)
 F_HAZARD_LIGHTS, F_DISABLED = int(Flag.HAZARD_LIGHTS), int(Flag.DISABLED)
 F_ABS, F_TRACTION, F_STABILITY = int(Flag.ABS), int(Flag.TRACTION), int(Flag.STABILITY)
+F_PERCEPTION_ONLY = int(Flag.PERCEPTION_ONLY)  # known only from roadside perception
 
 #: kinds at or below this code are motor vehicles (UNKNOWN 0, VEHICLE 1): see the docstring
 K_MOTOR_MAX = K_VEHICLE

@@ -10,20 +10,23 @@ alive, not a flicker of new ones: a warned vehicle stays warned while it is over
 itself (no tolerance), and through a stretch without a known limit (crossing a junction,
 between MAP lanes) it keeps its last limit for ``carry_ms``.
 
-Speeding is a lasting state, and a new warning needs it to last: the vehicle must have been
-over its limit plus the tolerance on every tick for ``sustain_ms`` (1 s) first. A kinematic
-estimate is not a speed over ground until it holds for a second: a roadside tracker's
-reported velocity swings by ±3 m/s over ~2 s where the positions move steadily (K733:
-track 60's velocity 8 → 16 → 9 m/s while its positions cover 11-12 m/s), and a new track's
-first speeds overshoot (K733: 26 m/s for a car at 15). A real speeder, over the limit for
-seconds, is warned one second later, well inside its episode.
+A vehicle's own speed (its BSM: speedometer or GNSS, σ ~0.1-0.3 m/s) is a measurement and
+warns at once. A vehicle known only from roadside perception must have been over its limit
+plus the tolerance on every tick for ``sustain_ms`` (1 s) first: a roadside tracker's speed
+is an estimate whose errors last, not a measurement, and a moment of it over the limit is
+not a speed over ground. On the real K733 recording its reported velocity swings by ±3 m/s
+over ~2 s where the positions move steadily (track 60: 8 → 16 → 9 m/s while its positions
+cover 11-12 m/s), and a new track's first speeds overshoot (26 m/s for a car at 15): 8 of 9
+SLW warnings were such moments, none over 55 km/h for 1 s. A real speeder, over the limit for
+seconds, is warned one second later. The bench's speeding episodes of connected cars are
+often shorter than a second (a car hovering around the threshold): they are warned at once.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from v2xcloud.apps._select import F_EMERGENCY
+from v2xcloud.apps._select import F_EMERGENCY, F_PERCEPTION_ONLY
 from v2xcloud.apps._v2i import RoadApp, RoadHit, is_vehicle, on_approaches, road_signs
 from v2xcloud.apps.base import AppConfig, Partners, Reach
 from v2xcloud.geo.relevance import on_path
@@ -51,9 +54,9 @@ def limits_from_signs_mps(view: SceneView) -> np.ndarray:
 
 
 class SlwConfig(AppConfig, frozen=True, kw_only=True):
-    """SLW settings: warn above the limit plus ``tolerance_mps`` once it has lasted
-    ``sustain_ms``, clear at the limit; a warned vehicle keeps its last known limit
-    ``carry_ms`` where none is known."""
+    """SLW settings: warn above the limit plus ``tolerance_mps`` (a vehicle known only from
+    roadside perception: once it has lasted ``sustain_ms``), clear at the limit; a warned
+    vehicle keeps its last known limit ``carry_ms`` where none is known."""
 
     tolerance_mps: float = 5 / 3.6
     validity_ms: int = 1000  # refreshed every second while it lasts, like every app's
@@ -123,9 +126,11 @@ class SpeedLimitWarning(RoadApp):
                 uid[rows].tolist(), limit[rows].tolist(), known_ms[rows].tolist(), strict=True
             )
         }
-        over = np.zeros(len(uid), dtype=bool)
-        for r, u in zip(rows.tolist(), uid[rows].tolist(), strict=True):
-            over[r] = now_ms - self._runs[u][0] >= cfg.sustain_ms
+        # a vehicle's own speed (BSM) is a measurement: at once; a roadside track's only
+        # once its run has lasted ``sustain_ms``
+        over = fast & ((view.flags & F_PERCEPTION_ONLY) == 0)
+        for r in np.flatnonzero(fast & ~over).tolist():
+            over[r] = now_ms - self._runs[int(uid[r])][0] >= cfg.sustain_ms
         if warned:  # a warned vehicle stays warned while over the limit itself
             held = np.isin(uid, np.fromiter(warned, dtype=np.int64, count=len(warned)))
             over |= held & ~on_call & (speed > limit)

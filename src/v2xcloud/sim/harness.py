@@ -154,7 +154,11 @@ class HarnessTruth:
         self._edges(snap, veh)
 
     def _edges(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
-        """Each vehicle's road edges in the order it entered them (junction lanes skipped)."""
+        """Each vehicle's road edges in the order it entered them (junction lanes skipped);
+        only :meth:`grade` reads them, so nothing is kept on a network without opposing left
+        turns."""
+        if not self._opposing_lefts:
+            return
         for i in veh:
             lane = snap.lane_ids[i]
             if lane.startswith(":"):

@@ -24,6 +24,7 @@ def _chain(connected: set[str], pedestrians: set[str], psm: set[str]) -> object:
         pedestrians=pedestrians,
         psm_carriers=frozenset(psm),
         perceived_spans={},
+        sc=types.SimpleNamespace(step_s=0.1),
     )
     chain.was_perceived = types.MethodType(runner._Chain.was_perceived, chain)
     chain._perceived_at = types.MethodType(runner._Chain._perceived_at, chain)
@@ -70,3 +71,15 @@ def test_a_self_reported_hazard_needs_the_vehicles_own_messages() -> None:
                               ("EVW", "connected", True), ("FCW", "hidden", True)):  # fmt: skip
         e = Episode(app=app, ego="car", other=other, start_s=10.0, end_s=12.0)
         assert runner._observability(chain, e).is_observable is known, (app, other)  # type: ignore[arg-type]
+
+
+def test_an_episode_under_way_when_the_run_begins_is_not_observable() -> None:
+    """The run starts mid-traffic: a conflict in progress at its first step had no report
+    (nor MAP) before it, and its warning horizon lies before the run."""
+    chain = _chain({"car", "other"}, set(), set())
+    at_start = Episode(app="ICW", ego="car", other="other", start_s=0.0, end_s=0.1)
+    assert not runner._observability(chain, at_start).is_observable  # type: ignore[arg-type]
+    first_step = Episode(app="SLW", ego="car", other=None, start_s=0.1, end_s=0.7)
+    assert not runner._observability(chain, first_step).is_observable  # type: ignore[arg-type]
+    later = Episode(app="ICW", ego="car", other="other", start_s=0.6, end_s=0.7)
+    assert runner._observability(chain, later).is_observable  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from v2xcloud.model import (
     SignalPhase,
     Spat,
 )
+from v2xcloud.model.map import GIVE_WAY
 from v2xcloud.twin.testing import state_at
 
 FRAME = LocalFrame(origin_lat_deg=49.0, origin_lon_deg=8.4)
@@ -60,11 +61,14 @@ def cross_map(
     only: dict[str, str] | None = None,
     exits: bool = True,
     give_way: frozenset[str] = frozenset(),
+    yielding: frozenset[tuple[str, str]] = frozenset(),
 ) -> MapData:
     """The junction; ``phases`` gives per arm the (straight, left, right) signal groups,
     ``only`` restricts an arm to one manoeuvre ("straight", "left" or "right"), without
     ``exits`` the exit lanes are left out of the MAP (as when the next node's MAP is absent),
-    and the connections of the arms in ``give_way`` must give way (a minor road)."""
+    and the connections of the arms in ``give_way`` must give way (a minor road), as must
+    those named in ``yielding`` as (arm, manoeuvre), e.g. a major road's left turn across its
+    oncoming traffic (SUMO's "m" link on a priority road)."""
     links = []
     names = ("straight", "left", "right")
     for arm, (lane_id, start, stop) in INGRESS.items():
@@ -73,7 +77,11 @@ def cross_map(
                 remote_node=NODE,
                 remote_lane_id=EGRESS[direction][0],
                 maneuvers=frozenset({maneuver})
-                | (frozenset({"yieldAllwaysRequired"}) if arm in give_way else frozenset()),
+                | (
+                    frozenset({"yieldAllwaysRequired"})
+                    if arm in give_way or (arm, names[k]) in yielding
+                    else frozenset()
+                ),
                 phase_id=None if phases is None else phases[arm][k],
             )
             for k, (direction, maneuver) in enumerate(zip(TURNS[arm], MANEUVERS, strict=True))
@@ -82,7 +90,9 @@ def cross_map(
         lane = Lane(
             lane_id=lane_id,
             lane_type="vehicle",
-            maneuvers=frozenset().union(*(c.maneuvers for c in conns)),
+            # as the bench's MAP: the lane allows its connections' manoeuvres; which of them
+            # gives way is the connections' (a lane-level give-way would bind all of them)
+            maneuvers=frozenset().union(*(c.maneuvers for c in conns)) - GIVE_WAY,
             connections=conns,
             points=(latlon(*start), latlon(*stop)),
         )

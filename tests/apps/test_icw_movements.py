@@ -173,3 +173,19 @@ def test_two_movements_merging_into_one_exit_lane_do_not_cross() -> None:
         assert _warned(lanes, a, b) == set()
     a = car("a", 1.75, -25.0, 0.0, 10.0)
     assert _warned(cross_map(only={"S": "straight", "E": "straight"}), a, B) == {"a", "b"}
+
+
+def test_a_minor_road_gives_way_to_a_major_road_turn_that_itself_gives_way() -> None:
+    """Unsignalised: S-N is the major road, whose left turn gives way to its oncoming traffic
+    (the MAP marks it, as SUMO's "m" link), and the W arm is a minor road (all its
+    connections give way). a turns left from S at 7 m/s, indicating; b comes straight from
+    W at 10 m/s, 20.5 m before its line (2.4 m/s² to stop): both movements give way by the
+    MAP, but the minor road gives way to the major road's turner too, so b is held and
+    nobody is warned. With both arms minor (equal: neither has priority) both are warned."""
+    left = {"exterior_lights": frozenset({"leftTurnSignalOn"})}
+    a = car("a", 1.75, -20.0, 0.0, 7.0, **left)
+    b = car("b", -28.5, -1.75, 90.0, 10.0)
+    major = cross_map(give_way=frozenset({"W"}), yielding=frozenset({("S", "left")}))
+    assert _warned(major, a, b) == set()
+    equal = cross_map(give_way=frozenset({"W", "S"}))
+    assert _warned(equal, a, b) == {"a", "b"}

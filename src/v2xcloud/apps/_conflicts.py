@@ -15,7 +15,8 @@ their candidate movements meets in a conflict zone and:
   red-light runner stays a party; so does everyone at a junction without signals, where the
   MAP names no major road and nobody has priority (the Highway Code's rule 146 for unmarked
   junctions), until one of them yields. Where the MAP says a movement must give way (a minor
-  road, a yield or stop sign: ``_signals.GIVE_WAY_SIGN``) to one that need not, its vehicle
+  road, a yield or stop sign: ``_signals.GIVE_WAY_SIGN``) to one that need not, or a minor
+  road's movement (``_signals.minor_road``) meets a major road's give-way turn, its vehicle
   is held back like one facing red while it can still stop at its stop line braking at
   most ``give_way_decel_mps2`` (comfortable braking: a driver who means to give way slows
   down in time), or is braking already and can still stop there braking firmly
@@ -54,6 +55,7 @@ from v2xcloud.apps._signals import (
     MIN_BRAKING_MPS2,
     STOP,
     STOP_DECEL_MPS2,
+    minor_road,
     movement_right_of_way,
 )
 from v2xcloud.twin import SceneView
@@ -386,6 +388,12 @@ def _combination_conflicts(
         # priority without signals: a give-way movement against one that need not give way
         yield_a = (row_a == GIVE_WAY_SIGN) & (row_b != GIVE_WAY_SIGN) & (here_a < 0)
         yield_b = (row_b == GIVE_WAY_SIGN) & (row_a != GIVE_WAY_SIGN) & (here_b < 0)
+        both = np.flatnonzero((row_a == GIVE_WAY_SIGN) & (row_b == GIVE_WAY_SIGN))
+        if both.size:  # a minor road also gives way to a major road's turn across traffic
+            minor_a = minor_road(view, movements, path_a[both])
+            minor_b = minor_road(view, movements, path_b[both])
+            yield_a[both] |= minor_a & ~minor_b & (here_a[both] < 0)
+            yield_b[both] |= minor_b & ~minor_a & (here_b[both] < 0)
         if not rule.hold_ego_give_way:
             yield_a[:] = False
         decel = rule.give_way_decel_mps2

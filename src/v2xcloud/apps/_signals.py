@@ -50,6 +50,7 @@ __all__ = [
     "RedRunners",
     "held_by_signal",
     "lane_timings",
+    "minor_road",
     "movement_right_of_way",
     "red_at_arrival",
     "red_window",
@@ -405,3 +406,38 @@ def _gives_way(movements: Movements, path: int) -> bool:
     """Whether movement ``path``'s MAP connection (or its lane) must give way."""
     p = movements.paths[path]
     return bool((p.connection.maneuvers | movements.lanes.lanes[p.lane].lane.maneuvers) & GIVE_WAY)
+
+
+def minor_road(
+    view: SceneView, movements: Movements, paths: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Per movement ``paths[k]``: whether it enters its junction from a minor road, i.e. every
+    connection of every lane of its MAP link (the approach) must give way
+    (``model.map.GIVE_WAY``: a yield or stop sign, or the minor road of a priority junction).
+    A major road's own give-way movements (a turn across its oncoming traffic, which the MAP
+    marks as giving way too) are not: they yield to the major road's oncoming traffic only,
+    and the minor road yields to them (the PRC road traffic safety law's implementing
+    regulations, art. 52: at a junction without signals, where signs or markings control it,
+    the party without priority lets the one with priority go first; SUMO's priority junction
+    does the same). Read once per tick for the whole MAP (the view's shared cache)."""
+    minor: frozenset[tuple[NodeId, NodeId]] = view.shared(
+        "apps.minor_approaches", lambda: _minor_approaches(movements)
+    )
+    out = np.zeros(paths.size, dtype=bool)
+    for k, path in enumerate(paths.tolist()):
+        p = movements.paths[path]
+        out[k] = (p.node, movements.lanes.lanes[p.lane].upstream_node) in minor
+    return out
+
+
+def _minor_approaches(movements: Movements) -> frozenset[tuple[NodeId, NodeId]]:
+    """The MAP links (node, upstream node) all of whose lanes' connections give way."""
+    major: set[tuple[NodeId, NodeId]] = set()
+    seen: set[tuple[NodeId, NodeId]] = set()
+    for info in movements.lanes.lanes:
+        key = (info.node, info.upstream_node)
+        seen.add(key)
+        lane_way = info.lane.maneuvers & GIVE_WAY
+        if any(not ((c.maneuvers | lane_way) & GIVE_WAY) for c in info.lane.connections):
+            major.add(key)
+    return frozenset(seen - major)

@@ -3,17 +3,12 @@
 Pedestrians and cyclists come from any source (BSM, PSM or roadside RSM). For each moving
 vehicle and each VRU nearby on the same level, the VRU is put in the frame of the vehicle's
 *path*: on a MAP lane, the lane's heading (a vehicle on a lane follows it; the tracker's
-heading and yaw rate lag the end of a turn); off the lanes (in a junction), its arc (the scene tracker's yaw rate / speed; the conflict must hold on that arc and on the
-arc of its yaw rate moved one σ, ``yaw_rate_sd_dps``, toward straight: the tracker's yaw rate
-lags the end of a turn), so a car turning at a junction is judged along the street it turns
-into, not along the kerb its heading line sweeps. (*Issue 15's ninth session*: the arc held
-only while the yaw rate reached the turning rate, ``_select.is_turning``, and below it the
-heading line; the real K733 junction's cars crossed the box bending 3-7 °/s and their
-heading lines passed ~1 m from bikes standing at the corner 25-35 m ahead, which they passed
-3-10 m away.) Off a lane the path is also only as sure as the heading: its lateral error at
-the VRU is the distance × the heading's σ, and the conflict must hold with the VRU one σ
-(``CONFIDENCE_SIGMA``, as FCW's closing speed) further off the path; on a MAP lane the lane
-is the path. The arc ends after a
+heading and yaw rate lag the end of a turn); off the lanes (in a junction), its heading line
+when it drives straight, its arc (the scene tracker's yaw rate / speed) while it turns
+(``_select.is_turning``; the conflict must hold on that arc and on the arc of its yaw
+rate moved one σ, ``yaw_rate_sd_dps``, toward straight: the tracker's yaw rate lags the end
+of a turn), so a car turning at a junction is judged along
+the street it turns into, not along the kerb its heading line sweeps. The arc ends after a
 quarter turn (``MAX_TURN_RAD``: a junction turn is no more), and the path goes on straight
 along its tangent; an arc extrapolated further curls round onto the pavements beside the
 street the car turns into. In that frame the
@@ -69,6 +64,7 @@ from v2xcloud.apps._select import (
     K_CYCLIST,
     K_PEDESTRIAN,
     is_motor,
+    is_turning,
 )
 from v2xcloud.apps._signals import STOP, held_by_signal, movement_right_of_way
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
@@ -253,7 +249,7 @@ class VruCollisionWarning(App):
         # straight (the tracker's yaw rate lags the end of a turn: cars out of their turn, on
         # the street they turned into with 11-13 °/s still on the filter, σ 6-7 °/s, had arcs
         # curling onto the pavement where pedestrians walked parallel to them)
-        turning = np.isfinite(view.yaw_rate_dps[e]) & ~on_lane
+        turning = is_turning(view, e) & ~on_lane
         yaw = view.yaw_rate_dps[e]
         less_yaw = np.sign(yaw) * np.maximum(
             np.abs(yaw) - CONFIDENCE_SIGMA * view.yaw_rate_sd_dps[e], 0.0
@@ -263,11 +259,6 @@ class VruCollisionWarning(App):
         radius_m = view.width_m[e] / 2.0 + cfg.contact_m
         ttc = np.full(e.size, -np.inf)
         path_along = along
-        # how sure the path is off a lane: its lateral error at the VRU grows with the distance
-        # by the heading's σ; the conflict must hold with the VRU one σ further off the path
-        # (``CONFIDENCE_SIGMA``, as FCW's closing speed)
-        lateral_sd = np.maximum(along, 0.0) * np.radians(view.heading_sd_deg[e])
-        sure_m = np.where(on_lane, radius_m, radius_m - CONFIDENCE_SIGMA * lateral_sd)
         for k, curv in enumerate((yaw * per_m, less_yaw * per_m)):
             if k and not turning.any():
                 break
@@ -278,14 +269,11 @@ class VruCollisionWarning(App):
             v_along = vx * ph_sin + vy * ph_cos
             v_right = vx * ph_cos - vy * ph_sin
             ttc = np.maximum(
-                ttc,
-                time_to_contact(
-                    on_path, off_path, v_along - speed, v_right, np.maximum(sure_m, 0.0)
-                ),
+                ttc, time_to_contact(on_path, off_path, v_along - speed, v_right, radius_m)
             )
             if not k:
                 path_along = on_path
-        ttc = np.where(beyond_turn | (sure_m < 0.0), np.inf, ttc)
+        ttc = np.where(beyond_turn, np.inf, ttc)
         # a red light holds a driver who can still stop at the line (``_signals.held_by_signal``,
         # as ICW's and LTA's cross traffic): a VRU past the stop line is not on its path
         vehicles, of_pair = np.unique(e, return_inverse=True)

@@ -131,6 +131,24 @@ def _path_frame(
     return path_along, path_right, turn
 
 
+def _path_sigma_m(
+    view: SceneView,
+    e: npt.NDArray[np.int64],
+    along: FloatArray,
+    turning: npt.NDArray[np.bool_],
+) -> FloatArray:
+    """1σ lateral uncertainty (m) of vehicle ``e``'s predicted path ``along`` metres ahead of its
+    front bumper, from the scene tracker's σ of its heading and yaw rate: a heading error σ_h
+    puts the path σ_h × d aside at distance d, a curvature error σ_κ (yaw rate σ / speed)
+    ½ σ_κ d². On the arc of a turning vehicle only the heading's term: its yaw rate's error is
+    already taken by judging the arc moved one σ toward straight."""
+    d = np.maximum(along, 0.0)
+    lat_h = np.radians(view.heading_sd_deg[e]) * d
+    sd_curv = np.radians(view.yaw_rate_sd_dps[e]) / np.maximum(view.speed_mps[e], MOVING_MPS)
+    lat_k = np.where(turning, 0.0, 0.5 * sd_curv * d * d)
+    return np.nan_to_num(np.hypot(lat_h, lat_k))
+
+
 def _movement_frame(
     movements: Movements,
     paths: npt.NDArray[np.int64],
@@ -268,9 +286,22 @@ class VruCollisionWarning(App):
             ph_cos = cos_h * np.cos(turn) - sin_h * np.sin(turn)
             v_along = vx * ph_sin + vy * ph_cos
             v_right = vx * ph_cos - vy * ph_sin
-            ttc = np.maximum(
-                ttc, time_to_contact(on_path, off_path, v_along - speed, v_right, radius_m)
+            # the path is only known to within its lateral σ (``_path_sigma_m``): the VRU must
+            # still be met on the path moved one σ (``CONFIDENCE_SIGMA``) away from her, as
+            # every estimate an app acts on (off a MAP lane: on a lane, the lane is the path).
+            # One surely walking toward the path (by more than one σ of her speed) crosses it
+            # wherever it lies, at the time the path itself gives; one standing (or drifting)
+            # near it is met only if the vehicle surely drives to where she stands
+            aside = np.where(
+                on_lane, 0.0, CONFIDENCE_SIGMA * _path_sigma_m(view, e, on_path, turning)
             )
+            toward = np.where(off_path < 0.0, v_right, -v_right)
+            moved = off_path + np.where(off_path < 0.0, -aside, aside)
+            contact = time_to_contact(on_path, off_path, v_along - speed, v_right, radius_m)
+            sure = np.isfinite(
+                time_to_contact(on_path, moved, v_along - speed, v_right, radius_m)
+            ) | (toward > CONFIDENCE_SIGMA * view.speed_sd_mps[p])
+            ttc = np.maximum(ttc, np.where(sure, contact, np.inf))
             if not k:
                 path_along = on_path
         ttc = np.where(beyond_turn, np.inf, ttc)

@@ -130,3 +130,22 @@ def test_travel_time_of_a_turner_pulling_away() -> None:
     assert one(1.5, 10.0, 0.3) == (10.0 / 1.5, 1.5)  # softer than pulling away: a crawl
     t, _ = one(1.5, 10.0, 9.0)  # at most the comfortable 3 m/s² is believed
     assert abs(t - (one(1.5, 10.0, 3.0)[0])) < 1e-9
+
+
+def test_a_turner_braking_to_give_way_in_the_box_is_no_party() -> None:
+    """In the box 4 m short of the zone at 4 m/s and braking at 1 m/s²: its braking alone
+    stops it 8 m on, but 2 m/s² (comfortable) stops it short of the zone, and at or below
+    turning speed braking is no longer slowing down for the turn: it is giving way (SUMO's
+    turners yield so to an oncoming car). Not braking, it is taking the gap; at 5 m/s 2 m
+    from the zone it would need 6 m/s² (hard braking) to stop: it still needs the warning;
+    and at 9 m/s, above turning speed, braking may be slowing down for the turn."""
+    oncoming = car("o", -1.75, 20.0, 180.0, 12.0)
+
+    def turner(y: float, speed: float, accel: float) -> object:
+        return car("t", 1.75, y, 0.0, speed, exterior_lights=LEFT_ON, accel_long_mps2=accel)
+
+    assert _warned(cross_map(), turner(-7.0, 4.0, -1.0), oncoming) == set()
+    assert _warned(cross_map(), turner(-7.0, 4.0, 0.0), oncoming) == {("t", "o")}
+    assert _warned(cross_map(), turner(-7.0, 4.0, -0.3), oncoming) == {("t", "o")}
+    assert _warned(cross_map(), turner(-5.0, 5.0, -1.0), oncoming) == {("t", "o")}
+    assert _warned(cross_map(), turner(-7.0, 9.0, -1.0), oncoming) == {("t", "o")}

@@ -37,7 +37,9 @@ ego at no less than that speed. With ``pull_away_anywhere`` (ICW) a vehicle pull
 gains speed up to turning speed before its stop line too, straight on as well
 (``travel_s``); without it (LTA) only a turner in the box does. With ``crossing_only`` (ICW)
 only zones where the two paths cross count, not two movements merging into one egress lane
-(``merging``: LTA keeps those, a left turner against an oncoming right turner).
+(``merging``: LTA keeps those, a left turner against an oncoming right turner). With
+``ego_yield_decel_mps2`` (LTA) an ego at or below turning speed that brakes and can stop short
+of the zone braking at most that hard is giving way (``_yields``), not taking the gap.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):
     hold_ego_give_way: bool = True
     pull_away_anywhere: bool = False
     crossing_only: bool = False
+    ego_yield_decel_mps2: float | None = None
 
 
 class Conflicts(NamedTuple):
@@ -183,6 +186,20 @@ def _stops_within(
     with np.errstate(divide="ignore", invalid="ignore"):
         stop_m = np.where(braking, speed * speed / (2.0 * -accel), np.inf)
     return braking & (stop_m <= dist_m - margin_m)
+
+
+def _yields(
+    view: SceneView, rows: IntArray, dist_m: FloatArray, turn_speed_mps: float, decel_mps2: float
+) -> npt.NDArray[np.bool_]:
+    """Whether each ego (``ConflictRule.ego_yield_decel_mps2``) is giving way: at or below
+    turning speed (``MovementWeights.turn_speed_mps``: slower than it, braking is no longer
+    slowing down for the turn) it brakes (``_signals.MIN_BRAKING_MPS2``) and can stop within
+    ``dist_m`` braking at most ``decel_mps2`` (comfortable braking, as ``_gives_way``'s).
+    A turner that would need harder braking to stop short stays a party."""
+    speed = view.speed_mps[rows]
+    accel = np.nan_to_num(view.accel_mps2[rows], nan=0.0)
+    braking = (accel <= -MIN_BRAKING_MPS2) & (speed <= turn_speed_mps)
+    return braking & (dist_m > 0) & can_stop(view, rows, dist_m, decel_mps2)
 
 
 def travel_s(
@@ -378,6 +395,10 @@ def _combination_conflicts(
     ok = (pet <= rule.pet_s) & (np.minimum(arrive_a, arrive_b) <= rule.window_s)
     ok &= ~_stops_within(view, a, sa[m] - here_a, rule.stop_margin_m)
     ok &= ~_stops_within(view, b, sb[m] - here_b, rule.stop_margin_m)
+    if rule.ego_yield_decel_mps2 is not None:
+        zone_m = sa[m] - here_a - rule.stop_margin_m
+        turn_mps = rule.weights.turn_speed_mps
+        ok &= ~_yields(view, a, zone_m, turn_mps, rule.ego_yield_decel_mps2)
     if ok.any():  # right of way at the stop line (in the box: the light now)
         va = np.maximum(view.speed_mps[a], 0.1)
         vb = np.maximum(view.speed_mps[b], 0.1)

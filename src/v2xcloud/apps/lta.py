@@ -11,7 +11,9 @@ while it waits for a gap is not about to take it; timed at ``min_turn_speed_mps`
 creepers were warned gaps they never took), by
 the rules ICW uses (a give-way on the turner's own movement does not hold it: LTA tells it
 whether the gap is safe) (``_conflicts``: right of way from each movement's signal group, a
-party braking to stop before the zone yields, probability of the movements at least
+party braking to stop before the zone yields, and so does a turner at or below turning
+speed that brakes and can stop short of the zone braking comfortably: it gives way, braking
+is no longer slowing down for the turn, ``ConflictRule.ego_yield_decel_mps2``; probability of the movements at least
 ``min_probability``); the time to conflict is the turner's arrival there. Otherwise (no
 MAP, or either off the junction's movements) the prediction below applies, except, with a
 MAP, to a turner already in its turn that the MAP's movements cannot place (its own yaw rate through a box the MAP does not describe
@@ -222,6 +224,7 @@ class LeftTurnAssist(App):
             other_turns=frozenset({STRAIGHT, RIGHT}),
             ego_min_speed_mps=0.0,
             hold_ego_give_way=False,
+            ego_yield_decel_mps2=cfg.movement_weights.comfortable_decel_mps2,
         )
         return movement_conflicts(view, movements, self._came_from, ego, other, rule)
 

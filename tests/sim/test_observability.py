@@ -75,7 +75,8 @@ def test_a_self_reported_hazard_needs_the_vehicles_own_messages() -> None:
 
 def test_an_episode_under_way_when_the_run_begins_is_not_observable() -> None:
     """The run starts mid-traffic: a conflict in progress at its first step had no report
-    (nor MAP) before it, and its warning horizon lies before the run."""
+    (nor MAP) before it, and its warning horizon lies before the run; over within the first
+    second, it had no chance."""
     chain = _chain({"car", "other"}, set(), set())
     at_start = Episode(app="ICW", ego="car", other="other", start_s=0.0, end_s=0.1)
     assert not runner._observability(chain, at_start).is_observable  # type: ignore[arg-type]
@@ -83,3 +84,6 @@ def test_an_episode_under_way_when_the_run_begins_is_not_observable() -> None:
     assert not runner._observability(chain, first_step).is_observable  # type: ignore[arg-type]
     later = Episode(app="ICW", ego="car", other="other", start_s=0.6, end_s=0.7)
     assert runner._observability(chain, later).is_observable  # type: ignore[arg-type]
+    # a speeder from the start, over the limit for seconds, can be warned in its course
+    lasting = Episode(app="SLW", ego="car", other=None, start_s=0.1, end_s=12.0)
+    assert runner._observability(chain, lasting).is_observable  # type: ignore[arg-type]

@@ -105,3 +105,20 @@ def test_no_warning_for_a_car_waiting_in_the_junction_or_waiting_to_turn() -> No
     # ... unless it signals a turn (waiting to turn off, e.g. into a driveway)
     turning = Mover("turning", straight(0, 150.0, 0.0, 0.0), fields=_LEFT)
     assert run(AbnormalVehicleWarning(), [turning, late], seconds=11.0, maps=road) == []
+
+
+def test_a_queue_showing_only_some_of_its_cars_is_not_abnormal() -> None:
+    # a queue at its stop line (y = -10), 7.1 m a car; only every third car is connected: the
+    # platform sees cars standing 21.3 m apart with nobody between (the gap is 16.3 m, more
+    # than queue_gap_m), the tail 35.6 m from its stop line (beyond stop_line_m)
+    seen = [Mover(f"q{k}", straight(0, -12.5 - 21.3 * k, 0.0, 0.0)) for k in range(3)]
+    ego = Mover("ego", straight(0, -200.0, 12.0, 0.0, accel_mps2=-0.3))
+    road = [_northbound_map(-10.0)]
+    assert run(AbnormalVehicleWarning(), [*seen, ego], seconds=12.0, maps=road) == []
+    # a car standing alone 60 m behind a car that drives on (not a queue) is stranded
+    alone = Mover("alone", straight(0, 100.0, 0.0, 0.0))
+    away = Mover("away", straight(0, 160.0, 1.5, 0.0))
+    late = Mover("late", straight(0, -50.0, 12.0, 0.0))
+    out = run(AbnormalVehicleWarning(), [alone, away, late], seconds=11.0, maps=road)
+    hit = first(out, "late", "alone")
+    assert hit is not None and 10.0 <= hit[0] <= 10.2

@@ -4,7 +4,10 @@ A vehicle is abnormal when it reports hazard lights or a disabled-vehicle event 
 flat tyre, air bag) in its safety extension, or when it has stood still in a lane for at least
 ``stopped_s`` without reason: not queued behind another stopped or slow vehicle within
 ``queue_gap_m`` (nor behind one that pulled away less than ``startup_s`` ago: a queue
-discharges one car at a time, each starting a second or more after the one ahead), not
+discharges one car at a time, each starting a second or more after the one ahead), nor
+behind a standing one farther ahead in its lane whose gap unreported vehicles may fill
+(``hidden_queue_m``: where only some cars are connected and no roadside sensor looks, a queue
+shows the platform every second or third of its cars, ~7 m apart at standstill), not
 waiting at a stop line (MAP-matched within ``stop_line_m`` of its lane's end) or in a
 junction (within ``stop_line_m`` of a MAP intersection's reference point, where waiting
 turners have no lane match), and not signalling a turn (waiting to turn). Without any MAP
@@ -43,6 +46,10 @@ class AvwConfig(AppConfig, frozen=True, kw_only=True):
 
     stopped_s: float = UNEXPLAINED_STOP_S
     queue_gap_m: float = 15.0
+    #: a standing vehicle ahead in the lane explains a stop this far beyond ``queue_gap_m``:
+    #: room for ~8 unreported cars at a queue's standstill spacing (~7.5 m: a car's length
+    #: and its ~2.5 m gap); with 30 % of the cars connected, 8 in a row unseen is ~6 %
+    hidden_queue_m: float = 60.0
     startup_s: float = 3.0
     slow_mps: float = 2.0
     #: a fixed-time signal's cycle is at most ~120 s (HCM's practical range 60–120 s; longer
@@ -66,10 +73,15 @@ class AbnormalVehicleWarning(App):
     config: AvwConfig
 
     def reach(self) -> tuple[Reach, ...]:
-        """Vehicles approaching an abnormal one within ``radius_m``, whose queue context (a
-        vehicle ahead of it within ``queue_gap_m`` + 10 m) decides that it is abnormal."""
+        """Vehicles approaching an abnormal one within ``radius_m``, whose queue context (the
+        vehicles ahead of it within ``_context_m``) decides that it is abnormal."""
+        return (Reach(self.config.radius_m + self._context_m(), Partners.ROAD_USERS),)
+
+    def _context_m(self) -> float:
+        """How far ahead of a standing vehicle a queue explaining its stop is looked for
+        (centre to centre: the gap plus ~10 m of the two half lengths)."""
         cfg = self.config
-        return (Reach(cfg.radius_m + cfg.queue_gap_m + 10.0, Partners.ROAD_USERS),)
+        return cfg.queue_gap_m + 10.0 + max(cfg.startup_s * 15.0, cfg.hidden_queue_m)
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
@@ -105,13 +117,14 @@ class AbnormalVehicleWarning(App):
         stranded = candidates.copy()
         if candidates.any():
             # context, not hazard pairs: never focused
-            queue_m = cfg.queue_gap_m + 10.0 + cfg.startup_s * 15.0
-            ahead = view.neighbours(candidates.nonzero()[0], queue_m, focused=False)
+            ahead = view.neighbours(candidates.nonzero()[0], self._context_m(), focused=False)
             queued = in_lane_ahead(ahead, half_width_m=1.8, max_heading_diff_deg=45.0)
             gap, v_ahead = gap_m(ahead), view.speed_mps[ahead.other]
             waiting = (gap <= cfg.queue_gap_m) & (v_ahead <= cfg.slow_mps)
+            standing = view.stopped_since_ms[ahead.other] >= 0
+            hidden_queue = standing & (gap <= cfg.queue_gap_m + cfg.hidden_queue_m)
             pulled_away = gap <= cfg.queue_gap_m + cfg.startup_s * v_ahead
-            stranded[ahead.ego[queued & (waiting | pulled_away)]] = False
+            stranded[ahead.ego[queued & (waiting | pulled_away | hidden_queue)]] = False
         return is_car & (reported | stranded)
 
 

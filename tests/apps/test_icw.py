@@ -31,7 +31,11 @@ def state_at(pid: str, **kw: object) -> ParticipantState:
 
 
 def vehicle(*args: object, **kw: object) -> ParticipantState:
-    return msgspec.structs.replace(_vehicle(*args, **kw), accel_long_mps2=0.0)  # type: ignore[arg-type]
+    """A roadside report with a measured acceleration and yaw rate (one report: ICW needs
+    both known to call a party steady on its straight line; a yaw rate of exactly 0 is what a
+    sender without a gyro puts on the wire, so a measured straight drive is a little off 0)."""
+    state = _vehicle(*args, **kw)  # type: ignore[arg-type]
+    return msgspec.structs.replace(state, accel_long_mps2=0.0, yaw_rate_dps=0.1)
 
 
 def test_crossing_vehicles_on_a_collision_course_are_both_warned_in_time() -> None:
@@ -263,3 +267,24 @@ def test_a_runner_that_left_its_lane_on_red_inside_the_junction_is_remembered() 
     assert warned(go, seen=True) == set()  # it entered on green
     # never seen on its lane, but inside the junction on the movement of a red lane: a runner
     assert warned(red, seen=False) == {"a", "b"}
+
+
+def test_without_map_a_party_whose_yaw_rate_is_unknown_has_no_straight_line_yet() -> None:
+    """A track whose turn rate is unknown (one report, or a heading that jumped: the tracker
+    restarts the yaw rate at its 20 deg/s prior) may be on a ramp's bend or already turning:
+    its heading line of the moment is no path (cvm_background: an on-ramp car merging at 54
+    deg was warned with the main-road car). Known (a gyro's yaw rate), the same pair is
+    warned: both reach (0, 10) in about 3 s."""
+
+    def warned(yaw_rate_dps: float | None) -> set[str]:
+        cars = (_vehicle("a", 0, -20, 10.0, 0.0), _vehicle("b", -30, 10, 10.0, 90.0))
+        view = view_of(
+            *(
+                msgspec.structs.replace(c, accel_long_mps2=0.0, yaw_rate_dps=yaw_rate_dps)
+                for c in cars
+            )
+        )
+        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+
+    assert warned(None) == set()
+    assert warned(0.1) == {"a", "b"}

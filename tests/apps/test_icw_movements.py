@@ -17,8 +17,10 @@ GO = LightState.PROTECTED_GREEN
 def car(pid: str, x: float, y: float, heading: float, speed: float, **kw: object) -> object:
     """``_cross_junction.car`` with a measured acceleration (0 unless given): ICW reads
     yielding from a party's acceleration and leaves a track whose acceleration is still
-    unknown (a single report without one) alone."""
+    unknown (a single report without one) alone; off the MAP its straight line needs a known
+    yaw rate too."""
     kw.setdefault("accel_long_mps2", 0.0)
+    kw.setdefault("yaw_rate_dps", 0.1)
     return _car(pid, x, y, heading, speed, **kw)
 
 

@@ -31,9 +31,10 @@ def _signalling(pid: str, x_m: float, y_m: float, speed_mps: float, t_ms: int) -
 
 def _crossing(t_ms: int) -> tuple[ParticipantState, ...]:
     """ICW: "a" north-bound and "b" east-bound reach (0, 10) together in 3 s (each report
-    with a measured acceleration: ICW leaves a track whose acceleration is unknown alone)."""
+    with a measured acceleration and yaw rate: ICW leaves a track whose acceleration or, off
+    the MAP, yaw rate is unknown alone)."""
     return tuple(
-        msgspec.structs.replace(car, accel_long_mps2=0.0)
+        msgspec.structs.replace(car, accel_long_mps2=0.0, yaw_rate_dps=0.1)
         for car in (
             vehicle("a", 0, -20, 10.0, 0.0, t_ms=t_ms),
             vehicle("b", -30, 10, 10.0, 90.0, t_ms=t_ms),

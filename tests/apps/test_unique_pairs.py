@@ -38,6 +38,7 @@ def _dense_view(seed: int) -> SceneView:
                 y_m=float(rng.uniform(0, 80)),
                 t_ms=t_ms,
                 speed_mps=float(rng.uniform(0, 15)),
+                yaw_rate_dps=0.1,  # a gyro (0 would be "none"): redrawn positions restart the yaw
                 heading_deg=float(headings[k]),
                 kind=kind,
                 **_EXTRAS[k % len(_EXTRAS)],

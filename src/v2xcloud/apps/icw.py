@@ -120,6 +120,15 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     min_probability: float = 0.5
     movement_weights: MovementWeights = MovementWeights(perceived_straight=1.0)
     max_accel_sd_mps2: float = 1.5
+    #: without a MAP a party's straight line is its path only when its yaw rate is known at
+    #: least this well (1σ): a track whose heading jumped (the tracker restarts the yaw
+    #: rate at its prior, 20 deg/s) may be on a ramp's bend or a turn already begun, not the
+    #: line of the moment (cvm_background: a car merging from an on-ramp, its heading
+    #: swinging 54 -> 90 deg, was warned with the main-road car beside it, 2 per seed). 10
+    #: lets a steady track through (a BSM's ~6 deg/s, a roadside track's ~7.5 without a
+    #: measured yaw rate) and holds a new one no longer than ``max_accel_sd_mps2`` does
+    #: (a BSM's 0.2 s, a roadside track's ~1.3 s)
+    max_yaw_sd_dps: float = 10.0
 
 
 class IntersectionCollisionWarning(App):
@@ -211,7 +220,11 @@ class IntersectionCollisionWarning(App):
         soon = np.maximum(arrive_a, arrive_b) <= cfg.warn_s + look  # both within the window
         accel = view.accel_mps2
         steady = ~((accel[a] <= -MIN_BRAKING_MPS2) | (accel[b] <= -MIN_BRAKING_MPS2))
-        k = (ahead & soon & steady).nonzero()[0]  # usually a small part of the crossing pairs
+        # a straight line is a path only once the track's yaw rate is known
+        # (``IcwConfig.max_yaw_sd_dps``)
+        sd = view.yaw_rate_sd_dps
+        known = np.maximum(sd[a], sd[b]) <= cfg.max_yaw_sd_dps
+        k = (ahead & soon & steady & known).nonzero()[0]  # usually a small part of the pairs
         if k.size and movements is not None:  # a lane has no junction short of its line
             margin = cfg.lane_margin_m
             k = k[~stays_in_lane(view, movements, a[k], t_a[k], margin)]

@@ -197,3 +197,30 @@ def test_opposing_left_turners_close_pass_is_grey_a_crossing_stays_required() ->
     hit = msgspec.structs.replace(pass_, is_collision=True)
     graded = truth.grade([pass_, crossing, hit])
     assert [e.is_required for e in graded] == [False, True, True]
+
+
+def _beside(car_starts_s: float) -> list[Episode]:
+    """A pedestrian walks south at 1.1 m/s along the right flank of a car standing north-bound
+    (front bumper at y = 10, her line 0.7 m clear of its side) from y = 12; the car pulls
+    away at 3 m/s from ``car_starts_s``."""
+    truth = HarnessTruth(events={}, red_links={}, speed_limits={}, vehicle_lanes={"N": 1})
+    for k in range(80):
+        t = 0.1 * k
+        moving = t >= car_starts_s
+        y = 10.0 + 3.0 * (t - car_starts_s) if moving else 10.0
+        snap = _snap(t, [("car", 0.0, y, 3.0 if moving else 0.0, 0.0, 0, "N_0", "car"),
+                         ("walker", 1.6, 12.0 - 1.1 * t, 1.1, 180.0, 0, ":J_w0", "ped")])  # fmt: skip
+        snap.is_pedestrian[1] = True
+        truth.observe(snap)
+    return [e for e in truth.finish() if e.app == "VRUCW"]
+
+
+def test_a_car_pulling_away_past_a_pedestrian_beside_it_is_grey() -> None:
+    """VRUCW warns of a road user ahead on the path: a car that stood while she crossed in
+    front and pulls away as she walks along its flank passes within 1.0 m of her, but she
+    was never ahead of its front bumper while it moved (demo_district: 7 of 9 missed
+    episodes, seed 1): grey. Moving while she is still ahead of it, the same pass is a must."""
+    (flank,) = _beside(3.0)
+    assert not flank.is_required
+    (ahead,) = _beside(1.0)
+    assert ahead.is_required

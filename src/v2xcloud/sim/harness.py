@@ -133,6 +133,8 @@ class HarnessTruth:
         self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
         self._last_lane: dict[str, str] = {}
         self._near_miss: dict[tuple[str, str], tuple[float, float]] = {}
+        # when each (vehicle, pedestrian) pair had her ahead of its front bumper while it moved
+        self._ahead: dict[tuple[str, str], list[float]] = {}
         # the last VRU_PET_S of every pedestrian's position and every vehicle's body, and the
         # (vehicle, pedestrian) pairs that came within VRU_PET_S of each other's place
         self._ped_trail: dict[str, deque[tuple[float, float, float]]] = {}
@@ -238,6 +240,9 @@ class HarnessTruth:
                 if best is None or gap[k] < best[1]:
                     self._near_miss[key] = (snap.time_s, float(gap[k]))
             t = snap.time_s
+            ahead = moving & (px * bx + py * by < 0.0) & (gap < VRU_APPROACH_M)
+            for j in np.flatnonzero(ahead).tolist():
+                self._ahead.setdefault((snap.ids[veh[j]], snap.ids[p]), []).append(t)
             for j in np.flatnonzero(gap < VRU_APPROACH_M).tolist():
                 key = (snap.ids[veh[j]], snap.ids[p])
                 span = self._approach.get(key)
@@ -455,9 +460,11 @@ class HarnessTruth:
         out += [msgspec.structs.replace(e, is_required=False) for e in self._grey.finish()]
         for (vid, pid), (t, _gap) in sorted(self._near_miss.items()):
             times = tuple(t - VRU_WARNING_S + 0.1 * k for k in range(int(VRU_WARNING_S * 10) + 1))
+            ahead = self._ahead.get((vid, pid), ())
             out.append(Episode(
                 app="VRUCW", ego=vid, other=pid, start_s=t - VRU_WARNING_S, end_s=t, critical_s=t,
                 min_ttc_s=0.0, ttc_times_s=times, ttc_values_s=tuple(t - x for x in times),
+                is_required=any(t - VRU_WARNING_S <= a <= t for a in ahead),
             ))  # fmt: skip
         for (vid, pid), (first, t) in sorted(self._post_encroached.items()):
             if (vid, pid) not in self._near_miss:

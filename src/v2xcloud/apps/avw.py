@@ -73,9 +73,13 @@ class AbnormalVehicleWarning(App):
     config: AvwConfig
 
     def reach(self) -> tuple[Reach, ...]:
-        """Vehicles approaching an abnormal one within ``radius_m``, whose queue context (the
-        vehicles ahead of it within ``_context_m``) decides that it is abnormal."""
-        return (Reach(self.config.radius_m + self._context_m(), Partners.ROAD_USERS),)
+        """Vehicles approaching an abnormal one within ``radius_m``, whose near queue context
+        (a vehicle ahead of it within ``queue_gap_m`` + 10 m) decides that it is abnormal.
+        The farther context (``_context_m``: a queue whose unreported cars fill the gap) is
+        read where the view has it; a tile worker's halo does not widen for it (the cluster's
+        near halo is the largest reach, and this would have widened it from 175 to 235 m)."""
+        cfg = self.config
+        return (Reach(cfg.radius_m + cfg.queue_gap_m + 10.0, Partners.ROAD_USERS),)
 
     def _context_m(self) -> float:
         """How far ahead of a standing vehicle a queue explaining its stop is looked for

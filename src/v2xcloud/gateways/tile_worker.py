@@ -2140,6 +2140,10 @@ class TileWorker:
             if tile in tiles:
                 placed[tile].add(pid)
         detectors = self._handing_over()
+        # the detectors' clocks are as of their last round, not this tick: a successor steps
+        # them on from then (``StoppedVehicleDetector.adopt``)
+        round_ms = self.runtime.events.round_ms
+        at_ms = now_ms if round_ms is None else min(round_ms, now_ms)
         writes: list[Awaitable[Any]] = []
         for tile in sorted(tiles):
             ids = placed[tile]
@@ -2157,7 +2161,7 @@ class TileWorker:
             else:
                 self._clock_tiles.discard(tile)
             body = backbone.DetectorClocks(
-                tile=tile, at_ms=now_ms, worker=self.me, clocks=clocks, announced=keys
+                tile=tile, at_ms=at_ms, worker=self.me, clocks=clocks, announced=keys
             )
             writes.append(self._put_clocks(tile, _ADV_ENCODER.encode(body)))
         self._clock_tiles &= self.owned

@@ -59,6 +59,31 @@ def test_a_successor_that_adopts_the_clocks_goes_on_with_the_stopped_vehicle() -
     assert not _run(fresh, range(27, 29), _stalled)[28]
 
 
+def test_clocks_handed_after_the_successors_last_round_keep_the_start() -> None:
+    """The successor's last round came before the handover (a kill within one round): the
+    clock is stepped back to that round, not counted twice (the start would move earlier)."""
+    before = StoppedVehicleDetector(min_stopped_s=20)
+    before.book.stable_ids = True
+    seen = _run(before, range(0, 26), _stalled)
+    (event,) = [e for e in seen[25] if "vehicle s " in (e.description or "")]
+    handed = before.handover({"s"})  # true at 25 s
+    after = StoppedVehicleDetector(min_stopped_s=20)
+    after.book.stable_ids = True
+    _run(after, range(24, 25), _stalled)  # its last round: 24 s, before the handover
+    assert after.adopt(handed, 25_000) == 1
+    (again,) = [
+        e for e in _run(after, range(26, 27), _stalled)[26] if "vehicle s " in (e.description or "")
+    ]
+    assert again.start_ms == event.start_ms
+    # a detector that never ran steps from the handover
+    first = StoppedVehicleDetector(min_stopped_s=20)
+    assert first.adopt(handed, 25_000) == 1
+    (fresh,) = [
+        e for e in _run(first, range(27, 28), _stalled)[27] if "vehicle s " in (e.description or "")
+    ]
+    assert fresh.start_ms == event.start_ms
+
+
 def test_condition_starts_are_handed_over_and_the_earlier_one_wins() -> None:
     slow = SlowVehicleDetector()
     slow._since_ms = {"a": 5_000, "b": 9_000}

@@ -294,10 +294,16 @@ class StoppedVehicleDetector:
         return {pid: ms for pid, ms in self._unexplained_ms.items() if pid in ids}
 
     def adopt(self, clocks: Mapping[str, int], at_ms: int) -> int:
-        """Take over clocks handed at ``at_ms``: each grows by the time from then to this
-        detector's last round (the standstill went on meanwhile: a vehicle that moved off is
-        dropped at the next round); the longer of two clocks of one vehicle wins."""
-        gone = max(0, self._last_ms - at_ms) if self._last_ms is not None else 0
+        """Take over clocks handed at ``at_ms`` (the predecessor's round they were true at):
+        each is set to what it was at this detector's last round, so that the next round's
+        step makes it what it is then: grown by the time from ``at_ms`` to the last round,
+        or shrunk by it when the last round came before ``at_ms`` (clamping that to nothing
+        would count the stretch twice and move the event's start earlier). A vehicle that
+        moved off meanwhile is dropped at the next round; the longer of two clocks of one
+        vehicle wins."""
+        if self._last_ms is None:  # no round yet: the first one steps from the handover
+            self._last_ms = at_ms
+        gone = self._last_ms - at_ms
         for pid, ms in clocks.items():
-            self._unexplained_ms[pid] = max(self._unexplained_ms.get(pid, 0), ms + gone)
+            self._unexplained_ms[pid] = max(self._unexplained_ms.get(pid, 0), ms + gone, 0)
         return len(clocks)

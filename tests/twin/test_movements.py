@@ -258,3 +258,52 @@ def test_a_track_only_roadside_perception_reports_has_unknown_indicators() -> No
 
     assert straight(MovementWeights(perceived_straight=1.0)) == pytest.approx([1 / 3, 0.6])
     assert straight(MovementWeights()) == pytest.approx([0.6, 0.6])
+
+
+def test_a_car_partway_into_its_turn_is_not_on_the_straight_path_it_is_still_near() -> None:
+    """In the box the track's turning weighs its candidates: a car 4-6 m into a right turn
+    (turned 20-40 degrees, yawing) is still within the straight path's reach, but its
+    heading and yaw rate say it turns (demo_district: oncoming cars partway into a turn were
+    predicted straight on); a car going straight through the box keeps its odds."""
+    m0 = movements_of(_view(cross_map()))
+    assert m0 is not None
+
+    def along(path_turn: int, s: float, v: float = 6.0) -> tuple[float, float, float, float]:
+        path = m0.paths[_movement(m0, "S", path_turn)]
+        x, y = path.point_at(s)
+        x1, y1 = path.point_at(s - 0.3)
+        x2, y2 = path.point_at(s + 0.3)
+        h1 = float(np.degrees(np.arctan2(x - x1, y - y1)))
+        h2 = float(np.degrees(np.arctan2(x2 - x, y2 - y)))
+        yaw = ((h2 - h1 + 180.0) % 360.0 - 180.0) / 0.3 * v
+        return x, y, float(np.degrees(np.arctan2(x2 - x1, y2 - y1)) % 360.0), yaw
+
+    def straight_odds(path_turn: int, s_end: float) -> tuple[float, float]:
+        scene = Scene(FRAME)
+        scene.ingest(cross_map(), received_at_ms=0, source="rsu")
+        for k in range(10):  # 10 Hz at 6 m/s along the path, each a round of the tracker
+            t = k * 100
+            x, y, heading, yaw = along(path_turn, s_end - 0.6 * (9 - k))
+            car = state_at(
+                "c", x_m=x, y_m=y, t_ms=t, speed_mps=6.0, heading_deg=heading, frame=FRAME,
+                yaw_rate_dps=yaw, position_accuracy_m=0.5,
+            )  # fmt: skip
+            scene.ingest(car, received_at_ms=t, source="obu")
+            view = scene.update(t)
+        m = movements_of(view)
+        assert m is not None
+        rows = np.arange(1, dtype=np.int64)
+        cand = m.locate(view, rows, None)
+        turn = m.turns(cand.path)
+        assert STRAIGHT in turn.tolist(), "the straight path is still a candidate"
+        blind = MovementWeights(box_heading_sigma_deg=1e6, box_yaw_sigma_dps=1e6)  # position
+        return tuple(  # type: ignore[return-value]
+            float(m.weigh(view, rows, cand, w)[turn == STRAIGHT].sum())
+            for w in (blind, MovementWeights())
+        )
+
+    for s_end in (4.0, 6.0):
+        blind, weighed = straight_odds(RIGHT, s_end)
+        assert blind >= 0.5 and weighed < 0.2, (s_end, blind, weighed)
+    blind, weighed = straight_odds(STRAIGHT, 4.0)
+    assert weighed == pytest.approx(blind, rel=0.05), (blind, weighed)

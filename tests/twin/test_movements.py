@@ -307,3 +307,68 @@ def test_a_car_partway_into_its_turn_is_not_on_the_straight_path_it_is_still_nea
         assert blind >= 0.5 and weighed < 0.2, (s_end, blind, weighed)
     blind, weighed = straight_odds(STRAIGHT, 4.0)
     assert weighed == pytest.approx(blind, rel=0.05), (blind, weighed)
+
+
+def test_the_movements_a_lanes_traffic_takes_set_a_perceived_cars_odds() -> None:
+    """Cars seen driving the S lane's right turn through the box are counted once each
+    (``LaneMemory.taken``); a car on that lane known only from roadside perception (no
+    indicator) then takes the odds the traffic showed, its prior (straight 3 to 1 per turn)
+    counting as ``observed_prior_n`` cars; a connected car without a signal keeps its own."""
+    scene = Scene(FRAME)
+    scene.ingest(cross_map(), received_at_ms=0, source="rsu")
+    memory = LaneMemory()
+    m0 = movements_of(scene.update(0))
+    assert m0 is not None
+    right = m0.paths[_movement(m0, "S", RIGHT)]
+    t = 0
+    for k in range(20):  # 20 cars one after another, 1 m per 100 ms
+        for s in np.arange(-15.0, right.box_end_s + 1.0, 1.0):
+            t += 100
+            x, y = right.point_at(float(s))
+            x2, y2 = right.point_at(float(s) + 0.5)
+            heading = float(np.degrees(np.arctan2(x2 - x, y2 - y)) % 360.0)
+            car = state_at(
+                f"r{k}", x_m=x, y_m=y, t_ms=t, speed_mps=10.0, heading_deg=heading,
+                frame=FRAME, source=ParticipantSource.RSM,
+            )  # fmt: skip
+            scene.ingest(car, received_at_ms=t, source="rsu")
+            view = scene.update(t)
+            m = movements_of(view)
+            assert m is m0, "one MAP revision throughout"
+            memory.observe(view, m)
+        t += 3000  # the car leaves the scene before the next comes
+    taken, left = memory.taken(m0, right.index)
+    assert (taken, left) == (20, 20)
+    assert memory.taken(m0, _movement(m0, "S", STRAIGHT)) == (0, 20)
+
+    def odds(view: SceneView, memory: LaneMemory | None) -> list[float]:
+        """(straight, right) of "seen" then of "told"."""
+        m = movements_of(view)
+        assert m is not None
+        rows = np.array([view.row_of("seen"), view.row_of("told")], dtype=np.int64)
+        cand = m.locate(view, rows)
+        turn = m.turns(cand.path)
+        p = m.weigh(view, rows, cand, MovementWeights(), memory)
+        return [float(p[(cand.query == q) & (turn == w)][0]) for q in (0, 1) for w in (0, 2)]
+
+    def cars(t_ms: int) -> tuple[object, object]:
+        seen = state_at(  # perceived only
+            "seen", x_m=1.75, y_m=-30.0, t_ms=t_ms, speed_mps=10.0, heading_deg=0.0,
+            frame=FRAME, source=ParticipantSource.RSM,
+        )  # fmt: skip
+        told = state_at(
+            "told", x_m=1.75, y_m=-40.0, t_ms=t_ms, speed_mps=10.0, heading_deg=0.0,
+            frame=FRAME, source=ParticipantSource.BSM,
+        )  # fmt: skip
+        return seen, told
+
+    t += 100
+    for item in cars(t):
+        scene.ingest(item, received_at_ms=t, source="rsu")  # type: ignore[arg-type]
+    view = scene.update(t)
+    assert movements_of(view) is m0
+    assert odds(view, None) == pytest.approx([0.6, 0.2, 0.6, 0.2])
+    # (0 + 4 x 0.6) / 24 straight, (20 + 4 x 0.2) / 24 right; the BSM's keeps its own
+    assert odds(view, memory) == pytest.approx([2.4 / 24, 20.8 / 24, 0.6, 0.2])
+    # another MAP revision (the same MAP sent anew): nothing learned applies there
+    assert odds(_view(cross_map(), *cars(0)), memory) == pytest.approx([0.6, 0.2, 0.6, 0.2])

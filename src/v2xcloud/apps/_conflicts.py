@@ -466,7 +466,7 @@ def movement_conflicts(
     k = np.flatnonzero(on_map & (junction[qa] == junction[qb]) & ~far[qa] & ~far[qb])
     if k.size == 0 or cand.path.size == 0:
         return on_map, NO_CONFLICTS
-    weight = movements.weigh(view, rows, cand, rule.weights)
+    weight = movements.weigh(view, rows, cand, rule.weights, memory)
     weight_a = weight
     if rule.ego_turns is not None:  # given that the ego makes one of those movements
         mine = np.isin(movements.turns(cand.path), list(rule.ego_turns))

@@ -351,7 +351,7 @@ class VruCollisionWarning(App):
         cand = movements.locate(view, rows, self._came_from)
         if cand.path.size == 0:
             return decided, ttc, along_out
-        weight = movements.weigh(view, rows, cand, MovementWeights())
+        weight = movements.weigh(view, rows, cand, MovementWeights(), self._came_from)
         # every pair with every candidate movement of its vehicle
         order = np.argsort(cand.query, kind="stable")
         by_query = cand.query[order]

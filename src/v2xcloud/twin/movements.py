@@ -26,7 +26,8 @@ live lane match, ``lane``/``to_stop_m``) is on each of its lane's movements at
 has passed: the live match stops there) is on every box path running within ``box_match_m``
 of it, in its direction (of its clamped lane, or the lane ``LaneMemory`` saw it on). ``weigh`` says
 how likely each candidate is (``MovementWeights``: turn signal, speed profile, deceleration,
-distance from the path in the box).
+distance from the path, heading and yaw rate in the box; for a track known only from roadside
+perception, the movements its lane's traffic was seen to take, ``LaneMemory.taken``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from v2xcloud.bounded import LruTable
 from v2xcloud.geo.frame import LocalFrame
 from v2xcloud.geo.lanes import LaneMap
 from v2xcloud.model import Connection, MapNode, NodeId
-from v2xcloud.twin.flags import Flag
+from v2xcloud.twin.flags import Flag, Kind
 from v2xcloud.twin.junction import is_ingress_lane
 from v2xcloud.twin.view import SceneView
 
@@ -152,7 +153,11 @@ class MovementWeights(msgspec.Struct, frozen=True, kw_only=True):
     one, straight on is ``no_signal_straight`` times as likely as a turn (drivers signal turns).
     A vehicle known only from roadside perception reports no indicators (an RSM carries none):
     its straight on counts ``perceived_straight`` (``None``: as one without a signal; ICW: 1,
-    no evidence either way).
+    no evidence either way). With a ``LaneMemory`` that has watched the junction, such a
+    vehicle's odds are the movements its lane's traffic was seen to take (``LaneMemory.taken``),
+    those prior odds counting as ``observed_prior_n`` vehicles: a junction where half the
+    traffic turns is not predicted straight on three times in four (demo_district: most false
+    LTA warnings against a perceived oncoming car were against one that turned).
     A vehicle before its stop line that is too fast to make a turn braking at
     ``comfortable_decel_mps2`` down to ``turn_speed_mps`` by the line has its turns multiplied
     by ``too_fast``; in the box, a candidate ``off_m`` from the path counts
@@ -176,6 +181,7 @@ class MovementWeights(msgspec.Struct, frozen=True, kw_only=True):
     box_heading_sigma_deg: float = 10.0
     box_yaw_sigma_dps: float = 4.0
     perceived_straight: float | None = None
+    observed_prior_n: float = 4.0
 
 
 def _heading(dx: float, dy: float) -> float:
@@ -452,6 +458,22 @@ class Movements:
         """The movements of junction ``node`` (index into the map's nodes)."""
         return tuple(self.paths[i] for i in self._compile(node).paths)
 
+    def _observed_odds(
+        self, paths: IntArray, straight_odds: float, memory: LaneMemory, prior_n: float
+    ) -> FloatArray:
+        """Per candidate path: (vehicles seen taking it + ``prior_n`` x its prior share) /
+        (vehicles seen leaving its lane + ``prior_n``); the prior share is its odds among its
+        lane's movements, straight on ``straight_odds`` to 1 per turn."""
+        out = np.empty(paths.size)
+        for k, path in enumerate(paths.tolist()):
+            p = self.paths[path]
+            lane = self.lane_movements(p.lane)
+            total = sum(straight_odds if q.turn == STRAIGHT else 1.0 for q in lane)
+            share = (straight_odds if p.turn == STRAIGHT else 1.0) / total
+            n, n_lane = memory.taken(self, path)
+            out[k] = (n + prior_n * share) / (n_lane + prior_n)
+        return out
+
     def lane_movements(self, lane: int) -> tuple[MovementPath, ...]:
         """The movements of ``LaneMap`` lane ``lane`` (none unless it is an ingress lane)."""
         node = int(self.junction_of_lane[lane]) if 0 <= lane < self.junction_of_lane.size else -1
@@ -657,10 +679,17 @@ class Movements:
         return q[keep], path[keep], s[keep], o[keep], h[keep]
 
     def weigh(
-        self, view: SceneView, rows: IntArray, cand: Candidates, weights: MovementWeights
+        self,
+        view: SceneView,
+        rows: IntArray,
+        cand: Candidates,
+        weights: MovementWeights,
+        memory: LaneMemory | None = None,
     ) -> FloatArray:
         """Per candidate: the probability of its movement for its vehicle (sums to 1 per
-        vehicle over its candidates; module docstring and ``MovementWeights``)."""
+        vehicle over its candidates; module docstring and ``MovementWeights``); with
+        ``memory``, a perceived vehicle's odds learn from the movements its lane's traffic
+        took (``LaneMemory.taken``)."""
         if cand.path.size == 0:
             return np.empty(0)
         r = rows[cand.query]
@@ -677,7 +706,12 @@ class Movements:
         unknown = weights.perceived_straight
         plain = weights.no_signal_straight
         straight = np.where(told, plain, plain if unknown is None else unknown)
-        w *= np.where(~left & ~right & ~is_turn, straight, 1.0)
+        prior = np.where(~left & ~right & ~is_turn, straight, 1.0)
+        if memory is not None and not told.all():
+            perceived = plain if unknown is None else unknown
+            learned = self._observed_odds(cand.path, perceived, memory, weights.observed_prior_n)
+            prior = np.where(told, prior, learned)
+        w *= prior
         before = cand.s_m < 0
         v = view.speed_mps[r]
         need_m = (v * v - weights.turn_speed_mps**2) / (2.0 * weights.comfortable_decel_mps2)
@@ -715,28 +749,84 @@ def _turning_evidence(
 class LaneMemory:
     """The ingress lane each vehicle was last matched to (by ``uid``), for ``memory_ms``:
     inside a junction box the live lane match is gone, but the movement is one of that lane's.
-    Call ``observe`` once per tick. At most ``limit`` vehicles (the least recently seen go)."""
+    Call ``observe`` once per tick. At most ``limit`` vehicles (the least recently seen go).
 
-    def __init__(self, *, memory_ms: int = 15_000, near_m: float = 60.0, limit: int = 20_000):
+    It also counts the movements the traffic takes (``taken``): a vehicle in a box within
+    ``exit_m`` of the end of the box arc of one of its lane's movements, and within
+    ``box_match_m`` of it, took that movement (once per passage; by then the arcs of one
+    lane's movements lie metres apart). The counts are per MAP revision."""
+
+    def __init__(
+        self,
+        *,
+        memory_ms: int = 15_000,
+        near_m: float = 60.0,
+        limit: int = 20_000,
+        exit_m: float = 4.0,
+    ):
         self.memory_ms = memory_ms
         self.near_m = near_m
+        self.exit_m = exit_m
         self._seen: LruTable[int, tuple[int, int]] = LruTable(
             limit=limit, name="movement lane memory (vehicles)"
         )
+        self._counted: LruTable[int, int] = LruTable(
+            limit=limit, name="movement lane memory (counted passages)"
+        )
+        self._taken: MovementsMemo[int, int] = MovementsMemo()  # path -> vehicles
+        self._left: MovementsMemo[int, int] = MovementsMemo()  # ingress lane -> vehicles
         self._now_ms = 0
 
+    def taken(self, movements: Movements, path: int) -> tuple[int, int]:
+        """(vehicles seen taking movement ``path``, vehicles seen taking any movement of its
+        lane) since this MAP revision came."""
+        lane = movements.paths[path].lane
+        return (
+            self._taken.table(movements).get(path, 0),
+            self._left.table(movements).get(lane, 0),
+        )
+
+    def _count_exits(self, view: SceneView, movements: Movements) -> None:
+        """Count the movement of each vehicle about to leave a box (class docstring)."""
+        rows = np.flatnonzero(
+            ((view.lane < 0) | (view.to_stop_m <= 0)) & (view.kind == int(Kind.VEHICLE))
+        )
+        if rows.size == 0:
+            return
+        cand = movements.locate(view, rows, self)
+        if cand.path.size == 0:
+            return
+        end = np.array([movements.paths[p].box_end_s for p in cand.path.tolist()])
+        near = np.flatnonzero(cand.s_m >= end - self.exit_m)
+        if near.size == 0:
+            return
+        taken, left = self._taken.table(movements), self._left.table(movements)
+        # the nearest such path per vehicle
+        order = near[np.lexsort((cand.off_m[near], cand.query[near]))]
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = cand.query[order][1:] != cand.query[order][:-1]
+        for k in order[first].tolist():
+            uid = int(view.uid[rows[cand.query[k]]])
+            path = int(cand.path[k])
+            lane = movements.paths[path].lane
+            if self._counted.get(uid) == lane or self.lane_of(uid) != lane:
+                continue  # counted already, or it came from elsewhere (or nobody knows)
+            self._counted[uid] = lane
+            taken[path] = taken.get(path, 0) + 1
+            left[lane] = left.get(lane, 0) + 1
+
     def observe(self, view: SceneView, movements: Movements) -> None:
-        """Record the vehicles on ingress lanes within ``near_m`` of their stop line."""
+        """Record the vehicles on ingress lanes within ``near_m`` of their stop line, and the
+        movements of those leaving a box."""
         self._now_ms = view.now_ms
         lane = view.lane
         rows = np.flatnonzero((lane >= 0) & (view.to_stop_m <= self.near_m))
-        if rows.size == 0:
-            return
         rows = rows[movements.junction_of_lane[lane[rows]] >= 0]
         now = view.now_ms
         seen = self._seen
         for uid, ln in zip(view.uid[rows].tolist(), lane[rows].tolist(), strict=True):
             seen[uid] = (ln, now)
+        self._count_exits(view, movements)
 
     def lane_of(self, uid: int) -> int:
         """The ingress lane ``uid`` was last seen on, -1 if none within ``memory_ms``."""

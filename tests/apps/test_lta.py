@@ -187,3 +187,15 @@ def test_a_turn_ends_aligned_with_the_road_the_oncoming_car_drives() -> None:
     oncoming = Mover("oncoming", straight(6.1, -47.7, 14.6, 0.0))
     out = run(LeftTurnAssist(), [turner, oncoming], seconds=2.5)
     assert all(t >= 1.25 for t, _ in out)  # nothing before its turn has ended (at 1.32 s)
+
+
+def test_a_path_that_crosses_the_turners_lane_before_its_turn_is_no_left_turn_conflict() -> None:
+    """A car finishing a turn of its own onto the turner's road, off the MAP's movements,
+    points diagonally across the turner's approach lane: drawn straight on, it crosses the
+    lane 20 m ahead of the turner in 2 s, while the turner's turn starts at its stop line
+    13 s away. That is no left-turn conflict (unseen_grid4_single_lane: 3 of 15 false LTA
+    warnings, the turner still 25-43 m before its line); the same car meeting the turn is."""
+    turning = vehicle("turning", -6.0, -99.6, 6.0, 150.0)
+    assert _lta_egos(_signalling("turner", -130.0, 10.0), turning) == set()
+    oncoming = vehicle("oncoming", -3.5, 25.0, 12.0, 180.0)
+    assert _lta_egos(_signalling("turner", -3.0, 6.0), oncoming) == {"turner"}

@@ -336,9 +336,12 @@ def test_the_movements_a_lanes_traffic_takes_set_a_perceived_cars_odds() -> None
             m = movements_of(view)
             assert m is m0, "one MAP revision throughout"
             memory.observe(view, m)
+            m.lane_memory.observe(view, m)  # the apps' shared memory: each app calls it,
+            m.lane_memory.observe(view, m)  # a second call in one tick counts nothing
         t += 3000  # the car leaves the scene before the next comes
     taken, left = memory.taken(m0, right.index)
     assert (taken, left) == (20, 20)
+    assert m0.lane_memory.taken(m0, right.index) == (20, 20)
     assert memory.taken(m0, _movement(m0, "S", STRAIGHT)) == (0, 20)
 
     def odds(view: SceneView, memory: LaneMemory | None) -> list[float]:

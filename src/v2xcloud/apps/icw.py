@@ -87,7 +87,6 @@ from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach
 from v2xcloud.apps.kinematics import crossing_times
 from v2xcloud.twin import PairTable, SceneView
 from v2xcloud.twin.movements import (
-    LaneMemory,
     Movements,
     MovementWeights,
     movements_of,
@@ -148,7 +147,6 @@ class IntersectionCollisionWarning(App):
         super().__init__(config)
         self._runners = RedRunners()
         self._map_wait = MapWait()
-        self._came_from = LaneMemory()
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
@@ -156,7 +154,7 @@ class IntersectionCollisionWarning(App):
         awaiting_map = self._map_wait.awaiting(view)
         movements = movements_of(view)
         if movements is not None:
-            self._came_from.observe(view, movements)
+            movements.lane_memory.observe(view, movements)
         pairs = self._crossing(view)
         if len(pairs) == 0:
             return Hits.empty()
@@ -259,7 +257,7 @@ class IntersectionCollisionWarning(App):
         return movement_conflicts(
             view,
             movements,
-            self._came_from,
+            movements.lane_memory,
             a,
             b,
             ConflictRule(

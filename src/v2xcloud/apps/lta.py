@@ -78,7 +78,6 @@ from v2xcloud.twin.movements import (
     RIGHT,
     STRAIGHT,
     UTURN,
-    LaneMemory,
     MovementWeights,
     movements_of,
 )
@@ -150,14 +149,13 @@ class LeftTurnAssist(App):
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__(config)
         self._map_wait = MapWait()
-        self._came_from = LaneMemory()
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
         awaiting_map = self._map_wait.awaiting(view)
         movements = movements_of(view)
         if movements is not None:
-            self._came_from.observe(view, movements)
+            movements.lane_memory.observe(view, movements)
         turning = self._intends_left(view)
         if turning.any():
             turning &= self._committed(view)
@@ -226,7 +224,7 @@ class LeftTurnAssist(App):
             hold_ego_give_way=False,
             ego_yield_decel_mps2=cfg.movement_weights.comfortable_decel_mps2,
         )
-        return movement_conflicts(view, movements, self._came_from, ego, other, rule)
+        return movement_conflicts(view, movements, movements.lane_memory, ego, other, rule)
 
     def _intends_left(self, view: SceneView) -> npt.NDArray[np.bool_]:
         if view.lanes is None and not view.any_flag(F_LEFT_SIGNAL):

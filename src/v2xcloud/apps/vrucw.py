@@ -73,7 +73,6 @@ from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.movements import (
     STRAIGHT,
-    LaneMemory,
     Movements,
     MovementWeights,
     movements_of,
@@ -217,13 +216,12 @@ class VruCollisionWarning(App):
 
     def __init__(self, config: AppConfig | None = None) -> None:
         super().__init__(config)
-        self._came_from = LaneMemory()  # the ingress lane a vehicle in a junction box came from
 
     def detect(self, view: SceneView) -> Hits:
         cfg = self.config
         movements = movements_of(view)
         if movements is not None:
-            self._came_from.observe(view, movements)
+            movements.lane_memory.observe(view, movements)
         if not view.has_kind(K_PEDESTRIAN, K_CYCLIST):
             return Hits.empty()
         vru = (view.kind == K_PEDESTRIAN) | (view.kind == K_CYCLIST)
@@ -348,10 +346,10 @@ class VruCollisionWarning(App):
         if k.size == 0:
             return decided, ttc, along_out
         rows = np.unique(e[k])
-        cand = movements.locate(view, rows, self._came_from)
+        cand = movements.locate(view, rows, movements.lane_memory)
         if cand.path.size == 0:
             return decided, ttc, along_out
-        weight = movements.weigh(view, rows, cand, MovementWeights(), self._came_from)
+        weight = movements.weigh(view, rows, cand, MovementWeights(), movements.lane_memory)
         # every pair with every candidate movement of its vehicle
         order = np.argsort(cand.query, kind="stable")
         by_query = cand.query[order]

@@ -277,6 +277,9 @@ class Movements:
         self.box_match_m = box_match_m
         self.box_unknown_m = box_unknown_m
         self.max_heading_diff_deg = max_heading_diff_deg
+        #: where the traffic of this MAP revision came from and which movements it took, one
+        #: memory for every app that reads the movements (``LaneMemory``)
+        self.lane_memory = LaneMemory()
         self.paths: list[MovementPath] = []
         self._nodes = nodes
         self._node_keys = list(nodes)
@@ -749,7 +752,9 @@ def _turning_evidence(
 class LaneMemory:
     """The ingress lane each vehicle was last matched to (by ``uid``), for ``memory_ms``:
     inside a junction box the live lane match is gone, but the movement is one of that lane's.
-    Call ``observe`` once per tick. At most ``limit`` vehicles (the least recently seen go).
+    Call ``observe`` every tick (a second call for the same tick does nothing: apps sharing
+    one memory, ``Movements.lane_memory``, each call it). At most ``limit`` vehicles (the
+    least recently seen go).
 
     It also counts the movements the traffic takes (``taken``): a vehicle in a box within
     ``exit_m`` of the end of the box arc of one of its lane's movements, and within
@@ -776,6 +781,7 @@ class LaneMemory:
         self._taken: MovementsMemo[int, int] = MovementsMemo()  # path -> vehicles
         self._left: MovementsMemo[int, int] = MovementsMemo()  # ingress lane -> vehicles
         self._now_ms = 0
+        self._observed: int | None = None  # ``id`` of the last view observed
 
     def taken(self, movements: Movements, path: int) -> tuple[int, int]:
         """(vehicles seen taking movement ``path``, vehicles seen taking any movement of its
@@ -791,6 +797,16 @@ class LaneMemory:
         rows = np.flatnonzero(
             ((view.lane < 0) | (view.to_stop_m <= 0)) & (view.kind == int(Kind.VEHICLE))
         )
+        # only those whose lane is known (the only ones counted) and not counted for it yet:
+        # located on that lane's box paths alone, which is most of the cost
+        uids = view.uid[rows].tolist()
+        lanes = view.lane[rows].tolist()
+        keep = []
+        for k, (uid, ln) in enumerate(zip(uids, lanes, strict=True)):
+            came = ln if ln >= 0 else self.lane_of(uid)
+            if came >= 0 and self._counted.get(uid) != came:
+                keep.append(k)
+        rows = rows[np.array(keep, dtype=np.int64)]
         if rows.size == 0:
             return
         cand = movements.locate(view, rows, self)
@@ -818,6 +834,9 @@ class LaneMemory:
     def observe(self, view: SceneView, movements: Movements) -> None:
         """Record the vehicles on ingress lanes within ``near_m`` of their stop line, and the
         movements of those leaving a box."""
+        if self._observed == id(view) and self._now_ms == view.now_ms:
+            return  # this tick's view, observed already
+        self._observed = id(view)
         self._now_ms = view.now_ms
         lane = view.lane
         rows = np.flatnonzero((lane >= 0) & (view.to_stop_m <= self.near_m))

@@ -239,8 +239,8 @@ class EvFrame(msgspec.Struct, frozen=True, kw_only=True):
 
 class DetectorClocks(msgspec.Struct, frozen=True, kw_only=True):
     """The event detectors' condition clocks of the road users placed in one tile, as its
-    owner had them at ``at_ms`` (its detectors' last round; KV bucket ``V2X_CLOCKS``, key ``clocks_key``): ``clocks``
-    maps a detector kind to ``{road user id: clock}`` in that detector's own terms (its
+    owner had them at ``at_ms`` (its detectors' last round; KV bucket ``V2X_CLOCKS``, key
+    ``clocks_key``): ``clocks`` maps a detector kind to ``{road user id: clock}`` in that detector's own terms (its
     ``handover``: the standstill's unexplained ms, a condition's start ms). The tile's next
     owner adopts them (the detector's ``adopt``), so an event that holds goes on instead of
     waiting its whole time again (a stopped vehicle's 20 s). ``announced``: the dissemination

@@ -710,10 +710,12 @@ class Movements:
         plain = weights.no_signal_straight
         straight = np.where(told, plain, plain if unknown is None else unknown)
         prior = np.where(~left & ~right & ~is_turn, straight, 1.0)
-        if memory is not None and not told.all():
+        if memory is not None and not told.all():  # only the perceived tracks' candidates
+            k = np.flatnonzero(~told)
             perceived = plain if unknown is None else unknown
-            learned = self._observed_odds(cand.path, perceived, memory, weights.observed_prior_n)
-            prior = np.where(told, prior, learned)
+            prior[k] = self._observed_odds(
+                cand.path[k], perceived, memory, weights.observed_prior_n
+            )
         w *= prior
         before = cand.s_m < 0
         v = view.speed_mps[r]

@@ -16,6 +16,8 @@ from v2xcloud.twin import Scene, SceneView
 from v2xcloud.twin.movements import (
     LEFT,
     RIGHT,
+    SLOWED,
+    STEADY,
     STRAIGHT,
     LaneMemory,
     Movements,
@@ -375,3 +377,65 @@ def test_the_movements_a_lanes_traffic_takes_set_a_perceived_cars_odds() -> None
     assert odds(view, memory) == pytest.approx([2.4 / 24, 20.8 / 24, 0.6, 0.2])
     # another MAP revision (the same MAP sent anew): nothing learned applies there
     assert odds(_view(cross_map(), *cars(0)), memory) == pytest.approx([0.6, 0.2, 0.6, 0.2])
+
+
+def test_a_perceived_car_that_slowed_into_the_box_takes_the_odds_of_those_that_did() -> None:
+    """Ten cars slow from 13 to 5 m/s into the box and turn right; ten keep 13 m/s and go
+    straight on. Over the lane, either is about as likely for a car known only from roadside
+    perception; in the box, one that slowed on its way in takes the odds of the cars that
+    slowed (right), one that came in at its approach speed those of the cars that did not
+    (straight on), ``LaneMemory.entry``. demo_district: perceived oncoming cars that had
+    slowed into the box and turned right were predicted straight on (LTA's false warnings)."""
+    scene = Scene(FRAME)
+    scene.ingest(cross_map(), received_at_ms=0, source="rsu")
+    m0 = movements_of(scene.update(0))
+    assert m0 is not None
+    right = m0.paths[_movement(m0, "S", RIGHT)]
+    straight = m0.paths[_movement(m0, "S", STRAIGHT)]
+    t = 0
+
+    def speed_at(s: float, slows: bool) -> float:
+        return max(5.0, 13.0 - max(s + 25.0, 0.0) * 0.4) if slows else 13.0
+
+    def drive(pid: str, path: object, slows: bool, until_s: float) -> SceneView:
+        nonlocal t
+        s, view = -55.0, None
+        while s < until_s:
+            t += 100
+            v = speed_at(s, slows)
+            x, y = path.point_at(s)  # type: ignore[attr-defined]
+            x2, y2 = path.point_at(s + 0.5)  # type: ignore[attr-defined]
+            heading = float(np.degrees(np.arctan2(x2 - x, y2 - y)) % 360.0)
+            car = state_at(
+                pid, x_m=x, y_m=y, t_ms=t, speed_mps=v, heading_deg=heading, frame=FRAME,
+                source=ParticipantSource.RSM,
+            )  # fmt: skip
+            scene.ingest(car, received_at_ms=t, source="rsu")
+            view = scene.update(t)
+            m0.lane_memory.observe(view, m0)
+            s += v * 0.1
+        assert view is not None
+        return view
+
+    for k in range(10):
+        drive(f"r{k}", right, True, right.box_end_s + 1.0)
+        t += 3000  # gone before the next one comes
+        drive(f"s{k}", straight, False, straight.box_end_s + 1.0)
+        t += 3000
+    memory = m0.lane_memory
+    assert memory.taken(m0, right.index) == (10, 20)
+    assert memory.taken(m0, right.index, SLOWED) == (10, 10)
+    assert memory.taken(m0, straight.index, STEADY) == (10, 10)
+
+    def odds(view: SceneView, pid: str) -> tuple[float, float]:
+        """(straight, right) of ``pid``, 1 m into the box."""
+        row = np.array([view.row_of(pid)], dtype=np.int64)
+        cand = m0.locate(view, row, memory)
+        p = m0.weigh(view, row, cand, MovementWeights(), memory)
+        turn = m0.turns(cand.path)
+        return float(p[turn == STRAIGHT].sum()), float(p[turn == RIGHT].sum())
+
+    slowed = odds(drive("slowed", right, True, 1.0), "slowed")
+    steady = odds(drive("steady", straight, False, 1.0), "steady")
+    assert slowed[1] > 0.7 > slowed[0], slowed
+    assert steady[0] > 0.7 > steady[1], steady

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from v2xcloud.model import ParticipantKind, ParticipantSource, Rsm
-from v2xcloud.twin import Flag, Scene
+from v2xcloud.twin import Flag, Kind, Scene
 from v2xcloud.twin.testing import TEST_FRAME, bsm_at, state_at
 
 
@@ -77,3 +77,29 @@ def test_fusion_can_be_switched_off() -> None:
     )
     scene.ingest(_rsm(0, ("r1/5", 0.5, 0.5, 10.0, 0.0, VEH)), received_at_ms=8, source="rsu")
     assert sorted(scene.update(10).ids) == ["car", "r1/5"]
+
+
+def test_a_pedestrian_beside_a_standing_car_is_not_fused_into_it() -> None:
+    """demo_district: a pedestrian walking past a connected car that stood at the end of its
+    trip was fused into the car's track (within the gates: 1 m apart, 1.2 against 0.3 m/s);
+    when the car's BSMs stopped her reports carried the track on, and VRUCW warned drivers of
+    a "pedestrian" under the car's id, which the bench could match to no one. The kinds
+    differ: she stays her own participant, and the car's track ends with its BSMs."""
+    scene = Scene(TEST_FRAME, stale_after_ms=500)
+    for k in range(3):
+        t = 100 * k
+        scene.ingest(
+            bsm_at("car", x_m=0.0, y_m=0.0, t_ms=t, speed_mps=0.3), received_at_ms=t, source="obu"
+        )
+        ped = ("r1/7", 1.0, 0.2 - 0.12 * k, 1.2, 180.0, PED)
+        scene.ingest(_rsm(t, ped), received_at_ms=t, source="rsu")
+        view = scene.update(t)
+    assert sorted(view.ids) == ["car", "r1/7"] and scene.stats.fused == 0
+    for k in range(3, 12):  # the car has gone; she walks on
+        t = 100 * k
+        scene.ingest(
+            _rsm(t, ("r1/7", 1.0, 0.2 - 0.12 * k, 1.2, 180.0, PED)), received_at_ms=t, source="rsu"
+        )
+        view = scene.update(t)
+    assert view.ids == ["r1/7"]
+    assert view.kind[0] == int(Kind.PEDESTRIAN)

@@ -1,9 +1,9 @@
 """Fusing roadside objects that carry no BSM id with the self-reporting participant they are.
 
 An RSM object without ``reported_id`` is matched by gating: the nearest fresh self-reporting
-participant within ``gate_m`` (plus the distance either could travel between the two report
-times), with a speed within ``speed_gate_mps`` and, when both move, a heading within
-``heading_gate_deg``. Each self-reporter takes at most one object per update (the nearest).
+participant of its kind (vehicle, cyclist, pedestrian; an unknown kind matches any) within
+``gate_m`` (plus the distance either could travel between the two report times), with a
+speed within ``speed_gate_mps`` and, when both move, a heading within ``heading_gate_deg``. Each self-reporter takes at most one object per update (the nearest).
 The object's id then becomes an alias of the participant: its later reports are
 cross-checks, and carry the participant on if its self-reports stop.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from v2xcloud.geo import SpatialGrid
 from v2xcloud.model.thresholds import MOVING_MPS
-from v2xcloud.twin.flags import Flag
+from v2xcloud.twin.flags import Flag, Kind
 
 if TYPE_CHECKING:
     from v2xcloud.twin.scene import Scene
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["fuse_unlabelled"]
 
 _PERCEPTION_ONLY, _PERCEIVED = int(Flag.PERCEPTION_ONLY), int(Flag.PERCEIVED)
+_UNKNOWN = int(Kind.UNKNOWN)
 
 
 def fuse_unlabelled(
@@ -60,6 +61,11 @@ def fuse_unlabelled(
     moving = slowest >= MOVING_MPS  # headings compared only when both move
     ok = (dist <= gate_m + dt_s * np.maximum(speed[q], speed[j])) & (dv <= speed_gate_mps)
     ok &= ~(moving & (dh > heading_gate_deg))
+    # a pedestrian is not a car: kinds must agree where both are known (demo_district: a
+    # pedestrian walking past a car that stood at the end of its trip was fused into the
+    # car's BSM track, which walked on as a pedestrian under the car's id for seconds)
+    ka, kb = cols.kind[a], cols.kind[b]
+    ok &= (ka == kb) | (ka == _UNKNOWN) | (kb == _UNKNOWN)
     a, b, dist = a[ok], b[ok], dist[ok]
     fused = 0
     taken: set[int] = set()

@@ -103,3 +103,30 @@ def test_a_pedestrian_beside_a_standing_car_is_not_fused_into_it() -> None:
         view = scene.update(t)
     assert view.ids == ["r1/7"]
     assert view.kind[0] == int(Kind.PEDESTRIAN)
+
+
+def test_a_car_beside_a_connected_one_stays_itself() -> None:
+    """demo_district: a car driving beside a connected one (3.4 m apart, same speed and
+    heading: within the gates once the time between reports is counted) was fused into it
+    the tick after the connected car's own object was. The roadside unit reports each road
+    user once: while it reports the connected car's object, its other objects are others.
+    The car beside stays in the scene, and goes on when the connected car's reports stop."""
+    scene = Scene(TEST_FRAME, stale_after_ms=500)
+    for k in range(6):
+        t = 1_000 + 100 * k
+        y = 12.0 * k * 0.1
+        scene.ingest(
+            bsm_at("car", x_m=0.0, y_m=y, t_ms=t, speed_mps=12.0), received_at_ms=t, source="obu"
+        )
+        objects = [("r1/5", 0.3, y + 0.2, 12.0, 0.0, VEH), ("r1/6", 3.4, y + 0.5, 12.0, 0.0, VEH)]
+        scene.ingest(_rsm(t - 60, *objects), received_at_ms=t, source="rsu")
+        view = scene.update(t)
+    assert sorted(view.ids) == ["car", "r1/6"] and scene.stats.fused == 1
+    for k in range(6, 14):  # the connected car has gone; the car beside drives on
+        t = 1_000 + 100 * k
+        y = 12.0 * k * 0.1
+        scene.ingest(
+            _rsm(t - 60, ("r1/6", 3.4, y + 0.5, 12.0, 0.0, VEH)), received_at_ms=t, source="rsu"
+        )
+        view = scene.update(t)
+    assert view.ids == ["r1/6"]

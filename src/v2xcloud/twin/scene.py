@@ -199,6 +199,7 @@ class Scene:
         self._view_cache: tuple[int, npt.NDArray[np.int64], list[str], dict[str, int]] | None = None
         self._next_uid = 0
         self._aliases: dict[int, list[str]] = {}  # row -> ids of roadside objects fused into it
+        self._alias_ms: dict[str, int] = {}  # fused object id -> its latest report (ms)
         self.fuse_gate_m = fuse_gate_m
         self.fuse_speed_gate_mps = fuse_speed_gate_mps
         self.fuse_heading_gate_deg = fuse_heading_gate_deg
@@ -337,6 +338,7 @@ class Scene:
             del self._row_of[self._ids[row]]
             for alias in self._aliases.pop(row, ()):
                 self._row_of.pop(alias, None)
+                self._alias_ms.pop(alias, None)
             self._states[row] = None
             cols.release(row)
             self.stats.expired += 1

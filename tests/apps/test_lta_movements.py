@@ -149,16 +149,3 @@ def test_a_turner_braking_to_give_way_in_the_box_is_no_party() -> None:
     assert _warned(cross_map(), turner(-7.0, 4.0, -0.3), oncoming) == {("t", "o")}
     assert _warned(cross_map(), turner(-5.0, 5.0, -1.0), oncoming) == {("t", "o")}
     assert _warned(cross_map(), turner(-7.0, 9.0, -1.0), oncoming) == {("t", "o")}
-
-
-def test_an_oncoming_car_that_clears_the_zone_before_the_turner_can_reach_it_is_no_conflict() -> (
-    None
-):
-    """The turner's predicted arrival is its earliest (slowing to turning speed, no sooner):
-    an oncoming car already in the box at 12 m/s leaves the zone before the turner can get
-    there, and a later turner only widens that gap. Only the oncoming car's arrival error
-    (ICW's 0.5 s) is left, not the turner's 1.0 s: no warning (demo_district: two false
-    warnings with the oncoming car to clear the zone 0.7-0.9 s first). Six metres further
-    back it is still there when the turner comes: warned."""
-    assert _warned(cross_map(), TURNER, car("o", -1.75, 5.0, 180.0, 12.0)) == set()
-    assert _warned(cross_map(), TURNER, car("o", -1.75, 11.0, 180.0, 12.0)) == {("t", "o")}

@@ -39,10 +39,7 @@ gains speed up to turning speed before its stop line too, straight on as well
 only zones where the two paths cross count, not two movements merging into one egress lane
 (``merging``: LTA keeps those, a left turner against an oncoming right turner). With
 ``ego_yield_decel_mps2`` (LTA) an ego at or below turning speed that brakes and can stop short
-of the zone braking at most that hard is giving way (``_yields``), not taking the gap. With
-``ego_after_pet_s`` (LTA) a pair whose ego would enter the zone only after the other has left
-it is a conflict only within that PET: the ego's predicted arrival is its earliest (``travel_s``),
-so its own error can only widen that gap, and the other's arrival error is what remains.
+of the zone braking at most that hard is giving way (``_yields``), not taking the gap.
 """
 
 from __future__ import annotations
@@ -104,7 +101,6 @@ class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):
     pull_away_anywhere: bool = False
     crossing_only: bool = False
     ego_yield_decel_mps2: float | None = None
-    ego_after_pet_s: float | None = None
 
 
 class Conflicts(NamedTuple):
@@ -396,10 +392,7 @@ def _combination_conflicts(
             movements, path_a, path_b, here_a, here_b, rule.weights, rule.pull_away_anywhere
         ),
     )  # fmt: skip
-    pet_s = np.full(pet.shape, rule.pet_s)
-    if rule.ego_after_pet_s is not None:  # the ego enters only after the other has left
-        pet_s = np.where((pet >= 0.0) & (arrive_a > arrive_b), rule.ego_after_pet_s, pet_s)
-    ok = (pet <= pet_s) & (np.minimum(arrive_a, arrive_b) <= rule.window_s)
+    ok = (pet <= rule.pet_s) & (np.minimum(arrive_a, arrive_b) <= rule.window_s)
     ok &= ~_stops_within(view, a, sa[m] - here_a, rule.stop_margin_m)
     ok &= ~_stops_within(view, b, sb[m] - here_b, rule.stop_margin_m)
     if rule.ego_yield_decel_mps2 is not None:

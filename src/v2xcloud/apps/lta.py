@@ -3,10 +3,7 @@
 With a MAP, when the turner and the oncoming vehicle are both on movements of one junction
 (``twin.movements``), the MAP decides: the turner's left-turn (or U-turn) movement must meet
 the other's through or right-turn movement in a conflict zone with occupancies at most
-``movement_pet_s`` apart (``movement_after_pet_s`` when the turner would enter only after the
-other has left: its predicted arrival is its earliest, and arriving later only widens the
-gap; demo_district, seeds 0 and 1: two false warnings where the oncoming car was to clear
-the zone 0.7-0.9 s before the turner could reach it), the turner timed as slowing to turning speed at the box
+``movement_pet_s`` apart, the turner timed as slowing to turning speed at the box
 (``_conflicts.travel_s``; timed at its current speed, a turner still braking for the turn
 seemed to clear the zone early, and the warning came 0.8 s late on ``lta_left_turn``) and
 never faster than it goes (a driver creeping up to the turn or inching forward in the box
@@ -121,7 +118,6 @@ class LtaConfig(AppConfig, frozen=True, kw_only=True):
     step_s: float = 0.1
     movement_weights: MovementWeights = MovementWeights()
     movement_pet_s: float = 1.0
-    movement_after_pet_s: float = 0.5
     min_probability: float = 0.5
     stop_margin_m: float = 1.0
     lane_margin_m: float = 5.0
@@ -227,7 +223,6 @@ class LeftTurnAssist(App):
             ego_min_speed_mps=0.0,
             hold_ego_give_way=False,
             ego_yield_decel_mps2=cfg.movement_weights.comfortable_decel_mps2,
-            ego_after_pet_s=cfg.movement_after_pet_s,
         )
         return movement_conflicts(view, movements, movements.lane_memory, ego, other, rule)
 

@@ -56,7 +56,7 @@ from v2xcloud.apps._signals import (
     GO_PROTECTED,
     MIN_BRAKING_MPS2,
     STOP,
-    STOP_DECEL_MPS2,
+    can_stop,
     minor_road,
     movement_right_of_way,
 )
@@ -73,7 +73,6 @@ __all__ = [
     "NO_CONFLICTS",
     "ConflictRule",
     "Conflicts",
-    "can_stop",
     "merging",
     "movement_conflicts",
     "occupancy_s",
@@ -124,16 +123,6 @@ NO_CONFLICTS = Conflicts(_I, _I, _F, _F, _F, _F, _F)
 def occupancy_s(view: SceneView, a: IntArray, b: IntArray) -> FloatArray:
     """Half the time ``a`` spends in the conflict zone: (own length + b's width) / 2 / speed."""
     return (view.length_m[a] + view.width_m[b]) / 2.0 / np.maximum(view.speed_mps[a], 0.1)
-
-
-def can_stop(
-    view: SceneView, rows: IntArray, dist_m: FloatArray, decel_mps2: float = STOP_DECEL_MPS2
-) -> npt.NDArray[np.bool_]:
-    """Whether a driver can still stop within ``dist_m`` (braking it needs at most
-    ``decel_mps2``, by default ``_signals.STOP_DECEL_MPS2``, or it brakes that hard already)."""
-    speed = view.speed_mps[rows]
-    need = speed * speed / (2.0 * np.maximum(dist_m, 0.1))
-    return (need <= decel_mps2) | (-view.accel_mps2[rows] >= need)
 
 
 def _gives_way(

@@ -48,6 +48,7 @@ __all__ = [
     "STOP",
     "MapWait",
     "RedRunners",
+    "can_stop",
     "held_by_signal",
     "lane_timings",
     "minor_road",
@@ -184,19 +185,45 @@ def _signal_state(
         return held, runs
     lane, to_stop = view.lane[rows], view.to_stop_m[rows]
     speed = np.maximum(view.speed_mps[rows], 0.1)
-    need = speed * speed / (2.0 * np.maximum(to_stop, 0.1))
     braking = -view.accel_mps2[rows]
-    can_stop = (need <= stop_decel_mps2) | (braking >= need)
+    stops = can_stop(view, rows, to_stop, stop_decel_mps2)
     before_line = (lane >= 0) & (to_stop > 0.0)
-    held |= before_line & (braking >= MIN_BRAKING_MPS2) & (braking >= need)  # stopping anyway
+    held |= before_line & (braking >= MIN_BRAKING_MPS2) & stopping(view, rows, to_stop)
     ahead = np.flatnonzero(before_line & ~held)
     red = _red_at(view, lane[ahead], to_stop[ahead] / speed[ahead])
-    held[ahead] = red & can_stop[ahead]
-    runs[ahead] = red & ~can_stop[ahead]
+    held[ahead] = red & stops[ahead]
+    runs[ahead] = red & ~stops[ahead]
     past_line = (lane >= 0) & (to_stop <= 0.0) & (view.speed_mps[rows] >= MIN_RUNNER_SPEED_MPS)
     past = np.flatnonzero(past_line)
     runs[past] = _red_at(view, lane[past], np.zeros(past.size))
     return held, runs
+
+
+def stop_need_mps2(
+    view: SceneView, rows: npt.NDArray[np.int64], dist_m: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Per row: the deceleration the driver needs to stop within ``dist_m`` (v² / 2d)."""
+    speed = np.maximum(view.speed_mps[rows], 0.1)
+    return speed * speed / (2.0 * np.maximum(dist_m, 0.1))
+
+
+def stopping(
+    view: SceneView, rows: npt.NDArray[np.int64], dist_m: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Per row: whether the driver already brakes as hard as stopping within ``dist_m`` takes."""
+    return -view.accel_mps2[rows] >= stop_need_mps2(view, rows, dist_m)
+
+
+def can_stop(
+    view: SceneView,
+    rows: npt.NDArray[np.int64],
+    dist_m: npt.NDArray[np.float64],
+    decel_mps2: float = STOP_DECEL_MPS2,
+) -> npt.NDArray[np.bool_]:
+    """Whether a driver can still stop within ``dist_m``: the braking she needs
+    (``stop_need_mps2``) is at most ``decel_mps2`` (by default ``STOP_DECEL_MPS2``), or she
+    brakes that hard already (``stopping``)."""
+    return (stop_need_mps2(view, rows, dist_m) <= decel_mps2) | stopping(view, rows, dist_m)
 
 
 def held_by_signal(

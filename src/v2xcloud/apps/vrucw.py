@@ -56,7 +56,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._conflicts import can_stop, travel_s
+from v2xcloud.apps._conflicts import travel_s
 from v2xcloud.apps._select import (
     CONFIDENCE_SIGMA,
     F_LEFT_SIGNAL,
@@ -66,7 +66,7 @@ from v2xcloud.apps._select import (
     is_motor,
     is_turning,
 )
-from v2xcloud.apps._signals import STOP, held_by_signal, movement_right_of_way
+from v2xcloud.apps._signals import STOP, can_stop, held_by_signal, movement_right_of_way
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import required_decel, time_to_contact
 from v2xcloud.model.thresholds import MOVING_MPS
@@ -406,7 +406,7 @@ class VruCollisionWarning(App):
         mean_speed = np.where(np.isfinite(mean_speed), np.minimum(mean_speed, speed), speed)
         t = time_to_contact(along, right, v_along - mean_speed, v_right, radius_m[pair])
         # a movement red when the vehicle reaches its stop line holds a driver who can still
-        # stop there (``_conflicts.can_stop``, as ICW's): a VRU past that line is not on its path
+        # stop there (``_signals.can_stop``, as ICW's): a VRU past that line is not on its path
         before = at_s < 0.0
         arrive_s = line_m / np.maximum(speed, 0.1)
         red = before & (movement_right_of_way(view, movements, path, arrive_s) == STOP)

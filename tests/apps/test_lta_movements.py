@@ -149,3 +149,19 @@ def test_a_turner_braking_to_give_way_in_the_box_is_no_party() -> None:
     assert _warned(cross_map(), turner(-7.0, 4.0, -0.3), oncoming) == {("t", "o")}
     assert _warned(cross_map(), turner(-5.0, 5.0, -1.0), oncoming) == {("t", "o")}
     assert _warned(cross_map(), turner(-7.0, 9.0, -1.0), oncoming) == {("t", "o")}
+
+
+def test_a_turner_braking_firmly_to_its_waiting_place_gives_way() -> None:
+    """At 3.1 m/s 2.2 m short of the zone, braking at 3.5 m/s²: stopping 1 m short of it
+    takes 4.0 m/s², more than comfortable braking and a little more than it applies now,
+    but a driver braking to stop brakes harder as the stop comes (firm braking, 4.5 m/s²,
+    as ``_gives_way``'s): it is giving way (demo_district: SUMO's turners braking so to
+    their waiting place 3 m before the conflict point were warned). Not braking it takes
+    the gap."""
+    oncoming = car("o", -1.75, 16.0, 180.0, 12.0)
+
+    def turner(accel: float) -> object:
+        return car("t", 1.75, -4.3, 0.0, 3.1, exterior_lights=LEFT_ON, accel_long_mps2=accel)
+
+    assert _warned(cross_map(), turner(0.0), oncoming) == {("t", "o")}
+    assert _warned(cross_map(), turner(-3.5), oncoming) == set()

@@ -12,8 +12,10 @@ creepers were warned gaps they never took), by
 the rules ICW uses (a give-way on the turner's own movement does not hold it: LTA tells it
 whether the gap is safe) (``_conflicts``: right of way from each movement's signal group, a
 party braking to stop before the zone yields, and so does a turner at or below turning
-speed that brakes and can stop short of the zone braking comfortably: it gives way, braking
-is no longer slowing down for the turn, ``ConflictRule.ego_yield_decel_mps2``; probability of the movements at least
+speed that brakes and can stop short of the zone braking firmly (``_signals.STOP_DECEL_MPS2``,
+as a driver stopping for red or giving way does: the braking a driver applies rises as her
+stop comes): it gives way, braking is no longer slowing down for the turn,
+``ConflictRule.ego_yield_decel_mps2``; probability of the movements at least
 ``min_probability``); the time to conflict is the turner's arrival there. Otherwise (no
 MAP, or either off the junction's movements) the prediction below applies, except, with a
 MAP, to a turner already in its turn that the MAP's movements cannot place (its own yaw rate through a box the MAP does not describe
@@ -67,7 +69,7 @@ from v2xcloud.apps._conflicts import (
     stays_in_lane,
 )
 from v2xcloud.apps._select import F_LEFT_SIGNAL, TURNING_DPS, is_motor, motor
-from v2xcloud.apps._signals import MIN_BRAKING_MPS2, MapWait, held_by_signal
+from v2xcloud.apps._signals import MIN_BRAKING_MPS2, STOP_DECEL_MPS2, MapWait, held_by_signal
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
 from v2xcloud.geo import LaneMap
@@ -222,7 +224,7 @@ class LeftTurnAssist(App):
             other_turns=frozenset({STRAIGHT, RIGHT}),
             ego_min_speed_mps=0.0,
             hold_ego_give_way=False,
-            ego_yield_decel_mps2=cfg.movement_weights.comfortable_decel_mps2,
+            ego_yield_decel_mps2=STOP_DECEL_MPS2,
         )
         return movement_conflicts(view, movements, movements.lane_memory, ego, other, rule)
 

@@ -105,10 +105,11 @@ def apply_pending(scene: Scene, pending: Pending) -> None:
         cross = perceived & (last_self >= 0) & (last_self >= t_ms - scene.stale_after_ms)
         if cross.any():
             _cross_check(scene, rows[cross], t_ms[cross], x[cross], y[cross])
-            ids, seen = scene._ids, scene._alias_ms  # each fused object's latest report
-            for k in cross.nonzero()[0].tolist():
-                if keys[k] != ids[rows[k]]:
-                    seen[keys[k]] = int(t_ms[k])
+            seen = scene._alias_ms  # each fused object's latest report (fused ones only)
+            if seen:
+                sel = cross.nonzero()[0]
+                latest = zip(map(keys.__getitem__, sel.tolist()), t_ms[sel].tolist(), strict=True)
+                seen.update({k: t for k, t in latest if k in seen})
         keep = (~cross).nonzero()[0]
     else:
         keep = np.arange(n)

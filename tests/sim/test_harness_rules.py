@@ -199,6 +199,43 @@ def test_opposing_left_turners_close_pass_is_grey_a_crossing_stays_required() ->
     assert [e.is_required for e in graded] == [False, True, True]
 
 
+def _stopping(decel: float, *, enters_at_s: float | None = None, run_s: float = 4.0) -> bool:
+    """Whether an ICW episode stays required when its party "w" on the W approach brakes at
+    ``decel`` from 12 m/s toward the junction (entering the box at ``enters_at_s``, if
+    given) while "s" crosses it from the south; the run lasts ``run_s``."""
+    truth = HarnessTruth(events={}, red_links={}, speed_limits={}, vehicle_lanes={})
+    for k in range(round(run_s * 10)):
+        t = 0.1 * k
+        v = max(0.0, 12.0 - decel * t)
+        inside = enters_at_s is not None and t >= enters_at_s
+        snap = _snap(t, [("w", -30.0 + 12.0 * t, 0.0, v, 90.0, 0, ":C_5_0" if inside else "WC_0",
+                          "car"),
+                         ("s", 0.0, -20.0 + 10.0 * t, 10.0, 0.0, 0,
+                          ":C_1_0" if 1.5 <= t < 2.5 else ("SC_0" if t < 1.5 else "CN_0"),
+                          "car")])  # fmt: skip
+        snap.accel_mps2[0] = -decel if v > 0.0 else 0.0
+        truth.observe(snap)
+    episode = Episode(app="ICW", ego="s", other="w", start_s=0.5, end_s=1.0, critical_s=2.3,
+                      min_ttc_s=1.8)  # fmt: skip
+    (graded,) = truth.grade([episode])
+    return graded.is_required
+
+
+def test_a_crossing_party_that_stopped_before_the_junction_yielded() -> None:
+    """Issue 15: a vehicle braking to stop is no conflict party. SSM times both parties at
+    their speeds of the moment, so a car stopping at its red light (pvp_background: braking
+    at 4.5 m/s², SUMO's default, to stand at its line; TTC 1.8 s with the green cross
+    traffic) made a required ICW episode. Standing before the junction after braking no
+    harder than 4.5 m/s² it yielded: grey. An evasive stop (6 m/s²), or a stop only once in
+    the box, stays required; a run that ends while it still brakes outside counts as its
+    stop."""
+    assert not _stopping(4.0)
+    assert _stopping(6.0)
+    assert _stopping(4.0, enters_at_s=2.0)
+    assert not _stopping(4.0, run_s=2.5)  # the run ends while it brakes, 5 m short
+    assert _stopping(0.0)  # never braked: it crossed
+
+
 def _beside(car_starts_s: float) -> list[Episode]:
     """A pedestrian walks south at 1.1 m/s along the right flank of a car standing north-bound
     (front bumper at y = 10, her line 0.7 m clear of its side) from y = 12; the car pulls

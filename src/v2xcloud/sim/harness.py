@@ -37,6 +37,22 @@ VRU_NEAR_M = 12.0  # pairs farther apart now are not checked for a post-encroach
 #: warning is about, the yielding stop included) to the post-encroachment
 VRU_APPROACH_M = 30.0
 HARD_BRAKE_MPS2 = -4.0
+#: a crossing party (ICW, LTA) that came to a standstill before its junction, without
+#: entering it and braking no harder than this (normal firm braking: SUMO's default
+#: deceleration, the red-light hold of ``apps._signals``), stopped for its red light, its
+#: give-way line or the queue ahead: it yielded, and issue 15 says a vehicle braking to stop
+#: is no conflict party. SSM's time to collision runs both at their speed of the moment, so
+#: the stop made the episode; it is grey (``HarnessTruth.grade``). Harder braking is an
+#: evasive stop, a real near miss: still required.
+YIELD_DECEL_MPS2 = 4.5
+STANDSTILL_MPS = 0.1
+#: the standstill may come this long after the moment of the worst TTC (SSM's projection at
+#: the speeds of the moment reaches the crossing before a braking party stands: from 14 m/s
+#: at 4.5 m/s², 3.1 s of braking)
+YIELD_STOP_S = 5.0
+#: a party last seen (the run's end) outside its junction, braking at least this, within that
+#: time was still stopping: its standstill was cut off by the end of the run
+STILL_BRAKING_MPS2 = 0.5
 #: EBW must warn a follower that moves (as every collision warning: at walking pace the
 #: driver is in control) and would reach the braking vehicle within STANDARDS' FCW/EBW
 #: time to collision, the braker braking on to a stop and the follower keeping its speed;
@@ -132,6 +148,13 @@ class HarnessTruth:
         self._tracker = EpisodeTracker()
         self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
         self._last_lane: dict[str, str] = {}
+        # per vehicle: when it entered or left a junction's internal lanes, when it came to a
+        # standstill outside one, and when it braked harder than YIELD_DECEL_MPS2 (``grade``)
+        self._junction_moves: dict[str, list[float]] = {}
+        self._standstills: dict[str, list[float]] = {}
+        self._hard_stops: dict[str, list[float]] = {}
+        self._moving: set[str] = set()
+        self._last_seen: dict[str, tuple[float, float]] = {}  # vehicle -> (time s, accel)
         self._near_miss: dict[tuple[str, str], tuple[float, float]] = {}
         # when each (vehicle, pedestrian) pair had her ahead of its front bumper while it moved
         self._ahead: dict[tuple[str, str], list[float]] = {}
@@ -152,8 +175,25 @@ class HarnessTruth:
         for i in veh:
             self._events_of(snap, int(i), veh)
         self._red_light(snap, veh)
+        self._stops(snap, veh)
         self._speeding(snap, veh)
         self._edges(snap, veh)
+
+    def _stops(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
+        """Record each vehicle's standstills outside a junction and its braking beyond
+        ``YIELD_DECEL_MPS2`` (its junction entries and exits: ``_red_light``)."""
+        t = snap.time_s
+        for i in veh[snap.accel_mps2[veh] < -(YIELD_DECEL_MPS2 + 0.05)].tolist():
+            self._hard_stops.setdefault(snap.ids[i], []).append(t)
+        standing = snap.speed_mps[veh] < STANDSTILL_MPS
+        for i in veh[~standing].tolist():
+            self._moving.add(snap.ids[i])
+        for i in veh[standing].tolist():
+            vid = snap.ids[i]
+            if vid in self._moving:
+                self._moving.discard(vid)
+                if not snap.lane_ids[i].startswith(":"):
+                    self._standstills.setdefault(vid, []).append(t)
 
     def _edges(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
         """Each vehicle's road edges in the order it entered them (junction lanes skipped);
@@ -181,24 +221,55 @@ class HarnessTruth:
         return visits[k][1], visits[k + 1][1]
 
     def grade(self, episodes: list[Episode]) -> list[Episode]:
-        """SUMO's crossing episodes (ICW, LTA) between two vehicles on opposing left-turn
-        movements of one junction become grey, unless the two collided (docs/scoring.md).
+        """SUMO's crossing episodes (ICW, LTA) that were no conflict by the rules of the road
+        become grey, unless the two collided (docs/scoring.md): those between two vehicles on
+        opposing left-turn movements of one junction, and those where one party yielded
+        (``_yielded``).
 
         Opposing left turns pass each other in front, on paths that do not cross in
         right-hand traffic; SUMO's junction model still gives them a crossing point, so a
         turner sweeping past one waiting in the box ~1 m body to body reads TTC ≈ 0."""
-        if not self._opposing_lefts:
-            return episodes
-        return [
-            msgspec.structs.replace(e, is_required=False)
-            if e.is_required
-            and e.app in ("ICW", "LTA")
-            and not e.is_collision
-            and e.other is not None
-            and self._opposing(e.ego, e.other, (e.start_s, e.critical_s or e.end_s))
-            else e
-            for e in episodes
-        ]
+        out = []
+        for e in episodes:
+            if (
+                e.is_required
+                and e.app in ("ICW", "LTA")
+                and not e.is_collision
+                and e.other is not None
+                and (
+                    self._yielded(e.ego, e)
+                    or self._yielded(e.other, e)
+                    or (
+                        bool(self._opposing_lefts)
+                        and self._opposing(e.ego, e.other, (e.start_s, e.critical_s or e.end_s))
+                    )
+                )
+            ):
+                e = msgspec.structs.replace(e, is_required=False)
+            out.append(e)
+        return out
+
+    def _yielded(self, vid: str, e: Episode) -> bool:
+        """Whether ``vid`` came to a standstill outside any junction after the episode began
+        (at most ``YIELD_STOP_S`` after the moment of the worst TTC), without entering or
+        leaving a junction before it and braking no harder than ``YIELD_DECEL_MPS2``; or,
+        when the run ended (or it left) in that time, was last seen outside a junction still
+        braking (``STILL_BRAKING_MPS2``) on the same terms."""
+        end = (e.critical_s if e.critical_s is not None else e.end_s) + YIELD_STOP_S
+        stops = [t for t in self._standstills.get(vid, ()) if e.start_s <= t <= end]
+        if stops:
+            first = stops[0]
+        else:  # the run ended (or it left) while it was still braking outside the junction
+            last_s, accel = self._last_seen.get(vid, (-1.0, 0.0))
+            lane = self._last_lane.get(vid, ":")
+            if not (e.start_s <= last_s <= end and accel <= -STILL_BRAKING_MPS2):
+                return False
+            if lane.startswith(":"):
+                return False
+            first = last_s
+        moved = any(e.start_s <= t <= first for t in self._junction_moves.get(vid, ()))
+        hard = any(e.start_s <= t <= first for t in self._hard_stops.get(vid, ()))
+        return not moved and not hard
 
     def _opposing(self, a: str, b: str, times: tuple[float, ...]) -> bool:
         for t in times:
@@ -438,6 +509,9 @@ class HarnessTruth:
             vid, lane = snap.ids[i], snap.lane_ids[i]
             before = self._last_lane.get(vid)
             self._last_lane[vid] = lane
+            self._last_seen[vid] = (snap.time_s, float(snap.accel_mps2[i]))
+            if before is not None and before.startswith(":") != lane.startswith(":"):
+                self._junction_moves.setdefault(vid, []).append(snap.time_s)
             if before is None or before.startswith(":") or not lane.startswith(":"):
                 continue
             links = self._links.get(before, [])

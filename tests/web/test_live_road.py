@@ -113,10 +113,12 @@ def test_grouped_warnings_stay_readable_and_clickable(
     page.wait_for_function(
         "() => document.querySelectorAll('#advisory-list li').length >= 6", timeout=30_000
     )
-    rate = page.evaluate(
-        "() => window.v2x.scene.stats && window.v2x.scene.stats.advisories_out_per_s"
+    # the flood is on: ~80 advisories a second. Waited for, not read once: the rate is over
+    # the last stats period, and a period in which the shared 2-core machine (the rest of the
+    # suite beside it) slowed the 10 Hz ticks read 36 in one CI run
+    page.wait_for_function(
+        "() => (window.v2x.scene.stats?.advisories_out_per_s ?? 0) > 40", timeout=20_000
     )
-    assert rate is not None and rate > 40, rate  # the flood is on: ~80 advisories a second
     # one row per ego and hazard: a dozen rows, not hundreds
     page.evaluate(_WATCH_LIST)
     page.mouse.move(5, 5)  # pointer away from the list: it may move

@@ -186,10 +186,10 @@ class HarnessTruth:
         for i in veh[snap.accel_mps2[veh] < -(YIELD_DECEL_MPS2 + 0.05)].tolist():
             self._hard_stops.setdefault(snap.ids[i], []).append(t)
         standing = snap.speed_mps[veh] < STANDSTILL_MPS
-        for i in veh[~standing].tolist():
-            self._moving.add(snap.ids[i])
+        ids = snap.ids
+        self._moving.update(ids[i] for i in veh[~standing].tolist())
         for i in veh[standing].tolist():
-            vid = snap.ids[i]
+            vid = ids[i]
             if vid in self._moving:
                 self._moving.discard(vid)
                 if not snap.lane_ids[i].startswith(":"):

@@ -107,3 +107,24 @@ def test_uncertainty_is_in_the_view_and_shrinks_with_agreeing_reports() -> None:
     later = scene.update(100 * 9 + 500)
     assert later.position_sd_m[0] > view.position_sd_m[0]
     assert later.speed_sd_mps[0] > view.speed_sd_mps[0]
+
+
+def test_a_self_reported_brake_onset_moves_the_speed_with_it() -> None:
+    """A BSM's measured acceleration steps from 0 to -4.5 m/s² between two reports: the
+    speed estimate follows within the report (the acceleration changed somewhere within the
+    interval), and its σ covers what it does not know. Before, the speed kept the
+    cruise's prediction and lagged by 0.36 m/s (4σ) at the onset, 0.15 m/s half a second
+    later: a car braking firmly to its red line read as unable to stop (pvp_emergency)."""
+    scene = Scene(TEST_FRAME)
+    y, v = 0.0, 14.0
+    for k in range(30):
+        a = 0.0 if k < 20 else -4.5
+        v += a * 0.1
+        y += v * 0.1
+        report = state_at("b", x_m=0, y_m=y, t_ms=100 * k, speed_mps=v, accel_long_mps2=a)
+        scene.ingest(report, received_at_ms=100 * k, source="obu")
+        view = scene.update(100 * k)
+        err = view.speed_mps[0] - v
+        if k >= 20:
+            assert abs(err) <= 2.0 * view.speed_sd_mps[0]
+            assert abs(err) <= (0.2 if k == 20 else 0.1)

@@ -26,11 +26,14 @@ or heading beyond the gate is dropped (a roadside track's spike builds no accele
 second one in a row restarts that quantity from the measurement with its rate unknown
 again (the source jumped: a roadside track re-born, a fusion with another sensor), so no
 acceleration is ever concluded from a jump. A self-report's measured acceleration is taken
-as the estimate (its IMU's σ as the variance). A measured acceleration or yaw rate is not
-gated (an IMU measures the quantity itself; a brake's onset steps within a report). Physics
-bounds the rest: the acceleration stays within ``ACCEL_LIMITS_MPS2``, and a vehicle that the
-prediction brings below zero speed has stopped: its speed and deceleration are set to 0
-(braking ends at a stop; vehicles do not reverse here).
+as the estimate (its IMU's σ as the variance); over the interval before it, the speed is
+predicted with the mean of it and the previous estimate (the acceleration changed somewhere
+in between: a brake's onset), the variance of that guess added to the speed's. A measured
+acceleration or yaw rate is not gated (an IMU measures the quantity itself; a brake's onset
+steps within a report). Physics bounds the rest: the acceleration stays within
+``ACCEL_LIMITS_MPS2``, and a vehicle that the prediction brings below zero speed has
+stopped: its speed and deceleration are set to 0 (braking ends at a stop; vehicles do not
+reverse here).
 
 The filter's state is the scene's own per-participant columns (``_columns``): the estimates
 in ``x_m``, ``y_m``, ``speed_mps``, ``accel_mps2``, ``heading_deg``, ``yaw_rate_dps`` and
@@ -328,6 +331,12 @@ def step(state: dict[str, FloatArray], missed: IntArray, dt_s: FloatArray, z: Me
 
     # --- longitudinal: (speed, acceleration)
     run_v = ~first & (v == v)
+    # a self-report's measured acceleration now and the estimate before bracket the
+    # interval: its acceleration changed somewhere within it, when is unknown (uniformly):
+    # the speed moves by the mean of the two, with the variance of that guess
+    step_a = np.where(has_a & ~roadside & run_v, z.accel - a, 0.0)
+    a += 0.5 * step_a
+    pvv += (step_a * dt) ** 2 / 12.0
     _predict(v, a, pvv, pva, paa, np.where(run_v, dt, 0.0), JERK_Q)
     stopped = run_v & (v < 0.0)  # braked to a stop: braking ends there
     v[stopped] = 0.0

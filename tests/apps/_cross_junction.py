@@ -114,12 +114,20 @@ PHASES = {"S": (1, 3, 5), "N": (1, 3, 5), "W": (2, 4, 6), "E": (2, 4, 6)}
 
 
 def car(
-    pid: str, x: float, y: float, heading: float, speed: float, **kw: object
+    pid: str,
+    x: float,
+    y: float,
+    heading: float,
+    speed: float,
+    *,
+    source: ParticipantSource = ParticipantSource.RSM,
+    **kw: object,
 ) -> ParticipantState:
-    """A road user the roadside reports at (x, y) m of ``FRAME``, at t = 0."""
+    """A road user the roadside reports at (x, y) m of ``FRAME``, at t = 0 (``source``: BSM
+    for one that reports itself: a roadside track's first speed is uncertain, σ 4 m/s)."""
     return state_at(
         pid, x_m=x, y_m=y, t_ms=0, speed_mps=speed, heading_deg=heading, frame=FRAME,
-        source=ParticipantSource.RSM, **kw,
+        source=source, **kw,
     )  # fmt: skip
 
 

@@ -98,8 +98,10 @@ def vehicle(
     *,
     t_ms: int = 0,
     kind: ParticipantKind = ParticipantKind.VEHICLE,
+    source: ParticipantSource = ParticipantSource.RSM,
 ) -> ParticipantState:
-    """A roadside-perceived participant at local (x, y) of ``FRAME`` (size left to the scene)."""
+    """A roadside-perceived participant at local (x, y) of ``FRAME`` (size left to the scene;
+    ``source``: BSM for one that reports itself, whose first speed is sure to 0.2 m/s)."""
     return state_at(
         pid,
         x_m=x_m,
@@ -108,7 +110,7 @@ def vehicle(
         speed_mps=speed_mps,
         heading_deg=heading_deg,
         kind=kind,
-        source=ParticipantSource.RSM,
+        source=source,
         frame=FRAME,
         length_m=None,
         width_m=None,

@@ -17,6 +17,7 @@ from v2xcloud.model import (
     MapLink,
     MapNode,
     NodeId,
+    ParticipantSource,
     ParticipantState,
 )
 from v2xcloud.twin import Scene
@@ -116,11 +117,12 @@ def test_cross_traffic_held_by_red_is_no_conflict_party() -> None:
     assert warned((green, 20.0, red, 50.0)) == {"a", "b"}
     assert warned((red, 20.0, green, 50.0)) == set()  # a will stop: b is not warned
     assert warned((red, 1.0, green, 50.0)) == {"a", "b"}  # green before a arrives
-    # a runner that cannot stop any more (10 m/s at 5 m needs 10 m/s²) stays a party
+    # a runner that cannot stop any more (10 m/s at 5 m needs 10 m/s²) stays a party; it
+    # reports itself (a roadside track's first speed is too uncertain to say it runs)
     view = view_of(
         junction_map(),
         spat(0, phase1=(red, 20.0, green, 50.0)),
-        vehicle("a", 0, -5, 10.0, 0.0),
+        vehicle("a", 0, -5, 10.0, 0.0, source=ParticipantSource.BSM),
         vehicle("b", -15, 10, 10.0, 90.0),
     )
     assert {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)} == {"a", "b"}
@@ -206,7 +208,8 @@ def test_a_turning_car_still_meets_a_red_light_runner() -> None:
     go = (LightState.PROTECTED_GREEN, 20.0, LightState.RED, 50.0)
 
     def warned(*items: object) -> set[str]:
-        view = view_of(_two_approaches(), *items, vehicle("a", 0, -5, 10.0, 0.0), b)
+        runner = vehicle("a", 0, -5, 10.0, 0.0, source=ParticipantSource.BSM)
+        view = view_of(_two_approaches(), *items, runner, b)
         return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
 
     assert warned(spat(0, phase1=red, phase2=go)) == {"a", "b"}

@@ -8,10 +8,11 @@ from _cross_junction import car as _car
 from _v2v_scenario import Mover, run, straight
 
 from v2xcloud.apps.icw import IntersectionCollisionWarning
-from v2xcloud.model import LightState
+from v2xcloud.model import LightState, ParticipantSource
 from v2xcloud.twin import Scene
 
 GO = LightState.PROTECTED_GREEN
+BSM = ParticipantSource.BSM  # a self-report: its first speed is sure to 0.2 m/s
 
 
 def car(pid: str, x: float, y: float, heading: float, speed: float, **kw: object) -> object:
@@ -54,9 +55,27 @@ def test_a_red_holds_a_party_that_can_stop_but_not_a_runner() -> None:
     red_for_b = spat(phase1=GO, phase2=LightState.RED)
     assert _warned(lanes, red_for_b, A, B) == set()  # b needs 2.4 m/s² to stop at x = 8
     # a runner: 14 m/s 10 m before its red line (needs 9.8 m/s²), 1.16 s from the crossing
-    runner = car("b", 18.0, 1.75, 270.0, 14.0)
+    runner = car("b", 18.0, 1.75, 270.0, 14.0, source=BSM)
     a = car("a", 1.75, -9.85, 0.0, 10.0)
     assert _warned(lanes, red_for_b, a, runner) == {"a", "b"}
+
+
+def test_a_red_holds_a_driver_whom_firm_braking_stops_within_her_estimates_sigma() -> None:
+    """Whether a driver can still stop is judged with the tracker's uncertainty: 21 m
+    before her red line at 14 m/s she needs 4.67 m/s², but one σ slower and farther (her
+    first BSM: 0.2 m/s, 1.5 m) 4.2, and is held (SUMO's drivers brake that late at 4.5
+    m/s²; pvp_emergency: a filtered speed 0.3 m/s behind hers read 4.62 and warned both
+    parties of a crossing she stopped short of); 17 m before it (5.8, at worst 5.1) she
+    runs. A roadside track's first report (speed σ 4 m/s) is not yet known to run."""
+    lanes = cross_map(phases=PHASES, only={"S": "straight", "E": "straight"})
+    red_for_b = spat(phase1=GO, phase2=LightState.RED)
+    firm = car("b", 29.0, 1.75, 270.0, 14.0, source=BSM)
+    assert _warned(lanes, red_for_b, car("a", 1.75, -17.75, 0.0, 10.0), firm) == set()
+    runner = car("b", 25.0, 1.75, 270.0, 14.0, source=BSM)
+    a = car("a", 1.75, -14.85, 0.0, 10.0)
+    assert _warned(lanes, red_for_b, a, runner) == {"a", "b"}
+    # the roadside's first report of the same runner: its speed is not known well enough yet
+    assert _warned(lanes, red_for_b, a, car("b", 25.0, 1.75, 270.0, 14.0)) == set()
 
 
 def test_a_party_braking_to_stop_before_the_conflict_zone_yields() -> None:
@@ -124,7 +143,8 @@ def test_a_driver_facing_red_who_can_still_stop_with_firm_braking_is_held() -> N
     a = car("a", 1.75, -19.1, 0.0, 10.0)
     assert _warned(lanes, red_for_b, a, car("b", 30.9, 1.75, 270.0, 14.0)) == set()
     a = car("a", 1.75, -15.3, 0.0, 10.0)
-    assert _warned(lanes, red_for_b, a, car("b", 27.0, 1.75, 270.0, 14.0)) == {"a", "b"}
+    runner = car("b", 27.0, 1.75, 270.0, 14.0, source=BSM)
+    assert _warned(lanes, red_for_b, a, runner) == {"a", "b"}
 
 
 def test_a_track_whose_acceleration_is_unknown_is_no_party_yet() -> None:

@@ -130,7 +130,7 @@ def test_a_red_light_holds_a_driver_who_can_stop_short_of_the_crosswalk() -> Non
     approaching = car("car", 1.75, -35.0, 0.0, 10.0)
     assert _warned(lanes, red, approaching, ped) == set()
     assert _warned(lanes, green, approaching, ped) == {("car", "ped")}
-    late = car("car", 1.75, -16.0, 0.0, 10.0)
+    late = car("car", 1.75, -16.0, 0.0, 10.0, source=ParticipantSource.BSM)  # sure of its speed
     assert _warned(lanes, red, late, _ped("ped", 0.5, -6.5, 90.0, 1.3)) == {("car", "ped")}
 
 

@@ -59,6 +59,7 @@ from v2xcloud.apps._signals import (
     can_stop,
     minor_road,
     movement_right_of_way,
+    stops_for_red,
 )
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.movements import (
@@ -397,8 +398,8 @@ def _combination_conflicts(
         vb = np.maximum(view.speed_mps[b], 0.1)
         row_a = movement_right_of_way(view, movements, path_a, np.maximum(-here_a, 0.0) / va)
         row_b = movement_right_of_way(view, movements, path_b, np.maximum(-here_b, 0.0) / vb)
-        held_a = (here_a < 0) & (row_a == STOP) & can_stop(view, a, -here_a)
-        held_b = (here_b < 0) & (row_b == STOP) & can_stop(view, b, -here_b)
+        held_a = (here_a < 0) & (row_a == STOP) & stops_for_red(view, a, -here_a)
+        held_b = (here_b < 0) & (row_b == STOP) & stops_for_red(view, b, -here_b)
         # priority without signals: a give-way movement against one that need not give way
         yield_a = (row_a == GIVE_WAY_SIGN) & (row_b != GIVE_WAY_SIGN) & (here_a < 0)
         yield_b = (row_b == GIVE_WAY_SIGN) & (row_a != GIVE_WAY_SIGN) & (here_b < 0)

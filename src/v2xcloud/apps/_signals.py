@@ -6,6 +6,11 @@ not turn on red shows red when it arrives (``red_at_arrival`` at ``to_stop / spe
 and it can still stop there: the deceleration it needs (``v² / 2d``) is at most
 ``stop_decel_mps2`` or it is already braking that hard. A vehicle that cannot stop any more
 (a red-light runner) stays a conflict party, as does everyone without MAP, SPAT or lane match.
+Whether it can is judged with the tracker's uncertainty (``stop_need_low_mps2``): a runner is
+one that could not stop even one σ slower and one σ farther from its line than estimated
+(SUMO's drivers brake for red as late as their 4.5 m/s² allows; pvp_emergency: a filtered
+speed 0.3 m/s behind a driver's brake onset read 4.62 m/s², and both parties of a crossing
+she stopped short of were warned).
 A vehicle already at or past its stop line (``to_stop_m`` ≤ 0: the live match clamps to the
 line) while every restricted movement of its lane shows red now runs the red as well, and so
 does one that ``RedRunners`` saw leave its approach lane on red within ``RUNNER_MEMORY_MS``
@@ -57,6 +62,7 @@ __all__ = [
     "red_window",
     "runs_red",
     "signal_separated",
+    "stops_for_red",
 ]
 
 # braking a driver facing red still does (above it: may run the light): normal firm braking,
@@ -186,7 +192,7 @@ def _signal_state(
     lane, to_stop = view.lane[rows], view.to_stop_m[rows]
     speed = np.maximum(view.speed_mps[rows], 0.1)
     braking = -view.accel_mps2[rows]
-    stops = can_stop(view, rows, to_stop, stop_decel_mps2)
+    stops = stops_for_red(view, rows, to_stop, stop_decel_mps2)
     before_line = (lane >= 0) & (to_stop > 0.0)
     held |= before_line & (braking >= MIN_BRAKING_MPS2) & stopping(view, rows, to_stop)
     ahead = np.flatnonzero(before_line & ~held)
@@ -207,6 +213,17 @@ def stop_need_mps2(
     return speed * speed / (2.0 * np.maximum(dist_m, 0.1))
 
 
+def stop_need_low_mps2(
+    view: SceneView, rows: npt.NDArray[np.int64], dist_m: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Per row: ``stop_need_mps2`` at the favourable end of the tracker's one σ: the speed
+    one ``speed_sd_mps`` lower, ``dist_m`` one ``position_sd_m`` longer (a driver whose need
+    is above a threshold only by this much is not known to be above it)."""
+    speed = np.maximum(view.speed_mps[rows] - view.speed_sd_mps[rows], 0.1)
+    far = np.maximum(dist_m + view.position_sd_m[rows], 0.1)
+    return speed * speed / (2.0 * far)
+
+
 def stopping(
     view: SceneView, rows: npt.NDArray[np.int64], dist_m: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.bool_]:
@@ -224,6 +241,19 @@ def can_stop(
     (``stop_need_mps2``) is at most ``decel_mps2`` (by default ``STOP_DECEL_MPS2``), or she
     brakes that hard already (``stopping``)."""
     return (stop_need_mps2(view, rows, dist_m) <= decel_mps2) | stopping(view, rows, dist_m)
+
+
+def stops_for_red(
+    view: SceneView,
+    rows: npt.NDArray[np.int64],
+    dist_m: npt.NDArray[np.float64],
+    decel_mps2: float = STOP_DECEL_MPS2,
+) -> npt.NDArray[np.bool_]:
+    """Whether a red light ``dist_m`` ahead holds each driver: she is not known to be unable
+    to stop there (``stop_need_low_mps2`` at most ``decel_mps2``), or brakes that hard
+    already (``stopping``). The one test of who runs a red, for every app (module docstring)."""
+    low = stop_need_low_mps2(view, rows, dist_m)
+    return (low <= decel_mps2) | stopping(view, rows, dist_m)
 
 
 def held_by_signal(

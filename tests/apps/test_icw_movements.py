@@ -156,6 +156,21 @@ def test_a_track_whose_acceleration_is_unknown_is_no_party_yet() -> None:
     assert _warned(lanes, A, B) == {"a", "b"}
 
 
+def test_a_minor_road_driver_who_may_still_stop_comfortably_within_her_sigma_gives_way() -> None:
+    """unseen_crossing_priority: a driver pulling up to her give-way line, 5.1 m before it
+    at 5.5 m/s, needed 3.01 m/s² to stop there, a centimetre past a comfortable stop: she was
+    held by neither rule and both were warned of a crossing she never made. Within one σ
+    of the tracker's speed and position she may still stop comfortably: held, as a red
+    light holds (``_signals.may_stop``). Here 5.0 m before it (3.03 m/s²; her first BSM's
+    σ 0.2 m/s and 1.5 m: at best 2.2). At 8 m/s (6.4 m/s², at best 4.6) she may not."""
+    minor = cross_map(only={"S": "straight", "E": "straight"}, give_way=frozenset({"E"}))
+    # her line at x = 8; both reach the crossing (1.75, 1.75) at about the same time
+    pulling_up = car("b", 13.0, 1.75, 270.0, 5.5, source=BSM)
+    assert _warned(minor, car("a", 1.75, -18.7, 0.0, 10.0), pulling_up) == set()
+    too_fast = car("b", 13.0, 1.75, 270.0, 8.0, source=BSM)
+    assert _warned(minor, car("a", 1.75, -12.3, 0.0, 10.0), too_fast) == {"a", "b"}
+
+
 def test_a_minor_road_driver_braking_to_give_way_is_held_a_little_past_a_comfortable_stop() -> None:
     """b on the minor E arm, 25 m before its line at 14 m/s, needs 3.9 m/s² to stop there:
     more than a comfortable stop (3 m/s²). Braking at 3.2 m/s² already, it is giving way
@@ -164,7 +179,8 @@ def test_a_minor_road_driver_braking_to_give_way_is_held_a_little_past_a_comfort
     crossing together in about 2.2 s)."""
     minor = cross_map(only={"S": "straight", "E": "straight"}, give_way=frozenset({"E"}))
     a = car("a", 1.75, -20.6, 0.0, 10.0)
-    assert _warned(minor, a, car("b", 33.0, 1.75, 270.0, 14.0)) == {"a", "b"}
+    cruising = car("b", 33.0, 1.75, 270.0, 14.0, source=BSM)  # sure of its speed (0.2 m/s)
+    assert _warned(minor, a, cruising) == {"a", "b"}
     for accel in (-3.2, -1.0):
         braking = car("b", 33.0, 1.75, 270.0, 14.0, accel_long_mps2=accel)
         assert _warned(minor, a, braking) == set()

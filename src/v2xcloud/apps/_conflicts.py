@@ -57,9 +57,9 @@ from v2xcloud.apps._signals import (
     MIN_BRAKING_MPS2,
     STOP,
     can_stop,
+    may_stop,
     minor_road,
     movement_right_of_way,
-    stops_for_red,
 )
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.movements import (
@@ -129,15 +129,17 @@ def occupancy_s(view: SceneView, a: IntArray, b: IntArray) -> FloatArray:
 def _gives_way(
     view: SceneView, rows: IntArray, dist_m: FloatArray, decel_mps2: float
 ) -> npt.NDArray[np.bool_]:
-    """Whether a driver who must give way is expected to within ``dist_m``: it can stop
+    """Whether a driver who must give way is expected to within ``dist_m``: it may stop
     there braking comfortably (``decel_mps2``), or it is braking already
-    (``_signals.MIN_BRAKING_MPS2``: slowing down to give way) and can stop there braking
-    firmly (``_signals.STOP_DECEL_MPS2``, as for a red light). unseen_crossing_priority: a
-    minor-road driver 25 m before its line at 13.5 m/s (3.6 m/s² to stop), braking at 3.5
-    m/s² by the truth and 2.4 m/s² by the radar track's lagging estimate, was warned."""
+    (``_signals.MIN_BRAKING_MPS2``: slowing down to give way) and may stop there braking
+    firmly (``_signals.STOP_DECEL_MPS2``, as for a red light); "may" within one σ of the
+    tracker's estimates (``_signals.may_stop``, as a red light's hold). unseen_crossing_priority:
+    a minor-road driver 25 m before its line at 13.5 m/s (3.6 m/s² to stop), braking at 3.5
+    m/s² by the truth and 2.4 m/s² by the radar track's lagging estimate, was warned; and
+    (fourteenth session) a roadside-seen one 5.1 m before it at 5.5 m/s, 3.01 m/s² to stop."""
     accel = np.nan_to_num(view.accel_mps2[rows], nan=0.0)
     braking = accel <= -MIN_BRAKING_MPS2
-    return can_stop(view, rows, dist_m, decel_mps2) | (braking & can_stop(view, rows, dist_m))
+    return may_stop(view, rows, dist_m, decel_mps2) | (braking & may_stop(view, rows, dist_m))
 
 
 def stays_in_lane(
@@ -398,8 +400,8 @@ def _combination_conflicts(
         vb = np.maximum(view.speed_mps[b], 0.1)
         row_a = movement_right_of_way(view, movements, path_a, np.maximum(-here_a, 0.0) / va)
         row_b = movement_right_of_way(view, movements, path_b, np.maximum(-here_b, 0.0) / vb)
-        held_a = (here_a < 0) & (row_a == STOP) & stops_for_red(view, a, -here_a)
-        held_b = (here_b < 0) & (row_b == STOP) & stops_for_red(view, b, -here_b)
+        held_a = (here_a < 0) & (row_a == STOP) & may_stop(view, a, -here_a)
+        held_b = (here_b < 0) & (row_b == STOP) & may_stop(view, b, -here_b)
         # priority without signals: a give-way movement against one that need not give way
         yield_a = (row_a == GIVE_WAY_SIGN) & (row_b != GIVE_WAY_SIGN) & (here_a < 0)
         yield_b = (row_b == GIVE_WAY_SIGN) & (row_a != GIVE_WAY_SIGN) & (here_b < 0)

@@ -6,7 +6,7 @@ not turn on red shows red when it arrives (``red_at_arrival`` at ``to_stop / spe
 and it can still stop there: the deceleration it needs (``v² / 2d``) is at most
 ``stop_decel_mps2`` or it is already braking that hard. A vehicle that cannot stop any more
 (a red-light runner) stays a conflict party, as does everyone without MAP, SPAT or lane match.
-Whether it can is judged with the tracker's uncertainty (``stop_need_low_mps2``): a runner is
+Whether it can is judged with the tracker's uncertainty (``may_stop``): a runner is
 one that could not stop even one σ slower and one σ farther from its line than estimated
 (SUMO's drivers brake for red as late as their 4.5 m/s² allows; pvp_emergency: a filtered
 speed 0.3 m/s behind a driver's brake onset read 4.62 m/s², and both parties of a crossing
@@ -56,13 +56,13 @@ __all__ = [
     "can_stop",
     "held_by_signal",
     "lane_timings",
+    "may_stop",
     "minor_road",
     "movement_right_of_way",
     "red_at_arrival",
     "red_window",
     "runs_red",
     "signal_separated",
-    "stops_for_red",
 ]
 
 # braking a driver facing red still does (above it: may run the light): normal firm braking,
@@ -192,7 +192,7 @@ def _signal_state(
     lane, to_stop = view.lane[rows], view.to_stop_m[rows]
     speed = np.maximum(view.speed_mps[rows], 0.1)
     braking = -view.accel_mps2[rows]
-    stops = stops_for_red(view, rows, to_stop, stop_decel_mps2)
+    stops = may_stop(view, rows, to_stop, stop_decel_mps2)
     before_line = (lane >= 0) & (to_stop > 0.0)
     held |= before_line & (braking >= MIN_BRAKING_MPS2) & stopping(view, rows, to_stop)
     ahead = np.flatnonzero(before_line & ~held)
@@ -243,15 +243,17 @@ def can_stop(
     return (stop_need_mps2(view, rows, dist_m) <= decel_mps2) | stopping(view, rows, dist_m)
 
 
-def stops_for_red(
+def may_stop(
     view: SceneView,
     rows: npt.NDArray[np.int64],
     dist_m: npt.NDArray[np.float64],
     decel_mps2: float = STOP_DECEL_MPS2,
 ) -> npt.NDArray[np.bool_]:
-    """Whether a red light ``dist_m`` ahead holds each driver: she is not known to be unable
-    to stop there (``stop_need_low_mps2`` at most ``decel_mps2``), or brakes that hard
-    already (``stopping``). The one test of who runs a red, for every app (module docstring)."""
+    """Whether each driver may still stop within ``dist_m`` braking at most ``decel_mps2``:
+    she is not known to be unable to (``stop_need_low_mps2``, one σ of the tracker's speed
+    and position in her favour), or brakes that hard already (``stopping``). A red light or
+    a give-way line holds a driver who may (``can_stop`` takes the estimates as they are):
+    the one test of who runs a red or forces her way, for every app (module docstring)."""
     low = stop_need_low_mps2(view, rows, dist_m)
     return (low <= decel_mps2) | stopping(view, rows, dist_m)
 

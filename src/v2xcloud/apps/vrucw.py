@@ -66,7 +66,7 @@ from v2xcloud.apps._select import (
     is_motor,
     is_turning,
 )
-from v2xcloud.apps._signals import STOP, held_by_signal, movement_right_of_way, stops_for_red
+from v2xcloud.apps._signals import STOP, held_by_signal, may_stop, movement_right_of_way
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import required_decel, time_to_contact
 from v2xcloud.model.thresholds import MOVING_MPS
@@ -406,12 +406,12 @@ class VruCollisionWarning(App):
         mean_speed = np.where(np.isfinite(mean_speed), np.minimum(mean_speed, speed), speed)
         t = time_to_contact(along, right, v_along - mean_speed, v_right, radius_m[pair])
         # a movement red when the vehicle reaches its stop line holds a driver who can still
-        # stop there (``_signals.stops_for_red``, as ICW's): a VRU past that line is not on
+        # stop there (``_signals.may_stop``, as ICW's): a VRU past that line is not on
         # its path
         before = at_s < 0.0
         arrive_s = line_m / np.maximum(speed, 0.1)
         red = before & (movement_right_of_way(view, movements, path, arrive_s) == STOP)
-        held = red & stops_for_red(view, veh, line_m) & (foot >= 0.0)
+        held = red & may_stop(view, veh, line_m) & (foot >= 0.0)
         t = np.where(held, np.inf, t)
         # per pair, the earliest time by which movements MIN_MOVEMENT_PROBABILITY likely meet it
         o = np.lexsort((t, pair))

@@ -65,36 +65,52 @@ def big_body(
     timeout_s: float = 20.0,
 ) -> BigBody:
     """Send a request declaring ``size`` bytes of JSON body and push it until the server
-    answers (or closes, or ``timeout_s``)."""
+    answers (or closes, or ``timeout_s``). When the server closes while the body is still
+    coming, its answer may already be in this side's receive buffer: it is read before
+    giving up (a close with unread data resets the connection, and the send that meets the
+    reset came after the answer)."""
     head = [f"POST {path} HTTP/1.1", f"Host: {host}", "Content-Type: application/json"]
     head += [f"Content-Length: {size}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
     chunk = b"[" + b"1," * (512 * 1024) + b"1]"
     began = time.monotonic()
     sent = 0
-    status = 0
+    answer = b""
     with socket.create_connection((host, port), timeout=timeout_s) as sock:
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
         sock.setblocking(False)
-        answer = b""
-        while time.monotonic() - began < timeout_s:
-            with contextlib.suppress(BlockingIOError):
+        while time.monotonic() - began < timeout_s and b"\r\n" not in answer:
+            try:
                 got = sock.recv(65536)
-                if not got:
-                    break
-                answer += got
-                if b"\r\n" in answer:
-                    status = int(answer.split(b" ", 2)[1])
-                    break
+            except BlockingIOError:
+                got = None
+            except OSError:
+                break  # reset: nothing more will come
+            if got == b"":
+                break  # closed
+            answer += got or b""
+            if b"\r\n" in answer:
+                break
             if sent < size:
                 try:
                     sent += sock.send(chunk[: size - sent])
                 except BlockingIOError:
                     time.sleep(0.001)
-                except OSError:
-                    break  # the server closed: it will not read the rest
+                except OSError:  # the server closed: it will not read the rest
+                    answer += _rest(sock)
+                    break
             else:
                 time.sleep(0.001)
+    status = int(answer.split(b" ", 2)[1]) if b"\r\n" in answer else 0
     return BigBody(status=status, seconds=time.monotonic() - began, bytes_sent=sent)
+
+
+def _rest(sock: socket.socket) -> bytes:
+    """What is still readable on a connection the peer has closed or reset."""
+    out = b""
+    with contextlib.suppress(OSError):
+        while got := sock.recv(65536):
+            out += got
+    return out
 
 
 class Slowloris:

@@ -87,15 +87,7 @@ async def _make_shards(urls: list[str]) -> None:
     nc = await connect(urls, name="test-shards")
     try:
         specs = [backbone.shard_spec(s, servers=3) for s in SHARDS]
-        deadline = time.monotonic() + 30.0
-        while True:  # healthy servers may not all be known to the meta group yet
-            try:
-                await ensure_streams(nc.jetstream(), specs)
-                break
-            except nats.js.errors.BadRequestError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
+        await ensure_streams(nc.jetstream(), specs, placement_wait_s=30.0)
         await _all_led_by(nc, "n0")
     finally:
         await nc.close()

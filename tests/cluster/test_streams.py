@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from v2xcloud.errors import GatewayError
 from v2xcloud.gateways.nats import connect, ensure_streams
 from v2xcloud.gateways.nats_server import NatsCluster
 from v2xcloud.runtime import backbone
@@ -56,3 +57,39 @@ def test_streams_are_r3_and_not_lowered_by_a_smaller_view() -> None:
         ["mbr.>"],
         ["ev.>"],
     ]
+
+
+def test_a_stream_is_placed_once_the_third_server_joins_and_named_when_it_does_not() -> None:
+    """R3 on a cluster whose third server has not joined yet (a cluster forming: the meta
+    leader finds no suitable peers). A create that cannot wait ends in a ``GatewayError``
+    naming the stream; one that can is asked again until the server is in."""
+    spec = backbone.StreamSpec("V2X_PLACEMENT", ("plc.>",), 60.0, 3, 60.0)
+    other = backbone.StreamSpec("V2X_PLACEMENT_LATE", ("late.>",), 60.0, 3, 60.0)
+
+    async def run(cluster: NatsCluster) -> tuple[int, str]:
+        nc = await connect(cluster.urls[:2], name="test")
+        try:
+            js = nc.jetstream()
+            with pytest.raises(GatewayError) as refused:
+                await ensure_streams(js, [other], placement_wait_s=0.5)
+            placing = asyncio.ensure_future(ensure_streams(js, [spec], placement_wait_s=30.0))
+            await asyncio.sleep(1.0)
+            assert not placing.done()  # waiting, not failed
+            await asyncio.to_thread(cluster.servers[2].start)
+            await asyncio.wait_for(placing, 30.0)
+            info = await js.stream_info(spec.name)
+            return info.config.num_replicas or 1, str(refused.value)
+        finally:
+            await nc.close()
+
+    cluster = NatsCluster(3)
+    try:
+        for server in cluster.servers[:2]:
+            server.start(wait=False)
+        for server in cluster.servers[:2]:
+            server.wait_healthy()
+        replicas, refusal = asyncio.run(run(cluster))
+    finally:
+        cluster.stop()
+    assert replicas == 3
+    assert "V2X_PLACEMENT_LATE" in refusal and "no 3 servers online" in refusal

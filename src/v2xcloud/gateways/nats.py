@@ -40,9 +40,10 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 import nats
@@ -102,6 +103,7 @@ __all__ = [
     "frame_of",
     "kv_keys",
     "parse_nats_urls",
+    "placed",
     "plain_headers",
     "plan_leader_moves",
     "spread_leaders",
@@ -111,6 +113,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: The models a gateway's payload drivers give (as ``gateways.ingest.SceneModel``).
 SceneModel = Bsm | Rsm | Spat | MapData | Rsi | ParticipantState
@@ -284,14 +288,57 @@ async def kv_keys(kv: KeyValue, *, attempts: int = 5) -> list[str]:
 
 #: JetStream's error code of a stream whose subjects overlap an existing stream's
 _SUBJECTS_OVERLAP = 10065
+#: JetStream's error code when the meta leader finds too few servers online for a stream's
+#: replicas ("no suitable peers for placement, peer offline"): a server restarting, or a
+#: cluster still forming (its meta leader learns the others' state a moment after they join)
+_NO_SUITABLE_PEERS = 10005
 
 
-async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> None:
+async def placed(
+    what: str,
+    replicas: int,
+    call: Callable[[], Awaitable[T]],
+    *,
+    wait_s: float = 15.0,
+) -> T:
+    """``call()`` (creating or updating ``what``, "stream X" or "bucket Y", of ``replicas``), again
+    every 0.25 s while the cluster has no suitable peers for the replicas (one server
+    restarting, or the cluster still forming), for at most ``wait_s`` (logged once); then
+    ``GatewayError``."""
+    deadline = time.monotonic() + wait_s
+    waited = False
+    while True:
+        try:
+            result = await call()
+        except nats.js.errors.APIError as exc:
+            if exc.err_code != _NO_SUITABLE_PEERS:
+                raise
+            if time.monotonic() >= deadline:
+                raise GatewayError(
+                    f"{what}: the cluster had no {replicas} servers online "
+                    f"for its replicas within {wait_s:g} s ({exc.description})"
+                ) from exc
+            if not waited:
+                logger.warning("%s: %s; waiting up to %g s", what, exc.description, wait_s)
+                waited = True
+            await asyncio.sleep(0.25)
+            continue
+        if waited:
+            logger.info("%s placed once its servers were online", what)
+        return result
+
+
+async def ensure_streams(
+    js: JetStreamContext, specs: Sequence[StreamSpec], *, placement_wait_s: float = 15.0
+) -> None:
     """Create each stream, or update it to ``spec`` when it exists with other settings.
 
     An existing stream never loses replicas here: a process that was told of fewer servers
     than the cluster has (a worker started with the default) keeps the stream's replica
-    count (logged), so only an operator's explicit change lowers it."""
+    count (logged), so only an operator's explicit change lowers it. While the cluster has
+    too few servers online for a stream's replicas (one restarting, or the cluster still
+    forming) the create or update is asked again for up to ``placement_wait_s`` (logged
+    once), then ``GatewayError``."""
     for spec in specs:
         config = StreamConfig(
             name=spec.name,
@@ -305,7 +352,12 @@ async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> N
             info = await js.stream_info(spec.name)
         except nats.js.errors.NotFoundError:
             try:
-                await js.add_stream(config)
+                await placed(
+                    f"stream {spec.name}",
+                    spec.replicas,
+                    partial(js.add_stream, config),
+                    wait_s=placement_wait_s,
+                )
             except nats.js.errors.APIError as exc:
                 if exc.err_code != _SUBJECTS_OVERLAP:
                     raise
@@ -323,7 +375,12 @@ async def ensure_streams(js: JetStreamContext, specs: Sequence[StreamSpec]) -> N
             config.num_replicas = have
         current = (info.config.max_age, info.config.num_replicas, info.config.duplicate_window)
         if current != (config.max_age, config.num_replicas, config.duplicate_window):
-            await js.update_stream(config)
+            await placed(
+                f"stream {spec.name}",
+                spec.replicas,
+                partial(js.update_stream, config),
+                wait_s=placement_wait_s,
+            )
             logger.info("stream %s updated to R%d", spec.name, config.num_replicas)
 
 

@@ -139,6 +139,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -161,6 +162,7 @@ from v2xcloud.gateways.nats import (
     dead_letter_outgoing,
     ensure_streams,
     frame_of,
+    placed,
     stream_position,
 )
 from v2xcloud.gateways.pub_acks import PubAcks, kv_subject
@@ -744,17 +746,19 @@ class TileWorker:
             return await self._js.key_value(name)
         except nats.js.errors.BucketNotFoundError:
             pass
+        replicas = min(3, self.config.servers)
         config = KeyValueConfig(
             bucket=name,
             history=1,
             ttl=ttl,
-            replicas=min(3, self.config.servers),
+            replicas=replicas,
             storage=StorageType.FILE,
         )
+        js = self._js
         try:
-            return await self._js.create_key_value(config)
+            return await placed(f"bucket {name}", replicas, partial(js.create_key_value, config))
         except nats.js.errors.BadRequestError:  # another worker created it meanwhile
-            return await self._js.key_value(name)
+            return await js.key_value(name)
 
     async def _leave(self, *, patience_s: float = 5.0) -> None:
         """Release this worker's tiles (owner ``""``, compare-and-set: a tile another worker

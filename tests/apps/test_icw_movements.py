@@ -39,10 +39,10 @@ B = car("b", 28.5, 1.75, 270.0, 10.0)
 
 
 def test_a_right_turn_lane_does_not_cross_the_straight_line_it_points_along() -> None:
-    assert _warned(cross_map(only={"S": "straight"}), A, B) == {"a", "b"}
+    assert _warned(cross_map(only={"S": "straight", "E": "straight"}), A, B) == {"a", "b"}
     # the same positions, but the S lane only turns right (into the east exit, behind "b"):
     # no signal is shown, yet the MAP says its path never meets b's
-    assert _warned(cross_map(only={"S": "right"}), A, B) == set()
+    assert _warned(cross_map(only={"S": "right", "E": "straight"}), A, B) == set()
 
 
 def test_movements_both_on_protected_green_are_separated_by_the_program() -> None:
@@ -221,9 +221,22 @@ def test_a_minor_road_gives_way_to_a_major_road_turn_that_itself_gives_way() -> 
     MAP, but the minor road gives way to the major road's turner too, so b is held and
     nobody is warned. With both arms minor (equal: neither has priority) both are warned."""
     left = {"exterior_lights": frozenset({"leftTurnSignalOn"})}
-    a = car("a", 1.75, -20.0, 0.0, 7.0, **left)
-    b = car("b", -28.5, -1.75, 90.0, 10.0)
+    a = car("a", 1.75, -20.0, 0.0, 7.0, source=BSM, **left)
+    b = car("b", -28.5, -1.75, 90.0, 10.0, source=BSM)
     major = cross_map(give_way=frozenset({"W"}), yielding=frozenset({("S", "left")}))
     assert _warned(major, a, b) == set()
     equal = cross_map(give_way=frozenset({"W", "S"}))
     assert _warned(equal, a, b) == {"a", "b"}
+
+
+def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict() -> None:
+    """b may go straight, left or right (right merges behind a: no crossing). Told by a BSM
+    without an indicator, its straight and left movements (0.6 + 0.2) both cross a's path:
+    warned at 0.8. Known only from an RSM (no indicator: its lane's odds, a third each)
+    the crossing is 0.67 likely, short of ``min_probability_perceived`` (0.75): not
+    warned; the old rule (0.5 for everyone) warned it."""
+    lanes = cross_map(only={"S": "straight"})
+    a = car("a", 1.75, -25.0, 0.0, 10.0, source=BSM)
+    told = car("b", 28.5, 1.75, 270.0, 10.0, source=BSM)
+    assert _warned(lanes, a, told) == {"a", "b"}
+    assert _warned(lanes, a, B) == set()

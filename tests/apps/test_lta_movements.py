@@ -7,8 +7,8 @@ import numpy as np
 from _cross_junction import FRAME, PHASES, car, cross_map, spat
 
 from v2xcloud.apps._conflicts import travel_s
-from v2xcloud.apps.lta import LeftTurnAssist
-from v2xcloud.model import LightState
+from v2xcloud.apps.lta import LeftTurnAssist, LtaConfig
+from v2xcloud.model import LightState, ParticipantSource
 from v2xcloud.twin import Scene
 
 LEFT_ON = frozenset({"leftTurnSignalOn"})
@@ -103,12 +103,15 @@ def test_a_turner_pulling_away_is_timed_as_it_gains_speed() -> None:
     """Leaving its waiting spot at 1.7 m/s and accelerating at 2.5 m/s²: it clears the
     zone before an oncoming car 55 m away (4.6 s) comes, so it is not warned; timed at the
     crawl it starts from it was (demo_district's false alarms). An oncoming car 30 m away
-    (2.5 s) is still a conflict."""
+    (2.5 s) is still a conflict. (The oncoming cars send BSMs: the far one's movements meet
+    the turn 0.6 likely, too little against a car known only from roadside perception.)"""
 
     def turner(accel: float) -> object:
         return car("t", 1.75, -6.0, 0.0, 1.7, exterior_lights=LEFT_ON, accel_long_mps2=accel)
 
-    far, near = car("o", -1.75, 55.0, 180.0, 12.0), car("o", -1.75, 30.0, 180.0, 12.0)
+    bsm = ParticipantSource.BSM
+    far = car("o", -1.75, 55.0, 180.0, 12.0, source=bsm)
+    near = car("o", -1.75, 30.0, 180.0, 12.0, source=bsm)
     assert _warned(cross_map(), turner(2.5), far) == set()
     assert _warned(cross_map(), turner(0.0), far) == {("t", "o")}  # a crawl all the way
     assert _warned(cross_map(), turner(2.5), near) == {("t", "o")}
@@ -165,3 +168,23 @@ def test_a_turner_braking_firmly_to_its_waiting_place_gives_way() -> None:
 
     assert _warned(cross_map(), turner(0.0), oncoming) == {("t", "o")}
     assert _warned(cross_map(), turner(-3.5), oncoming) == set()
+
+
+def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict() -> None:
+    """An RSM carries no indicator: against a perceived oncoming car the conflicting
+    movements must reach ``min_probability_perceived``; a BSM without an indicator is
+    evidence, and ``min_probability`` does. Here o's straight-on and right-turn movements
+    both meet the turn (0.6 + 0.2 by the lane's odds); the turner's own source does not
+    count (the odds are o's, given that t turns)."""
+
+    def warned(o: object, config: LtaConfig) -> bool:
+        scene = Scene(FRAME)
+        for item in (cross_map(), TURNER, o):
+            scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
+        return bool(LeftTurnAssist(config=config).on_tick(scene.update(0), 0))
+
+    told = car("o", -1.75, 23.0, 180.0, 12.0, source=ParticipantSource.BSM)
+    assert warned(ONCOMING, LtaConfig()) and warned(told, LtaConfig())
+    sure = LtaConfig(min_probability_perceived=0.85)
+    assert not warned(ONCOMING, sure)  # 0.8 < 0.85 for the perceived car
+    assert warned(told, sure)  # the told one needs only min_probability

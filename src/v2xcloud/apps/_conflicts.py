@@ -28,7 +28,9 @@ their candidate movements meets in a conflict zone and:
 
 The probability of a pair's conflict is the sum, over its conflicting movement pairs, of the
 product of the two movements' probabilities (``Movements.weigh``); it must reach
-``min_probability``. ``ego_turns``/``other_turns`` restrict which movements of each party
+``min_probability``, or ``min_probability_perceived`` (when set) if a vehicle whose odds
+are in it is known only from roadside perception (``Flag.PERCEPTION_ONLY``: no indicator
+state, so its odds are its lane's, not its driver's). ``ego_turns``/``other_turns`` restrict which movements of each party
 count (LTA: a left turn against a through or right-turning movement); with ``ego_turns`` the
 probability is conditional on the ego making one of them (LTA tells a driver who is about to
 turn whether turning now is safe), and ``ego_min_speed_mps`` (default 0: LTA times a turner
@@ -50,6 +52,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from v2xcloud.apps._select import F_PERCEPTION_ONLY
 from v2xcloud.apps._signals import (
     GIVE_WAY_SIGN,
     GO_PERMITTED,
@@ -93,6 +96,7 @@ class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):
     window_s: float = 3.0
     stop_margin_m: float = 1.0
     min_probability: float = 0.5
+    min_probability_perceived: float | None = None
     ego_turns: frozenset[int] | None = None
     other_turns: frozenset[int] | None = None
     ego_min_speed_mps: float = 0.0
@@ -483,7 +487,14 @@ def movement_conflicts(
     p = weight_a[ia] * weight[ib] * found
     likely = np.zeros(k.size)
     np.add.at(likely, pair, p)
-    keep = np.flatnonzero(likely >= rule.min_probability)
+    need = np.full(k.size, rule.min_probability)
+    if rule.min_probability_perceived is not None:
+        # with ego_turns the probability is conditional on the ego's movement: only the
+        # other's odds are in it
+        flags = view.flags[b[k]] | (view.flags[a[k]] if rule.ego_turns is None else 0)
+        perceived = (flags & F_PERCEPTION_ONLY) != 0
+        need[perceived] = rule.min_probability_perceived
+    keep = np.flatnonzero(likely >= need)
     if keep.size == 0:
         return on_map, NO_CONFLICTS
     by = np.lexsort((-p, pair))  # the most likely conflicting combination of each pair

@@ -117,6 +117,7 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     stop_margin_m: float = 1.0
     lane_margin_m: float = 5.0
     min_probability: float = 0.5
+    min_probability_perceived: float = 0.75
     movement_weights: MovementWeights = MovementWeights(perceived_straight=1.0)
     max_accel_sd_mps2: float = 1.5
     #: without a MAP a party's straight line is its path only when its yaw rate is known at
@@ -266,6 +267,7 @@ class IntersectionCollisionWarning(App):
                 window_s=cfg.warn_s + cfg.lookahead_s,
                 stop_margin_m=cfg.stop_margin_m,
                 min_probability=cfg.min_probability,
+                min_probability_perceived=cfg.min_probability_perceived,
                 pull_away_anywhere=True,
                 crossing_only=True,
             ),

@@ -11,6 +11,7 @@ and collision checks, ``_bench_checks``), the hazard variants and the long busy 
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,9 @@ def test_latency_and_loss_move_the_figures(
         for app, s in r.scores.items():
             if s.latencies_ms:
                 assert min(s.latencies_ms) >= 40.0  # 50 ms ± 10 ms jitter, plus the tick
-                assert max(perfect.scores[app].latencies_ms) < 40.0
+                # without the channel only the tick's wall time is left: its median, not its
+                # maximum (a busy machine stretches single ticks past 40 ms)
+                assert statistics.median(perfect.scores[app].latencies_ms) < 40.0
         assert r.scores[family_of(r.apps[0])].recall == 1.0, r.scores
 
 

@@ -23,7 +23,13 @@ the MAP says gives way (``model.map.GIVE_WAY``) is held while its driver can sti
 its line comfortably; where the MAP says nothing nobody has priority (the Highway Code's
 rule 146 for unmarked junctions), so both remain parties unless one yields. A vehicle braking to stop before the
 conflict zone (``stop_margin_m``) yields, signalled or not. The most likely conflicting pair of
-movements must have a summed probability of at least ``min_probability``. Pairs on different
+movements must have a summed probability of at least ``min_probability``, or
+``min_probability_perceived`` when either vehicle is known only from roadside perception
+(an RSM carries no indicator: such a car's odds are its lane's; a coin flip between a
+crossing and a turn that crosses nothing is no warning. The library and three unseen
+priority-junction files, 5 seeds: false ICW warnings 76 -> 28, detections unchanged; the
+scripted roadside-only crossing car of icw_roadside_side_car is warned 1.4 s before the
+episode instead of 2.0 s). Pairs on different
 junctions, or one on an exit lane, never conflict at a junction.
 
 **Without** (no MAP, or a vehicle on no movement): the straight constant-velocity paths are

@@ -34,6 +34,7 @@ does the network side with ``nats-py``:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import random
@@ -600,8 +601,14 @@ class _LoopThread:
             loop.close()
 
     def call(self, coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
+        """Run ``coro`` on the loop; ``GatewayError`` (it is cancelled) after ``timeout_s``."""
         assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout_s)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise GatewayError(f"{self.name}: not done within {timeout_s:g} s") from exc
 
     def stop(self) -> None:
         loop = self.loop

@@ -123,9 +123,12 @@ def test_latency_and_loss_move_the_figures(
         for app, s in r.scores.items():
             if s.latencies_ms:
                 assert min(s.latencies_ms) >= 40.0  # 50 ms ± 10 ms jitter, plus the tick
-                # without the channel only the tick's wall time is left: its median, not its
-                # maximum (a busy machine stretches single ticks past 40 ms)
-                assert statistics.median(perfect.scores[app].latencies_ms) < 40.0
+                # without the channel only the tick's wall time is left, and a busy machine
+                # stretches ticks past 40 ms (a loaded run saw 44 ms): the channel's delay
+                # shows as the lossy run's warnings coming later than the perfect run's
+                assert statistics.median(perfect.scores[app].latencies_ms) < statistics.median(
+                    s.latencies_ms
+                )
         assert r.scores[family_of(r.apps[0])].recall == 1.0, r.scores
 
 

@@ -30,9 +30,9 @@ The probability of a pair's conflict is the sum, over its conflicting movement p
 product of the two movements' probabilities (``Movements.weigh``); it must reach
 ``min_probability``, or ``min_probability_perceived`` (when set) if a vehicle whose odds
 are in it is known only from roadside perception (``Flag.PERCEPTION_ONLY``: no indicator
-state, so its odds are its lane's, not its driver's). ``ego_turns``/``other_turns`` restrict which movements of each party
-count (LTA: a left turn against a through or right-turning movement); with ``ego_turns`` the
-probability is conditional on the ego making one of them (LTA tells a driver who is about to
+state, so its odds are its lane's, not its driver's). ``ego_turns``/``other_turns``
+restrict which movements of each party count (LTA: a left turn against a through or
+right-turning movement); with ``ego_turns`` the probability is conditional on the ego making one of them (LTA tells a driver who is about to
 turn whether turning now is safe), and ``ego_min_speed_mps`` (default 0: LTA times a turner
 by its own speed since 1a0bac6, a creeping driver is not about to take the turn) times the
 ego at no less than that speed. With ``pull_away_anywhere`` (ICW) a vehicle pulling away

@@ -16,8 +16,8 @@ speed that brakes and can stop short of the zone braking firmly (``_signals.STOP
 as a driver stopping for red or giving way does: the braking a driver applies rises as her
 stop comes): it gives way, braking is no longer slowing down for the turn,
 ``ConflictRule.ego_yield_decel_mps2``; probability of the movements at least
-``min_probability``, or ``min_probability_perceived`` when either is known only from
-roadside perception: an RSM carries no indicator, which the turner sees, so a warning
+``min_probability``, or ``min_probability_perceived`` when the oncoming car is known only
+from roadside perception: an RSM carries no indicator, which the turner sees, so a warning
 against such a car must be likely without it; the library, 5 seeds: 57 of 111 false LTA
 warnings, 44 in demo_district, were against a perceived oncoming car whose lane's odds
 made a conflicting movement 0.5-0.75 likely, most of them cars that then turned right);

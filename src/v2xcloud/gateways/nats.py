@@ -302,10 +302,10 @@ async def placed(
     *,
     wait_s: float = 15.0,
 ) -> T:
-    """``call()`` (creating or updating ``what``, "stream X" or "bucket Y", of ``replicas``), again
-    every 0.25 s while the cluster has no suitable peers for the replicas (one server
-    restarting, or the cluster still forming), for at most ``wait_s`` (logged once); then
-    ``GatewayError``."""
+    """``call()`` (creating or updating ``what``, "stream X" or "bucket Y", of
+    ``replicas``), again every 0.25 s while the cluster has no suitable peers for the
+    replicas (one server restarting, or the cluster still forming), for at most ``wait_s``
+    (logged once); then ``GatewayError``."""
     deadline = time.monotonic() + wait_s
     waited = False
     while True:
@@ -378,7 +378,7 @@ async def ensure_streams(
         if current != (config.max_age, config.num_replicas, config.duplicate_window):
             await placed(
                 f"stream {spec.name}",
-                spec.replicas,
+                config.num_replicas or spec.replicas,
                 partial(js.update_stream, config),
                 wait_s=placement_wait_s,
             )

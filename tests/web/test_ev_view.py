@@ -98,10 +98,14 @@ def ev_platform() -> Iterator[EvPlatform]:
 def _open_ev(browser: Any, url: str, locale: str) -> Any:
     page = open_console(browser, url + "/#/ev", locale, viewport={"width": 1500, "height": 1000})
     show_route(page, "ev", settle_ms=0)
-    # the whole fleet is up and the runaway has raised its level-3 alarm
+    # the whole fleet is up and the runaway has raised its level-3 alarm, in the alarm list
+    # and in the fleet table (two polls: CI once saw the list at level 3 while the table's
+    # poll still had the platform's level-2 warning from before the vehicle's own alarm)
     page.wait_for_function(
         """([n, hot]) => document.querySelectorAll('#ev-table tbody tr').length === n
-          && document.querySelector(`#ev-alarms li.level-3[data-vin="${hot}"]`)""",
+          && document.querySelector(`#ev-alarms li.level-3[data-vin="${hot}"]`)
+          && window.v2x.ev.state.fleet.vehicles.some(v =>
+               v.vin === hot && v.alarm_level === 3)""",
         arg=[VEHICLES, HOT],
         timeout=40_000,
     )

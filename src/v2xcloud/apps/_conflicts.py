@@ -32,10 +32,10 @@ product of the two movements' probabilities (``Movements.weigh``); it must reach
 are in it is known only from roadside perception (``Flag.PERCEPTION_ONLY``: no indicator
 state, so its odds are its lane's, not its driver's). ``ego_turns``/``other_turns``
 restrict which movements of each party count (LTA: a left turn against a through or
-right-turning movement); with ``ego_turns`` the probability is conditional on the ego making one of them (LTA tells a driver who is about to
-turn whether turning now is safe), and ``ego_min_speed_mps`` (default 0: LTA times a turner
-by its own speed since 1a0bac6, a creeping driver is not about to take the turn) times the
-ego at no less than that speed. With ``pull_away_anywhere`` (ICW) a vehicle pulling away
+right-turning movement); with ``ego_turns`` the probability is conditional on the ego
+making one of them (LTA tells a driver who is about to turn whether turning now is safe),
+and ``ego_min_speed_mps`` (default 0: LTA times a turner by its own speed since 1a0bac6, a
+creeping driver is not about to take the turn) times the ego at no less than that speed. With ``pull_away_anywhere`` (ICW) a vehicle pulling away
 gains speed up to turning speed before its stop line too, straight on as well
 (``travel_s``); without it (LTA) only a turner in the box does. With ``crossing_only`` (ICW)
 only zones where the two paths cross count, not two movements merging into one egress lane

@@ -87,6 +87,7 @@ import numpy as np
 from v2xcloud.gateways.nats import (
     connect,
     ensure_streams,
+    kv_keys,
     spread_leaders,
     stream_leaders,
 )
@@ -189,7 +190,7 @@ async def _settled(js: Any, tiles: list[str], n: int) -> None:
     members = await js.key_value(MEMBERS_BUCKET)
     deadline = time.perf_counter() + 60
     while time.perf_counter() < deadline:
-        names = list(await members.keys())
+        names = await kv_keys(members)  # retries nats-py's spurious NoKeysError
         serving = {}
         for name in names:
             entry = await members.get(name)

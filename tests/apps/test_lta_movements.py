@@ -117,6 +117,25 @@ def test_a_turner_pulling_away_is_timed_as_it_gains_speed() -> None:
     assert _warned(cross_map(), turner(2.5), near) == {("t", "o")}
 
 
+def test_a_turner_pulling_away_before_its_line_must_conflict_both_ways() -> None:
+    """4 m before its line at 3 m/s, accelerating at 2 m/s² (a left-lane driver pulling
+    away at green, demo_district's most common false LTA warning): timed at 3 m/s it would
+    occupy the zone for over 2 s and meet an oncoming car 68 m off (about 4 s); gaining
+    speed, as it does, it clears the zone first. It may also stop in the box, so the
+    conflict must hold both ways: no warning. The same driver not accelerating is still
+    warned, and so is the pulling-away one against a car 48 m off (both ways a conflict)."""
+
+    def turner(accel: float) -> object:
+        return car("t", 1.75, -12.0, 0.0, 3.0, exterior_lights=LEFT_ON, accel_long_mps2=accel)
+
+    bsm = ParticipantSource.BSM
+    far = car("o", -1.75, 56.0, 180.0, 12.0, source=bsm)
+    near = car("o", -1.75, 36.0, 180.0, 12.0, source=bsm)
+    assert _warned(cross_map(), turner(2.0), far) == set()
+    assert _warned(cross_map(), turner(0.0), far) == {("t", "o")}
+    assert _warned(cross_map(), turner(2.0), near) == {("t", "o")}
+
+
 def test_travel_time_of_a_turner_pulling_away() -> None:
     def one(v: float, d: float, a: float) -> tuple[float, float]:
         t, w = travel_s(

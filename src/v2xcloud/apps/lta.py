@@ -232,6 +232,7 @@ class LeftTurnAssist(App):
             ego_min_speed_mps=0.0,
             hold_ego_give_way=False,
             ego_yield_decel_mps2=STOP_DECEL_MPS2,
+            ego_pull_away_either=True,
         )
         return movement_conflicts(view, movements, movements.lane_memory, ego, other, rule)
 

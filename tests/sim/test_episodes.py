@@ -57,6 +57,28 @@ def test_crossing_is_icw_or_lta_by_approach_angle(tmp_path: Path) -> None:
     assert eps["o"].app == "LTA" and not eps["o"].is_required  # only the turner must be warned
 
 
+def test_the_lta_turner_is_the_one_whose_route_turns_left_at_the_junction(
+    tmp_path: Path,
+) -> None:
+    """Over an SSM encounter "o" goes straight through the junction and turns at the next
+    one (its velocity turns by 90° in the encounter), while the left turner "t" waits in the
+    box (its last velocity 0): by velocity the through car was the turner and the turner
+    not (demo_district, seed 0). By their routes (``turns_left``) the turner is the one that
+    must be warned; a vehicle whose route is not known is judged by its velocity."""
+    through = _conflict("o", "t", "9 9 9", "2.5 1.8 1.5", "10,0 10,0 0,-10", "-5,0 -3,0 0,0")
+    turner = _conflict("t", "o", "9 9 9", "2.5 1.8 1.5", "-5,0 -3,0 0,0", "10,0 10,0 0,-10")
+    path = _ssm(tmp_path, through, turner)
+
+    def required(turns_left: object) -> dict[str, bool]:
+        eps = ssm_episodes(path, {}, turns_left=turns_left)  # type: ignore[arg-type]
+        return {e.ego: e.is_required for e in eps if e.app == "LTA"}
+
+    assert required(None) == {"o": True, "t": False}  # by velocity over the encounter
+    routes = {"o": False, "t": True}
+    assert required(lambda vid, t: routes[vid]) == {"o": False, "t": True}
+    assert required(lambda vid, t: None) == {"o": True, "t": False}  # routes not known
+
+
 def test_unreadable_ssm_output(tmp_path: Path) -> None:
     with pytest.raises(SimulationError, match="SSM output"):
         ssm_episodes(tmp_path / "missing.xml", {})

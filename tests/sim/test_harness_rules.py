@@ -261,3 +261,26 @@ def test_a_car_pulling_away_past_a_pedestrian_beside_it_is_grey() -> None:
     assert not flank.is_required
     (ahead,) = _beside(1.0)
     assert ahead.is_required
+
+
+def test_a_vehicle_turns_left_by_its_movement_through_the_junction_it_is_at() -> None:
+    """``turns_left`` at a time: the movement from the road it was last on to the next one,
+    in the box too; unknown before its next road comes or without left turns given."""
+    truth = HarnessTruth(
+        events={}, red_links={}, speed_limits={}, vehicle_lanes={},
+        left_turns=frozenset({("SC", "CW")}),
+    )  # fmt: skip
+    paths = {
+        "left": ["SC_0", "SC_0", ":C_8_0", "CW_0", "CW_0"],
+        "straight": ["SC_0", ":C_9_0", "CN_0", "CN_0", "CN_0"],
+        "waiting": ["SC_0", ":C_8_0", ":C_8_0", ":C_8_0", ":C_8_0"],
+    }
+    for k in range(5):
+        cars = [(v, 0.0, 10.0 * n, 5.0, 0.0, LEFT, lanes[k], "car")
+                for n, (v, lanes) in enumerate(paths.items())]  # fmt: skip
+        truth.observe(_snap(float(k), cars))
+    assert truth.turns_left("left", 0.0) is True and truth.turns_left("left", 2.0) is True
+    assert truth.turns_left("straight", 0.5) is False
+    assert truth.turns_left("waiting", 2.0) is None  # its exit never came
+    none_given = HarnessTruth(events={}, red_links={}, speed_limits={}, vehicle_lanes={})
+    assert none_given.turns_left("left", 0.0) is None

@@ -127,6 +127,16 @@ def test_opposing_left_turns_pair_the_left_turns_of_opposite_roads(encoder: Sign
     assert pairs == {(("EC", "CS"), ("WC", "CN")), (("NC", "CE"), ("SC", "CW"))}
 
 
+def test_left_turns_are_the_movements_with_a_left_or_u_turn_connection(
+    encoder: SignalEncoder,
+) -> None:
+    """The crossing's four left turns (from each road onto the road to its left), and no
+    straight or right-turning movement."""
+    lefts = encoder.left_turns()
+    assert {("SC", "CW"), ("NC", "CE"), ("EC", "CS"), ("WC", "CN")} <= lefts
+    assert not lefts & {("SC", "CN"), ("SC", "CE"), ("NC", "CS"), ("NC", "CW")}
+
+
 def _as_platform_keys(maps: list[MapData]) -> dict[tuple[int, int], Lane]:
     """MAP lanes keyed as the platform's twin keys them: by node and LaneID."""
     return {(n.id.id, ln.lane_id): ln for m in maps for n in m.nodes for lk in n.in_links for ln in lk.lanes}  # fmt: skip

@@ -125,7 +125,9 @@ class HarnessTruth:
     the lane m/s: the limit times its speed factor),
     ``None`` when no junction follows (without it, no indicator is taken for a turn);
     ``opposing_lefts`` the pairs of left-turn movements (from edge, to edge) that enter one
-    junction from opposite roads (``SignalEncoder.opposing_left_turns``), for :meth:`grade`.
+    junction from opposite roads (``SignalEncoder.opposing_left_turns``), for :meth:`grade`;
+    ``left_turns`` every left-turn (or U-turn) movement (``SignalEncoder.left_turns``), for
+    :meth:`turns_left`.
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class HarnessTruth:
         vehicle_lanes: dict[str, int],
         next_turn: Callable[[str], tuple[str, float, float] | None] | None = None,
         opposing_lefts: frozenset[frozenset[tuple[str, str]]] = frozenset(),
+        left_turns: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self._events = events
         self._links = red_links
@@ -144,6 +147,7 @@ class HarnessTruth:
         self._lanes = vehicle_lanes
         self._next_turn = next_turn
         self._opposing_lefts = opposing_lefts
+        self._left_turns = left_turns
         self._visits: dict[str, list[tuple[float, str]]] = {}  # vehicle -> (entered s, edge)
         self._tracker = EpisodeTracker()
         self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
@@ -197,9 +201,9 @@ class HarnessTruth:
 
     def _edges(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
         """Each vehicle's road edges in the order it entered them (junction lanes skipped);
-        only :meth:`grade` reads them, so nothing is kept on a network without opposing left
-        turns."""
-        if not self._opposing_lefts:
+        only :meth:`grade` and :meth:`turns_left` read them, so nothing is kept on a network
+        without left turns."""
+        if not self._opposing_lefts and not self._left_turns:
             return
         for i in veh:
             lane = snap.lane_ids[i]
@@ -219,6 +223,15 @@ class HarnessTruth:
         if k < 0 or k + 1 >= len(visits):
             return None
         return visits[k][1], visits[k + 1][1]
+
+    def turns_left(self, vid: str, time_s: float) -> bool | None:
+        """Whether ``vid``'s movement through the junction it is at or approaching at
+        ``time_s`` turns left or U-turns (``left_turns``); ``None`` when it is not known (no
+        left turns given, or its edge after that junction never came)."""
+        if not self._left_turns:
+            return None
+        movement = self._movement(vid, time_s)
+        return None if movement is None else movement in self._left_turns
 
     def grade(self, episodes: list[Episode]) -> list[Episode]:
         """SUMO's crossing episodes (ICW, LTA) that were no conflict by the rules of the road

@@ -196,6 +196,7 @@ class _Chain:
             vehicle_lanes=self.signals.vehicle_lane_counts(),
             next_turn=self.bridge.next_turn,
             opposing_lefts=self.signals.opposing_left_turns(),
+            left_turns=self.signals.left_turns(),
         )
         sign_edges, self.sign_messages = self.signals.sign_messages(self.sc.signs)
         if self.config.has_ground_truth:
@@ -649,7 +650,9 @@ def _finish(chain: _Chain, wall_s: float) -> ScenarioResult:
     collisions: dict[frozenset[str], float] = {}
     if chain.config.has_ground_truth:
         collisions = read_collisions(chain.bridge.collision_path)
-        episodes = chain.harness.grade(ssm_episodes(chain.bridge.ssm_path, collisions))
+        episodes = chain.harness.grade(
+            ssm_episodes(chain.bridge.ssm_path, collisions, turns_left=chain.harness.turns_left)
+        )
         episodes += chain.harness.finish()
         if chain.v2i is not None:
             episodes += chain.v2i.finish()

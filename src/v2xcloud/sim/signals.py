@@ -49,6 +49,7 @@ SIGN_START_M = 5.0
 #: two roads entering a junction this far apart in direction (degrees) are opposite
 OPPOSITE_DEG = 135.0
 _LEFT = frozenset({"l", "L"})  # SUMO link directions: left, partly left
+_U_TURN = "t"  # SUMO's link direction of a U-turn
 
 
 def _trim(shape: list[tuple[float, float]], start_m: float) -> list[tuple[float, float]]:
@@ -268,6 +269,17 @@ class SignalEncoder:
             e.getID(): sum(1 for ln in e.getLanes() if ln.allows("passenger"))
             for e in self._net.getEdges()
         }
+
+    def left_turns(self) -> frozenset[tuple[str, str]]:
+        """Every movement, (from edge, to edge) by SUMO edge id, with a left-turn or U-turn
+        connection (SUMO link directions ``l``, ``L``, ``t``): the turns LTA is about."""
+        return frozenset(
+            (edge.getID(), to.getID())
+            for edge in self._net.getEdges()
+            if not edge.getFunction()
+            for to, conns in edge.getOutgoing().items()
+            if any(c.getDirection() in _LEFT or c.getDirection() == _U_TURN for c in conns)
+        )
 
     def opposing_left_turns(self) -> frozenset[frozenset[tuple[str, str]]]:
         """Pairs of left-turn movements, (from edge, to edge) by SUMO edge id, that enter one

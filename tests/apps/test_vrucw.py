@@ -188,6 +188,29 @@ def test_a_car_leaving_its_lanes_heading_keeps_its_own_path() -> None:
     assert not warned(300.0)  # 30° off: leaving the lane, the pedestrian 7.5 m to its left
 
 
+def test_a_car_turning_onto_its_lane_ends_its_turn_aligned_with_the_lane() -> None:
+    """demo_district, seed 1 (4 of 20 false VRUCW warnings): a car 30° into a right turn
+    onto a westbound lane it is matched to, 30 °/s on its tracker. Its arc, a quarter turn
+    from where it points, curled past the lane's heading onto the pavement north of the
+    lane, where a pedestrian walks toward it; the turn ends aligned with the lane, and she
+    is beside its path. One crossing the lane ahead of it is still warned."""
+
+    def car_path(t: float) -> tuple[float, float, float, float]:
+        h = math.radians(240.0)
+        return 12.0 + 6.0 * math.sin(h) * t, 1.5 + 6.0 * math.cos(h) * t, 6.0, 240.0
+
+    lane = (_westbound_lane(),)
+    for y in (3.0, 4.0):
+        car = Mover("car", car_path, fields={"yaw_rate_dps": 30.0})
+        walker = Mover("walker", straight(-8.0, y, 1.3, 90.0), fields=PED)
+        out = run(VruCollisionWarning(), [car, walker], seconds=0.6, maps=lane)
+        assert first(out, "car") is None
+    car = Mover("car", car_path, fields={"yaw_rate_dps": 30.0})
+    crossing = Mover("crossing", straight(-4.0, 2.0, 1.3, 180.0), fields=PED)
+    out = run(VruCollisionWarning(), [car, crossing], seconds=0.6, maps=lane)
+    assert first(out, "car", "crossing") is not None
+
+
 def _westbound_approach() -> MapData:
     """A westbound approach lane along y = 0 from x = 200 to its stop line at x = 0."""
     return _westbound_lane(200.0, 0.0, -8.0, width_m=3.2)

@@ -9,8 +9,9 @@ when it drives straight, its arc (the scene tracker's yaw rate / speed) while it
 rate moved one σ, ``yaw_rate_sd_dps``, toward straight: the tracker's yaw rate lags the end
 of a turn), so a car turning at a junction is judged along
 the street it turns into, not along the kerb its heading line sweeps. The arc ends after a
-quarter turn (``MAX_TURN_RAD``: a junction turn is no more), and the path goes on straight
-along its tangent; an arc extrapolated further curls round onto the pavements beside the
+quarter turn (``MAX_TURN_RAD``: a junction turn is no more), or, for a vehicle turning toward
+the heading of the lane it is matched to (the street it turns into), where it is aligned with
+that lane, and the path goes on straight along its tangent; an arc extrapolated further curls round onto the pavements beside the
 street the car turns into. In that frame the
 vehicle's front bumper moves along the path at its speed and the VRU at its own velocity
 (its *crossing intent*: the component toward or away from the path, and along it); the time
@@ -286,6 +287,18 @@ class VruCollisionWarning(App):
             np.abs(yaw) - CONFIDENCE_SIGMA * view.yaw_rate_sd_dps[e], 0.0
         )
         per_m = np.where(turning, np.radians(1.0) / np.maximum(speed, MOVING_MPS), 0.0)
+        # a vehicle turning toward the heading of the lane it is matched to (the street it
+        # turns into) ends its turn aligned with that lane, not a quarter turn from where it
+        # points now: the rest of the quarter turn curled onto the pavement, toward
+        # pedestrians walking beside that street (demo_district, seed 1: 4 of 20 false VRUCW
+        # warnings, cars 30-60° into their turn onto the lane, 1-2 m body to body)
+        to_lane = (lane_deg - view.heading_deg[e] + 180.0) % 360.0 - 180.0  # NaN: no lane
+        onto_lane = np.isfinite(to_lane) & (np.sign(np.nan_to_num(to_lane)) == np.sign(yaw))
+        max_turn = np.where(
+            onto_lane,
+            np.minimum(np.radians(np.abs(np.nan_to_num(to_lane))), MAX_TURN_RAD),
+            MAX_TURN_RAD,
+        )
         vx, vy = view.vx_mps[p], view.vy_mps[p]
         radius_m = view.width_m[e] / 2.0 + cfg.contact_m
         ttc = np.full(e.size, -np.inf)
@@ -293,7 +306,7 @@ class VruCollisionWarning(App):
         for k, curv in enumerate((yaw * per_m, less_yaw * per_m)):
             if k and not turning.any():
                 break
-            on_path, off_path, turn = _path_frame(along, right, curv, np.full(e.size, MAX_TURN_RAD))
+            on_path, off_path, turn = _path_frame(along, right, curv, max_turn)
             # the VRU's velocity in the path's frame at that point
             ph_sin = sin_h * np.cos(turn) + cos_h * np.sin(turn)
             ph_cos = cos_h * np.cos(turn) - sin_h * np.sin(turn)

@@ -82,6 +82,7 @@ from v2xcloud.twin.movements import (
 
 __all__ = [
     "NO_CONFLICTS",
+    "PERCEIVED_MIN_PROBABILITY",
     "ConflictRule",
     "Conflicts",
     "merging",
@@ -93,6 +94,14 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+#: the summed probability of conflicting movements that ICW and LTA require when a vehicle
+#: whose odds are in it is known only from roadside perception (``ConflictRule``'s
+#: ``min_probability_perceived``): its odds are its lane's, not its driver's (an RSM carries
+#: no indicator), so a warning against it must be likely without one (issue 15's fifteenth
+#: session: most false LTA warnings against such cars were 0.5-0.75 likely)
+PERCEIVED_MIN_PROBABILITY = 0.75
 
 
 class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):

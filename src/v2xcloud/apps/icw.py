@@ -65,6 +65,7 @@ import numpy as np
 
 from v2xcloud.apps._conflicts import (
     NO_CONFLICTS,
+    PERCEIVED_MIN_PROBABILITY,
     ConflictRule,
     Conflicts,
     movement_conflicts,
@@ -123,7 +124,7 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     stop_margin_m: float = 1.0
     lane_margin_m: float = 5.0
     min_probability: float = 0.5
-    min_probability_perceived: float = 0.75
+    min_probability_perceived: float = PERCEIVED_MIN_PROBABILITY
     movement_weights: MovementWeights = MovementWeights(perceived_straight=1.0)
     max_accel_sd_mps2: float = 1.5
     #: without a MAP a party's straight line is its path only when its yaw rate is known at

@@ -68,6 +68,7 @@ import numpy.typing as npt
 
 from v2xcloud.apps._conflicts import (
     NO_CONFLICTS,
+    PERCEIVED_MIN_PROBABILITY,
     ConflictRule,
     Conflicts,
     movement_conflicts,
@@ -126,7 +127,7 @@ class LtaConfig(AppConfig, frozen=True, kw_only=True):
     movement_weights: MovementWeights = MovementWeights()
     movement_pet_s: float = 1.0
     min_probability: float = 0.5
-    min_probability_perceived: float = 0.75
+    min_probability_perceived: float = PERCEIVED_MIN_PROBABILITY
     stop_margin_m: float = 1.0
     lane_margin_m: float = 5.0
 

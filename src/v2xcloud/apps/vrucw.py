@@ -10,9 +10,9 @@ rate moved one σ, ``yaw_rate_sd_dps``, toward straight: the tracker's yaw rate 
 of a turn), so a car turning at a junction is judged along
 the street it turns into, not along the kerb its heading line sweeps. The arc ends after a
 quarter turn (``MAX_TURN_RAD``: a junction turn is no more), or, for a vehicle turning toward
-the heading of the lane it is matched to (the street it turns into), where it is aligned with
-that lane, and the path goes on straight along its tangent; an arc extrapolated further curls round onto the pavements beside the
-street the car turns into. In that frame the
+the heading of the lane it is matched to (the street it turns into), where it is aligned
+with that lane; the path goes on straight along its tangent. An arc extrapolated further
+curls round onto the pavements beside the street the car turns into. In that frame the
 vehicle's front bumper moves along the path at its speed and the VRU at its own velocity
 (its *crossing intent*: the component toward or away from the path, and along it); the time
 until the VRU comes within ``contact_m`` + half the vehicle's width of the centre of the

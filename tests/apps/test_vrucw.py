@@ -49,6 +49,20 @@ def test_pedestrian_crossing_in_front_is_warned_in_time(source: ParticipantSourc
     assert not [a for _, a in out if a.ego_id == "ped"]
 
 
+def test_a_car_creeping_toward_a_pedestrian_is_not_warned_until_it_moves() -> None:
+    """A car creeping at 1.5 m/s toward a pedestrian standing 3 m ahead of its bumper (2 s):
+    at walking pace its driver is in control (as for every collision warning, and the
+    ground truth's 2.0 m/s); the same car at 2.5 m/s is warned."""
+
+    def warned(speed: float) -> bool:
+        car = Mover("car", straight(0, 0, speed, 0.0))
+        ped = Mover("ped", straight(0.0, 5.4, 0.0, 90.0), fields=PED)
+        return first(run(VruCollisionWarning(), [car, ped], seconds=0.3), "car", "ped") is not None
+
+    assert not warned(1.5)
+    assert warned(2.5)
+
+
 def test_cyclist_cutting_across() -> None:
     car = Mover("car", straight(0, 0, 10.0, 90.0))
     bike = Mover("bike", straight(50.0, -24.0, 5.0, 0.0), fields={"kind": ParticipantKind.CYCLIST})

@@ -64,8 +64,8 @@ F_PERCEPTION_ONLY = int(Flag.PERCEPTION_ONLY)  # known only from roadside percep
 K_MOTOR_MAX = K_VEHICLE
 #: the radius of the candidate pairs FCW, ICW, BSW/LCW and the DNPW head-on check share
 SHARED_RADIUS_M = 70.0
-#: an ego slower than this gets no collision warning (FCW, EBW, ICW, BSW/LCW, RLVW): at walking
-#: pace the driver is in control; each app's ``min_speed_mps`` defaults to it
+#: an ego slower than this gets no collision warning (FCW, EBW, ICW, BSW/LCW, RLVW, VRUCW): at
+#: walking pace the driver is in control; each app's ``min_speed_mps`` defaults to it
 WARN_MIN_SPEED_MPS = 2.0
 #: how many standard deviations (the scene tracker's ``*_sd_*`` columns) a kinematic estimate
 #: must clear a threshold by before an application acts on it: the warning must still hold

@@ -49,7 +49,7 @@ Only a vehicle moving at ``min_speed_mps`` or more is warned (``_select.WARN_MIN
 2.0 m/s, as every collision warning and the ground truth: a driver creeping up to a crosswalk
 is in control. At 1.0 m/s, cars pulling away from their stop line at 1-2 m/s while
 pedestrians still crossed were warned, and then waited for them: unseen_crossing_single_lane_vru,
-5 seeds, 6 of 64 false warnings; recall unchanged).
+5 seeds, 6 of 69 false warnings; recall unchanged).
 
 A driver already braking to stop short of the VRU is yielding, not a conflict party: no
 warning when the vehicle's deceleration (the tracker's estimate) is at least the

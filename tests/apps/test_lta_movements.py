@@ -99,6 +99,16 @@ def test_a_creeping_turner_is_timed_at_its_own_speed_not_turning_speed() -> None
     assert _warned(cross_map(), turning, oncoming) == {("t", "o")}
 
 
+def _turner(y: float, speed: float, accel: float) -> object:
+    """A left turner on the S lane at ``y``, signalling, at ``speed`` and ``accel``."""
+    return car("t", 1.75, y, 0.0, speed, exterior_lights=LEFT_ON, accel_long_mps2=accel)
+
+
+def _oncoming_bsm(y: float) -> object:
+    """A car coming south at 12 m/s from ``y`` that sends BSMs."""
+    return car("o", -1.75, y, 180.0, 12.0, source=ParticipantSource.BSM)
+
+
 def test_a_turner_pulling_away_is_timed_as_it_gains_speed() -> None:
     """Leaving its waiting spot at 1.7 m/s and accelerating at 2.5 m/s²: it clears the
     zone before an oncoming car 55 m away (4.6 s) comes, so it is not warned; timed at the
@@ -106,15 +116,11 @@ def test_a_turner_pulling_away_is_timed_as_it_gains_speed() -> None:
     (2.5 s) is still a conflict. (The oncoming cars send BSMs: the far one's movements meet
     the turn 0.6 likely, too little against a car known only from roadside perception.)"""
 
-    def turner(accel: float) -> object:
-        return car("t", 1.75, -6.0, 0.0, 1.7, exterior_lights=LEFT_ON, accel_long_mps2=accel)
-
-    bsm = ParticipantSource.BSM
-    far = car("o", -1.75, 55.0, 180.0, 12.0, source=bsm)
-    near = car("o", -1.75, 30.0, 180.0, 12.0, source=bsm)
-    assert _warned(cross_map(), turner(2.5), far) == set()
-    assert _warned(cross_map(), turner(0.0), far) == {("t", "o")}  # a crawl all the way
-    assert _warned(cross_map(), turner(2.5), near) == {("t", "o")}
+    far, near = _oncoming_bsm(55.0), _oncoming_bsm(30.0)
+    assert _warned(cross_map(), _turner(-6.0, 1.7, 2.5), far) == set()
+    crawl = _turner(-6.0, 1.7, 0.0)  # a crawl all the way
+    assert _warned(cross_map(), crawl, far) == {("t", "o")}
+    assert _warned(cross_map(), _turner(-6.0, 1.7, 2.5), near) == {("t", "o")}
 
 
 def test_a_turner_pulling_away_before_its_line_must_conflict_both_ways() -> None:
@@ -125,15 +131,10 @@ def test_a_turner_pulling_away_before_its_line_must_conflict_both_ways() -> None
     conflict must hold both ways: no warning. The same driver not accelerating is still
     warned, and so is the pulling-away one against a car 48 m off (both ways a conflict)."""
 
-    def turner(accel: float) -> object:
-        return car("t", 1.75, -12.0, 0.0, 3.0, exterior_lights=LEFT_ON, accel_long_mps2=accel)
-
-    bsm = ParticipantSource.BSM
-    far = car("o", -1.75, 56.0, 180.0, 12.0, source=bsm)
-    near = car("o", -1.75, 36.0, 180.0, 12.0, source=bsm)
-    assert _warned(cross_map(), turner(2.0), far) == set()
-    assert _warned(cross_map(), turner(0.0), far) == {("t", "o")}
-    assert _warned(cross_map(), turner(2.0), near) == {("t", "o")}
+    far, near = _oncoming_bsm(56.0), _oncoming_bsm(36.0)
+    assert _warned(cross_map(), _turner(-12.0, 3.0, 2.0), far) == set()
+    assert _warned(cross_map(), _turner(-12.0, 3.0, 0.0), far) == {("t", "o")}
+    assert _warned(cross_map(), _turner(-12.0, 3.0, 2.0), near) == {("t", "o")}
 
 
 def test_travel_time_of_a_turner_pulling_away() -> None:

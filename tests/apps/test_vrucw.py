@@ -208,11 +208,7 @@ def test_a_car_turning_onto_its_lane_ends_its_turn_aligned_with_the_lane() -> No
     from where it points, curled past the lane's heading onto the pavement north of the
     lane, where a pedestrian walks toward it; the turn ends aligned with the lane, and she
     is beside its path. One crossing the lane ahead of it is still warned."""
-
-    def car_path(t: float) -> tuple[float, float, float, float]:
-        h = math.radians(240.0)
-        return 12.0 + 6.0 * math.sin(h) * t, 1.5 + 6.0 * math.cos(h) * t, 6.0, 240.0
-
+    car_path = straight(12.0, 1.5, 6.0, 240.0)
     lane = (_westbound_lane(),)
     for y in (3.0, 4.0):
         car = Mover("car", car_path, fields={"yaw_rate_dps": 30.0})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from v2xcloud.apps.hysteresis import Hysteresis, pair_keys
 
@@ -68,15 +69,23 @@ def test_thousands_of_pairs_in_one_call() -> None:
 class _ScalarModel:
     """The module docstring's rules, one pair at a time (slow, obviously right)."""
 
-    def __init__(self, hold_ticks: int, validity_ms: int, tick_ms: int) -> None:
+    def __init__(self, hold_ticks: int, validity_ms: int, tick_ms: int, confirm: int = 1) -> None:
         self.hold_ms, self.validity_ms, self.tick_ms = hold_ticks * tick_ms, validity_ms, tick_ms
+        self.confirm = confirm
         self.state: dict[int, list[int]] = {}  # key -> [level, last, expires, lower since]
+        self.pending: dict[int, tuple[int, int]] = {}  # key -> (ticks in a row, last tick)
 
     def update(self, hits: list[tuple[int, int]], now: int) -> list[tuple[int, int, int]]:
         out = []
+        pending, self.pending = self.pending, {}
         for i, (key, lvl) in enumerate(hits):
             s = self.state.get(key)
             if s is None:
+                n, last = pending.get(key, (0, -(10**9)))
+                n = n + 1 if now - last <= self.tick_ms * 3 // 2 else 1
+                if n < self.confirm:
+                    self.pending[key] = (n, now)
+                    continue
                 self.state[key] = [lvl, now, now + self.validity_ms, -1]
                 out.append((i, lvl, now + self.validity_ms))
                 continue
@@ -98,10 +107,12 @@ class _ScalarModel:
         return out
 
 
-def _compare(hold_ticks: int, validity_ms: int, tick_ms: int, seed: int) -> None:
+def _compare(hold_ticks: int, validity_ms: int, tick_ms: int, seed: int, confirm: int = 1) -> None:
     rng = np.random.default_rng(seed)
-    h = Hysteresis(hold_ticks=hold_ticks, validity_ms=validity_ms, tick_ms=tick_ms)
-    model = _ScalarModel(hold_ticks, validity_ms, tick_ms)
+    h = Hysteresis(
+        hold_ticks=hold_ticks, validity_ms=validity_ms, tick_ms=tick_ms, confirm_ticks=confirm
+    )
+    model = _ScalarModel(hold_ticks, validity_ms, tick_ms, confirm)
     uids = rng.integers(0, 2**31 - 1, size=12)  # large keys: float64 would lose them
     pool = np.unique(pair_keys(uids[:6], uids[6:]))
     now = 0
@@ -122,6 +133,47 @@ def _compare(hold_ticks: int, validity_ms: int, tick_ms: int, seed: int) -> None
 def test_matches_the_scalar_model_on_random_hit_sequences() -> None:
     for seed, (hold, validity, tick) in enumerate([(3, 500, 100), (1, 1000, 100), (5, 300, 50)]):
         _compare(hold, validity, tick, seed)
+
+
+def test_with_confirmation_matches_the_scalar_model_on_random_hit_sequences() -> None:
+    cases = [(3, 500, 100, 2), (1, 1000, 100, 3), (5, 300, 50, 2), (2, 800, 100, 4)]
+    for seed, (hold, validity, tick, confirm) in enumerate(cases):
+        _compare(hold, validity, tick, 10 + seed, confirm)
+
+
+def test_a_new_hazard_is_issued_once_seen_confirm_ticks_in_a_row() -> None:
+    h = Hysteresis(hold_ticks=3, validity_ms=1000, tick_ms=100, confirm_ticks=2)
+    assert _tick(h, 0, {7: W, 8: W}) == {}  # one tick's prediction is not a warning yet
+    assert len(h) == 0
+    assert _tick(h, 100, {7: IMM}) == {7: IMM}  # the second tick in a row, at its level
+    assert _tick(h, 200, {8: W}) == {}  # 8 missed a tick: it starts again
+    assert _tick(h, 300, {8: W}) == {8: W}
+    assert _tick(h, 400, {7: IMM, 8: W}) == {}  # held pairs go on as without confirmation
+
+
+def test_a_confirmed_hazard_forgotten_after_its_hold_is_confirmed_again() -> None:
+    h = Hysteresis(hold_ticks=1, validity_ms=1000, tick_ms=100, confirm_ticks=2)
+    _tick(h, 0, {7: W})
+    assert _tick(h, 100, {7: W}) == {7: W}
+    for t in (200, 300):
+        _tick(h, t, {})
+    assert len(h) == 0
+    assert _tick(h, 400, {7: W}) == {}
+    assert _tick(h, 500, {7: W}) == {7: W}
+
+
+def test_confirmation_allows_a_late_tick_but_not_a_missed_one() -> None:
+    h = Hysteresis(hold_ticks=3, validity_ms=1000, tick_ms=100, confirm_ticks=2)
+    _tick(h, 0, {7: W})
+    assert _tick(h, 150, {7: W}) == {7: W}  # half a tick late: still the next tick
+    _tick(h, 300, {9: W})
+    assert _tick(h, 500, {9: W}) == {}  # a tick missed in between: it starts again
+    assert _tick(h, 600, {9: W}) == {9: W}
+
+
+def test_confirm_ticks_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="confirm_ticks"):
+        Hysteresis(confirm_ticks=0)
 
 
 def test_defaults_hold_three_ticks_and_advisories_last_half_a_second() -> None:

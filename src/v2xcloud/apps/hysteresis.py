@@ -2,7 +2,10 @@
 
 Per (ego, other) pair an application's raw hits become advisories like this:
 
-- a new hazard is issued on the tick it is first detected (no added delay);
+- a new hazard is issued on the tick it is first detected (no added delay), or, with
+  ``confirm_ticks`` > 1, on the tick it has been detected ``confirm_ticks`` ticks in a row:
+  a hazard that only one tick's prediction supports is no warning yet (the M-of-N
+  confirmation of a tracker, here M = N; see ``AppConfig.confirm_ticks``);
 - a higher level is issued at once (upgrade); a lower level only after it has held for
   ``hold_ticks`` ticks (downgrade), so a level that wobbles around a threshold does not flicker;
 - an unchanged hazard is not re-issued, except to refresh it when its advisory would expire
@@ -45,15 +48,28 @@ class Decisions:
 class Hysteresis:
     """Per-pair memory of one application's warnings (see the module docstring).
 
-    ``tick_ms`` is the tick period; the hold and the refresh are counted in ticks of it.
+    ``tick_ms`` is the tick period; the hold, the refresh and the confirmation are counted in
+    ticks of it.
     """
 
-    def __init__(self, *, hold_ticks: int = 3, validity_ms: int = 500, tick_ms: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        hold_ticks: int = 3,
+        validity_ms: int = 500,
+        tick_ms: int = 100,
+        confirm_ticks: int = 1,
+    ) -> None:
+        if confirm_ticks < 1:
+            raise ValueError(f"confirm_ticks must be at least 1, got {confirm_ticks}")
         self.hold_ms = hold_ticks * tick_ms
         self.validity_ms = validity_ms
         self.tick_ms = tick_ms
+        self.confirm_ticks = confirm_ticks
         empty = np.empty(0, dtype=np.int64)
         self._key, self._level, self._last, self._expires, self._lower = (empty,) * 5
+        # new hazards not confirmed yet: key, consecutive ticks seen, last tick seen
+        self._pending_key, self._pending_n, self._pending_last = (empty,) * 3
 
     def __len__(self) -> int:
         return int(self._key.size)
@@ -64,6 +80,39 @@ class Hysteresis:
 
     def update(self, keys: IntArray, levels: IntArray, now_ms: int) -> Decisions:
         """Feed this tick's hits (unique keys, levels > 0); returns what to issue now."""
+        if self.confirm_ticks > 1:
+            ok = self._confirmed(keys, now_ms)
+            if not ok.all():
+                rows = ok.nonzero()[0]
+                d = self._update(keys[rows], levels[rows], now_ms)
+                return Decisions(rows[d.index], d.level, d.expires_ms)
+        return self._update(keys, levels, now_ms)
+
+    def _confirmed(self, keys: IntArray, now_ms: int) -> npt.NDArray[np.bool_]:
+        """Which of this tick's (sorted or not) keys may be issued: those already held, and
+        new ones seen ``confirm_ticks`` ticks in a row (this one included). Remembers the
+        others; a pair missing from a tick starts again."""
+        held = np.isin(keys, self._key, assume_unique=True)
+        new = (~held).nonzero()[0]
+        n = np.ones(new.size, dtype=np.int64)
+        if new.size and self._pending_key.size:
+            pos = np.minimum(self._pending_key.searchsorted(keys[new]), self._pending_key.size - 1)
+            # the previous tick (half a tick of slack for a late one)
+            seen = (self._pending_key[pos] == keys[new]) & (
+                now_ms - self._pending_last[pos] <= self.tick_ms + self.tick_ms // 2
+            )
+            n = np.where(seen, self._pending_n[pos] + 1, 1)
+        done = n >= self.confirm_ticks
+        wait = ~done
+        order = keys[new[wait]].argsort(kind="stable")
+        self._pending_key = keys[new[wait]][order]
+        self._pending_n = n[wait][order]
+        self._pending_last = np.full(order.size, now_ms, dtype=np.int64)
+        ok = held
+        ok[new[done]] = True
+        return ok
+
+    def _update(self, keys: IntArray, levels: IntArray, now_ms: int) -> Decisions:
         if keys.size == 0:
             self._forget(now_ms)
             return Decisions(keys, keys, keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from _roadside_scene import FRAME, NODE, junction_map, latlon, spat, view_of
 from _roadside_scene import vehicle as _vehicle
+from _settled import on_settled_tick
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
@@ -112,7 +113,7 @@ def test_cross_traffic_held_by_red_is_no_conflict_party() -> None:
             vehicle("a", 0, -20, 10.0, 0.0),
             vehicle("b", -30, 10, 10.0, 90.0),
         )
-        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+        return {adv.ego_id for adv in on_settled_tick(IntersectionCollisionWarning(), view, 0)}
 
     assert warned((green, 20.0, red, 50.0)) == {"a", "b"}
     assert warned((red, 20.0, green, 50.0)) == set()  # a will stop: b is not warned
@@ -125,7 +126,24 @@ def test_cross_traffic_held_by_red_is_no_conflict_party() -> None:
         vehicle("a", 0, -5, 10.0, 0.0, source=ParticipantSource.BSM),
         vehicle("b", -15, 10, 10.0, 90.0),
     )
-    assert {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)} == {"a", "b"}
+    warned = on_settled_tick(IntersectionCollisionWarning(), view, 0)
+    assert {adv.ego_id for adv in warned} == {"a", "b"}
+
+
+def test_a_conflict_is_warned_once_it_holds_on_two_ticks_in_a_row() -> None:
+    """One tick's predicted conflict is not yet a warning (``PATH_CONFIRM_TICKS``): the same
+    conflict on the next tick is, and the windows look a tick further ahead for it."""
+    assert IcwConfig().confirm_ticks == 2
+    assert IcwConfig().lead_pad_s == 0.2
+    view = view_of(
+        junction_map(), vehicle("a", 0, -20, 10.0, 0.0), vehicle("b", -30, 10, 10.0, 90.0)
+    )
+    icw = IntersectionCollisionWarning()
+    assert icw.on_tick(view, 0) == []
+    assert icw.on_tick(view, 200) == []  # a tick missed: it starts again
+    assert {adv.ego_id for adv in icw.on_tick(view, 300)} == {"a", "b"}
+    unconfirmed = IntersectionCollisionWarning(IcwConfig(confirm_ticks=1))
+    assert {adv.ego_id for adv in unconfirmed.on_tick(view, 0)} == {"a", "b"}
 
 
 def _two_approaches() -> MapData:
@@ -163,7 +181,7 @@ def test_streams_the_signal_program_separates_are_not_warned() -> None:
 
     def warned(*items: object) -> set[str]:
         view = view_of(_two_approaches(), *items, *cars)
-        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+        return {adv.ego_id for adv in on_settled_tick(IntersectionCollisionWarning(), view, 0)}
 
     assert warned() == {"a", "b"}  # no SPAT: priority unknown, a real crossing conflict
     assert warned(spat(0, phase1=go, phase2=go)) == set()  # both green: not crossing streams
@@ -190,7 +208,7 @@ def test_a_car_braking_to_stop_before_its_stop_line_is_no_party() -> None:
 
     def warned(*cars: object) -> set[str]:
         view = view_of(_two_approaches(), *cars, vehicle("b", -30, 10, 10.0, 90.0))
-        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+        return {adv.ego_id for adv in on_settled_tick(IntersectionCollisionWarning(), view, 0)}
 
     assert warned(a(-3.0)) == set()
     assert warned(a(-1.0)) == {"a", "b"}  # braking too little to stop: still a conflict
@@ -210,7 +228,7 @@ def test_a_turning_car_still_meets_a_red_light_runner() -> None:
     def warned(*items: object) -> set[str]:
         runner = vehicle("a", 0, -5, 10.0, 0.0, source=ParticipantSource.BSM)
         view = view_of(_two_approaches(), *items, runner, b)
-        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+        return {adv.ego_id for adv in on_settled_tick(IntersectionCollisionWarning(), view, 0)}
 
     assert warned(spat(0, phase1=red, phase2=go)) == {"a", "b"}
     # no SPAT: lane 21's one MAP movement is straight on, so the signal does not take "b" off
@@ -240,7 +258,7 @@ def test_a_runner_past_its_stop_line_on_red_still_meets_a_turning_car() -> None:
             _turning_b(-10.0),
         )
         assert view.lane[view.row_of("a")] >= 0 and view.to_stop_m[view.row_of("a")] <= 0
-        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+        return {adv.ego_id for adv in on_settled_tick(IntersectionCollisionWarning(), view, 0)}
 
     assert warned(red) == {"a", "b"}
     assert warned(go) == set()  # a passed on green: the turning car is not predicted straight
@@ -258,12 +276,12 @@ def test_a_runner_that_left_its_lane_on_red_inside_the_junction_is_remembered() 
         scene.ingest(spat(0, phase1=phase1, phase2=go), received_at_ms=0, source="rsu")
         if seen:
             scene.ingest(vehicle("a", 0, -2.0, 10.0, 0.0), received_at_ms=0, source="rsu")
-            icw.on_tick(scene.update(0), 0)
+            on_settled_tick(icw, scene.update(0), 0)
         scene.ingest(vehicle("a", 0, 4.0, 10.0, 0.0, t_ms=500), received_at_ms=500, source="rsu")
         scene.ingest(_turning_b(-10.0, 500), received_at_ms=500, source="rsu")
         view = scene.update(500)
         assert view.lane[view.row_of("a")] < 0  # inside the junction
-        return {adv.ego_id for adv in icw.on_tick(view, 500)}
+        return {adv.ego_id for adv in on_settled_tick(icw, view, 500)}
 
     red = (LightState.RED, 20.0, LightState.PROTECTED_GREEN, 50.0)
     assert warned(red, seen=True) == {"a", "b"}
@@ -287,7 +305,7 @@ def test_without_map_a_party_whose_yaw_rate_is_unknown_has_no_straight_line_yet(
                 for c in cars
             )
         )
-        return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(view, 0)}
+        return {adv.ego_id for adv in on_settled_tick(IntersectionCollisionWarning(), view, 0)}
 
     assert warned(None) == set()
     assert warned(0.1) == {"a", "b"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from _cross_junction import FRAME, PHASES, cross_map, spat
 from _cross_junction import car as _car
+from _settled import on_settled_tick
 from _v2v_scenario import Mover, run, straight
 
 from v2xcloud.apps.icw import IntersectionCollisionWarning
@@ -29,7 +30,9 @@ def _warned(*items: object) -> set[str]:
     scene = Scene(FRAME)
     for item in items:
         scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
-    return {adv.ego_id for adv in IntersectionCollisionWarning().on_tick(scene.update(0), 0)}
+    return {
+        adv.ego_id for adv in on_settled_tick(IntersectionCollisionWarning(), scene.update(0), 0)
+    }
 
 
 # "a" north-bound on the S lane and "b" west-bound on the E lane reach (1.75, 1.75), where

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from _roadside_scene import FRAME, junction_map, spat, vehicle, view_of
+from _settled import on_settled_tick
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.lta import LeftTurnAssist
@@ -120,7 +121,7 @@ def _signalling(pid: str, y_m: float, speed_mps: float) -> ParticipantState:
 
 def _lta_egos(*items: object) -> set[str]:
     view = view_of(junction_map(), *items)
-    return {a.ego_id for a in LeftTurnAssist().on_tick(view, 0)}
+    return {a.ego_id for a in on_settled_tick(LeftTurnAssist(), view, 0)}
 
 
 def test_with_map_a_signalling_driver_turns_at_the_junction_not_where_it_is() -> None:

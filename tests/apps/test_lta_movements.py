@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from _cross_junction import FRAME, PHASES, car, cross_map, spat
+from _settled import on_settled_tick
 
 from v2xcloud.apps._conflicts import travel_s
 from v2xcloud.apps.lta import LeftTurnAssist, LtaConfig
@@ -18,7 +19,7 @@ def _warned(*items: object) -> set[tuple[str, str]]:
     scene = Scene(FRAME)
     for item in items:
         scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
-    out = LeftTurnAssist().on_tick(scene.update(0), 0)
+    out = on_settled_tick(LeftTurnAssist(), scene.update(0), 0)
     return {(adv.ego_id, adv.other_id or "") for adv in out}
 
 
@@ -201,7 +202,7 @@ def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict(
         scene = Scene(FRAME)
         for item in (cross_map(), TURNER, o):
             scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
-        return bool(LeftTurnAssist(config=config).on_tick(scene.update(0), 0))
+        return bool(on_settled_tick(LeftTurnAssist(config=config), scene.update(0), 0))
 
     told = car("o", -1.75, 23.0, 180.0, 12.0, source=ParticipantSource.BSM)
     assert warned(ONCOMING, LtaConfig()) and warned(told, LtaConfig())

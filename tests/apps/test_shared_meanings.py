@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from v2xcloud.apps import _select, _v2i
+from v2xcloud.apps.fcw import FcwConfig
+from v2xcloud.apps.icw import IcwConfig
+from v2xcloud.apps.lta import LtaConfig
+from v2xcloud.apps.vrucw import VrucwConfig
 from v2xcloud.model import ParticipantKind, ParticipantSource, Rsm
 from v2xcloud.model.thresholds import MOVING_MPS, STANDSTILL_MPS
 from v2xcloud.twin import Scene
@@ -54,3 +58,11 @@ def test_standing_creeping_moving_bands() -> None:
         view = scene.update(now_ms=t)
         since = int(view.stopped_since_ms[0])
         assert (since >= 0) if t == 0 else (since == -1)  # creeping is no longer standing
+
+
+def test_the_path_predicting_apps_confirm_alike_and_the_others_issue_at_once() -> None:
+    for config in (IcwConfig(), LtaConfig(), VrucwConfig()):
+        assert config.confirm_ticks == _select.PATH_CONFIRM_TICKS == 2
+        # the windows look ahead one sampling tick and one per confirming tick after the first
+        assert config.lead_pad_s == config.lookahead_s + config.tick_ms / 1000.0
+    assert FcwConfig().confirm_ticks == 1 and FcwConfig().lead_pad_s == FcwConfig().lookahead_s

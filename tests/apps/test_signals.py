@@ -9,6 +9,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 from _roadside_scene import FRAME, junction_map, spat, vehicle, view_of
+from _settled import on_settled_tick
 
 from v2xcloud.apps import App
 from v2xcloud.apps._signals import MAP_WAIT_MS
@@ -67,7 +68,7 @@ CASES = (
 
 
 def _warned(app: App, *items: object, now_ms: int = 0) -> set[str]:
-    return {adv.ego_id for adv in app.on_tick(view_of(*items, now_ms=now_ms), now_ms)}
+    return {adv.ego_id for adv in on_settled_tick(app, view_of(*items, now_ms=now_ms), now_ms)}
 
 
 Cars = Callable[[int], tuple[ParticipantState, ...]]

@@ -10,6 +10,7 @@ import _cross_junction
 import msgspec
 import pytest
 from _cross_junction import FRAME, PHASES, car, cross_map, spat
+from _settled import on_settled_tick
 from _v2v_scenario import Mover, first, run, straight
 
 from v2xcloud.apps.vrucw import VruCollisionWarning
@@ -66,7 +67,7 @@ def _warned(*items: object) -> set[tuple[str, str | None]]:
             if t_report == t_ms:
                 scene.ingest(report, received_at_ms=t_ms, source="rsu")  # type: ignore[arg-type]
         view = scene.update(t_ms)
-    return {(a.ego_id, a.other_id) for a in VruCollisionWarning().on_tick(view, T0_MS)}
+    return {(a.ego_id, a.other_id) for a in on_settled_tick(VruCollisionWarning(), view, T0_MS)}
 
 
 def _left_turner(t: float) -> tuple[float, float, float, float]:

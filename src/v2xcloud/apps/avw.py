@@ -99,7 +99,7 @@ class AbnormalVehicleWarning(App):
             max_heading_diff_deg=cfg.max_heading_diff_deg,
             min_speed_mps=cfg.min_speed_mps,
         )
-        return gap_hits(pairs.select(keep), imminent_s=cfg.imminent_s + cfg.lookahead_s)
+        return gap_hits(pairs.select(keep), imminent_s=cfg.imminent_s + cfg.lead_pad_s)
 
     def _abnormal(self, view: SceneView) -> npt.NDArray[np.bool_]:
         cfg = self.config

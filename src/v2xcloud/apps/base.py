@@ -33,18 +33,35 @@ _LEVELS = {int(level): level for level in AdvisoryLevel}  # faster than calling 
 class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Settings every application has. Subclasses add their thresholds (defaults from
     STANDARDS.md). ``lookahead_s`` is added to time thresholds so that, sampled at ticks of
-    ``tick_ms``, a warning still gives at least the threshold's lead time. A road user no
+    ``tick_ms``, a warning still gives at least the threshold's lead time (``lead_pad_s``).
+    A road user no
     report has come from for more than ``max_silent_ms`` (five 10 Hz periods) is no party to a
     new detection: the scene keeps it, extrapolated, until it expires, but where it is and
     what it does are guesses by then (a car that left the road or a sensor's view; a leader
     whose track ended was warned of on the K733 recording, a car that had turned off into a
-    side street in the bench)."""
+    side street in the bench).
+
+    ``confirm_ticks``: a new hazard is issued once it has been detected on that many ticks in
+    a row (``Hysteresis``). 1 (the default) issues it on its first tick. The apps that
+    predict paths a few seconds ahead (crossing, turning, road users crossing) set more
+    (``_select.PATH_CONFIRM_TICKS``): a conflict that the next tick's prediction no longer
+    supports (a driver who has just begun to brake, a heading that settles) is a prediction's
+    noise, not a hazard. Their time thresholds look as much further ahead (``lead_pad_s``),
+    so the lead time a warning gives does not shrink."""
 
     hold_ticks: int = 3
+    confirm_ticks: int = 1
     validity_ms: int = 1000
     tick_ms: int = 100
     lookahead_s: float = 0.1
     max_silent_ms: int = 500
+
+    @property
+    def lead_pad_s(self) -> float:
+        """What the apps add to each time threshold: ``lookahead_s`` for the sampling, and a
+        tick per confirming tick after the first, so that a confirmed warning still gives the
+        threshold's lead time."""
+        return self.lookahead_s + (self.confirm_ticks - 1) * self.tick_ms / 1000.0
 
 
 class Partners(StrEnum):
@@ -148,6 +165,7 @@ class App:
         self.config = config if config is not None else self.config_type()
         self.hysteresis = Hysteresis(
             hold_ticks=self.config.hold_ticks,
+            confirm_ticks=self.config.confirm_ticks,
             validity_ms=self.config.validity_ms,
             tick_ms=self.config.tick_ms,
         )

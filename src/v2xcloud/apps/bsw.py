@@ -224,7 +224,7 @@ class LaneChangeWarning(App):
         toward, across = _road_frame(view, pairs)  # the ego's own motion towards that lane
         with np.errstate(invalid="ignore"):  # NaN (no lane: road unknown) is no drift
             drifting = self._sustained(view, pairs.ego, right, toward >= cfg.drift_mps)
-        occupied = beside | (t_reach <= cfg.closing_s + cfg.lookahead_s)
+        occupied = beside | (t_reach <= cfg.closing_s + cfg.lead_pad_s)
         hit = (signals | drifting) & occupied & ~is_turning(view, pairs.ego)
         pairs, toward, t_reach = pairs.select(hit), toward[hit], t_reach[hit]
         gap = across[hit] - view.width_m[pairs.ego]

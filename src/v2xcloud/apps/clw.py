@@ -69,4 +69,4 @@ class ControlLossWarning(App):
             & is_motor(view, pairs.ego)
             & (pairs.closing_along_mps > 0)
         )
-        return gap_hits(pairs.select(keep), imminent_s=cfg.imminent_s + cfg.lookahead_s)
+        return gap_hits(pairs.select(keep), imminent_s=cfg.imminent_s + cfg.lead_pad_s)

@@ -215,7 +215,7 @@ class DoNotPassWarning(App):
         cfg = self.config
         ttm = gap_ttc(gap_m(pairs), pairs.closing_along_mps)
         level = level_from_time(
-            ttm, warn_s=cfg.pass_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
+            ttm, warn_s=cfg.pass_s + cfg.lead_pad_s, imminent_s=cfg.imminent_s + cfg.lead_pad_s
         )
         return Hits(ego=pairs.ego, other=pairs.other, level=level, ttc_s=ttm)
 

@@ -84,7 +84,7 @@ class EmergencyBrakeWarning(App):
         decel = np.maximum(-view.accel_mps2[pairs.other], cfg.hard_decel_mps2)
         ttc = ttc_lead_braking(gap, v_ego, view.speed_mps[pairs.other], decel)
         headway = np.maximum(gap, 0.0) / np.maximum(v_ego, 0.1)
-        look = cfg.lookahead_s
+        look = cfg.lead_pad_s
         warn = (headway <= cfg.max_headway_s) | (ttc <= cfg.warn_ttc_s + look)
         level = np.where(
             ttc <= cfg.imminent_ttc_s + look,

@@ -79,7 +79,7 @@ class EmergencyVehicleWarning(App):
             (pairs.along_m > 0) & pairs.same_level & is_motor(view, pairs.other) & ~ev[pairs.other]
         )
         t_reach = np.minimum(self._same_road(pairs), self._crossing(pairs))
-        look = cfg.lookahead_s
+        look = cfg.lead_pad_s
         level = np.where(
             t_reach <= cfg.imminent_s + look,
             IMMINENT,

@@ -84,8 +84,8 @@ class ForwardCollisionWarning(App):
         braking_enough = (-view.accel_mps2[e] >= drac) & (drac <= cfg.comfortable_decel_mps2)
         level = level_from_time(
             sure_ttc,
-            warn_s=cfg.warn_ttc_s + cfg.lookahead_s,
-            imminent_s=cfg.imminent_ttc_s + cfg.lookahead_s,
+            warn_s=cfg.warn_ttc_s + cfg.lead_pad_s,
+            imminent_s=cfg.imminent_ttc_s + cfg.lead_pad_s,
         )
         # bodies that already overlap along the lane (bumper gap ≤ 0) are side by side, or a
         # track's jump: a rear-end still to come has its gap ahead

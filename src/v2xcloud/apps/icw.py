@@ -77,6 +77,7 @@ from v2xcloud.apps._select import (
     F_RIGHT_SIGNAL,
     IMMINENT,
     K_MOTOR_MAX,
+    PATH_CONFIRM_TICKS,
     SHARED_RADIUS_M,
     TURNING_DPS,
     WARN_MIN_SPEED_MPS,
@@ -136,6 +137,7 @@ class IcwConfig(AppConfig, frozen=True, kw_only=True):
     #: measured yaw rate) and holds a new one no longer than ``max_accel_sd_mps2`` does
     #: (a BSM's 0.2 s, a roadside track's ~1.3 s)
     max_yaw_sd_dps: float = 10.0
+    confirm_ticks: int = PATH_CONFIRM_TICKS
 
 
 class IntersectionCollisionWarning(App):
@@ -178,7 +180,7 @@ class IntersectionCollisionWarning(App):
         if found.a.size == 0:
             return Hits.empty()
         # one unordered pair warns each of the two vehicles with its own arrival time
-        look = cfg.lookahead_s
+        look = cfg.lead_pad_s
         arrive = np.concatenate([found.arrive_a, found.arrive_b])
         pet2 = np.concatenate([found.pet, found.pet])
         warn = arrive <= cfg.warn_s + look
@@ -221,7 +223,7 @@ class IntersectionCollisionWarning(App):
         pet = np.maximum(t_b - half_b - (t_a + half_a), t_a - half_a - (t_b + half_b))
         arrive_a = np.maximum(t_a - half_a, 0.0)
         arrive_b = np.maximum(t_b - half_b, 0.0)
-        look = cfg.lookahead_s
+        look = cfg.lead_pad_s
         ahead = (t_a + half_a > 0) & (t_b + half_b > 0) & (pet <= cfg.pet_s)
         soon = np.maximum(arrive_a, arrive_b) <= cfg.warn_s + look  # both within the window
         accel = view.accel_mps2
@@ -271,7 +273,7 @@ class IntersectionCollisionWarning(App):
             ConflictRule(
                 weights=cfg.movement_weights,
                 pet_s=cfg.pet_s,
-                window_s=cfg.warn_s + cfg.lookahead_s,
+                window_s=cfg.warn_s + cfg.lead_pad_s,
                 stop_margin_m=cfg.stop_margin_m,
                 min_probability=cfg.min_probability,
                 min_probability_perceived=cfg.min_probability_perceived,

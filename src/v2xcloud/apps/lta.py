@@ -74,7 +74,13 @@ from v2xcloud.apps._conflicts import (
     movement_conflicts,
     stays_in_lane,
 )
-from v2xcloud.apps._select import F_LEFT_SIGNAL, TURNING_DPS, is_motor, motor
+from v2xcloud.apps._select import (
+    F_LEFT_SIGNAL,
+    PATH_CONFIRM_TICKS,
+    TURNING_DPS,
+    is_motor,
+    motor,
+)
 from v2xcloud.apps._signals import MIN_BRAKING_MPS2, STOP_DECEL_MPS2, MapWait, held_by_signal
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import predict_ctrv, predict_cv
@@ -123,6 +129,7 @@ class LtaConfig(AppConfig, frozen=True, kw_only=True):
     min_other_speed_mps: float = 2.0
     conflict_m: float = 1.0
     horizon_s: float = 4.0
+    confirm_ticks: int = PATH_CONFIRM_TICKS
     step_s: float = 0.1
     movement_weights: MovementWeights = MovementWeights()
     movement_pet_s: float = 1.0
@@ -207,7 +214,7 @@ class LeftTurnAssist(App):
         other = np.concatenate([found.b, other])
         t_conf = np.concatenate([found.arrive_a, t_conf])
         level = level_from_time(
-            t_conf, warn_s=cfg.warn_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
+            t_conf, warn_s=cfg.warn_s + cfg.lead_pad_s, imminent_s=cfg.imminent_s + cfg.lead_pad_s
         )
         return Hits(ego=ego, other=other, level=level, ttc_s=t_conf)
 
@@ -224,7 +231,7 @@ class LeftTurnAssist(App):
         rule = ConflictRule(
             weights=cfg.movement_weights,
             pet_s=cfg.movement_pet_s,
-            window_s=cfg.warn_s + cfg.lookahead_s,
+            window_s=cfg.warn_s + cfg.lead_pad_s,
             stop_margin_m=cfg.stop_margin_m,
             min_probability=cfg.min_probability,
             min_probability_perceived=cfg.min_probability_perceived,

@@ -70,6 +70,7 @@ from v2xcloud.apps._select import (
     F_RIGHT_SIGNAL,
     K_CYCLIST,
     K_PEDESTRIAN,
+    PATH_CONFIRM_TICKS,
     WARN_MIN_SPEED_MPS,
     is_motor,
     is_turning,
@@ -222,6 +223,7 @@ class VrucwConfig(AppConfig, frozen=True, kw_only=True):
     min_speed_mps: float = WARN_MIN_SPEED_MPS
     contact_m: float = 0.8  # VRU radius plus a safety margin beyond the vehicle's half width
     comfortable_decel_mps2: float = 3.0
+    confirm_ticks: int = PATH_CONFIRM_TICKS
 
 
 class VruCollisionWarning(App):
@@ -357,7 +359,7 @@ class VruCollisionWarning(App):
         yielding = (-view.accel_mps2[e] >= drac) & (drac <= cfg.comfortable_decel_mps2)
         ttc = np.where(yielding, np.inf, ttc)
         level = level_from_time(
-            ttc, warn_s=cfg.warn_s + cfg.lookahead_s, imminent_s=cfg.imminent_s + cfg.lookahead_s
+            ttc, warn_s=cfg.warn_s + cfg.lead_pad_s, imminent_s=cfg.imminent_s + cfg.lead_pad_s
         )
         return Hits(ego=e, other=p, level=level, ttc_s=ttc)
 

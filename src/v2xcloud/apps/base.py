@@ -34,12 +34,11 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Settings every application has. Subclasses add their thresholds (defaults from
     STANDARDS.md). ``lookahead_s`` is added to time thresholds so that, sampled at ticks of
     ``tick_ms``, a warning still gives at least the threshold's lead time (``lead_pad_s``).
-    A road user no
-    report has come from for more than ``max_silent_ms`` (five 10 Hz periods) is no party to a
-    new detection: the scene keeps it, extrapolated, until it expires, but where it is and
-    what it does are guesses by then (a car that left the road or a sensor's view; a leader
-    whose track ended was warned of on the K733 recording, a car that had turned off into a
-    side street in the bench).
+    A road user no report has come from for more than ``max_silent_ms`` (five 10 Hz periods)
+    is no party to a new detection: the scene keeps it, extrapolated, until it expires, but
+    where it is and what it does are guesses by then (a car that left the road or a sensor's
+    view; a leader whose track ended was warned of on the K733 recording, a car that had
+    turned off into a side street in the bench).
 
     ``confirm_ticks``: a new hazard is issued once it has been detected on that many ticks in
     a row (``Hysteresis``). 1 (the default) issues it on its first tick. The apps that

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from _v2v_scenario import Mover, first, run, straight
+from _v2v_scenario import Mover, Path, first, run, straight
 
 from v2xcloud.apps.vrucw import VruCollisionWarning
 from v2xcloud.model import (
@@ -173,15 +173,28 @@ def test_a_car_on_a_lane_follows_the_lane_not_its_lagging_heading() -> None:
     def car_path(t: float) -> tuple[float, float, float, float]:
         return 10.0 - 7.0 * t, 0.0, 7.0, 274.0
 
+    _on_westbound_lane(car_path, 20.0, [(-20.0, 3.0), (-15.0, 4.0)], (-14.0, 4.0), 2.0)
+
+
+def _on_westbound_lane(
+    car_path: Path,
+    yaw_rate_dps: float,
+    walkers: list[tuple[float, float]],
+    crossing: tuple[float, float],
+    seconds: float,
+) -> None:
+    """A car on ``car_path`` with a yaw rate on its tracker, matched to the westbound lane:
+    pedestrians walking east from each of ``walkers`` beside the lane are not warned of, one
+    crossing the lane southward from ``crossing`` is."""
     lane = (_westbound_lane(),)
-    for x, y in ((-20.0, 3.0), (-15.0, 4.0)):
-        car = Mover("car", car_path, fields={"yaw_rate_dps": 20.0})
+    for x, y in walkers:
+        car = Mover("car", car_path, fields={"yaw_rate_dps": yaw_rate_dps})
         walker = Mover("walker", straight(x, y, 1.3, 90.0), fields=PED)
-        out = run(VruCollisionWarning(), [car, walker], seconds=2.0, maps=lane)
-        assert first(out, "car") is None
-    car = Mover("car", car_path, fields={"yaw_rate_dps": 20.0})
-    crossing = Mover("crossing", straight(-14.0, 4.0, 1.3, 180.0), fields=PED)
-    out = run(VruCollisionWarning(), [car, crossing], seconds=2.0, maps=lane)
+        out = run(VruCollisionWarning(), [car, walker], seconds=seconds, maps=lane)
+        assert first(out, "car") is None, (x, y)
+    car = Mover("car", car_path, fields={"yaw_rate_dps": yaw_rate_dps})
+    ped = Mover("crossing", straight(*crossing, 1.3, 180.0), fields=PED)
+    out = run(VruCollisionWarning(), [car, ped], seconds=seconds, maps=lane)
     assert first(out, "car", "crossing") is not None
 
 
@@ -209,16 +222,7 @@ def test_a_car_turning_onto_its_lane_ends_its_turn_aligned_with_the_lane() -> No
     lane, where a pedestrian walks toward it; the turn ends aligned with the lane, and she
     is beside its path. One crossing the lane ahead of it is still warned."""
     car_path = straight(12.0, 1.5, 6.0, 240.0)
-    lane = (_westbound_lane(),)
-    for y in (3.0, 4.0):
-        car = Mover("car", car_path, fields={"yaw_rate_dps": 30.0})
-        walker = Mover("walker", straight(-8.0, y, 1.3, 90.0), fields=PED)
-        out = run(VruCollisionWarning(), [car, walker], seconds=0.6, maps=lane)
-        assert first(out, "car") is None
-    car = Mover("car", car_path, fields={"yaw_rate_dps": 30.0})
-    crossing = Mover("crossing", straight(-4.0, 2.0, 1.3, 180.0), fields=PED)
-    out = run(VruCollisionWarning(), [car, crossing], seconds=0.6, maps=lane)
-    assert first(out, "car", "crossing") is not None
+    _on_westbound_lane(car_path, 30.0, [(-8.0, 3.0), (-8.0, 4.0)], (-4.0, 2.0), 0.6)
 
 
 def _westbound_approach() -> MapData:

@@ -3,7 +3,7 @@ from each movement's signal group; and what geometry alone may warn without a MA
 
 from __future__ import annotations
 
-from _cross_junction import FRAME, PHASES, cross_map, spat
+from _cross_junction import FRAME, PHASES, cross_map, spat, unranked
 from _cross_junction import car as _car
 from _settled import on_settled_tick
 from _v2v_scenario import Mover, run, straight
@@ -42,10 +42,10 @@ B = car("b", 28.5, 1.75, 270.0, 10.0)
 
 
 def test_a_right_turn_lane_does_not_cross_the_straight_line_it_points_along() -> None:
-    assert _warned(cross_map(only={"S": "straight", "E": "straight"}), A, B) == {"a", "b"}
+    assert _warned(*unranked(only={"S": "straight", "E": "straight"}), A, B) == {"a", "b"}
     # the same positions, but the S lane only turns right (into the east exit, behind "b"):
-    # no signal is shown, yet the MAP says its path never meets b's
-    assert _warned(cross_map(only={"S": "right", "E": "straight"}), A, B) == set()
+    # no indicator is shown, yet the MAP says its path never meets b's
+    assert _warned(*unranked(only={"S": "right", "E": "straight"}), A, B) == set()
 
 
 def test_movements_both_on_protected_green_are_separated_by_the_program() -> None:
@@ -82,11 +82,11 @@ def test_a_red_holds_a_driver_whom_firm_braking_stops_within_her_estimates_sigma
 
 
 def test_a_party_braking_to_stop_before_the_conflict_zone_yields() -> None:
-    lanes = cross_map(only={"S": "straight", "E": "straight"})  # no signals: nobody has priority
+    lanes = unranked(only={"S": "straight", "E": "straight"})  # nobody has priority
     yielding = car("b", 28.5, 1.75, 270.0, 10.0, accel_long_mps2=-4.0)  # stops in 12.5 m
-    assert _warned(lanes, A, yielding) == set()
+    assert _warned(*lanes, A, yielding) == set()
     late = car("b", 28.5, 1.75, 270.0, 10.0, accel_long_mps2=-1.0)  # needs 50 m: still comes
-    assert _warned(lanes, A, late) == {"a", "b"}
+    assert _warned(*lanes, A, late) == {"a", "b"}
 
 
 def test_without_map_a_braking_party_or_one_out_of_the_window_is_not_warned() -> None:
@@ -102,13 +102,15 @@ def test_without_map_a_braking_party_or_one_out_of_the_window_is_not_warned() ->
 def test_a_minor_road_that_can_still_give_way_is_no_party_but_one_too_fast_is() -> None:
     """Unsignalised, the E arm gives way (a minor road in the MAP). b, 20.5 m before its line
     at 10 m/s, needs 2.4 m/s² to stop: it is expected to give way; at 14 m/s 10 m before it
-    (9.8 m/s²) it cannot any more and both are warned. Without the give-way both are."""
+    (9.8 m/s²) it cannot any more and both are warned. Without the give-way the law ranks
+    them instead (``test_without_signs_the_car_from_the_right_and_the_straight_one_go_first``):
+    b comes from a's right, and a, which can still stop, is held."""
     minor = cross_map(only={"S": "straight", "E": "straight"}, give_way=frozenset({"E"}))
     assert _warned(minor, A, B) == set()
     a = car("a", 1.75, -9.85, 0.0, 10.0)
     fast = car("b", 18.0, 1.75, 270.0, 14.0)
     assert _warned(minor, a, fast) == {"a", "b"}
-    assert _warned(cross_map(only={"S": "straight", "E": "straight"}), A, B) == {"a", "b"}
+    assert _warned(cross_map(only={"S": "straight", "E": "straight"}), A, B) == set()
 
 
 def test_on_a_lane_a_crossing_short_of_the_stop_line_is_no_crossing() -> None:
@@ -154,9 +156,9 @@ def test_a_track_whose_acceleration_is_unknown_is_no_party_yet() -> None:
     """Issue 15: confidence, not single samples. b's one roadside report carries no
     acceleration: whether it is braking to yield is unknown (the tracker's prior, 3 m/s²),
     so the pair waits for the next reports; with a measured acceleration both are warned."""
-    lanes = cross_map(only={"S": "straight", "E": "straight"})
-    assert _warned(lanes, A, _car("b", 28.5, 1.75, 270.0, 10.0)) == set()
-    assert _warned(lanes, A, B) == {"a", "b"}
+    lanes = unranked(only={"S": "straight", "E": "straight"})
+    assert _warned(*lanes, A, _car("b", 28.5, 1.75, 270.0, 10.0)) == set()
+    assert _warned(*lanes, A, B) == {"a", "b"}
 
 
 def test_a_minor_road_driver_who_may_still_stop_comfortably_within_her_sigma_gives_way() -> None:
@@ -194,10 +196,10 @@ def test_a_driver_pulling_away_is_timed_as_it_gains_speed() -> None:
     at 10 m/s. At its current speed a would reach the crossing with b 38 m out (both in
     about 3.6 s); gaining speed it is there in about 2 s and clear 1 s before b: no
     conflict. b 20 m out meets it as it gains speed: both are warned."""
-    lanes = cross_map(only={"S": "straight", "E": "straight"})
+    lanes = unranked(only={"S": "straight", "E": "straight"})
     a = car("a", 1.75, -9.0, 0.0, 3.0, accel_long_mps2=2.5)
-    assert _warned(lanes, a, car("b", 38.0, 1.75, 270.0, 10.0)) == set()
-    assert _warned(lanes, a, car("b", 20.0, 1.75, 270.0, 10.0)) == {"a", "b"}
+    assert _warned(*lanes, a, car("b", 38.0, 1.75, 270.0, 10.0)) == set()
+    assert _warned(*lanes, a, car("b", 20.0, 1.75, 270.0, 10.0)) == {"a", "b"}
 
 
 def test_two_movements_merging_into_one_exit_lane_do_not_cross() -> None:
@@ -209,11 +211,11 @@ def test_two_movements_merging_into_one_exit_lane_do_not_cross() -> None:
     instead, is warned."""
     a = car("a", 1.75, -24.0, 0.0, 8.0)  # 16 m before its line at turning speed
     b = car("b", -30.0, -1.75, 90.0, 12.0)  # 22 m before its line
-    for exits in (True, False):
-        lanes = cross_map(only={"S": "right", "W": "straight"}, exits=exits)
-        assert _warned(lanes, a, b) == set()
+    for exits in (True, False):  # on signals that hold neither: only the merge can say
+        lanes = unranked(only={"S": "right", "W": "straight"}, exits=exits)
+        assert _warned(*lanes, a, b) == set()
     a = car("a", 1.75, -25.0, 0.0, 10.0)
-    assert _warned(cross_map(only={"S": "straight", "E": "straight"}), a, B) == {"a", "b"}
+    assert _warned(*unranked(only={"S": "straight", "E": "straight"}), a, B) == {"a", "b"}
 
 
 def test_a_minor_road_gives_way_to_a_major_road_turn_that_itself_gives_way() -> None:
@@ -222,14 +224,20 @@ def test_a_minor_road_gives_way_to_a_major_road_turn_that_itself_gives_way() -> 
     connections give way). a turns left from S at 7 m/s, indicating; b comes straight from
     W at 10 m/s, 20.5 m before its line (2.4 m/s² to stop): both movements give way by the
     MAP, but the minor road gives way to the major road's turner too, so b is held and
-    nobody is warned. With both arms minor (equal: neither has priority) both are warned."""
+    nobody is warned; 14 m before its line (3.6 m/s²) b no longer can, and both are. With
+    both arms minor (neither has priority by the MAP) the law ranks them
+    (``_signals.equal_standing_yields``): the turner a gives way to b going straight, and
+    12 m before its line (2 m/s²) it still can: nobody is warned either way."""
     left = {"exterior_lights": frozenset({"leftTurnSignalOn"})}
     a = car("a", 1.75, -20.0, 0.0, 7.0, source=BSM, **left)
     b = car("b", -28.5, -1.75, 90.0, 10.0, source=BSM)
+    late = car("b", -22.0, -1.75, 90.0, 10.0, source=BSM)
     major = cross_map(give_way=frozenset({"W"}), yielding=frozenset({("S", "left")}))
     assert _warned(major, a, b) == set()
+    assert _warned(major, a, late) == {"a", "b"}
     equal = cross_map(give_way=frozenset({"W", "S"}))
-    assert _warned(equal, a, b) == {"a", "b"}
+    assert _warned(equal, a, b) == set()
+    assert _warned(equal, a, late) == set()
 
 
 def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict() -> None:
@@ -238,8 +246,8 @@ def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict(
     warned at 0.8. Known only from an RSM (no indicator: its lane's odds, a third each)
     the crossing is 0.67 likely, short of ``min_probability_perceived`` (0.75): not
     warned; the old rule (0.5 for everyone) warned it."""
-    lanes = cross_map(only={"S": "straight"})
+    lanes = unranked(only={"S": "straight"})
     a = car("a", 1.75, -25.0, 0.0, 10.0, source=BSM)
     told = car("b", 28.5, 1.75, 270.0, 10.0, source=BSM)
-    assert _warned(lanes, a, told) == {"a", "b"}
-    assert _warned(lanes, a, B) == set()
+    assert _warned(*lanes, a, told) == {"a", "b"}
+    assert _warned(*lanes, a, B) == set()

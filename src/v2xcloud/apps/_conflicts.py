@@ -12,11 +12,13 @@ their candidate movements meets in a conflict zone and:
   not keep them apart: a movement red at arrival whose driver can still stop
   (``_signals.STOP_DECEL_MPS2``, or already braking that hard) holds its vehicle back, and
   two movements on protected green never meet (the signal program separates them). A
-  red-light runner stays a party; so does everyone at a junction without signals, where the
-  MAP names no major road and nobody has priority (the Highway Code's rule 146 for unmarked
-  junctions), until one of them yields. Where the MAP says a movement must give way (a minor
+  red-light runner stays a party. Where the MAP says a movement must give way (a minor
   road, a yield or stop sign: ``_signals.GIVE_WAY_SIGN``) to one that need not, or a minor
-  road's movement (``_signals.minor_road``) meets a major road's give-way turn, its vehicle
+  road's movement (``_signals.minor_road``) meets a major road's give-way turn, or, at a
+  junction without signals where the MAP ranks neither movement (both unmarked, both minor
+  roads, or both a major road's give-way turns), the law has it give way
+  (``_signals.equal_standing_yields``: a turn to a straight movement, a right turn to the
+  opposite left turn, otherwise to the one from its right), its vehicle
   is held back like one facing red while it can still stop at its stop line braking at
   most ``give_way_decel_mps2`` (comfortable braking: a driver who means to give way slows
   down in time), or is braking already and can still stop there braking firmly
@@ -65,8 +67,10 @@ from v2xcloud.apps._signals import (
     GO_PERMITTED,
     GO_PROTECTED,
     MIN_BRAKING_MPS2,
+    NO_SIGNAL,
     STOP,
     can_stop,
+    equal_standing_yields,
     may_stop,
     minor_road,
     movement_right_of_way,
@@ -437,12 +441,21 @@ def _combination_conflicts(
         # priority without signals: a give-way movement against one that need not give way
         yield_a = (row_a == GIVE_WAY_SIGN) & (row_b != GIVE_WAY_SIGN) & (here_a < 0)
         yield_b = (row_b == GIVE_WAY_SIGN) & (row_a != GIVE_WAY_SIGN) & (here_b < 0)
+        equal = (row_a == NO_SIGNAL) & (row_b == NO_SIGNAL)
         both = np.flatnonzero((row_a == GIVE_WAY_SIGN) & (row_b == GIVE_WAY_SIGN))
         if both.size:  # a minor road also gives way to a major road's turn across traffic
             minor_a = minor_road(view, movements, path_a[both])
             minor_b = minor_road(view, movements, path_b[both])
             yield_a[both] |= minor_a & ~minor_b & (here_a[both] < 0)
             yield_b[both] |= minor_b & ~minor_a & (here_b[both] < 0)
+            equal[both] = minor_a == minor_b
+        # neither has priority by the MAP, and neither has a signal group: art. 52's rules
+        equal &= ~movements.signalled(path_a) & ~movements.signalled(path_b)
+        eq = np.flatnonzero(equal)
+        if eq.size:
+            eq_a, eq_b = equal_standing_yields(movements, path_a[eq], path_b[eq])
+            yield_a[eq] |= eq_a & (here_a[eq] < 0)
+            yield_b[eq] |= eq_b & (here_b[eq] < 0)
         if not rule.hold_ego_give_way:
             yield_a[:] = False
         decel = rule.give_way_decel_mps2

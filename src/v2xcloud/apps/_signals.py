@@ -42,7 +42,7 @@ from v2xcloud.model.map import GIVE_WAY
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, Junction, PhaseTiming, junctions_of
-from v2xcloud.twin.movements import Movements
+from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, Movements
 
 __all__ = [
     "GIVE_WAY_SIGN",
@@ -54,6 +54,7 @@ __all__ = [
     "MapWait",
     "RedRunners",
     "can_stop",
+    "equal_standing_yields",
     "held_by_signal",
     "lane_timings",
     "may_stop",
@@ -78,6 +79,10 @@ MIN_RUNNER_SPEED_MPS = MOVING_MPS  # a vehicle not moving past the line is no ru
 MAP_WAIT_MS = 5000  # longest wait for the MAP of a junction whose SPAT has arrived
 _ASSUMED_YELLOW_S = 3.0  # when a yellow's end is not announced
 
+#: two approaches whose headings at their stop lines differ by more than this come from
+#: opposite sides of the junction (``equal_standing_yields``); between 45 and 135 degrees
+#: one comes from the other's right or left
+OPPOSITE_APPROACH_DEG = 135.0
 #: right of way of a movement at a vehicle's arrival (``movement_right_of_way``)
 NO_SIGNAL, STOP, GO_PERMITTED, GO_PROTECTED, GIVE_WAY_SIGN = 0, 1, 2, 3, 4
 
@@ -500,3 +505,38 @@ def _minor_approaches(movements: Movements) -> frozenset[tuple[NodeId, NodeId]]:
         if any(not ((c.maneuvers | lane_way) & GIVE_WAY) for c in info.lane.connections):
             major.add(key)
     return frozenset(seen - major)
+
+
+def equal_standing_yields(
+    movements: Movements, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per pair of movements (``a[k]``, ``b[k]``) of one junction without signals where
+    neither has priority by the MAP (both unmarked, or both minor roads, or both a major
+    road's give-way turns): whether ``a`` gives way to ``b`` and whether ``b`` to ``a``, by
+    the PRC road traffic safety law's implementing regulations, art. 52 (2)-(4), for
+    junctions no signs or markings control (SUMO's right-before-left junction does the same):
+
+    - a turning movement gives way to a straight one (3);
+    - of two turning movements from opposite approaches, the right turn gives way to the
+      left turn (4);
+    - otherwise each gives way to the one that comes from its right (2): the approach whose
+      stop-line heading is the other's turned 90 degrees anticlockwise (45-135 degrees).
+
+    Two movements from one approach, or opposite turns of one kind, rank equal: neither
+    gives way, and both stay parties (``_conflicts``)."""
+    turn_a, turn_b = movements.turns(a), movements.turns(b)
+    rel = (movements.entry_headings(b) - movements.entry_headings(a) + 180.0) % 360.0 - 180.0
+    opposite = np.abs(rel) > OPPOSITE_APPROACH_DEG
+    side = (np.abs(rel) >= 180.0 - OPPOSITE_APPROACH_DEG) & ~opposite
+    straight_a, straight_b = turn_a == STRAIGHT, turn_b == STRAIGHT
+    a_yields = ~straight_a & straight_b
+    b_yields = straight_a & ~straight_b
+    turning = ~straight_a & ~straight_b & opposite
+    a_yields |= turning & (turn_a == RIGHT) & (turn_b == LEFT)
+    b_yields |= turning & (turn_b == RIGHT) & (turn_a == LEFT)
+    ranked = a_yields | b_yields
+    # b heading the other way round from a's right: its heading is a's minus 90 degrees
+    a_yields |= ~ranked & side & (rel < 0)
+    b_yields |= ~ranked & side & (rel > 0)
+    apart = opposite | side  # not one approach
+    return a_yields & apart, b_yields & apart

@@ -20,8 +20,10 @@ and one of them within ``warn_s``. Right of way comes from each movement's signa
 (``_signals.STOP_DECEL_MPS2``) is held and no party, a red-light runner is; two movements on
 protected green never conflict (the program separates them). Without a signal, a movement
 the MAP says gives way (``model.map.GIVE_WAY``) is held while its driver can still stop at
-its line comfortably; where the MAP says nothing nobody has priority (the Highway Code's
-rule 146 for unmarked junctions), so both remain parties unless one yields. A vehicle braking to stop before the
+its line comfortably; where the MAP ranks neither movement, the law does
+(``_signals.equal_standing_yields``, art. 52: a turn gives way to a straight movement, a
+right turn to the opposite left turn, otherwise the car from the right goes first), and the
+car that gives way is held the same way. A vehicle braking to stop before the
 conflict zone (``stop_margin_m``) yields, signalled or not. The most likely conflicting pair of
 movements must have a summed probability of at least ``min_probability``, or
 ``min_probability_perceived`` when either vehicle is known only from roadside perception

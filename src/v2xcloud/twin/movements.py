@@ -87,13 +87,15 @@ _F_PERCEPTION_ONLY = int(Flag.PERCEPTION_ONLY)
 
 class MovementPath:
     """One movement: its ingress lane (``LaneMap`` index), connection, turn (``STRAIGHT``,
-    ``LEFT``, ``RIGHT``, ``UTURN``), signal phase, and path (``xy``, arc length ``s``; the
-    junction box is ``0 <= s <= box_end_s``)."""
+    ``LEFT``, ``RIGHT``, ``UTURN``), signal phase, heading at its stop line
+    (``entry_heading_deg``, degrees clockwise from north), and path (``xy``, arc length
+    ``s``; the junction box is ``0 <= s <= box_end_s``)."""
 
     __slots__ = (
         "box_end_s",
         "connection",
         "egress_known",
+        "entry_heading_deg",
         "index",
         "junction",
         "lane",
@@ -115,6 +117,7 @@ class MovementPath:
         lane: int,
         connection: Connection,
         turn: int,
+        entry_heading_deg: float,
         xy: FloatArray,
         s: FloatArray,
         box_end_s: float,
@@ -128,6 +131,7 @@ class MovementPath:
         self.connection = connection
         self.phase_id = connection.phase_id
         self.turn = turn
+        self.entry_heading_deg = entry_heading_deg
         self.xy = xy
         self.s = s
         self.box_end_s = box_end_s
@@ -315,6 +319,8 @@ class Movements:
         self._path_local = np.empty(0, dtype=np.int64)
         self._path_turn = np.empty(0, dtype=np.int64)
         self._path_lane = np.empty(0, dtype=np.int64)
+        self._path_entry = np.empty(0)
+        self._path_signalled = np.empty(0, dtype=bool)
         centre = [frame.to_local(n.lat_deg, n.lon_deg) for n in nodes.values()]
         self._centre = np.array([[float(x), float(y)] for x, y in centre]).reshape(-1, 2)
         #: per ``LaneMap`` lane: its junction (index into the nodes) when it is an ingress lane
@@ -344,9 +350,9 @@ class Movements:
 
     def _path(
         self, node: int, lane: int, conn: Connection
-    ) -> tuple[FloatArray, float, float, int, bool]:
+    ) -> tuple[FloatArray, float, float, int, float, bool]:
         """(xy from upstream to the egress end, s of the stop line along it, length of the
-        box, turn, whether the egress lane is the MAP's)."""
+        box, turn, heading at the stop line, whether the egress lane is the MAP's)."""
         ingress = _tail(self._lane_xy(lane), self.approach_m)
         p0 = ingress[-1]
         d = ingress[-1] - ingress[-2]
@@ -375,7 +381,7 @@ class Movements:
         box = _bezier(p0, _unit(h_in), e[0], _unit(h_out))
         xy = np.vstack([ingress[:-1], box, e[1:]])
         stop_s = float(np.hypot(*np.diff(ingress, axis=0).T).sum())
-        return xy, stop_s, float(np.hypot(*np.diff(box, axis=0).T).sum()), turn, known
+        return xy, stop_s, float(np.hypot(*np.diff(box, axis=0).T).sum()), turn, h_in, known
 
     def _compile(self, node: int) -> _Node:
         found = self._compiled.get(node)
@@ -386,7 +392,7 @@ class Movements:
         for lane in lanes:
             mine = []
             for conn in self.lanes.lanes[lane].lane.connections:
-                xy, stop_s, box_m, turn, known = self._path(node, lane, conn)
+                xy, stop_s, box_m, turn, h_in, known = self._path(node, lane, conn)
                 s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))]) - stop_s
                 path = MovementPath(
                     index=len(self.paths),
@@ -396,6 +402,7 @@ class Movements:
                     lane=lane,
                     connection=conn,
                     turn=turn,
+                    entry_heading_deg=h_in,
                     xy=xy,
                     s=s,
                     box_end_s=box_m,
@@ -534,6 +541,8 @@ class Movements:
             self._path_local = np.array([p.local for p in self.paths], dtype=np.int64)
             self._path_turn = np.array([p.turn for p in self.paths], dtype=np.int64)
             self._path_lane = np.array([p.lane for p in self.paths], dtype=np.int64)
+            self._path_entry = np.array([p.entry_heading_deg for p in self.paths])
+            self._path_signalled = np.array([p.phase_id is not None for p in self.paths])
             self._flat_paths = len(self.paths)
         return self._flat_cache
 
@@ -541,6 +550,16 @@ class Movements:
         """The turn (``STRAIGHT``, ``LEFT``, ``RIGHT``, ``UTURN``) of each movement."""
         self._flat()
         return self._path_turn[paths]
+
+    def entry_headings(self, paths: IntArray) -> FloatArray:
+        """Each movement's heading at its stop line (degrees clockwise from north)."""
+        self._flat()
+        return self._path_entry[paths]
+
+    def signalled(self, paths: IntArray) -> npt.NDArray[np.bool_]:
+        """Whether each movement has a signal group in the MAP (a phase id)."""
+        self._flat()
+        return self._path_signalled[paths]
 
     def junctions(self, paths: IntArray) -> IntArray:
         """The junction (index into the map's nodes) of each movement."""

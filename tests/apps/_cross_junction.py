@@ -144,10 +144,10 @@ def spat(**lights: LightState) -> Spat:
     return Spat(msg_count=1, intersections=(state,), timestamp_ms=0)
 
 
-def unranked(**kw: object) -> tuple[MapData, Spat]:
-    """``cross_map(phases=PHASES, **kw)`` with every signal group on permissive green: each
-    movement goes if clear and none has priority over another, so right of way holds no
-    party back. The tests that use it judge timing, braking, geometry or odds; without
-    signals the law ranks any two movements (``_signals.equal_standing_yields``)."""
+def all_permissive(**kw: object) -> tuple[MapData, Spat]:
+    """``cross_map(phases=PHASES, **kw)`` with every signal group on permissive green (no
+    arrows): each movement goes if clear. Two straight movements from crossing approaches
+    are then unranked, and right of way holds neither back; a turn gives way to a straight
+    movement, and a right turn to the opposite left (``_signals.turning_yields``)."""
     lights = {f"phase{k}": LightState.PERMISSIVE_GREEN for k in range(1, 7)}
     return cross_map(phases=PHASES, **kw), spat(**lights)  # type: ignore[arg-type]

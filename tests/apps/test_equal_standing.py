@@ -6,14 +6,14 @@ movements, and through ICW on two cars crossing it."""
 from __future__ import annotations
 
 import numpy as np
-from _cross_junction import FRAME, cross_map, unranked
+from _cross_junction import FRAME, PHASES, cross_map, spat
 from _cross_junction import car as _car
 from _settled import on_settled_tick
 
-from v2xcloud.apps._signals import equal_standing_yields
+from v2xcloud.apps._signals import equal_standing_yields, turning_yields
 from v2xcloud.apps.icw import IntersectionCollisionWarning
 from v2xcloud.apps.lta import LeftTurnAssist
-from v2xcloud.model import ParticipantSource
+from v2xcloud.model import LightState, ParticipantSource
 from v2xcloud.twin import Scene
 from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, Movements, movements_of
 
@@ -26,6 +26,7 @@ def car(pid: str, x: float, y: float, heading: float, speed: float, **kw: object
 # the arms by the heading of their approach lanes at the stop line
 ARM = {0: "S", 90: "W", 180: "N", 270: "E"}
 TURN = {STRAIGHT: "straight", LEFT: "left", RIGHT: "right"}
+GREEN = LightState.PERMISSIVE_GREEN
 
 
 def _movements() -> tuple[Movements, dict[tuple[str, str], int]]:
@@ -40,11 +41,12 @@ def _movements() -> tuple[Movements, dict[tuple[str, str], int]]:
     return movements, by_name
 
 
-def _yields(a: tuple[str, str], b: tuple[str, str]) -> tuple[bool, bool]:
+def _yields(
+    a: tuple[str, str], b: tuple[str, str], rule: object = equal_standing_yields
+) -> tuple[bool, bool]:
     movements, ids = _movements()
-    ya, yb = equal_standing_yields(
-        movements, np.array([ids[a]], dtype=np.int64), np.array([ids[b]], dtype=np.int64)
-    )
+    pa, pb = np.array([ids[a]], dtype=np.int64), np.array([ids[b]], dtype=np.int64)
+    ya, yb = rule(movements, pa, pb)  # type: ignore[operator]
     return bool(ya[0]), bool(yb[0])
 
 
@@ -80,6 +82,15 @@ def test_movements_from_one_approach_are_not_ranked() -> None:
     assert _yields(("S", "straight"), ("S", "right")) == (False, False)
 
 
+def test_on_signals_without_arrows_only_the_turning_rules_rank() -> None:
+    """Art. 51 (7): on a green without an arrow a turn gives way to a straight movement and a
+    right turn to the opposite left; the car from the right has no priority there."""
+    assert _yields(("S", "left"), ("N", "straight"), turning_yields) == (True, False)
+    assert _yields(("N", "right"), ("S", "left"), turning_yields) == (True, False)
+    assert _yields(("S", "straight"), ("E", "straight"), turning_yields) == (False, False)
+    assert _yields(("S", "left"), ("E", "left"), turning_yields) == (False, False)
+
+
 def _warned(*items: object, app: type = IntersectionCollisionWarning) -> set[str]:
     scene = Scene(FRAME)
     for item in items:
@@ -110,15 +121,22 @@ def test_icw_holds_the_car_that_must_give_way_while_it_can_still_stop() -> None:
 def test_lta_counts_an_oncoming_right_turn_only_once_it_can_no_longer_give_way() -> None:
     """LTA's turner "t" (S arm, 4 m before its line at 6 m/s, indicating left) and "o"
     coming from the north indicating right, both for the west exit. Unmarked, o gives way
-    to the left turn: 10 m before its line at 6 m/s it can, and t is not warned; at 8 m/s
-    6 m before it (5.3 m/s²) it cannot, and t is. On signals that hold neither, t is
-    warned of o either way (LTA keeps the merge of a left and an oncoming right turn)."""
+    to the left turn: 10 m before its line at 6 m/s it can, and t is not warned; at 10 m/s
+    6 m before it (8.3 m/s²) it cannot, and t is. The same on signals without arrows
+    (art. 51 (7)). Where the MAP has the left turn give way (a major road's left turn,
+    SUMO's "m" link), t is warned of o either way (LTA keeps the merge of a left and an
+    oncoming right turn)."""
     left = frozenset({"leftTurnSignalOn"})
     right = frozenset({"rightTurnSignalOn"})
     bsm = ParticipantSource.BSM
     t = car("t", 1.75, -12.0, 0.0, 6.0, exterior_lights=left)
     o = car("o", -1.75, 18.0, 180.0, 6.0, source=bsm, exterior_lights=right)
-    late = car("o", -1.75, 14.0, 180.0, 8.0, source=bsm, exterior_lights=right)
+    late = car("o", -1.75, 14.0, 180.0, 10.0, source=bsm, exterior_lights=right)
     assert _warned(cross_map(), t, o, app=LeftTurnAssist) == set()
     assert _warned(cross_map(), t, late, app=LeftTurnAssist) == {"t"}
-    assert _warned(*unranked(), t, o, app=LeftTurnAssist) == {"t"}
+    permissive = spat(phase1=GREEN, phase3=GREEN, phase5=GREEN)
+    signals = cross_map(phases=PHASES)
+    assert _warned(signals, permissive, t, o, app=LeftTurnAssist) == set()
+    assert _warned(signals, permissive, t, late, app=LeftTurnAssist) == {"t"}
+    major = cross_map(yielding=frozenset({("S", "left")}))
+    assert _warned(major, t, o, app=LeftTurnAssist) == {"t"}

@@ -3,12 +3,12 @@ from each movement's signal group; and what geometry alone may warn without a MA
 
 from __future__ import annotations
 
-from _cross_junction import FRAME, PHASES, cross_map, spat, unranked
+from _cross_junction import FRAME, PHASES, all_permissive, cross_map, spat
 from _cross_junction import car as _car
 from _settled import on_settled_tick
 from _v2v_scenario import Mover, run, straight
 
-from v2xcloud.apps.icw import IntersectionCollisionWarning
+from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
 from v2xcloud.model import LightState, ParticipantSource
 from v2xcloud.twin import Scene
 
@@ -42,10 +42,10 @@ B = car("b", 28.5, 1.75, 270.0, 10.0)
 
 
 def test_a_right_turn_lane_does_not_cross_the_straight_line_it_points_along() -> None:
-    assert _warned(*unranked(only={"S": "straight", "E": "straight"}), A, B) == {"a", "b"}
+    assert _warned(*all_permissive(only={"S": "straight", "E": "straight"}), A, B) == {"a", "b"}
     # the same positions, but the S lane only turns right (into the east exit, behind "b"):
     # no indicator is shown, yet the MAP says its path never meets b's
-    assert _warned(*unranked(only={"S": "right", "E": "straight"}), A, B) == set()
+    assert _warned(*all_permissive(only={"S": "right", "E": "straight"}), A, B) == set()
 
 
 def test_movements_both_on_protected_green_are_separated_by_the_program() -> None:
@@ -82,7 +82,7 @@ def test_a_red_holds_a_driver_whom_firm_braking_stops_within_her_estimates_sigma
 
 
 def test_a_party_braking_to_stop_before_the_conflict_zone_yields() -> None:
-    lanes = unranked(only={"S": "straight", "E": "straight"})  # nobody has priority
+    lanes = all_permissive(only={"S": "straight", "E": "straight"})  # nobody has priority
     yielding = car("b", 28.5, 1.75, 270.0, 10.0, accel_long_mps2=-4.0)  # stops in 12.5 m
     assert _warned(*lanes, A, yielding) == set()
     late = car("b", 28.5, 1.75, 270.0, 10.0, accel_long_mps2=-1.0)  # needs 50 m: still comes
@@ -156,7 +156,7 @@ def test_a_track_whose_acceleration_is_unknown_is_no_party_yet() -> None:
     """Issue 15: confidence, not single samples. b's one roadside report carries no
     acceleration: whether it is braking to yield is unknown (the tracker's prior, 3 m/s²),
     so the pair waits for the next reports; with a measured acceleration both are warned."""
-    lanes = unranked(only={"S": "straight", "E": "straight"})
+    lanes = all_permissive(only={"S": "straight", "E": "straight"})
     assert _warned(*lanes, A, _car("b", 28.5, 1.75, 270.0, 10.0)) == set()
     assert _warned(*lanes, A, B) == {"a", "b"}
 
@@ -196,7 +196,7 @@ def test_a_driver_pulling_away_is_timed_as_it_gains_speed() -> None:
     at 10 m/s. At its current speed a would reach the crossing with b 38 m out (both in
     about 3.6 s); gaining speed it is there in about 2 s and clear 1 s before b: no
     conflict. b 20 m out meets it as it gains speed: both are warned."""
-    lanes = unranked(only={"S": "straight", "E": "straight"})
+    lanes = all_permissive(only={"S": "straight", "E": "straight"})
     a = car("a", 1.75, -9.0, 0.0, 3.0, accel_long_mps2=2.5)
     assert _warned(*lanes, a, car("b", 38.0, 1.75, 270.0, 10.0)) == set()
     assert _warned(*lanes, a, car("b", 20.0, 1.75, 270.0, 10.0)) == {"a", "b"}
@@ -207,15 +207,18 @@ def test_two_movements_merging_into_one_exit_lane_do_not_cross() -> None:
     into the east exit, b goes straight from the W arm into the same exit, both about to get
     there together: that is a merge into one lane (the bench scores it as a merging conflict,
     BSW/LCW's), not a crossing, so ICW leaves it alone, with the exit lane in the MAP or
-    synthesised from the manoeuvre. A crossing of the same two, b straight from the E arm
-    instead, is warned."""
+    synthesised from the manoeuvre. b's arm gives way, but 10 m before its line at 12 m/s
+    it can no longer (7.2 m/s²): right of way holds neither, only the merge can say. A
+    crossing of the same two, b straight from the E arm instead, is warned."""
     a = car("a", 1.75, -24.0, 0.0, 8.0)  # 16 m before its line at turning speed
-    b = car("b", -30.0, -1.75, 90.0, 12.0)  # 22 m before its line
-    for exits in (True, False):  # on signals that hold neither: only the merge can say
-        lanes = unranked(only={"S": "right", "W": "straight"}, exits=exits)
-        assert _warned(*lanes, a, b) == set()
+    b = car("b", -18.0, -1.75, 90.0, 12.0)
+    for exits in (True, False):
+        lanes = cross_map(
+            only={"S": "right", "W": "straight"}, give_way=frozenset({"W"}), exits=exits
+        )
+        assert _warned(lanes, a, b) == set()
     a = car("a", 1.75, -25.0, 0.0, 10.0)
-    assert _warned(*unranked(only={"S": "straight", "E": "straight"}), a, B) == {"a", "b"}
+    assert _warned(*all_permissive(only={"S": "straight", "E": "straight"}), a, B) == {"a", "b"}
 
 
 def test_a_minor_road_gives_way_to_a_major_road_turn_that_itself_gives_way() -> None:
@@ -242,12 +245,19 @@ def test_a_minor_road_gives_way_to_a_major_road_turn_that_itself_gives_way() -> 
 
 def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict() -> None:
     """b may go straight, left or right (right merges behind a: no crossing). Told by a BSM
-    without an indicator, its straight and left movements (0.6 + 0.2) both cross a's path:
-    warned at 0.8. Known only from an RSM (no indicator: its lane's odds, a third each)
-    the crossing is 0.67 likely, short of ``min_probability_perceived`` (0.75): not
-    warned; the old rule (0.5 for everyone) warned it."""
-    lanes = unranked(only={"S": "straight"})
-    a = car("a", 1.75, -25.0, 0.0, 10.0, source=BSM)
-    told = car("b", 28.5, 1.75, 270.0, 10.0, source=BSM)
+    without an indicator, its straight and left movements both cross a's path: warned.
+    Known only from an RSM (no indicator: its lane's odds) the crossing is about 0.71
+    likely, short of ``min_probability_perceived`` (0.75): not warned; the old rule (0.5
+    for everyone) warned it. Both are 4 m or less before their lines at 10 m/s, too late
+    to give way: b's left turn, which gives way to a going straight, is still a party."""
+    lanes = all_permissive(only={"S": "straight"})
+    a = car("a", 1.75, -8.25, 0.0, 10.0, source=BSM)
+    told = car("b", 12.0, 1.75, 270.0, 10.0, source=BSM)
     assert _warned(*lanes, a, told) == {"a", "b"}
-    assert _warned(*lanes, a, B) == set()
+    perceived = car("b", 12.0, 1.75, 270.0, 10.0)
+    assert _warned(*lanes, a, perceived) == set()
+    scene = Scene(FRAME)
+    for item in (*lanes, a, perceived):
+        scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
+    old_rule = IntersectionCollisionWarning(config=IcwConfig(min_probability_perceived=0.5))
+    assert {adv.ego_id for adv in on_settled_tick(old_rule, scene.update(0), 0)} == {"a", "b"}

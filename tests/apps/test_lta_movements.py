@@ -4,7 +4,7 @@ right of way from the signal groups, and a lane the MAP does not let turn left."
 from __future__ import annotations
 
 import numpy as np
-from _cross_junction import FRAME, PHASES, car, cross_map, spat, unranked
+from _cross_junction import FRAME, PHASES, car, cross_map, spat
 from _settled import on_settled_tick
 
 from v2xcloud.apps._conflicts import travel_s
@@ -27,12 +27,16 @@ def _warned(*items: object) -> set[tuple[str, str]]:
 # north: both reach the zone where the left-turn path crosses o's path in about 2 s
 TURNER = car("t", 1.75, -12.0, 0.0, 6.0, exterior_lights=LEFT_ON)
 ONCOMING = car("o", -1.75, 23.0, 180.0, 12.0)
+#: the S-N road has priority and its left turn gives way to its oncoming traffic (SUMO's
+#: "m" link): an oncoming right turn is no more held back than a straight one (without
+#: that, the law has it give way to the left turn: ``test_equal_standing``)
+MAJOR = cross_map(yielding=frozenset({("S", "left")}))
 
 
 def test_a_turner_meeting_the_oncoming_through_movement_is_warned() -> None:
-    assert _warned(*unranked(), TURNER, ONCOMING) == {("t", "o")}
+    assert _warned(MAJOR, TURNER, ONCOMING) == {("t", "o")}
     later = car("o", -1.75, 60.0, 180.0, 12.0)  # 3 s later: a safe gap
-    assert _warned(*unranked(), TURNER, later) == set()
+    assert _warned(MAJOR, TURNER, later) == set()
 
 
 def test_a_lane_without_a_left_movement_is_no_left_turn_whatever_the_signal() -> None:
@@ -69,8 +73,8 @@ def test_a_turner_still_slowing_for_its_turn_is_timed_at_turning_speed() -> None
     slow to turning speed first (comfortable braking), and then they meet. A gap 1.2 s
     longer is safe."""
     turner = car("t", 1.75, -15.6, 0.0, 11.8, exterior_lights=LEFT_ON)
-    assert _warned(*unranked(), turner, car("o", -1.75, 35.0, 180.0, 13.0)) == {("t", "o")}
-    assert _warned(*unranked(), turner, car("o", -1.75, 50.0, 180.0, 13.0)) == set()
+    assert _warned(MAJOR, turner, car("o", -1.75, 35.0, 180.0, 13.0)) == {("t", "o")}
+    assert _warned(MAJOR, turner, car("o", -1.75, 50.0, 180.0, 13.0)) == set()
 
 
 def test_travel_time_slows_to_turning_speed_at_the_box() -> None:
@@ -196,13 +200,13 @@ def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict(
     movements must reach ``min_probability_perceived``; a BSM without an indicator is
     evidence, and ``min_probability`` does. Here o's straight-on and right-turn movements
     both meet the turn (0.6 + 0.2 by the lane's odds); the turner's own source does not
-    count (the odds are o's, given that t turns). On signals that hold neither: without
-    signals or signs the law has an oncoming right turn give way to the left turner
-    (``test_equal_standing``), and only the 0.6 would count."""
+    count (the odds are o's, given that t turns). On the ``MAJOR`` road: elsewhere the law
+    may have an oncoming right turn give way to the left turner (``test_equal_standing``),
+    and only the 0.6 would count."""
 
     def warned(o: object, config: LtaConfig) -> bool:
         scene = Scene(FRAME)
-        for item in (*unranked(), TURNER, o):
+        for item in (MAJOR, TURNER, o):
             scene.ingest(item, received_at_ms=0, source="rsu")  # type: ignore[arg-type]
         return bool(on_settled_tick(LeftTurnAssist(config=config), scene.update(0), 0))
 

@@ -26,7 +26,9 @@ their candidate movements meets in a conflict zone and:
   (``hold_ego_give_way``: the turner is the one it tells whether the gap is safe). A
   permissive green (or amber) means go if clear: against a movement that is not permissive
   too (a protected green, or a runner), its vehicle is held the same way while it can
-  still stop comfortably before the conflict zone (it may wait in the box).
+  still stop comfortably before the conflict zone (it may wait in the box); of two
+  permissive movements, a turn gives way to a straight one and a right turn to the
+  opposite left (``_signals.turning_yields``, art. 51 (7) for signals without arrows).
 
 The probability of a pair's conflict is the sum, over its conflicting movement pairs, of the
 product of the two movements' probabilities (``Movements.weigh``); it must reach
@@ -74,6 +76,7 @@ from v2xcloud.apps._signals import (
     may_stop,
     minor_road,
     movement_right_of_way,
+    turning_yields,
 )
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.movements import (
@@ -466,6 +469,11 @@ def _combination_conflicts(
         # red), before the conflict zone (it may wait in the box), like a give-way movement
         give_a = (row_a == GO_PERMITTED) & (row_b != GO_PERMITTED)
         give_b = (row_b == GO_PERMITTED) & (row_a != GO_PERMITTED)
+        both = np.flatnonzero((row_a == GO_PERMITTED) & (row_b == GO_PERMITTED))
+        if both.size:  # no arrow for either: a turn gives way (``turning_yields``)
+            turn_a, turn_b = turning_yields(movements, path_a[both], path_b[both])
+            give_a[both] |= turn_a
+            give_b[both] |= turn_b
         if not rule.hold_ego_give_way:
             give_a[:] = False
         zone_a = sa[m] - here_a - rule.stop_margin_m

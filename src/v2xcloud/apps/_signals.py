@@ -64,6 +64,7 @@ __all__ = [
     "red_window",
     "runs_red",
     "signal_separated",
+    "turning_yields",
 ]
 
 # braking a driver facing red still does (above it: may run the light): normal firm braking,
@@ -507,6 +508,29 @@ def _minor_approaches(movements: Movements) -> frozenset[tuple[NodeId, NodeId]]:
     return frozenset(seen - major)
 
 
+def turning_yields(
+    movements: Movements, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per pair of movements (``a[k]``, ``b[k]``) from different approaches of one junction,
+    where neither has priority over the other by signs or an arrow: whether ``a`` gives way
+    to ``b``, and whether ``b`` to ``a``, by the PRC road traffic safety law's implementing
+    regulations (art. 51 (7) for signals without arrows, art. 52 (3)-(4) without signals):
+    a turning movement gives way to a straight one, and of two turns from opposite
+    approaches the right turn gives way to the left. Two movements from one approach, or
+    opposite turns of one kind, are not ranked."""
+    turn_a, turn_b = movements.turns(a), movements.turns(b)
+    rel = _approach_angle(movements, a, b)
+    apart = np.abs(rel) >= 180.0 - OPPOSITE_APPROACH_DEG  # not one approach
+    opposite = np.abs(rel) > OPPOSITE_APPROACH_DEG
+    straight_a, straight_b = turn_a == STRAIGHT, turn_b == STRAIGHT
+    a_yields = ~straight_a & straight_b
+    b_yields = straight_a & ~straight_b
+    turning = ~straight_a & ~straight_b & opposite
+    a_yields |= turning & (turn_a == RIGHT) & (turn_b == LEFT)
+    b_yields |= turning & (turn_b == RIGHT) & (turn_a == LEFT)
+    return a_yields & apart, b_yields & apart
+
+
 def equal_standing_yields(
     movements: Movements, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -515,28 +539,22 @@ def equal_standing_yields(
     road's give-way turns): whether ``a`` gives way to ``b`` and whether ``b`` to ``a``, by
     the PRC road traffic safety law's implementing regulations, art. 52 (2)-(4), for
     junctions no signs or markings control (SUMO's right-before-left junction does the same):
-
-    - a turning movement gives way to a straight one (3);
-    - of two turning movements from opposite approaches, the right turn gives way to the
-      left turn (4);
-    - otherwise each gives way to the one that comes from its right (2): the approach whose
-      stop-line heading is the other's turned 90 degrees anticlockwise (45-135 degrees).
-
-    Two movements from one approach, or opposite turns of one kind, rank equal: neither
-    gives way, and both stay parties (``_conflicts``)."""
-    turn_a, turn_b = movements.turns(a), movements.turns(b)
-    rel = (movements.entry_headings(b) - movements.entry_headings(a) + 180.0) % 360.0 - 180.0
-    opposite = np.abs(rel) > OPPOSITE_APPROACH_DEG
-    side = (np.abs(rel) >= 180.0 - OPPOSITE_APPROACH_DEG) & ~opposite
-    straight_a, straight_b = turn_a == STRAIGHT, turn_b == STRAIGHT
-    a_yields = ~straight_a & straight_b
-    b_yields = straight_a & ~straight_b
-    turning = ~straight_a & ~straight_b & opposite
-    a_yields |= turning & (turn_a == RIGHT) & (turn_b == LEFT)
-    b_yields |= turning & (turn_b == RIGHT) & (turn_a == LEFT)
+    ``turning_yields`` (3)-(4), and otherwise each gives way to the one that comes from its
+    right (2): the approach whose stop-line heading is its own turned 90 degrees
+    anticlockwise (45-135 degrees). Two movements from one approach, or opposite turns of
+    one kind, rank equal: neither gives way, and both stay parties (``_conflicts``)."""
+    a_yields, b_yields = turning_yields(movements, a, b)
+    rel = _approach_angle(movements, a, b)
+    side = (np.abs(rel) >= 180.0 - OPPOSITE_APPROACH_DEG) & (np.abs(rel) <= OPPOSITE_APPROACH_DEG)
     ranked = a_yields | b_yields
     # b heading the other way round from a's right: its heading is a's minus 90 degrees
     a_yields |= ~ranked & side & (rel < 0)
     b_yields |= ~ranked & side & (rel > 0)
-    apart = opposite | side  # not one approach
-    return a_yields & apart, b_yields & apart
+    return a_yields, b_yields
+
+
+def _approach_angle(
+    movements: Movements, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """b's heading at its stop line relative to a's, in (-180, 180] degrees, clockwise."""
+    return (movements.entry_headings(b) - movements.entry_headings(a) + 180.0) % 360.0 - 180.0

@@ -469,11 +469,11 @@ def _combination_conflicts(
         # red), before the conflict zone (it may wait in the box), like a give-way movement
         give_a = (row_a == GO_PERMITTED) & (row_b != GO_PERMITTED)
         give_b = (row_b == GO_PERMITTED) & (row_a != GO_PERMITTED)
-        both = np.flatnonzero((row_a == GO_PERMITTED) & (row_b == GO_PERMITTED))
-        if both.size:  # no arrow for either: a turn gives way (``turning_yields``)
-            turn_a, turn_b = turning_yields(movements, path_a[both], path_b[both])
-            give_a[both] |= turn_a
-            give_b[both] |= turn_b
+        permissive = np.flatnonzero((row_a == GO_PERMITTED) & (row_b == GO_PERMITTED))
+        if permissive.size:  # no arrow for either: a turn gives way (``turning_yields``)
+            turn_a, turn_b = turning_yields(movements, path_a[permissive], path_b[permissive])
+            give_a[permissive] |= turn_a
+            give_b[permissive] |= turn_b
         if not rule.hold_ego_give_way:
             give_a[:] = False
         zone_a = sa[m] - here_a - rule.stop_margin_m

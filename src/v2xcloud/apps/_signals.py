@@ -81,8 +81,8 @@ MAP_WAIT_MS = 5000  # longest wait for the MAP of a junction whose SPAT has arri
 _ASSUMED_YELLOW_S = 3.0  # when a yellow's end is not announced
 
 #: two approaches whose headings at their stop lines differ by more than this come from
-#: opposite sides of the junction (``equal_standing_yields``); between 45 and 135 degrees
-#: one comes from the other's right or left
+#: opposite sides of the junction (``turning_yields``, ``equal_standing_yields``); between
+#: 45 and 135 degrees one comes from the other's right or left, under 45 they are one
 OPPOSITE_APPROACH_DEG = 135.0
 #: right of way of a movement at a vehicle's arrival (``movement_right_of_way``)
 NO_SIGNAL, STOP, GO_PERMITTED, GO_PROTECTED, GIVE_WAY_SIGN = 0, 1, 2, 3, 4

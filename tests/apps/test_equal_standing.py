@@ -1,7 +1,8 @@
-"""At a junction without signals where the MAP gives neither movement priority, the law ranks
-them (PRC implementing regulations of the road traffic safety law, art. 52 (2)-(4)):
-``_signals.equal_standing_yields``. Checked on every pair of the four-arm test junction's
-movements, and through ICW on two cars crossing it."""
+"""Where neither movement has priority by signs or an arrow, the law ranks them (PRC
+implementing regulations of the road traffic safety law): art. 52 (2)-(4) at a junction
+without signals (``_signals.equal_standing_yields``), art. 51 (7) on signals without arrows
+(``_signals.turning_yields``). Checked on pairs of the four-arm test junction's movements,
+and through ICW and LTA on cars crossing it."""
 
 from __future__ import annotations
 

@@ -68,8 +68,10 @@ class Hysteresis:
         self.confirm_ticks = confirm_ticks
         empty = np.empty(0, dtype=np.int64)
         self._key, self._level, self._last, self._expires, self._lower = (empty,) * 5
-        # new hazards not confirmed yet: key, consecutive ticks seen, last tick seen
-        self._pending_key, self._pending_n, self._pending_last = (empty,) * 3
+        # new hazards not confirmed yet (key, consecutive ticks seen), all seen last on the
+        # tick of ``_pending_ms``: the table is replaced every tick
+        self._pending_key, self._pending_n = empty, empty
+        self._pending_ms = 0
 
     def __len__(self) -> int:
         return int(self._key.size)
@@ -95,19 +97,18 @@ class Hysteresis:
         held = np.isin(keys, self._key, assume_unique=True)
         new = (~held).nonzero()[0]
         n = np.ones(new.size, dtype=np.int64)
-        if new.size and self._pending_key.size:
+        # the previous tick (half a tick of slack for a late one)
+        recent = now_ms - self._pending_ms <= self.tick_ms + self.tick_ms // 2
+        if new.size and self._pending_key.size and recent:
             pos = np.minimum(self._pending_key.searchsorted(keys[new]), self._pending_key.size - 1)
-            # the previous tick (half a tick of slack for a late one)
-            seen = (self._pending_key[pos] == keys[new]) & (
-                now_ms - self._pending_last[pos] <= self.tick_ms + self.tick_ms // 2
-            )
+            seen = self._pending_key[pos] == keys[new]
             n = np.where(seen, self._pending_n[pos] + 1, 1)
         done = n >= self.confirm_ticks
         wait = ~done
         order = keys[new[wait]].argsort(kind="stable")
         self._pending_key = keys[new[wait]][order]
         self._pending_n = n[wait][order]
-        self._pending_last = np.full(order.size, now_ms, dtype=np.int64)
+        self._pending_ms = now_ms
         ok = held
         ok[new[done]] = True
         return ok

@@ -129,7 +129,6 @@ class LtaConfig(AppConfig, frozen=True, kw_only=True):
     min_other_speed_mps: float = 2.0
     conflict_m: float = 1.0
     horizon_s: float = 4.0
-    confirm_ticks: int = PATH_CONFIRM_TICKS
     step_s: float = 0.1
     movement_weights: MovementWeights = MovementWeights()
     movement_pet_s: float = 1.0
@@ -137,6 +136,7 @@ class LtaConfig(AppConfig, frozen=True, kw_only=True):
     min_probability_perceived: float = PERCEIVED_MIN_PROBABILITY
     stop_margin_m: float = 1.0
     lane_margin_m: float = 5.0
+    confirm_ticks: int = PATH_CONFIRM_TICKS
 
 
 def left_only_lanes(lanes: LaneMap | None) -> npt.NDArray[np.bool_]:

@@ -13,7 +13,7 @@ from _cross_junction import FRAME, PHASES, car, cross_map, spat
 from _settled import on_settled_tick
 from _v2v_scenario import Mover, first, run, straight
 
-from v2xcloud.apps.vrucw import VruCollisionWarning
+from v2xcloud.apps.vrucw import VruCollisionWarning, VrucwConfig
 from v2xcloud.model import LightState, ParticipantKind, ParticipantSource, ParticipantState, Spat
 from v2xcloud.twin import Scene
 from v2xcloud.twin.testing import TEST_FRAME, state_at
@@ -58,7 +58,7 @@ def _shifted(item: object) -> object:
     return item  # a MAP
 
 
-def _warned(*items: object) -> set[tuple[str, str | None]]:
+def _warned(*items: object, config: VrucwConfig | None = None) -> set[tuple[str, str | None]]:
     scene = Scene(FRAME)
     reports = [_shifted(r) for item in items for r in (item if isinstance(item, list) else [item])]
     at = [getattr(r, "timestamp_ms", None) or T0_MS for r in reports]
@@ -67,7 +67,9 @@ def _warned(*items: object) -> set[tuple[str, str | None]]:
             if t_report == t_ms:
                 scene.ingest(report, received_at_ms=t_ms, source="rsu")  # type: ignore[arg-type]
         view = scene.update(t_ms)
-    return {(a.ego_id, a.other_id) for a in on_settled_tick(VruCollisionWarning(), view, T0_MS)}
+    return {
+        (a.ego_id, a.other_id) for a in on_settled_tick(VruCollisionWarning(config), view, T0_MS)
+    }
 
 
 def _left_turner(t: float) -> tuple[float, float, float, float]:
@@ -130,7 +132,10 @@ def test_a_red_light_holds_a_driver_who_can_stop_short_of_the_crosswalk() -> Non
     green = spat(phase1=GO, phase3=GO, phase5=GO)
     approaching = car("car", 1.75, -35.0, 0.0, 10.0)
     assert _warned(lanes, red, approaching, ped) == set()
-    assert _warned(lanes, green, approaching, ped) == {("car", "ped")}
+    # on green the pedestrian is in its path (its driver may still give way to her: the
+    # path's geometry alone, without that hold)
+    paths_only = VrucwConfig(give_way_warn_s=VrucwConfig().warn_s)
+    assert _warned(lanes, green, approaching, ped, config=paths_only) == {("car", "ped")}
     late = car("car", 1.75, -16.0, 0.0, 10.0, source=ParticipantSource.BSM)  # sure of its speed
     assert _warned(lanes, red, late, _ped("ped", 0.5, -6.5, 90.0, 1.3)) == {("car", "ped")}
 

@@ -47,6 +47,8 @@ TURNS = {
     "N": ("south", "east", "west"),
     "E": ("west", "south", "north"),
 }
+#: per arm: the exit of a U-turn, back the way it came
+UTURN_EXIT = {"S": "south", "W": "west", "N": "north", "E": "east"}
 MANEUVERS = ("maneuverStraightAllowed", "maneuverLeftAllowed", "maneuverRightAllowed")
 
 
@@ -62,13 +64,15 @@ def cross_map(
     exits: bool = True,
     give_way: frozenset[str] = frozenset(),
     yielding: frozenset[tuple[str, str]] = frozenset(),
+    uturns: frozenset[str] = frozenset(),
 ) -> MapData:
     """The junction; ``phases`` gives per arm the (straight, left, right) signal groups,
     ``only`` restricts an arm to one manoeuvre ("straight", "left" or "right"), without
     ``exits`` the exit lanes are left out of the MAP (as when the next node's MAP is absent),
     and the connections of the arms in ``give_way`` must give way (a minor road), as must
     those named in ``yielding`` as (arm, manoeuvre), e.g. a major road's left turn across its
-    oncoming traffic (SUMO's "m" link on a priority road)."""
+    oncoming traffic (SUMO's "m" link on a priority road); the arms in ``uturns`` may also
+    turn back (a U-turn into their own arm's exit lane)."""
     links = []
     names = ("straight", "left", "right")
     for arm, (lane_id, start, stop) in INGRESS.items():
@@ -87,6 +91,10 @@ def cross_map(
             for k, (direction, maneuver) in enumerate(zip(TURNS[arm], MANEUVERS, strict=True))
             if only is None or arm not in only or only[arm] == names[k]
         )
+        if arm in uturns:
+            back = EGRESS[UTURN_EXIT[arm]][0]
+            uturn = frozenset({"maneuverUTurnAllowed"})
+            conns += (Connection(remote_node=NODE, remote_lane_id=back, maneuvers=uturn),)
         lane = Lane(
             lane_id=lane_id,
             lane_type="vehicle",

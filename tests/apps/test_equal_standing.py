@@ -16,7 +16,7 @@ from v2xcloud.apps.icw import IntersectionCollisionWarning
 from v2xcloud.apps.lta import LeftTurnAssist
 from v2xcloud.model import LightState, ParticipantSource
 from v2xcloud.twin import Scene
-from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, Movements, movements_of
+from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, Movements, movements_of
 
 
 def car(pid: str, x: float, y: float, heading: float, speed: float, **kw: object) -> object:
@@ -26,13 +26,15 @@ def car(pid: str, x: float, y: float, heading: float, speed: float, **kw: object
 
 # the arms by the heading of their approach lanes at the stop line
 ARM = {0: "S", 90: "W", 180: "N", 270: "E"}
-TURN = {STRAIGHT: "straight", LEFT: "left", RIGHT: "right"}
+TURN = {STRAIGHT: "straight", LEFT: "left", RIGHT: "right", UTURN: "uturn"}
 GREEN = LightState.PERMISSIVE_GREEN
 
 
-def _movements() -> tuple[Movements, dict[tuple[str, str], int]]:
+def _movements(
+    uturns: frozenset[str] = frozenset(),
+) -> tuple[Movements, dict[tuple[str, str], int]]:
     scene = Scene(FRAME)
-    scene.ingest(cross_map(), received_at_ms=0, source="rsu")
+    scene.ingest(cross_map(uturns=uturns), received_at_ms=0, source="rsu")
     movements = movements_of(scene.update(0))
     assert movements is not None
     by_name = {}
@@ -45,7 +47,7 @@ def _movements() -> tuple[Movements, dict[tuple[str, str], int]]:
 def _yields(
     a: tuple[str, str], b: tuple[str, str], rule: object = equal_standing_yields
 ) -> tuple[bool, bool]:
-    movements, ids = _movements()
+    movements, ids = _movements(frozenset({"S", "N"}) if "uturn" in (a[1], b[1]) else frozenset())
     pa, pb = np.array([ids[a]], dtype=np.int64), np.array([ids[b]], dtype=np.int64)
     ya, yb = rule(movements, pa, pb)  # type: ignore[operator]
     return bool(ya[0]), bool(yb[0])
@@ -62,6 +64,16 @@ def test_a_turning_movement_gives_way_to_a_straight_one() -> None:
     assert _yields(("N", "straight"), ("S", "left")) == (False, True)
     assert _yields(("E", "left"), ("S", "straight")) == (True, False)  # from S's right
     assert _yields(("W", "right"), ("S", "straight")) == (True, False)
+
+
+def test_a_u_turn_gives_way_to_every_other_movement() -> None:
+    # art. 49 of the law: a U-turn must not obstruct other vehicles, with signals or without
+    for rule in (equal_standing_yields, turning_yields):
+        assert _yields(("S", "uturn"), ("N", "left"), rule) == (True, False)
+        assert _yields(("N", "right"), ("S", "uturn"), rule) == (False, True)
+        assert _yields(("S", "uturn"), ("E", "right"), rule) == (True, False)
+        assert _yields(("W", "straight"), ("N", "uturn"), rule) == (False, True)
+        assert _yields(("S", "uturn"), ("N", "uturn"), rule) == (False, False)  # one kind
 
 
 def test_otherwise_the_one_from_the_right_goes_first() -> None:

@@ -42,7 +42,7 @@ from v2xcloud.model.map import GIVE_WAY
 from v2xcloud.model.thresholds import MOVING_MPS
 from v2xcloud.twin import SceneView
 from v2xcloud.twin.junction import TURN_ON_RED, Junction, PhaseTiming, junctions_of
-from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, Movements
+from v2xcloud.twin.movements import LEFT, RIGHT, STRAIGHT, UTURN, Movements
 
 __all__ = [
     "GIVE_WAY_SIGN",
@@ -516,8 +516,9 @@ def turning_yields(
     to ``b``, and whether ``b`` to ``a``, by the PRC road traffic safety law's implementing
     regulations (art. 51 (7) for signals without arrows, art. 52 (3)-(4) without signals):
     a turning movement gives way to a straight one, and of two turns from opposite
-    approaches the right turn gives way to the left. Two movements from one approach, or
-    opposite turns of one kind, are not ranked."""
+    approaches the right turn gives way to the left; a U-turn gives way to every movement
+    but another U-turn (art. 49 of the law: a U-turn must not obstruct the other vehicles).
+    Two movements from one approach, or opposite turns of one kind, are not ranked."""
     turn_a, turn_b = movements.turns(a), movements.turns(b)
     rel = _approach_angle(movements, a, b)
     apart = np.abs(rel) >= 180.0 - OPPOSITE_APPROACH_DEG  # not one approach
@@ -528,6 +529,8 @@ def turning_yields(
     turning = ~straight_a & ~straight_b & opposite
     a_yields |= turning & (turn_a == RIGHT) & (turn_b == LEFT)
     b_yields |= turning & (turn_b == RIGHT) & (turn_a == LEFT)
+    a_yields |= (turn_a == UTURN) & (turn_b != UTURN)
+    b_yields |= (turn_b == UTURN) & (turn_a != UTURN)
     return a_yields & apart, b_yields & apart
 
 

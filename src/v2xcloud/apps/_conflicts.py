@@ -92,6 +92,7 @@ __all__ = [
     "PERCEIVED_MIN_PROBABILITY",
     "ConflictRule",
     "Conflicts",
+    "expected_to_give_way",
     "merging",
     "movement_conflicts",
     "occupancy_s",
@@ -154,20 +155,29 @@ def occupancy_s(view: SceneView, a: IntArray, b: IntArray) -> FloatArray:
     return (view.length_m[a] + view.width_m[b]) / 2.0 / np.maximum(view.speed_mps[a], 0.1)
 
 
-def _gives_way(
-    view: SceneView, rows: IntArray, dist_m: FloatArray, decel_mps2: float
+def expected_to_give_way(
+    view: SceneView,
+    rows: IntArray,
+    dist_m: FloatArray,
+    decel_mps2: float,
+    *,
+    reaction_s: float = 0.0,
 ) -> npt.NDArray[np.bool_]:
     """Whether a driver who must give way is expected to within ``dist_m``: it may stop
-    there braking comfortably (``decel_mps2``), or it is braking already
-    (``_signals.MIN_BRAKING_MPS2``: slowing down to give way) and may stop there braking
-    firmly (``_signals.STOP_DECEL_MPS2``, as for a red light); "may" within one σ of the
-    tracker's estimates (``_signals.may_stop``, as a red light's hold). unseen_crossing_priority:
+    there braking comfortably (``decel_mps2``), after ``reaction_s`` at its speed unless it
+    brakes already (VRUCW: a warning must leave the driver time to react; ICW and LTA: 0),
+    or it is braking already (``_signals.MIN_BRAKING_MPS2``: slowing down to give way) and
+    may stop there braking firmly (``_signals.STOP_DECEL_MPS2``, as for a red light); "may"
+    within one σ of the tracker's estimates (``_signals.may_stop``, as a red light's hold).
+    unseen_crossing_priority:
     a minor-road driver 25 m before its line at 13.5 m/s (3.6 m/s² to stop), braking at 3.5
     m/s² by the truth and 2.4 m/s² by the radar track's lagging estimate, was warned; and
     (fourteenth session) a roadside-seen one 5.1 m before it at 5.5 m/s, 3.01 m/s² to stop."""
     accel = np.nan_to_num(view.accel_mps2[rows], nan=0.0)
     braking = accel <= -MIN_BRAKING_MPS2
-    return may_stop(view, rows, dist_m, decel_mps2) | (braking & may_stop(view, rows, dist_m))
+    react_m = np.where(braking, 0.0, view.speed_mps[rows] * reaction_s)
+    comfortable = may_stop(view, rows, dist_m - react_m, decel_mps2)
+    return comfortable | (braking & may_stop(view, rows, dist_m))
 
 
 def stays_in_lane(
@@ -214,8 +224,9 @@ def _yields(
     """Whether each ego (``ConflictRule.ego_yield_decel_mps2``) is giving way: at or below
     turning speed (``MovementWeights.turn_speed_mps``: slower than it, braking is no longer
     slowing down for the turn) it brakes (``_signals.MIN_BRAKING_MPS2``) and can stop within
-    ``dist_m`` braking at most ``decel_mps2`` (LTA: firm braking, as ``_gives_way``'s braking
-    driver: the braking she applies rises as her stop comes). A turner that would need
+    ``dist_m`` braking at most ``decel_mps2`` (LTA: firm braking, as
+    ``expected_to_give_way``'s braking driver: the braking she applies rises as her stop
+    comes). A turner that would need
     harder braking to stop short stays a party. demo_district (replicate 2): 8 of 26 false
     LTA warnings were turners at 2-4 m/s braking at 3.5 m/s² to their waiting place 3.0-3.1
     m before the conflict point, their constant braking 0.2-0.4 m short of stopping 1 m
@@ -462,8 +473,8 @@ def _combination_conflicts(
         if not rule.hold_ego_give_way:
             yield_a[:] = False
         decel = rule.give_way_decel_mps2
-        held_a |= yield_a & _gives_way(view, a, -here_a, decel)
-        held_b |= yield_b & _gives_way(view, b, -here_b, decel)
+        held_a |= yield_a & expected_to_give_way(view, a, -here_a, decel)
+        held_b |= yield_b & expected_to_give_way(view, b, -here_b, decel)
         # a permissive green (or amber) says go if clear: it gives way to a crossing movement
         # that is not permissive too (a protected green, or one that will not stop for its
         # red), before the conflict zone (it may wait in the box), like a give-way movement
@@ -478,8 +489,8 @@ def _combination_conflicts(
             give_a[:] = False
         zone_a = sa[m] - here_a - rule.stop_margin_m
         zone_b = sb[m] - here_b - rule.stop_margin_m
-        held_a |= give_a & _gives_way(view, a, zone_a, decel)
-        held_b |= give_b & _gives_way(view, b, zone_b, decel)
+        held_a |= give_a & expected_to_give_way(view, a, zone_a, decel)
+        held_b |= give_b & expected_to_give_way(view, b, zone_b, decel)
         ok &= ~(held_a | held_b)
         ok &= ~((row_a == GO_PROTECTED) & (row_b == GO_PROTECTED))
     out[m] = ok

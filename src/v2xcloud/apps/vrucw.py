@@ -58,7 +58,8 @@ short of the pedestrian's point on her path braking comfortably (``comfortable_d
 after a reaction time (``reaction_s``, RLVW's 0.7 s: the warning must leave her time to
 react and still stop comfortably), or, braking already (``_signals.MIN_BRAKING_MPS2``), may
 stop there braking firmly (``_signals.STOP_DECEL_MPS2``); "may" within one σ of the
-tracker's estimates (``_signals.may_stop``, as ICW's and LTA's give-way holds). She is
+tracker's estimates (``_conflicts.expected_to_give_way``, ICW's and LTA's give-way hold
+with a reaction time). She is
 warned once she no longer can, and by ``give_way_warn_s`` (2.0 s, the lower end of
 STANDARDS' 2-3 s time to conflict) before the contact at the latest: the hold moves a
 warning within the standard's window, never below it. Unseen busy traffic: most false
@@ -75,7 +76,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from v2xcloud.apps._conflicts import travel_s
+from v2xcloud.apps._conflicts import expected_to_give_way, travel_s
 from v2xcloud.apps._select import (
     CONFIDENCE_SIGMA,
     F_LEFT_SIGNAL,
@@ -87,13 +88,7 @@ from v2xcloud.apps._select import (
     is_motor,
     is_turning,
 )
-from v2xcloud.apps._signals import (
-    MIN_BRAKING_MPS2,
-    STOP,
-    held_by_signal,
-    may_stop,
-    movement_right_of_way,
-)
+from v2xcloud.apps._signals import STOP, held_by_signal, may_stop, movement_right_of_way
 from v2xcloud.apps.base import App, AppConfig, Hits, Partners, Reach, level_from_time
 from v2xcloud.apps.kinematics import required_decel, time_to_contact
 from v2xcloud.model.thresholds import MOVING_MPS
@@ -395,18 +390,15 @@ class VruCollisionWarning(App):
         for a pedestrian before ``give_way_warn_s``, while she may still stop there
         comfortably after a reaction time, or firmly once braking."""
         cfg = self.config
-        speed = view.speed_mps[e]
         accel = np.nan_to_num(view.accel_mps2[e], nan=0.0)
-        drac = required_decel(along_m, speed)
+        drac = required_decel(along_m, view.speed_mps[e])
         braking_to_stop = (-accel >= drac) & (drac <= cfg.comfortable_decel_mps2)
-        braking = accel <= -MIN_BRAKING_MPS2
-        react_m = np.where(braking, 0.0, speed * cfg.reaction_s)
-        may_give_way = may_stop(view, e, along_m - react_m, cfg.comfortable_decel_mps2) | (
-            braking & may_stop(view, e, along_m)
+        gives_way = expected_to_give_way(
+            view, e, along_m, cfg.comfortable_decel_mps2, reaction_s=cfg.reaction_s
         )
         expected = (
             (view.kind[p] == K_PEDESTRIAN)
-            & may_give_way
+            & gives_way
             & (ttc_s > cfg.give_way_warn_s + cfg.lead_pad_s)
         )
         return braking_to_stop | expected

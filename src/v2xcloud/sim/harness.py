@@ -24,6 +24,11 @@ from v2xcloud.sim.snapshot import Snapshot, edge_of_lane
 __all__ = ["HarnessTruth"]
 
 VRU_MISS_M = 1.0  # a moving vehicle's body passing this close to a pedestrian is a conflict
+#: ... and this close a near miss that must be warned; between the two it may be (grey): a car
+#: keeping to its lane passes a pedestrian at the kerb, or on the corner's walking area, at the
+#: lane's spare width beside its body (SUMO: 0.66-0.70 m, a 1.8 m car in a 3.2 m lane; a real
+#: 3.0-3.75 m lane leaves 0.6-1.0 m, the kerb more), and a pedestrian's body takes 0.25 m of it
+VRU_MUST_M = 0.5
 VRU_MIN_SPEED_MPS = 2.0
 VRU_WARNING_S = 3.0  # the warning window before the closest approach
 #: a moving vehicle's body passing within ``VRU_MISS_M`` of where a pedestrian was at most this
@@ -545,13 +550,13 @@ class HarnessTruth:
         """All harness episodes of the run."""
         out = self._tracker.finish()
         out += [msgspec.structs.replace(e, is_required=False) for e in self._grey.finish()]
-        for (vid, pid), (t, _gap) in sorted(self._near_miss.items()):
+        for (vid, pid), (t, gap) in sorted(self._near_miss.items()):
             times = tuple(t - VRU_WARNING_S + 0.1 * k for k in range(int(VRU_WARNING_S * 10) + 1))
             ahead = self._ahead.get((vid, pid), ())
             out.append(Episode(
                 app="VRUCW", ego=vid, other=pid, start_s=t - VRU_WARNING_S, end_s=t, critical_s=t,
                 min_ttc_s=0.0, ttc_times_s=times, ttc_values_s=tuple(t - x for x in times),
-                is_required=any(t - VRU_WARNING_S <= a <= t for a in ahead),
+                is_required=gap < VRU_MUST_M and any(t - VRU_WARNING_S <= a <= t for a in ahead),
             ))  # fmt: skip
         for (vid, pid), (first, t) in sorted(self._post_encroached.items()):
             if (vid, pid) not in self._near_miss:

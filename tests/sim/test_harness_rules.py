@@ -199,6 +199,39 @@ def test_opposing_left_turners_close_pass_is_grey_a_crossing_stays_required() ->
     assert [e.is_required for e in graded] == [False, True, True]
 
 
+def test_a_turner_still_in_the_box_takes_the_movement_it_entered_it_on() -> None:
+    """A vehicle that has not left the junction box when the run ends takes the movement of
+    the connection it entered the box on (``via_movements``). background_grid4_sparse, seed
+    4: a left turner waiting in the box until the run ended, the opposing left turner
+    sweeping past it at TTC 0, was a must (ICW and LTA) because its exit never came; the two
+    opposing left turns' close pass is grey, and the waiting turner turns left."""
+    lefts = frozenset({frozenset({("SC", "CW"), ("NC", "CE")})})
+    vias = {":C_8_0": ("SC", "CW"), ":C_3_0": ("NC", "CE")}
+    paths = {
+        "nb": ["SC_0", "SC_0", ":C_8_0", ":C_8_0", "CW_0"],
+        "sb": ["NC_0", ":C_3_0", ":C_3_0", ":C_3_0", ":C_3_0"],  # waits in the box to the end
+    }
+
+    def graded(via_movements: dict[str, tuple[str, str]] | None) -> tuple[bool, bool | None]:
+        truth = HarnessTruth(
+            events={}, red_links={}, speed_limits={}, vehicle_lanes={}, opposing_lefts=lefts,
+            left_turns=frozenset({("SC", "CW"), ("NC", "CE")}), via_movements=via_movements,
+        )  # fmt: skip
+        for k in range(5):
+            cars = [
+                (v, 0.0, 10.0 * n, 5.0, 0.0, LEFT, lanes[k], "car")
+                for n, (v, lanes) in enumerate(paths.items())
+            ]
+            truth.observe(_snap(float(k), cars))
+        pass_ = Episode(app="ICW", ego="sb", other="nb", start_s=1.0, end_s=2.5, critical_s=2.5,
+                        min_ttc_s=0.0)  # fmt: skip
+        (episode,) = truth.grade([pass_])
+        return episode.is_required, truth.turns_left("sb", 2.0)
+
+    assert graded(vias) == (False, True)
+    assert graded(None) == (True, None)  # its movement unknown: as before
+
+
 def _stopping(decel: float, *, enters_at_s: float | None = None, run_s: float = 4.0) -> bool:
     """Whether an ICW episode stays required when its party "w" on the W approach brakes at
     ``decel`` from 12 m/s toward the junction (entering the box at ``enters_at_s``, if

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 import numpy as np
@@ -132,7 +132,9 @@ class HarnessTruth:
     ``opposing_lefts`` the pairs of left-turn movements (from edge, to edge) that enter one
     junction from opposite roads (``SignalEncoder.opposing_left_turns``), for :meth:`grade`;
     ``left_turns`` every left-turn (or U-turn) movement (``SignalEncoder.left_turns``), for
-    :meth:`turns_left`.
+    :meth:`turns_left`; ``via_movements`` the movement of each connection's first internal
+    lane (``SignalEncoder.via_movements``): a vehicle still in a junction box when the run
+    ends, or when it is asked about, takes the movement it entered the box on.
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class HarnessTruth:
         next_turn: Callable[[str], tuple[str, float, float] | None] | None = None,
         opposing_lefts: frozenset[frozenset[tuple[str, str]]] = frozenset(),
         left_turns: frozenset[tuple[str, str]] = frozenset(),
+        via_movements: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         self._events = events
         self._links = red_links
@@ -154,6 +157,9 @@ class HarnessTruth:
         self._opposing_lefts = opposing_lefts
         self._left_turns = left_turns
         self._visits: dict[str, list[tuple[float, str]]] = {}  # vehicle -> (entered s, edge)
+        self._via_movements = via_movements or {}
+        # vehicle -> (entered s, the connection's first internal lane) per junction box entered
+        self._vias: dict[str, list[tuple[float, str]]] = {}
         self._tracker = EpisodeTracker()
         self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
         self._last_lane: dict[str, str] = {}
@@ -205,14 +211,18 @@ class HarnessTruth:
                     self._standstills.setdefault(vid, []).append(t)
 
     def _edges(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
-        """Each vehicle's road edges in the order it entered them (junction lanes skipped);
-        only :meth:`grade` and :meth:`turns_left` read them, so nothing is kept on a network
-        without left turns."""
+        """Each vehicle's road edges in the order it entered them, and the first internal lane
+        of each junction box it entered (``via_movements``); only :meth:`grade` and
+        :meth:`turns_left` read them, so nothing is kept on a network without left turns."""
         if not self._opposing_lefts and not self._left_turns:
             return
         for i in veh:
             lane = snap.lane_ids[i]
             if lane.startswith(":"):
+                if lane in self._via_movements:
+                    vias = self._vias.setdefault(snap.ids[i], [])
+                    if not vias or vias[-1][1] != lane:
+                        vias.append((snap.time_s, lane))
                 continue
             edge = edge_of_lane(lane)
             visits = self._visits.setdefault(snap.ids[i], [])
@@ -221,13 +231,21 @@ class HarnessTruth:
 
     def _movement(self, vid: str, time_s: float) -> tuple[str, str] | None:
         """The movement (from edge, to edge) through the junction ``vid`` was approaching or
-        crossing at ``time_s``; ``None`` if it is not known (before its first edge, or it
-        never reached another one)."""
+        crossing at ``time_s``: from the road it was on to the next one, or, if it has not
+        reached another road (still in the box when the run ended), the connection it entered
+        the box on; ``None`` if it is not known (before its first edge, or it never entered
+        that junction's box)."""
         visits = self._visits.get(vid, [])
         k = bisect_right(visits, time_s, key=lambda v: v[0]) - 1
-        if k < 0 or k + 1 >= len(visits):
+        if k < 0:
             return None
-        return visits[k][1], visits[k + 1][1]
+        if k + 1 < len(visits):
+            return visits[k][1], visits[k + 1][1]
+        for entered_s, lane in self._vias.get(vid, ()):
+            movement = self._via_movements[lane]
+            if entered_s >= visits[k][0] and movement[0] == visits[k][1]:
+                return movement
+        return None
 
     def turns_left(self, vid: str, time_s: float) -> bool | None:
         """Whether ``vid``'s movement through the junction it is at or approaching at

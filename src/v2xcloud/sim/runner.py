@@ -197,6 +197,7 @@ class _Chain:
             next_turn=self.bridge.next_turn,
             opposing_lefts=self.signals.opposing_left_turns(),
             left_turns=self.signals.left_turns(),
+            via_movements=self.signals.via_movements(),
         )
         sign_edges, self.sign_messages = self.signals.sign_messages(self.sc.signs)
         if self.config.has_ground_truth:

@@ -281,6 +281,19 @@ class SignalEncoder:
             if any(c.getDirection() in _LEFT or c.getDirection() == _U_TURN for c in conns)
         )
 
+    def via_movements(self) -> dict[str, tuple[str, str]]:
+        """The movement, (from edge, to edge) by SUMO edge id, of every connection's first
+        internal ("via") lane: a vehicle that entered a junction box on that lane is taking
+        that movement, whether or not it has left the box yet."""
+        return {
+            c.getViaLaneID(): (edge.getID(), to.getID())
+            for edge in self._net.getEdges()
+            if not edge.getFunction()
+            for to, conns in edge.getOutgoing().items()
+            for c in conns
+            if c.getViaLaneID()
+        }
+
     def opposing_left_turns(self) -> frozenset[frozenset[tuple[str, str]]]:
         """Pairs of left-turn movements, (from edge, to edge) by SUMO edge id, that enter one
         junction from opposite roads (approach directions more than ``OPPOSITE_DEG`` apart).

@@ -257,3 +257,17 @@ def test_an_unsignalised_junction_says_who_gives_way_through_the_codec(tmp_path:
         for lane in link.lanes
         for c in lane.connections
     )
+
+
+def test_via_movements_name_the_movement_of_each_connections_first_internal_lane(
+    encoder: SignalEncoder,
+) -> None:
+    """A vehicle in the box is on a connection's internal lane: ``via_movements`` names the
+    movement it takes (the truth's movement of a vehicle that has not left the box yet),
+    every vehicle movement of the crossing, and the four left turns among them."""
+    vias = encoder.via_movements()
+    assert vias and all(lane.startswith(":C_") for lane in vias)
+    movements = set(vias.values())
+    assert {("SC", "CW"), ("NC", "CE"), ("EC", "CS"), ("WC", "CN")} <= movements
+    assert {("SC", "CN"), ("SC", "CE"), ("WC", "CE")} <= movements
+    assert all(frm[1] == "C" and to[0] == "C" for frm, to in movements)

@@ -26,7 +26,7 @@ __all__ = ["HarnessTruth"]
 VRU_MISS_M = 1.0  # a moving vehicle's body passing this close to a pedestrian is a conflict
 #: ... and this close a near miss that must be warned; between the two it may be (grey): a car
 #: keeping to its lane passes a pedestrian at the kerb, or on the corner's walking area, at the
-#: lane's spare width beside its body (SUMO: 0.66-0.70 m, a 1.8 m car in a 3.2 m lane; a real
+#: lane's spare width beside its body (SUMO: 0.65-0.71 m, a 1.8 m car in a 3.2 m lane; a real
 #: 3.0-3.75 m lane leaves 0.6-1.0 m, the kerb more), and a pedestrian's body takes 0.25 m of it
 VRU_MUST_M = 0.5
 VRU_MIN_SPEED_MPS = 2.0

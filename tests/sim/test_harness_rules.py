@@ -171,6 +171,16 @@ def test_avw_must_warn_a_self_reported_stop_may_warn_an_unexplained_one() -> Non
     assert avw(silent, unexplained=False) == []
 
 
+def _drive(truth: HarnessTruth, paths: dict[str, list[str]]) -> None:
+    """Signalling left cars through a junction, one SUMO lane per second each (``paths``)."""
+    for k in range(len(next(iter(paths.values())))):
+        cars = [
+            (v, 0.0, 10.0 * n, 5.0, 0.0, LEFT, lanes[k], "car")
+            for n, (v, lanes) in enumerate(paths.items())
+        ]
+        truth.observe(_snap(float(k), cars))
+
+
 def test_opposing_left_turners_close_pass_is_grey_a_crossing_stays_required() -> None:
     """SUMO's SSM gives two opposing left turners of one junction a crossing point: a turner
     sweeping past one waiting in the box reads TTC ≈ 0 (unseen_grid4_single_lane: all 10
@@ -185,12 +195,7 @@ def test_opposing_left_turners_close_pass_is_grey_a_crossing_stays_required() ->
         "sb": ["NC_0", ":C_3_0", ":C_3_0", "CE_0", "CE_0"],
         "eb": ["WC_0", "WC_0", ":C_5_0", "CN_0", "CN_0"],
     }
-    for k in range(5):
-        cars = [
-            (v, 0.0, 10.0 * n, 5.0, 0.0, LEFT, lanes[k], "car")
-            for n, (v, lanes) in enumerate(paths.items())
-        ]
-        truth.observe(_snap(float(k), cars))
+    _drive(truth, paths)
     pass_ = Episode(app="ICW", ego="sb", other="nb", start_s=1.0, end_s=2.5, critical_s=2.5,
                     min_ttc_s=0.1)  # fmt: skip
     crossing = msgspec.structs.replace(pass_, other="eb")
@@ -217,12 +222,7 @@ def test_a_turner_still_in_the_box_takes_the_movement_it_entered_it_on() -> None
             events={}, red_links={}, speed_limits={}, vehicle_lanes={}, opposing_lefts=lefts,
             left_turns=frozenset({("SC", "CW"), ("NC", "CE")}), via_movements=via_movements,
         )  # fmt: skip
-        for k in range(5):
-            cars = [
-                (v, 0.0, 10.0 * n, 5.0, 0.0, LEFT, lanes[k], "car")
-                for n, (v, lanes) in enumerate(paths.items())
-            ]
-            truth.observe(_snap(float(k), cars))
+        _drive(truth, paths)
         pass_ = Episode(app="ICW", ego="sb", other="nb", start_s=1.0, end_s=2.5, critical_s=2.5,
                         min_ttc_s=0.0)  # fmt: skip
         (episode,) = truth.grade([pass_])
@@ -322,10 +322,7 @@ def test_a_vehicle_turns_left_by_its_movement_through_the_junction_it_is_at() ->
         "straight": ["SC_0", ":C_9_0", "CN_0", "CN_0", "CN_0"],
         "waiting": ["SC_0", ":C_8_0", ":C_8_0", ":C_8_0", ":C_8_0"],
     }
-    for k in range(5):
-        cars = [(v, 0.0, 10.0 * n, 5.0, 0.0, LEFT, lanes[k], "car")
-                for n, (v, lanes) in enumerate(paths.items())]  # fmt: skip
-        truth.observe(_snap(float(k), cars))
+    _drive(truth, paths)
     assert truth.turns_left("left", 0.0) is True and truth.turns_left("left", 2.0) is True
     assert truth.turns_left("straight", 0.5) is False
     assert truth.turns_left("waiting", 2.0) is None  # its exit never came

@@ -144,6 +144,13 @@ class Conflicts(NamedTuple):
     x: FloatArray
     y: FloatArray
 
+    def select(self, keep: npt.NDArray[np.bool_]) -> Conflicts:
+        """The pairs where ``keep`` is True."""
+        return Conflicts(
+            self.a[keep], self.b[keep], self.arrive_a[keep], self.arrive_b[keep],
+            self.pet[keep], self.x[keep], self.y[keep],
+        )  # fmt: skip
+
 
 _I, _F = np.empty(0, dtype=np.int64), np.empty(0)
 _FAR_MARGIN_S = 2.0  # beyond the window: a conflict zone's occupancy and the box's entry

@@ -124,8 +124,10 @@ def test_letters_download_disable_and_register(world: Any, browser: Any, artifac
         f for _, f in iter_hex_lines(x for x in text.splitlines() if not x.startswith("#"))
     ] == [RAW]
     page.click("#dev-disable")
+    # the download's note says done too: wait for the disable's own (under load the POST
+    # was still running when the download's note satisfied a bare '已完成')
     page.wait_for_function(
-        "() => document.getElementById('dev-note').textContent.includes('已完成')"
+        "() => document.getElementById('dev-note').textContent.includes('停用：已完成')"
     )
     assert directory.devices_["RSU-2"].state is DeviceState.DISABLED
     page.fill("#dev-new-id", "RSU-NEW")

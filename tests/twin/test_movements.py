@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
-from _cross_junction import EGRESS, FRAME, cross_map
+from _cross_junction import EGRESS, FRAME, cross_map, latlon
 
 from v2xcloud.geo import LocalFrame
-from v2xcloud.model import ParticipantSource
+from v2xcloud.model import Lane, ParticipantSource
 from v2xcloud.replay.recording import load_recording
 from v2xcloud.twin import Scene, SceneView
 from v2xcloud.twin.movements import (
@@ -173,6 +174,41 @@ def test_turn_signal_speed_and_position_weigh_the_movements() -> None:
     assert prob(2, LEFT) < prob(1, LEFT)
     for q in range(3):
         assert p[cand.query == q].sum() == pytest.approx(1.0)
+
+
+def test_a_lane_fanning_out_into_two_exit_lanes_is_not_twice_as_likely_to_go_that_way() -> None:
+    """The S lane goes straight on into either of two north lanes (two connections, as SUMO
+    gives an inner lane at a border T-junction): straight on is still one choice of the
+    driver's, split between them. Counted per connection, a car signalling right at speed
+    was taken as going straight (unseen_grid4_dense seed 4: 2 straight connections + a
+    right turn too fast to make comfortably, 2 against 1.6, straight 0.56)."""
+    base = cross_map()
+    node = base.nodes[0]
+    links = list(node.in_links)
+    s_lane = links[0].lanes[0]
+    straight = s_lane.connections[0]
+    wide = msgspec.structs.replace(straight, remote_lane_id=15)
+    links[0] = msgspec.structs.replace(
+        links[0], lanes=(msgspec.structs.replace(s_lane, connections=(*s_lane.connections, wide)),)
+    )
+    outer = Lane(lane_id=15, lane_type="vehicle", points=(latlon(5.25, 8.0), latlon(5.25, 200.0)))
+    egress = links[-1]
+    links[-1] = msgspec.structs.replace(egress, lanes=(*egress.lanes, outer))
+    fanned = msgspec.structs.replace(
+        base, nodes=(msgspec.structs.replace(node, in_links=tuple(links)),)
+    )
+    right_on = frozenset({"rightTurnSignalOn"})
+    cars = (_car("plain", 1.75, -30.0, 0.0), _car("r", 1.75, -31.0, 0.0, exterior_lights=right_on))
+    for mapped, straight_on in ((base, 0.6), (fanned, 0.6)):
+        view = _view(mapped, *cars)
+        m = movements_of(view)
+        assert m is not None
+        rows = np.array([view.row_of(c.id) for c in cars], dtype=np.int64)
+        cand = m.locate(view, rows)
+        p = m.weigh(view, rows, cand, MovementWeights())
+        turn = m.turns(cand.path)
+        assert p[(cand.query == 0) & (turn == STRAIGHT)].sum() == pytest.approx(straight_on)
+        assert p[(cand.query == 1) & (turn == STRAIGHT)].sum() == pytest.approx(1 / 10)
 
 
 def test_k733_movements_conflict_only_where_the_signal_program_separates_them(

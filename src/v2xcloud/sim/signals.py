@@ -325,9 +325,9 @@ class SignalEncoder:
         Unmapped, a corner's two roads looked like crossing roads: a car coming up to it
         and one on the other road, both predicted straight on, crossed at the corner
         (unseen_grid3_long_blocks, seed 0: its 4 false ICW warnings, at the corner whose
-        camera saw both cars; mapping corners took all 14 of its 5 seeds). Mapped, each road's movement turns into the
-        other road, and the two run side by side. A ramp joining at a shallow angle, or a
-        road that only changes its name, is no corner."""
+        camera saw both cars; mapping corners took all 14 of its 5 seeds). Mapped, each
+        road's movement turns into the other road, and the two run side by side. A ramp
+        joining at a shallow angle, or a road that only changes its name, is no corner."""
         signalised = {t.getID() for t in self._net.getTrafficLights()}
         nodes = []
         for n in self._net.getNodes():

@@ -755,7 +755,8 @@ class Movements:
         # a lane's connections into several exit lanes for one manoeuvre are one choice of the
         # driver's, split among them: a lane fanning out straight on into two lanes is not
         # twice as likely to go straight
-        _, fan, n_fan = np.unique(cand.query * 4 + turn, return_inverse=True, return_counts=True)
+        key = cand.query * (UTURN + 1) + turn  # one per vehicle and manoeuvre
+        _, fan, n_fan = np.unique(key, return_inverse=True, return_counts=True)
         prior = prior / n_fan[fan]
         if memory is not None and not told.all():  # only the perceived tracks' candidates
             k = np.flatnonzero(~told)

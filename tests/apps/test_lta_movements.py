@@ -222,8 +222,9 @@ def test_a_turner_already_in_the_zone_and_first_out_of_it_has_taken_the_gap() ->
     turner is out of the zone before the car comes (PET 0.2-0.4 s): it has taken the gap
     and a warning cannot help it (background_district seed 2, demo_district seed 3: turners
     at 9-10 m/s in their turns at the network's edge were warned at arrival 0 s, the
-    oncoming car pulling away from its line 5 m behind them). With the car 8-10 m off, the two are predicted in the zone together: still
-    warned. Before its line, 1.3 s from the zone, it is warned at every distance."""
+    oncoming car pulling away from its line 5 m behind them). With the car 8-10 m off, the
+    two are predicted in the zone together: still warned. Before its line, 1.3 s from the
+    zone, it is warned at every distance."""
     in_zone = car("t", 0.0, -3.0, 330.0, 7.0, exterior_lights=LEFT_ON, yaw_rate_dps=-40.0)
     at_line = car("t", 1.75, -9.0, 0.0, 7.0, exterior_lights=LEFT_ON)
     for y in (8.0, 10.0, 12.0, 14.0):

@@ -3,13 +3,20 @@ from each movement's signal group; and what geometry alone may warn without a MA
 
 from __future__ import annotations
 
-from _cross_junction import FRAME, PHASES, all_permissive, cross_map, spat
+from _cross_junction import FRAME, NODE, PHASES, all_permissive, cross_map, spat
 from _cross_junction import car as _car
 from _settled import on_settled_tick
 from _v2v_scenario import Mover, run, straight
 
 from v2xcloud.apps.icw import IcwConfig, IntersectionCollisionWarning
-from v2xcloud.model import LightState, ParticipantSource
+from v2xcloud.model import (
+    IntersectionState,
+    LightState,
+    ParticipantSource,
+    PhaseState,
+    SignalPhase,
+    Spat,
+)
 from v2xcloud.twin import Scene
 
 GO = LightState.PROTECTED_GREEN
@@ -61,6 +68,42 @@ def test_a_red_holds_a_party_that_can_stop_but_not_a_runner() -> None:
     runner = car("b", 18.0, 1.75, 270.0, 14.0, source=BSM)
     a = car("a", 1.75, -9.85, 0.0, 10.0)
     assert _warned(lanes, red_for_b, a, runner) == {"a", "b"}
+
+
+def _amber_in(after_s: float, **greens: LightState) -> Spat:
+    """The junction's SPAT at t = 0: the groups in ``greens`` show their light for 30 s;
+    group 2 shows permissive green for ``after_s``, then amber for 3 s."""
+    states = (
+        PhaseState(light=LightState.PERMISSIVE_GREEN, start_s=0.0, likely_end_s=after_s),
+        PhaseState(light=LightState.YELLOW, start_s=after_s, likely_end_s=after_s + 3.0),
+    )
+    phases = (
+        *(
+            SignalPhase(
+                phase_id=int(k.removeprefix("phase")),
+                states=(PhaseState(light=light, start_s=0.0, likely_end_s=30.0),),
+            )
+            for k, light in greens.items()
+        ),
+        SignalPhase(phase_id=2, states=states),
+    )
+    state = IntersectionState(node=NODE, timestamp_ms=0, phases=phases)
+    return Spat(msg_count=1, intersections=(state,), timestamp_ms=0)
+
+
+def test_amber_at_the_line_holds_a_party_that_can_stop_but_not_one_past_it() -> None:
+    """Amber tells a driver who has not crossed her line to stop (the implementing
+    regulations of the road traffic safety law, art. 38): b, 20.5 m before it at 10 m/s
+    (2.4 m/s² to stop), arrives 2.05 s from now, after her green's end in 1 s: held, as on
+    red. Her green lasting past her arrival, or a runner 10 m before it at 14 m/s (9.8
+    m/s², a on its protected green), is a party."""
+    lanes = cross_map(phases=PHASES, only={"S": "straight", "E": "straight"})
+    permissive = LightState.PERMISSIVE_GREEN
+    assert _warned(lanes, _amber_in(1.0, phase1=permissive), A, B) == set()
+    assert _warned(lanes, _amber_in(3.0, phase1=permissive), A, B) == {"a", "b"}
+    runner = car("b", 18.0, 1.75, 270.0, 14.0, source=BSM)
+    a = car("a", 1.75, -9.85, 0.0, 10.0)
+    assert _warned(lanes, _amber_in(0.5, phase1=GO), a, runner) == {"a", "b"}
 
 
 def test_a_red_holds_a_driver_whom_firm_braking_stops_within_her_estimates_sigma() -> None:

@@ -1,6 +1,7 @@
 """``movement_right_of_way`` judges all arrivals at once from one signal reading per movement
 and tick; it must give exactly what the per-movement rule gives (``_right_of_way``: the light
-at arrival by ``red_at_arrival`` and ``_light_at``) for every light, next light and time."""
+at arrival by ``red_at_arrival``, ``_amber_at_arrival`` and ``_light_at``) for every light,
+next light and time."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ their candidate movements meets in a conflict zone and:
   and the first of them gets there within ``window_s``;
 - neither brakes hard enough to stop short of the zone (``stop_margin_m`` before it): it yields;
 - right of way (``_signals.movement_right_of_way`` at its stop line, or now in the box) does
-  not keep them apart: a movement red at arrival whose driver can still stop
+  not keep them apart: a movement red or amber at arrival whose driver can still stop
   (``_signals.STOP_DECEL_MPS2``, or already braking that hard) holds its vehicle back, and
   two movements on protected green never meet (the signal program separates them). A
   red-light runner stays a party. Where the MAP says a movement must give way (a minor
@@ -24,7 +24,7 @@ their candidate movements meets in a conflict zone and:
   down in time), or is braking already and can still stop there braking firmly
   (``_signals.STOP_DECEL_MPS2``: it is slowing down to give way); LTA keeps its turner a party
   (``hold_ego_give_way``: the turner is the one it tells whether the gap is safe). A
-  permissive green (or amber) means go if clear: against a movement that is not permissive
+  permissive green means go if clear: against a movement that is not permissive
   too (a protected green, or a runner), its vehicle is held the same way while it can
   still stop comfortably before the conflict zone (it may wait in the box); of two
   permissive movements, a turn gives way to a straight one and a right turn to the
@@ -482,7 +482,7 @@ def _combination_conflicts(
         decel = rule.give_way_decel_mps2
         held_a |= yield_a & expected_to_give_way(view, a, -here_a, decel)
         held_b |= yield_b & expected_to_give_way(view, b, -here_b, decel)
-        # a permissive green (or amber) says go if clear: it gives way to a crossing movement
+        # a permissive green says go if clear: it gives way to a crossing movement
         # that is not permissive too (a protected green, or one that will not stop for its
         # red), before the conflict zone (it may wait in the box), like a give-way movement
         give_a = (row_a == GO_PERMITTED) & (row_b != GO_PERMITTED)

@@ -64,6 +64,7 @@ __all__ = [
     "red_window",
     "runs_red",
     "signal_separated",
+    "stop_window",
     "turning_yields",
 ]
 
@@ -129,6 +130,20 @@ def red_window(timing: PhaseTiming) -> tuple[float, float]:
             )
             return max(rem, yellow_end), np.inf
     return _NEVER
+
+
+def stop_window(timing: PhaseTiming) -> tuple[float, float]:
+    """The open interval of arrival times (s from now) at which ``timing`` tells a driver who
+    can to stop: red, and amber before it (the implementing regulations of the road traffic
+    safety law, art. 38: on amber only a vehicle already past its stop line goes on). Amber
+    with no red announced after it is still a stop while it lasts; the red after it is
+    ``red_window``'s."""
+    light, rem = timing.light, timing.remaining_s
+    if light is LightState.YELLOW:
+        return -np.inf, red_window(timing)[1]
+    if light.is_green and rem is not None and timing.next_light is LightState.YELLOW:
+        return rem, red_window(timing)[1]
+    return red_window(timing)
 
 
 def _lane_window(view: SceneView, lane: int) -> tuple[float, float]:
@@ -384,9 +399,10 @@ def movement_right_of_way(
     arrival_s: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.int64]:
     """Per movement ``paths[k]`` reached (its stop line) ``arrival_s[k]`` from now: ``STOP`` when
-    its signal group is red then (``red_at_arrival``), ``GO_PROTECTED`` on a protected green,
-    ``GO_PERMITTED`` on a permissive green or amber (it must give way to the streams the
-    program lets cross it), ``NO_SIGNAL`` without SPAT or phase (priority rules apply), and
+    its signal group is red or amber then (``stop_window``: a driver who can still stop at her
+    line is held, one who cannot runs it; in the box, it clears the junction),
+    ``GO_PROTECTED`` on a protected green, ``GO_PERMITTED`` on a permissive green (it must give
+    way to the streams the program lets cross it), ``NO_SIGNAL`` without SPAT or phase (priority rules apply), and
     among those ``GIVE_WAY_SIGN`` for a movement whose MAP connection or lane must give way
     (``model.map.GIVE_WAY``: a minor road, a yield or stop sign). A movement that may turn
     on red is ``GO_PERMITTED`` on red.
@@ -403,7 +419,7 @@ def movement_right_of_way(
         dtype=np.float64,
     ).reshape(-1, 8)[inverse.reshape(-1)]
     t = np.maximum(arrival_s, 0.0)
-    red = (t > table[:, 1]) & (t < table[:, 2])  # ``red_window``: red_at_arrival, finite t
+    red = (t > table[:, 1]) & (t < table[:, 2])  # ``stop_window``: red or amber at arrival
     protected = np.where(t < table[:, 6], table[:, 4], table[:, 5]) > 0  # ``_light_at``
     go = np.where(protected, GO_PROTECTED, GO_PERMITTED)
     ruled = np.where(red, np.where(table[:, 3] > 0, GO_PERMITTED, STOP), go)
@@ -428,7 +444,7 @@ def _movement_timing(view: SceneView, movements: Movements, path: int) -> PhaseT
 def _movement_signal(
     view: SceneView, movements: Movements, cache: dict[int, tuple[float, ...]], path: int
 ) -> tuple[float, ...]:
-    """One movement's signal now, as numbers: (has a timing, its ``red_window`` lo and hi,
+    """One movement's signal now, as numbers: (has a timing, its ``stop_window`` lo and hi,
     may turn on red, protected green now, protected green next, when the next light shows:
     inf when not announced, gives way without a timing). Cached in ``cache`` (the view's, so once per tick)."""
     found = cache.get(path)
@@ -438,7 +454,7 @@ def _movement_signal(
     if timing is None:
         found = (0.0, np.inf, -np.inf, 0.0, 0.0, 0.0, np.inf, float(_gives_way(movements, path)))
     else:
-        lo, hi = red_window(timing)
+        lo, hi = stop_window(timing)
         on_red = bool(movements.paths[path].connection.maneuvers & TURN_ON_RED)
         rem = timing.remaining_s
         found = (
@@ -460,11 +476,25 @@ def _right_of_way(view: SceneView, movements: Movements, path: int, arrival_s: f
     timing = _movement_timing(view, movements, path)
     if timing is None:
         return GIVE_WAY_SIGN if _gives_way(movements, path) else NO_SIGNAL
-    if red_at_arrival(timing, max(arrival_s, 0.0)):
+    t = max(arrival_s, 0.0)
+    if red_at_arrival(timing, t) or _amber_at_arrival(timing, t):
         on_red = bool(movements.paths[path].connection.maneuvers & TURN_ON_RED)
         return GO_PERMITTED if on_red else STOP
     light = _light_at(timing, max(arrival_s, 0.0))
     return GO_PROTECTED if light is LightState.PROTECTED_GREEN else GO_PERMITTED
+
+
+def _amber_at_arrival(timing: PhaseTiming, arrival_s: float) -> bool:
+    """Whether ``timing`` shows amber ``arrival_s`` from now (``stop_window``'s amber)."""
+    if timing.light is LightState.YELLOW:
+        return True
+    rem = timing.remaining_s
+    return (
+        timing.light.is_green
+        and rem is not None
+        and arrival_s > rem
+        and timing.next_light is LightState.YELLOW
+    )
 
 
 def _gives_way(movements: Movements, path: int) -> bool:

@@ -16,8 +16,9 @@ apart (0.5 s, the arrival prediction's own error: at 0 the scripted icw_two_lane
 predicted 0.11 s apart, was never warned; at 1 s ICW on background_grid2_connected +
 background_district rose from 4 to 10 warnings, all false)
 and one of them within ``warn_s``. Right of way comes from each movement's signal group at the stop line
-(``_signals.movement_right_of_way``): a movement red at arrival whose driver can still stop
-(``_signals.STOP_DECEL_MPS2``) is held and no party, a red-light runner is; two movements on
+(``_signals.movement_right_of_way``): a movement red or amber at arrival whose driver can
+still stop (``_signals.STOP_DECEL_MPS2``; amber tells a driver short of her line to stop,
+``_signals.stop_window``) is held and no party, a red-light runner is; two movements on
 protected green never conflict (the program separates them). Without a signal, a movement
 the MAP says gives way (``model.map.GIVE_WAY``) is held while its driver can still stop at
 its line comfortably; where the MAP ranks neither movement, the law does

@@ -467,9 +467,9 @@ class VruCollisionWarning(App):
             mean_speed = np.where(along > 0.0, along / reach_s, speed)
         mean_speed = np.where(np.isfinite(mean_speed), np.minimum(mean_speed, speed), speed)
         t = time_to_contact(along, right, v_along - mean_speed, v_right, radius_m[pair])
-        # a movement red when the vehicle reaches its stop line holds a driver who can still
-        # stop there (``_signals.may_stop``, as ICW's): a VRU past that line is not on
-        # its path
+        # a movement red or amber when the vehicle reaches its stop line holds a driver who
+        # can still stop there (``_signals.may_stop``, as ICW's): a VRU past that line is not
+        # on its path
         before = at_s < 0.0
         arrive_s = line_m / np.maximum(speed, 0.1)
         red = before & (movement_right_of_way(view, movements, path, arrive_s) == STOP)

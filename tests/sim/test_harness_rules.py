@@ -269,6 +269,42 @@ def test_a_crossing_party_that_stopped_before_the_junction_yielded() -> None:
     assert _stopping(0.0)  # never braked: it crossed
 
 
+def _waiting(app: str, decel: float) -> bool:
+    """Whether an ``app`` episode of turner "t" stays required when "t" pulls into the box at
+    4 m/s (entering at 0.5 s) and brakes at ``decel`` to stand there while "o" comes straight
+    on from the north and passes it."""
+    truth = HarnessTruth(events={}, red_links={}, speed_limits={}, vehicle_lanes={})
+    y = -10.0
+    for k in range(60):
+        t = 0.1 * k
+        v = 4.0 if t < 1.0 else max(0.0, 4.0 - decel * (t - 1.0))
+        y += v * 0.1
+        snap = _snap(t, [("t", 1.6, y, v, 0.0, LEFT, ":C_3_0" if t >= 0.5 else "SC_0", "car"),
+                         ("o", -1.6, 40.0 - 10.0 * t, 10.0, 180.0, 0,
+                          ":C_9_0" if 2.0 <= t < 4.0 else ("NC_0" if t < 2.0 else "CS_0"),
+                          "car")])  # fmt: skip
+        snap.accel_mps2[0] = -decel if t >= 1.0 and v > 0.0 else 0.0
+        truth.observe(snap)
+    episode = Episode(app=app, ego="t", other="o", start_s=0.5, end_s=1.2, critical_s=2.0,
+                      min_ttc_s=1.5)  # fmt: skip
+    (graded,) = truth.grade([episode])
+    return graded.is_required
+
+
+def test_a_left_turner_that_pulled_into_the_box_to_wait_for_its_gap_is_grey() -> None:
+    """Issue 15: LTA warns a turner about to take the turn, not one waiting for its gap. A
+    permissive left turn pulls into the box and waits there, short of the oncoming lanes
+    (SUMO's internal stop position, China's marked left-turn waiting areas); SSM, timing it
+    at its speed of the moment, reads a crossing conflict with the oncoming car it waits
+    for (demo_district seed 3: a turner braking at 3.5 m/s² from 11 m/s to stand 4 m past
+    its line). Standing in the box after braking no harder than 4.5 m/s², it waited: grey.
+    An evasive stop (6 m/s²) stays required, and so does a crossing (ICW) episode whose
+    party stops in the box: only a left turner has a place to wait there."""
+    assert not _waiting("LTA", 3.5)
+    assert _waiting("LTA", 6.0)
+    assert _waiting("ICW", 3.5)
+
+
 def _beside(car_starts_s: float, clear_m: float = 0.3) -> list[Episode]:
     """A pedestrian walks south at 1.1 m/s along the right flank of a car standing north-bound
     (front bumper at y = 10, her line ``clear_m`` clear of its side) from y = 12; the car

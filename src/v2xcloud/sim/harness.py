@@ -163,10 +163,12 @@ class HarnessTruth:
         self._tracker = EpisodeTracker()
         self._grey = EpisodeTracker()  # may warn, must not be missed: is_required False
         self._last_lane: dict[str, str] = {}
-        # per vehicle: when it entered or left a junction's internal lanes, when it came to a
-        # standstill outside one, and when it braked harder than YIELD_DECEL_MPS2 (``grade``)
-        self._junction_moves: dict[str, list[float]] = {}
+        # per vehicle: when it entered (True) or left a junction's internal lanes, when it came
+        # to a standstill outside one and inside one, and when it braked harder than
+        # YIELD_DECEL_MPS2 (``grade``)
+        self._junction_moves: dict[str, list[tuple[float, bool]]] = {}
         self._standstills: dict[str, list[float]] = {}
+        self._box_standstills: dict[str, list[float]] = {}
         self._hard_stops: dict[str, list[float]] = {}
         self._moving: set[str] = set()
         self._last_seen: dict[str, tuple[float, float]] = {}  # vehicle -> (time s, accel)
@@ -207,8 +209,9 @@ class HarnessTruth:
             vid = ids[i]
             if vid in self._moving:
                 self._moving.discard(vid)
-                if not snap.lane_ids[i].startswith(":"):
-                    self._standstills.setdefault(vid, []).append(t)
+                inside = snap.lane_ids[i].startswith(":")
+                stands = self._box_standstills if inside else self._standstills
+                stands.setdefault(vid, []).append(t)
 
     def _edges(self, snap: Snapshot, veh: npt.NDArray[np.intp]) -> None:
         """Each vehicle's road edges in the order it entered them, and the first internal lane
@@ -259,8 +262,11 @@ class HarnessTruth:
     def grade(self, episodes: list[Episode]) -> list[Episode]:
         """SUMO's crossing episodes (ICW, LTA) that were no conflict by the rules of the road
         become grey, unless the two collided (docs/scoring.md): those between two vehicles on
-        opposing left-turn movements of one junction, and those where one party yielded
-        (``_yielded``).
+        opposing left-turn movements of one junction, those where one party yielded
+        (``_yielded``), and LTA's where the turner waited in the box (``_waited_in_box``: a
+        permissive left turn pulls into the junction and waits there for its gap, short of
+        the oncoming lanes; issue 15: LTA warns a turner about to take the turn, not one
+        waiting).
 
         Opposing left turns pass each other in front, on paths that do not cross in
         right-hand traffic; SUMO's junction model still gives them a crossing point, so a
@@ -275,6 +281,7 @@ class HarnessTruth:
                 and (
                     self._yielded(e.ego, e)
                     or self._yielded(e.other, e)
+                    or (e.app == "LTA" and self._waited_in_box(e.ego, e))
                     or (
                         bool(self._opposing_lefts)
                         and self._opposing(e.ego, e.other, (e.start_s, e.critical_s or e.end_s))
@@ -303,9 +310,24 @@ class HarnessTruth:
             if lane.startswith(":"):
                 return False
             first = last_s
-        moved = any(e.start_s <= t <= first for t in self._junction_moves.get(vid, ()))
+        moved = any(e.start_s <= t <= first for t, _ in self._junction_moves.get(vid, ()))
         hard = any(e.start_s <= t <= first for t in self._hard_stops.get(vid, ()))
         return not moved and not hard
+
+    def _waited_in_box(self, vid: str, e: Episode) -> bool:
+        """Whether ``vid`` came to a standstill inside a junction's box after the episode
+        began (at most ``YIELD_STOP_S`` after the moment of the worst TTC), without leaving a
+        junction before it and braking no harder than ``YIELD_DECEL_MPS2``: a left turner
+        that pulled into the box to wait for its gap (``grade``)."""
+        end = (e.critical_s if e.critical_s is not None else e.end_s) + YIELD_STOP_S
+        stops = [t for t in self._box_standstills.get(vid, ()) if e.start_s <= t <= end]
+        if not stops:
+            return False
+        first = stops[0]
+        moves = self._junction_moves.get(vid, ())
+        left = any(e.start_s <= t <= first and not entered for t, entered in moves)
+        hard = any(e.start_s <= t <= first for t in self._hard_stops.get(vid, ()))
+        return not left and not hard
 
     def _opposing(self, a: str, b: str, times: tuple[float, ...]) -> bool:
         for t in times:
@@ -547,7 +569,8 @@ class HarnessTruth:
             self._last_lane[vid] = lane
             self._last_seen[vid] = (snap.time_s, float(snap.accel_mps2[i]))
             if before is not None and before.startswith(":") != lane.startswith(":"):
-                self._junction_moves.setdefault(vid, []).append(snap.time_s)
+                moves = self._junction_moves.setdefault(vid, [])
+                moves.append((snap.time_s, lane.startswith(":")))
             if before is None or before.startswith(":") or not lane.startswith(":"):
                 continue
             links = self._links.get(before, [])

@@ -195,6 +195,22 @@ def test_a_turner_braking_firmly_to_its_waiting_place_gives_way() -> None:
     assert _warned(cross_map(), turner(-3.5), oncoming) == set()
 
 
+def test_a_turner_braking_to_a_halt_where_it_is_waits_for_its_gap() -> None:
+    """In the box at the conflict zone's edge at 1.2 m/s, braking at 3.5 m/s²: it stands
+    0.2 m on, where it waits for the oncoming car to pass (SUMO's turners halt so at their
+    waiting place; unseen_grid4_single_lane seed 0: 3 of 7 false LTA warnings were such
+    turners, warned at arrival 0 s). A turner standing in the box after braking no harder
+    than firm braking waited, and the bench's truth makes such an episode grey
+    (``HarnessTruth._waited_in_box``). Creeping on without braking, it takes the gap."""
+    oncoming = car("o", -1.75, 14.0, 180.0, 12.0)
+
+    def turner(accel: float) -> object:
+        return car("t", 1.2, -2.5, 340.0, 1.2, exterior_lights=LEFT_ON, accel_long_mps2=accel)
+
+    assert _warned(cross_map(), turner(-3.5), oncoming) == set()
+    assert _warned(cross_map(), turner(0.0), oncoming) == {("t", "o")}
+
+
 def test_a_car_known_only_from_roadside_perception_must_be_likelier_to_conflict() -> None:
     """An RSM carries no indicator: against a perceived oncoming car the conflicting
     movements must reach ``min_probability_perceived``; a BSM without an indicator is

@@ -50,7 +50,10 @@ about 1.3 s of comfortable braking above it, on a MAP lane; without one, at most
 ``max_turn_speed_mps``: where its junction is, nothing says) and
 is neither waiting (standing still, not pulling away: at least ``start_accel_mps2``) nor
 braking to stop before its stop line (with MAP: its deceleration, at least
-``_signals.MIN_BRAKING_MPS2``, stops it within ``to_stop_m``). A driver still at cruising
+``_signals.MIN_BRAKING_MPS2``, stops it within ``to_stop_m``), nor braking to a halt where it
+is (within ``stop_margin_m``: it waits there for its gap; unseen files, 5 seeds: false LTA
+78 -> 65, no episode lost, with the bench's truth counting a turner that waited in the box
+as grey). A driver still at cruising
 speed has to slow down before it can turn and decides on the gap then; a driver waiting at
 its line is told nothing until it moves.
 
@@ -281,7 +284,9 @@ class LeftTurnAssist(App):
         with np.errstate(divide="ignore", invalid="ignore"):
             stop_m = np.where(braking, speed * speed / (2.0 * -accel), np.inf)
         stops = braking & (view.lane >= 0) & (view.to_stop_m > 0) & (stop_m <= view.to_stop_m)
-        return in_turn | (slow_enough & ~waiting & ~stops)
+        # braking to stand within ``stop_margin_m``: it halts where it is, to wait for its gap
+        halting = braking & (stop_m <= cfg.stop_margin_m)
+        return (in_turn | (slow_enough & ~waiting & ~stops)) & ~halting
 
     def _time_to_conflict(self, view: SceneView, e: np.ndarray, o: np.ndarray) -> np.ndarray:
         cfg = self.config

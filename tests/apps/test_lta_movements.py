@@ -179,6 +179,23 @@ def test_a_turner_braking_to_give_way_in_the_box_is_no_party() -> None:
     assert _warned(cross_map(), turner(-7.0, 9.0, -1.0), oncoming) == {("t", "o")}
 
 
+def test_a_turner_above_turning_speed_braking_past_its_line_is_slowing_for_the_turn() -> None:
+    """5.1 m before its line at 9 m/s, braking at 4.5 m/s²: its braking alone would stop it
+    9 m on, past the line but short of the conflict zone (11 m); above turning speed (8
+    m/s) that is slowing down for the turn, not a stop (lta_roadside_oncoming: such a turner
+    was read as stopping and warned only at turning speed, 1.5 s before the conflict; in
+    busy traffic most missed LTA episodes were turners braking so from 13-15 m/s that then
+    crossed in front of the oncoming car). Braking to stand before its line (3.0 m/s² from
+    10 m/s, 20 m before it) it stops: no party."""
+    oncoming = car("o", -1.75, 28.0, 180.0, 12.0, source=ParticipantSource.BSM)
+
+    def turner(y: float, speed: float, accel: float) -> object:
+        return car("t", 1.75, y, 0.0, speed, exterior_lights=LEFT_ON, accel_long_mps2=accel)
+
+    assert _warned(MAJOR, turner(-13.1, 9.0, -4.5), oncoming) == {("t", "o")}
+    assert _warned(MAJOR, turner(-28.0, 10.0, -3.0), oncoming) == set()
+
+
 def test_a_turner_braking_firmly_to_its_waiting_place_gives_way() -> None:
     """At 3.1 m/s 2.2 m short of the zone, braking at 3.5 m/s²: stopping 1 m short of it
     takes 4.0 m/s², more than comfortable braking and a little more than it applies now,

@@ -7,7 +7,10 @@ their candidate movements meets in a conflict zone and:
   time (PET, the gap between one leaving the zone and the other entering it; each occupies it
   for its own length plus the other's width at its speed) is at most ``ConflictRule.pet_s``,
   and the first of them gets there within ``window_s``;
-- neither brakes hard enough to stop short of the zone (``stop_margin_m`` before it): it yields;
+- neither brakes hard enough to stop short of the zone (``stop_margin_m`` before it): it yields
+  (with ``ego_slows_to_turn``, LTA's turner above turning speed yields only by a stop at its
+  line, ``stop_margin_m`` past it at most: braking that carries it into the box is slowing
+  down for the turn);
 - right of way (``_signals.movement_right_of_way`` at its stop line, or now in the box) does
   not keep them apart: a movement red or amber at arrival whose driver can still stop
   (``_signals.STOP_DECEL_MPS2``, or already braking that hard) holds its vehicle back, and
@@ -130,6 +133,7 @@ class ConflictRule(msgspec.Struct, frozen=True, kw_only=True):
     crossing_only: bool = False
     ego_yield_decel_mps2: float | None = None
     ego_pull_away_either: bool = False
+    ego_slows_to_turn: bool = False
 
 
 class Conflicts(NamedTuple):
@@ -446,7 +450,11 @@ def _combination_conflicts(
             view, a, b, to_a, to_b, rule.ego_min_speed_mps, profile=gained
         )
         ok &= (pet <= rule.pet_s) & (np.minimum(arrive_a, arrive_b) <= rule.window_s)
-    ok &= ~_stops_within(view, a, sa[m] - here_a, rule.stop_margin_m)
+    short_a = sa[m] - here_a - rule.stop_margin_m  # where a stop is short of the zone
+    if rule.ego_slows_to_turn:  # above turning speed only a stop at its line is one
+        fast = view.speed_mps[a] > rule.weights.turn_speed_mps
+        short_a = np.where(fast, np.minimum(short_a, rule.stop_margin_m - here_a), short_a)
+    ok &= ~_stops_within(view, a, short_a, 0.0)
     ok &= ~_stops_within(view, b, sb[m] - here_b, rule.stop_margin_m)
     if rule.ego_yield_decel_mps2 is not None:
         zone_m = sa[m] - here_a - rule.stop_margin_m

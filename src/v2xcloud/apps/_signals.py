@@ -402,10 +402,10 @@ def movement_right_of_way(
     its signal group is red or amber then (``stop_window``: a driver who can still stop at her
     line is held, one who cannot runs it; in the box, it clears the junction),
     ``GO_PROTECTED`` on a protected green, ``GO_PERMITTED`` on a permissive green (it must give
-    way to the streams the program lets cross it), ``NO_SIGNAL`` without SPAT or phase (priority rules apply), and
-    among those ``GIVE_WAY_SIGN`` for a movement whose MAP connection or lane must give way
-    (``model.map.GIVE_WAY``: a minor road, a yield or stop sign). A movement that may turn
-    on red is ``GO_PERMITTED`` on red.
+    way to the streams the program lets cross it), ``NO_SIGNAL`` without SPAT or phase
+    (priority rules apply), and among those ``GIVE_WAY_SIGN`` for a movement whose MAP
+    connection or lane must give way (``model.map.GIVE_WAY``: a minor road, a yield or stop
+    sign). A movement that may turn on red is ``GO_PERMITTED`` on red.
 
     Each distinct movement's signal is read once per tick (``_movement_signal``, shared by ICW
     and LTA through the view); the arrivals are then judged all at once."""

@@ -480,7 +480,7 @@ def _right_of_way(view: SceneView, movements: Movements, path: int, arrival_s: f
     if red_at_arrival(timing, t) or _amber_at_arrival(timing, t):
         on_red = bool(movements.paths[path].connection.maneuvers & TURN_ON_RED)
         return GO_PERMITTED if on_red else STOP
-    light = _light_at(timing, max(arrival_s, 0.0))
+    light = _light_at(timing, t)
     return GO_PROTECTED if light is LightState.PROTECTED_GREEN else GO_PERMITTED
 
 

@@ -18,7 +18,7 @@ stop comes): it gives way, braking is no longer slowing down for the turn,
 ``ConflictRule.ego_yield_decel_mps2``; above turning speed, braking that would stop it
 past its line, in the box, is slowing down for the turn, not a stop:
 ``ConflictRule.ego_slows_to_turn`` (read as a stop short of the zone, turners braking at
-3.5 m/s² from 13-15 m/s that then took the gap were missed: 4 of the unseen files' 13
+3.5 m/s² from 13-15 m/s that then took the gap were missed: 6 of the unseen files' 13
 must LTA episodes and 3 of the library's 28, 5 seeds, and the scripted
 lta_roadside_oncoming was warned 1.5 s ahead instead of 2.3; now all 28 and 11 of 13 are
 found, at 9 and 10 more false warnings, median lead 1.75 -> 2.10 s); probability of the
